@@ -1,0 +1,51 @@
+# Two commands on a fresh machine: `make test` and `make demo`.
+# Each creates or reuses .venv and installs everything it uses from the package registries.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.symphony-installed
+# torch is pinned: on these machines 2.13.0 resolves to a CPU wheel on disk, while a loose
+# requirement pulls a multi-GB CUDA build. See the README for CUDA.
+TORCH ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: venv test test-slow test-all lint bench demo clean
+
+venv: $(STAMP)
+
+# rclpy comes from a sourced ROS 2 distro when there is one (the venv then sees the system
+# site-packages); otherwise from the pip wheels in the `pip-ros` extra.
+$(STAMP): setup.py Makefile
+	@if python3 -c 'import rclpy' 2>/dev/null; then \
+	  echo "ROS 2 rclpy found: venv with system site-packages"; \
+	  python3 -m venv --system-site-packages $(VENV); extras="test"; \
+	else \
+	  python3 -m venv $(VENV); extras="test,pip-ros"; \
+	fi; \
+	$(PIP) install -q --upgrade pip setuptools wheel && \
+	$(PIP) install -q "$(TORCH)" && \
+	$(PIP) install -q -e ".[$$extras]"
+	@touch $(STAMP)
+
+test: venv
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS) test
+
+test-slow: venv
+	$(PY) -m pytest -q -m slow $(PYTEST_ARGS) test
+
+test-all: venv
+	$(PY) -m pytest -q $(PYTEST_ARGS) test
+
+lint: venv
+	$(PY) -m flake8 symphony_ros test bench launch setup.py
+	$(PY) -m pydocstyle --convention=pep257 --add-ignore=D100,D104,D105,D107 symphony_ros
+
+bench: venv
+	$(PY) bench/train_throughput.py
+
+demo: venv
+	$(VENV)/bin/symphony demo
+
+clean:
+	rm -rf build install log *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""The ``symphony`` command-line interface (sub-commands in ``*_cmd`` modules)."""

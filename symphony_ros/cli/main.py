@@ -1,0 +1,60 @@
+"""The ``symphony`` command: one entry point, one module per sub-command.
+
+Each sub-command module in ``symphony_ros.cli`` defines ``add_arguments(parser)`` and
+``run(args) -> int``. Bad input raises :class:`CliError`, printed as one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from typing import List, Optional
+
+from .errors import CliError
+
+COMMANDS = {
+    'train': 'train a Symphony policy in MuJoCo',
+    'export': 'export a trained actor to ONNX with its contract',
+    'inspect': 'print the contract (metadata) of an exported ONNX policy',
+    'launch': 'run a node graph (train or deploy) as processes, like ros2 launch',
+    'record': 'record deploy topics to a rosbag2 (MCAP) bag',
+    'evaluate': 'evaluate a recorded bag offline, optionally against a candidate policy',
+    'replay': 'republish the sensor topics of a bag with their original timing',
+    'demo': 'the first-run demo: deploy in sim, record, evaluate',
+}
+
+
+def _available() -> List[str]:
+    # Commands are listed up front and land module by module.
+    return [n for n in COMMANDS if importlib.util.find_spec(f'symphony_ros.cli.{n}_cmd')]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with one sub-parser per available command."""
+    parser = argparse.ArgumentParser(prog='symphony', description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
+    for name in _available():
+        module = importlib.import_module(f'symphony_ros.cli.{name}_cmd')
+        p = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name])
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._module.run(args) or 0)
+    except CliError as exc:
+        print(f'symphony {args.command}: error: {exc}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f'symphony {args.command}: interrupted', file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

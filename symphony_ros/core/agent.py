@@ -1,0 +1,84 @@
+"""The Symphony learner: one loss, one optimizer, one backward pass per update."""
+
+from __future__ import annotations
+
+import copy
+from typing import Dict
+
+import torch
+
+from .config import SymphonyConfig
+from .losses import advantage_baseline, normalised_advantage, rehae, rehse, swaddling
+from .networks import Actor, Critic
+from .optim import SymphonyAdamW
+from .replay import Batch
+
+
+class Symphony:
+    """Actor, critic ensemble, target critics and the temporal-advantage baseline m."""
+
+    def __init__(self, obs_dim: int, act_dim: int, cfg: SymphonyConfig,
+                 device: torch.device | str = 'cpu') -> None:
+        self.cfg, self.device = cfg, torch.device(device)
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.actor = Actor(obs_dim, act_dim, cfg.hidden_dim, cfg.noise_clip,
+                           cfg.gradient_dropout).to(self.device)
+        self.critic = Critic(obs_dim, act_dim, cfg.hidden_dim, cfg.critic_heads,
+                             cfg.gradient_dropout).to(self.device)
+        # Critics only: Symphony keeps no target actor.
+        self.target_critic = copy.deepcopy(self.critic).eval().requires_grad_(False)
+        params = list(self.actor.parameters()) + list(self.critic.parameters())
+        self.optimizer = SymphonyAdamW(params, cfg.lr, cfg.betas, cfg.weight_decay)
+        self.m = torch.zeros((), device=self.device)
+        self._online = list(self.critic.parameters())
+        self._target = list(self.target_critic.parameters())
+
+    def loss(self, batch: Batch) -> Dict[str, torch.Tensor]:
+        """Return the total loss and its terms for one batch (no parameter change)."""
+        cfg = self.cfg
+        next_action, s_next, b_next = self.actor(batch.next_obs)
+        q_next = self.target_critic.soft(batch.next_obs, next_action)
+        q_next_value = q_next.detach()
+        y = batch.reward + cfg.gamma * (1.0 - batch.done) * q_next_value
+        q = self.critic(batch.obs, batch.action)
+        q_t = advantage_baseline(self.m, q_next_value, cfg.advantage_alpha)
+        actor_term = -rehae(normalised_advantage(q_next, q_t, cfg.q_floor))
+        critic_term = rehse(q - y)
+        swaddle_term = swaddling(s_next, b_next)
+        return {'loss': actor_term + critic_term + swaddle_term, 'actor': actor_term.detach(),
+                'critic': critic_term.detach(), 'swaddling': swaddle_term.detach(),
+                'q_t_mean': q_t.mean(), 'mean_S': s_next.detach().mean()}
+
+    def update(self, batch: Batch) -> Dict[str, torch.Tensor]:
+        """One Symphony update: backward, AdamW step, Polyak target, m <- mean(Q_T)."""
+        terms = self.loss(batch)
+        self.optimizer.zero_grad()
+        terms['loss'].backward()
+        self.optimizer.step()
+        self.soft_update()
+        self.m = terms['q_t_mean'].detach()
+        return terms
+
+    @torch.no_grad()
+    def soft_update(self) -> None:
+        """Polyak-average the target critics toward the online critics."""
+        torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, noise: bool = True, act: bool = True) -> torch.Tensor:
+        """Action for acting in the environment (no gradient)."""
+        return self.actor(obs, noise=noise, act=act)[0]
+
+    def state_dict(self) -> Dict[str, object]:
+        """Networks, optimizer moments and m."""
+        return {'actor': self.actor.state_dict(), 'critic': self.critic.state_dict(),
+                'target_critic': self.target_critic.state_dict(),
+                'optimizer': self.optimizer.state_dict(), 'm': self.m.clone()}
+
+    def load_state_dict(self, state: Dict[str, object]) -> None:
+        """Restore from :meth:`state_dict`."""
+        self.actor.load_state_dict(state['actor'])
+        self.critic.load_state_dict(state['critic'])
+        self.target_critic.load_state_dict(state['target_critic'])
+        self.optimizer.load_state_dict(state['optimizer'])
+        self.m = state['m'].to(self.device)

@@ -1,0 +1,123 @@
+"""Symphony's networks: ReSine, GradientDropout, FeedForward, the actor and the critic ensemble.
+
+Each class is one definition of the paper (arXiv 2512.10477); names follow it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Tuple
+
+import torch
+from torch import nn
+
+
+class ReSine(nn.Module):
+    """Harmonic activation with a trainable per-unit scale.
+
+    sigma = sigmoid(s); f = sigma * sin(x / sigma); y = f * sigmoid(1.5 * f / sigma),
+    with s ~ U(-1/sqrt(h), 1/sqrt(h)) at initialisation.
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        k = 1.0 / math.sqrt(width)
+        self.s = nn.Parameter(torch.empty(width).uniform_(-k, k))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sigma = torch.sigmoid(self.s)
+        f = sigma * torch.sin(x / sigma)
+        return f * torch.sigmoid(1.5 * f / sigma)
+
+
+class GradientDropout(nn.Module):
+    """Drops gradients, not values: y = m*x + (1-m)*x.detach(), m ~ Bernoulli(1-p)."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f'gradient dropout p must be in [0, 1), got {p}')
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = (torch.rand_like(x) >= self.p).to(x.dtype)
+        return keep * x + (1.0 - keep) * x.detach()
+
+
+class FeedForward(nn.Sequential):
+    """Linear -> LayerNorm -> Linear -> ReSine -> Linear [-> GradientDropout]."""
+
+    def __init__(self, f_in: int, hidden: int, f_out: int, grad_dropout: float = 0.0) -> None:
+        layers = [nn.Linear(f_in, hidden), nn.LayerNorm(hidden), nn.Linear(hidden, hidden),
+                  ReSine(hidden), nn.Linear(hidden, f_out)]
+        if grad_dropout > 0.0:
+            layers.append(GradientDropout(grad_dropout))
+        super().__init__(*layers)
+
+
+def limited_noise(like: torch.Tensor, clip: float) -> torch.Tensor:
+    """Limited parametric noise N = clamp(eps, -clip, clip) / clip, eps ~ N(0, 1)."""
+    return torch.randn_like(like).clamp_(-clip, clip) / clip
+
+
+class Actor(nn.Module):
+    """Deterministic transitional-policy actor: a = tanh(S*A + N), with action strength S.
+
+    The FeedForward emits 3*act_dim values; ASB = tanh(out/2) gives the action A, its
+    strength S = |row 1| and the swaddling exponent B = |row 2|.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int, noise_clip: float = math.e,
+                 grad_dropout: float = 0.0) -> None:
+        super().__init__()
+        self.obs_dim, self.act_dim, self.noise_clip = obs_dim, act_dim, noise_clip
+        self.net = FeedForward(obs_dim, hidden, 3 * act_dim, grad_dropout)
+
+    def asb(self, obs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return (A, S, B), each [batch, act_dim]."""
+        asb = torch.tanh(self.net(obs) / 2.0).reshape(-1, 3, self.act_dim)
+        return asb[:, 0], asb[:, 1].abs(), asb[:, 2].abs()
+
+    def forward(self, obs: torch.Tensor, noise: bool = True, act: bool = True
+                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return (action, S, B); ``act=False`` zeroes S*A so only noise acts."""
+        a, s, b = self.asb(obs)
+        x = s * a if act else torch.zeros_like(a)
+        if noise:
+            x = x + limited_noise(a, self.noise_clip)
+        return torch.tanh(x), s, b
+
+    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        """Evaluation and export action a = tanh(S*A)."""
+        a, s, _ = self.asb(obs)
+        return torch.tanh(s * a)
+
+
+def soft_weights(heads: int) -> torch.Tensor:
+    """Weights over ascending-sorted critic heads: w_n = tanh((pi*(1-n/H))^e), sum 1."""
+    n = torch.arange(heads, dtype=torch.float64) / heads
+    w = torch.tanh((math.pi * (1.0 - n)) ** math.e)
+    return (w / w.sum()).float()
+
+
+class Critic(nn.Module):
+    """Three FeedForwards on [s, a], concatenated into an ensemble of heads."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int, heads_each: int,
+                 grad_dropout: float = 0.0) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(
+            FeedForward(obs_dim + act_dim, hidden, heads_each, grad_dropout) for _ in range(3))
+        self.register_buffer('weights', soft_weights(3 * heads_each))
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Return all heads, [batch, H]."""
+        x = torch.cat([obs, action], dim=-1)
+        return torch.cat([net(x) for net in self.nets], dim=-1)
+
+    def soft(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Pessimistic soft value: weighted sum of the sorted heads, [batch, 1]."""
+        q = torch.sort(self(obs, action), dim=-1).values
+        return (q * self.weights).sum(dim=-1, keepdim=True)
