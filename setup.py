@@ -48,6 +48,7 @@ setup(
         'pip-ros': [
             'ros-rclpy', 'ros-sensor-msgs', 'ros-std-msgs', 'ros-std-srvs',
             'ros-diagnostic-msgs', 'ros-nav-msgs', 'ros-geometry-msgs', 'ros-lifecycle-msgs',
+            'ros-rosgraph-msgs', 'ros-rmw-fastrtps-cpp',
         ],
         'test': ['pytest', 'hypothesis', 'yourdfpy', 'flake8', 'pydocstyle'],
     },
