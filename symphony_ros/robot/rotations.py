@@ -1,0 +1,56 @@
+"""Quaternion conventions in one place.
+
+MuJoCo stores quaternions as (w, x, y, z); ROS messages (geometry_msgs/Quaternion, as in
+sensor_msgs/Imu and nav_msgs/Odometry) carry (x, y, z, w). Everything inside this package
+uses (w, x, y, z); conversion happens only at the message boundary, through these helpers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GRAVITY_WORLD = np.array([0.0, 0.0, -1.0])
+"""Unit gravity direction in the world frame (z up)."""
+
+
+def xyzw_to_wxyz(q: np.ndarray) -> np.ndarray:
+    """Reorder a ROS (x, y, z, w) quaternion to MuJoCo's (w, x, y, z)."""
+    q = np.asarray(q, dtype=np.float64)
+    return np.array([q[3], q[0], q[1], q[2]])
+
+
+def wxyz_to_xyzw(q: np.ndarray) -> np.ndarray:
+    """Reorder a MuJoCo (w, x, y, z) quaternion to ROS (x, y, z, w)."""
+    q = np.asarray(q, dtype=np.float64)
+    return np.array([q[1], q[2], q[3], q[0]])
+
+
+def normalize(q: np.ndarray) -> np.ndarray:
+    """Unit quaternion; raises ValueError for a zero or non-finite one."""
+    q = np.asarray(q, dtype=np.float64)
+    n = float(np.linalg.norm(q))
+    if not np.isfinite(n) or n < 1e-9:
+        raise ValueError(f'quaternion {q.tolist()} has no direction')
+    return q / n
+
+
+def rotate_to_body(q_wxyz: np.ndarray, v_world: np.ndarray) -> np.ndarray:
+    """Express a world-frame vector in the body frame of orientation ``q_wxyz`` (R^T v)."""
+    w, x, y, z = normalize(q_wxyz)
+    r = np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ])
+    return r.T @ np.asarray(v_world, dtype=np.float64)
+
+
+def projected_gravity(q_wxyz: np.ndarray) -> np.ndarray:
+    """Unit gravity direction in the body frame: (0, 0, -1) when upright."""
+    return rotate_to_body(q_wxyz, GRAVITY_WORLD)
+
+
+def tilt_angle(q_wxyz: np.ndarray) -> float:
+    """Angle in radians between the body z axis and the world z axis."""
+    g = projected_gravity(q_wxyz)
+    return float(np.arccos(np.clip(-g[2], -1.0, 1.0)))
