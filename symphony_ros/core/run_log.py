@@ -1,0 +1,77 @@
+"""What a training run writes for people: metrics.csv, TensorBoard scalars, learning_curve.png."""
+
+from __future__ import annotations
+
+import csv
+import os
+from typing import Dict, List
+
+METRIC_FIELDS = ('step', 'test_return_mean', 'test_return_std', 'episodes', 'falls', 'mean_S',
+                 'steps_per_s', 'updates', 'reward_scale', 'wall_s')
+
+
+class RunLog:
+    """Metrics history of a run; rewritten whole at each evaluation so resumes stay clean."""
+
+    def __init__(self, run_dir: str, rows: List[Dict[str, float]] | None = None,
+                 tensorboard: bool = True) -> None:
+        self.run_dir = run_dir
+        self.rows: List[Dict[str, float]] = list(rows or [])
+        self._tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+            # purge_step drops events a killed run logged after its last checkpoint.
+            purge = int(self.rows[-1]['step']) + 1 if self.rows else None
+            self._tb = SummaryWriter(os.path.join(run_dir, 'tb'), purge_step=purge)
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        """Log one TensorBoard scalar."""
+        if self._tb is not None:
+            self._tb.add_scalar(tag, value, step)
+
+    def record(self, row: Dict[str, float]) -> None:
+        """Append an evaluation row; refresh metrics.csv, TensorBoard and the plot."""
+        self.rows.append({k: row.get(k, float('nan')) for k in METRIC_FIELDS})
+        step = int(row['step'])
+        for key in METRIC_FIELDS[1:]:
+            self.scalar(f'train/{key}', float(row.get(key, float('nan'))), step)
+        if self._tb is not None:
+            self._tb.flush()
+        self._write_csv()
+        self._plot()
+
+    def _write_csv(self) -> None:
+        path = os.path.join(self.run_dir, 'metrics.csv')
+        tmp = path + '.tmp'
+        with open(tmp, 'w', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        os.replace(tmp, path)
+
+    def _plot(self) -> None:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        steps = [r['step'] for r in self.rows]
+        mean = [r['test_return_mean'] for r in self.rows]
+        std = [r['test_return_std'] for r in self.rows]
+        fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+        ax.plot(steps, mean, color='tab:blue', label='test return (deterministic)')
+        ax.fill_between(steps, [m - s for m, s in zip(mean, std)],
+                        [m + s for m, s in zip(mean, std)], color='tab:blue', alpha=0.2)
+        ax.set_xlabel('environment steps')
+        ax.set_ylabel('episode return')
+        ax.grid(alpha=0.3)
+        ax.legend(loc='upper left')
+        fig.tight_layout()
+        tmp = os.path.join(self.run_dir, '.learning_curve.png')
+        fig.savefig(tmp, format='png')
+        plt.close(fig)
+        os.replace(tmp, os.path.join(self.run_dir, 'learning_curve.png'))
+
+    def close(self) -> None:
+        """Flush and close TensorBoard."""
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None

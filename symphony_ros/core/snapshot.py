@@ -1,0 +1,74 @@
+"""Actor snapshots: the deterministic policy of a run, without optimizer or replay state.
+
+``best_actor.pt`` in a run folder is rewritten (atomically) at each new best test return;
+export and evaluation read an actor from it, from a full checkpoint, or from a run folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+from .checkpoint import (CheckpointError, atomic_torch_save, latest_checkpoint,
+                         load_checkpoint, safe_torch_load)
+from .config import SymphonyConfig
+from .networks import Actor
+
+BEST = 'best_actor.pt'
+
+
+@dataclass
+class ActorSource:
+    """An actor with what is known about where it came from."""
+
+    actor: Actor
+    path: str
+    symphony_config: SymphonyConfig
+    train_config: Dict[str, Any]
+    step: int
+    test_return: Optional[float]
+    env: str
+    obs_spec: Optional[str]
+
+
+def save_best_actor(run_dir: str, actor: Actor, info: Dict[str, Any]) -> str:
+    """Write ``best_actor.pt`` with the actor's weights and ``info`` (configs, step...)."""
+    path = os.path.join(run_dir, BEST)
+    atomic_torch_save(dict(info, kind='actor', actor=actor.state_dict()), path)
+    return path
+
+
+def _build(state: Dict[str, Any], weights: Dict[str, Any], path: str) -> ActorSource:
+    cfg = SymphonyConfig.from_dict(state['symphony_config'])
+    actor = Actor(int(state['obs_dim']), int(state['act_dim']), cfg.hidden_dim, cfg.noise_clip)
+    try:
+        actor.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f'{path}: actor weights do not fit the stored config '
+                              f'({str(exc).splitlines()[0]})') from None
+    actor.eval()
+    tc = state.get('train_config', {})
+    return ActorSource(actor, path, cfg, tc, int(state.get('step', 0)),
+                       state.get('test_return'), tc.get('env', ''), state.get('obs_spec'))
+
+
+def load_actor(path: str) -> ActorSource:
+    """Load an actor from a run folder (best, else latest checkpoint) or a .pt file.
+
+    :raises CheckpointError: nothing loadable at ``path``.
+    """
+    if os.path.isdir(path):
+        best = os.path.join(path, BEST)
+        target = best if os.path.isfile(best) else latest_checkpoint(path)
+        if target is None:
+            raise CheckpointError(f'{path}: run folder has neither {BEST} nor checkpoints/')
+        path = target
+    state = safe_torch_load(path)
+    if state.get('kind') == 'actor':
+        for key in ('actor', 'symphony_config', 'obs_dim', 'act_dim'):
+            if key not in state:
+                raise CheckpointError(f'{path}: actor snapshot lacks {key!r}')
+        return _build(state, state['actor'], path)
+    state = load_checkpoint(path)
+    return _build(state, state['agent']['actor'], path)
