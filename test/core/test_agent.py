@@ -1,0 +1,86 @@
+"""One Symphony update: loss terms, target critics, the temporal-advantage scalar m."""
+
+import math
+
+import torch
+
+from symphony_ros.core.agent import Symphony
+from symphony_ros.core.config import CONFIGS, get_config
+from symphony_ros.core.networks import GradientDropout
+from symphony_ros.core.replay import Batch
+
+SMALL = dict(hidden_dim=16, critic_heads=4, batch_size=8)
+
+
+def _batch(n=8, obs=3, act=2, done=0.0):
+    return Batch(torch.randn(n, obs), torch.rand(n, act) * 2 - 1, torch.randn(n, 1),
+                 torch.randn(n, obs), torch.full((n, 1), done))
+
+
+def test_named_configs_follow_the_paper():
+    s3, se, s2, ed = (CONFIGS[k] for k in ('s3', 'se', 's2', 'ed'))
+    assert (s3.hidden_dim, 3 * s3.critic_heads, s3.batch_size, s3.updates_per_step) == (
+        512, 384, 384, 3)
+    assert (s3.lr, s3.capacity, s3.explore_steps) == (1e-4, 512_000, 10_240)
+    assert s3.noise_clip == math.e and se.noise_clip == math.pi
+    assert (s2.gradient_dropout, s2.lr, s2.explore_steps, s2.capacity) == (
+        0.5, 5e-5, 20_480, 512_000)
+    assert (ed.hidden_dim, 3 * ed.critic_heads, ed.batch_size, ed.updates_per_step) == (
+        384, 288, 288, 2)
+    assert (ed.explore_steps, ed.capacity) == (7_680, 384_000)
+    assert s3.betas == ((math.sqrt(5) - 1) / 2, 0.995)
+
+
+def test_s2_puts_gradient_dropout_after_each_output():
+    agent = Symphony(3, 2, get_config('s2', **SMALL))
+    assert isinstance(agent.actor.net[-1], GradientDropout)
+    assert all(isinstance(net[-1], GradientDropout) for net in agent.critic.nets)
+
+
+def test_update_targets_and_m():
+    torch.manual_seed(0)
+    cfg = get_config('s3', **SMALL)
+    agent = Symphony(3, 2, cfg)
+    batch = _batch()
+    before_target = [p.clone() for p in agent.target_critic.parameters()]
+    torch.manual_seed(1)
+    terms = agent.loss(batch)
+    torch.manual_seed(1)
+    agent.update(batch)
+    # Polyak: target = (1 - tau) * old_target + tau * new_online, critics only.
+    for old, tgt, online in zip(before_target, agent.target_critic.parameters(),
+                                agent.critic.parameters()):
+        assert torch.allclose(tgt, (1 - cfg.tau) * old + cfg.tau * online, atol=1e-7)
+    assert all(not p.requires_grad for p in agent.target_critic.parameters())
+    assert torch.isclose(agent.m, terms['q_t_mean'].detach())
+
+
+def test_loss_is_the_sum_of_its_terms_and_trains_actor_and_critic():
+    torch.manual_seed(2)
+    agent = Symphony(3, 2, get_config('s3', **SMALL))
+    terms = agent.loss(_batch())
+    assert torch.isclose(terms['loss'], terms['actor'] + terms['critic'] + terms['swaddling'])
+    terms['loss'].backward()
+    assert all(p.grad is not None for p in agent.actor.parameters())
+    assert all(p.grad is not None for p in agent.critic.parameters())
+    assert all(p.grad is None for p in agent.target_critic.parameters())
+
+
+def test_terminal_transitions_do_not_bootstrap():
+    torch.manual_seed(3)
+    agent = Symphony(3, 2, get_config('s3', **SMALL))
+    batch = _batch(done=1.0)
+    with torch.no_grad():
+        q = agent.critic(batch.obs, batch.action)
+    expected = (lambda e: (e * torch.tanh(e / 2)).mean())(q - batch.reward)
+    torch.manual_seed(4)
+    assert torch.isclose(agent.loss(batch)['critic'], expected, atol=1e-6)
+
+
+def test_many_updates_stay_finite():
+    torch.manual_seed(5)
+    agent = Symphony(3, 2, get_config('s3', **SMALL))
+    for _ in range(200):
+        terms = agent.update(_batch())
+    assert all(torch.isfinite(terms[k]) for k in ('loss', 'actor', 'critic', 'swaddling'))
+    assert all(torch.all(torch.isfinite(p)) for p in agent.actor.parameters())

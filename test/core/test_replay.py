@@ -1,0 +1,108 @@
+"""Fading Replay Buffer: sampling mass, eviction order against an O(N) model, reward scaling."""
+
+import random
+
+import numpy as np
+import torch
+
+from symphony_ros.core.replay import FadingReplayBuffer, fading_weights
+
+
+def _add(buf, ident, terminal=False, reward=None):
+    obs = np.full(2, ident, dtype=np.float32)
+    buf.add(obs, np.zeros(1), float(ident if reward is None else reward), obs, terminal)
+
+
+def _reference_insert(items, item, capacity):
+    """The reference's roll semantics as a plain list: oldest first."""
+    if len(items) < capacity:
+        items.append(item)
+        return
+    recycled = []
+    while items[0][1] and len(recycled) < capacity - 1:
+        recycled.append(items.pop(0))
+    items.pop(0)
+    items.extend(recycled)
+    items.append(item)
+
+
+def test_oldest_tenth_holds_about_0_15_percent_of_the_mass():
+    w = fading_weights(512_000)
+    assert abs(w.sum().item() - 1) < 1e-9
+    oldest = w[: 51_200].sum().item()
+    assert 0.0012 < oldest < 0.0018
+    newest = w[-int(0.6 * 512_000):]
+    assert newest.min() / newest.max() > 0.95   # the newest ~60% is nearly uniform
+
+
+def test_sampling_follows_the_fading_mass():
+    torch.manual_seed(0)
+    n = 1000
+    buf = FadingReplayBuffer(n, 2, 1)
+    for i in range(n):
+        _add(buf, i)
+    ids = torch.cat([buf.sample(4096).obs[:, 0] for _ in range(50)]).long()
+    counts = torch.bincount(ids, minlength=n).double()
+    expected = fading_weights(n) * counts.sum()
+    for lo, hi in ((0, 100), (100, 400), (400, 1000)):
+        got, want = counts[lo:hi].sum().item(), expected[lo:hi].sum().item()
+        assert abs(got - want) < 5 * want ** 0.5 + 5, (lo, hi, got, want)
+
+
+def test_ring_order_matches_reference_semantics_and_keeps_terminals():
+    rng = random.Random(0)
+    cap = 50
+    buf = FadingReplayBuffer(cap, 2, 1)
+    model = []
+    terminals = set()
+    for ident in range(1, 2000):
+        terminal = rng.random() < 0.1
+        _add(buf, ident, terminal)
+        _reference_insert(model, (ident, terminal), cap)
+        if terminal:
+            terminals.add(ident)
+    order = buf.ordered('obs')[:, 0].long().tolist()
+    assert order == [ident for ident, _ in model]
+    # Every terminal transition ever stored is still there (there are fewer than cap).
+    kept = set(order)
+    assert terminals & kept == terminals or len(terminals) >= cap
+
+
+def test_buffer_of_only_terminals_still_accepts_inserts():
+    buf = FadingReplayBuffer(4, 2, 1)
+    for i in range(10):
+        _add(buf, i, terminal=True)
+    assert len(buf) == 4
+    assert buf.ordered('obs')[-1, 0].item() == 9
+
+
+def test_warmup_scaling_and_tiling():
+    buf = FadingReplayBuffer(10, 2, 1)
+    for i, r in enumerate([2.0, -4.0, 6.0]):
+        _add(buf, i, reward=r)
+    scale = buf.finish_warmup()
+    assert scale == 4.0
+    assert len(buf) == 10
+    rewards = buf.ordered('reward')[:, 0].tolist()
+    assert rewards == [0.5, -1.0, 1.5] * 3 + [0.5]
+    _add(buf, 99, reward=8.0)          # later rewards are divided by the same scale
+    assert buf.ordered('reward')[-1, 0].item() == 2.0
+    assert buf.ordered('obs')[0, 0].item() == 1   # the oldest copy was evicted
+
+
+def test_warmup_with_all_zero_rewards_keeps_scale_one():
+    buf = FadingReplayBuffer(4, 2, 1)
+    _add(buf, 0, reward=0.0)
+    assert buf.finish_warmup() == 1.0
+
+
+def test_state_dict_round_trip():
+    buf = FadingReplayBuffer(8, 2, 1)
+    for i in range(13):
+        _add(buf, i, terminal=i % 5 == 0)
+    other = FadingReplayBuffer(8, 2, 1)
+    other.load_state_dict(buf.state_dict())
+    assert torch.equal(other.ordered('obs'), buf.ordered('obs'))
+    _add(buf, 50)
+    _add(other, 50)
+    assert torch.equal(other.ordered('obs'), buf.ordered('obs'))
