@@ -1,0 +1,88 @@
+"""RobotState <-> ROS messages, stamps and parameter declaration shared by the nodes."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence, Type, TypeVar
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from rcl_interfaces.msg import ParameterDescriptor
+from sensor_msgs.msg import Imu, JointState
+
+from ..core.fields import field_docs, scalar_fields
+from ..robot.rotations import rotate_to_body, wxyz_to_xyzw
+from ..robot.state import RobotState
+
+ODOM_FRAME, BASE_FRAME = 'odom', 'base_link'
+T = TypeVar('T')
+
+
+def to_time(seconds: float) -> Time:
+    """builtin_interfaces/Time from float seconds."""
+    sec = int(np.floor(seconds))
+    return Time(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+
+
+def from_time(stamp: Time) -> float:
+    """Float seconds from builtin_interfaces/Time."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def joint_state_msg(state: RobotState, names: Sequence[str], stamp: Time) -> JointState:
+    """sensor_msgs/JointState as joint_state_broadcaster publishes it."""
+    msg = JointState()
+    msg.header.stamp = stamp
+    msg.name = list(names)
+    msg.position = state.joint_positions.tolist()
+    msg.velocity = state.joint_velocities.tolist()
+    if state.joint_efforts is not None:
+        msg.effort = state.joint_efforts.tolist()
+    return msg
+
+
+def imu_msg(state: RobotState, stamp: Time, frame: str = BASE_FRAME) -> Imu:
+    """sensor_msgs/Imu: orientation (x, y, z, w) and angular velocity in the IMU frame."""
+    msg = Imu()
+    msg.header.stamp, msg.header.frame_id = stamp, frame
+    x, y, z, w = wxyz_to_xyzw(state.imu_orientation)
+    msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = x, y, z, w
+    av = state.imu_angular_velocity
+    msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z = map(float, av)
+    acc = (state.imu_linear_acceleration if state.imu_linear_acceleration is not None
+           else -9.81 * rotate_to_body(state.imu_orientation, [0.0, 0.0, -1.0]))
+    la = msg.linear_acceleration
+    la.x, la.y, la.z = map(float, acc)
+    return msg
+
+
+def odometry_msg(state: RobotState, stamp: Time) -> Odometry:
+    """nav_msgs/Odometry: pose in ``odom``, twist in the base frame (REP 105)."""
+    msg = Odometry()
+    msg.header.stamp, msg.header.frame_id, msg.child_frame_id = stamp, ODOM_FRAME, BASE_FRAME
+    p = msg.pose.pose.position
+    p.x, p.y, p.z = map(float, state.base_position)
+    o = msg.pose.pose.orientation
+    o.x, o.y, o.z, o.w = map(float, wxyz_to_xyzw(state.base_orientation))
+    lin, ang = msg.twist.twist.linear, msg.twist.twist.angular
+    lin.x, lin.y, lin.z = map(float, state.base_lin_vel)
+    ang.x, ang.y, ang.z = map(float, state.base_ang_vel)
+    return msg
+
+
+def declare_config(node: Node, cls: Type[T]) -> T:
+    """Declare one ROS parameter per scalar field of dataclass ``cls``; return the values.
+
+    Defaults and descriptions come from the dataclass, so YAML files, launch arguments and
+    the CLI all share one definition.
+    """
+    docs = field_docs(cls)
+    values: dict[str, Any] = {}
+    for name, typ, default in scalar_fields(cls):
+        value = default if default is not None else typ()
+        node.declare_parameter(name, value, ParameterDescriptor(description=docs.get(name, '')))
+        values[name] = typ(node.get_parameter(name).value)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in fields})

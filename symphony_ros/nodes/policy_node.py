@@ -1,0 +1,174 @@
+"""policy_node: runs an exported policy on the robot's state and publishes torque commands.
+
+Refuses to start unless the policy's contract matches the robot: joint names (checked again
+against the first /joint_states), control period and model hash. Publishes the command on
+symphony/command (sensor_msgs/JointState, effort = N*m), which only the watchdog consumes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Optional
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from nav_msgs.msg import Odometry
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Imu, JointState
+
+from ..deploy.config import PolicyNodeConfig
+from ..deploy.policy_loop import DeployError, PolicyLoop
+from ..deploy.stats import Percentiles
+from ..policy.errors import PolicyError
+from ..robot.state import JointStateMapper, RobotState, imu_to_arrays, odometry_to_base
+from .messages import declare_config
+
+STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# The watchdog wants the newest command only.
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class PolicyNode(Node):
+    """Steady-clock (or lockstep) control loop around a PolicyLoop."""
+
+    def __init__(self) -> None:
+        super().__init__('policy_node')
+        self.cfg = declare_config(self, PolicyNodeConfig)
+        self.loop = PolicyLoop(self.cfg.resolved_policy_path())
+        robot = self.loop.robot
+        self.dt = robot.control_dt
+        self.mapper = JointStateMapper(robot, ignore_unknown=True)
+        self._joints: Optional[dict] = None
+        self._odom: Optional[dict] = None
+        self._imu: Optional[dict] = None
+        self._stamp_msg = None
+        self._state_time = -np.inf
+        self._checked = False
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.tick_latency, self.overruns, self.stale, self.ticks = Percentiles(), 0, 0, 0
+        group = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(JointState, 'joint_states', self._on_joints, STATE_QOS,
+                                 callback_group=group)
+        self.create_subscription(Imu, 'imu/data', self._on_imu, STATE_QOS, callback_group=group)
+        self.create_subscription(Odometry, 'odom', self._on_odom, STATE_QOS,
+                                 callback_group=group)
+        self.pub = self.create_publisher(JointState, 'symphony/command', COMMAND_QOS)
+        self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        if not self.cfg.lockstep:
+            self.create_timer(self.dt, self._tick, clock=self._steady, callback_group=group)
+        self.create_timer(self.cfg.diagnostics_period, self._diagnostics, clock=self._steady,
+                          callback_group=group)
+        c = self.loop.policy.contract
+        self.get_logger().info(f'policy {self.cfg.resolved_policy_path()}: obs '
+                               f'{c.observation.name} ({c.obs_dim}), {c.act_dim} joints, '
+                               f'dt {self.dt:.4f} s, {"lockstep" if self.cfg.lockstep else "timer"}')
+
+    def _now(self) -> float:
+        return self._steady.now().nanoseconds * 1e-9
+
+    def _on_joints(self, msg: JointState) -> None:
+        if not self._checked:
+            self.loop.check_joint_names(msg.name)   # raises DeployError: node stops
+            self._checked = True
+        self._joints = self.mapper.reorder(msg.name, msg.position, msg.velocity,
+                                           msg.effort or None)
+        self._stamp_msg = msg.header.stamp
+        self._state_time = self._now()
+        if self.cfg.lockstep:
+            self._tick()
+
+    def _on_imu(self, msg: Imu) -> None:
+        o, w = msg.orientation, msg.angular_velocity
+        self._imu = imu_to_arrays((o.x, o.y, o.z, o.w), (w.x, w.y, w.z))
+
+    def _on_odom(self, msg: Odometry) -> None:
+        p, o = msg.pose.pose.position, msg.pose.pose.orientation
+        v, w = msg.twist.twist.linear, msg.twist.twist.angular
+        self._odom = odometry_to_base((p.x, p.y, p.z), (o.x, o.y, o.z, o.w), (v.x, v.y, v.z),
+                                      (w.x, w.y, w.z))
+
+    def _state(self) -> Optional[RobotState]:
+        needs = self.loop.needs
+        if self._joints is None or ('odom' in needs and self._odom is None) or (
+                'imu' in needs and self._imu is None):
+            return None
+        j = self._joints
+        state = RobotState(stamp=0.0, joint_positions=j['joint_positions'],
+                           joint_velocities=j['joint_velocities'],
+                           joint_efforts=j.get('joint_efforts'))
+        if self._odom is not None:
+            state = state.with_odometry(self._odom)
+        if self._imu is not None:
+            state = state.with_imu(self._imu)
+        return state
+
+    def _tick(self) -> None:
+        t0 = self._now()
+        state = self._state()
+        if state is None:
+            return
+        if t0 - self._state_time > self.cfg.stale_after * self.dt:
+            self.stale += 1
+            return      # no command: the watchdog's staleness check takes over
+        torque, _ = self.loop.torque(state)
+        msg = JointState()
+        # Lockstep: the stamp of the state acted on (sim time); otherwise now.
+        msg.header.stamp = (self._stamp_msg if self.cfg.lockstep
+                            else self.get_clock().now().to_msg())
+        msg.name = list(self.loop.robot.joint_names)
+        msg.effort = torque.tolist()
+        self.pub.publish(msg)
+        elapsed = self._now() - self._state_time
+        self.tick_latency.add(elapsed)
+        self.ticks += 1
+        if self._now() - t0 > self.dt:
+            self.overruns += 1
+
+    def _diagnostics(self) -> None:
+        inf, tick = self.loop.inference.summary(), self.tick_latency.summary()
+        status = DiagnosticStatus(name='symphony/policy_node', hardware_id='policy')
+        ok = self.overruns == 0 and self.stale == 0
+        status.level = DiagnosticStatus.OK if ok else DiagnosticStatus.WARN
+        status.message = 'running' if ok else 'overruns or stale inputs'
+        values = {'ticks': self.ticks, 'overruns': self.overruns, 'stale_inputs': self.stale,
+                  'inference_p50_us': inf['p50'], 'inference_p99_us': inf['p99'],
+                  'tick_p50_us': tick['p50'], 'tick_p99_us': tick['p99']}
+        status.values = [KeyValue(key=k, value=f'{v:.1f}' if isinstance(v, float) else str(v))
+                         for k, v in values.items()]
+        arr = DiagnosticArray(status=[status])
+        arr.header.stamp = self.get_clock().now().to_msg()
+        self.pub_diag.publish(arr)
+
+
+def main(args=None) -> None:
+    """Run the node; a contract mismatch is reported in one line and exits with code 2."""
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = PolicyNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (DeployError, PolicyError) as exc:
+        print(f'policy_node: refusing to start: {exc}', file=sys.stderr)
+        code = 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    time.sleep(0)
+    sys.exit(code)
+
+
+if __name__ == '__main__':
+    main()
