@@ -11,7 +11,7 @@ import functools
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import mujoco
 import numpy as np
@@ -49,6 +49,8 @@ class RobotDescription:
     control_dt: float
     frame_skip: int
     base_body: str
+    default_joint_positions: Optional[np.ndarray] = None
+    """rad: the model's reference pose (qpos0); None reads as all zeros."""
 
     @property
     def n_joints(self) -> int:
@@ -69,7 +71,14 @@ class RobotDescription:
                 'position_limits': self.position_limits.tolist(),
                 'velocity_limits': self.velocity_limits.tolist(),
                 'control_dt': self.control_dt, 'frame_skip': self.frame_skip,
-                'base_body': self.base_body}
+                'base_body': self.base_body,
+                'default_joint_positions': self.default_pose().tolist()}
+
+    def default_pose(self) -> np.ndarray:
+        """Return the default joint positions (rad), zeros where the description gives none."""
+        if self.default_joint_positions is None:
+            return np.zeros(self.n_joints)
+        return np.asarray(self.default_joint_positions, dtype=np.float64)
 
 
 def describe_model(name: str, mjcf_path: str, frame_skip: int, base_body: str
@@ -96,7 +105,8 @@ def describe_model(name: str, mjcf_path: str, frame_skip: int, base_body: str
         effort_limits=effort, position_limits=pos,
         velocity_limits=np.full(len(joints), DEFAULT_VELOCITY_LIMIT),
         control_dt=float(model.opt.timestep) * frame_skip, frame_skip=frame_skip,
-        base_body=base_body)
+        base_body=base_body,
+        default_joint_positions=model.qpos0[model.jnt_qposadr[joints]].astype(np.float64))
 
 
 @functools.lru_cache(maxsize=None)

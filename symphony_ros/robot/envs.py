@@ -1,0 +1,110 @@
+"""Project training environments: Gymnasium's Humanoid-v4 observed through the one builder.
+
+`StateObservation` keeps Humanoid-v4's dynamics, reward, termination, reset noise and time
+limit, and replaces the observation with `ObservationBuilder.build` of the state a real robot
+would publish (`MujocoStateReader`). The deploy-side node calls the same builder on the same
+kind of state, so training and deployment observations agree by construction.
+
+Gymnasium's own observation reads cinert, cvel and cfrc_ext after mj_step, i.e. from
+MuJoCo's last internal evaluation (the fourth Runge-Kutta stage), which no measured state
+reproduces; spec 'gym_humanoid_v4' keeps it for reproducing published numbers, flagged
+non-deployable in ``env.metadata['obs_spec']``.
+
+Importing this module registers the envs with `symphony_ros.core.envs`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, SupportsFloat, Tuple
+
+import gymnasium as gym
+import numpy as np
+
+from symphony_ros.core.envs import register_env
+
+from .description import RobotDescription, get_robot
+from .obs_specs import get_obs_spec
+from .observations import ObservationBuilder
+from .state import MujocoStateReader, RobotState
+
+CRITIC_SPEC = 'humanoid_v4_full'
+"""Full-state observation put in ``info['critic_obs']`` (for an asymmetric critic)."""
+
+HUMANOID_SPECS = ('humanoid_v4_full', 'proprioceptive', 'gym_humanoid_v4')
+"""Observation specs of the project's Humanoid-v4; the first is the default."""
+
+
+class StateObservation(gym.Wrapper):
+    """Replace a MuJoCo env's observation with the builder's output from the current state.
+
+    ``info['critic_obs']`` carries the full-state observation (`CRITIC_SPEC`) every step.
+    For specs that need the previous action, it is the last action passed to `step` as
+    given (before MuJoCo clamps it to ctrlrange), zeros after reset.
+    """
+
+    def __init__(self, env: gym.Env, obs_spec: str,
+                 robot: Optional[RobotDescription] = None):
+        """Wrap ``env`` (a Gymnasium MuJoCo env of ``robot``) to observe spec ``obs_spec``."""
+        super().__init__(env)
+        self.robot = robot or get_robot()
+        self.obs_spec = get_obs_spec(obs_spec, self.robot)
+        self._reader = MujocoStateReader(env.unwrapped.model, self.robot)
+        self._critic = ObservationBuilder(CRITIC_SPEC, self.robot)
+        self._actor: Optional[ObservationBuilder] = None
+        if self.obs_spec.reproducible_from_state and obs_spec != CRITIC_SPEC:
+            self._actor = ObservationBuilder(obs_spec, self.robot)
+        self._prev_action = np.zeros(self.robot.n_joints)
+        self._state: Optional[RobotState] = None
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.obs_spec.dim,),
+                                                np.float64)
+        self.metadata = {**env.metadata, 'obs_spec': self.obs_spec.to_dict()}
+
+    def robot_state(self) -> RobotState:
+        """Return the `RobotState` the current observation was built from.
+
+        :raises RuntimeError: before the first reset.
+        """
+        if self._state is None:
+            raise RuntimeError('robot_state: call reset() first')
+        return self._state
+
+    def previous_action(self) -> np.ndarray:
+        """Return the previous action as the observation sees it (a copy)."""
+        return self._prev_action.copy()
+
+    def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None
+              ) -> Tuple[np.ndarray, Dict[str, Any]]:
+        """Reset the wrapped env and observe its initial state."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._prev_action[:] = 0.0
+        return self._observe(obs, info), info
+
+    def step(self, action: np.ndarray
+             ) -> Tuple[np.ndarray, SupportsFloat, bool, bool, Dict[str, Any]]:
+        """Step the wrapped env with ``action`` unchanged and observe the new state."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._prev_action[:] = np.asarray(action, dtype=np.float64).reshape(-1)
+        return self._observe(obs, info), reward, terminated, truncated, info
+
+    def _observe(self, gym_obs: np.ndarray, info: Dict[str, Any]) -> np.ndarray:
+        self._state = self._reader.read(self.env.unwrapped.data)
+        critic = self._critic.build(self._state)
+        info['critic_obs'] = critic
+        if self._actor is not None:
+            return self._actor.build(self._state, self._prev_action)
+        if self.obs_spec.name == CRITIC_SPEC:
+            # A separate array: a learner editing obs in place must not change the info.
+            return critic.copy()
+        return np.asarray(gym_obs, dtype=np.float64)
+
+
+def make_humanoid(obs_spec: str = HUMANOID_SPECS[0], **kwargs: Any) -> gym.Env:
+    """Return Gymnasium's Humanoid-v4 observed through spec ``obs_spec``.
+
+    Reward, termination, reset noise and the 1000-step limit are Gymnasium's; ``kwargs`` go to
+    ``gym.make`` (e.g. ``render_mode``).
+    """
+    return StateObservation(gym.make('Humanoid-v4', **kwargs), obs_spec, get_robot('humanoid'))
+
+
+register_env('Humanoid-v4', make_humanoid, HUMANOID_SPECS)

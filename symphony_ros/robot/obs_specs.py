@@ -1,0 +1,155 @@
+"""Observation specs: the named, ordered layouts of a policy's input vector.
+
+A spec says which terms make up the observation, in which order and frames, and which
+measured inputs it needs. `symphony_ros.robot.observations.ObservationBuilder` computes it;
+``to_dict()`` goes into a trained policy's metadata so the deploy side builds the same vector.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Tuple
+
+import mujoco
+
+from .description import RobotDescription, get_robot
+
+INPUTS = ('odom', 'imu', 'joint_states', 'joint_efforts', 'previous_action', 'simulator')
+"""What a spec may need: nav_msgs/Odometry; sensor_msgs/Imu; sensor_msgs/JointState positions
+and velocities; its efforts too; the policy's previous action; or the simulator itself (a spec
+that cannot be computed from measured state)."""
+
+QUATERNION_CONVENTION = 'wxyz'
+"""Order of every quaternion inside an observation (MuJoCo's); ROS messages carry xyzw."""
+
+
+@dataclass(frozen=True)
+class ObservationSpec:
+    """Layout of one observation vector."""
+
+    name: str
+    terms: Tuple[Tuple[str, int], ...]
+    """Ordered (term name, size) pairs."""
+    needs: Tuple[str, ...]
+    """Inputs it is computed from, names from `INPUTS`."""
+    reproducible_from_state: bool
+    """False for an observation only a simulator can produce (no policy using it deploys)."""
+    robot: str
+    description: str
+    frames: Dict[str, str] = field(default_factory=dict)
+    """Term name -> frame and units of that term."""
+
+    @property
+    def dim(self) -> int:
+        """Length of the observation vector."""
+        return sum(size for _, size in self.terms)
+
+    def slices(self) -> Dict[str, slice]:
+        """Term name -> its slice of the observation vector."""
+        out, start = {}, 0
+        for name, size in self.terms:
+            out[name] = slice(start, start + size)
+            start += size
+        return out
+
+    def to_dict(self) -> Dict[str, object]:
+        """JSON-friendly form, for ONNX metadata and reports."""
+        return {'name': self.name, 'dim': self.dim, 'robot': self.robot,
+                'terms': [[n, s] for n, s in self.terms], 'needs': list(self.needs),
+                'reproducible_from_state': self.reproducible_from_state,
+                'quaternion_convention': QUATERNION_CONVENTION,
+                'frames': dict(self.frames), 'description': self.description}
+
+
+@functools.lru_cache(maxsize=None)
+def model_dims(mjcf_path: str) -> Tuple[int, int, int]:
+    """Return (nq, nv, nbody) of an MJCF model (the world body counts, as in MjData)."""
+    model = mujoco.MjModel.from_xml_path(mjcf_path)
+    return int(model.nq), int(model.nv), int(model.nbody)
+
+
+_GYM_TERMS_FRAMES = {
+    'qpos_without_xy': 'base z (m, odometry frame), base quaternion wxyz (odometry frame), '
+                       'joint angles (rad) in MJCF joint order',
+    'qvel': 'MuJoCo free-joint velocity: linear (m/s, world frame), angular (rad/s, base '
+            'frame); joint velocities (rad/s) in MJCF joint order',
+    'cinert': 'per body (world first): MuJoCo cinert, 10 numbers, com-based, world axes',
+    'cvel': 'per body: MuJoCo cvel [angular, linear], com-based, world axes',
+    'qfrc_actuator': 'generalized actuator force per dof (N*m; 0 on the free joint)',
+    'cfrc_ext': 'per body: MuJoCo cfrc_ext [torque, force] of contacts, com-based, world axes',
+}
+
+
+def _gym_terms(robot: RobotDescription) -> Tuple[Tuple[str, int], ...]:
+    nq, nv, nbody = model_dims(robot.mjcf_path)
+    return (('qpos_without_xy', nq - 2), ('qvel', nv), ('cinert', 10 * nbody),
+            ('cvel', 6 * nbody), ('qfrc_actuator', nv), ('cfrc_ext', 6 * nbody))
+
+
+def humanoid_v4_full(robot: RobotDescription) -> ObservationSpec:
+    """Gymnasium Humanoid-v4's layout, computed from measured state (deployable)."""
+    return ObservationSpec(
+        name='humanoid_v4_full', terms=_gym_terms(robot),
+        needs=('odom', 'joint_states', 'joint_efforts'), reproducible_from_state=True,
+        robot=robot.name, frames=dict(_GYM_TERMS_FRAMES),
+        description='Gymnasium Humanoid-v4 layout; the derived terms (cinert, cvel, '
+                    'cfrc_ext) come from the MuJoCo model driven by the current measured '
+                    'state (mj_forward, mj_rnePostConstraint); the quaternion is taken with '
+                    'w >= 0; joint efforts are the applied actuator torques.')
+
+
+def gym_humanoid_v4(robot: RobotDescription) -> ObservationSpec:
+    """Gymnasium's own Humanoid-v4 observation: simulator-only, not deployable."""
+    return ObservationSpec(
+        name='gym_humanoid_v4', terms=_gym_terms(robot), needs=('simulator',),
+        reproducible_from_state=False, robot=robot.name, frames=dict(_GYM_TERMS_FRAMES),
+        description='Vanilla Gymnasium Humanoid-v4 observation (for reproducing published '
+                    'results): its derived terms are read after mj_step, from the state '
+                    'before the last substep, so no measured state reproduces them.')
+
+
+def proprioceptive(robot: RobotDescription) -> ObservationSpec:
+    """Return what a humanoid measures without a state estimator: joints, IMU, last action."""
+    n = robot.n_joints
+    return ObservationSpec(
+        name='proprioceptive',
+        terms=(('imu_angular_velocity', 3), ('projected_gravity', 3),
+               ('joint_pos_rel', n), ('joint_vel', n), ('previous_action', n)),
+        needs=('imu', 'joint_states', 'previous_action'), reproducible_from_state=True,
+        robot=robot.name,
+        frames={'imu_angular_velocity': 'rad/s, IMU frame (= base frame)',
+                'projected_gravity': 'unit gravity direction in the IMU frame, from the IMU '
+                                     'orientation; (0, 0, -1) upright',
+                'joint_pos_rel': 'rad, joint position minus the default pose, robot joint '
+                                 'order (= action order)',
+                'joint_vel': 'rad/s, robot joint order',
+                'previous_action': 'the policy output of the previous step as sent to the '
+                                   'robot, before clipping; zeros after reset'},
+        description='Proprioception only: IMU angular velocity and projected gravity, joint '
+                    'positions relative to the default pose, joint velocities, previous '
+                    'action.')
+
+
+SPEC_FACTORIES: Dict[str, Callable[[RobotDescription], ObservationSpec]] = {
+    'humanoid_v4_full': humanoid_v4_full,
+    'proprioceptive': proprioceptive,
+    'gym_humanoid_v4': gym_humanoid_v4,
+}
+
+OBS_SPECS: Dict[str, ObservationSpec] = {
+    name: make(get_robot()) for name, make in SPEC_FACTORIES.items()}
+"""The specs for the default robot, by name."""
+
+
+def get_obs_spec(name: str, robot: Optional[RobotDescription] = None) -> ObservationSpec:
+    """Return spec ``name`` for ``robot`` (default: the default robot).
+
+    :raises ValueError: unknown name, listing the known ones.
+    """
+    if name not in SPEC_FACTORIES:
+        raise ValueError(f'unknown observation spec {name!r}; expected one of: '
+                         f'{", ".join(SPEC_FACTORIES)}')
+    if robot is None or robot is get_robot():
+        return OBS_SPECS[name]
+    return SPEC_FACTORIES[name](robot)

@@ -1,0 +1,96 @@
+"""Project training envs: observation from the builder, Gymnasium's dynamics unchanged."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from symphony_ros.core import envs as core_envs
+from symphony_ros.core.envs import make_env
+from symphony_ros.robot.envs import StateObservation
+from symphony_ros.robot.observations import ObservationBuilder, get_obs_spec
+
+core_envs.check_env_name('Humanoid-v4')  # loads the project envs into the registry
+REGISTERED = [(name, spec) for name, entry in sorted(core_envs.ENVS.items())
+              for spec in entry.obs_specs]
+
+
+def _rollout(env, seed, steps):
+    """Yield (action, obs, reward, terminated, info) along random actions in [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    obs, info = env.reset(seed=seed)
+    yield None, obs, 0.0, False, info
+    for _ in range(steps):
+        action = rng.uniform(-1, 1, env.action_space.shape)
+        obs, reward, terminated, truncated, info = env.step(action)
+        yield action, obs, reward, terminated, info
+        if terminated or truncated:
+            obs, info = env.reset()
+            yield None, obs, 0.0, False, info
+
+
+@pytest.mark.parametrize('name, spec', REGISTERED)
+def test_every_registered_env_and_spec_runs_without_nan(name, spec):
+    env = make_env(name, obs_spec=spec)
+    try:
+        assert env.observation_space.shape == (get_obs_spec(spec).dim,)
+        for _, obs, reward, _, info in _rollout(env, 0, 30):
+            assert obs.shape == env.observation_space.shape and obs.dtype == np.float64
+            assert np.isfinite(obs).all() and np.isfinite(reward)
+            assert np.isfinite(info['critic_obs']).all()
+        assert env.metadata['obs_spec']['name'] == spec
+    finally:
+        env.close()
+
+
+def test_make_env_gives_the_project_humanoid_with_376_dims():
+    env = make_env('Humanoid-v4')
+    assert isinstance(env, StateObservation)
+    assert env.obs_spec.name == 'humanoid_v4_full'
+    assert core_envs.env_dims(env) == (376, 17)
+    assert core_envs.episode_limit(env) == 1000
+    with pytest.raises(ValueError, match='no observation spec'):
+        make_env('Humanoid-v4', obs_spec='gym')
+
+
+@pytest.mark.parametrize('spec', ['humanoid_v4_full', 'proprioceptive'])
+def test_env_observation_equals_builder_on_the_published_state(spec):
+    """Training and deployment agree by construction: same builder, same state."""
+    env = make_env('Humanoid-v4', obs_spec=spec)
+    actor, critic = ObservationBuilder(spec), ObservationBuilder('humanoid_v4_full')
+    prev = np.zeros(17)
+    for action, obs, _, _, info in _rollout(env, 3, 80):
+        prev = np.zeros(17) if action is None else action
+        state = env.get_wrapper_attr('robot_state')()
+        np.testing.assert_allclose(obs, actor.build(state, prev), rtol=0, atol=1e-9)
+        np.testing.assert_allclose(info['critic_obs'], critic.build(state), rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(env.get_wrapper_attr('previous_action')(), prev)
+    env.close()
+
+
+def test_dynamics_reward_and_termination_are_gymnasium_s():
+    ours, theirs = make_env('Humanoid-v4', obs_spec='proprioceptive'), gym.make('Humanoid-v4')
+    ours_steps = list(_rollout(ours, 5, 60))
+    theirs_steps = list(_rollout(theirs, 5, 60))
+    assert len(ours_steps) == len(theirs_steps)
+    for a, b in zip(ours_steps, theirs_steps):
+        assert a[2] == b[2] and a[3] == b[3]
+        if a[0] is not None:
+            np.testing.assert_array_equal(a[0], b[0])
+    ours.close()
+    theirs.close()
+
+
+def test_vanilla_option_returns_gymnasium_s_observation():
+    ours, theirs = make_env('Humanoid-v4', obs_spec='gym_humanoid_v4'), gym.make('Humanoid-v4')
+    for a, b in zip(_rollout(ours, 2, 20), _rollout(theirs, 2, 20)):
+        np.testing.assert_array_equal(a[1], b[1])
+    assert ours.metadata['obs_spec']['reproducible_from_state'] is False
+    ours.close()
+    theirs.close()
+
+
+def test_robot_state_before_reset_is_an_error():
+    env = make_env('Humanoid-v4')
+    with pytest.raises(RuntimeError, match='reset'):
+        env.get_wrapper_attr('robot_state')()
+    env.close()
