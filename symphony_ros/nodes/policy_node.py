@@ -51,7 +51,8 @@ class PolicyNode(Node):
         self._state_time = -np.inf
         self._checked = False
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self.tick_latency, self.overruns, self.stale, self.ticks = Percentiles(), 0, 0, 0
+        self.compute, self.state_age = Percentiles(), Percentiles()
+        self.overruns, self.stale, self.ticks = 0, 0, 0
         group = MutuallyExclusiveCallbackGroup()
         self.create_subscription(JointState, 'joint_states', self._on_joints, STATE_QOS,
                                  callback_group=group)
@@ -124,21 +125,25 @@ class PolicyNode(Node):
         msg.name = list(self.loop.robot.joint_names)
         msg.effort = torque.tolist()
         self.pub.publish(msg)
-        elapsed = self._now() - self._state_time
-        self.tick_latency.add(elapsed)
+        done = self._now()
+        # compute: tick start -> command out; state_age: state in -> command out.
+        self.compute.add(done - t0)
+        self.state_age.add(done - self._state_time)
         self.ticks += 1
-        if self._now() - t0 > self.dt:
+        if done - t0 > self.dt:
             self.overruns += 1
 
     def _diagnostics(self) -> None:
-        inf, tick = self.loop.inference.summary(), self.tick_latency.summary()
+        inf, tick, age = (self.loop.inference.summary(), self.compute.summary(),
+                          self.state_age.summary())
         status = DiagnosticStatus(name='symphony/policy_node', hardware_id='policy')
         ok = self.overruns == 0 and self.stale == 0
         status.level = DiagnosticStatus.OK if ok else DiagnosticStatus.WARN
         status.message = 'running' if ok else 'overruns or stale inputs'
         values = {'ticks': self.ticks, 'overruns': self.overruns, 'stale_inputs': self.stale,
                   'inference_p50_us': inf['p50'], 'inference_p99_us': inf['p99'],
-                  'tick_p50_us': tick['p50'], 'tick_p99_us': tick['p99']}
+                  'tick_p50_us': tick['p50'], 'tick_p99_us': tick['p99'],
+                  'state_age_p50_us': age['p50'], 'state_age_p99_us': age['p99']}
         status.values = [KeyValue(key=k, value=f'{v:.1f}' if isinstance(v, float) else str(v))
                          for k, v in values.items()]
         arr = DiagnosticArray(status=[status])
