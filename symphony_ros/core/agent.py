@@ -66,7 +66,7 @@ class Symphony:
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, noise: bool = True, act: bool = True) -> torch.Tensor:
-        """Action for acting in the environment (no gradient)."""
+        """Return the action for acting in the environment (no gradient)."""
         return self.actor(obs, noise=noise, act=act)[0]
 
     def state_dict(self) -> Dict[str, object]:

@@ -1,5 +1,8 @@
-"""Dataclass fields as user-facing settings: their one-line docstrings become CLI help and
-ROS parameter descriptions, so defaults and their explanations live in one place."""
+"""Dataclass fields as user-facing settings.
+
+Their one-line docstrings become CLI help and ROS parameter descriptions, so defaults and
+their explanations live in one place.
+"""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ class ReSine(nn.Module):
         self.s = nn.Parameter(torch.empty(width).uniform_(-k, k))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the activation elementwise."""
         sigma = torch.sigmoid(self.s)
         f = sigma * torch.sin(x / sigma)
         return f * torch.sigmoid(1.5 * f / sigma)
@@ -40,6 +41,7 @@ class GradientDropout(nn.Module):
         self.p = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return x unchanged, with a random share of its gradient cut."""
         if not self.training or self.p == 0.0:
             return x
         keep = (torch.rand_like(x) >= self.p).to(x.dtype)
@@ -90,7 +92,7 @@ class Actor(nn.Module):
         return torch.tanh(x), s, b
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        """Evaluation and export action a = tanh(S*A)."""
+        """Return the evaluation and export action a = tanh(S*A)."""
         a, s, _ = self.asb(obs)
         return torch.tanh(s * a)
 

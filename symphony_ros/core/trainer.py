@@ -1,5 +1,6 @@
-"""The Symphony training loop: warm-up, reward scaling, G updates per step, evaluation,
-checkpoints and exact resume.
+"""The Symphony training loop.
+
+Warm-up, reward scaling, G updates per step, evaluation, checkpoints and exact resume.
 
 Usable from the CLI (``symphony train``), from the ROS trainer node (which calls
 :meth:`Trainer.step` from a timer and reacts to :attr:`Trainer.on_evaluation`), and from tests.

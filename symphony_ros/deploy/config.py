@@ -21,7 +21,7 @@ class PolicyNodeConfig:
     """s between /diagnostics reports."""
 
     def resolved_policy_path(self) -> str:
-        """The policy file to load."""
+        """Return the policy file to load."""
         if self.policy_path:
             return self.policy_path
         from ..paths import default_policy_path

@@ -42,7 +42,7 @@ class PolicyLoop:
 
     @property
     def needs(self) -> Tuple[str, ...]:
-        """Inputs the observation spec needs (joint_states, imu, odom, ...)."""
+        """Return what the observation spec consumes: joint_states, imu, odom, ..."""
         return tuple(self.builder.spec.needs)
 
     def check_joint_names(self, names) -> None:

@@ -66,9 +66,10 @@ class PolicyNode(Node):
         self.create_timer(self.cfg.diagnostics_period, self._diagnostics, clock=self._steady,
                           callback_group=group)
         c = self.loop.policy.contract
+        mode = 'lockstep' if self.cfg.lockstep else 'timer'
         self.get_logger().info(f'policy {self.cfg.resolved_policy_path()}: obs '
                                f'{c.observation.name} ({c.obs_dim}), {c.act_dim} joints, '
-                               f'dt {self.dt:.4f} s, {"lockstep" if self.cfg.lockstep else "timer"}')
+                               f'dt {self.dt:.4f} s, {mode}')
 
     def _now(self) -> float:
         return self._steady.now().nanoseconds * 1e-9

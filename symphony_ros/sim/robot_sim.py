@@ -38,7 +38,7 @@ class RobotSim:
         return float(self.data.time)
 
     def reset(self) -> RobotState:
-        """Initial pose plus uniform noise of ``reset_noise`` (as Humanoid-v4 resets)."""
+        """Reset to the initial pose plus uniform noise of ``reset_noise`` (as Humanoid-v4)."""
         mujoco.mj_resetData(self.model, self.data)
         k = self.cfg.reset_noise
         self.data.qpos[:] = self.model.qpos0 + self.rng.uniform(-k, k, self.model.nq)
@@ -70,6 +70,6 @@ class RobotSim:
         return float(self.data.xpos[self._base][2])
 
     def fallen(self) -> bool:
-        """True when the base height is outside the healthy range."""
+        """Return True when the base height is outside the healthy range."""
         z = self.base_height()
         return not self.cfg.healthy_z_min <= z <= self.cfg.healthy_z_max
