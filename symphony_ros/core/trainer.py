@@ -20,7 +20,7 @@ from .agent import Symphony
 from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, load_replay,
                          save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
-from .envs import (check_env_name, env_dims, episode_limit, get_rng_state, make_env,
+from .envs import (ENVS, check_env_name, env_dims, episode_limit, get_rng_state, make_env,
                    set_rng_state)
 from .evaluation import EvalResult, evaluate
 from .replay import FadingReplayBuffer
@@ -71,6 +71,9 @@ class Trainer:
         self.env = make_env(cfg.env, cfg.obs_spec)
         self.test_env = make_env(cfg.env, cfg.obs_spec)
         self.obs_dim, self.act_dim = env_dims(self.env)
+        # Record the spec actually used, so an export never guesses it from the env's default.
+        self.obs_spec = cfg.obs_spec or (ENVS[cfg.env].obs_specs[0] if cfg.env in ENVS
+                                         else None)
         self.limit = cfg.episode_limit or episode_limit(self.env)
         self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device)
         self.buffer = FadingReplayBuffer(self.sym.capacity, self.obs_dim, self.act_dim,
@@ -246,7 +249,7 @@ class Trainer:
     def _info(self, test_return: float) -> Dict[str, object]:
         return {'train_config': self.cfg.to_dict(), 'symphony_config': self.sym.to_dict(),
                 'obs_dim': self.obs_dim, 'act_dim': self.act_dim,
-                'obs_spec': self.cfg.obs_spec, 'step': self.step_count,
+                'obs_spec': self.obs_spec, 'step': self.step_count,
                 'test_return': test_return}
 
     def save(self) -> str:

@@ -1,0 +1,64 @@
+"""``symphony export``: a run's deterministic actor to ONNX, with its contract and parity check."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the source, output and parity flags."""
+    p.add_argument('source', metavar='RUN_DIR_OR_CHECKPOINT',
+                   help='run folder (best_actor.pt, else latest checkpoint) or a .pt file')
+    p.add_argument('-o', '--output', metavar='FILE.onnx', default=None,
+                   help='output file (default: models/<run name>.onnx)')
+    p.add_argument('--force', action='store_true', help='replace an existing output file')
+    p.add_argument('--samples', type=int, default=1000,
+                   help='observations in the torch/onnxruntime parity check (default: 1000)')
+    p.add_argument('--tolerance', type=float, default=1e-5,
+                   help='largest allowed |torch - onnxruntime| (default: 1e-5)')
+    p.add_argument('--opset', type=int, default=17, help='ONNX opset, >= 17 (default: 17)')
+
+
+def default_output(source: str) -> str:
+    """``models/<run name>.onnx``, the run name being the run folder's name."""
+    path = os.path.abspath(source)
+    if os.path.isfile(path):
+        path = os.path.dirname(path)
+        if os.path.basename(path) == 'checkpoints':
+            path = os.path.dirname(path)
+    return os.path.join('models', (os.path.basename(path) or 'policy') + '.onnx')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export; bad input is a CliError (exit 2), a failed parity check exits 1."""
+    from ..policy.errors import ExportError, ParityError, PolicyError
+    from .errors import CliError
+    out = args.output or default_output(args.source)
+    if not out.endswith('.onnx'):
+        raise CliError(f'--output {out}: expected a file name ending in .onnx')
+    if not os.path.exists(args.source):
+        raise CliError(f'{args.source}: no such run folder or checkpoint file')
+    if args.samples < 1:
+        raise CliError(f'--samples {args.samples}: expected at least 1')
+    if not args.tolerance > 0:
+        raise CliError(f'--tolerance {args.tolerance}: expected > 0')
+    from ..policy.export import export_policy
+    try:
+        result = export_policy(args.source, out, overwrite=args.force, samples=args.samples,
+                               tol=args.tolerance, opset=args.opset)
+    except ParityError as exc:
+        print(f'symphony export: error: {exc}', file=sys.stderr)
+        return 1
+    except (ExportError, PolicyError) as exc:
+        raise CliError(str(exc)) from None
+    c = result.contract
+    robot = f'robot {c.robot.name} ({len(c.robot.joint_names)} joints)' if c.robot else 'no robot'
+    dt = f'dt {c.control_dt:g} s' if c.control_dt is not None else 'dt unknown'
+    print(f'wrote {result.path}: obs {c.obs_dim} ({c.observation.name}), act {c.act_dim}, '
+          f'{robot}, {dt}, step {c.training_steps}')
+    print(f'parity: max |torch - onnxruntime| = {result.max_abs_error:.2e} on '
+          f'{result.parity_samples} observations ({result.parity_source}); '
+          f'{result.graph_variant} graph')
+    return 0

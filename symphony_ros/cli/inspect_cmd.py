@@ -1,0 +1,91 @@
+"""``symphony inspect``: print the contract of an exported policy, for people or as raw JSON."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from typing import List
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the file and ``--json``."""
+    p.add_argument('file', metavar='FILE.onnx', help='policy written by `symphony export`')
+    p.add_argument('--json', action='store_true',
+                   help='print the stored contract JSON as is (also for newer formats)')
+
+
+def _fmt(x: float) -> str:
+    return f'{x:g}'
+
+
+def describe(path: str, model, contract) -> List[str]:
+    """Human-readable lines for ``contract`` (read from ``model`` at ``path``)."""
+    c, o, r = contract, contract.observation, contract.robot
+    with open(path, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    lines = [f'{path}  ({os.path.getsize(path) / 1024:.1f} KiB, sha256 {digest[:16]})',
+             f'  contract         format {c.format_version}, symphony_ros '
+             f'{c.project_version}, exported {c.exported_at}',
+             f'  env              {c.env}']
+    deploy = {True: 'computable from robot state', False: 'SIMULATOR ONLY (not deployable)',
+              None: 'plain Gymnasium observation'}[o.reproducible_from_state]
+    quat = f', quaternions {o.quaternion_convention}' if o.quaternion_convention else ''
+    lines.append(f'  observation      {o.name}: {c.obs_dim} values{quat}; {deploy}')
+    start = 0
+    for name, size in o.terms:
+        lines.append(f'    [{start:4d}:{start + size:4d}]  {name:<24} {size:4d}')
+        start += size
+    lo, hi = c.action_range
+    lines.append(f'  action           {c.act_dim} values in [{_fmt(lo)}, {_fmt(hi)}]')
+    if r is not None:
+        lines.append(f'  robot            {r.name}, MJCF sha256 {r.xml_sha256[:16]}')
+        lines.append(f'  action->torque   {r.action_to_torque}')
+        lines.append(f'    {"#":>3}  {"joint":<18} {"gear":>6}  ctrl range')
+        for i, (j, g, (a, b)) in enumerate(zip(r.joint_names, r.gear, r.ctrl_range)):
+            lines.append(f'    {i:3d}  {j:<18} {_fmt(g):>6}  [{_fmt(a)}, {_fmt(b)}]')
+    else:
+        lines.append('  robot            none (not a robot env; no joint names to check)')
+    dt = f'{c.control_dt:g} s ({1.0 / c.control_dt:.4g} Hz)' if c.control_dt else 'unknown'
+    lines.append(f'  control period   {dt}')
+    a = c.algorithm_config
+    ret = 'n/a' if c.test_return is None else f'{c.test_return:.2f}'
+    lines += [f'  algorithm        {c.algorithm} ({a.get("name", "?")}), hidden_dim '
+              f'{a.get("hidden_dim", "?")}',
+              f'  training         {c.training_steps} steps, test return {ret}, seed '
+              f'{c.train_config.get("seed", "?")}',
+              f'  weights sha256   {c.weights_sha256}']
+    dims = {v.name: '[' + ', '.join(str(d.dim_param or d.dim_value)
+                                    for d in v.type.tensor_type.shape.dim) + ']'
+            for v in list(model.graph.input) + list(model.graph.output)}
+    lines.append(f'  graph            opset {c.opset}, {c.input_name} {dims.get(c.input_name)} '
+                 f'float32 -> {c.output_name} {dims.get(c.output_name)} float32')
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the contract; unreadable files and bad contracts are CliErrors (exit 2)."""
+    from ..policy.contract import METADATA_KEY, read_contract
+    from ..policy.errors import PolicyError
+    from ..policy.onnx_file import load_model
+    from .errors import CliError
+    try:
+        model = load_model(args.file)
+        meta = {p.key: p.value for p in model.metadata_props}
+        if args.json and METADATA_KEY in meta:
+            return _emit(meta[METADATA_KEY])
+        contract = read_contract(meta, args.file)
+    except PolicyError as exc:
+        raise CliError(str(exc)) from None
+    return _emit('\n'.join(describe(args.file, model, contract)))
+
+
+def _emit(text: str) -> int:
+    """Print ``text``; a reader that stops early (``| head``) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0

@@ -1,0 +1,261 @@
+"""The contract an exported policy carries: what it was trained on and what it drives.
+
+One versioned JSON document under :data:`METADATA_KEY` in the ONNX ``metadata_props``. The
+deploy side reads it before anything moves and refuses a file whose observation layout,
+joint order or control period disagree with the robot it is asked to drive.
+
+Versioning: fields may be added without a version bump (older readers ignore them); a change
+of meaning or a removal bumps :data:`FORMAT_VERSION`, and a reader refuses newer versions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from .errors import ContractError, MissingContractError, NewerFormatError
+
+METADATA_KEY = 'symphony_ros.contract'
+FORMAT_VERSION = 1
+INPUT_NAME = 'obs'
+OUTPUT_NAME = 'action'
+ACTION_TO_TORQUE = 'torque = gear * clip(action, ctrl_range[:, 0], ctrl_range[:, 1])'
+
+
+@dataclass(frozen=True)
+class ObservationContract:
+    """Layout of the policy input: a named spec and its ordered (term, size) pairs."""
+
+    name: str
+    """Observation spec name, or ``gym:<env id>`` for a plain Gymnasium env."""
+    terms: Tuple[Tuple[str, int], ...]
+    quaternion_convention: Optional[str] = None
+    """Order of quaternion components inside the observation ('wxyz'), None if it has none."""
+    reproducible_from_state: Optional[bool] = None
+    """False: only a simulator produces it (not deployable); None: unknown (gym env)."""
+    spec: Dict[str, Any] = field(default_factory=dict)
+    """The spec's full ``to_dict()`` (frames, needs, description); empty for gym envs."""
+
+    @property
+    def dim(self) -> int:
+        """Length of the observation vector."""
+        return sum(size for _, size in self.terms)
+
+    def term_at(self, index: int) -> str:
+        """Name of the term holding observation element ``index``."""
+        start = 0
+        for name, size in self.terms:
+            if index < start + size:
+                return name
+            start += size
+        return '?'
+
+
+@dataclass(frozen=True)
+class RobotContract:
+    """The robot the action drives, in action order; torque = gear * clip(a, ctrl_range)."""
+
+    name: str
+    xml_sha256: str
+    joint_names: Tuple[str, ...]
+    gear: Tuple[float, ...]
+    ctrl_range: Tuple[Tuple[float, float], ...]
+    control_dt: float
+    action_to_torque: str = ACTION_TO_TORQUE
+
+
+@dataclass(frozen=True)
+class PolicyContract:
+    """Everything the deploy side must agree with before it runs a policy file."""
+
+    env: str
+    obs_dim: int
+    act_dim: int
+    observation: ObservationContract
+    robot: Optional[RobotContract]
+    control_dt: Optional[float]
+    """Seconds between actions (the robot's control period; the env's dt for gym envs)."""
+    algorithm: str
+    algorithm_config: Dict[str, Any]
+    train_config: Dict[str, Any]
+    training_steps: int
+    test_return: Optional[float]
+    weights_sha256: str
+    """sha256 of the actor's state_dict; see :func:`symphony_ros.policy.export.weights_sha256`."""
+    project_version: str
+    opset: int
+    exported_at: str
+    input_name: str = INPUT_NAME
+    output_name: str = OUTPUT_NAME
+    action_range: Tuple[float, float] = (-1.0, 1.0)
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Return the JSON-friendly form (tuples become lists)."""
+        return _jsonable(asdict(self))
+
+    def to_json(self) -> str:
+        """Serialise as the one metadata value (standard JSON, no NaN)."""
+        return json.dumps(self.to_dict(), allow_nan=False, separators=(',', ':'))
+
+    def validate(self, path: Optional[str] = None) -> 'PolicyContract':
+        """Check the fields agree with each other; return self.
+
+        :raises ContractError: naming the first field that disagrees.
+        """
+        if self.obs_dim <= 0 or self.act_dim <= 0:
+            raise ContractError(path, 'obs_dim/act_dim', f'must be positive, got '
+                                f'{self.obs_dim}/{self.act_dim}')
+        if self.observation.dim != self.obs_dim:
+            raise ContractError(path, 'observation.terms', f'sizes add up to '
+                                f'{self.observation.dim}, but obs_dim is {self.obs_dim}')
+        if self.control_dt is not None and not self.control_dt > 0:
+            raise ContractError(path, 'control_dt', f'must be > 0, got {self.control_dt}')
+        r = self.robot
+        if r is not None:
+            for name, n in (('joint_names', len(r.joint_names)), ('gear', len(r.gear)),
+                            ('ctrl_range', len(r.ctrl_range))):
+                if n != self.act_dim:
+                    raise ContractError(path, f'robot.{name}', f'has {n} entries, but act_dim '
+                                        f'is {self.act_dim}')
+            if len(set(r.joint_names)) != len(r.joint_names):
+                raise ContractError(path, 'robot.joint_names', 'joint names repeat')
+            if self.control_dt != r.control_dt:
+                raise ContractError(path, 'control_dt', f'{self.control_dt} differs from '
+                                    f'robot.control_dt {r.control_dt}')
+        return self
+
+    @classmethod
+    def from_json(cls, text: str, path: Optional[str] = None) -> 'PolicyContract':
+        """Parse and validate the metadata value.
+
+        :raises NewerFormatError: the document's format_version is newer than this reader.
+        :raises ContractError: not JSON, or a field missing or of the wrong type.
+        """
+        try:
+            doc = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise ContractError(path, METADATA_KEY, f'is not valid JSON ({exc})') from None
+        return cls.from_dict(doc, path)
+
+    @classmethod
+    def from_dict(cls, doc: Any, path: Optional[str] = None) -> 'PolicyContract':
+        """Build from :meth:`to_dict` output; see :meth:`from_json` for the errors."""
+        r = _Reader(doc, path, '')
+        version = r.get('format_version', int)
+        if version > FORMAT_VERSION:
+            raise NewerFormatError(path, 'format_version', f'contract format {version} is newer '
+                                   f'than this runtime reads ({FORMAT_VERSION}); upgrade '
+                                   'symphony_ros on the deploy side (file written by '
+                                   f'symphony_ros {doc.get("project_version", "?")})')
+        if version < 1:
+            raise ContractError(path, 'format_version', f'expected >= 1, got {version}')
+        o = r.sub('observation')
+        observation = ObservationContract(
+            name=o.get('name', str),
+            terms=tuple((t.item(0, str), t.item(1, int)) for t in o.items('terms')),
+            quaternion_convention=o.get('quaternion_convention', str, optional=True),
+            reproducible_from_state=o.get('reproducible_from_state', bool, optional=True),
+            spec=o.get('spec', dict, optional=True) or {})
+        robot = None
+        if r.get('robot', dict, optional=True) is not None:
+            b = r.sub('robot')
+            robot = RobotContract(
+                name=b.get('name', str), xml_sha256=b.get('xml_sha256', str),
+                joint_names=tuple(j.value(str) for j in b.items('joint_names')),
+                gear=tuple(g.value(float) for g in b.items('gear')),
+                ctrl_range=tuple((c.item(0, float), c.item(1, float))
+                                 for c in b.items('ctrl_range')),
+                control_dt=b.get('control_dt', float),
+                action_to_torque=b.get('action_to_torque', str))
+        lo, hi = (a.value(float) for a in r.items('action_range', length=2))
+        contract = cls(
+            env=r.get('env', str), obs_dim=r.get('obs_dim', int), act_dim=r.get('act_dim', int),
+            observation=observation, robot=robot,
+            control_dt=r.get('control_dt', float, optional=True),
+            algorithm=r.get('algorithm', str), algorithm_config=r.get('algorithm_config', dict),
+            train_config=r.get('train_config', dict),
+            training_steps=r.get('training_steps', int),
+            test_return=r.get('test_return', float, optional=True),
+            weights_sha256=r.get('weights_sha256', str),
+            project_version=r.get('project_version', str), opset=r.get('opset', int),
+            exported_at=r.get('exported_at', str), input_name=r.get('input_name', str),
+            output_name=r.get('output_name', str), action_range=(lo, hi),
+            format_version=version)
+        return contract.validate(path)
+
+
+class _Reader:
+    """Typed access to a parsed JSON value; errors name the dotted field path."""
+
+    def __init__(self, value: Any, path: Optional[str], where: str) -> None:
+        self.v, self.path, self.where = value, path, where
+
+    def _err(self, key: str, message: str) -> ContractError:
+        return ContractError(self.path, f'{self.where}{key}'.rstrip('.') or METADATA_KEY, message)
+
+    def value(self, typ: type, key: str = '') -> Any:
+        v = self.v
+        if typ is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
+            raise self._err(key, f'expected {typ.__name__}, got {type(v).__name__} {v!r:.40}')
+        if typ is float and not math.isfinite(v):
+            raise self._err(key, f'expected a finite number, got {v}')
+        return v
+
+    def get(self, key: str, typ: type, optional: bool = False) -> Any:
+        if not isinstance(self.v, dict):
+            raise self._err('', f'expected an object, got {type(self.v).__name__}')
+        if key not in self.v:
+            if optional:
+                return None
+            raise self._err(key, 'missing')
+        if self.v[key] is None and optional:
+            return None
+        return _Reader(self.v[key], self.path, self.where + key).value(typ)
+
+    def sub(self, key: str) -> '_Reader':
+        return _Reader(self.get(key, dict), self.path, f'{self.where}{key}.')
+
+    def items(self, key: str, length: Optional[int] = None) -> List['_Reader']:
+        seq = self.get(key, list)
+        if length is not None and len(seq) != length:
+            raise self._err(key, f'expected {length} entries, got {len(seq)}')
+        return [_Reader(x, self.path, f'{self.where}{key}[{i}]') for i, x in enumerate(seq)]
+
+    def item(self, index: int, typ: type) -> Any:
+        if not isinstance(self.v, list) or len(self.v) <= index:
+            raise self._err('', f'expected a list with an entry {index}, got {self.v!r:.40}')
+        return _Reader(self.v[index], self.path, f'{self.where}[{index}]').value(typ)
+
+
+def _jsonable(value: Any) -> Any:
+    """Tuples to lists, non-finite floats to None, recursively (strict JSON)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def read_contract(metadata: Mapping[str, str], path: Optional[str] = None) -> PolicyContract:
+    """Return the contract stored in an ONNX model's ``metadata_props`` (as a dict).
+
+    :raises MissingContractError: no :data:`METADATA_KEY` entry.
+    :raises ContractError, NewerFormatError: see :meth:`PolicyContract.from_json`.
+    """
+    if METADATA_KEY not in metadata:
+        keys = ', '.join(sorted(metadata)) or 'none'
+        raise MissingContractError(path, METADATA_KEY, f'no symphony_ros contract in the ONNX '
+                                   f'metadata (keys present: {keys}): not written by `symphony '
+                                   'export`, or truncated')
+    return PolicyContract.from_json(metadata[METADATA_KEY], path)
+
+
+__all__ = ['ACTION_TO_TORQUE', 'FORMAT_VERSION', 'METADATA_KEY', 'ObservationContract',
+           'PolicyContract', 'RobotContract', 'read_contract']

@@ -1,0 +1,235 @@
+"""Export a run's deterministic actor a = tanh(S*A) to ONNX, with its contract and a parity check.
+
+The graph has one input ``obs`` [batch, obs_dim] float32 (dynamic batch) and one output
+``action`` [batch, act_dim]. The actor has no separate observation normaliser (its LayerNorm
+does that job inside the graph), so the graph is the whole policy. Before the file is written,
+onnxruntime must reproduce torch on 1,000 observations to within 1e-5; the file is then
+written atomically (temp file, fsync, os.replace), so a reader never sees half a model.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from ..core.checkpoint import CheckpointError
+from ..core.snapshot import ActorSource, load_actor
+from .contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, PolicyContract
+from .errors import ExportError, ParityError
+from .graph import DEFAULT_OPSET, onnx_graph, variants_for
+from .targets import resolve_target
+
+PARITY_SAMPLES = 1000
+PARITY_TOLERANCE = 1e-5
+_CKPT = re.compile(r'^ckpt_(\d{9})\.pt$')
+_REPLAY = re.compile(r'^replay_(\d{9})\.pt$')
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_policy` wrote and how well onnxruntime matched torch."""
+
+    path: str
+    contract: PolicyContract
+    max_abs_error: float
+    parity_samples: int
+    parity_source: str
+    """Where the parity observations came from (replay file, or 'sampled')."""
+    graph_variant: str
+    """'folded' or 'direct' (see :mod:`symphony_ros.policy.graph`)."""
+
+
+def weights_sha256(module: nn.Module) -> str:
+    """sha256 of the state_dict: per key in sorted order, name, dtype, shape and native bytes."""
+    h = hashlib.sha256()
+    state = module.state_dict()
+    for key in sorted(state):
+        t = state[key].detach().cpu().contiguous()
+        h.update(f'{key}\0{t.dtype}\0{tuple(t.shape)}\0'.encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _replay_obs(source_path: str, obs_dim: int) -> Tuple[Optional[torch.Tensor], str]:
+    """Observations of the replay buffer saved next to ``source_path``, if any."""
+    folder = os.path.dirname(os.path.abspath(source_path))
+    name = os.path.basename(source_path)
+    if os.path.basename(folder) != 'checkpoints':
+        folder = os.path.join(folder, 'checkpoints')
+    step = _CKPT.match(name)
+    if step:
+        candidates = [f'replay_{step.group(1)}.pt']
+    elif os.path.isdir(folder):
+        candidates = sorted((n for n in os.listdir(folder) if _REPLAY.match(n)), reverse=True)
+    else:
+        candidates = []
+    for cand in candidates:
+        path = os.path.join(folder, cand)
+        if not os.path.isfile(path):
+            continue
+        try:
+            # mmap: a full Humanoid buffer is ~1.5 GB; only the sampled rows are read.
+            state = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+            obs, size = state['obs'], int(state['size'])
+        except Exception as exc:  # noqa: BLE001 - a bad replay only costs real observations
+            return None, f'sampled (replay {path} unreadable: {str(exc)[:80]})'
+        if obs.ndim != 2 or obs.shape[1] != obs_dim or size <= 0:
+            return None, f'sampled (replay {path} has no usable observations)'
+        return obs[:size], path
+    return None, 'sampled'
+
+
+def parity_observations(source_path: str, obs_dim: int, n: int = PARITY_SAMPLES,
+                        seed: int = 0) -> Tuple[np.ndarray, str]:
+    """Return ``n`` float32 observations: replay rows first, topped up with random ones.
+
+    Random rows are N(0, 1) scaled per row by a log-uniform factor in [0.1, 10], so small and
+    large inputs are both exercised.
+    """
+    rng = np.random.default_rng(seed)
+    replay, where = _replay_obs(source_path, obs_dim)
+    rows = []
+    if replay is not None:
+        take = rng.choice(replay.shape[0], size=min(n, replay.shape[0]), replace=False)
+        rows.append(replay[torch.from_numpy(np.sort(take))].float().numpy())
+    missing = n - sum(len(r) for r in rows)
+    if missing > 0:
+        scale = 10.0 ** rng.uniform(-1.0, 1.0, size=(missing, 1))
+        rows.append(rng.standard_normal((missing, obs_dim)) * scale)
+        if replay is not None:
+            where += f' + {missing} sampled'
+    return np.concatenate(rows).astype(np.float32), where
+
+
+def check_parity(actor: nn.Module, model_bytes: bytes, obs: np.ndarray,
+                 tol: float = PARITY_TOLERANCE, path: Optional[str] = None) -> float:
+    """Max |torch - onnxruntime| over ``obs`` (batched and one by one); raise above ``tol``.
+
+    :raises ParityError: naming the error, the tolerance and the worst observation.
+    """
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(model_bytes, opts, providers=['CPUExecutionProvider'])
+    with torch.no_grad():
+        ref = actor.deterministic(torch.from_numpy(obs)).numpy()
+    got = sess.run([OUTPUT_NAME], {INPUT_NAME: obs})[0]
+    if got.shape != ref.shape:
+        raise ParityError(path, 'action', f'onnxruntime returned shape {got.shape}, torch '
+                          f'{ref.shape}')
+    err = np.abs(got.astype(np.float64) - ref)
+    # Deployment feeds one observation at a time: check that path too, on a few rows.
+    for i in range(min(16, len(obs))):
+        one = sess.run([OUTPUT_NAME], {INPUT_NAME: obs[i:i + 1]})[0]
+        err[i] = np.maximum(err[i], np.abs(one[0].astype(np.float64) - ref[i]))
+    worst = float(np.nan_to_num(err, nan=np.inf).max())
+    if not worst < tol:
+        row = int(np.unravel_index(np.nan_to_num(err, nan=np.inf).argmax(), err.shape)[0])
+        raise ParityError(path, 'parity', f'onnxruntime differs from torch by {worst:.3g} '
+                          f'(tolerance {tol:g}) at observation {row} of {len(obs)}; the file '
+                          'was not written')
+    return worst
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` so that readers see the old file or the new one, never half."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dfd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def build_contract(src: ActorSource, opset: int) -> PolicyContract:
+    """Build the contract of an :class:`~symphony_ros.core.snapshot.ActorSource`."""
+    from .. import __version__
+    actor = src.actor
+    target = resolve_target(src.env, src.obs_spec, int(actor.obs_dim), int(actor.act_dim),
+                            src.path)
+    test_return = src.test_return
+    if test_return is not None:
+        test_return = float(test_return)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return PolicyContract(
+        env=src.env or '', obs_dim=int(actor.obs_dim), act_dim=int(actor.act_dim),
+        observation=target.observation, robot=target.robot, control_dt=target.control_dt,
+        algorithm='symphony', algorithm_config=src.symphony_config.to_dict(),
+        train_config=dict(src.train_config), training_steps=int(src.step),
+        test_return=test_return if test_return is None or np.isfinite(test_return) else None,
+        weights_sha256=weights_sha256(actor), project_version=__version__, opset=opset,
+        exported_at=now.isoformat()).validate(src.path)
+
+
+def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: bool = False,
+                  samples: int = PARITY_SAMPLES, tol: float = PARITY_TOLERANCE,
+                  opset: int = DEFAULT_OPSET, seed: int = 0) -> ExportResult:
+    """Export the actor of ``source`` (run folder, .pt file, or ActorSource) to ``out_path``.
+
+    :param overwrite: replace an existing file (atomically); otherwise refuse.
+    :raises ExportError: unreadable source, unknown spec/robot, dims disagreeing, or an
+        existing ``out_path`` without ``overwrite``.
+    :raises ParityError: onnxruntime and torch disagree by ``tol`` or more (nothing written).
+    """
+    if os.path.isdir(out_path):
+        raise ExportError(out_path, None, 'is a folder; expected a .onnx file path')
+    if os.path.exists(out_path) and not overwrite:
+        raise ExportError(out_path, None, 'exists; pass overwrite=True (symphony export '
+                          '--force) to replace it')
+    if isinstance(source, ActorSource):
+        src = source
+    else:
+        try:
+            src = load_actor(str(source))
+        except (CheckpointError, ValueError, OSError) as exc:
+            raise ExportError(None, None, str(exc)) from None
+    actor = src.actor.to('cpu').float().eval()
+    opset = int(opset)
+    contract = build_contract(src, opset)
+    obs, where = parity_observations(src.path, contract.obs_dim, samples, seed)
+    variants = variants_for(actor)
+    for variant in variants:
+        model = onnx_graph(actor, opset, variant)
+        entry = model.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, contract.to_json()
+        try:
+            onnx.checker.check_model(model, full_check=True)
+        except Exception as exc:  # noqa: BLE001 - onnx raises several types
+            raise ExportError(src.path, 'graph', f'onnx checker rejected the export: '
+                              f'{exc}') from None
+        data = model.SerializeToString()
+        try:
+            err = check_parity(actor, data, obs, tol, src.path)
+            break
+        except ParityError:
+            if variant == variants[-1]:
+                raise
+    atomic_write_bytes(out_path, data)
+    return ExportResult(out_path, contract, err, len(obs), where, variant)
+
+
+__all__ = ['DEFAULT_OPSET', 'ExportResult', 'PARITY_SAMPLES', 'PARITY_TOLERANCE',
+           'atomic_write_bytes', 'build_contract', 'check_parity', 'export_policy',
+           'parity_observations', 'weights_sha256']

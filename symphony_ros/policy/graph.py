@@ -1,0 +1,117 @@
+"""The exported computation: the actor's deterministic action as an ONNX graph.
+
+Two equivalent forms of a = tanh(|S| * A):
+
+* ``folded`` (tried first, for the Symphony actor layout): the B rows of the last layer never
+  reach the action and are dropped; ReSine's 1/sigma is folded into the Linear before it and
+  sigma into the Linear after it, since y = sigma*sin(u)*sigmoid(1.5*sin(u)) with
+  u = x/sigma. Five fewer graph nodes; each fold is a rescaling of weights, so results move
+  by float32 rounding only.
+* ``direct``: ``actor.deterministic`` traced as is.
+
+Export keeps whichever passes the torch/onnxruntime parity check, folded first.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import onnx
+import torch
+from torch import nn
+
+from .contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME
+from .errors import ExportError
+
+DEFAULT_OPSET = 17
+VARIANTS = ('folded', 'direct')
+
+
+class _Direct(nn.Module):
+    """``actor.deterministic`` as is."""
+
+    def __init__(self, actor: nn.Module) -> None:
+        super().__init__()
+        self.actor = actor
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor.deterministic(obs)
+
+
+class _Folded(nn.Module):
+    """Same function, sigma folded into the neighbouring Linears, the B rows dropped."""
+
+    def __init__(self, actor: nn.Module) -> None:
+        super().__init__()
+        net, k = actor.net, 2 * actor.act_dim
+        self.act_dim = actor.act_dim
+        self.l0, self.norm = net[0], net[1]
+        sigma = torch.sigmoid(net[3].s.detach())
+        self.l2 = nn.Linear(net[2].in_features, net[2].out_features)
+        self.head = nn.Linear(net[4].in_features, k)
+        with torch.no_grad():
+            self.l2.weight.copy_(net[2].weight / sigma[:, None])
+            self.l2.bias.copy_(net[2].bias / sigma)
+            # The /2 of ASB = tanh(out/2) is exact to fold: halving is exact in binary floats.
+            self.head.weight.copy_(net[4].weight[:k] * sigma[None, :] / 2.0)
+            self.head.bias.copy_(net[4].bias[:k] / 2.0)
+
+    @staticmethod
+    def fits(actor: nn.Module) -> bool:
+        """Whether ``actor.net`` is Linear, LayerNorm, Linear, ReSine, Linear (+ dropout)."""
+        net = getattr(actor, 'net', None)
+        kinds = [type(m).__name__ for m in net] if net is not None else []
+        return (kinds[:5] == ['Linear', 'LayerNorm', 'Linear', 'ReSine', 'Linear']
+                and all(k == 'GradientDropout' for k in kinds[5:])
+                and net[4].out_features == 3 * actor.act_dim)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        s = torch.sin(self.l2(self.norm(self.l0(obs))))
+        y = s * torch.sigmoid(1.5 * s)
+        a, strength = torch.tanh(self.head(y)).split(self.act_dim, dim=1)
+        return torch.tanh(strength.abs() * a)
+
+
+def variants_for(actor: nn.Module) -> tuple:
+    """Graph variants to try for ``actor``, preferred first."""
+    return VARIANTS if _Folded.fits(actor) else ('direct',)
+
+
+def onnx_graph(actor: nn.Module, opset: int = DEFAULT_OPSET, variant: str = 'direct'
+               ) -> onnx.ModelProto:
+    """Trace the deterministic action of ``actor`` into an ONNX model with a dynamic batch.
+
+    :raises ExportError: opset below 17, or a variant that does not fit the actor.
+    """
+    if opset < 17:
+        raise ExportError(None, 'opset', f'expected >= 17 (LayerNormalization), got {opset}')
+    if variant not in variants_for(actor):
+        raise ExportError(None, 'variant', f'{variant!r} does not fit this actor; expected one '
+                          f'of {variants_for(actor)}')
+    obs_dim, act_dim = int(actor.obs_dim), int(actor.act_dim)
+    module = _Folded(actor) if variant == 'folded' else _Direct(actor)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # The TorchScript exporter warns that torch.export is the new default; the new one
+        # needs onnxscript, which this project does not depend on.
+        warnings.simplefilter('ignore')
+        try:
+            torch.onnx.export(module.eval(), (torch.zeros(1, obs_dim),), buf,
+                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                              dynamic_axes={INPUT_NAME: {0: 'batch'}, OUTPUT_NAME: {0: 'batch'}},
+                              opset_version=opset, do_constant_folding=True, dynamo=False)
+        except Exception as exc:  # noqa: BLE001 - the exporter raises many types
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ExportError(None, 'graph', f'torch.onnx.export failed at opset {opset}: '
+                              f'{msg[:300]}') from None
+    model = onnx.load_model_from_string(buf.getvalue())
+    # The tracer leaves the action width symbolic; state it so the graph carries both dims.
+    model.graph.output[0].type.tensor_type.shape.dim[1].dim_value = act_dim
+    model.producer_name = 'symphony_ros'
+    model.doc_string = (f'Symphony deterministic actor a = tanh(|S|*A) ({variant} graph); '
+                        f'contract in metadata {METADATA_KEY}')
+    return model
+
+
+__all__ = ['DEFAULT_OPSET', 'VARIANTS', 'onnx_graph', 'variants_for']

@@ -1,0 +1,50 @@
+"""Reading an exported policy file: every way it can be unreadable becomes a typed error.
+
+Only ``onnx`` (protobuf) is needed here, not onnxruntime, so inspecting a file is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+
+import onnx
+
+from .contract import PolicyContract, read_contract
+from .errors import PolicyFileError
+
+
+def load_model(path: str) -> onnx.ModelProto:
+    """Read and parse an ONNX file, turning every failure into a :class:`PolicyFileError`."""
+    if not os.path.exists(path):
+        raise PolicyFileError(path, None, 'no such file')
+    if os.path.isdir(path):
+        raise PolicyFileError(path, None, 'is a folder; expected an .onnx file')
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError as exc:
+        raise PolicyFileError(path, None, f'cannot be read ({exc.strerror})') from None
+    if not data:
+        raise PolicyFileError(path, None, 'is empty (0 bytes); truncated or never written')
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception:  # noqa: BLE001 - protobuf raises DecodeError and friends
+        raise PolicyFileError(path, None, f'is not an ONNX model or is truncated '
+                              f'({len(data)} bytes that do not parse)') from None
+    if not model.graph.node or not model.opset_import or model.ir_version <= 0:
+        raise PolicyFileError(path, None, f'is not an ONNX model ({len(data)} bytes with no '
+                              'graph, opset or IR version)')
+    return model
+
+
+def load_contract(path: str) -> PolicyContract:
+    """Read the contract of an exported policy without starting a session (for inspection).
+
+    :raises PolicyFileError: missing, truncated or non-ONNX file.
+    :raises ContractError: missing, newer-format or malformed metadata.
+    """
+    model = load_model(path)
+    return read_contract({p.key: p.value for p in model.metadata_props}, path)
+
+
+__all__ = ['load_contract', 'load_model']
