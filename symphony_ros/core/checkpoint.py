@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from typing import Any, Dict, List, Optional
 
 import torch
+
+from .atomic import atomic_write
 
 FORMAT = 1
 KEEP = 2
@@ -27,24 +28,7 @@ class CheckpointError(ValueError):
 
 def atomic_torch_save(obj: Any, path: str) -> None:
     """Write ``obj`` to ``path`` so that readers see the old file or the new one, never half."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def safe_torch_load(path: str) -> Dict[str, Any]:

@@ -13,7 +13,6 @@ import datetime
 import hashlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
@@ -22,6 +21,7 @@ import onnx
 import torch
 from torch import nn
 
+from ..core.atomic import atomic_write
 from ..core.checkpoint import CheckpointError
 from ..core.snapshot import ActorSource, load_actor
 from .contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, PolicyContract
@@ -143,24 +143,7 @@ def check_parity(actor: nn.Module, model_bytes: bytes, obs: np.ndarray,
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write ``data`` so that readers see the old file or the new one, never half."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    atomic_write(path, lambda f: f.write(data))
 
 
 def build_contract(src: ActorSource, opset: int) -> PolicyContract:
