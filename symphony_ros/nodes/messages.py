@@ -10,6 +10,7 @@ from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Imu, JointState
 
 from ..core.fields import field_docs, scalar_fields
@@ -17,6 +18,10 @@ from ..robot.rotations import rotate_to_body, wxyz_to_xyzw
 from ..robot.state import RobotState
 
 ODOM_FRAME, BASE_FRAME = 'odom', 'base_link'
+# Sensor data as drivers publish it: reliable keep-last 10 (what joint_state_broadcaster uses).
+STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Commands: only the newest matters, so depth 1.
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 T = TypeVar('T')
 
 

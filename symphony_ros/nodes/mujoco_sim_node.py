@@ -16,7 +16,6 @@ from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64MultiArray
@@ -24,12 +23,8 @@ from std_srvs.srv import Trigger
 
 from ..sim.config import SimConfig
 from ..sim.robot_sim import RobotSim
-from .messages import declare_config, imu_msg, joint_state_msg, odometry_msg, to_time
-
-# Sensor data as drivers publish it: reliable keep-last 10 (what joint_state_broadcaster uses).
-STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-# Commands: only the newest matters, so depth 1.
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+from .messages import (COMMAND_QOS, STATE_QOS, declare_config,
+                       imu_msg, joint_state_msg, odometry_msg, to_time)
 
 
 class MujocoSimNode(Node):

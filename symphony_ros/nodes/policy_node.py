@@ -19,7 +19,6 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Imu, JointState
 
 from ..deploy.config import PolicyNodeConfig
@@ -27,11 +26,7 @@ from ..deploy.policy_loop import DeployError, PolicyLoop
 from ..deploy.stats import Percentiles
 from ..policy.errors import PolicyError
 from ..robot.state import JointStateMapper, RobotState, imu_to_arrays, odometry_to_base
-from .messages import declare_config
-
-STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-# The watchdog wants the newest command only.
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+from .messages import COMMAND_QOS, STATE_QOS, declare_config
 
 
 class PolicyNode(Node):
