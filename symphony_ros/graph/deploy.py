@@ -1,0 +1,138 @@
+"""The deploy graph: policy_node -> watchdog_node -> the robot, in three worlds.
+
+``robot:=sim``     mujoco_sim_node + policy_node + watchdog_node + robot_state_publisher
+``robot:=real``    policy_node + watchdog_node + robot_state_publisher; the robot's own
+                   ros2_control stack provides joint states, IMU, odometry and the controller
+``robot:=gazebo``  the real graph plus Gazebo, gz_ros2_control and the spawn steps
+                   (see :mod:`symphony_ros.graph.gazebo`)
+
+Node defaults live in the nodes' dataclasses; the graph passes only what a launch argument
+decides, plus the per-mode settings of :func:`mode_parameters`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any, Dict, List, Tuple
+
+from .. import paths
+from .gazebo import gazebo_args, gazebo_entities
+from .spec import Entity, GraphArgError, GraphDef, LaunchArg, NodeSpec, ProcessSpec, Values
+from .topics import recorded_topics, remappings, topic_args
+
+ROBOTS = ('sim', 'real', 'gazebo')
+NODE_CONFIG = {'mujoco_sim_node': 'mujoco_sim.yaml', 'policy_node': 'policy.yaml',
+               'watchdog_node': 'watchdog.yaml'}
+"""Optional ``config/`` parameter file per node, loaded before the launch-argument values."""
+LOCKSTEP_STALL = 2.0
+"""Watchdog timeouts in lockstep, in multiples of the sim's lockstep_timeout (see below)."""
+
+
+def deploy_args() -> Tuple[LaunchArg, ...]:
+    """Return the deploy launch arguments, in declaration order."""
+    return (
+        LaunchArg('robot', 'sim', 'sim: MuJoCo stand-in; real: the robot\'s ros2_control '
+                  'stack; gazebo: Gazebo with gz_ros2_control', ROBOTS),
+        LaunchArg('policy', paths.default_policy_path(), 'exported ONNX policy (with its '
+                  'contract metadata)', existing_file=True),
+        LaunchArg('robot_model', 'humanoid', 'robot description: joint order, limits, '
+                  'urdf/<robot_model>.urdf'),
+        LaunchArg('timing', 'realtime', 'robot:=sim only. realtime: the sim steps on a steady '
+                  'clock; lockstep: it waits for each command and publishes /clock',
+                  ('realtime', 'lockstep')),
+        LaunchArg('seed', '', 'robot:=sim only. Seed of the sim\'s reset noise (empty: the '
+                  'node\'s default)', type=int, allow_empty=True),
+        LaunchArg('auto_arm', 'auto', 'arm the watchdog once every input is live. auto: true '
+                  'for sim and gazebo, false for real (arm with the ~/arm service)',
+                  ('auto', 'true', 'false')),
+        LaunchArg('record', 'false', 'also record every deploy topic to a bag (symphony '
+                  'record)', ('true', 'false'), bool),
+        LaunchArg('record_dir', '', 'bag folder for record:=true (empty: '
+                  'bags/deploy_<date>_<time>)'),
+    ) + gazebo_args() + topic_args()
+
+
+def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
+    """Parameters per node that the robot mode decides, beyond the launch arguments.
+
+    This is the hook for anything a mode needs: add entries here, not in the node builders.
+    """
+    auto_arm = {'auto': values['robot'] != 'real', 'true': True, 'false': False}
+    out: Dict[str, Dict[str, Any]] = {
+        'policy_node': {}, 'watchdog_node': {'auto_arm': auto_arm[values['auto_arm']]},
+        'robot_state_publisher': {}}
+    lockstep = values['robot'] == 'sim' and values['timing'] == 'lockstep'
+    if lockstep or values['robot'] == 'gazebo':
+        # Simulated time: stamps and the watchdog's stamp checks follow /clock.
+        for params in out.values():
+            params['use_sim_time'] = True
+    if lockstep:
+        out['policy_node']['lockstep'] = True
+        # The lockstep sim waits up to lockstep_timeout for each command, so wall-clock
+        # gaps between ticks are not faults; and it may run faster than real time, so a
+        # command's sim-time stamp can lead the watchdog's view of /clock by a lot more than
+        # one period. TODO(watchdog): revisit if WatchdogConfig gains a lockstep mode.
+        from ..sim.config import SimConfig
+        stall = LOCKSTEP_STALL * SimConfig().lockstep_timeout
+        out['watchdog_node'].update(command_timeout=stall, state_timeout=stall,
+                                    max_stamp_future=stall)
+    return out
+
+
+def robot_description(robot_model: str) -> str:
+    """URDF text of ``robot_model``, with ``$(find symphony_ros)`` made an absolute path.
+
+    gz_ros2_control reads the controllers YAML path from the URDF literally, so the
+    package-relative form committed in the file is resolved here, at launch time.
+    """
+    try:
+        path = paths.urdf_path(robot_model)
+    except FileNotFoundError as exc:
+        raise GraphArgError(f'robot_model:={robot_model}: {exc}') from None
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    return text.replace(f'$(find {paths.PACKAGE})', paths.share_dir())
+
+
+def _param_files(node: str) -> Tuple[str, ...]:
+    path = paths.config_path(NODE_CONFIG[node], must_exist=False)
+    return (path,) if os.path.isfile(path) else ()
+
+
+def _record_dir(values: Values) -> str:
+    return values['record_dir'] or time.strftime('bags/deploy_%Y%m%d_%H%M%S')
+
+
+def deploy_entities(values: Values) -> List[Entity]:
+    """Every entity of the deploy graph, each with the condition that selects it."""
+    extra = mode_parameters(values)
+    remaps = remappings(values)
+    sim_params = {'robot': values['robot_model'], 'timing': values['timing']}
+    if values['seed'] is not None:
+        sim_params['seed'] = values['seed']
+
+    def ours(name: str, params: Dict[str, Any], **kw: Any) -> NodeSpec:
+        return NodeSpec('symphony_ros', name, name, parameters=params,
+                        param_files=_param_files(name), remappings=remaps,
+                        module=f'symphony_ros.nodes.{name}', **kw)
+
+    entities: List[Entity] = [
+        ours('mujoco_sim_node', sim_params, condition=lambda v: v['robot'] == 'sim'),
+        ours('policy_node', {'policy_path': values['policy'], 'robot': values['robot_model'],
+                             **extra['policy_node']}),
+        ours('watchdog_node', {'robot': values['robot_model'], **extra['watchdog_node']}),
+        NodeSpec('robot_state_publisher', 'robot_state_publisher', 'robot_state_publisher',
+                 parameters={'robot_description': robot_description(values['robot_model']),
+                             **extra['robot_state_publisher']},
+                 remappings=remappings(values, 'joint_states_topic'), optional=True),
+        ProcessSpec('recorder', (sys.executable, '-m', 'symphony_ros.cli.main', 'record',
+                                 '-o', _record_dir(values), *recorded_topics(values)),
+                    condition=lambda v: v['record']),
+    ]
+    return entities + gazebo_entities(values)
+
+
+DEPLOY = GraphDef('deploy', 'run a policy on the robot through the safety watchdog',
+                  deploy_args, deploy_entities)

@@ -1,0 +1,179 @@
+"""Watchdog thresholds: one typed dataclass, the single source of the node's ROS parameters.
+
+Fields left empty (``()``) or ``None`` are derived: per-joint facts from the robot description
+(``symphony_ros.robot.description``), timeouts from the policy period. :meth:`resolved`
+fills them in and validates everything; the node declares its parameters from these fields,
+in this order (a field's derived default may depend only on fields above it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+
+SAFE_MODES = ('damping', 'zero')
+PER_JOINT = ('effort_limits', 'position_lower', 'position_upper', 'velocity_limits',
+             'max_torque_rate', 'damping_kd')
+TIMEOUT_PERIODS = 3.0
+"""Command and robot-state timeouts default to this many policy periods."""
+DAMPING_SECONDS = 0.1
+"""Default kd = this x effort limit: damping saturates at 10 rad/s."""
+
+
+@dataclass(frozen=True)
+class WatchdogConfig:
+    """Every threshold of the safety watchdog; empty fields are derived (see module doc)."""
+
+    robot: str = 'humanoid'
+    """Robot description that fills the empty per-joint fields ('' = none: give them all)."""
+    joint_names: Tuple[str, ...] = ()
+    """Controller joint order of the hardware command; empty = the robot's actuator order."""
+    effort_limits: Tuple[float, ...] = ()
+    """N*m per joint, clamp on the output; empty = the robot's gear x ctrlrange."""
+    position_lower: Tuple[float, ...] = ()
+    """rad per joint, lower joint limit; empty = the robot's joint range."""
+    position_upper: Tuple[float, ...] = ()
+    """rad per joint, upper joint limit; empty = the robot's joint range."""
+    velocity_limits: Tuple[float, ...] = ()
+    """rad/s per joint; a joint faster than this is a FAULT; empty = the robot's."""
+    policy_period: Optional[float] = None
+    """s between policy commands; None = the robot's control_dt."""
+    rate_hz: float = 500.0
+    """Hz of the steady-clock output timer."""
+    command_timeout: Optional[float] = None
+    """s without a valid command before FAULT (steady clock); None = 3 policy periods."""
+    max_stamp_future: Optional[float] = None
+    """s a command stamp may lead this node's ROS clock; None = 1 policy period."""
+    state_timeout: Optional[float] = None
+    """s without valid joint states or IMU before FAULT; None = 3 policy periods."""
+    require_odom: bool = False
+    """Need live odometry to arm; if False, height is checked only while odometry is live."""
+    max_rejections: int = 3
+    """Consecutive rejected commands (NaN/Inf, shape, names, stamp) that make a FAULT."""
+    max_saturation_time: float = 0.2
+    """s a joint's command may stay beyond its effort limit (clamped) before FAULT."""
+    max_torque_rate: Tuple[float, ...] = ()
+    """N*m/s per joint, output slew limit; empty = effort limit per policy period."""
+    soft_limit_margin: float = 0.05
+    """rad inside each joint limit beyond which torque pushing further out is cut."""
+    max_tilt: float = 0.8
+    """rad between base z axis and vertical (IMU projected gravity) that is a fall."""
+    min_height: float = 1.0
+    """m of base height (odometry z) below which is a fall; Gymnasium Humanoid's healthy z."""
+    ramp_time: float = 0.5
+    """s over which the output blends from 0 to the command after arming."""
+    safe_mode: str = 'damping'
+    """Output in DISARMED and FAULT: 'damping' (tau = -kd*qdot, then zero) or 'zero'."""
+    damping_kd: Tuple[float, ...] = ()
+    """N*m*s/rad per joint for safe_mode damping; empty = 0.1 s x effort limit."""
+    damping_time: float = 2.0
+    """s of damping after entering a safe state; zero torque after that."""
+    auto_arm: bool = False
+    """Arm whenever DISARMED with every input live (simulation); ~/disarm turns it off."""
+    estop_required: bool = False
+    """Refuse to arm until an e-stop message saying 'released' has arrived."""
+    startup_holdoff: float = 1.0
+    """s after start-up before arming, so a latched (transient-local) e-stop arrives first."""
+    output_topic: str = '/effort_controller/commands'
+    """Hardware command topic (std_msgs/Float64MultiArray in joint_names order)."""
+    realtime_priority: int = 0
+    """SCHED_FIFO priority for the node's threads, 1-99; 0 keeps normal scheduling."""
+
+    def resolved(self) -> 'WatchdogConfig':
+        """Return a copy with every derived field filled in, validated.
+
+        :raises ValueError: naming the field, for any missing or inconsistent value.
+        """
+        cfg = self.partially_resolved()
+        missing = [f.name for f in dataclasses.fields(cfg) if _is_empty(getattr(cfg, f.name))
+                   and f.name not in ('robot',)]
+        if missing:
+            raise ValueError(f'watchdog parameters {", ".join(missing)} have no value and '
+                             f'robot is {cfg.robot!r}, so they cannot be derived; set them')
+        cfg.validate()
+        return cfg
+
+    def partially_resolved(self) -> 'WatchdogConfig':
+        """Fill what can be derived from the robot and the fields given; no validation."""
+        d = dataclasses.asdict(self)
+        if self.robot and any(_is_empty(d[k]) for k in ('joint_names', 'policy_period')
+                              + PER_JOINT[:4]):
+            from symphony_ros.robot.description import get_robot
+            r = get_robot(self.robot)
+            robot_facts = {
+                'joint_names': tuple(r.joint_names),
+                'effort_limits': tuple(map(float, r.effort_limits)),
+                'position_lower': tuple(map(float, r.position_limits[:, 0])),
+                'position_upper': tuple(map(float, r.position_limits[:, 1])),
+                'velocity_limits': tuple(map(float, r.velocity_limits)),
+                'policy_period': float(r.control_dt)}
+            for k, v in robot_facts.items():
+                if _is_empty(d[k]):
+                    d[k] = v
+        period = d['policy_period']
+        if period is not None:
+            for k, periods in (('command_timeout', TIMEOUT_PERIODS), ('state_timeout',
+                               TIMEOUT_PERIODS), ('max_stamp_future', 1.0)):
+                if d[k] is None:
+                    d[k] = periods * period
+            if not d['max_torque_rate'] and d['effort_limits']:
+                d['max_torque_rate'] = tuple(e / period for e in d['effort_limits'])
+        if not d['damping_kd'] and d['effort_limits']:
+            d['damping_kd'] = tuple(DAMPING_SECONDS * e for e in d['effort_limits'])
+        return WatchdogConfig(**d)
+
+    def validate(self) -> None:
+        """Check a resolved config; raise ValueError naming the first bad field."""
+        n = len(self.joint_names)
+        if n == 0 or len(set(self.joint_names)) != n:
+            raise ValueError(f'joint_names must be {n} distinct names, got {self.joint_names}')
+        for k in PER_JOINT:
+            v = getattr(self, k)
+            if len(v) != n:
+                raise ValueError(f'{k} has {len(v)} values; expected {n}, one per joint in '
+                                 'joint_names')
+            if any(math.isnan(x) for x in v):
+                raise ValueError(f'{k} contains NaN')
+        for k in ('effort_limits', 'velocity_limits', 'max_torque_rate'):
+            if not all(0.0 < x < math.inf for x in getattr(self, k)):
+                raise ValueError(f'{k} must be finite and > 0 for every joint: {getattr(self, k)}')
+        if any(x < 0.0 or x == math.inf for x in self.damping_kd):
+            raise ValueError(f'damping_kd must be finite and >= 0: {self.damping_kd}')
+        for name, lo, hi in zip(self.joint_names, self.position_lower, self.position_upper):
+            if not lo < hi:
+                raise ValueError(f'position_lower >= position_upper for joint {name!r}')
+        for k in ('policy_period', 'rate_hz', 'command_timeout', 'state_timeout', 'max_tilt',
+                  'max_saturation_time'):
+            if not 0.0 < getattr(self, k) < math.inf:
+                raise ValueError(f'{k} must be finite and > 0, got {getattr(self, k)}')
+        for k in ('max_stamp_future', 'soft_limit_margin', 'ramp_time', 'damping_time',
+                  'startup_holdoff'):
+            if not 0.0 <= getattr(self, k) < math.inf:
+                raise ValueError(f'{k} must be finite and >= 0, got {getattr(self, k)}')
+        if self.max_rejections < 1:
+            raise ValueError(f'max_rejections must be >= 1, got {self.max_rejections}')
+        if self.safe_mode not in SAFE_MODES:
+            raise ValueError(f'safe_mode must be one of {SAFE_MODES}, got {self.safe_mode!r}')
+        if not 0 <= self.realtime_priority <= 99:
+            raise ValueError(f'realtime_priority must be 0-99, got {self.realtime_priority}')
+        if not self.output_topic:
+            raise ValueError('output_topic must not be empty')
+
+    @classmethod
+    def from_params(cls, params: Dict[str, Any]) -> 'WatchdogConfig':
+        """Build a config from ROS-parameter-like values (lists, ints for floats, None).
+
+        :raises ValueError: naming the parameter, for an unknown name or a wrong type.
+        """
+        from symphony_ros.safety.params import coerce
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ValueError(f'unknown watchdog parameters: {", ".join(unknown)}')
+        return cls(**{k: coerce(k, v) for k, v in params.items()})
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, tuple) and not value)

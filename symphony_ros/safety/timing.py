@@ -1,0 +1,46 @@
+"""Timer period statistics kept cheaply at 500 Hz for the whole run (a fixed histogram)."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+
+BIN_S = 10e-6
+"""Histogram resolution: 10 us."""
+BINS = 5000
+"""Deviations up to 50 ms are binned; larger ones land in the last bin (max is exact)."""
+
+
+class PeriodStats:
+    """Jitter |actual period - nominal| of a periodic callback: p50, p99, max."""
+
+    def __init__(self, period: float):
+        self.period = period
+        self.count = 0
+        self.max = 0.0
+        self._hist = np.zeros(BINS, dtype=np.int64)
+        self._last: Optional[float] = None
+
+    def record(self, t: float) -> None:
+        """Record a callback that ran at steady time ``t`` (seconds)."""
+        if self._last is not None:
+            dev = abs(t - self._last - self.period)
+            self._hist[min(int(dev / BIN_S), BINS - 1)] += 1
+            self.count += 1
+            if dev > self.max:
+                self.max = dev
+        self._last = t
+
+    def percentile(self, p: float) -> float:
+        """Upper edge (s) of the bin holding the p-th percentile; 0.0 before any sample."""
+        if not self.count:
+            return 0.0
+        idx = int(np.searchsorted(np.cumsum(self._hist), p / 100.0 * self.count))
+        return min((idx + 1) * BIN_S, self.max)
+
+    def summary(self) -> Dict[str, float]:
+        """Jitter figures in microseconds."""
+        return {'jitter_p50_us': self.percentile(50) * 1e6,
+                'jitter_p99_us': self.percentile(99) * 1e6,
+                'jitter_max_us': self.max * 1e6, 'periods': float(self.count)}

@@ -1,0 +1,53 @@
+"""Fixtures of the launch tests: launcher processes, a small exported policy."""
+
+import sys
+from typing import List
+
+import pytest
+from launch_helpers import Launcher
+
+
+@pytest.fixture
+def launcher(ros_env):
+    """Start launchers; any still running at the end of the test is killed."""
+    started: List[Launcher] = []
+
+    def start(*args: str, full_cli: bool = False) -> Launcher:
+        entry = (['-m', 'symphony_ros.cli.main', 'launch'] if full_cli
+                 else ['-m', 'symphony_ros.cli.launch_cmd'])
+        started.append(Launcher([sys.executable, *entry, *args], ros_env))
+        return started[-1]
+
+    yield start
+    for la in started:
+        if la.proc.poll() is None:
+            la.proc.kill()
+            la.proc.wait()
+
+
+@pytest.fixture(scope='session')
+def policy_file(tmp_path_factory):
+    """A small exported Humanoid-v4 policy (random weights) with its contract."""
+    import torch
+
+    from symphony_ros.core.config import SymphonyConfig, TrainConfig
+    from symphony_ros.core.networks import Actor
+    from symphony_ros.core.snapshot import save_best_actor
+    from symphony_ros.policy.export import export_policy
+    torch.manual_seed(0)
+    run = tmp_path_factory.mktemp('policy_run')
+    info = {'train_config': TrainConfig(env='Humanoid-v4').to_dict(), 'obs_dim': 376,
+            'symphony_config': SymphonyConfig(hidden_dim=32, critic_heads=8).to_dict(),
+            'act_dim': 17, 'obs_spec': 'humanoid_v4_full', 'step': 0, 'test_return': 0.0}
+    save_best_actor(str(run), Actor(376, 17, 32), info)
+    return export_policy(str(run), str(run / 'policy.onnx')).path
+
+
+@pytest.fixture(scope='session')
+def policy_contract(policy_file):
+    """The contract read back from the exported policy's metadata."""
+    import onnx
+
+    from symphony_ros.policy.contract import read_contract
+    meta = {p.key: p.value for p in onnx.load(policy_file).metadata_props}
+    return read_contract(meta, policy_file)

@@ -1,0 +1,72 @@
+"""``symphony launch`` in-process: --dry-run output, --show-args, one-line errors (exit 2)."""
+
+import shlex
+import sys
+
+from symphony_ros.cli.main import main
+
+
+def run(capsys, *argv):
+    code = main(['launch', *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def commands(out):
+    """Dry-run output -> {name: argv} for the processes that would start."""
+    found, name = {}, None
+    for line in out.splitlines():
+        if line.startswith('# ') and not line.startswith('#   '):
+            name = line[2:].split(' ', 1)[0]
+        elif not line.startswith('#') and name:
+            found[name] = shlex.split(line)
+    return found
+
+
+def test_dry_run_prints_each_node_with_ros_args(capsys):
+    code, out, _ = run(capsys, 'deploy', 'robot:=sim', 'odom_topic:=/est/odom', '--dry-run')
+    assert code == 0
+    cmds = commands(out)
+    assert list(cmds) == ['mujoco_sim_node', 'policy_node', 'watchdog_node',
+                          'robot_state_publisher']
+    policy = cmds['policy_node']
+    assert policy[:3] == [sys.executable, '-m', 'symphony_ros.nodes.policy_node']
+    ros = policy[policy.index('--ros-args'):]
+    assert ros[1:3] == ['-r', '__node:=policy_node']
+    assert ['-r', 'odom:=/est/odom'] == ros[ros.index('odom:=/est/odom') - 1:][:2]
+    assert ros[ros.index('--params-file') + 1].endswith('policy_node.yaml')
+    assert "#   policy_path: '" in out and 'robot_description: <' in out
+
+
+def test_dry_run_of_the_train_graph(capsys):
+    code, out, _ = run(capsys, 'train', 'steps:=5000', 'device:=cpu', '--dry-run')
+    assert code == 0
+    assert list(commands(out)) == ['trainer_node']
+    assert '#   steps: 5000' in out and "#   device: 'cpu'" in out
+    assert 'episode_limit' not in out  # None: left to the node
+
+
+def test_show_args_lists_defaults_and_choices(capsys):
+    code, out, _ = run(capsys, 'deploy', '--show-args')
+    assert code == 0
+    assert "  robot:='sim' [sim|real|gazebo]" in out
+    assert "  joint_states_topic:='/joint_states'" in out
+
+
+def test_bad_arguments_exit_2_with_one_line(capsys):
+    for argv, message in (
+            (['deploy', 'robot:=moon'], 'robot:=moon: expected one of sim|real|gazebo'),
+            (['deploy', 'robot=sim'], "expected name:=value, got 'robot=sim'"),
+            (['train', 'steps:=many'], 'steps:=many: expected an integer'),
+            (['nosuch'], "unknown graph 'nosuch'")):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == ''
+        assert err.startswith(f'symphony launch: error: {message}')
+        assert err.count('\n') == 1
+
+
+def test_missing_policy_file_is_refused_before_starting(capsys, tmp_path):
+    missing = tmp_path / 'none.onnx'
+    code, out, err = run(capsys, 'deploy', f'policy:={missing}')
+    assert code == 2
+    assert err == f'symphony launch: error: policy:={missing}: file not found\n'

@@ -1,0 +1,199 @@
+"""The graph data: node sets per robot mode, remappings, argument errors, TrainConfig mirror."""
+
+import os
+import sys
+
+import pytest
+
+from symphony_ros import paths
+from symphony_ros.core.config import CONFIGS, TrainConfig
+from symphony_ros.core.fields import field_docs, scalar_fields
+from symphony_ros.graph import (GraphArgError, NodeSpec, ProcessSpec, TOPICS, deploy_graph,
+                                get_graph, parse_assignments, train_graph)
+from symphony_ros.graph.processes import params_yaml
+from symphony_ros.sim.config import SimConfig
+
+
+def names(graph):
+    return [e.name for e in graph.active()]
+
+
+def entity(graph, name):
+    return next(e for e in graph.active() if e.name == name)
+
+
+def test_sim_real_gazebo_node_sets():
+    assert names(deploy_graph()) == ['mujoco_sim_node', 'policy_node', 'watchdog_node',
+                                     'robot_state_publisher']
+    assert names(deploy_graph({'robot': 'real'})) == ['policy_node', 'watchdog_node',
+                                                      'robot_state_publisher']
+    gz = deploy_graph({'robot': 'gazebo'})
+    assert names(gz) == ['policy_node', 'watchdog_node', 'robot_state_publisher', 'gz_sim',
+                         'clock_bridge', 'spawn_robot', 'spawner_joint_state_broadcaster',
+                         'spawner_imu_sensor_broadcaster', 'spawner_effort_controller']
+    # Only our nodes and the Gazebo server are required; other packages' nodes are optional.
+    assert {e.name for e in gz.active() if not e.optional} == {
+        'policy_node', 'watchdog_node', 'gz_sim'}
+    spawn = entity(gz, 'spawn_robot')
+    assert (spawn.package, spawn.executable) == ('ros_gz_sim', 'create')
+    assert spawn.arguments[:2] == ('-topic', 'robot_description')
+    assert [entity(gz, f'spawner_{c}').arguments[0] for c in
+            ('joint_state_broadcaster', 'imu_sensor_broadcaster', 'effort_controller')] == [
+        'joint_state_broadcaster', 'imu_sensor_broadcaster', 'effort_controller']
+
+
+def test_our_nodes_run_as_modules_of_the_package():
+    for node in deploy_graph().active()[:3]:
+        assert node.package == 'symphony_ros'
+        assert node.module == f'symphony_ros.nodes.{node.executable}'
+        assert node.name == node.executable
+
+
+def test_topic_arguments_become_remappings_on_every_node():
+    graph = deploy_graph({'joint_states_topic': '/robot/joint_states',
+                          'command_topic': '/x/cmd',
+                          'effort_commands_topic': '/hw/effort'})
+    for name in ('mujoco_sim_node', 'policy_node', 'watchdog_node'):
+        remaps = dict(entity(graph, name).remappings)
+        assert remaps['joint_states'] == '/robot/joint_states'
+        assert remaps['symphony/command'] == '/x/cmd'
+        assert remaps['effort_controller/commands'] == '/hw/effort'
+        assert remaps['imu/data'] == '/imu/data'
+        assert set(remaps) == {t.node_name for t in TOPICS}
+    assert entity(graph, 'robot_state_publisher').remappings == (
+        ('joint_states', '/robot/joint_states'),)
+
+
+def test_gazebo_controllers_follow_remapped_topics():
+    default = deploy_graph({'robot': 'gazebo'})
+    assert '--controller-ros-args' not in entity(
+        default, 'spawner_effort_controller').arguments
+    # imu_sensor_broadcaster publishes ~/imu, so the default /imu/data needs a remap.
+    args = entity(default, 'spawner_imu_sensor_broadcaster').arguments
+    assert args[-2:] == ('--controller-ros-args', '-r ~/imu:=/imu/data')
+    moved = deploy_graph({'robot': 'gazebo', 'effort_commands_topic': '/hw/effort'})
+    args = entity(moved, 'spawner_effort_controller').arguments
+    assert args[-2:] == ('--controller-ros-args', '-r ~/commands:=/hw/effort')
+
+
+def test_mode_parameters():
+    sim = deploy_graph()
+    assert entity(sim, 'watchdog_node').parameters == {'robot': 'humanoid', 'auto_arm': True}
+    assert 'use_sim_time' not in entity(sim, 'policy_node').parameters
+    assert entity(sim, 'mujoco_sim_node').parameters == {'robot': 'humanoid',
+                                                         'timing': 'realtime'}
+    assert entity(deploy_graph({'robot': 'real'}), 'watchdog_node').parameters[
+        'auto_arm'] is False
+    assert entity(deploy_graph({'auto_arm': 'false'}), 'watchdog_node').parameters[
+        'auto_arm'] is False
+
+    lock = deploy_graph({'timing': 'lockstep', 'seed': '7'})
+    assert entity(lock, 'mujoco_sim_node').parameters == {
+        'robot': 'humanoid', 'timing': 'lockstep', 'seed': 7}
+    assert entity(lock, 'policy_node').parameters['lockstep'] is True
+    watchdog = entity(lock, 'watchdog_node').parameters
+    stall = 2 * SimConfig().lockstep_timeout
+    assert watchdog == {'robot': 'humanoid', 'auto_arm': True, 'use_sim_time': True,
+                        'command_timeout': stall, 'state_timeout': stall,
+                        'max_stamp_future': stall}
+    for name in ('policy_node', 'robot_state_publisher'):
+        assert entity(lock, name).parameters['use_sim_time'] is True
+    gz = deploy_graph({'robot': 'gazebo', 'timing': 'lockstep'})
+    assert 'lockstep' not in entity(gz, 'policy_node').parameters
+    assert entity(gz, 'watchdog_node').parameters == {'robot': 'humanoid', 'auto_arm': True,
+                                                      'use_sim_time': True}
+
+
+def test_policy_default_and_watchdog_parameter_file():
+    graph = deploy_graph()
+    policy = entity(graph, 'policy_node').parameters['policy_path']
+    assert policy == os.path.join(paths.share_dir(), 'models', 'humanoid_v4_symphony.onnx')
+    watchdog = entity(graph, 'watchdog_node')
+    if os.path.isfile(paths.config_path('watchdog.yaml', must_exist=False)):
+        assert watchdog.param_files == (paths.config_path('watchdog.yaml'),)
+
+
+def test_robot_description_points_gazebo_at_the_controllers_yaml():
+    urdf = entity(deploy_graph(), 'robot_state_publisher').parameters['robot_description']
+    assert '$(find' not in urdf
+    yaml_path = paths.config_path('controllers.yaml')
+    assert f'<parameters>{yaml_path}</parameters>' in urdf
+    with pytest.raises(GraphArgError, match=r'^robot_model:=nope: urdf/nope.urdf not found'):
+        deploy_graph({'robot_model': 'nope'})
+
+
+def test_recorder_records_the_final_topic_names(tmp_path):
+    assert 'recorder' not in names(deploy_graph())
+    graph = deploy_graph({'record': 'true', 'record_dir': str(tmp_path / 'bag'),
+                          'imu_topic': '/robot/imu'})
+    rec = entity(graph, 'recorder')
+    assert isinstance(rec, ProcessSpec) and not rec.optional
+    assert rec.cmd[:6] == (sys.executable, '-m', 'symphony_ros.cli.main', 'record', '-o',
+                           str(tmp_path / 'bag'))
+    assert '/robot/imu' in rec.cmd and '/imu/data' not in rec.cmd
+    assert set(rec.cmd[6:]) == {graph.values[t.arg] for t in TOPICS} | {'/diagnostics'}
+
+
+@pytest.mark.parametrize('assignments, message', [
+    ({'robt': 'sim'}, "unknown argument 'robt'; expected one of: robot, policy"),
+    ({'robot': 'moon'}, 'robot:=moon: expected one of sim|real|gazebo'),
+    ({'seed': 'abc'}, 'seed:=abc: expected an integer'),
+    ({'record': 'yes'}, 'record:=yes: expected one of true|false'),
+])
+def test_bad_arguments_name_the_argument(assignments, message):
+    with pytest.raises(GraphArgError) as err:
+        deploy_graph(assignments)
+    assert str(err.value).startswith(message)
+
+
+def test_assignment_syntax():
+    assert parse_assignments(['robot:=real', 'policy:=/a:=b.onnx']) == {
+        'robot': 'real', 'policy': '/a:=b.onnx'}
+    for bad, message in ((['robot=sim'], "expected name:=value, got 'robot=sim'"),
+                         (['1x:=2'], "bad argument name '1x'"),
+                         (['a:=1', 'a:=2'], "argument 'a' given twice")):
+        with pytest.raises(GraphArgError, match=message):
+            parse_assignments(bad)
+
+
+def test_unknown_graph():
+    with pytest.raises(GraphArgError, match="unknown graph 'nope'"):
+        get_graph('nope')
+    with pytest.raises(GraphArgError, match='not a GraphDef'):
+        get_graph('symphony_ros.graph:TOPICS')
+
+
+def test_train_args_mirror_train_config():
+    graph = train_graph()
+    fields = scalar_fields(TrainConfig)
+    assert [a.name for a in graph.args] == [n for n, _, _ in fields]
+    docs = field_docs(TrainConfig)
+    for arg, (name, kind, default) in zip(graph.args, fields):
+        assert arg.description == docs[name]
+        assert arg.type is kind
+        assert graph.values[name] == default  # the text default parses back to the field's
+    assert graph.args[0].choices == tuple(CONFIGS)
+    node, = graph.active()
+    assert isinstance(node, NodeSpec) and node.executable == 'trainer_node'
+    # None-valued fields are left to the node; the rest are its parameters, typed.
+    assert node.parameters == {n: d for n, _, d in fields if d is not None}
+    custom = entity(train_graph({'steps': '5000', 'device': 'cpu', 'episode_limit': '200'}),
+                    'trainer_node').parameters
+    assert (custom['steps'], custom['device'], custom['episode_limit']) == (5000, 'cpu', 200)
+    assert TrainConfig(**custom).steps == 5000
+    with pytest.raises(GraphArgError, match='device:=tpu: expected one of auto|cpu|cuda'):
+        train_graph({'device': 'tpu'})
+
+
+def test_params_file_is_keyed_by_the_full_node_name():
+    import yaml
+    node = entity(deploy_graph(), 'watchdog_node')
+    assert yaml.safe_load(params_yaml(node)) == {
+        '/watchdog_node': {'ros__parameters': {'robot': 'humanoid', 'auto_arm': True}}}
+
+
+def test_share_paths():
+    assert os.path.isfile(os.path.join(paths.share_dir(), 'package.xml'))
+    assert paths.urdf_path().endswith(os.path.join('urdf', 'humanoid.urdf'))
+    with pytest.raises(FileNotFoundError, match='config/nope.yaml not found in'):
+        paths.config_path('nope.yaml')

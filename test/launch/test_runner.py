@@ -1,0 +1,57 @@
+"""``symphony launch`` as a real process: signals, escalation, failures, ROS arguments."""
+
+import re
+import signal
+
+import pytest
+import yaml
+from launch_helpers import pid_alive
+
+
+@pytest.mark.parametrize('sig, full_cli', [(signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=['SIGINT-symphony-launch', 'SIGTERM-launch_cmd'])
+def test_signal_stops_every_child_and_grandchild(launcher, sig, full_cli):
+    la = launcher('launch_test_graphs:STOP', '--sigint-timeout', '1', full_cli=full_cli)
+    la.wait_for(r'^\[(worker|stubborn|parent)\] ready$', count=3)
+    la.wait_for(r'^\[launch\] oneshot exited with code 0 \(optional: graph goes on\)$')
+    grandchild = int(la.wait_for(r'^\[parent\] grandchild \d+$')[0].split()[-1])
+    pids = la.child_pids()
+    assert len(pids) == 4 and pid_alive(grandchild)
+
+    la.proc.send_signal(sig)
+    assert la.finish() == 0, la.text
+    assert [p for p in pids + [grandchild] if pid_alive(p)] == []
+    # worker and parent obey SIGINT; stubborn ignores it and needs the SIGTERM step.
+    assert re.search(r'still running: stubborn; sending SIGTERM', la.text), la.text
+    assert '[launch] worker exited with code 0' in la.text
+    assert '[launch] stubborn exited with signal SIGTERM' in la.text
+
+
+def test_required_child_failure_stops_the_graph(launcher):
+    la = launcher('launch_test_graphs:FAIL')
+    assert la.finish() == 1, la.text
+    assert '[crasher] crashing' in la.text
+    assert '[launch] crasher exited with code 3' in la.text
+    assert 'required crasher ended: stopping the graph' in la.text
+    assert '[launch] worker exited with code 0' in la.text
+    assert [p for p in la.child_pids() if pid_alive(p)] == []
+
+
+def test_missing_required_package_is_a_clear_error(launcher):
+    la = launcher('launch_test_graphs:MISSING')
+    assert la.finish() == 2
+    assert la.text.strip() == ("symphony launch: error: ghost: package 'no_such_package_xyz' "
+                               'not found (no ROS 2 distro sourced, or it is not installed)')
+
+
+@pytest.mark.ros
+def test_parameters_files_and_remaps_reach_a_real_node(launcher, tmp_path):
+    """The launch values override the node's parameter file (exact-name keys win over it)."""
+    params = tmp_path / 'echo.yaml'
+    params.write_text(yaml.safe_dump({'echo': {'ros__parameters': {
+        'greeting': 'from_file', 'only_in_file': 'yes'}}}))
+    la = launcher('launch_test_graphs:ECHO', 'greeting:=from_launch', 'count:=7',
+                  f'params_file:={params}', 'chatter_topic:=/remapped/chatter')
+    assert la.finish() == 0, la.text
+    assert ('[echo] name=echo greeting=from_launch count=7 only_in_file=yes '
+            'topic=/remapped/chatter') in la.text

@@ -1,0 +1,137 @@
+"""Process-level behaviour over DDS that needs a watchdog of its own: ROS time jumps, a
+restart under a latched e-stop, clean shutdown, auto_arm and bad parameters."""
+
+import subprocess
+import sys
+import time
+
+from builtin_interfaces.msg import Time
+import numpy as np
+import pytest
+from rosgraph_msgs.msg import Clock as ClockMsg
+
+from watchdog_harness import (
+    CONFIG, healthy, LIMIT, REPO, topic, WatchdogProcess)
+
+pytestmark = pytest.mark.ros
+
+
+def wait_up(driver, wd, since=0.0):
+    driver.wait_for(lambda: wd.proc.poll() is None and any(t >= since for t, _ in driver.outputs)
+                    and driver.state, 30.0, 'watchdog start-up')
+
+
+def to_msg(seconds: float) -> Time:
+    return Time(sec=int(seconds), nanosec=int((seconds % 1.0) * 1e9))
+
+
+class SimClock:
+    """A /clock publisher whose time runs with the steady clock but jumps on request."""
+
+    def __init__(self, driver):
+        self.offset = 1000.0 - time.monotonic()
+        self.pub = driver.clock_pub
+        self.timer = driver.node.create_timer(0.002, self.publish)
+
+    def now(self) -> float:
+        return time.monotonic() + self.offset
+
+    def publish(self) -> None:
+        self.pub.publish(ClockMsg(clock=to_msg(self.now())))
+
+
+def test_ros_time_jumps_cause_no_false_trip_and_no_stalled_timer(driver, reactions):
+    sim = SimClock(driver)
+    driver.stamp = lambda: to_msg(sim.now())
+    wd = WatchdogProcess('simtime', use_sim_time=True)
+    try:
+        wait_up(driver, wd)
+        driver.wait_for(lambda: driver.call(wd.service('arm'))[0], 15.0, 'arm')
+        time.sleep(0.3)
+        assert driver.state == 'ACTIVE', driver.state
+        t0 = time.monotonic()
+        for jump in (5.0, -5.0, 30.0, -60.0, 3600.0, -3600.0):
+            sim.offset += jump
+            time.sleep(0.4)
+        t1 = time.monotonic()
+        assert not any(s.startswith('FAULT') for t, s in driver.states if t >= t0), \
+            driver.state
+        arrivals = np.array([t for t, _ in list(driver.outputs) if t0 <= t <= t1])
+        gap = np.diff(arrivals).max()
+        assert len(arrivals) >= 0.5 * CONFIG.rate_hz * (t1 - t0), 'output stalled'
+        # A stalled timer shows gaps of seconds (the jumps); 250 ms leaves room for a loaded CI.
+        assert gap < 0.25, f'output gap {gap * 1e3:.0f} ms'
+        reactions.add('ROS time jumps +-5 s..1 h (use_sim_time)',
+                      'largest output gap seen here (no FAULT)', gap)
+        # The ROS clock really is the simulated one: a wall-clock stamp is in its future.
+        n = len(driver.diagnostics)
+        driver.wait_for(lambda: len(driver.diagnostics) > n, 3.0, 'diagnostics')
+        before = int(driver.diagnostics[-1][1]['rejected_total'])
+        for _ in range(2):
+            driver.publish_command(stamp=driver.node.get_clock().now().to_msg())
+            time.sleep(0.01)
+        n = len(driver.diagnostics)
+        driver.wait_for(lambda: len(driver.diagnostics) > n, 3.0, 'diagnostics')
+        assert int(driver.diagnostics[-1][1]['rejected_total']) >= before + 1
+        assert 'in the future' in driver.diagnostics[-1][1]['last_rejection']
+    finally:
+        driver.node.destroy_timer(sim.timer)
+        healthy(driver)
+        wd.stop()
+
+
+def test_restart_under_latched_estop_comes_up_safe(driver, reactions):
+    driver.estop(True)  # transient-local: a restarted watchdog receives it on discovery
+    first = WatchdogProcess('restart_a')
+    try:
+        wait_up(driver, first)
+        driver.wait_for(lambda: driver.state.startswith('FAULT estop'), 10.0, 'e-stop FAULT')
+    finally:
+        assert first.stop() == 0, first.output_log()[-3000:]
+    for rep in range(2):
+        t_start = time.monotonic()
+        second = WatchdogProcess(f'restart_b{rep}')
+        try:
+            wait_up(driver, second, since=t_start)
+            t_first = next(t for t, _ in driver.outputs if t >= t_start)
+            t_fault = driver.state_since(t_first, 'FAULT estop', 10.0)
+            outs = driver.outputs_between(t_start, time.monotonic())
+            assert outs and all(not o.any() for o in outs), 'must come up with zero torque'
+            reactions.add('watchdog restart, e-stop latched',
+                          'FAULT estop after its first output', t_fault - t_first)
+            ok, msg = driver.call(second.service('arm'))
+            assert not ok
+        finally:
+            second.stop()
+    driver.estop(False)
+
+
+def test_clean_shutdown_slews_to_zero_and_auto_arm(driver):
+    healthy(driver)
+    driver.estop(False)
+    wd = WatchdogProcess('autoarm', auto_arm=True)
+    try:
+        wait_up(driver, wd)
+        driver.wait_for(lambda: driver.state == 'ACTIVE', 10.0, 'auto_arm to ACTIVE')
+        driver.effort = LIMIT * 0.8
+        driver.wait_for(lambda: driver.outputs and np.allclose(driver.outputs[-1][1],
+                                                               LIMIT * 0.8), 5.0, 'torque')
+    finally:
+        assert wd.stop() == 0, wd.output_log()[-3000:]
+        healthy(driver)
+    time.sleep(0.3)
+    assert not driver.outputs[-1][1].any(), 'the last output before exit is zero torque'
+
+
+@pytest.mark.parametrize('param,value,message', [
+    ('effort_limits', '[1.0,2.0]', 'effort_limits has 2 values; expected 17'),
+    ('max_tilt', 'steep', 'parameter max_tilt must be float'),
+])
+def test_bad_parameter_refuses_to_start_and_names_it(ros_env, param, value, message):
+    out = subprocess.run(
+        [sys.executable, '-m', 'symphony_ros.nodes.watchdog_node', '--ros-args', '-r',
+         '__node:=badparam', '-r', f'/symphony/command:={topic("/symphony/command")}',
+         '-p', f'{param}:={value}'], cwd=REPO, env=ros_env, capture_output=True, text=True,
+        timeout=60)
+    assert out.returncode == 2
+    assert message in out.stderr
