@@ -6,13 +6,9 @@ import argparse
 import json
 
 from ..core.checkpoint import CheckpointError
-from ..core.config import CONFIGS, SymphonyConfig, TrainConfig
+from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.fields import field_docs, scalar_fields
 from .errors import CliError
-
-# Symphony fields a user may override from the command line (the rest define the method).
-OVERRIDABLE = ('hidden_dim', 'critic_heads', 'batch_size', 'updates_per_step', 'lr',
-               'capacity', 'explore_steps')
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -73,6 +73,11 @@ class SymphonyConfig:
         return cls(**d)
 
 
+OVERRIDABLE = ('hidden_dim', 'critic_heads', 'batch_size', 'updates_per_step', 'lr',
+               'capacity', 'explore_steps')
+"""Symphony fields a user may override (CLI flags, node parameters, launch arguments); the
+rest define the method."""
+
 CONFIGS: Dict[str, SymphonyConfig] = {
     's3': SymphonyConfig(),
     'se': SymphonyConfig(name='se', noise_clip=math.pi),

@@ -28,6 +28,8 @@ NODE_CONFIG = {'mujoco_sim_node': 'mujoco_sim.yaml', 'policy_node': 'policy.yaml
 """Optional ``config/`` parameter file per node, loaded before the launch-argument values."""
 LOCKSTEP_STALL = 2.0
 """Watchdog timeouts in lockstep, in multiples of the sim's lockstep_timeout (see below)."""
+LOCKSTEP_RATE_FACTOR = 1e4
+"""Watchdog max_torque_rate in lockstep, per second, in multiples of each effort limit."""
 
 
 def deploy_args() -> Tuple[LaunchArg, ...]:
@@ -44,6 +46,10 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
                   ('realtime', 'lockstep')),
         LaunchArg('seed', '', 'robot:=sim only. Seed of the sim\'s reset noise (empty: the '
                   'node\'s default)', type=int, allow_empty=True),
+        LaunchArg('ticks', '0', 'robot:=sim only. Stop the graph after this many control '
+                  'steps (0: run until Ctrl-C)', type=int),
+        LaunchArg('episodes', '0', 'robot:=sim only. Stop the graph after this many finished '
+                  'episodes (0: no limit)', type=int),
         LaunchArg('auto_arm', 'auto', 'arm the watchdog once every input is live. auto: true '
                   'for sim and gazebo, false for real (arm with the ~/arm service)',
                   ('auto', 'true', 'false')),
@@ -77,8 +83,24 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
         from ..sim.config import SimConfig
         stall = LOCKSTEP_STALL * SimConfig().lockstep_timeout
         out['watchdog_node'].update(command_timeout=stall, state_timeout=stall,
-                                    max_stamp_future=stall)
+                                    max_stamp_future=stall,
+                                    max_torque_rate=lockstep_torque_rate(values))
+        # The episodes start once the watchdog is ACTIVE, not under its safe output.
+        out['mujoco_sim_node'] = {'wait_for_active': True}
     return out
+
+
+def lockstep_torque_rate(values: Values) -> Tuple[float, ...]:
+    """Watchdog rate limit in lockstep: high enough never to bind.
+
+    The limit is per watchdog tick on the steady clock, while a lockstep control period
+    lasts as long as the policy takes to answer (two watchdog ticks, typically), so the
+    wall-clock limit would throttle torques by the machine's speed, not by physics.
+    Every other check stays on.
+    """
+    from ..robot.description import get_robot
+    return tuple(float(e) * LOCKSTEP_RATE_FACTOR
+                 for e in get_robot(values['robot_model']).effort_limits)
 
 
 def robot_description(robot_model: str) -> str:
@@ -109,7 +131,9 @@ def deploy_entities(values: Values) -> List[Entity]:
     """Every entity of the deploy graph, each with the condition that selects it."""
     extra = mode_parameters(values)
     remaps = remappings(values)
-    sim_params = {'robot': values['robot_model'], 'timing': values['timing']}
+    sim_params = {'robot': values['robot_model'], 'timing': values['timing'],
+                  'max_ticks': values['ticks'], 'max_episodes': values['episodes'],
+                  **extra.get('mujoco_sim_node', {})}
     if values['seed'] is not None:
         sim_params['seed'] = values['seed']
 

@@ -1,5 +1,7 @@
 """The train graph: trainer_node alone, its parameters the scalar fields of TrainConfig.
 
+The algorithm overrides (hidden_dim, batch_size, ...) follow, 0 meaning the named config's.
+
 Launch arguments mirror TrainConfig one to one (name, default, one-line docstring), so
 ``symphony launch train steps:=5000``, ``ros2 launch symphony_ros train.launch.py
 steps:=5000`` and ``symphony train --steps 5000`` all mean the same thing.
@@ -36,6 +38,9 @@ def train_args() -> Tuple[LaunchArg, ...]:
             choices[name] = ('true', 'false')
         out.append(LaunchArg(name, _text(default), docs.get(name, ''), choices.get(name), kind,
                              allow_empty=default is None))
+    from ..train.params import override_fields
+    for name, kind, doc in override_fields():
+        out.append(LaunchArg(name, '0', doc, None, kind))
     return tuple(out)
 
 

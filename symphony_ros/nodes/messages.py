@@ -10,7 +10,7 @@ from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Imu, JointState
 
 from ..core.fields import field_docs, scalar_fields
@@ -20,8 +20,18 @@ from ..robot.state import RobotState
 ODOM_FRAME, BASE_FRAME = 'odom', 'base_link'
 # Sensor data as drivers publish it: reliable keep-last 10 (what joint_state_broadcaster uses).
 STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-# Commands: only the newest matters, so depth 1.
+# Commands: only the newest matters, so depth 1. Reliable, because ros2_control's forward
+# controllers subscribe reliable, which a best-effort publisher would not match.
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+# The watchdog's inputs: best effort, keep-last 1. Only the newest sample matters; a
+# retransmitted old one would be stale anyway, and depth 1 keeps a flood from queueing.
+# A best-effort subscription also matches reliable publishers.
+LATEST_ONLY_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
+                             durability=DurabilityPolicy.VOLATILE)
+# Latched topics (e-stop, watchdog state): reliable + transient-local, so a node that starts
+# late (or restarts) still receives the last value.
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
 T = TypeVar('T')
 
 

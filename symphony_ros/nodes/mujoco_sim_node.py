@@ -2,6 +2,8 @@
 
 Publishes joint_states, imu/data and odom as a ros2_control robot would, applies the torques
 of effort_controller/commands, and applies zero torque when commands stop (never a stale one).
+It also scores the run as Humanoid-v4 does: symphony/sim/reward per step and
+symphony/sim/episode_return per finished episode (fall or time limit), logged as well.
 """
 
 from __future__ import annotations
@@ -18,13 +20,24 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64, Float64MultiArray, String
 from std_srvs.srv import Trigger
 
+from ..robot.reward import HumanoidReward, RewardWeights
 from ..sim.config import SimConfig
+from ..sim.episodes import EpisodeResult, EpisodeTracker
 from ..sim.robot_sim import RobotSim
-from .messages import (COMMAND_QOS, STATE_QOS, declare_config,
+from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
                        imu_msg, joint_state_msg, odometry_msg, to_time)
+
+
+REARM_PERIOD = 0.05
+"""s between requests for the watchdog's reset after the sim reset a fallen robot."""
+LOCKSTEP_TICKS = 6
+"""Watchdog outputs after the policy's answer that show it even when it changed nothing."""
+SETTLE = 0.15
+"""s after a reset in which a FAULT the watchdog reports is still the fall's (it sees the
+fallen state a tick after the sim does); later FAULTs are not the sim's to clear."""
 
 
 class MujocoSimNode(Node):
@@ -47,7 +60,31 @@ class MujocoSimNode(Node):
         self.create_subscription(Float64MultiArray, 'effort_controller/commands',
                                  self._on_command, COMMAND_QOS)
         self.create_service(Trigger, '~/reset', self._on_reset)
+        # One healthy range for the auto-reset and the episode end: the sim's parameters.
+        weights = RewardWeights(healthy_z=(self.cfg.healthy_z_min, self.cfg.healthy_z_max))
+        self.tracker = EpisodeTracker(HumanoidReward(self.sim.robot, weights),
+                                      self.cfg.episode_steps)
+        self.tracker.start(self.sim.state())
+        self.episodes = []
+        self.ticks = 0
+        self.done = threading.Event()
+        self.pub_reward = self.create_publisher(Float64, 'symphony/sim/reward', 100)
+        self.pub_return = self.create_publisher(Float64, 'symphony/sim/episode_return', 10)
         self.lockstep = self.cfg.timing == 'lockstep'
+        self._policy_stamp = None
+        self._policy_count = 0
+        self._output_before: Optional[np.ndarray] = None
+        self._watchdog_state = ''
+        self._rearm_pending = False
+        self._reset_time = -np.inf
+        self.create_subscription(String, 'symphony/watchdog/state', self._on_watchdog,
+                                 LATCHED_QOS)
+        if self.cfg.watchdog:
+            self._wd_reset = self.create_client(Trigger, f'/{self.cfg.watchdog}/reset')
+            self.create_timer(REARM_PERIOD, self._rearm, clock=self._steady)
+        if self.lockstep:
+            self.create_subscription(JointState, 'symphony/command', self._on_policy_command,
+                                     COMMAND_QOS)
         if self.lockstep:
             self.pub_clock = self.create_publisher(ClockMsg, 'clock', 10)
         else:
@@ -70,9 +107,38 @@ class MujocoSimNode(Node):
             self._torque, self._torque_time = torque, self._now()
             self._commands += 1
 
+    def _on_policy_command(self, msg: JointState) -> None:
+        with self._lock:
+            self._policy_stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+            self._policy_count = self._commands
+            self._output_before = self._torque
+
+    def _watchdog_passed_it_on(self) -> bool:
+        n = self._commands - self._policy_count
+        changed = self._torque is not None and (
+            self._output_before is None
+            or not np.array_equal(self._torque, self._output_before))
+        return (n >= 1 and changed) or n >= LOCKSTEP_TICKS
+
+    def _on_watchdog(self, msg: String) -> None:
+        self._watchdog_state = msg.data
+        if msg.data.startswith(('RAMP', 'ACTIVE')):
+            self._rearm_pending = False
+
+    def _rearm(self) -> None:
+        # After the sim reset a fallen robot, the watchdog's latched FAULT (tilt, mostly) has
+        # cleared; ask for its reset until it takes, and auto_arm does the rest.
+        if not self._rearm_pending:
+            return
+        if self._watchdog_state.startswith('FAULT'):
+            if self._wd_reset.service_is_ready():
+                self._wd_reset.call_async(Trigger.Request())
+        elif self._now() - self._reset_time > SETTLE:
+            self._rearm_pending = False
+
     def _on_reset(self, _req, resp):
         with self._lock:
-            self.sim.reset()
+            self.tracker.start(self.sim.reset())
         resp.success, resp.message = True, f'reset #{self.sim.resets}'
         return resp
 
@@ -81,10 +147,13 @@ class MujocoSimNode(Node):
             fresh = self._now() - self._torque_time <= self.cfg.command_timeout
             return self._torque if fresh else None
 
-    def publish_state(self) -> None:
-        """Publish odom, IMU and then joint_states (the policy acts on joint_states)."""
+    def publish_state(self):
+        """Publish odom, IMU and then joint_states (the policy acts on joint_states).
+
+        Return the stamp used.
+        """
         state = self.sim.state()
-        sim_stamp = to_time(self.sim.time + self._epoch)
+        sim_stamp = to_time(self.sim.time + self._epoch + self._elapsed)
         if self.lockstep:
             self.pub_clock.publish(ClockMsg(clock=sim_stamp))
             stamp = sim_stamp
@@ -93,40 +162,103 @@ class MujocoSimNode(Node):
         self.pub_odom.publish(odometry_msg(state, stamp))
         self.pub_imu.publish(imu_msg(state, stamp))
         self.pub_js.publish(joint_state_msg(state, self._names, stamp))
+        return stamp
+
+    _elapsed = 0.0
+    """Simulated seconds of the episodes before the current one: /clock never goes back."""
+
+    def _advance(self, torque: Optional[np.ndarray]) -> None:
+        """Step once, score it, end the episode on a fall or time limit (lock held)."""
+        applied = torque if torque is not None else np.zeros(len(self._names))
+        state = self.sim.step(torque)
+        reward, finished = self.tracker.step(state, applied)
+        self.pub_reward.publish(Float64(data=reward.total))
+        self.ticks += 1
+        if finished is not None:
+            self._end_episode(finished)
+        elif self.cfg.auto_reset and self.sim.fallen():
+            self._reset_after(None)
+        if (self.cfg.max_ticks and self.ticks >= self.cfg.max_ticks) or (
+                self.cfg.max_episodes and len(self.episodes) >= self.cfg.max_episodes):
+            self.done.set()
+
+    def _end_episode(self, ep: EpisodeResult) -> None:
+        self.episodes.append(ep)
+        self.pub_return.publish(Float64(data=ep.ret))
+        self.get_logger().info(
+            f'episode {ep.index}: return {ep.ret:.1f}, {ep.length} steps, '
+            f'{"fall" if ep.fallen else "time limit"}')
+        if ep.fallen and not self.cfg.auto_reset:
+            self.tracker.start(self.sim.state())
+            return
+        self._reset_after(ep)
+
+    def _reset_after(self, ep: Optional[EpisodeResult]) -> None:
+        if ep is None:
+            self.get_logger().info(f'fall at t={self.sim.time:.2f} s: reset')
+        self._elapsed += self.sim.time
+        self.tracker.start(self.sim.reset())
+        self._reset_time = self._now()
+        self._rearm_pending = bool(self.cfg.watchdog)
 
     _epoch = 1.0
     """Simulated stamps start at 1 s: a zero stamp means 'unset' to the watchdog."""
 
     def _tick(self) -> None:
+        if self.done.is_set():
+            return
         torque = self._current_torque()
         with self._lock:
-            self.sim.step(torque)
-            if self.cfg.auto_reset and self.sim.fallen():
-                self.get_logger().info(f'fall at t={self.sim.time:.2f} s: reset')
-                self.sim.reset()
+            self._advance(torque)
         self.publish_state()
 
-    def lockstep_loop(self, ticks: int) -> None:
-        """Publish state, wait for a command produced after it, step; ``ticks`` 0 = forever."""
-        k = 0
-        while rclpy.ok() and (ticks == 0 or k < ticks):
-            with self._lock:
-                seen = self._commands
+    def _hold_until_active(self) -> None:
+        # A robot on its gantry: the state is frozen (sim time stands still) while the
+        # watchdog arms and ramps, so no episode starts under the safe output.
+        while rclpy.ok() and (self._rearm_pending
+                              or not self._watchdog_state.startswith('ACTIVE')):
             self.publish_state()
-            deadline = self._now() + self.cfg.lockstep_timeout
-            # Two commands after the state: the watchdog's timer has run at least once on
-            # the policy's answer to this state.
-            while rclpy.ok() and self._now() < deadline:
-                with self._lock:
-                    if self._commands >= seen + 2:
-                        break
-                time.sleep(0.0002)
+            time.sleep(self.sim.robot.control_dt)
+
+    def _wait(self, ready, deadline: float) -> bool:
+        while rclpy.ok() and self._now() < deadline:
             with self._lock:
-                torque = self._torque if self._commands >= seen + 2 else None
-                self.sim.step(torque)
-                if self.cfg.auto_reset and self.sim.fallen():
-                    self.sim.reset()
-            k += 1
+                if ready():
+                    return True
+            time.sleep(0.0002)
+        return False
+
+    def lockstep_tick(self) -> None:
+        """Publish state, wait for the hardware command answering it, then step."""
+        with self._lock:
+            seen = self._commands
+        stamp = self.publish_state()
+        key = (stamp.sec, stamp.nanosec)
+        deadline = self._now() + self.cfg.lockstep_timeout
+        if self.count_publishers('symphony/command') > 0:
+            # The policy's answer carries the state's stamp. The watchdog's next output or
+            # two may have left before it took that answer in, so wait for the output to
+            # change; an answer that leaves it unchanged shows after LOCKSTEP_TICKS.
+            ok = self._wait(lambda: self._policy_stamp == key, deadline) and self._wait(
+                self._watchdog_passed_it_on, deadline)
+        else:
+            ok = self._wait(lambda: self._commands >= seen + 2, deadline)
+        with self._lock:
+            self._advance(self._torque if ok else None)
+
+    def lockstep_loop(self) -> None:
+        """Run lockstep ticks until shutdown or the tick/episode budget is spent."""
+        while rclpy.ok() and not self.done.is_set():
+            if self.cfg.wait_for_active and self.tracker.steps == 0:
+                self._hold_until_active()
+            self.lockstep_tick()
+
+
+def _spin(executor: MultiThreadedExecutor) -> None:
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
 
 
 def main(args=None) -> None:
@@ -135,14 +267,19 @@ def main(args=None) -> None:
     node = MujocoSimNode()
     executor = MultiThreadedExecutor(num_threads=2)
     executor.add_node(node)
+    spin = threading.Thread(target=_spin, args=(executor,), daemon=True)
+    spin.start()
     try:
         if node.lockstep:
-            spin = threading.Thread(target=executor.spin, daemon=True)
-            spin.start()
-            node.lockstep_loop(0)
-        else:
-            executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+            node.lockstep_loop()
+        while rclpy.ok() and spin.is_alive() and not node.done.wait(0.1):
+            pass
+        if node.done.is_set():
+            n = len(node.episodes)
+            mean = np.mean([e.ret for e in node.episodes]) if n else float('nan')
+            node.get_logger().info(f'done: {node.ticks} steps, {n} episodes, mean return '
+                                   f'{mean:.1f}')
+    except KeyboardInterrupt:
         pass
     finally:
         executor.shutdown()

@@ -43,6 +43,9 @@ class PolicyNode(Node):
         self._odom: Optional[dict] = None
         self._imu: Optional[dict] = None
         self._stamp_msg = None
+        self._stamps = {}
+        self._js_count, self._acted_on = 0, 0
+        self._inputs = [t for t in ('odom', 'imu') if t in self.loop.needs]
         self._state_time = -np.inf
         self._checked = False
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
@@ -77,18 +80,33 @@ class PolicyNode(Node):
                                            msg.effort or None)
         self._stamp_msg = msg.header.stamp
         self._state_time = self._now()
-        if self.cfg.lockstep:
+        self._arrived('joint_states', msg.header.stamp)
+
+    def _arrived(self, topic: str, stamp) -> None:
+        # Lockstep acts once per state, when every input it needs carries that state's stamp:
+        # the sim publishes them together, but DDS does not order messages across topics.
+        if not self.cfg.lockstep:
+            return
+        self._stamps[topic] = (stamp.sec, stamp.nanosec)
+        if topic == 'joint_states':
+            self._js_count += 1
+        key = self._stamps.get('joint_states')
+        if key is not None and self._js_count != self._acted_on and all(
+                self._stamps.get(t) == key for t in self._inputs):
+            self._acted_on = self._js_count
             self._tick()
 
     def _on_imu(self, msg: Imu) -> None:
         o, w = msg.orientation, msg.angular_velocity
         self._imu = imu_to_arrays((o.x, o.y, o.z, o.w), (w.x, w.y, w.z))
+        self._arrived('imu', msg.header.stamp)
 
     def _on_odom(self, msg: Odometry) -> None:
         p, o = msg.pose.pose.position, msg.pose.pose.orientation
         v, w = msg.twist.twist.linear, msg.twist.twist.angular
         self._odom = odometry_to_base((p.x, p.y, p.z), (o.x, o.y, o.z, o.w), (v.x, v.y, v.z),
                                       (w.x, w.y, w.z))
+        self._arrived('odom', msg.header.stamp)
 
     def _state(self) -> Optional[RobotState]:
         needs = self.loop.needs

@@ -36,7 +36,6 @@ from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
@@ -46,6 +45,8 @@ from symphony_ros.safety import State, Watchdog
 from symphony_ros.safety.params import declare_all
 from symphony_ros.safety.timing import PeriodStats
 
+from .messages import COMMAND_QOS, LATCHED_QOS, LATEST_ONLY_QOS
+
 COMMAND_TOPIC = '/symphony/command'
 STATE_TOPIC = '/symphony/watchdog/state'
 ESTOP_TOPIC = '/symphony/estop'
@@ -53,23 +54,6 @@ GRAPH_PERIOD = 0.05
 """s between checks of the publisher count on the command topic."""
 SHUTDOWN_RAMP_S = 1.0
 """Longest time spent slewing the output to zero on a clean shutdown."""
-
-# Commands and robot state: best effort, keep-last 1. Only the newest sample matters; a
-# retransmitted old one would be stale anyway, and depth 1 keeps a flood from queueing.
-# A best-effort subscription also matches reliable publishers.
-LATEST_ONLY = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                         reliability=ReliabilityPolicy.BEST_EFFORT,
-                         durability=DurabilityPolicy.VOLATILE)
-# Latched topics (e-stop, watchdog state): reliable + transient-local, so a node that starts
-# late (or restarts) still receives the last value.
-LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                     reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
-# Hardware command: reliable (ros2_control's forward controllers subscribe reliable, which a
-# best-effort publisher would not match), keep-last 1 (only the newest torque matters).
-HARDWARE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.VOLATILE)
 
 
 class WatchdogNode(Node):
@@ -86,19 +70,19 @@ class WatchdogNode(Node):
         self._priority = 0
 
         self._hw_pub = self.create_publisher(Float64MultiArray, self.config.output_topic,
-                                             HARDWARE)
-        self._state_pub = self.create_publisher(String, STATE_TOPIC, LATCHED)
+                                             COMMAND_QOS)
+        self._state_pub = self.create_publisher(String, STATE_TOPIC, LATCHED_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._command_sub = self.create_subscription(
-            JointState, COMMAND_TOPIC, self._on_command, LATEST_ONLY)
+            JointState, COMMAND_TOPIC, self._on_command, LATEST_ONLY_QOS)
         self.create_subscription(JointState, '/joint_states', self._on_joint_state,
-                                 LATEST_ONLY)
-        self.create_subscription(Imu, '/imu/data', self._on_imu, LATEST_ONLY)
-        self.create_subscription(Odometry, '/odom', self._on_odom, LATEST_ONLY)
+                                 LATEST_ONLY_QOS)
+        self.create_subscription(Imu, '/imu/data', self._on_imu, LATEST_ONLY_QOS)
+        self.create_subscription(Odometry, '/odom', self._on_odom, LATEST_ONLY_QOS)
         # Two e-stop subscriptions: a transient-local one receives the latched value of a
         # transient-local publisher; a volatile best-effort one matches any other publisher,
         # so no QoS mismatch can silently hide an e-stop.
-        for qos in (LATCHED, LATEST_ONLY):
+        for qos in (LATCHED_QOS, LATEST_ONLY_QOS):
             self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, qos)
         for name, handler in (('~/arm', self.core.arm), ('~/disarm', self.core.disarm),
                               ('~/reset', self.core.reset)):

@@ -62,6 +62,11 @@ class RobotDescription:
         a = np.clip(action, self.ctrl_range[:, 0], self.ctrl_range[:, 1])
         return self.gear * a
 
+    def torque_to_ctrl(self, torque: np.ndarray) -> np.ndarray:
+        """Actuator ctrl for joint torques (N*m): torque / gear, clamped to ctrlrange."""
+        ctrl = np.asarray(torque, dtype=np.float64) / self.gear
+        return np.clip(ctrl, self.ctrl_range[:, 0], self.ctrl_range[:, 1])
+
     def to_dict(self) -> Dict[str, object]:
         """JSON-friendly summary (for metadata and reports)."""
         return {'name': self.name, 'xml_sha256': self.xml_sha256,

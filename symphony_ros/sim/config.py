@@ -15,7 +15,8 @@ class SimConfig:
     """realtime: a steady-clock timer steps the physics; lockstep: publish state, wait for
     the command of that tick, then step (deterministic evaluation; publishes /clock)."""
     seed: int = 0
-    """Seed of the reset noise."""
+    """Seed of the reset noise: episode k starts from default_rng(seed + k), the seeding
+    of gymnasium's ``reset(seed=seed + k)``, so episodes replay exactly."""
     reset_noise: float = 0.01
     """Uniform noise added to the initial pose and velocity at reset (Humanoid-v4's scale)."""
     auto_reset: bool = True
@@ -26,6 +27,18 @@ class SimConfig:
     """m; above this base height the robot counts as fallen."""
     command_timeout: float = 0.05
     """s (steady clock); with no command for this long the sim applies zero torque."""
+    episode_steps: int = 1000
+    """Time limit of an episode in control steps (Humanoid-v4's); 0 = none."""
+    max_ticks: int = 0
+    """Exit after this many control steps (0 = run until shut down)."""
+    max_episodes: int = 0
+    """Exit after this many finished episodes (0 = run until shut down)."""
+    wait_for_active: bool = False
+    """lockstep only: hold the robot at its initial state until the watchdog reports
+    ACTIVE, so every episode runs under the policy (the deploy graph sets it in lockstep)."""
+    watchdog: str = 'watchdog_node'
+    """Node name of the watchdog whose ~/reset the sim calls after it resets a fallen robot
+    (a fall latches the watchdog's tilt FAULT; auto_arm then re-arms it). Empty: never."""
     lockstep_timeout: float = 1.0
     """s; in lockstep, how long to wait for a tick's command before stepping with zero torque."""
 
@@ -36,5 +49,8 @@ class SimConfig:
         for name in ('command_timeout', 'lockstep_timeout'):
             if getattr(self, name) <= 0:
                 raise ValueError(f'{name}: expected a positive number of seconds')
+        for name in ('episode_steps', 'max_ticks', 'max_episodes'):
+            if getattr(self, name) < 0:
+                raise ValueError(f'{name}: expected 0 or a positive count')
         if not self.healthy_z_min < self.healthy_z_max:
             raise ValueError('healthy_z_min must be below healthy_z_max')

@@ -27,7 +27,6 @@ class RobotSim:
         self.model = mujoco.MjModel.from_xml_path(self.robot.mjcf_path)
         self.data = mujoco.MjData(self.model)
         self.reader = MujocoStateReader(self.model, self.robot)
-        self.rng = np.random.default_rng(cfg.seed)
         self._base = self.model.body(self.robot.base_body).id
         self.resets = 0
         self.reset()
@@ -38,19 +37,23 @@ class RobotSim:
         return float(self.data.time)
 
     def reset(self) -> RobotState:
-        """Reset to the initial pose plus uniform noise of ``reset_noise`` (as Humanoid-v4)."""
+        """Reset to the initial pose plus uniform noise of ``reset_noise`` (as Humanoid-v4).
+
+        Episode k draws its noise from ``default_rng(seed + k)``, in gymnasium's order
+        (qpos, then qvel), so it starts where ``env.reset(seed=seed + k)`` does.
+        """
         mujoco.mj_resetData(self.model, self.data)
         k = self.cfg.reset_noise
-        self.data.qpos[:] = self.model.qpos0 + self.rng.uniform(-k, k, self.model.nq)
-        self.data.qvel[:] = self.rng.uniform(-k, k, self.model.nv)
+        rng = np.random.default_rng(self.cfg.seed + self.resets)
+        self.data.qpos[:] = self.model.qpos0 + rng.uniform(-k, k, self.model.nq)
+        self.data.qvel[:] = rng.uniform(-k, k, self.model.nv)
         mujoco.mj_forward(self.model, self.data)
-        self.resets += 1
+        self.resets += 1  # the number of the next episode, too
         return self.state()
 
     def torque_to_ctrl(self, torque: np.ndarray) -> np.ndarray:
         """Actuator ctrl for joint torques (N*m): torque / gear, clamped to ctrlrange."""
-        ctrl = np.asarray(torque, dtype=np.float64) / self.robot.gear
-        return np.clip(ctrl, self.robot.ctrl_range[:, 0], self.robot.ctrl_range[:, 1])
+        return self.robot.torque_to_ctrl(torque)
 
     def step(self, torque: Optional[np.ndarray]) -> RobotState:
         """Advance one control period with ``torque`` (None or non-finite: zero torque)."""

@@ -6,11 +6,12 @@ import sys
 import pytest
 
 from symphony_ros import paths
-from symphony_ros.core.config import CONFIGS, TrainConfig
+from symphony_ros.core.config import CONFIGS, OVERRIDABLE, TrainConfig
 from symphony_ros.core.fields import field_docs, scalar_fields
 from symphony_ros.graph import (GraphArgError, NodeSpec, ProcessSpec, TOPICS, deploy_graph,
                                 get_graph, parse_assignments, train_graph)
 from symphony_ros.graph.processes import params_yaml
+from symphony_ros.robot import get_robot
 from symphony_ros.sim.config import SimConfig
 
 
@@ -80,22 +81,26 @@ def test_mode_parameters():
     sim = deploy_graph()
     assert entity(sim, 'watchdog_node').parameters == {'robot': 'humanoid', 'auto_arm': True}
     assert 'use_sim_time' not in entity(sim, 'policy_node').parameters
-    assert entity(sim, 'mujoco_sim_node').parameters == {'robot': 'humanoid',
-                                                         'timing': 'realtime'}
+    assert entity(sim, 'mujoco_sim_node').parameters == {
+        'robot': 'humanoid', 'timing': 'realtime', 'max_ticks': 0, 'max_episodes': 0}
     assert entity(deploy_graph({'robot': 'real'}), 'watchdog_node').parameters[
         'auto_arm'] is False
     assert entity(deploy_graph({'auto_arm': 'false'}), 'watchdog_node').parameters[
         'auto_arm'] is False
 
-    lock = deploy_graph({'timing': 'lockstep', 'seed': '7'})
+    lock = deploy_graph({'timing': 'lockstep', 'seed': '7', 'episodes': '3'})
     assert entity(lock, 'mujoco_sim_node').parameters == {
-        'robot': 'humanoid', 'timing': 'lockstep', 'seed': 7}
+        'robot': 'humanoid', 'timing': 'lockstep', 'seed': 7, 'max_ticks': 0,
+        'max_episodes': 3, 'wait_for_active': True}
     assert entity(lock, 'policy_node').parameters['lockstep'] is True
     watchdog = entity(lock, 'watchdog_node').parameters
     stall = 2 * SimConfig().lockstep_timeout
+    rate = watchdog.pop('max_torque_rate')
     assert watchdog == {'robot': 'humanoid', 'auto_arm': True, 'use_sim_time': True,
                         'command_timeout': stall, 'state_timeout': stall,
                         'max_stamp_future': stall}
+    # Lockstep: the wall-clock rate limit must never bind (see lockstep_torque_rate).
+    assert all(r >= 1000 * e for r, e in zip(rate, get_robot().effort_limits))
     for name in ('policy_node', 'robot_state_publisher'):
         assert entity(lock, name).parameters['use_sim_time'] is True
     gz = deploy_graph({'robot': 'gazebo', 'timing': 'lockstep'})
@@ -166,7 +171,8 @@ def test_unknown_graph():
 def test_train_args_mirror_train_config():
     graph = train_graph()
     fields = scalar_fields(TrainConfig)
-    assert [a.name for a in graph.args] == [n for n, _, _ in fields]
+    # TrainConfig's fields, then the algorithm overrides (0: the named config's value).
+    assert [a.name for a in graph.args] == [n for n, _, _ in fields] + list(OVERRIDABLE)
     docs = field_docs(TrainConfig)
     for arg, (name, kind, default) in zip(graph.args, fields):
         assert arg.description == docs[name]
@@ -176,11 +182,13 @@ def test_train_args_mirror_train_config():
     node, = graph.active()
     assert isinstance(node, NodeSpec) and node.executable == 'trainer_node'
     # None-valued fields are left to the node; the rest are its parameters, typed.
-    assert node.parameters == {n: d for n, _, d in fields if d is not None}
-    custom = entity(train_graph({'steps': '5000', 'device': 'cpu', 'episode_limit': '200'}),
-                    'trainer_node').parameters
+    assert node.parameters == {**{n: d for n, _, d in fields if d is not None},
+                               **{n: 0 for n in OVERRIDABLE}}
+    custom = entity(train_graph({'steps': '5000', 'device': 'cpu', 'episode_limit': '200',
+                                 'hidden_dim': '32'}), 'trainer_node').parameters
     assert (custom['steps'], custom['device'], custom['episode_limit']) == (5000, 'cpu', 200)
-    assert TrainConfig(**custom).steps == 5000
+    assert custom['hidden_dim'] == 32
+    assert TrainConfig(**{k: v for k, v in custom.items() if k not in OVERRIDABLE}).steps == 5000
     with pytest.raises(GraphArgError, match='device:=tpu: expected one of auto|cpu|cuda'):
         train_graph({'device': 'tpu'})
 

@@ -1,0 +1,1 @@
+"""Training driven from outside the loop (the ROS trainer node); pure Python, never rclpy."""
