@@ -53,6 +53,9 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
         LaunchArg('auto_arm', 'auto', 'arm the watchdog once every input is live. auto: true '
                   'for sim and gazebo, false for real (arm with the ~/arm service)',
                   ('auto', 'true', 'false')),
+        LaunchArg('watchdog_config', '', 'extra watchdog parameter file (ros__parameters '
+                  'YAML) loaded after config/watchdog.yaml: your robot\'s limits and '
+                  'thresholds', existing_file=True, allow_empty=True),
         LaunchArg('record', 'false', 'also record every deploy topic to a bag (symphony '
                   'record)', ('true', 'false'), bool),
         LaunchArg('record_dir', '', 'bag folder for record:=true (empty: '
@@ -118,9 +121,12 @@ def robot_description(robot_model: str) -> str:
     return text.replace(f'$(find {paths.PACKAGE})', paths.share_dir())
 
 
-def _param_files(node: str) -> Tuple[str, ...]:
+def _param_files(node: str, values: Values) -> Tuple[str, ...]:
     path = paths.config_path(NODE_CONFIG[node], must_exist=False)
-    return (path,) if os.path.isfile(path) else ()
+    files = (path,) if os.path.isfile(path) else ()
+    if node == 'watchdog_node' and values['watchdog_config']:
+        files += (os.path.abspath(values['watchdog_config']),)
+    return files
 
 
 def _record_dir(values: Values) -> str:
@@ -139,7 +145,7 @@ def deploy_entities(values: Values) -> List[Entity]:
 
     def ours(name: str, params: Dict[str, Any], **kw: Any) -> NodeSpec:
         return NodeSpec('symphony_ros', name, name, parameters=params,
-                        param_files=_param_files(name), remappings=remaps,
+                        param_files=_param_files(name, values), remappings=remaps,
                         module=f'symphony_ros.nodes.{name}', **kw)
 
     entities: List[Entity] = [

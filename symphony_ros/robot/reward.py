@@ -59,23 +59,12 @@ class HumanoidReward:
         self.weights = weights
         self.model = mujoco.MjModel.from_xml_path(self.robot.mjcf_path)
         self.data = mujoco.MjData(self.model)
-        self._addr = MujocoStateReader(self.model, self.robot)
+        self.reader = MujocoStateReader(self.model, self.robot)
         self._mass = self.model.body_mass / self.model.body_mass.sum()
-
-    def qpos(self, state: RobotState) -> np.ndarray:
-        """Configuration vector of ``state`` (base pose from odometry, joints from encoders)."""
-        if state.base_position is None or state.base_orientation is None:
-            raise ValueError('the reward needs the base pose: the state has no odometry')
-        q = self.model.qpos0.copy()
-        p = self._addr.base_qpos
-        q[p:p + 3] = state.base_position
-        q[p + 3:p + 7] = state.base_orientation
-        q[self._addr.joint_qpos] = state.joint_positions
-        return q
 
     def center_of_mass(self, state: RobotState) -> np.ndarray:
         """World position (m) of the whole-body centre of mass in ``state``."""
-        self.data.qpos[:] = self.qpos(state)
+        self.data.qpos[:] = self.reader.qpos(state, self.model.qpos0)
         mujoco.mj_kinematics(self.model, self.data)
         return self._mass @ self.data.xipos
 

@@ -249,6 +249,21 @@ class MujocoStateReader:
             # The IMU sits at the base origin, aligned with it.
             imu_orientation=quat.copy(), imu_angular_velocity=ang.copy())
 
+    def qpos(self, state: RobotState, default: np.ndarray) -> np.ndarray:
+        """Configuration vector of ``state`` (the inverse of :meth:`read` for positions).
+
+        The base pose comes from odometry, the joints from the encoders; entries the state
+        does not cover keep ``default`` (e.g. ``model.qpos0``).
+        """
+        if state.base_position is None or state.base_orientation is None:
+            raise ValueError('a configuration needs the base pose: the state has no odometry')
+        q = np.array(default, dtype=np.float64)
+        p = self.base_qpos
+        q[p:p + 3] = state.base_position
+        q[p + 3:p + 7] = state.base_orientation
+        q[self.joint_qpos] = state.joint_positions
+        return q
+
 
 def joint_addresses(model: mujoco.MjModel, joint_names: Sequence[str]
                     ) -> Tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,10 @@ The deploy graph (mujoco_sim_node -> policy_node -> watchdog_node -> sim, lockst
 shipped policy for a few episodes; the in-process evaluation runs the same ONNX file on
 Gymnasium's Humanoid-v4 from the same initial states (the sim seeds episode k as
 ``reset(seed=seed + k)``). Through ROS the return must be >= 95% of the in-process one.
+
+The watchdog runs with the checks that change physics relaxed (data/watchdog_parity.yaml):
+a policy that tilts past 0.8 rad or pushes a joint into its soft limit gets its torque cut,
+which is the watchdog doing its job, not a plumbing error this test is after.
 """
 
 import os
@@ -19,6 +23,7 @@ pytestmark = pytest.mark.ros
 EPISODES = 2
 SEED = 10_000
 """Sim seed; the in-process evaluation's episode k uses seed + k as well."""
+PARITY_WATCHDOG = os.path.join(os.path.dirname(__file__), 'data', 'watchdog_parity.yaml')
 EPISODE_LINE = re.compile(r'episode (\d+): return (-?[\d.]+), (\d+) steps')
 
 
@@ -40,7 +45,7 @@ def test_lockstep_deploy_reaches_95_percent_of_the_in_process_return(launcher):
     policy = parity_policy()
     assert os.path.isfile(policy), f'no policy at {policy}'
     la = launcher('deploy', 'robot:=sim', 'timing:=lockstep', f'episodes:={EPISODES}',
-                  f'seed:={SEED}', f'policy:={policy}')
+                  f'seed:={SEED}', f'policy:={policy}', f'watchdog_config:={PARITY_WATCHDOG}')
     assert la.finish(timeout=300) == 0, la.text
     ros = [(int(k), float(r), int(n)) for k, r, n in EPISODE_LINE.findall(la.text)]
     assert [k for k, _, _ in ros] == list(range(EPISODES)), la.text
