@@ -38,9 +38,11 @@ setup(
         'gymnasium[mujoco]>=1.0',
         'onnx',
         'onnxruntime',
-        'rosbags>=0.10',
+        # bag/writer.py and bag/mcap_recovery.py rely on rosbags 0.11 internals (tested there).
+        'rosbags>=0.11,<0.12',
         'tqdm',
         'matplotlib',
+        'pillow',
         'tensorboard',
         'pyyaml',
     ],
@@ -50,7 +52,9 @@ setup(
             'ros-diagnostic-msgs', 'ros-nav-msgs', 'ros-geometry-msgs', 'ros-lifecycle-msgs',
             'ros-rosgraph-msgs', 'ros-rmw-fastrtps-cpp',
         ],
-        'test': ['pytest', 'hypothesis', 'yourdfpy', 'flake8', 'pydocstyle'],
+        # mcap: an independent reader that checks the bags we write.
+        'test': ['pytest', 'hypothesis', 'yourdfpy', 'flake8', 'pydocstyle', 'mcap',
+                 'mcap-ros2-support'],
     },
     zip_safe=True,
     maintainer='symphony_ros developers',

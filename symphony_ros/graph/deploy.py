@@ -157,8 +157,11 @@ def deploy_entities(values: Values) -> List[Entity]:
                  parameters={'robot_description': robot_description(values['robot_model']),
                              **extra['robot_state_publisher']},
                  remappings=remappings(values, 'joint_states_topic'), optional=True),
-        ProcessSpec('recorder', (sys.executable, '-m', 'symphony_ros.cli.main', 'record',
-                                 '-o', _record_dir(values), *recorded_topics(values)),
+        # record_cmd directly: through cli.main, importing torch would delay the recorder by
+        # seconds and lose the start of the run.
+        ProcessSpec('recorder', (sys.executable, '-m', 'symphony_ros.cli.record_cmd',
+                                 '-o', _record_dir(values), '--policy', values['policy'],
+                                 '--robot', values['robot_model'], *recorded_topics(values)),
                     condition=lambda v: v['record']),
     ]
     return entities + gazebo_entities(values)

@@ -59,6 +59,10 @@ def remappings(values: Values, *args: str) -> Tuple[Tuple[str, str], ...]:
     return tuple((t.node_name, values[t.arg]) for t in chosen)
 
 
+SIM_SCORE = ('/symphony/sim/reward', '/symphony/sim/episode_return')
+"""The sim's live Humanoid-v4 reward and episode returns (absent on a real robot)."""
+
+
 def recorded_topics(values: Values) -> List[str]:
-    """Every deploy topic under its final name, plus /diagnostics: what a bag should hold."""
-    return [values[t.arg] for t in TOPICS] + [DIAGNOSTICS]
+    """Every deploy topic under its final name, /diagnostics and the sim's score topics."""
+    return [values[t.arg] for t in TOPICS] + [DIAGNOSTICS, *SIM_SCORE]

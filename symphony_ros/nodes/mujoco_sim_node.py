@@ -175,6 +175,9 @@ class MujocoSimNode(Node):
         self.pub_reward.publish(Float64(data=reward.total))
         self.ticks += 1
         if finished is not None:
+            # The state that ended the episode goes out before the reset, so a recording
+            # holds every step the return counts.
+            self.publish_state()
             self._end_episode(finished)
         elif self.cfg.auto_reset and self.sim.fallen():
             self._reset_after(None)
@@ -196,7 +199,8 @@ class MujocoSimNode(Node):
     def _reset_after(self, ep: Optional[EpisodeResult]) -> None:
         if ep is None:
             self.get_logger().info(f'fall at t={self.sim.time:.2f} s: reset')
-        self._elapsed += self.sim.time
+        # The reset state is stamped one period after the last one: stamps stay unique.
+        self._elapsed += self.sim.time + self.sim.robot.control_dt
         self.tracker.start(self.sim.reset())
         self._reset_time = self._now()
         self._rearm_pending = bool(self.cfg.watchdog)

@@ -250,7 +250,7 @@ class MujocoStateReader:
             imu_orientation=quat.copy(), imu_angular_velocity=ang.copy())
 
     def qpos(self, state: RobotState, default: np.ndarray) -> np.ndarray:
-        """Configuration vector of ``state`` (the inverse of :meth:`read` for positions).
+        """Return the configuration vector of ``state`` (:meth:`read` inverted for positions).
 
         The base pose comes from odometry, the joints from the encoders; entries the state
         does not cover keep ``default`` (e.g. ``model.qpos0``).

@@ -133,10 +133,12 @@ def test_recorder_records_the_final_topic_names(tmp_path):
                           'imu_topic': '/robot/imu'})
     rec = entity(graph, 'recorder')
     assert isinstance(rec, ProcessSpec) and not rec.optional
-    assert rec.cmd[:6] == (sys.executable, '-m', 'symphony_ros.cli.main', 'record', '-o',
+    assert rec.cmd[:5] == (sys.executable, '-m', 'symphony_ros.cli.record_cmd', '-o',
                            str(tmp_path / 'bag'))
+    assert rec.cmd[5:9] == ('--policy', graph.values['policy'], '--robot', 'humanoid')
     assert '/robot/imu' in rec.cmd and '/imu/data' not in rec.cmd
-    assert set(rec.cmd[6:]) == {graph.values[t.arg] for t in TOPICS} | {'/diagnostics'}
+    assert set(rec.cmd[9:]) == {graph.values[t.arg] for t in TOPICS} | {
+        '/diagnostics', '/symphony/sim/reward', '/symphony/sim/episode_return'}
 
 
 @pytest.mark.parametrize('assignments, message', [

@@ -1,0 +1,88 @@
+"""Run a policy open-loop on recorded states, with the deploy side's own control-tick code.
+
+`PolicyLoop` (the policy node's loop: contract checks, observation builder, previous action,
+torque = gear * clip(action)) is fed the states the recorded policy answered, in the order
+it answered them. For the recorded policy this reproduces its commands (a check that the
+observations were rebuilt right); for a candidate it says what it would have commanded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+
+from ..deploy.policy_loop import PolicyLoop
+from ..robot.description import RobotDescription
+from .timeline import Command, Timeline
+
+REPRODUCED = 1e-5
+"""An action within this of the recorded one (every joint) reproduces it: float32 inference
+on float64 observations rebuilt from the same message values."""
+
+
+@dataclass
+class OpenLoopRun:
+    """One policy's actions on the recorded ticks."""
+
+    path: str
+    rows: np.ndarray
+    """Indices into ``Timeline.commands`` of the ticks it acted on."""
+    actions: np.ndarray
+    """[ticks, joints] clipped actions (torque / gear)."""
+    torques: np.ndarray
+    """[ticks, joints] N*m."""
+    skipped: int
+    """Ticks whose state lacked what the observation needs."""
+    first_error: str = ''
+
+
+def run_open_loop(path: str, robot: RobotDescription, tl: Timeline) -> OpenLoopRun:
+    """Act on the state of every recorded command; skip the ones without a full state.
+
+    :raises DeployError, PolicyError: the policy cannot drive this robot (joint list,
+        control period, model, observation spec), with a message naming the file.
+    """
+    loop = PolicyLoop(path, robot)
+    rows, actions, torques = [], [], []
+    skipped, first = 0, ''
+    for k, cmd in enumerate(tl.commands):
+        if cmd.state_index is None:
+            skipped += 1
+            continue
+        try:
+            torque, _ = loop.torque(tl.states[cmd.state_index].state)
+        except ValueError as exc:      # a field the observation needs is missing
+            skipped += 1
+            first = first or str(exc)
+            continue
+        rows.append(k)
+        torques.append(torque)
+        actions.append(torque / robot.gear)
+    n = robot.n_joints
+    return OpenLoopRun(path, np.array(rows, dtype=np.intp),
+                       np.array(actions) if actions else np.zeros((0, n)),
+                       np.array(torques) if torques else np.zeros((0, n)), skipped, first)
+
+
+def recorded_actions(commands: List[Command], rows: np.ndarray, n: int) -> np.ndarray:
+    """[len(rows), n] recorded clipped actions of ``commands[rows]``."""
+    if len(rows) == 0:
+        return np.zeros((0, n))
+    return np.array([commands[k].action for k in rows])
+
+
+def disagreement(run: OpenLoopRun, tl: Timeline) -> Optional[dict]:
+    """RMS difference between ``run``'s actions and the recorded ones: overall, per joint."""
+    if len(run.rows) == 0:
+        return None
+    rec = recorded_actions(tl.commands, run.rows, tl.robot.n_joints)
+    d = run.actions - rec
+    per_joint = np.sqrt(np.mean(d * d, axis=0))
+    dtau = run.torques - np.array([tl.commands[k].torque for k in run.rows])
+    return {'rms': float(np.sqrt(np.mean(d * d))), 'max_abs': float(np.abs(d).max()),
+            'reproduced_share': float(np.mean(np.abs(d).max(axis=1) < REPRODUCED)),
+            'rms_torque_nm': float(np.sqrt(np.mean(dtau * dtau))),
+            'per_joint': dict(zip(tl.robot.joint_names, per_joint.tolist())),
+            'ticks': int(len(run.rows))}

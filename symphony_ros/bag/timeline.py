@@ -1,0 +1,195 @@
+"""A recording as the control loop saw it: robot states, policy commands, applied torques.
+
+States are rebuilt from /joint_states with the /odom and /imu/data of the same stamp (the
+sim and most state estimators stamp one tick's messages alike), else the newest one stamped
+before it. Repeats of a stamp (a sim holding its robot while the watchdog arms) are one
+state. Log times are the recorder's receive times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..robot.description import RobotDescription
+from ..robot.msg_fields import (imu_fields, joint_efforts, joint_state_fields,
+                                odometry_fields, stamp_ns)
+from ..robot.state import JointStateMapper, RobotState
+
+MATCH_WINDOW = 0.1
+"""s: an odometry or IMU message stamped up to this long before a joint state still counts
+as its (for robots whose drivers stamp each topic separately)."""
+STALE_TORQUE = 0.1
+"""s: a hardware command older than this when a state arrives was not what moved the robot
+(the sim applies zero torque after its command_timeout)."""
+
+
+@dataclass
+class StateSample:
+    """One robot state of the recording."""
+
+    stamp_ns: int
+    log_ns: int
+    """When the recorder first received its /joint_states."""
+    state: RobotState
+    has_odom: bool
+    has_imu: bool
+
+
+@dataclass
+class Command:
+    """One /symphony/command: the policy's torque for one tick."""
+
+    log_ns: int
+    stamp_ns: int
+    torque: np.ndarray
+    """N*m, robot joint order."""
+    action: np.ndarray
+    """torque / gear: the clipped policy action."""
+    state_index: Optional[int] = None
+    """Index into ``Timeline.states`` of the state it answered (None: none recorded)."""
+    state_log_ns: Optional[int] = None
+    """Receive time of the /joint_states message it answered."""
+
+
+@dataclass
+class Timeline:
+    """Everything the metrics read, in arrays and lists, times in ns."""
+
+    robot: RobotDescription
+    states: List[StateSample] = field(default_factory=list)
+    commands: List[Command] = field(default_factory=list)
+    hardware_log: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    hardware: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    watchdog: List[Tuple[int, str]] = field(default_factory=list)
+    diagnostics: List[Tuple[int, str, Dict[str, str]]] = field(default_factory=list)
+    rewards: List[Tuple[int, float]] = field(default_factory=list)
+    returns: List[Tuple[int, float]] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    start_ns: int = 0
+    """Earliest log time of the bag's read topics (report times are relative to it)."""
+
+    def torque_before(self, log_ns: int) -> Optional[np.ndarray]:
+        """Return the last hardware command received before ``log_ns`` if fresh, else None."""
+        i = int(np.searchsorted(self.hardware_log, log_ns, side='left')) - 1
+        if i < 0 or log_ns - self.hardware_log[i] > STALE_TORQUE * 1e9:
+            return None
+        return self.hardware[i]
+
+
+def _nearest_before(stamps: np.ndarray, stamp: int, window_ns: int) -> Optional[int]:
+    i = int(np.searchsorted(stamps, stamp, side='right')) - 1
+    if i < 0 or stamp - stamps[i] > window_ns:
+        return None
+    return i
+
+
+class _Keyed:
+    """Messages of one topic by stamp: exact match first, else the newest stamped before."""
+
+    def __init__(self, items: List[Tuple[int, Any]]) -> None:
+        by_stamp: Dict[int, Any] = {}
+        for stamp, value in items:
+            by_stamp[stamp] = value     # the last one received wins a repeated stamp
+        self.exact = by_stamp
+        self.stamps = np.array(sorted(by_stamp), dtype=np.int64)
+
+    def get(self, stamp: int, window_ns: int) -> Optional[Any]:
+        if stamp in self.exact:
+            return self.exact[stamp]
+        i = _nearest_before(self.stamps, stamp, window_ns)
+        return None if i is None else self.exact[int(self.stamps[i])]
+
+
+def _convert(items, convert, topic: str, warnings: List[str]) -> List[Tuple[int, int, Any]]:
+    """(log, stamp, convert(msg)) for each message; counts and names the ones that fail."""
+    out, bad = [], []
+    for log_ns, msg in items:
+        try:
+            out.append((log_ns, stamp_ns(msg.header) if hasattr(msg, 'header') else 0,
+                        convert(msg)))
+        except ValueError as exc:
+            bad.append(str(exc))
+    if bad:
+        warnings.append(f'{topic}: skipped {len(bad)} of {len(items)} messages that do not '
+                        f'convert (first: {bad[0]})')
+    return out
+
+
+def build_timeline(robot: RobotDescription, msgs: Dict[str, List[Tuple[int, Any]]],
+                   names: Dict[str, str]) -> Timeline:
+    """Turn deserialized messages (``{topic: [(log ns, msg)]}``) into a :class:`Timeline`.
+
+    :param names: role -> topic name (see :func:`symphony_ros.bag.topics.resolve`).
+    """
+    tl = Timeline(robot)
+    w = tl.warnings
+    got = {role: msgs.get(topic, []) for role, topic in names.items()}
+    logs = [m[0] for items in got.values() for m in items[:1]]
+    tl.start_ns = min(logs) if logs else 0
+    window = int(MATCH_WINDOW * 1e9)
+    mapper = JointStateMapper(robot, ignore_unknown=True)
+
+    odom = _Keyed([(s, v) for _, s, v in _convert(got['odom'], odometry_fields,
+                                                  names['odom'], w)])
+    imu = _Keyed([(s, v) for _, s, v in _convert(got['imu'], imu_fields, names['imu'], w)])
+    joints = _convert(got['joint_states'], lambda m: joint_state_fields(mapper, m),
+                      names['joint_states'], w)
+    # One state per stamp: the fields of the last message with it, the log of the first.
+    first_log: Dict[int, int] = {}
+    fields: Dict[int, Dict[str, Any]] = {}
+    js_logs: Dict[int, List[int]] = {}
+    for log_ns, stamp, f in joints:
+        first_log.setdefault(stamp, log_ns)
+        fields[stamp] = f
+        js_logs.setdefault(stamp, []).append(log_ns)
+    for stamp in sorted(fields):
+        state = RobotState(stamp=stamp * 1e-9, **fields[stamp])
+        o, i = odom.get(stamp, window), imu.get(stamp, window)
+        if o is not None:
+            state = state.with_odometry(o)
+        if i is not None:
+            state = state.with_imu(i)
+        tl.states.append(StateSample(stamp, first_log[stamp], state, o is not None,
+                                     i is not None))
+
+    index = {s.stamp_ns: k for k, s in enumerate(tl.states)}
+    all_js = sorted((log, stamp) for stamp, ls in js_logs.items() for log in ls)
+    js_log_arr = np.array([x[0] for x in all_js], dtype=np.int64)
+    for log_ns, stamp, torque in _convert(got['command'], lambda m: joint_efforts(mapper, m),
+                                          names['command'], w):
+        cmd = Command(log_ns, stamp, torque, torque / robot.gear)
+        if stamp in index:
+            # Answered that exact state (lockstep stamps the command with it): pair it with
+            # the latest receipt of that state before the command.
+            cmd.state_index = index[stamp]
+            before = [x for x in js_logs[stamp] if x <= log_ns]
+            cmd.state_log_ns = before[-1] if before else js_logs[stamp][0]
+        elif len(js_log_arr):
+            # Timer mode: the policy acted on the newest state it had received.
+            j = int(np.searchsorted(js_log_arr, log_ns, side='right')) - 1
+            if j >= 0:
+                cmd.state_log_ns = int(js_log_arr[j])
+                cmd.state_index = index.get(all_js[j][1])
+        tl.commands.append(cmd)
+    tl.commands.sort(key=lambda c: c.log_ns)
+
+    hw = [(log, np.asarray(m.data, dtype=np.float64)) for log, m in got['hardware']]
+    good = [(log, d) for log, d in hw if d.shape == (robot.n_joints,)]
+    if len(good) < len(hw):
+        w.append(f'{names["hardware"]}: skipped {len(hw) - len(good)} of {len(hw)} commands '
+                 f'without {robot.n_joints} values (robot {robot.name!r})')
+    tl.hardware_log = np.array([x[0] for x in good], dtype=np.int64)
+    tl.hardware = (np.array([x[1] for x in good]) if good
+                   else np.zeros((0, robot.n_joints)))
+
+    tl.watchdog = [(log, str(m.data)) for log, m in got['watchdog']]
+    for log_ns, arr in got['diagnostics']:
+        for status in arr.status:
+            tl.diagnostics.append((log_ns, str(status.name),
+                                   {str(kv.key): str(kv.value) for kv in status.values}))
+    tl.rewards = [(log, float(m.data)) for log, m in got['reward']]
+    tl.returns = [(log, float(m.data)) for log, m in got['episode_return']]
+    return tl
