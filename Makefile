@@ -46,15 +46,10 @@ bench: venv
 
 # Interim demo until the shipped humanoid policy lands (issue 7): train a small Symphony on
 # InvertedPendulum-v4 (about a minute on 2 cores), export it with its contract, inspect it.
-DEMO_DIR ?= runs/demo-pendulum
+# The shipped policy drives the sim humanoid through the ROS graph (lockstep, real DDS),
+# recorded and evaluated; see symphony_ros/cli/demo_cmd.py.
 demo: venv
-	rm -rf $(DEMO_DIR)
-	$(VENV)/bin/symphony train --env InvertedPendulum-v4 --steps 3000 --explore-steps 500 \
-	  --hidden-dim 64 --critic-heads 16 --batch-size 64 --capacity 5000 --eval-every 500 \
-	  --eval-episodes 5 --checkpoint-every 1000 --run-dir $(DEMO_DIR)
-	$(VENV)/bin/symphony export $(DEMO_DIR) -o $(DEMO_DIR)/policy.onnx
-	$(VENV)/bin/symphony inspect $(DEMO_DIR)/policy.onnx
-	@echo "run folder: $(DEMO_DIR) (metrics.csv, learning_curve.png, tb/, policy.onnx)"
+	$(VENV)/bin/python -m symphony_ros.cli.demo_cmd --ticks 1000 $(DEMO_ARGS)
 
 clean:
-	rm -rf build install log *.egg-info .pytest_cache
+	rm -rf build install log *.egg-info .pytest_cache runs/demo_*

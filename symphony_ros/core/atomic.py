@@ -7,6 +7,12 @@ import tempfile
 from typing import BinaryIO, Callable
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
     """Call ``write(f)`` on a temp file beside ``path``, fsync it, then os.replace it in.
 
@@ -16,6 +22,9 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
     try:
+        # mkstemp creates 0600; give the file the mode open() would (a policy node running
+        # as another user must be able to read an exported model).
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, 'wb') as f:
             write(f)
             f.flush()

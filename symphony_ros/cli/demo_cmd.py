@@ -1,0 +1,149 @@
+"""symphony demo: the shipped policy drives the simulated humanoid through the ROS graph.
+
+Three steps, all on this machine and without a ROS 2 distribution: the deploy graph
+(mujoco_sim_node -> policy_node -> watchdog_node -> sim, lockstep, over real DDS) runs for
+``--ticks`` control steps and records a bag; ``symphony evaluate`` scores the bag; MuJoCo
+renders the recorded states to a GIF where it can render offscreen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from typing import List, Optional
+
+from .. import paths
+
+SHOWN = ('episode ', 'FAULT', 'error', 'Error', 'refusing', 'done:')
+"""Lines of the graph's output worth showing live (everything goes to launch.log)."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the demo's flags."""
+    p.add_argument('--policy', default=paths.default_policy_path(),
+                   help='exported ONNX policy (default: the shipped one)')
+    p.add_argument('--ticks', type=int, default=1000,
+                   help='control steps to run (0.015 s each; default 1000 = 15 s)')
+    p.add_argument('--timing', choices=('lockstep', 'realtime'), default='lockstep',
+                   help='lockstep: deterministic, as fast as the machine allows')
+    p.add_argument('-o', '--out', default=None,
+                   help='output folder (default: runs/demo_<date>_<time>)')
+    p.add_argument('--no-video', action='store_true', help='skip the GIF')
+    p.add_argument('--render', nargs=2, metavar=('BAG', 'GIF'), help=argparse.SUPPRESS)
+
+
+def _deploy(args: argparse.Namespace, out: str) -> None:
+    from .errors import CliError
+    env = dict(os.environ)
+    # The demo talks to itself only: keep discovery on this machine unless told otherwise.
+    env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    cmd = [sys.executable, '-m', 'symphony_ros.cli.launch_cmd', 'deploy', 'robot:=sim',
+           f'timing:={args.timing}', f'ticks:={args.ticks}', 'record:=true',
+           f'record_dir:={os.path.join(out, "bag")}', f'policy:={args.policy}']
+    log_path = os.path.join(out, 'launch.log')
+    with open(log_path, 'w', encoding='utf-8') as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        for line in proc.stdout:
+            log.write(line)
+            if any(s in line for s in SHOWN):
+                print('  ' + line.rstrip())
+        code = proc.wait()
+    if code != 0:
+        raise CliError(f'the deploy graph exited with {code}; see {log_path}')
+
+
+def _summary(report: dict) -> List[str]:
+    o = report['overall']
+    ret, length = o['return'], o.get('length') or {}
+    lines = ['return (mean over complete episodes): '
+             + ('-' if ret['mean'] is None else f'{ret["mean"]:.1f} ± {ret["std"] or 0:.1f}'),
+             f'episodes: {o["episodes"]} ({o["complete_episodes"]} complete), falls '
+             f'{o["falls"]}, mean length '
+             + ('-' if length.get('mean') is None else f'{length["mean"]:.0f} steps'),
+             f'watchdog faults: {o["faults"]}']
+    policy = report.get('diagnostics', {}).get('symphony/policy_node')
+    if policy:
+        lines.append(f'policy loop: tick p50 {float(policy["tick_p50_us"]):.0f} µs, p99 '
+                     f'{float(policy["tick_p99_us"]):.0f} µs; inference p50 '
+                     f'{float(policy["inference_p50_us"]):.0f} µs, p99 '
+                     f'{float(policy["inference_p99_us"]):.0f} µs')
+    lat = o.get('latency_ms') or {}
+    if lat.get('p50') is not None:
+        lines.append(f'state -> command latency: p50 {lat["p50"]:.2f} ms, p99 '
+                     f'{lat["p99"]:.2f} ms ({lat.get("source", "stamps")})')
+    return lines
+
+
+def _video(bag: str, gif: str) -> str:
+    from ..robot.render import offscreen_backend
+    backend = offscreen_backend()
+    if backend is None:
+        return ('no video: MuJoCo cannot render offscreen here (neither EGL nor OSMesa '
+                'works; install libegl1 or libosmesa6)')
+    env = dict(os.environ, MUJOCO_GL=backend, PYOPENGL_PLATFORM=backend)
+    done = subprocess.run([sys.executable, '-m', 'symphony_ros.cli.demo_cmd', '--render',
+                           bag, gif], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        return f'no video: rendering failed ({done.stderr.strip().splitlines()[-1:]})'
+    return f'video: {gif} (MUJOCO_GL={backend})'
+
+
+def _render(bag: str, gif: str) -> int:
+    # Runs in a child whose MUJOCO_GL was set before mujoco was first imported.
+    from ..bag.evaluate import evaluate_bag
+    from ..robot.render import render_gif
+    ev = evaluate_bag(bag)
+    states = [s.state for s in ev.timeline.states if s.has_odom]
+    render_gif(states, gif, ev.timeline.robot.control_dt)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Deploy, record, evaluate, render; print the summary."""
+    from .errors import CliError
+    if args.render:
+        return _render(*args.render)
+    if not os.path.isfile(args.policy):
+        raise CliError(f'--policy {args.policy}: no such file (the shipped policy is '
+                       f'models/{paths.DEFAULT_POLICY}; export your own with symphony export)')
+    if args.ticks <= 0:
+        raise CliError('--ticks: expected a positive number of control steps')
+    out = os.path.abspath(args.out or time.strftime('runs/demo_%Y%m%d_%H%M%S'))
+    os.makedirs(out, exist_ok=True)
+    t0 = time.monotonic()
+    print(f'[demo] 1/3 deploy: {args.policy} drives the sim humanoid for {args.ticks} ticks '
+          f'({args.timing}) through policy_node and watchdog_node, recording to {out}/bag')
+    _deploy(args, out)
+    print('[demo] 2/3 evaluate the recording')
+    from ..bag.evaluate import evaluate_bag
+    from ..bag.report import write_report
+    ev = evaluate_bag(os.path.join(out, 'bag'))
+    written = write_report(ev, os.path.join(out, 'report'))
+    print('[demo] 3/3 video')
+    video = 'no video: --no-video' if args.no_video else _video(
+        os.path.join(out, 'bag'), os.path.join(out, 'demo.gif'))
+    print(f'\n== symphony demo ({time.monotonic() - t0:.0f} s) ==')
+    for line in _summary(ev.report) + [video, f'report: {written["md"]} (+ report.json, '
+                                       f'plots) in {out}/report']:
+        print('  ' + line)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``symphony demo`` alone (also the GIF renderer's entry point)."""
+    from .errors import CliError
+    p = argparse.ArgumentParser(prog='symphony demo', description=__doc__.splitlines()[0])
+    add_arguments(p)
+    try:
+        return run(p.parse_args(argv))
+    except CliError as exc:
+        print(f'symphony demo: error: {exc}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

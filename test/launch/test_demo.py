@@ -1,0 +1,38 @@
+"""``symphony demo``: deploy in lockstep with recording, evaluate, render, summarise."""
+
+import json
+import os
+import sys
+
+import pytest
+from launch_helpers import Launcher
+
+pytestmark = pytest.mark.ros
+
+
+def test_demo_runs_the_graph_records_evaluates_and_summarises(ros_env, policy_file, tmp_path):
+    out = tmp_path / 'demo'
+    demo = Launcher([sys.executable, '-m', 'symphony_ros.cli.demo_cmd', '--policy', policy_file,
+                     '--ticks', '150', '--out', str(out)], ros_env)
+    try:
+        assert demo.finish(timeout=300) == 0, demo.text
+    finally:
+        if demo.proc.poll() is None:
+            demo.proc.kill()
+    text = demo.text
+    assert '== symphony demo' in text and 'return (mean over complete episodes)' in text, text
+    assert 'watchdog faults:' in text and 'policy loop: tick p50' in text, text
+    report = json.loads((out / 'report' / 'report.json').read_text())
+    assert report['overall']['steps'] >= 140, report['overall']
+    assert report['overall']['ticks_missed']['missed'] == 0
+    assert (out / 'bag' / 'metadata.yaml').is_file()
+    # A GIF where MuJoCo renders offscreen, otherwise one line saying why.
+    assert (out / 'demo.gif').is_file() or 'no video: MuJoCo cannot render' in text, text
+    if (out / 'demo.gif').is_file():
+        assert os.path.getsize(out / 'demo.gif') > 10_000
+
+
+def test_demo_without_a_policy_is_one_clear_line(tmp_path):
+    from symphony_ros.cli.demo_cmd import main
+    missing = tmp_path / 'nope.onnx'
+    assert main(['--policy', str(missing), '--out', str(tmp_path / 'o')]) == 2
