@@ -52,14 +52,14 @@ def measure(call: Callable[[np.ndarray], object], obs: np.ndarray, warmup: int =
             'mean': float(us.mean()), 'max': float(us.max())}
 
 
-def build_policy(folder: str) -> str:
-    """Export a seeded S3-size Humanoid actor into ``folder``; return the .onnx path."""
-    from symphony_ros.core.config import SymphonyConfig, TrainConfig
+def build_policy(folder: str, config: str = 's3') -> str:
+    """Export a seeded Humanoid actor of ``config``'s size into ``folder``; return its path."""
+    from symphony_ros.core.config import CONFIGS, TrainConfig
     from symphony_ros.core.networks import Actor
     from symphony_ros.core.snapshot import save_best_actor
     from symphony_ros.policy.export import export_policy
     torch.manual_seed(0)
-    cfg = SymphonyConfig()
+    cfg = CONFIGS[config]
     actor = Actor(376, 17, cfg.hidden_dim, cfg.noise_clip).eval()
     run = os.path.join(folder, 'bench_run')
     save_best_actor(run, actor, dict(
@@ -71,7 +71,7 @@ def build_policy(folder: str) -> str:
     return result.path
 
 
-def run(n: int, clock: Callable[[], int] = time.perf_counter_ns
+def run(n: int, clock: Callable[[], int] = time.perf_counter_ns, config: str = 's3'
         ) -> Dict[str, Dict[str, float]]:
     """Export, then time the three paths on the same ``n`` observations."""
     import onnxruntime as ort
@@ -83,7 +83,7 @@ def run(n: int, clock: Callable[[], int] = time.perf_counter_ns
     obs64 = rng.standard_normal((n, 376))
     obs32 = obs64.astype(np.float32)[:, None, :]  # [n, 1, 376]: session.run needs a batch
     with tempfile.TemporaryDirectory() as folder:
-        path = build_policy(folder)
+        path = build_policy(folder, config)
         policy = OnnxPolicy(path)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = opts.inter_op_num_threads = 1
@@ -108,21 +108,24 @@ def main(argv: List[str] = None) -> int:
                    help='comma-separated CPU ids to pin this process to (e.g. 0)')
     p.add_argument('--clock', choices=sorted(CLOCKS), default='wall',
                    help='wall (default) or cpu: thread CPU time, leaves out preemption')
+    p.add_argument('--config', choices=('s3', 'ed'), default='s3',
+                   help='actor size: s3 (hidden 512, the target\'s) or ed (hidden 384)')
     p.add_argument('--json', action='store_true', help='print JSON instead of a table')
     p.add_argument('--check', action='store_true',
                    help=f'exit 1 if OnnxPolicy.act p99 > {TARGET_P99_US:g} us')
     args = p.parse_args(argv)
     if args.cpus:
         os.sched_setaffinity(0, {int(c) for c in args.cpus.split(',')})
-    results = run(args.n, CLOCKS[args.clock])
+    results = run(args.n, CLOCKS[args.clock], args.config)
     env = {'cpu': platform.processor() or platform.machine(), 'cores': os.cpu_count(),
            'affinity': sorted(os.sched_getaffinity(0)), 'loadavg_1m': os.getloadavg()[0],
            'n': args.n, 'clock': args.clock}
     if args.json:
         print(json.dumps({'env': env, 'results': results}, indent=2))
     else:
-        print(f'{args.n} single-observation calls, S3 actor (376 -> 512 -> 17), {args.clock} '
-              f'clock; {env["cores"]} cores, affinity {env["affinity"]}, '
+        width = 512 if args.config == 's3' else 384
+        print(f'{args.n} single-observation calls, {args.config} actor (376 -> {width} -> 17), '
+              f'{args.clock} clock; {env["cores"]} cores, affinity {env["affinity"]}, '
               f'load {env["loadavg_1m"]:.2f}')
         print(f'{"path":<16}{"p50 us":>10}{"p99 us":>10}{"p99.9 us":>10}{"mean us":>10}'
               f'{"max us":>10}')
