@@ -26,7 +26,7 @@ from ..deploy.policy_loop import DeployError, PolicyLoop
 from ..deploy.stats import Percentiles
 from ..policy.errors import PolicyError
 from ..robot.state import JointStateMapper, RobotState, imu_to_arrays, odometry_to_base
-from .messages import COMMAND_QOS, STATE_QOS, declare_config
+from .messages import COMMAND_QOS, STATE_LATEST_QOS, declare_config
 
 
 class PolicyNode(Node):
@@ -52,11 +52,11 @@ class PolicyNode(Node):
         self.compute, self.state_age = Percentiles(), Percentiles()
         self.overruns, self.stale, self.ticks = 0, 0, 0
         group = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(JointState, 'joint_states', self._on_joints, STATE_QOS,
-                                 callback_group=group)
-        self.create_subscription(Imu, 'imu/data', self._on_imu, STATE_QOS, callback_group=group)
-        self.create_subscription(Odometry, 'odom', self._on_odom, STATE_QOS,
-                                 callback_group=group)
+        for kind, topic, callback in ((JointState, 'joint_states', self._on_joints),
+                                      (Imu, 'imu/data', self._on_imu),
+                                      (Odometry, 'odom', self._on_odom)):
+            self.create_subscription(kind, topic, callback, STATE_LATEST_QOS,
+                                     callback_group=group)
         self.pub = self.create_publisher(JointState, 'symphony/command', COMMAND_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         if not self.cfg.lockstep:
