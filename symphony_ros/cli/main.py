@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from typing import List, Optional
 
@@ -54,6 +55,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f'symphony {args.command}: interrupted', file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `symphony inspect x.onnx | head`: the reader left; no traceback, and no second
+        # error when Python flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == '__main__':
