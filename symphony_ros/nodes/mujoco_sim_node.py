@@ -26,6 +26,7 @@ from std_srvs.srv import Trigger
 from ..robot.reward import HumanoidReward, RewardWeights
 from ..sim.config import SimConfig
 from ..sim.episodes import EpisodeResult, EpisodeTracker
+from ..sim.lockstep import LockstepGate
 from ..sim.robot_sim import RobotSim
 from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
                        imu_msg, joint_state_msg, odometry_msg, to_time)
@@ -33,8 +34,6 @@ from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
 
 REARM_PERIOD = 0.05
 """s between requests for the watchdog's reset after the sim reset a fallen robot."""
-LOCKSTEP_TICKS = 6
-"""Watchdog outputs after the policy's answer that show it even when it changed nothing."""
 SETTLE = 0.15
 """s after a reset in which a FAULT the watchdog reports is still the fall's (it sees the
 fallen state a tick after the sim does); later FAULTs are not the sim's to clear."""
@@ -52,7 +51,6 @@ class MujocoSimNode(Node):
         self._lock = threading.Lock()
         self._torque: Optional[np.ndarray] = None
         self._torque_time = -np.inf
-        self._commands = 0
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.pub_js = self.create_publisher(JointState, 'joint_states', STATE_QOS)
         self.pub_imu = self.create_publisher(Imu, 'imu/data', STATE_QOS)
@@ -71,9 +69,7 @@ class MujocoSimNode(Node):
         self.pub_reward = self.create_publisher(Float64, 'symphony/sim/reward', 100)
         self.pub_return = self.create_publisher(Float64, 'symphony/sim/episode_return', 10)
         self.lockstep = self.cfg.timing == 'lockstep'
-        self._policy_stamp = None
-        self._policy_count = 0
-        self._output_before: Optional[np.ndarray] = None
+        self.gate = LockstepGate()
         self._watchdog_state = ''
         self._rearm_pending = False
         self._reset_time = -np.inf
@@ -105,20 +101,11 @@ class MujocoSimNode(Node):
             torque = None
         with self._lock:
             self._torque, self._torque_time = torque, self._now()
-            self._commands += 1
+            self.gate.hardware(torque)
 
     def _on_policy_command(self, msg: JointState) -> None:
         with self._lock:
-            self._policy_stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-            self._policy_count = self._commands
-            self._output_before = self._torque
-
-    def _watchdog_passed_it_on(self) -> bool:
-        n = self._commands - self._policy_count
-        changed = self._torque is not None and (
-            self._output_before is None
-            or not np.array_equal(self._torque, self._output_before))
-        return (n >= 1 and changed) or n >= LOCKSTEP_TICKS
+            self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec))
 
     def _on_watchdog(self, msg: String) -> None:
         self._watchdog_state = msg.data
@@ -235,20 +222,14 @@ class MujocoSimNode(Node):
     def lockstep_tick(self) -> None:
         """Publish state, wait for the hardware command answering it, then step."""
         with self._lock:
-            seen = self._commands
+            self.gate.state_published()
         stamp = self.publish_state()
         key = (stamp.sec, stamp.nanosec)
-        deadline = self._now() + self.cfg.lockstep_timeout
-        if self.count_publishers('symphony/command') > 0:
-            # The policy's answer carries the state's stamp. The watchdog's next output or
-            # two may have left before it took that answer in, so wait for the output to
-            # change; an answer that leaves it unchanged shows after LOCKSTEP_TICKS.
-            ok = self._wait(lambda: self._policy_stamp == key, deadline) and self._wait(
-                self._watchdog_passed_it_on, deadline)
-        else:
-            ok = self._wait(lambda: self._commands >= seen + 2, deadline)
+        policy_present = self.count_publishers('symphony/command') > 0
+        ok = self._wait(lambda: self.gate.ready(key, policy_present),
+                        self._now() + self.cfg.lockstep_timeout)
         with self._lock:
-            self._advance(self._torque if ok else None)
+            self._advance(self.gate.torque if ok else None)
 
     def lockstep_loop(self) -> None:
         """Run lockstep ticks until shutdown or the tick/episode budget is spent."""

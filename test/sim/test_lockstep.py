@@ -1,0 +1,55 @@
+"""The lockstep gate steps the sim only on the command that answers the published state."""
+
+import numpy as np
+
+from symphony_ros.sim.lockstep import LockstepGate
+
+
+def test_waits_for_the_answer_then_for_the_watchdog_to_pass_it_on():
+    gate = LockstepGate()
+    old, new = np.zeros(3), np.ones(3)
+    gate.hardware(old)
+    gate.state_published()
+    assert not gate.ready('t1', policy_present=True)
+    gate.hardware(old)                   # the watchdog still sends the previous torque
+    assert not gate.ready('t1', True)
+    gate.policy('t1')                    # the policy's answer to this state arrives
+    assert not gate.ready('t1', True)
+    gate.hardware(old)                   # output that left before the watchdog took it in
+    assert not gate.ready('t1', True)
+    gate.hardware(new)                   # the answer, passed on
+    assert gate.ready('t1', True) and np.array_equal(gate.torque, new)
+    assert not gate.ready('t2', True)    # an answer is for one state only
+
+
+def test_an_answer_that_changes_nothing_shows_after_the_fallback_outputs():
+    gate = LockstepGate(fallback_outputs=4)
+    same = np.full(3, 2.0)
+    gate.hardware(same)
+    gate.state_published()
+    gate.policy('t1')
+    for _ in range(3):
+        gate.hardware(same)
+        assert not gate.ready('t1', True)
+    gate.hardware(same)
+    assert gate.ready('t1', True)
+
+
+def test_first_output_counts_as_a_change_and_malformed_ones_do_not():
+    gate = LockstepGate()
+    gate.state_published()
+    gate.policy('t1')
+    gate.hardware(None)                  # a malformed command: no torque
+    assert not gate.ready('t1', True)
+    gate.hardware(np.ones(3))
+    assert gate.ready('t1', True)
+
+
+def test_without_a_policy_two_outputs_after_the_state_will_do():
+    gate = LockstepGate()
+    gate.hardware(np.zeros(3))
+    gate.state_published()
+    gate.hardware(np.zeros(3))
+    assert not gate.ready('t1', policy_present=False)
+    gate.hardware(np.zeros(3))
+    assert gate.ready('t1', policy_present=False)
