@@ -103,7 +103,7 @@ def test_deploy_launch_file_builds_the_graph_nodes(monkeypatch):
         assert plain == dict(spec.parameters)
         assert type(node.kwargs['on_exit'][0]).__name__ == 'Shutdown'
     recorder, = [a for a in actions if type(a).__name__ == 'ExecuteProcess']
-    assert recorder.kwargs['cmd'][3:6] == ['record', '-o', '/tmp/b']
+    assert recorder.kwargs['cmd'][2:5] == ['symphony_ros.cli.record_cmd', '-o', '/tmp/b']
     rsp_seen = 'robot_state_publisher' in by_name or any(
         'robot_state_publisher' in a.kwargs.get('msg', '') for a in actions
         if type(a).__name__ == 'LogInfo')
