@@ -135,14 +135,8 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run ``symphony demo`` alone (also the GIF renderer's entry point)."""
-    from .errors import CliError
-    p = argparse.ArgumentParser(prog='symphony demo', description=__doc__.splitlines()[0])
-    add_arguments(p)
-    try:
-        return run(p.parse_args(argv))
-    except CliError as exc:
-        print(f'symphony demo: error: {exc}', file=sys.stderr)
-        return 2
+    from .errors import standalone
+    return standalone('demo', __doc__, add_arguments, run, argv)
 
 
 if __name__ == '__main__':

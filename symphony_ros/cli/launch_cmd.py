@@ -94,19 +94,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run ``symphony launch`` alone: ``python -m symphony_ros.cli.launch_cmd deploy ...``.
-
-    Same command, without loading the other sub-commands (and torch), so a graph starts in
-    a fraction of a second.
-    """
-    p = argparse.ArgumentParser(prog='symphony launch', description=__doc__.splitlines()[0])
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except CliError as exc:
-        print(f'symphony launch: error: {exc}', file=sys.stderr)
-        return 2
+    """Run ``symphony launch`` alone: ``python -m symphony_ros.cli.launch_cmd deploy ...``."""
+    from .errors import standalone
+    return standalone('launch', __doc__, add_arguments, run, argv)
 
 
 if __name__ == '__main__':

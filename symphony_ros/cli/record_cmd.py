@@ -61,20 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run ``symphony record`` alone: ``python -m symphony_ros.cli.record_cmd -o DIR ...``.
-
-    Same command without loading the other sub-commands (train's torch takes seconds), so
-    the recorder subscribes before the first messages of a deploy go by.
-    """
-    from .errors import CliError
-    p = argparse.ArgumentParser(prog='symphony record', description=__doc__.splitlines()[0])
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except CliError as exc:
-        print(f'symphony record: error: {exc}', file=sys.stderr)
-        return 2
+    """Run ``symphony record`` alone: ``python -m symphony_ros.cli.record_cmd -o DIR ...``."""
+    from .errors import standalone
+    return standalone('record', __doc__, add_arguments, run, argv)
 
 
 if __name__ == '__main__':

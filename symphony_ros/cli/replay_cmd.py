@@ -60,15 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run ``symphony replay`` alone, without loading the other sub-commands."""
-    from .errors import CliError
-    p = argparse.ArgumentParser(prog='symphony replay', description=__doc__.splitlines()[0])
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except CliError as exc:
-        print(f'symphony replay: error: {exc}', file=sys.stderr)
-        return 2
+    from .errors import standalone
+    return standalone('replay', __doc__, add_arguments, run, argv)
 
 
 if __name__ == '__main__':
