@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Sequence, Type, TypeVar
 
-import numpy as np
 from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
@@ -40,9 +39,10 @@ T = TypeVar('T')
 
 
 def to_time(seconds: float) -> Time:
-    """builtin_interfaces/Time from float seconds."""
-    sec = int(np.floor(seconds))
-    return Time(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+    """builtin_interfaces/Time from float seconds (rounded to the nanosecond)."""
+    # Round once, then split: rounding the fraction alone turns 3.9999999999 into (3, 0).
+    sec, nanosec = divmod(int(round(seconds * 1e9)), 1_000_000_000)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def from_time(stamp: Time) -> float:
