@@ -17,12 +17,16 @@ import copy
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, Optional, Tuple
 
 from ..core.snapshot import BEST, ActorSource, load_actor
 from ..core.trainer import Trainer
 from ..policy.export import export_policy as export_onnx
+
+REQUEST_WAIT = 5.0
+"""s the worker yields to pending requests before it steps anyway (a stuck request)."""
 
 Log = Callable[[str], None]
 
@@ -82,6 +86,10 @@ class TrainingController:
         # older best can never land after a newer one.
         self._lock = threading.Lock()
         self._export_lock = threading.Lock()
+        # A lock is not fair: the worker would take it straight back after each step and
+        # starve a request (seen: 108 s). Requests announce themselves; the worker waits.
+        self._requests = 0
+        self._requests_cond = threading.Condition()
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
@@ -104,6 +112,19 @@ class TrainingController:
         trainer.on_evaluation.append(self._evaluated)
 
     # ---- requests (any thread) -----------------------------------------------------------
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the trainer lock for a request, ahead of the worker's next step."""
+        with self._requests_cond:
+            self._requests += 1
+        try:
+            with self._lock:
+                yield
+        finally:
+            with self._requests_cond:
+                self._requests -= 1
+                self._requests_cond.notify_all()
+
     @property
     def paused(self) -> bool:
         """True while stepping is paused."""
@@ -114,7 +135,7 @@ class TrainingController:
         if paused:
             self._running.clear()
             # Taking the lock waits for the step in flight: when this returns, none runs.
-            with self._lock:
+            with self._exclusive():
                 step = self.trainer.step_count
             return f'paused at step {step}'
         self._running.set()
@@ -122,7 +143,7 @@ class TrainingController:
 
     def save_checkpoint(self) -> str:
         """Write a checkpoint now (mid-episode is fine); return its path."""
-        with self._lock:
+        with self._exclusive():
             return self.trainer.save()
 
     def export_policy(self) -> Exported:
@@ -133,7 +154,7 @@ class TrainingController:
         snapshot = None
         best = os.path.join(self.trainer.run_dir, BEST)
         if not os.path.isfile(best):
-            with self._lock:
+            with self._exclusive():
                 snapshot = self._current_actor()
         with self._export_lock:
             # Read best_actor.pt inside the export lock: exports happen in best order.
@@ -187,6 +208,8 @@ class TrainingController:
         While paused, takes none (and returns True): a step that was waiting for the lock
         when :meth:`pause` ran does not slip through.
         """
+        with self._requests_cond:
+            self._requests_cond.wait_for(lambda: self._requests == 0, timeout=REQUEST_WAIT)
         with self._lock:
             if self.finished.is_set():
                 return False
