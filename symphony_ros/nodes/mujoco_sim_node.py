@@ -81,7 +81,6 @@ class MujocoSimNode(Node):
         if self.lockstep:
             self.create_subscription(JointState, 'symphony/command', self._on_policy_command,
                                      COMMAND_QOS)
-        if self.lockstep:
             self.pub_clock = self.create_publisher(ClockMsg, 'clock', 10)
         else:
             self.create_timer(self.sim.robot.control_dt, self._tick, clock=self._steady)
