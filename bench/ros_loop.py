@@ -258,18 +258,13 @@ class Driver:
 
     def _publish_loop(self) -> None:
         from builtin_interfaces.msg import Time
+
+        from symphony_ros.safety.timing import paced
         msgs, n, period = self.states.msgs, len(self.states.msgs), self.period
         i = 0
-        deadline = time.monotonic()
-        # A sleep-to-deadline loop on the steady clock, like the watchdog's output thread: an
-        # executor timer would share the executor thread with 1000 callbacks/s at 500 Hz.
-        while not self._stop.is_set():
-            deadline += period
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            elif delay < -period:  # overran by more than a period: skip, do not burst
-                deadline = time.monotonic()
+        # The watchdog output thread's loop: an executor timer would share the executor
+        # thread with 1000 callbacks/s at 500 Hz.
+        for deadline in paced(period, self._stop):
             late = time.monotonic() - deadline
             js, odom, imu = msgs[i % n]
             now = time.time_ns()

@@ -11,7 +11,6 @@ closes it cleanly; after SIGKILL it is readable up to the last flush.
 from __future__ import annotations
 
 import importlib
-import signal
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -27,6 +26,7 @@ from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
 
 from ..bag.topics import absolute
 from ..bag.writer import BagWriteError, BagWriter
+from .signals import stop_on_signals
 
 DEPTH = 1000
 """Subscription queue: deep, so a slow disk or a busy core delays messages, not drops."""
@@ -141,14 +141,7 @@ def record(output: str, topics: Sequence[str], storage: str = 'mcap',
     try:
         writer = BagWriter(output, storage, info)
         node = BagRecorder(writer, topics, flush_period, log)
-        wake = node.create_guard_condition(lambda: None)
-
-        def request_stop(signum: int, frame: Any) -> None:
-            stop.set()
-            wake.trigger()
-        # Own handlers: rclpy's would shut the context down under a callback mid-write.
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+        stop_on_signals(node, lambda _: stop.set())
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         log(f'[record] writing {output} ({storage}); waiting for {len(node.wanted)} topics')

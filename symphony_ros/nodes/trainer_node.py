@@ -15,7 +15,6 @@ parameters: one line on stderr, exit 2.
 from __future__ import annotations
 
 import math
-import signal
 import sys
 from typing import Any, Dict, List, Optional
 
@@ -37,6 +36,7 @@ from ..train.controller import TrainingController
 from ..train.params import (TrainerNodeConfig, override_fields, policy_path, ros_wording,
                             train_config)
 from .messages import declare_config
+from .signals import stop_on_signals
 
 TEST_RETURN_TOPIC = '/symphony/train/test_return'
 # Reliable and latched: a dashboard that joins late still gets the latest test returns.
@@ -149,18 +149,12 @@ def main(args: Optional[List[str]] = None) -> int:
         except ParameterError as exc:
             print(f'trainer_node: bad parameter: {exc}', file=sys.stderr)
             return 2
-        wake = node.create_guard_condition(lambda: None)
-
-        def request_stop(signum: int, frame: Any) -> None:
-            stopping.append(signum)
-            wake.trigger()
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+        wake = stop_on_signals(node, stopping.append)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         controller = node.controller
         # The guard condition wakes spin_once on the worker's end too.
-        controller.on_end = wake.trigger
+        controller.on_end = wake
         controller.start()
         while not stopping and not controller.ended.is_set():
             executor.spin_once(timeout_sec=0.1)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import array
 import os
-import signal
 import sys
 import threading
 import time
@@ -43,9 +42,10 @@ from std_srvs.srv import Trigger
 
 from symphony_ros.safety import State, Watchdog
 from symphony_ros.safety.params import declare_all
-from symphony_ros.safety.timing import PeriodStats
+from symphony_ros.safety.timing import PeriodStats, paced
 
 from .messages import COMMAND_QOS, LATCHED_QOS, LATEST_ONLY_QOS
+from .signals import stop_on_signals
 
 COMMAND_TOPIC = '/symphony/command'
 STATE_TOPIC = '/symphony/watchdog/state'
@@ -162,15 +162,7 @@ class WatchdogNode(Node):
             problem = set_thread_priority(threading.get_native_id(), self._priority)
             if problem:
                 self.get_logger().warning(problem)
-        period = 1.0 / self.config.rate_hz
-        deadline = time.monotonic()
-        while not self._stop.is_set():
-            deadline += period
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            elif delay < -period:  # overran by more than a period: skip, do not burst
-                deadline = time.monotonic()
+        for _ in paced(1.0 / self.config.rate_hz, self._stop):
             self.stats.record(time.monotonic())
             try:
                 with self._lock:
@@ -279,13 +271,7 @@ def main(args: Optional[List[str]] = None) -> int:
         except ValueError as exc:  # bad parameters: say which, and refuse to start
             print(f'watchdog_node: {exc}', file=sys.stderr)
             return 2
-        wake = node.create_guard_condition(lambda: None)
-
-        def request_stop(signum: int, frame: Any) -> None:
-            stop.set()
-            wake.trigger()
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+        stop_on_signals(node, lambda _: stop.set())
         priority = node.config.realtime_priority
         if priority:
             problem = apply_realtime_priority(max(1, priority - 1))

@@ -1,8 +1,13 @@
-"""Timer period statistics kept cheaply at 500 Hz for the whole run (a fixed histogram)."""
+"""Fixed-period loops on the steady clock, and their period statistics.
+
+The statistics are kept cheaply at 500 Hz for the whole run (a fixed histogram).
+"""
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+import threading
+import time
+from typing import Dict, Iterator, Optional
 
 import numpy as np
 
@@ -44,3 +49,22 @@ class PeriodStats:
         return {'jitter_p50_us': self.percentile(50) * 1e6,
                 'jitter_p99_us': self.percentile(99) * 1e6,
                 'jitter_max_us': self.max * 1e6, 'periods': float(self.count)}
+
+
+def paced(period: float, stop: threading.Event) -> Iterator[float]:
+    """Yield once per ``period`` (s) on the monotonic clock until ``stop`` is set.
+
+    Each value is the deadline just reached. The loop sleeps to each deadline; after an
+    overrun of more than a period it starts afresh instead of bursting to catch up. A
+    thread running this stays on time where an rclpy executor timer, which shares its
+    thread with every callback, falls behind under load.
+    """
+    deadline = time.monotonic()
+    while not stop.is_set():
+        deadline += period
+        delay = deadline - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        elif delay < -period:  # overran by more than a period: skip, do not burst
+            deadline = time.monotonic()
+        yield deadline

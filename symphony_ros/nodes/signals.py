@@ -1,0 +1,29 @@
+"""SIGINT/SIGTERM for nodes that shut down on their own terms.
+
+rclpy's handlers shut the context down at once, under a callback that may be mid-write (a
+bag chunk, a checkpoint) or before the watchdog has slewed its output to zero. These nodes
+start rclpy with ``SignalHandlerOptions.NO`` and install this instead: the signal is
+recorded and the executor woken, and the node's own loop decides how to stop.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any, Callable
+
+from rclpy.node import Node
+
+
+def stop_on_signals(node: Node, on_signal: Callable[[int], None]) -> Callable[[], None]:
+    """On SIGINT or SIGTERM call ``on_signal(signum)``, then wake ``node``'s executor.
+
+    Return the wake-up, for other events that must end a ``spin_once`` wait.
+    """
+    wake = node.create_guard_condition(lambda: None)
+
+    def request_stop(signum: int, frame: Any) -> None:
+        on_signal(signum)
+        wake.trigger()
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    return wake.trigger
