@@ -124,7 +124,7 @@ class MujocoSimNode(Node):
 
     def _on_reset(self, _req, resp):
         with self._lock:
-            self.tracker.start(self.sim.reset())
+            self._reset_robot()
         resp.success, resp.message = True, f'reset #{self.sim.resets}'
         return resp
 
@@ -185,11 +185,16 @@ class MujocoSimNode(Node):
     def _reset_after(self, ep: Optional[EpisodeResult]) -> None:
         if ep is None:
             self.get_logger().info(f'fall at t={self.sim.time:.2f} s: reset')
-        # The reset state is stamped one period after the last one: stamps stay unique.
-        self._elapsed += self.sim.time + self.sim.robot.control_dt
-        self.tracker.start(self.sim.reset())
+        self._reset_robot()
         self._reset_time = self._now()
         self._rearm_pending = bool(self.cfg.watchdog)
+
+    def _reset_robot(self) -> None:
+        """Reset the robot and start an episode (lock held); stamps and /clock run on."""
+        # The reset state is stamped one period after the last one: stamps stay unique and
+        # /clock never goes back (it did after a ~/reset call).
+        self._elapsed += self.sim.time + self.sim.robot.control_dt
+        self.tracker.start(self.sim.reset())
 
     _epoch = 1.0
     """Simulated stamps start at 1 s: a zero stamp means 'unset' to the watchdog."""
