@@ -48,8 +48,14 @@ class LockstepGate:
         self._torque_at_answer = self.torque
 
     def state_published(self) -> None:
-        """Mark the publication of a new state (for the no-policy rule)."""
+        """Mark the publication of a new state: only answers that come after it count.
+
+        A state held and republished (episode start, while the watchdog arms) keeps its
+        stamp, so an answer from before this publication would match it, and the
+        watchdog's ramp outputs that followed would pass for the answer.
+        """
         self._outputs_at_state = self.outputs
+        self._policy_stamp = None
 
     def ready(self, stamp: Hashable, policy_present: bool) -> bool:
         """Tell whether the hardware command now answers the state stamped ``stamp``."""

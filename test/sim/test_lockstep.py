@@ -53,3 +53,18 @@ def test_without_a_policy_two_outputs_after_the_state_will_do():
     assert not gate.ready('t1', policy_present=False)
     gate.hardware(np.zeros(3))
     assert gate.ready('t1', policy_present=False)
+
+
+def test_an_answer_from_before_the_publication_does_not_count():
+    # A held state is republished with the same stamp; while the watchdog ramps in, its
+    # outputs change after every answer. Only an answer to this publication counts.
+    gate = LockstepGate(fallback_outputs=3)
+    gate.policy('t1')                    # answer to the previous publication of t1
+    gate.hardware(np.full(3, 0.5))       # a ramp output: changed, but not the answer
+    gate.state_published()
+    assert not gate.ready('t1', True)
+    gate.policy('t1')
+    gate.hardware(np.full(3, 0.5))
+    assert not gate.ready('t1', True)
+    gate.hardware(np.ones(3))
+    assert gate.ready('t1', True)
