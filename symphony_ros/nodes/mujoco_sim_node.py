@@ -16,7 +16,7 @@ import numpy as np
 import rclpy
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import Imu, JointState
@@ -233,6 +233,11 @@ class MujocoSimNode(Node):
         ok = self._wait(lambda: self.gate.ready(key, policy_present),
                         self._now() + self.cfg.lockstep_timeout)
         with self._lock:
+            if not ok:
+                self.get_logger().warn(
+                    f'lockstep: no command answered the state stamped {key} within '
+                    f'{self.cfg.lockstep_timeout} s ({self.gate.describe()}); stepping with '
+                    'zero torque')
             self._advance(self.gate.torque if ok else None)
 
     def lockstep_loop(self) -> None:
@@ -243,9 +248,14 @@ class MujocoSimNode(Node):
             self.lockstep_tick()
 
 
-def _spin(executor: MultiThreadedExecutor) -> None:
+def _spin(executor: SingleThreadedExecutor, stop: threading.Event) -> None:
+    # One executor thread; the lockstep loop runs in the main thread. (A 2-thread
+    # MultiThreadedExecutor here lost wake-ups on an idle machine: watchdog outputs sat
+    # unread for up to a second and lockstep ticks timed out.) Joined before shutdown, so
+    # no thread is left inside the middleware when the process exits.
     try:
-        executor.spin()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.05)
     except ExternalShutdownException:
         pass
 
@@ -254,9 +264,10 @@ def main(args=None) -> None:
     """Run the node until Ctrl-C or shutdown."""
     rclpy.init(args=args)
     node = MujocoSimNode()
-    executor = MultiThreadedExecutor(num_threads=2)
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
-    spin = threading.Thread(target=_spin, args=(executor,), daemon=True)
+    stop = threading.Event()
+    spin = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
     spin.start()
     try:
         if node.lockstep:
@@ -271,6 +282,8 @@ def main(args=None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
+        spin.join()
         executor.shutdown()
         node.destroy_node()
         if rclpy.ok():

@@ -68,3 +68,9 @@ class LockstepGate:
             self._torque_at_answer is None
             or not np.array_equal(self.torque, self._torque_at_answer))
         return (n >= 1 and changed) or n >= self.fallback_outputs
+
+    def describe(self) -> str:
+        """Say what the gate has seen, for the log line of a lockstep timeout."""
+        return (f'{self.outputs - self._outputs_at_state} hardware outputs since the state, '
+                f'policy answer stamped {self._policy_stamp}, '
+                f'{self.outputs - self._outputs_at_answer} outputs since it')
