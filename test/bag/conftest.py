@@ -1,12 +1,10 @@
 """Fixtures of the bag tests: small exported policies, a recorded sim run, processes."""
 
 import json
-import subprocess
-import threading
-import time
 
 import onnx
 import pytest
+from process_helpers import ChildProcess, Started
 
 
 def _export(root, seed: int, hidden: int = 32) -> str:
@@ -54,49 +52,8 @@ def sim_bag(tmp_path_factory, policies):
     return run
 
 
-class Proc:
-    """A child process whose output is collected line by line."""
-
-    def __init__(self, argv, env):
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self._t = threading.Thread(target=self._read, daemon=True)
-        self._t.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip('\n'))
-
-    @property
-    def text(self):
-        return '\n'.join(self.lines)
-
-    def wait_for(self, needle, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(needle in line for line in list(self.lines)):
-                return
-            assert self.proc.poll() is None, self.text
-            time.sleep(0.02)
-        raise AssertionError(f'{needle!r} not seen:\n{self.text}')
-
-    def finish(self, timeout=20.0):
-        try:
-            code = self.proc.wait(timeout=timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-        self._t.join(timeout=5)
-        return code
-
-
 @pytest.fixture
 def procs():
-    started = []
-    yield lambda argv, env: started.append(Proc(argv, env)) or started[-1]
-    for p in started:
-        if p.proc.poll() is None:
-            p.proc.kill()
-            p.proc.wait()
+    started = Started()
+    yield lambda argv, env: started.add(ChildProcess(argv, env))
+    started.kill_all()

@@ -1,28 +1,24 @@
 """Fixtures of the launch tests: launcher processes, a small exported policy."""
 
 import sys
-from typing import List
 
 import pytest
 from launch_helpers import Launcher
+from process_helpers import Started
 
 
 @pytest.fixture
 def launcher(ros_env):
     """Start launchers; any still running at the end of the test is killed."""
-    started: List[Launcher] = []
+    started = Started()
 
     def start(*args: str, full_cli: bool = False) -> Launcher:
         entry = (['-m', 'symphony_ros.cli.main', 'launch'] if full_cli
                  else ['-m', 'symphony_ros.cli.launch_cmd'])
-        started.append(Launcher([sys.executable, *entry, *args], ros_env))
-        return started[-1]
+        return started.add(Launcher([sys.executable, *entry, *args], ros_env))
 
     yield start
-    for la in started:
-        if la.proc.poll() is None:
-            la.proc.kill()
-            la.proc.wait()
+    started.kill_all()
 
 
 @pytest.fixture(scope='session')

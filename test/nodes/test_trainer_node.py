@@ -10,13 +10,13 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from process_helpers import ChildProcess
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float64
@@ -33,54 +33,6 @@ TINY = ('hidden_dim:=32', 'critic_heads:=8', 'batch_size:=32', 'updates_per_step
         'tensorboard:=false', 'diagnostics_period:=0.2')
 
 
-class Proc:
-    """A child process (ended by its PID only) whose merged output is collected by line."""
-
-    def __init__(self, argv, env):
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip('\n'))
-
-    @property
-    def text(self):
-        return '\n'.join(self.lines)
-
-    def wait_for(self, pattern, timeout=60.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if re.search(pattern, line):
-                    return line
-            if self.proc.poll() is not None and not self._reader.is_alive():
-                break
-            time.sleep(0.05)
-        raise AssertionError(f'{pattern!r} not seen; output:\n{self.text}')
-
-    def finish(self, timeout=60.0):
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.stop()
-            raise AssertionError(f'process did not exit; output:\n{self.text}')
-        self._reader.join(timeout=5)
-        return code
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @pytest.fixture
 def env(ros_env):
     # One torch thread: a second one on this 2-core machine slows tiny updates ~10x.
@@ -95,7 +47,7 @@ def start(env):
         argv = [sys.executable, '-m', f'symphony_ros.nodes.{module}', '--ros-args']
         for p in params:
             argv += ['-p', p]
-        started.append(Proc(argv, env))
+        started.append(ChildProcess(argv, env))
         return started[-1]
     yield run
     for p in started:
@@ -230,9 +182,9 @@ def test_symphony_launch_train_runs_the_node_to_completion(tmp_path, env):
     # The train graph's arguments are TrainConfig's: the named config's widths, so keep
     # steps under its warm-up (no updates), and the final evaluation and export still run.
     run = tmp_path / 'run'
-    launcher = Proc([sys.executable, '-m', 'symphony_ros.cli.launch_cmd', 'train',
-                     'env:=InvertedPendulum-v4', 'steps:=300', 'eval_episodes:=1',
-                     'device:=cpu', f'run_dir:={run}'], env)
+    launcher = ChildProcess([sys.executable, '-m', 'symphony_ros.cli.launch_cmd', 'train',
+                             'env:=InvertedPendulum-v4', 'steps:=300', 'eval_episodes:=1',
+                             'device:=cpu', f'run_dir:={run}'], env)
     try:
         assert launcher.finish(timeout=120) == 0, launcher.text
     finally:

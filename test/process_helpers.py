@@ -1,0 +1,82 @@
+"""A child process for the tests: output collected line by line, ended only by its PID."""
+
+import re
+import signal
+import subprocess
+import threading
+import time
+from typing import List, Sequence
+
+
+class ChildProcess:
+    """A process started by a test; its merged stdout/stderr is collected by line."""
+
+    def __init__(self, argv: Sequence[str], env: dict) -> None:
+        self.proc = subprocess.Popen(list(argv), env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        self.lines: List[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip('\n'))
+
+    @property
+    def text(self) -> str:
+        """Everything printed so far."""
+        return '\n'.join(self.lines)
+
+    def wait_for(self, pattern: str, count: int = 1, timeout: float = 90.0) -> List[str]:
+        """Wait until ``count`` lines match the regex ``pattern``; return them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in list(self.lines) if re.search(pattern, line)]
+            if len(found) >= count:
+                return found
+            if self.proc.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.05)
+        raise AssertionError(f'{count} x {pattern!r} not seen; output:\n{self.text}')
+
+    def finish(self, timeout: float = 60.0) -> int:
+        """Wait for the exit (killing a hung process); return the exit code."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f'process did not exit; output:\n{self.text}')
+        self._reader.join(timeout=5)
+        return code
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Ctrl-C, as a user would; kill if that does not end it within ``timeout``."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL if still running, and reap."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+class Started:
+    """Processes a test started: every one still running at teardown is killed."""
+
+    def __init__(self) -> None:
+        self.procs: List[ChildProcess] = []
+
+    def add(self, proc: ChildProcess) -> ChildProcess:
+        """Keep ``proc`` for teardown and return it."""
+        self.procs.append(proc)
+        return proc
+
+    def kill_all(self) -> None:
+        """Kill what is left (by PID: only processes the test started)."""
+        for p in self.procs:
+            p.kill()
