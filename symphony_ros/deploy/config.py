@@ -16,7 +16,8 @@ class PolicyNodeConfig:
     lockstep: bool = False
     """Act on each new joint_states message instead of a steady-clock timer (sim lockstep)."""
     stale_after: float = 3.0
-    """Control periods without a new robot state before an input counts as stale."""
+    """Control periods without a new robot state before an input counts as stale (timer
+    mode only: in lockstep the sim waits for each answer)."""
     diagnostics_period: float = 1.0
     """s between /diagnostics reports."""
 

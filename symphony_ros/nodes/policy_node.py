@@ -128,7 +128,9 @@ class PolicyNode(Node):
         state = self._state()
         if state is None:
             return
-        if t0 - self._state_time > self.cfg.stale_after * self.dt:
+        # In lockstep the sim waits for this answer however long it takes, so a state is
+        # never stale by the wall clock (dropping the answer would step with zero torque).
+        if not self.cfg.lockstep and t0 - self._state_time > self.cfg.stale_after * self.dt:
             self.stale += 1
             return      # no command: the watchdog's staleness check takes over
         torque, _ = self.loop.torque(state)
