@@ -94,7 +94,7 @@ class MujocoSimNode(Node):
     def _on_command(self, msg: Float64MultiArray) -> None:
         torque = np.asarray(msg.data, dtype=np.float64)
         if torque.shape != (len(self._names),):
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f'effort_controller/commands: expected {len(self._names)} torques, got '
                 f'{torque.size}; applying zero torque', throttle_duration_sec=1.0)
             torque = None
@@ -234,7 +234,7 @@ class MujocoSimNode(Node):
                         self._now() + self.cfg.lockstep_timeout)
         with self._lock:
             if not ok:
-                self.get_logger().warn(
+                self.get_logger().warning(
                     f'lockstep: no command answered the state stamped {key} within '
                     f'{self.cfg.lockstep_timeout} s ({self.gate.describe()}); stepping with '
                     'zero torque')

@@ -28,6 +28,9 @@ from ..policy.errors import PolicyError
 from ..robot.state import JointStateMapper, RobotState, imu_to_arrays, odometry_to_base
 from .messages import COMMAND_QOS, STATE_LATEST_QOS, declare_config
 
+WAIT_WARN = 5.0
+"""s without any message on a needed input before policy_node says so (and again as often)."""
+
 
 class PolicyNode(Node):
     """Steady-clock (or lockstep) control loop around a PolicyLoop."""
@@ -52,11 +55,17 @@ class PolicyNode(Node):
         self.compute, self.state_age = Percentiles(), Percentiles()
         self.overruns, self.stale, self.ticks = 0, 0, 0
         group = MutuallyExclusiveCallbackGroup()
-        for kind, topic, callback in ((JointState, 'joint_states', self._on_joints),
-                                      (Imu, 'imu/data', self._on_imu),
-                                      (Odometry, 'odom', self._on_odom)):
-            self.create_subscription(kind, topic, callback, STATE_LATEST_QOS,
-                                     callback_group=group)
+        self._topics = {}
+        """Input -> resolved topic name, for the inputs this policy needs."""
+        for key, kind, topic, callback in (
+                ('joint_states', JointState, 'joint_states', self._on_joints),
+                ('imu', Imu, 'imu/data', self._on_imu),
+                ('odom', Odometry, 'odom', self._on_odom)):
+            sub = self.create_subscription(kind, topic, callback, STATE_LATEST_QOS,
+                                           callback_group=group)
+            if key == 'joint_states' or key in self.loop.needs:
+                self._topics[key] = sub.topic_name
+        self._started = self._now()
         self.pub = self.create_publisher(JointState, 'symphony/command', COMMAND_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         if not self.cfg.lockstep:
@@ -149,6 +158,10 @@ class PolicyNode(Node):
         if done - t0 > self.dt:
             self.overruns += 1
 
+    def _silent_inputs(self) -> list:
+        have = {'joint_states': self._joints, 'imu': self._imu, 'odom': self._odom}
+        return [topic for key, topic in self._topics.items() if have[key] is None]
+
     def _diagnostics(self) -> None:
         inf, tick, age = (self.loop.inference.summary(), self.compute.summary(),
                           self.state_age.summary())
@@ -156,6 +169,18 @@ class PolicyNode(Node):
         ok = self.overruns == 0 and self.stale == 0
         status.level = DiagnosticStatus.OK if ok else DiagnosticStatus.WARN
         status.message = 'running' if ok else 'overruns or stale inputs'
+        silent = self._silent_inputs()
+        if silent:
+            status.level = DiagnosticStatus.WARN
+            status.message = f'waiting for {", ".join(silent)}'
+            waited = self._now() - self._started
+            if waited >= WAIT_WARN:
+                # The first thing to check on a robot: the topics are named as we expect.
+                self.get_logger().warning(
+                    f'no message on {", ".join(silent)} after {waited:.0f} s: is the robot\'s '
+                    'state published there? (deploy launch arguments joint_states_topic:=, '
+                    'imu_topic:=, odom_topic:=)',
+                    throttle_duration_sec=WAIT_WARN)
         values = {'ticks': self.ticks, 'overruns': self.overruns, 'stale_inputs': self.stale,
                   'inference_p50_us': inf['p50'], 'inference_p99_us': inf['p99'],
                   'tick_p50_us': tick['p50'], 'tick_p99_us': tick['p99'],

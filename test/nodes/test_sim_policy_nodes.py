@@ -87,3 +87,25 @@ def test_policy_node_refuses_a_policy_without_robot(tmp_path, ros_env):
     assert pol.returncode == 2
     assert 'refusing to start' in out and 'InvertedPendulum-v4' in out
     assert os.path.basename(policy) in out
+
+
+def test_policy_node_names_the_inputs_it_never_received(tmp_path, ros_env):
+    # A robot whose state is published under other names: the node must say which topics
+    # it is waiting on, with their resolved names, not sit silent. The full observation
+    # needs joint states and odometry, not the IMU.
+    policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
+    cmd = [sys.executable, '-m', 'symphony_ros.nodes.policy_node', '--ros-args',
+           '-p', f'policy_path:={policy}', '-r', 'odom:=/robot/odom']
+    pol = subprocess.Popen(cmd, env=ros_env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, lines = time.time() + 30, []
+        while time.time() < deadline:
+            line = pol.stdout.readline()
+            lines.append(line)
+            if 'no message on' in line or not line:
+                break
+        text = ''.join(lines)
+        assert 'no message on /joint_states, /robot/odom after' in text, text
+    finally:
+        _stop(pol)
