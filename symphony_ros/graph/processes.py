@@ -31,6 +31,8 @@ class Planned:
     params_file: Optional[str] = None
     missing: Optional[str] = None
     """Why the executable or a file is missing; None when it can start."""
+    stop_timeout: float = 0.0
+    """The node's own SIGINT grace (NodeSpec.stop_timeout); 0 = the runner's."""
 
 
 class NotFound(Exception):
@@ -133,5 +135,5 @@ def plan(graph: Graph, params_dir: str, write: bool = True) -> List[Planned]:
                 f.write(params_yaml(entity))
         out.append(Planned(entity.name, argv, not entity.optional,
                            parameters=dict(entity.parameters), params_file=params_file,
-                           missing=missing))
+                           missing=missing, stop_timeout=entity.stop_timeout))
     return out

@@ -58,11 +58,14 @@ def to_actions(graph: Graph) -> List[Any]:
                 actions.append(LogInfo(msg=f'skipping optional {entity.name}: package '
                                        f'{entity.package!r} not found'))
                 continue
+            # A node's own SIGINT grace becomes launch's SIGTERM escalation delay.
+            grace = ({'sigterm_timeout': str(entity.stop_timeout)} if entity.stop_timeout
+                     else {})
             actions.append(Node(package=entity.package, executable=entity.executable,
                                 name=entity.name, parameters=_parameters(entity),
                                 remappings=list(entity.remappings),
                                 arguments=list(entity.arguments), output='screen',
-                                on_exit=on_exit))
+                                on_exit=on_exit, **grace))
         elif isinstance(entity, ProcessSpec):
             if entity.optional and shutil.which(entity.cmd[0]) is None:
                 actions.append(LogInfo(msg=f'skipping optional {entity.name}: '

@@ -165,6 +165,8 @@ class Runner:
                          f'sending {sig.name}')
             for child in live:
                 child.signal(sig)
+            if sig == signal.SIGINT:
+                timeout = max([timeout] + [c.planned.stop_timeout for c in live])
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and any(c.alive() for c in live):
                 if len(self._signals) > seen:  # another Ctrl-C: escalate now

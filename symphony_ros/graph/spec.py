@@ -82,6 +82,9 @@ class NodeSpec:
     condition: Condition = _always
     module: Optional[str] = None
     """Python module of one of our nodes: run as ``python -m <module>`` outside ament."""
+    stop_timeout: float = 0.0
+    """s the node may take after SIGINT before SIGTERM; 0 = the launcher's default. For a
+    node that saves state on the way out (the trainer's checkpoint)."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ from typing import List, Tuple
 from .spec import Entity, GraphDef, LaunchArg, NodeSpec, Values
 
 DEVICES = ('auto', 'cpu', 'cuda')
+STOP_TIMEOUT = 120.0
+"""s trainer_node gets after Ctrl-C to write its checkpoint (Humanoid ED: networks plus a
+1.2 GB replay buffer) before the launcher escalates to SIGTERM."""
 
 
 def _text(default: object) -> str:
@@ -48,7 +51,7 @@ def train_entities(values: Values) -> List[Entity]:
     """trainer_node with every set argument as a parameter (None = the node's default)."""
     params = {k: v for k, v in values.items() if v is not None}
     return [NodeSpec('symphony_ros', 'trainer_node', 'trainer_node', parameters=params,
-                     module='symphony_ros.nodes.trainer_node')]
+                     module='symphony_ros.nodes.trainer_node', stop_timeout=STOP_TIMEOUT)]
 
 
 TRAIN = GraphDef('train', 'train a Symphony policy in MuJoCo (trainer_node)', train_args,

@@ -59,3 +59,9 @@ ECHO = GraphDef(
                         param_files=(v['params_file'],) if v['params_file'] else (),
                         remappings=(('chatter', v['chatter_topic']),),
                         module='param_echo_node')])
+
+SLOW_STOP = GraphDef('slow_stop', 'a node that needs longer than the launcher default to stop',
+                     lambda: (), lambda v: [
+                         NodeSpec('symphony_ros', 'slow_stop_node', 'saver',
+                                  module='slow_stop_node', stop_timeout=10.0),
+                         _py('worker', WORKER)])

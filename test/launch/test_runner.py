@@ -27,6 +27,18 @@ def test_signal_stops_every_child_and_grandchild(launcher, sig, full_cli):
     assert '[launch] stubborn exited with signal SIGTERM' in la.text
 
 
+def test_a_node_with_its_own_stop_timeout_gets_it_after_sigint(launcher):
+    # The trainer's case: Ctrl-C, then a checkpoint write longer than the launcher's default
+    # SIGINT grace (1 s here). SIGTERM would have cut the write short.
+    la = launcher('launch_test_graphs:SLOW_STOP', '--sigint-timeout', '1')
+    la.wait_for(r'^\[(saver|worker)\] ready$', count=2)
+    la.proc.send_signal(signal.SIGINT)
+    assert la.finish() == 0, la.text
+    assert '[saver] saved' in la.text
+    assert '[launch] saver exited with code 0' in la.text
+    assert 'sending SIGTERM' not in la.text
+
+
 def test_required_child_failure_stops_the_graph(launcher):
     la = launcher('launch_test_graphs:FAIL')
     assert la.finish() == 1, la.text
