@@ -186,6 +186,8 @@ def start_nodes(args: argparse.Namespace, policy: str, lockstep: bool, domain: i
     cmd = [sys.executable, '-m', 'symphony_ros.nodes.policy_node', '--ros-args',
            '-p', f'policy_path:={policy}', '-p', f'lockstep:={str(lockstep).lower()}',
            '-p', f'diagnostics_period:={DIAG_PERIOD_S}']
+    for p in args.policy_param:
+        cmd += ['-p', p]
     procs.append(subprocess.Popen(cmd, cwd=REPO, env=child_env(domain), stdout=out,
                                   stderr=subprocess.STDOUT))
     return procs
@@ -386,6 +388,21 @@ def analyse(d: Driver, t0: int, t1: int, rate: float, lockstep: bool) -> Dict[st
     return r
 
 
+def _set_scheduling(priority: int) -> None:
+    """SCHED_FIFO at ``priority`` for every thread of this process (0: back to normal)."""
+    from symphony_ros.nodes.realtime import apply_realtime_priority
+    if priority:
+        problem = apply_realtime_priority(priority)
+        if problem:
+            raise RuntimeError(f'--realtime: {problem}')
+        return
+    for tid in os.listdir('/proc/self/task'):
+        try:
+            os.sched_setscheduler(int(tid), os.SCHED_OTHER, os.sched_param(0))
+        except OSError:
+            pass    # a thread that ended meanwhile
+
+
 def run_one(args: argparse.Namespace, policy: str, states: States, rate: float, mode: str,
             domain: int) -> Dict[str, Any]:
     """Start the nodes, drive them at ``rate`` for ``args.seconds``, return the figures."""
@@ -401,6 +418,11 @@ def run_one(args: argparse.Namespace, policy: str, states: States, rate: float, 
     try:
         procs = start_nodes(args, policy, lockstep, domain, len(states.msgs[0][0].name))
         driver = Driver(context, states, 1.0 / rate)
+        if args.realtime:
+            # The driver stands in for ros2_control's controller_manager, which runs its
+            # update loop on SCHED_FIFO: above the policy and the watchdog. Set after the
+            # nodes started, so they do not inherit it; threads started below do.
+            _set_scheduling(args.realtime + 2)
         executor.add_node(driver.node)
         spin = threading.Thread(target=executor.spin, daemon=True)
         spin.start()
@@ -428,6 +450,8 @@ def run_one(args: argparse.Namespace, policy: str, states: States, rate: float, 
             driver.stop()
         executor.shutdown(timeout_sec=1.0)
         rclpy.try_shutdown(context=context)
+        if args.realtime:
+            _set_scheduling(0)
     result.update(rate_hz=rate, mode=mode, seconds=args.seconds, load_before=load0,
                   load_after=os.getloadavg())
     return result
@@ -515,12 +539,20 @@ def main() -> int:
                         help='first DDS domain (one per run)')
     parser.add_argument('--watchdog-param', action='append', default=[],
                         help='extra watchdog parameter, name:=value')
+    parser.add_argument('--policy-param', action='append', default=[],
+                        help='extra policy_node parameter, name:=value')
+    parser.add_argument('--realtime', type=int, default=0, metavar='N',
+                        help='SCHED_FIFO as deploy realtime_priority:=N sets it (policy N, '
+                        'watchdog N+1), with this driver at N+2 like a controller_manager')
     parser.add_argument('--startup-timeout', type=float, default=90.0)
     parser.add_argument('--json', default=None, metavar='PATH', help='also save results')
     parser.add_argument('--verbose', action='store_true', help='show the nodes\' output')
     args = parser.parse_args()
     if args.quick:
         args.seconds = 10.0
+    if args.realtime:
+        args.policy_param.append(f'realtime_priority:={args.realtime}')
+        args.watchdog_param.append(f'realtime_priority:={args.realtime + 1}')
     # Before rclpy is imported anywhere: the middleware reads these at init.
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     os.environ['ROS_DOMAIN_ID'] = str(args.domain_id)

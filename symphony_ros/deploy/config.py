@@ -20,6 +20,17 @@ class PolicyNodeConfig:
     mode only: in lockstep the sim waits for each answer)."""
     diagnostics_period: float = 1.0
     """s between /diagnostics reports."""
+    realtime_priority: int = 0
+    """SCHED_FIFO priority (1-99) of the node's threads; 0 = normal scheduling. Needs root
+    or CAP_SYS_NICE; put the watchdog one level above."""
+
+    def __post_init__(self) -> None:
+        """Reject values the node cannot run with, naming the parameter."""
+        if not 0 <= self.realtime_priority <= 99:
+            raise ValueError(f'realtime_priority must be 0-99, got {self.realtime_priority}')
+        if self.stale_after <= 0 or self.diagnostics_period <= 0:
+            raise ValueError('stale_after and diagnostics_period must be > 0, got '
+                             f'{self.stale_after} and {self.diagnostics_period}')
 
     def resolved_policy_path(self) -> str:
         """Return the policy file to load."""

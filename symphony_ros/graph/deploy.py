@@ -56,6 +56,9 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
         LaunchArg('watchdog_config', '', 'extra watchdog parameter file (ros__parameters '
                   'YAML) loaded after config/watchdog.yaml: your robot\'s limits and '
                   'thresholds', existing_file=True, allow_empty=True),
+        LaunchArg('realtime_priority', '0', 'SCHED_FIFO priority for policy_node (1-98); '
+                  'the watchdog runs one level above. 0: normal scheduling. Needs root or '
+                  'CAP_SYS_NICE', type=int),
         LaunchArg('record', 'false', 'also record every deploy topic to a bag (symphony '
                   'record)', ('true', 'false'), bool),
         LaunchArg('record_dir', '', 'bag folder for record:=true (empty: '
@@ -72,6 +75,14 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
     out: Dict[str, Dict[str, Any]] = {
         'policy_node': {}, 'watchdog_node': {'auto_arm': auto_arm[values['auto_arm']]},
         'robot_state_publisher': {}}
+    priority = values['realtime_priority']
+    if not 0 <= priority <= 98:
+        raise GraphArgError(f'realtime_priority:={priority}: expected 0 to 98 (the watchdog '
+                            'runs one level above)')
+    if priority:
+        # The last gate before the hardware preempts the policy, never the reverse.
+        out['policy_node']['realtime_priority'] = priority
+        out['watchdog_node']['realtime_priority'] = priority + 1
     lockstep = values['robot'] == 'sim' and values['timing'] == 'lockstep'
     if lockstep or values['robot'] == 'gazebo':
         # Simulated time: stamps and the watchdog's stamp checks follow /clock.

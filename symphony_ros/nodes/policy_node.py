@@ -27,6 +27,7 @@ from ..deploy.stats import Percentiles
 from ..policy.errors import PolicyError
 from ..robot.state import JointStateMapper, RobotState, imu_to_arrays, odometry_to_base
 from .messages import COMMAND_QOS, STATE_LATEST_QOS, declare_config
+from .realtime import apply_realtime_priority
 
 WAIT_WARN = 5.0
 """s without any message on a needed input before policy_node says so (and again as often)."""
@@ -201,8 +202,12 @@ def main(args=None) -> None:
         node = PolicyNode()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
+        if node.cfg.realtime_priority:
+            problem = apply_realtime_priority(node.cfg.realtime_priority)
+            if problem:
+                node.get_logger().warning(problem)
         executor.spin()
-    except (DeployError, PolicyError) as exc:
+    except (DeployError, PolicyError, ValueError) as exc:
         print(f'policy_node: refusing to start: {exc}', file=sys.stderr)
         code = 2
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -21,7 +21,6 @@ cannot stall the output or trip a false timeout.
 from __future__ import annotations
 
 import array
-import os
 import sys
 import threading
 import time
@@ -45,6 +44,7 @@ from symphony_ros.safety.params import declare_all
 from symphony_ros.safety.timing import PeriodStats, paced
 
 from .messages import COMMAND_QOS, LATCHED_QOS, LATEST_ONLY_QOS
+from .realtime import apply_realtime_priority, set_thread_priority
 from .signals import stop_on_signals
 
 COMMAND_TOPIC = '/symphony/command'
@@ -233,24 +233,6 @@ class WatchdogNode(Node):
                 time.sleep(1.0 / self.config.rate_hz)
         # Reliable delivery needs this writer alive until the zero is acknowledged.
         self._hw_pub.wait_for_all_acked(Duration(seconds=SHUTDOWN_RAMP_S))
-
-
-def set_thread_priority(tid: int, priority: int) -> Optional[str]:
-    """Put one thread on SCHED_FIFO; return an error text or None."""
-    try:
-        os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
-    except (OSError, AttributeError) as exc:
-        return f'realtime_priority {priority} not applied: {exc}'
-    return None
-
-
-def apply_realtime_priority(priority: int) -> Optional[str]:
-    """Put every thread of this process on SCHED_FIFO; return an error text or None."""
-    for tid in os.listdir('/proc/self/task'):
-        problem = set_thread_priority(int(tid), priority)
-        if problem:
-            return problem
-    return None
 
 
 def main(args: Optional[List[str]] = None) -> int:

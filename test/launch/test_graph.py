@@ -108,6 +108,12 @@ def test_mode_parameters():
     assert entity(gz, 'watchdog_node').parameters == {'robot': 'humanoid', 'auto_arm': True,
                                                       'use_sim_time': True}
 
+    rt = deploy_graph({'realtime_priority': '40'})
+    # The watchdog, the last gate, runs above the policy.
+    assert entity(rt, 'policy_node').parameters['realtime_priority'] == 40
+    assert entity(rt, 'watchdog_node').parameters['realtime_priority'] == 41
+    assert 'realtime_priority' not in entity(sim, 'policy_node').parameters
+
 
 def test_policy_default_and_watchdog_parameter_file():
     graph = deploy_graph()
@@ -146,6 +152,7 @@ def test_recorder_records_the_final_topic_names(tmp_path):
     ({'robot': 'moon'}, 'robot:=moon: expected one of sim|real|gazebo'),
     ({'seed': 'abc'}, 'seed:=abc: expected an integer'),
     ({'record': 'yes'}, 'record:=yes: expected one of true|false'),
+    ({'realtime_priority': '99'}, 'realtime_priority:=99: expected 0 to 98'),
 ])
 def test_bad_arguments_name_the_argument(assignments, message):
     with pytest.raises(GraphArgError) as err:

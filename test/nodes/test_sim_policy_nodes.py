@@ -109,3 +109,40 @@ def test_policy_node_names_the_inputs_it_never_received(tmp_path, ros_env):
         assert 'no message on /joint_states, /robot/odom after' in text, text
     finally:
         _stop(pol)
+
+
+def test_policy_node_refuses_a_bad_realtime_priority(tmp_path, ros_env):
+    policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
+    pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'realtime_priority:=150')
+    try:
+        out, _ = pol.communicate(timeout=60)
+    finally:
+        _stop(pol)
+    assert pol.returncode == 2, out
+    assert 'refusing to start: realtime_priority must be 0-99, got 150' in out
+
+
+def test_policy_node_runs_on_sched_fifo_or_says_why(tmp_path, ros_env):
+    policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
+    pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'realtime_priority:=5')
+    try:
+        lines = []
+        while not lines or 'obs humanoid_v4_full' not in lines[-1]:
+            lines.append(pol.stdout.readline())
+            assert lines[-1], ''.join(lines)
+        deadline, threads = time.time() + 10, []
+        while time.time() < deadline:
+            threads = [int(t) for t in os.listdir(f'/proc/{pol.pid}/task')]
+            if all(os.sched_getscheduler(t) == os.SCHED_FIFO for t in threads):
+                break
+            time.sleep(0.1)
+        else:
+            # Without CAP_SYS_NICE the node must say why and run on.
+            _stop(pol)
+            rest = pol.stdout.read()
+            assert 'realtime_priority 5 not applied' in rest, ''.join(lines) + rest
+            return
+        assert [os.sched_getparam(t).sched_priority for t in threads] == [5] * len(threads)
+        assert pol.poll() is None
+    finally:
+        _stop(pol)

@@ -1,0 +1,28 @@
+"""SCHED_FIFO for a node's threads: what a control loop on a robot computer runs under.
+
+Needs root or CAP_SYS_NICE (and an rtprio limit); without them the node says why, once,
+and runs on normal scheduling.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+
+def set_thread_priority(tid: int, priority: int) -> Optional[str]:
+    """Put one thread on SCHED_FIFO; return an error text or None."""
+    try:
+        os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
+    except (OSError, AttributeError) as exc:
+        return f'realtime_priority {priority} not applied: {exc}'
+    return None
+
+
+def apply_realtime_priority(priority: int) -> Optional[str]:
+    """Put every thread of this process (DDS's included) on SCHED_FIFO; error text or None."""
+    for tid in os.listdir('/proc/self/task'):
+        problem = set_thread_priority(int(tid), priority)
+        if problem:
+            return problem
+    return None
