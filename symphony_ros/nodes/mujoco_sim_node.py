@@ -258,6 +258,10 @@ def _spin(executor: SingleThreadedExecutor, stop: threading.Event) -> None:
             executor.spin_once(timeout_sec=0.05)
     except ExternalShutdownException:
         pass
+    except Exception:   # rclpy's RCLError is not public
+        if rclpy.ok():
+            raise
+        # A signal shut the context down between the check and the wait: we are done.
 
 
 def main(args=None) -> None:

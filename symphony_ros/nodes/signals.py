@@ -23,7 +23,10 @@ def stop_on_signals(node: Node, on_signal: Callable[[int], None]) -> Callable[[]
 
     def request_stop(signum: int, frame: Any) -> None:
         on_signal(signum)
-        wake.trigger()
+        try:
+            wake.trigger()
+        except Exception:  # noqa: BLE001 - rclpy's InvalidHandle is not public
+            pass    # a second signal during destroy_node(): the stop is already under way
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     return wake.trigger

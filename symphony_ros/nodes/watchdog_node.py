@@ -52,6 +52,8 @@ STATE_TOPIC = '/symphony/watchdog/state'
 ESTOP_TOPIC = '/symphony/estop'
 GRAPH_PERIOD = 0.05
 """s between checks of the publisher count on the command topic."""
+SIGNAL_POLL = 0.01
+"""s: longest wait of the executor thread, so SIGINT/SIGTERM are acted on promptly."""
 SHUTDOWN_RAMP_S = 1.0
 """Longest time spent slewing the output to zero on a clean shutdown."""
 
@@ -263,7 +265,10 @@ def main(args: Optional[List[str]] = None) -> int:
         executor.add_node(node)
         node.start_output(priority)
         while not stop.is_set():
-            executor.spin_once()
+            # Python runs a signal handler only when this thread is back from the wait, and
+            # with the robot's state gone (the sim stops on the same Ctrl-C) nothing may
+            # wake it for a second: inputs would go stale and FAULT before the ramp-down.
+            executor.spin_once(timeout_sec=SIGNAL_POLL)
     except ExternalShutdownException:
         pass
     finally:
