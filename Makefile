@@ -44,10 +44,8 @@ lint: venv
 bench: venv
 	$(PY) bench/train_throughput.py
 
-# Interim demo until the shipped humanoid policy lands (issue 7): train a small Symphony on
-# InvertedPendulum-v4 (about a minute on 2 cores), export it with its contract, inspect it.
-# The shipped policy drives the sim humanoid through the ROS graph (lockstep, real DDS),
-# recorded and evaluated; see symphony_ros/cli/demo_cmd.py.
+# The shipped policy drives the sim humanoid through the ROS graph (lockstep, real DDS) for
+# 1,000 ticks, recorded, evaluated and rendered; see symphony_ros/cli/demo_cmd.py.
 demo: venv
 	$(VENV)/bin/python -m symphony_ros.cli.demo_cmd --ticks 1000 $(DEMO_ARGS)
 
