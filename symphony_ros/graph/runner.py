@@ -20,6 +20,8 @@ from typing import IO, Callable, List, Optional
 from .processes import Planned
 
 PREFIX = '[launch]'
+REPEAT_AFTER = 0.3
+"""s after the first signal from which another one escalates the stop (a second Ctrl-C)."""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -83,6 +85,7 @@ class Runner:
         self.children: List[Child] = []
         self._lock = threading.Lock()
         self._signals: List[int] = []
+        self._signal_times: List[float] = []
         self._wake = threading.Event()
 
     def say(self, line: str) -> None:
@@ -97,6 +100,7 @@ class Runner:
     def _on_signal(self, signum: int, frame: object) -> None:
         # Only record: printing here could deadlock on the output lock.
         self._signals.append(signum)
+        self._signal_times.append(time.monotonic())
         self._wake.set()
 
     def _forward(self, child: Child) -> None:
@@ -154,8 +158,19 @@ class Runner:
             self._wake.wait(0.05)
             self._wake.clear()
 
+    def _repeated(self, seen: int, began: float) -> bool:
+        """Whether a signal after the first ``seen`` is a deliberate repeat.
+
+        ``timeout`` and some process managers signal the process and then its group, so
+        one request can arrive twice within microseconds; only a later one is a second
+        Ctrl-C.
+        """
+        times = self._signal_times
+        return len(times) > seen and times[-1] - began >= REPEAT_AFTER
+
     def _stop(self) -> None:
         seen = len(self._signals)
+        began = self._signal_times[0] if self._signal_times else time.monotonic()
         for sig, timeout in self.timeouts:
             live = [c for c in self.children if c.alive()]
             if not live:
@@ -169,7 +184,7 @@ class Runner:
                 timeout = max([timeout] + [c.planned.stop_timeout for c in live])
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and any(c.alive() for c in live):
-                if len(self._signals) > seen:  # another Ctrl-C: escalate now
+                if self._repeated(seen, began):  # another Ctrl-C: escalate now
                     seen = len(self._signals)
                     break
                 time.sleep(0.02)
