@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--dry-run', action='store_true',
                    help='print the command line and parameters of every process and exit')
     p.add_argument('--sigint-timeout', type=float, default=5.0, metavar='S',
-                   help='seconds between SIGINT and SIGTERM when stopping (default: 5)')
+                   help='seconds between SIGINT and SIGTERM when stopping (default: 5; a '
+                   'node that declares a longer one keeps it: trainer_node 120)')
     p.add_argument('--sigterm-timeout', type=float, default=5.0, metavar='S',
                    help='seconds between SIGTERM and SIGKILL when stopping (default: 5)')
 
