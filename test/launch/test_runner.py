@@ -28,41 +28,39 @@ def test_signal_stops_every_child_and_grandchild(launcher, sig, full_cli):
     assert '[launch] stubborn exited with signal SIGTERM' in la.text
 
 
-def test_a_node_with_its_own_stop_timeout_gets_it_after_sigint(launcher):
-    # The trainer's case: Ctrl-C, then a checkpoint write longer than the launcher's default
-    # SIGINT grace (1 s here). SIGTERM would have cut the write short.
+def _ctrl_c_slow_saver(launcher, gaps):
+    """Stop the SLOW_STOP graph (saver: 2 s after SIGINT) with SIGINTs ``gaps`` s apart."""
     la = launcher('launch_test_graphs:SLOW_STOP', '--sigint-timeout', '1')
     la.wait_for(r'^\[(saver|worker)\] ready$', count=2)
     la.proc.send_signal(signal.SIGINT)
+    for gap in gaps:
+        time.sleep(gap)
+        la.proc.send_signal(signal.SIGINT)
     assert la.finish() == 0, la.text
-    assert '[saver] saved' in la.text
-    assert '[launch] saver exited with code 0' in la.text
-    assert 'sending SIGTERM' not in la.text
+    return la.text
+
+
+def test_a_node_with_its_own_stop_timeout_gets_it_after_sigint(launcher):
+    # The trainer's case: Ctrl-C, then a checkpoint write longer than the launcher's default
+    # SIGINT grace (1 s here). SIGTERM would have cut the write short.
+    text = _ctrl_c_slow_saver(launcher, ())
+    assert '[saver] saved' in text and '[launch] saver exited with code 0' in text
+    assert 'sending SIGTERM' not in text
 
 
 def test_one_request_signalled_twice_does_not_escalate(launcher):
     # `timeout -s INT` signals the launcher and then its process group: one request, two
     # SIGINTs (on a busy machine up to tens of ms apart, once the stop has begun). Only a
     # later second Ctrl-C may cut the saver short.
-    la = launcher('launch_test_graphs:SLOW_STOP', '--sigint-timeout', '1')
-    la.wait_for(r'^\[(saver|worker)\] ready$', count=2)
-    la.proc.send_signal(signal.SIGINT)
-    time.sleep(0.1)
-    la.proc.send_signal(signal.SIGINT)
-    assert la.finish() == 0, la.text
-    assert '[saver] saved' in la.text and 'sending SIGTERM' not in la.text
+    text = _ctrl_c_slow_saver(launcher, (0.1,))
+    assert '[saver] saved' in text and 'sending SIGTERM' not in text
 
 
 def test_a_second_ctrl_c_escalates_at_once(launcher):
-    la = launcher('launch_test_graphs:SLOW_STOP', '--sigint-timeout', '1')
-    la.wait_for(r'^\[(saver|worker)\] ready$', count=2)
-    la.proc.send_signal(signal.SIGINT)
-    time.sleep(0.6)
-    la.proc.send_signal(signal.SIGINT)
-    assert la.finish() == 0, la.text
-    assert 'still running: saver; sending SIGTERM' in la.text, la.text
-    assert '[launch] saver exited with signal SIGTERM' in la.text
-    assert '[saver] saved' not in la.text
+    text = _ctrl_c_slow_saver(launcher, (0.6,))
+    assert 'still running: saver; sending SIGTERM' in text, text
+    assert '[launch] saver exited with signal SIGTERM' in text
+    assert '[saver] saved' not in text
 
 
 def test_required_child_failure_stops_the_graph(launcher):
