@@ -47,3 +47,22 @@ def scalar_fields(cls: type) -> List[Tuple[str, type, Any]]:
         if t in (bool, int, float, str) and f.default is not dataclasses.MISSING:
             out.append((f.name, t, f.default))
     return out
+
+
+def settings_table(cls: type) -> str:
+    """Markdown table of the scalar settings of ``cls``: name, default, meaning (for READMEs).
+
+    The README's node parameter tables are this output; a test keeps them in step.
+    """
+    docs = field_docs(cls)
+    rows = ['| parameter | default | meaning |', '|---|---|---|']
+    for name, _, default in scalar_fields(cls):
+        rows.append(f'| `{name}` | `{_as_ros_text(default)}` | {docs.get(name, "")} |')
+    return '\n'.join(rows) + '\n'
+
+
+def _as_ros_text(value: Any) -> str:
+    """A default as it is written on a ``-p name:=value`` command line."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "''" if value == '' else str(value)

@@ -1,0 +1,21 @@
+"""The README's parameter tables are the dataclasses' own (one source of truth)."""
+
+import os
+
+import pytest
+
+from symphony_ros.core.fields import settings_table
+from symphony_ros.deploy.config import PolicyNodeConfig
+from symphony_ros.safety.params import markdown_table
+from symphony_ros.sim.config import SimConfig
+
+README = os.path.join(os.path.dirname(__file__), '..', 'README.md')
+
+
+@pytest.mark.parametrize('table', [settings_table(PolicyNodeConfig), settings_table(SimConfig),
+                                   markdown_table()],
+                         ids=['policy_node', 'mujoco_sim_node', 'watchdog_node'])
+def test_readme_holds_the_generated_parameter_table(table):
+    with open(README, encoding='utf-8') as f:
+        text = f.read()
+    assert table in text, f'README table out of date; regenerate it:\n{table}'
