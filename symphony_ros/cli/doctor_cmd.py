@@ -1,0 +1,182 @@
+"""``symphony doctor``: check this machine before the first deploy, and say what to fix.
+
+Each check runs the real thing (a DDS round trip, loading the policy against the robot
+description, an offscreen render, a SCHED_FIFO switch) rather than looking for files.
+Exit code 1 when a check FAILs (the product cannot run), 0 otherwise (WARN: a feature is
+missing, e.g. no offscreen rendering for the demo's GIF).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+OK, WARN, FAIL = 'OK', 'WARN', 'FAIL'
+SHM_MIN_MB = 64
+"""Free /dev/shm below which Fast DDS's shared-memory transport may fail to open segments."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report."""
+
+    name: str
+    level: str
+    detail: str
+    hint: str = ''
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the policy to check and the robot it should drive."""
+    p.add_argument('--policy', default=None, help='ONNX policy to check (default: the shipped '
+                   'one)')
+    p.add_argument('--robot', default='humanoid', help='robot description it must match')
+
+
+def check_rclpy() -> Check:
+    """Report where rclpy comes from, and which middleware it will use."""
+    try:
+        import rclpy
+    except ImportError as exc:
+        return Check('rclpy', FAIL, f'not importable: {exc}', 'source a ROS 2 distro, or '
+                     "pip install -e '.[pip-ros]' (make venv does)")
+    where = 'ROS 2 distro' if '/opt/ros/' in rclpy.__file__ else 'pip wheels'
+    rmw = os.environ.get('RMW_IMPLEMENTATION', 'default (Fast DDS)')
+    return Check('rclpy', OK, f'{where} ({os.path.dirname(rclpy.__file__)}), rmw {rmw}')
+
+
+def check_dds_isolation() -> Check:
+    """Report the domain and discovery range this shell's nodes will use."""
+    domain = os.environ.get('ROS_DOMAIN_ID', '0 (unset)')
+    scope = os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE', 'SUBNET (unset)')
+    if scope.startswith('SUBNET'):
+        return Check('DDS scope', WARN, f'domain {domain}, discovery {scope}',
+                     'on a shared network set ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST (sim) '
+                     'or a ROS_DOMAIN_ID of your own (robot)')
+    return Check('DDS scope', OK, f'domain {domain}, discovery {scope}')
+
+
+def check_dds_round_trip(timeout: float = 10.0) -> Check:
+    """Publish and receive one message through the middleware, timed."""
+    try:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from std_msgs.msg import String
+    except ImportError:
+        return Check('DDS round trip', FAIL, 'skipped: rclpy not importable')
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = rclpy.create_node('symphony_doctor', context=context)
+        got: List[float] = []
+        topic = f'symphony_doctor_{os.getpid()}'
+        node.create_subscription(String, topic, lambda m: got.append(time.monotonic()), 10)
+        pub = node.create_publisher(String, topic, 10)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        deadline = time.monotonic() + timeout
+        while not got and time.monotonic() < deadline:
+            sent = time.monotonic()
+            pub.publish(String(data='ping'))
+            executor.spin_once(timeout_sec=0.1)
+        if not got:
+            return Check('DDS round trip', FAIL, f'no message came back within {timeout:g} s',
+                         'check the RMW install and /dev/shm; try '
+                         'ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST')
+        return Check('DDS round trip', OK, f'one message in {(got[0] - sent) * 1e3:.1f} ms')
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+def check_policy(path: Optional[str], robot: str) -> Check:
+    """Load the policy the way policy_node does: contract against the robot description."""
+    from ..deploy.policy_loop import DeployError, PolicyLoop
+    from ..paths import default_policy_path
+    from ..policy.errors import PolicyError
+    from ..robot.description import get_robot
+    path = path or default_policy_path()
+    try:
+        loop = PolicyLoop(path, get_robot(robot))
+    except (DeployError, PolicyError, ValueError, KeyError, OSError) as exc:
+        return Check('policy', FAIL, str(exc), 'symphony export RUN_DIR -o FILE.onnx')
+    c = loop.policy.contract
+    return Check('policy', OK, f'{path}: {c.observation.name} ({c.obs_dim}) -> {c.act_dim} '
+                 f'joints of {robot}, {c.training_steps} steps, test return '
+                 f'{c.test_return if c.test_return is None else round(c.test_return, 1)}')
+
+
+def check_compute() -> Check:
+    """Report the torch and onnxruntime builds: CUDA for training, CPU for inference."""
+    import onnxruntime
+    import torch
+    cuda = (f'CUDA {torch.version.cuda}, {torch.cuda.device_count()} device(s)'
+            if torch.cuda.is_available() else 'CPU only')
+    detail = (f'torch {torch.__version__} ({cuda}); onnxruntime {onnxruntime.__version__} '
+              f'({", ".join(onnxruntime.get_available_providers())})')
+    if not torch.cuda.is_available():
+        return Check('compute', WARN, detail, 'training a humanoid on CPU takes hours; see '
+                     'README "torch and CUDA" for a CUDA build')
+    return Check('compute', OK, detail)
+
+
+def check_rendering() -> Check:
+    """Try MuJoCo offscreen rendering (the demo's GIF)."""
+    import mujoco
+
+    from ..robot.render import offscreen_backend
+    gl = offscreen_backend()
+    if gl is None:
+        return Check('rendering', WARN, f'mujoco {mujoco.__version__}: no EGL or OSMesa',
+                     'apt-get install libegl1 (or libosmesa6); the demo skips its GIF')
+    return Check('rendering', OK, f'mujoco {mujoco.__version__}, MUJOCO_GL={gl}')
+
+
+def check_realtime() -> Check:
+    """Try whether realtime_priority:= can put a thread on SCHED_FIFO here."""
+    from ..nodes.realtime import set_thread_priority
+    result: List[Optional[str]] = []
+
+    def probe() -> None:
+        # A throwaway thread, so this process's own scheduling never changes.
+        result.append(set_thread_priority(threading.get_native_id(), 1))
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    if result[0]:
+        return Check('SCHED_FIFO', WARN, result[0], 'grant rtprio (limits.conf) or '
+                     'CAP_SYS_NICE to use realtime_priority:=')
+    return Check('SCHED_FIFO', OK, 'allowed (deploy realtime_priority:=N will apply)')
+
+
+def check_shm() -> Check:
+    """Report free shared memory for Fast DDS's transport."""
+    if not os.path.isdir('/dev/shm'):
+        return Check('/dev/shm', WARN, 'absent', 'Fast DDS falls back to UDP')
+    free = shutil.disk_usage('/dev/shm').free / 2**20
+    level = OK if free >= SHM_MIN_MB else WARN
+    return Check('/dev/shm', level, f'{free:.0f} MiB free',
+                 '' if level == OK else 'docker: --shm-size=256m')
+
+
+def checks(args: argparse.Namespace) -> List[Callable[[], Check]]:
+    """Return the checks, in report order."""
+    return [check_rclpy, check_dds_isolation, check_dds_round_trip,
+            lambda: check_policy(args.policy, args.robot), check_compute, check_realtime,
+            check_shm, check_rendering]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every check, print one line each (and a hint under a WARN or FAIL)."""
+    worst = OK
+    for check in checks(args):
+        c = check()
+        print(f'{c.level:<4}  {c.name:<15} {c.detail}', flush=True)
+        if c.hint and c.level != OK:
+            print(f'{"":<21}-> {c.hint}', flush=True)
+        worst = FAIL if FAIL in (worst, c.level) else worst
+    return 1 if worst == FAIL else 0
