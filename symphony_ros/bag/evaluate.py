@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
-from ..robot.description import get_robot
+from ..robot.description import RobotDescription, get_robot
 from ..robot.reward import HumanoidReward
 from . import metrics
 from .episodes import Episode, split_episodes
@@ -120,15 +120,7 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
     notes: List[str] = list(bag.warnings)
     present = {role: t for role, t in names.items()
                if t in bag.topics and bag.topics[t].count > 0}
-    missing = []
-    for role, lost in LOST_WITHOUT.items():
-        if role not in present:
-            missing.append({'role': role, 'topic': names[role], 'type': BY_KEY[role].msgtype,
-                            'lost': lost})
-            found = [t for t, i in bag.topics.items() if i.msgtype == BY_KEY[role].msgtype]
-            if found and role in ('joint_states', 'odom', 'imu', 'hardware'):
-                missing[-1]['hint'] = (f'the bag has {", ".join(found)} of that type: '
-                                       f'--topic {role}=NAME')
+    missing = _missing_topics(bag, names, present)
     if 'joint_states' not in present and 'command' not in present:
         has = ', '.join(sorted(bag.topics)) or 'no topics'
         raise EvaluationError(
@@ -153,32 +145,10 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
         by_ep.setdefault(ep, []).append(c)
 
     ev = Evaluation({}, bag, tl, episodes, notes=notes)
-    policy = {}
-    rec_path = _recorded_policy(bag, recorded_policy, notes)
-    for kind, p in (('recorded', rec_path), ('candidate', candidate)):
-        if not p:
-            continue
-        if not tl.commands:
-            notes.append(f'{kind} policy not replayed: no recorded commands to compare with')
-            continue
-        try:
-            run = run_open_loop(p, robot, tl)
-        except Exception as exc:
-            from ..deploy.policy_loop import DeployError
-            from ..policy.errors import PolicyError
-            if isinstance(exc, (DeployError, PolicyError)):
-                raise EvaluationError(f'{kind} policy refused: {exc}') from None
-            raise
-        setattr(ev, kind, run)
-        entry = {'path': p, 'sha256': sha256_file(p), 'ticks': int(len(run.rows)),
-                 'skipped_ticks': run.skipped,
-                 'vs_recorded_actions': disagreement(run, tl),
-                 'saturation_share': metrics.saturation(run.torques, robot.effort_limits)['share'],
-                 'jitter': metrics.jitter(run.actions)}
-        if run.skipped:
-            notes.append(f'{kind} policy: {run.skipped} ticks skipped'
-                         + (f' ({run.first_error})' if run.first_error else ''))
-        policy[kind] = entry
+    policies = (('recorded', _recorded_policy(bag, recorded_policy, notes)),
+                ('candidate', candidate))
+    policy = {kind: _replay_policy(ev, kind, p, robot) for kind, p in policies
+              if p and _can_replay(tl, kind, notes)}
 
     limits = robot.effort_limits
     # Commands while the robot is held or lies fallen between episodes say nothing about
@@ -195,30 +165,8 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
         notes.append(f'{resets} episodes end in a reset whose terminal state is not in the '
                      'recording: the step into it is not scored, so their returns are short '
                      'by one step and they do not count as complete')
-    complete = [e for e in episodes if e.complete]
-    scored = complete or episodes
     sat = metrics.saturation(cmd_torques, limits)
-    overall = {
-        'episodes': len(episodes), 'complete_episodes': len(complete),
-        'return': _mean_std([e.ret for e in scored]),
-        'return_over': 'complete episodes' if complete else 'all (none complete)',
-        'length': _mean_std([float(e.length) for e in scored]),
-        'steps': int(sum(e.length for e in episodes)),
-        'falls': sum(e.fallen for e in episodes),
-        'resets_without_terminal_state': sum(e.end == 'reset' for e in episodes),
-        'reward_total': float(sum(e.ret for e in episodes)),
-        'live_return': _mean_std([e.live_return for e in episodes
-                                  if e.live_return is not None]),
-        'live_reward_total': float(sum(r for _, r in tl.rewards)) if tl.rewards else None,
-        'live_episode_returns': [r for _, r in tl.returns],
-        'max_tilt_rad': metrics.max_tilt(tl) if tl.states else None,
-        'faults': len(faults),
-        'saturation_share': sat['share'],
-        'jitter': metrics.jitter(cmd_actions, metrics.command_breaks(used, episodes)),
-        'latency_ms': metrics.latency(tl),
-        'ticks_missed': metrics.missed_ticks(tl, episodes),
-        'policy_ticks': len(tl.commands), 'states': len(tl.states),
-    }
+    overall = _overall(tl, episodes, faults, sat, used, cmd_actions)
     ev.report = {
         'format': REPORT_FORMAT,
         'bag': {'path': os.path.abspath(path), 'storage': bag.storage, 'clean': bag.clean,
@@ -240,6 +188,76 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
         'diagnostics': metrics.diagnostics_summary(tl),
     }
     return ev
+
+
+def _missing_topics(bag: Bag, names: Mapping[str, str],
+                    present: Mapping[str, str]) -> List[Dict[str, Any]]:
+    """Roles without messages: what is lost, and a hint where the bag has that type."""
+    missing = []
+    for role, lost in LOST_WITHOUT.items():
+        if role in present:
+            continue
+        entry = {'role': role, 'topic': names[role], 'type': BY_KEY[role].msgtype,
+                 'lost': lost}
+        found = [t for t, i in bag.topics.items() if i.msgtype == BY_KEY[role].msgtype]
+        if found and role in ('joint_states', 'odom', 'imu', 'hardware'):
+            entry['hint'] = f'the bag has {", ".join(found)} of that type: --topic {role}=NAME'
+        missing.append(entry)
+    return missing
+
+
+def _can_replay(tl: Timeline, kind: str, notes: List[str]) -> bool:
+    if not tl.commands:
+        notes.append(f'{kind} policy not replayed: no recorded commands to compare with')
+    return bool(tl.commands)
+
+
+def _replay_policy(ev: Evaluation, kind: str, path: str,
+                   robot: RobotDescription) -> Dict[str, Any]:
+    """Run ``path`` open loop on the recorded states; set ev.<kind>; return its figures."""
+    from ..deploy.policy_loop import DeployError
+    from ..policy.errors import PolicyError
+    try:
+        run = run_open_loop(path, robot, ev.timeline)
+    except (DeployError, PolicyError) as exc:
+        raise EvaluationError(f'{kind} policy refused: {exc}') from None
+    setattr(ev, kind, run)
+    if run.skipped:
+        ev.notes.append(f'{kind} policy: {run.skipped} ticks skipped'
+                        + (f' ({run.first_error})' if run.first_error else ''))
+    return {'path': path, 'sha256': sha256_file(path), 'ticks': int(len(run.rows)),
+            'skipped_ticks': run.skipped,
+            'vs_recorded_actions': disagreement(run, ev.timeline),
+            'saturation_share': metrics.saturation(run.torques, robot.effort_limits)['share'],
+            'jitter': metrics.jitter(run.actions)}
+
+
+def _overall(tl: Timeline, episodes: List[Episode], faults: list, sat: Dict[str, Any], used: list,
+             cmd_actions: np.ndarray) -> Dict[str, Any]:
+    """Return the report's headline figures (returns over complete episodes if any)."""
+    complete = [e for e in episodes if e.complete]
+    scored = complete or episodes
+    return {
+        'episodes': len(episodes), 'complete_episodes': len(complete),
+        'return': _mean_std([e.ret for e in scored]),
+        'return_over': 'complete episodes' if complete else 'all (none complete)',
+        'length': _mean_std([float(e.length) for e in scored]),
+        'steps': int(sum(e.length for e in episodes)),
+        'falls': sum(e.fallen for e in episodes),
+        'resets_without_terminal_state': sum(e.end == 'reset' for e in episodes),
+        'reward_total': float(sum(e.ret for e in episodes)),
+        'live_return': _mean_std([e.live_return for e in episodes
+                                  if e.live_return is not None]),
+        'live_reward_total': float(sum(r for _, r in tl.rewards)) if tl.rewards else None,
+        'live_episode_returns': [r for _, r in tl.returns],
+        'max_tilt_rad': metrics.max_tilt(tl) if tl.states else None,
+        'faults': len(faults),
+        'saturation_share': sat['share'],
+        'jitter': metrics.jitter(cmd_actions, metrics.command_breaks(used, episodes)),
+        'latency_ms': metrics.latency(tl),
+        'ticks_missed': metrics.missed_ticks(tl, episodes),
+        'policy_ticks': len(tl.commands), 'states': len(tl.states),
+    }
 
 
 def _counts(items) -> Dict[str, int]:
