@@ -33,8 +33,7 @@ def _json_safe(obj):
     return obj
 
 
-def markdown(report: Dict, plots: List[str]) -> str:
-    """Return the human-readable report."""
+def _headline(report: Dict) -> List[str]:
     o, b = report['overall'], report['bag']
     ret, live = o['return'], o['live_return']
     lat, miss = o['latency_ms'], o['ticks_missed']
@@ -54,60 +53,78 @@ def markdown(report: Dict, plots: List[str]) -> str:
               f'(min {_f(ret["min"])}, max {_f(ret["max"])}) |']
     if live['mean'] is not None:
         lines.append(f'| live return (sim, same episodes) | {_f(live["mean"])} |')
+    causes = report['fault_causes']
     lines += [f'| episode length (steps) | {_f(o["length"]["mean"])} |',
               f'| falls | {o["falls"]} |',
               f'| watchdog faults | {o["faults"]}'
-              + (' (' + ', '.join(f'{k}: {v}' for k, v in report['fault_causes'].items()) + ')'
-                 if report['fault_causes'] else '') + ' |',
+              + (' (' + ', '.join(f'{k}: {v}' for k, v in causes.items()) + ')'
+                 if causes else '') + ' |',
               f'| torque saturation share | {_pct(o["saturation_share"])} |',
               f'| action jitter, mean abs(Δa) | {_f(o["jitter"], ".4f")} |',
               f'| max tilt (rad) | {_f(o["max_tilt_rad"], ".3f")} |',
               f'| command latency p50 / p99 / max (ms, {lat["source"]}) | '
               f'{_f(lat["p50"], ".2f")} / {_f(lat["p99"], ".2f")} / {_f(lat["max"], ".2f")} |',
               f'| ticks missed | {miss["missed"]} of {miss["missed"] + miss["intervals"]} |', '']
+    return lines
+
+
+def _policy_section(kind: str, p: Dict) -> List[str]:
+    d = p['vs_recorded_actions'] or {}
+    title = ('Recorded policy, replayed open-loop' if kind == 'recorded'
+             else 'Candidate policy, open-loop on the recorded states')
+    lines = [f'## {title}', '', f'`{p["path"]}` on {p["ticks"]} ticks: RMS difference to '
+             f'the recorded actions {_f(d.get("rms"), ".4g")} '
+             f'({_f(d.get("rms_torque_nm"), ".3g")} N·m), max {_f(d.get("max_abs"), ".4g")};'
+             f' saturation {_pct(p["saturation_share"])}, jitter '
+             f'{_f(p["jitter"], ".4f")}.', '']
+    share = d.get('reproduced_share')
+    if kind == 'recorded' and share is not None:
+        why = ('' if share == 1.0 else ' A command it does not reproduce was computed from '
+               'other inputs than the recorded messages of its stamp (typically the '
+               'odometry or IMU of the previous tick, which the policy node still had when '
+               'joint_states arrived).')
+        lines += [f'It reproduces {_pct(share)} of the recorded commands.{why}', '']
+    if kind == 'candidate' and d.get('per_joint'):
+        worst = sorted(d['per_joint'].items(), key=lambda kv: -kv[1])
+        lines += ['| joint | RMS Δaction |', '|---|---|']
+        lines += [f'| {j} | {v:.4f} |' for j, v in worst]
+        lines.append('')
+    return lines
+
+
+def _episodes_section(episodes: List[Dict]) -> List[str]:
+    lines = ['## Episodes', '', '| # | start (s) | steps | return | live | end | '
+             'max tilt | faults | saturation |', '|---|---|---|---|---|---|---|---|---|']
+    for e in episodes[:MAX_EPISODE_ROWS]:
+        lines.append(f'| {e["index"]} | {_f(e["start_s"])} | {e["length"]} | '
+                     f'{_f(e["return"])} | {_f(e["live_return"])} | {e["end"]} | '
+                     f'{_f(e["max_tilt_rad"], ".2f")} | {e["faults"]} | '
+                     f'{_pct(e["saturation_share"])} |')
+    if len(episodes) > MAX_EPISODE_ROWS:
+        lines.append(f'| ... | {len(episodes) - MAX_EPISODE_ROWS} more in '
+                     'report.json | | | | | | | |')
+    return lines + ['']
+
+
+def _faults_section(faults: List[Dict]) -> List[str]:
+    lines = ['## Watchdog faults', '']
+    lines += [f'- {_f(f["time_s"], ".2f")} s, '
+              + ('between episodes' if f['episode'] is None else f'episode {f["episode"]}')
+              + f': **{f["cause"]}** {f["detail"]}'
+              for f in faults[:MAX_EPISODE_ROWS]]
+    return lines + ['']
+
+
+def markdown(report: Dict, plots: List[str]) -> str:
+    """Return the human-readable report."""
+    lines = _headline(report)
     for kind in ('recorded', 'candidate'):
-        p = report['policy'].get(kind)
-        if not p:
-            continue
-        d = p['vs_recorded_actions'] or {}
-        title = ('Recorded policy, replayed open-loop' if kind == 'recorded'
-                 else 'Candidate policy, open-loop on the recorded states')
-        lines += [f'## {title}', '', f'`{p["path"]}` on {p["ticks"]} ticks: RMS difference to '
-                  f'the recorded actions {_f(d.get("rms"), ".4g")} '
-                  f'({_f(d.get("rms_torque_nm"), ".3g")} N·m), max {_f(d.get("max_abs"), ".4g")};'
-                  f' saturation {_pct(p["saturation_share"])}, jitter '
-                  f'{_f(p["jitter"], ".4f")}.', '']
-        share = d.get('reproduced_share')
-        if kind == 'recorded' and share is not None:
-            why = ('' if share == 1.0 else ' A command it does not reproduce was computed from '
-                   'other inputs than the recorded messages of its stamp (typically the '
-                   'odometry or IMU of the previous tick, which the policy node still had when '
-                   'joint_states arrived).')
-            lines += [f'It reproduces {_pct(share)} of the recorded commands.{why}', '']
-        if kind == 'candidate' and d.get('per_joint'):
-            worst = sorted(d['per_joint'].items(), key=lambda kv: -kv[1])
-            lines += ['| joint | RMS Δaction |', '|---|---|']
-            lines += [f'| {j} | {v:.4f} |' for j, v in worst]
-            lines.append('')
+        if report['policy'].get(kind):
+            lines += _policy_section(kind, report['policy'][kind])
     if report['episodes']:
-        lines += ['## Episodes', '', '| # | start (s) | steps | return | live | end | '
-                  'max tilt | faults | saturation |', '|---|---|---|---|---|---|---|---|---|']
-        for e in report['episodes'][:MAX_EPISODE_ROWS]:
-            lines.append(f'| {e["index"]} | {_f(e["start_s"])} | {e["length"]} | '
-                         f'{_f(e["return"])} | {_f(e["live_return"])} | {e["end"]} | '
-                         f'{_f(e["max_tilt_rad"], ".2f")} | {e["faults"]} | '
-                         f'{_pct(e["saturation_share"])} |')
-        if len(report['episodes']) > MAX_EPISODE_ROWS:
-            lines.append(f'| ... | {len(report["episodes"]) - MAX_EPISODE_ROWS} more in '
-                         'report.json | | | | | | | |')
-        lines.append('')
+        lines += _episodes_section(report['episodes'])
     if report['faults']:
-        lines += ['## Watchdog faults', '']
-        lines += [f'- {_f(f["time_s"], ".2f")} s, '
-                  + ('between episodes' if f['episode'] is None else f'episode {f["episode"]}')
-                  + f': **{f["cause"]}** {f["detail"]}'
-                  for f in report['faults'][:MAX_EPISODE_ROWS]]
-        lines.append('')
+        lines += _faults_section(report['faults'])
     if report['notes']:
         lines += ['## Notes', ''] + [f'- {n}' for n in report['notes']] + ['']
     if plots:
