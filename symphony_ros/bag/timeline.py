@@ -125,13 +125,30 @@ def build_timeline(robot: RobotDescription, msgs: Dict[str, List[Tuple[int, Any]
     :param names: role -> topic name (see :func:`symphony_ros.bag.topics.resolve`).
     """
     tl = Timeline(robot)
-    w = tl.warnings
     got = {role: msgs.get(topic, []) for role, topic in names.items()}
     logs = [m[0] for items in got.values() for m in items[:1]]
     tl.start_ns = min(logs) if logs else 0
-    window = int(MATCH_WINDOW * 1e9)
     mapper = JointStateMapper(robot, ignore_unknown=True)
+    js_logs = _add_states(tl, got, names, mapper)
+    _add_commands(tl, got, names, mapper, js_logs)
+    _add_hardware(tl, got['hardware'], names['hardware'])
+    tl.watchdog = [(log, str(m.data)) for log, m in got['watchdog']]
+    for log_ns, arr in got['diagnostics']:
+        for status in arr.status:
+            tl.diagnostics.append((log_ns, str(status.name),
+                                   {str(kv.key): str(kv.value) for kv in status.values}))
+    tl.rewards = [(log, float(m.data)) for log, m in got['reward']]
+    tl.returns = [(log, float(m.data)) for log, m in got['episode_return']]
+    return tl
 
+
+def _add_states(tl: Timeline, got: Dict[str, List[Tuple[int, Any]]], names: Dict[str, str],
+                mapper: JointStateMapper) -> Dict[int, List[int]]:
+    """Add one state per joint_states stamp, with odometry and IMU of that stamp.
+
+    :returns: stamp -> the log times of every joint_states message with it.
+    """
+    w, window = tl.warnings, int(MATCH_WINDOW * 1e9)
     odom = _Keyed([(s, v) for _, s, v in _convert(got['odom'], odometry_fields,
                                                   names['odom'], w)])
     imu = _Keyed([(s, v) for _, s, v in _convert(got['imu'], imu_fields, names['imu'], w)])
@@ -154,13 +171,18 @@ def build_timeline(robot: RobotDescription, msgs: Dict[str, List[Tuple[int, Any]
             state = state.with_imu(i)
         tl.states.append(StateSample(stamp, first_log[stamp], state, o is not None,
                                      i is not None))
+    return js_logs
 
+
+def _add_commands(tl: Timeline, got: Dict[str, List[Tuple[int, Any]]], names: Dict[str, str],
+                  mapper: JointStateMapper, js_logs: Dict[int, List[int]]) -> None:
+    """Add the policy's commands, each paired with the state it answered."""
     index = {s.stamp_ns: k for k, s in enumerate(tl.states)}
     all_js = sorted((log, stamp) for stamp, ls in js_logs.items() for log in ls)
     js_log_arr = np.array([x[0] for x in all_js], dtype=np.int64)
     for log_ns, stamp, torque in _convert(got['command'], lambda m: joint_efforts(mapper, m),
-                                          names['command'], w):
-        cmd = Command(log_ns, stamp, torque, torque / robot.gear)
+                                          names['command'], tl.warnings):
+        cmd = Command(log_ns, stamp, torque, torque / tl.robot.gear)
         if stamp in index:
             # Answered that exact state (lockstep stamps the command with it): pair it with
             # the latest receipt of that state before the command.
@@ -176,20 +198,15 @@ def build_timeline(robot: RobotDescription, msgs: Dict[str, List[Tuple[int, Any]
         tl.commands.append(cmd)
     tl.commands.sort(key=lambda c: c.log_ns)
 
-    hw = [(log, np.asarray(m.data, dtype=np.float64)) for log, m in got['hardware']]
+
+def _add_hardware(tl: Timeline, items: List[Tuple[int, Any]], topic: str) -> None:
+    """Add the hardware commands with one value per joint (others skipped, with a warning)."""
+    robot = tl.robot
+    hw = [(log, np.asarray(m.data, dtype=np.float64)) for log, m in items]
     good = [(log, d) for log, d in hw if d.shape == (robot.n_joints,)]
     if len(good) < len(hw):
-        w.append(f'{names["hardware"]}: skipped {len(hw) - len(good)} of {len(hw)} commands '
-                 f'without {robot.n_joints} values (robot {robot.name!r})')
+        tl.warnings.append(f'{topic}: skipped {len(hw) - len(good)} of {len(hw)} commands '
+                           f'without {robot.n_joints} values (robot {robot.name!r})')
     tl.hardware_log = np.array([x[0] for x in good], dtype=np.int64)
     tl.hardware = (np.array([x[1] for x in good]) if good
                    else np.zeros((0, robot.n_joints)))
-
-    tl.watchdog = [(log, str(m.data)) for log, m in got['watchdog']]
-    for log_ns, arr in got['diagnostics']:
-        for status in arr.status:
-            tl.diagnostics.append((log_ns, str(status.name),
-                                   {str(kv.key): str(kv.value) for kv in status.values}))
-    tl.rewards = [(log, float(m.data)) for log, m in got['reward']]
-    tl.returns = [(log, float(m.data)) for log, m in got['episode_return']]
-    return tl
