@@ -34,6 +34,8 @@ from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
 
 REARM_PERIOD = 0.05
 """s between requests for the watchdog's reset after the sim reset a fallen robot."""
+REARM_GIVE_UP = 2.0
+"""s after a reset after which a FAULT that reset requests do not clear is left alone."""
 SETTLE = 0.15
 """s after a reset in which a FAULT the watchdog reports is still the fall's (it sees the
 fallen state a tick after the sim does); later FAULTs are not the sim's to clear."""
@@ -72,6 +74,7 @@ class MujocoSimNode(Node):
         self.gate = LockstepGate()
         self._watchdog_state = ''
         self._rearm_pending = False
+        self._rearm_call = None
         self._reset_time = -np.inf
         self.create_subscription(String, 'symphony/watchdog/state', self._on_watchdog,
                                  LATCHED_QOS)
@@ -116,11 +119,19 @@ class MujocoSimNode(Node):
         # cleared; ask for its reset until it takes, and auto_arm does the rest.
         if not self._rearm_pending:
             return
-        if self._watchdog_state.startswith('FAULT'):
-            if self._wd_reset.service_is_ready():
-                self._wd_reset.call_async(Trigger.Request())
-        elif self._now() - self._reset_time > SETTLE:
+        since = self._now() - self._reset_time
+        if not self._watchdog_state.startswith('FAULT'):
+            self._rearm_pending = since <= SETTLE
+        elif since > REARM_GIVE_UP:
+            # A FAULT the reset does not clear is not the fall's (an e-stop, a second
+            # publisher): leave it to the operator.
             self._rearm_pending = False
+            self.get_logger().warning(
+                f'watchdog still {self._watchdog_state!r} {REARM_GIVE_UP:g} s after the '
+                'reset: not the fall\'s FAULT, so the sim leaves it to you (~/reset)')
+        elif self._wd_reset.service_is_ready() and (
+                self._rearm_call is None or self._rearm_call.done()):
+            self._rearm_call = self._wd_reset.call_async(Trigger.Request())
 
     def _on_reset(self, _req, resp):
         with self._lock:

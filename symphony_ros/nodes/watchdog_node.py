@@ -52,6 +52,8 @@ STATE_TOPIC = '/symphony/watchdog/state'
 ESTOP_TOPIC = '/symphony/estop'
 GRAPH_PERIOD = 0.05
 """s between checks of the publisher count on the command topic."""
+ARM_WAIT_REPORTS = 5
+"""Diagnostics reports (1 s each) with auto_arm blocked before the node logs why."""
 SIGNAL_POLL = 0.01
 """s: longest wait of the executor thread, so SIGINT/SIGTERM are acted on promptly."""
 SHUTDOWN_RAMP_S = 1.0
@@ -67,6 +69,9 @@ class WatchdogNode(Node):
         self._lock = threading.Lock()
         self.core = Watchdog(self.config, clock=time.monotonic)
         self._published_state = ''
+        self._arm_wait_reports = 0
+        self._seen_publishers = 0
+        self._last_answer: dict = {}
         self.stats = PeriodStats(1.0 / self.config.rate_hz)
         self._out = Float64MultiArray()
         self._priority = 0
@@ -194,14 +199,32 @@ class WatchdogNode(Node):
             self.get_logger().info(f'state: {text}')
 
     def _on_graph(self) -> None:
-        count = self.count_publishers(self._command_sub.topic_name)
+        topic = self._command_sub.topic_name
+        count = self.count_publishers(topic)
         with self._lock:
             self.core.set_command_publishers(count)
+        before, self._seen_publishers = self._seen_publishers, count
+        if count > 1 and count != before:
+            # Typically a second deploy graph on the same ROS_DOMAIN_ID: its states and
+            # commands mix with ours, so the watchdog will not arm until it is gone.
+            self.get_logger().warning(
+                f'{count} publishers on {topic}: arming refused until one is left (another '
+                'policy or deploy graph on this ROS_DOMAIN_ID?)')
+
+    def _report_waiting(self, status: dict) -> None:
+        # auto_arm that has waited several reports: say why (one line every few seconds).
+        if status['auto_arm'] == 'True' and status['arm_blockers']:
+            self._arm_wait_reports += 1
+            if self._arm_wait_reports % ARM_WAIT_REPORTS == 0:
+                self.get_logger().warning(f'auto_arm waiting: {status["arm_blockers"]}')
+        else:
+            self._arm_wait_reports = 0
 
     def _on_diagnostics(self) -> None:
         with self._lock:
             status = self.core.status()
             state = self.core.state
+        self._report_waiting(status)
         status.update({k: f'{v:.1f}' for k, v in self.stats.summary().items()})
         level = {State.ACTIVE: DiagnosticStatus.OK, State.RAMP: DiagnosticStatus.OK,
                  State.DISARMED: DiagnosticStatus.WARN}.get(state, DiagnosticStatus.ERROR)
@@ -218,7 +241,12 @@ class WatchdogNode(Node):
             with self._lock:
                 response.success, response.message = handler()
                 self._publish(self.core.tick(timer=False))
-            self.get_logger().info(f'{name}: {response.message}')
+            # A client retrying a refused request gets the same answer many times: log a
+            # repeat at most once a second (every answer still goes back to the caller).
+            now, (last, when) = time.monotonic(), self._last_answer.get(name, ('', 0.0))
+            if response.message != last or now - when >= 1.0:
+                self._last_answer[name] = (response.message, now)
+                self.get_logger().info(f'{name}: {response.message}')
             return response
         return serve
 

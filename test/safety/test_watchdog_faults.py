@@ -360,6 +360,9 @@ def test_second_publisher_refuses_arm_and_faults_when_active(active, reactions):
     finally:
         driver.node.destroy_publisher(extra)
     assert not ok and '2 publishers' in msg
+    # The operator's log says so too, with the topic, not only the service answer.
+    assert (f'2 publishers on {topic("/symphony/command")}: arming refused'
+            in watchdog.output_log())
 
 
 def test_reset_refused_while_the_cause_persists(active):
