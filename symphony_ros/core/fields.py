@@ -62,7 +62,7 @@ def settings_table(cls: type) -> str:
 
 
 def _as_ros_text(value: Any) -> str:
-    """A default as it is written on a ``-p name:=value`` command line."""
+    """Write a default as it goes on a ``-p name:=value`` command line."""
     if isinstance(value, bool):
         return str(value).lower()
     return "''" if value == '' else str(value)
