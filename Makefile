@@ -37,7 +37,7 @@ test-slow: venv
 test-all: venv
 	$(PY) -m pytest -q $(PYTEST_ARGS) test
 
-lint: venv
+lint: venv  # also run by `make test` (test/test_lint.py)
 	$(PY) -m flake8 symphony_ros test bench launch setup.py
 	$(PY) -m pydocstyle --convention=pep257 --add-ignore=D100,D104,D105,D107 symphony_ros
 
