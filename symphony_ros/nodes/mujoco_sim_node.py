@@ -34,6 +34,8 @@ from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
 
 REARM_PERIOD = 0.05
 """s between requests for the watchdog's reset after the sim reset a fallen robot."""
+SETTLE_OUTPUTS = 10
+"""Watchdog outputs the lockstep sim lets pass after ACTIVE before an episode's first tick."""
 REARM_GIVE_UP = 2.0
 """s after a reset after which a FAULT that reset requests do not clear is left alone."""
 SETTLE = 0.15
@@ -221,10 +223,18 @@ class MujocoSimNode(Node):
     def _hold_until_active(self) -> None:
         # A robot on its gantry: the state is frozen (sim time stands still) while the
         # watchdog arms and ramps, so no episode starts under the safe output.
-        while rclpy.ok() and (self._rearm_pending
-                              or not self._watchdog_state.startswith('ACTIVE')):
+        def armed() -> bool:
+            return not self._rearm_pending and self._watchdog_state.startswith('ACTIVE')
+        while rclpy.ok() and not armed():
             self.publish_state()
             time.sleep(self.sim.robot.control_dt)
+        # The state message saying ACTIVE can overtake the last ramp outputs (other topic);
+        # one of those read as the first tick's command would scale its torque. Hold until
+        # enough outputs have come after it.
+        with self._lock:
+            start = self.gate.outputs
+        self._wait(lambda: self.gate.outputs >= start + SETTLE_OUTPUTS,
+                   self._now() + self.cfg.lockstep_timeout)
 
     def _wait(self, ready, deadline: float) -> bool:
         while rclpy.ok() and self._now() < deadline:
