@@ -28,8 +28,11 @@ NODE_CONFIG = {'mujoco_sim_node': 'mujoco_sim.yaml', 'policy_node': 'policy.yaml
 """Optional ``config/`` parameter file per node, loaded before the launch-argument values."""
 LOCKSTEP_STALL = 2.0
 """Watchdog timeouts in lockstep, in multiples of the sim's lockstep_timeout (see below)."""
-LOCKSTEP_RATE_FACTOR = 1e4
-"""Watchdog max_torque_rate in lockstep, per second, in multiples of each effort limit."""
+LOCKSTEP_RATE_FACTOR = 1e12
+"""Watchdog max_torque_rate in lockstep, per second, in multiples of each effort limit. The
+step allowed is rate x the time since the previous output, and the watchdog forwards a new
+command microseconds after a timer output: at 1e4 such a forward went out part-slewed, the
+lockstep sim took it for the answer, and episodes diverged. 1e12 cannot bind above 1e-12 s."""
 
 
 def deploy_args() -> Tuple[LaunchArg, ...]:
