@@ -54,8 +54,6 @@ GRAPH_PERIOD = 0.05
 """s between checks of the publisher count on the command topic."""
 ARM_WAIT_REPORTS = 5
 """Diagnostics reports (1 s each) with auto_arm blocked before the node logs why."""
-SIGNAL_POLL = 0.01
-"""s: longest wait of the executor thread, so SIGINT/SIGTERM are acted on promptly."""
 SHUTDOWN_RAMP_S = 1.0
 """Longest time spent slewing the output to zero on a clean shutdown."""
 
@@ -293,10 +291,7 @@ def main(args: Optional[List[str]] = None) -> int:
         executor.add_node(node)
         node.start_output(priority)
         while not stop.is_set():
-            # Python runs a signal handler only when this thread is back from the wait, and
-            # with the robot's state gone (the sim stops on the same Ctrl-C) nothing may
-            # wake it for a second: inputs would go stale and FAULT before the ramp-down.
-            executor.spin_once(timeout_sec=SIGNAL_POLL)
+            executor.spin_once()
     except ExternalShutdownException:
         pass
     finally:
