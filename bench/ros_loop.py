@@ -391,16 +391,9 @@ def analyse(d: Driver, t0: int, t1: int, rate: float, lockstep: bool) -> Dict[st
 def _set_scheduling(priority: int) -> None:
     """SCHED_FIFO at ``priority`` for every thread of this process (0: back to normal)."""
     from symphony_ros.nodes.realtime import apply_realtime_priority
-    if priority:
-        problem = apply_realtime_priority(priority)
-        if problem:
-            raise RuntimeError(f'--realtime: {problem}')
-        return
-    for tid in os.listdir('/proc/self/task'):
-        try:
-            os.sched_setscheduler(int(tid), os.SCHED_OTHER, os.sched_param(0))
-        except OSError:
-            pass    # a thread that ended meanwhile
+    problem = apply_realtime_priority(priority)
+    if problem:
+        raise RuntimeError(f'--realtime: {problem}')
 
 
 def run_one(args: argparse.Namespace, policy: str, states: States, rate: float, mode: str,

@@ -11,16 +11,22 @@ from typing import Optional
 
 
 def set_thread_priority(tid: int, priority: int) -> Optional[str]:
-    """Put one thread on SCHED_FIFO; return an error text or None."""
+    """Put one thread on SCHED_FIFO (priority 0: back to normal); return an error or None."""
+    policy = os.SCHED_FIFO if priority else os.SCHED_OTHER
     try:
-        os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
+        os.sched_setscheduler(tid, policy, os.sched_param(priority))
+    except ProcessLookupError:
+        return None     # the thread ended meanwhile: nothing to schedule
     except (OSError, AttributeError) as exc:
         return f'realtime_priority {priority} not applied: {exc}'
     return None
 
 
 def apply_realtime_priority(priority: int) -> Optional[str]:
-    """Put every thread of this process (DDS's included) on SCHED_FIFO; error text or None."""
+    """Put every thread of this process (DDS's included) on SCHED_FIFO; error text or None.
+
+    Priority 0 puts them back on normal scheduling.
+    """
     for tid in os.listdir('/proc/self/task'):
         problem = set_thread_priority(int(tid), priority)
         if problem:
