@@ -87,6 +87,7 @@ class Trainer:
         self.log = RunLog(self.run_dir, rows, tensorboard)
         self._progress = progress
         self._bar = None
+        self._stop_requested = False
         self._rate_mark = (self.step_count, time.perf_counter())
 
     # ---- run folder -------------------------------------------------------------------
@@ -206,8 +207,21 @@ class Trainer:
             callback(row)
         return row
 
+    def request_stop(self) -> None:
+        """Make :meth:`run` end after the current step with a checkpoint (signal-safe)."""
+        self._stop_requested = True
+
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`request_stop` was called."""
+        return self._stop_requested
+
     def run(self, max_steps: Optional[int] = None) -> Dict[str, float]:
-        """Train until done (or for ``max_steps`` more steps); returns a summary."""
+        """Train until done (or for ``max_steps`` more steps, or a stop request).
+
+        A stop request writes a checkpoint at the step reached, so ``--resume`` loses nothing.
+        :returns: :meth:`summary`.
+        """
         stop_at = self.cfg.steps if max_steps is None else min(self.cfg.steps,
                                                                self.step_count + max_steps)
         if self._progress and self._bar is None:
@@ -215,13 +229,15 @@ class Trainer:
             self._bar = tqdm(total=self.cfg.steps, initial=self.step_count, unit='step',
                              dynamic_ncols=True, desc=f'{self.sym.name} {self.cfg.env}')
         try:
-            while self.step_count < stop_at:
+            while self.step_count < stop_at and not self._stop_requested:
                 self.step()
                 if self._bar is not None and self.step_count % 50 == 0:
                     self._bar.set_postfix(self._postfix(), refresh=False)
             if self.done:
                 if not self.log.rows or self.log.rows[-1]['step'] != self.step_count:
                     self.evaluate_and_log()
+                self.save()
+            elif self._stop_requested:
                 self.save()
         finally:
             if self._bar is not None:

@@ -19,8 +19,8 @@ TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_
 
 
 def tiny_config(run_dir, steps=260, **kw):
+    kw = dict(dict(eval_every=100, eval_episodes=1, checkpoint_every=50), **kw)
     return TrainConfig(env='InvertedPendulum-v4', steps=steps, run_dir=str(run_dir), seed=3,
-                       eval_every=100, eval_episodes=1, checkpoint_every=50,
                        overrides=dict(TINY), **kw)
 
 
@@ -137,3 +137,51 @@ def test_kill_9_then_resume_completes(tmp_path):
     out = _cli(*[a if a != '2000' else '400' for a in args], '--resume')
     assert out.returncode == 0, out.stderr
     assert '"step": 400' in out.stdout
+
+
+def test_stop_request_checkpoints_the_step_reached(tmp_path):
+    cfg = tiny_config(tmp_path / 's', steps=1000, checkpoint_every=10_000)
+    trainer = Trainer(cfg, progress=False, tensorboard=False)
+    trainer.on_evaluation.append(lambda row: trainer.request_stop())
+    try:
+        summary = trainer.run()
+    finally:
+        trainer.close()
+    # The first evaluation (step 100) asked to stop: no further step, one checkpoint there.
+    assert summary['step'] == 100 and trainer.stopped
+    assert [os.path.basename(p) for p in list_checkpoints(cfg.run_dir)] == [
+        'ckpt_000000100.pt']
+    _, steps = _train(cfg, resume=True, max_steps=20)
+    assert steps == 120
+
+
+def test_cli_sigint_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
+    run = tmp_path / 'c'
+    args = ['train', '--run-dir', str(run), '--env', 'InvertedPendulum-v4', '--seed', '1',
+            '--eval-every', '100', '--eval-episodes', '1', '--checkpoint-every', '100000',
+            '--hidden-dim', '16', '--critic-heads', '4', '--batch-size', '16',
+            '--capacity', '400', '--explore-steps', '100', '--steps', '99999', '--no-progress']
+    proc = subprocess.Popen([sys.executable, '-m', 'symphony_ros.cli.main', *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (run / 'metrics.csv').exists():
+            time.sleep(0.05)
+        assert (run / 'metrics.csv').exists(), 'no evaluation in time'
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    # One line per evaluation on stderr, the JSON summary alone on stdout.
+    assert 'step 100  test return' in err and 'new best' in err
+    assert 'SIGINT: writing a checkpoint' in err and '--resume' in err
+    stopped_at = int(out.strip().splitlines()[-1].split('"step": ')[1].split(',')[0])
+    assert stopped_at >= 100
+    assert latest_checkpoint(str(run)).endswith(f'ckpt_{stopped_at:09d}.pt')
+    resumed = _cli(*[a if a != '99999' else str(stopped_at + 30) for a in args], '--resume')
+    assert resumed.returncode == 0, resumed.stderr
+    assert f'resumed {run} at step {stopped_at:,}' in resumed.stderr
+    assert f'"step": {stopped_at + 30}' in resumed.stdout
