@@ -1,8 +1,11 @@
 """Architecture rules that a refactor could silently break."""
 
+import os
 import pkgutil
+import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import symphony_ros
 
@@ -31,3 +34,16 @@ def test_core_never_imports_rclpy():
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == '', f'rclpy imported by the core: {out.stdout}'
+
+
+def test_one_version_in_package_xml_setup_py_and_the_cli():
+    """package.xml (colcon, rosdep), setup.py (pip) and `symphony --version` agree."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    xml_version = ET.parse(os.path.join(root, 'package.xml')).getroot().findtext('version')
+    with open(os.path.join(root, 'setup.py')) as f:
+        setup_version = re.search(r"version='([^']+)'", f.read()).group(1)
+    out = subprocess.run([sys.executable, '-m', 'symphony_ros.cli.main', '--version'],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f'symphony_ros {symphony_ros.__version__}'
+    assert xml_version == setup_version == symphony_ros.__version__

@@ -28,6 +28,13 @@ COMMANDS = {
 }
 
 
+DESCRIPTION = ('symphony_ros: train a humanoid controller with Symphony in MuJoCo, export it\n'
+               'to ONNX with its contract, deploy it through ROS 2 behind a safety watchdog,\n'
+               'record and evaluate rosbag2 bags.')
+EPILOG = ('first run: `symphony doctor`, then `symphony demo`.\n'
+          'help on one command: `symphony COMMAND --help`.')
+
+
 def _available() -> List[str]:
     # Commands are listed up front and land module by module.
     return [n for n in COMMANDS if importlib.util.find_spec(f'symphony_ros.cli.{n}_cmd')]
@@ -35,7 +42,11 @@ def _available() -> List[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with one sub-parser per available command."""
-    parser = argparse.ArgumentParser(prog='symphony', description=__doc__.splitlines()[0])
+    from .. import __version__
+    parser = argparse.ArgumentParser(
+        prog='symphony', description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--version', action='version', version=f'symphony_ros {__version__}')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for name in _available():
         module = importlib.import_module(f'symphony_ros.cli.{name}_cmd')
