@@ -102,6 +102,7 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
         out['watchdog_node'].update(command_timeout=stall, state_timeout=stall,
                                     max_stamp_future=stall,
                                     max_torque_rate=lockstep_torque_rate(values))
+    if values['robot'] == 'sim':
         # The episodes start once the watchdog is ACTIVE, not under its safe output.
         out['mujoco_sim_node'] = {'wait_for_active': True}
     return out

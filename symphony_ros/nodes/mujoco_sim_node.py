@@ -212,8 +212,16 @@ class MujocoSimNode(Node):
     _epoch = 1.0
     """Simulated stamps start at 1 s: a zero stamp means 'unset' to the watchdog."""
 
+    def _armed(self) -> bool:
+        return not self._rearm_pending and self._watchdog_state.startswith('ACTIVE')
+
     def _tick(self) -> None:
         if self.done.is_set():
+            return
+        if self.cfg.wait_for_active and self.tracker.steps == 0 and not self._armed():
+            # On the gantry (see _hold_until_active): the state stays frozen but keeps
+            # flowing with fresh stamps, which is what lets the watchdog arm.
+            self.publish_state()
             return
         torque = self._current_torque()
         with self._lock:
@@ -223,9 +231,7 @@ class MujocoSimNode(Node):
     def _hold_until_active(self) -> None:
         # A robot on its gantry: the state is frozen (sim time stands still) while the
         # watchdog arms and ramps, so no episode starts under the safe output.
-        def armed() -> bool:
-            return not self._rearm_pending and self._watchdog_state.startswith('ACTIVE')
-        while rclpy.ok() and not armed():
+        while rclpy.ok() and not self._armed():
             self.publish_state()
             time.sleep(self.sim.robot.control_dt)
         # The state message saying ACTIVE can overtake the last ramp outputs (other topic);

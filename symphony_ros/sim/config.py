@@ -34,8 +34,9 @@ class SimConfig:
     max_episodes: int = 0
     """Exit after this many finished episodes (0 = run until shut down)."""
     wait_for_active: bool = False
-    """lockstep only: hold the robot at its initial state until the watchdog reports
-    ACTIVE, so every episode runs under the policy (the deploy graph sets it in lockstep)."""
+    """Hold the robot at its initial state (a gantry) until the watchdog reports ACTIVE, so
+    every episode runs under the policy, not under the watchdog's safe output or its ramp
+    (the deploy graph sets it)."""
     watchdog: str = 'watchdog_node'
     """Node name of the watchdog whose ~/reset the sim calls after it resets a fallen robot
     (a fall latches the watchdog's tilt FAULT; auto_arm then re-arms it). Empty: never."""

@@ -63,3 +63,43 @@ def test_deploy_sim_graph_flows_on_remapped_topics_and_stops(launcher, policy_fi
     assert la.finish() == 0, la.text
     assert [p for p in pids if pid_alive(p)] == []
     assert 'sending SIGTERM' not in la.text, la.text  # every node stops on SIGINT alone
+
+
+def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file):
+    """Realtime sim with auto_arm:=false: the robot stays on its gantry, states keep coming.
+
+    Unheld, the unpowered humanoid falls within about a second and the sim logs an episode.
+    """
+    _require_nodes()
+    import rclpy
+    from rclpy.node import Node
+    from sensor_msgs.msg import JointState
+
+    la = launcher('deploy', 'robot:=sim', f'policy:={policy_file}', 'auto_arm:=false',
+                  '--sigint-timeout', '5')
+    rclpy.init()
+    probe = Node('gantry_probe')
+    states = []
+    probe.create_subscription(JointState, '/joint_states', states.append, 10)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(states) < 20:
+            rclpy.spin_once(probe, timeout_sec=0.05)
+            assert la.proc.poll() is None, la.text
+        first = len(states)
+        end = time.monotonic() + 4.0
+        while time.monotonic() < end:
+            rclpy.spin_once(probe, timeout_sec=0.05)
+    finally:
+        probe.destroy_node()
+        rclpy.shutdown()
+    assert first >= 20, la.text
+    # ~66 Hz for 4 s: the frozen state keeps flowing with fresh stamps (the watchdog needs
+    # live inputs to be armed at all).
+    assert len(states) - first >= 100, (len(states), la.text)
+    stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in states]
+    assert len(set(stamps)) == len(stamps)
+    assert all(m.position == states[0].position for m in states), 'the held robot moved'
+    assert 'episode 0' not in la.text, la.text
+    la.proc.send_signal(signal.SIGINT)
+    assert la.finish() == 0, la.text

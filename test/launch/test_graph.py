@@ -82,7 +82,8 @@ def test_mode_parameters():
     assert entity(sim, 'watchdog_node').parameters == {'robot': 'humanoid', 'auto_arm': True}
     assert 'use_sim_time' not in entity(sim, 'policy_node').parameters
     assert entity(sim, 'mujoco_sim_node').parameters == {
-        'robot': 'humanoid', 'timing': 'realtime', 'max_ticks': 0, 'max_episodes': 0}
+        'robot': 'humanoid', 'timing': 'realtime', 'max_ticks': 0, 'max_episodes': 0,
+        'wait_for_active': True}
     assert entity(deploy_graph({'robot': 'real'}), 'watchdog_node').parameters[
         'auto_arm'] is False
     assert entity(deploy_graph({'auto_arm': 'false'}), 'watchdog_node').parameters[
