@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import IO, Callable, List, Optional
+from typing import IO, Callable, List, Optional, Tuple
 
 from .processes import Planned
 
@@ -84,8 +84,8 @@ class Runner:
         self.out = out
         self.children: List[Child] = []
         self._lock = threading.Lock()
-        self._signals: List[int] = []
-        self._signal_times: List[float] = []
+        self._signals: List[Tuple[int, float]] = []
+        """(signal number, monotonic time) of each stop request."""
         self._wake = threading.Event()
 
     def say(self, line: str) -> None:
@@ -99,8 +99,7 @@ class Runner:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         # Only record: printing here could deadlock on the output lock.
-        self._signals.append(signum)
-        self._signal_times.append(time.monotonic())
+        self._signals.append((signum, time.monotonic()))
         self._wake.set()
 
     def _forward(self, child: Child) -> None:
@@ -143,7 +142,7 @@ class Runner:
         """Wait for a signal or a required child's exit; return the exit status to give."""
         while True:
             if self._signals:
-                self.say(f'{PREFIX} {_signal_name(self._signals[0])}: stopping')
+                self.say(f'{PREFIX} {_signal_name(self._signals[0][0])}: stopping')
                 return 0
             for child in self.children:
                 if child.alive() or child.reported:
@@ -165,12 +164,11 @@ class Runner:
         one request can arrive twice within microseconds; only a later one is a second
         Ctrl-C.
         """
-        times = self._signal_times
-        return len(times) > seen and times[-1] - began >= REPEAT_AFTER
+        return len(self._signals) > seen and self._signals[-1][1] - began >= REPEAT_AFTER
 
     def _stop(self) -> None:
         seen = len(self._signals)
-        began = self._signal_times[0] if self._signal_times else time.monotonic()
+        began = self._signals[0][1] if self._signals else time.monotonic()
         for sig, timeout in self.timeouts:
             live = [c for c in self.children if c.alive()]
             if not live:
