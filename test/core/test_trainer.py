@@ -67,6 +67,15 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
     assert [int(r['step']) for r in rows] == [100, 200, 260]
 
 
+def tiny_args(run_dir, steps, seed=1, eval_every=200, checkpoint_every=50):
+    """`symphony train` flags of a tiny InvertedPendulum run (TINY as flags)."""
+    return ['train', '--run-dir', str(run_dir), '--env', 'InvertedPendulum-v4',
+            '--seed', str(seed), '--eval-every', str(eval_every), '--eval-episodes', '1',
+            '--checkpoint-every', str(checkpoint_every), '--hidden-dim', '16',
+            '--critic-heads', '4', '--batch-size', '16', '--capacity', '400',
+            '--explore-steps', '100', '--steps', str(steps)]
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, '-m', 'symphony_ros.cli.main', *args],
                           capture_output=True, text=True, timeout=300)
@@ -109,21 +118,14 @@ def test_corrupt_checkpoint_is_named(tmp_path):
     with open(newest, 'r+b') as f:
         f.truncate(100)
     cfg = tiny_config(tmp_path / 'r', steps=200)
-    args = ['train', '--run-dir', cfg.run_dir, '--env', cfg.env, '--seed', '3',
-            '--eval-every', '100', '--eval-episodes', '1', '--checkpoint-every', '50',
-            '--hidden-dim', '16', '--critic-heads', '4', '--batch-size', '16',
-            '--capacity', '400', '--explore-steps', '100', '--steps', '200', '--resume']
-    out = _cli(*args)
+    out = _cli(*tiny_args(cfg.run_dir, 200, seed=3, eval_every=100), '--resume')
     assert out.returncode == 2
     assert os.path.basename(newest) in out.stderr and 'not a readable checkpoint' in out.stderr
 
 
 def test_kill_9_then_resume_completes(tmp_path):
     run = tmp_path / 'k'
-    args = ['train', '--run-dir', str(run), '--env', 'InvertedPendulum-v4', '--seed', '1',
-            '--eval-every', '200', '--eval-episodes', '1', '--checkpoint-every', '50',
-            '--hidden-dim', '16', '--critic-heads', '4', '--batch-size', '16',
-            '--capacity', '400', '--explore-steps', '100', '--steps', '2000', '--no-progress']
+    args = tiny_args(run, 2000) + ['--no-progress']
     proc = subprocess.Popen([sys.executable, '-m', 'symphony_ros.cli.main', *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -134,7 +136,7 @@ def test_kill_9_then_resume_completes(tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    out = _cli(*[a if a != '2000' else '400' for a in args], '--resume')
+    out = _cli(*tiny_args(run, 400), '--no-progress', '--resume')
     assert out.returncode == 0, out.stderr
     assert '"step": 400' in out.stdout
 
@@ -157,10 +159,7 @@ def test_stop_request_checkpoints_the_step_reached(tmp_path):
 
 def test_cli_sigint_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
     run = tmp_path / 'c'
-    args = ['train', '--run-dir', str(run), '--env', 'InvertedPendulum-v4', '--seed', '1',
-            '--eval-every', '100', '--eval-episodes', '1', '--checkpoint-every', '100000',
-            '--hidden-dim', '16', '--critic-heads', '4', '--batch-size', '16',
-            '--capacity', '400', '--explore-steps', '100', '--steps', '99999', '--no-progress']
+    args = tiny_args(run, 99999, eval_every=100, checkpoint_every=100000) + ['--no-progress']
     proc = subprocess.Popen([sys.executable, '-m', 'symphony_ros.cli.main', *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -181,7 +180,8 @@ def test_cli_sigint_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
     stopped_at = int(out.strip().splitlines()[-1].split('"step": ')[1].split(',')[0])
     assert stopped_at >= 100
     assert latest_checkpoint(str(run)).endswith(f'ckpt_{stopped_at:09d}.pt')
-    resumed = _cli(*[a if a != '99999' else str(stopped_at + 30) for a in args], '--resume')
+    resumed = _cli(*tiny_args(run, stopped_at + 30, eval_every=100, checkpoint_every=100000),
+                   '--resume')
     assert resumed.returncode == 0, resumed.stderr
     assert f'resumed {run} at step {stopped_at:,}' in resumed.stderr
     assert f'"step": {stopped_at + 30}' in resumed.stdout
