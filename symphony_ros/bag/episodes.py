@@ -4,8 +4,8 @@ Scoring is the sim's own: `EpisodeTracker` over `HumanoidReward`, fed the record
 and the torque the robot received (the hardware command), so an episode ends where the sim
 ended it, on a fall or at the time limit. A recording may also jump: the sim resets the
 robot (or a real robot is picked up and set down), or the data has a hole; such a jump ends
-the episode too, found from the pose (:func:`discontinuity`). After a fall the next episode
-starts at the first healthy state.
+the episode too, found from the pose (:func:`discontinuity`). A state repeated exactly is
+no step (:func:`held`). After a fall the next episode starts at the first healthy state.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ JOINT_JUMP = 1.0
 """rad: the same for any joint."""
 MAX_GAP = 0.5
 """s: states further apart than this do not make a step (data missing, not a control tick)."""
-END_REASONS = ('fall', 'time_limit', 'reset', 'gap', 'end_of_bag')
+END_REASONS = ('fall', 'time_limit', 'reset', 'gap', 'hold', 'end_of_bag')
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Episode:
     last: int
     end: str
     """fall | time_limit (the tracker's rule), reset (pose jump: the terminal state is not
-    in the recording), gap (no data) or end_of_bag."""
+    in the recording), gap (no data), hold (the state stopped changing) or end_of_bag."""
     steps: List[StepReward] = field(default_factory=list)
     live_return: Optional[float] = None
     """The sim's /symphony/sim/episode_return for it, when recorded."""
@@ -84,6 +84,19 @@ def discontinuity(a: StateSample, b: StateSample, dt: float) -> Optional[str]:
     return None
 
 
+def held(a: StateSample, b: StateSample) -> bool:
+    """Return True when ``b`` repeats ``a``'s state exactly: no control step between them.
+
+    The sim holds the robot this way until the watchdog is ACTIVE (a gantry: the state
+    keeps flowing with fresh stamps); on hardware it is a driver republishing a stale
+    state, since measured positions and velocities never repeat to the last bit.
+    """
+    sa, sb = a.state, b.state
+    return bool(np.array_equal(sa.joint_positions, sb.joint_positions)
+                and np.array_equal(sa.joint_velocities, sb.joint_velocities)
+                and np.array_equal(sa.base_position, sb.base_position))
+
+
 def moving(sample: StateSample) -> bool:
     """Return True unless the robot is at rest (as at a reset) in ``sample``."""
     s = sample.state
@@ -116,6 +129,9 @@ def split_episodes(tl: Timeline, reward: HumanoidReward, limit: int) -> List[Epi
         a, b = states[i], states[i + 1]
         if not (a.has_odom and b.has_odom):
             close(i, 'gap')
+            continue
+        if held(a, b):
+            close(i, 'hold')
             continue
         if cur is None:
             if i < resume or reward.fallen(a.state):

@@ -11,7 +11,7 @@ import numpy as np
 from ..core.atomic import atomic_write
 
 EPISODE_COLORS = {'fall': 'tab:red', 'time_limit': 'tab:green', 'reset': 'tab:orange',
-                  'gap': 'tab:gray', 'end_of_bag': 'tab:blue'}
+                  'gap': 'tab:gray', 'hold': 'tab:purple', 'end_of_bag': 'tab:blue'}
 
 
 def _pyplot():

@@ -95,13 +95,16 @@ def state_messages(state, names: Sequence[str], stamp_ns: int) -> Dict[str, obje
 def write_sim_bag(path: str, policy: str, ticks: int = 300, storage: str = 'sqlite3',
                   terminal_state: bool = True, drop: Sequence[str] = (),
                   faults: Sequence[int] = (), episode_steps: int = 1000,
-                  seed: int = 0, info: Optional[Dict[str, str]] = None) -> SimRun:
+                  seed: int = 0, info: Optional[Dict[str, str]] = None,
+                  hold: int = 0) -> SimRun:
     """Run the sim and ``policy`` in-process for ``ticks`` steps; record it to ``path``.
 
     :param terminal_state: publish the state that ended an episode before the reset (else
         the reset state follows the last pre-terminal one, and the last step is lost).
     :param drop: topics left out of the bag.
     :param faults: ticks at which the watchdog reports a tilt FAULT (ACTIVE again after).
+    :param hold: states published unchanged (fresh stamps, no step) at the start and after
+        each reset, as the sim holds the robot until the watchdog is ACTIVE.
     """
     robot = get_robot('humanoid')
     sim = RobotSim(SimConfig(seed=seed, episode_steps=episode_steps))
@@ -143,6 +146,14 @@ def write_sim_bag(path: str, policy: str, ticks: int = 300, storage: str = 'sqli
             put('/effort_controller/commands', hw, at + 500_000)
             return torque
 
+        def hold_still(st):
+            nonlocal stamp, log
+            for _ in range(hold):
+                tick_state(st, stamp, log)
+                stamp += dt_ns
+                log += 10_000_000
+
+        hold_still(state)
         for tick in range(ticks):
             if tick in faults:
                 put('/symphony/watchdog/state', T['std_msgs/msg/String'](
@@ -171,6 +182,7 @@ def write_sim_bag(path: str, policy: str, ticks: int = 300, storage: str = 'sqli
                     log += 10_000_000
                 state = sim.reset()
                 tracker.start(state)
+                hold_still(state)
             if tick % 50 == 0:
                 diag = T['diagnostic_msgs/msg/DiagnosticArray'](
                     header=_header(stamp), status=[T['diagnostic_msgs/msg/DiagnosticStatus'](

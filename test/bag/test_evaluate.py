@@ -102,6 +102,19 @@ def test_reset_without_terminal_state_ends_the_episode(tmp_path, policies):
     assert ev.report['overall']['resets_without_terminal_state'] == len(ended)
 
 
+def test_held_states_are_no_steps(tmp_path, policies):
+    # The sim's gantry: before each episode the state repeats with fresh stamps until the
+    # watchdog is ACTIVE. Scored as steps, 20 held ticks would add ~100 to every return.
+    path = str(tmp_path / 'held')
+    run = write_sim_bag(path, policies['recorded'], ticks=200, hold=20)
+    ev = evaluate_bag(path)
+    complete = [e for e in ev.episodes if e.complete]
+    assert len(complete) == len(run.returns) >= 2
+    assert [e.length for e in complete] == run.lengths
+    np.testing.assert_allclose([e.ret for e in complete], run.returns, rtol=1e-9)
+    assert not any(e.end == 'hold' for e in ev.episodes)
+
+
 def _rewrite_with_flushes(src: str, dst: str, every: int) -> int:
     """Copy a bag through BagWriter (MCAP), flushing every ``every`` messages."""
     bag = open_bag(src)
