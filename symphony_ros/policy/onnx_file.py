@@ -13,12 +13,17 @@ from .contract import PolicyContract, read_contract
 from .errors import PolicyFileError
 
 
+TORCH_ZIP = b'PK\x03\x04'
+"""torch.save writes a zip archive; ONNX is protobuf and never starts with these bytes."""
+
+
 def load_model(path: str) -> onnx.ModelProto:
     """Read and parse an ONNX file, turning every failure into a :class:`PolicyFileError`."""
     if not os.path.exists(path):
         raise PolicyFileError(path, None, 'no such file')
     if os.path.isdir(path):
-        raise PolicyFileError(path, None, 'is a folder; expected an .onnx file')
+        raise PolicyFileError(path, None, 'is a folder; expected an .onnx file (a run folder? '
+                              f'`symphony export {path} -o policy.onnx` makes one)')
     try:
         with open(path, 'rb') as f:
             data = f.read()
@@ -26,6 +31,10 @@ def load_model(path: str) -> onnx.ModelProto:
         raise PolicyFileError(path, None, f'cannot be read ({exc.strerror})') from None
     if not data:
         raise PolicyFileError(path, None, 'is empty (0 bytes); truncated or never written')
+    if data[:4] == TORCH_ZIP:
+        raise PolicyFileError(path, None, 'is a PyTorch file (a checkpoint or best_actor.pt), '
+                              'not an exported policy; `symphony export '
+                              f'{path} -o policy.onnx` makes one')
     try:
         model = onnx.load_model_from_string(data)
     except Exception:  # noqa: BLE001 - protobuf raises DecodeError and friends

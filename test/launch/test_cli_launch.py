@@ -70,3 +70,6 @@ def test_missing_policy_file_is_refused_before_starting(capsys, tmp_path):
     code, out, err = run(capsys, 'deploy', f'policy:={missing}')
     assert code == 2
     assert err == f'symphony launch: error: policy:={missing}: file not found\n'
+    code, out, err = run(capsys, 'deploy', f'policy:={tmp_path}')
+    assert code == 2
+    assert err == f'symphony launch: error: policy:={tmp_path}: is a folder, expected a file\n'

@@ -111,7 +111,15 @@ def test_missing_file(tmp_path):
 
 
 def test_folder(tmp_path):
-    _load_error(tmp_path, PolicyFileError, 'is a folder')
+    _load_error(tmp_path, PolicyFileError, 'is a folder.*symphony export')
+
+
+def test_torch_file_is_named_and_the_export_suggested(tmp_path):
+    # The first thing a user may hand the deploy side: best_actor.pt from a run folder.
+    import torch
+    torch.save({'actor': torch.zeros(3)}, tmp_path / 'best_actor.pt')
+    _load_error(tmp_path / 'best_actor.pt', PolicyFileError,
+                r'is a PyTorch file.*symphony export .*best_actor\.pt -o policy\.onnx')
 
 
 def test_empty_file(tmp_path):
