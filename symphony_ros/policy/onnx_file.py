@@ -14,7 +14,8 @@ from .errors import PolicyFileError
 
 
 TORCH_ZIP = b'PK\x03\x04'
-"""torch.save writes a zip archive; ONNX is protobuf and never starts with these bytes."""
+"""torch.save writes a zip archive; an exported ONNX model (protobuf, ir_version first) does
+not start with these bytes."""
 
 
 def load_model(path: str) -> onnx.ModelProto:
