@@ -119,6 +119,7 @@ class MujocoSimNode(Node):
     def _rearm(self) -> None:
         # After the sim reset a fallen robot, the watchdog's latched FAULT (tilt, mostly) has
         # cleared; ask for its reset until it takes, and auto_arm does the rest.
+        self._reset_fault_while_held()
         if not self._rearm_pending:
             return
         since = self._now() - self._reset_time
@@ -134,6 +135,24 @@ class MujocoSimNode(Node):
         elif self._wd_reset.service_is_ready() and (
                 self._rearm_call is None or self._rearm_call.done()):
             self._rearm_call = self._wd_reset.call_async(Trigger.Request())
+
+    def _reset_fault_while_held(self) -> None:
+        # A FAULT raised while the robot is on its gantry (a state a few ms late while the
+        # graph starts up on a loaded machine) would hold it there for good: no fall, so no
+        # reset. Ask for the watchdog's reset once per FAULT; it refuses while the cause
+        # persists (an e-stop), so this clears transients only.
+        held = self.cfg.wait_for_active and self.tracker.steps == 0
+        fault = self._watchdog_state
+        if (not held or self._rearm_pending or not fault.startswith('FAULT')
+                or fault == self._held_fault):
+            return
+        self._held_fault = fault
+        self.get_logger().info(f'watchdog {fault!r} while the robot is held: asking for its '
+                               'reset')
+        self._reset_time, self._rearm_pending = self._now(), True
+
+    _held_fault = ''
+    """The last FAULT the held robot asked the watchdog to reset."""
 
     def _on_reset(self, _req, resp):
         with self._lock:

@@ -1,6 +1,8 @@
 """The real deploy graph through ``symphony launch``: sim -> policy -> watchdog, remapped."""
 
 import importlib.util
+import os
+import re
 import signal
 import time
 
@@ -69,37 +71,63 @@ def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file)
     """Realtime sim with auto_arm:=false: the robot stays on its gantry, states keep coming.
 
     Unheld, the unpowered humanoid falls within about a second and the sim logs an episode.
+    A FAULT raised while it is held (here: armed by hand, then the sim frozen 0.3 s during
+    the ramp, so its states go stale) is reset by the sim, or the robot would stay on the
+    gantry for good.
     """
     _require_nodes()
     import rclpy
     from rclpy.node import Node
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import JointState
+    from std_msgs.msg import String
+    from std_srvs.srv import Trigger
 
     la = launcher('deploy', 'robot:=sim', f'policy:={policy_file}', 'auto_arm:=false',
                   '--sigint-timeout', '5')
     rclpy.init()
     probe = Node('gantry_probe')
-    states = []
+    states, wd = [], []
     probe.create_subscription(JointState, '/joint_states', states.append, 10)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and len(states) < 20:
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    probe.create_subscription(String, '/symphony/watchdog/state', lambda m: wd.append(m.data),
+                              latched)
+
+    def spin_for(seconds, until=lambda: False):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not until():
             rclpy.spin_once(probe, timeout_sec=0.05)
             assert la.proc.poll() is None, la.text
+
+    try:
+        spin_for(90, lambda: len(states) >= 20 and wd[-1:] == ['DISARMED'])
         first = len(states)
-        end = time.monotonic() + 4.0
-        while time.monotonic() < end:
-            rclpy.spin_once(probe, timeout_sec=0.05)
+        spin_for(4.0)
+        held = states[:]
+        sim_pid = int(re.search(r'started mujoco_sim_node \(pid (\d+)\)', la.text).group(1))
+        arm = probe.create_client(Trigger, '/watchdog_node/arm')
+        assert arm.wait_for_service(timeout_sec=30)
+        future = arm.call_async(Trigger.Request())
+        rclpy.spin_until_future_complete(probe, future, timeout_sec=30)
+        assert future.result().success, future.result().message
+        os.kill(sim_pid, signal.SIGSTOP)   # within the 0.5 s ramp: still on the gantry
+        time.sleep(0.3)
+        os.kill(sim_pid, signal.SIGCONT)
+        spin_for(30, lambda: any(w.startswith('FAULT') for w in wd) and wd[-1] == 'DISARMED')
     finally:
         probe.destroy_node()
         rclpy.shutdown()
     assert first >= 20, la.text
     # ~66 Hz for 4 s: the frozen state keeps flowing with fresh stamps (the watchdog needs
     # live inputs to be armed at all).
-    assert len(states) - first >= 100, (len(states), la.text)
-    stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in states]
+    assert len(held) - first >= 100, (len(held), la.text)
+    stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in held]
     assert len(set(stamps)) == len(stamps)
-    assert all(m.position == states[0].position for m in states), 'the held robot moved'
+    assert all(m.position == held[0].position for m in held), 'the held robot moved'
     assert 'episode 0' not in la.text, la.text
+    assert any(w.startswith('FAULT joint_states_stale') for w in wd), (wd, la.text)
+    assert wd[-1] == 'DISARMED', (wd, la.text)
+    assert 'while the robot is held: asking for its reset' in la.text, la.text
     la.proc.send_signal(signal.SIGINT)
     assert la.finish() == 0, la.text
