@@ -70,10 +70,12 @@ class Episode:
 
 
 def discontinuity(a: StateSample, b: StateSample, dt: float) -> Optional[str]:
-    """Why ``a`` -> ``b`` is no control step ('reset' or 'gap'), or None when it is one."""
+    """Why ``a`` -> ``b`` is no control step ('gap', 'hold' or 'reset'), or None when it is."""
     gap = (b.stamp_ns - a.stamp_ns) * 1e-9
     if gap <= 0 or gap > MAX_GAP:
         return 'gap'
+    if held(a, b):
+        return 'hold'
     sa, sb = a.state, b.state
     predicted = sa.base_position + rotate_to_world(sa.base_orientation, sa.base_lin_vel) * gap
     if np.linalg.norm(sb.base_position - predicted) > POSITION_JUMP:
@@ -129,9 +131,6 @@ def split_episodes(tl: Timeline, reward: HumanoidReward, limit: int) -> List[Epi
         a, b = states[i], states[i + 1]
         if not (a.has_odom and b.has_odom):
             close(i, 'gap')
-            continue
-        if held(a, b):
-            close(i, 'hold')
             continue
         if cur is None:
             if i < resume or reward.fallen(a.state):

@@ -78,6 +78,8 @@ class MujocoSimNode(Node):
         self._rearm_pending = False
         self._rearm_call = None
         self._reset_time = -np.inf
+        self._held_fault = ''
+        """The last FAULT the held robot asked the watchdog to reset."""
         self.create_subscription(String, 'symphony/watchdog/state', self._on_watchdog,
                                  LATCHED_QOS)
         if self.cfg.watchdog:
@@ -141,18 +143,14 @@ class MujocoSimNode(Node):
         # graph starts up on a loaded machine) would hold it there for good: no fall, so no
         # reset. Ask for the watchdog's reset once per FAULT; it refuses while the cause
         # persists (an e-stop), so this clears transients only.
-        held = self.cfg.wait_for_active and self.tracker.steps == 0
         fault = self._watchdog_state
-        if (not held or self._rearm_pending or not fault.startswith('FAULT')
+        if (not self._held() or self._rearm_pending or not fault.startswith('FAULT')
                 or fault == self._held_fault):
             return
         self._held_fault = fault
         self.get_logger().info(f'watchdog {fault!r} while the robot is held: asking for its '
                                'reset')
         self._reset_time, self._rearm_pending = self._now(), True
-
-    _held_fault = ''
-    """The last FAULT the held robot asked the watchdog to reset."""
 
     def _on_reset(self, _req, resp):
         with self._lock:
@@ -231,13 +229,17 @@ class MujocoSimNode(Node):
     _epoch = 1.0
     """Simulated stamps start at 1 s: a zero stamp means 'unset' to the watchdog."""
 
+    def _held(self) -> bool:
+        # On the gantry: no step of this episode taken yet, and waiting for ACTIVE is asked.
+        return self.cfg.wait_for_active and self.tracker.steps == 0
+
     def _armed(self) -> bool:
         return not self._rearm_pending and self._watchdog_state.startswith('ACTIVE')
 
     def _tick(self) -> None:
         if self.done.is_set():
             return
-        if self.cfg.wait_for_active and self.tracker.steps == 0 and not self._armed():
+        if self._held() and not self._armed():
             # On the gantry (see _hold_until_active): the state stays frozen but keeps
             # flowing with fresh stamps, which is what lets the watchdog arm.
             self.publish_state()
@@ -289,7 +291,7 @@ class MujocoSimNode(Node):
     def lockstep_loop(self) -> None:
         """Run lockstep ticks until shutdown or the tick/episode budget is spent."""
         while rclpy.ok() and not self.done.is_set():
-            if self.cfg.wait_for_active and self.tracker.steps == 0:
+            if self._held():
                 self._hold_until_active()
             self.lockstep_tick()
 
