@@ -67,9 +67,11 @@ def _print_plan(planned: List[Planned]) -> None:
 def _check_files(graph: Graph) -> None:
     for a in graph.args:
         value = graph.values[a.name]
-        if a.existing_file and value and os.path.isdir(value):
+        if not (a.existing_file and value):
+            continue
+        if os.path.isdir(value):
             raise CliError(f'{a.name}:={value}: is a folder, expected a file')
-        if a.existing_file and value and not os.path.isfile(value):
+        if not os.path.isfile(value):
             raise CliError(f'{a.name}:={value}: file not found')
 
 

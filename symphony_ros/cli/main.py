@@ -13,6 +13,7 @@ import os
 import sys
 from typing import List, Optional
 
+from .. import __version__
 from .errors import CliError
 
 COMMANDS = {
@@ -42,7 +43,6 @@ def _available() -> List[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with one sub-parser per available command."""
-    from .. import __version__
     parser = argparse.ArgumentParser(
         prog='symphony', description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
