@@ -17,6 +17,7 @@ import threading
 import time
 from typing import IO, Callable, List, Optional, Tuple
 
+from ..core.stop_flag import StopFlag
 from .processes import Planned
 
 PREFIX = '[launch]'
@@ -86,7 +87,8 @@ class Runner:
         self._lock = threading.Lock()
         self._signals: List[Tuple[int, float]] = []
         """(signal number, monotonic time) of each stop request."""
-        self._wake = threading.Event()
+        self._wake = StopFlag()
+        """Set by the signal handler: a threading.Event could deadlock there."""
 
     def say(self, line: str) -> None:
         """Print one line, whole, between the children's lines."""
@@ -155,7 +157,6 @@ class Runner:
             if not any(c.alive() for c in self.children):
                 return 0
             self._wake.wait(0.05)
-            self._wake.clear()
 
     def _repeated(self, seen: int, began: float) -> bool:
         """Whether a signal after the first ``seen`` is a deliberate repeat.

@@ -10,7 +10,6 @@ fresh; ``restamp=False`` sends the recorded bytes untouched.
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -23,6 +22,7 @@ from rosbags.interfaces import QosDurability, QosReliability
 
 from ..bag.reader import Bag
 from ..bag.topics import absolute
+from ..core.stop_flag import StopFlag
 from .bag_recorder import message_class
 
 
@@ -73,7 +73,7 @@ def play(bag: Bag, topics: Sequence[str], rate: float = 1.0, restamp: bool = Tru
     topics = [absolute(t) for t in topics]
     messages = bag.raw_messages(topics)
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
+    stop = StopFlag()
     node: Optional[Node] = None
     sent = 0
 

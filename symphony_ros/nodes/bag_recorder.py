@@ -11,7 +11,6 @@ closes it cleanly; after SIGKILL it is readable up to the last flush.
 from __future__ import annotations
 
 import importlib
-import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -26,6 +25,7 @@ from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
 
 from ..bag.topics import absolute
 from ..bag.writer import BagWriteError, BagWriter
+from ..core.stop_flag import StopFlag
 from .signals import stop_on_signals
 
 DEPTH = 1000
@@ -136,7 +136,7 @@ def record(output: str, topics: Sequence[str], storage: str = 'mcap',
     :raises BagWriteError: the bag cannot be created.
     """
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
+    stop = StopFlag()
     node = writer = None
     try:
         writer = BagWriter(output, storage, info)

@@ -39,6 +39,7 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
 
+from symphony_ros.core.stop_flag import StopFlag
 from symphony_ros.safety import State, Watchdog
 from symphony_ros.safety.params import declare_all
 from symphony_ros.safety.timing import PeriodStats, paced
@@ -273,7 +274,7 @@ def main(args: Optional[List[str]] = None) -> int:
     # and an exception raised asynchronously inside rclpy can corrupt a message take. The
     # handler only sets a flag and wakes the executor.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
+    stop = StopFlag()
     node = None
     try:
         try:
