@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 from contextlib import contextmanager
@@ -73,8 +74,11 @@ def _stop_on_first_signal(trainer: Any, caught: List[int]) -> Iterator[None]:
             raise KeyboardInterrupt
         caught.append(signum)
         trainer.request_stop()
-        _say(f'symphony train: {signal.Signals(signum).name}: writing a checkpoint at the '
-             'step reached (again to abort; the last checkpoint stays intact)')
+        # os.write, not print: the interrupted main thread may be inside a write to
+        # stderr (the progress bar), and a buffered stream refuses a reentrant call.
+        os.write(sys.stderr.fileno(), (
+            f'\nsymphony train: {signal.Signals(signum).name}: writing a checkpoint at the '
+            'step reached (again to abort; the last checkpoint stays intact)\n').encode())
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
