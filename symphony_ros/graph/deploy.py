@@ -26,6 +26,9 @@ ROBOTS = ('sim', 'real', 'gazebo')
 NODE_CONFIG = {'mujoco_sim_node': 'mujoco_sim.yaml', 'policy_node': 'policy.yaml',
                'watchdog_node': 'watchdog.yaml'}
 """Optional ``config/`` parameter file per node, loaded before the launch-argument values."""
+SIM_WATCHDOG_PROFILE = 'watchdog_sim.yaml'
+"""Watchdog parameters of robot:=sim (soft joint limits), after watchdog.yaml, before the
+user's watchdog_config:= (launch-argument values still come last)."""
 LOCKSTEP_STALL = 2.0
 """Watchdog timeouts in lockstep, in multiples of the sim's lockstep_timeout (see below)."""
 LOCKSTEP_RATE_FACTOR = 1e12
@@ -137,8 +140,12 @@ def robot_description(robot_model: str) -> str:
 
 
 def _param_files(node: str, values: Values) -> Tuple[str, ...]:
-    path = paths.config_path(NODE_CONFIG[node], must_exist=False)
-    files = (path,) if os.path.isfile(path) else ()
+    """The node's config file, then for the watchdog the robot's profile, then the user's."""
+    names = [NODE_CONFIG[node]]
+    if node == 'watchdog_node' and values['robot'] == 'sim':
+        names.append(SIM_WATCHDOG_PROFILE)
+    files = tuple(p for p in (paths.config_path(n, must_exist=False) for n in names)
+                  if os.path.isfile(p))
     if node == 'watchdog_node' and values['watchdog_config']:
         files += (os.path.abspath(values['watchdog_config']),)
     return files

@@ -57,7 +57,8 @@ class WatchdogConfig:
     max_torque_rate: Tuple[float, ...] = ()
     """N*m/s per joint, output slew limit; empty = effort limit per policy period."""
     soft_limit_margin: float = 0.05
-    """rad inside each joint limit beyond which torque pushing further out is cut."""
+    """rad inside each joint limit beyond which torque pushing further out is cut; < 0: outside
+    it (a simulated robot whose limits are soft constraints it leans on)."""
     max_tilt: float = 0.8
     """rad between base z axis and vertical (IMU projected gravity) that is a fall."""
     min_height: float = 1.0
@@ -148,8 +149,9 @@ class WatchdogConfig:
                   'max_saturation_time'):
             if not 0.0 < getattr(self, k) < math.inf:
                 raise ValueError(f'{k} must be finite and > 0, got {getattr(self, k)}')
-        for k in ('max_stamp_future', 'soft_limit_margin', 'ramp_time', 'damping_time',
-                  'startup_holdoff'):
+        if not math.isfinite(self.soft_limit_margin):
+            raise ValueError(f'soft_limit_margin must be finite, got {self.soft_limit_margin}')
+        for k in ('max_stamp_future', 'ramp_time', 'damping_time', 'startup_holdoff'):
             if not 0.0 <= getattr(self, k) < math.inf:
                 raise ValueError(f'{k} must be finite and >= 0, got {getattr(self, k)}')
         if self.max_rejections < 1:

@@ -120,9 +120,13 @@ def test_policy_default_and_watchdog_parameter_file():
     graph = deploy_graph()
     policy = entity(graph, 'policy_node').parameters['policy_path']
     assert policy == os.path.join(paths.share_dir(), 'models', 'humanoid_v4_symphony.onnx')
-    watchdog = entity(graph, 'watchdog_node')
-    if os.path.isfile(paths.config_path('watchdog.yaml', must_exist=False)):
-        assert watchdog.param_files == (paths.config_path('watchdog.yaml'),)
+    hardware, sim = paths.config_path('watchdog.yaml'), paths.config_path('watchdog_sim.yaml')
+    assert entity(graph, 'watchdog_node').param_files == (hardware, sim)
+    real = deploy_graph({'robot': 'real', 'watchdog_config': 'mine.yaml'})
+    assert entity(real, 'watchdog_node').param_files == (hardware, os.path.abspath('mine.yaml'))
+    # The user's file comes after the sim profile, so it can undo it.
+    mine = deploy_graph({'watchdog_config': 'mine.yaml'})
+    assert entity(mine, 'watchdog_node').param_files[1:] == (sim, os.path.abspath('mine.yaml'))
 
 
 def test_robot_description_points_gazebo_at_the_controllers_yaml():

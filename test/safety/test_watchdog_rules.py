@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+import yaml
 
+from symphony_ros import paths
 from symphony_ros.safety import Fault, State
 from watchdog_fakes import Rig
 
@@ -242,6 +244,23 @@ def test_soft_position_limit_cuts_torque_pushing_further_out():
     rig.q[j] = upper - 2 * rig.cfg.soft_limit_margin
     rig.command[j] = 5.0
     assert rig.step()[j] == 5.0
+
+
+def test_sim_profile_lets_the_knee_lean_on_its_modeled_stop_but_not_through_it():
+    # The MJCF knee's range is a soft constraint a standing humanoid leans on (up to 0.2 rad
+    # beyond it); config/watchdog_sim.yaml moves the cut outside the range for robot:=sim.
+    with open(paths.config_path('watchdog_sim.yaml'), encoding='utf-8') as f:
+        margin = yaml.safe_load(f)['watchdog_node']['ros__parameters']['soft_limit_margin']
+    hardware, sim = Rig(max_torque_rate=(1e6,) * 17), Rig(max_torque_rate=(1e6,) * 17,
+                                                          soft_limit_margin=margin)
+    j = sim.names.index('right_knee')
+    for rig in (hardware, sim):
+        rig.arm()
+        rig.q[j] = rig.cfg.position_upper[j] + 0.2
+        rig.command[j] = 5.0
+    assert hardware.step()[j] == 0.0 and sim.step()[j] == 5.0
+    sim.q[j] = sim.cfg.position_upper[j] - margin + 0.01  # driven through the modeled stop
+    assert sim.step()[j] == 0.0
 
 
 def test_velocity_beyond_limit_faults():
