@@ -67,7 +67,7 @@ def test_deploy_sim_graph_flows_on_remapped_topics_and_stops(launcher, policy_fi
     assert 'sending SIGTERM' not in la.text, la.text  # every node stops on SIGINT alone
 
 
-def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file):
+def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file, tmp_path):
     """Realtime sim with auto_arm:=false: the robot stays on its gantry, states keep coming.
 
     Unheld, the unpowered humanoid falls within about a second and the sim logs an episode.
@@ -83,8 +83,11 @@ def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file)
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
 
+    # A 5 s ramp, so that the freeze below lands in it however slow the arm call's answer.
+    ramp = tmp_path / 'ramp.yaml'
+    ramp.write_text('watchdog_node:\n  ros__parameters:\n    ramp_time: 5.0\n')
     la = launcher('deploy', 'robot:=sim', f'policy:={policy_file}', 'auto_arm:=false',
-                  '--sigint-timeout', '5')
+                  f'watchdog_config:={ramp}', '--sigint-timeout', '5')
     rclpy.init()
     probe = Node('gantry_probe')
     states, wd = [], []
@@ -111,7 +114,7 @@ def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file)
         future = arm.call_async(Trigger.Request())
         rclpy.spin_until_future_complete(probe, future, timeout_sec=30)
         assert future.result().success, future.result().message
-        os.kill(sim_pid, signal.SIGSTOP)   # within the 0.5 s ramp: still on the gantry
+        os.kill(sim_pid, signal.SIGSTOP)   # within the ramp: still on the gantry
         time.sleep(0.3)
         os.kill(sim_pid, signal.SIGCONT)
         spin_for(30, lambda: any(w.startswith('FAULT') for w in wd) and wd[-1] == 'DISARMED')
