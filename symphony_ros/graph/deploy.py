@@ -140,7 +140,7 @@ def robot_description(robot_model: str) -> str:
 
 
 def _param_files(node: str, values: Values) -> Tuple[str, ...]:
-    """The node's config file, then for the watchdog the robot's profile, then the user's."""
+    """List the node's config file, then the watchdog's robot profile, then the user's."""
     names = [NODE_CONFIG[node]]
     if node == 'watchdog_node' and values['robot'] == 'sim':
         names.append(SIM_WATCHDOG_PROFILE)
