@@ -15,6 +15,10 @@ class PolicyNodeConfig:
     """Robot description the policy must match (joint names, control period)."""
     lockstep: bool = False
     """Act on each new joint_states message instead of a steady-clock timer (sim lockstep)."""
+    act_on_state: bool = False
+    """Act on each new robot state (every needed input carrying one stamp) instead of a timer,
+    for a robot that publishes its state once per control period (the realtime MuJoCo sim):
+    a timer's phase against it can make every action one period late."""
     stale_after: float = 3.0
     """Control periods without a new robot state before an input counts as stale (timer
     mode only: in lockstep the sim waits for each answer)."""

@@ -51,6 +51,8 @@ class PolicyNode(Node):
         self._js_count, self._acted_on = 0, 0
         self._inputs = [t for t in ('odom', 'imu') if t in self.loop.needs]
         self._state_time = -np.inf
+        self._on_state = self.cfg.lockstep or self.cfg.act_on_state
+        """Act when a state arrives, not on a timer."""
         self._checked = False
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.compute, self.state_age = Percentiles(), Percentiles()
@@ -69,12 +71,13 @@ class PolicyNode(Node):
         self._started = self._now()
         self.pub = self.create_publisher(JointState, 'symphony/command', COMMAND_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        if not self.cfg.lockstep:
+        if not self._on_state:
             self.create_timer(self.dt, self._tick, clock=self._steady, callback_group=group)
         self.create_timer(self.cfg.diagnostics_period, self._diagnostics, clock=self._steady,
                           callback_group=group)
         c = self.loop.policy.contract
-        mode = 'lockstep' if self.cfg.lockstep else 'timer'
+        mode = ('lockstep' if self.cfg.lockstep else 'on each state' if self._on_state
+                else 'timer')
         self.get_logger().info(f'policy {self.cfg.resolved_policy_path()}: obs '
                                f'{c.observation.name} ({c.obs_dim}), {c.act_dim} joints, '
                                f'dt {self.dt:.4f} s, {mode}')
@@ -93,9 +96,9 @@ class PolicyNode(Node):
         self._arrived('joint_states', msg.header.stamp)
 
     def _arrived(self, topic: str, stamp) -> None:
-        # Lockstep acts once per state, when every input it needs carries that state's stamp:
-        # the sim publishes them together, but DDS does not order messages across topics.
-        if not self.cfg.lockstep:
+        # Acting on states: once per state, when every input it needs carries that state's
+        # stamp: the sim publishes them together, but DDS does not order messages across topics.
+        if not self._on_state:
             return
         self._stamps[topic] = (stamp.sec, stamp.nanosec)
         if topic == 'joint_states':
@@ -138,9 +141,9 @@ class PolicyNode(Node):
         state = self._state()
         if state is None:
             return
-        # In lockstep the sim waits for this answer however long it takes, so a state is
-        # never stale by the wall clock (dropping the answer would step with zero torque).
-        if not self.cfg.lockstep and t0 - self._state_time > self.cfg.stale_after * self.dt:
+        # Acting on a state that just arrived, it is never stale; in lockstep the sim waits
+        # for this answer however long it takes (dropping it would step with zero torque).
+        if not self._on_state and t0 - self._state_time > self.cfg.stale_after * self.dt:
             self.stale += 1
             return      # no command: the watchdog's staleness check takes over
         torque, _ = self.loop.torque(state)

@@ -81,6 +81,10 @@ def test_mode_parameters():
     sim = deploy_graph()
     assert entity(sim, 'watchdog_node').parameters == {'robot': 'humanoid', 'auto_arm': True}
     assert 'use_sim_time' not in entity(sim, 'policy_node').parameters
+    # The realtime sim publishes once per period: the policy acts on each state, not a timer.
+    assert entity(sim, 'policy_node').parameters['act_on_state'] is True
+    for other in ({'robot': 'real'}, {'robot': 'gazebo'}, {'timing': 'lockstep'}):
+        assert 'act_on_state' not in entity(deploy_graph(other), 'policy_node').parameters
     assert entity(sim, 'mujoco_sim_node').parameters == {
         'robot': 'humanoid', 'timing': 'realtime', 'max_ticks': 0, 'max_episodes': 0,
         'wait_for_active': True}

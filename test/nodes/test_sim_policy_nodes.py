@@ -77,6 +77,54 @@ def test_policy_commands_flow_from_sim_state(tmp_path, ros_env):
         _stop(pol, sim)
 
 
+def test_act_on_state_answers_each_state_once_and_never_on_a_timer(tmp_path, ros_env):
+    # A robot that publishes once per control period (the realtime sim): acting on each
+    # state instead of a timer of the same period, whose phase can make every action one
+    # period late. States 0.3 s apart: a timer would answer each ~3 times (stale after 45 ms).
+    from nav_msgs.msg import Odometry
+
+    from symphony_ros.nodes.messages import (
+        COMMAND_QOS, joint_state_msg, odometry_msg, STATE_QOS)
+    from symphony_ros.sim.config import SimConfig
+    from symphony_ros.sim.robot_sim import RobotSim
+    policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
+    pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'act_on_state:=true')
+    rclpy.init()
+    node = Node('robot')
+    got = []
+    node.create_subscription(JointState, 'symphony/command', got.append, COMMAND_QOS)
+    pub_js = node.create_publisher(JointState, 'joint_states', STATE_QOS)
+    pub_odom = node.create_publisher(Odometry, 'odom', STATE_QOS)
+    state, names = RobotSim(SimConfig()).state(), get_robot().joint_names
+
+    def publish_state_and_spin(seconds):
+        stamp = node.get_clock().now().to_msg()
+        pub_odom.publish(odometry_msg(state, stamp))
+        pub_js.publish(joint_state_msg(state, names, stamp))
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.02)
+        return stamp
+
+    try:
+        deadline = time.monotonic() + 60
+        while not got and time.monotonic() < deadline:
+            publish_state_and_spin(0.3)    # until the node is up and matched
+        assert got, 'no command from policy_node'
+        publish_state_and_spin(0.5)        # answers to the start-up states drain
+        got.clear()
+        stamps = [publish_state_and_spin(0.3) for _ in range(5)]
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        _stop(pol)
+    assert len(got) == 5, [m.header.stamp for m in got]
+    # Stamped when acted on (the robot's clock), after the state it answers.
+    for msg, stamp in zip(got, stamps):
+        sent = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        assert 0 <= sent - (stamp.sec + stamp.nanosec * 1e-9) < 0.3
+
+
 def test_policy_node_refuses_a_policy_without_robot(tmp_path, ros_env):
     policy = _export(tmp_path, 'InvertedPendulum-v4', 4, 1, None)
     pol = _start('policy_node', ros_env, f'policy_path:={policy}')
