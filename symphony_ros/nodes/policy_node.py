@@ -185,6 +185,14 @@ class PolicyNode(Node):
                     'state published there? (deploy launch arguments joint_states_topic:=, '
                     'imu_topic:=, odom_topic:=)',
                     throttle_duration_sec=WAIT_WARN)
+        elif self._on_state and self.ticks == 0 and self._js_count:
+            status.level = DiagnosticStatus.WARN
+            status.message = 'no state acted on: inputs never share a stamp'
+            self.get_logger().warning(
+                f'{self._js_count} joint_states received, none acted on: acting on each state '
+                f'needs {", ".join(self._inputs)} stamped like joint_states (one source, as the '
+                'sim publishes them); for separate drivers set act_on_state:=false',
+                throttle_duration_sec=WAIT_WARN)
         values = {'ticks': self.ticks, 'overruns': self.overruns, 'stale_inputs': self.stale,
                   'inference_p50_us': inf['p50'], 'inference_p99_us': inf['p99'],
                   'tick_p50_us': tick['p50'], 'tick_p99_us': tick['p99'],

@@ -77,52 +77,88 @@ def test_policy_commands_flow_from_sim_state(tmp_path, ros_env):
         _stop(pol, sim)
 
 
+class _Robot:
+    """A robot that publishes odometry and joint states of one state, as the sim does."""
+
+    def __init__(self):
+        from nav_msgs.msg import Odometry
+
+        from symphony_ros.nodes.messages import COMMAND_QOS, STATE_QOS
+        from symphony_ros.sim.config import SimConfig
+        from symphony_ros.sim.robot_sim import RobotSim
+        rclpy.init()
+        self.node = Node('robot')
+        self.commands = []
+        self.node.create_subscription(JointState, 'symphony/command', self.commands.append,
+                                      COMMAND_QOS)
+        self.pub_js = self.node.create_publisher(JointState, 'joint_states', STATE_QOS)
+        self.pub_odom = self.node.create_publisher(Odometry, 'odom', STATE_QOS)
+        self.state, self.names = RobotSim(SimConfig()).state(), get_robot().joint_names
+
+    def publish_and_spin(self, seconds, odom_late_ns=0):
+        """Publish one state (odometry stamped ``odom_late_ns`` later), then spin."""
+        from builtin_interfaces.msg import Time
+
+        from symphony_ros.nodes.messages import joint_state_msg, odometry_msg
+        stamp = self.node.get_clock().now().to_msg()
+        ns = stamp.nanosec + odom_late_ns
+        odom_stamp = Time(sec=stamp.sec + ns // 10**9, nanosec=ns % 10**9)
+        self.pub_odom.publish(odometry_msg(self.state, odom_stamp))
+        self.pub_js.publish(joint_state_msg(self.state, self.names, stamp))
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            rclpy.spin_once(self.node, timeout_sec=0.02)
+        return stamp
+
+    def close(self):
+        self.node.destroy_node()
+        rclpy.shutdown()
+
+
 def test_act_on_state_answers_each_state_once_and_never_on_a_timer(tmp_path, ros_env):
     # A robot that publishes once per control period (the realtime sim): acting on each
     # state instead of a timer of the same period, whose phase can make every action one
     # period late. States 0.3 s apart: a timer would answer each ~3 times (stale after 45 ms).
-    from nav_msgs.msg import Odometry
-
-    from symphony_ros.nodes.messages import (
-        COMMAND_QOS, joint_state_msg, odometry_msg, STATE_QOS)
-    from symphony_ros.sim.config import SimConfig
-    from symphony_ros.sim.robot_sim import RobotSim
     policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
     pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'act_on_state:=true')
-    rclpy.init()
-    node = Node('robot')
-    got = []
-    node.create_subscription(JointState, 'symphony/command', got.append, COMMAND_QOS)
-    pub_js = node.create_publisher(JointState, 'joint_states', STATE_QOS)
-    pub_odom = node.create_publisher(Odometry, 'odom', STATE_QOS)
-    state, names = RobotSim(SimConfig()).state(), get_robot().joint_names
-
-    def publish_state_and_spin(seconds):
-        stamp = node.get_clock().now().to_msg()
-        pub_odom.publish(odometry_msg(state, stamp))
-        pub_js.publish(joint_state_msg(state, names, stamp))
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.02)
-        return stamp
-
+    robot = _Robot()
     try:
         deadline = time.monotonic() + 60
-        while not got and time.monotonic() < deadline:
-            publish_state_and_spin(0.3)    # until the node is up and matched
-        assert got, 'no command from policy_node'
-        publish_state_and_spin(0.5)        # answers to the start-up states drain
-        got.clear()
-        stamps = [publish_state_and_spin(0.3) for _ in range(5)]
+        while not robot.commands and time.monotonic() < deadline:
+            robot.publish_and_spin(0.3)    # until the node is up and matched
+        assert robot.commands, 'no command from policy_node'
+        robot.publish_and_spin(0.5)        # answers to the start-up states drain
+        robot.commands.clear()
+        stamps = [robot.publish_and_spin(0.3) for _ in range(5)]
     finally:
-        node.destroy_node()
-        rclpy.shutdown()
+        robot.close()
         _stop(pol)
+    got = robot.commands
     assert len(got) == 5, [m.header.stamp for m in got]
     # Stamped when acted on (the robot's clock), after the state it answers.
     for msg, stamp in zip(got, stamps):
         sent = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         assert 0 <= sent - (stamp.sec + stamp.nanosec * 1e-9) < 0.3
+
+
+def test_act_on_state_says_why_when_inputs_never_share_a_stamp(tmp_path, ros_env):
+    # Separate drivers stamp odometry and joint states apart: nothing to act on, and the
+    # node must say so rather than sit silent.
+    policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
+    pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'act_on_state:=true')
+    robot = _Robot()
+    try:
+        deadline = time.monotonic() + 60
+        while robot.pub_js.get_subscription_count() == 0 and time.monotonic() < deadline:
+            robot.publish_and_spin(0.1, odom_late_ns=1_000_000)
+        for _ in range(30):
+            robot.publish_and_spin(0.1, odom_late_ns=1_000_000)
+    finally:
+        robot.close()
+        _stop(pol)
+    out = pol.stdout.read()
+    assert robot.commands == []
+    assert 'joint_states received, none acted on' in out and 'act_on_state:=false' in out, out
 
 
 def test_policy_node_refuses_a_policy_without_robot(tmp_path, ros_env):
