@@ -56,6 +56,14 @@ def _deploy(args: argparse.Namespace, out: str) -> None:
         raise CliError(f'the deploy graph exited with {code}; see {log_path}')
 
 
+def _between(report: dict) -> str:
+    # A realtime run ends with the sim gone quiet: the watchdog's staleness FAULT then is
+    # no fault of the policy's, and the summary says where it fell.
+    causes = [f['cause'] for f in report.get('faults', []) if f['episode'] is None]
+    return (f' ({len(causes)} between episodes: {", ".join(sorted(set(causes)))})'
+            if causes else '')
+
+
 def _summary(report: dict) -> List[str]:
     o = report['overall']
     ret, length = o['return'], o.get('length') or {}
@@ -64,7 +72,7 @@ def _summary(report: dict) -> List[str]:
              f'episodes: {o["episodes"]} ({o["complete_episodes"]} complete), falls '
              f'{o["falls"]}, mean length '
              + ('-' if length.get('mean') is None else f'{length["mean"]:.0f} steps'),
-             f'watchdog faults: {o["faults"]}']
+             f'watchdog faults: {o["faults"]}{_between(report)}']
     policy = report.get('diagnostics', {}).get('symphony/policy_node')
     if policy:
         lines.append(f'policy loop: tick p50 {float(policy["tick_p50_us"]):.0f} µs, p99 '

@@ -36,3 +36,14 @@ def test_demo_without_a_policy_is_one_clear_line(tmp_path):
     from symphony_ros.cli.demo_cmd import main
     missing = tmp_path / 'nope.onnx'
     assert main(['--policy', str(missing), '--out', str(tmp_path / 'o')]) == 2
+
+
+def test_summary_tells_faults_between_episodes_apart():
+    from symphony_ros.cli.demo_cmd import _summary
+    overall = {'return': {'mean': 5000.0, 'std': 0.0}, 'episodes': 1, 'complete_episodes': 1,
+               'falls': 0, 'length': {'mean': 1000.0}, 'faults': 2}
+    faults = [{'episode': 0, 'cause': 'tilt'}, {'episode': None, 'cause': 'joint_states_stale'}]
+    lines = _summary({'overall': overall, 'faults': faults})
+    assert 'watchdog faults: 2 (1 between episodes: joint_states_stale)' in lines
+    lines = _summary({'overall': dict(overall, faults=1), 'faults': faults[:1]})
+    assert 'watchdog faults: 1' in lines
