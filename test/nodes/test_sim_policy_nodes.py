@@ -115,24 +115,37 @@ class _Robot:
         rclpy.shutdown()
 
 
-def test_act_on_state_answers_each_state_once_and_never_on_a_timer(tmp_path, ros_env):
-    # A robot that publishes once per control period (the realtime sim): acting on each
-    # state instead of a timer of the same period, whose phase can make every action one
-    # period late. States 0.3 s apart: a timer would answer each ~3 times (stale after 45 ms).
+@pytest.fixture
+def acting_on_state(tmp_path, ros_env):
+    """A policy_node with act_on_state:=true and a _Robot to feed it."""
     policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
     pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'act_on_state:=true')
     robot = _Robot()
+
+    def stop():
+        """Stop the node; return its log."""
+        _stop(pol)
+        return pol.stdout.read()
+    robot.stop_policy = stop
     try:
-        deadline = time.monotonic() + 60
-        while not robot.commands and time.monotonic() < deadline:
-            robot.publish_and_spin(0.3)    # until the node is up and matched
-        assert robot.commands, 'no command from policy_node'
-        robot.publish_and_spin(0.5)        # answers to the start-up states drain
-        robot.commands.clear()
-        stamps = [robot.publish_and_spin(0.3) for _ in range(5)]
+        yield robot
     finally:
         robot.close()
         _stop(pol)
+
+
+def test_act_on_state_answers_each_state_once_and_never_on_a_timer(acting_on_state):
+    # A robot that publishes once per control period (the realtime sim): acting on each
+    # state instead of a timer of the same period, whose phase can make every action one
+    # period late. States 0.3 s apart: a timer would answer each ~3 times (stale after 45 ms).
+    robot = acting_on_state
+    deadline = time.monotonic() + 60
+    while not robot.commands and time.monotonic() < deadline:
+        robot.publish_and_spin(0.3)    # until the node is up and matched
+    assert robot.commands, 'no command from policy_node'
+    robot.publish_and_spin(0.5)        # answers to the start-up states drain
+    robot.commands.clear()
+    stamps = [robot.publish_and_spin(0.3) for _ in range(5)]
     got = robot.commands
     assert len(got) == 5, [m.header.stamp for m in got]
     # Stamped when acted on (the robot's clock), after the state it answers.
@@ -141,23 +154,17 @@ def test_act_on_state_answers_each_state_once_and_never_on_a_timer(tmp_path, ros
         assert 0 <= sent - (stamp.sec + stamp.nanosec * 1e-9) < 0.3
 
 
-def test_act_on_state_says_why_when_inputs_never_share_a_stamp(tmp_path, ros_env):
+def test_act_on_state_says_why_when_inputs_never_share_a_stamp(acting_on_state):
     # Separate drivers stamp odometry and joint states apart: nothing to act on, and the
     # node must say so rather than sit silent.
-    policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
-    pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'act_on_state:=true')
-    robot = _Robot()
-    try:
-        deadline = time.monotonic() + 60
-        while robot.pub_js.get_subscription_count() == 0 and time.monotonic() < deadline:
-            robot.publish_and_spin(0.1, odom_late_ns=1_000_000)
-        for _ in range(30):
-            robot.publish_and_spin(0.1, odom_late_ns=1_000_000)
-    finally:
-        robot.close()
-        _stop(pol)
-    out = pol.stdout.read()
+    robot = acting_on_state
+    deadline = time.monotonic() + 60
+    while robot.pub_js.get_subscription_count() == 0 and time.monotonic() < deadline:
+        robot.publish_and_spin(0.1, odom_late_ns=1_000_000)
+    for _ in range(30):
+        robot.publish_and_spin(0.1, odom_late_ns=1_000_000)
     assert robot.commands == []
+    out = robot.stop_policy()
     assert 'joint_states received, none acted on' in out and 'act_on_state:=false' in out, out
 
 
