@@ -24,9 +24,10 @@ def test_deploy_sim_graph_flows_on_remapped_topics_and_stops(launcher, policy_fi
     _require_nodes()
     import rclpy
     from rclpy.node import Node
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray, String
+
+    from symphony_ros.nodes.messages import LATCHED_QOS
 
     la = launcher('deploy', 'robot:=sim', f'policy:={policy_file}',
                   'command_topic:=/t/command', 'effort_commands_topic:=/t/effort',
@@ -34,12 +35,10 @@ def test_deploy_sim_graph_flows_on_remapped_topics_and_stops(launcher, policy_fi
     rclpy.init()
     probe = Node('deploy_probe')
     got = {'command': [], 'effort': [], 'state': [], 'default': []}
-    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
     probe.create_subscription(JointState, '/t/command', got['command'].append, 10)
     probe.create_subscription(Float64MultiArray, '/t/effort', got['effort'].append, 10)
     probe.create_subscription(String, '/t/state', lambda m: got['state'].append(m.data),
-                              latched)
+                              LATCHED_QOS)
     probe.create_subscription(JointState, '/symphony/command', got['default'].append, 10)
     try:
         deadline = time.monotonic() + 90
@@ -78,10 +77,11 @@ def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file,
     _require_nodes()
     import rclpy
     from rclpy.node import Node
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import JointState
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
+
+    from symphony_ros.nodes.messages import LATCHED_QOS
 
     # A 5 s ramp, so that the freeze below lands in it however slow the arm call's answer.
     ramp = tmp_path / 'ramp.yaml'
@@ -92,10 +92,8 @@ def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file,
     probe = Node('gantry_probe')
     states, wd = [], []
     probe.create_subscription(JointState, '/joint_states', states.append, 10)
-    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
     probe.create_subscription(String, '/symphony/watchdog/state', lambda m: wd.append(m.data),
-                              latched)
+                              LATCHED_QOS)
 
     def spin_for(seconds, until=lambda: False):
         end = time.monotonic() + seconds
