@@ -34,7 +34,7 @@ WAIT_WARN = 5.0
 
 
 class PolicyNode(Node):
-    """Steady-clock (or lockstep) control loop around a PolicyLoop."""
+    """Control loop around a PolicyLoop: on a steady-clock timer, or on each state."""
 
     def __init__(self) -> None:
         super().__init__('policy_node')
