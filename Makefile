@@ -14,14 +14,15 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
+# `distributed` (Ray) is installed too: the tests of `symphony train --collectors` need it.
 # rclpy comes from a sourced ROS 2 distro when there is one (the venv then sees the system
 # site-packages); otherwise from the pip wheels in the `pip-ros` extra.
 $(STAMP): setup.py Makefile
 	@if python3 -c 'import rclpy' 2>/dev/null; then \
 	  echo "ROS 2 rclpy found: venv with system site-packages"; \
-	  python3 -m venv --system-site-packages $(VENV); extras="test"; \
+	  python3 -m venv --system-site-packages $(VENV); extras="test,distributed"; \
 	else \
-	  python3 -m venv $(VENV); extras="test,pip-ros"; \
+	  python3 -m venv $(VENV); extras="test,distributed,pip-ros"; \
 	fi; \
 	$(PIP) install -q --upgrade pip setuptools wheel && \
 	$(PIP) install -q "$(TORCH)" && \

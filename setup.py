@@ -52,6 +52,9 @@ setup(
             'ros-diagnostic-msgs', 'ros-nav-msgs', 'ros-geometry-msgs', 'ros-lifecycle-msgs',
             'ros-rosgraph-msgs', 'ros-rmw-fastrtps-cpp',
         ],
+        # `symphony train --collectors N`: the collectors and learner run as Ray actors.
+        # Pinned: every machine of a Ray cluster must run the same Ray version.
+        'distributed': ['ray==2.60.0'],
         # mcap: an independent reader that checks the bags we write.
         'test': ['pytest', 'hypothesis', 'yourdfpy', 'flake8', 'pydocstyle', 'mcap',
                  'mcap-ros2-support'],

@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterator, List
 from ..core.checkpoint import CheckpointError
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.fields import field_docs, scalar_fields
+from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
 
 
@@ -33,6 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for name in OVERRIDABLE:
         group.add_argument('--' + name.replace('_', '-'), type=types[name], default=None,
                            help=sdocs.get(name, ''))
+    ddocs = field_docs(DistributedConfig)
+    group = p.add_argument_group('distributed training on Ray (default: one process, no Ray)')
+    for name, typ, default in scalar_fields(DistributedConfig):
+        group.add_argument('--' + name.replace('_', '-'), type=typ, default=default,
+                           help=f'{ddocs.get(name, "")} (default: {default!r})')
     p.add_argument('--resume', action='store_true',
                    help='continue the run in --run-dir from its last checkpoint')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -44,6 +50,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
               if getattr(args, n, None) is not None}
     overrides = {n: getattr(args, n) for n in OVERRIDABLE if getattr(args, n) is not None}
     return TrainConfig(**values, overrides=overrides)
+
+
+def distributed_from_args(args: argparse.Namespace) -> DistributedConfig:
+    """Build the DistributedConfig of the Ray flags."""
+    return DistributedConfig(**{n: getattr(args, n) for n, _, _ in
+                                scalar_fields(DistributedConfig)})
 
 
 def _say(line: str) -> None:
@@ -92,10 +104,11 @@ def run(args: argparse.Namespace) -> int:
 
     :returns: 0 when the steps are done, 128 + signal after a stop request (checkpointed).
     """
-    from ..core.trainer import Trainer
+    from ..distributed.entry import make_trainer
     cfg = config_from_args(args)
     try:
-        trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress)
+        trainer = make_trainer(cfg, distributed_from_args(args), resume=args.resume,
+                               progress=not args.no_progress, log=_say)
     except (ValueError, CheckpointError) as exc:
         raise CliError(str(exc)) from None
     if args.resume:
@@ -108,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         with _stop_on_first_signal(trainer, caught):
             summary = trainer.run()
+    except CollectorsFailed as exc:
+        _say(f'symphony train: stopped at step {trainer.step_count:,}: {exc}; checkpoint '
+             f'written in {cfg.run_dir} (--resume once the collectors are fixed)')
+        return 1
     finally:
         trainer.close()
     print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v)

@@ -11,12 +11,19 @@ METRIC_FIELDS = ('step', 'test_return_mean', 'test_return_std', 'episodes', 'fal
 
 
 class RunLog:
-    """Metrics history of a run; rewritten whole at each evaluation so resumes stay clean."""
+    """Metrics history of a run; rewritten whole at each evaluation so resumes stay clean.
+
+    Columns are :data:`METRIC_FIELDS` then any further keys the rows bring, in the order
+    they first appear (a distributed run adds its collector figures this way).
+    """
 
     def __init__(self, run_dir: str, rows: List[Dict[str, float]] | None = None,
                  tensorboard: bool = True) -> None:
         self.run_dir = run_dir
         self.rows: List[Dict[str, float]] = list(rows or [])
+        self.fields: List[str] = list(METRIC_FIELDS)
+        for row in self.rows:
+            self._add_fields(row)
         self._tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -29,11 +36,15 @@ class RunLog:
         if self._tb is not None:
             self._tb.add_scalar(tag, value, step)
 
+    def _add_fields(self, row: Dict[str, float]) -> None:
+        self.fields += [k for k in row if k not in self.fields]
+
     def record(self, row: Dict[str, float]) -> None:
         """Append an evaluation row; refresh metrics.csv, TensorBoard and the plot."""
-        self.rows.append({k: row.get(k, float('nan')) for k in METRIC_FIELDS})
+        self._add_fields(row)
+        self.rows.append({k: row.get(k, float('nan')) for k in self.fields})
         step = int(row['step'])
-        for key in METRIC_FIELDS[1:]:
+        for key in self.fields[1:]:
             self.scalar(f'train/{key}', float(row.get(key, float('nan'))), step)
         if self._tb is not None:
             self._tb.flush()
@@ -44,7 +55,7 @@ class RunLog:
         path = os.path.join(self.run_dir, 'metrics.csv')
         tmp = path + '.tmp'
         with open(tmp, 'w', newline='') as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+            writer = csv.DictWriter(f, fieldnames=self.fields, restval='')
             writer.writeheader()
             writer.writerows(self.rows)
         os.replace(tmp, path)

@@ -189,19 +189,34 @@ class Trainer:
         result: EvalResult = evaluate(self.test_env, self.policy, self.cfg.eval_episodes,
                                       self.cfg.seed, max_steps=self.limit)
         self.wall_s += time.perf_counter() - t0
+        return self.record_evaluation(result, self.agent.actor, self.progress_row())
+
+    def progress_row(self) -> Dict[str, float]:
+        """Return the run's counters now: a metrics row without its test figures.
+
+        ``steps_per_s`` covers the steps since the previous call.
+        """
         steps0, t_mark = self._rate_mark
         now = time.perf_counter()
         sps = (self.step_count - steps0) / max(now - t_mark, 1e-9)
         self._rate_mark = (self.step_count, now)
-        row = {'step': self.step_count, 'test_return_mean': result.mean,
-               'test_return_std': result.std, 'episodes': self.episodes, 'falls': self.falls,
-               'mean_S': self.mean_s, 'steps_per_s': sps, 'updates': self.updates,
-               'reward_scale': self.buffer.reward_scale, 'wall_s': self.wall_s}
+        return {'step': self.step_count, 'episodes': self.episodes, 'falls': self.falls,
+                'mean_S': self.mean_s, 'steps_per_s': sps, 'updates': self.updates,
+                'reward_scale': self.buffer.reward_scale, 'wall_s': self.wall_s}
+
+    def record_evaluation(self, result: EvalResult, actor: torch.nn.Module,
+                          at: Dict[str, float]) -> Dict[str, float]:
+        """Log the row ``at`` (from :meth:`progress_row`) with ``result``, the test of ``actor``.
+
+        Kept apart from the evaluation itself so that a learner which evaluates elsewhere
+        (symphony_ros.distributed) logs and keeps its best actor the same way.
+        """
+        row = dict(at, test_return_mean=result.mean, test_return_std=result.std)
         self.log.record(row)
         self.last_return = result.mean
         if result.mean > self.best_return:
             self.best_return = result.mean
-            save_best_actor(self.run_dir, self.agent.actor, self._info(result.mean))
+            save_best_actor(self.run_dir, actor, self._info(result.mean, int(at['step'])))
             row['new_best'] = 1.0
         for callback in self.on_evaluation:
             callback(row)
@@ -262,11 +277,11 @@ class Trainer:
         self.test_env.close()
 
     # ---- checkpoints ---------------------------------------------------------------------
-    def _info(self, test_return: float) -> Dict[str, object]:
+    def _info(self, test_return: float, step: Optional[int] = None) -> Dict[str, object]:
         return {'train_config': self.cfg.to_dict(), 'symphony_config': self.sym.to_dict(),
                 'obs_dim': self.obs_dim, 'act_dim': self.act_dim,
-                'obs_spec': self.obs_spec, 'step': self.step_count,
-                'test_return': test_return}
+                'obs_spec': self.obs_spec,
+                'step': self.step_count if step is None else step, 'test_return': test_return}
 
     def save(self) -> str:
         """Write a checkpoint now (also mid-episode: a resume then starts a new episode)."""

@@ -1,6 +1,7 @@
 """The train graph: trainer_node alone, its parameters the scalar fields of TrainConfig.
 
-The algorithm overrides (hidden_dim, batch_size, ...) follow, 0 meaning the named config's.
+The algorithm overrides (hidden_dim, batch_size, ...) follow, 0 meaning the named config's,
+then DistributedConfig's fields (collectors, ray_address, ...).
 
 Launch arguments mirror TrainConfig one to one (name, default, one-line docstring), so
 ``symphony launch train steps:=5000``, ``ros2 launch symphony_ros train.launch.py
@@ -44,6 +45,11 @@ def train_args() -> Tuple[LaunchArg, ...]:
     from ..train.params import override_fields
     for name, kind, doc in override_fields():
         out.append(LaunchArg(name, '0', doc, None, kind))
+    # Then the Ray settings of `symphony train --collectors N` (collectors 0: no Ray).
+    from ..distributed.config import DistributedConfig
+    ddocs = field_docs(DistributedConfig)
+    for name, kind, default in scalar_fields(DistributedConfig):
+        out.append(LaunchArg(name, _text(default), ddocs.get(name, ''), None, kind))
     return tuple(out)
 
 

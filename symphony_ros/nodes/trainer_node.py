@@ -3,7 +3,8 @@
 Parameters: every scalar field of TrainConfig (config, env, steps, seed, run_dir, ...), the
 algorithm overrides of ``symphony train`` (hidden_dim, critic_heads, batch_size,
 updates_per_step, lr, capacity, explore_steps; 0 = the named config's) and
-TrainerNodeConfig (resume, tensorboard, policy_file, diagnostics_period).
+TrainerNodeConfig (resume, tensorboard, policy_file, diagnostics_period) and
+DistributedConfig (collectors, ray_address, ...: collectors > 0 trains through Ray).
 
 Publishes /symphony/train/test_return (std_msgs/Float64) after each evaluation and
 /diagnostics. Services: ~/pause (std_srvs/SetBool), ~/save_checkpoint and ~/export_policy
@@ -31,7 +32,8 @@ from std_srvs.srv import SetBool, Trigger
 
 from ..core.checkpoint import CheckpointError
 from ..core.config import TrainConfig
-from ..core.trainer import Trainer
+from ..distributed.config import DistributedConfig
+from ..distributed.entry import make_trainer
 from ..train.controller import TrainingController
 from ..train.params import (TrainerNodeConfig, override_fields, policy_path, ros_wording,
                             train_config)
@@ -56,6 +58,7 @@ class TrainerNode(Node):
         try:
             self.node_cfg = declare_config(self, TrainerNodeConfig)
             declared = declare_config(self, TrainConfig)
+            dist = declare_config(self, DistributedConfig)
             overrides = {}
             for name, typ, doc in override_fields():
                 self.declare_parameter(name, typ(), ParameterDescriptor(description=doc))
@@ -64,8 +67,9 @@ class TrainerNode(Node):
             if self.node_cfg.diagnostics_period <= 0:
                 raise ValueError('diagnostics_period must be positive, got '
                                  f'{self.node_cfg.diagnostics_period}')
-            trainer = Trainer(cfg, resume=self.node_cfg.resume, progress=False,
-                              tensorboard=self.node_cfg.tensorboard)
+            trainer = make_trainer(cfg, dist, resume=self.node_cfg.resume, progress=False,
+                                   tensorboard=self.node_cfg.tensorboard,
+                                   log=self.get_logger().warning)
         except (ValueError, CheckpointError, ParameterException) as exc:
             raise ParameterError(ros_wording(str(exc))) from None
         self.pub_return = self.create_publisher(Float64, TEST_RETURN_TOPIC, TEST_RETURN_QOS)

@@ -8,6 +8,7 @@ import pytest
 from symphony_ros import paths
 from symphony_ros.core.config import CONFIGS, OVERRIDABLE, TrainConfig
 from symphony_ros.core.fields import field_docs, scalar_fields
+from symphony_ros.distributed.config import DistributedConfig
 from symphony_ros.graph import (GraphArgError, NodeSpec, ProcessSpec, TOPICS, deploy_graph,
                                 get_graph, parse_assignments, train_graph)
 from symphony_ros.graph.processes import params_yaml
@@ -189,8 +190,11 @@ def test_unknown_graph():
 def test_train_args_mirror_train_config():
     graph = train_graph()
     fields = scalar_fields(TrainConfig)
-    # TrainConfig's fields, then the algorithm overrides (0: the named config's value).
-    assert [a.name for a in graph.args] == [n for n, _, _ in fields] + list(OVERRIDABLE)
+    dist = scalar_fields(DistributedConfig)
+    # TrainConfig's fields, then the algorithm overrides (0: the named config's value), then
+    # the Ray settings.
+    assert [a.name for a in graph.args] == ([n for n, _, _ in fields] + list(OVERRIDABLE)
+                                            + [n for n, _, _ in dist])
     docs = field_docs(TrainConfig)
     for arg, (name, kind, default) in zip(graph.args, fields):
         assert arg.description == docs[name]
@@ -201,12 +205,13 @@ def test_train_args_mirror_train_config():
     assert isinstance(node, NodeSpec) and node.executable == 'trainer_node'
     # None-valued fields are left to the node; the rest are its parameters, typed.
     assert node.parameters == {**{n: d for n, _, d in fields if d is not None},
-                               **{n: 0 for n in OVERRIDABLE}}
+                               **{n: 0 for n in OVERRIDABLE}, **{n: d for n, _, d in dist}}
     custom = entity(train_graph({'steps': '5000', 'device': 'cpu', 'episode_limit': '200',
                                  'hidden_dim': '32'}), 'trainer_node').parameters
     assert (custom['steps'], custom['device'], custom['episode_limit']) == (5000, 'cpu', 200)
     assert custom['hidden_dim'] == 32
-    assert TrainConfig(**{k: v for k, v in custom.items() if k not in OVERRIDABLE}).steps == 5000
+    assert TrainConfig(**{k: v for k, v in custom.items()
+                          if k in {n for n, _, _ in fields}}).steps == 5000
     with pytest.raises(GraphArgError, match='device:=tpu: expected one of auto|cpu|cuda'):
         train_graph({'device': 'tpu'})
 

@@ -1,0 +1,28 @@
+"""The one place that picks the trainer of a run: single process, or learner plus collectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.config import TrainConfig
+from ..core.trainer import Trainer
+from .config import DistributedConfig
+
+
+def make_trainer(cfg: TrainConfig, dist: DistributedConfig, **kwargs: Any) -> Trainer:
+    """Return a :class:`Trainer`, or a DistributedTrainer when ``dist.collectors`` > 0.
+
+    Ray is imported on the distributed path only: a single-process run never loads it.
+    :param kwargs: passed on (resume, progress, tensorboard; log for a distributed run).
+    :raises ValueError: bad settings, or ``--collectors`` without Ray installed.
+    """
+    dist.check()
+    if not dist.enabled:
+        kwargs.pop('log', None)
+        return Trainer(cfg, **kwargs)
+    try:
+        from .learner import DistributedTrainer
+    except ImportError as exc:
+        raise ValueError(f'--collectors needs Ray ({exc}): pip install -e \'.[distributed]\''
+                         ) from None
+    return DistributedTrainer(cfg, dist, **kwargs)
