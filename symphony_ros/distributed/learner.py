@@ -48,6 +48,7 @@ STALL_S = 60.0
 BACKOFF_S = 30.0
 """Cap on the wait before a collector that keeps failing is asked again."""
 _COLOUR = re.compile(r'\x1b\[[0-9;]*m')
+_PROCESS = re.compile(r'\(pid=[^)]*\)|0x[0-9a-f]+|[0-9a-f]{32,}')
 LOSS_EVERY = 100
 """Updates between two TensorBoard loss points."""
 
@@ -80,7 +81,12 @@ def _stderr(line: str) -> None:
 
 def _cause(exc: RayError) -> str:
     """Return the remote traceback (or reason) of a Ray error, without terminal colours."""
-    return _COLOUR.sub('', getattr(exc, 'traceback_str', None) or str(exc)).strip()
+    return _COLOUR.sub('', str(exc)).strip()
+
+
+def _same_fault(cause: str) -> str:
+    """Return ``cause`` without what differs between two processes failing the same way."""
+    return _PROCESS.sub('', cause)
 
 
 def connect(address: str) -> bool:
@@ -135,7 +141,9 @@ class DistributedTrainer(Trainer):
         self.run_id = uuid.uuid4().hex
         self._start_step = self.step_count
         self._debt = 0.0
-        self.chunks = self.refused = self.failures = 0
+        self.received = self.chunks = self.refused = self.failures = self.stored = 0
+        """Chunks received, stored and refused, collector failures, transitions stored
+        (this session)."""
         self.learn_steps = 0
         self._tracebacks: set = set()
         self._weights_ref, self._version = None, -1
@@ -143,7 +151,6 @@ class DistributedTrainer(Trainer):
         self._cfg_dict = self.cfg.to_dict()
         self._collector = ray.remote(collector_cls).options(num_cpus=1, max_restarts=0)
         self.slots = [_Slot(i, self._spawn(i)) for i in range(dist.collectors)]
-        self._evaluator = self._spawn_evaluator()
         self._eval: Optional[tuple] = None
         self._eval_due = False
         self._window = (time.perf_counter(), self.updates, 0)
@@ -157,6 +164,7 @@ class DistributedTrainer(Trainer):
 
     def _spawn_evaluator(self) -> Any:
         # No CPU reserved: it runs a few episodes per eval_every steps beside the collectors.
+        # Started at the first evaluation: warm-up needs none.
         return ray.remote(Evaluator).options(num_cpus=0, max_restarts=0).remote(
             self._cfg_dict, self.obs_dim, self.act_dim)
 
@@ -196,8 +204,8 @@ class DistributedTrainer(Trainer):
         self.failures += 1
         cause = _cause(exc)
         what = 'raised' if isinstance(exc, RayTaskError) else 'died'
-        if cause not in self._tracebacks:
-            self._tracebacks.add(cause)
+        if _same_fault(cause) not in self._tracebacks:
+            self._tracebacks.add(_same_fault(cause))
             self.say(f'collector {slot.index} {what}; replacing it:\n{cause}')
         else:
             last = cause.splitlines()[-1] if cause else what
@@ -211,8 +219,8 @@ class DistributedTrainer(Trainer):
     def _give_up_if_all_failing(self, cause: str) -> None:
         limit = self.dist.max_failures
         if all(s.failures >= limit for s in self.slots):
-            raise CollectorsFailed(f'all {len(self.slots)} collectors failed {limit} times '
-                                   f'in a row; last cause: {cause}')
+            raise CollectorsFailed(f'every collector ({len(self.slots)}) failed {limit} '
+                                   f'times in a row; last cause: {cause}')
 
     # ---- the loop -------------------------------------------------------------------------------
     def step(self) -> None:
@@ -267,6 +275,7 @@ class DistributedTrainer(Trainer):
         A refused chunk is logged and counted; nothing of it is stored.
         :returns: the transitions stored.
         """
+        self.received += 1
         reason = check_chunk(chunk, self.run_id, self.obs_dim, self.act_dim, asked)
         if reason is not None:
             self.refused += 1
@@ -288,6 +297,7 @@ class DistributedTrainer(Trainer):
                 self.learn_steps += 1
         n = self.step_count - before
         self.chunks += 1
+        self.stored += n
         self.episodes += int(chunk['episode_end'].sum())
         self.falls += int(chunk['terminated'].sum())
         if 0 <= chunk['collector'] < len(self.slots):
@@ -326,6 +336,8 @@ class DistributedTrainer(Trainer):
     # ---- evaluation -----------------------------------------------------------------------------
     def _submit_evaluation(self) -> None:
         actor = copy.deepcopy(self.agent.actor).to('cpu').eval()
+        if self._evaluator is None:
+            self._evaluator = self._spawn_evaluator()
         ref = self._evaluator.evaluate.remote(ray.put(actor.state_dict()))
         self._eval, self._eval_due = (ref, actor, self.progress_row()), False
 
@@ -343,7 +355,7 @@ class DistributedTrainer(Trainer):
             self.say(f'evaluation of step {at["step"]} failed; replacing the evaluator:\n'
                      f'{_cause(exc)}')
             ray.kill(self._evaluator, no_restart=True)
-            self._evaluator = self._spawn_evaluator()
+            self._evaluator = None
             return
         self.record_evaluation(result, actor, at)
 
