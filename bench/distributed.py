@@ -75,6 +75,9 @@ def main():
     p.add_argument('--warmup', type=int, default=256, help='warm-up env steps')
     p.add_argument('--steps', type=int, default=256, help='timed env steps after warm-up')
     p.add_argument('--chunk-steps', type=int, default=32)
+    p.add_argument('--learner-rates', type=float, nargs='*', default=[28.0, 500.0, 2000.0],
+                   help='updates/s of learners to size the collector fleet for (28: ED on '
+                   '2 CPU threads, README figures)')
     p.add_argument('--curve-env', default='InvertedPendulum-v4')
     p.add_argument('--curve-steps', type=int, default=6000)
     p.add_argument('--curve-width', type=int, default=64, help='hidden_dim of the curve runs')
@@ -89,6 +92,7 @@ def main():
     print('| collectors | env steps/s | updates/s | one collector steps/s | weight lag '
           '(updates) | updates/step | collectors for this learner |')
     print('|---|---|---|---|---|---|---|')
+    one_collector = None
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.collectors:
             cfg = TrainConfig(config=args.config, env=args.env, seed=args.seed, device='cpu',
@@ -101,9 +105,18 @@ def main():
                       f'{r["updates/s"] / r["steps/s"]:.2f} | |')
                 continue
             need = math.ceil(r['updates/s'] / r['ratio'] / r['collector steps/s'])
+            if n == 1:
+                one_collector = (r['ratio'], r['collector steps/s'])
             print(f'| {n} | {r["steps/s"]:.1f} | {r["updates/s"]:.1f} | '
                   f'{r["collector steps/s"]:.0f} | {r["weight lag"]:.0f} | {r["ratio"]:.2f} | '
                   f'{need} |')
+        if one_collector:
+            ratio, rate = one_collector
+            print(f'\nOne collector steps {rate:.0f} env steps/s while stepping; at '
+                  f'{ratio:g} updates per step a learner at R updates/s needs '
+                  f'ceil(R / {ratio:g} / {rate:.0f}) collectors:')
+            for r in args.learner_rates:
+                print(f'- {r:g} updates/s: {math.ceil(r / ratio / rate)}')
         width = args.curve_width
         over = {'hidden_dim': width, 'critic_heads': max(4, width // 4),
                 'batch_size': 3 * max(4, width // 4), 'explore_steps': 1000,

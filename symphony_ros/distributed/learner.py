@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import socket
 import sys
 import time
 import uuid
@@ -49,6 +50,8 @@ BACKOFF_S = 30.0
 """Cap on the wait before a collector that keeps failing is asked again."""
 _COLOUR = re.compile(r'\x1b\[[0-9;]*m')
 _PROCESS = re.compile(r'\(pid=[^)]*\)|0x[0-9a-f]+|[0-9a-f]{32,}')
+CONNECT_S = 5.0
+"""s a --ray-address host:port has to accept a TCP connection."""
 LOSS_EVERY = 100
 """Updates between two TensorBoard loss points."""
 
@@ -89,6 +92,21 @@ def _same_fault(cause: str) -> str:
     return _PROCESS.sub('', cause)
 
 
+def _check_reachable(address: str) -> None:
+    """Raise ValueError when a host:port address takes no TCP connection.
+
+    ray.init keeps retrying an unreachable GCS for minutes; a typo should fail at once.
+    """
+    host, _, port = address.rpartition(':')
+    if not host or '://' in address or not port.isdigit():
+        return   # '', 'auto' or a Ray client URL: ray.init answers those itself
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_S).close()
+    except OSError as exc:
+        raise ValueError(f'--ray-address {address!r}: no Ray head answers there ({exc})'
+                         ) from None
+
+
 def connect(address: str) -> bool:
     """Join Ray at ``address`` ('auto', host:port) or start a local instance ('').
 
@@ -97,6 +115,7 @@ def connect(address: str) -> bool:
     """
     if ray.is_initialized():
         return False
+    _check_reachable(address)
     try:
         ray.init(address=address or None, include_dashboard=False, logging_level='warning',
                  configure_logging=True)

@@ -66,6 +66,17 @@ def test_single_process_training_never_imports_ray(tmp_path):
     assert (tmp_path / 'r' / 'metrics.csv').exists()
 
 
+def test_a_ray_address_without_a_cluster_is_one_line_exit_2(tmp_path):
+    out = _cli(*tiny_args(tmp_path / 'r', 100, '--collectors', '1', '--ray-address',
+                          '127.0.0.1:1'))
+    _, err = out.communicate(timeout=120)
+    assert out.returncode == 2
+    assert err.strip().splitlines() == [
+        "symphony train: error: --ray-address '127.0.0.1:1': no Ray head answers there "
+        '([Errno 111] Connection refused)']
+    assert not (tmp_path / 'r').exists()
+
+
 @pytest.fixture(scope='module')
 def good_chunk():
     collector = Collector('run-a', 1, tiny_config('/unused').to_dict(), 4, 1)
