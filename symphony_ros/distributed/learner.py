@@ -160,9 +160,9 @@ class DistributedTrainer(Trainer):
         self.run_id = uuid.uuid4().hex
         self._start_step = self.step_count
         self._debt = 0.0
+        # This session's chunks received, stored and refused, collector failures, and
+        # transitions stored.
         self.received = self.chunks = self.refused = self.failures = self.stored = 0
-        """Chunks received, stored and refused, collector failures, transitions stored
-        (this session)."""
         self.learn_steps = 0
         self._tracebacks: set = set()
         self._weights_ref, self._version = None, -1
@@ -236,14 +236,23 @@ class DistributedTrainer(Trainer):
         self._give_up_if_all_failing(cause.splitlines()[-1] if cause else what)
 
     def _give_up_if_all_failing(self, cause: str) -> None:
+        """Checkpoint and raise CollectorsFailed once every collector keeps failing.
+
+        Called between chunks (no update owed), so the checkpoint is a consistent one.
+        """
         limit = self.dist.max_failures
         if all(s.failures >= limit for s in self.slots):
+            self.save()
             raise CollectorsFailed(f'every collector ({len(self.slots)}) failed {limit} '
                                    f'times in a row; last cause: {cause}')
 
     # ---- the loop -------------------------------------------------------------------------------
     def step(self) -> None:
-        """Take the next chunk (waiting up to WAIT_S), store it and do the updates it owes."""
+        """Take the next chunk (waiting up to WAIT_S), store it and do the updates it owes.
+
+        :raises CollectorsFailed: every collector failed ``max_failures`` times in a row
+            (a checkpoint is written first).
+        """
         t0 = time.perf_counter()
         self._ask()
         rows = self._receive()
@@ -413,17 +422,6 @@ class DistributedTrainer(Trainer):
             s.steps, s.busy_s, s.lags = 0, 0.0, []
         self._window = (now, self.updates, self.learn_steps)
         return row
-
-    def run(self, max_steps: Optional[int] = None) -> Dict[str, float]:
-        """Train as :meth:`Trainer.run`; when the collectors give up, checkpoint, then raise.
-
-        :raises CollectorsFailed: every collector failed ``max_failures`` times in a row.
-        """
-        try:
-            return super().run(max_steps)
-        except CollectorsFailed:
-            self.save()
-            raise
 
     def summary(self) -> Dict[str, float]:
         """Return the trainer's headline figures plus chunk and fault counts of this session."""
