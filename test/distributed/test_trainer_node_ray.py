@@ -11,6 +11,7 @@ from symphony_ros.policy.runtime import OnnxPolicy
 pytestmark = pytest.mark.ros
 
 
+@pytest.mark.slow   # about 30 s on the loaded 2-core machine
 def test_trainer_node_trains_through_ray_collectors_and_exports(tmp_path, ros_env, ray_local):
     run = tmp_path / 'run'
     params = ['env:=InvertedPendulum-v4', 'steps:=300', 'eval_every:=150', 'eval_episodes:=1',
