@@ -171,11 +171,13 @@ def test_a_collector_that_raises_is_logged_once_and_replaced(ray_local, tmp_path
                     raise RuntimeError('injected collector fault')
             return super().collect(*args, **kwargs)
 
-    # One collector, so that it has to come back for the run to finish.
+    # One collector, so that it has to come back for the run to finish. A ratio of 0.5:
+    # one update per two transitions from the warm-up's last (101 of them) on.
     trainer, lines = _learner(tiny_config(tmp_path / 'r', steps=200), collectors=1,
-                              collector_cls=RaisesTwice)
+                              collector_cls=RaisesTwice, update_ratio=0.5)
     try:
-        assert trainer.run()['step'] == 200
+        summary = trainer.run()
+        assert summary['step'] == 200 and summary['updates'] == 50
         assert trainer.failures == 2
     finally:
         trainer.close()
