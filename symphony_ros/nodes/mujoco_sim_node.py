@@ -184,8 +184,8 @@ class MujocoSimNode(Node):
 
     def _reset_robot(self) -> None:
         """Reset the robot and start an episode (lock held); stamps and /clock run on."""
-        # The reset state is stamped one period after the last one: stamps stay unique and
-        # /clock never goes back (it did after a ~/reset call).
+        # The reset state is stamped one period after the last one, so stamps stay unique
+        # and /clock never goes back, ~/reset calls included.
         self._elapsed += self.sim.time + self.sim.robot.control_dt
         self.tracker.start(self.sim.reset())
 
@@ -255,10 +255,9 @@ class MujocoSimNode(Node):
 
 
 def _spin(executor: SingleThreadedExecutor, stop: threading.Event) -> None:
-    # One executor thread; the lockstep loop runs in the main thread. (A 2-thread
-    # MultiThreadedExecutor here lost wake-ups on an idle machine: watchdog outputs sat
-    # unread for up to a second and lockstep ticks timed out.) Joined before shutdown, so
-    # no thread is left inside the middleware when the process exits.
+    # One executor thread beside the lockstep loop in the main thread: a MultiThreadedExecutor
+    # can lose wake-ups, leaving watchdog outputs unread until a lockstep tick times out.
+    # Joined before shutdown, so no thread is left inside the middleware at exit.
     try:
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.05)

@@ -265,9 +265,9 @@ class WatchdogNode(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the watchdog until SIGINT/SIGTERM, then slew the output to zero and exit."""
-    # Hand the GIL between the two threads every 0.1 ms instead of 5 ms, so the output thread
-    # waits at most that long for a busy subscription callback (measured under SCHED_FIFO:
-    # timer jitter p99 1.3-1.6 ms with a 0.5 ms interval, 0.25 ms with 0.1 ms).
+    # Hand the GIL between the two threads every 0.1 ms instead of 5 ms: the output thread
+    # then waits at most that long for a busy subscription callback, well inside its 2 ms
+    # period (figures in the README's timing section).
     sys.setswitchinterval(0.0001)
     # Own signal handling: rclpy's would shut the context down before the final ramp-down,
     # and an exception raised asynchronously inside rclpy can corrupt a message take. The
