@@ -11,7 +11,7 @@ import pytest
 from rosgraph_msgs.msg import Clock as ClockMsg
 
 from watchdog_harness import (
-    CONFIG, healthy, LIMIT, REPO, topic, WatchdogProcess)
+    CONFIG, healthy, LIMIT, NAMES, REPO, topic, WatchdogProcess)
 
 pytestmark = pytest.mark.ros
 
@@ -124,7 +124,7 @@ def test_clean_shutdown_slews_to_zero_and_auto_arm(driver):
 
 
 @pytest.mark.parametrize('param,value,message', [
-    ('effort_limits', '[1.0,2.0]', 'effort_limits has 2 values; expected 17'),
+    ('effort_limits', '[1.0,2.0]', f'effort_limits has 2 values; expected {len(NAMES)}'),
     ('max_tilt', 'steep', 'parameter max_tilt must be float'),
 ])
 def test_bad_parameter_refuses_to_start_and_names_it(ros_env, param, value, message):
