@@ -41,6 +41,8 @@ SIM_REWARD = 'symphony/sim/reward'
 SIM_EPISODE_RETURN = 'symphony/sim/episode_return'
 """The sim's return per finished episode (absent on a real robot)."""
 CLOCK = 'clock'
+TRAIN_TEST_RETURN = 'symphony/train/test_return'
+"""The trainer's return after each evaluation (train graph)."""
 """Simulated time, published by the lockstep sim (``use_sim_time`` reads /clock)."""
 
 TOPICS: Tuple[Topic, ...] = (
