@@ -43,7 +43,7 @@ TOPICS = {'/symphony/command': 'command', '/joint_states': 'joint_states',
 OUTPUT = f'{PREFIX}/effort_commands'
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
-TEST_PARAMS = {'rate_hz': 500.0, 'command_timeout': 0.25, 'state_timeout': 0.25,
+TEST_PARAMS = {'rate_hz': 500.0, 'command_timeout': 0.5, 'state_timeout': 0.5,
                'ramp_time': 0.05, 'startup_holdoff': 0.3, 'max_saturation_time': 0.5}
 """Timeouts a loaded 2-core CI machine meets; the figures of record come from bench/."""
 CONFIG = from_params(TEST_PARAMS).resolved()
