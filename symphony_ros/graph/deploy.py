@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Tuple
 from .. import paths
 from .gazebo import gazebo_args, gazebo_entities
 from .spec import Entity, GraphArgError, GraphDef, LaunchArg, NodeSpec, ProcessSpec, Values
-from .topics import recorded_topics, remappings, topic_args
+from .topics import clock_remapping, recorded_topics, remappings, topic_args
 
 ROBOTS = ('sim', 'real', 'gazebo')
 NODE_CONFIG = {'mujoco_sim_node': 'mujoco_sim.yaml', 'policy_node': 'policy.yaml',
@@ -163,8 +163,8 @@ def _record_dir(values: Values) -> str:
 def deploy_entities(values: Values) -> List[Entity]:
     """Every entity of the deploy graph, each with the condition that selects it."""
     extra = mode_parameters(values)
-    remaps = remappings(values)
     ns = namespace(values)
+    remaps = remappings(values) + clock_remapping(ns)
     sim_params = {'robot': values['robot_model'], 'timing': values['timing'],
                   'max_ticks': values['ticks'], 'max_episodes': values['episodes'],
                   **extra.get('mujoco_sim_node', {})}
@@ -184,7 +184,8 @@ def deploy_entities(values: Values) -> List[Entity]:
         NodeSpec('robot_state_publisher', 'robot_state_publisher', 'robot_state_publisher',
                  parameters={'robot_description': robot_description(values['robot_model']),
                              **extra['robot_state_publisher']},
-                 remappings=remappings(values, 'joint_states_topic'), namespace=ns,
+                 remappings=remappings(values, 'joint_states_topic') + clock_remapping(ns),
+                 namespace=ns,
                  optional=True),
         # record_cmd directly: through cli.main, importing torch would delay the recorder by
         # seconds and lose the start of the run.

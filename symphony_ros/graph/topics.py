@@ -41,9 +41,10 @@ SIM_REWARD = 'symphony/sim/reward'
 SIM_EPISODE_RETURN = 'symphony/sim/episode_return'
 """The sim's return per finished episode (absent on a real robot)."""
 CLOCK = 'clock'
+"""Simulated time, published by the lockstep sim. ``use_sim_time`` reads the absolute
+/clock, so a namespaced graph remaps /clock into its namespace (:func:`clock_remapping`)."""
 TRAIN_TEST_RETURN = 'symphony/train/test_return'
 """The trainer's return after each evaluation (train graph)."""
-"""Simulated time, published by the lockstep sim (``use_sim_time`` reads /clock)."""
 
 TOPICS: Tuple[Topic, ...] = (
     Topic('joint_states_topic', JOINT_STATES, '/' + JOINT_STATES, 'sensor_msgs/JointState',
@@ -93,6 +94,11 @@ def remappings(values: Values, *args: str) -> Tuple[Tuple[str, str], ...]:
 
 SIM_SCORE = (SIM_REWARD, SIM_EPISODE_RETURN)
 """The sim's score topics (relative names)."""
+
+
+def clock_remapping(namespace: str) -> Tuple[Tuple[str, str], ...]:
+    """Remap ``use_sim_time``'s absolute /clock into ``namespace`` (none in the root)."""
+    return ((resolve_name(CLOCK), resolve_name(CLOCK, namespace)),) if namespace else ()
 
 
 def final_name(values: Values, arg: str) -> str:

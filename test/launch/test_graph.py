@@ -71,6 +71,8 @@ def test_a_namespace_moves_every_node_and_the_recorded_topics():
             assert node.namespace == 'robot1', node.name
     watchdog = entity(graph, 'watchdog_node')
     assert watchdog.full_name == '/robot1/watchdog_node'
+    # use_sim_time reads the absolute /clock: each namespace's sim time stays its own.
+    assert ('/clock', '/robot1/clock') in watchdog.remappings
     assert '/robot1/watchdog_node' in params_yaml(watchdog)
     recorded = entity(graph, 'recorder').cmd
     assert {'/robot1/joint_states', '/robot1/cmd', '/robot1/symphony/sim/reward',
