@@ -1,12 +1,13 @@
 """Single-observation latency of an exported S3-size policy: OnnxPolicy.act vs raw onnxruntime.
 
-Builds an S3-size actor (hidden 512, obs 376, act 17, random weights: latency does not depend
-on them), exports it with ``symphony export``'s code path (contract and parity check
-included) into a temp folder, then times N single-observation calls of
+Builds an S3-size actor (hidden 512, the humanoid's full observation and its joints, random
+weights: latency does not depend on them), exports it with ``symphony export``'s code path
+(contract and parity check included) into a temp folder, then times N single-observation
+calls of
 
 * ``OnnxPolicy.act(obs)``: what a deploy loop calls (float64 observation in, as the
   observation builder produces it; cast, NaN/Inf check, bound-buffer run, action copy out);
-* ``session.run`` on the same file, same session options, float32 [1, 376] input;
+* ``session.run`` on the same file, same session options, float32 [1, obs_dim] input;
 * the torch eager forward ``actor.deterministic`` (one thread, inference mode), for the ratio.
 
 Usage: ``python bench/policy_latency.py [--n 10000] [--cpus 0] [--clock cpu] [--json]``. Target for
@@ -27,6 +28,12 @@ from typing import Callable, Dict, List
 
 import numpy as np
 import torch
+
+from symphony_ros.robot.description import get_robot
+from symphony_ros.robot.obs_specs import get_obs_spec
+
+OBS_DIM = get_obs_spec('humanoid_v4_full').dim
+ACT_DIM = get_robot('humanoid').n_joints
 
 TARGET_P99_US = 50.0
 
@@ -60,11 +67,11 @@ def build_policy(folder: str, config: str = 's3') -> str:
     from symphony_ros.policy.export import export_policy
     torch.manual_seed(0)
     cfg = CONFIGS[config]
-    actor = Actor(376, 17, cfg.hidden_dim, cfg.noise_clip).eval()
+    actor = Actor(OBS_DIM, ACT_DIM, cfg.hidden_dim, cfg.noise_clip).eval()
     run = os.path.join(folder, 'bench_run')
     save_best_actor(run, actor, dict(
         train_config=TrainConfig(env='Humanoid-v4').to_dict(), symphony_config=cfg.to_dict(),
-        obs_dim=376, act_dim=17, obs_spec=None, step=0, test_return=None))
+        obs_dim=OBS_DIM, act_dim=ACT_DIM, obs_spec=None, step=0, test_return=None))
     result = export_policy(run, os.path.join(folder, 'bench.onnx'))
     print(f'exported {result.path}: parity max |err| {result.max_abs_error:.2e}, '
           f'{os.path.getsize(result.path) / 1024:.0f} KiB', file=sys.stderr)
@@ -80,8 +87,8 @@ def run(n: int, clock: Callable[[], int] = time.perf_counter_ns, config: str = '
     from symphony_ros.policy import OnnxPolicy
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    obs64 = rng.standard_normal((n, 376))
-    obs32 = obs64.astype(np.float32)[:, None, :]  # [n, 1, 376]: session.run needs a batch
+    obs64 = rng.standard_normal((n, OBS_DIM))
+    obs32 = obs64.astype(np.float32)[:, None, :]  # [n, 1, obs]: session.run needs a batch
     with tempfile.TemporaryDirectory() as folder:
         path = build_policy(folder, config)
         policy = OnnxPolicy(path)
@@ -124,7 +131,8 @@ def main(argv: List[str] = None) -> int:
         print(json.dumps({'env': env, 'results': results}, indent=2))
     else:
         width = 512 if args.config == 's3' else 384
-        print(f'{args.n} single-observation calls, {args.config} actor (376 -> {width} -> 17), '
+        print(f'{args.n} single-observation calls, {args.config} actor '
+              f'({OBS_DIM} -> {width} -> {ACT_DIM}), '
               f'{args.clock} clock; {env["cores"]} cores, affinity {env["affinity"]}, '
               f'load {env["loadavg_1m"]:.2f}')
         print(f'{"path":<16}{"p50 us":>10}{"p99 us":>10}{"p99.9 us":>10}{"mean us":>10}'

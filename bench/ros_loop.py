@@ -87,10 +87,13 @@ def export_random_policy(folder: str, hidden_dim: int) -> str:
     torch.manual_seed(0)
     cfg = SymphonyConfig(hidden_dim=hidden_dim)
     run = os.path.join(folder, 'bench_run')
-    info = {'train_config': TrainConfig(env='Humanoid-v4').to_dict(), 'obs_dim': 376,
-            'symphony_config': cfg.to_dict(), 'act_dim': 17, 'obs_spec': 'humanoid_v4_full',
-            'step': 0, 'test_return': 0.0}
-    save_best_actor(run, Actor(376, 17, hidden_dim, cfg.noise_clip).eval(), info)
+    from symphony_ros.robot.description import get_robot
+    from symphony_ros.robot.obs_specs import get_obs_spec
+    obs_dim, act_dim = get_obs_spec('humanoid_v4_full').dim, get_robot('humanoid').n_joints
+    info = {'train_config': TrainConfig(env='Humanoid-v4').to_dict(), 'obs_dim': obs_dim,
+            'symphony_config': cfg.to_dict(), 'act_dim': act_dim,
+            'obs_spec': 'humanoid_v4_full', 'step': 0, 'test_return': 0.0}
+    save_best_actor(run, Actor(obs_dim, act_dim, hidden_dim, cfg.noise_clip).eval(), info)
     return export_policy(run, os.path.join(folder, 'policy.onnx')).path
 
 

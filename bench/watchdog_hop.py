@@ -55,7 +55,8 @@ def start_watchdog(args: argparse.Namespace) -> subprocess.Popen:
     """Start the watchdog under test, every topic remapped under this run's prefix."""
     remaps = {'/symphony/command': 'command', '/joint_states': 'joint_states',
               '/imu/data': 'imu', '/odom': 'odom', '/symphony/estop': 'estop',
-              '/symphony/watchdog/state': 'state', '/diagnostics': 'diagnostics'}
+              '/symphony/watchdog/state': 'state', '/diagnostics': 'diagnostics',
+              '/effort_controller/commands': 'out'}
     cmd = [sys.executable, '-m', 'symphony_ros.nodes.watchdog_node', '--ros-args',
            '-r', f'__node:=bench_watchdog_{os.getpid()}']
     for src, dst in remaps.items():
@@ -64,7 +65,7 @@ def start_watchdog(args: argparse.Namespace) -> subprocess.Popen:
     # end the run with a staleness FAULT (those are the suite's business).
     params = {'auto_arm': 'true', 'ramp_time': '0.0', 'startup_holdoff': '0.5',
               'command_timeout': '0.5', 'state_timeout': '0.5',
-              'output_topic': f'{PREFIX}/out', 'rate_hz': str(args.rate_hz),
+              'rate_hz': str(args.rate_hz),
               'realtime_priority': str(args.realtime_priority)}
     params.update(dict(p.split(':=', 1) for p in args.param))
     for k, v in params.items():

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Tuple
 
-from ..graph.topics import DIAGNOSTICS, TOPICS
+from ..graph import topics as graph_topics
+from ..graph.topics import DIAGNOSTICS, TOPICS, resolve_name
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,8 @@ def _msgtype(short: str) -> str:
 _KEYS = {'joint_states_topic': 'joint_states', 'imu_topic': 'imu', 'odom_topic': 'odom',
          'effort_commands_topic': 'hardware', 'command_topic': 'command',
          'estop_topic': 'estop', 'watchdog_state_topic': 'watchdog'}
-SIM_REWARD = '/symphony/sim/reward'
-SIM_EPISODE_RETURN = '/symphony/sim/episode_return'
+SIM_REWARD = resolve_name(graph_topics.SIM_REWARD)
+SIM_EPISODE_RETURN = resolve_name(graph_topics.SIM_EPISODE_RETURN)
 
 ROLES: Tuple[Role, ...] = tuple(
     Role(_KEYS[t.arg], t.default, _msgtype(t.type), t.arg) for t in TOPICS) + (

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
@@ -24,6 +23,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.rosbag2.storage_mcap import McapWriter
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
 from rosbags.typesys import Stores, get_typestore
+
+from ..core.atomic import atomic_write
 
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 SIDECAR = 'symphony_record.json'
@@ -89,12 +90,8 @@ class BagWriter:
             raise BagWriteError(f'{path}: cannot create the bag: {exc}') from None
         sidecar = dict(self.info, storage=storage,
                        started_at=datetime.datetime.now().astimezone().isoformat())
-        # Not core.atomic: importing symphony_ros.core loads torch (seconds), and the
-        # recorder should be subscribed before the first messages fly. The bag folder is
-        # new and ours, so temp file + rename is all the atomicity needed.
-        tmp = self.path / (SIDECAR + '.tmp')
-        tmp.write_text(json.dumps(sidecar, indent=1), encoding='utf-8')
-        os.replace(tmp, self.path / SIDECAR)
+        text = json.dumps(sidecar, indent=1).encode('utf-8')
+        atomic_write(str(self.path / SIDECAR), lambda f: f.write(text))
         self.counts: Dict[str, int] = {}
         self._closed = False
 

@@ -13,6 +13,7 @@ decides, plus the per-mode settings of :func:`mode_parameters`.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from typing import Any, Dict, List, Tuple
@@ -20,7 +21,7 @@ from typing import Any, Dict, List, Tuple
 from .. import paths
 from .gazebo import gazebo_args, gazebo_entities
 from .spec import Entity, GraphArgError, GraphDef, LaunchArg, NodeSpec, ProcessSpec, Values
-from .topics import recorded_topics, remappings, topic_args
+from .topics import clock_remapping, recorded_topics, remappings, topic_args
 
 ROBOTS = ('sim', 'real', 'gazebo')
 NODE_CONFIG = {'mujoco_sim_node': 'mujoco_sim.yaml', 'policy_node': 'policy.yaml',
@@ -29,13 +30,9 @@ NODE_CONFIG = {'mujoco_sim_node': 'mujoco_sim.yaml', 'policy_node': 'policy.yaml
 SIM_WATCHDOG_PROFILE = 'watchdog_sim.yaml'
 """Watchdog parameters of robot:=sim (soft joint limits), after watchdog.yaml, before the
 user's watchdog_config:= (launch-argument values still come last)."""
-LOCKSTEP_STALL = 2.0
-"""Watchdog timeouts in lockstep, in multiples of the sim's lockstep_timeout (see below)."""
-LOCKSTEP_RATE_FACTOR = 1e12
-"""Watchdog max_torque_rate in lockstep, per second, in multiples of each effort limit. The
-step allowed is rate x the time since the previous output, and the watchdog forwards a new
-command microseconds after a timer output: at 1e4 such a forward went out part-slewed, the
-lockstep sim took it for the answer, and episodes diverged. 1e12 cannot bind above 1e-12 s."""
+LOCKSTEP_WATCHDOG_PROFILE = 'watchdog_lockstep.yaml'
+"""Watchdog parameters of timing:=lockstep (timeouts past the sim's wait, no slew limit),
+after the sim profile, before the user's watchdog_config:=."""
 
 
 def deploy_args() -> Tuple[LaunchArg, ...]:
@@ -69,7 +66,29 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
                   'record)', ('true', 'false'), bool),
         LaunchArg('record_dir', '', 'bag folder for record:=true (empty: '
                   'bags/deploy_<date>_<time>)'),
+        LaunchArg('namespace', '', 'ROS namespace of every node of the graph (robot:=sim or '
+                  'real), e.g. robot1: topics at their defaults move into it, so two graphs '
+                  'share a ROS domain'),
     ) + gazebo_args() + topic_args()
+
+
+_NAMESPACE = re.compile(r'^/?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$')
+
+
+def namespace(values: Values) -> str:
+    """Return the graph's namespace without slashes ('' for the root).
+
+    :raises GraphArgError: for a name ROS would refuse, or a namespace with robot:=gazebo
+        (its controllers and bridge are spawned in the root namespace).
+    """
+    ns = values['namespace'] or ''
+    if ns and not _NAMESPACE.match(ns):
+        raise GraphArgError(f'namespace:={ns}: expected a ROS name such as robot1 or '
+                            'lab/robot1 (letters, digits, underscores)')
+    if ns and values['robot'] == 'gazebo':
+        raise GraphArgError(f'namespace:={ns}: not supported with robot:=gazebo (its '
+                            'controllers run in the root namespace)')
+    return ns.strip('/')
 
 
 def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
@@ -95,38 +114,17 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
         for params in out.values():
             params['use_sim_time'] = True
     if lockstep:
+        # The watchdog's lockstep thresholds are its parameter profile (_param_files).
         out['policy_node']['lockstep'] = True
-        # The lockstep sim waits up to lockstep_timeout for each command, so wall-clock
-        # gaps between ticks are not faults; and it may run faster than real time, so a
-        # command's sim-time stamp can lead the watchdog's view of /clock by a lot more than
-        # one period. TODO(watchdog): revisit if WatchdogConfig gains a lockstep mode.
-        from ..sim.config import SimConfig
-        stall = LOCKSTEP_STALL * SimConfig().lockstep_timeout
-        out['watchdog_node'].update(command_timeout=stall, state_timeout=stall,
-                                    max_stamp_future=stall,
-                                    max_torque_rate=lockstep_torque_rate(values))
     if values['robot'] == 'sim':
         # The episodes start once the watchdog is ACTIVE, not under its safe output.
         out['mujoco_sim_node'] = {'wait_for_active': True}
         if not lockstep:
             # The sim publishes once per control period on its own timer: a policy timer of
-            # the same period acted on a state one period old in 5 of 8 launches (a phase
-            # set at start-up), and the shipped policy fell within 5 s every episode.
+            # the same period has a phase against it, set at start-up, that can make every
+            # action one period late, which the shipped policy does not survive.
             out['policy_node']['act_on_state'] = True
     return out
-
-
-def lockstep_torque_rate(values: Values) -> Tuple[float, ...]:
-    """Watchdog rate limit in lockstep: high enough never to bind.
-
-    The limit is per watchdog tick on the steady clock, while a lockstep control period
-    lasts as long as the policy takes to answer (two watchdog ticks, typically), so the
-    wall-clock limit would throttle torques by the machine's speed, not by physics.
-    Every other check stays on.
-    """
-    from ..robot.description import get_robot
-    return tuple(float(e) * LOCKSTEP_RATE_FACTOR
-                 for e in get_robot(values['robot_model']).effort_limits)
 
 
 def robot_description(robot_model: str) -> str:
@@ -145,10 +143,12 @@ def robot_description(robot_model: str) -> str:
 
 
 def _param_files(node: str, values: Values) -> Tuple[str, ...]:
-    """List the node's config file, then the watchdog's robot profile, then the user's."""
+    """List the node's config file, then the watchdog's profiles, then the user's."""
     names = [NODE_CONFIG[node]]
     if node == 'watchdog_node' and values['robot'] == 'sim':
         names.append(SIM_WATCHDOG_PROFILE)
+        if values['timing'] == 'lockstep':
+            names.append(LOCKSTEP_WATCHDOG_PROFILE)
     files = tuple(p for p in (paths.config_path(n, must_exist=False) for n in names)
                   if os.path.isfile(p))
     if node == 'watchdog_node' and values['watchdog_config']:
@@ -163,7 +163,8 @@ def _record_dir(values: Values) -> str:
 def deploy_entities(values: Values) -> List[Entity]:
     """Every entity of the deploy graph, each with the condition that selects it."""
     extra = mode_parameters(values)
-    remaps = remappings(values)
+    ns = namespace(values)
+    remaps = remappings(values) + clock_remapping(ns)
     sim_params = {'robot': values['robot_model'], 'timing': values['timing'],
                   'max_ticks': values['ticks'], 'max_episodes': values['episodes'],
                   **extra.get('mujoco_sim_node', {})}
@@ -173,7 +174,7 @@ def deploy_entities(values: Values) -> List[Entity]:
     def ours(name: str, params: Dict[str, Any], **kw: Any) -> NodeSpec:
         return NodeSpec('symphony_ros', name, name, parameters=params,
                         param_files=_param_files(name, values), remappings=remaps,
-                        module=f'symphony_ros.nodes.{name}', **kw)
+                        module=f'symphony_ros.nodes.{name}', namespace=ns, **kw)
 
     entities: List[Entity] = [
         ours('mujoco_sim_node', sim_params, condition=lambda v: v['robot'] == 'sim'),
@@ -183,7 +184,9 @@ def deploy_entities(values: Values) -> List[Entity]:
         NodeSpec('robot_state_publisher', 'robot_state_publisher', 'robot_state_publisher',
                  parameters={'robot_description': robot_description(values['robot_model']),
                              **extra['robot_state_publisher']},
-                 remappings=remappings(values, 'joint_states_topic'), optional=True),
+                 remappings=remappings(values, 'joint_states_topic') + clock_remapping(ns),
+                 namespace=ns,
+                 optional=True),
         # record_cmd directly: through cli.main, importing torch would delay the recorder by
         # seconds and lose the start of the run.
         ProcessSpec('recorder', (sys.executable, '-m', 'symphony_ros.cli.record_cmd',

@@ -82,8 +82,10 @@ def base_command(entity: Entity) -> List[str]:
 
 
 def ros_arguments(node: NodeSpec, params_file: Optional[str]) -> List[str]:
-    """``--ros-args`` of a node: its name, parameter files, then remappings."""
+    """``--ros-args`` of a node: its name and namespace, parameter files, then remappings."""
     out = ['--ros-args', '-r', f'__node:={node.name}']
+    if node.namespace:
+        out += ['-r', f'__ns:=/{node.namespace}']
     for path in node.param_files + ((params_file,) if params_file else ()):
         out += ['--params-file', path]
     for src, dst in node.remappings:
@@ -98,7 +100,7 @@ def params_yaml(node: NodeSpec) -> str:
     wildcard one whatever the file order, so only an exact key reliably overrides a
     ``config/`` file keyed by the node.
     """
-    return yaml.safe_dump({f'/{node.name}': {'ros__parameters': dict(node.parameters)}},
+    return yaml.safe_dump({node.full_name: {'ros__parameters': dict(node.parameters)}},
                           sort_keys=False, width=1 << 20)
 
 

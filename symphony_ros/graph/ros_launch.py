@@ -62,7 +62,8 @@ def to_actions(graph: Graph) -> List[Any]:
             grace = ({'sigterm_timeout': str(entity.stop_timeout)} if entity.stop_timeout
                      else {})
             actions.append(Node(package=entity.package, executable=entity.executable,
-                                name=entity.name, parameters=_parameters(entity),
+                                name=entity.name, namespace=entity.namespace or None,
+                                parameters=_parameters(entity),
                                 remappings=list(entity.remappings),
                                 arguments=list(entity.arguments), output='screen',
                                 on_exit=on_exit, **grace))

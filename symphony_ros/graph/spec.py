@@ -85,6 +85,13 @@ class NodeSpec:
     stop_timeout: float = 0.0
     """s the node may take after SIGINT before SIGTERM; 0 = the launcher's default. For a
     node that saves state on the way out (the trainer's checkpoint)."""
+    namespace: str = ''
+    """ROS namespace, without slashes ('' = the root); relative topic names resolve in it."""
+
+    @property
+    def full_name(self) -> str:
+        """Return the fully qualified node name, e.g. ``/robot1/watchdog_node``."""
+        return f'/{self.namespace}/{self.name}' if self.namespace else f'/{self.name}'
 
 
 @dataclass(frozen=True)

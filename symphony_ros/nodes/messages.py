@@ -20,8 +20,8 @@ ODOM_FRAME, BASE_FRAME = 'odom', 'base_link'
 # Sensor data as drivers publish it: reliable keep-last 10 (what joint_state_broadcaster uses).
 STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # What the policy subscribes with: only the newest state matters, and a reliable depth-1
-# queue keeps a slow tick from working through a backlog of old states (measured at 500 Hz:
-# 15-20 ms of queueing with depth 10). Lockstep loses nothing: the sim waits for each answer.
+# queue keeps a slow tick from working through a backlog of old states (README: timing).
+# Lockstep loses nothing: the sim waits for each answer.
 STATE_LATEST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 # Commands: only the newest matters, so depth 1. Reliable, because ros2_control's forward
 # controllers subscribe reliable, which a best-effort publisher would not match.

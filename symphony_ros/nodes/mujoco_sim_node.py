@@ -4,6 +4,8 @@ Publishes joint_states, imu/data and odom as a ros2_control robot would, applies
 of effort_controller/commands, and applies zero torque when commands stop (never a stale one).
 It also scores the run as Humanoid-v4 does: symphony/sim/reward per step and
 symphony/sim/episode_return per finished episode (fall or time limit), logged as well.
+Topic names are relative (graph/topics); the hold-until-ACTIVE and re-arm rules live in
+:class:`symphony_ros.sim.gantry.Gantry`.
 """
 
 from __future__ import annotations
@@ -23,24 +25,15 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64, Float64MultiArray, String
 from std_srvs.srv import Trigger
 
+from ..graph import topics
 from ..robot.reward import HumanoidReward, RewardWeights
 from ..sim.config import SimConfig
 from ..sim.episodes import EpisodeResult, EpisodeTracker
+from ..sim.gantry import Gantry, REARM_PERIOD, SETTLE_OUTPUTS
 from ..sim.lockstep import LockstepGate
 from ..sim.robot_sim import RobotSim
 from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
                        imu_msg, joint_state_msg, odometry_msg, to_time)
-
-
-REARM_PERIOD = 0.05
-"""s between requests for the watchdog's reset after the sim reset a fallen robot."""
-SETTLE_OUTPUTS = 10
-"""Watchdog outputs the lockstep sim lets pass after ACTIVE before an episode's first tick."""
-REARM_GIVE_UP = 2.0
-"""s after a reset after which a FAULT that reset requests do not clear is left alone."""
-SETTLE = 0.15
-"""s after a reset in which a FAULT the watchdog reports is still the fall's (it sees the
-fallen state a tick after the sim does); later FAULTs are not the sim's to clear."""
 
 
 class MujocoSimNode(Node):
@@ -56,10 +49,10 @@ class MujocoSimNode(Node):
         self._torque: Optional[np.ndarray] = None
         self._torque_time = -np.inf
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self.pub_js = self.create_publisher(JointState, 'joint_states', STATE_QOS)
-        self.pub_imu = self.create_publisher(Imu, 'imu/data', STATE_QOS)
-        self.pub_odom = self.create_publisher(Odometry, 'odom', STATE_QOS)
-        self.create_subscription(Float64MultiArray, 'effort_controller/commands',
+        self.pub_js = self.create_publisher(JointState, topics.JOINT_STATES, STATE_QOS)
+        self.pub_imu = self.create_publisher(Imu, topics.IMU, STATE_QOS)
+        self.pub_odom = self.create_publisher(Odometry, topics.ODOM, STATE_QOS)
+        self.create_subscription(Float64MultiArray, topics.EFFORT_COMMANDS,
                                  self._on_command, COMMAND_QOS)
         self.create_service(Trigger, '~/reset', self._on_reset)
         # One healthy range for the auto-reset and the episode end: the sim's parameters.
@@ -70,25 +63,22 @@ class MujocoSimNode(Node):
         self.episodes = []
         self.ticks = 0
         self.done = threading.Event()
-        self.pub_reward = self.create_publisher(Float64, 'symphony/sim/reward', 100)
-        self.pub_return = self.create_publisher(Float64, 'symphony/sim/episode_return', 10)
+        self.pub_reward = self.create_publisher(Float64, topics.SIM_REWARD, 100)
+        self.pub_return = self.create_publisher(Float64, topics.SIM_EPISODE_RETURN, 10)
         self.lockstep = self.cfg.timing == 'lockstep'
         self.gate = LockstepGate()
-        self._watchdog_state = ''
-        self._rearm_pending = False
+        self.gantry = Gantry(self._now, rearm=bool(self.cfg.watchdog))
         self._rearm_call = None
-        self._reset_time = -np.inf
-        self._held_fault = ''
-        """The last FAULT the held robot asked the watchdog to reset."""
-        self.create_subscription(String, 'symphony/watchdog/state', self._on_watchdog,
+        self.create_subscription(String, topics.WATCHDOG_STATE, self._on_watchdog,
                                  LATCHED_QOS)
         if self.cfg.watchdog:
-            self._wd_reset = self.create_client(Trigger, f'/{self.cfg.watchdog}/reset')
+            # Relative: the watchdog of this graph's namespace.
+            self._wd_reset = self.create_client(Trigger, f'{self.cfg.watchdog}/reset')
             self.create_timer(REARM_PERIOD, self._rearm, clock=self._steady)
         if self.lockstep:
-            self.create_subscription(JointState, 'symphony/command', self._on_policy_command,
-                                     COMMAND_QOS)
-            self.pub_clock = self.create_publisher(ClockMsg, 'clock', 10)
+            self._policy_sub = self.create_subscription(
+                JointState, topics.COMMAND, self._on_policy_command, COMMAND_QOS)
+            self.pub_clock = self.create_publisher(ClockMsg, topics.CLOCK, 10)
         else:
             self.create_timer(self.sim.robot.control_dt, self._tick, clock=self._steady)
         self.get_logger().info(
@@ -114,43 +104,17 @@ class MujocoSimNode(Node):
             self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec))
 
     def _on_watchdog(self, msg: String) -> None:
-        self._watchdog_state = msg.data
-        if msg.data.startswith(('RAMP', 'ACTIVE')):
-            self._rearm_pending = False
+        self.gantry.on_state(msg.data)
 
     def _rearm(self) -> None:
-        # After the sim reset a fallen robot, the watchdog's latched FAULT (tilt, mostly) has
-        # cleared; ask for its reset until it takes, and auto_arm does the rest.
-        self._reset_fault_while_held()
-        if not self._rearm_pending:
-            return
-        since = self._now() - self._reset_time
-        if not self._watchdog_state.startswith('FAULT'):
-            self._rearm_pending = since <= SETTLE
-        elif since > REARM_GIVE_UP:
-            # A FAULT the reset does not clear is not the fall's (an e-stop, a second
-            # publisher): leave it to the operator.
-            self._rearm_pending = False
-            self.get_logger().warning(
-                f'watchdog still {self._watchdog_state!r} {REARM_GIVE_UP:g} s after the '
-                'reset: not the fall\'s FAULT, so the sim leaves it to you (~/reset)')
-        elif self._wd_reset.service_is_ready() and (
+        poll = self.gantry.poll(self._held())
+        if poll.info:
+            self.get_logger().info(poll.info)
+        if poll.warning:
+            self.get_logger().warning(poll.warning)
+        if poll.request_reset and self._wd_reset.service_is_ready() and (
                 self._rearm_call is None or self._rearm_call.done()):
             self._rearm_call = self._wd_reset.call_async(Trigger.Request())
-
-    def _reset_fault_while_held(self) -> None:
-        # A FAULT raised while the robot is on its gantry (a state a few ms late while the
-        # graph starts up on a loaded machine) would hold it there for good: no fall, so no
-        # reset. Ask for the watchdog's reset once per FAULT; it refuses while the cause
-        # persists (an e-stop), so this clears transients only.
-        fault = self._watchdog_state
-        if (not self._held() or self._rearm_pending or not fault.startswith('FAULT')
-                or fault == self._held_fault):
-            return
-        self._held_fault = fault
-        self.get_logger().info(f'watchdog {fault!r} while the robot is held: asking for its '
-                               'reset')
-        self._reset_time, self._rearm_pending = self._now(), True
 
     def _on_reset(self, _req, resp):
         with self._lock:
@@ -216,13 +180,12 @@ class MujocoSimNode(Node):
         if ep is None:
             self.get_logger().info(f'fall at t={self.sim.time:.2f} s: reset')
         self._reset_robot()
-        self._reset_time = self._now()
-        self._rearm_pending = bool(self.cfg.watchdog)
+        self.gantry.robot_reset()
 
     def _reset_robot(self) -> None:
         """Reset the robot and start an episode (lock held); stamps and /clock run on."""
-        # The reset state is stamped one period after the last one: stamps stay unique and
-        # /clock never goes back (it did after a ~/reset call).
+        # The reset state is stamped one period after the last one, so stamps stay unique
+        # and /clock never goes back, ~/reset calls included.
         self._elapsed += self.sim.time + self.sim.robot.control_dt
         self.tracker.start(self.sim.reset())
 
@@ -233,13 +196,10 @@ class MujocoSimNode(Node):
         # On the gantry: no step of this episode taken yet, and waiting for ACTIVE is asked.
         return self.cfg.wait_for_active and self.tracker.steps == 0
 
-    def _armed(self) -> bool:
-        return not self._rearm_pending and self._watchdog_state.startswith('ACTIVE')
-
     def _tick(self) -> None:
         if self.done.is_set():
             return
-        if self._held() and not self._armed():
+        if self._held() and not self.gantry.armed():
             # On the gantry (see _hold_until_active): the state stays frozen but keeps
             # flowing with fresh stamps, which is what lets the watchdog arm.
             self.publish_state()
@@ -251,13 +211,10 @@ class MujocoSimNode(Node):
 
     def _hold_until_active(self) -> None:
         # A robot on its gantry: the state is frozen (sim time stands still) while the
-        # watchdog arms and ramps, so no episode starts under the safe output.
-        while rclpy.ok() and not self._armed():
+        # watchdog arms and ramps; then SETTLE_OUTPUTS outputs must pass (see sim.gantry).
+        while rclpy.ok() and not self.gantry.armed():
             self.publish_state()
             time.sleep(self.sim.robot.control_dt)
-        # The state message saying ACTIVE can overtake the last ramp outputs (other topic);
-        # one of those read as the first tick's command would scale its torque. Hold until
-        # enough outputs have come after it.
         with self._lock:
             start = self.gate.outputs
         self._wait(lambda: self.gate.outputs >= start + SETTLE_OUTPUTS,
@@ -277,7 +234,8 @@ class MujocoSimNode(Node):
             self.gate.state_published()
         stamp = self.publish_state()
         key = (stamp.sec, stamp.nanosec)
-        policy_present = self.count_publishers('symphony/command') > 0
+        # The resolved name: a remapping or a namespace moves the policy's topic.
+        policy_present = self.count_publishers(self._policy_sub.topic_name) > 0
         ok = self._wait(lambda: self.gate.ready(key, policy_present),
                         self._now() + self.cfg.lockstep_timeout)
         with self._lock:
@@ -297,10 +255,9 @@ class MujocoSimNode(Node):
 
 
 def _spin(executor: SingleThreadedExecutor, stop: threading.Event) -> None:
-    # One executor thread; the lockstep loop runs in the main thread. (A 2-thread
-    # MultiThreadedExecutor here lost wake-ups on an idle machine: watchdog outputs sat
-    # unread for up to a second and lockstep ticks timed out.) Joined before shutdown, so
-    # no thread is left inside the middleware when the process exits.
+    # One executor thread beside the lockstep loop in the main thread: a MultiThreadedExecutor
+    # can lose wake-ups, leaving watchdog outputs unread until a lockstep tick times out.
+    # Joined before shutdown, so no thread is left inside the middleware at exit.
     try:
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.05)

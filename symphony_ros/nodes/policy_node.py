@@ -1,17 +1,17 @@
 """policy_node: runs an exported policy on the robot's state and publishes torque commands.
 
 Refuses to start unless the policy's contract matches the robot: joint names (checked again
-against the first /joint_states), control period and model hash. Publishes the command on
+against the first joint_states), control period and model hash. Publishes the command on
 symphony/command (sensor_msgs/JointState, effort = N*m), which only the watchdog consumes.
+Topic names are relative (graph/topics), so a namespace or a remapping moves them; the state
+assembly and when to act on it live in :class:`symphony_ros.deploy.state_inputs.StateInputs`.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Optional
 
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
@@ -23,9 +23,11 @@ from sensor_msgs.msg import Imu, JointState
 
 from ..deploy.config import PolicyNodeConfig
 from ..deploy.policy_loop import DeployError, PolicyLoop
+from ..deploy.state_inputs import StateInputs
 from ..deploy.stats import Percentiles
+from ..graph import topics
 from ..policy.errors import PolicyError
-from ..robot.state import JointStateMapper, RobotState, imu_to_arrays, odometry_to_base
+from ..robot.description import get_robot
 from .messages import COMMAND_QOS, STATE_LATEST_QOS, declare_config
 from .realtime import apply_realtime_priority
 
@@ -39,38 +41,29 @@ class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__('policy_node')
         self.cfg = declare_config(self, PolicyNodeConfig)
-        self.loop = PolicyLoop(self.cfg.resolved_policy_path())
-        robot = self.loop.robot
-        self.dt = robot.control_dt
-        self.mapper = JointStateMapper(robot, ignore_unknown=True)
-        self._joints: Optional[dict] = None
-        self._odom: Optional[dict] = None
-        self._imu: Optional[dict] = None
-        self._stamp_msg = None
-        self._stamps = {}
-        self._js_count, self._acted_on = 0, 0
-        self._inputs = [t for t in ('odom', 'imu') if t in self.loop.needs]
-        self._state_time = -np.inf
+        self.loop = PolicyLoop(self.cfg.resolved_policy_path(), get_robot(self.cfg.robot))
+        self.dt = self.loop.robot.control_dt
         self._on_state = self.cfg.lockstep or self.cfg.act_on_state
         """Act when a state arrives, not on a timer."""
+        self.inputs = StateInputs(self.loop.robot, self.loop.needs, self._on_state)
+        self._state_time = -float('inf')
         self._checked = False
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.compute, self.state_age = Percentiles(), Percentiles()
         self.overruns, self.stale, self.ticks = 0, 0, 0
         group = MutuallyExclusiveCallbackGroup()
         self._topics = {}
-        """Input -> resolved topic name, for the inputs this policy needs."""
+        """Input -> resolved topic name."""
         for key, kind, topic, callback in (
-                ('joint_states', JointState, 'joint_states', self._on_joints),
-                ('imu', Imu, 'imu/data', self._on_imu),
-                ('odom', Odometry, 'odom', self._on_odom)):
+                ('joint_states', JointState, topics.JOINT_STATES, self._on_joints),
+                ('imu', Imu, topics.IMU, self._on_imu),
+                ('odom', Odometry, topics.ODOM, self._on_odom)):
             sub = self.create_subscription(kind, topic, callback, STATE_LATEST_QOS,
                                            callback_group=group)
-            if key == 'joint_states' or key in self.loop.needs:
-                self._topics[key] = sub.topic_name
+            self._topics[key] = sub.topic_name
         self._started = self._now()
-        self.pub = self.create_publisher(JointState, 'symphony/command', COMMAND_QOS)
-        self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.pub = self.create_publisher(JointState, topics.COMMAND, COMMAND_QOS)
+        self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
         if not self._on_state:
             self.create_timer(self.dt, self._tick, clock=self._steady, callback_group=group)
         self.create_timer(self.cfg.diagnostics_period, self._diagnostics, clock=self._steady,
@@ -89,56 +82,22 @@ class PolicyNode(Node):
         if not self._checked:
             self.loop.check_joint_names(msg.name)   # raises DeployError: node stops
             self._checked = True
-        self._joints = self.mapper.reorder(msg.name, msg.position, msg.velocity,
-                                           msg.effort or None)
-        self._stamp_msg = msg.header.stamp
+        due = self.inputs.joint_states(msg)
         self._state_time = self._now()
-        self._arrived('joint_states', msg.header.stamp)
-
-    def _arrived(self, topic: str, stamp) -> None:
-        # Acting on states: once per state, when every input it needs carries that state's
-        # stamp: the sim publishes them together, but DDS does not order messages across topics.
-        if not self._on_state:
-            return
-        self._stamps[topic] = (stamp.sec, stamp.nanosec)
-        if topic == 'joint_states':
-            self._js_count += 1
-        key = self._stamps.get('joint_states')
-        if key is not None and self._js_count != self._acted_on and all(
-                self._stamps.get(t) == key for t in self._inputs):
-            self._acted_on = self._js_count
+        if due:
             self._tick()
 
     def _on_imu(self, msg: Imu) -> None:
-        o, w = msg.orientation, msg.angular_velocity
-        self._imu = imu_to_arrays((o.x, o.y, o.z, o.w), (w.x, w.y, w.z))
-        self._arrived('imu', msg.header.stamp)
+        if self.inputs.imu(msg):
+            self._tick()
 
     def _on_odom(self, msg: Odometry) -> None:
-        p, o = msg.pose.pose.position, msg.pose.pose.orientation
-        v, w = msg.twist.twist.linear, msg.twist.twist.angular
-        self._odom = odometry_to_base((p.x, p.y, p.z), (o.x, o.y, o.z, o.w), (v.x, v.y, v.z),
-                                      (w.x, w.y, w.z))
-        self._arrived('odom', msg.header.stamp)
-
-    def _state(self) -> Optional[RobotState]:
-        needs = self.loop.needs
-        if self._joints is None or ('odom' in needs and self._odom is None) or (
-                'imu' in needs and self._imu is None):
-            return None
-        j = self._joints
-        state = RobotState(stamp=0.0, joint_positions=j['joint_positions'],
-                           joint_velocities=j['joint_velocities'],
-                           joint_efforts=j.get('joint_efforts'))
-        if self._odom is not None:
-            state = state.with_odometry(self._odom)
-        if self._imu is not None:
-            state = state.with_imu(self._imu)
-        return state
+        if self.inputs.odom(msg):
+            self._tick()
 
     def _tick(self) -> None:
         t0 = self._now()
-        state = self._state()
+        state = self.inputs.state()
         if state is None:
             return
         # Acting on a state that just arrived, it is never stale; in lockstep the sim waits
@@ -149,7 +108,7 @@ class PolicyNode(Node):
         torque, _ = self.loop.torque(state)
         msg = JointState()
         # Lockstep: the stamp of the state acted on (sim time); otherwise now.
-        msg.header.stamp = (self._stamp_msg if self.cfg.lockstep
+        msg.header.stamp = (self.inputs.stamp if self.cfg.lockstep
                             else self.get_clock().now().to_msg())
         msg.name = list(self.loop.robot.joint_names)
         msg.effort = torque.tolist()
@@ -163,8 +122,7 @@ class PolicyNode(Node):
             self.overruns += 1
 
     def _silent_inputs(self) -> list:
-        have = {'joint_states': self._joints, 'imu': self._imu, 'odom': self._odom}
-        return [topic for key, topic in self._topics.items() if have[key] is None]
+        return [self._topics[key] for key in self.inputs.missing()]
 
     def _diagnostics(self) -> None:
         inf, tick, age = (self.loop.inference.summary(), self.compute.summary(),
@@ -185,13 +143,14 @@ class PolicyNode(Node):
                     'state published there? (deploy launch arguments joint_states_topic:=, '
                     'imu_topic:=, odom_topic:=)',
                     throttle_duration_sec=WAIT_WARN)
-        elif self._on_state and self.ticks == 0 and self._js_count:
+        elif self._on_state and self.ticks == 0 and self.inputs.received:
             status.level = DiagnosticStatus.WARN
             status.message = 'no state acted on: inputs never share a stamp'
             self.get_logger().warning(
-                f'{self._js_count} joint_states received, none acted on: acting on each state '
-                f'needs {", ".join(self._inputs)} stamped like joint_states (one source, as the '
-                'sim publishes them); for separate drivers set act_on_state:=false',
+                f'{self.inputs.received} joint_states received, none acted on: acting on each '
+                f'state needs {", ".join(self.inputs.matched)} stamped like joint_states (one '
+                'source, as the sim publishes them); for separate drivers set '
+                'act_on_state:=false',
                 throttle_duration_sec=WAIT_WARN)
         values = {'ticks': self.ticks, 'overruns': self.overruns, 'stale_inputs': self.stale,
                   'inference_p50_us': inf['p50'], 'inference_p99_us': inf['p99'],

@@ -6,7 +6,7 @@ updates_per_step, lr, capacity, explore_steps; 0 = the named config's) and
 TrainerNodeConfig (resume, tensorboard, policy_file, diagnostics_period) and
 DistributedConfig (collectors, ray_address, ...: collectors > 0 trains through Ray).
 
-Publishes /symphony/train/test_return (std_msgs/Float64) after each evaluation and
+Publishes symphony/train/test_return (relative; std_msgs/Float64) after each evaluation and
 /diagnostics. Services: ~/pause (std_srvs/SetBool), ~/save_checkpoint and ~/export_policy
 (std_srvs/Trigger; the path in ``message``). Exports the ONNX policy at each new best test
 return and at the end, then exits 0. SIGINT/SIGTERM: checkpoint, then exit 0. Bad
@@ -34,13 +34,13 @@ from ..core.checkpoint import CheckpointError
 from ..core.config import TrainConfig
 from ..distributed.config import DistributedConfig
 from ..distributed.entry import make_trainer
+from ..graph import topics
 from ..train.controller import TrainingController
 from ..train.params import (TrainerNodeConfig, override_fields, policy_path, ros_wording,
                             train_config)
 from .messages import declare_config
 from .signals import stop_on_signals
 
-TEST_RETURN_TOPIC = '/symphony/train/test_return'
 # Reliable and latched: a dashboard that joins late still gets the latest test returns.
 TEST_RETURN_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -72,8 +72,9 @@ class TrainerNode(Node):
                                    log=self.get_logger().warning)
         except (ValueError, CheckpointError, ParameterException) as exc:
             raise ParameterError(ros_wording(str(exc))) from None
-        self.pub_return = self.create_publisher(Float64, TEST_RETURN_TOPIC, TEST_RETURN_QOS)
-        self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.pub_return = self.create_publisher(Float64, topics.TRAIN_TEST_RETURN,
+                                                TEST_RETURN_QOS)
+        self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
         self.controller = TrainingController(
             trainer, policy_path(cfg.run_dir, self.node_cfg.policy_file),
             log=self.get_logger().info, on_evaluation=self._evaluated)

@@ -40,6 +40,7 @@ from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from symphony_ros.core.stop_flag import StopFlag
+from symphony_ros.graph import topics
 from symphony_ros.safety import State, Watchdog
 from symphony_ros.safety.params import declare_all
 from symphony_ros.safety.timing import PeriodStats, paced
@@ -48,9 +49,6 @@ from .messages import COMMAND_QOS, LATCHED_QOS, LATEST_ONLY_QOS
 from .realtime import apply_realtime_priority, set_thread_priority
 from .signals import stop_on_signals
 
-COMMAND_TOPIC = '/symphony/command'
-STATE_TOPIC = '/symphony/watchdog/state'
-ESTOP_TOPIC = '/symphony/estop'
 GRAPH_PERIOD = 0.05
 """s between checks of the publisher count on the command topic."""
 ARM_WAIT_REPORTS = 5
@@ -60,7 +58,7 @@ SHUTDOWN_RAMP_S = 1.0
 
 
 class WatchdogNode(Node):
-    """Gate torques from /symphony/command to the hardware command topic."""
+    """Gate torques from symphony/command to effort_controller/commands (relative names)."""
 
     def __init__(self, **kwargs: Any):
         super().__init__('watchdog_node', **kwargs)
@@ -75,21 +73,21 @@ class WatchdogNode(Node):
         self._out = Float64MultiArray()
         self._priority = 0
 
-        self._hw_pub = self.create_publisher(Float64MultiArray, self.config.output_topic,
+        self._hw_pub = self.create_publisher(Float64MultiArray, topics.EFFORT_COMMANDS,
                                              COMMAND_QOS)
-        self._state_pub = self.create_publisher(String, STATE_TOPIC, LATCHED_QOS)
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._state_pub = self.create_publisher(String, topics.WATCHDOG_STATE, LATCHED_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
         self._command_sub = self.create_subscription(
-            JointState, COMMAND_TOPIC, self._on_command, LATEST_ONLY_QOS)
-        self.create_subscription(JointState, '/joint_states', self._on_joint_state,
+            JointState, topics.COMMAND, self._on_command, LATEST_ONLY_QOS)
+        self.create_subscription(JointState, topics.JOINT_STATES, self._on_joint_state,
                                  LATEST_ONLY_QOS)
-        self.create_subscription(Imu, '/imu/data', self._on_imu, LATEST_ONLY_QOS)
-        self.create_subscription(Odometry, '/odom', self._on_odom, LATEST_ONLY_QOS)
+        self.create_subscription(Imu, topics.IMU, self._on_imu, LATEST_ONLY_QOS)
+        self.create_subscription(Odometry, topics.ODOM, self._on_odom, LATEST_ONLY_QOS)
         # Two e-stop subscriptions: a transient-local one receives the latched value of a
         # transient-local publisher; a volatile best-effort one matches any other publisher,
         # so no QoS mismatch can silently hide an e-stop.
         for qos in (LATCHED_QOS, LATEST_ONLY_QOS):
-            self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, qos)
+            self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos)
         for name, handler in (('~/arm', self.core.arm), ('~/disarm', self.core.disarm),
                               ('~/reset', self.core.reset)):
             self.create_service(Trigger, name, self._service(name, handler))
@@ -204,11 +202,11 @@ class WatchdogNode(Node):
             self.core.set_command_publishers(count)
         before, self._seen_publishers = self._seen_publishers, count
         if count > 1 and count != before:
-            # Typically a second deploy graph on the same ROS_DOMAIN_ID: its states and
-            # commands mix with ours, so the watchdog will not arm until it is gone.
+            # Typically a second deploy graph in the same namespace and ROS_DOMAIN_ID: its
+            # states and commands mix with ours, so the watchdog will not arm until it is gone.
             self.get_logger().warning(
                 f'{count} publishers on {topic}: arming refused until one is left (another '
-                'policy or deploy graph on this ROS_DOMAIN_ID?)')
+                'policy or deploy graph in this namespace? give each its own namespace:=)')
 
     def _report_waiting(self, status: dict) -> None:
         # auto_arm that has waited several reports: say why (one line every few seconds).
@@ -230,7 +228,8 @@ class WatchdogNode(Node):
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.status = [DiagnosticStatus(
-            level=level, name=f'{self.get_name()}: safety watchdog', message=status['state'],
+            level=level, name=f'{self.get_fully_qualified_name().lstrip("/")}: safety watchdog',
+            message=status['state'],
             hardware_id=self.config.robot,
             values=[KeyValue(key=k, value=v) for k, v in status.items()])]
         self._diag_pub.publish(msg)
@@ -266,9 +265,9 @@ class WatchdogNode(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the watchdog until SIGINT/SIGTERM, then slew the output to zero and exit."""
-    # Hand the GIL between the two threads every 0.1 ms instead of 5 ms, so the output thread
-    # waits at most that long for a busy subscription callback (measured under SCHED_FIFO:
-    # timer jitter p99 1.3-1.6 ms with a 0.5 ms interval, 0.25 ms with 0.1 ms).
+    # Hand the GIL between the two threads every 0.1 ms instead of 5 ms: the output thread
+    # then waits at most that long for a busy subscription callback, well inside its 2 ms
+    # period (figures in the README's timing section).
     sys.setswitchinterval(0.0001)
     # Own signal handling: rclpy's would shut the context down before the final ramp-down,
     # and an exception raised asynchronously inside rclpy can corrupt a message take. The

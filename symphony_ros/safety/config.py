@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 SAFE_MODES = ('damping', 'zero')
 PER_JOINT = ('effort_limits', 'position_lower', 'position_upper', 'velocity_limits',
@@ -54,8 +54,11 @@ class WatchdogConfig:
     """Consecutive rejected commands (NaN/Inf, shape, names, stamp) that make a FAULT."""
     max_saturation_time: float = 0.2
     """s a joint's command may stay beyond its effort limit (clamped) before FAULT."""
+    torque_rate_time: Optional[float] = None
+    """s the output takes to slew through a joint's whole effort limit; sets the default
+    max_torque_rate; None = 1 policy period."""
     max_torque_rate: Tuple[float, ...] = ()
-    """N*m/s per joint, output slew limit; empty = effort limit per policy period."""
+    """N*m/s per joint, output slew limit; empty = effort limit per torque_rate_time."""
     soft_limit_margin: float = 0.05
     """rad inside each joint limit beyond which torque pushing further out is cut; < 0: outside
     it (a simulated robot whose limits are soft constraints it leans on)."""
@@ -77,8 +80,6 @@ class WatchdogConfig:
     """Refuse to arm until an e-stop message saying 'released' has arrived."""
     startup_holdoff: float = 1.0
     """s after start-up before arming, so a latched (transient-local) e-stop arrives first."""
-    output_topic: str = '/effort_controller/commands'
-    """Hardware command topic (std_msgs/Float64MultiArray in joint_names order)."""
     realtime_priority: int = 0
     """SCHED_FIFO priority for the node's threads, 1-99; 0 keeps normal scheduling."""
 
@@ -116,11 +117,13 @@ class WatchdogConfig:
         period = d['policy_period']
         if period is not None:
             for k, periods in (('command_timeout', TIMEOUT_PERIODS), ('state_timeout',
-                               TIMEOUT_PERIODS), ('max_stamp_future', 1.0)):
+                               TIMEOUT_PERIODS), ('max_stamp_future', 1.0),
+                               ('torque_rate_time', 1.0)):
                 if d[k] is None:
                     d[k] = periods * period
-            if not d['max_torque_rate'] and d['effort_limits']:
-                d['max_torque_rate'] = tuple(e / period for e in d['effort_limits'])
+        slew = d['torque_rate_time']
+        if slew is not None and not d['max_torque_rate'] and d['effort_limits']:
+            d['max_torque_rate'] = tuple(e / slew for e in d['effort_limits'])
         if not d['damping_kd'] and d['effort_limits']:
             d['damping_kd'] = tuple(DAMPING_SECONDS * e for e in d['effort_limits'])
         return WatchdogConfig(**d)
@@ -146,7 +149,7 @@ class WatchdogConfig:
             if not lo < hi:
                 raise ValueError(f'position_lower >= position_upper for joint {name!r}')
         for k in ('policy_period', 'rate_hz', 'command_timeout', 'state_timeout', 'max_tilt',
-                  'max_saturation_time'):
+                  'max_saturation_time', 'torque_rate_time'):
             if not 0.0 < getattr(self, k) < math.inf:
                 raise ValueError(f'{k} must be finite and > 0, got {getattr(self, k)}')
         if not math.isfinite(self.soft_limit_margin):
@@ -160,21 +163,6 @@ class WatchdogConfig:
             raise ValueError(f'safe_mode must be one of {SAFE_MODES}, got {self.safe_mode!r}')
         if not 0 <= self.realtime_priority <= 99:
             raise ValueError(f'realtime_priority must be 0-99, got {self.realtime_priority}')
-        if not self.output_topic:
-            raise ValueError('output_topic must not be empty')
-
-    @classmethod
-    def from_params(cls, params: Dict[str, Any]) -> 'WatchdogConfig':
-        """Build a config from ROS-parameter-like values (lists, ints for floats, None).
-
-        :raises ValueError: naming the parameter, for an unknown name or a wrong type.
-        """
-        from symphony_ros.safety.params import coerce
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise ValueError(f'unknown watchdog parameters: {", ".join(unknown)}')
-        return cls(**{k: coerce(k, v) for k, v in params.items()})
 
 
 def _is_empty(value: Any) -> bool:

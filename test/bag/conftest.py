@@ -16,10 +16,13 @@ def _export(root, seed: int, hidden: int = 32) -> str:
     from symphony_ros.policy.export import export_policy
     torch.manual_seed(seed)
     run = root / f'run{seed}'
-    info = {'train_config': TrainConfig(env='Humanoid-v4').to_dict(), 'obs_dim': 376,
+    from symphony_ros.robot.description import get_robot
+    from symphony_ros.robot.obs_specs import get_obs_spec
+    obs_dim, act_dim = get_obs_spec('humanoid_v4_full').dim, get_robot('humanoid').n_joints
+    info = {'train_config': TrainConfig(env='Humanoid-v4').to_dict(), 'obs_dim': obs_dim,
             'symphony_config': SymphonyConfig(hidden_dim=hidden, critic_heads=8).to_dict(),
-            'act_dim': 17, 'obs_spec': 'humanoid_v4_full', 'step': 0, 'test_return': 0.0}
-    save_best_actor(str(run), Actor(376, 17, hidden), info)
+            'act_dim': act_dim, 'obs_spec': 'humanoid_v4_full', 'step': 0, 'test_return': 0.0}
+    save_best_actor(str(run), Actor(obs_dim, act_dim, hidden), info)
     return export_policy(str(run), str(root / f'policy{seed}.onnx')).path
 
 

@@ -12,6 +12,7 @@ from symphony_ros.bag.evaluate import evaluate_bag
 from symphony_ros.bag.reader import BagError, open_bag
 from symphony_ros.bag.writer import BagWriter
 from symphony_ros.cli.evaluate_cmd import main as evaluate_main
+from symphony_ros.robot.description import get_robot
 
 
 def test_sqlite_bag_scores_exactly_as_the_live_sim(sim_bag, policies):
@@ -49,7 +50,7 @@ def test_cli_writes_report_and_plots_with_a_candidate(sim_bag, policies, tmp_pat
         assert (out / name).stat().st_size > 0, name
     report = json.loads((out / 'report.json').read_text())
     cand = report['policy']['candidate']['vs_recorded_actions']
-    assert cand['rms'] > 0 and len(cand['per_joint']) == 17
+    assert cand['rms'] > 0 and len(cand['per_joint']) == get_robot('humanoid').n_joints
     md = (out / 'report.md').read_text()
     assert 'Candidate policy' in md and '| falls |' in md and '![tilt.png](tilt.png)' in md
 

@@ -6,6 +6,13 @@ import pytest
 from launch_helpers import Launcher
 from process_helpers import Started
 
+from symphony_ros.robot.description import get_robot
+from symphony_ros.robot.obs_specs import get_obs_spec
+
+OBS_DIM = get_obs_spec('humanoid_v4_full').dim
+"""The humanoid's full Humanoid-v4 observation, from its spec."""
+N_JOINTS = get_robot('humanoid').n_joints
+
 
 @pytest.fixture
 def launcher(ros_env):
@@ -32,10 +39,11 @@ def policy_file(tmp_path_factory):
     from symphony_ros.policy.export import export_policy
     torch.manual_seed(0)
     run = tmp_path_factory.mktemp('policy_run')
-    info = {'train_config': TrainConfig(env='Humanoid-v4').to_dict(), 'obs_dim': 376,
+    info = {'train_config': TrainConfig(env='Humanoid-v4').to_dict(), 'obs_dim': OBS_DIM,
             'symphony_config': SymphonyConfig(hidden_dim=32, critic_heads=8).to_dict(),
-            'act_dim': 17, 'obs_spec': 'humanoid_v4_full', 'step': 0, 'test_return': 0.0}
-    save_best_actor(str(run), Actor(376, 17, 32), info)
+            'act_dim': N_JOINTS, 'obs_spec': 'humanoid_v4_full', 'step': 0,
+            'test_return': 0.0}
+    save_best_actor(str(run), Actor(OBS_DIM, N_JOINTS, 32), info)
     return export_policy(str(run), str(run / 'policy.onnx')).path
 
 

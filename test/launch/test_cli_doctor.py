@@ -5,6 +5,9 @@ import sys
 
 import pytest
 
+from symphony_ros.robot.description import get_robot
+from symphony_ros.robot.obs_specs import get_obs_spec
+
 pytestmark = pytest.mark.ros
 
 
@@ -23,7 +26,8 @@ def test_doctor_passes_here_and_checks_everything(ros_env):
                            'SCHED_FIFO', '/dev/shm', 'rendering'], done.stdout
     # The tests isolate DDS on localhost, and the shipped policy drives the humanoid.
     assert [lines[k] for k in ('rclpy', 'DDS scope', 'DDS round trip', 'policy')] == ['OK'] * 4
-    assert 'humanoid_v4_full (376) -> 17 joints of humanoid' in done.stdout
+    dims = f'({get_obs_spec("humanoid_v4_full").dim}) -> {get_robot("humanoid").n_joints} joints'
+    assert f'humanoid_v4_full {dims} of humanoid' in done.stdout
 
 
 def test_doctor_fails_on_a_broken_policy_and_names_it(ros_env, tmp_path):

@@ -9,9 +9,13 @@ import time
 import pytest
 from launch_helpers import pid_alive
 
+from symphony_ros.robot.description import get_robot
+
 pytestmark = pytest.mark.ros
 
 NODES = ('mujoco_sim_node', 'policy_node', 'watchdog_node')
+STALE_FAULTS = ('FAULT joint_states_stale', 'FAULT imu_stale', 'FAULT command_stale')
+"""What a sim frozen while held may trip: its states and the commands they drive stop."""
 
 
 def _require_nodes():
@@ -51,7 +55,8 @@ def test_deploy_sim_graph_flows_on_remapped_topics_and_stops(launcher, policy_fi
         probe.destroy_node()
         rclpy.shutdown()
     assert len(got['command']) >= 20, la.text
-    assert len(got['effort']) >= 20 and len(got['effort'][-1].data) == 17, la.text
+    n_joints = get_robot('humanoid').n_joints
+    assert len(got['effort']) >= 20 and len(got['effort'][-1].data) == n_joints, la.text
     # auto_arm comes from the graph for robot:=sim: the watchdog armed by itself.
     assert any(s.startswith(('RAMP', 'ACTIVE')) for s in got['state']), (got['state'], la.text)
     assert got['default'] == []  # the policy's output really moved to /t/command
@@ -69,10 +74,12 @@ def test_deploy_sim_graph_flows_on_remapped_topics_and_stops(launcher, policy_fi
 def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file, tmp_path):
     """Realtime sim with auto_arm:=false: the robot stays on its gantry, states keep coming.
 
-    Unheld, the unpowered humanoid falls within about a second and the sim logs an episode.
-    A FAULT raised while it is held (here: armed by hand, then the sim frozen 0.3 s during
-    the ramp, so its states go stale) is reset by the sim, or the robot would stay on the
-    gantry for good.
+    Unheld, the unpowered humanoid falls within about a second and the sim logs an episode,
+    so no episode before ACTIVE is the gantry's proof. A FAULT raised while it is held (here:
+    armed by hand, then the sim frozen 0.3 s during the ramp) is reset by the sim, or the
+    robot would stay on the gantry for good. The freeze stalls both the states and the
+    commands acting on them, and which timeout trips first is the machine's load, so any
+    staleness FAULT is accepted.
     """
     _require_nodes()
     import rclpy
@@ -120,14 +127,14 @@ def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file,
         probe.destroy_node()
         rclpy.shutdown()
     assert first >= 20, la.text
-    # ~66 Hz for 4 s: the frozen state keeps flowing with fresh stamps (the watchdog needs
-    # live inputs to be armed at all).
-    assert len(held) - first >= 100, (len(held), la.text)
+    # The frozen state keeps flowing with fresh stamps (the watchdog needs live inputs to be
+    # armed at all); how many in 4 s is the machine's speed, so only that some came.
+    assert len(held) - first >= 10, (len(held), la.text)
     stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in held]
     assert len(set(stamps)) == len(stamps)
     assert all(m.position == held[0].position for m in held), 'the held robot moved'
     assert 'episode 0' not in la.text, la.text
-    assert any(w.startswith('FAULT joint_states_stale') for w in wd), (wd, la.text)
+    assert any(w.startswith(STALE_FAULTS) for w in wd), (wd, la.text)
     assert wd[-1] == 'DISARMED', (wd, la.text)
     assert 'while the robot is held: asking for its reset' in la.text, la.text
     la.proc.send_signal(signal.SIGINT)

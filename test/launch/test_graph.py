@@ -12,8 +12,6 @@ from symphony_ros.distributed.config import DistributedConfig
 from symphony_ros.graph import (GraphArgError, NodeSpec, ProcessSpec, TOPICS, deploy_graph,
                                 get_graph, parse_assignments, train_graph)
 from symphony_ros.graph.processes import params_yaml
-from symphony_ros.robot import get_robot
-from symphony_ros.sim.config import SimConfig
 
 
 def names(graph):
@@ -60,10 +58,31 @@ def test_topic_arguments_become_remappings_on_every_node():
         assert remaps['joint_states'] == '/robot/joint_states'
         assert remaps['symphony/command'] == '/x/cmd'
         assert remaps['effort_controller/commands'] == '/hw/effort'
-        assert remaps['imu/data'] == '/imu/data'
-        assert set(remaps) == {t.node_name for t in TOPICS}
+        # A topic left at its default is no remapping: its relative name follows a namespace.
+        assert set(remaps) == {'joint_states', 'symphony/command', 'effort_controller/commands'}
     assert entity(graph, 'robot_state_publisher').remappings == (
         ('joint_states', '/robot/joint_states'),)
+    assert entity(deploy_graph(), 'watchdog_node').remappings == ()
+
+
+def test_a_namespace_moves_every_node_and_the_recorded_topics():
+    graph = deploy_graph({'namespace': 'robot1', 'record': 'true', 'command_topic': 'cmd'})
+    for node in graph.active():
+        if isinstance(node, NodeSpec):
+            assert node.namespace == 'robot1', node.name
+    watchdog = entity(graph, 'watchdog_node')
+    assert watchdog.full_name == '/robot1/watchdog_node'
+    # use_sim_time reads the absolute /clock: each namespace's sim time stays its own.
+    assert ('/clock', '/robot1/clock') in watchdog.remappings
+    assert '/robot1/watchdog_node' in params_yaml(watchdog)
+    recorded = entity(graph, 'recorder').cmd
+    assert {'/robot1/joint_states', '/robot1/cmd', '/robot1/symphony/sim/reward',
+            '/diagnostics'} <= set(recorded)
+    assert '/joint_states' not in recorded
+    for bad, message in (({'namespace': 'two words'}, 'namespace:=two words: expected'),
+                         ({'namespace': 'r1', 'robot': 'gazebo'}, 'not supported')):
+        with pytest.raises(GraphArgError, match=message):
+            deploy_graph(bad)
 
 
 def test_gazebo_controllers_follow_remapped_topics():
@@ -99,14 +118,12 @@ def test_mode_parameters():
         'robot': 'humanoid', 'timing': 'lockstep', 'seed': 7, 'max_ticks': 0,
         'max_episodes': 3, 'wait_for_active': True}
     assert entity(lock, 'policy_node').parameters['lockstep'] is True
-    watchdog = entity(lock, 'watchdog_node').parameters
-    stall = 2 * SimConfig().lockstep_timeout
-    rate = watchdog.pop('max_torque_rate')
-    assert watchdog == {'robot': 'humanoid', 'auto_arm': True, 'use_sim_time': True,
-                        'command_timeout': stall, 'state_timeout': stall,
-                        'max_stamp_future': stall}
-    # Lockstep: the wall-clock rate limit must never bind (see lockstep_torque_rate).
-    assert all(r >= 1000 * e for r, e in zip(rate, get_robot().effort_limits))
+    # The lockstep thresholds are a watchdog profile (test_watchdog_config checks its values).
+    assert entity(lock, 'watchdog_node').parameters == {
+        'robot': 'humanoid', 'auto_arm': True, 'use_sim_time': True}
+    assert entity(lock, 'watchdog_node').param_files == tuple(
+        paths.config_path(n) for n in ('watchdog.yaml', 'watchdog_sim.yaml',
+                                       'watchdog_lockstep.yaml'))
     for name in ('policy_node', 'robot_state_publisher'):
         assert entity(lock, name).parameters['use_sim_time'] is True
     gz = deploy_graph({'robot': 'gazebo', 'timing': 'lockstep'})

@@ -8,7 +8,7 @@ from symphony_ros.nodes.messages import from_time, to_time
 @pytest.mark.parametrize('seconds, expected', [
     (1.0, (1, 0)), (1.015, (1, 15_000_000)), (0.0, (0, 0)),
     # Sums of 0.015 s steps land just below whole seconds; the stamp must not fall back a
-    # whole second (it did: (3, 0) for 3.9999999999).
+    # whole second (rounding the fraction alone gives (3, 0) for 3.9999999999).
     (sum([0.015] * 200) + 1.0, (4, 0)), (3.9999999999, (4, 0)), (2.9999999994, (2, 999_999_999)),
 ])
 def test_to_time_rounds_to_the_nanosecond(seconds, expected):

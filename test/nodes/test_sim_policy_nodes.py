@@ -17,8 +17,11 @@ from symphony_ros.core.networks import Actor
 from symphony_ros.core.snapshot import save_best_actor
 from symphony_ros.policy.export import export_policy
 from symphony_ros.robot import get_robot
+from symphony_ros.robot.obs_specs import get_obs_spec
 
 pytestmark = pytest.mark.ros
+OBS_DIM = get_obs_spec('humanoid_v4_full').dim
+N_JOINTS = get_robot('humanoid').n_joints
 
 
 def _export(tmp_path, env, obs_dim, act_dim, obs_spec):
@@ -52,7 +55,7 @@ def _stop(*procs):
 
 
 def test_policy_commands_flow_from_sim_state(tmp_path, ros_env):
-    policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
+    policy = _export(tmp_path, 'Humanoid-v4', OBS_DIM, N_JOINTS, 'humanoid_v4_full')
     sim = _start('mujoco_sim_node', ros_env)
     pol = _start('policy_node', ros_env, f'policy_path:={policy}')
     rclpy.init()
@@ -118,7 +121,7 @@ class _Robot:
 @pytest.fixture
 def acting_on_state(tmp_path, ros_env):
     """A policy_node with act_on_state:=true and a _Robot to feed it."""
-    policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
+    policy = _export(tmp_path, 'Humanoid-v4', OBS_DIM, N_JOINTS, 'humanoid_v4_full')
     pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'act_on_state:=true')
     robot = _Robot()
 
@@ -184,7 +187,7 @@ def test_policy_node_names_the_inputs_it_never_received(tmp_path, ros_env):
     # A robot whose state is published under other names: the node must say which topics
     # it is waiting on, with their resolved names, not sit silent. The full observation
     # needs joint states and odometry, not the IMU.
-    policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
+    policy = _export(tmp_path, 'Humanoid-v4', OBS_DIM, N_JOINTS, 'humanoid_v4_full')
     cmd = [sys.executable, '-m', 'symphony_ros.nodes.policy_node', '--ros-args',
            '-p', f'policy_path:={policy}', '-r', 'odom:=/robot/odom']
     pol = subprocess.Popen(cmd, env=ros_env, stdout=subprocess.PIPE,
@@ -203,7 +206,7 @@ def test_policy_node_names_the_inputs_it_never_received(tmp_path, ros_env):
 
 
 def test_policy_node_refuses_a_bad_realtime_priority(tmp_path, ros_env):
-    policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
+    policy = _export(tmp_path, 'Humanoid-v4', OBS_DIM, N_JOINTS, 'humanoid_v4_full')
     pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'realtime_priority:=150')
     try:
         out, _ = pol.communicate(timeout=60)
@@ -214,7 +217,7 @@ def test_policy_node_refuses_a_bad_realtime_priority(tmp_path, ros_env):
 
 
 def test_policy_node_runs_on_sched_fifo_or_says_why(tmp_path, ros_env):
-    policy = _export(tmp_path, 'Humanoid-v4', 376, 17, 'humanoid_v4_full')
+    policy = _export(tmp_path, 'Humanoid-v4', OBS_DIM, N_JOINTS, 'humanoid_v4_full')
     pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'realtime_priority:=5')
     try:
         lines = []

@@ -24,6 +24,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from symphony_ros.policy.runtime import OnnxPolicy
 from symphony_ros.robot import get_robot
+from symphony_ros.robot.obs_specs import get_obs_spec
 
 pytestmark = pytest.mark.ros
 
@@ -148,7 +149,8 @@ def test_trains_answers_services_and_exports_a_policy_the_policy_node_loads(
     assert final.training_steps in (400, 800, 1200, 1600)
 
     deployed = start('policy_node', f'policy_path:={run / "policy.onnx"}')
-    deployed.wait_for(r'policy .*policy\.onnx: obs humanoid_v4_full \(376\), 17 joints')
+    dims = f'{get_obs_spec("humanoid_v4_full").dim}\\), {robot.n_joints} joints'
+    deployed.wait_for(r'policy .*policy\.onnx: obs humanoid_v4_full \(' + dims)
     time.sleep(0.5)
     assert deployed.proc.poll() is None, deployed.text
 

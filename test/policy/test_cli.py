@@ -10,6 +10,8 @@ import pytest
 
 from symphony_ros.cli.main import main
 from symphony_ros.policy.runtime import OnnxPolicy
+from symphony_ros.robot.description import get_robot
+from symphony_ros.robot.obs_specs import get_obs_spec
 
 
 def _one_line_error(capsys, argv, pattern):
@@ -49,7 +51,8 @@ def test_inspect_humanoid_lists_terms_and_joints(runs, capsys):
     out = capsys.readouterr().out
     assert 'robot            humanoid' in out and 'abdomen_y' in out and 'left_elbow' in out
     assert 'qpos_without_xy' in out and 'control period   0.015 s' in out
-    assert 'obs [batch, 376] float32 -> action [batch, 17] float32' in out
+    obs, act = get_obs_spec('humanoid_v4_full').dim, get_robot('humanoid').n_joints
+    assert f'obs [batch, {obs}] float32 -> action [batch, {act}] float32' in out
 
 
 def test_inspect_json_is_the_stored_document(runs, capsys):

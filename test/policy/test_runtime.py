@@ -13,6 +13,10 @@ from symphony_ros.policy.errors import (ContractError, MissingContractError,
 from symphony_ros.policy.graph import onnx_graph
 from symphony_ros.policy.runtime import OnnxPolicy
 from symphony_ros.robot import get_robot
+from symphony_ros.robot.obs_specs import get_obs_spec
+
+OBS_DIM = get_obs_spec('humanoid_v4_full').dim
+ACT_DIM = get_robot('humanoid').n_joints
 
 
 @pytest.fixture(scope='module')
@@ -24,28 +28,28 @@ def test_acts_like_the_torch_deterministic_actor(runs, humanoid):
     actor = runs['humanoid']['actor']
     rng = np.random.default_rng(0)
     for _ in range(20):
-        x = rng.standard_normal(376) * 3
+        x = rng.standard_normal(OBS_DIM) * 3
         with torch.no_grad():
             ref = actor.deterministic(torch.tensor(x, dtype=torch.float32)[None])[0].numpy()
         a = humanoid.act(x)
-        assert a.shape == (17,) and a.dtype == np.float32
+        assert a.shape == (ACT_DIM,) and a.dtype == np.float32
         assert np.abs(a - ref).max() < 1e-5
 
 
 def test_act_accepts_row_vector_list_and_returns_fresh_arrays(humanoid):
-    x = np.linspace(-1, 1, 376, dtype=np.float32)
+    x = np.linspace(-1, 1, OBS_DIM, dtype=np.float32)
     a1 = humanoid.act(x)
     a2 = humanoid.act(x[None])
     a3 = humanoid.act(x.tolist())
     assert np.array_equal(a1, a2) and np.array_equal(a1, a3)
-    humanoid.act(np.zeros(376))
+    humanoid.act(np.zeros(OBS_DIM))
     assert np.array_equal(a1, humanoid.act(x))  # the first result was not overwritten
-    batch = humanoid.act_batch(np.stack([x, np.zeros(376)]))
-    assert batch.shape == (2, 17) and np.abs(batch[0] - a1).max() < 1e-6
+    batch = humanoid.act_batch(np.stack([x, np.zeros(OBS_DIM)]))
+    assert batch.shape == (2, ACT_DIM) and np.abs(batch[0] - a1).max() < 1e-6
 
 
 def test_properties(humanoid, runs):
-    assert (humanoid.obs_dim, humanoid.act_dim) == (376, 17)
+    assert (humanoid.obs_dim, humanoid.act_dim) == (OBS_DIM, ACT_DIM)
     assert humanoid.joint_names == list(get_robot().joint_names)
     assert humanoid.control_dt == pytest.approx(0.015)
     assert humanoid.contract == runs['humanoid']['result'].contract
@@ -61,26 +65,26 @@ def test_lazy_top_level_import(runs):
 @pytest.mark.parametrize('where', [0, 200, 375])
 @pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
 def test_non_finite_observation_is_refused(humanoid, where, bad):
-    x = np.zeros(376)
+    x = np.zeros(OBS_DIM)
     x[where] = bad
     term = humanoid.contract.observation.term_at(where)
     with pytest.raises(ObservationError, match=rf'obs: 1 non-finite .* index {where} in '
                        rf'term\(s\) {term}'):
         humanoid.act(x)
-    assert np.all(np.isfinite(humanoid.act(np.zeros(376))))
+    assert np.all(np.isfinite(humanoid.act(np.zeros(OBS_DIM))))
 
 
 @pytest.mark.filterwarnings('ignore::RuntimeWarning')
 def test_float32_overflow_is_refused(humanoid):
-    x = np.zeros(376)
+    x = np.zeros(OBS_DIM)
     x[3] = 1e300
     with pytest.raises(ObservationError, match='non-finite'), \
             np.errstate(over='ignore'):
         humanoid.act(x)
 
 
-@pytest.mark.parametrize('obs', [np.zeros(375), np.zeros((2, 376)), np.zeros(()), 'abc',
-                                 [[1.0, 2.0]]])
+@pytest.mark.parametrize('obs', [np.zeros(OBS_DIM - 1), np.zeros((2, OBS_DIM)), np.zeros(()),
+                                 'abc', [[1.0, 2.0]]])
 def test_wrong_observation_shape(humanoid, obs):
     with pytest.raises(ObservationError, match=r'obs: expected') as info:
         humanoid.act(obs)
@@ -88,7 +92,7 @@ def test_wrong_observation_shape(humanoid, obs):
 
 
 def test_batch_with_nan_names_the_row(humanoid):
-    x = np.zeros((3, 376))
+    x = np.zeros((3, OBS_DIM))
     x[2, 5] = np.nan
     with pytest.raises(ObservationError, match=r'\(row 2\) at index 5'):
         humanoid.act_batch(x)
@@ -206,7 +210,7 @@ def test_another_robots_joint_list_is_refused(runs, humanoid):
         humanoid.check_robot(other)
     text = str(info.value)
     assert "policy exported for robot 'humanoid' refuses this robot" in text
-    assert 'policy drives 17 joints, robot has 12' in text
+    assert f'policy drives {ACT_DIM} joints, robot has 12' in text
     assert 'robot lacks abdomen_y' in text and 'policy does not know leg_0' in text
     assert len(info.value.differences) == 3
 

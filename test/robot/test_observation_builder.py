@@ -181,8 +181,8 @@ def test_missing_inputs_are_named():
         full.build(_upright_state(base_position=None))
     with pytest.raises(ValueError, match=r'needs RobotState.joint_efforts'):
         full.build(_upright_state(joint_efforts=None))
-    with pytest.raises(ValueError, match=r'RobotState.joint_positions expected shape \(17,\)'):
-        full.build(_upright_state(joint_positions=np.zeros(16)))
+    with pytest.raises(ValueError, match=rf'RobotState.joint_positions expected shape \({N},\)'):
+        full.build(_upright_state(joint_positions=np.zeros(N - 1)))
     with pytest.raises(ValueError, match=r"'proprioceptive' needs prev_action"):
         proprio.build(_upright_state())
     with pytest.raises(ValueError, match=r'needs RobotState.imu_orientation'):

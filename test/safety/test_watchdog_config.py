@@ -7,12 +7,16 @@ import numpy as np
 import pytest
 import yaml
 
+from symphony_ros import paths
 from symphony_ros.robot.description import get_robot
 from symphony_ros.safety import WatchdogConfig
+from symphony_ros.sim.config import SimConfig
 from symphony_ros.safety.params import (
-    declare_all, field_docs, markdown_table, NODE_NAME, render_yaml, to_ros_parameters)
+    declare_all, field_docs, from_params, markdown_table, NODE_KEY, render_yaml,
+    to_ros_parameters)
 
 YAML_PATH = os.path.join(os.path.dirname(__file__), '..', '..', 'config', 'watchdog.yaml')
+N_JOINTS = len(get_robot('humanoid').joint_names)
 
 
 def test_robot_facts_and_timeouts_are_derived_from_the_description():
@@ -38,8 +42,8 @@ def test_explicit_values_win_over_derived_ones():
 
 
 @pytest.mark.parametrize('field,value,message', [
-    ('effort_limits', (1.0, 2.0), 'effort_limits has 2 values; expected 17'),
-    ('velocity_limits', (0.0,) * 17, 'velocity_limits must be finite and > 0'),
+    ('effort_limits', (1.0, 2.0), f'effort_limits has 2 values; expected {N_JOINTS}'),
+    ('velocity_limits', (0.0,) * N_JOINTS, 'velocity_limits must be finite and > 0'),
     ('safe_mode', 'limp', "safe_mode must be one of ('damping', 'zero')"),
     ('rate_hz', 0.0, 'rate_hz must be finite and > 0'),
     ('max_rejections', 0, 'max_rejections must be >= 1'),
@@ -61,17 +65,17 @@ def test_no_robot_means_every_joint_fact_must_be_given():
 
 
 def test_from_params_coerces_ros_types_and_rejects_unknown_or_wrong_types():
-    cfg = WatchdogConfig.from_params({'rate_hz': 250, 'effort_limits': [1, 2], 'auto_arm': True})
+    cfg = from_params({'rate_hz': 250, 'effort_limits': [1, 2], 'auto_arm': True})
     assert cfg.rate_hz == 250.0 and isinstance(cfg.rate_hz, float)
     assert cfg.effort_limits == (1.0, 2.0)
     with pytest.raises(ValueError, match='unknown watchdog parameters: bogus'):
-        WatchdogConfig.from_params({'bogus': 1})
+        from_params({'bogus': 1})
     with pytest.raises(ValueError, match='parameter max_tilt must be float'):
-        WatchdogConfig.from_params({'max_tilt': 'steep'})
+        from_params({'max_tilt': 'steep'})
     with pytest.raises(ValueError, match='parameter auto_arm must be bool'):
-        WatchdogConfig.from_params({'auto_arm': 1})
+        from_params({'auto_arm': 1})
     with pytest.raises(ValueError, match='parameter joint_names must be a list of str'):
-        WatchdogConfig.from_params({'joint_names': 'abdomen_y'})
+        from_params({'joint_names': 'abdomen_y'})
 
 
 def test_declare_all_declares_every_field_with_derived_defaults_following_overrides():
@@ -92,22 +96,55 @@ def test_declare_all_declares_every_field_with_derived_defaults_following_overri
 def test_declare_all_reports_bad_override_by_name():
     def declare(name, default, doc):
         return [1.0, 2.0] if name == 'effort_limits' else default
-    with pytest.raises(ValueError, match='effort_limits has 2 values; expected 17'):
+    with pytest.raises(ValueError, match=f'effort_limits has 2 values; expected {N_JOINTS}'):
         declare_all(declare)
 
 
-def test_shipped_yaml_matches_the_dataclass_defaults():
+def _profile(name):
+    with open(paths.config_path(name), encoding='utf-8') as f:
+        return yaml.safe_load(f)[NODE_KEY]['ros__parameters']
+
+
+def test_shipped_yaml_matches_the_dataclass_defaults_and_leaves_robot_facts_unset():
     with open(YAML_PATH) as f:
         text = f.read()
     assert text == render_yaml(), 'regenerate: python -m symphony_ros.safety.params'
-    params = yaml.safe_load(text)[NODE_NAME]['ros__parameters']
-    expected = to_ros_parameters(WatchdogConfig().resolved())
-    assert params.keys() == expected.keys()
-    for k, v in expected.items():
-        if isinstance(v, list) and v and isinstance(v[0], float):
-            np.testing.assert_allclose(params[k], v, rtol=1e-9, err_msg=k)
-        else:
-            assert params[k] == pytest.approx(v), k
+    params = _profile('watchdog.yaml')
+    derived = {f.name for f in dataclasses.fields(WatchdogConfig) if f.default in (None, ())}
+    assert {'joint_names', 'effort_limits', 'policy_period', 'command_timeout'} <= derived
+    assert params.keys() == set(to_ros_parameters(WatchdogConfig())) - derived
+    assert from_params(params).resolved() == WatchdogConfig().resolved()
+
+
+@pytest.mark.parametrize('profile', ['watchdog_sim.yaml', 'watchdog_lockstep.yaml'])
+def test_profiles_are_valid_watchdog_parameters(profile):
+    params = {**_profile('watchdog.yaml'), **_profile(profile)}
+    from_params(params).resolved()
+
+
+def test_lockstep_profile_outwaits_the_sim_and_lifts_the_rate_limit():
+    # The lockstep sim waits lockstep_timeout for each answer: no watchdog timeout may be
+    # shorter. The slew limit is per steady-clock tick, so in lockstep it must never bind.
+    cfg = from_params({**_profile('watchdog.yaml'),
+                       **_profile('watchdog_lockstep.yaml')}).resolved()
+    wait = SimConfig().lockstep_timeout
+    assert min(cfg.command_timeout, cfg.state_timeout, cfg.max_stamp_future) > wait
+    assert all(r >= 1e9 * e for r, e in zip(cfg.max_torque_rate, cfg.effort_limits))
+
+
+def test_declare_all_derives_once_and_again_only_after_an_override(monkeypatch):
+    calls = []
+    original = WatchdogConfig.partially_resolved
+
+    def counted(self):
+        calls.append(1)
+        return original(self)
+    monkeypatch.setattr(WatchdogConfig, 'partially_resolved', counted)
+    declare_all(lambda name, default, doc: default)
+    assert len(calls) == 2, 'one derivation for the defaults, one inside resolved()'
+    calls.clear()
+    declare_all(lambda name, default, doc: 0.02 if name == 'policy_period' else default)
+    assert len(calls) == 3
 
 
 def test_markdown_table_documents_every_field():

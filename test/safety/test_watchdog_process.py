@@ -11,7 +11,7 @@ import pytest
 from rosgraph_msgs.msg import Clock as ClockMsg
 
 from watchdog_harness import (
-    CONFIG, healthy, LIMIT, REPO, topic, WatchdogProcess)
+    CONFIG, healthy, LIMIT, NAMES, REPO, topic, WatchdogProcess)
 
 pytestmark = pytest.mark.ros
 
@@ -59,8 +59,9 @@ def test_ros_time_jumps_cause_no_false_trip_and_no_stalled_timer(driver, reactio
         arrivals = np.array([t for t, _ in list(driver.outputs) if t0 <= t <= t1])
         gap = np.diff(arrivals).max()
         assert len(arrivals) >= 0.5 * CONFIG.rate_hz * (t1 - t0), 'output stalled'
-        # A stalled timer shows gaps of seconds (the jumps); 250 ms leaves room for a loaded CI.
-        assert gap < 0.25, f'output gap {gap * 1e3:.0f} ms'
+        # A stalled timer shows gaps of seconds (the jumps); a gap the hardware would not yet
+        # count as stale leaves room for a loaded machine.
+        assert gap < CONFIG.command_timeout, f'output gap {gap * 1e3:.0f} ms'
         reactions.add('ROS time jumps +-5 s..1 h (use_sim_time)',
                       'largest output gap seen here (no FAULT)', gap)
         # The ROS clock really is the simulated one: a wall-clock stamp is in its future.
@@ -124,7 +125,7 @@ def test_clean_shutdown_slews_to_zero_and_auto_arm(driver):
 
 
 @pytest.mark.parametrize('param,value,message', [
-    ('effort_limits', '[1.0,2.0]', 'effort_limits has 2 values; expected 17'),
+    ('effort_limits', '[1.0,2.0]', f'effort_limits has 2 values; expected {len(NAMES)}'),
     ('max_tilt', 'steep', 'parameter max_tilt must be float'),
 ])
 def test_bad_parameter_refuses_to_start_and_names_it(ros_env, param, value, message):

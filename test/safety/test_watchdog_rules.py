@@ -6,6 +6,7 @@ import yaml
 
 from symphony_ros import paths
 from symphony_ros.safety import Fault, State
+from symphony_ros.safety.params import NODE_KEY
 from watchdog_fakes import Rig
 
 
@@ -39,7 +40,7 @@ def test_startup_holdoff_delays_arming():
 
 
 def test_ramp_blends_command_in_then_active():
-    rig = Rig(ramp_time=0.1, max_torque_rate=(1e6,) * 17)
+    rig = Rig(ramp_time=0.1, torque_rate_time=1e-6)
     rig.command[:] = 4.0
     rig.step()
     assert rig.wd.arm()[0]
@@ -199,7 +200,7 @@ def test_wrong_shape_or_names_rejected_never_partially_applied(names, efforts, w
 
 
 def test_reordered_complete_names_are_remapped():
-    rig = Rig(max_torque_rate=(1e6,) * 17)
+    rig = Rig(torque_rate_time=1e-6)
     rig.arm()
     perm = np.random.default_rng(0).permutation(rig.n)
     values = np.linspace(-5, 5, rig.n)  # within every limit
@@ -232,7 +233,7 @@ def test_late_tick_gets_at_most_one_period_of_slew():
 
 
 def test_soft_position_limit_cuts_torque_pushing_further_out():
-    rig = Rig(max_torque_rate=(1e6,) * 17)
+    rig = Rig(torque_rate_time=1e-6)
     j = rig.names.index('right_knee')
     upper = rig.cfg.position_upper[j]
     rig.arm()
@@ -250,9 +251,9 @@ def test_sim_profile_lets_the_knee_lean_on_its_modeled_stop_but_not_through_it()
     # The MJCF knee's range is a soft constraint a standing humanoid leans on (up to 0.2 rad
     # beyond it); config/watchdog_sim.yaml moves the cut outside the range for robot:=sim.
     with open(paths.config_path('watchdog_sim.yaml'), encoding='utf-8') as f:
-        margin = yaml.safe_load(f)['watchdog_node']['ros__parameters']['soft_limit_margin']
-    hardware, sim = Rig(max_torque_rate=(1e6,) * 17), Rig(max_torque_rate=(1e6,) * 17,
-                                                          soft_limit_margin=margin)
+        margin = yaml.safe_load(f)[NODE_KEY]['ros__parameters']['soft_limit_margin']
+    hardware = Rig(torque_rate_time=1e-6)
+    sim = Rig(torque_rate_time=1e-6, soft_limit_margin=margin)
     j = sim.names.index('right_knee')
     for rig in (hardware, sim):
         rig.arm()
