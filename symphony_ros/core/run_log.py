@@ -8,6 +8,9 @@ from typing import Dict, List
 
 METRIC_FIELDS = ('step', 'test_return_mean', 'test_return_std', 'episodes', 'falls', 'mean_S',
                  'steps_per_s', 'updates', 'reward_scale', 'wall_s')
+TERM_PREFIX = 'reward/'
+"""Columns ``reward/<term>``: an env's named reward terms, mean per-episode sum at evaluation
+(after the fixed columns, in the order first seen)."""
 
 
 class RunLog:
@@ -31,10 +34,15 @@ class RunLog:
 
     def record(self, row: Dict[str, float]) -> None:
         """Append an evaluation row; refresh metrics.csv, TensorBoard and the plot."""
-        self.rows.append({k: row.get(k, float('nan')) for k in METRIC_FIELDS})
+        kept = {k: row.get(k, float('nan')) for k in METRIC_FIELDS}
+        kept.update({k: v for k, v in row.items() if k.startswith(TERM_PREFIX)})
+        self.rows.append(kept)
         step = int(row['step'])
         for key in METRIC_FIELDS[1:]:
             self.scalar(f'train/{key}', float(row.get(key, float('nan'))), step)
+        for key in kept:
+            if key.startswith(TERM_PREFIX):
+                self.scalar(key, float(kept[key]), step)
         if self._tb is not None:
             self._tb.flush()
         self._write_csv()
@@ -44,7 +52,9 @@ class RunLog:
         path = os.path.join(self.run_dir, 'metrics.csv')
         tmp = path + '.tmp'
         with open(tmp, 'w', newline='') as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+            terms = [k for r in self.rows for k in r if k.startswith(TERM_PREFIX)]
+            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS + tuple(dict.fromkeys(terms)),
+                                    restval='')
             writer.writeheader()
             writer.writerows(self.rows)
         os.replace(tmp, path)

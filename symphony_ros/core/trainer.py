@@ -20,8 +20,8 @@ from .agent import Symphony
 from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, load_replay,
                          save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
-from .envs import (ENVS, check_env_name, env_dims, episode_limit, get_rng_state, make_env,
-                   set_rng_state)
+from .envs import (check_env_name, default_obs_spec, env_dims, episode_limit, get_rng_state,
+                   make_env, set_rng_state)
 from .evaluation import EvalResult, evaluate
 from .replay import FadingReplayBuffer
 from .run_log import RunLog
@@ -72,8 +72,7 @@ class Trainer:
         self.test_env = make_env(cfg.env, cfg.obs_spec)
         self.obs_dim, self.act_dim = env_dims(self.env)
         # Record the spec actually used, so an export never guesses it from the env's default.
-        self.obs_spec = cfg.obs_spec or (ENVS[cfg.env].obs_specs[0] if cfg.env in ENVS
-                                         else None)
+        self.obs_spec = cfg.obs_spec or default_obs_spec(cfg.env)
         self.limit = cfg.episode_limit or episode_limit(self.env)
         self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device)
         self.buffer = FadingReplayBuffer(self.sym.capacity, self.obs_dim, self.act_dim,
@@ -196,7 +195,8 @@ class Trainer:
         row = {'step': self.step_count, 'test_return_mean': result.mean,
                'test_return_std': result.std, 'episodes': self.episodes, 'falls': self.falls,
                'mean_S': self.mean_s, 'steps_per_s': sps, 'updates': self.updates,
-               'reward_scale': self.buffer.reward_scale, 'wall_s': self.wall_s}
+               'reward_scale': self.buffer.reward_scale, 'wall_s': self.wall_s,
+               **{f'reward/{name}': v for name, v in result.terms.items()}}
         self.log.record(row)
         self.last_return = result.mean
         if result.mean > self.best_return:

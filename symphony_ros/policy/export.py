@@ -163,7 +163,7 @@ def build_contract(src: ActorSource, opset: int) -> PolicyContract:
         train_config=dict(src.train_config), training_steps=int(src.step),
         test_return=test_return if test_return is None or np.isfinite(test_return) else None,
         weights_sha256=weights_sha256(actor), project_version=__version__, opset=opset,
-        exported_at=now.isoformat()).validate(src.path)
+        exported_at=now.isoformat(), task=target.task).validate(src.path)
 
 
 def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: bool = False,
