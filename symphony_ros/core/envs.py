@@ -1,6 +1,7 @@
 """Environment registry: project robot envs by id, with any Gymnasium Box-action env as fallback.
 
-Project env ids are fixed names (``Humanoid-v4``) or ``<task>:<robot>`` (``velocity:g1``,
+Project env ids are fixed names (``symphony/Humanoid-v4``; the earlier ``Humanoid-v4`` still
+maps to it) or ``<task>:<robot>`` (``velocity:g1``,
 ``velocity:/path/to/robot.yaml``); `symphony_ros.robot.envs` defines them and this registry
 imports it (the registry points down at the env modules, never the other way).
 
@@ -32,6 +33,11 @@ def lookup(name: str):
     return _robot_envs().lookup(name)
 
 
+def canonical_env_id(name: str) -> str:
+    """Return the id ``name`` stands for (an earlier id maps to its new one)."""
+    return _robot_envs().canonical_env_id(name)
+
+
 def check_env_name(name: str) -> None:
     """Raise ValueError naming the problem if ``name`` is not a known environment."""
     if lookup(name) is not None or name in gym.envs.registry:
@@ -41,7 +47,7 @@ def check_env_name(name: str) -> None:
     raise ValueError(f'unknown env {name!r}: not a project env ({", ".join(sorted(envs.ENVS))}, '
                      f'or <task>:<robot> with task {" or ".join(envs.TASKS)} and robot '
                      f'{", ".join(shipped_robots())} or a robot file) nor a registered '
-                     'Gymnasium id (e.g. Humanoid-v4, InvertedPendulum-v4)')
+                     'Gymnasium id (e.g. InvertedPendulum-v4)')
 
 
 def default_obs_spec(name: str) -> Optional[str]:

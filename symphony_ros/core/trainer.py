@@ -20,8 +20,8 @@ from .agent import Symphony
 from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, load_replay,
                          save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
-from .envs import (check_env_name, default_obs_spec, env_dims, episode_limit, get_rng_state,
-                   make_env, set_rng_state)
+from .envs import (canonical_env_id, check_env_name, default_obs_spec, env_dims,
+                   episode_limit, get_rng_state, make_env, set_rng_state)
 from .evaluation import EvalResult, evaluate
 from .replay import FadingReplayBuffer
 from .run_log import RunLog
@@ -102,6 +102,8 @@ class Trainer:
             ignore = ('steps', 'device')
             a = {k: v for k, v in theirs.get('train_config', {}).items() if k not in ignore}
             b = {k: v for k, v in mine['train_config'].items() if k not in ignore}
+            for d in (a, b):  # a run of Humanoid-v4 resumes as symphony/Humanoid-v4
+                d['env'] = canonical_env_id(d.get('env', ''))
             if a != b or theirs.get('symphony_config') != mine['symphony_config']:
                 diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
                 raise RunDirError(f'{path} was written by another run configuration '

@@ -17,6 +17,8 @@ The registry in `symphony_ros.core.envs` imports this module; nothing here impor
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, SupportsFloat, Tuple
 
@@ -121,10 +123,35 @@ class EnvEntry:
     """What the deploy side must know of the task (e.g. command ranges), or None."""
 
 
+HUMANOID_ENV = 'symphony/Humanoid-v4'
+"""The project's Humanoid-v4: Gymnasium's dynamics, reward and time limit, observation from
+measured state. Its own id, so ``Humanoid-v4`` is not taken for Gymnasium's observation."""
+
 ENVS: Dict[str, EnvEntry] = {
-    'Humanoid-v4': EnvEntry(make_humanoid, HUMANOID_SPECS, 'humanoid'),
+    HUMANOID_ENV: EnvEntry(make_humanoid, HUMANOID_SPECS, 'humanoid'),
 }
 """Fixed env ids."""
+
+ALIASES: Dict[str, str] = {'Humanoid-v4': HUMANOID_ENV}
+"""Earlier ids, still accepted (run folders and policies recorded them) with a one-line note."""
+
+_NOTED: set = set()
+
+
+def canonical_env_id(env_id: str) -> str:
+    """Return the id ``env_id`` stands for (itself unless it is one of `ALIASES`)."""
+    return ALIASES.get(env_id, env_id)
+
+
+def _note_alias(env_id: str) -> None:
+    """Say once per process what an alias maps to (logging: one line on stderr)."""
+    if env_id not in _NOTED:
+        _NOTED.add(env_id)
+        logging.getLogger('symphony_ros').warning(
+            'env %r is %s: Gymnasium\'s %s dynamics, reward and time limit with the observation '
+            'built from measured state (Gymnasium\'s own observation: --obs-spec %s)',
+            env_id, ALIASES[env_id], env_id, HUMANOID_SPECS[-1])
+
 
 TASKS = ('velocity',)
 """Tasks an env id ``<task>:<robot>`` may name."""
@@ -132,7 +159,6 @@ TASKS = ('velocity',)
 
 def task_env_id(task: str, robot: str) -> str:
     """Return the env id of ``task`` on ``robot`` (a robot-file path is made absolute)."""
-    import os
     if os.sep in robot or robot.endswith(('.yaml', '.yml')):
         robot = os.path.abspath(robot)
     return f'{task}:{robot}'
@@ -144,6 +170,9 @@ def lookup(env_id: str) -> Optional[EnvEntry]:
     :raises ValueError: ``<task>:<robot>`` with an unknown task, an unknown robot, a robot
         file that is wrong, or a robot the task cannot drive.
     """
+    if env_id in ALIASES:
+        _note_alias(env_id)
+        env_id = ALIASES[env_id]
     if env_id in ENVS:
         return ENVS[env_id]
     task, sep, robot_name = env_id.partition(':')
