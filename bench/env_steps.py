@@ -1,9 +1,11 @@
 """Env speed without the learner: control steps/s of a robot env against a bare mj_step loop.
 
-The env loop runs the full control step (PD law at every physics step, state read, the one
-observation builder, reward terms, termination) with random actions in [-0.3, 0.3]; the bare
-loop runs mj_step frame_skip times per control step on the same model with constant ctrl.
-Each figure is the best of ``--repeats`` timed runs (the least disturbed by other processes).
+The env loop runs the full control step (targets, frame_skip physics steps with the PD in
+MuJoCo's servos, state read, the one observation builder, reward terms, termination) with
+random actions in [-0.3, 0.3]. The bare loop replays the same trajectory with nothing but
+mj_step: the targets of every control step and the state at every reset are recorded in an
+untimed pass, so both loops simulate the same states and contacts. Each figure is the best of
+``--repeats`` timed runs, env and bare alternated (the least disturbed by other processes).
 
     OMP_NUM_THREADS=1 python bench/env_steps.py [--env velocity:g1] [--steps 3000]
 """
@@ -31,18 +33,36 @@ def env_rate(env, steps, seed=0):
     return steps / (time.perf_counter() - t0)
 
 
-def bare_rate(env, steps):
-    """Return control steps/s of frame_skip bare mj_step calls on the env's model."""
-    model, robot = env.unwrapped.model, env.unwrapped.robot
+def record(env, steps, seed=0):
+    """Return [(reset qpos, [ctrl of each control step])] of :func:`env_rate`'s trajectory."""
+    base = env.unwrapped
+    rng = np.random.default_rng(seed)
+    actions = rng.uniform(-0.3, 0.3, (steps,) + env.action_space.shape)
+    env.reset(seed=seed)
+    episodes = [(base.data.qpos.copy(), [])]
+    for a in actions:
+        _, _, terminated, truncated, _ = env.step(a)
+        episodes[-1][1].append(base.data.ctrl.copy())
+        if terminated or truncated:
+            env.reset()
+            episodes.append((base.data.qpos.copy(), []))
+    return episodes
+
+
+def bare_rate(env, episodes):
+    """Return control steps/s of bare mj_step calls replaying ``episodes``."""
+    model, skip = env.unwrapped.model, env.unwrapped.robot.frame_skip
     data = mujoco.MjData(model)
-    data.qpos[:] = env.unwrapped.home
+    n = sum(len(ctrls) for _, ctrls in episodes)
     t0 = time.perf_counter()
-    for _ in range(steps):
-        for _ in range(robot.frame_skip):
-            mujoco.mj_step(model, data)
-        if data.qpos[2] < 0.3:
-            data.qpos[:], data.qvel[:] = env.unwrapped.home, 0.0
-    return steps / (time.perf_counter() - t0)
+    for qpos, ctrls in episodes:
+        mujoco.mj_resetData(model, data)
+        data.qpos[:] = qpos
+        mujoco.mj_forward(model, data)
+        for ctrl in ctrls:
+            data.ctrl[:] = ctrl
+            mujoco.mj_step(model, data, nstep=skip)
+    return n / (time.perf_counter() - t0)
 
 
 def main():
@@ -50,11 +70,14 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--env', default='velocity:g1')
     p.add_argument('--steps', type=int, default=3000)
-    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--repeats', type=int, default=5)
     args = p.parse_args()
     env = make_env(args.env)
-    full = max(env_rate(env, args.steps, k) for k in range(args.repeats))
-    bare = max(bare_rate(env, args.steps) for _ in range(args.repeats))
+    episodes = record(env, args.steps, 0)
+    full = bare = 0.0
+    for _ in range(args.repeats):  # alternated, so both see the same background load
+        full = max(full, env_rate(env, args.steps, 0))
+        bare = max(bare, bare_rate(env, episodes))
     print(json.dumps({'env': args.env, 'control_steps_per_s': round(full, 1),
                       'bare_mj_step_control_steps_per_s': round(bare, 1),
                       'overhead': round(bare / full - 1.0, 3),

@@ -34,7 +34,8 @@ class RobotDescription:
     gear: np.ndarray
     ctrl_range: np.ndarray
     """[n, 2] range of the actuator input per joint (MuJoCo clamps ctrl to it). For
-    pd_position robots the actuators are torque motors: gear 1, ctrl range +-effort limit."""
+    pd_position robots the input is the joint target (gear 1): default -+ action_scale, the
+    reach of an action in [-1, 1]."""
     effort_limits: np.ndarray
     """N*m: gear x max |ctrl| (torque robots) or the motor's limit (pd_position robots)."""
     position_limits: np.ndarray

@@ -1,10 +1,14 @@
 """The simulation model of a robot: its MJCF plus what its robot file adds.
 
 Torque robots load their MJCF as is. pd_position robots get, from the robot file: the
-physics timestep, each joint's armature, one torque motor per joint in action order (gear 1,
-ctrl range +-effort limit: ctrl is the PD torque), and optionally a ground plane and
-floor-only collisions. Compiling meshes takes about a second, so the model is built once per
-robot file; callers share it read-only (``copy.copy`` before changing it).
+physics timestep, each joint's armature, one position servo per joint in action order, and
+optionally a ground plane and floor-only collisions. The servo is `symphony_ros.robot.pd`'s
+law computed by MuJoCo in C at every physics step: ctrl = q_target, force = kp ctrl - kp q -
+kd qd (gain kp; bias 0, -kp, -kd), clamped to +-effort limit (forcerange). Under the Euler
+integrator the kd term is explicit, as the pure law and a motor driver compute it, so
+``data.actuator_force`` equals `PDLaw.torque` of the step's state (tested to 1e-9).
+Compiling meshes takes about a second, so the model is built once per robot file; callers
+share it read-only (``copy.copy`` before changing it).
 """
 
 from __future__ import annotations
@@ -26,16 +30,25 @@ def _build(source: str, mjcf_path: str) -> mujoco.MjModel:
         return mujoco.MjModel.from_xml_path(mjcf_path)
     spec = mujoco.MjSpec.from_file(mjcf_path)
     spec.option.timestep = robot.physics_dt
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_EULER
     for i, name in enumerate(robot.joint_names):
         joint = spec.joint(name)
         if robot.armature is not None:
             joint.armature = float(robot.armature[i])
+        kp, kd, effort = (float(robot.kp[i]), float(robot.kd[i]),
+                          float(robot.effort_limits[i]))
         act = spec.add_actuator()
         act.name, act.target = name, name
         act.trntype = mujoco.mjtTrn.mjTRN_JOINT
         act.gear[0] = 1.0
+        act.gaintype = mujoco.mjtGain.mjGAIN_FIXED
+        act.biastype = mujoco.mjtBias.mjBIAS_AFFINE
+        act.gainprm[0] = kp
+        act.biasprm[0:3] = [0.0, -kp, -kd]
         act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
-        act.ctrlrange = [-float(robot.effort_limits[i]), float(robot.effort_limits[i])]
+        act.ctrlrange = [float(v) for v in robot.ctrl_range[i]]
+        act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        act.forcerange = [-effort, effort]
     if not robot.self_collision:
         for geom in spec.geoms:
             if geom.contype or geom.conaffinity:

@@ -1,9 +1,11 @@
 """The PD position law of pd_position robots: one pure function for sim, watchdog and driver.
 
 q_target = q_default + action_scale * a;  tau = clip(kp (q_target - q) - kd qd, +-effort).
-The simulator evaluates it at every physics step from that step's state (200 Hz for the G1),
-the policy sets q_target once per control period (50 Hz): a PD held over a whole control
-period would see a stale error and ring.
+It is evaluated at every physics step from that step's state (200 Hz for the G1) while the
+policy sets q_target once per control period (50 Hz): a PD held over a whole control period
+would see a stale error and ring. The simulator runs it in C (`symphony_ros.robot.model`
+configures MuJoCo position servos with these numbers; a test holds them equal to 1e-9); this
+class is the law for code outside the simulator (the watchdog's torque gate, a driver).
 """
 
 from __future__ import annotations

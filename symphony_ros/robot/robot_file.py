@@ -23,7 +23,8 @@ Fields (see the README section "Adding a robot" for an example)::
 
 Torque robots take joint order, gear, ctrl range and the default pose (qpos0) from the MJCF's
 actuators; pd_position robots have no actuators in their MJCF (the model builder adds one
-torque motor per joint) and state gains, limits and the default pose here. Every error names
+position servo per joint, see `symphony_ros.robot.model`) and state gains, limits and the
+default pose here. Every error names
 the file and the field, so a user fixes a robot file without reading code.
 """
 
@@ -276,7 +277,6 @@ def load_robot_file(path: str) -> RobotDescription:
         _require(f, table, ('kp', 'kd', 'effort_limit', 'action_scale'), 'pd_position')
         effort = _column(table, 'effort_limit')
         gear = np.ones(len(names))
-        ctrl = np.stack([-effort, effort], axis=1)
         kp, kd, scale = (_column(table, k) for k in ('kp', 'kd', 'action_scale'))
         default = np.array([row['default'] or 0.0 for row in table])
     _require(f, table, ('velocity_limit',), 'every robot')
@@ -290,6 +290,10 @@ def load_robot_file(path: str) -> RobotDescription:
         if not lo <= default[i] <= hi:
             raise f.error(f'joints[{i}].default', f'{default[i]:g} rad for joint '
                           f'{row["name"]!r} is outside its position limits [{lo:g}, {hi:g}]')
+    if kind == 'pd_position':
+        # The actuators are MuJoCo position servos whose input is the joint target: the
+        # range an action in [-1, 1] reaches (MuJoCo's clamp to it never binds).
+        ctrl = np.stack([scale * -1.0 + default, scale * 1.0 + default], axis=1)
     base_body = f.get('base_body', str)
     _check_base(f, model, base_body)
     imu_site = f.get('imu_site', str, None)

@@ -1,10 +1,11 @@
 """Velocity-command locomotion for any pd_position robot: follow (vx, vy, yaw rate).
 
 The policy acts every control period (50 Hz for the G1); each action sets joint position
-targets, and the PD law (`symphony_ros.robot.pd`) turns them into torque at every physics
-step (200 Hz for the G1). The actor observes spec 'velocity' through the one
-`ObservationBuilder` (IMU angular velocity, projected gravity, joint positions minus default,
-joint velocities, previous action, command). Commands are drawn at reset and redrawn every
+targets, and the PD law (`symphony_ros.robot.pd`, run by the model's position servos, see
+`symphony_ros.robot.model`) turns them into torque at every physics step (200 Hz for the G1).
+The actor observes spec 'velocity' through the one `ObservationBuilder` (IMU angular
+velocity, projected gravity, joint positions minus default, joint velocities, previous
+action, command). Commands are drawn at reset and redrawn every
 ``resample_steps`` control steps, a ``standing_fraction`` of them zero. The reward is a sum of
 named, weighted terms (`VelocityTask.weights`); ``info['reward_terms']`` carries each weighted
 term of the step, so training logs them apart. An episode ends when the robot falls (base
@@ -183,12 +184,11 @@ class VelocityEnv(gym.Env):
              ) -> Tuple[np.ndarray, float, bool, bool, Dict[str, Any]]:
         """Hold the action's targets for one control period, PD at every physics step."""
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
-        law, d, m, qa, da, tau = self.law, self.data, self.model, self.qa, self.da, self._tau
-        law.target(a, out=self._target)
-        for _ in range(self.robot.frame_skip):
-            law.torque(self._target, d.qpos[qa], d.qvel[da], out=tau)
-            d.ctrl[:] = tau
-            mujoco.mj_step(m, d)
+        d = self.data
+        # The model's position servos run the PD law at every physics step (robot.model).
+        d.ctrl[:] = self.law.target(a, out=self._target)
+        mujoco.mj_step(self.model, d, nstep=self.robot.frame_skip)
+        self._tau[:] = d.actuator_force  # the last physics step's torque
         self._state = self.reader.read(d)
         gravity = projected_gravity(self._state.base_orientation)
         fallen = self._fallen(gravity)

@@ -33,6 +33,12 @@ def test_every_shipped_robot_agrees_with_its_mjcf(name):
         assert int(model.actuator_trnid[i, 0]) == j  # actuator i drives joint i
         assert model.actuator_gear[i, 0] == robot.gear[i]
         np.testing.assert_array_equal(model.actuator_ctrlrange[i], robot.ctrl_range[i])
+        if robot.action_kind == 'pd_position':  # the servo is the robot file's PD
+            assert model.actuator_gainprm[i, 0] == robot.kp[i]
+            np.testing.assert_array_equal(model.actuator_biasprm[i, :3],
+                                          [0.0, -robot.kp[i], -robot.kd[i]])
+            np.testing.assert_array_equal(model.actuator_forcerange[i],
+                                          [-robot.effort_limits[i], robot.effort_limits[i]])
         if model.jnt_limited[j]:
             np.testing.assert_array_equal(model.jnt_range[j], robot.position_limits[i])
         if robot.armature is not None:
@@ -71,11 +77,14 @@ def _pinned_run(robot, model, data, seconds, q0):
     law = PDLaw(robot)
     qa, da = joint_addresses(model, robot.joint_names)
     target = law.target(np.zeros(robot.n_joints))
+    data.ctrl[:] = target
     errors = []
     for _ in range(int(round(seconds / robot.physics_dt))):
         data.qpos[:7], data.qvel[:6] = q0[:7], 0.0  # the gantry holds the base
-        data.ctrl[:] = law.torque(target, data.qpos[qa], data.qvel[da])
+        expected = law.torque(target, data.qpos[qa], data.qvel[da])
         mujoco.mj_step(model, data)
+        # MuJoCo's servos computed the pure law of the same state, this physics step.
+        np.testing.assert_allclose(data.actuator_force, expected, rtol=1e-9, atol=1e-9)
         errors.append(np.abs(data.qpos[qa] - target))
     return np.array(errors)
 
@@ -103,13 +112,14 @@ def test_g1_released_on_the_floor_under_pd_stays_finite_with_sane_contacts():
     mujoco.mj_forward(model, data)
     law = PDLaw(robot)
     qa, da = joint_addresses(model, robot.joint_names)
-    target = law.target(np.zeros(robot.n_joints))
+    data.ctrl[:] = law.target(np.zeros(robot.n_joints))
     floor = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, 'floor')
     for _ in range(int(round(10.0 / robot.physics_dt))):
-        data.ctrl[:] = law.torque(target, data.qpos[qa], data.qvel[da])
+        expected = law.torque(data.ctrl, data.qpos[qa], data.qvel[da])
         mujoco.mj_step(model, data)
+        np.testing.assert_allclose(data.actuator_force, expected, rtol=1e-9, atol=1e-9)
         assert np.isfinite(data.qpos).all() and np.isfinite(data.qvel).all()
-        assert np.abs(data.ctrl).max() <= robot.effort_limits.max()
+        assert np.all(np.abs(data.actuator_force) <= robot.effort_limits)
         for c in data.contact[:data.ncon]:
             assert floor in (c.geom1, c.geom2)  # floor-only collisions
             assert c.dist > -0.02  # no deep penetration
