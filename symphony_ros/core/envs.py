@@ -65,7 +65,7 @@ def make_env(name: str, obs_spec: Optional[str] = None, **kwargs) -> gym.Env:
     check_env_name(name)
     entry = lookup(name)
     if entry is not None:
-        spec = obs_spec or entry.obs_specs[0]
+        spec = obs_spec or default_obs_spec(name)
         if spec not in entry.obs_specs:
             raise ValueError(f'env {name!r} has no observation spec {spec!r}; '
                              f'expected one of {", ".join(entry.obs_specs)}')

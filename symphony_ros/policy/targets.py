@@ -38,7 +38,7 @@ def _project_spec(env: str, obs_spec: Optional[str], source: str
     except ValueError as exc:
         raise ExportError(source, 'env', str(exc)) from None
     if entry is not None:
-        return obs_spec or entry.obs_specs[0], entry.robot, entry.task
+        return obs_spec or core_envs.default_obs_spec(env), entry.robot, entry.task
     if obs_spec not in (None, 'gym'):
         return obs_spec, None, None
     return GYM_ROBOT_SPECS.get(env), None, None
