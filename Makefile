@@ -9,6 +9,9 @@ STAMP := $(VENV)/.symphony-installed
 # requirement pulls a multi-GB CUDA build. See the README for CUDA.
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
+# The Unitree G1's MJCF and meshes come from the mjlab wheel; --no-deps: only its files are
+# used (located without importing mjlab, whose dependencies include GPU packages).
+MJLAB ?= mjlab==1.6.0
 
 .PHONY: venv test test-slow test-all lint bench demo clean
 
@@ -26,7 +29,8 @@ $(STAMP): setup.py Makefile
 	fi; \
 	$(PIP) install -q --upgrade pip setuptools wheel && \
 	$(PIP) install -q "$(TORCH)" && \
-	$(PIP) install -q -e ".[$$extras]"
+	$(PIP) install -q -e ".[$$extras]" && \
+	$(PIP) install -q --no-deps "$(MJLAB)"
 	@touch $(STAMP)
 
 test: venv

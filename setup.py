@@ -24,6 +24,8 @@ setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*', 'bench']),
+    # Robot files (symphony_ros.robot.get_robot finds shipped robots by name there).
+    package_data={'symphony_ros.robot': ['robots/*.yaml']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),

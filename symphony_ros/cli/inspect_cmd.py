@@ -41,14 +41,19 @@ def describe(path: str, model, contract) -> List[str]:
     lines.append(f'  action           {c.act_dim} values in [{_fmt(lo)}, {_fmt(hi)}]')
     if r is not None:
         lines.append(f'  robot            {r.name}, MJCF sha256 {r.xml_sha256[:16]}')
+        lines.append(f'  action kind      {r.action_kind}')
         lines.append(f'  action->torque   {r.action_to_torque}')
-        lines.append(f'    {"#":>3}  {"joint":<18} {"gear":>6}  ctrl range')
-        for i, (j, g, (a, b)) in enumerate(zip(r.joint_names, r.gear, r.ctrl_range)):
-            lines.append(f'    {i:3d}  {j:<18} {_fmt(g):>6}  [{_fmt(a)}, {_fmt(b)}]')
+        lines += _joint_table(r)
     else:
         lines.append('  robot            none (not a robot env; no joint names to check)')
     dt = f'{c.control_dt:g} s ({1.0 / c.control_dt:.4g} Hz)' if c.control_dt else 'unknown'
     lines.append(f'  control period   {dt}')
+    if r is not None and r.pd_dt:
+        lines.append(f'  PD period        {r.pd_dt:g} s ({1.0 / r.pd_dt:.4g} Hz)')
+    if c.task:
+        lines.append(f'  task             {c.task.get("name", "?")}')
+        for key, (lo, hi) in (c.task.get('command_ranges') or {}).items():
+            lines.append(f'    command {key:<10} [{_fmt(lo)}, {_fmt(hi)}]')
     a = c.algorithm_config
     ret = 'n/a' if c.test_return is None else f'{c.test_return:.2f}'
     lines += [f'  algorithm        {c.algorithm} ({a.get("name", "?")}), hidden_dim '
@@ -61,6 +66,24 @@ def describe(path: str, model, contract) -> List[str]:
             for v in list(model.graph.input) + list(model.graph.output)}
     lines.append(f'  graph            opset {c.opset}, {c.input_name} {dims.get(c.input_name)} '
                  f'float32 -> {c.output_name} {dims.get(c.output_name)} float32')
+    return lines
+
+
+def _joint_table(r) -> List[str]:
+    """One line per joint: gear and ctrl range (torque) or the PD law's numbers."""
+    width = max(len(j) for j in r.joint_names)
+    if r.action_kind != 'pd_position':
+        lines = [f'    {"#":>3}  {"joint":<{width}} {"gear":>6}  ctrl range']
+        for i, (j, g, (a, b)) in enumerate(zip(r.joint_names, r.gear, r.ctrl_range)):
+            lines.append(f'    {i:3d}  {j:<{width}} {_fmt(g):>6}  [{_fmt(a)}, {_fmt(b)}]')
+        return lines
+    lines = [f'    {"#":>3}  {"joint":<{width}} {"kp":>8} {"kd":>7} {"scale":>7} '
+             f'{"default":>8} {"effort":>7}']
+    for i, row in enumerate(zip(r.joint_names, r.kp, r.kd, r.action_scale, r.default_pose,
+                                r.effort_limits)):
+        j, kp, kd, scale, default, effort = row
+        lines.append(f'    {i:3d}  {j:<{width}} {kp:8.3f} {kd:7.3f} {scale:7.4f} '
+                     f'{default:8.3f} {_fmt(effort):>7}')
     return lines
 
 

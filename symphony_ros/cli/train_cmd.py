@@ -34,6 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for name in OVERRIDABLE:
         group.add_argument('--' + name.replace('_', '-'), type=types[name], default=None,
                            help=sdocs.get(name, ''))
+    p.add_argument('--robot', default=None,
+                   help='robot to train, by shipped name (g1) or robot-file path; with --task, '
+                        'sets --env to <task>:<robot>')
+    p.add_argument('--task', default=None, help='task for --robot (velocity; the default)')
     ddocs = field_docs(DistributedConfig)
     group = p.add_argument_group('distributed training on Ray (default: one process, no Ray)')
     for name, typ, default in scalar_fields(DistributedConfig):
@@ -48,6 +52,14 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Build a TrainConfig: explicit flags over dataclass defaults."""
     values = {n: getattr(args, n) for n, _, _ in scalar_fields(TrainConfig)
               if getattr(args, n, None) is not None}
+    robot, task = getattr(args, 'robot', None), getattr(args, 'task', None)
+    if robot is not None or task is not None:
+        if robot is None:
+            raise CliError('--task needs --robot (a shipped robot name or a robot file)')
+        if 'env' in values:
+            raise CliError('--env and --robot/--task both name the environment; give one')
+        from ..robot.envs import task_env_id
+        values['env'] = task_env_id(task or 'velocity', robot)
     overrides = {n: getattr(args, n) for n in OVERRIDABLE if getattr(args, n) is not None}
     return TrainConfig(**values, overrides=overrides)
 

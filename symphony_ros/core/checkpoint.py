@@ -58,6 +58,12 @@ def replay_path(run_dir: str, step: int) -> str:
     return os.path.join(run_dir, 'checkpoints', f'replay_{step:09d}.pt')
 
 
+def checkpoint_step(path: str) -> Optional[int]:
+    """Return the step of a checkpoint file name (``ckpt_<step>.pt``), None for other names."""
+    match = _CKPT.match(os.path.basename(path))
+    return int(match.group(1)) if match else None
+
+
 def list_checkpoints(run_dir: str) -> List[str]:
     """Checkpoint files of a run, oldest first."""
     folder = os.path.join(run_dir, 'checkpoints')

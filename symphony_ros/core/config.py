@@ -108,8 +108,8 @@ class TrainConfig:
 
     config: str = 's3'
     """Named Symphony configuration (s3, se, s2, ed)."""
-    env: str = 'Humanoid-v4'
-    """Environment id from the env registry."""
+    env: str = 'symphony/Humanoid-v4'
+    """Environment id: a project env (symphony/Humanoid-v4, velocity:<robot>) or a Gymnasium id."""
     steps: int = 300_000
     """Environment steps to train for (warm-up included)."""
     seed: int = 0

@@ -1,48 +1,59 @@
-"""Environment registry: project robot envs by name, with any Gymnasium Box-action env as fallback.
+"""Environment registry: project robot envs by id, with any Gymnasium Box-action env as fallback.
+
+Project env ids are fixed names (``symphony/Humanoid-v4``; the earlier ``Humanoid-v4`` still
+maps to it) or ``<task>:<robot>`` (``velocity:g1``,
+``velocity:/path/to/robot.yaml``); `symphony_ros.robot.envs` defines them and this registry
+imports it (the registry points down at the env modules, never the other way).
 
 Actions reach the environment exactly as the actor emits them, a in [-1, 1] (a_max = 1,
-as in the paper): MuJoCo clamps them to each actuator's ctrlrange. For Humanoid-v4
-(ctrlrange +-0.4) swaddling keeps the deterministic action mostly inside that range.
+as in the paper): torque robots clamp them to each actuator's ctrlrange (for Humanoid-v4,
+ctrlrange +-0.4, swaddling keeps the deterministic action mostly inside it); pd_position
+robots turn them into joint targets.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
 
 
-@dataclass(frozen=True)
-class EnvEntry:
-    """A project environment: a factory taking an observation spec name."""
-
-    factory: Callable[..., gym.Env]
-    obs_specs: Tuple[str, ...]
-    """Observation specs the env can produce; the first is the default."""
+def _robot_envs():
+    """Return the project's env catalogue (imported on first use: it loads MuJoCo models)."""
+    from symphony_ros.robot import envs
+    return envs
 
 
-ENVS: Dict[str, EnvEntry] = {}
+def lookup(name: str):
+    """Return the project env entry of ``name`` (`symphony_ros.robot.envs.EnvEntry`) or None.
+
+    :raises ValueError: a ``<task>:<robot>`` id whose robot or robot file is wrong.
+    """
+    return _robot_envs().lookup(name)
 
 
-def register_env(name: str, factory: Callable[..., gym.Env], obs_specs: Tuple[str, ...]) -> None:
-    """Register a project environment under ``name`` (replaces an earlier entry)."""
-    ENVS[name] = EnvEntry(factory, tuple(obs_specs))
-
-
-def _gym_ids() -> Tuple[str, ...]:
-    return tuple(gym.envs.registry.keys())
+def canonical_env_id(name: str) -> str:
+    """Return the id ``name`` stands for (an earlier id maps to its new one)."""
+    return _robot_envs().canonical_env_id(name)
 
 
 def check_env_name(name: str) -> None:
     """Raise ValueError naming the problem if ``name`` is not a known environment."""
-    _load_project_envs()
-    if name in ENVS or name in gym.envs.registry:
+    if lookup(name) is not None or name in gym.envs.registry:
         return
-    known = ', '.join(sorted(ENVS)) or 'none'
-    raise ValueError(f'unknown env {name!r}: not a project env ({known}) '
-                     f'nor a registered Gymnasium id (e.g. Humanoid-v4, InvertedPendulum-v4)')
+    envs = _robot_envs()
+    from symphony_ros.robot.description import shipped_robots
+    raise ValueError(f'unknown env {name!r}: not a project env ({", ".join(sorted(envs.ENVS))}, '
+                     f'or <task>:<robot> with task {" or ".join(envs.TASKS)} and robot '
+                     f'{", ".join(shipped_robots())} or a robot file) nor a registered '
+                     'Gymnasium id (e.g. InvertedPendulum-v4)')
+
+
+def default_obs_spec(name: str) -> Optional[str]:
+    """Return the observation spec env ``name`` produces by default; None for a Gymnasium env."""
+    entry = lookup(name)
+    return entry.obs_specs[0] if entry is not None else None
 
 
 def make_env(name: str, obs_spec: Optional[str] = None, **kwargs) -> gym.Env:
@@ -52,9 +63,9 @@ def make_env(name: str, obs_spec: Optional[str] = None, **kwargs) -> gym.Env:
     :raises ValueError: unknown env, unknown obs spec, or a non-Box action space.
     """
     check_env_name(name)
-    if name in ENVS:
-        entry = ENVS[name]
-        spec = obs_spec or entry.obs_specs[0]
+    entry = lookup(name)
+    if entry is not None:
+        spec = obs_spec or default_obs_spec(name)
         if spec not in entry.obs_specs:
             raise ValueError(f'env {name!r} has no observation spec {spec!r}; '
                              f'expected one of {", ".join(entry.obs_specs)}')
@@ -93,19 +104,3 @@ def set_rng_state(env: gym.Env, state: dict) -> None:
     gen = np.random.Generator(np.random.PCG64())
     gen.bit_generator.state = state
     env.unwrapped.np_random = gen
-
-
-_LOADED = False
-
-
-def _load_project_envs() -> None:
-    """Import the modules that register project envs (lazily: they load MuJoCo models)."""
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    try:
-        from symphony_ros.robot import envs as _robot_envs  # noqa: F401
-    except ImportError as exc:
-        if 'symphony_ros.robot' not in str(exc):
-            raise

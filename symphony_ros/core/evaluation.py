@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, List
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List
 
 import gymnasium as gym
 import numpy as np
@@ -20,6 +20,8 @@ class EvalResult:
     returns: List[float]
     lengths: List[int]
     falls: int
+    terms: Dict[str, float] = field(default_factory=dict)
+    """Reward term -> its mean per-episode sum (envs reporting ``info['reward_terms']``)."""
 
     @property
     def mean(self) -> float:
@@ -38,13 +40,15 @@ def evaluate(env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], episodes:
 
     :param max_steps: cap on episode length beyond the env's own time limit.
     """
-    returns, lengths, falls = [], [], 0
+    returns, lengths, falls, terms = [], [], 0, {}
     for k in range(episodes):
         obs, _ = env.reset(seed=seed + EVAL_SEED_OFFSET + k)
         total, steps = 0.0, 0
         while True:
-            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            obs, reward, terminated, truncated, info = env.step(policy(obs))
             total += float(reward)
+            for name, value in info.get('reward_terms', {}).items():
+                terms[name] = terms.get(name, 0.0) + float(value)
             steps += 1
             if terminated:
                 falls += 1
@@ -52,4 +56,5 @@ def evaluate(env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], episodes:
                 break
         returns.append(total)
         lengths.append(steps)
-    return EvalResult(returns, lengths, falls)
+    return EvalResult(returns, lengths, falls,
+                      {name: total / episodes for name, total in terms.items()})

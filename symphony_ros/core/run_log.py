@@ -8,6 +8,9 @@ from typing import Dict, List
 
 METRIC_FIELDS = ('step', 'test_return_mean', 'test_return_std', 'episodes', 'falls', 'mean_S',
                  'steps_per_s', 'updates', 'reward_scale', 'wall_s')
+TERM_PREFIX = 'reward/'
+"""Columns ``reward/<term>``: an env's named reward terms, mean per-episode sum at evaluation
+(after the fixed columns, in the order first seen)."""
 
 
 class RunLog:
@@ -45,7 +48,8 @@ class RunLog:
         self.rows.append({k: row.get(k, float('nan')) for k in self.fields})
         step = int(row['step'])
         for key in self.fields[1:]:
-            self.scalar(f'train/{key}', float(row.get(key, float('nan'))), step)
+            tag = key if key.startswith(TERM_PREFIX) else f'train/{key}'
+            self.scalar(tag, float(row.get(key, float('nan'))), step)
         if self._tb is not None:
             self._tb.flush()
         self._write_csv()

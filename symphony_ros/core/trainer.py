@@ -20,11 +20,11 @@ from .agent import Symphony
 from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, load_replay,
                          save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
-from .envs import (ENVS, check_env_name, env_dims, episode_limit, get_rng_state, make_env,
-                   set_rng_state)
+from .envs import (canonical_env_id, check_env_name, default_obs_spec, env_dims,
+                   episode_limit, get_rng_state, make_env, set_rng_state)
 from .evaluation import EvalResult, evaluate
 from .replay import FadingReplayBuffer
-from .run_log import RunLog
+from .run_log import TERM_PREFIX, RunLog
 from .snapshot import save_best_actor
 
 CONFIG_FILE = 'config.json'
@@ -72,8 +72,7 @@ class Trainer:
         self.test_env = make_env(cfg.env, cfg.obs_spec)
         self.obs_dim, self.act_dim = env_dims(self.env)
         # Record the spec actually used, so an export never guesses it from the env's default.
-        self.obs_spec = cfg.obs_spec or (ENVS[cfg.env].obs_specs[0] if cfg.env in ENVS
-                                         else None)
+        self.obs_spec = cfg.obs_spec or default_obs_spec(cfg.env)
         self.limit = cfg.episode_limit or episode_limit(self.env)
         self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device)
         self.buffer = FadingReplayBuffer(self.sym.capacity, self.obs_dim, self.act_dim,
@@ -103,6 +102,8 @@ class Trainer:
             ignore = ('steps', 'device')
             a = {k: v for k, v in theirs.get('train_config', {}).items() if k not in ignore}
             b = {k: v for k, v in mine['train_config'].items() if k not in ignore}
+            for d in (a, b):  # a run of Humanoid-v4 resumes as symphony/Humanoid-v4
+                d['env'] = canonical_env_id(d.get('env', ''))
             if a != b or theirs.get('symphony_config') != mine['symphony_config']:
                 diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
                 raise RunDirError(f'{path} was written by another run configuration '
@@ -211,7 +212,8 @@ class Trainer:
         Kept apart from the evaluation itself so that a learner which evaluates elsewhere
         (symphony_ros.distributed) logs and keeps its best actor the same way.
         """
-        row = dict(at, test_return_mean=result.mean, test_return_std=result.std)
+        row = dict(at, test_return_mean=result.mean, test_return_std=result.std,
+                   **{f'{TERM_PREFIX}{name}': v for name, v in result.terms.items()})
         self.log.record(row)
         self.last_return = result.mean
         if result.mean > self.best_return:

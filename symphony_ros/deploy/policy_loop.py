@@ -35,7 +35,7 @@ class PolicyLoop:
         if c.observation.reproducible_from_state is False:
             raise DeployError(f'{policy_path}: observation spec {c.observation.name!r} cannot '
                               'be computed from robot state (a simulator-only policy)')
-        self.policy.check_robot(list(self.robot.joint_names), self.robot.control_dt)
+        self.policy.check_description(self.robot)
         self.builder = ObservationBuilder(c.observation.name, self.robot)
         self.prev_action = np.zeros(self.robot.n_joints)
         self.inference = Percentiles()

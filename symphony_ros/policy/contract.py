@@ -22,6 +22,11 @@ FORMAT_VERSION = 1
 INPUT_NAME = 'obs'
 OUTPUT_NAME = 'action'
 ACTION_TO_TORQUE = 'torque = gear * clip(action, ctrl_range[:, 0], ctrl_range[:, 1])'
+PD_ACTION_TO_TORQUE = ('q_target = default_pose + action_scale * action; torque = clip(kp * '
+                       '(q_target - q) - kd * qd, -effort_limits, effort_limits), every pd_dt')
+ACTION_KINDS = ('torque', 'pd_position')
+PD_FIELDS = ('kp', 'kd', 'action_scale', 'default_pose', 'effort_limits')
+"""Per-joint tables a pd_position contract must carry (action order)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,11 @@ class ObservationContract:
 
 @dataclass(frozen=True)
 class RobotContract:
-    """The robot the action drives, in action order; torque = gear * clip(a, ctrl_range)."""
+    """The robot the action drives, in action order, and the law turning action into torque.
+
+    torque robots: torque = gear * clip(a, ctrl_range). pd_position robots: see
+    `PD_ACTION_TO_TORQUE`; the PD runs every ``pd_dt`` seconds, the policy every control_dt.
+    """
 
     name: str
     xml_sha256: str
@@ -64,6 +73,20 @@ class RobotContract:
     ctrl_range: Tuple[Tuple[float, float], ...]
     control_dt: float
     action_to_torque: str = ACTION_TO_TORQUE
+    action_kind: str = 'torque'
+    """One of `ACTION_KINDS` (contracts without the field are torque)."""
+    kp: Optional[Tuple[float, ...]] = None
+    """N*m/rad per joint (pd_position)."""
+    kd: Optional[Tuple[float, ...]] = None
+    """N*m*s/rad per joint (pd_position)."""
+    action_scale: Optional[Tuple[float, ...]] = None
+    """rad per unit action (pd_position)."""
+    default_pose: Optional[Tuple[float, ...]] = None
+    """rad; the pose an all-zero action holds (pd_position)."""
+    effort_limits: Optional[Tuple[float, ...]] = None
+    """N*m per joint."""
+    pd_dt: Optional[float] = None
+    """s between PD evaluations (the physics step it was trained with; pd_position)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +114,8 @@ class PolicyContract:
     output_name: str = OUTPUT_NAME
     action_range: Tuple[float, float] = (-1.0, 1.0)
     format_version: int = FORMAT_VERSION
+    task: Optional[Dict[str, Any]] = None
+    """The task trained (name, command_ranges for velocity tasks), None for a plain env."""
 
     def to_dict(self) -> Dict[str, Any]:
         """Return the JSON-friendly form (tuples become lists)."""
@@ -125,7 +150,28 @@ class PolicyContract:
             if self.control_dt != r.control_dt:
                 raise ContractError(path, 'control_dt', f'{self.control_dt} differs from '
                                     f'robot.control_dt {r.control_dt}')
+            self._validate_action(r, path)
         return self
+
+    def _validate_action(self, r: RobotContract, path: Optional[str]) -> None:
+        if r.action_kind not in ACTION_KINDS:
+            raise ContractError(path, 'robot.action_kind', f'expected one of '
+                                f'{", ".join(ACTION_KINDS)}, got {r.action_kind!r}')
+        for name in PD_FIELDS:
+            table = getattr(r, name)
+            if table is None:
+                if r.action_kind == 'pd_position':
+                    raise ContractError(path, f'robot.{name}', 'missing (pd_position needs it)')
+                continue
+            if len(table) != self.act_dim:
+                raise ContractError(path, f'robot.{name}', f'has {len(table)} entries, but '
+                                    f'act_dim is {self.act_dim}')
+        if r.action_kind == 'pd_position':
+            if r.pd_dt is None or not 0 < r.pd_dt <= r.control_dt:
+                raise ContractError(path, 'robot.pd_dt', f'expected 0 < pd_dt <= control_dt '
+                                    f'{r.control_dt}, got {r.pd_dt}')
+            if min(r.kp) < 0 or min(r.kd) < 0:
+                raise ContractError(path, 'robot.kp/kd', 'negative gain')
 
     @classmethod
     def from_json(cls, text: str, path: Optional[str] = None) -> 'PolicyContract':
@@ -169,7 +215,10 @@ class PolicyContract:
                 ctrl_range=tuple((c.item(0, float), c.item(1, float))
                                  for c in b.items('ctrl_range')),
                 control_dt=b.get('control_dt', float),
-                action_to_torque=b.get('action_to_torque', str))
+                action_to_torque=b.get('action_to_torque', str),
+                action_kind=b.get('action_kind', str, optional=True) or 'torque',
+                pd_dt=b.get('pd_dt', float, optional=True),
+                **{name: b.floats(name) for name in PD_FIELDS})
         lo, hi = (a.value(float) for a in r.items('action_range', length=2))
         contract = cls(
             env=r.get('env', str), obs_dim=r.get('obs_dim', int), act_dim=r.get('act_dim', int),
@@ -183,7 +232,7 @@ class PolicyContract:
             project_version=r.get('project_version', str), opset=r.get('opset', int),
             exported_at=r.get('exported_at', str), input_name=r.get('input_name', str),
             output_name=r.get('output_name', str), action_range=(lo, hi),
-            format_version=version)
+            format_version=version, task=r.get('task', dict, optional=True))
         return contract.validate(path)
 
 
@@ -226,6 +275,12 @@ class _Reader:
             raise self._err(key, f'expected {length} entries, got {len(seq)}')
         return [_Reader(x, self.path, f'{self.where}{key}[{i}]') for i, x in enumerate(seq)]
 
+    def floats(self, key: str) -> Optional[Tuple[float, ...]]:
+        """Return an optional list of finite numbers (None when absent)."""
+        if self.get(key, list, optional=True) is None:
+            return None
+        return tuple(x.value(float) for x in self.items(key))
+
     def item(self, index: int, typ: type) -> Any:
         if not isinstance(self.v, list) or len(self.v) <= index:
             raise self._err('', f'expected a list with an entry {index}, got {self.v!r:.40}')
@@ -257,5 +312,6 @@ def read_contract(metadata: Mapping[str, str], path: Optional[str] = None) -> Po
     return PolicyContract.from_json(metadata[METADATA_KEY], path)
 
 
-__all__ = ['ACTION_TO_TORQUE', 'FORMAT_VERSION', 'METADATA_KEY', 'ObservationContract',
-           'PolicyContract', 'RobotContract', 'read_contract']
+__all__ = ['ACTION_KINDS', 'ACTION_TO_TORQUE', 'FORMAT_VERSION', 'METADATA_KEY',
+           'PD_ACTION_TO_TORQUE', 'ObservationContract', 'PolicyContract', 'RobotContract',
+           'read_contract']

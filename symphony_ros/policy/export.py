@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-import re
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
@@ -22,7 +21,7 @@ import torch
 from torch import nn
 
 from ..core.atomic import atomic_write
-from ..core.checkpoint import CheckpointError
+from ..core.checkpoint import CheckpointError, checkpoint_step, list_checkpoints, replay_path
 from ..core.snapshot import ActorSource, load_actor
 from .contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, PolicyContract
 from .errors import ExportError, ParityError
@@ -31,8 +30,6 @@ from .targets import resolve_target
 
 PARITY_SAMPLES = 1000
 PARITY_TOLERANCE = 1e-5
-_CKPT = re.compile(r'^ckpt_(\d{9})\.pt$')
-_REPLAY = re.compile(r'^replay_(\d{9})\.pt$')
 
 
 @dataclass(frozen=True)
@@ -62,19 +59,13 @@ def weights_sha256(module: nn.Module) -> str:
 
 def _replay_obs(source_path: str, obs_dim: int) -> Tuple[Optional[torch.Tensor], str]:
     """Observations of the replay buffer saved next to ``source_path``, if any."""
-    folder = os.path.dirname(os.path.abspath(source_path))
-    name = os.path.basename(source_path)
-    if os.path.basename(folder) != 'checkpoints':
-        folder = os.path.join(folder, 'checkpoints')
-    step = _CKPT.match(name)
-    if step:
-        candidates = [f'replay_{step.group(1)}.pt']
-    elif os.path.isdir(folder):
-        candidates = sorted((n for n in os.listdir(folder) if _REPLAY.match(n)), reverse=True)
-    else:
-        candidates = []
-    for cand in candidates:
-        path = os.path.join(folder, cand)
+    run_dir = os.path.dirname(os.path.abspath(source_path))
+    if os.path.basename(run_dir) == 'checkpoints':
+        run_dir = os.path.dirname(run_dir)
+    step = checkpoint_step(source_path)
+    steps = [step] if step is not None else [checkpoint_step(p) for p in
+                                             reversed(list_checkpoints(run_dir))]
+    for path in (replay_path(run_dir, s) for s in steps):
         if not os.path.isfile(path):
             continue
         try:
@@ -163,7 +154,7 @@ def build_contract(src: ActorSource, opset: int) -> PolicyContract:
         train_config=dict(src.train_config), training_steps=int(src.step),
         test_return=test_return if test_return is None or np.isfinite(test_return) else None,
         weights_sha256=weights_sha256(actor), project_version=__version__, opset=opset,
-        exported_at=now.isoformat()).validate(src.path)
+        exported_at=now.isoformat(), task=target.task).validate(src.path)
 
 
 def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: bool = False,

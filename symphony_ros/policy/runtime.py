@@ -202,47 +202,20 @@ class OnnxPolicy:
     # ---- robot checks ----------------------------------------------------------------------
     def check_robot(self, joint_names: Optional[Sequence[str]], dt: Optional[float] = None,
                     gear: Optional[Sequence[float]] = None,
-                    ctrl_range: Optional[Sequence[Sequence[float]]] = None) -> None:
-        """Refuse a robot whose joints (names and order), period, gear or ctrl range differ.
+                    ctrl_range: Optional[Sequence[Sequence[float]]] = None,
+                    **action: Any) -> None:
+        """Refuse a robot whose joints, period, gear, ctrl range or action law differ.
 
-        Each argument left None is not checked; ``gear`` and ``ctrl_range`` are per joint in
-        the caller's order, which must be the policy's (checked through ``joint_names``).
+        See :func:`check_contract_robot`; ``action`` takes its keyword tables.
 
         :raises RobotMismatchError: listing every difference.
         """
-        c, r, diffs, fields = self.contract, self.contract.robot, [], []
-        if r is None and (joint_names is not None or gear is not None
-                          or ctrl_range is not None):
-            raise RobotMismatchError(self.path, 'robot', f'policy was exported for env '
-                                     f'{c.env!r} with no robot, so it cannot drive joints')
-        if joint_names is not None:
-            found = joint_differences(r.joint_names, list(joint_names))
-            diffs += found
-            fields += ['robot.joint_names'] if found else []
-        if dt is not None:
-            if c.control_dt is None:
-                diffs.append(f'control period: policy records none, caller runs at {dt:g} s')
-                fields.append('control_dt')
-            elif abs(float(dt) - c.control_dt) > DT_TOLERANCE * c.control_dt:
-                diffs.append(f'control period: policy trained at {c.control_dt:g} s, caller '
-                             f'runs at {float(dt):g} s')
-                fields.append('control_dt')
-        for name, mine, theirs in (('gear', r and r.gear, gear),
-                                   ('ctrl_range', r and r.ctrl_range, ctrl_range)):
-            if theirs is None:
-                continue
-            found = _value_differences(name, r.joint_names, np.asarray(mine, dtype=float),
-                                       np.asarray(theirs, dtype=float))
-            diffs += found
-            fields += [f'robot.{name}'] if found else []
-        if diffs:
-            who = f'robot {r.name!r}' if r is not None else f'env {c.env!r}'
-            raise RobotMismatchError(self.path, ', '.join(fields), f'policy exported for {who} '
-                                     'refuses this robot', diffs)
+        check_contract_robot(self.contract, joint_names, dt, gear, ctrl_range, path=self.path,
+                             **action)
 
     def check_description(self, robot: Any) -> None:
         """:meth:`check_robot` against a :class:`~symphony_ros.robot.RobotDescription`."""
-        self.check_robot(robot.joint_names, robot.control_dt, robot.gear, robot.ctrl_range)
+        check_description(self.contract, robot, self.path)
 
     def __repr__(self) -> str:
         """Short description: file, dims and robot."""
@@ -251,9 +224,93 @@ class OnnxPolicy:
                 f'({self.contract.observation.name}), act={self.act_dim}, robot={robot})')
 
 
+ACTION_TABLES = ('kp', 'kd', 'action_scale', 'default_pose', 'effort_limits')
+"""Per-joint tables of the action law a deploy side must agree with (pd_position robots)."""
+
+
+def check_contract_robot(c: PolicyContract, joint_names: Optional[Sequence[str]],
+                         dt: Optional[float] = None, gear: Optional[Sequence[float]] = None,
+                         ctrl_range: Optional[Sequence[Sequence[float]]] = None, *,
+                         action_kind: Optional[str] = None, pd_dt: Optional[float] = None,
+                         path: Optional[str] = None,
+                         **tables: Optional[Sequence[float]]) -> None:
+    """Refuse a robot that disagrees with the policy contract ``c``; pure (no onnxruntime).
+
+    Each argument left None is not checked. Per-joint tables (``gear``, ``ctrl_range`` and
+    the action law's ``kp``, ``kd``, ``action_scale``, ``default_pose``, ``effort_limits``)
+    are in the caller's joint order, which must be the policy's (checked through
+    ``joint_names``). A mismatch names the joint and both values: a policy driven with other
+    gains or another default pose than it was trained with moves the robot differently.
+
+    :raises RobotMismatchError: listing every difference.
+    """
+    unknown = sorted(set(tables) - set(ACTION_TABLES))
+    if unknown:
+        raise TypeError(f'check_contract_robot: unknown table(s) {", ".join(unknown)}')
+    r, diffs, fields = c.robot, [], []
+    if r is None and (joint_names is not None or gear is not None or ctrl_range is not None
+                      or action_kind is not None or any(v is not None
+                                                        for v in tables.values())):
+        raise RobotMismatchError(path, 'robot', f'policy was exported for env {c.env!r} with '
+                                 'no robot, so it cannot drive joints')
+    if joint_names is not None:
+        found = joint_differences(r.joint_names, list(joint_names))
+        diffs += found
+        fields += ['robot.joint_names'] if found else []
+    for name, mine, theirs in (('control_dt', c.control_dt, dt),
+                               ('robot.pd_dt', r and r.pd_dt, pd_dt)):
+        if theirs is None:
+            continue
+        label = 'control period' if name == 'control_dt' else 'PD period'
+        if mine is None:
+            diffs.append(f'{label}: policy records none, caller runs at {theirs:g} s')
+            fields.append(name)
+        elif abs(float(theirs) - mine) > DT_TOLERANCE * mine:
+            diffs.append(f'{label}: policy trained at {mine:g} s, caller runs at '
+                         f'{float(theirs):g} s')
+            fields.append(name)
+    if action_kind is not None and action_kind != r.action_kind:
+        diffs.append(f'action kind: policy {r.action_kind!r} vs robot {action_kind!r}')
+        fields.append('robot.action_kind')
+    checks = [('gear', r and r.gear, gear), ('ctrl_range', r and r.ctrl_range, ctrl_range)]
+    checks += [(name, getattr(r, name, None), tables.get(name)) for name in ACTION_TABLES]
+    for name, mine, theirs in checks:
+        if theirs is None:
+            continue
+        if mine is None:
+            diffs.append(f'{name}: policy records none (action kind {r.action_kind!r}), robot '
+                         'has one')
+            fields.append(f'robot.{name}')
+            continue
+        found = _value_differences(name, r.joint_names, np.asarray(mine, dtype=float),
+                                   np.asarray(theirs, dtype=float))
+        diffs += found
+        fields += [f'robot.{name}'] if found else []
+    if diffs:
+        who = f'robot {r.name!r}' if r is not None else f'env {c.env!r}'
+        raise RobotMismatchError(path, ', '.join(fields), f'policy exported for {who} '
+                                 'refuses this robot', diffs)
+
+
+def check_description(c: PolicyContract, robot: Any, path: Optional[str] = None) -> None:
+    """:func:`check_contract_robot` against a `~symphony_ros.robot.RobotDescription`.
+
+    Torque robots are checked on joints, period, gear and ctrl range; pd_position robots
+    also on the action kind, PD period, kp, kd, action scale, default pose and effort limits.
+    """
+    tables = {}
+    if robot.action_kind == 'pd_position' or (c.robot is not None
+                                              and c.robot.action_kind == 'pd_position'):
+        tables = {'kp': robot.kp, 'kd': robot.kd, 'action_scale': robot.action_scale,
+                  'default_pose': robot.default_pose(), 'effort_limits': robot.effort_limits,
+                  'pd_dt': robot.physics_dt if robot.action_kind == 'pd_position' else None}
+    check_contract_robot(c, robot.joint_names, robot.control_dt, robot.gear, robot.ctrl_range,
+                         action_kind=robot.action_kind, path=path, **tables)
+
+
 def _value_differences(name: str, joints: Sequence[str], mine: np.ndarray,
                        theirs: np.ndarray) -> List[str]:
-    """Per-joint differences of a gear or ctrl_range table (relative tolerance 1e-9)."""
+    """Per-joint differences of a table such as gear or kp (relative tolerance 1e-9)."""
     if mine.shape != theirs.shape:
         return [f'{name}: policy has shape {list(mine.shape)}, robot {list(theirs.shape)}']
     bad = ~np.isclose(mine, theirs, rtol=1e-9, atol=0.0)
@@ -292,4 +349,5 @@ def joint_differences(expected: Sequence[str], got: Sequence[str]) -> List[str]:
     return out
 
 
-__all__ = ['DT_TOLERANCE', 'OnnxPolicy', 'joint_differences']
+__all__ = ['ACTION_TABLES', 'DT_TOLERANCE', 'OnnxPolicy', 'check_contract_robot',
+           'check_description', 'joint_differences']

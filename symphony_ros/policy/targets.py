@@ -8,9 +8,10 @@ gets ``gym:<env id>`` with dimensions only and no robot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
-from .contract import ObservationContract, RobotContract
+from .contract import (ACTION_TO_TORQUE, PD_ACTION_TO_TORQUE, ObservationContract,
+                       RobotContract)
 from .errors import ExportError
 
 GYM_ROBOT_SPECS: Dict[str, str] = {'Humanoid-v4': 'gym_humanoid_v4'}
@@ -25,21 +26,38 @@ class Target:
     observation: ObservationContract
     robot: Optional[RobotContract]
     control_dt: Optional[float]
+    task: Optional[Dict[str, Any]] = None
 
 
-def _project_spec(env: str, obs_spec: Optional[str]) -> Optional[str]:
-    """Observation spec name of a run, or None for a plain Gymnasium observation."""
+def _project_spec(env: str, obs_spec: Optional[str], source: str
+                  ) -> Tuple[Optional[str], Optional[str], Optional[Dict[str, Any]]]:
+    """(observation spec, robot, task) of a run; spec None for a plain Gymnasium observation."""
     from ..core import envs as core_envs
     try:
-        core_envs.check_env_name(env)  # also registers the project's robot envs
-    except ValueError:
-        pass  # an env this install does not know still exports, with dims only
-    entry = core_envs.ENVS.get(env)
+        entry = core_envs.lookup(env)
+    except ValueError as exc:
+        raise ExportError(source, 'env', str(exc)) from None
     if entry is not None:
-        return obs_spec or entry.obs_specs[0]
+        return obs_spec or core_envs.default_obs_spec(env), entry.robot, entry.task
     if obs_spec not in (None, 'gym'):
-        return obs_spec
-    return GYM_ROBOT_SPECS.get(env)
+        return obs_spec, None, None
+    return GYM_ROBOT_SPECS.get(env), None, None
+
+
+def robot_contract(robot: Any) -> RobotContract:
+    """Return the contract's robot section for a `~symphony_ros.robot.RobotDescription`."""
+    def floats(x: Any) -> Optional[Tuple[float, ...]]:
+        return None if x is None else tuple(float(v) for v in x)
+    pd = robot.action_kind == 'pd_position'
+    return RobotContract(
+        name=robot.name, xml_sha256=robot.xml_sha256, joint_names=tuple(robot.joint_names),
+        gear=floats(robot.gear), ctrl_range=tuple((float(lo), float(hi))
+                                                  for lo, hi in robot.ctrl_range),
+        control_dt=float(robot.control_dt),
+        action_to_torque=PD_ACTION_TO_TORQUE if pd else ACTION_TO_TORQUE,
+        action_kind=robot.action_kind, kp=floats(robot.kp), kd=floats(robot.kd),
+        action_scale=floats(robot.action_scale), default_pose=floats(robot.default_pose()),
+        effort_limits=floats(robot.effort_limits), pd_dt=float(robot.physics_dt) if pd else None)
 
 
 def _gym_dt(env: str) -> Optional[float]:
@@ -65,18 +83,16 @@ def resolve_target(env: str, obs_spec: Optional[str], obs_dim: int, act_dim: int
 
     :raises ExportError: unknown spec or robot, or dims that disagree with the actor's.
     """
-    spec_name = _project_spec(env, obs_spec)
+    spec_name, robot_name, task = _project_spec(env, obs_spec, source)
     if spec_name is None:
         obs = ObservationContract(name=f'gym:{env}', terms=(('observation', obs_dim),))
         return Target(obs, None, _gym_dt(env))
     try:
         from ..robot import get_robot
-        try:
-            from ..robot.obs_specs import get_obs_spec
-        except ImportError:  # the spec registry's earlier home
-            from ..robot.observations import get_obs_spec
-        spec = get_obs_spec(spec_name)
-        robot = get_robot(spec.robot)
+        from ..robot.obs_specs import get_obs_spec
+        robot = get_robot(robot_name) if robot_name is not None else None
+        spec = get_obs_spec(spec_name, robot)
+        robot = robot or get_robot(spec.robot)
     except (ImportError, ValueError) as exc:
         raise ExportError(source, 'obs_spec', f'cannot resolve observation spec '
                           f'{spec_name!r} of env {env!r}: {exc}') from None
@@ -91,9 +107,5 @@ def resolve_target(env: str, obs_spec: Optional[str], obs_dim: int, act_dim: int
         name=spec.name, terms=tuple((str(n), int(s)) for n, s in spec.terms),
         quaternion_convention=d.get('quaternion_convention'),
         reproducible_from_state=bool(spec.reproducible_from_state), spec=d)
-    rc = RobotContract(
-        name=robot.name, xml_sha256=robot.xml_sha256, joint_names=tuple(robot.joint_names),
-        gear=tuple(float(g) for g in robot.gear),
-        ctrl_range=tuple((float(lo), float(hi)) for lo, hi in robot.ctrl_range),
-        control_dt=float(robot.control_dt))
-    return Target(obs, rc, rc.control_dt)
+    rc = robot_contract(robot)
+    return Target(obs, rc, rc.control_dt, task)

@@ -1,64 +1,96 @@
-"""The robot a policy drives: joint order, limits and timing, read from its MJCF model.
+"""The robot a policy drives: joint order, gains, limits and timing, from its robot file.
 
-This is the one source of truth for joint order (the actuator order of the model, which is
-also the action order of the policy and the order of the hardware command), torque limits
-(gear x ctrlrange), position limits and the control period.
+A robot is an MJCF model plus one robot file (YAML, see `symphony_ros.robot.robot_file`).
+`RobotDescription` is the one source of truth for joint order (= action order = hardware
+command order), the action law (torque or PD position), gains, limits, default pose and the
+control and physics periods. Shipped robots are found by name, a user's by path.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
-import mujoco
 import numpy as np
 
 DEFAULT_ROBOT = 'humanoid'
-HUMANOID_FRAME_SKIP = 5
-"""Gymnasium Humanoid-v4 steps MuJoCo 5 times per action: control period 5 x 3 ms = 15 ms."""
-DEFAULT_VELOCITY_LIMIT = 30.0
-"""rad/s; the MJCF states no velocity limits, so this project default applies to every joint."""
-
-
-def gymnasium_asset(name: str) -> str:
-    """Path of a MuJoCo asset shipped with gymnasium (e.g. ``humanoid.xml``)."""
-    import gymnasium.envs.mujoco as gm
-    return os.path.join(os.path.dirname(gm.__file__), 'assets', name)
+ROBOTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'robots')
+"""Folder of the shipped robot files, ``<name>.yaml`` each (installed as package data)."""
+ACTION_KINDS = ('torque', 'pd_position')
+"""torque: tau = gear * clip(a, ctrl_range); pd_position: see :meth:`RobotDescription.pd`."""
 
 
 @dataclass(frozen=True)
 class RobotDescription:
-    """Joint-level facts of one robot, in actuator (= action = command) order."""
+    """Joint-level facts of one robot, in action (= actuator = command) order."""
 
     name: str
     mjcf_path: str
     xml_sha256: str
+    """sha256 of the MJCF file as written (the robot file's additions are checked apart)."""
     joint_names: Tuple[str, ...]
     gear: np.ndarray
     ctrl_range: np.ndarray
-    """[n, 2] range of the policy action per joint (MuJoCo clamps ctrl to it)."""
+    """[n, 2] range of the actuator input per joint (MuJoCo clamps ctrl to it). For
+    pd_position robots the input is the joint target (gear 1): default -+ action_scale, the
+    reach of an action in [-1, 1]."""
     effort_limits: np.ndarray
-    """N*m: gear x max |ctrl|."""
+    """N*m: gear x max |ctrl| (torque robots) or the motor's limit (pd_position robots)."""
     position_limits: np.ndarray
     """[n, 2] rad."""
     velocity_limits: np.ndarray
     """rad/s."""
     control_dt: float
+    """s between actions: physics_dt x frame_skip."""
     frame_skip: int
     base_body: str
     default_joint_positions: Optional[np.ndarray] = None
-    """rad: the model's reference pose (qpos0); None reads as all zeros."""
+    """rad: the default (standing) pose; None reads as all zeros."""
+    action_kind: str = 'torque'
+    """One of `ACTION_KINDS`."""
+    kp: Optional[np.ndarray] = None
+    """N*m/rad per joint (pd_position robots; None for torque robots)."""
+    kd: Optional[np.ndarray] = None
+    """N*m*s/rad per joint (pd_position robots)."""
+    action_scale: Optional[np.ndarray] = None
+    """rad per unit action (pd_position robots): q_target = default + scale * a."""
+    armature: Optional[np.ndarray] = None
+    """kg*m^2 reflected rotor inertia per joint, set on the model (None: the MJCF's)."""
+    imu_site: Optional[str] = None
+    """MJCF site of the IMU; None: the IMU sits at the base origin, aligned with it."""
+    feet: Tuple[str, ...] = ()
+    """Foot bodies (contact, slip and air-time terms)."""
+    nominal_base_height: Optional[float] = None
+    """m: base height standing in the default pose."""
+    fall_min_height: Optional[float] = None
+    """m: below this base height the robot has fallen."""
+    fall_max_height: Optional[float] = None
+    """m: above this base height the episode ends (Humanoid-v4's healthy range)."""
+    fall_max_tilt: Optional[float] = None
+    """rad: tilt of the base z axis from vertical beyond which the robot has fallen."""
+    add_floor: bool = False
+    """The model gets a ground plane (MJCFs of robots alone have none)."""
+    self_collision: bool = True
+    """False: robot geoms collide with the floor only (cheaper, as most locomotion work)."""
+    source: str = ''
+    """The robot file this description was read from."""
+    tasks: Dict[str, Dict[str, object]] = field(default_factory=dict)
+    """Task settings by task name (e.g. 'velocity'), overriding the task's defaults."""
 
     @property
     def n_joints(self) -> int:
         """Number of actuated joints."""
         return len(self.joint_names)
 
+    @property
+    def physics_dt(self) -> float:
+        """Seconds per physics step (the PD period of pd_position robots)."""
+        return self.control_dt / self.frame_skip
+
     def action_to_torque(self, action: np.ndarray) -> np.ndarray:
-        """Torque the model applies for a policy action: gear * clip(a, ctrlrange)."""
+        """Torque the model applies for a torque action: gear * clip(a, ctrlrange)."""
         a = np.clip(action, self.ctrl_range[:, 0], self.ctrl_range[:, 1])
         return self.gear * a
 
@@ -69,6 +101,8 @@ class RobotDescription:
 
     def to_dict(self) -> Dict[str, object]:
         """JSON-friendly summary (for metadata and reports)."""
+        def arr(x: Optional[np.ndarray]) -> Optional[list]:
+            return None if x is None else np.asarray(x).tolist()
         return {'name': self.name, 'xml_sha256': self.xml_sha256,
                 'joint_names': list(self.joint_names), 'gear': self.gear.tolist(),
                 'ctrl_range': self.ctrl_range.tolist(),
@@ -77,7 +111,9 @@ class RobotDescription:
                 'velocity_limits': self.velocity_limits.tolist(),
                 'control_dt': self.control_dt, 'frame_skip': self.frame_skip,
                 'base_body': self.base_body,
-                'default_joint_positions': self.default_pose().tolist()}
+                'default_joint_positions': self.default_pose().tolist(),
+                'action_kind': self.action_kind, 'kp': arr(self.kp), 'kd': arr(self.kd),
+                'action_scale': arr(self.action_scale)}
 
     def default_pose(self) -> np.ndarray:
         """Return the default joint positions (rad), zeros where the description gives none."""
@@ -86,41 +122,40 @@ class RobotDescription:
         return np.asarray(self.default_joint_positions, dtype=np.float64)
 
 
-def describe_model(name: str, mjcf_path: str, frame_skip: int, base_body: str
-                   ) -> RobotDescription:
-    """Read a RobotDescription off an MJCF file whose actuators each drive one hinge joint."""
-    with open(mjcf_path, 'rb') as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    model = mujoco.MjModel.from_xml_path(mjcf_path)
-    joints = []
-    for i in range(model.nu):
-        if model.actuator_trntype[i] != mujoco.mjtTrn.mjTRN_JOINT:
-            raise ValueError(f'{mjcf_path}: actuator {model.actuator(i).name!r} does not drive a '
-                             'joint; only joint actuators are supported')
-        joints.append(int(model.actuator_trnid[i, 0]))
-    gear = model.actuator_gear[:, 0].astype(np.float64).copy()
-    ctrl = model.actuator_ctrlrange.astype(np.float64).copy()
-    effort = gear * np.abs(ctrl).max(axis=1)
-    pos = model.jnt_range[joints].astype(np.float64).copy()
-    unlimited = ~model.jnt_limited[joints].astype(bool)
-    pos[unlimited] = (-np.inf, np.inf)
-    return RobotDescription(
-        name=name, mjcf_path=mjcf_path, xml_sha256=digest,
-        joint_names=tuple(model.joint(j).name for j in joints), gear=gear, ctrl_range=ctrl,
-        effort_limits=effort, position_limits=pos,
-        velocity_limits=np.full(len(joints), DEFAULT_VELOCITY_LIMIT),
-        control_dt=float(model.opt.timestep) * frame_skip, frame_skip=frame_skip,
-        base_body=base_body,
-        default_joint_positions=model.qpos0[model.jnt_qposadr[joints]].astype(np.float64))
+def shipped_robots() -> Tuple[str, ...]:
+    """Names of the robots shipped with the package."""
+    return tuple(sorted(f[:-5] for f in os.listdir(ROBOTS_DIR) if f.endswith('.yaml')))
+
+
+def robot_file_path(name_or_path: str) -> str:
+    """Return the robot file of a shipped robot's name, or ``name_or_path`` as a path.
+
+    A value with a path separator or a .yaml/.yml suffix is a path; anything else a name.
+
+    :raises ValueError: an unknown name (listing the shipped ones).
+    """
+    if os.sep in name_or_path or name_or_path.endswith(('.yaml', '.yml')):
+        return os.path.abspath(name_or_path)
+    path = os.path.join(ROBOTS_DIR, name_or_path + '.yaml')
+    if not os.path.isfile(path):
+        raise ValueError(f'unknown robot {name_or_path!r}; expected one of: '
+                         f'{", ".join(shipped_robots())}, or the path of a robot file '
+                         '(<name>.yaml)')
+    return path
 
 
 @functools.lru_cache(maxsize=None)
-def get_robot(name: str = DEFAULT_ROBOT) -> RobotDescription:
-    """Return the description of a known robot by name.
+def _load(path: str) -> RobotDescription:
+    from .robot_file import load_robot_file
+    return load_robot_file(path)
 
-    :raises ValueError: unknown robot name.
+
+def get_robot(name: str = DEFAULT_ROBOT) -> RobotDescription:
+    """Return a robot by shipped name (``g1``) or by the path of its robot file.
+
+    The same name or path gives the same (cached) object.
+
+    :raises ValueError: unknown name; :class:`~symphony_ros.robot.robot_file.RobotFileError`
+        (a ValueError) naming file and field for a robot file that is wrong.
     """
-    if name == 'humanoid':
-        return describe_model('humanoid', gymnasium_asset('humanoid.xml'),
-                              HUMANOID_FRAME_SKIP, 'torso')
-    raise ValueError(f'unknown robot {name!r}; expected one of: humanoid')
+    return _load(robot_file_path(name))

@@ -10,17 +10,20 @@ MuJoCo's last internal evaluation (the fourth Runge-Kutta stage), which no measu
 reproduces; spec 'gym_humanoid_v4' keeps it for reproducing published numbers, flagged
 non-deployable in ``env.metadata['obs_spec']``.
 
-Importing this module registers the envs with `symphony_ros.core.envs`.
+`ENVS` lists the fixed env ids; `TASKS` the tasks an id ``<task>:<robot>`` may name, the
+robot by shipped name or robot-file path (``velocity:g1``, ``velocity:/path/robot.yaml``).
+The registry in `symphony_ros.core.envs` imports this module; nothing here imports it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, SupportsFloat, Tuple
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional, SupportsFloat, Tuple
 
 import gymnasium as gym
 import numpy as np
-
-from symphony_ros.core.envs import register_env
 
 from .description import RobotDescription, get_robot
 from .obs_specs import get_obs_spec
@@ -107,4 +110,83 @@ def make_humanoid(obs_spec: str = HUMANOID_SPECS[0], **kwargs: Any) -> gym.Env:
     return StateObservation(gym.make('Humanoid-v4', **kwargs), obs_spec, get_robot('humanoid'))
 
 
-register_env('Humanoid-v4', make_humanoid, HUMANOID_SPECS)
+@dataclass(frozen=True)
+class EnvEntry:
+    """A project environment: its factory, observation specs and robot."""
+
+    factory: Callable[..., gym.Env]
+    obs_specs: Tuple[str, ...]
+    """Observation specs the env can produce; the first is the default."""
+    robot: str
+    """Robot name or robot-file path (`get_robot` takes either)."""
+    task: Optional[Dict[str, Any]] = None
+    """What the deploy side must know of the task (e.g. command ranges), or None."""
+
+
+HUMANOID_ENV = 'symphony/Humanoid-v4'
+"""The project's Humanoid-v4: Gymnasium's dynamics, reward and time limit, observation from
+measured state. Its own id, so ``Humanoid-v4`` is not taken for Gymnasium's observation."""
+
+ENVS: Dict[str, EnvEntry] = {
+    HUMANOID_ENV: EnvEntry(make_humanoid, HUMANOID_SPECS, 'humanoid'),
+}
+"""Fixed env ids."""
+
+ALIASES: Dict[str, str] = {'Humanoid-v4': HUMANOID_ENV}
+"""Earlier ids, still accepted (run folders and policies recorded them) with a one-line note."""
+
+_NOTED: set = set()
+
+
+def canonical_env_id(env_id: str) -> str:
+    """Return the id ``env_id`` stands for (itself unless it is one of `ALIASES`)."""
+    return ALIASES.get(env_id, env_id)
+
+
+def _note_alias(env_id: str) -> None:
+    """Say once per process what an alias maps to (logging: one line on stderr)."""
+    if env_id not in _NOTED:
+        _NOTED.add(env_id)
+        logging.getLogger('symphony_ros').warning(
+            'env %r is %s: Gymnasium\'s %s dynamics, reward and time limit with the observation '
+            'built from measured state (Gymnasium\'s own observation: --obs-spec %s)',
+            env_id, ALIASES[env_id], env_id, HUMANOID_SPECS[-1])
+
+
+TASKS = ('velocity',)
+"""Tasks an env id ``<task>:<robot>`` may name."""
+
+
+def task_env_id(task: str, robot: str) -> str:
+    """Return the env id of ``task`` on ``robot`` (a robot-file path is made absolute)."""
+    if os.sep in robot or robot.endswith(('.yaml', '.yml')):
+        robot = os.path.abspath(robot)
+    return f'{task}:{robot}'
+
+
+def lookup(env_id: str) -> Optional[EnvEntry]:
+    """Return the entry of a project env id, None for an id that is not one.
+
+    :raises ValueError: ``<task>:<robot>`` with an unknown task, an unknown robot, a robot
+        file that is wrong, or a robot the task cannot drive.
+    """
+    if env_id in ALIASES:
+        _note_alias(env_id)
+        env_id = ALIASES[env_id]
+    if env_id in ENVS:
+        return ENVS[env_id]
+    task, sep, robot_name = env_id.partition(':')
+    if not sep or task not in TASKS:
+        return None  # maybe a Gymnasium id ('module:Env-v0' is one too)
+    from .velocity_env import OBS_SPEC, VelocityTask, make_velocity_env
+    robot = get_robot(robot_name)
+    if robot.action_kind != 'pd_position':
+        raise ValueError(f'task {task!r} needs a pd_position robot; {robot.name!r} '
+                         f'({robot.source}) has action kind {robot.action_kind!r}')
+    spec = VelocityTask.for_robot(robot)
+
+    def factory(obs_spec: str = OBS_SPEC, **kwargs: Any) -> gym.Env:
+        return make_velocity_env(robot, env_id=env_id, **kwargs)
+    return EnvEntry(factory, (OBS_SPEC,), robot_name,
+                    {'name': task, 'command_ranges': spec.command_ranges(),
+                     'episode_steps': spec.episode_steps})

@@ -15,10 +15,12 @@ import mujoco
 
 from .description import RobotDescription, get_robot
 
-INPUTS = ('odom', 'imu', 'joint_states', 'joint_efforts', 'previous_action', 'simulator')
+INPUTS = ('odom', 'imu', 'joint_states', 'joint_efforts', 'previous_action', 'command',
+          'simulator')
 """What a spec may need: nav_msgs/Odometry; sensor_msgs/Imu; sensor_msgs/JointState positions
-and velocities; its efforts too; the policy's previous action; or the simulator itself (a spec
-that cannot be computed from measured state)."""
+and velocities; its efforts too; the policy's previous action; a velocity command (vx, vy,
+yaw rate; geometry_msgs/Twist on a robot); or the simulator itself (a spec that cannot be
+computed from measured state)."""
 
 QUATERNION_CONVENTION = 'wxyz'
 """Order of every quaternion inside an observation (MuJoCo's); ROS messages carry xyzw."""
@@ -131,10 +133,24 @@ def proprioceptive(robot: RobotDescription) -> ObservationSpec:
                     'action.')
 
 
+def velocity(robot: RobotDescription) -> ObservationSpec:
+    """Proprioception plus the velocity command the policy is asked to follow."""
+    base = proprioceptive(robot)
+    return ObservationSpec(
+        name='velocity', terms=base.terms + (('command', 3),),
+        needs=base.needs + ('command',), reproducible_from_state=True, robot=robot.name,
+        frames={**base.frames,
+                'command': 'commanded base velocity in the base frame, heading-free: vx, vy '
+                           '(m/s), yaw rate (rad/s); geometry_msgs/Twist linear.x, linear.y, '
+                           'angular.z'},
+        description=base.description + ' Then the velocity command (vx, vy, yaw rate).')
+
+
 SPEC_FACTORIES: Dict[str, Callable[[RobotDescription], ObservationSpec]] = {
     'humanoid_v4_full': humanoid_v4_full,
     'proprioceptive': proprioceptive,
     'gym_humanoid_v4': gym_humanoid_v4,
+    'velocity': velocity,
 }
 
 OBS_SPECS: Dict[str, ObservationSpec] = {

@@ -60,8 +60,8 @@ class _FullStateTerms:
         self.quat = np.zeros(4)
         self.lin_world = np.zeros(3)
 
-    def fill(self, state: RobotState, prev_action: Optional[np.ndarray], out: np.ndarray
-             ) -> None:
+    def fill(self, state: RobotState, prev_action: Optional[np.ndarray], out: np.ndarray,
+             command: Optional[np.ndarray] = None) -> None:
         name, n, quat, qpos, qvel = self.spec.name, self.n, self.quat, self.qpos, self.qvel
         quat[:] = _field(name, state, 'base_orientation', 4)
         # Leaves a unit quaternion bit-identical (MuJoCo skips |q| within 1e-15 of 1).
@@ -100,8 +100,8 @@ class _ProprioceptiveTerms:
         self.default = robot.default_pose()
         self.sl = spec.slices()
 
-    def fill(self, state: RobotState, prev_action: Optional[np.ndarray], out: np.ndarray
-             ) -> None:
+    def fill(self, state: RobotState, prev_action: Optional[np.ndarray], out: np.ndarray,
+             command: Optional[np.ndarray] = None) -> None:
         name, n, sl = self.spec.name, self.n, self.sl
         out[sl['imu_angular_velocity']] = _field(name, state, 'imu_angular_velocity', 3)
         out[sl['projected_gravity']] = projected_gravity(
@@ -116,9 +116,15 @@ class _ProprioceptiveTerms:
             raise ValueError(f'observation spec {name!r}: prev_action expected shape ({n},), '
                              f'got {np.shape(prev_action)}')
         out[sl['previous_action']] = prev_action
+        if 'command' in sl:
+            if command is None or np.shape(command) != (3,):
+                raise ValueError(f'observation spec {name!r} needs command (vx, vy, yaw rate), '
+                                 f'got {None if command is None else np.shape(command)}')
+            out[sl['command']] = command
 
 
-_TERMS = {'humanoid_v4_full': _FullStateTerms, 'proprioceptive': _ProprioceptiveTerms}
+_TERMS = {'humanoid_v4_full': _FullStateTerms, 'proprioceptive': _ProprioceptiveTerms,
+          'velocity': _ProprioceptiveTerms}
 
 
 class ObservationBuilder:
@@ -147,19 +153,21 @@ class ObservationBuilder:
         return self.spec.dim
 
     def build(self, state: RobotState, prev_action: Optional[np.ndarray] = None,
-              out: Optional[np.ndarray] = None) -> np.ndarray:
+              out: Optional[np.ndarray] = None, command: Optional[np.ndarray] = None
+              ) -> np.ndarray:
         """Return the observation (float64, shape [dim]) for ``state``.
 
         :param prev_action: the policy's previous action, robot joint order (zeros before the
             first one); required by specs that need 'previous_action', ignored by the others.
         :param out: optional float64 [dim] buffer to write into (and return) instead of a new
             array.
+        :param command: velocity command (vx, vy, yaw rate) for specs that need 'command'.
         :raises ValueError: a field the spec needs is None or mis-sized, or the result is not
             finite (naming the terms).
         """
         if out is None:
             out = np.empty(self.spec.dim)
-        self._terms.fill(state, prev_action, out)
+        self._terms.fill(state, prev_action, out, command)
         if not np.isfinite(out).all():
             bad = [n for n, s in self.spec.slices().items() if not np.isfinite(out[s]).all()]
             raise ValueError(f'observation spec {self.spec.name!r}: non-finite values in '

@@ -29,6 +29,7 @@ import mujoco
 import numpy as np
 
 from .description import DEFAULT_ROBOT, RobotDescription, get_robot
+from .model import build_model
 
 BASE_LINK = 'base_link'
 IMU_SENSOR = 'imu_sensor'
@@ -96,7 +97,7 @@ class _Builder:
 
     def __init__(self, robot: RobotDescription) -> None:
         self.robot = robot
-        self.model = mujoco.MjModel.from_xml_path(robot.mjcf_path)
+        self.model = build_model(robot)
         self.root = ET.Element('robot', name=robot.name)
         self.actuated = {n: i for i, n in enumerate(robot.joint_names)}
 
@@ -130,8 +131,11 @@ class _Builder:
             ET.SubElement(inertial, 'inertia', ixx=_num(ixx), ixy='0', ixz='0', iyy=_num(iyy),
                           iyz='0', izz=_num(izz))
         for g in np.flatnonzero(m.geom_bodyid == b):
+            # A geom that collides with nothing (a visual mesh) is drawn, not collided.
+            tags = ('visual', 'collision') if m.geom_contype[g] or m.geom_conaffinity[g] else (
+                'visual',)
             for name, t, shape in self._shapes(int(g)):
-                for tag in ('visual', 'collision'):
+                for tag in tags:
                     el = ET.SubElement(link, tag, name=name)
                     _origin(el, t)
                     ET.SubElement(ET.SubElement(el, 'geometry'), shape[0], **shape[1])
@@ -157,6 +161,15 @@ class _Builder:
             return [(name, t, ('box', {'size': _vec(2 * size)}))]
         if kind == mujoco.mjtGeom.mjGEOM_PLANE:
             return []
+        if kind == mujoco.mjtGeom.mjGEOM_MESH:
+            # MuJoCo recentres a mesh on its inertial frame (mesh_pos, mesh_quat); the file's
+            # own frame is the geom frame composed with the inverse of that offset.
+            k = int(m.geom_dataid[g])
+            offset = transform(_quat_mat(m.mesh_quat[k]), m.mesh_pos[k])
+            start = int(m.mesh_pathadr[k])
+            path = m.paths[start:m.paths.index(b'\0', start)].decode()
+            return [(name, t @ np.linalg.inv(offset),
+                     ('mesh', {'filename': 'file://' + path, 'scale': _vec(m.mesh_scale[k])}))]
         raise ValueError(f'geom {name!r}: type {kind} has no URDF shape here')
 
     def _joints(self, b: int) -> None:
@@ -266,7 +279,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog='python -m symphony_ros.robot.urdf',
                                 description=__doc__.splitlines()[0])
     p.add_argument('-o', '--output', help='URDF file to write (default: stdout)')
-    p.add_argument('--robot', default=DEFAULT_ROBOT, help='robot name (default: %(default)s)')
+    p.add_argument('--robot', default=DEFAULT_ROBOT,
+                   help='robot name or robot-file path (default: %(default)s)')
     args = p.parse_args(argv)
     try:
         text = generate_urdf(args.robot)

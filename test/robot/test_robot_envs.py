@@ -6,12 +6,10 @@ import pytest
 
 from symphony_ros.core import envs as core_envs
 from symphony_ros.core.envs import make_env
-from symphony_ros.robot.envs import StateObservation
+from symphony_ros.robot.envs import ENVS, StateObservation
 from symphony_ros.robot.observations import ObservationBuilder, get_obs_spec
 
-core_envs.check_env_name('Humanoid-v4')  # loads the project envs into the registry
-REGISTERED = [(name, spec) for name, entry in sorted(core_envs.ENVS.items())
-              for spec in entry.obs_specs]
+REGISTERED = [(name, spec) for name, entry in sorted(ENVS.items()) for spec in entry.obs_specs]
 
 
 def _rollout(env, seed, steps):
@@ -94,3 +92,27 @@ def test_robot_state_before_reset_is_an_error():
     with pytest.raises(RuntimeError, match='reset'):
         env.get_wrapper_attr('robot_state')()
     env.close()
+
+
+def test_the_project_humanoid_has_its_own_id_and_the_old_one_maps_to_it(caplog, monkeypatch):
+    from symphony_ros.robot import envs as robot_envs
+    monkeypatch.setattr(robot_envs, '_NOTED', set())
+    assert core_envs.lookup('symphony/Humanoid-v4') is core_envs.lookup('Humanoid-v4')
+    assert core_envs.canonical_env_id('Humanoid-v4') == 'symphony/Humanoid-v4'
+    notes = [r.getMessage() for r in caplog.records if 'symphony/Humanoid-v4' in r.getMessage()]
+    assert len(notes) == 1 and '\n' not in notes[0]  # one line, once per process
+    assert "env 'Humanoid-v4' is symphony/Humanoid-v4" in notes[0]
+    assert 'gym_humanoid_v4' in notes[0]
+
+
+def test_a_run_folder_of_humanoid_v4_resumes_under_the_new_id(tmp_path):
+    from symphony_ros.core.config import TrainConfig
+    from symphony_ros.core.trainer import RunDirError, Trainer
+    run = str(tmp_path / 'run')
+    tiny = {'hidden_dim': 16, 'critic_heads': 4, 'capacity': 100}
+    Trainer(TrainConfig(env='Humanoid-v4', run_dir=run, overrides=tiny, device='cpu'),
+            progress=False, tensorboard=False).close()
+    assert TrainConfig().env == 'symphony/Humanoid-v4'
+    with pytest.raises(RunDirError, match='has no checkpoint yet'):  # not "another run"
+        Trainer(TrainConfig(run_dir=run, overrides=tiny, device='cpu'), resume=True,
+                progress=False, tensorboard=False)

@@ -1,0 +1,88 @@
+"""Env speed without the learner: control steps/s of a robot env against a bare mj_step loop.
+
+The env loop runs the full control step (targets, frame_skip physics steps with the PD in
+MuJoCo's servos, state read, the one observation builder, reward terms, termination) with
+random actions in [-0.3, 0.3]. The bare loop replays the same trajectory with nothing but
+mj_step: the targets of every control step and the state at every reset are recorded in an
+untimed pass, so both loops simulate the same states and contacts. Each figure is the best of
+``--repeats`` timed runs, env and bare alternated (the least disturbed by other processes).
+
+    OMP_NUM_THREADS=1 python bench/env_steps.py [--env velocity:g1] [--steps 3000]
+"""
+
+import argparse
+import json
+import time
+
+import mujoco
+import numpy as np
+
+from symphony_ros.core.envs import make_env
+
+
+def env_rate(env, steps, seed=0):
+    """Return control steps/s of ``env`` under random actions (resets included)."""
+    rng = np.random.default_rng(seed)
+    actions = rng.uniform(-0.3, 0.3, (steps,) + env.action_space.shape)
+    env.reset(seed=seed)
+    t0 = time.perf_counter()
+    for a in actions:
+        _, _, terminated, truncated, _ = env.step(a)
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - t0)
+
+
+def record(env, steps, seed=0):
+    """Return [(reset qpos, [ctrl of each control step])] of :func:`env_rate`'s trajectory."""
+    base = env.unwrapped
+    rng = np.random.default_rng(seed)
+    actions = rng.uniform(-0.3, 0.3, (steps,) + env.action_space.shape)
+    env.reset(seed=seed)
+    episodes = [(base.data.qpos.copy(), [])]
+    for a in actions:
+        _, _, terminated, truncated, _ = env.step(a)
+        episodes[-1][1].append(base.data.ctrl.copy())
+        if terminated or truncated:
+            env.reset()
+            episodes.append((base.data.qpos.copy(), []))
+    return episodes
+
+
+def bare_rate(env, episodes):
+    """Return control steps/s of bare mj_step calls replaying ``episodes``."""
+    model, skip = env.unwrapped.model, env.unwrapped.robot.frame_skip
+    data = mujoco.MjData(model)
+    n = sum(len(ctrls) for _, ctrls in episodes)
+    t0 = time.perf_counter()
+    for qpos, ctrls in episodes:
+        mujoco.mj_resetData(model, data)
+        data.qpos[:] = qpos
+        mujoco.mj_forward(model, data)
+        for ctrl in ctrls:
+            data.ctrl[:] = ctrl
+            mujoco.mj_step(model, data, nstep=skip)
+    return n / (time.perf_counter() - t0)
+
+
+def main():
+    """Print one JSON line of figures."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--env', default='velocity:g1')
+    p.add_argument('--steps', type=int, default=3000)
+    p.add_argument('--repeats', type=int, default=5)
+    args = p.parse_args()
+    env = make_env(args.env)
+    episodes = record(env, args.steps, 0)
+    full = bare = 0.0
+    for _ in range(args.repeats):  # alternated, so both see the same background load
+        full = max(full, env_rate(env, args.steps, 0))
+        bare = max(bare, bare_rate(env, episodes))
+    print(json.dumps({'env': args.env, 'control_steps_per_s': round(full, 1),
+                      'bare_mj_step_control_steps_per_s': round(bare, 1),
+                      'overhead': round(bare / full - 1.0, 3),
+                      'frame_skip': env.unwrapped.robot.frame_skip}))
+
+
+if __name__ == '__main__':
+    main()

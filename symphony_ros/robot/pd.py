@@ -1,0 +1,56 @@
+"""The PD position law of pd_position robots: one pure function for sim, watchdog and driver.
+
+q_target = q_default + action_scale * a;  tau = clip(kp (q_target - q) - kd qd, +-effort).
+It is evaluated at every physics step from that step's state (200 Hz for the G1) while the
+policy sets q_target once per control period (50 Hz): a PD held over a whole control period
+would see a stale error and ring. The simulator runs it in C (`symphony_ros.robot.model`
+configures MuJoCo position servos with these numbers; a test holds them equal to 1e-9); this
+class is the law for code outside the simulator (the watchdog's torque gate, a driver).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .description import RobotDescription
+
+
+class PDLaw:
+    """Action -> joint targets -> torque for one pd_position robot (arrays in joint order)."""
+
+    def __init__(self, robot: RobotDescription) -> None:
+        """Take gains, limits, default pose and action scale from ``robot``.
+
+        :raises ValueError: ``robot`` is not a pd_position robot.
+        """
+        if robot.action_kind != 'pd_position':
+            raise ValueError(f'robot {robot.name!r} has action kind {robot.action_kind!r}; '
+                             'the PD law needs pd_position')
+        self.kp = np.asarray(robot.kp, dtype=np.float64)
+        self.kd = np.asarray(robot.kd, dtype=np.float64)
+        self.effort = np.asarray(robot.effort_limits, dtype=np.float64)
+        self.default = robot.default_pose()
+        self.scale = np.asarray(robot.action_scale, dtype=np.float64)
+        self._err = np.empty_like(self.kp)
+        self._damp = np.empty_like(self.kp)
+
+    def target(self, action: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Joint position targets (rad) for a policy action: default + scale * a."""
+        out = np.multiply(self.scale, action, out=out)
+        out += self.default
+        return out
+
+    def torque(self, q_target: np.ndarray, q: np.ndarray, qd: np.ndarray,
+               out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Joint torques (N*m): kp (q_target - q) - kd qd, clipped to the effort limits."""
+        err, damp = self._err, self._damp
+        np.subtract(q_target, q, out=err)
+        err *= self.kp
+        np.multiply(self.kd, qd, out=damp)
+        out = np.subtract(err, damp, out=out)
+        return np.clip(out, -self.effort, self.effort, out=out)
+
+
+__all__ = ['PDLaw']

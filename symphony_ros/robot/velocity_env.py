@@ -1,0 +1,285 @@
+"""Velocity-command locomotion for any pd_position robot: follow (vx, vy, yaw rate).
+
+The policy acts every control period (50 Hz for the G1); each action sets joint position
+targets, and the PD law (`symphony_ros.robot.pd`, run by the model's position servos, see
+`symphony_ros.robot.model`) turns them into torque at every physics step (200 Hz for the G1).
+The actor observes spec 'velocity' through the one `ObservationBuilder` (IMU angular
+velocity, projected gravity, joint positions minus default, joint velocities, previous
+action, command). Commands are drawn at reset and redrawn every
+``resample_steps`` control steps, a ``standing_fraction`` of them zero. The reward is a sum of
+named, weighted terms (`VelocityTask.weights`); ``info['reward_terms']`` carries each weighted
+term of the step, so training logs them apart. An episode ends when the robot falls (base
+below ``fall.min_base_height`` or tilted past ``fall.max_tilt`` in its robot file) and is
+truncated after ``episode_steps`` control steps (1,000 = 20 s for the G1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from .description import RobotDescription
+from .model import build_model, home_qpos
+from .observations import ObservationBuilder
+from .pd import PDLaw
+from .rotations import projected_gravity
+from .state import MujocoStateReader, joint_addresses
+
+TASK = 'velocity'
+OBS_SPEC = 'velocity'
+
+DEFAULT_WEIGHTS = {
+    'track_lin_vel': 1.0, 'track_ang_vel': 0.5, 'alive': 0.15, 'upright': -1.0,
+    'base_height': -10.0, 'action_rate': -0.01, 'torque': -1e-5, 'joint_limit': -5.0,
+    'foot_slip': -0.1, 'air_time': 0.5}
+"""Per control step; proportions after legged_gym / unitree_rl_gym's humanoid settings."""
+
+
+@dataclass(frozen=True)
+class VelocityTask:
+    """Settings of the velocity task; a robot file's ``tasks.velocity`` overrides them."""
+
+    episode_steps: int = 1000
+    """Control steps before truncation (20 s at 50 Hz)."""
+    resample_steps: int = 500
+    """A new command every this many control steps (and at reset)."""
+    lin_vel_x: Tuple[float, float] = (-0.5, 1.0)
+    """m/s range of the forward command."""
+    lin_vel_y: Tuple[float, float] = (-0.5, 0.5)
+    """m/s range of the sideways command."""
+    yaw_rate: Tuple[float, float] = (-1.0, 1.0)
+    """rad/s range of the turning command."""
+    standing_fraction: float = 0.1
+    """Share of commands that are zero (stand still)."""
+    tracking_sigma: float = 0.25
+    """Tracking rewards are exp(-error^2 / sigma), error in (m/s)^2 or (rad/s)^2."""
+    air_time_target: float = 0.4
+    """s; a foot landing after a longer swing earns (air time - target)."""
+    soft_limit_factor: float = 0.9
+    """Share of each joint range (about its middle) beyond which joint_limit penalises."""
+    reset_joint_noise: float = 0.05
+    """rad; uniform noise on the default pose at reset."""
+    weights: Dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    """Reward term -> weight; terms are defined in `VelocityEnv._reward`."""
+
+    @classmethod
+    def for_robot(cls, robot: RobotDescription) -> 'VelocityTask':
+        """Return the defaults overridden by the robot file's ``tasks.velocity`` mapping.
+
+        :raises ValueError: an unknown setting or reward term, naming the robot file.
+        """
+        given = dict(robot.tasks.get(TASK, {}))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(f'{robot.source}: tasks.{TASK}.{unknown[0]}: unknown setting; '
+                             f'expected one of {", ".join(sorted(known))}')
+        weights = dict(DEFAULT_WEIGHTS)
+        for term, w in dict(given.pop('weights', {}) or {}).items():
+            if term not in DEFAULT_WEIGHTS:
+                raise ValueError(f'{robot.source}: tasks.{TASK}.weights.{term}: unknown reward '
+                                 f'term; expected one of {", ".join(DEFAULT_WEIGHTS)}')
+            weights[term] = float(w)
+        for key in ('lin_vel_x', 'lin_vel_y', 'yaw_rate'):
+            if key in given:
+                lo, hi = given[key]
+                if not lo <= hi:
+                    raise ValueError(f'{robot.source}: tasks.{TASK}.{key}: inverted range '
+                                     f'[{lo}, {hi}]')
+                given[key] = (float(lo), float(hi))
+        return cls(weights=weights, **given)
+
+    def command_ranges(self) -> Dict[str, Tuple[float, float]]:
+        """Return the command ranges the policy is trained on (for the contract)."""
+        return {'lin_vel_x': self.lin_vel_x, 'lin_vel_y': self.lin_vel_y,
+                'yaw_rate': self.yaw_rate}
+
+
+class VelocityEnv(gym.Env):
+    """One pd_position robot on flat ground following a velocity command."""
+
+    metadata = {'render_modes': []}
+
+    def __init__(self, robot: RobotDescription, task: Optional[VelocityTask] = None,
+                 env_id: str = '') -> None:
+        """Build the model once; resolve joints, feet and the base by name."""
+        self.robot = robot
+        self.task = task or VelocityTask.for_robot(robot)
+        self.law = PDLaw(robot)
+        self.model = build_model(robot)
+        self.data = mujoco.MjData(self.model)
+        self.reader = MujocoStateReader(self.model, robot)
+        self.builder = ObservationBuilder(OBS_SPEC, robot)
+        self.qa, self.da = joint_addresses(self.model, robot.joint_names)
+        self.home = home_qpos(self.model, robot)
+        self.feet = np.array([mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, b)
+                              for b in robot.feet], dtype=np.intp)
+        # geom -> index of the foot it belongs to, or len(feet) for any other geom.
+        self._foot_of_geom = np.full(self.model.ngeom, len(self.feet), dtype=np.intp)
+        for i, body in enumerate(self.feet):
+            self._foot_of_geom[self.model.geom_bodyid == body] = i
+        self._contact = np.zeros(len(self.feet) + 1, dtype=bool)
+        self.dt = robot.control_dt
+        n = robot.n_joints
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), np.float32)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.builder.dim,),
+                                                np.float64)
+        # Gymnasium ids are [namespace/]name-vN: the project id ('velocity:<robot file>')
+        # stays in metadata['env_id']; the spec carries the time limit.
+        gym_id = 'symphony/' + re.sub(r'[^A-Za-z0-9_]', '_', f'{TASK}_{robot.name}') + '-v0'
+        self.spec = gym.envs.registration.EnvSpec(gym_id,
+                                                  max_episode_steps=self.task.episode_steps)
+        self.metadata = {'render_modes': [], 'obs_spec': self.builder.spec.to_dict(),
+                         'task': TASK, 'robot': robot.name,
+                         'env_id': env_id or f'{TASK}:{robot.name}'}
+        mid = self.robot.position_limits.mean(axis=1)
+        half = 0.5 * np.diff(self.robot.position_limits, axis=1)[:, 0]
+        self.soft_lo = mid - self.task.soft_limit_factor * half
+        self.soft_hi = mid + self.task.soft_limit_factor * half
+        self.command = np.zeros(3)
+        self.prev_action = np.zeros(n)
+        self._target = np.zeros(n)
+        self._tau = np.zeros(n)
+        self._air = np.zeros(len(self.feet))
+        self._feet_xy = np.zeros((len(self.feet), 2))
+        self._steps = 0
+        self._state = None
+
+    # ---- commands -------------------------------------------------------------------------
+    def _draw_command(self) -> None:
+        t, rng = self.task, self.np_random
+        if rng.uniform() < t.standing_fraction:
+            self.command[:] = 0.0
+        else:
+            self.command[:] = (rng.uniform(*t.lin_vel_x), rng.uniform(*t.lin_vel_y),
+                               rng.uniform(*t.yaw_rate))
+
+    # ---- gym API --------------------------------------------------------------------------
+    def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None
+              ) -> Tuple[np.ndarray, Dict[str, Any]]:
+        """Stand the robot in its default pose (plus noise) with a fresh command."""
+        super().reset(seed=seed)
+        d = self.data
+        mujoco.mj_resetData(self.model, d)
+        d.qpos[:] = self.home
+        noise = self.task.reset_joint_noise
+        d.qpos[self.qa] += self.np_random.uniform(-noise, noise, self.robot.n_joints)
+        mujoco.mj_forward(self.model, d)
+        self._draw_command()
+        self.prev_action[:] = 0.0
+        self._air[:] = 0.0
+        self._feet_xy[:] = d.xpos[self.feet, :2]
+        self._steps = 0
+        self._state = self.reader.read(d)
+        return self._observe(), {'command': self.command.copy()}
+
+    def step(self, action: np.ndarray
+             ) -> Tuple[np.ndarray, float, bool, bool, Dict[str, Any]]:
+        """Hold the action's targets for one control period, PD at every physics step."""
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
+        d = self.data
+        # The model's position servos run the PD law at every physics step (robot.model).
+        d.ctrl[:] = self.law.target(a, out=self._target)
+        mujoco.mj_step(self.model, d, nstep=self.robot.frame_skip)
+        self._tau[:] = d.actuator_force  # the last physics step's torque
+        self._state = self.reader.read(d)
+        gravity = projected_gravity(self._state.base_orientation)
+        fallen = self._fallen(gravity)
+        terms = self._reward(a, gravity)
+        reward = float(sum(terms.values()))
+        self.prev_action[:] = a
+        self._steps += 1
+        if self._steps % self.task.resample_steps == 0:
+            self._draw_command()
+        obs = self._observe()
+        truncated = self._steps >= self.task.episode_steps
+        return obs, reward, fallen, truncated, {'reward_terms': terms,
+                                                'command': self.command.copy()}
+
+    def _observe(self) -> np.ndarray:
+        return self.builder.build(self._state, self.prev_action, command=self.command)
+
+    def robot_state(self):
+        """Return the `RobotState` of the current observation."""
+        return self._state
+
+    def previous_action(self) -> np.ndarray:
+        """Return the previous action as the observation sees it (a copy)."""
+        return self.prev_action.copy()
+
+    # ---- reward and termination ------------------------------------------------------------
+    def _fallen(self, gravity: np.ndarray) -> bool:
+        r, s = self.robot, self._state
+        z = float(s.base_position[2])
+        if r.fall_min_height is not None and z < r.fall_min_height:
+            return True
+        if r.fall_max_height is not None and z > r.fall_max_height:
+            return True
+        if r.fall_max_tilt is not None:
+            return bool(gravity[2] > -np.cos(r.fall_max_tilt))
+        return False
+
+    def _feet_contact(self) -> np.ndarray:
+        """Which feet touch anything (the floor: robot geoms collide with nothing else)."""
+        c, ncon = self._contact, self.data.ncon
+        c[:] = False
+        if ncon:
+            c[self._foot_of_geom[self.data.contact.geom[:ncon].reshape(-1)]] = True
+        return c[:-1]
+
+    def _reward(self, action: np.ndarray, gravity: np.ndarray) -> Dict[str, float]:
+        """Weighted terms of the step just taken (terms of weight 0 are still reported)."""
+        s, t, cmd, w = self._state, self.task, self.command, self.task.weights
+        v, wz = s.base_lin_vel, s.base_ang_vel[2]
+        lin_err = (cmd[0] - v[0]) ** 2 + (cmd[1] - v[1]) ** 2
+        q = s.joint_positions
+        beyond = np.maximum(self.soft_lo - q, 0.0) + np.maximum(q - self.soft_hi, 0.0)
+        contact = self._feet_contact()
+        feet_xy = self.data.xpos[self.feet, :2]
+        step = (feet_xy - self._feet_xy).reshape(-1)
+        slip = float((step * step) @ np.repeat(contact, 2)) / self.dt ** 2
+        self._feet_xy[:] = feet_xy
+        landing = contact & (self._air > 0.0)
+        self._air += self.dt
+        air = 0.0
+        if landing.any() and cmd[0] ** 2 + cmd[1] ** 2 > 0.01:
+            air = float(np.sum(self._air[landing] - t.air_time_target))
+        self._air[contact] = 0.0
+        height = 0.0
+        if self.robot.nominal_base_height is not None:
+            height = (float(s.base_position[2]) - self.robot.nominal_base_height) ** 2
+        da = action - self.prev_action
+        raw = {'track_lin_vel': math.exp(-lin_err / t.tracking_sigma),
+               'track_ang_vel': math.exp(-(cmd[2] - wz) ** 2 / t.tracking_sigma),
+               'alive': 1.0,
+               'upright': float(gravity[0] ** 2 + gravity[1] ** 2),
+               'base_height': height,
+               'action_rate': float(da @ da),
+               'torque': float(self._tau @ self._tau),
+               'joint_limit': float(beyond.sum()),
+               'foot_slip': slip,
+               'air_time': air}
+        return {k: w.get(k, 0.0) * v for k, v in raw.items()}
+
+
+def make_velocity_env(robot: RobotDescription, env_id: str = '', **kwargs: Any) -> gym.Env:
+    """Return the velocity task on ``robot`` (a pd_position robot).
+
+    :raises ValueError: a torque robot, or a bad ``tasks.velocity`` in its robot file.
+    """
+    if robot.action_kind != 'pd_position':
+        raise ValueError(f'task {TASK!r} needs a pd_position robot; {robot.name!r} '
+                         f'({robot.source}) has action kind {robot.action_kind!r}')
+    if kwargs:
+        raise ValueError(f'velocity env: unknown options {", ".join(sorted(kwargs))}')
+    return VelocityEnv(robot, env_id=env_id)
+
+
+__all__ = ['DEFAULT_WEIGHTS', 'VelocityEnv', 'VelocityTask', 'make_velocity_env']

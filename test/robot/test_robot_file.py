@@ -1,0 +1,196 @@
+"""Robot files: shipped robots agree with their MJCF, bad files are refused by file and field."""
+
+import os
+
+import mujoco
+import numpy as np
+import pytest
+
+from symphony_ros.robot import get_robot
+from symphony_ros.robot.description import shipped_robots
+from symphony_ros.robot.model import build_model, home_qpos
+from symphony_ros.robot.pd import PDLaw
+from symphony_ros.robot.robot_file import RobotFileError, load_robot_file
+from symphony_ros.robot.state import joint_addresses
+
+from user_robot import MJCF, robot_doc, write_robot
+
+
+def test_g1_and_humanoid_ship():
+    assert {'g1', 'humanoid'} <= set(shipped_robots())
+
+
+@pytest.mark.parametrize('name', shipped_robots())
+def test_every_shipped_robot_agrees_with_its_mjcf(name):
+    robot = get_robot(name)
+    assert get_robot(robot.source) is robot  # by name and by path: one description
+    model = build_model(robot)
+    assert model.opt.timestep == pytest.approx(robot.physics_dt, abs=1e-15)
+    assert model.nu == robot.n_joints
+    qpos, dof = joint_addresses(model, robot.joint_names)
+    for i, joint in enumerate(robot.joint_names):
+        j = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)
+        assert int(model.actuator_trnid[i, 0]) == j  # actuator i drives joint i
+        assert model.actuator_gear[i, 0] == robot.gear[i]
+        np.testing.assert_array_equal(model.actuator_ctrlrange[i], robot.ctrl_range[i])
+        if robot.action_kind == 'pd_position':  # the servo is the robot file's PD
+            assert model.actuator_gainprm[i, 0] == robot.kp[i]
+            np.testing.assert_array_equal(model.actuator_biasprm[i, :3],
+                                          [0.0, -robot.kp[i], -robot.kd[i]])
+            np.testing.assert_array_equal(model.actuator_forcerange[i],
+                                          [-robot.effort_limits[i], robot.effort_limits[i]])
+        if model.jnt_limited[j]:
+            np.testing.assert_array_equal(model.jnt_range[j], robot.position_limits[i])
+        if robot.armature is not None:
+            assert model.dof_armature[dof[i]] == robot.armature[i]
+    assert np.all(robot.effort_limits > 0) and np.all(robot.velocity_limits > 0)
+    assert np.all(robot.position_limits[:, 0] < robot.position_limits[:, 1])
+    if robot.action_kind == 'pd_position':
+        assert np.all(robot.kp > 0) and np.all(robot.kd > 0) and np.all(robot.action_scale > 0)
+        d = robot.default_pose()
+        assert np.all((robot.position_limits[:, 0] <= d) & (d <= robot.position_limits[:, 1]))
+
+
+def test_humanoid_is_the_gymnasium_model_unchanged():
+    robot = get_robot('humanoid')
+    model = mujoco.MjModel.from_xml_path(robot.mjcf_path)
+    assert robot.mjcf_path.endswith(os.path.join('gymnasium', 'envs', 'mujoco', 'assets',
+                                                 'humanoid.xml'))
+    assert robot.action_kind == 'torque' and robot.kp is None
+    assert robot.joint_names == tuple(model.joint(int(model.actuator_trnid[i, 0])).name
+                                      for i in range(model.nu))
+    np.testing.assert_array_equal(robot.gear, model.actuator_gear[:, 0])
+    assert robot.control_dt == model.opt.timestep * 5
+    np.testing.assert_array_equal(robot.velocity_limits, 30.0)
+
+
+def test_g1_motor_facts():
+    robot = get_robot('g1')
+    effort = dict(zip(robot.joint_names, robot.effort_limits))
+    assert robot.n_joints == 29 and robot.control_dt == pytest.approx(0.02)
+    assert robot.physics_dt == pytest.approx(0.005)
+    assert effort['left_knee_joint'] == 139.0 and effort['left_hip_pitch_joint'] == 88.0
+    assert effort['left_elbow_joint'] == 25.0 and effort['left_wrist_yaw_joint'] == 5.0
+
+
+def _pinned_run(robot, model, data, seconds, q0):
+    law = PDLaw(robot)
+    qa, da = joint_addresses(model, robot.joint_names)
+    target = law.target(np.zeros(robot.n_joints))
+    data.ctrl[:] = target
+    errors = []
+    for _ in range(int(round(seconds / robot.physics_dt))):
+        data.qpos[:7], data.qvel[:6] = q0[:7], 0.0  # the gantry holds the base
+        expected = law.torque(target, data.qpos[qa], data.qvel[da])
+        mujoco.mj_step(model, data)
+        # MuJoCo's servos computed the pure law of the same state, this physics step.
+        np.testing.assert_allclose(data.actuator_force, expected, rtol=1e-9, atol=1e-9)
+        errors.append(np.abs(data.qpos[qa] - target))
+    return np.array(errors)
+
+
+def test_g1_in_a_gantry_reaches_and_holds_its_default_pose():
+    robot = get_robot('g1')
+    model = build_model(robot)
+    data = mujoco.MjData(model)
+    q0 = home_qpos(model, robot)
+    q0[2] = 2.0  # feet well above the floor
+    data.qpos[:] = q0
+    data.qpos[joint_addresses(model, robot.joint_names)[0]] = 0.0  # start from the zero pose
+    errors = _pinned_run(robot, model, data, 2.0, q0)
+    steps_1s = int(round(1.0 / robot.physics_dt))
+    assert errors[0].max() > 0.3  # it had somewhere to go
+    worst = errors[steps_1s:].max(axis=0)
+    assert worst.max() < 0.05, robot.joint_names[int(worst.argmax())]
+
+
+def test_g1_released_on_the_floor_under_pd_stays_finite_with_sane_contacts():
+    robot = get_robot('g1')
+    model = build_model(robot)
+    data = mujoco.MjData(model)
+    data.qpos[:] = home_qpos(model, robot)
+    mujoco.mj_forward(model, data)
+    law = PDLaw(robot)
+    qa, da = joint_addresses(model, robot.joint_names)
+    data.ctrl[:] = law.target(np.zeros(robot.n_joints))
+    floor = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, 'floor')
+    for _ in range(int(round(10.0 / robot.physics_dt))):
+        expected = law.torque(data.ctrl, data.qpos[qa], data.qvel[da])
+        mujoco.mj_step(model, data)
+        np.testing.assert_allclose(data.actuator_force, expected, rtol=1e-9, atol=1e-9)
+        assert np.isfinite(data.qpos).all() and np.isfinite(data.qvel).all()
+        assert np.all(np.abs(data.actuator_force) <= robot.effort_limits)
+        for c in data.contact[:data.ncon]:
+            assert floor in (c.geom1, c.geom2)  # floor-only collisions
+            assert c.dist > -0.02  # no deep penetration
+    assert data.ncon > 0 and data.qpos[2] > 0.0  # resting on the floor, not through it
+    assert np.abs(data.qvel).max() < 50.0
+
+
+def test_a_user_robot_file_loads(tmp_path):
+    robot = get_robot(write_robot(str(tmp_path)))
+    assert robot.name == 'biped3' and robot.joint_names == ('left_hip', 'left_knee',
+                                                            'right_hip', 'right_knee')
+    np.testing.assert_array_equal(robot.default_pose(), [-0.2, 0.4, -0.2, 0.4])
+    np.testing.assert_array_equal(robot.position_limits[1], [0.0, 2.0])  # from the MJCF
+
+
+def _joints(*entries):
+    return {'joints': [{'name': n, 'motor': 'm', **extra} for n, extra in entries]}
+
+
+ALL = [('left_hip', {}), ('left_knee', {}), ('right_hip', {}), ('right_knee', {})]
+BAD = [
+    ('unknown joint', _joints(*ALL[:3], ('right_ankle', {})), 'joints[3].name',
+     "'right_ankle' is not a hinge or slide joint"),
+    ('duplicate', _joints(*ALL, ('left_knee', {})), 'joints[4].name',
+     "duplicate joint 'left_knee'"),
+    ('missing joint', _joints(*ALL[:3]), 'joints', 'missing joint(s) of the MJCF: right_knee'),
+    ('negative gain', _joints(*ALL[:3], ('right_knee', {'kd': -1.0})), 'joints[3].kd',
+     'negative value -1.0'),
+    ('inverted limits', _joints(*ALL[:3], ('right_knee', {'position_limits': [1.0, -1.0]})),
+     'joints[3].position_limits', 'inverted limits'),
+    ('default outside', _joints(*ALL[:3], ('right_knee', {'default': -0.5})),
+     'joints[3].default', 'outside its position limits'),
+    ('missing mjcf', {'mjcf': 'nowhere.xml'}, 'mjcf', 'does not exist'),
+    ('unknown field', {'base_bdy': 'base'}, 'base_bdy', 'unknown field'),
+    ('bad kind', {'action': {'kind': 'velocity'}}, 'action.kind', 'torque or pd_position'),
+    ('unknown package', {'mjcf': 'package://no_such_pkg_xyz/robot.xml'}, 'mjcf',
+     "package 'no_such_pkg_xyz' is not installed"),
+    ('no base', {'base_body': 'left_leg'}, 'base_body', 'has no free joint'),
+]
+
+
+@pytest.mark.parametrize('what,changes,field,message', BAD, ids=[b[0] for b in BAD])
+def test_a_bad_robot_file_names_file_and_field(tmp_path, what, changes, field, message):
+    path = write_robot(str(tmp_path), robot_doc(**changes))
+    with pytest.raises(RobotFileError) as err:
+        load_robot_file(path)
+    assert err.value.field == field
+    assert str(err.value).startswith(f'{path}: {field}: ')
+    assert message in str(err.value)
+    assert '\n' not in str(err.value)
+
+
+def test_a_missing_mesh_is_named(tmp_path):
+    mjcf = MJCF.replace('<worldbody>',
+                        '<asset><mesh name="shell" file="shell.stl"/></asset><worldbody>')
+    path = write_robot(str(tmp_path), mjcf=mjcf)
+    with pytest.raises(RobotFileError) as err:
+        load_robot_file(path)
+    assert err.value.field == 'mjcf' and "mesh 'shell'" in str(err.value)
+    assert os.path.join(str(tmp_path), 'shell.stl') in str(err.value)
+
+
+def test_torque_robot_joints_must_follow_the_actuator_order(tmp_path):
+    doc = robot_doc(mjcf=get_robot().mjcf_path, action={'kind': 'torque'},
+                    timing={'physics_dt': 0.003, 'frame_skip': 5}, base_body='torso',
+                    feet=[], motors={}, joints=list(get_robot().joint_names[::-1]),
+                    joint_defaults={'velocity_limit': 30.0})
+    with pytest.raises(RobotFileError, match='joints: expected the MJCF actuator order'):
+        load_robot_file(write_robot(str(tmp_path), doc))
+
+
+def test_unknown_robot_name_lists_the_shipped_ones():
+    with pytest.raises(ValueError, match="unknown robot 'h7'; expected one of: g1, humanoid"):
+        get_robot('h7')

@@ -1,0 +1,98 @@
+"""The velocity task: observation from the one builder, named reward terms, commands, falls."""
+
+import mujoco
+import numpy as np
+import pytest
+
+from symphony_ros.core.envs import default_obs_spec, episode_limit, make_env
+from symphony_ros.robot import get_robot
+from symphony_ros.robot.observations import ObservationBuilder
+from symphony_ros.robot.velocity_env import DEFAULT_WEIGHTS, VelocityEnv, VelocityTask
+
+from user_robot import robot_doc, write_robot
+
+
+@pytest.fixture(scope='module')
+def g1_env():
+    env = make_env('velocity:g1')
+    yield env
+    env.close()
+
+
+def test_g1_velocity_env_shapes_and_limits(g1_env):
+    n = get_robot('g1').n_joints
+    assert g1_env.observation_space.shape == (3 + 3 + 3 * n + 3,)
+    assert g1_env.action_space.shape == (n,)
+    assert episode_limit(g1_env) == 1000  # 20 s at 50 Hz
+    assert default_obs_spec('velocity:g1') == 'velocity'
+
+
+def test_observation_is_the_builders_and_reward_the_sum_of_named_terms(g1_env):
+    builder = ObservationBuilder('velocity', get_robot('g1'))
+    obs, info = g1_env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        prev = g1_env.previous_action()
+        assert prev.shape == (29,)
+        obs, reward, terminated, truncated, info = g1_env.step(rng.uniform(-0.2, 0.2, 29))
+        expect = builder.build(g1_env.robot_state(), g1_env.previous_action(),
+                               command=info['command'])
+        np.testing.assert_array_equal(obs, expect)
+        np.testing.assert_array_equal(obs[-3:], info['command'])
+        assert set(info['reward_terms']) == set(DEFAULT_WEIGHTS)
+        assert reward == pytest.approx(sum(info['reward_terms'].values()))
+        assert np.isfinite(obs).all() and np.isfinite(reward)
+        if terminated:
+            break
+
+
+def test_commands_are_drawn_per_episode_and_redrawn_within_it():
+    robot = get_robot('g1')
+    env = VelocityEnv(robot, VelocityTask(resample_steps=5, standing_fraction=0.0))
+    _, info = env.reset(seed=1)
+    seen = [info['command']]
+    for _ in range(10):
+        seen.append(env.step(np.zeros(29))[4]['command'])
+    assert not np.array_equal(seen[0], seen[5]) and np.array_equal(seen[5], seen[9])
+    assert not np.array_equal(seen[9], seen[10])
+    t = env.task
+    for c in seen:
+        assert t.lin_vel_x[0] <= c[0] <= t.lin_vel_x[1] and t.yaw_rate[0] <= c[2] <= t.yaw_rate[1]
+    standing = VelocityEnv(robot, VelocityTask(standing_fraction=1.0))
+    assert np.array_equal(standing.reset(seed=0)[1]['command'], np.zeros(3))
+
+
+def test_a_tipped_robot_terminates(g1_env):
+    g1_env.reset(seed=0)
+    env = g1_env.unwrapped
+    env.data.qpos[3:7] = [np.cos(0.6), np.sin(0.6), 0.0, 0.0]  # 1.2 rad roll > max_tilt 1.0
+    mujoco.mj_forward(env.model, env.data)
+    assert env.step(np.zeros(29))[2] is True
+
+
+def test_tracking_rewards_peak_at_the_commanded_velocity(g1_env):
+    g1_env.reset(seed=0)
+    env = g1_env.unwrapped
+    env.command[:] = 0.0
+    standing = env.step(np.zeros(29))[4]['reward_terms']
+    assert standing['track_lin_vel'] > 0.9 * DEFAULT_WEIGHTS['track_lin_vel']
+    env.command[:] = (1.0, 0.0, 1.0)
+    moving = env.step(np.zeros(29))[4]['reward_terms']
+    assert moving['track_lin_vel'] < 0.1 + np.exp(-1.0 / 0.25) * DEFAULT_WEIGHTS['track_lin_vel']
+    assert moving['track_ang_vel'] < standing['track_ang_vel']
+
+
+def test_a_user_robot_file_sets_the_task_and_refuses_unknown_settings(tmp_path):
+    path = write_robot(str(tmp_path / 'ok'))
+    env = make_env(f'velocity:{path}')
+    assert episode_limit(env) == 100  # from the robot file's tasks.velocity
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (3 + 3 + 3 * 4 + 3,)
+    bad = write_robot(str(tmp_path / 'bad'), robot_doc(tasks={'velocity': {'speed': 2}}))
+    with pytest.raises(ValueError, match=r'bad/biped3.yaml: tasks.velocity.speed: unknown'):
+        make_env(f'velocity:{bad}')
+
+
+def test_velocity_needs_a_pd_robot():
+    with pytest.raises(ValueError, match="needs a pd_position robot; 'humanoid'"):
+        make_env('velocity:humanoid')
