@@ -16,6 +16,7 @@ import time
 from typing import List, Optional
 
 from .. import paths
+from ..core.fields import number
 
 SHOWN = ('episode ', 'FAULT', 'error', 'Error', 'refusing', 'done:')
 """Lines of the graph's output worth showing live (everything goes to launch.log)."""
@@ -25,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the demo's flags."""
     p.add_argument('--policy', default=paths.default_policy_path(),
                    help='exported ONNX policy (default: the shipped one)')
-    p.add_argument('--ticks', type=int, default=1000,
+    p.add_argument('--ticks', type=number(int, 1), default=1000,
                    help='control steps to run (0.015 s each; default 1000 = 15 s)')
     p.add_argument('--timing', choices=('lockstep', 'realtime'), default='lockstep',
                    help='lockstep: deterministic, as fast as the machine allows')
@@ -118,8 +119,6 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.policy):
         raise CliError(f'--policy {args.policy}: no such file (the shipped policy is '
                        f'models/{paths.DEFAULT_POLICY}; export your own with symphony export)')
-    if args.ticks <= 0:
-        raise CliError('--ticks: expected a positive number of control steps')
     out = os.path.abspath(args.out or time.strftime('runs/demo_%Y%m%d_%H%M%S'))
     os.makedirs(out, exist_ok=True)
     t0 = time.monotonic()

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from ..core.fields import number
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the source, output and parity flags."""
@@ -14,9 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('-o', '--output', metavar='FILE.onnx', default=None,
                    help='output file (default: models/<run name>.onnx)')
     p.add_argument('--force', action='store_true', help='replace an existing output file')
-    p.add_argument('--samples', type=int, default=1000,
+    p.add_argument('--samples', type=number(int, 1), default=1000,
                    help='observations in the torch/onnxruntime parity check (default: 1000)')
-    p.add_argument('--tolerance', type=float, default=1e-5,
+    p.add_argument('--tolerance', type=number(float, 0, above=True), default=1e-5,
                    help='largest allowed |torch - onnxruntime| (default: 1e-5)')
     p.add_argument('--opset', type=int, default=17, help='ONNX opset, >= 17 (default: 17)')
 
@@ -40,10 +42,6 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f'--output {out}: expected a file name ending in .onnx')
     if not os.path.exists(args.source):
         raise CliError(f'{args.source}: no such run folder or checkpoint file')
-    if args.samples < 1:
-        raise CliError(f'--samples {args.samples}: expected at least 1')
-    if not args.tolerance > 0:
-        raise CliError(f'--tolerance {args.tolerance}: expected > 0')
     from ..policy.export import export_policy
     try:
         result = export_policy(args.source, out, overwrite=args.force, samples=args.samples,

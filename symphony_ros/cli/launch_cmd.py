@@ -16,6 +16,7 @@ import sys
 import tempfile
 from typing import List, Optional
 
+from ..core.fields import number
 from ..graph import GRAPHS, Graph, GraphArgError, get_graph, parse_assignments
 from ..graph.processes import Planned, plan
 from ..graph.runner import PREFIX, Runner
@@ -33,10 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="list the graph's arguments with defaults and exit")
     p.add_argument('--dry-run', action='store_true',
                    help='print the command line and parameters of every process and exit')
-    p.add_argument('--sigint-timeout', type=float, default=5.0, metavar='S',
+    p.add_argument('--sigint-timeout', type=number(float, 0), default=5.0, metavar='S',
                    help='seconds between SIGINT and SIGTERM when stopping (default: 5; a '
                    'node that declares a longer one keeps it: trainer_node 120)')
-    p.add_argument('--sigterm-timeout', type=float, default=5.0, metavar='S',
+    p.add_argument('--sigterm-timeout', type=number(float, 0), default=5.0, metavar='S',
                    help='seconds between SIGTERM and SIGKILL when stopping (default: 5)')
 
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..core.atomic import atomic_write
 from ..core.checkpoint import CheckpointError
+from ..core.replay import observation_rows
 from ..core.snapshot import ActorSource, load_actor
 from .contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, PolicyContract
 from .errors import ExportError, ParityError
@@ -80,12 +81,12 @@ def _replay_obs(source_path: str, obs_dim: int) -> Tuple[Optional[torch.Tensor],
         try:
             # mmap: a full Humanoid buffer is ~1.5 GB; only the sampled rows are read.
             state = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
-            obs, size = state['obs'], int(state['size'])
+            obs = observation_rows(state)
         except Exception as exc:  # noqa: BLE001 - a bad replay only costs real observations
             return None, f'sampled (replay {path} unreadable: {str(exc)[:80]})'
-        if obs.ndim != 2 or obs.shape[1] != obs_dim or size <= 0:
+        if obs.ndim != 2 or obs.shape[1] != obs_dim or obs.shape[0] == 0:
             return None, f'sampled (replay {path} has no usable observations)'
-        return obs[:size], path
+        return obs, path
     return None, 'sampled'
 
 
