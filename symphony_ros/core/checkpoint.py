@@ -46,26 +46,29 @@ def safe_torch_load(path: str) -> Dict[str, Any]:
     try:
         obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:  # torch raises many types for damaged files
-        raise CheckpointError(f'{path}: not a readable checkpoint ({_reason(exc)})') from None
+        raise CheckpointError(f'{path}: not a readable checkpoint ({_reason(exc)}); expected '
+                              'a file written by symphony train (ckpt_<step>.pt, '
+                              'best_actor.pt)') from None
     if not isinstance(obj, dict):
         raise CheckpointError(f'{path}: expected a dict, found {type(obj).__name__}')
     return obj
 
 
 def _reason(exc: BaseException) -> str:
-    """Why torch could not load a file, in our words.
+    """Say why torch could not load a file, in our words.
 
     torch's own text advises re-running with ``weights_only=False``, which would execute
     code from the file: never repeat that advice, say what the file is instead.
     """
     text = str(exc)
-    if isinstance(exc, EOFError) or 'ran out of input' in text.lower():
-        return 'the file ends early: truncated or still being written'
-    if 'weights_only' in text or 'Unsupported global' in text:
-        return ('it holds Python objects beyond tensors and numbers (not a file written by '
-                'symphony train); it is not loaded, as loading it would run code from it')
-    if 'zip' in text.lower() or 'magic number' in text.lower() or 'pickle' in text.lower():
-        return 'not a torch file, or a damaged one'
+    low = text.lower()
+    if 'unsupported global' in low:
+        return ('it holds Python objects, not only tensors and numbers, so it was not written '
+                'by symphony train; it is not loaded, as that would run code from it')
+    if isinstance(exc, EOFError) or 'ran out of input' in low or 'central directory' in low:
+        return 'the file is truncated or damaged: its end is missing'
+    if 'weights only load failed' in low or 'unpickl' in low or 'zip' in low or 'magic' in low:
+        return 'not a torch file'
     first = text.splitlines()[0].rstrip(' .:') if text else type(exc).__name__
     return first[:160]
 

@@ -190,6 +190,11 @@ def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: 
         except (CheckpointError, ValueError, OSError) as exc:
             raise ExportError(None, None, str(exc)) from None
     actor = src.actor.to('cpu').float().eval()
+    bad = [n for n, v in actor.state_dict().items() if not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ExportError(src.path, None, f'the actor weights hold NaN or Inf '
+                          f'({", ".join(bad[:3])}): the training run went numerically wrong '
+                          'before this was saved; export an earlier checkpoint')
     opset = int(opset)
     contract = build_contract(src, opset)
     obs, where = parity_observations(src.path, contract.obs_dim, samples, seed)

@@ -257,7 +257,15 @@ def test_corrupt_checkpoint_is_named(tmp_path):
     cfg = tiny_config(tmp_path / 'r', steps=200)
     out = _cli(*tiny_args(cfg.run_dir, 200, seed=3, eval_every=100), '--resume')
     assert out.returncode == 2
-    assert os.path.basename(newest) in out.stderr and 'not a readable checkpoint' in out.stderr
+    line = out.stderr.strip()
+    assert os.path.basename(newest) in line and 'not a readable checkpoint' in line
+    assert 'truncated or damaged' in line and 'weights_only' not in line, line
+    previous = list_checkpoints(str(tmp_path / 'r'))[0]
+    assert line.endswith(f'the previous checkpoint {previous} is intact: delete {newest} to '
+                         'resume from it'), line
+    os.unlink(newest)
+    out = _cli(*tiny_args(cfg.run_dir, 200, seed=3, eval_every=100), '--resume')
+    assert out.returncode == 0, out.stderr           # from the previous one, buffer refilled
 
 
 def test_kill_9_then_resume_completes(tmp_path):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx
 import pytest
 
 from symphony_ros.cli.main import main
@@ -24,6 +25,7 @@ def _one_line_error(capsys, argv, pattern):
 
 
 def test_export_a_trained_run_then_inspect_and_act(trained_run, tmp_path, capsys):
+    (tmp_path / 'models').mkdir()
     out = str(tmp_path / 'models' / 'pendulum.onnx')
     assert main(['export', trained_run, '-o', out]) == 0
     text = capsys.readouterr().out
@@ -44,7 +46,7 @@ def test_export_default_output_and_force(runs, tmp_path, capsys, monkeypatch):
     assert os.path.isfile('models/pendulum.onnx')
     capsys.readouterr()
     _one_line_error(capsys, ['export', runs['pendulum']['run'], '--samples', '20'],
-                    'exists; pass overwrite=True (symphony export --force)')
+                    'exists; pass --force to replace it')
     assert main(['export', runs['pendulum']['run'], '--samples', '20', '--force']) == 0
 
 
@@ -72,11 +74,67 @@ def test_inspect_json_still_shows_a_newer_format(runs, tmp_path, capsys,
     _one_line_error(capsys, ['inspect', path], 'contract format 9 is newer')
 
 
+def _resize_graph(src, dst, which, size):
+    model = onnx.load(src)
+    getattr(model.graph, which)[0].type.tensor_type.shape.dim[1].dim_value = size
+    onnx.save(model, dst)
+
+
+@pytest.mark.parametrize('which, size, pattern', [
+    ('input', 57, 'contract says 376, but graph input'),
+    ('output', 3, 'contract says 17, but graph output'),
+    (None, None, 'abdomen'),
+])
+def test_inspect_runs_the_contract_checks_the_rest_of_the_tool_runs(runs, tmp_path, capsys,
+                                                                    rewrite_contract, which,
+                                                                    size, pattern):
+    """A file deploy, doctor and evaluate refuse is not passed by inspect (still printed)."""
+    path = str(tmp_path / 'bad.onnx')
+    if which:
+        _resize_graph(runs['humanoid']['onnx'], path, which, size)
+    else:           # a joint this install's humanoid does not have
+        rewrite_contract(runs['humanoid']['onnx'], path,
+                         lambda t: t.replace('"abdomen_y"', '"abdomen_q"'))
+    assert main(['inspect', path]) == 2
+    out, err = capsys.readouterr()
+    assert 'robot            humanoid' in out          # what could be read is printed
+    assert err.count('\n') == 1 and err.startswith('symphony inspect: error: '), err
+    assert pattern in err, err
+
+
+def test_messages_say_what_the_file_is_and_never_suggest_running_its_code(
+        runs, tmp_path, capsys, make_run):
+    """A pickle with objects, a non-torch file, a truncated one, NaN weights: each named."""
+    import datetime
+    import torch
+    torch.save({'when': datetime.datetime(2026, 1, 1)}, tmp_path / 'objects.pt')
+    (tmp_path / 'junk.pt').write_bytes(b'not a torch file')
+    whole = (runs['pendulum']['run'] + '/best_actor.pt')
+    (tmp_path / 'cut.pt').write_bytes(open(whole, 'rb').read()[:300])
+    cases = [('objects.pt', 'holds Python objects'), ('junk.pt', 'not a torch file'),
+             ('cut.pt', 'truncated or damaged')]
+    for name, pattern in cases:
+        _one_line_error(capsys, ['export', str(tmp_path / name), '-o',
+                                 str(tmp_path / 'o.onnx')], pattern)
+    nan_run = str(tmp_path / 'nan')
+    actor = make_run(nan_run, 'InvertedPendulum-v4', 4, 1, replay_rows=0)
+    state = torch.load(nan_run + '/best_actor.pt', weights_only=True)
+    next(iter(state['actor'].values())).fill_(float('nan'))
+    torch.save(state, nan_run + '/best_actor.pt')
+    assert actor is not None
+    _one_line_error(capsys, ['export', nan_run, '-o', str(tmp_path / 'n.onnx')],
+                    'the actor weights hold NaN or Inf')
+    assert not (tmp_path / 'o.onnx').exists() and not (tmp_path / 'n.onnx').exists()
+
+
 @pytest.mark.parametrize('argv, pattern', [
     (['export', 'no/such/run'], 'no/such/run: no such run folder or checkpoint file'),
     (['export', '{run}', '-o', 'x.pt'], '--output x.pt: expected a file name ending in .onnx'),
     (['export', '{run}', '--samples', '0'], 'argument --samples: expected a number >= 1, got 0'),
-    (['export', '{run}', '--opset', '13', '-o', '{tmp}/o.onnx'], 'opset: expected >= 17'),
+    (['export', '{run}', '--opset', '13', '-o', '{tmp}/o.onnx'],
+     '--opset: expected a number >= 17'),
+    (['export', '{run}', '--opset', '99', '-o', '{tmp}/o.onnx'], '--opset 99: expected 17 to'),
+    (['export', '{run}', '-o', '{tmp}/no/such/o.onnx'], 'folder {tmp}/no/such does not exist'),
     (['export', '{tmp}'], 'run folder has neither best_actor.pt nor checkpoints/'),
     (['inspect', 'no/such.onnx'], 'no/such.onnx: no such file'),
     (['inspect', '{bad}'], 'is not an ONNX model'),
