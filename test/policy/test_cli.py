@@ -137,6 +137,7 @@ def test_messages_say_what_the_file_is_and_never_suggest_running_its_code(
     (['export', '{run}', '-o', '{tmp}/no/such/o.onnx'], 'folder {tmp}/no/such does not exist'),
     (['export', '{tmp}'], 'run folder has neither best_actor.pt nor checkpoints/'),
     (['inspect', 'no/such.onnx'], 'no/such.onnx: no such file'),
+    (['doctor', '--robot', 'bogus'], "--robot bogus: unknown robot 'bogus'; expected one of"),
     (['inspect', '{bad}'], 'is not an ONNX model'),
 ])
 def test_bad_input_is_one_line_and_exit_2(runs, tmp_path, capsys, argv, pattern):
