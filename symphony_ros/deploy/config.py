@@ -27,8 +27,9 @@ class PolicyNodeConfig:
     diagnostics_period: float = ranged(1.0, 0, above=True)
     """s between /diagnostics reports."""
     realtime_priority: int = ranged(0, 0, 99)
-    """SCHED_FIFO priority (1-99) of the node's threads; 0 = normal scheduling. Needs root
-    or CAP_SYS_NICE; put the watchdog one level above."""
+    """SCHED_FIFO priority of the node's threads; 0 = normal scheduling. Needs root or
+    CAP_SYS_NICE; put the watchdog one level above (the deploy graph's realtime_priority:=
+    takes 1-98 for that reason)."""
 
     def __post_init__(self) -> None:
         """Reject values the node cannot run with, naming the parameter."""

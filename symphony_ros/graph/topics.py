@@ -41,7 +41,7 @@ TOPICS: Tuple[Topic, ...] = (
     Topic('estop_topic', 'symphony/estop', '/symphony/estop', 'std_msgs/Bool',
           'emergency stop input of the watchdog'),
     Topic('watchdog_state_topic', 'symphony/watchdog/state', '/symphony/watchdog/state',
-          'std_msgs/String', 'watchdog state (DISARMED, ARMED, FAULT, ...)'),
+          'std_msgs/String', 'watchdog state (DISARMED, RAMP, ACTIVE, FAULT)'),
 )
 DIAGNOSTICS = '/diagnostics'
 """Absolute by convention (aggregators expect it), so not remappable here."""
