@@ -128,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress)
     except (ValueError, CheckpointError) as exc:
         raise CliError(str(exc)) from None
+    for note in trainer.notes:
+        _say(f'symphony train: note: {note}')
     if args.resume:
         best = trainer.best_return
         _say(f'symphony train: resumed {cfg.run_dir} at step {trainer.step_count:,} (best test '

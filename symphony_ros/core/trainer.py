@@ -13,6 +13,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
@@ -187,8 +188,9 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
-        self.env = make_env(cfg.env, cfg.obs_spec)
-        self.test_env = make_env(cfg.env, cfg.obs_spec)
+        self.notes: List[str] = []
+        """Lines for the user about this run's setup, said once (the CLI prints them)."""
+        self.env, self.test_env = self._make_env(), self._make_env()
         self.obs_dim, self.act_dim = env_dims(self.env)
         # Record the spec actually used, so an export never guesses it from the env's default.
         self.obs_spec = cfg.obs_spec or (ENVS[cfg.env].obs_specs[0] if cfg.env in ENVS
@@ -210,6 +212,22 @@ class Trainer:
         self._bar = None
         self._stop_requested = False
         self._rate_mark = (self.step_count, time.perf_counter())
+
+    def _make_env(self) -> object:
+        """Make the env; Gymnasium's "out of date" warning becomes one note in our words."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            env = make_env(self.cfg.env, self.cfg.obs_spec)
+        for w in caught:
+            if 'out of date' in str(w.message):
+                note = (f'{self.cfg.env}: Gymnasium calls this version out of date; it is used '
+                        'because the paper\'s figures and the shipped policy are on it (a '
+                        'newer version changes the observation and the reward)')
+                if note not in self.notes:
+                    self.notes.append(note)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return env
 
     # ---- run folder -------------------------------------------------------------------
     def _identity(self) -> Dict[str, Dict[str, object]]:

@@ -31,3 +31,23 @@ def test_a_truncated_storage_file_is_not_blamed_on_metadata_yaml(tmp_path, polic
     bag = open_bag(path)
     assert not any(w.startswith('metadata.yaml') for w in bag.warnings), bag.warnings
     assert any('a storage file is truncated or damaged' in w for w in bag.warnings)
+
+
+def test_plots_have_whole_episode_numbers_and_labelled_axes(sim_bag, monkeypatch, tmp_path):
+    from symphony_ros.bag import plots
+    from symphony_ros.bag.evaluate import evaluate_bag
+    drawn = {}
+    monkeypatch.setattr(plots, '_save', lambda fig, path: drawn.setdefault(
+        os.path.basename(path), fig))
+    ev = evaluate_bag(sim_bag.path, candidate=None)
+    ev.episodes = ev.episodes[:1]                        # the one-episode case
+    assert plots.plot_returns(ev, str(tmp_path / 'return.png'))
+    ax = drawn['return.png'].axes[0]
+    lo, hi = ax.get_xlim()
+    assert lo <= -0.5 and hi >= 0.5
+    assert all(float(t).is_integer() for t in ax.get_xticks() if lo <= t <= hi)
+    ev = evaluate_bag(sim_bag.path)
+    assert plots.plot_actions(ev, str(tmp_path / 'actions.png'))
+    fig = drawn['actions.png']
+    assert fig.supxlabel is not None and 'time' in fig._supxlabel.get_text()
+    assert 'action' in fig._supylabel.get_text()

@@ -401,3 +401,28 @@ def test_exact_resume_false_writes_no_replay_and_a_resume_refills(tmp_path, caps
         assert trainer.updates > 0
     finally:
         trainer.close()
+
+
+def test_progress_bar_shows_nothing_it_does_not_know(tmp_path, capsys):
+    """No nan before the first evaluation; no remaining time from warm-up's speed."""
+    trainer = Trainer(tiny_config(tmp_path / 'p', steps=400), progress=True, tensorboard=True)
+    try:
+        trainer.run(max_steps=60)                  # warm-up only (explore_steps 100)
+        warm = capsys.readouterr().err
+        trainer.run(max_steps=100)                 # learning, first evaluation at 100
+        learn = capsys.readouterr().err
+    finally:
+        trainer.close()
+    assert 'phase=warm-up' in warm and 'remaining: after warm-up' in warm, warm
+    assert 'nan' not in warm and 'test=' not in warm and 'S=' not in warm
+    last = learn.replace('\r', '\n').strip().splitlines()[-1]
+    assert 'phase=learn' in last and 'test=' in last and 'after warm-up' not in last, last
+    assert 'nan' not in last
+    assert trainer.log.title == 'p: s3 on InvertedPendulum-v4, seed 3'
+
+
+def test_the_out_of_date_env_warning_is_one_note_in_our_words(tmp_path, capsys):
+    assert cli(tiny_args(tmp_path / 'w', 30, eval_every=30) + ['--no-progress']) == 0
+    err = capsys.readouterr().err
+    assert err.count('InvertedPendulum-v4: Gymnasium calls this version out of date') == 1
+    assert 'You should consider upgrading' not in err
