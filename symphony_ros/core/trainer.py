@@ -154,6 +154,8 @@ def resume_config(run_dir: str, given: Dict[str, object],
 
 def _writable_folder(path: str) -> None:
     """Check that ``path`` is a folder or can be made one; write nothing."""
+    if not path.strip():
+        raise RunDirError("--run-dir '': expected a folder path")
     if os.path.exists(path) and not os.path.isdir(path):
         raise RunDirError(f'--run-dir {path}: exists and is not a folder')
     probe = os.path.abspath(path)

@@ -202,6 +202,8 @@ def test_a_refused_run_writes_nothing(tmp_path, capsys, args, message):
 
 
 def test_run_dir_that_is_a_file_is_refused(tmp_path, capsys):
+    assert cli(['train', '--run-dir', '', '--steps', '5']) == 2
+    assert "--run-dir '': expected a folder path" in capsys.readouterr().err
     (tmp_path / 'f').write_text('x')
     assert cli(['train', '--run-dir', str(tmp_path / 'f'), '--steps', '5']) == 2
     assert 'exists and is not a folder' in capsys.readouterr().err
