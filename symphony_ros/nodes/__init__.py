@@ -16,7 +16,14 @@ def _stop_during_start_up(signum, frame):
         if frame.f_code.co_name == 'main' and frame.f_globals.get('__name__') == '__main__':
             raise KeyboardInterrupt
         frame = frame.f_back
-    raise SystemExit(128 + signum)
+    # os._exit, not SystemExit: an exception raised at an arbitrary point of an import can
+    # be wrapped (e.g. by __set_name__) and printed as a traceback after all.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(128 + signum)
 
 
 # Only in a node's own process (python -m ... or a ros2 run entry point), never in a

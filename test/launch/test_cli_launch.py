@@ -113,7 +113,14 @@ def test_a_node_stopped_while_importing_exits_quietly(node):
     """Ctrl-C on a graph still starting: no KeyboardInterrupt traceback per node."""
     proc = subprocess.Popen([sys.executable, '-m', f'symphony_ros.nodes.{node}'],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(0.2)                       # python is up; rclpy, numpy, mujoco still loading
+    # Wait until the node's module imports have begun (numpy's core is mapped; the nodes
+    # package came before it), then interrupt while rclpy, mujoco... are still loading.
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        with open(f'/proc/{proc.pid}/maps') as f:
+            if '_multiarray_umath' in f.read():
+                break
+        time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert 'Traceback' not in out and 'KeyboardInterrupt' not in out, out
