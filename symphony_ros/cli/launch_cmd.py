@@ -111,8 +111,15 @@ def _known(cls: type, params: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _check_policy_node(params: Dict[str, Any]) -> None:
+    # The node's start-up: its config, then the policy file loaded against the robot.
     from ..deploy.config import PolicyNodeConfig
-    PolicyNodeConfig(**_known(PolicyNodeConfig, params))
+    from ..deploy.policy_loop import DeployError, PolicyLoop
+    from ..policy.errors import PolicyError
+    cfg = PolicyNodeConfig(**_known(PolicyNodeConfig, params))
+    try:
+        PolicyLoop(cfg.resolved_policy_path())
+    except (DeployError, PolicyError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _check_sim_node(params: Dict[str, Any]) -> None:
@@ -171,13 +178,13 @@ def run(args: argparse.Namespace) -> int:
         graph = get_graph(args.graph)(parse_assignments(args.assignments))
     except GraphArgError as exc:
         raise CliError(str(exc)) from None
+    _check_files(graph)
     check_node_parameters(graph)
     with tempfile.TemporaryDirectory(prefix='symphony_launch_') as tmp:
         planned = plan(graph, tmp, write=not args.dry_run)
         if args.dry_run:
             _print_plan(planned, tmp)
             return 0
-        _check_files(graph)
         for p in planned:
             if p.missing and p.required:
                 raise CliError(f'{p.name}: {p.missing}')

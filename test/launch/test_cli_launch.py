@@ -101,6 +101,15 @@ def test_values_a_node_refuses_are_refused_before_anything_starts(capsys, argv, 
     assert err.count('\n') == 1 and '(the node would refuse to start)' in err
 
 
+def test_a_policy_file_the_policy_node_refuses_is_caught_before_start(capsys, tmp_path):
+    import torch
+    pt = tmp_path / 'best_actor.pt'
+    torch.save({'kind': 'actor'}, pt)
+    code, out, err = run(capsys, 'deploy', f'policy:={pt}', '--dry-run')
+    assert code == 2 and out == '' and err.startswith('symphony launch: error: policy_node: ')
+    assert 'PyTorch file' in err and err.count('\n') == 1, err
+
+
 def test_a_watchdog_file_value_the_watchdog_refuses_is_caught(capsys, tmp_path):
     bad = tmp_path / 'wd.yaml'
     bad.write_text('watchdog_node:\n  ros__parameters:\n    max_tilt: -1.0\n')
