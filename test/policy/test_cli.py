@@ -165,3 +165,36 @@ def test_importing_the_package_stays_cheap():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == '[]'
+
+
+def _numeric_flags():
+    """(command, flag, range) of every numeric flag of every subcommand."""
+    from symphony_ros.cli.main import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == 'command')
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            if action.option_strings and (getattr(action.type, '__name__', '') in
+                                          ('int', 'float')):
+                yield name, action.option_strings[-1], getattr(action.type, 'range', None)
+
+
+def test_every_numeric_flag_of_every_command_has_a_declared_range():
+    found = list(_numeric_flags())
+    assert {c for c, _, _ in found} >= {'train', 'export', 'record', 'replay', 'evaluate',
+                                        'demo', 'launch'}
+    assert [(c, f) for c, f, rng in found if rng is None] == []
+
+
+@pytest.mark.parametrize('command, flag, value', [
+    (c, f, v) for c, f, rng in _numeric_flags() if rng is not None and c != 'train'
+    for v in ['nan', '-inf'] + ([str(rng.low if rng.above else rng.low - 1)]
+                                if rng.low is not None else [])])
+def test_out_of_range_numbers_are_refused_at_parse_time(capsys, command, flag, value):
+    positional = {'export': ['run'], 'evaluate': ['bag'], 'replay': ['bag'],
+                  'launch': ['deploy']}.get(command, [])
+    with pytest.raises(SystemExit) as exc:
+        main([command, *positional, f'{flag}={value}'])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and f'argument {flag}: expected a' in err, err
