@@ -134,3 +134,14 @@ def test_a_node_stopped_while_importing_exits_quietly(node):
     out, _ = proc.communicate(timeout=60)
     assert 'Traceback' not in out and 'KeyboardInterrupt' not in out, out
     assert proc.returncode in (0, 130), (proc.returncode, out)
+
+
+def test_a_sim_run_without_a_finished_episode_says_so_not_nan(ros_env):
+    """A short realtime run (ticks:=N below the time limit) ends without 'mean return nan'."""
+    done = subprocess.run([sys.executable, '-m', 'symphony_ros.nodes.mujoco_sim_node',
+                           '--ros-args', '-p', 'max_ticks:=5'], env=ros_env,
+                          capture_output=True, text=True, timeout=120)
+    text = done.stdout + done.stderr
+    assert done.returncode == 0, text
+    assert 'done: 5 steps, 0 episodes, no episode finished' in text, text
+    assert 'nan' not in text
