@@ -347,13 +347,15 @@ class Trainer:
                 self._finite(f'{part} parameter {name}', value.detach())
 
     def _update(self) -> None:
-        terms = None
+        terms, seen = None, []
         for _ in range(self.sym.updates_per_step):
             terms = self.agent.update(self.buffer.sample(self.sym.batch_size))
-            values = torch.stack([terms[k].detach().float().reshape(()) for k in LOSS_TERMS])
-            if not bool(torch.isfinite(values).all()):
-                bad = next(k for k, v in zip(LOSS_TERMS, values) if not torch.isfinite(v))
-                self._finite(f'loss term {bad}', values)
+            seen.append(torch.stack([terms[k].detach().float().reshape(()) for k in LOSS_TERMS]))
+        # One device sync per environment step, not per update.
+        values = torch.stack(seen)
+        if not bool(torch.isfinite(values).all()):
+            bad = LOSS_TERMS[int((~torch.isfinite(values)).any(0).nonzero()[0])]
+            self._finite(f'loss term {bad}', values)
         self.progress.updates += self.sym.updates_per_step
         if self.step_count % 100 == 0:
             self.progress.mean_s = float(terms['mean_S'])
@@ -534,6 +536,9 @@ class Trainer:
         else:
             # Networks only (exact_resume false, or an older checkpoint): a fresh warm-up
             # with the trained actor refills the buffer, at the reward scale it learned with.
+            self.notes.append(f'{path} has no replay buffer saved with it: the buffer is '
+                              f'refilled by {self.sym.explore_steps:,} steps of warm-up with '
+                              'the trained actor (the resume is not exact)')
             self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
             self._keep_scale = self.progress.learning or self._keep_scale
             self.progress.learning, self.progress.warmup_from = False, step
