@@ -524,7 +524,11 @@ class Trainer:
             if state[key] != getattr(self, key):
                 raise CheckpointError(f'{path}: {key} {state[key]} does not match the env '
                                       f'({getattr(self, key)})')
-        self.agent.load_state_dict(state['agent'])
+        try:
+            self.agent.load_state_dict(state['agent'])
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(f'{path}: networks do not fit the run\'s config '
+                                  f'({str(exc).splitlines()[0][:160]})') from None
         step = int(state['step'])
         self.progress = Progress.from_dict(state['progress'], step)
         replay = load_replay(self.run_dir, step)
