@@ -33,6 +33,8 @@ def add_field_flag(p: Any, cls: type, name: str, typ: type, default: Any = None,
     extra = [f'default: {default}'] if default is not None else []
     extra += [f'range: {rng.text()}'] if rng is not None else []
     help_text = field_docs(cls).get(name, '') + (f' ({"; ".join(extra)})' if extra else '')
+    if typ is bool:
+        kw.setdefault('metavar', '{true,false}')
     p.add_argument(flag(name), type=flag_type(cls, name, typ), default=None, help=help_text,
                    **kw)
 
@@ -49,7 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for name in OVERRIDABLE:
         add_field_flag(group, SymphonyConfig, name, types[name])
     p.add_argument('--resume', action='store_true',
-                   help='continue the run in --run-dir from its last checkpoint')
+                   help='continue the run in --run-dir from its last checkpoint; its '
+                   'config.json gives every setting not given (a flag given must agree)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
