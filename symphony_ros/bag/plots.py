@@ -99,6 +99,10 @@ def plot_returns(ev, path: str) -> bool:
         ax.legend(loc='best', fontsize=8)
     ax.set_xlabel('episode')
     ax.set_ylabel('return')
+    # Whole episode numbers only, and room around a single bar (not an axis of -0.4..0.4).
+    from matplotlib.ticker import FixedLocator, MaxNLocator
+    ax.xaxis.set_major_locator(FixedLocator(x) if len(x) <= 20 else MaxNLocator(integer=True))
+    ax.set_xlim(-0.6, len(x) - 0.4)
     ends = sorted({e.end for e in ev.episodes})
     ax.set_title('return per episode (bar colour: ' + ', '.join(
         f'{k} = {EPISODE_COLORS[k].split(":")[1]}' for k in ends) + ')')
@@ -130,6 +134,8 @@ def plot_actions(ev, path: str) -> bool:
         ax.set_title(tl.robot.joint_names[j], fontsize=8)
         ax.tick_params(labelsize=6)
     np.ravel(axes)[0].legend(fontsize=6, loc='upper right')
+    fig.supxlabel('time since start of recording (s)', fontsize=8)
+    fig.supylabel('action (torque / gear)', fontsize=8)
     fig.suptitle(f'actions (clipped, torque / gear): recorded vs {label}', fontsize=10)
     fig.tight_layout()
     _save(fig, path)

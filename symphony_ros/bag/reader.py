@@ -196,6 +196,18 @@ def _sidecar(folder: Path) -> Dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
+def _listed_files(metadata: Path) -> List[str]:
+    """Storage files named in a metadata.yaml (empty when it does not parse)."""
+    import yaml
+    try:
+        with open(metadata, encoding='utf-8') as f:
+            doc = yaml.safe_load(f) or {}
+        info = doc.get('rosbag2_bagfile_information', {})
+        return [str(n) for n in info.get('relative_file_paths', [])]
+    except (OSError, yaml.YAMLError, AttributeError):
+        return []
+
+
 def open_bag(path: str) -> Bag:
     """Open the bag at ``path`` (a bag folder, or one .mcap / .db3 file).
 
@@ -223,12 +235,18 @@ def open_bag(path: str) -> Bag:
                 return Bag(str(p), 'mcap' if 'Mcap' in ident else 'sqlite3', topics, info,
                            warnings, True, conns, [_dir_reader_source(p)])
             except (ReaderError, KeyError, ValueError) as exc:
-                warnings.append(f'metadata.yaml does not open ({exc}); reading the storage '
-                                'files directly')
+                # metadata.yaml itself parsed: what failed is a storage file it lists.
+                warnings.append(f'the bag does not open as a closed bag: a storage file is '
+                                f'truncated or damaged ({exc}); reading the storage files '
+                                'directly')
         else:
             warnings.append('no metadata.yaml (the recorder did not close the bag); reading '
                             'the storage files directly')
         files = sorted(f for f in p.iterdir() if f.suffix in STORAGE_SUFFIXES)
+        if not files and (p / 'metadata.yaml').is_file():
+            listed = ', '.join(_listed_files(p / 'metadata.yaml')) or 'none listed'
+            raise BagError(f'{path}: holds metadata.yaml but none of the storage files it '
+                           f'lists ({listed}): copied without them, or removed?')
         if not files:
             raise BagError(f'{path}: not a rosbag2 bag: no metadata.yaml and no .mcap or '
                            '.db3 file in it')

@@ -16,6 +16,7 @@ import time
 from typing import List, Optional
 
 from .. import paths
+from ..core.fields import number
 
 SHOWN = ('episode ', 'FAULT', 'error', 'Error', 'refusing', 'done:')
 """Lines of the graph's output worth showing live (everything goes to launch.log)."""
@@ -25,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the demo's flags."""
     p.add_argument('--policy', default=paths.default_policy_path(),
                    help='exported ONNX policy (default: the shipped one)')
-    p.add_argument('--ticks', type=int, default=1000,
+    p.add_argument('--ticks', type=number(int, 1), default=1000,
                    help='control steps to run (0.015 s each; default 1000 = 15 s)')
     p.add_argument('--timing', choices=('lockstep', 'realtime'), default='lockstep',
                    help='lockstep: deterministic, as fast as the machine allows')
@@ -110,6 +111,26 @@ def _render(bag: str, gif: str) -> int:
     return 0
 
 
+def _check_out(out: str) -> None:
+    """Refuse an output that is not a new or empty folder, before any process starts.
+
+    A demo folder holds a bag the recorder will not overwrite and a launch.log the new run
+    would: an earlier demo is never touched.
+    """
+    from .errors import CliError
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise CliError(f'--out {out}: exists and is not a folder')
+    if os.path.isdir(out) and os.listdir(out):
+        held = ', '.join(sorted(os.listdir(out))[:4])
+        raise CliError(f'--out {out}: not empty ({held}); choose a new folder, or leave '
+                       '--out out for runs/demo_<date>_<time>')
+    probe = os.path.abspath(out)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
+        raise CliError(f'--out {out}: cannot create it in {probe} (not a writable folder)')
+
+
 def run(args: argparse.Namespace) -> int:
     """Deploy, record, evaluate, render; print the summary."""
     from .errors import CliError
@@ -118,9 +139,8 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.policy):
         raise CliError(f'--policy {args.policy}: no such file (the shipped policy is '
                        f'models/{paths.DEFAULT_POLICY}; export your own with symphony export)')
-    if args.ticks <= 0:
-        raise CliError('--ticks: expected a positive number of control steps')
     out = os.path.abspath(args.out or time.strftime('runs/demo_%Y%m%d_%H%M%S'))
+    _check_out(args.out or out)
     os.makedirs(out, exist_ok=True)
     t0 = time.monotonic()
     print(f'[demo] 1/3 deploy: {args.policy} drives the sim humanoid for {args.ticks} ticks '

@@ -171,7 +171,17 @@ def checks(args: argparse.Namespace) -> List[Callable[[], Check]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run every check, print one line each (and a hint under a WARN or FAIL)."""
+    """Run every check, print one line each (and a hint under a WARN or FAIL).
+
+    An unknown ``--robot`` is bad input (exit 2) before any check: no check could say
+    anything useful about a robot this install does not describe.
+    """
+    from ..robot.description import get_robot
+    from .errors import CliError
+    try:
+        get_robot(args.robot)
+    except ValueError as exc:
+        raise CliError(f'--robot {args.robot}: {exc}') from None
     worst = OK
     for check in checks(args):
         c = check()

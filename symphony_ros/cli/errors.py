@@ -14,6 +14,18 @@ class CliError(Exception):
     """Bad user input: a message naming the flag, file or field and what was expected."""
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block), exit code 2.
+
+    Flag errors then read like every other input error of the tool: the flag and what was
+    expected, on one line a script or a person can take in.
+    """
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print ``PROG: error: MESSAGE`` and exit 2."""
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
 def standalone(name: str, doc: str, add_arguments: Callable[[argparse.ArgumentParser], None],
                run: Callable[[argparse.Namespace], Optional[int]],
                argv: Optional[List[str]] = None) -> int:
@@ -22,7 +34,7 @@ def standalone(name: str, doc: str, add_arguments: Callable[[argparse.ArgumentPa
     The same flags and errors as ``symphony NAME``, without importing the other
     sub-commands (train's torch takes seconds), so a recorder or a graph starts at once.
     """
-    p = argparse.ArgumentParser(prog=f'symphony {name}', description=doc.splitlines()[0])
+    p = Parser(prog=f'symphony {name}', description=doc.splitlines()[0])
     add_arguments(p)
     args = p.parse_args(argv)
     try:

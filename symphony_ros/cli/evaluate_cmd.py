@@ -10,6 +10,8 @@ import os
 import sys
 from typing import List, Optional
 
+from ..core.fields import number
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Bag, candidate policy, output folder, and how to read the recording."""
@@ -22,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='report folder (default: <bag>_eval next to the bag)')
     p.add_argument('--robot', default=None,
                    help='robot description (default: the one the bag names, else humanoid)')
-    p.add_argument('--episode-steps', type=int, default=1000, metavar='N',
+    p.add_argument('--episode-steps', type=number(int, 0), default=1000, metavar='N',
                    help='time limit of an episode in steps, as the sim\'s episode_steps '
                    '(default: 1000, Humanoid-v4; 0: none, e.g. for a real robot)')
     p.add_argument('--topic', action='append', default=[], metavar='ROLE=TOPIC',
@@ -46,8 +48,6 @@ def run(args: argparse.Namespace) -> int:
     from ..bag.report import write_report
     from ..bag.topics import parse_overrides
     from .errors import CliError
-    if args.episode_steps < 0:
-        raise CliError('--episode-steps: expected 0 or a positive number of steps')
     for flag, path in (('--policy', args.policy), ('--recorded-policy', args.recorded_policy)):
         if path and not os.path.isfile(path):
             raise CliError(f'{flag} {path}: no such file')

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from ..core.fields import number
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the source, output and parity flags."""
@@ -14,11 +16,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('-o', '--output', metavar='FILE.onnx', default=None,
                    help='output file (default: models/<run name>.onnx)')
     p.add_argument('--force', action='store_true', help='replace an existing output file')
-    p.add_argument('--samples', type=int, default=1000,
+    p.add_argument('--samples', type=number(int, 1), default=1000,
                    help='observations in the torch/onnxruntime parity check (default: 1000)')
-    p.add_argument('--tolerance', type=float, default=1e-5,
+    p.add_argument('--tolerance', type=number(float, 0, above=True), default=1e-5,
                    help='largest allowed |torch - onnxruntime| (default: 1e-5)')
-    p.add_argument('--opset', type=int, default=17, help='ONNX opset, >= 17 (default: 17)')
+    p.add_argument('--opset', type=number(int, 17), default=17,
+                   help='ONNX opset, from 17 to the newest this torch exports (default: 17)')
 
 
 def default_output(source: str) -> str:
@@ -31,6 +34,32 @@ def default_output(source: str) -> str:
     return os.path.join('models', (os.path.basename(path) or 'policy') + '.onnx')
 
 
+def _check_output(args: argparse.Namespace, out: str) -> None:
+    """Refuse an output that exists (without --force) or lies in a folder that does not.
+
+    The default folder (models/) is created; one named with -o must exist, so a typo in
+    the path is not silently turned into a new folder.
+    """
+    from .errors import CliError
+    if os.path.isdir(out):
+        raise CliError(f'--output {out}: is a folder, expected a .onnx file name')
+    if os.path.exists(out) and not args.force:
+        raise CliError(f'{out}: exists; pass --force to replace it')
+    folder = os.path.dirname(os.path.abspath(out))
+    if args.output and not os.path.isdir(folder):
+        raise CliError(f'--output {out}: folder {os.path.dirname(out) or "."} does not exist '
+                       '(create it first)')
+
+
+def _newest_opset() -> int:
+    """Return the newest opset torch's TorchScript ONNX exporter (the one used) writes."""
+    try:
+        from torch.onnx import _constants
+        return int(_constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET)
+    except (ImportError, AttributeError):
+        return 20
+
+
 def run(args: argparse.Namespace) -> int:
     """Export; bad input is a CliError (exit 2), a failed parity check exits 1."""
     from ..policy.errors import ExportError, ParityError, PolicyError
@@ -40,10 +69,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f'--output {out}: expected a file name ending in .onnx')
     if not os.path.exists(args.source):
         raise CliError(f'{args.source}: no such run folder or checkpoint file')
-    if args.samples < 1:
-        raise CliError(f'--samples {args.samples}: expected at least 1')
-    if not args.tolerance > 0:
-        raise CliError(f'--tolerance {args.tolerance}: expected > 0')
+    _check_output(args, out)
+    newest = _newest_opset()
+    if args.opset > newest:
+        import torch
+        raise CliError(f'--opset {args.opset}: expected 17 to {newest} (the opsets torch '
+                       f'{torch.__version__} exports)')
     from ..policy.export import export_policy
     try:
         result = export_policy(args.source, out, overwrite=args.force, samples=args.samples,

@@ -101,7 +101,35 @@ def run(args: argparse.Namespace) -> int:
         contract = read_contract(meta, args.file)
     except PolicyError as exc:
         raise CliError(str(exc)) from None
-    return _emit('\n'.join(describe(args.file, model, contract)))
+    _emit('\n'.join(describe(args.file, model, contract)))
+    problem = contract_problem(args.file, contract)
+    if problem:
+        raise CliError(f'{problem} (the contract above is what the file claims)')
+    return 0
+
+
+def contract_problem(path: str, contract) -> str:
+    """Run the checks every consumer runs (deploy, doctor, evaluate); return the failure.
+
+    The graph against the contract (names, dtypes, dims, a probe run) as ``OnnxPolicy``
+    loads it, and a robot contract against this install's description of that robot: a
+    file inspect passes is a file the rest of the tool accepts.
+    """
+    from ..policy.errors import PolicyError
+    from ..policy.runtime import OnnxPolicy
+    try:
+        policy = OnnxPolicy(path)
+        if contract.robot is not None:
+            from ..robot.description import get_robot
+            try:
+                robot = get_robot(contract.robot.name)
+            except (KeyError, ValueError):
+                return (f'{path}: robot {contract.robot.name!r} is not a robot this install '
+                        'knows; deploy would refuse it')
+            policy.check_description(robot)
+    except PolicyError as exc:
+        return str(exc)
+    return ''
 
 
 def _emit(text: str) -> int:

@@ -10,14 +10,17 @@ skipped if the graph marks them optional. Spawns processes only; never imports r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
 import tempfile
-from typing import List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
+from ..core.fields import number
 from ..graph import GRAPHS, Graph, GraphArgError, get_graph, parse_assignments
 from ..graph.processes import Planned, plan
+from ..graph.spec import NodeSpec
 from ..graph.runner import PREFIX, Runner
 from .errors import CliError
 
@@ -33,10 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="list the graph's arguments with defaults and exit")
     p.add_argument('--dry-run', action='store_true',
                    help='print the command line and parameters of every process and exit')
-    p.add_argument('--sigint-timeout', type=float, default=5.0, metavar='S',
+    p.add_argument('--sigint-timeout', type=number(float, 0), default=5.0, metavar='S',
                    help='seconds between SIGINT and SIGTERM when stopping (default: 5; a '
                    'node that declares a longer one keeps it: trainer_node 120)')
-    p.add_argument('--sigterm-timeout', type=float, default=5.0, metavar='S',
+    p.add_argument('--sigterm-timeout', type=number(float, 0), default=5.0, metavar='S',
                    help='seconds between SIGTERM and SIGKILL when stopping (default: 5)')
 
 
@@ -53,13 +56,20 @@ def _short(value: object) -> str:
     return text if len(text) <= 100 else f'<{len(str(value))} characters>'
 
 
-def _print_plan(planned: List[Planned]) -> None:
+PARAMS_DIR = '$PARAMS'
+"""How a dry run writes the temporary parameter folder: it exists only while a graph runs."""
+
+
+def _print_plan(planned: List[Planned], tmp: str) -> None:
+    print(f'# {PARAMS_DIR}: a temporary folder made when the graph starts and removed when it '
+          'ends; its files hold the parameters listed under each node')
     for p in planned:
         kind = 'required' if p.required else 'optional'
         state = f': SKIPPED, {p.missing}' if p.missing else ''
         print(f'# {p.name} ({kind}){state}')
         env = ' '.join(f'{k}={shlex.quote(v)}' for k, v in p.env.items())
-        print((env + ' ' if env else '') + shlex.join(p.argv))
+        argv = [a.replace(tmp, PARAMS_DIR) for a in p.argv]
+        print((env + ' ' if env else '') + shlex.join(argv))
         for name, value in p.parameters.items():
             print(f'#   {name}: {_short(value)}')
 
@@ -75,6 +85,90 @@ def _check_files(graph: Graph) -> None:
             raise CliError(f'{a.name}:={value}: file not found')
 
 
+def _node_parameters(node: NodeSpec) -> Dict[str, Any]:
+    """Return the parameters a node will start with: its files in order, then the graph's."""
+    import yaml
+    merged: Dict[str, Any] = {}
+    for path in node.param_files:
+        try:
+            with open(path, encoding='utf-8') as f:
+                doc = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise CliError(f'{path}: not a readable parameter file ({exc})') from None
+        if not isinstance(doc, dict):
+            raise CliError(f'{path}: expected node_name: ros__parameters: mappings')
+        for key in ('/**', '**', node.name, '/' + node.name):
+            entry = doc.get(key)
+            if isinstance(entry, dict) and isinstance(entry.get('ros__parameters'), dict):
+                merged.update(entry['ros__parameters'])
+    merged.update(node.parameters)
+    return merged
+
+
+def _known(cls: type, params: Dict[str, Any]) -> Dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _check_policy_node(params: Dict[str, Any]) -> None:
+    # The node's start-up: its config, then the policy file loaded against the robot.
+    from ..deploy.config import PolicyNodeConfig
+    from ..deploy.policy_loop import DeployError, PolicyLoop
+    from ..policy.errors import PolicyError
+    cfg = PolicyNodeConfig(**_known(PolicyNodeConfig, params))
+    try:
+        PolicyLoop(cfg.resolved_policy_path())
+    except (DeployError, PolicyError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _check_sim_node(params: Dict[str, Any]) -> None:
+    from ..sim.config import SimConfig
+    SimConfig(**_known(SimConfig, params)).validate()
+
+
+def _check_watchdog_node(params: Dict[str, Any]) -> None:
+    from ..safety.params import declare_all
+    declare_all(lambda name, default, doc: params.get(name, default))
+
+
+def _check_trainer_node(params: Dict[str, Any]) -> None:
+    from ..core.config import TrainConfig
+    from ..core.envs import check_env_name
+    from ..train.params import TrainerNodeConfig, override_fields, train_config
+    TrainerNodeConfig(**_known(TrainerNodeConfig, params))
+    declared = TrainConfig(**{k: ('' if v is None else v) for k, v in
+                              _known(TrainConfig, params).items() if k != 'overrides'})
+    cfg = train_config(declared, {n: params.get(n, 0) for n, _, _ in override_fields()})
+    cfg.symphony()
+    check_env_name(cfg.env)
+
+
+NODE_RULES: Dict[str, Callable[[Dict[str, Any]], None]] = {
+    'policy_node': _check_policy_node, 'mujoco_sim_node': _check_sim_node,
+    'watchdog_node': _check_watchdog_node, 'trainer_node': _check_trainer_node}
+"""Per executable of ours, the rules its node applies to its parameters (its own config
+classes), run before any process starts."""
+
+
+def check_node_parameters(graph: Graph) -> None:
+    """Apply each node's own parameter rules to the values it would start with.
+
+    A value a node refuses is then a one-line error before anything starts (also for
+    ``--dry-run``), not a traceback inside a running graph.
+
+    :raises CliError: naming the node, the parameter and what was expected.
+    """
+    for entity in graph.active():
+        rule = NODE_RULES.get(getattr(entity, 'executable', ''))
+        if rule is None:
+            continue
+        try:
+            rule(_node_parameters(entity))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CliError(f'{entity.name}: {exc} (the node would refuse to start)') from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate the graph and run it (or print it); bad arguments raise CliError."""
     try:
@@ -84,12 +178,13 @@ def run(args: argparse.Namespace) -> int:
         graph = get_graph(args.graph)(parse_assignments(args.assignments))
     except GraphArgError as exc:
         raise CliError(str(exc)) from None
+    _check_files(graph)
+    check_node_parameters(graph)
     with tempfile.TemporaryDirectory(prefix='symphony_launch_') as tmp:
         planned = plan(graph, tmp, write=not args.dry_run)
         if args.dry_run:
-            _print_plan(planned)
+            _print_plan(planned, tmp)
             return 0
-        _check_files(graph)
         for p in planned:
             if p.missing and p.required:
                 raise CliError(f'{p.name}: {p.missing}')

@@ -14,7 +14,7 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
-from .errors import CliError
+from .errors import CliError, Parser
 
 COMMANDS = {
     'train': 'train a Symphony policy in MuJoCo',
@@ -43,7 +43,7 @@ def _available() -> List[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with one sub-parser per available command."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog='symphony', description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--version', action='version', version=f'symphony_ros {__version__}')

@@ -12,6 +12,8 @@ import sys
 import time
 from typing import List, Optional
 
+from ..core.fields import number
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Topics, output folder, storage, what the recording is, flush period."""
@@ -26,10 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='the policy being deployed: its path and sha256 go into the bag, so '
                    '`symphony evaluate` can replay it')
     p.add_argument('--robot', default='humanoid', help='robot description (default: humanoid)')
-    p.add_argument('--flush-period', type=float, default=0.5, metavar='S',
+    p.add_argument('--flush-period', type=number(float, 0, above=True), default=0.5, metavar='S',
                    help='seconds between flushes to disk; a killed recorder loses at most '
                    'this much (default: 0.5)')
-    p.add_argument('--duration', type=float, default=0.0, metavar='S',
+    p.add_argument('--duration', type=number(float, 0), default=0.0, metavar='S',
                    help='stop after this many seconds (default: 0, until Ctrl-C)')
 
 
@@ -38,8 +40,6 @@ def run(args: argparse.Namespace) -> int:
     from ..bag.topics import DEFAULT_RECORDED
     from ..bag.writer import BagWriteError, sha256_file
     from .errors import CliError
-    if args.flush_period <= 0:
-        raise CliError('--flush-period: expected a positive number of seconds')
     output = args.output or time.strftime('bags/record_%Y%m%d_%H%M%S')
     info = {'robot': args.robot}
     if args.policy:

@@ -10,11 +10,13 @@ import argparse
 import sys
 from typing import List, Optional
 
+from ..core.fields import number
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Bag, rate, topics, stamps."""
     p.add_argument('bag', metavar='BAG', help='bag folder (or one .mcap / .db3 file)')
-    p.add_argument('--rate', type=float, default=1.0, metavar='X',
+    p.add_argument('--rate', type=number(float, 0, above=True), default=1.0, metavar='X',
                    help='playback speed factor (default: 1.0, as recorded)')
     p.add_argument('--topics', nargs='+', metavar='TOPIC', default=None,
                    help='topics to republish (default: the recorded joint states, IMU and '
@@ -24,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--keep-stamps', action='store_true',
                    help='publish the recorded header stamps (default: restamp to now, so '
                    'stamp checks see fresh data)')
-    p.add_argument('--delay', type=float, default=1.0, metavar='S',
+    p.add_argument('--delay', type=number(float, 0), default=1.0, metavar='S',
                    help='wait up to this long for a subscriber on every topic before the '
                    'first message (default: 1.0)')
 
@@ -34,8 +36,6 @@ def run(args: argparse.Namespace) -> int:
     from ..bag.reader import BagError, open_bag
     from ..bag.topics import absolute, parse_overrides, resolve
     from .errors import CliError
-    if args.rate <= 0:
-        raise CliError('--rate: expected a positive speed factor')
     try:
         bag = open_bag(args.bag)
         names = resolve(parse_overrides(args.topic))

@@ -9,47 +9,63 @@ import os
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 from ..core.checkpoint import CheckpointError
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
-from ..core.fields import field_docs, scalar_fields
+from ..core.fields import field_docs, field_range, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
 
 
+def flag(name: str) -> str:
+    """Return the command-line flag of a config field (``run_dir`` -> ``--run-dir``)."""
+    return '--' + name.replace('_', '-')
+
+
+def add_field_flag(p: Any, cls: type, name: str, typ: type, default: Any = None,
+                   **kw: Any) -> None:
+    """Add the flag of dataclass field ``name``: its docstring as help, its range checked.
+
+    Every flag made from a config field goes through here, so one added later is checked
+    against the field's declared range at parse time like the others.
+    """
+    rng = field_range(cls, name)
+    extra = [f'default: {default}'] if default is not None else []
+    extra += [f'range: {rng.text()}'] if rng is not None else []
+    help_text = field_docs(cls).get(name, '') + (f' ({"; ".join(extra)})' if extra else '')
+    if typ is bool:
+        kw.setdefault('metavar', '{true,false}')
+    p.add_argument(flag(name), type=flag_type(cls, name, typ), default=None, help=help_text,
+                   **kw)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add one flag per TrainConfig field plus algorithm overrides."""
-    docs = field_docs(TrainConfig)
     for name, typ, default in scalar_fields(TrainConfig):
-        flag = '--' + name.replace('_', '-')
         kw = {'choices': sorted(CONFIGS)} if name == 'config' else {}
         if name == 'device':
             kw = {'choices': ['auto', 'cpu', 'cuda']}
-        p.add_argument(flag, type=typ, default=None, help=f'{docs.get(name, "")} '
-                       f'(default: {default})', **kw)
-    sdocs = field_docs(SymphonyConfig)
+        add_field_flag(p, TrainConfig, name, typ, default, **kw)
     group = p.add_argument_group('algorithm overrides (default: the named config)')
     types = {n: t for n, t, _ in scalar_fields(SymphonyConfig)}
     for name in OVERRIDABLE:
-        group.add_argument('--' + name.replace('_', '-'), type=types[name], default=None,
-                           help=sdocs.get(name, ''))
+        add_field_flag(group, SymphonyConfig, name, types[name])
     p.add_argument('--robot', default=None,
                    help='robot to train, by shipped name (g1) or robot-file path; with --task, '
                         'sets --env to <task>:<robot>')
     p.add_argument('--task', default=None, help='task for --robot (velocity; the default)')
-    ddocs = field_docs(DistributedConfig)
     group = p.add_argument_group('distributed training on Ray (default: one process, no Ray)')
     for name, typ, default in scalar_fields(DistributedConfig):
-        group.add_argument('--' + name.replace('_', '-'), type=typ, default=default,
-                           help=f'{ddocs.get(name, "")} (default: {default!r})')
+        add_field_flag(group, DistributedConfig, name, typ, default)
     p.add_argument('--resume', action='store_true',
-                   help='continue the run in --run-dir from its last checkpoint')
+                   help='continue the run in --run-dir from its last checkpoint; its '
+                   'config.json gives every setting not given (a flag given must agree)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Build a TrainConfig: explicit flags over dataclass defaults."""
+def given_settings(args: argparse.Namespace) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Return the TrainConfig fields and algorithm overrides set explicitly on the command line."""
     values = {n: getattr(args, n) for n, _, _ in scalar_fields(TrainConfig)
               if getattr(args, n, None) is not None}
     robot, task = getattr(args, 'robot', None), getattr(args, 'task', None)
@@ -61,13 +77,28 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         from ..robot.envs import task_env_id
         values['env'] = task_env_id(task or 'velocity', robot)
     overrides = {n: getattr(args, n) for n in OVERRIDABLE if getattr(args, n) is not None}
+    return values, overrides
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Build a TrainConfig: explicit flags over dataclass defaults.
+
+    With ``--resume`` the run's config.json is the base; a flag given must agree with it
+    (see :func:`core.trainer.resume_config`).
+    """
+    values, overrides = given_settings(args)
+    if args.resume:
+        from ..core.trainer import resume_config
+        run_dir = values.get('run_dir', TrainConfig.run_dir)
+        return resume_config(run_dir, values, overrides)
     return TrainConfig(**values, overrides=overrides)
 
 
 def distributed_from_args(args: argparse.Namespace) -> DistributedConfig:
-    """Build the DistributedConfig of the Ray flags."""
+    """Build the DistributedConfig of the Ray flags (a flag not given keeps its default)."""
     return DistributedConfig(**{n: getattr(args, n) for n, _, _ in
-                                scalar_fields(DistributedConfig)})
+                                scalar_fields(DistributedConfig)
+                                if getattr(args, n, None) is not None})
 
 
 def _say(line: str) -> None:
@@ -114,25 +145,33 @@ def _stop_on_first_signal(trainer: Any, caught: List[int]) -> Iterator[None]:
 def run(args: argparse.Namespace) -> int:
     """Train; every input problem becomes a CliError (exit 2).
 
-    :returns: 0 when the steps are done, 128 + signal after a stop request (checkpointed).
+    :returns: 0 when the steps are done, 128 + signal after a stop request (checkpointed),
+        1 when training went numerically wrong (the last good checkpoint kept).
     """
+    from ..core.trainer import NonFiniteError
     from ..distributed.entry import make_trainer
-    cfg = config_from_args(args)
     try:
+        cfg = config_from_args(args)
         trainer = make_trainer(cfg, distributed_from_args(args), resume=args.resume,
                                progress=not args.no_progress, log=_say)
     except (ValueError, CheckpointError) as exc:
         raise CliError(str(exc)) from None
+    for note in trainer.notes:
+        _say(f'symphony train: note: {note}')
     if args.resume:
         best = trainer.best_return
         _say(f'symphony train: resumed {cfg.run_dir} at step {trainer.step_count:,} (best test '
              f'return so far {best:.1f})' if math.isfinite(best) else
              f'symphony train: resumed {cfg.run_dir} at step {trainer.step_count:,}')
     trainer.on_evaluation.append(lambda row: _say(evaluation_line(row)))
+    trainer.on_checkpoint.append(lambda saved: _say(saved.line()))
     caught: List[int] = []
     try:
         with _stop_on_first_signal(trainer, caught):
             summary = trainer.run()
+    except NonFiniteError as exc:
+        _say(f'symphony train: error: {exc}')
+        return 1
     except CollectorsFailed as exc:
         _say(f'symphony train: stopped at step {trainer.step_count:,}: {exc}; checkpoint '
              f'written in {cfg.run_dir} (--resume once the collectors are fixed)')

@@ -1,16 +1,21 @@
 """Atomic, code-free checkpoints of a training run.
 
-A checkpoint is two files written in this order, each atomically (temp file, fsync,
-os.replace, fsync of the folder): ``replay_<step>.pt`` (the Fading Replay Buffer) and
-``ckpt_<step>.pt`` (networks, optimizer, RNG states, progress, configs). A checkpoint
-counts only once its ``ckpt`` file exists, so a kill -9 at any moment leaves the previous
-one intact. Files are loaded with ``torch.load(weights_only=True)``: no code runs.
+A checkpoint is ``ckpt_<step>.pt`` (networks, optimizer, RNG states, progress, configs),
+preceded by ``replay_<step>.pt`` (the Fading Replay Buffer's data) when the run keeps exact
+resume; each file is written atomically (temp file, fsync, os.replace, fsync of the folder).
+A checkpoint counts only once its ``ckpt`` file exists, so a kill -9 at any moment leaves the
+previous one intact. Only the newest checkpoint keeps its replay file (the buffer is most of
+a checkpoint's size, and a resume needs only the newest); the :data:`KEEP` - 1 older ones
+keep networks and optimizer. Files are loaded with ``torch.load(weights_only=True)``: no
+code runs.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -41,11 +46,31 @@ def safe_torch_load(path: str) -> Dict[str, Any]:
     try:
         obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:  # torch raises many types for damaged files
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f'{path}: not a readable checkpoint ({reason[:200]})') from None
+        raise CheckpointError(f'{path}: not a readable checkpoint ({_reason(exc)}); expected '
+                              'a file written by symphony train (ckpt_<step>.pt, '
+                              'best_actor.pt)') from None
     if not isinstance(obj, dict):
         raise CheckpointError(f'{path}: expected a dict, found {type(obj).__name__}')
     return obj
+
+
+def _reason(exc: BaseException) -> str:
+    """Say why torch could not load a file, in our words.
+
+    torch's own text advises re-running with ``weights_only=False``, which would execute
+    code from the file: never repeat that advice, say what the file is instead.
+    """
+    text = str(exc)
+    low = text.lower()
+    if 'unsupported global' in low:
+        return ('it holds Python objects, not only tensors and numbers, so it was not written '
+                'by symphony train; it is not loaded, as that would run code from it')
+    if isinstance(exc, EOFError) or 'ran out of input' in low or 'central directory' in low:
+        return 'the file is truncated or damaged: its end is missing'
+    if 'weights only load failed' in low or 'unpickl' in low or 'zip' in low or 'magic' in low:
+        return 'not a torch file'
+    first = text.splitlines()[0].rstrip(' .:') if text else type(exc).__name__
+    return first[:160]
 
 
 def ckpt_path(run_dir: str, step: int) -> str:
@@ -79,19 +104,60 @@ def latest_checkpoint(run_dir: str) -> Optional[str]:
     return found[-1] if found else None
 
 
+@dataclass(frozen=True)
+class Saved:
+    """What :func:`save_checkpoint` wrote: path, sizes in bytes and the time it took."""
+
+    path: str
+    ckpt_bytes: int
+    replay_bytes: int
+    seconds: float
+
+    def line(self) -> str:
+        """``checkpoint step 2,500: 12.1 MB (replay 27.6 MB) in 0.4 s``, for logs."""
+        replay = (f' + replay {size_text(self.replay_bytes)}' if self.replay_bytes
+                  else ' (no replay: resume re-fills the buffer)')
+        return (f'checkpoint step {step_of(self.path):,}: {size_text(self.ckpt_bytes)}'
+                f'{replay} in {self.seconds:.1f} s')
+
+
+def size_text(n: int) -> str:
+    """Write a byte count for people: ``812 kB``, ``27.6 MB``, ``1.18 GB``."""
+    if n >= 1e9:
+        return f'{n / 1e9:.2f} GB'
+    return f'{n / 1e6:.1f} MB' if n >= 1e6 else f'{n / 1e3:.0f} kB'
+
+
+def step_of(path: str) -> int:
+    """Return the step in a checkpoint file name (``ckpt_000002500.pt`` -> 2500)."""
+    match = _CKPT.match(os.path.basename(path))
+    if match is None:
+        raise CheckpointError(f'{path}: not a checkpoint file name (ckpt_<step>.pt)')
+    return int(match.group(1))
+
+
 def save_checkpoint(run_dir: str, step: int, state: Dict[str, Any],
-                    replay: Dict[str, Any]) -> str:
-    """Write replay then checkpoint for ``step`` and prune to the newest :data:`KEEP`."""
-    atomic_torch_save(replay, replay_path(run_dir, step))
-    state = dict(state, format=FORMAT, step=step)
+                    replay: Optional[Dict[str, Any]]) -> Saved:
+    """Write replay (if given) then checkpoint for ``step``; prune older files.
+
+    The newest :data:`KEEP` checkpoints stay; replay files other than the newest one go.
+    """
+    t0 = time.perf_counter()
+    replay_bytes = 0
+    if replay is not None:
+        atomic_torch_save(replay, replay_path(run_dir, step))
+        replay_bytes = os.path.getsize(replay_path(run_dir, step))
+    state = dict(state, format=FORMAT, step=step, has_replay=replay is not None)
     path = ckpt_path(run_dir, step)
     atomic_torch_save(state, path)
-    for old in list_checkpoints(run_dir)[:-KEEP]:
-        old_step = int(_CKPT.match(os.path.basename(old)).group(1))
-        for p in (old, replay_path(run_dir, old_step)):
+    found = list_checkpoints(run_dir)
+    for old in found[:-1]:
+        old_step = step_of(old)
+        stale = [replay_path(run_dir, old_step)] + ([old] if old in found[:-KEEP] else [])
+        for p in stale:
             if os.path.exists(p):
                 os.unlink(p)
-    return path
+    return Saved(path, os.path.getsize(path), replay_bytes, time.perf_counter() - t0)
 
 
 def load_checkpoint(path: str) -> Dict[str, Any]:
@@ -110,6 +176,7 @@ def load_checkpoint(path: str) -> Dict[str, Any]:
     return state
 
 
-def load_replay(run_dir: str, step: int) -> Dict[str, Any]:
-    """Load the replay buffer saved with checkpoint ``step``."""
-    return safe_torch_load(replay_path(run_dir, step))
+def load_replay(run_dir: str, step: int) -> Optional[Dict[str, Any]]:
+    """Load the replay buffer saved with checkpoint ``step``; None if it has none."""
+    path = replay_path(run_dir, step)
+    return safe_torch_load(path) if os.path.exists(path) else None

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
+from .fields import check_ranges, ranged
+
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
@@ -21,38 +23,42 @@ class SymphonyConfig:
 
     name: str = 's3'
     """Name of the configuration this was derived from."""
-    hidden_dim: int = 512
+    hidden_dim: int = ranged(512, 1)
     """Width h of every FeedForward block."""
-    critic_heads: int = 128
+    critic_heads: int = ranged(128, 1)
     """Outputs of each of the three critic FeedForwards (h/4); 3x this many heads in total."""
-    batch_size: int = 384
+    batch_size: int = ranged(384, 1)
     """Transitions per update (the reference ties it to the number of critic heads)."""
-    updates_per_step: int = 3
+    updates_per_step: int = ranged(3, 1)
     """G: gradient updates per environment step."""
-    lr: float = 1e-4
+    lr: float = ranged(1e-4, 0, above=True)
     """Learning rate of the single AdamW optimizer."""
     betas: tuple = (GOLDEN, 0.995)
     """AdamW betas (no bias correction)."""
-    weight_decay: float = 0.01
+    weight_decay: float = ranged(0.01, 0)
     """Decoupled weight decay, multiplied by lr."""
-    gamma: float = 0.99
+    gamma: float = ranged(0.99, 0, 1)
     """Discount factor."""
-    tau: float = 0.005
+    tau: float = ranged(0.005, 0, 1)
     """Polyak factor of the target critics."""
-    advantage_alpha: float = GOLDEN
+    advantage_alpha: float = ranged(GOLDEN, 0, 1)
     """alpha of the temporal advantage baseline Q_T = alpha*m + (1-alpha)*Q'."""
-    noise_clip: float = math.e
+    noise_clip: float = ranged(math.e, 0, above=True)
     """Limited parametric noise N = clamp(eps, -c, c) / c, eps ~ N(0, 1)."""
-    gradient_dropout: float = 0.0
+    gradient_dropout: float = ranged(0.0, 0, 0.99)
     """Probability of dropping an output's gradient (S2 only; 0 disables)."""
-    capacity: int = 512_000
+    capacity: int = ranged(512_000, 2)
     """Fading Replay Buffer capacity."""
-    explore_steps: int = 10_240
+    explore_steps: int = ranged(10_240, 1)
     """N_exp: warm-up steps with the untrained actor plus noise before updates start."""
-    fall_steps: int = 50
+    fall_steps: int = ranged(50, 0)
     """From step (limit - fall_steps) of a training episode only noise acts (deliberate fall)."""
-    q_floor: float = 1.0
+    q_floor: float = ranged(1.0, 0, above=True)
     """Floor on |Q_T| in the normalised advantage (see losses.normalised_advantage)."""
+
+    def __post_init__(self) -> None:
+        """Refuse a field outside its declared range (ValueError naming it)."""
+        check_ranges(self)
 
     def to_dict(self) -> Dict[str, Any]:
         """Return a JSON-friendly dict of every field."""
@@ -110,26 +116,34 @@ class TrainConfig:
     """Named Symphony configuration (s3, se, s2, ed)."""
     env: str = 'symphony/Humanoid-v4'
     """Environment id: a project env (symphony/Humanoid-v4, velocity:<robot>) or a Gymnasium id."""
-    steps: int = 300_000
+    steps: int = ranged(300_000, 1)
     """Environment steps to train for (warm-up included)."""
-    seed: int = 0
+    seed: int = ranged(0, 0, 2**32 - 1)
     """Seed of every random number generator."""
     run_dir: str = 'runs/humanoid'
     """Folder for metrics, TensorBoard logs, plots and checkpoints."""
     device: str = 'auto'
     """auto, cpu or cuda."""
-    eval_every: int = 2_500
+    eval_every: int = ranged(2_500, 1)
     """Evaluate the deterministic actor every this many env steps (after warm-up)."""
-    eval_episodes: int = 10
+    eval_episodes: int = ranged(10, 1)
     """Test episodes per evaluation."""
-    checkpoint_every: int = 2_500
+    checkpoint_every: int = ranged(2_500, 1)
     """Write a checkpoint every this many env steps."""
-    episode_limit: Optional[int] = None
-    """Episode step limit; None takes the environment's own time limit."""
+    episode_limit: Optional[int] = ranged(None, 0)
+    """Episode step limit; None or 0 takes the environment's own time limit."""
     obs_spec: Optional[str] = None
     """Observation spec for robot envs; None takes the env's default."""
+    exact_resume: bool = True
+    """Keep the replay buffer with the newest checkpoint, so --resume continues exactly;
+    false: checkpoints hold networks and optimizer only (smaller, faster) and a resume
+    refills the buffer with a fresh warm-up."""
     overrides: Dict[str, Any] = field(default_factory=dict)
     """Field overrides applied to the named Symphony configuration."""
+
+    def __post_init__(self) -> None:
+        """Refuse a field outside its declared range (ValueError naming it)."""
+        check_ranges(self)
 
     def symphony(self) -> SymphonyConfig:
         """Resolve the algorithm configuration."""

@@ -21,6 +21,10 @@ import numpy as np
 import torch
 
 
+FIELDS = ('obs', 'action', 'reward', 'next_obs', 'done')
+"""The stored arrays of a transition, one row per slot."""
+
+
 class Batch(NamedTuple):
     """A sampled minibatch; rewards are already divided by the reward scale."""
 
@@ -56,6 +60,10 @@ class FadingReplayBuffer:
         self.head, self.size = 0, 0
         self.reward_scale = 1.0
         self._cdf: Optional[torch.Tensor] = None
+        # Checkpoints store the data, not the capacity: the warm-up rows once, and for each
+        # slot which warm-up row its tile holds (-1: a row of its own, written by add()).
+        self._warm: Dict[str, torch.Tensor] = {}
+        self._origin = np.full(capacity, -1, dtype=np.int64)
 
     def __len__(self) -> int:
         return self.size
@@ -84,6 +92,7 @@ class FadingReplayBuffer:
         self.next_obs[slot] = torch.as_tensor(next_obs, dtype=torch.float32)
         self.done[slot, 0] = float(terminated)
         self._terminal[slot] = bool(terminated)
+        self._origin[slot] = -1
 
     def slots(self, positions: torch.Tensor) -> torch.Tensor:
         """Map age positions (0 = oldest) to storage slots."""
@@ -94,9 +103,11 @@ class FadingReplayBuffer:
         idx = self.slots(torch.arange(self.size, device=self.device))
         return getattr(self, name)[idx]
 
-    def finish_warmup(self) -> float:
+    def finish_warmup(self, keep_scale: bool = False) -> float:
         """Scale rewards by r = mean|r| of the warm-up data and tile it to fill the buffer.
 
+        :param keep_scale: keep the current reward scale (a refill after a resume without
+            replay: the critic learned with that scale).
         :returns: the reward scale r (1.0 if every warm-up reward was zero).
         """
         if self.size == 0:
@@ -105,13 +116,17 @@ class FadingReplayBuffer:
         order = self.slots(torch.arange(n, device=self.device))
         scale = float(self.reward[order].abs().mean()) * self.reward_scale
         scale = scale if scale > 0.0 and math.isfinite(scale) else 1.0
+        if keep_scale:
+            scale = self.reward_scale
         tiles = torch.arange(self.capacity, device=self.device) % n
         src = order[tiles]
-        for name in ('obs', 'action', 'reward', 'next_obs', 'done'):
+        for name in FIELDS:
             setattr(self, name, getattr(self, name)[src].contiguous())
         self.reward *= self.reward_scale / scale
         self._terminal = self._terminal[src.cpu().numpy()].copy()
         self.reward_scale, self.head, self.size, self._cdf = scale, 0, self.capacity, None
+        self._warm = {name: getattr(self, name)[:n].clone() for name in FIELDS}
+        self._origin = (np.arange(self.capacity) % n).astype(np.int64)
         return scale
 
     def sample(self, batch_size: int) -> Batch:
@@ -128,21 +143,70 @@ class FadingReplayBuffer:
                      self.done[idx])
 
     def state_dict(self) -> Dict[str, object]:
-        """Everything needed to restore the buffer exactly (tensors and plain numbers)."""
-        return {'obs': self.obs, 'action': self.action, 'reward': self.reward,
-                'next_obs': self.next_obs, 'done': self.done, 'head': self.head,
-                'size': self.size, 'reward_scale': self.reward_scale}
+        """Everything needed to restore the buffer exactly, sized by the data it holds.
+
+        The rows of their own (slots below ``size`` not holding a warm-up tile) with their
+        slot numbers, and the warm-up rows once: a tile's slot k holds warm-up row k mod n,
+        so a buffer tiled at warm-up costs what was collected, not its capacity.
+        """
+        own = np.flatnonzero(self._origin[:self.size] < 0)
+        idx = torch.as_tensor(own, device=self.device)
+        tiles_left = len(own) < self.size
+        state: Dict[str, object] = {'format': 2, 'capacity': self.capacity,
+                                    'head': self.head, 'size': self.size,
+                                    'reward_scale': self.reward_scale,
+                                    'own_slots': torch.as_tensor(own),
+                                    'warm_rows': len(self._warm.get('obs', ())) * tiles_left}
+        for name in FIELDS:
+            state[name] = getattr(self, name)[idx].cpu()
+            if tiles_left:
+                state['warm_' + name] = self._warm[name].cpu()
+        return state
 
     def load_state_dict(self, state: Dict[str, object]) -> None:
-        """Restore from :meth:`state_dict`, checking shapes against this buffer."""
-        for name in ('obs', 'action', 'reward', 'next_obs', 'done'):
-            src = state[name]
-            dst = getattr(self, name)
-            if tuple(src.shape) != tuple(dst.shape):
-                raise ValueError(f'replay field {name!r} has shape {tuple(src.shape)}, '
-                                 f'expected {tuple(dst.shape)}')
-            setattr(self, name, src.to(self.device).contiguous())
-        self.head, self.size = int(state['head']), int(state['size'])
+        """Restore from :meth:`state_dict`, checking shapes against this buffer.
+
+        :raises ValueError: naming the field whose shape does not fit.
+        """
+        size = int(state['size'])
+        if 'own_slots' not in state:  # format 1: every slot stored
+            state = dict(state, capacity=self.capacity, own_slots=torch.arange(size),
+                         warm_rows=0, **{n: state[n][:size] for n in FIELDS})
+        if int(state.get('capacity', -1)) != self.capacity:
+            raise ValueError(f'replay capacity {state.get("capacity")} does not match the '
+                             f'config ({self.capacity})')
+        own = state['own_slots'].numpy().astype(np.int64)
+        n_warm = int(state['warm_rows'])
+        origin = np.full(self.capacity, -1, dtype=np.int64)
+        if n_warm:
+            origin[:size] = np.arange(size) % n_warm
+        origin[own] = -1
+        tiled = np.flatnonzero(origin >= 0)
+        warm = {n: state['warm_' + n].to(self.device) for n in FIELDS if n_warm}
+        for name in FIELDS:
+            dst, rows = getattr(self, name), state[name]
+            if tuple(rows.shape) != (len(own),) + tuple(dst.shape[1:]):
+                raise ValueError(f'replay field {name!r} has shape {tuple(rows.shape)}, '
+                                 f'expected ({len(own)}, {", ".join(map(str, dst.shape[1:]))})')
+            dst.zero_()
+            if len(tiled):
+                src = torch.as_tensor(origin[tiled], device=self.device)
+                dst[torch.as_tensor(tiled, device=self.device)] = warm[name][src]
+            dst[torch.as_tensor(own, device=self.device)] = rows.to(self.device)
+        self._warm, self._origin = warm, origin
+        self.head, self.size = int(state['head']), size
         self.reward_scale = float(state['reward_scale'])
         self._terminal = self.done[:, 0].cpu().numpy() > 0.5
         self._cdf = None
+
+
+def observation_rows(state: Dict[str, object]) -> torch.Tensor:
+    """Return the distinct observations of a saved buffer (:meth:`FadingReplayBuffer.state_dict`).
+
+    Its own rows then the warm-up rows; a format-1 file (every slot) gives its filled slots.
+    """
+    obs = state['obs']
+    if 'own_slots' not in state:
+        return obs[:int(state['size'])]
+    warm = state.get('warm_obs')
+    return obs if warm is None else torch.cat([obs, warm])

@@ -21,8 +21,8 @@ class RunLog:
     """
 
     def __init__(self, run_dir: str, rows: List[Dict[str, float]] | None = None,
-                 tensorboard: bool = True) -> None:
-        self.run_dir = run_dir
+                 tensorboard: bool = True, title: str = '') -> None:
+        self.run_dir, self.title = run_dir, title
         self.rows: List[Dict[str, float]] = list(rows or [])
         self.fields: List[str] = list(METRIC_FIELDS)
         for row in self.rows:
@@ -77,6 +77,10 @@ class RunLog:
                         [m + s for m, s in zip(mean, std)], color='tab:blue', alpha=0.2)
         ax.set_xlabel('environment steps')
         ax.set_ylabel('episode return')
+        if self.title:
+            ax.set_title(self.title)
+        if len(steps) == 1:  # one point: a readable x axis around it, not -0.4..0.4
+            ax.set_xlim(0, max(2 * steps[0], 1))
         ax.grid(alpha=0.3)
         ax.legend(loc='upper left')
         fig.tight_layout()

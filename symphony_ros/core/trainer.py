@@ -8,30 +8,75 @@ Usable from the CLI (``symphony train``), from the ROS trainer node (which calls
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import time
+import warnings
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
 
 from .agent import Symphony
-from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, load_replay,
-                         save_checkpoint)
+from .atomic import atomic_write
+from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
+                         load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
 from .envs import (canonical_env_id, check_env_name, default_obs_spec, env_dims,
                    episode_limit, get_rng_state, make_env, set_rng_state)
 from .evaluation import EvalResult, evaluate
 from .replay import FadingReplayBuffer
 from .run_log import TERM_PREFIX, RunLog
-from .snapshot import save_best_actor
+from .snapshot import BEST, save_best_actor
 
 CONFIG_FILE = 'config.json'
+RESUMABLE = ('steps', 'device', 'exact_resume')
+"""TrainConfig fields a resume may change. The others are the run's identity, except
+``run_dir``: where a run folder lives (relative path, moved, copied) is not part of it."""
+LOSS_TERMS = ('loss', 'actor', 'critic', 'swaddling', 'mean_S')
 
 
 class RunDirError(ValueError):
     """A run folder that cannot be used as asked (another run, nothing to resume...)."""
+
+
+class NonFiniteError(RuntimeError):
+    """Training went numerically wrong (NaN or Inf); the last good checkpoint is kept."""
+
+
+@dataclass
+class Progress:
+    """How far a run has got: the one list of what a checkpoint restores besides networks."""
+
+    step: int = 0
+    episodes: int = 0
+    falls: int = 0
+    updates: int = 0
+    learning: bool = False
+    warmup_from: int = 0
+    """Step at which the current warm-up began (0; or a resume whose buffer was not kept)."""
+    wall_s: float = 0.0
+    mean_s: float = float('nan')
+    best_return: float = -float('inf')
+    last_return: float = float('nan')
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, object], step: int) -> 'Progress':
+        """Read a checkpoint's ``progress`` entry (also one written before this class)."""
+        d = dict(d, step=step)
+        if 'mean_S' in d:
+            d['mean_s'] = d.pop('mean_S')
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _progress(name: str, doc: str) -> property:
+    """Expose ``Progress.name`` as a trainer attribute (callers and tests read these)."""
+    return property(lambda self: getattr(self.progress, name),
+                    lambda self, value: setattr(self.progress, name, value), doc=doc)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -47,29 +92,111 @@ def resolve_device(name: str) -> torch.device:
 
 
 def validate(cfg: TrainConfig) -> SymphonyConfig:
-    """Check a TrainConfig before anything is created; return its Symphony config."""
-    if cfg.steps <= 0:
-        raise ValueError(f'steps must be positive, got {cfg.steps}')
-    for name in ('eval_every', 'eval_episodes', 'checkpoint_every'):
-        if getattr(cfg, name) <= 0:
-            raise ValueError(f'{name} must be positive, got {getattr(cfg, name)}')
+    """Check a TrainConfig before anything is created; return its Symphony config.
+
+    Field ranges are checked when the config is built (see ``core.fields.Range``).
+    """
     check_env_name(cfg.env)
     return cfg.symphony()
 
 
+def read_run_config(run_dir: str) -> Dict[str, Dict[str, object]]:
+    """Read the ``config.json`` of a run folder.
+
+    :raises RunDirError: naming the file, when it is missing, unreadable or malformed.
+    """
+    path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise RunDirError(f'--resume: {run_dir} holds no run ({CONFIG_FILE} missing)')
+    try:
+        with open(path) as f:
+            stored = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunDirError(f'{path}: not a readable run config ({exc})') from None
+    if not (isinstance(stored, dict) and isinstance(stored.get('train_config'), dict)
+            and isinstance(stored.get('symphony_config'), dict)):
+        raise RunDirError(f'{path}: expected train_config and symphony_config objects')
+    return stored
+
+
+def _flag(name: str) -> str:
+    return '--' + name.replace('_', '-')
+
+
+def resume_config(run_dir: str, given: Dict[str, object],
+                  given_overrides: Dict[str, object]) -> TrainConfig:
+    """Return the TrainConfig to resume the run in ``run_dir``: its config.json plus ``given``.
+
+    A setting given must agree with the stored one, except :data:`RESUMABLE` (more steps,
+    another device) and ``run_dir`` (a run folder may be moved or named another way).
+
+    :param given: TrainConfig fields set explicitly (flags), by name.
+    :param given_overrides: algorithm settings set explicitly, compared with the run's
+        resolved Symphony config (``--lr`` equal to the named config's value agrees).
+    :raises RunDirError: naming the flag, the stored value and the given one.
+    """
+    stored = read_run_config(run_dir)
+    path = os.path.join(run_dir, CONFIG_FILE)
+    train, sym = dict(stored['train_config']), stored['symphony_config']
+    pairs = [(k, v, train.get(k)) for k, v in given.items()
+             if k not in RESUMABLE + ('run_dir',)]
+    pairs += [(k, v, sym.get(k)) for k, v in given_overrides.items()]
+    for name, mine, theirs in pairs:
+        if name == 'env':  # a run of Humanoid-v4 resumes as symphony/Humanoid-v4
+            mine, theirs = canonical_env_id(str(mine)), canonical_env_id(str(theirs))
+        if mine != theirs:
+            raise RunDirError(f'--resume: {_flag(name)} {mine} disagrees with the run: {path} '
+                              f'has {name} {theirs}; leave {_flag(name)} out to keep it')
+    train.update({k: v for k, v in given.items() if k in RESUMABLE}, run_dir=run_dir)
+    try:
+        return TrainConfig(**train)
+    except (TypeError, ValueError) as exc:
+        raise RunDirError(f'{path}: train_config: {exc}') from None
+
+
+def _writable_folder(path: str) -> None:
+    """Check that ``path`` is a folder or can be made one; write nothing."""
+    if not path.strip():
+        raise RunDirError("--run-dir '': expected a folder path")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise RunDirError(f'--run-dir {path}: exists and is not a folder')
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise RunDirError(f'--run-dir {path}: {probe} is a file, not a folder')
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise RunDirError(f'--run-dir {path}: cannot write in {probe} (permission denied)')
+
+
 class Trainer:
-    """One training run in one run folder."""
+    """One training run in one run folder.
+
+    Everything that can refuse the run (config, env, device, run folder, checkpoint) is
+    checked before the first file is written, so a refused run leaves the folder as it was.
+    """
+
+    step_count = _progress('step', 'Environment steps taken.')
+    episodes = _progress('episodes', 'Training episodes finished.')
+    falls = _progress('falls', 'Training episodes that ended by termination.')
+    updates = _progress('updates', 'Gradient updates done.')
+    learning = _progress('learning', 'True once warm-up is over.')
+    best_return = _progress('best_return', 'Best mean test return so far (-inf before any).')
+    wall_s = _progress('wall_s', 'Seconds spent stepping, updating and evaluating.')
+    mean_s = _progress('mean_s', 'Latest mean action strength S (nan before any update).')
+    last_return = _progress('last_return', 'Latest mean test return (nan before any).')
 
     def __init__(self, cfg: TrainConfig, resume: bool = False, progress: bool = True,
                  tensorboard: bool = True) -> None:
         self.sym = validate(cfg)
         self.cfg, self.run_dir = cfg, cfg.run_dir
-        self._claim_run_dir(resume)
+        self._check_run_dir(resume)
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
-        self.env = make_env(cfg.env, cfg.obs_spec)
-        self.test_env = make_env(cfg.env, cfg.obs_spec)
+        self.notes: List[str] = []
+        """Lines for the user about this run's setup, said once (the CLI prints them)."""
+        self.env, self.test_env = self._make_env(), self._make_env()
         self.obs_dim, self.act_dim = env_dims(self.env)
         # Record the spec actually used, so an export never guesses it from the env's default.
         self.obs_spec = cfg.obs_spec or default_obs_spec(cfg.env)
@@ -77,44 +204,80 @@ class Trainer:
         self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device)
         self.buffer = FadingReplayBuffer(self.sym.capacity, self.obs_dim, self.act_dim,
                                          self.device)
-        self.step_count, self.episodes, self.falls, self.updates = 0, 0, 0, 0
-        self.learning, self.wall_s, self.mean_s = False, 0.0, float('nan')
-        self.best_return, self.last_return = -float('inf'), float('nan')
+        self.progress = Progress()
+        self._keep_scale = False
         self._ckpt_due, self._obs, self._ep_step = False, None, 0
         self.on_evaluation: List[Callable[[Dict[str, float]], None]] = []
+        self.on_checkpoint: List[Callable[[Saved], None]] = []
+        self.last_saved: Optional[Saved] = None
         rows = self._restore() if resume else []
-        self.log = RunLog(self.run_dir, rows, tensorboard)
+        self._write_run_config()
+        self.log = RunLog(self.run_dir, rows, tensorboard, title=self._title())
         self._progress = progress
         self._bar = None
         self._stop_requested = False
         self._rate_mark = (self.step_count, time.perf_counter())
 
+    def _make_env(self) -> object:
+        """Make the env; Gymnasium's "out of date" warning becomes one note in our words."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            env = make_env(self.cfg.env, self.cfg.obs_spec)
+        for w in caught:
+            if 'out of date' in str(w.message):
+                note = (f'{self.cfg.env}: Gymnasium calls this version out of date; it is used '
+                        'because the paper\'s figures and the shipped policy are on it (a '
+                        'newer version changes the observation and the reward)')
+                if note not in self.notes:
+                    self.notes.append(note)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return env
+
     # ---- run folder -------------------------------------------------------------------
-    def _claim_run_dir(self, resume: bool) -> None:
+    def _identity(self) -> Dict[str, Dict[str, object]]:
+        return {'train_config': self.cfg.to_dict(), 'symphony_config': self.sym.to_dict()}
+
+    def _check_run_dir(self, resume: bool) -> None:
+        """Refuse a run folder that cannot be used as asked; write nothing."""
+        _writable_folder(self.run_dir)
         path = os.path.join(self.run_dir, CONFIG_FILE)
-        mine = {'train_config': self.cfg.to_dict(), 'symphony_config': self.sym.to_dict()}
-        if os.path.exists(path):
-            if not resume:
-                raise RunDirError(f'{self.run_dir} already holds a run ({path}); pass --resume '
-                                  'to continue it or choose another --run-dir')
-            with open(path) as f:
-                theirs = json.load(f)
-            ignore = ('steps', 'device')
-            a = {k: v for k, v in theirs.get('train_config', {}).items() if k not in ignore}
-            b = {k: v for k, v in mine['train_config'].items() if k not in ignore}
-            for d in (a, b):  # a run of Humanoid-v4 resumes as symphony/Humanoid-v4
-                d['env'] = canonical_env_id(d.get('env', ''))
-            if a != b or theirs.get('symphony_config') != mine['symphony_config']:
-                diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-                raise RunDirError(f'{path} was written by another run configuration '
-                                  f'(differs in: {", ".join(diff) or "symphony_config"})')
-        elif resume:
-            raise RunDirError(f'--resume: {self.run_dir} holds no run ({CONFIG_FILE} missing)')
+        best = os.path.join(self.run_dir, BEST)
+        started = latest_checkpoint(self.run_dir) or (best if os.path.exists(best) else None)
+        if not resume:
+            # A config.json alone (a run refused or killed before its first checkpoint)
+            # holds nothing to lose: the folder may be used again.
+            if started:
+                raise RunDirError(f'{self.run_dir} already holds a run ({started}); pass '
+                                  '--resume to continue it or choose another --run-dir')
+            return
+        theirs = read_run_config(self.run_dir)
+        ignore = RESUMABLE + ('run_dir',)
+        mine = self._identity()
+        a = {k: v for k, v in theirs['train_config'].items() if k not in ignore}
+        b = {k: v for k, v in mine['train_config'].items() if k not in ignore}
+        for d in (a, b):  # a run of Humanoid-v4 resumes as symphony/Humanoid-v4
+            d['env'] = canonical_env_id(str(d.get('env', '')))
+        diff = [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        diff += [(k, theirs['symphony_config'].get(k), v)
+                 for k, v in mine['symphony_config'].items()
+                 if theirs['symphony_config'].get(k) != v]
+        if diff:
+            raise RunDirError(f'{path} was written by another run configuration (differs in: '
+                              + ', '.join(f'{k} stored {x!r}, given {y!r}' for k, x, y in diff)
+                              + ')')
+        if latest_checkpoint(self.run_dir) is None:
+            raise RunDirError(f'--resume: {self.run_dir} has no checkpoint yet; start it '
+                              'afresh without --resume')
+
+    def _write_run_config(self) -> None:
         os.makedirs(self.run_dir, exist_ok=True)
-        tmp = path + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(mine, f, indent=2)
-        os.replace(tmp, path)
+        path = os.path.join(self.run_dir, CONFIG_FILE)
+        atomic_write(path, lambda f: f.write(json.dumps(self._identity(), indent=2).encode()))
+
+    def _title(self) -> str:
+        name = os.path.basename(os.path.normpath(os.path.abspath(self.run_dir)))
+        return f'{name}: {self.sym.name} on {self.cfg.env}, seed {self.cfg.seed}'
 
     # ---- acting -------------------------------------------------------------------------
     def _act(self, obs: np.ndarray, noise: bool, act: bool = True) -> np.ndarray:
@@ -134,42 +297,74 @@ class Trainer:
         return self.step_count >= self.cfg.steps
 
     def step(self) -> None:
-        """One environment step, then G updates once warm-up is over."""
+        """One environment step, then G updates once warm-up is over.
+
+        :raises NonFiniteError: an action, observation, reward or loss term is NaN or Inf.
+        """
+        p = self.progress
         t0 = time.perf_counter()
         if self._obs is None:
-            first = self.episodes == 0 and self.step_count == 0
+            first = p.episodes == 0 and p.step == 0
             self._obs, _ = self.env.reset(seed=self.cfg.seed if first else None)
             self._ep_step = 0
         # The paper's deliberate fall: near the time limit only noise acts, which feeds
         # terminal transitions into the buffer.
-        active = not self.learning or self._ep_step < self.limit - self.sym.fall_steps
+        active = not p.learning or self._ep_step < self.limit - self.sym.fall_steps
         action = self._act(self._obs, noise=True, act=active)
+        self._finite('action', action)
         next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        self._finite('observation', next_obs)
+        self._finite('reward', reward)
         self._ep_step += 1
         truncated = truncated or self._ep_step >= self.limit
         self.buffer.add(self._obs, action, reward, next_obs, terminated)
-        self.step_count += 1
+        p.step += 1
         self._obs = next_obs
-        if not self.learning and self.step_count >= self.sym.explore_steps:
-            self.buffer.finish_warmup()
-            self.learning = True
-        if self.learning:
+        if not p.learning and p.step - p.warmup_from >= self.sym.explore_steps:
+            self.buffer.finish_warmup(keep_scale=self._keep_scale)
+            p.learning = True
+        if p.learning:
             self._update()
         if terminated or truncated:
-            self.episodes += 1
-            self.falls += int(terminated)
+            p.episodes += 1
+            p.falls += int(terminated)
             self._obs = None
-        self.wall_s += time.perf_counter() - t0
+        p.wall_s += time.perf_counter() - t0
         self._periodic(episode_end=self._obs is None)
 
+    def _finite(self, term: str, value: object) -> None:
+        """Stop at the first NaN/Inf, naming the step and the term (no checkpoint after it)."""
+        if isinstance(value, torch.Tensor):
+            ok = bool(torch.isfinite(value).all())
+        else:
+            ok = bool(np.isfinite(np.asarray(value, dtype=np.float64)).all())
+        if not ok:
+            last = latest_checkpoint(self.run_dir)
+            kept = (f'the last good checkpoint {last} is kept' if last
+                    else 'no checkpoint was written')
+            raise NonFiniteError(
+                f'step {self.step_count:,}: {term} went non-finite (NaN or Inf); training '
+                f'stopped, {kept} (a learning rate too high, or an env returning NaN?)')
+
+    def _check_parameters(self) -> None:
+        for part in ('actor', 'critic'):
+            for name, value in getattr(self.agent, part).named_parameters():
+                self._finite(f'{part} parameter {name}', value.detach())
+
     def _update(self) -> None:
-        terms = None
+        terms, seen = None, []
         for _ in range(self.sym.updates_per_step):
             terms = self.agent.update(self.buffer.sample(self.sym.batch_size))
-        self.updates += self.sym.updates_per_step
+            seen.append(torch.stack([terms[k].detach().float().reshape(()) for k in LOSS_TERMS]))
+        # One device sync per environment step, not per update.
+        values = torch.stack(seen)
+        if not bool(torch.isfinite(values).all()):
+            bad = LOSS_TERMS[int((~torch.isfinite(values)).any(0).nonzero()[0])]
+            self._finite(f'loss term {bad}', values)
+        self.progress.updates += self.sym.updates_per_step
         if self.step_count % 100 == 0:
-            self.mean_s = float(terms['mean_S'])
-            for key in ('loss', 'actor', 'critic', 'swaddling', 'mean_S'):
+            self.progress.mean_s = float(terms['mean_S'])
+            for key in LOSS_TERMS:
                 self.log.scalar(f'loss/{key}', float(terms[key].detach()), self.step_count)
 
     def _periodic(self, episode_end: bool) -> None:
@@ -185,11 +380,15 @@ class Trainer:
             self.save()
 
     def evaluate_and_log(self) -> Dict[str, float]:
-        """Evaluate the deterministic actor, log a metrics row and track the best actor."""
+        """Evaluate the deterministic actor, log a metrics row and track the best actor.
+
+        :raises NonFiniteError: the test return is NaN/Inf (never recorded as a best).
+        """
+        p = self.progress
         t0 = time.perf_counter()
         result: EvalResult = evaluate(self.test_env, self.policy, self.cfg.eval_episodes,
                                       self.cfg.seed, max_steps=self.limit)
-        self.wall_s += time.perf_counter() - t0
+        p.wall_s += time.perf_counter() - t0
         return self.record_evaluation(result, self.agent.actor, self.progress_row())
 
     def progress_row(self) -> Dict[str, float]:
@@ -197,13 +396,14 @@ class Trainer:
 
         ``steps_per_s`` covers the steps since the previous call.
         """
+        p = self.progress
         steps0, t_mark = self._rate_mark
         now = time.perf_counter()
-        sps = (self.step_count - steps0) / max(now - t_mark, 1e-9)
-        self._rate_mark = (self.step_count, now)
-        return {'step': self.step_count, 'episodes': self.episodes, 'falls': self.falls,
-                'mean_S': self.mean_s, 'steps_per_s': sps, 'updates': self.updates,
-                'reward_scale': self.buffer.reward_scale, 'wall_s': self.wall_s}
+        sps = (p.step - steps0) / max(now - t_mark, 1e-9)
+        self._rate_mark = (p.step, now)
+        return {'step': p.step, 'episodes': p.episodes, 'falls': p.falls, 'mean_S': p.mean_s,
+                'steps_per_s': sps, 'updates': p.updates,
+                'reward_scale': self.buffer.reward_scale, 'wall_s': p.wall_s}
 
     def record_evaluation(self, result: EvalResult, actor: torch.nn.Module,
                           at: Dict[str, float]) -> Dict[str, float]:
@@ -211,13 +411,18 @@ class Trainer:
 
         Kept apart from the evaluation itself so that a learner which evaluates elsewhere
         (symphony_ros.distributed) logs and keeps its best actor the same way.
+
+        :raises NonFiniteError: the test return is NaN/Inf (never recorded as a best).
         """
+        p = self.progress
+        self._finite('test return', result.mean)
         row = dict(at, test_return_mean=result.mean, test_return_std=result.std,
                    **{f'{TERM_PREFIX}{name}': v for name, v in result.terms.items()})
         self.log.record(row)
-        self.last_return = result.mean
-        if result.mean > self.best_return:
-            self.best_return = result.mean
+        p.last_return = result.mean
+        if result.mean > p.best_return:
+            self._check_parameters()
+            p.best_return = result.mean
             save_best_actor(self.run_dir, actor, self._info(result.mean, int(at['step'])))
             row['new_best'] = 1.0
         for callback in self.on_evaluation:
@@ -238,6 +443,7 @@ class Trainer:
 
         A stop request writes a checkpoint at the step reached, so ``--resume`` loses nothing.
         :returns: :meth:`summary`.
+        :raises NonFiniteError: training went numerically wrong (see :meth:`step`).
         """
         stop_at = self.cfg.steps if max_steps is None else min(self.cfg.steps,
                                                                self.step_count + max_steps)
@@ -247,9 +453,11 @@ class Trainer:
                              dynamic_ncols=True, desc=f'{self.sym.name} {self.cfg.env}')
         try:
             while self.step_count < stop_at and not self._stop_requested:
+                was_learning = self.learning
                 self.step()
-                if self._bar is not None and self.step_count % 50 == 0:
-                    self._bar.set_postfix(self._postfix(), refresh=False)
+                if self._bar is not None and (self.step_count % 50 == 0
+                                              or self.learning != was_learning):
+                    self._show_progress()
             if self.done:
                 if not self.log.rows or self.log.rows[-1]['step'] != self.step_count:
                     self.evaluate_and_log()
@@ -262,15 +470,33 @@ class Trainer:
                 self._bar = None
         return self.summary()
 
-    def _postfix(self) -> Dict[str, str]:
-        return {'test': f'{self.last_return:.0f}', 'falls': str(self.falls),
-                'S': f'{self.mean_s:.2f}', 'phase': 'learn' if self.learning else 'warm-up'}
+    def _show_progress(self) -> None:
+        """Postfix and time estimate of the bar: nothing shown before there is something.
+
+        Warm-up steps are many times faster than learning ones, so the bar's remaining
+        time is hidden until learning starts (tqdm's estimate would be far too short).
+        """
+        bar = self._bar
+        if not self.learning:
+            bar.bar_format = ('{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}, '
+                              'remaining: after warm-up{postfix}]')
+        elif bar.bar_format is not None:
+            bar.bar_format = None
+            bar.start_t, bar.last_print_n = bar._time(), bar.n  # rate from learning steps
+        p = self.progress
+        post = {'phase': 'learn' if self.learning else 'warm-up', 'falls': str(p.falls)}
+        if math.isfinite(p.last_return):
+            post['test'] = f'{p.last_return:.0f}'
+        if math.isfinite(p.mean_s):
+            post['S'] = f'{p.mean_s:.2f}'
+        bar.set_postfix(post, refresh=False)
 
     def summary(self) -> Dict[str, float]:
         """Headline figures of the run so far."""
-        return {'step': self.step_count, 'episodes': self.episodes, 'falls': self.falls,
-                'updates': self.updates, 'last_test_return': self.last_return,
-                'best_test_return': self.best_return, 'wall_s': self.wall_s}
+        p = self.progress
+        return {'step': p.step, 'episodes': p.episodes, 'falls': p.falls,
+                'updates': p.updates, 'last_test_return': p.last_return,
+                'best_test_return': p.best_return, 'wall_s': p.wall_s}
 
     def close(self) -> None:
         """Release environments and logs."""
@@ -286,40 +512,65 @@ class Trainer:
                 'step': self.step_count if step is None else step, 'test_return': test_return}
 
     def save(self) -> str:
-        """Write a checkpoint now (also mid-episode: a resume then starts a new episode)."""
+        """Write a checkpoint now (also mid-episode: a resume then starts a new episode).
+
+        :returns: the checkpoint's path; :attr:`last_saved` has its sizes and write time.
+        :raises NonFiniteError: a network parameter is NaN/Inf (the last good one is kept).
+        """
+        self._check_parameters()
         state = self._info(self.last_return)
         state.update({
             'agent': self.agent.state_dict(),
-            'progress': {'episodes': self.episodes, 'falls': self.falls,
-                         'updates': self.updates, 'learning': self.learning,
-                         'wall_s': self.wall_s, 'mean_S': self.mean_s,
-                         'best_return': self.best_return, 'last_return': self.last_return,
-                         'mid_episode': self._obs is not None},
+            'progress': dataclasses.asdict(self.progress),
+            'mid_episode': self._obs is not None,
+            'reward_scale': self.buffer.reward_scale,
             'rng': {'torch': torch.get_rng_state(), 'env': json.dumps(get_rng_state(self.env)),
                     'cuda': (torch.cuda.get_rng_state_all() if self.device.type == 'cuda'
                              else [])},
             'metrics': self.log.rows})
-        path = save_checkpoint(self.run_dir, self.step_count, state, self.buffer.state_dict())
-        self._ckpt_due = False
-        return path
+        replay = self.buffer.state_dict() if self.cfg.exact_resume else None
+        saved = save_checkpoint(self.run_dir, self.step_count, state, replay)
+        self._ckpt_due, self.last_saved = False, saved
+        for callback in self.on_checkpoint:
+            callback(saved)
+        return saved.path
 
     def _restore(self) -> List[Dict[str, float]]:
+        """Read the newest checkpoint into this trainer; write nothing."""
         path = latest_checkpoint(self.run_dir)
-        if path is None:
-            raise RunDirError(f'--resume: {self.run_dir} has no checkpoint yet')
-        state = load_checkpoint(path)
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError as exc:
+            older = list_checkpoints(self.run_dir)[:-1]
+            intact = (f'; the previous checkpoint {older[-1]} is intact: delete {path} to '
+                      'resume from it' if older else '')
+            raise CheckpointError(f'{exc}{intact}') from None
         for key in ('obs_dim', 'act_dim'):
             if state[key] != getattr(self, key):
                 raise CheckpointError(f'{path}: {key} {state[key]} does not match the env '
                                       f'({getattr(self, key)})')
-        self.agent.load_state_dict(state['agent'])
+        try:
+            self.agent.load_state_dict(state['agent'])
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(f'{path}: networks do not fit the run\'s config '
+                                  f'({str(exc).splitlines()[0][:160]})') from None
         step = int(state['step'])
-        self.buffer.load_state_dict(load_replay(self.run_dir, step))
-        p = state['progress']
-        self.step_count, self.episodes, self.falls = step, p['episodes'], p['falls']
-        self.updates, self.learning, self.wall_s = p['updates'], p['learning'], p['wall_s']
-        self.mean_s, self.best_return, self.last_return = (p['mean_S'], p['best_return'],
-                                                           p['last_return'])
+        self.progress = Progress.from_dict(state['progress'], step)
+        replay = load_replay(self.run_dir, step)
+        if replay is not None:
+            try:
+                self.buffer.load_state_dict(replay)
+            except (KeyError, ValueError) as exc:
+                raise CheckpointError(f'{replay_path(self.run_dir, step)}: {exc}') from None
+        else:
+            # Networks only (exact_resume false, or an older checkpoint): a fresh warm-up
+            # with the trained actor refills the buffer, at the reward scale it learned with.
+            self.notes.append(f'{path} has no replay buffer saved with it: the buffer is '
+                              f'refilled by {self.sym.explore_steps:,} steps of warm-up with '
+                              'the trained actor (the resume is not exact)')
+            self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
+            self._keep_scale = self.progress.learning or self._keep_scale
+            self.progress.learning, self.progress.warmup_from = False, step
         torch.set_rng_state(state['rng']['torch'])
         if state['rng']['cuda'] and self.device.type == 'cuda':
             torch.cuda.set_rng_state_all(state['rng']['cuda'])

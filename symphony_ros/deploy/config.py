@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.fields import check_ranges, ranged
+
 
 @dataclass(frozen=True)
 class PolicyNodeConfig:
@@ -19,22 +21,19 @@ class PolicyNodeConfig:
     """Act on each new robot state (every needed input carrying one stamp) instead of a timer,
     for a robot that publishes its state once per control period (the realtime MuJoCo sim):
     a timer's phase against it can make every action one period late."""
-    stale_after: float = 3.0
+    stale_after: float = ranged(3.0, 0, above=True)
     """Control periods without a new robot state before an input counts as stale (timer
     mode only: in lockstep the sim waits for each answer)."""
-    diagnostics_period: float = 1.0
+    diagnostics_period: float = ranged(1.0, 0, above=True)
     """s between /diagnostics reports."""
-    realtime_priority: int = 0
-    """SCHED_FIFO priority (1-99) of the node's threads; 0 = normal scheduling. Needs root
-    or CAP_SYS_NICE; put the watchdog one level above."""
+    realtime_priority: int = ranged(0, 0, 99)
+    """SCHED_FIFO priority of the node's threads; 0 = normal scheduling. Needs root or
+    CAP_SYS_NICE; put the watchdog one level above (the deploy graph's realtime_priority:=
+    takes 1-98 for that reason)."""
 
     def __post_init__(self) -> None:
         """Reject values the node cannot run with, naming the parameter."""
-        if not 0 <= self.realtime_priority <= 99:
-            raise ValueError(f'realtime_priority must be 0-99, got {self.realtime_priority}')
-        if self.stale_after <= 0 or self.diagnostics_period <= 0:
-            raise ValueError('stale_after and diagnostics_period must be > 0, got '
-                             f'{self.stale_after} and {self.diagnostics_period}')
+        check_ranges(self)
 
     def resolved_policy_path(self) -> str:
         """Return the policy file to load."""

@@ -8,23 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.fields import check_ranges, ranged
+
 
 @dataclass(frozen=True)
 class DistributedConfig:
     """How a run is spread over Ray actors; ``collectors`` 0 keeps the single-process trainer."""
 
-    collectors: int = 0
+    collectors: int = ranged(0, 0)
     """Ray collector actors (1 CPU each) stepping their own env; 0: single process, no Ray."""
     ray_address: str = ''
     """'' starts a local Ray instance on this machine's cores; 'auto' (or host:port) joins a
     cluster started with `ray start`."""
-    chunk_steps: int = 64
+    chunk_steps: int = ranged(64, 1)
     """Transitions a collector sends per chunk."""
-    weights_every: int = 100
+    weights_every: int = ranged(100, 1)
     """Updates between two actor-weight broadcasts through the object store (K)."""
-    update_ratio: float = 0.0
+    update_ratio: float = ranged(0.0, 0)
     """Updates per env step the learner enforces (0: the config's updates_per_step G)."""
-    max_failures: int = 3
+    max_failures: int = ranged(3, 1)
     """Consecutive failures of every collector at once that stop the run."""
 
     @property
@@ -32,14 +34,12 @@ class DistributedConfig:
         """True when the run goes through Ray."""
         return self.collectors > 0
 
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
     def check(self) -> None:
         """Raise ValueError naming the first setting out of range."""
-        for name in ('collectors', 'update_ratio'):
-            if getattr(self, name) < 0:
-                raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
-        for name in ('chunk_steps', 'weights_every', 'max_failures'):
-            if getattr(self, name) <= 0:
-                raise ValueError(f'{name} must be positive, got {getattr(self, name)}')
+        check_ranges(self)
 
 
 class CollectorsFailed(RuntimeError):

@@ -61,7 +61,7 @@ TOPICS: Tuple[Topic, ...] = (
     Topic('estop_topic', ESTOP, '/' + ESTOP, 'std_msgs/Bool',
           'emergency stop input of the watchdog'),
     Topic('watchdog_state_topic', WATCHDOG_STATE, '/' + WATCHDOG_STATE,
-          'std_msgs/String', 'watchdog state (DISARMED, ARMED, FAULT, ...)'),
+          'std_msgs/String', 'watchdog state (DISARMED, RAMP, ACTIVE, FAULT)'),
 )
 """Each default is the relative name as the root namespace resolves it."""
 DIAGNOSTICS = '/diagnostics'

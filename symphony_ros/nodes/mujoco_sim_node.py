@@ -285,9 +285,9 @@ def main(args=None) -> None:
             pass
         if node.done.is_set():
             n = len(node.episodes)
-            mean = np.mean([e.ret for e in node.episodes]) if n else float('nan')
-            node.get_logger().info(f'done: {node.ticks} steps, {n} episodes, mean return '
-                                   f'{mean:.1f}')
+            mean = (f'mean return {np.mean([e.ret for e in node.episodes]):.1f}' if n
+                    else 'no episode finished')
+            node.get_logger().info(f'done: {node.ticks} steps, {n} episodes, {mean}')
     except KeyboardInterrupt:
         pass
     finally:

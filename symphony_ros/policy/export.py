@@ -22,6 +22,7 @@ from torch import nn
 
 from ..core.atomic import atomic_write
 from ..core.checkpoint import CheckpointError, checkpoint_step, list_checkpoints, replay_path
+from ..core.replay import observation_rows
 from ..core.snapshot import ActorSource, load_actor
 from .contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, PolicyContract
 from .errors import ExportError, ParityError
@@ -71,12 +72,12 @@ def _replay_obs(source_path: str, obs_dim: int) -> Tuple[Optional[torch.Tensor],
         try:
             # mmap: a full Humanoid buffer is ~1.5 GB; only the sampled rows are read.
             state = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
-            obs, size = state['obs'], int(state['size'])
+            obs = observation_rows(state)
         except Exception as exc:  # noqa: BLE001 - a bad replay only costs real observations
             return None, f'sampled (replay {path} unreadable: {str(exc)[:80]})'
-        if obs.ndim != 2 or obs.shape[1] != obs_dim or size <= 0:
+        if obs.ndim != 2 or obs.shape[1] != obs_dim or obs.shape[0] == 0:
             return None, f'sampled (replay {path} has no usable observations)'
-        return obs[:size], path
+        return obs, path
     return None, 'sampled'
 
 
@@ -180,6 +181,11 @@ def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: 
         except (CheckpointError, ValueError, OSError) as exc:
             raise ExportError(None, None, str(exc)) from None
     actor = src.actor.to('cpu').float().eval()
+    bad = [n for n, v in actor.state_dict().items() if not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ExportError(src.path, None, f'the actor weights hold NaN or Inf '
+                          f'({", ".join(bad[:3])}): the training run went numerically wrong '
+                          'before this was saved; export an earlier checkpoint')
     opset = int(opset)
     contract = build_contract(src, opset)
     obs, where = parity_observations(src.path, contract.obs_dim, samples, seed)

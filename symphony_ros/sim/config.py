@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.fields import check_ranges, ranged
+
 
 @dataclass(frozen=True)
 class SimConfig:
@@ -14,24 +16,24 @@ class SimConfig:
     timing: str = 'realtime'
     """realtime: a steady-clock timer steps the physics; lockstep: publish state, wait for
     the command of that tick, then step (deterministic evaluation; publishes /clock)."""
-    seed: int = 0
+    seed: int = ranged(0, 0, 2**32 - 1)
     """Seed of the reset noise: episode k starts from default_rng(seed + k), the seeding
     of gymnasium's ``reset(seed=seed + k)``, so episodes replay exactly."""
-    reset_noise: float = 0.01
+    reset_noise: float = ranged(0.01, 0)
     """Uniform noise added to the initial pose and velocity at reset (Humanoid-v4's scale)."""
     auto_reset: bool = True
     """Reset after a fall (base height outside [healthy_z_min, healthy_z_max])."""
-    healthy_z_min: float = 1.0
+    healthy_z_min: float = ranged(1.0)
     """m; below this base height the robot counts as fallen (Humanoid-v4's healthy range)."""
-    healthy_z_max: float = 2.0
+    healthy_z_max: float = ranged(2.0)
     """m; above this base height the robot counts as fallen."""
-    command_timeout: float = 0.05
+    command_timeout: float = ranged(0.05, 0, above=True)
     """s (steady clock); with no command for this long the sim applies zero torque."""
-    episode_steps: int = 1000
+    episode_steps: int = ranged(1000, 0)
     """Time limit of an episode in control steps (Humanoid-v4's); 0 = none."""
-    max_ticks: int = 0
+    max_ticks: int = ranged(0, 0)
     """Exit after this many control steps (0 = run until shut down)."""
-    max_episodes: int = 0
+    max_episodes: int = ranged(0, 0)
     """Exit after this many finished episodes (0 = run until shut down)."""
     wait_for_active: bool = False
     """Hold the robot at its initial state (a gantry) until the watchdog reports ACTIVE, so
@@ -40,18 +42,16 @@ class SimConfig:
     watchdog: str = 'watchdog_node'
     """Node name of the watchdog whose ~/reset the sim calls after it resets a fallen robot
     (a fall latches the watchdog's tilt FAULT; auto_arm then re-arms it). Empty: never."""
-    lockstep_timeout: float = 1.0
+    lockstep_timeout: float = ranged(1.0, 0, above=True)
     """s; in lockstep, how long to wait for a tick's command before stepping with zero torque."""
 
+    def __post_init__(self) -> None:
+        """Refuse a field outside its declared range (ValueError naming it)."""
+        check_ranges(self)
+
     def validate(self) -> None:
-        """Raise ValueError naming the first bad field."""
+        """Raise ValueError naming the first bad field (ranges: see ``__post_init__``)."""
         if self.timing not in ('realtime', 'lockstep'):
             raise ValueError(f"timing: expected 'realtime' or 'lockstep', got {self.timing!r}")
-        for name in ('command_timeout', 'lockstep_timeout'):
-            if getattr(self, name) <= 0:
-                raise ValueError(f'{name}: expected a positive number of seconds')
-        for name in ('episode_steps', 'max_ticks', 'max_episodes'):
-            if getattr(self, name) < 0:
-                raise ValueError(f'{name}: expected 0 or a positive count')
         if not self.healthy_z_min < self.healthy_z_max:
             raise ValueError('healthy_z_min must be below healthy_z_max')

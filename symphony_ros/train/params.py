@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Tuple
 
 from ..core.config import OVERRIDABLE, SymphonyConfig, TrainConfig
-from ..core.fields import field_docs, scalar_fields
+from ..core.fields import check_ranges, field_docs, ranged, scalar_fields
 
 
 UNSET_NOTE = ' (0: the named config\'s)'
@@ -30,8 +30,12 @@ class TrainerNodeConfig:
     """Write TensorBoard scalars to run_dir/tb."""
     policy_file: str = 'policy.onnx'
     """ONNX export of the best actor; relative paths are inside run_dir."""
-    diagnostics_period: float = 1.0
+    diagnostics_period: float = ranged(1.0, 0, above=True)
     """s between /diagnostics reports."""
+
+    def __post_init__(self) -> None:
+        """Refuse a field outside its declared range (ValueError naming it)."""
+        check_ranges(self)
 
 
 def override_fields() -> List[Tuple[str, type, str]]:

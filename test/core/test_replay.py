@@ -106,3 +106,25 @@ def test_state_dict_round_trip():
     _add(buf, 50)
     _add(other, 50)
     assert torch.equal(other.ordered('obs'), buf.ordered('obs'))
+
+
+def test_state_dict_holds_the_data_not_the_capacity():
+    """Before warm-up only the filled rows are stored; after it, the warm-up rows once."""
+    buf = FadingReplayBuffer(1000, 2, 1)
+    for i in range(10):
+        _add(buf, i, terminal=i == 4)
+    assert buf.state_dict()['obs'].shape[0] == 10
+    buf.finish_warmup()
+    for i in range(10, 15):
+        _add(buf, i)
+    state = buf.state_dict()
+    assert state['obs'].shape[0] == 5 and state['warm_obs'].shape[0] == 10
+    other = FadingReplayBuffer(1000, 2, 1)
+    other.load_state_dict(state)
+    for name in ('obs', 'action', 'reward', 'next_obs', 'done'):
+        assert torch.equal(getattr(other, name), getattr(buf, name)), name
+    assert other.head == buf.head and other.reward_scale == buf.reward_scale
+    for i in range(2000):        # wraps round the ring twice: both stay identical
+        _add(buf, 100 + i, terminal=i % 97 == 0)
+        _add(other, 100 + i, terminal=i % 97 == 0)
+    assert torch.equal(other.ordered('obs'), buf.ordered('obs'))

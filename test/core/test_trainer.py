@@ -1,7 +1,11 @@
 """The training loop: outputs, exact resume, kill -9, and clear errors for bad input."""
 
+import argparse
 import csv
+import json
+import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,9 +15,13 @@ import pytest
 import torch
 
 from symphony_ros.cli.main import main as cli
+from symphony_ros.cli.train_cmd import add_arguments
 from symphony_ros.core.checkpoint import latest_checkpoint, list_checkpoints
-from symphony_ros.core.config import TrainConfig
-from symphony_ros.core.trainer import Trainer
+from symphony_ros.core.config import SymphonyConfig, TrainConfig
+from symphony_ros.core.trainer import NonFiniteError, Trainer
+from symphony_ros.deploy.config import PolicyNodeConfig
+from symphony_ros.sim.config import SimConfig
+from symphony_ros.train.params import TrainerNodeConfig
 
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=100)
 
@@ -83,8 +91,8 @@ def _cli(*args):
 
 @pytest.mark.parametrize('args, message', [
     (['--env', 'NoSuchEnv-v9'], "unknown env 'NoSuchEnv-v9'"),
-    (['--steps', '0'], 'steps must be positive'),
-    (['--steps', '-5'], 'steps must be positive'),
+    (['--steps', '0'], 'argument --steps: expected a number >= 1, got 0'),
+    (['--steps', '-5'], 'argument --steps: expected a number >= 1, got -5'),
 ])
 def test_bad_train_input_is_one_line_exit_2(tmp_path, args, message):
     out = _cli('train', '--run-dir', str(tmp_path / 'r'), *args)
@@ -92,6 +100,65 @@ def test_bad_train_input_is_one_line_exit_2(tmp_path, args, message):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
     assert not (tmp_path / 'r').exists()
+
+
+def _train_flags():
+    """(flag, field range) of every numeric flag of `symphony train`."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    for action in parser._actions:
+        rng = getattr(action.type, 'range', None)
+        if rng is not None:
+            yield action.option_strings[0], rng
+
+
+def _out_of_range(rng):
+    bad = ['nan', 'inf', '-inf']
+    if rng.low is not None:
+        bad.append(str(rng.low if rng.above else rng.low - 1))
+    if rng.high is not None:
+        bad.append(str(rng.high + 1))
+    return bad
+
+
+def test_every_numeric_train_flag_has_a_declared_range():
+    """A numeric flag without a range would let `--batch-size 0` through to the trainer."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    numeric = [a.option_strings[0] for a in parser._actions
+               if getattr(a.type, '__name__', '') in ('int', 'float')]
+    ranged = [flag for flag, _ in _train_flags()]
+    assert numeric and sorted(numeric) == sorted(ranged)
+    assert {'--batch-size', '--updates-per-step', '--explore-steps', '--critic-heads',
+            '--episode-limit', '--hidden-dim', '--lr', '--capacity'} <= set(ranged)
+
+
+@pytest.mark.parametrize('flag, value', [
+    (flag, value) for flag, rng in _train_flags() for value in _out_of_range(rng)])
+def test_out_of_range_train_flag_is_refused_at_parse_time(tmp_path, capsys, flag, value):
+    (tmp_path / 'r').mkdir()
+    (tmp_path / 'r' / 'keep.txt').write_text('mine')
+    with pytest.raises(SystemExit) as exc:
+        cli(['train', '--run-dir', str(tmp_path / 'r'), f'{flag}={value}'])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and f'argument {flag}: expected' in err, err
+    assert os.listdir(tmp_path / 'r') == ['keep.txt']
+
+
+@pytest.mark.parametrize('cls, bad', [
+    (SymphonyConfig, dict(batch_size=0)), (SymphonyConfig, dict(gamma=1.5)),
+    (SymphonyConfig, dict(lr=float('nan'))), (TrainConfig, dict(eval_episodes=0)),
+    (TrainConfig, dict(episode_limit=-3)), (TrainConfig, dict(steps=0)),
+    (PolicyNodeConfig, dict(stale_after=0.0)),
+    (PolicyNodeConfig, dict(realtime_priority=100)), (SimConfig, dict(reset_noise=-1.0)),
+    (SimConfig, dict(max_ticks=-1)), (TrainerNodeConfig, dict(diagnostics_period=0.0)),
+])
+def test_config_out_of_range_cannot_be_built(cls, bad):
+    """The same declared ranges hold for ROS parameters and Python callers."""
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=f'^{name}: expected a number'):
+        cls(**bad)
 
 
 def test_unknown_config_is_rejected(tmp_path, capsys):
@@ -106,10 +173,82 @@ def test_run_dir_of_another_run_and_resume_without_run(tmp_path):
     out = _cli('train', '--run-dir', str(tmp_path / 'r'), '--env', 'InvertedPendulum-v4')
     assert out.returncode == 2 and 'already holds a run' in out.stderr
     out = _cli('train', '--run-dir', str(tmp_path / 'r'), '--env', 'Hopper-v4', '--resume')
-    assert out.returncode == 2 and 'another run configuration' in out.stderr
-    assert 'env' in out.stderr
+    assert out.returncode == 2
+    assert ('--env Hopper-v4 disagrees with the run' in out.stderr
+            and 'has env InvertedPendulum-v4' in out.stderr), out.stderr
     out = _cli('train', '--run-dir', str(tmp_path / 'empty'), '--resume')
     assert out.returncode == 2 and 'holds no run' in out.stderr
+
+
+REFUSED = [
+    (['--obs-spec', 'no_such_spec'], 'no_such_spec'),
+    (['--env', 'CartPole-v1'], 'Discrete action space'),
+    (['--env', 'NoSuchEnv-v9'], 'unknown env'),
+]
+if not torch.cuda.is_available():
+    REFUSED.append((['--device', 'cuda'], 'no CUDA device'))
+
+
+@pytest.mark.parametrize('args, message', REFUSED)
+def test_a_refused_run_writes_nothing(tmp_path, capsys, args, message):
+    """Every check runs before the first file is written: the folder stays as it was."""
+    assert cli(['train', '--run-dir', str(tmp_path / 'new'), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / 'new').exists()
+    (tmp_path / 'old').mkdir()
+    (tmp_path / 'old' / 'notes.txt').write_text('mine')
+    assert cli(['train', '--run-dir', str(tmp_path / 'old'), *args]) == 2
+    assert os.listdir(tmp_path / 'old') == ['notes.txt']
+
+
+def test_run_dir_that_is_a_file_is_refused(tmp_path, capsys):
+    assert cli(['train', '--run-dir', '', '--steps', '5']) == 2
+    assert "--run-dir '': expected a folder path" in capsys.readouterr().err
+    (tmp_path / 'f').write_text('x')
+    assert cli(['train', '--run-dir', str(tmp_path / 'f'), '--steps', '5']) == 2
+    assert 'exists and is not a folder' in capsys.readouterr().err
+    assert cli(['train', '--run-dir', str(tmp_path / 'f' / 'sub'), '--steps', '5']) == 2
+    assert 'is a file, not a folder' in capsys.readouterr().err
+    assert (tmp_path / 'f').read_text() == 'x'
+
+
+def test_a_folder_with_only_a_config_is_reused(tmp_path, capsys):
+    """A run refused or killed before its first checkpoint leaves nothing worth keeping."""
+    run = tmp_path / 'r'
+    run.mkdir()
+    (run / 'config.json').write_text(json.dumps({'train_config': {'env': 'Hopper-v4'},
+                                                 'symphony_config': {}}))
+    assert cli(tiny_args(run, 60) + ['--no-progress']) == 0
+    assert json.loads((run / 'config.json').read_text())['train_config']['env'] == (
+        'InvertedPendulum-v4')
+    assert cli(['train', '--run-dir', str(tmp_path / 'fresh'), '--resume']) == 2
+    assert 'holds no run' in capsys.readouterr().err
+
+
+def test_resume_takes_the_run_from_its_config_json(tmp_path, monkeypatch, capsys):
+    """--resume alone is enough; the folder may be named another way, moved or copied."""
+    run = tmp_path / 'runs' / 'r'
+    assert cli(tiny_args(run, 60, checkpoint_every=20) + ['--no-progress']) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert cli(['train', '--run-dir', 'runs/r/', '--resume', '--steps', '80',
+                '--no-progress']) == 0
+    assert '"step": 80' in capsys.readouterr().out
+    shutil.copytree(run, tmp_path / 'moved')
+    assert cli(['train', '--run-dir', 'moved', '--resume', '--steps', '100',
+                '--no-progress', '--env', 'InvertedPendulum-v4', '--hidden-dim', '16']) == 0
+    assert '"step": 100' in capsys.readouterr().out
+    # A flag that disagrees is named, with the stored and the given value.
+    for flag, given, stored in (('--lr', '0.5', 'lr 0.0001'), ('--seed', '9', 'seed 1'),
+                                ('--eval-every', '7', 'eval_every 200')):
+        assert cli(['train', '--run-dir', 'moved', '--resume', flag, given]) == 2
+        err = capsys.readouterr().err
+        assert f'{flag} {given} disagrees' in err and stored in err, err
+    # A damaged config.json is named as the file at fault.
+    (tmp_path / 'moved' / 'config.json').write_text('{"train_config": {')
+    assert cli(['train', '--run-dir', 'moved', '--resume']) == 2
+    err = capsys.readouterr().err
+    assert 'moved/config.json: not a readable run config' in err
 
 
 def test_corrupt_checkpoint_is_named(tmp_path):
@@ -120,7 +259,15 @@ def test_corrupt_checkpoint_is_named(tmp_path):
     cfg = tiny_config(tmp_path / 'r', steps=200)
     out = _cli(*tiny_args(cfg.run_dir, 200, seed=3, eval_every=100), '--resume')
     assert out.returncode == 2
-    assert os.path.basename(newest) in out.stderr and 'not a readable checkpoint' in out.stderr
+    line = out.stderr.strip()
+    assert os.path.basename(newest) in line and 'not a readable checkpoint' in line
+    assert 'truncated or damaged' in line and 'weights_only' not in line, line
+    previous = list_checkpoints(str(tmp_path / 'r'))[0]
+    assert line.endswith(f'the previous checkpoint {previous} is intact: delete {newest} to '
+                         'resume from it'), line
+    os.unlink(newest)
+    out = _cli(*tiny_args(cfg.run_dir, 200, seed=3, eval_every=100), '--resume')
+    assert out.returncode == 0, out.stderr           # from the previous one, buffer refilled
 
 
 def test_kill_9_then_resume_completes(tmp_path):
@@ -185,3 +332,99 @@ def test_cli_sigint_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert f'resumed {run} at step {stopped_at:,}' in resumed.stderr
     assert f'"step": {stopped_at + 30}' in resumed.stdout
+
+
+def test_training_that_goes_non_finite_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    cfg = tiny_config(tmp_path / 'n', steps=400)
+    trainer = Trainer(cfg, progress=False, tensorboard=False)
+    try:
+        trainer.run(max_steps=150)                 # checkpoints at 100 (or so) and 150
+        good = latest_checkpoint(cfg.run_dir)
+        best = torch.load(os.path.join(cfg.run_dir, 'best_actor.pt'), weights_only=True)
+        with torch.no_grad():
+            next(trainer.agent.actor.parameters()).fill_(float('nan'))
+        with pytest.raises(NonFiniteError) as exc:
+            trainer.run()
+    finally:
+        trainer.close()
+    message = str(exc.value)
+    assert message.startswith('step 15') and 'went non-finite' in message, message
+    assert 'action' in message and f'the last good checkpoint {good} is kept' in message
+    assert latest_checkpoint(cfg.run_dir) == good
+    after = torch.load(os.path.join(cfg.run_dir, 'best_actor.pt'), weights_only=True)
+    assert after['step'] == best['step'] and math.isfinite(after['test_return'])
+
+
+def test_a_nan_loss_is_named(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path / 'l', steps=400), progress=False,
+                      tensorboard=False)
+    try:
+        trainer.run(max_steps=120)
+        with torch.no_grad():       # the critic alone: actions stay finite, the loss does not
+            for value in trainer.agent.critic.parameters():
+                value.fill_(float('inf'))
+        with pytest.raises(NonFiniteError, match=r'^step 121: loss term \w+ went non-finite'):
+            trainer.step()
+    finally:
+        trainer.close()
+
+
+def _checkpoint_files(run):
+    return sorted(os.listdir(os.path.join(run, 'checkpoints')))
+
+
+def test_checkpoints_hold_the_data_not_the_capacity(tmp_path, capsys):
+    """Replay only with the newest checkpoint, sized by what was collected; size logged."""
+    run = tmp_path / 'c'
+    args = tiny_args(run, 260, eval_every=100, checkpoint_every=50)
+    args[args.index('--capacity') + 1] = '200000'          # 200k slots, 260 transitions
+    assert cli(args + ['--no-progress']) == 0
+    files = _checkpoint_files(run)
+    assert [n[:5] for n in files] == ['ckpt_', 'ckpt_', 'repla'], files
+    assert files[1:] == ['ckpt_000000260.pt', 'replay_000000260.pt'], files
+    full = 200_000 * (4 + 4 + 1 + 1 + 1) * 4                # every slot: 8.8 MB
+    assert os.path.getsize(run / 'checkpoints' / 'replay_000000260.pt') < full / 50
+    err = capsys.readouterr().err
+    assert 'checkpoint step 260: ' in err and ' kB + replay ' in err and ' s\n' in err
+
+
+def test_exact_resume_false_writes_no_replay_and_a_resume_refills(tmp_path, capsys):
+    run = tmp_path / 'x'
+    assert cli(tiny_args(run, 160) + ['--no-progress', '--exact-resume', 'false']) == 0
+    assert not [n for n in _checkpoint_files(run) if n.startswith('replay_')]
+    assert 'no replay: resume re-fills the buffer' in capsys.readouterr().err
+    trainer = Trainer(TrainConfig(**{**json.loads((run / 'config.json').read_text())[
+        'train_config'], 'steps': 400}), resume=True, progress=False, tensorboard=False)
+    try:
+        assert trainer.step_count == 160 and not trainer.learning
+        scale = trainer.buffer.reward_scale
+        trainer.run(max_steps=100)                # a fresh warm-up of explore_steps (100)
+        assert trainer.learning and trainer.buffer.reward_scale == scale
+        assert trainer.updates > 0
+    finally:
+        trainer.close()
+
+
+def test_progress_bar_shows_nothing_it_does_not_know(tmp_path, capsys):
+    """No nan before the first evaluation; no remaining time from warm-up's speed."""
+    trainer = Trainer(tiny_config(tmp_path / 'p', steps=400), progress=True, tensorboard=True)
+    try:
+        trainer.run(max_steps=60)                  # warm-up only (explore_steps 100)
+        warm = capsys.readouterr().err
+        trainer.run(max_steps=100)                 # learning, first evaluation at 100
+        learn = capsys.readouterr().err
+    finally:
+        trainer.close()
+    assert 'phase=warm-up' in warm and 'remaining: after warm-up' in warm, warm
+    assert 'nan' not in warm and 'test=' not in warm and 'S=' not in warm
+    last = learn.replace('\r', '\n').strip().splitlines()[-1]
+    assert 'phase=learn' in last and 'test=' in last and 'after warm-up' not in last, last
+    assert 'nan' not in last
+    assert trainer.log.title == 'p: s3 on InvertedPendulum-v4, seed 3'
+
+
+def test_the_out_of_date_env_warning_is_one_note_in_our_words(tmp_path, capsys):
+    assert cli(tiny_args(tmp_path / 'w', 30, eval_every=30) + ['--no-progress']) == 0
+    err = capsys.readouterr().err
+    assert err.count('InvertedPendulum-v4: Gymnasium calls this version out of date') == 1
+    assert 'You should consider upgrading' not in err

@@ -38,6 +38,26 @@ def test_demo_without_a_policy_is_one_clear_line(tmp_path):
     assert main(['--policy', str(missing), '--out', str(tmp_path / 'o')]) == 2
 
 
+@pytest.mark.parametrize('make', ['earlier_demo', 'file', 'under_a_file'])
+def test_demo_refuses_an_output_it_would_overwrite_and_touches_nothing(tmp_path, capsys,
+                                                                       make):
+    from symphony_ros.cli.demo_cmd import main
+    out = tmp_path / 'demo'
+    if make == 'earlier_demo':
+        (out / 'bag').mkdir(parents=True)
+        (out / 'bag' / 'metadata.yaml').write_text('earlier')
+        (out / 'launch.log').write_text('earlier good log')
+    else:
+        out.write_text('a file')
+    target = out / 'sub' if make == 'under_a_file' else out
+    before = sorted((p, p.read_bytes() if p.is_file() else b'') for p in tmp_path.rglob('*'))
+    assert main(['--out', str(target), '--ticks', '10']) == 2
+    err = capsys.readouterr()
+    assert err.out == '' and err.err.count('\n') == 1 and f'--out {target}' in err.err, err
+    assert sorted((p, p.read_bytes() if p.is_file() else b'')
+                  for p in tmp_path.rglob('*')) == before
+
+
 def test_summary_tells_faults_between_episodes_apart():
     from symphony_ros.cli.demo_cmd import _summary
     overall = {'return': {'mean': 5000.0, 'std': 0.0}, 'episodes': 1, 'complete_episodes': 1,

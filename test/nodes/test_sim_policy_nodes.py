@@ -213,7 +213,7 @@ def test_policy_node_refuses_a_bad_realtime_priority(tmp_path, ros_env):
     finally:
         _stop(pol)
     assert pol.returncode == 2, out
-    assert 'refusing to start: realtime_priority must be 0-99, got 150' in out
+    assert 'refusing to start: realtime_priority: expected a number 0 to 99, got 150' in out
 
 
 def test_policy_node_runs_on_sched_fifo_or_says_why(tmp_path, ros_env):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx
 import pytest
 
 from symphony_ros.cli.main import main
@@ -15,13 +16,18 @@ from symphony_ros.robot.obs_specs import get_obs_spec
 
 
 def _one_line_error(capsys, argv, pattern):
-    assert main(argv) == 2
+    try:
+        code = main(argv)
+    except SystemExit as exc:      # a flag refused at parse time
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and err.startswith(f'symphony {argv[0]}: error: '), err
     assert pattern in err, err
 
 
 def test_export_a_trained_run_then_inspect_and_act(trained_run, tmp_path, capsys):
+    (tmp_path / 'models').mkdir()
     out = str(tmp_path / 'models' / 'pendulum.onnx')
     assert main(['export', trained_run, '-o', out]) == 0
     text = capsys.readouterr().out
@@ -42,7 +48,7 @@ def test_export_default_output_and_force(runs, tmp_path, capsys, monkeypatch):
     assert os.path.isfile('models/pendulum.onnx')
     capsys.readouterr()
     _one_line_error(capsys, ['export', runs['pendulum']['run'], '--samples', '20'],
-                    'exists; pass overwrite=True (symphony export --force)')
+                    'exists; pass --force to replace it')
     assert main(['export', runs['pendulum']['run'], '--samples', '20', '--force']) == 0
 
 
@@ -71,13 +77,70 @@ def test_inspect_json_still_shows_a_newer_format(runs, tmp_path, capsys,
     _one_line_error(capsys, ['inspect', path], 'contract format 9 is newer')
 
 
+def _resize_graph(src, dst, which, size):
+    model = onnx.load(src)
+    getattr(model.graph, which)[0].type.tensor_type.shape.dim[1].dim_value = size
+    onnx.save(model, dst)
+
+
+@pytest.mark.parametrize('which, size, pattern', [
+    ('input', 57, 'contract says 376, but graph input'),
+    ('output', 3, 'contract says 17, but graph output'),
+    (None, None, 'abdomen'),
+])
+def test_inspect_runs_the_contract_checks_the_rest_of_the_tool_runs(runs, tmp_path, capsys,
+                                                                    rewrite_contract, which,
+                                                                    size, pattern):
+    """A file deploy, doctor and evaluate refuse is not passed by inspect (still printed)."""
+    path = str(tmp_path / 'bad.onnx')
+    if which:
+        _resize_graph(runs['humanoid']['onnx'], path, which, size)
+    else:           # a joint this install's humanoid does not have
+        rewrite_contract(runs['humanoid']['onnx'], path,
+                         lambda t: t.replace('"abdomen_y"', '"abdomen_q"'))
+    assert main(['inspect', path]) == 2
+    out, err = capsys.readouterr()
+    assert 'robot            humanoid' in out          # what could be read is printed
+    assert err.count('\n') == 1 and err.startswith('symphony inspect: error: '), err
+    assert pattern in err, err
+
+
+def test_messages_say_what_the_file_is_and_never_suggest_running_its_code(
+        runs, tmp_path, capsys, make_run):
+    """A pickle with objects, a non-torch file, a truncated one, NaN weights: each named."""
+    import datetime
+    import torch
+    torch.save({'when': datetime.datetime(2026, 1, 1)}, tmp_path / 'objects.pt')
+    (tmp_path / 'junk.pt').write_bytes(b'not a torch file')
+    whole = (runs['pendulum']['run'] + '/best_actor.pt')
+    (tmp_path / 'cut.pt').write_bytes(open(whole, 'rb').read()[:300])
+    cases = [('objects.pt', 'holds Python objects'), ('junk.pt', 'not a torch file'),
+             ('cut.pt', 'truncated or damaged')]
+    for name, pattern in cases:
+        _one_line_error(capsys, ['export', str(tmp_path / name), '-o',
+                                 str(tmp_path / 'o.onnx')], pattern)
+    nan_run = str(tmp_path / 'nan')
+    actor = make_run(nan_run, 'InvertedPendulum-v4', 4, 1, replay_rows=0)
+    state = torch.load(nan_run + '/best_actor.pt', weights_only=True)
+    next(iter(state['actor'].values())).fill_(float('nan'))
+    torch.save(state, nan_run + '/best_actor.pt')
+    assert actor is not None
+    _one_line_error(capsys, ['export', nan_run, '-o', str(tmp_path / 'n.onnx')],
+                    'the actor weights hold NaN or Inf')
+    assert not (tmp_path / 'o.onnx').exists() and not (tmp_path / 'n.onnx').exists()
+
+
 @pytest.mark.parametrize('argv, pattern', [
     (['export', 'no/such/run'], 'no/such/run: no such run folder or checkpoint file'),
     (['export', '{run}', '-o', 'x.pt'], '--output x.pt: expected a file name ending in .onnx'),
-    (['export', '{run}', '--samples', '0'], '--samples 0: expected at least 1'),
-    (['export', '{run}', '--opset', '13', '-o', '{tmp}/o.onnx'], 'opset: expected >= 17'),
+    (['export', '{run}', '--samples', '0'], 'argument --samples: expected a number >= 1, got 0'),
+    (['export', '{run}', '--opset', '13', '-o', '{tmp}/o.onnx'],
+     '--opset: expected a number >= 17'),
+    (['export', '{run}', '--opset', '99', '-o', '{tmp}/o.onnx'], '--opset 99: expected 17 to'),
+    (['export', '{run}', '-o', '{tmp}/no/such/o.onnx'], 'folder {tmp}/no/such does not exist'),
     (['export', '{tmp}'], 'run folder has neither best_actor.pt nor checkpoints/'),
     (['inspect', 'no/such.onnx'], 'no/such.onnx: no such file'),
+    (['doctor', '--robot', 'bogus'], "--robot bogus: unknown robot 'bogus'; expected one of"),
     (['inspect', '{bad}'], 'is not an ONNX model'),
 ])
 def test_bad_input_is_one_line_and_exit_2(runs, tmp_path, capsys, argv, pattern):
@@ -105,3 +168,36 @@ def test_importing_the_package_stays_cheap():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == '[]'
+
+
+def _numeric_flags():
+    """(command, flag, range) of every numeric flag of every subcommand."""
+    from symphony_ros.cli.main import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == 'command')
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            if action.option_strings and (getattr(action.type, '__name__', '') in
+                                          ('int', 'float')):
+                yield name, action.option_strings[-1], getattr(action.type, 'range', None)
+
+
+def test_every_numeric_flag_of_every_command_has_a_declared_range():
+    found = list(_numeric_flags())
+    assert {c for c, _, _ in found} >= {'train', 'export', 'record', 'replay', 'evaluate',
+                                        'demo', 'launch'}
+    assert [(c, f) for c, f, rng in found if rng is None] == []
+
+
+@pytest.mark.parametrize('command, flag, value', [
+    (c, f, v) for c, f, rng in _numeric_flags() if rng is not None and c != 'train'
+    for v in ['nan', '-inf'] + ([str(rng.low if rng.above else rng.low - 1)]
+                                if rng.low is not None else [])])
+def test_out_of_range_numbers_are_refused_at_parse_time(capsys, command, flag, value):
+    positional = {'export': ['run'], 'evaluate': ['bag'], 'replay': ['bag'],
+                  'launch': ['deploy']}.get(command, [])
+    with pytest.raises(SystemExit) as exc:
+        main([command, *positional, f'{flag}={value}'])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and f'argument {flag}: expected a' in err, err
