@@ -6,7 +6,7 @@ import argparse
 import hashlib
 import os
 import sys
-from typing import List
+from typing import List, Optional
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -14,6 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('file', metavar='FILE.onnx', help='policy written by `symphony export`')
     p.add_argument('--json', action='store_true',
                    help='print the stored contract JSON as is (also for newer formats)')
+    p.add_argument('--robot', default=None, metavar='NAME_OR_FILE',
+                   help='robot to check the policy against, by shipped name or robot-file path '
+                        '(default: the robot the contract names, or the robot file in its env id)')
 
 
 def _fmt(x: float) -> str:
@@ -102,13 +105,22 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         raise CliError(str(exc)) from None
     _emit('\n'.join(describe(args.file, model, contract)))
-    problem = contract_problem(args.file, contract)
+    problem = contract_problem(args.file, contract, args.robot)
     if problem:
         raise CliError(f'{problem} (the contract above is what the file claims)')
     return 0
 
 
-def contract_problem(path: str, contract) -> str:
+def _robot_candidates(contract) -> List[str]:
+    """Names a contract's robot may be found by: its name, then a robot file in its env id."""
+    names = [contract.robot.name]
+    _, sep, robot = str(contract.env).partition(':')
+    if sep and robot.endswith(('.yaml', '.yml')):
+        names.append(robot)
+    return names
+
+
+def contract_problem(path: str, contract, robot_arg: Optional[str] = None) -> str:
     """Run the checks every consumer runs (deploy, doctor, evaluate); return the failure.
 
     The graph against the contract (names, dtypes, dims, a probe run) as ``OnnxPolicy``
@@ -121,11 +133,17 @@ def contract_problem(path: str, contract) -> str:
         policy = OnnxPolicy(path)
         if contract.robot is not None:
             from ..robot.description import get_robot
-            try:
-                robot = get_robot(contract.robot.name)
-            except (KeyError, ValueError):
+            robot = None
+            for name in [robot_arg] if robot_arg else _robot_candidates(contract):
+                try:
+                    robot = get_robot(name)
+                    break
+                except (KeyError, ValueError) as exc:
+                    if robot_arg:
+                        return f'--robot {robot_arg}: {exc}'
+            if robot is None:
                 return (f'{path}: robot {contract.robot.name!r} is not a robot this install '
-                        'knows; deploy would refuse it')
+                        'knows (give its robot file with --robot); deploy would refuse it')
             policy.check_description(robot)
     except PolicyError as exc:
         return str(exc)

@@ -105,6 +105,17 @@ def test_inspect_runs_the_contract_checks_the_rest_of_the_tool_runs(runs, tmp_pa
     assert pattern in err, err
 
 
+@pytest.mark.parametrize('robot, pattern', [
+    ('g1', 'joint'),                       # another robot: its joints are not the policy's
+    ('no_such_robot', '--robot no_such_robot: '),
+])
+def test_inspect_checks_against_the_robot_asked_for(runs, capsys, robot, pattern):
+    assert main(['inspect', runs['humanoid']['onnx'], '--robot', robot]) == 2
+    out, err = capsys.readouterr()
+    assert 'robot            humanoid' in out
+    assert err.count('\n') == 1 and pattern in err, err
+
+
 def test_messages_say_what_the_file_is_and_never_suggest_running_its_code(
         runs, tmp_path, capsys, make_run):
     """A pickle with objects, a non-torch file, a truncated one, NaN weights: each named."""
