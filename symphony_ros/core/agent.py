@@ -25,8 +25,11 @@ class Symphony:
                            cfg.gradient_dropout).to(self.device)
         self.critic = Critic(obs_dim, act_dim, cfg.hidden_dim, cfg.critic_heads,
                              cfg.gradient_dropout).to(self.device)
-        # Critics only: Symphony keeps no target actor.
-        self.target_critic = copy.deepcopy(self.critic).eval().requires_grad_(False)
+        # Critics only: Symphony keeps no target actor. The target stays in training mode
+        # (never optimised: no parameter needs a gradient) because in S2 its GradientDropout
+        # cuts part of the actor's advantage gradient, which flows through it, as in the
+        # reference; the other configs have no mode-dependent layer.
+        self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         params = list(self.actor.parameters()) + list(self.critic.parameters())
         self.optimizer = SymphonyAdamW(params, cfg.lr, cfg.betas, cfg.weight_decay)
         self.m = torch.zeros((), device=self.device)
