@@ -14,6 +14,15 @@ from .optim import SymphonyAdamW
 from .replay import Batch
 
 
+def deliberate_fall(step: int, limit: int, fall_steps: int) -> bool:
+    """Whether only noise acts at 1-based ``step`` of a training episode capped at ``limit``.
+
+    The reference acts fully while ``step < limit - fall_steps`` (counting from 1), so the
+    fall covers steps limit - fall_steps .. limit: fall_steps + 1 steps (51 of 1,000).
+    """
+    return step >= limit - fall_steps
+
+
 class Symphony:
     """Actor, critic ensemble, target critics and the temporal-advantage baseline m."""
 
@@ -68,9 +77,12 @@ class Symphony:
         torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, noise: bool = True, act: bool = True) -> torch.Tensor:
-        """Return the action for acting in the environment (no gradient)."""
-        return self.actor(obs, noise=noise, act=act)[0]
+    def act(self, obs: torch.Tensor, noise: bool = True, fall: bool = False) -> torch.Tensor:
+        """Return the action for acting in the environment (no gradient).
+
+        :param fall: the deliberate fall, S*A off (see :func:`deliberate_fall`).
+        """
+        return self.actor(obs, noise=noise, fall=fall)[0]
 
     def state_dict(self) -> Dict[str, object]:
         """Networks, optimizer moments and m."""

@@ -50,7 +50,8 @@ class SymphonyConfig:
     explore_steps: int = 10_240
     """N_exp: warm-up steps with the untrained actor plus noise before updates start."""
     fall_steps: int = 50
-    """From step (limit - fall_steps) of a training episode only noise acts (deliberate fall)."""
+    """From 1-based step limit - fall_steps of a training episode only noise acts (the
+    deliberate fall: fall_steps + 1 steps, as the reference's ``steps < limit - 50``)."""
     q_floor: float = 1.0
     """Floor on |Q_T| in the normalised advantage (see losses.normalised_advantage)."""
 

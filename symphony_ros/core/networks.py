@@ -82,11 +82,15 @@ class Actor(nn.Module):
         asb = torch.tanh(self.net(obs) / 2.0).reshape(-1, 3, self.act_dim)
         return asb[:, 0], asb[:, 1].abs(), asb[:, 2].abs()
 
-    def forward(self, obs: torch.Tensor, noise: bool = True, act: bool = True
+    def forward(self, obs: torch.Tensor, noise: bool = True, fall: bool = False
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return (action, S, B); ``act=False`` zeroes S*A so only noise acts."""
+        """Return (action, S, B); ``fall=True`` zeroes S*A so only noise acts.
+
+        The deliberate fall near an episode's time limit: the robot, driven by noise alone,
+        falls and feeds terminal transitions into the replay buffer.
+        """
         a, s, b = self.asb(obs)
-        x = s * a if act else torch.zeros_like(a)
+        x = torch.zeros_like(a) if fall else s * a
         if noise:
             x = x + limited_noise(a, self.noise_clip)
         return torch.tanh(x), s, b

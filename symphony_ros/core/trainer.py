@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
-from .agent import Symphony
+from .agent import Symphony, deliberate_fall
 from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, load_replay,
                          save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
@@ -116,9 +116,9 @@ class Trainer:
         os.replace(tmp, path)
 
     # ---- acting -------------------------------------------------------------------------
-    def _act(self, obs: np.ndarray, noise: bool, act: bool = True) -> np.ndarray:
+    def _act(self, obs: np.ndarray, noise: bool, fall: bool = False) -> np.ndarray:
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
-        return self.agent.act(x, noise=noise, act=act)[0].cpu().numpy().astype(np.float64)
+        return self.agent.act(x, noise=noise, fall=fall)[0].cpu().numpy().astype(np.float64)
 
     def policy(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic action a = tanh(S*A) for evaluation."""
@@ -141,8 +141,9 @@ class Trainer:
             self._ep_step = 0
         # The paper's deliberate fall: near the time limit only noise acts, which feeds
         # terminal transitions into the buffer.
-        active = not self.learning or self._ep_step < self.limit - self.sym.fall_steps
-        action = self._act(self._obs, noise=True, act=active)
+        fall = self.learning and deliberate_fall(self._ep_step + 1, self.limit,
+                                                 self.sym.fall_steps)
+        action = self._act(self._obs, noise=True, fall=fall)
         next_obs, reward, terminated, truncated, _ = self.env.step(action)
         self._ep_step += 1
         truncated = truncated or self._ep_step >= self.limit

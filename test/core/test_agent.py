@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from symphony_ros.core.agent import Symphony
+from symphony_ros.core.agent import Symphony, deliberate_fall
 from symphony_ros.core.config import CONFIGS, get_config
 from symphony_ros.core.networks import GradientDropout
 from symphony_ros.core.replay import Batch
@@ -111,3 +111,9 @@ def test_s2_target_critic_cuts_half_of_the_advantage_gradient():
     for name in ('s3', 'se', 'ed'):
         assert torch.all(_target_output_grads(name) != 0), name
 
+
+def test_deliberate_fall_covers_the_reference_steps():
+    # The reference acts while `steps < limit - 50` on a 1-based counter: 950..1000 fall.
+    assert not deliberate_fall(949, 1000, 50)
+    assert deliberate_fall(950, 1000, 50)
+    assert sum(deliberate_fall(k, 1000, 50) for k in range(1, 1001)) == 51

@@ -86,9 +86,9 @@ def test_actor_outputs_follow_asb_definition():
     # Noise is at most 1 before the tanh.
     pre = torch.atanh(noisy.clamp(-1 + 1e-6, 1 - 1e-6))
     assert torch.all((pre - s * a).abs() <= 1.0 + 1e-4)
-    only_noise, _, _ = actor(obs, noise=True, act=False)
+    only_noise, _, _ = actor(obs, noise=True, fall=True)
     assert torch.all(only_noise.abs() <= math.tanh(1.0) + 1e-6)
-    silent, _, _ = actor(obs, noise=False, act=False)
+    silent, _, _ = actor(obs, noise=False, fall=True)
     assert torch.all(silent == 0)
 
 
