@@ -129,6 +129,9 @@ class TrainConfig:
     """Episode step limit; None takes the environment's own time limit."""
     obs_spec: Optional[str] = None
     """Observation spec for robot envs; None takes the env's default."""
+    eval_protocol: str = 'fixed'
+    """fixed: eval_episodes episodes from the same seeds each evaluation, best actor kept in
+    best_actor.pt; paper: the reference's 25 episodes from fresh seeds, current actor kept."""
     overrides: Dict[str, Any] = field(default_factory=dict)
     """Field overrides applied to the named Symphony configuration."""
 

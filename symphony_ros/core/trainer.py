@@ -22,7 +22,7 @@ from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, lo
 from .config import SymphonyConfig, TrainConfig
 from .envs import (ENVS, check_env_name, env_dims, episode_limit, get_rng_state, make_env,
                    set_rng_state)
-from .evaluation import EvalResult, evaluate
+from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, episode_seeds, evaluate
 from .replay import FadingReplayBuffer
 from .run_log import RunLog
 from .snapshot import save_best_actor
@@ -54,6 +54,13 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
         if getattr(cfg, name) <= 0:
             raise ValueError(f'{name} must be positive, got {getattr(cfg, name)}')
     check_env_name(cfg.env)
+    if cfg.eval_protocol not in PROTOCOLS:
+        raise ValueError(f'eval_protocol must be {" or ".join(PROTOCOLS)}, '
+                         f'got {cfg.eval_protocol!r}')
+    if cfg.eval_protocol == 'paper' and cfg.eval_episodes not in (
+            TrainConfig().eval_episodes, PAPER_EPISODES):
+        raise ValueError(f'eval_episodes: the paper protocol runs {PAPER_EPISODES} episodes, '
+                         f'got {cfg.eval_episodes}')
     return cfg.symphony()
 
 
@@ -101,7 +108,9 @@ class Trainer:
             with open(path) as f:
                 theirs = json.load(f)
             ignore = ('steps', 'device')
-            a = {k: v for k, v in theirs.get('train_config', {}).items() if k not in ignore}
+            # A field added since the run was written counts as its default.
+            theirs_cfg = dict(TrainConfig().to_dict(), **theirs.get('train_config', {}))
+            a = {k: v for k, v in theirs_cfg.items() if k not in ignore}
             b = {k: v for k, v in mine['train_config'].items() if k not in ignore}
             if a != b or theirs.get('symphony_config') != mine['symphony_config']:
                 diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
@@ -187,8 +196,11 @@ class Trainer:
     def evaluate_and_log(self) -> Dict[str, float]:
         """Evaluate the deterministic actor, log a metrics row and track the best actor."""
         t0 = time.perf_counter()
-        result: EvalResult = evaluate(self.test_env, self.policy, self.cfg.eval_episodes,
-                                      self.cfg.seed, max_steps=self.limit)
+        paper = self.cfg.eval_protocol == 'paper'
+        seeds = episode_seeds(self.cfg.eval_protocol, self.cfg.seed, self.step_count,
+                              PAPER_EPISODES if paper else self.cfg.eval_episodes)
+        result: EvalResult = evaluate(self.test_env, self.policy, len(seeds), self.cfg.seed,
+                                      max_steps=self.limit, seeds=seeds)
         self.wall_s += time.perf_counter() - t0
         steps0, t_mark = self._rate_mark
         now = time.perf_counter()
@@ -202,8 +214,9 @@ class Trainer:
         self.last_return = result.mean
         if result.mean > self.best_return:
             self.best_return = result.mean
-            save_best_actor(self.run_dir, self.agent.actor, self._info(result.mean))
             row['new_best'] = 1.0
+        if paper or row.get('new_best'):
+            save_best_actor(self.run_dir, self.agent.actor, self._info(result.mean))
         for callback in self.on_evaluation:
             callback(row)
         return row

@@ -1,6 +1,13 @@
 """The trainer's acting and evaluation rules that come from the paper's reference code."""
 
+import json
+import os
+
+import pytest
+
 from symphony_ros.core.config import TrainConfig
+from symphony_ros.core.evaluation import PAPER_EPISODES
+from symphony_ros.core.snapshot import load_actor
 from symphony_ros.core.trainer import Trainer
 
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=100)
@@ -28,3 +35,57 @@ def test_the_deliberate_fall_starts_at_step_limit_minus_fall_steps(tmp_path):
     learned = [(step, fall) for learning, step, fall in seen if learning]
     assert all(fall == (step >= 5) for step, fall in learned)
     assert {4, 5} <= {step for step, _ in learned}
+
+
+def _paper_config(run_dir, **kw):
+    return TrainConfig(env='InvertedPendulum-v4', steps=300, run_dir=str(run_dir), seed=1,
+                       episode_limit=20, eval_every=100, checkpoint_every=100,
+                       eval_protocol='paper', overrides=dict(TINY), **kw)
+
+
+def test_paper_protocol_runs_25_fresh_episodes_and_keeps_the_current_actor(tmp_path):
+    trainer = Trainer(_paper_config(tmp_path / 'run'), progress=False, tensorboard=False)
+    seeds, reset = [], trainer.test_env.reset
+
+    def recording_reset(seed=None, options=None):
+        seeds.append(seed)
+        return reset(seed=seed, options=options)
+
+    trainer.test_env.reset = recording_reset
+    try:
+        trainer.run()
+    finally:
+        trainer.close()
+    assert [row['step'] for row in trainer.log.rows] == [100, 200, 300]
+    assert len(seeds) == 3 * PAPER_EPISODES
+    assert len(set(seeds)) == len(seeds)                # fresh per episode and evaluation
+    # The actor file holds the last evaluated actor, whatever its return.
+    assert load_actor(str(tmp_path / 'run')).step == 300
+
+
+def test_evaluation_protocol_is_checked(tmp_path):
+    with pytest.raises(ValueError, match='eval_protocol must be fixed or paper'):
+        Trainer(TrainConfig(run_dir=str(tmp_path / 'a'), eval_protocol='best'))
+    with pytest.raises(ValueError, match='eval_episodes: the paper protocol runs 25'):
+        Trainer(_paper_config(tmp_path / 'b', eval_episodes=5))
+    assert not os.listdir(tmp_path)
+
+
+def test_a_run_written_before_eval_protocol_existed_resumes(tmp_path):
+    cfg = TrainConfig(env='InvertedPendulum-v4', steps=150, run_dir=str(tmp_path), seed=2,
+                      episode_limit=20, eval_every=100, eval_episodes=1, checkpoint_every=50,
+                      overrides=dict(TINY))
+    trainer = Trainer(cfg, progress=False, tensorboard=False)
+    trainer.run(max_steps=120)
+    trainer.close()
+    path = tmp_path / 'config.json'
+    stored = json.loads(path.read_text())
+    del stored['train_config']['eval_protocol']
+    path.write_text(json.dumps(stored))
+    trainer = Trainer(cfg, resume=True, progress=False, tensorboard=False)
+    try:
+        assert trainer.step_count >= 100
+        trainer.run()
+    finally:
+        trainer.close()
+    assert trainer.step_count == 150
