@@ -129,6 +129,9 @@ class TrainConfig:
     """Episode step limit; None takes the environment's own time limit."""
     obs_spec: Optional[str] = None
     """Observation spec for robot envs; None takes the env's default."""
+    threads: Optional[int] = None
+    """torch CPU threads of the learner; None chooses from measured update times, again
+    when load changes, and logs each choice."""
     eval_protocol: str = 'fixed'
     """fixed: eval_episodes episodes from the same seeds each evaluation, best actor kept in
     best_actor.pt; paper: the reference's 25 episodes from fresh seeds, current actor kept."""

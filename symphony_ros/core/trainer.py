@@ -26,6 +26,7 @@ from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, episode_seeds, ev
 from .replay import FadingReplayBuffer
 from .run_log import RunLog
 from .snapshot import save_best_actor
+from .threads import ThreadPolicy
 
 CONFIG_FILE = 'config.json'
 
@@ -90,6 +91,9 @@ class Trainer:
         self.best_return, self.last_return = -float('inf'), float('nan')
         self._ckpt_due, self._obs, self._ep_step = False, None, 0
         self.on_evaluation: List[Callable[[Dict[str, float]], None]] = []
+        self.on_note: List[Callable[[str], None]] = []
+        """Called with one line for a person (e.g. each choice of thread count)."""
+        self.thread_policy: Optional[ThreadPolicy] = None
         rows = self._restore() if resume else []
         self.log = RunLog(self.run_dir, rows, tensorboard)
         self._progress = progress
@@ -107,7 +111,7 @@ class Trainer:
                                   'to continue it or choose another --run-dir')
             with open(path) as f:
                 theirs = json.load(f)
-            ignore = ('steps', 'device')
+            ignore = ('steps', 'device', 'threads')
             # A field added since the run was written counts as its default.
             theirs_cfg = dict(TrainConfig().to_dict(), **theirs.get('train_config', {}))
             a = {k: v for k, v in theirs_cfg.items() if k not in ignore}
@@ -171,13 +175,25 @@ class Trainer:
         self.wall_s += time.perf_counter() - t0
         self._periodic(episode_end=self._obs is None)
 
+    def _note(self, line: str) -> None:
+        for callback in self.on_note:
+            callback(line)
+
     def _update(self) -> None:
+        # Made at the first update, so the callbacks attached after construction hear it.
+        if self.thread_policy is None and (self.device.type == 'cpu' or self.cfg.threads):
+            self.thread_policy = ThreadPolicy(self.cfg.threads, note=self._note)
         terms = None
         for _ in range(self.sym.updates_per_step):
+            t0 = time.perf_counter()
             terms = self.agent.update(self.buffer.sample(self.sym.batch_size))
+            if self.device.type == 'cpu':
+                self.thread_policy.record(time.perf_counter() - t0)
         self.updates += self.sym.updates_per_step
         if self.step_count % 100 == 0:
             self.mean_s = float(terms['mean_S'])
+            if self.thread_policy is not None:
+                self.log.scalar('train/threads', self.thread_policy.threads, self.step_count)
             for key in ('loss', 'actor', 'critic', 'swaddling', 'mean_S'):
                 self.log.scalar(f'loss/{key}', float(terms[key].detach()), self.step_count)
 
@@ -270,7 +286,9 @@ class Trainer:
                 'best_test_return': self.best_return, 'wall_s': self.wall_s}
 
     def close(self) -> None:
-        """Release environments and logs."""
+        """Release environments and logs; torch gets its thread count back."""
+        if self.thread_policy is not None:
+            self.thread_policy.restore()
         self.log.close()
         self.env.close()
         self.test_env.close()

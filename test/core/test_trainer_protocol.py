@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+import torch
 
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.evaluation import PAPER_EPISODES
@@ -89,3 +90,24 @@ def test_a_run_written_before_eval_protocol_existed_resumes(tmp_path):
     finally:
         trainer.close()
     assert trainer.step_count == 150
+
+
+@pytest.mark.parametrize('threads, expected', [(1, 'threads: 1 (--threads)'),
+                                               (None, 'threads: ')])
+def test_the_thread_choice_is_told(tmp_path, monkeypatch, threads, expected):
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    before = torch.get_num_threads()
+    cfg = TrainConfig(env='InvertedPendulum-v4', steps=140, run_dir=str(tmp_path), seed=4,
+                      eval_every=10**6, checkpoint_every=10**6, threads=threads,
+                      overrides=dict(TINY))
+    trainer = Trainer(cfg, progress=False, tensorboard=False)
+    notes = []
+    trainer.on_note.append(notes.append)
+    try:
+        trainer.run()
+        assert trainer.thread_policy.threads >= 1
+        assert torch.get_num_threads() == trainer.thread_policy.threads
+    finally:
+        trainer.close()
+    assert notes and notes[0].startswith(expected)
+    assert torch.get_num_threads() == before
