@@ -1,23 +1,24 @@
 """Training throughput: the update against the machine's GEMM rate, idle and beside a CPU hog.
 
-Three tables, all measured in one run (compare ratios, not absolute figures, across runs):
+Two tables, all measured in one run (compare ratios, not absolute figures, across runs):
 
-1. fp32 GEMM rate (``torch.mm``) at the update's own shapes (the actor's and critic's
-   Linear layers at the config's batch, weighted by their FLOPs) and at a large square shape.
-2. The bare update per config (random batch, no env): FLOPs (torch's FlopCounterMode),
-   median time, GFLOP/s and that as a fraction of each GEMM rate, plus the time split of
-   one update into sampling, forward, backward, optimizer and Polyak.
-3. The real training loop (env, buffer, acting, updates) per config, idle and beside a CPU
+1. The bare update per config and thread count (random batch, no env): FLOPs (torch's
+   FlopCounterMode), median time, GFLOP/s and that as a fraction of each GEMM rate, plus
+   the time split of one update into sampling, forward, backward, optimizer and Polyak.
+   The GEMM rate is torch.mm's at the update's own shapes (the actor's and critic's Linear
+   layers at the config's batch, weighted by their FLOPs) and at a large square shape.
+2. The real training loop (env, buffer, acting, updates) per config, idle and beside a CPU
    hog (a busy Python process the bench starts and stops): env steps/s with each fixed
    thread count and with the trainer's thread policy, the policy's choice, and the policy
    against the best fixed count under the same condition.
 
-    python bench/train_throughput.py [--configs s3 ed] [--env Humanoid-v4] [--steps 20]
+    python bench/train_throughput.py [--configs s3 ed] [--env Humanoid-v4] [--steps 10]
 
 OMP_NUM_THREADS is ignored here (the policy would take it as a fixed choice).
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -86,26 +87,36 @@ def random_batch(n, obs_dim, act_dim, device):
                  torch.zeros(n, 1, device=device))
 
 
-def bare(name, obs_dim, act_dim, device, updates):
-    """Median seconds and FLOPs of one update, and its split into phases (seconds)."""
+def bare(name, obs_dim, act_dim, device, updates, rounds):
+    """Median seconds and FLOPs of one update, its phases, and the GEMM rate at its shapes.
+
+    The update and the GEMMs are timed in alternating rounds, so a change of load on a
+    shared machine touches both sides of the fraction alike.
+    """
     cfg = get_config(name)
     agent = Symphony(obs_dim, act_dim, cfg, device)
     batch = random_batch(cfg.batch_size, obs_dim, act_dim, device)
     with FlopCounterMode(display=False) as counter:
         agent.update(batch)
-    total = median_s(lambda: agent.update(batch), device, updates)
     store = random_batch(20_000, obs_dim, act_dim, device)
     idx = torch.randint(0, 20_000, (cfg.batch_size,), device=device)
 
     def backward():
         agent.optimizer.zero_grad()
         agent.loss(batch)['loss'].backward()
-    split = {'sampling': median_s(lambda: Batch(*(t[idx] for t in store)), device, updates),
-             'forward': median_s(lambda: agent.loss(batch), device, updates)}
-    split['backward'] = median_s(backward, device, updates) - split['forward']
-    split['optimizer'] = median_s(agent.optimizer.step, device, updates)
-    split['polyak'] = median_s(agent.soft_update, device, updates)
-    return total, counter.get_total_flops(), split
+    phases = {'update': lambda: agent.update(batch),
+              'sampling': lambda: Batch(*(t[idx] for t in store)),
+              'forward': lambda: agent.loss(batch), 'backward': backward,
+              'optimizer': agent.optimizer.step, 'polyak': agent.soft_update}
+    shapes = update_shapes(cfg, obs_dim, act_dim)
+    samples = {k: [] for k in list(phases) + ['gemm']}
+    for _ in range(rounds):
+        samples['gemm'].append(gemm_rate(shapes, device, reps=updates))
+        for key, fn in phases.items():
+            samples[key].append(median_s(fn, device, updates))
+    out = {k: statistics.median(v) for k, v in samples.items()}
+    out['backward'] -= out['forward']
+    return out, counter.get_total_flops()
 
 
 class Hog:
@@ -121,13 +132,13 @@ class Hog:
         self.proc.wait()
 
 
-def steps_per_s(trainer, device, steps):
-    """Env steps/s of the training loop over ``steps`` steps."""
-    return 1.0 / median_s(trainer.step, device, steps, warm=0)
+def loop(name, env, device, steps, rounds, hog):
+    """Env steps/s per fixed thread count and with the policy; the policy's choice.
 
-
-def loop(name, env, device, steps, hog):
-    """Env steps/s per fixed thread count and with the policy; the policy's choice."""
+    The policy chooses idle and then meets the hog (if any) while running, as in use.
+    Settings are timed in alternating rounds of ``steps`` steps (one untimed step after
+    each switch); each rate is 1 / the median step time of its rounds together.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(config=name, env=env, steps=10**9, run_dir=tmp, device=device.type,
                           eval_every=10**9, checkpoint_every=10**9,
@@ -136,39 +147,41 @@ def loop(name, env, device, steps, hog):
         try:
             while not trainer.learning:
                 trainer.step()
-            rates = {}
-            for n in candidates(usable_cpus()):
-                trainer.thread_policy = ThreadPolicy(fixed=n)
-                trainer.step()
-                rates[n] = steps_per_s(trainer, device, steps)
-            # The policy chooses idle, then meets the hog (if any) while running, as in use.
             trainer.thread_policy = policy = ThreadPolicy()
             while policy.probing:
                 trainer.step()
-            if hog:
-                with Hog():
-                    for _ in range(steps):
+            settings = {n: ThreadPolicy(fixed=n) for n in candidates(usable_cpus())}
+            settings['policy'] = policy
+            times = {k: [] for k in settings}
+            with Hog() if hog else contextlib.nullcontext():
+                if hog:
+                    for _ in range(steps):              # the policy meets its neighbour
                         trainer.step()
-                    rates['policy'] = steps_per_s(trainer, device, steps)
-                    for n in candidates(usable_cpus()):
-                        trainer.thread_policy = ThreadPolicy(fixed=n)
+                for _ in range(rounds):
+                    for key, setting in settings.items():
+                        trainer.thread_policy = setting
+                        setting.apply()
                         trainer.step()
-                        rates[n] = steps_per_s(trainer, device, steps)
-            else:
-                rates['policy'] = steps_per_s(trainer, device, steps)
+                        for _ in range(steps):
+                            t0 = time.perf_counter()
+                            trainer.step()
+                            times[key].append(time.perf_counter() - t0)
+            rates = {k: 1.0 / statistics.median(v) for k, v in times.items()}
             return rates, policy.threads
         finally:
             trainer.close()
 
 
 def main():
-    """Run the benchmark and print the three tables."""
+    """Run the benchmark and print the two tables."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--configs', nargs='+', default=['s3', 'ed'])
     p.add_argument('--env', default='Humanoid-v4')
     p.add_argument('--device', default='auto')
-    p.add_argument('--steps', type=int, default=20, help='timed env steps per measurement')
-    p.add_argument('--no-loop', action='store_true', help='skip table 3 (env loop, hog)')
+    p.add_argument('--steps', type=int, default=10,
+                   help='timed env steps (or updates) per setting and round')
+    p.add_argument('--rounds', type=int, default=3, help='alternating rounds per measurement')
+    p.add_argument('--no-loop', action='store_true', help='skip table 2 (env loop, hog)')
     args = p.parse_args()
     device = resolve_device(args.device)
     cpus = usable_cpus()
@@ -177,22 +190,22 @@ def main():
     probe.close()
     print(f'torch {torch.__version__}, device {device}, usable CPUs {cpus}, env {args.env} '
           f'({obs_dim}/{act_dim}), load average {os.getloadavg()[0]:.2f} at start')
-    torch.set_num_threads(cpus)
-    big = gemm_rate([(BIG, BIG, BIG)], device, reps=5)
-    print(f'\n{cpus} threads. fp32 GEMM {BIG}^3: {big:.1f} GFLOP/s\n')
-    print('| config | GFLOP/update | update ms | GFLOP/s | GEMM GFLOP/s at its shapes | '
-          'fraction of that | fraction of the large GEMM | sampling / forward / backward / '
-          'optimizer / Polyak ms |')
-    print('|---|---|---|---|---|---|---|---|')
+    print('\nBare update against torch.mm (fp32):\n')
+    print('| config | threads | GFLOP/update | update ms | GFLOP/s | GEMM GFLOP/s at its shapes '
+          f'| fraction of that | GEMM {BIG}^3 GFLOP/s | fraction of that | sampling / forward '
+          '/ backward / optimizer / Polyak ms |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
     for name in args.configs:
-        cfg = get_config(name)
-        own = gemm_rate(update_shapes(cfg, obs_dim, act_dim), device)
-        seconds, flops, split = bare(name, obs_dim, act_dim, device, max(10, args.steps))
-        rate = flops / seconds / 1e9
-        parts = ' / '.join(f'{split[k] * 1e3:.1f}' for k in (
-            'sampling', 'forward', 'backward', 'optimizer', 'polyak'))
-        print(f'| {name} | {flops / 1e9:.2f} | {seconds * 1e3:.1f} | {rate:.1f} | {own:.1f} | '
-              f'{rate / own:.0%} | {rate / big:.0%} | {parts} |')
+        for n in candidates(cpus) if device.type == 'cpu' else [cpus]:
+            torch.set_num_threads(n)
+            t, flops = bare(name, obs_dim, act_dim, device, args.steps, args.rounds)
+            big = gemm_rate([(BIG, BIG, BIG)], device, reps=3)
+            rate = flops / t['update'] / 1e9
+            parts = ' / '.join(f'{t[k] * 1e3:.1f}' for k in (
+                'sampling', 'forward', 'backward', 'optimizer', 'polyak'))
+            print(f'| {name} | {n} | {flops / 1e9:.2f} | {t["update"] * 1e3:.1f} | {rate:.1f} | '
+                  f'{t["gemm"]:.1f} | {rate / t["gemm"]:.0%} | {big:.1f} | {rate / big:.0%} | '
+                  f'{parts} |')
     if args.no_loop or device.type != 'cpu':
         return
     counts = candidates(cpus)
@@ -202,7 +215,7 @@ def main():
     print('|---|---|' + '---|' * len(counts) + '---|---|---|')
     for name in args.configs:
         for hog in (False, True):
-            rates, choice = loop(name, args.env, device, args.steps, hog)
+            rates, choice = loop(name, args.env, device, args.steps, args.rounds, hog)
             best = max(rates[n] for n in counts)
             print(f'| {name} | {"beside a CPU hog" if hog else "idle"} | '
                   + ' | '.join(f'{rates[n]:.2f}' for n in counts)

@@ -41,25 +41,32 @@ def candidates(cpus: int) -> List[int]:
 class ThreadPolicy:
     """Sets ``torch.set_num_threads`` from the update times it is told about.
 
+    A probe times the candidates in interleaved rounds (``settle`` untimed then ``probe``
+    timed updates each per round), so a change of load during the probe touches them all
+    alike, and compares mean times, since under contention the slow tail is what costs.
+    The fewest threads within ``margin`` of the fastest win: more threads gain little when
+    they gain less than that, and lose the most when a neighbour arrives.
+
     :param fixed: a thread count to use always (no measuring).
     :param cpus: CPUs to choose among (default: :func:`usable_cpus`).
-    :param probe: timed updates per candidate (after ``settle`` untimed ones).
     :param every_s: seconds after which the choice is measured again.
-    :param slower: re-measure when the recent median exceeds the chosen one's by this factor.
+    :param slower: measure again when the median of the last ``settle + probe`` updates
+        exceeds the chosen count's probed mean by this factor.
     :param note: called with one line each time the choice is made.
     """
 
     def __init__(self, fixed: Optional[int] = None, cpus: Optional[int] = None,
-                 probe: int = 8, settle: int = 2, every_s: float = 300.0,
-                 slower: float = 1.5, note: Optional[Callable[[str], None]] = None,
+                 probe: int = 3, settle: int = 1, rounds: int = 3, margin: float = 0.1,
+                 every_s: float = 300.0, slower: float = 1.5,
+                 note: Optional[Callable[[str], None]] = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if fixed is not None and fixed < 1:
             raise ValueError(f'threads must be at least 1, got {fixed}')
         source = '--threads'
         if fixed is None and os.environ.get('OMP_NUM_THREADS', '').isdigit():
             fixed, source = max(1, int(os.environ['OMP_NUM_THREADS'])), 'OMP_NUM_THREADS'
-        self.fixed, self.probe, self.settle = fixed, probe, settle
-        self.every_s, self.slower, self.clock = every_s, slower, clock
+        self.fixed, self.probe, self.settle, self.rounds = fixed, probe, settle, rounds
+        self.margin, self.every_s, self.slower, self.clock = margin, every_s, slower, clock
         self.notes: List[Callable[[str], None]] = [note] if note else []
         self.counts = [fixed] if fixed is not None else candidates(cpus or usable_cpus())
         self._found = torch.get_num_threads()
@@ -67,6 +74,7 @@ class ThreadPolicy:
         self.chosen_s: Optional[float] = None
         self.last: Dict[int, float] = {}
         self._queue: List[int] = []
+        self._samples: Dict[int, List[float]] = {}
         self._times: List[float] = []
         self._since = 0.0
         self.choices = 0
@@ -87,10 +95,14 @@ class ThreadPolicy:
             torch.set_num_threads(n)
 
     def _start_probe(self) -> None:
-        self._queue = list(self.counts)
-        self.last = {}
+        self._queue = list(self.counts) * self.rounds
+        self._samples = {n: [] for n in self.counts}
         self._times = []
         self._set(self._queue[0])
+
+    def apply(self) -> None:
+        """Set torch to this policy's current count (after something else changed it)."""
+        torch.set_num_threads(self.threads)
 
     def restore(self) -> None:
         """Give torch back the thread count it had before this policy."""
@@ -109,20 +121,25 @@ class ThreadPolicy:
         if self._queue:
             if len(self._times) < self.settle + self.probe:
                 return
-            self.last[self._queue.pop(0)] = statistics.median(self._times[self.settle:])
+            self._samples[self._queue.pop(0)] += self._times[self.settle:]
             self._times = []
             if self._queue:
                 self._set(self._queue[0])
-                return
-            best = min(self.last, key=self.last.get)
-            self._set(best)
-            self.chosen_s, self._since = self.last[best], self.clock()
-            self.choices += 1
-            timed = ', '.join(f'{n}: {t * 1e3:.1f} ms' for n, t in sorted(self.last.items()))
-            self._say(f'threads: {best} (median update time by thread count: {timed})')
+            else:
+                self._choose()
             return
         window = self._times = self._times[-(self.settle + self.probe):]
         slowed = (len(window) == self.settle + self.probe
                   and statistics.median(window) > self.slower * self.chosen_s)
         if slowed or self.clock() - self._since > self.every_s:
             self._start_probe()
+
+    def _choose(self) -> None:
+        self.last = {n: statistics.fmean(t) for n, t in self._samples.items()}
+        fastest = min(self.last.values())
+        best = min(n for n, t in self.last.items() if t <= (1.0 + self.margin) * fastest)
+        self._set(best)
+        self.chosen_s, self._since = self.last[best], self.clock()
+        self.choices += 1
+        timed = ', '.join(f'{n}: {t * 1e3:.1f} ms' for n, t in sorted(self.last.items()))
+        self._say(f'threads: {best} (mean update time by thread count: {timed})')

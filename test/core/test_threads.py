@@ -45,30 +45,40 @@ def test_fixed_count_is_set_and_never_changed():
 
 def test_the_fastest_count_is_chosen_and_logged():
     notes, clock = [], Clock()
-    policy = ThreadPolicy(cpus=4, probe=4, settle=1, note=notes.append, clock=clock)
+    policy = ThreadPolicy(cpus=4, note=notes.append, clock=clock)
     assert policy.probing
     # Beside a busy process: one thread fastest, all threads slowest.
-    _feed(policy, {1: 69.0, 2: 161.0, 4: 300.0}, 3 * 5)
+    _feed(policy, {1: 69.0, 2: 161.0, 4: 300.0}, 3 * 3 * 4)
     assert not policy.probing and policy.threads == 1 and torch.get_num_threads() == 1
-    assert notes == ['threads: 1 (median update time by thread count: 1: 69.0 ms, '
+    assert notes == ['threads: 1 (mean update time by thread count: 1: 69.0 ms, '
                      '2: 161.0 ms, 4: 300.0 ms)']
+
+
+def test_the_probe_interleaves_candidates_and_prefers_fewer_threads():
+    policy = ThreadPolicy(cpus=2)
+    order = []
+    for _ in range(2 * 3 * 4):
+        order.append(policy.threads)
+        policy.record({1: 0.050, 2: 0.047}[policy.threads])
+    assert order == ([1] * 4 + [2] * 4) * 3
+    assert policy.threads == 1                          # 2 threads gain less than 10 %
 
 
 def test_a_slowdown_or_time_passing_measures_again():
     clock = Clock()
-    policy = ThreadPolicy(cpus=2, probe=4, settle=1, every_s=300.0, clock=clock)
-    _feed(policy, {1: 60.0, 2: 41.0}, 10)
+    policy = ThreadPolicy(cpus=2, every_s=300.0, clock=clock)
+    _feed(policy, {1: 60.0, 2: 41.0}, 24)
     assert policy.threads == 2 and not policy.probing
     _feed(policy, {1: 60.0, 2: 50.0}, 20)               # within 1.5x: kept
     assert not policy.probing
     _feed(policy, {1: 69.0, 2: 161.0}, 5)               # a neighbour arrived
     assert policy.probing
-    _feed(policy, {1: 69.0, 2: 161.0}, 10)
+    _feed(policy, {1: 69.0, 2: 161.0}, 24)
     assert policy.threads == 1 and not policy.probing
     clock.now = 301.0                                   # and after a while, again
     _feed(policy, {1: 60.0, 2: 41.0}, 1)
     assert policy.probing
-    _feed(policy, {1: 60.0, 2: 41.0}, 10)
+    _feed(policy, {1: 60.0, 2: 41.0}, 24)
     assert policy.threads == 2 and policy.choices == 3
 
 
