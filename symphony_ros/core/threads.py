@@ -45,7 +45,11 @@ class ThreadPolicy:
     timed updates each per round), so a change of load during the probe touches them all
     alike, and compares mean times, since under contention the slow tail is what costs.
     The fewest threads within ``margin`` of the fastest win: more threads gain little when
-    they gain less than that, and lose the most when a neighbour arrives.
+    they gain less than that, and lose the most when a neighbour arrives. A candidate whose
+    first round is ``drop`` times slower than another's is not timed again in that probe
+    (under contention a collapsed count costs seconds per update). A slowdown triggers a
+    new probe only while more than the fewest threads are in use: fewer threads are the
+    only remedy for contention; the periodic probe finds when more pay again.
 
     :param fixed: a thread count to use always (no measuring).
     :param cpus: CPUs to choose among (default: :func:`usable_cpus`).
@@ -57,7 +61,7 @@ class ThreadPolicy:
 
     def __init__(self, fixed: Optional[int] = None, cpus: Optional[int] = None,
                  probe: int = 3, settle: int = 1, rounds: int = 3, margin: float = 0.1,
-                 every_s: float = 300.0, slower: float = 1.5,
+                 drop: float = 2.0, every_s: float = 300.0, slower: float = 1.5,
                  note: Optional[Callable[[str], None]] = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if fixed is not None and fixed < 1:
@@ -67,6 +71,7 @@ class ThreadPolicy:
             fixed, source = max(1, int(os.environ['OMP_NUM_THREADS'])), 'OMP_NUM_THREADS'
         self.fixed, self.probe, self.settle, self.rounds = fixed, probe, settle, rounds
         self.margin, self.every_s, self.slower, self.clock = margin, every_s, slower, clock
+        self.drop = drop
         self.notes: List[Callable[[str], None]] = [note] if note else []
         self.counts = [fixed] if fixed is not None else candidates(cpus or usable_cpus())
         self._found = torch.get_num_threads()
@@ -121,21 +126,25 @@ class ThreadPolicy:
         if self._queue:
             if len(self._times) < self.settle + self.probe:
                 return
-            self._samples[self._queue.pop(0)] += self._times[self.settle:]
+            done = self._queue.pop(0)
+            self._samples[done] += self._times[self.settle:]
             self._times = []
+            means = [statistics.fmean(t) for t in self._samples.values() if t]
+            if statistics.fmean(self._samples[done]) > self.drop * min(means):
+                self._queue = [n for n in self._queue if n != done]
             if self._queue:
                 self._set(self._queue[0])
             else:
                 self._choose()
             return
         window = self._times = self._times[-(self.settle + self.probe):]
-        slowed = (len(window) == self.settle + self.probe
+        slowed = (self.threads > self.counts[0] and len(window) == self.settle + self.probe
                   and statistics.median(window) > self.slower * self.chosen_s)
         if slowed or self.clock() - self._since > self.every_s:
             self._start_probe()
 
     def _choose(self) -> None:
-        self.last = {n: statistics.fmean(t) for n, t in self._samples.items()}
+        self.last = {n: statistics.fmean(t) for n, t in self._samples.items() if t}
         fastest = min(self.last.values())
         best = min(n for n, t in self.last.items() if t <= (1.0 + self.margin) * fastest)
         self._set(best)
