@@ -6,7 +6,7 @@ Each class is one definition of the paper (arXiv 2512.10477); names follow it.
 from __future__ import annotations
 
 import math
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -152,15 +152,15 @@ class Critic(nn.Module):
         return soft_value(self(obs, action), self.weights)
 
 
-def sorted_with_weights(q: torch.Tensor, weights: torch.Tensor
-                        ) -> Tuple[torch.Tensor, torch.Tensor]:
+def sorted_with_weights(q: torch.Tensor, weights: torch.Tensor,
+                        with_numpy: Optional[bool] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """Rows of ``q`` sorted ascending, and ``weights[rank of q_ij]`` at each q_ij (no gradient).
 
-    On CPU numpy sorts: torch.sort and torch.searchsorted each took 2-3x numpy's argsort
-    at the update's [batch, heads] shape.
+    On CPU numpy sorts (``with_numpy`` defaults to that): torch.sort and torch.searchsorted
+    each took 2-3x numpy's argsort at the update's [batch, heads] shape.
     """
     q = q.detach()
-    if q.device.type == 'cpu':
+    if q.device.type == 'cpu' if with_numpy is None else with_numpy:
         rows = q.contiguous().numpy()
         order = np.argsort(rows, axis=-1)
         at_rank = np.empty_like(rows)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from symphony_ros.core.networks import (Actor, Critic, FeedForward, GradientDropout, ReSine,
-                                        limited_noise, soft_weights)
+                                        limited_noise, soft_value, soft_weights,
+                                        sorted_with_weights)
 
 
 def test_resine_values_match_formula():
@@ -113,3 +114,16 @@ def test_critic_soft_is_weighted_sum_of_sorted_heads():
     assert torch.allclose(critic.soft(obs, act), expected, atol=1e-6)
     # Pessimistic: below the plain mean of the heads.
     assert torch.all(critic.soft(obs, act) <= q.mean(-1, keepdim=True) + 1e-6)
+
+
+def test_soft_value_gradient_is_the_weight_at_each_rank_on_both_sort_paths():
+    torch.manual_seed(5)
+    q = torch.randn(7, 24, requires_grad=True)
+    w = soft_weights(24)
+    soft_value(q, w).sum().backward()
+    expected = torch.empty_like(q).scatter_(-1, torch.sort(q, -1).indices, w.expand(7, 24))
+    assert torch.equal(q.grad, expected)
+    # The torch path (taken on CUDA) agrees with numpy's (taken on CPU).
+    for a, b in zip(sorted_with_weights(q, w, with_numpy=True),
+                    sorted_with_weights(q, w, with_numpy=False)):
+        assert torch.equal(a, b)
