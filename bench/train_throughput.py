@@ -1,31 +1,44 @@
-"""Training throughput: the full loop against a bare forward+backward loop of the same networks.
+"""Training throughput: the update against the machine's GEMM rate, idle and beside a CPU hog.
 
-For each config: env steps/s and updates/s of the real training loop (env, buffer, sampling,
-acting, logging), FLOPs per update (counted by torch's FlopCounterMode) and achieved GFLOP/s,
-and the same for a bare loop of Symphony updates on preallocated random tensors. The loop's
-own overhead is (loop time per update - bare time per update) / bare time per update.
+Two tables, all measured in one run (compare ratios, not absolute figures, across runs):
 
-    python bench/train_throughput.py [--configs s3 ed] [--env Humanoid-v4] [--steps 30]
+1. The bare update per config and thread count (random batch, no env): FLOPs (torch's
+   FlopCounterMode), median time, GFLOP/s and that as a fraction of each GEMM rate, plus
+   the time split of one update into sampling, forward, backward, optimizer and Polyak.
+   The GEMM rate is torch.mm's at the update's own shapes (the actor's and critic's Linear
+   layers at the config's batch, weighted by their FLOPs) and at a large square shape.
+2. The real training loop (env, buffer, acting, updates) per config, idle and beside a CPU
+   hog (a busy Python process the bench starts and stops): env steps/s with each fixed
+   thread count and with the trainer's thread policy, the policy's choice, and the policy
+   against the best fixed count under the same condition.
+
+    python bench/train_throughput.py [--configs s3 ed] [--env Humanoid-v4] [--steps 10]
+
+OMP_NUM_THREADS is ignored here (the policy would take it as a fixed choice).
 """
 
 import argparse
+import contextlib
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
+os.environ.pop('OMP_NUM_THREADS', None)
 
-from symphony_ros.core.agent import Symphony
-from symphony_ros.core.config import TrainConfig, get_config
-from symphony_ros.core.replay import Batch
-from symphony_ros.core.trainer import Trainer, resolve_device
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from symphony_ros.core.agent import Symphony  # noqa: E402
+from symphony_ros.core.config import TrainConfig, get_config  # noqa: E402
+from symphony_ros.core.envs import env_dims, make_env  # noqa: E402
+from symphony_ros.core.replay import Batch  # noqa: E402
+from symphony_ros.core.threads import ThreadPolicy, candidates, usable_cpus  # noqa: E402
+from symphony_ros.core.trainer import Trainer, resolve_device  # noqa: E402
 
-def pct(values, q):
-    """Return the q-quantile (0..1) of values."""
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
+BIG = 2048
 
 
 def sync(device):
@@ -34,80 +47,180 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def bare(name, obs_dim, act_dim, device, updates):
-    """Time agent.update on random tensors; return per-update seconds and FLOPs/update."""
-    cfg = get_config(name)
-    agent = Symphony(obs_dim, act_dim, cfg, device)
-    n = cfg.batch_size
-    batch = Batch(torch.randn(n, obs_dim, device=device),
-                  torch.rand(n, act_dim, device=device) * 2 - 1,
-                  torch.randn(n, 1, device=device), torch.randn(n, obs_dim, device=device),
-                  torch.zeros(n, 1, device=device))
-    with FlopCounterMode(display=False) as counter:
-        agent.update(batch)
-    flops = counter.get_total_flops()
-    for _ in range(3):
-        agent.update(batch)
+def median_s(fn, device, reps, warm=2):
+    """Median wall time of ``fn()`` over ``reps`` calls after ``warm`` untimed ones."""
+    for _ in range(warm):
+        fn()
     times = []
-    for _ in range(updates):
+    for _ in range(reps):
         sync(device)
         t0 = time.perf_counter()
-        agent.update(batch)
+        fn()
         sync(device)
         times.append(time.perf_counter() - t0)
-    return times, flops
+    return statistics.median(times)
 
 
-def loop(name, env, device, steps):
-    """Time Trainer.step after warm-up; return per-step seconds and (obs_dim, act_dim, G)."""
-    sym = get_config(name)
+def gemm_rate(shapes, device, reps=20):
+    """GFLOP/s of torch.mm over ``shapes`` (m, k, n), weighted by their FLOPs."""
+    flops, seconds = 0.0, 0.0
+    for m, k, n in shapes:
+        a = torch.randn(m, k, device=device)
+        b = torch.randn(k, n, device=device)
+        seconds += median_s(lambda: torch.mm(a, b), device, reps)
+        flops += 2.0 * m * k * n
+    return flops / seconds / 1e9
+
+
+def update_shapes(cfg, obs_dim, act_dim):
+    """(m, k, n) of the Linear layers of one forward pass of the actor and one critic."""
+    b, h = cfg.batch_size, cfg.hidden_dim
+    return [(b, obs_dim, h), (b, h, h), (b, h, 3 * act_dim),
+            (b, obs_dim + act_dim, h), (b, h, h), (b, h, cfg.critic_heads)]
+
+
+def random_batch(n, obs_dim, act_dim, device):
+    """A batch of random transitions (no env needed)."""
+    return Batch(torch.randn(n, obs_dim, device=device),
+                 torch.rand(n, act_dim, device=device) * 2 - 1,
+                 torch.randn(n, 1, device=device), torch.randn(n, obs_dim, device=device),
+                 torch.zeros(n, 1, device=device))
+
+
+def bare(name, obs_dim, act_dim, device, updates, rounds):
+    """Median seconds and FLOPs of one update, its phases, and the GEMM rate at its shapes.
+
+    The update and the GEMMs are timed in alternating rounds, so a change of load on a
+    shared machine touches both sides of the fraction alike.
+    """
+    cfg = get_config(name)
+    agent = Symphony(obs_dim, act_dim, cfg, device)
+    batch = random_batch(cfg.batch_size, obs_dim, act_dim, device)
+    with FlopCounterMode(display=False) as counter:
+        agent.update(batch)
+    store = random_batch(20_000, obs_dim, act_dim, device)
+    idx = torch.randint(0, 20_000, (cfg.batch_size,), device=device)
+
+    def backward():
+        agent.optimizer.zero_grad()
+        agent.loss(batch)['loss'].backward()
+    phases = {'update': lambda: agent.update(batch),
+              'sampling': lambda: Batch(*(t[idx] for t in store)),
+              'forward': lambda: agent.loss(batch), 'backward': backward,
+              'optimizer': agent.optimizer.step, 'polyak': agent.soft_update}
+    shapes = update_shapes(cfg, obs_dim, act_dim)
+    samples = {k: [] for k in list(phases) + ['gemm']}
+    for _ in range(rounds):
+        samples['gemm'].append(gemm_rate(shapes, device, reps=updates))
+        for key, fn in phases.items():
+            samples[key].append(median_s(fn, device, updates))
+    out = {k: statistics.median(v) for k, v in samples.items()}
+    out['backward'] -= out['forward']
+    return out, counter.get_total_flops()
+
+
+class Hog:
+    """A busy Python process beside the benchmark, stopped on exit."""
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def loop(name, env, device, steps, rounds, hog):
+    """Env steps/s per fixed thread count and with the policy; the policy's choice.
+
+    The policy chooses idle and then meets the hog (if any) while running, as in use.
+    Settings are timed in alternating rounds of ``steps`` steps (one untimed step after
+    each switch); each rate is 1 / the median step time of its rounds together.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(config=name, env=env, steps=10**9, run_dir=tmp, device=device.type,
                           eval_every=10**9, checkpoint_every=10**9,
                           overrides={'explore_steps': 200})
         trainer = Trainer(cfg, progress=False, tensorboard=False)
-        while not trainer.learning:
-            trainer.step()
-        for _ in range(3):
-            trainer.step()
-        times = []
-        for _ in range(steps):
-            sync(device)
-            t0 = time.perf_counter()
-            trainer.step()
-            sync(device)
-            times.append(time.perf_counter() - t0)
-        dims = (trainer.obs_dim, trainer.act_dim, sym.updates_per_step)
-        trainer.close()
-    return times, dims
+        try:
+            while not trainer.learning:
+                trainer.step()
+            trainer.thread_policy = policy = ThreadPolicy()
+            while policy.probing:
+                trainer.step()
+            settings = {n: ThreadPolicy(fixed=n) for n in candidates(usable_cpus())}
+            settings['policy'] = policy
+            times = {k: [] for k in settings}
+            with Hog() if hog else contextlib.nullcontext():
+                if hog:
+                    for _ in range(steps):              # the policy meets its neighbour
+                        trainer.step()
+                for _ in range(rounds):
+                    for key, setting in settings.items():
+                        trainer.thread_policy = setting
+                        setting.apply()
+                        trainer.step()
+                        for _ in range(steps):
+                            t0 = time.perf_counter()
+                            trainer.step()
+                            times[key].append(time.perf_counter() - t0)
+            rates = {k: 1.0 / statistics.median(v) for k, v in times.items()}
+            return rates, policy.threads
+        finally:
+            trainer.close()
 
 
 def main():
-    """Run the benchmark and print one table row per config."""
+    """Run the benchmark and print the two tables."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--configs', nargs='+', default=['s3', 'ed'])
     p.add_argument('--env', default='Humanoid-v4')
     p.add_argument('--device', default='auto')
-    p.add_argument('--steps', type=int, default=30, help='timed env steps per config')
+    p.add_argument('--steps', type=int, default=10,
+                   help='timed env steps (or updates) per setting and round')
+    p.add_argument('--rounds', type=int, default=3, help='alternating rounds per measurement')
+    p.add_argument('--no-loop', action='store_true', help='skip table 2 (env loop, hog)')
     args = p.parse_args()
     device = resolve_device(args.device)
-    print(f'torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, '
-          f'env {args.env}')
-    header = ('config', 'env steps/s', 'updates/s', 'GFLOP/update', 'GFLOP/s',
-              'bare updates/s', 'bare GFLOP/s', 'update ms p50/p99 (bare)',
-              'step ms p50/p99 (loop)', 'loop overhead')
-    print('| ' + ' | '.join(header) + ' |')
-    print('|' + '---|' * len(header))
+    cpus = usable_cpus()
+    probe = make_env(args.env)
+    obs_dim, act_dim = env_dims(probe)
+    probe.close()
+    print(f'torch {torch.__version__}, device {device}, usable CPUs {cpus}, env {args.env} '
+          f'({obs_dim}/{act_dim}), load average {os.getloadavg()[0]:.2f} at start')
+    print('\nBare update against torch.mm (fp32):\n')
+    print('| config | threads | GFLOP/update | update ms | GFLOP/s | GEMM GFLOP/s at its shapes '
+          f'| fraction of that | GEMM {BIG}^3 GFLOP/s | fraction of that | sampling / forward '
+          '/ backward / optimizer / Polyak ms |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
     for name in args.configs:
-        step_t, (obs_dim, act_dim, g) = loop(name, args.env, device, args.steps)
-        upd_t, flops = bare(name, obs_dim, act_dim, device, max(10, args.steps * g))
-        step_med, upd_med = statistics.median(step_t), statistics.median(upd_t)
-        overhead = (step_med / g - upd_med) / upd_med
-        gflop = flops / 1e9
-        print(f'| {name} | {1 / step_med:.2f} | {g / step_med:.1f} | {gflop:.2f} | '
-              f'{gflop * g / step_med:.1f} | {1 / upd_med:.1f} | {gflop / upd_med:.1f} | '
-              f'{upd_med * 1e3:.1f}/{pct(upd_t, 0.99) * 1e3:.1f} | '
-              f'{step_med * 1e3:.1f}/{pct(step_t, 0.99) * 1e3:.1f} | {overhead * 100:+.1f}% |')
+        for n in candidates(cpus) if device.type == 'cpu' else [cpus]:
+            torch.set_num_threads(n)
+            t, flops = bare(name, obs_dim, act_dim, device, args.steps, args.rounds)
+            big = gemm_rate([(BIG, BIG, BIG)], device, reps=3)
+            rate = flops / t['update'] / 1e9
+            parts = ' / '.join(f'{t[k] * 1e3:.1f}' for k in (
+                'sampling', 'forward', 'backward', 'optimizer', 'polyak'))
+            print(f'| {name} | {n} | {flops / 1e9:.2f} | {t["update"] * 1e3:.1f} | {rate:.1f} | '
+                  f'{t["gemm"]:.1f} | {rate / t["gemm"]:.0%} | {big:.1f} | {rate / big:.0%} | '
+                  f'{parts} |')
+    if args.no_loop or device.type != 'cpu':
+        return
+    counts = candidates(cpus)
+    print('\nTraining loop, env steps/s (median step time):\n')
+    print('| config | condition | ' + ' | '.join(f'{n} thread{"s" * (n > 1)}' for n in counts)
+          + ' | policy (choice) | policy / best fixed | policy / all threads |')
+    print('|---|---|' + '---|' * len(counts) + '---|---|---|')
+    for name in args.configs:
+        for hog in (False, True):
+            rates, choice = loop(name, args.env, device, args.steps, args.rounds, hog)
+            best = max(rates[n] for n in counts)
+            print(f'| {name} | {"beside a CPU hog" if hog else "idle"} | '
+                  + ' | '.join(f'{rates[n]:.2f}' for n in counts)
+                  + f' | {rates["policy"]:.2f} ({choice}) | {rates["policy"] / best:.2f} | '
+                  f'{rates["policy"] / rates[counts[-1]]:.2f} |')
 
 
 if __name__ == '__main__':

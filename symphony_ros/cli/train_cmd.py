@@ -165,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
              f'symphony train: resumed {cfg.run_dir} at step {trainer.step_count:,}')
     trainer.on_evaluation.append(lambda row: _say(evaluation_line(row)))
     trainer.on_checkpoint.append(lambda saved: _say(saved.line()))
+    trainer.on_note.append(lambda line: _say(f'symphony train: {line}'))
     caught: List[int] = []
     try:
         with _stop_on_first_signal(trainer, caught):

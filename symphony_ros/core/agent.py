@@ -14,6 +14,15 @@ from .optim import SymphonyAdamW
 from .replay import Batch
 
 
+def deliberate_fall(step: int, limit: int, fall_steps: int) -> bool:
+    """Whether only noise acts at 1-based ``step`` of a training episode capped at ``limit``.
+
+    The reference acts fully while ``step < limit - fall_steps`` (counting from 1), so the
+    fall covers steps limit - fall_steps .. limit: fall_steps + 1 steps (51 of 1,000).
+    """
+    return step >= limit - fall_steps
+
+
 class Symphony:
     """Actor, critic ensemble, target critics and the temporal-advantage baseline m."""
 
@@ -25,8 +34,11 @@ class Symphony:
                            cfg.gradient_dropout).to(self.device)
         self.critic = Critic(obs_dim, act_dim, cfg.hidden_dim, cfg.critic_heads,
                              cfg.gradient_dropout).to(self.device)
-        # Critics only: Symphony keeps no target actor.
-        self.target_critic = copy.deepcopy(self.critic).eval().requires_grad_(False)
+        # Critics only: Symphony keeps no target actor. The target stays in training mode
+        # (never optimised: no parameter needs a gradient) because in S2 its GradientDropout
+        # cuts part of the actor's advantage gradient, which flows through it, as in the
+        # reference; the other configs have no mode-dependent layer.
+        self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         params = list(self.actor.parameters()) + list(self.critic.parameters())
         self.optimizer = SymphonyAdamW(params, cfg.lr, cfg.betas, cfg.weight_decay)
         self.m = torch.zeros((), device=self.device)
@@ -65,9 +77,12 @@ class Symphony:
         torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, noise: bool = True, act: bool = True) -> torch.Tensor:
-        """Return the action for acting in the environment (no gradient)."""
-        return self.actor(obs, noise=noise, act=act)[0]
+    def act(self, obs: torch.Tensor, noise: bool = True, fall: bool = False) -> torch.Tensor:
+        """Return the action for acting in the environment (no gradient).
+
+        :param fall: the deliberate fall, S*A off (see :func:`deliberate_fall`).
+        """
+        return self.actor(obs, noise=noise, fall=fall)[0]
 
     def state_dict(self) -> Dict[str, object]:
         """Networks, optimizer moments and m."""

@@ -52,7 +52,8 @@ class SymphonyConfig:
     explore_steps: int = ranged(10_240, 1)
     """N_exp: warm-up steps with the untrained actor plus noise before updates start."""
     fall_steps: int = ranged(50, 0)
-    """From step (limit - fall_steps) of a training episode only noise acts (deliberate fall)."""
+    """From 1-based step limit - fall_steps of a training episode only noise acts (the
+    deliberate fall: fall_steps + 1 steps, as the reference's ``steps < limit - 50``)."""
     q_floor: float = ranged(1.0, 0, above=True)
     """Floor on |Q_T| in the normalised advantage (see losses.normalised_advantage)."""
 
@@ -138,6 +139,12 @@ class TrainConfig:
     """Keep the replay buffer with the newest checkpoint, so --resume continues exactly;
     false: checkpoints hold networks and optimizer only (smaller, faster) and a resume
     refills the buffer with a fresh warm-up."""
+    threads: Optional[int] = ranged(None, 1)
+    """torch CPU threads of the learner; None chooses from measured update times, again
+    when load changes, and logs each choice."""
+    eval_protocol: str = 'fixed'
+    """fixed: eval_episodes episodes from the same seeds each evaluation, best actor kept in
+    best_actor.pt; paper: the reference's 25 episodes from fresh seeds, current actor kept."""
     overrides: Dict[str, Any] = field(default_factory=dict)
     """Field overrides applied to the named Symphony configuration."""
 

@@ -3,14 +3,40 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Sequence
 
 import gymnasium as gym
 import numpy as np
 
 EVAL_SEED_OFFSET = 10_000
-"""Test episode k of a run seeded s starts from reset(seed=s + offset + k): every
-evaluation of a run sees the same initial states, so successive figures compare."""
+"""Test episode k of a run seeded s starts from reset(seed=s + offset + k) under the fixed
+protocol: every evaluation of a run sees the same initial states, so successive figures
+compare."""
+
+PROTOCOLS = ('fixed', 'paper')
+"""``fixed``: the run's eval_episodes from the same seeds each time, the best actor kept.
+``paper``: as the reference, 25 episodes from fresh initial states per evaluation and the
+current actor kept, so a curve can be set beside the paper's without selection on seeds."""
+
+PAPER_EPISODES = 25
+"""Test episodes per evaluation in the reference implementation."""
+
+
+def episode_seeds(protocol: str, seed: int, evaluation: int, episodes: int) -> List[int]:
+    """Reset seeds of one evaluation's episodes.
+
+    Fresh seeds (``paper``) are drawn from (run seed, evaluation key), not from the OS: a
+    run stays reproducible and its resume exact, yet no two evaluations share a seed.
+
+    :param evaluation: a key unique to the evaluation within its run (the env step).
+    """
+    if protocol == 'fixed':
+        return [seed + EVAL_SEED_OFFSET + k for k in range(episodes)]
+    if protocol == 'paper':
+        state = np.random.SeedSequence([seed, evaluation]).generate_state(episodes)
+        return [int(s) for s in state]
+    raise ValueError(f'unknown evaluation protocol {protocol!r}; expected '
+                     f'{" or ".join(PROTOCOLS)}')
 
 
 @dataclass
@@ -35,14 +61,19 @@ class EvalResult:
 
 
 def evaluate(env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], episodes: int,
-             seed: int, max_steps: int | None = None) -> EvalResult:
+             seed: int, max_steps: int | None = None,
+             seeds: Optional[Sequence[int]] = None) -> EvalResult:
     """Run ``episodes`` episodes with ``policy`` (obs -> action), seeded per episode.
 
     :param max_steps: cap on episode length beyond the env's own time limit.
+    :param seeds: reset seeds, one per episode (then ``episodes`` and ``seed`` are unused);
+        by default the fixed protocol's.
     """
+    if seeds is None:
+        seeds = episode_seeds('fixed', seed, 0, episodes)
     returns, lengths, falls, terms = [], [], 0, {}
-    for k in range(episodes):
-        obs, _ = env.reset(seed=seed + EVAL_SEED_OFFSET + k)
+    for episode_seed in seeds:
+        obs, _ = env.reset(seed=int(episode_seed))
         total, steps = 0.0, 0
         while True:
             obs, reward, terminated, truncated, info = env.step(policy(obs))
@@ -57,4 +88,4 @@ def evaluate(env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], episodes:
         returns.append(total)
         lengths.append(steps)
     return EvalResult(returns, lengths, falls,
-                      {name: total / episodes for name, total in terms.items()})
+                      {name: total / len(seeds) for name, total in terms.items()})

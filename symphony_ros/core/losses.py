@@ -42,10 +42,12 @@ def advantage_baseline(m: torch.Tensor, q_next: torch.Tensor, alpha: float) -> t
 def normalised_advantage(q_next: torch.Tensor, q_t: torch.Tensor, floor: float) -> torch.Tensor:
     """(Q' - Q_T) / |Q_T|, with |Q_T| floored.
 
-    The paper divides by |Q_T| unguarded. At the first update m = 0 and Q' is near zero,
-    so the ratio (and the actor's gradient, which scales as 1/|Q_T|) would explode and
-    poison Adam's second moments for thousands of updates. Rewards are scaled to
-    mean |r| = 1, so a floor of 1.0 (one typical reward) leaves every value past the
-    first updates untouched while bounding the gradient by 1 per unit of advantage.
+    The paper divides by |Q_T| unguarded. At the first update m = 0, so Q_T = (1-alpha) Q'
+    and the ratio is exactly +-alpha/(1-alpha) = +-1.618; what explodes is its gradient
+    with respect to Q', 1/|Q_T|, because Q' is near zero then. Later the ratio itself
+    explodes for samples whose Q_T is near zero. Either would poison Adam's second moments
+    for thousands of updates. Rewards are scaled to mean |r| = 1, so a floor of 1.0 (one
+    typical reward) leaves every value past the first updates untouched while bounding the
+    gradient by 1 per unit of advantage.
     """
     return (q_next - q_t) / q_t.abs().clamp_min(floor)

@@ -6,9 +6,11 @@ Each class is one definition of the paper (arXiv 2512.10477); names follow it.
 from __future__ import annotations
 
 import math
-from typing import Tuple
+from typing import Optional, Tuple
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -25,10 +27,15 @@ class ReSine(nn.Module):
         self.s = nn.Parameter(torch.empty(width).uniform_(-k, k))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the activation elementwise."""
+        """Apply the activation elementwise.
+
+        Written as y = sigma * (sin(u) * sigmoid(1.5 sin(u))), u = x * (1/sigma), since
+        f/sigma = sin(u): no division of [batch, h] tensors forward or backward, which made
+        this 1.6x faster (float rounding apart, the same function).
+        """
         sigma = torch.sigmoid(self.s)
-        f = sigma * torch.sin(x / sigma)
-        return f * torch.sigmoid(1.5 * f / sigma)
+        sine = torch.sin(x * sigma.reciprocal())
+        return sine * torch.sigmoid(1.5 * sine) * sigma
 
 
 class GradientDropout(nn.Module):
@@ -58,6 +65,19 @@ class FeedForward(nn.Sequential):
             layers.append(GradientDropout(grad_dropout))
         super().__init__(*layers)
 
+    def forward_apart(self, fixed: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Return ``self(cat([fixed, x], -1))`` with the first layer applied to each part.
+
+        Backward then computes no input gradient for ``fixed``'s columns, which autograd
+        would compute for the whole concatenation when ``x`` needs one.
+        """
+        first, k = self[0], fixed.shape[-1]
+        out = F.linear(fixed, first.weight[:, :k]) + F.linear(x, first.weight[:, k:],
+                                                              first.bias)
+        for layer in list(self)[1:]:
+            out = layer(out)
+        return out
+
 
 def limited_noise(like: torch.Tensor, clip: float) -> torch.Tensor:
     """Limited parametric noise N = clamp(eps, -clip, clip) / clip, eps ~ N(0, 1)."""
@@ -82,11 +102,15 @@ class Actor(nn.Module):
         asb = torch.tanh(self.net(obs) / 2.0).reshape(-1, 3, self.act_dim)
         return asb[:, 0], asb[:, 1].abs(), asb[:, 2].abs()
 
-    def forward(self, obs: torch.Tensor, noise: bool = True, act: bool = True
+    def forward(self, obs: torch.Tensor, noise: bool = True, fall: bool = False
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return (action, S, B); ``act=False`` zeroes S*A so only noise acts."""
+        """Return (action, S, B); ``fall=True`` zeroes S*A so only noise acts.
+
+        The deliberate fall near an episode's time limit: the robot, driven by noise alone,
+        falls and feeds terminal transitions into the replay buffer.
+        """
         a, s, b = self.asb(obs)
-        x = s * a if act else torch.zeros_like(a)
+        x = torch.zeros_like(a) if fall else s * a
         if noise:
             x = x + limited_noise(a, self.noise_clip)
         return torch.tanh(x), s, b
@@ -116,10 +140,45 @@ class Critic(nn.Module):
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Return all heads, [batch, H]."""
+        if action.requires_grad and not obs.requires_grad:
+            # The actor's gradient through the target critic: only the action needs one,
+            # and skipping the observation's saves ~8% of an update's FLOPs.
+            return torch.cat([net.forward_apart(obs, action) for net in self.nets], dim=-1)
         x = torch.cat([obs, action], dim=-1)
         return torch.cat([net(x) for net in self.nets], dim=-1)
 
     def soft(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Pessimistic soft value: weighted sum of the sorted heads, [batch, 1]."""
-        q = torch.sort(self(obs, action), dim=-1).values
-        return (q * self.weights).sum(dim=-1, keepdim=True)
+        return soft_value(self(obs, action), self.weights)
+
+
+def sorted_with_weights(q: torch.Tensor, weights: torch.Tensor,
+                        with_numpy: Optional[bool] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Rows of ``q`` sorted ascending, and ``weights[rank of q_ij]`` at each q_ij (no gradient).
+
+    On CPU numpy sorts (``with_numpy`` defaults to that): torch.sort and torch.searchsorted
+    each took 2-3x numpy's argsort at the update's [batch, heads] shape.
+    """
+    q = q.detach()
+    if q.device.type == 'cpu' if with_numpy is None else with_numpy:
+        rows = q.contiguous().numpy()
+        order = np.argsort(rows, axis=-1)
+        at_rank = np.empty_like(rows)
+        np.put_along_axis(at_rank, order, weights.numpy()[None, :], axis=-1)
+        return (torch.from_numpy(np.take_along_axis(rows, order, axis=-1)),
+                torch.from_numpy(at_rank))
+    values, order = torch.sort(q, dim=-1)
+    return values, torch.empty_like(q).scatter_(-1, order, weights.to(q.dtype).expand_as(q))
+
+
+def soft_value(q: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Weighted sum of each row's ascending-sorted entries, [batch, 1].
+
+    The value is computed from the sorted rows as written; its gradient, weights[rank of
+    q_ij] at q_ij, as sort's backward gives it, enters through a term exactly zero in value.
+    """
+    values, at_rank = sorted_with_weights(q, weights)
+    value = (values * weights).sum(dim=-1, keepdim=True)
+    if not q.requires_grad:
+        return value
+    return value + ((q - q.detach()) * at_rank).sum(dim=-1, keepdim=True)

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional
 
 import torch
+
+
+def fused_available(params: List[torch.Tensor]) -> bool:
+    """Whether torch's fused AdamW kernel takes these tensors (torch >= 2.4, CPU or CUDA).
+
+    Otherwise the same formula runs as foreach kernels.
+    """
+    if not hasattr(torch, '_fused_adamw_') or not params:
+        return False
+    if torch.torch_version.TorchVersion(torch.__version__) < (2, 4):
+        return False
+    devices = {p.device.type for p in params}
+    dtypes = {p.dtype for p in params}
+    return (len(devices) == 1 and devices <= {'cpu', 'cuda'}
+            and len(dtypes) == 1 and dtypes <= {torch.float32, torch.float64})
 
 
 class SymphonyAdamW:
@@ -21,6 +36,9 @@ class SymphonyAdamW:
         self.beta1, self.beta2 = betas
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
+        self._steps: Optional[List[torch.Tensor]] = None
+        if fused_available(self.params):
+            self._steps = [torch.tensor(float(2 ** 30), device=p.device) for p in self.params]
 
     def zero_grad(self) -> None:
         """Drop the gradients."""
@@ -31,6 +49,15 @@ class SymphonyAdamW:
     def step(self) -> None:
         """Apply one update from the current gradients (missing ones count as zero)."""
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        if self._steps is not None:
+            # torch's fused AdamW kernel: one pass over each tensor instead of seven.
+            # Its bias corrections 1 - beta^t are exactly 1 at t = 2^30 (beta^t underflows
+            # to 0, and t + 1 rounds back to 2^30 in float32), so this is the formula above.
+            torch._fused_adamw_(self.params, grads, self.m, self.v, [], self._steps,
+                                lr=self.lr, beta1=self.beta1, beta2=self.beta2,
+                                weight_decay=self.wd, eps=self.eps, amsgrad=False,
+                                maximize=False)
+            return
         torch._foreach_mul_(self.m, self.beta1)
         torch._foreach_add_(self.m, grads, alpha=1.0 - self.beta1)
         torch._foreach_mul_(self.v, self.beta2)

@@ -9,7 +9,9 @@ insert (O(N)), and when the oldest entry is terminal it rolls that entry round t
 end instead of dropping it. Here the storage is a ring: the oldest slot is ``head`` and
 position i lives in slot (head + i) mod N. Evicting the oldest is overwriting ``head``;
 recycling a terminal is stepping ``head`` past it, which makes its slot the newest one
-without moving any data. Same order, same sampling mass, O(1) amortised per insert.
+without moving any data. O(1) amortised per insert. The rule is the one the roll intends:
+every terminal reaching the oldest end is recycled, just before the newest entry (the
+literal roll recycles one per insert and lets the next terminal behind it go).
 """
 
 from __future__ import annotations

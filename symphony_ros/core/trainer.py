@@ -20,20 +20,21 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
-from .agent import Symphony
+from .agent import Symphony, deliberate_fall
 from .atomic import atomic_write
 from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
 from .envs import (canonical_env_id, check_env_name, default_obs_spec, env_dims,
                    episode_limit, get_rng_state, make_env, set_rng_state)
-from .evaluation import EvalResult, evaluate
+from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, episode_seeds, evaluate
 from .replay import FadingReplayBuffer
 from .run_log import TERM_PREFIX, RunLog
 from .snapshot import BEST, save_best_actor
+from .threads import ThreadPolicy
 
 CONFIG_FILE = 'config.json'
-RESUMABLE = ('steps', 'device', 'exact_resume')
+RESUMABLE = ('steps', 'device', 'exact_resume', 'threads')
 """TrainConfig fields a resume may change. The others are the run's identity, except
 ``run_dir``: where a run folder lives (relative path, moved, copied) is not part of it."""
 LOSS_TERMS = ('loss', 'actor', 'critic', 'swaddling', 'mean_S')
@@ -97,6 +98,13 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
     Field ranges are checked when the config is built (see ``core.fields.Range``).
     """
     check_env_name(cfg.env)
+    if cfg.eval_protocol not in PROTOCOLS:
+        raise ValueError(f'eval_protocol must be {" or ".join(PROTOCOLS)}, '
+                         f'got {cfg.eval_protocol!r}')
+    if cfg.eval_protocol == 'paper' and cfg.eval_episodes not in (
+            TrainConfig().eval_episodes, PAPER_EPISODES):
+        raise ValueError(f'eval_episodes: the paper protocol runs {PAPER_EPISODES} episodes, '
+                         f'got {cfg.eval_episodes}')
     return cfg.symphony()
 
 
@@ -210,6 +218,9 @@ class Trainer:
         self.on_evaluation: List[Callable[[Dict[str, float]], None]] = []
         self.on_checkpoint: List[Callable[[Saved], None]] = []
         self.last_saved: Optional[Saved] = None
+        self.on_note: List[Callable[[str], None]] = []
+        """Called with one line for a person (e.g. each choice of thread count)."""
+        self.thread_policy: Optional[ThreadPolicy] = None
         rows = self._restore() if resume else []
         self._write_run_config()
         self.log = RunLog(self.run_dir, rows, tensorboard, title=self._title())
@@ -254,7 +265,9 @@ class Trainer:
         theirs = read_run_config(self.run_dir)
         ignore = RESUMABLE + ('run_dir',)
         mine = self._identity()
-        a = {k: v for k, v in theirs['train_config'].items() if k not in ignore}
+        # A field added since the run was written counts as its default.
+        stored = dict(TrainConfig().to_dict(), **theirs['train_config'])
+        a = {k: v for k, v in stored.items() if k not in ignore}
         b = {k: v for k, v in mine['train_config'].items() if k not in ignore}
         for d in (a, b):  # a run of Humanoid-v4 resumes as symphony/Humanoid-v4
             d['env'] = canonical_env_id(str(d.get('env', '')))
@@ -280,9 +293,9 @@ class Trainer:
         return f'{name}: {self.sym.name} on {self.cfg.env}, seed {self.cfg.seed}'
 
     # ---- acting -------------------------------------------------------------------------
-    def _act(self, obs: np.ndarray, noise: bool, act: bool = True) -> np.ndarray:
+    def _act(self, obs: np.ndarray, noise: bool, fall: bool = False) -> np.ndarray:
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
-        return self.agent.act(x, noise=noise, act=act)[0].cpu().numpy().astype(np.float64)
+        return self.agent.act(x, noise=noise, fall=fall)[0].cpu().numpy().astype(np.float64)
 
     def policy(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic action a = tanh(S*A) for evaluation."""
@@ -309,8 +322,9 @@ class Trainer:
             self._ep_step = 0
         # The paper's deliberate fall: near the time limit only noise acts, which feeds
         # terminal transitions into the buffer.
-        active = not p.learning or self._ep_step < self.limit - self.sym.fall_steps
-        action = self._act(self._obs, noise=True, act=active)
+        fall = p.learning and deliberate_fall(self._ep_step + 1, self.limit,
+                                              self.sym.fall_steps)
+        action = self._act(self._obs, noise=True, fall=fall)
         self._finite('action', action)
         next_obs, reward, terminated, truncated, _ = self.env.step(action)
         self._finite('observation', next_obs)
@@ -351,10 +365,20 @@ class Trainer:
             for name, value in getattr(self.agent, part).named_parameters():
                 self._finite(f'{part} parameter {name}', value.detach())
 
+    def _note(self, line: str) -> None:
+        for callback in self.on_note:
+            callback(line)
+
     def _update(self) -> None:
+        # Made at the first update, so the callbacks attached after construction hear it.
+        if self.thread_policy is None and (self.device.type == 'cpu' or self.cfg.threads):
+            self.thread_policy = ThreadPolicy(self.cfg.threads, note=self._note)
         terms, seen = None, []
         for _ in range(self.sym.updates_per_step):
+            t0 = time.perf_counter()
             terms = self.agent.update(self.buffer.sample(self.sym.batch_size))
+            if self.device.type == 'cpu':
+                self.thread_policy.record(time.perf_counter() - t0)
             seen.append(torch.stack([terms[k].detach().float().reshape(()) for k in LOSS_TERMS]))
         # One device sync per environment step, not per update.
         values = torch.stack(seen)
@@ -364,6 +388,8 @@ class Trainer:
         self.progress.updates += self.sym.updates_per_step
         if self.step_count % 100 == 0:
             self.progress.mean_s = float(terms['mean_S'])
+            if self.thread_policy is not None:
+                self.log.scalar('train/threads', self.thread_policy.threads, self.step_count)
             for key in LOSS_TERMS:
                 self.log.scalar(f'loss/{key}', float(terms[key].detach()), self.step_count)
 
@@ -386,8 +412,11 @@ class Trainer:
         """
         p = self.progress
         t0 = time.perf_counter()
-        result: EvalResult = evaluate(self.test_env, self.policy, self.cfg.eval_episodes,
-                                      self.cfg.seed, max_steps=self.limit)
+        paper = self.cfg.eval_protocol == 'paper'
+        seeds = episode_seeds(self.cfg.eval_protocol, self.cfg.seed, self.step_count,
+                              PAPER_EPISODES if paper else self.cfg.eval_episodes)
+        result: EvalResult = evaluate(self.test_env, self.policy, len(seeds), self.cfg.seed,
+                                      max_steps=self.limit, seeds=seeds)
         p.wall_s += time.perf_counter() - t0
         return self.record_evaluation(result, self.agent.actor, self.progress_row())
 
@@ -421,10 +450,12 @@ class Trainer:
         self.log.record(row)
         p.last_return = result.mean
         if result.mean > p.best_return:
-            self._check_parameters()
             p.best_return = result.mean
-            save_best_actor(self.run_dir, actor, self._info(result.mean, int(at['step'])))
             row['new_best'] = 1.0
+        # The paper protocol keeps the current actor, the fixed one the best.
+        if self.cfg.eval_protocol == 'paper' or row.get('new_best'):
+            self._check_parameters()
+            save_best_actor(self.run_dir, actor, self._info(result.mean, int(at['step'])))
         for callback in self.on_evaluation:
             callback(row)
         return row
@@ -499,7 +530,9 @@ class Trainer:
                 'best_test_return': p.best_return, 'wall_s': p.wall_s}
 
     def close(self) -> None:
-        """Release environments and logs."""
+        """Release environments and logs; torch gets its thread count back."""
+        if self.thread_policy is not None:
+            self.thread_policy.restore()
         self.log.close()
         self.env.close()
         self.test_env.close()

@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 
+from ..core.agent import deliberate_fall
 from ..core.config import SymphonyConfig, TrainConfig
 from ..core.envs import env_dims, episode_limit, make_env
 from ..core.evaluation import EvalResult, evaluate
@@ -92,8 +93,9 @@ class Collector(_Worker):
             if self._obs is None:
                 self._obs, _ = self.env.reset(seed=seed if first else None)
                 first, self._ep_step = False, 0
-            active = not learning or self._ep_step < self.limit - self.sym.fall_steps
-            action = self.actor(_batch(self._obs), noise=True, act=active)[0][0]
+            fall = learning and deliberate_fall(self._ep_step + 1, self.limit,
+                                                self.sym.fall_steps)
+            action = self.actor(_batch(self._obs), noise=True, fall=fall)[0][0]
             action = action.numpy().astype(np.float64)
             next_obs, reward, terminated, truncated, _ = self.env.step(action)
             self._ep_step += 1

@@ -110,6 +110,7 @@ class TrainingController:
         self.meter = RateMeter()
         self.meter.mark(trainer.step_count)
         trainer.on_evaluation.append(self._evaluated)
+        trainer.on_note.append(log)
 
     # ---- requests (any thread) -----------------------------------------------------------
     @contextmanager

