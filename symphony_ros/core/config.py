@@ -128,6 +128,10 @@ class TrainConfig:
     """Episode step limit; None takes the environment's own time limit."""
     obs_spec: Optional[str] = None
     """Observation spec for robot envs; None takes the env's default."""
+    randomize: str = 'none'
+    """Training randomisation: none, default (robot file's ranges) or a YAML file of ranges."""
+    randomize_scale: float = 1.0
+    """Factor on every randomisation range's width (0: none)."""
     overrides: Dict[str, Any] = field(default_factory=dict)
     """Field overrides applied to the named Symphony configuration."""
 

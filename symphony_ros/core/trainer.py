@@ -21,7 +21,8 @@ from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, lo
                          save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
 from .envs import (canonical_env_id, check_env_name, default_obs_spec, env_dims,
-                   episode_limit, get_rng_state, make_env, set_rng_state)
+                   episode_limit, get_rng_state, make_env, make_randomized_env,
+                   randomization, set_rng_state)
 from .evaluation import EvalResult, evaluate
 from .replay import FadingReplayBuffer
 from .run_log import TERM_PREFIX, RunLog
@@ -54,6 +55,7 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
         if getattr(cfg, name) <= 0:
             raise ValueError(f'{name} must be positive, got {getattr(cfg, name)}')
     check_env_name(cfg.env)
+    randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
     return cfg.symphony()
 
 
@@ -68,7 +70,10 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
-        self.env = make_env(cfg.env, cfg.obs_spec)
+        # Training only: evaluation sees the nominal robot (randomization.jsonl: the draws).
+        self.env = make_randomized_env(
+            cfg.env, cfg.obs_spec, randomization(cfg.env, cfg.randomize, cfg.randomize_scale),
+            os.path.join(self.run_dir, 'randomization.jsonl'))
         self.test_env = make_env(cfg.env, cfg.obs_spec)
         self.obs_dim, self.act_dim = env_dims(self.env)
         # Record the spec actually used, so an export never guesses it from the env's default.
