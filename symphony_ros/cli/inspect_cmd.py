@@ -60,6 +60,8 @@ def describe(path: str, model, contract) -> List[str]:
               f'{a.get("hidden_dim", "?")}',
               f'  training         {c.training_steps} steps, test return {ret}, seed '
               f'{c.train_config.get("seed", "?")}',
+              f'  randomization    {c.train_config.get("randomize", "none")} x'
+              f'{c.train_config.get("randomize_scale", 1.0):g} (training env only)',
               f'  weights sha256   {c.weights_sha256}']
     dims = {v.name: '[' + ', '.join(str(d.dim_param or d.dim_value)
                                     for d in v.type.tensor_type.shape.dim) + ']'

@@ -94,7 +94,7 @@ def spec_of(name: str, robot: RobotDescription) -> RandomizationSpec:
 
 
 def within_training(name: str, robot: RobotDescription) -> bool:
-    """True when every value of condition ``name`` lies in ``robot``'s default ranges."""
+    """Return True when every value of condition ``name`` lies in ``robot``'s default ranges."""
     train = load_randomization('default', robot)
     eps = 1e-9
     for knob, (lo, hi) in _ranges(CONDITIONS[name][0], robot).items():
@@ -108,8 +108,8 @@ def within_training(name: str, robot: RobotDescription) -> bool:
 
 def table_markdown(robots: Sequence[RobotDescription]) -> str:
     """Return the condition table as Markdown (the README's copy is kept equal by a test)."""
-    head = '| condition | what | ' + ' | '.join(f'in {r.name}\'s training ranges'
-                                               for r in robots) + ' |'
+    marks = ' | '.join(f'in {r.name}\'s training ranges' for r in robots)
+    head = f'| condition | what | {marks} |'
     rows = [head, '|' + '---|' * (2 + len(robots))]
     for name, (_, text) in CONDITIONS.items():
         marks = ['yes' if within_training(name, r) else

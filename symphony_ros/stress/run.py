@@ -39,6 +39,9 @@ _CACHE: Dict[str, object] = {}
 
 
 def _setup(job: Job) -> None:
+    import warnings
+    # Gymnasium's "Humanoid-v4 is out of date" once per worker would bury the progress bar.
+    warnings.simplefilter('ignore', DeprecationWarning)
     from ..policy.runtime import OnnxPolicy
     from ..robot import get_robot
     _CACHE.clear()
@@ -57,9 +60,13 @@ def _env(name: str):
 
 
 def _force_limits(model) -> np.ndarray:
-    """Largest |torque| each actuator can give now (force range, else gear x ctrl range)."""
+    """Largest |actuator force| each actuator can give now (force range, else gain x ctrl range).
+
+    MuJoCo's actuator_force is in actuator units (before the gear): a torque motor's is
+    gain x ctrl, saturated when ctrl sits at its range.
+    """
     limited = model.actuator_forcelimited.astype(bool)
-    ctrl = np.abs(model.actuator_ctrlrange).max(axis=1) * np.abs(model.actuator_gear[:, 0])
+    ctrl = np.abs(model.actuator_ctrlrange).max(axis=1) * np.abs(model.actuator_gainprm[:, 0])
     return np.where(limited, model.actuator_forcerange[:, 1], ctrl)
 
 
