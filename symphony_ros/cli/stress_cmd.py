@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     with open(args.policy, 'rb') as fh:
         sha = hashlib.sha256(fh.read()).hexdigest()
     from ..core.evaluation import EVAL_SEED_OFFSET
-    report = {'policy': {'path': os.path.abspath(args.policy), 'sha256': sha,
+    report = {'policy': {'path': args.policy, 'sha256': sha,
                          'weights_sha256': c.weights_sha256},
               'env': env_id, 'robot': robot.name, 'seed': args.seed,
               'seed_offset': EVAL_SEED_OFFSET, 'episodes': args.episodes,

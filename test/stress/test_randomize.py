@@ -187,3 +187,14 @@ def test_train_refuses_a_bad_randomization_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and 'missing.yaml' in err[0]
     assert not os.path.exists(run_dir)
+
+
+def test_a_restored_env_generator_draws_the_same_episode():
+    from symphony_ros.core.envs import get_rng_state, set_rng_state
+    env = make_randomized_env(HUMANOID, None, randomization(HUMANOID, 'default'))
+    env.reset(seed=4)
+    state = get_rng_state(env)
+    _, first = env.reset()
+    set_rng_state(env, state)  # as a resumed run restores it from its checkpoint
+    _, again = env.reset()
+    assert first['randomization'] == again['randomization']
