@@ -96,3 +96,33 @@ def write_report(report: Dict[str, object], out_dir: str) -> Dict[str, str]:
     md = markdown(report)
     atomic_write(paths['md'], lambda f: f.write(md.encode()))
     return paths
+
+
+def contract_summary(path: str) -> Dict[str, object]:
+    """Return what a contract keeps of the report.json at ``path`` (``symphony export --stress``).
+
+    Verdict, thresholds, episodes, seed, the fall rate per condition and the weights' sha256
+    (export checks it against the actor). JSON only: nothing in the file is executed.
+
+    :raises ValueError: a missing file, not JSON, or not a stress report (naming the field).
+    """
+    if os.path.isdir(path):
+        path = os.path.join(path, 'report.json')
+    try:
+        with open(path, encoding='utf-8') as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise ValueError(f'--stress {path}: {exc.strerror}') from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f'--stress {path}: not JSON ({exc})') from None
+    try:
+        v, conds = doc['verdict'], doc['conditions']
+        return {'verdict': 'PASS' if v['passed'] else 'FAIL', 'failed': list(v['failed']),
+                'max_fall_rate': float(v['max_fall_rate']), 'scope': str(v['scope']),
+                'episodes': int(doc['episodes']), 'seed': int(doc['seed']),
+                'max_steps': doc.get('max_steps'),
+                'weights_sha256': str(doc['policy']['weights_sha256']),
+                'fall_rate': {n: float(c['fall_rate']) for n, c in conds.items()}}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f'--stress {path}: not a symphony stress report.json (field '
+                         f'{exc})') from None
