@@ -290,7 +290,7 @@ class Randomized(gym.Wrapper):
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None):
         """Reset the env, redraw the episode's parameters and observe the perturbed state."""
-        self.env.reset(seed=seed, options=options)
+        _, first_info = self.env.reset(seed=seed, options=options)
         self.rng = np.random.default_rng(int(self.env.unwrapped.np_random.integers(2**62)))
         self.draws = {}
         self._apply_model()
@@ -319,7 +319,7 @@ class Randomized(gym.Wrapper):
         self._next_push = self._push_after()
         d['pushes'] = []
         obs, info = self.env.reobserve()
-        info['randomization'] = d
+        info = {**first_info, **info, 'randomization': d}
         if self.log_path:
             with open(self.log_path, 'a', encoding='utf-8') as fh:
                 fh.write(json.dumps({'seed': seed, **d}) + '\n')
