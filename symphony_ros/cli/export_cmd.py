@@ -20,6 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='observations in the torch/onnxruntime parity check (default: 1000)')
     p.add_argument('--tolerance', type=number(float, 0, above=True), default=1e-5,
                    help='largest allowed |torch - onnxruntime| (default: 1e-5)')
+    p.add_argument('--stress', metavar='REPORT', default=None,
+                   help='a symphony stress report (report.json or its folder) of these weights: '
+                   'its verdict and fall rates go into the contract')
     p.add_argument('--opset', type=number(int, 17), default=17,
                    help='ONNX opset, from 17 to the newest this torch exports (default: 17)')
 
@@ -76,9 +79,16 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f'--opset {args.opset}: expected 17 to {newest} (the opsets torch '
                        f'{torch.__version__} exports)')
     from ..policy.export import export_policy
+    stress = None
+    if args.stress:
+        from ..stress.report import contract_summary
+        try:
+            stress = contract_summary(args.stress)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
     try:
         result = export_policy(args.source, out, overwrite=args.force, samples=args.samples,
-                               tol=args.tolerance, opset=args.opset)
+                               tol=args.tolerance, opset=args.opset, stress=stress)
     except ParityError as exc:
         print(f'symphony export: error: {exc}', file=sys.stderr)
         return 1

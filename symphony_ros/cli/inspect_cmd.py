@@ -63,6 +63,9 @@ def describe(path: str, model, contract) -> List[str]:
               f'{a.get("hidden_dim", "?")}',
               f'  training         {c.training_steps} steps, test return {ret}, seed '
               f'{c.train_config.get("seed", "?")}',
+              f'  randomization    {c.train_config.get("randomize", "none")} x'
+              f'{c.train_config.get("randomize_scale", 1.0):g} (training env only)',
+              '  stress           ' + _stress_line(c.stress),
               f'  weights sha256   {c.weights_sha256}']
     dims = {v.name: '[' + ', '.join(str(d.dim_param or d.dim_value)
                                     for d in v.type.tensor_type.shape.dim) + ']'
@@ -70,6 +73,15 @@ def describe(path: str, model, contract) -> List[str]:
     lines.append(f'  graph            opset {c.opset}, {c.input_name} {dims.get(c.input_name)} '
                  f'float32 -> {c.output_name} {dims.get(c.output_name)} float32')
     return lines
+
+
+def _stress_line(s) -> str:
+    """Return the stress verdict the contract carries, or say it carries none."""
+    if not s:
+        return 'no report (symphony stress, then symphony export --stress REPORT)'
+    failed = f'; failed: {", ".join(s["failed"])}' if s.get('failed') else ''
+    return (f'{s.get("verdict")} (fall rate <= {s.get("max_fall_rate")} in the '
+            f'{s.get("scope")} conditions, {s.get("episodes")} episodes each{failed})')
 
 
 def _joint_table(r) -> List[str]:

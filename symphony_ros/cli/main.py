@@ -25,6 +25,7 @@ COMMANDS = {
     'evaluate': 'evaluate a recorded bag offline, optionally against a candidate policy',
     'replay': 'republish the sensor topics of a bag with their original timing',
     'demo': 'the first-run demo: deploy in sim, record, evaluate',
+    'stress': 'run a policy under perturbations (delay, masses, pushes, ...) and give a verdict',
     'doctor': 'check this machine (DDS, policy, rendering, SCHED_FIFO) and say what to fix',
 }
 

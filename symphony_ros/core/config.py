@@ -145,6 +145,10 @@ class TrainConfig:
     eval_protocol: str = 'fixed'
     """fixed: eval_episodes episodes from the same seeds each evaluation, best actor kept in
     best_actor.pt; paper: the reference's 25 episodes from fresh seeds, current actor kept."""
+    randomize: str = 'none'
+    """Training randomisation: none, default (robot file's ranges) or a YAML file of ranges."""
+    randomize_scale: float = ranged(1.0, 0)
+    """Factor on every randomisation range's width (0: none)."""
     overrides: Dict[str, Any] = field(default_factory=dict)
     """Field overrides applied to the named Symphony configuration."""
 

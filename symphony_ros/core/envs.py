@@ -82,6 +82,36 @@ def make_env(name: str, obs_spec: Optional[str] = None, **kwargs) -> gym.Env:
     return env
 
 
+def randomization(name: str, which: Optional[str], scale: float = 1.0):
+    """Return the `RandomizationSpec` ``--randomize which`` names for env ``name``, or None.
+
+    :raises ValueError: randomisation asked of a Gymnasium env (it has no robot file), an
+        unknown name, a missing or wrong file, a negative scale.
+    """
+    if which in (None, '', 'none'):
+        if scale < 0:
+            raise ValueError(f'--randomize-scale: expected a number >= 0, got {scale}')
+        return None
+    entry = lookup(name)
+    if entry is None:
+        raise ValueError(f'--randomize {which}: env {name!r} is a Gymnasium env; randomisation '
+                         'needs a project env (symphony/Humanoid-v4 or <task>:<robot>)')
+    from symphony_ros.robot.description import get_robot
+    from symphony_ros.robot.randomize import load_randomization
+    return load_randomization(which, get_robot(entry.robot), scale)
+
+
+def make_randomized_env(name: str, obs_spec: Optional[str], spec, log_path: Optional[str] = None
+                        ) -> gym.Env:
+    """Return :func:`make_env` wrapped with ``spec`` (itself when ``spec`` moves nothing)."""
+    env = make_env(name, obs_spec)
+    if spec is None:
+        return env
+    from symphony_ros.robot.description import get_robot
+    from symphony_ros.robot.randomize import randomize_env
+    return randomize_env(env, spec, get_robot(lookup(name).robot), log_path)
+
+
 def env_dims(env: gym.Env) -> Tuple[int, int]:
     """Return (obs_dim, act_dim) of a flat Box env."""
     return int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))

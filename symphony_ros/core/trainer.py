@@ -26,7 +26,8 @@ from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpo
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
 from .envs import (canonical_env_id, check_env_name, default_obs_spec, env_dims,
-                   episode_limit, get_rng_state, make_env, set_rng_state)
+                   episode_limit, get_rng_state, make_env, make_randomized_env,
+                   randomization, set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, episode_seeds, evaluate
 from .replay import FadingReplayBuffer
 from .run_log import TERM_PREFIX, RunLog
@@ -105,6 +106,7 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
             TrainConfig().eval_episodes, PAPER_EPISODES):
         raise ValueError(f'eval_episodes: the paper protocol runs {PAPER_EPISODES} episodes, '
                          f'got {cfg.eval_episodes}')
+    randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
     return cfg.symphony()
 
 
@@ -204,7 +206,8 @@ class Trainer:
         np.random.seed(cfg.seed % 2**32)
         self.notes: List[str] = []
         """Lines for the user about this run's setup, said once (the CLI prints them)."""
-        self.env, self.test_env = self._make_env(), self._make_env()
+        # Training only: evaluation sees the nominal robot (randomization.jsonl: the draws).
+        self.env, self.test_env = self._make_env(randomized=True), self._make_env()
         self.obs_dim, self.act_dim = env_dims(self.env)
         # Record the spec actually used, so an export never guesses it from the env's default.
         self.obs_spec = cfg.obs_spec or default_obs_spec(cfg.env)
@@ -229,11 +232,20 @@ class Trainer:
         self._stop_requested = False
         self._rate_mark = (self.step_count, time.perf_counter())
 
-    def _make_env(self) -> object:
-        """Make the env; Gymnasium's "out of date" warning becomes one note in our words."""
+    def _make_env(self, randomized: bool = False) -> object:
+        """Make the env; Gymnasium's "out of date" warning becomes one note in our words.
+
+        :param randomized: wrap it with the run's training randomisation (if any).
+        """
+        cfg = self.cfg
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            env = make_env(self.cfg.env, self.cfg.obs_spec)
+            if randomized:
+                spec = randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
+                env = make_randomized_env(cfg.env, cfg.obs_spec, spec,
+                                          os.path.join(self.run_dir, 'randomization.jsonl'))
+            else:
+                env = make_env(cfg.env, cfg.obs_spec)
         for w in caught:
             if 'out of date' in str(w.message):
                 note = (f'{self.cfg.env}: Gymnasium calls this version out of date; it is used '

@@ -116,6 +116,9 @@ class PolicyContract:
     format_version: int = FORMAT_VERSION
     task: Optional[Dict[str, Any]] = None
     """The task trained (name, command_ranges for velocity tasks), None for a plain env."""
+    stress: Optional[Dict[str, Any]] = None
+    """Summary of a ``symphony stress`` report of these weights (``symphony export --stress``):
+    verdict, thresholds, fall rate per condition; None when none was given."""
 
     def to_dict(self) -> Dict[str, Any]:
         """Return the JSON-friendly form (tuples become lists)."""
@@ -232,7 +235,8 @@ class PolicyContract:
             project_version=r.get('project_version', str), opset=r.get('opset', int),
             exported_at=r.get('exported_at', str), input_name=r.get('input_name', str),
             output_name=r.get('output_name', str), action_range=(lo, hi),
-            format_version=version, task=r.get('task', dict, optional=True))
+            format_version=version, task=r.get('task', dict, optional=True),
+            stress=r.get('stress', dict, optional=True))
         return contract.validate(path)
 
 

@@ -9,11 +9,12 @@ written atomically (temp file, fsync, os.replace), so a reader never sees half a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 import onnx
@@ -160,10 +161,13 @@ def build_contract(src: ActorSource, opset: int) -> PolicyContract:
 
 def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: bool = False,
                   samples: int = PARITY_SAMPLES, tol: float = PARITY_TOLERANCE,
-                  opset: int = DEFAULT_OPSET, seed: int = 0) -> ExportResult:
+                  opset: int = DEFAULT_OPSET, seed: int = 0,
+                  stress: Optional[Dict[str, Any]] = None) -> ExportResult:
     """Export the actor of ``source`` (run folder, .pt file, or ActorSource) to ``out_path``.
 
     :param overwrite: replace an existing file (atomically); otherwise refuse.
+    :param stress: a stress report's summary (`symphony_ros.stress.report.contract_summary`)
+        for the contract; its weights must be these (an earlier export of the same actor).
     :raises ExportError: unreadable source, unknown spec/robot, dims disagreeing, or an
         existing ``out_path`` without ``overwrite``.
     :raises ParityError: onnxruntime and torch disagree by ``tol`` or more (nothing written).
@@ -188,6 +192,12 @@ def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: 
                           'before this was saved; export an earlier checkpoint')
     opset = int(opset)
     contract = build_contract(src, opset)
+    if stress is not None:
+        if stress.get('weights_sha256') != contract.weights_sha256:
+            raise ExportError(src.path, '--stress', 'the report is of other weights (sha256 '
+                              f'{str(stress.get("weights_sha256"))[:16]}..., this actor '
+                              f'{contract.weights_sha256[:16]}...)')
+        contract = dataclasses.replace(contract, stress=dict(stress))
     obs, where = parity_observations(src.path, contract.obs_dim, samples, seed)
     variants = variants_for(actor)
     for variant in variants:

@@ -78,6 +78,8 @@ class RobotDescription:
     """The robot file this description was read from."""
     tasks: Dict[str, Dict[str, object]] = field(default_factory=dict)
     """Task settings by task name (e.g. 'velocity'), overriding the task's defaults."""
+    randomization: Dict[str, object] = field(default_factory=dict)
+    """Training randomisation ranges overriding `symphony_ros.robot.randomize.DEFAULTS`."""
 
     @property
     def n_joints(self) -> int:

@@ -89,6 +89,11 @@ class StateObservation(gym.Wrapper):
         self._prev_action[:] = np.asarray(action, dtype=np.float64).reshape(-1)
         return self._observe(obs, info), reward, terminated, truncated, info
 
+    def reobserve(self) -> Tuple[np.ndarray, Dict[str, Any]]:
+        """Observe the current state again (after a wrapper changed it at reset)."""
+        info: Dict[str, Any] = {}
+        return self._observe(self.env.unwrapped._get_obs(), info), info
+
     def _observe(self, gym_obs: np.ndarray, info: Dict[str, Any]) -> np.ndarray:
         self._state = self._reader.read(self.env.unwrapped.data)
         critic = self._critic.build(self._state)

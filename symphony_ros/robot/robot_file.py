@@ -20,6 +20,8 @@ Fields (see the README section "Adding a robot" for an example)::
     joints               action order; each a name or {name, motor, default, kp, kd,
                          effort_limit, velocity_limit, armature, action_scale, position_limits}
     tasks                task name -> settings overriding that task's defaults
+    randomization        knob -> [lo, hi] overriding the default training randomisation
+                         (robot.randomize.KNOBS), plus obs_noise / imu_bias per term
 
 Torque robots take joint order, gear, ctrl range and the default pose (qpos0) from the MJCF's
 actuators; pd_position robots have no actuators in their MJCF (the model builder adds one
@@ -44,7 +46,7 @@ from .description import ACTION_KINDS, RobotDescription
 
 TOP_LEVEL = ('name', 'mjcf', 'action', 'timing', 'base_body', 'imu_site', 'feet',
              'nominal_base_height', 'fall', 'floor', 'self_collision', 'motors',
-             'joint_defaults', 'joints', 'tasks')
+             'joint_defaults', 'joints', 'tasks', 'randomization')
 JOINT_FIELDS = ('effort_limit', 'velocity_limit', 'armature', 'kp', 'kd', 'action_scale')
 """Per-joint numbers a motor type, ``joint_defaults`` or a joint entry may give."""
 ENTRY_FIELDS = ('name', 'motor', 'default', 'position_limits') + JOINT_FIELDS
@@ -316,6 +318,12 @@ def load_robot_file(path: str) -> RobotDescription:
     tasks = f.doc.get('tasks') or {}
     if not isinstance(tasks, dict) or not all(isinstance(v, dict) for v in tasks.values()):
         raise f.error('tasks', 'expected a mapping of task name -> settings')
+    randomization = f.doc.get('randomization') or {}
+    from .randomize import check_ranges  # randomize imports description, not this module
+    try:
+        check_ranges(randomization, 'randomization')
+    except ValueError as exc:
+        raise RobotFileError(path, 'randomization', str(exc).partition(': ')[2]) from None
     return RobotDescription(
         name=name, mjcf_path=mjcf, xml_sha256=_sha256(mjcf), joint_names=tuple(names),
         gear=gear, ctrl_range=ctrl, effort_limits=effort, position_limits=limits,
@@ -329,7 +337,8 @@ def load_robot_file(path: str) -> RobotDescription:
         fall_max_tilt=fall.get('max_tilt', float, None,
                                (lambda v: 0 < v <= math.pi, 'radians in (0, pi]')),
         add_floor=f.get('floor', bool, False), self_collision=f.get('self_collision', bool, True),
-        source=path, tasks={str(k): dict(v) for k, v in tasks.items()})
+        source=path, tasks={str(k): dict(v) for k, v in tasks.items()},
+        randomization=dict(randomization))
 
 
 def _torque_actuators(f: _Fields, model: mujoco.MjModel, names: List[str], mjcf: str,

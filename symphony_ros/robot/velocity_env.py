@@ -127,6 +127,8 @@ class VelocityEnv(gym.Env):
             self._foot_of_geom[self.model.geom_bodyid == body] = i
         self._contact = np.zeros(len(self.feet) + 1, dtype=bool)
         self.dt = robot.control_dt
+        self.frame_skip = robot.frame_skip
+        """Physics steps the next `step` takes (a delay wrapper shortens one period)."""
         n = robot.n_joints
         self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), np.float32)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.builder.dim,),
@@ -187,7 +189,7 @@ class VelocityEnv(gym.Env):
         d = self.data
         # The model's position servos run the PD law at every physics step (robot.model).
         d.ctrl[:] = self.law.target(a, out=self._target)
-        mujoco.mj_step(self.model, d, nstep=self.robot.frame_skip)
+        mujoco.mj_step(self.model, d, nstep=self.frame_skip)
         self._tau[:] = d.actuator_force  # the last physics step's torque
         self._state = self.reader.read(d)
         gravity = projected_gravity(self._state.base_orientation)
@@ -202,6 +204,12 @@ class VelocityEnv(gym.Env):
         truncated = self._steps >= self.task.episode_steps
         return obs, reward, fallen, truncated, {'reward_terms': terms,
                                                 'command': self.command.copy()}
+
+    def reobserve(self) -> Tuple[np.ndarray, Dict[str, Any]]:
+        """Observe the current state again (after a wrapper changed it at reset)."""
+        self._state = self.reader.read(self.data)
+        self._feet_xy[:] = self.data.xpos[self.feet, :2]
+        return self._observe(), {'command': self.command.copy()}
 
     def _observe(self) -> np.ndarray:
         return self.builder.build(self._state, self.prev_action, command=self.command)

@@ -1,0 +1,118 @@
+"""The stress conditions: one table, rendered by the README and read by ``symphony stress``.
+
+Each condition perturbs the nominal robot through the training randomisation's knobs
+(`symphony_ros.robot.randomize.KNOBS`) set to one value (or a range, for the push interval),
+so stress and training perturb the same way. ``delay_steps`` is in control steps of the
+robot (converted to ``delay_s``). A condition is *within the training ranges* of a robot
+when each of its values lies inside the range that robot's ``--randomize default`` draws
+from; the default verdict judges those conditions only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+from ..robot.description import RobotDescription
+from ..robot.randomize import RandomizationSpec, load_randomization
+
+PUSH_INTERVAL = (5.0, 10.0)
+"""s between pushes in the push conditions (the training default)."""
+
+CONDITIONS: Dict[str, Tuple[Dict[str, Any], str]] = {
+    'nominal': ({}, 'the robot as modelled'),
+    'delay_1': ({'delay_steps': 1}, 'action delay of 1 control step'),
+    'delay_2': ({'delay_steps': 2}, 'action delay of 2 control steps'),
+    'mass_0.8': ({'mass_scale': 0.8}, 'every body mass x0.8'),
+    'mass_1.2': ({'mass_scale': 1.2}, 'every body mass x1.2'),
+    'payload_3kg': ({'payload_kg': 3.0}, '+3 kg on the base'),
+    'friction_0.5': ({'friction_scale': 0.5}, 'floor friction x0.5'),
+    'friction_1.5': ({'friction_scale': 1.5}, 'floor friction x1.5'),
+    'strength_0.8': ({'strength_scale': 0.8}, 'motor strength x0.8'),
+    'kp_0.8': ({'kp_scale': 0.8}, 'PD kp x0.8 (pd_position robots)'),
+    'kp_1.2': ({'kp_scale': 1.2}, 'PD kp x1.2 (pd_position robots)'),
+    'push_0.5': ({'push_velocity': 0.5, 'push_interval_s': PUSH_INTERVAL},
+                 '0.5 m/s base kick every 5-10 s'),
+    'push_1.0': ({'push_velocity': 1.0, 'push_interval_s': PUSH_INTERVAL},
+                 '1.0 m/s base kick every 5-10 s'),
+    'push_1.5': ({'push_velocity': 1.5, 'push_interval_s': PUSH_INTERVAL},
+                 '1.5 m/s base kick every 5-10 s'),
+    'obs_noise_1': ({'obs_noise_scale': 1.0, 'imu_bias_scale': 1.0},
+                    'observation noise and IMU bias at the training amplitudes'),
+    'obs_noise_2': ({'obs_noise_scale': 2.0, 'imu_bias_scale': 2.0},
+                    'observation noise and IMU bias x2'),
+    'worst': ({'delay_steps': 1, 'mass_scale': 1.1, 'payload_kg': 3.0, 'friction_scale': 0.5,
+               'strength_scale': 0.9, 'kp_scale': 0.9, 'push_velocity': 1.0,
+               'push_interval_s': PUSH_INTERVAL, 'obs_noise_scale': 1.0,
+               'imu_bias_scale': 1.0},
+              'all at once, each at the edge of the training range'),
+}
+"""Condition name -> (knob values, what it means)."""
+
+PD_ONLY = ('kp_0.8', 'kp_1.2')
+"""Conditions that only mean something on a pd_position robot."""
+
+
+def applicable(robot: RobotDescription) -> List[str]:
+    """Return the conditions that apply to ``robot``, in table order."""
+    pd = robot.action_kind == 'pd_position'
+    return [n for n in CONDITIONS if pd or n not in PD_ONLY]
+
+
+def select(names: Sequence[str], robot: RobotDescription) -> List[str]:
+    """Return ``names`` checked (all applicable ones when empty).
+
+    :raises ValueError: an unknown name (listing the known ones) or a PD-only one on a
+        torque robot.
+    """
+    if not names:
+        return applicable(robot)
+    for n in names:
+        if n not in CONDITIONS:
+            raise ValueError(f'--conditions: unknown condition {n!r}; expected some of '
+                             f'{", ".join(CONDITIONS)}')
+        if n not in applicable(robot):
+            raise ValueError(f'--conditions: {n!r} needs a pd_position robot; {robot.name!r} '
+                             f'has action kind {robot.action_kind!r}')
+    return list(dict.fromkeys(names))
+
+
+def _ranges(values: Mapping[str, Any], robot: RobotDescription) -> Dict[str, Tuple[float, float]]:
+    out = {}
+    for knob, v in values.items():
+        if knob == 'delay_steps':
+            knob, v = 'delay_s', v * robot.control_dt
+        lo, hi = (v, v) if isinstance(v, (int, float)) else v
+        out[knob] = (float(lo), float(hi))
+    return out
+
+
+def spec_of(name: str, robot: RobotDescription) -> RandomizationSpec:
+    """Return the randomisation spec of condition ``name`` on ``robot`` (nothing else moves)."""
+    defaults = load_randomization('default', robot)
+    return RandomizationSpec(_ranges(CONDITIONS[name][0], robot), defaults.obs_noise,
+                             defaults.imu_bias, 1.0, name)
+
+
+def within_training(name: str, robot: RobotDescription) -> bool:
+    """Return True when every value of condition ``name`` lies in ``robot``'s default ranges."""
+    train = load_randomization('default', robot)
+    eps = 1e-9
+    for knob, (lo, hi) in _ranges(CONDITIONS[name][0], robot).items():
+        if knob == 'push_interval_s':
+            continue
+        tlo, thi = train.range(knob)
+        if lo < tlo - eps or hi > thi + eps:
+            return False
+    return True
+
+
+def table_markdown(robots: Sequence[RobotDescription]) -> str:
+    """Return the condition table as Markdown (the README's copy is kept equal by a test)."""
+    marks = ' | '.join(f'in {r.name}\'s training ranges' for r in robots)
+    head = f'| condition | what | {marks} |'
+    rows = [head, '|' + '---|' * (2 + len(robots))]
+    for name, (_, text) in CONDITIONS.items():
+        marks = ['yes' if within_training(name, r) else
+                 ('-' if name not in applicable(r) else 'no') for r in robots]
+        rows.append(f'| `{name}` | {text} | ' + ' | '.join(marks) + ' |')
+    return '\n'.join(rows) + '\n'

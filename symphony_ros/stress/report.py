@@ -1,0 +1,128 @@
+"""The stress report: figures per condition, the verdict, report.json, report.md and plots."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ..bag.plots import _pyplot, _save
+from ..core.atomic import atomic_write
+
+PLOTS = (('fall_rate', 'fall rate', 'fall_rate.png'),
+         ('return_mean', 'mean return', 'return.png'),
+         ('tracking_error', 'velocity-tracking error (m/s)', 'tracking_error.png'),
+         ('torque_saturation', 'share of motor-steps at the torque limit', 'saturation.png'),
+         ('min_joint_margin', 'smallest joint-limit margin (rad)', 'joint_margin.png'))
+"""Summary field, axis label, file name of each plot."""
+
+
+def verdict(conditions: Dict[str, Dict], max_fall_rate: float, scope: str) -> Dict[str, object]:
+    """Pass when every judged condition falls at most ``max_fall_rate`` of its episodes.
+
+    :param scope: ``training`` judges the conditions within the training ranges, ``all`` every
+        condition.
+    """
+    judged = [n for n, c in conditions.items() if scope == 'all' or c['within_training']]
+    failed = [n for n in judged if conditions[n]['fall_rate'] > max_fall_rate + 1e-12]
+    return {'passed': not failed, 'max_fall_rate': max_fall_rate, 'scope': scope,
+            'judged': judged, 'failed': failed}
+
+
+def write_plots(conditions: Dict[str, Dict], out_dir: str) -> List[str]:
+    """Write one bar chart per figure (skipping figures no condition has); return names."""
+    plt = _pyplot()
+    names = list(conditions)
+    written = []
+    for key, label, fname in PLOTS:
+        values = [conditions[n][key] for n in names]
+        if all(v is None for v in values):
+            continue
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(names)), 3.6))
+        colours = ['tab:blue' if conditions[n]['within_training'] else 'tab:gray'
+                   for n in names]
+        ax.bar(range(len(names)), [np.nan if v is None else v for v in values], color=colours)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=45, ha='right')
+        ax.set_ylabel(label)
+        ax.set_title(f'{label} per condition (blue: within the training ranges)')
+        fig.tight_layout()
+        _save(fig, os.path.join(out_dir, fname))
+        plt.close(fig)
+        written.append(fname)
+    return written
+
+
+def _fmt(v: Optional[float], spec: str) -> str:
+    return '-' if v is None else format(v, spec)
+
+
+def markdown(report: Dict[str, object]) -> str:
+    """Return report.md's text."""
+    v = report['verdict']
+    lines = [f'# Stress report: {os.path.basename(report["policy"]["path"])}', '',
+             f'Policy `{report["policy"]["path"]}` (sha256 `{report["policy"]["sha256"][:16]}...`)'
+             f', env `{report["env"]}`, robot `{report["robot"]}`; {report["episodes"]} episodes '
+             f'per condition (seeds {report["seed"]}+{report["seed_offset"]}+k), episode cap '
+             f'{report["max_steps"] or "the env limit"}; {report["workers"]} workers, '
+             f'{report["wall_s"]:.0f} s.', '',
+             f'**Verdict: {"PASS" if v["passed"] else "FAIL"}** (fall rate <= '
+             f'{v["max_fall_rate"]:.0%} in every condition '
+             f'{"within the training ranges" if v["scope"] == "training" else ""}'
+             + (f'; failed: {", ".join(v["failed"])}' if v['failed'] else '') + ')', '',
+             '| condition | in training ranges | falls | return | tracking error (m/s) | '
+             'torque saturation | min joint margin (rad) |', '|---|---|---|---|---|---|---|']
+    for name, c in report['conditions'].items():
+        lines.append(f'| `{name}` | {"yes" if c["within_training"] else "no"} | '
+                     f'{c["falls"]}/{c["episodes"]} | {c["return_mean"]:.1f} ± '
+                     f'{c["return_std"]:.1f} | {_fmt(c["tracking_error"], ".3f")} | '
+                     f'{c["torque_saturation"]:.1%} | {c["min_joint_margin"]:.3f} |')
+    lines.append('')
+    for p in report['plots']:
+        lines.append(f'![{p}]({p})')
+    return '\n'.join(lines) + '\n'
+
+
+def write_report(report: Dict[str, object], out_dir: str) -> Dict[str, str]:
+    """Write plots, report.json and report.md into ``out_dir``; return the two paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    report['plots'] = write_plots(report['conditions'], out_dir)
+    paths = {'json': os.path.join(out_dir, 'report.json'),
+             'md': os.path.join(out_dir, 'report.md')}
+    text = json.dumps(report, indent=1)
+    atomic_write(paths['json'], lambda f: f.write(text.encode()))
+    md = markdown(report)
+    atomic_write(paths['md'], lambda f: f.write(md.encode()))
+    return paths
+
+
+def contract_summary(path: str) -> Dict[str, object]:
+    """Return what a contract keeps of the report.json at ``path`` (``symphony export --stress``).
+
+    Verdict, thresholds, episodes, seed, the fall rate per condition and the weights' sha256
+    (export checks it against the actor). JSON only: nothing in the file is executed.
+
+    :raises ValueError: a missing file, not JSON, or not a stress report (naming the field).
+    """
+    if os.path.isdir(path):
+        path = os.path.join(path, 'report.json')
+    try:
+        with open(path, encoding='utf-8') as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise ValueError(f'--stress {path}: {exc.strerror}') from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f'--stress {path}: not JSON ({exc})') from None
+    try:
+        v, conds = doc['verdict'], doc['conditions']
+        return {'verdict': 'PASS' if v['passed'] else 'FAIL', 'failed': list(v['failed']),
+                'max_fall_rate': float(v['max_fall_rate']), 'scope': str(v['scope']),
+                'episodes': int(doc['episodes']), 'seed': int(doc['seed']),
+                'max_steps': doc.get('max_steps'),
+                'weights_sha256': str(doc['policy']['weights_sha256']),
+                'fall_rate': {n: float(c['fall_rate']) for n, c in conds.items()}}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f'--stress {path}: not a symphony stress report.json (field '
+                         f'{exc})') from None

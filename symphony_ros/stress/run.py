@@ -1,0 +1,161 @@
+"""Run a policy under each stress condition, episodes spread over worker processes.
+
+Episode k of every condition starts from ``reset(seed=seed + EVAL_SEED_OFFSET + k)`` (the
+evaluation's initial states), so conditions differ only by their perturbation, and the
+perturbation's draws come from that seed: the figures do not depend on the worker count or
+on which worker ran which episode.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..core.evaluation import EVAL_SEED_OFFSET
+
+SATURATION = 0.99
+"""A motor counts as saturated at a step when |torque| >= this share of its limit."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What each worker needs to rebuild the policy, env and conditions."""
+
+    policy: str
+    env_id: str
+    obs_spec: str
+    robot: str
+    seed: int
+    max_steps: Optional[int]
+
+
+_CACHE: Dict[str, object] = {}
+
+
+def _setup(job: Job) -> None:
+    import warnings
+    # Gymnasium's "Humanoid-v4 is out of date" once per worker would bury the progress bar.
+    warnings.simplefilter('ignore', DeprecationWarning)
+    from ..policy.runtime import OnnxPolicy
+    from ..robot import get_robot
+    _CACHE.clear()
+    _CACHE.update(job=job, policy=OnnxPolicy(job.policy), robot=get_robot(job.robot))
+
+
+def _env(name: str):
+    key = 'env:' + name
+    if key not in _CACHE:
+        from ..core.envs import make_randomized_env
+        from .conditions import spec_of
+        job = _CACHE['job']
+        _CACHE[key] = make_randomized_env(job.env_id, job.obs_spec,
+                                          spec_of(name, _CACHE['robot']))
+    return _CACHE[key]
+
+
+def _force_limits(model) -> np.ndarray:
+    """Largest |actuator force| each actuator can give now (force range, else gain x ctrl range).
+
+    MuJoCo's actuator_force is in actuator units (before the gear): a torque motor's is
+    gain x ctrl, saturated when ctrl sits at its range.
+    """
+    limited = model.actuator_forcelimited.astype(bool)
+    ctrl = np.abs(model.actuator_ctrlrange).max(axis=1) * np.abs(model.actuator_gainprm[:, 0])
+    return np.where(limited, model.actuator_forcerange[:, 1], ctrl)
+
+
+def run_episode(name: str, k: int) -> Dict[str, float]:
+    """Run episode ``k`` of condition ``name`` in this worker; return its figures."""
+    job, policy, robot = _CACHE['job'], _CACHE['policy'], _CACHE['robot']
+    env = _env(name)
+    obs, info = env.reset(seed=job.seed + EVAL_SEED_OFFSET + k)
+    model, data = env.unwrapped.model, env.unwrapped.data
+    state_of = env.get_wrapper_attr('robot_state')
+    lo, hi = robot.position_limits[:, 0], robot.position_limits[:, 1]
+    limit = job.max_steps or env.spec.max_episode_steps or 1000
+    total, steps, sat, margin, track, fell = 0.0, 0, 0.0, np.inf, [], False
+    while True:
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs))
+        total += float(reward)
+        steps += 1
+        force = np.abs(data.actuator_force)
+        sat += float(np.mean(force >= SATURATION * _force_limits(model)))
+        q = state_of().joint_positions
+        margin = min(margin, float(np.min(np.minimum(q - lo, hi - q))))
+        if 'command' in info:
+            v = state_of().base_lin_vel
+            track.append(float(np.hypot(info['command'][0] - v[0], info['command'][1] - v[1])))
+        if terminated:
+            fell = True
+        if terminated or truncated or steps >= limit:
+            break
+    return {'return': total, 'steps': steps, 'fell': fell, 'saturation': sat / steps,
+            'joint_margin': margin,
+            'tracking_error': float(np.mean(track)) if track else None}
+
+
+def _task(args: Tuple[str, int]) -> Tuple[str, int, Dict[str, float]]:
+    return args[0], args[1], run_episode(*args)
+
+
+def run_matrix(job: Job, conditions: List[str], episodes: int, workers: int,
+               progress: Optional[Callable[[int, int], None]] = None
+               ) -> Dict[str, List[Dict[str, float]]]:
+    """Run ``episodes`` episodes of each condition; return condition -> episode figures.
+
+    :param workers: processes (1: in this process).
+    :param progress: called with (done, total) after each episode.
+    """
+    tasks = [(c, k) for c in conditions for k in range(episodes)]
+    out: Dict[str, List] = {c: [None] * episodes for c in conditions}
+    done = 0
+    if workers <= 1:
+        _setup(job)
+        results = map(_task, tasks)
+        for c, k, r in results:
+            out[c][k] = r
+            done += 1
+            if progress:
+                progress(done, len(tasks))
+        return out
+    ctx = multiprocessing.get_context('spawn')
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_setup,
+                             initargs=(job,)) as pool:
+        for c, k, r in pool.map(_task, tasks, chunksize=1):
+            out[c][k] = r
+            done += 1
+            if progress:
+                progress(done, len(tasks))
+    return out
+
+
+def summarise(name: str, rows: List[Dict[str, float]]) -> Dict[str, object]:
+    """Return a condition's figures over its episodes."""
+    returns = np.array([r['return'] for r in rows])
+    track = [r['tracking_error'] for r in rows if r['tracking_error'] is not None]
+    return {'episodes': len(rows), 'falls': int(sum(r['fell'] for r in rows)),
+            'fall_rate': float(np.mean([r['fell'] for r in rows])),
+            'return_mean': float(returns.mean()), 'return_std': float(returns.std()),
+            'steps_mean': float(np.mean([r['steps'] for r in rows])),
+            'tracking_error': float(np.mean(track)) if track else None,
+            'torque_saturation': float(np.mean([r['saturation'] for r in rows])),
+            'min_joint_margin': float(min(r['joint_margin'] for r in rows))}
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def clock() -> float:
+    """Wall-clock seconds (monotonic)."""
+    return time.monotonic()

@@ -1,0 +1,200 @@
+"""Training randomisation: each knob changes the model or data as declared, draws repeat per
+seed, a delay shifts actions by the right number of steps, ``none`` leaves the env as it was."""
+
+import os
+
+import mujoco
+import numpy as np
+import pytest
+
+from symphony_ros.cli.main import main
+from symphony_ros.core.envs import make_env, make_randomized_env, randomization
+from symphony_ros.robot import get_robot
+from symphony_ros.robot.randomize import (DEFAULTS, Randomized, load_randomization,
+                                          point_spec, randomize_env)
+
+HUMANOID = 'symphony/Humanoid-v4'
+
+
+def _wrap(env_id, robot, values, **kw):
+    return randomize_env(make_env(env_id), point_spec(values), get_robot(robot), **kw)
+
+
+def _rollout(env, seed, steps=20):
+    obs, info = env.reset(seed=seed)
+    out = [obs]
+    rng = np.random.default_rng(3)
+    for _ in range(steps):
+        obs, *_ = env.step(rng.uniform(-0.3, 0.3, env.action_space.shape))
+        out.append(obs)
+    return info.get('randomization'), np.array(out)
+
+
+def test_default_draws_repeat_per_seed_and_differ_between_seeds():
+    def run(seed):
+        env = make_randomized_env(HUMANOID, None, randomization(HUMANOID, 'default'))
+        return _rollout(env, seed)
+    (d1, o1), (d2, o2), (d3, _) = run(5), run(5), run(6)
+    assert d1 == d2 and np.array_equal(o1, o2)
+    assert d1 != d3
+
+
+def test_none_leaves_the_env_unwrapped_and_bit_for_bit():
+    assert randomization(HUMANOID, 'none') is None
+    assert randomization(HUMANOID, 'default', scale=0.0).is_nominal
+    env = make_randomized_env(HUMANOID, None, randomization(HUMANOID, 'default', 0.0))
+    assert not isinstance(env, Randomized)
+    _, a = _rollout(env, 1)
+    _, b = _rollout(make_env(HUMANOID), 1)
+    assert np.array_equal(a, b)
+
+
+def test_default_masses_stay_in_range():
+    r = get_robot('humanoid')
+    env = make_randomized_env(HUMANOID, None, load_randomization('default', r))
+    nominal = make_env(HUMANOID).unwrapped.model.body_mass
+    ratios = []
+    for seed in range(3):
+        env.reset(seed=seed)
+        m = env.unwrapped.model.body_mass
+        base = env.unwrapped.model.body(r.base_body).id
+        others = np.arange(1, len(m)) != base
+        ratio = m[1:][others] / nominal[1:][others]
+        assert np.all(ratio >= DEFAULTS['mass_scale'][0] - 1e-12)
+        assert np.all(ratio <= DEFAULTS['mass_scale'][1] + 1e-12)
+        ratios.append(ratio)
+    assert np.std(ratios) > 0.01  # drawn, not fixed
+
+
+@pytest.mark.parametrize('knob, value, field, check', [
+    ('friction_scale', 0.5, 'geom_friction', lambda new, old: np.allclose(new[:, 0],
+                                                                          0.5 * old[:, 0])),
+    ('kp_scale', 1.2, 'actuator_gainprm', lambda new, old: np.allclose(new[:, 0],
+                                                                       1.2 * old[:, 0])),
+    ('kd_scale', 0.8, 'actuator_biasprm', lambda new, old: np.allclose(new[:, 2],
+                                                                       0.8 * old[:, 2])),
+    ('strength_scale', 0.8, 'actuator_forcerange', lambda new, old: np.allclose(new, 0.8 * old)),
+    ('armature_scale', 1.05, 'dof_armature', lambda new, old: np.allclose(new[6:],
+                                                                          1.05 * old[6:])),
+    ('joint_friction', 0.1, 'dof_frictionloss', lambda new, old: np.allclose(new[6:],
+                                                                             old[6:] + 0.1)),
+    ('joint_damping', 0.1, 'dof_damping', lambda new, old: np.allclose(new[6:], old[6:] + 0.1)),
+    ('payload_kg', 3.0, 'body_mass', lambda new, old: np.isclose(new.sum(), old.sum() + 3.0)),
+    ('com_offset_m', 0.03, 'body_ipos', lambda new, old: np.isclose(np.abs(new - old).max(),
+                                                                    0.03)),
+])
+def test_each_knob_changes_the_g1_model(knob, value, field, check):
+    env = _wrap('velocity:g1', 'g1', {knob: value})
+    old = getattr(env.unwrapped.model, field).copy()
+    env.reset(seed=0)
+    new = getattr(env.unwrapped.model, field)
+    assert not np.array_equal(new, old) and check(new, old)
+    env.reset(seed=1)  # restored to nominal before each episode's draw: not compounded
+    assert check(getattr(env.unwrapped.model, field), old)
+
+
+def test_torque_strength_scales_the_humanoid_gear():
+    env = _wrap(HUMANOID, 'humanoid', {'strength_scale': 0.8})
+    old = env.unwrapped.model.actuator_gear[:, 0].copy()
+    env.reset(seed=0)
+    assert np.allclose(env.unwrapped.model.actuator_gear[:, 0], 0.8 * old)
+
+
+def test_one_control_step_of_delay_applies_the_previous_action():
+    r = get_robot('humanoid')
+    env = _wrap(HUMANOID, 'humanoid', {'delay_s': r.control_dt})
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    actions = [rng.uniform(-0.4, 0.4, r.n_joints) for _ in range(4)]
+    env.step(actions[0])
+    assert np.array_equal(env.unwrapped.data.ctrl, np.zeros(r.n_joints))  # nothing sent yet
+    for k in range(1, 4):
+        _, _, _, _, info = env.step(actions[k])
+        assert np.array_equal(env.unwrapped.data.ctrl, actions[k - 1])
+        assert np.array_equal(info['applied_action'], actions[k - 1])
+
+
+def test_sub_step_delay_holds_the_previous_command_for_that_many_physics_steps():
+    r = get_robot('humanoid')
+    env = _wrap(HUMANOID, 'humanoid', {'delay_s': 2 * r.physics_dt})
+    env.reset(seed=0)
+    a0, a1 = np.full(r.n_joints, 0.2), np.full(r.n_joints, -0.3)
+    env.step(a0)
+    m, d = env.unwrapped.model, env.unwrapped.data
+    twin = mujoco.MjData(m)
+    mujoco.mj_copyData(twin, m, d)
+    mujoco.mj_step(m, twin, nstep=2)  # a0 still held
+    twin.ctrl[:] = a1
+    mujoco.mj_step(m, twin, nstep=r.frame_skip - 2)
+    env.step(a1)
+    np.testing.assert_array_equal(d.qpos, twin.qpos)
+    assert env.unwrapped.frame_skip == r.frame_skip
+
+
+def test_a_push_kicks_the_base_velocity():
+    r = get_robot('humanoid')
+    pushed = _wrap(HUMANOID, 'humanoid', {'push_velocity': 1.0, 'push_interval_s': r.control_dt})
+    plain = make_env(HUMANOID)
+    pushed.reset(seed=0)
+    plain.reset(seed=0)
+    a = np.zeros(r.n_joints)
+    pushed.step(a)
+    plain.step(a)
+    dv = pushed.unwrapped.data.qvel[:2] - plain.unwrapped.data.qvel[:2]
+    assert 0.7 < np.linalg.norm(dv) < 1.3
+    assert pushed.draws['pushes'][0][1] == 1.0
+
+
+def test_obs_noise_per_term_and_the_sent_previous_action():
+    env = _wrap('velocity:g1', 'g1', {'obs_noise_scale': 1.0, 'delay_s': 0.02})
+    env.reset(seed=0)
+    a = np.full(env.action_space.shape, 0.1)
+    obs, *_ = env.step(a)
+    clean = env.env.unwrapped._observe()
+    s = env.slices
+    jv = obs[s['joint_vel']] - clean[s['joint_vel']]
+    assert 0 < np.abs(jv).max() <= 1.5
+    assert np.abs(obs[s['projected_gravity']] - clean[s['projected_gravity']]).max() <= 0.05
+    np.testing.assert_array_equal(obs[s['command']], clean[s['command']])
+    np.testing.assert_array_equal(obs[s['previous_action']], a)  # sent, not the delayed one
+
+
+def test_episode_log_lines(tmp_path):
+    log = str(tmp_path / 'r.jsonl')
+    env = make_randomized_env(HUMANOID, None, randomization(HUMANOID, 'default'), log)
+    env.reset(seed=0)
+    env.reset(seed=1)
+    with open(log) as fh:
+        assert len(fh.readlines()) == 2
+
+
+@pytest.mark.parametrize('doc, expected', [
+    ('mass_scale: [1.2, 0.8]\n', 'mass_scale: inverted range'),
+    ('friction_scale: [-0.5, 1.0]\n', 'friction_scale: negative range'),
+    ('gravity: [1, 2]\n', 'gravity: unknown knob'),
+])
+def test_bad_randomization_file(tmp_path, doc, expected):
+    path = tmp_path / 'r.yaml'
+    path.write_text(doc)
+    with pytest.raises(ValueError, match=expected):
+        randomization(HUMANOID, str(path))
+
+
+def test_train_refuses_a_bad_randomization_with_one_line(tmp_path, capsys):
+    run_dir = tmp_path / 'run'
+    rc = main(['train', '--randomize', str(tmp_path / 'missing.yaml'), '--run-dir',
+               str(run_dir), '--steps', '10'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and 'missing.yaml' in err[0]
+    assert not os.path.exists(run_dir)
+
+
+def test_a_restored_env_generator_draws_the_same_episode():
+    from symphony_ros.core.envs import get_rng_state, set_rng_state
+    env = make_randomized_env(HUMANOID, None, randomization(HUMANOID, 'default'))
+    env.reset(seed=4)
+    state = get_rng_state(env)
+    _, first = env.reset()
+    set_rng_state(env, state)  # as a resumed run restores it from its checkpoint
+    _, again = env.reset()
+    assert first['randomization'] == again['randomization']

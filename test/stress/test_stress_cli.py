@@ -1,0 +1,75 @@
+"""``symphony stress`` on the shipped Humanoid-v4 policy: a small matrix, short episodes."""
+
+import json
+import os
+import re
+
+import pytest
+
+from symphony_ros.cli.main import main
+from symphony_ros.robot import get_robot
+from symphony_ros.stress.conditions import CONDITIONS, table_markdown
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+POLICY = os.path.join(ROOT, 'models', 'humanoid_v4_symphony.onnx')
+SMALL = ['--episodes', '2', '--max-steps', '60', '--seed', '3', '--no-progress']
+
+
+def _stress(out, *extra):
+    return main(['stress', POLICY, '--out', str(out), *SMALL, *extra])
+
+
+def _report(out):
+    with open(os.path.join(out, 'report.json')) as fh:
+        return json.load(fh)
+
+
+def test_report_is_the_same_for_a_seed_whatever_the_workers(tmp_path):
+    conds = ['--conditions', 'nominal', 'delay_2', '--max-fall-rate', '1']
+    assert _stress(tmp_path / 'a', *conds, '--workers', '1') == 0
+    assert _stress(tmp_path / 'b', *conds, '--workers', '2') == 0
+    a, b = _report(tmp_path / 'a'), _report(tmp_path / 'b')
+    assert a['conditions'] == b['conditions']
+    # The perturbation is real: two control steps of delay change the episodes.
+    assert (a['conditions']['delay_2']['per_episode']
+            != a['conditions']['nominal']['per_episode'])
+    for name in ('report.md', 'fall_rate.png', 'return.png', 'saturation.png',
+                 'joint_margin.png'):
+        assert os.path.isfile(tmp_path / 'a' / name)
+    assert a['verdict']['passed'] and a['verdict']['judged'] == ['nominal']  # delay_2 beyond
+
+
+def test_verdict_fails_beyond_the_threshold(tmp_path, capsys):
+    # Masses x0.8 are beyond the training ranges: judged only with --verdict-scope all, and
+    # a 0 % threshold fails on any fall; the policy falls within 60 steps there or not, so
+    # the exit code must agree with the report either way.
+    rc = _stress(tmp_path, '--conditions', 'mass_0.8', '--max-fall-rate', '0',
+                 '--verdict-scope', 'all', '--workers', '1')
+    r = _report(tmp_path)
+    assert r['verdict']['judged'] == ['mass_0.8']
+    assert rc == (0 if r['conditions']['mass_0.8']['falls'] == 0 else 1)
+    assert 'verdict:' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('args, expected', [
+    (['--conditions', 'nominal', 'sideways_wind'], "unknown condition 'sideways_wind'"),
+    (['--conditions', 'kp_0.8'], 'needs a pd_position robot'),
+    (['--episodes', '-1'], '--episodes: expected a positive number'),
+    (['--max-fall-rate', '-0.1'], '--max-fall-rate'),
+    (['--robot', 'g1'], 'humanoid_v4_symphony.onnx'),
+])
+def test_bad_input_one_line_exit_2(tmp_path, capsys, args, expected):
+    rc = main(['stress', POLICY, '--out', str(tmp_path / 'r'), '--no-progress', *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and expected in err[0]
+    assert not os.path.exists(tmp_path / 'r')
+    if 'unknown condition' in expected:
+        assert all(n in err[0] for n in CONDITIONS)
+
+
+def test_readme_renders_the_condition_table():
+    with open(os.path.join(ROOT, 'README.md')) as fh:
+        readme = fh.read()
+    table = table_markdown([get_robot('humanoid'), get_robot('g1')])
+    assert table in readme, 'README: paste table_markdown([humanoid, g1]) under ### Stress'
+    assert re.search(r'symphony stress', readme)
