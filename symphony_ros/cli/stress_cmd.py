@@ -13,24 +13,26 @@ import os
 import sys
 from typing import List, Optional
 
+from ..core.fields import number
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Policy, robot, matrix size, output, seed, workers and thresholds."""
     p.add_argument('policy', metavar='POLICY.onnx', help='exported policy (symphony export)')
     p.add_argument('--robot', default=None,
                    help='robot to check the policy against (default: the one it was trained on)')
-    p.add_argument('--episodes', type=int, default=10, metavar='N',
+    p.add_argument('--episodes', type=number(int, 1), default=10, metavar='N',
                    help='episodes per condition (default: 10)')
     p.add_argument('--conditions', nargs='+', default=[], metavar='NAME',
                    help='conditions to run (default: all that apply to the robot)')
     p.add_argument('-o', '--out', metavar='DIR', default=None,
                    help='report folder (default: <policy>_stress beside the policy)')
-    p.add_argument('--seed', type=int, default=0, help='seed of the episodes (default: 0)')
-    p.add_argument('--workers', type=int, default=0, metavar='W',
+    p.add_argument('--seed', type=number(int, 0), default=0, help='seed of the episodes (default: 0)')
+    p.add_argument('--workers', type=number(int, 0), default=0, metavar='W',
                    help='processes (default 0: all cores)')
-    p.add_argument('--max-steps', type=int, default=0, metavar='N',
+    p.add_argument('--max-steps', type=number(int, 0), default=0, metavar='N',
                    help='cap on episode length in control steps (default 0: the env limit)')
-    p.add_argument('--max-fall-rate', type=float, default=0.1, metavar='R',
+    p.add_argument('--max-fall-rate', type=number(float, 0, 1), default=0.1, metavar='R',
                    help='verdict: largest fall rate allowed per condition (default: 0.1)')
     p.add_argument('--verdict-scope', choices=('training', 'all'), default='training',
                    help='conditions the verdict judges: those within the training ranges '
@@ -42,14 +44,6 @@ def _check_args(args: argparse.Namespace) -> None:
     from .errors import CliError
     if not os.path.isfile(args.policy):
         raise CliError(f'{args.policy}: no such file')
-    for flag, value in (('--episodes', args.episodes),):
-        if value <= 0:
-            raise CliError(f'{flag}: expected a positive number, got {value}')
-    for flag, value in (('--workers', args.workers), ('--max-steps', args.max_steps)):
-        if value < 0:
-            raise CliError(f'{flag}: expected 0 or a positive number, got {value}')
-    if not 0.0 <= args.max_fall_rate <= 1.0:
-        raise CliError(f'--max-fall-rate: expected a share in [0, 1], got {args.max_fall_rate}')
 
 
 def run(args: argparse.Namespace) -> int:
