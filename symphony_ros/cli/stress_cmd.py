@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='processes (default 0: all cores)')
     p.add_argument('--max-steps', type=number(int, 0), default=0, metavar='N',
                    help='cap on episode length in control steps (default 0: the env limit)')
-    p.add_argument('--max-fall-rate', type=number(float, 0, 1), default=0.1, metavar='R',
+    p.add_argument('--max-fall-rate', type=number(float, 0, 1), default=0.1,
+                   metavar='R',
                    help='verdict: largest fall rate allowed per condition (default: 0.1)')
     p.add_argument('--verdict-scope', choices=('training', 'all'), default='training',
                    help='conditions the verdict judges: those within the training ranges '
