@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .velocity_command import DEFAULT_TIMEOUT
+
 
 @dataclass(frozen=True)
 class PolicyNodeConfig:
@@ -24,6 +26,8 @@ class PolicyNodeConfig:
     mode only: in lockstep the sim waits for each answer)."""
     diagnostics_period: float = 1.0
     """s between /diagnostics reports."""
+    cmd_vel_timeout: float = DEFAULT_TIMEOUT
+    """s without a valid cmd_vel before a velocity-tracking policy is commanded zero."""
     realtime_priority: int = 0
     """SCHED_FIFO priority (1-99) of the node's threads; 0 = normal scheduling. Needs root
     or CAP_SYS_NICE; put the watchdog one level above."""
@@ -32,9 +36,10 @@ class PolicyNodeConfig:
         """Reject values the node cannot run with, naming the parameter."""
         if not 0 <= self.realtime_priority <= 99:
             raise ValueError(f'realtime_priority must be 0-99, got {self.realtime_priority}')
-        if self.stale_after <= 0 or self.diagnostics_period <= 0:
-            raise ValueError('stale_after and diagnostics_period must be > 0, got '
-                             f'{self.stale_after} and {self.diagnostics_period}')
+        if self.stale_after <= 0 or self.diagnostics_period <= 0 or self.cmd_vel_timeout <= 0:
+            raise ValueError('stale_after, diagnostics_period and cmd_vel_timeout must be > 0, '
+                             f'got {self.stale_after}, {self.diagnostics_period} and '
+                             f'{self.cmd_vel_timeout}')
 
     def resolved_policy_path(self) -> str:
         """Return the policy file to load."""

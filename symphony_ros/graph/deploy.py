@@ -109,6 +109,11 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
         out['policy_node']['realtime_priority'] = priority
         out['watchdog_node']['realtime_priority'] = priority + 1
     lockstep = values['robot'] == 'sim' and values['timing'] == 'lockstep'
+    pd = action_kind(values['robot_model']) == 'pd_position'
+    if pd and lockstep:
+        # Exact lockstep parity: the sim applies the checked targets with MuJoCo's servos at
+        # every physics step, as the training env does (the position-interface path).
+        out['watchdog_node']['output'] = 'position'
     if lockstep or values['robot'] == 'gazebo':
         # Simulated time: stamps and the watchdog's stamp checks follow /clock.
         for params in out.values():
@@ -119,7 +124,9 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
     if values['robot'] == 'sim':
         # The episodes start once the watchdog is ACTIVE, not under its safe output.
         out['mujoco_sim_node'] = {'wait_for_active': True}
-        if not lockstep:
+        if pd:
+            out['mujoco_sim_node']['command_input'] = 'position' if lockstep else 'effort'
+        if not lockstep and not pd:
             # The sim publishes once per control period on its own timer: a policy timer of
             # the same period has a phase against it, set at start-up, that can make every
             # action one period late, which the shipped policy does not survive.
@@ -127,16 +134,34 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
     return out
 
 
+def action_kind(robot_model: str) -> str:
+    """Return the robot's action kind ('torque' or 'pd_position').
+
+    :raises GraphArgError: an unknown robot or a bad robot file, in one line.
+    """
+    from ..robot.description import get_robot
+    try:
+        return get_robot(robot_model).action_kind
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        raise GraphArgError(f'robot_model:={robot_model}: {exc}') from None
+
+
 def robot_description(robot_model: str) -> str:
     """URDF text of ``robot_model``, with ``$(find symphony_ros)`` made an absolute path.
 
     gz_ros2_control reads the controllers YAML path from the URDF literally, so the
-    package-relative form committed in the file is resolved here, at launch time.
+    package-relative form committed in the file is resolved here, at launch time. A robot
+    without a shipped ``urdf/<robot_model>.urdf`` (the G1: its meshes live in the mjlab
+    wheel) gets one generated from its simulation model (:mod:`symphony_ros.robot.urdf`).
     """
     try:
         path = paths.urdf_path(robot_model)
     except FileNotFoundError as exc:
-        raise GraphArgError(f'robot_model:={robot_model}: {exc}') from None
+        from ..robot.urdf import generate_urdf
+        try:
+            return generate_urdf(robot_model)
+        except (ValueError, FileNotFoundError, KeyError):
+            raise GraphArgError(f'robot_model:={robot_model}: {exc}') from None
     with open(path, encoding='utf-8') as f:
         text = f.read()
     return text.replace(f'$(find {paths.PACKAGE})', paths.share_dir())
@@ -146,7 +171,8 @@ def _param_files(node: str, values: Values) -> Tuple[str, ...]:
     """List the node's config file, then the watchdog's profiles, then the user's."""
     names = [NODE_CONFIG[node]]
     if node == 'watchdog_node' and values['robot'] == 'sim':
-        names.append(SIM_WATCHDOG_PROFILE)
+        if action_kind(values['robot_model']) == 'torque':
+            names.append(SIM_WATCHDOG_PROFILE)   # the MJCF humanoid's soft joint ranges
         if values['timing'] == 'lockstep':
             names.append(LOCKSTEP_WATCHDOG_PROFILE)
     files = tuple(p for p in (paths.config_path(n, must_exist=False) for n in names)

@@ -21,10 +21,16 @@ class SimConfig:
     """Uniform noise added to the initial pose and velocity at reset (Humanoid-v4's scale)."""
     auto_reset: bool = True
     """Reset after a fall (base height outside [healthy_z_min, healthy_z_max])."""
-    healthy_z_min: float = 1.0
-    """m; below this base height the robot counts as fallen (Humanoid-v4's healthy range)."""
-    healthy_z_max: float = 2.0
-    """m; above this base height the robot counts as fallen."""
+    healthy_z_min: float = 0.0
+    """m; below this base height the robot counts as fallen; 0 = the robot file's fall
+    min_base_height (the humanoid's 1.0 is Humanoid-v4's healthy range)."""
+    healthy_z_max: float = 0.0
+    """m; above this base height the robot counts as fallen; 0 = the robot file's fall
+    max_base_height (none: no upper bound)."""
+    command_input: str = 'effort'
+    """pd_position robots: 'effort' (torques from the watchdog's torque gate; the sim steps
+    and publishes its state at the physics rate) or 'position' (targets and gains from the
+    watchdog's position output; the sim runs the PD at each physics step, as a driver)."""
     command_timeout: float = 0.05
     """s (steady clock); with no command for this long the sim applies zero torque."""
     episode_steps: int = 1000
@@ -53,5 +59,9 @@ class SimConfig:
         for name in ('episode_steps', 'max_ticks', 'max_episodes'):
             if getattr(self, name) < 0:
                 raise ValueError(f'{name}: expected 0 or a positive count')
-        if not self.healthy_z_min < self.healthy_z_max:
+        if self.healthy_z_min and self.healthy_z_max and not (
+                self.healthy_z_min < self.healthy_z_max):
             raise ValueError('healthy_z_min must be below healthy_z_max')
+        if self.command_input not in ('effort', 'position'):
+            raise ValueError("command_input: expected 'effort' or 'position', got "
+                             f'{self.command_input!r}')
