@@ -101,8 +101,13 @@ class PolicyNode(Node):
             self._tick()
 
     def _on_cmd_vel(self, msg: Twist) -> None:
+        rejected = self.cmd_vel.rejected
         problem = self.cmd_vel.update(msg.linear.x, msg.linear.y, msg.angular.z)
-        if problem:
+        # Two call sites, two throttles: a steady stream of clipped commands must not hide
+        # a rejected one.
+        if self.cmd_vel.rejected != rejected:
+            self.get_logger().error(problem, throttle_duration_sec=1.0)
+        elif problem:
             self.get_logger().warning(problem, throttle_duration_sec=1.0)
 
     def _on_imu(self, msg: Imu) -> None:

@@ -79,8 +79,8 @@ class WatchdogNode(Node):
         self._out = Float64MultiArray()
         self._priority = 0
 
-        self._position_in = self.config.command_input == 'position'
-        self._position_out = self.config.output == 'position'
+        self._position_in = self.core.config.command_input == 'position'
+        self._position_out = self.core.config.output == 'position'
         self._hw_pub = self.create_publisher(
             Float64MultiArray, topics.POSITION_COMMANDS if self._position_out
             else topics.EFFORT_COMMANDS, COMMAND_QOS)
@@ -113,7 +113,7 @@ class WatchdogNode(Node):
         self.create_timer(1.0, self._on_diagnostics, clock=steady)
         self._publish_state()
         self.get_logger().info(
-            f'watchdog up: {len(self.core.order)} joints, {self.config.command_input} commands '
+            f'watchdog up: {len(self.core.order)} joints, {self.core.config.command_input} commands '
             f'-> {self.config.output} on {self._hw_pub.topic_name} at '
             f'{self.config.rate_hz:g} Hz, safe_mode {self.config.safe_mode}, '
             f'auto_arm {self.config.auto_arm}')

@@ -127,9 +127,9 @@ class WatchdogConfig:
     def partially_resolved(self) -> 'WatchdogConfig':
         """Fill what can be derived from the robot and the fields given; no validation."""
         d = dataclasses.asdict(self)
-        if self.robot and any(_is_empty(d[k]) for k in (
-                'joint_names', 'policy_period', 'min_height', 'max_tilt', 'command_input')
-                + PER_JOINT[:4] + PD_JOINT):
+        if self.robot and (not d['command_input'] or any(_is_empty(d[k]) for k in (
+                'joint_names', 'policy_period', 'min_height', 'max_tilt') + PER_JOINT[:4]
+                + PD_JOINT)):
             from symphony_ros.robot.description import get_robot
             r = get_robot(self.robot)
             if not d['command_input']:

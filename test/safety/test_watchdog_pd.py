@@ -144,3 +144,10 @@ def test_humanoid_effort_commands_are_untouched():
     rig.arm()
     rig.command[:] = 3.0
     np.testing.assert_allclose(rig.step(), 3.0)
+
+
+def test_an_empty_command_input_from_a_parameter_file_is_the_robots():
+    # config/watchdog.yaml sets command_input: "" with every other field already derived.
+    full = WatchdogConfig(robot='g1').resolved()
+    again = dataclasses.replace(full, command_input='').resolved()
+    assert again.command_input == 'position'
