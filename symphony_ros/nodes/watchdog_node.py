@@ -113,8 +113,9 @@ class WatchdogNode(Node):
         self.create_timer(1.0, self._on_diagnostics, clock=steady)
         self._publish_state()
         self.get_logger().info(
-            f'watchdog up: {len(self.core.order)} joints, {self.core.config.command_input} commands '
-            f'-> {self.config.output} on {self._hw_pub.topic_name} at '
+            f'watchdog up: {len(self.core.order)} joints, '
+            f'{self.core.config.command_input} commands -> {self.core.config.output} on '
+            f'{self._hw_pub.topic_name} at '
             f'{self.config.rate_hz:g} Hz, safe_mode {self.config.safe_mode}, '
             f'auto_arm {self.config.auto_arm}')
 
