@@ -32,7 +32,7 @@ def test_g1_graph_takes_cmd_vel_and_the_watchdog_gates_the_pd_torque(launcher, g
     from geometry_msgs.msg import Twist
     from rclpy.node import Node
     from sensor_msgs.msg import JointState
-    from std_msgs.msg import Float64MultiArray, String
+    from std_msgs.msg import Bool, Float64MultiArray, String
 
     from symphony_ros.nodes.messages import LATCHED_QOS
 
@@ -62,6 +62,7 @@ def test_g1_graph_takes_cmd_vel_and_the_watchdog_gates_the_pd_torque(launcher, g
 
     def commanded():
         return any(d.get('command') == '1.00 0.00 0.20' for d in got['policy_diag'])
+    estop = probe.create_publisher(Bool, '/symphony/estop', LATCHED_QOS)
     try:
         deadline, sent_nan = time.monotonic() + 120, False
         next_pub = 0.0
@@ -78,6 +79,14 @@ def test_g1_graph_takes_cmd_vel_and_the_watchdog_gates_the_pd_torque(launcher, g
                 sent_nan = True
             rclpy.spin_once(probe, timeout_sec=0.02)
             assert la.proc.poll() is None, la.text
+        # The e-stop: the gate's output goes to the safe torque (damping), then to zero.
+        estop.publish(Bool(data=True))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                got['state'][-1].startswith('FAULT estop')
+                and len(got['effort']) and not any(got['effort'][-1].data)):
+            pub.publish(twist)
+            rclpy.spin_once(probe, timeout_sec=0.02)
     finally:
         probe.destroy_node()
         rclpy.shutdown()
@@ -94,5 +103,8 @@ def test_g1_graph_takes_cmd_vel_and_the_watchdog_gates_the_pd_torque(launcher, g
     assert np.abs(efforts).max() > 0.0, 'the gate never passed a torque'
     assert 'linear.x 3 outside [-0.5, 1]: clipped to the trained range' in la.text, la.text
     assert 'linear.y not finite' in la.text, la.text
+    # Commands keep coming, yet the e-stopped gate holds zero torque.
+    assert got['state'][-1].startswith('FAULT estop'), got['state']
+    assert not any(got['effort'][-1].data), got['effort'][-1].data
     la.proc.send_signal(signal.SIGINT)
     assert la.finish() == 0, la.text
