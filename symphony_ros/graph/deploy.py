@@ -66,6 +66,10 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
                   'record)', ('true', 'false'), bool),
         LaunchArg('record_dir', '', 'bag folder for record:=true (empty: '
                   'bags/deploy_<date>_<time>)'),
+        LaunchArg('watchdog_output', 'auto', 'pd_position robots: effort (the watchdog runs '
+                  'the PD at 500 Hz and sends torques) or position (checked targets and gains '
+                  'to a position controller or a driver running the PD). auto: position for '
+                  'timing:=lockstep, else effort', ('auto', 'effort', 'position')),
         LaunchArg('namespace', '', 'ROS namespace of every node of the graph (robot:=sim or '
                   'real), e.g. robot1: topics at their defaults move into it, so two graphs '
                   'share a ROS domain'),
@@ -109,10 +113,9 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
         out['policy_node']['realtime_priority'] = priority
         out['watchdog_node']['realtime_priority'] = priority + 1
     lockstep = values['robot'] == 'sim' and values['timing'] == 'lockstep'
-    pd = action_kind(values['robot_model']) == 'pd_position'
-    if pd and lockstep:
-        # Exact lockstep parity: the sim applies the checked targets with MuJoCo's servos at
-        # every physics step, as the training env does (the position-interface path).
+    output = watchdog_output(values, lockstep)
+    pd = output is not None
+    if output == 'position':
         out['watchdog_node']['output'] = 'position'
     if lockstep or values['robot'] == 'gazebo':
         # Simulated time: stamps and the watchdog's stamp checks follow /clock.
@@ -125,13 +128,37 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
         # The episodes start once the watchdog is ACTIVE, not under its safe output.
         out['mujoco_sim_node'] = {'wait_for_active': True}
         if pd:
-            out['mujoco_sim_node']['command_input'] = 'position' if lockstep else 'effort'
+            out['mujoco_sim_node']['command_input'] = output
         if not lockstep and not pd:
             # The sim publishes once per control period on its own timer: a policy timer of
             # the same period has a phase against it, set at start-up, that can make every
             # action one period late, which the shipped policy does not survive.
             out['policy_node']['act_on_state'] = True
     return out
+
+
+def watchdog_output(values: Values, lockstep: bool) -> Any:
+    """Return the watchdog's output for a pd_position robot, None for a torque robot.
+
+    Lockstep needs the position path: the sim then applies the PD at every physics step as
+    the training env does; one torque per control period would be other physics.
+
+    :raises GraphArgError: position output for a torque robot, or lockstep with effort.
+    """
+    chosen = values['watchdog_output']
+    if action_kind(values['robot_model']) != 'pd_position':
+        if chosen == 'position':
+            raise GraphArgError(f'watchdog_output:=position: robot_model:='
+                                f'{values["robot_model"]} is a torque robot; position output '
+                                'needs a pd_position robot')
+        return None
+    if chosen == 'auto':
+        return 'position' if lockstep else 'effort'
+    if lockstep and chosen == 'effort':
+        raise GraphArgError('watchdog_output:=effort: timing:=lockstep with a pd_position '
+                            'robot needs watchdog_output:=position (the sim applies the PD '
+                            'at every physics step)')
+    return chosen
 
 
 def action_kind(robot_model: str) -> str:

@@ -46,3 +46,19 @@ def test_g1_controller_configs_follow_the_robot_joint_order(output, controller, 
     assert params['joints'] == list(get_robot('g1').joint_names)
     assert params['interface_name'] == interface
     assert controller in cfg['controller_manager']['ros__parameters']
+
+
+def test_watchdog_output_argument():
+    g = deploy_graph({'robot_model': 'g1', 'watchdog_output': 'position'})
+    assert entity(g, 'watchdog_node').parameters['output'] == 'position'
+    assert entity(g, 'mujoco_sim_node').parameters['command_input'] == 'position'
+    real = deploy_graph({'robot': 'real', 'robot_model': 'g1', 'watchdog_output': 'position'})
+    assert entity(real, 'watchdog_node').parameters['output'] == 'position'
+    with pytest.raises(GraphArgError, match='needs watchdog_output:=position'):
+        deploy_graph({'robot_model': 'g1', 'timing': 'lockstep', 'watchdog_output': 'effort'})
+    with pytest.raises(GraphArgError, match='robot_model:=humanoid is a torque robot'):
+        deploy_graph({'watchdog_output': 'position'})
+    # The humanoid's graph does not change: no output or command_input parameters.
+    sim = deploy_graph()
+    assert 'output' not in entity(sim, 'watchdog_node').parameters
+    assert 'command_input' not in entity(sim, 'mujoco_sim_node').parameters
