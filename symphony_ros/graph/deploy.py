@@ -129,10 +129,12 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
         out['mujoco_sim_node'] = {'wait_for_active': True}
         if pd:
             out['mujoco_sim_node']['command_input'] = output
-        if not lockstep and not pd:
+        if not lockstep and output != 'effort':
             # The sim publishes once per control period on its own timer: a policy timer of
             # the same period has a phase against it, set at start-up, that can make every
-            # action one period late, which the shipped policy does not survive.
+            # action one period late, which the shipped policy does not survive. (A PD robot
+            # behind the torque gate publishes at the physics rate: the policy keeps its
+            # timer, at most one physics step late.)
             out['policy_node']['act_on_state'] = True
     return out
 

@@ -52,6 +52,8 @@ def test_watchdog_output_argument():
     g = deploy_graph({'robot_model': 'g1', 'watchdog_output': 'position'})
     assert entity(g, 'watchdog_node').parameters['output'] == 'position'
     assert entity(g, 'mujoco_sim_node').parameters['command_input'] == 'position'
+    # The sim then publishes once per control period: the policy acts on each state.
+    assert entity(g, 'policy_node').parameters['act_on_state'] is True
     real = deploy_graph({'robot': 'real', 'robot_model': 'g1', 'watchdog_output': 'position'})
     assert entity(real, 'watchdog_node').parameters['output'] == 'position'
     with pytest.raises(GraphArgError, match='needs watchdog_output:=position'):
