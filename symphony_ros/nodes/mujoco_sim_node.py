@@ -77,8 +77,11 @@ class MujocoSimNode(Node):
         self.create_service(Trigger, '~/reset', self._on_reset)
         # One healthy range for the auto-reset and the episode end: the sim's parameters.
         weights = RewardWeights(healthy_z=self.sim.healthy_z)
+        # A robot file with a fall tilt ends episodes on it too (the sim's rule, as in
+        # training); without one the reward's height range decides, as before.
+        fallen = self.sim.fallen if self.sim.robot.fall_max_tilt is not None else None
         self.tracker = EpisodeTracker(HumanoidReward(self.sim.robot, weights),
-                                      self.cfg.episode_steps)
+                                      self.cfg.episode_steps, fallen)
         self.tracker.start(self.sim.state())
         self.episodes = []
         self.ticks = 0

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..robot.description import RobotDescription, get_robot
 from ..robot.model import build_model, home_qpos
+from ..robot.rotations import tilt_angle
 from ..robot.state import MujocoStateReader, RobotState
 from .config import SimConfig
 
@@ -124,6 +125,16 @@ class RobotSim:
         return float(self.data.xpos[self._base][2])
 
     def fallen(self) -> bool:
-        """Return True when the base height is outside the healthy range."""
+        """Return True when the base height or tilt says the robot fell.
+
+        Height outside the healthy range, or tilt beyond the robot file's fall max_tilt (when
+        it gives one): the training env's rule, so episodes end alike.
+        """
         z = self.base_height()
-        return not self.healthy_z[0] <= z <= self.healthy_z[1]
+        if not self.healthy_z[0] <= z <= self.healthy_z[1]:
+            return True
+        tilt = self.robot.fall_max_tilt
+        if tilt is None:
+            return False
+        p = self.reader.base_qpos
+        return tilt_angle(self.data.qpos[p + 3:p + 7]) > tilt

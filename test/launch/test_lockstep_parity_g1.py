@@ -60,7 +60,7 @@ def in_process(policy_path: str, episodes: int, seed: int):
     cfg = SimConfig(robot='g1', command_input='position', seed=seed)
     sim = RobotSim(cfg)
     tracker = EpisodeTracker(HumanoidReward(robot, RewardWeights(healthy_z=sim.healthy_z)),
-                             cfg.episode_steps)
+                             cfg.episode_steps, sim.fallen)
     out = []
     kp, kd = np.asarray(robot.kp), np.asarray(robot.kd)
     for k in range(episodes):

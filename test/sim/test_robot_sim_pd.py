@@ -66,3 +66,14 @@ def test_the_fall_heights_are_the_robot_files():
     assert sim.healthy_z == (G1.fall_min_height, np.inf)
     assert not sim.fallen()          # reset stands it at its nominal height
     assert RobotSim(SimConfig()).healthy_z == (1.0, 2.0)   # the humanoid's, as before
+
+
+def test_a_tilt_beyond_the_robot_files_max_tilt_is_a_fall_as_in_training():
+    sim = RobotSim(SimConfig(robot='g1'))
+    p = sim.reader.base_qpos
+    angle = G1.fall_max_tilt + 0.05               # about x, base height unchanged
+    sim.data.qpos[p + 3:p + 7] = [np.cos(angle / 2), np.sin(angle / 2), 0.0, 0.0]
+    assert sim.fallen()
+    angle = G1.fall_max_tilt - 0.05
+    sim.data.qpos[p + 3:p + 7] = [np.cos(angle / 2), np.sin(angle / 2), 0.0, 0.0]
+    assert not sim.fallen()
