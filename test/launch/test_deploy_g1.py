@@ -63,20 +63,20 @@ def test_g1_graph_takes_cmd_vel_and_the_watchdog_gates_the_pd_torque(launcher, g
     def commanded():
         return any(d.get('command') == '1.00 0.00 0.20' for d in got['policy_diag'])
     estop = probe.create_publisher(Bool, '/symphony/estop', LATCHED_QOS)
+    def rejected():
+        return any(d.get('cmd_vel_rejected', '0') != '0' for d in got['policy_diag'])
     try:
-        deadline, sent_nan = time.monotonic() + 120, False
-        next_pub = 0.0
+        deadline, next_pub = time.monotonic() + 120, 0.0
+        bad = Twist()
+        bad.linear.y = math.nan
         while time.monotonic() < deadline and not (
                 len(got['command']) >= 20 and len(got['effort']) >= 50 and armed()
-                and commanded() and sent_nan):
+                and commanded() and rejected()):
             if time.monotonic() >= next_pub:
-                pub.publish(twist)
+                # Once the clipped command is in force, NaN until it is seen rejected (the
+                # subscription keeps the latest message only: a valid one could replace it).
+                pub.publish(bad if commanded() and not rejected() else twist)
                 next_pub = time.monotonic() + 0.05
-            if commanded() and not sent_nan:
-                bad = Twist()
-                bad.linear.y = math.nan
-                pub.publish(bad)
-                sent_nan = True
             rclpy.spin_once(probe, timeout_sec=0.02)
             assert la.proc.poll() is None, la.text
         # The e-stop: the gate's output goes to the safe torque (damping), then to zero.
@@ -101,10 +101,11 @@ def test_g1_graph_takes_cmd_vel_and_the_watchdog_gates_the_pd_torque(launcher, g
     assert efforts.shape[1] == g1.n_joints
     assert (np.abs(efforts) <= np.asarray(g1.effort_limits) + 1e-9).all()
     assert np.abs(efforts).max() > 0.0, 'the gate never passed a torque'
-    assert 'linear.x 3 outside [-0.5, 1]: clipped to the trained range' in la.text, la.text
-    assert 'linear.y not finite' in la.text, la.text
+    assert rejected(), got['policy_diag'][-3:]
     # Commands keep coming, yet the e-stopped gate holds zero torque.
     assert got['state'][-1].startswith('FAULT estop'), got['state']
     assert not any(got['effort'][-1].data), got['effort'][-1].data
     la.proc.send_signal(signal.SIGINT)
     assert la.finish() == 0, la.text
+    assert 'linear.x 3 outside [-0.5, 1]: clipped to the trained range' in la.text, la.text
+    assert 'linear.y not finite' in la.text, la.text
