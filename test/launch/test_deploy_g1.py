@@ -62,9 +62,10 @@ def test_g1_graph_takes_cmd_vel_and_the_watchdog_gates_the_pd_torque(launcher, g
 
     def commanded():
         return any(d.get('command') == '1.00 0.00 0.20' for d in got['policy_diag'])
-    estop = probe.create_publisher(Bool, '/symphony/estop', LATCHED_QOS)
+
     def rejected():
         return any(d.get('cmd_vel_rejected', '0') != '0' for d in got['policy_diag'])
+    estop = probe.create_publisher(Bool, '/symphony/estop', LATCHED_QOS)
     try:
         deadline, next_pub = time.monotonic() + 120, 0.0
         bad = Twist()
