@@ -32,7 +32,8 @@ def _msgtype(short: str) -> str:
 
 
 _KEYS = {'joint_states_topic': 'joint_states', 'imu_topic': 'imu', 'odom_topic': 'odom',
-         'effort_commands_topic': 'hardware', 'command_topic': 'command',
+         'effort_commands_topic': 'hardware', 'position_commands_topic': 'position_hardware',
+         'pd_gains_topic': 'pd_gains', 'cmd_vel_topic': 'cmd_vel', 'command_topic': 'command',
          'estop_topic': 'estop', 'watchdog_state_topic': 'watchdog'}
 SIM_REWARD = resolve_name(graph_topics.SIM_REWARD)
 SIM_EPISODE_RETURN = resolve_name(graph_topics.SIM_EPISODE_RETURN)

@@ -27,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='conditions to run (default: all that apply to the robot)')
     p.add_argument('-o', '--out', metavar='DIR', default=None,
                    help='report folder (default: <policy>_stress beside the policy)')
-    p.add_argument('--seed', type=number(int, 0), default=0, help='seed of the episodes (default: 0)')
+    p.add_argument('--seed', type=number(int, 0), default=0,
+                   help='seed of the episodes (default: 0)')
     p.add_argument('--workers', type=number(int, 0), default=0, metavar='W',
                    help='processes (default 0: all cores)')
     p.add_argument('--max-steps', type=number(int, 0), default=0, metavar='N',

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.fields import check_ranges, ranged
+from .velocity_command import DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class PolicyNodeConfig:
     mode only: in lockstep the sim waits for each answer)."""
     diagnostics_period: float = ranged(1.0, 0, above=True)
     """s between /diagnostics reports."""
+    cmd_vel_timeout: float = ranged(DEFAULT_TIMEOUT, 0, above=True)
+    """s without a valid cmd_vel before a velocity-tracking policy is commanded zero."""
     realtime_priority: int = ranged(0, 0, 99)
     """SCHED_FIFO priority of the node's threads; 0 = normal scheduling. Needs root or
     CAP_SYS_NICE; put the watchdog one level above (the deploy graph's realtime_priority:=

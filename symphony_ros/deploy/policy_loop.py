@@ -1,4 +1,9 @@
-"""One control tick of a deployed policy: robot state -> observation -> action -> torque."""
+"""One control tick of a deployed policy: robot state -> observation -> action -> command.
+
+The command is what the robot's action law makes of the action: joint torques for a torque
+robot, joint position targets (``default + action_scale * a``, :class:`PDLaw`) for a
+pd_position robot, whose PD runs downstream (the watchdog's torque gate or the driver).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import numpy as np
 from ..policy.runtime import OnnxPolicy
 from ..robot.description import RobotDescription, get_robot
 from ..robot.observations import ObservationBuilder
+from ..robot.pd import PDLaw
 from ..robot.state import RobotState
 from .stats import Percentiles
 
@@ -39,6 +45,16 @@ class PolicyLoop:
         self.builder = ObservationBuilder(c.observation.name, self.robot)
         self.prev_action = np.zeros(self.robot.n_joints)
         self.inference = Percentiles()
+        self.pd = PDLaw(self.robot) if self.robot.action_kind == 'pd_position' else None
+        """The action law of a pd_position robot (None: the action is a torque)."""
+        self.needs_command = any(name == 'command' for name, _ in c.observation.terms)
+        """The observation carries a velocity command (a velocity-tracking policy)."""
+        self.command_ranges = dict((c.task or {}).get('command_ranges') or {})
+        """The command ranges the policy was trained on (empty: no command)."""
+        if self.needs_command and not self.command_ranges:
+            raise DeployError(f'{policy_path}: observation {c.observation.name!r} takes a '
+                              'velocity command but the contract records no '
+                              'task.command_ranges')
 
     @property
     def needs(self) -> Tuple[str, ...]:
@@ -53,11 +69,32 @@ class PolicyLoop:
                               f'{list(names)}')
         self.policy.check_robot(list(self.robot.joint_names))
 
-    def torque(self, state: RobotState) -> Tuple[np.ndarray, np.ndarray]:
-        """Return (torque N*m, action) for ``state``; times the inference."""
-        obs = self.builder.build(state, self.prev_action)
+    @property
+    def output(self) -> str:
+        """What :meth:`act` returns: 'effort' (N*m) or 'position' (rad joint targets)."""
+        return 'effort' if self.pd is None else 'position'
+
+    def act(self, state: RobotState, command: Optional[np.ndarray] = None
+            ) -> Tuple[np.ndarray, np.ndarray]:
+        """Return (torque N*m or joint targets rad, action) for ``state``; times the inference.
+
+        :param command: (vx, vy, yaw rate) for a velocity-tracking policy (ignored otherwise).
+        """
+        if self.needs_command and command is None:
+            raise DeployError('this policy takes a velocity command and none was given')
+        obs = self.builder.build(state, self.prev_action,
+                                 command=command if self.needs_command else None)
         t0 = time.perf_counter()
         action = self.policy.act(obs)
         self.inference.add(time.perf_counter() - t0)
         self.prev_action = np.asarray(action, dtype=np.float64)
+        if self.pd is not None:
+            return self.pd.target(self.prev_action), self.prev_action
         return self.robot.action_to_torque(self.prev_action), self.prev_action
+
+    def torque(self, state: RobotState) -> Tuple[np.ndarray, np.ndarray]:
+        """Return (torque N*m, action) for ``state`` (torque robots: see :meth:`act`)."""
+        if self.pd is not None:
+            raise DeployError(f'robot {self.robot.name!r} is pd_position: its policy gives '
+                              'joint position targets (act), not torques')
+        return self.act(state)

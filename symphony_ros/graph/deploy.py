@@ -66,6 +66,10 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
                   'record)', ('true', 'false'), bool),
         LaunchArg('record_dir', '', 'bag folder for record:=true (empty: '
                   'bags/deploy_<date>_<time>)'),
+        LaunchArg('watchdog_output', 'auto', 'pd_position robots: effort (the watchdog runs '
+                  'the PD at 500 Hz and sends torques) or position (checked targets and gains '
+                  'to a position controller or a driver running the PD). auto: position for '
+                  'timing:=lockstep, else effort', ('auto', 'effort', 'position')),
         LaunchArg('namespace', '', 'ROS namespace of every node of the graph (robot:=sim or '
                   'real), e.g. robot1: topics at their defaults move into it, so two graphs '
                   'share a ROS domain'),
@@ -109,6 +113,10 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
         out['policy_node']['realtime_priority'] = priority
         out['watchdog_node']['realtime_priority'] = priority + 1
     lockstep = values['robot'] == 'sim' and values['timing'] == 'lockstep'
+    output = watchdog_output(values, lockstep)
+    pd = output is not None
+    if output == 'position':
+        out['watchdog_node']['output'] = 'position'
     if lockstep or values['robot'] == 'gazebo':
         # Simulated time: stamps and the watchdog's stamp checks follow /clock.
         for params in out.values():
@@ -119,24 +127,70 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
     if values['robot'] == 'sim':
         # The episodes start once the watchdog is ACTIVE, not under its safe output.
         out['mujoco_sim_node'] = {'wait_for_active': True}
-        if not lockstep:
+        if pd:
+            out['mujoco_sim_node']['command_input'] = output
+        if not lockstep and output != 'effort':
             # The sim publishes once per control period on its own timer: a policy timer of
             # the same period has a phase against it, set at start-up, that can make every
-            # action one period late, which the shipped policy does not survive.
+            # action one period late, which the shipped policy does not survive. (A PD robot
+            # behind the torque gate publishes at the physics rate: the policy keeps its
+            # timer, at most one physics step late.)
             out['policy_node']['act_on_state'] = True
     return out
+
+
+def watchdog_output(values: Values, lockstep: bool) -> Any:
+    """Return the watchdog's output for a pd_position robot, None for a torque robot.
+
+    Lockstep needs the position path: the sim then applies the PD at every physics step as
+    the training env does; one torque per control period would be other physics.
+
+    :raises GraphArgError: position output for a torque robot, or lockstep with effort.
+    """
+    chosen = values['watchdog_output']
+    if action_kind(values['robot_model']) != 'pd_position':
+        if chosen == 'position':
+            raise GraphArgError(f'watchdog_output:=position: robot_model:='
+                                f'{values["robot_model"]} is a torque robot; position output '
+                                'needs a pd_position robot')
+        return None
+    if chosen == 'auto':
+        return 'position' if lockstep else 'effort'
+    if lockstep and chosen == 'effort':
+        raise GraphArgError('watchdog_output:=effort: timing:=lockstep with a pd_position '
+                            'robot needs watchdog_output:=position (the sim applies the PD '
+                            'at every physics step)')
+    return chosen
+
+
+def action_kind(robot_model: str) -> str:
+    """Return the robot's action kind ('torque' or 'pd_position').
+
+    :raises GraphArgError: an unknown robot or a bad robot file, in one line.
+    """
+    from ..robot.description import get_robot
+    try:
+        return get_robot(robot_model).action_kind
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        raise GraphArgError(f'robot_model:={robot_model}: {exc}') from None
 
 
 def robot_description(robot_model: str) -> str:
     """URDF text of ``robot_model``, with ``$(find symphony_ros)`` made an absolute path.
 
     gz_ros2_control reads the controllers YAML path from the URDF literally, so the
-    package-relative form committed in the file is resolved here, at launch time.
+    package-relative form committed in the file is resolved here, at launch time. A robot
+    without a shipped ``urdf/<robot_model>.urdf`` (the G1: its meshes live in the mjlab
+    wheel) gets one generated from its simulation model (:mod:`symphony_ros.robot.urdf`).
     """
     try:
         path = paths.urdf_path(robot_model)
     except FileNotFoundError as exc:
-        raise GraphArgError(f'robot_model:={robot_model}: {exc}') from None
+        from ..robot.urdf import generate_urdf
+        try:
+            return generate_urdf(robot_model)
+        except (ValueError, FileNotFoundError, KeyError):
+            raise GraphArgError(f'robot_model:={robot_model}: {exc}') from None
     with open(path, encoding='utf-8') as f:
         text = f.read()
     return text.replace(f'$(find {paths.PACKAGE})', paths.share_dir())
@@ -146,7 +200,8 @@ def _param_files(node: str, values: Values) -> Tuple[str, ...]:
     """List the node's config file, then the watchdog's profiles, then the user's."""
     names = [NODE_CONFIG[node]]
     if node == 'watchdog_node' and values['robot'] == 'sim':
-        names.append(SIM_WATCHDOG_PROFILE)
+        if action_kind(values['robot_model']) == 'torque':
+            names.append(SIM_WATCHDOG_PROFILE)   # the MJCF humanoid's soft joint ranges
         if values['timing'] == 'lockstep':
             names.append(LOCKSTEP_WATCHDOG_PROFILE)
     files = tuple(p for p in (paths.config_path(n, must_exist=False) for n in names)

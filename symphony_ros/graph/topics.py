@@ -33,6 +33,12 @@ JOINT_STATES = 'joint_states'
 IMU = 'imu/data'
 ODOM = 'odom'
 EFFORT_COMMANDS = 'effort_controller/commands'
+POSITION_COMMANDS = 'position_controller/commands'
+"""Checked joint targets of a pd_position policy (watchdog output:=position)."""
+PD_GAINS = 'symphony/watchdog/pd_gains'
+"""kp then kd per joint that go with POSITION_COMMANDS (zero kp in the safe states)."""
+CMD_VEL = 'cmd_vel'
+"""The velocity command of a velocity-tracking policy (geometry_msgs/Twist)."""
 COMMAND = 'symphony/command'
 ESTOP = 'symphony/estop'
 WATCHDOG_STATE = 'symphony/watchdog/state'
@@ -56,8 +62,16 @@ TOPICS: Tuple[Topic, ...] = (
     Topic('effort_commands_topic', EFFORT_COMMANDS, '/' + EFFORT_COMMANDS,
           'std_msgs/Float64MultiArray',
           'torques to the forward effort controller, in its joint order (watchdog output)'),
+    Topic('position_commands_topic', POSITION_COMMANDS, '/' + POSITION_COMMANDS,
+          'std_msgs/Float64MultiArray',
+          'checked joint targets (rad) to a position controller (watchdog output:=position)'),
+    Topic('pd_gains_topic', PD_GAINS, '/' + PD_GAINS, 'std_msgs/Float64MultiArray',
+          'kp then kd per joint for the position targets (watchdog output:=position)'),
+    Topic('cmd_vel_topic', CMD_VEL, '/' + CMD_VEL, 'geometry_msgs/Twist',
+          'velocity command of a velocity-tracking policy (linear.x, linear.y, angular.z)'),
     Topic('command_topic', COMMAND, '/' + COMMAND, 'sensor_msgs/JointState',
-          'stamped, named policy torques (effort, N*m); only the watchdog consumes it'),
+          'stamped, named policy torques (effort, N*m) or joint targets (position, rad, '
+          'pd_position policies); only the watchdog consumes it'),
     Topic('estop_topic', ESTOP, '/' + ESTOP, 'std_msgs/Bool',
           'emergency stop input of the watchdog'),
     Topic('watchdog_state_topic', WATCHDOG_STATE, '/' + WATCHDOG_STATE,

@@ -6,6 +6,13 @@ It also scores the run as Humanoid-v4 does: symphony/sim/reward per step and
 symphony/sim/episode_return per finished episode (fall or time limit), logged as well.
 Topic names are relative (graph/topics); the hold-until-ACTIVE and re-arm rules live in
 :class:`symphony_ros.sim.gantry.Gantry`.
+
+A pd_position robot (the G1) takes either the watchdog's torques (``command_input``
+'effort': it then steps and publishes its state at the physics rate, so the watchdog's PD
+sees every physics step, as on hardware) or its checked targets and gains
+(``command_input`` 'position', position_controller/commands and symphony/watchdog/pd_gains:
+MuJoCo's servos run the PD at each physics step, as a driver would); see
+:mod:`symphony_ros.sim.robot_sim`.
 """
 
 from __future__ import annotations
@@ -52,13 +59,29 @@ class MujocoSimNode(Node):
         self.pub_js = self.create_publisher(JointState, topics.JOINT_STATES, STATE_QOS)
         self.pub_imu = self.create_publisher(Imu, topics.IMU, STATE_QOS)
         self.pub_odom = self.create_publisher(Odometry, topics.ODOM, STATE_QOS)
-        self.create_subscription(Float64MultiArray, topics.EFFORT_COMMANDS,
-                                 self._on_command, COMMAND_QOS)
+        self._position = self.sim.pd and self.cfg.command_input == 'position'
+        """Targets and gains in, PD in MuJoCo (else torques in)."""
+        self._gains: Optional[np.ndarray] = None
+        self._substeps = self.sim.robot.frame_skip if (
+            self.sim.pd and not self._position and self.cfg.timing == 'realtime') else 1
+        """Timer ticks per control period: a torque-driven PD robot steps per physics step."""
+        self._substep = 0
+        if self._position:
+            self.create_subscription(Float64MultiArray, topics.POSITION_COMMANDS,
+                                     self._on_command, COMMAND_QOS)
+            self.create_subscription(Float64MultiArray, topics.PD_GAINS, self._on_gains,
+                                     COMMAND_QOS)
+        else:
+            self.create_subscription(Float64MultiArray, topics.EFFORT_COMMANDS,
+                                     self._on_command, COMMAND_QOS)
         self.create_service(Trigger, '~/reset', self._on_reset)
         # One healthy range for the auto-reset and the episode end: the sim's parameters.
-        weights = RewardWeights(healthy_z=(self.cfg.healthy_z_min, self.cfg.healthy_z_max))
+        weights = RewardWeights(healthy_z=self.sim.healthy_z)
+        # A robot file with a fall tilt ends episodes on it too (the sim's rule, as in
+        # training); without one the reward's height range decides, as before.
+        fallen = self.sim.fallen if self.sim.robot.fall_max_tilt is not None else None
         self.tracker = EpisodeTracker(HumanoidReward(self.sim.robot, weights),
-                                      self.cfg.episode_steps)
+                                      self.cfg.episode_steps, fallen)
         self.tracker.start(self.sim.state())
         self.episodes = []
         self.ticks = 0
@@ -80,10 +103,14 @@ class MujocoSimNode(Node):
                 JointState, topics.COMMAND, self._on_policy_command, COMMAND_QOS)
             self.pub_clock = self.create_publisher(ClockMsg, topics.CLOCK, 10)
         else:
-            self.create_timer(self.sim.robot.control_dt, self._tick, clock=self._steady)
+            self.create_timer(self.sim.robot.control_dt / self._substeps, self._tick,
+                              clock=self._steady)
         self.get_logger().info(
             f'{self.sim.robot.name}: {len(names)} joints, dt {self.sim.robot.control_dt:.4f} s, '
-            f'timing {self.cfg.timing}')
+            f'timing {self.cfg.timing}'
+            + (f', {self.cfg.command_input} commands' if self.sim.pd else '')
+            + (f', state at {1 / self.sim.robot.physics_dt:g} Hz' if self._substeps > 1
+               else ''))
 
     def _now(self) -> float:
         return self._steady.now().nanoseconds * 1e-9
@@ -98,6 +125,16 @@ class MujocoSimNode(Node):
         with self._lock:
             self._torque, self._torque_time = torque, self._now()
             self.gate.hardware(torque)
+
+    def _on_gains(self, msg: Float64MultiArray) -> None:
+        gains = np.asarray(msg.data, dtype=np.float64)
+        if gains.shape != (2 * len(self._names),):
+            self.get_logger().warning(
+                f'pd_gains: expected kp and kd for {len(self._names)} joints, got '
+                f'{gains.size} values; applying zero gains', throttle_duration_sec=1.0)
+            gains = None
+        with self._lock:
+            self._gains = gains
 
     def _on_policy_command(self, msg: JointState) -> None:
         with self._lock:
@@ -147,10 +184,17 @@ class MujocoSimNode(Node):
     _elapsed = 0.0
     """Simulated seconds of the episodes before the current one: /clock never goes back."""
 
-    def _advance(self, torque: Optional[np.ndarray]) -> None:
+    def _advance(self, torque: Optional[np.ndarray], nstep: Optional[int] = None) -> None:
         """Step once, score it, end the episode on a fall or time limit (lock held)."""
-        applied = torque if torque is not None else np.zeros(len(self._names))
-        state = self.sim.step(torque)
+        if self._position:
+            n = len(self._names)
+            gains = self._gains if torque is not None else None
+            kp, kd = (gains[:n], gains[n:]) if gains is not None else (None, None)
+            state = self.sim.step_targets(torque, kp, kd)
+            applied = self.sim.data.actuator_force.copy()
+        else:
+            applied = torque if torque is not None else np.zeros(len(self._names))
+            state = self.sim.step(torque, nstep)
         reward, finished = self.tracker.step(state, applied)
         self.pub_reward.publish(Float64(data=reward.total))
         self.ticks += 1
@@ -205,6 +249,18 @@ class MujocoSimNode(Node):
             self.publish_state()
             return
         torque = self._current_torque()
+        if self._substeps > 1:
+            # One physics step per tick; the episode and its score advance per control period.
+            self._substep = (self._substep + 1) % self._substeps
+            if self._substep:
+                with self._lock:
+                    self.sim.step(torque, nstep=1)
+                self.publish_state()
+                return
+            with self._lock:
+                self._advance(torque, nstep=1)
+            self.publish_state()
+            return
         with self._lock:
             self._advance(torque)
         self.publish_state()

@@ -1,8 +1,11 @@
-"""policy_node: runs an exported policy on the robot's state and publishes torque commands.
+"""policy_node: runs an exported policy on the robot's state and publishes its commands.
 
 Refuses to start unless the policy's contract matches the robot: joint names (checked again
 against the first joint_states), control period and model hash. Publishes the command on
-symphony/command (sensor_msgs/JointState, effort = N*m), which only the watchdog consumes.
+symphony/command (sensor_msgs/JointState), which only the watchdog consumes: effort = N*m
+for a torque robot, position = joint targets (rad) for a pd_position robot. A
+velocity-tracking policy takes its command from cmd_vel (geometry_msgs/Twist), clipped to
+the ranges it was trained on and zero when it stops (:class:`VelocityCommand`).
 Topic names are relative (graph/topics), so a namespace or a remapping moves them; the state
 assembly and when to act on it live in :class:`symphony_ros.deploy.state_inputs.StateInputs`.
 """
@@ -14,6 +17,7 @@ import time
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
@@ -25,6 +29,7 @@ from ..deploy.config import PolicyNodeConfig
 from ..deploy.policy_loop import DeployError, PolicyLoop
 from ..deploy.state_inputs import StateInputs
 from ..deploy.stats import Percentiles
+from ..deploy.velocity_command import VelocityCommand
 from ..graph import topics
 from ..policy.errors import PolicyError
 from ..robot.description import get_robot
@@ -61,6 +66,12 @@ class PolicyNode(Node):
             sub = self.create_subscription(kind, topic, callback, STATE_LATEST_QOS,
                                            callback_group=group)
             self._topics[key] = sub.topic_name
+        self.cmd_vel = None
+        if self.loop.needs_command:
+            sub = self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel,
+                                           STATE_LATEST_QOS, callback_group=group)
+            self.cmd_vel = VelocityCommand(self.loop.command_ranges, self.cfg.cmd_vel_timeout,
+                                           self._now, sub.topic_name)
         self._started = self._now()
         self.pub = self.create_publisher(JointState, topics.COMMAND, COMMAND_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
@@ -72,8 +83,10 @@ class PolicyNode(Node):
         mode = ('lockstep' if self.cfg.lockstep else 'on each state' if self._on_state
                 else 'timer')
         self.get_logger().info(f'policy {self.cfg.resolved_policy_path()}: obs '
-                               f'{c.observation.name} ({c.obs_dim}), {c.act_dim} joints, '
-                               f'dt {self.dt:.4f} s, {mode}')
+                               f'{c.observation.name} ({c.obs_dim}), {c.act_dim} joints '
+                               f'({self.loop.output}), dt {self.dt:.4f} s, {mode}'
+                               + (f', command from {self.cmd_vel.topic}' if self.cmd_vel
+                                  else ''))
 
     def _now(self) -> float:
         return self._steady.now().nanoseconds * 1e-9
@@ -86,6 +99,16 @@ class PolicyNode(Node):
         self._state_time = self._now()
         if due:
             self._tick()
+
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        rejected = self.cmd_vel.rejected
+        problem = self.cmd_vel.update(msg.linear.x, msg.linear.y, msg.angular.z)
+        # Two call sites, two throttles: a steady stream of clipped commands must not hide
+        # a rejected one.
+        if self.cmd_vel.rejected != rejected:
+            self.get_logger().error(problem, throttle_duration_sec=1.0)
+        elif problem:
+            self.get_logger().warning(problem, throttle_duration_sec=1.0)
 
     def _on_imu(self, msg: Imu) -> None:
         if self.inputs.imu(msg):
@@ -105,13 +128,16 @@ class PolicyNode(Node):
         if not self._on_state and t0 - self._state_time > self.cfg.stale_after * self.dt:
             self.stale += 1
             return      # no command: the watchdog's staleness check takes over
-        torque, _ = self.loop.torque(state)
+        out, _ = self.loop.act(state, self.cmd_vel.value() if self.cmd_vel else None)
         msg = JointState()
         # Lockstep: the stamp of the state acted on (sim time); otherwise now.
         msg.header.stamp = (self.inputs.stamp if self.cfg.lockstep
                             else self.get_clock().now().to_msg())
         msg.name = list(self.loop.robot.joint_names)
-        msg.effort = torque.tolist()
+        if self.loop.pd is None:
+            msg.effort = out.tolist()
+        else:
+            msg.position = out.tolist()
         self.pub.publish(msg)
         done = self._now()
         # compute: tick start -> command out; state_age: state in -> command out.
@@ -156,6 +182,12 @@ class PolicyNode(Node):
                   'inference_p50_us': inf['p50'], 'inference_p99_us': inf['p99'],
                   'tick_p50_us': tick['p50'], 'tick_p99_us': tick['p99'],
                   'state_age_p50_us': age['p50'], 'state_age_p99_us': age['p99']}
+        if self.cmd_vel is not None:
+            cmd = self.cmd_vel.value()
+            values.update({'cmd_vel': 'live' if self.cmd_vel.live() else 'none (zero)',
+                           'command': ' '.join(f'{v:.2f}' for v in cmd),
+                           'cmd_vel_clipped': self.cmd_vel.clipped,
+                           'cmd_vel_rejected': self.cmd_vel.rejected})
         status.values = [KeyValue(key=k, value=f'{v:.1f}' if isinstance(v, float) else str(v))
                          for k, v in values.items()]
         arr = DiagnosticArray(status=[status])

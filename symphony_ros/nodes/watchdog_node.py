@@ -13,6 +13,12 @@ one lock; every rule lives in the core. Two threads:
   diagnostics timers. A valid command is forwarded from here at once (at most once per
   output period) so the hop adds little latency.
 
+Position commands (a pd_position policy) arrive in the JointState's position field. With
+``output`` 'effort' (the default) the core runs their PD at ``rate_hz`` and the node sends
+torques as for a torque policy; with 'position' it sends the checked targets on
+position_controller/commands and kp, kd on symphony/watchdog/pd_gains, for a driver that
+runs the PD itself.
+
 With ``use_sim_time`` the ROS clock follows /clock (used only to judge command stamps);
 every timeout and the output period run on the steady clock, so /clock jumps or stalls
 cannot stall the output or trip a false timeout.
@@ -73,8 +79,14 @@ class WatchdogNode(Node):
         self._out = Float64MultiArray()
         self._priority = 0
 
-        self._hw_pub = self.create_publisher(Float64MultiArray, topics.EFFORT_COMMANDS,
-                                             COMMAND_QOS)
+        self._position_in = self.core.config.command_input == 'position'
+        self._position_out = self.core.config.output == 'position'
+        self._hw_pub = self.create_publisher(
+            Float64MultiArray, topics.POSITION_COMMANDS if self._position_out
+            else topics.EFFORT_COMMANDS, COMMAND_QOS)
+        self._gains_pub = (self.create_publisher(Float64MultiArray, topics.PD_GAINS,
+                                                 COMMAND_QOS) if self._position_out else None)
+        self._gains = Float64MultiArray()
         self._state_pub = self.create_publisher(String, topics.WATCHDOG_STATE, LATCHED_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
         self._command_sub = self.create_subscription(
@@ -101,7 +113,9 @@ class WatchdogNode(Node):
         self.create_timer(1.0, self._on_diagnostics, clock=steady)
         self._publish_state()
         self.get_logger().info(
-            f'watchdog up: {len(self.core.order)} joints -> {self._hw_pub.topic_name} at '
+            f'watchdog up: {len(self.core.order)} joints, '
+            f'{self.core.config.command_input} commands -> {self.core.config.output} on '
+            f'{self._hw_pub.topic_name} at '
             f'{self.config.rate_hz:g} Hz, safe_mode {self.config.safe_mode}, '
             f'auto_arm {self.config.auto_arm}')
 
@@ -117,7 +131,8 @@ class WatchdogNode(Node):
         ros_now = self.get_clock().now().nanoseconds * 1e-9
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         with self._lock:
-            verdict = self.core.on_command(msg.name, msg.effort, stamp, ros_now)
+            verdict = self.core.on_command(
+                msg.name, msg.position if self._position_in else msg.effort, stamp, ros_now)
             if verdict.forward:
                 self._publish(self.core.tick(timer=False))
         if not verdict.accepted:
@@ -180,10 +195,20 @@ class WatchdogNode(Node):
     def _publish(self, torque: Any) -> None:
         # Called with the lock held, so outputs reach DDS in the order they were computed
         # (the rate limit holds at the hardware, not only inside the core).
-        self._out.data = array.array('d', torque.tobytes())
-        self._hw_pub.publish(self._out)
+        self._send(torque)
         if self.core.state_text != self._published_state:
             self._publish_state()
+
+    def _send(self, torque: Any) -> None:
+        """Publish the hardware output of the tick that returned ``torque``."""
+        if self._position_out:
+            # Gains first: a driver pairs each target with the gains before it.
+            target, kp, kd = self.core.position_output()
+            self._gains.data = array.array('d', kp.tobytes() + kd.tobytes())
+            self._gains_pub.publish(self._gains)
+            torque = target
+        self._out.data = array.array('d', torque.tobytes())
+        self._hw_pub.publish(self._out)
 
     def _publish_state(self) -> None:
         text = self.core.state_text
@@ -255,12 +280,14 @@ class WatchdogNode(Node):
             deadline = time.monotonic() + SHUTDOWN_RAMP_S
             while time.monotonic() < deadline:
                 torque = self.core.tick()
-                self._hw_pub.publish(Float64MultiArray(data=torque.tolist()))
+                self._send(torque)
                 if not torque.any():
                     break
                 time.sleep(1.0 / self.config.rate_hz)
         # Reliable delivery needs this writer alive until the zero is acknowledged.
         self._hw_pub.wait_for_all_acked(Duration(seconds=SHUTDOWN_RAMP_S))
+        if self._gains_pub is not None:
+            self._gains_pub.wait_for_all_acked(Duration(seconds=SHUTDOWN_RAMP_S))
 
 
 def main(args: Optional[List[str]] = None) -> int:

@@ -14,6 +14,17 @@ from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 SAFE_MODES = ('damping', 'zero')
+COMMAND_INPUTS = ('effort', 'position')
+"""What the policy's command carries: torques (N*m) or joint position targets (rad)."""
+OUTPUTS = ('effort', 'position')
+"""What the watchdog sends the hardware: torques, or checked targets for a driver's own PD."""
+PD_JOINT = ('kp', 'kd', 'max_target_step')
+"""Per-joint fields used only with position commands."""
+DEFAULT_MAX_TILT = 0.8
+"""rad of tilt that is a fall for a robot whose description gives none."""
+TARGET_STEP_ACTIONS = 2.0
+"""Default max_target_step = this x action_scale: the whole action range [-1, 1] in one
+command, so no target a policy can produce is refused; a larger jump is a corrupt message."""
 PER_JOINT = ('effort_limits', 'position_lower', 'position_upper', 'velocity_limits',
              'max_torque_rate', 'damping_kd')
 TIMEOUT_PERIODS = 3.0
@@ -62,10 +73,12 @@ class WatchdogConfig:
     soft_limit_margin: float = 0.05
     """rad inside each joint limit beyond which torque pushing further out is cut; < 0: outside
     it (a simulated robot whose limits are soft constraints it leans on)."""
-    max_tilt: float = 0.8
-    """rad between base z axis and vertical (IMU projected gravity) that is a fall."""
-    min_height: float = 1.0
-    """m of base height (odometry z) below which is a fall; Gymnasium Humanoid's healthy z."""
+    max_tilt: Optional[float] = None
+    """rad between base z axis and vertical (IMU projected gravity) that is a fall; None =
+    the robot's fall max_tilt, else 0.8."""
+    min_height: Optional[float] = None
+    """m of base height (odometry z) below which is a fall; None = the robot's fall
+    min_base_height (1.0 for the humanoid, Humanoid-v4's healthy z; 0.35 for the G1)."""
     ramp_time: float = 0.5
     """s over which the output blends from 0 to the command after arming."""
     safe_mode: str = 'damping'
@@ -82,6 +95,19 @@ class WatchdogConfig:
     """s after start-up before arming, so a latched (transient-local) e-stop arrives first."""
     realtime_priority: int = 0
     """SCHED_FIFO priority for the node's threads, 1-99; 0 keeps normal scheduling."""
+    command_input: str = ''
+    """What the policy command carries: 'effort' (N*m) or 'position' (rad joint targets, a
+    pd_position policy); '' = the robot's action kind."""
+    output: str = 'effort'
+    """Hardware output: 'effort' (torque gate: the PD of position commands runs here at
+    rate_hz) or 'position' (checked targets and gains for a driver that runs the PD)."""
+    kp: Tuple[float, ...] = ()
+    """N*m/rad per joint, PD stiffness for position commands; empty = the robot's."""
+    kd: Tuple[float, ...] = ()
+    """N*m*s/rad per joint, PD damping for position commands; empty = the robot's."""
+    max_target_step: Tuple[float, ...] = ()
+    """rad per joint a position target may move from the previous one; a larger jump is
+    rejected like a malformed command; empty = 2 x the robot's action_scale."""
 
     def resolved(self) -> 'WatchdogConfig':
         """Return a copy with every derived field filled in, validated.
@@ -89,8 +115,9 @@ class WatchdogConfig:
         :raises ValueError: naming the field, for any missing or inconsistent value.
         """
         cfg = self.partially_resolved()
+        optional = ('robot',) if cfg.command_input == 'position' else ('robot',) + PD_JOINT
         missing = [f.name for f in dataclasses.fields(cfg) if _is_empty(getattr(cfg, f.name))
-                   and f.name not in ('robot',)]
+                   and f.name not in optional]
         if missing:
             raise ValueError(f'watchdog parameters {", ".join(missing)} have no value and '
                              f'robot is {cfg.robot!r}, so they cannot be derived; set them')
@@ -100,10 +127,17 @@ class WatchdogConfig:
     def partially_resolved(self) -> 'WatchdogConfig':
         """Fill what can be derived from the robot and the fields given; no validation."""
         d = dataclasses.asdict(self)
-        if self.robot and any(_is_empty(d[k]) for k in ('joint_names', 'policy_period')
-                              + PER_JOINT[:4]):
+        if self.robot and (not d['command_input'] or any(_is_empty(d[k]) for k in (
+                'joint_names', 'policy_period', 'min_height', 'max_tilt') + PER_JOINT[:4]
+                + PD_JOINT)):
             from symphony_ros.robot.description import get_robot
             r = get_robot(self.robot)
+            if not d['command_input']:
+                d['command_input'] = 'position' if r.action_kind == 'pd_position' else 'effort'
+            if d['min_height'] is None and r.fall_min_height is not None:
+                d['min_height'] = float(r.fall_min_height)
+            if d['max_tilt'] is None and r.fall_max_tilt is not None:
+                d['max_tilt'] = float(r.fall_max_tilt)
             robot_facts = {
                 'joint_names': tuple(r.joint_names),
                 'effort_limits': tuple(map(float, r.effort_limits)),
@@ -114,6 +148,15 @@ class WatchdogConfig:
             for k, v in robot_facts.items():
                 if _is_empty(d[k]):
                     d[k] = v
+            if r.action_kind == 'pd_position' and set(d['joint_names']) <= set(r.joint_names):
+                # By name: the controller's joint order may differ from the robot file's.
+                at = [r.joint_names.index(n) for n in d['joint_names']]
+                for k, v in (('kp', r.kp), ('kd', r.kd), ('max_target_step', [
+                        TARGET_STEP_ACTIONS * s for s in r.action_scale])):
+                    if _is_empty(d[k]):
+                        d[k] = tuple(float(v[i]) for i in at)
+        d['max_tilt'] = DEFAULT_MAX_TILT if d['max_tilt'] is None else d['max_tilt']
+        d['command_input'] = d['command_input'] or 'effort'
         period = d['policy_period']
         if period is not None:
             for k, periods in (('command_timeout', TIMEOUT_PERIODS), ('state_timeout',
@@ -133,7 +176,16 @@ class WatchdogConfig:
         n = len(self.joint_names)
         if n == 0 or len(set(self.joint_names)) != n:
             raise ValueError(f'joint_names must be {n} distinct names, got {self.joint_names}')
-        for k in PER_JOINT:
+        if self.command_input not in COMMAND_INPUTS:
+            raise ValueError(f'command_input must be one of {COMMAND_INPUTS}, got '
+                             f'{self.command_input!r}')
+        if self.output not in OUTPUTS:
+            raise ValueError(f'output must be one of {OUTPUTS}, got {self.output!r}')
+        if self.output == 'position' and self.command_input != 'position':
+            raise ValueError("output 'position' needs position commands (command_input "
+                             f"'position'), got {self.command_input!r}")
+        position = self.command_input == 'position'
+        for k in PER_JOINT + (PD_JOINT if position else ()):
             v = getattr(self, k)
             if len(v) != n:
                 raise ValueError(f'{k} has {len(v)} values; expected {n}, one per joint in '
@@ -143,11 +195,17 @@ class WatchdogConfig:
         for k in ('effort_limits', 'velocity_limits', 'max_torque_rate'):
             if not all(0.0 < x < math.inf for x in getattr(self, k)):
                 raise ValueError(f'{k} must be finite and > 0 for every joint: {getattr(self, k)}')
-        if any(x < 0.0 or x == math.inf for x in self.damping_kd):
-            raise ValueError(f'damping_kd must be finite and >= 0: {self.damping_kd}')
+        for k in ('damping_kd',) + (('kp', 'kd') if position else ()):
+            if any(x < 0.0 or x == math.inf for x in getattr(self, k)):
+                raise ValueError(f'{k} must be finite and >= 0: {getattr(self, k)}')
+        if position and not all(0.0 < x < math.inf for x in self.max_target_step):
+            raise ValueError(f'max_target_step must be finite and > 0 for every joint: '
+                             f'{self.max_target_step}')
         for name, lo, hi in zip(self.joint_names, self.position_lower, self.position_upper):
             if not lo < hi:
                 raise ValueError(f'position_lower >= position_upper for joint {name!r}')
+        if self.min_height is None or not math.isfinite(self.min_height):
+            raise ValueError(f'min_height must be finite, got {self.min_height}')
         for k in ('policy_period', 'rate_hz', 'command_timeout', 'state_timeout', 'max_tilt',
                   'max_saturation_time', 'torque_rate_time'):
             if not 0.0 < getattr(self, k) < math.inf:

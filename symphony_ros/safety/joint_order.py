@@ -27,21 +27,24 @@ class JointOrder:
     def __len__(self) -> int:
         return len(self.names)
 
-    def command(self, names: Sequence[str], effort: Sequence[float]) -> np.ndarray:
-        """Efforts in controller order; names must be exactly the controller's, any order.
+    def command(self, names: Sequence[str], effort: Sequence[float],
+                what: str = 'effort') -> np.ndarray:
+        """Values in controller order; names must be exactly the controller's, any order.
+
+        :param what: what the values are ('effort', 'position'), for the messages.
 
         :raises Rejected: wrong length, missing/unknown/duplicate names or non-finite values.
         """
         tau = np.asarray(effort, dtype=np.float64)
         n = len(self.names)
         if tau.shape != (n,):
-            raise Rejected(f'{tau.size} efforts for {n} joints')
+            raise Rejected(f'{tau.size} {what}s for {n} joints')
         if len(names) != n:
             raise Rejected(f'{len(names)} joint names for {n} joints (names are required)')
         perm = self._command_permutation(tuple(names))
         if not np.isfinite(tau).all():
             bad = [names[i] for i in np.flatnonzero(~np.isfinite(tau))]
-            raise Rejected(f'non-finite effort for {", ".join(bad)}')
+            raise Rejected(f'non-finite {what} for {", ".join(bad)}')
         return tau[perm]
 
     def _command_permutation(self, key: Tuple[str, ...]) -> np.ndarray:

@@ -6,6 +6,15 @@ fake clock in tests. Not thread-safe: the node serialises every call with one lo
 DISARMED --arm--> RAMP --ramp_time--> ACTIVE; any fault condition while RAMP/ACTIVE, or the
 e-stop in any state --> FAULT (latched with its cause) --reset, once the cause cleared-->
 DISARMED. Outside RAMP/ACTIVE the output is the safe torque (damping, then zero).
+
+Position commands (a pd_position policy, ``command_input`` 'position'): each target is
+checked (finite, named, stamped, no jump beyond ``max_target_step``: rejected like a
+malformed command) and clamped into the soft position limits; every tick then runs the PD
+law from the newest target and the newest joint state, and that torque goes through every
+torque check above. The law is the unclipped kp (q_target - q) - kd qd, so a PD pushing
+beyond the effort limit counts as saturation. With ``output`` 'position' the hardware gets
+the checked target and gains instead (:meth:`Watchdog.position_output`), for a driver that
+runs the PD itself; the safe states then send kp = 0 (damping, then kd = 0 too).
 """
 
 from __future__ import annotations
@@ -92,15 +101,33 @@ class Watchdog:
         self._publishers = 0
         self._shutting_down = False
         self._forwards = 0
+        self._position = cfg.command_input == 'position'
+        self._kp = np.array(cfg.kp) if self._position else None
+        self._pd_kd = np.array(cfg.kd) if self._position else None
+        self._max_step = np.array(cfg.max_target_step) if self._position else None
+        self._q_target: Optional[np.ndarray] = None
+        """Newest checked (clamped) position target."""
+        self._q_target_raw: Optional[np.ndarray] = None
+        """Newest accepted target as sent, for the jump check."""
 
     # ----------------------------------------------------------------------------- inputs
     def on_command(self, names: Sequence[str], effort: Sequence[float], stamp: float,
                    ros_now: float) -> CommandVerdict:
-        """Take a policy command (JointState names/effort, header stamp, ROS now in s)."""
+        """Take a policy command (JointState names/effort, header stamp, ROS now in s).
+
+        With position commands ``effort`` holds the joint targets (JointState position).
+        """
         try:
-            tau = self.order.command(names, effort)
+            if self._position:
+                tau = self._take_target(names, effort)
+            else:
+                tau = self.order.command(names, effort)
             check_stamp(stamp, ros_now, self.config.command_timeout,
                         self.config.max_stamp_future)
+            if self._position:
+                self._q_target_raw, self._q_target = tau, np.minimum(
+                    np.maximum(tau, self._soft_lower), self._soft_upper)
+                tau = self._pd_torque()
         except Rejected as exc:
             self._consecutive_rejections += 1
             self._rejections += 1
@@ -113,6 +140,21 @@ class Watchdog:
         self._forwarded = self._forwarded or forward
         self._forwards += forward
         return CommandVerdict(True, '', forward)
+
+    def _take_target(self, names: Sequence[str], position: Sequence[float]) -> np.ndarray:
+        q = self.order.command(names, position, 'position')
+        if self._q_target_raw is not None:
+            i = first_over(q - self._q_target_raw, self._max_step)
+            if i is not None:
+                raise Rejected(
+                    f'position target of {self.order.names[i]} jumps '
+                    f'{q[i] - self._q_target_raw[i]:+.3f} rad from the previous one '
+                    f'(max_target_step {self._max_step[i]:g})')
+        return q
+
+    def _pd_torque(self) -> np.ndarray:
+        """Return the unclipped PD torque of the newest target at the newest joint state."""
+        return self._kp * (self._q_target - self._q) - self._pd_kd * self._qd
 
     def on_joint_state(self, names: Sequence[str], position: Sequence[float],
                        velocity: Sequence[float]) -> str:
@@ -226,6 +268,8 @@ class Watchdog:
         if timer:
             self._forwarded = False
         try:
+            if self._position and self._q_target is not None:
+                self._command = self._pd_torque()
             self._advance(now)
             target = self._target(now)
             if not np.isfinite(target).all():
@@ -238,6 +282,25 @@ class Watchdog:
         self._output = clamp(slew(self._output, target, self.rate * dt), self.limit)
         self._last_output = now
         return self._output.copy()
+
+    def position_output(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(target rad, kp, kd) for a driver that runs the PD (output 'position').
+
+        Call right after :meth:`tick`, whose checks it follows: armed, the checked target with
+        kp ramped in over ramp_time; otherwise the measured position with kp = 0 and the
+        safe torque's damping kd while it damps (zero gains after).
+        """
+        now = self._clock()
+        if self._state.armed and self._q_target is not None:
+            ramp = 1.0
+            if self._state is State.RAMP:
+                ramp = min(1.0, (now - self._armed_at) / self.config.ramp_time)
+            return self._q_target.copy(), self._kp * ramp, self._pd_kd.copy()
+        damping = (self.config.safe_mode == 'damping' and not self._shutting_down
+                   and now - self._safe_since < self.config.damping_time
+                   and self._live(self._js_rx, now, self.config.state_timeout))
+        kd = self._kd.copy() if damping else np.zeros(len(self.order))
+        return self._q.copy(), np.zeros(len(self.order)), kd
 
     def _advance(self, now: float) -> None:
         if self._estop:

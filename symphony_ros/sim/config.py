@@ -23,10 +23,16 @@ class SimConfig:
     """Uniform noise added to the initial pose and velocity at reset (Humanoid-v4's scale)."""
     auto_reset: bool = True
     """Reset after a fall (base height outside [healthy_z_min, healthy_z_max])."""
-    healthy_z_min: float = ranged(1.0)
-    """m; below this base height the robot counts as fallen (Humanoid-v4's healthy range)."""
-    healthy_z_max: float = ranged(2.0)
-    """m; above this base height the robot counts as fallen."""
+    healthy_z_min: float = ranged(0.0)
+    """m; below this base height the robot counts as fallen; 0 = the robot file's fall
+    min_base_height (the humanoid's 1.0 is Humanoid-v4's healthy range)."""
+    healthy_z_max: float = ranged(0.0)
+    """m; above this base height the robot counts as fallen; 0 = the robot file's fall
+    max_base_height (none: no upper bound)."""
+    command_input: str = 'effort'
+    """pd_position robots: 'effort' (torques from the watchdog's torque gate; the sim steps
+    and publishes its state at the physics rate) or 'position' (targets and gains from the
+    watchdog's position output; the sim runs the PD at each physics step, as a driver)."""
     command_timeout: float = ranged(0.05, 0, above=True)
     """s (steady clock); with no command for this long the sim applies zero torque."""
     episode_steps: int = ranged(1000, 0)
@@ -53,5 +59,9 @@ class SimConfig:
         """Raise ValueError naming the first bad field (ranges: see ``__post_init__``)."""
         if self.timing not in ('realtime', 'lockstep'):
             raise ValueError(f"timing: expected 'realtime' or 'lockstep', got {self.timing!r}")
-        if not self.healthy_z_min < self.healthy_z_max:
+        if self.healthy_z_min and self.healthy_z_max and not (
+                self.healthy_z_min < self.healthy_z_max):
             raise ValueError('healthy_z_min must be below healthy_z_max')
+        if self.command_input not in ('effort', 'position'):
+            raise ValueError("command_input: expected 'effort' or 'position', got "
+                             f'{self.command_input!r}')

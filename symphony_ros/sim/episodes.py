@@ -7,7 +7,7 @@ the time limit, so a return measured through ROS compares with the training eval
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -31,9 +31,14 @@ class EpisodeResult:
 class EpisodeTracker:
     """Accumulate the reward of consecutive states into episodes."""
 
-    def __init__(self, reward: HumanoidReward, limit: int) -> None:
-        """Track episodes of at most ``limit`` steps (0: no time limit)."""
-        self.reward, self.limit = reward, limit
+    def __init__(self, reward: HumanoidReward, limit: int,
+                 fallen: Optional[Callable[[], bool]] = None) -> None:
+        """Track episodes of at most ``limit`` steps (0: no time limit).
+
+        :param fallen: what ends an episode as a fall (the sim's own rule, which includes
+            the robot file's tilt); None: the reward's base-height range.
+        """
+        self.reward, self.limit, self._fallen = reward, limit, fallen
         self.index = 0
         self._prev: Optional[RobotState] = None
         self._ret, self._len = 0.0, 0
@@ -56,9 +61,10 @@ class EpisodeTracker:
         self._prev = state
         self._ret += r.total
         self._len += 1
-        if not r.fallen and (self.limit == 0 or self._len < self.limit):
+        fell = r.fallen if self._fallen is None else self._fallen()
+        if not fell and (self.limit == 0 or self._len < self.limit):
             return r, None
-        done = EpisodeResult(self.index, self._ret, self._len, r.fallen)
+        done = EpisodeResult(self.index, self._ret, self._len, fell)
         self.index += 1
         self._prev = None
         return r, done

@@ -1,18 +1,30 @@
-"""The MuJoCo robot behind mujoco_sim_node: torques in, measured state out.
+"""The MuJoCo robot behind mujoco_sim_node: commands in, measured state out.
 
-It steps the robot's own MJCF exactly like the training environment (same model, same
-frame skip, ctrl = torque / gear clamped to ctrlrange), so a policy meets the same physics
-through ROS as in training.
+It steps the robot's own model exactly like the training environment (same model, same
+frame skip), so a policy meets the same physics through ROS as in training. A torque robot
+takes torques (ctrl = torque / gear clamped to ctrlrange). A pd_position robot's model
+(`symphony_ros.robot.model`) has position servos; the sim drives them in one of two ways:
+
+* ``command_input`` 'position' (a driver that runs the PD): ctrl = the joint targets and the
+  servo gains = the kp, kd that came with them, so MuJoCo evaluates the PD in C at every
+  physics step from that step's state, as the training env does (exact lockstep parity).
+* ``command_input`` 'effort' (the watchdog's torque gate runs the PD): the servos become
+  plain motors (gain 1, no bias, force limited to +-effort), ctrl = torque; the node then
+  steps one physics step at a time and publishes every physics step's state, which the
+  gate's PD needs (a broadcaster at the controller manager's rate on hardware).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Optional
 
 import mujoco
 import numpy as np
 
 from ..robot.description import RobotDescription, get_robot
+from ..robot.model import build_model, home_qpos
+from ..robot.rotations import tilt_angle
 from ..robot.state import MujocoStateReader, RobotState
 from .config import SimConfig
 
@@ -24,7 +36,22 @@ class RobotSim:
         cfg.validate()
         self.cfg = cfg
         self.robot = robot or get_robot(cfg.robot)
-        self.model = mujoco.MjModel.from_xml_path(self.robot.mjcf_path)
+        self.pd = self.robot.action_kind == 'pd_position'
+        if self.pd:
+            self.model = copy.copy(build_model(self.robot))   # gains change per command
+            self._home = home_qpos(self.model, self.robot)
+            if cfg.command_input == 'effort':
+                effort = np.asarray(self.robot.effort_limits, dtype=np.float64)
+                self.model.actuator_gainprm[:, 0] = 1.0
+                self.model.actuator_biasprm[:, :3] = 0.0
+                self.model.actuator_ctrlrange[:] = np.stack([-effort, effort], axis=1)
+        else:
+            self.model = mujoco.MjModel.from_xml_path(self.robot.mjcf_path)
+            self._home = self.model.qpos0
+        z = self.robot.fall_min_height, self.robot.fall_max_height
+        self.healthy_z = (cfg.healthy_z_min or (z[0] if z[0] is not None else -np.inf),
+                          cfg.healthy_z_max or (z[1] if z[1] is not None else np.inf))
+        """Base heights of a standing robot: the sim's parameters, else the robot file's."""
         self.data = mujoco.MjData(self.model)
         self.reader = MujocoStateReader(self.model, self.robot)
         self._base = self.model.body(self.robot.base_body).id
@@ -45,7 +72,7 @@ class RobotSim:
         mujoco.mj_resetData(self.model, self.data)
         k = self.cfg.reset_noise
         rng = np.random.default_rng(self.cfg.seed + self.resets)
-        self.data.qpos[:] = self.model.qpos0 + rng.uniform(-k, k, self.model.nq)
+        self.data.qpos[:] = self._home + rng.uniform(-k, k, self.model.nq)
         self.data.qvel[:] = rng.uniform(-k, k, self.model.nv)
         mujoco.mj_forward(self.model, self.data)
         self.resets += 1  # the number of the next episode, too
@@ -53,14 +80,39 @@ class RobotSim:
 
     def torque_to_ctrl(self, torque: np.ndarray) -> np.ndarray:
         """Actuator ctrl for joint torques (N*m): torque / gear, clamped to ctrlrange."""
+        if self.pd:
+            lo, hi = self.model.actuator_ctrlrange.T
+            return np.minimum(np.maximum(torque, lo), hi)
         return self.robot.torque_to_ctrl(torque)
 
-    def step(self, torque: Optional[np.ndarray]) -> RobotState:
-        """Advance one control period with ``torque`` (None or non-finite: zero torque)."""
+    def step(self, torque: Optional[np.ndarray], nstep: Optional[int] = None) -> RobotState:
+        """Advance one control period (or ``nstep`` physics steps) with ``torque``.
+
+        None or non-finite: zero torque. With position commands use :meth:`step_targets`.
+        """
         if torque is None or len(torque) != self.robot.n_joints or not np.all(
                 np.isfinite(torque)):
             torque = np.zeros(self.robot.n_joints)
         self.data.ctrl[:] = self.torque_to_ctrl(torque)
+        mujoco.mj_step(self.model, self.data, nstep=nstep or self.robot.frame_skip)
+        return self.state()
+
+    def step_targets(self, target: Optional[np.ndarray], kp: Optional[np.ndarray],
+                     kd: Optional[np.ndarray]) -> RobotState:
+        """Advance one control period with the servos on ``target`` at gains ``kp``, ``kd``.
+
+        Anything missing, misshapen or non-finite: zero gains (no torque), never a stale PD.
+        """
+        n = self.robot.n_joints
+        ok = all(v is not None and np.shape(v) == (n,) and np.all(np.isfinite(v))
+                 for v in (target, kp, kd))
+        if not ok:
+            target, kp, kd = self.data.qpos[self.reader.joint_qpos], np.zeros(n), np.zeros(n)
+        self.model.actuator_gainprm[:, 0] = kp
+        self.model.actuator_biasprm[:, 1] = -np.asarray(kp)
+        self.model.actuator_biasprm[:, 2] = -np.asarray(kd)
+        lo, hi = self.model.actuator_ctrlrange.T
+        self.data.ctrl[:] = np.minimum(np.maximum(target, lo), hi)
         mujoco.mj_step(self.model, self.data, nstep=self.robot.frame_skip)
         return self.state()
 
@@ -73,6 +125,16 @@ class RobotSim:
         return float(self.data.xpos[self._base][2])
 
     def fallen(self) -> bool:
-        """Return True when the base height is outside the healthy range."""
+        """Return True when the base height or tilt says the robot fell.
+
+        Height outside the healthy range, or tilt beyond the robot file's fall max_tilt (when
+        it gives one): the training env's rule, so episodes end alike.
+        """
         z = self.base_height()
-        return not self.cfg.healthy_z_min <= z <= self.cfg.healthy_z_max
+        if not self.healthy_z[0] <= z <= self.healthy_z[1]:
+            return True
+        tilt = self.robot.fall_max_tilt
+        if tilt is None:
+            return False
+        p = self.reader.base_qpos
+        return tilt_angle(self.data.qpos[p + 3:p + 7]) > tilt

@@ -156,7 +156,7 @@ def test_robot_description_points_gazebo_at_the_controllers_yaml():
     assert '$(find' not in urdf
     yaml_path = paths.config_path('controllers.yaml')
     assert f'<parameters>{yaml_path}</parameters>' in urdf
-    with pytest.raises(GraphArgError, match=r'^robot_model:=nope: urdf/nope.urdf not found'):
+    with pytest.raises(GraphArgError, match=r"^robot_model:=nope: unknown robot 'nope'"):
         deploy_graph({'robot_model': 'nope'})
 
 

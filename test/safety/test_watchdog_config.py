@@ -58,10 +58,15 @@ def test_bad_values_name_the_parameter(field, value, message):
 def test_no_robot_means_every_joint_fact_must_be_given():
     with pytest.raises(ValueError, match='joint_names, effort_limits'):
         WatchdogConfig(robot='').resolved()
-    full = WatchdogConfig(robot='', joint_names=('a', 'b'), effort_limits=(1.0, 2.0),
-                          position_lower=(-1.0, -1.0), position_upper=(1.0, 1.0),
-                          velocity_limits=(5.0, 5.0), policy_period=0.01).resolved()
+    facts = dict(robot='', joint_names=('a', 'b'), effort_limits=(1.0, 2.0),
+                 position_lower=(-1.0, -1.0), position_upper=(1.0, 1.0),
+                 velocity_limits=(5.0, 5.0), policy_period=0.01)
+    # No robot, no fall height: another robot's (the humanoid's 1.0 m) would be wrong.
+    with pytest.raises(ValueError, match='parameters min_height have no value'):
+        WatchdogConfig(**facts).resolved()
+    full = WatchdogConfig(min_height=0.5, **facts).resolved()
     assert full.max_torque_rate == (100.0, 200.0)
+    assert (full.max_tilt, full.command_input) == (0.8, 'effort')
 
 
 def test_from_params_coerces_ros_types_and_rejects_unknown_or_wrong_types():

@@ -1,0 +1,91 @@
+"""Sim-to-sim parity for a PD robot: the G1 through ROS in lockstep vs in process.
+
+The lockstep G1 graph runs the position path (the watchdog forwards checked targets and
+gains, the sim's servos apply them at every physics step). In process, the same policy
+drives the same RobotSim from the same seeded resets with the same (zero) velocity command.
+An untrained policy falls within about 70 steps: the episode lengths must agree exactly and
+the return (the sim's own scoring, computed alike in process) to >= 95 %.
+"""
+
+import importlib.util
+import os
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from symphony_ros.robot import get_robot
+from symphony_ros.safety.params import NODE_KEY
+
+pytestmark = pytest.mark.ros
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EPISODES = 2
+SEED = 5
+EPISODE_LINE = re.compile(r'episode (\d+): return (-?[\d.]+), (\d+) steps')
+
+
+@pytest.fixture(scope='module')
+def g1_policy(tmp_path_factory):
+    """A tiny untrained G1 velocity policy (test/deploy/g1_policy.py)."""
+    spec = importlib.util.spec_from_file_location(
+        'g1_policy', os.path.join(HERE, '..', 'deploy', 'g1_policy.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.export_g1_policy(str(tmp_path_factory.mktemp('g1')))
+
+
+def relaxed_watchdog(folder) -> str:
+    """The G1's watchdog with the checks that change a run's physics relaxed (as for the
+    humanoid's parity test); stamps, staleness, NaN, names and the jump check stay on."""
+    n = get_robot('g1').n_joints
+    params = {'max_tilt': 3.14, 'min_height': 0.0, 'max_saturation_time': 1000.0,
+              'position_lower': [-10.0] * n, 'position_upper': [10.0] * n,
+              'velocity_limits': [1000.0] * n}
+    path = os.path.join(folder, 'watchdog_g1_parity.yaml')
+    with open(path, 'w', encoding='utf-8') as f:
+        yaml.safe_dump({NODE_KEY: {'ros__parameters': params}}, f)
+    return path
+
+
+def in_process(policy_path: str, episodes: int, seed: int):
+    """(return, length) per episode: the policy on RobotSim's servos, zero command."""
+    from symphony_ros.deploy.policy_loop import PolicyLoop
+    from symphony_ros.robot.reward import HumanoidReward, RewardWeights
+    from symphony_ros.sim.config import SimConfig
+    from symphony_ros.sim.episodes import EpisodeTracker
+    from symphony_ros.sim.robot_sim import RobotSim
+    robot = get_robot('g1')
+    cfg = SimConfig(robot='g1', command_input='position', seed=seed)
+    sim = RobotSim(cfg)
+    tracker = EpisodeTracker(HumanoidReward(robot, RewardWeights(healthy_z=sim.healthy_z)),
+                             cfg.episode_steps, sim.fallen)
+    out = []
+    kp, kd = np.asarray(robot.kp), np.asarray(robot.kd)
+    for k in range(episodes):
+        state = sim.state() if k == 0 else sim.reset()
+        tracker.start(state)
+        loop = PolicyLoop(policy_path, robot)
+        done = None
+        while done is None:
+            target, _ = loop.act(state, np.zeros(3))
+            state = sim.step_targets(target, kp, kd)
+            _, done = tracker.step(state, sim.data.actuator_force.copy())
+        out.append((done.ret, done.length))
+    return out
+
+
+def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, g1_policy, tmp_path):
+    la = launcher('deploy', 'robot:=sim', 'robot_model:=g1', 'timing:=lockstep',
+                  f'episodes:={EPISODES}', f'seed:={SEED}', f'policy:={g1_policy}',
+                  f'watchdog_config:={relaxed_watchdog(tmp_path)}')
+    assert la.finish(timeout=300) == 0, la.text
+    assert 'lockstep: no command answered' not in la.text, la.text
+    assert 'position commands -> position on /position_controller/commands' in la.text
+    ros = [(int(k), float(r), int(n)) for k, r, n in EPISODE_LINE.findall(la.text)]
+    assert [k for k, _, _ in ros] == list(range(EPISODES)), la.text
+    ref = in_process(g1_policy, EPISODES, SEED)
+    print(f'\nG1 lockstep parity: ROS {[(r, n) for _, r, n in ros]}, in process {ref}')
+    assert [n for _, _, n in ros] == [n for _, n in ref], (ros, ref)
+    assert np.mean([r for _, r, _ in ros]) >= 0.95 * np.mean([r for r, _ in ref]), (ros, ref)
