@@ -36,6 +36,21 @@ def test_core_never_imports_rclpy():
     assert out.stdout.strip() == '', f'rclpy imported by the core: {out.stdout}'
 
 
+def test_util_needs_neither_the_learning_core_nor_torch():
+    """util/ is what nodes, graph and bags share: importing it loads no core module or torch."""
+    modules = sorted(m for m in _pure_modules() if m.startswith('symphony_ros.util'))
+    assert 'symphony_ros.util.atomic' in modules
+    code = ('import importlib, sys\n'
+            f'for m in {modules!r}: importlib.import_module(m)\n'
+            "bad = sorted(m for m in sys.modules if m == 'torch'\n"
+            "             or m.startswith('symphony_ros.core'))\n"
+            "print(','.join(bad))\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == '', f'util imported: {out.stdout}'
+
+
 def test_one_version_in_package_xml_setup_py_and_the_cli():
     """package.xml (colcon, rosdep), setup.py (pip) and `symphony --version` agree."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from symphony_ros.core.fields import settings_table
+from symphony_ros.util.fields import settings_table
 from symphony_ros.deploy.config import PolicyNodeConfig
 from symphony_ros.distributed.config import DistributedConfig
 from symphony_ros.safety.params import markdown_table

@@ -8,7 +8,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from ..core.atomic import atomic_write
+from ..util.atomic import atomic_write
 
 EPISODE_COLORS = {'fall': 'tab:red', 'time_limit': 'tab:green', 'reset': 'tab:orange',
                   'gap': 'tab:gray', 'hold': 'tab:purple', 'end_of_bag': 'tab:blue'}

@@ -7,7 +7,7 @@ import math
 import os
 from typing import Dict, List, Optional
 
-from ..core.atomic import atomic_write
+from ..util.atomic import atomic_write
 from .plots import plot_names, write_plots
 
 MAX_EPISODE_ROWS = 30

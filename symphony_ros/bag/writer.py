@@ -24,7 +24,7 @@ from rosbags.rosbag2.storage_mcap import McapWriter
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
 from rosbags.typesys import Stores, get_typestore
 
-from ..core.atomic import atomic_write
+from ..util.atomic import atomic_write
 
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 SIDECAR = 'symphony_record.json'

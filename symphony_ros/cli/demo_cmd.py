@@ -16,7 +16,7 @@ import time
 from typing import List, Optional
 
 from .. import paths
-from ..core.fields import number
+from ..util.fields import number
 
 SHOWN = ('episode ', 'FAULT', 'error', 'Error', 'refusing', 'done:')
 """Lines of the graph's output worth showing live (everything goes to launch.log)."""

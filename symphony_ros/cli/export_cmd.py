@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ..core.fields import number
+from ..util.fields import number
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from typing import Any, Callable, Dict, List, Optional
 
-from ..core.fields import number
+from ..util.fields import number
 from ..graph import GRAPHS, Graph, GraphArgError, get_graph, parse_assignments
 from ..graph.processes import Planned, plan
 from ..graph.spec import NodeSpec

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import List, Optional
 
-from ..core.fields import number
+from ..util.fields import number
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

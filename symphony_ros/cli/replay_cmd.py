@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from ..core.fields import number
+from ..util.fields import number
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 from ..core.checkpoint import CheckpointError
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
-from ..core.fields import field_docs, field_range, flag_type, scalar_fields
+from ..util.fields import field_docs, field_range, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
 

@@ -1,7 +1,7 @@
 """Pure-Python learning core of symphony_ros (torch, numpy, mujoco); never imports rclpy.
 
 The names below load on first use: nodes and CLI commands that only need ``core.config``
-or ``core.atomic`` must not pay for importing torch.
+must not pay for importing torch.
 """
 
 from importlib import import_module

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from .atomic import atomic_write
+from ..util.atomic import atomic_write
 
 FORMAT = 1
 KEEP = 2

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
-from .fields import check_ranges, ranged
+from ..util.fields import check_ranges, ranged
 
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 

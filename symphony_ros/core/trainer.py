@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .agent import Symphony, deliberate_fall
-from .atomic import atomic_write
+from ..util.atomic import atomic_write
 from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
@@ -96,7 +96,7 @@ def resolve_device(name: str) -> torch.device:
 def validate(cfg: TrainConfig) -> SymphonyConfig:
     """Check a TrainConfig before anything is created; return its Symphony config.
 
-    Field ranges are checked when the config is built (see ``core.fields.Range``).
+    Field ranges are checked when the config is built (see ``util.fields.Range``).
     """
     check_env_name(cfg.env)
     if cfg.eval_protocol not in PROTOCOLS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.fields import check_ranges, ranged
+from ..util.fields import check_ranges, ranged
 from .velocity_command import DEFAULT_TIMEOUT
 
 

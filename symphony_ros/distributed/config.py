@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.fields import check_ranges, ranged
+from ..util.fields import check_ranges, ranged
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import IO, Callable, List, Optional, Tuple
 
-from ..core.stop_flag import StopFlag
+from ..util.stop_flag import StopFlag
 from .processes import Planned
 
 PREFIX = '[launch]'

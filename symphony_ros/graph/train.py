@@ -33,7 +33,7 @@ def _text(default: object) -> str:
 def train_args() -> Tuple[LaunchArg, ...]:
     """One argument per scalar TrainConfig field, with its default and docstring."""
     from ..core.config import CONFIGS, TrainConfig
-    from ..core.fields import field_docs, scalar_fields
+    from ..util.fields import field_docs, scalar_fields
     docs = field_docs(TrainConfig)
     choices = {'config': tuple(CONFIGS), 'device': DEVICES}
     out = []

@@ -22,7 +22,7 @@ from rosbags.interfaces import QosDurability, QosReliability
 
 from ..bag.reader import Bag
 from ..bag.topics import absolute
-from ..core.stop_flag import StopFlag
+from ..util.stop_flag import StopFlag
 from .bag_recorder import message_class
 
 

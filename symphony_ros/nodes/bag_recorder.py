@@ -25,7 +25,7 @@ from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
 
 from ..bag.topics import absolute
 from ..bag.writer import BagWriteError, BagWriter
-from ..core.stop_flag import StopFlag
+from ..util.stop_flag import StopFlag
 from .signals import stop_on_signals
 
 DEPTH = 1000

@@ -12,7 +12,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Imu, JointState
 
-from ..core.fields import field_docs, scalar_fields
+from ..util.fields import field_docs, scalar_fields
 from ..robot.rotations import rotate_to_body, wxyz_to_xyzw
 from ..robot.state import RobotState
 

@@ -45,7 +45,7 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
 
-from symphony_ros.core.stop_flag import StopFlag
+from symphony_ros.util.stop_flag import StopFlag
 from symphony_ros.graph import topics
 from symphony_ros.safety import State, Watchdog
 from symphony_ros.safety.params import declare_all

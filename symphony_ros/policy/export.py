@@ -21,7 +21,7 @@ import onnx
 import torch
 from torch import nn
 
-from ..core.atomic import atomic_write
+from ..util.atomic import atomic_write
 from ..core.checkpoint import CheckpointError, checkpoint_step, list_checkpoints, replay_path
 from ..core.replay import observation_rows
 from ..core.snapshot import ActorSource, load_actor

@@ -14,7 +14,7 @@ import sys
 import typing
 from typing import Any, Callable, Dict, List, Optional
 
-from symphony_ros.core.fields import field_docs as _field_docs
+from symphony_ros.util.fields import field_docs as _field_docs
 from symphony_ros.safety.config import WatchdogConfig
 
 NODE_NAME = 'watchdog_node'

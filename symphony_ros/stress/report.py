@@ -9,7 +9,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..bag.plots import _pyplot, _save
-from ..core.atomic import atomic_write
+from ..util.atomic import atomic_write
 
 PLOTS = (('fall_rate', 'fall rate', 'fall_rate.png'),
          ('return_mean', 'mean return', 'return.png'),

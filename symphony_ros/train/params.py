@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Tuple
 
 from ..core.config import OVERRIDABLE, SymphonyConfig, TrainConfig
-from ..core.fields import check_ranges, field_docs, ranged, scalar_fields
+from ..util.fields import check_ranges, field_docs, ranged, scalar_fields
 
 
 UNSET_NOTE = ' (0: the named config\'s)'

@@ -7,7 +7,7 @@ import pytest
 
 from symphony_ros import paths
 from symphony_ros.core.config import CONFIGS, OVERRIDABLE, TrainConfig
-from symphony_ros.core.fields import field_docs, scalar_fields
+from symphony_ros.util.fields import field_docs, scalar_fields
 from symphony_ros.distributed.config import DistributedConfig
 from symphony_ros.graph import (GraphArgError, NodeSpec, ProcessSpec, TOPICS, deploy_graph,
                                 get_graph, parse_assignments, train_graph)

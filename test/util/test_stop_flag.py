@@ -6,7 +6,7 @@ import sys
 import textwrap
 import time
 
-from symphony_ros.core.stop_flag import StopFlag
+from symphony_ros.util.stop_flag import StopFlag
 
 # A handler fired every 0.5 ms sets the flag while the main thread waits on it in short
 # slices: with threading.Event in its place this hangs within a second (the handler blocks
@@ -14,7 +14,7 @@ from symphony_ros.core.stop_flag import StopFlag
 # ignored Ctrl-C in CI.
 STRESS = textwrap.dedent('''
     import signal, sys, time
-    from symphony_ros.core.stop_flag import StopFlag
+    from symphony_ros.util.stop_flag import StopFlag
     flag, fired = StopFlag(), [0]
     def handler(signum, frame):
         fired[0] += 1
