@@ -22,33 +22,34 @@ def _pure_modules():
         yield info.name
 
 
+def _loaded_after_import(modules, bad_test):
+    """Import ``modules`` in a fresh interpreter; return the loaded modules ``bad_test`` names.
+
+    :param bad_test: a Python expression in ``m``, a module name that must not be loaded.
+    """
+    code = ('import importlib, sys\n'
+            f'for m in {modules!r}: importlib.import_module(m)\n'
+            f"print(','.join(sorted(m for m in sys.modules if {bad_test})))\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 def test_core_never_imports_rclpy():
     """Import every pure module in a fresh interpreter and check rclpy stayed out."""
     modules = sorted(_pure_modules())
     assert 'symphony_ros.core.agent' in modules
-    code = ('import importlib, sys\n'
-            f'for m in {modules!r}: importlib.import_module(m)\n'
-            "bad = sorted(m for m in sys.modules if m == 'rclpy' or m.startswith('rclpy.'))\n"
-            "print(','.join(bad))\n")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == '', f'rclpy imported by the core: {out.stdout}'
+    bad = _loaded_after_import(modules, "m == 'rclpy' or m.startswith('rclpy.')")
+    assert bad == '', f'rclpy imported by the core: {bad}'
 
 
 def test_util_needs_neither_the_learning_core_nor_torch():
     """util/ is what nodes, graph and bags share: importing it loads no core module or torch."""
     modules = sorted(m for m in _pure_modules() if m.startswith('symphony_ros.util'))
     assert 'symphony_ros.util.atomic' in modules
-    code = ('import importlib, sys\n'
-            f'for m in {modules!r}: importlib.import_module(m)\n'
-            "bad = sorted(m for m in sys.modules if m == 'torch'\n"
-            "             or m.startswith('symphony_ros.core'))\n"
-            "print(','.join(bad))\n")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == '', f'util imported: {out.stdout}'
+    bad = _loaded_after_import(modules, "m == 'torch' or m.startswith('symphony_ros.core')")
+    assert bad == '', f'util imported: {bad}'
 
 
 def test_one_version_in_package_xml_setup_py_and_the_cli():
