@@ -115,9 +115,10 @@ def _check_policy_node(params: Dict[str, Any]) -> None:
     from ..deploy.config import PolicyNodeConfig
     from ..deploy.policy_loop import DeployError, PolicyLoop
     from ..policy.errors import PolicyError
+    from ..robot import get_robot
     cfg = PolicyNodeConfig(**_known(PolicyNodeConfig, params))
     try:
-        PolicyLoop(cfg.resolved_policy_path())
+        PolicyLoop(cfg.resolved_policy_path(), get_robot(cfg.robot))
     except (DeployError, PolicyError) as exc:
         raise ValueError(str(exc)) from None
 

@@ -139,9 +139,9 @@ class TrainConfig:
     """Keep the replay buffer with the newest checkpoint, so --resume continues exactly;
     false: checkpoints hold networks and optimizer only (smaller, faster) and a resume
     refills the buffer with a fresh warm-up."""
-    threads: Optional[int] = ranged(None, 1)
-    """torch CPU threads of the learner; None chooses from measured update times, again
-    when load changes, and logs each choice."""
+    threads: Optional[int] = ranged(None, 0)
+    """torch CPU threads of the learner; None or 0 chooses from measured update times,
+    again when load changes, and logs each choice."""
     eval_protocol: str = 'fixed'
     """fixed: eval_episodes episodes from the same seeds each evaluation, best actor kept in
     best_actor.pt; paper: the reference's 25 episodes from fresh seeds, current actor kept."""

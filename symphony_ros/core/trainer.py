@@ -384,7 +384,7 @@ class Trainer:
     def _update(self) -> None:
         # Made at the first update, so the callbacks attached after construction hear it.
         if self.thread_policy is None and (self.device.type == 'cpu' or self.cfg.threads):
-            self.thread_policy = ThreadPolicy(self.cfg.threads, note=self._note)
+            self.thread_policy = ThreadPolicy(self.cfg.threads or None, note=self._note)
         terms, seen = None, []
         for _ in range(self.sym.updates_per_step):
             t0 = time.perf_counter()
