@@ -56,7 +56,11 @@ class GradientDropout(nn.Module):
 
 
 class FeedForward(nn.Sequential):
-    """Linear -> LayerNorm -> Linear -> ReSine -> Linear [-> GradientDropout]."""
+    """Linear -> LayerNorm -> Linear -> ReSine -> Linear [-> GradientDropout].
+
+    A Sequential, so parameters keep the names ``0.weight`` ... that every checkpoint holds;
+    code that needs one layer (the ONNX export's folding) reads it by the names below.
+    """
 
     def __init__(self, f_in: int, hidden: int, f_out: int, grad_dropout: float = 0.0) -> None:
         layers = [nn.Linear(f_in, hidden), nn.LayerNorm(hidden), nn.Linear(hidden, hidden),
@@ -65,13 +69,38 @@ class FeedForward(nn.Sequential):
             layers.append(GradientDropout(grad_dropout))
         super().__init__(*layers)
 
+    @property
+    def linear_in(self) -> nn.Linear:
+        """The first Linear (input -> hidden)."""
+        return self[0]
+
+    @property
+    def norm(self) -> nn.LayerNorm:
+        """The LayerNorm after the first Linear."""
+        return self[1]
+
+    @property
+    def linear_hidden(self) -> nn.Linear:
+        """The Linear before ReSine (hidden -> hidden)."""
+        return self[2]
+
+    @property
+    def resine(self) -> 'ReSine':
+        """The harmonic activation."""
+        return self[3]
+
+    @property
+    def linear_out(self) -> nn.Linear:
+        """The last Linear (hidden -> output)."""
+        return self[4]
+
     def forward_apart(self, fixed: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Return ``self(cat([fixed, x], -1))`` with the first layer applied to each part.
 
         Backward then computes no input gradient for ``fixed``'s columns, which autograd
         would compute for the whole concatenation when ``x`` needs one.
         """
-        first, k = self[0], fixed.shape[-1]
+        first, k = self.linear_in, fixed.shape[-1]
         out = F.linear(fixed, first.weight[:, :k]) + F.linear(x, first.weight[:, k:],
                                                               first.bias)
         for layer in list(self)[1:]:

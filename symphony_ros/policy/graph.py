@@ -21,6 +21,7 @@ import onnx
 import torch
 from torch import nn
 
+from ..core.networks import FeedForward
 from .contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME
 from .errors import ExportError
 
@@ -46,25 +47,24 @@ class _Folded(nn.Module):
         super().__init__()
         net, k = actor.net, 2 * actor.act_dim
         self.act_dim = actor.act_dim
-        self.l0, self.norm = net[0], net[1]
-        sigma = torch.sigmoid(net[3].s.detach())
-        self.l2 = nn.Linear(net[2].in_features, net[2].out_features)
-        self.head = nn.Linear(net[4].in_features, k)
+        self.l0, self.norm = net.linear_in, net.norm
+        hidden, out = net.linear_hidden, net.linear_out
+        sigma = torch.sigmoid(net.resine.s.detach())
+        self.l2 = nn.Linear(hidden.in_features, hidden.out_features)
+        self.head = nn.Linear(out.in_features, k)
         with torch.no_grad():
-            self.l2.weight.copy_(net[2].weight / sigma[:, None])
-            self.l2.bias.copy_(net[2].bias / sigma)
+            self.l2.weight.copy_(hidden.weight / sigma[:, None])
+            self.l2.bias.copy_(hidden.bias / sigma)
             # The /2 of ASB = tanh(out/2) is exact to fold: halving is exact in binary floats.
-            self.head.weight.copy_(net[4].weight[:k] * sigma[None, :] / 2.0)
-            self.head.bias.copy_(net[4].bias[:k] / 2.0)
+            self.head.weight.copy_(out.weight[:k] * sigma[None, :] / 2.0)
+            self.head.bias.copy_(out.bias[:k] / 2.0)
 
     @staticmethod
     def fits(actor: nn.Module) -> bool:
-        """Whether ``actor.net`` is Linear, LayerNorm, Linear, ReSine, Linear (+ dropout)."""
+        """Whether ``actor.net`` is the Symphony FeedForward with 3 x act_dim outputs."""
         net = getattr(actor, 'net', None)
-        kinds = [type(m).__name__ for m in net] if net is not None else []
-        return (kinds[:5] == ['Linear', 'LayerNorm', 'Linear', 'ReSine', 'Linear']
-                and all(k == 'GradientDropout' for k in kinds[5:])
-                and net[4].out_features == 3 * actor.act_dim)
+        return (isinstance(net, FeedForward)
+                and net.linear_out.out_features == 3 * actor.act_dim)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         s = torch.sin(self.l2(self.norm(self.l0(obs))))

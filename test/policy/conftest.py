@@ -14,6 +14,11 @@ from symphony_ros.core.config import SymphonyConfig, TrainConfig
 from symphony_ros.core.networks import Actor
 from symphony_ros.core.snapshot import save_best_actor
 from symphony_ros.policy.contract import METADATA_KEY
+from symphony_ros.robot import get_robot
+from symphony_ros.robot.obs_specs import get_obs_spec
+
+OBS_DIM = get_obs_spec('humanoid_v4_full').dim
+ACT_DIM = get_robot('humanoid').n_joints
 
 STEP = 1000
 
@@ -68,7 +73,7 @@ def runs(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('policy_runs'))
     out = {}
     for name, env, o, a in (('pendulum', 'InvertedPendulum-v4', 4, 1),
-                            ('humanoid', 'Humanoid-v4', 376, 17)):
+                            ('humanoid', 'Humanoid-v4', OBS_DIM, ACT_DIM)):
         run = os.path.join(root, name)
         actor = make_run(run, env, o, a)
         result = export_policy(run, os.path.join(root, f'{name}.onnx'))

@@ -14,6 +14,10 @@ from symphony_ros.policy.errors import ExportError, ParityError, PolicyError
 from symphony_ros.policy.export import export_policy, weights_sha256
 from symphony_ros.policy.graph import onnx_graph
 from symphony_ros.robot import get_robot
+from symphony_ros.robot.obs_specs import get_obs_spec
+
+OBS_DIM = get_obs_spec('humanoid_v4_full').dim
+ACT_DIM = get_robot('humanoid').n_joints
 
 
 def _session(path):
@@ -28,10 +32,10 @@ def test_graph_has_dynamic_batch_named_io_and_opset(runs):
     (inp,), (out,) = sess.get_inputs(), sess.get_outputs()
     assert (inp.name, inp.type, out.name, out.type) == ('obs', 'tensor(float)', 'action',
                                                         'tensor(float)')
-    assert isinstance(inp.shape[0], str) and inp.shape[1] == 376 and out.shape[1] == 17
+    assert isinstance(inp.shape[0], str) and inp.shape[1] == OBS_DIM and out.shape[1] == ACT_DIM
     for batch in (1, 7, 300):
-        y = sess.run(None, {'obs': np.random.randn(batch, 376).astype(np.float32)})[0]
-        assert y.shape == (batch, 17) and np.all(np.abs(y) <= 1.0)
+        y = sess.run(None, {'obs': np.random.randn(batch, OBS_DIM).astype(np.float32)})[0]
+        assert y.shape == (batch, ACT_DIM) and np.all(np.abs(y) <= 1.0)
 
 
 @pytest.mark.parametrize('name', ['pendulum', 'humanoid'])
@@ -72,7 +76,7 @@ def test_humanoid_contract_carries_the_robot(runs):
     assert c.robot.xml_sha256 == robot.xml_sha256
     assert c.control_dt == pytest.approx(robot.control_dt)
     assert c.observation.name in ('humanoid_v4_full', 'gym_humanoid_v4')
-    assert c.observation.dim == c.obs_dim == 376 and c.act_dim == 17
+    assert c.observation.dim == c.obs_dim == OBS_DIM and c.act_dim == ACT_DIM
     assert c.observation.quaternion_convention == 'wxyz'
     assert c.algorithm == 'symphony' and c.algorithm_config['hidden_dim'] == 32
     assert c.training_steps == 1000 and c.test_return == 42.5
@@ -88,11 +92,11 @@ def test_gym_contract_has_dims_only(runs):
 
 
 def test_explicit_obs_spec_is_recorded(tmp_path, make_run):
-    make_run(str(tmp_path / 'run'), 'Humanoid-v4', 57, 17, obs_spec='proprioceptive',
-             replay_rows=0)
+    make_run(str(tmp_path / 'run'), 'Humanoid-v4', get_obs_spec('proprioceptive').dim, ACT_DIM,
+             obs_spec='proprioceptive', replay_rows=0)
     c = export_policy(str(tmp_path / 'run'), str(tmp_path / 'p.onnx'), samples=50).contract
     assert c.observation.name == 'proprioceptive'
-    assert c.observation.terms[-1] == ('previous_action', 17)
+    assert c.observation.terms[-1] == ('previous_action', ACT_DIM)
 
 
 def test_stored_metadata_equals_returned_contract(runs):
@@ -106,7 +110,7 @@ def test_weights_hash_changes_with_weights(runs):
     before = weights_sha256(actor)
     assert weights_sha256(actor) == before
     with torch.no_grad():
-        actor.net[0].bias[0] += 1e-6
+        actor.net.linear_in.bias[0] += 1e-6
     assert weights_sha256(actor) != before
 
 
@@ -129,7 +133,7 @@ def test_refuses_to_overwrite_without_flag(runs, tmp_path):
 
 
 def test_dims_disagreeing_with_the_robot_are_refused(tmp_path, make_run):
-    make_run(str(tmp_path / 'run'), 'Humanoid-v4', 376, 5, replay_rows=0)
+    make_run(str(tmp_path / 'run'), 'Humanoid-v4', OBS_DIM, 5, replay_rows=0)
     with pytest.raises(ExportError, match=r'act_dim: actor emits 5 actions but robot'):
         export_policy(str(tmp_path / 'run'), str(tmp_path / 'p.onnx'))
 
@@ -167,11 +171,11 @@ def test_direct_graph_is_the_fallback(runs, tmp_path, monkeypatch):
 def test_parity_holds_for_extreme_resine_scales(tmp_path, make_run, s_value, grad_dropout):
     from symphony_ros.core.networks import Actor
     from symphony_ros.core.snapshot import ActorSource, load_actor
-    make_run(str(tmp_path / 'run'), 'Humanoid-v4', 376, 17, hidden=64, replay_rows=0)
+    make_run(str(tmp_path / 'run'), 'Humanoid-v4', OBS_DIM, ACT_DIM, hidden=64, replay_rows=0)
     src = load_actor(str(tmp_path / 'run'))
-    actor = Actor(376, 17, 64, grad_dropout=grad_dropout).eval()
+    actor = Actor(OBS_DIM, ACT_DIM, 64, grad_dropout=grad_dropout).eval()
     with torch.no_grad():
-        actor.net[3].s.fill_(s_value)
+        actor.net.resine.s.fill_(s_value)
     src = ActorSource(**dict(vars(src), actor=actor))
     result = export_policy(src, str(tmp_path / 'p.onnx'), samples=500)
     assert result.max_abs_error < 1e-5

@@ -44,7 +44,7 @@ def test_make_env_gives_the_project_humanoid_with_376_dims():
     env = make_env('Humanoid-v4')
     assert isinstance(env, StateObservation)
     assert env.obs_spec.name == 'humanoid_v4_full'
-    assert core_envs.env_dims(env) == (376, 17)
+    assert core_envs.env_dims(env) == (376, 17)     # Gymnasium's Humanoid-v4 sizes, by design
     assert core_envs.episode_limit(env) == 1000
     with pytest.raises(ValueError, match='no observation spec'):
         make_env('Humanoid-v4', obs_spec='gym')
@@ -55,9 +55,10 @@ def test_env_observation_equals_builder_on_the_published_state(spec):
     """Training and deployment agree by construction: same builder, same state."""
     env = make_env('Humanoid-v4', obs_spec=spec)
     actor, critic = ObservationBuilder(spec), ObservationBuilder('humanoid_v4_full')
-    prev = np.zeros(17)
+    n = env.action_space.shape[0]
+    prev = np.zeros(n)
     for action, obs, _, _, info in _rollout(env, 3, 80):
-        prev = np.zeros(17) if action is None else action
+        prev = np.zeros(n) if action is None else action
         state = env.get_wrapper_attr('robot_state')()
         np.testing.assert_allclose(obs, actor.build(state, prev), rtol=0, atol=1e-9)
         np.testing.assert_allclose(info['critic_obs'], critic.build(state), rtol=0, atol=1e-9)
