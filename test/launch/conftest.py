@@ -1,5 +1,7 @@
 """Fixtures of the launch tests: launcher processes, a small exported policy."""
 
+import importlib.util
+import os
 import sys
 
 import pytest
@@ -55,3 +57,14 @@ def policy_contract(policy_file):
     from symphony_ros.policy.contract import read_contract
     meta = {p.key: p.value for p in onnx.load(policy_file).metadata_props}
     return read_contract(meta, policy_file)
+
+
+@pytest.fixture(scope='session')
+def g1_policy(tmp_path_factory):
+    """A tiny untrained G1 velocity policy (test/deploy/g1_policy.py)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(
+        'g1_policy', os.path.join(here, '..', 'deploy', 'g1_policy.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.export_g1_policy(str(tmp_path_factory.mktemp('g1')))

@@ -1,8 +1,6 @@
 """The G1 deploy graph through ``symphony launch``: /cmd_vel in, PD torques gated out."""
 
-import importlib.util
 import math
-import os
 import signal
 import time
 
@@ -12,18 +10,6 @@ import pytest
 from symphony_ros.robot import get_robot
 
 pytestmark = pytest.mark.ros
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.fixture(scope='module')
-def g1_policy(tmp_path_factory):
-    """A tiny untrained G1 velocity policy (test/deploy/g1_policy.py)."""
-    spec = importlib.util.spec_from_file_location(
-        'g1_policy', os.path.join(HERE, '..', 'deploy', 'g1_policy.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.export_g1_policy(str(tmp_path_factory.mktemp('g1')))
 
 
 def test_g1_graph_takes_cmd_vel_and_the_watchdog_gates_the_pd_torque(launcher, g1_policy):

@@ -7,7 +7,6 @@ An untrained policy falls within about 70 steps: the episode lengths must agree 
 the return (the sim's own scoring, computed alike in process) to >= 95 %.
 """
 
-import importlib.util
 import os
 import re
 
@@ -20,20 +19,9 @@ from symphony_ros.safety.params import NODE_KEY
 
 pytestmark = pytest.mark.ros
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 EPISODES = 2
 SEED = 5
 EPISODE_LINE = re.compile(r'episode (\d+): return (-?[\d.]+), (\d+) steps')
-
-
-@pytest.fixture(scope='module')
-def g1_policy(tmp_path_factory):
-    """A tiny untrained G1 velocity policy (test/deploy/g1_policy.py)."""
-    spec = importlib.util.spec_from_file_location(
-        'g1_policy', os.path.join(HERE, '..', 'deploy', 'g1_policy.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.export_g1_policy(str(tmp_path_factory.mktemp('g1')))
 
 
 def relaxed_watchdog(folder) -> str:
