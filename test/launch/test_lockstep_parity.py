@@ -11,43 +11,23 @@ which is the watchdog doing its job, not a plumbing error this test is after.
 """
 
 import os
-import re
 
 import numpy as np
 import pytest
-import yaml
+from launch_helpers import EPISODE_LINE, parity_watchdog
 
 from symphony_ros import paths
-from symphony_ros.robot.description import get_robot
-from symphony_ros.safety.params import NODE_KEY
 
 pytestmark = pytest.mark.ros
 
 EPISODES = 2
 SEED = 10_000
 """Sim seed; the in-process evaluation's episode k uses seed + k as well."""
-EPISODE_LINE = re.compile(r'episode (\d+): return (-?[\d.]+), (\d+) steps')
 
 
 def parity_policy() -> str:
     """The shipped policy (override with SYMPHONY_PARITY_POLICY to try another)."""
     return os.environ.get('SYMPHONY_PARITY_POLICY', paths.default_policy_path())
-
-
-def parity_watchdog(folder) -> str:
-    """Watchdog parameters with the checks that change a run's physics relaxed.
-
-    Soft joint limits far out, no tilt, height, velocity or saturation faults; every other
-    check (stamps, staleness, NaN, shape, names, clamp to the effort limits) stays on.
-    """
-    n = get_robot('humanoid').n_joints
-    params = {'max_tilt': 3.14, 'min_height': 0.0, 'max_saturation_time': 1000.0,
-              'position_lower': [-10.0] * n, 'position_upper': [10.0] * n,
-              'velocity_limits': [1000.0] * n}
-    path = os.path.join(folder, 'watchdog_parity.yaml')
-    with open(path, 'w', encoding='utf-8') as f:
-        yaml.safe_dump({NODE_KEY: {'ros__parameters': params}}, f)
-    return path
 
 
 def in_process(policy_path: str, episodes: int, seed: int):

@@ -7,34 +7,17 @@ An untrained policy falls within about 70 steps: the episode lengths must agree 
 the return (the sim's own scoring, computed alike in process) to >= 95 %.
 """
 
-import os
-import re
 
 import numpy as np
 import pytest
-import yaml
+from launch_helpers import EPISODE_LINE, parity_watchdog
 
 from symphony_ros.robot import get_robot
-from symphony_ros.safety.params import NODE_KEY
 
 pytestmark = pytest.mark.ros
 
 EPISODES = 2
 SEED = 5
-EPISODE_LINE = re.compile(r'episode (\d+): return (-?[\d.]+), (\d+) steps')
-
-
-def relaxed_watchdog(folder) -> str:
-    """The G1's watchdog with the checks that change a run's physics relaxed (as for the
-    humanoid's parity test); stamps, staleness, NaN, names and the jump check stay on."""
-    n = get_robot('g1').n_joints
-    params = {'max_tilt': 3.14, 'min_height': 0.0, 'max_saturation_time': 1000.0,
-              'position_lower': [-10.0] * n, 'position_upper': [10.0] * n,
-              'velocity_limits': [1000.0] * n}
-    path = os.path.join(folder, 'watchdog_g1_parity.yaml')
-    with open(path, 'w', encoding='utf-8') as f:
-        yaml.safe_dump({NODE_KEY: {'ros__parameters': params}}, f)
-    return path
 
 
 def in_process(policy_path: str, episodes: int, seed: int):
@@ -67,7 +50,7 @@ def in_process(policy_path: str, episodes: int, seed: int):
 def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, g1_policy, tmp_path):
     la = launcher('deploy', 'robot:=sim', 'robot_model:=g1', 'timing:=lockstep',
                   f'episodes:={EPISODES}', f'seed:={SEED}', f'policy:={g1_policy}',
-                  f'watchdog_config:={relaxed_watchdog(tmp_path)}')
+                  f'watchdog_config:={parity_watchdog(tmp_path, "g1")}')
     assert la.finish(timeout=300) == 0, la.text
     assert 'lockstep: no command answered' not in la.text, la.text
     assert 'position commands -> position on /position_controller/commands' in la.text
