@@ -45,8 +45,10 @@ def _build(source: str, mjcf_path: str) -> mujoco.MjModel:
         act.biastype = mujoco.mjtBias.mjBIAS_AFFINE
         act.gainprm[0] = kp
         act.biasprm[0:3] = [0.0, -kp, -kd]
-        act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
-        act.ctrlrange = [float(v) for v in robot.ctrl_range[i]]
+        lo, hi = (float(v) for v in robot.ctrl_range[i])
+        if lo < hi:  # a held joint's range is one point, which MuJoCo refuses as a range
+            act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
+            act.ctrlrange = [lo, hi]
         act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
         act.forcerange = [-effort, effort]
     if not robot.self_collision:

@@ -18,7 +18,10 @@ Fields (see the README section "Adding a robot" for an example)::
                          action_scale
     joint_defaults       values every joint takes unless its motor or entry says otherwise
     joints               action order; each a name or {name, motor, default, kp, kd,
-                         effort_limit, velocity_limit, armature, action_scale, position_limits}
+                         effort_limit, velocity_limit, armature, action_scale, position_limits,
+                         held}; ``held: true`` (pd_position) keeps the joint at its default
+                         under PD whatever the action (action_scale 0): the policy drives the
+                         rest, a smaller problem, while the action vector keeps every joint
     tasks                task name -> settings overriding that task's defaults
     randomization        knob -> [lo, hi] overriding the default training randomisation
                          (robot.randomize.KNOBS), plus obs_noise / imu_bias per term
@@ -49,7 +52,7 @@ TOP_LEVEL = ('name', 'mjcf', 'action', 'timing', 'base_body', 'imu_site', 'feet'
              'joint_defaults', 'joints', 'tasks', 'randomization')
 JOINT_FIELDS = ('effort_limit', 'velocity_limit', 'armature', 'kp', 'kd', 'action_scale')
 """Per-joint numbers a motor type, ``joint_defaults`` or a joint entry may give."""
-ENTRY_FIELDS = ('name', 'motor', 'default', 'position_limits') + JOINT_FIELDS
+ENTRY_FIELDS = ('name', 'motor', 'default', 'position_limits', 'held') + JOINT_FIELDS
 NONNEGATIVE = ('armature', 'kp', 'kd')
 POSITIVE = ('effort_limit', 'velocity_limit', 'action_scale')
 
@@ -172,6 +175,9 @@ def _joint_table(f: _Fields, motors: Dict[str, Dict[str, float]],
                 row[key] = _number(e, key)
         row['name'], row['index'] = name, i
         row['default'] = e.get('default', float, None)
+        row['held'] = e.get('held', bool, False)
+        if row['held']:
+            row['action_scale'] = 0.0
         lim = e.doc.get('position_limits')
         if lim is not None:
             if (not isinstance(lim, list) or len(lim) != 2
@@ -265,6 +271,10 @@ def load_robot_file(path: str) -> RobotDescription:
     mj_range = model.jnt_range[joints_id].astype(np.float64).copy()
     mj_range[~model.jnt_limited[joints_id].astype(bool)] = (-np.inf, np.inf)
     if kind == 'torque':
+        for row in table:
+            if row['held']:
+                raise f.error(f'joints[{row["index"]}].held', 'only pd_position robots hold '
+                              'joints (a torque robot has no target to hold)')
         gear, ctrl, default = _torque_actuators(f, model, names, mjcf, physics_dt, joints_id)
         effort = gear * np.abs(ctrl).max(axis=1)
         kp = kd = scale = None

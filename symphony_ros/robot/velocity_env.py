@@ -145,6 +145,8 @@ class VelocityEnv(gym.Env):
         half = 0.5 * np.diff(self.robot.position_limits, axis=1)[:, 0]
         self.soft_lo = mid - self.task.soft_limit_factor * half
         self.soft_hi = mid + self.task.soft_limit_factor * half
+        # Held joints (action_scale 0) ignore their action: its rate is no one's concern.
+        self._driven = (self.robot.action_scale > 0).astype(np.float64)
         self.command = np.zeros(3)
         self.prev_action = np.zeros(n)
         self._target = np.zeros(n)
@@ -263,7 +265,7 @@ class VelocityEnv(gym.Env):
         height = 0.0
         if self.robot.nominal_base_height is not None:
             height = (float(s.base_position[2]) - self.robot.nominal_base_height) ** 2
-        da = action - self.prev_action
+        da = (action - self.prev_action) * self._driven
         raw = {'track_lin_vel': math.exp(-lin_err / t.tracking_sigma),
                'track_ang_vel': math.exp(-(cmd[2] - wz) ** 2 / t.tracking_sigma),
                'alive': 1.0,

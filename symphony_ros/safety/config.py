@@ -25,6 +25,9 @@ DEFAULT_MAX_TILT = 0.8
 TARGET_STEP_ACTIONS = 2.0
 """Default max_target_step = this x action_scale: the whole action range [-1, 1] in one
 command, so no target a policy can produce is refused; a larger jump is a corrupt message."""
+HELD_TARGET_STEP = 0.01
+"""rad; default max_target_step of a held joint (action_scale 0), whose target is its default
+pose: a bound above zero (the check needs one) that still refuses any real move."""
 PER_JOINT = ('effort_limits', 'position_lower', 'position_upper', 'velocity_limits',
              'max_torque_rate', 'damping_kd')
 TIMEOUT_PERIODS = 3.0
@@ -152,7 +155,7 @@ class WatchdogConfig:
                 # By name: the controller's joint order may differ from the robot file's.
                 at = [r.joint_names.index(n) for n in d['joint_names']]
                 for k, v in (('kp', r.kp), ('kd', r.kd), ('max_target_step', [
-                        TARGET_STEP_ACTIONS * s for s in r.action_scale])):
+                        TARGET_STEP_ACTIONS * s or HELD_TARGET_STEP for s in r.action_scale])):
                     if _is_empty(d[k]):
                         d[k] = tuple(float(v[i]) for i in at)
         d['max_tilt'] = DEFAULT_MAX_TILT if d['max_tilt'] is None else d['max_tilt']

@@ -111,8 +111,10 @@ class RobotSim:
         self.model.actuator_gainprm[:, 0] = kp
         self.model.actuator_biasprm[:, 1] = -np.asarray(kp)
         self.model.actuator_biasprm[:, 2] = -np.asarray(kd)
+        # MuJoCo clamps only limited controls (a held joint's servo is not limited).
+        limited = self.model.actuator_ctrllimited.astype(bool)
         lo, hi = self.model.actuator_ctrlrange.T
-        self.data.ctrl[:] = np.minimum(np.maximum(target, lo), hi)
+        self.data.ctrl[:] = np.where(limited, np.minimum(np.maximum(target, lo), hi), target)
         mujoco.mj_step(self.model, self.data, nstep=self.robot.frame_skip)
         return self.state()
 

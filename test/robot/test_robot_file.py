@@ -6,6 +6,7 @@ import mujoco
 import numpy as np
 import pytest
 
+from symphony_ros.core.envs import make_env
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.description import shipped_robots
 from symphony_ros.robot.model import build_model, home_qpos
@@ -32,7 +33,10 @@ def test_every_shipped_robot_agrees_with_its_mjcf(name):
         j = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)
         assert int(model.actuator_trnid[i, 0]) == j  # actuator i drives joint i
         assert model.actuator_gear[i, 0] == robot.gear[i]
-        np.testing.assert_array_equal(model.actuator_ctrlrange[i], robot.ctrl_range[i])
+        if robot.ctrl_range[i, 0] < robot.ctrl_range[i, 1]:
+            np.testing.assert_array_equal(model.actuator_ctrlrange[i], robot.ctrl_range[i])
+        else:   # a held joint: its target is the default pose, its servo unlimited
+            assert not model.actuator_ctrllimited[i] and robot.action_scale[i] == 0
         if robot.action_kind == 'pd_position':  # the servo is the robot file's PD
             assert model.actuator_gainprm[i, 0] == robot.kp[i]
             np.testing.assert_array_equal(model.actuator_biasprm[i, :3],
@@ -46,7 +50,7 @@ def test_every_shipped_robot_agrees_with_its_mjcf(name):
     assert np.all(robot.effort_limits > 0) and np.all(robot.velocity_limits > 0)
     assert np.all(robot.position_limits[:, 0] < robot.position_limits[:, 1])
     if robot.action_kind == 'pd_position':
-        assert np.all(robot.kp > 0) and np.all(robot.kd > 0) and np.all(robot.action_scale > 0)
+        assert np.all(robot.kp > 0) and np.all(robot.kd > 0) and np.all(robot.action_scale >= 0)
         d = robot.default_pose()
         assert np.all((robot.position_limits[:, 0] <= d) & (d <= robot.position_limits[:, 1]))
 
@@ -135,6 +139,30 @@ def test_a_user_robot_file_loads(tmp_path):
     np.testing.assert_array_equal(robot.position_limits[1], [0.0, 2.0])  # from the MJCF
 
 
+def test_a_held_joint_keeps_its_default_target_whatever_the_action(tmp_path):
+    doc = robot_doc(**_joints(*ALL[:3], ('right_knee', {'held': True, 'default': 0.4})))
+    robot = get_robot(write_robot(str(tmp_path), doc))
+    assert robot.action_scale[3] == 0 and (robot.action_scale[:3] > 0).all()
+    law = PDLaw(robot)
+    for a in (-1.0, 0.3, 1.0):
+        target = law.target(np.full(4, a))
+        assert target[3] == 0.4 and target[0] != -0.2
+    env = make_env(f'velocity:{robot.source}')
+    env.reset(seed=0)
+    env.step(np.ones(4))
+    assert env.unwrapped.data.ctrl[3] == 0.4   # the servo holds the default pose
+
+
+def test_only_a_pd_robot_holds_joints(tmp_path):
+    names = list(get_robot().joint_names)
+    doc = robot_doc(mjcf=get_robot().mjcf_path, action={'kind': 'torque'},
+                    timing={'physics_dt': 0.003, 'frame_skip': 5}, base_body='torso',
+                    feet=[], motors={}, joints=names[:-1] + [{'name': names[-1], 'held': True}],
+                    joint_defaults={'velocity_limit': 30.0})
+    with pytest.raises(RobotFileError, match=r'joints\[16\]\.held: only pd_position robots'):
+        load_robot_file(write_robot(str(tmp_path), doc))
+
+
 def _joints(*entries):
     return {'joints': [{'name': n, 'motor': 'm', **extra} for n, extra in entries]}
 
@@ -158,6 +186,8 @@ BAD = [
     ('unknown package', {'mjcf': 'package://no_such_pkg_xyz/robot.xml'}, 'mjcf',
      "package 'no_such_pkg_xyz' is not installed"),
     ('no base', {'base_body': 'left_leg'}, 'base_body', 'has no free joint'),
+    ('held not a bool', _joints(*ALL[:3], ('right_knee', {'held': 'yes'})), 'joints[3].held',
+     "expected bool, got 'yes'"),
 ]
 
 

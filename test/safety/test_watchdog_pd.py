@@ -8,6 +8,7 @@ import pytest
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.pd import PDLaw
 from symphony_ros.safety import Fault, State, WatchdogConfig
+from symphony_ros.safety.config import HELD_TARGET_STEP
 from watchdog_fakes import Rig
 
 G1 = get_robot('g1')
@@ -27,7 +28,11 @@ def test_robot_facts_fill_the_pd_fields_and_fall_limits_and_the_humanoid_keeps_i
     assert g1.min_height == G1.fall_min_height == 0.35   # not the humanoid's 1.0
     assert g1.max_tilt == G1.fall_max_tilt
     np.testing.assert_array_equal(g1.kp, G1.kp)
-    np.testing.assert_allclose(g1.max_target_step, 2 * np.asarray(G1.action_scale))
+    driven = G1.action_scale > 0
+    np.testing.assert_allclose(np.asarray(g1.max_target_step)[driven],
+                               2 * G1.action_scale[driven])
+    # A held arm's target is its default pose: any real move is refused.
+    assert set(np.asarray(g1.max_target_step)[~driven]) == {HELD_TARGET_STEP}
     humanoid = WatchdogConfig().resolved()
     assert (humanoid.command_input, humanoid.min_height, humanoid.max_tilt) == ('effort', 1.0,
                                                                                 0.8)
@@ -56,7 +61,7 @@ def test_the_pd_runs_on_the_newest_target_and_the_newest_joint_state():
     rig = g1_rig()
     rig.arm()
     law = PDLaw(G1)
-    rig.command = G1.default_pose() + 0.05
+    rig.command = G1.default_pose() + 0.05 * (G1.action_scale > 0)   # held arms stay put
     out = rig.step()
     np.testing.assert_allclose(out, law.torque(rig.command, rig.q, rig.qd), atol=1e-9)
     # No new target: a new joint state alone changes the torque at the next tick.
@@ -123,7 +128,7 @@ def test_the_pd_torque_goes_through_the_torque_checks_clamp_and_saturation():
 def test_position_output_sends_target_and_gains_armed_and_damping_when_safe():
     rig = g1_rig(output='position', damping_time=0.1)
     rig.arm()
-    rig.command = G1.default_pose() + 0.01
+    rig.command = G1.default_pose() + 0.01 * (G1.action_scale > 0)
     rig.step()
     target, kp, kd = rig.wd.position_output()
     np.testing.assert_allclose(target, rig.command)
