@@ -53,6 +53,9 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
                   'steps (0: run until Ctrl-C)', type=int),
         LaunchArg('episodes', '0', 'robot:=sim only. Stop the graph after this many finished '
                   'episodes (0: no limit)', type=int),
+        LaunchArg('cmd_vel', '', 'robot:=sim only. vx,vy,wz: the sim publishes this velocity '
+                  'command on cmd_vel with every state, as a teleop would, and scores the '
+                  'robot against it (empty: none; send your own on cmd_vel)'),
         LaunchArg('auto_arm', 'auto', 'arm the watchdog once every input is live. auto: true '
                   'for sim and gazebo, false for real (arm with the ~/arm service)',
                   ('auto', 'true', 'false')),
@@ -225,6 +228,13 @@ def deploy_entities(values: Values) -> List[Entity]:
                   **extra.get('mujoco_sim_node', {})}
     if values['seed'] is not None:
         sim_params['seed'] = values['seed']
+    if values['cmd_vel']:
+        from ..sim.config import SimConfig
+        try:
+            SimConfig(cmd_vel=values['cmd_vel']).velocity_command()
+        except ValueError as exc:
+            raise GraphArgError(f'cmd_vel:={values["cmd_vel"]}: {exc}') from None
+        sim_params['cmd_vel'] = values['cmd_vel']
 
     def ours(name: str, params: Dict[str, Any], **kw: Any) -> NodeSpec:
         return NodeSpec('symphony_ros', name, name, parameters=params,

@@ -2,8 +2,12 @@
 
 Publishes joint_states, imu/data and odom as a ros2_control robot would, applies the torques
 of effort_controller/commands, and applies zero torque when commands stop (never a stale one).
-It also scores the run as Humanoid-v4 does: symphony/sim/reward per step and
-symphony/sim/episode_return per finished episode (fall or time limit), logged as well.
+It also scores the run with the robot's training reward (`sim.episodes.task_reward`):
+symphony/sim/reward per step and symphony/sim/episode_return per finished episode (fall or
+time limit), logged as well. A velocity-task robot (the G1) is scored by the task's own
+terms against the velocity command on cmd_vel (clipped and timed out as policy_node takes
+it) and the policy's action on symphony/command; its episode lines add the RMS tracking
+errors. With ``cmd_vel`` set the sim publishes that command itself, as a teleop would.
 Topic names are relative (graph/topics); the hold-until-ACTIVE and re-arm rules live in
 :class:`symphony_ros.sim.gantry.Gantry`.
 
@@ -23,6 +27,7 @@ from typing import Optional
 
 import numpy as np
 import rclpy
+from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -32,10 +37,12 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64, Float64MultiArray, String
 from std_srvs.srv import Trigger
 
+from ..deploy.velocity_command import VelocityCommand
 from ..graph import topics
-from ..robot.reward import HumanoidReward, RewardWeights
+from ..robot.pd import PDLaw
+from ..robot.velocity_reward import VelocityScore
 from ..sim.config import SimConfig
-from ..sim.episodes import EpisodeResult, EpisodeTracker
+from ..sim.episodes import EpisodeResult, EpisodeTracker, task_reward
 from ..sim.gantry import Gantry, REARM_PERIOD, SETTLE_OUTPUTS
 from ..sim.lockstep import LockstepGate
 from ..sim.robot_sim import RobotSim
@@ -76,13 +83,27 @@ class MujocoSimNode(Node):
                                      self._on_command, COMMAND_QOS)
         self.create_service(Trigger, '~/reset', self._on_reset)
         # One healthy range for the auto-reset and the episode end: the sim's parameters.
-        weights = RewardWeights(healthy_z=self.sim.healthy_z)
+        reward = task_reward(self.sim.robot, self.sim.healthy_z)
         # A robot file with a fall tilt ends episodes on it too (the sim's rule, as in
         # training); without one the reward's height range decides, as before.
         fallen = self.sim.fallen if self.sim.robot.fall_max_tilt is not None else None
-        self.tracker = EpisodeTracker(HumanoidReward(self.sim.robot, weights),
-                                      self.cfg.episode_steps, fallen)
-        self.tracker.start(self.sim.state())
+        self.tracker = EpisodeTracker(reward, self.cfg.episode_steps, fallen)
+        self._velocity = isinstance(reward, VelocityScore)
+        """Scored by the velocity task: needs the command and the policy's action."""
+        self._action: Optional[np.ndarray] = None
+        self._cmd_fixed = self.cfg.velocity_command()
+        self.pub_cmd_vel = (self.create_publisher(Twist, topics.CMD_VEL, 10)
+                            if self._cmd_fixed is not None else None)
+        if self._velocity:
+            self._law = PDLaw(self.sim.robot)
+            sub = self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel, 10)
+            self.cmd_vel = VelocityCommand(reward.task.command_ranges(),
+                                           clock=self._now, topic=sub.topic_name)
+            if self._cmd_fixed is not None:
+                problem = self.cmd_vel.update(*self._cmd_fixed)
+                if problem:
+                    self.get_logger().warning(f'cmd_vel parameter: {problem}')
+        self._start_episode(self.sim.state())
         self.episodes = []
         self.ticks = 0
         self.done = threading.Event()
@@ -98,9 +119,10 @@ class MujocoSimNode(Node):
             # Relative: the watchdog of this graph's namespace.
             self._wd_reset = self.create_client(Trigger, f'{self.cfg.watchdog}/reset')
             self.create_timer(REARM_PERIOD, self._rearm, clock=self._steady)
-        if self.lockstep:
+        if self.lockstep or self._velocity:
             self._policy_sub = self.create_subscription(
                 JointState, topics.COMMAND, self._on_policy_command, COMMAND_QOS)
+        if self.lockstep:
             self.pub_clock = self.create_publisher(ClockMsg, topics.CLOCK, 10)
         else:
             self.create_timer(self.sim.robot.control_dt / self._substeps, self._tick,
@@ -138,7 +160,37 @@ class MujocoSimNode(Node):
 
     def _on_policy_command(self, msg: JointState) -> None:
         with self._lock:
-            self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec))
+            if self._velocity:
+                # The policy's joint targets, in robot order, give back its action.
+                target = np.asarray(msg.position, dtype=np.float64)
+                ok = list(msg.name) == self._names and target.shape == (len(self._names),)
+                self._action = self._law.action(target) if ok else None
+            if self.lockstep:
+                self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec))
+
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        if self._cmd_fixed is not None:
+            return      # scored against its own command (an echo of it, or another sender)
+        with self._lock:
+            problem = self.cmd_vel.update(msg.linear.x, msg.linear.y, msg.angular.z)
+        if problem:
+            self.get_logger().warning(f'scoring: {problem}', throttle_duration_sec=1.0)
+
+    def _command(self) -> np.ndarray:
+        """Return the velocity command the step is scored against (lock held).
+
+        The sim's own when it sends one, else the last cmd_vel; clipped to the task's
+        ranges, zero when stale.
+        """
+        if self._cmd_fixed is not None:
+            self.cmd_vel.update(*self._cmd_fixed)
+        return self.cmd_vel.value()
+
+    def _start_episode(self, state) -> None:
+        if self._velocity:
+            self.tracker.start(state, data=self.sim.data)
+        else:
+            self.tracker.start(state)
 
     def _on_watchdog(self, msg: String) -> None:
         self.gantry.on_state(msg.data)
@@ -176,6 +228,11 @@ class MujocoSimNode(Node):
             stamp = sim_stamp
         else:
             stamp = self.get_clock().now().to_msg()
+        if self.pub_cmd_vel is not None:
+            vx, vy, wz = self._cmd_fixed
+            twist = Twist()
+            twist.linear.x, twist.linear.y, twist.angular.z = vx, vy, wz
+            self.pub_cmd_vel.publish(twist)
         self.pub_odom.publish(odometry_msg(state, stamp))
         self.pub_imu.publish(imu_msg(state, stamp))
         self.pub_js.publish(joint_state_msg(state, self._names, stamp))
@@ -195,7 +252,11 @@ class MujocoSimNode(Node):
         else:
             applied = torque if torque is not None else np.zeros(len(self._names))
             state = self.sim.step(torque, nstep)
-        reward, finished = self.tracker.step(state, applied)
+        if self._velocity:
+            reward, finished = self.tracker.step(state, applied, action=self._action,
+                                                 command=self._command(), data=self.sim.data)
+        else:
+            reward, finished = self.tracker.step(state, applied)
         self.pub_reward.publish(Float64(data=reward.total))
         self.ticks += 1
         if finished is not None:
@@ -212,11 +273,13 @@ class MujocoSimNode(Node):
     def _end_episode(self, ep: EpisodeResult) -> None:
         self.episodes.append(ep)
         self.pub_return.publish(Float64(data=ep.ret))
+        tracking = ('' if ep.tracking is None else
+                    f', tracking error RMS {ep.tracking[0]:.3f} m/s, {ep.tracking[1]:.3f} rad/s')
         self.get_logger().info(
             f'episode {ep.index}: return {ep.ret:.1f}, {ep.length} steps, '
-            f'{"fall" if ep.fallen else "time limit"}')
+            f'{"fall" if ep.fallen else "time limit"}{tracking}')
         if ep.fallen and not self.cfg.auto_reset:
-            self.tracker.start(self.sim.state())
+            self._start_episode(self.sim.state())
             return
         self._reset_after(ep)
 
@@ -231,7 +294,7 @@ class MujocoSimNode(Node):
         # The reset state is stamped one period after the last one, so stamps stay unique
         # and /clock never goes back, ~/reset calls included.
         self._elapsed += self.sim.time + self.sim.robot.control_dt
-        self.tracker.start(self.sim.reset())
+        self._start_episode(self.sim.reset())
 
     _epoch = 1.0
     """Simulated stamps start at 1 s: a zero stamp means 'unset' to the watchdog."""

@@ -42,6 +42,14 @@ class PDLaw:
         out += self.default
         return out
 
+    def action(self, q_target: np.ndarray) -> np.ndarray:
+        """Return the action that gives joint targets ``q_target`` (inverse of `target`).
+
+        A joint of action scale 0 (held) gives 0.
+        """
+        scale = np.where(self.scale > 0, self.scale, 1.0)
+        return np.where(self.scale > 0, (np.asarray(q_target) - self.default) / scale, 0.0)
+
     def torque(self, q_target: np.ndarray, q: np.ndarray, qd: np.ndarray,
                out: Optional[np.ndarray] = None) -> np.ndarray:
         """Joint torques (N*m): kp (q_target - q) - kd qd, clipped to the effort limits."""

@@ -16,7 +16,6 @@ truncated after ``episode_steps`` control steps (1,000 = 20 s for the G1).
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
@@ -31,6 +30,7 @@ from .observations import ObservationBuilder
 from .pd import PDLaw
 from .rotations import projected_gravity
 from .state import MujocoStateReader, joint_addresses
+from .velocity_reward import VelocityReward
 
 TASK = 'velocity'
 OBS_SPEC = 'velocity'
@@ -67,7 +67,7 @@ class VelocityTask:
     reset_joint_noise: float = 0.05
     """rad; uniform noise on the default pose at reset."""
     weights: Dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    """Reward term -> weight; terms are defined in `VelocityEnv._reward`."""
+    """Reward term -> weight; terms are defined in `VelocityReward.terms`."""
 
     @classmethod
     def for_robot(cls, robot: RobotDescription) -> 'VelocityTask':
@@ -119,13 +119,8 @@ class VelocityEnv(gym.Env):
         self.builder = ObservationBuilder(OBS_SPEC, robot)
         self.qa, self.da = joint_addresses(self.model, robot.joint_names)
         self.home = home_qpos(self.model, robot)
-        self.feet = np.array([mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, b)
-                              for b in robot.feet], dtype=np.intp)
-        # geom -> index of the foot it belongs to, or len(feet) for any other geom.
-        self._foot_of_geom = np.full(self.model.ngeom, len(self.feet), dtype=np.intp)
-        for i, body in enumerate(self.feet):
-            self._foot_of_geom[self.model.geom_bodyid == body] = i
-        self._contact = np.zeros(len(self.feet) + 1, dtype=bool)
+        self.rewards = VelocityReward(robot, self.task, self.model)
+        """The task's reward terms (one definition with the sim node and the evaluator)."""
         self.dt = robot.control_dt
         self.frame_skip = robot.frame_skip
         """Physics steps the next `step` takes (a delay wrapper shortens one period)."""
@@ -141,18 +136,10 @@ class VelocityEnv(gym.Env):
         self.metadata = {'render_modes': [], 'obs_spec': self.builder.spec.to_dict(),
                          'task': TASK, 'robot': robot.name,
                          'env_id': env_id or f'{TASK}:{robot.name}'}
-        mid = self.robot.position_limits.mean(axis=1)
-        half = 0.5 * np.diff(self.robot.position_limits, axis=1)[:, 0]
-        self.soft_lo = mid - self.task.soft_limit_factor * half
-        self.soft_hi = mid + self.task.soft_limit_factor * half
-        # Held joints (action_scale 0) ignore their action: its rate is no one's concern.
-        self._driven = (self.robot.action_scale > 0).astype(np.float64)
         self.command = np.zeros(3)
         self.prev_action = np.zeros(n)
         self._target = np.zeros(n)
         self._tau = np.zeros(n)
-        self._air = np.zeros(len(self.feet))
-        self._feet_xy = np.zeros((len(self.feet), 2))
         self._steps = 0
         self._state = None
 
@@ -178,8 +165,7 @@ class VelocityEnv(gym.Env):
         mujoco.mj_forward(self.model, d)
         self._draw_command()
         self.prev_action[:] = 0.0
-        self._air[:] = 0.0
-        self._feet_xy[:] = d.xpos[self.feet, :2]
+        self.rewards.reset(d)
         self._steps = 0
         self._state = self.reader.read(d)
         return self._observe(), {'command': self.command.copy()}
@@ -196,7 +182,8 @@ class VelocityEnv(gym.Env):
         self._state = self.reader.read(d)
         gravity = projected_gravity(self._state.base_orientation)
         fallen = self._fallen(gravity)
-        terms = self._reward(a, gravity)
+        terms = self.rewards.terms(d, self._state, a, self.prev_action, self.command,
+                                   self._tau, gravity)
         reward = float(sum(terms.values()))
         self.prev_action[:] = a
         self._steps += 1
@@ -210,7 +197,7 @@ class VelocityEnv(gym.Env):
     def reobserve(self) -> Tuple[np.ndarray, Dict[str, Any]]:
         """Observe the current state again (after a wrapper changed it at reset)."""
         self._state = self.reader.read(self.data)
-        self._feet_xy[:] = self.data.xpos[self.feet, :2]
+        self.rewards.track_feet(self.data)
         return self._observe(), {'command': self.command.copy()}
 
     def _observe(self) -> np.ndarray:
@@ -235,48 +222,6 @@ class VelocityEnv(gym.Env):
         if r.fall_max_tilt is not None:
             return bool(gravity[2] > -np.cos(r.fall_max_tilt))
         return False
-
-    def _feet_contact(self) -> np.ndarray:
-        """Which feet touch anything (the floor: robot geoms collide with nothing else)."""
-        c, ncon = self._contact, self.data.ncon
-        c[:] = False
-        if ncon:
-            c[self._foot_of_geom[self.data.contact.geom[:ncon].reshape(-1)]] = True
-        return c[:-1]
-
-    def _reward(self, action: np.ndarray, gravity: np.ndarray) -> Dict[str, float]:
-        """Weighted terms of the step just taken (terms of weight 0 are still reported)."""
-        s, t, cmd, w = self._state, self.task, self.command, self.task.weights
-        v, wz = s.base_lin_vel, s.base_ang_vel[2]
-        lin_err = (cmd[0] - v[0]) ** 2 + (cmd[1] - v[1]) ** 2
-        q = s.joint_positions
-        beyond = np.maximum(self.soft_lo - q, 0.0) + np.maximum(q - self.soft_hi, 0.0)
-        contact = self._feet_contact()
-        feet_xy = self.data.xpos[self.feet, :2]
-        step = (feet_xy - self._feet_xy).reshape(-1)
-        slip = float((step * step) @ np.repeat(contact, 2)) / self.dt ** 2
-        self._feet_xy[:] = feet_xy
-        landing = contact & (self._air > 0.0)
-        self._air += self.dt
-        air = 0.0
-        if landing.any() and cmd[0] ** 2 + cmd[1] ** 2 > 0.01:
-            air = float(np.sum(self._air[landing] - t.air_time_target))
-        self._air[contact] = 0.0
-        height = 0.0
-        if self.robot.nominal_base_height is not None:
-            height = (float(s.base_position[2]) - self.robot.nominal_base_height) ** 2
-        da = (action - self.prev_action) * self._driven
-        raw = {'track_lin_vel': math.exp(-lin_err / t.tracking_sigma),
-               'track_ang_vel': math.exp(-(cmd[2] - wz) ** 2 / t.tracking_sigma),
-               'alive': 1.0,
-               'upright': float(gravity[0] ** 2 + gravity[1] ** 2),
-               'base_height': height,
-               'action_rate': float(da @ da),
-               'torque': float(self._tau @ self._tau),
-               'joint_limit': float(beyond.sum()),
-               'foot_slip': slip,
-               'air_time': air}
-        return {k: w.get(k, 0.0) * v for k, v in raw.items()}
 
 
 def make_velocity_env(robot: RobotDescription, env_id: str = '', **kwargs: Any) -> gym.Env:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Optional, Tuple
 
 from ..util.fields import check_ranges, ranged
 
@@ -50,6 +52,26 @@ class SimConfig:
     (a fall latches the watchdog's tilt FAULT; auto_arm then re-arms it). Empty: never."""
     lockstep_timeout: float = ranged(1.0, 0, above=True)
     """s; in lockstep, how long to wait for a tick's command before stepping with zero torque."""
+    cmd_vel: str = ''
+    """'vx,vy,wz' (m/s, m/s, rad/s): publish this velocity command on cmd_vel with every
+    state, as a teleop would (a demo, a test); the sim scores a velocity-task robot against
+    it. Empty: the sim publishes none and scores against what arrives on cmd_vel."""
+
+    def velocity_command(self) -> Optional[Tuple[float, float, float]]:
+        """Return :attr:`cmd_vel` parsed, or None when empty.
+
+        :raises ValueError: not three finite numbers, naming the parameter.
+        """
+        if not self.cmd_vel.strip():
+            return None
+        try:
+            values = tuple(float(v) for v in self.cmd_vel.split(','))
+        except ValueError:
+            values = ()
+        if len(values) != 3 or not all(math.isfinite(v) for v in values):
+            raise ValueError(f'cmd_vel: expected vx,vy,wz (three finite numbers, m/s and '
+                             f'rad/s), got {self.cmd_vel!r}')
+        return values
 
     def __post_init__(self) -> None:
         """Refuse a field outside its declared range (ValueError naming it)."""
@@ -62,6 +84,7 @@ class SimConfig:
         if self.healthy_z_min and self.healthy_z_max and not (
                 self.healthy_z_min < self.healthy_z_max):
             raise ValueError('healthy_z_min must be below healthy_z_max')
+        self.velocity_command()
         if self.command_input not in ('effort', 'position'):
             raise ValueError("command_input: expected 'effort' or 'position', got "
                              f'{self.command_input!r}')

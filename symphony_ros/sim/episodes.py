@@ -2,17 +2,36 @@
 
 Episodes end as Humanoid-v4's do: on a fall (base height out of the healthy range) or at
 the time limit, so a return measured through ROS compares with the training evaluation's.
+The reward is the robot's task's: `HumanoidReward` for the humanoid, `VelocityScore` (the
+velocity task's terms, which also need the action, the command and the live MuJoCo data)
+for a velocity-task robot; both answer ``step(before, after, torque, ...)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple, Union
 
 import numpy as np
 
-from ..robot.reward import HumanoidReward, StepReward
+from ..robot.description import RobotDescription
+from ..robot.reward import HumanoidReward, RewardWeights, StepReward
 from ..robot.state import RobotState
+from ..robot.velocity_reward import VelocityScore, VelocityStep
+
+
+def task_reward(robot: RobotDescription, healthy_z: Optional[Tuple[float, float]] = None
+                ) -> Union[HumanoidReward, VelocityScore]:
+    """Return the reward the robot is trained on, to score its episodes alike.
+
+    The velocity task's for a pd_position robot (its one task), Humanoid-v4's otherwise.
+
+    :param healthy_z: base heights of a standing robot (default: the reward's own).
+    """
+    if robot.action_kind == 'pd_position':
+        return VelocityScore(robot, healthy_z=healthy_z)
+    return HumanoidReward(robot, RewardWeights(healthy_z=healthy_z) if healthy_z
+                          else RewardWeights())
 
 
 @dataclass(frozen=True)
@@ -26,12 +45,15 @@ class EpisodeResult:
     """Control steps."""
     fallen: bool
     """True when it ended on a fall, False at the time limit."""
+    tracking: Optional[Tuple[float, float]] = None
+    """Velocity task: RMS over its steps of the planar velocity error (m/s) and of the
+    yaw-rate error (rad/s); None for other rewards."""
 
 
 class EpisodeTracker:
     """Accumulate the reward of consecutive states into episodes."""
 
-    def __init__(self, reward: HumanoidReward, limit: int,
+    def __init__(self, reward: Union[HumanoidReward, VelocityScore], limit: int,
                  fallen: Optional[Callable[[], bool]] = None) -> None:
         """Track episodes of at most ``limit`` steps (0: no time limit).
 
@@ -42,29 +64,42 @@ class EpisodeTracker:
         self.index = 0
         self._prev: Optional[RobotState] = None
         self._ret, self._len = 0.0, 0
+        self._sq = np.zeros(2)
 
     @property
     def steps(self) -> int:
         """Steps taken in the current episode."""
         return self._len
 
-    def start(self, state: RobotState) -> None:
-        """Begin an episode at ``state`` (after a reset)."""
+    def start(self, state: RobotState, **live: Any) -> None:
+        """Begin an episode at ``state`` (after a reset); ``live``: the reward's extras."""
         self._prev, self._ret, self._len = state, 0.0, 0
+        self._sq[:] = 0.0
+        if isinstance(self.reward, VelocityScore):
+            self.reward.start(state, **live)
 
-    def step(self, state: RobotState, torque: np.ndarray
-             ) -> Tuple[StepReward, Optional[EpisodeResult]]:
-        """Score the step into ``state`` under ``torque``; return the episode if it ended."""
+    def step(self, state: RobotState, torque: np.ndarray, **inputs: Any
+             ) -> Tuple[Union[StepReward, VelocityStep], Optional[EpisodeResult]]:
+        """Score the step into ``state`` under ``torque``; return the episode if it ended.
+
+        ``inputs``: what the reward takes beyond states and torque (`VelocityScore.step`:
+        action, command, data).
+        """
         if self._prev is None:
             raise RuntimeError('EpisodeTracker.step before start')
-        r = self.reward.step(self._prev, state, torque)
+        r = self.reward.step(self._prev, state, torque, **inputs)
         self._prev = state
         self._ret += r.total
         self._len += 1
+        velocity = isinstance(r, VelocityStep)
+        if velocity:
+            self._sq += (r.lin_vel_error ** 2, r.yaw_rate_error ** 2)
         fell = r.fallen if self._fallen is None else self._fallen()
         if not fell and (self.limit == 0 or self._len < self.limit):
             return r, None
-        done = EpisodeResult(self.index, self._ret, self._len, fell)
+        done = EpisodeResult(self.index, self._ret, self._len, fell,
+                             tuple(np.sqrt(self._sq / self._len).tolist()) if velocity
+                             else None)
         self.index += 1
         self._prev = None
         return r, done

@@ -1,0 +1,195 @@
+"""The velocity task's reward: one definition for training, the sim node and the bag evaluator.
+
+`VelocityReward` computes the named, weighted terms of one control step from the MuJoCo
+state after it (feet positions and contacts come from an ``MjData``), the action, the
+command and the torque. `VelocityEnv` scores training steps with it; `VelocityScore` wraps it
+for `EpisodeTracker` (the sim node's episodes, the in-process parity run, a recording's
+episodes), so a G1 return through ROS and in training are the same sum of the same terms.
+
+The sim passes its own ``MjData`` (exactly what the env reads after ``mj_step``); a bag has
+only the recorded states, so `VelocityScore` rebuilds kinematics and contacts from the
+state's configuration (``mj_forward``): at most one physics step apart from the live data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
+
+import mujoco
+import numpy as np
+
+from .description import RobotDescription
+from .rotations import projected_gravity, tilt_angle
+from .state import MujocoStateReader, RobotState
+
+if TYPE_CHECKING:   # velocity_env imports this module
+    from .velocity_env import VelocityTask
+
+
+class VelocityReward:
+    """Named, weighted reward terms of the velocity task, step by step (it tracks feet)."""
+
+    def __init__(self, robot: RobotDescription, task: 'VelocityTask',
+                 model: mujoco.MjModel) -> None:
+        """Resolve the feet and the soft joint limits of ``robot`` in ``model`` once."""
+        self.robot, self.task = robot, task
+        self.dt = robot.control_dt
+        self.feet = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b)
+                              for b in robot.feet], dtype=np.intp)
+        # geom -> index of the foot it belongs to, or len(feet) for any other geom.
+        self._foot_of_geom = np.full(model.ngeom, len(self.feet), dtype=np.intp)
+        for i, body in enumerate(self.feet):
+            self._foot_of_geom[model.geom_bodyid == body] = i
+        self._contact = np.zeros(len(self.feet) + 1, dtype=bool)
+        mid = robot.position_limits.mean(axis=1)
+        half = 0.5 * np.diff(robot.position_limits, axis=1)[:, 0]
+        self.soft_lo = mid - task.soft_limit_factor * half
+        self.soft_hi = mid + task.soft_limit_factor * half
+        # Held joints (action_scale 0) ignore their action: its rate is no one's concern.
+        self._driven = (robot.action_scale > 0).astype(np.float64)
+        self._air = np.zeros(len(self.feet))
+        self._feet_xy = np.zeros((len(self.feet), 2))
+        self.errors: Tuple[float, float] = (0.0, 0.0)
+        """(squared linear velocity error (m/s)^2, squared yaw-rate error (rad/s)^2) of the
+        last step: the tracking terms' arguments."""
+
+    def reset(self, data: mujoco.MjData) -> None:
+        """Start an episode: no foot in the air, feet where ``data`` has them."""
+        self._air[:] = 0.0
+        self.track_feet(data)
+
+    def track_feet(self, data: mujoco.MjData) -> None:
+        """Take the feet positions of ``data`` as the last step's (slip is measured from them)."""
+        self._feet_xy[:] = data.xpos[self.feet, :2]
+
+    def feet_contact(self, data: mujoco.MjData) -> np.ndarray:
+        """Which feet touch anything (the floor: robot geoms collide with nothing else)."""
+        c, ncon = self._contact, data.ncon
+        c[:] = False
+        if ncon:
+            c[self._foot_of_geom[data.contact.geom[:ncon].reshape(-1)]] = True
+        return c[:-1]
+
+    def terms(self, data: mujoco.MjData, s: RobotState, action: np.ndarray,
+              prev_action: np.ndarray, command: np.ndarray, tau: np.ndarray,
+              gravity: np.ndarray) -> Dict[str, float]:
+        """Weighted terms of the step just taken (terms of weight 0 are still reported)."""
+        t, cmd, w = self.task, command, self.task.weights
+        v, wz = s.base_lin_vel, s.base_ang_vel[2]
+        lin_err = (cmd[0] - v[0]) ** 2 + (cmd[1] - v[1]) ** 2
+        self.errors = (float(lin_err), float((cmd[2] - wz) ** 2))
+        q = s.joint_positions
+        beyond = np.maximum(self.soft_lo - q, 0.0) + np.maximum(q - self.soft_hi, 0.0)
+        contact = self.feet_contact(data)
+        feet_xy = data.xpos[self.feet, :2]
+        step = (feet_xy - self._feet_xy).reshape(-1)
+        slip = float((step * step) @ np.repeat(contact, 2)) / self.dt ** 2
+        self._feet_xy[:] = feet_xy
+        landing = contact & (self._air > 0.0)
+        self._air += self.dt
+        air = 0.0
+        if landing.any() and cmd[0] ** 2 + cmd[1] ** 2 > 0.01:
+            air = float(np.sum(self._air[landing] - t.air_time_target))
+        self._air[contact] = 0.0
+        height = 0.0
+        if self.robot.nominal_base_height is not None:
+            height = (float(s.base_position[2]) - self.robot.nominal_base_height) ** 2
+        da = (action - prev_action) * self._driven
+        raw = {'track_lin_vel': math.exp(-lin_err / t.tracking_sigma),
+               'track_ang_vel': math.exp(-(cmd[2] - wz) ** 2 / t.tracking_sigma),
+               'alive': 1.0,
+               'upright': float(gravity[0] ** 2 + gravity[1] ** 2),
+               'base_height': height,
+               'action_rate': float(da @ da),
+               'torque': float(tau @ tau),
+               'joint_limit': float(beyond.sum()),
+               'foot_slip': slip,
+               'air_time': air}
+        return {k: w.get(k, 0.0) * v for k, v in raw.items()}
+
+
+@dataclass(frozen=True)
+class VelocityStep:
+    """One scored control step of the velocity task."""
+
+    terms: Dict[str, float]
+    """Weighted reward terms (`VelocityReward.terms`)."""
+    fallen: bool
+    lin_vel_error: float
+    """m/s: |commanded - measured| planar base velocity."""
+    yaw_rate_error: float
+    """rad/s: |commanded - measured| yaw rate."""
+
+    @property
+    def total(self) -> float:
+        """Reward of the step, as the training environment gives it."""
+        return float(sum(self.terms.values()))
+
+
+class VelocityScore:
+    """`VelocityReward` over consecutive measured states, for `EpisodeTracker`.
+
+    The action of a step is recovered from the joint targets the robot received
+    (:meth:`PDLaw.action`) or given; the command is the (clipped) cmd_vel in force.
+    """
+
+    def __init__(self, robot: RobotDescription, task: Optional['VelocityTask'] = None,
+                 healthy_z: Optional[Tuple[float, float]] = None) -> None:
+        """Build the robot's model once (a bag has no simulator to read feet from).
+
+        :param healthy_z: base heights of a standing robot (default: the robot file's fall
+            heights); with the robot file's fall tilt they decide :meth:`fallen`.
+        """
+        from .model import build_model
+        from .velocity_env import VelocityTask
+        self.robot = robot
+        self.task = task or VelocityTask.for_robot(robot)
+        self.model = build_model(robot)
+        self.data = mujoco.MjData(self.model)
+        self.reader = MujocoStateReader(self.model, robot)
+        self.reward = VelocityReward(robot, self.task, self.model)
+        lo, hi = robot.fall_min_height, robot.fall_max_height
+        self.healthy_z = healthy_z or (-np.inf if lo is None else lo,
+                                       np.inf if hi is None else hi)
+        self.prev_action = np.zeros(robot.n_joints)
+
+    def _pose(self, state: RobotState) -> mujoco.MjData:
+        self.data.qpos[:] = self.reader.qpos(state, self.model.qpos0)
+        mujoco.mj_forward(self.model, self.data)
+        return self.data
+
+    def start(self, state: RobotState, data: Optional[mujoco.MjData] = None) -> None:
+        """Begin an episode at ``state`` (``data``: the live simulator's, if there is one)."""
+        self.prev_action[:] = 0.0
+        self.reward.reset(data if data is not None else self._pose(state))
+
+    def fallen(self, state: RobotState) -> bool:
+        """Return True for a base height outside ``healthy_z`` or a tilt past fall max_tilt."""
+        z = float(state.base_position[2])
+        if not self.healthy_z[0] <= z <= self.healthy_z[1]:
+            return True
+        tilt = self.robot.fall_max_tilt
+        return tilt is not None and tilt_angle(state.base_orientation) > tilt
+
+    def step(self, before: RobotState, after: RobotState, torque: np.ndarray,
+             action: Optional[np.ndarray] = None, command: Optional[np.ndarray] = None,
+             data: Optional[mujoco.MjData] = None) -> VelocityStep:
+        """Score the step into ``after`` (``torque``: N*m of its last physics step).
+
+        :param action: the policy action of the step (None: repeat the previous one, no
+            action-rate cost); :param command: (vx, vy, yaw rate), None: zero.
+        """
+        a = self.prev_action if action is None else np.clip(action, -1.0, 1.0)
+        cmd = np.zeros(3) if command is None else np.asarray(command, dtype=np.float64)
+        d = data if data is not None else self._pose(after)
+        terms = self.reward.terms(d, after, a, self.prev_action, cmd,
+                                  np.asarray(torque, dtype=np.float64),
+                                  projected_gravity(after.base_orientation))
+        self.prev_action = np.array(a, dtype=np.float64)
+        lin, yaw = self.reward.errors
+        return VelocityStep(terms, self.fallen(after), math.sqrt(lin), math.sqrt(yaw))
+
+
+__all__ = ['VelocityReward', 'VelocityScore', 'VelocityStep']
