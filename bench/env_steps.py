@@ -4,8 +4,12 @@ The env loop runs the full control step (targets, frame_skip physics steps with 
 MuJoCo's servos, state read, the one observation builder, reward terms, termination) with
 random actions in [-0.3, 0.3]. The bare loop replays the same trajectory with nothing but
 mj_step: the targets of every control step and the state at every reset are recorded in an
-untimed pass, so both loops simulate the same states and contacts. Each figure is the best of
-``--repeats`` timed runs, env and bare alternated (the least disturbed by other processes).
+untimed pass, so both loops simulate the same states and contacts. A third loop replays the
+same trajectory through what a deployed policy runs each control step besides physics: the
+PD targets of the action, the state read and the one observation builder (the issue's "observation
+builder and PD law"; the reward terms and termination are training-only bookkeeping). Each
+figure is the best of ``--repeats`` timed runs, the loops alternated (the least disturbed by
+other processes).
 
     OMP_NUM_THREADS=1 python bench/env_steps.py [--env velocity:g1] [--steps 3000]
 """
@@ -65,6 +69,28 @@ def bare_rate(env, episodes):
     return n / (time.perf_counter() - t0)
 
 
+def observe_rate(env, episodes):
+    """Return control steps/s of mj_step plus PD targets, state read and observation."""
+    base = env.unwrapped
+    model, skip, law = base.model, base.robot.frame_skip, base.law
+    data = mujoco.MjData(model)
+    reader, builder = base.reader, base.builder
+    n = sum(len(ctrls) for _, ctrls in episodes)
+    action, target = np.zeros(base.robot.n_joints), np.empty(base.robot.n_joints)
+    obs, command = np.empty(builder.dim), np.zeros(3)
+    t0 = time.perf_counter()
+    for qpos, ctrls in episodes:
+        mujoco.mj_resetData(model, data)
+        data.qpos[:] = qpos
+        mujoco.mj_forward(model, data)
+        for ctrl in ctrls:
+            data.ctrl[:] = law.target(action, out=target)
+            data.ctrl[:] = ctrl   # the recorded targets, so the trajectory is the env's
+            mujoco.mj_step(model, data, nstep=skip)
+            builder.build(reader.read(data), action, out=obs, command=command)
+    return n / (time.perf_counter() - t0)
+
+
 def main():
     """Print one JSON line of figures."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -74,14 +100,19 @@ def main():
     args = p.parse_args()
     env = make_env(args.env)
     episodes = record(env, args.steps, 0)
-    full = bare = 0.0
-    for _ in range(args.repeats):  # alternated, so both see the same background load
+    full = bare = observe = 0.0
+    for _ in range(args.repeats):  # alternated, so all see the same background load
         full = max(full, env_rate(env, args.steps, 0))
         bare = max(bare, bare_rate(env, episodes))
-    print(json.dumps({'env': args.env, 'control_steps_per_s': round(full, 1),
-                      'bare_mj_step_control_steps_per_s': round(bare, 1),
-                      'overhead': round(bare / full - 1.0, 3),
-                      'frame_skip': env.unwrapped.robot.frame_skip}))
+        if env.unwrapped.robot.action_kind == 'pd_position':
+            observe = max(observe, observe_rate(env, episodes))
+    figures = {'env': args.env, 'control_steps_per_s': round(full, 1),
+               'bare_mj_step_control_steps_per_s': round(bare, 1),
+               'overhead': round(bare / full - 1.0, 3),
+               'frame_skip': env.unwrapped.robot.frame_skip}
+    if observe:
+        figures['pd_targets_and_observation_overhead'] = round(bare / observe - 1.0, 3)
+    print(json.dumps(figures))
 
 
 if __name__ == '__main__':

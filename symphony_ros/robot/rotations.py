@@ -63,8 +63,13 @@ def projected_gravity(q_wxyz: np.ndarray) -> np.ndarray:
     Equals ``rotate_to_body(q_wxyz, GRAVITY_WORLD)``: minus the third row of R, written out
     because it runs in every control step.
     """
-    w, x, y, z = normalize(q_wxyz).tolist()
-    return np.array([2 * (w * y - x * z), -2 * (y * z + w * x), 2 * (x * x + y * y) - 1])
+    w, x, y, z = np.asarray(q_wxyz, dtype=np.float64).tolist()
+    n = w * w + x * x + y * y + z * z
+    if not (math.isfinite(n) and n >= 1e-18):
+        normalize(q_wxyz)   # raises, naming the quaternion
+    # The products of a non-unit q scale with |q|^2: one division normalises them.
+    k = 2.0 / n
+    return np.array([k * (w * y - x * z), -k * (y * z + w * x), k * (x * x + y * y) - 1.0])
 
 
 def tilt_angle(q_wxyz: np.ndarray) -> float:
