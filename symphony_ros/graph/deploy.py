@@ -234,7 +234,7 @@ def deploy_entities(values: Values) -> List[Entity]:
     entities: List[Entity] = [
         ours('mujoco_sim_node', sim_params, condition=lambda v: v['robot'] == 'sim'),
         ours('policy_node', {'policy_path': values['policy'], 'robot': values['robot_model'],
-                             **extra['policy_node']}),
+                             'deploy_target': values['robot'], **extra['policy_node']}),
         ours('watchdog_node', {'robot': values['robot_model'], **extra['watchdog_node']}),
         NodeSpec('robot_state_publisher', 'robot_state_publisher', 'robot_state_publisher',
                  parameters={'robot_description': robot_description(values['robot_model']),
