@@ -53,6 +53,11 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
                   'steps (0: run until Ctrl-C)', type=int),
         LaunchArg('episodes', '0', 'robot:=sim only. Stop the graph after this many finished '
                   'episodes (0: no limit)', type=int),
+        LaunchArg('command_delay', '0.0', 'robot:=sim, timing:=realtime only. s between a '
+                  'command reaching the sim and its motors applying it (a real robot\'s '
+                  'latency; symphony stress --ros sets it)', type=float),
+        LaunchArg('episode_steps', '', 'robot:=sim only. Time limit of an episode in control '
+                  'steps (empty: the node\'s default)', type=int, allow_empty=True),
         LaunchArg('auto_arm', 'auto', 'arm the watchdog once every input is live. auto: true '
                   'for sim and gazebo, false for real (arm with the ~/arm service)',
                   ('auto', 'true', 'false')),
@@ -225,6 +230,10 @@ def deploy_entities(values: Values) -> List[Entity]:
                   **extra.get('mujoco_sim_node', {})}
     if values['seed'] is not None:
         sim_params['seed'] = values['seed']
+    if values['command_delay']:
+        sim_params['command_delay'] = values['command_delay']
+    if values['episode_steps'] is not None:
+        sim_params['episode_steps'] = values['episode_steps']
 
     def ours(name: str, params: Dict[str, Any], **kw: Any) -> NodeSpec:
         return NodeSpec('symphony_ros', name, name, parameters=params,
