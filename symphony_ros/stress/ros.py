@@ -147,7 +147,8 @@ def summarise(run: Dict[str, object]) -> Dict[str, object]:
     """Return a condition's figures over its episodes (the in-process report's fields).
 
     Figures the sim does not report through ROS (tracking error, torque saturation, joint
-    margins) are None.
+    margins) are None. A graph that finished no episode counts as falling in all of them:
+    a run that could not happen must not pass the verdict.
     """
     rows = run['rows']
     returns = np.array([r['return'] for r in rows]) if rows else np.zeros(0)
