@@ -37,7 +37,8 @@ class SimConfig:
     """s (steady clock); with no command for this long the sim applies zero torque."""
     command_delay: float = ranged(0.0, 0, 1.0)
     """s between a command's arrival and the motors applying it (timing realtime only): a
-    real robot's DDS and driver latency, e.g. for symphony stress --ros. 0 = at once."""
+    real robot's DDS and driver latency, e.g. for symphony stress --ros. 0 = at once.
+    Position input delays the targets; the PD gains apply on arrival."""
     episode_steps: int = ranged(1000, 0)
     """Time limit of an episode in control steps (Humanoid-v4's); 0 = none."""
     max_ticks: int = ranged(0, 0)
