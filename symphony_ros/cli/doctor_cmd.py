@@ -3,7 +3,8 @@
 Each check runs the real thing (a DDS round trip, loading the policy against the robot
 description, an offscreen render, a SCHED_FIFO switch) rather than looking for files.
 Exit code 1 when a check FAILs (the product cannot run), 0 otherwise (WARN: a feature is
-missing, e.g. no offscreen rendering for the demo's GIF).
+missing, e.g. no offscreen rendering for the demo's GIF, or a policy bound for
+``--target real`` without a passing stress report).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional
+
+from ..graph.deploy import ROBOTS
 
 OK, WARN, FAIL = 'OK', 'WARN', 'FAIL'
 SHM_MIN_MB = 64
@@ -36,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--policy', default=None, help='ONNX policy to check (default: the shipped '
                    'one)')
     p.add_argument('--robot', default='humanoid', help='robot description it must match')
+    p.add_argument('--target', default='real', choices=ROBOTS,
+                   help="where it will be deployed, as the deploy graph's robot:= (default: "
+                   'real: warn when the policy carries no passing stress report)')
 
 
 def check_rclpy() -> Check:
@@ -110,6 +116,25 @@ def check_policy(path: Optional[str], robot: str) -> Check:
                  f'{c.test_return if c.test_return is None else round(c.test_return, 1)}')
 
 
+def check_stress(path: Optional[str], target: str) -> Check:
+    """Say whether the policy's contract carries a passing stress report, for ``target``."""
+    from ..paths import default_policy_path
+    from ..policy.errors import PolicyError
+    from ..policy.runtime import OnnxPolicy
+    from ..stress.gate import deploy_warning
+    path = path or default_policy_path()
+    try:
+        stress = OnnxPolicy(path).contract.stress
+    except (PolicyError, ValueError, KeyError, OSError) as exc:
+        return Check('stress gate', WARN, f'skipped: {str(exc).splitlines()[0]}')
+    warning = deploy_warning(path, stress, target)
+    if warning:
+        return Check('stress gate', WARN, warning.problem, warning.fix)
+    if not stress:
+        return Check('stress gate', OK, f'no stress report; not needed for robot:={target}')
+    return Check('stress gate', OK, f'verdict {stress["verdict"]} (robot:={target})')
+
+
 def check_compute() -> Check:
     """Report the torch and onnxruntime builds: CUDA for training, CPU for inference."""
     import onnxruntime
@@ -166,7 +191,8 @@ def check_shm() -> Check:
 def checks(args: argparse.Namespace) -> List[Callable[[], Check]]:
     """Return the checks, in report order."""
     return [check_rclpy, check_dds_isolation, check_dds_round_trip,
-            lambda: check_policy(args.policy, args.robot), check_compute, check_realtime,
+            lambda: check_policy(args.policy, args.robot),
+            lambda: check_stress(args.policy, args.target), check_compute, check_realtime,
             check_shm, check_rendering]
 
 

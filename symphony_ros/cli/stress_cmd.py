@@ -3,6 +3,8 @@
 The conditions (`symphony_ros.stress.conditions.CONDITIONS`) run in parallel processes; each
 writes its episodes' figures, and report.md, report.json and plots go to ``--out``.
 Deterministic for a seed: the same seed gives the same report whatever ``--workers``.
+``--ros`` runs the delay conditions through the deploy graph instead
+(:mod:`symphony_ros.stress.ros`), one after another in realtime timing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import hashlib
 import os
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ..util.fields import number
 
@@ -39,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--verdict-scope', choices=('training', 'all'), default='training',
                    help='conditions the verdict judges: those within the training ranges '
                    '(default) or all')
+    p.add_argument('--ros', action='store_true',
+                   help='run through the deploy graph (sim, policy and watchdog nodes) in '
+                   'realtime timing, the delay injected by mujoco_sim_node\'s command_delay; '
+                   'conditions: nominal and the delay ones (default: <policy>_stress_ros)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
@@ -55,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from ..policy.runtime import OnnxPolicy
     from ..robot import get_robot
     from ..stress import conditions as table
+    from ..stress import ros
     from ..stress.report import verdict, write_report
     from ..stress.run import Job, clock, default_workers, run_matrix, summarise
     from .errors import CliError
@@ -69,42 +76,51 @@ def run(args: argparse.Namespace) -> int:
                            'a project robot env (symphony/Humanoid-v4 or <task>:<robot>)')
         robot = get_robot(args.robot or entry.robot)
         policy.check_description(robot)
-        names = table.select(args.conditions, robot)
+        names = (ros.select(args.conditions, robot) if args.ros
+                 else table.select(args.conditions, robot))
     except (PolicyError, ValueError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
-    workers = args.workers or default_workers()
-    workers = min(workers, len(names) * args.episodes)
-    job = Job(os.path.abspath(args.policy), env_id, c.observation.name, args.robot or entry.robot,
-              args.seed, args.max_steps or None)
+    workers = 1 if args.ros else min(args.workers or default_workers(),
+                                     len(names) * args.episodes)
+    out = args.out or os.path.splitext(os.path.abspath(args.policy))[0] + (
+        '_stress_ros' if args.ros else '_stress')
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
         bar = tqdm(total=len(names) * args.episodes, unit='episode', file=sys.stderr,
-                   desc='stress')
+                   desc='stress --ros' if args.ros else 'stress')
     t0 = clock()
     try:
-        rows = run_matrix(job, names, args.episodes, workers,
-                          progress=(lambda done, total: bar.update(1)) if bar else None)
+        if args.ros:
+            runs = _through_ros(args, robot, names, out, bar)
+        else:
+            job = Job(os.path.abspath(args.policy), env_id, c.observation.name,
+                      args.robot or entry.robot, args.seed, args.max_steps or None)
+            rows = run_matrix(job, names, args.episodes, workers,
+                              progress=(lambda done, total: bar.update(1)) if bar else None)
     finally:
         if bar:
             bar.close()
     wall = clock() - t0
     conds = {}
     for n in names:
+        figures = (ros.summarise(runs[n]) if args.ros
+                   else summarise(n, rows[n]))
         conds[n] = {'description': table.CONDITIONS[n][1], 'knobs': table.CONDITIONS[n][0],
-                    'within_training': table.within_training(n, robot),
-                    **summarise(n, rows[n]), 'per_episode': rows[n]}
+                    'within_training': table.within_training(n, robot), **figures,
+                    'per_episode': runs[n]['rows'] if args.ros else rows[n]}
     with open(args.policy, 'rb') as fh:
         sha = hashlib.sha256(fh.read()).hexdigest()
     from ..core.evaluation import EVAL_SEED_OFFSET
     report = {'policy': {'path': args.policy, 'sha256': sha,
                          'weights_sha256': c.weights_sha256},
               'env': env_id, 'robot': robot.name, 'seed': args.seed,
+              'through': 'ros' if args.ros else 'process',
+              'timing': 'realtime' if args.ros else 'in process',
               'seed_offset': EVAL_SEED_OFFSET, 'episodes': args.episodes,
               'max_steps': args.max_steps or None, 'workers': workers, 'wall_s': wall,
               'conditions': conds,
               'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope)}
-    out = args.out or os.path.splitext(os.path.abspath(args.policy))[0] + '_stress'
     paths = write_report(report, out)
     for n, s in conds.items():
         print(f'{n:14s} falls {s["falls"]:3d}/{s["episodes"]:<3d} return '
@@ -114,6 +130,34 @@ def run(args: argparse.Namespace) -> int:
           + (f' (failed: {", ".join(v["failed"])})' if v['failed'] else '')
           + f'; {wall:.0f} s on {workers} workers; report: {paths["md"]}')
     return 0 if v['passed'] else 1
+
+
+def _through_ros(args: argparse.Namespace, robot, names: List[str], out: str,
+                 bar) -> Dict[str, Dict]:
+    """Run each condition's deploy graph in turn; its log goes to ``out/ros/<name>.log``.
+
+    Every graph is checked with the nodes' own parameter rules before the first starts.
+    """
+    from ..core.evaluation import EVAL_SEED_OFFSET
+    from ..stress import ros
+    from .launch_cmd import check_node_parameters
+    policy = os.path.abspath(args.policy)
+    seed = args.seed + EVAL_SEED_OFFSET     # the in-process matrix's initial states
+    for n in names:
+        check_node_parameters(ros.graph(policy, robot, n, args.episodes, seed,
+                                        args.max_steps or None, 'check'))
+    logs = os.path.join(out, 'ros')
+    os.makedirs(logs, exist_ok=True)
+    runs = {}
+    for n in names:
+        runs[n] = ros.run_condition(policy, robot, n, args.episodes, seed,
+                                    args.max_steps or None, os.path.join(logs, f'{n}.log'),
+                                    progress=bar.update if bar else None)
+        if not runs[n]['complete']:
+            print(f'{n}: {len(runs[n]["rows"])} of {args.episodes} episodes finished (graph '
+                  f'status {runs[n]["graph_status"]}, {runs[n]["wall_s"]:.0f} s); see '
+                  f'{os.path.join(logs, n + ".log")}', file=sys.stderr)
+    return runs
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -16,6 +16,10 @@ class PolicyNodeConfig:
     """ONNX file from `symphony export`; empty = the package's shipped model."""
     robot: str = 'humanoid'
     """Robot description the policy must match (joint names, control period)."""
+    deploy_target: str = 'real'
+    """Where the commands go: sim, gazebo or real (the deploy graph's robot:=). real warns
+    once at start-up when the policy's contract has no passing stress report; the default
+    is real because a node started by hand may be driving hardware."""
     lockstep: bool = False
     """Act on each new joint_states message instead of a steady-clock timer (sim lockstep)."""
     act_on_state: bool = False
@@ -37,6 +41,10 @@ class PolicyNodeConfig:
     def __post_init__(self) -> None:
         """Reject values the node cannot run with, naming the parameter."""
         check_ranges(self)
+        from ..graph.deploy import ROBOTS
+        if self.deploy_target not in ROBOTS:
+            raise ValueError(f'deploy_target: expected one of {", ".join(ROBOTS)}, got '
+                             f'{self.deploy_target!r}')
 
     def resolved_policy_path(self) -> str:
         """Return the policy file to load."""

@@ -56,6 +56,11 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
         LaunchArg('cmd_vel', '', 'robot:=sim only. vx,vy,wz: the sim publishes this velocity '
                   'command on cmd_vel with every state, as a teleop would, and scores the '
                   'robot against it (empty: none; send your own on cmd_vel)'),
+        LaunchArg('command_delay', '0.0', 'robot:=sim, timing:=realtime only. s between a '
+                  'command reaching the sim and its motors applying it (a real robot\'s '
+                  'latency; symphony stress --ros sets it)', type=float),
+        LaunchArg('episode_steps', '', 'robot:=sim only. Time limit of an episode in control '
+                  'steps (empty: the node\'s default)', type=int, allow_empty=True),
         LaunchArg('auto_arm', 'auto', 'arm the watchdog once every input is live. auto: true '
                   'for sim and gazebo, false for real (arm with the ~/arm service)',
                   ('auto', 'true', 'false')),
@@ -235,6 +240,10 @@ def deploy_entities(values: Values) -> List[Entity]:
         except ValueError as exc:
             raise GraphArgError(f'cmd_vel:={values["cmd_vel"]}: {exc}') from None
         sim_params['cmd_vel'] = values['cmd_vel']
+    if values['command_delay']:
+        sim_params['command_delay'] = values['command_delay']
+    if values['episode_steps'] is not None:
+        sim_params['episode_steps'] = values['episode_steps']
 
     def ours(name: str, params: Dict[str, Any], **kw: Any) -> NodeSpec:
         return NodeSpec('symphony_ros', name, name, parameters=params,
@@ -244,7 +253,7 @@ def deploy_entities(values: Values) -> List[Entity]:
     entities: List[Entity] = [
         ours('mujoco_sim_node', sim_params, condition=lambda v: v['robot'] == 'sim'),
         ours('policy_node', {'policy_path': values['policy'], 'robot': values['robot_model'],
-                             **extra['policy_node']}),
+                             'deploy_target': values['robot'], **extra['policy_node']}),
         ours('watchdog_node', {'robot': values['robot_model'], **extra['watchdog_node']}),
         NodeSpec('robot_state_publisher', 'robot_state_publisher', 'robot_state_publisher',
                  parameters={'robot_description': robot_description(values['robot_model']),

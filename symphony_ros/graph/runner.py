@@ -104,6 +104,10 @@ class Runner:
         self._signals.append((signum, time.monotonic()))
         self._wake.set()
 
+    def request_stop(self) -> None:
+        """Stop the graph as one Ctrl-C would; safe from another thread (a time limit)."""
+        self._on_signal(signal.SIGINT, None)
+
     def _forward(self, child: Child) -> None:
         stream = child.popen.stdout
         assert stream is not None

@@ -9,7 +9,8 @@ terms against the velocity command on cmd_vel (clipped and timed out as policy_n
 it) and the policy's action on symphony/command; its episode lines add the RMS tracking
 errors. With ``cmd_vel`` set the sim publishes that command itself, as a teleop would.
 Topic names are relative (graph/topics); the hold-until-ACTIVE and re-arm rules live in
-:class:`symphony_ros.sim.gantry.Gantry`.
+:class:`symphony_ros.sim.gantry.Gantry`. ``command_delay`` holds each command that long
+before the motors get it (:class:`symphony_ros.sim.delay.DelayLine`).
 
 A pd_position robot (the G1) takes either the watchdog's torques (``command_input``
 'effort': it then steps and publishes its state at the physics rate, so the watchdog's PD
@@ -43,6 +44,7 @@ from ..robot.pd import PDLaw
 from ..robot.velocity_reward import VelocityScore
 from ..sim.config import SimConfig
 from ..sim.episodes import EpisodeResult, EpisodeTracker, task_reward
+from ..sim.delay import DelayLine
 from ..sim.gantry import Gantry, REARM_PERIOD, SETTLE_OUTPUTS
 from ..sim.lockstep import LockstepGate
 from ..sim.robot_sim import RobotSim
@@ -60,9 +62,9 @@ class MujocoSimNode(Node):
         names = self.sim.robot.joint_names
         self._names = names
         self._lock = threading.Lock()
-        self._torque: Optional[np.ndarray] = None
-        self._torque_time = -np.inf
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._commands = DelayLine(self.cfg.command_delay, self._now)
+        """Commands (torques or targets) until they are due; with no delay, at once."""
         self.pub_js = self.create_publisher(JointState, topics.JOINT_STATES, STATE_QOS)
         self.pub_imu = self.create_publisher(Imu, topics.IMU, STATE_QOS)
         self.pub_odom = self.create_publisher(Odometry, topics.ODOM, STATE_QOS)
@@ -145,7 +147,7 @@ class MujocoSimNode(Node):
                 f'{torque.size}; applying zero torque', throttle_duration_sec=1.0)
             torque = None
         with self._lock:
-            self._torque, self._torque_time = torque, self._now()
+            self._commands.push(torque)
             self.gate.hardware(torque)
 
     def _on_gains(self, msg: Float64MultiArray) -> None:
@@ -213,8 +215,11 @@ class MujocoSimNode(Node):
 
     def _current_torque(self) -> Optional[np.ndarray]:
         with self._lock:
-            fresh = self._now() - self._torque_time <= self.cfg.command_timeout
-            return self._torque if fresh else None
+            torque, due = self._commands.current()
+            if self._now() - due > self.cfg.command_timeout:
+                return None
+            self._commands.applied()
+            return torque
 
     def publish_state(self):
         """Publish odom, IMU and then joint_states (the policy acts on joint_states).
@@ -406,7 +411,8 @@ def main(args=None) -> None:
             n = len(node.episodes)
             mean = (f'mean return {np.mean([e.ret for e in node.episodes]):.1f}' if n
                     else 'no episode finished')
-            node.get_logger().info(f'done: {node.ticks} steps, {n} episodes, {mean}')
+            node.get_logger().info(f'done: {node.ticks} steps, {n} episodes, {mean}; '
+                                   + node._commands.describe())
     except KeyboardInterrupt:
         pass
     finally:

@@ -8,6 +8,8 @@ velocity-tracking policy takes its command from cmd_vel (geometry_msgs/Twist), c
 the ranges it was trained on and zero when it stops (:class:`VelocityCommand`).
 Topic names are relative (graph/topics), so a namespace or a remapping moves them; the state
 assembly and when to act on it live in :class:`symphony_ros.deploy.state_inputs.StateInputs`.
+With ``deploy_target`` real it warns once at start-up when the contract carries no passing
+stress report (:mod:`symphony_ros.stress.gate`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ..deploy.velocity_command import VelocityCommand
 from ..graph import topics
 from ..policy.errors import PolicyError
 from ..robot.description import get_robot
+from ..stress.gate import deploy_warning
 from .messages import COMMAND_QOS, STATE_LATEST_QOS, declare_config
 from .realtime import apply_realtime_priority
 
@@ -87,6 +90,10 @@ class PolicyNode(Node):
                                f'({self.loop.output}), dt {self.dt:.4f} s, {mode}'
                                + (f', command from {self.cmd_vel.topic}' if self.cmd_vel
                                   else ''))
+        # Once, at start-up: the last moment before hardware to say the policy is unchecked.
+        gate = deploy_warning(self.cfg.resolved_policy_path(), c.stress, self.cfg.deploy_target)
+        if gate:
+            self.get_logger().warning(str(gate))
 
     def _now(self) -> float:
         return self._steady.now().nanoseconds * 1e-9

@@ -37,6 +37,10 @@ class SimConfig:
     watchdog's position output; the sim runs the PD at each physics step, as a driver)."""
     command_timeout: float = ranged(0.05, 0, above=True)
     """s (steady clock); with no command for this long the sim applies zero torque."""
+    command_delay: float = ranged(0.0, 0, 1.0)
+    """s between a command's arrival and the motors applying it (timing realtime only): a
+    real robot's DDS and driver latency, e.g. for symphony stress --ros. 0 = at once.
+    Position input delays the targets; the PD gains apply on arrival."""
     episode_steps: int = ranged(1000, 0)
     """Time limit of an episode in control steps (Humanoid-v4's); 0 = none."""
     max_ticks: int = ranged(0, 0)
@@ -85,6 +89,9 @@ class SimConfig:
                 self.healthy_z_min < self.healthy_z_max):
             raise ValueError('healthy_z_min must be below healthy_z_max')
         self.velocity_command()
+        if self.command_delay and self.timing != 'realtime':
+            raise ValueError(f'command_delay: {self.command_delay} s needs timing realtime '
+                             f'(in {self.timing} the sim steps on the command, not a clock)')
         if self.command_input not in ('effort', 'position'):
             raise ValueError("command_input: expected 'effort' or 'position', got "
                              f'{self.command_input!r}')

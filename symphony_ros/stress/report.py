@@ -78,11 +78,32 @@ def markdown(report: Dict[str, object]) -> str:
         lines.append(f'| `{name}` | {"yes" if c["within_training"] else "no"} | '
                      f'{c["falls"]}/{c["episodes"]} | {c["return_mean"]:.1f} ± '
                      f'{c["return_std"]:.1f} | {_fmt(c["tracking_error"], ".3f")} | '
-                     f'{c["torque_saturation"]:.1%} | {c["min_joint_margin"]:.3f} |')
+                     f'{_fmt(c["torque_saturation"], ".1%")} | '
+                     f'{_fmt(c["min_joint_margin"], ".3f")} |')
     lines.append('')
+    if report.get('through') == 'ros':
+        lines += _ros_lines(report['conditions'])
     for p in report['plots']:
         lines.append(f'![{p}]({p})')
     return '\n'.join(lines) + '\n'
+
+
+def _ros_lines(conditions: Dict[str, Dict]) -> List[str]:
+    """Return the ``--ros`` section: how each graph ran and the delay the sim applied."""
+    lines = ['Through ROS: each condition ran the deploy graph (`symphony launch deploy '
+             'robot:=sim timing:=realtime`) with mujoco_sim_node\'s `command_delay`; the sim '
+             'measured how long after arrival it applied the commands. Node logs in `ros/`.',
+             '', '| condition | command_delay (ms) | applied after arrival, median (ms) | '
+             'watchdog faults | episodes finished | wall (s) | log |',
+             '|---|---|---|---|---|---|---|']
+    for name, c in conditions.items():
+        r = c['ros']
+        applied = r['applied']['median_ms'] if r['applied'] else None
+        done = f'{c["episodes"]}' + ('' if r['complete'] else ' (incomplete)')
+        lines.append(f'| `{name}` | {r["command_delay_s"] * 1e3:.1f} | {_fmt(applied, ".1f")} '
+                     f'| {r["watchdog_faults"]} | {done} | {r["wall_s"]:.0f} | '
+                     f'`ros/{r["log"]}` |')
+    return lines + ['']
 
 
 def write_report(report: Dict[str, object], out_dir: str) -> Dict[str, str]:
@@ -122,6 +143,7 @@ def contract_summary(path: str) -> Dict[str, object]:
                 'episodes': int(doc['episodes']), 'seed': int(doc['seed']),
                 'max_steps': doc.get('max_steps'),
                 'weights_sha256': str(doc['policy']['weights_sha256']),
+                'through': str(doc.get('through', 'process')),
                 'fall_rate': {n: float(c['fall_rate']) for n, c in conds.items()}}
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f'--stress {path}: not a symphony stress report.json (field '

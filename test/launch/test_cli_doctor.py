@@ -22,12 +22,14 @@ def doctor(env, *args):
 def test_doctor_passes_here_and_checks_everything(ros_env):
     done, lines = doctor(ros_env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert list(lines) == ['rclpy', 'DDS scope', 'DDS round trip', 'policy', 'compute',
-                           'SCHED_FIFO', '/dev/shm', 'rendering'], done.stdout
+    assert list(lines) == ['rclpy', 'DDS scope', 'DDS round trip', 'policy', 'stress gate',
+                           'compute', 'SCHED_FIFO', '/dev/shm', 'rendering'], done.stdout
     # The tests isolate DDS on localhost, and the shipped policy drives the humanoid.
     assert [lines[k] for k in ('rclpy', 'DDS scope', 'DDS round trip', 'policy')] == ['OK'] * 4
     dims = f'({get_obs_spec("humanoid_v4_full").dim}) -> {get_robot("humanoid").n_joints} joints'
     assert f'humanoid_v4_full {dims} of humanoid' in done.stdout
+    # The shipped policy's contract carries no stress report; doctor assumes robot:=real.
+    assert lines['stress gate'] == 'WARN' and '-> run `symphony stress' in done.stdout
 
 
 def test_doctor_fails_on_a_broken_policy_and_names_it(ros_env, tmp_path):

@@ -86,6 +86,10 @@ def test_missing_policy_file_is_refused_before_starting(capsys, tmp_path):
     (['deploy', 'ticks:=-5'], 'mujoco_sim_node: max_ticks: expected a number >= 0, got -5'),
     (['deploy', 'seed:=-1'], 'mujoco_sim_node: seed: expected a number 0 to'),
     (['deploy', 'episodes:=-2'], 'mujoco_sim_node: max_episodes: expected a number >= 0'),
+    (['deploy', 'command_delay:=-0.01'], 'mujoco_sim_node: command_delay: expected a number 0 '
+     'to 1, got -0.01'),
+    (['deploy', 'timing:=lockstep', 'command_delay:=0.02'],
+     'mujoco_sim_node: command_delay: 0.02 s needs timing realtime'),
     (['train', 'steps:=0'], 'trainer_node: steps: expected a number >= 1, got 0'),
     (['train', 'batch_size:=-3'], 'trainer_node: batch_size must be positive'),
     (['train', 'eval_episodes:=0'], 'trainer_node: eval_episodes: expected a number >= 1'),

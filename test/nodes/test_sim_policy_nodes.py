@@ -240,3 +240,23 @@ def test_policy_node_runs_on_sched_fifo_or_says_why(tmp_path, ros_env):
         assert pol.poll() is None
     finally:
         _stop(pol)
+
+
+def test_policy_node_warns_once_about_a_real_robot_without_a_stress_report(tmp_path, ros_env):
+    # No robot answers, so the node repeats its "no message on" warning every few seconds:
+    # by the second of those, the stress warning must still have come exactly once.
+    policy = _export(tmp_path, 'Humanoid-v4', OBS_DIM, N_JOINTS, 'humanoid_v4_full')
+    pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'deploy_target:=real')
+    try:
+        deadline, lines = time.time() + 60, []
+        while time.time() < deadline:
+            lines.append(pol.stdout.readline())
+            if not lines[-1] or sum('no message on' in line for line in lines) >= 2:
+                break
+        text = ''.join(lines)
+        assert sum('no message on' in line for line in lines) >= 2, text
+        gate = [line for line in lines if 'STRESS GATE' in line]
+        assert len(gate) == 1, text
+        assert 'WARN' in gate[0] and policy in gate[0] and 'symphony stress' in gate[0]
+    finally:
+        _stop(pol)

@@ -180,12 +180,25 @@ def test_bad_randomization_file(tmp_path, doc, expected):
         randomization(HUMANOID, str(path))
 
 
-def test_train_refuses_a_bad_randomization_with_one_line(tmp_path, capsys):
+@pytest.mark.parametrize('doc, flags, expected', [
+    (None, [], 'missing.yaml'),
+    ('mass_scale: [-0.5, 1.1]\n', [], 'r.yaml: mass_scale: negative range [-0.5, 1.1]'),
+    (None, ['--randomize-scale', '-1'], '--randomize-scale'),
+])
+def test_train_refuses_a_bad_randomization_with_one_line(tmp_path, capsys, doc, flags,
+                                                         expected):
     run_dir = tmp_path / 'run'
-    rc = main(['train', '--randomize', str(tmp_path / 'missing.yaml'), '--run-dir',
-               str(run_dir), '--steps', '10'])
+    path = tmp_path / ('r.yaml' if doc else 'missing.yaml')
+    if doc:
+        path.write_text(doc)
+    which = 'default' if flags else str(path)
+    try:
+        rc = main(['train', '--randomize', which, *flags, '--run-dir', str(run_dir),
+                   '--steps', '10'])
+    except SystemExit as exc:           # refused by the flag's declared range at parse time
+        rc = exc.code
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and 'missing.yaml' in err[0]
+    assert rc == 2 and len(err) == 1 and expected in err[0], err
     assert not os.path.exists(run_dir)
 
 

@@ -57,6 +57,8 @@ def test_verdict_fails_beyond_the_threshold(tmp_path, capsys):
     (['--episodes', '-1'], '--episodes'),
     (['--max-fall-rate', '-0.1'], '--max-fall-rate'),
     (['--robot', 'g1'], 'humanoid_v4_symphony.onnx'),
+    (['--ros', '--conditions', 'delay_1', 'push_1.0'], "'push_1.0' cannot run with --ros"),
+    (['--ros', '--conditions', 'gusts'], "unknown condition 'gusts'"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path, capsys, args, expected):
     try:

@@ -1,0 +1,60 @@
+"""The stress gate before hardware: what to say when a policy goes to a real robot unchecked.
+
+``symphony doctor --policy`` and policy_node both call :func:`deploy_warning`, so the rule
+(warn for ``robot:=real`` when the contract carries no stress summary or a failed one) and
+its wording live here once. Simulated targets never warn: a fall there costs nothing, and
+``symphony stress`` itself runs in simulation.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+REAL = 'real'
+"""The deploy graph's ``robot:=`` value for hardware (its other values are simulators)."""
+
+
+@dataclass(frozen=True)
+class GateWarning:
+    """What is wrong with the policy for a real robot, and what to do about it."""
+
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        """Return the one-line warning the node logs."""
+        return f'STRESS GATE: {self.problem}; {self.fix}'
+
+
+def _stress_dir(policy_path: str) -> str:
+    """Where ``symphony stress`` writes by default: ``<policy>_stress`` beside the policy."""
+    return os.path.splitext(policy_path)[0] + '_stress'
+
+
+def deploy_warning(policy_path: str, stress: Optional[Mapping[str, Any]],
+                   target: str) -> Optional[GateWarning]:
+    """Return the warning for deploying ``policy_path`` to ``target``, or None.
+
+    :param stress: the contract's ``stress`` field (``symphony export --stress``), or None.
+    :param target: the deploy graph's ``robot:=`` value (sim, real or gazebo).
+    """
+    if target != REAL:
+        return None
+    report = _stress_dir(policy_path)
+    fix = (f'run `symphony stress {policy_path}` (writes {report}/), then '
+           f'`symphony export RUN_DIR --stress {report} -o {policy_path} --force` so its '
+           'contract carries the verdict')
+    if not stress:
+        return GateWarning(f'policy {policy_path} goes to a real robot (robot:=real) '
+                           'without a stress report in its contract', fix)
+    if stress.get('verdict') == 'PASS':
+        return None
+    failed = ', '.join(stress.get('failed') or ()) or 'unknown'
+    rate = stress.get('max_fall_rate')
+    limit = f'fall rate above {rate:.0%}' if isinstance(rate, (int, float)) else 'too many falls'
+    return GateWarning(f'policy {policy_path} goes to a real robot (robot:=real) with a '
+                       f'FAILED stress verdict ({limit} in: {failed})',
+                       'retrain it (symphony train ... --randomize default) until '
+                       '`symphony stress` passes, then export it with --stress REPORT')

@@ -1,0 +1,162 @@
+"""``symphony stress --ros``: conditions run through the deploy graph in realtime timing.
+
+The graph is the one ``symphony launch deploy robot:=sim`` runs (mujoco_sim_node,
+policy_node, watchdog_node, their config files), one condition after another, so the loop's
+own timing (DDS, the policy's timer, the watchdog) is part of what is measured. Only
+conditions the sim can inject through ROS run here: the delay ones, as mujoco_sim_node's
+``command_delay`` (whole control steps of the robot). Each graph runs in a namespace of its
+own with localhost-only discovery, so it can never reach a robot on the network. Spawns
+processes only; never imports rclpy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..graph import DEPLOY, Graph
+from ..graph.processes import plan
+from ..graph.runner import Runner
+from ..robot.description import RobotDescription
+from ..sim.delay import APPLIED_LINE
+from . import conditions
+from .conditions import CONDITIONS
+
+ROS_KNOBS = ('delay_steps',)
+"""Knobs the sim injects through ROS; a condition with any other knob runs in process only."""
+ROS_CONDITIONS = tuple(n for n, (knobs, _) in CONDITIONS.items() if set(knobs) <= set(ROS_KNOBS))
+"""Conditions ``--ros`` runs (the default set)."""
+EPISODE = re.compile(r'episode (\d+): return (-?[\d.]+|nan), (\d+) steps, (fall|time limit)')
+"""mujoco_sim_node's log line for each finished episode (``MujocoSimNode._end_episode``)."""
+START_S = 60.0
+"""s a graph may take to start and arm before its episodes count against the time limit."""
+
+
+def select(names: Sequence[str], robot: RobotDescription) -> List[str]:
+    """Return the conditions to run through ROS (all of :data:`ROS_CONDITIONS` when empty).
+
+    :raises ValueError: an unknown name (see :func:`conditions.select`), or one the sim
+        cannot inject (listing those it can).
+    """
+    if not names:
+        return list(ROS_CONDITIONS)
+    names = conditions.select(names, robot)
+    for n in names:
+        if n not in ROS_CONDITIONS:
+            raise ValueError(f'--conditions: {n!r} cannot run with --ros (the sim injects '
+                             f'command delay only); expected some of {", ".join(ROS_CONDITIONS)}')
+    return names
+
+
+def command_delay(name: str, robot: RobotDescription) -> float:
+    """Return the sim's ``command_delay`` in s for condition ``name`` on ``robot``."""
+    return CONDITIONS[name][0].get('delay_steps', 0) * robot.control_dt
+
+
+def graph(policy: str, robot: RobotDescription, name: str, episodes: int, seed: int,
+          episode_steps: Optional[int], namespace: str) -> Graph:
+    """Return the deploy graph that runs condition ``name`` for ``episodes`` episodes."""
+    values = {'robot': 'sim', 'timing': 'realtime', 'policy': policy,
+              'robot_model': robot.name, 'episodes': str(episodes), 'seed': str(seed),
+              'command_delay': repr(command_delay(name, robot)), 'namespace': namespace}
+    if episode_steps:
+        values['episode_steps'] = str(episode_steps)
+    return DEPLOY(values)
+
+
+class _Lines:
+    """The runner's output: kept by line, copied to a log file, episodes reported."""
+
+    def __init__(self, log: str, on_episode: Callable[[re.Match], None]) -> None:
+        self.lines: List[str] = []
+        self._fh = open(log, 'w', encoding='utf-8')
+        self._on_episode = on_episode
+        self._partial = ''
+
+    def write(self, text: str) -> None:
+        self._fh.write(text)
+        *whole, self._partial = (self._partial + text).split('\n')
+        for line in whole:
+            self.lines.append(line)
+            m = EPISODE.search(line)
+            if m and line.startswith('[mujoco_sim_node]'):
+                self._on_episode(m)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int, seed: int,
+                  episode_steps: Optional[int], log: str,
+                  progress: Optional[Callable[[], None]] = None) -> Dict[str, object]:
+    """Run one condition's graph until its episodes are done (or its time limit); figures.
+
+    The time limit is :data:`START_S` plus three times the episodes' simulated length.
+    """
+    steps = episode_steps or 1000
+    limit = START_S + 3 * episodes * steps * robot.control_dt
+    rows: List[Dict[str, object]] = []
+
+    def on_episode(m: re.Match) -> None:
+        rows.append({'return': float(m.group(2)), 'steps': int(m.group(3)),
+                     'fell': m.group(4) == 'fall'})
+        if progress:
+            progress()
+    g = graph(policy, robot, name, episodes, seed, episode_steps,
+              f'symphony_stress_{os.getpid()}')
+    out = _Lines(log, on_episode)
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix='symphony_stress_ros_') as tmp:
+        planned = [p for p in plan(g, tmp) if p.missing is None]
+        for p in planned:
+            # Never reach a robot on the network, whatever this shell's ROS settings.
+            p.env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+        runner = Runner(planned, out=out)
+        timer = threading.Timer(limit, runner.request_stop)
+        timer.start()
+        try:
+            status = runner.run()
+        finally:
+            timer.cancel()
+            out.close()
+    wall = time.monotonic() - t0
+    applied = None
+    for line in out.lines:
+        m = APPLIED_LINE.search(line)
+        if m:
+            applied = {'median_ms': float(m.group(1)), 'steps': int(m.group(2)),
+                       'command_delay_s': float(m.group(3))}
+    faults = sum(1 for line in out.lines
+                 if line.startswith('[watchdog_node]') and 'state: FAULT' in line)
+    rows = rows[:episodes]
+    return {'rows': rows, 'wall_s': wall, 'complete': len(rows) == episodes and status == 0,
+            'graph_status': status, 'applied': applied, 'watchdog_faults': faults,
+            'command_delay_s': command_delay(name, robot), 'log': os.path.basename(log)}
+
+
+def summarise(run: Dict[str, object]) -> Dict[str, object]:
+    """Return a condition's figures over its episodes (the in-process report's fields).
+
+    Figures the sim does not report through ROS (tracking error, torque saturation, joint
+    margins) are None. A graph that finished no episode counts as falling in all of them:
+    a run that could not happen must not pass the verdict.
+    """
+    rows = run['rows']
+    returns = np.array([r['return'] for r in rows]) if rows else np.zeros(0)
+    return {'episodes': len(rows), 'falls': int(sum(r['fell'] for r in rows)),
+            'fall_rate': float(np.mean([r['fell'] for r in rows])) if rows else 1.0,
+            'return_mean': float(returns.mean()) if rows else float('nan'),
+            'return_std': float(returns.std()) if rows else float('nan'),
+            'steps_mean': float(np.mean([r['steps'] for r in rows])) if rows else 0.0,
+            'tracking_error': None, 'torque_saturation': None, 'min_joint_margin': None,
+            'ros': {k: run[k] for k in ('command_delay_s', 'applied', 'watchdog_faults',
+                                        'wall_s', 'complete', 'graph_status', 'log')}}

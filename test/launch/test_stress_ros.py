@@ -1,0 +1,41 @@
+"""``symphony stress --ros``: conditions through the real deploy graph, delay in the sim."""
+
+import json
+import os
+import sys
+
+import pytest
+from process_helpers import ChildProcess
+
+pytestmark = pytest.mark.ros
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+POLICY = os.path.join(ROOT, 'models', 'humanoid_v4_symphony.onnx')
+
+
+def test_stress_through_ros_applies_the_delay_in_the_sim(ros_env, tmp_path):
+    out = tmp_path / 'report'
+    proc = ChildProcess([sys.executable, '-m', 'symphony_ros.cli.main', 'stress', POLICY,
+                         '--ros', '--conditions', 'nominal', 'delay_2', '--episodes', '2',
+                         '--max-steps', '30', '--out', str(out), '--no-progress'], ros_env)
+    try:
+        code = proc.finish(timeout=240)
+    finally:
+        proc.kill()
+    assert code in (0, 1), proc.text
+    with open(out / 'report.json') as fh:
+        report = json.load(fh)
+    assert report['through'] == 'ros' and report['timing'] == 'realtime'
+    nominal, delay = (report['conditions'][n] for n in ('nominal', 'delay_2'))
+    for c in (nominal, delay):
+        assert c['episodes'] == 2 and c['ros']['complete'], proc.text
+        assert all(e['steps'] <= 30 for e in c['per_episode'])
+    # The sim itself reports the delay it was given and how late it applied the commands:
+    # never before they were due, so two control steps (30 ms) at least.
+    assert nominal['ros']['applied']['command_delay_s'] == 0.0
+    assert delay['ros']['applied']['command_delay_s'] == pytest.approx(0.03)
+    assert delay['ros']['applied']['median_ms'] >= 30.0
+    assert nominal['ros']['applied']['median_ms'] < delay['ros']['applied']['median_ms']
+    for name in ('report.md', 'ros/nominal.log', 'ros/delay_2.log'):
+        assert os.path.isfile(out / name)
+    assert 'Through ROS' in (out / 'report.md').read_text()
