@@ -39,7 +39,7 @@ from ray.exceptions import RayError, RayTaskError
 
 from ..core.config import TrainConfig
 from ..core.run_dir import RANDOMIZATION_LOG
-from ..core.trainer import Trainer, validate
+from ..core.trainer import LOSS_TERMS, Trainer, validate
 from .chunks import check_chunk, chunk_rows
 from .config import CollectorsFailed, DistributedConfig
 from .workers import Collector, Evaluator
@@ -362,7 +362,7 @@ class DistributedTrainer(Trainer):
                 self._publish()
             if self.updates % LOSS_EVERY == 0:
                 self.mean_s = float(terms['mean_S'])
-                for key in ('loss', 'actor', 'critic', 'swaddling', 'mean_S'):
+                for key in LOSS_TERMS:
                     self.log.scalar(f'loss/{key}', float(terms[key].detach()), self.step_count)
 
     def _periodic_chunk(self, before: int) -> None:
