@@ -84,11 +84,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Build a TrainConfig: explicit flags over dataclass defaults.
 
     With ``--resume`` the run's config.json is the base; a flag given must agree with it
-    (see :func:`core.trainer.resume_config`).
+    (see :func:`core.run_dir.resume_config`).
     """
     values, overrides = given_settings(args)
     if args.resume:
-        from ..core.trainer import resume_config
+        from ..core.run_dir import resume_config
         run_dir = values.get('run_dir', TrainConfig.run_dir)
         return resume_config(run_dir, values, overrides)
     return TrainConfig(**values, overrides=overrides)

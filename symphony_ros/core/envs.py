@@ -13,10 +13,14 @@ robots turn them into joint targets.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+import warnings
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 
 def _robot_envs():
@@ -110,6 +114,38 @@ def make_randomized_env(name: str, obs_spec: Optional[str], spec, log_path: Opti
     from symphony_ros.robot.description import get_robot
     from symphony_ros.robot.randomize import randomize_env
     return randomize_env(env, spec, get_robot(lookup(name).robot), log_path)
+
+
+def make_run_env(cfg: 'TrainConfig', randomized: bool = False, log_path: Optional[str] = None,
+                 notes: Optional[List[str]] = None) -> gym.Env:
+    """Make an env of run ``cfg``: its training env (``randomized``) or its test env.
+
+    The one factory of a run's envs, in one process or on Ray workers, so that every
+    training env is perturbed by the run's ``--randomize`` and every test env is nominal
+    (a test return measures the robot the policy is meant for).
+
+    :param randomized: wrap the env with ``cfg.randomize`` x ``cfg.randomize_scale``.
+    :param log_path: where the randomised env appends one JSON line per episode (or None).
+    :param notes: receives, once, Gymnasium's "out of date" warning in our words; None drops
+        it (a worker: the learner says it).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        if randomized:
+            spec = randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
+            env = make_randomized_env(cfg.env, cfg.obs_spec, spec, log_path)
+        else:
+            env = make_env(cfg.env, cfg.obs_spec)
+    for w in caught:
+        if 'out of date' not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        elif notes is not None:
+            note = (f'{cfg.env}: Gymnasium calls this version out of date; it is used '
+                    'because the paper\'s figures and the shipped policy are on it (a '
+                    'newer version changes the observation and the reward)')
+            if note not in notes:
+                notes.append(note)
+    return env
 
 
 def env_dims(env: gym.Env) -> Tuple[int, int]:

@@ -89,3 +89,20 @@ def evaluate(env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], episodes:
         lengths.append(steps)
     return EvalResult(returns, lengths, falls,
                       {name: total / len(seeds) for name, total in terms.items()})
+
+
+def evaluate_run(env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], protocol: str,
+                 seed: int, evaluation: int, episodes: int,
+                 max_steps: int | None = None) -> EvalResult:
+    """One evaluation of a run under its ``protocol`` (see :data:`PROTOCOLS`).
+
+    The one place a protocol turns into episodes, wherever the evaluation runs (in the
+    trainer, on a Ray evaluator), so both evaluate alike.
+
+    :param seed: the run's seed.
+    :param evaluation: the evaluation's key within its run (the env step it was taken at).
+    :param episodes: the run's eval_episodes (the paper protocol runs PAPER_EPISODES).
+    """
+    count = PAPER_EPISODES if protocol == 'paper' else episodes
+    seeds = episode_seeds(protocol, seed, evaluation, count)
+    return evaluate(env, policy, count, seed, max_steps=max_steps, seeds=seeds)

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
@@ -21,28 +20,19 @@ import numpy as np
 import torch
 
 from .agent import Symphony, deliberate_fall
-from ..util.atomic import atomic_write
 from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
-from .envs import (canonical_env_id, check_env_name, default_obs_spec, env_dims,
-                   episode_limit, get_rng_state, make_env, make_randomized_env,
-                   randomization, set_rng_state)
-from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, episode_seeds, evaluate
+from .envs import (check_env_name, default_obs_spec, env_dims, episode_limit, get_rng_state,
+                   make_run_env, randomization, set_rng_state)
+from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .replay import FadingReplayBuffer
+from .run_dir import RANDOMIZATION_LOG, check_run_dir, identity, write_run_config
 from .run_log import TERM_PREFIX, RunLog
-from .snapshot import BEST, save_best_actor
+from .snapshot import save_best_actor
 from .threads import ThreadPolicy
 
-CONFIG_FILE = 'config.json'
-RESUMABLE = ('steps', 'device', 'exact_resume', 'threads')
-"""TrainConfig fields a resume may change. The others are the run's identity, except
-``run_dir``: where a run folder lives (relative path, moved, copied) is not part of it."""
 LOSS_TERMS = ('loss', 'actor', 'critic', 'swaddling', 'mean_S')
-
-
-class RunDirError(ValueError):
-    """A run folder that cannot be used as asked (another run, nothing to resume...)."""
 
 
 class NonFiniteError(RuntimeError):
@@ -110,75 +100,6 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
     return cfg.symphony()
 
 
-def read_run_config(run_dir: str) -> Dict[str, Dict[str, object]]:
-    """Read the ``config.json`` of a run folder.
-
-    :raises RunDirError: naming the file, when it is missing, unreadable or malformed.
-    """
-    path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.isfile(path):
-        raise RunDirError(f'--resume: {run_dir} holds no run ({CONFIG_FILE} missing)')
-    try:
-        with open(path) as f:
-            stored = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunDirError(f'{path}: not a readable run config ({exc})') from None
-    if not (isinstance(stored, dict) and isinstance(stored.get('train_config'), dict)
-            and isinstance(stored.get('symphony_config'), dict)):
-        raise RunDirError(f'{path}: expected train_config and symphony_config objects')
-    return stored
-
-
-def _flag(name: str) -> str:
-    return '--' + name.replace('_', '-')
-
-
-def resume_config(run_dir: str, given: Dict[str, object],
-                  given_overrides: Dict[str, object]) -> TrainConfig:
-    """Return the TrainConfig to resume the run in ``run_dir``: its config.json plus ``given``.
-
-    A setting given must agree with the stored one, except :data:`RESUMABLE` (more steps,
-    another device) and ``run_dir`` (a run folder may be moved or named another way).
-
-    :param given: TrainConfig fields set explicitly (flags), by name.
-    :param given_overrides: algorithm settings set explicitly, compared with the run's
-        resolved Symphony config (``--lr`` equal to the named config's value agrees).
-    :raises RunDirError: naming the flag, the stored value and the given one.
-    """
-    stored = read_run_config(run_dir)
-    path = os.path.join(run_dir, CONFIG_FILE)
-    train, sym = dict(stored['train_config']), stored['symphony_config']
-    pairs = [(k, v, train.get(k)) for k, v in given.items()
-             if k not in RESUMABLE + ('run_dir',)]
-    pairs += [(k, v, sym.get(k)) for k, v in given_overrides.items()]
-    for name, mine, theirs in pairs:
-        if name == 'env':  # a run of Humanoid-v4 resumes as symphony/Humanoid-v4
-            mine, theirs = canonical_env_id(str(mine)), canonical_env_id(str(theirs))
-        if mine != theirs:
-            raise RunDirError(f'--resume: {_flag(name)} {mine} disagrees with the run: {path} '
-                              f'has {name} {theirs}; leave {_flag(name)} out to keep it')
-    train.update({k: v for k, v in given.items() if k in RESUMABLE}, run_dir=run_dir)
-    try:
-        return TrainConfig(**train)
-    except (TypeError, ValueError) as exc:
-        raise RunDirError(f'{path}: train_config: {exc}') from None
-
-
-def _writable_folder(path: str) -> None:
-    """Check that ``path`` is a folder or can be made one; write nothing."""
-    if not path.strip():
-        raise RunDirError("--run-dir '': expected a folder path")
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise RunDirError(f'--run-dir {path}: exists and is not a folder')
-    probe = os.path.abspath(path)
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe):
-        raise RunDirError(f'--run-dir {path}: {probe} is a file, not a folder')
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise RunDirError(f'--run-dir {path}: cannot write in {probe} (permission denied)')
-
-
 class Trainer:
     """One training run in one run folder.
 
@@ -200,14 +121,16 @@ class Trainer:
                  tensorboard: bool = True) -> None:
         self.sym = validate(cfg)
         self.cfg, self.run_dir = cfg, cfg.run_dir
-        self._check_run_dir(resume)
+        check_run_dir(self.run_dir, identity(cfg, self.sym), resume)
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
         self.notes: List[str] = []
         """Lines for the user about this run's setup, said once (the CLI prints them)."""
         # Training only: evaluation sees the nominal robot (randomization.jsonl: the draws).
-        self.env, self.test_env = self._make_env(randomized=True), self._make_env()
+        self.env = make_run_env(cfg, randomized=True, notes=self.notes,
+                                log_path=os.path.join(self.run_dir, RANDOMIZATION_LOG))
+        self.test_env = make_run_env(cfg, notes=self.notes)
         self.obs_dim, self.act_dim = env_dims(self.env)
         # Record the spec actually used, so an export never guesses it from the env's default.
         self.obs_spec = cfg.obs_spec or default_obs_spec(cfg.env)
@@ -225,81 +148,14 @@ class Trainer:
         """Called with one line for a person (e.g. each choice of thread count)."""
         self.thread_policy: Optional[ThreadPolicy] = None
         rows = self._restore() if resume else []
-        self._write_run_config()
+        write_run_config(self.run_dir, identity(cfg, self.sym))
         self.log = RunLog(self.run_dir, rows, tensorboard, title=self._title())
         self._progress = progress
         self._bar = None
         self._stop_requested = False
         self._rate_mark = (self.step_count, time.perf_counter())
 
-    def _make_env(self, randomized: bool = False) -> object:
-        """Make the env; Gymnasium's "out of date" warning becomes one note in our words.
-
-        :param randomized: wrap it with the run's training randomisation (if any).
-        """
-        cfg = self.cfg
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            if randomized:
-                spec = randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
-                env = make_randomized_env(cfg.env, cfg.obs_spec, spec,
-                                          os.path.join(self.run_dir, 'randomization.jsonl'))
-            else:
-                env = make_env(cfg.env, cfg.obs_spec)
-        for w in caught:
-            if 'out of date' in str(w.message):
-                note = (f'{self.cfg.env}: Gymnasium calls this version out of date; it is used '
-                        'because the paper\'s figures and the shipped policy are on it (a '
-                        'newer version changes the observation and the reward)')
-                if note not in self.notes:
-                    self.notes.append(note)
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        return env
-
-    # ---- run folder -------------------------------------------------------------------
-    def _identity(self) -> Dict[str, Dict[str, object]]:
-        return {'train_config': self.cfg.to_dict(), 'symphony_config': self.sym.to_dict()}
-
-    def _check_run_dir(self, resume: bool) -> None:
-        """Refuse a run folder that cannot be used as asked; write nothing."""
-        _writable_folder(self.run_dir)
-        path = os.path.join(self.run_dir, CONFIG_FILE)
-        best = os.path.join(self.run_dir, BEST)
-        started = latest_checkpoint(self.run_dir) or (best if os.path.exists(best) else None)
-        if not resume:
-            # A config.json alone (a run refused or killed before its first checkpoint)
-            # holds nothing to lose: the folder may be used again.
-            if started:
-                raise RunDirError(f'{self.run_dir} already holds a run ({started}); pass '
-                                  '--resume to continue it or choose another --run-dir')
-            return
-        theirs = read_run_config(self.run_dir)
-        ignore = RESUMABLE + ('run_dir',)
-        mine = self._identity()
-        # A field added since the run was written counts as its default.
-        stored = dict(TrainConfig().to_dict(), **theirs['train_config'])
-        a = {k: v for k, v in stored.items() if k not in ignore}
-        b = {k: v for k, v in mine['train_config'].items() if k not in ignore}
-        for d in (a, b):  # a run of Humanoid-v4 resumes as symphony/Humanoid-v4
-            d['env'] = canonical_env_id(str(d.get('env', '')))
-        diff = [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-        diff += [(k, theirs['symphony_config'].get(k), v)
-                 for k, v in mine['symphony_config'].items()
-                 if theirs['symphony_config'].get(k) != v]
-        if diff:
-            raise RunDirError(f'{path} was written by another run configuration (differs in: '
-                              + ', '.join(f'{k} stored {x!r}, given {y!r}' for k, x, y in diff)
-                              + ')')
-        if latest_checkpoint(self.run_dir) is None:
-            raise RunDirError(f'--resume: {self.run_dir} has no checkpoint yet; start it '
-                              'afresh without --resume')
-
-    def _write_run_config(self) -> None:
-        os.makedirs(self.run_dir, exist_ok=True)
-        path = os.path.join(self.run_dir, CONFIG_FILE)
-        atomic_write(path, lambda f: f.write(json.dumps(self._identity(), indent=2).encode()))
-
+    # ---- run folder ---------------------------------------------------------------------
     def _title(self) -> str:
         name = os.path.basename(os.path.normpath(os.path.abspath(self.run_dir)))
         return f'{name}: {self.sym.name} on {self.cfg.env}, seed {self.cfg.seed}'
@@ -424,11 +280,9 @@ class Trainer:
         """
         p = self.progress
         t0 = time.perf_counter()
-        paper = self.cfg.eval_protocol == 'paper'
-        seeds = episode_seeds(self.cfg.eval_protocol, self.cfg.seed, self.step_count,
-                              PAPER_EPISODES if paper else self.cfg.eval_episodes)
-        result: EvalResult = evaluate(self.test_env, self.policy, len(seeds), self.cfg.seed,
-                                      max_steps=self.limit, seeds=seeds)
+        cfg = self.cfg
+        result = evaluate_run(self.test_env, self.policy, cfg.eval_protocol, cfg.seed,
+                              self.step_count, cfg.eval_episodes, max_steps=self.limit)
         p.wall_s += time.perf_counter() - t0
         return self.record_evaluation(result, self.agent.actor, self.progress_row())
 
@@ -551,10 +405,9 @@ class Trainer:
 
     # ---- checkpoints ---------------------------------------------------------------------
     def _info(self, test_return: float, step: Optional[int] = None) -> Dict[str, object]:
-        return {'train_config': self.cfg.to_dict(), 'symphony_config': self.sym.to_dict(),
-                'obs_dim': self.obs_dim, 'act_dim': self.act_dim,
-                'obs_spec': self.obs_spec,
-                'step': self.step_count if step is None else step, 'test_return': test_return}
+        return dict(identity(self.cfg, self.sym), obs_dim=self.obs_dim, act_dim=self.act_dim,
+                    obs_spec=self.obs_spec, test_return=test_return,
+                    step=self.step_count if step is None else step)
 
     def save(self) -> str:
         """Write a checkpoint now (also mid-episode: a resume then starts a new episode).

@@ -7,6 +7,7 @@ checked). Rows are consecutive env steps of one collector, oldest first.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -16,6 +17,9 @@ ARRAYS = ('obs', 'action', 'reward', 'next_obs', 'terminated', 'episode_end')
 NUMBERS = ('run_id', 'collector', 'weights_version', 'collect_s')
 """Per-chunk fields: the learner session that asked, who sent it, the update count of the
 weights that acted, and the seconds spent stepping."""
+DRAWS = 'randomization'
+"""Per-chunk list: the randomisation draws (a JSON object) of each episode begun in the
+chunk, oldest first; empty when the run's training env is not randomised."""
 
 
 def check_chunk(chunk: Any, run_id: str, obs_dim: int, act_dim: int,
@@ -28,7 +32,7 @@ def check_chunk(chunk: Any, run_id: str, obs_dim: int, act_dim: int,
     """
     if not isinstance(chunk, dict):
         return f'not a dict but {type(chunk).__name__}'
-    missing = [k for k in ARRAYS + NUMBERS if k not in chunk]
+    missing = [k for k in ARRAYS + NUMBERS + (DRAWS,) if k not in chunk]
     if missing:
         return f'lacks {", ".join(missing)}'
     if chunk['run_id'] != run_id:
@@ -54,6 +58,19 @@ def check_chunk(chunk: Any, run_id: str, obs_dim: int, act_dim: int,
             return f'{name} is not all finite floats'
     if (chunk['terminated'] & ~chunk['episode_end']).any():
         return 'a terminated transition that does not end its episode'
+    return _check_draws(chunk[DRAWS], int(chunk['episode_end'].sum()) + 1)
+
+
+def _check_draws(draws: Any, begun: int) -> Optional[str]:
+    """Return why ``draws`` is not a list of at most ``begun`` plain JSON objects, or None."""
+    if not isinstance(draws, list) or not all(isinstance(d, dict) for d in draws):
+        return f'{DRAWS} is not a list of objects'
+    if len(draws) > begun:
+        return f'{DRAWS} holds {len(draws)} episodes, expected at most {begun} (episodes begun)'
+    try:
+        json.dumps(draws, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return f'{DRAWS} is not plain JSON ({str(exc)[:80]})'
     return None
 
 

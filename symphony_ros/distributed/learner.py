@@ -22,7 +22,9 @@ drop their data). The achieved ratio is logged with each evaluation.
 from __future__ import annotations
 
 import copy
+import json
 import math
+import os
 import re
 import socket
 import sys
@@ -36,7 +38,8 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from ..core.config import TrainConfig
-from ..core.trainer import Trainer, validate
+from ..core.run_dir import RANDOMIZATION_LOG
+from ..core.trainer import LOSS_TERMS, Trainer, validate
 from .chunks import check_chunk, chunk_rows
 from .config import CollectorsFailed, DistributedConfig
 from .workers import Collector, Evaluator
@@ -133,12 +136,13 @@ class DistributedTrainer(Trainer):
     :param log: receives one line (or a traceback) per fault: refused chunk, collector
         failure, evaluator failure.
     :param collector_cls: the collector class (tests pass subclasses that fail on purpose).
+    :param evaluator_cls: the evaluator class (tests pass subclasses that record).
     """
 
     def __init__(self, cfg: TrainConfig, dist: DistributedConfig, resume: bool = False,
                  progress: bool = True, tensorboard: bool = True,
                  log: Callable[[str], None] = _stderr,
-                 collector_cls: type = Collector) -> None:
+                 collector_cls: type = Collector, evaluator_cls: type = Evaluator) -> None:
         dist.check()
         if not dist.enabled:
             raise ValueError('collectors must be at least 1 for a distributed run')
@@ -148,13 +152,13 @@ class DistributedTrainer(Trainer):
         self._evaluator = None
         try:
             super().__init__(cfg, resume=resume, progress=progress, tensorboard=tensorboard)
-            self._setup(dist, log, collector_cls)
+            self._setup(dist, log, collector_cls, evaluator_cls)
         except BaseException:
             self.close()
             raise
 
     def _setup(self, dist: DistributedConfig, log: Callable[[str], None],
-               collector_cls: type) -> None:
+               collector_cls: type, evaluator_cls: type) -> None:
         self.dist, self.say = dist, log
         self.ratio = dist.update_ratio or float(self.sym.updates_per_step)
         self.run_id = uuid.uuid4().hex
@@ -169,6 +173,8 @@ class DistributedTrainer(Trainer):
         self._publish()
         self._cfg_dict = self.cfg.to_dict()
         self._collector = ray.remote(collector_cls).options(num_cpus=1, max_restarts=0)
+        # No CPU reserved: it runs a few episodes per eval_every steps beside the collectors.
+        self._evaluator_cls = ray.remote(evaluator_cls).options(num_cpus=0, max_restarts=0)
         self.slots = [_Slot(i, self._spawn(i)) for i in range(dist.collectors)]
         self._eval: Optional[tuple] = None
         self._eval_due = False
@@ -182,10 +188,8 @@ class DistributedTrainer(Trainer):
                                       self.act_dim)
 
     def _spawn_evaluator(self) -> Any:
-        # No CPU reserved: it runs a few episodes per eval_every steps beside the collectors.
         # Started at the first evaluation: warm-up needs none.
-        return ray.remote(Evaluator).options(num_cpus=0, max_restarts=0).remote(
-            self._cfg_dict, self.obs_dim, self.act_dim)
+        return self._evaluator_cls.remote(self._cfg_dict, self.obs_dim, self.act_dim)
 
     def _seed(self, slot: _Slot) -> int:
         """Return the seed of a stream per (run seed, collector, incarnation, session start)."""
@@ -333,9 +337,20 @@ class DistributedTrainer(Trainer):
             slot.steps += n
             slot.busy_s += float(chunk['collect_s'])
             slot.lags.append(self.updates - int(chunk['weights_version']))
+        self._log_draws(chunk['randomization'])
         self._pay_debt()
         self._periodic_chunk(before)
         return n
+
+    def _log_draws(self, draws: List[Dict[str, Any]]) -> None:
+        """Append a chunk's episode draws to the run's randomisation log, one line each.
+
+        The learner writes for its collectors: the run folder is on its machine only.
+        """
+        if draws:
+            path = os.path.join(self.run_dir, RANDOMIZATION_LOG)
+            with open(path, 'a', encoding='utf-8') as fh:
+                fh.write(''.join(json.dumps(d) + '\n' for d in draws))
 
     def _pay_debt(self) -> None:
         terms = None
@@ -347,7 +362,7 @@ class DistributedTrainer(Trainer):
                 self._publish()
             if self.updates % LOSS_EVERY == 0:
                 self.mean_s = float(terms['mean_S'])
-                for key in ('loss', 'actor', 'critic', 'swaddling', 'mean_S'):
+                for key in LOSS_TERMS:
                     self.log.scalar(f'loss/{key}', float(terms[key].detach()), self.step_count)
 
     def _periodic_chunk(self, before: int) -> None:
@@ -366,7 +381,8 @@ class DistributedTrainer(Trainer):
         actor = copy.deepcopy(self.agent.actor).to('cpu').eval()
         if self._evaluator is None:
             self._evaluator = self._spawn_evaluator()
-        ref = self._evaluator.evaluate.remote(ray.put(actor.state_dict()))
+        # Keyed by the step it is taken at, as in one process (the paper protocol's seeds).
+        ref = self._evaluator.evaluate.remote(ray.put(actor.state_dict()), self.step_count)
         self._eval, self._eval_due = (ref, actor, self.progress_row()), False
 
     def _poll_evaluation(self, wait: bool) -> None:

@@ -1,12 +1,17 @@
 """The two kinds of Ray actor of a distributed run, as plain classes (no Ray import here).
 
-:class:`Collector` steps its own environment with a CPU copy of the actor and returns
-transition chunks; :class:`Evaluator` runs the deterministic test episodes. The learner
-wraps them with ``ray.remote``; tests may also call them directly.
+:class:`Collector` steps its own training environment (randomised as the run says) with a
+CPU copy of the actor and returns transition chunks; :class:`Evaluator` runs the
+deterministic test episodes of the run's protocol on the nominal env. Both build their env
+with the trainer's :func:`~symphony_ros.core.envs.make_run_env` and the evaluator evaluates
+with its :func:`~symphony_ros.core.evaluation.evaluate_run`, so a distributed run trains and
+evaluates as one process does. The learner wraps them with ``ray.remote``; tests may also
+call them directly.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from typing import Any, Dict, Optional
@@ -16,8 +21,8 @@ import torch
 
 from ..core.agent import deliberate_fall
 from ..core.config import SymphonyConfig, TrainConfig
-from ..core.envs import env_dims, episode_limit, make_env
-from ..core.evaluation import EvalResult, evaluate
+from ..core.envs import env_dims, episode_limit, make_run_env
+from ..core.evaluation import EvalResult, evaluate_run
 from ..core.networks import Actor
 
 Weights = Dict[str, torch.Tensor]
@@ -26,12 +31,15 @@ Weights = Dict[str, torch.Tensor]
 class _Worker:
     """An environment of the run's kind and an actor network shaped like the learner's."""
 
+    randomized = False
+    """Whether the env is the run's training env (randomised) or its test env (nominal)."""
+
     def __init__(self, train_config: Dict[str, Any], obs_dim: int, act_dim: int) -> None:
         # One CPU per worker: torch's default thread pool would fight the other workers.
         torch.set_num_threads(1)
         self.cfg = TrainConfig(**train_config)
         self.sym: SymphonyConfig = self.cfg.symphony()
-        self.env = make_env(self.cfg.env, self.cfg.obs_spec)
+        self.env = make_run_env(self.cfg, randomized=self.randomized)
         if env_dims(self.env) != (obs_dim, act_dim):
             raise ValueError(f'{self.cfg.env} here has (obs, act) dims {env_dims(self.env)}, '
                              f'the learner\'s has {(obs_dim, act_dim)}: another version of '
@@ -55,6 +63,8 @@ class Collector(_Worker):
     :param run_id: the learner session's id, stamped on every chunk.
     :param index: this collector's number, 0..N-1.
     """
+
+    randomized = True
 
     def __init__(self, run_id: str, index: int, train_config: Dict[str, Any], obs_dim: int,
                  act_dim: int) -> None:
@@ -89,10 +99,15 @@ class Collector(_Worker):
                'reward': np.zeros(rows, np.float32),
                'next_obs': np.zeros((rows, obs_dim), np.float32),
                'terminated': np.zeros(rows, bool), 'episode_end': np.zeros(rows, bool)}
+        draws = []
         for i in range(rows):
             if self._obs is None:
-                self._obs, _ = self.env.reset(seed=seed if first else None)
+                reset_seed = seed if first else None
+                self._obs, info = self.env.reset(seed=reset_seed)
                 first, self._ep_step = False, 0
+                if 'randomization' in info:   # the line one process writes, plus who drew it
+                    draws.append({'seed': reset_seed, 'collector': self.index,
+                                  **copy.deepcopy(info['randomization'])})
             fall = learning and deliberate_fall(self._ep_step + 1, self.limit,
                                                 self.sym.fall_steps)
             action = self.actor(_batch(self._obs), noise=True, fall=fall)[0][0]
@@ -105,18 +120,22 @@ class Collector(_Worker):
                 next_obs, terminated, end)
             self._obs = None if end else next_obs
         out.update(run_id=self.run_id, collector=self.index, weights_version=self.version,
-                   collect_s=time.perf_counter() - t0)
+                   collect_s=time.perf_counter() - t0, randomization=draws)
         return out
 
 
 class Evaluator(_Worker):
     """Runs the test episodes of given weights, off the learner's critical path."""
 
-    def evaluate(self, weights: Weights) -> EvalResult:
-        """Evaluate the deterministic actor of ``weights`` as the trainer does in process."""
+    def evaluate(self, weights: Weights, evaluation: int) -> EvalResult:
+        """Evaluate the deterministic actor of ``weights`` as the trainer does in process.
+
+        :param evaluation: the step the evaluation is taken at (its key in the protocol).
+        """
         self.actor.load_state_dict(weights)
 
         def policy(obs: np.ndarray) -> np.ndarray:
             return self.actor.deterministic(_batch(obs))[0].numpy().astype(np.float64)
-        return evaluate(self.env, policy, self.cfg.eval_episodes, self.cfg.seed,
-                        max_steps=self.limit)
+        cfg = self.cfg
+        return evaluate_run(self.env, policy, cfg.eval_protocol, cfg.seed, evaluation,
+                            cfg.eval_episodes, max_steps=self.limit)

@@ -93,6 +93,9 @@ def good_chunk():
     (dict(terminated=np.ones(8, np.float32)), 'terminated has dtype float32'),
     (dict(collector='1'), 'collector is a str'),
     (dict(obs=None), 'obs has shape NoneType'),
+    (dict(randomization={'mass_scale_mean': 1.0}), 'randomization is not a list of objects'),
+    (dict(randomization=[{}] * 10), 'randomization holds 10 episodes, expected at most'),
+    (dict(randomization=[{'payload_kg': float('nan')}]), 'randomization is not plain JSON'),
 ])
 def test_a_chunk_of_another_run_or_shape_is_refused_with_the_reason(good_chunk, change, reason):
     assert reason in check_chunk(dict(good_chunk, **change), 'run-a', 4, 1, 8)

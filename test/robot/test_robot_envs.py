@@ -108,7 +108,8 @@ def test_the_project_humanoid_has_its_own_id_and_the_old_one_maps_to_it(caplog, 
 
 def test_a_run_folder_of_humanoid_v4_resumes_under_the_new_id(tmp_path):
     from symphony_ros.core.config import TrainConfig
-    from symphony_ros.core.trainer import RunDirError, Trainer
+    from symphony_ros.core.run_dir import RunDirError
+    from symphony_ros.core.trainer import Trainer
     run = str(tmp_path / 'run')
     tiny = {'hidden_dim': 16, 'critic_heads': 4, 'capacity': 100}
     Trainer(TrainConfig(env='Humanoid-v4', run_dir=run, overrides=tiny, device='cpu'),
