@@ -141,7 +141,7 @@ def split_episodes(tl: Timeline, reward: HumanoidReward, limit: int) -> List[Epi
         if jump:
             close(i, jump)
             continue
-        torque = tl.torque_before(b.log_ns)
+        torque = tl.applied_torque(i)
         step, done = tracker.step(b.state, zero if torque is None else torque)
         cur.steps.append(step)
         if done is not None:

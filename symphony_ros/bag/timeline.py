@@ -17,6 +17,7 @@ from ..robot.description import RobotDescription
 from ..robot.msg_fields import (imu_fields, joint_efforts, joint_state_fields,
                                 odometry_fields, stamp_ns)
 from ..robot.state import JointStateMapper, RobotState
+from ..sim.lockstep import passed_through
 
 MATCH_WINDOW = 0.1
 """s: an odometry or IMU message stamped up to this long before a joint state still counts
@@ -70,6 +71,42 @@ class Timeline:
     warnings: List[str] = field(default_factory=list)
     start_ns: int = 0
     """Earliest log time of the bag's read topics (report times are relative to it)."""
+    _by_stamp: Optional[Dict[int, 'Command']] = field(default=None, repr=False)
+
+    def applied_torque(self, i: int) -> Optional[np.ndarray]:
+        """Return the hardware command that moved the robot from state ``i`` to ``i + 1``.
+
+        The lockstep sim steps on the first watchdog output equal to the command that
+        answered the state (stamped with it) as the watchdog passes it on
+        (:func:`symphony_ros.sim.lockstep.passed_through`): when the recording holds that
+        output, near the step, it is the torque. The newest output received before state
+        ``i + 1`` can be a neighbour's: the watchdog's output carries no stamp, and the
+        recorder may receive it and the next state in either order. Otherwise (a timer-driven
+        policy, or a watchdog that altered the command) that newest output is the guess.
+        """
+        b = self.states[i + 1]
+        torque = self.torque_before(b.log_ns)
+        command = self._answers().get(self.states[i].stamp_ns)
+        if command is None or self.robot.action_kind != 'torque' or not len(self.hardware):
+            return torque
+        want = passed_through(command.torque, self.robot.effort_limits)
+        if torque is not None and np.array_equal(torque, want):
+            return torque
+        # Outputs received from the state before i up to the state after i + 1.
+        lo = self.states[i - 1].log_ns if i > 0 else -1
+        hi = (self.states[i + 2].log_ns if i + 2 < len(self.states)
+              else b.log_ns + int(STALE_TORQUE * 1e9))
+        first, last = np.searchsorted(self.hardware_log, [lo, hi], side='right')
+        for k in range(int(first), int(last)):
+            if np.array_equal(self.hardware[k], want):
+                return self.hardware[k]
+        return torque
+
+    def _answers(self) -> Dict[int, 'Command']:
+        """Stamp -> the last policy command stamped with it (lockstep stamps the state's)."""
+        if self._by_stamp is None:
+            self._by_stamp = {c.stamp_ns: c for c in self.commands}
+        return self._by_stamp
 
     def torque_before(self, log_ns: int) -> Optional[np.ndarray]:
         """Return the last hardware command received before ``log_ns`` if fresh, else None."""

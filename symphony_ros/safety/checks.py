@@ -57,8 +57,14 @@ def damping_torque(qd: np.ndarray, kd: np.ndarray, limit: np.ndarray) -> np.ndar
 
 
 def slew(previous: np.ndarray, target: np.ndarray, max_step: np.ndarray) -> np.ndarray:
-    """Move from ``previous`` toward ``target`` by at most ``max_step`` per joint."""
-    return previous + clamp(target - previous, max_step)
+    """Move from ``previous`` toward ``target`` by at most ``max_step`` per joint.
+
+    A joint within reach gets ``target`` itself: ``previous + (target - previous)`` can miss
+    it by a rounding error, so the output would depend on the outputs before it (how many
+    ticks a command was held), and a lockstep run would not repeat bit for bit.
+    """
+    step = target - previous
+    return np.where(np.abs(step) <= max_step, target, previous + clamp(step, max_step))
 
 
 class SaturationTimer:

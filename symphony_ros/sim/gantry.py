@@ -70,9 +70,13 @@ class Gantry:
         self._reset_time = self.clock()
         self.pending = self.rearm
 
+    def active(self) -> bool:
+        """Whether the watchdog's last reported state is ACTIVE (it passes commands on)."""
+        return self.watchdog_state.startswith('ACTIVE')
+
     def armed(self) -> bool:
         """Whether an episode may start: the watchdog is ACTIVE and no re-arm is pending."""
-        return not self.pending and self.watchdog_state.startswith('ACTIVE')
+        return not self.pending and self.active()
 
     def poll(self, held: bool) -> Poll:
         """Decide what to do now; ``held``: the robot is on its gantry."""

@@ -2,36 +2,65 @@
 
 In lockstep the sim publishes a state and waits. The policy answers with a command stamped
 with that state's stamp; the watchdog passes it on at its next output (500 Hz, steady
-clock), which the sim receives as the hardware command. The watchdog's next output or two
-may already have left before it took the answer in, so the gate waits for the output to
-*change* after the answer; an answer that changes nothing (same torque, or cut by the
-watchdog) shows after ``fallback_outputs`` outputs. Without a policy on the graph (someone
+clock, from a thread of its own), which the sim receives as the hardware command. That
+output carries no stamp, so the gate recognises it by value: an ACTIVE watchdog passes a
+command on as :func:`passed_through` says (clamped to the effort limits, bit for bit), and
+the first hardware output equal to that is the answer, however late the watchdog takes the
+command in. Waiting for the output to merely *change* is not enough: a watchdog whose
+executor lags the policy's answer keeps sending the previous command, and the sim would
+step with it, a different torque from one run to the next.
+
+A watchdog that is not ACTIVE (ramp, FAULT) or a safety rule that alters the command (the
+soft-limit cut) sends something else: then the first output that differs from the one
+before the answer counts, or ``fallback_outputs`` outputs after it (``altered_outputs``
+while ACTIVE, long enough for a lagging watchdog); which output that is depends on timing,
+and :attr:`LockstepGate.timed` counts such ticks. Without a policy on the graph (someone
 drives the hardware topic directly), two outputs after the state will do.
 """
 
 from __future__ import annotations
 
-from typing import Hashable, Optional
+from typing import Hashable, Optional, Sequence
 
 import numpy as np
 
+from ..safety.checks import clamp
+
 FALLBACK_OUTPUTS = 6
-"""Hardware outputs after the policy's answer that show it even when it changed nothing."""
+"""Hardware outputs after the policy's answer that show it when the watchdog is not ACTIVE."""
+ALTERED_OUTPUTS = 50
+"""Outputs (0.1 s at 500 Hz) after the answer before an ACTIVE watchdog's output that differs
+from the command is taken for it: a watchdog lagging that long is overloaded."""
 PLAIN_OUTPUTS = 2
 """Hardware outputs after the state when no policy publishes on the graph."""
+
+
+def passed_through(command: Sequence[float], effort_limits: np.ndarray) -> np.ndarray:
+    """Return the hardware command an ACTIVE watchdog sends for ``command`` (N*m).
+
+    Its output is the command clamped to the effort limits; the soft-limit cut and the rate
+    limit (lifted in lockstep) only act where a rule binds. The evaluator pairs recorded
+    outputs with commands by the same rule.
+    """
+    return clamp(np.asarray(command, dtype=np.float64), effort_limits)
 
 
 class LockstepGate:
     """Track hardware and policy commands; tell when the current state has been answered."""
 
     def __init__(self, fallback_outputs: int = FALLBACK_OUTPUTS,
-                 plain_outputs: int = PLAIN_OUTPUTS) -> None:
-        """Set how many outputs count as an answer when nothing changes."""
+                 plain_outputs: int = PLAIN_OUTPUTS,
+                 altered_outputs: int = ALTERED_OUTPUTS) -> None:
+        """Set how many outputs count as an answer when none equals the command."""
         self.fallback_outputs, self.plain_outputs = fallback_outputs, plain_outputs
+        self.altered_outputs = altered_outputs
         self.outputs = 0
         self.torque: Optional[np.ndarray] = None
         """The newest hardware command (None: none yet, or a malformed one)."""
+        self.timed = 0
+        """Ticks answered by timing (no output equal to the command): not reproducible."""
         self._policy_stamp: Optional[Hashable] = None
+        self._expected: Optional[np.ndarray] = None
         self._outputs_at_answer = 0
         self._torque_at_answer: Optional[np.ndarray] = None
         self._outputs_at_state = 0
@@ -41,9 +70,14 @@ class LockstepGate:
         self.torque = torque
         self.outputs += 1
 
-    def policy(self, stamp: Hashable) -> None:
-        """Record the policy's command for the state stamped ``stamp``."""
+    def policy(self, stamp: Hashable, expected: Optional[np.ndarray] = None) -> None:
+        """Record the policy's command for the state stamped ``stamp``.
+
+        :param expected: the hardware command it becomes when passed on unaltered
+            (:func:`passed_through`); None when unknown (position targets).
+        """
         self._policy_stamp = stamp
+        self._expected = expected
         self._outputs_at_answer = self.outputs
         self._torque_at_answer = self.torque
 
@@ -56,18 +90,31 @@ class LockstepGate:
         """
         self._outputs_at_state = self.outputs
         self._policy_stamp = None
+        self._expected = None
 
-    def ready(self, stamp: Hashable, policy_present: bool) -> bool:
-        """Tell whether the hardware command now answers the state stamped ``stamp``."""
+    def ready(self, stamp: Hashable, policy_present: bool, active: bool = False) -> bool:
+        """Tell whether the hardware command now answers the state stamped ``stamp``.
+
+        :param active: the watchdog reports ACTIVE, so it passes commands on unaltered
+            unless a safety rule binds.
+        """
         if not policy_present:
             return self.outputs >= self._outputs_at_state + self.plain_outputs
         if self._policy_stamp != stamp:
             return False
+        if (self._expected is not None and self.torque is not None
+                and np.array_equal(self.torque, self._expected)):
+            return True
         n = self.outputs - self._outputs_at_answer
-        changed = self.torque is not None and (
-            self._torque_at_answer is None
-            or not np.array_equal(self.torque, self._torque_at_answer))
-        return (n >= 1 and changed) or n >= self.fallback_outputs
+        if active and self._expected is not None:
+            timed = n >= self.altered_outputs
+        else:
+            changed = self.torque is not None and (
+                self._torque_at_answer is None
+                or not np.array_equal(self.torque, self._torque_at_answer))
+            timed = (n >= 1 and changed) or n >= self.fallback_outputs
+        self.timed += timed
+        return timed
 
     def describe(self) -> str:
         """Say what the gate has seen, for the log line of a lockstep timeout."""

@@ -216,3 +216,39 @@ def test_recording_that_starts_mid_episode_marks_it_partial(sim_bag, tmp_path):
     assert any('already running' in n for n in ev.report['notes'])
     complete = [e.ret for e in ev.episodes if e.complete]
     assert complete == pytest.approx(sim_bag.returns[1:], rel=1e-9)
+
+
+def _lockstep_timeline(hardware):
+    """Three lockstep states (stamps 1, 2, 3 s; received at 10, 20, 30 ms), a command
+    stamped with each, and ``hardware``: (receive ms, torque) of the watchdog's outputs."""
+    from symphony_ros.bag.timeline import Command, StateSample, Timeline
+    from symphony_ros.robot.state import RobotState
+    robot = get_robot('humanoid')
+    n = robot.n_joints
+    tl = Timeline(robot)
+    for k in range(3):
+        st = RobotState(stamp=k + 1.0, joint_positions=np.zeros(n), joint_velocities=np.zeros(n))
+        tl.states.append(StateSample((k + 1) * 10**9, (k + 1) * 10**7, st, True, True))
+        torque = np.full(n, 10.0 * (k + 1))
+        tl.commands.append(Command((k + 1) * 10**7 + 10**6, (k + 1) * 10**9, torque,
+                                   torque / robot.gear))
+    tl.hardware_log = np.array([int(ms * 1e6) for ms, _ in hardware], dtype=np.int64)
+    tl.hardware = np.array([np.full(n, t) for _, t in hardware])
+    return tl
+
+
+def test_each_step_is_scored_with_the_output_that_answered_its_state():
+    # The watchdog's output for the state received at 10 ms reached the recorder after the
+    # next state (20 ms): the newest output before that state is the previous command's.
+    tl = _lockstep_timeline([(9.0, 0.0), (12.0, 0.0), (20.5, 10.0), (22.0, 20.0)])
+    assert tl.torque_before(tl.states[1].log_ns)[0] == 0.0
+    assert tl.applied_torque(0)[0] == 10.0
+    assert tl.applied_torque(1)[0] == 20.0
+    # No output equal to the command (the watchdog cut it): the newest before the state.
+    tl = _lockstep_timeline([(12.0, 5.0), (20.5, 7.0)])
+    assert tl.applied_torque(0)[0] == 5.0
+    # Timer-driven commands carry no state's stamp: the newest output before the state.
+    tl = _lockstep_timeline([(12.0, 0.0), (20.5, 10.0)])
+    for c in tl.commands:
+        c.stamp_ns += 1234
+    assert tl.applied_torque(0)[0] == 0.0

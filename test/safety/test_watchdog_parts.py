@@ -66,6 +66,14 @@ def test_slew_moves_at_most_max_step():
                                   [1.0, -1.0, 0.5])
 
 
+def test_slew_within_reach_gives_the_target_bit_for_bit():
+    # 0.7 + (0.1 - 0.7) is 0.09999999999999998: the output would depend on the one before.
+    previous, target = np.array([0.1, 0.7, -3.0]), np.array([0.3, 0.1, 2.9])
+    assert not np.array_equal(previous + (target - previous), target)
+    np.testing.assert_array_equal(slew(previous, target, np.full(3, 10.0)), target)
+    np.testing.assert_allclose(slew(previous, target, np.full(3, 0.5)), [0.3, 0.2, -2.5])
+
+
 def test_saturation_timer_tracks_continuous_runs():
     timer = SaturationTimer(np.array([1.0, 1.0]))
     timer.update(np.array([2.0, 0.0]), 1.0)

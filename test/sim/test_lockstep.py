@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from symphony_ros.sim.lockstep import LockstepGate
+from symphony_ros.sim.lockstep import LockstepGate, passed_through
 
 
 def test_waits_for_the_answer_then_for_the_watchdog_to_pass_it_on():
@@ -68,3 +68,49 @@ def test_an_answer_from_before_the_publication_does_not_count():
     assert not gate.ready('t1', True)
     gate.hardware(np.ones(3))
     assert gate.ready('t1', True)
+
+
+def test_an_active_watchdog_lagging_the_answer_is_waited_for_not_taken_by_count():
+    # The watchdog's executor takes the command in late; meanwhile its output thread keeps
+    # sending the previous torque. Counting outputs would step with that torque (the source
+    # of lockstep runs that differed from run to run); the answer is recognised by value.
+    gate = LockstepGate(fallback_outputs=3, altered_outputs=20)
+    limits = np.full(3, 1.0)
+    old, command = np.zeros(3), np.array([0.5, -2.0, 0.25])
+    gate.hardware(old)
+    gate.state_published()
+    gate.policy('t1', passed_through(command, limits))
+    for _ in range(10):
+        gate.hardware(old)
+        assert not gate.ready('t1', True, active=True)
+    gate.hardware(np.array([0.5, -1.0, 0.25]))   # the command, clamped as the watchdog does
+    assert gate.ready('t1', True, active=True)
+    np.testing.assert_array_equal(gate.torque, [0.5, -1.0, 0.25])
+    assert gate.timed == 0
+
+
+def test_an_answer_equal_to_the_previous_torque_steps_at_once():
+    gate = LockstepGate()
+    same = np.full(3, 0.5)
+    gate.hardware(same)
+    gate.state_published()
+    gate.policy('t1', same.copy())
+    assert gate.ready('t1', True, active=True) and gate.timed == 0
+
+
+def test_an_answer_the_watchdog_altered_is_taken_by_timing_and_counted():
+    # A soft-limit cut (or a FAULT the state message has not told yet): no output equals
+    # the command, so after altered_outputs the newest output is taken, and counted.
+    gate = LockstepGate(altered_outputs=5)
+    gate.state_published()
+    gate.policy('t1', np.ones(3))
+    for _ in range(4):
+        gate.hardware(np.array([1.0, 0.0, 1.0]))
+        assert not gate.ready('t1', True, active=True)
+    gate.hardware(np.array([1.0, 0.0, 1.0]))
+    assert gate.ready('t1', True, active=True) and gate.timed == 1
+    # Not ACTIVE (ramp, FAULT): the first changed output, as without an expected value.
+    gate.state_published()
+    gate.policy('t2', np.ones(3))
+    gate.hardware(np.zeros(3))
+    assert gate.ready('t2', True, active=False) and gate.timed == 2
