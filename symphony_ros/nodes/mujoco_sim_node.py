@@ -31,6 +31,7 @@ import rclpy
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
@@ -43,13 +44,17 @@ from ..graph import topics
 from ..robot.pd import PDLaw
 from ..robot.velocity_reward import VelocityScore
 from ..sim.config import SimConfig
-from ..sim.episodes import EpisodeResult, EpisodeTracker, task_reward
+from ..sim.episodes import EpisodeResult, EpisodeTracker, run_summary, task_reward
 from ..sim.delay import DelayLine
 from ..sim.gantry import Gantry, REARM_PERIOD, SETTLE_OUTPUTS
-from ..sim.lockstep import LockstepGate
+from ..sim.lockstep import LockstepGate, passed_through
 from ..sim.robot_sim import RobotSim
 from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
                        imu_msg, joint_state_msg, odometry_msg, to_time)
+
+FINISH_WAIT = 1.0
+"""s a finished run waits for the watchdog's disarm, and for each publisher's last
+reliable messages to be acknowledged."""
 
 
 class MujocoSimNode(Node):
@@ -120,6 +125,7 @@ class MujocoSimNode(Node):
         if self.cfg.watchdog:
             # Relative: the watchdog of this graph's namespace.
             self._wd_reset = self.create_client(Trigger, f'{self.cfg.watchdog}/reset')
+            self._wd_disarm = self.create_client(Trigger, f'{self.cfg.watchdog}/disarm')
             self.create_timer(REARM_PERIOD, self._rearm, clock=self._steady)
         if self.lockstep or self._velocity:
             self._policy_sub = self.create_subscription(
@@ -161,6 +167,11 @@ class MujocoSimNode(Node):
             self._gains = gains
 
     def _on_policy_command(self, msg: JointState) -> None:
+        # Torques in the sim's joint order (the deploy graph's policy sends that order);
+        # position targets pass the watchdog's soft limits, which the sim does not know.
+        expected = (passed_through(msg.effort, self.sim.robot.effort_limits)
+                    if not self._position and len(msg.effort) == len(self._names)
+                    and tuple(msg.name) == tuple(self._names) else None)
         with self._lock:
             if self._velocity:
                 # The policy's joint targets, in robot order, give back its action.
@@ -168,7 +179,7 @@ class MujocoSimNode(Node):
                 ok = list(msg.name) == self._names and target.shape == (len(self._names),)
                 self._action = self._law.action(target) if ok else None
             if self.lockstep:
-                self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec))
+                self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec), expected)
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         if self._cmd_fixed is not None:
@@ -360,7 +371,7 @@ class MujocoSimNode(Node):
         key = (stamp.sec, stamp.nanosec)
         # The resolved name: a remapping or a namespace moves the policy's topic.
         policy_present = self.count_publishers(self._policy_sub.topic_name) > 0
-        ok = self._wait(lambda: self.gate.ready(key, policy_present),
+        ok = self._wait(lambda: self.gate.ready(key, policy_present, self.gantry.active()),
                         self._now() + self.cfg.lockstep_timeout)
         with self._lock:
             if not ok:
@@ -376,6 +387,36 @@ class MujocoSimNode(Node):
             if self._held():
                 self._hold_until_active()
             self.lockstep_tick()
+
+    def finish(self) -> None:
+        """End a run that spent its tick or episode budget: a planned stop, not a fault.
+
+        The watchdog is disarmed while the (frozen) state still flows, so the states that
+        stop when this node exits do not read as a stale-state FAULT; the closing line gives
+        the unfinished episode's return; the last reliable messages are acknowledged (a
+        recorder gets every step the return counts).
+        """
+        self.get_logger().info(run_summary(self.ticks, self.episodes, self.tracker,
+                                           self.gate.timed)
+                               + '; ' + self._commands.describe())
+        with self._lock:
+            self.publish_state()    # the state after the last step (lockstep sends it next)
+        if self.cfg.watchdog and self._wd_disarm.service_is_ready():
+            call = self._wd_disarm.call_async(Trigger.Request())
+            deadline = self._now() + FINISH_WAIT
+            while rclpy.ok() and not call.done() and self._now() < deadline:
+                with self._lock:
+                    self.publish_state()
+                time.sleep(self.sim.robot.control_dt)
+            if call.done() and call.result() is not None:
+                self.get_logger().info(f'run finished; the watchdog answered ~/disarm: '
+                                       f'{call.result().message}')
+            else:
+                self.get_logger().warning(
+                    f'run finished: the watchdog did not answer ~/disarm in {FINISH_WAIT:g} s')
+        for pub in (self.pub_reward, self.pub_return, self.pub_odom, self.pub_imu,
+                    self.pub_js):
+            pub.wait_for_all_acked(Duration(seconds=FINISH_WAIT))
 
 
 def _spin(executor: SingleThreadedExecutor, stop: threading.Event) -> None:
@@ -408,11 +449,7 @@ def main(args=None) -> None:
         while rclpy.ok() and spin.is_alive() and not node.done.wait(0.1):
             pass
         if node.done.is_set():
-            n = len(node.episodes)
-            mean = (f'mean return {np.mean([e.ret for e in node.episodes]):.1f}' if n
-                    else 'no episode finished')
-            node.get_logger().info(f'done: {node.ticks} steps, {n} episodes, {mean}; '
-                                   + node._commands.describe())
+            node.finish()
     except KeyboardInterrupt:
         pass
     finally:

@@ -10,7 +10,7 @@ for a velocity-task robot; both answer ``step(before, after, torque, ...)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -71,6 +71,11 @@ class EpisodeTracker:
         """Steps taken in the current episode."""
         return self._len
 
+    @property
+    def partial_return(self) -> float:
+        """Sum of the rewards of the current, unfinished episode so far."""
+        return self._ret
+
     def start(self, state: RobotState, **live: Any) -> None:
         """Begin an episode at ``state`` (after a reset); ``live``: the reward's extras."""
         self._prev, self._ret, self._len = state, 0.0, 0
@@ -103,3 +108,25 @@ class EpisodeTracker:
         self.index += 1
         self._prev = None
         return r, done
+
+
+def run_summary(ticks: int, episodes: Sequence[EpisodeResult], tracker: EpisodeTracker,
+                timed_ticks: int = 0) -> str:
+    """Return the sim's closing line: steps, finished episodes, the unfinished one's return.
+
+    A run stopped by ``max_ticks`` usually ends inside an episode; its return so far is a
+    figure too (a mean over no episodes is not). ``timed_ticks``: lockstep ticks whose
+    answer the gate took by timing (:class:`symphony_ros.sim.lockstep.LockstepGate`), which
+    make the run not reproducible.
+    """
+    n = len(episodes)
+    parts = [f'{ticks} steps', f'{n} episodes, ' + (
+        f'mean return {np.mean([e.ret for e in episodes]):.1f}' if n
+        else 'no complete episode')]
+    if tracker.steps:
+        parts.append(f'episode {tracker.index} unfinished after {tracker.steps} steps: return '
+                     f'{tracker.partial_return:.1f}')
+    if timed_ticks:
+        parts.append(f'{timed_ticks} lockstep ticks stepped on a watchdog output other than '
+                     'the command as sent (not reproducible run to run)')
+    return 'done: ' + ', '.join(parts)

@@ -147,5 +147,6 @@ def test_a_sim_run_without_a_finished_episode_says_so_not_nan(ros_env):
                           capture_output=True, text=True, timeout=120)
     text = done.stdout + done.stderr
     assert done.returncode == 0, text
-    assert 'done: 5 steps, 0 episodes, no episode finished' in text, text
+    assert 'done: 5 steps, 0 episodes, no complete episode, episode 0 unfinished after 5 ' \
+        'steps: return ' in text, text
     assert 'nan' not in text

@@ -139,3 +139,21 @@ def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file,
     assert 'while the robot is held: asking for its reset' in la.text, la.text
     la.proc.send_signal(signal.SIGINT)
     assert la.finish() == 0, la.text
+
+
+def test_a_run_that_spends_its_ticks_ends_without_a_fault(launcher):
+    """``ticks:=N`` in realtime: a planned end, not a fault.
+
+    The sim disarms the watchdog while its state still flows, so the states that stop when
+    it exits do not read as a stale-state FAULT (logged at ERROR before), and its closing
+    line gives the unfinished episode's return (it said 'mean return nan' before).
+    """
+    from symphony_ros import paths
+    la = launcher('deploy', 'robot:=sim', 'ticks:=40', f'policy:={paths.default_policy_path()}')
+    assert la.finish(timeout=120) == 0, la.text
+    assert 'done: 40 steps, 0 episodes, no complete episode, episode 0 unfinished after 40 ' \
+        'steps: return ' in la.text, la.text
+    tail = la.text[la.text.index('done: 40 steps'):]
+    assert 'the watchdog answered ~/disarm: disarmed' in tail, la.text
+    assert 'FAULT' not in tail and '[ERROR]' not in tail, la.text
+    assert 'nan' not in la.text
