@@ -321,6 +321,9 @@ class MujocoSimNode(Node):
 
     def _tick(self) -> None:
         if self.done.is_set():
+            # The run is over: the state stands still but keeps flowing until the node
+            # exits, so the watchdog sees no stale state before finish() disarms it.
+            self.publish_state()
             return
         if self._held() and not self.gantry.armed():
             # On the gantry (see _hold_until_active): the state stays frozen but keeps
