@@ -53,7 +53,9 @@ class SimConfig:
     (the deploy graph sets it)."""
     watchdog: str = 'watchdog_node'
     """Node name of the watchdog whose ~/reset the sim calls after it resets a fallen robot
-    (a fall latches the watchdog's tilt FAULT; auto_arm then re-arms it). Empty: never."""
+    (a fall latches the watchdog's tilt FAULT; auto_arm then re-arms it), and whose ~/disarm
+    it calls when max_ticks or max_episodes ends the run (a planned stop, not a stale-state
+    FAULT). Empty: never."""
     lockstep_timeout: float = ranged(1.0, 0, above=True)
     """s; in lockstep, how long to wait for a tick's command before stepping with zero torque."""
     cmd_vel: str = ''
