@@ -71,36 +71,54 @@ class Timeline:
     warnings: List[str] = field(default_factory=list)
     start_ns: int = 0
     """Earliest log time of the bag's read topics (report times are relative to it)."""
+    inferred: int = 0
+    """Lockstep steps scored with the command as the watchdog passes it on, its output not
+    being in the recording (see :meth:`applied_torque`)."""
     _by_stamp: Optional[Dict[int, 'Command']] = field(default=None, repr=False)
 
     def applied_torque(self, i: int) -> Optional[np.ndarray]:
         """Return the hardware command that moved the robot from state ``i`` to ``i + 1``.
 
-        The lockstep sim steps on the first watchdog output equal to the command that
-        answered the state (stamped with it) as the watchdog passes it on
-        (:func:`symphony_ros.sim.lockstep.passed_through`): when the recording holds that
-        output, near the step, it is the torque. The newest output received before state
-        ``i + 1`` can be a neighbour's: the watchdog's output carries no stamp, and the
-        recorder may receive it and the next state in either order. Otherwise (a timer-driven
-        policy, or a watchdog that altered the command) that newest output is the guess.
+        A lockstep sim (its policy stamps each command with the state it answers) steps on
+        the watchdog's answer: the command as the watchdog passes it on
+        (:func:`symphony_ros.sim.lockstep.passed_through`), or as the soft-limit cut altered
+        it (joints zeroed). The watchdog's output carries no stamp and the recorder may
+        receive it and the next state in either order, so the recording is searched near the
+        step for those values. Found neither while the watchdog reported ACTIVE, the recorder
+        missed the output (the watchdog's publisher keeps only its newest, so a recorder that
+        falls behind loses some): the command as passed on is the torque, counted in
+        :attr:`inferred`. Otherwise (a timer-driven policy, a FAULT's safe output) the newest
+        output received before state ``i + 1``, which can be a neighbour's.
         """
         b = self.states[i + 1]
-        torque = self.torque_before(b.log_ns)
+        newest = self.torque_before(b.log_ns)
         command = self._answers().get(self.states[i].stamp_ns)
-        if command is None or self.robot.action_kind != 'torque' or not len(self.hardware):
-            return torque
+        if command is None or self.robot.action_kind != 'torque':
+            return newest
         want = passed_through(command.torque, self.robot.effort_limits)
-        if torque is not None and np.array_equal(torque, want):
-            return torque
         # Outputs received from the state before i up to the state after i + 1.
         lo = self.states[i - 1].log_ns if i > 0 else -1
         hi = (self.states[i + 2].log_ns if i + 2 < len(self.states)
               else b.log_ns + int(STALE_TORQUE * 1e9))
         first, last = np.searchsorted(self.hardware_log, [lo, hi], side='right')
-        for k in range(int(first), int(last)):
-            if np.array_equal(self.hardware[k], want):
-                return self.hardware[k]
-        return torque
+        near = self.hardware[int(first):int(last)]
+        for out in near:
+            if np.array_equal(out, want):
+                return out
+        kept = want != 0.0
+        for out in near:
+            # The soft-limit cut zeroes joints pushing past a limit and keeps the others.
+            if np.all((out == want) | (out == 0.0)) and np.any((out == want) & kept):
+                return out
+        if self._watchdog_active(b.log_ns):
+            self.inferred += 1
+            return want
+        return newest
+
+    def _watchdog_active(self, log_ns: int) -> bool:
+        """Whether the watchdog's last recorded state before ``log_ns`` is ACTIVE."""
+        texts = [text for log, text in self.watchdog if log <= log_ns]
+        return bool(texts) and texts[-1].startswith('ACTIVE')
 
     def _answers(self) -> Dict[int, 'Command']:
         """Stamp -> the last policy command stamped with it (lockstep stamps the state's)."""

@@ -399,9 +399,10 @@ class MujocoSimNode(Node):
         the unfinished episode's return; the last reliable messages are acknowledged (a
         recorder gets every step the return counts).
         """
+        # Commands apply through the delay line in realtime only (lockstep steps on each).
         self.get_logger().info(run_summary(self.ticks, self.episodes, self.tracker,
                                            self.gate.timed)
-                               + '; ' + self._commands.describe())
+                               + ('' if self.lockstep else '; ' + self._commands.describe()))
         with self._lock:
             self.publish_state()    # the state after the last step (lockstep sends it next)
         if self.cfg.watchdog and self._wd_disarm.service_is_ready():

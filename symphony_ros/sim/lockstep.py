@@ -10,12 +10,16 @@ command in. Waiting for the output to merely *change* is not enough: a watchdog 
 executor lags the policy's answer keeps sending the previous command, and the sim would
 step with it, a different torque from one run to the next.
 
-A watchdog that is not ACTIVE (ramp, FAULT) or a safety rule that alters the command (the
-soft-limit cut) sends something else: then the first output that differs from the one
-before the answer counts, or ``fallback_outputs`` outputs after it (``altered_outputs``
-while ACTIVE, long enough for a lagging watchdog); which output that is depends on timing,
-and :attr:`LockstepGate.timed` counts such ticks. Without a policy on the graph (someone
-drives the hardware topic directly), two outputs after the state will do.
+While the output still equals the one sent before the state was published, an ACTIVE
+watchdog has not taken the answer in: the gate waits (up to the sim's lockstep_timeout).
+An output that differs from both is the answer as a safety rule altered it (the soft-limit
+cut, a FAULT's safe output) and is taken at once. A watchdog that is not ACTIVE (ramp,
+FAULT), or a command the gate cannot predict (position targets), falls back on timing:
+the first output that differs from the one before the answer, or ``fallback_outputs``
+outputs after it. Ticks decided without the predicted value are counted in
+:attr:`LockstepGate.timed`: which output answered them can depend on timing. Without a
+policy on the graph (someone drives the hardware topic directly), two outputs after the
+state will do.
 """
 
 from __future__ import annotations
@@ -27,10 +31,7 @@ import numpy as np
 from ..safety.checks import clamp
 
 FALLBACK_OUTPUTS = 6
-"""Hardware outputs after the policy's answer that show it when the watchdog is not ACTIVE."""
-ALTERED_OUTPUTS = 50
-"""Outputs (0.1 s at 500 Hz) after the answer before an ACTIVE watchdog's output that differs
-from the command is taken for it: a watchdog lagging that long is overloaded."""
+"""Hardware outputs after the policy's answer that show it when its value is not predicted."""
 PLAIN_OUTPUTS = 2
 """Hardware outputs after the state when no policy publishes on the graph."""
 
@@ -49,11 +50,9 @@ class LockstepGate:
     """Track hardware and policy commands; tell when the current state has been answered."""
 
     def __init__(self, fallback_outputs: int = FALLBACK_OUTPUTS,
-                 plain_outputs: int = PLAIN_OUTPUTS,
-                 altered_outputs: int = ALTERED_OUTPUTS) -> None:
-        """Set how many outputs count as an answer when none equals the command."""
+                 plain_outputs: int = PLAIN_OUTPUTS) -> None:
+        """Set how many outputs count as an answer when its value is not predicted."""
         self.fallback_outputs, self.plain_outputs = fallback_outputs, plain_outputs
-        self.altered_outputs = altered_outputs
         self.outputs = 0
         self.torque: Optional[np.ndarray] = None
         """The newest hardware command (None: none yet, or a malformed one)."""
@@ -64,6 +63,7 @@ class LockstepGate:
         self._outputs_at_answer = 0
         self._torque_at_answer: Optional[np.ndarray] = None
         self._outputs_at_state = 0
+        self._torque_at_state: Optional[np.ndarray] = None
 
     def hardware(self, torque: Optional[np.ndarray]) -> None:
         """Record one hardware command (the watchdog's output)."""
@@ -89,6 +89,7 @@ class LockstepGate:
         watchdog's ramp outputs that followed would pass for the answer.
         """
         self._outputs_at_state = self.outputs
+        self._torque_at_state = self.torque
         self._policy_stamp = None
         self._expected = None
 
@@ -105,10 +106,14 @@ class LockstepGate:
         if (self._expected is not None and self.torque is not None
                 and np.array_equal(self.torque, self._expected)):
             return True
-        n = self.outputs - self._outputs_at_answer
         if active and self._expected is not None:
-            timed = n >= self.altered_outputs
+            # Still the output from before the state: the watchdog has not taken the answer
+            # in yet, so wait. Another one: the answer as a safety rule altered it.
+            timed = self.torque is not None and (
+                self._torque_at_state is None
+                or not np.array_equal(self.torque, self._torque_at_state))
         else:
+            n = self.outputs - self._outputs_at_answer
             changed = self.torque is not None and (
                 self._torque_at_answer is None
                 or not np.array_equal(self.torque, self._torque_at_answer))

@@ -229,7 +229,7 @@ def _lockstep_timeline(hardware):
     for k in range(3):
         st = RobotState(stamp=k + 1.0, joint_positions=np.zeros(n), joint_velocities=np.zeros(n))
         tl.states.append(StateSample((k + 1) * 10**9, (k + 1) * 10**7, st, True, True))
-        torque = np.full(n, 10.0 * (k + 1))
+        torque = np.full(n, 1.0 * (k + 1))     # within every joint's effort limit
         tl.commands.append(Command((k + 1) * 10**7 + 10**6, (k + 1) * 10**9, torque,
                                    torque / robot.gear))
     tl.hardware_log = np.array([int(ms * 1e6) for ms, _ in hardware], dtype=np.int64)
@@ -240,15 +240,34 @@ def _lockstep_timeline(hardware):
 def test_each_step_is_scored_with_the_output_that_answered_its_state():
     # The watchdog's output for the state received at 10 ms reached the recorder after the
     # next state (20 ms): the newest output before that state is the previous command's.
-    tl = _lockstep_timeline([(9.0, 0.0), (12.0, 0.0), (20.5, 10.0), (22.0, 20.0)])
+    tl = _lockstep_timeline([(9.0, 0.0), (12.0, 0.0), (20.5, 1.0), (22.0, 2.0)])
     assert tl.torque_before(tl.states[1].log_ns)[0] == 0.0
-    assert tl.applied_torque(0)[0] == 10.0
-    assert tl.applied_torque(1)[0] == 20.0
-    # No output equal to the command (the watchdog cut it): the newest before the state.
-    tl = _lockstep_timeline([(12.0, 5.0), (20.5, 7.0)])
-    assert tl.applied_torque(0)[0] == 5.0
+    assert tl.applied_torque(0)[0] == 1.0
+    assert tl.applied_torque(1)[0] == 2.0
+    # The soft-limit cut zeroed a joint of the command: that output is the answer.
+    tl = _lockstep_timeline([(12.0, 0.0), (20.5, 7.0)])
+    cut = np.full(tl.robot.n_joints, 1.0)
+    cut[3] = 0.0
+    tl.hardware[1] = cut
+    np.testing.assert_array_equal(tl.applied_torque(0), cut)
     # Timer-driven commands carry no state's stamp: the newest output before the state.
-    tl = _lockstep_timeline([(12.0, 0.0), (20.5, 10.0)])
+    tl = _lockstep_timeline([(12.0, 0.0), (20.5, 1.0)])
     for c in tl.commands:
         c.stamp_ns += 1234
     assert tl.applied_torque(0)[0] == 0.0
+
+
+def test_an_output_the_recorder_missed_is_the_command_as_an_active_watchdog_passes_it():
+    # The watchdog publishes with depth 1: a recorder that falls behind loses outputs.
+    tl = _lockstep_timeline([(12.0, 5.0), (20.5, 7.0)])
+    assert tl.applied_torque(0)[0] == 5.0 and tl.inferred == 0    # no watchdog state known
+    tl.watchdog = [(0, 'ACTIVE')]
+    np.testing.assert_array_equal(tl.applied_torque(0), np.full(tl.robot.n_joints, 1.0))
+    assert tl.inferred == 1
+    # Clamped to the effort limits, as the watchdog does.
+    tl.commands[0].torque = tl.commands[0].torque * 1e6
+    tl._by_stamp = None
+    np.testing.assert_array_equal(tl.applied_torque(0), tl.robot.effort_limits)
+    # In FAULT the watchdog sends its safe output, not the command: the newest output.
+    tl.watchdog.append((5 * 10**6, 'FAULT tilt: base tilt 0.9 rad beyond max_tilt 0.8'))
+    assert tl.applied_torque(0)[0] == 5.0
