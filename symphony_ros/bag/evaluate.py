@@ -162,9 +162,7 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
                      'moving): it does not count as complete')
     if tl.inferred:
         notes.append(f'{tl.inferred} lockstep steps scored with the policy command as the '
-                     'ACTIVE watchdog passes it on: the recorder missed that output (the '
-                     'watchdog publishes with depth 1, so a recorder that falls behind loses '
-                     'some)')
+                     'ACTIVE watchdog passes it on: the recorder missed that output')
     resets = sum(e.end == 'reset' for e in episodes)
     if resets:
         notes.append(f'{resets} episodes end in a reset whose terminal state is not in the '

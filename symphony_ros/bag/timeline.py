@@ -85,8 +85,8 @@ class Timeline:
         it (joints zeroed). The watchdog's output carries no stamp and the recorder may
         receive it and the next state in either order, so the recording is searched near the
         step for those values. Found neither while the watchdog reported ACTIVE, the recorder
-        missed the output (the watchdog's publisher keeps only its newest, so a recorder that
-        falls behind loses some): the command as passed on is the torque, counted in
+        missed the output (a recorder that falls behind can lose some): the command as passed
+        on is the torque, counted in
         :attr:`inferred`. Otherwise (a timer-driven policy, a FAULT's safe output) the newest
         output received before state ``i + 1``, which can be a neighbour's.
         """

@@ -26,6 +26,11 @@ STATE_LATEST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 # Commands: only the newest matters, so depth 1. Reliable, because ros2_control's forward
 # controllers subscribe reliable, which a best-effort publisher would not match.
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+# What command publishers offer: readers still keep only the newest (their own depth 1), but
+# a writer keeps this many for a slow reliable reader to fetch. At depth 1 a recorder that
+# fell behind on a loaded machine lost commands (a fifth of the watchdog's outputs, a few
+# percent of the policy's), so a bag could not tell which torque moved the robot.
+COMMAND_PUB_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 # The watchdog's inputs: best effort, keep-last 1. Only the newest sample matters; a
 # retransmitted old one would be stale anyway, and depth 1 keeps a flood from queueing.
 # A best-effort subscription also matches reliable publishers.

@@ -36,7 +36,7 @@ from ..graph import topics
 from ..policy.errors import PolicyError
 from ..robot.description import get_robot
 from ..stress.gate import deploy_warning
-from .messages import COMMAND_QOS, STATE_LATEST_QOS, declare_config
+from .messages import COMMAND_PUB_QOS, STATE_LATEST_QOS, declare_config
 from .realtime import apply_realtime_priority
 
 WAIT_WARN = 5.0
@@ -76,7 +76,7 @@ class PolicyNode(Node):
             self.cmd_vel = VelocityCommand(self.loop.command_ranges, self.cfg.cmd_vel_timeout,
                                            self._now, sub.topic_name)
         self._started = self._now()
-        self.pub = self.create_publisher(JointState, topics.COMMAND, COMMAND_QOS)
+        self.pub = self.create_publisher(JointState, topics.COMMAND, COMMAND_PUB_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
         if not self._on_state:
             self.create_timer(self.dt, self._tick, clock=self._steady, callback_group=group)

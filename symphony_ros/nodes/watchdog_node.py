@@ -51,7 +51,7 @@ from symphony_ros.safety import State, Watchdog
 from symphony_ros.safety.params import declare_all
 from symphony_ros.safety.timing import PeriodStats, paced
 
-from .messages import COMMAND_QOS, LATCHED_QOS, LATEST_ONLY_QOS
+from .messages import COMMAND_PUB_QOS, LATCHED_QOS, LATEST_ONLY_QOS
 from .realtime import apply_realtime_priority, set_thread_priority
 from .signals import stop_on_signals
 
@@ -83,9 +83,9 @@ class WatchdogNode(Node):
         self._position_out = self.core.config.output == 'position'
         self._hw_pub = self.create_publisher(
             Float64MultiArray, topics.POSITION_COMMANDS if self._position_out
-            else topics.EFFORT_COMMANDS, COMMAND_QOS)
+            else topics.EFFORT_COMMANDS, COMMAND_PUB_QOS)
         self._gains_pub = (self.create_publisher(Float64MultiArray, topics.PD_GAINS,
-                                                 COMMAND_QOS) if self._position_out else None)
+                                                 COMMAND_PUB_QOS) if self._position_out else None)
         self._gains = Float64MultiArray()
         self._state_pub = self.create_publisher(String, topics.WATCHDOG_STATE, LATCHED_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)

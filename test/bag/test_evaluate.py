@@ -258,7 +258,7 @@ def test_each_step_is_scored_with_the_output_that_answered_its_state():
 
 
 def test_an_output_the_recorder_missed_is_the_command_as_an_active_watchdog_passes_it():
-    # The watchdog publishes with depth 1: a recorder that falls behind loses outputs.
+    # A recorder that falls behind can lose outputs (it did when the watchdog kept one).
     tl = _lockstep_timeline([(12.0, 5.0), (20.5, 7.0)])
     assert tl.applied_torque(0)[0] == 5.0 and tl.inferred == 0    # no watchdog state known
     tl.watchdog = [(0, 'ACTIVE')]
