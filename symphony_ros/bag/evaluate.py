@@ -161,7 +161,7 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
         notes.append('episode 0 was already running when the recording began (the robot was '
                      'moving): it does not count as complete')
     if tl.inferred:
-        notes.append(f'{tl.inferred} lockstep steps scored with the policy command as the '
+        notes.append(f'{tl.inferred} lockstep step(s) scored with the policy command as the '
                      'ACTIVE watchdog passes it on: the recorder missed that output')
     resets = sum(e.end == 'reset' for e in episodes)
     if resets:
