@@ -47,8 +47,10 @@ def render_gif(states: Sequence[RobotState], path: str, dt: float, fps: float = 
 
     from .state import MujocoStateReader
 
+    from .model import build_model
+
     robot = robot or get_robot()
-    model = mujoco.MjModel.from_xml_path(robot.mjcf_path)
+    model = build_model(robot)   # a pd_position robot's model adds the floor
     data = mujoco.MjData(model)
     reader = MujocoStateReader(model, robot)
     camera = mujoco.MjvCamera()
