@@ -411,6 +411,10 @@ def main(args=None) -> None:
             n = len(node.episodes)
             mean = (f'mean return {np.mean([e.ret for e in node.episodes]):.1f}' if n
                     else 'no episode finished')
+            tracked = [e.tracking for e in node.episodes if e.tracking is not None]
+            if tracked:
+                lin, yaw = np.mean(tracked, axis=0)
+                mean += f', mean tracking error RMS {lin:.3f} m/s, {yaw:.3f} rad/s'
             node.get_logger().info(f'done: {node.ticks} steps, {n} episodes, {mean}; '
                                    + node._commands.describe())
     except KeyboardInterrupt:
