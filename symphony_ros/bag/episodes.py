@@ -1,22 +1,25 @@
-"""Split a recording into episodes and score them with the live Humanoid reward.
+"""Split a recording into episodes and score them with the sim's reward.
 
-Scoring is the sim's own: `EpisodeTracker` over `HumanoidReward`, fed the recorded states
-and the torque the robot received (the hardware command), so an episode ends where the sim
-ended it, on a fall or at the time limit. A recording may also jump: the sim resets the
-robot (or a real robot is picked up and set down), or the data has a hole; such a jump ends
-the episode too, found from the pose (:func:`discontinuity`). A state repeated exactly is
-no step (:func:`held`). After a fall the next episode starts at the first healthy state.
+Scoring is the sim's own: `EpisodeTracker` over the robot's task reward (`task_reward`:
+Humanoid-v4's, or the velocity task's terms, fed the policy's action and the cmd_vel in
+force), fed the recorded states and the torque the robot received (the hardware command),
+so an episode ends where the sim ended it, on a fall or at the time limit. A recording may
+also jump: the sim resets the robot (or a real robot is picked up and set down), or the data
+has a hole; such a jump ends the episode too, found from the pose (:func:`discontinuity`).
+A state repeated exactly is no step (:func:`held`). After a fall the next episode starts at
+the first healthy state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import numpy as np
 
 from ..robot.reward import HumanoidReward, StepReward
 from ..robot.rotations import rotate_to_world
+from ..robot.velocity_reward import VelocityScore, VelocityStep
 from ..sim.episodes import EpisodeTracker
 from .timeline import StateSample, Timeline
 
@@ -42,7 +45,7 @@ class Episode:
     end: str
     """fall | time_limit (the tracker's rule), reset (pose jump: the terminal state is not
     in the recording), gap (no data), hold (the state stopped changing) or end_of_bag."""
-    steps: List[StepReward] = field(default_factory=list)
+    steps: List[Union[StepReward, VelocityStep]] = field(default_factory=list)
     live_return: Optional[float] = None
     """The sim's /symphony/sim/episode_return for it, when recorded."""
     partial_start: bool = False
@@ -106,7 +109,8 @@ def moving(sample: StateSample) -> bool:
                 or np.max(np.abs(s.base_lin_vel)) > AT_REST)
 
 
-def split_episodes(tl: Timeline, reward: HumanoidReward, limit: int) -> List[Episode]:
+def split_episodes(tl: Timeline, reward: Union[HumanoidReward, VelocityScore],
+                   limit: int) -> List[Episode]:
     """Score every step between consecutive odometry-carrying states into episodes.
 
     :param limit: time limit in steps (0: none), as the sim's ``episode_steps``.
@@ -118,6 +122,12 @@ def split_episodes(tl: Timeline, reward: HumanoidReward, limit: int) -> List[Epi
     cur: Optional[Episode] = None
     resume = 0
     zero = np.zeros(tl.robot.n_joints)
+    velocity = isinstance(reward, VelocityScore)
+    if velocity:
+        # The step from state i is scored with the action that answered state i and the
+        # command in force when the next state was measured.
+        answer = {c.state_index: c.action for c in tl.commands if c.state_index is not None}
+        commands = tl.velocity_commands(np.array([s.log_ns for s in states], np.int64))
 
     def close(last: int, end: str) -> None:
         nonlocal cur
@@ -142,7 +152,12 @@ def split_episodes(tl: Timeline, reward: HumanoidReward, limit: int) -> List[Epi
             close(i, jump)
             continue
         torque = tl.applied_torque(i)
-        step, done = tracker.step(b.state, zero if torque is None else torque)
+        torque = zero if torque is None else torque
+        if velocity:
+            step, done = tracker.step(b.state, torque, action=answer.get(i),
+                                      command=commands[i + 1])
+        else:
+            step, done = tracker.step(b.state, torque)
         cur.steps.append(step)
         if done is not None:
             close(i + 1, 'fall' if done.fallen else 'time_limit')

@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 
 from ..robot.description import RobotDescription, get_robot
-from ..robot.reward import HumanoidReward
+from ..robot.velocity_reward import VelocityStep
+from ..sim.episodes import task_reward
 from . import metrics
 from .episodes import Episode, split_episodes
 from .openloop import OpenLoopRun, disagreement, run_open_loop
@@ -95,13 +96,32 @@ def _episode_row(ep: Episode, tl: Timeline, faults: List[dict], commands_by_ep,
         'duration_s': (last.stamp_ns - first.stamp_ns) * 1e-9, 'length': ep.length,
         'return': ep.ret, 'live_return': ep.live_return, 'end': ep.end,
         'fallen': ep.fallen, 'complete': ep.complete, 'partial_start': ep.partial_start,
-        'forward_reward': float(sum(s.forward for s in ep.steps)),
-        'ctrl_cost': float(sum(s.ctrl_cost for s in ep.steps)),
+        **_reward_parts(ep),
         'max_tilt_rad': metrics.max_tilt(tl, ep.first, ep.last),
         'faults': sum(1 for f in faults if f['episode'] == ep.index),
         'saturation_share': metrics.saturation(torques, limits)['share'],
         'jitter': metrics.jitter(actions),
     }
+
+
+def _reward_parts(ep: Episode) -> Dict[str, Any]:
+    """Return the episode's return by part.
+
+    Humanoid-v4's terms, or the velocity task's terms and its RMS tracking errors.
+    """
+    if ep.steps and isinstance(ep.steps[0], VelocityStep):
+        terms = {k: float(sum(s.terms[k] for s in ep.steps)) for k in ep.steps[0].terms}
+        return {'reward_terms': terms, 'tracking_rms': _tracking(ep.steps)}
+    return {'forward_reward': float(sum(s.forward for s in ep.steps)),
+            'ctrl_cost': float(sum(s.ctrl_cost for s in ep.steps))}
+
+
+def _tracking(steps: List[VelocityStep]) -> Dict[str, Optional[float]]:
+    """RMS over ``steps`` of the planar velocity (m/s) and yaw-rate (rad/s) errors."""
+    if not steps:
+        return {'lin_vel': None, 'yaw_rate': None}
+    return {'lin_vel': float(np.sqrt(np.mean([s.lin_vel_error ** 2 for s in steps]))),
+            'yaw_rate': float(np.sqrt(np.mean([s.yaw_rate_error ** 2 for s in steps])))}
 
 
 def evaluate_bag(path: str, candidate: Optional[str] = None,
@@ -120,7 +140,7 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
     notes: List[str] = list(bag.warnings)
     present = {role: t for role, t in names.items()
                if t in bag.topics and bag.topics[t].count > 0}
-    missing = _missing_topics(bag, names, present)
+    missing = _missing_topics(bag, names, present, robot)
     if 'joint_states' not in present and 'command' not in present:
         has = ', '.join(sorted(bag.topics)) or 'no topics'
         raise EvaluationError(
@@ -131,12 +151,12 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
     msgs = bag.messages(names[r] for r in present)
     tl = build_timeline(robot, msgs, names)
     notes.extend(tl.warnings)
-    if 'hardware' not in present and tl.commands:
+    if 'hardware' not in present and tl.commands and robot.action_kind == 'torque':
         # Without the hardware command, the policy's own torque is the best guess of it.
         tl.hardware_log = np.array([c.log_ns for c in tl.commands], dtype=np.int64)
         tl.hardware = np.array([c.torque for c in tl.commands])
 
-    episodes = split_episodes(tl, HumanoidReward(robot), episode_steps) if (
+    episodes = split_episodes(tl, task_reward(robot), episode_steps) if (
         'odom' in present and 'joint_states' in present) else []
     faults = metrics.watchdog_faults(tl, episodes)
     by_ep: Dict[int, list] = {}
@@ -193,13 +213,18 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
     return ev
 
 
-def _missing_topics(bag: Bag, names: Mapping[str, str],
-                    present: Mapping[str, str]) -> List[Dict[str, Any]]:
+def _missing_topics(bag: Bag, names: Mapping[str, str], present: Mapping[str, str],
+                    robot: RobotDescription) -> List[Dict[str, Any]]:
     """Roles without messages: what is lost, and a hint where the bag has that type."""
     missing = []
     for role, lost in LOST_WITHOUT.items():
         if role in present:
             continue
+        if role == 'hardware' and robot.action_kind == 'pd_position':
+            if 'position_hardware' in present:
+                continue    # the PD's torque follows from the targets the robot had
+            lost = ('applied torque: the PD\'s torque under the policy\'s targets is '
+                    'used instead')
         entry = {'role': role, 'topic': names[role], 'type': BY_KEY[role].msgtype,
                  'lost': lost}
         found = [t for t, i in bag.topics.items() if i.msgtype == BY_KEY[role].msgtype]
@@ -260,6 +285,8 @@ def _overall(tl: Timeline, episodes: List[Episode], faults: list, sat: Dict[str,
         'latency_ms': metrics.latency(tl),
         'ticks_missed': metrics.missed_ticks(tl, episodes),
         'policy_ticks': len(tl.commands), 'states': len(tl.states),
+        'tracking_rms': (_tracking([s for e in scored for s in e.steps])
+                         if scored and isinstance(scored[0].steps[0], VelocityStep) else None),
     }
 
 

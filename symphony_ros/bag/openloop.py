@@ -1,9 +1,13 @@
 """Run a policy open-loop on recorded states, with the deploy side's own control-tick code.
 
 `PolicyLoop` (the policy node's loop: contract checks, observation builder, previous action,
-torque = gear * clip(action)) is fed the states the recorded policy answered, in the order
-it answered them. For the recorded policy this reproduces its commands (a check that the
-observations were rebuilt right); for a candidate it says what it would have commanded.
+torque = gear * clip(action), or joint targets for a pd_position policy) is fed the states
+the recorded policy answered, in the order it answered them, and a velocity-tracking policy
+the cmd_vel in force when the recorded command went out (policy_node's clipping and
+timeout). For the recorded policy this reproduces its commands (a check that the
+observations were rebuilt right); for a candidate it says what it would have commanded. A
+pd_position policy's torque is the PD law's at the state it answered (the first physics
+step's), as the recorded commands' are.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 
 from ..deploy.policy_loop import PolicyLoop
 from ..robot.description import RobotDescription
+from ..robot.pd import PDLaw
 from .timeline import Command, Timeline
 
 REPRODUCED = 1e-5
@@ -30,7 +35,7 @@ class OpenLoopRun:
     rows: np.ndarray
     """Indices into ``Timeline.commands`` of the ticks it acted on."""
     actions: np.ndarray
-    """[ticks, joints] clipped actions (torque / gear)."""
+    """[ticks, joints] clipped actions (torque / gear, or recovered from joint targets)."""
     torques: np.ndarray
     """[ticks, joints] N*m."""
     skipped: int
@@ -45,21 +50,29 @@ def run_open_loop(path: str, robot: RobotDescription, tl: Timeline) -> OpenLoopR
         control period, model, observation spec), with a message naming the file.
     """
     loop = PolicyLoop(path, robot)
+    law = PDLaw(robot) if loop.pd is not None else None
+    commands = (tl.velocity_commands(np.array([c.log_ns for c in tl.commands], np.int64))
+                if loop.needs_command else [None] * len(tl.commands))
     rows, actions, torques = [], [], []
     skipped, first = 0, ''
     for k, cmd in enumerate(tl.commands):
         if cmd.state_index is None:
             skipped += 1
             continue
+        state = tl.states[cmd.state_index].state
         try:
-            torque, _ = loop.torque(tl.states[cmd.state_index].state)
+            out, _ = loop.act(state, commands[k])
         except ValueError as exc:      # a field the observation needs is missing
             skipped += 1
             first = first or str(exc)
             continue
         rows.append(k)
-        torques.append(torque)
-        actions.append(torque / robot.gear)
+        if law is None:
+            torques.append(out)
+            actions.append(out / robot.gear)
+        else:
+            torques.append(law.torque(out, state.joint_positions, state.joint_velocities))
+            actions.append(law.action(out))
     n = robot.n_joints
     return OpenLoopRun(path, np.array(rows, dtype=np.intp),
                        np.array(actions) if actions else np.zeros((0, n)),

@@ -4,6 +4,12 @@ States are rebuilt from /joint_states with the /odom and /imu/data of the same s
 sim and most state estimators stamp one tick's messages alike), else the newest one stamped
 before it. Repeats of a stamp (a sim holding its robot while the watchdog arms) are one
 state. Log times are the recorder's receive times.
+
+A pd_position policy commands joint targets: its action is recovered from them
+(:meth:`PDLaw.action`) and the torque it asked for is the PD law's at the state it answered;
+the torque that moved the robot is the PD's at each recorded state under the targets the
+robot had (the checked ones on the position controller's topic, else the policy's), unless
+the watchdog's torques were recorded.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..deploy.velocity_command import VelocityCommand
 from ..robot.description import RobotDescription
 from ..robot.msg_fields import (imu_fields, joint_efforts, joint_state_fields,
                                 odometry_fields, stamp_ns)
+from ..robot.pd import PDLaw
 from ..robot.state import JointStateMapper, RobotState
 from ..sim.lockstep import passed_through
 
@@ -41,14 +49,16 @@ class StateSample:
 
 @dataclass
 class Command:
-    """One /symphony/command: the policy's torque for one tick."""
+    """One /symphony/command: the policy's torque (or joint targets) for one tick."""
 
     log_ns: int
     stamp_ns: int
     torque: np.ndarray
-    """N*m, robot joint order."""
+    """N*m, robot joint order (pd_position: the PD's torque at the state it answered)."""
     action: np.ndarray
-    """torque / gear: the clipped policy action."""
+    """The clipped policy action: torque / gear, or recovered from the joint targets."""
+    target: Optional[np.ndarray] = None
+    """rad joint targets of a pd_position policy (None for a torque policy)."""
     state_index: Optional[int] = None
     """Index into ``Timeline.states`` of the state it answered (None: none recorded)."""
     state_log_ns: Optional[int] = None
@@ -68,6 +78,12 @@ class Timeline:
     diagnostics: List[Tuple[int, str, Dict[str, str]]] = field(default_factory=list)
     rewards: List[Tuple[int, float]] = field(default_factory=list)
     returns: List[Tuple[int, float]] = field(default_factory=list)
+    cmd_vel: List[Tuple[int, np.ndarray]] = field(default_factory=list)
+    """(log ns, (vx, vy, yaw rate)) of each cmd_vel message, as sent (unclipped)."""
+    targets_log: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    targets: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    """pd_position: the joint targets the robot received (position controller's topic, else
+    the policy's), with their log times; the PD's torque at a state follows from them."""
     warnings: List[str] = field(default_factory=list)
     start_ns: int = 0
     """Earliest log time of the bag's read topics (report times are relative to it)."""
@@ -79,19 +95,19 @@ class Timeline:
     def applied_torque(self, i: int) -> Optional[np.ndarray]:
         """Return the hardware command that moved the robot from state ``i`` to ``i + 1``.
 
-        A lockstep sim (its policy stamps each command with the state it answers) steps on
-        the watchdog's answer: the command as the watchdog passes it on
-        (:func:`symphony_ros.sim.lockstep.passed_through`), or as the soft-limit cut altered
-        it (joints zeroed). The watchdog's output carries no stamp and the recorder may
-        receive it and the next state in either order, so the recording is searched near the
-        step for those values. Found neither while the watchdog reported ACTIVE, the recorder
-        missed the output (a recorder that falls behind can lose some): the command as passed
-        on is the torque, counted in
-        :attr:`inferred`. Otherwise (a timer-driven policy, a FAULT's safe output) the newest
-        output received before state ``i + 1``, which can be a neighbour's.
+        None if unknown (zero applied). A lockstep sim (its policy stamps each command with
+        the state it answers) steps on the watchdog's answer: the command as the watchdog
+        passes it on (:func:`symphony_ros.sim.lockstep.passed_through`), or as the soft-limit
+        cut altered it (joints zeroed). The watchdog's output carries no stamp and the
+        recorder may receive it and the next state in either order, so the recording is
+        searched near the step for those values. Found neither while the watchdog reported
+        ACTIVE, the recorder missed the output (a recorder that falls behind can lose some):
+        the command as passed on is the torque, counted in :attr:`inferred`. Otherwise (a
+        timer-driven policy, a FAULT's safe output, a pd_position robot) the torque in force
+        when state ``i + 1`` arrived, which can be a neighbour's.
         """
         b = self.states[i + 1]
-        newest = self.torque_before(b.log_ns)
+        newest = self._torque_at(b)
         command = self._answers().get(self.states[i].stamp_ns)
         if command is None or self.robot.action_kind != 'torque':
             return newest
@@ -128,10 +144,51 @@ class Timeline:
 
     def torque_before(self, log_ns: int) -> Optional[np.ndarray]:
         """Return the last hardware command received before ``log_ns`` if fresh, else None."""
-        i = int(np.searchsorted(self.hardware_log, log_ns, side='left')) - 1
-        if i < 0 or log_ns - self.hardware_log[i] > STALE_TORQUE * 1e9:
+        i = _last_fresh(self.hardware_log, log_ns)
+        return None if i is None else self.hardware[i]
+
+    def _torque_at(self, sample: StateSample) -> Optional[np.ndarray]:
+        """Return the torque in force when ``sample`` arrived (N*m), None if unknown.
+
+        A torque hardware command when recorded; for a pd_position robot without one, the
+        PD law's torque at ``sample`` under the targets in force (the last physics step's).
+        """
+        if len(self.hardware_log) or not len(self.targets_log):
+            return self.torque_before(sample.log_ns)
+        i = _last_fresh(self.targets_log, sample.log_ns)
+        if i is None:
             return None
-        return self.hardware[i]
+        s = sample.state
+        return PDLaw(self.robot).torque(self.targets[i], s.joint_positions,
+                                        s.joint_velocities)
+
+    def velocity_commands(self, log_ns: np.ndarray) -> np.ndarray:
+        """[len(log_ns), 3] the velocity command in force at each (increasing) log time.
+
+        policy_node's rules (`VelocityCommand`, the task's ranges): clipped, zero when none
+        came within its timeout or the last was not finite.
+        """
+        from ..robot.velocity_env import VelocityTask
+        now = [0]
+        cmd = VelocityCommand(VelocityTask.for_robot(self.robot).command_ranges(),
+                              clock=lambda: now[0] * 1e-9)
+        out, k = np.zeros((len(log_ns), 3)), 0
+        for j, t in enumerate(log_ns):
+            while k < len(self.cmd_vel) and self.cmd_vel[k][0] <= t:
+                now[0] = self.cmd_vel[k][0]
+                cmd.update(*self.cmd_vel[k][1])
+                k += 1
+            now[0] = int(t)
+            out[j] = cmd.value()
+        return out
+
+
+def _last_fresh(logs: np.ndarray, log_ns: int) -> Optional[int]:
+    """Index of the last log before ``log_ns`` if within STALE_TORQUE of it, else None."""
+    i = int(np.searchsorted(logs, log_ns, side='left')) - 1
+    if i < 0 or log_ns - logs[i] > STALE_TORQUE * 1e9:
+        return None
+    return i
 
 
 def _nearest_before(stamps: np.ndarray, stamp: int, window_ns: int) -> Optional[int]:
@@ -194,7 +251,25 @@ def build_timeline(robot: RobotDescription, msgs: Dict[str, List[Tuple[int, Any]
                                    {str(kv.key): str(kv.value) for kv in status.values}))
     tl.rewards = [(log, float(m.data)) for log, m in got['reward']]
     tl.returns = [(log, float(m.data)) for log, m in got['episode_return']]
+    tl.cmd_vel = [(log, np.array([m.linear.x, m.linear.y, m.angular.z], dtype=np.float64))
+                  for log, m in got.get('cmd_vel', [])]
+    if robot.action_kind == 'pd_position':
+        _add_targets(tl, got.get('position_hardware', []), names.get('position_hardware', ''))
     return tl
+
+
+def _add_targets(tl: Timeline, items: List[Tuple[int, Any]], topic: str) -> None:
+    """Set the targets the robot received: its position controller's, else the policy's."""
+    n = tl.robot.n_joints
+    good = [(log, np.asarray(m.data, dtype=np.float64)) for log, m in items]
+    good = [(log, d) for log, d in good if d.shape == (n,)]
+    if len(good) < len(items):
+        tl.warnings.append(f'{topic}: skipped {len(items) - len(good)} of {len(items)} '
+                           f'targets without {n} values (robot {tl.robot.name!r})')
+    if not good:
+        good = [(c.log_ns, c.target) for c in tl.commands if c.target is not None]
+    tl.targets_log = np.array([x[0] for x in good], dtype=np.int64)
+    tl.targets = np.array([x[1] for x in good]) if good else np.zeros((0, n))
 
 
 def _add_states(tl: Timeline, got: Dict[str, List[Tuple[int, Any]]], names: Dict[str, str],
@@ -235,9 +310,15 @@ def _add_commands(tl: Timeline, got: Dict[str, List[Tuple[int, Any]]], names: Di
     index = {s.stamp_ns: k for k, s in enumerate(tl.states)}
     all_js = sorted((log, stamp) for stamp, ls in js_logs.items() for log in ls)
     js_log_arr = np.array([x[0] for x in all_js], dtype=np.int64)
-    for log_ns, stamp, torque in _convert(got['command'], lambda m: joint_efforts(mapper, m),
-                                          names['command'], tl.warnings):
-        cmd = Command(log_ns, stamp, torque, torque / tl.robot.gear)
+    law = PDLaw(tl.robot) if tl.robot.action_kind == 'pd_position' else None
+    field = 'effort' if law is None else 'position'
+    for log_ns, stamp, value in _convert(got['command'],
+                                         lambda m: joint_efforts(mapper, m, field),
+                                         names['command'], tl.warnings):
+        if law is None:
+            cmd = Command(log_ns, stamp, value, value / tl.robot.gear)
+        else:
+            cmd = Command(log_ns, stamp, np.zeros_like(value), law.action(value), value)
         if stamp in index:
             # Answered that exact state (lockstep stamps the command with it): pair it with
             # the latest receipt of that state before the command.
@@ -250,6 +331,9 @@ def _add_commands(tl: Timeline, got: Dict[str, List[Tuple[int, Any]]], names: Di
             if j >= 0:
                 cmd.state_log_ns = int(js_log_arr[j])
                 cmd.state_index = index.get(all_js[j][1])
+        if law is not None and cmd.state_index is not None:
+            s = tl.states[cmd.state_index].state
+            cmd.torque = law.torque(value, s.joint_positions, s.joint_velocities)
         tl.commands.append(cmd)
     tl.commands.sort(key=lambda c: c.log_ns)
 

@@ -1,9 +1,14 @@
-"""symphony demo: the shipped policy drives the simulated humanoid through the ROS graph.
+"""symphony demo: a policy drives the simulated robot through the ROS graph.
 
 Three steps, all on this machine and without a ROS 2 distribution: the deploy graph
 (mujoco_sim_node -> policy_node -> watchdog_node -> sim, lockstep, over real DDS) runs for
 ``--ticks`` control steps and records a bag; ``symphony evaluate`` scores the bag; MuJoCo
 renders the recorded states to a GIF where it can render offscreen.
+
+The humanoid runs the shipped policy. A velocity-task robot (``--robot g1``) runs the
+policy given with ``--policy`` (none ships yet) and follows ``--cmd-vel``, which the sim
+publishes on cmd_vel as a teleop would, so the bag records the command; the summary adds
+the velocity-tracking error.
 """
 
 from __future__ import annotations
@@ -19,15 +24,23 @@ from .. import paths
 from ..util.fields import number
 
 SHOWN = ('episode ', 'FAULT', 'error', 'Error', 'refusing', 'done:')
+DEFAULT_CMD_VEL = '0.5,0,0'
+"""Walk forward at 0.5 m/s: inside the G1's trained ranges, and visible in a GIF."""
 """Lines of the graph's output worth showing live (everything goes to launch.log)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the demo's flags."""
-    p.add_argument('--policy', default=paths.default_policy_path(),
-                   help='exported ONNX policy (default: the shipped one)')
+    p.add_argument('--robot', default='humanoid',
+                   help='robot name or robot file (default: humanoid)')
+    p.add_argument('--policy', default=None,
+                   help='exported ONNX policy (default: the shipped one; the humanoid only)')
+    p.add_argument('--cmd-vel', default=None, metavar='VX,VY,WZ',
+                   help='velocity command (m/s, m/s, rad/s) for a velocity-task robot '
+                   f'(default: {DEFAULT_CMD_VEL})')
     p.add_argument('--ticks', type=number(int, 1), default=1000,
-                   help='control steps to run (0.015 s each; default 1000 = 15 s)')
+                   help='control steps to run (default 1000: 15 s for the humanoid, 20 s '
+                   'for the G1)')
     p.add_argument('--timing', choices=('lockstep', 'realtime'), default='lockstep',
                    help='lockstep: deterministic, as fast as the machine allows')
     p.add_argument('-o', '--out', default=None,
@@ -42,8 +55,9 @@ def _deploy(args: argparse.Namespace, out: str) -> None:
     # The demo talks to itself only: keep discovery on this machine unless told otherwise.
     env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     cmd = [sys.executable, '-m', 'symphony_ros.cli.launch_cmd', 'deploy', 'robot:=sim',
-           f'timing:={args.timing}', f'ticks:={args.ticks}', 'record:=true',
-           f'record_dir:={os.path.join(out, "bag")}', f'policy:={args.policy}']
+           f'robot_model:={args.robot}', f'timing:={args.timing}', f'ticks:={args.ticks}',
+           'record:=true', f'record_dir:={os.path.join(out, "bag")}',
+           f'policy:={args.policy}'] + ([f'cmd_vel:={args.cmd_vel}'] if args.cmd_vel else [])
     log_path = os.path.join(out, 'launch.log')
     with open(log_path, 'w', encoding='utf-8') as log:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -74,6 +88,10 @@ def _summary(report: dict) -> List[str]:
              f'{o["falls"]}, mean length '
              + ('-' if length.get('mean') is None else f'{length["mean"]:.0f} steps'),
              f'watchdog faults: {o["faults"]}{_between(report)}']
+    tracking = o.get('tracking_rms')
+    if tracking and tracking.get('lin_vel') is not None:
+        lines.insert(1, f'velocity tracking error (RMS): {tracking["lin_vel"]:.3f} m/s, yaw '
+                     f'rate {tracking["yaw_rate"]:.3f} rad/s')
     policy = report.get('diagnostics', {}).get('symphony/policy_node')
     if policy:
         lines.append(f'policy loop: tick p50 {float(policy["tick_p50_us"]):.0f} µs, p99 '
@@ -107,7 +125,7 @@ def _render(bag: str, gif: str) -> int:
     from ..robot.render import render_gif
     ev = evaluate_bag(bag)
     states = [s.state for s in ev.timeline.states if s.has_odom]
-    render_gif(states, gif, ev.timeline.robot.control_dt)
+    render_gif(states, gif, ev.timeline.robot.control_dt, robot=ev.timeline.robot)
     return 0
 
 
@@ -131,20 +149,60 @@ def _check_out(out: str) -> None:
         raise CliError(f'--out {out}: cannot create it in {probe} (not a writable folder)')
 
 
-def run(args: argparse.Namespace) -> int:
-    """Deploy, record, evaluate, render; print the summary."""
+def _check_policy(args: argparse.Namespace) -> None:
+    """Resolve robot, policy and command, and refuse a mismatch before any process starts.
+
+    Sets ``args.policy`` (the shipped one for the humanoid) and ``args.cmd_vel`` (the default
+    command for a policy that takes one).
+    """
+    from ..deploy.policy_loop import DeployError, PolicyLoop
+    from ..policy.errors import PolicyError
+    from ..robot.description import get_robot
+    from ..sim.config import SimConfig
     from .errors import CliError
-    if args.render:
-        return _render(*args.render)
+    try:
+        robot = get_robot(args.robot)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        raise CliError(f'--robot {args.robot}: {exc}') from None
+    if args.policy is None:
+        if robot.name != 'humanoid':
+            raise CliError(f'--robot {args.robot}: no policy ships for this robot; train one '
+                           f'with `symphony train --robot {args.robot}`, export it with '
+                           '`symphony export`, and pass it with --policy FILE.onnx')
+        args.policy = paths.default_policy_path()
     if not os.path.isfile(args.policy):
         raise CliError(f'--policy {args.policy}: no such file (the shipped policy is '
                        f'models/{paths.DEFAULT_POLICY}; export your own with symphony export)')
+    try:
+        loop = PolicyLoop(args.policy, robot)
+    except (DeployError, PolicyError, ValueError) as exc:
+        raise CliError(f'--policy {args.policy}: cannot drive robot {robot.name!r}: '
+                       f'{str(exc).splitlines()[0]}') from None
+    if not loop.needs_command:
+        if args.cmd_vel is not None:
+            raise CliError(f'--cmd-vel {args.cmd_vel}: the policy {args.policy} takes no '
+                           'velocity command')
+        return
+    args.cmd_vel = args.cmd_vel or DEFAULT_CMD_VEL
+    try:
+        SimConfig(cmd_vel=args.cmd_vel).velocity_command()
+    except ValueError as exc:
+        raise CliError(f'--cmd-vel {args.cmd_vel}: {exc}') from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Deploy, record, evaluate, render; print the summary."""
+    if args.render:
+        return _render(*args.render)
+    _check_policy(args)
     out = os.path.abspath(args.out or time.strftime('runs/demo_%Y%m%d_%H%M%S'))
     _check_out(args.out or out)
     os.makedirs(out, exist_ok=True)
     t0 = time.monotonic()
-    print(f'[demo] 1/3 deploy: {args.policy} drives the sim humanoid for {args.ticks} ticks '
-          f'({args.timing}) through policy_node and watchdog_node, recording to {out}/bag')
+    command = f', command {args.cmd_vel} on /cmd_vel' if args.cmd_vel else ''
+    print(f'[demo] 1/3 deploy: {args.policy} drives the sim {args.robot} for {args.ticks} '
+          f'ticks ({args.timing}{command}) through policy_node and watchdog_node, recording '
+          f'to {out}/bag')
     _deploy(args, out)
     print('[demo] 2/3 evaluate the recording')
     from ..bag.evaluate import evaluate_bag

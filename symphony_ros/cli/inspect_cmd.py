@@ -98,7 +98,11 @@ def _joint_table(r) -> List[str]:
                                 r.effort_limits)):
         j, kp, kd, scale, default, effort = row
         lines.append(f'    {i:3d}  {j:<{width}} {kp:8.3f} {kd:7.3f} {scale:7.4f} '
-                     f'{default:8.3f} {_fmt(effort):>7}')
+                     f'{default:8.3f} {_fmt(effort):>7}' + ('  held' if scale == 0 else ''))
+    held = sum(1 for s in r.action_scale if s == 0)
+    if held:
+        lines.append(f'    held: {held} joints keep their default pose under PD (action scale '
+                     f'0); the policy drives the other {len(r.action_scale) - held}')
     return lines
 
 

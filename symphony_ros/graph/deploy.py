@@ -196,11 +196,12 @@ def robot_description(robot_model: str) -> str:
     except FileNotFoundError as exc:
         from ..robot.urdf import generate_urdf
         try:
-            return generate_urdf(robot_model)
+            text = generate_urdf(robot_model)
         except (ValueError, FileNotFoundError, KeyError):
             raise GraphArgError(f'robot_model:={robot_model}: {exc}') from None
-    with open(path, encoding='utf-8') as f:
-        text = f.read()
+    else:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
     return text.replace(f'$(find {paths.PACKAGE})', paths.share_dir())
 
 

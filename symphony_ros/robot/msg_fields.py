@@ -40,18 +40,20 @@ def joint_state_fields(mapper: JointStateMapper, msg: Any) -> Dict[str, Optional
     return mapper.reorder(list(msg.name), msg.position, msg.velocity, effort)
 
 
-def joint_efforts(mapper: JointStateMapper, msg: Any) -> np.ndarray:
+def joint_efforts(mapper: JointStateMapper, msg: Any, field: str = 'effort') -> np.ndarray:
     """Return the efforts (N*m) of a JointState command in the robot's joint order.
 
-    :raises ValueError: naming missing joints or an effort array of the wrong length.
+    ``field`` 'position': the joint targets (rad) of a pd_position policy's command.
+
+    :raises ValueError: naming missing joints or an array of the wrong length.
     """
     names = list(msg.name)
     index = mapper.index(names)
-    effort = np.asarray(msg.effort, dtype=np.float64)
-    if effort.shape != (len(names),):
-        raise ValueError(f'effort: expected {len(names)} values (one per name), got shape '
-                         f'{effort.shape}')
-    return effort[index]
+    values = np.asarray(getattr(msg, field), dtype=np.float64)
+    if values.shape != (len(names),):
+        raise ValueError(f'{field}: expected {len(names)} values (one per name), got shape '
+                         f'{values.shape}')
+    return values[index]
 
 
 __all__ = ['imu_fields', 'joint_efforts', 'joint_state_fields', 'odometry_fields', 'stamp_ns']

@@ -45,10 +45,11 @@ def render_gif(states: Sequence[RobotState], path: str, dt: float, fps: float = 
     import mujoco
     from PIL import Image
 
+    from .model import build_model
     from .state import MujocoStateReader
 
     robot = robot or get_robot()
-    model = mujoco.MjModel.from_xml_path(robot.mjcf_path)
+    model = build_model(robot)      # with the floor and light a robot file adds (the G1)
     data = mujoco.MjData(model)
     reader = MujocoStateReader(model, robot)
     camera = mujoco.MjvCamera()

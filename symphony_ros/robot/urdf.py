@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import xml.etree.ElementTree as ET
 from typing import List, Optional, Sequence
@@ -33,12 +34,15 @@ from .model import build_model
 
 BASE_LINK = 'base_link'
 IMU_SENSOR = 'imu_sensor'
-"""Name shared by the ros2_control sensor, the Gazebo sensor and imu_sensor_broadcaster."""
+"""Name shared by the ros2_control sensor, the Gazebo sensor and imu_sensor_broadcaster
+(a robot file's ``imu_site`` names it instead, as its controllers config does)."""
 IMU_FRAME = BASE_LINK
 """The IMU sits at the base origin, as the MuJoCo sim reports it (frame_id base_link)."""
 IMU_RATE_HZ = 500
 CONTROLLERS_YAML = '$(find symphony_ros)/config/controllers.yaml'
-"""Resolved to an absolute path at launch (gz_ros2_control reads the path literally)."""
+"""Resolved to an absolute path at launch (gz_ros2_control reads the path literally). The
+humanoid's; a robot with ``config/controllers_<robot>_effort.yaml`` gets that one (the
+effort interfaces this URDF declares), never another robot's joints."""
 GZ_HARDWARE = 'gz_ros2_control/GazeboSimSystem'
 LIGHT_MASS = 1e-3
 """kg of an intermediate link: SDFormat drops massless links in a movable chain."""
@@ -251,7 +255,7 @@ class _Builder:
             ET.SubElement(command, 'param', name='max').text = _num(effort)
             for state in ('position', 'velocity', 'effort'):
                 ET.SubElement(joint, 'state_interface', name=state)
-        sensor = ET.SubElement(block, 'sensor', name=IMU_SENSOR)
+        sensor = ET.SubElement(block, 'sensor', name=self.robot.imu_site or IMU_SENSOR)
         for state in IMU_INTERFACES:
             ET.SubElement(sensor, 'state_interface', name=state)
 
@@ -259,12 +263,22 @@ class _Builder:
         plugin = ET.SubElement(ET.SubElement(self.root, 'gazebo'), 'plugin',
                                filename='gz_ros2_control-system',
                                name='gz_ros2_control::GazeboSimROS2ControlPlugin')
-        ET.SubElement(plugin, 'parameters').text = CONTROLLERS_YAML
+        ET.SubElement(plugin, 'parameters').text = controllers_yaml(self.robot)
         ref = ET.SubElement(self.root, 'gazebo', reference=IMU_FRAME)
-        sensor = ET.SubElement(ref, 'sensor', name=IMU_SENSOR, type='imu')
+        sensor = ET.SubElement(ref, 'sensor', name=self.robot.imu_site or IMU_SENSOR,
+                               type='imu')
         for tag, text in (('always_on', '1'), ('update_rate', str(IMU_RATE_HZ)),
                           ('topic', 'imu')):
             ET.SubElement(sensor, tag).text = text
+
+
+def controllers_yaml(robot: RobotDescription) -> str:
+    """Return the controllers file the URDF's gz_ros2_control plugin loads for ``robot``."""
+    from .. import paths
+    own = f'controllers_{robot.name}_effort.yaml'
+    if os.path.isfile(paths.config_path(own, must_exist=False)):
+        return CONTROLLERS_YAML.replace('controllers.yaml', own)
+    return CONTROLLERS_YAML
 
 
 def generate_urdf(robot: str = DEFAULT_ROBOT) -> str:

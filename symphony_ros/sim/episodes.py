@@ -115,14 +115,18 @@ def run_summary(ticks: int, episodes: Sequence[EpisodeResult], tracker: EpisodeT
     """Return the sim's closing line: steps, finished episodes, the unfinished one's return.
 
     A run stopped by ``max_ticks`` usually ends inside an episode; its return so far is a
-    figure too (a mean over no episodes is not). ``timed_ticks``: lockstep ticks whose
-    answer the gate took by timing (:class:`symphony_ros.sim.lockstep.LockstepGate`), which
-    make the run not reproducible.
+    figure too (a mean over no episodes is not). Velocity-task episodes add their mean
+    tracking error. ``timed_ticks``: lockstep ticks whose answer the gate took by timing
+    (:class:`symphony_ros.sim.lockstep.LockstepGate`), which make the run not reproducible.
     """
     n = len(episodes)
     parts = [f'{ticks} steps', f'{n} episodes, ' + (
         f'mean return {np.mean([e.ret for e in episodes]):.1f}' if n
         else 'no complete episode')]
+    tracked = [e.tracking for e in episodes if e.tracking is not None]
+    if tracked:
+        lin, yaw = np.mean(tracked, axis=0)
+        parts.append(f'mean tracking error RMS {lin:.3f} m/s, {yaw:.3f} rad/s')
     if tracker.steps:
         parts.append(f'episode {tracker.index} unfinished after {tracker.steps} steps: return '
                      f'{tracker.partial_return:.1f}')

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.ros
 EPISODES = 2
 SEED = 5
 CMD_VEL = (0.5, 0.0, 0.2)
-TRACKING = re.compile(r'tracking error RMS ([\d.]+) m/s, ([\d.]+) rad/s')
+TRACKING = re.compile(r'episode \d+: return [^\n]*?tracking error RMS ([\d.]+) m/s, '
+                      r'([\d.]+) rad/s')
 
 
 def in_process(policy_path: str, episodes: int, seed: int):
@@ -71,4 +72,5 @@ def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, g1_policy, tmp_
     ros_ret, ref_ret = np.mean([r for _, r, _ in ros]), np.mean([e.ret for e in ref])
     assert abs(ros_ret - ref_ret) <= 0.05 * abs(ref_ret), (ros, ref)
     assert len(tracking) == EPISODES, la.text
+    assert 'mean tracking error RMS' in la.text, la.text
     np.testing.assert_allclose(tracking, [e.tracking for e in ref], rtol=0.05, atol=0.005)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 import yourdfpy
+from urdf_checks import assert_fk_matches_mujoco
 
 from symphony_ros import paths
 from symphony_ros.robot import get_robot
@@ -81,20 +82,7 @@ def test_limits_equal_the_robot_description(robot, urdf):
 
 def test_forward_kinematics_match_mujoco(robot, model, urdf):
     """Every body frame, at random joint angles, where MuJoCo puts it (base = torso)."""
-    data = mujoco.MjData(model)
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        cfg = {n: rng.uniform(lo, hi) for n, (lo, hi) in zip(robot.joint_names,
-                                                             robot.position_limits)}
-        data.qpos[:7] = [0, 0, 0, 1, 0, 0, 0]
-        for name, q in cfg.items():
-            data.qpos[model.jnt_qposadr[model.joint(name).id]] = q
-        mujoco.mj_kinematics(model, data)
-        urdf.update_cfg(cfg)
-        for b in range(1, model.nbody):
-            t = urdf.get_transform(model.body(b).name, 'base_link')
-            np.testing.assert_allclose(t[:3, 3], data.xpos[b], atol=1e-7)
-            np.testing.assert_allclose(t[:3, :3], data.xmat[b].reshape(3, 3), atol=1e-7)
+    assert_fk_matches_mujoco(urdf, model, robot, poses=3)
 
 
 def test_inertias_match_mujoco(model, urdf):

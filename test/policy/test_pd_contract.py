@@ -42,7 +42,8 @@ def test_the_contract_carries_the_pd_law_of_the_g1(g1_contract):
 @pytest.mark.parametrize('table, joint, value', [
     ('kp', 'left_knee_joint', 50.0), ('kd', 'right_hip_pitch_joint', 0.5),
     ('default_pose', 'left_hip_pitch_joint', -0.1), ('action_scale', 'waist_yaw_joint', 0.25),
-    ('effort_limits', 'left_elbow_joint', 30.0)])
+    ('effort_limits', 'left_elbow_joint', 30.0),
+    ('action_scale', 'left_elbow_joint', 0.25)])   # a held arm the robot would drive
 def test_another_gain_or_default_pose_is_refused_naming_joint_and_values(
         g1_contract, table, joint, value):
     robot = get_robot('g1')
@@ -96,3 +97,13 @@ def test_a_contract_without_the_new_fields_reads_as_torque(g1_contract):
     doc.pop('task')
     old = PolicyContract.from_dict(doc)
     assert old.robot.action_kind == 'torque' and old.task is None
+
+
+def test_inspect_marks_the_held_joints(g1_contract):
+    from symphony_ros.cli.inspect_cmd import _joint_table
+    lines = _joint_table(g1_contract.robot)
+    held = [ln for ln in lines if ln.endswith('  held')]
+    assert len(held) == 14 and all('_knee_' not in ln for ln in held)
+    assert any('left_elbow_joint' in ln for ln in held)
+    assert lines[-1].strip() == ('held: 14 joints keep their default pose under PD (action '
+                                 'scale 0); the policy drives the other 15')

@@ -56,3 +56,39 @@ def mujoco_rot(quat):
     out = np.zeros(9)
     mujoco.mju_quat2Mat(out, np.asarray(quat, dtype=np.float64))
     return out.reshape(3, 3)
+
+
+def test_g1_urdf_kinematics_limits_and_ros2_control_agree_with_the_robot(tmp_path):
+    """What robot_state_publisher and gz_ros2_control read: FK, limits, controllers, IMU."""
+    import yaml
+    import yourdfpy
+    from urdf_checks import assert_fk_matches_mujoco
+
+    from symphony_ros import paths
+    from symphony_ros.graph.deploy import robot_description
+    robot = get_robot('g1')
+    text = generate_urdf('g1')
+    path = tmp_path / 'g1.urdf'
+    path.write_text(text)
+    urdf = yourdfpy.URDF.load(str(path), load_meshes=False, build_collision_scene_graph=False)
+    assert urdf.base_link == 'base_link'   # the odometry child frame and the IMU frame
+    for i, name in enumerate(robot.joint_names):
+        limit = urdf.joint_map[name].limit
+        assert (limit.lower, limit.upper) == tuple(robot.position_limits[i])
+        assert (limit.effort, limit.velocity) == (robot.effort_limits[i],
+                                                  robot.velocity_limits[i])
+    # Every MuJoCo body where TF will put it.
+    assert_fk_matches_mujoco(urdf, build_model(robot), robot)
+    # gz_ros2_control loads the G1's own controllers (not the humanoid's), whose joints and
+    # IMU sensor the URDF declares; the deploy graph resolves the package path.
+    root = ET.fromstring(robot_description('g1'))
+    params = root.find("gazebo/plugin/parameters").text
+    assert params == paths.config_path('controllers_g1_effort.yaml')
+    with open(params) as f:
+        controllers = yaml.safe_load(f)
+    block = root.find('ros2_control')
+    assert [j.get('name') for j in block.findall('joint')] == list(
+        controllers['effort_controller']['ros__parameters']['joints'])
+    imu = controllers['imu_sensor_broadcaster']['ros__parameters']
+    assert block.find('sensor').get('name') == imu['sensor_name']
+    assert imu['frame_id'] in {link.name for link in urdf.robot.links}

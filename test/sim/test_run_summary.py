@@ -48,3 +48,13 @@ def test_finished_episodes_and_the_unfinished_one_are_told_apart(robot):
     tracker, episodes, _ = _run(robot, 6, limit=3)
     assert run_summary(6, episodes, tracker).endswith('mean return '
                                                       f'{np.mean([e.ret for e in episodes]):.1f}')
+
+
+def test_velocity_episodes_add_their_mean_tracking_error(robot):
+    from symphony_ros.sim.episodes import EpisodeResult
+    tracker, _, _ = _run(robot, 0, limit=3)
+    episodes = [EpisodeResult(0, 10.0, 3, False, (0.1, 0.2)),
+                EpisodeResult(1, 20.0, 3, True, (0.3, 0.4))]
+    assert run_summary(6, episodes, tracker) == (
+        'done: 6 steps, 2 episodes, mean return 15.0, mean tracking error RMS 0.200 m/s, '
+        '0.300 rad/s')

@@ -1,0 +1,87 @@
+"""A velocity policy under fixed commands: falls and tracking error on held-out seeds.
+
+Each named command (stand still, walk forward, turn) is held for whole episodes of the
+velocity task (no resampling) on ``--episodes`` seeds from ``--seed`` on, nominal physics.
+Tracking errors are RMS over the control steps after the first ``--settle`` seconds:
+planar |v_xy - cmd_xy| in m/s and |yaw rate - cmd| in rad/s, base frame as the reward
+measures them. ``--gif`` writes the first forward episode as an animated GIF.
+
+    OMP_NUM_THREADS=1 MUJOCO_GL=egl python bench/velocity_commands.py POLICY.onnx [--gif out.gif]
+"""
+
+import argparse
+import dataclasses
+import json
+import math
+
+import numpy as np
+
+from symphony_ros.core.envs import make_env
+from symphony_ros.policy.runtime import OnnxPolicy
+
+COMMANDS = {'stand': (0.0, 0.0, 0.0), 'forward_0.5': (0.5, 0.0, 0.0),
+            'turn_0.5': (0.0, 0.0, 0.5)}
+"""Command name -> (vx m/s, vy m/s, yaw rate rad/s)."""
+
+
+def run_episode(env, policy, command, seed, settle_steps):
+    """Return (steps, fell, squared planar errors, squared yaw errors, states) of one episode."""
+    base = env.unwrapped
+    obs, _ = env.reset(seed=seed)
+    base.command[:] = command
+    obs = base.reobserve()[0]
+    lin, yaw, states, steps = [], [], [base.robot_state()], 0
+    while True:
+        obs, _, fell, truncated, _ = env.step(policy.act(obs))
+        steps += 1
+        s = base.robot_state()
+        states.append(s)
+        if steps > settle_steps:
+            v, wz = s.base_lin_vel, s.base_ang_vel[2]
+            lin.append((command[0] - v[0]) ** 2 + (command[1] - v[1]) ** 2)
+            yaw.append((command[2] - wz) ** 2)
+        if fell or truncated:
+            return steps, bool(fell), lin, yaw, states
+
+
+def main():
+    """Print one JSON line per command and one summary line."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('policy')
+    p.add_argument('--episodes', type=int, default=10)
+    p.add_argument('--seed', type=int, default=20000, help='first held-out seed')
+    p.add_argument('--settle', type=float, default=1.0, help='s before errors count')
+    p.add_argument('--gif', default='', help='write the first forward episode here')
+    args = p.parse_args()
+    policy = OnnxPolicy(args.policy)
+    env = make_env(policy.contract.env)
+    base = env.unwrapped
+    # Hold each command for the whole episode.
+    base.task = dataclasses.replace(base.task, resample_steps=base.task.episode_steps + 1)
+    settle_steps = int(round(args.settle / base.robot.control_dt))
+    summary = {}
+    for name, command in COMMANDS.items():
+        falls, lengths, lin, yaw = 0, [], [], []
+        for k in range(args.episodes):
+            steps, fell, l2, y2, states = run_episode(env, policy, np.array(command),
+                                                      args.seed + k, settle_steps)
+            falls += fell
+            lengths.append(steps)
+            lin += l2
+            yaw += y2
+            if args.gif and name.startswith('forward') and k == 0:
+                from symphony_ros.robot.render import render_gif
+                render_gif(states, args.gif, base.robot.control_dt, robot=base.robot)
+        row = {'command': name, 'vx_vy_wz': command, 'episodes': args.episodes,
+               'falls': falls, 'mean_steps': float(np.mean(lengths)),
+               'lin_vel_rms_error': math.sqrt(np.mean(lin)) if lin else None,
+               'yaw_rate_rms_error': math.sqrt(np.mean(yaw)) if yaw else None}
+        summary[name] = row
+        print(json.dumps(row))
+    print(json.dumps({'policy': args.policy, 'seeds': [args.seed, args.seed + args.episodes - 1],
+                      'fall_rate': sum(r['falls'] for r in summary.values())
+                      / (args.episodes * len(COMMANDS))}))
+
+
+if __name__ == '__main__':
+    main()
