@@ -57,16 +57,17 @@ def persistent(driver, **command):
 def send_repeatedly(driver, n, period=0.01, **command):
     """Publish ``command`` n times (valid commands off); return (start, causes to expect).
 
-    Bad commands only: the last valid one ages meanwhile, so a test process the machine
-    stalls for about command_timeout may see command_stale before command_rejected.
-    Either is the watchdog doing its job; which comes first is the machine's load.
+    Bad commands only: the last valid one ages meanwhile, so a machine that stalls this
+    process or the watchdog's executor for about command_timeout shows command_stale before
+    command_rejected. Either is the watchdog doing its job and which comes first is the
+    machine's load, so both are accepted here; that consecutive rejections alone fault is
+    proved with an injected clock (test_watchdog_rules).
     """
     t0 = time.monotonic()
     for _ in range(n):
         driver.publish_command(**command)
         time.sleep(period)
-    stalled = time.monotonic() - t0 >= CONFIG.command_timeout / 2
-    return t0, ('command_rejected', 'command_stale') if stalled else ('command_rejected',)
+    return t0, ('command_rejected', 'command_stale')
 
 
 def test_kill_9_of_the_policy_process(watchdog, driver, reactions, ros_env):
