@@ -18,6 +18,8 @@ from typing import Optional
 PACKAGE = 'symphony_ros'
 DEFAULT_POLICY = 'humanoid_v4_symphony.onnx'
 """File name of the package's default policy, under ``models/``."""
+SHIPPED_POLICIES = {'humanoid': DEFAULT_POLICY, 'g1': 'g1_velocity_symphony.onnx'}
+"""Robot name -> its shipped policy under ``models/`` (see models/README.md)."""
 
 
 def _source_tree() -> str:
@@ -76,6 +78,12 @@ def config_path(name: str, must_exist: bool = True) -> str:
 def urdf_path(robot: str = 'humanoid', must_exist: bool = True) -> str:
     """Return the path of a robot's URDF, ``urdf/<robot>.urdf``."""
     return share_path('urdf', f'{robot}.urdf', must_exist=must_exist)
+
+
+def shipped_policy_path(robot: str) -> Optional[str]:
+    """Return the path of ``robot``'s shipped policy, or None when none ships for it."""
+    name = SHIPPED_POLICIES.get(robot)
+    return share_path('models', name, must_exist=False) if name else None
 
 
 def default_policy_path() -> str:

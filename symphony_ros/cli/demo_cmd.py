@@ -152,8 +152,8 @@ def _check_out(out: str) -> None:
 def _check_policy(args: argparse.Namespace) -> None:
     """Resolve robot, policy and command, and refuse a mismatch before any process starts.
 
-    Sets ``args.policy`` (the shipped one for the humanoid) and ``args.cmd_vel`` (the default
-    command for a policy that takes one).
+    Sets ``args.policy`` (the robot's shipped one, `paths.SHIPPED_POLICIES`) and
+    ``args.cmd_vel`` (the default command for a policy that takes one).
     """
     from ..deploy.policy_loop import DeployError, PolicyLoop
     from ..policy.errors import PolicyError
@@ -165,11 +165,11 @@ def _check_policy(args: argparse.Namespace) -> None:
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise CliError(f'--robot {args.robot}: {exc}') from None
     if args.policy is None:
-        if robot.name != 'humanoid':
+        args.policy = paths.shipped_policy_path(robot.name)
+        if args.policy is None:
             raise CliError(f'--robot {args.robot}: no policy ships for this robot; train one '
                            f'with `symphony train --robot {args.robot}`, export it with '
                            '`symphony export`, and pass it with --policy FILE.onnx')
-        args.policy = paths.default_policy_path()
     if not os.path.isfile(args.policy):
         raise CliError(f'--policy {args.policy}: no such file (the shipped policy is '
                        f'models/{paths.DEFAULT_POLICY}; export your own with symphony export)')

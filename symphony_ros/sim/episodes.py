@@ -131,6 +131,6 @@ def run_summary(ticks: int, episodes: Sequence[EpisodeResult], tracker: EpisodeT
         parts.append(f'episode {tracker.index} unfinished after {tracker.steps} steps: return '
                      f'{tracker.partial_return:.1f}')
     if timed_ticks:
-        parts.append(f'{timed_ticks} lockstep ticks stepped on a watchdog output other than '
-                     'the command as sent (not reproducible run to run)')
+        parts.append(f'{timed_ticks} lockstep ticks stepped on a watchdog output taken by '
+                     'timing, not matched to the command (not reproducible run to run)')
     return 'done: ' + ', '.join(parts)

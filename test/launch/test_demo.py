@@ -94,12 +94,19 @@ def test_g1_demo_follows_a_velocity_command_records_it_and_reports_tracking(
     assert (out / 'demo.gif').is_file() or 'no video: MuJoCo cannot render' in text, text
 
 
-def test_g1_demo_without_a_g1_policy_says_how_to_get_one(tmp_path, capsys, policy_file):
+def test_a_robot_without_a_shipped_policy_says_how_to_get_one(tmp_path, capsys, policy_file):
+    import importlib.util
     from symphony_ros.cli.demo_cmd import main
+    spec = importlib.util.spec_from_file_location(
+        'user_robot', os.path.join(os.path.dirname(__file__), '..', 'robot', 'user_robot.py'))
+    user_robot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(user_robot)
+    robot_file = user_robot.write_robot(str(tmp_path / 'mine'))
     out = tmp_path / 'o'
-    assert main(['--robot', 'g1', '--out', str(out)]) == 2
+    assert main(['--robot', robot_file, '--out', str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.count('\n') == 1 and 'symphony train --robot g1' in err and '--policy' in err
+    assert err.count('\n') == 1 and f'symphony train --robot {robot_file}' in err
+    assert '--policy' in err
     # A humanoid policy cannot drive the G1: refused before anything starts.
     assert main(['--robot', 'g1', '--policy', policy_file, '--out', str(out)]) == 2
     err = capsys.readouterr().err

@@ -43,7 +43,7 @@ def test_finished_episodes_and_the_unfinished_one_are_told_apart(robot):
     mean = np.mean([e.ret for e in episodes])
     assert line.startswith(f'done: 8 steps, 2 episodes, mean return {mean:.1f}, episode 2 '
                            f'unfinished after 2 steps: return {sum(rewards[6:]):.1f}'), line
-    assert '2 lockstep ticks stepped on a watchdog output other than the command' in line
+    assert '2 lockstep ticks stepped on a watchdog output taken by timing' in line
     # A run that stops exactly at an episode's end has nothing unfinished to report.
     tracker, episodes, _ = _run(robot, 6, limit=3)
     assert run_summary(6, episodes, tracker).endswith('mean return '
