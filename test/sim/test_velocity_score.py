@@ -1,5 +1,7 @@
 """The sim scores a velocity-task robot with the training env's own reward terms."""
 
+import dataclasses
+
 import mujoco
 import numpy as np
 import pytest
@@ -20,7 +22,8 @@ STEPS = 40
 
 def rollout(with_data: bool):
     """(env reward terms, sim score) per step: same start, same actions, same command."""
-    env = VelocityEnv(G1, VelocityTask(resample_steps=10_000))
+    # The robot file's task (its reward weights), one command for the whole rollout.
+    env = VelocityEnv(G1, dataclasses.replace(VelocityTask.for_robot(G1), resample_steps=10_000))
     env.reset(seed=4)
     env.command[:] = COMMAND
     sim = RobotSim(SimConfig(robot='g1', command_input='position'))
