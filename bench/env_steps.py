@@ -53,8 +53,11 @@ def record(env, steps, seed=0):
     return episodes
 
 
-def bare_rate(env, episodes):
-    """Return control steps/s of bare mj_step calls replaying ``episodes``."""
+def replay_rate(env, episodes, per_step=None):
+    """Return control steps/s of mj_step calls replaying ``episodes``.
+
+    ``per_step(data)``, if given, runs after each control step's physics and is timed with it.
+    """
     model, skip = env.unwrapped.model, env.unwrapped.robot.frame_skip
     data = mujoco.MjData(model)
     n = sum(len(ctrls) for _, ctrls in episodes)
@@ -66,29 +69,26 @@ def bare_rate(env, episodes):
         for ctrl in ctrls:
             data.ctrl[:] = ctrl
             mujoco.mj_step(model, data, nstep=skip)
+            if per_step is not None:
+                per_step(data)
     return n / (time.perf_counter() - t0)
 
 
-def observe_rate(env, episodes):
-    """Return control steps/s of mj_step plus PD targets, state read and observation."""
+def deploy_work(env):
+    """Return what a deployed policy adds to physics each step: PD targets, state, observation.
+
+    The targets are computed but not applied: the replay keeps the recorded ones, so the
+    trajectory is the env's.
+    """
     base = env.unwrapped
-    model, skip, law = base.model, base.robot.frame_skip, base.law
-    data = mujoco.MjData(model)
-    reader, builder = base.reader, base.builder
-    n = sum(len(ctrls) for _, ctrls in episodes)
+    law, reader, builder = base.law, base.reader, base.builder
     action, target = np.zeros(base.robot.n_joints), np.empty(base.robot.n_joints)
     obs, command = np.empty(builder.dim), np.zeros(3)
-    t0 = time.perf_counter()
-    for qpos, ctrls in episodes:
-        mujoco.mj_resetData(model, data)
-        data.qpos[:] = qpos
-        mujoco.mj_forward(model, data)
-        for ctrl in ctrls:
-            data.ctrl[:] = law.target(action, out=target)
-            data.ctrl[:] = ctrl   # the recorded targets, so the trajectory is the env's
-            mujoco.mj_step(model, data, nstep=skip)
-            builder.build(reader.read(data), action, out=obs, command=command)
-    return n / (time.perf_counter() - t0)
+
+    def work(data):
+        law.target(action, out=target)
+        builder.build(reader.read(data), action, out=obs, command=command)
+    return work
 
 
 def main():
@@ -103,9 +103,9 @@ def main():
     full = bare = observe = 0.0
     for _ in range(args.repeats):  # alternated, so all see the same background load
         full = max(full, env_rate(env, args.steps, 0))
-        bare = max(bare, bare_rate(env, episodes))
+        bare = max(bare, replay_rate(env, episodes))
         if env.unwrapped.robot.action_kind == 'pd_position':
-            observe = max(observe, observe_rate(env, episodes))
+            observe = max(observe, replay_rate(env, episodes, deploy_work(env)))
     figures = {'env': args.env, 'control_steps_per_s': round(full, 1),
                'bare_mj_step_control_steps_per_s': round(bare, 1),
                'overhead': round(bare / full - 1.0, 3),
