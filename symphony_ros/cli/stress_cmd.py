@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from ..robot import get_robot
     from ..stress import conditions as table
     from ..stress import ros
+    from ..stress.gate import default_report_dir
     from ..stress.report import verdict, write_report
     from ..stress.run import Job, clock, default_workers, run_matrix, summarise
     from .errors import CliError
@@ -82,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc).splitlines()[0]) from None
     workers = 1 if args.ros else min(args.workers or default_workers(),
                                      len(names) * args.episodes)
-    out = args.out or os.path.splitext(os.path.abspath(args.policy))[0] + (
-        '_stress_ros' if args.ros else '_stress')
+    out = args.out or default_report_dir(os.path.abspath(args.policy), args.ros)
     bar = None
     if not args.no_progress:
         from tqdm import tqdm

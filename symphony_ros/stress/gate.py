@@ -28,9 +28,12 @@ class GateWarning:
         return f'STRESS GATE: {self.problem}; {self.fix}'
 
 
-def _stress_dir(policy_path: str) -> str:
-    """Where ``symphony stress`` writes by default: ``<policy>_stress`` beside the policy."""
-    return os.path.splitext(policy_path)[0] + '_stress'
+def default_report_dir(policy_path: str, ros: bool = False) -> str:
+    """Where ``symphony stress`` writes by default: ``<policy>_stress`` beside the policy.
+
+    ``ros``: the ``--ros`` report, ``<policy>_stress_ros``, so it never replaces the other.
+    """
+    return os.path.splitext(policy_path)[0] + ('_stress_ros' if ros else '_stress')
 
 
 def deploy_warning(policy_path: str, stress: Optional[Mapping[str, Any]],
@@ -42,7 +45,7 @@ def deploy_warning(policy_path: str, stress: Optional[Mapping[str, Any]],
     """
     if target != REAL:
         return None
-    report = _stress_dir(policy_path)
+    report = default_report_dir(policy_path)
     fix = (f'run `symphony stress {policy_path}` (writes {report}/), then '
            f'`symphony export RUN_DIR --stress {report} -o {policy_path} --force` so its '
            'contract carries the verdict')
