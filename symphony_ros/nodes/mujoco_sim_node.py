@@ -44,7 +44,8 @@ from ..graph import topics
 from ..robot.pd import PDLaw
 from ..robot.velocity_reward import VelocityScore
 from ..sim.config import SimConfig
-from ..sim.episodes import EpisodeResult, EpisodeTracker, run_summary, task_reward
+from ..sim.episodes import (EpisodeResult, EpisodeTracker, episode_line, run_summary,
+                            task_reward)
 from ..sim.delay import DelayLine
 from ..sim.gantry import Gantry, REARM_PERIOD, SETTLE_OUTPUTS
 from ..sim.lockstep import LockstepGate, passed_through
@@ -200,10 +201,8 @@ class MujocoSimNode(Node):
         return self.cmd_vel.value()
 
     def _start_episode(self, state) -> None:
-        if self._velocity:
-            self.tracker.start(state, data=self.sim.data)
-        else:
-            self.tracker.start(state)
+        # The live data lets a velocity score read feet from the sim (others ignore it).
+        self.tracker.start(state, data=self.sim.data)
 
     def _on_watchdog(self, msg: String) -> None:
         self.gantry.on_state(msg.data)
@@ -289,11 +288,7 @@ class MujocoSimNode(Node):
     def _end_episode(self, ep: EpisodeResult) -> None:
         self.episodes.append(ep)
         self.pub_return.publish(Float64(data=ep.ret))
-        tracking = ('' if ep.tracking is None else
-                    f', tracking error RMS {ep.tracking[0]:.3f} m/s, {ep.tracking[1]:.3f} rad/s')
-        self.get_logger().info(
-            f'episode {ep.index}: return {ep.ret:.1f}, {ep.length} steps, '
-            f'{"fall" if ep.fallen else "time limit"}{tracking}')
+        self.get_logger().info(episode_line(ep))
         if ep.fallen and not self.cfg.auto_reset:
             self._start_episode(self.sim.state())
             return
@@ -331,20 +326,14 @@ class MujocoSimNode(Node):
             self.publish_state()
             return
         torque = self._current_torque()
-        if self._substeps > 1:
-            # One physics step per tick; the episode and its score advance per control period.
-            self._substep = (self._substep + 1) % self._substeps
-            if self._substep:
-                with self._lock:
-                    self.sim.step(torque, nstep=1)
-                self.publish_state()
-                return
-            with self._lock:
-                self._advance(torque, nstep=1)
-            self.publish_state()
-            return
+        # With substeps, one physics step per tick; the episode and its score advance once
+        # per control period (substep 0).
+        self._substep = (self._substep + 1) % self._substeps
         with self._lock:
-            self._advance(torque)
+            if self._substep:
+                self.sim.step(torque, nstep=1)
+            else:
+                self._advance(torque, nstep=1 if self._substeps > 1 else None)
         self.publish_state()
 
     def _hold_until_active(self) -> None:

@@ -9,6 +9,7 @@ for a velocity-task robot; both answer ``step(before, after, torque, ...)``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
@@ -48,6 +49,20 @@ class EpisodeResult:
     tracking: Optional[Tuple[float, float]] = None
     """Velocity task: RMS over its steps of the planar velocity error (m/s) and of the
     yaw-rate error (rad/s); None for other rewards."""
+
+
+EPISODE_LINE = re.compile(
+    r'episode (\d+): return (-?[\d.]+|nan), (\d+) steps, (fall|time limit)')
+"""The sim's log line of a finished episode (:func:`episode_line`): index, return, length and
+how it ended; ``symphony stress --ros`` and the parity tests read episodes from it."""
+
+
+def episode_line(ep: EpisodeResult) -> str:
+    """Return the log line of a finished episode (what :data:`EPISODE_LINE` reads)."""
+    tracking = ('' if ep.tracking is None else
+                f', tracking error RMS {ep.tracking[0]:.3f} m/s, {ep.tracking[1]:.3f} rad/s')
+    return (f'episode {ep.index}: return {ep.ret:.1f}, {ep.length} steps, '
+            f'{"fall" if ep.fallen else "time limit"}{tracking}')
 
 
 class EpisodeTracker:

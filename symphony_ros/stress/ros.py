@@ -25,6 +25,7 @@ from ..graph.processes import plan
 from ..graph.runner import Runner
 from ..robot.description import RobotDescription
 from ..sim.delay import APPLIED_LINE
+from ..sim.episodes import EPISODE_LINE
 from . import conditions
 from .conditions import CONDITIONS
 
@@ -32,8 +33,6 @@ ROS_KNOBS = ('delay_steps',)
 """Knobs the sim injects through ROS; a condition with any other knob runs in process only."""
 ROS_CONDITIONS = tuple(n for n, (knobs, _) in CONDITIONS.items() if set(knobs) <= set(ROS_KNOBS))
 """Conditions ``--ros`` runs (the default set)."""
-EPISODE = re.compile(r'episode (\d+): return (-?[\d.]+|nan), (\d+) steps, (fall|time limit)')
-"""mujoco_sim_node's log line for each finished episode (``MujocoSimNode._end_episode``)."""
 START_S = 60.0
 """s a graph may take to start and arm before its episodes count against the time limit."""
 
@@ -84,7 +83,7 @@ class _Lines:
         *whole, self._partial = (self._partial + text).split('\n')
         for line in whole:
             self.lines.append(line)
-            m = EPISODE.search(line)
+            m = EPISODE_LINE.search(line)
             if m and line.startswith('[mujoco_sim_node]'):
                 self._on_episode(m)
 

@@ -34,10 +34,6 @@ class Launcher(ChildProcess):
         return [int(m) for m in re.findall(r'\[launch\] started \S+ \(pid (\d+)\)', self.text)]
 
 
-EPISODE_LINE = re.compile(r'episode (\d+): return (-?[\d.]+), (\d+) steps')
-"""The sim's log line for each finished episode: index, return, length."""
-
-
 def parity_watchdog(folder: str, robot: str = 'humanoid') -> str:
     """Write watchdog parameters for ``robot`` with the checks that change a run's physics
     relaxed; return the file's path.

@@ -14,9 +14,10 @@ import os
 
 import numpy as np
 import pytest
-from launch_helpers import EPISODE_LINE, parity_watchdog
+from launch_helpers import parity_watchdog
 
 from symphony_ros import paths
+from symphony_ros.sim.episodes import EPISODE_LINE
 
 pytestmark = pytest.mark.ros
 
@@ -48,7 +49,7 @@ def test_lockstep_deploy_reaches_95_percent_of_the_in_process_return(launcher, t
     assert la.finish(timeout=300) == 0, la.text
     # A tick that waited out lockstep_timeout stepped with zero torque: not the policy's run.
     assert 'lockstep: no command answered' not in la.text, la.text
-    ros = [(int(k), float(r), int(n)) for k, r, n in EPISODE_LINE.findall(la.text)]
+    ros = [(int(k), float(r), int(n)) for k, r, n, _ in EPISODE_LINE.findall(la.text)]
     assert [k for k, _, _ in ros] == list(range(EPISODES)), la.text
     ref = in_process(policy, EPISODES, SEED)
     ros_mean, ref_mean = np.mean([r for _, r, _ in ros]), np.mean(ref.returns)

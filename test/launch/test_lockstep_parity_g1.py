@@ -13,9 +13,10 @@ import re
 
 import numpy as np
 import pytest
-from launch_helpers import EPISODE_LINE, parity_watchdog
+from launch_helpers import parity_watchdog
 
 from symphony_ros.robot import get_robot
+from symphony_ros.sim.episodes import EPISODE_LINE
 
 pytestmark = pytest.mark.ros
 
@@ -61,7 +62,7 @@ def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, g1_policy, tmp_
     assert la.finish(timeout=300) == 0, la.text
     assert 'lockstep: no command answered' not in la.text, la.text
     assert 'position commands -> position on /position_controller/commands' in la.text
-    ros = [(int(k), float(r), int(n)) for k, r, n in EPISODE_LINE.findall(la.text)]
+    ros = [(int(k), float(r), int(n)) for k, r, n, _ in EPISODE_LINE.findall(la.text)]
     assert [k for k, _, _ in ros] == list(range(EPISODES)), la.text
     tracking = [tuple(map(float, t)) for t in TRACKING.findall(la.text)]
     ref = in_process(g1_policy, EPISODES, SEED)
