@@ -5,8 +5,8 @@ Three steps, all on this machine and without a ROS 2 distribution: the deploy gr
 ``--ticks`` control steps and records a bag; ``symphony evaluate`` scores the bag; MuJoCo
 renders the recorded states to a GIF where it can render offscreen.
 
-The humanoid runs the shipped policy. A velocity-task robot (``--robot g1``) runs the
-policy given with ``--policy`` (none ships yet) and follows ``--cmd-vel``, which the sim
+Each robot runs its shipped policy (``paths.SHIPPED_POLICIES``) or the one given with
+``--policy``. A velocity-task robot (``--robot g1``) follows ``--cmd-vel``, which the sim
 publishes on cmd_vel as a teleop would, so the bag records the command; the summary adds
 the velocity-tracking error.
 """
@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--robot', default='humanoid',
                    help='robot name or robot file (default: humanoid)')
     p.add_argument('--policy', default=None,
-                   help='exported ONNX policy (default: the shipped one; the humanoid only)')
+                   help='exported ONNX policy (default: the robot\'s shipped one)')
     p.add_argument('--cmd-vel', default=None, metavar='VX,VY,WZ',
                    help='velocity command (m/s, m/s, rad/s) for a velocity-task robot '
                    f'(default: {DEFAULT_CMD_VEL})')

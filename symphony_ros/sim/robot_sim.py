@@ -40,6 +40,11 @@ class RobotSim:
         if self.pd:
             self.model = copy.copy(build_model(self.robot))   # gains change per command
             self._home = home_qpos(self.model, self.robot)
+            # Targets are clamped as MuJoCo clamps ctrl: only on limited servos (a held
+            # joint's is not).
+            limited = self.model.actuator_ctrllimited.astype(bool)
+            self._target_range = np.where(limited, self.model.actuator_ctrlrange.T,
+                                          [[-np.inf], [np.inf]])
             if cfg.command_input == 'effort':
                 effort = np.asarray(self.robot.effort_limits, dtype=np.float64)
                 self.model.actuator_gainprm[:, 0] = 1.0
@@ -111,10 +116,8 @@ class RobotSim:
         self.model.actuator_gainprm[:, 0] = kp
         self.model.actuator_biasprm[:, 1] = -np.asarray(kp)
         self.model.actuator_biasprm[:, 2] = -np.asarray(kd)
-        # MuJoCo clamps only limited controls (a held joint's servo is not limited).
-        limited = self.model.actuator_ctrllimited.astype(bool)
-        lo, hi = self.model.actuator_ctrlrange.T
-        self.data.ctrl[:] = np.where(limited, np.minimum(np.maximum(target, lo), hi), target)
+        lo, hi = self._target_range
+        self.data.ctrl[:] = np.minimum(np.maximum(target, lo), hi)
         mujoco.mj_step(self.model, self.data, nstep=self.robot.frame_skip)
         return self.state()
 
