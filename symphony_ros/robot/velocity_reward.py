@@ -21,7 +21,8 @@ import mujoco
 import numpy as np
 
 from .description import RobotDescription
-from .rotations import projected_gravity, tilt_angle
+from .falls import has_fallen
+from .rotations import projected_gravity
 from .state import MujocoStateReader, RobotState
 
 if TYPE_CHECKING:   # velocity_env imports this module
@@ -167,11 +168,8 @@ class VelocityScore:
 
     def fallen(self, state: RobotState) -> bool:
         """Return True for a base height outside ``healthy_z`` or a tilt past fall max_tilt."""
-        z = float(state.base_position[2])
-        if not self.healthy_z[0] <= z <= self.healthy_z[1]:
-            return True
-        tilt = self.robot.fall_max_tilt
-        return tilt is not None and tilt_angle(state.base_orientation) > tilt
+        return has_fallen(float(state.base_position[2]), state.base_orientation, self.healthy_z,
+                          self.robot.fall_max_tilt)
 
     def step(self, before: RobotState, after: RobotState, torque: np.ndarray,
              action: Optional[np.ndarray] = None, command: Optional[np.ndarray] = None,

@@ -23,8 +23,8 @@ import mujoco
 import numpy as np
 
 from ..robot.description import RobotDescription, get_robot
+from ..robot.falls import has_fallen
 from ..robot.model import build_model, home_qpos
-from ..robot.rotations import tilt_angle
 from ..robot.state import MujocoStateReader, RobotState
 from .config import SimConfig
 
@@ -135,11 +135,6 @@ class RobotSim:
         Height outside the healthy range, or tilt beyond the robot file's fall max_tilt (when
         it gives one): the training env's rule, so episodes end alike.
         """
-        z = self.base_height()
-        if not self.healthy_z[0] <= z <= self.healthy_z[1]:
-            return True
-        tilt = self.robot.fall_max_tilt
-        if tilt is None:
-            return False
         p = self.reader.base_qpos
-        return tilt_angle(self.data.qpos[p + 3:p + 7]) > tilt
+        return has_fallen(self.base_height(), self.data.qpos[p + 3:p + 7], self.healthy_z,
+                          self.robot.fall_max_tilt)
