@@ -63,8 +63,7 @@ def describe(path: str, model, contract) -> List[str]:
               f'{a.get("hidden_dim", "?")}',
               f'  training         {c.training_steps} steps, test return {ret}, seed '
               f'{c.train_config.get("seed", "?")}',
-              f'  randomization    {c.train_config.get("randomize", "none")} x'
-              f'{c.train_config.get("randomize_scale", 1.0):g} (training env only)',
+              '  randomization    ' + _randomization_line(c.train_config),
               '  stress           ' + _stress_line(c.stress),
               f'  weights sha256   {c.weights_sha256}']
     dims = {v.name: '[' + ', '.join(str(d.dim_param or d.dim_value)
@@ -73,6 +72,17 @@ def describe(path: str, model, contract) -> List[str]:
     lines.append(f'  graph            opset {c.opset}, {c.input_name} {dims.get(c.input_name)} '
                  f'float32 -> {c.output_name} {dims.get(c.output_name)} float32')
     return lines
+
+
+def _randomization_line(tc: dict) -> str:
+    """Say how the training env was perturbed, and which run the networks started from."""
+    line = (f'{tc.get("randomize", "none")} x{tc.get("randomize_scale", 1.0):g} '
+            '(training env only)')
+    if tc.get('randomize_ramp'):
+        line += f', widened from none over {tc["randomize_ramp"]:,} steps'
+    if tc.get('init_from'):
+        line += f'; networks started from {tc["init_from"]}'
+    return line
 
 
 def _stress_line(s) -> str:

@@ -149,6 +149,13 @@ class TrainConfig:
     """Training randomisation: none, default (robot file's ranges) or a YAML file of ranges."""
     randomize_scale: float = ranged(1.0, 0)
     """Factor on every randomisation range's width (0: none)."""
+    randomize_ramp: int = ranged(0, 0)
+    """Env steps over which the randomisation widens linearly from none to
+    --randomize-scale, set at each episode start (0: full width from the first step)."""
+    init_from: Optional[str] = None
+    """Start the networks and optimizer from this checkpoint (a file, or a run folder's
+    newest); the buffer is filled by a warm-up with that actor. Its obs/action sizes and
+    network shapes must match this run's."""
     overrides: Dict[str, Any] = field(default_factory=dict)
     """Field overrides applied to the named Symphony configuration."""
 

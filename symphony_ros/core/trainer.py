@@ -96,7 +96,10 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
             TrainConfig().eval_episodes, PAPER_EPISODES):
         raise ValueError(f'eval_episodes: the paper protocol runs {PAPER_EPISODES} episodes, '
                          f'got {cfg.eval_episodes}')
-    randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
+    spec = randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
+    if cfg.randomize_ramp and spec is None:
+        raise ValueError('--randomize-ramp: there is nothing to ramp without --randomize '
+                         '(default or a YAML file of ranges)')
     return cfg.symphony()
 
 
@@ -147,6 +150,8 @@ class Trainer:
         self.on_note: List[Callable[[str], None]] = []
         """Called with one line for a person (e.g. each choice of thread count)."""
         self.thread_policy: Optional[ThreadPolicy] = None
+        if cfg.init_from and not resume:
+            self._init_from(cfg.init_from)
         rows = self._restore() if resume else []
         write_run_config(self.run_dir, identity(cfg, self.sym))
         self.log = RunLog(self.run_dir, rows, tensorboard, title=self._title())
@@ -186,6 +191,8 @@ class Trainer:
         t0 = time.perf_counter()
         if self._obs is None:
             first = p.episodes == 0 and p.step == 0
+            if self.cfg.randomize_ramp and hasattr(self.env, 'set_width'):
+                self.env.set_width(min(1.0, p.step / self.cfg.randomize_ramp))
             self._obs, _ = self.env.reset(seed=self.cfg.seed if first else None)
             self._ep_step = 0
         # The paper's deliberate fall: near the time limit only noise acts, which feeds
@@ -433,6 +440,36 @@ class Trainer:
             callback(saved)
         return saved.path
 
+    def _load_agent(self, state: Dict[str, object], path: str) -> None:
+        """Load a checkpoint's networks and optimizer, refusing one of another shape."""
+        for key in ('obs_dim', 'act_dim'):
+            if state[key] != getattr(self, key):
+                raise CheckpointError(f'{path}: {key} {state[key]} does not match the env '
+                                      f'({getattr(self, key)})')
+        try:
+            self.agent.load_state_dict(state['agent'])
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(f'{path}: networks do not fit the run\'s config '
+                                  f'({str(exc).splitlines()[0][:160]})') from None
+
+    def _init_from(self, source: str) -> None:
+        """Start from another run's networks; this run's steps, RNGs and buffer are its own.
+
+        The warm-up then acts with the loaded actor, and the reward scale the critic learned
+        with is kept, so the critic's values stay meaningful.
+        """
+        path = latest_checkpoint(source) if os.path.isdir(source) else source
+        if path is None:
+            raise CheckpointError(f'--init-from {source}: the folder holds no checkpoint '
+                                  '(expected checkpoints/ckpt_<step>.pt)')
+        state = load_checkpoint(path)
+        self._load_agent(state, path)
+        self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
+        self._keep_scale = True
+        self.notes.append(f'networks and optimizer from {path} (step {int(state["step"]):,}, '
+                          f'env {state["train_config"].get("env")}); the buffer is filled by '
+                          f'{self.sym.explore_steps:,} warm-up steps with that actor')
+
     def _restore(self) -> List[Dict[str, float]]:
         """Read the newest checkpoint into this trainer; write nothing."""
         path = latest_checkpoint(self.run_dir)
@@ -443,15 +480,7 @@ class Trainer:
             intact = (f'; the previous checkpoint {older[-1]} is intact: delete {path} to '
                       'resume from it' if older else '')
             raise CheckpointError(f'{exc}{intact}') from None
-        for key in ('obs_dim', 'act_dim'):
-            if state[key] != getattr(self, key):
-                raise CheckpointError(f'{path}: {key} {state[key]} does not match the env '
-                                      f'({getattr(self, key)})')
-        try:
-            self.agent.load_state_dict(state['agent'])
-        except (RuntimeError, KeyError) as exc:
-            raise CheckpointError(f'{path}: networks do not fit the run\'s config '
-                                  f'({str(exc).splitlines()[0][:160]})') from None
+        self._load_agent(state, path)
         step = int(state['step'])
         self.progress = Progress.from_dict(state['progress'], step)
         replay = load_replay(self.run_dir, step)

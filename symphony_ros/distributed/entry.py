@@ -20,6 +20,10 @@ def make_trainer(cfg: TrainConfig, dist: DistributedConfig, **kwargs: Any) -> Tr
     if not dist.enabled:
         kwargs.pop('log', None)
         return Trainer(cfg, **kwargs)
+    if cfg.randomize_ramp:
+        # Collectors reset their own envs; widening them needs the step count sent along.
+        raise ValueError('--randomize-ramp runs in a single process only: collectors draw '
+                         'their episodes at full width (drop --collectors or the ramp)')
     try:
         from .learner import DistributedTrainer
     except ImportError as exc:

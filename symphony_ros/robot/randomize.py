@@ -219,6 +219,7 @@ class Randomized(gym.Wrapper):
         """Wrap ``env`` (whose unwrapped env has ``model`` and ``data``) with ``spec``."""
         super().__init__(env)
         self.rspec, self.robot, self.log_path = spec, robot, log_path
+        self.full_spec = spec
         u = env.unwrapped
         u.model = copy.copy(u.model)  # own copy: the velocity env's model is shared
         self.model, self.data = u.model, u.data
@@ -249,6 +250,17 @@ class Randomized(gym.Wrapper):
         self._bias: Dict[str, np.ndarray] = {}
         self._time = 0.0
         self._next_push = math.inf
+
+    def set_width(self, fraction: float) -> None:
+        """Draw the next episodes from ``fraction`` of every range's width (a curriculum).
+
+        Set between episodes: an episode's draws all come from one width, which its log
+        line records as ``scale``.
+        """
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f'randomisation width fraction: expected 0..1, got {fraction}')
+        self.rspec = dataclasses.replace(self.full_spec,
+                                         scale=self.full_spec.scale * fraction)
 
     # ---- draws ------------------------------------------------------------------------------
     def _u(self, knob: str, size: Optional[int] = None):
@@ -292,7 +304,7 @@ class Randomized(gym.Wrapper):
         """Reset the env, redraw the episode's parameters and observe the perturbed state."""
         _, first_info = self.env.reset(seed=seed, options=options)
         self.rng = np.random.default_rng(int(self.env.unwrapped.np_random.integers(2**62)))
-        self.draws = {}
+        self.draws = {'scale': self.rspec.scale}
         self._apply_model()
         d, data = self.draws, self.data
         jn = float(self._u('init_joint_noise'))

@@ -3,6 +3,7 @@
 import json
 import os
 
+import pytest
 import torch
 
 from symphony_ros.core.config import TrainConfig
@@ -11,10 +12,10 @@ from symphony_ros.core.trainer import Trainer
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=60)
 
 
-def _train(run_dir, resume=False, max_steps=None):
+def _train(run_dir, resume=False, max_steps=None, **kw):
     cfg = TrainConfig(env='symphony/Humanoid-v4', steps=150, run_dir=str(run_dir), seed=2,
                       eval_every=1000, eval_episodes=1, checkpoint_every=50,
-                      randomize='default', overrides=dict(TINY))
+                      randomize='default', overrides=dict(TINY), **kw)
     trainer = Trainer(cfg, resume=resume, progress=False, tensorboard=False)
     try:
         trainer.run(max_steps)
@@ -34,3 +35,29 @@ def test_resumed_randomized_run_draws_as_the_uninterrupted_one(tmp_path):
     # The episodes after the checkpoint at step 100 are drawn again on resume, identically.
     assert len(resumed) > len(whole)
     assert {json.dumps(d) for d in resumed} == {json.dumps(d) for d in whole}
+
+
+def test_ramp_widens_the_draws_from_nominal_and_resumes_identically(tmp_path):
+    torch.set_num_threads(1)
+
+    def ramped(run_dir, **kw):
+        return _train(run_dir, randomize_ramp=300, **kw)
+
+    whole = ramped(tmp_path / 'a')
+    scales = [d['scale'] for d in whole]
+    assert scales[0] == 0.0 and scales == sorted(scales) and 0.0 < scales[-1] < 0.5
+    first = whole[0]
+    assert first['mass_scale_mean'] == 1.0 and first['payload_kg'] == 0.0
+    assert first['pushes'] == [] and first['delay_s'] == 0.0
+    assert any(d['payload_kg'] != 0.0 for d in whole[1:])
+    ramped(tmp_path / 'b', max_steps=120)
+    resumed = ramped(tmp_path / 'b', resume=True)
+    assert {json.dumps(d) for d in resumed} == {json.dumps(d) for d in whole}
+
+
+def test_ramp_without_randomisation_is_refused(tmp_path):
+    cfg = TrainConfig(env='symphony/Humanoid-v4', steps=10, run_dir=str(tmp_path / 'r'),
+                      randomize_ramp=100, overrides=dict(TINY))
+    with pytest.raises(ValueError, match='--randomize-ramp'):
+        Trainer(cfg, progress=False, tensorboard=False)
+    assert not os.path.exists(tmp_path / 'r')

@@ -1,0 +1,92 @@
+"""symphony train --init-from: a run starts from another run's networks, only fitting ones."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from symphony_ros.core.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
+from symphony_ros.core.config import TrainConfig
+from symphony_ros.core.trainer import Trainer
+
+TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=40)
+
+
+def _cfg(run_dir, **kw):
+    over = dict(TINY, **kw.pop('overrides', {}))
+    return TrainConfig(env='symphony/Humanoid-v4', steps=kw.pop('steps', 80),
+                       run_dir=str(run_dir), seed=kw.pop('seed', 1), eval_every=1000,
+                       eval_episodes=1, checkpoint_every=40, overrides=over, **kw)
+
+
+def _run(cfg):
+    trainer = Trainer(cfg, progress=False, tensorboard=False)
+    try:
+        trainer.run()
+    finally:
+        trainer.close()
+    return trainer
+
+
+@pytest.fixture(scope='module')
+def source(tmp_path_factory):
+    torch.set_num_threads(1)
+    run = tmp_path_factory.mktemp('init') / 'source'
+    _run(_cfg(run))
+    return run
+
+
+def test_new_run_starts_from_the_sources_networks_with_its_own_progress(source, tmp_path):
+    state = load_checkpoint(latest_checkpoint(str(source)))
+    trainer = Trainer(_cfg(tmp_path / 'b', init_from=str(source), seed=9), progress=False,
+                      tensorboard=False)
+    try:
+        for name, value in trainer.agent.actor.state_dict().items():
+            assert torch.equal(value, state['agent']['actor'][name]), name
+        assert trainer.step_count == 0 and trainer.episodes == 0
+        assert trainer.buffer.reward_scale == state['reward_scale']
+        assert any(str(source) in n and 'warm-up' in n for n in trainer.notes)
+        trainer.run()
+        assert trainer.step_count == 80 and trainer.learning
+    finally:
+        trainer.close()
+
+
+def test_a_checkpoint_file_is_taken_as_given(source, tmp_path):
+    path = latest_checkpoint(str(source))
+    trainer = Trainer(_cfg(tmp_path / 'c', init_from=path), progress=False, tensorboard=False)
+    try:
+        assert any(path in n for n in trainer.notes)
+    finally:
+        trainer.close()
+
+
+def test_networks_of_another_shape_are_refused_naming_the_checkpoint(source, tmp_path):
+    cfg = _cfg(tmp_path / 'd', init_from=str(source), overrides=dict(hidden_dim=24))
+    with pytest.raises(CheckpointError, match='networks do not fit') as err:
+        Trainer(cfg, progress=False, tensorboard=False)
+    assert latest_checkpoint(str(source)) in str(err.value)
+    assert not os.path.exists(tmp_path / 'd' / 'checkpoints')
+
+
+def test_cli_refuses_a_folder_without_checkpoints_in_one_line(tmp_path):
+    (tmp_path / 'empty').mkdir()
+    proc = subprocess.run(
+        [sys.executable, '-m', 'symphony_ros.cli.main', 'train', '--steps', '10',
+         '--run-dir', str(tmp_path / 'e'), '--init-from', str(tmp_path / 'empty'),
+         '--hidden-dim', '16', '--critic-heads', '4', '--no-progress'],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and '--init-from' in lines[0] and 'no checkpoint' in lines[0]
+
+
+def test_ramp_with_collectors_is_refused_before_ray_starts(tmp_path):
+    from symphony_ros.distributed.config import DistributedConfig
+    from symphony_ros.distributed.entry import make_trainer
+    cfg = _cfg(tmp_path / 'f', randomize='default', randomize_ramp=100)
+    with pytest.raises(ValueError, match='--randomize-ramp runs in a single process'):
+        make_trainer(cfg, DistributedConfig(collectors=2))
+    assert not os.path.exists(tmp_path / 'f')
