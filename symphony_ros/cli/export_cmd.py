@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any, Dict, Optional
 
 from ..util.fields import number
 
@@ -12,7 +13,9 @@ from ..util.fields import number
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the source, output and parity flags."""
     p.add_argument('source', metavar='RUN_DIR_OR_CHECKPOINT',
-                   help='run folder (best_actor.pt, else latest checkpoint) or a .pt file')
+                   help='run folder (best_actor.pt, else latest checkpoint) or a .pt file; '
+                   'or an exported .onnx with --stress (only its contract\'s stress entry '
+                   'is rewritten)')
     p.add_argument('-o', '--output', metavar='FILE.onnx', default=None,
                    help='output file (default: models/<run name>.onnx)')
     p.add_argument('--force', action='store_true', help='replace an existing output file')
@@ -63,10 +66,46 @@ def _newest_opset() -> int:
         return 20
 
 
+def _stress_summary(args: argparse.Namespace) -> Optional[Dict[str, Any]]:
+    """Read --stress's report summary (None without --stress); a bad report is a CliError."""
+    if not args.stress:
+        return None
+    from ..stress.report import contract_summary
+    from .errors import CliError
+    try:
+        return contract_summary(args.stress)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _stamp(args: argparse.Namespace) -> int:
+    """Put --stress's summary into an exported policy's contract, and change nothing else."""
+    from ..policy.errors import PolicyError
+    from ..policy.export import stamp_stress
+    from .errors import CliError
+    if not args.stress:
+        raise CliError(f'{args.source}: an exported policy can only be given --stress REPORT '
+                       '(to carry its stress report); export a run folder or .pt file to '
+                       'make a new policy')
+    out = args.output or args.source
+    _check_output(args, out)
+    stress = _stress_summary(args)
+    try:
+        c = stamp_stress(args.source, out, stress)
+    except PolicyError as exc:
+        raise CliError(str(exc)) from None
+    print(f'wrote {out}: the contract of {args.source} with stress verdict '
+          f'{c.stress["verdict"]} '
+          f'(weights sha256 {c.weights_sha256[:16]}..., graph unchanged)')
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Export; bad input is a CliError (exit 2), a failed parity check exits 1."""
     from ..policy.errors import ExportError, ParityError, PolicyError
     from .errors import CliError
+    if args.source.endswith('.onnx') and os.path.isfile(args.source):
+        return _stamp(args)
     out = args.output or default_output(args.source)
     if not out.endswith('.onnx'):
         raise CliError(f'--output {out}: expected a file name ending in .onnx')
@@ -79,13 +118,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f'--opset {args.opset}: expected 17 to {newest} (the opsets torch '
                        f'{torch.__version__} exports)')
     from ..policy.export import export_policy
-    stress = None
-    if args.stress:
-        from ..stress.report import contract_summary
-        try:
-            stress = contract_summary(args.stress)
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
+    stress = _stress_summary(args)
     try:
         result = export_policy(args.source, out, overwrite=args.force, samples=args.samples,
                                tol=args.tolerance, opset=args.opset, stress=stress)

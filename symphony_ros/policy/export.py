@@ -25,7 +25,7 @@ from ..util.atomic import atomic_write
 from ..core.checkpoint import CheckpointError, checkpoint_step, list_checkpoints, replay_path
 from ..core.replay import observation_rows
 from ..core.snapshot import ActorSource, load_actor
-from .contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, PolicyContract
+from .contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, PolicyContract, read_contract
 from .errors import ExportError, ParityError
 from .graph import DEFAULT_OPSET, onnx_graph, variants_for
 from .targets import resolve_target
@@ -159,6 +159,36 @@ def build_contract(src: ActorSource, opset: int) -> PolicyContract:
         exported_at=now.isoformat(), task=target.task).validate(src.path)
 
 
+def _checked_stress(contract: PolicyContract, stress: Dict[str, Any], where: str
+                    ) -> PolicyContract:
+    """Return ``contract`` carrying ``stress``, refusing a report of other weights."""
+    if stress.get('weights_sha256') != contract.weights_sha256:
+        raise ExportError(where, '--stress', 'the report is of other weights (sha256 '
+                          f'{str(stress.get("weights_sha256"))[:16]}..., this actor '
+                          f'{contract.weights_sha256[:16]}...)')
+    return dataclasses.replace(contract, stress=dict(stress))
+
+
+def stamp_stress(policy_path: str, out_path: str, stress: Dict[str, Any]) -> PolicyContract:
+    """Write ``policy_path`` with ``stress`` in its contract to ``out_path``; graph untouched.
+
+    An exported policy whose run folder is gone can still carry its stress report: only
+    the contract's ``stress`` entry changes, so the weights (and their sha256) stay
+    bit for bit. The report must be of these weights.
+
+    :raises PolicyError: an unreadable policy, or a report of other weights.
+    """
+    from .onnx_file import load_model
+    model = load_model(policy_path)
+    contract = read_contract({p.key: p.value for p in model.metadata_props}, policy_path)
+    contract = _checked_stress(contract, stress, policy_path)
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            entry.value = contract.to_json()
+    atomic_write_bytes(out_path, model.SerializeToString())
+    return contract
+
+
 def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: bool = False,
                   samples: int = PARITY_SAMPLES, tol: float = PARITY_TOLERANCE,
                   opset: int = DEFAULT_OPSET, seed: int = 0,
@@ -193,11 +223,7 @@ def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: 
     opset = int(opset)
     contract = build_contract(src, opset)
     if stress is not None:
-        if stress.get('weights_sha256') != contract.weights_sha256:
-            raise ExportError(src.path, '--stress', 'the report is of other weights (sha256 '
-                              f'{str(stress.get("weights_sha256"))[:16]}..., this actor '
-                              f'{contract.weights_sha256[:16]}...)')
-        contract = dataclasses.replace(contract, stress=dict(stress))
+        contract = _checked_stress(contract, stress, src.path)
     obs, where = parity_observations(src.path, contract.obs_dim, samples, seed)
     variants = variants_for(actor)
     for variant in variants:
@@ -222,4 +248,4 @@ def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: 
 
 __all__ = ['DEFAULT_OPSET', 'ExportResult', 'PARITY_SAMPLES', 'PARITY_TOLERANCE',
            'atomic_write_bytes', 'build_contract', 'check_parity', 'export_policy',
-           'parity_observations', 'weights_sha256']
+           'parity_observations', 'stamp_stress', 'weights_sha256']

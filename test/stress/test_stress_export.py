@@ -54,3 +54,36 @@ def test_g1_stress_report_goes_into_the_contract(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and 'other weights' in err[0]
     assert not os.path.exists(tmp_path / 'o.onnx')
+
+
+def test_an_exported_policy_takes_its_stress_report_with_the_graph_untouched(tmp_path, capsys):
+    import onnx
+    run = _run(tmp_path / 'run', 0)
+    policy = str(tmp_path / 'g1.onnx')
+    assert main(['export', run, '-o', policy, '--samples', '20']) == 0
+    out = str(tmp_path / 'report')
+    main(['stress', policy, '--conditions', 'nominal', '--episodes', '1', '--max-steps', '5',
+          '--workers', '1', '--out', out, '--no-progress'])
+    before = onnx.load(policy)
+    capsys.readouterr()
+    assert main(['export', policy, '--stress', out]) == 2  # in place needs --force
+    assert 'pass --force' in capsys.readouterr().err
+    assert main(['export', policy, '--stress', out, '--force']) == 0
+    assert 'graph unchanged' in capsys.readouterr().out
+    after = onnx.load(policy)
+    assert after.graph.SerializeToString() == before.graph.SerializeToString()
+    assert main(['inspect', policy]) == 0
+    assert 'stress           ' in capsys.readouterr().out
+    from symphony_ros.policy.onnx_file import load_contract
+    assert load_contract(policy).stress['episodes'] == 1
+
+    assert main(['export', policy, '-o', str(tmp_path / 'x.onnx')]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'can only be given --stress' in err[0]
+    other = str(tmp_path / 'other.onnx')
+    assert main(['export', _run(tmp_path / 'other', 1), '-o', other, '--samples', '20']) == 0
+    capsys.readouterr()
+    assert main(['export', other, '--stress', out, '--force']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'other weights' in err[0] and other in err[0]
+    assert load_contract(other).stress is None
