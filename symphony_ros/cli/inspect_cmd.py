@@ -76,8 +76,8 @@ def describe(path: str, model, contract) -> List[str]:
 
 def _randomization_line(tc: dict) -> str:
     """Say how the training env was perturbed, and which run the networks started from."""
-    line = (f'{tc.get("randomize", "none")} x{tc.get("randomize_scale", 1.0):g} '
-            '(training env only)')
+    where = 'training and test envs' if tc.get('eval_randomized') else 'training env only'
+    line = f'{tc.get("randomize", "none")} x{tc.get("randomize_scale", 1.0):g} ({where})'
     if tc.get('randomize_ramp'):
         line += f', widened from none over {tc["randomize_ramp"]:,} steps'
     if tc.get('init_from'):

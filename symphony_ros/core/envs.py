@@ -116,13 +116,19 @@ def make_randomized_env(name: str, obs_spec: Optional[str], spec, log_path: Opti
     return randomize_env(env, spec, get_robot(lookup(name).robot), log_path)
 
 
+def make_test_env(cfg: 'TrainConfig', notes: Optional[List[str]] = None) -> gym.Env:
+    """Make run ``cfg``'s test env: nominal, or randomised when it asks (eval_randomized)."""
+    return make_run_env(cfg, randomized=cfg.eval_randomized, notes=notes)
+
+
 def make_run_env(cfg: 'TrainConfig', randomized: bool = False, log_path: Optional[str] = None,
                  notes: Optional[List[str]] = None) -> gym.Env:
     """Make an env of run ``cfg``: its training env (``randomized``) or its test env.
 
     The one factory of a run's envs, in one process or on Ray workers, so that every
     training env is perturbed by the run's ``--randomize`` and every test env is nominal
-    (a test return measures the robot the policy is meant for).
+    (a test return measures the robot the policy is meant for) unless the run asks
+    otherwise (:func:`make_test_env`).
 
     :param randomized: wrap the env with ``cfg.randomize`` x ``cfg.randomize_scale``.
     :param log_path: where the randomised env appends one JSON line per episode (or None).

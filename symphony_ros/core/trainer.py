@@ -24,7 +24,7 @@ from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpo
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
 from .envs import (check_env_name, default_obs_spec, env_dims, episode_limit, get_rng_state,
-                   make_run_env, randomization, set_rng_state)
+                   make_run_env, make_test_env, randomization, set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .replay import FadingReplayBuffer
 from .run_dir import RANDOMIZATION_LOG, check_run_dir, identity, write_run_config
@@ -97,6 +97,9 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
         raise ValueError(f'eval_episodes: the paper protocol runs {PAPER_EPISODES} episodes, '
                          f'got {cfg.eval_episodes}')
     spec = randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
+    if cfg.eval_randomized and spec is None:
+        raise ValueError('--eval-randomized: there is no randomisation to evaluate under '
+                         'without --randomize (default or a YAML file of ranges)')
     if cfg.randomize_ramp and spec is None:
         raise ValueError('--randomize-ramp: there is nothing to ramp without --randomize '
                          '(default or a YAML file of ranges)')
@@ -130,10 +133,10 @@ class Trainer:
         np.random.seed(cfg.seed % 2**32)
         self.notes: List[str] = []
         """Lines for the user about this run's setup, said once (the CLI prints them)."""
-        # Training only: evaluation sees the nominal robot (randomization.jsonl: the draws).
+        # Evaluation sees the nominal robot unless asked (randomization.jsonl: the draws).
         self.env = make_run_env(cfg, randomized=True, notes=self.notes,
                                 log_path=os.path.join(self.run_dir, RANDOMIZATION_LOG))
-        self.test_env = make_run_env(cfg, notes=self.notes)
+        self.test_env = make_test_env(cfg, notes=self.notes)
         self.obs_dim, self.act_dim = env_dims(self.env)
         # Record the spec actually used, so an export never guesses it from the env's default.
         self.obs_spec = cfg.obs_spec or default_obs_spec(cfg.env)

@@ -127,6 +127,11 @@ class Collector(_Worker):
 class Evaluator(_Worker):
     """Runs the test episodes of given weights, off the learner's critical path."""
 
+    @property
+    def randomized(self) -> bool:
+        """The run's test env: randomised only when the run asks (eval_randomized)."""
+        return self.cfg.eval_randomized
+
     def evaluate(self, weights: Weights, evaluation: int) -> EvalResult:
         """Evaluate the deterministic actor of ``weights`` as the trainer does in process.
 

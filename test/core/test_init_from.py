@@ -90,3 +90,23 @@ def test_ramp_with_collectors_is_refused_before_ray_starts(tmp_path):
     with pytest.raises(ValueError, match='--randomize-ramp runs in a single process'):
         make_trainer(cfg, DistributedConfig(collectors=2))
     assert not os.path.exists(tmp_path / 'f')
+
+
+def test_eval_randomized_tests_under_the_full_ranges_with_the_same_draws(tmp_path):
+    from symphony_ros.distributed.workers import Evaluator
+    from symphony_ros.robot.randomize import Randomized
+    cfg = _cfg(tmp_path / 'g', randomize='default', randomize_ramp=1000, eval_randomized=True)
+    trainer = Trainer(cfg, progress=False, tensorboard=False)
+    try:
+        env = trainer.test_env
+        assert isinstance(env, Randomized) and env.rspec.scale == 1.0
+        draws = [env.reset(seed=10_000)[1]['randomization'] for _ in range(2)]
+        assert draws[0] == draws[1] and draws[0]['payload_kg'] != 0.0
+    finally:
+        trainer.close()
+    worker = Evaluator(cfg.to_dict(), trainer.obs_dim, trainer.act_dim)
+    assert isinstance(worker.env, Randomized)
+    nominal = Evaluator(_cfg(tmp_path / 'h').to_dict(), trainer.obs_dim, trainer.act_dim)
+    assert not isinstance(nominal.env, Randomized)
+    with pytest.raises(ValueError, match='--eval-randomized'):
+        Trainer(_cfg(tmp_path / 'i', eval_randomized=True), progress=False, tensorboard=False)
