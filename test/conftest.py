@@ -1,13 +1,36 @@
 """Shared pytest setup: every test process gets its own DDS domain, limited to localhost."""
 
+import fcntl
 import os
+import tempfile
 
 import pytest
 
+DOMAIN_LOCKS = os.path.join(tempfile.gettempdir(), 'symphony_ros_test_domains')
+_claimed = []
+
 
 def _domain_for_process() -> int:
-    # Spread concurrent pytest processes over domains 1..100 (ROS allows 0..101 on Linux).
-    return 1 + os.getpid() % 100
+    """Claim a DDS domain (1..100) that no other test process on this machine holds.
+
+    The claim is a lock on a file, held for this process's life and released by the OS
+    however it ends, so concurrent pytest runs never share a domain (ROS allows 0..101 on
+    Linux). Started from the pid, so processes rarely probe the same files.
+    """
+    os.makedirs(DOMAIN_LOCKS, exist_ok=True)
+    start = os.getpid() % 100
+    for i in range(100):
+        domain = 1 + (start + i) % 100
+        fd = os.open(os.path.join(DOMAIN_LOCKS, f'{domain}.lock'), os.O_CREAT | os.O_RDWR,
+                     0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        _claimed.append(fd)  # kept open: closing it would release the claim
+        return domain
+    return 1 + start  # a hundred test processes at once: share one
 
 
 os.environ['ROS_DOMAIN_ID'] = str(_domain_for_process())
