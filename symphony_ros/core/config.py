@@ -153,9 +153,9 @@ class TrainConfig:
     """Env steps over which the randomisation widens linearly from none to
     --randomize-scale, set at each episode start (0: full width from the first step)."""
     eval_randomized: bool = False
-    """Test episodes under the run's randomisation at full width (the same draws at every
-    evaluation, from the episode seeds), so best_actor.pt is the actor that copes best;
-    false: the nominal robot."""
+    """Test episodes under the run's randomisation at --randomize-scale, never ramped (the
+    same draws at every evaluation, from the episode seeds), so best_actor.pt is the actor
+    that copes best; false: the nominal robot."""
     init_from: Optional[str] = None
     """Start the networks and optimizer from this checkpoint (a file, or a run folder's
     newest); the buffer is filled by a warm-up with that actor. Its obs/action sizes and
