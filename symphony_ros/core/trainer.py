@@ -195,7 +195,9 @@ class Trainer:
         if self._obs is None:
             first = p.episodes == 0 and p.step == 0
             if self.cfg.randomize_ramp and hasattr(self.env, 'set_width'):
-                self.env.set_width(min(1.0, p.step / self.cfg.randomize_ramp))
+                width = min(1.0, p.step / self.cfg.randomize_ramp)
+                self.env.set_width(width)
+                self.log.scalar('train/randomize_width', width, p.step)
             self._obs, _ = self.env.reset(seed=self.cfg.seed if first else None)
             self._ep_step = 0
         # The paper's deliberate fall: near the time limit only noise acts, which feeds
