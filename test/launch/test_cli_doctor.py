@@ -28,8 +28,9 @@ def test_doctor_passes_here_and_checks_everything(ros_env):
     assert [lines[k] for k in ('rclpy', 'DDS scope', 'DDS round trip', 'policy')] == ['OK'] * 4
     dims = f'({get_obs_spec("humanoid_v4_full").dim}) -> {get_robot("humanoid").n_joints} joints'
     assert f'humanoid_v4_full {dims} of humanoid' in done.stdout
-    # The shipped policy's contract carries no stress report; doctor assumes robot:=real.
-    assert lines['stress gate'] == 'WARN' and '-> run `symphony stress' in done.stdout
+    # The shipped policy's contract carries its failed stress verdict; doctor assumes
+    # robot:=real.
+    assert lines['stress gate'] == 'WARN' and 'FAILED stress verdict' in done.stdout
 
 
 def test_doctor_fails_on_a_broken_policy_and_names_it(ros_env, tmp_path):

@@ -16,14 +16,12 @@ def test_a_shipped_policy_drives_its_robot_and_carries_its_stress_report(robot):
     path = paths.shipped_policy_path(robot)
     loop = PolicyLoop(path, get_robot(robot))   # the deploy side's checks, as demo runs them
     stress = loop.policy.contract.stress
-    if robot == 'humanoid':
-        return   # exported before the stress gate; its report sits beside it (models/)
-    with open(os.path.join(os.path.dirname(path), f'{robot}_velocity_symphony_stress',
-                           'report.json')) as f:
+    with open(os.path.join(os.path.splitext(path)[0] + '_stress', 'report.json')) as f:
         report = json.load(f)
     assert (stress['verdict'] == 'PASS') is report['verdict']['passed']
     assert stress['failed'] == report['verdict']['failed']
-    assert loop.needs_command
+    assert stress['weights_sha256'] == loop.policy.contract.weights_sha256
+    assert loop.needs_command is (robot == 'g1')
 
 
 def test_the_g1_policy_holds_its_arms():
