@@ -71,6 +71,14 @@ def test_networks_of_another_shape_are_refused_naming_the_checkpoint(source, tmp
     assert not os.path.exists(tmp_path / 'd' / 'checkpoints')
 
 
+def test_an_actor_snapshot_is_refused_pointing_at_the_checkpoints(source, tmp_path):
+    best = str(source / 'best_actor.pt')
+    assert os.path.isfile(best)
+    with pytest.raises(CheckpointError, match='holds no critic') as err:
+        Trainer(_cfg(tmp_path / 'j', init_from=best), progress=False, tensorboard=False)
+    assert best in str(err.value) and 'ckpt_<step>.pt' in str(err.value)
+
+
 def test_cli_refuses_a_folder_without_checkpoints_in_one_line(tmp_path):
     (tmp_path / 'empty').mkdir()
     proc = subprocess.run(
