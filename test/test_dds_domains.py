@@ -24,9 +24,18 @@ def test_concurrent_processes_claim_distinct_domains():
     assert len(set(domains + [mine])) == 4 and all(1 <= d <= 100 for d in domains + [mine])
 
 
-def test_a_second_claim_from_the_same_pid_moves_to_another_domain():
-    import conftest
-    assert len(conftest._claimed) == 1  # pytest's own conftest module, holding our claim
+def _root_conftest(pytestconfig):
+    """Return the conftest module pytest loaded from this folder (not another 'conftest')."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'conftest.py')
+    found = [m for m in pytestconfig.pluginmanager.get_plugins()
+             if getattr(m, '__file__', None) == path]
+    assert found, 'the root conftest is not loaded'
+    return found[0]
+
+
+def test_a_second_claim_from_the_same_pid_moves_to_another_domain(pytestconfig):
+    conftest = _root_conftest(pytestconfig)
+    assert len(conftest._claimed) == 1  # the claim this process made at start-up
     # Same pid, so the same starting domain: the held lock is what moves the claim on.
     second = conftest._domain_for_process()
     try:
