@@ -166,6 +166,10 @@ def load_checkpoint(path: str) -> Dict[str, Any]:
     :raises CheckpointError: unreadable file, wrong format or missing fields.
     """
     state = safe_torch_load(path)
+    if state.get('kind') == 'actor':
+        raise CheckpointError(f'{path}: an actor snapshot, not a training checkpoint: it '
+                              'holds no critic; give its run folder or one of its '
+                              'checkpoints/ckpt_<step>.pt')
     if state.get('format') != FORMAT:
         raise CheckpointError(f'{path}: checkpoint format {state.get("format")!r} is not '
                               f'supported (expected {FORMAT})')

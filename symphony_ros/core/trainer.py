@@ -21,8 +21,7 @@ import torch
 
 from .agent import Symphony, deliberate_fall
 from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
-                         load_checkpoint, load_replay, replay_path, safe_torch_load,
-                         save_checkpoint)
+                         load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
 from .envs import (check_env_name, default_obs_spec, env_dims, episode_limit, get_rng_state,
                    make_run_env, make_test_env, randomization, set_rng_state)
@@ -468,9 +467,6 @@ class Trainer:
         if path is None:
             raise CheckpointError(f'--init-from {source}: the folder holds no checkpoint '
                                   '(expected checkpoints/ckpt_<step>.pt)')
-        if safe_torch_load(path).get('kind') == 'actor':
-            raise CheckpointError(f'--init-from {path}: an actor snapshot holds no critic; '
-                                  'give its run folder or one of its checkpoints/ckpt_<step>.pt')
         state = load_checkpoint(path)
         self._load_agent(state, path)
         self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
