@@ -14,6 +14,7 @@ the watchdog's torques were recorded.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -92,6 +93,11 @@ class Timeline:
     being in the recording (see :meth:`applied_torque`)."""
     _by_stamp: Optional[Dict[int, 'Command']] = field(default=None, repr=False)
 
+    @functools.cached_property
+    def pd_law(self) -> PDLaw:
+        """The robot's PD law (pd_position robots): made once, used at every state."""
+        return PDLaw(self.robot)
+
     def applied_torque(self, i: int) -> Optional[np.ndarray]:
         """Return the hardware command that moved the robot from state ``i`` to ``i + 1``.
 
@@ -159,8 +165,7 @@ class Timeline:
         if i is None:
             return None
         s = sample.state
-        return PDLaw(self.robot).torque(self.targets[i], s.joint_positions,
-                                        s.joint_velocities)
+        return self.pd_law.torque(self.targets[i], s.joint_positions, s.joint_velocities)
 
     def velocity_commands(self, log_ns: np.ndarray) -> np.ndarray:
         """[len(log_ns), 3] the velocity command in force at each (increasing) log time.
@@ -310,7 +315,7 @@ def _add_commands(tl: Timeline, got: Dict[str, List[Tuple[int, Any]]], names: Di
     index = {s.stamp_ns: k for k, s in enumerate(tl.states)}
     all_js = sorted((log, stamp) for stamp, ls in js_logs.items() for log in ls)
     js_log_arr = np.array([x[0] for x in all_js], dtype=np.int64)
-    law = PDLaw(tl.robot) if tl.robot.action_kind == 'pd_position' else None
+    law = tl.pd_law if tl.robot.action_kind == 'pd_position' else None
     field = 'effort' if law is None else 'position'
     for log_ns, stamp, value in _convert(got['command'],
                                          lambda m: joint_efforts(mapper, m, field),
