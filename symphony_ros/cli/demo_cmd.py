@@ -24,9 +24,9 @@ from .. import paths
 from ..util.fields import number
 
 SHOWN = ('episode ', 'FAULT', 'error', 'Error', 'refusing', 'done:')
+"""Lines of the graph's output worth showing live (everything goes to launch.log)."""
 DEFAULT_CMD_VEL = '0.5,0,0'
 """Walk forward at 0.5 m/s: inside the G1's trained ranges, and visible in a GIF."""
-"""Lines of the graph's output worth showing live (everything goes to launch.log)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -171,8 +171,10 @@ def _check_policy(args: argparse.Namespace) -> None:
                            f'with `symphony train --robot {args.robot}`, export it with '
                            '`symphony export`, and pass it with --policy FILE.onnx')
     if not os.path.isfile(args.policy):
-        raise CliError(f'--policy {args.policy}: no such file (the shipped policy is '
-                       f'models/{paths.DEFAULT_POLICY}; export your own with symphony export)')
+        shipped = paths.SHIPPED_POLICIES.get(robot.name)
+        hint = f'the shipped policy is models/{shipped}; ' if shipped else ''
+        raise CliError(f'--policy {args.policy}: no such file ({hint}export your own with '
+                       'symphony export)')
     try:
         loop = PolicyLoop(args.policy, robot)
     except (DeployError, PolicyError, ValueError) as exc:
