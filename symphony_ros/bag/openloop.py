@@ -60,6 +60,7 @@ def run_open_loop(path: str, robot: RobotDescription, tl: Timeline) -> OpenLoopR
             skipped += 1
             continue
         state = tl.states[cmd.state_index].state
+        loop.ticks = k  # a gait clock counts the recorded ticks, skipped ones too
         try:
             out, _ = loop.act(state, commands[k])
         except ValueError as exc:      # a field the observation needs is missing

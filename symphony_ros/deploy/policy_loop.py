@@ -14,6 +14,7 @@ import numpy as np
 
 from ..policy.runtime import OnnxPolicy
 from ..robot.description import RobotDescription, get_robot
+from ..robot.gait import GaitClock
 from ..robot.observations import ObservationBuilder
 from ..robot.pd import PDLaw
 from ..robot.state import RobotState
@@ -55,6 +56,23 @@ class PolicyLoop:
             raise DeployError(f'{policy_path}: observation {c.observation.name!r} takes a '
                               'velocity command but the contract records no '
                               'task.command_ranges')
+        self.clock = self._gait_clock(policy_path, c.observation, c.task or {})
+        """The policy's gait clock (None: its observation has none); ticks with each act."""
+        self.ticks = 0
+        self._phase = np.zeros(2)
+
+    def _gait_clock(self, policy_path: str, observation, task) -> Optional[GaitClock]:
+        if not any(name == 'gait_phase' for name, _ in observation.terms):
+            return None
+        period = task.get('gait_period')
+        if not period:
+            raise DeployError(f'{policy_path}: observation {observation.name!r} takes a gait '
+                              'clock but the contract records no task.gait_period')
+        try:
+            return GaitClock(float(period), self.robot.control_dt,
+                             float(task.get('gait_stance', GaitClock.stance)))
+        except ValueError as exc:
+            raise DeployError(f'{policy_path}: task.gait_period/gait_stance: {exc}') from None
 
     @property
     def needs(self) -> Tuple[str, ...]:
@@ -82,8 +100,11 @@ class PolicyLoop:
         """
         if self.needs_command and command is None:
             raise DeployError('this policy takes a velocity command and none was given')
+        phase = None if self.clock is None else self.clock.observe(self.ticks, self._phase)
         obs = self.builder.build(state, self.prev_action,
-                                 command=command if self.needs_command else None)
+                                 command=command if self.needs_command else None,
+                                 gait_phase=phase)
+        self.ticks += 1
         t0 = time.perf_counter()
         action = self.policy.act(obs)
         self.inference.add(time.perf_counter() - t0)

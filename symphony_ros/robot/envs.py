@@ -190,8 +190,11 @@ def lookup(env_id: str) -> Optional[EnvEntry]:
                          f'({robot.source}) has action kind {robot.action_kind!r}')
     spec = VelocityTask.for_robot(robot)
 
-    def factory(obs_spec: str = OBS_SPEC, **kwargs: Any) -> gym.Env:
-        return make_velocity_env(robot, env_id=env_id, **kwargs)
-    return EnvEntry(factory, (OBS_SPEC,), robot_name,
-                    {'name': task, 'command_ranges': spec.command_ranges(),
-                     'episode_steps': spec.episode_steps})
+    def factory(obs_spec: str = spec.obs_spec, **kwargs: Any) -> gym.Env:
+        return make_velocity_env(robot, env_id=env_id, obs_spec=obs_spec, **kwargs)
+    facts: Dict[str, Any] = {'name': task, 'command_ranges': spec.command_ranges(),
+                             'episode_steps': spec.episode_steps}
+    if spec.gait_period > 0:
+        facts.update(gait_period=spec.gait_period, gait_stance=spec.gait_stance)
+    return EnvEntry(factory, tuple(dict.fromkeys((spec.obs_spec, OBS_SPEC))), robot_name,
+                    facts)

@@ -16,10 +16,11 @@ import mujoco
 from .description import RobotDescription, get_robot
 
 INPUTS = ('odom', 'imu', 'joint_states', 'joint_efforts', 'previous_action', 'command',
-          'simulator')
+          'gait_clock', 'simulator')
 """What a spec may need: nav_msgs/Odometry; sensor_msgs/Imu; sensor_msgs/JointState positions
 and velocities; its efforts too; the policy's previous action; a velocity command (vx, vy,
-yaw rate; geometry_msgs/Twist on a robot); or the simulator itself (a spec that cannot be
+yaw rate; geometry_msgs/Twist on a robot); the policy's own gait clock (its control ticks
+times the control period, modulo the gait period: nothing measured); or the simulator itself (a spec that cannot be
 computed from measured state)."""
 
 QUATERNION_CONVENTION = 'wxyz'
@@ -146,11 +147,30 @@ def velocity(robot: RobotDescription) -> ObservationSpec:
         description=base.description + ' Then the velocity command (vx, vy, yaw rate).')
 
 
+def velocity_gait(robot: RobotDescription) -> ObservationSpec:
+    """The velocity observation plus a gait clock, so a stepping rhythm can be rewarded.
+
+    A reward that asks each foot to be down or up at given phases is only learnable if the
+    policy sees the phase; the clock is the policy's own (nothing on the robot measures it).
+    """
+    base = velocity(robot)
+    return ObservationSpec(
+        name='velocity_gait', terms=base.terms + (('gait_phase', 2),),
+        needs=base.needs + ('gait_clock',), reproducible_from_state=True, robot=robot.name,
+        frames={**base.frames,
+                'gait_phase': 'sin and cos of 2 pi phase, phase in [0, 1) = (control ticks '
+                              'since the policy started x control period / task.gait_period) '
+                              'mod 1; the left foot swings in the second part of the cycle, '
+                              'the right foot half a cycle later'},
+        description=base.description + ' Then the gait clock (sin, cos of its phase).')
+
+
 SPEC_FACTORIES: Dict[str, Callable[[RobotDescription], ObservationSpec]] = {
     'humanoid_v4_full': humanoid_v4_full,
     'proprioceptive': proprioceptive,
     'gym_humanoid_v4': gym_humanoid_v4,
     'velocity': velocity,
+    'velocity_gait': velocity_gait,
 }
 
 OBS_SPECS: Dict[str, ObservationSpec] = {

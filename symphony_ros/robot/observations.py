@@ -61,7 +61,8 @@ class _FullStateTerms:
         self.lin_world = np.zeros(3)
 
     def fill(self, state: RobotState, prev_action: Optional[np.ndarray], out: np.ndarray,
-             command: Optional[np.ndarray] = None) -> None:
+             command: Optional[np.ndarray] = None,
+             gait_phase: Optional[np.ndarray] = None) -> None:
         name, n, quat, qpos, qvel = self.spec.name, self.n, self.quat, self.qpos, self.qvel
         quat[:] = _field(name, state, 'base_orientation', 4)
         # Leaves a unit quaternion bit-identical (MuJoCo skips |q| within 1e-15 of 1).
@@ -101,7 +102,8 @@ class _ProprioceptiveTerms:
         self.sl = spec.slices()
 
     def fill(self, state: RobotState, prev_action: Optional[np.ndarray], out: np.ndarray,
-             command: Optional[np.ndarray] = None) -> None:
+             command: Optional[np.ndarray] = None,
+             gait_phase: Optional[np.ndarray] = None) -> None:
         name, n, sl = self.spec.name, self.n, self.sl
         out[sl['imu_angular_velocity']] = _field(name, state, 'imu_angular_velocity', 3)
         out[sl['projected_gravity']] = projected_gravity(
@@ -121,10 +123,16 @@ class _ProprioceptiveTerms:
                 raise ValueError(f'observation spec {name!r} needs command (vx, vy, yaw rate), '
                                  f'got {None if command is None else np.shape(command)}')
             out[sl['command']] = command
+        if 'gait_phase' in sl:
+            if gait_phase is None or np.shape(gait_phase) != (2,):
+                raise ValueError(f'observation spec {name!r} needs gait_phase (sin, cos of the '
+                                 'gait clock), got '
+                                 f'{None if gait_phase is None else np.shape(gait_phase)}')
+            out[sl['gait_phase']] = gait_phase
 
 
 _TERMS = {'humanoid_v4_full': _FullStateTerms, 'proprioceptive': _ProprioceptiveTerms,
-          'velocity': _ProprioceptiveTerms}
+          'velocity': _ProprioceptiveTerms, 'velocity_gait': _ProprioceptiveTerms}
 
 
 class ObservationBuilder:
@@ -153,8 +161,8 @@ class ObservationBuilder:
         return self.spec.dim
 
     def build(self, state: RobotState, prev_action: Optional[np.ndarray] = None,
-              out: Optional[np.ndarray] = None, command: Optional[np.ndarray] = None
-              ) -> np.ndarray:
+              out: Optional[np.ndarray] = None, command: Optional[np.ndarray] = None,
+              gait_phase: Optional[np.ndarray] = None) -> np.ndarray:
         """Return the observation (float64, shape [dim]) for ``state``.
 
         :param prev_action: the policy's previous action, robot joint order (zeros before the
@@ -162,12 +170,14 @@ class ObservationBuilder:
         :param out: optional float64 [dim] buffer to write into (and return) instead of a new
             array.
         :param command: velocity command (vx, vy, yaw rate) for specs that need 'command'.
+        :param gait_phase: (sin, cos) of the gait clock (`GaitClock.observe`) for specs that
+            need 'gait_clock'.
         :raises ValueError: a field the spec needs is None or mis-sized, or the result is not
             finite (naming the terms).
         """
         if out is None:
             out = np.empty(self.spec.dim)
-        self._terms.fill(state, prev_action, out, command)
+        self._terms.fill(state, prev_action, out, command, gait_phase)
         if not np.isfinite(out).all():
             bad = [n for n, s in self.spec.slices().items() if not np.isfinite(out[s]).all()]
             raise ValueError(f'observation spec {self.spec.name!r}: non-finite values in '

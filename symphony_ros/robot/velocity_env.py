@@ -5,7 +5,9 @@ targets, and the PD law (`symphony_ros.robot.pd`, run by the model's position se
 `symphony_ros.robot.model`) turns them into torque at every physics step (200 Hz for the G1).
 The actor observes spec 'velocity' through the one `ObservationBuilder` (IMU angular
 velocity, projected gravity, joint positions minus default, joint velocities, previous
-action, command). Commands are drawn at reset and redrawn every
+action, command), and 'velocity_gait' (the same plus a gait clock, `symphony_ros.robot.gait`)
+when the task has a ``gait_period``: then the gait terms reward each foot for being down or
+swinging when the clock says. Commands are drawn at reset and redrawn every
 ``resample_steps`` control steps, a ``standing_fraction`` of them zero. The reward is a sum of
 named, weighted terms (`VelocityTask.weights`); ``info['reward_terms']`` carries each weighted
 term of the step, so training logs them apart. An episode ends when the robot falls (base
@@ -25,6 +27,7 @@ import mujoco
 import numpy as np
 
 from .description import RobotDescription
+from .gait import GaitClock
 from .model import build_model, home_qpos
 from .observations import ObservationBuilder
 from .pd import PDLaw
@@ -34,12 +37,14 @@ from .velocity_reward import VelocityReward
 
 TASK = 'velocity'
 OBS_SPEC = 'velocity'
+GAIT_OBS_SPEC = 'velocity_gait'
 
 DEFAULT_WEIGHTS = {
     'track_lin_vel': 1.0, 'track_ang_vel': 0.5, 'alive': 0.15, 'upright': -1.0,
     'base_height': -10.0, 'action_rate': -0.01, 'torque': -1e-5, 'joint_limit': -5.0,
-    'foot_slip': -0.1, 'air_time': 0.5}
-"""Per control step; proportions after legged_gym / unitree_rl_gym's humanoid settings."""
+    'foot_slip': -0.1, 'air_time': 0.5, 'gait_contact': 0.0, 'swing_height': 0.0}
+"""Per control step; proportions after legged_gym / unitree_rl_gym's humanoid settings. The
+gait terms score nothing without a gait clock (``gait_period`` 0), hence weight 0 here."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,13 @@ class VelocityTask:
     """Share of each joint range (about its middle) beyond which joint_limit penalises."""
     reset_joint_noise: float = 0.05
     """rad; uniform noise on the default pose at reset."""
+    gait_period: float = 0.0
+    """s per gait cycle; > 0 gives the policy a gait clock (observation 'velocity_gait') and
+    scores the gait terms; 0: no clock (observation 'velocity')."""
+    gait_stance: float = GaitClock.stance
+    """Share of the gait cycle each foot is expected down."""
+    swing_height: float = 0.08
+    """m a swinging foot should rise above where it stood at reset."""
     weights: Dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     """Reward term -> weight; terms are defined in `VelocityReward.terms`."""
 
@@ -87,6 +99,9 @@ class VelocityTask:
                 raise ValueError(f'{robot.source}: tasks.{TASK}.weights.{term}: unknown reward '
                                  f'term; expected one of {", ".join(DEFAULT_WEIGHTS)}')
             weights[term] = float(w)
+        if float(given.get('gait_period', 0.0)) < 0:
+            raise ValueError(f'{robot.source}: tasks.{TASK}.gait_period: expected s >= 0 (0: '
+                             f'no gait clock), got {given["gait_period"]}')
         for key in ('lin_vel_x', 'lin_vel_y', 'yaw_rate'):
             if key in given:
                 lo, hi = given[key]
@@ -95,6 +110,17 @@ class VelocityTask:
                                      f'[{lo}, {hi}]')
                 given[key] = (float(lo), float(hi))
         return cls(weights=weights, **given)
+
+    @property
+    def obs_spec(self) -> str:
+        """Return the observation the task gives: with the gait clock or without."""
+        return GAIT_OBS_SPEC if self.gait_period > 0 else OBS_SPEC
+
+    def gait_clock(self, dt: float) -> Optional[GaitClock]:
+        """Return the task's gait clock at control period ``dt`` (None: no clock)."""
+        if self.gait_period <= 0:
+            return None
+        return GaitClock(self.gait_period, dt, self.gait_stance)
 
     def command_ranges(self) -> Dict[str, Tuple[float, float]]:
         """Return the command ranges the policy is trained on (for the contract)."""
@@ -108,15 +134,28 @@ class VelocityEnv(gym.Env):
     metadata = {'render_modes': []}
 
     def __init__(self, robot: RobotDescription, task: Optional[VelocityTask] = None,
-                 env_id: str = '') -> None:
-        """Build the model once; resolve joints, feet and the base by name."""
+                 env_id: str = '', obs_spec: str = '') -> None:
+        """Build the model once; resolve joints, feet and the base by name.
+
+        :param obs_spec: the observation to give (empty: the task's). The reward is the
+            task's either way: a policy that does not see the gait clock ('velocity') is still
+            scored on the gait terms, as the sim node and a recording score it.
+        :raises ValueError: 'velocity_gait' on a task with no gait clock, or another spec.
+        """
         self.robot = robot
         self.task = task or VelocityTask.for_robot(robot)
+        obs_spec = obs_spec or self.task.obs_spec
+        if obs_spec not in (OBS_SPEC, self.task.obs_spec):
+            raise ValueError(f'task {TASK!r} on {robot.name!r}: observation {obs_spec!r} needs '
+                             f'a gait clock (tasks.{TASK}.gait_period > 0 in {robot.source}); '
+                             f'expected {OBS_SPEC!r}')
         self.law = PDLaw(robot)
         self.model = build_model(robot)
         self.data = mujoco.MjData(self.model)
         self.reader = MujocoStateReader(self.model, robot)
-        self.builder = ObservationBuilder(OBS_SPEC, robot)
+        self.builder = ObservationBuilder(obs_spec, robot)
+        self.clock = self.task.gait_clock(robot.control_dt) if obs_spec != OBS_SPEC else None
+        self._phase = np.zeros(2)
         self.qa, self.da = joint_addresses(self.model, robot.joint_names)
         self.home = home_qpos(self.model, robot)
         self.rewards = VelocityReward(robot, self.task, self.model)
@@ -183,11 +222,11 @@ class VelocityEnv(gym.Env):
         self._state = self.reader.read(d)
         gravity = projected_gravity(self._state.base_orientation)
         fallen = self._fallen(gravity)
+        self._steps += 1
         terms = self.rewards.terms(d, self._state, a, self.prev_action, self.command,
-                                   self._tau, gravity)
+                                   self._tau, gravity, self._steps)
         reward = float(sum(terms.values()))
         self.prev_action[:] = a
-        self._steps += 1
         if self._steps % self.task.resample_steps == 0:
             self._draw_command()
         obs = self._observe()
@@ -202,7 +241,9 @@ class VelocityEnv(gym.Env):
         return self._observe(), {'command': self.command.copy()}
 
     def _observe(self) -> np.ndarray:
-        return self.builder.build(self._state, self.prev_action, command=self.command)
+        phase = None if self.clock is None else self.clock.observe(self._steps, self._phase)
+        return self.builder.build(self._state, self.prev_action, command=self.command,
+                                  gait_phase=phase)
 
     def robot_state(self):
         """Return the `RobotState` of the current observation."""
@@ -225,17 +266,21 @@ class VelocityEnv(gym.Env):
         return False
 
 
-def make_velocity_env(robot: RobotDescription, env_id: str = '', **kwargs: Any) -> gym.Env:
+def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str = '',
+                      **kwargs: Any) -> gym.Env:
     """Return the velocity task on ``robot`` (a pd_position robot).
 
-    :raises ValueError: a torque robot, or a bad ``tasks.velocity`` in its robot file.
+    :param obs_spec: the observation to give ('velocity' or 'velocity_gait'; empty: the one
+        the robot file's task settings give).
+    :raises ValueError: a torque robot, a bad ``tasks.velocity`` in its robot file, or an
+        observation the task cannot give.
     """
     if robot.action_kind != 'pd_position':
         raise ValueError(f'task {TASK!r} needs a pd_position robot; {robot.name!r} '
                          f'({robot.source}) has action kind {robot.action_kind!r}')
     if kwargs:
         raise ValueError(f'velocity env: unknown options {", ".join(sorted(kwargs))}')
-    return VelocityEnv(robot, env_id=env_id)
+    return VelocityEnv(robot, env_id=env_id, obs_spec=obs_spec)
 
 
-__all__ = ['DEFAULT_WEIGHTS', 'VelocityEnv', 'VelocityTask', 'make_velocity_env']
+__all__ = ['DEFAULT_WEIGHTS', 'GAIT_OBS_SPEC', 'VelocityEnv', 'VelocityTask', 'make_velocity_env']

@@ -52,6 +52,8 @@ class VelocityReward:
         self._driven = (robot.action_scale > 0).astype(np.float64)
         self._air = np.zeros(len(self.feet))
         self._feet_xy = np.zeros((len(self.feet), 2))
+        self._feet_z0 = np.zeros(len(self.feet))
+        self.clock = task.gait_clock(self.dt)
         self.errors: Tuple[float, float] = (0.0, 0.0)
         """(squared linear velocity error (m/s)^2, squared yaw-rate error (rad/s)^2) of the
         last step: the tracking terms' arguments."""
@@ -60,6 +62,8 @@ class VelocityReward:
         """Start an episode: no foot in the air, feet where ``data`` has them."""
         self._air[:] = 0.0
         self.track_feet(data)
+        # Swing height is measured from where the feet stand at the start of the episode.
+        self._feet_z0[:] = data.xpos[self.feet, 2]
 
     def track_feet(self, data: mujoco.MjData) -> None:
         """Take the feet positions of ``data`` as the last step's (slip is measured from them)."""
@@ -75,8 +79,12 @@ class VelocityReward:
 
     def terms(self, data: mujoco.MjData, s: RobotState, action: np.ndarray,
               prev_action: np.ndarray, command: np.ndarray, tau: np.ndarray,
-              gravity: np.ndarray) -> Dict[str, float]:
-        """Weighted terms of the step just taken (terms of weight 0 are still reported)."""
+              gravity: np.ndarray, ticks: int = 0) -> Dict[str, float]:
+        """Weighted terms of the step just taken (terms of weight 0 are still reported).
+
+        :param ticks: control steps of the episode including this one (the gait clock's
+            count for the state reached; unused without a clock).
+        """
         t, cmd, w = self.task, command, self.task.weights
         v, wz = s.base_lin_vel, s.base_ang_vel[2]
         lin_err = (cmd[0] - v[0]) ** 2 + (cmd[1] - v[1]) ** 2
@@ -98,6 +106,8 @@ class VelocityReward:
         if self.robot.nominal_base_height is not None:
             height = (float(s.base_position[2]) - self.robot.nominal_base_height) ** 2
         da = (action - prev_action) * self._driven
+        moving = cmd[0] ** 2 + cmd[1] ** 2 > 0.01 or cmd[2] ** 2 > 0.01
+        gait, swing = self._gait(data, contact, ticks, moving)
         raw = {'track_lin_vel': math.exp(-lin_err / t.tracking_sigma),
                'track_ang_vel': math.exp(-(cmd[2] - wz) ** 2 / t.tracking_sigma),
                'alive': 1.0,
@@ -107,8 +117,25 @@ class VelocityReward:
                'torque': float(tau @ tau),
                'joint_limit': float(beyond.sum()),
                'foot_slip': slip,
-               'air_time': air}
+               'air_time': air,
+               'gait_contact': gait,
+               'swing_height': swing}
         return {k: w.get(k, 0.0) * v for k, v in raw.items()}
+
+    def _gait(self, data: mujoco.MjData, contact: np.ndarray, ticks: int,
+              moving: bool) -> Tuple[float, float]:
+        """Return (feet whose contact is what the clock wants, squared swing-height misses).
+
+        A standing command wants every foot down: the clock keeps running, the feet do not.
+        """
+        if self.clock is None:
+            return 0.0, 0.0
+        stance = self.clock.stance_feet(ticks, len(self.feet))
+        if not moving:
+            stance[:] = True
+        lift = data.xpos[self.feet, 2] - self._feet_z0
+        miss = (lift - self.task.swing_height)[~stance]
+        return float(np.count_nonzero(contact == stance)), float(miss @ miss)
 
 
 @dataclass(frozen=True)
@@ -155,6 +182,8 @@ class VelocityScore:
         self.healthy_z = healthy_z or (-np.inf if lo is None else lo,
                                        np.inf if hi is None else hi)
         self.prev_action = np.zeros(robot.n_joints)
+        self.ticks = 0
+        """Steps scored since `start` (the gait clock's count)."""
 
     def _pose(self, state: RobotState) -> mujoco.MjData:
         self.data.qpos[:] = self.reader.qpos(state, self.model.qpos0)
@@ -164,6 +193,7 @@ class VelocityScore:
     def start(self, state: RobotState, data: Optional[mujoco.MjData] = None) -> None:
         """Begin an episode at ``state`` (``data``: the live simulator's, if there is one)."""
         self.prev_action[:] = 0.0
+        self.ticks = 0
         self.reward.reset(data if data is not None else self._pose(state))
 
     def fallen(self, state: RobotState) -> bool:
@@ -182,9 +212,10 @@ class VelocityScore:
         a = self.prev_action if action is None else np.clip(action, -1.0, 1.0)
         cmd = np.zeros(3) if command is None else np.asarray(command, dtype=np.float64)
         d = data if data is not None else self._pose(after)
+        self.ticks += 1
         terms = self.reward.terms(d, after, a, self.prev_action, cmd,
                                   np.asarray(torque, dtype=np.float64),
-                                  projected_gravity(after.base_orientation))
+                                  projected_gravity(after.base_orientation), self.ticks)
         self.prev_action = np.array(a, dtype=np.float64)
         lin, yaw = self.reward.errors
         return VelocityStep(terms, self.fallen(after), math.sqrt(lin), math.sqrt(yaw))

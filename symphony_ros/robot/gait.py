@@ -1,0 +1,51 @@
+"""The gait clock: a periodic phase the policy observes and the gait reward terms score.
+
+One cycle of ``period`` seconds; foot i is down (stance) while its own phase, the clock's
+shifted by i / n_feet, is below ``stance``, and swings for the rest of the cycle. Trained
+and deployed policies count the same way: phase = (control ticks x control period / period)
+mod 1, ticks from the episode's (or the deployed policy's) first action, so the clock needs no
+sensor and is the same in training, in the sim node and on hardware.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GaitClock:
+    """A gait cycle of ``period`` seconds, each foot down for ``stance`` of it."""
+
+    period: float
+    """s per cycle (two steps of a biped)."""
+    dt: float
+    """s per control tick."""
+    stance: float = 0.55
+    """Share of the cycle a foot is expected down (> 0.5: both down around each step)."""
+
+    def __post_init__(self) -> None:
+        """Refuse a clock that cannot tick: a period or tick that is not positive."""
+        if not (self.period > 0 and self.dt > 0 and 0 < self.stance < 1):
+            raise ValueError(f'gait clock: expected period > 0, dt > 0 and 0 < stance < 1, '
+                             f'got period {self.period}, dt {self.dt}, stance {self.stance}')
+
+    def phase(self, ticks: int) -> float:
+        """Return the phase in [0, 1) after ``ticks`` control ticks."""
+        return (ticks * self.dt / self.period) % 1.0
+
+    def observe(self, ticks: int, out: np.ndarray) -> np.ndarray:
+        """Write (sin, cos) of 2 pi phase into ``out`` (the observation's gait_phase term)."""
+        angle = 2.0 * math.pi * self.phase(ticks)
+        out[0], out[1] = math.sin(angle), math.cos(angle)
+        return out
+
+    def stance_feet(self, ticks: int, n_feet: int) -> np.ndarray:
+        """Return which feet the gait wants down after ``ticks`` ticks (bool [n_feet])."""
+        own = (self.phase(ticks) + np.arange(n_feet) / n_feet) % 1.0
+        return own < self.stance
+
+
+__all__ = ['GaitClock']
