@@ -57,6 +57,11 @@ def describe(path: str, model, contract) -> List[str]:
         lines.append(f'  task             {c.task.get("name", "?")}')
         for key, (lo, hi) in (c.task.get('command_ranges') or {}).items():
             lines.append(f'    command {key:<10} [{_fmt(lo)}, {_fmt(hi)}]')
+        if c.task.get('gait_period'):
+            from ..robot.gait import GaitClock
+            stance = c.task.get('gait_stance', GaitClock.stance)
+            lines.append(f'    gait clock       {_fmt(c.task["gait_period"])} s cycle, stance '
+                         f'{_fmt(stance)} (counted by the policy loop)')
     a = c.algorithm_config
     ret = 'n/a' if c.test_return is None else f'{c.test_return:.2f}'
     lines += [f'  algorithm        {c.algorithm} ({a.get("name", "?")}), hidden_dim '

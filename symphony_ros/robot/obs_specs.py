@@ -20,8 +20,8 @@ INPUTS = ('odom', 'imu', 'joint_states', 'joint_efforts', 'previous_action', 'co
 """What a spec may need: nav_msgs/Odometry; sensor_msgs/Imu; sensor_msgs/JointState positions
 and velocities; its efforts too; the policy's previous action; a velocity command (vx, vy,
 yaw rate; geometry_msgs/Twist on a robot); the policy's own gait clock (its control ticks
-times the control period, modulo the gait period: nothing measured); or the simulator itself (a spec that cannot be
-computed from measured state)."""
+times the control period, modulo the gait period: nothing measured); or the simulator itself
+(a spec that cannot be computed from measured state)."""
 
 QUATERNION_CONVENTION = 'wxyz'
 """Order of every quaternion inside an observation (MuJoCo's); ROS messages carry xyzw."""
@@ -148,7 +148,7 @@ def velocity(robot: RobotDescription) -> ObservationSpec:
 
 
 def velocity_gait(robot: RobotDescription) -> ObservationSpec:
-    """The velocity observation plus a gait clock, so a stepping rhythm can be rewarded.
+    """Return the velocity observation plus a gait clock, so a stepping rhythm can be rewarded.
 
     A reward that asks each foot to be down or up at given phases is only learnable if the
     policy sees the phase; the clock is the policy's own (nothing on the robot measures it).

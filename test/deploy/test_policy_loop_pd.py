@@ -4,7 +4,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from g1_policy import export_g1_policy
+from g1_policy import export_g1_policy, rewrite_contract
 from symphony_ros.deploy.policy_loop import DeployError, PolicyLoop
 from symphony_ros.deploy.velocity_command import VelocityCommand
 from symphony_ros.robot import get_robot
@@ -32,15 +32,16 @@ def test_a_g1_policy_gives_joint_targets_from_the_command_it_is_fed(g1_onnx):
     robot = get_robot('g1')
     loop = PolicyLoop(g1_onnx, robot)
     assert loop.output == 'position' and loop.needs_command
-    cmd = VelocityCommand(loop.command_ranges)
+    # A frozen clock: the command must not go stale while a busy machine runs the policy.
+    cmd = VelocityCommand(loop.command_ranges, clock=lambda: 0.0)
     cmd.update(0.7, 0.0, 0.2)
     state = standing_state(robot)
     target, action = loop.act(state, cmd.value())
     np.testing.assert_allclose(target, PDLaw(robot).target(action))
-    # The observation the policy saw carries the command (last three entries).
+    # The observation the policy saw carries the command, then the gait clock at tick 0.
     obs = ObservationBuilder(loop.policy.contract.observation.name, robot).build(
-        state, np.zeros(robot.n_joints), command=cmd.value())
-    np.testing.assert_allclose(obs[-3:], [0.7, 0.0, 0.2])
+        state, np.zeros(robot.n_joints), command=cmd.value(), gait_phase=np.array([0.0, 1.0]))
+    np.testing.assert_allclose(obs[-5:], [0.7, 0.0, 0.2, 0.0, 1.0])
     np.testing.assert_allclose(action, loop.policy.act(obs), atol=1e-6)
     # Another command gives another action: the command reaches the network.
     other = PolicyLoop(g1_onnx, robot)
@@ -54,4 +55,48 @@ def test_a_pd_policy_refuses_torque_and_a_missing_command(g1_onnx):
         loop.torque(state)
     with pytest.raises(DeployError, match='velocity command'):
         loop.act(state)
-    assert loop.command_ranges['lin_vel_x'] == [-0.5, 1.0]
+    assert loop.command_ranges['lin_vel_x'] == [-0.3, 0.8]
+
+
+def test_the_gait_clock_ticks_with_each_action_and_reaches_the_network(g1_onnx):
+    robot = get_robot('g1')
+    loop = PolicyLoop(g1_onnx, robot)
+    state, cmd = standing_state(robot), np.array([0.5, 0.0, 0.0])
+    assert loop.clock.period == 0.8 and loop.clock.dt == robot.control_dt
+    actions = [loop.act(state, cmd)[1] for _ in range(11)]
+    assert loop.ticks == 11
+    # Tick 10 is 0.2 s into the 0.8 s cycle: a quarter, (sin, cos) = (1, 0).
+    obs = ObservationBuilder('velocity_gait', robot).build(
+        state, actions[-2], command=cmd, gait_phase=np.array([1.0, 0.0]))
+    np.testing.assert_allclose(actions[-1], loop.policy.act(obs), atol=1e-6)
+    # Same state, same previous action, another phase: another action.
+    obs[-2:] = [0.0, -1.0]
+    assert not np.allclose(loop.policy.act(obs), actions[-1], atol=1e-4)
+
+
+def test_a_gait_policy_without_its_period_is_refused(g1_onnx, tmp_path):
+    import json
+
+    def drop_period(text):
+        doc = json.loads(text)
+        del doc['task']['gait_period']
+        return json.dumps(doc)
+    bad = str(tmp_path / 'no_period.onnx')
+    rewrite_contract(g1_onnx, bad, drop_period)
+    with pytest.raises(DeployError, match='gait clock.*no task.gait_period'):
+        PolicyLoop(bad, get_robot('g1'))
+
+
+def test_a_policy_without_the_clock_still_drives_the_g1(tmp_path):
+    loop = PolicyLoop(export_g1_policy(str(tmp_path), obs_spec='velocity'), get_robot('g1'))
+    assert loop.clock is None and loop.builder.dim == 96
+    target, _ = loop.act(standing_state(loop.robot), np.zeros(3))
+    assert target.shape == (loop.robot.n_joints,)
+
+
+def test_inspect_shows_the_gait_clock(g1_onnx, capsys):
+    from symphony_ros.cli.main import main
+    assert main(['inspect', g1_onnx]) == 0
+    out = capsys.readouterr().out
+    assert 'gait clock       0.8 s cycle, stance 0.55 (counted by the policy loop)' in out
+    assert 'gait_phase' in out

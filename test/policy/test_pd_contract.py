@@ -12,7 +12,7 @@ from symphony_ros.policy.targets import resolve_target
 from symphony_ros.robot import get_robot
 
 
-def _contract(env='velocity:g1', obs=96, act=29):
+def _contract(env='velocity:g1', obs=98, act=29):
     t = resolve_target(env, None, obs, act, 'run')
     return PolicyContract(
         env=env, obs_dim=obs, act_dim=act, observation=t.observation, robot=t.robot,
@@ -34,8 +34,9 @@ def test_the_contract_carries_the_pd_law_of_the_g1(g1_contract):
     np.testing.assert_array_equal(r.action_scale, robot.action_scale)
     np.testing.assert_array_equal(r.default_pose, robot.default_pose())
     np.testing.assert_array_equal(r.effort_limits, robot.effort_limits)
-    assert g1_contract.task['command_ranges']['lin_vel_x'] == [-0.5, 1.0]
-    assert g1_contract.observation.terms[-1] == ('command', 3)
+    assert g1_contract.task['command_ranges']['lin_vel_x'] == [-0.3, 0.8]
+    assert g1_contract.task['gait_period'] == 0.8
+    assert g1_contract.observation.terms[-2:] == (('command', 3), ('gait_phase', 2))
     check_description(g1_contract, robot)  # its own robot passes
 
 

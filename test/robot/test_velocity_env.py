@@ -1,11 +1,14 @@
 """The velocity task: observation from the one builder, named reward terms, commands, falls."""
 
+import dataclasses
+
 import mujoco
 import numpy as np
 import pytest
 
 from symphony_ros.core.envs import default_obs_spec, episode_limit, make_env
 from symphony_ros.robot import get_robot
+from symphony_ros.robot.gait import GaitClock
 from symphony_ros.robot.observations import ObservationBuilder
 from symphony_ros.robot.velocity_env import DEFAULT_WEIGHTS, VelocityEnv, VelocityTask
 
@@ -21,24 +24,27 @@ def g1_env():
 
 def test_g1_velocity_env_shapes_and_limits(g1_env):
     n = get_robot('g1').n_joints
-    assert g1_env.observation_space.shape == (3 + 3 + 3 * n + 3,)
+    assert g1_env.observation_space.shape == (3 + 3 + 3 * n + 3 + 2,)
     assert g1_env.action_space.shape == (n,)
     assert episode_limit(g1_env) == 1000  # 20 s at 50 Hz
-    assert default_obs_spec('velocity:g1') == 'velocity'
+    assert default_obs_spec('velocity:g1') == 'velocity_gait'
+    assert make_env('velocity:g1', obs_spec='velocity').observation_space.shape == (3 * n + 9,)
 
 
 def test_observation_is_the_builders_and_reward_the_sum_of_named_terms(g1_env):
-    builder = ObservationBuilder('velocity', get_robot('g1'))
+    builder = ObservationBuilder('velocity_gait', get_robot('g1'))
+    clock = GaitClock(0.8, 0.02)
     obs, info = g1_env.reset(seed=3)
+    np.testing.assert_allclose(obs[-2:], [0.0, 1.0])  # the clock starts at phase 0
     rng = np.random.default_rng(0)
-    for _ in range(40):
+    for k in range(1, 41):
         prev = g1_env.previous_action()
         assert prev.shape == (29,)
         obs, reward, terminated, truncated, info = g1_env.step(rng.uniform(-0.2, 0.2, 29))
         expect = builder.build(g1_env.robot_state(), g1_env.previous_action(),
-                               command=info['command'])
+                               command=info['command'], gait_phase=clock.observe(k, np.zeros(2)))
         np.testing.assert_array_equal(obs, expect)
-        np.testing.assert_array_equal(obs[-3:], info['command'])
+        np.testing.assert_array_equal(obs[-5:-2], info['command'])
         assert set(info['reward_terms']) == set(DEFAULT_WEIGHTS)
         assert reward == pytest.approx(sum(info['reward_terms'].values()))
         assert np.isfinite(obs).all() and np.isfinite(reward)
@@ -96,3 +102,53 @@ def test_a_user_robot_file_sets_the_task_and_refuses_unknown_settings(tmp_path):
 def test_velocity_needs_a_pd_robot():
     with pytest.raises(ValueError, match="needs a pd_position robot; 'humanoid'"):
         make_env('velocity:humanoid')
+
+
+def _standing_feet_reward(task, command, steps):
+    """Gait terms of ``steps`` zero-action steps of the G1 under a fixed ``command``."""
+    task = dataclasses.replace(task, standing_fraction=0.0, resample_steps=10_000)
+    env = VelocityEnv(get_robot('g1'), task)
+    env.reset(seed=0)
+    env.command[:] = command
+    out = []
+    for _ in range(steps):
+        terms = env.step(np.zeros(29))[4]['reward_terms']
+        out.append((terms['gait_contact'], terms['swing_height']))
+    return np.array(out)
+
+
+def test_gait_terms_reward_feet_down_on_a_standing_command_and_a_rhythm_on_a_moving_one():
+    task = VelocityTask.for_robot(get_robot('g1'))
+    w_contact, w_swing = task.weights['gait_contact'], task.weights['swing_height']
+    assert w_contact > 0 > w_swing and task.gait_period == 0.8
+    # Standing still on both feet is what a zero command asks: full contact reward, no swing.
+    stand = _standing_feet_reward(task, [0.0, 0.0, 0.0], 10)
+    np.testing.assert_allclose(stand[:, 0], 2 * w_contact)
+    np.testing.assert_allclose(stand[:, 1], 0.0)
+    # The same feet under a walking command miss the swing the clock asks of one foot:
+    # 0.55 stance means both feet are wanted down only around each step.
+    walk = _standing_feet_reward(task, [0.5, 0.0, 0.0], 20)
+    assert (walk[:, 0] == w_contact).sum() >= 15
+    assert (walk[:, 1] < -20 * 0.07 ** 2 * 0.5).sum() >= 15
+
+
+def test_a_clock_observation_needs_a_task_with_a_clock():
+    robot = get_robot('g1')
+    with pytest.raises(ValueError, match="'velocity_gait' needs a gait clock"):
+        VelocityEnv(robot, VelocityTask(), obs_spec='velocity_gait')
+    assert VelocityEnv(robot, VelocityTask()).observation_space.shape == (96,)
+
+
+def test_gait_clock_phase_and_feet():
+    clock = GaitClock(0.8, 0.02, stance=0.55)
+    assert clock.phase(0) == 0.0 and clock.phase(10) == pytest.approx(0.25)
+    assert clock.phase(40) == pytest.approx(0.0) and clock.phase(50) == pytest.approx(0.25)
+    np.testing.assert_allclose(clock.observe(20, np.zeros(2)), [0.0, -1.0], atol=1e-12)
+    # Left down for the first 55 % of the cycle, right half a cycle apart: both down near
+    # 0 and 0.5, one swinging otherwise.
+    assert clock.stance_feet(0, 2).tolist() == [True, True]
+    assert clock.stance_feet(10, 2).tolist() == [True, False]
+    assert clock.stance_feet(30, 2).tolist() == [False, True]
+    for bad in (dict(period=0.0, dt=0.02), dict(period=0.8, dt=0.02, stance=1.0)):
+        with pytest.raises(ValueError, match='gait clock: expected period > 0'):
+            GaitClock(**bad)
