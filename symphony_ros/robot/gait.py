@@ -32,6 +32,11 @@ class GaitClock:
             raise ValueError(f'gait clock: expected period > 0, dt > 0 and 0 < stance < 1, '
                              f'got period {self.period}, dt {self.dt}, stance {self.stance}')
 
+    @property
+    def cycle_ticks(self) -> int:
+        """Return the control ticks of one cycle (at least 1)."""
+        return max(1, round(self.period / self.dt))
+
     def phase(self, ticks: int) -> float:
         """Return the phase in [0, 1) after ``ticks`` control ticks."""
         return (ticks * self.dt / self.period) % 1.0

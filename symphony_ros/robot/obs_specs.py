@@ -160,8 +160,9 @@ def velocity_gait(robot: RobotDescription) -> ObservationSpec:
         frames={**base.frames,
                 'gait_phase': 'sin and cos of 2 pi phase, phase in [0, 1) = (control ticks '
                               'since the policy started x control period / task.gait_period) '
-                              'mod 1; the left foot swings in the second part of the cycle, '
-                              'the right foot half a cycle later'},
+                              'mod 1 (training: from a tick drawn at each reset); the left '
+                              'foot swings in the second part of the cycle, the right foot '
+                              'half a cycle later'},
         description=base.description + ' Then the gait clock (sin, cos of its phase).')
 
 

@@ -180,6 +180,10 @@ class VelocityEnv(gym.Env):
         self._target = np.zeros(n)
         self._tau = np.zeros(n)
         self._steps = 0
+        self.clock_start = 0
+        """Gait-clock tick of the episode's first step, drawn at reset: a deployed policy's
+        clock is at any phase when the robot it drives is reset (the sim node's episodes), so
+        training starts episodes at every phase too."""
         self._state = None
 
     # ---- commands -------------------------------------------------------------------------
@@ -203,6 +207,8 @@ class VelocityEnv(gym.Env):
         d.qpos[self.qa] += self.np_random.uniform(-noise, noise, self.robot.n_joints)
         mujoco.mj_forward(self.model, d)
         self._draw_command()
+        if self.clock is not None:
+            self.clock_start = int(self.np_random.integers(self.clock.cycle_ticks))
         self.prev_action[:] = 0.0
         self.rewards.reset(d)
         self._steps = 0
@@ -224,7 +230,7 @@ class VelocityEnv(gym.Env):
         fallen = self._fallen(gravity)
         self._steps += 1
         terms = self.rewards.terms(d, self._state, a, self.prev_action, self.command,
-                                   self._tau, gravity, self._steps)
+                                   self._tau, gravity, self.clock_start + self._steps)
         reward = float(sum(terms.values()))
         self.prev_action[:] = a
         if self._steps % self.task.resample_steps == 0:
@@ -241,7 +247,8 @@ class VelocityEnv(gym.Env):
         return self._observe(), {'command': self.command.copy()}
 
     def _observe(self) -> np.ndarray:
-        phase = None if self.clock is None else self.clock.observe(self._steps, self._phase)
+        phase = (None if self.clock is None else
+                 self.clock.observe(self.clock_start + self._steps, self._phase))
         return self.builder.build(self._state, self.prev_action, command=self.command,
                                   gait_phase=phase)
 

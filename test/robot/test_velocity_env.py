@@ -35,9 +35,10 @@ def test_observation_is_the_builders_and_reward_the_sum_of_named_terms(g1_env):
     builder = ObservationBuilder('velocity_gait', get_robot('g1'))
     clock = GaitClock(0.8, 0.02)
     obs, info = g1_env.reset(seed=3)
-    np.testing.assert_allclose(obs[-2:], [0.0, 1.0])  # the clock starts at phase 0
+    start = g1_env.clock_start
+    np.testing.assert_allclose(obs[-2:], clock.observe(start, np.zeros(2)))
     rng = np.random.default_rng(0)
-    for k in range(1, 41):
+    for k in range(start + 1, start + 41):
         prev = g1_env.previous_action()
         assert prev.shape == (29,)
         obs, reward, terminated, truncated, info = g1_env.step(rng.uniform(-0.2, 0.2, 29))
@@ -109,6 +110,7 @@ def _standing_feet_reward(task, command, steps):
     task = dataclasses.replace(task, standing_fraction=0.0, resample_steps=10_000)
     env = VelocityEnv(get_robot('g1'), task)
     env.reset(seed=0)
+    env.clock_start = 0  # the walking check below counts from phase 0
     env.command[:] = command
     out = []
     for _ in range(steps):
@@ -132,6 +134,14 @@ def test_gait_terms_reward_feet_down_on_a_standing_command_and_a_rhythm_on_a_mov
     assert (walk[:, 1] < -20 * 0.07 ** 2 * 0.5).sum() >= 15
 
 
+def test_episodes_start_at_every_phase_of_the_clock(g1_env):
+    starts = set()
+    for seed in range(40):
+        g1_env.reset(seed=seed)
+        starts.add(g1_env.clock_start)
+    assert len(starts) >= 15 and min(starts) >= 0 and max(starts) < 40
+
+
 def test_a_clock_observation_needs_a_task_with_a_clock():
     robot = get_robot('g1')
     with pytest.raises(ValueError, match="'velocity_gait' needs a gait clock"):
@@ -143,6 +153,7 @@ def test_gait_clock_phase_and_feet():
     clock = GaitClock(0.8, 0.02, stance=0.55)
     assert clock.phase(0) == 0.0 and clock.phase(10) == pytest.approx(0.25)
     assert clock.phase(40) == pytest.approx(0.0) and clock.phase(50) == pytest.approx(0.25)
+    assert clock.cycle_ticks == 40
     np.testing.assert_allclose(clock.observe(20, np.zeros(2)), [0.0, -1.0], atol=1e-12)
     # Left down for the first 55 % of the cycle, right half a cycle apart: both down near
     # 0 and 0.5, one swinging otherwise.
