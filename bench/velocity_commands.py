@@ -54,7 +54,7 @@ def main():
     p.add_argument('--gif', default='', help='write the first forward episode here')
     args = p.parse_args()
     policy = OnnxPolicy(args.policy)
-    env = make_env(policy.contract.env)
+    env = make_env(policy.contract.env, policy.contract.observation.name)
     base = env.unwrapped
     # Hold each command for the whole episode.
     base.task = dataclasses.replace(base.task, resample_steps=base.task.episode_steps + 1)

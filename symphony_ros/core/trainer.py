@@ -27,7 +27,8 @@ from .envs import (check_env_name, default_obs_spec, env_dims, episode_limit, ge
                    make_run_env, make_test_env, randomization, set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .replay import FadingReplayBuffer
-from .run_dir import RANDOMIZATION_LOG, check_run_dir, identity, write_run_config
+from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, identity, read_run_config,
+                      write_run_config)
 from .run_log import TERM_PREFIX, RunLog
 from .snapshot import save_best_actor
 from .threads import ThreadPolicy
@@ -106,6 +107,31 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
     return cfg.symphony()
 
 
+def _stored_obs_spec(run_dir: str) -> Optional[str]:
+    """Return the obs spec a run folder's config.json names (None: none, or no run)."""
+    try:
+        return read_run_config(run_dir)['train_config'].get('obs_spec')
+    except RunDirError:
+        return None  # check_run_dir says what is wrong with the folder
+
+
+def _run_obs_spec(cfg: TrainConfig, resume: bool) -> str:
+    """Return the observation spec of a run whose config names none.
+
+    A new run takes the env's default and records it; a run stored without one (older runs)
+    keeps the spec its newest checkpoint was trained on, since the env's default may have
+    changed since (the G1's did, when its task gained a gait clock).
+    """
+    for path in reversed(list_checkpoints(cfg.run_dir) if resume else []):
+        try:
+            recorded = load_checkpoint(path).get('obs_spec')
+        except CheckpointError:
+            continue  # the resume itself names a damaged checkpoint, and what to do
+        if recorded:
+            return recorded
+    return default_obs_spec(cfg.env)
+
+
 class Trainer:
     """One training run in one run folder.
 
@@ -127,7 +153,13 @@ class Trainer:
                  tensorboard: bool = True) -> None:
         self.sym = validate(cfg)
         self.cfg, self.run_dir = cfg, cfg.run_dir
+        if cfg.obs_spec is None and resume:
+            # Resuming with no spec given means the run's own (config.json names it).
+            cfg = dataclasses.replace(cfg, obs_spec=_stored_obs_spec(cfg.run_dir))
         check_run_dir(self.run_dir, identity(cfg, self.sym), resume)
+        if cfg.obs_spec is None:
+            cfg = dataclasses.replace(cfg, obs_spec=_run_obs_spec(cfg, resume))
+        self.cfg = cfg
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
@@ -138,8 +170,8 @@ class Trainer:
                                 log_path=os.path.join(self.run_dir, RANDOMIZATION_LOG))
         self.test_env = make_test_env(cfg, notes=self.notes)
         self.obs_dim, self.act_dim = env_dims(self.env)
-        # Record the spec actually used, so an export never guesses it from the env's default.
-        self.obs_spec = cfg.obs_spec or default_obs_spec(cfg.env)
+        # The spec actually used (config.json records it), so an export never guesses it.
+        self.obs_spec = cfg.obs_spec
         self.limit = cfg.episode_limit or episode_limit(self.env)
         self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device)
         self.buffer = FadingReplayBuffer(self.sym.capacity, self.obs_dim, self.act_dim,

@@ -118,3 +118,31 @@ def test_eval_randomized_tests_under_the_full_ranges_with_the_same_draws(tmp_pat
     assert not isinstance(nominal.env, Randomized)
     with pytest.raises(ValueError, match='--eval-randomized'):
         Trainer(_cfg(tmp_path / 'i', eval_randomized=True), progress=False, tensorboard=False)
+
+
+def test_a_new_run_records_its_obs_spec_and_an_old_run_keeps_its_checkpoints(tmp_path):
+    import json
+    run = tmp_path / 'g1'
+    cfg = TrainConfig(env='velocity:g1', steps=60, run_dir=str(run), seed=2, eval_every=1000,
+                      eval_episodes=1, checkpoint_every=60, overrides=TINY)
+    trainer = _run(cfg)
+    config = run / 'config.json'
+    doc = json.loads(config.read_text())
+    assert doc['train_config']['obs_spec'] == 'velocity_gait' and trainer.obs_dim == 98
+    # A run from before the G1 had a clock: config.json names no spec, its checkpoints were
+    # trained on 'velocity'. It resumes on 'velocity', not on today's default.
+    old = tmp_path / 'old'
+    _run(TrainConfig(**dict(cfg.to_dict(), run_dir=str(old), obs_spec='velocity')))
+    doc = json.loads((old / 'config.json').read_text())
+    doc['train_config']['obs_spec'] = None
+    (old / 'config.json').write_text(json.dumps(doc))
+    again = Trainer(TrainConfig(**dict(doc['train_config'], steps=120, run_dir=str(old))),
+                    resume=True, progress=False, tensorboard=False)
+    try:
+        assert again.obs_spec == 'velocity' and again.obs_dim == 96
+        again.run()
+        assert again.step_count == 120
+    finally:
+        again.close()
+    assert json.loads((old / 'config.json').read_text())['train_config']['obs_spec'] == \
+        'velocity'
