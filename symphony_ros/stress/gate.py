@@ -47,8 +47,8 @@ def deploy_warning(policy_path: str, stress: Optional[Mapping[str, Any]],
         return None
     report = default_report_dir(policy_path)
     fix = (f'run `symphony stress {policy_path}` (writes {report}/), then '
-           f'`symphony export RUN_DIR --stress {report} -o {policy_path} --force` so its '
-           'contract carries the verdict')
+           f'`symphony export {policy_path} --stress {report} --force` so its contract '
+           'carries the verdict')
     if not stress:
         return GateWarning(f'policy {policy_path} goes to a real robot (robot:=real) '
                            'without a stress report in its contract', fix)

@@ -40,10 +40,12 @@ def in_process(policy_path: str, episodes: int, seed: int):
     out = []
     kp, kd = np.asarray(robot.kp), np.asarray(robot.kd)
     command = np.array(CMD_VEL)
+    # One loop for all episodes, as policy_node runs it: its previous action and gait clock
+    # carry on through the sim's resets.
+    loop = PolicyLoop(policy_path, robot)
     for k in range(episodes):
         state = sim.state() if k == 0 else sim.reset()
         tracker.start(state, data=sim.data)
-        loop = PolicyLoop(policy_path, robot)
         done = None
         while done is None:
             target, action = loop.act(state, command)

@@ -26,7 +26,7 @@ def test_no_report_on_a_real_robot_names_the_file_and_the_commands():
     assert text.startswith('STRESS GATE: policy models/p.onnx') and 'robot:=real' in text
     assert 'without a stress report' in w.problem
     assert '`symphony stress models/p.onnx`' in w.fix
-    assert 'symphony export RUN_DIR --stress models/p_stress' in w.fix
+    assert 'symphony export models/p.onnx --stress models/p_stress --force' in w.fix
 
 
 def test_failed_verdict_names_the_failed_conditions():
