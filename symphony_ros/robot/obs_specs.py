@@ -134,17 +134,21 @@ def proprioceptive(robot: RobotDescription) -> ObservationSpec:
                     'action.')
 
 
+def _extend(base: ObservationSpec, name: str, term: Tuple[str, int], need: str,
+            frame: str, description: str) -> ObservationSpec:
+    """Return ``base`` with one more term at its end, computed from input ``need``."""
+    return ObservationSpec(
+        name=name, terms=base.terms + (term,), needs=base.needs + (need,),
+        reproducible_from_state=base.reproducible_from_state, robot=base.robot,
+        frames={**base.frames, term[0]: frame}, description=f'{base.description} {description}')
+
+
 def velocity(robot: RobotDescription) -> ObservationSpec:
     """Proprioception plus the velocity command the policy is asked to follow."""
-    base = proprioceptive(robot)
-    return ObservationSpec(
-        name='velocity', terms=base.terms + (('command', 3),),
-        needs=base.needs + ('command',), reproducible_from_state=True, robot=robot.name,
-        frames={**base.frames,
-                'command': 'commanded base velocity in the base frame, heading-free: vx, vy '
-                           '(m/s), yaw rate (rad/s); geometry_msgs/Twist linear.x, linear.y, '
-                           'angular.z'},
-        description=base.description + ' Then the velocity command (vx, vy, yaw rate).')
+    return _extend(proprioceptive(robot), 'velocity', ('command', 3), 'command',
+                   'commanded base velocity in the base frame, heading-free: vx, vy (m/s), yaw '
+                   'rate (rad/s); geometry_msgs/Twist linear.x, linear.y, angular.z',
+                   'Then the velocity command (vx, vy, yaw rate).')
 
 
 def velocity_gait(robot: RobotDescription) -> ObservationSpec:
@@ -153,17 +157,12 @@ def velocity_gait(robot: RobotDescription) -> ObservationSpec:
     A reward that asks each foot to be down or up at given phases is only learnable if the
     policy sees the phase; the clock is the policy's own (nothing on the robot measures it).
     """
-    base = velocity(robot)
-    return ObservationSpec(
-        name='velocity_gait', terms=base.terms + (('gait_phase', 2),),
-        needs=base.needs + ('gait_clock',), reproducible_from_state=True, robot=robot.name,
-        frames={**base.frames,
-                'gait_phase': 'sin and cos of 2 pi phase, phase in [0, 1) = (control ticks '
-                              'since the policy started x control period / task.gait_period) '
-                              'mod 1 (training: from a tick drawn at each reset); the left '
-                              'foot swings in the second part of the cycle, the right foot '
-                              'half a cycle later'},
-        description=base.description + ' Then the gait clock (sin, cos of its phase).')
+    return _extend(velocity(robot), 'velocity_gait', ('gait_phase', 2), 'gait_clock',
+                   'sin and cos of 2 pi phase, phase in [0, 1) = (control ticks since the '
+                   'policy started x control period / task.gait_period) mod 1 (training: from '
+                   'a tick drawn at each reset); the left foot swings in the second part of '
+                   'the cycle, the right foot half a cycle later',
+                   'Then the gait clock (sin, cos of its phase).')
 
 
 SPEC_FACTORIES: Dict[str, Callable[[RobotDescription], ObservationSpec]] = {
