@@ -7,7 +7,8 @@ the cmd_vel in force when the recorded command went out (policy_node's clipping 
 timeout). For the recorded policy this reproduces its commands (a check that the
 observations were rebuilt right); for a candidate it says what it would have commanded. A
 pd_position policy's torque is the PD law's at the state it answered (the first physics
-step's), as the recorded commands' are.
+step's), as the recorded commands' are. A policy with a gait clock gets the clock tick that
+best reproduces the first recorded commands (a recording does not carry it).
 """
 
 from __future__ import annotations
@@ -50,17 +51,53 @@ def run_open_loop(path: str, robot: RobotDescription, tl: Timeline) -> OpenLoopR
         control period, model, observation spec), with a message naming the file.
     """
     loop = PolicyLoop(path, robot)
-    law = PDLaw(robot) if loop.pd is not None else None
     commands = (tl.velocity_commands(np.array([c.log_ns for c in tl.commands], np.int64))
                 if loop.needs_command else [None] * len(tl.commands))
+    start = 0 if loop.clock is None else _clock_start(loop, tl, commands)
+    return _replay(loop, tl, commands, start)
+
+
+CLOCK_PROBE = 8
+"""Recorded ticks a gait policy's clock is matched on (`_clock_start`)."""
+
+
+def _clock_start(loop: PolicyLoop, tl: Timeline, commands: list) -> int:
+    """Return the gait-clock tick of the first recorded command: the one that reproduces best.
+
+    A recording does not carry the policy's clock (it counts from the policy's first action,
+    which may be before the recording began), and the phase repeats every cycle, so each
+    tick of one cycle is tried on the first recorded ticks.
+    """
+    best, best_err = 0, np.inf
+    for start in range(loop.clock.cycle_ticks):
+        run = _replay(loop, tl, commands, start, limit=CLOCK_PROBE)
+        if len(run.rows):
+            err = float(np.abs(run.actions - recorded_actions(
+                tl.commands, run.rows, tl.robot.n_joints)).sum())
+            if err < best_err:
+                best, best_err = start, err
+    return best
+
+
+def _replay(loop: PolicyLoop, tl: Timeline, commands: list, clock_start: int,
+            limit: Optional[int] = None) -> OpenLoopRun:
+    """Feed ``loop`` (reset: no previous action, clock at ``clock_start``) the recorded ticks.
+
+    :param limit: stop after this many ticks acted on (None: all).
+    """
+    robot = loop.robot
+    loop.prev_action = np.zeros(robot.n_joints)
+    law = PDLaw(robot) if loop.pd is not None else None
     rows, actions, torques = [], [], []
     skipped, first = 0, ''
     for k, cmd in enumerate(tl.commands):
+        if limit is not None and len(rows) >= limit:
+            break
         if cmd.state_index is None:
             skipped += 1
             continue
         state = tl.states[cmd.state_index].state
-        loop.ticks = k  # a gait clock counts the recorded ticks, skipped ones too
+        loop.ticks = clock_start + k  # the clock counts the recorded ticks, skipped ones too
         try:
             out, _ = loop.act(state, commands[k])
         except ValueError as exc:      # a field the observation needs is missing
@@ -75,7 +112,7 @@ def run_open_loop(path: str, robot: RobotDescription, tl: Timeline) -> OpenLoopR
             torques.append(law.torque(out, state.joint_positions, state.joint_velocities))
             actions.append(law.action(out))
     n = robot.n_joints
-    return OpenLoopRun(path, np.array(rows, dtype=np.intp),
+    return OpenLoopRun(loop.policy.path, np.array(rows, dtype=np.intp),
                        np.array(actions) if actions else np.zeros((0, n)),
                        np.array(torques) if torques else np.zeros((0, n)), skipped, first)
 

@@ -87,6 +87,12 @@ class RobotDescription:
         return len(self.joint_names)
 
     @property
+    def healthy_z(self) -> Tuple[float, float]:
+        """Base heights (m) of a robot that has not fallen; an unset bound is infinite."""
+        lo, hi = self.fall_min_height, self.fall_max_height
+        return (-np.inf if lo is None else lo, np.inf if hi is None else hi)
+
+    @property
     def physics_dt(self) -> float:
         """Seconds per physics step (the PD period of pd_position robots)."""
         return self.control_dt / self.frame_skip

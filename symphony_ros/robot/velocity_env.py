@@ -27,6 +27,7 @@ import mujoco
 import numpy as np
 
 from .description import RobotDescription
+from .falls import has_fallen
 from .gait import GaitClock
 from .model import build_model, home_qpos
 from .observations import ObservationBuilder
@@ -227,7 +228,8 @@ class VelocityEnv(gym.Env):
         self._tau[:] = d.actuator_force  # the last physics step's torque
         self._state = self.reader.read(d)
         gravity = projected_gravity(self._state.base_orientation)
-        fallen = self._fallen(gravity)
+        fallen = has_fallen(float(self._state.base_position[2]), self._state.base_orientation,
+                            self.robot.healthy_z, self.robot.fall_max_tilt)
         self._steps += 1
         terms = self.rewards.terms(d, self._state, a, self.prev_action, self.command,
                                    self._tau, gravity, self.clock_start + self._steps)
@@ -259,18 +261,6 @@ class VelocityEnv(gym.Env):
     def previous_action(self) -> np.ndarray:
         """Return the previous action as the observation sees it (a copy)."""
         return self.prev_action.copy()
-
-    # ---- reward and termination ------------------------------------------------------------
-    def _fallen(self, gravity: np.ndarray) -> bool:
-        r, s = self.robot, self._state
-        z = float(s.base_position[2])
-        if r.fall_min_height is not None and z < r.fall_min_height:
-            return True
-        if r.fall_max_height is not None and z > r.fall_max_height:
-            return True
-        if r.fall_max_tilt is not None:
-            return bool(gravity[2] > -np.cos(r.fall_max_tilt))
-        return False
 
 
 def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str = '',

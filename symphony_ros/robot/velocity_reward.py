@@ -178,9 +178,7 @@ class VelocityScore:
         self.data = mujoco.MjData(self.model)
         self.reader = MujocoStateReader(self.model, robot)
         self.reward = VelocityReward(robot, self.task, self.model)
-        lo, hi = robot.fall_min_height, robot.fall_max_height
-        self.healthy_z = healthy_z or (-np.inf if lo is None else lo,
-                                       np.inf if hi is None else hi)
+        self.healthy_z = healthy_z or robot.healthy_z
         self.prev_action = np.zeros(robot.n_joints)
         self.ticks = 0
         """Steps scored since `start` (the gait clock's count)."""

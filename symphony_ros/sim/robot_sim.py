@@ -53,9 +53,8 @@ class RobotSim:
         else:
             self.model = mujoco.MjModel.from_xml_path(self.robot.mjcf_path)
             self._home = self.model.qpos0
-        z = self.robot.fall_min_height, self.robot.fall_max_height
-        self.healthy_z = (cfg.healthy_z_min or (z[0] if z[0] is not None else -np.inf),
-                          cfg.healthy_z_max or (z[1] if z[1] is not None else np.inf))
+        z = self.robot.healthy_z
+        self.healthy_z = (cfg.healthy_z_min or z[0], cfg.healthy_z_max or z[1])
         """Base heights of a standing robot: the sim's parameters, else the robot file's."""
         self.data = mujoco.MjData(self.model)
         self.reader = MujocoStateReader(self.model, self.robot)

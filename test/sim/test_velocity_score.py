@@ -26,6 +26,9 @@ def rollout(with_data: bool):
     env = VelocityEnv(G1, dataclasses.replace(VelocityTask.for_robot(G1), resample_steps=10_000))
     env.reset(seed=4)
     env.command[:] = COMMAND
+    # The sim's score counts the gait clock from its episode's first step; training episodes
+    # start the clock at a drawn tick, here the sim's.
+    env.clock_start = 0
     sim = RobotSim(SimConfig(robot='g1', command_input='position'))
     sim.data.qpos[:], sim.data.qvel[:] = env.data.qpos, env.data.qvel
     sim.data.ctrl[:] = env.data.ctrl
