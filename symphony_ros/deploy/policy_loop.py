@@ -8,10 +8,11 @@ pd_position robot, whose PD runs downstream (the watchdog's torque gate or the d
 from __future__ import annotations
 
 import time
-from typing import Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import numpy as np
 
+from ..policy.contract import ObservationContract
 from ..policy.runtime import OnnxPolicy
 from ..robot.description import RobotDescription, get_robot
 from ..robot.gait import GaitClock
@@ -61,7 +62,9 @@ class PolicyLoop:
         self.ticks = 0
         self._phase = np.zeros(2)
 
-    def _gait_clock(self, policy_path: str, observation, task) -> Optional[GaitClock]:
+    def _gait_clock(self, policy_path: str, observation: ObservationContract,
+                    task: Mapping[str, Any]) -> Optional[GaitClock]:
+        """Return the clock the contract's task sets for a policy that observes one."""
         if not any(name == 'gait_phase' for name, _ in observation.terms):
             return None
         period = task.get('gait_period')

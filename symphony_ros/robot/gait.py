@@ -2,9 +2,10 @@
 
 One cycle of ``period`` seconds; foot i is down (stance) while its own phase, the clock's
 shifted by i / n_feet, is below ``stance``, and swings for the rest of the cycle. Trained
-and deployed policies count the same way: phase = (control ticks x control period / period)
-mod 1, ticks from the episode's (or the deployed policy's) first action, so the clock needs no
-sensor and is the same in training, in the sim node and on hardware.
+and deployed policies count the same way, phase = (control ticks x control period / period)
+mod 1, so the clock needs no sensor: a deployed policy counts from its first action, a
+training episode from a tick drawn at reset (a deployed clock runs on through the resets of
+the robot it drives, so training starts at every phase).
 """
 
 from __future__ import annotations
