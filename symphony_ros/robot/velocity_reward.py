@@ -82,8 +82,8 @@ class VelocityReward:
               gravity: np.ndarray, ticks: int = 0) -> Dict[str, float]:
         """Weighted terms of the step just taken (terms of weight 0 are still reported).
 
-        :param ticks: control steps of the episode including this one (the gait clock's
-            count for the state reached; unused without a clock).
+        :param ticks: the gait clock's tick of the state reached (the episode's steps so far
+            plus its starting tick; unused without a clock).
         """
         t, cmd, w = self.task, command, self.task.weights
         v, wz = s.base_lin_vel, s.base_ang_vel[2]
