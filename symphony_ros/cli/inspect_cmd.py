@@ -69,6 +69,7 @@ def describe(path: str, model, contract) -> List[str]:
               f'  training         {c.training_steps} steps, test return {ret}, seed '
               f'{c.train_config.get("seed", "?")}',
               '  randomization    ' + _randomization_line(c.train_config),
+              '  reward weights   ' + (c.train_config.get('reward_weights') or "the task's"),
               '  stress           ' + _stress_line(c.stress),
               f'  weights sha256   {c.weights_sha256}']
     dims = {v.name: '[' + ', '.join(str(d.dim_param or d.dim_value)

@@ -160,6 +160,9 @@ class TrainConfig:
     """Start the networks and optimizer from this checkpoint (a file, or a run folder's
     newest); the buffer is filled by a warm-up with that actor. Its obs/action sizes and
     network shapes must match this run's."""
+    reward_weights: str = ''
+    """Reward weights of this run over its task's (a <task>:<robot> env), as
+    term=weight,term=weight (e.g. alive=0.3,gait_contact=0.6); empty: the robot file's."""
     overrides: Dict[str, Any] = field(default_factory=dict)
     """Field overrides applied to the named Symphony configuration."""
 

@@ -14,7 +14,7 @@ robots turn them into joint targets.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -105,15 +105,30 @@ def randomization(name: str, which: Optional[str], scale: float = 1.0):
     return load_randomization(which, get_robot(entry.robot), scale)
 
 
-def make_randomized_env(name: str, obs_spec: Optional[str], spec, log_path: Optional[str] = None
-                        ) -> gym.Env:
+def make_randomized_env(name: str, obs_spec: Optional[str], spec, log_path: Optional[str] = None,
+                        **kwargs: Any) -> gym.Env:
     """Return :func:`make_env` wrapped with ``spec`` (itself when ``spec`` moves nothing)."""
-    env = make_env(name, obs_spec)
+    env = make_env(name, obs_spec, **kwargs)
     if spec is None:
         return env
     from symphony_ros.robot.description import get_robot
     from symphony_ros.robot.randomize import randomize_env
     return randomize_env(env, spec, get_robot(lookup(name).robot), log_path)
+
+
+def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
+    """Return the env options run ``cfg`` sets (its --reward-weights), for every env it makes.
+
+    :raises ValueError: --reward-weights for an env without named reward terms, or a bad one.
+    """
+    if not cfg.reward_weights:
+        return {}
+    entry = lookup(cfg.env)
+    if entry is None or not entry.task:
+        raise ValueError(f'--reward-weights: env {cfg.env!r} has no named reward terms; only '
+                         'a task env (velocity:<robot>) takes them')
+    from symphony_ros.robot.velocity_env import parse_weights
+    return {'reward_weights': parse_weights(cfg.reward_weights)}
 
 
 def make_test_env(cfg: 'TrainConfig', notes: Optional[List[str]] = None) -> gym.Env:
@@ -137,11 +152,12 @@ def make_run_env(cfg: 'TrainConfig', randomized: bool = False, log_path: Optiona
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
+        kwargs = run_env_options(cfg)
         if randomized:
             spec = randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
-            env = make_randomized_env(cfg.env, cfg.obs_spec, spec, log_path)
+            env = make_randomized_env(cfg.env, cfg.obs_spec, spec, log_path, **kwargs)
         else:
-            env = make_env(cfg.env, cfg.obs_spec)
+            env = make_env(cfg.env, cfg.obs_spec, **kwargs)
     for w in caught:
         if 'out of date' not in str(w.message):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

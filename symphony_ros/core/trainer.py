@@ -24,7 +24,7 @@ from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpo
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
 from .envs import (check_env_name, default_obs_spec, env_dims, episode_limit, get_rng_state,
-                   make_run_env, make_test_env, randomization, set_rng_state)
+                   make_run_env, make_test_env, randomization, run_env_options, set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .replay import FadingReplayBuffer
 from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, identity, read_run_config,
@@ -97,6 +97,7 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
             TrainConfig().eval_episodes, PAPER_EPISODES):
         raise ValueError(f'eval_episodes: the paper protocol runs {PAPER_EPISODES} episodes, '
                          f'got {cfg.eval_episodes}')
+    run_env_options(cfg)  # a bad --reward-weights is refused before the run folder is touched
     spec = randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
     if cfg.eval_randomized and spec is None:
         raise ValueError('--eval-randomized: there is no randomisation to evaluate under '

@@ -18,6 +18,7 @@ truncated after ``episode_steps`` control steps (1,000 = 20 s for the G1).
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
@@ -46,6 +47,27 @@ DEFAULT_WEIGHTS = {
     'foot_slip': -0.1, 'air_time': 0.5, 'gait_contact': 0.0, 'swing_height': 0.0}
 """Per control step; proportions after legged_gym / unitree_rl_gym's humanoid settings. The
 gait terms score nothing without a gait clock (``gait_period`` 0), hence weight 0 here."""
+
+
+def parse_weights(text: str, where: str = '--reward-weights') -> Dict[str, float]:
+    """Return {term: weight} of ``term=weight,term=weight``.
+
+    :raises ValueError: naming ``where``: a pair without '=', an unknown term, or a weight that
+        is not a finite number.
+    """
+    out: Dict[str, float] = {}
+    for pair in filter(None, (p.strip() for p in text.split(','))):
+        term, eq, value = (x.strip() for x in pair.partition('='))
+        if not eq or term not in DEFAULT_WEIGHTS:
+            raise ValueError(f'{where} {pair!r}: expected term=weight with a term of '
+                             f'{", ".join(DEFAULT_WEIGHTS)}')
+        try:
+            out[term] = float(value)
+        except ValueError:
+            out[term] = math.nan
+        if not math.isfinite(out[term]):
+            raise ValueError(f'{where} {pair!r}: the weight must be a finite number')
+    return out
 
 
 @dataclass(frozen=True)
@@ -264,11 +286,13 @@ class VelocityEnv(gym.Env):
 
 
 def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str = '',
+                      reward_weights: Optional[Dict[str, float]] = None,
                       **kwargs: Any) -> gym.Env:
     """Return the velocity task on ``robot`` (a pd_position robot).
 
     :param obs_spec: the observation to give ('velocity' or 'velocity_gait'; empty: the one
         the robot file's task settings give).
+    :param reward_weights: weights over the robot file's task (a run's --reward-weights).
     :raises ValueError: a torque robot, a bad ``tasks.velocity`` in its robot file, or an
         observation the task cannot give.
     """
@@ -277,7 +301,11 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
                          f'({robot.source}) has action kind {robot.action_kind!r}')
     if kwargs:
         raise ValueError(f'velocity env: unknown options {", ".join(sorted(kwargs))}')
-    return VelocityEnv(robot, env_id=env_id, obs_spec=obs_spec)
+    task = VelocityTask.for_robot(robot)
+    if reward_weights:
+        task = dataclasses.replace(task, weights={**task.weights, **reward_weights})
+    return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec)
 
 
-__all__ = ['DEFAULT_WEIGHTS', 'GAIT_OBS_SPEC', 'VelocityEnv', 'VelocityTask', 'make_velocity_env']
+__all__ = ['DEFAULT_WEIGHTS', 'GAIT_OBS_SPEC', 'VelocityEnv', 'VelocityTask', 'make_velocity_env',
+           'parse_weights']
