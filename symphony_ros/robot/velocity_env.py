@@ -44,7 +44,8 @@ GAIT_OBS_SPEC = 'velocity_gait'
 DEFAULT_WEIGHTS = {
     'track_lin_vel': 1.0, 'track_ang_vel': 0.5, 'alive': 0.15, 'upright': -1.0,
     'base_height': -10.0, 'action_rate': -0.01, 'torque': -1e-5, 'joint_limit': -5.0,
-    'foot_slip': -0.1, 'air_time': 0.5, 'gait_contact': 0.0, 'swing_height': 0.0}
+    'foot_slip': -0.1, 'air_time': 0.5, 'gait_contact': 0.0, 'swing_height': 0.0,
+    'joint_ref': 0.0}
 """Per control step; proportions after legged_gym / unitree_rl_gym's humanoid settings. The
 gait terms score nothing without a gait clock (``gait_period`` 0), hence weight 0 here."""
 
@@ -68,6 +69,29 @@ def parse_weights(text: str, where: str = '--reward-weights') -> Dict[str, float
         if not math.isfinite(out[term]):
             raise ValueError(f'{where} {pair!r}: the weight must be a finite number')
     return out
+
+
+def _check_reference(robot: RobotDescription, given: Dict[str, Any]) -> None:
+    """Turn a robot file's ref_joints/ref_shape into tuples, refusing what does not fit.
+
+    :raises ValueError: naming the robot file: a row per foot, of ref_shape's length, of the
+        robot's joints.
+    """
+    rows = [tuple(row) for row in given.get('ref_joints') or ()]
+    shape = tuple(float(x) for x in given.get('ref_shape') or ())
+    where = f'{robot.source}: tasks.{TASK}.ref_joints'
+    if rows and len(rows) != len(robot.feet):
+        raise ValueError(f'{where}: expected one row per foot ({len(robot.feet)}), got '
+                         f'{len(rows)}')
+    for row in rows:
+        if len(row) != len(shape):
+            raise ValueError(f'{where}: row {list(row)} has {len(row)} joints, ref_shape '
+                             f'{len(shape)} values')
+        unknown = [j for j in row if j not in robot.joint_names]
+        if unknown:
+            raise ValueError(f'{where}: {unknown[0]!r} is not a joint of {robot.name!r}')
+    if 'ref_joints' in given or 'ref_shape' in given:
+        given['ref_joints'], given['ref_shape'] = tuple(rows), shape
 
 
 @dataclass(frozen=True)
@@ -101,6 +125,12 @@ class VelocityTask:
     """Share of the gait cycle each foot is expected down."""
     swing_height: float = 0.08
     """m a swinging foot should rise above where it stood at reset."""
+    ref_joints: Tuple[Tuple[str, ...], ...] = ()
+    """Per foot (the robot file's ``feet`` order), the joints of its reference swing for the
+    joint_ref term, e.g. hip pitch, knee, ankle pitch (humanoid-gym's reference gait)."""
+    ref_shape: Tuple[float, ...] = ()
+    """rad per joint of a ``ref_joints`` row at mid-swing: each joint's reference is its
+    default + shape x sin(pi x swing progress), the default while the foot is down."""
     weights: Dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     """Reward term -> weight; terms are defined in `VelocityReward.terms`."""
 
@@ -125,6 +155,7 @@ class VelocityTask:
         if float(given.get('gait_period', 0.0)) < 0:
             raise ValueError(f'{robot.source}: tasks.{TASK}.gait_period: expected s >= 0 (0: '
                              f'no gait clock), got {given["gait_period"]}')
+        _check_reference(robot, given)
         for key in ('lin_vel_x', 'lin_vel_y', 'yaw_rate'):
             if key in given:
                 lo, hi = given[key]

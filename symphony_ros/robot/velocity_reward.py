@@ -54,6 +54,12 @@ class VelocityReward:
         self._feet_xy = np.zeros((len(self.feet), 2))
         self._feet_z0 = np.zeros(len(self.feet))
         self.clock = task.gait_clock(self.dt)
+        names = list(robot.joint_names)
+        # [feet, joints of a row]: the reference-swing joints of each foot, and their defaults.
+        self._ref = np.array([[names.index(j) for j in row] for row in task.ref_joints],
+                             dtype=np.intp).reshape(len(task.ref_joints), len(task.ref_shape))
+        self._ref_default = robot.default_pose()[self._ref]
+        self._ref_shape = np.asarray(task.ref_shape, dtype=np.float64)
         self.errors: Tuple[float, float] = (0.0, 0.0)
         """(squared linear velocity error (m/s)^2, squared yaw-rate error (rad/s)^2) of the
         last step: the tracking terms' arguments."""
@@ -107,7 +113,7 @@ class VelocityReward:
             height = (float(s.base_position[2]) - self.robot.nominal_base_height) ** 2
         da = (action - prev_action) * self._driven
         moving = cmd[0] ** 2 + cmd[1] ** 2 > 0.01 or cmd[2] ** 2 > 0.01
-        gait, swing = self._gait(data, contact, ticks, moving)
+        gait, swing, ref = self._gait(data, q, contact, ticks, moving)
         raw = {'track_lin_vel': math.exp(-lin_err / t.tracking_sigma),
                'track_ang_vel': math.exp(-(cmd[2] - wz) ** 2 / t.tracking_sigma),
                'alive': 1.0,
@@ -119,23 +125,35 @@ class VelocityReward:
                'foot_slip': slip,
                'air_time': air,
                'gait_contact': gait,
-               'swing_height': swing}
+               'swing_height': swing,
+               'joint_ref': ref}
         return {k: w.get(k, 0.0) * v for k, v in raw.items()}
 
-    def _gait(self, data: mujoco.MjData, contact: np.ndarray, ticks: int,
-              moving: bool) -> Tuple[float, float]:
-        """Return (feet whose contact is what the clock wants, squared swing-height misses).
+    def _gait(self, data: mujoco.MjData, q: np.ndarray, contact: np.ndarray, ticks: int,
+              moving: bool) -> Tuple[float, float, float]:
+        """Return the gait terms: contact as wanted, swing-height misses, reference swing.
 
-        A standing command wants every foot down: the clock keeps running, the feet do not.
+        The first counts the feet whose contact is what the clock wants; the second sums the
+        squared swing-height misses; the third says how close the legs are to the reference
+        swing. A standing command wants every foot down and the default pose: the clock keeps
+        running, the feet do not. The reference term is humanoid-gym's, exp(-2 d) - 0.2
+        min(d, 0.5), d the norm of the reference joints' distance from their references.
         """
         if self.clock is None:
-            return 0.0, 0.0
-        stance = self.clock.stance_feet(ticks, len(self.feet))
+            return 0.0, 0.0, 0.0
+        n = len(self.feet)
+        stance = self.clock.stance_feet(ticks, n)
+        swing = self.clock.swing_lift(ticks, n) if moving else np.zeros(n)
         if not moving:
             stance[:] = True
         lift = data.xpos[self.feet, 2] - self._feet_z0
         miss = (lift - self.task.swing_height)[~stance]
-        return float(np.count_nonzero(contact == stance)), float(miss @ miss)
+        ref = 0.0
+        if self._ref.size:
+            d = float(np.linalg.norm(q[self._ref] - self._ref_default
+                                     - swing[:len(self._ref), None] * self._ref_shape))
+            ref = math.exp(-2.0 * d) - 0.2 * min(d, 0.5)
+        return float(np.count_nonzero(contact == stance)), float(miss @ miss), ref
 
 
 @dataclass(frozen=True)

@@ -163,3 +163,52 @@ def test_gait_clock_phase_and_feet():
     for bad in (dict(period=0.0, dt=0.02), dict(period=0.8, dt=0.02, stance=1.0)):
         with pytest.raises(ValueError, match='gait clock: expected period > 0'):
             GaitClock(**bad)
+
+
+def _legs_at(env, ticks, lift):
+    """Pose the G1's reference joints at default + shape x lift (per foot); forward."""
+    task, robot = env.task, env.robot
+    names = list(robot.joint_names)
+    default = robot.default_pose()
+    for foot, row in enumerate(task.ref_joints):
+        for j, value in zip(row, task.ref_shape):
+            k = names.index(j)
+            env.data.qpos[env.qa[k]] = default[k] + value * lift[foot]
+    mujoco.mj_forward(env.model, env.data)
+
+
+def test_joint_ref_peaks_on_the_reference_swing_and_the_default_pose_when_standing():
+    robot = get_robot('g1')
+    task = VelocityTask.for_robot(robot)
+    assert task.ref_joints[0] == ('left_hip_pitch_joint', 'left_knee_joint',
+                                  'left_ankle_pitch_joint')
+    env = VelocityEnv(robot, dataclasses.replace(task, weights={**task.weights, 'joint_ref': 1.0}))
+    env.reset(seed=0)
+    clock = env.rewards.clock
+    ticks = 10  # a quarter cycle: the right foot mid-swing, the left one down
+    lift = clock.swing_lift(ticks, 2)
+    assert lift[0] == 0.0 and lift[1] == pytest.approx(np.sin(np.pi * 0.25 / 0.45))
+
+    def joint_ref(command):
+        state = env.reader.read(env.data)
+        return env.rewards.terms(env.data, state, np.zeros(29), np.zeros(29),
+                                 np.array(command), np.zeros(29), np.array([0, 0, -1.0]),
+                                 ticks)['joint_ref']
+    _legs_at(env, ticks, lift)
+    assert joint_ref([0.5, 0.0, 0.0]) == pytest.approx(1.0)
+    assert joint_ref([0.0, 0.0, 0.0]) < 0.5          # standing wants the default pose
+    _legs_at(env, ticks, np.zeros(2))
+    assert joint_ref([0.0, 0.0, 0.0]) == pytest.approx(1.0)
+    assert joint_ref([0.5, 0.0, 0.0]) < 0.5
+
+
+def test_a_reference_swing_must_fit_the_robot(tmp_path):
+    for ref, match in (([['left_hip', 'left_knee']], r'expected one row per foot \(2\), got 1'),
+                       ([['left_hip'], ['right_hip']],
+                        r"row \['left_hip'\] has 1 joints, ref_shape 2 values"),
+                       ([['left_hip', 'elbow'], ['right_hip', 'right_knee']],
+                        "'elbow' is not a joint of 'biped3'")):
+        tasks = {'velocity': {'ref_joints': ref, 'ref_shape': [-0.2, 0.4]}}
+        path = write_robot(str(tmp_path / str(len(match))), robot_doc(tasks=tasks))
+        with pytest.raises(ValueError, match='biped3.yaml: tasks.velocity.ref_joints: ' + match):
+            make_env(f'velocity:{path}')
