@@ -48,16 +48,19 @@ class GaitClock:
         out[0], out[1] = math.sin(angle), math.cos(angle)
         return out
 
+    def _feet_phase(self, ticks: int, n_feet: int) -> np.ndarray:
+        """Return each foot's own phase: the clock's, shifted by i / n_feet for foot i."""
+        return (self.phase(ticks) + np.arange(n_feet) / n_feet) % 1.0
+
     def swing_lift(self, ticks: int, n_feet: int) -> np.ndarray:
         """Return sin(pi x swing progress) per foot: 0 on the ground, 1 at mid-swing."""
-        own = (self.phase(ticks) + np.arange(n_feet) / n_feet) % 1.0
+        own = self._feet_phase(ticks, n_feet)
         progress = (own - self.stance) / (1.0 - self.stance)
         return np.where(own < self.stance, 0.0, np.sin(np.pi * progress))
 
     def stance_feet(self, ticks: int, n_feet: int) -> np.ndarray:
         """Return which feet the gait wants down after ``ticks`` ticks (bool [n_feet])."""
-        own = (self.phase(ticks) + np.arange(n_feet) / n_feet) % 1.0
-        return own < self.stance
+        return self._feet_phase(ticks, n_feet) < self.stance
 
 
 __all__ = ['GaitClock']

@@ -208,12 +208,13 @@ class VelocityEnv(gym.Env):
         self.data = mujoco.MjData(self.model)
         self.reader = MujocoStateReader(self.model, robot)
         self.builder = ObservationBuilder(obs_spec, robot)
-        self.clock = self.task.gait_clock(robot.control_dt) if obs_spec != OBS_SPEC else None
         self._phase = np.zeros(2)
         self.qa, self.da = joint_addresses(self.model, robot.joint_names)
         self.home = home_qpos(self.model, robot)
         self.rewards = VelocityReward(robot, self.task, self.model)
         """The task's reward terms (one definition with the sim node and the evaluator)."""
+        self.clock = self.rewards.clock if obs_spec != OBS_SPEC else None
+        """The gait clock the policy observes (the reward's; None: it observes none)."""
         self.dt = robot.control_dt
         self.frame_skip = robot.frame_skip
         """Physics steps the next `step` takes (a delay wrapper shortens one period)."""

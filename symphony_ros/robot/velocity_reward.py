@@ -105,15 +105,15 @@ class VelocityReward:
         landing = contact & (self._air > 0.0)
         self._air += self.dt
         air = 0.0
-        if landing.any() and cmd[0] ** 2 + cmd[1] ** 2 > 0.01:
+        walking = cmd[0] ** 2 + cmd[1] ** 2 > 0.01
+        if landing.any() and walking:
             air = float(np.sum(self._air[landing] - t.air_time_target))
         self._air[contact] = 0.0
         height = 0.0
         if self.robot.nominal_base_height is not None:
             height = (float(s.base_position[2]) - self.robot.nominal_base_height) ** 2
         da = (action - prev_action) * self._driven
-        moving = cmd[0] ** 2 + cmd[1] ** 2 > 0.01 or cmd[2] ** 2 > 0.01
-        gait, swing, ref = self._gait(data, q, contact, ticks, moving)
+        gait, swing, ref = self._gait(data, q, contact, ticks, walking or cmd[2] ** 2 > 0.01)
         raw = {'track_lin_vel': math.exp(-lin_err / t.tracking_sigma),
                'track_ang_vel': math.exp(-(cmd[2] - wz) ** 2 / t.tracking_sigma),
                'alive': 1.0,
