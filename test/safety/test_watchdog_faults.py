@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from watchdog_harness import (
-    CONFIG, healthy, LIMIT, make_active, MAX_STEP, NAMES, REPO, REPS, topic,
-    wait_single_publisher)
+    arm_until_active, CONFIG, healthy, LIMIT, make_active, MAX_STEP, NAMES, REPO, REPS,
+    topic, wait_single_publisher)
 
 pytestmark = pytest.mark.ros
 TICK = 1.0 / CONFIG.rate_hz
@@ -83,8 +83,7 @@ def test_kill_9_of_the_policy_process(watchdog, driver, reactions, ros_env):
             assert policy.stdout.readline().strip() == 'ready'
             # The previous rep's killed policy lingers in the graph until its lease expires
             # (a second publisher: arming is refused until then).
-            driver.wait_for(lambda: reset_and_arm(watchdog, driver), 10.0, 'armed by policy')
-            driver.wait_for(lambda: driver.state == 'ACTIVE', 5.0, 'ACTIVE')
+            arm_until_active(watchdog, driver)
             time.sleep(0.1)
             t0 = time.monotonic()
             os.kill(policy.pid, signal.SIGKILL)
@@ -101,12 +100,6 @@ def short_lease(env):
     """Environment whose Fast DDS participant announces a 1 s lease (see the XML)."""
     xml = os.path.join(os.path.dirname(__file__), 'watchdog_short_lease.xml')
     return dict(env, FASTDDS_DEFAULT_PROFILES_FILE=xml, FASTRTPS_DEFAULT_PROFILES_FILE=xml)
-
-
-def reset_and_arm(watchdog, driver):
-    if driver.state.startswith('FAULT'):
-        driver.call(watchdog.service('reset'))
-    return driver.call(watchdog.service('arm'))[0]
 
 
 @pytest.mark.parametrize('value,label', [
