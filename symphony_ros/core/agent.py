@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
@@ -27,12 +27,14 @@ class Symphony:
     """Actor, critic ensemble, target critics and the temporal-advantage baseline m."""
 
     def __init__(self, obs_dim: int, act_dim: int, cfg: SymphonyConfig,
-                 device: torch.device | str = 'cpu') -> None:
+                 device: torch.device | str = 'cpu', critic_dim: Optional[int] = None) -> None:
+        """Build the networks; ``critic_dim``: a privileged critic's input (None: obs_dim)."""
         self.cfg, self.device = cfg, torch.device(device)
         self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.critic_dim = critic_dim or obs_dim
         self.actor = Actor(obs_dim, act_dim, cfg.hidden_dim, cfg.noise_clip,
                            cfg.gradient_dropout).to(self.device)
-        self.critic = Critic(obs_dim, act_dim, cfg.hidden_dim, cfg.critic_heads,
+        self.critic = Critic(self.critic_dim, act_dim, cfg.hidden_dim, cfg.critic_heads,
                              cfg.gradient_dropout).to(self.device)
         # Critics only: Symphony keeps no target actor. The target stays in training mode
         # (never optimised: no parameter needs a gradient) because in S2 its GradientDropout
@@ -46,13 +48,19 @@ class Symphony:
         self._target = list(self.target_critic.parameters())
 
     def loss(self, batch: Batch) -> Dict[str, torch.Tensor]:
-        """Return the total loss and its terms for one batch (no parameter change)."""
+        """Return the total loss and its terms for one batch (no parameter change).
+
+        A privileged critic values (its view of) the states where the actor acts on its own
+        observation: the actor's gradient reaches it only through the action.
+        """
         cfg = self.cfg
         next_action, s_next, b_next = self.actor(batch.next_obs)
-        q_next = self.target_critic.soft(batch.next_obs, next_action)
+        critic_obs, critic_next = ((batch.obs, batch.next_obs) if batch.critic_obs is None
+                                   else (batch.critic_obs, batch.next_critic_obs))
+        q_next = self.target_critic.soft(critic_next, next_action)
         q_next_value = q_next.detach()
         y = batch.reward + cfg.gamma * (1.0 - batch.done) * q_next_value
-        q = self.critic(batch.obs, batch.action)
+        q = self.critic(critic_obs, batch.action)
         q_t = advantage_baseline(self.m, q_next_value, cfg.advantage_alpha)
         actor_term = -rehae(normalised_advantage(q_next, q_t, cfg.q_floor))
         critic_term = rehse(q - y)

@@ -163,6 +163,10 @@ class TrainConfig:
     reward_weights: str = ''
     """Reward weights of this run over its task's (a <task>:<robot> env), as
     term=weight,term=weight (e.g. alive=0.3,gait_contact=0.6); empty: the robot file's."""
+    privileged_critic: bool = False
+    """The critic sees the env's privileged observation (info['critic_obs']: exact, with the
+    base velocity, height and foot contacts no robot sensor gives) and the actor its own: an
+    asymmetric actor-critic. The exported actor is unchanged; false: both see the actor's."""
     overrides: Dict[str, Any] = field(default_factory=dict)
     """Field overrides applied to the named Symphony configuration."""
 

@@ -175,6 +175,20 @@ def env_dims(env: gym.Env) -> Tuple[int, int]:
     return int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
 
 
+def critic_dim(env: gym.Env) -> int:
+    """Return the size of the privileged observation ``env`` puts in ``info['critic_obs']``.
+
+    :raises ValueError: an env that gives none (a plain Gymnasium id).
+    """
+    try:
+        space = env.get_wrapper_attr('critic_observation_space')
+    except AttributeError:
+        raise ValueError(f'--privileged-critic: env {env.spec.id if env.spec else env!r} gives '
+                         'no privileged observation (info[\'critic_obs\']); the project\'s '
+                         'envs do (symphony/Humanoid-v4, velocity:<robot>)') from None
+    return int(np.prod(space.shape))
+
+
 def episode_limit(env: gym.Env, default: int = 1000) -> int:
     """Return the env's time limit (max_episode_steps) or ``default``."""
     spec = getattr(env, 'spec', None)

@@ -25,6 +25,8 @@ import torch
 
 FIELDS = ('obs', 'action', 'reward', 'next_obs', 'done')
 """The stored arrays of a transition, one row per slot."""
+CRITIC_FIELDS = ('critic_obs', 'next_critic_obs')
+"""Stored too by a buffer for a privileged critic (its observations of both states)."""
 
 
 class Batch(NamedTuple):
@@ -35,6 +37,9 @@ class Batch(NamedTuple):
     reward: torch.Tensor
     next_obs: torch.Tensor
     done: torch.Tensor
+    critic_obs: Optional[torch.Tensor] = None
+    """The critic's observations (a privileged critic's); None: it sees obs."""
+    next_critic_obs: Optional[torch.Tensor] = None
 
 
 def fading_weights(n: int) -> torch.Tensor:
@@ -48,7 +53,8 @@ class FadingReplayBuffer:
     """Preallocated transitions on one device with Symphony's fading sampling."""
 
     def __init__(self, capacity: int, obs_dim: int, act_dim: int,
-                 device: torch.device | str = 'cpu') -> None:
+                 device: torch.device | str = 'cpu', critic_dim: Optional[int] = None) -> None:
+        """Preallocate ``capacity`` transitions; ``critic_dim``: also the critic's views."""
         if capacity < 2:
             raise ValueError(f'replay capacity must be at least 2, got {capacity}')
         self.capacity, self.device = capacity, torch.device(device)
@@ -57,6 +63,12 @@ class FadingReplayBuffer:
         self.action = torch.zeros((capacity, act_dim), dtype=torch.float32, device=self.device)
         self.reward = torch.zeros((capacity, 1), dtype=torch.float32, device=self.device)
         self.done = torch.zeros((capacity, 1), dtype=torch.float32, device=self.device)
+        self.critic_dim = critic_dim or None
+        self.fields = FIELDS + (CRITIC_FIELDS if critic_dim else ())
+        if critic_dim:
+            self.critic_obs = torch.zeros((capacity, critic_dim), dtype=torch.float32,
+                                          device=self.device)
+            self.next_critic_obs = torch.zeros_like(self.critic_obs)
         # Host copy of the terminal flags: the eviction rule reads them without a device sync.
         self._terminal = np.zeros(capacity, dtype=bool)
         self.head, self.size = 0, 0
@@ -85,9 +97,19 @@ class FadingReplayBuffer:
         return slot
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
-            terminated: bool) -> None:
-        """Store one transition; ``reward`` is divided by the current reward scale."""
+            terminated: bool, critic_obs: Optional[np.ndarray] = None,
+            next_critic_obs: Optional[np.ndarray] = None) -> None:
+        """Store one transition; ``reward`` is divided by the current reward scale.
+
+        :raises ValueError: a buffer for a privileged critic not given the critic's views.
+        """
+        if self.critic_dim and (critic_obs is None or next_critic_obs is None):
+            raise ValueError('this replay buffer stores the critic\'s observations: '
+                             'critic_obs and next_critic_obs are required')
         slot = self._slot_for_insert()
+        if self.critic_dim:
+            self.critic_obs[slot] = torch.as_tensor(critic_obs, dtype=torch.float32)
+            self.next_critic_obs[slot] = torch.as_tensor(next_critic_obs, dtype=torch.float32)
         self.obs[slot] = torch.as_tensor(obs, dtype=torch.float32)
         self.action[slot] = torch.as_tensor(action, dtype=torch.float32)
         self.reward[slot, 0] = float(reward) / self.reward_scale
@@ -122,12 +144,12 @@ class FadingReplayBuffer:
             scale = self.reward_scale
         tiles = torch.arange(self.capacity, device=self.device) % n
         src = order[tiles]
-        for name in FIELDS:
+        for name in self.fields:
             setattr(self, name, getattr(self, name)[src].contiguous())
         self.reward *= self.reward_scale / scale
         self._terminal = self._terminal[src.cpu().numpy()].copy()
         self.reward_scale, self.head, self.size, self._cdf = scale, 0, self.capacity, None
-        self._warm = {name: getattr(self, name)[:n].clone() for name in FIELDS}
+        self._warm = {name: getattr(self, name)[:n].clone() for name in self.fields}
         self._origin = (np.arange(self.capacity) % n).astype(np.int64)
         return scale
 
@@ -141,8 +163,10 @@ class FadingReplayBuffer:
         u = torch.rand(batch_size, device=self.device)
         pos = torch.searchsorted(self._cdf, u).clamp_(max=self.size - 1)
         idx = self.slots(pos)
+        critic = ((self.critic_obs[idx], self.next_critic_obs[idx])
+                  if self.critic_dim else ())
         return Batch(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx],
-                     self.done[idx])
+                     self.done[idx], *critic)
 
     def state_dict(self) -> Dict[str, object]:
         """Everything needed to restore the buffer exactly, sized by the data it holds.
@@ -159,7 +183,7 @@ class FadingReplayBuffer:
                                     'reward_scale': self.reward_scale,
                                     'own_slots': torch.as_tensor(own),
                                     'warm_rows': len(self._warm.get('obs', ())) * tiles_left}
-        for name in FIELDS:
+        for name in self.fields:
             state[name] = getattr(self, name)[idx].cpu()
             if tiles_left:
                 state['warm_' + name] = self._warm[name].cpu()
@@ -184,8 +208,12 @@ class FadingReplayBuffer:
             origin[:size] = np.arange(size) % n_warm
         origin[own] = -1
         tiled = np.flatnonzero(origin >= 0)
-        warm = {n: state['warm_' + n].to(self.device) for n in FIELDS if n_warm}
-        for name in FIELDS:
+        missing = [n for n in self.fields if n not in state]
+        if missing:
+            raise ValueError(f'replay holds no {", ".join(missing)} (a buffer saved by a run '
+                             'whose critic saw the actor\'s observation)')
+        warm = {n: state['warm_' + n].to(self.device) for n in self.fields if n_warm}
+        for name in self.fields:
             dst, rows = getattr(self, name), state[name]
             if tuple(rows.shape) != (len(own),) + tuple(dst.shape[1:]):
                 raise ValueError(f'replay field {name!r} has shape {tuple(rows.shape)}, '

@@ -23,8 +23,9 @@ from .agent import Symphony, deliberate_fall
 from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
-from .envs import (check_env_name, default_obs_spec, env_dims, episode_limit, get_rng_state,
-                   make_run_env, make_test_env, randomization, run_env_options, set_rng_state)
+from .envs import (check_env_name, critic_dim, default_obs_spec, env_dims, episode_limit,
+                   get_rng_state, make_run_env, make_test_env, randomization, run_env_options,
+                   set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .replay import FadingReplayBuffer
 from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, identity, read_run_config,
@@ -174,12 +175,16 @@ class Trainer:
         # The spec actually used (config.json records it), so an export never guesses it.
         self.obs_spec = cfg.obs_spec
         self.limit = cfg.episode_limit or episode_limit(self.env)
-        self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device)
+        self.critic_dim = critic_dim(self.env) if cfg.privileged_critic else None
+        """Size of the privileged critic's observation (None: the critic sees obs)."""
+        self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device,
+                              self.critic_dim)
         self.buffer = FadingReplayBuffer(self.sym.capacity, self.obs_dim, self.act_dim,
-                                         self.device)
+                                         self.device, self.critic_dim)
         self.progress = Progress()
         self._keep_scale = False
         self._ckpt_due, self._obs, self._ep_step = False, None, 0
+        self._critic_obs: Optional[np.ndarray] = None
         self.on_evaluation: List[Callable[[Dict[str, float]], None]] = []
         self.on_checkpoint: List[Callable[[Saved], None]] = []
         self.last_saved: Optional[Saved] = None
@@ -231,7 +236,8 @@ class Trainer:
                 width = min(1.0, p.step / self.cfg.randomize_ramp)
                 self.env.set_width(width)
                 self.log.scalar('train/randomize_width', width, p.step)
-            self._obs, _ = self.env.reset(seed=self.cfg.seed if first else None)
+            self._obs, info = self.env.reset(seed=self.cfg.seed if first else None)
+            self._critic_obs = self._critic_view(info)
             self._ep_step = 0
         # The paper's deliberate fall: near the time limit only noise acts, which feeds
         # terminal transitions into the buffer.
@@ -239,14 +245,16 @@ class Trainer:
                                               self.sym.fall_steps)
         action = self._act(self._obs, noise=True, fall=fall)
         self._finite('action', action)
-        next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        next_obs, reward, terminated, truncated, info = self.env.step(action)
         self._finite('observation', next_obs)
         self._finite('reward', reward)
+        next_critic = self._critic_view(info)
         self._ep_step += 1
         truncated = truncated or self._ep_step >= self.limit
-        self.buffer.add(self._obs, action, reward, next_obs, terminated)
+        self.buffer.add(self._obs, action, reward, next_obs, terminated, self._critic_obs,
+                        next_critic)
         p.step += 1
-        self._obs = next_obs
+        self._obs, self._critic_obs = next_obs, next_critic
         if not p.learning and p.step - p.warmup_from >= self.sym.explore_steps:
             self.buffer.finish_warmup(keep_scale=self._keep_scale)
             p.learning = True
@@ -258,6 +266,17 @@ class Trainer:
             self._obs = None
         p.wall_s += time.perf_counter() - t0
         self._periodic(episode_end=self._obs is None)
+
+    def _critic_view(self, info: Dict[str, object]) -> Optional[np.ndarray]:
+        """Return a privileged critic's observation from a step's info (None: no such critic)."""
+        if self.critic_dim is None:
+            return None
+        view = info.get('critic_obs')
+        if view is None:
+            raise ValueError(f'--privileged-critic: env {self.cfg.env} gave no '
+                             'info[\'critic_obs\'] at this step')
+        self._finite('critic observation', view)
+        return view
 
     def _finite(self, term: str, value: object) -> None:
         """Stop at the first NaN/Inf, naming the step and the term (no checkpoint after it)."""
@@ -451,8 +470,8 @@ class Trainer:
     # ---- checkpoints ---------------------------------------------------------------------
     def _info(self, test_return: float, step: Optional[int] = None) -> Dict[str, object]:
         return dict(identity(self.cfg, self.sym), obs_dim=self.obs_dim, act_dim=self.act_dim,
-                    obs_spec=self.obs_spec, test_return=test_return,
-                    step=self.step_count if step is None else step)
+                    critic_dim=self.agent.critic_dim, obs_spec=self.obs_spec,
+                    test_return=test_return, step=self.step_count if step is None else step)
 
     def save(self) -> str:
         """Write a checkpoint now (also mid-episode: a resume then starts a new episode).
@@ -478,14 +497,26 @@ class Trainer:
             callback(saved)
         return saved.path
 
-    def _load_agent(self, state: Dict[str, object], path: str) -> None:
-        """Load a checkpoint's networks and optimizer, refusing one of another shape."""
+    def _load_agent(self, state: Dict[str, object], path: str,
+                    actor_only: bool = False) -> None:
+        """Load a checkpoint's networks and optimizer, refusing one of another shape.
+
+        :param actor_only: when the checkpoint's critic sees another observation than this
+            run's (--privileged-critic on one side), take its actor alone (--init-from).
+        """
         for key in ('obs_dim', 'act_dim'):
             if state[key] != getattr(self, key):
                 raise CheckpointError(f'{path}: {key} {state[key]} does not match the env '
                                       f'({getattr(self, key)})')
+        theirs = int(state.get('critic_dim') or state['obs_dim'])
+        if theirs != self.agent.critic_dim and not actor_only:
+            raise CheckpointError(f'{path}: its critic sees {theirs} values, this run\'s '
+                                  f'{self.agent.critic_dim} (--privileged-critic differs)')
         try:
-            self.agent.load_state_dict(state['agent'])
+            if theirs != self.agent.critic_dim:
+                self.agent.actor.load_state_dict(state['agent']['actor'])
+            else:
+                self.agent.load_state_dict(state['agent'])
         except (RuntimeError, KeyError) as exc:
             raise CheckpointError(f'{path}: networks do not fit the run\'s config '
                                   f'({str(exc).splitlines()[0][:160]})') from None
@@ -494,17 +525,21 @@ class Trainer:
         """Start from another run's networks; this run's steps, RNGs and buffer are its own.
 
         The warm-up then acts with the loaded actor, and the reward scale the critic learned
-        with is kept, so the critic's values stay meaningful.
+        with is kept, so the critic's values stay meaningful. A checkpoint whose critic saw
+        another observation gives its actor alone: the critic starts fresh.
         """
         path = latest_checkpoint(source) if os.path.isdir(source) else source
         if path is None:
             raise CheckpointError(f'--init-from {source}: the folder holds no checkpoint '
                                   '(expected checkpoints/ckpt_<step>.pt)')
         state = load_checkpoint(path)
-        self._load_agent(state, path)
+        self._load_agent(state, path, actor_only=True)
+        actor_only = int(state.get('critic_dim') or state['obs_dim']) != self.agent.critic_dim
         self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
-        self._keep_scale = True
-        self.notes.append(f'networks and optimizer from {path} (step {int(state["step"]):,}, '
+        self._keep_scale = not actor_only
+        what = ('the actor (its critic saw another observation: this critic and the '
+                'optimizer start fresh)' if actor_only else 'networks and optimizer')
+        self.notes.append(f'{what} from {path} (step {int(state["step"]):,}, '
                           f'env {state["train_config"].get("env")}); the buffer is filled by '
                           f'{self.sym.explore_steps:,} warm-up steps with that actor')
 

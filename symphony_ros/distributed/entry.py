@@ -20,6 +20,10 @@ def make_trainer(cfg: TrainConfig, dist: DistributedConfig, **kwargs: Any) -> Tr
     if not dist.enabled:
         kwargs.pop('log', None)
         return Trainer(cfg, **kwargs)
+    if cfg.privileged_critic:
+        # Chunks carry the actor's observations only.
+        raise ValueError('--privileged-critic runs in a single process only: collectors do '
+                         'not send the critic\'s observations (drop --collectors or it)')
     if cfg.randomize_ramp:
         # Collectors reset their own envs; widening them needs the step count sent along.
         raise ValueError('--randomize-ramp runs in a single process only: collectors draw '

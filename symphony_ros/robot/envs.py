@@ -53,6 +53,9 @@ class StateObservation(gym.Wrapper):
         self.obs_spec = get_obs_spec(obs_spec, self.robot)
         self._reader = MujocoStateReader(env.unwrapped.model, self.robot)
         self._critic = ObservationBuilder(CRITIC_SPEC, self.robot)
+        self.critic_observation_space = gym.spaces.Box(-np.inf, np.inf, (self._critic.dim,),
+                                                       np.float64)
+        """Shape of ``info['critic_obs']``."""
         self._actor: Optional[ObservationBuilder] = None
         if self.obs_spec.reproducible_from_state and obs_spec != CRITIC_SPEC:
             self._actor = ObservationBuilder(obs_spec, self.robot)

@@ -222,6 +222,11 @@ class VelocityEnv(gym.Env):
         self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), np.float32)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.builder.dim,),
                                                 np.float64)
+        n_feet = len(robot.feet)
+        self.critic_observation_space = gym.spaces.Box(
+            -np.inf, np.inf, (self.builder.dim + 4 + 2 * n_feet,), np.float64)
+        """Shape of ``info['critic_obs']``: the observation, then what a robot's sensors do
+        not give the policy (`critic_observation`)."""
         # Gymnasium ids are [namespace/]name-vN: the project id ('velocity:<robot file>')
         # stays in metadata['env_id']; the spec carries the time limit.
         gym_id = 'symphony/' + re.sub(r'[^A-Za-z0-9_]', '_', f'{TASK}_{robot.name}') + '-v0'
@@ -268,7 +273,8 @@ class VelocityEnv(gym.Env):
         self.rewards.reset(d)
         self._steps = 0
         self._state = self.reader.read(d)
-        return self._observe(), {'command': self.command.copy()}
+        obs = self._observe()
+        return obs, {'command': self.command.copy(), 'critic_obs': self.critic_observation(obs)}
 
     def step(self, action: np.ndarray
              ) -> Tuple[np.ndarray, float, bool, bool, Dict[str, Any]]:
@@ -294,13 +300,31 @@ class VelocityEnv(gym.Env):
         obs = self._observe()
         truncated = self._steps >= self.task.episode_steps
         return obs, reward, fallen, truncated, {'reward_terms': terms,
-                                                'command': self.command.copy()}
+                                                'command': self.command.copy(),
+                                                'critic_obs': self.critic_observation(obs)}
 
     def reobserve(self) -> Tuple[np.ndarray, Dict[str, Any]]:
         """Observe the current state again (after a wrapper changed it at reset)."""
         self._state = self.reader.read(self.data)
         self.rewards.track_feet(self.data)
-        return self._observe(), {'command': self.command.copy()}
+        obs = self._observe()
+        return obs, {'command': self.command.copy(), 'critic_obs': self.critic_observation(obs)}
+
+    def critic_observation(self, obs: np.ndarray) -> np.ndarray:
+        """Return the privileged observation of a critic: ``obs`` exact, plus the hidden state.
+
+        After the policy's observation (as built here, before any wrapper's noise): the base
+        velocity in the base frame (m/s), the base height above nominal (m), which feet touch
+        the floor, and each foot's height above where it stood at reset (m). The tracking and
+        gait rewards are functions of these; a critic that sees them need not infer them from
+        joint motion. No sensor on the robot gives them, so only the critic may see them.
+        """
+        s, d = self._state, self.data
+        z0 = self.robot.nominal_base_height
+        height = float(s.base_position[2]) - (z0 if z0 is not None else 0.0)
+        lift = d.xpos[self.rewards.feet, 2] - self.rewards.feet_z0
+        return np.concatenate([obs, s.base_lin_vel, (height,),
+                               self.rewards.feet_contact(d).astype(np.float64), lift])
 
     def _observe(self) -> np.ndarray:
         phase = (None if self.clock is None else

@@ -52,7 +52,8 @@ class VelocityReward:
         self._driven = (robot.action_scale > 0).astype(np.float64)
         self._air = np.zeros(len(self.feet))
         self._feet_xy = np.zeros((len(self.feet), 2))
-        self._feet_z0 = np.zeros(len(self.feet))
+        self.feet_z0 = np.zeros(len(self.feet))
+        """m: each foot's height at reset, from which swing height is measured."""
         self.clock = task.gait_clock(self.dt)
         names = list(robot.joint_names)
         # [feet, joints of a row]: the reference-swing joints of each foot, and their defaults.
@@ -69,7 +70,7 @@ class VelocityReward:
         self._air[:] = 0.0
         self.track_feet(data)
         # Swing height is measured from where the feet stand at the start of the episode.
-        self._feet_z0[:] = data.xpos[self.feet, 2]
+        self.feet_z0[:] = data.xpos[self.feet, 2]
 
     def track_feet(self, data: mujoco.MjData) -> None:
         """Take the feet positions of ``data`` as the last step's (slip is measured from them)."""
@@ -146,7 +147,7 @@ class VelocityReward:
         swing = self.clock.swing_lift(ticks, n) if moving else np.zeros(n)
         if not moving:
             stance[:] = True
-        lift = data.xpos[self.feet, 2] - self._feet_z0
+        lift = data.xpos[self.feet, 2] - self.feet_z0
         miss = (lift - self.task.swing_height)[~stance]
         ref = 0.0
         if self._ref.size:
