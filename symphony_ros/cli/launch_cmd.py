@@ -88,13 +88,18 @@ def _check_files(graph: Graph) -> None:
 def _node_parameters(node: NodeSpec) -> Dict[str, Any]:
     """Return the parameters a node will start with: its files in order, then the graph's."""
     import yaml
+
+    from ..util.strict_yaml import load_yaml, yaml_error_line
     merged: Dict[str, Any] = {}
     for path in node.param_files:
         try:
             with open(path, encoding='utf-8') as f:
-                doc = yaml.safe_load(f) or {}
-        except (OSError, yaml.YAMLError) as exc:
+                doc = load_yaml(f) or {}
+        except OSError as exc:
             raise CliError(f'{path}: not a readable parameter file ({exc})') from None
+        except yaml.YAMLError as exc:
+            raise CliError(f'{path}: not a readable parameter file ({yaml_error_line(exc)})'
+                           ) from None
         if not isinstance(doc, dict):
             raise CliError(f'{path}: expected node_name: ros__parameters: mappings')
         for key in ('/**', '**', node.name, '/' + node.name):

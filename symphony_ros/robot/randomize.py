@@ -185,11 +185,13 @@ def load_randomization(which: str, robot: RobotDescription,
             raise ValueError(f'--randomize {which}: expected none, default or a YAML file '
                              '(no such file)')
         import yaml
+
+        from ..util.strict_yaml import load_yaml, yaml_error_line
         with open(which, encoding='utf-8') as fh:
             try:
-                doc = yaml.safe_load(fh) or {}
+                doc = load_yaml(fh) or {}
             except yaml.YAMLError as exc:
-                raise ValueError(f'{which}: not YAML ({str(exc).splitlines()[0]})') from None
+                raise ValueError(f'{which}: not YAML ({yaml_error_line(exc)})') from None
         layers.append((doc, which))
         name = os.path.abspath(which)
     spec = _build(name, *layers)

@@ -45,6 +45,7 @@ import mujoco
 import numpy as np
 import yaml
 
+from ..util.strict_yaml import load_yaml, yaml_error_line
 from .description import ACTION_KINDS, RobotDescription
 
 TOP_LEVEL = ('name', 'mjcf', 'action', 'timing', 'base_body', 'imu_site', 'feet',
@@ -237,11 +238,12 @@ def load_robot_file(path: str) -> RobotDescription:
     path = os.path.abspath(path)
     try:
         with open(path) as fh:
-            doc = yaml.safe_load(fh)
+            doc = load_yaml(fh)
     except OSError as exc:
         raise RobotFileError(path, '(file)', f'cannot read: {exc.strerror}') from None
     except yaml.YAMLError as exc:
-        raise RobotFileError(path, '(file)', f'not valid YAML: {exc}') from None
+        raise RobotFileError(path, '(file)', f'not valid YAML: {yaml_error_line(exc)}'
+                             ) from None
     f = _Fields(path, doc)
     f.known(TOP_LEVEL)
     name = f.get('name', str)

@@ -202,6 +202,20 @@ def test_a_bad_robot_file_names_file_and_field(tmp_path, what, changes, field, m
     assert '\n' not in str(err.value)
 
 
+def test_a_key_given_twice_is_refused_naming_it_and_both_lines(tmp_path):
+    path = write_robot(str(tmp_path))
+    with open(path) as f:
+        text = f.read()
+    first = text[:text.index('name:')].count('\n') + 1
+    with open(path, 'a') as f:
+        f.write('name: pasted_below\n')   # PyYAML alone would keep this one silently
+    with pytest.raises(RobotFileError) as err:
+        load_robot_file(path)
+    assert str(err.value).startswith(f'{path}: (file): not valid YAML: ')
+    assert f"key 'name' is given twice (first on line {first})" in str(err.value)
+    assert '\n' not in str(err.value)
+
+
 def test_a_missing_mesh_is_named(tmp_path):
     mjcf = MJCF.replace('<worldbody>',
                         '<asset><mesh name="shell" file="shell.stl"/></asset><worldbody>')

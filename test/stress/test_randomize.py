@@ -172,6 +172,8 @@ def test_episode_log_lines(tmp_path):
     ('mass_scale: [1.2, 0.8]\n', 'mass_scale: inverted range'),
     ('friction_scale: [-0.5, 1.0]\n', 'friction_scale: negative range'),
     ('gravity: [1, 2]\n', 'gravity: unknown knob'),
+    ('mass_scale: [0.9, 1.1]\npush_velocity: [0, 1]\nmass_scale: [0.5, 1.5]\n',
+     r"not YAML \(key 'mass_scale' is given twice \(first on line 1\) \(line 3, column 1\)\)"),
 ])
 def test_bad_randomization_file(tmp_path, doc, expected):
     path = tmp_path / 'r.yaml'
