@@ -167,6 +167,13 @@ class TrainConfig:
     """The critic sees the env's privileged observation (info['critic_obs']: exact, with the
     base velocity, height and foot contacts no robot sensor gives) and the actor its own: an
     asymmetric actor-critic. The exported actor is unchanged; false: both see the actor's."""
+    actor_frozen_steps: int = ranged(0, 0)
+    """Env steps from the run's start during which only the critic learns and the actor
+    acts as it is: a fresh critic beside a trained actor (--init-from a run whose critic saw
+    another observation) would otherwise steer the actor by its first, random values."""
+    mirror: bool = False
+    """Learn half of every minibatch as its left-right mirror image (a symmetric robot and
+    task, e.g. velocity:g1; the maps come from its joint names and MJCF axes)."""
     overrides: Dict[str, Any] = field(default_factory=dict)
     """Field overrides applied to the named Symphony configuration."""
 

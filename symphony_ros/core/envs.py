@@ -189,6 +189,26 @@ def critic_dim(env: gym.Env) -> int:
     return int(np.prod(space.shape))
 
 
+def mirror_maps(env: gym.Env, critic: bool) -> Tuple[Tuple[np.ndarray, np.ndarray], ...]:
+    """Return the (index, sign) mirror maps of ``env``'s observation, action and critic view.
+
+    :param critic: include the privileged critic observation's map (else None in its place).
+    :raises ValueError: an env without mirror maps, or a robot that is not symmetric.
+    """
+    try:
+        maps = env.get_wrapper_attr('mirror_maps')
+    except AttributeError:
+        raise ValueError(f'--mirror: env {env.spec.id if env.spec else env!r} has no mirror '
+                         'maps; a velocity task on a left-right symmetric robot has '
+                         '(velocity:<robot>)') from None
+    try:
+        obs, action, critic_view = maps()
+    except ValueError as exc:
+        raise ValueError(f'--mirror: {exc}') from None
+    return ((obs.index, obs.sign), (action.index, action.sign),
+            (critic_view.index, critic_view.sign) if critic else None)
+
+
 def episode_limit(env: gym.Env, default: int = 1000) -> int:
     """Return the env's time limit (max_episode_steps) or ``default``."""
     spec = getattr(env, 'spec', None)

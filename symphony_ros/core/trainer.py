@@ -20,14 +20,15 @@ import numpy as np
 import torch
 
 from .agent import Symphony, deliberate_fall
+from .augment import BatchMirror
 from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig
 from .envs import (check_env_name, critic_dim, default_obs_spec, env_dims, episode_limit,
-                   get_rng_state, make_run_env, make_test_env, randomization, run_env_options,
-                   set_rng_state)
+                   get_rng_state, make_run_env, make_test_env, mirror_maps, randomization,
+                   run_env_options, set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
-from .replay import FadingReplayBuffer
+from .replay import Batch, FadingReplayBuffer
 from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, identity, read_run_config,
                       write_run_config)
 from .run_log import TERM_PREFIX, RunLog
@@ -181,6 +182,9 @@ class Trainer:
                               self.critic_dim)
         self.buffer = FadingReplayBuffer(self.sym.capacity, self.obs_dim, self.act_dim,
                                          self.device, self.critic_dim)
+        self.mirror = (BatchMirror(*mirror_maps(self.env, cfg.privileged_critic),
+                                   device=self.device) if cfg.mirror else None)
+        """Mirrors half of each minibatch (--mirror), or None."""
         self.progress = Progress()
         self._keep_scale = False
         self._ckpt_due, self._obs, self._ep_step = False, None, 0
@@ -308,7 +312,7 @@ class Trainer:
         terms, seen = None, []
         for _ in range(self.sym.updates_per_step):
             t0 = time.perf_counter()
-            terms = self.agent.update(self.buffer.sample(self.sym.batch_size))
+            terms = self.agent.update(self.sample(), self.actor_learns)
             if self.device.type == 'cpu':
                 self.thread_policy.record(time.perf_counter() - t0)
             seen.append(torch.stack([terms[k].detach().float().reshape(()) for k in LOSS_TERMS]))
@@ -324,6 +328,16 @@ class Trainer:
                 self.log.scalar('train/threads', self.thread_policy.threads, self.step_count)
             for key in LOSS_TERMS:
                 self.log.scalar(f'loss/{key}', float(terms[key].detach()), self.step_count)
+
+    @property
+    def actor_learns(self) -> bool:
+        """Whether updates train the actor now: not those of the first --actor-frozen-steps."""
+        return self.step_count > self.cfg.actor_frozen_steps
+
+    def sample(self) -> Batch:
+        """Return a minibatch from the replay, half of it mirrored under --mirror."""
+        batch = self.buffer.sample(self.sym.batch_size)
+        return batch if self.mirror is None else self.mirror(batch)
 
     def _periodic(self, episode_end: bool) -> None:
         if self._bar is not None:
@@ -538,7 +552,10 @@ class Trainer:
         self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
         self._keep_scale = not actor_only
         what = ('the actor (its critic saw another observation: this critic and the '
-                'optimizer start fresh)' if actor_only else 'networks and optimizer')
+                'optimizer start fresh' + ('' if self.cfg.actor_frozen_steps else
+                                           '; --actor-frozen-steps N keeps the actor as '
+                                           'loaded while the critic learns') + ')'
+                if actor_only else 'networks and optimizer')
         self.notes.append(f'{what} from {path} (step {int(state["step"]):,}, '
                           f'env {state["train_config"].get("env")}); the buffer is filled by '
                           f'{self.sym.explore_steps:,} warm-up steps with that actor')

@@ -355,7 +355,7 @@ class DistributedTrainer(Trainer):
     def _pay_debt(self) -> None:
         terms = None
         while self._debt >= 1.0:
-            terms = self.agent.update(self.buffer.sample(self.sym.batch_size))
+            terms = self.agent.update(self.sample(), self.actor_learns)
             self._debt -= 1.0
             self.updates += 1
             if self.updates - self._version >= self.dist.weights_every:

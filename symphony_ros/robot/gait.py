@@ -49,8 +49,13 @@ class GaitClock:
         return out
 
     def _feet_phase(self, ticks: int, n_feet: int) -> np.ndarray:
-        """Return each foot's own phase: the clock's, shifted by i / n_feet for foot i."""
-        return (self.phase(ticks) + np.arange(n_feet) / n_feet) % 1.0
+        """Return each foot's own phase: the clock's, shifted by i / n_feet for foot i.
+
+        Rounded to 1e-9 so that a phase on the stance boundary is on it whichever way it was
+        summed: foot 1 at tick t and foot 0 half a cycle later are the same phase, and the
+        mirror image of a step (feet swapped, clock half a cycle on) scores the same.
+        """
+        return np.round((self.phase(ticks) + np.arange(n_feet) / n_feet) % 1.0, 9) % 1.0
 
     def swing_lift(self, ticks: int, n_feet: int) -> np.ndarray:
         """Return sin(pi x swing progress) per foot: 0 on the ground, 1 at mid-swing."""

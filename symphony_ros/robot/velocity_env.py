@@ -30,6 +30,7 @@ import numpy as np
 from .description import RobotDescription
 from .falls import has_fallen
 from .gait import GaitClock
+from .mirror import Mirror, joint_mirror, terms_mirror
 from .model import build_model, home_qpos
 from .observations import ObservationBuilder
 from .pd import PDLaw
@@ -223,10 +224,13 @@ class VelocityEnv(gym.Env):
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.builder.dim,),
                                                 np.float64)
         n_feet = len(robot.feet)
-        self.critic_observation_space = gym.spaces.Box(
-            -np.inf, np.inf, (self.builder.dim + 4 + 2 * n_feet,), np.float64)
-        """Shape of ``info['critic_obs']``: the observation, then what a robot's sensors do
+        self.critic_terms = self.builder.spec.terms + (
+            ('base_lin_vel', 3), ('base_height', 1), ('feet_contact', n_feet),
+            ('feet_lift', n_feet))
+        """Layout of ``info['critic_obs']``: the observation, then what a robot's sensors do
         not give the policy (`critic_observation`)."""
+        self.critic_observation_space = gym.spaces.Box(
+            -np.inf, np.inf, (sum(size for _, size in self.critic_terms),), np.float64)
         # Gymnasium ids are [namespace/]name-vN: the project id ('velocity:<robot file>')
         # stays in metadata['env_id']; the spec carries the time limit.
         gym_id = 'symphony/' + re.sub(r'[^A-Za-z0-9_]', '_', f'{TASK}_{robot.name}') + '-v0'
@@ -331,6 +335,19 @@ class VelocityEnv(gym.Env):
                  self.clock.observe(self.clock_start + self._steps, self._phase))
         return self.builder.build(self._state, self.prev_action, command=self.command,
                                   gait_phase=phase)
+
+    def mirror_maps(self) -> Tuple[Mirror, Mirror, Mirror]:
+        """Return the left-right mirror maps of (observation, action, critic observation).
+
+        The task is symmetric: its commands, gait clock and reward terms treat left and right
+        alike, so a mirrored transition is as valid as the one it came from.
+
+        :raises ValueError: a robot that is not left-right symmetric (naming the joint).
+        """
+        what = f'{self.metadata["env_id"]}'
+        return (terms_mirror(self.builder.spec.terms, self.robot, what),
+                joint_mirror(self.robot),
+                terms_mirror(self.critic_terms, self.robot, what + ' critic observation'))
 
     def robot_state(self):
         """Return the `RobotState` of the current observation."""

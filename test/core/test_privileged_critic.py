@@ -200,3 +200,32 @@ def test_a_checkpoint_of_the_other_critic_is_refused_on_resume(privileged_run, t
             plain._load_agent(state, 'ckpt.pt')
         finally:
             plain.close()
+
+
+def test_a_frozen_actor_stays_bit_for_bit_while_its_critic_learns(privileged_run, tmp_path):
+    run, _ = privileged_run
+    agent = Symphony(3, 2, get_config('s3', hidden_dim=16, critic_heads=4, batch_size=8))
+    before = [p.detach().clone() for p in agent.actor.parameters()]
+    critic = [p.detach().clone() for p in agent.critic.parameters()]
+    n = 8
+    batch = Batch(torch.randn(n, 3), torch.rand(n, 2) * 2 - 1, torch.randn(n, 1),
+                  torch.randn(n, 3), torch.zeros(n, 1))
+    for _ in range(3):
+        agent.update(batch, train_actor=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, agent.actor.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(critic, agent.critic.parameters()))
+    # A run from a plain checkpoint: the actor is the loaded one until the frozen steps end.
+    source = tmp_path / 'plain'
+    _run(_cfg(source, steps=40))
+    loaded = load_checkpoint(latest_checkpoint(str(source)))['agent']['actor']
+    trainer = Trainer(_cfg(tmp_path / 'frozen', init_from=str(source), privileged_critic=True,
+                           actor_frozen_steps=70, steps=90), progress=False, tensorboard=False)
+    try:
+        trainer.run(max_steps=70)
+        assert trainer.learning and trainer.updates > 0
+        assert all(torch.equal(v, loaded[k]) for k, v in trainer.agent.actor.state_dict().items())
+        trainer.run(max_steps=20)
+        assert not all(torch.equal(v, loaded[k])
+                       for k, v in trainer.agent.actor.state_dict().items())
+    finally:
+        trainer.close()
