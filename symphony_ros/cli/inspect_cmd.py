@@ -72,7 +72,9 @@ def describe(path: str, model, contract) -> List[str]:
               '  reward weights   ' + (c.train_config.get('reward_weights') or "the task's"),
               '  critic           ' + ('privileged (saw the exact state in training)'
                                        if c.train_config.get('privileged_critic')
-                                       else "the actor's observation"),
+                                       else "the actor's observation")
+              + ('; half of each batch mirrored left-right' if c.train_config.get('mirror')
+                 else ''),
               '  stress           ' + _stress_line(c.stress),
               f'  weights sha256   {c.weights_sha256}']
     dims = {v.name: '[' + ', '.join(str(d.dim_param or d.dim_value)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from symphony_ros.cli.main import main
 from symphony_ros.core.augment import BatchMirror
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.envs import make_env
@@ -113,7 +114,7 @@ def test_batch_mirror_mirrors_the_second_half_only():
     assert out.reward is batch.reward and out.done is batch.done
 
 
-def test_a_mirrored_run_trains_and_an_env_without_maps_is_refused(tmp_path):
+def test_a_mirrored_run_trains_and_an_env_without_maps_is_refused(tmp_path, capsys):
     torch.set_num_threads(1)
     cfg = TrainConfig(env='velocity:g1', steps=60, run_dir=str(tmp_path / 'g1'), seed=1,
                       eval_every=1000, eval_episodes=1, checkpoint_every=60, episode_limit=30,
@@ -128,6 +129,12 @@ def test_a_mirrored_run_trains_and_an_env_without_maps_is_refused(tmp_path):
         assert trainer.learning and trainer.step_count == 60
     finally:
         trainer.close()
+    policy = str(tmp_path / 'g1.onnx')
+    assert main(['export', str(tmp_path / 'g1'), '-o', policy, '--samples', '5']) == 0
+    capsys.readouterr()
+    assert main(['inspect', policy]) == 0
+    assert ('critic           privileged (saw the exact state in training); half of each '
+            'batch mirrored left-right') in capsys.readouterr().out
     bad = TrainConfig(env='symphony/Humanoid-v4', run_dir=str(tmp_path / 'h'), mirror=True)
     with pytest.raises(ValueError, match='--mirror: env .* has no mirror maps'):
         Trainer(bad, progress=False, tensorboard=False)
