@@ -19,6 +19,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
+from ..robot.pd import action_reach_note
 from .agent import Symphony, deliberate_fall
 from .augment import BatchMirror
 from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
@@ -172,6 +173,9 @@ class Trainer:
         self.env = make_run_env(cfg, randomized=True, notes=self.notes,
                                 log_path=os.path.join(self.run_dir, RANDOMIZATION_LOG))
         self.test_env = make_test_env(cfg, notes=self.notes)
+        robot = getattr(self.env.unwrapped, 'robot', None)
+        if getattr(robot, 'action_kind', None) == 'pd_position':
+            self.notes.append(action_reach_note(robot))
         self.obs_dim, self.act_dim = env_dims(self.env)
         # The spec actually used (config.json records it), so an export never guesses it.
         self.obs_spec = cfg.obs_spec

@@ -62,3 +62,25 @@ class PDLaw:
 
 
 __all__ = ['PDLaw']
+
+
+TYPICAL_ACTION = 0.4
+"""|a| a trained Symphony actor's actions stay within: tanh(S A) with A in (-1, 1) and the
+Swaddling term holding the strength S near 1/e (0.76 at most, S = 1)."""
+
+
+def action_reach_note(robot: RobotDescription) -> str:
+    """Return one line on how far from the default pose a Symphony actor can move the joints.
+
+    A pd_position robot's action_scale decides what motion the policy can ask for at all;
+    sized for a Gaussian policy's actions of 1-4 it can leave too little to take a step, and
+    nothing in training says so.
+    """
+    driven = np.flatnonzero(np.asarray(robot.action_scale) > 0)
+    reach = TYPICAL_ACTION * np.asarray(robot.action_scale)[driven]
+    small, large = driven[int(reach.argmin())], driven[int(reach.argmax())]
+    names = robot.joint_names
+    return (f'action reach: a Symphony actor\'s actions stay within about +-{TYPICAL_ACTION}, '
+            f'so joint targets within +-{reach.min():.2f} rad ({names[small]}) to '
+            f'+-{reach.max():.2f} rad ({names[large]}) of the default pose; action_scale in '
+            f'{robot.source} sets it')

@@ -125,6 +125,11 @@ def test_a_mirrored_run_trains_and_an_env_without_maps_is_refused(tmp_path, caps
     try:
         obs_m, _, critic_m = make_env('velocity:g1').unwrapped.mirror_maps()
         torch.testing.assert_close(trainer.mirror.critic[0].numpy(), critic_m.index)
+        reach = [n for n in trainer.notes if n.startswith('action reach:')]
+        assert reach == ['action reach: a Symphony actor\'s actions stay within about +-0.4, '
+                         'so joint targets within +-0.14 rad (left_hip_roll_joint) to '
+                         '+-0.22 rad (left_hip_pitch_joint) of the default pose; '
+                         f'action_scale in {get_robot("g1").source} sets it'], trainer.notes
         trainer.run()
         assert trainer.learning and trainer.step_count == 60
     finally:
