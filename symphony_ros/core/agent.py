@@ -65,20 +65,22 @@ class Symphony:
         actor_term = -rehae(normalised_advantage(q_next, q_t, cfg.q_floor))
         critic_term = rehse(q - y)
         swaddle_term = swaddling(s_next, b_next)
-        return {'loss': actor_term + critic_term + swaddle_term, 'critic_loss': critic_term,
-                'actor': actor_term.detach(),
+        return {'loss': actor_term + critic_term + swaddle_term, 'actor': actor_term.detach(),
                 'critic': critic_term.detach(), 'swaddling': swaddle_term.detach(),
                 'q_t_mean': q_t.mean(), 'mean_S': s_next.detach().mean()}
 
     def update(self, batch: Batch, train_actor: bool = True) -> Dict[str, torch.Tensor]:
         """One Symphony update: backward, AdamW step, Polyak target, m <- mean(Q_T).
 
-        :param train_actor: false: the critic alone learns (its term alone is minimised) and
-            the actor stays exactly as it is, weight decay included.
+        :param train_actor: false: the critic alone learns and the actor stays exactly as it
+            is, weight decay included. Its gradients still reach the optimizer's moments:
+            Adam's first steps from empty moments are lr x sign(g) for every parameter, which
+            knocks a trained actor over when it is released; warmed moments scale them by
+            the gradients it has been seeing.
         """
         terms = self.loss(batch)
         self.optimizer.zero_grad()
-        (terms['loss'] if train_actor else terms['critic_loss']).backward()
+        terms['loss'].backward()
         kept = None if train_actor else [p.detach().clone() for p in self.actor.parameters()]
         self.optimizer.step()
         if kept is not None:

@@ -214,6 +214,9 @@ def test_a_frozen_actor_stays_bit_for_bit_while_its_critic_learns(privileged_run
         agent.update(batch, train_actor=False)
     assert all(torch.equal(a, b) for a, b in zip(before, agent.actor.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(critic, agent.critic.parameters()))
+    # Its moments are warm: released, its first steps are not Adam's cold lr x sign(g).
+    n_actor = len(list(agent.actor.parameters()))
+    assert all(v.abs().sum() > 0 for v in agent.optimizer.v[:n_actor])
     # A run from a plain checkpoint: the actor is the loaded one until the frozen steps end.
     source = tmp_path / 'plain'
     _run(_cfg(source, steps=40))
