@@ -175,6 +175,10 @@ def env_dims(env: gym.Env) -> Tuple[int, int]:
     return int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
 
 
+def _env_label(env: gym.Env) -> str:
+    return repr(env.spec.id) if env.spec else repr(env)
+
+
 def critic_dim(env: gym.Env) -> int:
     """Return the size of the privileged observation ``env`` puts in ``info['critic_obs']``.
 
@@ -183,7 +187,7 @@ def critic_dim(env: gym.Env) -> int:
     try:
         space = env.get_wrapper_attr('critic_observation_space')
     except AttributeError:
-        raise ValueError(f'--privileged-critic: env {env.spec.id if env.spec else env!r} gives '
+        raise ValueError(f'--privileged-critic: env {_env_label(env)} gives '
                          'no privileged observation (info[\'critic_obs\']); the project\'s '
                          'envs do (symphony/Humanoid-v4, velocity:<robot>)') from None
     return int(np.prod(space.shape))
@@ -198,7 +202,7 @@ def mirror_maps(env: gym.Env, critic: bool) -> Tuple[Tuple[np.ndarray, np.ndarra
     try:
         maps = env.get_wrapper_attr('mirror_maps')
     except AttributeError:
-        raise ValueError(f'--mirror: env {env.spec.id if env.spec else env!r} has no mirror '
+        raise ValueError(f'--mirror: env {_env_label(env)} has no mirror '
                          'maps; a velocity task on a left-right symmetric robot has '
                          '(velocity:<robot>)') from None
     try:

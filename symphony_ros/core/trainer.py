@@ -516,28 +516,31 @@ class Trainer:
         return saved.path
 
     def _load_agent(self, state: Dict[str, object], path: str,
-                    actor_only: bool = False) -> None:
+                    actor_only: bool = False) -> bool:
         """Load a checkpoint's networks and optimizer, refusing one of another shape.
 
         :param actor_only: when the checkpoint's critic sees another observation than this
             run's (--privileged-critic on one side), take its actor alone (--init-from).
+        :returns: whether the actor alone was taken.
         """
         for key in ('obs_dim', 'act_dim'):
             if state[key] != getattr(self, key):
                 raise CheckpointError(f'{path}: {key} {state[key]} does not match the env '
                                       f'({getattr(self, key)})')
         theirs = int(state.get('critic_dim') or state['obs_dim'])
-        if theirs != self.agent.critic_dim and not actor_only:
+        alone = theirs != self.agent.critic_dim
+        if alone and not actor_only:
             raise CheckpointError(f'{path}: its critic sees {theirs} values, this run\'s '
                                   f'{self.agent.critic_dim} (--privileged-critic differs)')
         try:
-            if theirs != self.agent.critic_dim:
+            if alone:
                 self.agent.actor.load_state_dict(state['agent']['actor'])
             else:
                 self.agent.load_state_dict(state['agent'])
         except (RuntimeError, KeyError) as exc:
             raise CheckpointError(f'{path}: networks do not fit the run\'s config '
                                   f'({str(exc).splitlines()[0][:160]})') from None
+        return alone
 
     def _init_from(self, source: str) -> None:
         """Start from another run's networks; this run's steps, RNGs and buffer are its own.
@@ -551,8 +554,7 @@ class Trainer:
             raise CheckpointError(f'--init-from {source}: the folder holds no checkpoint '
                                   '(expected checkpoints/ckpt_<step>.pt)')
         state = load_checkpoint(path)
-        self._load_agent(state, path, actor_only=True)
-        actor_only = int(state.get('critic_dim') or state['obs_dim']) != self.agent.critic_dim
+        actor_only = self._load_agent(state, path, actor_only=True)
         self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
         self._keep_scale = not actor_only
         what = ('the actor (its critic saw another observation: this critic and the '

@@ -22,7 +22,7 @@ after the left), per-foot terms by swapping the feet.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import mujoco
 import numpy as np
@@ -80,8 +80,8 @@ def _pairing(names: Sequence[str], what: str) -> np.ndarray:
     return np.asarray(index, dtype=np.intp)
 
 
-def _world_axes(robot: RobotDescription) -> np.ndarray:
-    model = build_model(robot)
+def _world_axes(robot: RobotDescription, model: Optional[mujoco.MjModel]) -> np.ndarray:
+    model = model if model is not None else build_model(robot)
     data = mujoco.MjData(model)
     data.qpos[:] = home_qpos(model, robot)
     mujoco.mj_forward(model, data)
@@ -89,15 +89,16 @@ def _world_axes(robot: RobotDescription) -> np.ndarray:
     return data.xaxis[ids].copy()
 
 
-def joint_mirror(robot: RobotDescription) -> Mirror:
+def joint_mirror(robot: RobotDescription, model: Optional[mujoco.MjModel] = None) -> Mirror:
     """Return the mirror map of the robot's joint vectors (angles, velocities, actions).
 
+    :param model: the robot's built model, if the caller has one (else it is built).
     :raises ValueError: naming the joint that has no partner, whose partner's axis is not its
         mirror image, or whose default angle is not its partner's mirror image.
     """
     names = list(robot.joint_names)
     index = _pairing(names, f'{robot.source}: joint')
-    axes = _world_axes(robot)
+    axes = _world_axes(robot, model)
     reflect = np.array([1.0, -1.0, 1.0])
     sign = np.empty(len(names))
     for i, j in enumerate(index):
@@ -119,19 +120,24 @@ def joint_mirror(robot: RobotDescription) -> Mirror:
     return mirror
 
 
-def _fixed(*sign: float) -> Callable[[RobotDescription, int], Mirror]:
-    return lambda robot, size: Mirror(np.arange(len(sign)), np.asarray(sign, dtype=float))
+Rule = Callable[[RobotDescription, int, Mirror], Mirror]
+"""A term's mirror map from the robot, the term's size and the robot's joint map."""
 
 
-def _joints(robot: RobotDescription, size: int) -> Mirror:
-    return joint_mirror(robot)
+def _fixed(*sign: float) -> Rule:
+    return lambda robot, size, joints: Mirror(np.arange(len(sign)),
+                                              np.asarray(sign, dtype=float))
 
 
-def _feet(robot: RobotDescription, size: int) -> Mirror:
+def _joints(robot: RobotDescription, size: int, joints: Mirror) -> Mirror:
+    return joints
+
+
+def _feet(robot: RobotDescription, size: int, joints: Mirror) -> Mirror:
     return Mirror(_pairing(list(robot.feet), f'{robot.source}: foot'), np.ones(size))
 
 
-TERMS: Dict[str, Callable[[RobotDescription, int], Mirror]] = {
+TERMS: Dict[str, Rule] = {
     'imu_angular_velocity': _fixed(-1.0, 1.0, -1.0),   # a pseudovector: -S w
     'projected_gravity': _fixed(1.0, -1.0, 1.0),
     'base_lin_vel': _fixed(1.0, -1.0, 1.0),
@@ -147,19 +153,21 @@ TERMS: Dict[str, Callable[[RobotDescription, int], Mirror]] = {
 """Observation term -> its mirror map (from the robot and the term's size)."""
 
 
-def terms_mirror(terms: Sequence[Tuple[str, int]], robot: RobotDescription,
-                 what: str) -> Mirror:
+def terms_mirror(terms: Sequence[Tuple[str, int]], robot: RobotDescription, what: str,
+                 joints: Optional[Mirror] = None) -> Mirror:
     """Return the mirror map of a vector laid out as ``terms`` ((name, size) pairs).
 
+    :param joints: the robot's joint map (`joint_mirror`), if the caller has it (else made).
     :raises ValueError: a term with no mirror rule (naming it and ``what`` it is part of).
     """
+    joints = joints if joints is not None else joint_mirror(robot)
     parts = []
     for name, size in terms:
         rule = TERMS.get(name)
         if rule is None:
             raise ValueError(f'{what}: term {name!r} has no mirror rule; terms with one: '
                              f'{", ".join(TERMS)}')
-        part = rule(robot, size)
+        part = rule(robot, size, joints)
         if len(part.index) != size:
             raise ValueError(f'{what}: term {name!r} has {size} values, its mirror '
                              f'{len(part.index)}')

@@ -344,10 +344,11 @@ class VelocityEnv(gym.Env):
 
         :raises ValueError: a robot that is not left-right symmetric (naming the joint).
         """
-        what = f'{self.metadata["env_id"]}'
-        return (terms_mirror(self.builder.spec.terms, self.robot, what),
-                joint_mirror(self.robot),
-                terms_mirror(self.critic_terms, self.robot, what + ' critic observation'))
+        what = self.metadata['env_id']
+        joints = joint_mirror(self.robot, self.model)
+        return (terms_mirror(self.builder.spec.terms, self.robot, what, joints), joints,
+                terms_mirror(self.critic_terms, self.robot, what + ' critic observation',
+                             joints))
 
     def robot_state(self):
         """Return the `RobotState` of the current observation."""
