@@ -19,6 +19,7 @@ from typing import List, Optional
 import numpy as np
 
 from ..deploy.policy_loop import PolicyLoop
+from ..deploy.state_inputs import OncePerState
 from ..robot.description import RobotDescription
 from ..robot.pd import PDLaw
 from .timeline import Command, Timeline
@@ -86,22 +87,27 @@ def _replay(loop: PolicyLoop, tl: Timeline, commands: list, clock_start: int,
     :param limit: stop after this many ticks acted on (None: all).
     """
     robot = loop.robot
-    loop.prev_action = np.zeros(robot.n_joints)
+    loop.memory = (np.zeros(robot.n_joints), clock_start)
+    once = OncePerState()
     law = PDLaw(robot) if loop.pd is not None else None
     rows, actions, torques = [], [], []
     skipped, first = 0, ''
     for k, cmd in enumerate(tl.commands):
         if limit is not None and len(rows) >= limit:
             break
+        # Answers to one held state (lockstep: one stamp) start from the same memory, as
+        # policy_node's do; the clock counts the states answered, unrecorded ones too.
+        loop.memory = once.memory(cmd.stamp_ns, loop.memory)
         if cmd.state_index is None:
             skipped += 1
+            loop.ticks += 1
             continue
         state = tl.states[cmd.state_index].state
-        loop.ticks = clock_start + k  # the clock counts the recorded ticks, skipped ones too
         try:
             out, _ = loop.act(state, commands[k])
         except ValueError as exc:      # a field the observation needs is missing
             skipped += 1
+            loop.ticks += 1
             first = first or str(exc)
             continue
         rows.append(k)

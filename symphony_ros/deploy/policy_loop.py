@@ -78,6 +78,15 @@ class PolicyLoop:
             raise DeployError(f'{policy_path}: task.gait_period/gait_stance: {exc}') from None
 
     @property
+    def memory(self) -> Tuple[np.ndarray, int]:
+        """Return what the next act carries over from earlier ones (previous action, tick)."""
+        return self.prev_action.copy(), self.ticks
+
+    @memory.setter
+    def memory(self, value: Tuple[np.ndarray, int]) -> None:
+        self.prev_action, self.ticks = np.array(value[0], dtype=np.float64), int(value[1])
+
+    @property
     def needs(self) -> Tuple[str, ...]:
         """Return what the observation spec consumes: joint_states, imu, odom, ..."""
         return tuple(self.builder.spec.needs)

@@ -33,6 +33,8 @@ class StateInputs:
         self.latest: Dict[str, Optional[dict]] = {k: None for k in INPUTS}
         self.stamp: Any = None
         """Header stamp of the latest joint_states (the state acted on carries it)."""
+        self.stamp_ns: Optional[int] = None
+        """The same stamp in integer ns."""
         self.received = 0
         """joint_states messages received."""
         self._stamps: Dict[str, int] = {}
@@ -42,6 +44,7 @@ class StateInputs:
         """Take a sensor_msgs/JointState; return whether a state is now due (``on_state``)."""
         self.latest['joint_states'] = joint_state_fields(self.mapper, msg)
         self.stamp = msg.header.stamp
+        self.stamp_ns = stamp_ns(msg.header)
         self.received += 1
         return self._arrived('joint_states', msg.header)
 
@@ -87,3 +90,28 @@ class StateInputs:
         """Return the needed inputs (joint_states always) that have sent nothing yet."""
         return [k for k in INPUTS if self.latest[k] is None
                 and (k == 'joint_states' or k in self.matched)]
+
+
+class OncePerState:
+    """The policy's memory before each stamped state, so a state sent again is acted on anew.
+
+    A lockstep sim republishes a held state with its stamp (on the gantry, while the
+    watchdog arms). Acting on each copy from the memory the last copy left (previous
+    action, gait clock) would start the episode from wherever the number of copies the
+    arming took had carried it; acting on a copy from the memory the state first found
+    moves it once per state, as in process, and still takes in a velocity command that
+    came after the first copy.
+    """
+
+    def __init__(self) -> None:
+        self._stamp: Optional[int] = None
+        self._memory: Any = None
+
+    def memory(self, stamp: int, current: Any) -> Any:
+        """Return the memory to act on the state stamped ``stamp`` (ns) from.
+
+        :param current: the policy's memory now; kept and returned for a new stamp.
+        """
+        if stamp != self._stamp:
+            self._stamp, self._memory = stamp, current
+        return self._memory

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import rclpy
@@ -48,7 +48,7 @@ from ..sim.episodes import (EpisodeResult, EpisodeTracker, episode_line, run_sum
                             task_reward)
 from ..sim.delay import DelayLine
 from ..sim.gantry import Gantry, REARM_PERIOD, SETTLE_OUTPUTS
-from ..sim.lockstep import LockstepGate, passed_through
+from ..sim.lockstep import LockstepGate, passed_through, passed_through_target
 from ..sim.robot_sim import RobotSim
 from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
                        imu_msg, joint_state_msg, odometry_msg, to_time)
@@ -168,17 +168,20 @@ class MujocoSimNode(Node):
             self._gains = gains
 
     def _on_policy_command(self, msg: JointState) -> None:
-        # Torques in the sim's joint order (the deploy graph's policy sends that order);
-        # position targets pass the watchdog's soft limits, which the sim does not know.
-        expected = (passed_through(msg.effort, self.sim.robot.effort_limits)
-                    if not self._position and len(msg.effort) == len(self._names)
-                    and tuple(msg.name) == tuple(self._names) else None)
+        # In the sim's joint order (the deploy graph's policy sends that order).
+        ordered = tuple(msg.name) == tuple(self._names)
+        values = msg.position if self._position else msg.effort
+        expected = None
+        if ordered and len(values) == len(self._names):
+            expected = (passed_through_target(values) if self._position
+                        else passed_through(values, self.sim.robot.effort_limits))
         with self._lock:
             if self._velocity:
-                # The policy's joint targets, in robot order, give back its action.
+                # The policy's joint targets give back its action, which the score's action
+                # rate needs.
                 target = np.asarray(msg.position, dtype=np.float64)
-                ok = list(msg.name) == self._names and target.shape == (len(self._names),)
-                self._action = self._law.action(target) if ok else None
+                self._action = (self._law.action(target)
+                                if ordered and target.shape == (len(self._names),) else None)
             if self.lockstep:
                 self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec), expected)
 
@@ -256,8 +259,9 @@ class MujocoSimNode(Node):
     _elapsed = 0.0
     """Simulated seconds of the episodes before the current one: /clock never goes back."""
 
-    def _advance(self, torque: Optional[np.ndarray], nstep: Optional[int] = None) -> None:
-        """Step once, score it, end the episode on a fall or time limit (lock held)."""
+    def _advance(self, torque: Optional[np.ndarray], nstep: Optional[int] = None
+                 ) -> Optional[EpisodeResult]:
+        """Step once and score it (lock held); return the episode the step ended, if any."""
         if self._position:
             n = len(self._names)
             gains = self._gains if torque is not None else None
@@ -274,10 +278,15 @@ class MujocoSimNode(Node):
             reward, finished = self.tracker.step(state, applied)
         self.pub_reward.publish(Float64(data=reward.total))
         self.ticks += 1
+        return finished
+
+    def _conclude(self, finished: Optional[EpisodeResult]) -> None:
+        """End the episode a step ended (its last state already sent), stop at the budget.
+
+        Lock held. The state that ended an episode goes out before the reset, so a recording
+        holds every step the return counts.
+        """
         if finished is not None:
-            # The state that ended the episode goes out before the reset, so a recording
-            # holds every step the return counts.
-            self.publish_state()
             self._end_episode(finished)
         elif self.cfg.auto_reset and self.sim.fallen():
             self._reset_after(None)
@@ -333,7 +342,10 @@ class MujocoSimNode(Node):
             if self._substep:
                 self.sim.step(torque, nstep=1)
             else:
-                self._advance(torque, nstep=1 if self._substeps > 1 else None)
+                finished = self._advance(torque, nstep=1 if self._substeps > 1 else None)
+                if finished is not None:
+                    self.publish_state()
+                self._conclude(finished)
         self.publish_state()
 
     def _hold_until_active(self) -> None:
@@ -357,21 +369,41 @@ class MujocoSimNode(Node):
 
     def lockstep_tick(self) -> None:
         """Publish state, wait for the hardware command answering it, then step."""
-        with self._lock:
-            self.gate.state_published()
-        stamp = self.publish_state()
-        key = (stamp.sec, stamp.nanosec)
-        # The resolved name: a remapping or a namespace moves the policy's topic.
-        policy_present = self.count_publishers(self._policy_sub.topic_name) > 0
-        ok = self._wait(lambda: self.gate.ready(key, policy_present, self.gantry.active()),
-                        self._now() + self.cfg.lockstep_timeout)
+        ok, key = self._publish_and_wait(self.gate.ready)
         with self._lock:
             if not ok:
                 self.get_logger().warning(
                     f'lockstep: no command answered the state stamped {key} within '
                     f'{self.cfg.lockstep_timeout} s ({self.gate.describe()}); stepping with '
                     'zero torque')
-            self._advance(self.gate.torque if ok else None)
+            finished = self._advance(self.gate.torque if ok else None)
+        if finished is not None:
+            # The policy answers the last state too, whatever the timing: its memory
+            # (previous action, gait clock) then enters the next episode the same way in
+            # every run, not only when that state was not overtaken by the reset one.
+            ok, key = self._publish_and_wait(lambda key, present, _: self.gate.answered(key)
+                                             or not present)
+            if not ok:
+                self.get_logger().warning(
+                    f'lockstep: no command answered the last state of the episode (stamped '
+                    f'{key}) within {self.cfg.lockstep_timeout} s; resetting')
+        with self._lock:
+            self._conclude(finished)
+
+    def _publish_and_wait(self, answered) -> Tuple[bool, Tuple[int, int]]:
+        """Publish the state, wait until ``answered(key, policy_present, active)``.
+
+        Return whether it did within lockstep_timeout, and the state's stamp key.
+        """
+        with self._lock:
+            self.gate.state_published()
+        stamp = self.publish_state()
+        key = (stamp.sec, stamp.nanosec)
+        # The resolved name: a remapping or a namespace moves the policy's topic.
+        policy_present = self.count_publishers(self._policy_sub.topic_name) > 0
+        ok = self._wait(lambda: answered(key, policy_present, self.gantry.active()),
+                        self._now() + self.cfg.lockstep_timeout)
+        return ok, key
 
     def lockstep_loop(self) -> None:
         """Run lockstep ticks until shutdown or the tick/episode budget is spent."""

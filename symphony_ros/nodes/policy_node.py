@@ -29,7 +29,7 @@ from sensor_msgs.msg import Imu, JointState
 
 from ..deploy.config import PolicyNodeConfig
 from ..deploy.policy_loop import DeployError, PolicyLoop
-from ..deploy.state_inputs import StateInputs
+from ..deploy.state_inputs import OncePerState, StateInputs
 from ..deploy.stats import Percentiles
 from ..deploy.velocity_command import VelocityCommand
 from ..graph import topics
@@ -54,6 +54,7 @@ class PolicyNode(Node):
         self._on_state = self.cfg.lockstep or self.cfg.act_on_state
         """Act when a state arrives, not on a timer."""
         self.inputs = StateInputs(self.loop.robot, self.loop.needs, self._on_state)
+        self._once = OncePerState()
         self._state_time = -float('inf')
         self._checked = False
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
@@ -135,6 +136,8 @@ class PolicyNode(Node):
         if not self._on_state and t0 - self._state_time > self.cfg.stale_after * self.dt:
             self.stale += 1
             return      # no command: the watchdog's staleness check takes over
+        if self.cfg.lockstep:
+            self.loop.memory = self._once.memory(self.inputs.stamp_ns, self.loop.memory)
         out, _ = self.loop.act(state, self.cmd_vel.value() if self.cmd_vel else None)
         msg = JointState()
         # Lockstep: the stamp of the state acted on (sim time); otherwise now.

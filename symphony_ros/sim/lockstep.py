@@ -4,22 +4,23 @@ In lockstep the sim publishes a state and waits. The policy answers with a comma
 with that state's stamp; the watchdog passes it on at its next output (500 Hz, steady
 clock, from a thread of its own), which the sim receives as the hardware command. That
 output carries no stamp, so the gate recognises it by value: an ACTIVE watchdog passes a
-command on as :func:`passed_through` says (clamped to the effort limits, bit for bit), and
-the first hardware output equal to that is the answer, however late the watchdog takes the
-command in. Waiting for the output to merely *change* is not enough: a watchdog whose
-executor lags the policy's answer keeps sending the previous command, and the sim would
-step with it, a different torque from one run to the next.
+torque command on as :func:`passed_through` says (clamped to the effort limits, bit for
+bit) and a position target as it came (:func:`passed_through_target`), and the first
+hardware output equal to that is the answer, however late the watchdog takes the command
+in. Waiting for the output to merely *change*, or for a few outputs, is not enough: a
+watchdog whose executor lags the policy's answer keeps sending the previous command, and
+the sim would step with it, a different command from one run to the next.
 
 While the output still equals the one sent before the state was published, an ACTIVE
 watchdog has not taken the answer in: the gate waits (up to the sim's lockstep_timeout).
 An output that differs from both is the answer as a safety rule altered it (the soft-limit
-cut, a FAULT's safe output) and is taken at once. A watchdog that is not ACTIVE (ramp,
-FAULT), or a command the gate cannot predict (position targets), falls back on timing:
-the first output that differs from the one before the answer, or ``fallback_outputs``
-outputs after it. Ticks decided without the predicted value are counted in
-:attr:`LockstepGate.timed`: which output answered them can depend on timing. Without a
-policy on the graph (someone drives the hardware topic directly), two outputs after the
-state will do.
+cut or a target clamped into the soft limits, a FAULT's safe output) and is taken at once.
+A watchdog that is not ACTIVE (ramp, FAULT), or a command whose joints are not in the sim's
+order, falls back on timing: the first output that differs from the one before the
+answer, or ``fallback_outputs`` outputs after it. Ticks decided without the predicted value
+are counted in :attr:`LockstepGate.timed`: which output answered them can depend on timing.
+Without a policy on the graph (someone drives the hardware topic directly), two outputs
+after the state will do.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ def passed_through(command: Sequence[float], effort_limits: np.ndarray) -> np.nd
     outputs with commands by the same rule.
     """
     return clamp(np.asarray(command, dtype=np.float64), effort_limits)
+
+
+def passed_through_target(target: Sequence[float]) -> np.ndarray:
+    """Return the position output an ACTIVE watchdog sends for ``target`` (rad).
+
+    The target itself: the watchdog clamps it into soft limits the sim does not know, and
+    a clamped target reads as an answer a safety rule altered.
+    """
+    return np.asarray(target, dtype=np.float64)
 
 
 class LockstepGate:
@@ -74,7 +84,7 @@ class LockstepGate:
         """Record the policy's command for the state stamped ``stamp``.
 
         :param expected: the hardware command it becomes when passed on unaltered
-            (:func:`passed_through`); None when unknown (position targets).
+            (:func:`passed_through`, :func:`passed_through_target`); None when unknown.
         """
         self._policy_stamp = stamp
         self._expected = expected
@@ -92,6 +102,10 @@ class LockstepGate:
         self._torque_at_state = self.torque
         self._policy_stamp = None
         self._expected = None
+
+    def answered(self, stamp: Hashable) -> bool:
+        """Tell whether the policy has answered the state stamped ``stamp`` (its command)."""
+        return self._policy_stamp == stamp
 
     def ready(self, stamp: Hashable, policy_present: bool, active: bool = False) -> bool:
         """Tell whether the hardware command now answers the state stamped ``stamp``.

@@ -6,6 +6,7 @@ import pytest
 
 from g1_policy import export_g1_policy, rewrite_contract
 from symphony_ros.deploy.policy_loop import DeployError, PolicyLoop
+from symphony_ros.deploy.state_inputs import OncePerState
 from symphony_ros.deploy.velocity_command import VelocityCommand
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.observations import ObservationBuilder
@@ -100,3 +101,24 @@ def test_inspect_shows_the_gait_clock(g1_onnx, capsys):
     out = capsys.readouterr().out
     assert 'gait clock       0.8 s cycle, stance 0.55 (counted by the policy loop)' in out
     assert 'gait_phase' in out
+
+
+def test_a_held_state_sent_again_is_acted_on_from_the_memory_it_first_found(g1_onnx):
+    """Lockstep's rule (OncePerState with PolicyLoop.memory): copies do not move the memory."""
+    robot = get_robot('g1')
+    state, cmd = standing_state(robot), np.array([0.5, 0.0, 0.0])
+    once, loop, ref = OncePerState(), PolicyLoop(g1_onnx, robot), PolicyLoop(g1_onnx, robot)
+    for stamp, copies in ((1, 5), (2, 1), (3, 3)):
+        for _ in range(copies):
+            loop.memory = once.memory(stamp, loop.memory)
+            target, _ = loop.act(state, cmd)
+        np.testing.assert_array_equal(target, ref.act(state, cmd)[0])
+    assert loop.ticks == ref.ticks == 3
+    # A later command is still taken in by a copy.
+    loop.memory = once.memory(3, loop.memory)
+    assert not np.allclose(loop.act(state, np.array([-0.3, 0.0, 0.5]))[0], target)
+    # Without the rule, each copy moves the previous action and the gait clock.
+    plain = PolicyLoop(g1_onnx, robot)
+    for _ in range(5):
+        plain.act(state, cmd)
+    assert plain.ticks == 5

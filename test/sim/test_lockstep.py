@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from symphony_ros.sim.lockstep import LockstepGate, passed_through
+from symphony_ros.sim.lockstep import (
+    FALLBACK_OUTPUTS, LockstepGate, passed_through, passed_through_target)
 
 
 def test_waits_for_the_answer_then_for_the_watchdog_to_pass_it_on():
@@ -114,3 +115,28 @@ def test_an_answer_the_watchdog_altered_is_taken_at_once_and_counted():
     gate.policy('t2', np.ones(3))
     gate.hardware(np.zeros(3))
     assert gate.ready('t2', True, active=False) and gate.timed == 2
+
+
+def test_a_position_target_is_predicted_as_it_came_and_a_lagging_watchdog_waited_for():
+    # The position path: the watchdog forwards the target (clamped only where a soft limit
+    # binds), so the gate waits for it however many outputs of the old one come first.
+    gate = LockstepGate()
+    old, target = np.array([0.1, -0.2]), [0.3, -0.25]
+    gate.hardware(old)
+    gate.state_published()
+    gate.policy('t1', passed_through_target(target))
+    for _ in range(3 * FALLBACK_OUTPUTS):
+        gate.hardware(old.copy())
+        assert not gate.ready('t1', True, active=True)
+    gate.hardware(np.array(target))
+    assert gate.ready('t1', True, active=True) and gate.timed == 0
+
+
+def test_answered_tells_the_policy_command_for_a_state_apart_from_the_hardware():
+    gate = LockstepGate()
+    gate.state_published()
+    assert not gate.answered('t1')
+    gate.policy('t0', None)
+    assert not gate.answered('t1')
+    gate.policy('t1', None)
+    assert gate.answered('t1') and not gate.ready('t1', True, active=True)
