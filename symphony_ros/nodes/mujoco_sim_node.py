@@ -422,7 +422,7 @@ class MujocoSimNode(Node):
         """
         # Commands apply through the delay line in realtime only (lockstep steps on each).
         self.get_logger().info(run_summary(self.ticks, self.episodes, self.tracker,
-                                           self.gate.timed)
+                                           self.gate.timed, self.gate.altered)
                                + ('' if self.lockstep else '; ' + self._commands.describe()))
         with self._lock:
             self.publish_state()    # the state after the last step (lockstep sends it next)

@@ -126,13 +126,14 @@ class EpisodeTracker:
 
 
 def run_summary(ticks: int, episodes: Sequence[EpisodeResult], tracker: EpisodeTracker,
-                timed_ticks: int = 0) -> str:
+                timed_ticks: int = 0, altered_ticks: int = 0) -> str:
     """Return the sim's closing line: steps, finished episodes, the unfinished one's return.
 
     A run stopped by ``max_ticks`` usually ends inside an episode; its return so far is a
     figure too (a mean over no episodes is not). Velocity-task episodes add their mean
     tracking error. ``timed_ticks``: lockstep ticks whose answer the gate took by timing
-    (:class:`symphony_ros.sim.lockstep.LockstepGate`), which make the run not reproducible.
+    (:class:`symphony_ros.sim.lockstep.LockstepGate`), which make the run not reproducible;
+    ``altered_ticks``: those that stepped on the command as a watchdog safety rule altered it.
     """
     n = len(episodes)
     parts = [f'{ticks} steps', f'{n} episodes, ' + (
@@ -148,4 +149,7 @@ def run_summary(ticks: int, episodes: Sequence[EpisodeResult], tracker: EpisodeT
     if timed_ticks:
         parts.append(f'{timed_ticks} lockstep ticks stepped on a watchdog output taken by '
                      'timing, not matched to the command (not reproducible run to run)')
+    if altered_ticks:
+        parts.append(f'{altered_ticks} lockstep ticks stepped on the command as a watchdog '
+                     'safety rule altered it (soft joint limits)')
     return 'done: ' + ', '.join(parts)

@@ -13,8 +13,10 @@ the sim would step with it, a different command from one run to the next.
 
 While the output still equals the one sent before the state was published, an ACTIVE
 watchdog has not taken the answer in: the gate waits (up to the sim's lockstep_timeout).
-An output that differs from both is the answer as a safety rule altered it (the soft-limit
-cut or a target clamped into the soft limits, a FAULT's safe output) and is taken at once.
+An output that differs from both is the answer as a safety rule altered it (a target
+clamped into the soft limits, which depends on the target alone; the soft-limit cut of a
+torque, which depends on the joint state the watchdog holds; a FAULT's safe output) and is
+taken at once, counted in :attr:`LockstepGate.altered`.
 A watchdog that is not ACTIVE (ramp, FAULT), or a command whose joints are not in the sim's
 order, falls back on timing: the first output that differs from the one before the
 answer, or ``fallback_outputs`` outputs after it. Ticks decided without the predicted value
@@ -67,7 +69,9 @@ class LockstepGate:
         self.torque: Optional[np.ndarray] = None
         """The newest hardware command (None: none yet, or a malformed one)."""
         self.timed = 0
-        """Ticks answered by timing (no output equal to the command): not reproducible."""
+        """Ticks answered by timing (the watchdog not ACTIVE, or no prediction)."""
+        self.altered = 0
+        """Ticks answered by the command as an ACTIVE watchdog's safety rule altered it."""
         self._policy_stamp: Optional[Hashable] = None
         self._expected: Optional[np.ndarray] = None
         self._outputs_at_answer = 0
@@ -123,15 +127,16 @@ class LockstepGate:
         if active and self._expected is not None:
             # Still the output from before the state: the watchdog has not taken the answer
             # in yet, so wait. Another one: the answer as a safety rule altered it.
-            timed = self.torque is not None and (
+            altered = self.torque is not None and (
                 self._torque_at_state is None
                 or not np.array_equal(self.torque, self._torque_at_state))
-        else:
-            n = self.outputs - self._outputs_at_answer
-            changed = self.torque is not None and (
-                self._torque_at_answer is None
-                or not np.array_equal(self.torque, self._torque_at_answer))
-            timed = (n >= 1 and changed) or n >= self.fallback_outputs
+            self.altered += altered
+            return altered
+        n = self.outputs - self._outputs_at_answer
+        changed = self.torque is not None and (
+            self._torque_at_answer is None
+            or not np.array_equal(self.torque, self._torque_at_answer))
+        timed = (n >= 1 and changed) or n >= self.fallback_outputs
         self.timed += timed
         return timed
 

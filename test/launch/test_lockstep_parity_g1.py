@@ -4,11 +4,12 @@ The lockstep G1 graph runs the position path (the watchdog forwards checked targ
 gains, the sim's servos apply them at every physics step). In process, the same policy
 drives the same RobotSim from the same seeded resets with the same velocity command (the
 sim publishes it on cmd_vel). Both are scored by the velocity task's own reward terms
-(`VelocityScore`, the training env's). The lockstep run is deterministic: each tick steps on
-the watchdog output equal to the policy's answer, and the policy's memory (previous action,
-gait clock) moves once per state, however many times a held state is sent. So lengths,
-returns and tracking errors agree up to the rounding of the sim's log line; a gain, joint
-order, frame or timing error moves them far more.
+(`VelocityScore`, the training env's). The policy is the shipped one, which steps and stays
+up through the 150-step episodes, its gait clock and previous action in its observation.
+The lockstep run is deterministic: each tick steps on the watchdog output equal to the
+policy's answer, and the policy's memory moves once per state, however many times a held
+state is sent. So lengths, returns and tracking errors agree up to the rounding of the
+sim's log line; a gain, joint order, frame, memory or timing error moves them far more.
 """
 
 
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 from launch_helpers import parity_watchdog
 
+from symphony_ros import paths
 from symphony_ros.robot import get_robot
 from symphony_ros.sim.episodes import EPISODE_LINE
 
@@ -26,6 +28,7 @@ pytestmark = pytest.mark.ros
 EPISODES = 2
 SEED = 5
 CMD_VEL = (0.5, 0.0, 0.2)
+EPISODE_STEPS = 150
 TRACKING = re.compile(r'episode \d+: return [^\n]*?tracking error RMS ([\d.]+) m/s, '
                       r'([\d.]+) rad/s')
 
@@ -37,7 +40,8 @@ def in_process(policy_path: str, episodes: int, seed: int):
     from symphony_ros.sim.episodes import EpisodeTracker, task_reward
     from symphony_ros.sim.robot_sim import RobotSim
     robot = get_robot('g1')
-    cfg = SimConfig(robot='g1', command_input='position', seed=seed)
+    cfg = SimConfig(robot='g1', command_input='position', seed=seed,
+                    episode_steps=EPISODE_STEPS)
     sim = RobotSim(cfg)
     tracker = EpisodeTracker(task_reward(robot, sim.healthy_z), cfg.episode_steps, sim.fallen)
     out = []
@@ -63,9 +67,11 @@ def in_process(policy_path: str, episodes: int, seed: int):
     return out
 
 
-def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, g1_policy, tmp_path):
+def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, tmp_path):
+    g1_policy = paths.shipped_policy_path('g1')
     la = launcher('deploy', 'robot:=sim', 'robot_model:=g1', 'timing:=lockstep',
                   f'episodes:={EPISODES}', f'seed:={SEED}', f'policy:={g1_policy}',
+                  f'episode_steps:={EPISODE_STEPS}',
                   'cmd_vel:=' + ','.join(map(str, CMD_VEL)),
                   f'watchdog_config:={parity_watchdog(tmp_path, "g1")}')
     assert la.finish(timeout=300) == 0, la.text

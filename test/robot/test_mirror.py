@@ -59,7 +59,7 @@ def _run_pair(joints_for_b, steps=30):
     rng = np.random.default_rng(0)
     worst = {'obs': 0.0, 'critic': 0.0, 'reward': 0.0}
     for _ in range(steps):
-        a = rng.uniform(-0.3, 0.3, a_env.action_space.shape)
+        a = rng.uniform(-0.075, 0.075, a_env.action_space.shape)  # 0.1-0.16 rad of joint
         oa, ra, _, _, ia = a_env.step(a)
         ob, rb, _, _, ib = b_env.step(joints_for_b(act_m)(a))
         worst['obs'] = max(worst['obs'], np.abs(obs_m(oa) - ob).max())
@@ -127,8 +127,8 @@ def test_a_mirrored_run_trains_and_an_env_without_maps_is_refused(tmp_path, caps
         torch.testing.assert_close(trainer.mirror.critic[0].numpy(), critic_m.index)
         reach = [n for n in trainer.notes if n.startswith('action reach:')]
         assert reach == ['action reach: a Symphony actor\'s actions stay within about +-0.4, '
-                         'so joint targets within +-0.14 rad (left_hip_roll_joint) to '
-                         '+-0.22 rad (left_hip_pitch_joint) of the default pose; '
+                         'so joint targets within +-0.56 rad (left_hip_roll_joint) to '
+                         '+-0.88 rad (left_hip_pitch_joint) of the default pose; '
                          f'action_scale in {get_robot("g1").source} sets it'], trainer.notes
         trainer.run()
         assert trainer.learning and trainer.step_count == 60

@@ -109,12 +109,12 @@ def test_an_answer_the_watchdog_altered_is_taken_at_once_and_counted():
     gate.hardware(np.zeros(3))
     assert not gate.ready('t1', True, active=True)
     gate.hardware(np.array([1.0, 0.0, 1.0]))
-    assert gate.ready('t1', True, active=True) and gate.timed == 1
+    assert gate.ready('t1', True, active=True) and (gate.altered, gate.timed) == (1, 0)
     # Not ACTIVE (ramp, FAULT): the first changed output, as without an expected value.
     gate.state_published()
     gate.policy('t2', np.ones(3))
     gate.hardware(np.zeros(3))
-    assert gate.ready('t2', True, active=False) and gate.timed == 2
+    assert gate.ready('t2', True, active=False) and (gate.altered, gate.timed) == (1, 1)
 
 
 def test_a_position_target_is_predicted_as_it_came_and_a_lagging_watchdog_waited_for():

@@ -39,11 +39,12 @@ def test_a_run_ending_inside_its_first_episode_gives_its_return_not_nan(robot):
 
 def test_finished_episodes_and_the_unfinished_one_are_told_apart(robot):
     tracker, episodes, rewards = _run(robot, 8, limit=3)
-    line = run_summary(8, episodes, tracker, timed_ticks=2)
+    line = run_summary(8, episodes, tracker, timed_ticks=2, altered_ticks=5)
     mean = np.mean([e.ret for e in episodes])
     assert line.startswith(f'done: 8 steps, 2 episodes, mean return {mean:.1f}, episode 2 '
                            f'unfinished after 2 steps: return {sum(rewards[6:]):.1f}'), line
     assert '2 lockstep ticks stepped on a watchdog output taken by timing' in line
+    assert '5 lockstep ticks stepped on the command as a watchdog safety rule altered' in line
     # A run that stops exactly at an episode's end has nothing unfinished to report.
     tracker, episodes, _ = _run(robot, 6, limit=3)
     assert run_summary(6, episodes, tracker).endswith('mean return '
