@@ -2,6 +2,7 @@
 
 import fcntl
 import os
+import signal
 import tempfile
 
 import pytest
@@ -36,6 +37,11 @@ def _domain_for_process() -> int:
 os.environ['ROS_DOMAIN_ID'] = str(_domain_for_process())
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.pop('ROS_STATIC_PEERS', None)
+# A pytest started in the background of a non-interactive shell (`cmd &` in a CI script) has
+# SIGINT ignored, and every child would inherit that: nodes the tests stop with SIGINT would
+# run on. A handled signal is reset to the default at exec, so the children obey SIGINT.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

@@ -135,7 +135,12 @@ def test_a_node_stopped_while_importing_exits_quietly(node):
                 break
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:    # it ran on: not left behind to disturb the next tests
+            proc.kill()
+            proc.wait()
     assert 'Traceback' not in out and 'KeyboardInterrupt' not in out, out
     assert proc.returncode in (0, 130), (proc.returncode, out)
 
