@@ -119,7 +119,7 @@ class LockstepGate:
         """
         if not policy_present:
             return self.outputs >= self._outputs_at_state + self.plain_outputs
-        if self._policy_stamp != stamp:
+        if not self.answered(stamp):
             return False
         if (self._expected is not None and self.torque is not None
                 and np.array_equal(self.torque, self._expected)):
@@ -127,18 +127,19 @@ class LockstepGate:
         if active and self._expected is not None:
             # Still the output from before the state: the watchdog has not taken the answer
             # in yet, so wait. Another one: the answer as a safety rule altered it.
-            altered = self.torque is not None and (
-                self._torque_at_state is None
-                or not np.array_equal(self.torque, self._torque_at_state))
+            altered = self._output_differs_from(self._torque_at_state)
             self.altered += altered
             return altered
         n = self.outputs - self._outputs_at_answer
-        changed = self.torque is not None and (
-            self._torque_at_answer is None
-            or not np.array_equal(self.torque, self._torque_at_answer))
+        changed = self._output_differs_from(self._torque_at_answer)
         timed = (n >= 1 and changed) or n >= self.fallback_outputs
         self.timed += timed
         return timed
+
+    def _output_differs_from(self, earlier: Optional[np.ndarray]) -> bool:
+        """Whether the newest (well-formed) output differs from ``earlier`` (None: any)."""
+        return self.torque is not None and (
+            earlier is None or not np.array_equal(self.torque, earlier))
 
     def describe(self) -> str:
         """Say what the gate has seen, for the log line of a lockstep timeout."""
