@@ -91,6 +91,9 @@ def _randomization_line(tc: dict) -> str:
     line = f'{tc.get("randomize", "none")} x{tc.get("randomize_scale", 1.0):g} ({where})'
     if tc.get('randomize_ramp'):
         line += f', widened from none over {tc["randomize_ramp"]:,} steps'
+    from ..core.config import curriculum_text
+    for step in tc.get('curriculum') or []:
+        line += f'; from step {step["step"]:,}: {curriculum_text(step)}'
     if tc.get('init_from'):
         line += f'; networks started from {tc["init_from"]}'
     return line

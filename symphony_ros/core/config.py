@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from ..util.fields import check_ranges, ranged
 
@@ -146,12 +146,15 @@ class TrainConfig:
     """fixed: eval_episodes episodes from the same seeds each evaluation, best actor kept in
     best_actor.pt; paper: the reference's 25 episodes from fresh seeds, current actor kept."""
     randomize: str = 'none'
-    """Training randomisation: none, default (robot file's ranges) or a YAML file of ranges."""
+    """Training randomisation: none, default (robot file's ranges) or a YAML file of ranges.
+    A resume may change it, --randomize-scale, --randomize-ramp and --lr (a curriculum
+    step, recorded in the run's curriculum)."""
     randomize_scale: float = ranged(1.0, 0)
     """Factor on every randomisation range's width (0: none)."""
     randomize_ramp: int = ranged(0, 0)
     """Env steps over which the randomisation widens linearly from none to
-    --randomize-scale, set at each episode start (0: full width from the first step)."""
+    --randomize-scale, set at each episode start (0: full width from the first step); after
+    a resume that changed the randomisation, from the width then in force, from that step."""
     eval_randomized: bool = False
     """Test episodes under the run's randomisation at --randomize-scale, never ramped (the
     same draws at every evaluation, from the episode seeds), so best_actor.pt is the actor
@@ -174,6 +177,11 @@ class TrainConfig:
     mirror: bool = False
     """Learn half of every minibatch as its left-right mirror image (a symmetric robot and
     task, e.g. velocity:g1; the maps come from its joint names and MJCF axes)."""
+    curriculum: List[Dict[str, Any]] = field(default_factory=list)
+    """Each resume that changed the randomisation or lr: the step it took effect, each
+    changed setting as [before, after] and ``scale_before`` (the randomisation scale then in
+    force). Written by the trainer, not a flag: config.json and the policy card say how the
+    run was trained."""
     overrides: Dict[str, Any] = field(default_factory=dict)
     """Field overrides applied to the named Symphony configuration."""
 
@@ -188,3 +196,9 @@ class TrainConfig:
     def to_dict(self) -> Dict[str, Any]:
         """Return a JSON-friendly dict of every field."""
         return dataclasses.asdict(self)
+
+
+def curriculum_text(entry: Dict[str, Any]) -> str:
+    """Say what one ``TrainConfig.curriculum`` entry changed: 'randomize_scale 0.5 -> 1.0'."""
+    return ', '.join(f'{k} {v[0]} -> {v[1]}' for k, v in entry.items()
+                     if k not in ('step', 'scale_before'))

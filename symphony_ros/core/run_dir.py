@@ -8,6 +8,7 @@ refused run leaves the folder as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Dict
@@ -24,6 +25,16 @@ RANDOMIZATION_LOG = 'randomization.jsonl'
 RESUMABLE = ('steps', 'device', 'exact_resume', 'threads')
 """TrainConfig fields a resume may change. The others are the run's identity, except
 ``run_dir``: where a run folder lives (relative path, moved, copied) is not part of it."""
+
+CURRICULUM = ('randomize', 'randomize_scale', 'randomize_ramp')
+"""TrainConfig fields a resume may change as a curriculum step: the training randomisation.
+Each change is recorded in the run's ``curriculum`` with the step it took effect, since the
+run's policy was shaped by every setting it trained under, not only the last."""
+CURRICULUM_OVERRIDES = ('lr',)
+"""Algorithm settings a resume may change as a curriculum step, recorded the same way: a
+smaller step size as the randomisation widens keeps a trained actor from being unlearned."""
+SCHEDULE_FIELDS = RESUMABLE + CURRICULUM + ('curriculum', 'run_dir')
+"""TrainConfig fields that are not part of a run's identity (a resume does not compare)."""
 
 Identity = Dict[str, Dict[str, object]]
 """What ``config.json`` holds: ``train_config`` and ``symphony_config`` as plain dicts."""
@@ -73,7 +84,9 @@ def resume_config(run_dir: str, given: Dict[str, object],
     """Return the TrainConfig to resume the run in ``run_dir``: its config.json plus ``given``.
 
     A setting given must agree with the stored one, except :data:`RESUMABLE` (more steps,
-    another device) and ``run_dir`` (a run folder may be moved or named another way).
+    another device), :data:`CURRICULUM` and :data:`CURRICULUM_OVERRIDES` (the trainer
+    records the change) and ``run_dir``
+    (a run folder may be moved or named another way).
 
     :param given: TrainConfig fields set explicitly (flags), by name.
     :param given_overrides: algorithm settings set explicitly, compared with the run's
@@ -83,20 +96,76 @@ def resume_config(run_dir: str, given: Dict[str, object],
     stored = read_run_config(run_dir)
     path = os.path.join(run_dir, CONFIG_FILE)
     train, sym = dict(stored['train_config']), stored['symphony_config']
-    pairs = [(k, v, train.get(k)) for k, v in given.items()
-             if k not in RESUMABLE + ('run_dir',)]
-    pairs += [(k, v, sym.get(k)) for k, v in given_overrides.items()]
+    pairs = [(k, v, train.get(k)) for k, v in given.items() if k not in SCHEDULE_FIELDS]
+    pairs += [(k, v, sym.get(k)) for k, v in given_overrides.items()
+              if k not in CURRICULUM_OVERRIDES]
     for name, mine, theirs in pairs:
         if name == 'env':  # a run of Humanoid-v4 resumes as symphony/Humanoid-v4
             mine, theirs = canonical_env_id(str(mine)), canonical_env_id(str(theirs))
         if mine != theirs:
             raise RunDirError(f'--resume: {_flag(name)} {mine} disagrees with the run: {path} '
                               f'has {name} {theirs}; leave {_flag(name)} out to keep it')
-    train.update({k: v for k, v in given.items() if k in RESUMABLE}, run_dir=run_dir)
+    train.update({k: v for k, v in given.items() if k in RESUMABLE + CURRICULUM},
+                 run_dir=run_dir)
+    train['overrides'] = dict(train.get('overrides') or {}, **{
+        k: v for k, v in given_overrides.items() if k in CURRICULUM_OVERRIDES})
     try:
         return TrainConfig(**train)
     except (TypeError, ValueError) as exc:
         raise RunDirError(f'{path}: train_config: {exc}') from None
+
+
+def scale_in_force(cfg: TrainConfig, step: int) -> float:
+    """Return the randomisation scale run ``cfg`` trains under at env step ``step``."""
+    return cfg.randomize_scale * randomize_width(cfg, step) if cfg.randomize != 'none' else 0.
+
+
+def randomize_width(cfg: TrainConfig, step: int) -> float:
+    """Return the fraction of ``cfg.randomize_scale`` in force at env step ``step``.
+
+    Without a ramp, the whole scale. With one, a linear widening over ``randomize_ramp``
+    steps: from none at the run's start, or, after a resume that changed the randomisation,
+    from the scale then in force (when the same ranges only widen) from that step, so a
+    curriculum step never jumps back to the nominal robot.
+    """
+    start, base = 0, 0.0
+    if cfg.curriculum:
+        last = cfg.curriculum[-1]
+        start = int(last['step'])
+        same = 'randomize' not in last and cfg.randomize_scale > 0
+        base = min(1.0, float(last['scale_before']) / cfg.randomize_scale) if same else 0.0
+    if not cfg.randomize_ramp:
+        return 1.0
+    return base + (1.0 - base) * min(1.0, max(0, step - start) / cfg.randomize_ramp)
+
+
+def extend_curriculum(stored: Identity, cfg: TrainConfig, step: int) -> TrainConfig:
+    """Return ``cfg`` whose ``curriculum`` is the stored run's plus this resume's change.
+
+    :param stored: the run's stored identity (config.json).
+    :param step: the env step the resume continues from.
+    :raises RunDirError: a change of randomisation in a run that evaluates under it
+        (--eval-randomized): its test returns, and so best_actor.pt, would compare episodes
+        of different robots.
+    """
+    train = stored['train_config']
+    before = TrainConfig(**{k: train[k] for k in CURRICULUM + ('curriculum',) if k in train})
+    past = list(train.get('curriculum') or [])
+    changed = {k: [getattr(before, k), getattr(cfg, k)] for k in CURRICULUM
+               if getattr(before, k) != getattr(cfg, k)}
+    if changed and cfg.eval_randomized:
+        names = ', '.join(_flag(k) for k in changed)
+        raise RunDirError(f'--resume: {names}: this run tests under its randomisation '
+                          '(eval_randomized), so its test returns would compare different '
+                          'robots; start a new run with --init-from instead')
+    sym = cfg.symphony()
+    changed.update({k: [stored['symphony_config'].get(k), getattr(sym, k)]
+                    for k in CURRICULUM_OVERRIDES
+                    if stored['symphony_config'].get(k) != getattr(sym, k)})
+    if not changed:
+        return dataclasses.replace(cfg, curriculum=past)
+    entry = dict(step=step, scale_before=round(scale_in_force(before, step), 6), **changed)
+    return dataclasses.replace(cfg, curriculum=past + [entry])
 
 
 def _writable_folder(path: str) -> None:
@@ -117,19 +186,21 @@ def _writable_folder(path: str) -> None:
 def _identity_diff(theirs: Identity, mine: Identity) -> list:
     """Return (field, stored, given) for each identity field that differs.
 
-    :data:`RESUMABLE` fields and ``run_dir`` are not compared; a TrainConfig field added
-    since the run was written counts as its default; ``env`` is compared by canonical id.
+    :data:`SCHEDULE_FIELDS` are not compared; a TrainConfig field added since the run was
+    written counts as its default; ``env`` is compared by canonical id.
     """
-    ignore = RESUMABLE + ('run_dir',)
+    ignore = SCHEDULE_FIELDS
     stored = dict(TrainConfig().to_dict(), **theirs['train_config'])
     a = {k: v for k, v in stored.items() if k not in ignore}
     b = {k: v for k, v in mine['train_config'].items() if k not in ignore}
     for d in (a, b):  # a run of Humanoid-v4 resumes as symphony/Humanoid-v4
         d['env'] = canonical_env_id(str(d.get('env', '')))
+        d['overrides'] = {k: v for k, v in (d.get('overrides') or {}).items()
+                          if k not in CURRICULUM_OVERRIDES}
     diff = [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
     diff += [(k, theirs['symphony_config'].get(k), v)
              for k, v in mine['symphony_config'].items()
-             if theirs['symphony_config'].get(k) != v]
+             if theirs['symphony_config'].get(k) != v and k not in CURRICULUM_OVERRIDES]
     return diff
 
 
@@ -163,6 +234,7 @@ def check_run_dir(run_dir: str, mine: Identity, resume: bool) -> None:
                           'afresh without --resume')
 
 
-__all__ = ['CONFIG_FILE', 'RANDOMIZATION_LOG', 'RESUMABLE', 'Identity', 'RunDirError',
-           'check_run_dir', 'identity', 'read_run_config', 'resume_config',
-           'write_run_config']
+__all__ = ['CONFIG_FILE', 'CURRICULUM', 'CURRICULUM_OVERRIDES', 'RANDOMIZATION_LOG',
+           'RESUMABLE', 'SCHEDULE_FIELDS', 'Identity', 'RunDirError', 'check_run_dir',
+           'extend_curriculum', 'identity', 'randomize_width', 'read_run_config',
+           'resume_config', 'scale_in_force', 'write_run_config']

@@ -24,14 +24,14 @@ from .agent import Symphony, deliberate_fall
 from .augment import BatchMirror
 from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
-from .config import SymphonyConfig, TrainConfig
+from .config import SymphonyConfig, TrainConfig, curriculum_text
 from .envs import (check_env_name, critic_dim, default_obs_spec, env_dims, episode_limit,
                    get_rng_state, make_run_env, make_test_env, mirror_maps, randomization,
                    run_env_options, set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .replay import Batch, FadingReplayBuffer
-from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, identity, read_run_config,
-                      write_run_config)
+from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, extend_curriculum,
+                      identity, randomize_width, read_run_config, write_run_config)
 from .run_log import TERM_PREFIX, RunLog
 from .snapshot import save_best_actor
 from .threads import ThreadPolicy
@@ -202,7 +202,9 @@ class Trainer:
         if cfg.init_from and not resume:
             self._init_from(cfg.init_from)
         rows = self._restore() if resume else []
-        write_run_config(self.run_dir, identity(cfg, self.sym))
+        if resume:
+            self._record_curriculum()
+        write_run_config(self.run_dir, identity(self.cfg, self.sym))
         self.log = RunLog(self.run_dir, rows, tensorboard, title=self._title())
         self._progress = progress
         self._bar = None
@@ -241,7 +243,7 @@ class Trainer:
         if self._obs is None:
             first = p.episodes == 0 and p.step == 0
             if self.cfg.randomize_ramp and hasattr(self.env, 'set_width'):
-                width = min(1.0, p.step / self.cfg.randomize_ramp)
+                width = randomize_width(self.cfg, p.step)
                 self.env.set_width(width)
                 self.log.scalar('train/randomize_width', width, p.step)
             self._obs, info = self.env.reset(seed=self.cfg.seed if first else None)
@@ -565,6 +567,17 @@ class Trainer:
         self.notes.append(f'{what} from {path} (step {int(state["step"]):,}, '
                           f'env {state["train_config"].get("env")}); the buffer is filled by '
                           f'{self.sym.explore_steps:,} warm-up steps with that actor')
+
+    def _record_curriculum(self) -> None:
+        """Record a change of randomisation or lr this resume makes (config.json, the card)."""
+        stored = read_run_config(self.run_dir)
+        self.cfg = extend_curriculum(stored, self.cfg, self.step_count)
+        if len(self.cfg.curriculum) > len(stored['train_config'].get('curriculum') or []):
+            last = self.cfg.curriculum[-1]
+            self.notes.append(f'training changed at step {self.step_count:,}: '
+                              f'{curriculum_text(last)} (randomisation scale in force before: '
+                              f'{last["scale_before"]:g}); config.json '
+                              "records it in the run's curriculum, and the policy card too")
 
     def _restore(self) -> List[Dict[str, float]]:
         """Read the newest checkpoint into this trainer; write nothing."""

@@ -239,7 +239,7 @@ def test_resume_takes_the_run_from_its_config_json(tmp_path, monkeypatch, capsys
                 '--no-progress', '--env', 'InvertedPendulum-v4', '--hidden-dim', '16']) == 0
     assert '"step": 100' in capsys.readouterr().out
     # A flag that disagrees is named, with the stored and the given value.
-    for flag, given, stored in (('--lr', '0.5', 'lr 0.0001'), ('--seed', '9', 'seed 1'),
+    for flag, given, stored in (('--batch-size', '7', 'batch_size 16'), ('--seed', '9', 'seed 1'),
                                 ('--eval-every', '7', 'eval_every 200')):
         assert cli(['train', '--run-dir', 'moved', '--resume', flag, given]) == 2
         err = capsys.readouterr().err

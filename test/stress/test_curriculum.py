@@ -1,0 +1,121 @@
+"""A resume may change the randomisation (a curriculum step), and the run records the change."""
+
+import dataclasses
+import json
+import os
+
+import pytest
+import torch
+
+from symphony_ros.cli.main import main
+from symphony_ros.core.checkpoint import latest_checkpoint, load_checkpoint
+from symphony_ros.core.config import TrainConfig
+from symphony_ros.core.run_dir import (RunDirError, extend_curriculum, identity,
+                                       randomize_width, read_run_config)
+
+TINY = ['--hidden-dim', '16', '--critic-heads', '4', '--batch-size', '16', '--capacity', '400',
+        '--explore-steps', '60']
+
+
+def _train(run_dir, *flags):
+    return main(['train', '--env', 'symphony/Humanoid-v4', '--run-dir', str(run_dir),
+                 '--seed', '3', '--eval-every', '1000', '--eval-episodes', '1',
+                 '--checkpoint-every', '50', '--threads', '1', '--no-progress', *TINY, *flags])
+
+
+def _draws(run_dir):
+    with open(os.path.join(run_dir, 'randomization.jsonl')) as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _identity(cfg):
+    return identity(cfg, cfg.symphony())
+
+
+def test_width_ramps_from_the_scale_in_force_at_the_change():
+    first = TrainConfig(randomize='default', randomize_scale=0.5, randomize_ramp=1000)
+    assert randomize_width(first, 0) == 0.0 and randomize_width(first, 500) == 0.5
+    assert randomize_width(first, 5000) == 1.0
+    stored = _identity(first)
+    wider = extend_curriculum(stored, TrainConfig(randomize='default', randomize_scale=1.0,
+                                                  randomize_ramp=1000), 4000)
+    assert wider.curriculum == [dict(step=4000, scale_before=0.5, randomize_scale=[0.5, 1.0])]
+    # From half the new scale (the 0.5 then in force), widening over the next 1,000 steps.
+    assert randomize_width(wider, 4000) == 0.5 and randomize_width(wider, 4500) == 0.75
+    assert randomize_width(wider, 9000) == 1.0
+    # A second change keeps the first in the record; ramping from its own step.
+    again = extend_curriculum(_identity(wider), TrainConfig(
+        randomize='default', randomize_scale=1.0, randomize_ramp=2000), 6000)
+    assert [e['step'] for e in again.curriculum] == [4000, 6000]
+    assert again.curriculum[1]['scale_before'] == 1.0 and randomize_width(again, 6000) == 1.0
+
+
+def test_switching_randomisation_on_widens_from_none():
+    cfg = extend_curriculum(_identity(TrainConfig()), TrainConfig(
+        randomize='default', randomize_scale=0.5, randomize_ramp=100), 300)
+    assert cfg.curriculum == [dict(step=300, scale_before=0.0, randomize=['none', 'default'],
+                                   randomize_scale=[1.0, 0.5], randomize_ramp=[0, 100])]
+    assert randomize_width(cfg, 300) == 0.0 and randomize_width(cfg, 350) == 0.5
+
+
+def test_unchanged_resume_records_nothing():
+    stored = _identity(TrainConfig(randomize='default'))
+    assert extend_curriculum(stored, TrainConfig(randomize='default'), 10).curriculum == []
+
+
+def test_a_smaller_learning_rate_is_a_recorded_step_too():
+    before = TrainConfig(randomize='default', randomize_scale=0.5)
+    after = dataclasses.replace(before, overrides=dict(lr=5e-5))
+    cfg = extend_curriculum(_identity(before), after, 700)
+    assert cfg.curriculum == [dict(step=700, scale_before=0.5, lr=[1e-4, 5e-5])]
+    assert randomize_width(cfg, 700) == 1.0
+
+
+def test_a_run_that_tests_under_its_randomisation_may_not_change_it():
+    stored = _identity(TrainConfig(randomize='default', eval_randomized=True))
+    with pytest.raises(RunDirError, match='--randomize-scale: this run tests under'):
+        extend_curriculum(stored, TrainConfig(randomize='default', randomize_scale=0.5,
+                                              eval_randomized=True), 10)
+
+
+def test_resume_switches_randomisation_on_and_the_card_says_from_which_step(tmp_path, capsys):
+    torch.set_num_threads(1)
+    run = tmp_path / 'run'
+    assert _train(run, '--steps', '120') == 0
+    assert not os.path.exists(run / 'randomization.jsonl')  # nominal so far
+    step = read_run_config(str(run))['train_config']
+    assert step['curriculum'] == []
+    # A non-curriculum setting still has to agree with the run.
+    assert _train(run, '--resume', '--steps', '300', '--seed', '4') == 2
+    capsys.readouterr()
+    assert _train(run, '--resume', '--steps', '300', '--randomize', 'default',
+                  '--randomize-scale', '0.5', '--randomize-ramp', '100') == 0
+    err = capsys.readouterr().err
+    assert 'training changed at step 1' in err and 'randomize none -> default' in err
+    tc = read_run_config(str(run))['train_config']
+    assert tc['randomize'] == 'default' and tc['randomize_scale'] == 0.5
+    [entry] = tc['curriculum']
+    assert 100 <= entry['step'] <= 120 and entry['randomize'] == ['none', 'default']
+    scales = [d['scale'] for d in _draws(run)]
+    assert scales[0] == 0.0 and scales == sorted(scales) and scales[-1] == 0.5
+    # Resuming again with the same settings adds nothing; a smaller lr is the next step,
+    # while another algorithm setting still has to agree.
+    assert _train(run, '--resume', '--steps', '320') == 0
+    assert read_run_config(str(run))['train_config']['curriculum'] == tc['curriculum']
+    assert _train(run, '--resume', '--steps', '340', '--batch-size', '32') == 2
+    assert _train(run, '--resume', '--steps', '340', '--lr', '5e-5') == 0
+    stored = read_run_config(str(run))
+    assert stored['symphony_config']['lr'] == 5e-5
+    assert load_checkpoint(latest_checkpoint(str(run)))['agent']['optimizer']['lr'] == 5e-5
+    assert [sorted(e) for e in stored['train_config']['curriculum']] == [
+        sorted(entry), ['lr', 'scale_before', 'step']]
+    policy = str(tmp_path / 'p.onnx')
+    # The newest checkpoint (best_actor.pt may hold an actor from before the change, whose
+    # card rightly says it trained on the nominal robot).
+    newest = latest_checkpoint(str(run))
+    assert main(['export', newest, '-o', policy, '--samples', '20']) == 0
+    capsys.readouterr()
+    assert main(['inspect', policy]) == 0
+    out = capsys.readouterr().out
+    assert (f'from step {entry["step"]:,}: randomize none -> default, randomize_scale 1.0 -> '
+            '0.5, randomize_ramp 0 -> 100; from step ') in out and 'lr 0.0001 -> 5e-05' in out
