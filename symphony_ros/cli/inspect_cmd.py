@@ -95,7 +95,8 @@ def _randomization_line(tc: dict) -> str:
     for step in tc.get('curriculum') or []:
         line += f'; from step {step["step"]:,}: {curriculum_text(step)}'
     if tc.get('init_from'):
-        line += f'; networks started from {tc["init_from"]}'
+        line += f'; networks started from {tc["init_from"]}' + (
+            ' with its replay buffer' if tc.get('init_buffer') else '')
     return line
 
 

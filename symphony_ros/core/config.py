@@ -163,6 +163,11 @@ class TrainConfig:
     """Start the networks and optimizer from this checkpoint (a file, or a run folder's
     newest); the buffer is filled by a warm-up with that actor. Its obs/action sizes and
     network shapes must match this run's."""
+    init_buffer: bool = False
+    """With --init-from: also take the replay buffer saved with that checkpoint and skip the
+    warm-up, so the run learns on from the source's experience (a trained actor beside a
+    fresh, small buffer can unlearn). The two runs must score the same reward (env, reward
+    weights), their critics see the same observation and capacities match."""
     reward_weights: str = ''
     """Reward weights of this run over its task's (a <task>:<robot> env), as
     term=weight,term=weight (e.g. alive=0.3,gait_contact=0.6); empty: the robot file's."""

@@ -25,9 +25,9 @@ from .augment import BatchMirror
 from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig, curriculum_text
-from .envs import (check_env_name, critic_dim, default_obs_spec, env_dims, episode_limit,
-                   get_rng_state, make_run_env, make_test_env, mirror_maps, randomization,
-                   run_env_options, set_rng_state)
+from .envs import (canonical_env_id, check_env_name, critic_dim, default_obs_spec, env_dims,
+                   episode_limit, get_rng_state, make_run_env, make_test_env, mirror_maps,
+                   randomization, run_env_options, set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .replay import Batch, FadingReplayBuffer
 from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, extend_curriculum,
@@ -105,6 +105,9 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
     if cfg.eval_randomized and spec is None:
         raise ValueError('--eval-randomized: there is no randomisation to evaluate under '
                          'without --randomize (default or a YAML file of ranges)')
+    if cfg.init_buffer and not cfg.init_from:
+        raise ValueError('--init-buffer: there is no checkpoint to take a buffer from without '
+                         '--init-from')
     if cfg.randomize_ramp and spec is None:
         raise ValueError('--randomize-ramp: there is nothing to ramp without --randomize '
                          '(default or a YAML file of ranges)')
@@ -559,6 +562,9 @@ class Trainer:
         actor_only = self._load_agent(state, path, actor_only=True)
         self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
         self._keep_scale = not actor_only
+        if self.cfg.init_buffer:
+            self._take_buffer(path, state, actor_only)
+            return
         what = ('the actor (its critic saw another observation: this critic and the '
                 'optimizer start fresh' + ('' if self.cfg.actor_frozen_steps else
                                            '; --actor-frozen-steps N keeps the actor as '
@@ -578,6 +584,35 @@ class Trainer:
                               f'{curriculum_text(last)} (randomisation scale in force before: '
                               f'{last["scale_before"]:g}); config.json '
                               "records it in the run's curriculum, and the policy card too")
+
+    def _take_buffer(self, path: str, state: Dict[str, object], actor_only: bool) -> None:
+        """Load the replay saved with checkpoint ``path`` (--init-buffer); learn from it at once.
+
+        :raises CheckpointError: naming the checkpoint and what keeps its buffer out.
+        """
+        theirs = state['train_config']
+        why = 'its critic saw another observation' if actor_only else None
+        if not why and canonical_env_id(str(theirs.get('env'))) != canonical_env_id(self.cfg.env):
+            why = f'it trained on {theirs.get("env")}, whose rewards this run does not score'
+        elif not why and (theirs.get('reward_weights') or '') != self.cfg.reward_weights:
+            why = (f'its reward weights were {theirs.get("reward_weights") or "the task default"}'
+                   f', this run\'s {self.cfg.reward_weights or "the task default"}')
+        source = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+        replay = None if why else load_replay(source, int(state['step']))
+        if why is None and replay is None:
+            why = ('no replay buffer was saved with it (only the newest checkpoint of a run '
+                   'with --exact-resume true keeps one)')
+        if why is None:
+            try:
+                self.buffer.load_state_dict(replay)
+            except (KeyError, ValueError) as exc:
+                why = str(exc)
+        if why:
+            raise CheckpointError(f'--init-buffer: {path}: its buffer cannot be taken: {why}')
+        self.progress.learning = True
+        self.notes.append(f'networks, optimizer and replay buffer ({len(self.buffer):,} '
+                          f'transitions) from {path} (step {int(state["step"]):,}, env '
+                          f'{theirs.get("env")}); learning starts at once, without warm-up')
 
     def _restore(self) -> List[Dict[str, float]]:
         """Read the newest checkpoint into this trainer; write nothing."""

@@ -146,3 +146,37 @@ def test_a_new_run_records_its_obs_spec_and_an_old_run_keeps_its_checkpoints(tmp
         again.close()
     assert json.loads((old / 'config.json').read_text())['train_config']['obs_spec'] == \
         'velocity'
+
+
+def test_init_buffer_learns_on_from_the_sources_replay(source, tmp_path):
+    path = latest_checkpoint(str(source))
+    trainer = Trainer(_cfg(tmp_path / 'k', init_from=str(source), init_buffer=True, seed=5),
+                      progress=False, tensorboard=False)
+    try:
+        assert trainer.learning and trainer.step_count == 0 and len(trainer.buffer) == 400
+        assert any('replay buffer (400 transitions)' in n and path in n for n in trainer.notes)
+        trainer.run(1)
+        assert trainer.updates == trainer.sym.updates_per_step  # no warm-up: the first learns
+    finally:
+        trainer.close()
+
+
+@pytest.mark.parametrize('kw, why', [
+    (dict(overrides=dict(capacity=800)), 'replay capacity 400 does not match the config (800)'),
+    (dict(privileged_critic=True), 'replay holds no critic_obs')])
+def test_a_buffer_that_does_not_fit_is_refused_naming_why(source, tmp_path, kw, why):
+    cfg = _cfg(tmp_path / 'm', init_from=str(source), init_buffer=True, **kw)
+    with pytest.raises(CheckpointError, match='--init-buffer') as err:
+        Trainer(cfg, progress=False, tensorboard=False)
+    assert why in str(err.value) and latest_checkpoint(str(source)) in str(err.value)
+    assert not os.path.exists(tmp_path / 'm' / 'checkpoints')
+
+
+def test_a_checkpoint_saved_without_its_buffer_says_so(tmp_path):
+    bare = tmp_path / 'bare'
+    _run(_cfg(bare, exact_resume=False))
+    with pytest.raises(CheckpointError, match='no replay buffer was saved with it'):
+        Trainer(_cfg(tmp_path / 'n', init_from=str(bare), init_buffer=True), progress=False,
+                tensorboard=False)
+    with pytest.raises(ValueError, match='--init-buffer: there is no checkpoint'):
+        Trainer(_cfg(tmp_path / 'o', init_buffer=True), progress=False, tensorboard=False)
