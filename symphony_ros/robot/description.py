@@ -15,6 +15,12 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+SOFT_LIMIT_MARGIN = 0.05
+"""rad inside each joint's range: on a real robot the watchdog clamps position targets to it
+and cuts torque pushing a joint past it (config/watchdog.yaml). A pd_position robot's
+simulated servos clamp their targets there too, so a policy cannot learn to press a joint
+against its stop with a target beyond it: the torque it would count on never reaches the
+robot."""
 DEFAULT_ROBOT = 'humanoid'
 ROBOTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'robots')
 """Folder of the shipped robot files, ``<name>.yaml`` each (installed as package data)."""
@@ -122,6 +128,20 @@ class RobotDescription:
                 'default_joint_positions': self.default_pose().tolist(),
                 'action_kind': self.action_kind, 'kp': arr(self.kp), 'kd': arr(self.kd),
                 'action_scale': arr(self.action_scale)}
+
+    def servo_range(self) -> np.ndarray:
+        """Return [n, 2] the joint targets the servos take (pd_position robots).
+
+        The reach of an action (``ctrl_range``) within the soft joint limits
+        (:data:`SOFT_LIMIT_MARGIN` inside the range), never excluding the default pose;
+        a torque robot's ``ctrl_range`` as it is.
+        """
+        if self.action_kind != 'pd_position':
+            return self.ctrl_range
+        lo = np.maximum(self.ctrl_range[:, 0], self.position_limits[:, 0] + SOFT_LIMIT_MARGIN)
+        hi = np.minimum(self.ctrl_range[:, 1], self.position_limits[:, 1] - SOFT_LIMIT_MARGIN)
+        pose = self.default_pose()
+        return np.stack([np.minimum(lo, pose), np.maximum(hi, pose)], axis=1)
 
     def default_pose(self) -> np.ndarray:
         """Return the default joint positions (rad), zeros where the description gives none."""

@@ -4,7 +4,9 @@ Torque robots load their MJCF as is. pd_position robots get, from the robot file
 physics timestep, each joint's armature, one position servo per joint in action order, and
 optionally a ground plane and floor-only collisions. The servo is `symphony_ros.robot.pd`'s
 law computed by MuJoCo in C at every physics step: ctrl = q_target, force = kp ctrl - kp q -
-kd qd (gain kp; bias 0, -kp, -kd), clamped to +-effort limit (forcerange). Under the Euler
+kd qd (gain kp; bias 0, -kp, -kd), clamped to +-effort limit (forcerange); its target is
+clamped into the joint's soft limits, as the watchdog clamps it on the robot
+(`RobotDescription.servo_range`). Under the Euler
 integrator the kd term is explicit, as the pure law and a motor driver compute it, so
 ``data.actuator_force`` equals `PDLaw.torque` of the step's state (tested to 1e-9).
 Compiling meshes takes about a second, so the model is built once per robot file; callers
@@ -31,6 +33,7 @@ def _build(source: str, mjcf_path: str) -> mujoco.MjModel:
     spec = mujoco.MjSpec.from_file(mjcf_path)
     spec.option.timestep = robot.physics_dt
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_EULER
+    servo_range = robot.servo_range()
     for i, name in enumerate(robot.joint_names):
         joint = spec.joint(name)
         if robot.armature is not None:
@@ -45,7 +48,7 @@ def _build(source: str, mjcf_path: str) -> mujoco.MjModel:
         act.biastype = mujoco.mjtBias.mjBIAS_AFFINE
         act.gainprm[0] = kp
         act.biasprm[0:3] = [0.0, -kp, -kd]
-        lo, hi = (float(v) for v in robot.ctrl_range[i])
+        lo, hi = (float(v) for v in servo_range[i])
         if lo < hi:  # a held joint's range is one point, which MuJoCo refuses as a range
             act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
             act.ctrlrange = [lo, hi]

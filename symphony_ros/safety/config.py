@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
+from ..robot.description import SOFT_LIMIT_MARGIN
+
 SAFE_MODES = ('damping', 'zero')
 COMMAND_INPUTS = ('effort', 'position')
 """What the policy's command carries: torques (N*m) or joint position targets (rad)."""
@@ -73,7 +75,7 @@ class WatchdogConfig:
     max_torque_rate; None = 1 policy period."""
     max_torque_rate: Tuple[float, ...] = ()
     """N*m/s per joint, output slew limit; empty = effort limit per torque_rate_time."""
-    soft_limit_margin: float = 0.05
+    soft_limit_margin: float = SOFT_LIMIT_MARGIN
     """rad inside each joint limit beyond which torque pushing further out is cut; < 0: outside
     it (a simulated robot whose limits are soft constraints it leans on)."""
     max_tilt: Optional[float] = None

@@ -8,7 +8,7 @@ import pytest
 
 from symphony_ros.core.envs import make_env
 from symphony_ros.robot import get_robot
-from symphony_ros.robot.description import shipped_robots
+from symphony_ros.robot.description import SOFT_LIMIT_MARGIN, shipped_robots
 from symphony_ros.robot.model import build_model, home_qpos
 from symphony_ros.robot.pd import PDLaw
 from symphony_ros.robot.robot_file import RobotFileError, load_robot_file
@@ -34,7 +34,7 @@ def test_every_shipped_robot_agrees_with_its_mjcf(name):
         assert int(model.actuator_trnid[i, 0]) == j  # actuator i drives joint i
         assert model.actuator_gear[i, 0] == robot.gear[i]
         if robot.ctrl_range[i, 0] < robot.ctrl_range[i, 1]:
-            np.testing.assert_array_equal(model.actuator_ctrlrange[i], robot.ctrl_range[i])
+            np.testing.assert_array_equal(model.actuator_ctrlrange[i], robot.servo_range()[i])
         else:   # a held joint: its target is the default pose, its servo unlimited
             assert not model.actuator_ctrllimited[i] and robot.action_scale[i] == 0
         if robot.action_kind == 'pd_position':  # the servo is the robot file's PD
@@ -238,3 +238,24 @@ def test_torque_robot_joints_must_follow_the_actuator_order(tmp_path):
 def test_unknown_robot_name_lists_the_shipped_ones():
     with pytest.raises(ValueError, match="unknown robot 'h7'; expected one of: g1, humanoid"):
         get_robot('h7')
+
+
+def test_g1_servos_clamp_targets_where_the_hardware_watchdog_does():
+    """A policy cannot train on targets past a joint's stop that the robot would not get."""
+    from symphony_ros.safety.config import WatchdogConfig
+    robot = get_robot('g1')
+    assert WatchdogConfig().soft_limit_margin == SOFT_LIMIT_MARGIN
+    soft = robot.position_limits + [SOFT_LIMIT_MARGIN, -SOFT_LIMIT_MARGIN]
+    env = make_env('velocity:g1')
+    env.reset(seed=0)
+    data, law = env.unwrapped.data, PDLaw(robot)
+    q, qd = (env.unwrapped.robot_state().joint_positions,
+             env.unwrapped.robot_state().joint_velocities)
+    wanted = law.target(np.ones(robot.n_joints))   # every target at the top of its reach
+    data.ctrl[:] = wanted
+    mujoco.mj_forward(env.unwrapped.model, data)
+    got = np.minimum(wanted, np.maximum(soft[:, 1], robot.default_pose()))
+    np.testing.assert_allclose(data.actuator_force, law.torque(got, q, qd), atol=1e-9)
+    roll = robot.joint_names.index('left_ankle_roll_joint')
+    assert wanted[roll] > 1.0 and got[roll] == pytest.approx(0.2118, abs=1e-4)
+    assert robot.ctrl_range[roll, 1] > 1.0   # the contract's reach itself is unchanged

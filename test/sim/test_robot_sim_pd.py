@@ -46,9 +46,14 @@ def test_torques_from_the_pd_law_at_every_physics_step_match_the_servos(referenc
     sim = RobotSim(SimConfig(robot='g1', command_input='effort'))
     law = PDLaw(G1)
     q_adr, v_adr = sim.reader.joint_qpos, sim.reader.joint_dof
+    lo, hi = G1.servo_range().T
     for k in range(STEPS):
-        for _ in range(G1.frame_skip):   # the watchdog's PD on each physics step's state
-            tau = law.torque(targets(k), sim.data.qpos[q_adr], sim.data.qvel[v_adr])
+        # The watchdog's PD on each physics step's state, at the target it clamped into the
+        # soft limits (as the servos clamp theirs).
+        target = np.clip(targets(k), lo, hi)
+        assert np.any(target != targets(k))   # the wobble reaches past a soft limit
+        for _ in range(G1.frame_skip):
+            tau = law.torque(target, sim.data.qpos[q_adr], sim.data.qvel[v_adr])
             sim.step(tau, nstep=1)
         np.testing.assert_allclose(sim.data.qpos, reference[k], atol=1e-8)
 
