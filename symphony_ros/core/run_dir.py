@@ -85,8 +85,7 @@ def resume_config(run_dir: str, given: Dict[str, object],
 
     A setting given must agree with the stored one, except :data:`RESUMABLE` (more steps,
     another device), :data:`CURRICULUM` and :data:`CURRICULUM_OVERRIDES` (the trainer
-    records the change) and ``run_dir``
-    (a run folder may be moved or named another way).
+    records the change) and ``run_dir`` (a run folder may be moved or named another way).
 
     :param given: TrainConfig fields set explicitly (flags), by name.
     :param given_overrides: algorithm settings set explicitly, compared with the run's
