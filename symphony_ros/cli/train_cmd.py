@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 from ..core.checkpoint import CheckpointError
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
+from ..core.run_dir import CURRICULUM, CURRICULUM_OVERRIDES, RESUMABLE
 from ..util.fields import field_docs, field_range, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
@@ -60,7 +61,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         add_field_flag(group, DistributedConfig, name, typ, default)
     p.add_argument('--resume', action='store_true',
                    help='continue the run in --run-dir from its last checkpoint; its '
-                   'config.json gives every setting not given (a flag given must agree)')
+                   'config.json gives every setting not given (a flag given must agree, '
+                   f'except {", ".join(map(flag, RESUMABLE))} and the curriculum settings '
+                   f'{", ".join(map(flag, CURRICULUM + CURRICULUM_OVERRIDES))}, whose change '
+                   'is recorded)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
