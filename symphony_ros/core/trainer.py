@@ -591,28 +591,35 @@ class Trainer:
         :raises CheckpointError: naming the checkpoint and what keeps its buffer out.
         """
         theirs = state['train_config']
-        why = 'its critic saw another observation' if actor_only else None
-        if not why and canonical_env_id(str(theirs.get('env'))) != canonical_env_id(self.cfg.env):
-            why = f'it trained on {theirs.get("env")}, whose rewards this run does not score'
-        elif not why and (theirs.get('reward_weights') or '') != self.cfg.reward_weights:
-            why = (f'its reward weights were {theirs.get("reward_weights") or "the task default"}'
-                   f', this run\'s {self.cfg.reward_weights or "the task default"}')
-        source = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-        replay = None if why else load_replay(source, int(state['step']))
-        if why is None and replay is None:
-            why = ('no replay buffer was saved with it (only the newest checkpoint of a run '
-                   'with --exact-resume true keeps one)')
-        if why is None:
-            try:
-                self.buffer.load_state_dict(replay)
-            except (KeyError, ValueError) as exc:
-                why = str(exc)
+        why = self._load_source_buffer(path, state, actor_only)
         if why:
             raise CheckpointError(f'--init-buffer: {path}: its buffer cannot be taken: {why}')
         self.progress.learning = True
         self.notes.append(f'networks, optimizer and replay buffer ({len(self.buffer):,} '
                           f'transitions) from {path} (step {int(state["step"]):,}, env '
                           f'{theirs.get("env")}); learning starts at once, without warm-up')
+
+    def _load_source_buffer(self, path: str, state: Dict[str, object],
+                            actor_only: bool) -> Optional[str]:
+        """Load checkpoint ``path``'s replay into the buffer; return why it cannot be, if so."""
+        theirs = state['train_config']
+        if actor_only:
+            return 'its critic saw another observation'
+        if canonical_env_id(str(theirs.get('env'))) != canonical_env_id(self.cfg.env):
+            return f'it trained on {theirs.get("env")}, whose rewards this run does not score'
+        if (theirs.get('reward_weights') or '') != self.cfg.reward_weights:
+            return (f'its reward weights were {theirs.get("reward_weights") or "the task default"}'
+                    f', this run\'s {self.cfg.reward_weights or "the task default"}')
+        source = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+        replay = load_replay(source, int(state['step']))
+        if replay is None:
+            return ('no replay buffer was saved with it (only the newest checkpoint of a run '
+                    'with --exact-resume true keeps one)')
+        try:
+            self.buffer.load_state_dict(replay)
+        except (KeyError, ValueError) as exc:
+            return str(exc)
+        return None
 
     def _restore(self) -> List[Dict[str, float]]:
         """Read the newest checkpoint into this trainer; write nothing."""
