@@ -51,7 +51,7 @@ from symphony_ros.safety import State, Watchdog
 from symphony_ros.safety.params import declare_all
 from symphony_ros.safety.timing import PeriodStats, paced
 
-from .messages import COMMAND_PUB_QOS, LATCHED_QOS, LATEST_ONLY_QOS
+from .messages import COMMAND_PUB_QOS, LATCHED_QOS, LATEST_ONLY_QOS, STATE_LATEST_QOS
 from .realtime import apply_realtime_priority, set_thread_priority
 from .signals import stop_on_signals
 
@@ -89,12 +89,12 @@ class WatchdogNode(Node):
         self._gains = Float64MultiArray()
         self._state_pub = self.create_publisher(String, topics.WATCHDOG_STATE, LATCHED_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
+        inputs = STATE_LATEST_QOS if self.config.reliable_inputs else LATEST_ONLY_QOS
         self._command_sub = self.create_subscription(
-            JointState, topics.COMMAND, self._on_command, LATEST_ONLY_QOS)
-        self.create_subscription(JointState, topics.JOINT_STATES, self._on_joint_state,
-                                 LATEST_ONLY_QOS)
-        self.create_subscription(Imu, topics.IMU, self._on_imu, LATEST_ONLY_QOS)
-        self.create_subscription(Odometry, topics.ODOM, self._on_odom, LATEST_ONLY_QOS)
+            JointState, topics.COMMAND, self._on_command, inputs)
+        self.create_subscription(JointState, topics.JOINT_STATES, self._on_joint_state, inputs)
+        self.create_subscription(Imu, topics.IMU, self._on_imu, inputs)
+        self.create_subscription(Odometry, topics.ODOM, self._on_odom, inputs)
         # Two e-stop subscriptions: a transient-local one receives the latched value of a
         # transient-local publisher; a volatile best-effort one matches any other publisher,
         # so no QoS mismatch can silently hide an e-stop.

@@ -100,6 +100,11 @@ class WatchdogConfig:
     """s after start-up before arming, so a latched (transient-local) e-stop arrives first."""
     realtime_priority: int = 0
     """SCHED_FIFO priority for the node's threads, 1-99; 0 keeps normal scheduling."""
+    reliable_inputs: bool = False
+    """Take commands and robot state reliably (keep-last 1) instead of best effort. A lockstep
+    sim waits for each command, so a lost sample stalls a tick for its lockstep_timeout and
+    steps it on zero torque; on hardware best effort matches any driver and never delivers
+    a retransmitted old sample."""
     command_input: str = ''
     """What the policy command carries: 'effort' (N*m) or 'position' (rad joint targets, a
     pd_position policy); '' = the robot's action kind."""

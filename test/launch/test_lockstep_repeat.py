@@ -32,6 +32,8 @@ def _run(ros_env, folder):
     assert f'done: {TICKS} steps' in la.text, la.text
     # Every tick stepped on the policy's command as sent: nothing left to timing.
     assert 'not reproducible' not in la.text, la.text
+    # Nor a tick that waited out the sim's lockstep_timeout and stepped on zero torque.
+    assert 'no command answered' not in la.text, la.text
     # A planned end: the watchdog is disarmed, no FAULT when the states stop.
     tail = la.text[la.text.index('done: '):]
     assert 'FAULT' not in tail and '~/disarm: disarmed' in tail, la.text

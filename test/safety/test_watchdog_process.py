@@ -1,5 +1,5 @@
 """Process-level behaviour over DDS that needs a watchdog of its own: ROS time jumps, a
-restart under a latched e-stop, clean shutdown, auto_arm and bad parameters."""
+restart under a latched e-stop, clean shutdown, auto_arm, the inputs' QoS and bad parameters."""
 
 import subprocess
 import sys
@@ -8,6 +8,7 @@ import time
 from builtin_interfaces.msg import Time
 import numpy as np
 import pytest
+from rclpy.qos import ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
 
 from watchdog_harness import (
@@ -125,6 +126,32 @@ def test_clean_shutdown_slews_to_zero_and_auto_arm(driver):
         healthy(driver)
     time.sleep(0.3)
     assert not driver.outputs[-1][1].any(), 'the last output before exit is zero torque'
+
+
+def test_reliable_inputs_take_every_input_reliably_and_the_default_best_effort(driver):
+    wds = {True: WatchdogProcess('reliable', reliable_inputs=True),
+           False: WatchdogProcess('besteffort')}
+    try:
+        for reliable, wd in wds.items():
+            wait_up(driver, wd)
+            for name in ('/symphony/command', '/joint_states', '/imu/data', '/odom'):
+                driver.wait_for(lambda: _reliability(driver, name, wd.name) is not None, 10.0,
+                                f'{wd.name} on {name}')
+                expected = (ReliabilityPolicy.RELIABLE if reliable
+                            else ReliabilityPolicy.BEST_EFFORT)
+                assert _reliability(driver, name, wd.name) == expected, (name, reliable)
+    finally:
+        for wd in wds.values():
+            assert wd.stop() == 0, wd.output_log()[-3000:]
+        healthy(driver)
+
+
+def _reliability(driver, name: str, node: str):
+    """The reliability ``node`` subscribes to ``name`` with, as the graph reports it."""
+    for info in driver.node.get_subscriptions_info_by_topic(topic(name)):
+        if info.node_name == node:
+            return info.qos_profile.reliability
+    return None
 
 
 @pytest.mark.parametrize('param,value,message', [
