@@ -14,14 +14,9 @@ from typing import Any, Dict, Iterator, List, Tuple
 from ..core.checkpoint import CheckpointError
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.run_dir import CURRICULUM, CURRICULUM_OVERRIDES, RESUMABLE
-from ..util.fields import field_docs, field_range, flag_type, scalar_fields
+from ..util.fields import field_docs, field_range, flag, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
-
-
-def flag(name: str) -> str:
-    """Return the command-line flag of a config field (``run_dir`` -> ``--run-dir``)."""
-    return '--' + name.replace('_', '-')
 
 
 def add_field_flag(p: Any, cls: type, name: str, typ: type, default: Any = None,

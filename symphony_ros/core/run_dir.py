@@ -14,6 +14,7 @@ import os
 from typing import Dict
 
 from ..util.atomic import atomic_write
+from ..util.fields import flag
 from .checkpoint import latest_checkpoint
 from .config import SymphonyConfig, TrainConfig
 from .envs import canonical_env_id
@@ -75,10 +76,6 @@ def write_run_config(run_dir: str, ident: Identity) -> None:
     atomic_write(path, lambda f: f.write(json.dumps(ident, indent=2).encode()))
 
 
-def _flag(name: str) -> str:
-    return '--' + name.replace('_', '-')
-
-
 def resume_config(run_dir: str, given: Dict[str, object],
                   given_overrides: Dict[str, object]) -> TrainConfig:
     """Return the TrainConfig to resume the run in ``run_dir``: its config.json plus ``given``.
@@ -102,8 +99,8 @@ def resume_config(run_dir: str, given: Dict[str, object],
         if name == 'env':  # a run of Humanoid-v4 resumes as symphony/Humanoid-v4
             mine, theirs = canonical_env_id(str(mine)), canonical_env_id(str(theirs))
         if mine != theirs:
-            raise RunDirError(f'--resume: {_flag(name)} {mine} disagrees with the run: {path} '
-                              f'has {name} {theirs}; leave {_flag(name)} out to keep it')
+            raise RunDirError(f'--resume: {flag(name)} {mine} disagrees with the run: {path} '
+                              f'has {name} {theirs}; leave {flag(name)} out to keep it')
     train.update({k: v for k, v in given.items() if k in RESUMABLE + CURRICULUM},
                  run_dir=run_dir)
     train['overrides'] = dict(train.get('overrides') or {}, **{
@@ -153,7 +150,7 @@ def extend_curriculum(stored: Identity, cfg: TrainConfig, step: int) -> TrainCon
     changed = {k: [getattr(before, k), getattr(cfg, k)] for k in CURRICULUM
                if getattr(before, k) != getattr(cfg, k)}
     if changed and cfg.eval_randomized:
-        names = ', '.join(_flag(k) for k in changed)
+        names = ', '.join(flag(k) for k in changed)
         raise RunDirError(f'--resume: {names}: this run tests under its randomisation '
                           '(eval_randomized), so its test returns would compare different '
                           'robots; start a new run with --init-from instead')

@@ -128,6 +128,11 @@ def number(typ: Callable[[str], Any], low: Optional[float] = None,
 _BOOL = {'true': True, 'false': False, '1': True, '0': False, 'yes': True, 'no': False}
 
 
+def flag(name: str) -> str:
+    """Return the command-line flag of a config field (``run_dir`` -> ``--run-dir``)."""
+    return '--' + name.replace('_', '-')
+
+
 def flag_type(cls: type, name: str, typ: Callable[[str], Any]) -> Callable[[str], Any]:
     """:func:`parse_checked` with the declared range of field ``name`` of ``cls``."""
     return parse_checked(typ, field_range(cls, name))
