@@ -572,7 +572,9 @@ class Trainer:
                 if actor_only else 'networks and optimizer')
         self.notes.append(f'{what} from {path} (step {int(state["step"]):,}, '
                           f'env {state["train_config"].get("env")}); the buffer is filled by '
-                          f'{self.sym.explore_steps:,} warm-up steps with that actor')
+                          f'{self.sym.explore_steps:,} warm-up steps with that actor; the '
+                          'first updates learn from those alone and can unlearn a trained '
+                          'actor (--init-buffer true takes its replay instead)')
 
     def _record_curriculum(self) -> None:
         """Record a change of randomisation or lr this resume makes (config.json, the card)."""
