@@ -132,6 +132,28 @@ def test_collectors_train_into_the_usual_run_folder(ray_local, tmp_path):
     assert summary['chunks_refused'] == 0 and summary['collector_failures'] == 0
 
 
+def test_init_buffer_has_the_collectors_learn_on_from_the_sources_replay(ray_local, tmp_path):
+    from symphony_ros.core.trainer import Trainer
+    source = Trainer(tiny_config(tmp_path / 'source', steps=150), progress=False,
+                     tensorboard=False)
+    try:
+        source.run()
+        stored = len(source.buffer)
+    finally:
+        source.close()
+    cfg = tiny_config(tmp_path / 'r', steps=64, init_from=str(tmp_path / 'source'),
+                      init_buffer=True)
+    trainer, lines = _learner(cfg, collectors=1)
+    try:
+        # No warm-up: learning from the first chunk, on top of the source's transitions.
+        assert trainer.learning and len(trainer.buffer) == stored
+        summary = trainer.run()
+    finally:
+        trainer.close()
+    assert summary['step'] == 64 and summary['updates'] == 3 * 64, (summary, lines)
+    assert summary['chunks_refused'] == 0 and summary['collector_failures'] == 0
+
+
 def ray_local_chunk(trainer):
     """A well-formed chunk of this run, stepped in this process."""
     collector = Collector(trainer.run_id, 0, trainer.cfg.to_dict(), trainer.obs_dim,
