@@ -46,9 +46,13 @@ DEFAULT_WEIGHTS = {
     'track_lin_vel': 1.0, 'track_ang_vel': 0.5, 'alive': 0.15, 'upright': -1.0,
     'base_height': -10.0, 'action_rate': -0.01, 'torque': -1e-5, 'joint_limit': -5.0,
     'foot_slip': -0.1, 'air_time': 0.5, 'gait_contact': 0.0, 'swing_height': 0.0,
-    'joint_ref': 0.0}
+    'joint_ref': 0.0, 'lin_vel_error': 0.0, 'ang_vel_error': 0.0}
 """Per control step; proportions after legged_gym / unitree_rl_gym's humanoid settings. The
-gait terms score nothing without a gait clock (``gait_period`` 0), hence weight 0 here."""
+gait terms score nothing without a gait clock (``gait_period`` 0), hence weight 0 here.
+``lin_vel_error`` and ``ang_vel_error`` are the squared tracking errors themselves: the
+exponential kernels are flat far from the command (a 1.2 rad/s spin earns 0.3 % of
+``track_ang_vel`` and little gradient to stop), a quadratic penalty is not; 0 unless a run
+weighs them."""
 
 
 def parse_weights(text: str, where: str = '--reward-weights') -> Dict[str, float]:

@@ -10,7 +10,8 @@ from symphony_ros.core.envs import default_obs_spec, episode_limit, make_env
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.gait import GaitClock
 from symphony_ros.robot.observations import ObservationBuilder
-from symphony_ros.robot.velocity_env import DEFAULT_WEIGHTS, VelocityEnv, VelocityTask
+from symphony_ros.robot.velocity_env import (DEFAULT_WEIGHTS, make_velocity_env, VelocityEnv,
+                                             VelocityTask)
 
 from user_robot import robot_doc, write_robot
 
@@ -87,6 +88,28 @@ def test_tracking_rewards_peak_at_the_commanded_velocity(g1_env):
     moving = env.step(np.zeros(29))[4]['reward_terms']
     assert moving['track_lin_vel'] < 0.1 + np.exp(-1.0 / 0.25) * DEFAULT_WEIGHTS['track_lin_vel']
     assert moving['track_ang_vel'] < standing['track_ang_vel']
+
+
+def test_error_penalties_are_the_squared_errors_weighted_only_when_asked():
+    robot = get_robot('g1')
+    weights = {'lin_vel_error': -1.0, 'ang_vel_error': -0.5}
+    env = make_velocity_env(robot, reward_weights=weights).unwrapped
+    env.reset(seed=0)
+    for command in ((0.0, 0.0, 0.0), (0.5, 0.0, 1.5), (0.8, -0.3, -0.8)):
+        env.command[:] = command
+        terms = env.step(np.zeros(29))[4]['reward_terms']
+        lin, yaw = env.rewards.errors
+        assert terms['lin_vel_error'] == -lin and terms['ang_vel_error'] == -0.5 * yaw
+    # Far from the command the kernel is flat and the penalty is not: a robot standing when
+    # told to turn at 1.5 rad/s earns almost no track_ang_vel, and pays about 0.5 x 1.5^2.
+    env.command[:] = (0.0, 0.0, 1.5)
+    terms = env.step(np.zeros(29))[4]['reward_terms']
+    assert terms['track_ang_vel'] < 1e-3 and terms['ang_vel_error'] < -1.0
+    default = make_velocity_env(robot).unwrapped
+    default.reset(seed=0)
+    default.command[:] = (0.8, -0.3, -0.8)
+    terms = default.step(np.zeros(29))[4]['reward_terms']
+    assert terms['lin_vel_error'] == 0.0 and terms['ang_vel_error'] == 0.0
 
 
 def test_a_user_robot_file_sets_the_task_and_refuses_unknown_settings(tmp_path):
