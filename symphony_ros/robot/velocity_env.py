@@ -49,9 +49,11 @@ DEFAULT_WEIGHTS = {
     'joint_ref': 0.0, 'lin_vel_error': 0.0, 'ang_vel_error': 0.0}
 """Per control step; proportions after legged_gym / unitree_rl_gym's humanoid settings. The
 gait terms score nothing without a gait clock (``gait_period`` 0), hence weight 0 here.
-``lin_vel_error`` and ``ang_vel_error`` are the squared tracking errors themselves: the
-exponential kernels are flat far from the command (a 1.2 rad/s spin earns 0.3 % of
-``track_ang_vel`` and little gradient to stop), a quadratic penalty is not; 0 unless a run
+``lin_vel_error`` and ``ang_vel_error`` are the tracking errors' magnitudes (m/s, rad/s):
+the exponential kernels are flat far from the command (a 1.2 rad/s spin earns 0.3 % of
+``track_ang_vel`` and little gradient to stop), a linear penalty is not. Linear, not
+squared: a falling robot's velocity errors are large, and a squared penalty weighed to
+matter at 1 rad/s outweighed ``alive`` there, so short episodes paid. 0 unless a run
 weighs them."""
 
 

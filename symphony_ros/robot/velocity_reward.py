@@ -117,8 +117,8 @@ class VelocityReward:
         gait, swing, ref = self._gait(data, q, contact, ticks, walking or cmd[2] ** 2 > 0.01)
         raw = {'track_lin_vel': math.exp(-lin_err / t.tracking_sigma),
                'track_ang_vel': math.exp(-(cmd[2] - wz) ** 2 / t.tracking_sigma),
-               'lin_vel_error': self.errors[0],
-               'ang_vel_error': self.errors[1],
+               'lin_vel_error': math.sqrt(self.errors[0]),
+               'ang_vel_error': math.sqrt(self.errors[1]),
                'alive': 1.0,
                'upright': float(gravity[0] ** 2 + gravity[1] ** 2),
                'base_height': height,
