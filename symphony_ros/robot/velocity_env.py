@@ -52,9 +52,9 @@ gait terms score nothing without a gait clock (``gait_period`` 0), hence weight 
 ``lin_vel_error`` and ``ang_vel_error`` are the tracking errors' magnitudes (m/s, rad/s):
 the exponential kernels are flat far from the command (a 1.2 rad/s spin earns 0.3 % of
 ``track_ang_vel`` and little gradient to stop), a linear penalty is not. Linear, not
-squared: a falling robot's velocity errors are large, and a squared penalty weighed to
-matter at 1 rad/s outweighed ``alive`` there, so short episodes paid. 0 unless a run
-weighs them."""
+squared: a falling robot's velocity errors are large, and a squared penalty strong enough
+at 1 rad/s outweighs ``alive`` there, which pays a policy to end its episodes early. 0
+unless a run weighs them."""
 
 
 def parse_weights(text: str, where: str = '--reward-weights') -> Dict[str, float]:
