@@ -161,8 +161,9 @@ class TrainConfig:
     that copes best; false: the nominal robot."""
     init_from: Optional[str] = None
     """Start the networks and optimizer from this checkpoint (a file, or a run folder's
-    newest); the buffer is filled by a warm-up with that actor. Its obs/action sizes and
-    network shapes must match this run's."""
+    newest), or the actor alone from best_actor.pt or an exported policy (.onnx; critic and
+    optimizer fresh); the buffer is filled by a warm-up with that actor. Its obs/action
+    sizes and network shapes must match this run's."""
     init_buffer: bool = False
     """With --init-from: also take the replay buffer saved with that checkpoint and skip the
     warm-up, so the run learns on from the source's experience (a trained actor beside a

@@ -29,11 +29,12 @@ from .envs import (canonical_env_id, check_env_name, critic_dim, default_obs_spe
                    episode_limit, get_rng_state, make_run_env, make_test_env, mirror_maps,
                    randomization, run_env_options, set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
+from .init_source import actor_alone
 from .replay import Batch, FadingReplayBuffer
 from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, extend_curriculum,
                       identity, randomize_width, read_run_config, write_run_config)
 from .run_log import TERM_PREFIX, RunLog
-from .snapshot import save_best_actor
+from .snapshot import ActorSource, save_best_actor
 from .threads import ThreadPolicy
 
 LOSS_TERMS = ('loss', 'actor', 'critic', 'swaddling', 'mean_S')
@@ -554,6 +555,10 @@ class Trainer:
         with is kept, so the critic's values stay meaningful. A checkpoint whose critic saw
         another observation gives its actor alone: the critic starts fresh.
         """
+        alone = actor_alone(source)
+        if alone is not None:
+            self._init_actor(alone)
+            return
         path = latest_checkpoint(source) if os.path.isdir(source) else source
         if path is None:
             raise CheckpointError(f'--init-from {source}: the folder holds no checkpoint '
@@ -565,16 +570,49 @@ class Trainer:
         if self.cfg.init_buffer:
             self._take_buffer(path, state, actor_only)
             return
-        what = ('the actor (its critic saw another observation: this critic and the '
-                'optimizer start fresh' + ('' if self.cfg.actor_frozen_steps else
-                                           '; --actor-frozen-steps N keeps the actor as '
-                                           'loaded while the critic learns') + ')'
+        what = ('the actor (its critic saw another observation: ' + self._fresh_critic() + ')'
                 if actor_only else 'networks and optimizer')
-        self.notes.append(f'{what} from {path} (step {int(state["step"]):,}, '
-                          f'env {state["train_config"].get("env")}); the buffer is filled by '
-                          f'{self.sym.explore_steps:,} warm-up steps with that actor; the '
-                          'first updates learn from those alone and can unlearn a trained '
-                          'actor (--init-buffer true takes its replay instead)')
+        self._note_init(what, path, int(state['step']), state['train_config'].get('env'),
+                        '--init-buffer true takes its replay instead')
+
+    def _fresh_critic(self) -> str:
+        return ('this critic and the optimizer start fresh' +
+                ('' if self.cfg.actor_frozen_steps else '; --actor-frozen-steps N keeps the '
+                 'actor as loaded while the critic learns'))
+
+    def _note_init(self, what: str, path: str, step: int, env: object, instead: str) -> None:
+        self.notes.append(f'{what} from {path} (step {step:,}, env {env}); the buffer is '
+                          f'filled by {self.sym.explore_steps:,} warm-up steps with that '
+                          'actor; the first updates learn from those alone and can unlearn '
+                          f'a trained actor ({instead})')
+
+    def _init_actor(self, src: ActorSource) -> None:
+        """Start this run's actor from ``src`` (an actor alone); critic and optimizer fresh.
+
+        :raises CheckpointError: the actor does not fit this run, or --init-buffer asks for
+            a replay it does not have.
+        """
+        if self.cfg.init_buffer:
+            raise CheckpointError(f'--init-buffer: {src.path} holds an actor alone, no replay '
+                                  'buffer; give a run folder or its checkpoint')
+        dims = (int(src.actor.obs_dim), int(src.actor.act_dim))
+        if dims != (self.obs_dim, self.act_dim):
+            raise CheckpointError(f'{src.path}: its actor maps {dims[0]} observations to '
+                                  f'{dims[1]} actions; this run\'s env {self.cfg.env} has '
+                                  f'{self.obs_dim} and {self.act_dim}')
+        if src.obs_spec and src.obs_spec != self.obs_spec:
+            raise CheckpointError(f'{src.path}: its actor reads observation {src.obs_spec}, '
+                                  f'this run {self.obs_spec} (--obs-spec)')
+        try:
+            self.agent.actor.load_state_dict(src.actor.state_dict())
+        except RuntimeError as exc:
+            raise CheckpointError(f'{src.path}: its actor does not fit the run\'s config '
+                                  f'(hidden_dim {src.symphony_config.hidden_dim} there, '
+                                  f'{self.sym.hidden_dim} here; '
+                                  f'{str(exc).splitlines()[0][:120]})') from None
+        self._note_init('the actor (an actor alone: ' + self._fresh_critic() + ')', src.path,
+                        src.step, src.env, 'a run folder with --init-buffer true takes its '
+                        'replay instead')
 
     def _record_curriculum(self) -> None:
         """Record a change of randomisation or lr this resume makes (config.json, the card)."""

@@ -4,12 +4,15 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from symphony_ros.core.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.trainer import Trainer
+from symphony_ros.policy.export import export_policy
+from symphony_ros.policy.runtime import OnnxPolicy
 
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=40)
 
@@ -71,12 +74,65 @@ def test_networks_of_another_shape_are_refused_naming_the_checkpoint(source, tmp
     assert not os.path.exists(tmp_path / 'd' / 'checkpoints')
 
 
-def test_an_actor_snapshot_is_refused_pointing_at_the_checkpoints(source, tmp_path):
+def test_an_actor_snapshot_gives_its_actor_alone_beside_a_fresh_critic(source, tmp_path):
     best = str(source / 'best_actor.pt')
-    assert os.path.isfile(best)
-    with pytest.raises(CheckpointError, match='holds no critic') as err:
-        Trainer(_cfg(tmp_path / 'j', init_from=best), progress=False, tensorboard=False)
-    assert best in str(err.value) and 'ckpt_<step>.pt' in str(err.value)
+    saved = torch.load(best, weights_only=True)['actor']
+    fresh = Trainer(_cfg(tmp_path / 'fresh', seed=4), progress=False, tensorboard=False)
+    trainer = Trainer(_cfg(tmp_path / 'j', init_from=best, seed=4), progress=False,
+                      tensorboard=False)
+    try:
+        for name, value in trainer.agent.actor.state_dict().items():
+            assert torch.equal(value, saved[name]), name
+        for name, value in trainer.agent.critic.state_dict().items():
+            assert torch.equal(value, fresh.agent.critic.state_dict()[name]), name
+        assert any(best in n and 'actor alone' in n for n in trainer.notes)
+    finally:
+        trainer.close()
+        fresh.close()
+    with pytest.raises(CheckpointError, match='holds an actor alone, no replay') as err:
+        Trainer(_cfg(tmp_path / 'k2', init_from=best, init_buffer=True), progress=False,
+                tensorboard=False)
+    assert best in str(err.value) and not os.path.exists(tmp_path / 'k2' / 'checkpoints')
+
+
+def test_an_exported_policy_gives_the_actor_that_acts_as_the_file(source, tmp_path):
+    policy = str(tmp_path / 'p.onnx')
+    result = export_policy(str(source), policy)
+    assert result.graph_variant == 'folded'  # sigma and the B rows are not in the file
+    trainer = Trainer(_cfg(tmp_path / 'o', init_from=policy, seed=3), progress=False,
+                      tensorboard=False)
+    try:
+        obs = np.random.default_rng(1).standard_normal((64, trainer.obs_dim)).astype('f4')
+        with torch.no_grad():
+            mine = trainer.agent.actor.deterministic(torch.from_numpy(obs)).numpy()
+        assert np.abs(mine - OnnxPolicy(policy).act_batch(obs)).max() < 1e-5
+        assert any(policy in n and 'actor alone' in n for n in trainer.notes)
+        trainer.run()
+        assert trainer.step_count == 80 and trainer.learning
+    finally:
+        trainer.close()
+
+
+def test_a_policy_of_another_env_is_refused_naming_both(tmp_path):
+    g1 = os.path.join(os.path.dirname(__file__), '..', '..', 'models',
+                      'g1_velocity_symphony.onnx')
+    with pytest.raises(CheckpointError, match='maps 98 observations to 29 actions') as err:
+        Trainer(_cfg(tmp_path / 'x', init_from=g1), progress=False, tensorboard=False)
+    assert 'g1_velocity_symphony.onnx' in str(err.value) and 'Humanoid-v4' in str(err.value)
+    assert not os.path.exists(tmp_path / 'x' / 'checkpoints')
+
+
+def test_cli_refuses_a_broken_policy_file_in_one_line(tmp_path):
+    bad = tmp_path / 'bad.onnx'
+    bad.write_bytes(b'\x08\x07not a model')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'symphony_ros.cli.main', 'train', '--steps', '10',
+         '--run-dir', str(tmp_path / 'e'), '--init-from', str(bad),
+         '--hidden-dim', '16', '--critic-heads', '4', '--no-progress'],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and '--init-from' in lines[0] and str(bad) in lines[0], lines
 
 
 def test_cli_refuses_a_folder_without_checkpoints_in_one_line(tmp_path):
