@@ -581,10 +581,13 @@ class Trainer:
                  'actor as loaded while the critic learns'))
 
     def _note_init(self, what: str, path: str, step: int, env: object, instead: str) -> None:
+        frozen = self.cfg.actor_frozen_steps
+        risk = (f'the actor acts as loaded for the first {frozen:,} steps while the critic '
+                'learns' if frozen else 'the first updates learn from those alone and can '
+                f'unlearn a trained actor ({instead})')
         self.notes.append(f'{what} from {path} (step {step:,}, env {env}); the buffer is '
                           f'filled by {self.sym.explore_steps:,} warm-up steps with that '
-                          'actor; the first updates learn from those alone and can unlearn '
-                          f'a trained actor ({instead})')
+                          f'actor; {risk}')
 
     def _init_actor(self, src: ActorSource) -> None:
         """Start this run's actor from ``src`` (an actor alone); critic and optimizer fresh.

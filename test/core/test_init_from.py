@@ -99,14 +99,15 @@ def test_an_exported_policy_gives_the_actor_that_acts_as_the_file(source, tmp_pa
     policy = str(tmp_path / 'p.onnx')
     result = export_policy(str(source), policy)
     assert result.graph_variant == 'folded'  # sigma and the B rows are not in the file
-    trainer = Trainer(_cfg(tmp_path / 'o', init_from=policy, seed=3), progress=False,
-                      tensorboard=False)
+    trainer = Trainer(_cfg(tmp_path / 'o', init_from=policy, seed=3, actor_frozen_steps=60),
+                      progress=False, tensorboard=False)
     try:
         obs = np.random.default_rng(1).standard_normal((64, trainer.obs_dim)).astype('f4')
         with torch.no_grad():
             mine = trainer.agent.actor.deterministic(torch.from_numpy(obs)).numpy()
         assert np.abs(mine - OnnxPolicy(policy).act_batch(obs)).max() < 1e-5
-        assert any(policy in n and 'actor alone' in n for n in trainer.notes)
+        assert any(policy in n and 'actor alone' in n and 'acts as loaded for the first 60'
+                   in n for n in trainer.notes)
         trainer.run()
         assert trainer.step_count == 80 and trainer.learning
     finally:
