@@ -606,13 +606,11 @@ class Trainer:
         if src.obs_spec and src.obs_spec != self.obs_spec:
             raise CheckpointError(f'{src.path}: its actor reads observation {src.obs_spec}, '
                                   f'this run {self.obs_spec} (--obs-spec)')
-        try:
-            self.agent.actor.load_state_dict(src.actor.state_dict())
-        except RuntimeError as exc:
-            raise CheckpointError(f'{src.path}: its actor does not fit the run\'s config '
-                                  f'(hidden_dim {src.symphony_config.hidden_dim} there, '
-                                  f'{self.sym.hidden_dim} here; '
-                                  f'{str(exc).splitlines()[0][:120]})') from None
+        width = src.symphony_config.hidden_dim
+        if width != self.sym.hidden_dim:
+            raise CheckpointError(f'{src.path}: its actor is {width} wide, this run\'s '
+                                  f'{self.sym.hidden_dim} (--hidden-dim {width} fits it)')
+        self.agent.actor.load_state_dict(src.actor.state_dict())
         self._note_init('the actor (an actor alone: ' + self._fresh_critic() + ')', src.path,
                         src.step, src.env, 'a run folder with --init-buffer true takes its '
                         'replay instead')

@@ -114,6 +114,14 @@ def test_an_exported_policy_gives_the_actor_that_acts_as_the_file(source, tmp_pa
         trainer.close()
 
 
+def test_a_policy_of_another_width_is_refused_naming_the_flag_that_fits(source, tmp_path):
+    best = str(source / 'best_actor.pt')
+    cfg = _cfg(tmp_path / 'w', init_from=best, overrides=dict(hidden_dim=24))
+    with pytest.raises(CheckpointError, match='is 16 wide, this run.s 24 .--hidden-dim 16'):
+        Trainer(cfg, progress=False, tensorboard=False)
+    assert not os.path.exists(tmp_path / 'w' / 'checkpoints')
+
+
 def test_a_policy_of_another_env_is_refused_naming_both(tmp_path):
     g1 = os.path.join(os.path.dirname(__file__), '..', '..', 'models',
                       'g1_velocity_symphony.onnx')
