@@ -8,9 +8,11 @@ alone, beside which the critic starts fresh.
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Dict, Optional
 
-from .checkpoint import CheckpointError, safe_torch_load
+from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, load_replay,
+                         safe_torch_load)
+from .envs import canonical_env_id
 from .snapshot import ActorSource, load_actor
 
 
@@ -33,4 +35,116 @@ def actor_alone(source: str) -> Optional[ActorSource]:
     return None
 
 
-__all__ = ['actor_alone']
+class InitFrom:
+    """The trainer's ``--init-from``: start a new run from another run's networks or actor.
+
+    A mixin of :class:`~symphony_ros.core.trainer.Trainer`, kept apart so that what a run may
+    start from, and each refusal, reads in one file; it uses the trainer's ``cfg``, ``sym``,
+    ``agent``, ``buffer``, ``notes``, dims, ``obs_spec``, ``progress`` and ``_load_agent``.
+    """
+
+    def _init_from(self, source: str) -> None:
+        """Start from another run's networks; this run's steps, RNGs and buffer are its own.
+
+        The warm-up then acts with the loaded actor, and the reward scale the critic learned
+        with is kept, so the critic's values stay meaningful. A checkpoint whose critic saw
+        another observation gives its actor alone: the critic starts fresh.
+        """
+        alone = actor_alone(source)
+        if alone is not None:
+            self._init_actor(alone)
+            return
+        path = latest_checkpoint(source) if os.path.isdir(source) else source
+        if path is None:
+            raise CheckpointError(f'--init-from {source}: the folder holds no checkpoint '
+                                  '(expected checkpoints/ckpt_<step>.pt)')
+        state = load_checkpoint(path)
+        actor_only = self._load_agent(state, path, actor_only=True)
+        self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
+        self._keep_scale = not actor_only
+        if self.cfg.init_buffer:
+            self._take_buffer(path, state, actor_only)
+            return
+        what = ('the actor (its critic saw another observation: ' + self._fresh_critic() + ')'
+                if actor_only else 'networks and optimizer')
+        self._note_init(what, path, int(state['step']), state['train_config'].get('env'),
+                        '--init-buffer true takes its replay instead')
+
+    def _fresh_critic(self) -> str:
+        return ('this critic and the optimizer start fresh' +
+                ('' if self.cfg.actor_frozen_steps else '; --actor-frozen-steps N keeps the '
+                 'actor as loaded while the critic learns'))
+
+    def _note_init(self, what: str, path: str, step: int, env: object, instead: str) -> None:
+        frozen = self.cfg.actor_frozen_steps
+        risk = (f'the actor acts as loaded for the first {frozen:,} steps while the critic '
+                'learns' if frozen else 'the first updates learn from those alone and can '
+                f'unlearn a trained actor ({instead})')
+        self.notes.append(f'{what} from {path} (step {step:,}, env {env}); the buffer is '
+                          f'filled by {self.sym.explore_steps:,} warm-up steps with that '
+                          f'actor; {risk}')
+
+    def _init_actor(self, src: ActorSource) -> None:
+        """Start this run's actor from ``src`` (an actor alone); critic and optimizer fresh.
+
+        :raises CheckpointError: the actor does not fit this run, or --init-buffer asks for
+            a replay it does not have.
+        """
+        if self.cfg.init_buffer:
+            raise CheckpointError(f'--init-buffer: {src.path} holds an actor alone, no replay '
+                                  'buffer; give a run folder or its checkpoint')
+        dims = (int(src.actor.obs_dim), int(src.actor.act_dim))
+        if dims != (self.obs_dim, self.act_dim):
+            raise CheckpointError(f'{src.path}: its actor maps {dims[0]} observations to '
+                                  f'{dims[1]} actions; this run\'s env {self.cfg.env} has '
+                                  f'{self.obs_dim} and {self.act_dim}')
+        if src.obs_spec and src.obs_spec != self.obs_spec:
+            raise CheckpointError(f'{src.path}: its actor reads observation {src.obs_spec}, '
+                                  f'this run {self.obs_spec} (--obs-spec)')
+        width = src.symphony_config.hidden_dim
+        if width != self.sym.hidden_dim:
+            raise CheckpointError(f'{src.path}: its actor is {width} wide, this run\'s '
+                                  f'{self.sym.hidden_dim} (--hidden-dim {width} fits it)')
+        self.agent.actor.load_state_dict(src.actor.state_dict())
+        self._note_init('the actor (an actor alone: ' + self._fresh_critic() + ')', src.path,
+                        src.step, src.env, 'a run folder with --init-buffer true takes its '
+                        'replay instead')
+
+    def _take_buffer(self, path: str, state: Dict[str, object], actor_only: bool) -> None:
+        """Load the replay saved with checkpoint ``path`` (--init-buffer); learn from it at once.
+
+        :raises CheckpointError: naming the checkpoint and what keeps its buffer out.
+        """
+        theirs = state['train_config']
+        why = self._load_source_buffer(path, state, actor_only)
+        if why:
+            raise CheckpointError(f'--init-buffer: {path}: its buffer cannot be taken: {why}')
+        self.progress.learning = True
+        self.notes.append(f'networks, optimizer and replay buffer ({len(self.buffer):,} '
+                          f'transitions) from {path} (step {int(state["step"]):,}, env '
+                          f'{theirs.get("env")}); learning starts at once, without warm-up')
+
+    def _load_source_buffer(self, path: str, state: Dict[str, object],
+                            actor_only: bool) -> Optional[str]:
+        """Load checkpoint ``path``'s replay into the buffer; return why it cannot be, if so."""
+        theirs = state['train_config']
+        if actor_only:
+            return 'its critic saw another observation'
+        if canonical_env_id(str(theirs.get('env'))) != canonical_env_id(self.cfg.env):
+            return f'it trained on {theirs.get("env")}, whose rewards this run does not score'
+        if (theirs.get('reward_weights') or '') != self.cfg.reward_weights:
+            return (f'its reward weights were {theirs.get("reward_weights") or "the task default"}'
+                    f', this run\'s {self.cfg.reward_weights or "the task default"}')
+        source = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+        replay = load_replay(source, int(state['step']))
+        if replay is None:
+            return ('no replay buffer was saved with it (only the newest checkpoint of a run '
+                    'with --exact-resume true keeps one)')
+        try:
+            self.buffer.load_state_dict(replay)
+        except (KeyError, ValueError) as exc:
+            return str(exc)
+        return None
+
+
+__all__ = ['InitFrom', 'actor_alone']

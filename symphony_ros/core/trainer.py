@@ -25,16 +25,16 @@ from .augment import BatchMirror
 from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig, curriculum_text
-from .envs import (canonical_env_id, check_env_name, critic_dim, default_obs_spec, env_dims,
-                   episode_limit, get_rng_state, make_run_env, make_test_env, mirror_maps,
-                   randomization, run_env_options, set_rng_state)
+from .envs import (check_env_name, critic_dim, default_obs_spec, env_dims, episode_limit,
+                   get_rng_state, make_run_env, make_test_env, mirror_maps, randomization,
+                   run_env_options, set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
-from .init_source import actor_alone
+from .init_source import InitFrom
 from .replay import Batch, FadingReplayBuffer
 from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, extend_curriculum,
                       identity, randomize_width, read_run_config, write_run_config)
 from .run_log import TERM_PREFIX, RunLog
-from .snapshot import ActorSource, save_best_actor
+from .snapshot import save_best_actor
 from .threads import ThreadPolicy
 
 LOSS_TERMS = ('loss', 'actor', 'critic', 'swaddling', 'mean_S')
@@ -140,7 +140,7 @@ def _run_obs_spec(cfg: TrainConfig, resume: bool) -> str:
     return default_obs_spec(cfg.env)
 
 
-class Trainer:
+class Trainer(InitFrom):
     """One training run in one run folder.
 
     Everything that can refuse the run (config, env, device, run folder, checkpoint) is
@@ -548,73 +548,6 @@ class Trainer:
                                   f'({str(exc).splitlines()[0][:160]})') from None
         return alone
 
-    def _init_from(self, source: str) -> None:
-        """Start from another run's networks; this run's steps, RNGs and buffer are its own.
-
-        The warm-up then acts with the loaded actor, and the reward scale the critic learned
-        with is kept, so the critic's values stay meaningful. A checkpoint whose critic saw
-        another observation gives its actor alone: the critic starts fresh.
-        """
-        alone = actor_alone(source)
-        if alone is not None:
-            self._init_actor(alone)
-            return
-        path = latest_checkpoint(source) if os.path.isdir(source) else source
-        if path is None:
-            raise CheckpointError(f'--init-from {source}: the folder holds no checkpoint '
-                                  '(expected checkpoints/ckpt_<step>.pt)')
-        state = load_checkpoint(path)
-        actor_only = self._load_agent(state, path, actor_only=True)
-        self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
-        self._keep_scale = not actor_only
-        if self.cfg.init_buffer:
-            self._take_buffer(path, state, actor_only)
-            return
-        what = ('the actor (its critic saw another observation: ' + self._fresh_critic() + ')'
-                if actor_only else 'networks and optimizer')
-        self._note_init(what, path, int(state['step']), state['train_config'].get('env'),
-                        '--init-buffer true takes its replay instead')
-
-    def _fresh_critic(self) -> str:
-        return ('this critic and the optimizer start fresh' +
-                ('' if self.cfg.actor_frozen_steps else '; --actor-frozen-steps N keeps the '
-                 'actor as loaded while the critic learns'))
-
-    def _note_init(self, what: str, path: str, step: int, env: object, instead: str) -> None:
-        frozen = self.cfg.actor_frozen_steps
-        risk = (f'the actor acts as loaded for the first {frozen:,} steps while the critic '
-                'learns' if frozen else 'the first updates learn from those alone and can '
-                f'unlearn a trained actor ({instead})')
-        self.notes.append(f'{what} from {path} (step {step:,}, env {env}); the buffer is '
-                          f'filled by {self.sym.explore_steps:,} warm-up steps with that '
-                          f'actor; {risk}')
-
-    def _init_actor(self, src: ActorSource) -> None:
-        """Start this run's actor from ``src`` (an actor alone); critic and optimizer fresh.
-
-        :raises CheckpointError: the actor does not fit this run, or --init-buffer asks for
-            a replay it does not have.
-        """
-        if self.cfg.init_buffer:
-            raise CheckpointError(f'--init-buffer: {src.path} holds an actor alone, no replay '
-                                  'buffer; give a run folder or its checkpoint')
-        dims = (int(src.actor.obs_dim), int(src.actor.act_dim))
-        if dims != (self.obs_dim, self.act_dim):
-            raise CheckpointError(f'{src.path}: its actor maps {dims[0]} observations to '
-                                  f'{dims[1]} actions; this run\'s env {self.cfg.env} has '
-                                  f'{self.obs_dim} and {self.act_dim}')
-        if src.obs_spec and src.obs_spec != self.obs_spec:
-            raise CheckpointError(f'{src.path}: its actor reads observation {src.obs_spec}, '
-                                  f'this run {self.obs_spec} (--obs-spec)')
-        width = src.symphony_config.hidden_dim
-        if width != self.sym.hidden_dim:
-            raise CheckpointError(f'{src.path}: its actor is {width} wide, this run\'s '
-                                  f'{self.sym.hidden_dim} (--hidden-dim {width} fits it)')
-        self.agent.actor.load_state_dict(src.actor.state_dict())
-        self._note_init('the actor (an actor alone: ' + self._fresh_critic() + ')', src.path,
-                        src.step, src.env, 'a run folder with --init-buffer true takes its '
-                        'replay instead')
-
     def _record_curriculum(self) -> None:
         """Record a change of randomisation or lr this resume makes (config.json, the card)."""
         stored = read_run_config(self.run_dir)
@@ -625,42 +558,6 @@ class Trainer:
                               f'{curriculum_text(last)} (randomisation scale in force before: '
                               f'{last["scale_before"]:g}); config.json '
                               "records it in the run's curriculum, and the policy card too")
-
-    def _take_buffer(self, path: str, state: Dict[str, object], actor_only: bool) -> None:
-        """Load the replay saved with checkpoint ``path`` (--init-buffer); learn from it at once.
-
-        :raises CheckpointError: naming the checkpoint and what keeps its buffer out.
-        """
-        theirs = state['train_config']
-        why = self._load_source_buffer(path, state, actor_only)
-        if why:
-            raise CheckpointError(f'--init-buffer: {path}: its buffer cannot be taken: {why}')
-        self.progress.learning = True
-        self.notes.append(f'networks, optimizer and replay buffer ({len(self.buffer):,} '
-                          f'transitions) from {path} (step {int(state["step"]):,}, env '
-                          f'{theirs.get("env")}); learning starts at once, without warm-up')
-
-    def _load_source_buffer(self, path: str, state: Dict[str, object],
-                            actor_only: bool) -> Optional[str]:
-        """Load checkpoint ``path``'s replay into the buffer; return why it cannot be, if so."""
-        theirs = state['train_config']
-        if actor_only:
-            return 'its critic saw another observation'
-        if canonical_env_id(str(theirs.get('env'))) != canonical_env_id(self.cfg.env):
-            return f'it trained on {theirs.get("env")}, whose rewards this run does not score'
-        if (theirs.get('reward_weights') or '') != self.cfg.reward_weights:
-            return (f'its reward weights were {theirs.get("reward_weights") or "the task default"}'
-                    f', this run\'s {self.cfg.reward_weights or "the task default"}')
-        source = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-        replay = load_replay(source, int(state['step']))
-        if replay is None:
-            return ('no replay buffer was saved with it (only the newest checkpoint of a run '
-                    'with --exact-resume true keeps one)')
-        try:
-            self.buffer.load_state_dict(replay)
-        except (KeyError, ValueError) as exc:
-            return str(exc)
-        return None
 
     def _restore(self) -> List[Dict[str, float]]:
         """Read the newest checkpoint into this trainer; write nothing."""
