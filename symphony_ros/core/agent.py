@@ -44,6 +44,10 @@ class Symphony:
         params = list(self.actor.parameters()) + list(self.critic.parameters())
         self.optimizer = SymphonyAdamW(params, cfg.lr, cfg.betas, cfg.weight_decay)
         self.m = torch.zeros((), device=self.device)
+        self.anchor: Optional[Actor] = None
+        """A frozen copy of the actor a fine-tune started from (see :meth:`set_anchor`)."""
+        self.anchor_weight = 0.0
+        """Weight of the actor's squared distance from :attr:`anchor` in the loss."""
         self._online = list(self.critic.parameters())
         self._target = list(self.target_critic.parameters())
 
@@ -65,7 +69,13 @@ class Symphony:
         actor_term = -rehae(normalised_advantage(q_next, q_t, cfg.q_floor))
         critic_term = rehse(q - y)
         swaddle_term = swaddling(s_next, b_next)
-        return {'loss': actor_term + critic_term + swaddle_term, 'actor': actor_term.detach(),
+        total = actor_term + critic_term + swaddle_term
+        if self.anchor is not None and self.anchor_weight > 0.0:
+            with torch.no_grad():
+                start = self.anchor.deterministic(batch.next_obs)
+            drift = (self.actor.deterministic(batch.next_obs) - start).square().mean()
+            total = total + self.anchor_weight * drift
+        return {'loss': total, 'actor': actor_term.detach(),
                 'critic': critic_term.detach(), 'swaddling': swaddle_term.detach(),
                 'q_t_mean': q_t.mean(), 'mean_S': s_next.detach().mean()}
 
@@ -90,6 +100,10 @@ class Symphony:
         self.m = terms['q_t_mean'].detach()
         return terms
 
+    def set_anchor(self) -> None:
+        """Keep a frozen copy of the actor as it is now, to penalise drifting from it."""
+        self.anchor = copy.deepcopy(self.actor).requires_grad_(False).eval()
+
     @torch.no_grad()
     def soft_update(self) -> None:
         """Polyak-average the target critics toward the online critics."""
@@ -104,10 +118,13 @@ class Symphony:
         return self.actor(obs, noise=noise, fall=fall)[0]
 
     def state_dict(self) -> Dict[str, object]:
-        """Networks, optimizer moments and m."""
-        return {'actor': self.actor.state_dict(), 'critic': self.critic.state_dict(),
-                'target_critic': self.target_critic.state_dict(),
-                'optimizer': self.optimizer.state_dict(), 'm': self.m.clone()}
+        """Networks, optimizer moments, m, and the anchor actor when there is one."""
+        state = {'actor': self.actor.state_dict(), 'critic': self.critic.state_dict(),
+                 'target_critic': self.target_critic.state_dict(),
+                 'optimizer': self.optimizer.state_dict(), 'm': self.m.clone()}
+        if self.anchor is not None:
+            state['anchor'] = self.anchor.state_dict()
+        return state
 
     def load_state_dict(self, state: Dict[str, object]) -> None:
         """Restore from :meth:`state_dict`."""
@@ -116,3 +133,6 @@ class Symphony:
         self.target_critic.load_state_dict(state['target_critic'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.m = state['m'].to(self.device)
+        if 'anchor' in state:
+            self.set_anchor()
+            self.anchor.load_state_dict(state['anchor'])

@@ -180,6 +180,13 @@ class TrainConfig:
     """Env steps from the run's start during which only the critic learns and the actor
     acts as it is: a fresh critic beside a trained actor (--init-from a run whose critic saw
     another observation) would otherwise steer the actor by its first, random values."""
+    anchor_weight: float = ranged(0.0, 0)
+    """With --init-from: weight of a penalty on the actor's distance from the actor it
+    started from (mean squared difference of their deterministic actions on each batch),
+    fading linearly to 0 over --anchor-steps once the actor learns. A fresh critic's first
+    gradients then move a trained actor only where they outweigh it; 0: none."""
+    anchor_steps: int = ranged(100_000, 1)
+    """Env steps after --actor-frozen-steps over which --anchor-weight fades to 0."""
     mirror: bool = False
     """Learn half of every minibatch as its left-right mirror image (a symmetric robot and
     task, e.g. velocity:g1; the maps come from its joint names and MJCF axes)."""

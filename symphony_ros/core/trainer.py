@@ -106,6 +106,8 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
     if cfg.eval_randomized and spec is None:
         raise ValueError('--eval-randomized: there is no randomisation to evaluate under '
                          'without --randomize (default or a YAML file of ranges)')
+    if cfg.anchor_weight and not cfg.init_from:
+        raise ValueError('--anchor-weight: there is no actor to anchor to without --init-from')
     if cfg.init_buffer and not cfg.init_from:
         raise ValueError('--init-buffer: there is no checkpoint to take a buffer from without '
                          '--init-from')
@@ -205,6 +207,9 @@ class Trainer(InitFrom):
         self.thread_policy: Optional[ThreadPolicy] = None
         if cfg.init_from and not resume:
             self._init_from(cfg.init_from)
+            self.agent.anchor = None  # a source's own anchor is not this run's
+            if cfg.anchor_weight:
+                self.agent.set_anchor()
         rows = self._restore() if resume else []
         if resume:
             self._record_curriculum()
@@ -320,6 +325,7 @@ class Trainer(InitFrom):
         if self.thread_policy is None and (self.device.type == 'cpu' or self.cfg.threads):
             self.thread_policy = ThreadPolicy(self.cfg.threads or None, note=self._note)
         terms, seen = None, []
+        self.agent.anchor_weight = self.anchor_weight
         for _ in range(self.sym.updates_per_step):
             t0 = time.perf_counter()
             terms = self.agent.update(self.sample(), self.actor_learns)
@@ -338,6 +344,13 @@ class Trainer(InitFrom):
                 self.log.scalar('train/threads', self.thread_policy.threads, self.step_count)
             for key in LOSS_TERMS:
                 self.log.scalar(f'loss/{key}', float(terms[key].detach()), self.step_count)
+
+    @property
+    def anchor_weight(self) -> float:
+        """--anchor-weight, fading linearly to 0 over --anchor-steps once the actor learns."""
+        released = self.step_count - self.cfg.actor_frozen_steps
+        return self.cfg.anchor_weight * min(1.0, max(0.0, 1.0 - released /
+                                                     self.cfg.anchor_steps))
 
     @property
     def actor_learns(self) -> bool:

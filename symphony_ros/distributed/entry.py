@@ -28,6 +28,10 @@ def make_trainer(cfg: TrainConfig, dist: DistributedConfig, **kwargs: Any) -> Tr
         # Collectors reset their own envs; widening them needs the step count sent along.
         raise ValueError('--randomize-ramp runs in a single process only: collectors draw '
                          'their episodes at full width (drop --collectors or the ramp)')
+    if cfg.anchor_weight:
+        # The learner's update loop does not fade the anchor's weight.
+        raise ValueError('--anchor-weight runs in a single process only (drop --collectors '
+                         'or the anchor)')
     try:
         from .learner import DistributedTrainer
     except ImportError as exc:

@@ -245,3 +245,49 @@ def test_a_checkpoint_saved_without_its_buffer_says_so(tmp_path):
                 tensorboard=False)
     with pytest.raises(ValueError, match='--init-buffer: there is no checkpoint'):
         Trainer(_cfg(tmp_path / 'o', init_buffer=True), progress=False, tensorboard=False)
+
+
+def test_an_anchor_without_a_source_is_refused(tmp_path):
+    with pytest.raises(ValueError, match='--anchor-weight: there is no actor to anchor to'):
+        Trainer(_cfg(tmp_path / 'a', anchor_weight=1.0), progress=False, tensorboard=False)
+    assert not os.path.exists(tmp_path / 'a')
+
+
+def _drift(trainer, start, obs):
+    with torch.no_grad():
+        return float((trainer.agent.actor.deterministic(obs) - start).abs().mean())
+
+
+def test_the_anchor_holds_the_actor_near_its_start_and_survives_a_resume(source, tmp_path):
+    best = str(source / 'best_actor.pt')
+    obs = torch.from_numpy(np.random.default_rng(2).standard_normal((256, 376)).astype('f4'))
+    drift = {}
+    for weight in (0.0, 100.0):
+        run = tmp_path / f'w{weight:g}'
+        trainer = _run(_cfg(run, init_from=best, seed=6, steps=160, anchor_weight=weight,
+                            anchor_steps=1000))
+        start = Trainer(_cfg(tmp_path / 'ref', init_from=best), progress=False,
+                        tensorboard=False)
+        with torch.no_grad():
+            reference = start.agent.actor.deterministic(obs)
+        start.close()
+        drift[weight] = _drift(trainer, reference, obs)
+    assert drift[100.0] < 0.5 * drift[0.0], drift
+    resumed = Trainer(_cfg(tmp_path / 'w100', init_from=best, seed=6, steps=200,
+                           anchor_weight=100.0, anchor_steps=1000), resume=True,
+                      progress=False, tensorboard=False)
+    try:  # the anchor is the source's actor again, not the actor at the checkpoint
+        for name, value in resumed.agent.anchor.state_dict().items():
+            assert torch.equal(value, torch.load(best, weights_only=True)['actor'][name]), name
+        assert resumed.anchor_weight == pytest.approx(100.0 * (1 - resumed.step_count / 1000))
+    finally:
+        resumed.close()
+
+
+def test_an_anchor_with_collectors_is_refused_before_ray_starts(source, tmp_path):
+    from symphony_ros.distributed.config import DistributedConfig
+    from symphony_ros.distributed.entry import make_trainer
+    cfg = _cfg(tmp_path / 'g', init_from=str(source), anchor_weight=1.0)
+    with pytest.raises(ValueError, match='--anchor-weight runs in a single process'):
+        make_trainer(cfg, DistributedConfig(collectors=2))
+    assert not os.path.exists(tmp_path / 'g')
