@@ -80,6 +80,9 @@ class InitFrom:
         risk = (f'the actor acts as loaded for the first {frozen:,} steps while the critic '
                 'learns' if frozen else 'the first updates learn from those alone and can '
                 f'unlearn a trained actor ({instead})')
+        if self.cfg.anchor_weight:
+            risk += (f'; then --anchor-weight {self.cfg.anchor_weight:g} holds it near that '
+                     f'actor, fading over {self.cfg.anchor_steps:,} steps')
         self.notes.append(f'{what} from {path} (step {step:,}, env {env}); the buffer is '
                           f'filled by {self.sym.explore_steps:,} warm-up steps with that '
                           f'actor; {risk}')

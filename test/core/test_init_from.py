@@ -273,6 +273,7 @@ def test_the_anchor_holds_the_actor_near_its_start_and_survives_a_resume(source,
         start.close()
         drift[weight] = _drift(trainer, reference, obs)
     assert drift[100.0] < 0.5 * drift[0.0], drift
+    assert any('--anchor-weight 100 holds it near' in n for n in trainer.notes)
     resumed = Trainer(_cfg(tmp_path / 'w100', init_from=best, seed=6, steps=200,
                            anchor_weight=100.0, anchor_steps=1000), resume=True,
                       progress=False, tensorboard=False)
