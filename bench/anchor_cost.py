@@ -1,0 +1,71 @@
+"""What --anchor-weight costs per Symphony update: the same update with and without an anchor.
+
+One process, one thread, random batches at the config's shapes; the two variants alternate
+in rounds so that load from elsewhere falls on both alike. Prints median and p99 per variant
+and their ratio (compare the ratio, not the absolute times, across machines).
+
+    python bench/anchor_cost.py [--config ed] [--obs 376] [--act 17] [--updates 200]
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from symphony_ros.core.agent import Symphony
+from symphony_ros.core.config import get_config
+from symphony_ros.core.replay import Batch
+
+
+def batch(n, obs, act):
+    """A random batch of ``n`` transitions (the update's cost does not depend on values)."""
+    return Batch(torch.randn(n, obs), torch.rand(n, act) * 2 - 1, torch.randn(n, 1),
+                 torch.randn(n, obs), torch.zeros(n, 1))
+
+
+def times(agent, data, updates):
+    """Seconds per update, ``updates`` of them after two untimed ones."""
+    for b in data[:2]:
+        agent.update(b)
+    out = []
+    for i in range(updates):
+        t0 = time.perf_counter()
+        agent.update(data[i % len(data)])
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--config', default='ed')
+    p.add_argument('--obs', type=int, default=376)
+    p.add_argument('--act', type=int, default=17)
+    p.add_argument('--updates', type=int, default=200, help='per variant and round')
+    p.add_argument('--rounds', type=int, default=3)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    cfg = get_config(args.config)
+    data = [batch(cfg.batch_size, args.obs, args.act) for _ in range(8)]
+    agents = {'plain': Symphony(args.obs, args.act, cfg), 'anchor': Symphony(args.obs,
+                                                                           args.act, cfg)}
+    agents['anchor'].set_anchor()
+    agents['anchor'].anchor_weight = 10.0
+    got = {k: [] for k in agents}
+    for _ in range(args.rounds):
+        for name, agent in agents.items():
+            got[name] += times(agent, data, args.updates)
+    print(f'config {args.config}, obs {args.obs}, act {args.act}, batch {cfg.batch_size}, '
+          f'1 thread, {args.rounds} x {args.updates} updates per variant')
+    print('| variant | median ms | p99 ms |\n|---|---|---|')
+    med = {}
+    for name, t in got.items():
+        med[name] = statistics.median(t)
+        p99 = statistics.quantiles(t, n=100)[98]
+        print(f'| {name} | {1e3 * med[name]:.2f} | {1e3 * p99:.2f} |')
+    print(f'anchor / plain (medians): {med["anchor"] / med["plain"]:.3f}')
+
+
+if __name__ == '__main__':
+    main()
