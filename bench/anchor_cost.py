@@ -48,8 +48,7 @@ def main():
     torch.manual_seed(0)
     cfg = get_config(args.config)
     data = [batch(cfg.batch_size, args.obs, args.act) for _ in range(8)]
-    agents = {'plain': Symphony(args.obs, args.act, cfg), 'anchor': Symphony(args.obs,
-                                                                           args.act, cfg)}
+    agents = {name: Symphony(args.obs, args.act, cfg) for name in ('plain', 'anchor')}
     agents['anchor'].set_anchor()
     agents['anchor'].anchor_weight = 10.0
     got = {k: [] for k in agents}
