@@ -58,7 +58,8 @@ class Symphony:
         observation: the actor's gradient reaches it only through the action.
         """
         cfg = self.cfg
-        next_action, s_next, b_next = self.actor(batch.next_obs)
+        a_next, s_next, b_next = self.actor.asb(batch.next_obs)
+        next_action = self.actor.action(a_next, s_next)
         critic_obs, critic_next = ((batch.obs, batch.next_obs) if batch.critic_obs is None
                                    else (batch.critic_obs, batch.next_critic_obs))
         q_next = self.target_critic.soft(critic_next, next_action)
@@ -73,7 +74,8 @@ class Symphony:
         if self.anchor is not None and self.anchor_weight > 0.0:
             with torch.no_grad():
                 start = self.anchor.deterministic(batch.next_obs)
-            drift = (self.actor.deterministic(batch.next_obs) - start).square().mean()
+            # The same forward pass as next_action's, without the noise.
+            drift = (self.actor.action(a_next, s_next, noise=False) - start).square().mean()
             total = total + self.anchor_weight * drift
         return {'loss': total, 'actor': actor_term.detach(),
                 'critic': critic_term.detach(), 'swaddling': swaddle_term.detach(),

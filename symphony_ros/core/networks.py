@@ -139,15 +139,20 @@ class Actor(nn.Module):
         falls and feeds terminal transitions into the replay buffer.
         """
         a, s, b = self.asb(obs)
+        return self.action(a, s, noise, fall), s, b
+
+    def action(self, a: torch.Tensor, s: torch.Tensor, noise: bool = True,
+               fall: bool = False) -> torch.Tensor:
+        """Return tanh(S*A + N) from :meth:`asb`'s A and S (tanh(S*A) without noise)."""
         x = torch.zeros_like(a) if fall else s * a
         if noise:
             x = x + limited_noise(a, self.noise_clip)
-        return torch.tanh(x), s, b
+        return torch.tanh(x)
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
         """Return the evaluation and export action a = tanh(S*A)."""
         a, s, _ = self.asb(obs)
-        return torch.tanh(s * a)
+        return self.action(a, s, noise=False)
 
 
 def soft_weights(heads: int) -> torch.Tensor:

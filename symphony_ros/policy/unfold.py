@@ -20,8 +20,9 @@ from onnx import numpy_helper
 from ..core.config import SymphonyConfig
 from ..core.networks import Actor
 from ..core.snapshot import ActorSource
+from .contract import read_contract
 from .errors import PolicyFileError
-from .onnx_file import load_contract, load_model
+from .onnx_file import load_model
 from .runtime import OnnxPolicy
 
 PARITY_TOLERANCE = 1e-5
@@ -72,8 +73,9 @@ def actor_from_policy(path: str) -> ActorSource:
         that does not reproduce the file's actions.
     :raises ContractError: missing or malformed contract.
     """
-    contract = load_contract(path)
-    weights = {i.name: numpy_helper.to_array(i) for i in load_model(path).graph.initializer}
+    model = load_model(path)
+    contract = read_contract({p.key: p.value for p in model.metadata_props}, path)
+    weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     cfg = SymphonyConfig.from_dict(contract.algorithm_config)
     actor = Actor(contract.obs_dim, contract.act_dim, cfg.hidden_dim, cfg.noise_clip)
     if any(k.startswith('actor.') for k in weights):
