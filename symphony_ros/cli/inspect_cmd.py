@@ -86,7 +86,7 @@ def describe(path: str, model, contract) -> List[str]:
 
 
 def _randomization_line(tc: dict) -> str:
-    """Say how the training env was perturbed, and which run the networks started from."""
+    """Say how the training env was perturbed, and what the run was fine-tuned from."""
     where = 'training and test envs' if tc.get('eval_randomized') else 'training env only'
     line = f'{tc.get("randomize", "none")} x{tc.get("randomize_scale", 1.0):g} ({where})'
     if tc.get('randomize_ramp'):
@@ -95,7 +95,7 @@ def _randomization_line(tc: dict) -> str:
     for step in tc.get('curriculum') or []:
         line += f'; from step {step["step"]:,}: {curriculum_text(step)}'
     if tc.get('init_from'):
-        line += f'; networks started from {tc["init_from"]}' + (
+        line += f'; fine-tuned from {tc["init_from"]}' + (
             ' with its replay buffer' if tc.get('init_buffer') else '')
     return line
 

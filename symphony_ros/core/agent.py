@@ -54,6 +54,9 @@ class Symphony:
     def loss(self, batch: Batch) -> Dict[str, torch.Tensor]:
         """Return the total loss and its terms for one batch (no parameter change).
 
+        ``anchor``, the actor's mean squared distance from the anchor, is among the terms
+        only while the anchor weighs in.
+
         A privileged critic values (its view of) the states where the actor acts on its own
         observation: the actor's gradient reaches it only through the action.
         """
@@ -71,15 +74,18 @@ class Symphony:
         critic_term = rehse(q - y)
         swaddle_term = swaddling(s_next, b_next)
         total = actor_term + critic_term + swaddle_term
+        terms: Dict[str, torch.Tensor] = {}
         if self.anchor is not None and self.anchor_weight > 0.0:
             with torch.no_grad():
                 start = self.anchor.deterministic(batch.next_obs)
             # The same forward pass as next_action's, without the noise.
             drift = (self.actor.action(a_next, s_next, noise=False) - start).square().mean()
             total = total + self.anchor_weight * drift
-        return {'loss': total, 'actor': actor_term.detach(),
-                'critic': critic_term.detach(), 'swaddling': swaddle_term.detach(),
-                'q_t_mean': q_t.mean(), 'mean_S': s_next.detach().mean()}
+            terms['anchor'] = drift.detach()
+        terms.update(loss=total, actor=actor_term.detach(), critic=critic_term.detach(),
+                     swaddling=swaddle_term.detach(), q_t_mean=q_t.mean(),
+                     mean_S=s_next.detach().mean())
+        return terms
 
     def update(self, batch: Batch, train_actor: bool = True) -> Dict[str, torch.Tensor]:
         """One Symphony update: backward, AdamW step, Polyak target, m <- mean(Q_T).

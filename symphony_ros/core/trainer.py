@@ -219,6 +219,7 @@ class Trainer(InitFrom):
         self._bar = None
         self._stop_requested = False
         self._rate_mark = (self.step_count, time.perf_counter())
+        self._anchor_drift = float('nan')
 
     # ---- run folder ---------------------------------------------------------------------
     def _title(self) -> str:
@@ -344,6 +345,11 @@ class Trainer(InitFrom):
                 self.log.scalar('train/threads', self.thread_policy.threads, self.step_count)
             for key in LOSS_TERMS:
                 self.log.scalar(f'loss/{key}', float(terms[key].detach()), self.step_count)
+            if 'anchor' in terms:
+                self._anchor_drift = float(terms['anchor'])
+                self.log.scalar('loss/anchor', self._anchor_drift, self.step_count)
+                self.log.scalar('train/anchor_weight', self.agent.anchor_weight,
+                                self.step_count)
 
     @property
     def anchor_weight(self) -> float:
@@ -397,9 +403,14 @@ class Trainer(InitFrom):
         now = time.perf_counter()
         sps = (p.step - steps0) / max(now - t_mark, 1e-9)
         self._rate_mark = (p.step, now)
-        return {'step': p.step, 'episodes': p.episodes, 'falls': p.falls, 'mean_S': p.mean_s,
-                'steps_per_s': sps, 'updates': p.updates,
-                'reward_scale': self.buffer.reward_scale, 'wall_s': p.wall_s}
+        row = {'step': p.step, 'episodes': p.episodes, 'falls': p.falls, 'mean_S': p.mean_s,
+               'steps_per_s': sps, 'updates': p.updates,
+               'reward_scale': self.buffer.reward_scale, 'wall_s': p.wall_s}
+        if self.cfg.anchor_weight:
+            # The actor's mean squared action distance from its start, last seen, and the
+            # anchor's weight now: how far a fine-tune has moved while it was held.
+            row.update(anchor_weight=self.anchor_weight, anchor_drift=self._anchor_drift)
+        return row
 
     def record_evaluation(self, result: EvalResult, actor: torch.nn.Module,
                           at: Dict[str, float]) -> Dict[str, float]:

@@ -1,5 +1,6 @@
 """symphony train --init-from: a run starts from another run's networks, only fitting ones."""
 
+import csv
 import os
 import subprocess
 import sys
@@ -274,6 +275,12 @@ def test_the_anchor_holds_the_actor_near_its_start_and_survives_a_resume(source,
         drift[weight] = _drift(trainer, reference, obs)
     assert drift[100.0] < 0.5 * drift[0.0], drift
     assert any('--anchor-weight 100 holds it near' in n for n in trainer.notes)
+    with open(tmp_path / 'w100' / 'metrics.csv', newline='') as fh:
+        last = list(csv.DictReader(fh))[-1]
+    assert float(last['anchor_weight']) == pytest.approx(100.0 * (1 - int(last['step']) / 1000))
+    assert 0.0 < float(last['anchor_drift']) < 1.0, last
+    with open(tmp_path / 'w0' / 'metrics.csv', newline='') as fh:
+        assert 'anchor_drift' not in next(csv.DictReader(fh))
     resumed = Trainer(_cfg(tmp_path / 'w100', init_from=best, seed=6, steps=200,
                            anchor_weight=100.0, anchor_steps=1000), resume=True,
                       progress=False, tensorboard=False)

@@ -46,7 +46,7 @@ def test_g1_stress_report_goes_into_the_contract(tmp_path, capsys):
     verdict = 'PASS' if report['verdict']['passed'] else 'FAIL'
     assert f'stress           {verdict}' in text
     assert ('randomization    default x1 (training env only), widened from none over 1,000 '
-            'steps; networks started from runs/g1_nominal') in text
+            'steps; fine-tuned from runs/g1_nominal') in text
 
     other = _run(tmp_path / 'other', 1)
     rc = main(['export', other, '-o', str(tmp_path / 'o.onnx'), '--samples', '50',
