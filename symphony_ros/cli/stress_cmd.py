@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         robot = get_robot(args.robot or entry.robot)
         policy.check_description(robot)
         names = (ros.select(args.conditions, robot) if args.ros
-                 else table.select(args.conditions, robot))
+                 else table.select(args.conditions, robot,
+                                   [t for t, _ in c.observation.terms]))
     except (PolicyError, ValueError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
     workers = 1 if args.ros else min(args.workers or default_workers(),

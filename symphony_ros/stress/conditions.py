@@ -5,15 +5,17 @@ Each condition perturbs the nominal robot through the training randomisation's k
 so stress and training perturb the same way. ``delay_steps`` is in control steps of the
 robot (converted to ``delay_s``). A condition is *within the training ranges* of a robot
 when each of its values lies inside the range that robot's ``--randomize default`` draws
-from; the default verdict judges those conditions only.
+from; the default verdict judges those conditions only. The diagnostics (`DIAGNOSTIC`) run
+only when named: each takes one part of ``obs_noise_1`` alone, to find which sensor's noise a
+policy cannot take.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..robot.description import RobotDescription
-from ..robot.randomize import RandomizationSpec, load_randomization
+from ..robot.randomize import IMU_BIAS, OBS_NOISE, RandomizationSpec, load_randomization
 
 PUSH_INTERVAL = (5.0, 10.0)
 """s between pushes in the push conditions (the training default)."""
@@ -48,24 +50,39 @@ CONDITIONS: Dict[str, Tuple[Dict[str, Any], str]] = {
 }
 """Condition name -> (knob values, what it means)."""
 
+NOISE_ONLY = 'noise_only'
+"""A condition's key that limits its observation noise and IMU bias to the terms named."""
+
+DIAGNOSTIC: Dict[str, Tuple[Dict[str, Any], str]] = {
+    **{f'noise_{term}': ({'obs_noise_scale': 1.0, NOISE_ONLY: (term,)},
+                         f'noise on `{term}` alone, at the training amplitude')
+       for term in OBS_NOISE},
+    'imu_bias_1': ({'imu_bias_scale': 1.0, NOISE_ONLY: tuple(IMU_BIAS)},
+                   'IMU bias alone, at the training amplitudes'),
+}
+"""Conditions run only when named: which part of ``obs_noise_1`` a policy cannot take."""
+CONDITIONS.update(DIAGNOSTIC)
+
 PD_ONLY = ('kp_0.8', 'kp_1.2')
 """Conditions that only mean something on a pd_position robot."""
 
 
 def applicable(robot: RobotDescription) -> List[str]:
-    """Return the conditions that apply to ``robot``, in table order."""
+    """Return the conditions that apply to ``robot``, in table order (diagnostics too)."""
     pd = robot.action_kind == 'pd_position'
     return [n for n in CONDITIONS if pd or n not in PD_ONLY]
 
 
-def select(names: Sequence[str], robot: RobotDescription) -> List[str]:
-    """Return ``names`` checked (all applicable ones when empty).
+def select(names: Sequence[str], robot: RobotDescription,
+           obs_terms: Optional[Sequence[str]] = None) -> List[str]:
+    """Return ``names`` checked (all applicable ones but the diagnostics when empty).
 
-    :raises ValueError: an unknown name (listing the known ones) or a PD-only one on a
-        torque robot.
+    :param obs_terms: the policy's observation terms; a noise diagnostic must name one.
+    :raises ValueError: an unknown name (listing the known ones), a PD-only one on a
+        torque robot, or a noise diagnostic on a term the observation lacks.
     """
     if not names:
-        return applicable(robot)
+        return [n for n in applicable(robot) if n not in DIAGNOSTIC]
     for n in names:
         if n not in CONDITIONS:
             raise ValueError(f'--conditions: unknown condition {n!r}; expected some of '
@@ -73,12 +90,20 @@ def select(names: Sequence[str], robot: RobotDescription) -> List[str]:
         if n not in applicable(robot):
             raise ValueError(f'--conditions: {n!r} needs a pd_position robot; {robot.name!r} '
                              f'has action kind {robot.action_kind!r}')
+        only = CONDITIONS[n][0].get(NOISE_ONLY, ())
+        if obs_terms is not None and only and not set(only) & set(obs_terms):
+            noisy = [t for t in obs_terms if f'noise_{t}' in DIAGNOSTIC]
+            raise ValueError(f'--conditions: {n!r}: the policy\'s observation has no '
+                             f'{" or ".join(map(repr, only))} term; its noisy terms: '
+                             f'{", ".join(f"noise_{t}" for t in noisy) or "none"}')
     return list(dict.fromkeys(names))
 
 
 def _ranges(values: Mapping[str, Any], robot: RobotDescription) -> Dict[str, Tuple[float, float]]:
     out = {}
     for knob, v in values.items():
+        if knob == NOISE_ONLY:
+            continue
         if knob == 'delay_steps':
             knob, v = 'delay_s', v * robot.control_dt
         lo, hi = (v, v) if isinstance(v, (int, float)) else v
@@ -89,8 +114,13 @@ def _ranges(values: Mapping[str, Any], robot: RobotDescription) -> Dict[str, Tup
 def spec_of(name: str, robot: RobotDescription) -> RandomizationSpec:
     """Return the randomisation spec of condition ``name`` on ``robot`` (nothing else moves)."""
     defaults = load_randomization('default', robot)
-    return RandomizationSpec(_ranges(CONDITIONS[name][0], robot), defaults.obs_noise,
-                             defaults.imu_bias, 1.0, name)
+    values = CONDITIONS[name][0]
+    only = values.get(NOISE_ONLY)
+    noise, bias = defaults.obs_noise, defaults.imu_bias
+    if only is not None:
+        noise = {t: a for t, a in noise.items() if t in only}
+        bias = {t: b for t, b in bias.items() if t in only}
+    return RandomizationSpec(_ranges(values, robot), noise, bias, 1.0, name)
 
 
 def within_training(name: str, robot: RobotDescription) -> bool:
@@ -112,6 +142,7 @@ def table_markdown(robots: Sequence[RobotDescription]) -> str:
     head = f'| condition | what | {marks} |'
     rows = [head, '|' + '---|' * (2 + len(robots))]
     for name, (_, text) in CONDITIONS.items():
+        text += ' (run when named)' if name in DIAGNOSTIC else ''
         marks = ['yes' if within_training(name, r) else
                  ('-' if name not in applicable(r) else 'no') for r in robots]
         rows.append(f'| `{name}` | {text} | ' + ' | '.join(marks) + ' |')

@@ -81,6 +81,11 @@ def markdown(report: Dict[str, object]) -> str:
                      f'{_fmt(c["torque_saturation"], ".1%")} | '
                      f'{_fmt(c["min_joint_margin"], ".3f")} |')
     lines.append('')
+    noisy = report['conditions'].get('obs_noise_1')
+    if noisy and noisy['falls'] > v['max_fall_rate'] * noisy['episodes']:
+        lines += ['`obs_noise_1` fell the policy: `--conditions noise_<term> ... imu_bias_1` '
+                  'runs each part of it alone (the diagnostics of the condition table), to '
+                  'find which sensor\'s noise it cannot take.', '']
     if report.get('through') == 'ros':
         lines += _ros_lines(report['conditions'])
     for p in report['plots']:

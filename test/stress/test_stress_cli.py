@@ -4,11 +4,14 @@ import json
 import os
 import re
 
+import numpy as np
 import pytest
 
 from symphony_ros.cli.main import main
 from symphony_ros.robot import get_robot
-from symphony_ros.stress.conditions import CONDITIONS, table_markdown
+from symphony_ros.core.envs import make_randomized_env
+from symphony_ros.stress.conditions import (CONDITIONS, DIAGNOSTIC, select, spec_of,
+                                            table_markdown)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POLICY = os.path.join(ROOT, 'models', 'humanoid_v4_symphony.onnx')
@@ -54,6 +57,8 @@ def test_verdict_fails_beyond_the_threshold(tmp_path, capsys):
 @pytest.mark.parametrize('args, expected', [
     (['--conditions', 'nominal', 'sideways_wind'], "unknown condition 'sideways_wind'"),
     (['--conditions', 'kp_0.8'], 'needs a pd_position robot'),
+    (['--conditions', 'noise_joint_vel'], "observation has no 'joint_vel' term; its noisy "
+                                          'terms: noise_qpos_without_xy, noise_qvel'),
     (['--episodes', '-1'], '--episodes'),
     (['--max-fall-rate', '-0.1'], '--max-fall-rate'),
     (['--robot', 'g1'], 'humanoid_v4_symphony.onnx'),
@@ -78,3 +83,34 @@ def test_readme_renders_the_condition_table():
     table = table_markdown([get_robot('humanoid'), get_robot('g1')])
     assert table in readme, 'README: paste table_markdown([humanoid, g1]) under ### Stress'
     assert re.search(r'symphony stress', readme)
+
+
+def test_a_noise_diagnostic_perturbs_its_own_term_only_and_runs_when_named():
+    g1 = get_robot('g1')
+    assert not set(select([], g1)) & set(DIAGNOSTIC)
+    assert select(['noise_joint_vel'], g1, ['joint_vel']) == ['noise_joint_vel']
+    obs = {}
+    for name in ('nominal', 'noise_joint_vel', 'obs_noise_1'):
+        env = make_randomized_env('velocity:g1', 'velocity_gait', spec_of(name, g1))
+        env.reset(seed=5)
+        obs[name] = env.step(np.zeros(env.action_space.shape))[0]
+        if name == 'obs_noise_1':
+            slices = env.get_wrapper_attr('slices')
+    moved = {t for t, s in slices.items()
+             if not np.array_equal(obs['noise_joint_vel'][s], obs['nominal'][s])}
+    assert moved == {'joint_vel'}
+    everything = {t for t, s in slices.items()
+                  if not np.array_equal(obs['obs_noise_1'][s], obs['nominal'][s])}
+    assert {'joint_vel', 'projected_gravity', 'imu_angular_velocity'} <= everything
+
+
+def test_a_failed_obs_noise_condition_points_to_the_diagnostics(tmp_path):
+    g1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    out = tmp_path / 'g1'
+    main(['stress', g1, '--out', str(out), '--episodes', '2', '--max-steps', '120',
+          '--workers', '1', '--no-progress', '--conditions', 'obs_noise_1', 'noise_joint_vel'])
+    r = _report(out)
+    assert list(r['conditions']) == ['obs_noise_1', 'noise_joint_vel']
+    with open(out / 'report.md') as fh:
+        hinted = 'runs each part of it alone' in fh.read()
+    assert hinted == (r['conditions']['obs_noise_1']['falls'] > 0)
