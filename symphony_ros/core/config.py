@@ -177,9 +177,10 @@ class TrainConfig:
     base velocity, height and foot contacts no robot sensor gives) and the actor its own: an
     asymmetric actor-critic. The exported actor is unchanged; false: both see the actor's."""
     actor_frozen_steps: int = ranged(0, 0)
-    """Env steps from the run's start during which only the critic learns and the actor
-    acts as it is: a fresh critic beside a trained actor (--init-from a run whose critic saw
-    another observation) would otherwise steer the actor by its first, random values."""
+    """Env steps from the run's start during which the actor acts as it is and only the
+    critic learns (from the warm-up's end, when updates begin): a fresh critic beside a
+    trained actor (--init-from a run whose critic saw another observation) would otherwise
+    steer the actor by its first, random values."""
     anchor_weight: float = ranged(0.0, 0)
     """With --init-from: weight of a penalty on the actor's distance from the actor it
     started from (mean squared difference of their deterministic actions on each batch),

@@ -76,10 +76,18 @@ class InitFrom:
                  'actor as loaded while the critic learns'))
 
     def _note_init(self, what: str, path: str, step: int, env: object, instead: str) -> None:
-        frozen = self.cfg.actor_frozen_steps
-        risk = (f'the actor acts as loaded for the first {frozen:,} steps while the critic '
-                'learns' if frozen else 'the first updates learn from those alone and can '
-                f'unlearn a trained actor ({instead})')
+        frozen, warmup = self.cfg.actor_frozen_steps, self.sym.explore_steps
+        if not frozen:
+            risk = ('the first updates learn from those alone and can unlearn a trained '
+                    f'actor ({instead})')
+        elif frozen <= warmup:
+            # Updates begin after the warm-up, so a shorter freeze gives the critic nothing.
+            risk = (f'--actor-frozen-steps {frozen:,} ends within the warm-up, so the critic '
+                    f'has no update of its own before the actor learns: give more than '
+                    f'{warmup:,}')
+        else:
+            risk = (f'the actor acts as loaded for the first {frozen:,} steps, the critic '
+                    f'learning alone for the last {frozen - warmup:,} of them')
         if self.cfg.anchor_weight:
             risk += (f'; then --anchor-weight {self.cfg.anchor_weight:g} holds it near that '
                      f'actor, fading over {self.cfg.anchor_steps:,} steps')

@@ -107,12 +107,19 @@ def test_an_exported_policy_gives_the_actor_that_acts_as_the_file(source, tmp_pa
         with torch.no_grad():
             mine = trainer.agent.actor.deterministic(torch.from_numpy(obs)).numpy()
         assert np.abs(mine - OnnxPolicy(policy).act_batch(obs)).max() < 1e-5
-        assert any(policy in n and 'actor alone' in n and 'acts as loaded for the first 60'
-                   in n for n in trainer.notes)
+        assert any(policy in n and 'actor alone' in n and 'acts as loaded for the first 60 '
+                   'steps, the critic learning alone for the last 20' in n
+                   for n in trainer.notes)
         trainer.run()
         assert trainer.step_count == 80 and trainer.learning
     finally:
         trainer.close()
+    # Updates start after the 40 warm-up steps: a 30-step freeze gives the critic none.
+    short = Trainer(_cfg(tmp_path / 's', init_from=policy, actor_frozen_steps=30),
+                    progress=False, tensorboard=False)
+    short.close()
+    assert any('--actor-frozen-steps 30 ends within the warm-up' in n and 'more than 40' in n
+               for n in short.notes)
 
 
 def test_a_policy_of_another_width_is_refused_naming_the_flag_that_fits(source, tmp_path):
