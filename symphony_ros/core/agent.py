@@ -77,7 +77,8 @@ class Symphony:
         terms: Dict[str, torch.Tensor] = {}
         if self.anchor is not None and self.anchor_weight > 0.0:
             with torch.no_grad():
-                start = self.anchor.deterministic(batch.next_obs)
+                clean = batch.next_clean_obs
+                start = self.anchor.deterministic(batch.next_obs if clean is None else clean)
             # The same forward pass as next_action's, without the noise.
             drift = (self.actor.action(a_next, s_next, noise=False) - start).square().mean()
             total = total + self.anchor_weight * drift

@@ -43,6 +43,8 @@ class BatchMirror:
         out = batch._replace(obs=self._half(batch.obs, self.obs),
                              next_obs=self._half(batch.next_obs, self.obs),
                              action=self._half(batch.action, self.action))
+        if batch.next_clean_obs is not None:
+            out = out._replace(next_clean_obs=self._half(batch.next_clean_obs, self.obs))
         if batch.critic_obs is not None and self.critic is not None:
             out = out._replace(critic_obs=self._half(batch.critic_obs, self.critic),
                                next_critic_obs=self._half(batch.next_critic_obs, self.critic))

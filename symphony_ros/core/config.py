@@ -185,7 +185,8 @@ class TrainConfig:
     """With --init-from: weight of a penalty on the actor's distance from the actor it
     started from (mean squared difference of their deterministic actions on each batch),
     fading linearly to 0 over --anchor-steps once the actor learns. A fresh critic's first
-    gradients then move a trained actor only where they outweigh it; 0: none."""
+    gradients then move a trained actor only where they outweigh it; 0: none. Under
+    sensor noise the starting actor is asked on the observations without it."""
     anchor_steps: int = ranged(100_000, 1)
     """Env steps after --actor-frozen-steps over which --anchor-weight fades to 0."""
     mirror: bool = False

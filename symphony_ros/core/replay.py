@@ -27,6 +27,8 @@ FIELDS = ('obs', 'action', 'reward', 'next_obs', 'done')
 """The stored arrays of a transition, one row per slot."""
 CRITIC_FIELDS = ('critic_obs', 'next_critic_obs')
 """Stored too by a buffer for a privileged critic (its observations of both states)."""
+CLEAN_FIELDS = ('next_clean_obs',)
+"""Stored too by a buffer whose learner anchors the actor on what a noiseless sensor saw."""
 
 
 class Batch(NamedTuple):
@@ -40,6 +42,8 @@ class Batch(NamedTuple):
     critic_obs: Optional[torch.Tensor] = None
     """The critic's observations (a privileged critic's); None: it sees obs."""
     next_critic_obs: Optional[torch.Tensor] = None
+    next_clean_obs: Optional[torch.Tensor] = None
+    """next_obs without the randomisation's sensor noise and bias; None: not stored."""
 
 
 def fading_weights(n: int) -> torch.Tensor:
@@ -53,8 +57,13 @@ class FadingReplayBuffer:
     """Preallocated transitions on one device with Symphony's fading sampling."""
 
     def __init__(self, capacity: int, obs_dim: int, act_dim: int,
-                 device: torch.device | str = 'cpu', critic_dim: Optional[int] = None) -> None:
-        """Preallocate ``capacity`` transitions; ``critic_dim``: also the critic's views."""
+                 device: torch.device | str = 'cpu', critic_dim: Optional[int] = None,
+                 clean_obs: bool = False) -> None:
+        """Preallocate ``capacity`` transitions.
+
+        :param critic_dim: also store the critic's views, this wide.
+        :param clean_obs: also store each next observation as a noiseless sensor gave it.
+        """
         if capacity < 2:
             raise ValueError(f'replay capacity must be at least 2, got {capacity}')
         self.capacity, self.device = capacity, torch.device(device)
@@ -64,7 +73,11 @@ class FadingReplayBuffer:
         self.reward = torch.zeros((capacity, 1), dtype=torch.float32, device=self.device)
         self.done = torch.zeros((capacity, 1), dtype=torch.float32, device=self.device)
         self.critic_dim = critic_dim or None
-        self.fields = FIELDS + (CRITIC_FIELDS if critic_dim else ())
+        self.fields = (FIELDS + (CRITIC_FIELDS if critic_dim else ())
+                       + (CLEAN_FIELDS if clean_obs else ()))
+        self.clean_obs = clean_obs
+        if clean_obs:
+            self.next_clean_obs = torch.zeros_like(self.obs)
         if critic_dim:
             self.critic_obs = torch.zeros((capacity, critic_dim), dtype=torch.float32,
                                           device=self.device)
@@ -98,8 +111,11 @@ class FadingReplayBuffer:
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
             terminated: bool, critic_obs: Optional[np.ndarray] = None,
-            next_critic_obs: Optional[np.ndarray] = None) -> None:
+            next_critic_obs: Optional[np.ndarray] = None,
+            next_clean_obs: Optional[np.ndarray] = None) -> None:
         """Store one transition; ``reward`` is divided by the current reward scale.
+
+        ``next_clean_obs`` (a buffer with ``clean_obs``): None stores ``next_obs`` for it.
 
         :raises ValueError: a buffer for a privileged critic not given the critic's views.
         """
@@ -114,6 +130,9 @@ class FadingReplayBuffer:
         self.action[slot] = torch.as_tensor(action, dtype=torch.float32)
         self.reward[slot, 0] = float(reward) / self.reward_scale
         self.next_obs[slot] = torch.as_tensor(next_obs, dtype=torch.float32)
+        if self.clean_obs:
+            clean = next_obs if next_clean_obs is None else next_clean_obs
+            self.next_clean_obs[slot] = torch.as_tensor(clean, dtype=torch.float32)
         self.done[slot, 0] = float(terminated)
         self._terminal[slot] = bool(terminated)
         self._origin[slot] = -1
@@ -166,7 +185,8 @@ class FadingReplayBuffer:
         critic = ((self.critic_obs[idx], self.next_critic_obs[idx])
                   if self.critic_dim else ())
         return Batch(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx],
-                     self.done[idx], *critic)
+                     self.done[idx], *critic,
+                     next_clean_obs=self.next_clean_obs[idx] if self.clean_obs else None)
 
     def state_dict(self) -> Dict[str, object]:
         """Everything needed to restore the buffer exactly, sized by the data it holds.
@@ -208,6 +228,10 @@ class FadingReplayBuffer:
             origin[:size] = np.arange(size) % n_warm
         origin[own] = -1
         tiled = np.flatnonzero(origin >= 0)
+        if self.clean_obs and 'next_clean_obs' not in state:
+            # Saved before the anchor looked past the noise: what the actor saw stands in.
+            state = dict(state, next_clean_obs=state['next_obs'],
+                         **({'warm_next_clean_obs': state['warm_next_obs']} if n_warm else {}))
         missing = [n for n in self.fields if n not in state]
         if missing:
             raise ValueError(f'replay holds no {", ".join(missing)} (a buffer saved by a run '

@@ -190,8 +190,16 @@ class Trainer(InitFrom):
         """Size of the privileged critic's observation (None: the critic sees obs)."""
         self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device,
                               self.critic_dim)
+        spec = getattr(self.env, 'full_spec', None)
+        # The anchor then holds the actor, on noisy observations, to what the starting actor
+        # does on clean ones: the reaction to noise is what a fine-tune under noise unlearns.
+        clean = bool(cfg.anchor_weight) and spec is not None and spec.adds_sensor_noise
         self.buffer = FadingReplayBuffer(self.sym.capacity, self.obs_dim, self.act_dim,
-                                         self.device, self.critic_dim)
+                                         self.device, self.critic_dim, clean_obs=clean)
+        if clean:
+            self.notes.append('--anchor-weight: the randomisation adds sensor noise, so the '
+                              'actor is anchored, on the noisy observations, to the starting '
+                              'actor\'s actions on the same observations without the noise')
         self.mirror = (BatchMirror(*mirror_maps(self.env, cfg.privileged_critic),
                                    device=self.device) if cfg.mirror else None)
         """Mirrors half of each minibatch (--mirror), or None."""
@@ -272,7 +280,7 @@ class Trainer(InitFrom):
         self._ep_step += 1
         truncated = truncated or self._ep_step >= self.limit
         self.buffer.add(self._obs, action, reward, next_obs, terminated, self._critic_obs,
-                        next_critic)
+                        next_critic, info.get('clean_obs') if self.buffer.clean_obs else None)
         p.step += 1
         self._obs, self._critic_obs = next_obs, next_critic
         if not p.learning and p.step - p.warmup_from >= self.sym.explore_steps:

@@ -95,6 +95,12 @@ class RandomizationSpec:
         return (nominal + s * (lo - nominal), nominal + s * (hi - nominal))
 
     @property
+    def adds_sensor_noise(self) -> bool:
+        """True when some observation term gets noise or an IMU bias at some draw."""
+        return ((self.range('obs_noise_scale')[1] > 0 and any(self.obs_noise.values()))
+                or (self.range('imu_bias_scale')[1] > 0 and any(self.imu_bias.values())))
+
+    @property
     def is_nominal(self) -> bool:
         """True when no knob moves anything (the env is then left unwrapped)."""
         for knob in KNOBS:
@@ -213,7 +219,8 @@ class Randomized(gym.Wrapper):
     a push when due; observation noise. The observation's previous-action term stays what
     the policy sent (what a real robot's controller knows). ``info['randomization']`` (at
     reset) holds the episode's draws; a given ``log_path`` gets one JSON line per episode.
-    The critic's ``info['critic_obs']`` stays exact (privileged).
+    The critic's ``info['critic_obs']`` stays exact (privileged), and ``info['clean_obs']``
+    is the observation before its noise and bias.
     """
 
     def __init__(self, env: gym.Env, spec: RandomizationSpec, robot: RobotDescription,
@@ -333,7 +340,7 @@ class Randomized(gym.Wrapper):
         self._next_push = self._push_after()
         d['pushes'] = []
         obs, info = self.env.reobserve()
-        info = {**first_info, **info, 'randomization': d}
+        info = {**first_info, **info, 'randomization': d, 'clean_obs': np.array(obs)}
         if self.log_path:
             with open(self.log_path, 'a', encoding='utf-8') as fh:
                 fh.write(json.dumps({'seed': seed, **d}) + '\n')
@@ -395,6 +402,7 @@ class Randomized(gym.Wrapper):
         if prev is not None:
             obs[prev] = sent
         info['applied_action'] = applied
+        info['clean_obs'] = obs.copy()
         return self._noisy(obs), reward, terminated, truncated, info
 
 

@@ -306,3 +306,47 @@ def test_an_anchor_with_collectors_is_refused_before_ray_starts(source, tmp_path
     with pytest.raises(ValueError, match='--anchor-weight runs in a single process'):
         make_trainer(cfg, DistributedConfig(collectors=2))
     assert not os.path.exists(tmp_path / 'g')
+
+
+def test_under_sensor_noise_the_anchor_sees_the_clean_observation(tmp_path):
+    """The actor is anchored to what the starting actor does without the noise."""
+    g1 = dict(env='velocity:g1', eval_every=1000, eval_episodes=1, overrides=TINY)
+    src = tmp_path / 'g1'
+    _run(TrainConfig(steps=60, run_dir=str(src), seed=2, checkpoint_every=60, **g1))
+    best = str(src / 'best_actor.pt')
+    noisy = tmp_path / 'noisy'
+    trainer = Trainer(TrainConfig(steps=100, run_dir=str(noisy), seed=3, init_from=best,
+                                  anchor_weight=1.0, randomize='default',
+                                  checkpoint_every=100, **g1),
+                      progress=False, tensorboard=False)
+    try:
+        assert trainer.buffer.clean_obs
+        assert any('without the noise' in n for n in trainer.notes)
+        trainer.run()
+        b = trainer.buffer.sample(64)
+        gap = (b.next_obs - b.next_clean_obs).abs()
+        joint_vel = trainer.env.slices['joint_vel']
+        assert 0 < gap[:, joint_vel].max() <= 1.5 + 1e-5        # the default noise amplitude
+        agent = trainer.agent
+        with torch.no_grad():
+            a, s, _ = agent.actor.asb(b.next_obs)
+            mine = agent.actor.action(a, s, noise=False)
+            to_clean = (mine - agent.anchor.deterministic(b.next_clean_obs)).square().mean()
+            to_noisy = (mine - agent.anchor.deterministic(b.next_obs)).square().mean()
+            anchor = agent.loss(b)['anchor']
+        assert float(anchor) == pytest.approx(float(to_clean), rel=1e-5)
+        assert float(anchor) != pytest.approx(float(to_noisy), rel=1e-2)
+    finally:
+        trainer.close()
+    resumed = Trainer(TrainConfig(steps=120, run_dir=str(noisy), seed=3, init_from=best,
+                                  anchor_weight=1.0, randomize='default',
+                                  checkpoint_every=100, **g1),
+                      resume=True, progress=False, tensorboard=False)
+    try:
+        assert torch.equal(resumed.buffer.next_clean_obs, trainer.buffer.next_clean_obs)
+    finally:
+        resumed.close()
+    quiet = Trainer(TrainConfig(steps=60, run_dir=str(tmp_path / 'q'), init_from=best,
+                                anchor_weight=1.0, **g1), progress=False, tensorboard=False)
+    quiet.close()
+    assert not quiet.buffer.clean_obs     # no noise: the observation is the clean one

@@ -135,3 +135,27 @@ def test_state_dict_holds_the_data_not_the_capacity():
         _add(buf, 100 + i, terminal=i % 97 == 0)
         _add(other, 100 + i, terminal=i % 97 == 0)
     assert torch.equal(other.ordered('obs'), buf.ordered('obs'))
+
+
+def test_clean_observations_are_stored_sampled_and_filled_in_for_an_older_buffer():
+    buf = FadingReplayBuffer(8, 2, 1, clean_obs=True)
+    for i in range(5):
+        obs = np.full(2, i, dtype=np.float32)
+        buf.add(obs, np.zeros(1), 1.0, obs, False, next_clean_obs=obs + 0.5)
+    buf.add(np.zeros(2), np.zeros(1), 1.0, np.ones(2), False)  # none given: next_obs
+    b = buf.sample(32)
+    gap = b.next_clean_obs - b.next_obs
+    assert set(torch.unique(gap).tolist()) <= {0.0, 0.5}
+    assert torch.equal(buf.ordered('next_clean_obs')[-1], torch.ones(2))
+    again = FadingReplayBuffer(8, 2, 1, clean_obs=True)
+    again.load_state_dict(buf.state_dict())
+    assert torch.equal(again.ordered('next_clean_obs'), buf.ordered('next_clean_obs'))
+    plain = FadingReplayBuffer(8, 2, 1)
+    for i in range(5):
+        _add(plain, i)
+    plain.finish_warmup()
+    _add(plain, 9)
+    older = FadingReplayBuffer(8, 2, 1, clean_obs=True)
+    older.load_state_dict(plain.state_dict())     # saved without them: next_obs stands in
+    assert torch.equal(older.next_clean_obs, plain.next_obs)
+    assert plain.sample(4).next_clean_obs is None

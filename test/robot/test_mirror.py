@@ -100,7 +100,7 @@ def test_batch_mirror_mirrors_the_second_half_only():
     n = 6
     obs, act = torch.randn(n, 3), torch.randn(n, 2)
     batch = Batch(obs, act, torch.randn(n, 1), obs + 1, torch.zeros(n, 1),
-                  torch.randn(n, 4), torch.randn(n, 4))
+                  torch.randn(n, 4), torch.randn(n, 4), next_clean_obs=obs + 2)
     m = BatchMirror(([2, 1, 0], [1.0, -1.0, 1.0]), ([1, 0], [-1.0, -1.0]),
                     ([3, 2, 1, 0], [1.0, 1.0, 1.0, -1.0]))
     out = m(batch)
@@ -108,6 +108,9 @@ def test_batch_mirror_mirrors_the_second_half_only():
     torch.testing.assert_close(out.obs[3:], obs[3:, [2, 1, 0]] * torch.tensor([1.0, -1, 1]))
     torch.testing.assert_close(out.next_obs[3:], (obs + 1)[3:, [2, 1, 0]]
                                * torch.tensor([1.0, -1, 1]))
+    torch.testing.assert_close(out.next_clean_obs[3:], (obs + 2)[3:, [2, 1, 0]]
+                               * torch.tensor([1.0, -1, 1]))
+    torch.testing.assert_close(out.next_clean_obs[:3], (obs + 2)[:3])
     torch.testing.assert_close(out.action[3:], -act[3:, [1, 0]])
     torch.testing.assert_close(out.critic_obs[3:], batch.critic_obs[3:, [3, 2, 1, 0]]
                                * torch.tensor([1.0, 1, 1, -1]))

@@ -149,8 +149,10 @@ def test_obs_noise_per_term_and_the_sent_previous_action():
     env = _wrap('velocity:g1', 'g1', {'obs_noise_scale': 1.0, 'delay_s': 0.02})
     env.reset(seed=0)
     a = np.full(env.action_space.shape, 0.1)
-    obs, *_ = env.step(a)
+    obs, _, _, _, info = env.step(a)
     clean = env.env.unwrapped._observe()
+    clean[env.slices['previous_action']] = a
+    np.testing.assert_array_equal(info['clean_obs'], clean)   # the anchor's view
     s = env.slices
     jv = obs[s['joint_vel']] - clean[s['joint_vel']]
     assert 0 < np.abs(jv).max() <= 1.5
