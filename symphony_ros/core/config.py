@@ -188,7 +188,11 @@ class TrainConfig:
     gradients then move a trained actor only where they outweigh it; 0: none. Under
     sensor noise the starting actor is asked on the observations without it."""
     anchor_steps: int = ranged(100_000, 1)
-    """Env steps after --actor-frozen-steps over which --anchor-weight fades to 0."""
+    """Env steps after --actor-frozen-steps over which --anchor-weight fades to
+    --anchor-floor."""
+    anchor_floor: float = ranged(0.0, 0)
+    """The weight the anchor fades to and then keeps (at most --anchor-weight): fine-tunes
+    whose anchor faded to 0 collapsed within 5-10k steps of it; 0: it fades away."""
     mirror: bool = False
     """Learn half of every minibatch as its left-right mirror image (a symmetric robot and
     task, e.g. velocity:g1; the maps come from its joint names and MJCF axes)."""

@@ -89,8 +89,10 @@ class InitFrom:
             risk = (f'the actor acts as loaded for the first {frozen:,} steps, the critic '
                     f'learning alone for the last {frozen - warmup:,} of them')
         if self.cfg.anchor_weight:
+            floor = self.cfg.anchor_floor
             risk += (f'; then --anchor-weight {self.cfg.anchor_weight:g} holds it near that '
-                     f'actor, fading over {self.cfg.anchor_steps:,} steps')
+                     f'actor, fading over {self.cfg.anchor_steps:,} steps'
+                     + (f' to {floor:g}' if floor else ''))
         self.notes.append(f'{what} from {path} (step {step:,}, env {env}); the buffer is '
                           f'filled by {self.sym.explore_steps:,} warm-up steps with that '
                           f'actor; {risk}')

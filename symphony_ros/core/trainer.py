@@ -108,6 +108,9 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
                          'without --randomize (default or a YAML file of ranges)')
     if cfg.anchor_weight and not cfg.init_from:
         raise ValueError('--anchor-weight: there is no actor to anchor to without --init-from')
+    if cfg.anchor_floor > cfg.anchor_weight:
+        raise ValueError(f'--anchor-floor {cfg.anchor_floor:g}: the anchor fades from '
+                         f'--anchor-weight ({cfg.anchor_weight:g}) to it; give at most that')
     if cfg.init_buffer and not cfg.init_from:
         raise ValueError('--init-buffer: there is no checkpoint to take a buffer from without '
                          '--init-from')
@@ -361,10 +364,11 @@ class Trainer(InitFrom):
 
     @property
     def anchor_weight(self) -> float:
-        """--anchor-weight, fading linearly to 0 over --anchor-steps once the actor learns."""
-        released = self.step_count - self.cfg.actor_frozen_steps
-        return self.cfg.anchor_weight * min(1.0, max(0.0, 1.0 - released /
-                                                     self.cfg.anchor_steps))
+        """The anchor's weight now: --anchor-weight fading linearly to --anchor-floor."""
+        cfg = self.cfg
+        left = min(1.0, max(0.0, 1.0 - (self.step_count - cfg.actor_frozen_steps) /
+                            cfg.anchor_steps))
+        return cfg.anchor_floor + (cfg.anchor_weight - cfg.anchor_floor) * left
 
     @property
     def actor_learns(self) -> bool:

@@ -258,6 +258,23 @@ def test_a_checkpoint_saved_without_its_buffer_says_so(tmp_path):
 def test_an_anchor_without_a_source_is_refused(tmp_path):
     with pytest.raises(ValueError, match='--anchor-weight: there is no actor to anchor to'):
         Trainer(_cfg(tmp_path / 'a', anchor_weight=1.0), progress=False, tensorboard=False)
+
+
+def test_the_anchor_fades_to_its_floor_and_keeps_it(source, tmp_path):
+    best = str(source / 'best_actor.pt')
+    with pytest.raises(ValueError, match='--anchor-floor 3: .*give at most that'):
+        Trainer(_cfg(tmp_path / 'f', init_from=best, anchor_weight=2.0, anchor_floor=3.0),
+                progress=False, tensorboard=False)
+    trainer = Trainer(_cfg(tmp_path / 'g', init_from=best, anchor_weight=10.0,
+                           anchor_floor=2.0, anchor_steps=100, actor_frozen_steps=50),
+                      progress=False, tensorboard=False)
+    try:
+        assert any('fading over 100 steps to 2' in n for n in trainer.notes)
+        for step, weight in ((0, 10.0), (50, 10.0), (100, 6.0), (150, 2.0), (10_000, 2.0)):
+            trainer.progress.step = step
+            assert trainer.anchor_weight == pytest.approx(weight), step
+    finally:
+        trainer.close()
     assert not os.path.exists(tmp_path / 'a')
 
 
