@@ -86,6 +86,22 @@ def make_env(name: str, obs_spec: Optional[str] = None, **kwargs) -> gym.Env:
     return env
 
 
+def obs_terms(name: str, obs_spec: str) -> Optional[Tuple[Tuple[str, int], ...]]:
+    """Return the (term, size) pairs of spec ``obs_spec`` on env ``name``'s robot.
+
+    None for a Gymnasium env (no robot) or a spec the robot does not know.
+    """
+    entry = lookup(name)
+    if entry is None:
+        return None
+    from symphony_ros.robot.description import get_robot
+    from symphony_ros.robot.obs_specs import get_obs_spec
+    try:
+        return get_obs_spec(obs_spec, get_robot(entry.robot)).terms
+    except ValueError:
+        return None
+
+
 def randomization(name: str, which: Optional[str], scale: float = 1.0):
     """Return the `RandomizationSpec` ``--randomize which`` names for env ``name``, or None.
 

@@ -7,12 +7,16 @@ alone, beside which the critic starts fresh.
 
 from __future__ import annotations
 
+import copy
 import os
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
+
+import torch
 
 from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, load_replay,
                          safe_torch_load)
-from .envs import canonical_env_id
+from .envs import canonical_env_id, obs_terms
+from .networks import Actor
 from .snapshot import ActorSource, load_actor
 
 
@@ -33,6 +37,27 @@ def actor_alone(source: str) -> Optional[ActorSource]:
     if os.path.isfile(source) and safe_torch_load(source).get('kind') == 'actor':
         return load_actor(source)
     return None
+
+
+def widen_inputs(actor: Actor, obs_dim: int) -> Actor:
+    """Return a copy of ``actor`` that reads ``obs_dim`` inputs, the new last ones at weight 0.
+
+    Only the first Linear sees the inputs, so zero columns for the added ones leave every
+    action unchanged: the actor acts as before until learning gives the new inputs weight.
+    """
+    if obs_dim < actor.obs_dim:
+        raise ValueError(f'widen_inputs: {obs_dim} inputs is fewer than {actor.obs_dim}')
+    wide = copy.deepcopy(actor)
+    old = actor.net.linear_in
+    new = torch.nn.Linear(obs_dim, old.out_features, dtype=old.weight.dtype,
+                          device=old.weight.device)
+    with torch.no_grad():
+        new.weight.zero_()
+        new.weight[:, :actor.obs_dim] = old.weight
+        new.bias.copy_(old.bias)
+    wide.net[0] = new
+    wide.obs_dim = obs_dim
+    return wide
 
 
 class InitFrom:
@@ -106,22 +131,43 @@ class InitFrom:
         if self.cfg.init_buffer:
             raise CheckpointError(f'--init-buffer: {src.path} holds an actor alone, no replay '
                                   'buffer; give a run folder or its checkpoint')
+        added = self._added_terms(src)
         dims = (int(src.actor.obs_dim), int(src.actor.act_dim))
-        if dims != (self.obs_dim, self.act_dim):
+        if dims != (self.obs_dim, self.act_dim) and not added:
             raise CheckpointError(f'{src.path}: its actor maps {dims[0]} observations to '
                                   f'{dims[1]} actions; this run\'s env {self.cfg.env} has '
                                   f'{self.obs_dim} and {self.act_dim}')
-        if src.obs_spec and src.obs_spec != self.obs_spec:
+        if src.obs_spec and src.obs_spec != self.obs_spec and not added:
             raise CheckpointError(f'{src.path}: its actor reads observation {src.obs_spec}, '
-                                  f'this run {self.obs_spec} (--obs-spec)')
+                                  f'this run {self.obs_spec} (--obs-spec; a spec that only '
+                                  'appends terms to its own is taken, the new inputs at '
+                                  'weight 0)')
         width = src.symphony_config.hidden_dim
         if width != self.sym.hidden_dim:
             raise CheckpointError(f'{src.path}: its actor is {width} wide, this run\'s '
                                   f'{self.sym.hidden_dim} (--hidden-dim {width} fits it)')
-        self.agent.actor.load_state_dict(src.actor.state_dict())
-        self._note_init('the actor (an actor alone: ' + self._fresh_critic() + ')', src.path,
-                        src.step, src.env, 'a run folder with --init-buffer true takes its '
-                        'replay instead')
+        actor = widen_inputs(src.actor, self.obs_dim) if added else src.actor
+        self.agent.actor.load_state_dict(actor.state_dict())
+        widened = (f'; it read {src.obs_spec}, this run adds {", ".join(added)}, given weight 0 '
+                   'so it acts as loaded until it learns to use them' if added else '')
+        self._note_init('the actor (an actor alone: ' + self._fresh_critic() + widened + ')',
+                        src.path, src.step, src.env, 'a run folder with --init-buffer true '
+                        'takes its replay instead')
+
+    def _added_terms(self, src: ActorSource) -> Tuple[str, ...]:
+        """Return the terms this run's observation appends to ``src``'s, when it only appends.
+
+        Empty when the specs are equal, unknown, or differ other than by terms at the end.
+        """
+        if (not src.obs_spec or not self.obs_spec or src.obs_spec == self.obs_spec
+                or int(src.actor.act_dim) != self.act_dim):
+            return ()
+        theirs = obs_terms(self.cfg.env, src.obs_spec)
+        ours = obs_terms(self.cfg.env, self.obs_spec)
+        if (theirs is None or ours is None or len(ours) <= len(theirs)
+                or ours[:len(theirs)] != theirs):
+            return ()
+        return tuple(name for name, _ in ours[len(theirs):])
 
     def _take_buffer(self, path: str, state: Dict[str, object], actor_only: bool) -> None:
         """Load the replay saved with checkpoint ``path`` (--init-buffer); learn from it at once.
@@ -160,4 +206,4 @@ class InitFrom:
         return None
 
 
-__all__ = ['InitFrom', 'actor_alone']
+__all__ = ['InitFrom', 'actor_alone', 'widen_inputs']

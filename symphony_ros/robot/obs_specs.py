@@ -143,6 +143,19 @@ def _extend(base: ObservationSpec, name: str, term: Tuple[str, int], need: str,
         frames={**base.frames, term[0]: frame}, description=f'{base.description} {description}')
 
 
+def humanoid_v4_action(robot: RobotDescription) -> ObservationSpec:
+    """Return Humanoid-v4's measured-state layout plus the previous action.
+
+    Under action delay the command still pending is part of the state; without it in the
+    observation the policy cannot tell what its motors are about to do.
+    """
+    return _extend(humanoid_v4_full(robot), 'humanoid_v4_action',
+                   ('previous_action', robot.n_joints), 'previous_action',
+                   'the policy output of the previous step as sent to the robot, before '
+                   'clipping; zeros after reset',
+                   'Then the previous action.')
+
+
 def velocity(robot: RobotDescription) -> ObservationSpec:
     """Proprioception plus the velocity command the policy is asked to follow."""
     return _extend(proprioceptive(robot), 'velocity', ('command', 3), 'command',
@@ -167,6 +180,7 @@ def velocity_gait(robot: RobotDescription) -> ObservationSpec:
 
 SPEC_FACTORIES: Dict[str, Callable[[RobotDescription], ObservationSpec]] = {
     'humanoid_v4_full': humanoid_v4_full,
+    'humanoid_v4_action': humanoid_v4_action,
     'proprioceptive': proprioceptive,
     'gym_humanoid_v4': gym_humanoid_v4,
     'velocity': velocity,

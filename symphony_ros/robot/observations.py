@@ -32,6 +32,17 @@ def _field(spec: str, state: RobotState, name: str, size: int) -> np.ndarray:
     return value
 
 
+def _prev_action(spec: str, prev_action: Optional[np.ndarray], n: int) -> np.ndarray:
+    """Return ``prev_action`` or raise naming the spec and the expected size."""
+    if prev_action is None:
+        raise ValueError(f'observation spec {spec!r} needs prev_action ({n} values; '
+                         'zeros before the first action), got None')
+    if np.shape(prev_action) != (n,):
+        raise ValueError(f'observation spec {spec!r}: prev_action expected shape ({n},), '
+                         f'got {np.shape(prev_action)}')
+    return prev_action
+
+
 class _FullStateTerms:
     """Gymnasium Humanoid-v4 layout from measured state, via a private MuJoCo model."""
 
@@ -57,6 +68,7 @@ class _FullStateTerms:
         self.sl_qpos, self.sl_qvel, self.sl_qfrc = sl['qpos_without_xy'], sl['qvel'], \
             sl['qfrc_actuator']
         self.qfrc_joint = self.sl_qfrc.start + self.joint_dof
+        self.sl_prev = sl.get('previous_action')
         self.quat = np.zeros(4)
         self.lin_world = np.zeros(3)
 
@@ -91,6 +103,8 @@ class _FullStateTerms:
             out[sl] = values
         out[self.sl_qfrc] = 0.0
         out[self.qfrc_joint] = efforts
+        if self.sl_prev is not None:
+            out[self.sl_prev] = _prev_action(name, prev_action, n)
 
 
 class _ProprioceptiveTerms:
@@ -111,13 +125,7 @@ class _ProprioceptiveTerms:
         np.subtract(_field(name, state, 'joint_positions', n), self.default,
                     out=out[sl['joint_pos_rel']])
         out[sl['joint_vel']] = _field(name, state, 'joint_velocities', n)
-        if prev_action is None:
-            raise ValueError(f'observation spec {name!r} needs prev_action ({n} values; '
-                             'zeros before the first action), got None')
-        if np.shape(prev_action) != (n,):
-            raise ValueError(f'observation spec {name!r}: prev_action expected shape ({n},), '
-                             f'got {np.shape(prev_action)}')
-        out[sl['previous_action']] = prev_action
+        out[sl['previous_action']] = _prev_action(name, prev_action, n)
         if 'command' in sl:
             if command is None or np.shape(command) != (3,):
                 raise ValueError(f'observation spec {name!r} needs command (vx, vy, yaw rate), '
@@ -131,7 +139,8 @@ class _ProprioceptiveTerms:
             out[sl['gait_phase']] = gait_phase
 
 
-_TERMS = {'humanoid_v4_full': _FullStateTerms, 'proprioceptive': _ProprioceptiveTerms,
+_TERMS = {'humanoid_v4_full': _FullStateTerms, 'humanoid_v4_action': _FullStateTerms,
+          'proprioceptive': _ProprioceptiveTerms,
           'velocity': _ProprioceptiveTerms, 'velocity_gait': _ProprioceptiveTerms}
 
 

@@ -122,6 +122,53 @@ def test_an_exported_policy_gives_the_actor_that_acts_as_the_file(source, tmp_pa
                for n in short.notes)
 
 
+def test_an_observation_that_appends_terms_widens_the_actor_which_acts_as_loaded(
+        source, tmp_path):
+    policy = str(tmp_path / 'p.onnx')
+    export_policy(str(source), policy)
+    trainer = Trainer(_cfg(tmp_path / 'wide', init_from=policy, obs_spec='humanoid_v4_action',
+                           actor_frozen_steps=60), progress=False, tensorboard=False)
+    try:
+        assert trainer.obs_dim == 376 + 17
+        rng = np.random.default_rng(2)
+        obs = rng.standard_normal((64, trainer.obs_dim)).astype('f4')
+        with torch.no_grad():
+            mine = trainer.agent.actor.deterministic(torch.from_numpy(obs)).numpy()
+        # The previous action (the added inputs) changes nothing until learning weighs it.
+        assert np.abs(mine - OnnxPolicy(policy).act_batch(obs[:, :376])).max() < 1e-5
+        assert any('this run adds previous_action, given weight 0' in n for n in trainer.notes)
+        trainer.run()
+        first = trainer.agent.actor.net.linear_in.weight
+        assert first.shape[1] == 393 and first[:, 376:].abs().sum() > 0  # it learns to use it
+    finally:
+        trainer.close()
+
+
+def test_an_observation_that_differs_otherwise_is_refused_naming_both_specs(source, tmp_path):
+    policy = str(tmp_path / 'p.onnx')
+    export_policy(str(source), policy)
+    cfg = _cfg(tmp_path / 'prop', init_from=policy, obs_spec='proprioceptive')
+    with pytest.raises(CheckpointError, match='maps 376 observations to 17') as err:
+        Trainer(cfg, progress=False, tensorboard=False)
+    assert policy in str(err.value) and not os.path.exists(tmp_path / 'prop' / 'checkpoints')
+
+
+def test_widen_inputs_keeps_every_action_and_refuses_to_narrow():
+    from symphony_ros.core.init_source import widen_inputs
+    from symphony_ros.core.networks import Actor
+    torch.manual_seed(0)
+    actor = Actor(5, 3, 8)
+    wide = widen_inputs(actor, 9)
+    x = torch.randn(16, 9)
+    x[:, 5:] = 100.0  # any value of the new inputs
+    # Equal up to the summation order of a longer dot product.
+    assert torch.allclose(wide.deterministic(x), actor.deterministic(x[:, :5]), rtol=0,
+                          atol=1e-6)
+    assert actor.net.linear_in.weight.shape == (8, 5)  # the source is left as it was
+    with pytest.raises(ValueError, match='4 inputs is fewer than 5'):
+        widen_inputs(actor, 4)
+
+
 def test_a_policy_of_another_width_is_refused_naming_the_flag_that_fits(source, tmp_path):
     best = str(source / 'best_actor.pt')
     cfg = _cfg(tmp_path / 'w', init_from=best, overrides=dict(hidden_dim=24))

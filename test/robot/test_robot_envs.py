@@ -50,7 +50,7 @@ def test_make_env_gives_the_project_humanoid_with_376_dims():
         make_env('Humanoid-v4', obs_spec='gym')
 
 
-@pytest.mark.parametrize('spec', ['humanoid_v4_full', 'proprioceptive'])
+@pytest.mark.parametrize('spec', ['humanoid_v4_full', 'humanoid_v4_action', 'proprioceptive'])
 def test_env_observation_equals_builder_on_the_published_state(spec):
     """Training and deployment agree by construction: same builder, same state."""
     env = make_env('Humanoid-v4', obs_spec=spec)
@@ -63,6 +63,8 @@ def test_env_observation_equals_builder_on_the_published_state(spec):
         np.testing.assert_allclose(obs, actor.build(state, prev), rtol=0, atol=1e-9)
         np.testing.assert_allclose(info['critic_obs'], critic.build(state), rtol=0, atol=1e-9)
         np.testing.assert_array_equal(env.get_wrapper_attr('previous_action')(), prev)
+        if 'previous_action' in env.obs_spec.slices():
+            np.testing.assert_array_equal(obs[env.obs_spec.slices()['previous_action']], prev)
     env.close()
 
 
