@@ -22,7 +22,7 @@ from .openloop import OpenLoopRun, disagreement, run_open_loop
 from .reader import Bag, open_bag
 from .timeline import Timeline, build_timeline
 from .topics import BY_KEY, resolve
-from .writer import sha256_file
+from ..util.files import sha256_file
 
 REPORT_FORMAT = 1
 DEFAULT_EPISODE_STEPS = 1000

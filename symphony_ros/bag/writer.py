@@ -13,7 +13,6 @@ last complete chunk.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 from pathlib import Path
 from typing import Dict, Optional, Sequence
@@ -144,12 +143,3 @@ class BagWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def sha256_file(path: str) -> str:
-    """Hex SHA-256 of a file (which policy a recording ran)."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()

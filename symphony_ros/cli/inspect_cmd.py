@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from typing import List, Optional
+
+from ..util.files import sha256_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,8 +27,7 @@ def _fmt(x: float) -> str:
 def describe(path: str, model, contract) -> List[str]:
     """Human-readable lines for ``contract`` (read from ``model`` at ``path``)."""
     c, o, r = contract, contract.observation, contract.robot
-    with open(path, 'rb') as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+    digest = sha256_file(path)
     lines = [f'{path}  ({os.path.getsize(path) / 1024:.1f} KiB, sha256 {digest[:16]})',
              f'  contract         format {c.format_version}, symphony_ros '
              f'{c.project_version}, exported {c.exported_at}',
@@ -66,8 +66,8 @@ def describe(path: str, model, contract) -> List[str]:
     ret = 'n/a' if c.test_return is None else f'{c.test_return:.2f}'
     lines += [f'  algorithm        {c.algorithm} ({a.get("name", "?")}), hidden_dim '
               f'{a.get("hidden_dim", "?")}',
-              f'  training         {c.training_steps} steps, test return {ret}, seed '
-              f'{c.train_config.get("seed", "?")}',
+              f'  training         {c.training_steps} steps{_source_steps(c)}, test return '
+              f'{ret}, seed {c.train_config.get("seed", "?")}',
               '  randomization    ' + _randomization_line(c.train_config),
               '  reward weights   ' + (c.train_config.get('reward_weights') or "the task's"),
               '  critic           ' + ('privileged (saw the exact state in training)'
@@ -95,9 +95,20 @@ def _randomization_line(tc: dict) -> str:
     for step in tc.get('curriculum') or []:
         line += f'; from step {step["step"]:,}: {curriculum_text(step)}'
     if tc.get('init_from'):
-        line += f'; fine-tuned from {tc["init_from"]}' + (
+        src = tc.get('init_source') or {}
+        known = (f' (sha256 {src["sha256"][:16]}, {src["steps"]:,} steps)'
+                 if src.get('sha256') else '')
+        line += f'; fine-tuned from {tc["init_from"]}{known}' + (
             ' with its replay buffer' if tc.get('init_buffer') else '')
     return line
+
+
+def _source_steps(c) -> str:
+    """Say how many steps the actor saw in all, when the run began from a recorded source."""
+    before = (c.train_config.get('init_source') or {}).get('steps')
+    if not before:
+        return ''
+    return f' ({int(c.training_steps) + int(before):,} with the {int(before):,} before it)'
 
 
 def _stress_line(s) -> str:

@@ -38,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Record until Ctrl-C, SIGTERM or ``--duration``."""
     from ..bag.topics import DEFAULT_RECORDED
-    from ..bag.writer import BagWriteError, sha256_file
+    from ..bag.writer import BagWriteError
+    from ..util.files import sha256_file
     from .errors import CliError
     output = args.output or time.strftime('bags/record_%Y%m%d_%H%M%S')
     info = {'robot': args.robot}

@@ -10,12 +10,12 @@ Deterministic for a seed: the same seed gives the same report whatever ``--worke
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from typing import Dict, List, Optional
 
 from ..util.fields import number
+from ..util.files import sha256_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -110,8 +110,7 @@ def run(args: argparse.Namespace) -> int:
         conds[n] = {'description': table.CONDITIONS[n][1], 'knobs': table.CONDITIONS[n][0],
                     'within_training': table.within_training(n, robot), **figures,
                     'per_episode': runs[n]['rows'] if args.ros else rows[n]}
-    with open(args.policy, 'rb') as fh:
-        sha = hashlib.sha256(fh.read()).hexdigest()
+    sha = sha256_file(args.policy)
     from ..core.evaluation import EVAL_SEED_OFFSET
     report = {'policy': {'path': args.policy, 'sha256': sha,
                          'weights_sha256': c.weights_sha256},

@@ -201,6 +201,11 @@ class TrainConfig:
     changed setting as [before, after] and ``scale_before`` (the randomisation scale then in
     force). Written by the trainer, not a flag: config.json and the policy card say how the
     run was trained."""
+    init_source: Dict[str, Any] = field(default_factory=dict)
+    """What --init-from gave: the file taken (``path``), its ``sha256`` and ``steps``, the env
+    steps its networks had seen (its run's, plus its own source's where that was recorded).
+    Written by the trainer, not a flag: a fine-tune's card then says where it began, even
+    after the file it began from was replaced."""
     overrides: Dict[str, Any] = field(default_factory=dict)
     """Field overrides applied to the named Symphony configuration."""
 

@@ -8,11 +8,13 @@ alone, beside which the critic starts fresh.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from typing import Dict, Optional, Tuple
 
 import torch
 
+from ..util.files import sha256_file
 from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, load_replay,
                          safe_torch_load)
 from .envs import canonical_env_id, obs_terms
@@ -85,6 +87,7 @@ class InitFrom:
                                   '(expected checkpoints/ckpt_<step>.pt)')
         state = load_checkpoint(path)
         actor_only = self._load_agent(state, path, actor_only=True)
+        self._record_source(path, int(state['step']), state['train_config'])
         self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
         self._keep_scale = not actor_only
         if self.cfg.init_buffer:
@@ -94,6 +97,12 @@ class InitFrom:
                 if actor_only else 'networks and optimizer')
         self._note_init(what, path, int(state['step']), state['train_config'].get('env'),
                         '--init-buffer true takes its replay instead')
+
+    def _record_source(self, path: str, step: int, theirs: Dict[str, object]) -> None:
+        """Record in this run's config which file it began from and the steps behind it."""
+        before = int((theirs.get('init_source') or {}).get('steps') or 0)
+        self.cfg = dataclasses.replace(self.cfg, init_source={
+            'path': path, 'sha256': sha256_file(path), 'steps': int(step) + before})
 
     def _fresh_critic(self) -> str:
         return ('this critic and the optimizer start fresh' +
@@ -147,6 +156,7 @@ class InitFrom:
             raise CheckpointError(f'{src.path}: its actor is {width} wide, this run\'s '
                                   f'{self.sym.hidden_dim} (--hidden-dim {width} fits it)')
         actor = widen_inputs(src.actor, self.obs_dim) if added else src.actor
+        self._record_source(src.path, src.step, src.train_config)
         self.agent.actor.load_state_dict(actor.state_dict())
         widened = (f'; it read {src.obs_spec}, this run adds {", ".join(added)}, given weight 0 '
                    'so it acts as loaded until it learns to use them' if added else '')

@@ -34,7 +34,7 @@ run's policy was shaped by every setting it trained under, not only the last."""
 CURRICULUM_OVERRIDES = ('lr',)
 """Algorithm settings a resume may change as a curriculum step, recorded the same way: a
 smaller step size as the randomisation widens keeps a trained actor from being unlearned."""
-SCHEDULE_FIELDS = RESUMABLE + CURRICULUM + ('curriculum', 'run_dir')
+SCHEDULE_FIELDS = RESUMABLE + CURRICULUM + ('curriculum', 'init_source', 'run_dir')
 """TrainConfig fields that are not part of a run's identity (a resume does not compare)."""
 
 Identity = Dict[str, Dict[str, object]]

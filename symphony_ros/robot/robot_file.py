@@ -35,7 +35,6 @@ the file and the field, so a user fixes a robot file without reading code.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
 import os
@@ -45,6 +44,7 @@ import mujoco
 import numpy as np
 import yaml
 
+from ..util.files import sha256_file
 from ..util.strict_yaml import load_yaml, yaml_error_line
 from .description import ACTION_KINDS, RobotDescription
 
@@ -128,11 +128,6 @@ class _Fields:
 
     def sub(self, key: str) -> '_Fields':
         return _Fields(self.path, self.doc.get(key) or {}, f'{self.where}.{key}'.lstrip('.'))
-
-
-def _sha256(path: str) -> str:
-    with open(path, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _check_meshes(robot_file: str, mjcf: str, spec: mujoco.MjSpec) -> None:
@@ -337,7 +332,7 @@ def load_robot_file(path: str) -> RobotDescription:
     except ValueError as exc:
         raise RobotFileError(path, 'randomization', str(exc).partition(': ')[2]) from None
     return RobotDescription(
-        name=name, mjcf_path=mjcf, xml_sha256=_sha256(mjcf), joint_names=tuple(names),
+        name=name, mjcf_path=mjcf, xml_sha256=sha256_file(mjcf), joint_names=tuple(names),
         gear=gear, ctrl_range=ctrl, effort_limits=effort, position_limits=limits,
         velocity_limits=_column(table, 'velocity_limit'),
         control_dt=physics_dt * frame_skip, frame_skip=frame_skip, base_body=base_body,

@@ -169,6 +169,31 @@ def test_widen_inputs_keeps_every_action_and_refuses_to_narrow():
         widen_inputs(actor, 4)
 
 
+def test_a_fine_tune_records_the_file_it_began_from_and_the_steps_behind_it(
+        source, tmp_path, capsys):
+    from symphony_ros.cli.main import main
+    from symphony_ros.core.run_dir import read_run_config
+    from symphony_ros.util.files import sha256_file
+    first = str(tmp_path / 'first.onnx')
+    export_policy(str(source), first)
+    behind = OnnxPolicy(first).contract.training_steps
+    a = _run(_cfg(tmp_path / 'a', init_from=first, seed=3))
+    record = {'path': first, 'sha256': sha256_file(first), 'steps': behind}
+    assert a.cfg.init_source == record
+    assert read_run_config(str(tmp_path / 'a'))['train_config']['init_source'] == record
+    second = str(tmp_path / 'second.onnx')
+    export_policy(str(tmp_path / 'a'), second)
+    own = OnnxPolicy(second).contract.training_steps
+    # A fine-tune of a fine-tune counts the steps behind its source too.
+    b = _run(_cfg(tmp_path / 'b', init_from=second, seed=4, steps=40))
+    assert b.cfg.init_source['steps'] == own + behind
+    capsys.readouterr()
+    assert main(['inspect', second]) == 0
+    text = capsys.readouterr().out
+    assert f'training         {own} steps ({own + behind:,} with the {behind:,} before it)' in text
+    assert f'fine-tuned from {first} (sha256 {record["sha256"][:16]}, {behind:,} steps)' in text
+
+
 def test_a_policy_of_another_width_is_refused_naming_the_flag_that_fits(source, tmp_path):
     best = str(source / 'best_actor.pt')
     cfg = _cfg(tmp_path / 'w', init_from=best, overrides=dict(hidden_dim=24))
