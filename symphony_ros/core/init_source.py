@@ -19,7 +19,7 @@ from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, lo
                          safe_torch_load)
 from .envs import canonical_env_id, obs_terms
 from .networks import Actor
-from .snapshot import ActorSource, load_actor
+from .snapshot import ActorSource, actor_snapshot
 
 
 def actor_alone(source: str) -> Optional[ActorSource]:
@@ -36,8 +36,10 @@ def actor_alone(source: str) -> Optional[ActorSource]:
             return actor_from_policy(source)
         except PolicyError as exc:
             raise CheckpointError(f'--init-from {exc}') from None
-    if os.path.isfile(source) and safe_torch_load(source).get('kind') == 'actor':
-        return load_actor(source)
+    if os.path.isfile(source):
+        state = safe_torch_load(source)
+        if state.get('kind') == 'actor':
+            return actor_snapshot(state, source)
     return None
 
 

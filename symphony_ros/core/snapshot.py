@@ -66,9 +66,17 @@ def load_actor(path: str) -> ActorSource:
         path = target
     state = safe_torch_load(path)
     if state.get('kind') == 'actor':
-        for key in ('actor', 'symphony_config', 'obs_dim', 'act_dim'):
-            if key not in state:
-                raise CheckpointError(f'{path}: actor snapshot lacks {key!r}')
-        return _build(state, state['actor'], path)
+        return actor_snapshot(state, path)
     state = load_checkpoint(path)
     return _build(state, state['agent']['actor'], path)
+
+
+def actor_snapshot(state: Dict[str, Any], path: str) -> ActorSource:
+    """Return the actor of a ``best_actor.pt`` already read from ``path`` (kind 'actor').
+
+    :raises CheckpointError: a key the snapshot lacks, or weights that do not fit its config.
+    """
+    for key in ('actor', 'symphony_config', 'obs_dim', 'act_dim'):
+        if key not in state:
+            raise CheckpointError(f'{path}: actor snapshot lacks {key!r}')
+    return _build(state, state['actor'], path)
