@@ -26,7 +26,7 @@ from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
 from ..bag.topics import absolute
 from ..bag.writer import BagWriteError, BagWriter
 from ..util.stop_flag import StopFlag
-from .signals import stop_on_signals
+from .signals import keep_signals, stop_on_signals
 
 DEPTH = 1000
 """Subscription queue: deep, so a slow disk or a busy core delays messages, not drops."""
@@ -137,6 +137,7 @@ def record(output: str, topics: Sequence[str], storage: str = 'mcap',
     """
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     stop = StopFlag()
+    keep_signals(lambda _: stop.set())
     node = writer = None
     try:
         writer = BagWriter(output, storage, info)

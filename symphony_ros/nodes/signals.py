@@ -14,6 +14,19 @@ from typing import Any, Callable
 from rclpy.node import Node
 
 
+def keep_signals(on_signal: Callable[[int], None]) -> None:
+    """Until `stop_on_signals` takes over, call ``on_signal(signum)`` on SIGINT or SIGTERM.
+
+    Installed before the node is built: a stop asked during start-up is then kept for the
+    node's loop, which ends at once through its usual shutdown, where the default action
+    would end the process without it.
+    """
+    def request_stop(signum: int, frame: Any) -> None:
+        on_signal(signum)
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+
 def stop_on_signals(node: Node, on_signal: Callable[[int], None]) -> Callable[[], None]:
     """On SIGINT or SIGTERM call ``on_signal(signum)``, then wake ``node``'s executor.
 

@@ -53,7 +53,7 @@ from symphony_ros.safety.timing import PeriodStats, paced
 
 from .messages import COMMAND_PUB_QOS, LATCHED_QOS, LATEST_ONLY_QOS, STATE_LATEST_QOS
 from .realtime import apply_realtime_priority, set_thread_priority
-from .signals import stop_on_signals
+from .signals import keep_signals, stop_on_signals
 
 GRAPH_PERIOD = 0.05
 """s between checks of the publisher count on the command topic."""
@@ -301,6 +301,7 @@ def main(args: Optional[List[str]] = None) -> int:
     # handler only sets a flag and wakes the executor.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = StopFlag()
+    keep_signals(lambda _: stop.set())
     node = None
     try:
         try:

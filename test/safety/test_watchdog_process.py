@@ -18,8 +18,10 @@ pytestmark = pytest.mark.ros
 
 
 def wait_up(driver, wd, since=0.0):
+    # Its own log line too: two watchdogs on one topic each make the other's outputs seen.
     driver.wait_for(lambda: wd.proc.poll() is None and any(t >= since for t, _ in driver.outputs)
-                    and driver.state, 30.0, 'watchdog start-up')
+                    and driver.state and 'watchdog up:' in wd.output_log(), 30.0,
+                    'watchdog start-up')
 
 
 def to_msg(seconds: float) -> Time:
