@@ -96,7 +96,7 @@ def _randomization_line(tc: dict) -> str:
         line += f'; from step {step["step"]:,}: {curriculum_text(step)}'
     if tc.get('init_from'):
         src = tc.get('init_source') or {}
-        known = (f' (sha256 {src["sha256"][:16]}, {src["steps"]:,} steps)'
+        known = (f' (sha256 {src["sha256"][:16]}, {int(src.get("steps") or 0):,} steps)'
                  if src.get('sha256') else '')
         line += f'; fine-tuned from {tc["init_from"]}{known}' + (
             ' with its replay buffer' if tc.get('init_buffer') else '')
