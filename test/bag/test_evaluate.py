@@ -257,6 +257,14 @@ def test_each_step_is_scored_with_the_output_that_answered_its_state():
     assert tl.applied_torque(0)[0] == 0.0
 
 
+def test_an_output_logged_ticks_late_is_still_found_by_its_values():
+    # A recorder behind on its queues logs each topic's backlog in turn: the output that
+    # answered state 0 was logged after state 2, and no watchdog state is known before it.
+    tl = _lockstep_timeline([(12.0, 5.0), (31.0, 7.0), (35.0, 1.0)])
+    np.testing.assert_array_equal(tl.applied_torque(0), np.full(tl.robot.n_joints, 1.0))
+    assert tl.inferred == 0
+
+
 def test_an_output_the_recorder_missed_is_the_command_as_an_active_watchdog_passes_it():
     # A recorder that falls behind can lose outputs (it did when the watchdog kept one).
     tl = _lockstep_timeline([(12.0, 5.0), (20.5, 7.0)])
