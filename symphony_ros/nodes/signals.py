@@ -15,11 +15,11 @@ from rclpy.node import Node
 
 
 def keep_signals(on_signal: Callable[[int], None]) -> None:
-    """Until `stop_on_signals` takes over, call ``on_signal(signum)`` on SIGINT or SIGTERM.
+    """On SIGINT or SIGTERM call ``on_signal(signum)``, in place of any earlier handler.
 
-    Installed before the node is built: a stop asked during start-up is then kept for the
-    node's loop, which ends at once through its usual shutdown, where the default action
-    would end the process without it.
+    Installed before the node is built, a stop asked during start-up is kept for the node's
+    loop, which ends at once through its usual shutdown, where the default action would end
+    the process without it; `stop_on_signals` then installs one that also wakes the executor.
     """
     def request_stop(signum: int, frame: Any) -> None:
         on_signal(signum)
@@ -34,12 +34,11 @@ def stop_on_signals(node: Node, on_signal: Callable[[int], None]) -> Callable[[]
     """
     wake = node.create_guard_condition(lambda: None)
 
-    def request_stop(signum: int, frame: Any) -> None:
+    def stop_and_wake(signum: int) -> None:
         on_signal(signum)
         try:
             wake.trigger()
         except Exception:  # noqa: BLE001 - rclpy's InvalidHandle is not public
             pass    # a second signal during destroy_node(): the stop is already under way
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    keep_signals(stop_and_wake)
     return wake.trigger
