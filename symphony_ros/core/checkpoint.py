@@ -12,11 +12,13 @@ code runs.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, BinaryIO, Dict, List, Optional, Tuple, Union
 
 import torch
 
@@ -43,8 +45,31 @@ def safe_torch_load(path: str) -> Dict[str, Any]:
     """
     if not os.path.isfile(path):
         raise CheckpointError(f'{path}: no such checkpoint file')
+    return _torch_load(path, path)
+
+
+def hashed_torch_load(path: str) -> Tuple[Dict[str, Any], str]:
+    """Load like :func:`safe_torch_load`; return the dict and the SHA-256 of the bytes loaded.
+
+    The file is read once, so the hash names exactly what was loaded even when the path is
+    replaced meanwhile (``best_actor.pt`` is rewritten while its run trains). Reads the whole
+    file into memory: for networks and actor snapshots, not replay buffers.
+
+    :raises CheckpointError: naming the file and what is wrong with it.
+    """
+    if not os.path.isfile(path):
+        raise CheckpointError(f'{path}: no such checkpoint file')
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError as exc:
+        raise CheckpointError(f'{path}: cannot be read ({exc.strerror})') from None
+    return _torch_load(io.BytesIO(data), path), hashlib.sha256(data).hexdigest()
+
+
+def _torch_load(source: Union[str, BinaryIO], path: str) -> Dict[str, Any]:
+    try:
+        obj = torch.load(source, map_location='cpu', weights_only=True)
     except Exception as exc:  # torch raises many types for damaged files
         raise CheckpointError(f'{path}: not a readable checkpoint ({_reason(exc)}); expected '
                               'a file written by symphony train (ckpt_<step>.pt, '
@@ -165,7 +190,14 @@ def load_checkpoint(path: str) -> Dict[str, Any]:
 
     :raises CheckpointError: unreadable file, wrong format or missing fields.
     """
-    state = safe_torch_load(path)
+    return check_checkpoint(safe_torch_load(path), path)
+
+
+def check_checkpoint(state: Dict[str, Any], path: str) -> Dict[str, Any]:
+    """Return ``state``, read from ``path``, once it is a training checkpoint of this format.
+
+    :raises CheckpointError: an actor snapshot, another format, or missing fields.
+    """
     if state.get('kind') == 'actor':
         raise CheckpointError(f'{path}: an actor snapshot, not a training checkpoint: it '
                               'holds no critic; give its run folder or one of its '

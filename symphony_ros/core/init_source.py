@@ -10,23 +10,35 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-from typing import Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
 from ..util.files import sha256_file
-from .checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint, load_replay,
-                         safe_torch_load)
+from .checkpoint import (CheckpointError, check_checkpoint, hashed_torch_load,
+                         latest_checkpoint, load_replay)
 from .envs import canonical_env_id, obs_terms
 from .networks import Actor
 from .snapshot import ActorSource, actor_snapshot
 
 
-def actor_alone(source: str) -> Optional[ActorSource]:
-    """Return the actor of ``source`` when it holds one alone; None for a checkpoint or run.
+@dataclass(frozen=True)
+class SourceCheckpoint:
+    """A run's training checkpoint named by ``--init-from``, validated, with its file's hash."""
 
-    :raises CheckpointError: an exported policy that cannot be read back into an actor,
-        naming the file and why.
+    path: str
+    state: Dict[str, Any]
+    sha256: str
+
+
+def read_init_source(source: str) -> Union[ActorSource, SourceCheckpoint]:
+    """Read what ``--init-from`` names, each file once: an actor alone, or a run's checkpoint.
+
+    Once, so that the lineage's hash is of the bytes the run started from, even when the
+    file is replaced meanwhile (``best_actor.pt`` of a run still training).
+
+    :raises CheckpointError: an unreadable file or folder, naming it and why.
     """
     if source.lower().endswith('.onnx'):
         # Lazy: policy builds on core, not the other way round, and only this needs it.
@@ -36,11 +48,14 @@ def actor_alone(source: str) -> Optional[ActorSource]:
             return actor_from_policy(source)
         except PolicyError as exc:
             raise CheckpointError(f'--init-from {exc}') from None
-    if os.path.isfile(source):
-        state = safe_torch_load(source)
-        if state.get('kind') == 'actor':
-            return actor_snapshot(state, source)
-    return None
+    path = latest_checkpoint(source) if os.path.isdir(source) else source
+    if path is None:
+        raise CheckpointError(f'--init-from {source}: the folder holds no checkpoint '
+                              '(expected checkpoints/ckpt_<step>.pt)')
+    state, sha = hashed_torch_load(path)
+    if state.get('kind') == 'actor':
+        return actor_snapshot(state, path, sha)
+    return SourceCheckpoint(path, check_checkpoint(state, path), sha)
 
 
 def widen_inputs(actor: Actor, obs_dim: int) -> Actor:
@@ -79,17 +94,13 @@ class InitFrom:
         with is kept, so the critic's values stay meaningful. A checkpoint whose critic saw
         another observation gives its actor alone: the critic starts fresh.
         """
-        alone = actor_alone(source)
-        if alone is not None:
-            self._init_actor(alone)
+        src = read_init_source(source)
+        if isinstance(src, ActorSource):
+            self._init_actor(src)
             return
-        path = latest_checkpoint(source) if os.path.isdir(source) else source
-        if path is None:
-            raise CheckpointError(f'--init-from {source}: the folder holds no checkpoint '
-                                  '(expected checkpoints/ckpt_<step>.pt)')
-        state = load_checkpoint(path)
+        path, state = src.path, src.state
         actor_only = self._load_agent(state, path, actor_only=True)
-        self._record_source(path, int(state['step']), state['train_config'])
+        self._record_source(path, src.sha256, int(state['step']), state['train_config'])
         self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
         self._keep_scale = not actor_only
         if self.cfg.init_buffer:
@@ -100,11 +111,12 @@ class InitFrom:
         self._note_init(what, path, int(state['step']), state['train_config'].get('env'),
                         '--init-buffer true takes its replay instead')
 
-    def _record_source(self, path: str, step: int, theirs: Dict[str, object]) -> None:
+    def _record_source(self, path: str, sha256: Optional[str], step: int,
+                       theirs: Dict[str, object]) -> None:
         """Record in this run's config which file it began from and the steps behind it."""
         before = int((theirs.get('init_source') or {}).get('steps') or 0)
         self.cfg = dataclasses.replace(self.cfg, init_source={
-            'path': path, 'sha256': sha256_file(path), 'steps': int(step) + before})
+            'path': path, 'sha256': sha256 or sha256_file(path), 'steps': int(step) + before})
 
     def _fresh_critic(self) -> str:
         return ('this critic and the optimizer start fresh' +
@@ -158,7 +170,7 @@ class InitFrom:
             raise CheckpointError(f'{src.path}: its actor is {width} wide, this run\'s '
                                   f'{self.sym.hidden_dim} (--hidden-dim {width} fits it)')
         actor = widen_inputs(src.actor, self.obs_dim) if added else src.actor
-        self._record_source(src.path, src.step, src.train_config)
+        self._record_source(src.path, src.sha256, src.step, src.train_config)
         self.agent.actor.load_state_dict(actor.state_dict())
         widened = (f'; it read {src.obs_spec}, this run adds {", ".join(added)}, given weight 0 '
                    'so it acts as loaded until it learns to use them' if added else '')
@@ -218,4 +230,4 @@ class InitFrom:
         return None
 
 
-__all__ = ['InitFrom', 'actor_alone', 'widen_inputs']
+__all__ = ['InitFrom', 'SourceCheckpoint', 'read_init_source', 'widen_inputs']

@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from .checkpoint import (CheckpointError, atomic_torch_save, latest_checkpoint,
-                         load_checkpoint, safe_torch_load)
+from .checkpoint import (CheckpointError, atomic_torch_save, check_checkpoint,
+                         latest_checkpoint, safe_torch_load)
 from .config import SymphonyConfig
 from .networks import Actor
 
@@ -30,6 +30,8 @@ class ActorSource:
     test_return: Optional[float]
     env: str
     obs_spec: Optional[str]
+    sha256: Optional[str] = None
+    """Hex SHA-256 of the file the actor was read from, when the reader hashed its bytes."""
 
 
 def save_best_actor(run_dir: str, actor: Actor, info: Dict[str, Any]) -> str:
@@ -39,7 +41,8 @@ def save_best_actor(run_dir: str, actor: Actor, info: Dict[str, Any]) -> str:
     return path
 
 
-def _build(state: Dict[str, Any], weights: Dict[str, Any], path: str) -> ActorSource:
+def _build(state: Dict[str, Any], weights: Dict[str, Any], path: str,
+           sha256: Optional[str] = None) -> ActorSource:
     cfg = SymphonyConfig.from_dict(state['symphony_config'])
     actor = Actor(int(state['obs_dim']), int(state['act_dim']), cfg.hidden_dim, cfg.noise_clip)
     try:
@@ -50,7 +53,8 @@ def _build(state: Dict[str, Any], weights: Dict[str, Any], path: str) -> ActorSo
     actor.eval()
     tc = state.get('train_config', {})
     return ActorSource(actor, path, cfg, tc, int(state.get('step', 0)),
-                       state.get('test_return'), tc.get('env', ''), state.get('obs_spec'))
+                       state.get('test_return'), tc.get('env', ''), state.get('obs_spec'),
+                       sha256)
 
 
 def load_actor(path: str) -> ActorSource:
@@ -67,16 +71,19 @@ def load_actor(path: str) -> ActorSource:
     state = safe_torch_load(path)
     if state.get('kind') == 'actor':
         return actor_snapshot(state, path)
-    state = load_checkpoint(path)
+    state = check_checkpoint(state, path)
     return _build(state, state['agent']['actor'], path)
 
 
-def actor_snapshot(state: Dict[str, Any], path: str) -> ActorSource:
+def actor_snapshot(state: Dict[str, Any], path: str,
+                   sha256: Optional[str] = None) -> ActorSource:
     """Return the actor of a ``best_actor.pt`` already read from ``path`` (kind 'actor').
+
+    ``sha256``: of the bytes ``state`` was loaded from, if the caller hashed them.
 
     :raises CheckpointError: a key the snapshot lacks, or weights that do not fit its config.
     """
     for key in ('actor', 'symphony_config', 'obs_dim', 'act_dim'):
         if key not in state:
             raise CheckpointError(f'{path}: actor snapshot lacks {key!r}')
-    return _build(state, state['actor'], path)
+    return _build(state, state['actor'], path, sha256)

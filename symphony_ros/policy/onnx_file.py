@@ -20,6 +20,14 @@ not start with these bytes."""
 
 def load_model(path: str) -> onnx.ModelProto:
     """Read and parse an ONNX file, turning every failure into a :class:`PolicyFileError`."""
+    return parse_model(read_policy_bytes(path), path)
+
+
+def read_policy_bytes(path: str) -> bytes:
+    """Return the bytes of policy file ``path`` (to hash exactly what is then parsed).
+
+    :raises PolicyFileError: missing, a folder, unreadable, empty, or a PyTorch file.
+    """
     if not os.path.exists(path):
         raise PolicyFileError(path, None, 'no such file')
     if os.path.isdir(path):
@@ -36,6 +44,14 @@ def load_model(path: str) -> onnx.ModelProto:
         raise PolicyFileError(path, None, 'is a PyTorch file (a checkpoint or best_actor.pt), '
                               'not an exported policy; `symphony export '
                               f'{path} -o policy.onnx` makes one')
+    return data
+
+
+def parse_model(data: bytes, path: str) -> onnx.ModelProto:
+    """Parse the bytes of an ONNX file read from ``path`` (named in errors).
+
+    :raises PolicyFileError: bytes that are not an ONNX model.
+    """
     try:
         model = onnx.load_model_from_string(data)
     except Exception:  # noqa: BLE001 - protobuf raises DecodeError and friends
@@ -57,4 +73,4 @@ def load_contract(path: str) -> PolicyContract:
     return read_contract({p.key: p.value for p in model.metadata_props}, path)
 
 
-__all__ = ['load_contract', 'load_model']
+__all__ = ['load_contract', 'load_model', 'parse_model', 'read_policy_bytes']

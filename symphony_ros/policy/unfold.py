@@ -11,6 +11,7 @@ export's parity tolerance before it is returned, so a graph this code misreads i
 
 from __future__ import annotations
 
+import hashlib
 from typing import Dict
 
 import numpy as np
@@ -22,7 +23,7 @@ from ..core.networks import Actor
 from ..core.snapshot import ActorSource
 from .contract import read_contract
 from .errors import PolicyFileError
-from .onnx_file import load_model
+from .onnx_file import parse_model, read_policy_bytes
 from .runtime import OnnxPolicy
 
 PARITY_TOLERANCE = 1e-5
@@ -73,7 +74,8 @@ def actor_from_policy(path: str) -> ActorSource:
         that does not reproduce the file's actions.
     :raises ContractError: missing or malformed contract.
     """
-    model = load_model(path)
+    data = read_policy_bytes(path)
+    model = parse_model(data, path)
     contract = read_contract({p.key: p.value for p in model.metadata_props}, path)
     weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     cfg = SymphonyConfig.from_dict(contract.algorithm_config)
@@ -95,7 +97,8 @@ def actor_from_policy(path: str) -> ActorSource:
     _check_parity(actor, path)
     return ActorSource(actor, path, cfg, dict(contract.train_config), contract.training_steps,
                        contract.test_return, contract.env,
-                       contract.train_config.get('obs_spec') or contract.observation.name)
+                       contract.train_config.get('obs_spec') or contract.observation.name,
+                       hashlib.sha256(data).hexdigest())
 
 
 __all__ = ['actor_from_policy']

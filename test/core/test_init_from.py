@@ -194,6 +194,30 @@ def test_a_fine_tune_records_the_file_it_began_from_and_the_steps_behind_it(
     assert f'fine-tuned from {first} (sha256 {record["sha256"][:16]}, {behind:,} steps)' in text
 
 
+def test_each_kind_of_source_is_read_once_with_the_hash_of_the_bytes_it_was_read_from(
+        source, tmp_path):
+    from symphony_ros.core.init_source import SourceCheckpoint, read_init_source
+    from symphony_ros.core.snapshot import ActorSource
+    from symphony_ros.util.files import sha256_file
+    policy = str(tmp_path / 'p.onnx')
+    export_policy(str(source), policy)
+    ckpt = latest_checkpoint(str(source))
+    for given, path, kind in ((str(source), ckpt, SourceCheckpoint),
+                              (ckpt, ckpt, SourceCheckpoint),
+                              (str(source / 'best_actor.pt'), str(source / 'best_actor.pt'),
+                               ActorSource),
+                              (policy, policy, ActorSource)):
+        got = read_init_source(given)
+        assert isinstance(got, kind) and got.path == path, given
+        assert got.sha256 == sha256_file(path), given
+    state = read_init_source(ckpt).state
+    assert state['step'] == load_checkpoint(ckpt)['step']
+    with pytest.raises(CheckpointError, match='checkpoint format 0 is not supported'):
+        bad = str(tmp_path / 'old.pt')
+        torch.save(dict(torch.load(ckpt, weights_only=True), format=0), bad)
+        read_init_source(bad)
+
+
 def test_a_policy_of_another_width_is_refused_naming_the_flag_that_fits(source, tmp_path):
     best = str(source / 'best_actor.pt')
     cfg = _cfg(tmp_path / 'w', init_from=best, overrides=dict(hidden_dim=24))
