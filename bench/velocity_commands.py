@@ -4,8 +4,10 @@ Each named command (stand still, walk forward, turn) is held for whole episodes 
 velocity task (no resampling) on ``--episodes`` seeds from ``--seed`` on, nominal physics.
 Tracking errors are RMS over the control steps after the first ``--settle`` seconds:
 planar |v_xy - cmd_xy| in m/s and |yaw rate - cmd| in rad/s, base frame as the reward
-measures them. Touchdowns per second count feet landing after a control step or more in
-the air: 2.5/s for the G1's 0.8 s gait cycle, 0 for a policy that stands or shuffles.
+measures them, and the mean of what was reached (vx, vy, yaw rate): a policy that moves
+too slowly and one that wanders read alike in an RMS, not in the mean. Touchdowns per
+second count feet landing after a control step or more in the air: 2.5/s for the G1's
+0.8 s gait cycle, 0 for a policy that stands or shuffles.
 ``--gif`` writes the first forward episode as an animated GIF.
 
     OMP_NUM_THREADS=1 MUJOCO_GL=egl python bench/velocity_commands.py POLICY.onnx [--gif out.gif]
@@ -27,7 +29,8 @@ COMMANDS = {'stand': (0.0, 0.0, 0.0), 'forward_0.5': (0.5, 0.0, 0.0),
 
 
 def run_episode(env, policy, command, seed, settle_steps):
-    """Return (steps, fell, squared planar errors, squared yaw errors, states, touchdowns).
+    """Return (steps, fell, squared planar errors, squared yaw errors, states, touchdowns,
+    reached velocities (vx, vy, yaw rate) after the settle time).
 
     Touchdowns: feet landing after at least one control step in the air (a step taken).
     """
@@ -35,7 +38,7 @@ def run_episode(env, policy, command, seed, settle_steps):
     obs, _ = env.reset(seed=seed)
     base.command[:] = command
     obs = base.reobserve()[0]
-    lin, yaw, states, steps = [], [], [base.robot_state()], 0
+    lin, yaw, states, steps, reached = [], [], [base.robot_state()], 0, []
     down, touchdowns = base.rewards.feet_contact(base.data).copy(), 0
     while True:
         obs, _, fell, truncated, _ = env.step(policy.act(obs))
@@ -49,8 +52,9 @@ def run_episode(env, policy, command, seed, settle_steps):
             v, wz = s.base_lin_vel, s.base_ang_vel[2]
             lin.append((command[0] - v[0]) ** 2 + (command[1] - v[1]) ** 2)
             yaw.append((command[2] - wz) ** 2)
+            reached.append((v[0], v[1], wz))
         if fell or truncated:
-            return steps, bool(fell), lin, yaw, states, touchdowns
+            return steps, bool(fell), lin, yaw, states, touchdowns, reached
 
 
 def main():
@@ -70,10 +74,11 @@ def main():
     settle_steps = int(round(args.settle / base.robot.control_dt))
     summary = {}
     for name, command in COMMANDS.items():
-        falls, lengths, lin, yaw, touchdowns = 0, [], [], [], 0
+        falls, lengths, lin, yaw, touchdowns, reached = 0, [], [], [], 0, []
         for k in range(args.episodes):
-            steps, fell, l2, y2, states, down = run_episode(env, policy, np.array(command),
-                                                            args.seed + k, settle_steps)
+            steps, fell, l2, y2, states, down, got = run_episode(
+                env, policy, np.array(command), args.seed + k, settle_steps)
+            reached += got
             falls += fell
             touchdowns += down
             lengths.append(steps)
@@ -86,6 +91,8 @@ def main():
                'falls': falls, 'mean_steps': float(np.mean(lengths)),
                'lin_vel_rms_error': math.sqrt(np.mean(lin)) if lin else None,
                'yaw_rate_rms_error': math.sqrt(np.mean(yaw)) if yaw else None,
+               'mean_reached': (np.round(np.mean(reached, axis=0), 3).tolist()
+                                if reached else None),
                'touchdowns_per_s': touchdowns / (sum(lengths) * base.robot.control_dt)}
         summary[name] = row
         print(json.dumps(row))

@@ -8,7 +8,8 @@ time limit), logged as well. A velocity-task robot (the G1) is scored by the tas
 terms against the velocity command on cmd_vel (clipped and timed out as policy_node takes
 it) and the policy's action on symphony/command; its episode lines add the RMS tracking
 errors. With ``cmd_vel`` set the sim publishes that command itself, as a teleop would.
-Topic names are relative (graph/topics); the hold-until-ACTIVE and re-arm rules live in
+Topic names are relative (graph/topics); stepping, scoring, episodes and stamps live in
+:class:`symphony_ros.sim.session.SimSession`, the hold-until-ACTIVE and re-arm rules in
 :class:`symphony_ros.sim.gantry.Gantry`. ``command_delay`` holds each command that long
 before the motors get it (:class:`symphony_ros.sim.delay.DelayLine`).
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import rclpy
@@ -39,17 +40,12 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64, Float64MultiArray, String
 from std_srvs.srv import Trigger
 
-from ..deploy.velocity_command import VelocityCommand
 from ..graph import topics
-from ..robot.pd import PDLaw
-from ..robot.velocity_reward import VelocityScore
 from ..sim.config import SimConfig
-from ..sim.episodes import (EpisodeResult, EpisodeTracker, episode_line, run_summary,
-                            task_reward)
-from ..sim.delay import DelayLine
+from ..sim.episodes import EpisodeResult, episode_line, run_summary
 from ..sim.gantry import Gantry, REARM_PERIOD, SETTLE_OUTPUTS
 from ..sim.lockstep import LockstepGate, passed_through, passed_through_target
-from ..sim.robot_sim import RobotSim
+from ..sim.session import SimSession
 from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
                        imu_msg, joint_state_msg, odometry_msg, to_time)
 
@@ -59,24 +55,23 @@ reliable messages to be acknowledged."""
 
 
 class MujocoSimNode(Node):
-    """Steps a RobotSim in real time (steady-clock timer) or in lockstep with the command."""
+    """Steps a SimSession in real time (steady-clock timer) or in lockstep with the command."""
 
     def __init__(self) -> None:
         super().__init__('mujoco_sim_node')
         self.cfg = declare_config(self, SimConfig)
-        self.sim = RobotSim(self.cfg)
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.session = SimSession(self.cfg, self._now,
+                                  self.resolve_topic_name(topics.CMD_VEL))
+        self.sim = self.session.sim
         names = self.sim.robot.joint_names
         self._names = names
         self._lock = threading.Lock()
-        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self._commands = DelayLine(self.cfg.command_delay, self._now)
-        """Commands (torques or targets) until they are due; with no delay, at once."""
+        """Guards the session: messages arrive on the executor's thread, steps on another."""
         self.pub_js = self.create_publisher(JointState, topics.JOINT_STATES, STATE_QOS)
         self.pub_imu = self.create_publisher(Imu, topics.IMU, STATE_QOS)
         self.pub_odom = self.create_publisher(Odometry, topics.ODOM, STATE_QOS)
-        self._position = self.sim.pd and self.cfg.command_input == 'position'
-        """Targets and gains in, PD in MuJoCo (else torques in)."""
-        self._gains: Optional[np.ndarray] = None
+        self._position = self.session.position
         self._substeps = self.sim.robot.frame_skip if (
             self.sim.pd and not self._position and self.cfg.timing == 'realtime') else 1
         """Timer ticks per control period: a torque-driven PD robot steps per physics step."""
@@ -90,30 +85,14 @@ class MujocoSimNode(Node):
             self.create_subscription(Float64MultiArray, topics.EFFORT_COMMANDS,
                                      self._on_command, COMMAND_QOS)
         self.create_service(Trigger, '~/reset', self._on_reset)
-        # One healthy range for the auto-reset and the episode end: the sim's parameters.
-        reward = task_reward(self.sim.robot, self.sim.healthy_z)
-        # A robot file with a fall tilt ends episodes on it too (the sim's rule, as in
-        # training); without one the reward's height range decides, as before.
-        fallen = self.sim.fallen if self.sim.robot.fall_max_tilt is not None else None
-        self.tracker = EpisodeTracker(reward, self.cfg.episode_steps, fallen)
-        self._velocity = isinstance(reward, VelocityScore)
-        """Scored by the velocity task: needs the command and the policy's action."""
-        self._action: Optional[np.ndarray] = None
-        self._cmd_fixed = self.cfg.velocity_command()
+        self._velocity = self.session.velocity
+        self._cmd_fixed = self.session.cmd_fixed
         self.pub_cmd_vel = (self.create_publisher(Twist, topics.CMD_VEL, 10)
                             if self._cmd_fixed is not None else None)
         if self._velocity:
-            self._law = PDLaw(self.sim.robot)
-            sub = self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel, 10)
-            self.cmd_vel = VelocityCommand(reward.task.command_ranges(),
-                                           clock=self._now, topic=sub.topic_name)
-            if self._cmd_fixed is not None:
-                problem = self.cmd_vel.update(*self._cmd_fixed)
-                if problem:
-                    self.get_logger().warning(f'cmd_vel parameter: {problem}')
-        self._start_episode(self.sim.state())
-        self.episodes = []
-        self.ticks = 0
+            self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel, 10)
+            if self.session.cmd_problem:
+                self.get_logger().warning(f'cmd_vel parameter: {self.session.cmd_problem}')
         self.done = threading.Event()
         self.pub_reward = self.create_publisher(Float64, topics.SIM_REWARD, 100)
         self.pub_return = self.create_publisher(Float64, topics.SIM_EPISODE_RETURN, 10)
@@ -143,6 +122,16 @@ class MujocoSimNode(Node):
             + (f', state at {1 / self.sim.robot.physics_dt:g} Hz' if self._substeps > 1
                else ''))
 
+    @property
+    def episodes(self) -> List[EpisodeResult]:
+        """Episodes finished so far."""
+        return self.session.episodes
+
+    @property
+    def ticks(self) -> int:
+        """Control steps taken so far."""
+        return self.session.ticks
+
     def _now(self) -> float:
         return self._steady.now().nanoseconds * 1e-9
 
@@ -154,7 +143,7 @@ class MujocoSimNode(Node):
                 f'{torque.size}; applying zero torque', throttle_duration_sec=1.0)
             torque = None
         with self._lock:
-            self._commands.push(torque)
+            self.session.take_command(torque)
             self.gate.hardware(torque)
 
     def _on_gains(self, msg: Float64MultiArray) -> None:
@@ -165,7 +154,7 @@ class MujocoSimNode(Node):
                 f'{gains.size} values; applying zero gains', throttle_duration_sec=1.0)
             gains = None
         with self._lock:
-            self._gains = gains
+            self.session.gains = gains
 
     def _on_policy_command(self, msg: JointState) -> None:
         # In the sim's joint order (the deploy graph's policy sends that order).
@@ -180,8 +169,8 @@ class MujocoSimNode(Node):
                 # The policy's joint targets give back its action, which the score's action
                 # rate needs.
                 target = np.asarray(msg.position, dtype=np.float64)
-                self._action = (self._law.action(target)
-                                if ordered and target.shape == (len(self._names),) else None)
+                self.session.take_policy_targets(
+                    target if ordered and target.shape == (len(self._names),) else None)
             if self.lockstep:
                 self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec), expected)
 
@@ -189,23 +178,9 @@ class MujocoSimNode(Node):
         if self._cmd_fixed is not None:
             return      # scored against its own command (an echo of it, or another sender)
         with self._lock:
-            problem = self.cmd_vel.update(msg.linear.x, msg.linear.y, msg.angular.z)
+            problem = self.session.cmd_vel.update(msg.linear.x, msg.linear.y, msg.angular.z)
         if problem:
             self.get_logger().warning(f'scoring: {problem}', throttle_duration_sec=1.0)
-
-    def _command(self) -> np.ndarray:
-        """Return the velocity command the step is scored against (lock held).
-
-        The sim's own when it sends one, else the last cmd_vel; clipped to the task's
-        ranges, zero when stale.
-        """
-        if self._cmd_fixed is not None:
-            self.cmd_vel.update(*self._cmd_fixed)
-        return self.cmd_vel.value()
-
-    def _start_episode(self, state) -> None:
-        # The live data lets a velocity score read feet from the sim (others ignore it).
-        self.tracker.start(state, data=self.sim.data)
 
     def _on_watchdog(self, msg: String) -> None:
         self.gantry.on_state(msg.data)
@@ -222,17 +197,13 @@ class MujocoSimNode(Node):
 
     def _on_reset(self, _req, resp):
         with self._lock:
-            self._reset_robot()
+            self.session.reset_robot()
         resp.success, resp.message = True, f'reset #{self.sim.resets}'
         return resp
 
     def _current_torque(self) -> Optional[np.ndarray]:
         with self._lock:
-            torque, due = self._commands.current()
-            if self._now() - due > self.cfg.command_timeout:
-                return None
-            self._commands.applied()
-            return torque
+            return self.session.current_command()
 
     def publish_state(self):
         """Publish odom, IMU and then joint_states (the policy acts on joint_states).
@@ -240,7 +211,7 @@ class MujocoSimNode(Node):
         Return the stamp used.
         """
         state = self.sim.state()
-        sim_stamp = to_time(self.sim.time + self._epoch + self._elapsed)
+        sim_stamp = to_time(self.session.stamp())
         if self.lockstep:
             self.pub_clock.publish(ClockMsg(clock=sim_stamp))
             stamp = sim_stamp
@@ -256,28 +227,11 @@ class MujocoSimNode(Node):
         self.pub_js.publish(joint_state_msg(state, self._names, stamp))
         return stamp
 
-    _elapsed = 0.0
-    """Simulated seconds of the episodes before the current one: /clock never goes back."""
-
     def _advance(self, torque: Optional[np.ndarray], nstep: Optional[int] = None
                  ) -> Optional[EpisodeResult]:
         """Step once and score it (lock held); return the episode the step ended, if any."""
-        if self._position:
-            n = len(self._names)
-            gains = self._gains if torque is not None else None
-            kp, kd = (gains[:n], gains[n:]) if gains is not None else (None, None)
-            state = self.sim.step_targets(torque, kp, kd)
-            applied = self.sim.data.actuator_force.copy()
-        else:
-            applied = torque if torque is not None else np.zeros(len(self._names))
-            state = self.sim.step(torque, nstep)
-        if self._velocity:
-            reward, finished = self.tracker.step(state, applied, action=self._action,
-                                                 command=self._command(), data=self.sim.data)
-        else:
-            reward, finished = self.tracker.step(state, applied)
-        self.pub_reward.publish(Float64(data=reward.total))
-        self.ticks += 1
+        reward, finished = self.session.advance(torque, nstep)
+        self.pub_reward.publish(Float64(data=reward))
         return finished
 
     def _conclude(self, finished: Optional[EpisodeResult]) -> None:
@@ -286,42 +240,21 @@ class MujocoSimNode(Node):
         Lock held. The state that ended an episode goes out before the reset, so a recording
         holds every step the return counts.
         """
-        if finished is not None:
-            self._end_episode(finished)
-        elif self.cfg.auto_reset and self.sim.fallen():
-            self._reset_after(None)
-        if (self.cfg.max_ticks and self.ticks >= self.cfg.max_ticks) or (
-                self.cfg.max_episodes and len(self.episodes) >= self.cfg.max_episodes):
+        time_now = self.sim.time
+        end = self.session.conclude(finished)
+        if end.ended is not None:
+            self.pub_return.publish(Float64(data=end.ended.ret))
+            self.get_logger().info(episode_line(end.ended))
+        if end.fall_reset:
+            self.get_logger().info(f'fall at t={time_now:.2f} s: reset')
+        if end.reset:
+            self.gantry.robot_reset()
+        if end.done:
             self.done.set()
-
-    def _end_episode(self, ep: EpisodeResult) -> None:
-        self.episodes.append(ep)
-        self.pub_return.publish(Float64(data=ep.ret))
-        self.get_logger().info(episode_line(ep))
-        if ep.fallen and not self.cfg.auto_reset:
-            self._start_episode(self.sim.state())
-            return
-        self._reset_after(ep)
-
-    def _reset_after(self, ep: Optional[EpisodeResult]) -> None:
-        if ep is None:
-            self.get_logger().info(f'fall at t={self.sim.time:.2f} s: reset')
-        self._reset_robot()
-        self.gantry.robot_reset()
-
-    def _reset_robot(self) -> None:
-        """Reset the robot and start an episode (lock held); stamps and /clock run on."""
-        # The reset state is stamped one period after the last one, so stamps stay unique
-        # and /clock never goes back, ~/reset calls included.
-        self._elapsed += self.sim.time + self.sim.robot.control_dt
-        self._start_episode(self.sim.reset())
-
-    _epoch = 1.0
-    """Simulated stamps start at 1 s: a zero stamp means 'unset' to the watchdog."""
 
     def _held(self) -> bool:
         # On the gantry: no step of this episode taken yet, and waiting for ACTIVE is asked.
-        return self.cfg.wait_for_active and self.tracker.steps == 0
+        return self.session.held()
 
     def _tick(self) -> None:
         if self.done.is_set():
@@ -340,7 +273,7 @@ class MujocoSimNode(Node):
         self._substep = (self._substep + 1) % self._substeps
         with self._lock:
             if self._substep:
-                self.sim.step(torque, nstep=1)
+                self.session.substep(torque)
             else:
                 finished = self._advance(torque, nstep=1 if self._substeps > 1 else None)
                 if finished is not None:
@@ -421,9 +354,9 @@ class MujocoSimNode(Node):
         recorder gets every step the return counts).
         """
         # Commands apply through the delay line in realtime only (lockstep steps on each).
-        self.get_logger().info(run_summary(self.ticks, self.episodes, self.tracker,
-                                           self.gate.timed, self.gate.altered)
-                               + ('' if self.lockstep else '; ' + self._commands.describe()))
+        delays = '' if self.lockstep else '; ' + self.session.commands.describe()
+        self.get_logger().info(run_summary(self.ticks, self.episodes, self.session.tracker,
+                                           self.gate.timed, self.gate.altered) + delays)
         with self._lock:
             self.publish_state()    # the state after the last step (lockstep sends it next)
         if self.cfg.watchdog and self._wd_disarm.service_is_ready():

@@ -1,0 +1,184 @@
+"""One sim run between messages: commands in, physics steps scored, episodes ended.
+
+mujoco_sim_node owns the ROS side (topics, timers, the watchdog's services); this class owns
+what happens to the robot: which command reaches the motors (after ``command_delay``, and
+none once it is older than ``command_timeout``), each step and its reward, an episode's end
+and the reset after it, and the simulated stamps. It takes an injected clock and no rclpy,
+so every rule here is tested without DDS; the node calls it with its lock held.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
+
+from ..deploy.velocity_command import VelocityCommand
+from ..robot.pd import PDLaw
+from ..robot.state import RobotState
+from ..robot.velocity_reward import VelocityScore
+from .config import SimConfig
+from .delay import DelayLine
+from .episodes import EpisodeResult, EpisodeTracker, task_reward
+from .robot_sim import RobotSim
+
+EPOCH = 1.0
+"""s: simulated stamps start here; a zero stamp means 'unset' to the watchdog."""
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    """What a step's end asks of the node: publish, log, tell the gantry, stop."""
+
+    ended: Optional[EpisodeResult]
+    """The episode the step finished (its return goes out and into the log)."""
+    reset: bool
+    """The robot was reset (the gantry holds the next episode until ACTIVE)."""
+    fall_reset: bool
+    """A reset after a fall that ended no episode (auto_reset inside one): log it."""
+    done: bool
+    """The run's tick or episode budget is spent."""
+
+
+class SimSession:
+    """A RobotSim stepped on the commands it is given, scored with its task's reward."""
+
+    def __init__(self, cfg: SimConfig, clock: Callable[[], float],
+                 cmd_vel_topic: str = 'cmd_vel') -> None:
+        """Build the sim of ``cfg``; ``clock``: steady seconds (command ages and delays).
+
+        :param cmd_vel_topic: the velocity command's resolved topic, named in its problems.
+        """
+        self.cfg = cfg
+        self.sim = RobotSim(cfg)
+        self.names = self.sim.robot.joint_names
+        self._clock = clock
+        self.commands = DelayLine(cfg.command_delay, clock)
+        """Commands (torques or targets) until they are due; with no delay, at once."""
+        self.position = bool(self.sim.pd and cfg.command_input == 'position')
+        """Targets and gains in, PD in MuJoCo (else torques in)."""
+        self.gains: Optional[np.ndarray] = None
+        """kp then kd per joint, from the watchdog (position input); None: zero gains."""
+        reward = task_reward(self.sim.robot, self.sim.healthy_z)
+        # A robot file with a fall tilt ends episodes on it too (the sim's rule, as in
+        # training); without one the reward's height range decides.
+        fallen = self.sim.fallen if self.sim.robot.fall_max_tilt is not None else None
+        self.tracker = EpisodeTracker(reward, cfg.episode_steps, fallen)
+        self.velocity = isinstance(reward, VelocityScore)
+        """Scored by the velocity task: needs the command and the policy's action."""
+        self.action: Optional[np.ndarray] = None
+        """The policy's last action, recovered from its joint targets (velocity score)."""
+        self.cmd_fixed = cfg.velocity_command()
+        self.cmd_vel: Optional[VelocityCommand] = None
+        self.law: Optional[PDLaw] = None
+        self.cmd_problem = ''
+        """What was wrong with the ``cmd_vel`` parameter, if anything."""
+        if self.velocity:
+            self.law = PDLaw(self.sim.robot)
+            self.cmd_vel = VelocityCommand(reward.task.command_ranges(), clock=clock,
+                                           topic=cmd_vel_topic)
+            if self.cmd_fixed is not None:
+                self.cmd_problem = self.cmd_vel.update(*self.cmd_fixed)
+        self.episodes: List[EpisodeResult] = []
+        self.ticks = 0
+        self.elapsed = 0.0
+        """Simulated seconds of the episodes before the current one: stamps never go back."""
+        self._start_episode()
+
+    def stamp(self) -> float:
+        """Return the simulated time of the current state: never back, never zero."""
+        return self.sim.time + EPOCH + self.elapsed
+
+    def held(self) -> bool:
+        """Return whether the robot is on its gantry: no step of this episode taken yet."""
+        return self.cfg.wait_for_active and self.tracker.steps == 0
+
+    def take_command(self, command: Optional[np.ndarray]) -> None:
+        """Queue a command that just arrived (None: a malformed one, applied as none)."""
+        self.commands.push(command)
+
+    def take_policy_targets(self, targets: Optional[np.ndarray]) -> None:
+        """Take the policy's joint targets (sim order; None: unusable), for its action."""
+        if self.law is not None:
+            self.action = self.law.action(targets) if targets is not None else None
+
+    def current_command(self) -> Optional[np.ndarray]:
+        """Return the command due now, None once it is older than ``command_timeout``."""
+        command, due = self.commands.current()
+        if self._clock() - due > self.cfg.command_timeout:
+            return None
+        self.commands.applied()
+        return command
+
+    def velocity_command(self) -> np.ndarray:
+        """Return the command a step is scored against: the sim's own or the last cmd_vel.
+
+        Clipped to the task's ranges, zero when stale.
+        """
+        if self.cmd_fixed is not None:
+            self.cmd_vel.update(*self.cmd_fixed)
+        return self.cmd_vel.value()
+
+    def substep(self, command: Optional[np.ndarray]) -> None:
+        """Take one physics step inside a control period (not scored)."""
+        self.sim.step(command, nstep=1)
+
+    def advance(self, command: Optional[np.ndarray], nstep: Optional[int] = None
+                ) -> Tuple[float, Optional[EpisodeResult]]:
+        """Step once (a control period, or ``nstep`` physics steps) and score it.
+
+        Return the step's reward and the episode it ended, if any.
+        """
+        if self.position:
+            n = len(self.names)
+            gains = self.gains if command is not None else None
+            kp, kd = (gains[:n], gains[n:]) if gains is not None else (None, None)
+            state = self.sim.step_targets(command, kp, kd)
+            applied = self.sim.data.actuator_force.copy()
+        else:
+            applied = command if command is not None else np.zeros(len(self.names))
+            state = self.sim.step(command, nstep)
+        if self.velocity:
+            reward, finished = self.tracker.step(state, applied, action=self.action,
+                                                 command=self.velocity_command(),
+                                                 data=self.sim.data)
+        else:
+            reward, finished = self.tracker.step(state, applied)
+        self.ticks += 1
+        return reward.total, finished
+
+    def conclude(self, finished: Optional[EpisodeResult]) -> Conclusion:
+        """End the episode a step ended, or reset after a fall; say if the budget is spent.
+
+        The node sends the state that ended an episode before calling this, so a recording
+        holds every step the return counts.
+        """
+        reset = fall_reset = False
+        if finished is not None:
+            self.episodes.append(finished)
+            if finished.fallen and not self.cfg.auto_reset:
+                self._start_episode()
+            else:
+                self.reset_robot()
+                reset = True
+        elif self.cfg.auto_reset and self.sim.fallen():
+            self.reset_robot()
+            reset = fall_reset = True
+        done = bool((self.cfg.max_ticks and self.ticks >= self.cfg.max_ticks) or (
+            self.cfg.max_episodes and len(self.episodes) >= self.cfg.max_episodes))
+        return Conclusion(finished, reset, fall_reset, done)
+
+    def reset_robot(self) -> None:
+        """Reset the robot and start an episode; stamps run on."""
+        # The reset state is stamped one period after the last one, so stamps stay unique
+        # and /clock never goes back, ~/reset calls included.
+        self.elapsed += self.sim.time + self.sim.robot.control_dt
+        self._start_episode(self.sim.reset())
+
+    def _start_episode(self, state: Optional[RobotState] = None) -> None:
+        # The live data lets a velocity score read feet from the sim (others ignore it).
+        self.tracker.start(state if state is not None else self.sim.state(), data=self.sim.data)
+
+
+__all__ = ['Conclusion', 'EPOCH', 'SimSession']
