@@ -24,6 +24,15 @@ def _fmt(x: float) -> str:
     return f'{x:g}'
 
 
+def _scale_text(factors) -> str:
+    """Return '  x0.05' (one factor for the term) or '  x(2, 2, 0.25)'; '' when unscaled."""
+    if not factors:
+        return ''
+    if len(set(factors)) == 1:
+        return f'  x{_fmt(factors[0])}'
+    return '  x(' + ', '.join(_fmt(f) for f in factors) + ')'
+
+
 def describe(path: str, model, contract) -> List[str]:
     """Human-readable lines for ``contract`` (read from ``model`` at ``path``)."""
     c, o, r = contract, contract.observation, contract.robot
@@ -36,9 +45,10 @@ def describe(path: str, model, contract) -> List[str]:
               None: 'plain Gymnasium observation'}[o.reproducible_from_state]
     quat = f', quaternions {o.quaternion_convention}' if o.quaternion_convention else ''
     lines.append(f'  observation      {o.name}: {c.obs_dim} values{quat}; {deploy}')
-    start = 0
+    start, scales = 0, (o.spec or {}).get('scales') or {}
     for name, size in o.terms:
-        lines.append(f'    [{start:4d}:{start + size:4d}]  {name:<24} {size:4d}')
+        factor = _scale_text(scales.get(name))
+        lines.append(f'    [{start:4d}:{start + size:4d}]  {name:<24} {size:4d}{factor}')
         start += size
     lo, hi = c.action_range
     lines.append(f'  action           {c.act_dim} values in [{_fmt(lo)}, {_fmt(hi)}]')

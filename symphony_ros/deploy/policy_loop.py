@@ -8,7 +8,7 @@ pd_position robot, whose PD runs downstream (the watchdog's torque gate or the d
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -45,6 +45,7 @@ class PolicyLoop:
                               'be computed from robot state (a simulator-only policy)')
         self.policy.check_description(self.robot)
         self.builder = ObservationBuilder(c.observation.name, self.robot)
+        _check_scales(policy_path, c.observation, self.builder.spec.to_dict())
         self.prev_action = np.zeros(self.robot.n_joints)
         self.inference = Percentiles()
         self.pd = PDLaw(self.robot) if self.robot.action_kind == 'pd_position' else None
@@ -131,3 +132,19 @@ class PolicyLoop:
             raise DeployError(f'robot {self.robot.name!r} is pd_position: its policy gives '
                               'joint position targets (act), not torques')
         return self.act(state)
+
+
+def _check_scales(policy_path: str, observation: ObservationContract,
+                  ours: Dict[str, Any]) -> None:
+    """Refuse a policy whose observation terms were scaled otherwise than this build scales them.
+
+    The spec's name picks the builder; its scales are part of what the actor learned on, so a
+    spec whose scales changed since the export would feed it inputs of the wrong size.
+    """
+    theirs = dict((observation.spec or {}).get('scales') or {})
+    mine = dict(ours.get('scales') or {})
+    if theirs != mine:
+        terms = sorted(t for t in set(theirs) | set(mine) if theirs.get(t) != mine.get(t))
+        raise DeployError(f'{policy_path}: observation {observation.name!r}: term scales '
+                          f'{terms} were {[theirs.get(t) for t in terms]} in training, this '
+                          f'build scales them {[mine.get(t) for t in terms]}')

@@ -186,7 +186,7 @@ def lookup(env_id: str) -> Optional[EnvEntry]:
     task, sep, robot_name = env_id.partition(':')
     if not sep or task not in TASKS:
         return None  # maybe a Gymnasium id ('module:Env-v0' is one too)
-    from .velocity_env import OBS_SPEC, VelocityTask, make_velocity_env
+    from .velocity_env import VelocityTask, make_velocity_env
     robot = get_robot(robot_name)
     if robot.action_kind != 'pd_position':
         raise ValueError(f'task {task!r} needs a pd_position robot; {robot.name!r} '
@@ -199,5 +199,4 @@ def lookup(env_id: str) -> Optional[EnvEntry]:
                              'episode_steps': spec.episode_steps}
     if spec.gait_period > 0:
         facts.update(gait_period=spec.gait_period, gait_stance=spec.gait_stance)
-    return EnvEntry(factory, tuple(dict.fromkeys((spec.obs_spec, OBS_SPEC))), robot_name,
-                    facts)
+    return EnvEntry(factory, spec.obs_specs, robot_name, facts)

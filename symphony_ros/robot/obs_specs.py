@@ -7,11 +7,13 @@ measured inputs it needs. `symphony_ros.robot.observations.ObservationBuilder` c
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
 
 import mujoco
+import numpy as np
 
 from .description import RobotDescription, get_robot
 
@@ -42,6 +44,9 @@ class ObservationSpec:
     description: str
     frames: Dict[str, str] = field(default_factory=dict)
     """Term name -> frame and units of that term."""
+    scales: Dict[str, Tuple[float, ...]] = field(default_factory=dict)
+    """Term name -> factor per element, applied to the term in the units of ``frames``; a
+    term not named is unscaled. Sensor noise is drawn in those units and scaled alike."""
 
     @property
     def dim(self) -> int:
@@ -56,13 +61,26 @@ class ObservationSpec:
             start += size
         return out
 
+    def scale_vector(self) -> Optional[np.ndarray]:
+        """Return the factor of each observation element, None when no term is scaled."""
+        if not self.scales:
+            return None
+        out = np.ones(self.dim)
+        for name, sl in self.slices().items():
+            if name in self.scales:
+                out[sl] = self.scales[name]
+        return out
+
     def to_dict(self) -> Dict[str, object]:
-        """JSON-friendly form, for ONNX metadata and reports."""
-        return {'name': self.name, 'dim': self.dim, 'robot': self.robot,
-                'terms': [[n, s] for n, s in self.terms], 'needs': list(self.needs),
-                'reproducible_from_state': self.reproducible_from_state,
-                'quaternion_convention': QUATERNION_CONVENTION,
-                'frames': dict(self.frames), 'description': self.description}
+        """JSON-friendly form, for ONNX metadata and reports (``scales`` only when some)."""
+        out = {'name': self.name, 'dim': self.dim, 'robot': self.robot,
+               'terms': [[n, s] for n, s in self.terms], 'needs': list(self.needs),
+               'reproducible_from_state': self.reproducible_from_state,
+               'quaternion_convention': QUATERNION_CONVENTION,
+               'frames': dict(self.frames), 'description': self.description}
+        if self.scales:
+            out['scales'] = {n: list(v) for n, v in self.scales.items()}
+        return out
 
 
 @functools.lru_cache(maxsize=None)
@@ -178,6 +196,25 @@ def velocity_gait(robot: RobotDescription) -> ObservationSpec:
                    'Then the gait clock (sin, cos of its phase).')
 
 
+VELOCITY_SCALES = {'imu_angular_velocity': 0.25, 'joint_vel': 0.05, 'command': (2.0, 2.0, 0.25)}
+"""legged_gym's and unitree_rl_gym's observation scales (the G1's among them): raw, the joint
+velocities (rms ~1.3 rad/s over 29 joints) outweigh the command (rms ~0.35 over 3) about
+fifty-fold in the first layer's input, and the joint positions (rms ~0.09) too; scaled, the
+command weighs most and the posture is seen."""
+
+
+def velocity_gait_scaled(robot: RobotDescription) -> ObservationSpec:
+    """Return 'velocity_gait' with the terms scaled to comparable sizes (`VELOCITY_SCALES`)."""
+    base = velocity_gait(robot)
+    n = dict(base.terms)
+    scales = {term: (tuple(float(v) for v in f) if isinstance(f, tuple)
+                     else (float(f),) * n[term]) for term, f in VELOCITY_SCALES.items()}
+    return dataclasses.replace(
+        base, name='velocity_gait_scaled', scales=scales,
+        description=f'{base.description} Scaled: IMU angular velocity x0.25, joint '
+                    'velocities x0.05, command x(2, 2, 0.25) (legged_gym\'s scales).')
+
+
 SPEC_FACTORIES: Dict[str, Callable[[RobotDescription], ObservationSpec]] = {
     'humanoid_v4_full': humanoid_v4_full,
     'humanoid_v4_action': humanoid_v4_action,
@@ -185,6 +222,7 @@ SPEC_FACTORIES: Dict[str, Callable[[RobotDescription], ObservationSpec]] = {
     'gym_humanoid_v4': gym_humanoid_v4,
     'velocity': velocity,
     'velocity_gait': velocity_gait,
+    'velocity_gait_scaled': velocity_gait_scaled,
 }
 
 OBS_SPECS: Dict[str, ObservationSpec] = {

@@ -141,7 +141,8 @@ class _ProprioceptiveTerms:
 
 _TERMS = {'humanoid_v4_full': _FullStateTerms, 'humanoid_v4_action': _FullStateTerms,
           'proprioceptive': _ProprioceptiveTerms,
-          'velocity': _ProprioceptiveTerms, 'velocity_gait': _ProprioceptiveTerms}
+          'velocity': _ProprioceptiveTerms, 'velocity_gait': _ProprioceptiveTerms,
+          'velocity_gait_scaled': _ProprioceptiveTerms}
 
 
 class ObservationBuilder:
@@ -163,6 +164,7 @@ class ObservationBuilder:
                 f'{self.spec.description} Use one of: '
                 f'{", ".join(n for n, s in OBS_SPECS.items() if s.reproducible_from_state)}')
         self._terms = _TERMS[spec_name](self.spec, self.robot)
+        self._scale = self.spec.scale_vector()
 
     @property
     def dim(self) -> int:
@@ -172,7 +174,7 @@ class ObservationBuilder:
     def build(self, state: RobotState, prev_action: Optional[np.ndarray] = None,
               out: Optional[np.ndarray] = None, command: Optional[np.ndarray] = None,
               gait_phase: Optional[np.ndarray] = None) -> np.ndarray:
-        """Return the observation (float64, shape [dim]) for ``state``.
+        """Return the observation (float64, shape [dim]) for ``state``, terms scaled.
 
         :param prev_action: the policy's previous action, robot joint order (zeros before the
             first one); required by specs that need 'previous_action', ignored by the others.
@@ -187,6 +189,8 @@ class ObservationBuilder:
         if out is None:
             out = np.empty(self.spec.dim)
         self._terms.fill(state, prev_action, out, command, gait_phase)
+        if self._scale is not None:
+            out *= self._scale
         if not np.isfinite(out).all():
             bad = [n for n, s in self.spec.slices().items() if not np.isfinite(out[s]).all()]
             raise ValueError(f'observation spec {self.spec.name!r}: non-finite values in '

@@ -252,6 +252,11 @@ class Randomized(gym.Wrapper):
         for term, size in obs_spec.get('terms', []):
             self.slices[term] = slice(start, start + size)
             start += size
+        self.factors: Dict[str, np.ndarray] = {
+            term: np.asarray(f, dtype=np.float64)
+            for term, f in (obs_spec.get('scales') or {}).items()}
+        """Term -> the spec's scale per element: noise and biases are drawn in the term's
+        units, then scaled as the term is."""
         self.rng = np.random.default_rng(0)
         self.draws: Dict[str, Any] = {}
         self._queue: deque = deque()
@@ -362,10 +367,13 @@ class Randomized(gym.Wrapper):
                 s = self.slices.get(term)
                 if s is not None and amp:
                     a = amp * self._noise_scale
-                    obs[s] += self.rng.uniform(-a, a, s.stop - s.start)
+                    obs[s] += self.rng.uniform(-a, a, s.stop - s.start) * self._factor(term)
         for term, b in self._bias.items():
-            obs[self.slices[term]] += b
+            obs[self.slices[term]] += b * self._factor(term)
         return obs
+
+    def _factor(self, term: str) -> 'np.ndarray | float':
+        return self.factors.get(term, 1.0)
 
     # ---- step -------------------------------------------------------------------------------
     def step(self, action: np.ndarray):
@@ -400,7 +408,7 @@ class Randomized(gym.Wrapper):
             u.frame_skip = self.frame_skip
         prev = self.slices.get('previous_action')
         if prev is not None:
-            obs[prev] = sent
+            obs[prev] = sent * self._factor('previous_action')
         info['applied_action'] = applied
         info['clean_obs'] = obs.copy()
         return self._noisy(obs), reward, terminated, truncated, info

@@ -41,6 +41,7 @@ from .velocity_reward import VelocityReward
 TASK = 'velocity'
 OBS_SPEC = 'velocity'
 GAIT_OBS_SPEC = 'velocity_gait'
+GAIT_SCALED_OBS_SPEC = 'velocity_gait_scaled'
 
 DEFAULT_WEIGHTS = {
     'track_lin_vel': 1.0, 'track_ang_vel': 0.5, 'alive': 0.15, 'upright': -1.0,
@@ -177,6 +178,13 @@ class VelocityTask:
         """Return the observation the task gives: with the gait clock or without."""
         return GAIT_OBS_SPEC if self.gait_period > 0 else OBS_SPEC
 
+    @property
+    def obs_specs(self) -> Tuple[str, ...]:
+        """Return the observations a policy of this task may take, the default first."""
+        if self.gait_period > 0:
+            return (GAIT_OBS_SPEC, GAIT_SCALED_OBS_SPEC, OBS_SPEC)
+        return (OBS_SPEC,)
+
     def gait_clock(self, dt: float) -> Optional[GaitClock]:
         """Return the task's gait clock at control period ``dt`` (None: no clock)."""
         if self.gait_period <= 0:
@@ -201,15 +209,17 @@ class VelocityEnv(gym.Env):
         :param obs_spec: the observation to give (empty: the task's). The reward is the
             task's either way: a policy that does not see the gait clock ('velocity') is still
             scored on the gait terms, as the sim node and a recording score it.
-        :raises ValueError: 'velocity_gait' on a task with no gait clock, or another spec.
+        :raises ValueError: a spec not in the task's `obs_specs` (a gait spec on a task with
+            no gait clock).
         """
         self.robot = robot
         self.task = task or VelocityTask.for_robot(robot)
         obs_spec = obs_spec or self.task.obs_spec
-        if obs_spec not in (OBS_SPEC, self.task.obs_spec):
-            raise ValueError(f'task {TASK!r} on {robot.name!r}: observation {obs_spec!r} needs '
-                             f'a gait clock (tasks.{TASK}.gait_period > 0 in {robot.source}); '
-                             f'expected {OBS_SPEC!r}')
+        if obs_spec not in self.task.obs_specs:
+            gait = ('' if self.task.gait_period > 0 else f' (the others need a gait clock: '
+                    f'tasks.{TASK}.gait_period > 0 in {robot.source})')
+            raise ValueError(f'task {TASK!r} on {robot.name!r}: observation {obs_spec!r}; '
+                             f'expected one of {", ".join(self.task.obs_specs)}{gait}')
         self.law = PDLaw(robot)
         self.model = build_model(robot)
         self.data = mujoco.MjData(self.model)
@@ -370,7 +380,7 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
                       **kwargs: Any) -> gym.Env:
     """Return the velocity task on ``robot`` (a pd_position robot).
 
-    :param obs_spec: the observation to give ('velocity' or 'velocity_gait'; empty: the one
+    :param obs_spec: the observation to give (one of the task's `obs_specs`; empty: the one
         the robot file's task settings give).
     :param reward_weights: weights over the robot file's task (a run's --reward-weights).
     :raises ValueError: a torque robot, a bad ``tasks.velocity`` in its robot file, or an
@@ -387,5 +397,5 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
     return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec)
 
 
-__all__ = ['DEFAULT_WEIGHTS', 'GAIT_OBS_SPEC', 'VelocityEnv', 'VelocityTask', 'make_velocity_env',
-           'parse_weights']
+__all__ = ['DEFAULT_WEIGHTS', 'GAIT_OBS_SPEC', 'GAIT_SCALED_OBS_SPEC', 'VelocityEnv',
+           'VelocityTask', 'make_velocity_env', 'parse_weights']

@@ -122,3 +122,27 @@ def test_a_held_state_sent_again_is_acted_on_from_the_memory_it_first_found(g1_o
     for _ in range(5):
         plain.act(state, cmd)
     assert plain.ticks == 5
+
+
+def test_a_scaled_observation_deploys_scaled_and_other_scales_are_refused(tmp_path, capsys):
+    from symphony_ros.cli.main import main
+    robot = get_robot('g1')
+    scaled = export_g1_policy(str(tmp_path), obs_spec='velocity_gait_scaled')
+    assert main(['inspect', scaled]) == 0
+    text = capsys.readouterr().out
+    assert 'joint_vel                  29  x0.05' in text
+    assert 'command                     3  x(2, 2, 0.25)' in text
+    assert 'projected_gravity           3\n' in text             # unscaled: no factor
+    loop = PolicyLoop(scaled, robot)
+    state = standing_state(robot)
+    target, action = loop.act(state, np.array([0.5, 0.0, 0.4]))
+    obs = ObservationBuilder('velocity_gait_scaled', robot).build(
+        state, np.zeros(robot.n_joints), command=np.array([0.5, 0.0, 0.4]),
+        gait_phase=np.array([0.0, 1.0]))
+    np.testing.assert_allclose(obs[-5:], [1.0, 0.0, 0.1, 0.0, 1.0])   # command x(2, 2, 0.25)
+    np.testing.assert_allclose(action, loop.policy.act(obs), atol=1e-6)
+    # A contract whose scales differ from this build's: the actor would get the wrong sizes.
+    other = str(tmp_path / 'other.onnx')
+    rewrite_contract(scaled, other, lambda text: text.replace('[0.05,', '[0.1,', 1))
+    with pytest.raises(DeployError, match=r"term scales \['joint_vel'\] were \[\[0\.1"):
+        PolicyLoop(other, robot)

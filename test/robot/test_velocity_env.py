@@ -168,9 +168,28 @@ def test_episodes_start_at_every_phase_of_the_clock(g1_env):
 
 def test_a_clock_observation_needs_a_task_with_a_clock():
     robot = get_robot('g1')
-    with pytest.raises(ValueError, match="'velocity_gait' needs a gait clock"):
-        VelocityEnv(robot, VelocityTask(), obs_spec='velocity_gait')
+    for spec in ('velocity_gait', 'velocity_gait_scaled'):
+        with pytest.raises(ValueError, match=f"observation '{spec}'; expected one of velocity "
+                                             r"\(the others need a gait clock"):
+            VelocityEnv(robot, VelocityTask(), obs_spec=spec)
     assert VelocityEnv(robot, VelocityTask()).observation_space.shape == (96,)
+
+
+def test_the_scaled_observation_is_the_plain_one_times_its_scales():
+    robot = get_robot('g1')
+    plain, scaled = make_env('velocity:g1'), make_env('velocity:g1', 'velocity_gait_scaled')
+    spec = scaled.unwrapped.builder.spec
+    assert spec.to_dict()['scales'] == {'imu_angular_velocity': [0.25] * 3,
+                                        'joint_vel': [0.05] * robot.n_joints,
+                                        'command': [2.0, 2.0, 0.25]}
+    assert 'scales' not in plain.unwrapped.builder.spec.to_dict()   # older contracts match
+    factor = spec.scale_vector()
+    obs = [plain.reset(seed=2)[0], scaled.reset(seed=2)[0]]
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        np.testing.assert_allclose(obs[1], obs[0] * factor, atol=1e-12)
+        a = rng.uniform(-0.4, 0.4, robot.n_joints)
+        obs = [plain.step(a)[0], scaled.step(a)[0]]
 
 
 def test_gait_clock_phase_and_feet():

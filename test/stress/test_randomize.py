@@ -161,6 +161,25 @@ def test_obs_noise_per_term_and_the_sent_previous_action():
     np.testing.assert_array_equal(obs[s['previous_action']], a)  # sent, not the delayed one
 
 
+def test_a_scaled_observation_gets_the_same_noise_draws_scaled_as_its_terms():
+    values = {'obs_noise_scale': 1.0, 'imu_bias_scale': 1.0, 'delay_s': 0.02}
+    plain = randomize_env(make_env('velocity:g1'), point_spec(values), get_robot('g1'))
+    scaled = randomize_env(make_env('velocity:g1', 'velocity_gait_scaled'), point_spec(values),
+                           get_robot('g1'))
+    factor = scaled.env.unwrapped.builder.spec.scale_vector()
+    for env in (plain, scaled):
+        env.reset(seed=4)
+    a = np.full(plain.action_space.shape, 0.1)
+    for _ in range(3):
+        (po, *_, pi), (so, *_, si) = plain.step(a), scaled.step(a)
+    # Noise and biases drawn in each term's units, then scaled with it: the same draws.
+    np.testing.assert_allclose(so - si['clean_obs'], (po - pi['clean_obs']) * factor,
+                               atol=1e-12)
+    np.testing.assert_allclose(si['clean_obs'], pi['clean_obs'] * factor, atol=1e-12)
+    jv = scaled.slices['joint_vel']
+    assert 0 < np.abs(so[jv] - si['clean_obs'][jv]).max() <= 1.5 * 0.05
+
+
 def test_episode_log_lines(tmp_path):
     log = str(tmp_path / 'r.jsonl')
     env = make_randomized_env(HUMANOID, None, randomization(HUMANOID, 'default'), log)
