@@ -33,7 +33,8 @@ from .state import MujocoStateReader, RobotState
 CRITIC_SPEC = 'humanoid_v4_full'
 """Full-state observation put in ``info['critic_obs']`` (for an asymmetric critic)."""
 
-HUMANOID_SPECS = ('humanoid_v4_full', 'humanoid_v4_action', 'proprioceptive', 'gym_humanoid_v4')
+HUMANOID_SPECS = ('humanoid_v4_full', 'humanoid_v4_action', 'humanoid_v4_torque', 'proprioceptive',
+                  'gym_humanoid_v4')
 """Observation specs of the project's Humanoid-v4; the first is the default."""
 
 

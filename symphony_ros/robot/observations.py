@@ -140,6 +140,7 @@ class _ProprioceptiveTerms:
 
 
 _TERMS = {'humanoid_v4_full': _FullStateTerms, 'humanoid_v4_action': _FullStateTerms,
+          'humanoid_v4_torque': _FullStateTerms,
           'proprioceptive': _ProprioceptiveTerms,
           'velocity': _ProprioceptiveTerms, 'velocity_gait': _ProprioceptiveTerms,
           'velocity_gait_scaled': _ProprioceptiveTerms}

@@ -144,6 +144,18 @@ def test_an_observation_that_appends_terms_widens_the_actor_which_acts_as_loaded
         trainer.close()
 
 
+def test_the_previous_action_as_torque_widens_the_actor_alike(source, tmp_path):
+    policy = str(tmp_path / 'p.onnx')
+    export_policy(str(source), policy)
+    trainer = Trainer(_cfg(tmp_path / 'torque', init_from=policy,
+                           obs_spec='humanoid_v4_torque'), progress=False, tensorboard=False)
+    try:
+        assert trainer.obs_dim == 376 + 17
+        assert any('this run adds previous_action, given weight 0' in n for n in trainer.notes)
+    finally:
+        trainer.close()
+
+
 def test_an_observation_that_differs_otherwise_is_refused_naming_both_specs(source, tmp_path):
     policy = str(tmp_path / 'p.onnx')
     export_policy(str(source), policy)

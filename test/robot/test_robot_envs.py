@@ -6,6 +6,7 @@ import pytest
 
 from symphony_ros.core import envs as core_envs
 from symphony_ros.core.envs import make_env
+from symphony_ros.robot import get_robot
 from symphony_ros.robot.envs import ENVS, StateObservation
 from symphony_ros.robot.observations import ObservationBuilder, get_obs_spec
 
@@ -50,7 +51,8 @@ def test_make_env_gives_the_project_humanoid_with_376_dims():
         make_env('Humanoid-v4', obs_spec='gym')
 
 
-@pytest.mark.parametrize('spec', ['humanoid_v4_full', 'humanoid_v4_action', 'proprioceptive'])
+@pytest.mark.parametrize('spec', ['humanoid_v4_full', 'humanoid_v4_action', 'humanoid_v4_torque',
+                                  'proprioceptive'])
 def test_env_observation_equals_builder_on_the_published_state(spec):
     """Training and deployment agree by construction: same builder, same state."""
     env = make_env('Humanoid-v4', obs_spec=spec)
@@ -64,7 +66,9 @@ def test_env_observation_equals_builder_on_the_published_state(spec):
         np.testing.assert_allclose(info['critic_obs'], critic.build(state), rtol=0, atol=1e-9)
         np.testing.assert_array_equal(env.get_wrapper_attr('previous_action')(), prev)
         if 'previous_action' in env.obs_spec.slices():
-            np.testing.assert_array_equal(obs[env.obs_spec.slices()['previous_action']], prev)
+            sl = env.obs_spec.slices()['previous_action']
+            gear = get_robot().gear if spec == 'humanoid_v4_torque' else 1.0   # torque asked
+            np.testing.assert_array_equal(obs[sl], prev * gear)
     env.close()
 
 
