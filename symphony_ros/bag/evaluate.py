@@ -246,7 +246,7 @@ def _replay_policy(ev: Evaluation, kind: str, path: str,
     from ..deploy.policy_loop import DeployError
     from ..policy.errors import PolicyError
     try:
-        run = run_open_loop(path, robot, ev.timeline)
+        run = run_open_loop(path, robot, ev.timeline, recorded=kind == 'recorded')
     except (DeployError, PolicyError) as exc:
         raise EvaluationError(f'{kind} policy refused: {exc}') from None
     setattr(ev, kind, run)

@@ -9,12 +9,18 @@ observations were rebuilt right); for a candidate it says what it would have com
 pd_position policy's torque is the PD law's at the state it answered (the first physics
 step's), as the recorded commands' are. A policy with a gait clock gets the clock tick that
 best reproduces the first recorded commands (a recording does not carry it).
+
+The recorded policy may have had a cmd_vel the recorder logged only after that policy's
+command (a recorder behind on its queues logs each topic's backlog in turn); a tick that the
+cmd_vel in force by log time does not reproduce is tried with the next one logged, and takes
+it if that reproduces. Else the difference would enter the previous action and every tick
+after it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -45,24 +51,42 @@ class OpenLoopRun:
     first_error: str = ''
 
 
-def run_open_loop(path: str, robot: RobotDescription, tl: Timeline) -> OpenLoopRun:
+def run_open_loop(path: str, robot: RobotDescription, tl: Timeline,
+                  recorded: bool = False) -> OpenLoopRun:
     """Act on the state of every recorded command; skip the ones without a full state.
 
+    :param recorded: ``path`` is the recorded policy: a tick may take the next cmd_vel
+        logged when that, not the one in force by log time, reproduces it.
     :raises DeployError, PolicyError: the policy cannot drive this robot (joint list,
         control period, model, observation spec), with a message naming the file.
     """
     loop = PolicyLoop(path, robot)
-    commands = (tl.velocity_commands(np.array([c.log_ns for c in tl.commands], np.int64))
-                if loop.needs_command else [None] * len(tl.commands))
-    start = 0 if loop.clock is None else _clock_start(loop, tl, commands)
-    return _replay(loop, tl, commands, start)
+    choices = _command_choices(tl, loop.needs_command, recorded)
+    start = 0 if loop.clock is None else _clock_start(loop, tl, choices)
+    return _replay(loop, tl, choices, start)
+
+
+def _command_choices(tl: Timeline, needs_command: bool, recorded: bool) -> list:
+    """Return per recorded command the velocity commands to try, the one in force first."""
+    if not needs_command:
+        return [(None,)] * len(tl.commands)
+    logs = np.array([c.log_ns for c in tl.commands], np.int64)
+    now = tl.velocity_commands(logs)
+    if not recorded or not tl.cmd_vel:
+        return [(c,) for c in now]
+    cmd_logs = np.array([t for t, _ in tl.cmd_vel], np.int64)
+    after = np.searchsorted(cmd_logs, logs, side='right')
+    # The in-force command at the next cmd_vel's log time (the last command's own if none).
+    nxt = tl.velocity_commands(cmd_logs[np.minimum(after, len(cmd_logs) - 1)])
+    return [(a,) if i >= len(cmd_logs) or np.array_equal(a, b) else (a, b)
+            for a, b, i in zip(now, nxt, after)]
 
 
 CLOCK_PROBE = 8
 """Recorded ticks a gait policy's clock is matched on (`_clock_start`)."""
 
 
-def _clock_start(loop: PolicyLoop, tl: Timeline, commands: list) -> int:
+def _clock_start(loop: PolicyLoop, tl: Timeline, choices: list) -> int:
     """Return the gait-clock tick of the first recorded command: the one that reproduces best.
 
     A recording does not carry the policy's clock (it counts from the policy's first action,
@@ -71,7 +95,7 @@ def _clock_start(loop: PolicyLoop, tl: Timeline, commands: list) -> int:
     """
     best, best_err = 0, np.inf
     for start in range(loop.clock.cycle_ticks):
-        run = _replay(loop, tl, commands, start, limit=CLOCK_PROBE)
+        run = _replay(loop, tl, choices, start, limit=CLOCK_PROBE)
         if len(run.rows):
             err = float(np.abs(run.actions - recorded_actions(
                 tl.commands, run.rows, tl.robot.n_joints)).sum())
@@ -80,10 +104,11 @@ def _clock_start(loop: PolicyLoop, tl: Timeline, commands: list) -> int:
     return best
 
 
-def _replay(loop: PolicyLoop, tl: Timeline, commands: list, clock_start: int,
+def _replay(loop: PolicyLoop, tl: Timeline, choices: list, clock_start: int,
             limit: Optional[int] = None) -> OpenLoopRun:
     """Feed ``loop`` (reset: no previous action, clock at ``clock_start``) the recorded ticks.
 
+    :param choices: per recorded command, the velocity commands to try (`_command_choices`).
     :param limit: stop after this many ticks acted on (None: all).
     """
     robot = loop.robot
@@ -104,23 +129,43 @@ def _replay(loop: PolicyLoop, tl: Timeline, commands: list, clock_start: int,
             continue
         state = tl.states[cmd.state_index].state
         try:
-            out, _ = loop.act(state, commands[k])
+            out, action = _act(loop, law, state, choices[k], cmd.action)
         except ValueError as exc:      # a field the observation needs is missing
             skipped += 1
             loop.ticks += 1
             first = first or str(exc)
             continue
         rows.append(k)
-        if law is None:
-            torques.append(out)
-            actions.append(out / robot.gear)
-        else:
-            torques.append(law.torque(out, state.joint_positions, state.joint_velocities))
-            actions.append(law.action(out))
+        actions.append(action)
+        torques.append(out if law is None else
+                       law.torque(out, state.joint_positions, state.joint_velocities))
     n = robot.n_joints
     return OpenLoopRun(loop.policy.path, np.array(rows, dtype=np.intp),
                        np.array(actions) if actions else np.zeros((0, n)),
                        np.array(torques) if torques else np.zeros((0, n)), skipped, first)
+
+
+def _act(loop: PolicyLoop, law: Optional[PDLaw], state, choices: tuple,
+         recorded: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Return (torque or targets, clipped action) of one tick under the fitting command.
+
+    The first of ``choices`` that reproduces ``recorded``, or the first when none does.
+    """
+    memory = loop.memory
+    for command in choices:
+        loop.memory = memory
+        out, _ = loop.act(state, command)
+        action = _clipped(loop, law, out)
+        if len(choices) == 1 or np.abs(action - recorded).max() < REPRODUCED:
+            return out, action
+    loop.memory = memory
+    out, _ = loop.act(state, choices[0])
+    return out, _clipped(loop, law, out)
+
+
+def _clipped(loop: PolicyLoop, law: Optional[PDLaw], out: np.ndarray) -> np.ndarray:
+    """Return the clipped action of a tick's torque (or, for a PD robot, its targets)."""
+    return out / loop.robot.gear if law is None else law.action(out)
 
 
 def recorded_actions(commands: List[Command], rows: np.ndarray, n: int) -> np.ndarray:
