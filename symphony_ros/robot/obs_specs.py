@@ -179,8 +179,8 @@ def humanoid_v4_torque(robot: RobotDescription) -> ObservationSpec:
 
     Scaled by each joint's gear (N*m, as qfrc_actuator): raw, the previous action (rms ~0.3
     over 17 values) weighs about 1e-5 of the first layer's input next to the contact forces
-    and torques (rms 34-59 over 107), and an actor learning to act under delay gave it almost
-    no weight; as torques it weighs as much as the measured ones.
+    and torques (rms 34-59 over 107), too little for an actor to learn from; as torques it
+    weighs as much as the measured ones.
     """
     base = humanoid_v4_action(robot)
     return dataclasses.replace(
