@@ -26,10 +26,11 @@ from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpo
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig, curriculum_text
 from .envs import (check_env_name, critic_dim, default_obs_spec, env_dims, episode_limit,
-                   get_rng_state, make_run_env, make_test_env, mirror_maps, randomization,
-                   run_env_options, set_rng_state)
+                   get_rng_state, make_run_env, make_test_env, mirror_maps, obs_terms,
+                   randomization, run_env_options, set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .init_source import InitFrom
+from .input_balance import faint_terms_note
 from .replay import Batch, FadingReplayBuffer
 from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, extend_curriculum,
                       identity, randomize_width, read_run_config, write_run_config)
@@ -289,6 +290,7 @@ class Trainer(InitFrom):
         if not p.learning and p.step - p.warmup_from >= self.sym.explore_steps:
             self.buffer.finish_warmup(keep_scale=self._keep_scale)
             p.learning = True
+            self._note_input_balance()
         if p.learning:
             self._update()
         if terminated or truncated:
@@ -331,6 +333,16 @@ class Trainer(InitFrom):
     def _note(self, line: str) -> None:
         for callback in self.on_note:
             callback(line)
+
+    def _note_input_balance(self) -> None:
+        """Name the observation terms the warm-up shows the actor's first layer barely sees."""
+        terms = obs_terms(self.cfg.env, self.obs_spec) if self.obs_spec else None
+        if terms is None or sum(size for _, size in terms) != self.obs_dim:
+            return
+        n = len(self.buffer)
+        note = faint_terms_note(self.buffer.obs[:n].cpu().numpy(), terms, self.obs_spec)
+        if note:
+            self._note(note)
 
     def _update(self) -> None:
         # Made at the first update, so the callbacks attached after construction hear it.
