@@ -288,9 +288,9 @@ class Trainer(InitFrom):
         p.step += 1
         self._obs, self._critic_obs = next_obs, next_critic
         if not p.learning and p.step - p.warmup_from >= self.sym.explore_steps:
+            self._note_input_balance()      # before the warm-up data is tiled over the buffer
             self.buffer.finish_warmup(keep_scale=self._keep_scale)
             p.learning = True
-            self._note_input_balance()
         if p.learning:
             self._update()
         if terminated or truncated:
@@ -339,8 +339,7 @@ class Trainer(InitFrom):
         terms = obs_terms(self.cfg.env, self.obs_spec) if self.obs_spec else None
         if terms is None or sum(size for _, size in terms) != self.obs_dim:
             return
-        n = len(self.buffer)
-        note = faint_terms_note(self.buffer.obs[:n].cpu().numpy(), terms, self.obs_spec)
+        note = faint_terms_note(self.buffer.ordered('obs').cpu().numpy(), terms, self.obs_spec)
         if note:
             self._note(note)
 
