@@ -151,16 +151,16 @@ def _act(loop: PolicyLoop, law: Optional[PDLaw], state, choices: tuple,
 
     The first of ``choices`` that reproduces ``recorded``, or the first when none does.
     """
-    memory = loop.memory
+    memory, first = loop.memory, None
     for command in choices:
         loop.memory = memory
         out, _ = loop.act(state, command)
         action = _clipped(loop, law, out)
         if len(choices) == 1 or np.abs(action - recorded).max() < REPRODUCED:
             return out, action
-    loop.memory = memory
-    out, _ = loop.act(state, choices[0])
-    return out, _clipped(loop, law, out)
+        first = first or (out, action, loop.memory)
+    out, action, loop.memory = first
+    return out, action
 
 
 def _clipped(loop: PolicyLoop, law: Optional[PDLaw], out: np.ndarray) -> np.ndarray:

@@ -15,7 +15,6 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
-from ..util.files import sha256_file
 from .checkpoint import (CheckpointError, check_checkpoint, hashed_torch_load,
                          latest_checkpoint, load_replay)
 from .envs import canonical_env_id, obs_terms
@@ -113,10 +112,13 @@ class InitFrom:
 
     def _record_source(self, path: str, sha256: Optional[str], step: int,
                        theirs: Dict[str, object]) -> None:
-        """Record in this run's config which file it began from and the steps behind it."""
+        """Record in this run's config which file it began from and the steps behind it.
+
+        ``sha256``: of the bytes `read_init_source` loaded, never of a second read.
+        """
         before = int((theirs.get('init_source') or {}).get('steps') or 0)
         self.cfg = dataclasses.replace(self.cfg, init_source={
-            'path': path, 'sha256': sha256 or sha256_file(path), 'steps': int(step) + before})
+            'path': path, 'sha256': sha256, 'steps': int(step) + before})
 
     def _fresh_critic(self) -> str:
         return ('this critic and the optimizer start fresh' +

@@ -176,7 +176,7 @@ class VelocityTask:
     @property
     def obs_spec(self) -> str:
         """Return the observation the task gives: with the gait clock or without."""
-        return GAIT_OBS_SPEC if self.gait_period > 0 else OBS_SPEC
+        return self.obs_specs[0]
 
     @property
     def obs_specs(self) -> Tuple[str, ...]:
