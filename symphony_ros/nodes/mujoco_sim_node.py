@@ -35,6 +35,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64, Float64MultiArray, String
@@ -46,8 +47,10 @@ from ..sim.episodes import EpisodeResult, episode_line, run_summary
 from ..sim.gantry import Gantry, REARM_PERIOD, SETTLE_OUTPUTS
 from ..sim.lockstep import LockstepGate, passed_through, passed_through_target
 from ..sim.session import SimSession
+from ..util.stop_flag import StopFlag
 from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
                        imu_msg, joint_state_msg, odometry_msg, to_time)
+from .signals import keep_signals
 
 FINISH_WAIT = 1.0
 """s a finished run waits for the watchdog's disarm, and for each publisher's last
@@ -377,46 +380,52 @@ class MujocoSimNode(Node):
             pub.wait_for_all_acked(Duration(seconds=FINISH_WAIT))
 
 
-def _spin(executor: SingleThreadedExecutor, stop: threading.Event) -> None:
+def _spin(executor: SingleThreadedExecutor, stop: threading.Event,
+          signalled: StopFlag) -> None:
     # One executor thread beside the lockstep loop in the main thread: a MultiThreadedExecutor
     # can lose wake-ups, leaving watchdog outputs unread until a lockstep tick times out.
     # Joined before shutdown, so no thread is left inside the middleware at exit.
+    # A signal shuts the context down from here, as rclpy's own handler would from its
+    # thread, but with no KeyboardInterrupt raised into the main thread: one raised inside
+    # rclpy's locks can leave one held and hang the shutdown.
     try:
         while not stop.is_set() and rclpy.ok():
+            if signalled.is_set():
+                rclpy.try_shutdown()
+                break
             executor.spin_once(timeout_sec=0.05)
     except ExternalShutdownException:
         pass
     except Exception:   # rclpy's RCLError is not public
         if rclpy.ok():
             raise
-        # A signal shut the context down between the check and the wait: we are done.
+        # The context was shut down between the check and the wait: we are done.
 
 
 def main(args=None) -> None:
-    """Run the node until Ctrl-C or shutdown."""
-    rclpy.init(args=args)
+    """Run the node until SIGINT, SIGTERM or shutdown."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signalled = StopFlag()
+    keep_signals(lambda _: signalled.set())
     node = MujocoSimNode()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     stop = threading.Event()
-    spin = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
+    spin = threading.Thread(target=_spin, args=(executor, stop, signalled), daemon=True)
     spin.start()
     try:
         if node.lockstep:
             node.lockstep_loop()
         while rclpy.ok() and spin.is_alive() and not node.done.wait(0.1):
             pass
-        if node.done.is_set():
+        if node.done.is_set() and not signalled.is_set():
             node.finish()
-    except KeyboardInterrupt:
-        pass
     finally:
         stop.set()
         spin.join()
         executor.shutdown()
         node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        rclpy.try_shutdown()
 
 
 if __name__ == '__main__':

@@ -25,6 +25,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Imu, JointState
 
 from ..deploy.config import PolicyNodeConfig
@@ -36,9 +37,13 @@ from ..graph import topics
 from ..policy.errors import PolicyError
 from ..robot.description import get_robot
 from ..stress.gate import deploy_warning
+from ..util.stop_flag import StopFlag
 from .messages import COMMAND_PUB_QOS, STATE_LATEST_QOS, declare_config
 from .realtime import apply_realtime_priority
+from .signals import keep_signals, stop_on_signals
 
+SPIN_TIMEOUT = 0.1
+"""Longest idle wait (s) of the executor: a stop asked by a signal is seen within it."""
 WAIT_WARN = 5.0
 """s without any message on a needed input before policy_node says so (and again as often)."""
 
@@ -207,28 +212,35 @@ class PolicyNode(Node):
 
 def main(args=None) -> None:
     """Run the node; a contract mismatch is reported in one line and exits with code 2."""
-    rclpy.init(args=args)
+    # Own signal handling, as the watchdog's: rclpy's handler would also raise
+    # KeyboardInterrupt at whatever line the main thread is on, inside rclpy's own locks
+    # included, and a lock left held there hangs the shutdown past SIGTERM. The handler
+    # only sets a flag; the loop below sees it within one spin.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = StopFlag()
+    keep_signals(lambda _: stop.set())
     node = None
     code = 0
     try:
         node = PolicyNode()
+        stop_on_signals(node, lambda _: stop.set())
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         if node.cfg.realtime_priority:
             problem = apply_realtime_priority(node.cfg.realtime_priority)
             if problem:
                 node.get_logger().warning(problem)
-        executor.spin()
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
     except (DeployError, PolicyError, ValueError) as exc:
         print(f'policy_node: refusing to start: {exc}', file=sys.stderr)
         code = 2
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except ExternalShutdownException:
         pass
     finally:
         if node is not None:
             node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        rclpy.try_shutdown()
     time.sleep(0)
     sys.exit(code)
 

@@ -319,7 +319,7 @@ def main(args: Optional[List[str]] = None) -> int:
         executor.add_node(node)
         node.start_output(priority)
         while not stop.is_set():
-            executor.spin_once()
+            executor.spin_once(timeout_sec=0.1)  # a signal is seen within 0.1 s
     except ExternalShutdownException:
         pass
     finally:
