@@ -20,6 +20,8 @@ import gymnasium as gym
 import numpy as np
 
 if TYPE_CHECKING:
+    from symphony_ros.robot.obs_specs import ObservationSpec
+
     from .config import TrainConfig
 
 
@@ -86,20 +88,35 @@ def make_env(name: str, obs_spec: Optional[str] = None, **kwargs) -> gym.Env:
     return env
 
 
-def obs_terms(name: str, obs_spec: str) -> Optional[Tuple[Tuple[str, int], ...]]:
-    """Return the (term, size) pairs of spec ``obs_spec`` on env ``name``'s robot.
-
-    None for a Gymnasium env (no robot) or a spec the robot does not know.
-    """
+def _robot_obs_spec(name: str, obs_spec: str) -> Optional[ObservationSpec]:
+    """Return spec ``obs_spec`` on env ``name``'s robot, or None (no robot, unknown spec)."""
     entry = lookup(name)
     if entry is None:
         return None
     from symphony_ros.robot.description import get_robot
     from symphony_ros.robot.obs_specs import get_obs_spec
     try:
-        return get_obs_spec(obs_spec, get_robot(entry.robot)).terms
+        return get_obs_spec(obs_spec, get_robot(entry.robot))
     except ValueError:
         return None
+
+
+def obs_terms(name: str, obs_spec: str) -> Optional[Tuple[Tuple[str, int], ...]]:
+    """Return the (term, size) pairs of spec ``obs_spec`` on env ``name``'s robot.
+
+    None for a Gymnasium env (no robot) or a spec the robot does not know.
+    """
+    spec = _robot_obs_spec(name, obs_spec)
+    return None if spec is None else spec.terms
+
+
+def obs_scales(name: str, obs_spec: str) -> Optional[Dict[str, List[float]]]:
+    """Return the per-term factors of spec ``obs_spec`` on env ``name``'s robot ({}: none).
+
+    In the JSON form of the policy contract; None where :func:`obs_terms` is.
+    """
+    spec = _robot_obs_spec(name, obs_spec)
+    return None if spec is None else spec.to_dict().get('scales', {})
 
 
 def randomization(name: str, which: Optional[str], scale: float = 1.0):

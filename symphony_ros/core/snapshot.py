@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from .checkpoint import (CheckpointError, atomic_torch_save, check_checkpoint,
                          latest_checkpoint, safe_torch_load)
@@ -32,6 +32,8 @@ class ActorSource:
     obs_spec: Optional[str]
     sha256: Optional[str] = None
     """Hex SHA-256 of the file the actor was read from, when the reader hashed its bytes."""
+    obs_scales: Optional[Dict[str, List[float]]] = None
+    """The spec's per-term factors it was trained with (None: not recorded, older files)."""
 
 
 def save_best_actor(run_dir: str, actor: Actor, info: Dict[str, Any]) -> str:
@@ -54,7 +56,7 @@ def _build(state: Dict[str, Any], weights: Dict[str, Any], path: str,
     tc = state.get('train_config', {})
     return ActorSource(actor, path, cfg, tc, int(state.get('step', 0)),
                        state.get('test_return'), tc.get('env', ''), state.get('obs_spec'),
-                       sha256)
+                       sha256, state.get('obs_scales'))
 
 
 def load_actor(path: str) -> ActorSource:

@@ -26,8 +26,8 @@ from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpo
                          load_checkpoint, load_replay, replay_path, save_checkpoint)
 from .config import SymphonyConfig, TrainConfig, curriculum_text
 from .envs import (check_env_name, critic_dim, default_obs_spec, env_dims, episode_limit,
-                   get_rng_state, make_run_env, make_test_env, mirror_maps, obs_terms,
-                   randomization, run_env_options, set_rng_state)
+                   get_rng_state, make_run_env, make_test_env, mirror_maps, obs_scales,
+                   obs_terms, randomization, run_env_options, set_rng_state)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .init_source import InitFrom
 from .input_balance import faint_terms_note
@@ -146,6 +146,10 @@ def _run_obs_spec(cfg: TrainConfig, resume: bool) -> str:
     return default_obs_spec(cfg.env)
 
 
+def _factors(scales: Dict[str, List[float]], terms: List[str]) -> str:
+    return '; '.join(f'{t} {scales[t] if t in scales else "none"}' for t in terms)
+
+
 class Trainer(InitFrom):
     """One training run in one run folder.
 
@@ -189,6 +193,8 @@ class Trainer(InitFrom):
         self.obs_dim, self.act_dim = env_dims(self.env)
         # The spec actually used (config.json records it), so an export never guesses it.
         self.obs_spec = cfg.obs_spec
+        self.obs_scales = obs_scales(cfg.env, cfg.obs_spec) if cfg.obs_spec else None
+        """The spec's per-term factors (checkpoints record them; a resume compares)."""
         self.limit = cfg.episode_limit or episode_limit(self.env)
         self.critic_dim = critic_dim(self.env) if cfg.privileged_critic else None
         """Size of the privileged critic's observation (None: the critic sees obs)."""
@@ -542,6 +548,7 @@ class Trainer(InitFrom):
     def _info(self, test_return: float, step: Optional[int] = None) -> Dict[str, object]:
         return dict(identity(self.cfg, self.sym), obs_dim=self.obs_dim, act_dim=self.act_dim,
                     critic_dim=self.agent.critic_dim, obs_spec=self.obs_spec,
+                    obs_scales=self.obs_scales,
                     test_return=test_return, step=self.step_count if step is None else step)
 
     def save(self) -> str:
@@ -606,6 +613,25 @@ class Trainer(InitFrom):
                               f'{last["scale_before"]:g}); config.json '
                               "records it in the run's curriculum, and the policy card too")
 
+    def _check_scales(self, state: Dict[str, object], path: str) -> None:
+        """Refuse a checkpoint trained on other observation factors than the spec's now.
+
+        The spec is resumed by name; had its factors changed since, the networks would be fed
+        inputs of other sizes than they learned on without a word. Checkpoints written
+        before factors were recorded carry none and are not compared.
+        """
+        from symphony_ros.robot.obs_specs import scale_changes
+        stored = state.get('obs_scales')
+        if stored is None or self.obs_scales is None:
+            return
+        terms = scale_changes(stored, self.obs_scales)
+        if terms:
+            raise CheckpointError(
+                f'{path}: observation spec {self.obs_spec!r} was trained with other factors '
+                f'on {", ".join(terms)} than it has now (checkpoint {_factors(stored, terms)};'
+                f' now {_factors(self.obs_scales, terms)}): resume with the code the run was '
+                'trained with, or start a new run')
+
     def _restore(self) -> List[Dict[str, float]]:
         """Read the newest checkpoint into this trainer; write nothing."""
         path = latest_checkpoint(self.run_dir)
@@ -616,6 +642,7 @@ class Trainer(InitFrom):
             intact = (f'; the previous checkpoint {older[-1]} is intact: delete {path} to '
                       'resume from it' if older else '')
             raise CheckpointError(f'{exc}{intact}') from None
+        self._check_scales(state, path)
         self._load_agent(state, path)
         step = int(state['step'])
         self.progress = Progress.from_dict(state['progress'], step)

@@ -16,6 +16,7 @@ from ..policy.contract import ObservationContract
 from ..policy.runtime import OnnxPolicy
 from ..robot.description import RobotDescription, get_robot
 from ..robot.gait import GaitClock
+from ..robot.obs_specs import scale_changes
 from ..robot.observations import ObservationBuilder
 from ..robot.pd import PDLaw
 from ..robot.state import RobotState
@@ -143,8 +144,8 @@ def _check_scales(policy_path: str, observation: ObservationContract,
     """
     theirs = dict((observation.spec or {}).get('scales') or {})
     mine = dict(ours.get('scales') or {})
-    if theirs != mine:
-        terms = sorted(t for t in set(theirs) | set(mine) if theirs.get(t) != mine.get(t))
+    terms = scale_changes(theirs, mine)
+    if terms:
         raise DeployError(f'{policy_path}: observation {observation.name!r}: term scales '
                           f'{terms} were {[theirs.get(t) for t in terms]} in training, this '
                           f'build scales them {[mine.get(t) for t in terms]}')

@@ -139,12 +139,29 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
     atomic_write(path, lambda f: f.write(data))
 
 
+def _check_scales(src: ActorSource, spec: Optional[Dict[str, Any]]) -> None:
+    """Refuse an actor trained on other observation factors than its spec has now.
+
+    The contract takes the spec's factors of today; the deploy side would scale the inputs
+    by those, not by the ones the actor learned on.
+    """
+    if src.obs_scales is None or not spec:
+        return
+    from ..robot.obs_specs import scale_changes
+    terms = scale_changes(src.obs_scales, spec.get('scales', {}))
+    if terms:
+        raise ExportError(src.path, 'obs_scales', f'the actor was trained with other factors '
+                          f'on {", ".join(terms)} than observation spec {src.obs_spec!r} '
+                          'has now; export it with the code it was trained with')
+
+
 def build_contract(src: ActorSource, opset: int) -> PolicyContract:
     """Build the contract of an :class:`~symphony_ros.core.snapshot.ActorSource`."""
     from .. import __version__
     actor = src.actor
     target = resolve_target(src.env, src.obs_spec, int(actor.obs_dim), int(actor.act_dim),
                             src.path)
+    _check_scales(src, target.observation.spec)
     test_return = src.test_return
     if test_return is not None:
         test_return = float(test_return)

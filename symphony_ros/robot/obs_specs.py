@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import mujoco
 import numpy as np
@@ -245,6 +245,14 @@ SPEC_FACTORIES: Dict[str, Callable[[RobotDescription], ObservationSpec]] = {
 OBS_SPECS: Dict[str, ObservationSpec] = {
     name: make(get_robot()) for name, make in SPEC_FACTORIES.items()}
 """The specs for the default robot, by name."""
+
+
+def scale_changes(theirs: Mapping[str, Any], mine: Mapping[str, Any]) -> List[str]:
+    """Return the terms whose factors differ between two ``scales`` maps (JSON form), sorted.
+
+    A term absent from one map is unscaled there, so it differs from any factor.
+    """
+    return sorted(t for t in set(theirs) | set(mine) if theirs.get(t) != mine.get(t))
 
 
 def get_obs_spec(name: str, robot: Optional[RobotDescription] = None) -> ObservationSpec:
