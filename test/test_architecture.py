@@ -8,6 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import symphony_ros
+import symphony_ros.nodes
 
 # Packages that talk to ROS; everything else must stay importable without rclpy.
 ROS_PACKAGES = ('symphony_ros.nodes',)
@@ -63,3 +64,35 @@ def test_one_version_in_package_xml_setup_py_and_the_cli():
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f'symphony_ros {symphony_ros.__version__}'
     assert xml_version == setup_version == symphony_ros.__version__
+
+
+def _rclpy_init_calls(path):
+    import ast
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == 'init' and getattr(node.func.value, 'id', '') == 'rclpy'):
+            yield node
+
+
+def test_every_node_program_handles_its_own_signals():
+    """Each node starts rclpy without its signal handlers (``SignalHandlerOptions.NO``).
+
+    rclpy's handler also raises KeyboardInterrupt into the main thread at whatever line it is
+    on, inside rclpy's locks included; a lock left held there hangs the node's shutdown past
+    SIGTERM. The nodes' own handler (nodes/signals.py) only sets a flag.
+    """
+    import ast
+    nodes = os.path.dirname(symphony_ros.nodes.__file__)
+    calls = 0
+    for name in sorted(os.listdir(nodes)):
+        if not name.endswith('.py'):
+            continue
+        for call in _rclpy_init_calls(os.path.join(nodes, name)):
+            calls += 1
+            options = {k.arg: ast.unparse(k.value) for k in call.keywords}
+            assert options.get('signal_handler_options') == 'SignalHandlerOptions.NO', (
+                f'nodes/{name}:{call.lineno}: rclpy.init without '
+                'signal_handler_options=SignalHandlerOptions.NO')
+    assert calls >= 5   # sim, policy, watchdog, trainer, recorder, player
