@@ -3,7 +3,7 @@
 The conditions (`symphony_ros.stress.conditions.CONDITIONS`) run in parallel processes; each
 writes its episodes' figures, and report.md, report.json and plots go to ``--out``.
 Deterministic for a seed: the same seed gives the same report whatever ``--workers``.
-``--ros`` runs the delay conditions through the deploy graph instead
+``--ros`` runs the delay and push conditions through the deploy graph instead
 (:mod:`symphony_ros.stress.ros`), one after another in realtime timing.
 """
 
@@ -43,8 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    '(default) or all')
     p.add_argument('--ros', action='store_true',
                    help='run through the deploy graph (sim, policy and watchdog nodes) in '
-                   'realtime timing, the delay injected by mujoco_sim_node\'s command_delay; '
-                   'conditions: nominal and the delay ones (default: <policy>_stress_ros)')
+                   'realtime timing, the delay and kicks injected by mujoco_sim_node\'s '
+                   'command_delay and push_velocity; conditions: nominal, the delay and the '
+                   'push ones (default: <policy>_stress_ros)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         names = (ros.select(args.conditions, robot) if args.ros
                  else table.select(args.conditions, robot,
                                    [t for t, _ in c.observation.terms]))
+        names = _fit_pushes(args, names, robot.control_dt)
     except (PolicyError, ValueError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
     workers = 1 if args.ros else min(args.workers or default_workers(),
@@ -130,6 +132,25 @@ def run(args: argparse.Namespace) -> int:
           + (f' (failed: {", ".join(v["failed"])})' if v['failed'] else '')
           + f'; {wall:.0f} s on {workers} workers; report: {paths["md"]}')
     return 0 if v['passed'] else 1
+
+
+def _fit_pushes(args: argparse.Namespace, names: List[str], dt: float) -> List[str]:
+    """Leave out the default set's push conditions that ``--max-steps`` ends before a kick.
+
+    :raises ValueError: such a condition named in ``--conditions``.
+    """
+    from ..stress.conditions import PUSH_INTERVAL, too_short_for_pushes
+    episode_s = args.max_steps * dt if args.max_steps else None
+    short = too_short_for_pushes(names, episode_s)
+    if short and args.conditions:
+        raise ValueError(f'--max-steps {args.max_steps}: episodes of {episode_s:g} s end '
+                         f'before the first kick of {", ".join(short)} (after '
+                         f'{PUSH_INTERVAL[0]:g} s or more); '
+                         'give longer episodes or leave those conditions out')
+    if short:
+        print(f'symphony stress: --max-steps {args.max_steps}: episodes of {episode_s:g} s '
+              f'end before any kick, so {", ".join(short)} are left out', file=sys.stderr)
+    return [n for n in names if n not in short]
 
 
 def _through_ros(args: argparse.Namespace, robot, names: List[str], out: str,

@@ -59,6 +59,9 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
         LaunchArg('command_delay', '0.0', 'robot:=sim, timing:=realtime only. s between a '
                   'command reaching the sim and its motors applying it (a real robot\'s '
                   'latency; symphony stress --ros sets it)', type=float),
+        LaunchArg('push_velocity', '0.0', 'robot:=sim only. m/s kick to the base\'s '
+                  'horizontal velocity, random heading, every 5-10 s of simulated time (the '
+                  'push conditions of symphony stress --ros); 0: none', type=float),
         LaunchArg('episode_steps', '', 'robot:=sim only. Time limit of an episode in control '
                   'steps (empty: the node\'s default)', type=int, allow_empty=True),
         LaunchArg('auto_arm', 'auto', 'arm the watchdog once every input is live. auto: true '
@@ -243,6 +246,8 @@ def deploy_entities(values: Values) -> List[Entity]:
         sim_params['cmd_vel'] = values['cmd_vel']
     if values['command_delay']:
         sim_params['command_delay'] = values['command_delay']
+    if values['push_velocity']:
+        sim_params['push_velocity'] = values['push_velocity']
     if values['episode_steps'] is not None:
         sim_params['episode_steps'] = values['episode_steps']
 

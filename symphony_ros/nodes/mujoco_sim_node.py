@@ -123,7 +123,10 @@ class MujocoSimNode(Node):
             f'timing {self.cfg.timing}'
             + (f', {self.cfg.command_input} commands' if self.sim.pd else '')
             + (f', state at {1 / self.sim.robot.physics_dt:g} Hz' if self._substeps > 1
-               else ''))
+               else '')
+            + (f', base kicks of {self.cfg.push_velocity:g} m/s every '
+               f'{self.cfg.push_interval_min:g}-{self.cfg.push_interval_max:g} s'
+               if self.cfg.push_velocity else ''))
 
     @property
     def episodes(self) -> List[EpisodeResult]:
@@ -358,8 +361,10 @@ class MujocoSimNode(Node):
         """
         # Commands apply through the delay line in realtime only (lockstep steps on each).
         delays = '' if self.lockstep else '; ' + self.session.commands.describe()
+        pushes = self.session.pushes
+        kicks = '' if pushes is None else '; ' + pushes.describe()
         self.get_logger().info(run_summary(self.ticks, self.episodes, self.session.tracker,
-                                           self.gate.timed, self.gate.altered) + delays)
+                                           self.gate.timed, self.gate.altered) + delays + kicks)
         with self._lock:
             self.publish_state()    # the state after the last step (lockstep sends it next)
         if self.cfg.watchdog and self._wd_disarm.service_is_ready():

@@ -41,6 +41,14 @@ class SimConfig:
     """s between a command's arrival and the motors applying it (timing realtime only): a
     real robot's DDS and driver latency, e.g. for symphony stress --ros. 0 = at once.
     Position input delays the targets; the PD gains apply on arrival."""
+    push_velocity: float = ranged(0.0, 0, 5.0)
+    """m/s added to the base's horizontal velocity, in a random heading, every
+    push_interval_min..push_interval_max s of simulated time (symphony stress's push
+    conditions, e.g. for symphony stress --ros). 0 = no kicks."""
+    push_interval_min: float = ranged(5.0, 0, above=True)
+    """s of simulated time, shortest wait before a kick (drawn anew after each)."""
+    push_interval_max: float = ranged(10.0, 0, above=True)
+    """s of simulated time, longest wait before a kick."""
     episode_steps: int = ranged(1000, 0)
     """Time limit of an episode in control steps (Humanoid-v4's); 0 = none."""
     max_ticks: int = ranged(0, 0)
@@ -94,6 +102,9 @@ class SimConfig:
         if self.command_delay and self.timing != 'realtime':
             raise ValueError(f'command_delay: {self.command_delay} s needs timing realtime '
                              f'(in {self.timing} the sim steps on the command, not a clock)')
+        if self.push_interval_min > self.push_interval_max:
+            raise ValueError(f'push_interval_min: {self.push_interval_min} s is above '
+                             f'push_interval_max: {self.push_interval_max} s')
         if self.command_input not in ('effort', 'position'):
             raise ValueError("command_input: expected 'effort' or 'position', got "
                              f'{self.command_input!r}')

@@ -17,7 +17,7 @@ takes torques (ctrl = torque / gear clamped to ctrlrange). A pd_position robot's
 from __future__ import annotations
 
 import copy
-from typing import Optional
+from typing import Optional, Tuple
 
 import mujoco
 import numpy as np
@@ -119,6 +119,11 @@ class RobotSim:
         self.data.ctrl[:] = np.minimum(np.maximum(target, lo), hi)
         mujoco.mj_step(self.model, self.data, nstep=self.robot.frame_skip)
         return self.state()
+
+    def kick(self, velocity: Tuple[float, float]) -> None:
+        """Add ``velocity`` (vx, vy) m/s, world frame, to the base's velocity (a push)."""
+        dof = int(self.model.jnt_dofadr[self.model.body_jntadr[self._base]])
+        self.data.qvel[dof:dof + 2] += velocity
 
     def state(self) -> RobotState:
         """Measured state as a robot with a state estimator would publish it."""

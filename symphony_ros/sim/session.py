@@ -21,6 +21,7 @@ from ..robot.velocity_reward import VelocityScore
 from .config import SimConfig
 from .delay import DelayLine
 from .episodes import EpisodeResult, EpisodeTracker, task_reward
+from .pushes import Pushes
 from .robot_sim import RobotSim
 
 EPOCH = 1.0
@@ -80,6 +81,11 @@ class SimSession:
                                            topic=cmd_vel_topic)
             if self.cmd_fixed is not None:
                 self.cmd_problem = self.cmd_vel.update(*self.cmd_fixed)
+        self.pushes = (Pushes(cfg.push_velocity, (cfg.push_interval_min,
+                                                  cfg.push_interval_max), cfg.seed)
+                       if cfg.push_velocity else None)
+        """Kicks to the base (``push_velocity``), or None."""
+        self._starts = 0
         self.episodes: List[EpisodeResult] = []
         self.ticks = 0
         self.elapsed = 0.0
@@ -128,8 +134,13 @@ class SimSession:
                 ) -> Tuple[float, Optional[EpisodeResult]]:
         """Step once (a control period, or ``nstep`` physics steps) and score it.
 
-        Return the step's reward and the episode it ended, if any.
+        Return the step's reward and the episode it ended, if any. A kick due at the step's
+        start is given before it.
         """
+        if self.pushes is not None:
+            kick = self.pushes.due(self.sim.time)
+            if kick is not None:
+                self.sim.kick(kick)
         if self.position:
             n = len(self.names)
             gains = self.gains if command is not None else None
@@ -177,6 +188,9 @@ class SimSession:
         self._start_episode(self.sim.reset())
 
     def _start_episode(self, state: Optional[RobotState] = None) -> None:
+        if self.pushes is not None:
+            self.pushes.start(self._starts)
+        self._starts += 1
         # The live data lets a velocity score read feet from the sim (others ignore it).
         self.tracker.start(state if state is not None else self.sim.state(), data=self.sim.data)
 

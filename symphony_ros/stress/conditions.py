@@ -99,6 +99,18 @@ def select(names: Sequence[str], robot: RobotDescription,
     return list(dict.fromkeys(names))
 
 
+def too_short_for_pushes(names: Sequence[str], episode_s: Optional[float]) -> List[str]:
+    """Return the push conditions among ``names`` that episodes of ``episode_s`` s end unpushed.
+
+    Such a condition would report the nominal robot under a push's name. None: the
+    episodes' own length, always long enough.
+    """
+    if episode_s is None:
+        return []
+    return [n for n in names if CONDITIONS[n][0].get('push_velocity')
+            and episode_s <= CONDITIONS[n][0]['push_interval_s'][0]]
+
+
 def _ranges(values: Mapping[str, Any], robot: RobotDescription) -> Dict[str, Tuple[float, float]]:
     out = {}
     for knob, v in values.items():

@@ -94,19 +94,22 @@ def markdown(report: Dict[str, object]) -> str:
 
 
 def _ros_lines(conditions: Dict[str, Dict]) -> List[str]:
-    """Return the ``--ros`` section: how each graph ran and the delay the sim applied."""
+    """Return the ``--ros`` section: how each graph ran, the delay and kicks the sim gave."""
     lines = ['Through ROS: each condition ran the deploy graph (`symphony launch deploy '
-             'robot:=sim timing:=realtime`) with mujoco_sim_node\'s `command_delay`; the sim '
-             'measured how long after arrival it applied the commands. Node logs in `ros/`.',
+             'robot:=sim timing:=realtime`) with mujoco_sim_node\'s `command_delay` and '
+             '`push_velocity`; the sim measured how long after arrival it applied the commands '
+             'and counted its kicks. Node logs in `ros/`.',
              '', '| condition | command_delay (ms) | applied after arrival, median (ms) | '
-             'watchdog faults | episodes finished | wall (s) | log |',
-             '|---|---|---|---|---|---|---|']
+             'kicks | watchdog faults | episodes finished | wall (s) | log |',
+             '|---|---|---|---|---|---|---|---|']
     for name, c in conditions.items():
         r = c['ros']
         applied = r['applied']['median_ms'] if r['applied'] else None
+        kicks = (f'{r["kicks"]} of {r["push_velocity"]:g} m/s'
+                 if r.get('push_velocity') and r.get('kicks') is not None else '-')
         done = f'{c["episodes"]}' + ('' if r['complete'] else ' (incomplete)')
         lines.append(f'| `{name}` | {r["command_delay_s"] * 1e3:.1f} | {_fmt(applied, ".1f")} '
-                     f'| {r["watchdog_faults"]} | {done} | {r["wall_s"]:.0f} | '
+                     f'| {kicks} | {r["watchdog_faults"]} | {done} | {r["wall_s"]:.0f} | '
                      f'`ros/{r["log"]}` |')
     return lines + ['']
 

@@ -3,8 +3,10 @@
 The graph is the one ``symphony launch deploy robot:=sim`` runs (mujoco_sim_node,
 policy_node, watchdog_node, their config files), one condition after another, so the loop's
 own timing (DDS, the policy's timer, the watchdog) is part of what is measured. Only
-conditions the sim can inject through ROS run here: the delay ones, as mujoco_sim_node's
-``command_delay`` (whole control steps of the robot). Each graph runs in a namespace of its
+conditions the sim can inject through ROS run here, those the loop's timing bears on: the
+delay ones, as mujoco_sim_node's ``command_delay`` (whole control steps of the robot), and
+the push ones, as its ``push_velocity`` (a kick is answered through the loop, latency and
+all). Each graph runs in a namespace of its
 own with localhost-only discovery, so it can never reach a robot on the network. Spawns
 processes only; never imports rclpy.
 """
@@ -25,13 +27,24 @@ from ..graph.processes import plan
 from ..graph.runner import Runner
 from ..robot.description import RobotDescription
 from ..sim.delay import APPLIED_LINE
+from ..sim.config import SimConfig
 from ..sim.episodes import EPISODE_LINE
+from ..sim.pushes import PUSH_LINE
 from . import conditions
 from .conditions import CONDITIONS
 
-ROS_KNOBS = ('delay_steps',)
+ROS_KNOBS = ('delay_steps', 'push_velocity', 'push_interval_s')
 """Knobs the sim injects through ROS; a condition with any other knob runs in process only."""
-ROS_CONDITIONS = tuple(n for n, (knobs, _) in CONDITIONS.items() if set(knobs) <= set(ROS_KNOBS))
+SIM_PUSH_INTERVAL = (SimConfig.push_interval_min, SimConfig.push_interval_max)
+"""s between the sim's kicks (its defaults: the graph sets only ``push_velocity``)."""
+
+
+def _through_ros(knobs: Dict[str, object]) -> bool:
+    return set(knobs) <= set(ROS_KNOBS) and tuple(
+        knobs.get('push_interval_s', SIM_PUSH_INTERVAL)) == SIM_PUSH_INTERVAL
+
+
+ROS_CONDITIONS = tuple(n for n, (knobs, _) in CONDITIONS.items() if _through_ros(knobs))
 """Conditions ``--ros`` runs (the default set)."""
 START_S = 60.0
 """s a graph may take to start and arm before its episodes count against the time limit."""
@@ -49,7 +62,8 @@ def select(names: Sequence[str], robot: RobotDescription) -> List[str]:
     for n in names:
         if n not in ROS_CONDITIONS:
             raise ValueError(f'--conditions: {n!r} cannot run with --ros (the sim injects '
-                             f'command delay only); expected some of {", ".join(ROS_CONDITIONS)}')
+                             f'command delay and base kicks only); expected some of '
+                             f'{", ".join(ROS_CONDITIONS)}')
     return names
 
 
@@ -58,12 +72,18 @@ def command_delay(name: str, robot: RobotDescription) -> float:
     return CONDITIONS[name][0].get('delay_steps', 0) * robot.control_dt
 
 
+def push_velocity(name: str) -> float:
+    """Return the sim's ``push_velocity`` in m/s for condition ``name`` (0: no kicks)."""
+    return float(CONDITIONS[name][0].get('push_velocity', 0.0))
+
+
 def graph(policy: str, robot: RobotDescription, name: str, episodes: int, seed: int,
           episode_steps: Optional[int], namespace: str) -> Graph:
     """Return the deploy graph that runs condition ``name`` for ``episodes`` episodes."""
     values = {'robot': 'sim', 'timing': 'realtime', 'policy': policy,
               'robot_model': robot.name, 'episodes': str(episodes), 'seed': str(seed),
-              'command_delay': repr(command_delay(name, robot)), 'namespace': namespace}
+              'command_delay': repr(command_delay(name, robot)),
+              'push_velocity': repr(push_velocity(name)), 'namespace': namespace}
     if episode_steps:
         values['episode_steps'] = str(episode_steps)
     return DEPLOY(values)
@@ -134,12 +154,19 @@ def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int
         if m:
             applied = {'median_ms': float(m.group(1)), 'steps': int(m.group(2)),
                        'command_delay_s': float(m.group(3))}
+    kicks = None
+    for line in out.lines:
+        m = PUSH_LINE.search(line)
+        if m:
+            kicks = int(m.group(1))
     faults = sum(1 for line in out.lines
                  if line.startswith('[watchdog_node]') and 'state: FAULT' in line)
     rows = rows[:episodes]
     return {'rows': rows, 'wall_s': wall, 'complete': len(rows) == episodes and status == 0,
             'graph_status': status, 'applied': applied, 'watchdog_faults': faults,
-            'command_delay_s': command_delay(name, robot), 'log': os.path.basename(log)}
+            'command_delay_s': command_delay(name, robot),
+            'push_velocity': push_velocity(name), 'kicks': kicks,
+            'log': os.path.basename(log)}
 
 
 def summarise(run: Dict[str, object]) -> Dict[str, object]:
@@ -157,5 +184,6 @@ def summarise(run: Dict[str, object]) -> Dict[str, object]:
             'return_std': float(returns.std()) if rows else float('nan'),
             'steps_mean': float(np.mean([r['steps'] for r in rows])) if rows else 0.0,
             'tracking_error': None, 'torque_saturation': None, 'min_joint_margin': None,
-            'ros': {k: run[k] for k in ('command_delay_s', 'applied', 'watchdog_faults',
-                                        'wall_s', 'complete', 'graph_status', 'log')}}
+            'ros': {k: run[k] for k in ('command_delay_s', 'applied', 'push_velocity',
+                                        'kicks', 'watchdog_faults', 'wall_s', 'complete',
+                                        'graph_status', 'log')}}

@@ -260,3 +260,17 @@ def test_policy_node_warns_once_about_a_real_robot_without_a_stress_report(tmp_p
         assert 'WARN' in gate[0] and policy in gate[0] and 'symphony stress' in gate[0]
     finally:
         _stop(pol)
+
+
+def test_sim_node_kicks_the_base_as_its_push_parameters_say(ros_env):
+    from symphony_ros.sim.pushes import PUSH_LINE
+    sim = _start('mujoco_sim_node', ros_env, 'push_velocity:=1.0', 'push_interval_min:=0.1',
+                 'push_interval_max:=0.1', 'max_ticks:=40', "watchdog:=''")
+    try:
+        out, _ = sim.communicate(timeout=120)
+    finally:
+        _stop(sim)
+    assert sim.returncode == 0, out
+    assert 'base kicks of 1 m/s every 0.1-0.1 s' in out     # said at start-up
+    m = PUSH_LINE.search(out)                               # and counted at the end
+    assert m and int(m.group(1)) >= 4 and float(m.group(2)) == 1.0, out

@@ -62,8 +62,12 @@ def test_verdict_fails_beyond_the_threshold(tmp_path, capsys):
     (['--episodes', '-1'], '--episodes'),
     (['--max-fall-rate', '-0.1'], '--max-fall-rate'),
     (['--robot', 'g1'], 'humanoid_v4_symphony.onnx'),
-    (['--ros', '--conditions', 'delay_1', 'push_1.0'], "'push_1.0' cannot run with --ros"),
+    (['--ros', '--conditions', 'delay_1', 'mass_1.2'], "'mass_1.2' cannot run with --ros"),
     (['--ros', '--conditions', 'gusts'], "unknown condition 'gusts'"),
+    (['--conditions', 'nominal', 'push_0.5', '--max-steps', '100'],
+     '--max-steps 100: episodes of 1.5 s end before the first kick of push_0.5 (after 5 s'),
+    (['--ros', '--conditions', 'push_1.0', '--max-steps', '300'],
+     'episodes of 4.5 s end before the first kick of push_1.0'),
 ])
 def test_bad_input_one_line_exit_2(tmp_path, capsys, args, expected):
     try:
@@ -75,6 +79,21 @@ def test_bad_input_one_line_exit_2(tmp_path, capsys, args, expected):
     assert not os.path.exists(tmp_path / 'r')
     if 'unknown condition' in expected:
         assert all(n in err[0] for n in CONDITIONS)
+
+
+def test_the_default_set_leaves_out_pushes_that_short_episodes_never_see(capsys):
+    import argparse
+
+    from symphony_ros.cli.stress_cmd import _fit_pushes
+    from symphony_ros.stress import ros
+    names = list(ros.ROS_CONDITIONS)
+    args = argparse.Namespace(max_steps=300, conditions=[])
+    assert _fit_pushes(args, names, 0.015) == ['nominal', 'delay_1', 'delay_2']
+    assert 'push_0.5, push_1.0, push_1.5 are left out' in capsys.readouterr().err
+    args.max_steps = 400                    # 6 s: a kick can come (from 5 s on)
+    assert _fit_pushes(args, names, 0.015) == names
+    args.max_steps = 0                      # the episodes' own length
+    assert _fit_pushes(args, names, 0.015) == names
 
 
 def test_readme_renders_the_condition_table():
