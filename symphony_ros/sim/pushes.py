@@ -39,10 +39,10 @@ class Pushes:
         self._rng = np.random.default_rng([self.seed, STREAM, 0])
         self._next = self._after(0.0)
 
-    def start(self, episode: int) -> None:
-        """Begin episode ``episode`` (0, 1, ...) at simulated time 0 of its reset."""
+    def start(self, episode: int, t0: float = 0.0) -> None:
+        """Begin episode ``episode`` (0, 1, ...) at simulated time ``t0``."""
         self._rng = np.random.default_rng([self.seed, STREAM, episode])
-        self._next = self._after(0.0)
+        self._next = self._after(t0)
 
     def due(self, t: float) -> Optional[Tuple[float, float]]:
         """Return the kick (vx, vy) m/s due at simulated time ``t`` of the episode, or None."""

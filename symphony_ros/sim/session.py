@@ -189,7 +189,7 @@ class SimSession:
 
     def _start_episode(self, state: Optional[RobotState] = None) -> None:
         if self.pushes is not None:
-            self.pushes.start(self._starts)
+            self.pushes.start(self._starts, self.sim.time)   # a fall without reset: not 0
         self._starts += 1
         # The live data lets a velocity score read feet from the sim (others ignore it).
         self.tracker.start(state if state is not None else self.sim.state(), data=self.sim.data)

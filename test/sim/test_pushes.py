@@ -44,6 +44,8 @@ def test_an_episode_replays_its_kicks_and_differs_from_the_next():
     other = _kicks(p, 10.0)
     p.start(3)
     assert _kicks(p, 10.0) == first and first != other
+    p.start(3, t0=100.0)                # an episode that began at 100 s (no reset)
+    assert p.due(100.5) is None and p.due(first[0][0] + 100.0) == first[0][1]
 
 
 def test_a_fixed_interval_and_bad_settings():
