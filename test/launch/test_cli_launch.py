@@ -88,6 +88,8 @@ def test_missing_policy_file_is_refused_before_starting(capsys, tmp_path):
     (['deploy', 'episodes:=-2'], 'mujoco_sim_node: max_episodes: expected a number >= 0'),
     (['deploy', 'command_delay:=-0.01'], 'mujoco_sim_node: command_delay: expected a number 0 '
      'to 1, got -0.01'),
+    (['deploy', 'push_velocity:=-1'], 'mujoco_sim_node: push_velocity: expected a number 0 '
+     'to 5, got -1.0'),
     (['deploy', 'timing:=lockstep', 'command_delay:=0.02'],
      'mujoco_sim_node: command_delay: 0.02 s needs timing realtime'),
     (['train', 'steps:=0'], 'trainer_node: steps: expected a number >= 1, got 0'),
