@@ -77,10 +77,12 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
                   'record)', ('true', 'false'), bool),
         LaunchArg('record_dir', '', 'bag folder for record:=true (empty: '
                   'bags/deploy_<date>_<time>)'),
-        LaunchArg('watchdog_output', 'auto', 'pd_position robots: effort (the watchdog runs '
-                  'the PD at 500 Hz and sends torques) or position (checked targets and gains '
-                  'to a position controller or a driver running the PD). auto: position for '
-                  'timing:=lockstep, else effort', ('auto', 'effort', 'position')),
+        LaunchArg('watchdog_output', 'auto', 'pd_position robots: position (checked targets '
+                  'and gains to a position controller or a driver running the PD at every '
+                  'physics step) or effort (the watchdog runs the PD at 500 Hz on states a DDS '
+                  'hop old and sends torques: only for a robot whose joints tolerate that '
+                  'delay; the G1\'s ankles do not). auto: position',
+                  ('auto', 'effort', 'position')),
         LaunchArg('namespace', '', 'ROS namespace of every node of the graph (robot:=sim or '
                   'real), e.g. robot1: topics at their defaults move into it, so two graphs '
                   'share a ROS domain'),
@@ -153,8 +155,12 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
 def watchdog_output(values: Values, lockstep: bool) -> Any:
     """Return the watchdog's output for a pd_position robot, None for a torque robot.
 
-    Lockstep needs the position path: the sim then applies the PD at every physics step as
-    the training env does; one torque per control period would be other physics.
+    ``auto`` is the position path, where the driver (or the sim) runs the PD at every
+    physics step on that step's state, as the training env does. The watchdog's own PD
+    (effort) runs on states a DDS hop old: holding the G1's default pose, a PD on a state
+    one 5 ms physics step old drives its wrists past their velocity limits, two steps old
+    20 of its 29 joints (``test/sim/test_pd_state_age.py``). Lockstep needs
+    the position path: one torque per control period would be other physics.
 
     :raises GraphArgError: position output for a torque robot, or lockstep with effort.
     """
@@ -166,7 +172,7 @@ def watchdog_output(values: Values, lockstep: bool) -> Any:
                                 'needs a pd_position robot')
         return None
     if chosen == 'auto':
-        return 'position' if lockstep else 'effort'
+        return 'position'
     if lockstep and chosen == 'effort':
         raise GraphArgError('watchdog_output:=effort: timing:=lockstep with a pd_position '
                             'robot needs watchdog_output:=position (the sim applies the PD '

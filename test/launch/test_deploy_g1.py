@@ -1,4 +1,8 @@
-"""The G1 deploy graph through ``symphony launch``: /cmd_vel in, PD torques gated out."""
+"""The G1 deploy graph through ``symphony launch``: /cmd_vel in, PD torques gated out.
+
+The torque gate (``watchdog_output:=effort``) is the G1's opt-in; its default, the position
+path, is the last test here (and the lockstep parity test's).
+"""
 
 import math
 import signal
@@ -24,7 +28,8 @@ def test_g1_graph_takes_cmd_vel_and_the_watchdog_gates_the_pd_torque(launcher, g
 
     g1 = get_robot('g1')
     la = launcher('deploy', 'robot:=sim', 'robot_model:=g1', f'policy:={g1_policy}',
-                  'cmd_vel_topic:=/teleop/cmd_vel', '--sigint-timeout', '5')
+                  'watchdog_output:=effort', 'cmd_vel_topic:=/teleop/cmd_vel',
+                  '--sigint-timeout', '5')
     rclpy.init()
     probe = Node('g1_probe')
     got = {'command': [], 'effort': [], 'state': [], 'policy_diag': []}
@@ -96,3 +101,45 @@ def test_g1_graph_takes_cmd_vel_and_the_watchdog_gates_the_pd_torque(launcher, g
     assert la.finish() == 0, la.text
     assert 'linear.x 3 outside [-0.3, 0.8]: clipped to the trained range' in la.text, la.text
     assert 'linear.y not finite' in la.text, la.text
+
+
+def test_g1_realtime_default_forwards_checked_targets_and_gains_to_the_sim(launcher):
+    """The default (position) path: the sim runs the PD at every physics step, as training.
+
+    The shipped policy walks under it; through the torque gate the same policy shook its
+    joints past their velocity limits within a second (``test/sim/test_pd_state_age.py``).
+    """
+    import os
+
+    import rclpy
+    from rclpy.node import Node
+    from std_msgs.msg import Float64MultiArray
+
+    g1 = get_robot('g1')
+    policy = os.path.join(os.path.dirname(__file__), '..', '..', 'models',
+                          'g1_velocity_symphony.onnx')
+    la = launcher('deploy', 'robot:=sim', 'robot_model:=g1', f'policy:={policy}',
+                  'ticks:=150', 'cmd_vel:=0.3,0,0')
+    rclpy.init()
+    probe = Node('g1_position_probe')
+    got = {'targets': [], 'gains': []}
+    probe.create_subscription(Float64MultiArray, '/position_controller/commands',
+                              got['targets'].append, 100)
+    probe.create_subscription(Float64MultiArray, '/symphony/watchdog/pd_gains',
+                              got['gains'].append, 100)
+    try:
+        while la.proc.poll() is None:
+            rclpy.spin_once(probe, timeout_sec=0.05)
+    finally:
+        probe.destroy_node()
+        rclpy.shutdown()
+    assert la.finish() == 0, la.text
+    assert 'position commands -> position on /position_controller/commands' in la.text
+    assert 'effort_controller' not in la.text and 'FAULT velocity_limit' not in la.text, la.text
+    assert 'done: 150 steps' in la.text, la.text
+    targets = np.array([m.data for m in got['targets']])
+    assert len(targets) >= 20 and targets.shape[1] == g1.n_joints
+    gains = np.array([m.data for m in got['gains']])
+    assert gains.shape[1] == 2 * g1.n_joints
+    # Armed, the policy's own gains (kp ramped in, then whole).
+    assert any(np.allclose(g, np.concatenate([g1.kp, g1.kd])) for g in gains)

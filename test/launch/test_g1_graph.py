@@ -12,17 +12,28 @@ def entity(graph, name):
     return next(e for e in graph.active() if e.name == name)
 
 
-def test_realtime_g1_gates_torques_with_state_at_the_physics_rate():
+def test_realtime_g1_forwards_checked_targets_for_the_driver_to_apply():
     g = deploy_graph({'robot_model': 'g1'})
-    assert entity(g, 'mujoco_sim_node').parameters['command_input'] == 'effort'
-    # The watchdog's default output (effort) runs the PD; states come at 200 Hz, so the
-    # policy keeps its own 50 Hz timer instead of acting on each state.
-    assert 'output' not in entity(g, 'watchdog_node').parameters
-    assert 'act_on_state' not in entity(g, 'policy_node').parameters
+    # auto is the position path: the PD runs at every physics step on a fresh state.
+    assert entity(g, 'watchdog_node').parameters['output'] == 'position'
+    assert entity(g, 'mujoco_sim_node').parameters['command_input'] == 'position'
+    # The sim then publishes once per control period: the policy acts on each state.
+    assert entity(g, 'policy_node').parameters['act_on_state'] is True
     # The humanoid's soft-joint-range profile is not the G1's.
     assert entity(g, 'watchdog_node').param_files == (paths.config_path('watchdog.yaml'),)
     urdf = entity(g, 'robot_state_publisher').parameters['robot_description']
     assert '<robot name="g1"' in urdf and 'left_knee_joint' in urdf
+    real = deploy_graph({'robot': 'real', 'robot_model': 'g1'})
+    assert entity(real, 'watchdog_node').parameters['output'] == 'position'
+
+
+def test_the_torque_gate_on_a_g1_takes_state_at_the_physics_rate():
+    g = deploy_graph({'robot_model': 'g1', 'watchdog_output': 'effort'})
+    assert entity(g, 'mujoco_sim_node').parameters['command_input'] == 'effort'
+    # The watchdog's effort output runs the PD; states come at 200 Hz, so the policy keeps
+    # its own 50 Hz timer instead of acting on each state.
+    assert 'output' not in entity(g, 'watchdog_node').parameters
+    assert 'act_on_state' not in entity(g, 'policy_node').parameters
 
 
 def test_lockstep_g1_forwards_checked_targets_for_the_sim_to_apply():
