@@ -118,6 +118,9 @@ class WatchdogNode(Node):
             f'{self._hw_pub.topic_name} at '
             f'{self.config.rate_hz:g} Hz, safe_mode {self.config.safe_mode}, '
             f'auto_arm {self.config.auto_arm}')
+        note = self.core.config.output_note()
+        if note:
+            self.get_logger().warning(note)
 
     def _declare(self, name: str, default: Any, doc: str) -> Any:
         # read_only: thresholds are fixed for the life of the node (no live re-tuning of a

@@ -110,7 +110,8 @@ class WatchdogConfig:
     pd_position policy); '' = the robot's action kind."""
     output: str = 'effort'
     """Hardware output: 'effort' (torque gate: the PD of position commands runs here at
-    rate_hz) or 'position' (checked targets and gains for a driver that runs the PD)."""
+    rate_hz, on joint states a DDS hop old) or 'position' (checked targets and gains for a
+    driver that runs the PD on fresh states; what the deploy graph uses for PD robots)."""
     kp: Tuple[float, ...] = ()
     """N*m/rad per joint, PD stiffness for position commands; empty = the robot's."""
     kd: Tuple[float, ...] = ()
@@ -180,6 +181,19 @@ class WatchdogConfig:
         if not d['damping_kd'] and d['effort_limits']:
             d['damping_kd'] = tuple(DAMPING_SECONDS * e for e in d['effort_limits'])
         return WatchdogConfig(**d)
+
+    def output_note(self) -> Optional[str]:
+        """Return a warning for a PD run here on delayed states (effort output of targets).
+
+        A PD needs each physics step's state: on one a physics step old the G1's joints
+        pass their velocity limits (``test/sim/test_pd_state_age.py``).
+        """
+        if self.command_input == 'position' and self.output == 'effort':
+            return ("output 'effort': the PD of the position commands runs here at "
+                    f'{self.rate_hz:g} Hz on joint states a DDS hop old, which light joints '
+                    "do not tolerate (README, Deploying a PD robot); output 'position' "
+                    'leaves the PD to a driver that sees each physics step\'s state')
+        return None
 
     def validate(self) -> None:
         """Check a resolved config; raise ValueError naming the first bad field."""

@@ -57,6 +57,13 @@ def test_position_output_needs_position_commands():
         WatchdogConfig(robot='g1', command_input='velocity').resolved()
 
 
+def test_a_pd_run_here_on_delayed_states_is_warned_about_and_nothing_else():
+    note = WatchdogConfig(robot='g1').resolved().output_note()
+    assert "output 'effort': the PD of the position commands runs here at 500 Hz" in note
+    assert WatchdogConfig(robot='g1', output='position').resolved().output_note() is None
+    assert WatchdogConfig().resolved().output_note() is None     # torques: no PD here
+
+
 def test_the_pd_runs_on_the_newest_target_and_the_newest_joint_state():
     rig = g1_rig()
     rig.arm()
