@@ -37,6 +37,8 @@ after the sim profile, before the user's watchdog_config:=."""
 
 def deploy_args() -> Tuple[LaunchArg, ...]:
     """Return the deploy launch arguments, in declaration order."""
+    from ..sim.config import SimConfig
+    every = f'{SimConfig.push_interval_min:g}-{SimConfig.push_interval_max:g}'
     return (
         LaunchArg('robot', 'sim', 'sim: MuJoCo stand-in; real: the robot\'s ros2_control '
                   'stack; gazebo: Gazebo with gz_ros2_control', ROBOTS),
@@ -60,7 +62,7 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
                   'command reaching the sim and its motors applying it (a real robot\'s '
                   'latency; symphony stress --ros sets it)', type=float),
         LaunchArg('push_velocity', '0.0', 'robot:=sim only. m/s kick to the base\'s '
-                  'horizontal velocity, random heading, every 5-10 s of simulated time (the '
+                  f'horizontal velocity, random heading, every {every} s of simulated time (the '
                   'push conditions of symphony stress --ros); 0: none', type=float),
         LaunchArg('episode_steps', '', 'robot:=sim only. Time limit of an episode in control '
                   'steps (empty: the node\'s default)', type=int, allow_empty=True),

@@ -11,14 +11,15 @@ errors. With ``cmd_vel`` set the sim publishes that command itself, as a teleop 
 Topic names are relative (graph/topics); stepping, scoring, episodes and stamps live in
 :class:`symphony_ros.sim.session.SimSession`, the hold-until-ACTIVE and re-arm rules in
 :class:`symphony_ros.sim.gantry.Gantry`. ``command_delay`` holds each command that long
-before the motors get it (:class:`symphony_ros.sim.delay.DelayLine`).
+before the motors get it (:class:`symphony_ros.sim.delay.DelayLine`); ``push_velocity``
+kicks the base (:class:`symphony_ros.sim.pushes.Pushes`).
 
-A pd_position robot (the G1) takes either the watchdog's torques (``command_input``
-'effort': it then steps and publishes its state at the physics rate, so the watchdog's PD
-sees every physics step, as on hardware) or its checked targets and gains
-(``command_input`` 'position', position_controller/commands and symphony/watchdog/pd_gains:
-MuJoCo's servos run the PD at each physics step, as a driver would); see
-:mod:`symphony_ros.sim.robot_sim`.
+A pd_position robot (the G1) takes either its checked targets and gains (``command_input``
+'position', position_controller/commands and symphony/watchdog/pd_gains: MuJoCo's servos
+run the PD at each physics step on that step's state, as a driver would; the deploy
+graph's choice) or the watchdog's torques (``command_input`` 'effort': it then steps and
+publishes its state at the physics rate, and each step applies a torque the watchdog's PD
+computed from an older state); see :mod:`symphony_ros.sim.robot_sim`.
 """
 
 from __future__ import annotations

@@ -36,8 +36,7 @@ class Pushes:
         self.velocity, self.interval, self.seed = float(velocity), (lo, hi), int(seed)
         self.kicks = 0
         """Kicks given over the run."""
-        self._rng = np.random.default_rng([self.seed, STREAM, 0])
-        self._next = self._after(0.0)
+        self.start(0)
 
     def start(self, episode: int, t0: float = 0.0) -> None:
         """Begin episode ``episode`` (0, 1, ...) at simulated time ``t0``."""
