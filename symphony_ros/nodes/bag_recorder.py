@@ -26,7 +26,7 @@ from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
 from ..bag.topics import absolute
 from ..bag.writer import BagWriteError, BagWriter
 from ..util.stop_flag import StopFlag
-from .signals import keep_signals, stop_on_signals
+from .signals import SPIN_TIMEOUT, keep_signals, stop_on_signals
 
 DEPTH = 1000
 """Subscription queue: deep, so a slow disk or a busy core delays messages, not drops."""
@@ -148,7 +148,7 @@ def record(output: str, topics: Sequence[str], storage: str = 'mcap',
         log(f'[record] writing {output} ({storage}); waiting for {len(node.wanted)} topics')
         end = time.monotonic() + duration if duration > 0 else None
         while not stop.is_set() and (end is None or time.monotonic() < end):
-            executor.spin_once(timeout_sec=0.1)
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
     except ExternalShutdownException:
         pass
     finally:

@@ -40,10 +40,8 @@ from ..stress.gate import deploy_warning
 from ..util.stop_flag import StopFlag
 from .messages import COMMAND_PUB_QOS, STATE_LATEST_QOS, declare_config
 from .realtime import apply_realtime_priority
-from .signals import keep_signals, stop_on_signals
+from .signals import SPIN_TIMEOUT, keep_signals, stop_on_signals
 
-SPIN_TIMEOUT = 0.1
-"""Longest idle wait (s) of the executor: a stop asked by a signal is seen within it."""
 WAIT_WARN = 5.0
 """s without any message on a needed input before policy_node says so (and again as often)."""
 

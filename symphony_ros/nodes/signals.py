@@ -13,6 +13,10 @@ from typing import Any, Callable
 
 from rclpy.node import Node
 
+SPIN_TIMEOUT = 0.1
+"""Longest idle wait (s) of an executor whose loop ends on a signal's flag: the flag is seen
+within it even when no guard condition or message wakes the wait."""
+
 
 def keep_signals(on_signal: Callable[[int], None]) -> None:
     """On SIGINT or SIGTERM call ``on_signal(signum)``, in place of any earlier handler.

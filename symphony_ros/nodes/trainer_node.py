@@ -39,7 +39,7 @@ from ..train.controller import TrainingController
 from ..train.params import (TrainerNodeConfig, override_fields, policy_path, ros_wording,
                             train_config)
 from .messages import declare_config
-from .signals import stop_on_signals
+from .signals import SPIN_TIMEOUT, stop_on_signals
 
 # Reliable and latched: a dashboard that joins late still gets the latest test returns.
 TEST_RETURN_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
@@ -162,7 +162,7 @@ def main(args: Optional[List[str]] = None) -> int:
         controller.on_end = wake
         controller.start()
         while not stopping and not controller.ended.is_set():
-            executor.spin_once(timeout_sec=0.1)
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
         code = _wind_down(node, bool(stopping))
     except (KeyboardInterrupt, ExternalShutdownException):
         pass  # before the handlers were installed: nothing trained yet

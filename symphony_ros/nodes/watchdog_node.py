@@ -53,7 +53,7 @@ from symphony_ros.safety.timing import PeriodStats, paced
 
 from .messages import COMMAND_PUB_QOS, LATCHED_QOS, LATEST_ONLY_QOS, STATE_LATEST_QOS
 from .realtime import apply_realtime_priority, set_thread_priority
-from .signals import keep_signals, stop_on_signals
+from .signals import SPIN_TIMEOUT, keep_signals, stop_on_signals
 
 GRAPH_PERIOD = 0.05
 """s between checks of the publisher count on the command topic."""
@@ -322,7 +322,7 @@ def main(args: Optional[List[str]] = None) -> int:
         executor.add_node(node)
         node.start_output(priority)
         while not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)  # a signal is seen within 0.1 s
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
     except ExternalShutdownException:
         pass
     finally:

@@ -148,17 +148,11 @@ def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int
             timer.cancel()
             out.close()
     wall = time.monotonic() - t0
-    applied = None
-    for line in out.lines:
-        m = APPLIED_LINE.search(line)
-        if m:
-            applied = {'median_ms': float(m.group(1)), 'steps': int(m.group(2)),
-                       'command_delay_s': float(m.group(3))}
-    kicks = None
-    for line in out.lines:
-        m = PUSH_LINE.search(line)
-        if m:
-            kicks = int(m.group(1))
+    m = _last_match(APPLIED_LINE, out.lines)
+    applied = m and {'median_ms': float(m.group(1)), 'steps': int(m.group(2)),
+                     'command_delay_s': float(m.group(3))}
+    m = _last_match(PUSH_LINE, out.lines)
+    kicks = m and int(m.group(1))
     faults = sum(1 for line in out.lines
                  if line.startswith('[watchdog_node]') and 'state: FAULT' in line)
     rows = rows[:episodes]
@@ -167,6 +161,14 @@ def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int
             'command_delay_s': command_delay(name, robot),
             'push_velocity': push_velocity(name), 'kicks': kicks,
             'log': os.path.basename(log)}
+
+
+def _last_match(pattern: re.Pattern, lines: List[str]) -> Optional[re.Match]:
+    """Return the last match of ``pattern`` in ``lines`` (the sim's closing line wins)."""
+    found = None
+    for line in lines:
+        found = pattern.search(line) or found
+    return found
 
 
 def summarise(run: Dict[str, object]) -> Dict[str, object]:
