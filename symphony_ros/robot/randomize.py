@@ -46,6 +46,7 @@ KNOBS: Dict[str, Tuple[float, str]] = {
     'imu_bias_scale': (0.0, 'factor on the per-episode IMU biases `imu_bias`'),
     'push_velocity': (0.0, 'm/s horizontal base-velocity kick, random heading'),
     'push_interval_s': (0.0, 's between kicks (drawn after each kick; 0 or push 0: none)'),
+    'push_first_s': (0.0, 's from an episode\'s start to its first kick (0: one interval)'),
     'init_joint_noise': (0.0, 'rad of uniform noise on the initial joint positions'),
     'init_vel_noise': (0.0, 'rad/s (m/s for the base) of uniform noise on the initial velocity'),
 }
@@ -57,9 +58,15 @@ DEFAULTS: Dict[str, Tuple[float, float]] = {
     'armature_scale': (1.0, 1.05), 'strength_scale': (0.9, 1.1), 'kp_scale': (0.9, 1.1),
     'kd_scale': (0.9, 1.1), 'delay_s': (0.0, 0.02), 'delay_jitter_steps': (0.0, 1.0),
     'obs_noise_scale': (1.0, 1.0), 'imu_bias_scale': (1.0, 1.0), 'push_velocity': (0.0, 1.0),
-    'push_interval_s': (5.0, 10.0), 'init_joint_noise': (0.0, 0.05),
-    'init_vel_noise': (0.0, 0.1)}
-"""The ``default`` set (issue 16's list, from common humanoid practice)."""
+    'push_interval_s': (5.0, 10.0), 'push_first_s': (1.0, 5.0),
+    'init_joint_noise': (0.0, 0.05), 'init_vel_noise': (0.0, 0.1)}
+"""The ``default`` set (issue 16's list, from common humanoid practice). The first kick comes
+1-5 s into an episode, not a whole interval: training episodes that fall within seconds would
+otherwise never meet a kick (legged_gym's global push counter gives each episode a random
+phase to the same end)."""
+
+TIMES = ('push_interval_s', 'push_first_s')
+"""Knobs that are times of the push schedule, not perturbations: never scaled."""
 
 OBS_NOISE: Dict[str, float] = {
     'joint_pos_rel': 0.01, 'joint_vel': 1.5, 'imu_angular_velocity': 0.2,
@@ -88,7 +95,7 @@ class RandomizationSpec:
     def range(self, knob: str) -> Tuple[float, float]:
         """Return the scaled range of ``knob`` (its nominal value twice when not given)."""
         nominal = KNOBS[knob][0]
-        if knob == 'push_interval_s':  # a period, not a perturbation: never scaled
+        if knob in TIMES:
             return tuple(self.ranges.get(knob, (nominal, nominal)))
         lo, hi = self.ranges.get(knob, (nominal, nominal))
         s = self.scale
@@ -104,7 +111,7 @@ class RandomizationSpec:
     def is_nominal(self) -> bool:
         """True when no knob moves anything (the env is then left unwrapped)."""
         for knob in KNOBS:
-            if knob == 'push_interval_s':
+            if knob in TIMES:
                 continue
             lo, hi = self.range(knob)
             nominal = KNOBS[knob][0]
@@ -342,14 +349,23 @@ class Randomized(gym.Wrapper):
         d['imu_bias'] = {t: [float(x) for x in b] for t, b in self._bias.items()}
         self._queue = deque([np.zeros(self.action_space.shape)])
         self._time = 0.0
-        self._next_push = self._push_after()
+        self._next_push = self._first_push()
+        d['first_push_s'] = self._next_push if math.isfinite(self._next_push) else None
         d['pushes'] = []
         obs, info = self.env.reobserve()
         info = {**first_info, **info, 'randomization': d, 'clean_obs': np.array(obs)}
         if self.log_path:
             with open(self.log_path, 'a', encoding='utf-8') as fh:
-                fh.write(json.dumps({'seed': seed, **d}) + '\n')
+                # The kicks come later in the episode; the line holds what reset drew.
+                fh.write(json.dumps({'seed': seed, **{k: v for k, v in d.items()
+                                                      if k != 'pushes'}}) + '\n')
         return self._noisy(obs), info
+
+    def _first_push(self) -> float:
+        lo, hi = self.rspec.range('push_first_s')
+        if hi <= 0 or self.rspec.range('push_velocity')[1] <= 0:
+            return self._push_after()
+        return lo if lo == hi else float(self.rng.uniform(lo, hi))
 
     def _push_after(self) -> float:
         lo, hi = self.rspec.range('push_velocity')

@@ -145,6 +145,27 @@ def test_a_push_kicks_the_base_velocity():
     assert pushed.draws['pushes'][0][1] == 1.0
 
 
+def test_the_first_kick_comes_within_push_first_s_and_then_every_interval():
+    # Default training: 1-5 s into the episode, so episodes that fall early still meet kicks.
+    env = make_randomized_env(HUMANOID, None, randomization(HUMANOID, 'default'))
+    firsts = [env.reset(seed=s)[1]['randomization']['first_push_s'] for s in range(20)]
+    assert all(1.0 <= t <= 5.0 for t in firsts) and len(set(firsts)) == 20
+    # A stress push condition leaves push_first_s at nominal: one interval (5-10 s) first.
+    r = get_robot('humanoid')
+    pushed = _wrap(HUMANOID, 'humanoid', {'push_velocity': 0.5, 'push_interval_s': 0.3})
+    pushed.reset(seed=0)
+    early = _wrap(HUMANOID, 'humanoid', {'push_velocity': 0.5, 'push_interval_s': 0.3,
+                                         'push_first_s': 0.06})
+    early.reset(seed=0)
+    a = np.zeros(r.n_joints)
+    for _ in range(int(round(0.33 / r.control_dt))):
+        pushed.step(a)
+        early.step(a)
+    dt = r.control_dt   # a kick lands on the first control step at or after its time
+    assert [t for t, _ in pushed.draws['pushes']] == [pytest.approx(0.3, abs=dt)]
+    assert [t for t, _ in early.draws['pushes']] == [pytest.approx(0.06, abs=dt)]
+
+
 def test_obs_noise_per_term_and_the_sent_previous_action():
     env = _wrap('velocity:g1', 'g1', {'obs_noise_scale': 1.0, 'delay_s': 0.02})
     env.reset(seed=0)

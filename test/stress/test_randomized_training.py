@@ -48,7 +48,7 @@ def test_ramp_widens_the_draws_from_nominal_and_resumes_identically(tmp_path):
     assert scales[0] == 0.0 and scales == sorted(scales) and 0.0 < scales[-1] < 0.5
     first = whole[0]
     assert first['mass_scale_mean'] == 1.0 and first['payload_kg'] == 0.0
-    assert first['pushes'] == [] and first['delay_s'] == 0.0
+    assert first['first_push_s'] is None and first['delay_s'] == 0.0
     assert any(d['payload_kg'] != 0.0 for d in whole[1:])
     ramped(tmp_path / 'b', max_steps=120)
     resumed = ramped(tmp_path / 'b', resume=True)
