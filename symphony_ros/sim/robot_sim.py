@@ -59,6 +59,7 @@ class RobotSim:
         self.data = mujoco.MjData(self.model)
         self.reader = MujocoStateReader(self.model, self.robot)
         self._base = self.model.body(self.robot.base_body).id
+        self._base_dof = int(self.model.jnt_dofadr[self.model.body_jntadr[self._base]])
         self.resets = 0
         self.reset()
 
@@ -122,8 +123,7 @@ class RobotSim:
 
     def kick(self, velocity: Tuple[float, float]) -> None:
         """Add ``velocity`` (vx, vy) m/s, world frame, to the base's velocity (a push)."""
-        dof = int(self.model.jnt_dofadr[self.model.body_jntadr[self._base]])
-        self.data.qvel[dof:dof + 2] += velocity
+        self.data.qvel[self._base_dof:self._base_dof + 2] += velocity
 
     def state(self) -> RobotState:
         """Measured state as a robot with a state estimator would publish it."""
