@@ -7,7 +7,8 @@ planar |v_xy - cmd_xy| in m/s and |yaw rate - cmd| in rad/s, base frame as the r
 measures them, and the mean of what was reached (vx, vy, yaw rate): a policy that moves
 too slowly and one that wanders read alike in an RMS, not in the mean. Touchdowns per
 second count feet landing after a control step or more in the air: 2.5/s for the G1's
-0.8 s gait cycle, 0 for a policy that stands or shuffles.
+0.8 s gait cycle, 0 for a policy that stands or shuffles. The command step is the stress
+report's (`symphony_ros.stress.run.CommandJitter`): RMS target change per control step.
 ``--gif`` writes the first forward episode as an animated GIF.
 
     OMP_NUM_THREADS=1 MUJOCO_GL=egl python bench/velocity_commands.py POLICY.onnx [--gif out.gif]
@@ -22,6 +23,7 @@ import numpy as np
 
 from symphony_ros.core.envs import make_env
 from symphony_ros.policy.runtime import OnnxPolicy
+from symphony_ros.stress.run import CommandJitter
 
 COMMANDS = {'stand': (0.0, 0.0, 0.0), 'forward_0.5': (0.5, 0.0, 0.0),
             'turn_0.5': (0.0, 0.0, 0.5)}
@@ -30,7 +32,7 @@ COMMANDS = {'stand': (0.0, 0.0, 0.0), 'forward_0.5': (0.5, 0.0, 0.0),
 
 def run_episode(env, policy, command, seed, settle_steps):
     """Return (steps, fell, squared planar errors, squared yaw errors, states, touchdowns,
-    reached velocities (vx, vy, yaw rate) after the settle time).
+    reached velocities (vx, vy, yaw rate) after the settle time, command step).
 
     Touchdowns: feet landing after at least one control step in the air (a step taken).
     """
@@ -40,9 +42,11 @@ def run_episode(env, policy, command, seed, settle_steps):
     obs = base.reobserve()[0]
     lin, yaw, states, steps, reached = [], [], [base.robot_state()], 0, []
     down, touchdowns = base.rewards.feet_contact(base.data).copy(), 0
+    jitter = CommandJitter(base.model)
     while True:
         obs, _, fell, truncated, _ = env.step(policy.act(obs))
         steps += 1
+        jitter.add(base.data.ctrl)
         s = base.robot_state()
         states.append(s)
         now = base.rewards.feet_contact(base.data)
@@ -54,7 +58,7 @@ def run_episode(env, policy, command, seed, settle_steps):
             yaw.append((command[2] - wz) ** 2)
             reached.append((v[0], v[1], wz))
         if fell or truncated:
-            return steps, bool(fell), lin, yaw, states, touchdowns, reached
+            return steps, bool(fell), lin, yaw, states, touchdowns, reached, jitter.value()
 
 
 def main():
@@ -74,10 +78,11 @@ def main():
     settle_steps = int(round(args.settle / base.robot.control_dt))
     summary = {}
     for name, command in COMMANDS.items():
-        falls, lengths, lin, yaw, touchdowns, reached = 0, [], [], [], 0, []
+        falls, lengths, lin, yaw, touchdowns, reached, jitters = 0, [], [], [], 0, [], []
         for k in range(args.episodes):
-            steps, fell, l2, y2, states, down, got = run_episode(
+            steps, fell, l2, y2, states, down, got, jit = run_episode(
                 env, policy, np.array(command), args.seed + k, settle_steps)
+            jitters += [] if jit is None else [jit]
             reached += got
             falls += fell
             touchdowns += down
@@ -93,7 +98,8 @@ def main():
                'yaw_rate_rms_error': math.sqrt(np.mean(yaw)) if yaw else None,
                'mean_reached': (np.round(np.mean(reached, axis=0), 3).tolist()
                                 if reached else None),
-               'touchdowns_per_s': touchdowns / (sum(lengths) * base.robot.control_dt)}
+               'touchdowns_per_s': touchdowns / (sum(lengths) * base.robot.control_dt),
+               'command_step': float(np.mean(jitters)) if jitters else None}
         summary[name] = row
         print(json.dumps(row))
     print(json.dumps({'policy': args.policy, 'seeds': [args.seed, args.seed + args.episodes - 1],

@@ -15,7 +15,9 @@ PLOTS = (('fall_rate', 'fall rate', 'fall_rate.png'),
          ('return_mean', 'mean return', 'return.png'),
          ('tracking_error', 'velocity-tracking error (m/s)', 'tracking_error.png'),
          ('torque_saturation', 'share of motor-steps at the torque limit', 'saturation.png'),
-         ('min_joint_margin', 'smallest joint-limit margin (rad)', 'joint_margin.png'))
+         ('min_joint_margin', 'smallest joint-limit margin (rad)', 'joint_margin.png'),
+         ('command_jitter', 'RMS command step per control step (share of range)',
+          'command_jitter.png'))
 """Summary field, axis label, file name of each plot."""
 
 
@@ -37,7 +39,7 @@ def write_plots(conditions: Dict[str, Dict], out_dir: str) -> List[str]:
     names = list(conditions)
     written = []
     for key, label, fname in PLOTS:
-        values = [conditions[n][key] for n in names]
+        values = [conditions[n].get(key) for n in names]
         if all(v is None for v in values):
             continue
         fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(names)), 3.6))
@@ -73,13 +75,15 @@ def markdown(report: Dict[str, object]) -> str:
              f'{"within the training ranges" if v["scope"] == "training" else ""}'
              + (f'; failed: {", ".join(v["failed"])}' if v['failed'] else '') + ')', '',
              '| condition | in training ranges | falls | return | tracking error (m/s) | '
-             'torque saturation | min joint margin (rad) |', '|---|---|---|---|---|---|---|']
+             'torque saturation | min joint margin (rad) | command step |',
+             '|---|---|---|---|---|---|---|---|']
     for name, c in report['conditions'].items():
         lines.append(f'| `{name}` | {"yes" if c["within_training"] else "no"} | '
                      f'{c["falls"]}/{c["episodes"]} | {c["return_mean"]:.1f} ± '
                      f'{c["return_std"]:.1f} | {_fmt(c["tracking_error"], ".3f")} | '
                      f'{_fmt(c["torque_saturation"], ".1%")} | '
-                     f'{_fmt(c["min_joint_margin"], ".3f")} |')
+                     f'{_fmt(c["min_joint_margin"], ".3f")} | '
+                     f'{_fmt(c.get("command_jitter"), ".1%")} |')
     lines.append('')
     noisy = report['conditions'].get('obs_noise_1')
     if noisy and noisy['falls'] > v['max_fall_rate'] * noisy['episodes']:

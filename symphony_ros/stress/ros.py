@@ -175,8 +175,8 @@ def summarise(run: Dict[str, object]) -> Dict[str, object]:
     """Return a condition's figures over its episodes (the in-process report's fields).
 
     Figures the sim does not report through ROS (tracking error, torque saturation, joint
-    margins) are None. A graph that finished no episode counts as falling in all of them:
-    a run that could not happen must not pass the verdict.
+    margins, command steps) are None. A graph that finished no episode counts as falling in
+    all of them: a run that could not happen must not pass the verdict.
     """
     rows = run['rows']
     returns = np.array([r['return'] for r in rows]) if rows else np.zeros(0)
@@ -186,6 +186,7 @@ def summarise(run: Dict[str, object]) -> Dict[str, object]:
             'return_std': float(returns.std()) if rows else float('nan'),
             'steps_mean': float(np.mean([r['steps'] for r in rows])) if rows else 0.0,
             'tracking_error': None, 'torque_saturation': None, 'min_joint_margin': None,
+            'command_jitter': None,
             'ros': {k: run[k] for k in ('command_delay_s', 'applied', 'push_velocity',
                                         'kicks', 'watchdog_faults', 'wall_s', 'complete',
                                         'graph_status', 'log')}}

@@ -70,6 +70,40 @@ def _force_limits(model) -> np.ndarray:
     return np.where(limited, model.actuator_forcerange[:, 1], ctrl)
 
 
+class CommandJitter:
+    """RMS change of the motors' commands from one control step to the next, per range.
+
+    Each actuator's step is taken as a share of its command range (a PD robot's joint
+    target, a torque robot's torque), from the second action on (the first moves away from
+    the reset's command). The figure is the RMS over the steps and the actuators whose
+    command moved at all (a PD robot's held joints do not count): a policy that flips its
+    targets every step shakes gearboxes and heats motors that a sim forgives, and a delay
+    turns it into a loop the robot cannot follow.
+    """
+
+    def __init__(self, model) -> None:
+        """Measure against ``model``'s actuator command ranges."""
+        span = np.diff(model.actuator_ctrlrange, axis=1)[:, 0]
+        self._span = np.where(span > 0, span, np.inf)
+        self._last: Optional[np.ndarray] = None
+        self._sq = np.zeros(model.nu)
+        self._n = 0
+
+    def add(self, ctrl: np.ndarray) -> None:
+        """Take the command in force after a control step."""
+        if self._last is not None:
+            self._sq += ((ctrl - self._last) / self._span) ** 2
+            self._n += 1
+        self._last = np.array(ctrl, dtype=np.float64)
+
+    def value(self) -> Optional[float]:
+        """Return the RMS step as a share of the range (None before two steps)."""
+        moved = self._sq > 0
+        if not self._n or not moved.any():
+            return None if not self._n else 0.0
+        return float(np.sqrt(self._sq[moved].mean() / self._n))
+
+
 def run_episode(name: str, k: int) -> Dict[str, float]:
     """Run episode ``k`` of condition ``name`` in this worker; return its figures."""
     job, policy, robot = _CACHE['job'], _CACHE['policy'], _CACHE['robot']
@@ -80,10 +114,12 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
     lo, hi = robot.position_limits[:, 0], robot.position_limits[:, 1]
     limit = job.max_steps or env.spec.max_episode_steps or 1000
     total, steps, sat, margin, track, fell = 0.0, 0, 0.0, np.inf, [], False
+    jitter = CommandJitter(model)
     while True:
         obs, reward, terminated, truncated, info = env.step(policy.act(obs))
         total += float(reward)
         steps += 1
+        jitter.add(data.ctrl)
         force = np.abs(data.actuator_force)
         sat += float(np.mean(force >= SATURATION * _force_limits(model)))
         q = state_of().joint_positions
@@ -96,7 +132,7 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
         if terminated or truncated or steps >= limit:
             break
     return {'return': total, 'steps': steps, 'fell': fell, 'saturation': sat / steps,
-            'joint_margin': margin,
+            'joint_margin': margin, 'command_jitter': jitter.value(),
             'tracking_error': float(np.mean(track)) if track else None}
 
 
@@ -138,14 +174,19 @@ def run_matrix(job: Job, conditions: List[str], episodes: int, workers: int,
 def summarise(name: str, rows: List[Dict[str, float]]) -> Dict[str, object]:
     """Return a condition's figures over its episodes."""
     returns = np.array([r['return'] for r in rows])
-    track = [r['tracking_error'] for r in rows if r['tracking_error'] is not None]
     return {'episodes': len(rows), 'falls': int(sum(r['fell'] for r in rows)),
             'fall_rate': float(np.mean([r['fell'] for r in rows])),
             'return_mean': float(returns.mean()), 'return_std': float(returns.std()),
             'steps_mean': float(np.mean([r['steps'] for r in rows])),
-            'tracking_error': float(np.mean(track)) if track else None,
+            'tracking_error': _mean_of(rows, 'tracking_error'),
             'torque_saturation': float(np.mean([r['saturation'] for r in rows])),
-            'min_joint_margin': float(min(r['joint_margin'] for r in rows))}
+            'min_joint_margin': float(min(r['joint_margin'] for r in rows)),
+            'command_jitter': _mean_of(rows, 'command_jitter')}
+
+
+def _mean_of(rows: List[Dict[str, float]], key: str) -> Optional[float]:
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return float(np.mean(values)) if values else None
 
 
 def default_workers() -> int:

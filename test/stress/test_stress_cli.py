@@ -37,7 +37,7 @@ def test_report_is_the_same_for_a_seed_whatever_the_workers(tmp_path):
     assert (a['conditions']['delay_2']['per_episode']
             != a['conditions']['nominal']['per_episode'])
     for name in ('report.md', 'fall_rate.png', 'return.png', 'saturation.png',
-                 'joint_margin.png'):
+                 'joint_margin.png', 'command_jitter.png'):
         assert os.path.isfile(tmp_path / 'a' / name)
     assert a['verdict']['passed'] and a['verdict']['judged'] == ['nominal']  # delay_2 beyond
 
