@@ -170,8 +170,10 @@ class TrainConfig:
     fresh, small buffer can unlearn). The two runs must score the same reward (env, reward
     weights), their critics see the same observation and capacities match."""
     reward_weights: str = ''
-    """Reward weights of this run over its task's (a <task>:<robot> env), as
-    term=weight,term=weight (e.g. alive=0.3,gait_contact=0.6); empty: the robot file's."""
+    """Reward weights of this run over its env's, as term=weight,term=weight: a
+    <task>:<robot> env's terms (e.g. alive=0.3,gait_contact=0.6; empty: the robot file's), or
+    symphony/Humanoid-v4's action_rate (e.g. action_rate=-0.1: that times the squared change
+    of the clipped action per step, on top of Gymnasium's reward; empty: none)."""
     privileged_critic: bool = False
     """The critic sees the env's privileged observation (info['critic_obs']: exact, with the
     base velocity, height and foot contacts no robot sensor gives) and the actor its own: an

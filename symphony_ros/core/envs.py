@@ -152,16 +152,17 @@ def make_randomized_env(name: str, obs_spec: Optional[str], spec, log_path: Opti
 def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
     """Return the env options run ``cfg`` sets (its --reward-weights), for every env it makes.
 
-    :raises ValueError: --reward-weights for an env without named reward terms, or a bad one.
+    :raises ValueError: --reward-weights for an env without named reward terms, or a bad one
+        (a term the env does not have).
     """
     if not cfg.reward_weights:
         return {}
     entry = lookup(cfg.env)
-    if entry is None or not entry.task:
-        raise ValueError(f'--reward-weights: env {cfg.env!r} has no named reward terms; only '
-                         'a task env (velocity:<robot>) takes them')
+    if entry is None or not entry.reward_terms:
+        raise ValueError(f'--reward-weights: env {cfg.env!r} has no named reward terms; a '
+                         'task env (velocity:<robot>) and symphony/Humanoid-v4 take them')
     from symphony_ros.robot.velocity_env import parse_weights
-    return {'reward_weights': parse_weights(cfg.reward_weights)}
+    return {'reward_weights': parse_weights(cfg.reward_weights, terms=entry.reward_terms)}
 
 
 def make_test_env(cfg: 'TrainConfig', notes: Optional[List[str]] = None) -> gym.Env:

@@ -110,13 +110,56 @@ class StateObservation(gym.Wrapper):
         return np.asarray(gym_obs, dtype=np.float64)
 
 
-def make_humanoid(obs_spec: str = HUMANOID_SPECS[0], **kwargs: Any) -> gym.Env:
+HUMANOID_REWARD_TERMS = ('action_rate',)
+"""Terms a run may weigh on top of Humanoid-v4's reward (``--reward-weights``); the paper's
+reward is Gymnasium's alone (every weight 0)."""
+
+
+class ActionRate(gym.Wrapper):
+    """Add ``weight`` x |a_t - a_(t-1)|^2 to the reward, on the actions the motors get.
+
+    Actions are clipped to the actuators' range first (what MuJoCo applies); the one before
+    the first step is zero. ``info['reward_terms']['action_rate']`` holds the weighted term.
+    A negative weight charges a policy for flipping its torques from step to step, which a
+    simulator forgives and a delay in the loop does not.
+    """
+
+    def __init__(self, env: gym.Env, weight: float, robot: RobotDescription) -> None:
+        """Wrap ``env`` (actions in ``robot``'s order) with the term at ``weight``."""
+        super().__init__(env)
+        self.weight = float(weight)
+        self._lo, self._hi = robot.ctrl_range[:, 0], robot.ctrl_range[:, 1]
+        self._prev = np.zeros(robot.n_joints)
+
+    def reset(self, **kwargs: Any) -> Tuple[np.ndarray, Dict[str, Any]]:
+        """Reset the env; the previous action is zero again."""
+        self._prev[:] = 0.0
+        return self.env.reset(**kwargs)
+
+    def step(self, action: np.ndarray
+             ) -> Tuple[np.ndarray, SupportsFloat, bool, bool, Dict[str, Any]]:
+        """Step, then add the weighted change of the clipped action to the reward."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        applied = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), self._lo, self._hi)
+        step = applied - self._prev
+        term = self.weight * float(step @ step)
+        self._prev = applied
+        info['reward_terms'] = {**info.get('reward_terms', {}), 'action_rate': term}
+        return obs, float(reward) + term, terminated, truncated, info
+
+
+def make_humanoid(obs_spec: str = HUMANOID_SPECS[0],
+                  reward_weights: Optional[Dict[str, float]] = None, **kwargs: Any) -> gym.Env:
     """Return Gymnasium's Humanoid-v4 observed through spec ``obs_spec``.
 
-    Reward, termination, reset noise and the 1000-step limit are Gymnasium's; ``kwargs`` go to
-    ``gym.make`` (e.g. ``render_mode``).
+    Reward, termination, reset noise and the 1000-step limit are Gymnasium's, plus the
+    `HUMANOID_REWARD_TERMS` that ``reward_weights`` weighs; ``kwargs`` go to ``gym.make``
+    (e.g. ``render_mode``).
     """
-    return StateObservation(gym.make('Humanoid-v4', **kwargs), obs_spec, get_robot('humanoid'))
+    robot = get_robot('humanoid')
+    env: gym.Env = StateObservation(gym.make('Humanoid-v4', **kwargs), obs_spec, robot)
+    weight = (reward_weights or {}).get('action_rate', 0.0)
+    return ActionRate(env, weight, robot) if weight else env
 
 
 @dataclass(frozen=True)
@@ -130,6 +173,8 @@ class EnvEntry:
     """Robot name or robot-file path (`get_robot` takes either)."""
     task: Optional[Dict[str, Any]] = None
     """What the deploy side must know of the task (e.g. command ranges), or None."""
+    reward_terms: Tuple[str, ...] = ()
+    """Terms ``--reward-weights`` may weigh (a task env: its own, from its task)."""
 
 
 HUMANOID_ENV = 'symphony/Humanoid-v4'
@@ -137,7 +182,8 @@ HUMANOID_ENV = 'symphony/Humanoid-v4'
 measured state. Its own id, so ``Humanoid-v4`` is not taken for Gymnasium's observation."""
 
 ENVS: Dict[str, EnvEntry] = {
-    HUMANOID_ENV: EnvEntry(make_humanoid, HUMANOID_SPECS, 'humanoid'),
+    HUMANOID_ENV: EnvEntry(make_humanoid, HUMANOID_SPECS, 'humanoid',
+                           reward_terms=HUMANOID_REWARD_TERMS),
 }
 """Fixed env ids."""
 
@@ -200,4 +246,4 @@ def lookup(env_id: str) -> Optional[EnvEntry]:
                              'episode_steps': spec.episode_steps}
     if spec.gait_period > 0:
         facts.update(gait_period=spec.gait_period, gait_stance=spec.gait_stance)
-    return EnvEntry(factory, spec.obs_specs, robot_name, facts)
+    return EnvEntry(factory, spec.obs_specs, robot_name, facts, tuple(spec.weights))

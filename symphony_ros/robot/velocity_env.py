@@ -21,7 +21,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 import gymnasium as gym
 import mujoco
@@ -58,18 +58,20 @@ at 1 rad/s outweighs ``alive`` there, which pays a policy to end its episodes ea
 unless a run weighs them."""
 
 
-def parse_weights(text: str, where: str = '--reward-weights') -> Dict[str, float]:
-    """Return {term: weight} of ``term=weight,term=weight``.
+def parse_weights(text: str, where: str = '--reward-weights',
+                  terms: Iterable[str] = tuple(DEFAULT_WEIGHTS)) -> Dict[str, float]:
+    """Return {term: weight} of ``term=weight,term=weight``, each term one of ``terms``.
 
     :raises ValueError: naming ``where``: a pair without '=', an unknown term, or a weight that
         is not a finite number.
     """
+    known = tuple(terms)
     out: Dict[str, float] = {}
     for pair in filter(None, (p.strip() for p in text.split(','))):
         term, eq, value = (x.strip() for x in pair.partition('='))
-        if not eq or term not in DEFAULT_WEIGHTS:
+        if not eq or term not in known:
             raise ValueError(f'{where} {pair!r}: expected term=weight with a term of '
-                             f'{", ".join(DEFAULT_WEIGHTS)}')
+                             f'{", ".join(known)}')
         try:
             out[term] = float(value)
         except ValueError:

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from symphony_ros.core.config import TrainConfig
@@ -53,3 +54,22 @@ def test_weights_are_refused_for_an_env_without_named_terms_before_any_file(tmp_
     assert ("--reward-weights: env 'InvertedPendulum-v4' has no named reward terms"
             in done.stderr)
     assert not run.exists()
+
+
+def test_humanoid_takes_an_action_rate_on_top_of_gymnasiums_reward(tmp_path):
+    from symphony_ros.core.envs import make_run_env
+    cfg = TrainConfig(env='symphony/Humanoid-v4', steps=20, run_dir=str(tmp_path / 'r'),
+                      reward_weights='action_rate=-0.5', overrides=TINY)
+    weighed, plain = make_run_env(cfg), make_run_env(TrainConfig(env='symphony/Humanoid-v4'))
+    weighed.reset(seed=4)
+    plain.reset(seed=4)
+    # 0.9 is beyond the humanoid's +-0.4 control range: the term charges what MuJoCo applies.
+    for action, change in ((np.full(17, 0.9), 17 * 0.4 ** 2), (np.full(17, -0.2), 17 * 0.6 ** 2),
+                           (np.full(17, -0.2), 0.0)):
+        _, r1, _, _, info = weighed.step(action)
+        _, r0, _, _, _ = plain.step(action)
+        assert info['reward_terms']['action_rate'] == pytest.approx(-0.5 * change)
+        assert r1 == pytest.approx(r0 - 0.5 * change)
+    with pytest.raises(ValueError, match=r"--reward-weights 'alive=1': expected term=weight "
+                                         r'with a term of action_rate$'):
+        make_run_env(TrainConfig(env='symphony/Humanoid-v4', reward_weights='alive=1'))
