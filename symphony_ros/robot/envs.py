@@ -44,13 +44,19 @@ class StateObservation(gym.Wrapper):
     ``info['critic_obs']`` carries the full-state observation (`CRITIC_SPEC`) every step.
     For specs that need the previous action, it is the last action passed to `step` as
     given (before MuJoCo clamps it to ctrlrange), zeros after reset.
+
+    ``action_rate`` (a weight, 0: the env's reward as it is) adds that times the squared
+    change of the action clamped to ctrlrange (what MuJoCo applies) to each step's reward,
+    reported in ``info['reward_terms']``: a negative weight charges a policy for flipping its
+    torques from step to step, which a simulator forgives and a delay in the loop does not.
     """
 
     def __init__(self, env: gym.Env, obs_spec: str,
-                 robot: Optional[RobotDescription] = None):
+                 robot: Optional[RobotDescription] = None, action_rate: float = 0.0):
         """Wrap ``env`` (a Gymnasium MuJoCo env of ``robot``) to observe spec ``obs_spec``."""
         super().__init__(env)
         self.robot = robot or get_robot()
+        self.action_rate = float(action_rate)
         self.obs_spec = get_obs_spec(obs_spec, self.robot)
         self._reader = MujocoStateReader(env.unwrapped.model, self.robot)
         self._critic = ObservationBuilder(CRITIC_SPEC, self.robot)
@@ -90,7 +96,14 @@ class StateObservation(gym.Wrapper):
              ) -> Tuple[np.ndarray, SupportsFloat, bool, bool, Dict[str, Any]]:
         """Step the wrapped env with ``action`` unchanged and observe the new state."""
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self._prev_action[:] = np.asarray(action, dtype=np.float64).reshape(-1)
+        action = np.asarray(action, dtype=np.float64).reshape(-1)
+        if self.action_rate:
+            lo, hi = self.robot.ctrl_range[:, 0], self.robot.ctrl_range[:, 1]
+            step = np.clip(action, lo, hi) - np.clip(self._prev_action, lo, hi)
+            term = self.action_rate * float(step @ step)
+            info['reward_terms'] = {'action_rate': term}
+            reward = float(reward) + term
+        self._prev_action[:] = action
         return self._observe(obs, info), reward, terminated, truncated, info
 
     def reobserve(self) -> Tuple[np.ndarray, Dict[str, Any]]:
@@ -115,39 +128,6 @@ HUMANOID_REWARD_TERMS = ('action_rate',)
 reward is Gymnasium's alone (every weight 0)."""
 
 
-class ActionRate(gym.Wrapper):
-    """Add ``weight`` x |a_t - a_(t-1)|^2 to the reward, on the actions the motors get.
-
-    Actions are clipped to the actuators' range first (what MuJoCo applies); the one before
-    the first step is zero. ``info['reward_terms']['action_rate']`` holds the weighted term.
-    A negative weight charges a policy for flipping its torques from step to step, which a
-    simulator forgives and a delay in the loop does not.
-    """
-
-    def __init__(self, env: gym.Env, weight: float, robot: RobotDescription) -> None:
-        """Wrap ``env`` (actions in ``robot``'s order) with the term at ``weight``."""
-        super().__init__(env)
-        self.weight = float(weight)
-        self._lo, self._hi = robot.ctrl_range[:, 0], robot.ctrl_range[:, 1]
-        self._prev = np.zeros(robot.n_joints)
-
-    def reset(self, **kwargs: Any) -> Tuple[np.ndarray, Dict[str, Any]]:
-        """Reset the env; the previous action is zero again."""
-        self._prev[:] = 0.0
-        return self.env.reset(**kwargs)
-
-    def step(self, action: np.ndarray
-             ) -> Tuple[np.ndarray, SupportsFloat, bool, bool, Dict[str, Any]]:
-        """Step, then add the weighted change of the clipped action to the reward."""
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        applied = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), self._lo, self._hi)
-        step = applied - self._prev
-        term = self.weight * float(step @ step)
-        self._prev = applied
-        info['reward_terms'] = {**info.get('reward_terms', {}), 'action_rate': term}
-        return obs, float(reward) + term, terminated, truncated, info
-
-
 def make_humanoid(obs_spec: str = HUMANOID_SPECS[0],
                   reward_weights: Optional[Dict[str, float]] = None, **kwargs: Any) -> gym.Env:
     """Return Gymnasium's Humanoid-v4 observed through spec ``obs_spec``.
@@ -156,10 +136,8 @@ def make_humanoid(obs_spec: str = HUMANOID_SPECS[0],
     `HUMANOID_REWARD_TERMS` that ``reward_weights`` weighs; ``kwargs`` go to ``gym.make``
     (e.g. ``render_mode``).
     """
-    robot = get_robot('humanoid')
-    env: gym.Env = StateObservation(gym.make('Humanoid-v4', **kwargs), obs_spec, robot)
-    weight = (reward_weights or {}).get('action_rate', 0.0)
-    return ActionRate(env, weight, robot) if weight else env
+    return StateObservation(gym.make('Humanoid-v4', **kwargs), obs_spec, get_robot('humanoid'),
+                            action_rate=(reward_weights or {}).get('action_rate', 0.0))
 
 
 @dataclass(frozen=True)

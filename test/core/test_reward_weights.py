@@ -70,6 +70,12 @@ def test_humanoid_takes_an_action_rate_on_top_of_gymnasiums_reward(tmp_path):
         _, r0, _, _, _ = plain.step(action)
         assert info['reward_terms']['action_rate'] == pytest.approx(-0.5 * change)
         assert r1 == pytest.approx(r0 - 0.5 * change)
+    # Under randomisation too (its wrapper steps the env with the delayed action).
+    cfg = TrainConfig(env='symphony/Humanoid-v4', reward_weights='action_rate=-0.5',
+                      randomize='default')
+    randomized = make_run_env(cfg, randomized=True)
+    randomized.reset(seed=1)
+    assert 'action_rate' in randomized.step(np.full(17, 0.3))[4]['reward_terms']
     with pytest.raises(ValueError, match=r"--reward-weights 'alive=1': expected term=weight "
                                          r'with a term of action_rate$'):
         make_run_env(TrainConfig(env='symphony/Humanoid-v4', reward_weights='alive=1'))
