@@ -20,7 +20,7 @@ import math
 import os
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import gymnasium as gym
 import mujoco
@@ -266,6 +266,8 @@ class Randomized(gym.Wrapper):
         units, then scaled as the term is."""
         self.rng = np.random.default_rng(0)
         self.draws: Dict[str, Any] = {}
+        self.kicks: List[Tuple[float, float]] = []
+        """(time s, speed m/s) of each kick of the episode so far."""
         self._queue: deque = deque()
         self._delay = 0
         self._bias: Dict[str, np.ndarray] = {}
@@ -351,14 +353,12 @@ class Randomized(gym.Wrapper):
         self._time = 0.0
         self._next_push = self._first_push()
         d['first_push_s'] = self._next_push if math.isfinite(self._next_push) else None
-        d['pushes'] = []
+        self.kicks = []
         obs, info = self.env.reobserve()
         info = {**first_info, **info, 'randomization': d, 'clean_obs': np.array(obs)}
         if self.log_path:
             with open(self.log_path, 'a', encoding='utf-8') as fh:
-                # The kicks come later in the episode; the line holds what reset drew.
-                fh.write(json.dumps({'seed': seed, **{k: v for k, v in d.items()
-                                                      if k != 'pushes'}}) + '\n')
+                fh.write(json.dumps({'seed': seed, **d}) + '\n')
         return self._noisy(obs), info
 
     def _first_push(self) -> float:
@@ -411,7 +411,7 @@ class Randomized(gym.Wrapper):
             v, heading = float(self.rng.uniform(lo, hi)), float(self.rng.uniform(0, 2 * math.pi))
             kick = (v * math.cos(heading), v * math.sin(heading))
             self.data.qvel[self.base_dof:self.base_dof + 2] += kick
-            self.draws['pushes'].append([round(self._time, 4), v])
+            self.kicks.append((round(self._time, 4), v))
             self._next_push = self._push_after()
         u = self.env.unwrapped
         if m:

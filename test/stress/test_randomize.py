@@ -142,7 +142,7 @@ def test_a_push_kicks_the_base_velocity():
     plain.step(a)
     dv = pushed.unwrapped.data.qvel[:2] - plain.unwrapped.data.qvel[:2]
     assert 0.7 < np.linalg.norm(dv) < 1.3
-    assert pushed.draws['pushes'][0][1] == 1.0
+    assert pushed.kicks[0][1] == 1.0
 
 
 def test_the_first_kick_comes_within_push_first_s_and_then_every_interval():
@@ -162,8 +162,8 @@ def test_the_first_kick_comes_within_push_first_s_and_then_every_interval():
         pushed.step(a)
         early.step(a)
     dt = r.control_dt   # a kick lands on the first control step at or after its time
-    assert [t for t, _ in pushed.draws['pushes']] == [pytest.approx(0.3, abs=dt)]
-    assert [t for t, _ in early.draws['pushes']] == [pytest.approx(0.06, abs=dt)]
+    assert [t for t, _ in pushed.kicks] == [pytest.approx(0.3, abs=dt)]
+    assert [t for t, _ in early.kicks] == [pytest.approx(0.06, abs=dt)]
 
 
 def test_obs_noise_per_term_and_the_sent_previous_action():
