@@ -13,11 +13,14 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..core.evaluation import EVAL_SEED_OFFSET
+
+if TYPE_CHECKING:
+    import mujoco
 
 SATURATION = 0.99
 """A motor counts as saturated at a step when |torque| >= this share of its limit."""
@@ -74,14 +77,14 @@ class CommandJitter:
     """RMS change of the motors' commands from one control step to the next, per range.
 
     Each actuator's step is taken as a share of its command range (a PD robot's joint
-    target, a torque robot's torque), from the second action on (the first moves away from
-    the reset's command). The figure is the RMS over the steps and the actuators whose
-    command moved at all (a PD robot's held joints do not count): a policy that flips its
-    targets every step shakes gearboxes and heats motors that a sim forgives, and a delay
-    turns it into a loop the robot cannot follow.
+    target within its travel, a torque robot's torque), from the second action on (the
+    first moves away from the reset's command). The figure is the RMS over the steps and
+    the actuators whose command moved at all (a PD robot's held joints do not count): a
+    policy that flips its targets every step shakes gearboxes and heats motors that a sim
+    forgives, and a delay turns it into a loop the robot cannot follow.
     """
 
-    def __init__(self, model) -> None:
+    def __init__(self, model: mujoco.MjModel) -> None:
         """Measure against ``model``'s actuator command ranges."""
         span = np.diff(model.actuator_ctrlrange, axis=1)[:, 0]
         self._span = np.where(span > 0, span, np.inf)
@@ -98,10 +101,10 @@ class CommandJitter:
 
     def value(self) -> Optional[float]:
         """Return the RMS step as a share of the range (None before two steps)."""
+        if not self._n:
+            return None
         moved = self._sq > 0
-        if not self._n or not moved.any():
-            return None if not self._n else 0.0
-        return float(np.sqrt(self._sq[moved].mean() / self._n))
+        return float(np.sqrt(self._sq[moved].mean() / self._n)) if moved.any() else 0.0
 
 
 def run_episode(name: str, k: int) -> Dict[str, float]:
