@@ -139,11 +139,11 @@ def _fit_pushes(args: argparse.Namespace, names: List[str], dt: float) -> List[s
 
     :raises ValueError: such a condition named in ``--conditions``.
     """
-    from ..stress.conditions import CONDITIONS, too_short_for_pushes
+    from ..stress.conditions import first_kick_s, too_short_for_pushes
     episode_s = args.max_steps * dt if args.max_steps else None
     short = too_short_for_pushes(names, episode_s)
     if short and args.conditions:
-        first = min(CONDITIONS[n][0]['push_interval_s'][0] for n in short)
+        first = min(map(first_kick_s, short))
         raise ValueError(f'--max-steps {args.max_steps}: episodes of {episode_s:g} s end '
                          f'before the first kick of {", ".join(short)} (after '
                          f'{first:g} s or more); '

@@ -99,6 +99,15 @@ def select(names: Sequence[str], robot: RobotDescription,
     return list(dict.fromkeys(names))
 
 
+def first_kick_s(name: str) -> float:
+    """Return the earliest time (s) push condition ``name`` kicks: one interval in.
+
+    The conditions leave ``push_first_s`` at nominal, so an episode's first kick waits a
+    whole interval, as the sim node's kicks through ROS do.
+    """
+    return CONDITIONS[name][0]['push_interval_s'][0]
+
+
 def too_short_for_pushes(names: Sequence[str], episode_s: Optional[float]) -> List[str]:
     """Return the push conditions among ``names`` that episodes of ``episode_s`` s end unpushed.
 
@@ -108,7 +117,7 @@ def too_short_for_pushes(names: Sequence[str], episode_s: Optional[float]) -> Li
     if episode_s is None:
         return []
     return [n for n in names if CONDITIONS[n][0].get('push_velocity')
-            and episode_s <= CONDITIONS[n][0]['push_interval_s'][0]]
+            and episode_s <= first_kick_s(n)]
 
 
 def _ranges(values: Mapping[str, Any], robot: RobotDescription) -> Dict[str, Tuple[float, float]]:
