@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 import sys
 from typing import List, Optional
 
@@ -79,6 +80,7 @@ def describe(path: str, model, contract) -> List[str]:
               f'  training         {c.training_steps} steps{_source_steps(c)}, test return '
               f'{ret}, seed {c.train_config.get("seed", "?")}',
               '  randomization    ' + _randomization_line(c.train_config),
+              *_ranges_lines(c.randomization),
               '  reward weights   ' + (c.train_config.get('reward_weights') or "the task's"),
               '  critic           ' + ('privileged (saw the exact state in training)'
                                        if c.train_config.get('privileged_critic')
@@ -111,6 +113,18 @@ def _randomization_line(tc: dict) -> str:
         line += f'; fine-tuned from {tc["init_from"]}{known}' + (
             ' with its replay buffer' if tc.get('init_buffer') else '')
     return line
+
+
+def _ranges_lines(form: Optional[dict]) -> List[str]:
+    """List the ranges the training env drew from, the knobs away from nominal only."""
+    if not form:
+        return []
+    from ..robot.randomize import KNOBS
+    ranges = form.get('ranges') or {}
+    moved = [f'{k} [{lo:g}, {hi:g}]' for k, (lo, hi) in ranges.items()
+             if k in KNOBS and (lo, hi) != (KNOBS[k][0],) * 2]
+    return textwrap.wrap(', '.join(moved) or 'every knob nominal', 96,
+                         initial_indent='    ranges         ', subsequent_indent=' ' * 19)
 
 
 def _source_steps(c) -> str:

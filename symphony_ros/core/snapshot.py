@@ -34,6 +34,8 @@ class ActorSource:
     """Hex SHA-256 of the file the actor was read from, when the reader hashed its bytes."""
     obs_scales: Optional[Dict[str, List[float]]] = None
     """The spec's per-term factors it was trained with (None: not recorded, older files)."""
+    randomization: Optional[Dict[str, Any]] = None
+    """The training env's ranges (`RandomizationSpec.to_dict`; None: none, or not recorded)."""
 
 
 def save_best_actor(run_dir: str, actor: Actor, info: Dict[str, Any]) -> str:
@@ -56,7 +58,7 @@ def _build(state: Dict[str, Any], weights: Dict[str, Any], path: str,
     tc = state.get('train_config', {})
     return ActorSource(actor, path, cfg, tc, int(state.get('step', 0)),
                        state.get('test_return'), tc.get('env', ''), state.get('obs_spec'),
-                       sha256, state.get('obs_scales'))
+                       sha256, state.get('obs_scales'), state.get('randomization'))
 
 
 def load_actor(path: str) -> ActorSource:

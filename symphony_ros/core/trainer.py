@@ -14,7 +14,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -201,6 +201,9 @@ class Trainer(InitFrom):
         self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device,
                               self.critic_dim)
         spec = getattr(self.env, 'full_spec', None)
+        self.randomization = spec.to_dict() if spec is not None else None
+        """The training env's ranges at full width (checkpoints record them; a resume
+        compares, since a named set such as ``default`` may change between versions)."""
         # The anchor then holds the actor, on noisy observations, to what the starting actor
         # does on clean ones: the reaction to noise is what a fine-tune under noise unlearns.
         clean = bool(cfg.anchor_weight) and spec is not None and spec.adds_sensor_noise
@@ -548,7 +551,7 @@ class Trainer(InitFrom):
     def _info(self, test_return: float, step: Optional[int] = None) -> Dict[str, object]:
         return dict(identity(self.cfg, self.sym), obs_dim=self.obs_dim, act_dim=self.act_dim,
                     critic_dim=self.agent.critic_dim, obs_spec=self.obs_spec,
-                    obs_scales=self.obs_scales,
+                    obs_scales=self.obs_scales, randomization=self.randomization,
                     test_return=test_return, step=self.step_count if step is None else step)
 
     def save(self) -> str:
@@ -632,6 +635,26 @@ class Trainer(InitFrom):
                 f' now {_factors(self.obs_scales, terms)}): resume with the code the run was '
                 'trained with, or start a new run')
 
+    def _note_range_changes(self, stored: Optional[Dict[str, Any]]) -> None:
+        """Say when the randomisation a run resumes by name draws from other ranges now.
+
+        A resume names its set (``default``, a YAML path), and a set may change between
+        versions or edits; training goes on under today's ranges, which the checkpoints record
+        from here on, so the person is told which knobs moved rather than left to guess.
+        """
+        from symphony_ros.robot.randomize import spec_changes
+        now = self.randomization
+        if not stored or not now or stored.get('name') != now.get('name'):
+            return
+        if stored.get('scale') != now.get('scale'):
+            return  # a resume that changes the scale says so in the curriculum
+        changes = spec_changes(stored, now)
+        if changes:
+            self.notes.append(f'--randomize {now["name"]}: the set has other ranges than when '
+                              f'this run\'s checkpoint was written ({"; ".join(changes)}); '
+                              'training goes on under the ranges of now, which its checkpoints '
+                              'and contract record')
+
     def _restore(self) -> List[Dict[str, float]]:
         """Read the newest checkpoint into this trainer; write nothing."""
         path = latest_checkpoint(self.run_dir)
@@ -643,6 +666,7 @@ class Trainer(InitFrom):
                       'resume from it' if older else '')
             raise CheckpointError(f'{exc}{intact}') from None
         self._check_scales(state, path)
+        self._note_range_changes(state.get('randomization'))
         self._load_agent(state, path)
         step = int(state['step'])
         self.progress = Progress.from_dict(state['progress'], step)

@@ -119,6 +119,10 @@ class PolicyContract:
     stress: Optional[Dict[str, Any]] = None
     """Summary of a ``symphony stress`` report of these weights (``symphony export --stress``):
     verdict, thresholds, fall rate per condition; None when none was given."""
+    randomization: Optional[Dict[str, Any]] = None
+    """The ranges the training env drew from at full width (name, scale, ranges per knob,
+    noise amplitudes per term): a set's name alone may mean other ranges in another
+    version. None: trained without randomisation, or exported before this was recorded."""
 
     def to_dict(self) -> Dict[str, Any]:
         """Return the JSON-friendly form (tuples become lists)."""
@@ -236,7 +240,8 @@ class PolicyContract:
             exported_at=r.get('exported_at', str), input_name=r.get('input_name', str),
             output_name=r.get('output_name', str), action_range=(lo, hi),
             format_version=version, task=r.get('task', dict, optional=True),
-            stress=r.get('stress', dict, optional=True))
+            stress=r.get('stress', dict, optional=True),
+            randomization=r.get('randomization', dict, optional=True))
         return contract.validate(path)
 
 

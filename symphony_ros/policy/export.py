@@ -173,7 +173,8 @@ def build_contract(src: ActorSource, opset: int) -> PolicyContract:
         train_config=dict(src.train_config), training_steps=int(src.step),
         test_return=test_return if test_return is None or np.isfinite(test_return) else None,
         weights_sha256=weights_sha256(actor), project_version=__version__, opset=opset,
-        exported_at=now.isoformat(), task=target.task).validate(src.path)
+        exported_at=now.isoformat(), task=target.task,
+        randomization=src.randomization).validate(src.path)
 
 
 def _checked_stress(contract: PolicyContract, stress: Dict[str, Any], where: str

@@ -130,6 +130,30 @@ class RandomizationSpec:
         return dataclasses.replace(self, ranges={**self.ranges, **ranges})
 
 
+def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> List[str]:
+    """Name what differs between two `RandomizationSpec.to_dict` forms, one item per knob.
+
+    A knob a form leaves out sits at its nominal value; noise amplitudes compare per term.
+
+    :returns: e.g. ``['push_first_s [0, 0] -> [1, 5]', 'obs_noise.joint_vel 1.5 -> 1']``.
+    """
+    def knob(form: Mapping[str, Any], name: str) -> List[float]:
+        nominal = KNOBS[name][0]
+        return [float(v) for v in (form.get('ranges') or {}).get(name, (nominal, nominal))]
+
+    out = [f'{k} [{_g(knob(old, k))}] -> [{_g(knob(new, k))}]' for k in KNOBS
+           if knob(old, k) != knob(new, k)]
+    for table in ('obs_noise', 'imu_bias'):
+        a, b = old.get(table) or {}, new.get(table) or {}
+        out += [f'{table}.{t} {a.get(t, 0):g} -> {b.get(t, 0):g}' for t in sorted({*a, *b})
+                if float(a.get(t, 0)) != float(b.get(t, 0))]
+    return out
+
+
+def _g(values: List[float]) -> str:
+    return ', '.join(f'{v:g}' for v in values)
+
+
 def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
     """Validate a mapping of knobs and extras; raise ValueError naming ``where`` and the key."""
     if not isinstance(doc, Mapping):
@@ -442,4 +466,4 @@ def randomize_env(env: gym.Env, spec: Optional[RandomizationSpec], robot: RobotD
 
 
 __all__ = ['DEFAULTS', 'IMU_BIAS', 'KNOBS', 'OBS_NOISE', 'RandomizationSpec', 'Randomized',
-           'load_randomization', 'point_spec', 'randomize_env']
+           'load_randomization', 'point_spec', 'randomize_env', 'spec_changes']
