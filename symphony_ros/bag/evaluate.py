@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from . import metrics
 from .episodes import Episode, split_episodes
 from .openloop import OpenLoopRun, disagreement, run_open_loop
 from .reader import Bag, open_bag
-from .timeline import Timeline, build_timeline
+from .timeline import Command, Timeline, build_timeline
 from .topics import BY_KEY, resolve
 from ..util.files import sha256_file
 
@@ -101,7 +101,24 @@ def _episode_row(ep: Episode, tl: Timeline, faults: List[dict], commands_by_ep,
         'faults': sum(1 for f in faults if f['episode'] == ep.index),
         'saturation_share': metrics.saturation(torques, limits)['share'],
         'jitter': metrics.jitter(actions),
+        'command_step': _command_step(cmds, tl.robot),
     }
+
+
+def _command_step(cmds: List[Command], robot: RobotDescription,
+                  breaks: Sequence[int] = ()) -> Optional[float]:
+    """Return the stress report's command step of ``cmds``: what the motors were told.
+
+    A PD robot's motors are told joint targets within the servo range, a torque robot's its
+    ctrl (torque / gear): the values the stress run reads from ``data.ctrl``, against the
+    same ranges.
+    """
+    pd = robot.action_kind == 'pd_position'
+    told = [c.target if pd else c.action for c in cmds]
+    if not told or any(t is None for t in told):
+        return None
+    spans = np.diff(robot.servo_range(), axis=1)[:, 0]
+    return metrics.command_step(np.array(told), spans, breaks)
 
 
 def _reward_parts(ep: Episode) -> Dict[str, Any]:
@@ -282,6 +299,7 @@ def _overall(tl: Timeline, episodes: List[Episode], faults: list, sat: Dict[str,
         'faults': len(faults),
         'saturation_share': sat['share'],
         'jitter': metrics.jitter(cmd_actions, metrics.command_breaks(used, episodes)),
+        'command_step': _command_step(used, tl.robot, metrics.command_breaks(used, episodes)),
         'latency_ms': metrics.latency(tl),
         'ticks_missed': metrics.missed_ticks(tl, episodes),
         'policy_ticks': len(tl.commands), 'states': len(tl.states),

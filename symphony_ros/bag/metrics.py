@@ -88,6 +88,43 @@ def jitter(actions: np.ndarray, breaks: Sequence[int] = ()) -> Optional[float]:
     return float(d[keep].mean()) if keep.any() else None
 
 
+def command_step(commands: np.ndarray, spans: np.ndarray,
+                 breaks: Sequence[int] = ()) -> Optional[float]:
+    """RMS change of the motor commands per control step, as a share of each one's range.
+
+    ``commands`` [T, n] are what the motors were told (a torque robot's ctrl, a PD robot's
+    joint targets), ``spans`` [n] their ranges; steps across ``breaks`` (row indices where
+    an episode begins) do not count. The same figure as ``symphony stress``'s command step.
+    """
+    if len(commands) < 2:
+        return None
+    d = np.diff(np.asarray(commands, dtype=np.float64), axis=0)
+    keep = np.ones(len(d), dtype=bool)
+    for b in breaks:
+        if 0 < b <= len(d):
+            keep[b - 1] = False
+    if not keep.any():
+        return None
+    return step_rms(((d[keep] / _ranges(spans)) ** 2).sum(axis=0), int(keep.sum()))
+
+
+def step_rms(squares: np.ndarray, steps: int) -> Optional[float]:
+    """RMS step from per-motor sums of squared steps over ``steps``, over motors that moved.
+
+    A motor whose command never moved (a PD robot's held joint) does not count: it would
+    dilute the figure by the share of motors a policy does not drive.
+    """
+    if not steps:
+        return None
+    moved = squares > 0
+    return float(np.sqrt(squares[moved].mean() / steps)) if moved.any() else 0.0
+
+
+def _ranges(spans: np.ndarray) -> np.ndarray:
+    spans = np.asarray(spans, dtype=np.float64)
+    return np.where(spans > 0, spans, np.inf)
+
+
 def command_breaks(commands: List[Command], episodes: List[Episode]) -> List[int]:
     """Row indices of ``commands`` where a new episode's commands begin."""
     starts = {ep.first for ep in episodes}

@@ -61,6 +61,8 @@ def _headline(report: Dict) -> List[str]:
                  if causes else '') + ' |',
               f'| torque saturation share | {_pct(o["saturation_share"])} |',
               f'| action jitter, mean abs(Δa) | {_f(o["jitter"], ".4f")} |',
+              f'| command step, RMS per control step (share of range) | '
+              f'{_pct(o.get("command_step"))} |',
               f'| max tilt (rad) | {_f(o["max_tilt_rad"], ".3f")} |',
               f'| command latency p50 / p99 / max (ms, {lat["source"]}) | '
               f'{_f(lat["p50"], ".2f")} / {_f(lat["p99"], ".2f")} / {_f(lat["max"], ".2f")} |',

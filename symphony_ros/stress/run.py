@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..bag.metrics import step_rms
 from ..core.evaluation import EVAL_SEED_OFFSET
 
 if TYPE_CHECKING:
@@ -101,10 +102,7 @@ class CommandJitter:
 
     def value(self) -> Optional[float]:
         """Return the RMS step as a share of the range (None before two steps)."""
-        if not self._n:
-            return None
-        moved = self._sq > 0
-        return float(np.sqrt(self._sq[moved].mean() / self._n)) if moved.any() else 0.0
+        return step_rms(self._sq, self._n)
 
 
 def run_episode(name: str, k: int) -> Dict[str, float]:

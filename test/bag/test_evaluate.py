@@ -37,6 +37,9 @@ def test_sqlite_bag_scores_exactly_as_the_live_sim(sim_bag, policies):
     assert o['latency_ms']['source'] == 'receive times'
     assert o['latency_ms']['p50'] == pytest.approx(0.3, abs=0.01)  # 300 us in the fixture
     assert o['saturation_share'] is not None and o['jitter'] > 0
+    # What the motors were told, per step, as a share of the ctrl range (stress's figure).
+    assert 0 < o['command_step'] < 1
+    assert all(0 < e['command_step'] < 1 for e in ev.report['episodes'] if e['complete'])
     assert ev.report['diagnostics']['symphony/policy_node']['inference_p50_us'] == '55.0'
 
 
@@ -52,6 +55,7 @@ def test_cli_writes_report_and_plots_with_a_candidate(sim_bag, policies, tmp_pat
     cand = report['policy']['candidate']['vs_recorded_actions']
     assert cand['rms'] > 0 and len(cand['per_joint']) == get_robot('humanoid').n_joints
     md = (out / 'report.md').read_text()
+    assert '| command step, RMS per control step (share of range) |' in md
     assert 'Candidate policy' in md and '| falls |' in md and '![tilt.png](tilt.png)' in md
 
 

@@ -71,6 +71,8 @@ def test_g1_bag_scores_to_the_live_velocity_task_returns(g1_bag):
         assert e['tracking_rms']['lin_vel'] == pytest.approx(lin, abs=0.01), (e, live)
         assert e['tracking_rms']['yaw_rate'] == pytest.approx(yaw, abs=0.01), (e, live)
     assert r['overall']['tracking_rms']['lin_vel'] > 0.1
+    # The targets' step in joint travel (a random small policy: a few percent per step).
+    assert 0 < r['overall']['command_step'] < 0.5
 
 
 def test_recorded_pd_policy_replays_open_loop_and_a_candidate_runs(g1_bag):
