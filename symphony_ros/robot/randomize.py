@@ -386,19 +386,23 @@ class Randomized(gym.Wrapper):
         return self._noisy(obs), info
 
     def _first_push(self) -> float:
+        """Return when the episode's first kick comes (inf: no kicks this episode)."""
         lo, hi = self.rspec.range('push_first_s')
-        if hi <= 0 or self.rspec.range('push_velocity')[1] <= 0:
+        if hi <= 0 or not self._kicks_on():
             return self._push_after()
         return lo if lo == hi else float(self.rng.uniform(lo, hi))
 
     def _push_after(self) -> float:
-        lo, hi = self.rspec.range('push_velocity')
-        if hi <= 0:
+        """Return when the kick after now comes: one drawn interval on (inf: no kicks)."""
+        if not self._kicks_on():
             return math.inf
         ilo, ihi = self.rspec.range('push_interval_s')
-        if ihi <= 0:
-            return math.inf
         return self._time + (ilo if ilo == ihi else float(self.rng.uniform(ilo, ihi)))
+
+    def _kicks_on(self) -> bool:
+        """Kicks need a speed and an interval: either at 0 turns them off (`KNOBS`)."""
+        return (self.rspec.range('push_velocity')[1] > 0
+                and self.rspec.range('push_interval_s')[1] > 0)
 
     def _noisy(self, obs: np.ndarray) -> np.ndarray:
         obs = np.array(obs, dtype=np.float64)

@@ -164,6 +164,9 @@ def test_the_first_kick_comes_within_push_first_s_else_after_one_interval():
     dt = r.control_dt   # a kick lands on the first control step at or after its time
     assert [t for t, _ in pushed.kicks] == [pytest.approx(0.3, abs=dt)]
     assert [t for t, _ in early.kicks] == [pytest.approx(0.06, abs=dt)]
+    # An interval of 0 turns kicks off, a first-kick time or not (KNOBS).
+    off = _wrap(HUMANOID, 'humanoid', {'push_velocity': 0.5, 'push_first_s': 0.06})
+    assert off.reset(seed=0)[1]['randomization']['first_push_s'] is None
 
 
 def test_obs_noise_per_term_and_the_sent_previous_action():
