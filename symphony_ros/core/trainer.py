@@ -146,10 +146,6 @@ def _run_obs_spec(cfg: TrainConfig, resume: bool) -> str:
     return default_obs_spec(cfg.env)
 
 
-def _factors(scales: Dict[str, List[float]], terms: List[str]) -> str:
-    return '; '.join(f'{t} {scales[t] if t in scales else "none"}' for t in terms)
-
-
 class Trainer(InitFrom):
     """One training run in one run folder.
 
@@ -623,17 +619,14 @@ class Trainer(InitFrom):
         inputs of other sizes than they learned on without a word. Checkpoints written
         before factors were recorded carry none and are not compared.
         """
-        from symphony_ros.robot.obs_specs import scale_changes
+        from symphony_ros.robot.obs_specs import scale_mismatch
         stored = state.get('obs_scales')
         if stored is None or self.obs_scales is None:
             return
-        terms = scale_changes(stored, self.obs_scales)
-        if terms:
-            raise CheckpointError(
-                f'{path}: observation spec {self.obs_spec!r} was trained with other factors '
-                f'on {", ".join(terms)} than it has now (checkpoint {_factors(stored, terms)};'
-                f' now {_factors(self.obs_scales, terms)}): resume with the code the run was '
-                'trained with, or start a new run')
+        why = scale_mismatch(stored, self.obs_scales, str(self.obs_spec))
+        if why:
+            raise CheckpointError(f'{path}: {why}: resume with the code the run was trained '
+                                  'with, or start a new run')
 
     def _note_range_changes(self, stored: Optional[Dict[str, Any]]) -> None:
         """Say when the randomisation a run resumes by name draws from other ranges now.

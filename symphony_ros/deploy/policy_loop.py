@@ -16,7 +16,7 @@ from ..policy.contract import ObservationContract
 from ..policy.runtime import OnnxPolicy
 from ..robot.description import RobotDescription, get_robot
 from ..robot.gait import GaitClock
-from ..robot.obs_specs import scale_changes
+from ..robot.obs_specs import scale_mismatch
 from ..robot.observations import ObservationBuilder
 from ..robot.pd import PDLaw
 from ..robot.state import RobotState
@@ -143,9 +143,7 @@ def _check_scales(policy_path: str, observation: ObservationContract,
     spec whose scales changed since the export would feed it inputs of the wrong size.
     """
     theirs = dict((observation.spec or {}).get('scales') or {})
-    mine = dict(ours.get('scales') or {})
-    terms = scale_changes(theirs, mine)
-    if terms:
-        raise DeployError(f'{policy_path}: observation {observation.name!r}: term scales '
-                          f'{terms} were {[theirs.get(t) for t in terms]} in training, this '
-                          f'build scales them {[mine.get(t) for t in terms]}')
+    why = scale_mismatch(theirs, dict(ours.get('scales') or {}), observation.name)
+    if why:
+        raise DeployError(f'{policy_path}: {why}: deploy it with the symphony_ros it was '
+                          'exported with')

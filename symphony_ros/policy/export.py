@@ -147,12 +147,11 @@ def _check_scales(src: ActorSource, spec: Optional[Dict[str, Any]]) -> None:
     """
     if src.obs_scales is None or not spec:
         return
-    from ..robot.obs_specs import scale_changes
-    terms = scale_changes(src.obs_scales, spec.get('scales', {}))
-    if terms:
-        raise ExportError(src.path, 'obs_scales', f'the actor was trained with other factors '
-                          f'on {", ".join(terms)} than observation spec {src.obs_spec!r} '
-                          'has now; export it with the code it was trained with')
+    from ..robot.obs_specs import scale_mismatch
+    why = scale_mismatch(src.obs_scales, spec.get('scales', {}), str(src.obs_spec))
+    if why:
+        raise ExportError(src.path, 'obs_scales', f'{why}: export the actor with the code it '
+                          'was trained with')
 
 
 def build_contract(src: ActorSource, opset: int) -> PolicyContract:

@@ -255,6 +255,21 @@ def scale_changes(theirs: Mapping[str, Any], mine: Mapping[str, Any]) -> List[st
     return sorted(t for t in set(theirs) | set(mine) if theirs.get(t) != mine.get(t))
 
 
+def scale_mismatch(trained: Mapping[str, Any], now: Mapping[str, Any], spec: str
+                   ) -> Optional[str]:
+    """Say how spec ``spec`` scaled its terms in training and scales them now, or None if alike.
+
+    One wording for every place that compares (resume, export, deploy): each differing term
+    with both factors, 'none' where a side leaves the term unscaled.
+    """
+    terms = scale_changes(trained, now)
+    if not terms:
+        return None
+    both = '; '.join(f'{t} by {trained.get(t, "none")} in training, by {now.get(t, "none")} '
+                     'now' for t in terms)
+    return f'observation spec {spec!r} scales {both}'
+
+
 def get_obs_spec(name: str, robot: Optional[RobotDescription] = None) -> ObservationSpec:
     """Return spec ``name`` for ``robot`` (default: the default robot).
 
