@@ -1,0 +1,141 @@
+"""Resuming a run: its newest checkpoint read back into the trainer, with its checks.
+
+The checks a resume owes the person: networks of the run's shape, observation factors and
+randomisation ranges as trained, the curriculum step a resume may take.
+
+A mixin of :class:`~symphony_ros.core.trainer.Trainer`, kept apart so that what a resume
+restores, and each refusal, reads in one file; it uses the trainer's ``cfg``, ``sym``,
+``agent``, ``buffer``, ``env``, ``device``, ``notes``, dims, ``obs_spec``, ``obs_scales``,
+``randomization``, ``progress`` and ``run_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional
+
+import torch
+
+from .checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, load_checkpoint,
+                         load_replay, replay_path)
+from .config import curriculum_text
+from .envs import set_rng_state
+from .progress import Progress
+from .run_dir import extend_curriculum, read_run_config
+
+
+class Resume:
+    """The trainer's ``--resume`` and the checkpoint loading ``--init-from`` shares."""
+
+    def _load_agent(self, state: Dict[str, object], path: str,
+                    actor_only: bool = False) -> bool:
+        """Load a checkpoint's networks and optimizer, refusing one of another shape.
+
+        :param actor_only: when the checkpoint's critic sees another observation than this
+            run's (--privileged-critic on one side), take its actor alone (--init-from).
+        :returns: whether the actor alone was taken.
+        """
+        for key in ('obs_dim', 'act_dim'):
+            if state[key] != getattr(self, key):
+                raise CheckpointError(f'{path}: {key} {state[key]} does not match the env '
+                                      f'({getattr(self, key)})')
+        theirs = int(state.get('critic_dim') or state['obs_dim'])
+        alone = theirs != self.agent.critic_dim
+        if alone and not actor_only:
+            raise CheckpointError(f'{path}: its critic sees {theirs} values, this run\'s '
+                                  f'{self.agent.critic_dim} (--privileged-critic differs)')
+        try:
+            if alone:
+                self.agent.actor.load_state_dict(state['agent']['actor'])
+            else:
+                self.agent.load_state_dict(state['agent'])
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(f'{path}: networks do not fit the run\'s config '
+                                  f'({str(exc).splitlines()[0][:160]})') from None
+        return alone
+
+    def _record_curriculum(self) -> None:
+        """Record a change of randomisation or lr this resume makes (config.json, the card)."""
+        stored = read_run_config(self.run_dir)
+        self.cfg = extend_curriculum(stored, self.cfg, self.step_count)
+        if len(self.cfg.curriculum) > len(stored['train_config'].get('curriculum') or []):
+            last = self.cfg.curriculum[-1]
+            self.notes.append(f'training changed at step {self.step_count:,}: '
+                              f'{curriculum_text(last)} (randomisation scale in force before: '
+                              f'{last["scale_before"]:g}); config.json '
+                              "records it in the run's curriculum, and the policy card too")
+
+    def _check_scales(self, state: Dict[str, object], path: str) -> None:
+        """Refuse a checkpoint trained on other observation factors than the spec's now.
+
+        The spec is resumed by name; had its factors changed since, the networks would be fed
+        inputs of other sizes than they learned on without a word. Checkpoints written
+        before factors were recorded carry none and are not compared.
+        """
+        from symphony_ros.robot.obs_specs import scale_mismatch
+        stored = state.get('obs_scales')
+        if stored is None or self.obs_scales is None:
+            return
+        why = scale_mismatch(stored, self.obs_scales, str(self.obs_spec))
+        if why:
+            raise CheckpointError(f'{path}: {why}: resume with the code the run was trained '
+                                  'with, or start a new run')
+
+    def _note_range_changes(self, stored: Optional[Dict[str, Any]]) -> None:
+        """Say when the randomisation a run resumes by name draws from other ranges now.
+
+        A resume names its set (``default``, a YAML path), and a set may change between
+        versions or edits; training goes on under today's ranges, which the checkpoints record
+        from here on, so the person is told which knobs moved rather than left to guess.
+        """
+        from symphony_ros.robot.randomize import spec_changes
+        now = self.randomization
+        if not stored or not now or stored.get('name') != now.get('name'):
+            return
+        if stored.get('scale') != now.get('scale'):
+            return  # a resume that changes the scale says so in the curriculum
+        changes = spec_changes(stored, now)
+        if changes:
+            self.notes.append(f'--randomize {now["name"]}: the set has other ranges than when '
+                              f'this run\'s checkpoint was written ({"; ".join(changes)}); '
+                              'training goes on under the ranges of now, which its checkpoints '
+                              'and contract record')
+
+    def _restore(self) -> List[Dict[str, float]]:
+        """Read the newest checkpoint into this trainer; write nothing."""
+        path = latest_checkpoint(self.run_dir)
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError as exc:
+            older = list_checkpoints(self.run_dir)[:-1]
+            intact = (f'; the previous checkpoint {older[-1]} is intact: delete {path} to '
+                      'resume from it' if older else '')
+            raise CheckpointError(f'{exc}{intact}') from None
+        self._check_scales(state, path)
+        self._note_range_changes(state.get('randomization'))
+        self._load_agent(state, path)
+        step = int(state['step'])
+        self.progress = Progress.from_dict(state['progress'], step)
+        replay = load_replay(self.run_dir, step)
+        if replay is not None:
+            try:
+                self.buffer.load_state_dict(replay)
+            except (KeyError, ValueError) as exc:
+                raise CheckpointError(f'{replay_path(self.run_dir, step)}: {exc}') from None
+        else:
+            # Networks only (exact_resume false, or an older checkpoint): a fresh warm-up
+            # with the trained actor refills the buffer, at the reward scale it learned with.
+            self.notes.append(f'{path} has no replay buffer saved with it: the buffer is '
+                              f'refilled by {self.sym.explore_steps:,} steps of warm-up with '
+                              'the trained actor (the resume is not exact)')
+            self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
+            self._keep_scale = self.progress.learning or self._keep_scale
+            self.progress.learning, self.progress.warmup_from = False, step
+        torch.set_rng_state(state['rng']['torch'])
+        if state['rng']['cuda'] and self.device.type == 'cuda':
+            torch.cuda.set_rng_state_all(state['rng']['cuda'])
+        set_rng_state(self.env, json.loads(state['rng']['env']))
+        return list(state.get('metrics', []))
+
+
+__all__ = ['Resume']
