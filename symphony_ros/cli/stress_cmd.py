@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ..util.fields import number
 from ..util.files import sha256_file
@@ -105,12 +105,15 @@ def run(args: argparse.Namespace) -> int:
         if bar:
             bar.close()
     wall = clock() - t0
+    trained = _trained_ranges(c)
     conds = {}
     for n in names:
         figures = (ros.summarise(runs[n]) if args.ros
                    else summarise(n, rows[n]))
         conds[n] = {'description': table.CONDITIONS[n][1], 'knobs': table.CONDITIONS[n][0],
-                    'within_training': table.within_training(n, robot), **figures,
+                    'within_training': table.within_training(n, robot),
+                    'within_policy_training': table.within_policy_ranges(n, robot, trained),
+                    **figures,
                     'per_episode': runs[n]['rows'] if args.ros else rows[n]}
     sha = sha256_file(args.policy)
     from ..core.evaluation import EVAL_SEED_OFFSET
@@ -121,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
               'timing': 'realtime' if args.ros else 'in process',
               'seed_offset': EVAL_SEED_OFFSET, 'episodes': args.episodes,
               'max_steps': args.max_steps or None, 'workers': workers, 'wall_s': wall,
+              'trained_under': _trained_text(c, trained),
               'conditions': conds,
               'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope)}
     paths = write_report(report, out)
@@ -132,6 +136,23 @@ def run(args: argparse.Namespace) -> int:
           + (f' (failed: {", ".join(v["failed"])})' if v['failed'] else '')
           + f'; {wall:.0f} s on {workers} workers; report: {paths["md"]}')
     return 0 if v['passed'] else 1
+
+
+def _trained_ranges(contract) -> Optional[Dict[str, Any]]:
+    """Return the ranges the policy trained under: the contract's, {} for none, None: unknown."""
+    if contract.randomization is not None:
+        return contract.randomization
+    return {} if contract.train_config.get('randomize', 'none') == 'none' else None
+
+
+def _trained_text(contract, trained: Optional[Dict[str, Any]]) -> str:
+    """Say in one line what the policy trained under, for report.md."""
+    if trained is None:
+        return (f'randomisation {contract.train_config.get("randomize")!r}, its ranges not '
+                'recorded (a file exported before contracts carried them)')
+    if not trained:
+        return 'no randomisation (the nominal robot)'
+    return f'randomisation {trained.get("name")!r} x{trained.get("scale", 1.0):g}'
 
 
 def _fit_pushes(args: argparse.Namespace, names: List[str], dt: float) -> List[str]:

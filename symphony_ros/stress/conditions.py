@@ -12,10 +12,11 @@ policy cannot take.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..robot.description import RobotDescription
-from ..robot.randomize import IMU_BIAS, OBS_NOISE, RandomizationSpec, load_randomization
+from ..robot.randomize import (IMU_BIAS, KNOBS, OBS_NOISE, RandomizationSpec,
+                               load_randomization)
 
 PUSH_INTERVAL = (5.0, 10.0)
 """s between pushes in the push conditions (the training default)."""
@@ -146,12 +147,36 @@ def spec_of(name: str, robot: RobotDescription) -> RandomizationSpec:
 
 def within_training(name: str, robot: RobotDescription) -> bool:
     """Return True when every value of condition ``name`` lies in ``robot``'s default ranges."""
-    train = load_randomization('default', robot)
+    return _inside(name, robot, load_randomization('default', robot).range)
+
+
+def within_policy_ranges(name: str, robot: RobotDescription,
+                         form: Optional[Mapping[str, Any]]) -> Optional[bool]:
+    """Return whether condition ``name`` lies in the ranges a policy trained under, if known.
+
+    ``form`` is the contract's ``randomization`` (`RandomizationSpec.to_dict`; ``{}`` for a
+    policy trained without randomisation, None when its file does not say). The verdict
+    judges the robot's default ranges whatever a policy trained under; this says which
+    conditions a policy met in training at all.
+    """
+    if form is None:
+        return None
+    ranges = form.get('ranges') or {}
+
+    def range_of(knob: str) -> Tuple[float, float]:
+        nominal = KNOBS[knob][0]
+        lo, hi = ranges.get(knob, (nominal, nominal))
+        return float(lo), float(hi)
+    return _inside(name, robot, range_of)
+
+
+def _inside(name: str, robot: RobotDescription,
+            range_of: Callable[[str], Tuple[float, float]]) -> bool:
     eps = 1e-9
     for knob, (lo, hi) in _ranges(CONDITIONS[name][0], robot).items():
         if knob == 'push_interval_s':
             continue
-        tlo, thi = train.range(knob)
+        tlo, thi = range_of(knob)
         if lo < tlo - eps or hi > thi + eps:
             return False
     return True

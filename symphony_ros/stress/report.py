@@ -73,12 +73,18 @@ def markdown(report: Dict[str, object]) -> str:
              f'**Verdict: {"PASS" if v["passed"] else "FAIL"}** (fall rate <= '
              f'{v["max_fall_rate"]:.0%} in every condition '
              f'{"within the training ranges" if v["scope"] == "training" else ""}'
-             + (f'; failed: {", ".join(v["failed"])}' if v['failed'] else '') + ')', '',
-             '| condition | in training ranges | falls | return | tracking error (m/s) | '
-             'torque saturation | min joint margin (rad) | command step |',
-             '|---|---|---|---|---|---|---|---|']
+             + (f'; failed: {", ".join(v["failed"])}' if v['failed'] else '') + ')', '']
+    if report.get('trained_under'):
+        lines += [f'The policy trained under {report["trained_under"]}. "In training ranges" is '
+                  'the robot\'s `--randomize default` set, which the verdict judges whatever a '
+                  'policy trained under; "in its training" says which conditions this policy '
+                  'met in training at all.', '']
+    lines += ['| condition | in training ranges | in its training | falls | return | '
+              'tracking error (m/s) | torque saturation | min joint margin (rad) | '
+              'command step |', '|---|---|---|---|---|---|---|---|---|']
     for name, c in report['conditions'].items():
-        lines.append(f'| `{name}` | {"yes" if c["within_training"] else "no"} | '
+        own = {True: 'yes', False: 'no'}.get(c.get('within_policy_training'), '-')
+        lines.append(f'| `{name}` | {"yes" if c["within_training"] else "no"} | {own} | '
                      f'{c["falls"]}/{c["episodes"]} | {c["return_mean"]:.1f} ± '
                      f'{c["return_std"]:.1f} | {_fmt(c["tracking_error"], ".3f")} | '
                      f'{_fmt(c["torque_saturation"], ".1%")} | '

@@ -40,6 +40,27 @@ def test_report_is_the_same_for_a_seed_whatever_the_workers(tmp_path):
                  'joint_margin.png', 'command_jitter.png'):
         assert os.path.isfile(tmp_path / 'a' / name)
     assert a['verdict']['passed'] and a['verdict']['judged'] == ['nominal']  # delay_2 beyond
+    # The shipped humanoid trained on the nominal robot: no condition but nominal was met.
+    assert a['trained_under'] == 'no randomisation (the nominal robot)'
+    assert [a['conditions'][n]['within_policy_training'] for n in ('nominal', 'delay_2')] == [
+        True, False]
+    md = (tmp_path / 'a' / 'report.md').read_text()
+    assert 'The policy trained under no randomisation' in md
+    assert '| `delay_2` | no | no |' in md
+
+
+def test_a_policy_is_judged_in_its_own_ranges_only_where_its_file_records_them():
+    from symphony_ros.robot.randomize import load_randomization
+    from symphony_ros.stress.conditions import (applicable, within_policy_ranges,
+                                                within_training)
+    g1 = get_robot('g1')
+    default = load_randomization('default', g1).to_dict()
+    for name in applicable(g1):
+        assert within_policy_ranges(name, g1, default) == within_training(name, g1), name
+        assert within_policy_ranges(name, g1, None) is None
+    narrow = {'ranges': {'push_velocity': [0.0, 0.5], 'push_interval_s': [5.0, 10.0]}}
+    assert [within_policy_ranges(n, g1, narrow) for n in ('push_0.5', 'push_1.0', 'delay_1')
+            ] == [True, False, False]
 
 
 def test_verdict_fails_beyond_the_threshold(tmp_path, capsys):
