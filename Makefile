@@ -12,6 +12,9 @@ PYTEST_ARGS ?=
 # The Unitree G1's MJCF and meshes come from the mjlab wheel; --no-deps: only its files are
 # used (located without importing mjlab, whose dependencies include GPU packages).
 MJLAB ?= mjlab==1.6.0
+# onnx needs ml_dtypes >= 0.5.4; 0.7.0's extension takes ~2 s to load here against 0.4 s for
+# 0.5.4, and every process that reads a policy (policy_node, export, stress) pays it.
+ML_DTYPES ?= ml_dtypes==0.5.4
 
 .PHONY: venv test test-slow test-all lint bench demo clean
 
@@ -29,7 +32,7 @@ $(STAMP): setup.py Makefile
 	fi; \
 	$(PIP) install -q --upgrade pip setuptools wheel && \
 	$(PIP) install -q "$(TORCH)" && \
-	$(PIP) install -q -e ".[$$extras]" && \
+	$(PIP) install -q -e ".[$$extras]" "$(ML_DTYPES)" && \
 	$(PIP) install -q --no-deps "$(MJLAB)"
 	@touch $(STAMP)
 

@@ -105,7 +105,7 @@ def command_step(commands: np.ndarray, spans: np.ndarray,
             keep[b - 1] = False
     if not keep.any():
         return None
-    return step_rms(((d[keep] / _ranges(spans)) ** 2).sum(axis=0), int(keep.sum()))
+    return step_rms(((d[keep] / step_divisors(spans)) ** 2).sum(axis=0), int(keep.sum()))
 
 
 def step_rms(squares: np.ndarray, steps: int) -> Optional[float]:
@@ -120,7 +120,12 @@ def step_rms(squares: np.ndarray, steps: int) -> Optional[float]:
     return float(np.sqrt(squares[moved].mean() / steps)) if moved.any() else 0.0
 
 
-def _ranges(spans: np.ndarray) -> np.ndarray:
+def step_divisors(spans: np.ndarray) -> np.ndarray:
+    """Divisors that make a command step a share of its range; a zero range counts no step.
+
+    A motor without a range (span 0) gets an infinite divisor, so its steps add nothing
+    rather than dividing by zero.
+    """
     spans = np.asarray(spans, dtype=np.float64)
     return np.where(spans > 0, spans, np.inf)
 

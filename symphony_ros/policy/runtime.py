@@ -60,6 +60,8 @@ class OnnxPolicy:
         given, they must equal the contract's (see :meth:`check_robot`).
     :param expected_dt: control period (s) the caller will run at; when given, it must equal
         the contract's.
+    :param model: the file as the caller already parsed it (the bytes it hashed), so that
+        what runs is what was hashed; read from ``path`` when omitted.
     :raises PolicyFileError: missing, empty, truncated or non-ONNX file, or one onnxruntime
         cannot load.
     :raises ContractError: missing, newer-format or malformed metadata, or dims, names or
@@ -69,9 +71,11 @@ class OnnxPolicy:
     """
 
     def __init__(self, path: str, robot_joint_names: Optional[Sequence[str]] = None,
-                 expected_dt: Optional[float] = None) -> None:
+                 expected_dt: Optional[float] = None,
+                 model: Optional[onnx.ModelProto] = None) -> None:
         self.path = str(path)
-        model = load_model(self.path)
+        if model is None:
+            model = load_model(self.path)
         self.contract = read_contract({p.key: p.value for p in model.metadata_props},
                                       self.path)
         _check_graph(model, self.contract, self.path)

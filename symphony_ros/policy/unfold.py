@@ -16,6 +16,7 @@ from typing import Dict
 
 import numpy as np
 import torch
+import onnx
 from onnx import numpy_helper
 
 from ..core.config import SymphonyConfig
@@ -53,9 +54,9 @@ def _unfolded(weights: Dict[str, np.ndarray], fresh: Actor) -> Dict[str, torch.T
     return state
 
 
-def _check_parity(actor: Actor, path: str) -> None:
+def _check_parity(actor: Actor, path: str, model: onnx.ModelProto) -> None:
     """Refuse an actor that does not act as the file does on random observations."""
-    policy = OnnxPolicy(path)
+    policy = OnnxPolicy(path, model=model)
     rng = np.random.default_rng(0)
     obs = rng.standard_normal((PARITY_SAMPLES, actor.obs_dim)).astype(np.float32)
     with torch.no_grad():
@@ -94,7 +95,7 @@ def actor_from_policy(path: str) -> ActorSource:
                               f'{cfg.hidden_dim} actor ({str(exc).splitlines()[0][:160]})'
                               ) from None
     actor.eval()
-    _check_parity(actor, path)
+    _check_parity(actor, path, model)
     return ActorSource(actor, path, cfg, dict(contract.train_config), contract.training_steps,
                        contract.test_return, contract.env,
                        contract.train_config.get('obs_spec') or contract.observation.name,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..bag.metrics import step_rms
+from ..bag.metrics import step_divisors, step_rms
 from ..core.evaluation import EVAL_SEED_OFFSET
 
 if TYPE_CHECKING:
@@ -87,8 +87,7 @@ class CommandJitter:
 
     def __init__(self, model: mujoco.MjModel) -> None:
         """Measure against ``model``'s actuator command ranges."""
-        span = np.diff(model.actuator_ctrlrange, axis=1)[:, 0]
-        self._span = np.where(span > 0, span, np.inf)
+        self._span = step_divisors(np.diff(model.actuator_ctrlrange, axis=1)[:, 0])
         self._last: Optional[np.ndarray] = None
         self._sq = np.zeros(model.nu)
         self._n = 0
