@@ -53,6 +53,18 @@ def test_util_needs_neither_the_learning_core_nor_torch():
     assert bad == '', f'util imported: {bad}'
 
 
+def test_the_watchdog_node_loads_no_physics_learning_or_inference_library():
+    """The safety node's process holds rclpy, numpy and the safety rules, nothing heavier.
+
+    Every library it loads is one more way for the last line of defence to fail or to start
+    slowly after a restart; MuJoCo, torch and onnxruntime are the policy's and the sim's.
+    """
+    heavy = ('mujoco', 'torch', 'onnx', 'onnxruntime', 'gymnasium')
+    bad = _loaded_after_import(['symphony_ros.nodes.watchdog_node'],
+                               f"m.split('.')[0] in {heavy!r}")
+    assert bad == '', f'the watchdog node loads {bad}'
+
+
 def test_one_version_in_package_xml_setup_py_and_the_cli():
     """package.xml (colcon, rosdep), setup.py (pip) and `symphony --version` agree."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

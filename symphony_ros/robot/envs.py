@@ -26,9 +26,10 @@ import gymnasium as gym
 import numpy as np
 
 from .description import RobotDescription, get_robot
+from .mujoco_state import MujocoStateReader
 from .obs_specs import get_obs_spec
 from .observations import ObservationBuilder
-from .state import MujocoStateReader, RobotState
+from .state import RobotState
 
 CRITIC_SPEC = 'humanoid_v4_full'
 """Full-state observation put in ``info['critic_obs']`` (for an asymmetric critic)."""

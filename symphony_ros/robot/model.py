@@ -21,7 +21,7 @@ import mujoco
 import numpy as np
 
 from .description import RobotDescription
-from .state import joint_addresses
+from .mujoco_state import joint_addresses
 
 
 @functools.lru_cache(maxsize=None)

@@ -13,9 +13,10 @@ import mujoco
 import numpy as np
 
 from .description import RobotDescription, get_robot
+from .mujoco_state import joint_addresses
 from .obs_specs import OBS_SPECS, ObservationSpec, get_obs_spec
 from .rotations import projected_gravity
-from .state import RobotState, joint_addresses
+from .state import RobotState
 
 
 def _field(spec: str, state: RobotState, name: str, size: int) -> np.ndarray:

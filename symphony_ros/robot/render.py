@@ -46,7 +46,7 @@ def render_gif(states: Sequence[RobotState], path: str, dt: float, fps: float = 
     from PIL import Image
 
     from .model import build_model
-    from .state import MujocoStateReader
+    from .mujoco_state import MujocoStateReader
 
     robot = robot or get_robot()
     model = build_model(robot)      # with the floor and light a robot file adds (the G1)

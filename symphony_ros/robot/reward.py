@@ -17,7 +17,8 @@ import mujoco
 import numpy as np
 
 from .description import RobotDescription, get_robot
-from .state import MujocoStateReader, RobotState
+from .mujoco_state import MujocoStateReader
+from .state import RobotState
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,10 @@ from .falls import has_fallen
 from .gait import GaitClock
 from .mirror import Mirror, joint_mirror, terms_mirror
 from .model import build_model, home_qpos
+from .mujoco_state import MujocoStateReader, joint_addresses
 from .observations import ObservationBuilder
 from .pd import PDLaw
 from .rotations import projected_gravity
-from .state import MujocoStateReader, joint_addresses
 from .velocity_reward import VelocityReward
 
 TASK = 'velocity'

@@ -22,8 +22,9 @@ import numpy as np
 
 from .description import RobotDescription
 from .falls import has_fallen
+from .mujoco_state import MujocoStateReader
 from .rotations import projected_gravity
-from .state import MujocoStateReader, RobotState
+from .state import RobotState
 
 if TYPE_CHECKING:   # velocity_env imports this module
     from .velocity_env import VelocityTask

@@ -25,7 +25,8 @@ import numpy as np
 from ..robot.description import RobotDescription, get_robot
 from ..robot.falls import has_fallen
 from ..robot.model import build_model, home_qpos
-from ..robot.state import MujocoStateReader, RobotState
+from ..robot.mujoco_state import MujocoStateReader
+from ..robot.state import RobotState
 from .config import SimConfig
 
 

@@ -12,8 +12,8 @@ from symphony_ros.bag.timeline import Command, StateSample, Timeline
 from symphony_ros.deploy.policy_loop import PolicyLoop
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.model import build_model, home_qpos
+from symphony_ros.robot.mujoco_state import MujocoStateReader
 from symphony_ros.robot.pd import PDLaw
-from symphony_ros.robot.state import MujocoStateReader
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'deploy'))
 from g1_policy import export_g1_policy  # noqa: E402

@@ -9,10 +9,10 @@ from symphony_ros.deploy.policy_loop import DeployError, PolicyLoop
 from symphony_ros.deploy.state_inputs import OncePerState
 from symphony_ros.deploy.velocity_command import VelocityCommand
 from symphony_ros.robot import get_robot
+from symphony_ros.robot.mujoco_state import MujocoStateReader
 from symphony_ros.robot.observations import ObservationBuilder
 from symphony_ros.robot.pd import PDLaw
 from symphony_ros.robot.model import build_model, home_qpos
-from symphony_ros.robot.state import MujocoStateReader
 
 
 @pytest.fixture(scope='module')

@@ -7,7 +7,8 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from symphony_ros.robot.state import MujocoStateReader, RobotState
+from symphony_ros.robot.mujoco_state import MujocoStateReader
+from symphony_ros.robot.state import RobotState
 
 SEEDS = (0, 1, 2, 3, 4, 5)
 """Random actions make the humanoid fall within ~25 steps: several episodes cover standing,

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from symphony_ros.robot import get_robot
+from symphony_ros.robot.mujoco_state import MujocoStateReader
 from symphony_ros.robot.reward import HumanoidReward
-from symphony_ros.robot.state import MujocoStateReader
 from symphony_ros.sim.config import SimConfig
 from symphony_ros.sim.episodes import EpisodeTracker
 from symphony_ros.sim.robot_sim import RobotSim

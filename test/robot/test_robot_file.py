@@ -10,9 +10,9 @@ from symphony_ros.core.envs import make_env
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.description import SOFT_LIMIT_MARGIN, shipped_robots
 from symphony_ros.robot.model import build_model, home_qpos
+from symphony_ros.robot.mujoco_state import joint_addresses
 from symphony_ros.robot.pd import PDLaw
 from symphony_ros.robot.robot_file import RobotFileError, load_robot_file
-from symphony_ros.robot.state import joint_addresses
 
 from user_robot import MJCF, robot_doc, write_robot
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from symphony_ros.robot import get_robot
+from symphony_ros.robot.mujoco_state import MujocoStateReader, state_from_mujoco
 from symphony_ros.robot.rotations import normalize, rotate_to_world, wxyz_to_xyzw
 from symphony_ros.robot.state import (
-    JointStateMapper, MujocoStateReader, imu_to_arrays, joint_state_to_arrays,
-    odometry_to_base, state_from_mujoco)
+    JointStateMapper, imu_to_arrays, joint_state_to_arrays, odometry_to_base)
 
 ROBOT = get_robot()
 S45 = math.sqrt(0.5)
