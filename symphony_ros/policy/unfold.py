@@ -15,9 +15,9 @@ import hashlib
 from typing import Dict
 
 import numpy as np
-import torch
 import onnx
 from onnx import numpy_helper
+import torch
 
 from ..core.config import SymphonyConfig
 from ..core.networks import Actor
