@@ -49,6 +49,7 @@ def test_velocity_env_critic_obs_is_the_observation_then_the_hidden_state():
     env = make_env(G1)
     u = env.unwrapped
     obs, info = env.reset(seed=3)
+    env.action_space.seed(3)   # an unseeded space draws other actions in every process
     assert info['critic_obs'].shape == u.critic_observation_space.shape
     for _ in range(15):
         obs, _, _, _, info = env.step(env.action_space.sample() * 0.2)
