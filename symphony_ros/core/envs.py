@@ -209,6 +209,20 @@ def env_dims(env: gym.Env) -> Tuple[int, int]:
     return int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
 
 
+def reward_terms(env: gym.Env) -> Optional[Tuple[Tuple[str, ...], np.ndarray]]:
+    """Return (names, weights) of the unweighted terms ``env`` reports in info['reward_raw'].
+
+    Its reward is ``weights @ info['reward_raw']``; None: an env that reports no terms (a
+    plain Gymnasium id), whose stored rewards cannot be weighed anew.
+    """
+    try:
+        names = tuple(env.get_wrapper_attr('reward_term_names'))
+        weights = env.get_wrapper_attr('reward_weight_vector')()
+    except AttributeError:
+        return None
+    return names, np.asarray(weights, dtype=np.float64)
+
+
 def _env_label(env: gym.Env) -> str:
     return repr(env.spec.id) if env.spec else repr(env)
 

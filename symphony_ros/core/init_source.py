@@ -217,9 +217,6 @@ class InitFrom:
             return 'its critic saw another observation'
         if canonical_env_id(str(theirs.get('env'))) != canonical_env_id(self.cfg.env):
             return f'it trained on {theirs.get("env")}, whose rewards this run does not score'
-        if (theirs.get('reward_weights') or '') != self.cfg.reward_weights:
-            return (f'its reward weights were {theirs.get("reward_weights") or "the task default"}'
-                    f', this run\'s {self.cfg.reward_weights or "the task default"}')
         source = os.path.dirname(os.path.dirname(os.path.abspath(path)))
         replay = load_replay(source, int(state['step']))
         if replay is None:
@@ -229,6 +226,14 @@ class InitFrom:
             self.buffer.load_state_dict(replay)
         except (KeyError, ValueError) as exc:
             return str(exc)
+        before = theirs.get('reward_weights') or ''
+        if before != self.cfg.reward_weights:
+            if not self.buffer.term_names or self.reward_weights is None:
+                return (f'its reward weights were {before or "the task default"}, this run\'s '
+                        f'{self.cfg.reward_weights or "the task default"}, and it keeps no '
+                        'reward terms to score its steps anew (saved by an older version, or '
+                        'by a run with --collectors)')
+            self._rescore('--init-buffer', before, self.cfg.reward_weights)
         return None
 
 

@@ -17,7 +17,7 @@ literal roll recycles one per insert and lets the next terminal behind it go).
 from __future__ import annotations
 
 import math
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -29,6 +29,8 @@ CRITIC_FIELDS = ('critic_obs', 'next_critic_obs')
 """Stored too by a buffer for a privileged critic (its observations of both states)."""
 CLEAN_FIELDS = ('next_clean_obs',)
 """Stored too by a buffer whose learner anchors the actor on what a noiseless sensor saw."""
+TERMS_FIELDS = ('terms',)
+"""Stored too by a buffer that can re-score its rewards: each step's unweighted reward terms."""
 
 
 class Batch(NamedTuple):
@@ -58,11 +60,13 @@ class FadingReplayBuffer:
 
     def __init__(self, capacity: int, obs_dim: int, act_dim: int,
                  device: torch.device | str = 'cpu', critic_dim: Optional[int] = None,
-                 clean_obs: bool = False) -> None:
+                 clean_obs: bool = False, term_names: Sequence[str] = ()) -> None:
         """Preallocate ``capacity`` transitions.
 
         :param critic_dim: also store the critic's views, this wide.
         :param clean_obs: also store each next observation as a noiseless sensor gave it.
+        :param term_names: also store each step's unweighted reward terms, these, so that
+            :meth:`rescore` can weigh them anew (a reward curriculum).
         """
         if capacity < 2:
             raise ValueError(f'replay capacity must be at least 2, got {capacity}')
@@ -73,9 +77,14 @@ class FadingReplayBuffer:
         self.reward = torch.zeros((capacity, 1), dtype=torch.float32, device=self.device)
         self.done = torch.zeros((capacity, 1), dtype=torch.float32, device=self.device)
         self.critic_dim = critic_dim or None
+        self.term_names: Tuple[str, ...] = tuple(term_names)
         self.fields = (FIELDS + (CRITIC_FIELDS if critic_dim else ())
-                       + (CLEAN_FIELDS if clean_obs else ()))
+                       + (CLEAN_FIELDS if clean_obs else ())
+                       + (TERMS_FIELDS if self.term_names else ()))
         self.clean_obs = clean_obs
+        if self.term_names:
+            self.terms = torch.zeros((capacity, len(self.term_names)), dtype=torch.float32,
+                                     device=self.device)
         if clean_obs:
             self.next_clean_obs = torch.zeros_like(self.obs)
         if critic_dim:
@@ -112,17 +121,24 @@ class FadingReplayBuffer:
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
             terminated: bool, critic_obs: Optional[np.ndarray] = None,
             next_critic_obs: Optional[np.ndarray] = None,
-            next_clean_obs: Optional[np.ndarray] = None) -> None:
+            next_clean_obs: Optional[np.ndarray] = None,
+            terms: Optional[np.ndarray] = None) -> None:
         """Store one transition; ``reward`` is divided by the current reward scale.
 
         ``next_clean_obs`` (a buffer with ``clean_obs``): None stores ``next_obs`` for it.
+        ``terms``: the step's unweighted reward terms (a buffer with ``term_names``).
 
-        :raises ValueError: a buffer for a privileged critic not given the critic's views.
+        :raises ValueError: a buffer for a privileged critic not given the critic's views, or
+            one keeping reward terms not given them.
         """
         if self.critic_dim and (critic_obs is None or next_critic_obs is None):
             raise ValueError('this replay buffer stores the critic\'s observations: '
                              'critic_obs and next_critic_obs are required')
+        if self.term_names and terms is None:
+            raise ValueError('this replay buffer stores reward terms: terms are required')
         slot = self._slot_for_insert()
+        if self.term_names:
+            self.terms[slot] = torch.as_tensor(terms, dtype=torch.float32)
         if self.critic_dim:
             self.critic_obs[slot] = torch.as_tensor(critic_obs, dtype=torch.float32)
             self.next_critic_obs[slot] = torch.as_tensor(next_critic_obs, dtype=torch.float32)
@@ -188,6 +204,32 @@ class FadingReplayBuffer:
                      self.done[idx], *critic,
                      next_clean_obs=self.next_clean_obs[idx] if self.clean_obs else None)
 
+    def rescore(self, weights: np.ndarray) -> None:
+        """Make every stored reward the weighted sum of its step's terms under ``weights``.
+
+        The reward scale stays: the critic's values are in its units. Rows whose terms are
+        exact give the reward a run with these weights would have stored, to float32.
+
+        :raises ValueError: a buffer that keeps no terms, or weights of another length.
+        """
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if not self.term_names or len(w) != len(self.term_names):
+            raise ValueError(f'rescore: {len(w)} weights for {len(self.term_names)} stored '
+                             'reward terms')
+        col = torch.as_tensor(w, dtype=torch.float64, device=self.device).reshape(-1, 1)
+
+        def scored(terms: torch.Tensor) -> torch.Tensor:
+            return (terms.double() @ col / self.reward_scale).float()
+        self.reward = scored(self.terms)
+        if 'terms' in self._warm:
+            self._warm['reward'] = scored(self._warm['terms'])
+
+    def _drop_terms(self) -> None:
+        """Keep no reward terms from here on (a saved buffer without them, or with others)."""
+        self.fields = tuple(f for f in self.fields if f not in TERMS_FIELDS)
+        self.term_names = ()
+        self.__dict__.pop('terms', None)
+
     def state_dict(self) -> Dict[str, object]:
         """Everything needed to restore the buffer exactly, sized by the data it holds.
 
@@ -202,7 +244,8 @@ class FadingReplayBuffer:
                                     'head': self.head, 'size': self.size,
                                     'reward_scale': self.reward_scale,
                                     'own_slots': torch.as_tensor(own),
-                                    'warm_rows': len(self._warm.get('obs', ())) * tiles_left}
+                                    'warm_rows': len(self._warm.get('obs', ())) * tiles_left,
+                                    'term_names': list(self.term_names)}
         for name in self.fields:
             state[name] = getattr(self, name)[idx].cpu()
             if tiles_left:
@@ -228,6 +271,10 @@ class FadingReplayBuffer:
             origin[:size] = np.arange(size) % n_warm
         origin[own] = -1
         tiled = np.flatnonzero(origin >= 0)
+        if self.term_names and (list(state.get('term_names') or ()) != list(self.term_names)
+                                or 'terms' not in state):
+            # Saved without these terms: it cannot re-score, and says so when asked to.
+            self._drop_terms()
         if self.clean_obs and 'next_clean_obs' not in state:
             # Saved before the anchor looked past the noise: what the actor saw stands in.
             state = dict(state, next_clean_obs=state['next_obs'],

@@ -12,6 +12,7 @@ restores, and each refusal, reads in one file; it uses the trainer's ``cfg``, ``
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -21,7 +22,7 @@ from .checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, l
 from .config import curriculum_text
 from .envs import set_rng_state
 from .progress import Progress
-from .run_dir import extend_curriculum, read_run_config
+from .run_dir import RunDirError, extend_curriculum, read_run_config
 
 
 class Resume:
@@ -55,15 +56,42 @@ class Resume:
         return alone
 
     def _record_curriculum(self) -> None:
-        """Record a change of randomisation or lr this resume makes (config.json, the card)."""
+        """Record a change of randomisation, reward weights or lr this resume makes.
+
+        config.json and the policy card keep it. New reward weights re-score the replay.
+        :raises RunDirError: new reward weights for a replay that keeps no reward terms.
+        """
         stored = read_run_config(self.run_dir)
         self.cfg = extend_curriculum(stored, self.cfg, self.step_count)
         if len(self.cfg.curriculum) > len(stored['train_config'].get('curriculum') or []):
             last = self.cfg.curriculum[-1]
+            if 'reward_weights' in last:
+                self._rescore('--resume', *last['reward_weights'])
             self.notes.append(f'training changed at step {self.step_count:,}: '
                               f'{curriculum_text(last)} (randomisation scale in force before: '
                               f'{last["scale_before"]:g}); config.json '
                               "records it in the run's curriculum, and the policy card too")
+
+    def _rescore(self, how: str, before: str, after: str) -> None:
+        """Score the replay's steps anew under this run's reward weights (``before`` -> ``after``).
+
+        The best test return starts over: the returns before the change summed other terms.
+        :raises RunDirError: a replay that keeps no reward terms (naming why it matters).
+        """
+        if not len(self.buffer):
+            return  # nothing stored: the warm-up about to refill it scores with the new ones
+        said = {w: w or "the task default" for w in (before, after)}
+        if not self.buffer.term_names or self.reward_weights is None:
+            raise RunDirError(
+                f'{how}: --reward-weights {said[after]}: the replay buffer was scored with '
+                f'{said[before]} and keeps no reward terms to score its steps anew (saved by '
+                'an older version, or by a run with --collectors); leave --reward-weights out, '
+                'or start a new run with --init-from')
+        self.buffer.rescore(self.reward_weights)
+        self.progress.best_return = -math.inf
+        self.notes.append(f'reward weights {said[before]} -> {said[after]}: the replay\'s '
+                          f'{len(self.buffer):,} steps re-scored from their reward terms; the '
+                          'best test return starts over (best_actor.pt from the next test)')
 
     def _check_scales(self, state: Dict[str, object], path: str) -> None:
         """Refuse a checkpoint trained on other observation factors than the spec's now.

@@ -27,10 +27,13 @@ RESUMABLE = ('steps', 'device', 'exact_resume', 'threads')
 """TrainConfig fields a resume may change. The others are the run's identity, except
 ``run_dir``: where a run folder lives (relative path, moved, copied) is not part of it."""
 
-CURRICULUM = ('randomize', 'randomize_scale', 'randomize_ramp')
-"""TrainConfig fields a resume may change as a curriculum step: the training randomisation.
-Each change is recorded in the run's ``curriculum`` with the step it took effect, since the
-run's policy was shaped by every setting it trained under, not only the last."""
+RANDOMIZATION = ('randomize', 'randomize_scale', 'randomize_ramp')
+"""The TrainConfig fields of the training randomisation (a change restarts its ramp)."""
+CURRICULUM = RANDOMIZATION + ('reward_weights',)
+"""TrainConfig fields a resume may change as a curriculum step: the training randomisation,
+and the reward weights of a run whose replay can re-score its steps. Each change is recorded
+in the run's ``curriculum`` with the step it took effect, since the run's policy was shaped
+by every setting it trained under, not only the last."""
 CURRICULUM_OVERRIDES = ('lr',)
 """Algorithm settings a resume may change as a curriculum step, recorded the same way: a
 smaller step size as the randomisation widens keeps a trained actor from being unlearned."""
@@ -125,8 +128,9 @@ def randomize_width(cfg: TrainConfig, step: int) -> float:
     curriculum step never jumps back to the nominal robot.
     """
     start, base = 0, 0.0
-    if cfg.curriculum:
-        last = cfg.curriculum[-1]
+    changes = [e for e in cfg.curriculum if any(k in e for k in RANDOMIZATION)]
+    if changes:   # a change of lr or reward weights alone leaves the ramp as it was
+        last = changes[-1]
         start = int(last['step'])
         same = 'randomize' not in last and cfg.randomize_scale > 0
         base = min(1.0, float(last['scale_before']) / cfg.randomize_scale) if same else 0.0
@@ -142,15 +146,17 @@ def extend_curriculum(stored: Identity, cfg: TrainConfig, step: int) -> TrainCon
     :param step: the env step the resume continues from.
     :raises RunDirError: a change of randomisation in a run that evaluates under it
         (--eval-randomized): its test returns, and so best_actor.pt, would compare episodes
-        of different robots.
+        of different robots. (A change of reward weights restarts the comparison instead:
+        the trainer forgets the best test return.)
     """
     train = stored['train_config']
     before = TrainConfig(**{k: train[k] for k in CURRICULUM + ('curriculum',) if k in train})
     past = list(train.get('curriculum') or [])
     changed = {k: [getattr(before, k), getattr(cfg, k)] for k in CURRICULUM
                if getattr(before, k) != getattr(cfg, k)}
-    if changed and cfg.eval_randomized:
-        names = ', '.join(flag(k) for k in changed)
+    robots = [k for k in changed if k in RANDOMIZATION]
+    if robots and cfg.eval_randomized:
+        names = ', '.join(flag(k) for k in robots)
         raise RunDirError(f'--resume: {names}: this run tests under its randomisation '
                           '(eval_randomized), so its test returns would compare different '
                           'robots; start a new run with --init-from instead')

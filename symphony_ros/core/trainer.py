@@ -26,7 +26,7 @@ from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpo
 from .config import SymphonyConfig, TrainConfig
 from .envs import (check_env_name, critic_dim, default_obs_spec, env_dims, episode_limit,
                    get_rng_state, make_run_env, make_test_env, mirror_maps, obs_scales,
-                   obs_terms, randomization, run_env_options)
+                   obs_terms, randomization, reward_terms, run_env_options)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .init_source import InitFrom
 from .input_balance import faint_terms_note
@@ -128,6 +128,10 @@ class Trainer(InitFrom, Resume):
     checked before the first file is written, so a refused run leaves the folder as it was.
     """
 
+    keeps_reward_terms = True
+    """Whether the replay keeps each step's unweighted reward terms (envs that report them),
+    so that a resume or a start from it may weigh them anew (``--reward-weights``)."""
+
     step_count = _progress('step', 'Environment steps taken.')
     episodes = _progress('episodes', 'Training episodes finished.')
     falls = _progress('falls', 'Training episodes that ended by termination.')
@@ -178,8 +182,12 @@ class Trainer(InitFrom, Resume):
         # The anchor then holds the actor, on noisy observations, to what the starting actor
         # does on clean ones: the reaction to noise is what a fine-tune under noise unlearns.
         clean = bool(cfg.anchor_weight) and spec is not None and spec.adds_sensor_noise
+        terms = reward_terms(self.env) if self.keeps_reward_terms else None
+        self.reward_weights = terms[1] if terms else None
+        """Weights of the env's unweighted reward terms (None: the replay keeps none)."""
         self.buffer = FadingReplayBuffer(self.sym.capacity, self.obs_dim, self.act_dim,
-                                         self.device, self.critic_dim, clean_obs=clean)
+                                         self.device, self.critic_dim, clean_obs=clean,
+                                         term_names=terms[0] if terms else ())
         if clean:
             self.notes.append('--anchor-weight: the randomisation adds sensor noise, so the '
                               'actor is anchored, on the noisy observations, to the starting '
@@ -264,7 +272,8 @@ class Trainer(InitFrom, Resume):
         self._ep_step += 1
         truncated = truncated or self._ep_step >= self.limit
         self.buffer.add(self._obs, action, reward, next_obs, terminated, self._critic_obs,
-                        next_critic, info.get('clean_obs') if self.buffer.clean_obs else None)
+                        next_critic, info.get('clean_obs') if self.buffer.clean_obs else None,
+                        info.get('reward_raw') if self.buffer.term_names else None)
         p.step += 1
         self._obs, self._critic_obs = next_obs, next_critic
         if not p.learning and p.step - p.warmup_from >= self.sym.explore_steps:

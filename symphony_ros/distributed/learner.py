@@ -139,6 +139,8 @@ class DistributedTrainer(Trainer):
     :param evaluator_cls: the evaluator class (tests pass subclasses that record).
     """
 
+    keeps_reward_terms = False   # chunks carry each step's summed reward only
+
     def __init__(self, cfg: TrainConfig, dist: DistributedConfig, resume: bool = False,
                  progress: bool = True, tensorboard: bool = True,
                  log: Callable[[str], None] = _stderr,

@@ -50,7 +50,11 @@ class StateObservation(gym.Wrapper):
     change of the action clamped to ctrlrange (what MuJoCo applies) to each step's reward,
     reported in ``info['reward_terms']``: a negative weight charges a policy for flipping its
     torques from step to step, which a simulator forgives and a delay in the loop does not.
+    ``info['reward_raw']`` holds (Gymnasium's reward, the squared change) whatever the weight.
     """
+
+    reward_term_names = ('env', 'action_rate')
+    """Names of ``info['reward_raw']``'s entries: 'env' is Gymnasium's reward, weight 1."""
 
     def __init__(self, env: gym.Env, obs_spec: str,
                  robot: Optional[RobotDescription] = None, action_rate: float = 0.0):
@@ -98,14 +102,20 @@ class StateObservation(gym.Wrapper):
         """Step the wrapped env with ``action`` unchanged and observe the new state."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         action = np.asarray(action, dtype=np.float64).reshape(-1)
+        lo, hi = self.robot.ctrl_range[:, 0], self.robot.ctrl_range[:, 1]
+        step = np.clip(action, lo, hi) - np.clip(self._prev_action, lo, hi)
+        change = float(step @ step)
+        info['reward_raw'] = np.array([float(reward), change])
         if self.action_rate:
-            lo, hi = self.robot.ctrl_range[:, 0], self.robot.ctrl_range[:, 1]
-            step = np.clip(action, lo, hi) - np.clip(self._prev_action, lo, hi)
-            term = self.action_rate * float(step @ step)
+            term = self.action_rate * change
             info['reward_terms'] = {'action_rate': term}
             reward = float(reward) + term
         self._prev_action[:] = action
         return self._observe(obs, info), reward, terminated, truncated, info
+
+    def reward_weight_vector(self) -> np.ndarray:
+        """Return the weights of ``reward_term_names``: reward = weights @ info['reward_raw']."""
+        return np.array([1.0, self.action_rate])
 
     def reobserve(self) -> Tuple[np.ndarray, Dict[str, Any]]:
         """Observe the current state again (after a wrapper changed it at reset)."""

@@ -58,6 +58,10 @@ at 1 rad/s outweighs ``alive`` there, which pays a policy to end its episodes ea
 unless a run weighs them."""
 
 
+REWARD_TERMS = tuple(DEFAULT_WEIGHTS)
+"""Order of the unweighted terms in ``info['reward_raw']`` (the replay keeps them to re-score)."""
+
+
 def parse_weights(text: str, where: str = '--reward-weights',
                   terms: Iterable[str] = tuple(DEFAULT_WEIGHTS)) -> Dict[str, float]:
     """Return {term: weight} of ``term=weight,term=weight``, each term one of ``terms``.
@@ -321,9 +325,19 @@ class VelocityEnv(gym.Env):
             self._draw_command()
         obs = self._observe()
         truncated = self._steps >= self.task.episode_steps
+        raw = self.rewards.raw
         return obs, reward, fallen, truncated, {'reward_terms': terms,
+                                                'reward_raw': np.array([raw[k] for k in
+                                                                        REWARD_TERMS]),
                                                 'command': self.command.copy(),
                                                 'critic_obs': self.critic_observation(obs)}
+
+    reward_term_names = REWARD_TERMS
+    """Names of ``info['reward_raw']``'s entries: each step's terms before weighting."""
+
+    def reward_weight_vector(self) -> np.ndarray:
+        """Return the weights of ``reward_term_names``: reward = weights @ info['reward_raw']."""
+        return np.array([self.task.weights.get(k, 0.0) for k in REWARD_TERMS])
 
     def reobserve(self) -> Tuple[np.ndarray, Dict[str, Any]]:
         """Observe the current state again (after a wrapper changed it at reset)."""

@@ -62,6 +62,8 @@ class VelocityReward:
                              dtype=np.intp).reshape(len(task.ref_joints), len(task.ref_shape))
         self._ref_default = robot.default_pose()[self._ref]
         self._ref_shape = np.asarray(task.ref_shape, dtype=np.float64)
+        self.raw: Dict[str, float] = {}
+        """The last step's terms before weighting (what re-scoring a stored step needs)."""
         self.errors: Tuple[float, float] = (0.0, 0.0)
         """(squared linear velocity error (m/s)^2, squared yaw-rate error (rad/s)^2) of the
         last step: the tracking terms' arguments."""
@@ -131,6 +133,7 @@ class VelocityReward:
                'gait_contact': gait,
                'swing_height': swing,
                'joint_ref': ref}
+        self.raw = raw
         return {k: w.get(k, 0.0) * v for k, v in raw.items()}
 
     def _gait(self, data: mujoco.MjData, q: np.ndarray, contact: np.ndarray, ticks: int,

@@ -342,6 +342,22 @@ def test_init_buffer_learns_on_from_the_sources_replay(source, tmp_path):
         trainer.close()
 
 
+def test_init_buffer_with_other_reward_weights_rescores_the_sources_replay(source, tmp_path):
+    trainer = Trainer(_cfg(tmp_path / 'w', init_from=str(source), init_buffer=True,
+                           reward_weights='action_rate=-0.5'), progress=False, tensorboard=False)
+    try:
+        buf = trainer.buffer
+        assert buf.term_names == ('env', 'action_rate')
+        want = buf.terms.double() @ torch.tensor([[1.0], [-0.5]], dtype=torch.float64)
+        torch.testing.assert_close(buf.reward.double(), want / buf.reward_scale,
+                                   rtol=1e-5, atol=1e-6)
+        assert (buf.terms[:, 1] > 0).any()  # the source's actions changed: it is charged now
+        assert any('the task default -> action_rate=-0.5: the replay' in n
+                   for n in trainer.notes)
+    finally:
+        trainer.close()
+
+
 @pytest.mark.parametrize('kw, why', [
     (dict(overrides=dict(capacity=800)), 'replay capacity 400 does not match the config (800)'),
     (dict(privileged_critic=True), 'replay holds no critic_obs')])
