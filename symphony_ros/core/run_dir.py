@@ -139,6 +139,22 @@ def randomize_width(cfg: TrainConfig, step: int) -> float:
     return base + (1.0 - base) * min(1.0, max(0, step - start) / cfg.randomize_ramp)
 
 
+def _differs(name: str, a: object, b: object) -> bool:
+    """Return whether setting ``name`` changed: reward weights as term -> weight, any order."""
+    if name == 'reward_weights':
+        return _weights_key(a) != _weights_key(b)
+    return a != b
+
+
+def _weights_key(text: object) -> object:
+    """Return ``term=w,...`` as sorted (term, w) pairs: 'b=1,a=0.30' -> ((a, 0.3), (b, 1.0))."""
+    pairs = (p.partition('=') for p in str(text or '').split(',') if p.strip())
+    try:
+        return tuple(sorted((term.strip(), float(w)) for term, _, w in pairs))
+    except ValueError:
+        return text
+
+
 def extend_curriculum(stored: Identity, cfg: TrainConfig, step: int) -> TrainConfig:
     """Return ``cfg`` whose ``curriculum`` is the stored run's plus this resume's change.
 
@@ -153,7 +169,7 @@ def extend_curriculum(stored: Identity, cfg: TrainConfig, step: int) -> TrainCon
     before = TrainConfig(**{k: train[k] for k in CURRICULUM + ('curriculum',) if k in train})
     past = list(train.get('curriculum') or [])
     changed = {k: [getattr(before, k), getattr(cfg, k)] for k in CURRICULUM
-               if getattr(before, k) != getattr(cfg, k)}
+               if _differs(k, getattr(before, k), getattr(cfg, k))}
     robots = [k for k in changed if k in RANDOMIZATION]
     if robots and cfg.eval_randomized:
         names = ', '.join(flag(k) for k in robots)

@@ -124,6 +124,10 @@ def test_a_resume_with_new_weights_rescores_the_replay_and_records_the_step(tmp_
     torch.testing.assert_close(got, replay['terms'].double() @ torch.from_numpy(new) / scale,
                                rtol=1e-5, atol=1e-6)
     assert not torch.allclose(got, replay['terms'].double() @ torch.from_numpy(old) / scale)
+    # The same weights in another order or spelling are no change.
+    assert _train(run, '--resume', '--steps', '130',
+                  '--reward-weights', 'joint_ref=1.0, alive=0.30') == 0
+    assert len(read_run_config(str(run))['train_config']['curriculum']) == 1
 
 
 def test_new_weights_for_a_replay_without_terms_are_refused_in_one_line(tmp_path, capsys):
