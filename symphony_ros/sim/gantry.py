@@ -9,8 +9,9 @@ delivers the state messages, polls every :data:`REARM_PERIOD` and makes the serv
   has a cause: ask for its reset until it takes; auto_arm does the rest.
 * A FAULT raised while the robot is held (a state a few ms late while the graph starts on a
   loaded machine) would hold it there for good, since no fall comes to reset it: ask for the
-  watchdog's reset once per FAULT. The watchdog refuses while a cause persists (an e-stop),
-  so this clears transients only.
+  watchdog's reset once per FAULT, a FAULT being each entry into it (two in a row may read
+  alike: the same stale input after the same ramp). The watchdog refuses while a cause
+  persists (an e-stop), so this clears transients only.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class Gantry:
     def on_state(self, text: str) -> None:
         """Take the watchdog's state message; RAMP or ACTIVE ends a pending re-arm."""
         self.watchdog_state = text
+        if not text.startswith('FAULT'):
+            self._held_fault = ''   # the next FAULT is a new one, whatever its text
         if text.startswith(('RAMP', 'ACTIVE')):
             self.pending = False
 

@@ -127,8 +127,9 @@ def test_g1_realtime_default_forwards_checked_targets_and_gains_to_the_sim(launc
                               got['targets'].append, 100)
     probe.create_subscription(Float64MultiArray, '/symphony/watchdog/pd_gains',
                               got['gains'].append, 100)
+    deadline = time.monotonic() + 300   # 150 ticks take 3 s; a hang fails, naming why
     try:
-        while la.proc.poll() is None:
+        while la.proc.poll() is None and time.monotonic() < deadline:
             rclpy.spin_once(probe, timeout_sec=0.05)
     finally:
         probe.destroy_node()

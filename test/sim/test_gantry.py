@@ -90,6 +90,25 @@ def test_a_fault_while_held_is_reset_once_per_fault(clock):
     assert g.poll(held=True).request_reset, 'a new FAULT is'
 
 
+def test_the_same_fault_text_again_after_a_ramp_is_a_new_fault(clock):
+    # Seen under load: FAULT command_stale, reset, RAMP, the same FAULT again: the robot stayed
+    # held for good, since the second FAULT read as the first.
+    g = Gantry(clock)
+    stale = 'FAULT command_stale: last valid command 60 ms ago (timeout 60 ms)'
+    g.on_state(stale)
+    assert g.poll(held=True).request_reset
+    g.on_state('RAMP')
+    clock.t += 0.2
+    assert not g.poll(held=True).request_reset and not g.pending
+    g.on_state(stale)
+    assert g.poll(held=True).request_reset, 'the second entry into FAULT is asked about'
+    g.on_state(stale)   # the state repeated, no new entry
+    g.on_state('DISARMED')
+    g.on_state('RAMP')
+    g.on_state('ACTIVE')
+    assert g.armed()
+
+
 def test_without_a_watchdog_the_sim_never_asks(clock):
     g = Gantry(clock, rearm=False)
     g.on_state('ACTIVE')
