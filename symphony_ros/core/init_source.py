@@ -228,7 +228,7 @@ class InitFrom:
             return str(exc)
         before = theirs.get('reward_weights') or ''
         if before != self.cfg.reward_weights:
-            if not self.buffer.term_names or self.reward_weights is None:
+            if not self.buffer.term_names:
                 return (f'its reward weights were {before or "the task default"}, this run\'s '
                         f'{self.cfg.reward_weights or "the task default"}, and it keeps no '
                         'reward terms to score its steps anew (saved by an older version, or '

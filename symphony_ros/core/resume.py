@@ -81,7 +81,7 @@ class Resume:
         if not len(self.buffer):
             return  # nothing stored: the warm-up about to refill it scores with the new ones
         said = {w: w or "the task default" for w in (before, after)}
-        if not self.buffer.term_names or self.reward_weights is None:
+        if not self.buffer.term_names:
             raise RunDirError(
                 f'{how}: --reward-weights {said[after]}: the replay buffer was scored with '
                 f'{said[before]} and keeps no reward terms to score its steps anew (saved by '

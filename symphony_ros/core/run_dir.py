@@ -17,7 +17,7 @@ from ..util.atomic import atomic_write
 from ..util.fields import flag
 from .checkpoint import latest_checkpoint
 from .config import SymphonyConfig, TrainConfig
-from .envs import canonical_env_id
+from .envs import canonical_env_id, run_env_options
 from .snapshot import BEST
 
 CONFIG_FILE = 'config.json'
@@ -139,20 +139,12 @@ def randomize_width(cfg: TrainConfig, step: int) -> float:
     return base + (1.0 - base) * min(1.0, max(0, step - start) / cfg.randomize_ramp)
 
 
-def _differs(name: str, a: object, b: object) -> bool:
-    """Return whether setting ``name`` changed: reward weights as term -> weight, any order."""
-    if name == 'reward_weights':
-        return _weights_key(a) != _weights_key(b)
-    return a != b
-
-
-def _weights_key(text: object) -> object:
-    """Return ``term=w,...`` as sorted (term, w) pairs: 'b=1,a=0.30' -> ((a, 0.3), (b, 1.0))."""
-    pairs = (p.partition('=') for p in str(text or '').split(',') if p.strip())
-    try:
-        return tuple(sorted((term.strip(), float(w)) for term, _, w in pairs))
-    except ValueError:
-        return text
+def _differs(name: str, before: TrainConfig, cfg: TrainConfig) -> bool:
+    """Return whether setting ``name`` changed: reward weights as the env's term -> weight."""
+    if name == 'reward_weights':   # the same weights in another order or spelling are none
+        return run_env_options(dataclasses.replace(cfg, reward_weights=before.reward_weights)
+                               ) != run_env_options(cfg)
+    return getattr(before, name) != getattr(cfg, name)
 
 
 def extend_curriculum(stored: Identity, cfg: TrainConfig, step: int) -> TrainConfig:
@@ -169,7 +161,7 @@ def extend_curriculum(stored: Identity, cfg: TrainConfig, step: int) -> TrainCon
     before = TrainConfig(**{k: train[k] for k in CURRICULUM + ('curriculum',) if k in train})
     past = list(train.get('curriculum') or [])
     changed = {k: [getattr(before, k), getattr(cfg, k)] for k in CURRICULUM
-               if _differs(k, getattr(before, k), getattr(cfg, k))}
+               if _differs(k, before, cfg)}
     robots = [k for k in changed if k in RANDOMIZATION]
     if robots and cfg.eval_randomized:
         names = ', '.join(flag(k) for k in robots)
