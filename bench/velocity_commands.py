@@ -5,10 +5,12 @@ velocity task (no resampling) on ``--episodes`` seeds from ``--seed`` on, nomina
 Tracking errors are RMS over the control steps after the first ``--settle`` seconds:
 planar |v_xy - cmd_xy| in m/s and |yaw rate - cmd| in rad/s, base frame as the reward
 measures them, and the mean of what was reached (vx, vy, yaw rate): a policy that moves
-too slowly and one that wanders read alike in an RMS, not in the mean. Touchdowns per
-second count feet landing after a control step or more in the air: 2.5/s for the G1's
-0.8 s gait cycle, 0 for a policy that stands or shuffles. The command step is the stress
-report's (`symphony_ros.stress.run.CommandJitter`): RMS target change per control step.
+too slowly and one that wanders read alike in an RMS, not in the mean. The stride errors
+average the velocity over one gait cycle first (`symphony_ros.robot.tracking`): the sway
+within each step cancels, and what remains is whether the robot goes where it is told.
+Touchdowns per second count feet landing after a control step or more in the air: 2.5/s
+for the G1's 0.8 s gait cycle, 0 for a policy that stands or shuffles. The command step is
+the stress report's (`symphony_ros.stress.run.CommandJitter`): RMS target change per control step.
 ``--gif`` writes the first forward episode as an animated GIF.
 
     OMP_NUM_THREADS=1 MUJOCO_GL=egl python bench/velocity_commands.py POLICY.onnx [--gif out.gif]
@@ -23,6 +25,7 @@ import numpy as np
 
 from symphony_ros.core.envs import make_env
 from symphony_ros.policy.runtime import OnnxPolicy
+from symphony_ros.robot.tracking import WindowTracking, window_steps
 from symphony_ros.stress.run import CommandJitter
 
 COMMANDS = {'stand': (0.0, 0.0, 0.0), 'forward_0.5': (0.5, 0.0, 0.0),
@@ -30,9 +33,10 @@ COMMANDS = {'stand': (0.0, 0.0, 0.0), 'forward_0.5': (0.5, 0.0, 0.0),
 """Command name -> (vx m/s, vy m/s, yaw rate rad/s)."""
 
 
-def run_episode(env, policy, command, seed, settle_steps):
+def run_episode(env, policy, command, seed, settle_steps, stride):
     """Return (steps, fell, squared planar errors, squared yaw errors, states, touchdowns,
-    reached velocities (vx, vy, yaw rate) after the settle time, command step).
+    reached velocities (vx, vy, yaw rate) after the settle time, command step); ``stride``
+    (a `WindowTracking`) takes the velocities after the settle time.
 
     Touchdowns: feet landing after at least one control step in the air (a step taken).
     """
@@ -43,6 +47,7 @@ def run_episode(env, policy, command, seed, settle_steps):
     lin, yaw, states, steps, reached = [], [], [base.robot_state()], 0, []
     down, touchdowns = base.rewards.feet_contact(base.data).copy(), 0
     jitter = CommandJitter(base.model)
+    stride.restart()
     while True:
         obs, _, fell, truncated, _ = env.step(policy.act(obs))
         steps += 1
@@ -57,6 +62,7 @@ def run_episode(env, policy, command, seed, settle_steps):
             lin.append((command[0] - v[0]) ** 2 + (command[1] - v[1]) ** 2)
             yaw.append((command[2] - wz) ** 2)
             reached.append((v[0], v[1], wz))
+            stride.add(command, (v[0], v[1], wz))
         if fell or truncated:
             return steps, bool(fell), lin, yaw, states, touchdowns, reached, jitter.value()
 
@@ -76,12 +82,14 @@ def main():
     # Hold each command for the whole episode.
     base.task = dataclasses.replace(base.task, resample_steps=base.task.episode_steps + 1)
     settle_steps = int(round(args.settle / base.robot.control_dt))
+    window = window_steps(base.task.gait_period, base.robot.control_dt)
     summary = {}
     for name, command in COMMANDS.items():
         falls, lengths, lin, yaw, touchdowns, reached, jitters = 0, [], [], [], 0, [], []
+        stride = WindowTracking(window)
         for k in range(args.episodes):
             steps, fell, l2, y2, states, down, got, jit = run_episode(
-                env, policy, np.array(command), args.seed + k, settle_steps)
+                env, policy, np.array(command), args.seed + k, settle_steps, stride)
             jitters += [] if jit is None else [jit]
             reached += got
             falls += fell
@@ -96,6 +104,7 @@ def main():
                'falls': falls, 'mean_steps': float(np.mean(lengths)),
                'lin_vel_rms_error': math.sqrt(np.mean(lin)) if lin else None,
                'yaw_rate_rms_error': math.sqrt(np.mean(yaw)) if yaw else None,
+               'stride_lin_vel_error': stride.lin_rms, 'stride_yaw_rate_error': stride.yaw_rms,
                'mean_reached': (np.round(np.mean(reached, axis=0), 3).tolist()
                                 if reached else None),
                'touchdowns_per_s': touchdowns / (sum(lengths) * base.robot.control_dt),

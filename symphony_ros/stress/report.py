@@ -80,13 +80,14 @@ def markdown(report: Dict[str, object]) -> str:
                   'policy trained under; "in its training" says which conditions this policy '
                   'met in training at all.', '']
     lines += ['| condition | in training ranges | in its training | falls | return | '
-              'tracking error (m/s) | torque saturation | min joint margin (rad) | '
-              'command step |', '|---|---|---|---|---|---|---|---|---|']
+              'tracking error (m/s), per step / per stride | torque saturation | '
+              'min joint margin (rad) | command step |', '|---|---|---|---|---|---|---|---|---|']
     for name, c in report['conditions'].items():
         own = {True: 'yes', False: 'no'}.get(c.get('within_policy_training'), '-')
         lines.append(f'| `{name}` | {"yes" if c["within_training"] else "no"} | {own} | '
                      f'{c["falls"]}/{c["episodes"]} | {c["return_mean"]:.1f} ± '
-                     f'{c["return_std"]:.1f} | {_fmt(c["tracking_error"], ".3f")} | '
+                     f'{c["return_std"]:.1f} | {_fmt(c["tracking_error"], ".3f")} / '
+                     f'{_fmt(c.get("stride_tracking_error"), ".3f")} | '
                      f'{_fmt(c["torque_saturation"], ".1%")} | '
                      f'{_fmt(c["min_joint_margin"], ".3f")} | '
                      f'{_fmt(c.get("command_jitter"), ".1%")} |')

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..bag.metrics import step_divisors, step_rms
 from ..core.evaluation import EVAL_SEED_OFFSET
+from ..robot.tracking import WindowTracking, window_steps
 
 if TYPE_CHECKING:
     import mujoco
@@ -115,6 +116,7 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
     limit = job.max_steps or env.spec.max_episode_steps or 1000
     total, steps, sat, margin, track, fell = 0.0, 0, 0.0, np.inf, [], False
     jitter = CommandJitter(model)
+    stride = _stride(env.unwrapped, robot)
     while True:
         obs, reward, terminated, truncated, info = env.step(policy.act(obs))
         total += float(reward)
@@ -127,13 +129,21 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
         if 'command' in info:
             v = state_of().base_lin_vel
             track.append(float(np.hypot(info['command'][0] - v[0], info['command'][1] - v[1])))
+            stride.add(info['command'], (v[0], v[1], state_of().base_ang_vel[2]))
         if terminated:
             fell = True
         if terminated or truncated or steps >= limit:
             break
     return {'return': total, 'steps': steps, 'fell': fell, 'saturation': sat / steps,
             'joint_margin': margin, 'command_jitter': jitter.value(),
-            'tracking_error': float(np.mean(track)) if track else None}
+            'tracking_error': float(np.mean(track)) if track else None,
+            'stride_tracking_error': stride.lin_rms}
+
+
+def _stride(env, robot) -> WindowTracking:
+    """Tracking over one gait cycle of ``env``'s task (1 s for a task without a clock)."""
+    task = getattr(env, 'task', None)
+    return WindowTracking(window_steps(getattr(task, 'gait_period', 0.0), robot.control_dt))
 
 
 def _task(args: Tuple[str, int]) -> Tuple[str, int, Dict[str, float]]:
@@ -179,6 +189,7 @@ def summarise(name: str, rows: List[Dict[str, float]]) -> Dict[str, object]:
             'return_mean': float(returns.mean()), 'return_std': float(returns.std()),
             'steps_mean': float(np.mean([r['steps'] for r in rows])),
             'tracking_error': _mean_of(rows, 'tracking_error'),
+            'stride_tracking_error': _mean_of(rows, 'stride_tracking_error'),
             'torque_saturation': float(np.mean([r['saturation'] for r in rows])),
             'min_joint_margin': float(min(r['joint_margin'] for r in rows)),
             'command_jitter': _mean_of(rows, 'command_jitter')}
