@@ -17,6 +17,7 @@ from ..core.run_dir import CURRICULUM, CURRICULUM_OVERRIDES, RESUMABLE
 from ..util.fields import field_docs, field_range, flag, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
+from .recipe import apply_recipe
 
 
 def add_field_flag(p: Any, cls: type, name: str, typ: type, default: Any = None,
@@ -51,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='robot to train, by shipped name (g1) or robot-file path; with --task, '
                         'sets --env to <task>:<robot>')
     p.add_argument('--task', default=None, help='task for --robot (velocity; the default)')
+    p.add_argument('--recipe', default=None, metavar='FILE',
+                   help='YAML file of train flags (without dashes) and values, or a shipped '
+                        'recipe by name (g1_velocity: config/recipes/); flags given win')
     group = p.add_argument_group('distributed training on Ray (default: one process, no Ray)')
     for name, typ, default in scalar_fields(DistributedConfig):
         add_field_flag(group, DistributedConfig, name, typ, default)
@@ -149,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
     """
     from ..core.trainer import NonFiniteError
     from ..distributed.entry import make_trainer
+    taken, overridden = apply_recipe(args)
+    if args.recipe:
+        _say(f'symphony train: note: recipe {args.recipe}: {taken} settings taken'
+             + (f', {overridden} given on the command line instead' if overridden else ''))
     try:
         cfg = config_from_args(args)
         trainer = make_trainer(cfg, distributed_from_args(args), resume=args.resume,

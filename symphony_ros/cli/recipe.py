@@ -1,0 +1,141 @@
+"""``symphony train --recipe FILE``: a training command kept in a YAML file.
+
+``FILE`` is a path, or the name of a recipe shipped under ``config/recipes/`` (``--recipe
+g1_velocity``). A recipe maps train flags, written without their dashes (``hidden-dim`` or
+``hidden_dim``), to values, plus ``robot`` and ``task``: the long command a robot needs
+(widths, critic, reward weights, randomisation) becomes a file that can be read, diffed and
+shared, as ROS parameter files are. Each value is checked as its flag's is (type, range,
+choices), and a key that is not a flag is refused with the flags there are. A flag given on the
+command line wins over the recipe, so one recipe serves many seeds and run folders; and as with
+flags, ``--resume`` with the same recipe continues the run (its values agree with the run's
+config.json, a curriculum setting may change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Callable, Dict, Tuple
+
+import yaml
+
+from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
+from ..distributed.config import DistributedConfig
+from ..paths import share_path
+from ..util.fields import flag_type, scalar_fields
+from ..util.strict_yaml import load_yaml, yaml_error_line
+from .errors import CliError
+
+CHOICES = {'config': tuple(sorted(CONFIGS)), 'device': ('auto', 'cpu', 'cuda')}
+"""Flags whose value is one of a list (as their argparse ``choices``)."""
+ENV_KEYS = ('env',)
+ROBOT_KEYS = ('robot', 'task')
+"""Two ways to name the environment: the one given on the command line drops the other."""
+
+
+def recipe_types() -> Dict[str, Callable[[str], Any]]:
+    """Return each key a recipe may set and the checked converter of its flag."""
+    types: Dict[str, Callable[[str], Any]] = {
+        n: flag_type(TrainConfig, n, t) for n, t, _ in scalar_fields(TrainConfig)}
+    sym = {n: t for n, t, _ in scalar_fields(SymphonyConfig)}
+    types.update({n: flag_type(SymphonyConfig, n, sym[n]) for n in OVERRIDABLE})
+    types.update({n: flag_type(DistributedConfig, n, t)
+                  for n, t, _ in scalar_fields(DistributedConfig)})
+    types.update(robot=str, task=str)
+    types.pop('run_dir', None)  # where a run goes is the command's, not the recipe's
+    return types
+
+
+def _text(value: Any) -> str:
+    """Return a YAML value as its flag would be written (true/false for booleans)."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
+def shipped_recipes() -> Dict[str, str]:
+    """Return {name: path} of the recipes shipped under ``config/recipes/``."""
+    try:
+        folder = share_path('config', 'recipes')
+    except FileNotFoundError:
+        return {}
+    return {f[:-len('.yaml')]: os.path.join(folder, f) for f in sorted(os.listdir(folder))
+            if f.endswith('.yaml')}
+
+
+def resolve_recipe(given: str) -> str:
+    """Return the file ``--recipe`` names: a shipped recipe's name (g1_velocity) or a path.
+
+    :raises CliError: a bare name that is neither a file nor a shipped recipe.
+    """
+    if os.path.exists(given) or os.sep in given or given.endswith(('.yaml', '.yml')):
+        return given
+    shipped = shipped_recipes()
+    if given not in shipped:
+        raise CliError(f'--recipe {given}: no such file, nor a shipped recipe (shipped: '
+                       f'{", ".join(shipped) or "none"})')
+    return shipped[given]
+
+
+def load_recipe(path: str) -> Dict[str, Any]:
+    """Return {field name: checked value} of recipe ``path``.
+
+    :raises CliError: naming the file (and the key): unreadable, not YAML, not a mapping, a
+        key that is not a train flag, or a value its flag refuses.
+    """
+    try:
+        with open(path, encoding='utf-8') as fh:
+            doc = load_yaml(fh)
+    except OSError as exc:
+        raise CliError(f'--recipe {path}: cannot be read ({exc.strerror})') from None
+    except yaml.YAMLError as exc:
+        raise CliError(f'--recipe {path}: not YAML ({yaml_error_line(exc)})') from None
+    if not isinstance(doc, dict):
+        raise CliError(f'--recipe {path}: expected a mapping of train flags to values, found '
+                       f'{type(doc).__name__}')
+    types = recipe_types()
+    out: Dict[str, Any] = {}
+    for key, value in doc.items():
+        name = str(key).replace('-', '_')
+        if name not in types:
+            raise CliError(f'--recipe {path}: {key!r} is not a train flag; expected one of '
+                           f'{", ".join(sorted(types))}')
+        if value is None or isinstance(value, (dict, list)):
+            raise CliError(f'--recipe {path}: {key}: expected one value, got {value!r}')
+        try:
+            out[name] = types[name](_text(value))
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            raise CliError(f'--recipe {path}: {key}: {exc}') from None
+        if name in CHOICES and out[name] not in CHOICES[name]:
+            raise CliError(f'--recipe {path}: {key}: expected one of '
+                           f'{", ".join(CHOICES[name])}, got {out[name]!r}')
+    if 'env' in out and set(ROBOT_KEYS) & set(out):
+        raise CliError(f'--recipe {path}: env and robot/task both name the environment; '
+                       'give one')
+    return out
+
+
+def apply_recipe(args: argparse.Namespace) -> Tuple[int, int]:
+    """Fill the flags not given in ``args`` from its ``--recipe``; return (taken, overridden).
+
+    A recipe's env is dropped when the command names the robot, and its robot and task when
+    the command names the env: the command's choice of environment wins whole.
+
+    :raises CliError: see :func:`load_recipe`.
+    """
+    path = getattr(args, 'recipe', None)
+    if not path:
+        return 0, 0
+    recipe = load_recipe(resolve_recipe(path))
+    given = {k for k in recipe if getattr(args, k, None) is not None}
+    if any(getattr(args, k, None) is not None for k in ROBOT_KEYS):
+        given |= set(ENV_KEYS) & set(recipe)
+    if getattr(args, 'env', None) is not None:
+        given |= set(ROBOT_KEYS) & set(recipe)
+    for key, value in recipe.items():
+        if key not in given:
+            setattr(args, key, value)
+    return len(recipe) - len(given), len(given)
+
+
+__all__ = ['apply_recipe', 'load_recipe', 'recipe_types', 'resolve_recipe', 'shipped_recipes']
