@@ -14,6 +14,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from ..robot.description import RobotDescription, get_robot
+from ..robot.tracking import WindowTracking, window_steps
+from ..robot.velocity_env import VelocityTask
 from ..robot.velocity_reward import VelocityStep
 from ..sim.episodes import task_reward
 from . import metrics
@@ -96,7 +98,7 @@ def _episode_row(ep: Episode, tl: Timeline, faults: List[dict], commands_by_ep,
         'duration_s': (last.stamp_ns - first.stamp_ns) * 1e-9, 'length': ep.length,
         'return': ep.ret, 'live_return': ep.live_return, 'end': ep.end,
         'fallen': ep.fallen, 'complete': ep.complete, 'partial_start': ep.partial_start,
-        **_reward_parts(ep),
+        **_reward_parts(ep, tl.robot),
         'max_tilt_rad': metrics.max_tilt(tl, ep.first, ep.last),
         'faults': sum(1 for f in faults if f['episode'] == ep.index),
         'saturation_share': metrics.saturation(torques, limits)['share'],
@@ -121,24 +123,38 @@ def _command_step(cmds: List[Command], robot: RobotDescription,
     return metrics.command_step(np.array(told), spans, breaks)
 
 
-def _reward_parts(ep: Episode) -> Dict[str, Any]:
+def _reward_parts(ep: Episode, robot: RobotDescription) -> Dict[str, Any]:
     """Return the episode's return by part.
 
     Humanoid-v4's terms, or the velocity task's terms and its RMS tracking errors.
     """
     if ep.steps and isinstance(ep.steps[0], VelocityStep):
         terms = {k: float(sum(s.terms[k] for s in ep.steps)) for k in ep.steps[0].terms}
-        return {'reward_terms': terms, 'tracking_rms': _tracking(ep.steps)}
+        return {'reward_terms': terms, 'tracking_rms': _tracking([ep.steps], robot)}
     return {'forward_reward': float(sum(s.forward for s in ep.steps)),
             'ctrl_cost': float(sum(s.ctrl_cost for s in ep.steps))}
 
 
-def _tracking(steps: List[VelocityStep]) -> Dict[str, Optional[float]]:
-    """RMS over ``steps`` of the planar velocity (m/s) and yaw-rate (rad/s) errors."""
+def _tracking(episodes: List[List[VelocityStep]],
+              robot: RobotDescription) -> Dict[str, Optional[float]]:
+    """RMS of the planar velocity (m/s) and yaw-rate (rad/s) errors, per step and per stride.
+
+    Per stride: of the velocity averaged over one gait cycle of the robot's task
+    (`symphony_ros.robot.tracking`), each episode's window starting afresh.
+    """
+    steps = [s for ep in episodes for s in ep]
+    stride = WindowTracking(window_steps(VelocityTask.for_robot(robot).gait_period,
+                                         robot.control_dt))
+    for ep in episodes:
+        stride.restart()
+        for s in ep:
+            stride.add(s.command, s.velocity)
     if not steps:
-        return {'lin_vel': None, 'yaw_rate': None}
+        return {'lin_vel': None, 'yaw_rate': None, 'stride_lin_vel': None,
+                'stride_yaw_rate': None}
     return {'lin_vel': float(np.sqrt(np.mean([s.lin_vel_error ** 2 for s in steps]))),
-            'yaw_rate': float(np.sqrt(np.mean([s.yaw_rate_error ** 2 for s in steps])))}
+            'yaw_rate': float(np.sqrt(np.mean([s.yaw_rate_error ** 2 for s in steps]))),
+            'stride_lin_vel': stride.lin_rms, 'stride_yaw_rate': stride.yaw_rms}
 
 
 def evaluate_bag(path: str, candidate: Optional[str] = None,
@@ -303,7 +319,7 @@ def _overall(tl: Timeline, episodes: List[Episode], faults: list, sat: Dict[str,
         'latency_ms': metrics.latency(tl),
         'ticks_missed': metrics.missed_ticks(tl, episodes),
         'policy_ticks': len(tl.commands), 'states': len(tl.states),
-        'tracking_rms': (_tracking([s for e in scored for s in e.steps])
+        'tracking_rms': (_tracking([e.steps for e in scored], tl.robot)
                          if scored and isinstance(scored[0].steps[0], VelocityStep) else None),
     }
 

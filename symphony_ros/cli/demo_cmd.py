@@ -90,8 +90,11 @@ def _summary(report: dict) -> List[str]:
              f'watchdog faults: {o["faults"]}{_between(report)}']
     tracking = o.get('tracking_rms')
     if tracking and tracking.get('lin_vel') is not None:
+        stride = tracking.get('stride_lin_vel')
         lines.insert(1, f'velocity tracking error (RMS): {tracking["lin_vel"]:.3f} m/s, yaw '
-                     f'rate {tracking["yaw_rate"]:.3f} rad/s')
+                     f'rate {tracking["yaw_rate"]:.3f} rad/s'
+                     + ('' if stride is None else f'; over a gait cycle {stride:.3f} m/s, '
+                        f'{tracking["stride_yaw_rate"]:.3f} rad/s'))
     policy = report.get('diagnostics', {}).get('symphony/policy_node')
     if policy:
         lines.append(f'policy loop: tick p50 {float(policy["tick_p50_us"]):.0f} µs, p99 '

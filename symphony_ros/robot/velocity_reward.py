@@ -174,6 +174,10 @@ class VelocityStep:
     """m/s: |commanded - measured| planar base velocity."""
     yaw_rate_error: float
     """rad/s: |commanded - measured| yaw rate."""
+    command: Tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """(vx, vy, yaw rate) commanded, base frame."""
+    velocity: Tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """(vx, vy, yaw rate) measured, base frame, as the reward reads them."""
 
     @property
     def total(self) -> float:
@@ -241,7 +245,10 @@ class VelocityScore:
                                   projected_gravity(after.base_orientation), self.ticks)
         self.prev_action = np.array(a, dtype=np.float64)
         lin, yaw = self.reward.errors
-        return VelocityStep(terms, self.fallen(after), math.sqrt(lin), math.sqrt(yaw))
+        v, w = after.base_lin_vel, after.base_ang_vel
+        return VelocityStep(terms, self.fallen(after), math.sqrt(lin), math.sqrt(yaw),
+                            (float(cmd[0]), float(cmd[1]), float(cmd[2])),
+                            (float(v[0]), float(v[1]), float(w[2])))
 
 
 __all__ = ['VelocityReward', 'VelocityScore', 'VelocityStep']

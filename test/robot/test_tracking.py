@@ -67,3 +67,20 @@ def test_restart_begins_a_new_episode_and_keeps_the_errors_so_far():
     for v in _sway(39, 0.5):
         track.add((0.5, 0.0, 0.0), v)
     assert track.lin_rms == pytest.approx(before)
+
+
+def test_a_bag_s_episodes_are_each_judged_over_their_own_strides():
+    from symphony_ros.bag.evaluate import _tracking
+    from symphony_ros.robot import get_robot
+    from symphony_ros.robot.velocity_reward import VelocityStep
+
+    def episode(vx, steps):
+        return [VelocityStep({}, False, abs(0.5 - v[0]), 0.0, (0.5, 0.0, 0.0), v)
+                for v in _sway(steps, vx)]
+    # A full stride at 0.3 m/s, then an episode too short for one: it adds nothing, and
+    # its steps are not joined to the first episode's last window.
+    out = _tracking([episode(0.3, 40), episode(0.5, 39)], get_robot('g1'))
+    assert out['stride_lin_vel'] == pytest.approx(0.2, abs=1e-9)
+    assert out['stride_yaw_rate'] == pytest.approx(0.0, abs=1e-9)
+    assert out['lin_vel'] == pytest.approx(math.sqrt((40 * 0.2 ** 2) / 79))
+    assert _tracking([], get_robot('g1'))['stride_lin_vel'] is None
