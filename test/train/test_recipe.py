@@ -34,6 +34,16 @@ def test_the_shipped_g1_recipe_is_the_g1_run_and_flags_given_win(tmp_path):
     assert cfg.run_dir == str(tmp_path) and overridden == 1 and taken > 10
 
 
+def test_every_shipped_recipe_is_a_run_the_trainer_takes(tmp_path):
+    shipped = shipped_recipes()
+    assert {'g1_velocity', 'humanoid_ed'} <= set(shipped)
+    for name in shipped:
+        cfg, (taken, overridden) = _config('--recipe', name, '--run-dir', str(tmp_path))
+        assert taken >= 5 and overridden == 0, name
+    cfg, _ = _config('--recipe', 'humanoid_ed')
+    assert cfg.config == 'ed' and cfg.env == 'symphony/Humanoid-v4' and cfg.eval_every == 5000
+
+
 def test_the_command_s_environment_wins_whole(tmp_path):
     recipe = _write(tmp_path, 'robot: g1\ntask: velocity\nhidden-dim: 32\n')
     cfg, _ = _config('--recipe', recipe, '--env', 'symphony/Humanoid-v4')
