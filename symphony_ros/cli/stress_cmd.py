@@ -97,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
         if args.ros:
             runs = _through_ros(args, robot, names, out, bar)
         else:
+            ranges = (c.task or {}).get('command_ranges')
             job = Job(os.path.abspath(args.policy), env_id, c.observation.name,
-                      args.robot or entry.robot, args.seed, args.max_steps or None)
+                      args.robot or entry.robot, args.seed, args.max_steps or None,
+                      {k: tuple(v) for k, v in ranges.items()} if ranges else None)
             rows = run_matrix(job, names, args.episodes, workers,
                               progress=(lambda done, total: bar.update(1)) if bar else None)
     finally:

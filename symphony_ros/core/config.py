@@ -174,6 +174,12 @@ class TrainConfig:
     <task>:<robot> env's terms (e.g. alive=0.3,gait_contact=0.6; empty: the robot file's), or
     symphony/Humanoid-v4's action_rate (e.g. action_rate=-0.1: that times the squared change
     of the clipped action per step, on top of Gymnasium's reward; empty: none)."""
+    commands: str = ''
+    """Velocity commands this run draws, over its <task>:<robot> env's, as
+    lin_vel_x=lo:hi,lin_vel_y=lo:hi,yaw_rate=lo:hi,standing_fraction=f (m/s, rad/s; one value
+    for a fixed command; empty: the robot file's): a command curriculum, e.g.
+    lin_vel_x=0:0.8,lin_vel_y=0,yaw_rate=0 to learn forward walking first. The exported
+    contract records the ranges, so policy_node clips cmd_vel to what the policy learned."""
     privileged_critic: bool = False
     """The critic sees the env's privileged observation (info['critic_obs']: exact, with the
     base velocity, height and foot contacts no robot sensor gives) and the actor its own: an

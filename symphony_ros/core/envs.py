@@ -150,19 +150,28 @@ def make_randomized_env(name: str, obs_spec: Optional[str], spec, log_path: Opti
 
 
 def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
-    """Return the env options run ``cfg`` sets (its --reward-weights), for every env it makes.
+    """Return the env options run ``cfg`` sets (--reward-weights, --commands) for its envs.
 
     :raises ValueError: --reward-weights for an env without named reward terms, or a bad one
-        (a term the env does not have).
+        (a term the env does not have); --commands for an env without velocity commands, or
+        a bad one.
     """
-    if not cfg.reward_weights:
-        return {}
-    entry = lookup(cfg.env)
-    if entry is None or not entry.reward_terms:
-        raise ValueError(f'--reward-weights: env {cfg.env!r} has no named reward terms; a '
-                         'task env (velocity:<robot>) and symphony/Humanoid-v4 take them')
-    from symphony_ros.robot.velocity_env import parse_weights
-    return {'reward_weights': parse_weights(cfg.reward_weights, terms=entry.reward_terms)}
+    out: Dict[str, Any] = {}
+    if cfg.reward_weights:
+        entry = lookup(cfg.env)
+        if entry is None or not entry.reward_terms:
+            raise ValueError(f'--reward-weights: env {cfg.env!r} has no named reward terms; a '
+                             'task env (velocity:<robot>) and symphony/Humanoid-v4 take them')
+        from symphony_ros.robot.velocity_env import parse_weights
+        out['reward_weights'] = parse_weights(cfg.reward_weights, terms=entry.reward_terms)
+    if getattr(cfg, 'commands', ''):
+        entry = lookup(cfg.env)
+        if entry is None or 'command_ranges' not in (entry.task or {}):
+            raise ValueError(f'--commands: env {cfg.env!r} takes no velocity command; a task '
+                             'env (velocity:<robot>) does')
+        from symphony_ros.robot.velocity_env import parse_commands
+        out['commands'] = parse_commands(cfg.commands)
+    return out
 
 
 def make_test_env(cfg: 'TrainConfig', notes: Optional[List[str]] = None) -> gym.Env:

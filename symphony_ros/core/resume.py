@@ -67,6 +67,11 @@ class Resume:
             last = self.cfg.curriculum[-1]
             if 'reward_weights' in last:
                 self._rescore('--resume', *last['reward_weights'])
+            elif 'commands' in last:
+                # Test episodes now follow other commands: their returns are not comparable.
+                self.progress.best_return = -math.inf
+                self.notes.append('commands changed: the best test return starts over '
+                                  '(best_actor.pt from the next test)')
             self.notes.append(f'training changed at step {self.step_count:,}: '
                               f'{curriculum_text(last)} (randomisation scale in force before: '
                               f'{last["scale_before"]:g}); config.json '

@@ -29,11 +29,11 @@ RESUMABLE = ('steps', 'device', 'exact_resume', 'threads')
 
 RANDOMIZATION = ('randomize', 'randomize_scale', 'randomize_ramp')
 """The TrainConfig fields of the training randomisation (a change restarts its ramp)."""
-CURRICULUM = RANDOMIZATION + ('reward_weights',)
+CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands')
 """TrainConfig fields a resume may change as a curriculum step: the training randomisation,
-and the reward weights of a run whose replay can re-score its steps. Each change is recorded
-in the run's ``curriculum`` with the step it took effect, since the run's policy was shaped
-by every setting it trained under, not only the last."""
+the reward weights of a run whose replay can re-score its steps, and the commands drawn.
+Each change is recorded in the run's ``curriculum`` with the step it took effect, since the
+run's policy was shaped by every setting it trained under, not only the last."""
 CURRICULUM_OVERRIDES = ('lr',)
 """Algorithm settings a resume may change as a curriculum step, recorded the same way: a
 smaller step size as the randomisation widens keeps a trained actor from being unlearned."""
@@ -140,9 +140,9 @@ def randomize_width(cfg: TrainConfig, step: int) -> float:
 
 
 def _differs(name: str, before: TrainConfig, cfg: TrainConfig) -> bool:
-    """Return whether setting ``name`` changed: reward weights as the env's term -> weight."""
-    if name == 'reward_weights':   # the same weights in another order or spelling are none
-        return run_env_options(dataclasses.replace(cfg, reward_weights=before.reward_weights)
+    """Return whether setting ``name`` changed (weights and commands as the env takes them)."""
+    if name in ('reward_weights', 'commands'):   # the same in another order or spelling
+        return run_env_options(dataclasses.replace(cfg, **{name: getattr(before, name)})
                                ) != run_env_options(cfg)
     return getattr(before, name) != getattr(cfg, name)
 

@@ -172,8 +172,23 @@ def build_contract(src: ActorSource, opset: int) -> PolicyContract:
         train_config=dict(src.train_config), training_steps=int(src.step),
         test_return=test_return if test_return is None or np.isfinite(test_return) else None,
         weights_sha256=weights_sha256(actor), project_version=__version__, opset=opset,
-        exported_at=now.isoformat(), task=target.task,
+        exported_at=now.isoformat(), task=_run_task(target.task, src),
         randomization=src.randomization).validate(src.path)
+
+
+def _run_task(task: Optional[Dict[str, Any]], src: ActorSource) -> Optional[Dict[str, Any]]:
+    """Return the env's task facts with the command ranges the run trained on (--commands).
+
+    The deploy side clips cmd_vel to these ranges, so they must be what the policy learned.
+    """
+    commands = (src.train_config or {}).get('commands')
+    if not task or not commands:
+        return task
+    from ..robot.velocity_env import COMMAND_RANGES, parse_commands
+    given = parse_commands(commands)
+    ranges = dict(task.get('command_ranges') or {})
+    ranges.update({k: tuple(v) for k, v in given.items() if k in COMMAND_RANGES})
+    return {**task, 'command_ranges': ranges}
 
 
 def _checked_stress(contract: PolicyContract, stress: Dict[str, Any], where: str

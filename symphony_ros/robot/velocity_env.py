@@ -85,6 +85,45 @@ def parse_weights(text: str, where: str = '--reward-weights',
     return out
 
 
+COMMAND_RANGES = ('lin_vel_x', 'lin_vel_y', 'yaw_rate')
+"""`VelocityTask` ranges a run's ``--commands`` may set (lo:hi each)."""
+
+
+def parse_commands(text: str, where: str = '--commands') -> Dict[str, Any]:
+    """Return the `VelocityTask` settings of ``lin_vel_x=lo:hi,...,standing_fraction=f``.
+
+    Ranges are m/s (``lin_vel_x``, ``lin_vel_y``) and rad/s (``yaw_rate``); ``lo:hi`` with
+    lo <= hi, one value for a fixed command (``lin_vel_y=0``). ``standing_fraction`` is the
+    share of zero commands, 0..1.
+
+    :raises ValueError: naming ``where`` and the pair: an unknown setting, a value that is
+        not a finite number, an inverted range or a fraction outside 0..1.
+    """
+    out: Dict[str, Any] = {}
+    known = COMMAND_RANGES + ('standing_fraction',)
+    for pair in filter(None, (p.strip() for p in text.split(','))):
+        key, eq, value = (x.strip() for x in pair.partition('='))
+        if not eq or key not in known:
+            raise ValueError(f'{where} {pair!r}: expected setting=value with a setting of '
+                             f'{", ".join(known)}')
+        try:
+            nums = [float(v) for v in value.split(':')]
+        except ValueError:
+            nums = [math.nan]
+        if not all(math.isfinite(v) for v in nums) or len(nums) > 2:
+            raise ValueError(f'{where} {pair!r}: expected a number or lo:hi')
+        if key == 'standing_fraction':
+            if len(nums) != 1 or not 0.0 <= nums[0] <= 1.0:
+                raise ValueError(f'{where} {pair!r}: expected a share of 0..1')
+            out[key] = nums[0]
+            continue
+        lo, hi = nums[0], nums[-1]
+        if lo > hi:
+            raise ValueError(f'{where} {pair!r}: inverted range (lo > hi)')
+        out[key] = (lo, hi)
+    return out
+
+
 def _check_reference(robot: RobotDescription, given: Dict[str, Any]) -> None:
     """Turn a robot file's ref_joints/ref_shape into tuples, refusing what does not fit.
 
@@ -393,12 +432,14 @@ class VelocityEnv(gym.Env):
 
 def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str = '',
                       reward_weights: Optional[Dict[str, float]] = None,
-                      **kwargs: Any) -> gym.Env:
+                      commands: Optional[Dict[str, Any]] = None, **kwargs: Any) -> gym.Env:
     """Return the velocity task on ``robot`` (a pd_position robot).
 
     :param obs_spec: the observation to give (one of the task's `obs_specs`; empty: the one
         the robot file's task settings give).
     :param reward_weights: weights over the robot file's task (a run's --reward-weights).
+    :param commands: command ranges over the robot file's (a run's --commands,
+        `parse_commands`).
     :raises ValueError: a torque robot, a bad ``tasks.velocity`` in its robot file, or an
         observation the task cannot give.
     """
@@ -410,8 +451,11 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
     task = VelocityTask.for_robot(robot)
     if reward_weights:
         task = dataclasses.replace(task, weights={**task.weights, **reward_weights})
+    if commands:
+        task = dataclasses.replace(task, **commands)
     return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec)
 
 
-__all__ = ['DEFAULT_WEIGHTS', 'GAIT_OBS_SPEC', 'GAIT_SCALED_OBS_SPEC', 'VelocityEnv',
-           'VelocityTask', 'make_velocity_env', 'parse_weights']
+__all__ = ['COMMAND_RANGES', 'DEFAULT_WEIGHTS', 'GAIT_OBS_SPEC', 'GAIT_SCALED_OBS_SPEC',
+           'VelocityEnv', 'VelocityTask', 'make_velocity_env', 'parse_commands',
+           'parse_weights']

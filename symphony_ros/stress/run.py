@@ -38,6 +38,9 @@ class Job:
     robot: str
     seed: int
     max_steps: Optional[int]
+    commands: Optional[Dict[str, Tuple[float, float]]] = None
+    """The command ranges the policy trained on (its contract's), drawn as in training; None:
+    the env's."""
 
 
 _CACHE: Dict[str, object] = {}
@@ -59,8 +62,9 @@ def _env(name: str):
         from ..core.envs import make_randomized_env
         from .conditions import spec_of
         job = _CACHE['job']
+        extra = {'commands': job.commands} if job.commands else {}
         _CACHE[key] = make_randomized_env(job.env_id, job.obs_spec,
-                                          spec_of(name, _CACHE['robot']))
+                                          spec_of(name, _CACHE['robot']), **extra)
     return _CACHE[key]
 
 
