@@ -157,15 +157,16 @@ def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
         a bad one.
     """
     out: Dict[str, Any] = {}
+    if not (cfg.reward_weights or cfg.commands):
+        return out
+    entry = lookup(cfg.env)
     if cfg.reward_weights:
-        entry = lookup(cfg.env)
         if entry is None or not entry.reward_terms:
             raise ValueError(f'--reward-weights: env {cfg.env!r} has no named reward terms; a '
                              'task env (velocity:<robot>) and symphony/Humanoid-v4 take them')
         from symphony_ros.robot.velocity_env import parse_weights
         out['reward_weights'] = parse_weights(cfg.reward_weights, terms=entry.reward_terms)
-    if getattr(cfg, 'commands', ''):
-        entry = lookup(cfg.env)
+    if cfg.commands:
         if entry is None or 'command_ranges' not in (entry.task or {}):
             raise ValueError(f'--commands: env {cfg.env!r} takes no velocity command; a task '
                              'env (velocity:<robot>) does')
