@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..robot.pd import action_reach_note
+from ..robot.velocity_env import commands_note
 from .agent import Symphony, deliberate_fall
 from .augment import BatchMirror
 from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
@@ -165,6 +166,9 @@ class Trainer(InitFrom, Resume):
         robot = getattr(self.env.unwrapped, 'robot', None)
         if getattr(robot, 'action_kind', None) == 'pd_position':
             self.notes.append(action_reach_note(robot))
+        task = getattr(self.env.unwrapped, 'task', None)
+        if cfg.commands and task is not None:
+            self.notes.append(commands_note(task))
         self.obs_dim, self.act_dim = env_dims(self.env)
         # The spec actually used (config.json records it), so an export never guesses it.
         self.obs_spec = cfg.obs_spec

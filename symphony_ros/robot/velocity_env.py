@@ -124,6 +124,13 @@ def parse_commands(text: str, where: str = '--commands') -> Dict[str, Any]:
     return out
 
 
+def commands_note(task: 'VelocityTask') -> str:
+    """Say which commands a run draws (--commands over the robot file's ranges)."""
+    ranges = ', '.join(f'{k} {lo:g}..{hi:g}' for k, (lo, hi) in task.command_ranges().items())
+    return (f'commands drawn: {ranges}, {task.standing_fraction:.0%} of them zero; the '
+            'exported contract records these ranges, and policy_node clips cmd_vel to them')
+
+
 def _check_reference(robot: RobotDescription, given: Dict[str, Any]) -> None:
     """Turn a robot file's ref_joints/ref_shape into tuples, refusing what does not fit.
 
@@ -457,5 +464,5 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
 
 
 __all__ = ['COMMAND_RANGES', 'DEFAULT_WEIGHTS', 'GAIT_OBS_SPEC', 'GAIT_SCALED_OBS_SPEC',
-           'VelocityEnv', 'VelocityTask', 'make_velocity_env', 'parse_commands',
+           'VelocityEnv', 'VelocityTask', 'commands_note', 'make_velocity_env', 'parse_commands',
            'parse_weights']

@@ -78,7 +78,8 @@ def test_new_commands_on_resume_are_a_recorded_step_in_the_contract(tmp_path, ca
     torch.set_num_threads(1)
     run = tmp_path / 'run'
     assert _train(run, '--steps', '80', '--commands', FORWARD) == 0
-    capsys.readouterr()
+    assert ('commands drawn: lin_vel_x 0.2..0.8, lin_vel_y 0..0, yaw_rate 0..0, 0% of them '
+            'zero') in capsys.readouterr().err
     wider = 'lin_vel_x=-0.3:0.8,lin_vel_y=-0.3:0.3,yaw_rate=-0.8:0.8'
     assert _train(run, '--resume', '--steps', '120', '--commands', wider) == 0
     err = capsys.readouterr().err
