@@ -63,54 +63,59 @@ def shipped_recipes() -> Dict[str, str]:
             if f.endswith('.yaml')}
 
 
-def resolve_recipe(given: str) -> str:
+def resolve_recipe(given: str, label: str = '') -> str:
     """Return the file ``--recipe`` names: a shipped recipe's name (g1_velocity) or a path.
 
+    :param label: how errors name the setting (default ``--recipe GIVEN``).
     :raises CliError: a bare name that is neither a file nor a shipped recipe.
     """
     if os.path.exists(given) or os.sep in given or given.endswith(('.yaml', '.yml')):
         return given
     shipped = shipped_recipes()
     if given not in shipped:
-        raise CliError(f'--recipe {given}: no such file, nor a shipped recipe (shipped: '
+        where = label or f'--recipe {given}'
+        raise CliError(f'{where}: no such file, nor a shipped recipe (shipped: '
                        f'{", ".join(shipped) or "none"})')
     return shipped[given]
 
 
-def load_recipe(path: str) -> Dict[str, Any]:
+def load_recipe(path: str, label: str = '') -> Dict[str, Any]:
     """Return {field name: checked value} of recipe ``path``.
+
+    ``label`` is how errors name the setting (default ``--recipe PATH``).
 
     :raises CliError: naming the file (and the key): unreadable, not YAML, not a mapping, a
         key that is not a train flag, or a value its flag refuses.
     """
+    where = label or f'--recipe {path}'
     try:
         with open(path, encoding='utf-8') as fh:
             doc = load_yaml(fh)
     except OSError as exc:
-        raise CliError(f'--recipe {path}: cannot be read ({exc.strerror})') from None
+        raise CliError(f'{where}: cannot be read ({exc.strerror})') from None
     except yaml.YAMLError as exc:
-        raise CliError(f'--recipe {path}: not YAML ({yaml_error_line(exc)})') from None
+        raise CliError(f'{where}: not YAML ({yaml_error_line(exc)})') from None
     if not isinstance(doc, dict):
-        raise CliError(f'--recipe {path}: expected a mapping of train flags to values, found '
+        raise CliError(f'{where}: expected a mapping of train flags to values, found '
                        f'{type(doc).__name__}')
     types = recipe_types()
     out: Dict[str, Any] = {}
     for key, value in doc.items():
         name = str(key).replace('-', '_')
         if name not in types:
-            raise CliError(f'--recipe {path}: {key!r} is not a train flag; expected one of '
+            raise CliError(f'{where}: {key!r} is not a train flag; expected one of '
                            f'{", ".join(sorted(types))}')
         if value is None or isinstance(value, (dict, list)):
-            raise CliError(f'--recipe {path}: {key}: expected one value, got {value!r}')
+            raise CliError(f'{where}: {key}: expected one value, got {value!r}')
         try:
             out[name] = types[name](_text(value))
         except (argparse.ArgumentTypeError, ValueError) as exc:
-            raise CliError(f'--recipe {path}: {key}: {exc}') from None
+            raise CliError(f'{where}: {key}: {exc}') from None
         if name in CHOICES and out[name] not in CHOICES[name]:
-            raise CliError(f'--recipe {path}: {key}: expected one of '
+            raise CliError(f'{where}: {key}: expected one of '
                            f'{", ".join(CHOICES[name])}, got {out[name]!r}')
     if 'env' in out and set(ROBOT_KEYS) & set(out):
-        raise CliError(f'--recipe {path}: env and robot/task both name the environment; '
+        raise CliError(f'{where}: env and robot/task both name the environment; '
                        'give one')
     return out
 

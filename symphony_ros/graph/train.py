@@ -1,7 +1,9 @@
 """The train graph: trainer_node alone, its parameters the scalar fields of TrainConfig.
 
 The algorithm overrides (hidden_dim, batch_size, ...) follow, 0 meaning the named config's,
-then DistributedConfig's fields (collectors, ray_address, ...).
+then DistributedConfig's fields (collectors, ray_address, ...), trainer_node's own settings
+(resume, tensorboard, ...), and three that the graph resolves into ``env`` and the rest, as
+``symphony train`` does its flags: ``robot``, ``task`` and ``recipe``.
 
 Launch arguments mirror TrainConfig one to one (name, default, one-line docstring), so
 ``symphony launch train steps:=5000``, ``ros2 launch symphony_ros train.launch.py
@@ -10,11 +12,13 @@ steps:=5000`` and ``symphony train --steps 5000`` all mean the same thing.
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Any, Dict, List, Tuple
 
-from .spec import Entity, GraphDef, LaunchArg, NodeSpec, Values
+from .spec import Entity, GraphArgError, GraphDef, LaunchArg, NodeSpec, Values
 
 DEVICES = ('auto', 'cpu', 'cuda')
+RESOLVED = ('robot', 'task', 'recipe')
+"""Arguments the graph turns into the node's parameters; not parameters themselves."""
 STOP_TIMEOUT = 120.0
 """s trainer_node gets after Ctrl-C to write its checkpoint (Humanoid ED: networks plus a
 1.2 GB replay buffer) before the launcher escalates to SIGTERM."""
@@ -50,12 +54,72 @@ def train_args() -> Tuple[LaunchArg, ...]:
     ddocs = field_docs(DistributedConfig)
     for name, kind, default in scalar_fields(DistributedConfig):
         out.append(LaunchArg(name, _text(default), ddocs.get(name, ''), None, kind))
-    return tuple(out)
+    from ..train.params import TrainerNodeConfig
+    ndocs = field_docs(TrainerNodeConfig)
+    for name, kind, default in scalar_fields(TrainerNodeConfig):
+        out.append(LaunchArg(name, _text(default), ndocs.get(name, ''),
+                             ('true', 'false') if kind is bool else None, kind))
+    return tuple(out) + _resolved_args()
+
+
+def _resolved_args() -> Tuple[LaunchArg, ...]:
+    # symphony train's --robot, --task and --recipe, with the same meaning.
+    return (
+        LaunchArg('robot', '', 'Robot to train, by shipped name (g1) or robot-file path; sets '
+                  'env to <task>:<robot>', allow_empty=True),
+        LaunchArg('task', '', 'Task for robot (velocity when empty)', allow_empty=True),
+        LaunchArg('recipe', '', 'A training recipe: a YAML file of train settings, or the name '
+                  'of a shipped one (g1_velocity: config/recipes/). Every argument left at '
+                  'its default takes the recipe\'s value', allow_empty=True))
+
+
+def resolve_train_values(values: Values) -> Dict[str, Any]:
+    """Return trainer_node's parameter values: ``recipe``, ``robot`` and ``task`` resolved.
+
+    As ``symphony train`` does its flags: an argument left at its default takes the recipe's
+    value, and an environment named on the command line (env, or robot and task) wins whole
+    over the recipe's.
+
+    :raises GraphArgError: a recipe that cannot be used, or env beside robot/task.
+    """
+    out = {k: v for k, v in values.items() if k not in RESOLVED}
+    defaults = {a.name: a.parse(a.default) for a in train_args()}
+    robot, task = values.get('robot'), values.get('task')
+    env_given = out.get('env') != defaults['env']
+    if robot is not None or task is not None:
+        if env_given:
+            raise GraphArgError('env and robot/task both name the environment; give one')
+        env_given = True
+    if values.get('recipe'):
+        recipe = _load_recipe(str(values['recipe']))
+        named = {k: recipe.pop(k) for k in ('env', 'robot', 'task') if k in recipe}
+        if not env_given:
+            robot, task = named.get('robot'), named.get('task')
+            out['env'] = named.get('env', out['env'])
+        for key, value in recipe.items():
+            if key in out and out[key] == defaults[key]:
+                out[key] = value
+    if task is not None and robot is None:
+        raise GraphArgError('task:= needs robot:= (a shipped robot name or a robot file)')
+    if robot is not None:
+        from ..robot.envs import task_env_id
+        out['env'] = task_env_id(task or 'velocity', robot)
+    return out
+
+
+def _load_recipe(given: str) -> Dict[str, Any]:
+    from ..cli.errors import CliError
+    from ..cli.recipe import load_recipe, resolve_recipe
+    label = f'recipe:={given}'
+    try:
+        return load_recipe(resolve_recipe(given, label), label)
+    except CliError as exc:
+        raise GraphArgError(str(exc)) from None
 
 
 def train_entities(values: Values) -> List[Entity]:
     """trainer_node with every set argument as a parameter (None = the node's default)."""
-    params = {k: v for k, v in values.items() if v is not None}
+    params = {k: v for k, v in resolve_train_values(values).items() if v is not None}
     return [NodeSpec('symphony_ros', 'trainer_node', 'trainer_node', parameters=params,
                      module='symphony_ros.nodes.trainer_node', stop_timeout=STOP_TIMEOUT)]
 

@@ -9,6 +9,7 @@ from symphony_ros import paths
 from symphony_ros.core.config import CONFIGS, OVERRIDABLE, TrainConfig
 from symphony_ros.util.fields import field_docs, scalar_fields
 from symphony_ros.distributed.config import DistributedConfig
+from symphony_ros.train.params import TrainerNodeConfig
 from symphony_ros.graph import (GraphArgError, NodeSpec, ProcessSpec, TOPICS, deploy_graph,
                                 get_graph, parse_assignments, train_graph)
 from symphony_ros.graph.processes import params_yaml
@@ -208,10 +209,13 @@ def test_train_args_mirror_train_config():
     graph = train_graph()
     fields = scalar_fields(TrainConfig)
     dist = scalar_fields(DistributedConfig)
-    # TrainConfig's fields, then the algorithm overrides (0: the named config's value), then
-    # the Ray settings.
+    node_settings = scalar_fields(TrainerNodeConfig)
+    # TrainConfig's fields, then the algorithm overrides (0: the named config's value), the
+    # Ray settings, the node's own, and what the graph resolves (robot, task, recipe).
     assert [a.name for a in graph.args] == ([n for n, _, _ in fields] + list(OVERRIDABLE)
-                                            + [n for n, _, _ in dist])
+                                            + [n for n, _, _ in dist]
+                                            + [n for n, _, _ in node_settings]
+                                            + ['robot', 'task', 'recipe'])
     docs = field_docs(TrainConfig)
     for arg, (name, kind, default) in zip(graph.args, fields):
         assert arg.description == docs[name]
@@ -222,7 +226,8 @@ def test_train_args_mirror_train_config():
     assert isinstance(node, NodeSpec) and node.executable == 'trainer_node'
     # None-valued fields are left to the node; the rest are its parameters, typed.
     assert node.parameters == {**{n: d for n, _, d in fields if d is not None},
-                               **{n: 0 for n in OVERRIDABLE}, **{n: d for n, _, d in dist}}
+                               **{n: 0 for n in OVERRIDABLE}, **{n: d for n, _, d in dist},
+                               **{n: d for n, _, d in node_settings}}
     custom = entity(train_graph({'steps': '5000', 'device': 'cpu', 'episode_limit': '200',
                                  'hidden_dim': '32'}), 'trainer_node').parameters
     assert (custom['steps'], custom['device'], custom['episode_limit']) == (5000, 'cpu', 200)
@@ -231,6 +236,41 @@ def test_train_args_mirror_train_config():
                           if k in {n for n, _, _ in fields}}).steps == 5000
     with pytest.raises(GraphArgError, match='device:=tpu: expected one of auto|cpu|cuda'):
         train_graph({'device': 'tpu'})
+
+
+def test_train_recipe_fills_the_arguments_left_at_their_default(tmp_path):
+    params = entity(train_graph({'recipe': 'g1_velocity', 'seed': '3', 'hidden_dim': '64',
+                                 'resume': 'true'}), 'trainer_node').parameters
+    # The recipe's robot and task become env; its settings fill what was not given.
+    assert params['env'] == 'velocity:g1' and params['randomize'] == 'default'
+    assert (params['mirror'], params['critic_heads'], params['obs_spec']) == (
+        True, 32, 'velocity_gait_scaled')
+    # What was given wins, and no resolved argument reaches the node as a parameter.
+    assert (params['seed'], params['hidden_dim'], params['resume']) == (3, 64, True)
+    assert not {'robot', 'task', 'recipe'} & set(params)
+    # An environment named on the command line wins whole over the recipe's.
+    named = entity(train_graph({'recipe': 'g1_velocity', 'env': 'Humanoid-v4'}),
+                   'trainer_node').parameters
+    assert named['env'] == 'Humanoid-v4' and named['mirror'] is True
+    robot_file = tmp_path / 'my_robot.yaml'
+    by_robot = entity(train_graph({'robot': str(robot_file)}), 'trainer_node').parameters
+    assert by_robot['env'] == f'velocity:{robot_file}'
+
+
+@pytest.mark.parametrize('values, message', [
+    ({'recipe': 'nope'}, r'recipe:=nope: no such file, nor a shipped recipe \(shipped: '),
+    ({'env': 'Humanoid-v4', 'robot': 'g1'}, 'env and robot/task both name the environment'),
+    ({'task': 'velocity'}, 'task:= needs robot:='),
+    ({'recipe': '{bad}'}, 'hidden-dim: expected an integer'),
+])
+def test_train_recipe_errors_name_the_argument(tmp_path, values, message):
+    if values.get('recipe') == '{bad}':
+        bad = tmp_path / 'bad.yaml'
+        bad.write_text('hidden-dim: wide\n')
+        values = {'recipe': str(bad)}
+        message = f'recipe:={bad}: {message}'
+    with pytest.raises(GraphArgError, match=message):
+        train_graph(values)
 
 
 def test_params_file_is_keyed_by_the_full_node_name():

@@ -181,16 +181,28 @@ def test_bad_parameter_is_one_line_and_exit_2(tmp_path, env):
 
 
 def test_symphony_launch_train_runs_the_node_to_completion(tmp_path, env):
-    # The train graph's arguments are TrainConfig's: the named config's widths, so keep
-    # steps under its warm-up (no updates), and the final evaluation and export still run.
+    # The train graph's arguments are TrainConfig's, here from a recipe file; keep steps
+    # under its warm-up (no updates), and the final evaluation and export still run.
     run = tmp_path / 'run'
-    launcher = ChildProcess([sys.executable, '-m', 'symphony_ros.cli.launch_cmd', 'train',
-                             'env:=InvertedPendulum-v4', 'steps:=300', 'eval_episodes:=1',
-                             'device:=cpu', f'run_dir:={run}'], env)
-    try:
-        assert launcher.finish(timeout=120) == 0, launcher.text
-    finally:
-        launcher.stop()
-    assert '[launch] trainer_node exited with code 0' in launcher.text
-    assert re.search(r'\[trainer_node\] .*final export: best actor of step 300', launcher.text)
+    recipe = tmp_path / 'pendulum.yaml'
+    recipe.write_text('env: InvertedPendulum-v4\nsteps: 300\neval-episodes: 1\n'
+                      'device: cpu\nhidden-dim: 32\nexplore-steps: 1000\n')
+
+    def launch(*args):
+        launcher = ChildProcess([sys.executable, '-m', 'symphony_ros.cli.launch_cmd', 'train',
+                                 f'recipe:={recipe}', f'run_dir:={run}', *args], env)
+        try:
+            assert launcher.finish(timeout=120) == 0, launcher.text
+        finally:
+            launcher.stop()
+        assert '[launch] trainer_node exited with code 0' in launcher.text
+        return launcher.text
+
+    text = launch()
+    assert re.search(r'\[trainer_node\] .*final export: best actor of step 300', text)
+    assert re.search(r'\[trainer_node\] .*on InvertedPendulum-v4: 300 steps, h=32', text)
     assert OnnxPolicy(str(run / 'policy.onnx')).contract.training_steps == 300
+    # The same launch with resume:=true and more steps continues the run.
+    text = launch('resume:=true', 'steps:=450')
+    assert re.search(r'\[trainer_node\] .*: 450 steps, h=32.*resumed at step 300', text)
+    assert re.search(r'\[trainer_node\] .*finished 450 steps; checkpoint \S+ckpt_000000450', text)
