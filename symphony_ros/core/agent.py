@@ -48,6 +48,9 @@ class Symphony:
         """A frozen copy of the actor a fine-tune started from (see :meth:`set_anchor`)."""
         self.anchor_weight = 0.0
         """Weight of the actor's squared distance from :attr:`anchor` in the loss."""
+        self.noise_smoothing = 0.0
+        """Weight of the actor's mean squared action change between the noisy and the clean
+        observation of each sample (TrainConfig.noise_smoothing)."""
         self._online = list(self.critic.parameters())
         self._target = list(self.target_critic.parameters())
 
@@ -55,7 +58,8 @@ class Symphony:
         """Return the total loss and its terms for one batch (no parameter change).
 
         ``anchor``, the actor's mean squared distance from the anchor, is among the terms
-        only while the anchor weighs in.
+        only while the anchor weighs in; ``noise_gap``, the mean squared change of its
+        actions between the noisy and the clean observation, while noise smoothing does.
 
         A privileged critic values (its view of) the states where the actor acts on its own
         observation: the actor's gradient reaches it only through the action.
@@ -75,9 +79,15 @@ class Symphony:
         swaddle_term = swaddling(s_next, b_next)
         total = actor_term + critic_term + swaddle_term
         terms: Dict[str, torch.Tensor] = {}
+        clean = batch.next_clean_obs
+        if self.noise_smoothing > 0.0 and clean is not None:
+            # Both sides learn: the actor may move either action toward the other.
+            gap = (self.actor.action(a_next, s_next, noise=False)
+                   - self.actor.deterministic(clean)).square().mean()
+            total = total + self.noise_smoothing * gap
+            terms['noise_gap'] = gap.detach()
         if self.anchor is not None and self.anchor_weight > 0.0:
             with torch.no_grad():
-                clean = batch.next_clean_obs
                 start = self.anchor.deterministic(batch.next_obs if clean is None else clean)
             # The same forward pass as next_action's, without the noise.
             drift = (self.actor.action(a_next, s_next, noise=False) - start).square().mean()

@@ -201,6 +201,13 @@ class TrainConfig:
     anchor_floor: float = ranged(0.0, 0)
     """The weight the anchor fades to and then keeps (at most --anchor-weight): fine-tunes
     whose anchor faded to 0 collapsed within 5-10k steps of it; 0: it fades away."""
+    noise_smoothing: float = ranged(0.0, 0)
+    """Weight of a penalty on how far sensor noise moves the actor's actions: the mean squared
+    difference of its deterministic actions on each sampled observation with the noise and
+    without it (the spatial smoothness of CAPS, Mysore et al. 2021). An actor that answers
+    sensor noise step by step chatters, and a PD robot's joints follow it. Needs a
+    randomisation that adds sensor noise; transitions stored without their clean
+    observation (an --init-buffer source's) add nothing. 0: none."""
     mirror: bool = False
     """Learn half of every minibatch as its left-right mirror image (a symmetric robot and
     task, e.g. velocity:g1; the maps come from its joint names and MJCF axes)."""

@@ -88,6 +88,10 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
     if cfg.anchor_floor > cfg.anchor_weight:
         raise ValueError(f'--anchor-floor {cfg.anchor_floor:g}: the anchor fades from '
                          f'--anchor-weight ({cfg.anchor_weight:g}) to it; give at most that')
+    if cfg.noise_smoothing and (spec is None or not spec.adds_sensor_noise):
+        raise ValueError('--noise-smoothing: the randomisation adds no sensor noise to smooth '
+                         'over; give --randomize default, or a YAML file of ranges with '
+                         'obs_noise')
     if cfg.init_buffer and not cfg.init_from:
         raise ValueError('--init-buffer: there is no checkpoint to take a buffer from without '
                          '--init-from')
@@ -185,14 +189,17 @@ class Trainer(InitFrom, Resume):
         compares, since a named set such as ``default`` may change between versions)."""
         # The anchor then holds the actor, on noisy observations, to what the starting actor
         # does on clean ones: the reaction to noise is what a fine-tune under noise unlearns.
-        clean = bool(cfg.anchor_weight) and spec is not None and spec.adds_sensor_noise
+        # --noise-smoothing compares the actor with itself on the two.
+        clean = (bool(cfg.anchor_weight or cfg.noise_smoothing) and spec is not None
+                 and spec.adds_sensor_noise)
         terms = reward_terms(self.env) if self.keeps_reward_terms else None
         self.reward_weights = terms[1] if terms else None
         """Weights of the env's unweighted reward terms (None: the replay keeps none)."""
         self.buffer = FadingReplayBuffer(self.sym.capacity, self.obs_dim, self.act_dim,
                                          self.device, self.critic_dim, clean_obs=clean,
                                          term_names=terms[0] if terms else ())
-        if clean:
+        self.agent.noise_smoothing = cfg.noise_smoothing
+        if clean and cfg.anchor_weight:
             self.notes.append('--anchor-weight: the randomisation adds sensor noise, so the '
                               'actor is anchored, on the noisy observations, to the starting '
                               'actor\'s actions on the same observations without the noise')
@@ -360,6 +367,8 @@ class Trainer(InitFrom, Resume):
                 self.log.scalar('train/threads', self.thread_policy.threads, self.step_count)
             for key in LOSS_TERMS:
                 self.log.scalar(f'loss/{key}', float(terms[key].detach()), self.step_count)
+            if 'noise_gap' in terms:
+                self.log.scalar('loss/noise_gap', float(terms['noise_gap']), self.step_count)
             if 'anchor' in terms:
                 self._anchor_drift = float(terms['anchor'])
                 self.log.scalar('loss/anchor', self._anchor_drift, self.step_count)

@@ -32,6 +32,10 @@ def make_trainer(cfg: TrainConfig, dist: DistributedConfig, **kwargs: Any) -> Tr
         # The learner's update loop does not fade the anchor's weight.
         raise ValueError('--anchor-weight runs in a single process only (drop --collectors '
                          'or the anchor)')
+    if cfg.noise_smoothing:
+        # Chunks carry the noisy observations only.
+        raise ValueError('--noise-smoothing runs in a single process only: collectors do not '
+                         'send the observations without their noise (drop --collectors or it)')
     try:
         from .learner import DistributedTrainer
     except ImportError as exc:
