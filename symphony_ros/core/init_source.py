@@ -226,6 +226,10 @@ class InitFrom:
             self.buffer.load_state_dict(replay)
         except (KeyError, ValueError) as exc:
             return str(exc)
+        if self.cfg.noise_smoothing and self.buffer.clean_obs and 'next_clean_obs' not in replay:
+            self.notes.append(f'--noise-smoothing: the {len(self.buffer):,} transitions taken '
+                              'over carry no observation without its noise, so the term counts '
+                              'only on those this run adds')
         before = theirs.get('reward_weights') or ''
         if before != self.cfg.reward_weights:
             if not self.buffer.term_names:

@@ -1,6 +1,7 @@
 """--noise-smoothing: the actor learns to act alike on an observation with and without noise."""
 
 import os
+import re
 
 import pytest
 import torch
@@ -62,3 +63,10 @@ def test_the_penalty_narrows_the_actors_answer_to_noise(tmp_path):
     # On the same transitions the actor trained without the penalty answers the noise more.
     gaps = _gap(smooth, batch), _gap(plain, batch)
     assert gaps[0] < 0.5 * gaps[1], gaps
+    # A run taking over the plain run's buffer says which transitions the term can count on.
+    taken = _trainer(tmp_path / 'taken', steps=500, randomize='default', noise_smoothing=1.0,
+                     init_from=str(tmp_path / 'plain'), init_buffer=True)
+    taken.close()
+    assert taken.buffer.clean_obs
+    assert any(re.match(r'--noise-smoothing: the [\d,]+ transitions taken over carry no '
+                        'observation without its noise', n) for n in taken.notes), taken.notes
