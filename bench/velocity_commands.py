@@ -67,6 +67,17 @@ def run_episode(env, policy, command, seed, settle_steps, stride):
             return steps, bool(fell), lin, yaw, states, touchdowns, reached, jitter.value()
 
 
+def _command(text):
+    name, sep, values = text.partition('=')
+    try:
+        vx, vy, wz = (float(v) for v in values.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected NAME=VX,VY,WZ, got {text!r}') from None
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f'expected NAME=VX,VY,WZ, got {text!r}')
+    return name, (vx, vy, wz)
+
+
 def main():
     """Print one JSON line per command and one summary line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -75,7 +86,11 @@ def main():
     p.add_argument('--seed', type=int, default=20000, help='first held-out seed')
     p.add_argument('--settle', type=float, default=1.0, help='s before errors count')
     p.add_argument('--gif', default='', help='write the first forward episode here')
+    p.add_argument('--command', action='append', type=_command, metavar='NAME=VX,VY,WZ',
+                   help='a command to hold instead of the three defaults (repeatable), '
+                        'e.g. forward_0.3=0.3,0,0')
     args = p.parse_args()
+    commands = dict(args.command) if args.command else COMMANDS
     policy = OnnxPolicy(args.policy)
     env = make_env(policy.contract.env, policy.contract.observation.name)
     base = env.unwrapped
@@ -84,7 +99,7 @@ def main():
     settle_steps = int(round(args.settle / base.robot.control_dt))
     window = window_steps(base.task.gait_period, base.robot.control_dt)
     summary = {}
-    for name, command in COMMANDS.items():
+    for name, command in commands.items():
         falls, lengths, lin, yaw, touchdowns, reached, jitters = 0, [], [], [], 0, [], []
         stride = WindowTracking(window)
         for k in range(args.episodes):
@@ -113,7 +128,7 @@ def main():
         print(json.dumps(row))
     print(json.dumps({'policy': args.policy, 'seeds': [args.seed, args.seed + args.episodes - 1],
                       'fall_rate': sum(r['falls'] for r in summary.values())
-                      / (args.episodes * len(COMMANDS))}))
+                      / (args.episodes * len(commands))}))
 
 
 if __name__ == '__main__':
