@@ -44,7 +44,10 @@ class SymphonyConfig:
     advantage_alpha: float = ranged(GOLDEN, 0, 1)
     """alpha of the temporal advantage baseline Q_T = alpha*m + (1-alpha)*Q'."""
     noise_clip: float = ranged(math.e, 0, above=True)
-    """Limited parametric noise N = clamp(eps, -c, c) / c, eps ~ N(0, 1)."""
+    """Limited parametric noise N = clamp(eps, -c, c) / c, eps ~ N(0, 1): its standard
+    deviation is about 1/c (0.37 at e) before the tanh. Behind a PD robot's action scale
+    that is joint-target noise of 0.5-0.8 rad every control step, which fells a G1 actor
+    that stands 1,000 steps without it in about 200: a larger c explores less."""
     gradient_dropout: float = ranged(0.0, 0, 0.99)
     """Probability of dropping an output's gradient (S2 only; 0 disables)."""
     capacity: int = ranged(512_000, 2)
@@ -81,7 +84,7 @@ class SymphonyConfig:
 
 
 OVERRIDABLE = ('hidden_dim', 'critic_heads', 'batch_size', 'updates_per_step', 'lr',
-               'capacity', 'explore_steps')
+               'capacity', 'explore_steps', 'noise_clip')
 """Symphony fields a user may override (CLI flags, node parameters, launch arguments); the
 rest define the method."""
 

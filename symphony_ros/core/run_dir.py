@@ -34,9 +34,10 @@ CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands')
 the reward weights of a run whose replay can re-score its steps, and the commands drawn.
 Each change is recorded in the run's ``curriculum`` with the step it took effect, since the
 run's policy was shaped by every setting it trained under, not only the last."""
-CURRICULUM_OVERRIDES = ('lr',)
+CURRICULUM_OVERRIDES = ('lr', 'noise_clip')
 """Algorithm settings a resume may change as a curriculum step, recorded the same way: a
-smaller step size as the randomisation widens keeps a trained actor from being unlearned."""
+smaller step size as the randomisation widens keeps a trained actor from being unlearned,
+and less exploration noise lets a balancing actor try to walk."""
 SCHEDULE_FIELDS = RESUMABLE + CURRICULUM + ('curriculum', 'init_source', 'run_dir')
 """TrainConfig fields that are not part of a run's identity (a resume does not compare)."""
 

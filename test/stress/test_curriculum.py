@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import os
 
 import pytest
@@ -69,6 +70,10 @@ def test_a_smaller_learning_rate_is_a_recorded_step_too():
     cfg = extend_curriculum(_identity(before), after, 700)
     assert cfg.curriculum == [dict(step=700, scale_before=0.5, lr=[1e-4, 5e-5])]
     assert randomize_width(cfg, 700) == 1.0
+    quieter = dataclasses.replace(before, overrides=dict(noise_clip=10.0))
+    assert extend_curriculum(_identity(before), quieter, 700).curriculum == [
+        dict(step=700, scale_before=0.5, noise_clip=[math.e, 10.0])]
+    assert quieter.symphony().noise_clip == 10.0
 
 
 def test_a_run_that_tests_under_its_randomisation_may_not_change_it():
@@ -109,6 +114,11 @@ def test_resume_switches_randomisation_on_and_the_card_says_from_which_step(tmp_
     assert load_checkpoint(latest_checkpoint(str(run)))['agent']['optimizer']['lr'] == 5e-5
     assert [sorted(e) for e in stored['train_config']['curriculum']] == [
         sorted(entry), ['lr', 'scale_before', 'step']]
+    # Less exploration noise is a curriculum step too.
+    assert _train(run, '--resume', '--steps', '360', '--noise-clip', '10') == 0
+    stored = read_run_config(str(run))
+    assert stored['symphony_config']['noise_clip'] == 10.0
+    assert stored['train_config']['curriculum'][-1]['noise_clip'] == [math.e, 10.0]
     policy = str(tmp_path / 'p.onnx')
     # The newest checkpoint (best_actor.pt may hold an actor from before the change, whose
     # card rightly says it trained on the nominal robot).
