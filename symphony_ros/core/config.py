@@ -48,6 +48,11 @@ class SymphonyConfig:
     deviation is about 1/c (0.37 at e) before the tanh. Behind a PD robot's action scale
     that is joint-target noise of 0.5-0.8 rad every control step, which fells a G1 actor
     that stands 1,000 steps without it in about 200: a larger c explores less."""
+    act_noise_clip: float = ranged(0.0, 0)
+    """c of the noise the actor acts with in the environment, where the loss's next action
+    keeps noise_clip (0: noise_clip, the paper's one noise). Lowering noise_clip itself
+    changes the actor's objective and unlearned two trained G1 actors within 10k updates;
+    this changes what the robot is made to do while the learner stays as it is."""
     gradient_dropout: float = ranged(0.0, 0, 0.99)
     """Probability of dropping an output's gradient (S2 only; 0 disables)."""
     capacity: int = ranged(512_000, 2)
@@ -84,7 +89,7 @@ class SymphonyConfig:
 
 
 OVERRIDABLE = ('hidden_dim', 'critic_heads', 'batch_size', 'updates_per_step', 'lr',
-               'capacity', 'explore_steps', 'noise_clip')
+               'capacity', 'explore_steps', 'noise_clip', 'act_noise_clip')
 """Symphony fields a user may override (CLI flags, node parameters, launch arguments); the
 rest define the method."""
 

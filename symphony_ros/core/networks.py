@@ -121,9 +121,11 @@ class Actor(nn.Module):
     """
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: int, noise_clip: float = math.e,
-                 grad_dropout: float = 0.0) -> None:
+                 grad_dropout: float = 0.0, act_noise_clip: float = 0.0) -> None:
+        """Build the network; ``act_noise_clip``: c of :meth:`forward`'s noise (0: noise_clip)."""
         super().__init__()
         self.obs_dim, self.act_dim, self.noise_clip = obs_dim, act_dim, noise_clip
+        self.act_noise_clip = act_noise_clip or noise_clip
         self.net = FeedForward(obs_dim, hidden, 3 * act_dim, grad_dropout)
 
     def asb(self, obs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -133,20 +135,24 @@ class Actor(nn.Module):
 
     def forward(self, obs: torch.Tensor, noise: bool = True, fall: bool = False
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return (action, S, B); ``fall=True`` zeroes S*A so only noise acts.
+        """Return (action, S, B) as acted in the environment, with act_noise_clip's noise.
 
-        The deliberate fall near an episode's time limit: the robot, driven by noise alone,
-        falls and feeds terminal transitions into the replay buffer.
+        ``fall=True`` zeroes S*A, the deliberate fall near an episode's time limit: the
+        robot, driven by noise alone, falls and feeds terminal transitions into the replay
+        buffer.
         """
         a, s, b = self.asb(obs)
-        return self.action(a, s, noise, fall), s, b
+        return self.action(a, s, noise, fall, self.act_noise_clip), s, b
 
     def action(self, a: torch.Tensor, s: torch.Tensor, noise: bool = True,
-               fall: bool = False) -> torch.Tensor:
-        """Return tanh(S*A + N) from :meth:`asb`'s A and S (tanh(S*A) without noise)."""
+               fall: bool = False, clip: float = 0.0) -> torch.Tensor:
+        """Return tanh(S*A + N) from :meth:`asb`'s A and S (tanh(S*A) without noise).
+
+        :param clip: c of the noise (0: noise_clip, the loss's).
+        """
         x = torch.zeros_like(a) if fall else s * a
         if noise:
-            x = x + limited_noise(a, self.noise_clip)
+            x = x + limited_noise(a, clip or self.noise_clip)
         return torch.tanh(x)
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:

@@ -34,7 +34,7 @@ CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands')
 the reward weights of a run whose replay can re-score its steps, and the commands drawn.
 Each change is recorded in the run's ``curriculum`` with the step it took effect, since the
 run's policy was shaped by every setting it trained under, not only the last."""
-CURRICULUM_OVERRIDES = ('lr', 'noise_clip')
+CURRICULUM_OVERRIDES = ('lr', 'noise_clip', 'act_noise_clip')
 """Algorithm settings a resume may change as a curriculum step, recorded the same way: a
 smaller step size as the randomisation widens keeps a trained actor from being unlearned,
 and less exploration noise lets a balancing actor try to walk."""
@@ -170,9 +170,11 @@ def extend_curriculum(stored: Identity, cfg: TrainConfig, step: int) -> TrainCon
                           '(eval_randomized), so its test returns would compare different '
                           'robots; start a new run with --init-from instead')
     sym = cfg.symphony()
-    changed.update({k: [stored['symphony_config'].get(k), getattr(sym, k)]
-                    for k in CURRICULUM_OVERRIDES
-                    if stored['symphony_config'].get(k) != getattr(sym, k)})
+    # A setting added since the run started was at its default then.
+    was = {k: stored['symphony_config'].get(k, getattr(SymphonyConfig(), k))
+           for k in CURRICULUM_OVERRIDES}
+    changed.update({k: [was[k], getattr(sym, k)] for k in CURRICULUM_OVERRIDES
+                    if was[k] != getattr(sym, k)})
     if not changed:
         return dataclasses.replace(cfg, curriculum=past)
     entry = dict(step=step, scale_before=round(scale_in_force(before, step), 6), **changed)

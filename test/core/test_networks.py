@@ -73,6 +73,19 @@ def test_limited_noise_is_bounded_with_std_one_over_e():
     assert abs(n.std().item() - 1 / math.e) < 0.01
 
 
+def test_the_actor_acts_with_its_own_noise_and_learns_with_the_papers():
+    torch.manual_seed(4)
+    actor = Actor(6, 3, 32, act_noise_clip=10.0)
+    obs = torch.randn(20_000, 6)
+    a, s, _ = actor.asb(obs)
+    with torch.no_grad():
+        acted = torch.atanh(actor(obs)[0].clamp(-1 + 1e-6, 1 - 1e-6)) - s * a
+        learned = torch.atanh(actor.action(a, s).clamp(-1 + 1e-6, 1 - 1e-6)) - s * a
+    assert abs(acted.std().item() - 0.1) < 0.005            # 1 / 10
+    assert abs(learned.std().item() - 1 / math.e) < 0.01    # the loss's, the paper's e
+    assert Actor(6, 3, 32).act_noise_clip == math.e          # 0: the same noise
+
+
 def test_actor_outputs_follow_asb_definition():
     torch.manual_seed(3)
     actor = Actor(6, 3, 32)

@@ -74,6 +74,13 @@ def test_a_smaller_learning_rate_is_a_recorded_step_too():
     assert extend_curriculum(_identity(before), quieter, 700).curriculum == [
         dict(step=700, scale_before=0.5, noise_clip=[math.e, 10.0])]
     assert quieter.symphony().noise_clip == 10.0
+    # A run stored before act_noise_clip existed had it at its default: no change to record.
+    old = _identity(before)
+    del old['symphony_config']['act_noise_clip']
+    assert extend_curriculum(old, before, 700).curriculum == []
+    acting = dataclasses.replace(before, overrides=dict(act_noise_clip=10.0))
+    assert extend_curriculum(old, acting, 700).curriculum == [
+        dict(step=700, scale_before=0.5, act_noise_clip=[0.0, 10.0])]
 
 
 def test_a_run_that_tests_under_its_randomisation_may_not_change_it():
