@@ -113,6 +113,14 @@ def limited_noise(like: torch.Tensor, clip: float) -> torch.Tensor:
     return torch.randn_like(like).clamp_(-clip, clip) / clip
 
 
+def noise_std(clip: float) -> float:
+    """Return the standard deviation of :func:`limited_noise` at ``clip`` (about 1/clip)."""
+    inside = math.erf(clip / math.sqrt(2.0))                    # P(|eps| < c)
+    density = math.exp(-clip * clip / 2.0) / math.sqrt(2.0 * math.pi)
+    second = inside - 2.0 * clip * density + clip * clip * (1.0 - inside)
+    return math.sqrt(second) / clip
+
+
 class Actor(nn.Module):
     """Deterministic transitional-policy actor: a = tanh(S*A + N), with action strength S.
 

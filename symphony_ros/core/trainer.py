@@ -31,6 +31,7 @@ from .envs import (check_env_name, critic_dim, default_obs_spec, env_dims, episo
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .init_source import InitFrom
 from .input_balance import faint_terms_note
+from .networks import noise_std
 from .replay import Batch, FadingReplayBuffer
 from .progress import Progress
 from .resume import Resume
@@ -169,7 +170,8 @@ class Trainer(InitFrom, Resume):
         self.test_env = make_test_env(cfg, notes=self.notes)
         robot = getattr(self.env.unwrapped, 'robot', None)
         if getattr(robot, 'action_kind', None) == 'pd_position':
-            self.notes.append(action_reach_note(robot))
+            clip = self.sym.act_noise_clip or self.sym.noise_clip
+            self.notes.append(action_reach_note(robot, noise_std(clip)))
         task = getattr(self.env.unwrapped, 'task', None)
         if cfg.commands and task is not None:
             self.notes.append(commands_note(task))

@@ -69,18 +69,27 @@ TYPICAL_ACTION = 0.4
 Swaddling term holding the strength S near 1/e (0.76 at most, S = 1)."""
 
 
-def action_reach_note(robot: RobotDescription) -> str:
+def action_reach_note(robot: RobotDescription, noise_std: float = 0.0) -> str:
     """Return one line on how far from the default pose a Symphony actor can move the joints.
 
     A pd_position robot's action_scale decides what motion the policy can ask for at all;
     sized for a Gaussian policy's actions of 1-4 it can leave too little to take a step, and
-    nothing in training says so.
+    nothing in training says so. The same scale multiplies the exploration noise
+    (``noise_std``, before the actor's tanh; 0: not said), which can fell the robot in
+    nearly every training episode.
     """
     driven = np.flatnonzero(np.asarray(robot.action_scale) > 0)
-    reach = TYPICAL_ACTION * np.asarray(robot.action_scale)[driven]
+    scale = np.asarray(robot.action_scale)[driven]
+    reach = TYPICAL_ACTION * scale
     small, large = driven[int(reach.argmin())], driven[int(reach.argmax())]
     names = robot.joint_names
-    return (f'action reach: a Symphony actor\'s actions stay within about +-{TYPICAL_ACTION}, '
+    line = (f'action reach: a Symphony actor\'s actions stay within about +-{TYPICAL_ACTION}, '
             f'so joint targets within +-{reach.min():.2f} rad ({names[small]}) to '
             f'+-{reach.max():.2f} rad ({names[large]}) of the default pose; action_scale in '
             f'{robot.source} sets it')
+    if noise_std > 0.0:
+        low, high = noise_std * scale.min(), noise_std * scale.max()
+        line += (f'; exploration noise (std {noise_std:.2f}) moves them by about '
+                 f'{low:.2f}-{high:.2f} rad RMS every control step (--act-noise-clip C: std '
+                 'about 1/C)')
+    return line

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from symphony_ros.core.networks import (Actor, Critic, FeedForward, GradientDropout, ReSine,
-                                        limited_noise, soft_value, soft_weights,
+                                        limited_noise, noise_std, soft_value, soft_weights,
                                         sorted_with_weights)
 
 
@@ -71,6 +71,9 @@ def test_limited_noise_is_bounded_with_std_one_over_e():
     n = limited_noise(torch.zeros(200_000), math.e)
     assert n.abs().max() <= 1.0
     assert abs(n.std().item() - 1 / math.e) < 0.01
+    for clip in (1.0, math.e, 10.0):
+        drawn = limited_noise(torch.zeros(200_000), clip).std().item()
+        assert noise_std(clip) == pytest.approx(drawn, rel=0.01), clip
 
 
 def test_the_actor_acts_with_its_own_noise_and_learns_with_the_papers():
