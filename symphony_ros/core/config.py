@@ -45,14 +45,15 @@ class SymphonyConfig:
     """alpha of the temporal advantage baseline Q_T = alpha*m + (1-alpha)*Q'."""
     noise_clip: float = ranged(math.e, 0, above=True)
     """Limited parametric noise N = clamp(eps, -c, c) / c, eps ~ N(0, 1): its standard
-    deviation is about 1/c (0.37 at e) before the tanh. Behind a PD robot's action scale
-    that is joint-target noise of 0.5-0.8 rad every control step, which fells a G1 actor
-    that stands 1,000 steps without it in about 200: a larger c explores less."""
+    deviation is about 1/c (0.37 at e) before the tanh; a larger c explores less. It acts
+    in the environment and in the loss's next action (see act_noise_clip)."""
     act_noise_clip: float = ranged(0.0, 0)
     """c of the noise the actor acts with in the environment, where the loss's next action
-    keeps noise_clip (0: noise_clip, the paper's one noise). Lowering noise_clip itself
-    changes the actor's objective and unlearned two trained G1 actors within 10k updates;
-    this changes what the robot is made to do while the learner stays as it is."""
+    keeps noise_clip (0: noise_clip, the paper's one noise). Behind a PD robot's action
+    scale the paper's noise moves a G1's joint targets by 0.5-0.8 rad every control step
+    and fells it within a few hundred; the loss's noise smooths the critic's action gradient
+    the actor follows, so this lowers what the robot is made to do and leaves the learner's
+    objective as it is."""
     gradient_dropout: float = ranged(0.0, 0, 0.99)
     """Probability of dropping an output's gradient (S2 only; 0 disables)."""
     capacity: int = ranged(512_000, 2)
