@@ -120,11 +120,26 @@ def load_recipe(path: str, label: str = '') -> Dict[str, Any]:
     return out
 
 
+def recipe_updates(recipe: Dict[str, Any], given: Callable[[str], bool]) -> Dict[str, Any]:
+    """Return the settings of ``recipe`` a command takes: those it did not give itself.
+
+    The environment goes whole: a command that names the robot (robot or task) drops the
+    recipe's env, and one that names the env drops its robot and task.
+
+    :param given: whether the command gave a setting, by name.
+    """
+    skip = {k for k in recipe if given(k)}
+    if any(given(k) for k in ROBOT_KEYS):
+        skip |= set(ENV_KEYS)
+    if any(given(k) for k in ENV_KEYS):
+        skip |= set(ROBOT_KEYS)
+    return {k: v for k, v in recipe.items() if k not in skip}
+
+
 def apply_recipe(args: argparse.Namespace) -> Tuple[int, int]:
     """Fill the flags not given in ``args`` from its ``--recipe``; return (taken, overridden).
 
-    A recipe's env is dropped when the command names the robot, and its robot and task when
-    the command names the env: the command's choice of environment wins whole.
+    See :func:`recipe_updates`.
 
     :raises CliError: see :func:`load_recipe`.
     """
@@ -132,15 +147,11 @@ def apply_recipe(args: argparse.Namespace) -> Tuple[int, int]:
     if not path:
         return 0, 0
     recipe = load_recipe(resolve_recipe(path))
-    given = {k for k in recipe if getattr(args, k, None) is not None}
-    if any(getattr(args, k, None) is not None for k in ROBOT_KEYS):
-        given |= set(ENV_KEYS) & set(recipe)
-    if getattr(args, 'env', None) is not None:
-        given |= set(ROBOT_KEYS) & set(recipe)
-    for key, value in recipe.items():
-        if key not in given:
-            setattr(args, key, value)
-    return len(recipe) - len(given), len(given)
+    updates = recipe_updates(recipe, lambda k: getattr(args, k, None) is not None)
+    for key, value in updates.items():
+        setattr(args, key, value)
+    return len(updates), len(recipe) - len(updates)
 
 
-__all__ = ['apply_recipe', 'load_recipe', 'recipe_types', 'resolve_recipe', 'shipped_recipes']
+__all__ = ['apply_recipe', 'load_recipe', 'recipe_types', 'recipe_updates', 'resolve_recipe',
+           'shipped_recipes']

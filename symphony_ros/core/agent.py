@@ -33,7 +33,7 @@ class Symphony:
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.critic_dim = critic_dim or obs_dim
         self.actor = Actor(obs_dim, act_dim, cfg.hidden_dim, cfg.noise_clip,
-                           cfg.gradient_dropout, cfg.act_noise_clip).to(self.device)
+                           cfg.gradient_dropout, cfg.acting_noise_clip).to(self.device)
         self.critic = Critic(self.critic_dim, act_dim, cfg.hidden_dim, cfg.critic_heads,
                              cfg.gradient_dropout).to(self.device)
         # Critics only: Symphony keeps no target actor. The target stays in training mode

@@ -70,6 +70,11 @@ class SymphonyConfig:
         """Refuse a field outside its declared range (ValueError naming it)."""
         check_ranges(self)
 
+    @property
+    def acting_noise_clip(self) -> float:
+        """Return c of the noise acting in the environment (act_noise_clip, or noise_clip)."""
+        return self.act_noise_clip or self.noise_clip
+
     def to_dict(self) -> Dict[str, Any]:
         """Return a JSON-friendly dict of every field."""
         d = dataclasses.asdict(self)

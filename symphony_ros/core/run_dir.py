@@ -171,8 +171,8 @@ def extend_curriculum(stored: Identity, cfg: TrainConfig, step: int) -> TrainCon
                           'robots; start a new run with --init-from instead')
     sym = cfg.symphony()
     # A setting added since the run started was at its default then.
-    was = {k: stored['symphony_config'].get(k, getattr(SymphonyConfig(), k))
-           for k in CURRICULUM_OVERRIDES}
+    default = SymphonyConfig()
+    was = {k: stored['symphony_config'].get(k, getattr(default, k)) for k in CURRICULUM_OVERRIDES}
     changed.update({k: [was[k], getattr(sym, k)] for k in CURRICULUM_OVERRIDES
                     if was[k] != getattr(sym, k)})
     if not changed:

@@ -170,8 +170,7 @@ class Trainer(InitFrom, Resume):
         self.test_env = make_test_env(cfg, notes=self.notes)
         robot = getattr(self.env.unwrapped, 'robot', None)
         if getattr(robot, 'action_kind', None) == 'pd_position':
-            clip = self.sym.act_noise_clip or self.sym.noise_clip
-            self.notes.append(action_reach_note(robot, noise_std(clip)))
+            self.notes.append(action_reach_note(robot, noise_std(self.sym.acting_noise_clip)))
         task = getattr(self.env.unwrapped, 'task', None)
         if cfg.commands and task is not None:
             self.notes.append(commands_note(task))

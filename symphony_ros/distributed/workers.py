@@ -46,7 +46,7 @@ class _Worker:
                              'the env on this worker?')
         self.limit = self.cfg.episode_limit or episode_limit(self.env)
         self.actor = Actor(obs_dim, act_dim, self.sym.hidden_dim, self.sym.noise_clip,
-                           act_noise_clip=self.sym.act_noise_clip)
+                           act_noise_clip=self.sym.acting_noise_clip)
         self.actor.requires_grad_(False)
 
     def pid(self) -> int:

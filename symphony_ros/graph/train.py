@@ -85,20 +85,14 @@ def resolve_train_values(values: Values) -> Dict[str, Any]:
     out = {k: v for k, v in values.items() if k not in RESOLVED}
     defaults = {a.name: a.parse(a.default) for a in train_args()}
     robot, task = values.get('robot'), values.get('task')
-    env_given = out.get('env') != defaults['env']
-    if robot is not None or task is not None:
-        if env_given:
-            raise GraphArgError('env and robot/task both name the environment; give one')
-        env_given = True
+    if (robot is not None or task is not None) and out.get('env') != defaults['env']:
+        raise GraphArgError('env and robot/task both name the environment; give one')
     if values.get('recipe'):
-        recipe = _load_recipe(str(values['recipe']))
-        named = {k: recipe.pop(k) for k in ('env', 'robot', 'task') if k in recipe}
-        if not env_given:
-            robot, task = named.get('robot'), named.get('task')
-            out['env'] = named.get('env', out['env'])
-        for key, value in recipe.items():
-            if key in out and out[key] == defaults[key]:
-                out[key] = value
+        from ..cli.recipe import recipe_updates
+        updates = recipe_updates(_load_recipe(str(values['recipe'])), lambda k: (
+            values.get(k) is not None if k in RESOLVED else values.get(k) != defaults[k]))
+        robot, task = updates.pop('robot', robot), updates.pop('task', task)
+        out.update(updates)
     if task is not None and robot is None:
         raise GraphArgError('task:= needs robot:= (a shipped robot name or a robot file)')
     if robot is not None:
