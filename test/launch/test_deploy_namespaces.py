@@ -58,7 +58,10 @@ def test_two_namespaced_graphs_arm_and_gate_their_own_robot_only(launcher, polic
         return wd[ns][-1:] == ['ACTIVE']
 
     try:
-        assert spin_until(lambda: active(A) and len(out[B]) >= 50), (wd, graphs[A].text)
+        # B's joint states too: its velocities are read below, and their subscription may be
+        # matched after its commands'.
+        assert spin_until(lambda: active(A) and len(out[B]) >= 50 and states[B]), (
+            wd, graphs[A].text)
         # No node of ours is left in the root namespace.
         for topic in ('/joint_states', '/symphony/command', '/effort_controller/commands'):
             assert probe.count_publishers(topic) == 0, topic
