@@ -222,6 +222,13 @@ class TrainConfig:
     sensor noise step by step chatters, and a PD robot's joints follow it. Needs a
     randomisation that adds sensor noise; transitions stored without their clean
     observation (an --init-buffer source's) add nothing. 0: none."""
+    relabel_commands: float = ranged(0.0, 0, 1)
+    """Share of each minibatch learned under a velocity command drawn anew from the task's
+    ranges (hindsight commands, `core.relabel`): the command is written into the
+    transition's observations and its tracking terms re-scored from the velocity the step
+    reached, so each step teaches what its motion is worth under many commands. Rows asking
+    to stand keep theirs. Needs a velocity task and --privileged-critic (the critic's view
+    holds that velocity); 0: none."""
     mirror: bool = False
     """Learn half of every minibatch as its left-right mirror image (a symmetric robot and
     task, e.g. velocity:g1; the maps come from its joint names and MJCF axes)."""

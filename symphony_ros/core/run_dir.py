@@ -29,9 +29,10 @@ RESUMABLE = ('steps', 'device', 'exact_resume', 'threads')
 
 RANDOMIZATION = ('randomize', 'randomize_scale', 'randomize_ramp')
 """The TrainConfig fields of the training randomisation (a change restarts its ramp)."""
-CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands')
+CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands', 'relabel_commands')
 """TrainConfig fields a resume may change as a curriculum step: the training randomisation,
-the reward weights of a run whose replay can re-score its steps, and the commands drawn.
+the reward weights of a run whose replay can re-score its steps, the commands drawn and how
+many of them are relabelled.
 Each change is recorded in the run's ``curriculum`` with the step it took effect, since the
 run's policy was shaped by every setting it trained under, not only the last."""
 CURRICULUM_OVERRIDES = ('lr', 'noise_clip', 'act_noise_clip')

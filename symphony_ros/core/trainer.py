@@ -34,6 +34,7 @@ from .input_balance import faint_terms_note
 from .networks import noise_std
 from .replay import Batch, FadingReplayBuffer
 from .progress import Progress
+from .relabel import command_relabel, relabel_note
 from .resume import Resume
 from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, identity, randomize_width,
                       read_run_config, write_run_config)
@@ -93,6 +94,9 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
         raise ValueError('--noise-smoothing: the randomisation adds no sensor noise to smooth '
                          'over; give --randomize default, or a YAML file of ranges with '
                          'obs_noise')
+    if cfg.relabel_commands and not cfg.privileged_critic:
+        raise ValueError('--relabel-commands: needs --privileged-critic true (the critic\'s '
+                         'view holds the velocity a relabelled step is scored against)')
     if cfg.init_buffer and not cfg.init_from:
         raise ValueError('--init-buffer: there is no checkpoint to take a buffer from without '
                          '--init-from')
@@ -207,6 +211,11 @@ class Trainer(InitFrom, Resume):
         self.mirror = (BatchMirror(*mirror_maps(self.env, cfg.privileged_critic),
                                    device=self.device) if cfg.mirror else None)
         """Mirrors half of each minibatch (--mirror), or None."""
+        self.relabel = (command_relabel(self.env, cfg.relabel_commands, self.device, terms)
+                        if cfg.relabel_commands else None)
+        """Writes new commands into a share of each minibatch (--relabel-commands), or None."""
+        if self.relabel is not None:
+            self.notes.append(relabel_note(self.relabel))
         self.progress = Progress()
         self._keep_scale = False
         self._ckpt_due, self._obs, self._ep_step = False, None, 0
@@ -392,6 +401,8 @@ class Trainer(InitFrom, Resume):
     def sample(self) -> Batch:
         """Return a minibatch from the replay, half of it mirrored under --mirror."""
         batch = self.buffer.sample(self.sym.batch_size)
+        if self.relabel is not None:
+            batch = self.relabel(batch, self.buffer.reward_scale)
         return batch if self.mirror is None else self.mirror(batch)
 
     def _periodic(self, episode_end: bool) -> None:

@@ -27,6 +27,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from .command_terms import CommandLayout
 from .description import RobotDescription
 from .falls import has_fallen
 from .gait import GaitClock
@@ -427,6 +428,30 @@ class VelocityEnv(gym.Env):
         return (terms_mirror(self.builder.spec.terms, self.robot, what, joints), joints,
                 terms_mirror(self.critic_terms, self.robot, what + ' critic observation',
                              joints))
+
+    def command_layout(self) -> CommandLayout:
+        """Return where a transition holds the command and the velocity its reward measured.
+
+        For relabelling stored transitions with other commands (`core.relabel`).
+        """
+        spec = self.builder.spec
+        obs, start, critic = spec.slices(), 0, {}
+        for name, size in self.critic_terms:
+            critic[name] = start
+            start += size
+        scales = spec.scales
+        cmd = obs['command']
+        return CommandLayout(
+            command=(cmd.start, cmd.stop),
+            command_scale=tuple(float(x) for x in np.broadcast_to(
+                scales.get('command', 1.0), 3)),
+            lin_vel=critic['base_lin_vel'],
+            yaw_rate=obs['imu_angular_velocity'].start + 2,
+            yaw_rate_scale=float(np.broadcast_to(
+                scales.get('imu_angular_velocity', 1.0), 3)[2]),
+            ranges=(tuple(self.task.lin_vel_x), tuple(self.task.lin_vel_y),
+                    tuple(self.task.yaw_rate)),
+            sigma=self.task.tracking_sigma)
 
     def robot_state(self):
         """Return the `RobotState` of the current observation."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Dict, Optional, Tuple
 import mujoco
 import numpy as np
 
+from .command_terms import command_classes, command_terms
 from .description import RobotDescription
 from .falls import has_fallen
 from .mujoco_state import MujocoStateReader
@@ -96,9 +97,9 @@ class VelocityReward:
             plus its starting tick; unused without a clock).
         """
         t, cmd, w = self.task, command, self.task.weights
-        v, wz = s.base_lin_vel, s.base_ang_vel[2]
-        lin_err = (cmd[0] - v[0]) ** 2 + (cmd[1] - v[1]) ** 2
-        self.errors = (float(lin_err), float((cmd[2] - wz) ** 2))
+        tracking = command_terms(cmd, s.base_lin_vel, s.base_ang_vel[2], t.tracking_sigma)
+        self.errors = (float(tracking['lin_vel_error']) ** 2,
+                       float(tracking['ang_vel_error']) ** 2)
         q = s.joint_positions
         beyond = np.maximum(self.soft_lo - q, 0.0) + np.maximum(q - self.soft_hi, 0.0)
         contact = self.feet_contact(data)
@@ -109,7 +110,7 @@ class VelocityReward:
         landing = contact & (self._air > 0.0)
         self._air += self.dt
         air = 0.0
-        walking = cmd[0] ** 2 + cmd[1] ** 2 > 0.01
+        walking, moving = command_classes(cmd)
         if landing.any() and walking:
             air = float(np.sum(self._air[landing] - t.air_time_target))
         self._air[contact] = 0.0
@@ -117,11 +118,8 @@ class VelocityReward:
         if self.robot.nominal_base_height is not None:
             height = (float(s.base_position[2]) - self.robot.nominal_base_height) ** 2
         da = (action - prev_action) * self._driven
-        gait, swing, ref = self._gait(data, q, contact, ticks, walking or cmd[2] ** 2 > 0.01)
-        raw = {'track_lin_vel': math.exp(-lin_err / t.tracking_sigma),
-               'track_ang_vel': math.exp(-(cmd[2] - wz) ** 2 / t.tracking_sigma),
-               'lin_vel_error': math.sqrt(self.errors[0]),
-               'ang_vel_error': math.sqrt(self.errors[1]),
+        gait, swing, ref = self._gait(data, q, contact, ticks, bool(moving))
+        raw = {**{k: float(v) for k, v in tracking.items()},
                'alive': 1.0,
                'upright': float(gravity[0] ** 2 + gravity[1] ** 2),
                'base_height': height,

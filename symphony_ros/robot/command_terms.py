@@ -1,0 +1,72 @@
+"""The velocity task's command-dependent reward terms, and where a command sits in a transition.
+
+One definition of what the command changes in a step's reward (the tracking kernels, the
+tracking errors, and the classes walking / moving that switch the gait terms), shared by
+`VelocityReward` and by relabelling stored transitions with other commands
+(`symphony_ros.core.relabel`): a relabelled transition must earn exactly what the env pays
+for the same motion under the new command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+import numpy as np
+
+MOVING_SQ = 0.01
+"""(m/s)^2 and (rad/s)^2: a command asks to walk above 0.1 m/s, to turn above 0.1 rad/s."""
+COMMAND_TERMS = ('track_lin_vel', 'track_ang_vel', 'lin_vel_error', 'ang_vel_error')
+"""The reward terms whose value depends on the command (besides the classes' gait terms)."""
+
+
+def command_classes(cmd: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Return (walking, moving) of commands ``cmd`` (..., 3) = (vx, vy, yaw rate).
+
+    Walking asks for a planar speed; moving walks or turns. The gait clock's terms want the
+    feet down and the default pose unless moving, and air time counts only when walking.
+    """
+    walking = cmd[..., 0] ** 2 + cmd[..., 1] ** 2 > MOVING_SQ
+    return walking, walking | (cmd[..., 2] ** 2 > MOVING_SQ)
+
+
+def command_terms(cmd: np.ndarray, lin_vel_xy: np.ndarray, yaw_rate: np.ndarray,
+                  sigma: float) -> Dict[str, np.ndarray]:
+    """Return the unweighted `COMMAND_TERMS` of commands (..., 3) against measured velocities.
+
+    :param lin_vel_xy: (..., 2) base velocity in the base frame, m/s.
+    :param yaw_rate: (...) base yaw rate, rad/s.
+    :param sigma: the tracking kernels' width, exp(-error^2 / sigma).
+    """
+    lin = (cmd[..., 0] - lin_vel_xy[..., 0]) ** 2 + (cmd[..., 1] - lin_vel_xy[..., 1]) ** 2
+    yaw = (cmd[..., 2] - yaw_rate) ** 2
+    return {'track_lin_vel': np.exp(-lin / sigma), 'track_ang_vel': np.exp(-yaw / sigma),
+            'lin_vel_error': np.sqrt(lin), 'ang_vel_error': np.sqrt(yaw)}
+
+
+@dataclass(frozen=True)
+class CommandLayout:
+    """Where a velocity task's transition holds its command and its measured velocity.
+
+    The critic's view begins with the policy's observation, so the command sits at the same
+    place in both; the velocity the reward measured is the next state's, in the critic's view
+    (exact: sensor noise reaches only the actor's observation).
+    """
+
+    command: Tuple[int, int]
+    """[start, stop) of the command in the observation and in the critic's view."""
+    command_scale: Tuple[float, float, float]
+    """The observation's factor on (vx, vy, yaw rate)."""
+    lin_vel: int
+    """Index of the base velocity's x in the critic's view (y follows), m/s unscaled."""
+    yaw_rate: int
+    """Index of the base yaw rate in the critic's view."""
+    yaw_rate_scale: float
+    """The observation's factor on that yaw rate."""
+    ranges: Tuple[Tuple[float, float], Tuple[float, float], Tuple[float, float]]
+    """The task's ranges of vx, vy and yaw rate, from which new commands are drawn."""
+    sigma: float
+    """The tracking kernels' width (`command_terms`)."""
+
+
+__all__ = ['COMMAND_TERMS', 'CommandLayout', 'MOVING_SQ', 'command_classes', 'command_terms']
