@@ -17,7 +17,7 @@ def test_a_shipped_policy_comes_back_with_its_provenance(robot, variant):
     assert f'({variant} graph)' in model.doc_string
     src = actor_from_policy(path)  # refuses an actor whose actions differ from the file's
     assert src.step > 0 and src.path == path
-    assert src.obs_spec == ('humanoid_v4_full' if robot == 'humanoid' else 'velocity_gait')
+    assert src.obs_spec == ('humanoid_v4_full' if robot == 'humanoid' else 'velocity_gait_scaled')
     sigma = torch.sigmoid(src.actor.net.resine.s.detach())
     if variant == 'folded':
         assert torch.all(sigma == FOLDED_SIGMA)
