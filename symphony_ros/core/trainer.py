@@ -38,6 +38,7 @@ from .relabel import command_relabel, relabel_note
 from .resume import Resume
 from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, identity, randomize_width,
                       read_run_config, write_run_config)
+from .run_lock import lock_run_dir, unlock_run_dir
 from .run_log import TERM_PREFIX, RunLog
 from .snapshot import save_best_actor
 from .threads import ThreadPolicy
@@ -160,6 +161,8 @@ class Trainer(InitFrom, Resume):
             # Resuming with no spec given means the run's own (config.json names it).
             cfg = dataclasses.replace(cfg, obs_spec=_stored_obs_spec(cfg.run_dir))
         check_run_dir(self.run_dir, identity(cfg, self.sym), resume)
+        # A folder that exists is locked before anything is read from it; a new one once made.
+        self._lock = lock_run_dir(self.run_dir) if os.path.isdir(self.run_dir) else None
         if cfg.obs_spec is None:
             cfg = dataclasses.replace(cfg, obs_spec=_run_obs_spec(cfg, resume))
         self.cfg = cfg
@@ -235,6 +238,7 @@ class Trainer(InitFrom, Resume):
         if resume:
             self._record_curriculum()
         write_run_config(self.run_dir, identity(self.cfg, self.sym))
+        self._lock = self._lock or lock_run_dir(self.run_dir)
         self.log = RunLog(self.run_dir, rows, tensorboard, title=self._title())
         self._progress = progress
         self._bar = None
@@ -551,6 +555,9 @@ class Trainer(InitFrom, Resume):
         self.log.close()
         self.env.close()
         self.test_env.close()
+        if self._lock is not None:
+            unlock_run_dir(self._lock)
+            self._lock = None
 
     # ---- checkpoints ---------------------------------------------------------------------
     def _info(self, test_return: float, step: Optional[int] = None) -> Dict[str, object]:

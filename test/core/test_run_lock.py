@@ -1,0 +1,84 @@
+"""One training process per run folder: a second one is refused while the first holds it."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from symphony_ros.core.config import TrainConfig
+from symphony_ros.core.run_dir import RunDirError
+from symphony_ros.core.trainer import Trainer
+
+TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=50)
+HOLD = ('import sys\n'
+        'from symphony_ros.core.run_lock import lock_run_dir\n'
+        'lock_run_dir(sys.argv[1])\n'
+        'print("held", flush=True)\n'
+        'sys.stdin.read()\n')
+TRY = ('import sys\n'
+       'from symphony_ros.core.run_dir import RunDirError\n'
+       'from symphony_ros.core.run_lock import lock_run_dir\n'
+       'try:\n'
+       '    lock_run_dir(sys.argv[1])\n'
+       'except RunDirError:\n'
+       '    sys.exit(3)\n')
+
+
+def _config(run, steps=100):
+    return TrainConfig(env='InvertedPendulum-v4', steps=steps, run_dir=str(run), seed=3,
+                       eval_every=100, eval_episodes=1, checkpoint_every=50, threads=1,
+                       overrides=TINY)
+
+
+def _trainer(run, steps=100, resume=False):
+    return Trainer(_config(run, steps), resume=resume, progress=False, tensorboard=False)
+
+
+def _another_process_may_lock(run) -> bool:
+    code = subprocess.run([sys.executable, '-c', TRY, str(run)], timeout=120).returncode
+    assert code in (0, 3), code
+    return code == 0
+
+
+def test_a_folder_in_use_by_another_process_is_refused_until_it_lets_go(tmp_path):
+    run = tmp_path / 'run'
+    first = _trainer(run)
+    try:
+        first.run()
+        # While this process trains in it, no other process may.
+        assert not _another_process_may_lock(run)
+    finally:
+        first.close()
+    assert _another_process_may_lock(run)
+    before = sorted(os.listdir(run))
+    holder = subprocess.Popen([sys.executable, '-c', HOLD, str(run)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        with pytest.raises(RunDirError, match=r'run folder .*run is in use by another training '
+                                              r"process \(find it with: pgrep -af 'run'\)"):
+            _trainer(run, steps=200, resume=True)
+        assert sorted(os.listdir(run)) == before   # the refused resume wrote nothing
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    # The holder's end released the folder (the kernel drops a dead process's lock).
+    resumed = _trainer(run, steps=200, resume=True)
+    try:
+        resumed.run()
+    finally:
+        resumed.close()
+    assert resumed.step_count == 200
+
+
+def test_one_process_may_build_a_trainer_again_on_its_folder(tmp_path):
+    run = tmp_path / 'run'
+    first = _trainer(run)
+    first.run()
+    # A second trainer in the same process (a node restarting its run) is not refused.
+    second = _trainer(run, steps=150, resume=True)
+    first.close()
+    assert not _another_process_may_lock(run)   # the second still holds it
+    second.close()
+    assert _another_process_may_lock(run)
