@@ -161,7 +161,7 @@ class Trainer(InitFrom, Resume):
             # Resuming with no spec given means the run's own (config.json names it).
             cfg = dataclasses.replace(cfg, obs_spec=_stored_obs_spec(cfg.run_dir))
         check_run_dir(self.run_dir, identity(cfg, self.sym), resume)
-        # A folder that exists is locked before anything is read from it; a new one once made.
+        # A folder that exists is locked before a checkpoint is read from it; a new one once made.
         self._lock = lock_run_dir(self.run_dir) if os.path.isdir(self.run_dir) else None
         if cfg.obs_spec is None:
             cfg = dataclasses.replace(cfg, obs_spec=_run_obs_spec(cfg, resume))
