@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..robot.command_terms import (COMMAND_TERMS, MOVING_SQ, CommandLayout, command_classes,
-                                   command_terms)
+                                   command_terms, tracking_errors)
 from .replay import Batch
 
 CLASS_MARGIN = 1e-4
@@ -60,8 +60,8 @@ class CommandRelabel:
         lay = self.layout
         vel = next_critic[:, lay.lin_vel:lay.lin_vel + 2].astype(np.float64)
         yaw = next_critic[:, lay.yaw_rate].astype(np.float64) / lay.yaw_rate_scale
-        before = command_terms(old, vel, yaw, lay.sigma)
-        after = command_terms(new, vel, yaw, lay.sigma)
+        before = command_terms(*tracking_errors(old, vel, yaw), lay.sigma)
+        after = command_terms(*tracking_errors(new, vel, yaw), lay.sigma)
         return sum(w * (after[k] - before[k]) for k, w in self.weights.items() if w)
 
     def _eligible(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:

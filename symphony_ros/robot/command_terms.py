@@ -30,18 +30,25 @@ def command_classes(cmd: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return walking, walking | (cmd[..., 2] ** 2 > MOVING_SQ)
 
 
-def command_terms(cmd: np.ndarray, lin_vel_xy: np.ndarray, yaw_rate: np.ndarray,
-                  sigma: float) -> Dict[str, np.ndarray]:
-    """Return the unweighted `COMMAND_TERMS` of commands (..., 3) against measured velocities.
+def tracking_errors(cmd: np.ndarray, lin_vel_xy: np.ndarray, yaw_rate: np.ndarray
+                    ) -> Tuple[np.ndarray, np.ndarray]:
+    """Return the squared errors ((m/s)^2, (rad/s)^2) of commands (..., 3) against velocities.
 
     :param lin_vel_xy: (..., 2) base velocity in the base frame, m/s.
     :param yaw_rate: (...) base yaw rate, rad/s.
-    :param sigma: the tracking kernels' width, exp(-error^2 / sigma).
     """
     lin = (cmd[..., 0] - lin_vel_xy[..., 0]) ** 2 + (cmd[..., 1] - lin_vel_xy[..., 1]) ** 2
-    yaw = (cmd[..., 2] - yaw_rate) ** 2
-    return {'track_lin_vel': np.exp(-lin / sigma), 'track_ang_vel': np.exp(-yaw / sigma),
-            'lin_vel_error': np.sqrt(lin), 'ang_vel_error': np.sqrt(yaw)}
+    return lin, (cmd[..., 2] - yaw_rate) ** 2
+
+
+def command_terms(lin_sq: np.ndarray, yaw_sq: np.ndarray, sigma: float
+                  ) -> Dict[str, np.ndarray]:
+    """Return the unweighted `COMMAND_TERMS` of the squared errors of `tracking_errors`.
+
+    :param sigma: the tracking kernels' width, exp(-error^2 / sigma).
+    """
+    return {'track_lin_vel': np.exp(-lin_sq / sigma), 'track_ang_vel': np.exp(-yaw_sq / sigma),
+            'lin_vel_error': np.sqrt(lin_sq), 'ang_vel_error': np.sqrt(yaw_sq)}
 
 
 @dataclass(frozen=True)
@@ -69,4 +76,5 @@ class CommandLayout:
     """The tracking kernels' width (`command_terms`)."""
 
 
-__all__ = ['COMMAND_TERMS', 'CommandLayout', 'MOVING_SQ', 'command_classes', 'command_terms']
+__all__ = ['COMMAND_TERMS', 'CommandLayout', 'MOVING_SQ', 'command_classes', 'command_terms',
+           'tracking_errors']

@@ -435,20 +435,17 @@ class VelocityEnv(gym.Env):
         For relabelling stored transitions with other commands (`core.relabel`).
         """
         spec = self.builder.spec
-        obs, start, critic = spec.slices(), 0, {}
-        for name, size in self.critic_terms:
-            critic[name] = start
-            start += size
-        scales = spec.scales
-        cmd = obs['command']
+        obs = spec.slices()
+        critic = dataclasses.replace(spec, terms=self.critic_terms).slices()
+        factor = spec.scale_vector()
+        factor = np.ones(spec.dim) if factor is None else factor
+        cmd, yaw = obs['command'], obs['imu_angular_velocity'].start + 2
         return CommandLayout(
             command=(cmd.start, cmd.stop),
-            command_scale=tuple(float(x) for x in np.broadcast_to(
-                scales.get('command', 1.0), 3)),
-            lin_vel=critic['base_lin_vel'],
-            yaw_rate=obs['imu_angular_velocity'].start + 2,
-            yaw_rate_scale=float(np.broadcast_to(
-                scales.get('imu_angular_velocity', 1.0), 3)[2]),
+            command_scale=tuple(float(x) for x in factor[cmd]),
+            lin_vel=critic['base_lin_vel'].start,
+            yaw_rate=yaw,
+            yaw_rate_scale=float(factor[yaw]),
             ranges=(tuple(self.task.lin_vel_x), tuple(self.task.lin_vel_y),
                     tuple(self.task.yaw_rate)),
             sigma=self.task.tracking_sigma)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Dict, Optional, Tuple
 import mujoco
 import numpy as np
 
-from .command_terms import command_classes, command_terms
+from .command_terms import command_classes, command_terms, tracking_errors
 from .description import RobotDescription
 from .falls import has_fallen
 from .mujoco_state import MujocoStateReader
@@ -97,9 +97,8 @@ class VelocityReward:
             plus its starting tick; unused without a clock).
         """
         t, cmd, w = self.task, command, self.task.weights
-        tracking = command_terms(cmd, s.base_lin_vel, s.base_ang_vel[2], t.tracking_sigma)
-        self.errors = (float(tracking['lin_vel_error']) ** 2,
-                       float(tracking['ang_vel_error']) ** 2)
+        lin_sq, yaw_sq = tracking_errors(cmd, s.base_lin_vel, s.base_ang_vel[2])
+        self.errors = (float(lin_sq), float(yaw_sq))
         q = s.joint_positions
         beyond = np.maximum(self.soft_lo - q, 0.0) + np.maximum(q - self.soft_hi, 0.0)
         contact = self.feet_contact(data)
@@ -119,6 +118,7 @@ class VelocityReward:
             height = (float(s.base_position[2]) - self.robot.nominal_base_height) ** 2
         da = (action - prev_action) * self._driven
         gait, swing, ref = self._gait(data, q, contact, ticks, bool(moving))
+        tracking = command_terms(*self.errors, t.tracking_sigma)
         raw = {**{k: float(v) for k, v in tracking.items()},
                'alive': 1.0,
                'upright': float(gravity[0] ** 2 + gravity[1] ** 2),
