@@ -52,3 +52,14 @@ def ros_env():
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     env['PYTHONUNBUFFERED'] = '1'
     return env
+
+
+@pytest.fixture
+def short_lease_env(ros_env):
+    """ros_env whose Fast DDS participant announces a 1 s lease (fast_dds_short_lease.xml).
+
+    For children a test kills with SIGKILL: the graph forgets them in about a second, not
+    after Fast DDS's default 20 s.
+    """
+    xml = os.path.join(os.path.dirname(__file__), 'fast_dds_short_lease.xml')
+    return dict(ros_env, FASTDDS_DEFAULT_PROFILES_FILE=xml, FASTRTPS_DEFAULT_PROFILES_FILE=xml)

@@ -28,6 +28,19 @@ def _recorder(procs, ros_env, out, *topics, flush='0.2'):
                   '--flush-period', flush, *topics], ros_env)
 
 
+def _wait_until_forgotten(node, topic, timeout=30.0):
+    """Spin until no subscriber is matched on topic: a killed peer's lease has run out.
+
+    The probe is then torn down in a settled graph: destroying a writer still matched to a
+    SIGKILLed reader races Fast DDS's own clean-up of that reader (a segfault in destroy_node).
+    """
+    import rclpy
+    deadline = time.monotonic() + timeout
+    while node.count_subscribers(topic) > 0:
+        assert time.monotonic() < deadline, f'the killed recorder stayed on {topic}'
+        rclpy.spin_once(node, timeout_sec=0.1)
+
+
 def _publish(node, pub, msgs, period=0.005):
     import rclpy
     for m in msgs:
@@ -37,7 +50,7 @@ def _publish(node, pub, msgs, period=0.005):
 
 
 def test_recorder_closes_on_sigint_or_sigterm_and_survives_sigkill(procs, ros_env, ros_node,
-                                                                   tmp_path):
+                                                                   short_lease_env, tmp_path):
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import JointState
     from std_msgs.msg import String
@@ -86,13 +99,14 @@ def test_recorder_closes_on_sigint_or_sigterm_and_survives_sigkill(procs, ros_en
     assert open_bag(str(tmp_path / 'term')).topics['/t/state'].count == 1
 
     # SIGKILL: what was flushed stays readable, in order, up to the last complete chunk.
-    killed = _recorder(procs, ros_env, tmp_path / 'killed', '/t/joint_states')
+    killed = _recorder(procs, short_lease_env, tmp_path / 'killed', '/t/joint_states')
     killed.wait_for('recording /t/joint_states')
     _publish(ros_node, js, joint_states(0, 150))
     time.sleep(0.8)                             # > 2 flush periods: those are on disk
     _publish(ros_node, js, joint_states(150, 20), period=0.0)
     killed.proc.send_signal(signal.SIGKILL)
     killed.finish()
+    _wait_until_forgotten(ros_node, '/t/joint_states')
     assert not os.path.exists(tmp_path / 'killed' / 'metadata.yaml')
     bag = open_bag(str(tmp_path / 'killed'))
     assert not bag.clean and any('unfinished MCAP' in w for w in bag.warnings)

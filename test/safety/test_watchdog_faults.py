@@ -70,14 +70,14 @@ def send_repeatedly(driver, n, period=0.01, **command):
     return t0, ('command_rejected', 'command_stale')
 
 
-def test_kill_9_of_the_policy_process(watchdog, driver, reactions, ros_env):
+def test_kill_9_of_the_policy_process(watchdog, driver, reactions, short_lease_env):
     for rep in range(REPS):
         healthy(driver)
         driver.drop_command_publisher()  # the policy process will be the only publisher
         policy = subprocess.Popen(
             [sys.executable, os.path.join(os.path.dirname(__file__),
                                           'watchdog_publisher_proc.py'),
-             topic('/symphony/command'), '100'], cwd=REPO, env=short_lease(ros_env),
+             topic('/symphony/command'), '100'], cwd=REPO, env=short_lease_env,
             stdout=subprocess.PIPE, text=True)
         try:
             assert policy.stdout.readline().strip() == 'ready'
@@ -94,12 +94,6 @@ def test_kill_9_of_the_policy_process(watchdog, driver, reactions, ros_env):
                         'command_stale', t0, CONFIG.command_timeout + TICK)
         wait_single_publisher(driver, 0)  # the dead publisher's lease has run out
     healthy(driver)
-
-
-def short_lease(env):
-    """Environment whose Fast DDS participant announces a 1 s lease (see the XML)."""
-    xml = os.path.join(os.path.dirname(__file__), 'watchdog_short_lease.xml')
-    return dict(env, FASTDDS_DEFAULT_PROFILES_FILE=xml, FASTRTPS_DEFAULT_PROFILES_FILE=xml)
 
 
 @pytest.mark.parametrize('value,label', [
@@ -388,12 +382,12 @@ def test_reset_refused_while_the_cause_persists(active):
     driver.wait_for(lambda: driver.state == 'DISARMED', 2.0, 'DISARMED')
 
 
-def test_command_flood_10khz_keeps_the_timer_on_time(active, reactions, ros_env):
+def test_command_flood_10khz_keeps_the_timer_on_time(active, reactions, short_lease_env):
     watchdog, driver = active
     driver.drop_command_publisher()  # the flood process becomes the policy
     flood = subprocess.Popen(
         [sys.executable, os.path.join(os.path.dirname(__file__), 'watchdog_publisher_proc.py'),
-         topic('/symphony/command'), '10000', '4'], cwd=REPO, env=short_lease(ros_env),
+         topic('/symphony/command'), '10000', '4'], cwd=REPO, env=short_lease_env,
         stdout=subprocess.PIPE, text=True)
     try:
         assert flood.stdout.readline().strip() == 'ready'
