@@ -101,9 +101,13 @@ def _randomization_line(tc: dict) -> str:
     """Say how the training env was perturbed, and what the run was fine-tuned from."""
     where = 'training and test envs' if tc.get('eval_randomized') else 'training env only'
     line = f'{tc.get("randomize", "none")} x{tc.get("randomize_scale", 1.0):g} ({where})'
-    if tc.get('randomize_ramp'):
-        line += f', widened from none over {tc["randomize_ramp"]:,} steps'
     from ..core.config import curriculum_text
+    from ..core.run_dir import source_width
+    if tc.get('randomize_ramp'):
+        start = source_width(tc.get('init_source') or {}, tc.get('randomize', 'none'),
+                             float(tc.get('randomize_scale', 1.0)))
+        line += (f', widened from {start:.2f} of it (where its source ended)' if start else
+                 ', widened from none') + f' over {tc["randomize_ramp"]:,} steps'
     for step in tc.get('curriculum') or []:
         line += f'; from step {step["step"]:,}: {curriculum_text(step)}'
     if tc.get('init_from'):

@@ -167,7 +167,8 @@ class TrainConfig:
     """Factor on every randomisation range's width (0: none)."""
     randomize_ramp: int = ranged(0, 0)
     """Env steps over which the randomisation widens linearly from none to
-    --randomize-scale, set at each episode start (0: full width from the first step); after
+    --randomize-scale, set at each episode start (0: full width from the first step); from
+    the scale an --init-from source ended at, when it trained under the same ranges; after
     a resume that changed the randomisation, from the width then in force, from that step."""
     eval_randomized: bool = False
     """Test episodes under the run's randomisation at --randomize-scale, never ramped (the

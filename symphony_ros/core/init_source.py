@@ -18,6 +18,7 @@ import torch
 from .checkpoint import (CheckpointError, check_checkpoint, hashed_torch_load,
                          latest_checkpoint, load_replay)
 from .envs import canonical_env_id, obs_terms
+from .run_dir import randomize_width, stored_scale_in_force
 from .networks import Actor
 from .snapshot import ActorSource, actor_snapshot
 
@@ -114,11 +115,20 @@ class InitFrom:
                        theirs: Dict[str, object]) -> None:
         """Record in this run's config which file it began from and the steps behind it.
 
-        ``sha256``: of the bytes `read_init_source` loaded, never of a second read.
+        ``sha256``: of the bytes `read_init_source` loaded, never of a second read. A source
+        trained under randomisation also leaves its ranges' name and the scale in force at
+        its last step, from which this run's ramp widens on the same ranges.
         """
         before = int((theirs.get('init_source') or {}).get('steps') or 0)
-        self.cfg = dataclasses.replace(self.cfg, init_source={
-            'path': path, 'sha256': sha256, 'steps': int(step) + before})
+        record = {'path': path, 'sha256': sha256, 'steps': int(step) + before}
+        scale = stored_scale_in_force(theirs, int(step))
+        if scale > 0:
+            record.update(randomize=theirs.get('randomize'), scale_in_force=scale)
+        self.cfg = dataclasses.replace(self.cfg, init_source=record)
+        width = randomize_width(self.cfg, 0) if self.cfg.randomize_ramp else 0.0
+        if width > 0:
+            self.notes.append(f'--randomize-ramp: widens from {width:.2f} of the scale, the '
+                              f'share its source at {path} trained under, as it ended')
 
     def _fresh_critic(self) -> str:
         return ('this critic and the optimizer start fresh' +

@@ -125,11 +125,13 @@ def randomize_width(cfg: TrainConfig, step: int) -> float:
     """Return the fraction of ``cfg.randomize_scale`` in force at env step ``step``.
 
     Without a ramp, the whole scale. With one, a linear widening over ``randomize_ramp``
-    steps: from none at the run's start, or, after a resume that changed the randomisation,
-    from the scale then in force (when the same ranges only widen) from that step, so a
-    curriculum step never jumps back to the nominal robot.
+    steps from the scale in force before: at a new run's start, none, or that of its
+    ``--init-from`` source when it trained under the same ranges; after a resume that
+    changed the randomisation, the scale then in force (when the same ranges only widen),
+    from that step. So neither a curriculum step nor a fine-tune jumps back to the nominal
+    robot its actor has outgrown.
     """
-    start, base = 0, 0.0
+    start, base = 0, source_width(cfg.init_source, cfg.randomize, cfg.randomize_scale)
     changes = [e for e in cfg.curriculum if any(k in e for k in RANDOMIZATION)]
     if changes:   # a change of lr or reward weights alone leaves the ramp as it was
         last = changes[-1]
@@ -139,6 +141,30 @@ def randomize_width(cfg: TrainConfig, step: int) -> float:
     if not cfg.randomize_ramp:
         return 1.0
     return base + (1.0 - base) * min(1.0, max(0, step - start) / cfg.randomize_ramp)
+
+
+def source_width(init_source: Dict[str, object], randomize: str, scale: float) -> float:
+    """Return the share of a run's scale its --init-from source trained under at its end.
+
+    0 when the source trained under other ranges (another file or name) or none: then the
+    run's own widening starts from the nominal robot.
+    """
+    if (init_source or {}).get('randomize') != randomize or scale <= 0:
+        return 0.0
+    return min(1.0, float(init_source.get('scale_in_force') or 0.0) / scale)
+
+
+def stored_scale_in_force(train: Dict[str, object], step: int) -> float:
+    """Return the randomisation scale a stored run config trained under at env step ``step``.
+
+    0 for a config this version cannot read (an older run's fields): widening from none is
+    the cautious reading.
+    """
+    try:
+        cfg = TrainConfig(**train)
+    except (TypeError, ValueError):
+        return 0.0
+    return scale_in_force(cfg, step)
 
 
 def _differs(name: str, before: TrainConfig, cfg: TrainConfig) -> bool:
@@ -251,4 +277,5 @@ def check_run_dir(run_dir: str, mine: Identity, resume: bool) -> None:
 __all__ = ['CONFIG_FILE', 'CURRICULUM', 'CURRICULUM_OVERRIDES', 'RANDOMIZATION_LOG',
            'RESUMABLE', 'SCHEDULE_FIELDS', 'Identity', 'RunDirError', 'check_run_dir',
            'extend_curriculum', 'identity', 'randomize_width', 'read_run_config',
-           'resume_config', 'scale_in_force', 'write_run_config']
+           'resume_config', 'scale_in_force', 'source_width', 'stored_scale_in_force',
+           'write_run_config']

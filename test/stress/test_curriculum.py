@@ -12,7 +12,8 @@ from symphony_ros.cli.main import main
 from symphony_ros.core.checkpoint import latest_checkpoint, load_checkpoint
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.run_dir import (RunDirError, extend_curriculum, identity,
-                                       randomize_width, read_run_config)
+                                       randomize_width, read_run_config,
+                                       stored_scale_in_force)
 
 TINY = ['--hidden-dim', '16', '--critic-heads', '4', '--batch-size', '16', '--capacity', '400',
         '--explore-steps', '60']
@@ -136,3 +137,42 @@ def test_resume_switches_randomisation_on_and_the_card_says_from_which_step(tmp_
     out = capsys.readouterr().out
     assert (f'from step {entry["step"]:,}: randomize none -> default, randomize_scale 1.0 -> '
             '0.5, randomize_ramp 0 -> 100; from step ') in out and 'lr 0.0001 -> 5e-05' in out
+
+
+def test_a_fine_tune_widens_from_where_its_source_ended_on_the_same_ranges(tmp_path, capsys):
+    torch.set_num_threads(1)
+    src = tmp_path / 'src'
+    assert _train(src, '--steps', '100', '--randomize', 'default', '--randomize-ramp',
+                  '200') == 0        # its last checkpoint at step 100: half the scale
+    capsys.readouterr()
+    same = tmp_path / 'same'
+    assert _train(same, '--steps', '100', '--randomize', 'default', '--randomize-ramp', '100',
+                  '--init-from', str(src)) == 0
+    assert 'widens from 0.50 of the scale' in capsys.readouterr().err
+    record = read_run_config(str(same))['train_config']['init_source']
+    assert record['randomize'] == 'default' and record['scale_in_force'] == 0.5
+    scales = [d['scale'] for d in _draws(same)]
+    assert scales[0] == 0.5 and scales == sorted(scales) and scales[-1] > 0.5
+    policy = str(tmp_path / 'p.onnx')
+    assert main(['export', latest_checkpoint(str(same)), '-o', policy, '--samples', '20']) == 0
+    capsys.readouterr()
+    assert main(['inspect', policy]) == 0
+    assert 'widened from 0.50 of it (where its source ended) over 100 steps' in (
+        capsys.readouterr().out)
+    # Under other ranges the source's width says nothing: the widening starts from none.
+    ranges = tmp_path / 'delay.yaml'
+    ranges.write_text('delay_s: [0.0, 0.02]\n')
+    other = tmp_path / 'other'
+    assert _train(other, '--steps', '60', '--randomize', str(ranges), '--randomize-ramp',
+                  '100', '--init-from', str(src)) == 0
+    assert 'widens from' not in capsys.readouterr().err
+    assert _draws(other)[0]['scale'] == 0.0
+
+
+def test_the_scale_read_from_a_sources_stored_config_sets_where_the_ramp_starts():
+    assert stored_scale_in_force({'randomize': 'default', 'no_such_field': 1}, 10) == 0.0
+    ramped = dataclasses.asdict(TrainConfig(randomize='default', randomize_ramp=400))
+    assert stored_scale_in_force(ramped, 100) == 0.25
+    cfg = TrainConfig(randomize='default', randomize_scale=0.5, randomize_ramp=100,
+                      init_source={'randomize': 'default', 'scale_in_force': 0.25})
+    assert randomize_width(cfg, 0) == 0.5 and randomize_width(cfg, 50) == 0.75
