@@ -9,6 +9,7 @@ import textwrap
 from typing import List, Optional
 
 from ..util.files import sha256_file
+from ..util.layout import term_slices
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,11 +47,10 @@ def describe(path: str, model, contract) -> List[str]:
               None: 'plain Gymnasium observation'}[o.reproducible_from_state]
     quat = f', quaternions {o.quaternion_convention}' if o.quaternion_convention else ''
     lines.append(f'  observation      {o.name}: {c.obs_dim} values{quat}; {deploy}')
-    start, scales = 0, (o.spec or {}).get('scales') or {}
-    for name, size in o.terms:
+    scales = (o.spec or {}).get('scales') or {}
+    for name, s in term_slices(o.terms).items():
         factor = _scale_text(scales.get(name))
-        lines.append(f'    [{start:4d}:{start + size:4d}]  {name:<24} {size:4d}{factor}')
-        start += size
+        lines.append(f'    [{s.start:4d}:{s.stop:4d}]  {name:<24} {s.stop - s.start:4d}{factor}')
     lo, hi = c.action_range
     lines.append(f'  action           {c.act_dim} values in [{_fmt(lo)}, {_fmt(hi)}]')
     if r is not None:

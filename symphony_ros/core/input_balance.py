@@ -14,6 +14,8 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..util.layout import term_slices
+
 FAINT = 1e-3
 """A term below this share of the observation's mean square is reported."""
 
@@ -22,11 +24,8 @@ def term_shares(obs: np.ndarray, terms: Sequence[Tuple[str, int]]) -> Dict[str, 
     """Return each term's share of the mean square of observations ``obs`` ([n, dim])."""
     energy = np.mean(np.square(np.asarray(obs, dtype=np.float64)), axis=0)
     total = float(energy.sum())
-    out, start = {}, 0
-    for name, size in terms:
-        out[name] = float(energy[start:start + size].sum()) / total if total > 0 else 0.0
-        start += size
-    return out
+    return {name: float(energy[s].sum()) / total if total > 0 else 0.0
+            for name, s in term_slices(terms).items()}
 
 
 def faint_terms_note(obs: np.ndarray, terms: Sequence[Tuple[str, int]],

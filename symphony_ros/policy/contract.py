@@ -15,6 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ..util.layout import term_slices
 from .errors import ContractError, MissingContractError, NewerFormatError
 
 METADATA_KEY = 'symphony_ros.contract'
@@ -50,12 +51,8 @@ class ObservationContract:
 
     def term_at(self, index: int) -> str:
         """Name of the term holding observation element ``index``."""
-        start = 0
-        for name, size in self.terms:
-            if index < start + size:
-                return name
-            start += size
-        return '?'
+        return next((name for name, s in term_slices(self.terms).items()
+                     if s.start <= index < s.stop), '?')
 
 
 @dataclass(frozen=True)

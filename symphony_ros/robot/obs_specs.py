@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 import mujoco
 import numpy as np
 
+from ..util.layout import term_slices
 from .description import RobotDescription, get_robot
 
 INPUTS = ('odom', 'imu', 'joint_states', 'joint_efforts', 'previous_action', 'command',
@@ -55,11 +56,7 @@ class ObservationSpec:
 
     def slices(self) -> Dict[str, slice]:
         """Term name -> its slice of the observation vector."""
-        out, start = {}, 0
-        for name, size in self.terms:
-            out[name] = slice(start, start + size)
-            start += size
-        return out
+        return term_slices(self.terms)
 
     def scale_vector(self) -> Optional[np.ndarray]:
         """Return the factor of each observation element, None when no term is scaled."""

@@ -26,6 +26,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from ..util.layout import term_slices
 from .description import RobotDescription
 
 KNOBS: Dict[str, Tuple[float, str]] = {
@@ -278,11 +279,7 @@ class Randomized(gym.Wrapper):
         self.pd = robot.action_kind == 'pd_position'
         self.frame_skip = robot.frame_skip
         obs_spec = env.metadata.get('obs_spec') or {}
-        self.slices: Dict[str, slice] = {}
-        start = 0
-        for term, size in obs_spec.get('terms', []):
-            self.slices[term] = slice(start, start + size)
-            start += size
+        self.slices: Dict[str, slice] = term_slices(obs_spec.get('terms', []))
         self.factors: Dict[str, np.ndarray] = {
             term: np.asarray(f, dtype=np.float64)
             for term, f in (obs_spec.get('scales') or {}).items()}
