@@ -19,7 +19,7 @@ import numpy as np
 from symphony_ros.core.envs import canonical_env_id, make_randomized_env
 from symphony_ros.core.evaluation import EVAL_SEED_OFFSET
 from symphony_ros.policy.runtime import OnnxPolicy
-from symphony_ros.robot.randomize import RandomizationSpec
+from symphony_ros.robot.ranges import RandomizationSpec
 
 
 def run_delay(policy, env_id, obs_spec, delay_ms, episodes, seed, max_steps):

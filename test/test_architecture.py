@@ -65,6 +65,17 @@ def test_the_watchdog_node_loads_no_physics_learning_or_inference_library():
     assert bad == '', f'the watchdog node loads {bad}'
 
 
+def test_the_policy_node_loads_no_learning_library():
+    """The inference node on the robot's computer runs onnxruntime, not the learner.
+
+    MuJoCo stays: it reads the robot's MJCF, the one source of its joints and limits.
+    """
+    heavy = ('torch', 'gymnasium', 'ray')
+    bad = _loaded_after_import(['symphony_ros.nodes.policy_node'],
+                               f"m.split('.')[0] in {heavy!r}")
+    assert bad == '', f'the policy node loads {bad}'
+
+
 def test_one_version_in_package_xml_setup_py_and_the_cli():
     """package.xml (colcon, rosdep), setup.py (pip) and `symphony --version` agree."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

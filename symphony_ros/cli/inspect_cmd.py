@@ -123,7 +123,7 @@ def _ranges_lines(form: Optional[dict]) -> List[str]:
     """List the ranges the training env drew from, the knobs away from nominal only."""
     if not form:
         return []
-    from ..robot.randomize import KNOBS
+    from ..robot.ranges import KNOBS
     ranges = form.get('ranges') or {}
     moved = [f'{k} [{lo:g}, {hi:g}]' for k, (lo, hi) in ranges.items()
              if k in KNOBS and (lo, hi) != (KNOBS[k][0],) * 2]

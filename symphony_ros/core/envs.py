@@ -134,7 +134,7 @@ def randomization(name: str, which: Optional[str], scale: float = 1.0):
         raise ValueError(f'--randomize {which}: env {name!r} is a Gymnasium env; randomisation '
                          'needs a project env (symphony/Humanoid-v4 or <task>:<robot>)')
     from symphony_ros.robot.description import get_robot
-    from symphony_ros.robot.randomize import load_randomization
+    from symphony_ros.robot.ranges import load_randomization
     return load_randomization(which, get_robot(entry.robot), scale)
 
 

@@ -121,7 +121,7 @@ class Resume:
         versions or edits; training goes on under today's ranges, which the checkpoints record
         from here on, so the person is told which knobs moved rather than left to guess.
         """
-        from symphony_ros.robot.randomize import spec_changes
+        from symphony_ros.robot.ranges import spec_changes
         now = self.randomization
         if not stored or not now or stored.get('name') != now.get('name'):
             return

@@ -85,7 +85,7 @@ class RobotDescription:
     tasks: Dict[str, Dict[str, object]] = field(default_factory=dict)
     """Task settings by task name (e.g. 'velocity'), overriding the task's defaults."""
     randomization: Dict[str, object] = field(default_factory=dict)
-    """Training randomisation ranges overriding `symphony_ros.robot.randomize.DEFAULTS`."""
+    """Training randomisation ranges overriding `symphony_ros.robot.ranges.DEFAULTS`."""
 
     @property
     def n_joints(self) -> int:

@@ -24,7 +24,7 @@ Fields (see the README section "Adding a robot" for an example)::
                          rest, a smaller problem, while the action vector keeps every joint
     tasks                task name -> settings overriding that task's defaults
     randomization        knob -> [lo, hi] overriding the default training randomisation
-                         (robot.randomize.KNOBS), plus obs_noise / imu_bias per term
+                         (robot.ranges.KNOBS), plus obs_noise / imu_bias per term
 
 Torque robots take joint order, gear, ctrl range and the default pose (qpos0) from the MJCF's
 actuators; pd_position robots have no actuators in their MJCF (the model builder adds one
@@ -326,7 +326,7 @@ def load_robot_file(path: str) -> RobotDescription:
     if not isinstance(tasks, dict) or not all(isinstance(v, dict) for v in tasks.values()):
         raise f.error('tasks', 'expected a mapping of task name -> settings')
     randomization = f.doc.get('randomization') or {}
-    from .randomize import check_ranges  # randomize imports description, not this module
+    from .ranges import check_ranges  # ranges imports description, not this module
     try:
         check_ranges(randomization, 'randomization')
     except ValueError as exc:

@@ -1,7 +1,7 @@
 """The stress conditions: one table, rendered by the README and read by ``symphony stress``.
 
 Each condition perturbs the nominal robot through the training randomisation's knobs
-(`symphony_ros.robot.randomize.KNOBS`) set to one value (or a range, for the push interval),
+(`symphony_ros.robot.ranges.KNOBS`) set to one value (or a range, for the push interval),
 so stress and training perturb the same way. ``delay_steps`` is in control steps of the
 robot (converted to ``delay_s``). A condition is *within the training ranges* of a robot
 when each of its values lies inside the range that robot's ``--randomize default`` draws
@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..robot.description import RobotDescription
-from ..robot.randomize import (IMU_BIAS, KNOBS, OBS_NOISE, RandomizationSpec,
-                               load_randomization)
+from ..robot.ranges import (IMU_BIAS, KNOBS, OBS_NOISE, RandomizationSpec,
+                            load_randomization)
 
 PUSH_INTERVAL = (5.0, 10.0)
 """s between pushes in the push conditions (the training default)."""

@@ -23,7 +23,8 @@ from symphony_ros.core.trainer import Trainer
 from symphony_ros.distributed.config import DistributedConfig
 from symphony_ros.distributed.entry import make_trainer
 from symphony_ros.robot import get_robot
-from symphony_ros.robot.randomize import point_spec, randomize_env
+from symphony_ros.robot.randomize import randomize_env
+from symphony_ros.robot.ranges import point_spec
 
 G1 = 'velocity:g1'
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=40)

@@ -3,7 +3,7 @@
 import pytest
 
 from symphony_ros.robot import get_robot
-from symphony_ros.robot.randomize import DEFAULTS, load_randomization
+from symphony_ros.robot.ranges import DEFAULTS, load_randomization
 from symphony_ros.robot.robot_file import RobotFileError
 from user_robot import robot_doc, write_robot
 

@@ -10,8 +10,8 @@ import pytest
 from symphony_ros.cli.main import main
 from symphony_ros.core.envs import make_env, make_randomized_env, randomization
 from symphony_ros.robot import get_robot
-from symphony_ros.robot.randomize import (DEFAULTS, Randomized, load_randomization,
-                                          point_spec, randomize_env)
+from symphony_ros.robot.randomize import Randomized, randomize_env
+from symphony_ros.robot.ranges import DEFAULTS, load_randomization, point_spec
 
 HUMANOID = 'symphony/Humanoid-v4'
 

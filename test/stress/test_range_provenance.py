@@ -8,7 +8,7 @@ from symphony_ros.cli.main import main
 from symphony_ros.core.checkpoint import latest_checkpoint, load_checkpoint
 from symphony_ros.policy.onnx_file import load_model
 from symphony_ros.policy.contract import read_contract
-from symphony_ros.robot.randomize import spec_changes
+from symphony_ros.robot.ranges import spec_changes
 
 TINY = ['--hidden-dim', '16', '--critic-heads', '4', '--batch-size', '16', '--capacity', '400',
         '--explore-steps', '60']

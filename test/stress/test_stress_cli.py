@@ -50,7 +50,7 @@ def test_report_is_the_same_for_a_seed_whatever_the_workers(tmp_path):
 
 
 def test_a_policy_is_judged_in_its_own_ranges_only_where_its_file_records_them():
-    from symphony_ros.robot.randomize import load_randomization
+    from symphony_ros.robot.ranges import load_randomization
     from symphony_ros.stress.conditions import (applicable, within_policy_ranges,
                                                 within_training)
     g1 = get_robot('g1')

@@ -1,0 +1,236 @@
+"""Randomisation ranges as data: one range per knob, their defaults, and their checks.
+
+A `RandomizationSpec` holds one range per knob (`KNOBS` says what each does and its
+nominal value); `DEFAULTS` are common humanoid practice (legged_gym / unitree_rl_gym,
+humanoid-gym, MuJoCo Playground), a robot file's ``randomization`` mapping overrides them,
+and a YAML file of the same keys overrides both. ``scale`` widens or narrows every range
+about its nominal value (0: nothing changes). Kept apart from the env wrapper
+(`randomize.Randomized`) so that reading a robot file or a policy's card needs neither
+gymnasium nor a simulator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from .description import RobotDescription
+
+KNOBS: Dict[str, Tuple[float, str]] = {
+    'mass_scale': (1.0, 'factor on every body mass (and inertia), drawn per body'),
+    'payload_kg': (0.0, 'kg added to the base body'),
+    'com_offset_m': (0.0, 'm added to the base centre of mass along x, y and z (each drawn)'),
+    'friction_scale': (1.0, 'factor on every geom\'s sliding friction (floor contact)'),
+    'joint_friction': (0.0, 'N*m of dry friction (frictionloss) added to every joint'),
+    'joint_damping': (0.0, 'N*m*s/rad of viscous damping added to every joint'),
+    'armature_scale': (1.0, 'factor on every joint\'s armature (reflected rotor inertia)'),
+    'strength_scale': (1.0, 'factor on each motor\'s torque (gear or PD gains and limit)'),
+    'kp_scale': (1.0, 'factor on each joint\'s kp (pd_position robots)'),
+    'kd_scale': (1.0, 'factor on each joint\'s kd (pd_position robots)'),
+    'delay_s': (0.0, 's from policy output to motor, per episode: whole control steps and '
+                'physics steps'),
+    'delay_jitter_steps': (0.0, 'physics steps of extra delay, 0..N drawn every control step'),
+    'obs_noise_scale': (0.0, 'factor on the per-term uniform noise amplitudes `obs_noise`'),
+    'imu_bias_scale': (0.0, 'factor on the per-episode IMU biases `imu_bias`'),
+    'push_velocity': (0.0, 'm/s horizontal base-velocity kick, random heading'),
+    'push_interval_s': (0.0, 's between kicks (drawn after each kick; 0 or push 0: none)'),
+    'push_first_s': (0.0, 's from an episode\'s start to its first kick (0: one interval)'),
+    'init_joint_noise': (0.0, 'rad of uniform noise on the initial joint positions'),
+    'init_vel_noise': (0.0, 'rad/s (m/s for the base) of uniform noise on the initial velocity'),
+}
+"""Knob -> (nominal value, meaning). A range is [lo, hi]; each episode draws uniformly."""
+
+DEFAULTS: Dict[str, Tuple[float, float]] = {
+    'mass_scale': (0.9, 1.1), 'payload_kg': (-1.0, 3.0), 'com_offset_m': (-0.03, 0.03),
+    'friction_scale': (0.3, 1.25), 'joint_friction': (0.0, 0.1), 'joint_damping': (0.0, 0.1),
+    'armature_scale': (1.0, 1.05), 'strength_scale': (0.9, 1.1), 'kp_scale': (0.9, 1.1),
+    'kd_scale': (0.9, 1.1), 'delay_s': (0.0, 0.02), 'delay_jitter_steps': (0.0, 1.0),
+    'obs_noise_scale': (1.0, 1.0), 'imu_bias_scale': (1.0, 1.0), 'push_velocity': (0.0, 1.0),
+    'push_interval_s': (5.0, 10.0), 'push_first_s': (1.0, 5.0),
+    'init_joint_noise': (0.0, 0.05), 'init_vel_noise': (0.0, 0.1)}
+"""The ``default`` set (issue 16's list, from common humanoid practice). The first kick comes
+1-5 s into an episode, not a whole interval: training episodes that fall within seconds would
+otherwise never meet a kick (legged_gym's global push counter gives each episode a random
+phase to the same end)."""
+
+TIMES = ('push_interval_s', 'push_first_s')
+"""Knobs that are times of the push schedule, not perturbations: never scaled."""
+
+OBS_NOISE: Dict[str, float] = {
+    'joint_pos_rel': 0.01, 'joint_vel': 1.5, 'imu_angular_velocity': 0.2,
+    'projected_gravity': 0.05, 'qpos_without_xy': 0.01, 'qvel': 0.2}
+"""Observation term -> uniform noise amplitude at ``obs_noise_scale`` 1; terms a spec lacks
+are skipped, terms not listed (command, previous action, Humanoid-v4's derived terms) are
+exact."""
+
+IMU_BIAS: Dict[str, float] = {'imu_angular_velocity': 0.05, 'projected_gravity': 0.02}
+"""Observation term -> largest per-episode constant bias at ``imu_bias_scale`` 1."""
+
+EXTRA_KEYS = ('scale', 'obs_noise', 'imu_bias')
+
+
+@dataclass(frozen=True)
+class RandomizationSpec:
+    """Ranges per knob (see `KNOBS`); knobs not given stay at their nominal value."""
+
+    ranges: Dict[str, Tuple[float, float]] = field(default_factory=dict)
+    obs_noise: Dict[str, float] = field(default_factory=lambda: dict(OBS_NOISE))
+    imu_bias: Dict[str, float] = field(default_factory=lambda: dict(IMU_BIAS))
+    scale: float = 1.0
+    """Widens (>1) or narrows (<1) every range about its nominal value; 0 turns all off."""
+    name: str = 'custom'
+
+    def range(self, knob: str) -> Tuple[float, float]:
+        """Return the scaled range of ``knob`` (its nominal value twice when not given)."""
+        nominal = KNOBS[knob][0]
+        if knob in TIMES:
+            return tuple(self.ranges.get(knob, (nominal, nominal)))
+        lo, hi = self.ranges.get(knob, (nominal, nominal))
+        s = self.scale
+        return (nominal + s * (lo - nominal), nominal + s * (hi - nominal))
+
+    @property
+    def adds_sensor_noise(self) -> bool:
+        """True when some observation term gets noise or an IMU bias at some draw."""
+        return ((self.range('obs_noise_scale')[1] > 0 and any(self.obs_noise.values()))
+                or (self.range('imu_bias_scale')[1] > 0 and any(self.imu_bias.values())))
+
+    @property
+    def is_nominal(self) -> bool:
+        """True when no knob moves anything (the env is then left unwrapped)."""
+        for knob in KNOBS:
+            if knob in TIMES:
+                continue
+            lo, hi = self.range(knob)
+            nominal = KNOBS[knob][0]
+            if lo != nominal or hi != nominal:
+                return False
+        return True
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Return the spec as the contract and run log store it (scaled ranges)."""
+        return {'name': self.name, 'scale': self.scale,
+                'ranges': {k: list(self.range(k)) for k in KNOBS if k in self.ranges},
+                'obs_noise': dict(self.obs_noise), 'imu_bias': dict(self.imu_bias)}
+
+    def with_ranges(self, **ranges: Tuple[float, float]) -> 'RandomizationSpec':
+        """Return a copy with ``ranges`` replacing those knobs' ranges."""
+        return dataclasses.replace(self, ranges={**self.ranges, **ranges})
+
+
+def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> List[str]:
+    """Name what differs between two `RandomizationSpec.to_dict` forms, one item per knob.
+
+    A knob a form leaves out sits at its nominal value; noise amplitudes compare per term.
+
+    :returns: e.g. ``['push_first_s [0, 0] -> [1, 5]', 'obs_noise.joint_vel 1.5 -> 1']``.
+    """
+    def knob(form: Mapping[str, Any], name: str) -> List[float]:
+        nominal = KNOBS[name][0]
+        return [float(v) for v in (form.get('ranges') or {}).get(name, (nominal, nominal))]
+
+    out = [f'{k} [{_g(knob(old, k))}] -> [{_g(knob(new, k))}]' for k in KNOBS
+           if knob(old, k) != knob(new, k)]
+    for table in ('obs_noise', 'imu_bias'):
+        a, b = old.get(table) or {}, new.get(table) or {}
+        out += [f'{table}.{t} {a.get(t, 0):g} -> {b.get(t, 0):g}' for t in sorted({*a, *b})
+                if float(a.get(t, 0)) != float(b.get(t, 0))]
+    return out
+
+
+def _g(values: List[float]) -> str:
+    return ', '.join(f'{v:g}' for v in values)
+
+
+def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
+    """Validate a mapping of knobs and extras; raise ValueError naming ``where`` and the key."""
+    if not isinstance(doc, Mapping):
+        raise ValueError(f'{where}: expected a mapping of knob -> [lo, hi]')
+    out: Dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in ('obs_noise', 'imu_bias'):
+            if not isinstance(value, Mapping):
+                raise ValueError(f'{where}: {key}: expected a mapping of term -> amplitude')
+            for term, amp in value.items():
+                if not isinstance(amp, (int, float)) or amp < 0:
+                    raise ValueError(f'{where}: {key}.{term}: expected a number >= 0')
+            out[key] = {str(t): float(a) for t, a in value.items()}
+        elif key == 'scale':
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f'{where}: scale: expected a number >= 0')
+            out[key] = float(value)
+        elif key in KNOBS:
+            if (not isinstance(value, (list, tuple)) or len(value) != 2
+                    or not all(isinstance(v, (int, float)) for v in value)):
+                raise ValueError(f'{where}: {key}: expected [lo, hi]')
+            lo, hi = float(value[0]), float(value[1])
+            if lo > hi:
+                raise ValueError(f'{where}: {key}: inverted range [{lo}, {hi}]')
+            nonneg = key not in ('payload_kg', 'com_offset_m')
+            if nonneg and lo < 0:
+                raise ValueError(f'{where}: {key}: negative range [{lo}, {hi}]; '
+                                 'expected values >= 0')
+            out[key] = (lo, hi)
+        else:
+            raise ValueError(f'{where}: {key}: unknown knob; expected one of '
+                             f'{", ".join(list(KNOBS) + list(EXTRA_KEYS))}')
+    return out
+
+
+def _build(name: str, *layers: Tuple[Mapping[str, Any], str]) -> RandomizationSpec:
+    ranges: Dict[str, Tuple[float, float]] = {}
+    noise, bias, scale = dict(OBS_NOISE), dict(IMU_BIAS), 1.0
+    for doc, where in layers:
+        d = check_ranges(doc, where)
+        noise.update(d.pop('obs_noise', {}))
+        bias.update(d.pop('imu_bias', {}))
+        scale = d.pop('scale', scale)
+        ranges.update(d)
+    return RandomizationSpec(ranges, noise, bias, scale, name)
+
+
+def load_randomization(which: str, robot: RobotDescription,
+                       scale: float = 1.0) -> Optional[RandomizationSpec]:
+    """Return the spec ``which`` names for ``robot``: ``none`` (None), ``default``, or a file.
+
+    ``default`` is `DEFAULTS` overridden by the robot file's ``randomization``; a YAML file
+    overrides those again. ``scale`` multiplies the file's own scale.
+
+    :raises ValueError: an unknown name, a missing file, a bad knob or range (one line).
+    """
+    if scale < 0 or not math.isfinite(scale):
+        raise ValueError(f'--randomize-scale: expected a number >= 0, got {scale}')
+    if which in (None, '', 'none'):
+        return None
+    layers = [(DEFAULTS, 'defaults'),
+              (robot.randomization, f'{robot.source}: randomization')]
+    name = 'default'
+    if which != 'default':
+        if not os.path.isfile(which):
+            raise ValueError(f'--randomize {which}: expected none, default or a YAML file '
+                             '(no such file)')
+        import yaml
+
+        from ..util.strict_yaml import load_yaml, yaml_error_line
+        with open(which, encoding='utf-8') as fh:
+            try:
+                doc = load_yaml(fh) or {}
+            except yaml.YAMLError as exc:
+                raise ValueError(f'{which}: not YAML ({yaml_error_line(exc)})') from None
+        layers.append((doc, which))
+        name = os.path.abspath(which)
+    spec = _build(name, *layers)
+    return dataclasses.replace(spec, scale=spec.scale * scale)
+
+
+def point_spec(values: Mapping[str, float], name: str = 'point') -> RandomizationSpec:
+    """Return a spec that sets each knob of ``values`` to exactly that value."""
+    return _build(name, ({k: [v, v] for k, v in values.items()}, name))
+
+
+__all__ = ['DEFAULTS', 'EXTRA_KEYS', 'IMU_BIAS', 'KNOBS', 'OBS_NOISE', 'TIMES',
+           'RandomizationSpec', 'check_ranges', 'load_randomization', 'point_spec',
+           'spec_changes']
