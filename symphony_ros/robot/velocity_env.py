@@ -233,9 +233,14 @@ class VelocityTask:
 
     @property
     def obs_specs(self) -> Tuple[str, ...]:
-        """Return the observations a policy of this task may take, the default first."""
+        """Return the observations a policy of this task may take, the default first.
+
+        With a clock the scaled one leads: raw, the joint velocities drown the command in
+        the actor's first layer (`VELOCITY_SCALES`), and no G1 actor trained on it followed
+        one; every recipe and shipped policy observes the scaled spec.
+        """
         if self.gait_period > 0:
-            return (GAIT_OBS_SPEC, GAIT_SCALED_OBS_SPEC, OBS_SPEC)
+            return (GAIT_SCALED_OBS_SPEC, GAIT_OBS_SPEC, OBS_SPEC)
         return (OBS_SPEC,)
 
     def gait_clock(self, dt: float) -> Optional[GaitClock]:

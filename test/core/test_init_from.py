@@ -309,7 +309,7 @@ def test_a_new_run_records_its_obs_spec_and_an_old_run_keeps_its_checkpoints(tmp
     trainer = _run(cfg)
     config = run / 'config.json'
     doc = json.loads(config.read_text())
-    assert doc['train_config']['obs_spec'] == 'velocity_gait' and trainer.obs_dim == 98
+    assert doc['train_config']['obs_spec'] == 'velocity_gait_scaled' and trainer.obs_dim == 98
     # A run from before the G1 had a clock: config.json names no spec, its checkpoints were
     # trained on 'velocity'. It resumes on 'velocity', not on today's default.
     old = tmp_path / 'old'
@@ -450,8 +450,13 @@ def test_an_anchor_with_collectors_is_refused_before_ray_starts(source, tmp_path
 
 
 def test_under_sensor_noise_the_anchor_sees_the_clean_observation(tmp_path):
-    """The actor is anchored to what the starting actor does without the noise."""
-    g1 = dict(env='velocity:g1', eval_every=1000, eval_episodes=1, overrides=TINY)
+    """The actor is anchored to what the starting actor does without the noise.
+
+    On the raw observation, where the joint velocities' noise is at full size (the scaled
+    spec shrinks it twenty-fold, and the two anchor losses with it).
+    """
+    g1 = dict(env='velocity:g1', obs_spec='velocity_gait', eval_every=1000, eval_episodes=1,
+              overrides=TINY)
     src = tmp_path / 'g1'
     _run(TrainConfig(steps=60, run_dir=str(src), seed=2, checkpoint_every=60, **g1))
     best = str(src / 'best_actor.pt')

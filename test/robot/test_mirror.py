@@ -49,8 +49,11 @@ def _mirror_state(env, source, joints):
 
 
 def _run_pair(joints_for_b, steps=30):
-    """Step a G1 and its mirror image with mirrored actions; return the largest differences."""
-    a_env, b_env = make_env('velocity:g1'), make_env('velocity:g1')
+    """Step a G1 and its mirror image with mirrored actions; return the largest differences.
+
+    On the raw observation: the tolerances below are in its units (rad/s for velocities).
+    """
+    a_env, b_env = (make_env('velocity:g1', 'velocity_gait') for _ in range(2))
     obs_m, act_m, critic_m = a_env.unwrapped.mirror_maps()
     oa, _ = a_env.reset(seed=1)
     b_env.reset(seed=2)

@@ -28,12 +28,12 @@ def test_g1_velocity_env_shapes_and_limits(g1_env):
     assert g1_env.observation_space.shape == (3 + 3 + 3 * n + 3 + 2,)
     assert g1_env.action_space.shape == (n,)
     assert episode_limit(g1_env) == 1000  # 20 s at 50 Hz
-    assert default_obs_spec('velocity:g1') == 'velocity_gait'
+    assert default_obs_spec('velocity:g1') == 'velocity_gait_scaled'
     assert make_env('velocity:g1', obs_spec='velocity').observation_space.shape == (3 * n + 9,)
 
 
 def test_observation_is_the_builders_and_reward_the_sum_of_named_terms(g1_env):
-    builder = ObservationBuilder('velocity_gait', get_robot('g1'))
+    builder = ObservationBuilder('velocity_gait_scaled', get_robot('g1'))
     clock = GaitClock(0.8, 0.02)
     obs, info = g1_env.reset(seed=3)
     start = g1_env.clock_start
@@ -46,7 +46,9 @@ def test_observation_is_the_builders_and_reward_the_sum_of_named_terms(g1_env):
         expect = builder.build(g1_env.robot_state(), g1_env.previous_action(),
                                command=info['command'], gait_phase=clock.observe(k, np.zeros(2)))
         np.testing.assert_array_equal(obs, expect)
-        np.testing.assert_array_equal(obs[-5:-2], info['command'])
+        # The command as legged_gym scales it (the default observation is the scaled one).
+        np.testing.assert_allclose(obs[-5:-2], info['command'] * np.array([2.0, 2.0, 0.25]),
+                                   rtol=1e-6)
         assert set(info['reward_terms']) == set(DEFAULT_WEIGHTS)
         assert reward == pytest.approx(sum(info['reward_terms'].values()))
         assert np.isfinite(obs).all() and np.isfinite(reward)
@@ -177,7 +179,7 @@ def test_a_clock_observation_needs_a_task_with_a_clock():
 
 def test_the_scaled_observation_is_the_plain_one_times_its_scales():
     robot = get_robot('g1')
-    plain, scaled = make_env('velocity:g1'), make_env('velocity:g1', 'velocity_gait_scaled')
+    plain, scaled = make_env('velocity:g1', 'velocity_gait'), make_env('velocity:g1')
     spec = scaled.unwrapped.builder.spec
     assert spec.to_dict()['scales'] == {'imu_angular_velocity': [0.25] * 3,
                                         'joint_vel': [0.05] * robot.n_joints,

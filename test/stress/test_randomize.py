@@ -187,7 +187,8 @@ def test_obs_noise_per_term_and_the_sent_previous_action():
 
 def test_a_scaled_observation_gets_the_same_noise_draws_scaled_as_its_terms():
     values = {'obs_noise_scale': 1.0, 'imu_bias_scale': 1.0, 'delay_s': 0.02}
-    plain = randomize_env(make_env('velocity:g1'), point_spec(values), get_robot('g1'))
+    plain = randomize_env(make_env('velocity:g1', 'velocity_gait'), point_spec(values),
+                          get_robot('g1'))
     scaled = randomize_env(make_env('velocity:g1', 'velocity_gait_scaled'), point_spec(values),
                            get_robot('g1'))
     factor = scaled.env.unwrapped.builder.spec.scale_vector()
