@@ -18,8 +18,8 @@ import torch
 from .checkpoint import (CheckpointError, check_checkpoint, hashed_torch_load,
                          latest_checkpoint, load_replay)
 from .envs import canonical_env_id, obs_terms
-from .run_dir import randomize_width, stored_scale_in_force
 from .networks import Actor
+from .run_dir import randomize_width, stored_scale_in_force
 from .snapshot import ActorSource, actor_snapshot
 
 
