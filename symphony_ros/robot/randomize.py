@@ -2,9 +2,9 @@
 
 The ranges, their defaults and checks are data in `ranges`. `Randomized` applies a
 `RandomizationSpec` to any project env (torque or pd_position) through its MuJoCo model and
-data, so training and ``symphony stress`` perturb the same way. Every draw comes from a generator seeded, once per episode, from the
-env's own ``np_random``: a run seeded s draws the same, and a resumed run (which restores that
-generator) draws on as it would have.
+data, so training and ``symphony stress`` perturb the same way. Every draw comes from a
+generator seeded, once per episode, from the env's own ``np_random``: a run seeded s draws the
+same, and a resumed run (which restores that generator) draws on as it would have.
 """
 
 from __future__ import annotations
