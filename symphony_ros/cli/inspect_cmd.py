@@ -144,8 +144,13 @@ def _stress_line(s) -> str:
     if not s:
         return 'no report (symphony stress, then symphony export --stress REPORT)'
     failed = f'; failed: {", ".join(s["failed"])}' if s.get('failed') else ''
+    latency = ''
+    if 'latency_budget_ms' in s:
+        budget = s['latency_budget_ms']
+        latency = '; latency budget ' + ('none' if budget is None else f'{budget:g} ms')
     return (f'{s.get("verdict")} (fall rate <= {s.get("max_fall_rate")} in the '
-            f'{s.get("scope")} conditions, {s.get("episodes")} episodes each{failed})')
+            f'{s.get("scope")} conditions, {s.get("episodes")} episodes each{failed})'
+            + latency)
 
 
 def _joint_table(r) -> List[str]:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..stress import conditions as table
     from ..stress import ros
     from ..stress.gate import default_report_dir
-    from ..stress.report import verdict, write_report
+    from ..stress.report import latency_text, verdict, write_report
     from ..stress.run import Job, clock, default_workers, run_matrix, summarise
     from .errors import CliError
     _check_args(args)
@@ -128,11 +128,15 @@ def run(args: argparse.Namespace) -> int:
               'max_steps': args.max_steps or None, 'workers': workers, 'wall_s': wall,
               'trained_under': _trained_text(c, trained),
               'conditions': conds,
-              'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope)}
+              'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope),
+              'latency': table.latency_budget({n: s['fall_rate'] for n, s in conds.items()},
+                                              robot, args.max_fall_rate)}
     paths = write_report(report, out)
     for n, s in conds.items():
         print(f'{n:14s} falls {s["falls"]:3d}/{s["episodes"]:<3d} return '
               f'{s["return_mean"]:9.1f}' + ('' if s['within_training'] else '  (beyond training)'))
+    if report['latency']:
+        print(latency_text(report['latency']))
     v = report['verdict']
     print(f'verdict: {"PASS" if v["passed"] else "FAIL"}'
           + (f' (failed: {", ".join(v["failed"])})' if v['failed'] else '')

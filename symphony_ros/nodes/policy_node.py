@@ -36,7 +36,7 @@ from ..deploy.velocity_command import VelocityCommand
 from ..graph import topics
 from ..policy.errors import PolicyError
 from ..robot.description import get_robot
-from ..stress.gate import deploy_warning
+from ..stress.gate import deploy_warning, latency_warning
 from ..util.stop_flag import StopFlag
 from .messages import COMMAND_PUB_QOS, STATE_LATEST_QOS, declare_config
 from .realtime import apply_realtime_priority
@@ -63,6 +63,7 @@ class PolicyNode(Node):
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.compute, self.state_age = Percentiles(), Percentiles()
         self.overruns, self.stale, self.ticks = 0, 0, 0
+        self._latency_told = False
         group = MutuallyExclusiveCallbackGroup()
         self._topics = {}
         """Input -> resolved topic name."""
@@ -160,6 +161,18 @@ class PolicyNode(Node):
         if done - t0 > self.dt:
             self.overruns += 1
 
+    def _tell_latency(self, state_age_p99_us: float) -> None:
+        """Warn once when the loop's measured latency exceeds the policy's latency budget.
+
+        After a second of ticks, so that the p99 is of a running loop, not of its start.
+        """
+        if self._latency_told or self.ticks < round(1.0 / self.dt):
+            return
+        warning = latency_warning(self.loop.policy.contract.stress, state_age_p99_us)
+        if warning:
+            self.get_logger().warning(warning)
+            self._latency_told = True
+
     def _silent_inputs(self) -> list:
         return [self._topics[key] for key in self.inputs.missing()]
 
@@ -191,6 +204,7 @@ class PolicyNode(Node):
                 'source, as the sim publishes them); for separate drivers set '
                 'act_on_state:=false',
                 throttle_duration_sec=WAIT_WARN)
+        self._tell_latency(age['p99'])
         values = {'ticks': self.ticks, 'overruns': self.overruns, 'stale_inputs': self.stale,
                   'inference_p50_us': inf['p50'], 'inference_p99_us': inf['p99'],
                   'tick_p50_us': tick['p50'], 'tick_p99_us': tick['p99'],

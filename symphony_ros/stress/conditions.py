@@ -51,6 +51,10 @@ CONDITIONS: Dict[str, Tuple[Dict[str, Any], str]] = {
 }
 """Condition name -> (knob values, what it means)."""
 
+LATENCY_MS = (5, 10, 15)
+"""Delays of the latency conditions, ms: a robot's latency (DDS, driver, bus) is rarely a
+whole control step (15 ms on Humanoid-v4, 20 ms on the G1)."""
+
 NOISE_ONLY = 'noise_only'
 """A condition's key that limits its observation noise and IMU bias to the terms named."""
 
@@ -60,8 +64,12 @@ DIAGNOSTIC: Dict[str, Tuple[Dict[str, Any], str]] = {
        for term in OBS_NOISE},
     'imu_bias_1': ({'imu_bias_scale': 1.0, NOISE_ONLY: tuple(IMU_BIAS)},
                    'IMU bias alone, at the training amplitudes'),
+    **{f'latency_{ms}ms': ({'delay_s': ms / 1000.0},
+                           f'action delay of {ms} ms (rounded to the physics step)')
+       for ms in LATENCY_MS},
 }
-"""Conditions run only when named: which part of ``obs_noise_1`` a policy cannot take."""
+"""Conditions run only when named: which part of ``obs_noise_1`` a policy cannot take, and
+delays in ms, finer than ``delay_1``, which give a latency budget (`latency_budget`)."""
 CONDITIONS.update(DIAGNOSTIC)
 
 PD_ONLY = ('kp_0.8', 'kp_1.2')
@@ -180,6 +188,42 @@ def _inside(name: str, robot: RobotDescription,
         if lo < tlo - eps or hi > thi + eps:
             return False
     return True
+
+
+def delay_ms(name: str, robot: RobotDescription) -> Optional[float]:
+    """Return condition ``name``'s action delay in ms when delay is all it moves (nominal: 0).
+
+    None for a condition that moves anything else: its falls are not the delay's alone.
+    """
+    ranges = _ranges(CONDITIONS[name][0], robot)
+    if set(ranges) - {'delay_s'} or CONDITIONS[name][0].get(NOISE_ONLY):
+        return None
+    lo, hi = ranges.get('delay_s', (0.0, 0.0))
+    return round(hi * 1000.0, 3) if lo == hi else None
+
+
+def latency_budget(fall_rates: Mapping[str, float], robot: RobotDescription,
+                   max_fall_rate: float) -> Optional[Dict[str, Any]]:
+    """Return the largest action delay a policy takes, from the delay-only conditions run.
+
+    The budget is the longest delay run at which, and at every shorter delay run, the fall
+    rate is at most ``max_fall_rate``: a delay that fells the policy caps it even when a
+    longer one happened not to. None when no delay beyond 0 ms ran; ``budget_ms`` None when
+    the shortest delay run already fails.
+
+    :param fall_rates: condition name -> fall rate, of the conditions run.
+    """
+    delays = sorted((d, fall_rates[n]) for n in fall_rates
+                    if (d := delay_ms(n, robot)) is not None)
+    if not any(d > 0 for d, _ in delays):
+        return None
+    budget = None
+    for d, rate in delays:
+        if rate > max_fall_rate:
+            break
+        budget = d
+    return {'delays_ms': [d for d, _ in delays], 'fall_rates': [r for _, r in delays],
+            'budget_ms': budget, 'max_fall_rate': max_fall_rate}
 
 
 def table_markdown(robots: Sequence[RobotDescription]) -> str:

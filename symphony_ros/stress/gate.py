@@ -3,11 +3,13 @@
 ``symphony doctor --policy`` and policy_node both call :func:`deploy_warning`, so the rule
 (warn for ``robot:=real`` when the contract carries no stress summary or a failed one) and
 its wording live here once. Simulated targets never warn: a fall there costs nothing, and
-``symphony stress`` itself runs in simulation.
+``symphony stress`` itself runs in simulation. :func:`latency_warning` compares the latency
+budget a report measured with the loop's own latency, which policy_node measures running.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
@@ -61,3 +63,23 @@ def deploy_warning(policy_path: str, stress: Optional[Mapping[str, Any]],
                        f'FAILED stress verdict ({limit} in: {failed})',
                        'retrain it (symphony train ... --randomize default) until '
                        '`symphony stress` passes, then export it with --stress REPORT')
+
+
+def latency_warning(stress: Optional[Mapping[str, Any]],
+                    state_age_p99_us: Optional[float]) -> Optional[str]:
+    """Return a warning when the loop's own latency already exceeds the policy's budget.
+
+    ``state_age``, state in -> command out, is the one part of the loop the policy node can
+    measure; DDS, the driver and the bus add to it on a robot, so a p99 beyond the latency
+    budget that ``symphony stress`` measured (the longest action delay the policy took in
+    simulation) is worth saying before anything else. Silent when either is unknown.
+    """
+    budget = (stress or {}).get('latency_budget_ms')
+    if state_age_p99_us is None or math.isnan(state_age_p99_us) or budget is None:
+        return None     # no budget measured, or none at all: the verdict's warning speaks
+    age_ms = state_age_p99_us / 1000.0
+    if age_ms <= budget:
+        return None
+    return (f'LATENCY: state in -> command out p99 {age_ms:.1f} ms exceeds the policy\'s '
+            f'latency budget of {budget:g} ms (symphony stress); the robot\'s DDS, driver '
+            'and bus add to it')

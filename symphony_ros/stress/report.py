@@ -61,6 +61,17 @@ def _fmt(v: Optional[float], spec: str) -> str:
     return '-' if v is None else format(v, spec)
 
 
+def latency_text(latency: Dict[str, object]) -> str:
+    """Say a report's latency budget in one line, with the delays it was read from."""
+    runs = ', '.join(f'{d:g} ms {r:.0%}' for d, r in zip(latency['delays_ms'],
+                                                         latency['fall_rates']))
+    budget = latency['budget_ms']
+    head = (f'latency budget: {budget:g} ms' if budget is not None
+            else 'latency budget: none (the shortest delay run already fails)')
+    return (f'{head} (the longest action delay run at which, and below which, at most '
+            f'{latency["max_fall_rate"]:.0%} of episodes fall; fall rates: {runs})')
+
+
 def markdown(report: Dict[str, object]) -> str:
     """Return report.md's text."""
     v = report['verdict']
@@ -92,6 +103,9 @@ def markdown(report: Dict[str, object]) -> str:
                      f'{_fmt(c["min_joint_margin"], ".3f")} | '
                      f'{_fmt(c.get("command_jitter"), ".1%")} |')
     lines.append('')
+    if report.get('latency'):
+        text = latency_text(report['latency'])
+        lines += [text[0].upper() + text[1:] + '.', '']
     noisy = report['conditions'].get('obs_noise_1')
     if noisy and noisy['falls'] > v['max_fall_rate'] * noisy['episodes']:
         lines += ['`obs_noise_1` fell the policy: `--conditions noise_<term> ... imu_bias_1` '
@@ -138,6 +152,15 @@ def write_report(report: Dict[str, object], out_dir: str) -> Dict[str, str]:
     return paths
 
 
+def _latency_field(doc: Dict[str, object]) -> Dict[str, object]:
+    """Return the contract's latency budget field of a report, when it measured one."""
+    latency = doc.get('latency')
+    if not latency:
+        return {}
+    budget = latency['budget_ms']
+    return {'latency_budget_ms': None if budget is None else float(budget)}
+
+
 def contract_summary(path: str) -> Dict[str, object]:
     """Return what a contract keeps of the report.json at ``path`` (``symphony export --stress``).
 
@@ -163,7 +186,8 @@ def contract_summary(path: str) -> Dict[str, object]:
                 'max_steps': doc.get('max_steps'),
                 'weights_sha256': str(doc['policy']['weights_sha256']),
                 'through': str(doc.get('through', 'process')),
-                'fall_rate': {n: float(c['fall_rate']) for n, c in conds.items()}}
+                'fall_rate': {n: float(c['fall_rate']) for n, c in conds.items()},
+                **_latency_field(doc)}
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f'--stress {path}: not a symphony stress report.json (field '
                          f'{exc})') from None

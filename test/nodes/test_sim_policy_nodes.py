@@ -80,6 +80,46 @@ def test_policy_commands_flow_from_sim_state(tmp_path, ros_env):
         _stop(pol, sim)
 
 
+def _with_latency_budget(tmp_path, policy, budget_ms):
+    """Export ``policy`` again with a stress summary whose latency budget is ``budget_ms``."""
+    import json
+
+    from symphony_ros.cli.main import main
+    from symphony_ros.policy.runtime import OnnxPolicy
+    report = tmp_path / 'report'
+    report.mkdir()
+    sha = OnnxPolicy(policy).contract.weights_sha256
+    (report / 'report.json').write_text(json.dumps({
+        'policy': {'weights_sha256': sha}, 'episodes': 1, 'seed': 0,
+        'verdict': {'passed': True, 'failed': [], 'max_fall_rate': 0.1, 'scope': 'training'},
+        'conditions': {'nominal': {'fall_rate': 0.0}, 'latency_5ms': {'fall_rate': 1.0}},
+        'latency': {'delays_ms': [0.0, 5.0], 'fall_rates': [0.0, 1.0], 'max_fall_rate': 0.1,
+                    'budget_ms': budget_ms}}))
+    out = str(tmp_path / 'budgeted.onnx')
+    assert main(['export', policy, '--stress', str(report), '-o', out]) == 0
+    return out
+
+
+def test_policy_node_warns_when_its_loop_outlasts_the_latency_budget(tmp_path, ros_env):
+    # A budget of 0 ms: any loop's state-to-command time exceeds it, so the warning is due
+    # after the node's first second of ticks whatever the machine's load.
+    policy = _with_latency_budget(
+        tmp_path, _export(tmp_path, 'Humanoid-v4', OBS_DIM, N_JOINTS, 'humanoid_v4_full'), 0.0)
+    sim = _start('mujoco_sim_node', ros_env)
+    pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'diagnostics_period:=0.5')
+    try:
+        deadline, lines = time.time() + 90, []
+        while time.time() < deadline:
+            lines.append(pol.stdout.readline())
+            if not lines[-1] or 'LATENCY' in lines[-1]:
+                break
+        text = ''.join(lines)
+        assert 'LATENCY: state in -> command out p99 ' in text, text
+        assert "exceeds the policy's latency budget of 0 ms (symphony stress)" in text
+    finally:
+        _stop(pol, sim)
+
+
 class _Robot:
     """A robot that publishes odometry and joint states of one state, as the sim does."""
 

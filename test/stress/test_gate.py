@@ -12,7 +12,7 @@ from symphony_ros.graph import deploy_graph
 from symphony_ros.policy.export import export_policy
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.obs_specs import get_obs_spec
-from symphony_ros.stress.gate import deploy_warning
+from symphony_ros.stress.gate import deploy_warning, latency_warning
 
 FAILED = {'verdict': 'FAIL', 'failed': ['delay_1', 'push_0.5'], 'max_fall_rate': 0.1,
           'scope': 'training', 'episodes': 10, 'seed': 0, 'weights_sha256': 'x',
@@ -79,3 +79,17 @@ def test_doctor_warns_for_a_real_robot_only(exported):
     assert check_stress(exported['passed'], 'real').level == OK
     assert check_stress(exported['failed'], 'sim').level == OK
     assert check_stress(exported['bare'], 'gazebo').level == OK
+
+
+def test_a_loop_slower_than_the_latency_budget_is_named_with_both_figures():
+    budgeted = dict(PASSED, latency_budget_ms=10.0)
+    text = latency_warning(budgeted, 12_500.0)
+    assert text.startswith('LATENCY: state in -> command out p99 12.5 ms exceeds')
+    assert 'latency budget of 10 ms' in text
+    assert latency_warning(budgeted, 9_000.0) is None
+    # Unknown budget (no latency conditions ran, or none held) or no measurement: silent.
+    assert latency_warning(PASSED, 50_000.0) is None
+    assert latency_warning(dict(PASSED, latency_budget_ms=None), 50_000.0) is None
+    assert latency_warning(None, 50_000.0) is None
+    assert latency_warning(budgeted, None) is None
+    assert latency_warning(budgeted, float('nan')) is None   # no tick measured yet

@@ -10,8 +10,8 @@ import pytest
 from symphony_ros.cli.main import main
 from symphony_ros.robot import get_robot
 from symphony_ros.core.envs import make_randomized_env
-from symphony_ros.stress.conditions import (CONDITIONS, DIAGNOSTIC, select, spec_of,
-                                            table_markdown)
+from symphony_ros.stress.conditions import (CONDITIONS, DIAGNOSTIC, delay_ms, latency_budget,
+                                            select, spec_of, table_markdown)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POLICY = os.path.join(ROOT, 'models', 'humanoid_v4_symphony.onnx')
@@ -154,3 +154,19 @@ def test_a_failed_obs_noise_condition_points_to_the_diagnostics(tmp_path):
     with open(out / 'report.md') as fh:
         hinted = 'runs each part of it alone' in fh.read()
     assert hinted == (r['conditions']['obs_noise_1']['falls'] > 0)
+
+
+def test_the_latency_budget_is_capped_by_the_first_delay_that_fells_the_policy():
+    g1 = get_robot('g1')
+    assert spec_of('latency_10ms', g1).range('delay_s') == (0.01, 0.01)
+    assert [delay_ms(n, g1) for n in ('nominal', 'latency_5ms', 'delay_1', 'delay_2', 'worst',
+                                      'push_0.5', 'noise_joint_vel')] == [
+        0.0, 5.0, 20.0, 40.0, None, None, None]
+    rates = {'nominal': 0.0, 'latency_5ms': 0.1, 'latency_10ms': 0.3, 'latency_15ms': 0.0,
+             'delay_1': 0.9, 'worst': 1.0, 'push_0.5': 0.0}
+    budget = latency_budget(rates, g1, 0.1)
+    # 15 ms happened to pass, but 10 ms failed first: the budget stops at 5 ms.
+    assert budget['budget_ms'] == 5.0
+    assert budget['delays_ms'] == [0.0, 5.0, 10.0, 15.0, 20.0]
+    assert latency_budget(dict(rates, nominal=0.5), g1, 0.1)['budget_ms'] is None
+    assert latency_budget({'nominal': 0.0, 'push_0.5': 0.0}, g1, 0.1) is None

@@ -29,11 +29,25 @@ def test_g1_stress_report_goes_into_the_contract(tmp_path, capsys):
     policy = str(tmp_path / 'g1.onnx')
     assert main(['export', run, '-o', policy, '--samples', '50']) == 0
     out = str(tmp_path / 'report')
-    rc = main(['stress', policy, '--conditions', 'nominal', 'kp_1.2', '--episodes', '1',
-               '--max-steps', '15', '--workers', '1', '--out', out, '--no-progress'])
+    rc = main(['stress', policy, '--conditions', 'nominal', 'kp_1.2', 'latency_10ms',
+               'delay_1', '--episodes', '2', '--max-steps', '15', '--workers', '1', '--out',
+               out, '--no-progress'])
     with open(os.path.join(out, 'report.json')) as fh:
         report = json.load(fh)
     assert rc == (0 if report['verdict']['passed'] else 1)
+    # The latency budget, read from the delay-only conditions (kp_1.2 moves something else).
+    rates = [report['conditions'][n]['fall_rate'] for n in ('nominal', 'latency_10ms', 'delay_1')]
+    latency = report['latency']
+    assert latency['delays_ms'] == [0.0, 10.0, 20.0] and latency['fall_rates'] == rates
+    passing = [d for d, r in zip((0.0, 10.0, 20.0), rates) if r <= 0.1]
+    expected = None
+    for d in (0.0, 10.0, 20.0):
+        if d not in passing:
+            break
+        expected = d
+    assert latency['budget_ms'] == expected
+    with open(os.path.join(out, 'report.md')) as fh:
+        assert 'Latency budget: ' in fh.read()
     assert report['robot'] == 'g1' and report['conditions']['kp_1.2']['within_training'] is False
     nominal = report['conditions']['nominal']
     assert nominal['tracking_error'] is not None  # command policy
@@ -47,6 +61,8 @@ def test_g1_stress_report_goes_into_the_contract(tmp_path, capsys):
     text = capsys.readouterr().out
     verdict = 'PASS' if report['verdict']['passed'] else 'FAIL'
     assert f'stress           {verdict}' in text
+    budget = 'none' if expected is None else f'{expected:g} ms'
+    assert f'; latency budget {budget}' in text
     assert ('randomization    default x1 (training env only), widened from none over 1,000 '
             'steps; fine-tuned from runs/g1_nominal') in text
 
