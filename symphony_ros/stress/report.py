@@ -65,11 +65,12 @@ def latency_text(latency: Dict[str, object]) -> str:
     """Say a report's latency budget in one line, with the delays it was read from."""
     runs = ', '.join(f'{d:g} ms {r:.0%}' for d, r in zip(latency['delays_ms'],
                                                          latency['fall_rates']))
-    budget = latency['budget_ms']
-    head = (f'latency budget: {budget:g} ms' if budget is not None
-            else 'latency budget: none (the shortest delay run already fails)')
-    return (f'{head} (the longest action delay run at which, and below which, at most '
-            f'{latency["max_fall_rate"]:.0%} of episodes fall; fall rates: {runs})')
+    budget, most = latency['budget_ms'], f'{latency["max_fall_rate"]:.0%}'
+    if budget is None:
+        return (f'latency budget: none (more than {most} of episodes fall at the shortest '
+                f'delay run; fall rates: {runs})')
+    return (f'latency budget: {budget:g} ms (the longest action delay run at which, and '
+            f'below which, at most {most} of episodes fall; fall rates: {runs})')
 
 
 def markdown(report: Dict[str, object]) -> str:
