@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='run through the deploy graph (sim, policy and watchdog nodes) in '
                    'realtime timing, the delay and kicks injected by mujoco_sim_node\'s '
                    'command_delay and push_velocity; conditions: nominal, the delay and the '
-                   'push ones (default: <policy>_stress_ros)')
+                   'push ones, the latency ones when named (default: <policy>_stress_ros)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 

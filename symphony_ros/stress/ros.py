@@ -4,9 +4,9 @@ The graph is the one ``symphony launch deploy robot:=sim`` runs (mujoco_sim_node
 policy_node, watchdog_node, their config files), one condition after another, so the loop's
 own timing (DDS, the policy's timer, the watchdog) is part of what is measured. Only
 conditions the sim can inject through ROS run here, those the loop's timing bears on: the
-delay ones, as mujoco_sim_node's ``command_delay`` (whole control steps of the robot), and
-the push ones, as its ``push_velocity`` (a kick is answered through the loop, latency and
-all). Each graph runs in a namespace of its
+delay ones, as mujoco_sim_node's ``command_delay`` (whole control steps of the robot, or
+the latency conditions' ms, when named), and the push ones, as its ``push_velocity`` (a kick
+is answered through the loop, latency and all). Each graph runs in a namespace of its
 own with localhost-only discovery, so it can never reach a robot on the network. Spawns
 processes only; never imports rclpy.
 """
@@ -33,7 +33,7 @@ from ..sim.pushes import PUSH_LINE
 from . import conditions
 from .conditions import CONDITIONS
 
-ROS_KNOBS = ('delay_steps', 'push_velocity', 'push_interval_s')
+ROS_KNOBS = ('delay_steps', 'delay_s', 'push_velocity', 'push_interval_s')
 """Knobs the sim injects through ROS; a condition with any other knob runs in process only."""
 SIM_PUSH_INTERVAL = (SimConfig.push_interval_min, SimConfig.push_interval_max)
 """s between the sim's kicks (its defaults: the graph sets only ``push_velocity``)."""
@@ -44,8 +44,10 @@ def _through_ros(knobs: Dict[str, object]) -> bool:
         knobs.get('push_interval_s', SIM_PUSH_INTERVAL)) == SIM_PUSH_INTERVAL
 
 
-ROS_CONDITIONS = tuple(n for n, (knobs, _) in CONDITIONS.items() if _through_ros(knobs))
-"""Conditions ``--ros`` runs (the default set)."""
+ROS_RUNNABLE = tuple(n for n, (knobs, _) in CONDITIONS.items() if _through_ros(knobs))
+"""Conditions ``--ros`` can run."""
+ROS_CONDITIONS = tuple(n for n in ROS_RUNNABLE if n not in conditions.DIAGNOSTIC)
+"""Conditions ``--ros`` runs (the default set; the latency ones run when named)."""
 START_S = 60.0
 """s a graph may take to start and arm before its episodes count against the time limit."""
 
@@ -60,16 +62,17 @@ def select(names: Sequence[str], robot: RobotDescription) -> List[str]:
         return list(ROS_CONDITIONS)
     names = conditions.select(names, robot)
     for n in names:
-        if n not in ROS_CONDITIONS:
+        if n not in ROS_RUNNABLE:
             raise ValueError(f'--conditions: {n!r} cannot run with --ros (the sim injects '
                              f'command delay and base kicks only); expected some of '
-                             f'{", ".join(ROS_CONDITIONS)}')
+                             f'{", ".join(ROS_RUNNABLE)}')
     return names
 
 
 def command_delay(name: str, robot: RobotDescription) -> float:
     """Return the sim's ``command_delay`` in s for condition ``name`` on ``robot``."""
-    return CONDITIONS[name][0].get('delay_steps', 0) * robot.control_dt
+    knobs = CONDITIONS[name][0]
+    return float(knobs.get('delay_s', knobs.get('delay_steps', 0) * robot.control_dt))
 
 
 def push_velocity(name: str) -> float:

@@ -24,10 +24,14 @@ def test_the_delay_and_push_conditions_run_through_ros_and_nothing_else():
         'nominal', 'delay_1', 'delay_2', 'push_0.5', 'push_1.0', 'push_1.5']
     with pytest.raises(ValueError, match="'friction_0.5' cannot run with --ros"):
         ros.select(['push_0.5', 'friction_0.5'], get_robot('humanoid'))
+    # The latency conditions run through ROS when named.
+    assert ros.select(['nominal', 'latency_5ms'], get_robot('humanoid')) == [
+        'nominal', 'latency_5ms']
 
 
 @pytest.mark.parametrize('name, delay, push', [
-    ('nominal', None, None), ('delay_2', 0.03, None), ('push_1.5', None, 1.5)])
+    ('nominal', None, None), ('delay_2', 0.03, None), ('push_1.5', None, 1.5),
+    ('latency_10ms', 0.01, None)])
 def test_each_condition_sets_the_sims_delay_and_kicks(name, delay, push, tmp_path):
     params = _sim_parameters(name, tmp_path)
     assert params.get('command_delay') == (pytest.approx(delay) if delay else None)
