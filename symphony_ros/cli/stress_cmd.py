@@ -46,6 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    'realtime timing, the delay and kicks injected by mujoco_sim_node\'s '
                    'command_delay and push_velocity; conditions: nominal, the delay and the '
                    'push ones, the latency ones when named (default: <policy>_stress_ros)')
+    p.add_argument('--latency', action='store_true',
+                   help='also run the latency conditions (and nominal and delay_1 when left '
+                   'out) and give the policy\'s latency budget: the longest action delay it '
+                   'takes within --max-fall-rate')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
@@ -81,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         names = (ros.select(args.conditions, robot) if args.ros
                  else table.select(args.conditions, robot,
                                    [t for t, _ in c.observation.terms]))
+        if args.latency:
+            names += [n for n in table.latency_conditions() if n not in names]
         names = _fit_pushes(args, names, robot.control_dt)
     except (PolicyError, ValueError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None

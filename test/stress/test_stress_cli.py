@@ -170,3 +170,20 @@ def test_the_latency_budget_is_capped_by_the_first_delay_that_fells_the_policy()
     assert budget['delays_ms'] == [0.0, 5.0, 10.0, 15.0, 20.0]
     assert latency_budget(dict(rates, nominal=0.5), g1, 0.1)['budget_ms'] is None
     assert latency_budget({'nominal': 0.0, 'push_0.5': 0.0}, g1, 0.1) is None
+    humanoid = get_robot('humanoid')      # delay_1 is 15 ms there: the worse rate counts
+    both = latency_budget({'nominal': 0.0, 'latency_15ms': 0.0, 'delay_1': 0.5}, humanoid, 0.1)
+    assert both['delays_ms'] == [0.0, 15.0] and both['budget_ms'] == 0.0
+
+
+def test_latency_adds_the_delay_sweep_to_the_conditions_named_and_gives_a_budget(tmp_path,
+                                                                                 capsys):
+    _stress(tmp_path, '--conditions', 'friction_0.5', 'delay_1', '--latency', '--workers', '2')
+    r = _report(tmp_path)
+    assert list(r['conditions']) == ['friction_0.5', 'delay_1', 'nominal', 'latency_5ms',
+                                     'latency_10ms', 'latency_15ms']
+    # delay_1 is 15 ms on Humanoid-v4: one delay, counted at the worse of its two rates.
+    rates = r['conditions']
+    assert r['latency']['delays_ms'] == [0.0, 5.0, 10.0, 15.0]
+    assert r['latency']['fall_rates'][-1] == max(rates['delay_1']['fall_rate'],
+                                                 rates['latency_15ms']['fall_rate'])
+    assert 'latency budget: ' in capsys.readouterr().out
