@@ -191,8 +191,9 @@ class TrainConfig:
     of the clipped action per step, on top of Gymnasium's reward; empty: none)."""
     commands: str = ''
     """Velocity commands this run draws, over its <task>:<robot> env's, as
-    lin_vel_x=lo:hi,lin_vel_y=lo:hi,yaw_rate=lo:hi,standing_fraction=f (m/s, rad/s; one value
-    for a fixed command; empty: the robot file's): a command curriculum, e.g.
+    lin_vel_x=lo:hi,lin_vel_y=lo:hi,yaw_rate=lo:hi,standing_fraction=f,turning_fraction=f
+    (m/s, rad/s; one value for a fixed command; the shares of commands to stand and to turn
+    in place; empty: the robot file's): a command curriculum, e.g.
     lin_vel_x=0:0.8,lin_vel_y=0,yaw_rate=0 to learn forward walking first. The exported
     contract records the ranges, so policy_node clips cmd_vel to what the policy learned."""
     privileged_critic: bool = False

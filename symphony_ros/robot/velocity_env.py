@@ -88,6 +88,8 @@ def parse_weights(text: str, where: str = '--reward-weights',
 
 COMMAND_RANGES = ('lin_vel_x', 'lin_vel_y', 'yaw_rate')
 """`VelocityTask` ranges a run's ``--commands`` may set (lo:hi each)."""
+FRACTIONS = ('standing_fraction', 'turning_fraction')
+"""`VelocityTask` shares of commands a run's ``--commands`` may set (0..1 each)."""
 
 
 def parse_commands(text: str, where: str = '--commands') -> Dict[str, Any]:
@@ -95,13 +97,14 @@ def parse_commands(text: str, where: str = '--commands') -> Dict[str, Any]:
 
     Ranges are m/s (``lin_vel_x``, ``lin_vel_y``) and rad/s (``yaw_rate``); ``lo:hi`` with
     lo <= hi, one value for a fixed command (``lin_vel_y=0``). ``standing_fraction`` is the
-    share of zero commands, 0..1.
+    share of zero commands, ``turning_fraction`` that of commands to turn in place, each
+    0..1, together at most 1.
 
     :raises ValueError: naming ``where`` and the pair: an unknown setting, a value that is
         not a finite number, an inverted range or a fraction outside 0..1.
     """
     out: Dict[str, Any] = {}
-    known = COMMAND_RANGES + ('standing_fraction',)
+    known = COMMAND_RANGES + FRACTIONS
     for pair in filter(None, (p.strip() for p in text.split(','))):
         key, eq, value = (x.strip() for x in pair.partition('='))
         if not eq or key not in known:
@@ -113,7 +116,7 @@ def parse_commands(text: str, where: str = '--commands') -> Dict[str, Any]:
             nums = [math.nan]
         if not all(math.isfinite(v) for v in nums) or len(nums) > 2:
             raise ValueError(f'{where} {pair!r}: expected a number or lo:hi')
-        if key == 'standing_fraction':
+        if key in FRACTIONS:
             if len(nums) != 1 or not 0.0 <= nums[0] <= 1.0:
                 raise ValueError(f'{where} {pair!r}: expected a share of 0..1')
             out[key] = nums[0]
@@ -122,14 +125,20 @@ def parse_commands(text: str, where: str = '--commands') -> Dict[str, Any]:
         if lo > hi:
             raise ValueError(f'{where} {pair!r}: inverted range (lo > hi)')
         out[key] = (lo, hi)
+    if sum(out.get(k, 0.0) for k in FRACTIONS) > 1.0:
+        raise ValueError(f'{where} {text.strip()!r}: {" + ".join(FRACTIONS)} add up to more '
+                         'than 1')
     return out
 
 
 def commands_note(task: 'VelocityTask') -> str:
     """Say which commands a run draws (--commands over the robot file's ranges)."""
     ranges = ', '.join(f'{k} {lo:g}..{hi:g}' for k, (lo, hi) in task.command_ranges().items())
-    return (f'commands drawn: {ranges}, {task.standing_fraction:.0%} of them zero; the '
-            'exported contract records these ranges, and policy_node clips cmd_vel to them')
+    turning = (f', {task.turning_fraction:.0%} turning in place' if task.turning_fraction
+               else '')
+    return (f'commands drawn: {ranges}, {task.standing_fraction:.0%} of them zero{turning}; '
+            'the exported contract records these ranges, and policy_node clips cmd_vel to '
+            'them')
 
 
 def _check_reference(robot: RobotDescription, given: Dict[str, Any]) -> None:
@@ -171,6 +180,10 @@ class VelocityTask:
     """rad/s range of the turning command."""
     standing_fraction: float = 0.1
     """Share of commands that are zero (stand still)."""
+    turning_fraction: float = 0.0
+    """Share of commands that turn in place: a yaw rate drawn from ``yaw_rate`` (at least
+    half its largest magnitude) and no linear velocity. Drawn jointly, a command rarely asks
+    to turn without walking, so a policy meets that command seldom."""
     tracking_sigma: float = 0.25
     """Tracking rewards are exp(-error^2 / sigma), error in (m/s)^2 or (rad/s)^2."""
     air_time_target: float = 0.4
@@ -327,11 +340,23 @@ class VelocityEnv(gym.Env):
     # ---- commands -------------------------------------------------------------------------
     def _draw_command(self) -> None:
         t, rng = self.task, self.np_random
-        if rng.uniform() < t.standing_fraction:
+        u = rng.uniform()
+        if u < t.standing_fraction:
             self.command[:] = 0.0
+        elif u < t.standing_fraction + t.turning_fraction:
+            self.command[:] = (0.0, 0.0, self._turning_rate(rng))
         else:
             self.command[:] = (rng.uniform(*t.lin_vel_x), rng.uniform(*t.lin_vel_y),
                                rng.uniform(*t.yaw_rate))
+
+    def _turning_rate(self, rng: np.random.Generator) -> float:
+        """Return a yaw rate to turn in place: at least half the range's largest magnitude."""
+        lo, hi = self.task.yaw_rate
+        top = max(abs(lo), abs(hi))
+        sides = [s for s, edge in ((1.0, hi), (-1.0, lo)) if s * edge >= top / 2]
+        side = sides[int(rng.integers(len(sides)))] if sides else 1.0
+        edge = hi if side > 0 else -lo
+        return side * float(rng.uniform(top / 2, max(edge, top / 2)))
 
     # ---- gym API --------------------------------------------------------------------------
     def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None
@@ -487,9 +512,12 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
         task = dataclasses.replace(task, weights={**task.weights, **reward_weights})
     if commands:
         task = dataclasses.replace(task, **commands)
+        if task.standing_fraction + task.turning_fraction > 1.0:
+            raise ValueError(f'--commands: standing_fraction {task.standing_fraction:g} + '
+                             f'turning_fraction {task.turning_fraction:g} is more than 1')
     return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec)
 
 
-__all__ = ['COMMAND_RANGES', 'DEFAULT_WEIGHTS', 'GAIT_OBS_SPEC', 'GAIT_SCALED_OBS_SPEC',
-           'VelocityEnv', 'VelocityTask', 'commands_note', 'make_velocity_env', 'parse_commands',
-           'parse_weights']
+__all__ = ['COMMAND_RANGES', 'DEFAULT_WEIGHTS', 'FRACTIONS', 'GAIT_OBS_SPEC',
+           'GAIT_SCALED_OBS_SPEC', 'VelocityEnv', 'VelocityTask', 'commands_note',
+           'make_velocity_env', 'parse_commands', 'parse_weights']

@@ -43,6 +43,8 @@ def test_commands_parse_to_task_ranges():
     ('lin_vel_x=nan', 'expected a number or lo:hi'),
     ('standing_fraction=1.5', 'expected a share of 0..1'),
     ('standing_fraction=0:1', 'expected a share of 0..1'),
+    ('turning_fraction=-0.1', 'expected a share of 0..1'),
+    ('standing_fraction=0.6,turning_fraction=0.5', 'add up to more than 1'),
 ])
 def test_a_bad_command_setting_is_named(text, expected):
     with pytest.raises(ValueError, match='^--commands ') as err:
@@ -118,3 +120,20 @@ def test_a_forward_policy_is_exported_and_stressed_on_its_own_commands(tmp_path,
     stress_run._setup(job)
     task = stress_run._env('nominal').unwrapped.task
     assert task.lin_vel_x == (0.2, 0.8) and task.yaw_rate == (0.0, 0.0)
+
+
+def test_turning_commands_turn_in_place_at_a_decisive_rate():
+    env = make_env('velocity:g1',
+                   commands=parse_commands('standing_fraction=0,turning_fraction=1'))
+    drawn = np.array([env.reset(seed=seed)[1]['command'] for seed in range(40)])
+    top = max(abs(v) for v in env.unwrapped.task.yaw_rate)
+    assert np.all(drawn[:, :2] == 0.0)
+    assert np.all((np.abs(drawn[:, 2]) >= top / 2) & (np.abs(drawn[:, 2]) <= top))
+    assert (drawn[:, 2] > 0).any() and (drawn[:, 2] < 0).any()      # both ways
+    # With the robot file's 15 % standing, a share that leaves no room is refused.
+    with pytest.raises(ValueError, match='standing_fraction 0.15 \\+ turning_fraction 0.9'):
+        make_env('velocity:g1', commands=parse_commands('turning_fraction=0.9'))
+    mixed = make_env('velocity:g1', commands=parse_commands('turning_fraction=0.4'))
+    kinds = [tuple(mixed.reset(seed=seed)[1]['command'][:2] == 0.0) for seed in range(200)]
+    in_place = sum(k == (True, True) for k in kinds) / len(kinds)
+    assert 0.4 < in_place < 0.7         # 40 % turning plus the file's 15 % standing
