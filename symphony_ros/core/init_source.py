@@ -103,6 +103,7 @@ class InitFrom:
         self._record_source(path, src.sha256, int(state['step']), state['train_config'])
         self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
         self._keep_scale = not actor_only
+        self._note_anchored_source(path, state['train_config'], actor_only)
         if self.cfg.init_buffer:
             self._take_buffer(path, state, actor_only)
             return
@@ -110,6 +111,22 @@ class InitFrom:
                 if actor_only else 'networks and optimizer')
         self._note_init(what, path, int(state['step']), state['train_config'].get('env'),
                         '--init-buffer true takes its replay instead')
+
+    def _note_anchored_source(self, path: str, theirs: Dict[str, object],
+                              actor_only: bool) -> None:
+        """Say so when this run takes, unanchored, the critic of a run that was anchored.
+
+        That critic learned beside an actor the anchor held, and may disagree with it: let
+        go, the actor follows it (a G1 fine-tune fell in its first training episodes).
+        """
+        weight = float(theirs.get('anchor_weight') or 0.0)
+        if actor_only or not weight or self.cfg.anchor_weight:
+            return
+        self.notes.append(f'{path} trained with --anchor-weight {weight:g}: its critic learned '
+                          'beside an actor the anchor held and may disagree with it; without '
+                          'an anchor this run\'s actor follows that critic (a G1 fine-tune '
+                          'like this fell within a few hundred updates): give --anchor-weight '
+                          '(and --anchor-floor), or resume the source run instead')
 
     def _record_source(self, path: str, sha256: Optional[str], step: int,
                        theirs: Dict[str, object]) -> None:

@@ -496,3 +496,20 @@ def test_under_sensor_noise_the_anchor_sees_the_clean_observation(tmp_path):
                                 anchor_weight=1.0, **g1), progress=False, tensorboard=False)
     quiet.close()
     assert not quiet.buffer.clean_obs     # no noise: the observation is the clean one
+
+
+def test_an_unanchored_run_from_an_anchored_runs_critic_is_told_the_risk(source, tmp_path):
+    anchored = tmp_path / 'anchored'
+    _run(_cfg(anchored, init_from=str(source / 'best_actor.pt'), anchor_weight=5.0,
+              actor_frozen_steps=70))
+    said = {}
+    for name, kw in (('plain', {}), ('anchored_too', {'anchor_weight': 1.0})):
+        trainer = Trainer(_cfg(tmp_path / name, init_from=str(anchored), **kw),
+                          progress=False, tensorboard=False)
+        try:
+            said[name] = [n for n in trainer.notes if 'trained with --anchor-weight 5' in n]
+        finally:
+            trainer.close()
+    assert len(said['plain']) == 1 and said['anchored_too'] == []
+    assert 'give --anchor-weight (and --anchor-floor), or resume the source run' in (
+        said['plain'][0])
