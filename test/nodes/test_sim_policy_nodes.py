@@ -105,19 +105,18 @@ def test_policy_node_warns_when_its_loop_outlasts_the_latency_budget(tmp_path, r
     # after the node's first second of ticks whatever the machine's load.
     policy = _with_latency_budget(
         tmp_path, _export(tmp_path, 'Humanoid-v4', OBS_DIM, N_JOINTS, 'humanoid_v4_full'), 0.0)
+    from process_helpers import ChildProcess
     sim = _start('mujoco_sim_node', ros_env)
-    pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'diagnostics_period:=0.5')
+    pol = ChildProcess([sys.executable, '-m', 'symphony_ros.nodes.policy_node', '--ros-args',
+                        '-p', f'policy_path:={policy}', '-p', 'diagnostics_period:=0.5'],
+                       ros_env)
     try:
-        deadline, lines = time.time() + 90, []
-        while time.time() < deadline:
-            lines.append(pol.stdout.readline())
-            if not lines[-1] or 'LATENCY' in lines[-1]:
-                break
-        text = ''.join(lines)
-        assert 'LATENCY: state in -> command out p99 ' in text, text
-        assert "exceeds the policy's latency budget of 0 ms (symphony stress)" in text
+        [line] = pol.wait_for('LATENCY')    # the reader thread never blocks this test
+        assert 'LATENCY: state in -> command out p99 ' in line, pol.text
+        assert "exceeds the policy's latency budget of 0 ms (symphony stress)" in line
     finally:
-        _stop(pol, sim)
+        pol.stop()
+        _stop(sim)
 
 
 class _Robot:
