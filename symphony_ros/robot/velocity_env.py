@@ -125,10 +125,19 @@ def parse_commands(text: str, where: str = '--commands') -> Dict[str, Any]:
         if lo > hi:
             raise ValueError(f'{where} {pair!r}: inverted range (lo > hi)')
         out[key] = (lo, hi)
-    if sum(out.get(k, 0.0) for k in FRACTIONS) > 1.0:
-        raise ValueError(f'{where} {text.strip()!r}: {" + ".join(FRACTIONS)} add up to more '
-                         'than 1')
+    _check_shares(out.get('standing_fraction', 0.0), out.get('turning_fraction', 0.0),
+                  f'{where} {text.strip()!r}')
     return out
+
+
+def _check_shares(standing: float, turning: float, where: str) -> None:
+    """Refuse shares of standing and turning commands that add up to more than every command.
+
+    :raises ValueError: naming ``where`` and both shares.
+    """
+    if standing + turning > 1.0:
+        raise ValueError(f'{where}: standing_fraction {standing:g} + turning_fraction '
+                         f'{turning:g} add up to more than 1')
 
 
 def commands_note(task: 'VelocityTask') -> str:
@@ -352,11 +361,11 @@ class VelocityEnv(gym.Env):
     def _turning_rate(self, rng: np.random.Generator) -> float:
         """Return a yaw rate to turn in place: at least half the range's largest magnitude."""
         lo, hi = self.task.yaw_rate
-        top = max(abs(lo), abs(hi))
-        sides = [s for s, edge in ((1.0, hi), (-1.0, lo)) if s * edge >= top / 2]
-        side = sides[int(rng.integers(len(sides)))] if sides else 1.0
-        edge = hi if side > 0 else -lo
-        return side * float(rng.uniform(top / 2, max(edge, top / 2)))
+        half = max(abs(lo), abs(hi)) / 2
+        # Each way (sign, how far the range reaches) that reaches half; one always does.
+        ways = [(side, edge) for side, edge in ((1.0, hi), (-1.0, -lo)) if edge >= half]
+        side, edge = ways[int(rng.integers(len(ways)))]
+        return side * float(rng.uniform(half, edge))
 
     # ---- gym API --------------------------------------------------------------------------
     def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None
@@ -512,9 +521,8 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
         task = dataclasses.replace(task, weights={**task.weights, **reward_weights})
     if commands:
         task = dataclasses.replace(task, **commands)
-        if task.standing_fraction + task.turning_fraction > 1.0:
-            raise ValueError(f'--commands: standing_fraction {task.standing_fraction:g} + '
-                             f'turning_fraction {task.turning_fraction:g} is more than 1')
+        _check_shares(task.standing_fraction, task.turning_fraction,
+                      '--commands over the robot file\'s task')
     return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec)
 
 
