@@ -13,6 +13,9 @@ from typing import Dict, List, Mapping, Tuple
 from ..graph import topics as graph_topics
 from ..graph.topics import DIAGNOSTICS, TOPICS, resolve_name
 
+RECORDER_NODE = 'symphony_recorder'
+"""Node name of ``symphony record`` (the deploy graph's sim waits for it to subscribe)."""
+
 
 @dataclass(frozen=True)
 class Role:

@@ -258,6 +258,9 @@ def deploy_entities(values: Values) -> List[Entity]:
         sim_params['push_velocity'] = values['push_velocity']
     if values['episode_steps'] is not None:
         sim_params['episode_steps'] = values['episode_steps']
+    if values['record']:
+        from ..bag.topics import RECORDER_NODE
+        sim_params['await_subscriber'] = RECORDER_NODE
 
     def ours(name: str, params: Dict[str, Any], **kw: Any) -> NodeSpec:
         return NodeSpec('symphony_ros', name, name, parameters=params,

@@ -23,7 +23,7 @@ from rclpy.subscription import Subscription
 from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
                                 QosReliability, QosTime)
 
-from ..bag.topics import absolute
+from ..bag.topics import RECORDER_NODE, absolute
 from ..bag.writer import BagWriteError, BagWriter
 from ..util.stop_flag import StopFlag
 from .signals import SPIN_TIMEOUT, keep_signals, stop_on_signals
@@ -74,7 +74,7 @@ class BagRecorder(Node):
 
     def __init__(self, writer: BagWriter, topics: Sequence[str], flush_period: float,
                  log: Callable[[str], None] = print) -> None:
-        super().__init__('symphony_recorder')
+        super().__init__(RECORDER_NODE)
         self.writer = writer
         self.wanted: List[str] = list(dict.fromkeys(absolute(t) for t in topics))
         self.subscribed: Dict[str, Any] = {}

@@ -103,6 +103,8 @@ class MujocoSimNode(Node):
         self.lockstep = self.cfg.timing == 'lockstep'
         self.gate = LockstepGate()
         self.gantry = Gantry(self._now, rearm=bool(self.cfg.watchdog))
+        self._heard = self._said_waiting = False
+        """The awaited subscriber (await_subscriber) was seen; its wait was logged."""
         self._rearm_call = None
         self.create_subscription(String, topics.WATCHDOG_STATE, self._on_watchdog,
                                  LATCHED_QOS)
@@ -269,7 +271,7 @@ class MujocoSimNode(Node):
             # exits, so the watchdog sees no stale state before finish() disarms it.
             self.publish_state()
             return
-        if self._held() and not self.gantry.armed():
+        if self._held() and not self._may_start():
             # On the gantry (see _hold_until_active): the state stays frozen but keeps
             # flowing with fresh stamps, which is what lets the watchdog arm.
             self.publish_state()
@@ -288,10 +290,29 @@ class MujocoSimNode(Node):
                 self._conclude(finished)
         self.publish_state()
 
+    def _may_start(self) -> bool:
+        # An episode leaves the gantry once the watchdog is armed and the awaited node
+        # (the recorder) hears the sim: then a bag holds the run from its first step.
+        return self.gantry.armed() and self._subscriber_present()
+
+    def _subscriber_present(self) -> bool:
+        name = self.cfg.await_subscriber
+        if not name or self._heard:
+            return True
+        missing = [p.topic_name for p in (self.pub_js, self.pub_reward)
+                   if not any(i.node_name == name
+                              for i in self.get_subscriptions_info_by_topic(p.topic_name))]
+        self._heard = not missing
+        if missing and not self._said_waiting:
+            self._said_waiting = True
+            self.get_logger().info(f'holding the robot until {name} subscribes to '
+                                   f'{", ".join(missing)}')
+        return self._heard
+
     def _hold_until_active(self) -> None:
         # A robot on its gantry: the state is frozen (sim time stands still) while the
         # watchdog arms and ramps; then SETTLE_OUTPUTS outputs must pass (see sim.gantry).
-        while rclpy.ok() and not self.gantry.armed():
+        while rclpy.ok() and not self._may_start():
             self.publish_state()
             time.sleep(self.sim.robot.control_dt)
         with self._lock:

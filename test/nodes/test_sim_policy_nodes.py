@@ -313,3 +313,51 @@ def test_sim_node_kicks_the_base_as_its_push_parameters_say(ros_env):
     assert 'base kicks of 1 m/s every 0.1-0.1 s' in out     # said at start-up
     m = PUSH_LINE.search(out)                               # and counted at the end
     assert m and int(m.group(1)) >= 4 and float(m.group(2)) == 1.0, out
+
+
+def test_sim_holds_the_robot_until_the_awaited_node_hears_it(ros_env):
+    """The recorder's rule: no step is taken before it subscribes, so its bag misses none."""
+    from rclpy.executors import SingleThreadedExecutor
+    from std_msgs.msg import Float64, String
+
+    from symphony_ros.nodes.messages import LATCHED_QOS, STATE_QOS
+    ticks = 20
+    sim = _start('mujoco_sim_node', ros_env, 'wait_for_active:=true', "watchdog:=''",
+                 'await_subscriber:=late_listener', f'max_ticks:={ticks}')
+    rclpy.init()
+    observer, late = Node('observer'), None
+    states, rewards, heard = [], [], []
+    observer.create_subscription(JointState, 'joint_states', states.append, STATE_QOS)
+    observer.create_subscription(Float64, 'symphony/sim/reward', rewards.append, 100)
+    active = observer.create_publisher(String, 'symphony/watchdog/state', LATCHED_QOS)
+    active.publish(String(data='ACTIVE'))   # the watchdog's word, latched
+    executor = SingleThreadedExecutor()
+    executor.add_node(observer)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(states) < 50:
+            executor.spin_once(timeout_sec=0.05)
+        assert len(states) >= 50, 'no states from the held sim'
+        # Held, however long the wait: frozen states, no step, so no reward.
+        assert not rewards
+        assert len({tuple(m.position) for m in states}) == 1
+        late = Node('late_listener')
+        late.create_subscription(JointState, 'joint_states', lambda _: None, STATE_QOS)
+        late.create_subscription(Float64, 'symphony/sim/reward', heard.append, 100)
+        executor.add_node(late)
+        while time.time() < deadline + 60 and sim.poll() is None:
+            executor.spin_once(timeout_sec=0.05)
+        for _ in range(20):
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        _stop(sim)
+        for node in (observer, late):
+            if node is not None:
+                node.destroy_node()
+        rclpy.shutdown()
+    out = sim.stdout.read()
+    assert sim.returncode == 0, out
+    assert ('holding the robot until late_listener subscribes to /joint_states, '
+            '/symphony/sim/reward') in out
+    # The late listener heard every step, from the first.
+    assert len(heard) == ticks and len(rewards) == ticks, out
