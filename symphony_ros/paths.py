@@ -89,3 +89,20 @@ def shipped_policy_path(robot: str) -> Optional[str]:
 def default_policy_path() -> str:
     """Return the default policy's path, ``models/humanoid_v4_symphony.onnx`` (may be absent)."""
     return share_path('models', DEFAULT_POLICY, must_exist=False)
+
+
+def policy_for(path: str, robot: str) -> str:
+    """Return ``path``, or when empty the policy shipped for ``robot``.
+
+    A deploy that names only its robot gets that robot's policy: the humanoid's would fail
+    the G1's contract check (another control period, other joints).
+
+    :raises ValueError: ``path`` is empty and no policy ships for ``robot``.
+    """
+    if path:
+        return path
+    shipped = shipped_policy_path(robot)
+    if shipped is None:
+        raise ValueError(f'no policy ships for robot {robot!r} (shipped: '
+                         f'{", ".join(sorted(SHIPPED_POLICIES))}): give one with policy:=FILE')
+    return shipped

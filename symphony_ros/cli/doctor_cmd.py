@@ -36,8 +36,8 @@ class Check:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the policy to check and the robot it should drive."""
-    p.add_argument('--policy', default=None, help='ONNX policy to check (default: the shipped '
-                   'one)')
+    p.add_argument('--policy', default=None, help='ONNX policy to check (default: the one shipped '
+                   'for --robot)')
     p.add_argument('--robot', default='humanoid', help='robot description it must match')
     p.add_argument('--target', default='real', choices=ROBOTS,
                    help="where it will be deployed, as the deploy graph's robot:= (default: "
@@ -102,11 +102,11 @@ def check_dds_round_trip(timeout: float = 10.0) -> Check:
 def check_policy(path: Optional[str], robot: str) -> Check:
     """Load the policy the way policy_node does: contract against the robot description."""
     from ..deploy.policy_loop import DeployError, PolicyLoop
-    from ..paths import default_policy_path
+    from ..paths import policy_for
     from ..policy.errors import PolicyError
     from ..robot.description import get_robot
-    path = path or default_policy_path()
     try:
+        path = policy_for(path or '', robot)
         loop = PolicyLoop(path, get_robot(robot))
     except (DeployError, PolicyError, ValueError, KeyError, OSError) as exc:
         return Check('policy', FAIL, str(exc), 'symphony export RUN_DIR -o FILE.onnx')
@@ -116,14 +116,14 @@ def check_policy(path: Optional[str], robot: str) -> Check:
                  f'{c.test_return if c.test_return is None else round(c.test_return, 1)}')
 
 
-def check_stress(path: Optional[str], target: str) -> Check:
+def check_stress(path: Optional[str], robot: str, target: str) -> Check:
     """Say whether the policy's contract carries a passing stress report, for ``target``."""
-    from ..paths import default_policy_path
+    from ..paths import policy_for
     from ..policy.errors import PolicyError
     from ..policy.runtime import OnnxPolicy
     from ..stress.gate import deploy_warning
-    path = path or default_policy_path()
     try:
+        path = policy_for(path or '', robot)
         stress = OnnxPolicy(path).contract.stress
     except (PolicyError, ValueError, KeyError, OSError) as exc:
         return Check('stress gate', WARN, f'skipped: {str(exc).splitlines()[0]}')
@@ -192,8 +192,8 @@ def checks(args: argparse.Namespace) -> List[Callable[[], Check]]:
     """Return the checks, in report order."""
     return [check_rclpy, check_dds_isolation, check_dds_round_trip,
             lambda: check_policy(args.policy, args.robot),
-            lambda: check_stress(args.policy, args.target), check_compute, check_realtime,
-            check_shm, check_rendering]
+            lambda: check_stress(args.policy, args.robot, args.target), check_compute,
+            check_realtime, check_shm, check_rendering]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ class PolicyNodeConfig:
     """Which policy drives which robot, and how the control loop is timed."""
 
     policy_path: str = ''
-    """ONNX file from `symphony export`; empty = the package's shipped model."""
+    """ONNX file from `symphony export`; empty = the policy shipped for ``robot``."""
     robot: str = 'humanoid'
     """Robot description the policy must match (joint names, control period)."""
     deploy_target: str = 'real'
@@ -47,8 +47,9 @@ class PolicyNodeConfig:
                              f'{self.deploy_target!r}')
 
     def resolved_policy_path(self) -> str:
-        """Return the policy file to load."""
-        if self.policy_path:
-            return self.policy_path
-        from ..paths import default_policy_path
-        return default_policy_path()
+        """Return the policy file to load.
+
+        :raises ValueError: none is given and none ships for the robot.
+        """
+        from ..paths import policy_for
+        return policy_for(self.policy_path, self.robot)

@@ -42,8 +42,10 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
     return (
         LaunchArg('robot', 'sim', 'sim: MuJoCo stand-in; real: the robot\'s ros2_control '
                   'stack; gazebo: Gazebo with gz_ros2_control', ROBOTS),
-        LaunchArg('policy', paths.default_policy_path(), 'exported ONNX policy (with its '
-                  'contract metadata)', existing_file=True),
+        LaunchArg('policy', '', 'exported ONNX policy (with its contract metadata); empty: '
+                  'the one shipped for robot_model (' + ', '.join(
+                      f'{r}: models/{f}' for r, f in paths.SHIPPED_POLICIES.items()) + ')',
+                  existing_file=True, allow_empty=True),
         LaunchArg('robot_model', 'humanoid', 'robot description: joint order, limits, '
                   'urdf/<robot_model>.urdf'),
         LaunchArg('timing', 'realtime', 'robot:=sim only. realtime: the sim steps on a steady '
@@ -239,6 +241,10 @@ def deploy_entities(values: Values) -> List[Entity]:
     """Every entity of the deploy graph, each with the condition that selects it."""
     extra = mode_parameters(values)
     ns = namespace(values)
+    try:
+        policy = paths.policy_for(values['policy'], values['robot_model'])
+    except ValueError as exc:
+        raise GraphArgError(f'policy:=: {exc}') from None
     remaps = remappings(values) + clock_remapping(ns)
     sim_params = {'robot': values['robot_model'], 'timing': values['timing'],
                   'max_ticks': values['ticks'], 'max_episodes': values['episodes'],
@@ -269,7 +275,7 @@ def deploy_entities(values: Values) -> List[Entity]:
 
     entities: List[Entity] = [
         ours('mujoco_sim_node', sim_params, condition=lambda v: v['robot'] == 'sim'),
-        ours('policy_node', {'policy_path': values['policy'], 'robot': values['robot_model'],
+        ours('policy_node', {'policy_path': policy, 'robot': values['robot_model'],
                              'deploy_target': values['robot'], **extra['policy_node']}),
         ours('watchdog_node', {'robot': values['robot_model'], **extra['watchdog_node']}),
         NodeSpec('robot_state_publisher', 'robot_state_publisher', 'robot_state_publisher',
@@ -281,7 +287,7 @@ def deploy_entities(values: Values) -> List[Entity]:
         # record_cmd directly: through cli.main, importing torch would delay the recorder by
         # seconds and lose the start of the run.
         ProcessSpec('recorder', (sys.executable, '-m', 'symphony_ros.cli.record_cmd',
-                                 '-o', _record_dir(values), '--policy', values['policy'],
+                                 '-o', _record_dir(values), '--policy', policy,
                                  '--robot', values['robot_model'], *recorded_topics(values)),
                     condition=lambda v: v['record']),
     ]

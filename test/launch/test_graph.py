@@ -152,6 +152,22 @@ def test_policy_default_and_watchdog_parameter_file():
     assert entity(mine, 'watchdog_node').param_files[1:] == (sim, os.path.abspath('mine.yaml'))
 
 
+def test_the_policy_defaults_to_the_one_shipped_for_the_robot_model():
+    from symphony_ros.deploy.config import PolicyNodeConfig
+    g1 = deploy_graph({'robot_model': 'g1', 'record': 'true'})
+    shipped = paths.shipped_policy_path('g1')
+    assert shipped.endswith('g1_velocity_symphony.onnx')
+    assert entity(g1, 'policy_node').parameters['policy_path'] == shipped
+    assert entity(g1, 'recorder').cmd[5:7] == ('--policy', shipped)
+    given = deploy_graph({'robot_model': 'g1', 'policy': paths.default_policy_path()})
+    assert entity(given, 'policy_node').parameters['policy_path'] == paths.default_policy_path()
+    # A node started by hand picks the same way.
+    assert PolicyNodeConfig(robot='g1').resolved_policy_path() == shipped
+    with pytest.raises(ValueError, match=r"no policy ships for robot 'biped3' \(shipped: g1, "
+                                         r"humanoid\): give one with policy:=FILE"):
+        paths.policy_for('', 'biped3')
+
+
 def test_robot_description_points_gazebo_at_the_controllers_yaml():
     urdf = entity(deploy_graph(), 'robot_state_publisher').parameters['robot_description']
     assert '$(find' not in urdf
@@ -169,7 +185,7 @@ def test_recorder_records_the_final_topic_names(tmp_path):
     assert isinstance(rec, ProcessSpec) and not rec.optional
     assert rec.cmd[:5] == (sys.executable, '-m', 'symphony_ros.cli.record_cmd', '-o',
                            str(tmp_path / 'bag'))
-    assert rec.cmd[5:9] == ('--policy', graph.values['policy'], '--robot', 'humanoid')
+    assert rec.cmd[5:9] == ('--policy', paths.default_policy_path(), '--robot', 'humanoid')
     assert '/robot/imu' in rec.cmd and '/imu/data' not in rec.cmd
     assert set(rec.cmd[9:]) == {graph.values[t.arg] for t in TOPICS} | {
         '/diagnostics', '/symphony/sim/reward', '/symphony/sim/episode_return'}

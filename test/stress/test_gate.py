@@ -72,13 +72,13 @@ def exported(tmp_path_factory):
 
 
 def test_doctor_warns_for_a_real_robot_only(exported):
-    c = check_stress(exported['bare'], 'real')
+    c = check_stress(exported['bare'], 'humanoid', 'real')
     assert c.level == WARN and exported['bare'] in c.detail and 'symphony stress' in c.hint
-    c = check_stress(exported['failed'], 'real')
+    c = check_stress(exported['failed'], 'humanoid', 'real')
     assert c.level == WARN and 'delay_1, push_0.5' in c.detail
-    assert check_stress(exported['passed'], 'real').level == OK
-    assert check_stress(exported['failed'], 'sim').level == OK
-    assert check_stress(exported['bare'], 'gazebo').level == OK
+    assert check_stress(exported['passed'], 'humanoid', 'real').level == OK
+    assert check_stress(exported['failed'], 'humanoid', 'sim').level == OK
+    assert check_stress(exported['bare'], 'humanoid', 'gazebo').level == OK
 
 
 def test_a_loop_slower_than_the_latency_budget_is_named_with_both_figures():
