@@ -165,8 +165,9 @@ class PolicyNode(Node):
         """Warn once when the loop's measured latency exceeds the policy's latency budget.
 
         After a second of ticks, so that the p99 is of a running loop, not of its start.
+        Never in lockstep: the sim waits for each command, so no latency reaches its robot.
         """
-        if self._latency_told or self.ticks < round(1.0 / self.dt):
+        if self._latency_told or self.cfg.lockstep or self.ticks < round(1.0 / self.dt):
             return
         warning = latency_warning(self.loop.policy.contract.stress, state_age_p99_us)
         if warning:

@@ -119,6 +119,41 @@ def test_policy_node_warns_when_its_loop_outlasts_the_latency_budget(tmp_path, r
         _stop(sim)
 
 
+def test_policy_node_in_lockstep_never_warns_about_latency(tmp_path, ros_env):
+    # The same 0 ms budget, acting on each state as in lockstep: the sim waits for every
+    # command there, so the loop's time is no latency of the robot's and is not compared.
+    from diagnostic_msgs.msg import DiagnosticArray
+    from process_helpers import ChildProcess
+    policy = _with_latency_budget(
+        tmp_path, _export(tmp_path, 'Humanoid-v4', OBS_DIM, N_JOINTS, 'humanoid_v4_full'), 0.0)
+    sim = _start('mujoco_sim_node', ros_env)
+    pol = ChildProcess([sys.executable, '-m', 'symphony_ros.nodes.policy_node', '--ros-args',
+                        '-p', f'policy_path:={policy}', '-p', 'diagnostics_period:=0.5',
+                        '-p', 'lockstep:=true'], ros_env)
+    rclpy.init()
+    node = Node('diagnostics_probe')
+    ticks = [0]
+
+    def on_diagnostics(msg):
+        for status in msg.status:
+            if status.name == 'symphony/policy_node':
+                ticks[0] = max(ticks[0], int(dict((kv.key, kv.value)
+                                                  for kv in status.values)['ticks']))
+    node.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 10)
+    try:
+        # Reports after 3 s of ticks: a timer-driven node would have warned at 1 s.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and ticks[0] < 200:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        assert ticks[0] >= 200, pol.text
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        pol.stop()
+        _stop(sim)
+    assert 'LATENCY' not in pol.text, pol.text
+
+
 class _Robot:
     """A robot that publishes odometry and joint states of one state, as the sim does."""
 
