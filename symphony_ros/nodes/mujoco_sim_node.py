@@ -181,7 +181,8 @@ class MujocoSimNode(Node):
                 self.session.take_policy_targets(
                     target if ordered and target.shape == (len(self._names),) else None)
             if self.lockstep:
-                self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec), expected)
+                self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec), expected,
+                                 target=self._position)
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         if self._cmd_fixed is not None:

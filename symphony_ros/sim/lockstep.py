@@ -16,7 +16,10 @@ watchdog has not taken the answer in: the gate waits (up to the sim's lockstep_t
 An output that differs from both is the answer as a safety rule altered it (a target
 clamped into the soft limits, which depends on the target alone; the soft-limit cut of a
 torque, which depends on the joint state the watchdog holds; a FAULT's safe output) and is
-taken at once, counted in :attr:`LockstepGate.altered`.
+taken at once, counted in :attr:`LockstepGate.altered`. An altered position target equal
+to the previous state's answer leaves the output as it was (the clamp depends on the target
+alone): the output from before the state is then the answer, taken at once as well; waiting
+for a change that never comes would step the tick on zero torque after lockstep_timeout.
 A watchdog that is not ACTIVE (ramp, FAULT), or a command whose joints are not in the sim's
 order, falls back on timing: the first output that differs from the one before the
 answer, or ``fallback_outputs`` outputs after it. Ticks decided without the predicted value
@@ -74,6 +77,9 @@ class LockstepGate:
         """Ticks answered by the command as an ACTIVE watchdog's safety rule altered it."""
         self._policy_stamp: Optional[Hashable] = None
         self._expected: Optional[np.ndarray] = None
+        self._previous: Optional[np.ndarray] = None
+        """The previous state's answer, as expected (None: none, or not predicted)."""
+        self._target = False
         self._outputs_at_answer = 0
         self._torque_at_answer: Optional[np.ndarray] = None
         self._outputs_at_state = 0
@@ -84,14 +90,18 @@ class LockstepGate:
         self.torque = torque
         self.outputs += 1
 
-    def policy(self, stamp: Hashable, expected: Optional[np.ndarray] = None) -> None:
+    def policy(self, stamp: Hashable, expected: Optional[np.ndarray] = None,
+               target: bool = False) -> None:
         """Record the policy's command for the state stamped ``stamp``.
 
         :param expected: the hardware command it becomes when passed on unaltered
             (:func:`passed_through`, :func:`passed_through_target`); None when unknown.
+        :param target: a position target, which a safety rule alters by its value alone
+            (a torque's soft-limit cut also depends on the joint state).
         """
         self._policy_stamp = stamp
         self._expected = expected
+        self._target = target
         self._outputs_at_answer = self.outputs
         self._torque_at_answer = self.torque
 
@@ -105,7 +115,7 @@ class LockstepGate:
         self._outputs_at_state = self.outputs
         self._torque_at_state = self.torque
         self._policy_stamp = None
-        self._expected = None
+        self._previous, self._expected = self._expected, None
 
     def answered(self, stamp: Hashable) -> bool:
         """Tell whether the policy has answered the state stamped ``stamp`` (its command)."""
@@ -127,7 +137,9 @@ class LockstepGate:
         if active and self._expected is not None:
             # Still the output from before the state: the watchdog has not taken the answer
             # in yet, so wait. Another one: the answer as a safety rule altered it.
-            altered = self._output_differs_from(self._torque_at_state)
+            altered = self._output_differs_from(self._torque_at_state) or (
+                self._target and self.torque is not None and self._previous is not None
+                and np.array_equal(self._expected, self._previous))
             self.altered += altered
             return altered
         n = self.outputs - self._outputs_at_answer

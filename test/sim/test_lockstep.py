@@ -140,3 +140,36 @@ def test_answered_tells_the_policy_command_for_a_state_apart_from_the_hardware()
     assert not gate.answered('t1')
     gate.policy('t1', None)
     assert gate.answered('t1') and not gate.ready('t1', True, active=True)
+
+
+def test_a_clamped_target_repeating_the_previous_answer_is_taken_from_the_output_before():
+    # A held state answered again with the same target, which the watchdog clamps: the output
+    # before the state already is that answer, and no other will come.
+    gate = LockstepGate()
+    target, clamped = np.array([0.3, -0.9]), np.array([0.3, -0.5])
+    gate.state_published()
+    gate.policy('t0', passed_through_target(target), target=True)
+    gate.hardware(clamped)
+    assert gate.ready('t0', True, active=True) and gate.altered == 1
+    gate.state_published()
+    gate.policy('t1', passed_through_target(target.copy()), target=True)
+    assert gate.ready('t1', True, active=True) and (gate.altered, gate.timed) == (2, 0)
+    # A new target: the old output is not its answer, whatever it is clamped to.
+    gate.state_published()
+    gate.policy('t2', passed_through_target([0.2, -0.9]), target=True)
+    assert not gate.ready('t2', True, active=True)
+    gate.hardware(np.array([0.2, -0.5]))
+    assert gate.ready('t2', True, active=True) and gate.altered == 3
+    # A torque's alteration depends on the joint state too: a repeated torque is waited for.
+    gate.state_published()
+    gate.policy('t3', passed_through([0.2, -0.5], np.ones(2)))
+    gate.state_published()
+    gate.policy('t4', passed_through([0.2, -0.5], np.ones(2)))
+    gate.hardware(np.array([0.2, -0.5]))
+    assert gate.ready('t4', True, active=True)      # equal to the expected: no rule bound
+    gate.state_published()
+    gate.policy('t5', np.array([0.2, -0.9]))
+    gate.hardware(np.array([0.2, -0.5]))
+    gate.state_published()
+    gate.policy('t6', np.array([0.2, -0.9]))
+    assert not gate.ready('t6', True, active=True)
