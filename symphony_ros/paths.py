@@ -91,7 +91,7 @@ def default_policy_path() -> str:
     return share_path('models', DEFAULT_POLICY, must_exist=False)
 
 
-def policy_for(path: str, robot: str) -> str:
+def policy_for(path: Optional[str], robot: str) -> str:
     """Return ``path``, or when empty the policy shipped for ``robot``.
 
     A deploy that names only its robot gets that robot's policy: the humanoid's would fail

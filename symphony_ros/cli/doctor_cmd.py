@@ -106,7 +106,7 @@ def check_policy(path: Optional[str], robot: str) -> Check:
     from ..policy.errors import PolicyError
     from ..robot.description import get_robot
     try:
-        path = policy_for(path or '', robot)
+        path = policy_for(path, robot)
         loop = PolicyLoop(path, get_robot(robot))
     except (DeployError, PolicyError, ValueError, KeyError, OSError) as exc:
         return Check('policy', FAIL, str(exc), 'symphony export RUN_DIR -o FILE.onnx')
@@ -123,7 +123,7 @@ def check_stress(path: Optional[str], robot: str, target: str) -> Check:
     from ..policy.runtime import OnnxPolicy
     from ..stress.gate import deploy_warning
     try:
-        path = policy_for(path or '', robot)
+        path = policy_for(path, robot)
         stress = OnnxPolicy(path).contract.stress
     except (PolicyError, ValueError, KeyError, OSError) as exc:
         return Check('stress gate', WARN, f'skipped: {str(exc).splitlines()[0]}')
