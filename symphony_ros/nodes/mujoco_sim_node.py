@@ -81,13 +81,16 @@ class MujocoSimNode(Node):
         """Timer ticks per control period: a torque-driven PD robot steps per physics step."""
         self._substep = 0
         if self._position:
-            self.create_subscription(Float64MultiArray, topics.POSITION_COMMANDS,
-                                     self._on_command, COMMAND_QOS)
-            self.create_subscription(Float64MultiArray, topics.PD_GAINS, self._on_gains,
-                                     COMMAND_QOS)
+            hardware = [self.create_subscription(Float64MultiArray, topics.POSITION_COMMANDS,
+                                                 self._on_command, COMMAND_QOS),
+                        self.create_subscription(Float64MultiArray, topics.PD_GAINS,
+                                                 self._on_gains, COMMAND_QOS)]
         else:
-            self.create_subscription(Float64MultiArray, topics.EFFORT_COMMANDS,
-                                     self._on_command, COMMAND_QOS)
+            hardware = [self.create_subscription(Float64MultiArray, topics.EFFORT_COMMANDS,
+                                                 self._on_command, COMMAND_QOS)]
+        self._heard_topics = [self.pub_js.topic_name] + [s.topic_name for s in hardware] + [
+            self.resolve_topic_name(topics.COMMAND)]
+        """What await_subscriber must hear: the state, the commands in (the reward below)."""
         self.create_service(Trigger, '~/reset', self._on_reset)
         self._velocity = self.session.velocity
         self._cmd_fixed = self.session.cmd_fixed
@@ -100,6 +103,7 @@ class MujocoSimNode(Node):
         self.done = threading.Event()
         self.pub_reward = self.create_publisher(Float64, topics.SIM_REWARD, 100)
         self.pub_return = self.create_publisher(Float64, topics.SIM_EPISODE_RETURN, 10)
+        self._heard_topics.append(self.pub_reward.topic_name)
         self.lockstep = self.cfg.timing == 'lockstep'
         self.gate = LockstepGate()
         self.gantry = Gantry(self._now, rearm=bool(self.cfg.watchdog))
@@ -300,9 +304,12 @@ class MujocoSimNode(Node):
         name = self.cfg.await_subscriber
         if not name or self._heard:
             return True
-        missing = [p.topic_name for p in (self.pub_js, self.pub_reward)
-                   if not any(i.node_name == name
-                              for i in self.get_subscriptions_info_by_topic(p.topic_name))]
+        # A command topic nobody publishes yet is no recorder's to hear; the sim's own are.
+        missing = [t for t in self._heard_topics
+                   if (t in (self.pub_js.topic_name, self.pub_reward.topic_name)
+                       or self.count_publishers(t) > 0)
+                   and not any(i.node_name == name
+                               for i in self.get_subscriptions_info_by_topic(t))]
         self._heard = not missing
         if missing and not self._said_waiting:
             self._said_waiting = True

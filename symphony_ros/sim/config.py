@@ -61,9 +61,9 @@ class SimConfig:
     (the deploy graph sets it)."""
     await_subscriber: str = ''
     """With wait_for_active: also hold until the node of this name subscribes to the sim's
-    joint states and reward, so it hears the run from its first step (the deploy graph's
-    recorder with record:=true: a bag that misses the start scores a different return).
-    Empty: do not wait."""
+    joint states and reward and to the commands it takes in (those published yet), so it
+    hears the run from its first step (the deploy graph's recorder with record:=true: a bag
+    that misses the start scores a different return). Empty: do not wait."""
     watchdog: str = 'watchdog_node'
     """Node name of the watchdog whose ~/reset the sim calls after it resets a fallen robot
     (a fall latches the watchdog's tilt FAULT; auto_arm then re-arms it), and whose ~/disarm

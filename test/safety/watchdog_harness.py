@@ -20,7 +20,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import (
+    ExternalShutdownException, ShutdownException, SingleThreadedExecutor)
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import Imu, JointState
@@ -143,14 +144,24 @@ class Driver:
         n.create_timer(1.0 / command_hz, self._publish_command)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(n)
+        self._closing = False
+        self.spin_errors: List[str] = []
+        """Exceptions the spin thread's callbacks raised (it spins on)."""
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # context shut down at teardown
-            pass
+        # One failing callback (a publisher the test destroyed under a timer's feet) must not
+        # end the thread: every later output, state and service answer would stop with it.
+        while self.node.context.ok() and not self._closing:
+            try:
+                self.executor.spin_once(timeout_sec=0.1)
+            except (ExternalShutdownException, ShutdownException):
+                return
+            except Exception as exc:  # kept for the failure message
+                if self._closing or not self.node.context.ok():
+                    return
+                self.spin_errors.append(repr(exc))
 
     def _on_output(self, msg: Float64MultiArray) -> None:
         self.outputs.append((time.monotonic(), np.array(msg.data)))
@@ -218,7 +229,9 @@ class Driver:
         future = client.call_async(Trigger.Request())
         deadline = time.monotonic() + timeout
         while not future.done():
-            assert time.monotonic() < deadline, f'{service} did not answer'
+            assert time.monotonic() < deadline, (
+                f'{service} did not answer (driver thread alive: {self._thread.is_alive()}, '
+                f'its callbacks raised: {self.spin_errors[-3:]})')
             time.sleep(0.001)
         time.sleep(0.02)  # an operator's pace: callers poll with this in a loop
         return future.result().success, future.result().message
@@ -268,6 +281,7 @@ class Driver:
 
     def close(self) -> None:
         """Stop spinning and destroy the node."""
+        self._closing = True
         self.executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
 
