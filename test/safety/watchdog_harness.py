@@ -250,7 +250,9 @@ class Driver:
             if time.monotonic() > deadline:
                 raise AssertionError(f'timed out after {timeout} s waiting for {what}; '
                                      f'state {self.state!r}')
-            time.sleep(0.0005)
+            # Times come from the arrival stamps the spin thread takes, not from this poll:
+            # polling slower leaves that thread the GIL on a loaded machine.
+            time.sleep(0.002)
 
     def state_since(self, t0: float, prefix: str, timeout: float) -> float:
         """Arrival time of the first state message starting with prefix after t0."""
