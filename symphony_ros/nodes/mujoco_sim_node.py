@@ -88,9 +88,9 @@ class MujocoSimNode(Node):
         else:
             hardware = [self.create_subscription(Float64MultiArray, topics.EFFORT_COMMANDS,
                                                  self._on_command, COMMAND_QOS)]
-        self._heard_topics = [self.pub_js.topic_name] + [s.topic_name for s in hardware] + [
+        self._commands_in = [s.topic_name for s in hardware] + [
             self.resolve_topic_name(topics.COMMAND)]
-        """What await_subscriber must hear: the state, the commands in (the reward below)."""
+        """Command topics await_subscriber must hear once published (beside the sim's own)."""
         self.create_service(Trigger, '~/reset', self._on_reset)
         self._velocity = self.session.velocity
         self._cmd_fixed = self.session.cmd_fixed
@@ -103,9 +103,8 @@ class MujocoSimNode(Node):
         self.done = threading.Event()
         self.pub_reward = self.create_publisher(Float64, topics.SIM_REWARD, 100)
         self.pub_return = self.create_publisher(Float64, topics.SIM_EPISODE_RETURN, 10)
-        self._heard_topics.append(self.pub_reward.topic_name)
         self.lockstep = self.cfg.timing == 'lockstep'
-        self.gate = LockstepGate()
+        self.gate = LockstepGate(targets=self._position)
         self.gantry = Gantry(self._now, rearm=bool(self.cfg.watchdog))
         self._heard = self._said_waiting = False
         """The awaited subscriber (await_subscriber) was seen; its wait was logged."""
@@ -185,8 +184,7 @@ class MujocoSimNode(Node):
                 self.session.take_policy_targets(
                     target if ordered and target.shape == (len(self._names),) else None)
             if self.lockstep:
-                self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec), expected,
-                                 target=self._position)
+                self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec), expected)
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         if self._cmd_fixed is not None:
@@ -305,11 +303,10 @@ class MujocoSimNode(Node):
         if not name or self._heard:
             return True
         # A command topic nobody publishes yet is no recorder's to hear; the sim's own are.
-        missing = [t for t in self._heard_topics
-                   if (t in (self.pub_js.topic_name, self.pub_reward.topic_name)
-                       or self.count_publishers(t) > 0)
-                   and not any(i.node_name == name
-                               for i in self.get_subscriptions_info_by_topic(t))]
+        wanted = [self.pub_js.topic_name, self.pub_reward.topic_name] + [
+            t for t in self._commands_in if self.count_publishers(t) > 0]
+        missing = [t for t in wanted if not any(
+            i.node_name == name for i in self.get_subscriptions_info_by_topic(t))]
         self._heard = not missing
         if missing and not self._said_waiting:
             self._said_waiting = True

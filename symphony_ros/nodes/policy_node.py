@@ -52,7 +52,9 @@ class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__('policy_node')
         self.cfg = declare_config(self, PolicyNodeConfig)
-        self.loop = PolicyLoop(self.cfg.resolved_policy_path(), get_robot(self.cfg.robot))
+        self.policy_path = self.cfg.resolved_policy_path()
+        """The policy file loaded (policy_path, or the one shipped for the robot)."""
+        self.loop = PolicyLoop(self.policy_path, get_robot(self.cfg.robot))
         self.dt = self.loop.robot.control_dt
         self._on_state = self.cfg.lockstep or self.cfg.act_on_state
         """Act when a state arrives, not on a timer."""
@@ -90,13 +92,13 @@ class PolicyNode(Node):
         c = self.loop.policy.contract
         mode = ('lockstep' if self.cfg.lockstep else 'on each state' if self._on_state
                 else 'timer')
-        self.get_logger().info(f'policy {self.cfg.resolved_policy_path()}: obs '
+        self.get_logger().info(f'policy {self.policy_path}: obs '
                                f'{c.observation.name} ({c.obs_dim}), {c.act_dim} joints '
                                f'({self.loop.output}), dt {self.dt:.4f} s, {mode}'
                                + (f', command from {self.cmd_vel.topic}' if self.cmd_vel
                                   else ''))
         # Once, at start-up: the last moment before hardware to say the policy is unchecked.
-        gate = deploy_warning(self.cfg.resolved_policy_path(), c.stress, self.cfg.deploy_target)
+        gate = deploy_warning(self.policy_path, c.stress, self.cfg.deploy_target)
         if gate:
             self.get_logger().warning(str(gate))
 

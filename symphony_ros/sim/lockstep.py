@@ -65,9 +65,14 @@ class LockstepGate:
     """Track hardware and policy commands; tell when the current state has been answered."""
 
     def __init__(self, fallback_outputs: int = FALLBACK_OUTPUTS,
-                 plain_outputs: int = PLAIN_OUTPUTS) -> None:
-        """Set how many outputs count as an answer when its value is not predicted."""
+                 plain_outputs: int = PLAIN_OUTPUTS, targets: bool = False) -> None:
+        """Set how many outputs count as an answer when its value is not predicted.
+
+        :param targets: the commands are position targets, which a safety rule alters by
+            their value alone (a torque's soft-limit cut also depends on the joint state).
+        """
         self.fallback_outputs, self.plain_outputs = fallback_outputs, plain_outputs
+        self.targets = targets
         self.outputs = 0
         self.torque: Optional[np.ndarray] = None
         """The newest hardware command (None: none yet, or a malformed one)."""
@@ -79,7 +84,6 @@ class LockstepGate:
         self._expected: Optional[np.ndarray] = None
         self._previous: Optional[np.ndarray] = None
         """The previous state's answer, as expected (None: none, or not predicted)."""
-        self._target = False
         self._outputs_at_answer = 0
         self._torque_at_answer: Optional[np.ndarray] = None
         self._outputs_at_state = 0
@@ -90,18 +94,14 @@ class LockstepGate:
         self.torque = torque
         self.outputs += 1
 
-    def policy(self, stamp: Hashable, expected: Optional[np.ndarray] = None,
-               target: bool = False) -> None:
+    def policy(self, stamp: Hashable, expected: Optional[np.ndarray] = None) -> None:
         """Record the policy's command for the state stamped ``stamp``.
 
         :param expected: the hardware command it becomes when passed on unaltered
             (:func:`passed_through`, :func:`passed_through_target`); None when unknown.
-        :param target: a position target, which a safety rule alters by its value alone
-            (a torque's soft-limit cut also depends on the joint state).
         """
         self._policy_stamp = stamp
         self._expected = expected
-        self._target = target
         self._outputs_at_answer = self.outputs
         self._torque_at_answer = self.torque
 
@@ -138,7 +138,7 @@ class LockstepGate:
             # Still the output from before the state: the watchdog has not taken the answer
             # in yet, so wait. Another one: the answer as a safety rule altered it.
             altered = self._output_differs_from(self._torque_at_state) or (
-                self._target and self.torque is not None and self._previous is not None
+                self.targets and self.torque is not None and self._previous is not None
                 and np.array_equal(self._expected, self._previous))
             self.altered += altered
             return altered

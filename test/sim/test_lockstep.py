@@ -145,22 +145,23 @@ def test_answered_tells_the_policy_command_for_a_state_apart_from_the_hardware()
 def test_a_clamped_target_repeating_the_previous_answer_is_taken_from_the_output_before():
     # A held state answered again with the same target, which the watchdog clamps: the output
     # before the state already is that answer, and no other will come.
-    gate = LockstepGate()
+    gate = LockstepGate(targets=True)
     target, clamped = np.array([0.3, -0.9]), np.array([0.3, -0.5])
     gate.state_published()
-    gate.policy('t0', passed_through_target(target), target=True)
+    gate.policy('t0', passed_through_target(target))
     gate.hardware(clamped)
     assert gate.ready('t0', True, active=True) and gate.altered == 1
     gate.state_published()
-    gate.policy('t1', passed_through_target(target.copy()), target=True)
+    gate.policy('t1', passed_through_target(target.copy()))
     assert gate.ready('t1', True, active=True) and (gate.altered, gate.timed) == (2, 0)
     # A new target: the old output is not its answer, whatever it is clamped to.
     gate.state_published()
-    gate.policy('t2', passed_through_target([0.2, -0.9]), target=True)
+    gate.policy('t2', passed_through_target([0.2, -0.9]))
     assert not gate.ready('t2', True, active=True)
     gate.hardware(np.array([0.2, -0.5]))
     assert gate.ready('t2', True, active=True) and gate.altered == 3
     # A torque's alteration depends on the joint state too: a repeated torque is waited for.
+    gate = LockstepGate()
     gate.state_published()
     gate.policy('t3', passed_through([0.2, -0.5], np.ones(2)))
     gate.state_published()
