@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from ..policy.errors import PolicyError
     from ..policy.runtime import OnnxPolicy
     from ..robot import get_robot
+    from ..robot.velocity_env import format_commands
     from ..stress import conditions as table
     from ..stress import ros
     from ..stress.gate import default_report_dir
@@ -99,11 +100,12 @@ def run(args: argparse.Namespace) -> int:
         bar = tqdm(total=len(names) * args.episodes, unit='episode', file=sys.stderr,
                    desc='stress --ros' if args.ros else 'stress')
     t0 = clock()
+    ranges = (c.task or {}).get('command_ranges')
+    commands = format_commands(ranges) if ranges else ''
     try:
         if args.ros:
-            runs = _through_ros(args, robot, names, out, bar)
+            runs = _through_ros(args, robot, names, out, bar, commands)
         else:
-            ranges = (c.task or {}).get('command_ranges')
             job = Job(os.path.abspath(args.policy), env_id, c.observation.name,
                       args.robot or entry.robot, args.seed, args.max_steps or None,
                       {k: tuple(v) for k, v in ranges.items()} if ranges else None)
@@ -133,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
               'seed_offset': EVAL_SEED_OFFSET, 'episodes': args.episodes,
               'max_steps': args.max_steps or None, 'workers': workers, 'wall_s': wall,
               'trained_under': _trained_text(c, trained),
+              'ros_commands': commands if args.ros else None,
               'conditions': conds,
               'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope),
               'latency': table.latency_budget({n: s['fall_rate'] for n, s in conds.items()},
@@ -188,10 +191,11 @@ def _fit_pushes(args: argparse.Namespace, names: List[str], dt: float) -> List[s
 
 
 def _through_ros(args: argparse.Namespace, robot, names: List[str], out: str,
-                 bar) -> Dict[str, Dict]:
+                 bar, commands: str) -> Dict[str, Dict]:
     """Run each condition's deploy graph in turn; its log goes to ``out/ros/<name>.log``.
 
     Every graph is checked with the nodes' own parameter rules before the first starts.
+    ``commands``: a velocity policy's ranges, which the sim draws its commands from.
     """
     from ..core.evaluation import EVAL_SEED_OFFSET
     from ..stress import ros
@@ -200,14 +204,15 @@ def _through_ros(args: argparse.Namespace, robot, names: List[str], out: str,
     seed = args.seed + EVAL_SEED_OFFSET     # the in-process matrix's initial states
     for n in names:
         check_node_parameters(ros.graph(policy, robot, n, args.episodes, seed,
-                                        args.max_steps or None, 'check'))
+                                        args.max_steps or None, 'check', commands))
     logs = os.path.join(out, 'ros')
     os.makedirs(logs, exist_ok=True)
     runs = {}
     for n in names:
         runs[n] = ros.run_condition(policy, robot, n, args.episodes, seed,
                                     args.max_steps or None, os.path.join(logs, f'{n}.log'),
-                                    progress=bar.update if bar else None)
+                                    progress=bar.update if bar else None,
+                                    commands=commands)
         if not runs[n]['complete']:
             print(f'{n}: {len(runs[n]["rows"])} of {args.episodes} episodes finished (graph '
                   f'status {runs[n]["graph_status"]}, {runs[n]["wall_s"]:.0f} s); see '

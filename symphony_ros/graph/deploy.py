@@ -59,7 +59,12 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
                   'episodes (0: no limit)', type=int),
         LaunchArg('cmd_vel', '', 'robot:=sim only. vx,vy,wz: the sim publishes this velocity '
                   'command on cmd_vel with every state, as a teleop would, and scores the '
-                  'robot against it (empty: none; send your own on cmd_vel)'),
+                  'robot against it; random: commands drawn as in training, a new one each '
+                  'episode and every resample_steps, from seed (empty: none; send your own on '
+                  'cmd_vel)'),
+        LaunchArg('cmd_vel_ranges', '', 'robot:=sim, cmd_vel:=random only. What the sim draws, '
+                  'as symphony train --commands: lin_vel_x=lo:hi,lin_vel_y=lo:hi,yaw_rate=lo:hi,'
+                  'standing_fraction=f (empty: the robot file\'s velocity task)'),
         LaunchArg('command_delay', '0.0', 'robot:=sim, timing:=realtime only. s between a '
                   'command reaching the sim and its motors applying it (a real robot\'s '
                   'latency; symphony stress --ros sets it)', type=float),
@@ -237,6 +242,22 @@ def _record_dir(values: Values) -> str:
     return values['record_dir'] or time.strftime('bags/deploy_%Y%m%d_%H%M%S')
 
 
+def _own_command(cmd_vel: str, ranges: str) -> Dict[str, str]:
+    """Return the sim's parameters for its own velocity command, checked.
+
+    :raises GraphArgError: naming the argument: a cmd_vel that is neither vx,vy,wz nor
+        random, or ranges that are malformed or given without cmd_vel:=random.
+    """
+    from ..sim.config import SimConfig
+    cfg = SimConfig(cmd_vel=cmd_vel, cmd_vel_ranges=ranges)
+    for arg, check in (('cmd_vel', cfg.velocity_command), ('cmd_vel_ranges', cfg.command_draws)):
+        try:
+            check()
+        except ValueError as exc:
+            raise GraphArgError(f'{arg}:={getattr(cfg, arg)}: {exc}') from None
+    return {k: v for k, v in (('cmd_vel', cmd_vel), ('cmd_vel_ranges', ranges)) if v}
+
+
 def deploy_entities(values: Values) -> List[Entity]:
     """Every entity of the deploy graph, each with the condition that selects it."""
     extra = mode_parameters(values)
@@ -251,13 +272,7 @@ def deploy_entities(values: Values) -> List[Entity]:
                   **extra.get('mujoco_sim_node', {})}
     if values['seed'] is not None:
         sim_params['seed'] = values['seed']
-    if values['cmd_vel']:
-        from ..sim.config import SimConfig
-        try:
-            SimConfig(cmd_vel=values['cmd_vel']).velocity_command()
-        except ValueError as exc:
-            raise GraphArgError(f'cmd_vel:={values["cmd_vel"]}: {exc}') from None
-        sim_params['cmd_vel'] = values['cmd_vel']
+    sim_params.update(_own_command(values['cmd_vel'], values['cmd_vel_ranges']))
     if values['command_delay']:
         sim_params['command_delay'] = values['command_delay']
     if values['push_velocity']:

@@ -7,7 +7,8 @@ symphony/sim/reward per step and symphony/sim/episode_return per finished episod
 time limit), logged as well. A velocity-task robot (the G1) is scored by the task's own
 terms against the velocity command on cmd_vel (clipped and timed out as policy_node takes
 it) and the policy's action on symphony/command; its episode lines add the RMS tracking
-errors. With ``cmd_vel`` set the sim publishes that command itself, as a teleop would.
+errors. With ``cmd_vel`` set the sim publishes that command itself, as a teleop would, or
+draws one as training does (``cmd_vel random``).
 Topic names are relative (graph/topics); stepping, scoring, episodes and stamps live in
 :class:`symphony_ros.sim.session.SimSession`, the hold-until-ACTIVE and re-arm rules in
 :class:`symphony_ros.sim.gantry.Gantry`. ``command_delay`` holds each command that long
@@ -93,9 +94,9 @@ class MujocoSimNode(Node):
         """Command topics await_subscriber must hear once published (beside the sim's own)."""
         self.create_service(Trigger, '~/reset', self._on_reset)
         self._velocity = self.session.velocity
-        self._cmd_fixed = self.session.cmd_fixed
+        self._own = self.session.own
         self.pub_cmd_vel = (self.create_publisher(Twist, topics.CMD_VEL, 10)
-                            if self._cmd_fixed is not None else None)
+                            if self._own is not None else None)
         if self._velocity:
             self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel, 10)
             if self.session.cmd_problem:
@@ -132,7 +133,8 @@ class MujocoSimNode(Node):
                else '')
             + (f', base kicks of {self.cfg.push_velocity:g} m/s every '
                f'{self.cfg.push_interval_min:g}-{self.cfg.push_interval_max:g} s'
-               if self.cfg.push_velocity else ''))
+               if self.cfg.push_velocity else '')
+            + (f'; {self._own.describe()}' if self._own is not None else ''))
 
     @property
     def episodes(self) -> List[EpisodeResult]:
@@ -187,7 +189,7 @@ class MujocoSimNode(Node):
                 self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec), expected)
 
     def _on_cmd_vel(self, msg: Twist) -> None:
-        if self._cmd_fixed is not None:
+        if self._own is not None:
             return      # scored against its own command (an echo of it, or another sender)
         with self._lock:
             problem = self.session.cmd_vel.update(msg.linear.x, msg.linear.y, msg.angular.z)
@@ -230,7 +232,7 @@ class MujocoSimNode(Node):
         else:
             stamp = self.get_clock().now().to_msg()
         if self.pub_cmd_vel is not None:
-            vx, vy, wz = self._cmd_fixed
+            vx, vy, wz = (float(v) for v in self._own.value)
             twist = Twist()
             twist.linear.x, twist.linear.y, twist.angular.z = vx, vy, wz
             self.pub_cmd_vel.publish(twist)

@@ -130,6 +130,11 @@ def parse_commands(text: str, where: str = '--commands') -> Dict[str, Any]:
     return out
 
 
+def format_commands(ranges: Dict[str, Iterable[float]]) -> str:
+    """Return command ranges (a contract's ``command_ranges``) as `parse_commands` reads them."""
+    return ','.join(f'{k}={float(lo)!r}:{float(hi)!r}' for k, (lo, hi) in ranges.items())
+
+
 def _check_shares(standing: float, turning: float, where: str) -> None:
     """Refuse shares of standing and turning commands that add up to more than every command.
 
@@ -138,6 +143,33 @@ def _check_shares(standing: float, turning: float, where: str) -> None:
     if standing + turning > 1.0:
         raise ValueError(f'{where}: standing_fraction {standing:g} + turning_fraction '
                          f'{turning:g} add up to more than 1')
+
+
+def draw_command(task: 'VelocityTask', rng: np.random.Generator) -> np.ndarray:
+    """Return a velocity command (vx m/s, vy m/s, yaw rate rad/s) drawn as training draws.
+
+    A ``standing_fraction`` share is zero, a ``turning_fraction`` share turns in place (a yaw
+    rate of at least half the range's largest magnitude, no linear velocity), the rest is
+    uniform in each range. The sim node's ``cmd_vel random`` draws with this too, so a policy
+    meets the same commands through the deploy graph as in training and in-process stress.
+    """
+    u = rng.uniform()
+    if u < task.standing_fraction:
+        return np.zeros(3)
+    if u < task.standing_fraction + task.turning_fraction:
+        return np.array([0.0, 0.0, _turning_rate(task.yaw_rate, rng)])
+    return np.array([rng.uniform(*task.lin_vel_x), rng.uniform(*task.lin_vel_y),
+                     rng.uniform(*task.yaw_rate)])
+
+
+def _turning_rate(yaw_rate: Tuple[float, float], rng: np.random.Generator) -> float:
+    """Return a yaw rate to turn in place: at least half the range's largest magnitude."""
+    lo, hi = yaw_rate
+    half = max(abs(lo), abs(hi)) / 2
+    # Each way (sign, how far the range reaches) that reaches half; one always does.
+    ways = [(side, edge) for side, edge in ((1.0, hi), (-1.0, -lo)) if edge >= half]
+    side, edge = ways[int(rng.integers(len(ways)))]
+    return side * float(rng.uniform(half, edge))
 
 
 def commands_note(task: 'VelocityTask') -> str:
@@ -348,24 +380,7 @@ class VelocityEnv(gym.Env):
 
     # ---- commands -------------------------------------------------------------------------
     def _draw_command(self) -> None:
-        t, rng = self.task, self.np_random
-        u = rng.uniform()
-        if u < t.standing_fraction:
-            self.command[:] = 0.0
-        elif u < t.standing_fraction + t.turning_fraction:
-            self.command[:] = (0.0, 0.0, self._turning_rate(rng))
-        else:
-            self.command[:] = (rng.uniform(*t.lin_vel_x), rng.uniform(*t.lin_vel_y),
-                               rng.uniform(*t.yaw_rate))
-
-    def _turning_rate(self, rng: np.random.Generator) -> float:
-        """Return a yaw rate to turn in place: at least half the range's largest magnitude."""
-        lo, hi = self.task.yaw_rate
-        half = max(abs(lo), abs(hi)) / 2
-        # Each way (sign, how far the range reaches) that reaches half; one always does.
-        ways = [(side, edge) for side, edge in ((1.0, hi), (-1.0, -lo)) if edge >= half]
-        side, edge = ways[int(rng.integers(len(ways)))]
-        return side * float(rng.uniform(half, edge))
+        self.command[:] = draw_command(self.task, self.np_random)
 
     # ---- gym API --------------------------------------------------------------------------
     def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None
@@ -528,4 +543,5 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
 
 __all__ = ['COMMAND_RANGES', 'DEFAULT_WEIGHTS', 'FRACTIONS', 'GAIT_OBS_SPEC',
            'GAIT_SCALED_OBS_SPEC', 'VelocityEnv', 'VelocityTask', 'commands_note',
-           'make_velocity_env', 'parse_commands', 'parse_weights']
+           'draw_command', 'format_commands', 'make_velocity_env', 'parse_commands',
+           'parse_weights']

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ..util.fields import check_ranges, ranged
+
+RANDOM = 'random'
+"""``cmd_vel`` value for commands the sim draws itself, as training draws them."""
 
 
 @dataclass(frozen=True)
@@ -73,15 +76,27 @@ class SimConfig:
     """s; in lockstep, how long to wait for a tick's command before stepping with zero torque."""
     cmd_vel: str = ''
     """'vx,vy,wz' (m/s, m/s, rad/s): publish this velocity command on cmd_vel with every
-    state, as a teleop would (a demo, a test); the sim scores a velocity-task robot against
-    it. Empty: the sim publishes none and scores against what arrives on cmd_vel."""
+    state, as a teleop would (a demo, a test); 'random': draw the command as training does
+    (a new one at each episode start and every resample_steps of the velocity task, from the
+    seed) and publish it likewise; the sim scores a velocity-task robot against it. Empty:
+    the sim publishes none and scores against what arrives on cmd_vel."""
+    cmd_vel_ranges: str = ''
+    """With cmd_vel random: the ranges and shares to draw from, over the robot file's velocity
+    task, as symphony train's --commands (lin_vel_x=lo:hi,lin_vel_y=lo:hi,yaw_rate=lo:hi,
+    standing_fraction=f,turning_fraction=f); symphony stress --ros gives the policy's own.
+    Empty: the robot file's."""
+
+    @property
+    def random_commands(self) -> bool:
+        """Whether the sim draws its own velocity commands (``cmd_vel`` 'random')."""
+        return self.cmd_vel.strip() == RANDOM
 
     def velocity_command(self) -> Optional[Tuple[float, float, float]]:
-        """Return :attr:`cmd_vel` parsed, or None when empty.
+        """Return :attr:`cmd_vel` parsed, or None when empty or 'random'.
 
         :raises ValueError: not three finite numbers, naming the parameter.
         """
-        if not self.cmd_vel.strip():
+        if not self.cmd_vel.strip() or self.random_commands:
             return None
         try:
             values = tuple(float(v) for v in self.cmd_vel.split(','))
@@ -89,8 +104,23 @@ class SimConfig:
             values = ()
         if len(values) != 3 or not all(math.isfinite(v) for v in values):
             raise ValueError(f'cmd_vel: expected vx,vy,wz (three finite numbers, m/s and '
-                             f'rad/s), got {self.cmd_vel!r}')
+                             f'rad/s) or {RANDOM!r}, got {self.cmd_vel!r}')
         return values
+
+    def command_draws(self) -> Dict[str, Any]:
+        """Return :attr:`cmd_vel_ranges` as velocity-task settings ({} when empty).
+
+        :raises ValueError: naming the parameter: ranges without cmd_vel random, or what
+            ``--commands`` refuses (an unknown setting, an inverted range, a share outside 0..1).
+        """
+        if not self.cmd_vel_ranges.strip():
+            return {}
+        if not self.random_commands:
+            raise ValueError(f'cmd_vel_ranges: {self.cmd_vel_ranges!r} sets what the sim '
+                             f'draws, and it draws only with cmd_vel {RANDOM!r} (cmd_vel is '
+                             f'{self.cmd_vel!r})')
+        from ..robot.velocity_env import parse_commands   # mujoco: not for a launch file
+        return parse_commands(self.cmd_vel_ranges, where='cmd_vel_ranges')
 
     def __post_init__(self) -> None:
         """Refuse a field outside its declared range (ValueError naming it)."""
@@ -104,6 +134,7 @@ class SimConfig:
                 self.healthy_z_min < self.healthy_z_max):
             raise ValueError('healthy_z_min must be below healthy_z_max')
         self.velocity_command()
+        self.command_draws()
         if self.command_delay and self.timing != 'realtime':
             raise ValueError(f'command_delay: {self.command_delay} s needs timing realtime '
                              f'(in {self.timing} the sim steps on the command, not a clock)')

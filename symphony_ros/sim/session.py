@@ -9,6 +9,7 @@ so every rule here is tested without DDS; the node calls it with its lock held.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
@@ -21,6 +22,7 @@ from ..robot.velocity_reward import VelocityScore
 from .config import SimConfig
 from .delay import DelayLine
 from .episodes import EpisodeResult, EpisodeTracker, task_reward
+from .own_command import OwnCommand
 from .pushes import Pushes
 from .robot_sim import RobotSim
 
@@ -70,17 +72,22 @@ class SimSession:
         """Scored by the velocity task: needs the command and the policy's action."""
         self.action: Optional[np.ndarray] = None
         """The policy's last action, recovered from its joint targets (velocity score)."""
-        self.cmd_fixed = cfg.velocity_command()
         self.cmd_vel: Optional[VelocityCommand] = None
+        self.own: Optional[OwnCommand] = None
+        """The command the sim publishes itself (``cmd_vel`` set), or None."""
         self.law: Optional[PDLaw] = None
         self.cmd_problem = ''
         """What was wrong with the ``cmd_vel`` parameter, if anything."""
         if self.velocity:
             self.law = PDLaw(self.sim.robot)
-            self.cmd_vel = VelocityCommand(reward.task.command_ranges(), clock=clock,
+            task = dataclasses.replace(reward.task, **cfg.command_draws())
+            self.cmd_vel = VelocityCommand(task.command_ranges(), clock=clock,
                                            topic=cmd_vel_topic)
-            if self.cmd_fixed is not None:
-                self.cmd_problem = self.cmd_vel.update(*self.cmd_fixed)
+            fixed = cfg.velocity_command()
+            if fixed is not None or cfg.random_commands:
+                self.own = OwnCommand(task, cfg.seed, fixed)
+            if fixed is not None:
+                self.cmd_problem = self.cmd_vel.update(*fixed)
         self.pushes = (Pushes(cfg.push_velocity, (cfg.push_interval_min,
                                                   cfg.push_interval_max), cfg.seed)
                        if cfg.push_velocity else None)
@@ -122,8 +129,8 @@ class SimSession:
 
         Clipped to the task's ranges, zero when stale.
         """
-        if self.cmd_fixed is not None:
-            self.cmd_vel.update(*self.cmd_fixed)
+        if self.own is not None:
+            self.cmd_vel.update(*self.own.value)
         return self.cmd_vel.value()
 
     def substep(self, command: Optional[np.ndarray]) -> None:
@@ -154,6 +161,8 @@ class SimSession:
             reward, finished = self.tracker.step(state, applied, action=self.action,
                                                  command=self.velocity_command(),
                                                  data=self.sim.data)
+            if self.own is not None and finished is None:   # an episode's end draws anew
+                self.own.stepped(self.tracker.steps)
         else:
             reward, finished = self.tracker.step(state, applied)
         self.ticks += 1
@@ -190,6 +199,8 @@ class SimSession:
     def _start_episode(self, state: Optional[RobotState] = None) -> None:
         if self.pushes is not None:
             self.pushes.start(self._starts, self.sim.time)   # a fall without reset: not 0
+        if self.own is not None:
+            self.own.start(self._starts)
         self._starts += 1
         # The live data lets a velocity score read feet from the sim (others ignore it).
         self.tracker.start(state if state is not None else self.sim.state(), data=self.sim.data)

@@ -113,18 +113,22 @@ def markdown(report: Dict[str, object]) -> str:
                   'runs each part of it alone (the diagnostics of the condition table), to '
                   'find which sensor\'s noise it cannot take.', '']
     if report.get('through') == 'ros':
-        lines += _ros_lines(report['conditions'])
+        lines += _ros_lines(report['conditions'], report.get('ros_commands'))
     for p in report['plots']:
         lines.append(f'![{p}]({p})')
     return '\n'.join(lines) + '\n'
 
 
-def _ros_lines(conditions: Dict[str, Dict]) -> List[str]:
+def _ros_lines(conditions: Dict[str, Dict], commands: Optional[str]) -> List[str]:
     """Return the ``--ros`` section: how each graph ran, the delay and kicks the sim gave."""
+    steer = (f' Velocity commands: the sim drew them as training does (`cmd_vel:=random`: '
+             f'a new one each episode and every resample_steps, from the seed) from the '
+             f'policy\'s ranges `{commands}`, as the in-process conditions draw them.'
+             if commands else '')
     lines = ['Through ROS: each condition ran the deploy graph (`symphony launch deploy '
              'robot:=sim timing:=realtime`) with mujoco_sim_node\'s `command_delay` and '
              '`push_velocity`; the sim measured how long after arrival it applied the commands '
-             'and counted its kicks. Node logs in `ros/`.',
+             'and counted its kicks.' + steer + ' Node logs in `ros/`.',
              '', '| condition | command_delay (ms) | applied after arrival, median (ms) | '
              'kicks | watchdog faults | episodes finished | wall (s) | log |',
              '|---|---|---|---|---|---|---|---|']

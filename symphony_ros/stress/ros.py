@@ -27,7 +27,7 @@ from ..graph.processes import plan
 from ..graph.runner import Runner
 from ..robot.description import RobotDescription
 from ..sim.delay import APPLIED_LINE
-from ..sim.config import SimConfig
+from ..sim.config import RANDOM, SimConfig
 from ..sim.episodes import EPISODE_LINE
 from ..sim.pushes import PUSH_LINE
 from . import conditions
@@ -81,14 +81,21 @@ def push_velocity(name: str) -> float:
 
 
 def graph(policy: str, robot: RobotDescription, name: str, episodes: int, seed: int,
-          episode_steps: Optional[int], namespace: str) -> Graph:
-    """Return the deploy graph that runs condition ``name`` for ``episodes`` episodes."""
+          episode_steps: Optional[int], namespace: str, commands: str = '') -> Graph:
+    """Return the deploy graph that runs condition ``name`` for ``episodes`` episodes.
+
+    :param commands: a velocity policy's command ranges (``--commands`` form): the sim draws
+        its commands from them as training does (``cmd_vel:=random``), as the in-process
+        conditions draw from the contract's; empty: no command (a policy that takes none).
+    """
     values = {'robot': 'sim', 'timing': 'realtime', 'policy': policy,
               'robot_model': robot.name, 'episodes': str(episodes), 'seed': str(seed),
               'command_delay': repr(command_delay(name, robot)),
               'push_velocity': repr(push_velocity(name)), 'namespace': namespace}
     if episode_steps:
         values['episode_steps'] = str(episode_steps)
+    if commands:
+        values.update(cmd_vel=RANDOM, cmd_vel_ranges=commands)
     return DEPLOY(values)
 
 
@@ -119,10 +126,12 @@ class _Lines:
 
 def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int, seed: int,
                   episode_steps: Optional[int], log: str,
-                  progress: Optional[Callable[[], None]] = None) -> Dict[str, object]:
+                  progress: Optional[Callable[[], None]] = None,
+                  commands: str = '') -> Dict[str, object]:
     """Run one condition's graph until its episodes are done (or its time limit); figures.
 
     The time limit is :data:`START_S` plus three times the episodes' simulated length.
+    ``commands``: as :func:`graph`'s.
     """
     steps = episode_steps or 1000
     limit = START_S + 3 * episodes * steps * robot.control_dt
@@ -134,7 +143,7 @@ def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int
         if progress:
             progress()
     g = graph(policy, robot, name, episodes, seed, episode_steps,
-              f'symphony_stress_{os.getpid()}')
+              f'symphony_stress_{os.getpid()}', commands)
     out = _Lines(log, on_episode)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix='symphony_stress_ros_') as tmp:

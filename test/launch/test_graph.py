@@ -132,6 +132,12 @@ def test_mode_parameters():
     assert entity(gz, 'watchdog_node').parameters == {'robot': 'humanoid', 'auto_arm': True,
                                                       'use_sim_time': True}
 
+    steered = deploy_graph({'robot_model': 'g1', 'cmd_vel': 'random',
+                            'cmd_vel_ranges': 'lin_vel_x=0:0.5,yaw_rate=0'})
+    sim_params = entity(steered, 'mujoco_sim_node').parameters
+    assert (sim_params['cmd_vel'], sim_params['cmd_vel_ranges']) == (
+        'random', 'lin_vel_x=0:0.5,yaw_rate=0')
+
     rt = deploy_graph({'realtime_priority': '40'})
     # The watchdog, the last gate, runs above the policy.
     assert entity(rt, 'policy_node').parameters['realtime_priority'] == 40
@@ -197,6 +203,11 @@ def test_recorder_records_the_final_topic_names(tmp_path):
     ({'seed': 'abc'}, 'seed:=abc: expected an integer'),
     ({'record': 'yes'}, 'record:=yes: expected one of true|false'),
     ({'realtime_priority': '99'}, 'realtime_priority:=99: expected 0 to 98'),
+    ({'cmd_vel': 'fast'}, "cmd_vel:=fast: cmd_vel: expected vx,vy,wz"),
+    ({'cmd_vel': '0.5,0,0', 'cmd_vel_ranges': 'lin_vel_x=0:1'},
+     "cmd_vel_ranges:=lin_vel_x=0:1: cmd_vel_ranges: 'lin_vel_x=0:1' sets what the sim draws"),
+    ({'cmd_vel': 'random', 'cmd_vel_ranges': 'lin_vel_z=0:1'},
+     "cmd_vel_ranges:=lin_vel_z=0:1: cmd_vel_ranges 'lin_vel_z=0:1': expected setting=value"),
 ])
 def test_bad_arguments_name_the_argument(assignments, message):
     with pytest.raises(GraphArgError) as err:

@@ -37,3 +37,18 @@ def test_each_condition_sets_the_sims_delay_and_kicks(name, delay, push, tmp_pat
     assert params.get('command_delay') == (pytest.approx(delay) if delay else None)
     assert params.get('push_velocity') == push
     assert params['max_episodes'] == 2 and params['episode_steps'] == 30
+
+
+def test_a_velocity_policy_meets_commands_drawn_from_its_own_ranges(tmp_path):
+    # The in-process conditions draw from the contract's ranges; through ROS the sim does.
+    from symphony_ros.policy.runtime import OnnxPolicy
+    from symphony_ros.robot.velocity_env import format_commands, parse_commands
+    g1_policy = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    ranges = OnnxPolicy(g1_policy).contract.task['command_ranges']
+    g = ros.graph(g1_policy, get_robot('g1'), 'delay_1', 2, 0, 30, 'stress_test',
+                  format_commands(ranges))
+    sim = [p for p in plan(g, str(tmp_path), write=False) if p.name == 'mujoco_sim_node']
+    params = sim[0].parameters
+    assert params['cmd_vel'] == 'random'
+    assert parse_commands(params['cmd_vel_ranges']) == {k: tuple(v) for k, v in ranges.items()}
+    assert 'cmd_vel' not in _sim_parameters('delay_1', tmp_path)   # the humanoid takes none
