@@ -127,14 +127,7 @@ def test_g1_realtime_default_forwards_checked_targets_and_gains_to_the_sim(launc
                               got['targets'].append, 100)
     probe.create_subscription(Float64MultiArray, '/symphony/watchdog/pd_gains',
                               got['gains'].append, 100)
-    deadline = time.monotonic() + 300   # 150 ticks take 3 s; a hang fails, naming why
-    try:
-        while la.proc.poll() is None and time.monotonic() < deadline:
-            rclpy.spin_once(probe, timeout_sec=0.05)
-    finally:
-        probe.destroy_node()
-        rclpy.shutdown()
-    assert la.finish() == 0, la.text
+    _listen_until_exit(la, probe)   # 150 ticks take 3 s
     assert 'position commands -> position on /position_controller/commands' in la.text
     assert 'effort_controller' not in la.text and 'FAULT velocity_limit' not in la.text, la.text
     assert 'done: 150 steps' in la.text, la.text
@@ -168,14 +161,7 @@ def test_the_sim_steers_the_g1_with_commands_drawn_as_in_training(launcher):
     heard = []
     probe.create_subscription(
         Twist, '/cmd_vel', lambda m: heard.append((m.linear.x, m.linear.y, m.angular.z)), 100)
-    deadline = time.monotonic() + 300   # 60 lockstep ticks take seconds; a hang fails
-    try:
-        while la.proc.poll() is None and time.monotonic() < deadline:
-            rclpy.spin_once(probe, timeout_sec=0.05)
-    finally:
-        probe.destroy_node()
-        rclpy.shutdown()
-    assert la.finish() == 0, la.text
+    _listen_until_exit(la, probe)
     assert 'commands drawn on cmd_vel every 500 steps from lin_vel_x 0.2..0.6' in la.text
     assert 'done: 60 steps, 3 episodes' in la.text, la.text
     # Episode k's command is the seeded draw of episode k (a fall would start another).
@@ -188,3 +174,16 @@ def test_the_sim_steers_the_g1_with_commands_drawn_as_in_training(launcher):
     distinct = list(dict.fromkeys(heard))
     assert len(distinct) >= 3 and set(distinct) <= set(expected), (distinct, expected)
     assert distinct[:3] == expected[:3]
+
+
+def _listen_until_exit(la, probe) -> None:
+    """Spin ``probe`` until the launcher exits (5 min at most: a hang fails); it exits 0."""
+    import rclpy
+    deadline = time.monotonic() + 300
+    try:
+        while la.proc.poll() is None and time.monotonic() < deadline:
+            rclpy.spin_once(probe, timeout_sec=0.05)
+    finally:
+        probe.destroy_node()
+        rclpy.shutdown()
+    assert la.finish() == 0, la.text
