@@ -95,6 +95,8 @@ class MujocoSimNode(Node):
         self.create_service(Trigger, '~/reset', self._on_reset)
         self._velocity = self.session.velocity
         self._own = self.session.own
+        self._draws_said = 0
+        """Drawn commands logged so far (the first goes out with the start-up line)."""
         self.pub_cmd_vel = (self.create_publisher(Twist, topics.CMD_VEL, 10)
                             if self._own is not None else None)
         if self._velocity:
@@ -135,6 +137,7 @@ class MujocoSimNode(Node):
                f'{self.cfg.push_interval_min:g}-{self.cfg.push_interval_max:g} s'
                if self.cfg.push_velocity else '')
             + (f'; {self._own.describe()}' if self._own is not None else ''))
+        self._say_new_command()
 
     @property
     def episodes(self) -> List[EpisodeResult]:
@@ -246,7 +249,17 @@ class MujocoSimNode(Node):
         """Step once and score it (lock held); return the episode the step ended, if any."""
         reward, finished = self.session.advance(torque, nstep)
         self.pub_reward.publish(Float64(data=reward))
+        self._say_new_command()
         return finished
+
+    def _say_new_command(self) -> None:
+        # A drawn command changes every resample_steps and each episode: say each one, so a
+        # run's log shows what the robot was asked when it fell.
+        own = self._own
+        if own is not None and not own.fixed and own.draws != self._draws_said:
+            self._draws_said = own.draws
+            vx, vy, wz = own.value
+            self.get_logger().info(f'cmd_vel drawn: {vx:.2f} m/s, {vy:.2f} m/s, {wz:.2f} rad/s')
 
     def _conclude(self, finished: Optional[EpisodeResult]) -> None:
         """End the episode a step ended (its last state already sent), stop at the budget.
@@ -261,6 +274,7 @@ class MujocoSimNode(Node):
             self.get_logger().info(episode_line(end.ended))
         if end.fall_reset:
             self.get_logger().info(f'fall at t={time_now:.2f} s: reset')
+        self._say_new_command()     # the next episode's
         if end.reset:
             self.gantry.robot_reset()
         if end.done:

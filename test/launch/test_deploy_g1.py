@@ -164,6 +164,7 @@ def test_the_sim_steers_the_g1_with_commands_drawn_as_in_training(launcher):
     _listen_until_exit(la, probe)
     assert 'commands drawn on cmd_vel every 500 steps from lin_vel_x 0.2..0.6' in la.text
     assert 'done: 60 steps, 3 episodes' in la.text, la.text
+    assert la.text.count('cmd_vel drawn: ') >= 3, la.text     # each command logged
     # Episode k's command is the seeded draw of episode k (a fall would start another).
     draws = OwnCommand(VelocityTask(lin_vel_x=(0.2, 0.6), lin_vel_y=(0.0, 0.0),
                                     yaw_rate=(0.0, 0.0), standing_fraction=0.0), seed=3)
