@@ -130,17 +130,20 @@ def _ros_lines(conditions: Dict[str, Dict], commands: Optional[str]) -> List[str
              '`push_velocity`; the sim measured how long after arrival it applied the commands '
              'and counted its kicks.' + steer + ' Node logs in `ros/`.',
              '', '| condition | command_delay (ms) | applied after arrival, median (ms) | '
-             'kicks | watchdog faults | episodes finished | wall (s) | log |',
-             '|---|---|---|---|---|---|---|---|']
+             'kicks | tracking error RMS (m/s, rad/s) | watchdog faults | episodes finished | '
+             'wall (s) | log |',
+             '|---|---|---|---|---|---|---|---|---|']
     for name, c in conditions.items():
         r = c['ros']
         applied = r['applied']['median_ms'] if r['applied'] else None
         kicks = (f'{r["kicks"]} of {r["push_velocity"]:g} m/s'
                  if r.get('push_velocity') and r.get('kicks') is not None else '-')
         done = f'{c["episodes"]}' + ('' if r['complete'] else ' (incomplete)')
+        rms = r.get('tracking_rms')
+        track = f'{rms[0]:.3f}, {rms[1]:.3f}' if rms else '-'
         lines.append(f'| `{name}` | {r["command_delay_s"] * 1e3:.1f} | {_fmt(applied, ".1f")} '
-                     f'| {kicks} | {r["watchdog_faults"]} | {done} | {r["wall_s"]:.0f} | '
-                     f'`ros/{r["log"]}` |')
+                     f'| {kicks} | {track} | {r["watchdog_faults"]} | {done} | '
+                     f'{r["wall_s"]:.0f} | `ros/{r["log"]}` |')
     return lines + ['']
 
 

@@ -48,6 +48,8 @@ ROS_RUNNABLE = tuple(n for n, (knobs, _) in CONDITIONS.items() if _through_ros(k
 """Conditions ``--ros`` can run."""
 ROS_CONDITIONS = tuple(n for n in ROS_RUNNABLE if n not in conditions.DIAGNOSTIC)
 """Conditions ``--ros`` runs (the default set; the latency ones run when named)."""
+TRACKING = re.compile(r'tracking error RMS ([\d.]+) m/s, ([\d.]+) rad/s')
+"""The tracking part of a velocity robot's episode line (:func:`sim.episodes.episode_line`)."""
 START_S = 60.0
 """s a graph may take to start and arm before its episodes count against the time limit."""
 
@@ -124,6 +126,17 @@ class _Lines:
         self._fh.close()
 
 
+def episode_row(m: re.Match) -> Dict[str, object]:
+    """Return one episode's figures from the sim's episode line (an :data:`EPISODE_LINE` match).
+
+    A velocity robot's line adds its RMS tracking errors (m/s, rad/s); None for others.
+    """
+    track = TRACKING.search(m.string)
+    return {'return': float(m.group(2)), 'steps': int(m.group(3)),
+            'fell': m.group(4) == 'fall',
+            'tracking_rms': [float(track.group(1)), float(track.group(2))] if track else None}
+
+
 def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int, seed: int,
                   episode_steps: Optional[int], log: str,
                   progress: Optional[Callable[[], None]] = None,
@@ -138,8 +151,7 @@ def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int
     rows: List[Dict[str, object]] = []
 
     def on_episode(m: re.Match) -> None:
-        rows.append({'return': float(m.group(2)), 'steps': int(m.group(3)),
-                     'fell': m.group(4) == 'fall'})
+        rows.append(episode_row(m))
         if progress:
             progress()
     g = graph(policy, robot, name, episodes, seed, episode_steps,
@@ -192,6 +204,7 @@ def summarise(run: Dict[str, object]) -> Dict[str, object]:
     """
     rows = run['rows']
     returns = np.array([r['return'] for r in rows]) if rows else np.zeros(0)
+    tracked = [r['tracking_rms'] for r in rows if r.get('tracking_rms')]
     return {'episodes': len(rows), 'falls': int(sum(r['fell'] for r in rows)),
             'fall_rate': float(np.mean([r['fell'] for r in rows])) if rows else 1.0,
             'return_mean': float(returns.mean()) if rows else float('nan'),
@@ -199,6 +212,8 @@ def summarise(run: Dict[str, object]) -> Dict[str, object]:
             'steps_mean': float(np.mean([r['steps'] for r in rows])) if rows else 0.0,
             'tracking_error': None, 'torque_saturation': None, 'min_joint_margin': None,
             'command_jitter': None,
-            'ros': {k: run[k] for k in ('command_delay_s', 'applied', 'push_velocity',
-                                        'kicks', 'watchdog_faults', 'wall_s', 'complete',
-                                        'graph_status', 'log')}}
+            'ros': {**{k: run[k] for k in ('command_delay_s', 'applied', 'push_velocity',
+                                           'kicks', 'watchdog_faults', 'wall_s', 'complete',
+                                           'graph_status', 'log')},
+                    # The sim's own figure: RMS over each episode's steps, then the mean.
+                    'tracking_rms': np.mean(tracked, axis=0).tolist() if tracked else None}}

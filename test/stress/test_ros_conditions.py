@@ -52,3 +52,25 @@ def test_a_velocity_policy_meets_commands_drawn_from_its_own_ranges(tmp_path):
     assert params['cmd_vel'] == 'random'
     assert parse_commands(params['cmd_vel_ranges']) == {k: tuple(v) for k, v in ranges.items()}
     assert 'cmd_vel' not in _sim_parameters('delay_1', tmp_path)   # the humanoid takes none
+
+
+def test_the_sims_tracking_errors_reach_the_ros_report():
+    from symphony_ros.sim.episodes import EPISODE_LINE, EpisodeResult, episode_line
+    from symphony_ros.stress.report import _ros_lines
+    lines = [f'[mujoco_sim_node] [INFO] [1.0] [sim]: {episode_line(e)}' for e in (
+        EpisodeResult(0, 900.0, 500, False, (0.1, 0.5)),
+        EpisodeResult(1, 300.0, 120, True, (0.3, 0.9)))]
+    rows = [ros.episode_row(EPISODE_LINE.search(line)) for line in lines]
+    assert [r['fell'] for r in rows] == [False, True]
+    assert rows[1]['tracking_rms'] == [0.3, 0.9]
+    run = {'rows': rows, 'command_delay_s': 0.02, 'applied': None, 'push_velocity': 0.0,
+           'kicks': None, 'watchdog_faults': 0, 'wall_s': 30.0, 'complete': True,
+           'graph_status': 0, 'log': 'delay_1.log'}
+    figures = ros.summarise(run)
+    assert figures['falls'] == 1 and figures['ros']['tracking_rms'] == pytest.approx([0.2, 0.7])
+    table = '\n'.join(_ros_lines({'delay_1': figures}, 'lin_vel_x=0:1'))
+    assert '| `delay_1` | 20.0 | - | - | 0.200, 0.700 | 0 | 2 | 30 |' in table
+    assert 'from the policy\'s ranges `lin_vel_x=0:1`' in table
+    # A robot without a velocity task (the humanoid) has no tracking part.
+    plain = ros.episode_row(EPISODE_LINE.search('episode 3: return 5.0, 7 steps, fall'))
+    assert plain['tracking_rms'] is None
