@@ -172,14 +172,18 @@ def _turning_rate(yaw_rate: Tuple[float, float], rng: np.random.Generator) -> fl
     return side * float(rng.uniform(half, edge))
 
 
-def commands_note(task: 'VelocityTask') -> str:
-    """Say which commands a run draws (--commands over the robot file's ranges)."""
+def draws_text(task: 'VelocityTask') -> str:
+    """Say what `draw_command` draws from ``task``: its ranges and shares."""
     ranges = ', '.join(f'{k} {lo:g}..{hi:g}' for k, (lo, hi) in task.command_ranges().items())
     turning = (f', {task.turning_fraction:.0%} turning in place' if task.turning_fraction
                else '')
-    return (f'commands drawn: {ranges}, {task.standing_fraction:.0%} of them zero{turning}; '
-            'the exported contract records these ranges, and policy_node clips cmd_vel to '
-            'them')
+    return f'{ranges}, {task.standing_fraction:.0%} of them zero{turning}'
+
+
+def commands_note(task: 'VelocityTask') -> str:
+    """Say which commands a run draws (--commands over the robot file's ranges)."""
+    return (f'commands drawn: {draws_text(task)}; the exported contract records these '
+            'ranges, and policy_node clips cmd_vel to them')
 
 
 def _check_reference(robot: RobotDescription, given: Dict[str, Any]) -> None:
@@ -543,5 +547,5 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
 
 __all__ = ['COMMAND_RANGES', 'DEFAULT_WEIGHTS', 'FRACTIONS', 'GAIT_OBS_SPEC',
            'GAIT_SCALED_OBS_SPEC', 'VelocityEnv', 'VelocityTask', 'commands_note',
-           'draw_command', 'format_commands', 'make_velocity_env', 'parse_commands',
+           'draw_command', 'draws_text', 'format_commands', 'make_velocity_env', 'parse_commands',
            'parse_weights']

@@ -57,6 +57,10 @@ EPISODE_LINE = re.compile(
 how it ended; ``symphony stress --ros`` and the parity tests read episodes from it."""
 
 
+TRACKING_PART = re.compile(r'tracking error RMS ([\d.]+) m/s, ([\d.]+) rad/s')
+"""The RMS tracking errors a velocity robot's episode line adds (m/s, rad/s)."""
+
+
 def episode_line(ep: EpisodeResult) -> str:
     """Return the log line of a finished episode (what :data:`EPISODE_LINE` reads)."""
     tracking = ('' if ep.tracking is None else

@@ -13,7 +13,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..robot.velocity_env import VelocityTask, draw_command
+from ..robot.velocity_env import VelocityTask, draw_command, draws_text
 
 STREAM = 0x434D4456
 """Second seed word of the commands' streams ('CMDV'): never the kicks' or the reset noise's."""
@@ -52,11 +52,8 @@ class OwnCommand:
         if self.fixed:
             vx, vy, wz = self.value
             return f'command {vx:g},{vy:g},{wz:g} on cmd_vel'
-        t = self.task
-        ranges = ', '.join(f'{k} {lo:g}..{hi:g}' for k, (lo, hi) in t.command_ranges().items())
-        turning = f', {t.turning_fraction:.0%} turning in place' if t.turning_fraction else ''
-        return (f'commands drawn on cmd_vel every {t.resample_steps} steps from {ranges}, '
-                f'{t.standing_fraction:.0%} of them zero{turning} (seed {self.seed})')
+        return (f'commands drawn on cmd_vel every {self.task.resample_steps} steps from '
+                f'{draws_text(self.task)} (seed {self.seed})')
 
     def _draw(self) -> None:
         self.value = draw_command(self.task, self._rng)

@@ -28,7 +28,7 @@ from ..graph.runner import Runner
 from ..robot.description import RobotDescription
 from ..sim.delay import APPLIED_LINE
 from ..sim.config import RANDOM, SimConfig
-from ..sim.episodes import EPISODE_LINE
+from ..sim.episodes import EPISODE_LINE, TRACKING_PART
 from ..sim.pushes import PUSH_LINE
 from . import conditions
 from .conditions import CONDITIONS
@@ -48,8 +48,6 @@ ROS_RUNNABLE = tuple(n for n, (knobs, _) in CONDITIONS.items() if _through_ros(k
 """Conditions ``--ros`` can run."""
 ROS_CONDITIONS = tuple(n for n in ROS_RUNNABLE if n not in conditions.DIAGNOSTIC)
 """Conditions ``--ros`` runs (the default set; the latency ones run when named)."""
-TRACKING = re.compile(r'tracking error RMS ([\d.]+) m/s, ([\d.]+) rad/s')
-"""The tracking part of a velocity robot's episode line (:func:`sim.episodes.episode_line`)."""
 START_S = 60.0
 """s a graph may take to start and arm before its episodes count against the time limit."""
 
@@ -131,7 +129,7 @@ def episode_row(m: re.Match) -> Dict[str, object]:
 
     A velocity robot's line adds its RMS tracking errors (m/s, rad/s); None for others.
     """
-    track = TRACKING.search(m.string)
+    track = TRACKING_PART.search(m.string)
     return {'return': float(m.group(2)), 'steps': int(m.group(3)),
             'fell': m.group(4) == 'fall',
             'tracking_rms': [float(track.group(1)), float(track.group(2))] if track else None}
