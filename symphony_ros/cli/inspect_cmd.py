@@ -80,6 +80,7 @@ def describe(path: str, model, contract) -> List[str]:
               f'  training         {c.training_steps} steps{_source_steps(c)}, test return '
               f'{ret}, seed {c.train_config.get("seed", "?")}',
               '  randomization    ' + _randomization_line(c.train_config),
+              *_distill_lines(c.train_config.get('distill')),
               *_ranges_lines(c.randomization),
               '  reward weights   ' + (c.train_config.get('reward_weights') or "the task's"),
               '  critic           ' + ('privileged (saw the exact state in training)'
@@ -117,6 +118,18 @@ def _randomization_line(tc: dict) -> str:
         line += f'; fine-tuned from {tc["init_from"]}{known}' + (
             ' with its replay buffer' if tc.get('init_buffer') else '')
     return line
+
+
+def _distill_lines(record: Optional[dict]) -> List[str]:
+    """Say what a student was distilled from; the ranges listed next are then its own."""
+    if not record:
+        return []
+    sha = str(record.get('teacher_sha256') or '')[:16]
+    settings = record.get('settings') or {}
+    return [f'  distilled        from {record.get("teacher")} (sha256 {sha}) by symphony '
+            f'distill: {int(record.get("rounds", 0))} rounds, {int(record.get("steps", 0)):,} '
+            f'steps, seed {settings.get("seed", "?")}; the ranges below are the '
+            "distillation's, the line above its teacher's training"]
 
 
 def _ranges_lines(form: Optional[dict]) -> List[str]:

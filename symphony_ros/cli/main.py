@@ -26,6 +26,7 @@ COMMANDS = {
     'replay': 'republish the sensor topics of a bag with their original timing',
     'demo': 'the first-run demo: deploy in sim, record, evaluate',
     'stress': 'run a policy under perturbations (delay, masses, pushes, ...) and give a verdict',
+    'distill': 'teach a student of a policy to ride out action delay and sensor noise (DAgger)',
     'doctor': 'check this machine (DDS, policy, rendering, SCHED_FIFO) and say what to fix',
 }
 

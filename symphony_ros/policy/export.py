@@ -224,12 +224,15 @@ def stamp_stress(policy_path: str, out_path: str, stress: Dict[str, Any]) -> Pol
 def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: bool = False,
                   samples: int = PARITY_SAMPLES, tol: float = PARITY_TOLERANCE,
                   opset: int = DEFAULT_OPSET, seed: int = 0,
-                  stress: Optional[Dict[str, Any]] = None) -> ExportResult:
+                  stress: Optional[Dict[str, Any]] = None,
+                  observations: Optional[np.ndarray] = None) -> ExportResult:
     """Export the actor of ``source`` (run folder, .pt file, or ActorSource) to ``out_path``.
 
     :param overwrite: replace an existing file (atomically); otherwise refuse.
     :param stress: a stress report's summary (`symphony_ros.stress.report.contract_summary`)
         for the contract; its weights must be these (an earlier export of the same actor).
+    :param observations: the parity check's observations, ones the actor met (a source
+        without a replay buffer has them elsewhere); None: the run's replay, else sampled.
     :raises ExportError: unreadable source, unknown spec/robot, dims disagreeing, or an
         existing ``out_path`` without ``overwrite``.
     :raises ParityError: onnxruntime and torch disagree by ``tol`` or more (nothing written).
@@ -256,7 +259,10 @@ def export_policy(source: Union[str, ActorSource], out_path: str, *, overwrite: 
     contract = build_contract(src, opset)
     if stress is not None:
         contract = _checked_stress(contract, stress, src.path)
-    obs, where = parity_observations(src.path, contract.obs_dim, samples, seed)
+    if observations is not None:
+        obs, where = np.asarray(observations, dtype=np.float32), 'given observations'
+    else:
+        obs, where = parity_observations(src.path, contract.obs_dim, samples, seed)
     variants = variants_for(actor)
     for variant in variants:
         model = onnx_graph(actor, opset, variant)

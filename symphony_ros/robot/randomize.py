@@ -35,8 +35,9 @@ class Randomized(gym.Wrapper):
     a push when due; observation noise. The observation's previous-action term stays what
     the policy sent (what a real robot's controller knows). ``info['randomization']`` (at
     reset) holds the episode's draws; a given ``log_path`` gets one JSON line per episode.
-    The critic's ``info['critic_obs']`` stays exact (privileged), and ``info['clean_obs']``
-    is the observation before its noise and bias.
+    The critic's ``info['critic_obs']`` stays exact (privileged), ``info['clean_obs']``
+    is the observation before its noise and bias, and ``info['delay_physics_steps']`` the
+    delay of the step's command (the episode's plus the step's jitter).
     """
 
     def __init__(self, env: gym.Env, spec: RandomizationSpec, robot: RobotDescription,
@@ -200,6 +201,18 @@ class Randomized(gym.Wrapper):
     def _factor(self, term: str) -> 'np.ndarray | float':
         return self.factors.get(term, 1.0)
 
+    def with_previous(self, obs: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """Return a copy of ``obs`` whose previous-action term holds ``action`` (scaled).
+
+        A teacher that acted without delay saw as its previous action the command its motors
+        had: under a delay that is the applied action, not the one last sent.
+        """
+        out = np.array(obs, dtype=np.float64)
+        prev = self.slices.get('previous_action')
+        if prev is not None:
+            out[prev] = np.asarray(action, dtype=np.float64) * self._factor('previous_action')
+        return out
+
     # ---- step -------------------------------------------------------------------------------
     def step(self, action: np.ndarray):
         """Step with the delayed action, push when due, observe with noise."""
@@ -235,6 +248,7 @@ class Randomized(gym.Wrapper):
         if prev is not None:
             obs[prev] = sent * self._factor('previous_action')
         info['applied_action'] = applied
+        info['delay_physics_steps'] = delay
         info['clean_obs'] = obs.copy()
         return self._noisy(obs), reward, terminated, truncated, info
 

@@ -1,0 +1,128 @@
+"""The perturbed env a student learns in, built from its teacher's contract.
+
+The env is the teacher's (its robot, task, observation spec and command ranges) under the
+chosen knobs of the randomisation ranges; every other knob stays nominal. One episode gives
+what the student saw (noisy), what the teacher would have seen (exact, with the previous
+action the motors had) and each step's delay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, List
+
+import numpy as np
+
+from ..robot.ranges import KNOBS, TIMES, RandomizationSpec, load_randomization
+from .config import DistillConfig
+
+
+@dataclass(frozen=True)
+class EpisodeRun:
+    """One episode's steps: the student's observations, the teacher's, and the delays."""
+
+    student_obs: np.ndarray
+    teacher_obs: np.ndarray
+    delays: np.ndarray
+    """Physics steps of delay of each step's command."""
+    fell: bool
+
+
+def chosen_knobs(text: str) -> List[str]:
+    """Return the knobs ``text`` names ('all': every one).
+
+    :raises ValueError: an unknown knob, naming it and the knobs there are.
+    """
+    if text.strip() == 'all':
+        return [k for k in KNOBS if k not in TIMES]
+    names = [k.strip() for k in text.split(',') if k.strip()]
+    known = ', '.join(k for k in KNOBS if k not in TIMES)
+    bad = [k for k in names if k not in KNOBS or k in TIMES]
+    if bad or not names:
+        what = f'unknown knob {bad[0]!r}' if bad else 'none given'
+        raise ValueError(f'--knobs: {what}; expected "all" or some of {known}')
+    return names
+
+
+def distill_spec(cfg: DistillConfig, robot) -> RandomizationSpec:
+    """Return the ranges of ``cfg.randomize`` for ``robot``, only ``cfg.knobs`` moving.
+
+    :raises ValueError: bad ranges or knobs, or a spec that moves nothing (no perturbation to
+        learn against).
+    """
+    spec = load_randomization(cfg.randomize, robot, cfg.randomize_scale)
+    if spec is None:
+        raise ValueError('--randomize none: a student learns to ride out the perturbations '
+                         'its teacher did not meet; give default or a YAML file')
+    knobs = chosen_knobs(cfg.knobs)
+    keep = {k: r for k, r in spec.ranges.items() if k in knobs or k in TIMES}
+    name = spec.name if cfg.knobs.strip() == 'all' else f'{spec.name}: {",".join(knobs)}'
+    out = dataclasses.replace(spec, ranges=keep, name=name)
+    if out.is_nominal:
+        raise ValueError(f'--knobs {cfg.knobs}: these knobs stay nominal in --randomize '
+                         f'{cfg.randomize} x{cfg.randomize_scale:g}; nothing to learn against')
+    return out
+
+
+def _check_sees_command_in_flight(contract, spec: RandomizationSpec, where: str) -> None:
+    """Refuse a delay for a policy whose observation lacks the previous action.
+
+    Acting ahead of a delay means predicting the state the command in flight leads to; an
+    observation without that command gives the student nothing to predict it from.
+    """
+    delayed = spec.range('delay_s')[1] > 0 or spec.range('delay_jitter_steps')[1] > 0
+    terms = [name for name, _ in contract.observation.terms]
+    if delayed and 'previous_action' not in terms:
+        raise ValueError(f'{where}: its observation {contract.observation.name!r} holds no '
+                         'previous action, so a student cannot see the command in flight to '
+                         'act ahead of a delay; leave the delay out (--knobs '
+                         'obs_noise_scale,imu_bias_scale)')
+
+
+class DistillEnv:
+    """The teacher's env under the distillation's ranges."""
+
+    def __init__(self, contract, cfg: DistillConfig, where: str) -> None:
+        """Build the env of ``contract`` (an exported policy's, from file ``where``).
+
+        :raises ValueError: a policy of a Gymnasium env (no project robot), or bad ranges.
+        """
+        from ..core.envs import canonical_env_id, lookup, make_randomized_env
+        from ..robot import get_robot
+        from ..robot.randomize import Randomized
+        env_id = canonical_env_id(contract.env)
+        entry = lookup(env_id)
+        if entry is None:
+            raise ValueError(f'{where}: trained on {contract.env!r}, a Gymnasium env; '
+                             'distillation needs a project robot env (symphony/Humanoid-v4 '
+                             'or <task>:<robot>)')
+        self.robot = get_robot(entry.robot)
+        self.spec = distill_spec(cfg, self.robot)
+        _check_sees_command_in_flight(contract, self.spec, where)
+        ranges = (contract.task or {}).get('command_ranges')
+        extra = {'commands': {k: tuple(v) for k, v in ranges.items()}} if ranges else {}
+        self.env = make_randomized_env(env_id, contract.observation.name, self.spec, **extra)
+        if not isinstance(self.env, Randomized):
+            raise ValueError(f'{where}: the distillation env is not perturbed')
+        self.frame_skip = self.robot.frame_skip
+
+    def run(self, seed: int, act: Callable[[np.ndarray], np.ndarray]) -> EpisodeRun:
+        """Run one episode from ``reset(seed=seed)`` with ``act`` choosing each command."""
+        env = self.env
+        obs, info = env.reset(seed=seed)
+        teacher_view = info['clean_obs']
+        student, teacher, delays, fell = [], [], [], False
+        while True:
+            student.append(obs)
+            teacher.append(teacher_view)
+            obs, _, terminated, truncated, info = env.step(act(obs))
+            delays.append(int(info['delay_physics_steps']))
+            teacher_view = env.with_previous(info['clean_obs'], info['applied_action'])
+            if terminated or truncated:
+                fell = bool(terminated)
+                break
+        return EpisodeRun(np.asarray(student), np.asarray(teacher), np.asarray(delays), fell)
+
+
+__all__ = ['DistillEnv', 'EpisodeRun', 'chosen_knobs', 'distill_spec']
