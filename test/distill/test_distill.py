@@ -97,8 +97,7 @@ def test_cli_writes_a_student_whose_contract_names_its_teacher(tmp_path, capsys)
     assert record['rounds'] == 2 and record['settings']['knobs'].startswith('delay_s')
     # The contract lists the ranges the student met: the sensing knobs, the rest nominal.
     assert set(c.randomization['ranges']) == {
-        'delay_s', 'delay_jitter_steps', 'obs_noise_scale', 'imu_bias_scale',
-        'push_interval_s', 'push_first_s'}
+        'delay_s', 'delay_jitter_steps', 'push_interval_s', 'push_first_s'}
     assert c.test_return is None and c.weights_sha256 != OnnxPolicy(G1).contract.weights_sha256
     rows = [json.loads(line) for line in (run_dir / 'rounds.jsonl').read_text().splitlines()]
     assert [r['round'] for r in rows] == [0, 1] and all(r['steps'] >= 150 for r in rows)
