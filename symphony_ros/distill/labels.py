@@ -42,7 +42,7 @@ def lookahead_labels(teacher: np.ndarray, delays: np.ndarray, frame_skip: int
     late = steps + k + (m > 0)
     index = steps[late < n]
     if not len(index):
-        return np.zeros((0, teacher.shape[1] if teacher.ndim == 2 else 0)), index
+        return np.zeros((0, teacher.shape[1])), index
     k, m = k[index], m[index]
     first = teacher[index + k]
     second = teacher[np.minimum(index + k + 1, n - 1)]

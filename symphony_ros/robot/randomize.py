@@ -244,9 +244,7 @@ class Randomized(gym.Wrapper):
             obs, reward, terminated, truncated, info = self.env.step(applied)
         finally:
             u.frame_skip = self.frame_skip
-        prev = self.slices.get('previous_action')
-        if prev is not None:
-            obs[prev] = sent * self._factor('previous_action')
+        obs = self.with_previous(obs, sent)
         info['applied_action'] = applied
         info['delay_physics_steps'] = delay
         info['clean_obs'] = obs.copy()
