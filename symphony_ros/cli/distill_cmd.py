@@ -12,10 +12,10 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, Optional
+from typing import Optional
 
 from ..distill.config import DistillConfig
-from ..util.fields import flag, scalar_fields
+from ..util.fields import scalar_fields
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,14 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> DistillConfig:
-    from .errors import CliError
-    given: Dict[str, Any] = {n: getattr(args, n) for n, _, _ in scalar_fields(DistillConfig)
-                             if getattr(args, n) is not None}
-    try:
-        return DistillConfig(**given)
-    except ValueError as exc:
-        name = str(exc).split(':')[0]
-        raise CliError(f'{flag(name)}: {str(exc).split(": ", 1)[-1]}') from None
+    """Build the config from the flags given; add_field_flag checked each against its range."""
+    return DistillConfig(**{n: getattr(args, n) for n, _, _ in scalar_fields(DistillConfig)
+                            if getattr(args, n) is not None})
 
 
 def _check_paths(args: argparse.Namespace) -> None:

@@ -244,10 +244,11 @@ class Randomized(gym.Wrapper):
             obs, reward, terminated, truncated, info = self.env.step(applied)
         finally:
             u.frame_skip = self.frame_skip
+        # with_previous returns a new array and _noisy copies it: no copy owed for the info.
         obs = self.with_previous(obs, sent)
         info['applied_action'] = applied
         info['delay_physics_steps'] = delay
-        info['clean_obs'] = obs.copy()
+        info['clean_obs'] = obs
         return self._noisy(obs), reward, terminated, truncated, info
 
 
