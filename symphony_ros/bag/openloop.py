@@ -112,7 +112,7 @@ def _replay(loop: PolicyLoop, tl: Timeline, choices: list, clock_start: int,
     :param limit: stop after this many ticks acted on (None: all).
     """
     robot = loop.robot
-    loop.memory = (np.zeros(robot.n_joints), clock_start)
+    loop.reset(clock_start)
     once = OncePerState()
     law = PDLaw(robot) if loop.pd is not None else None
     rows, actions, torques = [], [], []

@@ -47,6 +47,9 @@ def describe(path: str, model, contract) -> List[str]:
               None: 'plain Gymnasium observation'}[o.reproducible_from_state]
     quat = f', quaternions {o.quaternion_convention}' if o.quaternion_convention else ''
     lines.append(f'  observation      {o.name}: {c.obs_dim} values{quat}; {deploy}')
+    if o.history > 1:
+        lines.append(f'    history        the last {o.history} observations of '
+                     f'{o.frame_dim} values, newest first (the terms below each time)')
     scales = (o.spec or {}).get('scales') or {}
     for name, s in term_slices(o.terms).items():
         factor = _scale_text(scales.get(name))

@@ -36,6 +36,8 @@ class ActorSource:
     """The spec's per-term factors it was trained with (None: not recorded, older files)."""
     randomization: Optional[Dict[str, Any]] = None
     """The training env's ranges (`RandomizationSpec.to_dict`; None: none, or not recorded)."""
+    history: int = 1
+    """Observations of the spec the actor takes at once, newest first (`FrameStack`)."""
 
 
 def save_best_actor(run_dir: str, actor: Actor, info: Dict[str, Any]) -> str:

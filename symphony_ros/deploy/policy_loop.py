@@ -17,6 +17,7 @@ from ..policy.runtime import OnnxPolicy
 from ..robot.description import RobotDescription, get_robot
 from ..robot.gait import GaitClock
 from ..robot.obs_specs import scale_mismatch
+from ..robot.frame_stack import FrameStack
 from ..robot.observations import ObservationBuilder
 from ..robot.pd import PDLaw
 from ..robot.state import RobotState
@@ -63,6 +64,9 @@ class PolicyLoop:
         """The policy's gait clock (None: its observation has none); ticks with each act."""
         self.ticks = 0
         self._phase = np.zeros(2)
+        self.stack = (FrameStack(c.observation.history, self.builder.dim)
+                      if c.observation.history > 1 else None)
+        """The last observations, for a policy whose input holds several (None: one)."""
 
     def _gait_clock(self, policy_path: str, observation: ObservationContract,
                     task: Mapping[str, Any]) -> Optional[GaitClock]:
@@ -80,13 +84,23 @@ class PolicyLoop:
             raise DeployError(f'{policy_path}: task.gait_period/gait_stance: {exc}') from None
 
     @property
-    def memory(self) -> Tuple[np.ndarray, int]:
-        """Return what the next act carries over from earlier ones (previous action, tick)."""
-        return self.prev_action.copy(), self.ticks
+    def memory(self) -> Tuple[np.ndarray, int, np.ndarray]:
+        """Return what the next act carries over from earlier ones.
+
+        (previous action, tick, the observation history's frames: empty without one).
+        """
+        frames = np.zeros(0) if self.stack is None else self.stack.state
+        return self.prev_action.copy(), self.ticks, frames
 
     @memory.setter
-    def memory(self, value: Tuple[np.ndarray, int]) -> None:
+    def memory(self, value: Tuple[np.ndarray, int, np.ndarray]) -> None:
         self.prev_action, self.ticks = np.array(value[0], dtype=np.float64), int(value[1])
+        if self.stack is not None:
+            self.stack.state = value[2]
+
+    def reset(self, tick: int = 0) -> None:
+        """Start afresh: no previous action, the gait clock at ``tick``, no history."""
+        self.memory = (np.zeros(self.robot.n_joints), tick, np.zeros(0))
 
     @property
     def needs(self) -> Tuple[str, ...]:
@@ -118,6 +132,8 @@ class PolicyLoop:
         obs = self.builder.build(state, self.prev_action,
                                  command=command if self.needs_command else None,
                                  gait_phase=phase)
+        if self.stack is not None:
+            obs = self.stack.push(obs)
         self.ticks += 1
         t0 = time.perf_counter()
         action = self.policy.act(obs)

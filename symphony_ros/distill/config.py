@@ -23,6 +23,10 @@ class DistillConfig:
     knobs: str = DELAY_KNOBS
     """Comma-separated knobs of those ranges the student meets (the rest stay nominal), or
     'all'."""
+    history: int = ranged(1, 1, 8)
+    """Observations the student takes at once, newest first (1: the teacher's input). More
+    let it see what one cannot, e.g. how the base drifts after a kick; deploying it needs
+    this project's deploy loop, which keeps them (`FrameStack`)."""
     randomize_scale: float = ranged(1.0, 0)
     """Factor on every range's width about nominal."""
     rounds: int = ranged(10, 1)

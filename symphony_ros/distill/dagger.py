@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
+from ..core.networks import Actor
 from ..core.snapshot import ActorSource
 from .config import DistillConfig
 from .labels import lookahead_labels
@@ -81,6 +82,22 @@ class Samples:
                 torch.from_numpy(np.concatenate(self.labels)))
 
 
+def with_history(actor: Actor, frames: int) -> Actor:
+    """Return a copy of ``actor`` taking ``frames`` observations, acting as ``actor`` does.
+
+    The older frames enter with zero weights, so the student starts as its teacher and
+    learns what the history is worth from the labels.
+    """
+    out = Actor(actor.obs_dim * frames, actor.act_dim, actor.net.linear_in.out_features,
+                actor.noise_clip, act_noise_clip=actor.act_noise_clip)
+    state = copy.deepcopy(actor.state_dict())
+    first = state['net.0.weight']
+    state['net.0.weight'] = torch.cat([first, first.new_zeros(
+        (first.shape[0], first.shape[1] * (frames - 1)))], 1)
+    out.load_state_dict(state)
+    return out
+
+
 class Distiller:
     """One distillation: teacher, student, perturbed env, samples; `run` does the rounds."""
 
@@ -98,7 +115,7 @@ class Distiller:
         torch.manual_seed(cfg.seed)
         self.teacher = OnnxPolicy(teacher_path)
         self.source = actor_from_policy(teacher_path)
-        self.student = copy.deepcopy(self.source.actor).float().train()
+        self.student = with_history(self.source.actor, cfg.history).float().train()
         self.env = DistillEnv(self.teacher.contract, cfg, teacher_path)
         self.opt = torch.optim.Adam(self.student.parameters(), lr=cfg.lr)
         self.samples = Samples(cfg.max_samples)
@@ -119,7 +136,7 @@ class Distiller:
 
     def episode(self) -> Tuple[int, bool]:
         """Run one episode with the student acting, label it, keep it; return (steps, fell)."""
-        run = self.env.run(self._episode_seed(), self._act)
+        run = self.env.run(self._episode_seed(), self._act, self.cfg.history)
         teacher = self.teacher.act_batch(run.teacher_obs.astype(np.float32))
         labels, index = lookahead_labels(teacher, run.delays, self.env.frame_skip)
         if len(index):
@@ -185,8 +202,8 @@ class Distiller:
         train_config = {**self.source.train_config, 'distill': record}
         actor = copy.deepcopy(self.student).eval()
         return dataclasses.replace(self.source, actor=actor, train_config=train_config,
-                                   test_return=None,
+                                   test_return=None, history=self.cfg.history,
                                    randomization=self.env.spec.to_dict())
 
 
-__all__ = ['Distiller', 'EPISODE_STREAM', 'RoundFigures', 'Samples']
+__all__ = ['Distiller', 'EPISODE_STREAM', 'RoundFigures', 'Samples', 'with_history']

@@ -14,6 +14,7 @@ from typing import Callable, List
 
 import numpy as np
 
+from ..robot.frame_stack import FrameStack
 from ..robot.ranges import KNOBS, TIMES, RandomizationSpec, load_randomization
 from .config import DistillConfig
 
@@ -105,16 +106,21 @@ class DistillEnv:
         self.env = make_randomized_env(env_id, contract.observation.name, self.spec, **extra)
         self.frame_skip = self.robot.frame_skip
 
-    def run(self, seed: int, act: Callable[[np.ndarray], np.ndarray]) -> EpisodeRun:
-        """Run one episode from ``reset(seed=seed)`` with ``act`` choosing each command."""
+    def run(self, seed: int, act: Callable[[np.ndarray], np.ndarray], history: int = 1
+            ) -> EpisodeRun:
+        """Run one episode from ``reset(seed=seed)`` with ``act`` choosing each command.
+
+        :param history: observations the student takes at once (`FrameStack`).
+        """
         env = self.env
         obs, info = env.reset(seed=seed)
+        stack = FrameStack(history, len(obs))
         teacher_view = info['clean_obs']
         student, teacher, delays, fell = [], [], [], False
         while True:
-            student.append(obs)
+            student.append(stack.push(obs))
             teacher.append(teacher_view)
-            obs, _, terminated, truncated, info = env.step(act(obs))
+            obs, _, terminated, truncated, info = env.step(act(student[-1]))
             delays.append(int(info['delay_physics_steps']))
             teacher_view = env.with_previous(info['clean_obs'], info['applied_action'])
             if terminated or truncated:

@@ -43,16 +43,26 @@ class ObservationContract:
     """False: only a simulator produces it (not deployable); None: unknown (gym env)."""
     spec: Dict[str, Any] = field(default_factory=dict)
     """The spec's full ``to_dict()`` (frames, needs, description); empty for gym envs."""
+    history: int = 1
+    """Observations of the spec the input holds, newest first (`FrameStack`): the input is
+    ``history`` frames of ``terms``."""
+
+    @property
+    def frame_dim(self) -> int:
+        """Length of one observation of the spec."""
+        return sum(size for _, size in self.terms)
 
     @property
     def dim(self) -> int:
-        """Length of the observation vector."""
-        return sum(size for _, size in self.terms)
+        """Length of the policy input: ``history`` observations."""
+        return self.frame_dim * self.history
 
     def term_at(self, index: int) -> str:
-        """Name of the term holding observation element ``index``."""
-        return next((name for name, s in term_slices(self.terms).items()
+        """Name of the term holding input element ``index`` (and its frame, if not the newest)."""
+        frame, index = divmod(index, max(self.frame_dim, 1))
+        name = next((name for name, s in term_slices(self.terms).items()
                      if s.start <= index < s.stop), '?')
+        return name if frame == 0 else f'{name} ({frame} steps ago)'
 
 
 @dataclass(frozen=True)
@@ -137,9 +147,14 @@ class PolicyContract:
         if self.obs_dim <= 0 or self.act_dim <= 0:
             raise ContractError(path, 'obs_dim/act_dim', f'must be positive, got '
                                 f'{self.obs_dim}/{self.act_dim}')
+        if self.observation.history < 1:
+            raise ContractError(path, 'observation.history', f'expected >= 1 frames, got '
+                                f'{self.observation.history}')
         if self.observation.dim != self.obs_dim:
+            o = self.observation
+            frames = f' x {o.history} frames = {o.dim}' if o.history > 1 else ''
             raise ContractError(path, 'observation.terms', f'sizes add up to '
-                                f'{self.observation.dim}, but obs_dim is {self.obs_dim}')
+                                f'{o.frame_dim}{frames}, but obs_dim is {self.obs_dim}')
         if self.control_dt is not None and not self.control_dt > 0:
             raise ContractError(path, 'control_dt', f'must be > 0, got {self.control_dt}')
         r = self.robot
@@ -208,7 +223,8 @@ class PolicyContract:
             terms=tuple((t.item(0, str), t.item(1, int)) for t in o.items('terms')),
             quaternion_convention=o.get('quaternion_convention', str, optional=True),
             reproducible_from_state=o.get('reproducible_from_state', bool, optional=True),
-            spec=o.get('spec', dict, optional=True) or {})
+            spec=o.get('spec', dict, optional=True) or {},
+            history=_history(o.get('history', int, optional=True)))
         robot = None
         if r.get('robot', dict, optional=True) is not None:
             b = r.sub('robot')
@@ -240,6 +256,11 @@ class PolicyContract:
             stress=r.get('stress', dict, optional=True),
             randomization=r.get('randomization', dict, optional=True))
         return contract.validate(path)
+
+
+def _history(value: Optional[int]) -> int:
+    """Frames of a contract's observation: absent (files before history) is one."""
+    return 1 if value is None else value
 
 
 class _Reader:

@@ -159,7 +159,7 @@ def build_contract(src: ActorSource, opset: int) -> PolicyContract:
     from .. import __version__
     actor = src.actor
     target = resolve_target(src.env, src.obs_spec, int(actor.obs_dim), int(actor.act_dim),
-                            src.path)
+                            src.path, src.history)
     _check_scales(src, target.observation.spec)
     test_return = src.test_return
     if test_return is not None:

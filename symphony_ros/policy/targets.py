@@ -78,8 +78,10 @@ def _gym_dt(env: str) -> Optional[float]:
 
 
 def resolve_target(env: str, obs_spec: Optional[str], obs_dim: int, act_dim: int,
-                   source: str) -> Target:
+                   source: str, history: int = 1) -> Target:
     """Resolve what a policy from ``source`` (env ``env``) observes and drives.
+
+    :param history: observations of the spec the actor takes at once (`FrameStack`).
 
     :raises ExportError: unknown spec or robot, or dims that disagree with the actor's.
     """
@@ -96,9 +98,10 @@ def resolve_target(env: str, obs_spec: Optional[str], obs_dim: int, act_dim: int
     except (ImportError, ValueError) as exc:
         raise ExportError(source, 'obs_spec', f'cannot resolve observation spec '
                           f'{spec_name!r} of env {env!r}: {exc}') from None
-    if spec.dim != obs_dim:
+    if spec.dim * history != obs_dim:
+        frames = f' x {history} frames' if history > 1 else ''
         raise ExportError(source, 'obs_dim', f'actor takes {obs_dim} inputs but observation '
-                          f'spec {spec.name!r} has {spec.dim}')
+                          f'spec {spec.name!r} has {spec.dim}{frames}')
     if robot.n_joints != act_dim:
         raise ExportError(source, 'act_dim', f'actor emits {act_dim} actions but robot '
                           f'{robot.name!r} has {robot.n_joints} actuated joints')
@@ -106,6 +109,6 @@ def resolve_target(env: str, obs_spec: Optional[str], obs_dim: int, act_dim: int
     obs = ObservationContract(
         name=spec.name, terms=tuple((str(n), int(s)) for n, s in spec.terms),
         quaternion_convention=d.get('quaternion_convention'),
-        reproducible_from_state=bool(spec.reproducible_from_state), spec=d)
+        reproducible_from_state=bool(spec.reproducible_from_state), spec=d, history=history)
     rc = robot_contract(robot)
     return Target(obs, rc, rc.control_dt, task)

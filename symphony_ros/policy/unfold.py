@@ -99,7 +99,8 @@ def actor_from_policy(path: str) -> ActorSource:
     return ActorSource(actor, path, cfg, dict(contract.train_config), contract.training_steps,
                        contract.test_return, contract.env,
                        contract.train_config.get('obs_spec') or contract.observation.name,
-                       hashlib.sha256(data).hexdigest())
+                       hashlib.sha256(data).hexdigest(),
+                       history=contract.observation.history)
 
 
 __all__ = ['actor_from_policy']

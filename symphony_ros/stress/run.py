@@ -19,6 +19,7 @@ import numpy as np
 
 from ..bag.metrics import step_divisors, step_rms
 from ..core.evaluation import EVAL_SEED_OFFSET
+from ..robot.frame_stack import FrameStack
 from ..robot.tracking import WindowTracking, window_steps
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
     job, policy, robot = _CACHE['job'], _CACHE['policy'], _CACHE['robot']
     env = _env(name)
     obs, info = env.reset(seed=job.seed + EVAL_SEED_OFFSET + k)
+    stacked = _history(policy, len(obs))
     model, data = env.unwrapped.model, env.unwrapped.data
     state_of = env.get_wrapper_attr('robot_state')
     lo, hi = robot.position_limits[:, 0], robot.position_limits[:, 1]
@@ -122,7 +124,7 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
     jitter = CommandJitter(model)
     stride = _stride(env.unwrapped, robot)
     while True:
-        obs, reward, terminated, truncated, info = env.step(policy.act(obs))
+        obs, reward, terminated, truncated, info = env.step(policy.act(stacked(obs)))
         total += float(reward)
         steps += 1
         jitter.add(data.ctrl)
@@ -142,6 +144,12 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
             'joint_margin': margin, 'command_jitter': jitter.value(),
             'tracking_error': float(np.mean(track)) if track else None,
             'stride_tracking_error': stride.lin_rms}
+
+
+def _history(policy, dim: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Return the episode's input maker: the policy's observation history, fresh."""
+    frames = policy.contract.observation.history
+    return FrameStack(frames, dim).push if frames > 1 else (lambda obs: obs)
 
 
 def _stride(env, robot) -> WindowTracking:

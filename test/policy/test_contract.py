@@ -66,6 +66,10 @@ def test_unknown_fields_of_the_same_version_are_ignored():
     (lambda d: d['robot'].update(joint_names=['a', 'a']), 'robot.joint_names: joint names repeat'),
     (lambda d: d.update(control_dt=0.02), 'control_dt: 0.02 differs from robot.control_dt'),
     (lambda d: d.update(format_version=0), 'format_version: expected >= 1'),
+    (lambda d: d['observation'].update(history=0), 'observation.history: expected >= 1 frames'),
+    (lambda d: d['observation'].update(history=2),
+     'observation.terms: sizes add up to 3 x 2 frames = 6, but obs_dim is 3'),
+    (lambda d: d['observation'].update(history='2'), 'observation.history: expected int'),
 ])
 def test_bad_fields_are_named(edit, field):
     doc = json.loads(_contract().to_json())
@@ -84,3 +88,16 @@ def test_not_json_and_missing_key():
 def test_term_lookup():
     o = ObservationContract('s', (('a', 2), ('b', 3)))
     assert [o.term_at(i) for i in range(5)] == ['a', 'a', 'b', 'b', 'b'] and o.dim == 5
+
+
+def test_history_stacks_the_terms_and_older_files_have_one_frame():
+    o = ObservationContract('s', (('a', 2), ('b', 1)), history=3)
+    assert o.frame_dim == 3 and o.dim == 9
+    assert [o.term_at(i) for i in (0, 2, 3, 8)] == ['a', 'b', 'a (1 steps ago)', 'b (2 steps ago)']
+    stacked = _contract(obs_dim=9, observation=ObservationContract(
+        'spec', (('x', 1), ('y', 2)), 'wxyz', True, {'name': 'spec'}, history=3))
+    assert PolicyContract.from_json(stacked.to_json()) == stacked
+    # Files written before the field: one frame, read as before.
+    doc = json.loads(_contract().to_json())
+    del doc['observation']['history']
+    assert PolicyContract.from_json(json.dumps(doc)).observation.history == 1

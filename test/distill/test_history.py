@@ -1,0 +1,112 @@
+"""A student that sees its last few observations: distilled, exported, deployed, stressed."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from symphony_ros.cli.main import main
+from symphony_ros.deploy.policy_loop import PolicyLoop
+from symphony_ros.distill.config import DistillConfig
+from symphony_ros.distill.dagger import Distiller
+from symphony_ros.policy.export import export_policy
+from symphony_ros.policy.runtime import OnnxPolicy
+from symphony_ros.robot import get_robot
+from symphony_ros.robot.mujoco_state import MujocoStateReader
+from symphony_ros.robot.observations import ObservationBuilder
+from symphony_ros.stress.run import Job, run_matrix
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+G1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+TINY = ['--rounds', '1', '--steps-per-round', '100', '--updates-per-round', '0']
+
+
+@pytest.fixture(scope='module')
+def student(tmp_path_factory):
+    """A 3-frame student of the shipped G1 policy whose older frames really steer it."""
+    folder = tmp_path_factory.mktemp('history')
+    ranges = folder / 'delay.yaml'
+    ranges.write_text('delay_s: [0.02, 0.02]\ndelay_jitter_steps: [0, 0]\n')
+    d = Distiller(DistillConfig(randomize=str(ranges), knobs='delay_s', history=3,
+                                steps_per_round=120, updates_per_round=0), G1)
+    d.collect(120)
+    frame = d.source.actor.obs_dim
+    with torch.no_grad():
+        older = d.student.net[0].weight[:, frame:]
+        older.copy_(torch.randn(older.shape, generator=torch.Generator().manual_seed(0)) * 0.05)
+    path = str(folder / 'student.onnx')
+    export_policy(d.student_source(), path, observations=d.parity_observations())
+    return path
+
+
+def _states(n):
+    """``n`` states of the G1 falling from its home pose, read as a robot publishes them."""
+    import mujoco
+
+    from symphony_ros.robot.model import build_model, home_qpos
+    robot = get_robot('g1')
+    model = build_model(robot)
+    data = mujoco.MjData(model)
+    data.qpos[:] = home_qpos(model, robot)
+    reader, out = MujocoStateReader(model, robot), []
+    for _ in range(n):
+        mujoco.mj_step(model, data, nstep=4)
+        out.append(reader.read(data))
+    return out
+
+
+def test_the_contract_holds_the_history_and_inspect_says_it(student, capsys):
+    teacher, c = OnnxPolicy(G1).contract, OnnxPolicy(student).contract
+    assert c.observation.history == 3 and c.observation.terms == teacher.observation.terms
+    assert c.obs_dim == 3 * teacher.obs_dim
+    assert c.observation.term_at(teacher.obs_dim + 2) == 'imu_angular_velocity (1 steps ago)'
+    assert main(['inspect', student]) == 0
+    assert f'the last 3 observations of {teacher.obs_dim} values, newest first' in \
+        capsys.readouterr().out
+
+
+def test_the_deploy_loop_feeds_the_last_observations_newest_first(student):
+    robot = get_robot('g1')
+    loop = PolicyLoop(student, robot)
+    builder = ObservationBuilder(loop.policy.contract.observation.name, robot)
+    policy, command = OnnxPolicy(student), np.array([0.4, 0.0, 0.1])
+    frames, prev = [], np.zeros(robot.n_joints)
+    for tick, state in enumerate(_states(4)):
+        phase = loop.clock.observe(tick, np.zeros(2))
+        frames.insert(0, builder.build(state, prev, command=command, gait_phase=phase))
+        # The first observation fills the history: a robot just started has been there.
+        stacked = np.concatenate((frames + [frames[-1]] * 3)[:3])
+        _, action = loop.act(state, command)
+        np.testing.assert_allclose(action, policy.act(stacked), atol=1e-6)
+        prev = action
+
+
+def test_memory_carries_the_history_and_reset_forgets_it(student):
+    robot = get_robot('g1')
+    loop, fresh = PolicyLoop(student, robot), PolicyLoop(student, robot)
+    states, command = _states(3), np.array([0.4, 0.0, 0.1])
+    loop.act(states[0], command)
+    kept = loop.memory
+    first = loop.act(states[1], command)[1]
+    loop.act(states[2], command)
+    loop.memory = kept
+    np.testing.assert_array_equal(loop.act(states[1], command)[1], first)
+    loop.reset()
+    np.testing.assert_array_equal(loop.act(states[2], command)[1],
+                                  fresh.act(states[2], command)[1])
+
+
+def test_a_student_with_unused_history_acts_as_its_teacher_under_stress(tmp_path):
+    out = tmp_path / 'student.onnx'
+    # No updates: the older frames keep their zero weights.
+    assert main(['distill', G1, '-o', str(out), '--history', '2', *TINY]) == 0
+    c = OnnxPolicy(G1).contract
+    commands = {k: tuple(v) for k, v in c.task['command_ranges'].items()}
+
+    def figures(path):
+        job = Job(path, 'velocity:g1', c.observation.name, 'g1', 0, 60, commands)
+        return run_matrix(job, ['push_0.5'], 1, 1)['push_0.5'][0]
+    mine, teacher = figures(str(out)), figures(G1)
+    assert mine['steps'] == teacher['steps'] == 60
+    assert mine['return'] == pytest.approx(teacher['return'], rel=1e-4)
