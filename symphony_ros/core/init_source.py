@@ -183,6 +183,10 @@ class InitFrom:
         if self.cfg.init_buffer:
             raise CheckpointError(f'--init-buffer: {src.path} holds an actor alone, no replay '
                                   'buffer; give a run folder or its checkpoint')
+        if src.history > 1:
+            raise CheckpointError(f'{src.path}: its actor takes the last {src.history} '
+                                  'observations at once (observation.history); symphony train '
+                                  'feeds one')
         added = self._added_terms(src)
         dims = (int(src.actor.obs_dim), int(src.actor.act_dim))
         if dims != (self.obs_dim, self.act_dim) and not added:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from ..core.networks import Actor
+from ..core.init_source import widen_inputs
 from ..core.snapshot import ActorSource
 from .config import DistillConfig
 from .labels import lookahead_labels
@@ -82,22 +82,6 @@ class Samples:
                 torch.from_numpy(np.concatenate(self.labels)))
 
 
-def with_history(actor: Actor, frames: int) -> Actor:
-    """Return a copy of ``actor`` taking ``frames`` observations, acting as ``actor`` does.
-
-    The older frames enter with zero weights, so the student starts as its teacher and
-    learns what the history is worth from the labels.
-    """
-    out = Actor(actor.obs_dim * frames, actor.act_dim, actor.net.linear_in.out_features,
-                actor.noise_clip, act_noise_clip=actor.act_noise_clip)
-    state = copy.deepcopy(actor.state_dict())
-    first = state['net.0.weight']
-    state['net.0.weight'] = torch.cat([first, first.new_zeros(
-        (first.shape[0], first.shape[1] * (frames - 1)))], 1)
-    out.load_state_dict(state)
-    return out
-
-
 class Distiller:
     """One distillation: teacher, student, perturbed env, samples; `run` does the rounds."""
 
@@ -115,7 +99,9 @@ class Distiller:
         torch.manual_seed(cfg.seed)
         self.teacher = OnnxPolicy(teacher_path)
         self.source = actor_from_policy(teacher_path)
-        self.student = with_history(self.source.actor, cfg.history).float().train()
+        # The older frames enter at weight 0: the student starts as its teacher.
+        self.student = widen_inputs(self.source.actor, self.source.actor.obs_dim * cfg.history
+                                    ).float().train()
         self.env = DistillEnv(self.teacher.contract, cfg, teacher_path)
         self.opt = torch.optim.Adam(self.student.parameters(), lr=cfg.lr)
         self.samples = Samples(cfg.max_samples)
@@ -206,4 +192,4 @@ class Distiller:
                                    randomization=self.env.spec.to_dict())
 
 
-__all__ = ['Distiller', 'EPISODE_STREAM', 'RoundFigures', 'Samples', 'with_history']
+__all__ = ['Distiller', 'EPISODE_STREAM', 'RoundFigures', 'Samples']

@@ -110,3 +110,14 @@ def test_a_student_with_unused_history_acts_as_its_teacher_under_stress(tmp_path
     mine, teacher = figures(str(out)), figures(G1)
     assert mine['steps'] == teacher['steps'] == 60
     assert mine['return'] == pytest.approx(teacher['return'], rel=1e-4)
+
+
+def test_training_from_a_history_student_is_refused_naming_the_history(student, tmp_path):
+    from symphony_ros.core.checkpoint import CheckpointError
+    from symphony_ros.core.config import TrainConfig
+    from symphony_ros.core.trainer import Trainer
+    cfg = TrainConfig(env='velocity:g1', obs_spec='velocity_gait_scaled', steps=10,
+                      run_dir=str(tmp_path / 'run'), init_from=student)
+    with pytest.raises(CheckpointError, match='takes the last 3 observations at once'):
+        Trainer(cfg, progress=False, tensorboard=False)
+    assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
