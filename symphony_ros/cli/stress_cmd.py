@@ -26,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--episodes', type=number(int, 1), default=10, metavar='N',
                    help='episodes per condition (default: 10)')
     p.add_argument('--conditions', nargs='+', default=[], metavar='NAME',
-                   help='conditions to run (default: all that apply to the robot)')
+                   help='conditions to run, space- or comma-separated (default: all that '
+                   'apply to the robot)')
     p.add_argument('-o', '--out', metavar='DIR', default=None,
                    help='report folder (default: <policy>_stress beside the policy)')
     p.add_argument('--seed', type=number(int, 0), default=0,
@@ -57,6 +58,8 @@ def _check_args(args: argparse.Namespace) -> None:
     from .errors import CliError
     if not os.path.isfile(args.policy):
         raise CliError(f'{args.policy}: no such file')
+    # `--conditions a,b` as `--conditions a b`: distill's --knobs takes commas.
+    args.conditions = [n for arg in args.conditions for n in arg.split(',') if n]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,9 +15,9 @@ import numpy as np
 from ..policy.contract import ObservationContract
 from ..policy.runtime import OnnxPolicy
 from ..robot.description import RobotDescription, get_robot
+from ..robot.frame_stack import FrameStack
 from ..robot.gait import GaitClock
 from ..robot.obs_specs import scale_mismatch
-from ..robot.frame_stack import FrameStack
 from ..robot.observations import ObservationBuilder
 from ..robot.pd import PDLaw
 from ..robot.state import RobotState

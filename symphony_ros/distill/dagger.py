@@ -89,7 +89,8 @@ class Distiller:
         """Load the teacher, rebuild its actor as the student, build the perturbed env.
 
         :raises PolicyError: an unreadable teacher file.
-        :raises ValueError: a teacher of no project robot env, or ranges that move nothing.
+        :raises ValueError: a teacher of no project robot env or with an observation history,
+            or ranges that move nothing.
         """
         from ..policy.runtime import OnnxPolicy
         from ..policy.unfold import actor_from_policy
@@ -99,6 +100,10 @@ class Distiller:
         torch.manual_seed(cfg.seed)
         self.teacher = OnnxPolicy(teacher_path)
         self.source = actor_from_policy(teacher_path)
+        if self.source.history > 1:
+            raise ValueError(f'{teacher_path}: takes the last {self.source.history} '
+                             'observations at once; a teacher labels from one exact '
+                             'observation, so distil from a one-frame policy')
         # The older frames enter at weight 0: the student starts as its teacher.
         self.student = widen_inputs(self.source.actor, self.source.actor.obs_dim * cfg.history
                                     ).float().train()

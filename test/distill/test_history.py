@@ -121,3 +121,11 @@ def test_training_from_a_history_student_is_refused_naming_the_history(student, 
     with pytest.raises(CheckpointError, match='takes the last 3 observations at once'):
         Trainer(cfg, progress=False, tensorboard=False)
     assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
+
+
+def test_a_history_student_is_refused_as_a_teacher(student, tmp_path, capsys):
+    out = tmp_path / 'again.onnx'
+    assert main(['distill', student, '-o', str(out), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert 'takes the last 3 observations at once; a teacher labels from one' in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()

@@ -30,7 +30,8 @@ def _report(out):
 def test_report_is_the_same_for_a_seed_whatever_the_workers(tmp_path):
     conds = ['--conditions', 'nominal', 'delay_2', '--max-fall-rate', '1']
     assert _stress(tmp_path / 'a', *conds, '--workers', '1') == 0
-    assert _stress(tmp_path / 'b', *conds, '--workers', '2') == 0
+    assert _stress(tmp_path / 'b', '--conditions', 'nominal,delay_2', '--max-fall-rate', '1',
+                   '--workers', '2') == 0
     a, b = _report(tmp_path / 'a'), _report(tmp_path / 'b')
     assert a['conditions'] == b['conditions']
     # The perturbation is real: two control steps of delay change the episodes.
