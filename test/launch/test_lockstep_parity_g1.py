@@ -67,10 +67,9 @@ def in_process(policy_path: str, episodes: int, seed: int):
     return out
 
 
-def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, tmp_path):
-    g1_policy = paths.shipped_policy_path('g1')
+def _lockstep_matches_in_process(launcher, tmp_path, policy: str) -> None:
     la = launcher('deploy', 'robot:=sim', 'robot_model:=g1', 'timing:=lockstep',
-                  f'episodes:={EPISODES}', f'seed:={SEED}', f'policy:={g1_policy}',
+                  f'episodes:={EPISODES}', f'seed:={SEED}', f'policy:={policy}',
                   f'episode_steps:={EPISODE_STEPS}',
                   'cmd_vel:=' + ','.join(map(str, CMD_VEL)),
                   f'watchdog_config:={parity_watchdog(tmp_path, "g1")}')
@@ -80,7 +79,7 @@ def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, tmp_path):
     ros = [(int(k), float(r), int(n)) for k, r, n, _ in EPISODE_LINE.findall(la.text)]
     assert [k for k, _, _ in ros] == list(range(EPISODES)), la.text
     tracking = [tuple(map(float, t)) for t in TRACKING.findall(la.text)]
-    ref = in_process(g1_policy, EPISODES, SEED)
+    ref = in_process(policy, EPISODES, SEED)
     print(f'\nG1 lockstep parity (velocity task return, tracking RMS): ROS '
           f'{[(r, n) for _, r, n in ros]} {tracking}, in process '
           f'{[(round(e.ret, 1), e.length) for e in ref]} {[e.tracking for e in ref]}')
@@ -90,3 +89,33 @@ def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, tmp_path):
     assert len(tracking) == EPISODES, la.text
     assert 'mean tracking error RMS' in la.text, la.text
     np.testing.assert_allclose(tracking, [e.tracking for e in ref], rtol=0, atol=0.00051)
+
+
+def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, tmp_path):
+    _lockstep_matches_in_process(launcher, tmp_path, paths.shipped_policy_path('g1'))
+
+
+def test_a_policy_with_observation_history_deploys_as_it_runs_in_process(launcher, tmp_path):
+    """The policy node keeps the last observations as the in-process loop does."""
+    import torch
+
+    from symphony_ros.distill.config import DistillConfig
+    from symphony_ros.distill.dagger import Distiller
+    from symphony_ros.policy.export import export_policy
+    ranges = tmp_path / 'delay.yaml'
+    ranges.write_text('delay_s: [0.02, 0.02]\ndelay_jitter_steps: [0, 0]\n')
+    d = Distiller(DistillConfig(randomize=str(ranges), knobs='delay_s', history=3,
+                                steps_per_round=100, updates_per_round=0),
+                  paths.shipped_policy_path('g1'))
+    d.collect(100)
+    frame = d.source.actor.obs_dim
+    with torch.no_grad():
+        # The teacher on a blend of its last three observations: it stays up, and every
+        # frame moves the action.
+        w = d.student.net[0].weight
+        first = w[:, :frame].clone()
+        w[:, :frame], w[:, frame:2 * frame], w[:, 2 * frame:] = 0.7 * first, 0.2 * first, \
+            0.1 * first
+    student = str(tmp_path / 'student.onnx')
+    export_policy(d.student_source(), student, observations=d.parity_observations())
+    _lockstep_matches_in_process(launcher, tmp_path, student)
