@@ -23,6 +23,7 @@ import numpy as np
 from ..util.layout import term_slices
 from .description import RobotDescription
 from .ranges import RandomizationSpec
+from .rotations import yaw
 
 
 class Randomized(gym.Wrapper):
@@ -57,6 +58,7 @@ class Randomized(gym.Wrapper):
         self.base = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, robot.base_body)
         jnt = int(m.body_jntadr[self.base])
         self.base_dof = int(m.jnt_dofadr[jnt])
+        self.base_qpos = int(m.jnt_qposadr[jnt])
         names = robot.joint_names
         ids = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, n) for n in names]
         self.qadr = np.array([m.jnt_qposadr[i] for i in ids], dtype=np.intp)
@@ -72,8 +74,10 @@ class Randomized(gym.Wrapper):
         units, then scaled as the term is."""
         self.rng = np.random.default_rng(0)
         self.draws: Dict[str, Any] = {}
-        self.kicks: List[Tuple[float, float]] = []
-        """(time s, speed m/s) of each kick of the episode so far."""
+        self.kicks: List[Tuple[float, float, float]] = []
+        """(time s, speed m/s, bearing rad) of each kick of the episode so far; the bearing is
+        the kick's direction from the robot's heading (0: pushed forward, pi/2: to its
+        left)."""
         self._queue: deque = deque()
         self._delay = 0
         self._bias: Dict[str, np.ndarray] = {}
@@ -233,7 +237,9 @@ class Randomized(gym.Wrapper):
             v, heading = float(self.rng.uniform(lo, hi)), float(self.rng.uniform(0, 2 * math.pi))
             kick = (v * math.cos(heading), v * math.sin(heading))
             self.data.qvel[self.base_dof:self.base_dof + 2] += kick
-            self.kicks.append((round(self._time, 4), v))
+            quat = self.data.qpos[self.base_qpos + 3:self.base_qpos + 7]
+            bearing = math.remainder(heading - yaw(quat), 2 * math.pi)
+            self.kicks.append((round(self._time, 4), v, bearing))
             self._next_push = self._push_after()
         u = self.env.unwrapped
         if m:

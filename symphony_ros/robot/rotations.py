@@ -76,3 +76,9 @@ def tilt_angle(q_wxyz: np.ndarray) -> float:
     """Angle in radians between the body z axis and the world z axis."""
     g = projected_gravity(q_wxyz)
     return float(np.arccos(np.clip(-g[2], -1.0, 1.0)))
+
+
+def yaw(q_wxyz: np.ndarray) -> float:
+    """Return the heading (rad, about world z) of orientation ``q_wxyz``."""
+    w, x, y, z = (float(v) for v in q_wxyz)
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))

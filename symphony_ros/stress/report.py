@@ -10,6 +10,7 @@ import numpy as np
 
 from ..bag.plots import _pyplot, _save
 from ..util.atomic import atomic_write
+from .kicks import text as kick_text
 
 PLOTS = (('fall_rate', 'fall rate', 'fall_rate.png'),
          ('return_mean', 'mean return', 'return.png'),
@@ -107,6 +108,7 @@ def markdown(report: Dict[str, object]) -> str:
     if report.get('latency'):
         text = latency_text(report['latency'])
         lines += [text[0].upper() + text[1:] + '.', '']
+    lines += _kick_lines(report['conditions'])
     noisy = report['conditions'].get('obs_noise_1')
     if noisy and noisy['falls'] > v['max_fall_rate'] * noisy['episodes']:
         lines += ['`obs_noise_1` fell the policy: `--conditions noise_<term> ... imu_bias_1` '
@@ -117,6 +119,17 @@ def markdown(report: Dict[str, object]) -> str:
     for p in report['plots']:
         lines.append(f'![{p}]({p})')
     return '\n'.join(lines) + '\n'
+
+
+def _kick_lines(conditions: Dict[str, Dict]) -> List[str]:
+    """Return the kicks each push condition's robot survived, by direction, or nothing."""
+    kicked = [(n, c['kicks']) for n, c in conditions.items() if c.get('kicks')]
+    if not kicked:
+        return []
+    window = kicked[0][1]['window_s']
+    return ([f'Kicks survived (no fall within {window:g} s of the kick), by the way each '
+             'pushed the robot:', '']
+            + [kick_text(n, k) for n, k in kicked] + [''])
 
 
 def _ros_lines(conditions: Dict[str, Dict], commands: Optional[str]) -> List[str]:

@@ -21,6 +21,8 @@ from ..bag.metrics import step_divisors, step_rms
 from ..core.evaluation import EVAL_SEED_OFFSET
 from ..robot.frame_stack import FrameStack
 from ..robot.tracking import WindowTracking, window_steps
+from .kicks import episode_kicks
+from .kicks import summary as kick_summary
 
 if TYPE_CHECKING:
     import mujoco
@@ -141,9 +143,18 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
         if terminated or truncated or steps >= limit:
             break
     return {'return': total, 'steps': steps, 'fell': fell, 'saturation': sat / steps,
+            'kicks': episode_kicks(_kicks(env), fell, steps * robot.control_dt),
             'joint_margin': margin, 'command_jitter': jitter.value(),
             'tracking_error': float(np.mean(track)) if track else None,
             'stride_tracking_error': stride.lin_rms}
+
+
+def _kicks(env) -> list:
+    """Return the episode's kicks (none when its condition perturbs nothing: no wrapper)."""
+    try:
+        return list(env.get_wrapper_attr('kicks'))
+    except AttributeError:
+        return []
 
 
 def _history(policy, dim: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -204,7 +215,8 @@ def summarise(name: str, rows: List[Dict[str, float]]) -> Dict[str, object]:
             'stride_tracking_error': _mean_of(rows, 'stride_tracking_error'),
             'torque_saturation': float(np.mean([r['saturation'] for r in rows])),
             'min_joint_margin': float(min(r['joint_margin'] for r in rows)),
-            'command_jitter': _mean_of(rows, 'command_jitter')}
+            'command_jitter': _mean_of(rows, 'command_jitter'),
+            'kicks': kick_summary(rows)}
 
 
 def _mean_of(rows: List[Dict[str, float]], key: str) -> Optional[float]:
