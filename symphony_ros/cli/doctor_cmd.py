@@ -38,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the policy to check and the robot it should drive."""
     p.add_argument('--policy', default=None, help='ONNX policy to check (default: the one shipped '
                    'for --robot)')
-    p.add_argument('--robot', default='humanoid', help='robot description it must match')
+    p.add_argument('--robot', default=None, help='robot description it must match (default: '
+                   'the one the policy\'s contract names; without --policy, humanoid)')
     p.add_argument('--target', default='real', choices=ROBOTS,
                    help="where it will be deployed, as the deploy graph's robot:= (default: "
                    'real: warn when the policy carries no passing stress report)')
@@ -188,6 +189,24 @@ def check_shm() -> Check:
                  '' if level == OK else 'docker: --shm-size=256m')
 
 
+def _policy_robot(path: Optional[str]) -> Optional[str]:
+    """Return the robot a policy file's contract names, if it is one this install describes.
+
+    A G1 policy checked against the default robot would fail on its control period alone;
+    an unreadable file is the policy check's to report, against the default robot.
+    """
+    from ..policy.errors import PolicyError
+    from ..policy.onnx_file import load_contract
+    from ..robot.description import get_robot
+    if not path:
+        return None
+    try:
+        robot = load_contract(path).robot
+        return get_robot(robot.name).name if robot is not None else None
+    except (PolicyError, ValueError, OSError):
+        return None
+
+
 def checks(args: argparse.Namespace) -> List[Callable[[], Check]]:
     """Return the checks, in report order."""
     return [check_rclpy, check_dds_isolation, check_dds_round_trip,
@@ -205,9 +224,10 @@ def run(args: argparse.Namespace) -> int:
     from ..robot.description import get_robot
     from .errors import CliError
     try:
-        get_robot(args.robot)
+        get_robot(args.robot or 'humanoid')
     except ValueError as exc:
         raise CliError(f'--robot {args.robot}: {exc}') from None
+    args.robot = args.robot or _policy_robot(args.policy) or get_robot().name
     worst = OK
     for check in checks(args):
         c = check()

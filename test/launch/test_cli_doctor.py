@@ -40,3 +40,14 @@ def test_doctor_fails_on_a_broken_policy_and_names_it(ros_env, tmp_path):
     assert done.returncode == 1, done.stdout
     assert lines['policy'] == 'FAIL' and str(bad) in done.stdout
     assert '-> symphony export RUN_DIR -o FILE.onnx' in done.stdout
+
+
+def test_doctor_checks_a_policy_against_the_robot_its_contract_names(ros_env):
+    from symphony_ros import paths
+    g1 = paths.shipped_policy_path('g1')
+    done, lines = doctor(ros_env, '--policy', g1)
+    assert lines['policy'] == 'OK', done.stdout
+    assert 'joints of g1' in done.stdout
+    # A robot named on the command line is the one checked against.
+    done, lines = doctor(ros_env, '--policy', g1, '--robot', 'humanoid')
+    assert lines['policy'] == 'FAIL' and 'control period' in done.stdout, done.stdout
