@@ -16,7 +16,7 @@ from symphony_ros.robot.mujoco_state import MujocoStateReader
 from symphony_ros.robot.pd import PDLaw
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'deploy'))
-from g1_policy import export_g1_policy  # noqa: E402
+from g1_policy import export_g1_policy, export_history_student  # noqa: E402
 
 MS = 1_000_000
 TICKS = 12
@@ -59,3 +59,12 @@ def test_a_late_logged_cmd_vel_still_reproduces_the_recorded_policy(tmp_path):
     # A candidate is not fitted to the recording: it answers the command by log time.
     cand = run_open_loop(policy, late.robot, late)
     assert disagreement(cand, late)['reproduced_share'] < 1.0
+
+
+def test_a_policy_with_observation_history_replays_every_recorded_tick(tmp_path):
+    # The replay's memory per held state carries the last observations as the node's does.
+    policy = export_history_student(str(tmp_path))
+    recorded = _recording(policy, 0)
+    run = run_open_loop(policy, recorded.robot, recorded, recorded=True)
+    d = disagreement(run, recorded)
+    assert d['reproduced_share'] == 1.0 and d['max_abs'] < REPRODUCED, d

@@ -36,3 +36,34 @@ def export_g1_policy(folder: str, seed: int = 0, obs_spec: str = 'velocity_gait'
     builder.make_run(run, 'velocity:g1', get_obs_spec(obs_spec, robot).dim, robot.n_joints,
                      obs_spec=obs_spec, seed=seed)
     return export_policy(run, os.path.join(folder, f'g1_{obs_spec}.onnx')).path
+
+
+def export_history_student(folder: str, frames: int = 3) -> str:
+    """Export a student of the shipped G1 policy taking its last ``frames`` observations.
+
+    Its first layer reads the blend 0.7, 0.2, 0.1 (then 0) of the frames with the teacher's
+    weights: the G1 stays up, and every frame moves the action. No learning: a few seconds.
+    """
+    import torch
+
+    from symphony_ros import paths
+    from symphony_ros.distill.config import DistillConfig
+    from symphony_ros.distill.dagger import Distiller
+    from symphony_ros.policy.export import export_policy
+    ranges = os.path.join(folder, 'delay.yaml')
+    with open(ranges, 'w', encoding='utf-8') as fh:
+        fh.write('delay_s: [0.02, 0.02]\ndelay_jitter_steps: [0, 0]\n')
+    d = Distiller(DistillConfig(randomize=ranges, knobs='delay_s', history=frames,
+                                steps_per_round=100, updates_per_round=0),
+                  paths.shipped_policy_path('g1'))
+    d.collect(100)
+    n = d.source.actor.obs_dim
+    blend = [0.7, 0.2, 0.1] + [0.0] * frames
+    with torch.no_grad():
+        w = d.student.net[0].weight
+        first = w[:, :n].clone()
+        for k in range(frames):
+            w[:, k * n:(k + 1) * n] = blend[k] * first
+    path = os.path.join(folder, f'student_h{frames}.onnx')
+    export_policy(d.student_source(), path, observations=d.parity_observations())
+    return path

@@ -1,21 +1,21 @@
 """A student that sees its last few observations: distilled, exported, deployed, stressed."""
 
 import os
+import sys
 
 import numpy as np
 import pytest
-import torch
 
 from symphony_ros.cli.main import main
 from symphony_ros.deploy.policy_loop import PolicyLoop
-from symphony_ros.distill.config import DistillConfig
-from symphony_ros.distill.dagger import Distiller
-from symphony_ros.policy.export import export_policy
 from symphony_ros.policy.runtime import OnnxPolicy
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.mujoco_state import MujocoStateReader
 from symphony_ros.robot.observations import ObservationBuilder
 from symphony_ros.stress.run import Job, run_matrix
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'deploy'))
+from g1_policy import export_history_student  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 G1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
@@ -25,19 +25,7 @@ TINY = ['--rounds', '1', '--steps-per-round', '100', '--updates-per-round', '0']
 @pytest.fixture(scope='module')
 def student(tmp_path_factory):
     """A 3-frame student of the shipped G1 policy whose older frames really steer it."""
-    folder = tmp_path_factory.mktemp('history')
-    ranges = folder / 'delay.yaml'
-    ranges.write_text('delay_s: [0.02, 0.02]\ndelay_jitter_steps: [0, 0]\n')
-    d = Distiller(DistillConfig(randomize=str(ranges), knobs='delay_s', history=3,
-                                steps_per_round=120, updates_per_round=0), G1)
-    d.collect(120)
-    frame = d.source.actor.obs_dim
-    with torch.no_grad():
-        older = d.student.net[0].weight[:, frame:]
-        older.copy_(torch.randn(older.shape, generator=torch.Generator().manual_seed(0)) * 0.05)
-    path = str(folder / 'student.onnx')
-    export_policy(d.student_source(), path, observations=d.parity_observations())
-    return path
+    return export_history_student(str(tmp_path_factory.mktemp('history')))
 
 
 def _states(n):

@@ -13,7 +13,9 @@ sim's log line; a gain, joint order, frame, memory or timing error moves them fa
 """
 
 
+import os
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -22,6 +24,9 @@ from launch_helpers import parity_watchdog
 from symphony_ros import paths
 from symphony_ros.robot import get_robot
 from symphony_ros.sim.episodes import EPISODE_LINE
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'deploy'))
+from g1_policy import export_history_student  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -97,25 +102,4 @@ def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, tmp_path):
 
 def test_a_policy_with_observation_history_deploys_as_it_runs_in_process(launcher, tmp_path):
     """The policy node keeps the last observations as the in-process loop does."""
-    import torch
-
-    from symphony_ros.distill.config import DistillConfig
-    from symphony_ros.distill.dagger import Distiller
-    from symphony_ros.policy.export import export_policy
-    ranges = tmp_path / 'delay.yaml'
-    ranges.write_text('delay_s: [0.02, 0.02]\ndelay_jitter_steps: [0, 0]\n')
-    d = Distiller(DistillConfig(randomize=str(ranges), knobs='delay_s', history=3,
-                                steps_per_round=100, updates_per_round=0),
-                  paths.shipped_policy_path('g1'))
-    d.collect(100)
-    frame = d.source.actor.obs_dim
-    with torch.no_grad():
-        # The teacher on a blend of its last three observations: it stays up, and every
-        # frame moves the action.
-        w = d.student.net[0].weight
-        first = w[:, :frame].clone()
-        w[:, :frame], w[:, frame:2 * frame], w[:, 2 * frame:] = 0.7 * first, 0.2 * first, \
-            0.1 * first
-    student = str(tmp_path / 'student.onnx')
-    export_policy(d.student_source(), student, observations=d.parity_observations())
-    _lockstep_matches_in_process(launcher, tmp_path, student)
+    _lockstep_matches_in_process(launcher, tmp_path, export_history_student(str(tmp_path)))
