@@ -223,10 +223,11 @@ def run(args: argparse.Namespace) -> int:
     """
     from ..robot.description import get_robot
     from .errors import CliError
-    try:
-        get_robot(args.robot or 'humanoid')
-    except ValueError as exc:
-        raise CliError(f'--robot {args.robot}: {exc}') from None
+    if args.robot:
+        try:
+            get_robot(args.robot)
+        except ValueError as exc:
+            raise CliError(f'--robot {args.robot}: {exc}') from None
     args.robot = args.robot or _policy_robot(args.policy) or get_robot().name
     worst = OK
     for check in checks(args):
