@@ -103,7 +103,8 @@ def test_g1_lockstep_deploy_matches_the_in_process_run(launcher, tmp_path):
 def test_a_policy_with_observation_history_deploys_as_it_runs_in_process(launcher, tmp_path):
     """The policy node keeps the last observations as the in-process loop does.
 
-    Two episodes: the sim's reset between them sends a held state again, which the node
-    must answer from the memory (frames included) the state first found.
+    Two episodes: around the sim's reset the node answers a state again, from the memory
+    (frames included) the state first found; with one episode, a node whose memory dropped
+    the frames matched too.
     """
     _lockstep_matches_in_process(launcher, tmp_path, export_history_student(str(tmp_path)))
