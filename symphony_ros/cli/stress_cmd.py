@@ -145,8 +145,11 @@ def run(args: argparse.Namespace) -> int:
                                               robot, args.max_fall_rate)}
     paths = write_report(report, out)
     for n, s in conds.items():
+        k = s.get('kicks')
+        kicks = f'  kicks survived {k["survived"]}/{k["survived"] + k["fell"]}' if k else ''
         print(f'{n:14s} falls {s["falls"]:3d}/{s["episodes"]:<3d} return '
-              f'{s["return_mean"]:9.1f}' + ('' if s['within_training'] else '  (beyond training)'))
+              f'{s["return_mean"]:9.1f}' + kicks
+              + ('' if s['within_training'] else '  (beyond training)'))
     if report['latency']:
         print(latency_text(report['latency']))
     v = report['verdict']

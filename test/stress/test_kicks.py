@@ -65,7 +65,7 @@ def test_a_kick_s_bearing_is_taken_from_the_robot_s_heading():
     assert speed == 1.0 and -math.pi <= bearing <= math.pi
 
 
-def test_the_stress_report_counts_the_kicks_of_push_conditions(tmp_path):
+def test_the_stress_report_counts_the_kicks_of_push_conditions(tmp_path, capsys):
     import json
     import os
 
@@ -83,5 +83,8 @@ def test_the_stress_report_counts_the_kicks_of_push_conditions(tmp_path):
     # Each kick that fell the robot ended an episode.
     assert kicks['fell'] <= report['conditions']['push_1.5']['falls']
     assert report['conditions']['nominal']['kicks'] is None
-    assert f'- `push_1.5`: {kicks["survived"]} of {kicks["survived"] + kicks["fell"]} kicks ' \
-        'survived (forward' in (out / 'report.md').read_text()
+    told = kicks['survived'] + kicks['fell']
+    assert f'- `push_1.5`: {kicks["survived"]} of {told} kicks survived (forward' in \
+        (out / 'report.md').read_text()
+    printed = capsys.readouterr().out
+    assert f'kicks survived {kicks["survived"]}/{told}' in printed
