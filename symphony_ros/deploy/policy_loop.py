@@ -64,9 +64,8 @@ class PolicyLoop:
         """The policy's gait clock (None: its observation has none); ticks with each act."""
         self.ticks = 0
         self._phase = np.zeros(2)
-        self.stack = (FrameStack(c.observation.history, self.builder.dim)
-                      if c.observation.history > 1 else None)
-        """The last observations, for a policy whose input holds several (None: one)."""
+        self.stack = FrameStack(c.observation.history, self.builder.dim)
+        """The last observations the policy takes (one, for most policies)."""
 
     def _gait_clock(self, policy_path: str, observation: ObservationContract,
                     task: Mapping[str, Any]) -> Optional[GaitClock]:
@@ -87,16 +86,14 @@ class PolicyLoop:
     def memory(self) -> Tuple[np.ndarray, int, np.ndarray]:
         """Return what the next act carries over from earlier ones.
 
-        (previous action, tick, the observation history's frames: empty without one).
+        (previous action, tick, the observation history's frames: empty after a reset).
         """
-        frames = np.zeros(0) if self.stack is None else self.stack.state
-        return self.prev_action.copy(), self.ticks, frames
+        return self.prev_action.copy(), self.ticks, self.stack.state
 
     @memory.setter
     def memory(self, value: Tuple[np.ndarray, int, np.ndarray]) -> None:
         self.prev_action, self.ticks = np.array(value[0], dtype=np.float64), int(value[1])
-        if self.stack is not None:
-            self.stack.state = value[2]
+        self.stack.state = value[2]
 
     def reset(self, tick: int = 0) -> None:
         """Start afresh: no previous action, the gait clock at ``tick``, no history."""
@@ -132,8 +129,7 @@ class PolicyLoop:
         obs = self.builder.build(state, self.prev_action,
                                  command=command if self.needs_command else None,
                                  gait_phase=phase)
-        if self.stack is not None:
-            obs = self.stack.push(obs)
+        obs = self.stack.push(obs)
         self.ticks += 1
         t0 = time.perf_counter()
         action = self.policy.act(obs)

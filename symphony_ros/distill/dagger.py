@@ -127,7 +127,7 @@ class Distiller:
 
     def episode(self) -> Tuple[int, bool]:
         """Run one episode with the student acting, label it, keep it; return (steps, fell)."""
-        run = self.env.run(self._episode_seed(), self._act, self.cfg.history)
+        run = self.env.run(self._episode_seed(), self._act)
         teacher = self.teacher.act_batch(run.teacher_obs.astype(np.float32))
         labels, index = lookahead_labels(teacher, run.delays, self.env.frame_skip)
         if len(index):

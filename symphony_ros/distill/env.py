@@ -105,16 +105,14 @@ class DistillEnv:
         # A spec that moves something (distill_spec's rule) always comes back Randomized.
         self.env = make_randomized_env(env_id, contract.observation.name, self.spec, **extra)
         self.frame_skip = self.robot.frame_skip
+        self.history = cfg.history
+        """Observations the student takes at once (`FrameStack`)."""
 
-    def run(self, seed: int, act: Callable[[np.ndarray], np.ndarray], history: int = 1
-            ) -> EpisodeRun:
-        """Run one episode from ``reset(seed=seed)`` with ``act`` choosing each command.
-
-        :param history: observations the student takes at once (`FrameStack`).
-        """
+    def run(self, seed: int, act: Callable[[np.ndarray], np.ndarray]) -> EpisodeRun:
+        """Run one episode from ``reset(seed=seed)`` with ``act`` choosing each command."""
         env = self.env
         obs, info = env.reset(seed=seed)
-        stack = FrameStack(history, len(obs))
+        stack = FrameStack(self.history, len(obs))
         teacher_view = info['clean_obs']
         student, teacher, delays, fell = [], [], [], False
         while True:

@@ -117,7 +117,7 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
     job, policy, robot = _CACHE['job'], _CACHE['policy'], _CACHE['robot']
     env = _env(name)
     obs, info = env.reset(seed=job.seed + EVAL_SEED_OFFSET + k)
-    stacked = _history(policy, len(obs))
+    stacked = FrameStack(policy.contract.observation.history, len(obs)).push
     model, data = env.unwrapped.model, env.unwrapped.data
     state_of = env.get_wrapper_attr('robot_state')
     lo, hi = robot.position_limits[:, 0], robot.position_limits[:, 1]
@@ -155,12 +155,6 @@ def _kicks(env) -> list:
         return list(env.get_wrapper_attr('kicks'))
     except AttributeError:
         return []
-
-
-def _history(policy, dim: int) -> Callable[[np.ndarray], np.ndarray]:
-    """Return the episode's input maker: the policy's observation history, fresh."""
-    frames = policy.contract.observation.history
-    return FrameStack(frames, dim).push if frames > 1 else (lambda obs: obs)
 
 
 def _stride(env, robot) -> WindowTracking:
