@@ -9,6 +9,7 @@ for a velocity-task robot; both answer ``step(before, after, torque, ...)``.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
@@ -49,6 +50,9 @@ class EpisodeResult:
     tracking: Optional[Tuple[float, float]] = None
     """Velocity task: RMS over its steps of the planar velocity error (m/s) and of the
     yaw-rate error (rad/s); None for other rewards."""
+    kicks: Tuple[Tuple[float, float], ...] = ()
+    """Base kicks given (``push_velocity``): s since the episode began, and the bearing in
+    rad of the push from the robot's heading (0: forward, pi/2: to its left)."""
 
 
 EPISODE_LINE = re.compile(
@@ -59,14 +63,19 @@ how it ended; ``symphony stress --ros`` and the parity tests read episodes from 
 
 TRACKING_PART = re.compile(r'tracking error RMS ([\d.]+) m/s, ([\d.]+) rad/s')
 """The RMS tracking errors a velocity robot's episode line adds (m/s, rad/s)."""
+KICK_PART = re.compile(r'([\d.]+) s at (-?\d+) deg')
+"""One kick of the episode line's ``kicks:`` list: s since the episode began, bearing in
+degrees from the robot's heading (``symphony stress --ros`` judges each from them)."""
 
 
 def episode_line(ep: EpisodeResult) -> str:
     """Return the log line of a finished episode (what :data:`EPISODE_LINE` reads)."""
     tracking = ('' if ep.tracking is None else
                 f', tracking error RMS {ep.tracking[0]:.3f} m/s, {ep.tracking[1]:.3f} rad/s')
+    kicks = ('' if not ep.kicks else '; kicks: ' + ', '.join(
+        f'{t:.2f} s at {math.degrees(b):.0f} deg' for t, b in ep.kicks))
     return (f'episode {ep.index}: return {ep.ret:.1f}, {ep.length} steps, '
-            f'{"fall" if ep.fallen else "time limit"}{tracking}')
+            f'{"fall" if ep.fallen else "time limit"}{tracking}{kicks}')
 
 
 class EpisodeTracker:

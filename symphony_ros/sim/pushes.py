@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -42,14 +42,21 @@ class Pushes:
         """Begin episode ``episode`` (0, 1, ...) at simulated time ``t0``."""
         self._rng = np.random.default_rng([self.seed, STREAM, episode])
         self._next = self._after(t0)
+        self._t0 = t0
+        self.given: List[Tuple[float, float]] = []
+        """The episode's kicks: s since it began, bearing in rad from the robot's heading."""
 
-    def due(self, t: float) -> Optional[Tuple[float, float]]:
-        """Return the kick (vx, vy) m/s due at simulated time ``t`` of the episode, or None."""
+    def due(self, t: float, yaw: float = 0.0) -> Optional[Tuple[float, float]]:
+        """Return the kick (vx, vy) m/s due at simulated time ``t`` of the episode, or None.
+
+        :param yaw: the robot's heading (rad), to record which way the kick pushes it.
+        """
         if t < self._next:
             return None
         heading = float(self._rng.uniform(0.0, 2.0 * math.pi))
         self._next = self._after(t)
         self.kicks += 1
+        self.given.append((round(t - self._t0, 4), math.remainder(heading - yaw, 2 * math.pi)))
         return self.velocity * math.cos(heading), self.velocity * math.sin(heading)
 
     def describe(self) -> str:

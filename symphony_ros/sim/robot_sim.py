@@ -26,6 +26,7 @@ from ..robot.description import RobotDescription, get_robot
 from ..robot.falls import has_fallen
 from ..robot.model import build_model, home_qpos
 from ..robot.mujoco_state import MujocoStateReader
+from ..robot.rotations import yaw
 from ..robot.state import RobotState
 from .config import SimConfig
 
@@ -61,6 +62,7 @@ class RobotSim:
         self.reader = MujocoStateReader(self.model, self.robot)
         self._base = self.model.body(self.robot.base_body).id
         self._base_dof = int(self.model.jnt_dofadr[self.model.body_jntadr[self._base]])
+        self._base_qpos = int(self.model.jnt_qposadr[self.model.body_jntadr[self._base]])
         self.resets = 0
         self.reset()
 
@@ -125,6 +127,10 @@ class RobotSim:
     def kick(self, velocity: Tuple[float, float]) -> None:
         """Add ``velocity`` (vx, vy) m/s, world frame, to the base's velocity (a push)."""
         self.data.qvel[self._base_dof:self._base_dof + 2] += velocity
+
+    def heading(self) -> float:
+        """Yaw of the base (rad): which way the robot faces."""
+        return yaw(self.data.qpos[self._base_qpos + 3:self._base_qpos + 7])
 
     def state(self) -> RobotState:
         """Measured state as a robot with a state estimator would publish it."""

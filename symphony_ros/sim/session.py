@@ -145,7 +145,7 @@ class SimSession:
         start is given before it.
         """
         if self.pushes is not None:
-            kick = self.pushes.due(self.sim.time)
+            kick = self.pushes.due(self.sim.time, self.sim.heading())
             if kick is not None:
                 self.sim.kick(kick)
         if self.position:
@@ -165,6 +165,8 @@ class SimSession:
                 self.own.stepped(self.tracker.steps)
         else:
             reward, finished = self.tracker.step(state, applied)
+        if finished is not None and self.pushes is not None:
+            finished = dataclasses.replace(finished, kicks=tuple(self.pushes.given))
         self.ticks += 1
         return reward.total, finished
 

@@ -141,7 +141,7 @@ def _ros_lines(conditions: Dict[str, Dict], commands: Optional[str]) -> List[str
     lines = ['Through ROS: each condition ran the deploy graph (`symphony launch deploy '
              'robot:=sim timing:=realtime`) with mujoco_sim_node\'s `command_delay` and '
              '`push_velocity`; the sim measured how long after arrival it applied the commands '
-             'and counted its kicks.' + steer + ' Node logs in `ros/`.',
+             'and listed each kick it gave.' + steer + ' Node logs in `ros/`.',
              '', '| condition | command_delay (ms) | applied after arrival, median (ms) | '
              'kicks | tracking error RMS (m/s, rad/s) | watchdog faults | episodes finished | '
              'wall (s) | log |',

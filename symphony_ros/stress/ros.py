@@ -13,6 +13,7 @@ processes only; never imports rclpy.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -28,10 +29,12 @@ from ..graph.runner import Runner
 from ..robot.description import RobotDescription
 from ..sim.delay import APPLIED_LINE
 from ..sim.config import RANDOM, SimConfig
-from ..sim.episodes import EPISODE_LINE, TRACKING_PART
+from ..sim.episodes import EPISODE_LINE, KICK_PART, TRACKING_PART
 from ..sim.pushes import PUSH_LINE
 from . import conditions
 from .conditions import CONDITIONS
+from .kicks import episode_kicks
+from .kicks import summary as kick_summary
 
 ROS_KNOBS = ('delay_steps', 'delay_s', 'push_velocity', 'push_interval_s')
 """Knobs the sim injects through ROS; a condition with any other knob runs in process only."""
@@ -124,15 +127,20 @@ class _Lines:
         self._fh.close()
 
 
-def episode_row(m: re.Match) -> Dict[str, object]:
+def episode_row(m: re.Match, control_dt: float, push: float = 0.0) -> Dict[str, object]:
     """Return one episode's figures from the sim's episode line (an :data:`EPISODE_LINE` match).
 
-    A velocity robot's line adds its RMS tracking errors (m/s, rad/s); None for others.
+    A velocity robot's line adds its RMS tracking errors (m/s, rad/s); None for others. Its
+    kicks (of ``push`` m/s) are judged as the in-process conditions' are
+    (:func:`symphony_ros.stress.kicks.episode_kicks`), the episode's end at its steps times
+    ``control_dt``.
     """
     track = TRACKING_PART.search(m.string)
-    return {'return': float(m.group(2)), 'steps': int(m.group(3)),
-            'fell': m.group(4) == 'fall',
-            'tracking_rms': [float(track.group(1)), float(track.group(2))] if track else None}
+    fell, steps = m.group(4) == 'fall', int(m.group(3))
+    given = [(float(t), push, math.radians(float(b))) for t, b in KICK_PART.findall(m.string)]
+    return {'return': float(m.group(2)), 'steps': steps, 'fell': fell,
+            'tracking_rms': [float(track.group(1)), float(track.group(2))] if track else None,
+            'kicks': episode_kicks(given, fell, steps * control_dt)}
 
 
 def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int, seed: int,
@@ -149,7 +157,7 @@ def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int
     rows: List[Dict[str, object]] = []
 
     def on_episode(m: re.Match) -> None:
-        rows.append(episode_row(m))
+        rows.append(episode_row(m, robot.control_dt, push_velocity(name)))
         if progress:
             progress()
     g = graph(policy, robot, name, episodes, seed, episode_steps,
@@ -209,7 +217,7 @@ def summarise(run: Dict[str, object]) -> Dict[str, object]:
             'return_std': float(returns.std()) if rows else float('nan'),
             'steps_mean': float(np.mean([r['steps'] for r in rows])) if rows else 0.0,
             'tracking_error': None, 'torque_saturation': None, 'min_joint_margin': None,
-            'command_jitter': None,
+            'command_jitter': None, 'kicks': kick_summary(rows),
             'ros': {**{k: run[k] for k in ('command_delay_s', 'applied', 'push_velocity',
                                            'kicks', 'watchdog_faults', 'wall_s', 'complete',
                                            'graph_status', 'log')},

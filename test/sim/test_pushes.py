@@ -83,3 +83,34 @@ def test_the_session_kicks_the_base_when_due_and_only_then():
             assert change == pytest.approx(np.array(kick), abs=0.15)   # one step after it
     assert kicked_at == round(0.15 / pushed.sim.robot.control_dt)
     assert pushed.pushes.kicks == 1 and plain.pushes is None
+
+
+def test_each_kick_is_recorded_from_the_robots_heading_and_reaches_the_episode_line():
+    p = Pushes(1.0, (1.0, 1.0), seed=3)
+    p.start(0, t0=10.0)
+    kick = p.due(11.0, yaw=math.pi / 2)             # the robot faces +y
+    heading = math.atan2(kick[1], kick[0])
+    assert p.given == [(1.0, pytest.approx(math.remainder(heading - math.pi / 2, 2 * math.pi)))]
+    p.start(1)
+    assert p.given == []                            # a new episode's own list
+
+    cfg = SimConfig(push_velocity=1.0, push_interval_min=0.15, push_interval_max=0.15,
+                    episode_steps=30, seed=2)
+    session = SimSession(cfg, lambda: 0.0)
+    finished, headings = None, []
+    while finished is None:
+        headings.append(session.sim.heading())
+        _, finished = session.advance(None)
+    dt = session.sim.robot.control_dt
+    times = [t for t, _ in finished.kicks]
+    assert len(times) == session.pushes.kicks >= 2
+    assert times == pytest.approx([0.15 * (k + 1) for k in range(len(times))], abs=dt)
+    replay = Pushes(1.0, (0.15, 0.15), 2)
+    replay.start(0)
+    for t, bearing in finished.kicks:               # bearing = kick heading - robot yaw
+        vx, vy = replay.due(t + 1e-9)
+        yaw = headings[round(t / dt)]
+        assert bearing == pytest.approx(math.remainder(math.atan2(vy, vx) - yaw, 2 * math.pi))
+    from symphony_ros.sim.episodes import KICK_PART, episode_line
+    line = episode_line(finished)
+    assert [float(t) for t, _ in KICK_PART.findall(line)] == pytest.approx(times, abs=0.005)

@@ -1,5 +1,6 @@
 """Which conditions ``symphony stress --ros`` runs, and what each graph asks of the sim."""
 
+import math
 import os
 
 import pytest
@@ -60,7 +61,7 @@ def test_the_sims_tracking_errors_reach_the_ros_report():
     lines = [f'[mujoco_sim_node] [INFO] [1.0] [sim]: {episode_line(e)}' for e in (
         EpisodeResult(0, 900.0, 500, False, (0.1, 0.5)),
         EpisodeResult(1, 300.0, 120, True, (0.3, 0.9)))]
-    rows = [ros.episode_row(EPISODE_LINE.search(line)) for line in lines]
+    rows = [ros.episode_row(EPISODE_LINE.search(line), 0.02) for line in lines]
     assert [r['fell'] for r in rows] == [False, True]
     assert rows[1]['tracking_rms'] == [0.3, 0.9]
     run = {'rows': rows, 'command_delay_s': 0.02, 'applied': None, 'push_velocity': 0.0,
@@ -72,5 +73,30 @@ def test_the_sims_tracking_errors_reach_the_ros_report():
     assert '| `delay_1` | 20.0 | - | - | 0.200, 0.700 | 0 | 2 | 30 |' in table
     assert 'from the policy\'s ranges `lin_vel_x=0:1`' in table
     # A robot without a velocity task (the humanoid) has no tracking part.
-    plain = ros.episode_row(EPISODE_LINE.search('episode 3: return 5.0, 7 steps, fall'))
-    assert plain['tracking_rms'] is None
+    plain = ros.episode_row(EPISODE_LINE.search('episode 3: return 5.0, 7 steps, fall'), 0.02)
+    assert plain['tracking_rms'] is None and plain['kicks'] == []
+    assert figures['kicks'] is None                 # no kicks: no kick summary
+
+
+def test_the_sims_kicks_are_judged_one_by_one_in_the_ros_report():
+    from symphony_ros.sim.episodes import EPISODE_LINE, EpisodeResult, episode_line
+    from symphony_ros.stress.report import _kick_lines
+    # 500 steps of 20 ms: 10 s. A fall at 6 s, 1.5 s after its second kick (pushed left).
+    eps = (EpisodeResult(0, 900.0, 500, False, (0.1, 0.5), ((3.0, 0.1), (9.5, math.pi))),
+           EpisodeResult(1, 300.0, 300, True, (0.3, 0.9),
+                         ((2.0, -math.pi / 2), (4.5, math.pi / 2))))
+    lines = [f'[mujoco_sim_node] [INFO] [1.0] [sim]: {episode_line(e)}' for e in eps]
+    assert 'tracking error RMS 0.100 m/s, 0.500 rad/s; kicks: 3.00 s at 6 deg, ' in lines[0]
+    rows = [ros.episode_row(EPISODE_LINE.search(line), 0.02, 0.5) for line in lines]
+    assert rows[0]['kicks'] == [[6.0, 'survived'], [180.0, 'unresolved']]
+    assert rows[1]['kicks'] == [[-90.0, 'survived'], [90.0, 'fell']]
+    run = {'rows': rows, 'command_delay_s': 0.0, 'applied': None, 'push_velocity': 0.5,
+           'kicks': 4, 'watchdog_faults': 0, 'wall_s': 30.0, 'complete': True,
+           'graph_status': 0, 'log': 'push_0.5.log'}
+    k = ros.summarise(run)['kicks']
+    assert (k['given'], k['survived'], k['fell'], k['unresolved']) == (4, 2, 1, 1)
+    assert k['by_direction']['left'] == {'survived': 0, 'fell': 1}
+    assert k['by_direction']['right'] == {'survived': 1, 'fell': 0}
+    text = '\n'.join(_kick_lines({'push_0.5': ros.summarise(run)}))
+    assert '`push_0.5`: 2 of 3 kicks survived (forward 1/1, left 0/1, backward 0/0, right 1/1)' \
+        in text
