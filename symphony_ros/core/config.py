@@ -149,6 +149,11 @@ class TrainConfig:
     """Episode step limit; None or 0 takes the environment's own time limit."""
     obs_spec: Optional[str] = None
     """Observation spec for robot envs; None takes the env's default."""
+    history: int = ranged(1, 1, 8)
+    """Observations the actor takes at once, newest first (1: the current one). The last
+    few show what one cannot: how long the command in flight has acted, how the base drifts
+    after a kick. The contract records it and the deploy loop stacks alike; the privileged
+    critic's view stays one frame."""
     exact_resume: bool = True
     """Keep the replay buffer with the newest checkpoint, so --resume continues exactly;
     false: checkpoints hold networks and optimizer only (smaller, faster) and a resume

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 import gymnasium as gym
 import numpy as np
 
+from .history_env import with_history
+
 if TYPE_CHECKING:
     from symphony_ros.robot.obs_specs import ObservationSpec
 
@@ -202,6 +204,7 @@ def make_run_env(cfg: 'TrainConfig', randomized: bool = False, log_path: Optiona
             env = make_randomized_env(cfg.env, cfg.obs_spec, spec, log_path, **kwargs)
         else:
             env = make_env(cfg.env, cfg.obs_spec, **kwargs)
+    env = with_history(env, cfg.history)
     for w in caught:
         if 'out of date' not in str(w.message):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -212,6 +215,17 @@ def make_run_env(cfg: 'TrainConfig', randomized: bool = False, log_path: Optiona
             if note not in notes:
                 notes.append(note)
     return env
+
+
+def wrapper_attr(env: gym.Env, name: str) -> Any:
+    """Return attribute ``name`` of ``env`` or of the first of its wrappers that has it.
+
+    None when none has it: a run's env may be wrapped (randomisation, history) or not.
+    """
+    try:
+        return env.get_wrapper_attr(name)
+    except AttributeError:
+        return None
 
 
 def env_dims(env: gym.Env) -> Tuple[int, int]:

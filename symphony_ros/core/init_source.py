@@ -99,6 +99,12 @@ class InitFrom:
             self._init_actor(src)
             return
         path, state = src.path, src.state
+        theirs = int(state['train_config'].get('history', 1))
+        if theirs != self.cfg.history:
+            raise CheckpointError(f'{path}: its run took the last {theirs} observation(s) at '
+                                  f'once, this run {self.cfg.history} (--history {theirs} '
+                                  'fits it; its best_actor.pt or an exported policy gives '
+                                  'a one-frame actor alone, widened)')
         actor_only = self._load_agent(state, path, actor_only=True)
         self._record_source(path, src.sha256, int(state['step']), state['train_config'])
         self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
@@ -183,12 +189,17 @@ class InitFrom:
         if self.cfg.init_buffer:
             raise CheckpointError(f'--init-buffer: {src.path} holds an actor alone, no replay '
                                   'buffer; give a run folder or its checkpoint')
-        if src.history > 1:
+        if src.history != self.cfg.history and src.history > 1:
             raise CheckpointError(f'{src.path}: its actor takes the last {src.history} '
-                                  'observations at once (observation.history); symphony train '
-                                  'feeds one')
+                                  f'observations at once (observation.history), this run '
+                                  f'{self.cfg.history} (--history {src.history} fits it)')
         added = self._added_terms(src)
-        dims = (int(src.actor.obs_dim), int(src.actor.act_dim))
+        if added and self.cfg.history > 1:
+            raise CheckpointError(f'{src.path}: its actor reads {src.obs_spec}; --history '
+                                  f'{self.cfg.history} takes it only on the same --obs-spec')
+        stacked = src.history == 1 < self.cfg.history
+        dims = (int(src.actor.obs_dim) * (self.cfg.history if stacked else 1),
+                int(src.actor.act_dim))
         if dims != (self.obs_dim, self.act_dim) and not added:
             raise CheckpointError(f'{src.path}: its actor maps {dims[0]} observations to '
                                   f'{dims[1]} actions; this run\'s env {self.cfg.env} has '
@@ -202,11 +213,14 @@ class InitFrom:
         if width != self.sym.hidden_dim:
             raise CheckpointError(f'{src.path}: its actor is {width} wide, this run\'s '
                                   f'{self.sym.hidden_dim} (--hidden-dim {width} fits it)')
-        actor = widen_inputs(src.actor, self.obs_dim) if added else src.actor
+        actor = widen_inputs(src.actor, self.obs_dim) if added or stacked else src.actor
         self._record_source(src.path, src.sha256, src.step, src.train_config)
         self.agent.actor.load_state_dict(actor.state_dict())
         widened = (f'; it read {src.obs_spec}, this run adds {", ".join(added)}, given weight 0 '
                    'so it acts as loaded until it learns to use them' if added else '')
+        if stacked:
+            widened += (f'; it read one observation, this run {self.cfg.history}: the older '
+                        'ones at weight 0, so it acts as loaded until it learns to use them')
         self._note_init('the actor (an actor alone: ' + self._fresh_critic() + widened + ')',
                         src.path, src.step, src.env, 'a run folder with --init-buffer true '
                         'takes its replay instead')

@@ -60,7 +60,8 @@ def _build(state: Dict[str, Any], weights: Dict[str, Any], path: str,
     tc = state.get('train_config', {})
     return ActorSource(actor, path, cfg, tc, int(state.get('step', 0)),
                        state.get('test_return'), tc.get('env', ''), state.get('obs_spec'),
-                       sha256, state.get('obs_scales'), state.get('randomization'))
+                       sha256, state.get('obs_scales'), state.get('randomization'),
+                       int(tc.get('history', 1)))
 
 
 def load_actor(path: str) -> ActorSource:

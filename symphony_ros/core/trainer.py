@@ -27,7 +27,7 @@ from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpo
 from .config import SymphonyConfig, TrainConfig
 from .envs import (check_env_name, critic_dim, default_obs_spec, env_dims, episode_limit,
                    get_rng_state, make_run_env, make_test_env, mirror_maps, obs_scales,
-                   obs_terms, randomization, reward_terms, run_env_options)
+                   obs_terms, randomization, reward_terms, run_env_options, wrapper_attr)
 from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
 from .init_source import InitFrom
 from .input_balance import faint_terms_note
@@ -98,6 +98,10 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
     if cfg.relabel_commands and not cfg.privileged_critic:
         raise ValueError('--relabel-commands: needs --privileged-critic true (the critic\'s '
                          'view holds the velocity a relabelled step is scored against)')
+    if cfg.relabel_commands and cfg.history > 1:
+        raise ValueError(f'--relabel-commands: writes a command into one observation; with '
+                         f'--history {cfg.history} each input holds {cfg.history}, so give '
+                         f'one or the other')
     if cfg.init_buffer and not cfg.init_from:
         raise ValueError('--init-buffer: there is no checkpoint to take a buffer from without '
                          '--init-from')
@@ -191,7 +195,7 @@ class Trainer(InitFrom, Resume):
         """Size of the privileged critic's observation (None: the critic sees obs)."""
         self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device,
                               self.critic_dim)
-        spec = getattr(self.env, 'full_spec', None)
+        spec = wrapper_attr(self.env, 'full_spec')
         self.randomization = spec.to_dict() if spec is not None else None
         """The training env's ranges at full width (checkpoints record them; a resume
         compares, since a named set such as ``default`` may change between versions)."""
@@ -277,9 +281,10 @@ class Trainer(InitFrom, Resume):
         t0 = time.perf_counter()
         if self._obs is None:
             first = p.episodes == 0 and p.step == 0
-            if self.cfg.randomize_ramp and hasattr(self.env, 'set_width'):
+            set_width = wrapper_attr(self.env, 'set_width')
+            if self.cfg.randomize_ramp and set_width is not None:
                 width = randomize_width(self.cfg, p.step)
-                self.env.set_width(width)
+                set_width(width)
                 self.log.scalar('train/randomize_width', width, p.step)
             self._obs, info = self.env.reset(seed=self.cfg.seed if first else None)
             self._critic_obs = self._critic_view(info)

@@ -100,15 +100,21 @@ def test_a_student_with_unused_history_acts_as_its_teacher_under_stress(tmp_path
     assert mine['return'] == pytest.approx(teacher['return'], rel=1e-4)
 
 
-def test_training_from_a_history_student_is_refused_naming_the_history(student, tmp_path):
+def test_training_from_a_history_student_takes_its_history_or_is_refused(student, tmp_path):
     from symphony_ros.core.checkpoint import CheckpointError
     from symphony_ros.core.config import TrainConfig
     from symphony_ros.core.trainer import Trainer
-    cfg = TrainConfig(env='velocity:g1', obs_spec='velocity_gait_scaled', steps=10,
-                      run_dir=str(tmp_path / 'run'), init_from=student)
-    with pytest.raises(CheckpointError, match='takes the last 3 observations at once'):
-        Trainer(cfg, progress=False, tensorboard=False)
+
+    def cfg(name, history):
+        return TrainConfig(env='velocity:g1', obs_spec='velocity_gait_scaled', steps=10,
+                           run_dir=str(tmp_path / name), init_from=student, history=history,
+                           overrides=dict(hidden_dim=128, critic_heads=4))
+    with pytest.raises(CheckpointError, match=r'takes the last 3 observations at once '
+                                              r'\(observation.history\), this run 1 '
+                                              r'\(--history 3 fits it\)'):
+        Trainer(cfg('run', 1), progress=False, tensorboard=False)
     assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
+    Trainer(cfg('fits', 3), progress=False, tensorboard=False).close()
 
 
 def test_a_history_student_is_refused_as_a_teacher(student, tmp_path, capsys):
