@@ -261,3 +261,18 @@ def test_learner_killed_then_resumed_finishes_the_run(ray_local, tmp_path):
     steps = [int(r['step']) for r in rows]
     assert steps == sorted(set(steps)) and steps[-1] == 900
     assert latest_checkpoint(str(run)).endswith('ckpt_000000900.pt')
+
+
+def test_collectors_stack_the_observations_of_a_history_run(ray_local, tmp_path):
+    trainer, _ = _learner(tiny_config(tmp_path / 'r', steps=200, history=2), collectors=1)
+    try:
+        trainer.run()
+        n = trainer.buffer.head
+        obs = trainer.buffer.obs[:n].cpu().numpy()
+        nxt = trainer.buffer.next_obs[:n].cpu().numpy()
+    finally:
+        trainer.close()
+    assert trainer.obs_dim == 8 and obs.shape[1] == 8 and n > 50    # 4 a frame
+    # Each stored step's next input holds the step's newest frame as its older one.
+    np.testing.assert_array_equal(nxt[:, 4:], obs[:, :4])
+    assert not np.array_equal(nxt[:, :4], obs[:, :4])
