@@ -106,3 +106,17 @@ def policy_for(path: Optional[str], robot: str) -> str:
         raise ValueError(f'no policy ships for robot {robot!r} (shipped: '
                          f'{", ".join(sorted(SHIPPED_POLICIES))}): give one with policy:=FILE')
     return shipped
+
+
+def policy_path_problem(path: str) -> Optional[str]:
+    """Return what keeps ``path`` from being a policy file to read, or None.
+
+    A run folder is the likeliest mistake (a policy is exported from it), so it gets the
+    command that makes one.
+    """
+    if os.path.isdir(path):
+        return (f'is a folder; expected an .onnx file (a run folder? `symphony export {path} '
+                '-o policy.onnx` makes one)')
+    if not os.path.exists(path):
+        return 'no such file'
+    return None

@@ -39,9 +39,8 @@ def _config(args: argparse.Namespace) -> DistillConfig:
 
 
 def _check_paths(args: argparse.Namespace) -> None:
-    from .errors import CliError
-    if not os.path.isfile(args.teacher):
-        raise CliError(f'{args.teacher}: no such file')
+    from .errors import CliError, check_policy_path
+    check_policy_path(args.teacher)
     if os.path.isdir(args.output):
         raise CliError(f'{args.output}: is a folder; expected a .onnx file path')
     if os.path.exists(args.output) and not args.force:

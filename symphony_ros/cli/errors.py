@@ -14,6 +14,17 @@ class CliError(Exception):
     """Bad user input: a message naming the flag, file or field and what was expected."""
 
 
+def check_policy_path(path: str, flag: str = '') -> None:
+    """Refuse a policy path that is no file, naming it (and ``flag``, when one was given).
+
+    :raises CliError: a missing path, or a folder (a run folder: how to export one).
+    """
+    from ..paths import policy_path_problem
+    problem = policy_path_problem(path)
+    if problem:
+        raise CliError(f'{flag} {path}: {problem}' if flag else f'{path}: {problem}')
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (no usage block), exit code 2.
 

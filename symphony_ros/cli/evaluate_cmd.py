@@ -47,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from ..bag.reader import BagError
     from ..bag.report import write_report
     from ..bag.topics import parse_overrides
-    from .errors import CliError
+    from .errors import CliError, check_policy_path
     for flag, path in (('--policy', args.policy), ('--recorded-policy', args.recorded_policy)):
-        if path and not os.path.isfile(path):
-            raise CliError(f'{flag} {path}: no such file')
+        if path:
+            check_policy_path(path, flag)
     try:
         ev = evaluate_bag(args.bag, candidate=args.policy,
                           recorded_policy=args.recorded_policy, robot_name=args.robot,

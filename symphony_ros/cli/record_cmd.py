@@ -40,12 +40,11 @@ def run(args: argparse.Namespace) -> int:
     from ..bag.topics import DEFAULT_RECORDED
     from ..bag.writer import BagWriteError
     from ..util.files import sha256_file
-    from .errors import CliError
+    from .errors import CliError, check_policy_path
     output = args.output or time.strftime('bags/record_%Y%m%d_%H%M%S')
     info = {'robot': args.robot}
     if args.policy:
-        if not os.path.isfile(args.policy):
-            raise CliError(f'--policy {args.policy}: no such file')
+        check_policy_path(args.policy, '--policy')
         info.update(policy=os.path.abspath(args.policy),
                     policy_sha256=sha256_file(args.policy))
     try:

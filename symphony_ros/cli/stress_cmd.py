@@ -55,9 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    from .errors import CliError
-    if not os.path.isfile(args.policy):
-        raise CliError(f'{args.policy}: no such file')
+    from .errors import check_policy_path
+    check_policy_path(args.policy)
     # `--conditions a,b` as `--conditions a b`: distill's --knobs takes commas.
     args.conditions = [n for arg in args.conditions for n in arg.split(',') if n]
 

@@ -5,10 +5,9 @@ Only ``onnx`` (protobuf) is needed here, not onnxruntime, so inspecting a file i
 
 from __future__ import annotations
 
-import os
-
 import onnx
 
+from ..paths import policy_path_problem
 from .contract import PolicyContract, read_contract
 from .errors import PolicyFileError
 
@@ -28,11 +27,9 @@ def read_policy_bytes(path: str) -> bytes:
 
     :raises PolicyFileError: missing, a folder, unreadable, empty, or a PyTorch file.
     """
-    if not os.path.exists(path):
-        raise PolicyFileError(path, None, 'no such file')
-    if os.path.isdir(path):
-        raise PolicyFileError(path, None, 'is a folder; expected an .onnx file (a run folder? '
-                              f'`symphony export {path} -o policy.onnx` makes one)')
+    problem = policy_path_problem(path)
+    if problem:
+        raise PolicyFileError(path, None, problem)
     try:
         with open(path, 'rb') as f:
             data = f.read()

@@ -151,6 +151,13 @@ def test_messages_say_what_the_file_is_and_never_suggest_running_its_code(
     (['export', '{run}', '-o', '{tmp}/no/such/o.onnx'], 'folder {tmp}/no/such does not exist'),
     (['export', '{tmp}'], 'run folder has neither best_actor.pt nor checkpoints/'),
     (['inspect', 'no/such.onnx'], 'no/such.onnx: no such file'),
+    # A run folder where a policy file belongs: every command says how to make one.
+    *[(argv, '{run}: is a folder; expected an .onnx file (a run folder? `symphony export '
+                '{run} -o policy.onnx` makes one)')
+      for argv in (['inspect', '{run}'], ['stress', '{run}'],
+                   ['distill', '{run}', '-o', '{tmp}/s.onnx'])],
+    (['record', '--policy', '{run}'], '--policy {run}: is a folder; expected an .onnx file'),
+    (['evaluate', '{tmp}', '--policy', '{run}'], '--policy {run}: is a folder; expected'),
     (['doctor', '--robot', 'bogus'], "--robot bogus: unknown robot 'bogus'; expected one of"),
     (['inspect', '{bad}'], 'is not an ONNX model'),
 ])
