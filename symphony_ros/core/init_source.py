@@ -101,10 +101,11 @@ class InitFrom:
         path, state = src.path, src.state
         theirs = int(state['train_config'].get('history', 1))
         if theirs != self.cfg.history:
+            widen = ('; its best_actor.pt gives its actor alone, widened to this run\'s '
+                     'frames' if theirs == 1 else '')
             raise CheckpointError(f'{path}: its run took the last {theirs} observation(s) at '
                                   f'once, this run {self.cfg.history} (--history {theirs} '
-                                  'fits it; its best_actor.pt or an exported policy gives '
-                                  'a one-frame actor alone, widened)')
+                                  f'fits it{widen})')
         actor_only = self._load_agent(state, path, actor_only=True)
         self._record_source(path, src.sha256, int(state['step']), state['train_config'])
         self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
@@ -198,12 +199,14 @@ class InitFrom:
             raise CheckpointError(f'{src.path}: its actor reads {src.obs_spec}; --history '
                                   f'{self.cfg.history} takes it only on the same --obs-spec')
         stacked = src.history == 1 < self.cfg.history
-        dims = (int(src.actor.obs_dim) * (self.cfg.history if stacked else 1),
-                int(src.actor.act_dim))
-        if dims != (self.obs_dim, self.act_dim) and not added:
+        dims = (int(src.actor.obs_dim), int(src.actor.act_dim))
+        ours = self.obs_dim // self.cfg.history if stacked else self.obs_dim
+        if (dims[0] * (self.cfg.history if stacked else 1), dims[1]) != (
+                self.obs_dim, self.act_dim) and not added:
             raise CheckpointError(f'{src.path}: its actor maps {dims[0]} observations to '
                                   f'{dims[1]} actions; this run\'s env {self.cfg.env} has '
-                                  f'{self.obs_dim} and {self.act_dim}')
+                                  f'{ours} and {self.act_dim}'
+                                  + (f' ({self.cfg.history} frames of them)' if stacked else ''))
         if src.obs_spec and src.obs_spec != self.obs_spec and not added:
             raise CheckpointError(f'{src.path}: its actor reads observation {src.obs_spec}, '
                                   f'this run {self.obs_spec} (--obs-spec; a spec that only '
