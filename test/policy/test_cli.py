@@ -141,6 +141,10 @@ def test_messages_say_what_the_file_is_and_never_suggest_running_its_code(
     assert not (tmp_path / 'o.onnx').exists() and not (tmp_path / 'n.onnx').exists()
 
 
+FOLDER = ('{run}: is a folder; expected an .onnx file (a run folder? `symphony export {run} '
+          '-o policy.onnx` makes one)')
+
+
 @pytest.mark.parametrize('argv, pattern', [
     (['export', 'no/such/run'], 'no/such/run: no such run folder or checkpoint file'),
     (['export', '{run}', '-o', 'x.pt'], '--output x.pt: expected a file name ending in .onnx'),
@@ -152,10 +156,8 @@ def test_messages_say_what_the_file_is_and_never_suggest_running_its_code(
     (['export', '{tmp}'], 'run folder has neither best_actor.pt nor checkpoints/'),
     (['inspect', 'no/such.onnx'], 'no/such.onnx: no such file'),
     # A run folder where a policy file belongs: every command says how to make one.
-    *[(argv, '{run}: is a folder; expected an .onnx file (a run folder? `symphony export '
-                '{run} -o policy.onnx` makes one)')
-      for argv in (['inspect', '{run}'], ['stress', '{run}'],
-                   ['distill', '{run}', '-o', '{tmp}/s.onnx'])],
+    *[(argv, FOLDER) for argv in (['inspect', '{run}'], ['stress', '{run}'],
+                                  ['distill', '{run}', '-o', '{tmp}/s.onnx'])],
     (['record', '--policy', '{run}'], '--policy {run}: is a folder; expected an .onnx file'),
     (['evaluate', '{tmp}', '--policy', '{run}'], '--policy {run}: is a folder; expected'),
     (['doctor', '--robot', 'bogus'], "--robot bogus: unknown robot 'bogus'; expected one of"),
