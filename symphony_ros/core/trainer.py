@@ -356,9 +356,11 @@ class Trainer(InitFrom, Resume):
     def _note_input_balance(self) -> None:
         """Name the observation terms the warm-up shows the actor's first layer barely sees."""
         terms = obs_terms(self.cfg.env, self.obs_spec) if self.obs_spec else None
-        if terms is None or sum(size for _, size in terms) != self.obs_dim:
+        frame = self.obs_dim // self.cfg.history    # the newest frame: each has the same terms
+        if terms is None or sum(size for _, size in terms) != frame:
             return
-        note = faint_terms_note(self.buffer.ordered('obs').cpu().numpy(), terms, self.obs_spec)
+        note = faint_terms_note(self.buffer.ordered('obs').cpu().numpy()[:, :frame], terms,
+                                self.obs_spec)
         if note:
             self._note(note)
 

@@ -29,11 +29,12 @@ def test_a_faint_term_is_named_with_its_share_and_the_heaviest_one():
     assert faint_terms_note(balanced, TERMS, 'spec_x') is None
 
 
-def test_the_trainer_notes_faint_terms_once_when_its_warm_up_ends(tmp_path):
+@pytest.mark.parametrize('history', [1, 2])
+def test_the_trainer_notes_faint_terms_once_when_its_warm_up_ends(tmp_path, history):
     torch.set_num_threads(1)
     cfg = TrainConfig(env='symphony/Humanoid-v4', obs_spec='humanoid_v4_action', steps=60,
                       run_dir=str(tmp_path / 'run'), seed=1, eval_every=1000,
-                      eval_episodes=1, checkpoint_every=1000,
+                      eval_episodes=1, checkpoint_every=1000, history=history,
                       overrides=dict(hidden_dim=16, critic_heads=4, batch_size=16,
                                      capacity=400, explore_steps=40))
     trainer = Trainer(cfg, progress=False, tensorboard=False)
