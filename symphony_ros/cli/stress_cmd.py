@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..util.fields import number
 from ..util.files import sha256_file
@@ -20,7 +20,9 @@ from ..util.files import sha256_file
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Policy, robot, matrix size, output, seed, workers and thresholds."""
-    p.add_argument('policy', metavar='POLICY.onnx', help='exported policy (symphony export)')
+    p.add_argument('policy', nargs='+', metavar='POLICY.onnx',
+                   help='exported policy (symphony export); several: each gets its report, '
+                   'all under the same seeds, and a table compares them')
     p.add_argument('--robot', default=None,
                    help='robot to check the policy against (default: the one it was trained on)')
     p.add_argument('--episodes', type=number(int, 1), default=10, metavar='N',
@@ -29,7 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='conditions to run, space- or comma-separated (default: all that '
                    'apply to the robot)')
     p.add_argument('-o', '--out', metavar='DIR', default=None,
-                   help='report folder (default: <policy>_stress beside the policy)')
+                   help='report folder (default: <policy>_stress beside the policy); with '
+                   'several policies, the folder of their reports (one per file name) and '
+                   'of compare.md')
     p.add_argument('--seed', type=number(int, 0), default=0,
                    help='seed of the episodes (default: 0)')
     p.add_argument('--workers', type=number(int, 0), default=0, metavar='W',
@@ -56,13 +60,54 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _check_args(args: argparse.Namespace) -> None:
     from .errors import check_policy_path
-    check_policy_path(args.policy)
+    for path in args.policy:
+        check_policy_path(path)
     # `--conditions a,b` as `--conditions a b`: distill's --knobs takes commas.
     args.conditions = [n for arg in args.conditions for n in arg.split(',') if n]
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the matrix, write the report, print the verdict (exit 0 pass, 1 fail)."""
+    """Run the matrix for each policy: its report and verdict; for several, a comparison.
+
+    Exit 0 when every policy passed, else 1.
+    """
+    from ..stress.compare import compare_text, labels
+    from ..util.atomic import atomic_write
+    _check_args(args)
+    if len(args.policy) == 1:
+        return _run_one(_for_policy(args, args.policy[0], args.out))[0]
+    results, codes = [], []
+    for path, label in zip(args.policy, labels(args.policy)):
+        print(f'== {path}', flush=True)
+        folder = os.path.splitext(label)[0].replace(os.sep, '_') + '_stress'
+        out = os.path.join(args.out, folder) if args.out else None
+        code, report = _run_one(_for_policy(args, path, out))
+        results.append((label, report))
+        codes.append(code)
+    text = compare_text(results)
+    print('\n' + text, end='')
+    if args.out:
+        path = os.path.join(args.out, 'compare.md')
+        atomic_write(path, lambda f: f.write(_compare_md(args, text).encode()))
+        print(f'comparison: {path}')
+    return max(codes)
+
+
+def _for_policy(args: argparse.Namespace, policy: str, out: Optional[str]
+                ) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), 'policy': policy, 'out': out})
+
+
+def _compare_md(args: argparse.Namespace, table: str) -> str:
+    how = 'through the realtime deploy graph' if args.ros else 'in process'
+    return (f'# Stress comparison\n\n{len(args.policy)} policies {how}, {args.episodes} '
+            f'episodes per condition, seed {args.seed} (the same initial states and '
+            f'perturbations for each); falls of the episodes, and kicks survived:\n\n'
+            + table)
+
+
+def _run_one(args: argparse.Namespace) -> Tuple[int, Dict[str, Any]]:
+    """Run the matrix of ``args.policy``, write its report, print its verdict."""
     from ..core.envs import canonical_env_id, lookup
     from ..policy.errors import PolicyError
     from ..policy.runtime import OnnxPolicy
@@ -74,7 +119,6 @@ def run(args: argparse.Namespace) -> int:
     from ..stress.report import latency_text, verdict, write_report
     from ..stress.run import Job, clock, default_workers, run_matrix, summarise
     from .errors import CliError
-    _check_args(args)
     try:
         policy = OnnxPolicy(args.policy)
         c = policy.contract
@@ -155,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     print(f'verdict: {"PASS" if v["passed"] else "FAIL"}'
           + (f' (failed: {", ".join(v["failed"])})' if v['failed'] else '')
           + f'; {wall:.0f} s on {workers} workers; report: {paths["md"]}')
-    return 0 if v['passed'] else 1
+    return (0 if v['passed'] else 1), report
 
 
 def _trained_ranges(contract) -> Optional[Dict[str, Any]]:

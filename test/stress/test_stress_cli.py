@@ -188,3 +188,33 @@ def test_latency_adds_the_delay_sweep_to_the_conditions_named_and_gives_a_budget
     assert r['latency']['fall_rates'][-1] == max(rates['delay_1']['fall_rate'],
                                                  rates['latency_15ms']['fall_rate'])
     assert 'latency budget: ' in capsys.readouterr().out
+
+
+def test_several_policies_run_under_the_same_seeds_and_a_table_compares_them(
+        tmp_path, capsys):
+    import shutil
+    g1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    twin = tmp_path / 'twin.onnx'
+    shutil.copy(POLICY, twin)
+    out = tmp_path / 'cmp'
+    rc = main(['stress', POLICY, str(twin), g1, '--out', str(out), '--conditions',
+               'nominal,strength_0.8', '--workers', '1', *SMALL])
+    text = capsys.readouterr().out
+    assert rc in (0, 1)
+    first, second, third = (_report(out / f'{n}_stress')
+                            for n in ('humanoid_v4_symphony', 'twin', 'g1_velocity_symphony'))
+    # The same file twice: every episode alike, as the seeds are the same for each policy.
+    assert first['conditions']['strength_0.8']['per_episode'] == \
+        second['conditions']['strength_0.8']['per_episode']
+    assert third['robot'] == 'g1' and third['conditions']['nominal']['episodes'] == 2
+    table = (out / 'compare.md').read_text()
+    assert table.startswith('# Stress comparison\n\n3 policies in process, 2 episodes')
+    row = [line for line in table.splitlines() if line.startswith('| `strength_0.8`')][0]
+    cells = [c.strip() for c in row.strip('|').split('|')]
+    assert cells[1] == cells[2] == f'{first["conditions"]["strength_0.8"]["falls"]}/2'
+    assert '| condition | `humanoid_v4_symphony.onnx` | `twin.onnx` | ' \
+           '`g1_velocity_symphony.onnx` |' in table
+    assert ('| verdict | ' + ' | '.join('PASS' if r['verdict']['passed'] else 'FAIL'
+                                        for r in (first, second, third))) in table
+    assert text.count('verdict: ') == 3 and f'comparison: {out / "compare.md"}' in text
+    assert rc == (0 if all(r['verdict']['passed'] for r in (first, second, third)) else 1)
