@@ -21,8 +21,9 @@ from ..util.files import sha256_file
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Policy, robot, matrix size, output, seed, workers and thresholds."""
     p.add_argument('policy', nargs='+', metavar='POLICY.onnx',
-                   help='exported policy (symphony export); several: each gets its report, '
-                   'all under the same seeds, and a table compares them')
+                   help='exported policy (symphony export), or a run folder or checkpoint '
+                   '(.pt), exported first into its report folder; several: each gets its '
+                   'report, all under the same seeds, and a table compares them')
     p.add_argument('--robot', default=None,
                    help='robot to check the policy against (default: the one it was trained on)')
     p.add_argument('--episodes', type=number(int, 1), default=10, metavar='N',
@@ -59,9 +60,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    from .errors import check_policy_path
+    from .errors import CliError, check_policy_path
     for path in args.policy:
-        check_policy_path(path)
+        if not _is_run_source(path):
+            check_policy_path(path)
+        elif not os.path.exists(path):
+            raise CliError(f'{path}: no such run folder or checkpoint file')
     # `--conditions a,b` as `--conditions a b`: distill's --knobs takes commas.
     args.conditions = [n for arg in args.conditions for n in arg.split(',') if n]
 
@@ -71,16 +75,15 @@ def run(args: argparse.Namespace) -> int:
 
     Exit 0 when every policy passed, else 1.
     """
-    from ..stress.compare import compare_text, labels
+    from ..stress.compare import compare_text
     from ..util.atomic import atomic_write
     _check_args(args)
-    if len(args.policy) == 1:
-        return _run_one(_for_policy(args, args.policy[0], args.out))[0]
+    policies = _policy_files(args)
+    if len(policies) == 1:
+        return _run_one(_for_policy(args, *policies[0][1:]))[0]
     results, codes = [], []
-    for path, label in zip(args.policy, labels(args.policy)):
-        print(f'== {path}', flush=True)
-        folder = os.path.splitext(label)[0].replace(os.sep, '_') + '_stress'
-        out = os.path.join(args.out, folder) if args.out else None
+    for label, path, out in policies:
+        print(f'== {label}', flush=True)
         code, report = _run_one(_for_policy(args, path, out))
         results.append((label, report))
         codes.append(code)
@@ -91,6 +94,48 @@ def run(args: argparse.Namespace) -> int:
         atomic_write(path, lambda f: f.write(_compare_md(args, text).encode()))
         print(f'comparison: {path}')
     return max(codes)
+
+
+def _policy_files(args: argparse.Namespace) -> List[Tuple[str, str, Optional[str]]]:
+    """Return (label, policy file, report folder or None for the default) per source.
+
+    A run folder or a checkpoint (.pt) is exported first, into its report folder as
+    ``policy.onnx``, so checkpoints can be weighed against each other before one is shipped.
+
+    :raises CliError: a source that cannot be exported (the export's reason).
+    """
+    from ..stress.compare import labels
+    from ..stress.gate import default_report_dir
+    out = []
+    several = len(args.policy) > 1
+    for source, label in zip(args.policy, labels([s.rstrip(os.sep) for s in args.policy])):
+        folder = os.path.splitext(label)[0].replace(os.sep, '_') + '_stress'
+        report = (os.path.join(args.out, folder) if several else args.out) if args.out else None
+        if _is_run_source(source):
+            report = report or default_report_dir(os.path.abspath(source.rstrip(os.sep)),
+                                                  args.ros)
+            source = _export_for_stress(source, os.path.join(report, 'policy.onnx'))
+        out.append((label, source, report))
+    return out
+
+
+def _is_run_source(path: str) -> bool:
+    return os.path.isdir(path) or path.endswith('.pt')
+
+
+def _export_for_stress(source: str, path: str) -> str:
+    """Export ``source`` (a run folder or checkpoint) to ``path``; return ``path``."""
+    from ..policy.errors import PolicyError
+    from ..policy.export import export_policy
+    from .errors import CliError
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        export_policy(source, path, overwrite=True)
+    except PolicyError as exc:
+        raise CliError(f'{source}: cannot export it to stress it: '
+                       f'{str(exc).splitlines()[0]}') from None
+    print(f'symphony stress: {source} exported to {path}', flush=True)
+    return path
 
 
 def _for_policy(args: argparse.Namespace, policy: str, out: Optional[str]

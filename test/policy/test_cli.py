@@ -156,8 +156,10 @@ FOLDER = ('{run}: is a folder; expected an .onnx file (a run folder? `symphony e
     (['export', '{tmp}'], 'run folder has neither best_actor.pt nor checkpoints/'),
     (['inspect', 'no/such.onnx'], 'no/such.onnx: no such file'),
     # A run folder where a policy file belongs: every command says how to make one.
-    *[(argv, FOLDER) for argv in (['inspect', '{run}'], ['stress', '{run}'],
+    *[(argv, FOLDER) for argv in (['inspect', '{run}'],
                                   ['distill', '{run}', '-o', '{tmp}/s.onnx'])],
+    (['stress', '{tmp}'], '{tmp}: cannot export it to stress it: '),
+    (['stress', '{tmp}/no.pt'], '{tmp}/no.pt: no such run folder or checkpoint file'),
     (['record', '--policy', '{run}'], '--policy {run}: is a folder; expected an .onnx file'),
     (['evaluate', '{tmp}', '--policy', '{run}'], '--policy {run}: is a folder; expected'),
     (['doctor', '--robot', 'bogus'], "--robot bogus: unknown robot 'bogus'; expected one of"),

@@ -218,3 +218,37 @@ def test_several_policies_run_under_the_same_seeds_and_a_table_compares_them(
                                         for r in (first, second, third))) in table
     assert text.count('verdict: ') == 3 and f'comparison: {out / "compare.md"}' in text
     assert rc == (0 if all(r['verdict']['passed'] for r in (first, second, third)) else 1)
+
+
+def test_a_run_folder_and_a_checkpoint_are_exported_into_their_reports_and_stressed(
+        tmp_path, capsys):
+    from symphony_ros.core.checkpoint import latest_checkpoint
+    from symphony_ros.core.config import TrainConfig
+    from symphony_ros.core.trainer import Trainer
+    from symphony_ros.policy.onnx_file import load_contract
+    run = tmp_path / 'g1run'
+    trainer = Trainer(TrainConfig(env='velocity:g1', steps=80, run_dir=str(run), seed=1,
+                                  eval_every=1000, eval_episodes=1, checkpoint_every=40,
+                                  episode_limit=30,
+                                  overrides=dict(hidden_dim=16, critic_heads=4, batch_size=16,
+                                                 capacity=400, explore_steps=40)),
+                      progress=False, tensorboard=False)
+    try:
+        trainer.run()
+    finally:
+        trainer.close()
+    ckpt = latest_checkpoint(str(run))
+    rc = main(['stress', str(run) + os.sep, ckpt, '--conditions', 'nominal', '--workers', '1',
+               '--out', str(tmp_path / 'cmp'), *SMALL])
+    assert rc in (0, 1)
+    text = capsys.readouterr().out
+    stem = os.path.splitext(os.path.basename(ckpt))[0]
+    for folder in ('g1run_stress', f'{stem}_stress'):
+        exported = tmp_path / 'cmp' / folder / 'policy.onnx'
+        assert f'exported to {exported}' in text
+        assert load_contract(str(exported)).robot.name == 'g1'
+        assert _report(tmp_path / 'cmp' / folder)['conditions']['nominal']['episodes'] == 2
+    assert f'| condition | `g1run` | `{os.path.basename(ckpt)}` |' in text
+    # One run folder alone: its report beside it, as a policy file's is.
+    assert main(['stress', str(run), '--conditions', 'nominal', *SMALL]) in (0, 1)
+    assert (tmp_path / 'g1run_stress' / 'report.md').is_file()
