@@ -78,13 +78,14 @@ def run(args: argparse.Namespace) -> int:
     from ..stress.compare import compare_text
     from ..util.atomic import atomic_write
     _check_args(args)
-    policies = _policy_files(args)
-    if len(policies) == 1:
-        return _run_one(_for_policy(args, *policies[0][1:]))[0]
+    runs = [(label, _for_policy(args, path, out)) for label, path, out in _policy_files(args)]
+    prepared = [_prepare(one) for _, one in runs]      # every file checked before any runs
+    if len(runs) == 1:
+        return _run_one(runs[0][1], prepared[0])[0]
     results, codes = [], []
-    for label, path, out in policies:
+    for (label, one), ready in zip(runs, prepared):
         print(f'== {label}', flush=True)
-        code, report = _run_one(_for_policy(args, path, out))
+        code, report = _run_one(one, ready)
         results.append((label, report))
         codes.append(code)
     text = compare_text(results)
@@ -151,18 +152,20 @@ def _compare_md(args: argparse.Namespace, table: str) -> str:
             + table)
 
 
-def _run_one(args: argparse.Namespace) -> Tuple[int, Dict[str, Any]]:
-    """Run the matrix of ``args.policy``, write its report, print its verdict."""
+def _prepare(args: argparse.Namespace) -> Tuple[Any, Any, str, str, List[str]]:
+    """Read ``args.policy`` and choose its conditions, before any matrix runs.
+
+    Return (contract, robot, env id, robot name, condition names).
+
+    :raises CliError: a policy that cannot be read, of a Gymnasium env, for another robot,
+        or conditions that do not apply.
+    """
     from ..core.envs import canonical_env_id, lookup
     from ..policy.errors import PolicyError
     from ..policy.runtime import OnnxPolicy
     from ..robot import get_robot
-    from ..robot.velocity_env import format_commands
     from ..stress import conditions as table
     from ..stress import ros
-    from ..stress.gate import default_report_dir
-    from ..stress.report import latency_text, verdict, write_report
-    from ..stress.run import Job, clock, default_workers, run_matrix, summarise
     from .errors import CliError
     try:
         policy = OnnxPolicy(args.policy)
@@ -182,6 +185,19 @@ def _run_one(args: argparse.Namespace) -> Tuple[int, Dict[str, Any]]:
         names = _fit_pushes(args, names, robot.control_dt)
     except (PolicyError, ValueError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
+    return c, robot, env_id, args.robot or entry.robot, names
+
+
+def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[str]]
+             ) -> Tuple[int, Dict[str, Any]]:
+    """Run the matrix of ``args.policy`` (:func:`_prepare`'s), write its report and verdict."""
+    from ..robot.velocity_env import format_commands
+    from ..stress import conditions as table
+    from ..stress import ros
+    from ..stress.gate import default_report_dir
+    from ..stress.report import latency_text, verdict, write_report
+    from ..stress.run import Job, clock, default_workers, run_matrix, summarise
+    c, robot, env_id, robot_name, names = prepared
     workers = 1 if args.ros else min(args.workers or default_workers(),
                                      len(names) * args.episodes)
     out = args.out or default_report_dir(os.path.abspath(args.policy), args.ros)
@@ -198,7 +214,7 @@ def _run_one(args: argparse.Namespace) -> Tuple[int, Dict[str, Any]]:
             runs = _through_ros(args, robot, names, out, bar, commands)
         else:
             job = Job(os.path.abspath(args.policy), env_id, c.observation.name,
-                      args.robot or entry.robot, args.seed, args.max_steps or None,
+                      robot_name, args.seed, args.max_steps or None,
                       {k: tuple(v) for k, v in ranges.items()} if ranges else None)
             rows = run_matrix(job, names, args.episodes, workers,
                               progress=(lambda done, total: bar.update(1)) if bar else None)

@@ -252,3 +252,15 @@ def test_a_run_folder_and_a_checkpoint_are_exported_into_their_reports_and_stres
     # One run folder alone: its report beside it, as a policy file's is.
     assert main(['stress', str(run), '--conditions', 'nominal', *SMALL]) in (0, 1)
     assert (tmp_path / 'g1run_stress' / 'report.md').is_file()
+
+
+def test_several_policies_are_all_checked_before_any_runs(tmp_path, capsys):
+    g1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    out = tmp_path / 'cmp'
+    # The G1 policy cannot drive the humanoid: refused before the humanoid policy's matrix.
+    rc = main(['stress', POLICY, g1, '--robot', 'humanoid', '--conditions', 'nominal',
+               '--out', str(out), *SMALL])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert 'g1_velocity_symphony.onnx: robot.joint_names' in err
+    assert not (out / 'humanoid_v4_symphony_stress').exists()
