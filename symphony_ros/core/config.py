@@ -158,6 +158,11 @@ class TrainConfig:
     """Keep the replay buffer with the newest checkpoint, so --resume continues exactly;
     false: checkpoints hold networks and optimizer only (smaller, faster) and a resume
     refills the buffer with a fresh warm-up."""
+    keep_actors: bool = False
+    """Keep every evaluated actor as actors/actor_<step>.pt (its test return with it; an
+    actor alone, in best_actor.pt's form), so the run's past can be weighed side by side
+    (symphony stress RUN/actors/actor_*.pt) after the checkpoints it came from are pruned
+    (the newest two stay)."""
     threads: Optional[int] = ranged(None, 0)
     """torch CPU threads of the learner; None or 0 chooses from measured update times,
     again when load changes, and logs each choice."""

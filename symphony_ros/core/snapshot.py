@@ -40,9 +40,23 @@ class ActorSource:
     """Observations of the spec the actor takes at once, newest first (`FrameStack`)."""
 
 
+ACTORS = 'actors'
+"""Folder of a run's kept actors (``--keep-actors``): ``actor_<step>.pt``, best_actor's form."""
+
+
 def save_best_actor(run_dir: str, actor: Actor, info: Dict[str, Any]) -> str:
     """Write ``best_actor.pt`` with the actor's weights and ``info`` (configs, step...)."""
-    path = os.path.join(run_dir, BEST)
+    return _save_actor(os.path.join(run_dir, BEST), actor, info)
+
+
+def keep_actor(run_dir: str, actor: Actor, info: Dict[str, Any]) -> str:
+    """Write ``actors/actor_<step>.pt`` (``info['step']``), read back as best_actor.pt is."""
+    folder = os.path.join(run_dir, ACTORS)
+    os.makedirs(folder, exist_ok=True)
+    return _save_actor(os.path.join(folder, f'actor_{int(info["step"]):09d}.pt'), actor, info)
+
+
+def _save_actor(path: str, actor: Actor, info: Dict[str, Any]) -> str:
     atomic_torch_save(dict(info, kind='actor', actor=actor.state_dict()), path)
     return path
 

@@ -40,7 +40,7 @@ from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, identity, r
                       read_run_config, write_run_config)
 from .run_lock import lock_run_dir, unlock_run_dir
 from .run_log import TERM_PREFIX, RunLog
-from .snapshot import save_best_actor
+from .snapshot import keep_actor, save_best_actor
 from .threads import ThreadPolicy
 
 LOSS_TERMS = ('loss', 'actor', 'critic', 'swaddling', 'mean_S')
@@ -479,9 +479,13 @@ class Trainer(InitFrom, Resume):
             p.best_return = result.mean
             row['new_best'] = 1.0
         # The paper protocol keeps the current actor, the fixed one the best.
-        if self.cfg.eval_protocol == 'paper' or row.get('new_best'):
+        if self.cfg.eval_protocol == 'paper' or row.get('new_best') or self.cfg.keep_actors:
             self._check_parameters()
-            save_best_actor(self.run_dir, actor, self._info(result.mean, int(at['step'])))
+        info = self._info(result.mean, int(at['step']))
+        if self.cfg.eval_protocol == 'paper' or row.get('new_best'):
+            save_best_actor(self.run_dir, actor, info)
+        if self.cfg.keep_actors:
+            keep_actor(self.run_dir, actor, info)
         for callback in self.on_evaluation:
             callback(row)
         return row

@@ -22,6 +22,12 @@ def _stress(out, *extra):
     return main(['stress', POLICY, '--out', str(out), *SMALL, *extra])
 
 
+def _metrics(run):
+    import csv
+    with open(os.path.join(run, 'metrics.csv')) as fh:
+        return list(csv.DictReader(fh))
+
+
 def _report(out):
     with open(os.path.join(out, 'report.json')) as fh:
         return json.load(fh)
@@ -224,12 +230,13 @@ def test_a_run_folder_and_a_checkpoint_are_exported_into_their_reports_and_stres
         tmp_path, capsys):
     from symphony_ros.core.checkpoint import latest_checkpoint
     from symphony_ros.core.config import TrainConfig
+    from symphony_ros.core.snapshot import load_actor
     from symphony_ros.core.trainer import Trainer
     from symphony_ros.policy.onnx_file import load_contract
     run = tmp_path / 'g1run'
-    trainer = Trainer(TrainConfig(env='velocity:g1', steps=80, run_dir=str(run), seed=1,
-                                  eval_every=1000, eval_episodes=1, checkpoint_every=40,
-                                  episode_limit=30,
+    trainer = Trainer(TrainConfig(env='velocity:g1', steps=120, run_dir=str(run), seed=1,
+                                  eval_every=40, eval_episodes=1, checkpoint_every=40,
+                                  episode_limit=30, keep_actors=True,
                                   overrides=dict(hidden_dim=16, critic_heads=4, batch_size=16,
                                                  capacity=400, explore_steps=40)),
                       progress=False, tensorboard=False)
@@ -238,17 +245,23 @@ def test_a_run_folder_and_a_checkpoint_are_exported_into_their_reports_and_stres
     finally:
         trainer.close()
     ckpt = latest_checkpoint(str(run))
-    rc = main(['stress', str(run) + os.sep, ckpt, '--conditions', 'nominal', '--workers', '1',
-               '--out', str(tmp_path / 'cmp'), *SMALL])
+    # --keep-actors: every evaluated actor, with its test return, after its checkpoint went.
+    kept = sorted((run / 'actors').iterdir())
+    assert [p.name for p in kept] == [f'actor_{s:09d}.pt' for s in (40, 80, 120)]
+    assert not os.path.exists(run / 'checkpoints' / 'ckpt_000000040.pt')
+    assert load_actor(str(kept[0])).test_return == pytest.approx(
+        float(_metrics(run)[0]['test_return_mean']))
+    rc = main(['stress', str(run) + os.sep, ckpt, str(kept[0]), '--conditions', 'nominal',
+               '--workers', '1', '--out', str(tmp_path / 'cmp'), *SMALL])
     assert rc in (0, 1)
     text = capsys.readouterr().out
     stem = os.path.splitext(os.path.basename(ckpt))[0]
-    for folder in ('g1run_stress', f'{stem}_stress'):
+    for folder in ('g1run_stress', f'{stem}_stress', 'actor_000000040_stress'):
         exported = tmp_path / 'cmp' / folder / 'policy.onnx'
         assert f'exported to {exported}' in text
         assert load_contract(str(exported)).robot.name == 'g1'
         assert _report(tmp_path / 'cmp' / folder)['conditions']['nominal']['episodes'] == 2
-    assert f'| condition | `g1run` | `{os.path.basename(ckpt)}` |' in text
+    assert f'| condition | `g1run` | `{os.path.basename(ckpt)}` | `actor_000000040.pt` |' in text
     # One run folder alone: its report beside it, as a policy file's is.
     assert main(['stress', str(run), '--conditions', 'nominal', *SMALL]) in (0, 1)
     assert (tmp_path / 'g1run_stress' / 'report.md').is_file()
