@@ -49,15 +49,18 @@ def run_teleop(teleop: KeyTeleop, reader: KeyReader, rate: float, namespace: str
         say(f'publishing on {pub.topic_name} at {rate:g} Hz, {teleop.ranges_line()}')
         say(HELP)
         period, due = 1.0 / rate, time.monotonic()
+        why = 'a signal'
         while not stop.is_set():
             for key in reader.keys(timeout=max(0.0, due - time.monotonic())):
                 what = teleop.press(key)
                 if what == 'quit':
+                    why = 'quit key'
                     stop.set()
                     break
                 if what:
                     say(teleop.line() + ('  (the range ends here)' if what == 'limit' else ''))
-            if reader.ended:
+            if reader.ended and not stop.is_set():
+                why = 'end of input'
                 stop.set()
             if time.monotonic() >= due:
                 pub.publish(_twist(teleop.command))
@@ -66,7 +69,7 @@ def run_teleop(teleop: KeyTeleop, reader: KeyReader, rate: float, namespace: str
         for _ in range(FINAL_ZEROS):
             pub.publish(_twist(teleop.command))
             time.sleep(period)
-        say('stopped: sent a zero command')
+        say(f'stopped ({why}): sent a zero command')
     finally:
         node.destroy_node()
         rclpy.try_shutdown()

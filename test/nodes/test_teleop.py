@@ -96,7 +96,7 @@ def test_teleop_publishes_steadily_and_ends_on_a_zero_command(ros_env):
     assert got[-1][1:] == (0.0, 0.0, 0.0), got[-3:]    # told to stand, not left walking
     assert 'publishing on /tele_test/cmd_vel at 20 Hz' in out
     assert 'within lin_vel_x -0.3..0.8, lin_vel_y -0.3..0.3, yaw_rate -0.8..0.8' in out
-    assert 'stopped: sent a zero command' in out
+    assert 'stopped (quit key): sent a zero command' in out
 
 
 @pytest.mark.ros
@@ -122,5 +122,13 @@ def test_a_terminal_gets_keys_as_pressed_and_is_restored(ros_env):
         os.close(master)
         os.close(slave)
     assert proc.returncode == 0, text
-    assert 'stopped: sent a zero command' in text
+    assert 'stopped (quit key): sent a zero command' in text
     assert mode[3] & termios.ICANON and mode[3] & termios.ISIG    # the terminal as it was
+
+
+@pytest.mark.ros
+def test_the_end_of_input_stops_with_a_zero_command(ros_env):
+    proc = _teleop(ros_env, subprocess.DEVNULL, '--namespace', 'tele_eof')
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert 'stopped (end of input): sent a zero command' in out
