@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 from ..graph.deploy import ROBOTS
 
@@ -112,9 +112,24 @@ def check_policy(path: Optional[str], robot: str) -> Check:
     except (DeployError, PolicyError, ValueError, KeyError, OSError) as exc:
         return Check('policy', FAIL, str(exc), 'symphony export RUN_DIR -o FILE.onnx')
     c = loop.policy.contract
-    return Check('policy', OK, f'{path}: {c.observation.name} ({c.obs_dim}) -> {c.act_dim} '
-                 f'joints of {robot}, {c.training_steps} steps, test return '
-                 f'{c.test_return if c.test_return is None else round(c.test_return, 1)}')
+    o = c.observation
+    size = f'{o.history} x {o.frame_dim}' if o.history > 1 else f'{o.dim}'
+    return Check('policy', OK, f'{path}: {o.name} ({size}) -> {c.act_dim} joints of {robot}, '
+                 f'{c.training_steps:,} steps, {_provenance(c)}')
+
+
+def _provenance(contract: Any) -> str:
+    """Say where the weights came from: the test return of RL, or the teacher of a student.
+
+    A distilled student has no test return of its own; "test return None" would read as a
+    broken file.
+    """
+    distilled = (contract.train_config or {}).get('distill')
+    if distilled:
+        return f'distilled from {os.path.basename(str(distilled.get("teacher")))}'
+    if contract.test_return is None:
+        return 'no test return recorded'
+    return f'test return {contract.test_return:.1f}'
 
 
 def check_stress(path: Optional[str], robot: str, target: str) -> Check:

@@ -33,6 +33,21 @@ def test_doctor_passes_here_and_checks_everything(ros_env):
     assert lines['stress gate'] == 'WARN' and 'FAILED stress verdict' in done.stdout
 
 
+def test_the_policy_line_says_how_many_frames_a_policy_takes_and_where_it_came_from():
+    from symphony_ros import paths
+    from symphony_ros.cli.doctor_cmd import OK, check_policy
+    frame = get_obs_spec('velocity_gait_scaled', get_robot('g1')).dim
+    teacher_path = paths.shipped_policy_path('g1')
+    student = check_policy(teacher_path.replace('.onnx', '_student.onnx'), 'g1')
+    assert student.level == OK, student
+    # A distilled student has no test return of its own: its teacher is named instead.
+    assert f'(4 x {frame}) -> 29 joints of g1' in student.detail, student.detail
+    assert student.detail.endswith('distilled from g1_velocity_symphony.onnx'), student.detail
+    teacher = check_policy(teacher_path, 'g1')
+    assert f'({frame}) -> 29 joints' in teacher.detail, teacher.detail
+    assert 'test return 3397.5' in teacher.detail and 'distilled' not in teacher.detail
+
+
 def test_doctor_fails_on_a_broken_policy_and_names_it(ros_env, tmp_path):
     bad = tmp_path / 'truncated.onnx'
     bad.write_bytes(b'\x08\x07garbage')
