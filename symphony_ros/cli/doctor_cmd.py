@@ -15,9 +15,12 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional
+from typing import Callable, List, Optional, TYPE_CHECKING
 
 from ..graph.deploy import ROBOTS
+
+if TYPE_CHECKING:
+    from ..policy.contract import PolicyContract
 
 OK, WARN, FAIL = 'OK', 'WARN', 'FAIL'
 SHM_MIN_MB = 64
@@ -118,13 +121,13 @@ def check_policy(path: Optional[str], robot: str) -> Check:
                  f'{c.training_steps:,} steps, {_provenance(c)}')
 
 
-def _provenance(contract: Any) -> str:
+def _provenance(contract: PolicyContract) -> str:
     """Say where the weights came from: the test return of RL, or the teacher of a student.
 
     A distilled student has no test return of its own; "test return None" would read as a
     broken file.
     """
-    distilled = (contract.train_config or {}).get('distill')
+    distilled = contract.train_config.get('distill')
     if distilled:
         return f'distilled from {os.path.basename(str(distilled.get("teacher")))}'
     if contract.test_return is None:
