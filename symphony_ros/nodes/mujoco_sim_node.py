@@ -62,8 +62,10 @@ reliable messages to be acknowledged."""
 class MujocoSimNode(Node):
     """Steps a SimSession in real time (steady-clock timer) or in lockstep with the command."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop: Optional[StopFlag] = None) -> None:
         super().__init__('mujoco_sim_node')
+        self._stop = stop if stop is not None else StopFlag()
+        """Set by SIGINT/SIGTERM: every loop of this node ends on it (see running())."""
         self.cfg = declare_config(self, SimConfig)
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.session = SimSession(self.cfg, self._now,
@@ -138,6 +140,10 @@ class MujocoSimNode(Node):
                if self.cfg.push_velocity else '')
             + (f'; {self._own.describe()}' if self._own is not None else ''))
         self._say_new_command()
+
+    def running(self) -> bool:
+        """Tell whether the node should go on: no stop signal, and the context is up."""
+        return not self._stop.is_set() and rclpy.ok()
 
     @property
     def episodes(self) -> List[EpisodeResult]:
@@ -333,7 +339,7 @@ class MujocoSimNode(Node):
     def _hold_until_active(self) -> None:
         # A robot on its gantry: the state is frozen (sim time stands still) while the
         # watchdog arms and ramps; then SETTLE_OUTPUTS outputs must pass (see sim.gantry).
-        while rclpy.ok() and not self._may_start():
+        while self.running() and not self._may_start():
             self.publish_state()
             time.sleep(self.sim.robot.control_dt)
         with self._lock:
@@ -342,7 +348,7 @@ class MujocoSimNode(Node):
                    self._now() + self.cfg.lockstep_timeout)
 
     def _wait(self, ready, deadline: float) -> bool:
-        while rclpy.ok() and self._now() < deadline:
+        while self.running() and self._now() < deadline:
             with self._lock:
                 if ready():
                     return True
@@ -389,7 +395,7 @@ class MujocoSimNode(Node):
 
     def lockstep_loop(self) -> None:
         """Run lockstep ticks until shutdown or the tick/episode budget is spent."""
-        while rclpy.ok() and not self.done.is_set():
+        while self.running() and not self.done.is_set():
             if self._held():
                 self._hold_until_active()
             self.lockstep_tick()
@@ -413,7 +419,7 @@ class MujocoSimNode(Node):
         if self.cfg.watchdog and self._wd_disarm.service_is_ready():
             call = self._wd_disarm.call_async(Trigger.Request())
             deadline = self._now() + FINISH_WAIT
-            while rclpy.ok() and not call.done() and self._now() < deadline:
+            while self.running() and not call.done() and self._now() < deadline:
                 with self._lock:
                     self.publish_state()
                 time.sleep(self.sim.robot.control_dt)
@@ -428,19 +434,14 @@ class MujocoSimNode(Node):
             pub.wait_for_all_acked(Duration(seconds=FINISH_WAIT))
 
 
-def _spin(executor: SingleThreadedExecutor, stop: threading.Event,
-          signalled: StopFlag) -> None:
+def _spin(executor: SingleThreadedExecutor, node: MujocoSimNode,
+          stop: threading.Event) -> None:
     # One executor thread beside the lockstep loop in the main thread: a MultiThreadedExecutor
     # can lose wake-ups, leaving watchdog outputs unread until a lockstep tick times out.
-    # Joined before shutdown, so no thread is left inside the middleware at exit.
-    # A signal shuts the context down from here, as rclpy's own handler would from its
-    # thread, but with no KeyboardInterrupt raised into the main thread: one raised inside
-    # rclpy's locks can leave one held and hang the shutdown.
+    # It only spins: the teardown (executor, node, context) runs on the main thread once this
+    # thread has ended, so no rclpy object is destroyed while another thread may use it.
     try:
-        while not stop.is_set() and rclpy.ok():
-            if signalled.is_set():
-                rclpy.try_shutdown()
-                break
+        while not stop.is_set() and node.running():
             executor.spin_once(timeout_sec=0.05)
     except ExternalShutdownException:
         pass
@@ -455,16 +456,16 @@ def main(args=None) -> None:
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     signalled = StopFlag()
     keep_signals(lambda _: signalled.set())
-    node = MujocoSimNode()
+    node = MujocoSimNode(signalled)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     stop = threading.Event()
-    spin = threading.Thread(target=_spin, args=(executor, stop, signalled), daemon=True)
+    spin = threading.Thread(target=_spin, args=(executor, node, stop), daemon=True)
     spin.start()
     try:
         if node.lockstep:
             node.lockstep_loop()
-        while rclpy.ok() and spin.is_alive() and not node.done.wait(0.1):
+        while node.running() and spin.is_alive() and not node.done.wait(0.1):
             pass
         if node.done.is_set() and not signalled.is_set():
             node.finish()

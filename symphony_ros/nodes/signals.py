@@ -8,8 +8,9 @@ recorded and the executor woken, and the node's own loop decides how to stop.
 
 from __future__ import annotations
 
+import faulthandler
 import signal
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from rclpy.node import Node
 
@@ -17,22 +18,35 @@ SPIN_TIMEOUT = 0.1
 """Longest idle wait (s) of an executor whose loop ends on a signal's flag: the flag is seen
 within it even when no guard condition or message wakes the wait."""
 
+STUCK_STOP = 4.0
+"""Seconds after a stop signal at which a node still running writes every thread's stack to
+stderr: less than ``symphony launch``'s 5 s before SIGTERM, so a node hung in its teardown
+says where in the launcher's log before it is killed."""
 
-def keep_signals(on_signal: Callable[[int], None]) -> None:
+
+def keep_signals(on_signal: Callable[[int], None],
+                 stuck_after: Optional[float] = STUCK_STOP) -> None:
     """On SIGINT or SIGTERM call ``on_signal(signum)``, in place of any earlier handler.
 
     Installed before the node is built, a stop asked during start-up is kept for the node's
     loop, which ends at once through its usual shutdown, where the default action would end
     the process without it; `stop_on_signals` then installs one that also wakes the executor.
+    A process still alive ``stuck_after`` s after the signal dumps its threads' stacks to
+    stderr (None: never, for nodes whose stop may legitimately take long, e.g. a checkpoint).
     """
     def request_stop(signum: int, frame: Any) -> None:
+        if stuck_after is not None:
+            faulthandler.dump_traceback_later(stuck_after)
         on_signal(signum)
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
 
-def stop_on_signals(node: Node, on_signal: Callable[[int], None]) -> Callable[[], None]:
+def stop_on_signals(node: Node, on_signal: Callable[[int], None],
+                    stuck_after: Optional[float] = STUCK_STOP) -> Callable[[], None]:
     """On SIGINT or SIGTERM call ``on_signal(signum)``, then wake ``node``'s executor.
+
+    ``stuck_after`` as for `keep_signals`.
 
     Return the wake-up, for other events that must end a ``spin_once`` wait.
     """
@@ -44,5 +58,5 @@ def stop_on_signals(node: Node, on_signal: Callable[[int], None]) -> Callable[[]
             wake.trigger()
         except Exception:  # noqa: BLE001 - rclpy's InvalidHandle is not public
             pass    # a second signal during destroy_node(): the stop is already under way
-    keep_signals(stop_and_wake)
+    keep_signals(stop_and_wake, stuck_after)
     return wake.trigger

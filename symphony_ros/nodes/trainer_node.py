@@ -154,7 +154,8 @@ def main(args: Optional[List[str]] = None) -> int:
         except ParameterError as exc:
             print(f'trainer_node: bad parameter: {exc}', file=sys.stderr)
             return 2
-        wake = stop_on_signals(node, stopping.append)
+        # No stack dump on a slow stop: saving the checkpoint and replay may take seconds.
+        wake = stop_on_signals(node, stopping.append, stuck_after=None)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         controller = node.controller
