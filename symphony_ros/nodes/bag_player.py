@@ -9,7 +9,6 @@ fresh; ``restamp=False`` sends the recorded bytes untouched.
 
 from __future__ import annotations
 
-import signal
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -24,6 +23,7 @@ from ..bag.reader import Bag
 from ..bag.topics import absolute
 from ..util.stop_flag import StopFlag
 from .bag_recorder import message_class
+from .signals import keep_signals
 
 
 def publisher_qos(bag: Bag, topic: str) -> QoSProfile:
@@ -77,10 +77,7 @@ def play(bag: Bag, topics: Sequence[str], rate: float = 1.0, restamp: bool = Tru
     node: Optional[Node] = None
     sent = 0
 
-    def request_stop(signum: int, frame: Any) -> None:
-        stop.set()
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    keep_signals(lambda _: stop.set())
     try:
         node = Node('symphony_player')
         classes = {t: message_class(bag.topics[t].msgtype) for t in topics}

@@ -143,3 +143,16 @@ def test_replay_republishes_sensor_topics_with_their_timing(procs, ros_env, ros_
     # Restamped to now, not the recorded sim time (1 s + ticks).
     now = ros_node.get_clock().now().nanoseconds * 1e-9
     assert abs(got[-1][1].header.stamp.sec - now) < 30
+
+
+def test_replay_stops_on_sigint_and_says_how_far_it_got(procs, ros_env, sim_bag):
+    # At rate 0.02 the 3 s bag would take 150 s: the stop cuts it short.
+    player = procs([sys.executable, '-m', 'symphony_ros.cli.replay_cmd', sim_bag.path,
+                    '--rate', '0.02', '--delay', '0'], ros_env)
+    player.wait_for(r'\[replay\] 921 messages')
+    time.sleep(1.0)
+    player.proc.send_signal(signal.SIGINT)
+    assert player.finish(timeout=30) == 0, player.text
+    sent = [int(w) for w in player.wait_for(r'\[replay\] sent \d+ of 921')[0].split()[2:3]]
+    assert 0 < sent[0] < 921, player.text
+    assert 'Timeout' not in player.text     # no stuck-stop stack dump: it ended at once
