@@ -328,8 +328,10 @@ def test_step_jump_is_rate_limited(active, reactions):
         # whatever outputs arrived. A reader that lagged the watchdog by more than the
         # publisher's history (100 outputs, 0.2 s) on a loaded machine misses some.
         assert (np.diff(outs, axis=0) >= -1e-9).all() and (outs <= LIMIT + 1e-9).all()
-        assert t_full - t0 >= CONFIG.policy_period - 2 * TICK, 'no step reached the hardware'
+        # Counted in outputs, not seconds: a watchdog stalled by the machine's load and then
+        # catching up sends its ticks close together, but each still moves one step.
         ramp = np.unique(outs, axis=0)
+        assert len(ramp) > 2, 'the step reached the hardware in one output'
         if len(ramp) > np.ceil(LIMIT / MAX_STEP).max():     # every output of the ramp came
             steps = np.abs(np.diff(outs, axis=0))
             assert (steps <= MAX_STEP + 1e-9).all(), steps.max(axis=0) / MAX_STEP
