@@ -58,8 +58,8 @@ setup(
         # Pinned: every machine of a Ray cluster must run the same Ray version.
         'distributed': ['ray==2.60.0'],
         # mcap: an independent reader that checks the bags we write.
-        'test': ['pytest', 'hypothesis', 'yourdfpy', 'flake8', 'pydocstyle', 'mcap',
-                 'mcap-ros2-support'],
+        'test': ['pytest', 'pytest-xdist', 'hypothesis', 'yourdfpy', 'flake8', 'pydocstyle',
+                 'mcap', 'mcap-ros2-support'],
     },
     zip_safe=True,
     maintainer='symphony_ros developers',

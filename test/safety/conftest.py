@@ -44,8 +44,14 @@ def reactions():
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the reaction-time table and write it where the README can take it from."""
+    """Print the reaction-time table and write it where the README can take it from.
+
+    Under pytest-xdist the rows stay in the workers: say so rather than print nothing.
+    """
     if not REACTIONS.rows:
+        if getattr(terminalreporter.config.option, 'numprocesses', None):
+            terminalreporter.write_line('watchdog reaction times: run the safety tests '
+                                        'without -n for the table')
         return
     table = REACTIONS.table()
     os.makedirs(os.path.dirname(TABLE_PATH), exist_ok=True)
