@@ -63,3 +63,24 @@ def short_lease_env(ros_env):
     """
     xml = os.path.join(os.path.dirname(__file__), 'fast_dds_short_lease.xml')
     return dict(ros_env, FASTDDS_DEFAULT_PROFILES_FILE=xml, FASTRTPS_DEFAULT_PROFILES_FILE=xml)
+
+
+# The watchdog suite's reaction-time table (test/reaction_table.py): hooks here, in the one
+# conftest a pytest-xdist controller loads, so the table gathers every worker's rows.
+def pytest_sessionfinish(session):
+    """In a pytest-xdist worker, pass the reaction times on to the controller."""
+    from reaction_table import hand_to_controller
+    hand_to_controller(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """In the pytest-xdist controller, take a finished worker's reaction times."""
+    from reaction_table import take_from_worker
+    take_from_worker(node)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the reaction-time table and write it to out/watchdog/reaction_times.md."""
+    from reaction_table import write_table
+    write_table(terminalreporter)
