@@ -60,7 +60,11 @@ def take_from_worker(node) -> None:
 
 
 def write_table(terminalreporter) -> None:
-    """Print the table and write it where the README can take it from (if any rows)."""
+    """Print the table and write it where the README can take it from (if any rows).
+
+    Not in a pytest-xdist worker: its rows are a part of the table, and two workers would
+    overwrite each other's file; the controller writes the whole.
+    """
     if not REACTIONS.rows or hasattr(terminalreporter.config, 'workeroutput'):
         return
     table = REACTIONS.table()
