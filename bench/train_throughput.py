@@ -1,6 +1,6 @@
 """Training throughput: the update against the machine's GEMM rate, idle and beside a CPU hog.
 
-Two tables, all measured in one run (compare ratios, not absolute figures, across runs):
+Tables, all measured in one run (compare ratios, not absolute figures, across runs):
 
 1. The bare update per config and thread count (random batch, no env): FLOPs (torch's
    FlopCounterMode), median time, GFLOP/s and that as a fraction of each GEMM rate, plus
@@ -10,7 +10,9 @@ Two tables, all measured in one run (compare ratios, not absolute figures, acros
 2. The real training loop (env, buffer, acting, updates) per config, idle and beside a CPU
    hog (a busy Python process the bench starts and stops): env steps/s with each fixed
    thread count and with the trainer's thread policy, the policy's choice, and the policy
-   against the best fixed count under the same condition.
+   against the best fixed count under the same condition (CPU only).
+3. On CUDA, each update timed alone, eager against replayed as a CUDA graph (the trainer's
+   default there): medians and p99s.
 
     python bench/train_throughput.py [--configs s3 ed] [--env Humanoid-v4] [--steps 10]
 
@@ -34,6 +36,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from symphony_ros.core.agent import Symphony  # noqa: E402
 from symphony_ros.core.config import TrainConfig, get_config  # noqa: E402
 from symphony_ros.core.envs import env_dims, make_env  # noqa: E402
+from symphony_ros.core.graphed import WARMUP  # noqa: E402
 from symphony_ros.core.replay import Batch  # noqa: E402
 from symphony_ros.core.threads import ThreadPolicy, candidates, usable_cpus  # noqa: E402
 from symphony_ros.core.trainer import Trainer, resolve_device  # noqa: E402
@@ -105,7 +108,7 @@ def bare(name, obs_dim, act_dim, device, updates, rounds):
         agent.optimizer.zero_grad()
         agent.loss(batch)['loss'].backward()
     phases = {'update': lambda: agent.update(batch),
-              'sampling': lambda: Batch(*(t[idx] for t in store)),
+              'sampling': lambda: Batch(*(None if t is None else t[idx] for t in store)),
               'forward': lambda: agent.loss(batch), 'backward': backward,
               'optimizer': agent.optimizer.step, 'polyak': agent.soft_update}
     shapes = update_shapes(cfg, obs_dim, act_dim)
@@ -117,6 +120,37 @@ def bare(name, obs_dim, act_dim, device, updates, rounds):
     out = {k: statistics.median(v) for k, v in samples.items()}
     out['backward'] -= out['forward']
     return out, counter.get_total_flops()
+
+
+def graph_replay(name, obs_dim, act_dim, device, updates, rounds):
+    """Seconds per update, eager and replayed as a CUDA graph, in alternating rounds.
+
+    Each update is timed alone (a sync after it), as the trainer syncs once per env step.
+    """
+    cfg = get_config(name)
+    batch = random_batch(cfg.batch_size, obs_dim, act_dim, device)
+    agents = {'eager': Symphony(obs_dim, act_dim, cfg, device),
+              'graph': Symphony(obs_dim, act_dim, cfg, device)}
+    agents['graph'].use_cuda_graphs()
+    times = {k: [] for k in agents}
+    for agent in agents.values():
+        for _ in range(WARMUP + 2):
+            agent.update(batch)
+    for _ in range(rounds):
+        for key, agent in agents.items():
+            for _ in range(updates):
+                sync(device)
+                t0 = time.perf_counter()
+                agent.update(batch)
+                sync(device)
+                times[key].append(time.perf_counter() - t0)
+    return times
+
+
+def p99(values):
+    """The 99th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
 class Hog:
@@ -206,6 +240,16 @@ def main():
             print(f'| {name} | {n} | {flops / 1e9:.2f} | {t["update"] * 1e3:.1f} | {rate:.1f} | '
                   f'{t["gemm"]:.1f} | {rate / t["gemm"]:.0%} | {big:.1f} | {rate / big:.0%} | '
                   f'{parts} |')
+    if device.type == 'cuda':
+        print('\nUpdate on CUDA, eager against replayed as a CUDA graph (--cuda-graphs):\n')
+        print('| config | eager median / p99 ms | graph median / p99 ms | speed-up (medians) '
+              '| graph updates/s |')
+        print('|---|---|---|---|---|')
+        for name in args.configs:
+            t = graph_replay(name, obs_dim, act_dim, device, args.steps, args.rounds)
+            e, g = statistics.median(t['eager']), statistics.median(t['graph'])
+            print(f'| {name} | {e * 1e3:.2f} / {p99(t["eager"]) * 1e3:.2f} | {g * 1e3:.2f} / '
+                  f'{p99(t["graph"]) * 1e3:.2f} | {e / g:.1f}x | {1 / g:.0f} |')
     if args.no_loop or device.type != 'cpu':
         return
     counts = candidates(cpus)

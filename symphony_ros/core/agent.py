@@ -8,6 +8,7 @@ from typing import Dict, Optional
 import torch
 
 from .config import SymphonyConfig
+from .graphed import GraphedUpdate
 from .losses import advantage_baseline, normalised_advantage, rehae, rehse, swaddling
 from .networks import Actor, Critic
 from .optim import SymphonyAdamW
@@ -46,13 +47,36 @@ class Symphony:
         self.m = torch.zeros((), device=self.device)
         self.anchor: Optional[Actor] = None
         """A frozen copy of the actor a fine-tune started from (see :meth:`set_anchor`)."""
-        self.anchor_weight = 0.0
-        """Weight of the actor's squared distance from :attr:`anchor` in the loss."""
+        self._anchor_weight = torch.zeros((), device=self.device)
+        self._anchor_value = 0.0
         self.noise_smoothing = 0.0
         """Weight of the actor's mean squared action change between the noisy and the clean
         observation of each sample (TrainConfig.noise_smoothing)."""
         self._online = list(self.critic.parameters())
         self._target = list(self.target_critic.parameters())
+        self.graphed: Optional[GraphedUpdate] = None
+        """Set by :meth:`use_cuda_graphs`: updates replayed as CUDA graphs."""
+
+    @property
+    def anchor_weight(self) -> float:
+        """Weight of the actor's squared distance from :attr:`anchor` in the loss."""
+        return self._anchor_value
+
+    @anchor_weight.setter
+    def anchor_weight(self, value: float) -> None:
+        # A tensor updated in place, so a recorded CUDA graph reads each new weight.
+        if value != self._anchor_value:
+            self._anchor_value = float(value)
+            self._anchor_weight.fill_(float(value))
+
+    @property
+    def anchor_active(self) -> bool:
+        """Whether the anchor term is part of the loss."""
+        return self.anchor is not None and self._anchor_value > 0.0
+
+    def use_cuda_graphs(self) -> None:
+        """Replay each update as a CUDA graph from now on (a CUDA agent only)."""
+        self.graphed = GraphedUpdate(self)
 
     def loss(self, batch: Batch) -> Dict[str, torch.Tensor]:
         """Return the total loss and its terms for one batch (no parameter change).
@@ -86,12 +110,12 @@ class Symphony:
                    - self.actor.deterministic(clean)).square().mean()
             total = total + self.noise_smoothing * gap
             terms['noise_gap'] = gap.detach()
-        if self.anchor is not None and self.anchor_weight > 0.0:
+        if self.anchor_active:
             with torch.no_grad():
                 start = self.anchor.deterministic(batch.next_obs if clean is None else clean)
             # The same forward pass as next_action's, without the noise.
             drift = (self.actor.action(a_next, s_next, noise=False) - start).square().mean()
-            total = total + self.anchor_weight * drift
+            total = total + self._anchor_weight * drift
             terms['anchor'] = drift.detach()
         terms.update(loss=total, actor=actor_term.detach(), critic=critic_term.detach(),
                      swaddling=swaddle_term.detach(), q_t_mean=q_t.mean(),
@@ -99,7 +123,18 @@ class Symphony:
         return terms
 
     def update(self, batch: Batch, train_actor: bool = True) -> Dict[str, torch.Tensor]:
+        """One Symphony update, replayed as a CUDA graph once :meth:`use_cuda_graphs` is on.
+
+        A graph's terms are overwritten by its next replay: read them before the next update.
+        """
+        if self.graphed is not None:
+            return self.graphed(batch, train_actor)
+        return self.eager_update(batch, train_actor)
+
+    def eager_update(self, batch: Batch, train_actor: bool = True) -> Dict[str, torch.Tensor]:
         """One Symphony update: backward, AdamW step, Polyak target, m <- mean(Q_T).
+
+        Every tensor that outlives it is updated in place, so a CUDA graph can record it.
 
         :param train_actor: false: the critic alone learns and the actor stays exactly as it
             is, weight decay included. Its gradients still reach the optimizer's moments:
@@ -116,12 +151,14 @@ class Symphony:
             with torch.no_grad():
                 torch._foreach_copy_(list(self.actor.parameters()), kept)
         self.soft_update()
-        self.m = terms['q_t_mean'].detach()
+        self.m.copy_(terms['q_t_mean'].detach())
         return terms
 
     def set_anchor(self) -> None:
         """Keep a frozen copy of the actor as it is now, to penalise drifting from it."""
         self.anchor = copy.deepcopy(self.actor).requires_grad_(False).eval()
+        if self.graphed is not None:
+            self.graphed.reset()  # graphs read the anchor they were recorded with
 
     @torch.no_grad()
     def soft_update(self) -> None:
@@ -151,7 +188,7 @@ class Symphony:
         self.critic.load_state_dict(state['critic'])
         self.target_critic.load_state_dict(state['target_critic'])
         self.optimizer.load_state_dict(state['optimizer'])
-        self.m = state['m'].to(self.device)
+        self.m.copy_(state['m'])
         if 'anchor' in state:
             self.set_anchor()
             self.anchor.load_state_dict(state['anchor'])

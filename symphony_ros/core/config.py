@@ -139,6 +139,9 @@ class TrainConfig:
     """Folder for metrics, TensorBoard logs, plots and checkpoints."""
     device: str = 'auto'
     """auto, cpu or cuda."""
+    cuda_graphs: bool = True
+    """On a CUDA device, replay each update as a CUDA graph (one launch instead of a few
+    hundred); false: launch its kernels one by one. No effect on a CPU."""
     eval_every: int = ranged(2_500, 1)
     """Evaluate the deterministic actor every this many env steps (after warm-up)."""
     eval_episodes: int = ranged(10, 1)

@@ -195,6 +195,11 @@ class Trainer(InitFrom, Resume):
         """Size of the privileged critic's observation (None: the critic sees obs)."""
         self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device,
                               self.critic_dim)
+        if self.device.type == 'cuda' and cfg.cuda_graphs:
+            self.agent.use_cuda_graphs()
+            self.notes.append(f'{torch.cuda.get_device_name(self.device)}: each update is '
+                              'replayed as a CUDA graph (--cuda-graphs false: launched one '
+                              'kernel at a time)')
         spec = wrapper_attr(self.env, 'full_spec')
         self.randomization = spec.to_dict() if spec is not None else None
         """The training env's ranges at full width (checkpoints record them; a resume

@@ -14,6 +14,7 @@ from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.trainer import Trainer
 from symphony_ros.policy.export import export_policy
 from symphony_ros.policy.runtime import OnnxPolicy
+from symphony_ros.policy.unfold import PARITY_TOLERANCE
 
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=40)
 
@@ -23,6 +24,13 @@ def _cfg(run_dir, **kw):
     return TrainConfig(env='symphony/Humanoid-v4', steps=kw.pop('steps', 80),
                        run_dir=str(run_dir), seed=kw.pop('seed', 1), eval_every=1000,
                        eval_episodes=1, checkpoint_every=40, overrides=over, **kw)
+
+
+def _acts(actor, obs: np.ndarray) -> np.ndarray:
+    """The deterministic actions of ``actor`` on the device it trains on, as numpy."""
+    with torch.no_grad():
+        device = next(actor.parameters()).device
+        return actor.deterministic(torch.from_numpy(obs).to(device)).cpu().numpy()
 
 
 def _run(cfg):
@@ -48,7 +56,7 @@ def test_new_run_starts_from_the_sources_networks_with_its_own_progress(source, 
                       tensorboard=False)
     try:
         for name, value in trainer.agent.actor.state_dict().items():
-            assert torch.equal(value, state['agent']['actor'][name]), name
+            assert torch.equal(value.cpu(), state['agent']['actor'][name]), name
         assert trainer.step_count == 0 and trainer.episodes == 0
         assert trainer.buffer.reward_scale == state['reward_scale']
         assert any(str(source) in n and 'warm-up' in n for n in trainer.notes)
@@ -83,7 +91,7 @@ def test_an_actor_snapshot_gives_its_actor_alone_beside_a_fresh_critic(source, t
                       tensorboard=False)
     try:
         for name, value in trainer.agent.actor.state_dict().items():
-            assert torch.equal(value, saved[name]), name
+            assert torch.equal(value.cpu(), saved[name]), name
         for name, value in trainer.agent.critic.state_dict().items():
             assert torch.equal(value, fresh.agent.critic.state_dict()[name]), name
         assert any(best in n and 'actor alone' in n for n in trainer.notes)
@@ -104,9 +112,8 @@ def test_an_exported_policy_gives_the_actor_that_acts_as_the_file(source, tmp_pa
                       progress=False, tensorboard=False)
     try:
         obs = np.random.default_rng(1).standard_normal((64, trainer.obs_dim)).astype('f4')
-        with torch.no_grad():
-            mine = trainer.agent.actor.deterministic(torch.from_numpy(obs)).numpy()
-        assert np.abs(mine - OnnxPolicy(policy).act_batch(obs)).max() < 1e-5
+        mine = _acts(trainer.agent.actor, obs)
+        assert np.abs(mine - OnnxPolicy(policy).act_batch(obs)).max() < PARITY_TOLERANCE
         assert any(policy in n and 'actor alone' in n and 'acts as loaded for the first 60 '
                    'steps, the critic learning alone for the last 20' in n
                    for n in trainer.notes)
@@ -132,10 +139,9 @@ def test_an_observation_that_appends_terms_widens_the_actor_which_acts_as_loaded
         assert trainer.obs_dim == 376 + 17
         rng = np.random.default_rng(2)
         obs = rng.standard_normal((64, trainer.obs_dim)).astype('f4')
-        with torch.no_grad():
-            mine = trainer.agent.actor.deterministic(torch.from_numpy(obs)).numpy()
+        mine = _acts(trainer.agent.actor, obs)
         # The previous action (the added inputs) changes nothing until learning weighs it.
-        assert np.abs(mine - OnnxPolicy(policy).act_batch(obs[:, :376])).max() < 1e-5
+        assert np.abs(mine - OnnxPolicy(policy).act_batch(obs[:, :376])).max() < PARITY_TOLERANCE
         assert any('this run adds previous_action, given weight 0' in n for n in trainer.notes)
         trainer.run()
         first = trainer.agent.actor.net.linear_in.weight
@@ -348,8 +354,8 @@ def test_init_buffer_with_other_reward_weights_rescores_the_sources_replay(sourc
     try:
         buf = trainer.buffer
         assert buf.term_names == ('env', 'action_rate')
-        want = buf.terms.double() @ torch.tensor([[1.0], [-0.5]], dtype=torch.float64)
-        torch.testing.assert_close(buf.reward.double(), want / buf.reward_scale,
+        want = buf.terms.cpu().double() @ torch.tensor([[1.0], [-0.5]], dtype=torch.float64)
+        torch.testing.assert_close(buf.reward.cpu().double(), want / buf.reward_scale,
                                    rtol=1e-5, atol=1e-6)
         assert (buf.terms[:, 1] > 0).any()  # the source's actions changed: it is charged now
         assert any('the task default -> action_rate=-0.5: the replay' in n
@@ -403,13 +409,12 @@ def test_the_anchor_fades_to_its_floor_and_keeps_it(source, tmp_path):
 
 
 def _drift(trainer, start, obs):
-    with torch.no_grad():
-        return float((trainer.agent.actor.deterministic(obs) - start).abs().mean())
+    return float(np.abs(_acts(trainer.agent.actor, obs) - start).mean())
 
 
 def test_the_anchor_holds_the_actor_near_its_start_and_survives_a_resume(source, tmp_path):
     best = str(source / 'best_actor.pt')
-    obs = torch.from_numpy(np.random.default_rng(2).standard_normal((256, 376)).astype('f4'))
+    obs = np.random.default_rng(2).standard_normal((256, 376)).astype('f4')
     drift = {}
     for weight in (0.0, 100.0):
         run = tmp_path / f'w{weight:g}'
@@ -417,8 +422,7 @@ def test_the_anchor_holds_the_actor_near_its_start_and_survives_a_resume(source,
                             anchor_steps=1000))
         start = Trainer(_cfg(tmp_path / 'ref', init_from=best), progress=False,
                         tensorboard=False)
-        with torch.no_grad():
-            reference = start.agent.actor.deterministic(obs)
+        reference = _acts(start.agent.actor, obs)
         start.close()
         drift[weight] = _drift(trainer, reference, obs)
     assert drift[100.0] < 0.5 * drift[0.0], drift
@@ -433,8 +437,9 @@ def test_the_anchor_holds_the_actor_near_its_start_and_survives_a_resume(source,
                            anchor_weight=100.0, anchor_steps=1000), resume=True,
                       progress=False, tensorboard=False)
     try:  # the anchor is the source's actor again, not the actor at the checkpoint
+        saved = torch.load(best, weights_only=True)['actor']
         for name, value in resumed.agent.anchor.state_dict().items():
-            assert torch.equal(value, torch.load(best, weights_only=True)['actor'][name]), name
+            assert torch.equal(value.cpu(), saved[name]), name
         assert resumed.anchor_weight == pytest.approx(100.0 * (1 - resumed.step_count / 1000))
     finally:
         resumed.close()

@@ -174,7 +174,7 @@ def test_init_from_a_checkpoint_of_the_other_critic_takes_its_actor(privileged_r
                       progress=False, tensorboard=False)
     try:
         for name, value in trainer.agent.actor.state_dict().items():
-            assert torch.equal(value, state['agent']['actor'][name]), name
+            assert torch.equal(value.cpu(), state['agent']['actor'][name]), name
         assert any('critic saw another observation' in n for n in trainer.notes)
         trainer.run(max_steps=50)
         assert trainer.learning
@@ -228,9 +228,10 @@ def test_a_frozen_actor_stays_bit_for_bit_while_its_critic_learns(privileged_run
     try:
         trainer.run(max_steps=70)
         assert trainer.learning and trainer.updates > 0
-        assert all(torch.equal(v, loaded[k]) for k, v in trainer.agent.actor.state_dict().items())
+        actor = trainer.agent.actor.state_dict().items()
+        assert all(torch.equal(v.cpu(), loaded[k]) for k, v in actor)
         trainer.run(max_steps=20)
-        assert not all(torch.equal(v, loaded[k])
+        assert not all(torch.equal(v.cpu(), loaded[k])
                        for k, v in trainer.agent.actor.state_dict().items())
     finally:
         trainer.close()

@@ -99,7 +99,7 @@ def test_the_thread_choice_is_told(tmp_path, monkeypatch, threads, expected):
     before = torch.get_num_threads()
     cfg = TrainConfig(env='InvertedPendulum-v4', steps=140, run_dir=str(tmp_path), seed=4,
                       eval_every=10**6, checkpoint_every=10**6, threads=threads,
-                      overrides=dict(TINY))
+                      device='cpu', overrides=dict(TINY))  # the policy sizes a CPU learner
     trainer = Trainer(cfg, progress=False, tensorboard=False)
     notes = []
     trainer.on_note.append(notes.append)

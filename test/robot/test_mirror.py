@@ -130,7 +130,7 @@ def test_a_mirrored_run_trains_and_an_env_without_maps_is_refused(tmp_path, caps
     trainer = Trainer(cfg, progress=False, tensorboard=False)
     try:
         obs_m, _, critic_m = make_env('velocity:g1').unwrapped.mirror_maps()
-        torch.testing.assert_close(trainer.mirror.critic[0].numpy(), critic_m.index)
+        torch.testing.assert_close(trainer.mirror.critic[0].cpu().numpy(), critic_m.index)
         reach = [n for n in trainer.notes if n.startswith('action reach:')]
         assert reach == ['action reach: a Symphony actor\'s actions stay within about +-0.4, '
                          'so joint targets within +-0.56 rad (left_hip_roll_joint) to '
