@@ -103,7 +103,11 @@ class GraphedUpdate:
         torch.cuda.synchronize()
         # Each graph keeps its own memory pool: graphs replayed in any order must not share
         # one (a gradient one graph writes may be memory another was recorded with).
-        with torch.cuda.graph(graph, capture_error_mode='thread_local'):
-            terms = self.agent.eager_update(Batch(*static), train_actor)
+        try:
+            with torch.cuda.graph(graph, capture_error_mode='thread_local'):
+                terms = self.agent.eager_update(Batch(*static), train_actor)
+        except RuntimeError as exc:
+            raise RuntimeError(f'recording the update as a CUDA graph failed ({exc}); '
+                               '--cuda-graphs false launches it kernel by kernel') from exc
         self.recordings += 1
         return _Recorded(graph, static, terms)
