@@ -1,7 +1,7 @@
 """Symphony's update replayed as a CUDA graph: one launch instead of a few hundred.
 
-On a GPU the eager update is bound by Python and kernel launches, not arithmetic: S3's
-update took 10.8 ms on an H200 of which its matrix products need well under one. A CUDA
+On a GPU the eager update is bound by Python and kernel launches, not arithmetic (its
+matrix products are a small share of its time: README, "Training throughput"). A CUDA
 graph records the update's kernels once and replays them with one call, so the launch cost
 is paid once per update instead of once per kernel.
 

@@ -30,10 +30,10 @@ from .runtime import OnnxPolicy
 PARITY_TOLERANCE = 1e-4
 """Largest |action difference| accepted between the rebuilt actor and the file.
 
-Ten times the export's own check: the file is read on machines other than the one that
-wrote it, whose GEMM kernels round differently (the shipped Humanoid-v4 policy differs by
-1.3e-5 on a 16-core host with torch 2.11 and onnxruntime 1.30). A graph misread (a wrong
-sigma, a transposed or missing layer) moves the actions by 1e-2 or more.
+Ten times the export's own check: a file is read on machines other than the one that wrote
+it, whose torch and onnxruntime kernels round differently (by about 1e-5 on this actor's
+outputs), while a graph misread (a wrong sigma, a transposed or missing layer) moves the
+actions by 1e-2 or more.
 """
 PARITY_SAMPLES = 256
 FOLDED_SIGMA = 0.5
