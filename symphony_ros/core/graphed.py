@@ -25,11 +25,14 @@ eager one; only the launching differs.
 
 from __future__ import annotations
 
-from typing import Dict, Hashable, List, Optional
+from typing import Dict, Hashable, List, Optional, TYPE_CHECKING
 
 import torch
 
 from .replay import Batch
+
+if TYPE_CHECKING:  # the agent imports this module
+    from .agent import Symphony
 
 WARMUP = 2
 """Eager updates per graph before it is recorded (torch's docs use a few on a side stream)."""
@@ -53,7 +56,7 @@ class _Recorded:
 class GraphedUpdate:
     """Call as ``agent.update(batch, train_actor)``; records and replays CUDA graphs."""
 
-    def __init__(self, agent) -> None:
+    def __init__(self, agent: 'Symphony') -> None:
         if agent.device.type != 'cuda':
             raise ValueError(f'CUDA graphs need a CUDA device, the agent is on {agent.device}')
         self.agent = agent
