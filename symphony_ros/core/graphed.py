@@ -67,7 +67,8 @@ class GraphedUpdate:
 
     def _key(self, batch: Batch, train_actor: bool) -> Hashable:
         a = self.agent
-        return (train_actor, id(a.anchor) if a.anchor_active else None,
+        # No anchor identity here: set_anchor() drops every graph (see Symphony.set_anchor).
+        return (train_actor, a.anchor_active,
                 a.noise_smoothing if batch.next_clean_obs is not None else 0.0,
                 a.actor.training, a.critic.training,
                 tuple(None if t is None else (tuple(t.shape), t.dtype) for t in batch))

@@ -58,7 +58,7 @@ def keep_actor(run_dir: str, actor: Actor, info: Dict[str, Any]) -> str:
 
 def _save_actor(path: str, actor: Actor, info: Dict[str, Any]) -> str:
     # CPU tensors: an actor trained on a GPU loads with a plain torch.load where none is.
-    weights = {k: v.detach().cpu() for k, v in actor.state_dict().items()}
+    weights = {k: v.cpu() for k, v in actor.state_dict().items()}
     atomic_torch_save(dict(info, kind='actor', actor=weights), path)
     return path
 
