@@ -80,3 +80,11 @@ class Started:
         """Kill what is left (by PID: only processes the test started)."""
         for p in self.procs:
             p.kill()
+
+
+RUN_DIR_HOLDER = ('import sys\n'
+                  'from symphony_ros.core.run_lock import lock_run_dir\n'
+                  'lock_run_dir(sys.argv[1])\n'
+                  'print("held", flush=True)\n'
+                  'sys.stdin.read()\n')
+"""Child script: hold run folder argv[1]'s trainer lock, print 'held', let go at stdin's end."""

@@ -1,4 +1,4 @@
-"""``symphony inspect``: print the contract of an exported policy, for people or as raw JSON."""
+"""``symphony inspect``: a policy's contract, or where a training run stands, as text or JSON."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from ..util.layout import term_slices
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the file and ``--json``."""
-    p.add_argument('file', metavar='FILE.onnx', help='policy written by `symphony export`')
+    p.add_argument('file', metavar='FILE.onnx|RUN_DIR',
+                   help='policy written by `symphony export`, or a run folder of '
+                        '`symphony train` (its progress, best test return, what to run next)')
     p.add_argument('--json', action='store_true',
-                   help='print the stored contract JSON as is (also for newer formats)')
+                   help='print the stored contract JSON as is (also for newer formats); for a '
+                        'run folder, its summary as JSON')
     p.add_argument('--robot', default=None, metavar='NAME_OR_FILE',
                    help='robot to check the policy against, by shipped name or robot-file path '
                         '(default: the robot the contract names, or the robot file in its env id)')
@@ -82,7 +85,7 @@ def describe(path: str, model, contract) -> List[str]:
               f'{a.get("hidden_dim", "?")}',
               f'  training         {c.training_steps} steps{_source_steps(c)}, test return '
               f'{ret}, seed {c.train_config.get("seed", "?")}',
-              '  randomization    ' + _randomization_line(c.train_config),
+              '  randomization    ' + randomization_line(c.train_config),
               *_distill_lines(c.train_config.get('distill')),
               *_ranges_lines(c.randomization),
               '  reward weights   ' + (c.train_config.get('reward_weights') or "the task's"),
@@ -101,7 +104,7 @@ def describe(path: str, model, contract) -> List[str]:
     return lines
 
 
-def _randomization_line(tc: dict) -> str:
+def randomization_line(tc: dict) -> str:
     """Say how the training env was perturbed, and what the run was fine-tuned from."""
     where = 'training and test envs' if tc.get('eval_randomized') else 'training env only'
     line = f'{tc.get("randomize", "none")} x{tc.get("randomize_scale", 1.0):g} ({where})'
@@ -197,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
     from ..policy.errors import PolicyError
     from ..policy.onnx_file import load_model
     from .errors import CliError
+    if os.path.isdir(args.file):
+        return _run_folder(args)
     try:
         model = load_model(args.file)
         meta = {p.key: p.value for p in model.metadata_props}
@@ -210,6 +215,25 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         raise CliError(f'{problem} (the contract above is what the file claims)')
     return 0
+
+
+def _run_folder(args: argparse.Namespace) -> int:
+    """Print where the training run in folder ``args.file`` stands."""
+    import json
+    from ..core.run_dir import RunDirError
+    from ..core.run_summary import read_run
+    from .errors import CliError
+    from .inspect_run import describe_run, run_dict
+    if args.robot:
+        raise CliError(f'--robot: checks a policy file against a robot; {args.file} is a '
+                       'folder (export it first: symphony export RUN_DIR -o policy.onnx)')
+    try:
+        summary = read_run(args.file)
+    except RunDirError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        return _emit(json.dumps(run_dict(summary), indent=2))
+    return _emit('\n'.join(describe_run(summary)))
 
 
 def _robot_candidates(contract) -> List[str]:

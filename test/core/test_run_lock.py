@@ -5,17 +5,13 @@ import subprocess
 import sys
 
 import pytest
+from process_helpers import RUN_DIR_HOLDER
 
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.run_dir import RunDirError
 from symphony_ros.core.trainer import Trainer
 
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=50)
-HOLD = ('import sys\n'
-        'from symphony_ros.core.run_lock import lock_run_dir\n'
-        'lock_run_dir(sys.argv[1])\n'
-        'print("held", flush=True)\n'
-        'sys.stdin.read()\n')
 TRY = ('import sys\n'
        'from symphony_ros.core.run_dir import RunDirError\n'
        'from symphony_ros.core.run_lock import lock_run_dir\n'
@@ -52,8 +48,8 @@ def test_a_folder_in_use_by_another_process_is_refused_until_it_lets_go(tmp_path
         first.close()
     assert _another_process_may_lock(run)
     before = sorted(os.listdir(run))
-    holder = subprocess.Popen([sys.executable, '-c', HOLD, str(run)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, '-c', RUN_DIR_HOLDER, str(run)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == 'held'
         with pytest.raises(RunDirError, match=r'run folder .*run is in use by another training '

@@ -1,0 +1,139 @@
+"""``symphony inspect RUN_DIR``: where a training run stands, and what to do with it next."""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+from typing import Any, Dict, List
+
+from ..core.checkpoint import size_text
+from ..core.run_summary import RunSummary
+
+CURVE_POINTS = 8
+"""Evaluations the curve line shows (the newest ones)."""
+
+
+def describe_run(s: RunSummary) -> List[str]:
+    """Human-readable lines for run ``s``: identity, progress, returns, what to run next."""
+    from .inspect_cmd import randomization_line
+    t, y = s.train, s.sym
+    state = (f'being trained now by process {s.trainer_pid}' if s.trainer_pid
+             else 'no trainer running')
+    lines = [f'{s.path}  training run, {state}',
+             f'  env              {t.get("env")}, observation {t.get("obs_spec") or "default"}'
+             f', seed {t.get("seed")}',
+             '  learner          ' + _learner(t, y),
+             *_progress(s)]
+    lines += _returns(s)
+    lines.append('  randomization    ' + randomization_line(t) + _width(s))
+    lines.append('  reward weights   ' + (t.get('reward_weights') or "the task's"))
+    if s.actors:
+        lines.append(f'  kept actors      {s.actors} (symphony stress {s.path}/actors/'
+                     'actor_*.pt weighs them side by side)')
+    return lines + _next(s)
+
+
+def run_dict(s: RunSummary) -> Dict[str, Any]:
+    """Return the summary as plain JSON, for scripts that watch a run."""
+    best, last = s.best, (s.rows[-1] if s.rows else None)
+    return {'path': s.path, 'trainer_pid': s.trainer_pid, 'step': s.step,
+            'steps': s.train.get('steps'), 'checkpoint': s.checkpoint,
+            'exact_resume': s.exact_resume, 'best': _clean(best), 'last': _clean(last),
+            'evaluations': len(s.rows), 'metrics_problem': s.metrics_problem or None,
+            'actors': s.actors, 'best_actor': s.has_best,
+            'scale_in_force': s.scale_in_force,
+            'train_config': s.train, 'symphony_config': s.sym}
+
+
+def _clean(row) -> Any:
+    """Return a metrics row for JSON: NaN (an empty cell) becomes null."""
+    if row is None:
+        return None
+    return {k: (v if math.isfinite(v) else None) for k, v in row.items()}
+
+
+def _learner(t: Dict[str, Any], y: Dict[str, Any]) -> str:
+    updates = y.get('updates_per_step')
+    text = (f'{y.get("name")}: hidden {y.get("hidden_dim")}, {y.get("critic_heads")} critic '
+            f'heads, batch {y.get("batch_size")}, {updates} update{"" if updates == 1 else "s"}'
+            f' per step, lr {y.get("lr"):g}')
+    extras = [name for name, on in (('privileged critic', t.get('privileged_critic')),
+                                    ('mirrored batches', t.get('mirror'))) if on]
+    if t.get('history', 1) > 1:
+        extras.append(f'history {t["history"]}')
+    return text + ''.join(f'; {e}' for e in extras)
+
+
+def _progress(s: RunSummary) -> List[str]:
+    total = int(s.train.get('steps') or 0)
+    if not s.checkpoint:
+        return [f'  progress         no checkpoint yet (of {total:,} steps)']
+    share = f' ({100.0 * s.step / total:.1f} %)' if total else ''
+    size = size_text(os.path.getsize(s.checkpoint)) if os.path.isfile(s.checkpoint) else '?'
+    resume = ('with its replay buffer: a resume continues exactly' if s.exact_resume else
+              'networks only: a resume refills the buffer first')
+    return [f'  progress         {s.step:,} of {total:,} steps{share}',
+            f'  checkpoint       {s.checkpoint} ({size}, {resume})']
+
+
+def _returns(s: RunSummary) -> List[str]:
+    if s.metrics_problem:
+        return [f'  test return      ? ({s.metrics_problem})']
+    if not s.rows:
+        return ['  test return      no evaluation yet']
+    best, last = s.best, s.rows[-1]
+    lines = [f'  test return      newest {_ret(last)} at {int(last["step"]):,}' + (
+        f'; best {best["test_return_mean"]:,.1f} at {int(best["step"]):,}'
+        + (' (best_actor.pt)' if s.has_best else '') if best else '')]
+    curve = ' | '.join(f'{_k(r["step"])} {r["test_return_mean"]:,.0f}'
+                       for r in s.rows[-CURVE_POINTS:])
+    lines.append(f'  curve            {curve}')
+    episodes, falls = last.get('episodes', math.nan), last.get('falls', math.nan)
+    if math.isfinite(episodes) and episodes > 0:
+        lines.append(f'  episodes         {int(episodes):,} in training, {int(falls):,} of '
+                     f'them falls ({100.0 * falls / episodes:.0f} %)')
+    rate, wall = last.get('steps_per_s', math.nan), last.get('wall_s', math.nan)
+    if math.isfinite(rate) and math.isfinite(wall):
+        lines.append(f'  speed            {rate:,.0f} steps/s at the newest evaluation; '
+                     f'{_clock(wall)} of training')
+    return lines
+
+
+def _ret(row: Dict[str, float]) -> str:
+    mean, std = row.get('test_return_mean', math.nan), row.get('test_return_std', math.nan)
+    return f'{mean:,.1f}' + (f' ± {std:,.1f}' if math.isfinite(std) else '')
+
+
+def _k(step: float) -> str:
+    return f'{step / 1e3:g}k' if step >= 1000 else f'{int(step)}'
+
+
+def _clock(seconds: float) -> str:
+    h, rest = divmod(int(seconds), 3600)
+    return f'{h}:{rest // 60:02d}:{rest % 60:02d}'
+
+
+def _width(s: RunSummary) -> str:
+    scale = float(s.train.get('randomize_scale') or 0.0)
+    if s.train.get('randomize', 'none') == 'none' or scale <= 0:
+        return ''
+    return f'; at step {s.step:,}: x{s.scale_in_force:.2f} ({s.scale_in_force / scale:.0%} ' \
+           'of its width)'
+
+
+def _next(s: RunSummary) -> List[str]:
+    path = shlex.quote(s.path)
+    if s.trainer_pid:
+        stop = (f'stop: kill {s.trainer_pid} (as Ctrl-C: it checkpoints first); go on: '
+                f'symphony train --run-dir {path} --resume')
+        lines = [f'  next             {stop}']
+    else:
+        lines = [f'  next             resume: symphony train --run-dir {path} --resume']
+    if s.has_best or s.checkpoint:
+        lines.append(f'                   export: symphony export {path} -o policy.onnx'
+                     + (' (best_actor.pt)' if s.has_best else ' (its newest checkpoint)'))
+    return lines
+
+
+__all__ = ['describe_run', 'run_dict']
