@@ -139,11 +139,11 @@ def check_stress(path: Optional[str], robot: str, target: str) -> Check:
     """Say whether the policy's contract carries a passing stress report, for ``target``."""
     from ..paths import policy_for
     from ..policy.errors import PolicyError
-    from ..policy.runtime import OnnxPolicy
+    from ..policy.onnx_file import load_contract
     from ..stress.gate import deploy_warning
     try:
         path = policy_for(path, robot)
-        stress = OnnxPolicy(path).contract.stress
+        stress = load_contract(path).stress
     except (PolicyError, ValueError, KeyError, OSError) as exc:
         return Check('stress gate', WARN, f'skipped: {str(exc).splitlines()[0]}')
     warning = deploy_warning(path, stress, target)
