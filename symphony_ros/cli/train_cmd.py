@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import signal
 import sys
 from contextlib import contextmanager
@@ -170,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
         _say(f'symphony train: resumed {cfg.run_dir} at step {trainer.step_count:,} (best test '
              f'return so far {best:.1f})' if math.isfinite(best) else
              f'symphony train: resumed {cfg.run_dir} at step {trainer.step_count:,}')
+    _say(f'symphony train: where it stands, from another shell: symphony inspect '
+         f'{shlex.quote(cfg.run_dir)}')
     trainer.on_evaluation.append(lambda row: _say(evaluation_line(row)))
     trainer.on_checkpoint.append(lambda saved: _say(saved.line()))
     trainer.on_note.append(lambda line: _say(f'symphony train: {line}'))

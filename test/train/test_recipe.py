@@ -96,4 +96,6 @@ def test_a_recipe_run_resumes_with_the_same_command(tmp_path, capsys):
     assert saved['symphony_config']['hidden_dim'] == 16
     assert saved['train_config']['steps'] == 100
     assert main(command + ['--resume', '--steps', '150']) == 0
-    assert 'resumed ' + run_dir + ' at step 100' in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert 'resumed ' + run_dir + ' at step 100' in err
+    assert f'where it stands, from another shell: symphony inspect {run_dir}\n' in err
