@@ -8,10 +8,14 @@ from setuptools import find_packages, setup
 PACKAGE = 'symphony_ros'
 
 
-def tree(folder):
-    """Return data_files entries installing ``folder`` recursively under share/PACKAGE."""
+def tree(folder, skip=()):
+    """Return data_files entries installing ``folder`` recursively under share/PACKAGE.
+
+    ``skip``: subfolders left out (models/training holds training state, not policies).
+    """
     entries = []
-    for root, _, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if os.path.join(root, d) not in skip]
         paths = [os.path.join(root, f) for f in files if not f.endswith('.pyc')]
         if paths:
             entries.append((os.path.join('share', PACKAGE, root), paths))
@@ -30,7 +34,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
-    ] + tree('config') + tree('urdf') + tree('models'),
+    ] + tree('config') + tree('urdf') + tree('models', skip=('models/training',)),
     python_requires='>=3.10',
     install_requires=[
         'setuptools',

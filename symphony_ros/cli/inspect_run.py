@@ -86,7 +86,7 @@ def _returns(s: RunSummary) -> List[str]:
     lines = [f'  test return      newest {_ret(last)} at {int(last["step"]):,}' + (
         f'; best {best["test_return_mean"]:,.1f} at {int(best["step"]):,}'
         + (' (best_actor.pt)' if s.has_best else '') if best else '')]
-    curve = ' | '.join(f'{_k(r["step"])} {r["test_return_mean"]:,.0f}'
+    curve = ' | '.join(f'{_k(r["step"])} {r.get("test_return_mean", math.nan):,.0f}'
                        for r in s.rows[-CURVE_POINTS:])
     lines.append(f'  curve            {curve}')
     episodes, falls = last.get('episodes', math.nan), last.get('falls', math.nan)

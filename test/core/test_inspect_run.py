@@ -147,3 +147,13 @@ def test_an_unreadable_metrics_file_still_shows_the_rest(run, tmp_path, capsys):
 def test_robot_is_refused_for_a_folder(run, capsys):
     assert cli(['inspect', str(run), '--robot', 'g1']) == 2
     assert 'is a folder (export it first' in capsys.readouterr().err
+
+
+def test_a_metrics_file_of_steps_alone_reads_as_no_return(run, tmp_path, capsys):
+    copy = tmp_path / 'copy'
+    copy.mkdir()
+    (copy / 'config.json').write_bytes((run / 'config.json').read_bytes())
+    (copy / 'metrics.csv').write_text('step\n100\n')
+    assert cli(['inspect', str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert 'test return      newest nan at 100' in out and 'curve            100 nan' in out
