@@ -73,8 +73,12 @@ def read_run(run_dir: str) -> RunSummary:
     if not os.path.isdir(run_dir):
         raise RunDirError(f'{run_dir}: no such folder')
     if not os.path.isfile(os.path.join(run_dir, CONFIG_FILE)):
-        raise RunDirError(f'{run_dir}: not a run folder ({CONFIG_FILE} missing; '
-                          '`symphony train --run-dir` writes one)')
+        if os.path.isfile(os.path.join(run_dir, BEST)) or list_checkpoints(run_dir):
+            raise RunDirError(f'{run_dir}: holds an actor but no {CONFIG_FILE}, so no run to '
+                              f'say more of; `symphony export {run_dir} -o policy.onnx` makes '
+                              'a policy of it')
+        raise RunDirError(f'{run_dir}: neither a policy file nor a run folder ({CONFIG_FILE} '
+                          'missing; `symphony train --run-dir` writes one)')
     stored = read_run_config(run_dir)
     rows, problem = read_metrics(os.path.join(run_dir, METRICS_FILE))
     found = list_checkpoints(run_dir)

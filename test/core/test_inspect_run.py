@@ -122,7 +122,8 @@ def test_the_lock_table_parse_skips_waiters_and_other_files(tmp_path):
 
 def test_bad_folders_and_files_are_named(tmp_path, capsys):
     assert cli(['inspect', str(tmp_path)]) == 2
-    assert f'{tmp_path}: not a run folder (config.json missing' in capsys.readouterr().err
+    assert f'{tmp_path}: neither a policy file nor a run folder (config.json missing' in \
+        capsys.readouterr().err
     (tmp_path / 'config.json').write_text('{"train_config": 1}')
     with pytest.raises(RunDirError, match='expected train_config and symphony_config'):
         read_run(str(tmp_path))

@@ -156,8 +156,12 @@ FOLDER = ('{run}: is a folder; expected an .onnx file (a run folder? `symphony e
     (['export', '{tmp}'], 'run folder has neither best_actor.pt nor checkpoints/'),
     (['inspect', 'no/such.onnx'], 'no/such.onnx: no such file'),
     # A run folder where a policy file belongs: every command says how to make one.
-    *[(argv, FOLDER) for argv in (['inspect', '{run}'],
-                                  ['distill', '{run}', '-o', '{tmp}/s.onnx'])],
+    (['distill', '{run}', '-o', '{tmp}/s.onnx'], FOLDER),
+    # inspect takes a training run's folder too (its config.json), and says what else is one.
+    (['inspect', '{run}'], '{run}: holds an actor but no config.json, so no run to say more '
+                           'of; `symphony export {run} -o policy.onnx` makes a policy of it'),
+    (['inspect', '{tmp}'], '{tmp}: neither a policy file nor a run folder (config.json '
+                           'missing'),
     (['stress', '{tmp}'], '{tmp}: cannot export it to stress it: '),
     (['stress', '{tmp}/no.pt'], '{tmp}/no.pt: no such run folder or checkpoint file'),
     (['record', '--policy', '{run}'], '--policy {run}: is a folder; expected an .onnx file'),
