@@ -12,7 +12,7 @@ import csv
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .checkpoint import list_checkpoints, replay_path, step_of
 from .run_dir import CONFIG_FILE, read_run_config, RunDirError, stored_scale_in_force
@@ -94,7 +94,7 @@ def read_run(run_dir: str) -> RunSummary:
         trainer_pid=lock_holder(run_dir))
 
 
-def read_metrics(path: str) -> tuple:
+def read_metrics(path: str) -> Tuple[List[Dict[str, float]], str]:
     """Return (rows, problem) of a metrics.csv: its rows as floats, or why it is unreadable.
 
     A run that has not evaluated yet has no file: no rows and no problem.
