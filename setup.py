@@ -8,14 +8,10 @@ from setuptools import find_packages, setup
 PACKAGE = 'symphony_ros'
 
 
-def tree(folder, skip=()):
-    """Return data_files entries installing ``folder`` recursively under share/PACKAGE.
-
-    ``skip``: subfolders left out (models/training holds training state, not policies).
-    """
+def tree(folder):
+    """Return data_files entries installing ``folder`` recursively under share/PACKAGE."""
     entries = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if os.path.join(root, d) not in skip]
+    for root, _, files in os.walk(folder):
         paths = [os.path.join(root, f) for f in files if not f.endswith('.pyc')]
         if paths:
             entries.append((os.path.join('share', PACKAGE, root), paths))
@@ -34,7 +30,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
-    ] + tree('config') + tree('urdf') + tree('models', skip=('models/training',)),
+    ] + tree('config') + tree('urdf') + tree('models'),
     python_requires='>=3.10',
     install_requires=[
         'setuptools',
