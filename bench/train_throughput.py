@@ -172,8 +172,7 @@ def loop(name, env, device, steps, rounds, hog):
         cfg = TrainConfig(config=name, env=env, steps=10**9, run_dir=tmp, device=device.type,
                           eval_every=10**9, checkpoint_every=10**9,
                           overrides={'explore_steps': 200})
-        trainer = Trainer(cfg, progress=False, tensorboard=False)
-        try:
+        with Trainer(cfg, progress=False, tensorboard=False) as trainer:
             while not trainer.learning:
                 trainer.step()
             trainer.thread_policy = policy = ThreadPolicy()
@@ -197,8 +196,6 @@ def loop(name, env, device, steps, rounds, hog):
                             times[key].append(time.perf_counter() - t0)
             rates = {k: 1.0 / statistics.median(v) for k, v in times.items()}
             return rates, policy.threads
-        finally:
-            trainer.close()
 
 
 def main():

@@ -564,8 +564,18 @@ class Trainer(InitFrom, Resume):
                 'updates': p.updates, 'last_test_return': p.last_return,
                 'best_test_return': p.best_return, 'wall_s': p.wall_s}
 
+    def __enter__(self) -> 'Trainer':
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
-        """Release environments and logs; torch gets its thread count back."""
+        """Release environments and logs; torch gets its thread count back.
+
+        ``with Trainer(cfg) as trainer:`` calls it however the block ends, so that the run
+        folder's lock and the environments are released after an error too.
+        """
         if self.thread_policy is not None:
             self.thread_policy.restore()
         self.log.close()

@@ -34,11 +34,8 @@ def _acts(actor, obs: np.ndarray) -> np.ndarray:
 
 
 def _run(cfg):
-    trainer = Trainer(cfg, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, progress=False, tensorboard=False) as trainer:
         trainer.run()
-    finally:
-        trainer.close()
     return trainer
 
 
@@ -52,9 +49,8 @@ def source(tmp_path_factory):
 
 def test_new_run_starts_from_the_sources_networks_with_its_own_progress(source, tmp_path):
     state = load_checkpoint(latest_checkpoint(str(source)))
-    trainer = Trainer(_cfg(tmp_path / 'b', init_from=str(source), seed=9), progress=False,
-                      tensorboard=False)
-    try:
+    with Trainer(_cfg(tmp_path / 'b', init_from=str(source), seed=9), progress=False,
+                 tensorboard=False) as trainer:
         for name, value in trainer.agent.actor.state_dict().items():
             assert torch.equal(value.cpu(), state['agent']['actor'][name]), name
         assert trainer.step_count == 0 and trainer.episodes == 0
@@ -62,17 +58,13 @@ def test_new_run_starts_from_the_sources_networks_with_its_own_progress(source, 
         assert any(str(source) in n and 'warm-up' in n for n in trainer.notes)
         trainer.run()
         assert trainer.step_count == 80 and trainer.learning
-    finally:
-        trainer.close()
 
 
 def test_a_checkpoint_file_is_taken_as_given(source, tmp_path):
     path = latest_checkpoint(str(source))
-    trainer = Trainer(_cfg(tmp_path / 'c', init_from=path), progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(tmp_path / 'c', init_from=path), progress=False,
+                 tensorboard=False) as trainer:
         assert any(path in n for n in trainer.notes)
-    finally:
-        trainer.close()
 
 
 def test_networks_of_another_shape_are_refused_naming_the_checkpoint(source, tmp_path):
@@ -108,9 +100,8 @@ def test_an_exported_policy_gives_the_actor_that_acts_as_the_file(source, tmp_pa
     policy = str(tmp_path / 'p.onnx')
     result = export_policy(str(source), policy)
     assert result.graph_variant == 'folded'  # sigma and the B rows are not in the file
-    trainer = Trainer(_cfg(tmp_path / 'o', init_from=policy, seed=3, actor_frozen_steps=60),
-                      progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(tmp_path / 'o', init_from=policy, seed=3, actor_frozen_steps=60),
+                 progress=False, tensorboard=False) as trainer:
         obs = np.random.default_rng(1).standard_normal((64, trainer.obs_dim)).astype('f4')
         mine = _acts(trainer.agent.actor, obs)
         assert np.abs(mine - OnnxPolicy(policy).act_batch(obs)).max() < PARITY_TOLERANCE
@@ -119,8 +110,6 @@ def test_an_exported_policy_gives_the_actor_that_acts_as_the_file(source, tmp_pa
                    for n in trainer.notes)
         trainer.run()
         assert trainer.step_count == 80 and trainer.learning
-    finally:
-        trainer.close()
     # Updates start after the 40 warm-up steps: a 30-step freeze gives the critic none.
     short = Trainer(_cfg(tmp_path / 's', init_from=policy, actor_frozen_steps=30),
                     progress=False, tensorboard=False)
@@ -133,9 +122,8 @@ def test_an_observation_that_appends_terms_widens_the_actor_which_acts_as_loaded
         source, tmp_path):
     policy = str(tmp_path / 'p.onnx')
     export_policy(str(source), policy)
-    trainer = Trainer(_cfg(tmp_path / 'wide', init_from=policy, obs_spec='humanoid_v4_action',
-                           actor_frozen_steps=60), progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(tmp_path / 'wide', init_from=policy, obs_spec='humanoid_v4_action',
+                      actor_frozen_steps=60), progress=False, tensorboard=False) as trainer:
         assert trainer.obs_dim == 376 + 17
         rng = np.random.default_rng(2)
         obs = rng.standard_normal((64, trainer.obs_dim)).astype('f4')
@@ -146,20 +134,16 @@ def test_an_observation_that_appends_terms_widens_the_actor_which_acts_as_loaded
         trainer.run()
         first = trainer.agent.actor.net.linear_in.weight
         assert first.shape[1] == 393 and first[:, 376:].abs().sum() > 0  # it learns to use it
-    finally:
-        trainer.close()
 
 
 def test_the_previous_action_as_torque_widens_the_actor_alike(source, tmp_path):
     policy = str(tmp_path / 'p.onnx')
     export_policy(str(source), policy)
-    trainer = Trainer(_cfg(tmp_path / 'torque', init_from=policy,
-                           obs_spec='humanoid_v4_torque'), progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(tmp_path / 'torque', init_from=policy,
+                      obs_spec='humanoid_v4_torque'),
+                 progress=False, tensorboard=False) as trainer:
         assert trainer.obs_dim == 376 + 17
         assert any('this run adds previous_action, given weight 0' in n for n in trainer.notes)
-    finally:
-        trainer.close()
 
 
 def test_an_observation_that_differs_otherwise_is_refused_naming_both_specs(source, tmp_path):
@@ -291,14 +275,11 @@ def test_eval_randomized_tests_under_the_full_ranges_with_the_same_draws(tmp_pat
     from symphony_ros.distributed.workers import Evaluator
     from symphony_ros.robot.randomize import Randomized
     cfg = _cfg(tmp_path / 'g', randomize='default', randomize_ramp=1000, eval_randomized=True)
-    trainer = Trainer(cfg, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, progress=False, tensorboard=False) as trainer:
         env = trainer.test_env
         assert isinstance(env, Randomized) and env.rspec.scale == 1.0
         draws = [env.reset(seed=10_000)[1]['randomization'] for _ in range(2)]
         assert draws[0] == draws[1] and draws[0]['payload_kg'] != 0.0
-    finally:
-        trainer.close()
     worker = Evaluator(cfg.to_dict(), trainer.obs_dim, trainer.act_dim)
     assert isinstance(worker.env, Randomized)
     nominal = Evaluator(_cfg(tmp_path / 'h').to_dict(), trainer.obs_dim, trainer.act_dim)
@@ -323,35 +304,29 @@ def test_a_new_run_records_its_obs_spec_and_an_old_run_keeps_its_checkpoints(tmp
     doc = json.loads((old / 'config.json').read_text())
     doc['train_config']['obs_spec'] = None
     (old / 'config.json').write_text(json.dumps(doc))
-    again = Trainer(TrainConfig(**dict(doc['train_config'], steps=120, run_dir=str(old))),
-                    resume=True, progress=False, tensorboard=False)
-    try:
+    with Trainer(TrainConfig(**dict(doc['train_config'], steps=120, run_dir=str(old))),
+                 resume=True, progress=False, tensorboard=False) as again:
         assert again.obs_spec == 'velocity' and again.obs_dim == 96
         again.run()
         assert again.step_count == 120
-    finally:
-        again.close()
     assert json.loads((old / 'config.json').read_text())['train_config']['obs_spec'] == \
         'velocity'
 
 
 def test_init_buffer_learns_on_from_the_sources_replay(source, tmp_path):
     path = latest_checkpoint(str(source))
-    trainer = Trainer(_cfg(tmp_path / 'k', init_from=str(source), init_buffer=True, seed=5),
-                      progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(tmp_path / 'k', init_from=str(source), init_buffer=True, seed=5),
+                 progress=False, tensorboard=False) as trainer:
         assert trainer.learning and trainer.step_count == 0 and len(trainer.buffer) == 400
         assert any('replay buffer (400 transitions)' in n and path in n for n in trainer.notes)
         trainer.run(1)
         assert trainer.updates == trainer.sym.updates_per_step  # no warm-up: the first learns
-    finally:
-        trainer.close()
 
 
 def test_init_buffer_with_other_reward_weights_rescores_the_sources_replay(source, tmp_path):
-    trainer = Trainer(_cfg(tmp_path / 'w', init_from=str(source), init_buffer=True,
-                           reward_weights='action_rate=-0.5'), progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(tmp_path / 'w', init_from=str(source), init_buffer=True,
+                      reward_weights='action_rate=-0.5'),
+                 progress=False, tensorboard=False) as trainer:
         buf = trainer.buffer
         assert buf.term_names == ('env', 'action_rate')
         want = buf.terms.cpu().double() @ torch.tensor([[1.0], [-0.5]], dtype=torch.float64)
@@ -360,8 +335,6 @@ def test_init_buffer_with_other_reward_weights_rescores_the_sources_replay(sourc
         assert (buf.terms[:, 1] > 0).any()  # the source's actions changed: it is charged now
         assert any('the task default -> action_rate=-0.5: the replay' in n
                    for n in trainer.notes)
-    finally:
-        trainer.close()
 
 
 @pytest.mark.parametrize('kw, why', [
@@ -395,16 +368,13 @@ def test_the_anchor_fades_to_its_floor_and_keeps_it(source, tmp_path):
     with pytest.raises(ValueError, match='--anchor-floor 3: .*give at most that'):
         Trainer(_cfg(tmp_path / 'f', init_from=best, anchor_weight=2.0, anchor_floor=3.0),
                 progress=False, tensorboard=False)
-    trainer = Trainer(_cfg(tmp_path / 'g', init_from=best, anchor_weight=10.0,
-                           anchor_floor=2.0, anchor_steps=100, actor_frozen_steps=50),
-                      progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(tmp_path / 'g', init_from=best, anchor_weight=10.0,
+                      anchor_floor=2.0, anchor_steps=100, actor_frozen_steps=50),
+                 progress=False, tensorboard=False) as trainer:
         assert any('fading over 100 steps to 2' in n for n in trainer.notes)
         for step, weight in ((0, 10.0), (50, 10.0), (100, 6.0), (150, 2.0), (10_000, 2.0)):
             trainer.progress.step = step
             assert trainer.anchor_weight == pytest.approx(weight), step
-    finally:
-        trainer.close()
     assert not os.path.exists(tmp_path / 'a')
 
 
@@ -466,11 +436,10 @@ def test_under_sensor_noise_the_anchor_sees_the_clean_observation(tmp_path):
     _run(TrainConfig(steps=60, run_dir=str(src), seed=2, checkpoint_every=60, **g1))
     best = str(src / 'best_actor.pt')
     noisy = tmp_path / 'noisy'
-    trainer = Trainer(TrainConfig(steps=100, run_dir=str(noisy), seed=3, init_from=best,
-                                  anchor_weight=1.0, randomize='default',
-                                  checkpoint_every=100, **g1),
-                      progress=False, tensorboard=False)
-    try:
+    with Trainer(TrainConfig(steps=100, run_dir=str(noisy), seed=3, init_from=best,
+                             anchor_weight=1.0, randomize='default',
+                             checkpoint_every=100, **g1),
+                 progress=False, tensorboard=False) as trainer:
         assert trainer.buffer.clean_obs
         assert any('without the noise' in n for n in trainer.notes)
         trainer.run()
@@ -487,16 +456,11 @@ def test_under_sensor_noise_the_anchor_sees_the_clean_observation(tmp_path):
             anchor = agent.loss(b)['anchor']
         assert float(anchor) == pytest.approx(float(to_clean), rel=1e-5)
         assert float(anchor) != pytest.approx(float(to_noisy), rel=1e-2)
-    finally:
-        trainer.close()
-    resumed = Trainer(TrainConfig(steps=120, run_dir=str(noisy), seed=3, init_from=best,
-                                  anchor_weight=1.0, randomize='default',
-                                  checkpoint_every=100, **g1),
-                      resume=True, progress=False, tensorboard=False)
-    try:
+    with Trainer(TrainConfig(steps=120, run_dir=str(noisy), seed=3, init_from=best,
+                             anchor_weight=1.0, randomize='default',
+                             checkpoint_every=100, **g1),
+                 resume=True, progress=False, tensorboard=False) as resumed:
         assert torch.equal(resumed.buffer.next_clean_obs, trainer.buffer.next_clean_obs)
-    finally:
-        resumed.close()
     quiet = Trainer(TrainConfig(steps=60, run_dir=str(tmp_path / 'q'), init_from=best,
                                 anchor_weight=1.0, **g1), progress=False, tensorboard=False)
     quiet.close()
@@ -509,12 +473,9 @@ def test_an_unanchored_run_from_an_anchored_runs_critic_is_told_the_risk(source,
               actor_frozen_steps=70))
     said = {}
     for name, kw in (('plain', {}), ('anchored_too', {'anchor_weight': 1.0})):
-        trainer = Trainer(_cfg(tmp_path / name, init_from=str(anchored), **kw),
-                          progress=False, tensorboard=False)
-        try:
+        with Trainer(_cfg(tmp_path / name, init_from=str(anchored), **kw),
+                     progress=False, tensorboard=False) as trainer:
             said[name] = [n for n in trainer.notes if 'trained with --anchor-weight 5' in n]
-        finally:
-            trainer.close()
     assert len(said['plain']) == 1 and said['anchored_too'] == []
     assert 'give --anchor-weight (and --anchor-floor), or resume the source run' in (
         said['plain'][0])

@@ -26,11 +26,8 @@ def run(tmp_path_factory):
     cfg = TrainConfig(env='InvertedPendulum-v4', steps=250, run_dir=str(path), seed=3,
                       eval_every=100, eval_episodes=1, checkpoint_every=50, threads=1,
                       keep_actors=True, overrides=TINY)
-    trainer = Trainer(cfg, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, progress=False, tensorboard=False) as trainer:
         trainer.run()
-    finally:
-        trainer.close()
     return path
 
 

@@ -27,11 +27,8 @@ def _cfg(run_dir, steps):
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp('torque_run')
-    trainer = Trainer(_cfg(run_dir, 80), progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(run_dir, 80), progress=False, tensorboard=False) as trainer:
         trainer.run()
-    finally:
-        trainer.close()
     return run_dir
 
 
@@ -51,11 +48,8 @@ def test_a_resume_with_the_same_factors_goes_on(run, tmp_path):
     import shutil
     copy = tmp_path / 'same'
     shutil.copytree(run, copy)
-    trainer = Trainer(_cfg(copy, 120), resume=True, progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(copy, 120), resume=True, progress=False, tensorboard=False) as trainer:
         assert trainer.step_count == 80
-    finally:
-        trainer.close()
 
 
 def test_a_resume_onto_changed_factors_is_refused_naming_the_term(run, tmp_path):

@@ -37,11 +37,8 @@ def _cfg(run_dir, **kw):
 
 
 def _run(cfg, resume=False):
-    trainer = Trainer(cfg, resume=resume, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, resume=resume, progress=False, tensorboard=False) as trainer:
         trainer.run()
-    finally:
-        trainer.close()
     return trainer
 
 
@@ -169,17 +166,14 @@ def test_init_from_a_checkpoint_of_the_other_critic_takes_its_actor(privileged_r
         source = tmp_path / 'plain'
         _run(_cfg(source, steps=40))
     state = load_checkpoint(latest_checkpoint(str(source)))
-    trainer = Trainer(_cfg(tmp_path / 'new', init_from=str(source),
-                           privileged_critic=not privileged_source),
-                      progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(tmp_path / 'new', init_from=str(source),
+                      privileged_critic=not privileged_source),
+                 progress=False, tensorboard=False) as trainer:
         for name, value in trainer.agent.actor.state_dict().items():
             assert torch.equal(value.cpu(), state['agent']['actor'][name]), name
         assert any('critic saw another observation' in n for n in trainer.notes)
         trainer.run(max_steps=50)
         assert trainer.learning
-    finally:
-        trainer.close()
 
 
 def test_refused_before_any_file_without_a_privileged_view_or_with_collectors(tmp_path):
@@ -197,11 +191,8 @@ def test_a_checkpoint_of_the_other_critic_is_refused_on_resume(privileged_run, t
     run, trainer = privileged_run
     state = load_checkpoint(latest_checkpoint(str(run)))
     with pytest.raises(CheckpointError, match='its critic sees .* values, this run'):
-        plain = Trainer(_cfg(tmp_path / 'x'), progress=False, tensorboard=False)
-        try:
+        with Trainer(_cfg(tmp_path / 'x'), progress=False, tensorboard=False) as plain:
             plain._load_agent(state, 'ckpt.pt')
-        finally:
-            plain.close()
 
 
 def test_a_frozen_actor_stays_bit_for_bit_while_its_critic_learns(privileged_run, tmp_path):
@@ -223,9 +214,9 @@ def test_a_frozen_actor_stays_bit_for_bit_while_its_critic_learns(privileged_run
     source = tmp_path / 'plain'
     _run(_cfg(source, steps=40))
     loaded = load_checkpoint(latest_checkpoint(str(source)))['agent']['actor']
-    trainer = Trainer(_cfg(tmp_path / 'frozen', init_from=str(source), privileged_critic=True,
-                           actor_frozen_steps=70, steps=90), progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(tmp_path / 'frozen', init_from=str(source), privileged_critic=True,
+                      actor_frozen_steps=70, steps=90),
+                 progress=False, tensorboard=False) as trainer:
         trainer.run(max_steps=70)
         assert trainer.learning and trainer.updates > 0
         actor = trainer.agent.actor.state_dict().items()
@@ -233,5 +224,3 @@ def test_a_frozen_actor_stays_bit_for_bit_while_its_critic_learns(privileged_run
         trainer.run(max_steps=20)
         assert not all(torch.equal(v.cpu(), loaded[k])
                        for k, v in trainer.agent.actor.state_dict().items())
-    finally:
-        trainer.close()

@@ -120,19 +120,13 @@ def test_the_trainer_refuses_what_it_cannot_relabel(tmp_path):
 
 def test_a_resume_may_start_relabelling_and_the_run_records_it(tmp_path):
     run = tmp_path / 'run'
-    trainer = Trainer(_config(run), progress=False, tensorboard=False)
-    try:
+    with Trainer(_config(run), progress=False, tensorboard=False) as trainer:
         trainer.run()
-    finally:
-        trainer.close()
     assert trainer.relabel is None
-    resumed = Trainer(_config(run, steps=300, relabel_commands=0.5), resume=True,
-                      progress=False, tensorboard=False)
-    try:
+    with Trainer(_config(run, steps=300, relabel_commands=0.5), resume=True,
+                 progress=False, tensorboard=False) as resumed:
         assert any(n.startswith('--relabel-commands 0.5: that share') for n in resumed.notes)
         resumed.run()
-    finally:
-        resumed.close()
     assert resumed.step_count == 300 and resumed.updates > 150
     entry = json.loads((run / 'config.json').read_text())['train_config']['curriculum'][-1]
     assert entry['relabel_commands'] == [0.0, 0.5] and entry['step'] == 150

@@ -30,8 +30,7 @@ def test_a_run_trains_and_tests_on_its_own_weights(tmp_path):
     cfg = TrainConfig(env='velocity:g1', steps=20, run_dir=str(tmp_path / 'r'), seed=1,
                       eval_every=1000, eval_episodes=1, checkpoint_every=1000, overrides=TINY,
                       reward_weights='alive=0.3,swing_height=-40')
-    trainer = Trainer(cfg, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, progress=False, tensorboard=False) as trainer:
         task = VelocityTask.for_robot(get_robot('g1'))
         for env in (trainer.env, trainer.test_env):
             weights = env.unwrapped.task.weights
@@ -40,8 +39,6 @@ def test_a_run_trains_and_tests_on_its_own_weights(tmp_path):
         trainer.run()
         row = trainer.env.step(trainer.env.action_space.sample())[4]['reward_terms']
         assert row['alive'] == pytest.approx(0.3)
-    finally:
-        trainer.close()
 
 
 def test_weights_are_refused_for_an_env_without_named_terms_before_any_file(tmp_path):

@@ -39,13 +39,10 @@ def _another_process_may_lock(run) -> bool:
 
 def test_a_folder_in_use_by_another_process_is_refused_until_it_lets_go(tmp_path):
     run = tmp_path / 'run'
-    first = _trainer(run)
-    try:
+    with _trainer(run) as first:
         first.run()
         # While this process trains in it, no other process may.
         assert not _another_process_may_lock(run)
-    finally:
-        first.close()
     assert _another_process_may_lock(run)
     before = sorted(os.listdir(run))
     holder = subprocess.Popen([sys.executable, '-c', RUN_DIR_HOLDER, str(run)],
@@ -60,11 +57,8 @@ def test_a_folder_in_use_by_another_process_is_refused_until_it_lets_go(tmp_path
         holder.stdin.close()
         holder.wait(timeout=60)
     # The holder's end released the folder (the kernel drops a dead process's lock).
-    resumed = _trainer(run, steps=200, resume=True)
-    try:
+    with _trainer(run, steps=200, resume=True) as resumed:
         resumed.run()
-    finally:
-        resumed.close()
     assert resumed.step_count == 200
 
 
@@ -78,3 +72,20 @@ def test_one_process_may_build_a_trainer_again_on_its_folder(tmp_path):
     assert not _another_process_may_lock(run)   # the second still holds it
     second.close()
     assert _another_process_may_lock(run)
+
+
+def test_a_with_block_that_fails_still_lets_go_of_the_folder(tmp_path):
+    """An error inside ``with Trainer(...)`` releases the folder, as the end of the block does.
+
+    A script or node whose loop raises would otherwise hold the run until its process ends,
+    and the user's next ``--resume`` from another shell would be refused.
+    """
+    run = tmp_path / 'run'
+    with pytest.raises(KeyboardInterrupt):
+        with _trainer(run) as trainer:
+            trainer.run(max_steps=60)
+            assert not _another_process_may_lock(run)
+            raise KeyboardInterrupt
+    assert _another_process_may_lock(run)
+    with _trainer(run, steps=100, resume=True) as resumed:
+        assert 0 < resumed.step_count <= 60        # from its newest checkpoint

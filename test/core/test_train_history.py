@@ -32,11 +32,8 @@ def _cfg(run_dir, **kw):
 
 
 def _run(cfg, resume=False):
-    trainer = Trainer(cfg, resume=resume, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, resume=resume, progress=False, tensorboard=False) as trainer:
         trainer.run()
-    finally:
-        trainer.close()
     return trainer
 
 
@@ -104,9 +101,8 @@ def test_a_history_run_trains_resumes_and_exports_its_history(tmp_path):
 def test_a_one_frame_policy_starts_a_history_run_acting_as_it_did(tmp_path):
     teacher = paths.shipped_policy_path('g1')
     width = dict(TINY, hidden_dim=128)
-    trainer = Trainer(_cfg(tmp_path / 'run', history=4, init_from=teacher, overrides=width),
-                      progress=False, tensorboard=False)
-    try:
+    with Trainer(_cfg(tmp_path / 'run', history=4, init_from=teacher, overrides=width),
+                 progress=False, tensorboard=False) as trainer:
         assert any('this run 4: the older ones at weight 0' in n for n in trainer.notes)
         obs, _ = make_run_env(_cfg(tmp_path)).reset(seed=3)
         older = np.random.default_rng(2).normal(size=3 * len(obs))    # anything at all
@@ -114,8 +110,6 @@ def test_a_one_frame_policy_starts_a_history_run_acting_as_it_did(tmp_path):
             ours = trainer.policy(np.concatenate([obs, older]))
         np.testing.assert_allclose(ours, OnnxPolicy(teacher).act(obs),
                                    atol=1e-5)
-    finally:
-        trainer.close()
 
 
 def test_other_histories_are_refused_naming_the_flag_that_fits(tmp_path):

@@ -34,12 +34,9 @@ def tiny_config(run_dir, steps=260, **kw):
 
 
 def _train(cfg, resume=False, max_steps=None):
-    trainer = Trainer(cfg, resume=resume, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, resume=resume, progress=False, tensorboard=False) as trainer:
         trainer.run(max_steps)
         return trainer.agent.state_dict(), trainer.step_count
-    finally:
-        trainer.close()
 
 
 def test_run_writes_metrics_plot_checkpoints_and_best_actor(tmp_path):
@@ -336,8 +333,7 @@ def test_cli_sigint_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
 
 def test_training_that_goes_non_finite_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     cfg = tiny_config(tmp_path / 'n', steps=400)
-    trainer = Trainer(cfg, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, progress=False, tensorboard=False) as trainer:
         trainer.run(max_steps=150)                 # checkpoints at 100 (or so) and 150
         good = latest_checkpoint(cfg.run_dir)
         best = torch.load(os.path.join(cfg.run_dir, 'best_actor.pt'), weights_only=True)
@@ -345,8 +341,6 @@ def test_training_that_goes_non_finite_stops_and_keeps_the_last_good_checkpoint(
             next(trainer.agent.actor.parameters()).fill_(float('nan'))
         with pytest.raises(NonFiniteError) as exc:
             trainer.run()
-    finally:
-        trainer.close()
     message = str(exc.value)
     assert message.startswith('step 15') and 'went non-finite' in message, message
     assert 'action' in message and f'the last good checkpoint {good} is kept' in message
@@ -356,17 +350,14 @@ def test_training_that_goes_non_finite_stops_and_keeps_the_last_good_checkpoint(
 
 
 def test_a_nan_loss_is_named(tmp_path):
-    trainer = Trainer(tiny_config(tmp_path / 'l', steps=400), progress=False,
-                      tensorboard=False)
-    try:
+    with Trainer(tiny_config(tmp_path / 'l', steps=400), progress=False,
+                 tensorboard=False) as trainer:
         trainer.run(max_steps=120)
         with torch.no_grad():       # the critic alone: actions stay finite, the loss does not
             for value in trainer.agent.critic.parameters():
                 value.fill_(float('inf'))
         with pytest.raises(NonFiniteError, match=r'^step 121: loss term \w+ went non-finite'):
             trainer.step()
-    finally:
-        trainer.close()
 
 
 def _checkpoint_files(run):
@@ -393,28 +384,24 @@ def test_exact_resume_false_writes_no_replay_and_a_resume_refills(tmp_path, caps
     assert cli(tiny_args(run, 160) + ['--no-progress', '--exact-resume', 'false']) == 0
     assert not [n for n in _checkpoint_files(run) if n.startswith('replay_')]
     assert 'no replay: resume re-fills the buffer' in capsys.readouterr().err
-    trainer = Trainer(TrainConfig(**{**json.loads((run / 'config.json').read_text())[
-        'train_config'], 'steps': 400}), resume=True, progress=False, tensorboard=False)
-    try:
+    stored = json.loads((run / 'config.json').read_text())['train_config']
+    with Trainer(TrainConfig(**{**stored, 'steps': 400}), resume=True, progress=False,
+                 tensorboard=False) as trainer:
         assert trainer.step_count == 160 and not trainer.learning
         scale = trainer.buffer.reward_scale
         trainer.run(max_steps=100)                # a fresh warm-up of explore_steps (100)
         assert trainer.learning and trainer.buffer.reward_scale == scale
         assert trainer.updates > 0
-    finally:
-        trainer.close()
 
 
 def test_progress_bar_shows_nothing_it_does_not_know(tmp_path, capsys):
     """No nan before the first evaluation; no remaining time from warm-up's speed."""
-    trainer = Trainer(tiny_config(tmp_path / 'p', steps=400), progress=True, tensorboard=True)
-    try:
+    with Trainer(tiny_config(tmp_path / 'p', steps=400), progress=True,
+                 tensorboard=True) as trainer:
         trainer.run(max_steps=60)                  # warm-up only (explore_steps 100)
         warm = capsys.readouterr().err
         trainer.run(max_steps=100)                 # learning, first evaluation at 100
         learn = capsys.readouterr().err
-    finally:
-        trainer.close()
     assert 'phase=warm-up' in warm and 'remaining: after warm-up' in warm, warm
     assert 'nan' not in warm and 'test=' not in warm and 'S=' not in warm
     last = learn.replace('\r', '\n').strip().splitlines()[-1]

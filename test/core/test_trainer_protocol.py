@@ -83,12 +83,9 @@ def test_a_run_written_before_eval_protocol_existed_resumes(tmp_path):
     stored = json.loads(path.read_text())
     del stored['train_config']['eval_protocol']
     path.write_text(json.dumps(stored))
-    trainer = Trainer(cfg, resume=True, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, resume=True, progress=False, tensorboard=False) as trainer:
         assert trainer.step_count >= 100
         trainer.run()
-    finally:
-        trainer.close()
     assert trainer.step_count == 150
 
 

@@ -134,13 +134,10 @@ def test_collectors_train_into_the_usual_run_folder(ray_local, tmp_path):
 
 def test_init_buffer_has_the_collectors_learn_on_from_the_sources_replay(ray_local, tmp_path):
     from symphony_ros.core.trainer import Trainer
-    source = Trainer(tiny_config(tmp_path / 'source', steps=150), progress=False,
-                     tensorboard=False)
-    try:
+    with Trainer(tiny_config(tmp_path / 'source', steps=150), progress=False,
+                 tensorboard=False) as source:
         source.run()
         stored = len(source.buffer)
-    finally:
-        source.close()
     cfg = tiny_config(tmp_path / 'r', steps=64, init_from=str(tmp_path / 'source'),
                       init_buffer=True)
     trainer, lines = _learner(cfg, collectors=1)

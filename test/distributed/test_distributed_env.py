@@ -22,12 +22,9 @@ def _run(cfg, **kw):
     """Train ``cfg`` to the end with 2 collectors of 32-row chunks; return the trainer."""
     from symphony_ros.distributed.learner import DistributedTrainer
     dist = DistributedConfig(collectors=2, chunk_steps=32, weights_every=20)
-    trainer = DistributedTrainer(cfg, dist, progress=False, tensorboard=False,
-                                 log=lambda line: None, **kw)
-    try:
+    with DistributedTrainer(cfg, dist, progress=False, tensorboard=False,
+                            log=lambda line: None, **kw) as trainer:
         trainer.run()
-    finally:
-        trainer.close()
     return trainer
 
 

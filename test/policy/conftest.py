@@ -91,9 +91,6 @@ def trained_run(tmp_path_factory):
                       eval_episodes=1, checkpoint_every=64,
                       overrides=dict(hidden_dim=16, critic_heads=4, batch_size=8,
                                      capacity=256, explore_steps=48))
-    trainer = Trainer(cfg, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, progress=False, tensorboard=False) as trainer:
         trainer.run()
-    finally:
-        trainer.close()
     return run

@@ -127,8 +127,7 @@ def test_a_mirrored_run_trains_and_an_env_without_maps_is_refused(tmp_path, caps
                       mirror=True, privileged_critic=True,
                       overrides=dict(hidden_dim=16, critic_heads=4, batch_size=16,
                                      capacity=200, explore_steps=30))
-    trainer = Trainer(cfg, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, progress=False, tensorboard=False) as trainer:
         obs_m, _, critic_m = make_env('velocity:g1').unwrapped.mirror_maps()
         torch.testing.assert_close(trainer.mirror.critic[0].cpu().numpy(), critic_m.index)
         reach = [n for n in trainer.notes if n.startswith('action reach:')]
@@ -140,8 +139,6 @@ def test_a_mirrored_run_trains_and_an_env_without_maps_is_refused(tmp_path, caps
                          'step (--act-noise-clip C: std about 1/C)'], trainer.notes
         trainer.run()
         assert trainer.learning and trainer.step_count == 60
-    finally:
-        trainer.close()
     policy = str(tmp_path / 'g1.onnx')
     assert main(['export', str(tmp_path / 'g1'), '-o', policy, '--samples', '5']) == 0
     capsys.readouterr()

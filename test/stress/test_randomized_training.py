@@ -16,11 +16,8 @@ def _train(run_dir, resume=False, max_steps=None, **kw):
     cfg = TrainConfig(env='symphony/Humanoid-v4', steps=150, run_dir=str(run_dir), seed=2,
                       eval_every=1000, eval_episodes=1, checkpoint_every=50,
                       randomize='default', overrides=dict(TINY), **kw)
-    trainer = Trainer(cfg, resume=resume, progress=False, tensorboard=False)
-    try:
+    with Trainer(cfg, resume=resume, progress=False, tensorboard=False) as trainer:
         trainer.run(max_steps)
-    finally:
-        trainer.close()
     with open(os.path.join(run_dir, 'randomization.jsonl')) as fh:
         return [json.loads(line) for line in fh]
 

@@ -234,16 +234,13 @@ def test_a_run_folder_and_a_checkpoint_are_exported_into_their_reports_and_stres
     from symphony_ros.core.trainer import Trainer
     from symphony_ros.policy.onnx_file import load_contract
     run = tmp_path / 'g1run'
-    trainer = Trainer(TrainConfig(env='velocity:g1', steps=120, run_dir=str(run), seed=1,
-                                  eval_every=40, eval_episodes=1, checkpoint_every=40,
-                                  episode_limit=30, keep_actors=True,
-                                  overrides=dict(hidden_dim=16, critic_heads=4, batch_size=16,
-                                                 capacity=400, explore_steps=40)),
-                      progress=False, tensorboard=False)
-    try:
+    with Trainer(TrainConfig(env='velocity:g1', steps=120, run_dir=str(run), seed=1,
+                             eval_every=40, eval_episodes=1, checkpoint_every=40,
+                             episode_limit=30, keep_actors=True,
+                             overrides=dict(hidden_dim=16, critic_heads=4, batch_size=16,
+                                            capacity=400, explore_steps=40)),
+                 progress=False, tensorboard=False) as trainer:
         trainer.run()
-    finally:
-        trainer.close()
     ckpt = latest_checkpoint(str(run))
     # --keep-actors: every evaluated actor, with its test return, after its checkpoint went.
     kept = sorted((run / 'actors').iterdir())
