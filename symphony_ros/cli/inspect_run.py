@@ -39,7 +39,8 @@ def run_dict(s: RunSummary) -> Dict[str, Any]:
     best, last = s.best, (s.rows[-1] if s.rows else None)
     return {'path': s.path, 'trainer_pid': s.trainer_pid, 'step': s.step,
             'steps': s.train.get('steps'), 'checkpoint': s.checkpoint,
-            'exact_resume': s.exact_resume, 'best': _clean(best), 'last': _clean(last),
+            'exact_resume': s.exact_resume, 'best': _clean(best), 'best_since': s.best_since,
+            'last': _clean(last),
             'evaluations': len(s.rows), 'metrics_problem': s.metrics_problem or None,
             'actors': s.actors, 'best_actor': s.has_best,
             'scale_in_force': s.scale_in_force,
@@ -85,7 +86,9 @@ def _returns(s: RunSummary) -> List[str]:
     best, last = s.best, s.rows[-1]
     lines = [f'  test return      newest {_ret(last)} at {int(last["step"]):,}' + (
         f'; best {best["test_return_mean"]:,.1f} at {int(best["step"]):,}'
-        + (' (best_actor.pt)' if s.has_best else '') if best else '')]
+        + (' (best_actor.pt)' if s.has_best else '')
+        + (f', counted since the change at {s.best_since:,}' if s.best_since else '')
+        if best else '')]
     curve = ' | '.join(f'{_k(r["step"])} {r.get("test_return_mean", math.nan):,.0f}'
                        for r in s.rows[-CURVE_POINTS:])
     lines.append(f'  curve            {curve}')

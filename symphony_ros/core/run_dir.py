@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Dict
+from typing import Any, Dict, List
 
 from ..util.atomic import atomic_write
 from ..util.fields import flag
@@ -39,6 +39,9 @@ CURRICULUM_OVERRIDES = ('lr', 'noise_clip', 'act_noise_clip')
 """Algorithm settings a resume may change as a curriculum step, recorded the same way: a
 smaller step size as the randomisation widens keeps a trained actor from being unlearned,
 and less exploration noise lets a balancing actor try to walk."""
+BEST_RESETS = ('reward_weights', 'commands')
+"""Curriculum changes after which the best test return starts over (and best_actor.pt with
+it): the test returns before them summed other reward terms or followed other commands."""
 SCHEDULE_FIELDS = RESUMABLE + CURRICULUM + ('curriculum', 'init_source', 'run_dir')
 """TrainConfig fields that are not part of a run's identity (a resume does not compare)."""
 
@@ -141,6 +144,15 @@ def randomize_width(cfg: TrainConfig, step: int) -> float:
     if not cfg.randomize_ramp:
         return 1.0
     return base + (1.0 - base) * min(1.0, max(0, step - start) / cfg.randomize_ramp)
+
+
+def best_starts_at(curriculum: List[Dict[str, Any]]) -> int:
+    """Return the env step from which a run's best test return counts (0: from its start).
+
+    The step of its last :data:`BEST_RESETS` change: best_actor.pt is the best actor since.
+    """
+    return max((int(e['step']) for e in curriculum or [] if any(k in e for k in BEST_RESETS)),
+               default=0)
 
 
 def source_width(init_source: Dict[str, object], randomize: str, scale: float) -> float:

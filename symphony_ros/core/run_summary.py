@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from .checkpoint import list_checkpoints, replay_path, step_of
-from .run_dir import CONFIG_FILE, read_run_config, RunDirError, stored_scale_in_force
+from .run_dir import (best_starts_at, CONFIG_FILE, read_run_config, RunDirError,
+                      stored_scale_in_force)
 from .snapshot import ACTORS, BEST
 
 METRICS_FILE = 'metrics.csv'
@@ -52,9 +53,20 @@ class RunSummary:
         return step_of(self.checkpoint) if self.checkpoint else 0
 
     @property
+    def best_since(self) -> int:
+        """The env step from which the best test return counts (0: the run's start)."""
+        return best_starts_at(self.train.get('curriculum') or [])
+
+    @property
     def best(self) -> Optional[Dict[str, float]]:
-        """The evaluation row with the best mean test return (best_actor.pt's), if any."""
-        scored = [r for r in self.rows if math.isfinite(r.get('test_return_mean', math.nan))]
+        """The evaluation row with the best mean test return since :attr:`best_since`.
+
+        That is best_actor.pt's row: the trainer's best starts over at a change of reward
+        weights or commands, so an older, higher return summed other terms.
+        """
+        since = self.best_since
+        scored = [r for r in self.rows if math.isfinite(r.get('test_return_mean', math.nan))
+                  and (r['step'] > since or not since)]
         return max(scored, key=lambda r: r['test_return_mean']) if scored else None
 
     @property

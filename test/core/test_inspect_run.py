@@ -155,3 +155,30 @@ def test_a_metrics_file_of_steps_alone_reads_as_no_return(run, tmp_path, capsys)
     assert cli(['inspect', str(copy)]) == 0
     out = capsys.readouterr().out
     assert 'test return      newest nan at 100' in out and 'curve            100 nan' in out
+
+
+def test_the_best_counts_from_a_change_of_reward_weights_as_best_actor_pt_does(tmp_path, capsys):
+    """After a resume that re-weighs the rewards, an older and higher return is not the best.
+
+    The trainer's best (and best_actor.pt) starts over at such a change; inspect names the
+    row best_actor.pt holds, and says from which step it counts.
+    """
+    import torch
+    run = tmp_path / 'g1'
+    cfg = dict(env='velocity:g1', run_dir=str(run), seed=2, eval_every=40, eval_episodes=1,
+               checkpoint_every=40, episode_limit=30, threads=1, overrides=TINY)
+    with Trainer(TrainConfig(steps=80, **cfg), progress=False, tensorboard=False) as trainer:
+        trainer.run()
+    # Survival now costs: every test return after the change lies far below those before it.
+    with Trainer(TrainConfig(steps=160, reward_weights='alive=-20', **cfg), resume=True,
+                 progress=False, tensorboard=False) as trainer:
+        trainer.run()
+    s = read_run(str(run))
+    assert s.best_since == 80
+    before = max(r['test_return_mean'] for r in s.rows if r['step'] <= 80)
+    assert s.best['step'] > 80 and s.best['test_return_mean'] < before
+    held = torch.load(run / 'best_actor.pt', weights_only=False)
+    assert int(held['step']) == int(s.best['step'])
+    assert cli(['inspect', str(run)]) == 0
+    assert (f'best {s.best["test_return_mean"]:,.1f} at {int(s.best["step"]):,} '
+            '(best_actor.pt), counted since the change at 80') in capsys.readouterr().out
