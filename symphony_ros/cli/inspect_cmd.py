@@ -86,6 +86,7 @@ def describe(path: str, model, contract) -> List[str]:
               f'  training         {c.training_steps} steps{_source_steps(c)}, test return '
               f'{ret}, seed {c.train_config.get("seed", "?")}',
               '  randomization    ' + randomization_line(c.train_config),
+              *history_lines(c.train_config),
               *_distill_lines(c.train_config.get('distill')),
               *_ranges_lines(c.randomization),
               '  reward weights   ' + (c.train_config.get('reward_weights') or "the task's"),
@@ -105,25 +106,36 @@ def describe(path: str, model, contract) -> List[str]:
 
 
 def randomization_line(tc: dict) -> str:
-    """Say how the training env was perturbed, and what the run was fine-tuned from."""
+    """Say how the training env is perturbed (its latest settings; the changes: below)."""
     where = 'training and test envs' if tc.get('eval_randomized') else 'training env only'
     line = f'{tc.get("randomize", "none")} x{tc.get("randomize_scale", 1.0):g} ({where})'
-    from ..core.config import curriculum_text
     from ..core.run_dir import source_width
     if tc.get('randomize_ramp'):
         start = source_width(tc.get('init_source') or {}, tc.get('randomize', 'none'),
                              float(tc.get('randomize_scale', 1.0)))
         line += (f', widened from {start:.2f} of it (where its source ended)' if start else
                  ', widened from none') + f' over {tc["randomize_ramp"]:,} steps'
-    for step in tc.get('curriculum') or []:
-        line += f'; from step {step["step"]:,}: {curriculum_text(step)}'
+    return line
+
+
+def history_lines(tc: dict) -> List[str]:
+    """List what the run started from and each setting a resume changed, one step a line.
+
+    A policy is shaped by every setting it trained under, so each change stays in view, and
+    apart from the randomisation: a change of reward weights or lr is no perturbation.
+    """
+    from ..core.config import curriculum_text
+    lines = []
     if tc.get('init_from'):
         src = tc.get('init_source') or {}
         known = (f' (sha256 {src["sha256"][:16]}, {int(src.get("steps") or 0):,} steps)'
                  if src.get('sha256') else '')
-        line += f'; fine-tuned from {tc["init_from"]}{known}' + (
-            ' with its replay buffer' if tc.get('init_buffer') else '')
-    return line
+        lines.append(f'  source           fine-tuned from {tc["init_from"]}{known}' + (
+            ' with its replay buffer' if tc.get('init_buffer') else ''))
+    for i, step in enumerate(tc.get('curriculum') or []):
+        label = '  curriculum       ' if i == 0 else ' ' * 19
+        lines.append(f'{label}from step {step["step"]:,}: {curriculum_text(step)}')
+    return lines
 
 
 def _distill_lines(record: Optional[dict]) -> List[str]:

@@ -135,8 +135,12 @@ def test_resume_switches_randomisation_on_and_the_card_says_from_which_step(tmp_
     capsys.readouterr()
     assert main(['inspect', policy]) == 0
     out = capsys.readouterr().out
-    assert (f'from step {entry["step"]:,}: randomize none -> default, randomize_scale 1.0 -> '
-            '0.5, randomize_ramp 0 -> 100; from step ') in out and 'lr 0.0001 -> 5e-05' in out
+    # The randomisation in force, then one line a change.
+    assert 'randomization    default x0.5 (training env only), widened from none over 100 ' \
+           'steps\n' in out
+    assert (f'  curriculum       from step {entry["step"]:,}: randomize none -> default, '
+            'randomize_scale 1.0 -> 0.5, randomize_ramp 0 -> 100\n') in out
+    assert '\n                   from step ' in out and 'lr 0.0001 -> 5e-05' in out
 
 
 def test_a_fine_tune_widens_from_where_its_source_ended_on_the_same_ranges(tmp_path, capsys):

@@ -64,7 +64,7 @@ def test_g1_stress_report_goes_into_the_contract(tmp_path, capsys):
     budget = 'none' if expected is None else f'{expected:g} ms'
     assert f'; latency budget {budget}' in text
     assert ('randomization    default x1 (training env only), widened from none over 1,000 '
-            'steps; fine-tuned from runs/g1_nominal') in text
+            'steps\n  source           fine-tuned from runs/g1_nominal') in text
 
     other = _run(tmp_path / 'other', 1)
     rc = main(['export', other, '-o', str(tmp_path / 'o.onnx'), '--samples', '50',
