@@ -86,9 +86,7 @@ def describe(path: str, model, contract) -> List[str]:
               f'  training         {c.training_steps} steps{_source_steps(c)}, test return '
               f'{ret}, seed {c.train_config.get("seed", "?")}',
               '  randomization    ' + randomization_line(c.train_config),
-              *history_lines(c.train_config),
-              *_distill_lines(c.train_config.get('distill')),
-              *_ranges_lines(c.randomization),
+              *_training_lines(c),
               '  reward weights   ' + (c.train_config.get('reward_weights') or "the task's"),
               '  critic           ' + ('privileged (saw the exact state in training)'
                                        if c.train_config.get('privileged_critic')
@@ -138,6 +136,19 @@ def history_lines(tc: dict) -> List[str]:
     return lines
 
 
+def _training_lines(c) -> List[str]:
+    """List the ranges trained under, where the training came from and what changed in it.
+
+    A student's ranges are its distillation's: they follow the distilled line, after the
+    teacher's own history, so that each block reads as one training.
+    """
+    distill = c.train_config.get('distill')
+    ranges = _ranges_lines(c.randomization)
+    if distill:
+        return history_lines(c.train_config) + _distill_lines(distill) + ranges
+    return ranges + history_lines(c.train_config)
+
+
 def _distill_lines(record: Optional[dict]) -> List[str]:
     """Say what a student was distilled from; the ranges listed next are then its own."""
     if not record:
@@ -147,7 +158,7 @@ def _distill_lines(record: Optional[dict]) -> List[str]:
     return [f'  distilled        from {record.get("teacher")} (sha256 {sha}) by symphony '
             f'distill: {int(record.get("rounds", 0))} rounds, {int(record.get("steps", 0)):,} '
             f'steps, seed {settings.get("seed", "?")}; the ranges below are the '
-            "distillation's, the line above its teacher's training"]
+            "distillation's, the lines above its teacher's training"]
 
 
 def _ranges_lines(form: Optional[dict]) -> List[str]:

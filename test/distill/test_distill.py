@@ -104,7 +104,12 @@ def test_cli_writes_a_student_whose_contract_names_its_teacher(tmp_path, capsys)
     assert (run_dir / 'students' / 'round_01.onnx').is_file()
     assert f'wrote {out}' in capsys.readouterr().out
     assert main(['inspect', str(out)]) == 0
-    assert 'distilled        from ' in capsys.readouterr().out
+    text = capsys.readouterr().out
+    # The teacher's training (its source, its curriculum) reads before the distillation,
+    # whose ranges follow the distilled line.
+    order = [text.index(k) for k in ('  randomization    ', '  source           ',
+                                     '  distilled        from ', '    ranges         delay_s')]
+    assert order == sorted(order), text
 
 
 def test_a_policy_that_does_not_see_its_last_command_is_distilled_for_noise_only(
