@@ -38,7 +38,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import mujoco
 import numpy as np
@@ -231,15 +231,7 @@ def load_robot_file(path: str) -> RobotDescription:
     :raises RobotFileError: naming the file and the field that is wrong.
     """
     path = os.path.abspath(path)
-    try:
-        with open(path) as fh:
-            doc = load_yaml(fh)
-    except OSError as exc:
-        raise RobotFileError(path, '(file)', f'cannot read: {exc.strerror}') from None
-    except yaml.YAMLError as exc:
-        raise RobotFileError(path, '(file)', f'not valid YAML: {yaml_error_line(exc)}'
-                             ) from None
-    f = _Fields(path, doc)
+    f = _Fields(path, _read_yaml(path))
     f.known(TOP_LEVEL)
     name = f.get('name', str)
     mjcf = resolve_mjcf(path, f.get('mjcf', str))
@@ -250,47 +242,131 @@ def load_robot_file(path: str) -> RobotDescription:
     timing.known(('physics_dt', 'frame_skip'))
     physics_dt = timing.get('physics_dt', float, check=(lambda v: v > 0, 'seconds > 0'))
     frame_skip = timing.get('frame_skip', int, check=(lambda v: v >= 1, 'an integer >= 1'))
-    spec = mujoco.MjSpec.from_file(mjcf)
-    _check_meshes(path, mjcf, spec)
-    try:
-        model = spec.compile()
-    except ValueError as exc:
-        raise RobotFileError(path, 'mjcf', f'MuJoCo cannot compile {mjcf}: {exc}') from None
+    model = _compile(path, mjcf)
     motors = _number_table(f, 'motors')
     table = _joint_table(f, motors, _number_table(f, 'joint_defaults')[''])
-    names = [row['name'] for row in table]
+    names, joints_id = _model_joints(f, table, model, mjcf)
+    if kind == 'torque':
+        drive = _torque_drive(f, table, model, names, mjcf, physics_dt, joints_id)
+    else:
+        drive = _pd_drive(f, table, model, names, mjcf)
+    _require(f, table, ('velocity_limit',), 'every robot')
+    limits = _position_limits(table, model, joints_id)
+    default = _checked_default(f, table, limits, drive.default)
+    ctrl = drive.ctrl
+    if kind == 'pd_position':
+        # The actuators are MuJoCo position servos whose input is the joint target: the
+        # range an action in [-1, 1] reaches (MuJoCo's clamp to it never binds).
+        ctrl = np.stack([drive.scale * -1.0 + default, drive.scale * 1.0 + default], axis=1)
+    base_body = f.get('base_body', str)
+    _check_base(f, model, base_body)
+    imu_site, feet = _imu_and_feet(f, model, mjcf)
+    lo_h, hi_h = _fall_heights(f.sub('fall'))
+    tasks, randomization = _tasks_and_ranges(f)
+    return RobotDescription(
+        name=name, mjcf_path=mjcf, xml_sha256=sha256_file(mjcf), joint_names=tuple(names),
+        gear=drive.gear, ctrl_range=ctrl, effort_limits=drive.effort, position_limits=limits,
+        velocity_limits=_column(table, 'velocity_limit'),
+        control_dt=physics_dt * frame_skip, frame_skip=frame_skip, base_body=base_body,
+        default_joint_positions=default, action_kind=kind, kp=drive.kp, kd=drive.kd,
+        action_scale=drive.scale, armature=_column(table, 'armature'), imu_site=imu_site,
+        feet=feet, nominal_base_height=f.get('nominal_base_height', float, None,
+                                             (lambda v: v > 0, 'metres > 0')),
+        fall_min_height=lo_h, fall_max_height=hi_h,
+        fall_max_tilt=f.sub('fall').get('max_tilt', float, None,
+                                        (lambda v: 0 < v <= math.pi, 'radians in (0, pi]')),
+        add_floor=f.get('floor', bool, False), self_collision=f.get('self_collision', bool, True),
+        source=path, tasks=tasks, randomization=randomization)
+
+
+class _Drive(NamedTuple):
+    """How the actions reach the joints, as the robot file and its MJCF state it."""
+
+    gear: np.ndarray
+    ctrl: Optional[np.ndarray]
+    """Torque robots: the actuators' ctrl range; pd_position: None (from the default pose)."""
+    effort: np.ndarray
+    kp: Optional[np.ndarray]
+    kd: Optional[np.ndarray]
+    scale: Optional[np.ndarray]
+    default: np.ndarray
+    """The pose before the robot file's own ``default`` entries (qpos0 or zeros)."""
+
+
+def _read_yaml(path: str) -> Any:
+    try:
+        with open(path) as fh:
+            return load_yaml(fh)
+    except OSError as exc:
+        raise RobotFileError(path, '(file)', f'cannot read: {exc.strerror}') from None
+    except yaml.YAMLError as exc:
+        raise RobotFileError(path, '(file)', f'not valid YAML: {yaml_error_line(exc)}'
+                             ) from None
+
+
+def _compile(robot_file: str, mjcf: str) -> mujoco.MjModel:
+    spec = mujoco.MjSpec.from_file(mjcf)
+    _check_meshes(robot_file, mjcf, spec)
+    try:
+        return spec.compile()
+    except ValueError as exc:
+        raise RobotFileError(robot_file, 'mjcf', f'MuJoCo cannot compile {mjcf}: {exc}'
+                             ) from None
+
+
+def _model_joints(f: _Fields, table: List[Dict[str, Any]], model: mujoco.MjModel,
+                  mjcf: str) -> Tuple[List[str], List[int]]:
+    """Return the joints' names and MuJoCo ids, each checked to be a joint of the MJCF."""
     in_model = _mjcf_joints(model)
     for row in table:
         if row['name'] not in in_model:
             raise f.error(f'joints[{row["index"]}].name', f'joint {row["name"]!r} is not a '
                           f'hinge or slide joint of {mjcf}')
-    joints_id = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) for n in names]
+    names = [row['name'] for row in table]
+    return names, [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) for n in names]
+
+
+def _torque_drive(f: _Fields, table: List[Dict[str, Any]], model: mujoco.MjModel,
+                  names: List[str], mjcf: str, physics_dt: float, joints_id: List[int]
+                  ) -> _Drive:
+    for row in table:
+        if row['held']:
+            raise f.error(f'joints[{row["index"]}].held', 'only pd_position robots hold '
+                          'joints (a torque robot has no target to hold)')
+    gear, ctrl, default = _torque_actuators(f, model, names, mjcf, physics_dt, joints_id)
+    return _Drive(gear=gear, ctrl=ctrl, effort=gear * np.abs(ctrl).max(axis=1), kp=None,
+                  kd=None, scale=None, default=default)
+
+
+def _pd_drive(f: _Fields, table: List[Dict[str, Any]], model: mujoco.MjModel,
+              names: List[str], mjcf: str) -> _Drive:
+    if model.nu:
+        raise f.error('action.kind', f'pd_position robots add their own actuators, but '
+                      f'{mjcf} has {model.nu}; remove them or use kind torque')
+    missing = [j for j in _mjcf_joints(model) if j not in names]
+    if missing:
+        raise f.error('joints', f'missing joint(s) of the MJCF: {", ".join(missing)} (a '
+                      'pd_position robot lists every joint, none left passive)')
+    _require(f, table, ('kp', 'kd', 'effort_limit', 'action_scale'), 'pd_position')
+    return _Drive(gear=np.ones(len(names)), ctrl=None, effort=_column(table, 'effort_limit'),
+                  kp=_column(table, 'kp'), kd=_column(table, 'kd'),
+                  scale=_column(table, 'action_scale'),
+                  default=np.array([row['default'] or 0.0 for row in table]))
+
+
+def _position_limits(table: List[Dict[str, Any]], model: mujoco.MjModel,
+                     joints_id: List[int]) -> np.ndarray:
+    """Return each joint's limits: its entry's, else the MJCF's (unlimited: +-inf)."""
     mj_range = model.jnt_range[joints_id].astype(np.float64).copy()
     mj_range[~model.jnt_limited[joints_id].astype(bool)] = (-np.inf, np.inf)
-    if kind == 'torque':
-        for row in table:
-            if row['held']:
-                raise f.error(f'joints[{row["index"]}].held', 'only pd_position robots hold '
-                              'joints (a torque robot has no target to hold)')
-        gear, ctrl, default = _torque_actuators(f, model, names, mjcf, physics_dt, joints_id)
-        effort = gear * np.abs(ctrl).max(axis=1)
-        kp = kd = scale = None
-    else:
-        if model.nu:
-            raise f.error('action.kind', f'pd_position robots add their own actuators, but '
-                          f'{mjcf} has {model.nu}; remove them or use kind torque')
-        missing = [j for j in in_model if j not in names]
-        if missing:
-            raise f.error('joints', f'missing joint(s) of the MJCF: {", ".join(missing)} (a '
-                          'pd_position robot lists every joint, none left passive)')
-        _require(f, table, ('kp', 'kd', 'effort_limit', 'action_scale'), 'pd_position')
-        effort = _column(table, 'effort_limit')
-        gear = np.ones(len(names))
-        kp, kd, scale = (_column(table, k) for k in ('kp', 'kd', 'action_scale'))
-        default = np.array([row['default'] or 0.0 for row in table])
-    _require(f, table, ('velocity_limit',), 'every robot')
-    limits = np.array([row.get('position_limits', tuple(mj_range[i]))
-                       for i, row in enumerate(table)], dtype=np.float64)
+    return np.array([row.get('position_limits', tuple(mj_range[i]))
+                     for i, row in enumerate(table)], dtype=np.float64)
+
+
+def _checked_default(f: _Fields, table: List[Dict[str, Any]], limits: np.ndarray,
+                     default: np.ndarray) -> np.ndarray:
+    """Return ``default`` with the robot file's entries put in, each within its limits."""
+    default = default.copy()
     for i, row in enumerate(table):
         if row['default'] is None:
             continue  # qpos0 (torque) or 0: Humanoid-v4's qpos0 has its knees past the range
@@ -299,12 +375,11 @@ def load_robot_file(path: str) -> RobotDescription:
         if not lo <= default[i] <= hi:
             raise f.error(f'joints[{i}].default', f'{default[i]:g} rad for joint '
                           f'{row["name"]!r} is outside its position limits [{lo:g}, {hi:g}]')
-    if kind == 'pd_position':
-        # The actuators are MuJoCo position servos whose input is the joint target: the
-        # range an action in [-1, 1] reaches (MuJoCo's clamp to it never binds).
-        ctrl = np.stack([scale * -1.0 + default, scale * 1.0 + default], axis=1)
-    base_body = f.get('base_body', str)
-    _check_base(f, model, base_body)
+    return default
+
+
+def _imu_and_feet(f: _Fields, model: mujoco.MjModel, mjcf: str
+                  ) -> Tuple[Optional[str], Tuple[str, ...]]:
     imu_site = f.get('imu_site', str, None)
     if imu_site is not None and mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE,
                                                   imu_site) < 0:
@@ -315,13 +390,20 @@ def load_robot_file(path: str) -> RobotDescription:
     for i, body in enumerate(feet):
         if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body) < 0:
             raise f.error(f'feet[{i}]', f'{body!r} is not a body of {mjcf}')
-    fall = f.sub('fall')
+    return imu_site, tuple(feet)
+
+
+def _fall_heights(fall: _Fields) -> Tuple[Optional[float], Optional[float]]:
     fall.known(('min_base_height', 'max_base_height', 'max_tilt'))
-    lo_h, hi_h = fall.get('min_base_height', float, None), fall.get('max_base_height', float,
-                                                                    None)
+    lo_h = fall.get('min_base_height', float, None)
+    hi_h = fall.get('max_base_height', float, None)
     if lo_h is not None and hi_h is not None and not lo_h < hi_h:
         raise fall.error('max_base_height', f'inverted limits: min_base_height {lo_h} must be '
                          f'below max_base_height {hi_h}')
+    return lo_h, hi_h
+
+
+def _tasks_and_ranges(f: _Fields) -> Tuple[Dict[str, dict], Dict[str, Any]]:
     tasks = f.doc.get('tasks') or {}
     if not isinstance(tasks, dict) or not all(isinstance(v, dict) for v in tasks.values()):
         raise f.error('tasks', 'expected a mapping of task name -> settings')
@@ -330,22 +412,8 @@ def load_robot_file(path: str) -> RobotDescription:
     try:
         check_ranges(randomization, 'randomization')
     except ValueError as exc:
-        raise RobotFileError(path, 'randomization', str(exc).partition(': ')[2]) from None
-    return RobotDescription(
-        name=name, mjcf_path=mjcf, xml_sha256=sha256_file(mjcf), joint_names=tuple(names),
-        gear=gear, ctrl_range=ctrl, effort_limits=effort, position_limits=limits,
-        velocity_limits=_column(table, 'velocity_limit'),
-        control_dt=physics_dt * frame_skip, frame_skip=frame_skip, base_body=base_body,
-        default_joint_positions=default, action_kind=kind, kp=kp, kd=kd, action_scale=scale,
-        armature=_column(table, 'armature'), imu_site=imu_site, feet=tuple(feet),
-        nominal_base_height=f.get('nominal_base_height', float, None,
-                                  (lambda v: v > 0, 'metres > 0')),
-        fall_min_height=lo_h, fall_max_height=hi_h,
-        fall_max_tilt=fall.get('max_tilt', float, None,
-                               (lambda v: 0 < v <= math.pi, 'radians in (0, pi]')),
-        add_floor=f.get('floor', bool, False), self_collision=f.get('self_collision', bool, True),
-        source=path, tasks={str(k): dict(v) for k, v in tasks.items()},
-        randomization=dict(randomization))
+        raise RobotFileError(f.path, 'randomization', str(exc).partition(': ')[2]) from None
+    return {str(k): dict(v) for k, v in tasks.items()}, dict(randomization)
 
 
 def _torque_actuators(f: _Fields, model: mujoco.MjModel, names: List[str], mjcf: str,
