@@ -159,6 +159,21 @@ class Trainer(InitFrom, Resume):
 
     def __init__(self, cfg: TrainConfig, resume: bool = False, progress: bool = True,
                  tensorboard: bool = True) -> None:
+        # A refused run lets go of what it took (the folder's lock, the envs) at once: the
+        # caller may be a node or a notebook that lives on and tries again.
+        self._lock: Optional[str] = None
+        self.thread_policy: Optional[ThreadPolicy] = None
+        try:
+            self._open_run(cfg, resume)
+            self._make_envs(self.cfg)
+            self._make_learner(self.cfg)
+            self._start(self.cfg, resume, progress, tensorboard)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_run(self, cfg: TrainConfig, resume: bool) -> None:
+        """Check the settings against the run folder, lock it, seed the generators."""
         self.sym = validate(cfg)
         self.cfg, self.run_dir = cfg, cfg.run_dir
         if cfg.obs_spec is None and resume:
@@ -173,6 +188,9 @@ class Trainer(InitFrom, Resume):
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
+
+    def _make_envs(self, cfg: TrainConfig) -> None:
+        """Build the training and test envs, and what the learner's sizes follow from them."""
         self.notes: List[str] = []
         """Lines for the user about this run's setup, said once (the CLI prints them)."""
         # Evaluation sees the nominal robot unless asked (randomization.jsonl: the draws).
@@ -193,6 +211,9 @@ class Trainer(InitFrom, Resume):
         self.limit = cfg.episode_limit or episode_limit(self.env)
         self.critic_dim = critic_dim(self.env) if cfg.privileged_critic else None
         """Size of the privileged critic's observation (None: the critic sees obs)."""
+
+    def _make_learner(self, cfg: TrainConfig) -> None:
+        """Build the agent, its replay buffer and the batch transforms the run asks for."""
         self.agent = Symphony(self.obs_dim, self.act_dim, self.sym, self.device,
                               self.critic_dim)
         if self.device.type == 'cuda' and cfg.cuda_graphs:
@@ -228,6 +249,9 @@ class Trainer(InitFrom, Resume):
         """Writes new commands into a share of each minibatch (--relabel-commands), or None."""
         if self.relabel is not None:
             self.notes.append(relabel_note(self.relabel))
+
+    def _start(self, cfg: TrainConfig, resume: bool, progress: bool, tensorboard: bool) -> None:
+        """Take the starting point (fresh, --init-from, or --resume) and open the run's log."""
         self.progress = Progress()
         self._keep_scale = False
         self._ckpt_due, self._obs, self._ep_step = False, None, 0
@@ -237,7 +261,6 @@ class Trainer(InitFrom, Resume):
         self.last_saved: Optional[Saved] = None
         self.on_note: List[Callable[[str], None]] = []
         """Called with one line for a person (e.g. each choice of thread count)."""
-        self.thread_policy: Optional[ThreadPolicy] = None
         if cfg.init_from and not resume:
             self._init_from(cfg.init_from)
             self.agent.anchor = None  # a source's own anchor is not this run's
@@ -576,11 +599,17 @@ class Trainer(InitFrom, Resume):
         ``with Trainer(cfg) as trainer:`` calls it however the block ends, so that the run
         folder's lock and the environments are released after an error too.
         """
+        if self.__dict__.get('_closed'):
+            return
+        self._closed = True
         if self.thread_policy is not None:
             self.thread_policy.restore()
-        self.log.close()
-        self.env.close()
-        self.test_env.close()
+            self.thread_policy = None
+        # Only the parts built: a refused start closes what it got to.
+        for name in ('log', 'env', 'test_env'):
+            part = self.__dict__.get(name)
+            if part is not None:
+                part.close()
         if self._lock is not None:
             unlock_run_dir(self._lock)
             self._lock = None

@@ -458,5 +458,4 @@ class DistributedTrainer(Trainer):
         if self._own_ray and ray.is_initialized():
             ray.shutdown()
             self._own_ray = False
-        if hasattr(self, 'log'):
-            super().close()
+        super().close()

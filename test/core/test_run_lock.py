@@ -7,6 +7,7 @@ import sys
 import pytest
 from process_helpers import RUN_DIR_HOLDER
 
+from symphony_ros.core.checkpoint import CheckpointError, latest_checkpoint
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.run_dir import RunDirError
 from symphony_ros.core.trainer import Trainer
@@ -89,3 +90,24 @@ def test_a_with_block_that_fails_still_lets_go_of_the_folder(tmp_path):
     assert _another_process_may_lock(run)
     with _trainer(run, steps=100, resume=True) as resumed:
         assert 0 < resumed.step_count <= 60        # from its newest checkpoint
+
+
+def test_a_refused_resume_lets_go_of_the_folder_at_once(tmp_path):
+    """A start refused after the lock was taken (a damaged checkpoint) releases it.
+
+    The refusal names what to fix; the process that made it (a node, a notebook) lives on,
+    and the fixed resume may come from another shell.
+    """
+    run = tmp_path / 'run'
+    with _trainer(run) as first:
+        first.run()
+    newest = latest_checkpoint(str(run))
+    with open(newest, 'wb') as fh:
+        fh.write(b'a damaged file')
+    with pytest.raises(CheckpointError, match='is intact: delete'):
+        _trainer(run, steps=200, resume=True)
+    assert _another_process_may_lock(run)
+    os.remove(newest)
+    with _trainer(run, steps=200, resume=True) as resumed:
+        resumed.run()
+    assert resumed.step_count == 200
