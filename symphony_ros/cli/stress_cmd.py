@@ -191,27 +191,56 @@ def _prepare(args: argparse.Namespace) -> Tuple[Any, Any, str, str, List[str]]:
 def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[str]]
              ) -> Tuple[int, Dict[str, Any]]:
     """Run the matrix of ``args.policy`` (:func:`_prepare`'s), write its report and verdict."""
+    from ..core.evaluation import EVAL_SEED_OFFSET
     from ..robot.velocity_env import format_commands
     from ..stress import conditions as table
-    from ..stress import ros
     from ..stress.gate import default_report_dir
-    from ..stress.report import latency_text, verdict, write_report
-    from ..stress.run import Job, clock, default_workers, run_matrix, summarise
+    from ..stress.report import verdict, write_report
+    from ..stress.run import clock, default_workers
     c, robot, env_id, robot_name, names = prepared
     workers = 1 if args.ros else min(args.workers or default_workers(),
                                      len(names) * args.episodes)
     out = args.out or default_report_dir(os.path.abspath(args.policy), args.ros)
+    ranges = (c.task or {}).get('command_ranges')
+    commands = format_commands(ranges) if ranges else ''
+    t0 = clock()
+    conds = _run_conditions(args, prepared, workers, out, commands)
+    wall = clock() - t0
+    report = {'policy': {'path': args.policy, 'sha256': sha256_file(args.policy),
+                         'weights_sha256': c.weights_sha256},
+              'env': env_id, 'robot': robot.name, 'seed': args.seed,
+              'through': 'ros' if args.ros else 'process',
+              'timing': 'realtime' if args.ros else 'in process',
+              'seed_offset': EVAL_SEED_OFFSET, 'episodes': args.episodes,
+              'max_steps': args.max_steps or None, 'workers': workers, 'wall_s': wall,
+              'trained_under': _trained_text(c, _trained_ranges(c)),
+              'ros_commands': commands if args.ros else None,
+              'conditions': conds,
+              'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope),
+              'latency': table.latency_budget({n: s['fall_rate'] for n, s in conds.items()},
+                                              robot, args.max_fall_rate)}
+    paths = write_report(report, out)
+    _print_summary(report, paths['md'])
+    return (0 if report['verdict']['passed'] else 1), report
+
+
+def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[str]],
+                    workers: int, out: str, commands: str) -> Dict[str, Dict[str, Any]]:
+    """Run every condition's episodes (in process or through ROS); return their figures."""
+    from ..stress import conditions as table
+    from ..stress import ros
+    from ..stress.run import Job, run_matrix, summarise
+    c, robot, env_id, robot_name, names = prepared
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
         bar = tqdm(total=len(names) * args.episodes, unit='episode', file=sys.stderr,
                    desc='stress --ros' if args.ros else 'stress')
-    t0 = clock()
     ranges = (c.task or {}).get('command_ranges')
-    commands = format_commands(ranges) if ranges else ''
     try:
         if args.ros:
             runs = _through_ros(args, robot, names, out, bar, commands)
+            rows = {n: runs[n]['rows'] for n in names}
         else:
             job = Job(os.path.abspath(args.policy), env_id, c.observation.name,
                       robot_name, args.seed, args.max_steps or None,
@@ -221,34 +250,19 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
     finally:
         if bar:
             bar.close()
-    wall = clock() - t0
     trained = _trained_ranges(c)
-    conds = {}
-    for n in names:
-        figures = (ros.summarise(runs[n]) if args.ros
-                   else summarise(n, rows[n]))
-        conds[n] = {'description': table.CONDITIONS[n][1], 'knobs': table.CONDITIONS[n][0],
-                    'within_training': table.within_training(n, robot),
-                    'within_policy_training': table.within_policy_ranges(n, robot, trained),
-                    **figures,
-                    'per_episode': runs[n]['rows'] if args.ros else rows[n]}
-    sha = sha256_file(args.policy)
-    from ..core.evaluation import EVAL_SEED_OFFSET
-    report = {'policy': {'path': args.policy, 'sha256': sha,
-                         'weights_sha256': c.weights_sha256},
-              'env': env_id, 'robot': robot.name, 'seed': args.seed,
-              'through': 'ros' if args.ros else 'process',
-              'timing': 'realtime' if args.ros else 'in process',
-              'seed_offset': EVAL_SEED_OFFSET, 'episodes': args.episodes,
-              'max_steps': args.max_steps or None, 'workers': workers, 'wall_s': wall,
-              'trained_under': _trained_text(c, trained),
-              'ros_commands': commands if args.ros else None,
-              'conditions': conds,
-              'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope),
-              'latency': table.latency_budget({n: s['fall_rate'] for n, s in conds.items()},
-                                              robot, args.max_fall_rate)}
-    paths = write_report(report, out)
-    for n, s in conds.items():
+    return {n: {'description': table.CONDITIONS[n][1], 'knobs': table.CONDITIONS[n][0],
+                'within_training': table.within_training(n, robot),
+                'within_policy_training': table.within_policy_ranges(n, robot, trained),
+                **(ros.summarise(runs[n]) if args.ros else summarise(n, rows[n])),
+                'per_episode': rows[n]}
+            for n in names}
+
+
+def _print_summary(report: Dict[str, Any], md_path: str) -> None:
+    """Print one line a condition, the latency budget and the verdict."""
+    from ..stress.report import latency_text
+    for n, s in report['conditions'].items():
         k = s.get('kicks')
         kicks = f'  kicks survived {k["survived"]}/{k["survived"] + k["fell"]}' if k else ''
         print(f'{n:14s} falls {s["falls"]:3d}/{s["episodes"]:<3d} return '
@@ -256,11 +270,11 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
               + ('' if s['within_training'] else '  (beyond training)'))
     if report['latency']:
         print(latency_text(report['latency']))
-    v = report['verdict']
+    v, workers = report['verdict'], report['workers']
     print(f'verdict: {"PASS" if v["passed"] else "FAIL"}'
           + (f' (failed: {", ".join(v["failed"])})' if v['failed'] else '')
-          + f'; {wall:.0f} s on {workers} workers; report: {paths["md"]}')
-    return (0 if v['passed'] else 1), report
+          + f'; {report["wall_s"]:.0f} s on {workers} worker{"s" if workers != 1 else ""}; '
+          f'report: {md_path}')
 
 
 def _trained_ranges(contract) -> Optional[Dict[str, Any]]:
