@@ -229,6 +229,7 @@ def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str
     """Run every condition's episodes (in process or through ROS); return their figures."""
     from ..stress import conditions as table
     from ..stress import ros
+    from ..stress.confidence import wilson
     from ..stress.run import Job, run_matrix, summarise
     c, robot, env_id, robot_name, names = prepared
     bar = None
@@ -251,12 +252,15 @@ def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str
         if bar:
             bar.close()
     trained = _trained_ranges(c)
-    return {n: {'description': table.CONDITIONS[n][1], 'knobs': table.CONDITIONS[n][0],
-                'within_training': table.within_training(n, robot),
-                'within_policy_training': table.within_policy_ranges(n, robot, trained),
-                **(ros.summarise(runs[n]) if args.ros else summarise(n, rows[n])),
-                'per_episode': rows[n]}
-            for n in names}
+    conds = {n: {'description': table.CONDITIONS[n][1], 'knobs': table.CONDITIONS[n][0],
+                 'within_training': table.within_training(n, robot),
+                 'within_policy_training': table.within_policy_ranges(n, robot, trained),
+                 **(ros.summarise(runs[n]) if args.ros else summarise(n, rows[n])),
+                 'per_episode': rows[n]}
+             for n in names}
+    for figures in conds.values():
+        figures['fall_rate_ci95'] = list(wilson(figures['falls'], figures['episodes']))
+    return conds
 
 
 def _print_summary(report: Dict[str, Any], md_path: str) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Sequence, Tuple
 
+from .confidence import judged_pairs, mcnemar_p, pairable, wilson
+
 
 def _cell(c: Dict[str, object]) -> str:
     k = c.get('kicks')
@@ -43,11 +45,34 @@ def compare_text(reports: Sequence[Tuple[str, Dict[str, object]]]) -> str:
               for _, r in reports]
     episodes = [sum(r['conditions'][n]['episodes'] for n in r['verdict']['judged'])
                 for _, r in reports]
-    rows.append('| falls in the judged conditions | '
-                + ' | '.join(f'**{f}/{e}**' for f, e in zip(judged, episodes)) + ' |')
+    rows.append('| falls in the judged conditions (rate, 95 %) | '
+                + ' | '.join(f'**{f}/{e}** ({_interval(f, e)})'
+                             for f, e in zip(judged, episodes)) + ' |')
     rows.append('| verdict | ' + ' | '.join('PASS' if r['verdict']['passed'] else 'FAIL'
                                             for _, r in reports) + ' |')
+    if len(reports) > 1 and pairable([r for _, r in reports]):
+        rows.append(_paired_row(reports))
     return '\n'.join(rows) + '\n'
+
+
+def _interval(falls: int, episodes: int) -> str:
+    lo, hi = wilson(falls, episodes)
+    return f'{lo:.0%}-{hi:.0%}'.replace('%-', '-')
+
+
+def _paired_row(reports: Sequence[Tuple[str, Dict[str, object]]]) -> str:
+    """Each policy against the first, episode by episode: who fell where the other stood.
+
+    p is McNemar's exact test that the two fall equally often; above 0.05 the difference
+    in falls is within what chance makes of this many episodes.
+    """
+    first = reports[0][1]
+    cells = ['-']
+    for _, r in reports[1:]:
+        worse, better = judged_pairs(r, first)
+        cells.append(f'{worse} / {better}, p {mcnemar_p(worse, better):.2g}')
+    return (f'| fell where `{reports[0][0]}` stood / stood where it fell, judged episodes '
+            '(McNemar p) | ' + ' | '.join(cells) + ' |')
 
 
 __all__ = ['compare_text', 'labels']

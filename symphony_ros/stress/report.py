@@ -10,6 +10,7 @@ import numpy as np
 
 from ..bag.plots import _pyplot, _save
 from ..util.atomic import atomic_write
+from .confidence import episodes_to_show, wilson
 from .kicks import text as kick_text
 
 PLOTS = (('fall_rate', 'fall rate', 'fall_rate.png'),
@@ -81,24 +82,27 @@ def markdown(report: Dict[str, object]) -> str:
              f'Policy `{report["policy"]["path"]}` (sha256 `{report["policy"]["sha256"][:16]}...`)'
              f', env `{report["env"]}`, robot `{report["robot"]}`; {report["episodes"]} episodes '
              f'per condition (seeds {report["seed"]}+{report["seed_offset"]}+k), episode cap '
-             f'{report["max_steps"] or "the env limit"}; {report["workers"]} workers, '
+             f'{report["max_steps"] or "the env limit"}; {report["workers"]} '
+             f'worker{"s" if report["workers"] != 1 else ""}, '
              f'{report["wall_s"]:.0f} s.', '',
              f'**Verdict: {"PASS" if v["passed"] else "FAIL"}** (fall rate <= '
              f'{v["max_fall_rate"]:.0%} in every condition '
              f'{"within the training ranges" if v["scope"] == "training" else ""}'
-             + (f'; failed: {", ".join(v["failed"])}' if v['failed'] else '') + ')', '']
+             + (f'; failed: {", ".join(v["failed"])}' if v['failed'] else '') + ')', '',
+             _confidence_line(report['episodes'], v['max_fall_rate']), '']
     if report.get('trained_under'):
         lines += [f'The policy trained under {report["trained_under"]}. "In training ranges" is '
                   'the robot\'s `--randomize default` set, which the verdict judges whatever a '
                   'policy trained under; "in its training" says which conditions this policy '
                   'met in training at all.', '']
-    lines += ['| condition | in training ranges | in its training | falls | return | '
+    lines += ['| condition | in training ranges | in its training | falls (rate, 95 %) | return | '
               'tracking error (m/s), per step / per stride | torque saturation | '
               'min joint margin (rad) | command step |', '|---|---|---|---|---|---|---|---|---|']
     for name, c in report['conditions'].items():
         own = {True: 'yes', False: 'no'}.get(c.get('within_policy_training'), '-')
         lines.append(f'| `{name}` | {"yes" if c["within_training"] else "no"} | {own} | '
-                     f'{c["falls"]}/{c["episodes"]} | {c["return_mean"]:.1f} ± '
+                     f'{c["falls"]}/{c["episodes"]} ({rate_interval(c)}) | '
+                     f'{c["return_mean"]:.1f} ± '
                      f'{c["return_std"]:.1f} | {_fmt(c["tracking_error"], ".3f")} / '
                      f'{_fmt(c.get("stride_tracking_error"), ".3f")} | '
                      f'{_fmt(c["torque_saturation"], ".1%")} | '
@@ -119,6 +123,24 @@ def markdown(report: Dict[str, object]) -> str:
     for p in report['plots']:
         lines.append(f'![{p}]({p})')
     return '\n'.join(lines) + '\n'
+
+
+def rate_interval(c: Dict[str, object]) -> str:
+    """Return a condition's 95 % interval of its fall rate as text, e.g. '11-60 %'."""
+    lo, hi = c.get('fall_rate_ci95') or wilson(c['falls'], c['episodes'])
+    return f'{lo:.0%}-{hi:.0%}'.replace('%-', '-')
+
+
+def _confidence_line(episodes: int, max_fall_rate: float) -> str:
+    """Say what this many episodes can show about a fall rate against the threshold."""
+    _, hi = wilson(0, episodes)
+    need = episodes_to_show(max_fall_rate)
+    enough = (f'{episodes} episodes show it' if episodes >= need else
+              f'showing it takes {need} episodes without a fall (`--episodes {need}`)')
+    return (f'Falls are given with the 95 % interval of their rate (Wilson): {episodes} '
+            f'episodes without a fall bound a condition\'s rate below {hi:.0%}, so a PASS '
+            f'here means the rates seen were within {max_fall_rate:.0%}, not that the true '
+            f'rates are; {enough}.')
 
 
 def _kick_lines(conditions: Dict[str, Dict]) -> List[str]:

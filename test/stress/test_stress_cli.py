@@ -222,6 +222,12 @@ def test_several_policies_run_under_the_same_seeds_and_a_table_compares_them(
            '`g1_velocity_symphony.onnx` |' in table
     assert ('| verdict | ' + ' | '.join('PASS' if r['verdict']['passed'] else 'FAIL'
                                         for r in (first, second, third))) in table
+    # Episode by episode against the first: the twin fell exactly where it did.
+    paired = [line for line in table.splitlines() if line.startswith(
+        '| fell where `humanoid_v4_symphony.onnx` stood')][0]
+    assert paired.split(' | ')[1:3] == ['-', '0 / 0, p 1']
+    lo, hi = first['conditions']['nominal']['fall_rate_ci95']
+    assert 0 <= lo <= first['conditions']['nominal']['fall_rate'] <= hi <= 1
     assert text.count('verdict: ') == 3 and f'comparison: {out / "compare.md"}' in text
     assert rc == (0 if all(r['verdict']['passed'] for r in (first, second, third)) else 1)
 

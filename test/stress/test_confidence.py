@@ -1,0 +1,73 @@
+"""How sure a count of falls is: Wilson intervals and the paired comparison of policies."""
+
+import math
+
+import pytest
+
+from symphony_ros.stress.compare import compare_text
+from symphony_ros.stress.confidence import (episodes_to_show, judged_pairs, mcnemar_p,
+                                            pairable, paired_falls, wilson)
+from symphony_ros.stress.report import rate_interval
+
+
+def test_wilson_intervals_of_the_gates_everyday_counts():
+    lo, hi = wilson(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)   # z^2 / (n + z^2)
+    lo, hi = wilson(5, 10)
+    assert (lo, hi) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
+    lo, hi = wilson(10, 10)
+    assert lo == pytest.approx(0.7225, abs=1e-4) and hi == pytest.approx(1.0)
+    assert wilson(0, 0) == (0.0, 1.0)
+    # More episodes narrow the interval around the same rate.
+    assert wilson(30, 100)[1] - wilson(30, 100)[0] < wilson(3, 10)[1] - wilson(3, 10)[0]
+    assert rate_interval({'falls': 0, 'episodes': 10}) == '0-28%'
+
+
+def test_the_episodes_it_takes_to_show_a_rate_below_the_threshold():
+    need = episodes_to_show(0.1)
+    assert need == 35
+    assert wilson(0, need)[1] <= 0.1 < wilson(0, need - 1)[1]
+    assert episodes_to_show(0.5) == 4 and episodes_to_show(0.0) == 0
+
+
+def test_mcnemar_counts_only_the_episodes_where_one_fell_and_the_other_stood():
+    assert mcnemar_p(9, 3) == pytest.approx(2 * (1 + 12 + 66 + 220) / 4096)
+    assert mcnemar_p(3, 9) == mcnemar_p(9, 3)
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(5, 5) == 1.0
+    assert mcnemar_p(10, 0) == pytest.approx(2 / 1024)
+    assert 0 < mcnemar_p(20, 5) < 0.05 < mcnemar_p(8, 4)
+
+
+def _rows(fell):
+    return [{'fell': bool(f), 'return': 1.0} for f in fell]
+
+
+def _report(conds, seed=0, through='process'):
+    return {'through': through, 'seed': seed, 'episodes': 4, 'max_steps': None,
+            'verdict': {'judged': list(conds), 'passed': False},
+            'conditions': {n: {'falls': sum(f), 'episodes': len(f), 'per_episode': _rows(f)}
+                           for n, f in conds.items()}}
+
+
+def test_episodes_pair_by_index_over_the_judged_conditions():
+    assert paired_falls(_rows([1, 1, 0, 0]), _rows([1, 0, 1, 0])) == (1, 1)
+    with pytest.raises(ValueError, match='4 episodes against 3'):
+        paired_falls(_rows([1, 1, 0, 0]), _rows([1, 0, 1]))
+    a = _report({'nominal': [0, 0, 0, 0], 'delay_1': [1, 1, 1, 0]})
+    b = _report({'nominal': [1, 0, 0, 0], 'delay_1': [0, 0, 1, 0]})
+    assert judged_pairs(b, a) == (1, 2)
+    assert pairable([a, b]) and not pairable([a, _report({}, seed=1)])
+    assert not pairable([_report({}, through='ros')] * 2)
+
+
+def test_the_comparison_gives_intervals_and_the_pairs_against_the_first():
+    a = _report({'nominal': [0, 0, 0, 0], 'delay_1': [1, 1, 1, 0]})
+    b = _report({'nominal': [1, 0, 0, 0], 'delay_1': [0, 0, 1, 0]})
+    text = compare_text([('a.onnx', a), ('b.onnx', b)])
+    lo, hi = wilson(3, 8)
+    assert f'**3/8** ({lo:.0%}-{hi:.0%})'.replace('%-', '-') in text
+    assert (f'| fell where `a.onnx` stood / stood where it fell, judged episodes (McNemar p) '
+            f'| - | 1 / 2, p {mcnemar_p(1, 2):.2g} |') in text
+    # Other seeds: the episodes do not pair, and no such row is written.
+    assert 'McNemar' not in compare_text([('a', a), ('b', _report({'nominal': [0] * 4}, 7))])
+    assert math.isclose(mcnemar_p(1, 2), 1.0)
