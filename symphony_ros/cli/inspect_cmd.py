@@ -190,7 +190,8 @@ def _stress_line(s) -> str:
     if 'latency_budget_ms' in s:
         budget = s['latency_budget_ms']
         latency = '; latency budget ' + ('none' if budget is None else f'{budget:g} ms')
-    return (f'{s.get("verdict")} (fall rate <= {s.get("max_fall_rate")} in the '
+    bound = 'upper 95 % bound of the ' if s.get('bound') == 'upper95' else ''
+    return (f'{s.get("verdict")} ({bound}fall rate <= {s.get("max_fall_rate")} in the '
             f'{s.get("scope")} conditions, {s.get("episodes")} episodes each{failed})'
             + latency)
 

@@ -47,6 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--verdict-scope', choices=('training', 'all'), default='training',
                    help='conditions the verdict judges: those within the training ranges '
                    '(default) or all')
+    from ..stress.confidence import BOUNDS
+    p.add_argument('--verdict-bound', choices=BOUNDS, default='observed',
+                   help='what the verdict holds to --max-fall-rate: the fall rate seen '
+                   '(default), or the upper end of its 95 %% interval (upper95), so that a '
+                   'PASS shows the rate within the threshold: at the default 0.1, 35 '
+                   'episodes without a fall')
     p.add_argument('--ros', action='store_true',
                    help='run through the deploy graph (sim, policy and watchdog nodes) in '
                    'realtime timing, the delay and kicks injected by mujoco_sim_node\'s '
@@ -216,7 +222,8 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
               'trained_under': _trained_text(c, _trained_ranges(c)),
               'ros_commands': commands if args.ros else None,
               'conditions': conds,
-              'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope),
+              'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope,
+                                 args.verdict_bound),
               'latency': table.latency_budget({n: s['fall_rate'] for n, s in conds.items()},
                                               robot, args.max_fall_rate)}
     paths = write_report(report, out)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import Dict, List, Sequence, Tuple
 
+BOUNDS = ('observed', 'upper95')
+"""What a verdict may hold to its threshold: the fall rate seen, or its 95 % upper bound."""
 Z95 = 1.959963984540054
 """Standard normal quantile of a two-sided 95 % interval."""
 
@@ -81,5 +83,5 @@ def pairable(reports: Sequence[Dict[str, object]]) -> bool:
     return len(keys) == 1 and next(iter(keys))[0] == 'process'
 
 
-__all__ = ['episodes_to_show', 'judged_pairs', 'mcnemar_p', 'pairable', 'paired_falls',
+__all__ = ['BOUNDS', 'episodes_to_show', 'judged_pairs', 'mcnemar_p', 'pairable', 'paired_falls',
            'wilson']

@@ -71,3 +71,43 @@ def test_the_comparison_gives_intervals_and_the_pairs_against_the_first():
     # Other seeds: the episodes do not pair, and no such row is written.
     assert 'McNemar' not in compare_text([('a', a), ('b', _report({'nominal': [0] * 4}, 7))])
     assert math.isclose(mcnemar_p(1, 2), 1.0)
+
+
+def test_the_upper_bound_verdict_asks_the_episodes_to_show_the_rate():
+    from symphony_ros.stress.report import verdict
+    conds = {'nominal': {'falls': 0, 'episodes': 10, 'fall_rate': 0.0, 'within_training': True},
+             'delay_1': {'falls': 0, 'episodes': 40, 'fall_rate': 0.0, 'within_training': True}}
+    assert verdict(conds, 0.1, 'training')['passed']
+    strict = verdict(conds, 0.1, 'training', 'upper95')
+    # No fall in 10 bounds the rate below 28 % only; no fall in 40, below 9 %.
+    assert not strict['passed'] and strict['failed'] == ['nominal']
+    assert strict['bound'] == 'upper95'
+
+
+def test_the_cli_verdict_bound_goes_into_the_report_and_the_contract(tmp_path, capsys):
+    import json
+    import os
+    import shutil
+
+    from symphony_ros.cli.main import main
+    from symphony_ros.policy.onnx_file import load_contract
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    policy = tmp_path / 'h.onnx'
+    shutil.copy(os.path.join(root, 'models', 'humanoid_v4_symphony.onnx'), policy)
+    out = tmp_path / 'r'
+    rc = main(['stress', str(policy), '--out', str(out), '--episodes', '2', '--max-steps',
+               '30', '--workers', '1', '--no-progress', '--conditions', 'nominal',
+               '--max-fall-rate', '0.5', '--verdict-bound', 'upper95'])
+    report = json.loads((out / 'report.json').read_text())
+    # 2 episodes cannot show any rate within 0.5, whatever they did: FAIL.
+    assert rc == 1 and report['verdict']['bound'] == 'upper95'
+    assert report['verdict']['failed'] == ['nominal']
+    md = (out / 'report.md').read_text()
+    assert '**Verdict: FAIL** (upper 95 % bound of the fall rate <= 50%' in md
+    assert 'showing it takes 4 episodes without a fall (`--episodes 4`)' in md
+    assert main(['export', str(policy), '--stress', str(out), '--force']) == 0
+    assert load_contract(str(policy)).stress['bound'] == 'upper95'
+    capsys.readouterr()
+    assert main(['inspect', str(policy)]) == 0
+    assert 'FAIL (upper 95 % bound of the fall rate <= 0.5 in the training conditions' in \
+        capsys.readouterr().out
