@@ -52,7 +52,22 @@ def compare_text(reports: Sequence[Tuple[str, Dict[str, object]]]) -> str:
                                             for _, r in reports) + ' |')
     if len(reports) > 1 and pairable([r for _, r in reports]):
         rows.append(_paired_row(reports))
-    return '\n'.join(rows) + '\n'
+    return '\n'.join(rows) + '\n' + _ranking(reports, judged, episodes)
+
+
+def _ranking(reports: Sequence[Tuple[str, Dict[str, object]]], judged: List[int],
+             episodes: List[int]) -> str:
+    """Rank three or more policies by their judged fall rate, fewest first.
+
+    A table of many checkpoints is read for its best few; the order is by the rate seen,
+    and the intervals say which neighbours it cannot tell apart.
+    """
+    if len(reports) < 3:
+        return ''
+    order = sorted(range(len(reports)), key=lambda i: (judged[i] / max(episodes[i], 1), i))
+    items = [f'{k}. `{reports[i][0]}` {judged[i]}/{episodes[i]} '
+             f'({_interval(judged[i], episodes[i])})' for k, i in enumerate(order, 1)]
+    return '\nFewest falls in the judged conditions first:\n\n' + '\n'.join(items) + '\n'
 
 
 def _interval(falls: int, episodes: int) -> str:

@@ -111,3 +111,14 @@ def test_the_cli_verdict_bound_goes_into_the_report_and_the_contract(tmp_path, c
     assert main(['inspect', str(policy)]) == 0
     assert 'FAIL (upper 95 % bound of the fall rate <= 0.5 in the training conditions' in \
         capsys.readouterr().out
+
+
+def test_three_or_more_policies_are_ranked_by_their_judged_falls():
+    a = _report({'nominal': [0, 0, 1, 0]})
+    b = _report({'nominal': [1, 1, 1, 0]})
+    c = _report({'nominal': [0, 0, 0, 0]})
+    text = compare_text([('a', a), ('b', b), ('c', c)])
+    ranked = text.split('Fewest falls in the judged conditions first:\n\n')[1].splitlines()
+    assert [line.split('`')[1] for line in ranked] == ['c', 'a', 'b']
+    assert ranked[0].startswith('1. `c` 0/4 (0-')
+    assert 'Fewest falls' not in compare_text([('a', a), ('b', b)])
