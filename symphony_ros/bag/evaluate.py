@@ -210,17 +210,7 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
     used = [c for c in tl.commands if id(c) not in outside] if episodes else tl.commands
     cmd_torques = np.array([c.torque for c in used]) if used else np.zeros((0, robot.n_joints))
     cmd_actions = np.array([c.action for c in used]) if used else np.zeros((0, robot.n_joints))
-    if episodes and episodes[0].partial_start:
-        notes.append('episode 0 was already running when the recording began (the robot was '
-                     'moving): it does not count as complete')
-    if tl.inferred:
-        notes.append(f'{tl.inferred} lockstep step(s) scored with the policy command as the '
-                     'ACTIVE watchdog passes it on: the recorder missed that output')
-    resets = sum(e.end == 'reset' for e in episodes)
-    if resets:
-        notes.append(f'{resets} episodes end in a reset whose terminal state is not in the '
-                     'recording: the step into it is not scored, so their returns are short '
-                     'by one step and they do not count as complete')
+    notes.extend(_scoring_notes(tl, episodes))
     sat = metrics.saturation(cmd_torques, limits)
     overall = _overall(tl, episodes, faults, sat, used, cmd_actions)
     ev.report = {
@@ -244,6 +234,23 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
         'diagnostics': metrics.diagnostics_summary(tl),
     }
     return ev
+
+
+def _scoring_notes(tl: Timeline, episodes: List[Episode]) -> List[str]:
+    """Say what of the recording could not be scored as recorded, and how it was counted."""
+    notes = []
+    if episodes and episodes[0].partial_start:
+        notes.append('episode 0 was already running when the recording began (the robot was '
+                     'moving): it does not count as complete')
+    if tl.inferred:
+        notes.append(f'{tl.inferred} lockstep step(s) scored with the policy command as the '
+                     'ACTIVE watchdog passes it on: the recorder missed that output')
+    resets = sum(e.end == 'reset' for e in episodes)
+    if resets:
+        notes.append(f'{resets} episodes end in a reset whose terminal state is not in the '
+                     'recording: the step into it is not scored, so their returns are short '
+                     'by one step and they do not count as complete')
+    return notes
 
 
 def _missing_topics(bag: Bag, names: Mapping[str, str], present: Mapping[str, str],
