@@ -105,6 +105,8 @@ def test_reset_without_terminal_state_ends_the_episode(tmp_path, policies):
     # The step into the unrecorded terminal state is the one missing.
     assert [e.length for e in ended] == [n - 1 for n in run.lengths]
     assert ev.report['overall']['resets_without_terminal_state'] == len(ended)
+    assert f'{len(ended)} episodes end in a reset whose terminal state is not in the ' \
+           'recording' in ' '.join(ev.report['notes'])
 
 
 def test_held_states_are_no_steps(tmp_path, policies):
