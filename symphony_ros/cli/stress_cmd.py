@@ -272,12 +272,12 @@ def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str
 
 def _print_summary(report: Dict[str, Any], md_path: str) -> None:
     """Print one line a condition, the latency budget and the verdict."""
-    from ..stress.report import latency_text
+    from ..stress.report import latency_text, rate_interval
     for n, s in report['conditions'].items():
         k = s.get('kicks')
         kicks = f'  kicks survived {k["survived"]}/{k["survived"] + k["fell"]}' if k else ''
-        print(f'{n:14s} falls {s["falls"]:3d}/{s["episodes"]:<3d} return '
-              f'{s["return_mean"]:9.1f}' + kicks
+        print(f'{n:14s} falls {s["falls"]:3d}/{s["episodes"]:<3d} ({rate_interval(s):>8s}) '
+              f'return {s["return_mean"]:9.1f}' + kicks
               + ('' if s['within_training'] else '  (beyond training)'))
     if report['latency']:
         print(latency_text(report['latency']))
