@@ -129,16 +129,7 @@ class MujocoSimNode(Node):
         else:
             self.create_timer(self.sim.robot.control_dt / self._substeps, self._tick,
                               clock=self._steady)
-        self.get_logger().info(
-            f'{self.sim.robot.name}: {len(names)} joints, dt {self.sim.robot.control_dt:.4f} s, '
-            f'timing {self.cfg.timing}'
-            + (f', {self.cfg.command_input} commands' if self.sim.pd else '')
-            + (f', state at {1 / self.sim.robot.physics_dt:g} Hz' if self._substeps > 1
-               else '')
-            + (f', base kicks of {self.cfg.push_velocity:g} m/s every '
-               f'{self.cfg.push_interval_min:g}-{self.cfg.push_interval_max:g} s'
-               if self.cfg.push_velocity else '')
-            + (f'; {self._own.describe()}' if self._own is not None else ''))
+        self.get_logger().info(self.session.describe(self._substeps))
         self._say_new_command()
 
     def running(self) -> bool:

@@ -99,6 +99,22 @@ class SimSession:
         """Simulated seconds of the episodes before the current one: stamps never go back."""
         self._start_episode()
 
+    def describe(self, substeps: int = 1) -> str:
+        """Say in one line what is simulated and how (the node logs it at start).
+
+        :param substeps: timer ticks per control period (>1: the state goes out every
+            physics step, a torque-driven PD robot's rate).
+        """
+        robot, cfg = self.sim.robot, self.cfg
+        return (f'{robot.name}: {len(self.names)} joints, dt {robot.control_dt:.4f} s, '
+                f'timing {cfg.timing}'
+                + (f', {cfg.command_input} commands' if self.sim.pd else '')
+                + (f', state at {1 / robot.physics_dt:g} Hz' if substeps > 1 else '')
+                + (f', base kicks of {cfg.push_velocity:g} m/s every '
+                   f'{cfg.push_interval_min:g}-{cfg.push_interval_max:g} s'
+                   if cfg.push_velocity else '')
+                + (f'; {self.own.describe()}' if self.own is not None else ''))
+
     def stamp(self) -> float:
         """Return the simulated time of the current state: never back, never zero."""
         return self.sim.time + EPOCH + self.elapsed

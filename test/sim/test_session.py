@@ -103,3 +103,15 @@ def test_a_velocity_robot_is_scored_against_its_own_command_clipped_to_the_task(
     assert np.abs(s.sim.data.actuator_force).max() > 0     # the servos pushed
     s.take_policy_targets(None)
     assert s.action is None
+
+
+def test_the_start_up_line_says_robot_timing_inputs_kicks_and_commands():
+    assert _session()[0].describe() == 'humanoid: 17 joints, dt 0.0150 s, timing realtime'
+    g1, _ = _session(robot='g1', push_velocity=0.5, cmd_vel='random')
+    line = g1.describe(substeps=4)
+    assert line.startswith('g1: 29 joints, dt 0.0200 s, timing realtime, effort commands, '
+                           'state at 200 Hz, base kicks of 0.5 m/s every 5-10 s; commands '
+                           'drawn on cmd_vel')
+    fixed, _ = _session(robot='g1', command_input='position', cmd_vel='0.5,0,0')
+    assert fixed.describe() == ('g1: 29 joints, dt 0.0200 s, timing realtime, position '
+                                'commands; command 0.5,0,0 on cmd_vel')
