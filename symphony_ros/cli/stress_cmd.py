@@ -47,6 +47,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--verdict-scope', choices=('training', 'all'), default='training',
                    help='conditions the verdict judges: those within the training ranges '
                    '(default) or all')
+    p.add_argument('--max-tracking-error', type=number(float, 0), default=0.0, metavar='M',
+                   help='verdict, command policies: largest velocity-tracking error per '
+                   'stride (m/s) in each judged condition, in process (default 0: not '
+                   'judged; a policy that stands whatever it is told stays up easily)')
     from ..stress.confidence import BOUNDS
     p.add_argument('--verdict-bound', choices=BOUNDS, default='observed',
                    help='what the verdict holds to --max-fall-rate: the fall rate seen '
@@ -223,7 +227,7 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
               'ros_commands': commands if args.ros else None,
               'conditions': conds,
               'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope,
-                                 args.verdict_bound),
+                                 args.verdict_bound, args.max_tracking_error or None),
               'latency': table.latency_budget({n: s['fall_rate'] for n, s in conds.items()},
                                               robot, args.max_fall_rate)}
     paths = write_report(report, out)

@@ -10,7 +10,7 @@ can).
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .confidence import judged_pairs, mcnemar_p, pairable, wilson
 
@@ -48,25 +48,43 @@ def compare_text(reports: Sequence[Tuple[str, Dict[str, object]]]) -> str:
     rows.append('| falls in the judged conditions (rate, 95 %) | '
                 + ' | '.join(f'**{f}/{e}** ({_interval(f, e)})'
                              for f, e in zip(judged, episodes)) + ' |')
+    tracking = [_tracking(r) for _, r in reports]
+    if any(t is not None for t in tracking):
+        rows.append('| tracking error per stride, mean of the judged conditions (m/s) | '
+                    + ' | '.join('-' if t is None else f'{t:.3f}' for t in tracking) + ' |')
     rows.append('| verdict | ' + ' | '.join('PASS' if r['verdict']['passed'] else 'FAIL'
                                             for _, r in reports) + ' |')
     if len(reports) > 1 and pairable([r for _, r in reports]):
         rows.append(_paired_row(reports))
-    return '\n'.join(rows) + '\n' + _ranking(reports, judged, episodes)
+    return '\n'.join(rows) + '\n' + _ranking(reports, judged, episodes, tracking)
+
+
+def _tracking(report: Dict[str, object]) -> Optional[float]:
+    """Return the mean stride tracking error over the judged conditions (None: not measured).
+
+    Beside the falls, since a command policy that stands whatever it is told falls least.
+    """
+    errors = [report['conditions'][n].get('stride_tracking_error')
+              for n in report['verdict']['judged']]
+    errors = [e for e in errors if e is not None]
+    return sum(errors) / len(errors) if errors else None
 
 
 def _ranking(reports: Sequence[Tuple[str, Dict[str, object]]], judged: List[int],
-             episodes: List[int]) -> str:
+             episodes: List[int], tracking: List[Optional[float]]) -> str:
     """Rank three or more policies by their judged fall rate, fewest first.
 
     A table of many checkpoints is read for its best few; the order is by the rate seen,
-    and the intervals say which neighbours it cannot tell apart.
+    the intervals say which neighbours it cannot tell apart, and the tracking error whether
+    the one that falls least still does what it is told.
     """
     if len(reports) < 3:
         return ''
     order = sorted(range(len(reports)), key=lambda i: (judged[i] / max(episodes[i], 1), i))
     items = [f'{k}. `{reports[i][0]}` {judged[i]}/{episodes[i]} '
-             f'({_interval(judged[i], episodes[i])})' for k, i in enumerate(order, 1)]
+             f'({_interval(judged[i], episodes[i])})'
+             + ('' if tracking[i] is None else f', tracking error {tracking[i]:.3f} m/s')
+             for k, i in enumerate(order, 1)]
     return '\nFewest falls in the judged conditions first:\n\n' + '\n'.join(items) + '\n'
 
 

@@ -24,7 +24,8 @@ PLOTS = (('fall_rate', 'fall rate', 'fall_rate.png'),
 
 
 def verdict(conditions: Dict[str, Dict], max_fall_rate: float, scope: str,
-            bound: str = 'observed') -> Dict[str, object]:
+            bound: str = 'observed', max_tracking_error: Optional[float] = None
+            ) -> Dict[str, object]:
     """Pass when every judged condition falls at most ``max_fall_rate`` of its episodes.
 
     :param scope: ``training`` judges the conditions within the training ranges, ``all`` every
@@ -33,14 +34,22 @@ def verdict(conditions: Dict[str, Dict], max_fall_rate: float, scope: str,
         end of its 95 % interval, so that a PASS shows the rate within it (at least
         :func:`episodes_to_show` episodes without a fall), not only that the episodes run
         happened to stay up.
+    :param max_tracking_error: m/s per stride a command policy may miss its commands by in
+        each judged condition (None: not judged). Falls alone reward a policy that stands
+        whatever it is told: standing is the easiest way to stay up.
     """
     judged = [n for n, c in conditions.items() if scope == 'all' or c['within_training']]
 
     def rate(c: Dict) -> float:
         return wilson(c['falls'], c['episodes'])[1] if bound == 'upper95' else c['fall_rate']
     failed = [n for n in judged if rate(conditions[n]) > max_fall_rate + 1e-12]
+    off_track = [n for n in judged if max_tracking_error is not None
+                 and conditions[n].get('stride_tracking_error') is not None
+                 and conditions[n]['stride_tracking_error'] > max_tracking_error]
+    failed += [n for n in off_track if n not in failed]
     return {'passed': not failed, 'max_fall_rate': max_fall_rate, 'scope': scope,
-            'bound': bound, 'judged': judged, 'failed': failed}
+            'bound': bound, 'max_tracking_error': max_tracking_error, 'judged': judged,
+            'failed': failed, 'failed_tracking': off_track}
 
 
 def write_plots(conditions: Dict[str, Dict], out_dir: str) -> List[str]:
@@ -95,7 +104,10 @@ def markdown(report: Dict[str, object]) -> str:
              f'{report["wall_s"]:.0f} s.', '',
              f'**Verdict: {"PASS" if v["passed"] else "FAIL"}** ('
              f'{"upper 95 % bound of the " if v.get("bound") == "upper95" else ""}fall rate <= '
-             f'{v["max_fall_rate"]:.0%} in every condition '
+             f'{v["max_fall_rate"]:.0%}'
+             + (f' and tracking error per stride <= {v["max_tracking_error"]:g} m/s'
+                if v.get('max_tracking_error') is not None else '')
+             + ' in every condition '
              f'{"within the training ranges" if v["scope"] == "training" else ""}'
              + (f'; failed: {", ".join(v["failed"])}' if v['failed'] else '') + ')', '',
              _confidence_line(report['episodes'], v['max_fall_rate']), '']
@@ -235,6 +247,7 @@ def contract_summary(path: str) -> Dict[str, object]:
         return {'verdict': 'PASS' if v['passed'] else 'FAIL', 'failed': list(v['failed']),
                 'max_fall_rate': float(v['max_fall_rate']), 'scope': str(v['scope']),
                 'bound': str(v.get('bound', 'observed')),
+                'max_tracking_error': v.get('max_tracking_error'),
                 'episodes': int(doc['episodes']), 'seed': int(doc['seed']),
                 'max_steps': doc.get('max_steps'),
                 'weights_sha256': str(doc['policy']['weights_sha256']),

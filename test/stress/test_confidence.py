@@ -97,20 +97,24 @@ def test_the_cli_verdict_bound_goes_into_the_report_and_the_contract(tmp_path, c
     out = tmp_path / 'r'
     rc = main(['stress', str(policy), '--out', str(out), '--episodes', '2', '--max-steps',
                '30', '--workers', '1', '--no-progress', '--conditions', 'nominal',
-               '--max-fall-rate', '0.5', '--verdict-bound', 'upper95'])
+               '--max-fall-rate', '0.5', '--verdict-bound', 'upper95',
+               '--max-tracking-error', '0.2'])
     report = json.loads((out / 'report.json').read_text())
     # 2 episodes cannot show any rate within 0.5, whatever they did: FAIL.
     assert rc == 1 and report['verdict']['bound'] == 'upper95'
     assert report['verdict']['failed'] == ['nominal']
     md = (out / 'report.md').read_text()
-    assert '**Verdict: FAIL** (upper 95 % bound of the fall rate <= 50%' in md
+    # Humanoid-v4 takes no commands: the tracking threshold has nothing to judge there.
+    assert report['verdict']['failed_tracking'] == []
+    assert '**Verdict: FAIL** (upper 95 % bound of the fall rate <= 50% and tracking error ' \
+           'per stride <= 0.2 m/s in every condition' in md
     assert 'showing it takes 4 episodes without a fall (`--episodes 4`)' in md
     assert main(['export', str(policy), '--stress', str(out), '--force']) == 0
     assert load_contract(str(policy)).stress['bound'] == 'upper95'
     capsys.readouterr()
     assert main(['inspect', str(policy)]) == 0
-    assert 'FAIL (upper 95 % bound of the fall rate <= 0.5 in the training conditions' in \
-        capsys.readouterr().out
+    assert 'FAIL (upper 95 % bound of the fall rate <= 0.5 and tracking error per stride ' \
+        '<= 0.2 m/s in the training conditions' in capsys.readouterr().out
 
 
 def test_three_or_more_policies_are_ranked_by_their_judged_falls():
@@ -122,3 +126,46 @@ def test_three_or_more_policies_are_ranked_by_their_judged_falls():
     assert [line.split('`')[1] for line in ranked] == ['c', 'a', 'b']
     assert ranked[0].startswith('1. `c` 0/4 (0-')
     assert 'Fewest falls' not in compare_text([('a', a), ('b', b)])
+
+
+def test_a_tracking_threshold_fails_a_policy_that_stays_up_by_ignoring_its_commands():
+    from symphony_ros.stress.report import verdict
+    conds = {'nominal': {'falls': 0, 'episodes': 10, 'fall_rate': 0.0, 'within_training': True,
+                         'stride_tracking_error': 0.29},
+             'push_0.5': {'falls': 1, 'episodes': 10, 'fall_rate': 0.1, 'within_training': True,
+                          'stride_tracking_error': 0.08},
+             'delay_2': {'falls': 9, 'episodes': 10, 'fall_rate': 0.9, 'within_training': False,
+                         'stride_tracking_error': 0.5},
+             'ros_only': {'falls': 0, 'episodes': 10, 'fall_rate': 0.0, 'within_training': True,
+                          'stride_tracking_error': None}}
+    assert verdict(conds, 0.1, 'training')['passed']
+    v = verdict(conds, 0.1, 'training', max_tracking_error=0.15)
+    # Judged conditions only, and a condition without the figure is not judged on it.
+    assert not v['passed'] and v['failed'] == v['failed_tracking'] == ['nominal']
+    assert v['max_tracking_error'] == 0.15
+
+
+def test_the_comparison_shows_tracking_beside_the_falls():
+    a = _report({'nominal': [0, 0, 0, 0]})
+    b = _report({'nominal': [1, 0, 0, 0]})
+    a['conditions']['nominal']['stride_tracking_error'] = 0.3
+    b['conditions']['nominal']['stride_tracking_error'] = 0.1
+    text = compare_text([('a', a), ('b', b), ('c', _report({'nominal': [1, 1, 0, 0]}))])
+    assert '| tracking error per stride, mean of the judged conditions (m/s) | 0.300 | ' \
+           '0.100 | - |' in text
+    assert '1. `a` 0/4 (0-49%), tracking error 0.300 m/s' in text
+
+
+def test_a_g1_policy_is_held_to_the_tracking_threshold_through_the_cli(tmp_path):
+    import json
+    import os
+
+    from symphony_ros.cli.main import main
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    g1 = os.path.join(root, 'models', 'g1_velocity_symphony.onnx')
+    out = tmp_path / 'g1'
+    rc = main(['stress', g1, '--out', str(out), '--episodes', '1', '--max-steps', '120',
+               '--workers', '1', '--no-progress', '--conditions', 'nominal',
+               '--max-fall-rate', '1', '--max-tracking-error', '0.001'])
+    v = json.loads((out / 'report.json').read_text())['verdict']
+    assert rc == 1 and v['failed'] == v['failed_tracking'] == ['nominal']
