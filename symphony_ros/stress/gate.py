@@ -56,13 +56,23 @@ def deploy_warning(policy_path: str, stress: Optional[Mapping[str, Any]],
                            'without a stress report in its contract', fix)
     if stress.get('verdict') == 'PASS':
         return None
-    failed = ', '.join(stress.get('failed') or ()) or 'unknown'
-    rate = stress.get('max_fall_rate')
-    limit = f'fall rate above {rate:.0%}' if isinstance(rate, (int, float)) else 'too many falls'
     return GateWarning(f'policy {policy_path} goes to a real robot (robot:=real) with a '
-                       f'FAILED stress verdict ({limit} in: {failed})',
+                       f'FAILED stress verdict ({_failures(stress)})',
                        'retrain it (symphony train ... --randomize default) until '
                        '`symphony stress` passes, then export it with --stress REPORT')
+
+
+def _failures(stress: Mapping[str, Any]) -> str:
+    """Say which conditions failed and on what: falls, or tracking (``--max-tracking-error``)."""
+    off_track = list(stress.get('failed_tracking') or ())
+    falls = [n for n in stress.get('failed') or () if n not in off_track]
+    rate = stress.get('max_fall_rate')
+    limit = f'fall rate above {rate:.0%}' if isinstance(rate, (int, float)) else 'too many falls'
+    parts = [f'{limit} in: {", ".join(falls)}'] if falls else []
+    if off_track:
+        parts.append(f'tracking error per stride above {stress.get("max_tracking_error"):g} '
+                     f'm/s in: {", ".join(off_track)}')
+    return '; '.join(parts) or f'{limit} in: unknown'
 
 
 def latency_warning(stress: Optional[Mapping[str, Any]],

@@ -248,6 +248,7 @@ def contract_summary(path: str) -> Dict[str, object]:
                 'max_fall_rate': float(v['max_fall_rate']), 'scope': str(v['scope']),
                 'bound': str(v.get('bound', 'observed')),
                 'max_tracking_error': v.get('max_tracking_error'),
+                'failed_tracking': list(v.get('failed_tracking') or ()),
                 'episodes': int(doc['episodes']), 'seed': int(doc['seed']),
                 'max_steps': doc.get('max_steps'),
                 'weights_sha256': str(doc['policy']['weights_sha256']),

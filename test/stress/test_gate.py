@@ -33,6 +33,12 @@ def test_failed_verdict_names_the_failed_conditions():
     w = deploy_warning('p.onnx', FAILED, 'real')
     assert 'FAILED' in w.problem and 'delay_1, push_0.5' in w.problem and '10%' in w.problem
     assert '--randomize default' in w.fix and '--stress' in w.fix
+    # A condition failed on its tracking (--max-tracking-error) is named for that, apart.
+    off = dict(FAILED, failed=['delay_1', 'nominal'], failed_tracking=['nominal'],
+               max_tracking_error=0.15)
+    problem = deploy_warning('p.onnx', off, 'real').problem
+    assert problem.endswith('(fall rate above 10% in: delay_1; tracking error per stride above '
+                            '0.15 m/s in: nominal)'), problem
 
 
 @pytest.mark.parametrize('stress, target', [(PASSED, 'real'), (None, 'sim'), (FAILED, 'sim'),
