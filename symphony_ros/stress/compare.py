@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .confidence import judged_pairs, mcnemar_p, pairable, wilson
+from .confidence import interval_text, judged_pairs, mcnemar_p, pairable
 
 
 def _cell(c: Dict[str, object]) -> str:
@@ -46,7 +46,7 @@ def compare_text(reports: Sequence[Tuple[str, Dict[str, object]]]) -> str:
     episodes = [sum(r['conditions'][n]['episodes'] for n in r['verdict']['judged'])
                 for _, r in reports]
     rows.append('| falls in the judged conditions (rate, 95 %) | '
-                + ' | '.join(f'**{f}/{e}** ({_interval(f, e)})'
+                + ' | '.join(f'**{f}/{e}** ({interval_text(f, e)})'
                              for f, e in zip(judged, episodes)) + ' |')
     tracking = [_tracking(r) for _, r in reports]
     if any(t is not None for t in tracking):
@@ -82,15 +82,10 @@ def _ranking(reports: Sequence[Tuple[str, Dict[str, object]]], judged: List[int]
         return ''
     order = sorted(range(len(reports)), key=lambda i: (judged[i] / max(episodes[i], 1), i))
     items = [f'{k}. `{reports[i][0]}` {judged[i]}/{episodes[i]} '
-             f'({_interval(judged[i], episodes[i])})'
+             f'({interval_text(judged[i], episodes[i])})'
              + ('' if tracking[i] is None else f', tracking error {tracking[i]:.3f} m/s')
              for k, i in enumerate(order, 1)]
     return '\nFewest falls in the judged conditions first:\n\n' + '\n'.join(items) + '\n'
-
-
-def _interval(falls: int, episodes: int) -> str:
-    lo, hi = wilson(falls, episodes)
-    return f'{lo:.0%}-{hi:.0%}'.replace('%-', '-')
 
 
 def _paired_row(reports: Sequence[Tuple[str, Dict[str, object]]]) -> str:

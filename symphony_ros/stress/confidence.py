@@ -34,6 +34,12 @@ def wilson(falls: int, episodes: int, z: float = Z95) -> Tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def interval_text(falls: int, episodes: int) -> str:
+    """Return the 95 % interval of a fall rate as text, e.g. '11-60%'."""
+    lo, hi = wilson(falls, episodes)
+    return f'{lo:.0%}-{hi:.0%}'.replace('%-', '-')
+
+
 def episodes_to_show(max_fall_rate: float, z: float = Z95) -> int:
     """Return the fewest episodes whose interval, with no fall, lies within ``max_fall_rate``.
 
@@ -83,5 +89,5 @@ def pairable(reports: Sequence[Dict[str, object]]) -> bool:
     return len(keys) == 1 and next(iter(keys))[0] == 'process'
 
 
-__all__ = ['BOUNDS', 'episodes_to_show', 'judged_pairs', 'mcnemar_p', 'pairable', 'paired_falls',
-           'wilson']
+__all__ = ['BOUNDS', 'episodes_to_show', 'interval_text', 'judged_pairs', 'mcnemar_p',
+           'pairable', 'paired_falls', 'wilson']

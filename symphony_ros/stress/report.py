@@ -10,7 +10,7 @@ import numpy as np
 
 from ..bag.plots import _pyplot, _save
 from ..util.atomic import atomic_write
-from .confidence import episodes_to_show, wilson
+from .confidence import episodes_to_show, interval_text, wilson
 from .kicks import text as kick_text
 
 PLOTS = (('fall_rate', 'fall rate', 'fall_rate.png'),
@@ -110,7 +110,8 @@ def markdown(report: Dict[str, object]) -> str:
              + ' in every condition '
              f'{"within the training ranges" if v["scope"] == "training" else ""}'
              + (f'; failed: {", ".join(v["failed"])}' if v['failed'] else '') + ')', '',
-             _confidence_line(report['episodes'], v['max_fall_rate']), '']
+             _confidence_line(report['episodes'], v['max_fall_rate'],
+                              v.get('bound', 'observed')), '']
     if report.get('trained_under'):
         lines += [f'The policy trained under {report["trained_under"]}. "In training ranges" is '
                   'the robot\'s `--randomize default` set, which the verdict judges whatever a '
@@ -147,21 +148,23 @@ def markdown(report: Dict[str, object]) -> str:
 
 
 def rate_interval(c: Dict[str, object]) -> str:
-    """Return a condition's 95 % interval of its fall rate as text, e.g. '11-60 %'."""
-    lo, hi = c.get('fall_rate_ci95') or wilson(c['falls'], c['episodes'])
-    return f'{lo:.0%}-{hi:.0%}'.replace('%-', '-')
+    """Return a condition's 95 % interval of its fall rate as text, e.g. '11-60%'."""
+    return interval_text(c['falls'], c['episodes'])
 
 
-def _confidence_line(episodes: int, max_fall_rate: float) -> str:
+def _confidence_line(episodes: int, max_fall_rate: float, bound: str) -> str:
     """Say what this many episodes can show about a fall rate against the threshold."""
     _, hi = wilson(0, episodes)
+    head = (f'Falls are given with the 95 % interval of their rate (Wilson): {episodes} '
+            f'episodes without a fall bound a condition\'s rate below {hi:.0%}')
+    if bound == 'upper95':
+        return (f'{head}; the verdict held each interval\'s upper end to '
+                f'{max_fall_rate:.0%}, so a PASS shows the rates within it.')
     need = episodes_to_show(max_fall_rate)
     enough = (f'{episodes} episodes show it' if episodes >= need else
               f'showing it takes {need} episodes without a fall (`--episodes {need}`)')
-    return (f'Falls are given with the 95 % interval of their rate (Wilson): {episodes} '
-            f'episodes without a fall bound a condition\'s rate below {hi:.0%}, so a PASS '
-            f'here means the rates seen were within {max_fall_rate:.0%}, not that the true '
-            f'rates are; {enough}.')
+    return (f'{head}, so a PASS here means the rates seen were within {max_fall_rate:.0%}, '
+            f'not that the true rates are; {enough}.')
 
 
 def _kick_lines(conditions: Dict[str, Dict]) -> List[str]:

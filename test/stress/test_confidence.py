@@ -108,7 +108,8 @@ def test_the_cli_verdict_bound_goes_into_the_report_and_the_contract(tmp_path, c
     assert report['verdict']['failed_tracking'] == []
     assert '**Verdict: FAIL** (upper 95 % bound of the fall rate <= 50% and tracking error ' \
            'per stride <= 0.2 m/s in every condition' in md
-    assert 'showing it takes 4 episodes without a fall (`--episodes 4`)' in md
+    assert "the verdict held each interval's upper end to 50%, so a PASS shows the rates " \
+           'within it.' in md
     assert main(['export', str(policy), '--stress', str(out), '--force']) == 0
     assert load_contract(str(policy)).stress['bound'] == 'upper95'
     capsys.readouterr()
@@ -169,3 +170,11 @@ def test_a_g1_policy_is_held_to_the_tracking_threshold_through_the_cli(tmp_path)
                '--max-fall-rate', '1', '--max-tracking-error', '0.001'])
     v = json.loads((out / 'report.json').read_text())['verdict']
     assert rc == 1 and v['failed'] == v['failed_tracking'] == ['nominal']
+
+
+def test_the_report_says_what_its_episode_count_can_show():
+    from symphony_ros.stress.report import _confidence_line
+    ten = _confidence_line(10, 0.1, 'observed')
+    assert 'bound a condition\'s rate below 28%' in ten
+    assert ten.endswith('showing it takes 35 episodes without a fall (`--episodes 35`).')
+    assert _confidence_line(50, 0.1, 'observed').endswith('; 50 episodes show it.')
