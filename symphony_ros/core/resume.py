@@ -22,7 +22,7 @@ from .checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, l
 from .config import curriculum_text
 from .envs import set_rng_state
 from .progress import Progress
-from .run_dir import RunDirError, extend_curriculum, read_run_config
+from .run_dir import BEST_RESETS, RunDirError, extend_curriculum, read_run_config
 
 
 class Resume:
@@ -67,11 +67,14 @@ class Resume:
             last = self.cfg.curriculum[-1]
             if 'reward_weights' in last:
                 self._rescore('--resume', *last['reward_weights'])
-            elif 'commands' in last:
-                # Test episodes now follow other commands: their returns are not comparable.
+            changed = [k for k in BEST_RESETS if k in last]
+            if changed and self.progress.best_return > -math.inf:
+                # The returns before summed other terms or followed other commands; what
+                # `symphony inspect` counts the best from (run_dir.best_starts_at) too.
                 self.progress.best_return = -math.inf
-                self.notes.append('commands changed: the best test return starts over '
-                                  '(best_actor.pt from the next test)')
+                self.notes.append(f'{" and ".join(k.replace("_", " ") for k in changed)} '
+                                  'changed: the best test return starts over (best_actor.pt '
+                                  'from the next test)')
             self.notes.append(f'training changed at step {self.step_count:,}: '
                               f'{curriculum_text(last)} (randomisation scale in force before: '
                               f'{last["scale_before"]:g}); config.json '

@@ -157,16 +157,20 @@ def test_a_metrics_file_of_steps_alone_reads_as_no_return(run, tmp_path, capsys)
     assert 'test return      newest nan at 100' in out and 'curve            100 nan' in out
 
 
-def test_the_best_counts_from_a_change_of_reward_weights_as_best_actor_pt_does(tmp_path, capsys):
+@pytest.mark.parametrize('exact', [True, False])
+def test_the_best_counts_from_a_change_of_reward_weights_as_best_actor_pt_does(
+        tmp_path, capsys, exact):
     """After a resume that re-weighs the rewards, an older and higher return is not the best.
 
-    The trainer's best (and best_actor.pt) starts over at such a change; inspect names the
-    row best_actor.pt holds, and says from which step it counts.
+    The trainer's best (and best_actor.pt) starts over at such a change, with the replay
+    re-scored or, from a networks-only checkpoint, none to re-score; inspect names the row
+    best_actor.pt holds, and says from which step it counts.
     """
     import torch
     run = tmp_path / 'g1'
     cfg = dict(env='velocity:g1', run_dir=str(run), seed=2, eval_every=40, eval_episodes=1,
-               checkpoint_every=40, episode_limit=30, threads=1, overrides=TINY)
+               checkpoint_every=40, episode_limit=30, threads=1, overrides=TINY,
+               exact_resume=exact)
     with Trainer(TrainConfig(steps=80, **cfg), progress=False, tensorboard=False) as trainer:
         trainer.run()
     # Survival now costs: every test return after the change lies far below those before it.
