@@ -191,8 +191,8 @@ def _stress_line(s) -> str:
         budget = s['latency_budget_ms']
         latency = '; latency budget ' + ('none' if budget is None else f'{budget:g} ms')
     bound = 'upper 95 % bound of the ' if s.get('bound') == 'upper95' else ''
-    track = s.get('max_tracking_error')
-    track = f' and tracking error per stride <= {track:g} m/s' if track is not None else ''
+    most = s.get('max_tracking_error')
+    track = f' and tracking error per stride <= {most:g} m/s' if most is not None else ''
     return (f'{s.get("verdict")} ({bound}fall rate <= {s.get("max_fall_rate")}{track} in the '
             f'{s.get("scope")} conditions, {s.get("episodes")} episodes each{failed})'
             + latency)

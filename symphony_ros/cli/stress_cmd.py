@@ -204,6 +204,7 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
     from ..core.evaluation import EVAL_SEED_OFFSET
     from ..robot.velocity_env import format_commands
     from ..stress import conditions as table
+    from ..stress.confidence import wilson
     from ..stress.gate import default_report_dir
     from ..stress.report import verdict, write_report
     from ..stress.run import clock, default_workers
@@ -213,9 +214,15 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
     out = args.out or default_report_dir(os.path.abspath(args.policy), args.ros)
     ranges = (c.task or {}).get('command_ranges')
     commands = format_commands(ranges) if ranges else ''
+    trained = _trained_ranges(c)
     t0 = clock()
-    conds = _run_conditions(args, prepared, workers, out, commands)
+    figures = _run_conditions(args, prepared, workers, out, ranges, commands)
     wall = clock() - t0
+    conds = {n: {'description': table.CONDITIONS[n][1], 'knobs': table.CONDITIONS[n][0],
+                 'within_training': table.within_training(n, robot),
+                 'within_policy_training': table.within_policy_ranges(n, robot, trained),
+                 **f, 'fall_rate_ci95': list(wilson(f['falls'], f['episodes']))}
+             for n, f in figures.items()}
     report = {'policy': {'path': args.policy, 'sha256': sha256_file(args.policy),
                          'weights_sha256': c.weights_sha256},
               'env': env_id, 'robot': robot.name, 'seed': args.seed,
@@ -223,7 +230,7 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
               'timing': 'realtime' if args.ros else 'in process',
               'seed_offset': EVAL_SEED_OFFSET, 'episodes': args.episodes,
               'max_steps': args.max_steps or None, 'workers': workers, 'wall_s': wall,
-              'trained_under': _trained_text(c, _trained_ranges(c)),
+              'trained_under': _trained_text(c, trained),
               'ros_commands': commands if args.ros else None,
               'conditions': conds,
               'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope,
@@ -236,11 +243,14 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
 
 
 def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[str]],
-                    workers: int, out: str, commands: str) -> Dict[str, Dict[str, Any]]:
-    """Run every condition's episodes (in process or through ROS); return their figures."""
-    from ..stress import conditions as table
+                    workers: int, out: str, ranges: Optional[Dict[str, Any]], commands: str
+                    ) -> Dict[str, Dict[str, Any]]:
+    """Run every condition's episodes (in process or through ROS); return their figures.
+
+    :param ranges: a velocity policy's command ranges (the episodes draw from them), or None.
+    :param commands: the same as the sim node's parameter text.
+    """
     from ..stress import ros
-    from ..stress.confidence import wilson
     from ..stress.run import Job, run_matrix, summarise
     c, robot, env_id, robot_name, names = prepared
     bar = None
@@ -248,7 +258,6 @@ def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str
         from tqdm import tqdm
         bar = tqdm(total=len(names) * args.episodes, unit='episode', file=sys.stderr,
                    desc='stress --ros' if args.ros else 'stress')
-    ranges = (c.task or {}).get('command_ranges')
     try:
         if args.ros:
             runs = _through_ros(args, robot, names, out, bar, commands)
@@ -262,16 +271,9 @@ def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str
     finally:
         if bar:
             bar.close()
-    trained = _trained_ranges(c)
-    conds = {n: {'description': table.CONDITIONS[n][1], 'knobs': table.CONDITIONS[n][0],
-                 'within_training': table.within_training(n, robot),
-                 'within_policy_training': table.within_policy_ranges(n, robot, trained),
-                 **(ros.summarise(runs[n]) if args.ros else summarise(n, rows[n])),
-                 'per_episode': rows[n]}
-             for n in names}
-    for figures in conds.values():
-        figures['fall_rate_ci95'] = list(wilson(figures['falls'], figures['episodes']))
-    return conds
+    return {n: {**(ros.summarise(runs[n]) if args.ros else summarise(n, rows[n])),
+                'per_episode': rows[n]}
+            for n in names}
 
 
 def _print_summary(report: Dict[str, Any], md_path: str) -> None:

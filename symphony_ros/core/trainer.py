@@ -143,6 +143,9 @@ class Trainer(InitFrom, Resume):
     checked before the first file is written, so a refused run leaves the folder as it was.
     """
 
+    _closed = False
+    """Set by :meth:`close`, which then does nothing more."""
+
     keeps_reward_terms = True
     """Whether the replay keeps each step's unweighted reward terms (envs that report them),
     so that a resume or a start from it may weigh them anew (``--reward-weights``)."""
@@ -599,7 +602,7 @@ class Trainer(InitFrom, Resume):
         ``with Trainer(cfg) as trainer:`` calls it however the block ends, so that the run
         folder's lock and the environments are released after an error too.
         """
-        if self.__dict__.get('_closed'):
+        if self._closed:
             return
         self._closed = True
         if self.thread_policy is not None:
@@ -607,7 +610,7 @@ class Trainer(InitFrom, Resume):
             self.thread_policy = None
         # Only the parts built: a refused start closes what it got to.
         for name in ('log', 'env', 'test_env'):
-            part = self.__dict__.get(name)
+            part = getattr(self, name, None)
             if part is not None:
                 part.close()
         if self._lock is not None:
