@@ -20,6 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--json', action='store_true',
                    help='print the stored contract JSON as is (also for newer formats); for a '
                         'run folder, its summary as JSON')
+    p.add_argument('--falls', action='store_true',
+                   help='run folder: which randomisation draws fell its training episodes '
+                        '(seconds up per fall by each knob\'s value, kicks survived by speed), '
+                        'from randomization.jsonl')
+    p.add_argument('--last', type=int, default=1000, metavar='N',
+                   help='with --falls: the last N episodes with an outcome (default: 1000; '
+                        '0: all)')
     p.add_argument('--robot', default=None, metavar='NAME_OR_FILE',
                    help='robot to check the policy against, by shipped name or robot-file path '
                         '(default: the robot the contract names, or the robot file in its env id)')
@@ -227,7 +234,10 @@ def run(args: argparse.Namespace) -> int:
     from ..policy.onnx_file import load_model
     from .errors import CliError
     if os.path.isdir(args.file):
-        return _run_folder(args)
+        return _run_falls(args) if args.falls else _run_folder(args)
+    if args.falls:
+        raise CliError(f'--falls: reads a run folder\'s randomisation log; {args.file} is not '
+                       'a folder')
     try:
         model = load_model(args.file)
         meta = {p.key: p.value for p in model.metadata_props}
@@ -260,6 +270,27 @@ def _run_folder(args: argparse.Namespace) -> int:
     if args.json:
         return _emit(json.dumps(run_dict(summary), indent=2))
     return _emit('\n'.join(describe_run(summary)))
+
+
+def _run_falls(args: argparse.Namespace) -> int:
+    """Print which draws fell the training episodes of run folder ``args.file``."""
+    import json
+    from ..core.run_dir import RANDOMIZATION_LOG
+    from ..stress.training_falls import analyse, lines
+    from .errors import CliError
+    if args.last < 0:
+        raise CliError(f'--last: expected 0 (all) or a positive count, got {args.last}')
+    path = os.path.join(args.file, RANDOMIZATION_LOG)
+    if not os.path.isfile(path):
+        raise CliError(f'{path}: no such file (the run\'s training env is not randomised: '
+                       '--randomize)')
+    try:
+        report = analyse(path, args.last)
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        return _emit(json.dumps(report, indent=2))
+    return _emit('\n'.join(lines(report)))
 
 
 def _robot_candidates(contract) -> List[str]:

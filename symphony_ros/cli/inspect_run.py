@@ -8,6 +8,7 @@ import shlex
 from typing import Any, Dict, List
 
 from ..core.checkpoint import size_text
+from ..core.run_dir import RANDOMIZATION_LOG
 from ..core.run_summary import RunSummary
 
 CURVE_POINTS = 8
@@ -137,6 +138,9 @@ def _next(s: RunSummary) -> List[str]:
     if s.has_best or s.checkpoint:
         lines.append(f'                   export: symphony export {path} -o policy.onnx'
                      + (' (best_actor.pt)' if s.has_best else ' (its newest checkpoint)'))
+    if os.path.isfile(os.path.join(s.path, RANDOMIZATION_LOG)):
+        lines.append(f'                   falls: symphony inspect {path} --falls (which draws '
+                     'fell its training episodes)')
     return lines
 
 

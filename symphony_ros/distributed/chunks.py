@@ -18,8 +18,10 @@ NUMBERS = ('run_id', 'collector', 'weights_version', 'collect_s')
 """Per-chunk fields: the learner session that asked, who sent it, the update count of the
 weights that acted, and the seconds spent stepping."""
 DRAWS = 'randomization'
-"""Per-chunk list: the randomisation draws (a JSON object) of each episode begun in the
-chunk, oldest first; empty when the run's training env is not randomised."""
+"""Per-chunk list: the randomisation draws and outcome (a JSON object) of each episode
+recorded in the chunk, oldest first: those that ended in it, and one its collector's
+episode limit ended, recorded at the reset that follows; empty when the run's training env
+is not randomised."""
 
 
 def check_chunk(chunk: Any, run_id: str, obs_dim: int, act_dim: int,

@@ -106,14 +106,13 @@ class Collector(_Worker):
                 reset_seed = seed if first else None
                 self._obs, info = self.env.reset(seed=reset_seed)
                 first, self._ep_step = False, 0
-                if 'randomization' in info:   # the line one process writes, plus who drew it
-                    draws.append({'seed': reset_seed, 'collector': self.index,
-                                  **copy.deepcopy(info['randomization'])})
+                self._record(info, draws)
             fall = learning and deliberate_fall(self._ep_step + 1, self.limit,
                                                 self.sym.fall_steps)
             action = self.actor(_batch(self._obs), noise=True, fall=fall)[0][0]
             action = action.numpy().astype(np.float64)
-            next_obs, reward, terminated, truncated, _ = self.env.step(action)
+            next_obs, reward, terminated, truncated, info = self.env.step(action)
+            self._record(info, draws)
             self._ep_step += 1
             end = terminated or truncated or self._ep_step >= self.limit
             out['obs'][i], out['action'][i], out['reward'][i] = self._obs, action, reward
@@ -123,6 +122,11 @@ class Collector(_Worker):
         out.update(run_id=self.run_id, collector=self.index, weights_version=self.version,
                    collect_s=time.perf_counter() - t0, randomization=draws)
         return out
+
+    def _record(self, info: Dict[str, Any], records: list) -> None:
+        """Keep an ended episode's line (the one one process writes) and who ran it."""
+        if 'episode_record' in info:
+            records.append({**copy.deepcopy(info['episode_record']), 'collector': self.index})
 
 
 class Evaluator(_Worker):

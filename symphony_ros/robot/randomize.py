@@ -25,6 +25,11 @@ from .description import RobotDescription
 from .ranges import RandomizationSpec
 from .rotations import yaw
 
+OUTCOME_KEYS = ('up_s', 'fell', 'kicks')
+"""What an episode's log line holds beside its draws: seconds up, whether it ended in a fall,
+and its kicks as [s since the episode began, speed m/s, bearing deg from the robot's heading
+(0: pushed forward, 90: to its left)]."""
+
 
 class Randomized(gym.Wrapper):
     """Apply a `RandomizationSpec` to a project env (Humanoid-v4 or a velocity env).
@@ -35,7 +40,10 @@ class Randomized(gym.Wrapper):
     earlier, applied ``m`` physics steps into the period (the previous one holds before it);
     a push when due; observation noise. The observation's previous-action term stays what
     the policy sent (what a real robot's controller knows). ``info['randomization']`` (at
-    reset) holds the episode's draws; a given ``log_path`` gets one JSON line per episode.
+    reset) holds the episode's draws; at the episode's end ``info['episode_record']`` holds
+    them with its outcome (`OUTCOME_KEYS`), and a given ``log_path`` gets that as one JSON
+    line. An episode its user ends (a reset before its end, or ``close``) is recorded as not
+    fallen, with the time it was up: a censored survival time, which is what it is.
     The critic's ``info['critic_obs']`` stays exact (privileged), ``info['clean_obs']``
     is the observation before its noise and bias, and ``info['delay_physics_steps']`` the
     delay of the step's command (the episode's plus the step's jitter).
@@ -83,6 +91,8 @@ class Randomized(gym.Wrapper):
         self._bias: Dict[str, np.ndarray] = {}
         self._time = 0.0
         self._next_push = math.inf
+        self._seed: Optional[int] = None
+        self._open = False
 
     def set_width(self, fraction: float) -> None:
         """Draw the next episodes from ``fraction`` of every range's width (a curriculum).
@@ -134,7 +144,11 @@ class Randomized(gym.Wrapper):
                  strength_scale_mean=float(np.mean(strength)))
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None):
-        """Reset the env, redraw the episode's parameters and observe the perturbed state."""
+        """Reset the env, redraw the episode's parameters and observe the perturbed state.
+
+        An episode still open is recorded first, and its record is in this reset's info.
+        """
+        cut = self._end_episode(fell=False)
         _, first_info = self.env.reset(seed=seed, options=options)
         self.rng = np.random.default_rng(int(self.env.unwrapped.np_random.integers(2**62)))
         self.draws = {'scale': self.rspec.scale}
@@ -166,10 +180,28 @@ class Randomized(gym.Wrapper):
         self.kicks = []
         obs, info = self.env.reobserve()
         info = {**first_info, **info, 'randomization': d, 'clean_obs': np.array(obs)}
+        if cut is not None:
+            info['episode_record'] = cut
+        self._seed, self._open = seed, True
+        return self._noisy(obs), info
+
+    def _end_episode(self, fell: bool) -> Optional[Dict[str, Any]]:
+        """Return the open episode's draws and outcome, logged; None when none is open."""
+        if not self._open:
+            return None
+        self._open = False
+        record = {'seed': self._seed, **self.draws, 'up_s': round(self._time, 4),
+                  'fell': fell, 'kicks': [[t, round(v, 4), round(math.degrees(b), 1)]
+                                          for t, v, b in self.kicks]}
         if self.log_path:
             with open(self.log_path, 'a', encoding='utf-8') as fh:
-                fh.write(json.dumps({'seed': seed, **d}) + '\n')
-        return self._noisy(obs), info
+                fh.write(json.dumps(record) + '\n')
+        return record
+
+    def close(self) -> None:
+        """Record an episode still open, then close the env."""
+        self._end_episode(fell=False)
+        super().close()
 
     def _first_push(self) -> float:
         """Return when the episode's first kick comes (inf: no kicks this episode)."""
@@ -255,6 +287,8 @@ class Randomized(gym.Wrapper):
         info['applied_action'] = applied
         info['delay_physics_steps'] = delay
         info['clean_obs'] = obs
+        if terminated or truncated:
+            info['episode_record'] = self._end_episode(fell=bool(terminated))
         return self._noisy(obs), reward, terminated, truncated, info
 
 
@@ -269,4 +303,4 @@ def randomize_env(env: gym.Env, spec: Optional[RandomizationSpec], robot: RobotD
     return Randomized(env, spec, robot, log_path)
 
 
-__all__ = ['Randomized', 'randomize_env']
+__all__ = ['OUTCOME_KEYS', 'Randomized', 'randomize_env']

@@ -73,6 +73,35 @@ def mcnemar_p(only_a: int, only_b: int) -> float:
     return min(1.0, 2.0 * tail)
 
 
+def chi2_sf(x: float, df: int) -> float:
+    """Return P(X >= x) for X chi-square with ``df`` degrees of freedom (df >= 1).
+
+    Stepped up from df 1 or 2 by the closed form of the regularised gamma function at
+    half-integer and integer orders, so no statistics library is needed.
+    """
+    if x <= 0:
+        return 1.0
+    h = x / 2.0
+    k, sf = (2, math.exp(-h)) if df % 2 == 0 else (1, math.erfc(math.sqrt(h)))
+    while k < df:
+        sf += math.exp((k / 2.0) * math.log(h) - h - math.lgamma(k / 2.0 + 1.0))
+        k += 2
+    return min(1.0, sf)
+
+
+def rates_differ_p(falls: Sequence[int], exposure: Sequence[float]) -> float:
+    """Return the p-value that groups fall at one rate per unit of exposure (time up).
+
+    Pearson's chi-square test of Poisson counts against their share of the exposure: a
+    small p says the groups' rates differ by more than chance would make them.
+    """
+    total, k = float(sum(exposure)), sum(falls)
+    cells = [(f, k * t / total) for f, t in zip(falls, exposure) if t > 0] if total else []
+    if len(cells) < 2 or k == 0:
+        return 1.0
+    return chi2_sf(sum((f - e) ** 2 / e for f, e in cells), len(cells) - 1)
+
+
 def judged_pairs(first: Dict[str, object], other: Dict[str, object]) -> Tuple[int, int]:
     """Sum :func:`paired_falls` over the conditions both reports judged."""
     names: List[str] = [n for n in first['verdict']['judged']
@@ -89,5 +118,5 @@ def pairable(reports: Sequence[Dict[str, object]]) -> bool:
     return len(keys) == 1 and next(iter(keys))[0] == 'process'
 
 
-__all__ = ['BOUNDS', 'episodes_to_show', 'interval_text', 'judged_pairs', 'mcnemar_p',
-           'pairable', 'paired_falls', 'wilson']
+__all__ = ['BOUNDS', 'chi2_sf', 'episodes_to_show', 'interval_text', 'judged_pairs',
+           'mcnemar_p', 'pairable', 'paired_falls', 'rates_differ_p', 'wilson']

@@ -5,8 +5,9 @@ import math
 import pytest
 
 from symphony_ros.stress.compare import compare_text
-from symphony_ros.stress.confidence import (episodes_to_show, judged_pairs, mcnemar_p,
-                                            pairable, paired_falls, wilson)
+from symphony_ros.stress.confidence import (chi2_sf, episodes_to_show, judged_pairs,
+                                            mcnemar_p, pairable, paired_falls,
+                                            rates_differ_p, wilson)
 from symphony_ros.stress.report import rate_interval
 
 
@@ -178,3 +179,20 @@ def test_the_report_says_what_its_episode_count_can_show():
     assert 'bound a condition\'s rate below 28%' in ten
     assert ten.endswith('showing it takes 35 episodes without a fall (`--episodes 35`).')
     assert _confidence_line(50, 0.1, 'observed').endswith('; 50 episodes show it.')
+
+
+@pytest.mark.parametrize('x, df, sf', [
+    (3.84, 1, 0.0500435212487), (0.5, 2, 0.778800783071), (7.8, 3, 0.0503310978599),
+    (7.8, 4, 0.0991853660844), (20.0, 5, 0.00124973056303), (20.0, 8, 0.0103360506759)])
+def test_chi_square_tail_matches_the_tables(x, df, sf):
+    assert chi2_sf(x, df) == pytest.approx(sf, rel=1e-9)
+    assert chi2_sf(0.0, df) == 1.0
+
+
+def test_rates_per_second_up_differ_only_beyond_chance():
+    # Falls in proportion to the time up: no evidence of a difference.
+    assert rates_differ_p([10, 20, 30], [100.0, 200.0, 300.0]) == pytest.approx(1.0)
+    # 40 falls in 100 s against 10 in 100 s: far beyond chance.
+    assert rates_differ_p([40, 10], [100.0, 100.0]) < 1e-4
+    assert rates_differ_p([0, 0], [50.0, 60.0]) == 1.0     # nothing to compare
+    assert rates_differ_p([3], [10.0]) == 1.0

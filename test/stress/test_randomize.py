@@ -1,6 +1,7 @@
 """Training randomisation: each knob changes the model or data as declared, draws repeat per
 seed, a delay shifts actions by the right number of steps, ``none`` leaves the env as it was."""
 
+import json
 import os
 
 import mujoco
@@ -209,9 +210,13 @@ def test_episode_log_lines(tmp_path):
     log = str(tmp_path / 'r.jsonl')
     env = make_randomized_env(HUMANOID, None, randomization(HUMANOID, 'default'), log)
     env.reset(seed=0)
-    env.reset(seed=1)
+    env.reset(seed=1)   # ends the first episode: its line, cut short at 0 s
     with open(log) as fh:
-        assert len(fh.readlines()) == 2
+        assert [json.loads(s)['seed'] for s in fh] == [0]
+    env.close()         # and the second's
+    with open(log) as fh:
+        assert [(d['seed'], d['up_s'], d['fell']) for d in map(json.loads, fh)] == [
+            (0, 0.0, False), (1, 0.0, False)]
 
 
 @pytest.mark.parametrize('doc, expected', [
