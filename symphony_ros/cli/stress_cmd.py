@@ -49,8 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    '(default) or all')
     p.add_argument('--max-tracking-error', type=number(float, 0), default=0.0, metavar='M',
                    help='verdict, command policies: largest velocity-tracking error per '
-                   'stride (m/s) in each judged condition, in process (default 0: not '
-                   'judged; a policy that stands whatever it is told stays up easily)')
+                   'stride (m/s) in each judged condition (default 0: not judged; a policy '
+                   'that stands whatever it is told stays up easily)')
     from ..stress.confidence import BOUNDS
     p.add_argument('--verdict-bound', choices=BOUNDS, default='observed',
                    help='what the verdict holds to --max-fall-rate: the fall rate seen '

@@ -19,6 +19,7 @@ import numpy as np
 from ..robot.description import RobotDescription
 from ..robot.reward import HumanoidReward, RewardWeights, StepReward
 from ..robot.state import RobotState
+from ..robot.tracking import WindowTracking, window_steps
 from ..robot.velocity_reward import VelocityScore, VelocityStep
 
 
@@ -53,6 +54,10 @@ class EpisodeResult:
     kicks: Tuple[Tuple[float, float], ...] = ()
     """Base kicks given (``push_velocity``): s since the episode began, and the bearing in
     rad of the push from the robot's heading (0: forward, pi/2: to its left)."""
+    stride_tracking: Optional[Tuple[float, float]] = None
+    """Velocity task: the same errors of the velocity averaged over each gait cycle
+    (`WindowTracking`, as ``symphony stress`` measures in process); None for other rewards
+    and for an episode shorter than one cycle."""
 
 
 EPISODE_LINE = re.compile(
@@ -63,6 +68,8 @@ how it ended; ``symphony stress --ros`` and the parity tests read episodes from 
 
 TRACKING_PART = re.compile(r'tracking error RMS ([\d.]+) m/s, ([\d.]+) rad/s')
 """The RMS tracking errors a velocity robot's episode line adds (m/s, rad/s)."""
+STRIDE_PART = re.compile(r'per stride ([\d.]+) m/s, ([\d.]+) rad/s')
+"""The same over each gait cycle, when the episode lasted one (m/s, rad/s)."""
 KICK_PART = re.compile(r'([\d.]+) s at (-?\d+) deg')
 """One kick of the episode line's ``kicks:`` list: s since the episode began, bearing in
 degrees from the robot's heading (``symphony stress --ros`` judges each from them)."""
@@ -72,6 +79,9 @@ def episode_line(ep: EpisodeResult) -> str:
     """Return the log line of a finished episode (what :data:`EPISODE_LINE` reads)."""
     tracking = ('' if ep.tracking is None else
                 f', tracking error RMS {ep.tracking[0]:.3f} m/s, {ep.tracking[1]:.3f} rad/s')
+    if ep.stride_tracking is not None:
+        tracking += (f', per stride {ep.stride_tracking[0]:.3f} m/s, '
+                     f'{ep.stride_tracking[1]:.3f} rad/s')
     kicks = ('' if not ep.kicks else '; kicks: ' + ', '.join(
         f'{t:.2f} s at {math.degrees(b):.0f} deg' for t, b in ep.kicks))
     return (f'episode {ep.index}: return {ep.ret:.1f}, {ep.length} steps, '
@@ -93,6 +103,9 @@ class EpisodeTracker:
         self._prev: Optional[RobotState] = None
         self._ret, self._len = 0.0, 0
         self._sq = np.zeros(2)
+        task = getattr(reward, 'task', None)
+        self._stride_steps = task and window_steps(task.gait_period, reward.robot.control_dt)
+        self._stride: Optional[WindowTracking] = None
 
     @property
     def steps(self) -> int:
@@ -108,6 +121,7 @@ class EpisodeTracker:
         """Begin an episode at ``state`` (after a reset); ``live``: the reward's extras."""
         self._prev, self._ret, self._len = state, 0.0, 0
         self._sq[:] = 0.0
+        self._stride = WindowTracking(self._stride_steps) if self._stride_steps else None
         if isinstance(self.reward, VelocityScore):
             self.reward.start(state, **live)
 
@@ -127,15 +141,21 @@ class EpisodeTracker:
         velocity = isinstance(r, VelocityStep)
         if velocity:
             self._sq += (r.lin_vel_error ** 2, r.yaw_rate_error ** 2)
+            if self._stride is not None:
+                self._stride.add(r.command, r.velocity)
         fell = r.fallen if self._fallen is None else self._fallen()
         if not fell and (self.limit == 0 or self._len < self.limit):
             return r, None
         done = EpisodeResult(self.index, self._ret, self._len, fell,
                              tuple(np.sqrt(self._sq / self._len).tolist()) if velocity
-                             else None)
+                             else None, stride_tracking=self._stride_result())
         self.index += 1
         self._prev = None
         return r, done
+
+    def _stride_result(self) -> Optional[Tuple[float, float]]:
+        s = self._stride
+        return None if s is None or s.lin_rms is None else (s.lin_rms, s.yaw_rms)
 
 
 def run_summary(ticks: int, episodes: Sequence[EpisodeResult], tracker: EpisodeTracker,

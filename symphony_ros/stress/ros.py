@@ -29,7 +29,7 @@ from ..graph.runner import Runner
 from ..robot.description import RobotDescription
 from ..sim.delay import APPLIED_LINE
 from ..sim.config import RANDOM, SimConfig
-from ..sim.episodes import EPISODE_LINE, KICK_PART, TRACKING_PART
+from ..sim.episodes import EPISODE_LINE, KICK_PART, STRIDE_PART, TRACKING_PART
 from ..sim.pushes import PUSH_LINE
 from . import conditions
 from .conditions import CONDITIONS
@@ -130,16 +130,18 @@ class _Lines:
 def episode_row(m: re.Match, control_dt: float, push: float = 0.0) -> Dict[str, object]:
     """Return one episode's figures from the sim's episode line (an :data:`EPISODE_LINE` match).
 
-    A velocity robot's line adds its RMS tracking errors (m/s, rad/s); None for others. Its
+    A velocity robot's line adds its RMS tracking errors (m/s, rad/s), per step and per
+    stride (the planar one as ``stride_tracking_error``, as in process); None for others. Its
     kicks (of ``push`` m/s) are judged as the in-process conditions' are
     (:func:`symphony_ros.stress.kicks.episode_kicks`), the episode's end at its steps times
     ``control_dt``.
     """
-    track = TRACKING_PART.search(m.string)
+    track, stride = TRACKING_PART.search(m.string), STRIDE_PART.search(m.string)
     fell, steps = m.group(4) == 'fall', int(m.group(3))
     given = [(float(t), push, math.radians(float(b))) for t, b in KICK_PART.findall(m.string)]
     return {'return': float(m.group(2)), 'steps': steps, 'fell': fell,
             'tracking_rms': [float(track.group(1)), float(track.group(2))] if track else None,
+            'stride_tracking_error': float(stride.group(1)) if stride else None,
             'kicks': episode_kicks(given, fell, steps * control_dt)}
 
 
@@ -204,19 +206,24 @@ def _last_match(pattern: re.Pattern, lines: List[str]) -> Optional[re.Match]:
 def summarise(run: Dict[str, object]) -> Dict[str, object]:
     """Return a condition's figures over its episodes (the in-process report's fields).
 
-    Figures the sim does not report through ROS (tracking error, torque saturation, joint
-    margins, command steps) are None. A graph that finished no episode counts as falling in
-    all of them: a run that could not happen must not pass the verdict.
+    Figures the sim does not report through ROS (the per-step tracking error as in process
+    measures it, torque saturation, joint margins, command steps) are None; the tracking
+    error per stride is the in-process figure, so ``--max-tracking-error`` judges it here
+    too. A graph that finished no episode counts as falling in all of them: a run that
+    could not happen must not pass the verdict.
     """
     rows = run['rows']
     returns = np.array([r['return'] for r in rows]) if rows else np.zeros(0)
     tracked = [r['tracking_rms'] for r in rows if r.get('tracking_rms')]
+    strides = [r['stride_tracking_error'] for r in rows
+               if r.get('stride_tracking_error') is not None]
     return {'episodes': len(rows), 'falls': int(sum(r['fell'] for r in rows)),
             'fall_rate': float(np.mean([r['fell'] for r in rows])) if rows else 1.0,
             'return_mean': float(returns.mean()) if rows else float('nan'),
             'return_std': float(returns.std()) if rows else float('nan'),
             'steps_mean': float(np.mean([r['steps'] for r in rows])) if rows else 0.0,
             'tracking_error': None, 'torque_saturation': None, 'min_joint_margin': None,
+            'stride_tracking_error': float(np.mean(strides)) if strides else None,
             'command_jitter': None, 'kicks': kick_summary(rows),
             'ros': {**{k: run[k] for k in ('command_delay_s', 'applied', 'push_velocity',
                                            'kicks', 'watchdog_faults', 'wall_s', 'complete',

@@ -39,3 +39,23 @@ def test_stress_through_ros_applies_the_delay_in_the_sim(ros_env, tmp_path):
     for name in ('report.md', 'ros/nominal.log', 'ros/delay_2.log'):
         assert os.path.isfile(out / name)
     assert 'Through ROS' in (out / 'report.md').read_text()
+
+
+def test_the_graphs_stride_tracking_is_judged_by_max_tracking_error(ros_env, tmp_path):
+    out = tmp_path / 'report'
+    policy = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    proc = ChildProcess([sys.executable, '-m', 'symphony_ros.cli.main', 'stress', policy,
+                         '--ros', '--conditions', 'nominal', '--episodes', '1',
+                         '--max-steps', '60', '--max-tracking-error', '0.001',
+                         '--out', str(out), '--no-progress'], ros_env)
+    try:
+        code = proc.finish(timeout=240)
+    finally:
+        proc.kill()
+    assert code == 1, proc.text
+    report = json.loads((out / 'report.json').read_text())
+    nominal = report['conditions']['nominal']
+    assert nominal['ros']['complete'] and nominal['per_episode'][0]['steps'] == 60, proc.text
+    # 60 steps hold 21 full gait-cycle windows of 40: the sim's per-stride figure is there.
+    assert 0.001 < nominal['stride_tracking_error'] < nominal['ros']['tracking_rms'][0]
+    assert report['verdict']['failed_tracking'] == ['nominal']

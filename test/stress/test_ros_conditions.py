@@ -57,24 +57,32 @@ def test_a_velocity_policy_meets_commands_drawn_from_its_own_ranges(tmp_path):
 
 def test_the_sims_tracking_errors_reach_the_ros_report():
     from symphony_ros.sim.episodes import EPISODE_LINE, EpisodeResult, episode_line
-    from symphony_ros.stress.report import _ros_lines
+    from symphony_ros.stress.report import _ros_lines, verdict
     lines = [f'[mujoco_sim_node] [INFO] [1.0] [sim]: {episode_line(e)}' for e in (
-        EpisodeResult(0, 900.0, 500, False, (0.1, 0.5)),
-        EpisodeResult(1, 300.0, 120, True, (0.3, 0.9)))]
+        EpisodeResult(0, 900.0, 500, False, (0.1, 0.5), stride_tracking=(0.08, 0.3)),
+        EpisodeResult(1, 300.0, 120, True, (0.3, 0.9), stride_tracking=(0.2, 0.4)))]
     rows = [ros.episode_row(EPISODE_LINE.search(line), 0.02) for line in lines]
     assert [r['fell'] for r in rows] == [False, True]
     assert rows[1]['tracking_rms'] == [0.3, 0.9]
+    assert [r['stride_tracking_error'] for r in rows] == [0.08, 0.2]
     run = {'rows': rows, 'command_delay_s': 0.02, 'applied': None, 'push_velocity': 0.0,
            'kicks': None, 'watchdog_faults': 0, 'wall_s': 30.0, 'complete': True,
            'graph_status': 0, 'log': 'delay_1.log'}
     figures = ros.summarise(run)
     assert figures['falls'] == 1 and figures['ros']['tracking_rms'] == pytest.approx([0.2, 0.7])
+    # Per stride as in process, so --max-tracking-error judges the graph's episodes too.
+    assert figures['stride_tracking_error'] == pytest.approx(0.14)
+    judged = {'delay_1': {**figures, 'falls': 0, 'fall_rate': 0.0, 'within_training': True}}
+    v = verdict(judged, 0.1, 'training', max_tracking_error=0.1)
+    assert not v['passed'] and v['failed_tracking'] == ['delay_1']
+    assert verdict(judged, 0.1, 'training', max_tracking_error=0.15)['passed']
     table = '\n'.join(_ros_lines({'delay_1': figures}, 'lin_vel_x=0:1'))
     assert '| `delay_1` | 20.0 | - | - | 0.200, 0.700 | 0 | 2 | 30 |' in table
     assert 'from the policy\'s ranges `lin_vel_x=0:1`' in table
     # A robot without a velocity task (the humanoid) has no tracking part.
     plain = ros.episode_row(EPISODE_LINE.search('episode 3: return 5.0, 7 steps, fall'), 0.02)
     assert plain['tracking_rms'] is None and plain['kicks'] == []
+    assert plain['stride_tracking_error'] is None
     assert figures['kicks'] is None                 # no kicks: no kick summary
 
 
