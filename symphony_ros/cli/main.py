@@ -19,7 +19,8 @@ from .errors import CliError, Parser
 COMMANDS = {
     'train': 'train a Symphony policy in MuJoCo',
     'export': 'export a trained actor to ONNX with its contract',
-    'inspect': 'print the contract of an exported ONNX policy, or where a training run stands',
+    'inspect': 'print the contract of an exported ONNX policy, or where a training run stands '
+               '(--falls: which randomisation draws fell its training episodes)',
     'launch': 'run a node graph (train or deploy) as processes, like ros2 launch',
     'record': 'record deploy topics to a rosbag2 (MCAP) bag',
     'evaluate': 'evaluate a recorded bag offline, optionally against a candidate policy',
