@@ -8,6 +8,7 @@ import sys
 import textwrap
 from typing import List, Optional
 
+from ..util.fields import number
 from ..util.files import sha256_file
 from ..util.layout import term_slices
 
@@ -24,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='run folder: which randomisation draws fell its training episodes '
                         '(seconds up per fall by each knob\'s value, kicks survived by speed), '
                         'from randomization.jsonl')
-    p.add_argument('--last', type=int, default=1000, metavar='N',
+    p.add_argument('--last', type=number(int, 0), default=1000, metavar='N',
                    help='with --falls: the last N episodes with an outcome (default: 1000; '
                         '0: all)')
     p.add_argument('--robot', default=None, metavar='NAME_OR_FILE',
@@ -278,8 +279,6 @@ def _run_falls(args: argparse.Namespace) -> int:
     from ..core.run_dir import RANDOMIZATION_LOG
     from ..stress.training_falls import analyse, lines
     from .errors import CliError
-    if args.last < 0:
-        raise CliError(f'--last: expected 0 (all) or a positive count, got {args.last}')
     path = os.path.join(args.file, RANDOMIZATION_LOG)
     if not os.path.isfile(path):
         raise CliError(f'{path}: no such file (the run\'s training env is not randomised: '

@@ -138,8 +138,9 @@ def test_bad_input_is_named(tmp_path, capsys):
     empty.mkdir()
     assert main(['inspect', str(empty), '--falls']) == 2
     assert 'no such file (the run\'s training env is not randomised' in capsys.readouterr().err
-    assert main(['inspect', str(run), '--falls', '--last', '-1']) == 2
-    assert '--last: expected 0 (all) or a positive count, got -1' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(['inspect', str(run), '--falls', '--last', '-1'])
+    assert exit_.value.code == 2 and '--last' in capsys.readouterr().err
     policy = tmp_path / 'p.onnx'
     policy.write_bytes(b'x')
     assert main(['inspect', str(policy), '--falls']) == 2
