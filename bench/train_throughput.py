@@ -40,7 +40,8 @@ from symphony_ros.core.envs import env_dims, make_env  # noqa: E402
 from symphony_ros.core.graphed import WARMUP  # noqa: E402
 from symphony_ros.core.replay import Batch  # noqa: E402
 from symphony_ros.core.threads import ThreadPolicy, candidates, usable_cpus  # noqa: E402
-from symphony_ros.core.trainer import Trainer, resolve_device  # noqa: E402
+from symphony_ros.core.preflight import resolve_device  # noqa: E402
+from symphony_ros.core.trainer import Trainer  # noqa: E402
 
 BIG = 2048
 

@@ -22,22 +22,22 @@ from ..robot.pd import action_reach_note
 from ..robot.velocity_env import commands_note
 from .agent import Symphony, deliberate_fall
 from .augment import BatchMirror
-from .checkpoint import (CheckpointError, Saved, latest_checkpoint, list_checkpoints,
-                         load_checkpoint, save_checkpoint)
-from .config import SymphonyConfig, TrainConfig
-from .envs import (check_env_name, critic_dim, default_obs_spec, env_dims, episode_limit,
-                   get_rng_state, make_run_env, make_test_env, mirror_maps, obs_scales,
-                   obs_terms, randomization, reward_terms, run_env_options, wrapper_attr)
-from .evaluation import PAPER_EPISODES, PROTOCOLS, EvalResult, evaluate_run
+from .checkpoint import Saved, latest_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .envs import (critic_dim, env_dims, episode_limit, get_rng_state, make_run_env,
+                   make_test_env, mirror_maps, obs_scales, obs_terms, reward_terms,
+                   wrapper_attr)
+from .evaluation import EvalResult, evaluate_run
 from .init_source import InitFrom
 from .input_balance import faint_terms_note
 from .networks import noise_std
-from .replay import Batch, FadingReplayBuffer
+from .preflight import resolve_device, run_obs_spec, stored_obs_spec, validate
 from .progress import Progress
 from .relabel import command_relabel, relabel_note
+from .replay import Batch, FadingReplayBuffer
 from .resume import Resume
-from .run_dir import (RANDOMIZATION_LOG, RunDirError, check_run_dir, identity, randomize_width,
-                      read_run_config, write_run_config)
+from .run_dir import (RANDOMIZATION_LOG, check_run_dir, identity, randomize_width,
+                      write_run_config)
 from .run_lock import lock_run_dir, unlock_run_dir
 from .run_log import TERM_PREFIX, RunLog
 from .snapshot import keep_actor, save_best_actor
@@ -54,86 +54,6 @@ def _progress(name: str, doc: str) -> property:
     """Expose ``Progress.name`` as a trainer attribute (callers and tests read these)."""
     return property(lambda self: getattr(self.progress, name),
                     lambda self, value: setattr(self.progress, name, value), doc=doc)
-
-
-def resolve_device(name: str) -> torch.device:
-    """Map auto/cpu/cuda to a device; cuda without CUDA is an error."""
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    if name == 'cuda' and not torch.cuda.is_available():
-        raise ValueError('--device cuda asked for, but torch sees no CUDA device '
-                         f'(torch {torch.__version__})')
-    if name not in ('cpu', 'cuda'):
-        raise ValueError(f'unknown device {name!r}; expected auto, cpu or cuda')
-    return torch.device(name)
-
-
-def validate(cfg: TrainConfig) -> SymphonyConfig:
-    """Check a TrainConfig before anything is created; return its Symphony config.
-
-    Field ranges are checked when the config is built (see ``util.fields.Range``).
-    """
-    check_env_name(cfg.env)
-    if cfg.eval_protocol not in PROTOCOLS:
-        raise ValueError(f'eval_protocol must be {" or ".join(PROTOCOLS)}, '
-                         f'got {cfg.eval_protocol!r}')
-    if cfg.eval_protocol == 'paper' and cfg.eval_episodes not in (
-            TrainConfig().eval_episodes, PAPER_EPISODES):
-        raise ValueError(f'eval_episodes: the paper protocol runs {PAPER_EPISODES} episodes, '
-                         f'got {cfg.eval_episodes}')
-    run_env_options(cfg)  # a bad --reward-weights is refused before the run folder is touched
-    spec = randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
-    if cfg.eval_randomized and spec is None:
-        raise ValueError('--eval-randomized: there is no randomisation to evaluate under '
-                         'without --randomize (default or a YAML file of ranges)')
-    if cfg.anchor_weight and not cfg.init_from:
-        raise ValueError('--anchor-weight: there is no actor to anchor to without --init-from')
-    if cfg.anchor_floor > cfg.anchor_weight:
-        raise ValueError(f'--anchor-floor {cfg.anchor_floor:g}: the anchor fades from '
-                         f'--anchor-weight ({cfg.anchor_weight:g}) to it; give at most that')
-    if cfg.noise_smoothing and (spec is None or not spec.adds_sensor_noise):
-        raise ValueError('--noise-smoothing: the randomisation adds no sensor noise to smooth '
-                         'over; give --randomize default, or a YAML file of ranges with '
-                         'obs_noise')
-    if cfg.relabel_commands and not cfg.privileged_critic:
-        raise ValueError('--relabel-commands: needs --privileged-critic true (the critic\'s '
-                         'view holds the velocity a relabelled step is scored against)')
-    if cfg.relabel_commands and cfg.history > 1:
-        raise ValueError(f'--relabel-commands: writes a command into one observation; with '
-                         f'--history {cfg.history} each input holds {cfg.history}, so give '
-                         f'one or the other')
-    if cfg.init_buffer and not cfg.init_from:
-        raise ValueError('--init-buffer: there is no checkpoint to take a buffer from without '
-                         '--init-from')
-    if cfg.randomize_ramp and spec is None:
-        raise ValueError('--randomize-ramp: there is nothing to ramp without --randomize '
-                         '(default or a YAML file of ranges)')
-    return cfg.symphony()
-
-
-def _stored_obs_spec(run_dir: str) -> Optional[str]:
-    """Return the obs spec a run folder's config.json names (None: none, or no run)."""
-    try:
-        return read_run_config(run_dir)['train_config'].get('obs_spec')
-    except RunDirError:
-        return None  # check_run_dir says what is wrong with the folder
-
-
-def _run_obs_spec(cfg: TrainConfig, resume: bool) -> str:
-    """Return the observation spec of a run whose config names none.
-
-    A new run takes the env's default and records it; a run stored without one (older runs)
-    keeps the spec its newest checkpoint was trained on, since the env's default may have
-    changed since (the G1's did, when its task gained a gait clock).
-    """
-    for path in reversed(list_checkpoints(cfg.run_dir) if resume else []):
-        try:
-            recorded = load_checkpoint(path).get('obs_spec')
-        except CheckpointError:
-            continue  # the resume itself names a damaged checkpoint, and what to do
-        if recorded:
-            return recorded
-    return default_obs_spec(cfg.env)
 
 
 class Trainer(InitFrom, Resume):
@@ -181,12 +101,12 @@ class Trainer(InitFrom, Resume):
         self.cfg, self.run_dir = cfg, cfg.run_dir
         if cfg.obs_spec is None and resume:
             # Resuming with no spec given means the run's own (config.json names it).
-            cfg = dataclasses.replace(cfg, obs_spec=_stored_obs_spec(cfg.run_dir))
+            cfg = dataclasses.replace(cfg, obs_spec=stored_obs_spec(cfg.run_dir))
         check_run_dir(self.run_dir, identity(cfg, self.sym), resume)
         # A folder that exists is locked before a checkpoint is read from it; a new one once made.
         self._lock = lock_run_dir(self.run_dir) if os.path.isdir(self.run_dir) else None
         if cfg.obs_spec is None:
-            cfg = dataclasses.replace(cfg, obs_spec=_run_obs_spec(cfg, resume))
+            cfg = dataclasses.replace(cfg, obs_spec=run_obs_spec(cfg, resume))
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)

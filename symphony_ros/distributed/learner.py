@@ -38,8 +38,9 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from ..core.config import TrainConfig
+from ..core.preflight import validate
 from ..core.run_dir import RANDOMIZATION_LOG
-from ..core.trainer import LOSS_TERMS, Trainer, validate
+from ..core.trainer import LOSS_TERMS, Trainer
 from .chunks import check_chunk, chunk_rows
 from .config import CollectorsFailed, DistributedConfig
 from .workers import Collector, Evaluator

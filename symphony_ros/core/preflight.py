@@ -1,0 +1,100 @@
+"""Before a run is created: its config checked, its device and observation spec resolved.
+
+Everything here may refuse (ValueError) before the run folder is touched, so a bad flag
+never leaves a half-made run behind.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from .config import SymphonyConfig, TrainConfig
+from .envs import check_env_name, default_obs_spec, randomization, run_env_options
+from .evaluation import PAPER_EPISODES, PROTOCOLS
+from .run_dir import RunDirError, read_run_config
+
+
+def resolve_device(name: str) -> torch.device:
+    """Map auto/cpu/cuda to a device; cuda without CUDA is an error."""
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if name == 'cuda' and not torch.cuda.is_available():
+        raise ValueError('--device cuda asked for, but torch sees no CUDA device '
+                         f'(torch {torch.__version__})')
+    if name not in ('cpu', 'cuda'):
+        raise ValueError(f'unknown device {name!r}; expected auto, cpu or cuda')
+    return torch.device(name)
+
+
+def validate(cfg: TrainConfig) -> SymphonyConfig:
+    """Check a TrainConfig before anything is created; return its Symphony config.
+
+    Field ranges are checked when the config is built (see ``util.fields.Range``).
+    """
+    check_env_name(cfg.env)
+    if cfg.eval_protocol not in PROTOCOLS:
+        raise ValueError(f'eval_protocol must be {" or ".join(PROTOCOLS)}, '
+                         f'got {cfg.eval_protocol!r}')
+    if cfg.eval_protocol == 'paper' and cfg.eval_episodes not in (
+            TrainConfig().eval_episodes, PAPER_EPISODES):
+        raise ValueError(f'eval_episodes: the paper protocol runs {PAPER_EPISODES} episodes, '
+                         f'got {cfg.eval_episodes}')
+    run_env_options(cfg)  # a bad --reward-weights is refused before the run folder is touched
+    spec = randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
+    if cfg.eval_randomized and spec is None:
+        raise ValueError('--eval-randomized: there is no randomisation to evaluate under '
+                         'without --randomize (default or a YAML file of ranges)')
+    if cfg.anchor_weight and not cfg.init_from:
+        raise ValueError('--anchor-weight: there is no actor to anchor to without --init-from')
+    if cfg.anchor_floor > cfg.anchor_weight:
+        raise ValueError(f'--anchor-floor {cfg.anchor_floor:g}: the anchor fades from '
+                         f'--anchor-weight ({cfg.anchor_weight:g}) to it; give at most that')
+    if cfg.noise_smoothing and (spec is None or not spec.adds_sensor_noise):
+        raise ValueError('--noise-smoothing: the randomisation adds no sensor noise to smooth '
+                         'over; give --randomize default, or a YAML file of ranges with '
+                         'obs_noise')
+    if cfg.relabel_commands and not cfg.privileged_critic:
+        raise ValueError('--relabel-commands: needs --privileged-critic true (the critic\'s '
+                         'view holds the velocity a relabelled step is scored against)')
+    if cfg.relabel_commands and cfg.history > 1:
+        raise ValueError(f'--relabel-commands: writes a command into one observation; with '
+                         f'--history {cfg.history} each input holds {cfg.history}, so give '
+                         f'one or the other')
+    if cfg.init_buffer and not cfg.init_from:
+        raise ValueError('--init-buffer: there is no checkpoint to take a buffer from without '
+                         '--init-from')
+    if cfg.randomize_ramp and spec is None:
+        raise ValueError('--randomize-ramp: there is nothing to ramp without --randomize '
+                         '(default or a YAML file of ranges)')
+    return cfg.symphony()
+
+
+def stored_obs_spec(run_dir: str) -> Optional[str]:
+    """Return the obs spec a run folder's config.json names (None: none, or no run)."""
+    try:
+        return read_run_config(run_dir)['train_config'].get('obs_spec')
+    except RunDirError:
+        return None  # check_run_dir says what is wrong with the folder
+
+
+def run_obs_spec(cfg: TrainConfig, resume: bool) -> str:
+    """Return the observation spec of a run whose config names none.
+
+    A new run takes the env's default and records it; a run stored without one (older runs)
+    keeps the spec its newest checkpoint was trained on, since the env's default may have
+    changed since (the G1's did, when its task gained a gait clock).
+    """
+    for path in reversed(list_checkpoints(cfg.run_dir) if resume else []):
+        try:
+            recorded = load_checkpoint(path).get('obs_spec')
+        except CheckpointError:
+            continue  # the resume itself names a damaged checkpoint, and what to do
+        if recorded:
+            return recorded
+    return default_obs_spec(cfg.env)
+
+
+__all__ = ['resolve_device', 'run_obs_spec', 'stored_obs_spec', 'validate']
