@@ -57,6 +57,8 @@ whole control step (15 ms on Humanoid-v4, 20 ms on the G1)."""
 
 NOISE_ONLY = 'noise_only'
 """A condition's key that limits its observation noise and IMU bias to the terms named."""
+MIX = 'training_mix'
+"""A condition's key that draws every knob per episode from the robot's default ranges."""
 
 DIAGNOSTIC: Dict[str, Tuple[Dict[str, Any], str]] = {
     **{f'noise_{term}': ({'obs_noise_scale': 1.0, NOISE_ONLY: (term,)},
@@ -67,9 +69,12 @@ DIAGNOSTIC: Dict[str, Tuple[Dict[str, Any], str]] = {
     **{f'latency_{ms}ms': ({'delay_s': ms / 1000.0},
                            f'action delay of {ms} ms (rounded to the physics step)')
        for ms in LATENCY_MS},
+    MIX: ({MIX: True}, 'every knob drawn per episode from the training ranges, as in '
+                       'training (the report says which draws fell it)'),
 }
-"""Conditions run only when named: which part of ``obs_noise_1`` a policy cannot take, and
-delays in ms, finer than ``delay_1``, which give a latency budget (`latency_budget`)."""
+"""Conditions run only when named: which part of ``obs_noise_1`` a policy cannot take,
+delays in ms, finer than ``delay_1``, which give a latency budget (`latency_budget`), and
+the mix of every perturbation a policy trained under, as the world mixes them."""
 CONDITIONS.update(DIAGNOSTIC)
 
 PD_ONLY = ('kp_0.8', 'kp_1.2')
@@ -130,6 +135,9 @@ def too_short_for_pushes(names: Sequence[str], episode_s: Optional[float]) -> Li
 
 
 def _ranges(values: Mapping[str, Any], robot: RobotDescription) -> Dict[str, Tuple[float, float]]:
+    if values.get(MIX):
+        defaults = load_randomization('default', robot)
+        return {k: defaults.range(k) for k in defaults.ranges}
     out = {}
     for knob, v in values.items():
         if knob == NOISE_ONLY:

@@ -12,6 +12,7 @@ from ..bag.plots import _pyplot, _save
 from ..util.atomic import atomic_write
 from .confidence import episodes_to_show, interval_text, wilson
 from .kicks import text as kick_text
+from .training_falls import draw_lines
 
 PLOTS = (('fall_rate', 'fall rate', 'fall_rate.png'),
          ('return_mean', 'mean return', 'return.png'),
@@ -135,6 +136,7 @@ def markdown(report: Dict[str, object]) -> str:
         text = latency_text(report['latency'])
         lines += [text[0].upper() + text[1:] + '.', '']
     lines += _kick_lines(report['conditions'])
+    lines += _draw_lines(report['conditions'])
     noisy = report['conditions'].get('obs_noise_1')
     if noisy and noisy['falls'] > v['max_fall_rate'] * noisy['episodes']:
         lines += ['`obs_noise_1` fell the policy: `--conditions noise_<term> ... imu_bias_1` '
@@ -176,6 +178,18 @@ def _kick_lines(conditions: Dict[str, Dict]) -> List[str]:
     return ([f'Kicks survived (no fall within {window:g} s of the kick), by the way each '
              'pushed the robot:', '']
             + [kick_text(n, k) for n, k in kicked] + [''])
+
+
+def _draw_lines(conditions: Dict[str, Dict]) -> List[str]:
+    """Return which draws fell the episodes of a condition that draws every knob, or nothing."""
+    out = []
+    for name, c in conditions.items():
+        if c.get('by_draw'):
+            out += [f'Which draws fell the policy in `{name}` (each episode draws every knob, '
+                    'as training does), over its episodes:', '', '```text']
+            out += draw_lines(c['by_draw']['knobs'], c['by_draw']['kicks'], c['falls'])
+            out += ['```', '']
+    return out
 
 
 def _ros_lines(conditions: Dict[str, Dict], commands: Optional[str]) -> List[str]:

@@ -8,6 +8,7 @@ on which worker ran which episode.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import time
@@ -21,8 +22,10 @@ from ..bag.metrics import step_divisors, step_rms
 from ..core.evaluation import EVAL_SEED_OFFSET
 from ..robot.frame_stack import FrameStack
 from ..robot.tracking import WindowTracking, window_steps
+from .conditions import CONDITIONS, MIX
 from .kicks import episode_kicks
 from .kicks import summary as kick_summary
+from .training_falls import kick_effects, knob_effects
 
 if TYPE_CHECKING:
     import mujoco
@@ -142,11 +145,20 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
             fell = True
         if terminated or truncated or steps >= limit:
             break
-    return {'return': total, 'steps': steps, 'fell': fell, 'saturation': sat / steps,
-            'kicks': episode_kicks(_kicks(env), fell, steps * robot.control_dt),
-            'joint_margin': margin, 'command_jitter': jitter.value(),
-            'tracking_error': float(np.mean(track)) if track else None,
-            'stride_tracking_error': stride.lin_rms}
+    row = {'return': total, 'steps': steps, 'fell': fell, 'saturation': sat / steps,
+           'kicks': episode_kicks(_kicks(env), fell, steps * robot.control_dt),
+           'joint_margin': margin, 'command_jitter': jitter.value(),
+           'tracking_error': float(np.mean(track)) if track else None,
+           'stride_tracking_error': stride.lin_rms}
+    if CONDITIONS[name][0].get(MIX):
+        row['draws'] = _record(env, steps * robot.control_dt, fell)
+    return row
+
+
+def _record(env, up_s: float, fell: bool) -> Dict[str, object]:
+    """Return the episode's draws and outcome, as a training run's randomisation log has them."""
+    return {**env.get_wrapper_attr('draws'), 'up_s': round(up_s, 4), 'fell': fell,
+            'kicks': [[t, round(v, 4), round(math.degrees(b), 1)] for t, v, b in _kicks(env)]}
 
 
 def _kicks(env) -> list:
@@ -210,7 +222,15 @@ def summarise(name: str, rows: List[Dict[str, float]]) -> Dict[str, object]:
             'torque_saturation': float(np.mean([r['saturation'] for r in rows])),
             'min_joint_margin': float(min(r['joint_margin'] for r in rows)),
             'command_jitter': _mean_of(rows, 'command_jitter'),
-            'kicks': kick_summary(rows)}
+            'kicks': kick_summary(rows), **_by_draw(rows)}
+
+
+def _by_draw(rows: List[Dict[str, object]]) -> Dict[str, object]:
+    """Return, for a condition whose episodes draw every knob, which draws fell them."""
+    records = [r['draws'] for r in rows if r.get('draws')]
+    if not records:
+        return {}
+    return {'by_draw': {'knobs': knob_effects(records), 'kicks': kick_effects(records)}}
 
 
 def _mean_of(rows: List[Dict[str, float]], key: str) -> Optional[float]:

@@ -159,21 +159,27 @@ def lines(report: Dict[str, Any]) -> List[str]:
     out = [f'training falls   the last {ep["episodes"]:,} episodes with an outcome in '
            f'{report["log"]} (ranges\' width {width})',
            f'  episodes       {ep["falls"]:,} fell in {ep["up_s"] / 60:.1f} min up: one fall '
-           f'per {per} s up',
-           '  seconds up per fall (falls), by draw: each delay, thirds of the episodes by value '
+           f'per {per} s up']
+    drawn = draw_lines(report['knobs'], report['kicks'], ep['falls'])
+    return out + ['  ' + line for line in drawn]
+
+
+def draw_lines(knobs: Sequence[Dict[str, Any]], kicks: Optional[Dict[str, Any]],
+               falls: int) -> List[str]:
+    """Say each knob's bins (`knob_effects`) and the kicks (`kick_effects`), one line each."""
+    out = ['seconds up per fall (falls), by draw: each delay, thirds of the episodes by value '
            'for the rest;',
-           '  p: the chance of bins this far apart if the knob were harmless; the smallest first']
-    for e in report['knobs']:
-        out.append(f'  {e["label"]:<22} ' + ' | '.join(_seconds(b) for b in e['bins'])
+           'p: the chance of bins this far apart if the knob were harmless; the smallest first']
+    for e in knobs:
+        out.append(f'{e["label"]:<22} ' + ' | '.join(_seconds(b) for b in e['bins'])
                    + f'   ({e["spread"]:.2f}x, {_p_text(e["p"])})')
-    k = report['kicks']
-    if k:
-        cells = ', '.join(
-            f'{c["label"]} {c["survived"]}/{c["survived"] + c["fell"]}' for c in k['by_speed'])
-        out.append(f'  kicks survived {cells}; {k["falls_after_kick"]:,} of {ep["falls"]:,} '
-                   f'falls within {k["window_s"]:g} s of a kick')
+    if kicks:
+        cells = ', '.join(f'{c["label"]} {c["survived"]}/{c["survived"] + c["fell"]}'
+                          for c in kicks['by_speed'])
+        out.append(f'kicks survived {cells}; {kicks["falls_after_kick"]:,} of {falls:,} '
+                   f'falls within {kicks["window_s"]:g} s of a kick')
     return out
 
 
-__all__ = ['KICK_BIN', 'KNOBS', 'analyse', 'kick_effects', 'knob_effects', 'lines',
-           'read_records']
+__all__ = ['KICK_BIN', 'KNOBS', 'analyse', 'draw_lines', 'kick_effects', 'knob_effects',
+           'lines', 'read_records']

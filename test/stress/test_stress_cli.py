@@ -10,6 +10,7 @@ import pytest
 from symphony_ros.cli.main import main
 from symphony_ros.robot import get_robot
 from symphony_ros.core.envs import make_randomized_env
+from symphony_ros.robot.ranges import load_randomization
 from symphony_ros.stress.conditions import (CONDITIONS, DIAGNOSTIC, delay_ms, latency_budget,
                                             select, spec_of, table_markdown)
 
@@ -280,3 +281,24 @@ def test_several_policies_are_all_checked_before_any_runs(tmp_path, capsys):
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
     assert 'g1_velocity_symphony.onnx: robot.joint_names' in err
     assert not (out / 'humanoid_v4_symphony_stress').exists()
+
+
+def test_the_training_mix_draws_every_knob_per_episode_and_says_which_fell_it(tmp_path):
+    g1 = get_robot('g1')
+    spec = spec_of('training_mix', g1)
+    assert spec.to_dict()['ranges'] == load_randomization('default', g1).to_dict()['ranges']
+    assert 'training_mix' in DIAGNOSTIC and 'training_mix' not in select([], g1)
+    assert delay_ms('training_mix', g1) is None   # its falls are not the delay's alone
+    out = tmp_path / 'mix'
+    main(['stress', POLICY, '--out', str(out), '--episodes', '6', '--max-steps', '80',
+          '--seed', '3', '--workers', '1', '--no-progress', '--conditions', 'training_mix'])
+    c = _report(out)['conditions']['training_mix']
+    draws = [e['draws'] for e in c['per_episode']]
+    # Each episode its own draws, recorded with its outcome as a training run logs them.
+    assert len({d['payload_kg'] for d in draws}) == 6
+    assert [d['fell'] for d in draws] == [e['fell'] for e in c['per_episode']]
+    assert [d['up_s'] for d in draws] == pytest.approx(
+        [e['steps'] * get_robot('humanoid').control_dt for e in c['per_episode']])
+    knobs = {k['knob'] for k in c['by_draw']['knobs']}
+    assert {'delay_s', 'payload_kg', 'friction_scale'} <= knobs
+    assert 'Which draws fell the policy in `training_mix`' in (out / 'report.md').read_text()
