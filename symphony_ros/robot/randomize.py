@@ -185,14 +185,17 @@ class Randomized(gym.Wrapper):
         self._seed, self._open = seed, True
         return self._noisy(obs), info
 
+    def record(self, fell: bool) -> Dict[str, Any]:
+        """Return the episode's draws with its outcome so far (`OUTCOME_KEYS`), as logged."""
+        return {'seed': self._seed, **self.draws, 'up_s': round(self._time, 4), 'fell': fell,
+                'kicks': [[t, round(v, 4), round(math.degrees(b), 1)] for t, v, b in self.kicks]}
+
     def _end_episode(self, fell: bool) -> Optional[Dict[str, Any]]:
-        """Return the open episode's draws and outcome, logged; None when none is open."""
+        """Return the open episode's record, logged; None when none is open."""
         if not self._open:
             return None
         self._open = False
-        record = {'seed': self._seed, **self.draws, 'up_s': round(self._time, 4),
-                  'fell': fell, 'kicks': [[t, round(v, 4), round(math.degrees(b), 1)]
-                                          for t, v, b in self.kicks]}
+        record = self.record(fell)
         if self.log_path:
             with open(self.log_path, 'a', encoding='utf-8') as fh:
                 fh.write(json.dumps(record) + '\n')

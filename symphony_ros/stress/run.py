@@ -8,7 +8,6 @@ on which worker ran which episode.
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import time
@@ -150,15 +149,9 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
            'joint_margin': margin, 'command_jitter': jitter.value(),
            'tracking_error': float(np.mean(track)) if track else None,
            'stride_tracking_error': stride.lin_rms}
-    if CONDITIONS[name][0].get(MIX):
-        row['draws'] = _record(env, steps * robot.control_dt, fell)
+    if CONDITIONS[name][0].get(MIX):   # the draws and outcome, as a training run logs them
+        row['draws'] = env.get_wrapper_attr('record')(fell)
     return row
-
-
-def _record(env, up_s: float, fell: bool) -> Dict[str, object]:
-    """Return the episode's draws and outcome, as a training run's randomisation log has them."""
-    return {**env.get_wrapper_attr('draws'), 'up_s': round(up_s, 4), 'fell': fell,
-            'kicks': [[t, round(v, 4), round(math.degrees(b), 1)] for t, v, b in _kicks(env)]}
 
 
 def _kicks(env) -> list:
