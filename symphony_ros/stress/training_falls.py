@@ -3,8 +3,9 @@
 Under randomisation nearly every training episode ends in a fall, so the share of episodes
 that fell says nothing; the time an episode stayed up does. Each knob's episodes are split
 into bins (by value for the action delay, into thirds by value for the rest) and each bin's
-falls are counted against its seconds up: seconds up per fall, the mean time to a fall were
-the hazard constant, which also counts episodes cut short without a fall (censored) right.
+falls are counted against its seconds up: seconds up per fall, the mean time to a fall if
+the hazard is constant, to which an episode cut short without a fall (censored) rightly adds
+its time and no fall.
 Whether a knob's bins differ by more than chance is a chi-square test of their fall counts
 against their seconds up (`confidence.rates_differ_p`); the knobs are listed by it, so the
 first is what fells the policy most surely in training. Kicks are judged one by one as
@@ -48,10 +49,14 @@ def read_records(path: str, last: int) -> Tuple[List[Dict[str, Any]], int]:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f'{path}: line {n} is not JSON ({exc.msg})') from None
-            if isinstance(rec, dict) and 'up_s' in rec and 'fell' in rec:
+            if not isinstance(rec, dict) or 'up_s' not in rec:
+                older += 1
+            elif (isinstance(rec.get('fell'), bool) and isinstance(rec['up_s'], (int, float))
+                  and isinstance(rec.get('kicks', []), list)):
                 records.append(rec)
             else:
-                older += 1
+                raise ValueError(f'{path}: line {n}: expected up_s (s), fell (true/false) and '
+                                 'kicks (a list) beside the draws')
     return records[-last:] if last > 0 else records, older
 
 

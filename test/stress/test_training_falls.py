@@ -134,6 +134,11 @@ def test_bad_input_is_named(tmp_path, capsys):
         fh.write('{"up_s": 1\n')
     assert main(['inspect', str(run), '--falls']) == 2
     assert 'randomization.jsonl: line 2 is not JSON' in capsys.readouterr().err
+    with open(run / 'randomization.jsonl', 'w') as fh:
+        fh.write(json.dumps(_record(0, 1.0)) + '\n' + json.dumps({'up_s': 'x', 'fell': 1}))
+    assert main(['inspect', str(run), '--falls']) == 2
+    assert ('randomization.jsonl: line 2: expected up_s (s), fell (true/false) and kicks'
+            in capsys.readouterr().err)
     empty = tmp_path / 'empty'
     empty.mkdir()
     assert main(['inspect', str(empty), '--falls']) == 2
