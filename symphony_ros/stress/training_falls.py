@@ -134,12 +134,28 @@ def kick_effects(records: Sequence[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     return {'by_speed': by_speed, 'falls_after_kick': after_kick, 'window_s': KICK_WINDOW_S}
 
 
+TREND_PARTS = 5
+"""Consecutive parts of the window whose seconds up per fall show the trend."""
+
+
+def trend(records: Sequence[Dict[str, Any]], parts: int = TREND_PARTS) -> List[Dict[str, Any]]:
+    """Return the rate of each of ``parts`` consecutive parts of the episodes, oldest first.
+
+    A policy learning to stay up under the ranges stays up longer per fall part by part.
+    """
+    n = len(records)
+    if n < parts:
+        return []
+    return [_rate(records[k * n // parts:(k + 1) * n // parts]) for k in range(parts)]
+
+
 def analyse(path: str, last: int = 1000) -> Dict[str, Any]:
     """Return the falls of the last ``last`` recorded episodes of log ``path``, by draw."""
     records, older = read_records(path, last)
     widths = sorted({float(r.get('scale', 1.0)) for r in records})
     return {'log': path, 'episodes': _rate(records), 'without_outcome': older,
-            'widths': widths, 'knobs': knob_effects(records), 'kicks': kick_effects(records)}
+            'widths': widths, 'trend': trend(records), 'knobs': knob_effects(records),
+            'kicks': kick_effects(records)}
 
 
 def _seconds(b: Dict[str, Any]) -> str:
@@ -165,6 +181,11 @@ def lines(report: Dict[str, Any]) -> List[str]:
            f'{report["log"]} (ranges\' width {width})',
            f'  episodes       {ep["falls"]:,} fell in {ep["up_s"] / 60:.1f} min up: one fall '
            f'per {per} s up']
+    if report['trend']:
+        out.append(f'  trend          seconds up per fall in {len(report["trend"])} consecutive '
+                   'parts, oldest first: ' + ' | '.join(
+                       '-' if t['s_per_fall'] is None else f'{t["s_per_fall"]:.1f}'
+                       for t in report['trend']))
     drawn = draw_lines(report['knobs'], report['kicks'], ep['falls'])
     return out + ['  ' + line for line in drawn]
 
@@ -186,5 +207,5 @@ def draw_lines(knobs: Sequence[Dict[str, Any]], kicks: Optional[Dict[str, Any]],
     return out
 
 
-__all__ = ['KICK_BIN', 'KNOBS', 'analyse', 'draw_lines', 'kick_effects', 'knob_effects',
-           'lines', 'read_records']
+__all__ = ['KICK_BIN', 'KNOBS', 'TREND_PARTS', 'analyse', 'draw_lines', 'kick_effects',
+           'knob_effects', 'lines', 'read_records', 'trend']

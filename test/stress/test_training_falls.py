@@ -114,7 +114,10 @@ def test_the_cli_prints_the_window_the_knobs_and_the_kicks(tmp_path, capsys):
     # 1 fall in 8 s against 5 in 10 s: X^2 = 1.875 on 1 degree of freedom.
     assert '0 ms 8.0 s (1) | 15 ms 2.0 s (5)   (4.00x, p 0.17)' in out
     assert 'kicks survived 0.5-0.75 m/s 1/1; 0 of 6 falls within 2 s of a kick' in out
+    # Ten episodes in five parts of two: 8 s + 8 s, 8 + 2, then 2 + 2 per two falls.
+    assert 'trend          seconds up per fall in 5 consecutive parts, oldest first: ' in out
     report = analyse(str(run / 'randomization.jsonl'), 0)
+    assert [t['s_per_fall'] for t in report['trend']] == [8.0, 8.0, 5.0, 2.0, 2.0]
     assert report['without_outcome'] == 1 and report['episodes']['episodes'] == 10
     assert main(['inspect', str(run), '--falls', '--json']) == 0
     assert json.loads(capsys.readouterr().out)['episodes']['falls'] == 10
@@ -123,7 +126,7 @@ def test_the_cli_prints_the_window_the_knobs_and_the_kicks(tmp_path, capsys):
 def test_a_log_of_old_lines_only_says_so():
     report = {'log': 'r.jsonl', 'episodes': {'episodes': 0, 'falls': 0, 'up_s': 0.0,
                                              's_per_fall': None},
-              'without_outcome': 12, 'widths': [], 'knobs': [], 'kicks': None}
+              'without_outcome': 12, 'widths': [], 'trend': [], 'knobs': [], 'kicks': None}
     assert lines(report) == ['r.jsonl: no episode with an outcome yet; its 12 lines are from '
                              'before outcomes were logged']
 
