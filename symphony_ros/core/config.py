@@ -209,6 +209,13 @@ class TrainConfig:
     in place; empty: the robot file's): a command curriculum, e.g.
     lin_vel_x=0:0.8,lin_vel_y=0,yaw_rate=0 to learn forward walking first. The exported
     contract records the ranges, so policy_node clips cmd_vel to what the policy learned."""
+    tracking_sigma: float = ranged(0.0, 0)
+    """Width of a <task>:<robot> env's velocity-tracking rewards, exp(-error^2 / sigma), in
+    (m/s)^2 and (rad/s)^2 (0: the robot file's, else 0.25 as legged_gym). A narrower kernel
+    pays less for standing when told to move slowly: at 0.25 a robot standing when told 0.2
+    m/s keeps 0.85 of the tracking reward, at 0.05 it keeps 0.45. A resume that changes it
+    re-scores the replay's tracking terms exactly (each is the same error under another
+    width)."""
     privileged_critic: bool = False
     """The critic sees the env's privileged observation (info['critic_obs']: exact, with the
     base velocity, height and foot contacts no robot sensor gives) and the actor its own: an

@@ -159,7 +159,7 @@ def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
         a bad one.
     """
     out: Dict[str, Any] = {}
-    if not (cfg.reward_weights or cfg.commands):
+    if not (cfg.reward_weights or cfg.commands or cfg.tracking_sigma):
         return out
     entry = lookup(cfg.env)
     if cfg.reward_weights:
@@ -174,7 +174,24 @@ def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
                              'env (velocity:<robot>) does')
         from symphony_ros.robot.velocity_env import parse_commands
         out['commands'] = parse_commands(cfg.commands)
+    if cfg.tracking_sigma:
+        if entry is None or 'command_ranges' not in (entry.task or {}):
+            raise ValueError(f'--tracking-sigma: env {cfg.env!r} has no velocity-tracking '
+                             'reward; a task env (velocity:<robot>) has')
+        out['tracking_sigma'] = cfg.tracking_sigma
     return out
+
+
+def tracking_sigma(cfg: 'TrainConfig') -> Optional[float]:
+    """Return the tracking width run ``cfg`` trains with (None: its env tracks no command)."""
+    if cfg.tracking_sigma:
+        return cfg.tracking_sigma
+    entry = lookup(cfg.env)
+    if entry is None or 'command_ranges' not in (entry.task or {}):
+        return None
+    from symphony_ros.robot.description import get_robot
+    from symphony_ros.robot.velocity_env import VelocityTask
+    return VelocityTask.for_robot(get_robot(entry.robot)).tracking_sigma
 
 
 def make_test_env(cfg: 'TrainConfig', notes: Optional[List[str]] = None) -> gym.Env:

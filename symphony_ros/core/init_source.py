@@ -278,6 +278,8 @@ class InitFrom:
             self.notes.append(f'--noise-smoothing: the {len(self.buffer):,} transitions taken '
                               'over carry no observation without its noise, so the term counts '
                               'only on those this run adds')
+        self._rewidth('--init-buffer', float(theirs.get('tracking_sigma') or 0.0),
+                      self.cfg.tracking_sigma)
         before = theirs.get('reward_weights') or ''
         if before != self.cfg.reward_weights:
             if not self.buffer.term_names:

@@ -22,6 +22,8 @@ from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..robot.command_terms import rewidth
+
 
 FIELDS = ('obs', 'action', 'reward', 'next_obs', 'done')
 """The stored arrays of a transition, one row per slot."""
@@ -223,6 +225,15 @@ class FadingReplayBuffer:
         self.reward = scored(self.terms)
         if 'terms' in self._warm:
             self._warm['reward'] = scored(self._warm['terms'])
+
+    def rewidth(self, names: Sequence[str], before: float, after: float) -> None:
+        """Re-score the stored tracking terms ``names`` from kernel width ``before`` to ``after``.
+
+        The rewards stay as they were until :meth:`rescore` sums the terms anew.
+        """
+        cols = [self.term_names.index(n) for n in names if n in self.term_names]
+        for terms in [self.terms] + ([self._warm['terms']] if 'terms' in self._warm else []):
+            terms[:, cols] = rewidth(terms[:, cols].double(), before, after).to(terms.dtype)
 
     def _drop_terms(self) -> None:
         """Keep no reward terms from here on (a saved buffer without them, or with others)."""

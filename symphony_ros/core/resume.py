@@ -11,6 +11,7 @@ restores, and each refusal, reads in one file; it uses the trainer's ``cfg``, ``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any, Dict, List, Optional
@@ -20,7 +21,8 @@ import torch
 from .checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, load_checkpoint,
                          load_replay, replay_path)
 from .config import curriculum_text
-from .envs import set_rng_state
+from ..robot.command_terms import TRACKING_TERMS
+from .envs import set_rng_state, tracking_sigma
 from .progress import Progress
 from .run_dir import BEST_RESETS, RunDirError, extend_curriculum, read_run_config
 
@@ -65,6 +67,8 @@ class Resume:
         self.cfg = extend_curriculum(stored, self.cfg, self.step_count)
         if len(self.cfg.curriculum) > len(stored['train_config'].get('curriculum') or []):
             last = self.cfg.curriculum[-1]
+            if 'tracking_sigma' in last:
+                self._rewidth('--resume', *last['tracking_sigma'])
             if 'reward_weights' in last:
                 self._rescore('--resume', *last['reward_weights'])
             changed = [k for k in BEST_RESETS if k in last]
@@ -100,6 +104,27 @@ class Resume:
         self.notes.append(f'reward weights {said[before]} -> {said[after]}: the replay\'s '
                           f'{len(self.buffer):,} steps re-scored from their reward terms; the '
                           'best test return starts over (best_actor.pt from the next test)')
+
+    def _rewidth(self, how: str, before: float, after: float) -> None:
+        """Score the replay's tracking terms anew at this run's tracking width.
+
+        ``before``, ``after``: --tracking-sigma as given (0: the robot file's width).
+        :raises RunDirError: a replay that keeps no reward terms.
+        """
+        old = tracking_sigma(dataclasses.replace(self.cfg, tracking_sigma=before))
+        new = tracking_sigma(dataclasses.replace(self.cfg, tracking_sigma=after))
+        if not len(self.buffer) or old == new:
+            return
+        if not self.buffer.term_names:
+            raise RunDirError(f'{how}: --tracking-sigma {after:g}: the replay buffer keeps no '
+                              'reward terms to score its steps anew (saved by an older '
+                              'version, or by a run with --collectors); leave it out, or start '
+                              'a new run with --init-from')
+        self.buffer.rewidth(TRACKING_TERMS, old, new)
+        self.buffer.rescore(self.reward_weights)
+        self.notes.append(f'tracking width {old:g} -> {new:g}: the replay\'s '
+                          f'{len(self.buffer):,} steps\' tracking terms re-scored (each the same '
+                          'error under the new width)')
 
     def _check_scales(self, state: Dict[str, object], path: str) -> None:
         """Refuse a checkpoint trained on other observation factors than the spec's now.

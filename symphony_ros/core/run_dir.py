@@ -29,17 +29,18 @@ RESUMABLE = ('steps', 'device', 'cuda_graphs', 'exact_resume', 'threads', 'keep_
 
 RANDOMIZATION = ('randomize', 'randomize_scale', 'randomize_ramp')
 """The TrainConfig fields of the training randomisation (a change restarts its ramp)."""
-CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands', 'relabel_commands')
+CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands', 'relabel_commands',
+                              'tracking_sigma')
 """TrainConfig fields a resume may change as a curriculum step: the training randomisation,
-the reward weights of a run whose replay can re-score its steps, the commands drawn and how
-many of them are relabelled.
+the reward weights and tracking width of a run whose replay can re-score its steps, the
+commands drawn and how many of them are relabelled.
 Each change is recorded in the run's ``curriculum`` with the step it took effect, since the
 run's policy was shaped by every setting it trained under, not only the last."""
 CURRICULUM_OVERRIDES = ('lr', 'noise_clip', 'act_noise_clip')
 """Algorithm settings a resume may change as a curriculum step, recorded the same way: a
 smaller step size as the randomisation widens keeps a trained actor from being unlearned,
 and less exploration noise lets a balancing actor try to walk."""
-BEST_RESETS = ('reward_weights', 'commands')
+BEST_RESETS = ('reward_weights', 'commands', 'tracking_sigma')
 """Curriculum changes after which the best test return starts over (and best_actor.pt with
 it): the test returns before them summed other reward terms or followed other commands."""
 SCHEDULE_FIELDS = RESUMABLE + CURRICULUM + ('curriculum', 'init_source', 'run_dir')

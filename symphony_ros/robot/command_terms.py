@@ -18,6 +18,17 @@ MOVING_SQ = 0.01
 """(m/s)^2 and (rad/s)^2: a command asks to walk above 0.1 m/s, to turn above 0.1 rad/s."""
 COMMAND_TERMS = ('track_lin_vel', 'track_ang_vel', 'lin_vel_error', 'ang_vel_error')
 """The reward terms whose value depends on the command (besides the classes' gait terms)."""
+TRACKING_TERMS = COMMAND_TERMS[:2]
+"""The kernel terms, exp(-error^2 / sigma): one error gives each width's value (`rewidth`)."""
+
+
+def rewidth(values, before: float, after: float):
+    """Return tracking term ``values`` (an array or tensor) scored at width ``after``.
+
+    exp(-e^2 / before) ** (before / after) = exp(-e^2 / after), whatever the error e, so a
+    stored term is re-scored exactly without its error.
+    """
+    return values ** (before / after)
 
 
 def command_classes(cmd: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -76,5 +87,5 @@ class CommandLayout:
     """The tracking kernels' width (`command_terms`)."""
 
 
-__all__ = ['COMMAND_TERMS', 'CommandLayout', 'MOVING_SQ', 'command_classes', 'command_terms',
-           'tracking_errors']
+__all__ = ['COMMAND_TERMS', 'CommandLayout', 'MOVING_SQ', 'TRACKING_TERMS', 'command_classes',
+           'command_terms', 'rewidth', 'tracking_errors']

@@ -519,7 +519,8 @@ class VelocityEnv(gym.Env):
 
 def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str = '',
                       reward_weights: Optional[Dict[str, float]] = None,
-                      commands: Optional[Dict[str, Any]] = None, **kwargs: Any) -> gym.Env:
+                      commands: Optional[Dict[str, Any]] = None,
+                      tracking_sigma: Optional[float] = None, **kwargs: Any) -> gym.Env:
     """Return the velocity task on ``robot`` (a pd_position robot).
 
     :param obs_spec: the observation to give (one of the task's `obs_specs`; empty: the one
@@ -527,6 +528,8 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
     :param reward_weights: weights over the robot file's task (a run's --reward-weights).
     :param commands: command ranges over the robot file's (a run's --commands,
         `parse_commands`).
+    :param tracking_sigma: the tracking rewards' width over the robot file's (a run's
+        --tracking-sigma).
     :raises ValueError: a torque robot, a bad ``tasks.velocity`` in its robot file, or an
         observation the task cannot give.
     """
@@ -542,6 +545,8 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
         task = dataclasses.replace(task, **commands)
         _check_shares(task.standing_fraction, task.turning_fraction,
                       '--commands over the robot file\'s task')
+    if tracking_sigma:
+        task = dataclasses.replace(task, tracking_sigma=float(tracking_sigma))
     return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec)
 
 

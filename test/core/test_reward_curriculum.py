@@ -151,3 +151,73 @@ def test_new_weights_for_a_replay_without_terms_are_refused_in_one_line(tmp_path
     # Without a change of weights it resumes as before.
     assert _train(run, '--resume', '--steps', '120') == 0
     assert json.loads((run / 'config.json').read_text())['train_config']['curriculum'] == []
+
+
+def _terms_by_name(sigma):
+    cfg = TrainConfig(env='velocity:g1', tracking_sigma=sigma)
+    env = make_run_env(cfg)
+    env.reset(seed=3)
+    rng = np.random.default_rng(1)
+    rows = [env.step(rng.uniform(-0.3, 0.3, env.action_space.shape))[4]['reward_terms']
+            for _ in range(25)]
+    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+
+
+def test_a_narrower_tracking_kernel_is_the_same_error_at_another_width():
+    wide, narrow = _terms_by_name(0.0), _terms_by_name(0.05)     # 0: the G1 file's 0.25
+    names, weights = reward_terms(make_run_env(TrainConfig(env='velocity:g1')))
+    weight = dict(zip(names, weights))      # the info's terms are weighted
+    for name in wide:
+        if name in ('track_lin_vel', 'track_ang_vel'):
+            w = weight[name]
+            np.testing.assert_allclose(narrow[name] / w, (wide[name] / w) ** 5, rtol=1e-9)
+            assert (narrow[name] < wide[name]).any()
+        else:
+            np.testing.assert_allclose(narrow[name], wide[name], rtol=1e-12)
+
+
+def test_a_resume_with_a_new_tracking_width_rescores_the_stored_tracking_terms(tmp_path, capsys):
+    torch.set_num_threads(1)
+    run = tmp_path / 'run'
+    assert _train(run, '--steps', '80') == 0
+    before, step = _replay(run)
+    capsys.readouterr()
+    assert _train(run, '--resume', '--steps', '120', '--tracking-sigma', '0.05') == 0
+    err = capsys.readouterr().err
+    assert 'tracking width 0.25 -> 0.05: the replay\'s' in err
+    assert 'tracking sigma changed: the best test return starts over' in err
+    [entry] = read_run_config(str(run))['train_config']['curriculum']
+    assert entry['step'] == step and entry['tracking_sigma'] == [0.0, 0.05]
+    after, _ = _replay(run)
+    names = list(after['term_names'])
+    track = [names.index('track_lin_vel'), names.index('track_ang_vel')]
+    slot_a = {int(s): i for i, s in enumerate(after['own_slots'])}
+    rows = [(i, slot_a[int(s)]) for i, s in enumerate(before['own_slots'])]
+    old = before['terms'].double()[[i for i, _ in rows]]
+    new = after['terms'].double()[[j for _, j in rows]]
+    torch.testing.assert_close(new[:, track], old[:, track] ** 5, rtol=1e-5, atol=1e-7)
+    rest = [k for k in range(len(names)) if k not in track]
+    torch.testing.assert_close(new[:, rest], old[:, rest])
+    w = torch.from_numpy(_weights(''))
+    torch.testing.assert_close(after['reward'].double()[:, 0],
+                               after['terms'].double() @ w / after['reward_scale'],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_a_tracking_width_for_an_env_without_commands_is_refused(tmp_path, capsys):
+    rc = main(['train', '--env', 'symphony/Humanoid-v4', '--run-dir', str(tmp_path / 'r'),
+               '--tracking-sigma', '0.1', '--no-progress'])
+    assert rc == 2
+    assert ('--tracking-sigma: env \'symphony/Humanoid-v4\' has no velocity-tracking reward'
+            in capsys.readouterr().err)
+    assert not (tmp_path / 'r').exists()
+
+
+def test_a_replay_taken_by_init_buffer_is_rescored_at_the_new_width(tmp_path, capsys):
+    torch.set_num_threads(1)
+    src = tmp_path / 'src'
+    assert _train(src, '--steps', '80') == 0
+    capsys.readouterr()
+    assert _train(tmp_path / 'b', '--steps', '90', '--init-from', str(src), '--init-buffer',
+                  'true', '--tracking-sigma', '0.05') == 0
+    assert 'tracking width 0.25 -> 0.05: the replay\'s' in capsys.readouterr().err
