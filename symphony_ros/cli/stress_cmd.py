@@ -202,7 +202,7 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
              ) -> Tuple[int, Dict[str, Any]]:
     """Run the matrix of ``args.policy`` (:func:`_prepare`'s), write its report and verdict."""
     from ..core.evaluation import EVAL_SEED_OFFSET
-    from ..robot.velocity_env import format_commands
+    from ..robot.velocity_commands import format_commands
     from ..stress import conditions as table
     from ..stress.confidence import wilson
     from ..stress.gate import default_report_dir

@@ -172,7 +172,7 @@ def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
         if entry is None or 'command_ranges' not in (entry.task or {}):
             raise ValueError(f'--commands: env {cfg.env!r} takes no velocity command; a task '
                              'env (velocity:<robot>) does')
-        from symphony_ros.robot.velocity_env import parse_commands
+        from symphony_ros.robot.velocity_commands import parse_commands
         out['commands'] = parse_commands(cfg.commands)
     if cfg.tracking_sigma:
         if entry is None or 'command_ranges' not in (entry.task or {}):

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..robot.pd import action_reach_note
-from ..robot.velocity_env import commands_note
+from ..robot.velocity_commands import commands_note
 from .agent import Symphony, deliberate_fall
 from .augment import BatchMirror
 from .checkpoint import Saved, latest_checkpoint, save_checkpoint

@@ -184,7 +184,7 @@ def _run_task(task: Optional[Dict[str, Any]], src: ActorSource) -> Optional[Dict
     commands = (src.train_config or {}).get('commands')
     if not task or not commands:
         return task
-    from ..robot.velocity_env import COMMAND_RANGES, parse_commands
+    from ..robot.velocity_commands import COMMAND_RANGES, parse_commands
     given = parse_commands(commands)
     ranges = dict(task.get('command_ranges') or {})
     ranges.update({k: tuple(v) for k, v in given.items() if k in COMMAND_RANGES})

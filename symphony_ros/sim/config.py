@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
+from ..robot.velocity_commands import parse_commands
 from ..util.fields import check_ranges, ranged
 
 RANDOM = 'random'
@@ -119,7 +120,6 @@ class SimConfig:
             raise ValueError(f'cmd_vel_ranges: {self.cmd_vel_ranges!r} sets what the sim '
                              f'draws, and it draws only with cmd_vel {RANDOM!r} (cmd_vel is '
                              f'{self.cmd_vel!r})')
-        from ..robot.velocity_env import parse_commands   # mujoco: not for a launch file
         return parse_commands(self.cmd_vel_ranges, where='cmd_vel_ranges')
 
     def __post_init__(self) -> None:

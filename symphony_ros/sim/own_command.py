@@ -13,7 +13,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..robot.velocity_env import VelocityTask, draw_command, draws_text
+from ..robot.velocity_commands import draw_command, draws_text
+from ..robot.velocity_env import VelocityTask
 
 STREAM = 0x434D4456
 """Second seed word of the commands' streams ('CMDV'): never the kicks' or the reset noise's."""

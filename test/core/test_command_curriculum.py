@@ -14,7 +14,7 @@ import torch
 from symphony_ros.cli.main import main
 from symphony_ros.core.envs import make_env
 from symphony_ros.core.run_dir import read_run_config
-from symphony_ros.robot.velocity_env import parse_commands
+from symphony_ros.robot.velocity_commands import parse_commands
 
 TINY = ['--hidden-dim', '16', '--critic-heads', '4', '--batch-size', '16', '--capacity', '400',
         '--explore-steps', '40']

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from symphony_ros.robot import get_robot
-from symphony_ros.robot.velocity_env import (VelocityTask, draw_command, format_commands,
-                                             parse_commands)
+from symphony_ros.robot.velocity_commands import draw_command, format_commands, parse_commands
+from symphony_ros.robot.velocity_env import VelocityTask
 from symphony_ros.sim.config import SimConfig
 from symphony_ros.sim.own_command import OwnCommand
 from symphony_ros.sim.session import SimSession

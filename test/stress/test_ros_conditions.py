@@ -43,7 +43,7 @@ def test_each_condition_sets_the_sims_delay_and_kicks(name, delay, push, tmp_pat
 def test_a_velocity_policy_meets_commands_drawn_from_its_own_ranges(tmp_path):
     # The in-process conditions draw from the contract's ranges; through ROS the sim does.
     from symphony_ros.policy.runtime import OnnxPolicy
-    from symphony_ros.robot.velocity_env import format_commands, parse_commands
+    from symphony_ros.robot.velocity_commands import format_commands, parse_commands
     g1_policy = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
     ranges = OnnxPolicy(g1_policy).contract.task['command_ranges']
     g = ros.graph(g1_policy, get_robot('g1'), 'delay_1', 2, 0, 30, 'stress_test',
