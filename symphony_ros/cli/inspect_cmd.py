@@ -95,7 +95,7 @@ def describe(path: str, model, contract) -> List[str]:
               f'{ret}, seed {c.train_config.get("seed", "?")}',
               '  randomization    ' + randomization_line(c.train_config),
               *_training_lines(c),
-              '  reward weights   ' + (c.train_config.get('reward_weights') or "the task's"),
+              '  reward weights   ' + reward_text(c.train_config),
               '  critic           ' + ('privileged (saw the exact state in training)'
                                        if c.train_config.get('privileged_critic')
                                        else "the actor's observation")
@@ -122,6 +122,13 @@ def randomization_line(tc: dict) -> str:
         line += (f', widened from {start:.2f} of it (where its source ended)' if start else
                  ', widened from none') + f' over {tc["randomize_ramp"]:,} steps'
     return line
+
+
+def reward_text(tc: dict) -> str:
+    """Say a run's reward weights, and its tracking width when it set one."""
+    sigma = tc.get('tracking_sigma')
+    return ((tc.get('reward_weights') or "the task's")
+            + (f'; tracking width {sigma:g}' if sigma else ''))
 
 
 def history_lines(tc: dict) -> List[str]:

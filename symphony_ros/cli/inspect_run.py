@@ -17,7 +17,7 @@ CURVE_POINTS = 8
 
 def describe_run(s: RunSummary) -> List[str]:
     """Human-readable lines for run ``s``: identity, progress, returns, what to run next."""
-    from .inspect_cmd import history_lines, randomization_line
+    from .inspect_cmd import history_lines, randomization_line, reward_text
     t, y = s.train, s.sym
     state = (f'being trained now by process {s.trainer_pid}' if s.trainer_pid
              else 'no trainer running')
@@ -29,7 +29,7 @@ def describe_run(s: RunSummary) -> List[str]:
     lines += _returns(s)
     lines.append('  randomization    ' + randomization_line(t) + _width(s))
     lines += history_lines(t)
-    lines.append('  reward weights   ' + (t.get('reward_weights') or "the task's"))
+    lines.append('  reward weights   ' + reward_text(t))
     if s.actors:
         lines.append(f'  kept actors      {s.actors} (symphony stress {s.path}/actors/'
                      'actor_*.pt weighs them side by side)')

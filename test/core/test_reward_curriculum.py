@@ -202,6 +202,15 @@ def test_a_resume_with_a_new_tracking_width_rescores_the_stored_tracking_terms(t
     torch.testing.assert_close(after['reward'].double()[:, 0],
                                after['terms'].double() @ w / after['reward_scale'],
                                rtol=1e-5, atol=1e-6)
+    # The run folder and its exported policy say the width it trained with, and from when.
+    policy = tmp_path / 'p.onnx'
+    assert main(['export', str(run), '-o', str(policy)]) == 0
+    for what in (run, policy):
+        capsys.readouterr()
+        assert main(['inspect', str(what)]) == 0
+        out = capsys.readouterr().out
+        assert "reward weights   the task's; tracking width 0.05" in out
+        assert f'from step {step:,}: tracking_sigma 0.0 -> 0.05' in out
 
 
 def test_a_tracking_width_for_an_env_without_commands_is_refused(tmp_path, capsys):
