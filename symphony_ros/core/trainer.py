@@ -43,7 +43,10 @@ from .run_log import TERM_PREFIX, RunLog
 from .snapshot import keep_actor, save_best_actor
 from .threads import ThreadPolicy
 
-LOSS_TERMS = ('loss', 'actor', 'critic', 'swaddling', 'mean_S')
+LOSS_TERMS = ('loss', 'actor', 'critic', 'swaddling', 'mean_S', 'q_t_mean')
+"""Update terms checked for finiteness every update and logged (``loss/<term>``) every 100
+steps; ``q_t_mean`` is the batch's mean target value the advantage baseline follows, whose
+climb or slide beside a test return's tells a critic's drift from an actor's."""
 
 
 class NonFiniteError(RuntimeError):

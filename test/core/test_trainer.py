@@ -415,3 +415,20 @@ def test_the_out_of_date_env_warning_is_one_note_in_our_words(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count('InvertedPendulum-v4: Gymnasium calls this version out of date') == 1
     assert 'You should consider upgrading' not in err
+
+
+def test_tensorboard_logs_each_loss_term_and_the_target_value_the_baseline_follows(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    torch.set_num_threads(1)
+    cfg = tiny_config(tmp_path / 'run', steps=300)
+    with Trainer(cfg, progress=False, tensorboard=True) as trainer:
+        trainer.run()
+        m = float(trainer.agent.m)
+    events = EventAccumulator(str(tmp_path / 'run' / 'tb'))
+    events.Reload()
+    tags = set(events.Tags()['scalars'])
+    assert {f'loss/{k}' for k in ('loss', 'actor', 'critic', 'swaddling', 'mean_S',
+                                  'q_t_mean')} <= tags
+    last = events.Scalars('loss/q_t_mean')[-1]
+    # Logged at step 300, the run's last update: the baseline m took that value.
+    assert last.step == 300 and last.value == pytest.approx(m, rel=1e-5)
