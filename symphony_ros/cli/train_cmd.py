@@ -10,7 +10,7 @@ import shlex
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..core.checkpoint import CheckpointError
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
@@ -116,13 +116,37 @@ def _clock(seconds: float) -> str:
     return f'{minutes // 60}:{minutes % 60:02d}:{s:02d}'
 
 
-def evaluation_line(row: Dict[str, float]) -> str:
-    """One line per evaluation, for logs of runs without a progress bar."""
+def evaluation_line(row: Dict[str, float], before: Optional[Dict[str, float]] = None) -> str:
+    """One line per evaluation, for logs of runs without a progress bar.
+
+    ``before``: the previous evaluation's row, to say the training steps per fall since it:
+    under randomisation nearly every episode ends in a fall, and how long the robot stays up
+    between falls is what tells a policy learning to ride the ranges out.
+    """
     best = '  new best' if row.get('new_best') else ''
     return (f'step {int(row["step"]):,}  test return {row["test_return_mean"]:.1f} '
             f'\u00b1 {row["test_return_std"]:.1f}{best}  episodes {int(row["episodes"]):,} '
-            f'(falls {int(row["falls"]):,})  {row["steps_per_s"]:.1f} steps/s  '
-            f'wall {_clock(row["wall_s"])}')
+            f'(falls {int(row["falls"]):,}{_since(row, before)})  '
+            f'{row["steps_per_s"]:.1f} steps/s  wall {_clock(row["wall_s"])}')
+
+
+def _since(row: Dict[str, float], before: Optional[Dict[str, float]]) -> str:
+    if before is None:
+        return ''
+    steps, falls = row['step'] - before['step'], row['falls'] - before['falls']
+    return (f'; {steps / falls:,.0f} steps per fall since the last test' if falls > 0
+            else '; none since the last test')
+
+
+def evaluation_lines() -> Callable[[Dict[str, float]], str]:
+    """Return a function saying each evaluation row of one run, each against the one before."""
+    last: List[Dict[str, float]] = []
+
+    def line(row: Dict[str, float]) -> str:
+        text = evaluation_line(row, last[-1] if last else None)
+        last[:] = [dict(row)]
+        return text
+    return line
 
 
 @contextmanager
@@ -173,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
              f'symphony train: resumed {cfg.run_dir} at step {trainer.step_count:,}')
     _say(f'symphony train: where it stands, from another shell: symphony inspect '
          f'{shlex.quote(cfg.run_dir)}')
-    trainer.on_evaluation.append(lambda row: _say(evaluation_line(row)))
+    say_evaluation = evaluation_lines()
+    trainer.on_evaluation.append(lambda row: _say(say_evaluation(row)))
     trainer.on_checkpoint.append(lambda saved: _say(saved.line()))
     trainer.on_note.append(lambda line: _say(f'symphony train: {line}'))
     caught: List[int] = []

@@ -432,3 +432,15 @@ def test_tensorboard_logs_each_loss_term_and_the_target_value_the_baseline_follo
     last = events.Scalars('loss/q_t_mean')[-1]
     # Logged at step 300, the run's last update: the baseline m took that value.
     assert last.step == 300 and last.value == pytest.approx(m, rel=1e-5)
+
+
+def test_each_evaluation_line_says_the_training_steps_per_fall_since_the_one_before():
+    from symphony_ros.cli.train_cmd import evaluation_lines
+    say = evaluation_lines()
+    row = dict(step=10_000, test_return_mean=90.0, test_return_std=5.0, episodes=30, falls=25,
+               steps_per_s=95.0, wall_s=100.0)
+    first = say(row)
+    assert '(falls 25)' in first and 'per fall' not in first
+    assert '(falls 45; 500 steps per fall since the last test)' in say(
+        dict(row, step=20_000, episodes=52, falls=45))
+    assert '(falls 45; none since the last test)' in say(dict(row, step=30_000, falls=45))
