@@ -162,10 +162,11 @@ def step_of(path: str) -> int:
 
 
 def save_checkpoint(run_dir: str, step: int, state: Dict[str, Any],
-                    replay: Optional[Dict[str, Any]]) -> Saved:
+                    replay: Optional[Dict[str, Any]], keep_all: bool = False) -> Saved:
     """Write replay (if given) then checkpoint for ``step``; prune older files.
 
-    The newest :data:`KEEP` checkpoints stay; replay files other than the newest one go.
+    The newest :data:`KEEP` checkpoints stay (every one with ``keep_all``); replay files
+    other than the newest one go.
     """
     t0 = time.perf_counter()
     replay_bytes = 0
@@ -178,7 +179,8 @@ def save_checkpoint(run_dir: str, step: int, state: Dict[str, Any],
     found = list_checkpoints(run_dir)
     for old in found[:-1]:
         old_step = step_of(old)
-        stale = [replay_path(run_dir, old_step)] + ([old] if old in found[:-KEEP] else [])
+        pruned = old in found[:-KEEP] and not keep_all
+        stale = [replay_path(run_dir, old_step)] + ([old] if pruned else [])
         for p in stale:
             if os.path.exists(p):
                 os.unlink(p)

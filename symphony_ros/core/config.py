@@ -166,6 +166,13 @@ class TrainConfig:
     actor alone, in best_actor.pt's form), so the run's past can be weighed side by side
     (symphony stress RUN/actors/actor_*.pt) after the checkpoints it came from are pruned
     (the newest two stay)."""
+    keep_checkpoints: bool = False
+    """Keep every checkpoint's networks and optimizer (the replay still only with the
+    newest), so the run can be taken back whole, critic with actor, to a step whose actor
+    screened well: copy the folder, remove the newer checkpoints and resume (the buffer
+    refilled by a warm-up). An actor alone put back beside a later critic of its own run was
+    undone within 5k updates (models/README.md, Session 37). 2.4 MB a checkpoint for the
+    G1 recipe."""
     threads: Optional[int] = ranged(None, 0)
     """torch CPU threads of the learner; None or 0 chooses from measured update times,
     again when load changes, and logs each choice."""

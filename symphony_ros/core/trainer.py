@@ -565,7 +565,8 @@ class Trainer(InitFrom, Resume):
                              else [])},
             'metrics': self.log.rows})
         replay = self.buffer.state_dict() if self.cfg.exact_resume else None
-        saved = save_checkpoint(self.run_dir, self.step_count, state, replay)
+        saved = save_checkpoint(self.run_dir, self.step_count, state, replay,
+                                keep_all=self.cfg.keep_checkpoints)
         self._ckpt_due, self.last_saved = False, saved
         for callback in self.on_checkpoint:
             callback(saved)

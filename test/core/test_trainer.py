@@ -444,3 +444,28 @@ def test_each_evaluation_line_says_the_training_steps_per_fall_since_the_one_bef
     assert '(falls 45; 500 steps per fall since the last test)' in say(
         dict(row, step=20_000, episodes=52, falls=45))
     assert '(falls 45; none since the last test)' in say(dict(row, step=30_000, falls=45))
+
+
+def test_keep_checkpoints_keeps_every_one_and_a_copy_rolls_back_to_any(tmp_path):
+    torch.set_num_threads(1)
+    run = tmp_path / 'run'
+    _train(tiny_config(run, keep_checkpoints=True))
+    kept = [os.path.basename(p) for p in list_checkpoints(str(run))]
+    assert len(kept) >= 5 and kept[-1] == 'ckpt_000000260.pt'   # one per 50 steps or so
+    replays = sorted(p for p in os.listdir(run / 'checkpoints') if p.startswith('replay_'))
+    assert replays == ['replay_000000260.pt']          # the buffer only with the newest
+    # Taken back whole to the third: a copy without the newer checkpoints resumes there.
+    back = tmp_path / 'back'
+    shutil.copytree(run, back)
+    for p in list_checkpoints(str(back))[3:]:
+        os.unlink(p)
+    os.unlink(back / 'checkpoints' / 'replay_000000260.pt')
+    third = int(kept[2][5:14])
+    with Trainer(tiny_config(back, steps=third + 40), resume=True, progress=False,
+                 tensorboard=False) as trainer:
+        assert trainer.step_count == third
+        trainer.run()
+    # Without it, the newest two stay.
+    plain = tmp_path / 'plain'
+    _train(tiny_config(plain))
+    assert len(list_checkpoints(str(plain))) == 2
