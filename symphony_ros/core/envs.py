@@ -151,12 +151,18 @@ def make_randomized_env(name: str, obs_spec: Optional[str], spec, log_path: Opti
     return randomize_env(env, spec, get_robot(lookup(name).robot), log_path)
 
 
-def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
-    """Return the env options run ``cfg`` sets (--reward-weights, --commands) for its envs.
+def _takes_commands(entry) -> bool:
+    """Tell whether env ``entry`` (a `lookup` result, or None) follows velocity commands."""
+    return entry is not None and 'command_ranges' in (entry.task or {})
 
+
+def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
+    """Return the env options run ``cfg`` sets for its envs.
+
+    The options: --reward-weights, --commands and --tracking-sigma.
     :raises ValueError: --reward-weights for an env without named reward terms, or a bad one
-        (a term the env does not have); --commands for an env without velocity commands, or
-        a bad one.
+        (a term the env does not have); --commands or --tracking-sigma for an env without
+        velocity commands, or a bad --commands.
     """
     out: Dict[str, Any] = {}
     if not (cfg.reward_weights or cfg.commands or cfg.tracking_sigma):
@@ -169,13 +175,13 @@ def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
         from symphony_ros.robot.velocity_env import parse_weights
         out['reward_weights'] = parse_weights(cfg.reward_weights, terms=entry.reward_terms)
     if cfg.commands:
-        if entry is None or 'command_ranges' not in (entry.task or {}):
+        if not _takes_commands(entry):
             raise ValueError(f'--commands: env {cfg.env!r} takes no velocity command; a task '
                              'env (velocity:<robot>) does')
         from symphony_ros.robot.velocity_commands import parse_commands
         out['commands'] = parse_commands(cfg.commands)
     if cfg.tracking_sigma:
-        if entry is None or 'command_ranges' not in (entry.task or {}):
+        if not _takes_commands(entry):
             raise ValueError(f'--tracking-sigma: env {cfg.env!r} has no velocity-tracking '
                              'reward; a task env (velocity:<robot>) has')
         out['tracking_sigma'] = cfg.tracking_sigma
@@ -187,7 +193,7 @@ def tracking_sigma(cfg: 'TrainConfig') -> Optional[float]:
     if cfg.tracking_sigma:
         return cfg.tracking_sigma
     entry = lookup(cfg.env)
-    if entry is None or 'command_ranges' not in (entry.task or {}):
+    if not _takes_commands(entry):
         return None
     from symphony_ros.robot.description import get_robot
     from symphony_ros.robot.velocity_env import VelocityTask

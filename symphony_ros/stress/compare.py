@@ -13,6 +13,7 @@ import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .confidence import interval_text, judged_pairs, mcnemar_p, pairable
+from .run import mean_of
 
 
 def _cell(c: Dict[str, object]) -> str:
@@ -64,10 +65,8 @@ def _tracking(report: Dict[str, object]) -> Optional[float]:
 
     Beside the falls, since a command policy that stands whatever it is told falls least.
     """
-    errors = [report['conditions'][n].get('stride_tracking_error')
-              for n in report['verdict']['judged']]
-    errors = [e for e in errors if e is not None]
-    return sum(errors) / len(errors) if errors else None
+    return mean_of([report['conditions'][n] for n in report['verdict']['judged']],
+                   'stride_tracking_error')
 
 
 def _ranking(reports: Sequence[Tuple[str, Dict[str, object]]], judged: List[int],

@@ -35,6 +35,7 @@ from . import conditions
 from .conditions import CONDITIONS
 from .kicks import episode_kicks
 from .kicks import summary as kick_summary
+from .run import mean_of
 
 ROS_KNOBS = ('delay_steps', 'delay_s', 'push_velocity', 'push_interval_s')
 """Knobs the sim injects through ROS; a condition with any other knob runs in process only."""
@@ -215,15 +216,13 @@ def summarise(run: Dict[str, object]) -> Dict[str, object]:
     rows = run['rows']
     returns = np.array([r['return'] for r in rows]) if rows else np.zeros(0)
     tracked = [r['tracking_rms'] for r in rows if r.get('tracking_rms')]
-    strides = [r['stride_tracking_error'] for r in rows
-               if r.get('stride_tracking_error') is not None]
     return {'episodes': len(rows), 'falls': int(sum(r['fell'] for r in rows)),
             'fall_rate': float(np.mean([r['fell'] for r in rows])) if rows else 1.0,
             'return_mean': float(returns.mean()) if rows else float('nan'),
             'return_std': float(returns.std()) if rows else float('nan'),
             'steps_mean': float(np.mean([r['steps'] for r in rows])) if rows else 0.0,
             'tracking_error': None, 'torque_saturation': None, 'min_joint_margin': None,
-            'stride_tracking_error': float(np.mean(strides)) if strides else None,
+            'stride_tracking_error': mean_of(rows, 'stride_tracking_error'),
             'command_jitter': None, 'kicks': kick_summary(rows),
             'ros': {**{k: run[k] for k in ('command_delay_s', 'applied', 'push_velocity',
                                            'kicks', 'watchdog_faults', 'wall_s', 'complete',

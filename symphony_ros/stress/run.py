@@ -13,7 +13,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -210,11 +210,11 @@ def summarise(name: str, rows: List[Dict[str, float]]) -> Dict[str, object]:
             'fall_rate': float(np.mean([r['fell'] for r in rows])),
             'return_mean': float(returns.mean()), 'return_std': float(returns.std()),
             'steps_mean': float(np.mean([r['steps'] for r in rows])),
-            'tracking_error': _mean_of(rows, 'tracking_error'),
-            'stride_tracking_error': _mean_of(rows, 'stride_tracking_error'),
+            'tracking_error': mean_of(rows, 'tracking_error'),
+            'stride_tracking_error': mean_of(rows, 'stride_tracking_error'),
             'torque_saturation': float(np.mean([r['saturation'] for r in rows])),
             'min_joint_margin': float(min(r['joint_margin'] for r in rows)),
-            'command_jitter': _mean_of(rows, 'command_jitter'),
+            'command_jitter': mean_of(rows, 'command_jitter'),
             'kicks': kick_summary(rows), **_by_draw(rows)}
 
 
@@ -226,7 +226,8 @@ def _by_draw(rows: List[Dict[str, object]]) -> Dict[str, object]:
     return {'by_draw': {'knobs': knob_effects(records), 'kicks': kick_effects(records)}}
 
 
-def _mean_of(rows: List[Dict[str, float]], key: str) -> Optional[float]:
+def mean_of(rows: Sequence[Dict[str, object]], key: str) -> Optional[float]:
+    """Return the mean of ``key`` over the rows that have a value for it (None: none has)."""
     values = [r[key] for r in rows if r.get(key) is not None]
     return float(np.mean(values)) if values else None
 
