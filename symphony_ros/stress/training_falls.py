@@ -175,7 +175,10 @@ def lines(report: Dict[str, Any]) -> List[str]:
         told = (f'; its {report["without_outcome"]:,} lines are from before outcomes were '
                 'logged' if report['without_outcome'] else '')
         return [f'{report["log"]}: no episode with an outcome yet{told}']
-    width = ', '.join(f'x{w:.2f}' for w in report['widths'])
+    widths = report['widths']
+    # A ramped run draws a new width every episode: the span says it, a list would not.
+    width = (f'x{widths[0]:.2f}' if len(widths) == 1
+             else f'x{widths[0]:.2f} to x{widths[-1]:.2f}')
     per = '-' if ep['s_per_fall'] is None else f'{ep["s_per_fall"]:.1f}'
     out = [f'training falls   the last {ep["episodes"]:,} episodes with an outcome in '
            f'{report["log"]} (ranges\' width {width})',

@@ -153,3 +153,13 @@ def test_bad_input_is_named(tmp_path, capsys):
     policy.write_bytes(b'x')
     assert main(['inspect', str(policy), '--falls']) == 2
     assert 'is not a folder' in capsys.readouterr().err
+
+
+def test_a_ramped_run_says_the_span_of_its_ranges_widths(tmp_path, capsys):
+    # A ramp draws a new width each episode: the header gives the span, not every width.
+    rows = [dict(_record(0, 4.0), scale=0.5 + i / 100) for i in range(40)]
+    run = _run_with_log(tmp_path, rows)
+    assert main(['inspect', str(run), '--falls']) == 0
+    out = capsys.readouterr().out
+    assert "(ranges' width x0.50 to x0.89)" in out
+    assert 'x0.51' not in out
