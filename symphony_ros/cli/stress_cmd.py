@@ -149,6 +149,18 @@ def _export_for_stress(source: str, path: str) -> str:
     return path
 
 
+def stress_checkpoint(args: argparse.Namespace, source: str, out: str) -> Dict[str, Any]:
+    """Export checkpoint ``source`` into report folder ``out``, run ``args``' matrix on it.
+
+    Return its report (report.json's content); ``symphony screen`` screens a run's actors so.
+
+    :raises CliError: a checkpoint that cannot be exported or stressed.
+    """
+    policy = _export_for_stress(source, os.path.join(out, 'policy.onnx'))
+    one = _for_policy(args, policy, out)
+    return _run_one(one, _prepare(one))[1]
+
+
 def _for_policy(args: argparse.Namespace, policy: str, out: Optional[str]
                 ) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), 'policy': policy, 'out': out})

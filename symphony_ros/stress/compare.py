@@ -16,7 +16,8 @@ from .confidence import interval_text, judged_pairs, mcnemar_p, pairable
 from .run import mean_of
 
 
-def _cell(c: Dict[str, object]) -> str:
+def cell(c: Dict[str, object]) -> str:
+    """Return a condition's falls of its episodes, and the kicks survived where it kicks."""
     k = c.get('kicks')
     kicks = f' ({k["survived"]}/{k["survived"] + k["fell"]} kicks)' if k else ''
     return f'{c["falls"]}/{c["episodes"]}{kicks}'
@@ -40,7 +41,7 @@ def compare_text(reports: Sequence[Tuple[str, Dict[str, object]]]) -> str:
     head = '| condition | ' + ' | '.join(f'`{label}`' for label, _ in reports) + ' |'
     rows = [head, '|---' * (len(reports) + 1) + '|']
     for n in names:
-        cells = [_cell(r['conditions'][n]) if n in r['conditions'] else '-' for _, r in reports]
+        cells = [cell(r['conditions'][n]) if n in r['conditions'] else '-' for _, r in reports]
         rows.append(f'| `{n}` | ' + ' | '.join(cells) + ' |')
     judged = [sum(r['conditions'][n]['falls'] for n in r['verdict']['judged'])
               for _, r in reports]

@@ -1,0 +1,156 @@
+"""``symphony screen RUN_DIR``: stress each kept actor of a training run and rank them.
+
+Each actor of ``RUN_DIR/actors`` (``--keep-actors``) gets its stress report under the same
+conditions and seeds (:mod:`symphony_ros.stress.screen`), and ``screen.md`` ranks them by
+falls. A report already made with the same settings is read, not run again, so the same
+command picks up where it stopped; ``--follow`` keeps screening the actors a running
+training run keeps. One worker by default: a screen runs beside the training it screens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from ..util.fields import number
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Run folder, the stress settings, which actors, and following a run as it trains."""
+    from ..stress.screen import DEFAULT_CONDITIONS, SCREEN_DIR
+    p.add_argument('run_dir', metavar='RUN_DIR',
+                   help='training run folder whose actors/ to screen (train with '
+                   '--keep-actors true)')
+    p.add_argument('--conditions', nargs='+', default=list(DEFAULT_CONDITIONS),
+                   metavar='NAME', help='stress conditions, space- or comma-separated '
+                   f'(default: {" ".join(DEFAULT_CONDITIONS)})')
+    p.add_argument('--episodes', type=number(int, 1), default=30, metavar='N',
+                   help='episodes per condition (default: 30)')
+    p.add_argument('--seed', type=number(int, 0), default=0,
+                   help='seed of the episodes, the same for every actor (default: 0)')
+    p.add_argument('--max-steps', type=number(int, 0), default=0, metavar='N',
+                   help='cap on episode length in control steps (default 0: the env limit)')
+    p.add_argument('--workers', type=number(int, 0), default=1, metavar='W',
+                   help='processes (default 1: the core the training leaves; 0: all cores)')
+    p.add_argument('--max-tracking-error', type=number(float, 0), default=0.0, metavar='M',
+                   help='command policies: rank only actors within M m/s per stride of '
+                   'their commands, and judge it in each verdict (default 0: not judged)')
+    p.add_argument('--every', type=number(int, 0), default=0, metavar='STEPS',
+                   help='screen one actor per STEPS training steps (default 0: each one)')
+    p.add_argument('--since', type=number(int, 0), default=0, metavar='STEP',
+                   help='screen the actors from this training step on (default: 0)')
+    p.add_argument('-o', '--out', metavar='DIR', default=None,
+                   help=f'folder of the reports and screen.md (default: RUN_DIR/{SCREEN_DIR})')
+    p.add_argument('--follow', action='store_true',
+                   help='keep screening the actors the run keeps until Ctrl-C (or --until)')
+    p.add_argument('--until', type=number(int, 0), default=0, metavar='STEP',
+                   help='with --follow: stop once an actor at or past this step is screened')
+    p.add_argument('--poll', type=number(float, 0.1), default=30.0, metavar='S',
+                   help='with --follow: seconds between looks for new actors (default: 30)')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Screen the run's actors (and, following, its new ones); exit 0, 130 on Ctrl-C."""
+    from ..stress.conditions import CONDITIONS
+    from ..stress.screen import SCREEN_DIR, Settings
+    from .errors import CliError
+    if not os.path.isdir(args.run_dir):
+        raise CliError(f'{args.run_dir}: no such run folder')
+    if args.until and not args.follow:
+        raise CliError('--until goes with --follow')
+    args.conditions = [n for arg in args.conditions for n in arg.split(',') if n]
+    unknown = [n for n in args.conditions if n not in CONDITIONS]
+    if unknown:
+        raise CliError(f'--conditions: unknown condition {unknown[0]!r}; expected some of '
+                       f'{", ".join(CONDITIONS)}')
+    settings = Settings(tuple(dict.fromkeys(args.conditions)), args.episodes, args.seed,
+                        args.max_steps or None)
+    out = args.out or os.path.join(args.run_dir, SCREEN_DIR)
+    rows: Dict[int, Dict[str, Any]] = {}
+    while True:
+        if _screen_new(args, settings, out, rows):
+            _write(args, settings, out, rows)
+        if not args.follow or (args.until and rows and max(rows) >= args.until):
+            break
+        time.sleep(args.poll)
+    return 0
+
+
+def _screen_new(args: argparse.Namespace, settings, out: str,
+                rows: Dict[int, Dict[str, Any]]) -> List[int]:
+    """Add a row for each picked actor not in ``rows``; return the steps added."""
+    from ..stress.screen import kept_actors, pick, report_dir, row
+    from .errors import CliError
+    try:
+        actors = pick(kept_actors(args.run_dir), args.every, args.since)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    new = [(step, path) for step, path in actors if step not in rows]
+    kept = {step: _kept_report(report_dir(out, step), settings) for step, _ in new}
+    if any(r is None for r in kept.values()):
+        told = sum(r is not None for r in kept.values())
+        print(f'symphony screen: {sum(r is None for r in kept.values())} actors to stress'
+              + (f', {told} read from earlier reports' if told else ''), flush=True)
+    for step, path in new:
+        report = kept[step]
+        if report is None:
+            print(f'== {os.path.basename(path)}', flush=True)
+            report = _stress(args, path, report_dir(out, step))
+        rows[step] = row(step, _test_return(path), report)
+    return [step for step, _ in new]
+
+
+def _kept_report(folder: str, settings) -> Optional[Dict[str, Any]]:
+    """Return the report in ``folder`` when it was made with ``settings`` (None otherwise)."""
+    try:
+        with open(os.path.join(folder, 'report.json')) as fh:
+            report = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return report if settings.matches(report) else None
+
+
+def _stress(args: argparse.Namespace, path: str, folder: str) -> Dict[str, Any]:
+    """Run the stress matrix on the actor at ``path``, its report into ``folder``."""
+    from .stress_cmd import stress_checkpoint
+    stress = argparse.Namespace(
+        policy=path, robot=None, episodes=args.episodes, conditions=list(args.conditions),
+        out=folder, seed=args.seed, workers=args.workers, max_steps=args.max_steps,
+        max_fall_rate=0.1, verdict_scope='training',
+        max_tracking_error=args.max_tracking_error, verdict_bound='observed', ros=False,
+        latency=False, no_progress=True)
+    return stress_checkpoint(stress, path, folder)
+
+
+def _test_return(path: str) -> Optional[float]:
+    from ..core.snapshot import load_actor
+    return load_actor(path).test_return
+
+
+def _write(args: argparse.Namespace, settings, out: str, rows: Dict[int, Dict[str, Any]]
+           ) -> None:
+    """Print the table and write it to ``out/screen.md``."""
+    from ..stress.screen import table
+    from ..util.atomic import atomic_write
+    text = table([rows[s] for s in sorted(rows)], settings.conditions,
+                 args.max_tracking_error)
+    head = (f'# Screen of {os.path.abspath(args.run_dir)}\n\n{settings.episodes} episodes '
+            f'per condition, seed {settings.seed}, the same for every actor; falls of the '
+            'episodes, and kicks survived:\n\n')
+    path = os.path.join(out, 'screen.md')
+    atomic_write(path, lambda f: f.write((head + text).encode()))
+    print('\n' + text + f'screen: {path}', flush=True)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``symphony screen`` alone."""
+    from .errors import standalone
+    return standalone('screen', __doc__, add_arguments, run, argv)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

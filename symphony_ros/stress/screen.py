@@ -1,0 +1,139 @@
+"""Screening a training run's kept actors under stress, each actor once, best first.
+
+A run's test return (a few nominal episodes) does not tell which of its actors to ship: G1
+actors at their run's best test return fell in 20 to 30 of 30 stressed episodes. So each
+kept actor (``--keep-actors``) gets a stress report under the same conditions and seeds,
+in ``<out>/actor_<step>_stress/``, and one table ranks them. A report already there for the
+same settings is read, not run again, so a screen can follow a run as it trains.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .compare import cell
+from .confidence import interval_text
+from .run import mean_of
+
+DEFAULT_CONDITIONS = ('nominal', 'training_mix')
+"""The robot as modelled, and every knob drawn as training draws it: the two that told the
+G1 actors apart at the least cost (a judged-condition matrix is eight times longer)."""
+
+SCREEN_DIR = 'screen'
+"""Default report folder of a screen, inside the run folder."""
+
+_ACTOR = re.compile(r'^actor_(\d+)\.pt$')
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What makes two stress reports of one actor comparable."""
+
+    conditions: Tuple[str, ...]
+    episodes: int
+    seed: int
+    max_steps: Optional[int]
+
+    def matches(self, report: Dict[str, Any]) -> bool:
+        """Say whether ``report`` (a report.json's content) was made with these settings."""
+        return (tuple(report.get('conditions', {})) == self.conditions
+                and report.get('episodes') == self.episodes
+                and report.get('seed') == self.seed
+                and report.get('max_steps') == self.max_steps
+                and report.get('through') == 'process')
+
+
+def kept_actors(run_dir: str) -> List[Tuple[int, str]]:
+    """Return (step, path) of each actor in ``run_dir/actors``, by step.
+
+    :raises ValueError: the run keeps no actors (it trained without ``--keep-actors``).
+    """
+    from ..core.snapshot import ACTORS
+    folder = os.path.join(run_dir, ACTORS)
+    found = sorted((int(m.group(1)), os.path.join(folder, name))
+                   for name in (os.listdir(folder) if os.path.isdir(folder) else ())
+                   for m in [_ACTOR.match(name)] if m)
+    if not found:
+        raise ValueError(f'{folder}: no kept actors (actor_<step>.pt); train with '
+                         '--keep-actors true (a resume may turn it on)')
+    return found
+
+
+def pick(actors: Sequence[Tuple[int, str]], every: int = 0, since: int = 0
+         ) -> List[Tuple[int, str]]:
+    """Return the actors at or after step ``since``, with ``every``: one per ``every`` steps.
+
+    The one per ``every`` steps is the first actor at or past each multiple of ``every``
+    (``every``, twice ``every``, ...):
+    actors are kept at evaluation steps, which a resume can shift a few steps past a round
+    number (330,016 for 330,000).
+    """
+    out, last = [], None
+    for step, path in actors:
+        bucket = step // every if every else step
+        if bucket != last and step >= max(since, every):
+            out.append((step, path))
+        last = bucket
+    return out
+
+
+def report_dir(out: str, step: int) -> str:
+    """Return the report folder of the actor at ``step``."""
+    return os.path.join(out, f'actor_{step:09d}_stress')
+
+
+def row(step: int, test_return: Optional[float], report: Dict[str, Any]) -> Dict[str, Any]:
+    """Return an actor's screen row from its stress report: falls per condition and in all."""
+    conds = report['conditions']
+    falls = sum(c['falls'] for c in conds.values())
+    episodes = sum(c['episodes'] for c in conds.values())
+    return {'step': step, 'test_return': test_return,
+            'conditions': {n: {'falls': c['falls'], 'episodes': c['episodes'],
+                               'kicks': c.get('kicks')} for n, c in conds.items()},
+            'falls': falls, 'episodes': episodes,
+            'tracking_error': mean_of(list(conds.values()), 'stride_tracking_error'),
+            'passed': report['verdict']['passed']}
+
+
+def best(rows: Sequence[Dict[str, Any]], max_tracking_error: float = 0.0
+         ) -> Optional[Dict[str, Any]]:
+    """Return the row with the fewest falls (the later on a tie), None for none.
+
+    With ``max_tracking_error`` only rows within it count: a command policy that stands
+    whatever it is told falls least.
+    """
+    fit = [r for r in rows if not max_tracking_error or (
+        r['tracking_error'] is not None and r['tracking_error'] <= max_tracking_error)]
+    return min(fit, key=lambda r: (r['falls'] / max(r['episodes'], 1), -r['step']),
+               default=None)
+
+
+def table(rows: Sequence[Dict[str, Any]], conditions: Sequence[str],
+          max_tracking_error: float = 0.0) -> str:
+    """Return the screen as markdown: one row an actor by step, then the fewest falls."""
+    head = (['step', 'test return'] + [f'`{n}`' for n in conditions]
+            + ['falls (95 %)', 'tracking error per stride (m/s)', 'verdict'])
+    lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
+    top = best(rows, max_tracking_error)
+    for r in rows:
+        mark = '**' if r is top else ''
+        cells = ([f'{mark}{r["step"]:,}{mark}',
+                  '-' if r['test_return'] is None else f'{r["test_return"]:,.0f}']
+                 + ['-' if n not in r['conditions'] else cell(r['conditions'][n])
+                    for n in conditions]
+                 + [f'{r["falls"]}/{r["episodes"]} ({interval_text(r["falls"], r["episodes"])})',
+                    '-' if r['tracking_error'] is None else f'{r["tracking_error"]:.3f}',
+                    'PASS' if r['passed'] else 'FAIL'])
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    if top is None:
+        within = f' within {max_tracking_error:g} m/s of tracking' if max_tracking_error else ''
+        lines.append(f'\nNo actor screened{within} yet.')
+    else:
+        lines.append(f'\nFewest falls: step {top["step"]:,}, {top["falls"]} of '
+                     f'{top["episodes"]} episodes'
+                     + (f' (of the actors within {max_tracking_error:g} m/s of tracking)'
+                        if max_tracking_error else '') + '.')
+    return '\n'.join(lines) + '\n'

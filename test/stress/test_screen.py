@@ -1,0 +1,131 @@
+"""``symphony screen RUN_DIR``: each kept actor stressed once under the same seeds, ranked."""
+
+import threading
+
+import pytest
+import torch
+
+from symphony_ros.cli.main import main
+from symphony_ros.core.config import SymphonyConfig, TrainConfig
+from symphony_ros.core.networks import Actor
+from symphony_ros.core.snapshot import keep_actor
+from symphony_ros.stress.screen import Settings, best, pick, table
+
+SMALL = ['--conditions', 'nominal,delay_1', '--episodes', '2', '--max-steps', '15']
+
+
+def _keep(run_dir, step, test_return=None):
+    """Keep an untrained G1-sized actor at ``step`` (its shape is what counts here)."""
+    torch.manual_seed(step)
+    info = dict(train_config=TrainConfig(env='velocity:g1', steps=10, obs_spec='velocity',
+                                         randomize='default').to_dict(),
+                symphony_config=SymphonyConfig(hidden_dim=32, critic_heads=8).to_dict(),
+                obs_dim=96, act_dim=29, obs_spec='velocity', step=step,
+                test_return=test_return)
+    return keep_actor(str(run_dir), Actor(96, 29, 32).eval(), info)
+
+
+def _row(step, falls, tracking=None):
+    return {'step': step, 'test_return': None, 'falls': falls, 'episodes': 10,
+            'tracking_error': tracking, 'passed': False,
+            'conditions': {'nominal': {'falls': falls, 'episodes': 10, 'kicks': None}}}
+
+
+def test_every_picks_the_first_actor_at_or_past_each_multiple():
+    # A resume shifts evaluation steps a few past the round numbers.
+    actors = [(s, f'a{s}') for s in (10_000, 20_000, 30_016, 40_008, 50_084, 60_073)]
+    assert [s for s, _ in pick(actors)] == [s for s, _ in actors]
+    assert [s for s, _ in pick(actors, every=20_000)] == [20_000, 40_008, 60_073]
+    # --since inside a stretch leaves that stretch's pick out rather than taking the next.
+    assert [s for s, _ in pick(actors, every=20_000, since=25_000)] == [40_008, 60_073]
+    assert [s for s, _ in pick(actors, since=40_000)] == [40_008, 50_084, 60_073]
+
+
+def test_the_fewest_falls_rank_first_within_the_tracking_bound():
+    rows = [_row(10, 3, 0.30), _row(20, 5, 0.12), _row(30, 5, 0.14), _row(40, 9, None)]
+    assert best(rows)['step'] == 10
+    # Standing still falls least: with a bound, only actors that track count (a tie: later).
+    assert best(rows, 0.15)['step'] == 30
+    assert best(rows, 0.1) is None
+    text = table(rows, ['nominal', 'delay_1'], 0.15)
+    assert '| **30** | - | 5/10 | - | 5/10 (24-76%) | 0.140 | FAIL |' in text
+    assert 'Fewest falls: step 30, 5 of 10 episodes (of the actors within 0.15 m/s' in text
+    assert 'No actor screened within 0.1 m/s of tracking yet.' in table(rows, ['nominal'], 0.1)
+
+
+def test_a_report_counts_only_for_the_settings_it_was_made_with():
+    s = Settings(('nominal', 'delay_1'), 2, 0, 15)
+    report = {'conditions': {'nominal': {}, 'delay_1': {}}, 'episodes': 2, 'seed': 0,
+              'max_steps': 15, 'through': 'process'}
+    assert s.matches(report)
+    for change in ({'episodes': 3}, {'seed': 1}, {'max_steps': None}, {'through': 'ros'},
+                   {'conditions': {'delay_1': {}, 'nominal': {}}}):
+        assert not s.matches({**report, **change}), change
+
+
+def test_the_cli_screens_each_actor_once_and_ranks_them(tmp_path, capsys):
+    run = tmp_path / 'run'
+    for step in (100, 200):
+        _keep(run, step, test_return=float(step))
+    assert main(['screen', str(run), *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert 'symphony screen: 2 actors to stress' in out
+    assert out.count('== actor_') == 2
+    md = (run / 'screen' / 'screen.md').read_text()
+    assert md.startswith(f'# Screen of {run}')
+    rows = [line.split(' | ') for line in md.splitlines()
+            if line.startswith('| ') and '/2' in line]
+    # By step, each with its test return as the run kept it.
+    assert [(r[0].strip('|* '), r[1]) for r in rows] == [('100', '100'), ('200', '200')]
+    for step in (100, 200):
+        assert (run / 'screen' / f'actor_{step:09d}_stress' / 'report.json').is_file()
+    # Again with one more actor: only the new one is stressed, the others read back.
+    _keep(run, 300)
+    assert main(['screen', str(run), *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert 'symphony screen: 1 actors to stress, 2 read from earlier reports' in out
+    assert out.count('== actor_') == 1 and '== actor_000000300.pt' in out
+    assert '| 300 | - |' in out.replace('**', '')
+    # Other settings make other reports: every actor is stressed again.
+    assert main(['screen', str(run), *SMALL[:-2], '--max-steps', '20', '--every', '200']) == 0
+    out = capsys.readouterr().out
+    assert out.count('== actor_') == 1 and '== actor_000000200.pt' in out
+
+
+def test_follow_screens_the_actors_a_run_keeps_until_the_step_asked(tmp_path):
+    run = tmp_path / 'run'
+    _keep(run, 100)
+    codes = []
+    follow = threading.Thread(target=lambda: codes.append(main(
+        ['screen', str(run), *SMALL, '--follow', '--until', '200', '--poll', '0.1'])),
+        daemon=True)
+    follow.start()
+    md = run / 'screen' / 'screen.md'
+    for _ in range(6000):          # the first table, however long the first matrix takes
+        if md.is_file():
+            break
+        follow.join(0.05)
+    assert md.is_file() and follow.is_alive()
+    _keep(run, 200)
+    follow.join(600)
+    assert codes == [0]
+    assert '| 200 |' in md.read_text().replace('**', '')
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['screen', 'nowhere'], 'nowhere: no such run folder'),
+    (['screen', '{run}', '--follow', '--until', '5', '--conditions', 'nominal,bogus'],
+     "--conditions: unknown condition 'bogus'; expected some of nominal, delay_1"),
+    (['screen', '{run}', '--until', '5'], '--until goes with --follow'),
+    (['screen', '{empty}'], 'actors: no kept actors (actor_<step>.pt); train with '
+                            '--keep-actors true'),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    run, empty = tmp_path / 'run', tmp_path / 'empty'
+    _keep(run, 100)
+    empty.mkdir()
+    argv = [a.format(run=run, empty=empty) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not (run / 'screen').exists()
