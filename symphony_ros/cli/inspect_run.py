@@ -31,8 +31,8 @@ def describe_run(s: RunSummary) -> List[str]:
     lines += history_lines(t)
     lines.append('  reward weights   ' + reward_text(t))
     if s.actors:
-        lines.append(f'  kept actors      {s.actors} (symphony stress {s.path}/actors/'
-                     'actor_*.pt weighs them side by side)')
+        lines.append(f'  kept actors      {s.actors} (symphony screen {shlex.quote(s.path)} '
+                     'ranks them by falls under stress)')
     return lines + _next(s)
 
 

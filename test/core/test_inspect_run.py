@@ -53,7 +53,7 @@ def test_the_cli_says_progress_best_and_what_to_run_next(run, capsys):
     assert 'curve            100 ' in out and ' | 250 ' in out
     assert f'resume: symphony train --run-dir {run} --resume' in out
     assert f'export: symphony export {run} -o policy.onnx' in out
-    assert 'kept actors      3' in out
+    assert f'kept actors      3 (symphony screen {run} ranks them' in out
 
 
 def test_json_carries_the_same_figures(run, capsys):
