@@ -71,9 +71,14 @@ def run(args: argparse.Namespace) -> int:
                         args.max_steps or None)
     out = args.out or os.path.join(args.run_dir, SCREEN_DIR)
     rows: Dict[int, Dict[str, Any]] = {}
+    waiting = False
     while True:
         if _screen_new(args, settings, out, rows):
             _write(args, settings, out, rows)
+        elif not rows and not waiting:
+            waiting = True
+            print(f'symphony screen: no actor kept in {args.run_dir} yet; looking every '
+                  f'{args.poll:g} s', flush=True)
         if not args.follow or (args.until and rows and max(rows) >= args.until):
             break
         time.sleep(args.poll)
@@ -83,20 +88,23 @@ def run(args: argparse.Namespace) -> int:
 def _screen_new(args: argparse.Namespace, settings, out: str,
                 rows: Dict[int, Dict[str, Any]]) -> List[int]:
     """Add a row for each picked actor not in ``rows``; return the steps added."""
-    from ..stress.screen import kept_actors, pick, report_dir, row
+    from ..stress.screen import keeps_actors, kept_actors, pick, report_dir, row
     from .errors import CliError
-    try:
-        actors = pick(kept_actors(args.run_dir), args.every, args.since)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    kept = kept_actors(args.run_dir)
+    # Following a run that keeps its actors, the first may not be written yet.
+    if not kept and not (args.follow and keeps_actors(args.run_dir)):
+        raise CliError(f'{os.path.join(args.run_dir, "actors")}: no kept actors '
+                       '(actor_<step>.pt); train with --keep-actors true (a resume may turn '
+                       'it on)')
+    actors = pick(kept, args.every, args.since)
     new = [(step, path) for step, path in actors if step not in rows]
-    kept = {step: _kept_report(report_dir(out, step), settings) for step, _ in new}
-    if any(r is None for r in kept.values()):
-        told = sum(r is not None for r in kept.values())
-        print(f'symphony screen: {sum(r is None for r in kept.values())} actors to stress'
+    reports = {step: _kept_report(report_dir(out, step), settings) for step, _ in new}
+    if any(r is None for r in reports.values()):
+        told = sum(r is not None for r in reports.values())
+        print(f'symphony screen: {sum(r is None for r in reports.values())} actors to stress'
               + (f', {told} read from earlier reports' if told else ''), flush=True)
     for step, path in new:
-        report = kept[step]
+        report = reports[step]
         if report is None:
             print(f'== {os.path.basename(path)}', flush=True)
             report = _stress(args, path, report_dir(out, step))

@@ -47,19 +47,21 @@ class Settings:
 
 
 def kept_actors(run_dir: str) -> List[Tuple[int, str]]:
-    """Return (step, path) of each actor in ``run_dir/actors``, by step.
-
-    :raises ValueError: the run keeps no actors (it trained without ``--keep-actors``).
-    """
+    """Return (step, path) of each actor in ``run_dir/actors``, by step (none: [])."""
     from ..core.snapshot import ACTORS
     folder = os.path.join(run_dir, ACTORS)
-    found = sorted((int(m.group(1)), os.path.join(folder, name))
-                   for name in (os.listdir(folder) if os.path.isdir(folder) else ())
-                   for m in [_ACTOR.match(name)] if m)
-    if not found:
-        raise ValueError(f'{folder}: no kept actors (actor_<step>.pt); train with '
-                         '--keep-actors true (a resume may turn it on)')
-    return found
+    return sorted((int(m.group(1)), os.path.join(folder, name))
+                  for name in (os.listdir(folder) if os.path.isdir(folder) else ())
+                  for m in [_ACTOR.match(name)] if m)
+
+
+def keeps_actors(run_dir: str) -> bool:
+    """Say whether the run in ``run_dir`` keeps its actors (``--keep-actors true``)."""
+    from ..core.run_dir import RunDirError, read_run_config
+    try:
+        return bool(read_run_config(run_dir)['train_config'].get('keep_actors'))
+    except RunDirError:
+        return False
 
 
 def pick(actors: Sequence[Tuple[int, str]], every: int = 0, since: int = 0

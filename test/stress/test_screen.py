@@ -1,5 +1,6 @@
 """``symphony screen RUN_DIR``: each kept actor stressed once under the same seeds, ranked."""
 
+import json
 import threading
 
 import pytest
@@ -92,16 +93,28 @@ def test_the_cli_screens_each_actor_once_and_ranks_them(tmp_path, capsys):
     assert out.count('== actor_') == 1 and '== actor_000000200.pt' in out
 
 
-def test_follow_screens_the_actors_a_run_keeps_until_the_step_asked(tmp_path):
+def test_follow_waits_for_the_first_actor_and_screens_each_until_the_step_asked(
+        tmp_path, capsys):
     run = tmp_path / 'run'
-    _keep(run, 100)
+    run.mkdir()
+    # A run just started with --keep-actors true: no actor written yet.
+    (run / 'config.json').write_text(json.dumps(
+        {'train_config': {'keep_actors': True}, 'symphony_config': {}}))
     codes = []
     follow = threading.Thread(target=lambda: codes.append(main(
         ['screen', str(run), *SMALL, '--follow', '--until', '200', '--poll', '0.1'])),
         daemon=True)
     follow.start()
+    said = ''
+    for _ in range(12000):         # however long the thread takes to look
+        said += capsys.readouterr().out
+        if 'no actor kept in' in said:
+            break
+        follow.join(0.05)
+    assert f'symphony screen: no actor kept in {run} yet; looking every 0.1 s' in said
+    _keep(run, 100)
     md = run / 'screen' / 'screen.md'
-    for _ in range(6000):          # the first table, however long the first matrix takes
+    for _ in range(12000):         # the first table, however long its matrix takes
         if md.is_file():
             break
         follow.join(0.05)
@@ -119,6 +132,8 @@ def test_follow_screens_the_actors_a_run_keeps_until_the_step_asked(tmp_path):
     (['screen', '{run}', '--until', '5'], '--until goes with --follow'),
     (['screen', '{empty}'], 'actors: no kept actors (actor_<step>.pt); train with '
                             '--keep-actors true'),
+    # Following a run that does not keep its actors would wait for ever.
+    (['screen', '{empty}', '--follow'], 'empty/actors: no kept actors'),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     run, empty = tmp_path / 'run', tmp_path / 'empty'
