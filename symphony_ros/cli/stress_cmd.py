@@ -201,7 +201,8 @@ def _prepare(args: argparse.Namespace) -> Tuple[Any, Any, str, str, List[str]]:
         policy.check_description(robot)
         names = (ros.select(args.conditions, robot) if args.ros
                  else table.select(args.conditions, robot,
-                                   [t for t, _ in c.observation.terms]))
+                                   [t for t, _ in c.observation.terms],
+                                   bool((c.task or {}).get('command_ranges'))))
         if args.latency:
             names += [n for n in table.latency_conditions() if n not in names]
         names = _fit_pushes(args, names, robot.control_dt)

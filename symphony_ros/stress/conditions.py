@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ..robot.description import RobotDescription
 from ..robot.ranges import (IMU_BIAS, KNOBS, OBS_NOISE, RandomizationSpec,
                             load_randomization)
+from ..robot.velocity_commands import COMMAND_RANGES
 
 PUSH_INTERVAL = (5.0, 10.0)
 """s between pushes in the push conditions (the training default)."""
@@ -60,6 +61,15 @@ NOISE_ONLY = 'noise_only'
 MIX = 'training_mix'
 """A condition's key that draws every knob per episode from the robot's default ranges."""
 
+COMMAND = 'command'
+"""A condition's key that holds one velocity command (vx m/s, vy m/s, yaw rate rad/s) for
+whole episodes, instead of drawing commands from the policy's ranges."""
+HELD_COMMANDS = {'stand': ((0.0, 0.0, 0.0), 'stand still'),
+                 'forward_0.5': ((0.5, 0.0, 0.0), 'walk forward at 0.5 m/s'),
+                 'turn_0.5': ((0.0, 0.0, 0.5), 'turn in place at 0.5 rad/s')}
+"""Name -> (command, what it asks): what a velocity policy must do on command before
+hardware (the G1 policy's target)."""
+
 DIAGNOSTIC: Dict[str, Tuple[Dict[str, Any], str]] = {
     **{f'noise_{term}': ({'obs_noise_scale': 1.0, NOISE_ONLY: (term,)},
                          f'noise on `{term}` alone, at the training amplitude')
@@ -71,10 +81,14 @@ DIAGNOSTIC: Dict[str, Tuple[Dict[str, Any], str]] = {
        for ms in LATENCY_MS},
     MIX: ({MIX: True}, 'every knob drawn per episode from the training ranges, as in '
                        'training (the report says which draws fell it)'),
+    **{f'command_{what}': ({COMMAND: cmd}, f'the nominal robot told to {text} for whole '
+                           'episodes (velocity policies)')
+       for what, (cmd, text) in HELD_COMMANDS.items()},
 }
 """Conditions run only when named: which part of ``obs_noise_1`` a policy cannot take,
-delays in ms, finer than ``delay_1``, which give a latency budget (`latency_budget`), and
-the mix of every perturbation a policy trained under, as the world mixes them."""
+delays in ms, finer than ``delay_1``, which give a latency budget (`latency_budget`), the
+mix of every perturbation a policy trained under, as the world mixes them, and a velocity
+policy held to one command (its stride error is whether it does what it is told)."""
 CONDITIONS.update(DIAGNOSTIC)
 
 PD_ONLY = ('kp_0.8', 'kp_1.2')
@@ -84,16 +98,20 @@ PD_ONLY = ('kp_0.8', 'kp_1.2')
 def applicable(robot: RobotDescription) -> List[str]:
     """Return the conditions that apply to ``robot``, in table order (diagnostics too)."""
     pd = robot.action_kind == 'pd_position'
-    return [n for n in CONDITIONS if pd or n not in PD_ONLY]
+    # A held command needs a task with commands, which a robot file names (G1: velocity).
+    return [n for n in CONDITIONS if (pd or n not in PD_ONLY)
+            and (robot.tasks or COMMAND not in CONDITIONS[n][0])]
 
 
 def select(names: Sequence[str], robot: RobotDescription,
-           obs_terms: Optional[Sequence[str]] = None) -> List[str]:
+           obs_terms: Optional[Sequence[str]] = None, commands: bool = True) -> List[str]:
     """Return ``names`` checked (all applicable ones but the diagnostics when empty).
 
     :param obs_terms: the policy's observation terms; a noise diagnostic must name one.
+    :param commands: whether the policy follows velocity commands (a held command needs it).
     :raises ValueError: an unknown name (listing the known ones), a PD-only one on a
-        torque robot, or a noise diagnostic on a term the observation lacks.
+        torque robot, a noise diagnostic on a term the observation lacks, or a held command
+        for a policy without commands.
     """
     if not names:
         return [n for n in applicable(robot) if n not in DIAGNOSTIC]
@@ -101,6 +119,9 @@ def select(names: Sequence[str], robot: RobotDescription,
         if n not in CONDITIONS:
             raise ValueError(f'--conditions: unknown condition {n!r}; expected some of '
                              f'{", ".join(CONDITIONS)}')
+        if COMMAND in CONDITIONS[n][0] and not (commands and robot.tasks):
+            raise ValueError(f'--conditions: {n!r} holds a velocity command; this policy '
+                             'follows none (it was trained on a task without commands)')
         if n not in applicable(robot):
             raise ValueError(f'--conditions: {n!r} needs a pd_position robot; {robot.name!r} '
                              f'has action kind {robot.action_kind!r}')
@@ -122,6 +143,19 @@ def first_kick_s(name: str) -> float:
     return CONDITIONS[name][0]['push_interval_s'][0]
 
 
+def held_command(name: str) -> Optional[Dict[str, Any]]:
+    """Return the command settings that hold condition ``name``'s command (None: drawn).
+
+    Each range is the one value and no share stands or turns in place, so every command
+    the task draws, at reset and each resample, is that one.
+    """
+    cmd = CONDITIONS[name][0].get(COMMAND)
+    if cmd is None:
+        return None
+    return {**{k: (float(v), float(v)) for k, v in zip(COMMAND_RANGES, cmd)},
+            'standing_fraction': 0.0, 'turning_fraction': 0.0}
+
+
 def too_short_for_pushes(names: Sequence[str], episode_s: Optional[float]) -> List[str]:
     """Return the push conditions among ``names`` that episodes of ``episode_s`` s end unpushed.
 
@@ -140,7 +174,7 @@ def _ranges(values: Mapping[str, Any], robot: RobotDescription) -> Dict[str, Tup
         return {k: defaults.range(k) for k in defaults.ranges}
     out = {}
     for knob, v in values.items():
-        if knob == NOISE_ONLY:
+        if knob in (NOISE_ONLY, COMMAND):
             continue
         if knob == 'delay_steps':
             knob, v = 'delay_s', v * robot.control_dt
@@ -209,7 +243,8 @@ def delay_ms(name: str, robot: RobotDescription) -> Optional[float]:
     None for a condition that moves anything else: its falls are not the delay's alone.
     """
     ranges = _ranges(CONDITIONS[name][0], robot)
-    if set(ranges) - {'delay_s'} or CONDITIONS[name][0].get(NOISE_ONLY):
+    values = CONDITIONS[name][0]
+    if set(ranges) - {'delay_s'} or values.get(NOISE_ONLY) or COMMAND in values:
         return None
     lo, hi = ranges.get('delay_s', (0.0, 0.0))
     return round(hi * 1000.0, 3) if lo == hi else None
@@ -251,7 +286,7 @@ def table_markdown(robots: Sequence[RobotDescription]) -> str:
     rows = [head, '|' + '---|' * (2 + len(robots))]
     for name, (_, text) in CONDITIONS.items():
         text += ' (run when named)' if name in DIAGNOSTIC else ''
-        marks = ['yes' if within_training(name, r) else
-                 ('-' if name not in applicable(r) else 'no') for r in robots]
+        marks = ['-' if name not in applicable(r) else
+                 ('yes' if within_training(name, r) else 'no') for r in robots]
         rows.append(f'| `{name}` | {text} | ' + ' | '.join(marks) + ' |')
     return '\n'.join(rows) + '\n'

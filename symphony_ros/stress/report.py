@@ -135,6 +135,7 @@ def markdown(report: Dict[str, object]) -> str:
     if report.get('latency'):
         text = latency_text(report['latency'])
         lines += [text[0].upper() + text[1:] + '.', '']
+    lines += _held_lines(report['conditions'])
     lines += _kick_lines(report['conditions'])
     lines += _draw_lines(report['conditions'])
     noisy = report['conditions'].get('obs_noise_1')
@@ -167,6 +168,26 @@ def _confidence_line(episodes: int, max_fall_rate: float, bound: str) -> str:
               f'showing it takes {need} episodes without a fall (`--episodes {need}`)')
     return (f'{head}, so a PASS here means the rates seen were within {max_fall_rate:.0%}, '
             f'not that the true rates are; {enough}.')
+
+
+def _held_lines(conditions: Dict[str, Dict]) -> List[str]:
+    """Say what a velocity policy did when held to one command: the target's check."""
+    from .conditions import COMMAND
+    held = [(n, c) for n, c in conditions.items()
+            if COMMAND in c.get('knobs', {}) and c.get('reached') is not None]
+    if not held:
+        return []
+    lines = ['Held to one command for whole episodes (the nominal robot): the mean velocity '
+             'reached, and the error of the velocity averaged over each gait cycle.', '',
+             '| condition | told (vx, vy, yaw rate) | falls | reached (vx, vy, yaw rate) | '
+             'error per stride (m/s / rad/s) |', '|---|---|---|---|---|']
+    for n, c in held:
+        told = ', '.join(f'{v:g}' for v in c['knobs'][COMMAND])
+        got = ', '.join(f'{v:.2f}' for v in c['reached'])
+        lines.append(f'| `{n}` | {told} | {c["falls"]}/{c["episodes"]} | {got} | '
+                     f'{_fmt(c.get("stride_tracking_error"), ".3f")} / '
+                     f'{_fmt(c.get("stride_yaw_error"), ".3f")} |')
+    return lines + ['']
 
 
 def _kick_lines(conditions: Dict[str, Dict]) -> List[str]:

@@ -21,7 +21,7 @@ from ..bag.metrics import step_divisors, step_rms
 from ..core.evaluation import EVAL_SEED_OFFSET
 from ..robot.frame_stack import FrameStack
 from ..robot.tracking import WindowTracking, window_steps
-from .conditions import CONDITIONS, MIX
+from .conditions import CONDITIONS, MIX, held_command
 from .kicks import episode_kicks
 from .kicks import summary as kick_summary
 from .training_falls import kick_effects, knob_effects
@@ -67,7 +67,8 @@ def _env(name: str):
         from ..core.envs import make_randomized_env
         from .conditions import spec_of
         job = _CACHE['job']
-        extra = {'commands': job.commands} if job.commands else {}
+        commands = held_command(name) or job.commands
+        extra = {'commands': commands} if commands else {}
         _CACHE[key] = make_randomized_env(job.env_id, job.obs_spec,
                                           spec_of(name, _CACHE['robot']), **extra)
     return _CACHE[key]
@@ -127,6 +128,7 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
     total, steps, sat, margin, track, fell = 0.0, 0, 0.0, np.inf, [], False
     jitter = CommandJitter(model)
     stride = _stride(env.unwrapped, robot)
+    hold, held = held_command(name) is not None, []
     while True:
         obs, reward, terminated, truncated, info = env.step(policy.act(stacked(obs)))
         total += float(reward)
@@ -140,6 +142,8 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
             v = state_of().base_lin_vel
             track.append(float(np.hypot(info['command'][0] - v[0], info['command'][1] - v[1])))
             stride.add(info['command'], (v[0], v[1], state_of().base_ang_vel[2]))
+            if hold:
+                held.append((v[0], v[1], state_of().base_ang_vel[2]))
         if terminated:
             fell = True
         if terminated or truncated or steps >= limit:
@@ -148,7 +152,9 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
            'kicks': episode_kicks(_kicks(env), fell, steps * robot.control_dt),
            'joint_margin': margin, 'command_jitter': jitter.value(),
            'tracking_error': float(np.mean(track)) if track else None,
-           'stride_tracking_error': stride.lin_rms}
+           'stride_tracking_error': stride.lin_rms, 'stride_yaw_error': stride.yaw_rms}
+    if held:   # what it did when told one thing for the whole episode
+        row['reached'] = [float(v) for v in np.mean(held, axis=0)]
     if CONDITIONS[name][0].get(MIX):   # the draws and outcome, as a training run logs them
         row['draws'] = env.get_wrapper_attr('record')(fell)
     return row
@@ -212,6 +218,8 @@ def summarise(name: str, rows: List[Dict[str, float]]) -> Dict[str, object]:
             'steps_mean': float(np.mean([r['steps'] for r in rows])),
             'tracking_error': mean_of(rows, 'tracking_error'),
             'stride_tracking_error': mean_of(rows, 'stride_tracking_error'),
+            'stride_yaw_error': mean_of(rows, 'stride_yaw_error'),
+            'reached': _mean_reached(rows),
             'torque_saturation': float(np.mean([r['saturation'] for r in rows])),
             'min_joint_margin': float(min(r['joint_margin'] for r in rows)),
             'command_jitter': mean_of(rows, 'command_jitter'),
@@ -224,6 +232,12 @@ def _by_draw(rows: List[Dict[str, object]]) -> Dict[str, object]:
     if not records:
         return {}
     return {'by_draw': {'knobs': knob_effects(records), 'kicks': kick_effects(records)}}
+
+
+def _mean_reached(rows: Sequence[Dict[str, object]]) -> Optional[List[float]]:
+    """Return the mean (vx, vy, yaw rate) of held-command episodes (None: none held one)."""
+    reached = [r['reached'] for r in rows if r.get('reached') is not None]
+    return [float(v) for v in np.mean(reached, axis=0)] if reached else None
 
 
 def mean_of(rows: Sequence[Dict[str, object]], key: str) -> Optional[float]:

@@ -1,5 +1,6 @@
 """``symphony stress`` on the shipped Humanoid-v4 policy: a small matrix, short episodes."""
 
+import dataclasses
 import json
 import os
 import re
@@ -12,7 +13,7 @@ from symphony_ros.robot import get_robot
 from symphony_ros.core.envs import make_randomized_env
 from symphony_ros.robot.ranges import load_randomization
 from symphony_ros.stress.conditions import (CONDITIONS, DIAGNOSTIC, delay_ms, latency_budget,
-                                            select, spec_of, table_markdown)
+                                            select, spec_of, table_markdown, within_training)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POLICY = os.path.join(ROOT, 'models', 'humanoid_v4_symphony.onnx')
@@ -302,3 +303,43 @@ def test_the_training_mix_draws_every_knob_per_episode_and_says_which_fell_it(tm
     knobs = {k['knob'] for k in c['by_draw']['knobs']}
     assert {'delay_s', 'payload_kg', 'friction_scale'} <= knobs
     assert 'Which draws fell the policy in `training_mix`' in (out / 'report.md').read_text()
+
+
+def test_a_held_command_is_every_command_the_task_draws():
+    from symphony_ros.robot.velocity_commands import draw_command
+    from symphony_ros.robot.velocity_env import VelocityTask
+    from symphony_ros.stress.conditions import HELD_COMMANDS, held_command
+    rng = np.random.default_rng(0)
+    for what, (cmd, _) in HELD_COMMANDS.items():
+        task = dataclasses.replace(VelocityTask(), **held_command(f'command_{what}'))
+        # At reset and at every resample: a robot told to walk is never told to stand.
+        assert all(np.array_equal(draw_command(task, rng), cmd) for _ in range(200)), what
+    g1 = get_robot('g1')
+    assert held_command('nominal') is None
+    # It moves no physics: judged when named, and no delay point of the latency budget.
+    assert within_training('command_forward_0.5', g1)
+    assert delay_ms('command_forward_0.5', g1) is None
+    assert spec_of('command_stand', g1).to_dict()['ranges'] == {}
+
+
+def test_held_commands_say_what_a_velocity_policy_did_when_told(tmp_path, capsys):
+    g1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    out = tmp_path / 'held'
+    main(['stress', g1, '--out', str(out), '--episodes', '2', '--max-steps', '150',
+          '--workers', '1', '--no-progress', '--conditions',
+          'command_stand,command_forward_0.5'])
+    c = _report(out)['conditions']
+    # The shipped G1 policy walks when told 0.5 m/s and stays put when told to stand.
+    assert c['command_forward_0.5']['reached'][0] > 0.3
+    assert abs(c['command_stand']['reached'][0]) < 0.15
+    for n in ('command_stand', 'command_forward_0.5'):
+        assert c[n]['stride_tracking_error'] is not None
+        assert c[n]['stride_yaw_error'] is not None
+    md = (out / 'report.md').read_text()
+    assert 'Held to one command for whole episodes' in md
+    assert '| `command_forward_0.5` | 0.5, 0, 0 | ' in md
+    # A policy that follows no command cannot be held to one.
+    capsys.readouterr()
+    assert main(['stress', POLICY, '--conditions', 'command_stand', *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert "'command_stand' holds a velocity command; this policy follows none" in err
