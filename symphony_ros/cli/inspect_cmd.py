@@ -208,6 +208,8 @@ def _stress_line(s) -> str:
     bound = 'upper 95 % bound of the ' if s.get('bound') == 'upper95' else ''
     most = s.get('max_tracking_error')
     track = f' and tracking error per stride <= {most:g} m/s' if most is not None else ''
+    yaw = s.get('max_yaw_error')
+    track += f' and yaw-rate error per stride <= {yaw:g} rad/s' if yaw is not None else ''
     return (f'{s.get("verdict")} ({bound}fall rate <= {s.get("max_fall_rate")}{track} in the '
             f'{s.get("scope")} conditions, {s.get("episodes")} episodes each{failed})'
             + latency)

@@ -129,7 +129,8 @@ def _stress(args: argparse.Namespace, path: str, folder: str) -> Dict[str, Any]:
         policy=path, robot=None, episodes=args.episodes, conditions=list(args.conditions),
         out=folder, seed=args.seed, workers=args.workers, max_steps=args.max_steps,
         max_fall_rate=0.1, verdict_scope='training',
-        max_tracking_error=args.max_tracking_error, verdict_bound='observed', ros=False,
+        max_tracking_error=args.max_tracking_error, max_yaw_error=0.0,
+        verdict_bound='observed', ros=False,
         latency=False, no_progress=True)
     return stress_checkpoint(stress, path, folder)
 

@@ -51,6 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='verdict, command policies: largest velocity-tracking error per '
                    'stride (m/s) in each judged condition (default 0: not judged; a policy '
                    'that stands whatever it is told stays up easily)')
+    p.add_argument('--max-yaw-error', type=number(float, 0), default=0.0, metavar='R',
+                   help='verdict, command policies: largest yaw-rate error per stride '
+                   '(rad/s) in each judged condition (default 0: not judged; with '
+                   'command_turn_0.5, whether it turns when told)')
     from ..stress.confidence import BOUNDS
     p.add_argument('--verdict-bound', choices=BOUNDS, default='observed',
                    help='what the verdict holds to --max-fall-rate: the fall rate seen '
@@ -247,7 +251,8 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
               'ros_commands': commands if args.ros else None,
               'conditions': conds,
               'verdict': verdict(conds, args.max_fall_rate, args.verdict_scope,
-                                 args.verdict_bound, args.max_tracking_error or None),
+                                 args.verdict_bound, args.max_tracking_error or None,
+                                 args.max_yaw_error or None),
               'latency': table.latency_budget({n: s['fall_rate'] for n, s in conds.items()},
                                               robot, args.max_fall_rate)}
     paths = write_report(report, out)

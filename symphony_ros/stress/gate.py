@@ -63,15 +63,20 @@ def deploy_warning(policy_path: str, stress: Optional[Mapping[str, Any]],
 
 
 def _failures(stress: Mapping[str, Any]) -> str:
-    """Say which conditions failed and on what: falls, or tracking (``--max-tracking-error``)."""
+    """Say which conditions failed and on what: falls, or tracking (``--max-tracking-error``,
+    ``--max-yaw-error``)."""
     off_track = list(stress.get('failed_tracking') or ())
-    falls = [n for n in stress.get('failed') or () if n not in off_track]
+    off_yaw = list(stress.get('failed_yaw') or ())
+    falls = [n for n in stress.get('failed') or () if n not in off_track + off_yaw]
     rate = stress.get('max_fall_rate')
     limit = f'fall rate above {rate:.0%}' if isinstance(rate, (int, float)) else 'too many falls'
     parts = [f'{limit} in: {", ".join(falls)}'] if falls else []
     if off_track:
         parts.append(f'tracking error per stride above {stress.get("max_tracking_error"):g} '
                      f'm/s in: {", ".join(off_track)}')
+    if off_yaw:
+        parts.append(f'yaw-rate error per stride above {stress.get("max_yaw_error"):g} '
+                     f'rad/s in: {", ".join(off_yaw)}')
     return '; '.join(parts) or f'{limit} in: unknown'
 
 

@@ -25,8 +25,8 @@ PLOTS = (('fall_rate', 'fall rate', 'fall_rate.png'),
 
 
 def verdict(conditions: Dict[str, Dict], max_fall_rate: float, scope: str,
-            bound: str = 'observed', max_tracking_error: Optional[float] = None
-            ) -> Dict[str, object]:
+            bound: str = 'observed', max_tracking_error: Optional[float] = None,
+            max_yaw_error: Optional[float] = None) -> Dict[str, object]:
     """Pass when every judged condition falls at most ``max_fall_rate`` of its episodes.
 
     :param scope: ``training`` judges the conditions within the training ranges, ``all`` every
@@ -38,6 +38,8 @@ def verdict(conditions: Dict[str, Dict], max_fall_rate: float, scope: str,
     :param max_tracking_error: m/s per stride a command policy may miss its commands by in
         each judged condition (None: not judged). Falls alone reward a policy that stands
         whatever it is told: standing is the easiest way to stay up.
+    :param max_yaw_error: rad/s per stride of yaw rate likewise (None: not judged): a
+        policy that walks straight and does not turn misses only its yaw commands.
     """
     judged = [n for n, c in conditions.items() if scope == 'all' or c['within_training']]
 
@@ -47,10 +49,14 @@ def verdict(conditions: Dict[str, Dict], max_fall_rate: float, scope: str,
     off_track = [n for n in judged if max_tracking_error is not None
                  and conditions[n].get('stride_tracking_error') is not None
                  and conditions[n]['stride_tracking_error'] > max_tracking_error]
-    failed += [n for n in off_track if n not in failed]
+    off_yaw = [n for n in judged if max_yaw_error is not None
+               and conditions[n].get('stride_yaw_error') is not None
+               and conditions[n]['stride_yaw_error'] > max_yaw_error]
+    failed += [n for n in off_track + off_yaw if n not in failed]
     return {'passed': not failed, 'max_fall_rate': max_fall_rate, 'scope': scope,
-            'bound': bound, 'max_tracking_error': max_tracking_error, 'judged': judged,
-            'failed': failed, 'failed_tracking': off_track}
+            'bound': bound, 'max_tracking_error': max_tracking_error,
+            'max_yaw_error': max_yaw_error, 'judged': judged, 'failed': failed,
+            'failed_tracking': off_track, 'failed_yaw': off_yaw}
 
 
 def write_plots(conditions: Dict[str, Dict], out_dir: str) -> List[str]:
@@ -108,6 +114,8 @@ def markdown(report: Dict[str, object]) -> str:
              f'{v["max_fall_rate"]:.0%}'
              + (f' and tracking error per stride <= {v["max_tracking_error"]:g} m/s'
                 if v.get('max_tracking_error') is not None else '')
+             + (f' and yaw-rate error per stride <= {v["max_yaw_error"]:g} rad/s'
+                if v.get('max_yaw_error') is not None else '')
              + ' in every condition '
              f'{"within the training ranges" if v["scope"] == "training" else ""}'
              + (f'; failed: {", ".join(v["failed"])}' if v['failed'] else '') + ')', '',
@@ -287,6 +295,8 @@ def contract_summary(path: str) -> Dict[str, object]:
                 'bound': str(v.get('bound', 'observed')),
                 'max_tracking_error': v.get('max_tracking_error'),
                 'failed_tracking': list(v.get('failed_tracking') or ()),
+                'max_yaw_error': v.get('max_yaw_error'),
+                'failed_yaw': list(v.get('failed_yaw') or ()),
                 'episodes': int(doc['episodes']), 'seed': int(doc['seed']),
                 'max_steps': doc.get('max_steps'),
                 'weights_sha256': str(doc['policy']['weights_sha256']),

@@ -145,6 +145,14 @@ def test_a_tracking_threshold_fails_a_policy_that_stays_up_by_ignoring_its_comma
     # Judged conditions only, and a condition without the figure is not judged on it.
     assert not v['passed'] and v['failed'] == v['failed_tracking'] == ['nominal']
     assert v['max_tracking_error'] == 0.15
+    # The yaw rate likewise: a policy that walks straight but does not turn when told.
+    conds['push_0.5']['stride_yaw_error'] = 0.45
+    conds['nominal']['stride_yaw_error'] = 0.05
+    v = verdict(conds, 0.1, 'training', max_yaw_error=0.2)
+    assert not v['passed'] and v['failed'] == v['failed_yaw'] == ['push_0.5']
+    assert v['failed_tracking'] == [] and v['max_yaw_error'] == 0.2
+    both = verdict(conds, 0.1, 'training', max_tracking_error=0.15, max_yaw_error=0.2)
+    assert both['failed'] == ['nominal', 'push_0.5']
 
 
 def test_the_comparison_shows_tracking_beside_the_falls():

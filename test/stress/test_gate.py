@@ -39,6 +39,11 @@ def test_failed_verdict_names_the_failed_conditions():
     problem = deploy_warning('p.onnx', off, 'real').problem
     assert problem.endswith('(fall rate above 10% in: delay_1; tracking error per stride above '
                             '0.15 m/s in: nominal)'), problem
+    turn = dict(FAILED, failed=['command_turn_0.5'], failed_yaw=['command_turn_0.5'],
+                max_yaw_error=0.2)
+    problem = deploy_warning('p.onnx', turn, 'real').problem
+    assert problem.endswith('(yaw-rate error per stride above 0.2 rad/s in: '
+                            'command_turn_0.5)'), problem
 
 
 @pytest.mark.parametrize('stress, target', [(PASSED, 'real'), (None, 'sim'), (FAILED, 'sim'),

@@ -337,6 +337,13 @@ def test_held_commands_say_what_a_velocity_policy_did_when_told(tmp_path, capsys
         assert c[n]['stride_yaw_error'] is not None
     md = (out / 'report.md').read_text()
     assert 'Held to one command for whole episodes' in md
+    # Judged on its yaw rate when asked: told to stand, it turns less than 0.3 rad/s.
+    assert main(['stress', g1, '--out', str(tmp_path / 'yaw'), '--episodes', '2',
+                 '--max-steps', '150', '--workers', '1', '--no-progress', '--conditions',
+                 'command_stand', '--max-yaw-error', '0.3']) == 0
+    v = _report(tmp_path / 'yaw')['verdict']
+    assert v['max_yaw_error'] == 0.3 and v['failed_yaw'] == []
+    assert 'yaw-rate error per stride <= 0.3 rad/s' in (tmp_path / 'yaw' / 'report.md').read_text()
     assert '| `command_forward_0.5` | 0.5, 0, 0 | ' in md
     # A policy that follows no command cannot be held to one.
     capsys.readouterr()
