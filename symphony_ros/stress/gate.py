@@ -63,8 +63,7 @@ def deploy_warning(policy_path: str, stress: Optional[Mapping[str, Any]],
 
 
 def _failures(stress: Mapping[str, Any]) -> str:
-    """Say which conditions failed and on what: falls, or tracking (``--max-tracking-error``,
-    ``--max-yaw-error``)."""
+    """Say which conditions failed and on what: falls, tracking or yaw rate."""
     off_track = list(stress.get('failed_tracking') or ())
     off_yaw = list(stress.get('failed_yaw') or ())
     falls = [n for n in stress.get('failed') or () if n not in off_track + off_yaw]
