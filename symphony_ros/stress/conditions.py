@@ -6,8 +6,8 @@ so stress and training perturb the same way. ``delay_steps`` is in control steps
 robot (converted to ``delay_s``). A condition is *within the training ranges* of a robot
 when each of its values lies inside the range that robot's ``--randomize default`` draws
 from; the default verdict judges those conditions only. The diagnostics (`DIAGNOSTIC`) run
-only when named: each takes one part of ``obs_noise_1`` alone, to find which sensor's noise a
-policy cannot take.
+only when named: one sensor's noise alone, delays in ms, the training mix, and a velocity
+policy held to one command.
 """
 
 from __future__ import annotations
