@@ -101,8 +101,11 @@ def _screen_new(args: argparse.Namespace, settings, out: str,
     reports = {step: _kept_report(report_dir(out, step), settings) for step, _ in new}
     if any(r is None for r in reports.values()):
         told = sum(r is not None for r in reports.values())
-        print(f'symphony screen: {sum(r is None for r in reports.values())} actors to stress'
-              + (f', {told} read from earlier reports' if told else ''), flush=True)
+        todo = sum(r is None for r in reports.values())
+        hint = ('; --every STEPS or --since STEP screens fewer' if todo > 20 and not
+                (args.every or args.since) else '')
+        print(f'symphony screen: {todo} actors to stress'
+              + (f', {told} read from earlier reports' if told else '') + hint, flush=True)
     for step, path in new:
         report = reports[step]
         if report is None:
