@@ -104,3 +104,13 @@ def test_a_loop_slower_than_the_latency_budget_is_named_with_both_figures():
     assert latency_warning(None, 50_000.0) is None
     assert latency_warning(budgeted, None) is None
     assert latency_warning(budgeted, float('nan')) is None   # no tick measured yet
+
+
+def test_inspect_says_the_thresholds_the_carried_verdict_held():
+    from symphony_ros.cli.inspect_cmd import _stress_line
+    line = _stress_line(dict(FAILED, max_tracking_error=0.1, max_yaw_error=0.2,
+                             failed=['command_turn_0.5'], scope='training', episodes=10))
+    assert 'tracking error per stride <= 0.1 m/s and yaw-rate error per stride <= 0.2 ' \
+           'rad/s in the training conditions, 10 episodes each; failed: command_turn_0.5' \
+           in line, line
+    assert 'yaw-rate' not in _stress_line(dict(FAILED, max_tracking_error=0.1))
