@@ -104,7 +104,7 @@ def _screen_new(args: argparse.Namespace, settings, out: str,
         todo = sum(r is None for r in reports.values())
         hint = ('; --every STEPS or --since STEP screens fewer' if todo > 20 and not
                 (args.every or args.since) else '')
-        print(f'symphony screen: {todo} actors to stress'
+        print(f'symphony screen: {todo} actor{"s" if todo != 1 else ""} to stress'
               + (f', {told} read from earlier reports' if told else '') + hint, flush=True)
     for step, path in new:
         report = reports[step]

@@ -69,9 +69,8 @@ def pick(actors: Sequence[Tuple[int, str]], every: int = 0, since: int = 0
     """Return the actors at or after step ``since``, with ``every``: one per ``every`` steps.
 
     The one per ``every`` steps is the first actor at or past each multiple of ``every``
-    (``every``, twice ``every``, ...):
-    actors are kept at evaluation steps, which a resume can shift a few steps past a round
-    number (330,016 for 330,000).
+    (``every``, twice ``every``, ...): actors are kept at evaluation steps, which a resume
+    can shift a few steps past a round number (330,016 for 330,000).
     """
     out, last = [], None
     for step, path in actors:

@@ -84,7 +84,7 @@ def test_the_cli_screens_each_actor_once_and_ranks_them(tmp_path, capsys):
     _keep(run, 300)
     assert main(['screen', str(run), *SMALL]) == 0
     out = capsys.readouterr().out
-    assert 'symphony screen: 1 actors to stress, 2 read from earlier reports' in out
+    assert 'symphony screen: 1 actor to stress, 2 read from earlier reports' in out
     assert out.count('== actor_') == 1 and '== actor_000000300.pt' in out
     assert '| 300 | - |' in out.replace('**', '')
     # Other settings make other reports: every actor is stressed again.
