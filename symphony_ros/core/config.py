@@ -168,11 +168,11 @@ class TrainConfig:
     (the newest two stay)."""
     keep_checkpoints: bool = False
     """Keep every checkpoint's networks and optimizer (the replay still only with the
-    newest), so the run can be taken back whole, critic with actor, to a step whose actor
-    screened well: copy the folder, remove the newer checkpoints and resume (the buffer
-    refilled by a warm-up). An actor alone put back beside a later critic of its own run was
-    undone within 5k updates (models/README.md, Session 37). 2.4 MB a checkpoint for the
-    G1 recipe."""
+    newest), so that any step's critic and actor can be inspected, exported or resumed
+    together. A resume from one without its replay refills the buffer by a warm-up, and
+    learning on that small buffer undid the G1's best standing actor within 10k steps
+    (models/README.md, Session 38): these are not yet a rollback. 2.4 MB a checkpoint for
+    the G1 recipe."""
     threads: Optional[int] = ranged(None, 0)
     """torch CPU threads of the learner; None or 0 chooses from measured update times,
     again when load changes, and logs each choice."""

@@ -188,7 +188,9 @@ class Resume:
             # with the trained actor refills the buffer, at the reward scale it learned with.
             self.notes.append(f'{path} has no replay buffer saved with it: the buffer is '
                               f'refilled by {self.sym.explore_steps:,} steps of warm-up with '
-                              'the trained actor (the resume is not exact)')
+                              'the trained actor (the resume is not exact; learning on so '
+                              'small a buffer can undo a trained actor: on the G1 one fell in '
+                              'every nominal episode within 10k steps)')
             self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
             self._keep_scale = self.progress.learning or self._keep_scale
             self.progress.learning, self.progress.warmup_from = False, step
