@@ -127,15 +127,15 @@ def _kept_report(folder: str, settings) -> Optional[Dict[str, Any]]:
 
 def _stress(args: argparse.Namespace, path: str, folder: str) -> Dict[str, Any]:
     """Run the stress matrix on the actor at ``path``, its report into ``folder``."""
-    from .stress_cmd import stress_checkpoint
-    stress = argparse.Namespace(
-        policy=path, robot=None, episodes=args.episodes, conditions=list(args.conditions),
-        out=folder, seed=args.seed, workers=args.workers, max_steps=args.max_steps,
-        max_fall_rate=0.1, verdict_scope='training',
-        max_tracking_error=args.max_tracking_error, max_yaw_error=0.0,
-        verdict_bound='observed', ros=False,
-        latency=False, no_progress=True)
-    return stress_checkpoint(stress, path, folder)
+    from . import stress_cmd
+    # symphony stress's own defaults, but for what a screen sets.
+    parser = argparse.ArgumentParser()
+    stress_cmd.add_arguments(parser)
+    stress = parser.parse_args([path])
+    vars(stress).update(episodes=args.episodes, conditions=list(args.conditions), out=folder,
+                        seed=args.seed, workers=args.workers, max_steps=args.max_steps,
+                        max_tracking_error=args.max_tracking_error, no_progress=True)
+    return stress_cmd.stress_checkpoint(stress, path, folder)
 
 
 def _test_return(path: str) -> Optional[float]:

@@ -141,9 +141,10 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
         if 'command' in info:
             v = state_of().base_lin_vel
             track.append(float(np.hypot(info['command'][0] - v[0], info['command'][1] - v[1])))
-            stride.add(info['command'], (v[0], v[1], state_of().base_ang_vel[2]))
+            moved = (v[0], v[1], state_of().base_ang_vel[2])
+            stride.add(info['command'], moved)
             if hold:
-                held.append((v[0], v[1], state_of().base_ang_vel[2]))
+                held.append(moved)
         if terminated:
             fell = True
         if terminated or truncated or steps >= limit:
