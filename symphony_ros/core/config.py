@@ -173,6 +173,13 @@ class TrainConfig:
     learning on that small buffer undid the G1's best standing actor within 10k steps
     (models/README.md, Session 38): these are not yet a rollback. 2.4 MB a checkpoint for
     the G1 recipe."""
+    refill_steps: int = ranged(0, 0)
+    """On a resume from a checkpoint saved without its replay (a kept checkpoint taken
+    back, --exact-resume false): refill the buffer with this many steps of the trained
+    actor before learning again, outside the step count, so the randomisation's ramp, the
+    evaluations and the schedules stay at the checkpoint's step; 0: a warm-up of the
+    config's explore_steps, counted as training steps. A buffer of a few thousand steps
+    undoes a trained actor: use about 100000 (models/README.md, Session 39)."""
     threads: Optional[int] = ranged(None, 0)
     """torch CPU threads of the learner; None or 0 chooses from measured update times,
     again when load changes, and logs each choice."""

@@ -126,6 +126,31 @@ class Resume:
                           f'{len(self.buffer):,} steps\' tracking terms re-scored (each the same '
                           'error under the new width)')
 
+    def _refill_from(self, path: str, state: Dict[str, object], step: int) -> None:
+        """Refill the buffer of a checkpoint saved without its replay, by the trained actor.
+
+        At the reward scale the critic learned with. --refill-steps acts outside the step
+        count, so the ramp, evaluations and schedules stay at the checkpoint's step; else
+        the config's warm-up, counted as training steps.
+        """
+        refill = self.cfg.refill_steps
+        if refill:
+            self._refill_left, self._refill_counts = refill, [0, 0]
+            self.notes.append(f'{path} has no replay buffer saved with it: the buffer is '
+                              f'refilled by {refill:,} steps of the trained actor (with its '
+                              'acting noise) before learning goes on; the step count, the '
+                              f'ramp and the evaluations stay at step {step:,}')
+        else:
+            self.notes.append(f'{path} has no replay buffer saved with it: the buffer is '
+                              f'refilled by {self.sym.explore_steps:,} steps of warm-up with '
+                              'the trained actor (the resume is not exact; learning on so '
+                              'small a buffer can undo a trained actor: on the G1 one fell in '
+                              'every nominal episode within 10k steps; --refill-steps 100000 '
+                              'did not)')
+        self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
+        self._keep_scale = self.progress.learning or self._keep_scale
+        self.progress.learning, self.progress.warmup_from = False, step
+
     def _check_scales(self, state: Dict[str, object], path: str) -> None:
         """Refuse a checkpoint trained on other observation factors than the spec's now.
 
@@ -183,17 +208,12 @@ class Resume:
                 self.buffer.load_state_dict(replay)
             except (KeyError, ValueError) as exc:
                 raise CheckpointError(f'{replay_path(self.run_dir, step)}: {exc}') from None
+            if self.cfg.refill_steps:
+                self.notes.append(f'--refill-steps {self.cfg.refill_steps:,}: {path} has its '
+                                  'replay buffer saved with it, which the resume takes; no '
+                                  'refill')
         else:
-            # Networks only (exact_resume false, or an older checkpoint): a fresh warm-up
-            # with the trained actor refills the buffer, at the reward scale it learned with.
-            self.notes.append(f'{path} has no replay buffer saved with it: the buffer is '
-                              f'refilled by {self.sym.explore_steps:,} steps of warm-up with '
-                              'the trained actor (the resume is not exact; learning on so '
-                              'small a buffer can undo a trained actor: on the G1 one fell in '
-                              'every nominal episode within 10k steps)')
-            self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
-            self._keep_scale = self.progress.learning or self._keep_scale
-            self.progress.learning, self.progress.warmup_from = False, step
+            self._refill_from(path, state, step)
         torch.set_rng_state(state['rng']['torch'])
         if state['rng']['cuda'] and self.device.type == 'cuda':
             torch.cuda.set_rng_state_all(state['rng']['cuda'])

@@ -69,6 +69,9 @@ class Trainer(InitFrom, Resume):
     _closed = False
     """Set by :meth:`close`, which then does nothing more."""
 
+    _refill_left = 0
+    """Steps of --refill-steps still to act before learning resumes (0: none)."""
+
     keeps_reward_terms = True
     """Whether the replay keeps each step's unweighted reward terms (envs that report them),
     so that a resume or a start from it may weigh them anew (``--reward-weights``)."""
@@ -233,6 +236,7 @@ class Trainer(InitFrom, Resume):
         """
         p = self.progress
         t0 = time.perf_counter()
+        refill = self._refill_left > 0
         if self._obs is None:
             first = p.episodes == 0 and p.step == 0
             set_width = wrapper_attr(self.env, 'set_width')
@@ -258,20 +262,40 @@ class Trainer(InitFrom, Resume):
         self.buffer.add(self._obs, action, reward, next_obs, terminated, self._critic_obs,
                         next_critic, info.get('clean_obs') if self.buffer.clean_obs else None,
                         info.get('reward_raw') if self.buffer.term_names else None)
-        p.step += 1
         self._obs, self._critic_obs = next_obs, next_critic
-        if not p.learning and p.step - p.warmup_from >= self.sym.explore_steps:
-            self._note_input_balance()      # before the warm-up data is tiled over the buffer
-            self.buffer.finish_warmup(keep_scale=self._keep_scale)
-            p.learning = True
-        if p.learning:
-            self._update()
+        if refill:
+            self._refill_step(terminated, truncated)
+        else:
+            p.step += 1
+            if not p.learning and p.step - p.warmup_from >= self.sym.explore_steps:
+                self._finish_warmup()
+            if p.learning:
+                self._update()
+            if terminated or truncated:
+                p.episodes += 1
+                p.falls += int(terminated)
         if terminated or truncated:
-            p.episodes += 1
-            p.falls += int(terminated)
             self._obs = None
         p.wall_s += time.perf_counter() - t0
-        self._periodic(episode_end=self._obs is None)
+        if not refill:
+            self._periodic(episode_end=self._obs is None)
+
+    def _finish_warmup(self) -> None:
+        self._note_input_balance()      # before the warm-up data is tiled over the buffer
+        self.buffer.finish_warmup(keep_scale=self._keep_scale)
+        self.progress.learning = True
+
+    def _refill_step(self, terminated: bool, truncated: bool) -> None:
+        """Count a --refill-steps step: outside the run's steps, episodes and falls."""
+        self._refill_left -= 1
+        self._refill_counts[0] += int(terminated or truncated)
+        self._refill_counts[1] += int(terminated)
+        if self._refill_left == 0:
+            self._finish_warmup()
+            episodes, falls = self._refill_counts
+            self._note(f'refill done: {self.cfg.refill_steps:,} steps of the trained actor '
+                       f'({episodes:,} episodes ended, {falls:,} by a fall) in the buffer; '
+                       f'learning goes on from step {self.step_count:,}')
 
     def _critic_view(self, info: Dict[str, object]) -> Optional[np.ndarray]:
         """Return a privileged critic's observation from a step's info (None: no such critic)."""
@@ -477,6 +501,9 @@ class Trainer(InitFrom, Resume):
                 if not self.log.rows or self.log.rows[-1]['step'] != self.step_count:
                     self.evaluate_and_log()
                 self.save()
+            elif self._stop_requested and self._refill_left:
+                self._note('stopped during the refill: nothing saved, the checkpoint resumed '
+                           'from stands (a --resume refills again)')
             elif self._stop_requested:
                 self.save()
         finally:

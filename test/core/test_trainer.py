@@ -469,3 +469,28 @@ def test_keep_checkpoints_keeps_every_one_and_a_copy_rolls_back_to_any(tmp_path)
     plain = tmp_path / 'plain'
     _train(tiny_config(plain))
     assert len(list_checkpoints(str(plain))) == 2
+
+
+def test_a_refill_stopped_midway_saves_nothing_and_one_with_a_replay_is_not_made(tmp_path):
+    torch.set_num_threads(1)
+    run = tmp_path / 'run'
+    _train(tiny_config(run, exact_resume=False), max_steps=120)
+    kept = list_checkpoints(str(run))
+    heard = []
+    with Trainer(tiny_config(run, exact_resume=False, refill_steps=100), resume=True,
+                 progress=False, tensorboard=False) as trainer:
+        trainer.on_note.append(heard.append)
+        assert any('refilled by 100 steps' in n for n in trainer.notes)
+        for _ in range(30):
+            trainer.step()
+        trainer.request_stop()
+        trainer.run()
+    assert list_checkpoints(str(run)) == kept
+    assert any('stopped during the refill: nothing saved' in n for n in heard)
+    # A checkpoint with its replay resumes exactly: the refill is not made, and said so.
+    full = tmp_path / 'full'
+    _train(tiny_config(full), max_steps=120)
+    with Trainer(tiny_config(full, refill_steps=100), resume=True, progress=False,
+                 tensorboard=False) as trainer:
+        assert trainer.learning and trainer._refill_left == 0
+        assert any('which the resume takes; no refill' in n for n in trainer.notes)

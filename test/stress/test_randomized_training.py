@@ -67,3 +67,33 @@ def test_ramp_without_randomisation_is_refused(tmp_path):
     with pytest.raises(ValueError, match='--randomize-ramp'):
         Trainer(cfg, progress=False, tensorboard=False)
     assert not os.path.exists(tmp_path / 'r')
+
+
+def test_a_refill_acts_at_the_checkpoints_width_outside_the_step_count(tmp_path):
+    torch.set_num_threads(1)
+    run = tmp_path / 'r'
+    before = len(_train(run, randomize_ramp=300, exact_resume=False, max_steps=120))
+    cfg = TrainConfig(env='symphony/Humanoid-v4', steps=150, run_dir=str(run), seed=2,
+                      eval_every=1000, eval_episodes=1, checkpoint_every=50,
+                      randomize='default', randomize_ramp=300, exact_resume=False,
+                      refill_steps=80, overrides=dict(TINY))
+    with Trainer(cfg, resume=True, progress=False, tensorboard=False) as trainer:
+        step, episodes = trainer.step_count, trainer.episodes
+        assert 50 <= step <= 120 and not trainer.learning
+        for _ in range(79):
+            trainer.step()
+        assert trainer.step_count == step and not trainer.learning
+        trainer.step()
+        assert trainer.learning and trainer.buffer.size == TINY['capacity']
+        assert (trainer.step_count, trainer.episodes) == (step, episodes)
+        refilled = trainer._refill_counts[0]
+        assert refilled >= 1
+        trainer.run()
+        assert trainer.step_count == 150
+    with open(run / 'randomization.jsonl') as fh:
+        after = [json.loads(line) for line in fh][before:]
+    # Every episode begun in the refill is drawn at the checkpoint's width; those after at
+    # the widths of their own steps, which a refill counted as training steps would have
+    # pushed up by 80.
+    assert [d['scale'] for d in after[:refilled + 1]] == [step / 300] * (refilled + 1)
+    assert after[-1]['scale'] < (step + 80) / 300
