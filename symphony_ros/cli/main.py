@@ -28,6 +28,7 @@ COMMANDS = {
     'demo': 'the first-run demo: deploy in sim, record, evaluate',
     'stress': 'run a policy under perturbations (delay, masses, pushes, ...) and give a verdict',
     'screen': 'stress each kept actor of a training run, as it trains, and rank them by falls',
+    'branch': 'a new training run that resumes from a step of another (to try a change there)',
     'distill': 'teach a student of a policy to ride out action delay and sensor noise (DAgger)',
     'teleop': 'drive a velocity policy from the keyboard (cmd_vel within its trained ranges)',
     'doctor': 'check this machine (DDS, policy, rendering, SCHED_FIFO) and say what to fix',

@@ -495,7 +495,8 @@ class Trainer(InitFrom, Resume):
                 was_learning = self.learning
                 self.step()
                 if self._bar is not None and (self.step_count % 50 == 0
-                                              or self.learning != was_learning):
+                                              or self.learning != was_learning
+                                              or self._refill_left % 1000 == 999):
                     self._show_progress()
             if self.done:
                 if not self.log.rows or self.log.rows[-1]['step'] != self.step_count:
@@ -526,12 +527,15 @@ class Trainer(InitFrom, Resume):
             bar.bar_format = None
             bar.start_t, bar.last_print_n = bar._time(), bar.n  # rate from learning steps
         p = self.progress
-        post = {'phase': 'learn' if self.learning else 'warm-up', 'falls': str(p.falls)}
+        phase = 'learn' if self.learning else 'warm-up'
+        if self._refill_left:
+            phase = f'refill, {self._refill_left:,} steps to go'
+        post = {'phase': phase, 'falls': str(p.falls)}
         if math.isfinite(p.last_return):
             post['test'] = f'{p.last_return:.0f}'
         if math.isfinite(p.mean_s):
             post['S'] = f'{p.mean_s:.2f}'
-        bar.set_postfix(post, refresh=False)
+        bar.set_postfix(post, refresh=bool(self._refill_left))   # no step moves the bar
 
     def summary(self) -> Dict[str, float]:
         """Headline figures of the run so far."""

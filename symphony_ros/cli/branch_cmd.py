@@ -1,0 +1,51 @@
+"""``symphony branch RUN_DIR NEW_DIR [--at STEP]``: a new run that resumes from a past step.
+
+The run itself is left as it is (it may still be training); the branch is resumed with
+``symphony train --run-dir NEW_DIR --resume`` and whatever it is to try (a reward, ranges,
+commands), recorded in its curriculum as any resume's change.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..util.fields import number
+
+REFILL = 100_000
+"""The refill a branch without its replay is told to use (models/README.md, Session 39)."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Source run, the new folder, and the step."""
+    p.add_argument('run_dir', metavar='RUN_DIR', help='training run folder to branch from')
+    p.add_argument('new_dir', metavar='NEW_DIR', help='the branch: a run folder not yet made')
+    p.add_argument('--at', type=number(int, 0), default=None, metavar='STEP',
+                   help='the checkpoint nearest this step (default: the newest, with its '
+                   'replay); every step needs the run trained with --keep-checkpoints true')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Make the branch and say how to resume it; exit 0."""
+    from ..core.run_branch import branch_run
+    from ..core.run_dir import RunDirError
+    from .errors import CliError
+    try:
+        made = branch_run(args.run_dir, args.new_dir, args.at)
+    except RunDirError as exc:
+        raise CliError(str(exc)) from None
+    carried = [f'{made.actors} kept actor{"s" if made.actors != 1 else ""}'] if made.actors \
+        else []
+    carried += ['best_actor.pt'] if made.best else []
+    print(f'symphony branch: {made.target} resumes {made.source} at step {made.step:,}'
+          + (f' (with {", ".join(carried)})' if carried else ''))
+    if made.replay:
+        print('its replay buffer came along: a resume continues exactly, with what changes:\n'
+              f'  symphony train --run-dir {made.target} --resume [--reward-weights ... '
+              '| --randomize-scale ... | ...]')
+    else:
+        print('only the newest checkpoint keeps its replay buffer, and this is an older one: '
+              'refill the buffer from the trained actor first (a buffer of a few thousand '
+              'steps undoes a trained actor):\n'
+              f'  symphony train --run-dir {made.target} --resume --refill-steps {REFILL} '
+              '[changes]')
+    return 0
