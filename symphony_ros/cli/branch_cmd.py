@@ -39,13 +39,12 @@ def run(args: argparse.Namespace) -> int:
     print(f'symphony branch: {made.target} resumes {made.source} at step {made.step:,}'
           + (f' (with {", ".join(carried)})' if carried else ''))
     if made.replay:
-        print('its replay buffer came along: a resume continues exactly, with what changes:\n'
+        print(f'its replay buffer: {made.replay}; resume it, with what is to change:\n'
               f'  symphony train --run-dir {made.target} --resume [--reward-weights ... '
               '| --randomize-scale ... | ...]')
     else:
-        print('only the newest checkpoint keeps its replay buffer, and this is an older one: '
-              'refill the buffer from the trained actor first (a buffer of a few thousand '
-              'steps undoes a trained actor):\n'
-              f'  symphony train --run-dir {made.target} --resume --refill-steps {REFILL} '
-              '[changes]')
+        print(f'no replay buffer came with it ({made.why_not}): refill the buffer from the '
+              'trained actor first (a buffer of a few thousand steps undoes a trained '
+              f'actor):\n  symphony train --run-dir {made.target} --resume --refill-steps '
+              f'{REFILL} [changes]')
     return 0

@@ -96,6 +96,9 @@ class FadingReplayBuffer:
         # Host copy of the terminal flags: the eviction rule reads them without a device sync.
         self._terminal = np.zeros(capacity, dtype=bool)
         self.head, self.size = 0, 0
+        self.adds, self.recycled = 0, 0
+        """Transitions stored, and terminals recycled, since the buffer was made: what a
+        rewind (:func:`rewind`) counts back by. None: restored from a file without them."""
         self.reward_scale = 1.0
         self._cdf: Optional[torch.Tensor] = None
         # Checkpoints store the data, not the capacity: the warm-up rows once, and for each
@@ -118,6 +121,8 @@ class FadingReplayBuffer:
             slot = (slot + 1) % self.capacity
             skipped += 1
         self.head = (slot + 1) % self.capacity
+        if self.recycled is not None:
+            self.recycled += skipped
         return slot
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
@@ -139,6 +144,8 @@ class FadingReplayBuffer:
         if self.term_names and terms is None:
             raise ValueError('this replay buffer stores reward terms: terms are required')
         slot = self._slot_for_insert()
+        if self.adds is not None:
+            self.adds += 1
         if self.term_names:
             self.terms[slot] = torch.as_tensor(terms, dtype=torch.float32)
         if self.critic_dim:
@@ -254,6 +261,7 @@ class FadingReplayBuffer:
         state: Dict[str, object] = {'format': 2, 'capacity': self.capacity,
                                     'head': self.head, 'size': self.size,
                                     'reward_scale': self.reward_scale,
+                                    'adds': self.adds, 'recycled': self.recycled,
                                     'own_slots': torch.as_tensor(own),
                                     'warm_rows': len(self._warm.get('obs', ())) * tiles_left,
                                     'term_names': list(self.term_names)}
@@ -308,6 +316,7 @@ class FadingReplayBuffer:
         self._warm, self._origin = warm, origin
         self.head, self.size = int(state['head']), size
         self.reward_scale = float(state['reward_scale'])
+        self.adds, self.recycled = state.get('adds'), state.get('recycled')
         self._terminal = self.done[:, 0].cpu().numpy() > 0.5
         self._cdf = None
 
@@ -322,3 +331,41 @@ def observation_rows(state: Dict[str, object]) -> torch.Tensor:
         return obs[:int(state['size'])]
     warm = state.get('warm_obs')
     return obs if warm is None else torch.cat([obs, warm])
+
+
+def rewind(state: Dict[str, object], drop: int,
+           counts: Optional[Tuple[int, int]] = None) -> Dict[str, object]:
+    """Return a saved buffer (:meth:`FadingReplayBuffer.state_dict`) without its newest ``drop``.
+
+    What a buffer held at an earlier step, less what it evicted since: the oldest kept
+    becomes slot 0 (a buffer not full fills from its size on), and warm-up tiles among the
+    kept become rows of their own. ``counts``: the buffer's (adds, recycled) at that step.
+    :raises ValueError: ``drop`` leaves nothing (the buffer turned over since).
+    """
+    capacity, head, size = int(state['capacity']), int(state['head']), int(state['size'])
+    keep = size - drop
+    if drop < 0 or keep <= 0:
+        raise ValueError(f'the buffer holds {size:,} transitions, {drop:,} newer than the '
+                         'step asked for: nothing of that step is left')
+    own = state['own_slots'].numpy().astype(np.int64)
+    n_warm = int(state['warm_rows'])
+    slot_of = (np.arange(keep) + head) % capacity        # new slot i holds old slot_of[i]
+    row_of = np.full(capacity, -1, dtype=np.int64)
+    row_of[own] = np.arange(len(own))
+    rows = row_of[slot_of]
+    tiled = rows < 0
+    if tiled.any() and not n_warm:
+        raise ValueError('the saved buffer has slots that hold neither a row nor a tile')
+    out = {k: v for k, v in state.items() if not k.startswith('warm_')}
+    fields = [k for k, v in out.items() if isinstance(v, torch.Tensor) and k != 'own_slots']
+    for name in fields:
+        data = state[name]
+        kept = data.new_empty((keep,) + tuple(data.shape[1:]))
+        kept[torch.as_tensor(np.flatnonzero(~tiled))] = data[torch.as_tensor(rows[~tiled])]
+        if tiled.any():
+            tiles = torch.as_tensor(slot_of[tiled] % n_warm)
+            kept[torch.as_tensor(np.flatnonzero(tiled))] = state['warm_' + name][tiles]
+        out[name] = kept
+    out.update(head=0, size=keep, own_slots=torch.arange(keep), warm_rows=0,
+               adds=counts[0] if counts else None, recycled=counts[1] if counts else None)
+    return out

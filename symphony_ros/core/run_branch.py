@@ -1,12 +1,17 @@
 """Branching a training run: a new run folder that resumes from one of another run's checkpoints.
 
 A change of reward, ranges or commands is tried from a step a run has passed, and the run
-itself goes on untouched. The branch holds what ``--resume`` reads: ``config.json`` (its
-``run_dir`` the branch), the chosen checkpoint with its replay when the source kept one
-(only the newest checkpoint does), ``metrics.csv`` to that step, and the actors kept to it.
-TensorBoard logs and ``randomization.jsonl`` stay with the source. Files are hard-linked
-where the file system allows (a run replaces its files, never rewrites them, so a link
-cannot change under the branch), and the folder appears whole or not at all.
+itself goes on untouched. The branch holds what ``--resume`` reads: ``config.json`` as the
+run was configured at that step (from the checkpoint, so later curriculum steps are not
+carried), the checkpoint, its replay, ``metrics.csv`` to that step and the actors kept to
+it. Only the newest checkpoint keeps a replay; for an older one the newest replay is
+rewound: the transitions stored since are dropped, which leaves the buffer as it was at
+that step less what was evicted since. Counted exactly from the counts checkpoints record;
+for runs saved before they did, one transition a step, and the terminal transitions the ring
+recycled since (about one position in a hundred on the G1) stay. TensorBoard logs and
+``randomization.jsonl`` stay with the source. Files are hard-linked where the file system
+allows (a run replaces its files, never rewrites them), and the folder appears whole or not
+at all.
 """
 
 from __future__ import annotations
@@ -18,16 +23,19 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from ..util.atomic import atomic_write
-from .checkpoint import (CheckpointError, checkpoint_step, ckpt_path, list_checkpoints,
-                         replay_path, safe_torch_load)
+from .checkpoint import (CheckpointError, atomic_torch_save, checkpoint_step, ckpt_path,
+                         list_checkpoints, load_checkpoint, replay_path, safe_torch_load)
+from .replay import rewind
 from .run_dir import CONFIG_FILE, RunDirError, read_run_config
 from .snapshot import ACTORS, BEST
 
 METRICS = 'metrics.csv'
 _ACTOR = re.compile(r'^actor_(\d{9})\.pt$')
+RESCORED = ('reward_weights', 'tracking_sigma')
+"""Curriculum steps after which a resume re-scored the replay in place."""
 
 
 @dataclass(frozen=True)
@@ -38,12 +46,15 @@ class Branch:
     target: str
     step: int
     """The step of the checkpoint the branch resumes from."""
-    replay: bool
-    """Whether its replay came along (else a resume refills the buffer)."""
     actors: int
     """Kept actors carried over (those at or before ``step``)."""
     best: bool
     """Whether best_actor.pt came along (not when the source's is from after ``step``)."""
+    replay: str
+    """How its replay came: the checkpoint's own, rewound from a newer one (saying how),
+    or '' (none: a resume refills the buffer, :attr:`why_not` says why)."""
+    why_not: str = ''
+    """Why no replay came along."""
 
 
 def pick_checkpoint(run_dir: str, at: Optional[int]) -> str:
@@ -86,7 +97,8 @@ def branch_run(source: str, target: str, at: Optional[int] = None) -> Branch:
                            f'.{os.path.basename(os.path.normpath(target))}.partial')
     shutil.rmtree(partial, ignore_errors=True)      # a branch cut short before
     try:
-        replay = _fill(source, partial, target, stored, step)
+        state = _fill(source, partial, target, step)
+        replay, why_not = _replay(source, partial, state, stored)
         actors = _link_actors(source, partial, step)
         best = _link_best(source, partial, step)
         os.rename(partial, target)
@@ -97,25 +109,56 @@ def branch_run(source: str, target: str, at: Optional[int] = None) -> Branch:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return Branch(source, target, step, replay, actors, best)
+    return Branch(source, target, step, actors, best, replay, why_not)
 
 
-def _fill(source: str, partial: str, target: str, stored: dict, step: int) -> bool:
-    """Write the branch's config, metrics and checkpoint; return whether a replay came."""
+def _fill(source: str, partial: str, target: str, step: int) -> dict:
+    """Write the branch's config, metrics and checkpoint; return the checkpoint's state."""
     os.makedirs(os.path.join(partial, 'checkpoints'))
-    stored = dict(stored, train_config=dict(stored['train_config'], run_dir=target))
+    try:
+        state = load_checkpoint(ckpt_path(source, step))
+    except CheckpointError as exc:
+        raise RunDirError(str(exc)) from None
+    config = {'train_config': dict(state['train_config'], run_dir=target),
+              'symphony_config': state['symphony_config']}
     atomic_write(os.path.join(partial, CONFIG_FILE),
-                 lambda f: f.write(json.dumps(stored, indent=2).encode()))
+                 lambda f: f.write(json.dumps(config, indent=2).encode()))
     _link(ckpt_path(source, step), ckpt_path(partial, step))
-    replay = os.path.exists(replay_path(source, step))
-    if replay:
-        _link(replay_path(source, step), replay_path(partial, step))
     metrics = os.path.join(source, METRICS)
     if os.path.isfile(metrics):
         with open(metrics, newline='') as f:
             text = _rows_to(f.read(), step)
         atomic_write(os.path.join(partial, METRICS), lambda f: f.write(text.encode()))
-    return replay
+    return state
+
+
+def _replay(source: str, partial: str, state: dict, stored: dict) -> Tuple[str, str]:
+    """Give the branch the replay of its step: (how it came, why none came)."""
+    step = int(state['step'])
+    if os.path.exists(replay_path(source, step)):
+        _link(replay_path(source, step), replay_path(partial, step))
+        return 'the checkpoint\'s own', ''
+    newest = checkpoint_step(list_checkpoints(source)[-1])
+    if not os.path.exists(replay_path(source, newest)):
+        return '', 'the run keeps no replay (--exact-resume false)'
+    since = (stored['train_config'].get('curriculum') or [])[
+        len(state['train_config'].get('curriculum') or []):]
+    rescored = [c for c in since if any(k in c for k in RESCORED)]
+    if rescored:
+        return '', (f'the run\'s rewards changed at step {rescored[0]["step"]:,}, after '
+                    'this one, and its replay was re-scored')
+    newer = safe_torch_load(replay_path(source, newest))
+    then, now = state.get('replay_counts'), (newer.get('adds'), newer.get('recycled'))
+    exact = then is not None and None not in then and None not in now
+    drop = (now[0] - then[0] + now[1] - then[1]) if exact else newest - step
+    try:
+        rewound = rewind(newer, drop, tuple(then) if exact else None)
+    except ValueError as exc:
+        return '', f'replay_{newest:09d}.pt: {exc}'
+    atomic_torch_save(rewound, replay_path(partial, step))
+    how = 'counted' if exact else 'counted one a step: the run saved no counts'
+    return (f'rewound from step {newest:,}: its newest {drop:,} transitions dropped ({how}), '
+            f'{rewound["size"]:,} kept'), ''
 
 
 def _rows_to(text: str, step: int) -> str:

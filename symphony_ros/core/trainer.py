@@ -591,6 +591,8 @@ class Trainer(InitFrom, Resume):
             'progress': dataclasses.asdict(self.progress),
             'mid_episode': self._obs is not None,
             'reward_scale': self.buffer.reward_scale,
+            # What `symphony branch` counts a newer replay back by to rewind it to here.
+            'replay_counts': [self.buffer.adds, self.buffer.recycled],
             'rng': {'torch': torch.get_rng_state(), 'env': json.dumps(get_rng_state(self.env)),
                     'cuda': (torch.cuda.get_rng_state_all() if self.device.type == 'cuda'
                              else [])},

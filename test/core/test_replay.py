@@ -5,7 +5,9 @@ import random
 import numpy as np
 import torch
 
-from symphony_ros.core.replay import FadingReplayBuffer, fading_weights
+import pytest
+
+from symphony_ros.core.replay import FadingReplayBuffer, fading_weights, rewind
 
 
 def _add(buf, ident, terminal=False, reward=None):
@@ -159,3 +161,43 @@ def test_clean_observations_are_stored_sampled_and_filled_in_for_an_older_buffer
     older.load_state_dict(plain.state_dict())     # saved without them: next_obs stands in
     assert torch.equal(older.next_clean_obs, plain.next_obs)
     assert plain.sample(4).next_clean_obs is None
+
+
+def _ids(buf):
+    return [int(v) for v in buf.ordered('obs')[:, 0].tolist()]
+
+
+@pytest.mark.parametrize('terminal_every', [0, 7])
+def test_a_rewound_buffer_is_the_earlier_one_less_what_was_evicted_or_recycled_since(
+        terminal_every):
+    buf = FadingReplayBuffer(50, 2, 1)
+    for i in range(10):
+        _add(buf, i)
+    buf.finish_warmup()                     # 50 slots: five tiles of the ten warm-up rows
+
+    def more(into, ids):
+        for i in ids:
+            _add(into, i, terminal=bool(terminal_every) and i % terminal_every == 0)
+    more(buf, range(10, 40))
+    then, counts = _ids(buf), (buf.adds, buf.recycled)
+    more(buf, range(40, 70))
+    assert (buf.recycled > counts[1]) == bool(terminal_every)
+    drop = buf.adds - counts[0] + buf.recycled - counts[1]
+    back = FadingReplayBuffer(50, 2, 1)
+    back.load_state_dict(rewind(buf.state_dict(), drop, counts))
+    ids = _ids(back)
+    assert len(ids) == 50 - drop and max(ids) < 40 and (back.adds, back.recycled) == counts
+    # The earlier buffer's order, with only its oldest (or its recycled terminals) gone.
+    assert ids == [i for i in then if i in set(ids)]
+    if not terminal_every:
+        assert ids == then[-len(ids):]
+    more(back, range(100, 110))             # it fills on from its size, then evicts as before
+    assert _ids(back)[-10:] == list(range(100, 110)) and len(back) == 50 - drop + 10
+
+
+def test_a_rewind_past_what_the_buffer_holds_is_refused():
+    buf = FadingReplayBuffer(8, 2, 1)
+    for i in range(20):
+        _add(buf, i)
+    with pytest.raises(ValueError, match='nothing of that step is left'):
+        rewind(buf.state_dict(), 8)

@@ -37,13 +37,14 @@ def _listing(run):
                   for root, _, names in os.walk(run) for name in names)
 
 
-def test_a_branch_of_a_past_step_holds_the_run_to_that_step_and_resumes_by_a_refill(
+def test_a_branch_of_a_past_step_holds_the_run_to_that_step_and_its_replay_rewound(
         source, tmp_path):
     before = _listing(source)
     kept = [step_of(p) for p in list_checkpoints(str(source))]
     at = kept[2]
     made = branch_run(str(source), str(tmp_path / 'b'), at - 20)   # the nearest is taken
-    assert (made.step, made.replay) == (at, False)
+    assert made.step == at and made.replay.startswith(f'rewound from step {kept[-1]:,}')
+    assert '(counted)' in made.replay
     branch = tmp_path / 'b'
     assert [step_of(p) for p in list_checkpoints(str(branch))] == [at]
     config = json.loads((branch / 'config.json').read_text())
@@ -53,12 +54,48 @@ def test_a_branch_of_a_past_step_holds_the_run_to_that_step_and_resumes_by_a_ref
     actors = sorted(os.listdir(branch / 'actors'))
     assert made.actors == len(actors) and actors[-1] <= f'actor_{at:09d}.pt'
     assert _listing(source) == before
-    with Trainer(_config(branch, steps=at + 60, refill_steps=120), resume=True,
-                 progress=False, tensorboard=False) as trainer:
-        assert trainer.step_count == at
+    with Trainer(_config(branch, steps=at + 60), resume=True, progress=False,
+                 tensorboard=False) as trainer:
+        assert trainer.step_count == at and trainer.learning
         trainer.run()
-        assert trainer.step_count == at + 60 and trainer.learning
+        assert trainer.step_count == at + 60
     assert _listing(source) == before       # the branch's writes replace its links
+
+
+def test_the_rewound_replay_is_the_one_the_run_had_at_that_step_less_the_evicted(tmp_path):
+    torch.set_num_threads(1)
+    run = tmp_path / 'run'
+    with Trainer(_config(run, steps=450), progress=False, tensorboard=False) as trainer:
+        trainer.run(max_steps=230)
+        then = trainer.buffer.ordered('obs')
+        at = step_of(trainer.save())
+        trainer.run()               # 220 more steps evict some of what it held then
+    made = branch_run(str(run), str(tmp_path / 'b'), at)
+    assert made.step == at and 'rewound' in made.replay
+    with Trainer(_config(tmp_path / 'b', steps=at + 1), resume=True, progress=False,
+                 tensorboard=False) as trainer:
+        back = trainer.buffer.ordered('obs')
+    assert 0 < len(back) < len(then)
+    # Its newest transitions are the run's newest then, in order; none is from after.
+    assert torch.equal(back[-100:], then[-100:])
+    rows = {tuple(r) for r in then.tolist()}
+    assert all(tuple(r) in rows for r in back.tolist())
+
+
+def test_a_branch_of_a_run_without_replays_says_why_and_how_to_resume(tmp_path, capsys):
+    torch.set_num_threads(1)
+    run = tmp_path / 'run'
+    with Trainer(_config(run, exact_resume=False), progress=False,
+                 tensorboard=False) as trainer:
+        trainer.run()
+    assert cli(['branch', str(run), str(tmp_path / 'b'), '--at', '150']) == 0
+    out = capsys.readouterr().out
+    assert 'no replay buffer came with it (the run keeps no replay' in out
+    assert '--resume --refill-steps 100000' in out
+    with Trainer(_config(tmp_path / 'b', steps=200, exact_resume=False, refill_steps=120),
+                 resume=True, progress=False, tensorboard=False) as trainer:
+        trainer.run()
+        assert trainer.step_count == 200 and trainer.learning
 
 
 def test_a_branch_of_the_newest_step_takes_its_replay(source, tmp_path):
@@ -85,12 +122,12 @@ def test_branch_refuses_in_one_line_and_writes_nothing(source, tmp_path, capsys)
     assert sorted(os.listdir(tmp_path)) == ['taken']
 
 
-def test_the_cli_says_how_to_resume_a_branch(source, tmp_path, capsys):
+def test_the_cli_says_how_the_replay_came_and_how_to_resume(source, tmp_path, capsys):
     assert cli(['branch', str(source), str(tmp_path / 'old'), '--at', '100']) == 0
     out = capsys.readouterr().out
-    assert '--resume --refill-steps 100000' in out and 'kept actor' in out
+    assert 'its replay buffer: rewound from step' in out and 'kept actor' in out
     assert cli(['branch', str(source), str(tmp_path / 'new')]) == 0
-    assert 'a resume continues exactly' in capsys.readouterr().out
+    assert "its replay buffer: the checkpoint's own" in capsys.readouterr().out
 
 
 def test_a_source_without_checkpoints_is_refused(tmp_path):
