@@ -25,7 +25,7 @@ def describe_run(s: RunSummary) -> List[str]:
              f'  env              {t.get("env")}, observation {t.get("obs_spec") or "default"}'
              f', seed {t.get("seed")}',
              '  learner          ' + _learner(t, y),
-             *_progress(s)]
+             *_branch(s), *_progress(s)]
     lines += _returns(s)
     lines.append('  randomization    ' + randomization_line(t) + _width(s))
     lines += history_lines(t)
@@ -44,7 +44,7 @@ def run_dict(s: RunSummary) -> Dict[str, Any]:
             'exact_resume': s.exact_resume, 'best': _clean(best), 'best_since': s.best_since,
             'last': _clean(last),
             'evaluations': len(s.rows), 'metrics_problem': s.metrics_problem or None,
-            'actors': s.actors, 'best_actor': s.has_best,
+            'actors': s.actors, 'best_actor': s.has_best, 'branched_from': s.branched_from,
             'scale_in_force': s.scale_in_force,
             'train_config': s.train, 'symphony_config': s.sym}
 
@@ -68,6 +68,15 @@ def _learner(t: Dict[str, Any], y: Dict[str, Any]) -> str:
     return text + ''.join(f'; {e}' for e in extras)
 
 
+def _branch(s: RunSummary) -> List[str]:
+    came = s.branched_from
+    if not came:
+        return []
+    replay = came.get('replay') or 'none, refilled by the resume'
+    return [f'  branched from    {came["source"]} at step {int(came.get("step", 0)):,} '
+            f'(symphony branch; its replay: {replay})']
+
+
 def _progress(s: RunSummary) -> List[str]:
     total = int(s.train.get('steps') or 0)
     if not s.checkpoint:
@@ -75,7 +84,8 @@ def _progress(s: RunSummary) -> List[str]:
     share = f' ({100.0 * s.step / total:.1f} %)' if total else ''
     size = size_text(os.path.getsize(s.checkpoint)) if os.path.isfile(s.checkpoint) else '?'
     resume = ('with its replay buffer: a resume continues exactly' if s.exact_resume else
-              'networks only: a resume refills the buffer first')
+              'networks only: a resume refills the buffer first, best by '
+              '--refill-steps 100000')
     return [f'  progress         {s.step:,} of {total:,} steps{share}',
             f'  checkpoint       {s.checkpoint} ({size}, {resume})']
 
@@ -135,6 +145,9 @@ def _next(s: RunSummary) -> List[str]:
         lines = [f'  next             {stop}']
     else:
         lines = [f'  next             resume: symphony train --run-dir {path} --resume']
+    if s.train.get('keep_checkpoints') and s.checkpoint:
+        lines.append(f'                   branch: symphony branch {path} NEW_DIR --at STEP '
+                     '(from any kept checkpoint, its replay rewound)')
     if s.has_best or s.checkpoint:
         lines.append(f'                   export: symphony export {path} -o policy.onnx'
                      + (' (best_actor.pt)' if s.has_best else ' (its newest checkpoint)'))

@@ -33,6 +33,8 @@ from .run_dir import CONFIG_FILE, RunDirError, read_run_config
 from .snapshot import ACTORS, BEST
 
 METRICS = 'metrics.csv'
+BRANCH_FILE = 'branch.json'
+"""Where a branch says what it came from (``symphony inspect`` shows it)."""
 _ACTOR = re.compile(r'^actor_(\d{9})\.pt$')
 RESCORED = ('reward_weights', 'tracking_sigma')
 """Curriculum steps after which a resume re-scored the replay in place."""
@@ -101,6 +103,9 @@ def branch_run(source: str, target: str, at: Optional[int] = None) -> Branch:
         replay, why_not = _replay(source, partial, state, stored)
         actors = _link_actors(source, partial, step)
         best = _link_best(source, partial, step)
+        record = {'source': os.path.abspath(source), 'step': step, 'replay': replay}
+        atomic_write(os.path.join(partial, BRANCH_FILE),
+                     lambda f: f.write(json.dumps(record, indent=2).encode()))
         os.rename(partial, target)
     except FileNotFoundError as exc:
         shutil.rmtree(partial, ignore_errors=True)
@@ -161,6 +166,16 @@ def _replay(source: str, partial: str, state: dict, stored: dict) -> Tuple[str, 
             f'{rewound["size"]:,} kept'), ''
 
 
+def read_branch(run_dir: str) -> Optional[dict]:
+    """Return what a branch came from (branch.json), None for a run not made by a branch."""
+    try:
+        with open(os.path.join(run_dir, BRANCH_FILE)) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and 'source' in record else None
+
+
 def _rows_to(text: str, step: int) -> str:
     """Return metrics.csv's ``text`` without the rows after ``step``."""
     rows = list(csv.reader(io.StringIO(text)))
@@ -204,4 +219,4 @@ def _link(src: str, dst: str) -> None:
         shutil.copy2(src, dst)      # another file system, or one without hard links
 
 
-__all__ = ['Branch', 'branch_run', 'pick_checkpoint']
+__all__ = ['BRANCH_FILE', 'Branch', 'branch_run', 'pick_checkpoint', 'read_branch']

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from .checkpoint import list_checkpoints, replay_path, step_of
+from .run_branch import read_branch
 from .run_dir import (best_starts_at, CONFIG_FILE, read_run_config, RunDirError,
                       stored_scale_in_force)
 from .snapshot import ACTORS, BEST
@@ -46,6 +47,8 @@ class RunSummary:
     """``best_actor.pt`` is there (what ``symphony export RUN_DIR`` takes)."""
     trainer_pid: Optional[int]
     """The process training in the folder now; None when none (or no lock table to ask)."""
+    branched_from: Optional[Dict[str, Any]] = None
+    """What ``symphony branch`` made the run from (source, step, replay); None: not a branch."""
 
     @property
     def step(self) -> int:
@@ -103,7 +106,7 @@ def read_run(run_dir: str) -> RunSummary:
         rows=rows, metrics_problem=problem, checkpoint=newest,
         exact_resume=bool(newest) and os.path.isfile(replay_path(run_dir, step_of(newest))),
         actors=kept, has_best=os.path.isfile(os.path.join(run_dir, BEST)),
-        trainer_pid=lock_holder(run_dir))
+        trainer_pid=lock_holder(run_dir), branched_from=read_branch(run_dir))
 
 
 def read_metrics(path: str) -> Tuple[List[Dict[str, float]], str]:

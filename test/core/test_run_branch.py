@@ -128,6 +128,12 @@ def test_the_cli_says_how_the_replay_came_and_how_to_resume(source, tmp_path, ca
     assert 'its replay buffer: rewound from step' in out and 'kept actor' in out
     assert cli(['branch', str(source), str(tmp_path / 'new')]) == 0
     assert "its replay buffer: the checkpoint's own" in capsys.readouterr().out
+    assert cli(['inspect', str(tmp_path / 'old')]) == 0
+    out = capsys.readouterr().out
+    assert f'branched from    {source} at step ' in out and 'its replay: rewound' in out
+    assert 'branch: symphony branch' in out     # the source kept its checkpoints
+    assert cli(['inspect', str(source)]) == 0
+    assert 'branched from' not in capsys.readouterr().out
 
 
 def test_a_source_without_checkpoints_is_refused(tmp_path):
