@@ -12,7 +12,7 @@ import argparse
 from ..util.fields import number
 
 REFILL = 100_000
-"""The refill a branch without its replay is told to use (models/README.md, Session 39)."""
+"""The refill a branch without its replay is told to use: 20 warm-ups of the G1 recipe."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
               f'  symphony train --run-dir {made.target} --resume [--reward-weights ... '
               '| --randomize-scale ... | ...]')
     else:
-        print(f'no replay buffer came with it ({made.why_not}): refill the buffer from the '
-              'trained actor first (a buffer of a few thousand steps undoes a trained '
-              f'actor):\n  symphony train --run-dir {made.target} --resume --refill-steps '
+        print(f'no replay buffer came with it ({made.why_not}): resume it with the buffer '
+              'refilled by the trained actor (learning on the actor\'s own steps alone can '
+              f'undo it):\n  symphony train --run-dir {made.target} --resume --refill-steps '
               f'{REFILL} [changes]')
     return 0

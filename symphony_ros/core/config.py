@@ -168,18 +168,16 @@ class TrainConfig:
     (the newest two stay)."""
     keep_checkpoints: bool = False
     """Keep every checkpoint's networks and optimizer (the replay still only with the
-    newest), so that any step's critic and actor can be inspected, exported or resumed
-    together. A resume from one without its replay refills the buffer by a warm-up, and
-    learning on that small buffer undid the G1's best standing actor within 10k steps
-    (models/README.md, Session 38): these are not yet a rollback. 2.4 MB a checkpoint for
-    the G1 recipe."""
+    newest), so that the run can be taken back to any of them: symphony branch RUN NEW --at
+    STEP resumes one with the newest replay rewound to it. 2.4 MB a checkpoint for the G1
+    recipe."""
     refill_steps: int = ranged(0, 0)
-    """On a resume from a checkpoint saved without its replay (a kept checkpoint taken
-    back, --exact-resume false): refill the buffer with this many steps of the trained
-    actor before learning again, outside the step count, so the randomisation's ramp, the
-    evaluations and the schedules stay at the checkpoint's step; 0: a warm-up of the
-    config's explore_steps, counted as training steps. A buffer of a few thousand steps
-    undoes a trained actor: use about 100000 (models/README.md, Session 39)."""
+    """On a resume from a checkpoint saved without its replay (--exact-resume false, or a
+    branch whose replay could not be rewound): refill the buffer with this many steps of
+    the trained actor before learning again, outside the step count, so the randomisation's
+    ramp, the evaluations and the schedules stay at the checkpoint's step; 0: a warm-up of
+    the config's explore_steps, counted as training steps. Learning on the actor's own steps
+    alone can undo it (models/README.md, Session 39): a rewound replay is the better start."""
     threads: Optional[int] = ranged(None, 0)
     """torch CPU threads of the learner; None or 0 chooses from measured update times,
     again when load changes, and logs each choice."""

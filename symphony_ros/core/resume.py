@@ -145,8 +145,8 @@ class Resume:
                               f'refilled by {self.sym.explore_steps:,} steps of warm-up with '
                               'the trained actor (the resume is not exact; learning on so '
                               'small a buffer can undo a trained actor: on the G1 one fell in '
-                              'every nominal episode within 10k steps; --refill-steps 100000 '
-                              'did not)')
+                              'every nominal episode within 10k steps; `symphony branch` '
+                              'rewinds a newer replay to an older checkpoint instead)')
         self.buffer.reward_scale = float(state.get('reward_scale', 1.0))
         self._keep_scale = self.progress.learning or self._keep_scale
         self.progress.learning, self.progress.warmup_from = False, step
