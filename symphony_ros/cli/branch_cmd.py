@@ -22,6 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--at', type=number(int, 0), default=None, metavar='STEP',
                    help='the checkpoint nearest this step (default: the newest, with its '
                    'replay); every step needs the run trained with --keep-checkpoints true')
+    p.add_argument('--seed', type=number(int, 0, 2**32 - 1), default=None,
+                   help="the branch's seed (default: the run's, so the same change from the "
+                   'same step trains alike); another draws minibatches, noise and episodes '
+                   'anew, to tell a change from the run\'s own swings')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.run_dir import RunDirError
     from .errors import CliError
     try:
-        made = branch_run(args.run_dir, args.new_dir, args.at)
+        made = branch_run(args.run_dir, args.new_dir, args.at, args.seed)
     except RunDirError as exc:
         raise CliError(str(exc)) from None
     carried = [f'{made.actors} kept actor{"s" if made.actors != 1 else ""}'] if made.actors \

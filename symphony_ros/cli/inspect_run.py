@@ -73,7 +73,8 @@ def _branch(s: RunSummary) -> List[str]:
     if not came:
         return []
     replay = came.get('replay') or 'none, refilled by the resume'
-    return [f'  branched from    {came["source"]} at step {int(came.get("step", 0)):,} '
+    seed = f', seed {came["seed"]}' if 'seed' in came else ''
+    return [f'  branched from    {came["source"]} at step {int(came.get("step", 0)):,}{seed} '
             f'(symphony branch; its replay: {replay})']
 
 

@@ -214,6 +214,13 @@ class Resume:
                                   'refill')
         else:
             self._refill_from(path, state, step)
+        was = int(state['train_config'].get('seed', self.cfg.seed))
+        if was != self.cfg.seed:
+            # A branch given another seed: from here it draws anew (torch is seeded already).
+            self._reseed_env = True
+            self.notes.append(f'seed {self.cfg.seed}: the checkpoint was written by seed {was}; '
+                              'minibatches, noise and episodes are drawn anew from here')
+            return list(state.get('metrics', []))
         torch.set_rng_state(state['rng']['torch'])
         if state['rng']['cuda'] and self.device.type == 'cuda':
             torch.cuda.set_rng_state_all(state['rng']['cuda'])

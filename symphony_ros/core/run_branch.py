@@ -85,8 +85,13 @@ def pick_checkpoint(run_dir: str, at: Optional[int]) -> str:
     return found[nearest]
 
 
-def branch_run(source: str, target: str, at: Optional[int] = None) -> Branch:
+def branch_run(source: str, target: str, at: Optional[int] = None,
+               seed: Optional[int] = None) -> Branch:
     """Make run folder ``target`` resume from ``source``'s checkpoint nearest step ``at``.
+
+    ``seed``: the branch's own (None: the run's, so that the same change from the same step
+    trains alike); another one draws minibatches, noise and episodes anew from that step,
+    which tells a change's effect from the run's own swings.
 
     :raises RunDirError: ``target`` exists, ``source`` is no run, or no checkpoint is near.
     """
@@ -99,11 +104,12 @@ def branch_run(source: str, target: str, at: Optional[int] = None) -> Branch:
                            f'.{os.path.basename(os.path.normpath(target))}.partial')
     shutil.rmtree(partial, ignore_errors=True)      # a branch cut short before
     try:
-        state = _fill(source, partial, target, step)
+        state = _fill(source, partial, target, step, seed)
         replay, why_not = _replay(source, partial, state, stored)
         actors = _link_actors(source, partial, step)
         best = _link_best(source, partial, step)
-        record = {'source': os.path.abspath(source), 'step': step, 'replay': replay}
+        record = {'source': os.path.abspath(source), 'step': step, 'replay': replay,
+                  'seed': int(state['train_config'].get('seed', 0)) if seed is None else seed}
         atomic_write(os.path.join(partial, BRANCH_FILE),
                      lambda f: f.write(json.dumps(record, indent=2).encode()))
         os.rename(partial, target)
@@ -117,14 +123,17 @@ def branch_run(source: str, target: str, at: Optional[int] = None) -> Branch:
     return Branch(source, target, step, actors, best, replay, why_not)
 
 
-def _fill(source: str, partial: str, target: str, step: int) -> dict:
+def _fill(source: str, partial: str, target: str, step: int, seed: Optional[int]) -> dict:
     """Write the branch's config, metrics and checkpoint; return the checkpoint's state."""
     os.makedirs(os.path.join(partial, 'checkpoints'))
     try:
         state = load_checkpoint(ckpt_path(source, step))
     except CheckpointError as exc:
         raise RunDirError(str(exc)) from None
-    config = {'train_config': dict(state['train_config'], run_dir=target),
+    train = dict(state['train_config'], run_dir=target)
+    if seed is not None:
+        train['seed'] = seed
+    config = {'train_config': train,
               'symphony_config': state['symphony_config']}
     atomic_write(os.path.join(partial, CONFIG_FILE),
                  lambda f: f.write(json.dumps(config, indent=2).encode()))

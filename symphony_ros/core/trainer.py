@@ -72,6 +72,9 @@ class Trainer(InitFrom, Resume):
     _refill_left = 0
     """Steps of --refill-steps still to act before learning resumes (0: none)."""
 
+    _reseed_env = False
+    """Seed the env at the next reset: a resume under another seed than its checkpoint's."""
+
     keeps_reward_terms = True
     """Whether the replay keeps each step's unweighted reward terms (envs that report them),
     so that a resume or a start from it may weigh them anew (``--reward-weights``)."""
@@ -244,7 +247,9 @@ class Trainer(InitFrom, Resume):
                 width = randomize_width(self.cfg, p.step)
                 set_width(width)
                 self.log.scalar('train/randomize_width', width, p.step)
-            self._obs, info = self.env.reset(seed=self.cfg.seed if first else None)
+            reseed = first or self._reseed_env
+            self._obs, info = self.env.reset(seed=self.cfg.seed if reseed else None)
+            self._reseed_env = False
             self._critic_obs = self._critic_view(info)
             self._ep_step = 0
         # The paper's deliberate fall: near the time limit only noise acts, which feeds

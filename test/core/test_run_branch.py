@@ -1,6 +1,7 @@
 """symphony branch: a new run resumes from a past step of another, which is left as it was."""
 
 import csv
+import dataclasses
 import json
 import os
 
@@ -142,3 +143,22 @@ def test_a_source_without_checkpoints_is_refused(tmp_path):
     (run / 'config.json').write_text(json.dumps({'train_config': {}, 'symphony_config': {}}))
     with pytest.raises(RunDirError, match='no checkpoint to branch from'):
         branch_run(str(run), str(tmp_path / 'b'))
+
+
+def _continue(run, steps):
+    seed = json.loads((run / 'config.json').read_text())['train_config']['seed']
+    cfg = dataclasses.replace(_config(run, steps=steps), seed=seed)
+    with Trainer(cfg, resume=True, progress=False, tensorboard=False) as trainer:
+        trainer.run()
+        return trainer.agent.actor.state_dict(), trainer.notes
+
+
+def test_branches_of_one_step_train_alike_and_another_seed_draws_anew(source, tmp_path):
+    newest = step_of(list_checkpoints(str(source))[-1])
+    for name, seed in (('a', None), ('b', None), ('c', 99)):
+        branch_run(str(source), str(tmp_path / name), seed=seed)
+    (a, _), (b, _), (c, said) = (_continue(tmp_path / n, newest + 60) for n in 'abc')
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+    assert any('seed 99: the checkpoint was written by seed 3' in n for n in said)
+    assert json.loads((tmp_path / 'c' / 'branch.json').read_text())['seed'] == 99
