@@ -160,7 +160,7 @@ def _replay(source: str, partial: str, state: dict, stored: dict) -> Tuple[str, 
     rescored = [c for c in since if any(k in c for k in RESCORED)]
     if rescored:
         return '', (f'the run\'s rewards changed at step {rescored[0]["step"]:,}, after '
-                    'this one, and its replay was re-scored')
+                    'this checkpoint was written, and its replay was re-scored')
     newer = safe_torch_load(replay_path(source, newest))
     then, now = state.get('replay_counts'), (newer.get('adds'), newer.get('recycled'))
     exact = then is not None and None not in then and None not in now

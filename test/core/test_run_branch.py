@@ -162,3 +162,22 @@ def test_branches_of_one_step_train_alike_and_another_seed_draws_anew(source, tm
     assert not all(torch.equal(a[k], c[k]) for k in a)
     assert any('seed 99: the checkpoint was written by seed 3' in n for n in said)
     assert json.loads((tmp_path / 'c' / 'branch.json').read_text())['seed'] == 99
+
+
+def test_a_branch_from_before_a_change_of_rewards_takes_the_config_of_then_and_no_replay(
+        tmp_path):
+    torch.set_num_threads(1)
+    run = tmp_path / 'g1'
+    common = ['train', '--robot', 'g1', '--run-dir', str(run), '--seed', '2', '--eval-every',
+              '1000', '--eval-episodes', '1', '--episode-limit', '30', '--checkpoint-every',
+              '40', '--threads', '1', '--no-progress', '--hidden-dim', '16', '--critic-heads',
+              '4', '--batch-size', '16', '--capacity', '400', '--explore-steps', '40']
+    assert cli(common + ['--steps', '80']) == 0
+    first = step_of(list_checkpoints(str(run))[-1])
+    assert cli(common + ['--resume', '--steps', '120', '--reward-weights', 'alive=0.3']) == 0
+    made = branch_run(str(run), str(tmp_path / 'b'), first)
+    assert made.step == first and made.replay == ''
+    assert made.why_not == (f"the run's rewards changed at step {first:,}, after this "
+                            'checkpoint was written, and its replay was re-scored')
+    train = json.loads((tmp_path / 'b' / 'config.json').read_text())['train_config']
+    assert train['reward_weights'] == '' and train['curriculum'] == []
