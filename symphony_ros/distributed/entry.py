@@ -36,6 +36,10 @@ def make_trainer(cfg: TrainConfig, dist: DistributedConfig, **kwargs: Any) -> Tr
         # Chunks carry the noisy observations only.
         raise ValueError('--noise-smoothing runs in a single process only: collectors do not '
                          'send the observations without their noise (drop --collectors or it)')
+    if cfg.refill_steps:
+        # The learner counts every transition its collectors send as a step.
+        raise ValueError('--refill-steps runs in a single process only: a distributed resume '
+                         'without its replay refills by a warm-up (drop --collectors or it)')
     try:
         from .learner import DistributedTrainer
     except ImportError as exc:

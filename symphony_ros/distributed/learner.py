@@ -324,8 +324,10 @@ class DistributedTrainer(Trainer):
             self.buffer.add(obs[i], action[i], float(chunk['reward'][i]), next_obs[i],
                             bool(chunk['terminated'][i]))
             self.step_count += 1
-            if not self.learning and self.step_count >= self.sym.explore_steps:
-                self.buffer.finish_warmup()
+            # From warmup_from: a resume without its replay warms up again, at its scale.
+            if (not self.learning
+                    and self.step_count - self.progress.warmup_from >= self.sym.explore_steps):
+                self.buffer.finish_warmup(keep_scale=self._keep_scale)
                 self.learning = True
             if self.learning:
                 self._debt += self.ratio

@@ -273,3 +273,34 @@ def test_collectors_stack_the_observations_of_a_history_run(ray_local, tmp_path)
     # Each stored step's next input holds the step's newest frame as its older one.
     np.testing.assert_array_equal(nxt[:, 4:], obs[:, :4])
     assert not np.array_equal(nxt[:, :4], obs[:, :4])
+
+
+def test_a_resume_without_its_replay_warms_up_again_before_learning(ray_local, tmp_path):
+    from symphony_ros.core.trainer import Trainer
+    with Trainer(tiny_config(tmp_path / 'r', steps=200, exact_resume=False), progress=False,
+                 tensorboard=False) as single:
+        single.run()
+        before = single.updates
+    from symphony_ros.distributed.learner import DistributedTrainer
+    lines = []
+    trainer = DistributedTrainer(tiny_config(tmp_path / 'r', steps=330, exact_resume=False),
+                                 DistributedConfig(collectors=1, chunk_steps=32,
+                                                   weights_every=20),
+                                 resume=True, progress=False, tensorboard=False,
+                                 log=lines.append)
+    try:
+        resumed = trainer.step_count
+        assert not trainer.learning and len(trainer.buffer) == 0
+        summary = trainer.run()
+    finally:
+        trainer.close()
+    # 100 steps of warm-up from where it resumed, then G = 3 per step, as a fresh run.
+    assert summary['updates'] - before == 3 * (summary['step'] - (resumed + 100) + 1), lines
+
+
+def test_refill_steps_with_collectors_is_refused_before_ray_starts(tmp_path):
+    from symphony_ros.distributed.entry import make_trainer
+    with pytest.raises(ValueError, match='--refill-steps runs in a single process only'):
+        make_trainer(tiny_config(tmp_path / 'f', refill_steps=100),
+                     DistributedConfig(collectors=2))
+    assert not os.path.exists(tmp_path / 'f')
