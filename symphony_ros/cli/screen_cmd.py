@@ -22,9 +22,10 @@ from ..util.fields import number
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Run folder, the stress settings, which actors, and following a run as it trains."""
     from ..stress.screen import DEFAULT_CONDITIONS, SCREEN_DIR
-    p.add_argument('run_dir', metavar='RUN_DIR',
+    p.add_argument('run_dirs', nargs='+', metavar='RUN_DIR',
                    help='training run folder whose actors/ to screen (train with '
-                   '--keep-actors true)')
+                   '--keep-actors true); several (branches of one run, say: symphony branch) '
+                   'are screened alike and compared step by step in -o DIR/compare.md')
     p.add_argument('--conditions', nargs='+', default=list(DEFAULT_CONDITIONS),
                    metavar='NAME', help='stress conditions, space- or comma-separated '
                    f'(default: {" ".join(DEFAULT_CONDITIONS)})')
@@ -44,7 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--since', type=number(int, 0), default=0, metavar='STEP',
                    help='screen the actors from this training step on (default: 0)')
     p.add_argument('-o', '--out', metavar='DIR', default=None,
-                   help=f'folder of the reports and screen.md (default: RUN_DIR/{SCREEN_DIR})')
+                   help=f'folder of the reports and screen.md (default: RUN_DIR/{SCREEN_DIR}); '
+                   'with several runs, of compare.md (each run\'s reports stay in its own '
+                   f'RUN_DIR/{SCREEN_DIR})')
     p.add_argument('--follow', action='store_true',
                    help='keep screening the actors the run keeps until Ctrl-C (or --until)')
     p.add_argument('--until', type=number(int, 0), default=0, metavar='STEP',
@@ -54,14 +57,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Screen the run's actors (and, following, its new ones); exit 0, 130 on Ctrl-C."""
+    """Screen the runs' actors (and, following, their new ones); exit 0, 130 on Ctrl-C."""
     from ..stress.conditions import CONDITIONS
     from ..stress.screen import SCREEN_DIR, Settings
     from .errors import CliError
-    if not os.path.isdir(args.run_dir):
-        raise CliError(f'{args.run_dir}: no such run folder')
+    missing = [r for r in args.run_dirs if not os.path.isdir(r)]
+    if missing:
+        raise CliError(f'{missing[0]}: no such run folder')
     if args.until and not args.follow:
         raise CliError('--until goes with --follow')
+    several = len(args.run_dirs) > 1
+    if several and not args.out:
+        raise CliError(f'{len(args.run_dirs)} runs: give -o DIR for their compare.md (each '
+                       f'run\'s own reports go in RUN_DIR/{SCREEN_DIR})')
     args.conditions = [n for arg in args.conditions for n in arg.split(',') if n]
     unknown = [n for n in args.conditions if n not in CONDITIONS]
     if unknown:
@@ -69,17 +77,22 @@ def run(args: argparse.Namespace) -> int:
                        f'{", ".join(CONDITIONS)}')
     settings = Settings(tuple(dict.fromkeys(args.conditions)), args.episodes, args.seed,
                         args.max_steps or None)
-    out = args.out or os.path.join(args.run_dir, SCREEN_DIR)
-    rows: Dict[int, Dict[str, Any]] = {}
-    waiting = False
+    runs = {r: {} for r in args.run_dirs}   # each run's rows by step
+    waiting = set()
     while True:
-        if _screen_new(args, settings, out, rows):
-            _write(args, settings, out, rows)
-        elif not rows and not waiting:
-            waiting = True
-            print(f'symphony screen: no actor kept in {args.run_dir} yet; looking every '
-                  f'{args.poll:g} s', flush=True)
-        if not args.follow or (args.until and rows and max(rows) >= args.until):
+        for run_dir, rows in runs.items():
+            one = argparse.Namespace(**dict(vars(args), run_dir=run_dir))
+            out = os.path.join(run_dir, SCREEN_DIR) if several or not args.out else args.out
+            if _screen_new(one, settings, out, rows):
+                _write(one, settings, out, rows)
+                if several:
+                    _write_compare(args.out, settings, runs)
+            elif not rows and run_dir not in waiting:
+                waiting.add(run_dir)
+                print(f'symphony screen: no actor kept in {run_dir} yet; looking every '
+                      f'{args.poll:g} s', flush=True)
+        newest = min((max(rows) if rows else -1) for rows in runs.values())
+        if not args.follow or (args.until and newest >= args.until):
             break
         time.sleep(args.poll)
     return 0
@@ -156,6 +169,20 @@ def _write(args: argparse.Namespace, settings, out: str, rows: Dict[int, Dict[st
     path = os.path.join(out, 'screen.md')
     atomic_write(path, lambda f: f.write((head + text).encode()))
     print('\n' + text + f'screen: {path}', flush=True)
+
+
+def _write_compare(out: str, settings, runs: Dict[str, Dict[int, Dict[str, Any]]]) -> None:
+    """Write ``out/compare.md``: the runs side by side, one row a step."""
+    from ..stress.screen import compare_table
+    from ..util.atomic import atomic_write
+    names = [os.path.abspath(r) for r in runs]
+    head = (f'# Screen of {len(runs)} runs\n\n' + ''.join(f'- {n}\n' for n in names)
+            + f'\n{settings.episodes} episodes per condition, seed {settings.seed}, the same '
+            'for every actor; falls of the episodes in each condition:\n\n')
+    text = compare_table(runs, settings.conditions)
+    path = os.path.join(out, 'compare.md')
+    atomic_write(path, lambda f: f.write((head + text).encode()))
+    print(f'compare: {path}', flush=True)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .compare import cell
 from .confidence import interval_text
@@ -137,4 +137,30 @@ def table(rows: Sequence[Dict[str, Any]], conditions: Sequence[str],
                      f'{top["episodes"]} episodes'
                      + (f' (of the actors within {max_tracking_error:g} m/s of tracking)'
                         if max_tracking_error else '') + '.')
+    return '\n'.join(lines) + '\n'
+
+
+def compare_table(runs: Mapping[str, Mapping[int, Dict[str, Any]]],
+                  conditions: Sequence[str]) -> str:
+    """Return runs side by side as markdown: a row a step, a cell a run's falls per condition.
+
+    Each cell lists the falls of the conditions in order (``-`` where a run has no actor
+    at that step); the last row, each run's fewest falls in all.
+    """
+    names = [os.path.basename(os.path.normpath(r)) for r in runs]
+    order = ' / '.join(f'`{n}`' for n in conditions)
+    lines = [f'Falls per cell: {order}.\n', '| step | ' + ' | '.join(names) + ' |',
+             '|---' * (len(names) + 1) + '|']
+    for step in sorted({s for rows in runs.values() for s in rows}):
+        cells = []
+        for rows in runs.values():
+            r = rows.get(step)
+            cells.append('-' if r is None else ' / '.join(
+                str(r['conditions'][n]['falls']) if n in r['conditions'] else '-'
+                for n in conditions))
+        lines.append(f'| {step:,} | ' + ' | '.join(cells) + ' |')
+    tops = [best(list(rows.values())) for rows in runs.values()]
+    lines.append('| fewest falls | ' + ' | '.join(
+        '-' if t is None else f'{t["falls"]}/{t["episodes"]} at {t["step"]:,}'
+        for t in tops) + ' |')
     return '\n'.join(lines) + '\n'

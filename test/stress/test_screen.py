@@ -144,3 +144,27 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not (run / 'screen').exists()
+
+
+def test_several_runs_are_screened_alike_and_compared_step_by_step(tmp_path, capsys):
+    a, b = tmp_path / 'branch_a', tmp_path / 'branch_b'
+    for step in (100, 200):
+        _keep(a, step)
+    _keep(b, 200)
+    assert main(['screen', str(a), str(b), *SMALL]) == 2
+    assert '2 runs: give -o DIR for their compare.md' in capsys.readouterr().err
+    assert main(['screen', str(a), str(b), *SMALL, '-o', str(tmp_path / 'cmp')]) == 0
+    for run in (a, b):
+        assert (run / 'screen' / 'screen.md').is_file()
+    md = (tmp_path / 'cmp' / 'compare.md').read_text()
+    assert 'Falls per cell: `nominal` / `delay_1`.' in md
+    assert '| step | branch_a | branch_b |' in md
+    rows = {line.split(' | ')[0].strip('| '): line for line in md.splitlines()
+            if line.startswith('| 1') or line.startswith('| 2')}
+    assert rows['100'].endswith('| - |') and set(rows) == {'100', '200'}
+    assert rows['200'].count('/') == 2      # both runs, two conditions each
+    # Each cell is the run's own screen's: the same reports, read back.
+    own = (b / 'screen' / 'screen.md').read_text()
+    falls = [line for line in own.splitlines() if line.replace('**', '').startswith('| 200')]
+    nominal = falls[0].split(' | ')[2].split('/')[0]
+    assert rows['200'].split(' | ')[2].startswith(nominal + ' / ')
