@@ -6,7 +6,8 @@ run was configured at that step (from the checkpoint, so later curriculum steps 
 carried), the checkpoint, its replay, ``metrics.csv`` to that step and the actors kept to
 it. Only the newest checkpoint keeps a replay; for an older one the newest replay is
 rewound: the transitions stored since are dropped, which leaves the buffer as it was at
-that step less what was evicted since. Counted exactly from the counts checkpoints record;
+that step less what was evicted since (not when the rewards were re-scored or the buffer
+refilled since: then a resume refills it, ``--refill-steps``). Counted exactly from the counts checkpoints record;
 for runs saved before they did, one transition a step, and the terminal transitions the ring
 recycled since (about one position in a hundred on the G1) stay. TensorBoard logs and
 ``randomization.jsonl`` stay with the source. Files are hard-linked where the file system
@@ -161,6 +162,11 @@ def _replay(source: str, partial: str, state: dict, stored: dict) -> Tuple[str, 
     if rescored:
         return '', (f'the run\'s rewards changed at step {rescored[0]["step"]:,}, after '
                     'this checkpoint was written, and its replay was re-scored')
+    refilled = int(load_checkpoint(ckpt_path(source, newest))['progress'].get('warmup_from')
+                   or 0)
+    if refilled > step:
+        return '', (f'the run\'s buffer was refilled at step {refilled:,}, after this '
+                    'checkpoint (a resume without its replay)')
     newer = safe_torch_load(replay_path(source, newest))
     then, now = state.get('replay_counts'), (newer.get('adds'), newer.get('recycled'))
     exact = then is not None and None not in then and None not in now

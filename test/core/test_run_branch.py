@@ -181,3 +181,19 @@ def test_a_branch_from_before_a_change_of_rewards_takes_the_config_of_then_and_n
                             'checkpoint was written, and its replay was re-scored')
     train = json.loads((tmp_path / 'b' / 'config.json').read_text())['train_config']
     assert train['reward_weights'] == '' and train['curriculum'] == []
+
+
+def test_a_replay_refilled_after_the_checkpoint_is_not_rewound_to_it(tmp_path):
+    torch.set_num_threads(1)
+    run = tmp_path / 'run'
+    with Trainer(_config(run, steps=200), progress=False, tensorboard=False) as trainer:
+        trainer.run()
+    newest = step_of(list_checkpoints(str(run))[-1])
+    os.unlink(replay_path(str(run), newest))        # resumed without it: a new warm-up
+    with Trainer(_config(run, steps=330), resume=True, progress=False,
+                 tensorboard=False) as trainer:
+        trainer.run()
+    made = branch_run(str(run), str(tmp_path / 'b'), 100)
+    assert made.replay == '' and made.why_not == (
+        f"the run's buffer was refilled at step {newest:,}, after this checkpoint (a resume "
+        'without its replay)')
