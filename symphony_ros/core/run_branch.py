@@ -7,12 +7,12 @@ carried), the checkpoint, its replay, ``metrics.csv`` to that step and the actor
 it. Only the newest checkpoint keeps a replay; for an older one the newest replay is
 rewound: the transitions stored since are dropped, which leaves the buffer as it was at
 that step less what was evicted since (not when the rewards were re-scored or the buffer
-refilled since: then a resume refills it, ``--refill-steps``). Counted exactly from the counts checkpoints record;
-for runs saved before they did, one transition a step, and the terminal transitions the ring
-recycled since (about one position in a hundred on the G1) stay. TensorBoard logs and
-``randomization.jsonl`` stay with the source. Files are hard-linked where the file system
-allows (a run replaces its files, never rewrites them), and the folder appears whole or not
-at all.
+refilled since: then a resume refills it, ``--refill-steps``). Counted exactly from the
+counts checkpoints record; for runs saved before they did, one transition a step, and the
+terminal transitions the ring recycled since (about one position in a hundred on the G1)
+stay. TensorBoard logs and ``randomization.jsonl`` stay with the source. Files are
+hard-linked where the file system allows (a run replaces its files, never rewrites them),
+and the folder appears whole or not at all.
 """
 
 from __future__ import annotations
