@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from ..stress.screen import SCREEN_DIR, Settings
     from .errors import CliError
     missing = [r for r in args.run_dirs if not os.path.isdir(r)]
-    if missing:
+    if missing and not args.follow:       # following, a run just started may not have it yet
         raise CliError(f'{missing[0]}: no such run folder')
     if args.until and not args.follow:
         raise CliError('--until goes with --follow')
@@ -104,8 +104,10 @@ def _screen_new(args: argparse.Namespace, settings, out: str,
     from ..stress.screen import keeps_actors, kept_actors, pick, report_dir, row
     from .errors import CliError
     kept = kept_actors(args.run_dir)
-    # Following a run that keeps its actors, the first may not be written yet.
-    if not kept and not (args.follow and keeps_actors(args.run_dir)):
+    # Following a run that keeps its actors (or is not yet made), the first may not be
+    # written yet.
+    waits = args.follow and (keeps_actors(args.run_dir) or not os.path.isdir(args.run_dir))
+    if not kept and not waits:
         raise CliError(f'{os.path.join(args.run_dir, "actors")}: no kept actors '
                        '(actor_<step>.pt); train with --keep-actors true (a resume may turn '
                        'it on)')

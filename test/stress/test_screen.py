@@ -168,3 +168,22 @@ def test_several_runs_are_screened_alike_and_compared_step_by_step(tmp_path, cap
     falls = [line for line in own.splitlines() if line.replace('**', '').startswith('| 200')]
     nominal = falls[0].split(' | ')[2].split('/')[0]
     assert rows['200'].split(' | ')[2].startswith(nominal + ' / ')
+
+
+def test_follow_waits_for_a_run_folder_not_yet_made(tmp_path, capsys):
+    run = tmp_path / 'run'          # the trainer started beside it has not made it yet
+    codes = []
+    follow = threading.Thread(target=lambda: codes.append(main(
+        ['screen', str(run), *SMALL, '--follow', '--until', '100', '--poll', '0.1'])),
+        daemon=True)
+    follow.start()
+    said = ''
+    for _ in range(12000):
+        said += capsys.readouterr().out
+        if 'no actor kept in' in said or not follow.is_alive():
+            break
+        follow.join(0.05)
+    assert follow.is_alive() and f'no actor kept in {run} yet' in said
+    _keep(run, 100)
+    follow.join(600)
+    assert codes == [0] and (run / 'screen' / 'screen.md').is_file()
