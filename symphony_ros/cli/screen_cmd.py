@@ -49,9 +49,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    'with several runs, of compare.md (each run\'s reports stay in its own '
                    f'RUN_DIR/{SCREEN_DIR})')
     p.add_argument('--follow', action='store_true',
-                   help='keep screening the actors the run keeps until Ctrl-C (or --until)')
+                   help='keep screening the actors the run keeps (waiting for a run folder '
+                   'not yet made) until Ctrl-C (or --until)')
     p.add_argument('--until', type=number(int, 0), default=0, metavar='STEP',
-                   help='with --follow: stop once an actor at or past this step is screened')
+                   help='with --follow: stop once an actor at or past this step is screened '
+                   '(of every run, with several)')
     p.add_argument('--poll', type=number(float, 0.1), default=30.0, metavar='S',
                    help='with --follow: seconds between looks for new actors (default: 30)')
 
