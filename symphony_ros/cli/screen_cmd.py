@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
 def _screen_new(args: argparse.Namespace, settings, out: str,
                 rows: Dict[int, Dict[str, Any]]) -> List[int]:
     """Add a row for each picked actor not in ``rows``; return the steps added."""
-    from ..stress.screen import keeps_actors, kept_actors, pick, report_dir, row
+    from ..core.snapshot import kept_actors
+    from ..stress.screen import keeps_actors, pick, report_dir, row
     from .errors import CliError
     kept = kept_actors(args.run_dir)
     # Following a run that keeps its actors (or is not yet made), the first may not be

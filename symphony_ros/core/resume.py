@@ -220,11 +220,11 @@ class Resume:
             self._reseed_env = True
             self.notes.append(f'seed {self.cfg.seed}: the checkpoint was written by seed {was}; '
                               'minibatches, noise and episodes are drawn anew from here')
-            return list(state.get('metrics', []))
-        torch.set_rng_state(state['rng']['torch'])
-        if state['rng']['cuda'] and self.device.type == 'cuda':
-            torch.cuda.set_rng_state_all(state['rng']['cuda'])
-        set_rng_state(self.env, json.loads(state['rng']['env']))
+        else:
+            torch.set_rng_state(state['rng']['torch'])
+            if state['rng']['cuda'] and self.device.type == 'cuda':
+                torch.cuda.set_rng_state_all(state['rng']['cuda'])
+            set_rng_state(self.env, json.loads(state['rng']['env']))
         return list(state.get('metrics', []))
 
 

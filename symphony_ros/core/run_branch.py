@@ -21,22 +21,20 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 from ..util.atomic import atomic_write
 from .checkpoint import (CheckpointError, atomic_torch_save, checkpoint_step, ckpt_path,
                          list_checkpoints, load_checkpoint, replay_path, safe_torch_load)
 from .replay import rewind
 from .run_dir import CONFIG_FILE, RunDirError, read_run_config
-from .snapshot import ACTORS, BEST
+from .snapshot import ACTORS, BEST, kept_actors
 
 METRICS = 'metrics.csv'
 BRANCH_FILE = 'branch.json'
 """Where a branch says what it came from (``symphony inspect`` shows it)."""
-_ACTOR = re.compile(r'^actor_(\d{9})\.pt$')
 RESCORED = ('reward_weights', 'tracking_sigma')
 """Curriculum steps after which a resume re-scored the replay in place."""
 
@@ -60,11 +58,12 @@ class Branch:
     """Why no replay came along."""
 
 
-def pick_checkpoint(run_dir: str, at: Optional[int]) -> str:
+def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
     """Return the checkpoint of ``run_dir`` nearest step ``at`` (None: the newest).
 
     Checkpoints wait for an episode's end, so one taken for step S sits a few hundred steps
-    past it; the nearest is taken, and one further than a checkpoint interval is refused.
+    past it; the nearest is taken, and one further than ``every`` (the run's checkpoint
+    interval) is refused.
     :raises RunDirError: no checkpoint, or none near ``at`` (naming the nearest kept).
     """
     found = list_checkpoints(run_dir)
@@ -75,7 +74,6 @@ def pick_checkpoint(run_dir: str, at: Optional[int]) -> str:
         return found[-1]
     steps = [checkpoint_step(p) for p in found]
     nearest = min(range(len(found)), key=lambda i: abs(steps[i] - at))
-    every = int(read_run_config(run_dir)['train_config'].get('checkpoint_every') or 0)
     if abs(steps[nearest] - at) > every:
         before = [s for s in steps if s <= at][-1:]
         after = [s for s in steps if s > at][:1]
@@ -99,7 +97,8 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     if os.path.exists(target):
         raise RunDirError(f'{target}: exists; a branch is a new run folder')
     stored = read_run_config(source)
-    path = pick_checkpoint(source, at)
+    path = pick_checkpoint(source, at,
+                           int(stored['train_config'].get('checkpoint_every') or 0))
     step = checkpoint_step(path)
     partial = os.path.join(os.path.dirname(os.path.abspath(target)),
                            f'.{os.path.basename(os.path.normpath(target))}.partial')
@@ -201,13 +200,11 @@ def _rows_to(text: str, step: int) -> str:
 
 
 def _link_actors(source: str, partial: str, step: int) -> int:
-    folder = os.path.join(source, ACTORS)
-    names: List[str] = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
-    kept = [n for n in names if _ACTOR.match(n) and int(_ACTOR.match(n).group(1)) <= step]
+    kept = [path for at, path in kept_actors(source) if at <= step]
     if kept:
         os.makedirs(os.path.join(partial, ACTORS))
-    for name in kept:
-        _link(os.path.join(folder, name), os.path.join(partial, ACTORS, name))
+    for path in kept:
+        _link(path, os.path.join(partial, ACTORS, os.path.basename(path)))
     return len(kept)
 
 

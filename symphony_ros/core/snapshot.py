@@ -7,8 +7,9 @@ export and evaluation read an actor from it, from a full checkpoint, or from a r
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .checkpoint import (CheckpointError, atomic_torch_save, check_checkpoint,
                          latest_checkpoint, safe_torch_load)
@@ -42,6 +43,15 @@ class ActorSource:
 
 ACTORS = 'actors'
 """Folder of a run's kept actors (``--keep-actors``): ``actor_<step>.pt``, best_actor's form."""
+_KEPT = re.compile(r'^actor_(\d+)\.pt$')
+
+
+def kept_actors(run_dir: str) -> List[Tuple[int, str]]:
+    """Return (step, path) of each actor in ``run_dir/actors``, by step (none: [])."""
+    folder = os.path.join(run_dir, ACTORS)
+    return sorted((int(m.group(1)), os.path.join(folder, name))
+                  for name in (os.listdir(folder) if os.path.isdir(folder) else ())
+                  for m in [_KEPT.match(name)] if m)
 
 
 def save_best_actor(run_dir: str, actor: Actor, info: Dict[str, Any]) -> str:

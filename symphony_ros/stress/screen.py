@@ -10,7 +10,6 @@ same settings is read, not run again, so a screen can follow a run as it trains.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -24,8 +23,6 @@ G1 actors apart at the least cost (a judged-condition matrix is eight times long
 
 SCREEN_DIR = 'screen'
 """Default report folder of a screen, inside the run folder."""
-
-_ACTOR = re.compile(r'^actor_(\d+)\.pt$')
 
 
 @dataclass(frozen=True)
@@ -44,15 +41,6 @@ class Settings:
                 and report.get('seed') == self.seed
                 and report.get('max_steps') == self.max_steps
                 and report.get('through') == 'process')
-
-
-def kept_actors(run_dir: str) -> List[Tuple[int, str]]:
-    """Return (step, path) of each actor in ``run_dir/actors``, by step (none: [])."""
-    from ..core.snapshot import ACTORS
-    folder = os.path.join(run_dir, ACTORS)
-    return sorted((int(m.group(1)), os.path.join(folder, name))
-                  for name in (os.listdir(folder) if os.path.isdir(folder) else ())
-                  for m in [_ACTOR.match(name)] if m)
 
 
 def keeps_actors(run_dir: str) -> bool:

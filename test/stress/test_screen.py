@@ -93,6 +93,25 @@ def test_the_cli_screens_each_actor_once_and_ranks_them(tmp_path, capsys):
     assert out.count('== actor_') == 1 and '== actor_000000200.pt' in out
 
 
+def _follow_until(run, until, capsys):
+    """Start `screen --follow --until` on ``run`` in a thread; return it, once it waits.
+
+    :returns: the thread, the exit codes it appends to, and what it printed so far.
+    """
+    codes = []
+    follow = threading.Thread(target=lambda: codes.append(main(
+        ['screen', str(run), *SMALL, '--follow', '--until', str(until), '--poll', '0.1'])),
+        daemon=True)
+    follow.start()
+    said = ''
+    for _ in range(12000):         # however long the thread takes to look
+        said += capsys.readouterr().out
+        if 'no actor kept in' in said or not follow.is_alive():
+            break
+        follow.join(0.05)
+    return follow, codes, said
+
+
 def test_follow_waits_for_the_first_actor_and_screens_each_until_the_step_asked(
         tmp_path, capsys):
     run = tmp_path / 'run'
@@ -100,17 +119,7 @@ def test_follow_waits_for_the_first_actor_and_screens_each_until_the_step_asked(
     # A run just started with --keep-actors true: no actor written yet.
     (run / 'config.json').write_text(json.dumps(
         {'train_config': {'keep_actors': True}, 'symphony_config': {}}))
-    codes = []
-    follow = threading.Thread(target=lambda: codes.append(main(
-        ['screen', str(run), *SMALL, '--follow', '--until', '200', '--poll', '0.1'])),
-        daemon=True)
-    follow.start()
-    said = ''
-    for _ in range(12000):         # however long the thread takes to look
-        said += capsys.readouterr().out
-        if 'no actor kept in' in said:
-            break
-        follow.join(0.05)
+    follow, codes, said = _follow_until(run, 200, capsys)
     assert f'symphony screen: no actor kept in {run} yet; looking every 0.1 s' in said
     _keep(run, 100)
     md = run / 'screen' / 'screen.md'
@@ -172,17 +181,7 @@ def test_several_runs_are_screened_alike_and_compared_step_by_step(tmp_path, cap
 
 def test_follow_waits_for_a_run_folder_not_yet_made(tmp_path, capsys):
     run = tmp_path / 'run'          # the trainer started beside it has not made it yet
-    codes = []
-    follow = threading.Thread(target=lambda: codes.append(main(
-        ['screen', str(run), *SMALL, '--follow', '--until', '100', '--poll', '0.1'])),
-        daemon=True)
-    follow.start()
-    said = ''
-    for _ in range(12000):
-        said += capsys.readouterr().out
-        if 'no actor kept in' in said or not follow.is_alive():
-            break
-        follow.join(0.05)
+    follow, codes, said = _follow_until(run, 100, capsys)
     assert follow.is_alive() and f'no actor kept in {run} yet' in said
     _keep(run, 100)
     follow.join(600)
