@@ -3,7 +3,7 @@
 The conditions (`symphony_ros.stress.conditions.CONDITIONS`) run in parallel processes; each
 writes its episodes' figures, and report.md, report.json and plots go to ``--out``.
 Deterministic for a seed: the same seed gives the same report whatever ``--workers``.
-``--ros`` runs the delay and push conditions through the deploy graph instead
+``--ros`` runs the delay, push and held-command conditions through the deploy graph instead
 (:mod:`symphony_ros.stress.ros`), one after another in realtime timing.
 """
 
@@ -65,7 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='run through the deploy graph (sim, policy and watchdog nodes) in '
                    'realtime timing, the delay and kicks injected by mujoco_sim_node\'s '
                    'command_delay and push_velocity; conditions: nominal, the delay and the '
-                   'push ones, the latency ones when named (default: <policy>_stress_ros)')
+                   'push ones, the latency and held-command ones when named (a held command '
+                   'is the sim\'s cmd_vel) (default: <policy>_stress_ros)')
     p.add_argument('--latency', action='store_true',
                    help='also run the latency conditions (and nominal and delay_1 when left '
                    'out) and give the policy\'s latency budget: the longest action delay it '
@@ -203,10 +204,10 @@ def _prepare(args: argparse.Namespace) -> Tuple[Any, Any, str, str, List[str]]:
                            'a project robot env (symphony/Humanoid-v4 or <task>:<robot>)')
         robot = get_robot(args.robot or entry.robot)
         policy.check_description(robot)
-        names = (ros.select(args.conditions, robot) if args.ros
+        follows = bool((c.task or {}).get('command_ranges'))
+        names = (ros.select(args.conditions, robot, follows) if args.ros
                  else table.select(args.conditions, robot,
-                                   [t for t, _ in c.observation.terms],
-                                   bool((c.task or {}).get('command_ranges'))))
+                                   [t for t, _ in c.observation.terms], follows))
         if args.latency:
             names += [n for n in table.latency_conditions() if n not in names]
         names = _fit_pushes(args, names, robot.control_dt)

@@ -58,6 +58,10 @@ class EpisodeResult:
     """Velocity task: the same errors of the velocity averaged over each gait cycle
     (`WindowTracking`, as ``symphony stress`` measures in process); None for other rewards
     and for an episode shorter than one cycle."""
+    reached: Optional[Tuple[float, float, float]] = None
+    """Velocity task: the mean measured (vx m/s, vy m/s, yaw rate rad/s) over its steps, base
+    frame (what a policy held to one command did: ``symphony stress``'s held conditions);
+    None for other rewards."""
 
 
 EPISODE_LINE = re.compile(
@@ -70,6 +74,8 @@ TRACKING_PART = re.compile(r'tracking error RMS ([\d.]+) m/s, ([\d.]+) rad/s')
 """The RMS tracking errors a velocity robot's episode line adds (m/s, rad/s)."""
 STRIDE_PART = re.compile(r'per stride ([\d.]+) m/s, ([\d.]+) rad/s')
 """The same over each gait cycle, when the episode lasted one (m/s, rad/s)."""
+REACHED_PART = re.compile(r'reached \((-?[\d.]+), (-?[\d.]+), (-?[\d.]+)\)')
+"""The mean (vx, vy, yaw rate) a velocity robot's episode line adds (m/s, m/s, rad/s)."""
 KICK_PART = re.compile(r'([\d.]+) s at (-?\d+) deg')
 """One kick of the episode line's ``kicks:`` list: s since the episode began, bearing in
 degrees from the robot's heading (``symphony stress --ros`` judges each from them)."""
@@ -82,6 +88,8 @@ def episode_line(ep: EpisodeResult) -> str:
     if ep.stride_tracking is not None:
         tracking += (f', per stride {ep.stride_tracking[0]:.3f} m/s, '
                      f'{ep.stride_tracking[1]:.3f} rad/s')
+    if ep.reached is not None:
+        tracking += ', reached ({:.3f}, {:.3f}, {:.3f})'.format(*ep.reached)
     kicks = ('' if not ep.kicks else '; kicks: ' + ', '.join(
         f'{t:.2f} s at {math.degrees(b):.0f} deg' for t, b in ep.kicks))
     return (f'episode {ep.index}: return {ep.ret:.1f}, {ep.length} steps, '
@@ -103,6 +111,7 @@ class EpisodeTracker:
         self._prev: Optional[RobotState] = None
         self._ret, self._len = 0.0, 0
         self._sq = np.zeros(2)
+        self._moved = np.zeros(3)
         task = getattr(reward, 'task', None)
         self._stride_steps = task and window_steps(task.gait_period, reward.robot.control_dt)
         self._stride: Optional[WindowTracking] = None
@@ -121,6 +130,7 @@ class EpisodeTracker:
         """Begin an episode at ``state`` (after a reset); ``live``: the reward's extras."""
         self._prev, self._ret, self._len = state, 0.0, 0
         self._sq[:] = 0.0
+        self._moved[:] = 0.0
         self._stride = WindowTracking(self._stride_steps) if self._stride_steps else None
         if isinstance(self.reward, VelocityScore):
             self.reward.start(state, **live)
@@ -141,6 +151,7 @@ class EpisodeTracker:
         velocity = isinstance(r, VelocityStep)
         if velocity:
             self._sq += (r.lin_vel_error ** 2, r.yaw_rate_error ** 2)
+            self._moved += r.velocity
             if self._stride is not None:
                 self._stride.add(r.command, r.velocity)
         fell = r.fallen if self._fallen is None else self._fallen()
@@ -148,7 +159,9 @@ class EpisodeTracker:
             return r, None
         done = EpisodeResult(self.index, self._ret, self._len, fell,
                              tuple(np.sqrt(self._sq / self._len).tolist()) if velocity
-                             else None, stride_tracking=self._stride_result())
+                             else None, stride_tracking=self._stride_result(),
+                             reached=tuple((self._moved / self._len).tolist()) if velocity
+                             else None)
         self.index += 1
         self._prev = None
         return r, done

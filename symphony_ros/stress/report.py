@@ -228,6 +228,10 @@ def _ros_lines(conditions: Dict[str, Dict], commands: Optional[str]) -> List[str
              f'a new one each episode and every resample_steps, from the seed) from the '
              f'policy\'s ranges `{commands}`, as the in-process conditions draw them.'
              if commands else '')
+    from .conditions import COMMAND
+    if any(COMMAND in c.get('knobs', {}) for c in conditions.values()):
+        steer += (' A held-command condition had the sim publish its one command instead '
+                  '(`cmd_vel:=vx,vy,wz`, as a teleop holding it would).')
     lines = ['Through ROS: each condition ran the deploy graph (`symphony launch deploy '
              'robot:=sim timing:=realtime`) with mujoco_sim_node\'s `command_delay` and '
              '`push_velocity`; the sim measured how long after arrival it applied the commands '

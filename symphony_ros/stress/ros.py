@@ -5,10 +5,11 @@ policy_node, watchdog_node, their config files), one condition after another, so
 own timing (DDS, the policy's timer, the watchdog) is part of what is measured. Only
 conditions the sim can inject through ROS run here, those the loop's timing bears on: the
 delay ones, as mujoco_sim_node's ``command_delay`` (whole control steps of the robot, or
-the latency conditions' ms, when named), and the push ones, as its ``push_velocity`` (a kick
-is answered through the loop, latency and all). Each graph runs in a namespace of its
-own with localhost-only discovery, so it can never reach a robot on the network. Spawns
-processes only; never imports rclpy.
+the latency conditions' ms, when named), the push ones, as its ``push_velocity`` (a kick
+is answered through the loop, latency and all), and, when named, the held commands, as its
+``cmd_vel`` (the one command a teleop would send, so the target is judged through the
+loop). Each graph runs in a namespace of its own with localhost-only discovery, so it can
+never reach a robot on the network. Spawns processes only; never imports rclpy.
 """
 
 from __future__ import annotations
@@ -29,15 +30,15 @@ from ..graph.runner import Runner
 from ..robot.description import RobotDescription
 from ..sim.delay import APPLIED_LINE
 from ..sim.config import RANDOM, SimConfig
-from ..sim.episodes import EPISODE_LINE, KICK_PART, STRIDE_PART, TRACKING_PART
+from ..sim.episodes import EPISODE_LINE, KICK_PART, REACHED_PART, STRIDE_PART, TRACKING_PART
 from ..sim.pushes import PUSH_LINE
 from . import conditions
 from .conditions import CONDITIONS
 from .kicks import episode_kicks
 from .kicks import summary as kick_summary
-from .run import mean_of
+from .run import mean_of, mean_reached
 
-ROS_KNOBS = ('delay_steps', 'delay_s', 'push_velocity', 'push_interval_s')
+ROS_KNOBS = ('delay_steps', 'delay_s', 'push_velocity', 'push_interval_s', conditions.COMMAND)
 """Knobs the sim injects through ROS; a condition with any other knob runs in process only."""
 SIM_PUSH_INTERVAL = (SimConfig.push_interval_min, SimConfig.push_interval_max)
 """s between the sim's kicks (its defaults: the graph sets only ``push_velocity``)."""
@@ -51,25 +52,26 @@ def _through_ros(knobs: Dict[str, object]) -> bool:
 ROS_RUNNABLE = tuple(n for n, (knobs, _) in CONDITIONS.items() if _through_ros(knobs))
 """Conditions ``--ros`` can run."""
 ROS_CONDITIONS = tuple(n for n in ROS_RUNNABLE if n not in conditions.DIAGNOSTIC)
-"""Conditions ``--ros`` runs (the default set; the latency ones run when named)."""
+"""Conditions ``--ros`` runs (the default set; the latency and held-command ones when named)."""
 START_S = 60.0
 """s a graph may take to start and arm before its episodes count against the time limit."""
 
 
-def select(names: Sequence[str], robot: RobotDescription) -> List[str]:
+def select(names: Sequence[str], robot: RobotDescription, commands: bool = True) -> List[str]:
     """Return the conditions to run through ROS (all of :data:`ROS_CONDITIONS` when empty).
 
-    :raises ValueError: an unknown name (see :func:`conditions.select`), or one the sim
-        cannot inject (listing those it can).
+    :param commands: whether the policy follows velocity commands (a held command needs it).
+    :raises ValueError: an unknown name (see :func:`conditions.select`), one the sim
+        cannot inject (listing those it can), or a held command the policy cannot follow.
     """
     if not names:
         return list(ROS_CONDITIONS)
-    names = conditions.select(names, robot)
+    names = conditions.select(names, robot, commands=commands)
     for n in names:
         if n not in ROS_RUNNABLE:
             raise ValueError(f'--conditions: {n!r} cannot run with --ros (the sim injects '
-                             f'command delay and base kicks only); expected some of '
-                             f'{", ".join(ROS_RUNNABLE)}')
+                             f'command delay, base kicks and a held command only); expected '
+                             f'some of {", ".join(ROS_RUNNABLE)}')
     return names
 
 
@@ -84,6 +86,12 @@ def push_velocity(name: str) -> float:
     return float(CONDITIONS[name][0].get('push_velocity', 0.0))
 
 
+def held_command(name: str) -> str:
+    """Return condition ``name``'s held command as the sim's ``cmd_vel`` ('': none held)."""
+    cmd = CONDITIONS[name][0].get(conditions.COMMAND)
+    return ','.join(f'{float(v):g}' for v in cmd) if cmd is not None else ''
+
+
 def graph(policy: str, robot: RobotDescription, name: str, episodes: int, seed: int,
           episode_steps: Optional[int], namespace: str, commands: str = '') -> Graph:
     """Return the deploy graph that runs condition ``name`` for ``episodes`` episodes.
@@ -91,6 +99,7 @@ def graph(policy: str, robot: RobotDescription, name: str, episodes: int, seed: 
     :param commands: a velocity policy's command ranges (``--commands`` form): the sim draws
         its commands from them as training does (``cmd_vel:=random``), as the in-process
         conditions draw from the contract's; empty: no command (a policy that takes none).
+        A held-command condition publishes its one command instead.
     """
     values = {'robot': 'sim', 'timing': 'realtime', 'policy': policy,
               'robot_model': robot.name, 'episodes': str(episodes), 'seed': str(seed),
@@ -98,7 +107,9 @@ def graph(policy: str, robot: RobotDescription, name: str, episodes: int, seed: 
               'push_velocity': repr(push_velocity(name)), 'namespace': namespace}
     if episode_steps:
         values['episode_steps'] = str(episode_steps)
-    if commands:
+    if held_command(name):
+        values['cmd_vel'] = held_command(name)
+    elif commands:
         values.update(cmd_vel=RANDOM, cmd_vel_ranges=commands)
     return DEPLOY(values)
 
@@ -128,11 +139,14 @@ class _Lines:
         self._fh.close()
 
 
-def episode_row(m: re.Match, control_dt: float, push: float = 0.0) -> Dict[str, object]:
+def episode_row(m: re.Match, control_dt: float, push: float = 0.0,
+                held: bool = False) -> Dict[str, object]:
     """Return one episode's figures from the sim's episode line (an :data:`EPISODE_LINE` match).
 
     A velocity robot's line adds its RMS tracking errors (m/s, rad/s), per step and per
-    stride (the planar one as ``stride_tracking_error``, as in process); None for others. Its
+    stride (``stride_tracking_error`` and ``stride_yaw_error``, as in process); None for
+    others, and with ``held`` (a condition that holds one command) the mean velocity
+    reached (``reached``). Its
     kicks (of ``push`` m/s) are judged as the in-process conditions' are
     (:func:`symphony_ros.stress.kicks.episode_kicks`), the episode's end at its steps times
     ``control_dt``.
@@ -140,10 +154,15 @@ def episode_row(m: re.Match, control_dt: float, push: float = 0.0) -> Dict[str, 
     track, stride = TRACKING_PART.search(m.string), STRIDE_PART.search(m.string)
     fell, steps = m.group(4) == 'fall', int(m.group(3))
     given = [(float(t), push, math.radians(float(b))) for t, b in KICK_PART.findall(m.string)]
-    return {'return': float(m.group(2)), 'steps': steps, 'fell': fell,
-            'tracking_rms': [float(track.group(1)), float(track.group(2))] if track else None,
-            'stride_tracking_error': float(stride.group(1)) if stride else None,
-            'kicks': episode_kicks(given, fell, steps * control_dt)}
+    row = {'return': float(m.group(2)), 'steps': steps, 'fell': fell,
+           'tracking_rms': [float(track.group(1)), float(track.group(2))] if track else None,
+           'stride_tracking_error': float(stride.group(1)) if stride else None,
+           'stride_yaw_error': float(stride.group(2)) if stride else None,
+           'kicks': episode_kicks(given, fell, steps * control_dt)}
+    reached = REACHED_PART.search(m.string)
+    if held and reached:
+        row['reached'] = [float(v) for v in reached.groups()]
+    return row
 
 
 def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int, seed: int,
@@ -160,7 +179,8 @@ def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int
     rows: List[Dict[str, object]] = []
 
     def on_episode(m: re.Match) -> None:
-        rows.append(episode_row(m, robot.control_dt, push_velocity(name)))
+        rows.append(episode_row(m, robot.control_dt, push_velocity(name),
+                                bool(held_command(name))))
         if progress:
             progress()
     g = graph(policy, robot, name, episodes, seed, episode_steps,
@@ -209,9 +229,9 @@ def summarise(run: Dict[str, object]) -> Dict[str, object]:
 
     Figures the sim does not report through ROS (the per-step tracking error as in process
     measures it, torque saturation, joint margins, command steps) are None; the tracking
-    error per stride is the in-process figure, so ``--max-tracking-error`` judges it here
-    too. A graph that finished no episode counts as falling in all of them: a run that
-    could not happen must not pass the verdict.
+    errors per stride are the in-process figures, so ``--max-tracking-error`` and
+    ``--max-yaw-error`` judge them here too. A graph that finished no episode counts as
+    falling in all of them: a run that could not happen must not pass the verdict.
     """
     rows = run['rows']
     returns = np.array([r['return'] for r in rows]) if rows else np.zeros(0)
@@ -223,7 +243,8 @@ def summarise(run: Dict[str, object]) -> Dict[str, object]:
             'steps_mean': float(np.mean([r['steps'] for r in rows])) if rows else 0.0,
             'tracking_error': None, 'torque_saturation': None, 'min_joint_margin': None,
             'stride_tracking_error': mean_of(rows, 'stride_tracking_error'),
-            'command_jitter': None, 'kicks': kick_summary(rows),
+            'stride_yaw_error': mean_of(rows, 'stride_yaw_error'),
+            'reached': mean_reached(rows), 'command_jitter': None, 'kicks': kick_summary(rows),
             'ros': {**{k: run[k] for k in ('command_delay_s', 'applied', 'push_velocity',
                                            'kicks', 'watchdog_faults', 'wall_s', 'complete',
                                            'graph_status', 'log')},

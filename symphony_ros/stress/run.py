@@ -220,7 +220,7 @@ def summarise(name: str, rows: List[Dict[str, float]]) -> Dict[str, object]:
             'tracking_error': mean_of(rows, 'tracking_error'),
             'stride_tracking_error': mean_of(rows, 'stride_tracking_error'),
             'stride_yaw_error': mean_of(rows, 'stride_yaw_error'),
-            'reached': _mean_reached(rows),
+            'reached': mean_reached(rows),
             'torque_saturation': float(np.mean([r['saturation'] for r in rows])),
             'min_joint_margin': float(min(r['joint_margin'] for r in rows)),
             'command_jitter': mean_of(rows, 'command_jitter'),
@@ -235,7 +235,7 @@ def _by_draw(rows: List[Dict[str, object]]) -> Dict[str, object]:
     return {'by_draw': {'knobs': knob_effects(records), 'kicks': kick_effects(records)}}
 
 
-def _mean_reached(rows: Sequence[Dict[str, object]]) -> Optional[List[float]]:
+def mean_reached(rows: Sequence[Dict[str, object]]) -> Optional[List[float]]:
     """Return the mean (vx, vy, yaw rate) of held-command episodes (None: none held one)."""
     reached = [r['reached'] for r in rows if r.get('reached') is not None]
     return [float(v) for v in np.mean(reached, axis=0)] if reached else None

@@ -41,11 +41,11 @@ def test_stress_through_ros_applies_the_delay_in_the_sim(ros_env, tmp_path):
     assert 'Through ROS' in (out / 'report.md').read_text()
 
 
-def test_the_graphs_stride_tracking_is_judged_by_max_tracking_error(ros_env, tmp_path):
+def test_a_held_command_through_the_graph_is_judged_by_max_tracking_error(ros_env, tmp_path):
     out = tmp_path / 'report'
     policy = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
     proc = ChildProcess([sys.executable, '-m', 'symphony_ros.cli.main', 'stress', policy,
-                         '--ros', '--conditions', 'nominal', '--episodes', '1',
+                         '--ros', '--conditions', 'command_forward_0.5', '--episodes', '1',
                          '--max-steps', '60', '--max-tracking-error', '0.001',
                          '--out', str(out), '--no-progress'], ros_env)
     try:
@@ -54,8 +54,13 @@ def test_the_graphs_stride_tracking_is_judged_by_max_tracking_error(ros_env, tmp
         proc.kill()
     assert code == 1, proc.text
     report = json.loads((out / 'report.json').read_text())
-    nominal = report['conditions']['nominal']
-    assert nominal['ros']['complete'] and nominal['per_episode'][0]['steps'] == 60, proc.text
+    held = report['conditions']['command_forward_0.5']
+    assert held['ros']['complete'] and held['per_episode'][0]['steps'] == 60, proc.text
     # 60 steps hold 21 full gait-cycle windows of 40: the sim's per-stride figure is there.
-    assert 0.001 < nominal['stride_tracking_error'] < nominal['ros']['tracking_rms'][0]
-    assert report['verdict']['failed_tracking'] == ['nominal']
+    assert 0.001 < held['stride_tracking_error'] < held['ros']['tracking_rms'][0]
+    assert report['verdict']['failed_tracking'] == ['command_forward_0.5']
+    # The sim published the one command, and the policy walked off along it.
+    log = (out / 'ros' / 'command_forward_0.5.log').read_text()
+    assert 'command 0.5,0,0 on cmd_vel' in log, log[-2000:]
+    assert held['reached'][0] > 0.1, held['reached']
+    assert 'Held to one command' in (out / 'report.md').read_text()

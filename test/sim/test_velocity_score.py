@@ -13,7 +13,7 @@ from symphony_ros.robot.tracking import WindowTracking, window_steps
 from symphony_ros.robot.velocity_env import VelocityEnv, VelocityTask
 from symphony_ros.robot.velocity_reward import VelocityScore
 from symphony_ros.sim.config import SimConfig
-from symphony_ros.sim.episodes import EpisodeTracker, episode_line, task_reward
+from symphony_ros.sim.episodes import REACHED_PART, EpisodeTracker, episode_line, task_reward
 from symphony_ros.sim.robot_sim import RobotSim
 
 G1 = get_robot('g1')
@@ -101,5 +101,10 @@ def test_the_sims_stride_tracking_is_the_one_stress_measures_in_process():
     assert done.stride_tracking == pytest.approx((window.lin_rms, window.yaw_rms), rel=1e-9)
     assert 0 < done.stride_tracking[0] < done.tracking[0]     # the sway averages out
     assert 'per stride' in episode_line(done)
+    # The mean velocity reached, which a held-command condition through ROS reads back.
+    moved = np.mean([velocity for *_, velocity in steps], axis=0)
+    assert done.reached == pytest.approx(tuple(moved), rel=1e-9)
+    m = REACHED_PART.search(episode_line(done))
+    assert [float(v) for v in m.groups()] == pytest.approx(moved, abs=6e-4)
     _, early = rollout(with_data=True, steps=30)
     assert early.stride_tracking is None and 'per stride' not in episode_line(early)

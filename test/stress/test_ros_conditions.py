@@ -40,6 +40,25 @@ def test_each_condition_sets_the_sims_delay_and_kicks(name, delay, push, tmp_pat
     assert params['max_episodes'] == 2 and params['episode_steps'] == 30
 
 
+def test_a_held_command_runs_through_ros_as_the_sims_one_cmd_vel(tmp_path):
+    from symphony_ros.robot.velocity_commands import format_commands
+    g1 = get_robot('g1')
+    assert ros.select(['nominal', 'command_forward_0.5'], g1) == ['nominal', 'command_forward_0.5']
+    assert ros.select([], g1) == ros.select([], get_robot('humanoid'))   # run when named
+    with pytest.raises(ValueError, match="'command_stand' holds a velocity command"):
+        ros.select(['command_stand'], get_robot('humanoid'))
+    with pytest.raises(ValueError, match='follows none'):
+        ros.select(['command_turn_0.5'], g1, commands=False)
+    g1_policy = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    ranges = format_commands({'lin_vel_x': (0.0, 1.0)})
+    for name, cmd_vel in (('command_forward_0.5', '0.5,0,0'), ('command_turn_0.5', '0,0,0.5')):
+        g = ros.graph(g1_policy, g1, name, 2, 0, 30, 'stress_test', ranges)
+        sim = [p for p in plan(g, str(tmp_path), write=False) if p.name == 'mujoco_sim_node']
+        params = sim[0].parameters
+        assert params['cmd_vel'] == cmd_vel and 'cmd_vel_ranges' not in params
+        assert 'command_delay' not in params and 'push_velocity' not in params
+
+
 def test_a_velocity_policy_meets_commands_drawn_from_its_own_ranges(tmp_path):
     # The in-process conditions draw from the contract's ranges; through ROS the sim does.
     from symphony_ros.policy.runtime import OnnxPolicy
@@ -84,6 +103,27 @@ def test_the_sims_tracking_errors_reach_the_ros_report():
     assert plain['tracking_rms'] is None and plain['kicks'] == []
     assert plain['stride_tracking_error'] is None
     assert figures['kicks'] is None                 # no kicks: no kick summary
+    assert figures['stride_yaw_error'] == pytest.approx(0.35) and figures['reached'] is None
+
+
+def test_a_held_commands_episodes_report_what_the_robot_reached():
+    from symphony_ros.sim.episodes import EPISODE_LINE, EpisodeResult, episode_line
+    from symphony_ros.stress.report import _held_lines
+    eps = [EpisodeResult(i, 900.0, 500, i == 1, (0.1, 0.5), stride_tracking=(0.08, 0.3),
+                         reached=(0.4 + 0.1 * i, 0.02, -0.1)) for i in range(2)]
+    rows = [ros.episode_row(EPISODE_LINE.search(episode_line(e)), 0.02, held=True)
+            for e in eps]
+    assert [r['reached'] for r in rows] == [[0.4, 0.02, -0.1], [0.5, 0.02, -0.1]]
+    # A condition that draws its commands reports no mean: it averages different commands.
+    assert 'reached' not in ros.episode_row(EPISODE_LINE.search(episode_line(eps[0])), 0.02)
+    run = {'rows': rows, 'command_delay_s': 0.0, 'applied': None, 'push_velocity': 0.0,
+           'kicks': None, 'watchdog_faults': 0, 'wall_s': 30.0, 'complete': True,
+           'graph_status': 0, 'log': 'command_forward_0.5.log'}
+    figures = {**ros.summarise(run), 'knobs': {'command': (0.5, 0.0, 0.0)}}
+    assert figures['reached'] == pytest.approx([0.45, 0.02, -0.1])
+    table = '\n'.join(_held_lines({'command_forward_0.5': figures}))
+    assert '| `command_forward_0.5` | 0.5, 0, 0 | 1/2 | 0.45, 0.02, -0.10 | 0.080 / 0.300 |' \
+        in table
 
 
 def test_the_sims_kicks_are_judged_one_by_one_in_the_ros_report():
