@@ -17,9 +17,15 @@ from .run import mean_of
 
 
 def cell(c: Dict[str, object]) -> str:
-    """Return a condition's falls of its episodes, and the kicks survived where it kicks."""
-    k = c.get('kicks')
+    """Return a condition's falls of its episodes, with what tells a policy apart there.
+
+    The kicks survived where it kicks; where it holds one command, the mean (vx, yaw rate)
+    reached, so a policy that stands whatever it is told shows as one (0 falls, 0.00 m/s).
+    """
+    k, reached = c.get('kicks'), c.get('reached')
     kicks = f' ({k["survived"]}/{k["survived"] + k["fell"]} kicks)' if k else ''
+    if reached:
+        kicks += f' at {reached[0]:.2f} m/s, {reached[2]:.2f} rad/s'
     return f'{c["falls"]}/{c["episodes"]}{kicks}'
 
 

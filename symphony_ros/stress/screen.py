@@ -81,7 +81,8 @@ def row(step: int, test_return: Optional[float], report: Dict[str, Any]) -> Dict
     episodes = sum(c['episodes'] for c in conds.values())
     return {'step': step, 'test_return': test_return,
             'conditions': {n: {'falls': c['falls'], 'episodes': c['episodes'],
-                               'kicks': c.get('kicks')} for n, c in conds.items()},
+                               'kicks': c.get('kicks'), 'reached': c.get('reached')}
+                           for n, c in conds.items()},
             'falls': falls, 'episodes': episodes,
             'tracking_error': mean_of(list(conds.values()), 'stride_tracking_error'),
             'passed': report['verdict']['passed']}
@@ -128,12 +129,19 @@ def table(rows: Sequence[Dict[str, Any]], conditions: Sequence[str],
     return '\n'.join(lines) + '\n'
 
 
+def _falls(c: Dict[str, Any]) -> str:
+    reached = c.get('reached')
+    return f'{c["falls"]}' + (f' ({reached[0]:.2f} m/s, {reached[2]:.2f} rad/s)'
+                              if reached else '')
+
+
 def compare_table(runs: Mapping[str, Mapping[int, Dict[str, Any]]],
                   conditions: Sequence[str]) -> str:
     """Return runs side by side as markdown: a row a step, a cell a run's falls per condition.
 
     Each cell lists the falls of the conditions in order (``-`` where a run has no actor
-    at that step); the last row, each run's fewest falls in all.
+    at that step), a held command's with the mean (vx, yaw rate) reached; the last row,
+    each run's fewest falls in all.
     """
     names = [os.path.basename(os.path.normpath(r)) for r in runs]
     order = ' / '.join(f'`{n}`' for n in conditions)
@@ -144,7 +152,7 @@ def compare_table(runs: Mapping[str, Mapping[int, Dict[str, Any]]],
         for rows in runs.values():
             r = rows.get(step)
             cells.append('-' if r is None else ' / '.join(
-                str(r['conditions'][n]['falls']) if n in r['conditions'] else '-'
+                _falls(r['conditions'][n]) if n in r['conditions'] else '-'
                 for n in conditions))
         lines.append(f'| {step:,} | ' + ' | '.join(cells) + ' |')
     tops = [best(list(rows.values())) for rows in runs.values()]

@@ -10,7 +10,7 @@ from symphony_ros.cli.main import main
 from symphony_ros.core.config import SymphonyConfig, TrainConfig
 from symphony_ros.core.networks import Actor
 from symphony_ros.core.snapshot import keep_actor
-from symphony_ros.stress.screen import Settings, best, pick, table
+from symphony_ros.stress.screen import Settings, best, compare_table, pick, row, table
 
 SMALL = ['--conditions', 'nominal,delay_1', '--episodes', '2', '--max-steps', '15']
 
@@ -52,6 +52,21 @@ def test_the_fewest_falls_rank_first_within_the_tracking_bound():
     assert '| **30** | - | 5/10 | - | 5/10 (24-76%) | 0.140 | FAIL |' in text
     assert 'Fewest falls: step 30, 5 of 10 episodes (of the actors within 0.15 m/s' in text
     assert 'No actor screened within 0.1 m/s of tracking yet.' in table(rows, ['nominal'], 0.1)
+
+
+def test_a_held_command_shows_what_each_actor_reached():
+    # Standing whatever it is told falls least: the speed reached tells it from walking.
+    report = {'verdict': {'passed': False}, 'conditions': {
+        'nominal': {'falls': 1, 'episodes': 10, 'stride_tracking_error': 0.3},
+        'command_forward_0.5': {'falls': 0, 'episodes': 10, 'stride_tracking_error': 0.41,
+                                'reached': [0.02, 0.01, -0.1]}}}
+    r = row(500, None, report)
+    assert r['conditions']['command_forward_0.5']['reached'] == [0.02, 0.01, -0.1]
+    text = table([r], ['nominal', 'command_forward_0.5'])
+    assert '| **500** | - | 1/10 | 0/10 at 0.02 m/s, -0.10 rad/s | 1/20 (1-24%) | 0.355 |' \
+        in text
+    both = compare_table({'a': {500: r}, 'b': {}}, ['nominal', 'command_forward_0.5'])
+    assert '| 500 | 1 / 0 (0.02 m/s, -0.10 rad/s) | - |' in both
 
 
 def test_a_report_counts_only_for_the_settings_it_was_made_with():
