@@ -48,12 +48,12 @@ def verdict(conditions: Dict[str, Dict], max_fall_rate: float, scope: str,
     failed = [n for n in judged if rate(conditions[n]) > max_fall_rate + 1e-12]
 
     def over(key: str, most: Optional[float]) -> List[str]:
-        # A condition without the figure (a ROS run of yaw) is not judged on it.
+        # A condition without the figure (a policy without commands) is not judged on it.
         return [n for n in judged if most is not None
                 and conditions[n].get(key) is not None and conditions[n][key] > most]
     off_track = over('stride_tracking_error', max_tracking_error)
     off_yaw = over('stride_yaw_error', max_yaw_error)
-    failed += [n for n in off_track + off_yaw if n not in failed]
+    failed = list(dict.fromkeys(failed + off_track + off_yaw))  # once, missed both ways
     return {'passed': not failed, 'max_fall_rate': max_fall_rate, 'scope': scope,
             'bound': bound, 'max_tracking_error': max_tracking_error,
             'max_yaw_error': max_yaw_error, 'judged': judged, 'failed': failed,

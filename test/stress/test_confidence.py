@@ -153,6 +153,10 @@ def test_a_tracking_threshold_fails_a_policy_that_stays_up_by_ignoring_its_comma
     assert v['failed_tracking'] == [] and v['max_yaw_error'] == 0.2
     both = verdict(conds, 0.1, 'training', max_tracking_error=0.15, max_yaw_error=0.2)
     assert both['failed'] == ['nominal', 'push_0.5']
+    # A condition missed both ways is named once.
+    conds['nominal']['stride_yaw_error'] = 0.3
+    both = verdict(conds, 0.1, 'training', max_tracking_error=0.15, max_yaw_error=0.2)
+    assert both['failed'] == ['nominal', 'push_0.5'] and both['failed_yaw'] == both['failed']
 
 
 def test_the_comparison_shows_tracking_beside_the_falls():
