@@ -301,6 +301,9 @@ def _print_summary(report: Dict[str, Any], md_path: str) -> None:
     for n, s in report['conditions'].items():
         k = s.get('kicks')
         kicks = f'  kicks survived {k["survived"]}/{k["survived"] + k["fell"]}' if k else ''
+        faults = (s.get('ros') or {}).get('fault_reasons')
+        if faults:   # a fall after a stale input is the loop's (report.md says so)
+            kicks += '  watchdog FAULTs: ' + ', '.join(f'{r} {c}' for r, c in faults.items())
         print(f'{n:14s} falls {s["falls"]:3d}/{s["episodes"]:<3d} ({rate_interval(s):>8s}) '
               f'return {s["return_mean"]:9.1f}' + kicks
               + ('' if s['within_training'] else '  (beyond training)'))

@@ -251,7 +251,28 @@ def _ros_lines(conditions: Dict[str, Dict], commands: Optional[str]) -> List[str
         lines.append(f'| `{name}` | {r["command_delay_s"] * 1e3:.1f} | {_fmt(applied, ".1f")} '
                      f'| {kicks} | {track} | {r["watchdog_faults"]} | {done} | '
                      f'{r["wall_s"]:.0f} | `ros/{r["log"]}` |')
-    return lines + ['']
+    return lines + [''] + _fault_lines(conditions)
+
+
+def _fault_lines(conditions: Dict[str, Dict]) -> List[str]:
+    """Say why the watchdog faulted, and what a fall after a stale input means.
+
+    A stale input is the loop's timing, not the policy: the sim or DDS stalled past the
+    watchdog's timeout, and its safe mode damped the joints, so the robot may fall on a
+    busy machine whatever the policy does.
+    """
+    faulted = {n: c['ros'].get('fault_reasons') or {} for n, c in conditions.items()
+               if c['ros'].get('watchdog_faults')}
+    if not faulted:
+        return []
+    said = '; '.join(f'`{n}`: ' + ', '.join(f'{k} {v}' for k, v in sorted(r.items()))
+                     for n, r in faulted.items())
+    stale = any(k.endswith('_stale') for r in faulted.values() for k in r)
+    why = (' A stale input is the loop\'s timing (the sim or DDS stalled past the watchdog\'s '
+           'timeout), not the policy: its safe mode damped the joints, and a fall after it '
+           'is not the policy\'s alone; run the condition again on a quieter machine.'
+           if stale else '')
+    return [f'Watchdog FAULTs by reason: {said}.{why}', '']
 
 
 def write_report(report: Dict[str, object], out_dir: str) -> Dict[str, str]:

@@ -20,6 +20,7 @@ import re
 import tempfile
 import threading
 import time
+from collections import Counter
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -53,6 +54,8 @@ ROS_RUNNABLE = tuple(n for n, (knobs, _) in CONDITIONS.items() if _through_ros(k
 """Conditions ``--ros`` can run."""
 ROS_CONDITIONS = tuple(n for n in ROS_RUNNABLE if n not in conditions.DIAGNOSTIC)
 """Conditions ``--ros`` runs (the default set; the latency and held-command ones when named)."""
+FAULT_REASON = re.compile(r'state: FAULT (\w+)')
+"""The watchdog's log line of a FAULT, and its reason (e.g. ``joint_states_stale``)."""
 START_S = 60.0
 """s a graph may take to start and arm before its episodes count against the time limit."""
 
@@ -206,11 +209,12 @@ def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int
                      'command_delay_s': float(m.group(3))}
     m = _last_match(PUSH_LINE, out.lines)
     kicks = m and int(m.group(1))
-    faults = sum(1 for line in out.lines
-                 if line.startswith('[watchdog_node]') and 'state: FAULT' in line)
+    reasons = [m.group(1) for m in (FAULT_REASON.search(line) for line in out.lines
+                                    if line.startswith('[watchdog_node]')) if m]
     rows = rows[:episodes]
     return {'rows': rows, 'wall_s': wall, 'complete': len(rows) == episodes and status == 0,
-            'graph_status': status, 'applied': applied, 'watchdog_faults': faults,
+            'graph_status': status, 'applied': applied, 'watchdog_faults': len(reasons),
+            'fault_reasons': dict(Counter(reasons)),
             'command_delay_s': command_delay(name, robot),
             'push_velocity': push_velocity(name), 'kicks': kicks,
             'log': os.path.basename(log)}
@@ -248,5 +252,6 @@ def summarise(run: Dict[str, object]) -> Dict[str, object]:
             'ros': {**{k: run[k] for k in ('command_delay_s', 'applied', 'push_velocity',
                                            'kicks', 'watchdog_faults', 'wall_s', 'complete',
                                            'graph_status', 'log')},
+                    'fault_reasons': run.get('fault_reasons') or {},
                     # The sim's own figure: RMS over each episode's steps, then the mean.
                     'tracking_rms': np.mean(tracked, axis=0).tolist() if tracked else None}}

@@ -148,3 +148,36 @@ def test_the_sims_kicks_are_judged_one_by_one_in_the_ros_report():
     text = '\n'.join(_kick_lines({'push_0.5': ros.summarise(run)}))
     assert '`push_0.5`: 2 of 3 kicks survived (forward 1/1, left 0/1, backward 0/0, right 1/1)' \
         in text
+
+
+def test_watchdog_faults_are_given_by_reason_and_a_stale_input_blamed_on_the_loop():
+    from symphony_ros.safety.states import Fault
+    from symphony_ros.stress.report import _fault_lines
+    # The watchdog node logs 'state: ' + its state text, 'FAULT <reason>: <detail>'.
+    for fault in Fault:
+        line = (f'[watchdog_node] [ERROR] [1.0] [ns.watchdog_node]: state: FAULT '
+                f'{fault.value}: last valid joint_states 62 ms ago (timeout 60 ms)')
+        assert ros.FAULT_REASON.search(line).group(1) == fault.value
+    conds = {'nominal': {'ros': {'watchdog_faults': 0, 'fault_reasons': {}}},
+             'command_turn_0.5': {'ros': {'watchdog_faults': 3, 'fault_reasons': {
+                 'joint_states_stale': 2, 'tilt': 1}}}}
+    text = '\n'.join(_fault_lines(conds))
+    assert '`command_turn_0.5`: joint_states_stale 2, tilt 1.' in text
+    assert "the loop's timing" in text and '`nominal`' not in text
+    conds['command_turn_0.5']['ros']['fault_reasons'] = {'tilt': 3}
+    assert "the loop's timing" not in '\n'.join(_fault_lines(conds))
+    conds['command_turn_0.5']['ros']['watchdog_faults'] = 0
+    assert _fault_lines(conds) == []
+
+
+def test_the_printed_summary_names_the_faults_beside_the_falls(capsys):
+    from symphony_ros.cli.stress_cmd import _print_summary
+    c = {'falls': 5, 'episodes': 5, 'return_mean': 546.1, 'within_training': True,
+         'kicks': None, 'ros': {'fault_reasons': {'joint_states_stale': 5}}}
+    report = {'conditions': {'command_turn_0.5': c, 'nominal': {**c, 'ros': {}}},
+              'latency': None, 'workers': 1, 'wall_s': 137.0,
+              'verdict': {'passed': False, 'failed': ['command_turn_0.5', 'nominal']}}
+    _print_summary(report, 'report.md')
+    turn, nominal = capsys.readouterr().out.splitlines()[:2]
+    assert turn.endswith('watchdog FAULTs: joint_states_stale 5')
+    assert 'FAULT' not in nominal
