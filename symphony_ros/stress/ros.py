@@ -149,10 +149,9 @@ def episode_row(m: re.Match, control_dt: float, push: float = 0.0,
     A velocity robot's line adds its RMS tracking errors (m/s, rad/s), per step and per
     stride (``stride_tracking_error`` and ``stride_yaw_error``, as in process); None for
     others, and with ``held`` (a condition that holds one command) the mean velocity
-    reached (``reached``). Its
-    kicks (of ``push`` m/s) are judged as the in-process conditions' are
-    (:func:`symphony_ros.stress.kicks.episode_kicks`), the episode's end at its steps times
-    ``control_dt``.
+    reached (``reached``). Its kicks (of ``push`` m/s) are judged as the in-process
+    conditions' are (:func:`symphony_ros.stress.kicks.episode_kicks`), the episode's end at
+    its steps times ``control_dt``.
     """
     track, stride = TRACKING_PART.search(m.string), STRIDE_PART.search(m.string)
     fell, steps = m.group(4) == 'fall', int(m.group(3))
