@@ -301,6 +301,8 @@ def _print_summary(report: Dict[str, Any], md_path: str) -> None:
     for n, s in report['conditions'].items():
         k = s.get('kicks')
         kicks = f'  kicks survived {k["survived"]}/{k["survived"] + k["fell"]}' if k else ''
+        if s.get('reached'):    # held to one command: what it did when told
+            kicks += '  reached {:.2f} m/s, {:.2f} m/s, {:.2f} rad/s'.format(*s['reached'])
         faults = (s.get('ros') or {}).get('fault_reasons')
         if faults:   # a fall after a stale input is the loop's (report.md says so)
             kicks += '  watchdog FAULTs: ' + ', '.join(f'{r} {c}' for r, c in faults.items())

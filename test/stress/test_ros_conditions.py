@@ -174,10 +174,12 @@ def test_the_printed_summary_names_the_faults_beside_the_falls(capsys):
     from symphony_ros.cli.stress_cmd import _print_summary
     c = {'falls': 5, 'episodes': 5, 'return_mean': 546.1, 'within_training': True,
          'kicks': None, 'ros': {'fault_reasons': {'joint_states_stale': 5}}}
-    report = {'conditions': {'command_turn_0.5': c, 'nominal': {**c, 'ros': {}}},
+    report = {'conditions': {'command_turn_0.5': {**c, 'reached': [-0.02, 0.0, 0.05]},
+                             'nominal': {**c, 'ros': {}}},
               'latency': None, 'workers': 1, 'wall_s': 137.0,
               'verdict': {'passed': False, 'failed': ['command_turn_0.5', 'nominal']}}
     _print_summary(report, 'report.md')
     turn, nominal = capsys.readouterr().out.splitlines()[:2]
-    assert turn.endswith('watchdog FAULTs: joint_states_stale 5')
+    assert turn.endswith('reached -0.02 m/s, 0.00 m/s, 0.05 rad/s  '
+                         'watchdog FAULTs: joint_states_stale 5')
     assert 'FAULT' not in nominal
