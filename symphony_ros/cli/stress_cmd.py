@@ -297,7 +297,7 @@ def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str
 
 def _print_summary(report: Dict[str, Any], md_path: str) -> None:
     """Print one line a condition, the latency budget and the verdict."""
-    from ..stress.report import latency_text, rate_interval
+    from ..stress.report import faults_text, latency_text, rate_interval
     for n, s in report['conditions'].items():
         k = s.get('kicks')
         kicks = f'  kicks survived {k["survived"]}/{k["survived"] + k["fell"]}' if k else ''
@@ -305,7 +305,7 @@ def _print_summary(report: Dict[str, Any], md_path: str) -> None:
             kicks += '  reached {:.2f} m/s, {:.2f} m/s, {:.2f} rad/s'.format(*s['reached'])
         faults = (s.get('ros') or {}).get('fault_reasons')
         if faults:   # a fall after a stale input is the loop's (report.md says so)
-            kicks += '  watchdog FAULTs: ' + ', '.join(f'{r} {c}' for r, c in faults.items())
+            kicks += f'  watchdog FAULTs: {faults_text(faults)}'
         print(f'{n:14s} falls {s["falls"]:3d}/{s["episodes"]:<3d} ({rate_interval(s):>8s}) '
               f'return {s["return_mean"]:9.1f}' + kicks
               + ('' if s['within_training'] else '  (beyond training)'))

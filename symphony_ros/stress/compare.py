@@ -16,6 +16,11 @@ from .confidence import interval_text, judged_pairs, mcnemar_p, pairable
 from .run import mean_of
 
 
+def reached_text(reached: Sequence[float]) -> str:
+    """Return the speed and yaw rate of a held command's mean (vx, vy, yaw rate) reached."""
+    return f'{reached[0]:.2f} m/s, {reached[2]:.2f} rad/s'
+
+
 def cell(c: Dict[str, object]) -> str:
     """Return a condition's falls of its episodes, with what tells a policy apart there.
 
@@ -25,7 +30,7 @@ def cell(c: Dict[str, object]) -> str:
     k, reached = c.get('kicks'), c.get('reached')
     kicks = f' ({k["survived"]}/{k["survived"] + k["fell"]} kicks)' if k else ''
     if reached:
-        kicks += f' at {reached[0]:.2f} m/s, {reached[2]:.2f} rad/s'
+        kicks += f' at {reached_text(reached)}'
     return f'{c["falls"]}/{c["episodes"]}{kicks}'
 
 

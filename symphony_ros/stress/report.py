@@ -254,6 +254,11 @@ def _ros_lines(conditions: Dict[str, Dict], commands: Optional[str]) -> List[str
     return lines + [''] + _fault_lines(conditions)
 
 
+def faults_text(reasons: Dict[str, int]) -> str:
+    """Return a condition's watchdog FAULTs by reason: 'joint_states_stale 2, tilt 1'."""
+    return ', '.join(f'{k} {v}' for k, v in sorted(reasons.items()))
+
+
 def _fault_lines(conditions: Dict[str, Dict]) -> List[str]:
     """Say why the watchdog faulted, and what a fall after a stale input means.
 
@@ -265,8 +270,7 @@ def _fault_lines(conditions: Dict[str, Dict]) -> List[str]:
                if c['ros'].get('watchdog_faults')}
     if not faulted:
         return []
-    said = '; '.join(f'`{n}`: ' + ', '.join(f'{k} {v}' for k, v in sorted(r.items()))
-                     for n, r in faulted.items())
+    said = '; '.join(f'`{n}`: {faults_text(r)}' for n, r in faulted.items())
     stale = any(k.endswith('_stale') for r in faulted.values() for k in r)
     why = (' A stale input is the loop\'s timing (the sim or DDS stalled past the watchdog\'s '
            'timeout), not the policy: its safe mode damped the joints, and a fall after it '

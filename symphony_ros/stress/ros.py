@@ -89,7 +89,7 @@ def push_velocity(name: str) -> float:
     return float(CONDITIONS[name][0].get('push_velocity', 0.0))
 
 
-def held_command(name: str) -> str:
+def held_cmd_vel(name: str) -> str:
     """Return condition ``name``'s held command as the sim's ``cmd_vel`` ('': none held)."""
     cmd = CONDITIONS[name][0].get(conditions.COMMAND)
     return ','.join(f'{float(v):g}' for v in cmd) if cmd is not None else ''
@@ -110,8 +110,9 @@ def graph(policy: str, robot: RobotDescription, name: str, episodes: int, seed: 
               'push_velocity': repr(push_velocity(name)), 'namespace': namespace}
     if episode_steps:
         values['episode_steps'] = str(episode_steps)
-    if held_command(name):
-        values['cmd_vel'] = held_command(name)
+    held = held_cmd_vel(name)
+    if held:
+        values['cmd_vel'] = held
     elif commands:
         values.update(cmd_vel=RANDOM, cmd_vel_ranges=commands)
     return DEPLOY(values)
@@ -179,10 +180,10 @@ def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int
     steps = episode_steps or 1000
     limit = START_S + 3 * episodes * steps * robot.control_dt
     rows: List[Dict[str, object]] = []
+    push, held = push_velocity(name), bool(held_cmd_vel(name))
 
     def on_episode(m: re.Match) -> None:
-        rows.append(episode_row(m, robot.control_dt, push_velocity(name),
-                                bool(held_command(name))))
+        rows.append(episode_row(m, robot.control_dt, push, held))
         if progress:
             progress()
     g = graph(policy, robot, name, episodes, seed, episode_steps,

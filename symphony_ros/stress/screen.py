@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .compare import cell
+from .compare import cell, reached_text
 from .confidence import interval_text
 from .run import mean_of
 
@@ -131,8 +131,7 @@ def table(rows: Sequence[Dict[str, Any]], conditions: Sequence[str],
 
 def _falls(c: Dict[str, Any]) -> str:
     reached = c.get('reached')
-    return f'{c["falls"]}' + (f' ({reached[0]:.2f} m/s, {reached[2]:.2f} rad/s)'
-                              if reached else '')
+    return f'{c["falls"]}' + (f' ({reached_text(reached)})' if reached else '')
 
 
 def compare_table(runs: Mapping[str, Mapping[int, Dict[str, Any]]],
