@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     carried = [f'{made.actors} kept actor{"s" if made.actors != 1 else ""}'] if made.actors \
         else []
     carried += ['best_actor.pt'] if made.best else []
+    carried += [f'{made.draws:,} episodes of randomization.jsonl'] if made.draws else []
     print(f'symphony branch: {made.target} resumes {made.source} at step {made.step:,}'
           + (f' (with {", ".join(carried)})' if carried else ''))
     if made.replay:

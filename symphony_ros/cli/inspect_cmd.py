@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--last', type=number(int, 0), default=1000, metavar='N',
                    help='with --falls: the last N episodes with an outcome (default: 1000; '
                         '0: all)')
+    p.add_argument('--since', type=number(int, 0), default=None, metavar='STEP',
+                   help='with --falls: only episodes that ended at or after training step '
+                        'STEP (a branch\'s own, or those since a change of ranges)')
     p.add_argument('--robot', default=None, metavar='NAME_OR_FILE',
                    help='robot to check the policy against, by shipped name or robot-file path '
                         '(default: the robot the contract names, or the robot file in its env id)')
@@ -243,6 +246,8 @@ def run(args: argparse.Namespace) -> int:
     from ..policy.errors import PolicyError
     from ..policy.onnx_file import load_model
     from .errors import CliError
+    if args.since is not None and not args.falls:
+        raise CliError('--since: counts training episodes from a step; it goes with --falls')
     if os.path.isdir(args.file):
         return _run_falls(args) if args.falls else _run_folder(args)
     if args.falls:
@@ -293,7 +298,7 @@ def _run_falls(args: argparse.Namespace) -> int:
         raise CliError(f'{path}: no such file (the run\'s training env is not randomised: '
                        '--randomize)')
     try:
-        report = analyse(path, args.last)
+        report = analyse(path, args.last, args.since)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from None
     if args.json:

@@ -10,7 +10,9 @@ that step less what was evicted since (not when the rewards were re-scored or th
 refilled since: then a resume refills it, ``--refill-steps``). Counted exactly from the
 counts checkpoints record; for runs saved before they did, one transition a step, and the
 terminal transitions the ring recycled since (about one position in a hundred on the G1)
-stay. TensorBoard logs and ``randomization.jsonl`` stay with the source. Files are
+stay. ``randomization.jsonl`` comes to the last episode that ended before the step (its lines
+are stamped with it), so ``symphony inspect --falls`` on the branch reads the run's history
+as it was; a log whose lines carry no step stays with the source, as TensorBoard's do. Files are
 hard-linked where the file system allows (a run replaces its files, never rewrites them),
 and the folder appears whole or not at all.
 """
@@ -29,7 +31,7 @@ from ..util.atomic import atomic_write
 from .checkpoint import (CheckpointError, atomic_torch_save, checkpoint_step, ckpt_path,
                          list_checkpoints, load_checkpoint, replay_path, safe_torch_load)
 from .replay import rewind
-from .run_dir import CONFIG_FILE, RunDirError, read_run_config
+from .run_dir import CONFIG_FILE, RANDOMIZATION_LOG, RunDirError, read_run_config
 from .snapshot import ACTORS, BEST, kept_actors
 
 METRICS = 'metrics.csv'
@@ -56,6 +58,9 @@ class Branch:
     or '' (none: a resume refills the buffer, :attr:`why_not` says why)."""
     why_not: str = ''
     """Why no replay came along."""
+    draws: Optional[int] = None
+    """Episode lines of ``randomization.jsonl`` carried (None: the source's carry no step,
+    or it has no log)."""
 
 
 def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
@@ -108,6 +113,7 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
         replay, why_not = _replay(source, partial, state, stored)
         actors = _link_actors(source, partial, step)
         best = _link_best(source, partial, step)
+        draws = _carry_draws(source, partial, step)
         record = {'source': os.path.abspath(source), 'step': step, 'replay': replay,
                   'seed': int(state['train_config'].get('seed', 0)) if seed is None else seed}
         atomic_write(os.path.join(partial, BRANCH_FILE),
@@ -120,7 +126,7 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return Branch(source, target, step, actors, best, replay, why_not)
+    return Branch(source, target, step, actors, best, replay, why_not, draws)
 
 
 def _fill(source: str, partial: str, target: str, step: int, seed: Optional[int]) -> dict:
@@ -197,6 +203,42 @@ def _rows_to(text: str, step: int) -> str:
     writer = csv.writer(out, lineterminator='\n')
     writer.writerows(rows[:1] + [r for r in rows[1:] if r and int(float(r[0])) <= step])
     return out.getvalue()
+
+
+def _carry_draws(source: str, partial: str, step: int) -> Optional[int]:
+    """Copy the source's randomisation log to its last line stamped before ``step``.
+
+    Lines are in the order episodes ended, so unstamped lines before a stamped one (a log
+    begun before lines were stamped) ended before it too; lines after the last stamped
+    before ``step`` are the source's own future. Return the lines copied (None: no log, or
+    none stamped before ``step``).
+    """
+    path = os.path.join(source, RANDOMIZATION_LOG)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        lines = f.readlines()
+    upto = 0
+    for n, line in enumerate(lines, 1):
+        stamp = _stamp(line)
+        if stamp is not None and stamp >= step:
+            break
+        if stamp is not None:
+            upto = n
+    if not upto:
+        return None
+    text = ''.join(lines[:upto])
+    atomic_write(os.path.join(partial, RANDOMIZATION_LOG), lambda f: f.write(text.encode()))
+    return upto
+
+
+def _stamp(line: str) -> Optional[int]:
+    """Return a log line's training step (None: unstamped, or not a record)."""
+    try:
+        step = json.loads(line).get('step')
+    except (ValueError, AttributeError):
+        return None
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
 
 
 def _link_actors(source: str, partial: str, step: int) -> int:

@@ -128,6 +128,9 @@ class Trainer(InitFrom, Resume):
         # Evaluation sees the nominal robot unless asked (randomization.jsonl: the draws).
         self.env = make_run_env(cfg, randomized=True, notes=self.notes,
                                 log_path=os.path.join(self.run_dir, RANDOMIZATION_LOG))
+        stamp = wrapper_attr(self.env, 'set_step_clock')
+        if stamp is not None:
+            stamp(lambda: self.progress.step)
         self.test_env = make_test_env(cfg, notes=self.notes)
         robot = getattr(self.env.unwrapped, 'robot', None)
         if getattr(robot, 'action_kind', None) == 'pd_position':

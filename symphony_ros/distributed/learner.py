@@ -350,12 +350,14 @@ class DistributedTrainer(Trainer):
     def _log_draws(self, draws: List[Dict[str, Any]]) -> None:
         """Append a chunk's episode draws to the run's randomisation log, one line each.
 
-        The learner writes for its collectors: the run folder is on its machine only.
+        The learner writes for its collectors: the run folder is on its machine only. Each
+        line is stamped with the run's step when its chunk arrived (a branch cuts by it).
         """
         if draws:
             path = os.path.join(self.run_dir, RANDOMIZATION_LOG)
             with open(path, 'a', encoding='utf-8') as fh:
-                fh.write(''.join(json.dumps(d) + '\n' for d in draws))
+                fh.write(''.join(json.dumps({**d, 'step': self.step_count}) + '\n'
+                                 for d in draws))
 
     def _pay_debt(self) -> None:
         terms = None

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import math
 from collections import deque
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import gymnasium as gym
 import mujoco
@@ -25,10 +25,12 @@ from .description import RobotDescription
 from .ranges import RandomizationSpec
 from .rotations import yaw
 
-OUTCOME_KEYS = ('up_s', 'fell', 'kicks')
+OUTCOME_KEYS = ('up_s', 'fell', 'kicks', 'step')
 """What an episode's log line holds beside its draws: seconds up, whether it ended in a fall,
-and its kicks as [s since the episode began, speed m/s, bearing deg from the robot's heading
-(0: pushed forward, 90: to its left)]."""
+its kicks as [s since the episode began, speed m/s, bearing deg from the robot's heading
+(0: pushed forward, 90: to its left)], and the training step it ended at (a run's env that
+was given a step clock, `Randomized.set_step_clock`; a branch keeps the lines before its
+step by it)."""
 
 
 class Randomized(gym.Wrapper):
@@ -55,6 +57,7 @@ class Randomized(gym.Wrapper):
         super().__init__(env)
         self.rspec, self.robot, self.log_path = spec, robot, log_path
         self.full_spec = spec
+        self._step_clock: Optional[Callable[[], int]] = None
         u = env.unwrapped
         u.model = copy.copy(u.model)  # own copy: the velocity env's model is shared
         self.model, self.data = u.model, u.data
@@ -185,10 +188,17 @@ class Randomized(gym.Wrapper):
         self._seed, self._open = seed, True
         return self._noisy(obs), info
 
+    def set_step_clock(self, clock: Callable[[], int]) -> None:
+        """Stamp each episode's record with ``clock()`` when it ends: the run's step count."""
+        self._step_clock = clock
+
     def record(self, fell: bool) -> Dict[str, Any]:
         """Return the episode's draws with its outcome so far (`OUTCOME_KEYS`), as logged."""
-        return {'seed': self._seed, **self.draws, 'up_s': round(self._time, 4), 'fell': fell,
-                'kicks': [[t, round(v, 4), round(math.degrees(b), 1)] for t, v, b in self.kicks]}
+        out = {'seed': self._seed, **self.draws, 'up_s': round(self._time, 4), 'fell': fell,
+               'kicks': [[t, round(v, 4), round(math.degrees(b), 1)] for t, v, b in self.kicks]}
+        if self._step_clock is not None:
+            out['step'] = int(self._step_clock())
+        return out
 
     def _end_episode(self, fell: bool) -> Optional[Dict[str, Any]]:
         """Return the open episode's record, logged; None when none is open."""

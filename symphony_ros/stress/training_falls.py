@@ -35,10 +35,13 @@ KICK_BIN = 0.25
 """Width (m/s) of the kick-speed bins."""
 
 
-def read_records(path: str, last: int) -> Tuple[List[Dict[str, Any]], int]:
+def read_records(path: str, last: int,
+                 since: Optional[int] = None) -> Tuple[List[Dict[str, Any]], int]:
     """Return the last ``last`` lines of log ``path`` with an outcome, and how many lack one.
 
     Lines written before outcomes were logged carry draws only; they are counted, not read.
+    ``since``: only episodes that ended at or after that training step (a line without its
+    step is older than any stamped one, so it is left out).
     """
     records, older = [], 0
     with open(path, encoding='utf-8') as fh:
@@ -53,7 +56,8 @@ def read_records(path: str, last: int) -> Tuple[List[Dict[str, Any]], int]:
                 older += 1
             elif (isinstance(rec.get('fell'), bool) and isinstance(rec['up_s'], (int, float))
                   and isinstance(rec.get('kicks', []), list)):
-                records.append(rec)
+                if since is None or _step(rec) >= since:
+                    records.append(rec)
             else:
                 raise ValueError(f'{path}: line {n}: expected up_s (s), fell (true/false) and '
                                  'kicks (a list) beside the draws')
@@ -149,11 +153,22 @@ def trend(records: Sequence[Dict[str, Any]], parts: int = TREND_PARTS) -> List[D
     return [_rate(records[k * n // parts:(k + 1) * n // parts]) for k in range(parts)]
 
 
-def analyse(path: str, last: int = 1000) -> Dict[str, Any]:
-    """Return the falls of the last ``last`` recorded episodes of log ``path``, by draw."""
-    records, older = read_records(path, last)
+def _step(record: Dict[str, Any]) -> int:
+    """Return the training step a log line's episode ended at (-1: the line has none)."""
+    step = record.get('step')
+    return step if isinstance(step, int) and not isinstance(step, bool) else -1
+
+
+def analyse(path: str, last: int = 1000, since: Optional[int] = None) -> Dict[str, Any]:
+    """Return the falls of the last ``last`` recorded episodes of log ``path``, by draw.
+
+    ``since``: of those that ended at or after that training step.
+    """
+    records, older = read_records(path, last, since)
     widths = sorted({float(r.get('scale', 1.0)) for r in records})
+    stamped = [_step(r) for r in records if _step(r) >= 0]
     return {'log': path, 'episodes': _rate(records), 'without_outcome': older,
+            'since': since, 'steps': [stamped[0], stamped[-1]] if stamped else None,
             'widths': widths, 'trend': trend(records), 'knobs': knob_effects(records),
             'kicks': kick_effects(records)}
 
@@ -174,14 +189,20 @@ def lines(report: Dict[str, Any]) -> List[str]:
     if not ep['episodes']:
         told = (f'; its {report["without_outcome"]:,} lines are from before outcomes were '
                 'logged' if report['without_outcome'] else '')
+        if report.get('since') is not None:
+            return [f'{report["log"]}: no episode with an outcome ended at or after step '
+                    f'{report["since"]:,} (lines logged before runs stamped their step have '
+                    'none)']
         return [f'{report["log"]}: no episode with an outcome yet{told}']
     widths = report['widths']
     # A ramped run draws a new width every episode: the span says it, a list would not.
     width = (f'x{widths[0]:.2f}' if len(widths) == 1
              else f'x{widths[0]:.2f} to x{widths[-1]:.2f}')
     per = '-' if ep['s_per_fall'] is None else f'{ep["s_per_fall"]:.1f}'
+    steps = report.get('steps')
+    span = f', steps {steps[0]:,}-{steps[1]:,}' if steps else ''
     out = [f'training falls   the last {ep["episodes"]:,} episodes with an outcome in '
-           f'{report["log"]} (ranges\' width {width})',
+           f'{report["log"]} (ranges\' width {width}{span})',
            f'  episodes       {ep["falls"]:,} fell in {ep["up_s"] / 60:.1f} min up: one fall '
            f'per {per} s up']
     if report['trend']:

@@ -41,7 +41,9 @@ def test_collectors_step_the_randomised_env_and_its_draws_are_logged(ray_local, 
     env.reset(seed=0)
     env.close()
     keys = set(json.loads(ref_log.read_text()))
-    assert all(set(line) == keys | {'collector'} for line in lines)
+    assert all(set(line) == keys | {'collector', 'step'} for line in lines)
+    steps = [line['step'] for line in lines]    # the learner's step when each chunk came
+    assert steps == sorted(steps) and 0 < steps[0] and steps[-1] <= 160
     # One line per episode ended (none reaches the episode limit here), with its outcome.
     assert trainer.episodes >= 3
     assert len(lines) == trainer.episodes

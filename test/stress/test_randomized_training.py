@@ -6,7 +6,9 @@ import os
 import pytest
 import torch
 
+from symphony_ros.cli.main import main
 from symphony_ros.core.config import TrainConfig
+from symphony_ros.core.run_branch import branch_run
 from symphony_ros.core.trainer import Trainer
 from symphony_ros.robot.randomize import OUTCOME_KEYS
 
@@ -37,6 +39,20 @@ def test_resumed_randomized_run_draws_as_the_uninterrupted_one(tmp_path):
     extra = [d for d in resumed if d not in whole]
     assert len(extra) == 1 and extra[0]['fell'] is False
     assert {json.dumps(_draws(d)) for d in resumed} == {json.dumps(_draws(d)) for d in whole}
+    steps = [d['step'] for d in whole]      # each line: the step its episode ended at
+    assert steps == sorted(steps) and 0 < steps[0] and steps[-1] <= 150
+
+
+def test_a_branch_carries_the_episodes_before_its_step_and_resumes_the_rest_alike(tmp_path):
+    torch.set_num_threads(1)
+    whole = _train(tmp_path / 'a', keep_checkpoints=True)
+    made = branch_run(str(tmp_path / 'a'), str(tmp_path / 'b'), at=100)
+    before = [d for d in whole if d['step'] < made.step]
+    assert 0 < made.draws == len(before) < len(whole)
+    with open(tmp_path / 'b' / 'randomization.jsonl') as fh:
+        assert [json.loads(line) for line in fh] == before
+    assert _train(tmp_path / 'b', resume=True, keep_checkpoints=True) == whole
+    assert main(['inspect', str(tmp_path / 'b'), '--falls', '--since', str(made.step)]) == 0
 
 
 def _draws(line):

@@ -123,6 +123,23 @@ def test_the_cli_prints_the_window_the_knobs_and_the_kicks(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)['episodes']['falls'] == 10
 
 
+def test_since_counts_the_episodes_that_ended_from_a_step_and_the_header_says_which(
+        tmp_path, capsys):
+    old = [_record(0, 8.0)] * 3                              # unstamped: before any step
+    rows = old + [dict(_record(0, 6.0), step=s) for s in (100, 200, 300)] + \
+        [dict(_record(15, 2.0), step=s) for s in (400, 500)]
+    run = _run_with_log(tmp_path, rows)
+    assert main(['inspect', str(run), '--falls', '--since', '300']) == 0
+    out = capsys.readouterr().out
+    assert 'the last 3 episodes with an outcome' in out and 'steps 300-500)' in out
+    assert '3 fell in 0.2 min up' in out                       # 6 + 2 + 2 s
+    assert analyse(str(run / 'randomization.jsonl'), 0)['episodes']['episodes'] == 8
+    assert main(['inspect', str(run), '--falls', '--since', '600']) == 0
+    assert 'no episode with an outcome ended at or after step 600' in capsys.readouterr().out
+    assert main(['inspect', str(run), '--since', '300']) == 2
+    assert '--since: ' in capsys.readouterr().err
+
+
 def test_a_log_of_old_lines_only_says_so():
     report = {'log': 'r.jsonl', 'episodes': {'episodes': 0, 'falls': 0, 'up_s': 0.0,
                                              's_per_fall': None},
