@@ -27,6 +27,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from ..robot.randomize import episode_step
 from ..util.atomic import atomic_write
 from .checkpoint import (CheckpointError, atomic_torch_save, checkpoint_step, ckpt_path,
                          list_checkpoints, load_checkpoint, replay_path, safe_torch_load)
@@ -235,10 +236,10 @@ def _carry_draws(source: str, partial: str, step: int) -> Optional[int]:
 def _stamp(line: str) -> Optional[int]:
     """Return a log line's training step (None: unstamped, or not a record)."""
     try:
-        step = json.loads(line).get('step')
-    except (ValueError, AttributeError):
+        record = json.loads(line)
+    except ValueError:
         return None
-    return step if isinstance(step, int) and not isinstance(step, bool) else None
+    return episode_step(record) if isinstance(record, dict) else None
 
 
 def _link_actors(source: str, partial: str, step: int) -> int:

@@ -33,6 +33,12 @@ was given a step clock, `Randomized.set_step_clock`; a branch keeps the lines be
 step by it)."""
 
 
+def episode_step(record: Dict[str, Any]) -> Optional[int]:
+    """Return the training step a log line's episode ended at (None: the line has none)."""
+    step = record.get('step')
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
+
+
 class Randomized(gym.Wrapper):
     """Apply a `RandomizationSpec` to a project env (Humanoid-v4 or a velocity env).
 
@@ -316,4 +322,4 @@ def randomize_env(env: gym.Env, spec: Optional[RandomizationSpec], robot: RobotD
     return Randomized(env, spec, robot, log_path)
 
 
-__all__ = ['OUTCOME_KEYS', 'Randomized', 'randomize_env']
+__all__ = ['OUTCOME_KEYS', 'Randomized', 'episode_step', 'randomize_env']

@@ -18,6 +18,7 @@ import json
 import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..robot.randomize import episode_step
 from .confidence import rates_differ_p
 from .kicks import KICK_WINDOW_S, outcomes
 
@@ -56,7 +57,7 @@ def read_records(path: str, last: int,
                 older += 1
             elif (isinstance(rec.get('fell'), bool) and isinstance(rec['up_s'], (int, float))
                   and isinstance(rec.get('kicks', []), list)):
-                if since is None or _step(rec) >= since:
+                if since is None or (episode_step(rec) or -1) >= since:
                     records.append(rec)
             else:
                 raise ValueError(f'{path}: line {n}: expected up_s (s), fell (true/false) and '
@@ -153,12 +154,6 @@ def trend(records: Sequence[Dict[str, Any]], parts: int = TREND_PARTS) -> List[D
     return [_rate(records[k * n // parts:(k + 1) * n // parts]) for k in range(parts)]
 
 
-def _step(record: Dict[str, Any]) -> int:
-    """Return the training step a log line's episode ended at (-1: the line has none)."""
-    step = record.get('step')
-    return step if isinstance(step, int) and not isinstance(step, bool) else -1
-
-
 def analyse(path: str, last: int = 1000, since: Optional[int] = None) -> Dict[str, Any]:
     """Return the falls of the last ``last`` recorded episodes of log ``path``, by draw.
 
@@ -166,9 +161,9 @@ def analyse(path: str, last: int = 1000, since: Optional[int] = None) -> Dict[st
     """
     records, older = read_records(path, last, since)
     widths = sorted({float(r.get('scale', 1.0)) for r in records})
-    stamped = [_step(r) for r in records if _step(r) >= 0]
+    stamped = [s for s in map(episode_step, records) if s is not None]
     return {'log': path, 'episodes': _rate(records), 'without_outcome': older,
-            'since': since, 'steps': [stamped[0], stamped[-1]] if stamped else None,
+            'since': since, 'steps': [min(stamped), max(stamped)] if stamped else None,
             'widths': widths, 'trend': trend(records), 'knobs': knob_effects(records),
             'kicks': kick_effects(records)}
 

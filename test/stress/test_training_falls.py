@@ -126,8 +126,9 @@ def test_the_cli_prints_the_window_the_knobs_and_the_kicks(tmp_path, capsys):
 def test_since_counts_the_episodes_that_ended_from_a_step_and_the_header_says_which(
         tmp_path, capsys):
     old = [_record(0, 8.0)] * 3                              # unstamped: before any step
+    # A resumed run logs again from its checkpoint's step: steps need not rise line by line.
     rows = old + [dict(_record(0, 6.0), step=s) for s in (100, 200, 300)] + \
-        [dict(_record(15, 2.0), step=s) for s in (400, 500)]
+        [dict(_record(15, 2.0), step=s) for s in (500, 400)]
     run = _run_with_log(tmp_path, rows)
     assert main(['inspect', str(run), '--falls', '--since', '300']) == 0
     out = capsys.readouterr().out
