@@ -222,10 +222,11 @@ def _carry_draws(source: str, partial: str, step: int) -> Optional[int]:
     upto = 0
     for n, line in enumerate(lines, 1):
         stamp = _stamp(line)
-        if stamp is not None and stamp >= step:
+        if stamp is None:
+            continue
+        if stamp >= step:
             break
-        if stamp is not None:
-            upto = n
+        upto = n
     if not upto:
         return None
     text = ''.join(lines[:upto])

@@ -57,7 +57,8 @@ def read_records(path: str, last: int,
                 older += 1
             elif (isinstance(rec.get('fell'), bool) and isinstance(rec['up_s'], (int, float))
                   and isinstance(rec.get('kicks', []), list)):
-                if since is None or (episode_step(rec) or -1) >= since:
+                step = episode_step(rec)
+                if since is None or (step is not None and step >= since):
                     records.append(rec)
             else:
                 raise ValueError(f'{path}: line {n}: expected up_s (s), fell (true/false) and '

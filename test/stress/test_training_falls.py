@@ -139,6 +139,10 @@ def test_since_counts_the_episodes_that_ended_from_a_step_and_the_header_says_wh
     assert 'no episode with an outcome ended at or after step 600' in capsys.readouterr().out
     assert main(['inspect', str(run), '--since', '300']) == 2
     assert '--since: ' in capsys.readouterr().err
+    # An episode that ended on the run's first step is stamped 0, and counts from step 0.
+    (tmp_path / 'first').mkdir()
+    first = _run_with_log(tmp_path / 'first', [dict(_record(0, 0.02), step=0)])
+    assert analyse(str(first / 'randomization.jsonl'), 0, since=0)['steps'] == [0, 0]
 
 
 def test_a_log_of_old_lines_only_says_so():
