@@ -26,6 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the branch's seed (default: the run's, so the same change from the "
                    'same step trains alike); another draws minibatches, noise and episodes '
                    'anew, to tell a change from the run\'s own swings')
+    p.add_argument('--obs-spec', default=None, metavar='SPEC',
+                   help="an observation spec with the run's terms scaled otherwise (e.g. "
+                   'velocity_gait_turn from velocity_gait_scaled): networks, optimizer '
+                   'moments and replay are moved onto it computing what they computed, and '
+                   'the rescaled inputs are learnt faster or slower from there')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.run_dir import RunDirError
     from .errors import CliError
     try:
-        made = branch_run(args.run_dir, args.new_dir, args.at, args.seed)
+        made = branch_run(args.run_dir, args.new_dir, args.at, args.seed, args.obs_spec)
     except RunDirError as exc:
         raise CliError(str(exc)) from None
     carried = [f'{made.actors} kept actor{"s" if made.actors != 1 else ""}'] if made.actors \
@@ -42,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     carried += ['best_actor.pt'] if made.best else []
     carried += [f'{made.draws:,} episodes of randomization.jsonl'] if made.draws else []
     print(f'symphony branch: {made.target} resumes {made.source} at step {made.step:,}'
-          + (f' (with {", ".join(carried)})' if carried else ''))
+          + (f' (with {", ".join(carried)})' if carried else '')
+          + (f', moved onto observation {made.obs_spec}' if made.obs_spec else ''))
     if made.replay:
         print(f'its replay buffer: {made.replay}; resume it, with what is to change:\n'
               f'  symphony train --run-dir {made.target} --resume [--reward-weights ... '

@@ -74,8 +74,11 @@ def _branch(s: RunSummary) -> List[str]:
         return []
     replay = came.get('replay') or 'none, refilled by the resume'
     seed = f', seed {came["seed"]}' if 'seed' in came else ''
-    return [f'  branched from    {came["source"]} at step {int(came.get("step", 0)):,}{seed} '
-            f'(symphony branch; its replay: {replay})']
+    moved = came.get('obs_spec')
+    spec = (f', moved from observation {moved.get("from")} onto {moved.get("to")}'
+            if isinstance(moved, dict) else '')
+    return [f'  branched from    {came["source"]} at step {int(came.get("step", 0)):,}{seed}'
+            f'{spec} (symphony branch; its replay: {replay})']
 
 
 def _progress(s: RunSummary) -> List[str]:

@@ -27,10 +27,15 @@ import shutil
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+import numpy as np
+
+from ..robot.obs_specs import SPEC_FACTORIES, scale_mismatch
 from ..robot.randomize import episode_step
 from ..util.atomic import atomic_write
 from .checkpoint import (CheckpointError, atomic_torch_save, checkpoint_step, ckpt_path,
                          list_checkpoints, load_checkpoint, replay_path, safe_torch_load)
+from .envs import obs_scales, obs_terms
+from .obs_rescale import frame_factors, input_factors, rescale_agent, rescale_replay
 from .replay import rewind
 from .run_dir import CONFIG_FILE, RANDOMIZATION_LOG, RunDirError, read_run_config
 from .snapshot import ACTORS, BEST, kept_actors
@@ -62,6 +67,8 @@ class Branch:
     draws: Optional[int] = None
     """Episode lines of ``randomization.jsonl`` carried (None: the source's carry no step,
     or it has no log)."""
+    obs_spec: Optional[str] = None
+    """The spec the branch was moved onto (None: the run's own)."""
 
 
 def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
@@ -91,14 +98,17 @@ def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
 
 
 def branch_run(source: str, target: str, at: Optional[int] = None,
-               seed: Optional[int] = None) -> Branch:
+               seed: Optional[int] = None, obs_spec: Optional[str] = None) -> Branch:
     """Make run folder ``target`` resume from ``source``'s checkpoint nearest step ``at``.
 
     ``seed``: the branch's own (None: the run's, so that the same change from the same step
     trains alike); another one draws minibatches, noise and episodes anew from that step,
-    which tells a change's effect from the run's own swings.
+    which tells a change's effect from the run's own swings. ``obs_spec``: a spec with the
+    run's terms scaled otherwise, onto which networks, optimizer and replay are moved
+    computing what they computed (`symphony_ros.core.obs_rescale`).
 
-    :raises RunDirError: ``target`` exists, ``source`` is no run, or no checkpoint is near.
+    :raises RunDirError: ``target`` exists, ``source`` is no run, no checkpoint is near, or
+        ``obs_spec`` lays out other terms than the run's spec.
     """
     if os.path.exists(target):
         raise RunDirError(f'{target}: exists; a branch is a new run folder')
@@ -106,17 +116,22 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     path = pick_checkpoint(source, at,
                            int(stored['train_config'].get('checkpoint_every') or 0))
     step = checkpoint_step(path)
+    respec = _respec(stored['train_config'], obs_spec) if obs_spec else None
     partial = os.path.join(os.path.dirname(os.path.abspath(target)),
                            f'.{os.path.basename(os.path.normpath(target))}.partial')
     shutil.rmtree(partial, ignore_errors=True)      # a branch cut short before
     try:
-        state = _fill(source, partial, target, step, seed)
+        state = _fill(source, partial, target, step, seed, respec)
         replay, why_not = _replay(source, partial, state, stored)
+        if respec and replay:
+            _rescale_replay(partial, state, respec)
         actors = _link_actors(source, partial, step)
         best = _link_best(source, partial, step)
         draws = _carry_draws(source, partial, step)
         record = {'source': os.path.abspath(source), 'step': step, 'replay': replay,
                   'seed': int(state['train_config'].get('seed', 0)) if seed is None else seed}
+        if respec:
+            record['obs_spec'] = {'from': respec.before, 'to': respec.after}
         atomic_write(os.path.join(partial, BRANCH_FILE),
                      lambda f: f.write(json.dumps(record, indent=2).encode()))
         os.rename(partial, target)
@@ -127,10 +142,46 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return Branch(source, target, step, actors, best, replay, why_not, draws)
+    return Branch(source, target, step, actors, best, replay, why_not, draws,
+                  respec.after if respec else None)
 
 
-def _fill(source: str, partial: str, target: str, step: int, seed: Optional[int]) -> dict:
+@dataclass(frozen=True)
+class Respec:
+    """A branch's move onto another observation spec: the same terms, other factors."""
+
+    before: str
+    after: str
+    scales_before: dict
+    """The run's spec's factors (JSON form); its checkpoint must have trained on them."""
+    scales_after: dict
+    frame: np.ndarray
+    """Factor (after / before) of each element of one observation frame."""
+
+
+def _respec(train: dict, spec: str) -> Optional[Respec]:
+    """Return the move of a run configured as ``train`` onto ``spec`` (None: its own spec).
+
+    :raises RunDirError: a spec the env does not know, or one with other terms.
+    """
+    env, now = train['env'], train.get('obs_spec')
+    if spec == now:
+        return None
+    terms = obs_terms(env, now) if now else None
+    if terms is None:
+        raise RunDirError(f'--obs-spec {spec}: the run ({env}) observes no robot spec to '
+                          'rescale')
+    if obs_terms(env, spec) != terms:
+        alike = [n for n in SPEC_FACTORIES if n != now and obs_terms(env, n) == terms]
+        raise RunDirError(f'--obs-spec {spec}: not the terms of the run\'s {now!r} on {env}, '
+                          'and a branch changes only how its terms are scaled; expected one '
+                          f'of {", ".join(alike) or "none"}')
+    before, after = obs_scales(env, now), obs_scales(env, spec)
+    return Respec(now, spec, before, after, frame_factors(terms, before, after))
+
+
+def _fill(source: str, partial: str, target: str, step: int, seed: Optional[int],
+          respec: Optional[Respec] = None) -> dict:
     """Write the branch's config, metrics and checkpoint; return the checkpoint's state."""
     os.makedirs(os.path.join(partial, 'checkpoints'))
     try:
@@ -140,17 +191,54 @@ def _fill(source: str, partial: str, target: str, step: int, seed: Optional[int]
     train = dict(state['train_config'], run_dir=target)
     if seed is not None:
         train['seed'] = seed
+    if respec:
+        train['obs_spec'] = respec.after
     config = {'train_config': train,
               'symphony_config': state['symphony_config']}
     atomic_write(os.path.join(partial, CONFIG_FILE),
                  lambda f: f.write(json.dumps(config, indent=2).encode()))
-    _link(ckpt_path(source, step), ckpt_path(partial, step))
+    if respec:
+        atomic_torch_save(_rescale_checkpoint(state, respec, ckpt_path(source, step)),
+                          ckpt_path(partial, step))
+    else:
+        _link(ckpt_path(source, step), ckpt_path(partial, step))
     metrics = os.path.join(source, METRICS)
     if os.path.isfile(metrics):
         with open(metrics, newline='') as f:
             text = _rows_to(f.read(), step)
         atomic_write(os.path.join(partial, METRICS), lambda f: f.write(text.encode()))
     return state
+
+
+def _rescale_checkpoint(state: dict, respec: Respec, path: str) -> dict:
+    """Return checkpoint ``state`` moved onto ``respec.after``.
+
+    :raises RunDirError: the checkpoint was trained on other factors than the spec's now.
+    """
+    trained = state.get('obs_scales')
+    why = scale_mismatch(trained, respec.scales_before, respec.before) if trained else None
+    if why:
+        raise RunDirError(f'{path}: {why}: it cannot be moved onto {respec.after!r}')
+    actor_f, critic_f = _input_factors(state, respec)
+    out = dict(state, agent=rescale_agent(state['agent'], actor_f, critic_f),
+               obs_spec=respec.after, obs_scales=respec.scales_after)
+    out['train_config'] = dict(state['train_config'], obs_spec=respec.after)
+    return out
+
+
+def _input_factors(state: dict, respec: Respec) -> Tuple[np.ndarray, np.ndarray]:
+    try:
+        return input_factors(respec.frame, int(state['obs_dim']),
+                             int(state.get('critic_dim') or state['obs_dim']))
+    except ValueError as exc:
+        raise RunDirError(f'--obs-spec {respec.after}: {exc}') from None
+
+
+def _rescale_replay(partial: str, state: dict, respec: Respec) -> None:
+    """Scale the branch's replay's observations (a new file: the source's link is left)."""
+    path = replay_path(partial, int(state['step']))
+    actor_f, critic_f = _input_factors(state, respec)
+    atomic_torch_save(rescale_replay(safe_torch_load(path), actor_f, critic_f), path)
 
 
 def _replay(source: str, partial: str, state: dict, stored: dict) -> Tuple[str, str]:

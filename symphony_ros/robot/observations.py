@@ -144,7 +144,8 @@ _TERMS = {'humanoid_v4_full': _FullStateTerms, 'humanoid_v4_action': _FullStateT
           'humanoid_v4_torque': _FullStateTerms,
           'proprioceptive': _ProprioceptiveTerms,
           'velocity': _ProprioceptiveTerms, 'velocity_gait': _ProprioceptiveTerms,
-          'velocity_gait_scaled': _ProprioceptiveTerms}
+          'velocity_gait_scaled': _ProprioceptiveTerms,
+          'velocity_gait_turn': _ProprioceptiveTerms}
 
 
 class ObservationBuilder:
