@@ -97,8 +97,9 @@ class FadingReplayBuffer:
         self._terminal = np.zeros(capacity, dtype=bool)
         self.head, self.size = 0, 0
         self.adds, self.recycled = 0, 0
-        """Transitions stored, and terminals recycled, since the buffer was made: what a
-        rewind (:func:`rewind`) counts back by. None: restored from a file without them."""
+        """Transitions stored, and terminals recycled, since the buffer was made or restored
+        from a file without them (counted from 0 there): what a rewind (:func:`rewind`)
+        counts back by between a checkpoint and a newer replay of the same run."""
         self.reward_scale = 1.0
         self._cdf: Optional[torch.Tensor] = None
         # Checkpoints store the data, not the capacity: the warm-up rows once, and for each
@@ -121,8 +122,7 @@ class FadingReplayBuffer:
             slot = (slot + 1) % self.capacity
             skipped += 1
         self.head = (slot + 1) % self.capacity
-        if self.recycled is not None:
-            self.recycled += skipped
+        self.recycled += skipped
         return slot
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
@@ -144,8 +144,7 @@ class FadingReplayBuffer:
         if self.term_names and terms is None:
             raise ValueError('this replay buffer stores reward terms: terms are required')
         slot = self._slot_for_insert()
-        if self.adds is not None:
-            self.adds += 1
+        self.adds += 1
         if self.term_names:
             self.terms[slot] = torch.as_tensor(terms, dtype=torch.float32)
         if self.critic_dim:
@@ -316,7 +315,12 @@ class FadingReplayBuffer:
         self._warm, self._origin = warm, origin
         self.head, self.size = int(state['head']), size
         self.reward_scale = float(state['reward_scale'])
-        self.adds, self.recycled = state.get('adds'), state.get('recycled')
+        # A file without counts (a run saved before they were kept, or a replay rewound
+        # without them) starts them here: the checkpoints written from now on, and the
+        # replays, count from the same start, so a branch of a later step rewinds exactly.
+        adds, recycled = state.get('adds'), state.get('recycled')
+        self.adds, self.recycled = ((0, 0) if adds is None or recycled is None
+                                    else (int(adds), int(recycled)))
         self._terminal = self.done[:, 0].cpu().numpy() > 0.5
         self._cdf = None
 

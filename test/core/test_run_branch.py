@@ -4,12 +4,14 @@ import csv
 import dataclasses
 import json
 import os
+import shutil
 
 import pytest
 import torch
 
 from symphony_ros.cli.main import main as cli
-from symphony_ros.core.checkpoint import list_checkpoints, replay_path, step_of
+from symphony_ros.core.checkpoint import (atomic_torch_save, list_checkpoints, replay_path,
+                                         step_of)
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.run_branch import branch_run
 from symphony_ros.core.run_dir import RunDirError
@@ -197,3 +199,22 @@ def test_a_replay_refilled_after_the_checkpoint_is_not_rewound_to_it(tmp_path):
     assert made.replay == '' and made.why_not == (
         f"the run's buffer was refilled at step {newest:,}, after this checkpoint (a resume "
         'without its replay)')
+
+
+def test_a_branch_rewound_without_counts_counts_from_its_resume_on(source, tmp_path):
+    """A replay saved without counts (an older run's) rewinds one a step; the branch resumed
+    from it counts from there, so a branch of the branch at a later step rewinds exactly."""
+    old = tmp_path / 'old'
+    shutil.copytree(source, old)
+    newest = step_of(list_checkpoints(str(old))[-1])
+    state = torch.load(replay_path(str(old), newest), weights_only=True)
+    atomic_torch_save(dict(state, adds=None, recycled=None), replay_path(str(old), newest))
+    at = step_of(list_checkpoints(str(old))[2])
+    made = branch_run(str(old), str(tmp_path / 'b'), at)
+    assert 'counted one a step: the run saved no counts' in made.replay
+    with Trainer(_config(tmp_path / 'b', steps=at + 160), resume=True, progress=False,
+                 tensorboard=False) as trainer:
+        trainer.run()
+    later = [step_of(p) for p in list_checkpoints(str(tmp_path / 'b'))]
+    again = branch_run(str(tmp_path / 'b'), str(tmp_path / 'c'), later[-2])
+    assert again.step == later[-2] and '(counted)' in again.replay
