@@ -11,7 +11,7 @@ import torch
 
 from symphony_ros.cli.main import main as cli
 from symphony_ros.core.checkpoint import (atomic_torch_save, list_checkpoints, replay_path,
-                                         step_of)
+                                          step_of)
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.run_branch import branch_run
 from symphony_ros.core.run_dir import RunDirError
