@@ -54,7 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--max-yaw-error', type=number(float, 0), default=0.0, metavar='R',
                    help='verdict, command policies: largest yaw-rate error per stride '
                    '(rad/s) in each judged condition (default 0: not judged; with '
-                   'command_turn_0.5, whether it turns when told)')
+                   'command_turn_0.5 and command_turn_-0.5, whether it turns when told, '
+                   'either way)')
     from ..stress.confidence import BOUNDS
     p.add_argument('--verdict-bound', choices=BOUNDS, default='observed',
                    help='what the verdict holds to --max-fall-rate: the fall rate seen '

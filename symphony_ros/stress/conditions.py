@@ -66,9 +66,12 @@ COMMAND = 'command'
 whole episodes, instead of drawing commands from the policy's ranges."""
 HELD_COMMANDS = {'stand': ((0.0, 0.0, 0.0), 'stand still'),
                  'forward_0.5': ((0.5, 0.0, 0.0), 'walk forward at 0.5 m/s'),
-                 'turn_0.5': ((0.0, 0.0, 0.5), 'turn in place at 0.5 rad/s')}
+                 'turn_0.5': ((0.0, 0.0, 0.5), 'turn in place at 0.5 rad/s (left)'),
+                 'turn_-0.5': ((0.0, 0.0, -0.5), 'turn in place at 0.5 rad/s the other way '
+                                                 '(right)')}
 """Name -> (command, what it asks): what a velocity policy must do on command before
-hardware (the G1 policy's target)."""
+hardware (the G1 policy's target). Both ways of turning: a policy that spins one way
+whatever it is told meets one of them."""
 
 DIAGNOSTIC: Dict[str, Tuple[Dict[str, Any], str]] = {
     **{f'noise_{term}': ({'obs_noise_scale': 1.0, NOISE_ONLY: (term,)},
