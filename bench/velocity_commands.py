@@ -11,7 +11,8 @@ within each step cancels, and what remains is whether the robot goes where it is
 Touchdowns per second count feet landing after a control step or more in the air: 2.5/s
 for the G1's 0.8 s gait cycle, 0 for a policy that stands or shuffles. The command step is
 the stress report's (`symphony_ros.stress.run.CommandJitter`): RMS target change per control step.
-``--gif`` writes the first forward episode as an animated GIF.
+``--gif`` writes the first forward episode as an animated GIF. A policy that takes several
+frames (``observation.history``) is given them, newest first, as the deploy loop stacks them.
 
     OMP_NUM_THREADS=1 MUJOCO_GL=egl python bench/velocity_commands.py POLICY.onnx [--gif out.gif]
 """
@@ -25,6 +26,7 @@ import numpy as np
 
 from symphony_ros.core.envs import make_env
 from symphony_ros.policy.runtime import OnnxPolicy
+from symphony_ros.robot.frame_stack import FrameStack
 from symphony_ros.robot.tracking import WindowTracking, window_steps
 from symphony_ros.stress.run import CommandJitter
 
@@ -44,12 +46,13 @@ def run_episode(env, policy, command, seed, settle_steps, stride):
     obs, _ = env.reset(seed=seed)
     base.command[:] = command
     obs = base.reobserve()[0]
+    stacked = FrameStack(policy.contract.observation.history, len(obs)).push
     lin, yaw, states, steps, reached = [], [], [base.robot_state()], 0, []
     down, touchdowns = base.rewards.feet_contact(base.data).copy(), 0
     jitter = CommandJitter(base.model)
     stride.restart()
     while True:
-        obs, _, fell, truncated, _ = env.step(policy.act(obs))
+        obs, _, fell, truncated, _ = env.step(policy.act(stacked(obs)))
         steps += 1
         jitter.add(base.data.ctrl)
         s = base.robot_state()
