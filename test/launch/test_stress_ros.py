@@ -57,8 +57,10 @@ def test_a_held_command_through_the_graph_is_judged_by_max_tracking_error(ros_en
     assert code == 1, proc.text
     report = json.loads((out / 'report.json').read_text())
     held = report['conditions']['command_forward_0.5']
-    assert held['ros']['complete'] and held['per_episode'][0]['steps'] == 60, proc.text
-    # 60 steps hold 21 full gait-cycle windows of 40: the sim's per-stride figure is there.
+    # Up to 60 steps hold up to 21 full gait-cycle windows of 40: the sim's per-stride
+    # figure is there. A loop stalled by a busy machine can end the episode early (a
+    # watchdog FAULT damps the joints and the robot falls), so it is asked for one window.
+    assert held['ros']['complete'] and 40 < held['per_episode'][0]['steps'] <= 60, proc.text
     assert 0.001 < held['stride_tracking_error'] < held['ros']['tracking_rms'][0]
     assert report['verdict']['failed_tracking'] == ['command_forward_0.5']
     # The sim published the one command, and said what the robot reached under it (that
