@@ -51,7 +51,8 @@ def test_a_held_command_runs_through_ros_as_the_sims_one_cmd_vel(tmp_path):
         ros.select(['command_turn_0.5'], g1, commands=False)
     g1_policy = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
     ranges = format_commands({'lin_vel_x': (0.0, 1.0)})
-    for name, cmd_vel in (('command_forward_0.5', '0.5,0,0'), ('command_turn_0.5', '0,0,0.5')):
+    for name, cmd_vel in (('command_forward_0.5', '0.5,0,0'), ('command_turn_0.5', '0,0,0.5'),
+                          ('command_turn_-0.5', '0,0,-0.5')):
         g = ros.graph(g1_policy, g1, name, 2, 0, 30, 'stress_test', ranges)
         sim = [p for p in plan(g, str(tmp_path), write=False) if p.name == 'mujoco_sim_node']
         params = sim[0].parameters
