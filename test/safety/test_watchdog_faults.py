@@ -77,7 +77,8 @@ def send_repeatedly(driver, n, period=0.01, **command):
 
 
 def test_kill_9_of_the_policy_process(watchdog, driver, reactions, short_lease_env):
-    for rep in range(REPS):
+    done, redone = 0, 0
+    while done < REPS:
         healthy(driver)
         driver.drop_command_publisher()  # the policy process will be the only publisher
         policy = subprocess.Popen(
@@ -92,12 +93,19 @@ def test_kill_9_of_the_policy_process(watchdog, driver, reactions, short_lease_e
             arm_until_active(watchdog, driver)
             time.sleep(0.1)
             t0 = time.monotonic()
+            active = driver.state == 'ACTIVE'
             os.kill(policy.pid, signal.SIGKILL)
         finally:
             policy.kill()
             policy.wait()
-        fault_then_zero(watchdog, driver, reactions, 'kill -9 of the policy process',
-                        STALE, t0, CONFIG.command_timeout + TICK)
+        if active or redone == 3:
+            fault_then_zero(watchdog, driver, reactions, 'kill -9 of the policy process',
+                            STALE, t0, CONFIG.command_timeout + TICK)
+            done += 1
+        else:
+            # A loaded machine stalled the policy process into command_stale before the kill
+            # (a CI run saw it): the watchdog did its job, and there was nothing left to kill.
+            redone += 1
         wait_single_publisher(driver, 0)  # the dead publisher's lease has run out
     healthy(driver)
 
