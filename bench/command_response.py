@@ -11,15 +11,13 @@ follow, whatever the reward asks.
 """
 
 import argparse
-import dataclasses
 import json
 
 import numpy as np
 
-from symphony_ros.core.envs import make_env
 from symphony_ros.policy.runtime import OnnxPolicy
-from symphony_ros.robot.frame_stack import FrameStack
 from symphony_ros.util.layout import term_slices
+from velocity_commands import held_env, start   # bench/, beside this script
 
 STEPS = {'vx +0.5 m/s': (0, 0.5), 'vx -0.5 m/s': (0, -0.5), 'vy +0.3 m/s': (1, 0.3),
          'vy -0.3 m/s': (1, -0.3), 'yaw +0.5 rad/s': (2, 0.5), 'yaw -0.5 rad/s': (2, -0.5)}
@@ -38,11 +36,8 @@ def command_columns(contract):
 
 def visited(env, policy, command, seed, steps):
     """Return the inputs the policy met holding ``command`` (to a fall or ``steps``)."""
-    base = env.unwrapped
-    env.reset(seed=seed)
-    base.command[:] = command
-    frame = base.reobserve()[0]
-    stacked, out = FrameStack(policy.contract.observation.history, len(frame)).push, []
+    frame, stacked = start(env, policy, command, seed)
+    out = []
     for _ in range(steps):
         obs = stacked(frame)
         out.append(obs)
@@ -62,9 +57,8 @@ def main():
     p.add_argument('--command', default='0.5,0,0', help='the held command VX,VY,WZ')
     args = p.parse_args()
     policy = OnnxPolicy(args.policy)
-    env = make_env(policy.contract.env, policy.contract.observation.name)
+    env = held_env(policy)
     base = env.unwrapped
-    base.task = dataclasses.replace(base.task, resample_steps=base.task.episode_steps + 1)
     command = np.array([float(v) for v in args.command.split(',')])
     obs = np.concatenate([visited(env, policy, command, args.seed + k, args.steps)
                           for k in range(args.episodes)])

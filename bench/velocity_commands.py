@@ -35,6 +35,24 @@ COMMANDS = {'stand': (0.0, 0.0, 0.0), 'forward_0.5': (0.5, 0.0, 0.0),
 """Command name -> (vx m/s, vy m/s, yaw rate rad/s)."""
 
 
+def held_env(policy):
+    """Return ``policy``'s env (its contract's task and observation) holding each command for
+    whole episodes: no resampling."""
+    env = make_env(policy.contract.env, policy.contract.observation.name)
+    base = env.unwrapped
+    base.task = dataclasses.replace(base.task, resample_steps=base.task.episode_steps + 1)
+    return env
+
+
+def start(env, policy, command, seed):
+    """Reset ``env`` at ``seed`` under ``command``; return (its first observation, the frame
+    stack that turns each observation into the policy's input)."""
+    env.reset(seed=seed)
+    env.unwrapped.command[:] = command
+    obs = env.unwrapped.reobserve()[0]
+    return obs, FrameStack(policy.contract.observation.history, len(obs)).push
+
+
 def run_episode(env, policy, command, seed, settle_steps, stride):
     """Return (steps, fell, squared planar errors, squared yaw errors, states, touchdowns,
     reached velocities (vx, vy, yaw rate) after the settle time, command step); ``stride``
@@ -43,10 +61,7 @@ def run_episode(env, policy, command, seed, settle_steps, stride):
     Touchdowns: feet landing after at least one control step in the air (a step taken).
     """
     base = env.unwrapped
-    obs, _ = env.reset(seed=seed)
-    base.command[:] = command
-    obs = base.reobserve()[0]
-    stacked = FrameStack(policy.contract.observation.history, len(obs)).push
+    obs, stacked = start(env, policy, command, seed)
     lin, yaw, states, steps, reached = [], [], [base.robot_state()], 0, []
     down, touchdowns = base.rewards.feet_contact(base.data).copy(), 0
     jitter = CommandJitter(base.model)
@@ -95,10 +110,8 @@ def main():
     args = p.parse_args()
     commands = dict(args.command) if args.command else COMMANDS
     policy = OnnxPolicy(args.policy)
-    env = make_env(policy.contract.env, policy.contract.observation.name)
+    env = held_env(policy)
     base = env.unwrapped
-    # Hold each command for the whole episode.
-    base.task = dataclasses.replace(base.task, resample_steps=base.task.episode_steps + 1)
     settle_steps = int(round(args.settle / base.robot.control_dt))
     window = window_steps(base.task.gait_period, base.robot.control_dt)
     summary = {}

@@ -92,20 +92,16 @@ def rescale_agent(agent: Mapping[str, object], actor_f: np.ndarray, critic_f: np
     index = _param_index(agent)
     optim = dict(agent['optimizer'])
     optim['m'], optim['v'] = list(optim['m']), list(optim['v'])
-    where = [('actor', ACTOR_INPUT, actor_f)]
-    where += [('critic', key, critic_f) for key in _critic_inputs(agent['critic'])]
+    where = [(net, ACTOR_INPUT, actor_f) for net in ('actor', 'anchor') if net in agent]
+    where += [(net, key, critic_f) for net in ('critic', 'target_critic')
+              for key in _critic_inputs(agent[net])]
     for net, key, factors in where:
         k = torch.as_tensor(factors, dtype=agent[net][key].dtype)
         out[net][key] = _columns(agent[net][key], 1.0 / k)
-        i = index[f'{net}.{key}']
-        optim['m'][i] = _columns(optim['m'][i], k)
-        optim['v'][i] = _columns(optim['v'][i], k * k)
-    for key in _critic_inputs(agent['target_critic']):
-        k = torch.as_tensor(critic_f, dtype=agent['target_critic'][key].dtype)
-        out['target_critic'][key] = _columns(agent['target_critic'][key], 1.0 / k)
-    if 'anchor' in agent:
-        k = torch.as_tensor(actor_f, dtype=agent['anchor'][ACTOR_INPUT].dtype)
-        out['anchor'][ACTOR_INPUT] = _columns(agent['anchor'][ACTOR_INPUT], 1.0 / k)
+        i = index.get(f'{net}.{key}')    # the optimised ones: actor and critic
+        if i is not None:
+            optim['m'][i] = _columns(optim['m'][i], k)
+            optim['v'][i] = _columns(optim['v'][i], k * k)
     out['optimizer'] = optim
     return out
 

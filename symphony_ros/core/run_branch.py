@@ -25,7 +25,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -122,9 +122,8 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     shutil.rmtree(partial, ignore_errors=True)      # a branch cut short before
     try:
         state = _fill(source, partial, target, step, seed, respec)
-        replay, why_not = _replay(source, partial, state, stored)
-        if respec and replay:
-            _rescale_replay(partial, state, respec)
+        replay, why_not = _replay(source, partial, state, stored,
+                                  _replay_rescale(state, respec) if respec else None)
         actors = _link_actors(source, partial, step)
         best = _link_best(source, partial, step)
         draws = _carry_draws(source, partial, step)
@@ -234,18 +233,26 @@ def _input_factors(state: dict, respec: Respec) -> Tuple[np.ndarray, np.ndarray]
         raise RunDirError(f'--obs-spec {respec.after}: {exc}') from None
 
 
-def _rescale_replay(partial: str, state: dict, respec: Respec) -> None:
-    """Scale the branch's replay's observations (a new file: the source's link is left)."""
-    path = replay_path(partial, int(state['step']))
+def _replay_rescale(state: dict, respec: Respec) -> Callable[[dict], dict]:
+    """Return what scales a saved replay's observations for the branch's spec."""
     actor_f, critic_f = _input_factors(state, respec)
-    atomic_torch_save(rescale_replay(safe_torch_load(path), actor_f, critic_f), path)
+    return lambda replay: rescale_replay(replay, actor_f, critic_f)
 
 
-def _replay(source: str, partial: str, state: dict, stored: dict) -> Tuple[str, str]:
-    """Give the branch the replay of its step: (how it came, why none came)."""
+def _replay(source: str, partial: str, state: dict, stored: dict,
+            rescale: Optional[Callable[[dict], dict]] = None) -> Tuple[str, str]:
+    """Give the branch the replay of its step: (how it came, why none came).
+
+    ``rescale``: applied to the replay before its one write (the checkpoint's own is then
+    written anew, not linked, so the source's file is left as it was).
+    """
     step = int(state['step'])
     if os.path.exists(replay_path(source, step)):
-        _link(replay_path(source, step), replay_path(partial, step))
+        if rescale is None:
+            _link(replay_path(source, step), replay_path(partial, step))
+        else:
+            atomic_torch_save(rescale(safe_torch_load(replay_path(source, step))),
+                              replay_path(partial, step))
         return 'the checkpoint\'s own', ''
     newest = checkpoint_step(list_checkpoints(source)[-1])
     if not os.path.exists(replay_path(source, newest)):
@@ -269,7 +276,7 @@ def _replay(source: str, partial: str, state: dict, stored: dict) -> Tuple[str, 
         rewound = rewind(newer, drop, tuple(then) if exact else None)
     except ValueError as exc:
         return '', f'replay_{newest:09d}.pt: {exc}'
-    atomic_torch_save(rewound, replay_path(partial, step))
+    atomic_torch_save(rescale(rewound) if rescale else rewound, replay_path(partial, step))
     how = 'counted' if exact else 'counted one a step: the run saved no counts'
     return (f'rewound from step {newest:,}: its newest {drop:,} transitions dropped ({how}), '
             f'{rewound["size"]:,} kept'), ''
