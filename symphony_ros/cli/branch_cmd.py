@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     carried += [f'{made.draws:,} episodes of randomization.jsonl'] if made.draws else []
     print(f'symphony branch: {made.target} resumes {made.source} at step {made.step:,}'
           + (f' (with {", ".join(carried)})' if carried else '')
-          + (f', moved onto observation {made.obs_spec}' if made.obs_spec else ''))
+          + (f', moved onto observation {made.obs_spec}' if made.obs_spec else '')
+          + (f', its critic given {", ".join(made.critic_grown)} (the env\'s view grew since; '
+             'at weight 0, the replay\'s steps computed)' if made.critic_grown else ''))
     if made.replay:
         print(f'its replay buffer: {made.replay}; resume it, with what is to change:\n'
               f'  symphony train --run-dir {made.target} --resume [--reward-weights ... '

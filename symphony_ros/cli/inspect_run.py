@@ -77,6 +77,8 @@ def _branch(s: RunSummary) -> List[str]:
     moved = came.get('obs_spec')
     spec = (f', moved from observation {moved.get("from")} onto {moved.get("to")}'
             if isinstance(moved, dict) else '')
+    grown = came.get('critic_grown')
+    spec += f', its critic given {", ".join(grown)}' if isinstance(grown, list) else ''
     return [f'  branched from    {came["source"]} at step {int(came.get("step", 0)):,}{seed}'
             f'{spec} (symphony branch; its replay: {replay})']
 

@@ -60,17 +60,18 @@ def input_factors(frame: np.ndarray, obs_dim: int, critic_dim: int
     return actor, np.concatenate([frame, np.ones(critic_dim - n)])
 
 
-def _critic_inputs(critic: Mapping[str, torch.Tensor]) -> List[str]:
+def critic_inputs(critic: Mapping[str, torch.Tensor]) -> List[str]:
+    """Return the keys of a critic state dict's first Linear weights (one per net)."""
     return sorted(k for k in critic if k.startswith('nets.') and k.endswith('.0.weight'))
 
 
-def _param_index(agent: Mapping[str, object]) -> Dict[str, int]:
+def param_index(agent: Mapping[str, object]) -> Dict[str, int]:
     """Return '<actor|critic>.<parameter>' -> its place in the optimizer's moment lists.
 
     The order `Symphony` gives its optimizer, read off networks of the state's sizes.
     """
     actor_w = agent['actor'][ACTOR_INPUT]
-    first = _critic_inputs(agent['critic'])[0]
+    first = critic_inputs(agent['critic'])[0]
     critic_w = agent['critic'][first]
     heads = agent['critic'][first.replace('.0.weight', '.4.weight')].shape[0]
     act_dim = agent['actor']['net.4.weight'].shape[0] // 3
@@ -89,12 +90,12 @@ def rescale_agent(agent: Mapping[str, object], actor_f: np.ndarray, critic_f: np
     :param critic_f: per element of the critic's input before the action.
     """
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in agent.items()}
-    index = _param_index(agent)
+    index = param_index(agent)
     optim = dict(agent['optimizer'])
     optim['m'], optim['v'] = list(optim['m']), list(optim['v'])
     where = [(net, ACTOR_INPUT, actor_f) for net in ('actor', 'anchor') if net in agent]
     where += [(net, key, critic_f) for net in ('critic', 'target_critic')
-              for key in _critic_inputs(agent[net])]
+              for key in critic_inputs(agent[net])]
     for net, key, factors in where:
         k = torch.as_tensor(factors, dtype=agent[net][key].dtype)
         out[net][key] = _columns(agent[net][key], 1.0 / k)
@@ -131,4 +132,5 @@ def rescale_replay(replay: Mapping[str, object], actor_f: np.ndarray,
     return out
 
 
-__all__ = ['frame_factors', 'input_factors', 'rescale_agent', 'rescale_replay']
+__all__ = ['critic_inputs', 'frame_factors', 'input_factors', 'param_index', 'rescale_agent',
+           'rescale_replay']

@@ -60,8 +60,9 @@ class CommandRelabel:
         lay = self.layout
         vel = next_critic[:, lay.lin_vel:lay.lin_vel + 2].astype(np.float64)
         yaw = next_critic[:, lay.yaw_rate].astype(np.float64) / lay.yaw_rate_scale
-        before = command_terms(*tracking_errors(old, vel, yaw), lay.sigma)
-        after = command_terms(*tracking_errors(new, vel, yaw), lay.sigma)
+        stride = next_critic[:, lay.yaw_stride].astype(np.float64)
+        before = command_terms(*tracking_errors(old, vel, yaw, stride), lay.sigma)
+        after = command_terms(*tracking_errors(new, vel, yaw, stride), lay.sigma)
         return sum(w * (after[k] - before[k]) for k, w in self.weights.items() if w)
 
     def _eligible(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:

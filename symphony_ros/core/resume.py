@@ -46,7 +46,9 @@ class Resume:
         alone = theirs != self.agent.critic_dim
         if alone and not actor_only:
             raise CheckpointError(f'{path}: its critic sees {theirs} values, this run\'s '
-                                  f'{self.agent.critic_dim} (--privileged-critic differs)')
+                                  f'{self.agent.critic_dim} (--privileged-critic differs, or '
+                                  'the env\'s view grew since the run was saved: symphony '
+                                  'branch RUN NEW gives a critic the terms it lacks)')
         try:
             if alone:
                 self.agent.actor.load_state_dict(state['agent']['actor'])

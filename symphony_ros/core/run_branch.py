@@ -20,6 +20,7 @@ and the folder appears whole or not at all.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -29,12 +30,15 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
+from ..robot.command_terms import CommandLayout
 from ..robot.obs_specs import SPEC_FACTORIES, scale_mismatch
 from ..robot.randomize import episode_step
+from ..robot.tracking import window_steps
 from ..util.atomic import atomic_write
 from .checkpoint import (CheckpointError, atomic_torch_save, checkpoint_step, ckpt_path,
                          list_checkpoints, load_checkpoint, replay_path, safe_torch_load)
-from .envs import obs_scales, obs_terms
+from .critic_grow import grow_agent, grow_replay, grown_terms
+from .envs import make_env, obs_scales, obs_terms
 from .obs_rescale import frame_factors, input_factors, rescale_agent, rescale_replay
 from .replay import rewind
 from .run_dir import CONFIG_FILE, RANDOMIZATION_LOG, RunDirError, read_run_config
@@ -69,6 +73,8 @@ class Branch:
     or it has no log)."""
     obs_spec: Optional[str] = None
     """The spec the branch was moved onto (None: the run's own)."""
+    critic_grown: Tuple[str, ...] = ()
+    """The terms its critic was given (its env's view grew since the run was saved)."""
 
 
 def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
@@ -105,10 +111,12 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     trains alike); another one draws minibatches, noise and episodes anew from that step,
     which tells a change's effect from the run's own swings. ``obs_spec``: a spec with the
     run's terms scaled otherwise, onto which networks, optimizer and replay are moved
-    computing what they computed (`symphony_ros.core.obs_rescale`).
+    computing what they computed (`symphony_ros.core.obs_rescale`). A privileged critic
+    saved before its env's view grew is given the new terms (`symphony_ros.core.critic_grow`).
 
-    :raises RunDirError: ``target`` exists, ``source`` is no run, no checkpoint is near, or
-        ``obs_spec`` lays out other terms than the run's spec.
+    :raises RunDirError: ``target`` exists, ``source`` is no run, no checkpoint is near,
+        ``obs_spec`` lays out other terms than the run's spec, or the critic's view grew by
+        a term that cannot be computed from stored steps.
     """
     if os.path.exists(target):
         raise RunDirError(f'{target}: exists; a branch is a new run folder')
@@ -117,13 +125,18 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
                            int(stored['train_config'].get('checkpoint_every') or 0))
     step = checkpoint_step(path)
     respec = _respec(stored['train_config'], obs_spec) if obs_spec else None
+    try:
+        state = load_checkpoint(ckpt_path(source, step))
+    except CheckpointError as exc:
+        raise RunDirError(str(exc)) from None
+    grow = _grow(state, respec.after if respec else None, path)
+    changes = _changes(state, respec, grow, path)
     partial = os.path.join(os.path.dirname(os.path.abspath(target)),
                            f'.{os.path.basename(os.path.normpath(target))}.partial')
     shutil.rmtree(partial, ignore_errors=True)      # a branch cut short before
     try:
-        state = _fill(source, partial, target, step, seed, respec)
-        replay, why_not = _replay(source, partial, state, stored,
-                                  _replay_rescale(state, respec) if respec else None)
+        _fill(source, partial, target, state, seed, respec, changes[0])
+        replay, why_not = _replay(source, partial, state, stored, changes[1])
         actors = _link_actors(source, partial, step)
         best = _link_best(source, partial, step)
         draws = _carry_draws(source, partial, step)
@@ -131,6 +144,8 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
                   'seed': int(state['train_config'].get('seed', 0)) if seed is None else seed}
         if respec:
             record['obs_spec'] = {'from': respec.before, 'to': respec.after}
+        if grow:
+            record['critic_grown'] = [name for name, _ in grow.terms]
         atomic_write(os.path.join(partial, BRANCH_FILE),
                      lambda f: f.write(json.dumps(record, indent=2).encode()))
         os.rename(partial, target)
@@ -142,7 +157,33 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return Branch(source, target, step, actors, best, replay, why_not, draws,
-                  respec.after if respec else None)
+                  respec.after if respec else None,
+                  tuple(name for name, _ in grow.terms) if grow else ())
+
+
+Change = Optional[Callable[[dict], dict]]
+
+
+def _changes(state: dict, respec: Optional['Respec'], grow: Optional['Grow'], path: str
+             ) -> Tuple[Change, Change]:
+    """Return what the branch does to the checkpoint and to a saved replay (None: nothing)."""
+    steps = []
+    if respec:
+        actor_f, critic_f = _input_factors(state, respec)
+        steps.append((lambda s: _rescale_checkpoint(s, respec, path),
+                      lambda r: rescale_replay(r, actor_f, critic_f)))
+    if grow:
+        steps.append((grow.checkpoint, grow.replay))
+    if not steps:
+        return None, None
+
+    def chain(i: int) -> Callable[[dict], dict]:
+        def run(x: dict) -> dict:
+            for step in steps:
+                x = step[i](x)
+            return x
+        return run
+    return chain(0), chain(1)
 
 
 @dataclass(frozen=True)
@@ -179,14 +220,11 @@ def _respec(train: dict, spec: str) -> Optional[Respec]:
     return Respec(now, spec, before, after, frame_factors(terms, before, after))
 
 
-def _fill(source: str, partial: str, target: str, step: int, seed: Optional[int],
-          respec: Optional[Respec] = None) -> dict:
-    """Write the branch's config, metrics and checkpoint; return the checkpoint's state."""
+def _fill(source: str, partial: str, target: str, state: dict, seed: Optional[int],
+          respec: Optional['Respec'], change: Change) -> None:
+    """Write the branch's config, metrics and checkpoint (``change``: made to it first)."""
+    step = int(state['step'])
     os.makedirs(os.path.join(partial, 'checkpoints'))
-    try:
-        state = load_checkpoint(ckpt_path(source, step))
-    except CheckpointError as exc:
-        raise RunDirError(str(exc)) from None
     train = dict(state['train_config'], run_dir=target)
     if seed is not None:
         train['seed'] = seed
@@ -196,9 +234,8 @@ def _fill(source: str, partial: str, target: str, step: int, seed: Optional[int]
               'symphony_config': state['symphony_config']}
     atomic_write(os.path.join(partial, CONFIG_FILE),
                  lambda f: f.write(json.dumps(config, indent=2).encode()))
-    if respec:
-        atomic_torch_save(_rescale_checkpoint(state, respec, ckpt_path(source, step)),
-                          ckpt_path(partial, step))
+    if change:
+        atomic_torch_save(change(state), ckpt_path(partial, step))
     else:
         _link(ckpt_path(source, step), ckpt_path(partial, step))
     metrics = os.path.join(source, METRICS)
@@ -206,7 +243,55 @@ def _fill(source: str, partial: str, target: str, step: int, seed: Optional[int]
         with open(metrics, newline='') as f:
             text = _rows_to(f.read(), step)
         atomic_write(os.path.join(partial, METRICS), lambda f: f.write(text.encode()))
-    return state
+
+
+@dataclass(frozen=True)
+class Grow:
+    """A branch's critic given the terms its env's view gained since the run was saved."""
+
+    at: int
+    """Where the new terms begin in the critic's view (the checkpoint's critic_dim)."""
+    terms: Tuple[Tuple[str, int], ...]
+    layout: CommandLayout
+    """The env's command layout at the run's tracking width."""
+    steps: int
+    """The stride window (control steps of a gait cycle)."""
+    term_names: Tuple[str, ...]
+    """The env's reward terms now."""
+
+    def checkpoint(self, state: dict) -> dict:
+        """Return checkpoint ``state`` with critics that take the new terms (at weight 0)."""
+        n = sum(size for _, size in self.terms)
+        return dict(state, agent=grow_agent(state['agent'], self.at, n),
+                    critic_dim=self.at + n)
+
+    def replay(self, replay: dict) -> dict:
+        """Return saved buffer ``replay`` with the new terms computed from its steps."""
+        return grow_replay(replay, self.layout, self.steps, self.term_names)
+
+
+def _grow(state: dict, spec: Optional[str], path: str) -> Optional[Grow]:
+    """Return how the checkpoint's critic grows to its env's view (None: it sees it all).
+
+    :raises RunDirError: a view grown by what stored steps do not give.
+    """
+    train = state['train_config']
+    if not train.get('privileged_critic'):
+        return None
+    env = make_env(train['env'], obs_spec=spec or train.get('obs_spec') or None)
+    try:
+        u = env.unwrapped
+        terms = grown_terms(int(state['critic_dim']), tuple(u.critic_terms))
+        if not terms:
+            return None
+        sigma = float(train.get('tracking_sigma') or 0.0) or u.task.tracking_sigma
+        layout = dataclasses.replace(u.command_layout(), sigma=sigma)
+        return Grow(int(state['critic_dim']), terms, layout,
+                    window_steps(u.task.gait_period, u.dt), tuple(u.reward_term_names))
+    except (AttributeError, ValueError) as exc:
+        raise RunDirError(f'{path}: {exc}') from None
+    finally:
+        env.close()
 
 
 def _rescale_checkpoint(state: dict, respec: Respec, path: str) -> dict:
@@ -233,14 +318,8 @@ def _input_factors(state: dict, respec: Respec) -> Tuple[np.ndarray, np.ndarray]
         raise RunDirError(f'--obs-spec {respec.after}: {exc}') from None
 
 
-def _replay_rescale(state: dict, respec: Respec) -> Callable[[dict], dict]:
-    """Return what scales a saved replay's observations for the branch's spec."""
-    actor_f, critic_f = _input_factors(state, respec)
-    return lambda replay: rescale_replay(replay, actor_f, critic_f)
-
-
 def _replay(source: str, partial: str, state: dict, stored: dict,
-            rescale: Optional[Callable[[dict], dict]] = None) -> Tuple[str, str]:
+            rescale: Change = None) -> Tuple[str, str]:
     """Give the branch the replay of its step: (how it came, why none came).
 
     ``rescale``: applied to the replay before its one write (the checkpoint's own is then

@@ -16,9 +16,10 @@ import numpy as np
 
 MOVING_SQ = 0.01
 """(m/s)^2 and (rad/s)^2: a command asks to walk above 0.1 m/s, to turn above 0.1 rad/s."""
-COMMAND_TERMS = ('track_lin_vel', 'track_ang_vel', 'lin_vel_error', 'ang_vel_error')
+COMMAND_TERMS = ('track_lin_vel', 'track_ang_vel', 'track_yaw_stride', 'lin_vel_error',
+                 'ang_vel_error')
 """The reward terms whose value depends on the command (besides the classes' gait terms)."""
-TRACKING_TERMS = COMMAND_TERMS[:2]
+TRACKING_TERMS = COMMAND_TERMS[:3]
 """The kernel terms, exp(-error^2 / sigma): one error gives each width's value (`rewidth`)."""
 
 
@@ -41,25 +42,61 @@ def command_classes(cmd: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return walking, walking | (cmd[..., 2] ** 2 > MOVING_SQ)
 
 
-def tracking_errors(cmd: np.ndarray, lin_vel_xy: np.ndarray, yaw_rate: np.ndarray
-                    ) -> Tuple[np.ndarray, np.ndarray]:
-    """Return the squared errors ((m/s)^2, (rad/s)^2) of commands (..., 3) against velocities.
+def tracking_errors(cmd: np.ndarray, lin_vel_xy: np.ndarray, yaw_rate: np.ndarray,
+                    yaw_stride: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the squared errors of commands (..., 3) against velocities.
 
+    ((m/s)^2 planar, (rad/s)^2 yaw rate, (rad/s)^2 stride yaw rate.)
     :param lin_vel_xy: (..., 2) base velocity in the base frame, m/s.
     :param yaw_rate: (...) base yaw rate, rad/s.
+    :param yaw_stride: (...) base yaw rate averaged over the last gait cycle
+        (`YawWindow`), rad/s.
     """
     lin = (cmd[..., 0] - lin_vel_xy[..., 0]) ** 2 + (cmd[..., 1] - lin_vel_xy[..., 1]) ** 2
-    return lin, (cmd[..., 2] - yaw_rate) ** 2
+    return lin, (cmd[..., 2] - yaw_rate) ** 2, (cmd[..., 2] - yaw_stride) ** 2
 
 
-def command_terms(lin_sq: np.ndarray, yaw_sq: np.ndarray, sigma: float
-                  ) -> Dict[str, np.ndarray]:
+def command_terms(lin_sq: np.ndarray, yaw_sq: np.ndarray, stride_sq: np.ndarray,
+                  sigma: float) -> Dict[str, np.ndarray]:
     """Return the unweighted `COMMAND_TERMS` of the squared errors of `tracking_errors`.
 
     :param sigma: the tracking kernels' width, exp(-error^2 / sigma).
     """
     return {'track_lin_vel': np.exp(-lin_sq / sigma), 'track_ang_vel': np.exp(-yaw_sq / sigma),
+            'track_yaw_stride': np.exp(-stride_sq / sigma),
             'lin_vel_error': np.sqrt(lin_sq), 'ang_vel_error': np.sqrt(yaw_sq)}
+
+
+class YawWindow:
+    """The base's yaw rate averaged over the last gait cycle of an episode.
+
+    A stepping base twists within every step (a G1 turning in place swings through about 1
+    rad/s each way), so a kernel on the instantaneous yaw rate pays the swing, not the turn:
+    its average over a cycle, where what repeats each cycle cancels, is what the robot turns.
+    The window restarts only at reset, not when the command changes, so it is a function of
+    the motion alone and a stored step scores exactly under any command (relabelling).
+    Before any step it reads 0; then the mean of the steps so far, at most ``steps`` of them.
+    """
+
+    def __init__(self, steps: int) -> None:
+        """Average over ``steps`` control steps (one gait cycle, `tracking.window_steps`)."""
+        self._rates = np.zeros(max(1, int(steps)))
+        self._count = 0
+        self.mean = 0.0
+        """rad/s: the average so far."""
+
+    def reset(self) -> None:
+        """Begin an episode: nothing turned yet."""
+        self._rates[:] = 0.0
+        self._count, self.mean = 0, 0.0
+
+    def add(self, yaw_rate: float) -> float:
+        """Take a control step's yaw rate (rad/s); return the new average."""
+        n = len(self._rates)
+        self._rates[self._count % n] = yaw_rate
+        self._count += 1
+        self.mean = float(self._rates[:min(self._count, n)].mean())
+        return self.mean
 
 
 @dataclass(frozen=True)
@@ -81,11 +118,14 @@ class CommandLayout:
     """Index of the base yaw rate in the critic's view."""
     yaw_rate_scale: float
     """The observation's factor on that yaw rate."""
+    yaw_stride: int
+    """Index of the base yaw rate averaged over the last gait cycle (`YawWindow`) in the
+    critic's view, rad/s unscaled."""
     ranges: Tuple[Tuple[float, float], Tuple[float, float], Tuple[float, float]]
     """The task's ranges of vx, vy and yaw rate, from which new commands are drawn."""
     sigma: float
     """The tracking kernels' width (`command_terms`)."""
 
 
-__all__ = ['COMMAND_TERMS', 'CommandLayout', 'MOVING_SQ', 'TRACKING_TERMS', 'command_classes',
-           'command_terms', 'rewidth', 'tracking_errors']
+__all__ = ['COMMAND_TERMS', 'CommandLayout', 'MOVING_SQ', 'TRACKING_TERMS', 'YawWindow',
+           'command_classes', 'command_terms', 'rewidth', 'tracking_errors']

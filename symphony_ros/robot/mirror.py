@@ -149,6 +149,7 @@ TERMS: Dict[str, Rule] = {
     'gait_phase': _fixed(-1.0, -1.0),                  # half a cycle on: the other foot's
     'feet_contact': _feet,
     'feet_lift': _feet,
+    'yaw_rate_stride': _fixed(-1.0),                   # a yaw rate
 }
 """Observation term -> its mirror map (from the robot and the term's size)."""
 

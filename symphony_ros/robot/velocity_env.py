@@ -50,7 +50,7 @@ DEFAULT_WEIGHTS = {
     'track_lin_vel': 1.0, 'track_ang_vel': 0.5, 'alive': 0.15, 'upright': -1.0,
     'base_height': -10.0, 'action_rate': -0.01, 'torque': -1e-5, 'joint_limit': -5.0,
     'foot_slip': -0.1, 'air_time': 0.5, 'gait_contact': 0.0, 'swing_height': 0.0,
-    'joint_ref': 0.0, 'lin_vel_error': 0.0, 'ang_vel_error': 0.0}
+    'joint_ref': 0.0, 'lin_vel_error': 0.0, 'ang_vel_error': 0.0, 'track_yaw_stride': 0.0}
 """Per control step; proportions after legged_gym / unitree_rl_gym's humanoid settings. The
 gait terms score nothing without a gait clock (``gait_period`` 0), hence weight 0 here.
 ``lin_vel_error`` and ``ang_vel_error`` are the tracking errors' magnitudes (m/s, rad/s):
@@ -58,7 +58,9 @@ the exponential kernels are flat far from the command (a 1.2 rad/s spin earns 0.
 ``track_ang_vel`` and little gradient to stop), a linear penalty is not. Linear, not
 squared: a falling robot's velocity errors are large, and a squared penalty strong enough
 at 1 rad/s outweighs ``alive`` there, which pays a policy to end its episodes early. 0
-unless a run weighs them."""
+unless a run weighs them. ``track_yaw_stride`` is the yaw kernel on the rate averaged over
+the last gait cycle (`YawWindow`): a stepping base's twist within each step does not count
+against a turn. Last, so that the older terms keep their places in a stored replay."""
 
 
 REWARD_TERMS = tuple(DEFAULT_WEIGHTS)
@@ -260,7 +262,7 @@ class VelocityEnv(gym.Env):
         n_feet = len(robot.feet)
         self.critic_terms = self.builder.spec.terms + (
             ('base_lin_vel', 3), ('base_height', 1), ('feet_contact', n_feet),
-            ('feet_lift', n_feet))
+            ('feet_lift', n_feet), ('yaw_rate_stride', 1))
         """Layout of ``info['critic_obs']``: the observation, then what a robot's sensors do
         not give the policy (`critic_observation`)."""
         self.critic_observation_space = gym.spaces.Box(
@@ -358,7 +360,8 @@ class VelocityEnv(gym.Env):
 
         After the policy's observation (as built here, before any wrapper's noise): the base
         velocity in the base frame (m/s), the base height above nominal (m), which feet touch
-        the floor, and each foot's height above where it stood at reset (m). The tracking and
+        the floor, each foot's height above where it stood at reset (m), and the yaw rate
+        averaged over the last gait cycle (rad/s, `YawWindow`). The tracking and
         gait rewards are functions of these; a critic that sees them need not infer them from
         joint motion. No sensor on the robot gives them, so only the critic may see them.
         """
@@ -367,7 +370,8 @@ class VelocityEnv(gym.Env):
         height = float(s.base_position[2]) - (z0 if z0 is not None else 0.0)
         lift = d.xpos[self.rewards.feet, 2] - self.rewards.feet_z0
         return np.concatenate([obs, s.base_lin_vel, (height,),
-                               self.rewards.feet_contact(d).astype(np.float64), lift])
+                               self.rewards.feet_contact(d).astype(np.float64), lift,
+                               (self.rewards.yaw.mean,)])
 
     def _observe(self) -> np.ndarray:
         phase = (None if self.clock is None else
@@ -406,6 +410,7 @@ class VelocityEnv(gym.Env):
             lin_vel=critic['base_lin_vel'].start,
             yaw_rate=yaw,
             yaw_rate_scale=float(factor[yaw]),
+            yaw_stride=critic['yaw_rate_stride'].start,
             ranges=(tuple(self.task.lin_vel_x), tuple(self.task.lin_vel_y),
                     tuple(self.task.yaw_rate)),
             sigma=self.task.tracking_sigma)

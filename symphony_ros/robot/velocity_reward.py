@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Dict, Optional, Tuple
 import mujoco
 import numpy as np
 
-from .command_terms import command_classes, command_terms, tracking_errors
+from .command_terms import YawWindow, command_classes, command_terms, tracking_errors
 from .description import RobotDescription
 from .falls import has_fallen
 from .mujoco_state import MujocoStateReader
 from .rotations import projected_gravity
 from .state import RobotState
+from .tracking import window_steps
 
 if TYPE_CHECKING:   # velocity_env imports this module
     from .velocity_env import VelocityTask
@@ -63,15 +64,18 @@ class VelocityReward:
                              dtype=np.intp).reshape(len(task.ref_joints), len(task.ref_shape))
         self._ref_default = robot.default_pose()[self._ref]
         self._ref_shape = np.asarray(task.ref_shape, dtype=np.float64)
+        self.yaw = YawWindow(window_steps(task.gait_period, self.dt))
+        """The yaw rate averaged over the episode's last gait cycle (track_yaw_stride)."""
         self.raw: Dict[str, float] = {}
         """The last step's terms before weighting (what re-scoring a stored step needs)."""
-        self.errors: Tuple[float, float] = (0.0, 0.0)
-        """(squared linear velocity error (m/s)^2, squared yaw-rate error (rad/s)^2) of the
-        last step: the tracking terms' arguments."""
+        self.errors: Tuple[float, float, float] = (0.0, 0.0, 0.0)
+        """(squared linear velocity error (m/s)^2, squared yaw-rate error and squared stride
+        yaw-rate error (rad/s)^2) of the last step: the tracking terms' arguments."""
 
     def reset(self, data: mujoco.MjData) -> None:
         """Start an episode: no foot in the air, feet where ``data`` has them."""
         self._air[:] = 0.0
+        self.yaw.reset()
         self.track_feet(data)
         # Swing height is measured from where the feet stand at the start of the episode.
         self.feet_z0[:] = data.xpos[self.feet, 2]
@@ -97,8 +101,9 @@ class VelocityReward:
             plus its starting tick; unused without a clock).
         """
         t, cmd, w = self.task, command, self.task.weights
-        lin_sq, yaw_sq = tracking_errors(cmd, s.base_lin_vel, s.base_ang_vel[2])
-        self.errors = (float(lin_sq), float(yaw_sq))
+        yaw = float(s.base_ang_vel[2])
+        errors = tracking_errors(cmd, s.base_lin_vel, yaw, self.yaw.add(yaw))
+        self.errors = (float(errors[0]), float(errors[1]), float(errors[2]))
         q = s.joint_positions
         beyond = np.maximum(self.soft_lo - q, 0.0) + np.maximum(q - self.soft_hi, 0.0)
         contact = self.feet_contact(data)
@@ -242,7 +247,7 @@ class VelocityScore:
                                   np.asarray(torque, dtype=np.float64),
                                   projected_gravity(after.base_orientation), self.ticks)
         self.prev_action = np.array(a, dtype=np.float64)
-        lin, yaw = self.reward.errors
+        lin, yaw, _ = self.reward.errors
         v, w = after.base_lin_vel, after.base_ang_vel
         return VelocityStep(terms, self.fallen(after), math.sqrt(lin), math.sqrt(yaw),
                             (float(cmd[0]), float(cmd[1]), float(cmd[2])),

@@ -49,8 +49,11 @@ def test_velocity_env_critic_obs_is_the_observation_then_the_hidden_state():
     obs, info = env.reset(seed=3)
     env.action_space.seed(3)   # an unseeded space draws other actions in every process
     assert info['critic_obs'].shape == u.critic_observation_space.shape
+    assert info['critic_obs'][-1] == 0.0, 'no yaw averaged before the first step'
+    yaw = []
     for _ in range(15):
         obs, _, _, _, info = env.step(env.action_space.sample() * 0.2)
+        yaw.append(u.robot_state().base_ang_vel[2])
     c, n = info['critic_obs'], len(obs)
     np.testing.assert_array_equal(c[:n], obs)
     s = u.robot_state()
@@ -58,8 +61,10 @@ def test_velocity_env_critic_obs_is_the_observation_then_the_hidden_state():
     assert abs(c[n + 3] - (s.base_position[2] - u.robot.nominal_base_height)) < 1e-12
     feet = [mujoco.mj_name2id(u.model, mujoco.mjtObj.mjOBJ_BODY, f) for f in u.robot.feet]
     np.testing.assert_array_equal(c[n + 4:n + 6], u.rewards.feet_contact(u.data))
-    np.testing.assert_allclose(c[n + 6:], u.data.xpos[feet, 2] - u.rewards.feet_z0)
+    np.testing.assert_allclose(c[n + 6:n + 8], u.data.xpos[feet, 2] - u.rewards.feet_z0)
     assert c[n + 4:n + 6].sum() >= 1, 'standing near its start: a foot is down'
+    # 15 steps are fewer than a gait cycle (40): the average of all of them so far.
+    assert abs(c[n + 8] - np.mean(yaw)) < 1e-12 and len(c) == n + 9
 
 
 def test_critic_obs_stays_exact_under_observation_noise_and_delay():

@@ -16,8 +16,8 @@ from symphony_ros.robot.description import get_robot
 from symphony_ros.robot.velocity_env import make_velocity_env
 
 # Every command term weighs in, so a wrong one shows in the reward.
-WEIGHTS = {'track_lin_vel': 2.0, 'track_ang_vel': 1.0, 'lin_vel_error': -0.25,
-           'ang_vel_error': -0.3, 'gait_contact': 0.6, 'air_time': 0.5}
+WEIGHTS = {'track_lin_vel': 2.0, 'track_ang_vel': 1.0, 'track_yaw_stride': 1.5,
+           'lin_vel_error': -0.25, 'ang_vel_error': -0.3, 'gait_contact': 0.6, 'air_time': 0.5}
 SCALE = 2.5
 """A replay's reward scale: stored rewards are divided by it."""
 

@@ -100,7 +100,7 @@ def test_error_penalties_are_the_errors_magnitudes_weighted_only_when_asked():
     for command in ((0.0, 0.0, 0.0), (0.5, 0.0, 1.5), (0.8, -0.3, -0.8)):
         env.command[:] = command
         terms = env.step(np.zeros(29))[4]['reward_terms']
-        lin, yaw = env.rewards.errors
+        lin, yaw, _ = env.rewards.errors
         assert terms['lin_vel_error'] == -np.sqrt(lin)
         assert terms['ang_vel_error'] == -0.5 * np.sqrt(yaw)
     # Far from the command the kernel is flat and the penalty is not: a robot standing when
