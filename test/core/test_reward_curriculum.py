@@ -17,6 +17,7 @@ from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.envs import make_run_env, reward_terms
 from symphony_ros.core.replay import FadingReplayBuffer
 from symphony_ros.core.run_dir import read_run_config
+from symphony_ros.robot.command_terms import TRACKING_TERMS
 
 TINY = ['--hidden-dim', '16', '--critic-heads', '4', '--batch-size', '16', '--capacity', '400',
         '--explore-steps', '40']
@@ -168,7 +169,7 @@ def test_a_narrower_tracking_kernel_is_the_same_error_at_another_width():
     names, weights = reward_terms(make_run_env(TrainConfig(env='velocity:g1')))
     weight = dict(zip(names, weights))      # the info's terms are weighted
     for name in wide:
-        if name in ('track_lin_vel', 'track_ang_vel'):
+        if name in TRACKING_TERMS and weight[name]:    # weighted: 0 unless a run weighs it
             w = weight[name]
             np.testing.assert_allclose(narrow[name] / w, (wide[name] / w) ** 5, rtol=1e-9)
             assert (narrow[name] < wide[name]).any()
@@ -190,7 +191,7 @@ def test_a_resume_with_a_new_tracking_width_rescores_the_stored_tracking_terms(t
     assert entry['step'] == step and entry['tracking_sigma'] == [0.0, 0.05]
     after, _ = _replay(run)
     names = list(after['term_names'])
-    track = [names.index('track_lin_vel'), names.index('track_ang_vel')]
+    track = [names.index(n) for n in TRACKING_TERMS]
     slot_a = {int(s): i for i, s in enumerate(after['own_slots'])}
     rows = [(i, slot_a[int(s)]) for i, s in enumerate(before['own_slots'])]
     old = before['terms'].double()[[i for i, _ in rows]]
