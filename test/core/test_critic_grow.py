@@ -174,3 +174,6 @@ def test_an_old_run_is_refused_at_resume_and_branched_onto_the_grown_view(tmp_pa
         trainer.run()
     assert trainer.progress.step >= step + 60
     assert any('re-scored from their reward terms' in n for n in trainer.notes)
+    capsys.readouterr()
+    assert cli(['inspect', str(new)]) == 0
+    assert 'its critic given yaw_rate_stride' in capsys.readouterr().out
