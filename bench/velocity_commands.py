@@ -1,7 +1,10 @@
 """A velocity policy under fixed commands: falls and tracking error on held-out seeds.
 
 Each named command (stand still, walk forward, turn) is held for whole episodes of the
-velocity task (no resampling) on ``--episodes`` seeds from ``--seed`` on, nominal physics.
+velocity task (no resampling) on ``--episodes`` seeds from ``--seed`` on, nominal physics;
+``--obs-noise K`` adds the robot's observation noise at K times its training amplitudes
+(what the ``default`` ranges give every training step, `symphony_ros.robot.ranges.OBS_NOISE`),
+so a policy can be judged clean and as it was trained.
 Tracking errors are RMS over the control steps after the first ``--settle`` seconds:
 planar |v_xy - cmd_xy| in m/s and |yaw rate - cmd| in rad/s, base frame as the reward
 measures them, and the mean of what was reached (vx, vy, yaw rate): a policy that moves
@@ -27,6 +30,8 @@ import numpy as np
 from symphony_ros.core.envs import make_env
 from symphony_ros.policy.runtime import OnnxPolicy
 from symphony_ros.robot.frame_stack import FrameStack
+from symphony_ros.robot.randomize import randomize_env
+from symphony_ros.robot.ranges import point_spec
 from symphony_ros.robot.tracking import WindowTracking, window_steps
 from symphony_ros.stress.run import CommandJitter
 
@@ -35,12 +40,14 @@ COMMANDS = {'stand': (0.0, 0.0, 0.0), 'forward_0.5': (0.5, 0.0, 0.0),
 """Command name -> (vx m/s, vy m/s, yaw rate rad/s)."""
 
 
-def held_env(policy):
+def held_env(policy, obs_noise=0.0):
     """Return ``policy``'s env (its contract's task and observation) holding each command for
-    whole episodes: no resampling."""
+    whole episodes: no resampling; ``obs_noise``: the training noise's factor (0: none)."""
     env = make_env(policy.contract.env, policy.contract.observation.name)
     base = env.unwrapped
     base.task = dataclasses.replace(base.task, resample_steps=base.task.episode_steps + 1)
+    if obs_noise:
+        env = randomize_env(env, point_spec({'obs_noise_scale': obs_noise}), base.robot)
     return env
 
 
@@ -107,10 +114,12 @@ def main():
     p.add_argument('--command', action='append', type=_command, metavar='NAME=VX,VY,WZ',
                    help='a command to hold instead of the three defaults (repeatable), '
                         'e.g. forward_0.3=0.3,0,0')
+    p.add_argument('--obs-noise', type=float, default=0.0, metavar='K',
+                   help='observation noise at K times the training amplitudes (default 0)')
     args = p.parse_args()
     commands = dict(args.command) if args.command else COMMANDS
     policy = OnnxPolicy(args.policy)
-    env = held_env(policy)
+    env = held_env(policy, args.obs_noise)
     base = env.unwrapped
     settle_steps = int(round(args.settle / base.robot.control_dt))
     window = window_steps(base.task.gait_period, base.robot.control_dt)
