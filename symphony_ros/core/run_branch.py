@@ -281,6 +281,8 @@ def _grow(state: dict, spec: Optional[str], path: str) -> Optional[Grow]:
     env = make_env(train['env'], obs_spec=spec or train.get('obs_spec') or None)
     try:
         u = env.unwrapped
+        if not hasattr(u, 'critic_terms'):     # a view laid out by no terms: none grows
+            return None
         terms = grown_terms(int(state['critic_dim']), tuple(u.critic_terms))
         if not terms:
             return None

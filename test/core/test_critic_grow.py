@@ -177,3 +177,16 @@ def test_an_old_run_is_refused_at_resume_and_branched_onto_the_grown_view(tmp_pa
     capsys.readouterr()
     assert cli(['inspect', str(new)]) == 0
     assert 'its critic given yaw_rate_stride' in capsys.readouterr().out
+
+
+def test_a_privileged_run_of_an_env_without_critic_terms_branches_as_before(tmp_path):
+    torch.set_num_threads(1)
+    src = tmp_path / 'humanoid'
+    cfg = TrainConfig(env='symphony/Humanoid-v4', steps=60, run_dir=str(src), seed=1,
+                      eval_every=1000, eval_episodes=1, checkpoint_every=40, episode_limit=30,
+                      privileged_critic=True, overrides=dict(TINY))
+    with Trainer(cfg, progress=False, tensorboard=False) as trainer:
+        trainer.run()
+    assert cli(['branch', str(src), str(tmp_path / 'b')]) == 0
+    with open(tmp_path / 'b' / 'branch.json') as f:
+        assert 'critic_grown' not in json.load(f)
