@@ -18,7 +18,7 @@ steps than the env did.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, Mapping, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -127,29 +127,21 @@ def grow_replay(replay: Mapping[str, object], layout: CommandLayout, steps: int,
         crit, nxt = replay[prefix + 'critic_obs'], replay[prefix + 'next_critic_obs']
         idx = np.arange(len(crit)) if order is None else order
         before, after = yaw_windows(crit.numpy()[idx], nxt.numpy()[idx], layout, steps)
-        cols = {}
         for field, values in zip(CRITIC_FIELDS, (before, after)):
             col = np.empty(len(crit))
             col[idx] = values
-            cols[field] = col
             out[prefix + field] = torch.cat(
                 [replay[prefix + field], torch.as_tensor(col, dtype=crit.dtype)[:, None]], 1)
         if grow_terms and extra:
+            # The env's own terms of the step, from the grown view of the state it reached.
+            terms = layout.terms(layout.commands(crit.numpy()),
+                                 out[prefix + 'next_critic_obs'].numpy())
+            new = np.stack([terms[n] for n in extra], 1)
             out[prefix + 'terms'] = torch.cat(
-                [replay[prefix + 'terms'], _terms(extra, crit.numpy(), cols, layout)], 1)
+                [replay[prefix + 'terms'], torch.as_tensor(new, dtype=torch.float32)], 1)
     if grow_terms:
         out['term_names'] = list(term_names)
     return out
-
-
-def _terms(names: List[str], critic: np.ndarray, cols: Dict[str, np.ndarray],
-           layout: CommandLayout) -> torch.Tensor:
-    """Return the reward terms ``names`` of rows whose command is in ``critic``."""
-    a, _ = layout.command
-    yaw_cmd = critic[:, a + 2].astype(np.float64) / layout.command_scale[2]
-    stride_sq = (yaw_cmd - cols['next_critic_obs']) ** 2
-    values = {'track_yaw_stride': np.exp(-stride_sq / layout.sigma)}
-    return torch.as_tensor(np.stack([values[n] for n in names], 1), dtype=torch.float32)
 
 
 __all__ = ['COMPUTED', 'TERMS_COMPUTED', 'grow_agent', 'grow_replay', 'grown_terms',

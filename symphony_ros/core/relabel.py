@@ -23,8 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from ..robot.command_terms import (COMMAND_TERMS, MOVING_SQ, CommandLayout, command_classes,
-                                   command_terms, tracking_errors)
+from ..robot.command_terms import COMMAND_TERMS, MOVING_SQ, CommandLayout, command_classes
 from .replay import Batch
 
 CLASS_MARGIN = 1e-4
@@ -57,12 +56,7 @@ class CommandRelabel:
     def _reward_change(self, old: np.ndarray, new: np.ndarray, next_critic: np.ndarray
                        ) -> np.ndarray:
         """Return the weighted command terms under ``new`` minus those under ``old``."""
-        lay = self.layout
-        vel = next_critic[:, lay.lin_vel:lay.lin_vel + 2].astype(np.float64)
-        yaw = next_critic[:, lay.yaw_rate].astype(np.float64) / lay.yaw_rate_scale
-        stride = next_critic[:, lay.yaw_stride].astype(np.float64)
-        before = command_terms(*tracking_errors(old, vel, yaw, stride), lay.sigma)
-        after = command_terms(*tracking_errors(new, vel, yaw, stride), lay.sigma)
+        before, after = self.layout.terms(old, next_critic), self.layout.terms(new, next_critic)
         return sum(w * (after[k] - before[k]) for k, w in self.weights.items() if w)
 
     def _eligible(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:

@@ -167,23 +167,27 @@ Change = Optional[Callable[[dict], dict]]
 def _changes(state: dict, respec: Optional['Respec'], grow: Optional['Grow'], path: str
              ) -> Tuple[Change, Change]:
     """Return what the branch does to the checkpoint and to a saved replay (None: nothing)."""
-    steps = []
+    ckpt, replay = [], []
     if respec:
         actor_f, critic_f = _input_factors(state, respec)
-        steps.append((lambda s: _rescale_checkpoint(s, respec, path),
-                      lambda r: rescale_replay(r, actor_f, critic_f)))
+        ckpt.append(lambda s: _rescale_checkpoint(s, respec, path))
+        replay.append(lambda r: rescale_replay(r, actor_f, critic_f))
     if grow:
-        steps.append((grow.checkpoint, grow.replay))
-    if not steps:
-        return None, None
+        ckpt.append(grow.checkpoint)
+        replay.append(grow.replay)
+    return _compose(ckpt), _compose(replay)
 
-    def chain(i: int) -> Callable[[dict], dict]:
-        def run(x: dict) -> dict:
-            for step in steps:
-                x = step[i](x)
-            return x
-        return run
-    return chain(0), chain(1)
+
+def _compose(steps: list) -> Change:
+    """Return the steps applied in turn (None: no step)."""
+    if not steps:
+        return None
+
+    def run(x: dict) -> dict:
+        for step in steps:
+            x = step(x)
+        return x
+    return run
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,25 @@ class CommandLayout:
     sigma: float
     """The tracking kernels' width (`command_terms`)."""
 
+    def commands(self, view: np.ndarray) -> np.ndarray:
+        """Return the (vx, vy, yaw rate) commands, shape (..., 3), of observations or views."""
+        a, b = self.command
+        return view[..., a:b].astype(np.float64) / np.asarray(self.command_scale)
+
+    def reached(self, next_view: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return what the reward measured in critic views of the states reached.
+
+        (planar base velocity (..., 2) m/s, yaw rate, stride yaw rate (...) rad/s): the
+        velocity arguments of `tracking_errors`.
+        """
+        lin = next_view[..., self.lin_vel:self.lin_vel + 2].astype(np.float64)
+        yaw = next_view[..., self.yaw_rate].astype(np.float64) / self.yaw_rate_scale
+        return lin, yaw, next_view[..., self.yaw_stride].astype(np.float64)
+
+    def terms(self, cmd: np.ndarray, next_view: np.ndarray) -> Dict[str, np.ndarray]:
+        """Return the unweighted `COMMAND_TERMS` of commands ``cmd`` on the states reached."""
+        return command_terms(*tracking_errors(cmd, *self.reached(next_view)), self.sigma)
+
 
 __all__ = ['COMMAND_TERMS', 'CommandLayout', 'MOVING_SQ', 'TRACKING_TERMS', 'YawWindow',
            'command_classes', 'command_terms', 'rewidth', 'tracking_errors']
