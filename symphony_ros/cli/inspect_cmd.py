@@ -103,7 +103,9 @@ def describe(path: str, model, contract) -> List[str]:
                                        if c.train_config.get('privileged_critic')
                                        else "the actor's observation")
               + ('; half of each batch mirrored left-right' if c.train_config.get('mirror')
-                 else ''),
+                 else '')
+              + ('; the actor left-right symmetric by construction'
+                 if c.train_config.get('symmetric_actor') else ''),
               '  stress           ' + _stress_line(c.stress),
               f'  weights sha256   {c.weights_sha256}']
     dims = {v.name: '[' + ', '.join(str(d.dim_param or d.dim_value)

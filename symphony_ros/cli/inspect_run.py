@@ -62,7 +62,8 @@ def _learner(t: Dict[str, Any], y: Dict[str, Any]) -> str:
             f'heads, batch {y.get("batch_size")}, {updates} update{"" if updates == 1 else "s"}'
             f' per step, lr {y.get("lr"):g}')
     extras = [name for name, on in (('privileged critic', t.get('privileged_critic')),
-                                    ('mirrored batches', t.get('mirror'))) if on]
+                                    ('mirrored batches', t.get('mirror')),
+                                    ('symmetric actor', t.get('symmetric_actor'))) if on]
     if t.get('history', 1) > 1:
         extras.append(f'history {t["history"]}')
     return text + ''.join(f'; {e}' for e in extras)

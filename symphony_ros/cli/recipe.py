@@ -4,26 +4,28 @@
 g1_velocity``). A recipe maps train flags, written without their dashes (``hidden-dim`` or
 ``hidden_dim``), to values, plus ``robot`` and ``task``: the long command a robot needs
 (widths, critic, reward weights, randomisation) becomes a file that can be read, diffed and
-shared, as ROS parameter files are. Each value is checked as its flag's is (type, range,
-choices), and a key that is not a flag is refused with the flags there are. A flag given on the
-command line wins over the recipe, so one recipe serves many seeds and run folders; and as with
-flags, ``--resume`` with the same recipe continues the run (its values agree with the run's
-config.json, a curriculum setting may change).
+shared, as ROS parameter files are; ``stages`` (a list, or a stages file beside the recipe)
+makes a run's whole curriculum part of it (`core.stages`), and ``recipe`` names one it builds
+on (a shipped name or a file beside it), taking its settings where it gives none. Each value
+is checked as its flag's is (type, range, choices), and a key that is not a flag is refused
+with the flags there are. A flag given on the command line wins over the recipe, so one
+recipe serves many seeds and run folders; and as with flags, ``--resume`` with the same
+recipe continues the run (its values agree with the run's config.json, a curriculum setting
+may change).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, Callable, Dict, Tuple
-
-import yaml
+from typing import Any, Callable, Dict, List, Tuple
 
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
+from ..core.stages import load_stages, parse_stages
 from ..distributed.config import DistributedConfig
 from ..paths import share_path
 from ..util.fields import flag_type, scalar_fields
-from ..util.strict_yaml import load_yaml, yaml_error_line
+from ..util.strict_yaml import load_yaml_file
 from .errors import CliError
 
 CHOICES = {'config': tuple(sorted(CONFIGS)), 'device': ('auto', 'cpu', 'cuda')}
@@ -79,29 +81,36 @@ def resolve_recipe(given: str, label: str = '') -> str:
     return shipped[given]
 
 
-def load_recipe(path: str, label: str = '') -> Dict[str, Any]:
+def load_recipe(path: str, label: str = '', seen: Tuple[str, ...] = ()) -> Dict[str, Any]:
     """Return {field name: checked value} of recipe ``path``.
 
-    ``label`` is how errors name the setting (default ``--recipe PATH``).
+    ``label`` is how errors name the setting (default ``--recipe PATH``). A recipe may build
+    on another (``recipe: g1_velocity``), whose settings it takes where it gives none;
+    ``seen``: the recipes being read, outermost first.
 
     :raises CliError: naming the file (and the key): unreadable, not YAML, not a mapping, a
         key that is not a train flag, or a value its flag refuses.
     """
     where = label or f'--recipe {path}'
+    seen = (*seen, os.path.abspath(path))
     try:
-        with open(path, encoding='utf-8') as fh:
-            doc = load_yaml(fh)
-    except OSError as exc:
-        raise CliError(f'{where}: cannot be read ({exc.strerror})') from None
-    except yaml.YAMLError as exc:
-        raise CliError(f'{where}: not YAML ({yaml_error_line(exc)})') from None
+        doc = load_yaml_file(path, where)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     if not isinstance(doc, dict):
         raise CliError(f'{where}: expected a mapping of train flags to values, found '
                        f'{type(doc).__name__}')
     types = recipe_types()
     out: Dict[str, Any] = {}
+    base: Dict[str, Any] = {}
     for key, value in doc.items():
         name = str(key).replace('-', '_')
+        if name == 'stages':
+            out[name] = _recipe_stages(value, path, where)
+            continue
+        if name == 'recipe':
+            base = _base_recipe(value, path, where, seen)
+            continue
         if name not in types:
             raise CliError(f'{where}: {key!r} is not a train flag; expected one of '
                            f'{", ".join(sorted(types))}')
@@ -117,7 +126,28 @@ def load_recipe(path: str, label: str = '') -> Dict[str, Any]:
     if 'env' in out and set(ROBOT_KEYS) & set(out):
         raise CliError(f'{where}: env and robot/task both name the environment; '
                        'give one')
-    return out
+    return {**recipe_updates(base, lambda k: k in out), **out}
+
+
+def _base_recipe(value: Any, path: str, where: str, seen: Tuple[str, ...]) -> Dict[str, Any]:
+    """Return the recipe a recipe builds on (``recipe: NAME``): shipped, or a path beside it."""
+    if not isinstance(value, str):
+        raise CliError(f'{where}: recipe: expected a recipe name or file, got {value!r}')
+    given = value if os.path.isabs(value) else os.path.join(os.path.dirname(path), value)
+    found = resolve_recipe(given if os.path.exists(given) else value, f'{where}: recipe')
+    if os.path.abspath(found) in seen:
+        raise CliError(f'{where}: recipe: {value} builds on itself')
+    return load_recipe(found, f'{where}: recipe {value}', seen)
+
+
+def _recipe_stages(value: Any, path: str, where: str) -> List[Dict[str, Any]]:
+    """Return a recipe's stages: written in it (a list), or a file beside it (a path)."""
+    try:
+        if isinstance(value, str):
+            return load_stages(os.path.join(os.path.dirname(path), value))
+        return parse_stages(value, 'stages')
+    except ValueError as exc:
+        raise CliError(f'{where}: {exc}') from None
 
 
 def recipe_updates(recipe: Dict[str, Any], given: Callable[[str], bool]) -> Dict[str, Any]:

@@ -10,11 +10,13 @@ import shlex
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
-from ..core.checkpoint import CheckpointError
+from ..core.checkpoint import CheckpointError, checkpoint_step, latest_checkpoint
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.run_dir import CURRICULUM, CURRICULUM_OVERRIDES, RESUMABLE
+from ..core.stages import (STAGE_KEYS, in_force, load_stages, next_stop, passed, stage_text,
+                           with_settings)
 from ..util.fields import field_docs, field_range, flag, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
@@ -65,7 +67,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f'except {", ".join(map(flag, RESUMABLE))} and the curriculum settings '
                    f'{", ".join(map(flag, CURRICULUM + CURRICULUM_OVERRIDES))}, whose change '
                    'is recorded)')
+    p.add_argument('--stages', type=_stages_file, default=None, metavar='FILE',
+                   help=field_docs(TrainConfig)['stages'] + ' FILE: a YAML list of mappings, '
+                   'each at: STEP and settings among ' + ', '.join(STAGE_KEYS))
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
+
+
+def _stages_file(path: str) -> List[Dict[str, Any]]:
+    try:
+        return load_stages(path)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def given_settings(args: argparse.Namespace) -> Tuple[Dict[str, Any], Dict[str, Any]]:
@@ -80,6 +92,8 @@ def given_settings(args: argparse.Namespace) -> Tuple[Dict[str, Any], Dict[str, 
             raise CliError('--env and --robot/--task both name the environment; give one')
         from ..robot.envs import task_env_id
         values['env'] = task_env_id(task or 'velocity', robot)
+    if getattr(args, 'stages', None) is not None:
+        values['stages'] = args.stages
     overrides = {n: getattr(args, n) for n in OVERRIDABLE if getattr(args, n) is not None}
     return values, overrides
 
@@ -171,26 +185,57 @@ def _stop_on_first_signal(trainer: Any, caught: List[int]) -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train; every input problem becomes a CliError (exit 2).
+    """Train, stage by stage (--stages); every input problem becomes a CliError (exit 2).
 
     :returns: 0 when the steps are done, 128 + signal after a stop request (checkpointed),
         1 when training went numerically wrong (the last good checkpoint kept).
     """
-    from ..core.trainer import NonFiniteError
-    from ..distributed.entry import make_trainer
+    explicit = {k for k, v in vars(args).items() if v is not None}
     taken, overridden = apply_recipe(args)
     if args.recipe:
         _say(f'symphony train: note: recipe {args.recipe}: {taken} settings taken'
              + (f', {overridden} given on the command line instead' if overridden else ''))
     try:
         cfg = config_from_args(args)
-        trainer = make_trainer(cfg, distributed_from_args(args), resume=args.resume,
+    except (ValueError, CheckpointError) as exc:
+        raise CliError(str(exc)) from None
+    resume = args.resume
+    while True:
+        cfg = _stages_in_force(cfg, resume, explicit)
+        code, step = _segment(cfg, args, resume)
+        if code is not None:
+            return code
+        stage = [s for s in cfg.stages if s['at'] == step][0]
+        index = cfg.stages.index(stage) + 1
+        _say(f'symphony train: {stage_text(stage, index, len(cfg.stages))}: resuming with it')
+        resume, explicit = True, set()
+
+
+def _stages_in_force(cfg: TrainConfig, resume: bool, explicit: Set[str]) -> TrainConfig:
+    """Return ``cfg`` under every stage its run has passed (flags given explicitly win)."""
+    if not (resume and cfg.stages):
+        return cfg
+    step = checkpoint_step(latest_checkpoint(cfg.run_dir) or '') or 0
+    train, overrides = in_force(cfg, passed(cfg.stages, step), keep=explicit)
+    return with_settings(cfg, train, overrides)
+
+
+def _segment(cfg: TrainConfig, args: argparse.Namespace, resume: bool
+             ) -> Tuple[Optional[int], int]:
+    """Train to the run's end or its next stage; return (exit code or None, step reached).
+
+    None: a stage's step was reached and checkpointed, to be resumed under it.
+    """
+    from ..core.trainer import NonFiniteError
+    from ..distributed.entry import make_trainer
+    try:
+        trainer = make_trainer(cfg, distributed_from_args(args), resume=resume,
                                progress=not args.no_progress, log=_say)
     except (ValueError, CheckpointError) as exc:
         raise CliError(str(exc)) from None
     for note in trainer.notes:
         _say(f'symphony train: note: {note}')
-    if args.resume:
+    if resume:
         best = trainer.best_return
         _say(f'symphony train: resumed {cfg.run_dir} at step {trainer.step_count:,} (best test '
              f'return so far {best:.1f})' if math.isfinite(best) else
@@ -202,16 +247,20 @@ def run(args: argparse.Namespace) -> int:
     trainer.on_checkpoint.append(lambda saved: _say(saved.line()))
     trainer.on_note.append(lambda line: _say(f'symphony train: {line}'))
     caught: List[int] = []
+    stop = next_stop(cfg.stages, trainer.step_count, cfg.steps)
     try:
         with _stop_on_first_signal(trainer, caught):
-            summary = trainer.run()
+            summary = trainer.run(max_steps=stop - trainer.step_count)
+            if not caught and trainer.step_count == stop < cfg.steps:
+                trainer.save()
+                return None, stop
     except NonFiniteError as exc:
         _say(f'symphony train: error: {exc}')
-        return 1
+        return 1, trainer.step_count
     except CollectorsFailed as exc:
         _say(f'symphony train: stopped at step {trainer.step_count:,}: {exc}; checkpoint '
              f'written in {cfg.run_dir} (--resume once the collectors are fixed)')
-        return 1
+        return 1, trainer.step_count
     finally:
         trainer.close()
     print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v)
@@ -219,5 +268,5 @@ def run(args: argparse.Namespace) -> int:
     if caught:
         _say(f'symphony train: stopped at step {trainer.step_count:,}, checkpoint written in '
              f'{cfg.run_dir}; continue with the same command plus --resume')
-        return 128 + caught[0]
-    return 0
+        return 128 + caught[0], trainer.step_count
+    return 0, trainer.step_count

@@ -266,11 +266,22 @@ class TrainConfig:
     mirror: bool = False
     """Learn half of every minibatch as its left-right mirror image (a symmetric robot and
     task, e.g. velocity:g1; the maps come from its joint names and MJCF axes)."""
+    symmetric_actor: bool = False
+    """Make the actor left-right symmetric by construction: its action is the mean of its
+    answer to the observation and the mirror image of its answer to the mirrored observation
+    (the maps as --mirror's), so a mirrored state gets the mirrored action exactly, in
+    training and in the exported graph. Costs a second actor pass; with --init-from, a plain
+    source actor goes on symmetrised."""
     curriculum: List[Dict[str, Any]] = field(default_factory=list)
     """Each resume that changed the randomisation or lr: the step it took effect, each
     changed setting as [before, after] and ``scale_before`` (the randomisation scale then in
     force). Written by the trainer, not a flag: config.json and the policy card say how the
     run was trained."""
+    stages: List[Dict[str, Any]] = field(default_factory=list)
+    """Curriculum steps the run takes itself (--stages FILE, `core.stages`): at each stage's
+    ``at`` env step the run checkpoints and resumes with the stage's settings, recorded in
+    its curriculum like a change made by hand. A resume keeps them (a --stages given
+    replaces them)."""
     init_source: Dict[str, Any] = field(default_factory=dict)
     """What --init-from gave: the file taken (``path``), its ``sha256`` and ``steps``, the env
     steps its networks had seen (its run's, plus its own source's where that was recorded).

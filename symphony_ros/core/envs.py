@@ -288,22 +288,24 @@ def critic_dim(env: gym.Env) -> int:
     return int(np.prod(space.shape))
 
 
-def mirror_maps(env: gym.Env, critic: bool) -> Tuple[Tuple[np.ndarray, np.ndarray], ...]:
+def mirror_maps(env: gym.Env, critic: bool, flag: str = '--mirror'
+                ) -> Tuple[Tuple[np.ndarray, np.ndarray], ...]:
     """Return the (index, sign) mirror maps of ``env``'s observation, action and critic view.
 
     :param critic: include the privileged critic observation's map (else None in its place).
+    :param flag: the option that asked, named in errors.
     :raises ValueError: an env without mirror maps, or a robot that is not symmetric.
     """
     try:
         maps = env.get_wrapper_attr('mirror_maps')
     except AttributeError:
-        raise ValueError(f'--mirror: env {_env_label(env)} has no mirror '
+        raise ValueError(f'{flag}: env {_env_label(env)} has no mirror '
                          'maps; a velocity task on a left-right symmetric robot has '
                          '(velocity:<robot>)') from None
     try:
         obs, action, critic_view = maps()
     except ValueError as exc:
-        raise ValueError(f'--mirror: {exc}') from None
+        raise ValueError(f'{flag}: {exc}') from None
     return ((obs.index, obs.sign), (action.index, action.sign),
             (critic_view.index, critic_view.sign) if critic else None)
 

@@ -121,11 +121,22 @@ def noise_std(clip: float) -> float:
     return math.sqrt(second) / clip
 
 
+MIRROR_BUFFERS = ('mirror_obs_index', 'mirror_obs_sign', 'mirror_act_index', 'mirror_act_sign')
+"""An actor's left-right maps (`Actor.set_mirror`), kept in its state dict so that a saved or
+exported symmetric actor loads as one."""
+
+
 class Actor(nn.Module):
     """Deterministic transitional-policy actor: a = tanh(S*A + N), with action strength S.
 
     The FeedForward emits 3*act_dim values; ASB = tanh(out/2) gives the action A, its
     strength S = |row 1| and the swaddling exponent B = |row 2|.
+
+    With mirror maps (:meth:`set_mirror`) the actor is left-right symmetric by construction:
+    A, S and B are each the mean of the network's answer to the observation and the mirror
+    image of its answer to the mirrored observation, so the action to a mirrored state is the
+    mirrored action, exactly. Mirrored batches only pull a policy toward symmetry, and trained
+    G1 actors kept a one-sided yaw bias with them on.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: int, noise_clip: float = math.e,
@@ -136,8 +147,54 @@ class Actor(nn.Module):
         self.act_noise_clip = act_noise_clip or noise_clip
         self.net = FeedForward(obs_dim, hidden, 3 * act_dim, grad_dropout)
 
+    @property
+    def symmetric(self) -> bool:
+        """Whether the actor has mirror maps (:meth:`set_mirror`)."""
+        return hasattr(self, MIRROR_BUFFERS[0])
+
+    def set_mirror(self, obs: Tuple[np.ndarray, np.ndarray],
+                   action: Tuple[np.ndarray, np.ndarray]) -> None:
+        """Make the actor symmetric under the (index, sign) maps of observation and action.
+
+        :raises ValueError: maps of other sizes than the actor's, or not signed permutations.
+        """
+        for (index, sign), n, what in ((obs, self.obs_dim, 'observation'),
+                                       (action, self.act_dim, 'action')):
+            index, sign = np.asarray(index), np.asarray(sign)
+            if (index.shape != (n,) or sign.shape != (n,)
+                    or sorted(index.tolist()) != list(range(n))
+                    or not np.all(np.abs(sign) == 1)):
+                raise ValueError(f'actor mirror: the {what} map is not a signed permutation '
+                                 f'of {n} values')
+        device = self.net.linear_in.weight.device
+        values, had = (obs[0], obs[1], action[0], action[1]), self.symmetric
+        for name, value in zip(MIRROR_BUFFERS, values):
+            dtype = torch.long if name.endswith('index') else torch.float32
+            tensor = torch.as_tensor(np.asarray(value), dtype=dtype, device=device)
+            if had:
+                getattr(self, name).copy_(tensor)
+            else:
+                self.register_buffer(name, tensor)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Load weights; a state holding mirror maps makes this actor symmetric first."""
+        if MIRROR_BUFFERS[0] in state_dict and not self.symmetric:
+            maps = [state_dict[n].cpu().numpy() for n in MIRROR_BUFFERS]
+            self.set_mirror((maps[0], maps[1]), (maps[2], maps[3]))
+        return super().load_state_dict(state_dict, strict, assign)
+
     def asb(self, obs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return (A, S, B), each [batch, act_dim]."""
+        if not self.symmetric:
+            return self._asb(obs)
+        n = obs.shape[0]
+        both = torch.cat([obs, obs[:, self.mirror_obs_index] * self.mirror_obs_sign])
+        a, s, b = self._asb(both)
+        index, sign = self.mirror_act_index, self.mirror_act_sign
+        return (0.5 * (a[:n] + a[n:, index] * sign), 0.5 * (s[:n] + s[n:, index]),
+                0.5 * (b[:n] + b[n:, index]))
+
+    def _asb(self, obs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         asb = torch.tanh(self.net(obs) / 2.0).reshape(-1, 3, self.act_dim)
         return asb[:, 0], asb[:, 1].abs(), asb[:, 2].abs()
 

@@ -198,10 +198,12 @@ class Trainer(InitFrom, Resume):
         """Called with one line for a person (e.g. each choice of thread count)."""
         if cfg.init_from and not resume:
             self._init_from(cfg.init_from)
+            self._symmetrize()
             self.agent.anchor = None  # a source's own anchor is not this run's
             if cfg.anchor_weight:
                 self.agent.set_anchor()
         rows = self._restore() if resume else []
+        self._symmetrize()
         if resume:
             self._record_curriculum()
         write_run_config(self.run_dir, identity(self.cfg, self.sym))
@@ -212,6 +214,21 @@ class Trainer(InitFrom, Resume):
         self._stop_requested = False
         self._rate_mark = (self.step_count, time.perf_counter())
         self._anchor_drift = float('nan')
+
+    def _symmetrize(self) -> None:
+        """Give the actor its mirror maps under --symmetric-actor (once; a source keeps its).
+
+        After an --init-from source is taken, so a trained plain actor goes on symmetric: its
+        own answer averaged with its mirrored one, which the anchor then holds it to.
+        """
+        if self.agent.actor.symmetric and not self.cfg.symmetric_actor:
+            self.cfg = dataclasses.replace(self.cfg, symmetric_actor=True)
+            self.notes.append('--init-from: the source\'s actor is symmetric by construction, '
+                              'and so is this run\'s (--symmetric-actor true)')
+        if not self.cfg.symmetric_actor or self.agent.actor.symmetric:
+            return
+        obs, action, _ = mirror_maps(self.env, False, '--symmetric-actor')
+        self.agent.actor.set_mirror(obs, action)
 
     # ---- run folder ---------------------------------------------------------------------
     def _title(self) -> str:

@@ -15,13 +15,14 @@ Export keeps whichever passes the torch/onnxruntime parity check, folded first.
 from __future__ import annotations
 
 import io
+from typing import Tuple
 import warnings
 
 import onnx
 import torch
 from torch import nn
 
-from ..core.networks import FeedForward
+from ..core.networks import MIRROR_BUFFERS, FeedForward
 from .contract import INPUT_NAME, METADATA_KEY, OUTPUT_NAME
 from .errors import ExportError
 
@@ -58,6 +59,10 @@ class _Folded(nn.Module):
             # The /2 of ASB = tanh(out/2) is exact to fold: halving is exact in binary floats.
             self.head.weight.copy_(out.weight[:k] * sigma[None, :] / 2.0)
             self.head.bias.copy_(out.bias[:k] / 2.0)
+        self.symmetric = bool(getattr(actor, 'symmetric', False))
+        if self.symmetric:
+            for name in MIRROR_BUFFERS:
+                self.register_buffer(name, getattr(actor, name).detach().clone())
 
     @staticmethod
     def fits(actor: nn.Module) -> bool:
@@ -66,11 +71,20 @@ class _Folded(nn.Module):
         return (isinstance(net, FeedForward)
                 and net.linear_out.out_features == 3 * actor.act_dim)
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def _heads(self, obs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         s = torch.sin(self.l2(self.norm(self.l0(obs))))
         y = s * torch.sigmoid(1.5 * s)
         a, strength = torch.tanh(self.head(y)).split(self.act_dim, dim=1)
-        return torch.tanh(strength.abs() * a)
+        return a, strength.abs()
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        a, strength = self._heads(obs)
+        if self.symmetric:   # Actor.asb's mean with the mirrored answer, B rows dropped
+            ma, ms = self._heads(obs[:, self.mirror_obs_index] * self.mirror_obs_sign)
+            index = self.mirror_act_index
+            a = 0.5 * (a + ma[:, index] * self.mirror_act_sign)
+            strength = 0.5 * (strength + ms[:, index])
+        return torch.tanh(strength * a)
 
 
 def variants_for(actor: nn.Module) -> tuple:

@@ -20,7 +20,7 @@ from onnx import numpy_helper
 import torch
 
 from ..core.config import SymphonyConfig
-from ..core.networks import Actor
+from ..core.networks import MIRROR_BUFFERS, Actor
 from ..core.snapshot import ActorSource
 from .contract import read_contract
 from .errors import PolicyFileError
@@ -58,6 +58,7 @@ def _unfolded(weights: Dict[str, np.ndarray], fresh: Actor) -> Dict[str, torch.T
                   'net.3.s': torch.zeros_like(state['net.3.s'])})
     state['net.4.weight'][:k] = w['head.weight'] * (2.0 / sigma)
     state['net.4.bias'][:k] = w['head.bias'] * 2.0
+    state.update({n: w[n] for n in MIRROR_BUFFERS if n in w})   # a symmetric actor's maps
     return state
 
 

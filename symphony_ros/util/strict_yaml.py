@@ -47,6 +47,20 @@ def load_yaml(stream: Union[str, bytes, IO[Any]]) -> Any:
     return yaml.load(stream, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
+def load_yaml_file(path: str, where: str) -> Any:
+    """Return the one YAML document of file ``path`` (`load_yaml`).
+
+    :raises ValueError: ``where`` first, then that the file cannot be read or is not YAML.
+    """
+    try:
+        with open(path, encoding='utf-8') as fh:
+            return load_yaml(fh)
+    except OSError as exc:
+        raise ValueError(f'{where}: cannot be read ({exc.strerror})') from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f'{where}: not YAML ({yaml_error_line(exc)})') from None
+
+
 def yaml_error_line(exc: yaml.YAMLError) -> str:
     """Return a one-line account of a YAML error: what is wrong and on which line."""
     problem = getattr(exc, 'problem', None)

@@ -436,8 +436,10 @@ def test_under_sensor_noise_the_anchor_sees_the_clean_observation(tmp_path):
     _run(TrainConfig(steps=60, run_dir=str(src), seed=2, checkpoint_every=60, **g1))
     best = str(src / 'best_actor.pt')
     noisy = tmp_path / 'noisy'
+    full = tmp_path / 'full_noise.yaml'   # the noise at full size in every episode
+    full.write_text('obs_noise_scale: [1.0, 1.0]\nimu_bias_scale: [1.0, 1.0]\n')
     with Trainer(TrainConfig(steps=100, run_dir=str(noisy), seed=3, init_from=best,
-                             anchor_weight=1.0, randomize='default',
+                             anchor_weight=1.0, randomize=str(full),
                              checkpoint_every=100, **g1),
                  progress=False, tensorboard=False) as trainer:
         assert trainer.buffer.clean_obs
@@ -457,7 +459,7 @@ def test_under_sensor_noise_the_anchor_sees_the_clean_observation(tmp_path):
         assert float(anchor) == pytest.approx(float(to_clean), rel=1e-5)
         assert float(anchor) != pytest.approx(float(to_noisy), rel=1e-2)
     with Trainer(TrainConfig(steps=120, run_dir=str(noisy), seed=3, init_from=best,
-                             anchor_weight=1.0, randomize='default',
+                             anchor_weight=1.0, randomize=str(full),
                              checkpoint_every=100, **g1),
                  resume=True, progress=False, tensorboard=False) as resumed:
         assert torch.equal(resumed.buffer.next_clean_obs, trainer.buffer.next_clean_obs)

@@ -99,3 +99,17 @@ def test_a_recipe_run_resumes_with_the_same_command(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'resumed ' + run_dir + ' at step 100' in err
     assert f'where it stands, from another shell: symphony inspect {run_dir}\n' in err
+
+
+def test_a_recipe_builds_on_another_and_gives_its_own_settings_over_it(tmp_path):
+    cfg, (taken, overridden) = _config('--recipe', 'g1_walk_turn', '--run-dir', str(tmp_path))
+    assert cfg.obs_spec == 'velocity_gait_turn' and cfg.tracking_sigma == 0.1
+    assert cfg.mirror and cfg.overrides['critic_heads'] == 32 and cfg.randomize == 'default'
+    assert [s['at'] for s in cfg.stages][:2] == [440000, 480000] and len(cfg.stages) == 13
+    assert cfg.stages[-1]['commands'] == 'turning_fraction=0.2'
+    loop = _write(tmp_path, 'recipe: loop.yaml\nseed: 3\n', 'loop.yaml')
+    with pytest.raises(CliError, match=r'recipe: loop.yaml builds on itself'):
+        _config('--recipe', loop)
+    missing = _write(tmp_path, 'recipe: nowhere\n', 'missing.yaml')
+    with pytest.raises(CliError, match=r'recipe: no such file, nor a shipped recipe'):
+        _config('--recipe', missing)
