@@ -12,11 +12,11 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
-from ..core.checkpoint import CheckpointError, checkpoint_step, latest_checkpoint
+from ..core.checkpoint import CheckpointError
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.run_dir import CURRICULUM, CURRICULUM_OVERRIDES, RESUMABLE
-from ..core.stages import (STAGE_KEYS, in_force, load_stages, next_stop, passed, stage_text,
-                           with_settings)
+from ..core.stages import (STAGE_KEYS, load_stages, next_stop, reached, resumed_step,
+                           under_stages)
 from ..util.fields import field_docs, field_range, flag, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
@@ -205,9 +205,7 @@ def run(args: argparse.Namespace) -> int:
         code, step = _segment(cfg, args, resume)
         if code is not None:
             return code
-        stage = [s for s in cfg.stages if s['at'] == step][0]
-        index = cfg.stages.index(stage) + 1
-        _say(f'symphony train: {stage_text(stage, index, len(cfg.stages))}: resuming with it')
+        _say(f'symphony train: {reached(cfg, step)}: resuming with it')
         resume, explicit = True, set()
 
 
@@ -215,9 +213,7 @@ def _stages_in_force(cfg: TrainConfig, resume: bool, explicit: Set[str]) -> Trai
     """Return ``cfg`` under every stage its run has passed (flags given explicitly win)."""
     if not (resume and cfg.stages):
         return cfg
-    step = checkpoint_step(latest_checkpoint(cfg.run_dir) or '') or 0
-    train, overrides = in_force(cfg, passed(cfg.stages, step), keep=explicit)
-    return with_settings(cfg, train, overrides)
+    return under_stages(cfg, resumed_step(cfg.run_dir), keep=explicit)
 
 
 def _segment(cfg: TrainConfig, args: argparse.Namespace, resume: bool

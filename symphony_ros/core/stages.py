@@ -119,6 +119,30 @@ def in_force(cfg: TrainConfig, stages: Sequence[Stage], keep: Sequence[str] = ()
     return train, overrides
 
 
+def under_stages(cfg: TrainConfig, step: int, keep: Sequence[str] = ()) -> TrainConfig:
+    """Return ``cfg`` under every stage of its own that env step ``step`` has passed.
+
+    What a run resumed at ``step`` trains under; ``keep``: settings given explicitly, which
+    the stages do not override.
+    """
+    train, overrides = in_force(cfg, passed(cfg.stages, step), keep)
+    return with_settings(cfg, train, overrides) if train or overrides else cfg
+
+
+def resumed_step(run_dir: str) -> int:
+    """Return the env step a resume of ``run_dir`` starts from (its newest checkpoint's)."""
+    from .checkpoint import checkpoint_step, latest_checkpoint
+    return checkpoint_step(latest_checkpoint(run_dir) or '') or 0
+
+
+def reached(cfg: TrainConfig, step: int) -> str:
+    """Say the stage of ``cfg`` whose step ``step`` is (`stage_text`); '' if none is."""
+    for index, stage in enumerate(cfg.stages, 1):
+        if stage['at'] == step:
+            return stage_text(stage, index, len(cfg.stages))
+    return ''
+
+
 def stage_text(stage: Stage, index: int, total: int) -> str:
     """Say one stage: 'stage 2 of 4 at step 440,000: act_noise_clip 10'."""
     settings = ', '.join(f'{k} {v}' for k, v in stage.items() if k != 'at')
@@ -137,4 +161,4 @@ def with_settings(cfg: TrainConfig, train: Mapping[str, Any],
 
 
 __all__ = ['STAGE_KEYS', 'Stage', 'in_force', 'load_stages', 'next_stop', 'parse_stages',
-           'passed', 'stage_text', 'with_settings']
+           'passed', 'reached', 'resumed_step', 'stage_text', 'under_stages', 'with_settings']

@@ -12,6 +12,7 @@ steps:=5000`` and ``symphony train --steps 5000`` all mean the same thing.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List, Tuple
 
 from .spec import Entity, GraphArgError, GraphDef, LaunchArg, NodeSpec, Values
@@ -92,6 +93,8 @@ def resolve_train_values(values: Values) -> Dict[str, Any]:
         updates = recipe_updates(_load_recipe(str(values['recipe'])), lambda k: (
             values.get(k) is not None if k in RESOLVED else values.get(k) != defaults[k]))
         robot, task = updates.pop('robot', robot), updates.pop('task', task)
+        if 'stages' in updates:   # the node's parameter is text: the list as YAML flow
+            updates['stages'] = json.dumps(updates['stages'])
         out.update(updates)
     if task is not None and robot is None:
         raise GraphArgError('task:= needs robot:= (a shipped robot name or a robot file)')

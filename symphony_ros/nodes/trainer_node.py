@@ -15,6 +15,7 @@ parameters: one line on stderr, exit 2.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from typing import Any, Dict, List, Optional
@@ -32,12 +33,14 @@ from std_srvs.srv import SetBool, Trigger
 
 from ..core.checkpoint import CheckpointError
 from ..core.config import TrainConfig
+from ..core.stages import resumed_step, under_stages
+from ..core.trainer import Trainer
 from ..distributed.config import DistributedConfig
 from ..distributed.entry import make_trainer
 from ..graph import topics
 from ..train.controller import TrainingController
 from ..train.params import (TrainerNodeConfig, override_fields, policy_path, ros_wording,
-                            train_config)
+                            stages_param, train_config)
 from .messages import declare_config
 from .signals import SPIN_TIMEOUT, stop_on_signals
 
@@ -63,13 +66,19 @@ class TrainerNode(Node):
             for name, typ, doc in override_fields():
                 self.declare_parameter(name, typ(), ParameterDescriptor(description=doc))
                 overrides[name] = typ(self.get_parameter(name).value)
-            cfg = train_config(declared, overrides)
+            cfg = dataclasses.replace(train_config(declared, overrides),
+                                      stages=stages_param(self.node_cfg.stages))
             if self.node_cfg.diagnostics_period <= 0:
                 raise ValueError('diagnostics_period must be positive, got '
                                  f'{self.node_cfg.diagnostics_period}')
-            trainer = make_trainer(cfg, dist, resume=self.node_cfg.resume, progress=False,
-                                   tensorboard=self.node_cfg.tensorboard,
-                                   log=self.get_logger().warning)
+
+            def build(cfg: TrainConfig, resume: bool) -> Trainer:
+                return make_trainer(cfg, dist, resume=resume, progress=False,
+                                    tensorboard=self.node_cfg.tensorboard,
+                                    log=self.get_logger().warning)
+            if self.node_cfg.resume:
+                cfg = under_stages(cfg, resumed_step(cfg.run_dir))
+            trainer = build(cfg, self.node_cfg.resume)
         except (ValueError, CheckpointError, ParameterException) as exc:
             raise ParameterError(ros_wording(str(exc))) from None
         self.pub_return = self.create_publisher(Float64, topics.TRAIN_TEST_RETURN,
@@ -77,7 +86,8 @@ class TrainerNode(Node):
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
         self.controller = TrainingController(
             trainer, policy_path(cfg.run_dir, self.node_cfg.policy_file),
-            log=self.get_logger().info, on_evaluation=self._evaluated)
+            log=self.get_logger().info, on_evaluation=self._evaluated,
+            restage=lambda cfg: build(cfg, True))
         self.create_service(SetBool, '~/pause', self._on_pause)
         self.create_service(Trigger, '~/save_checkpoint', self._on_save)
         self.create_service(Trigger, '~/export_policy', self._on_export)

@@ -21,7 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Iterator, Optional, Tuple
 
+from ..core.config import TrainConfig
 from ..core.snapshot import BEST, ActorSource, load_actor
+from ..core.stages import next_stop, reached, under_stages
 from ..core.trainer import Trainer
 from ..policy.export import export_policy as export_onnx
 
@@ -74,11 +76,18 @@ class TrainingController:
     :param policy_path: the ONNX file exports write (atomically, replacing the previous one).
     :param log: receives one line per event (evaluation, export, failure).
     :param on_evaluation: called with each evaluation's metrics row, from the worker thread.
+    :param restage: builds the trainer that resumes the run under a stage (`core.stages`),
+        given the config in force: at each stage's step the worker checkpoints, closes the
+        trainer and goes on with this one. Needed by a run with stages.
     """
 
     def __init__(self, trainer: Trainer, policy_path: str, log: Log = print,
-                 on_evaluation: Optional[Callable[[Dict[str, float]], None]] = None) -> None:
+                 on_evaluation: Optional[Callable[[Dict[str, float]], None]] = None,
+                 restage: Optional[Callable[[TrainConfig], Trainer]] = None) -> None:
+        if trainer.cfg.stages and restage is None:
+            raise ValueError('a run with stages needs a restage function to take them')
         self.trainer = trainer
+        self._restage = restage
         self.policy_path = policy_path
         self.log = log
         self._on_evaluation = on_evaluation
@@ -109,8 +118,13 @@ class TrainingController:
         self._thread: Optional[threading.Thread] = None
         self.meter = RateMeter()
         self.meter.mark(trainer.step_count)
+        self._attach(trainer)
+
+    def _attach(self, trainer: Trainer) -> None:
+        """Take ``trainer`` on: its evaluations and notes come here; stop at its next stage."""
         trainer.on_evaluation.append(self._evaluated)
-        trainer.on_note.append(log)
+        trainer.on_note.append(self.log)
+        self._stage_at = next_stop(trainer.cfg.stages, trainer.step_count, trainer.cfg.steps)
 
     # ---- requests (any thread) -----------------------------------------------------------
     @contextmanager
@@ -219,6 +233,8 @@ class TrainingController:
             finishing = self.trainer.done
             if finishing:
                 self._finish_locked()
+            elif self.trainer.step_count >= self._stage_at:
+                self._restage_locked()
             else:
                 self.trainer.step()
             self.meter.mark(self.trainer.step_count)
@@ -255,6 +271,14 @@ class TrainingController:
             t.evaluate_and_log()
         path = t.save()
         self.log(f'finished {t.step_count} steps; checkpoint {path}')
+
+    def _restage_locked(self) -> None:
+        t = self.trainer
+        said, path = reached(t.cfg, t.step_count), t.save()
+        t.close()
+        self.trainer = self._restage(under_stages(t.cfg, t.step_count))
+        self._attach(self.trainer)
+        self.log(f'{said}: checkpoint {path}, resumed under it')
 
     def _evaluated(self, row: Dict[str, float]) -> None:
         best = self.trainer.best_return

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Tuple
 
 from ..core.config import OVERRIDABLE, SymphonyConfig, TrainConfig
+from ..core.stages import load_stages, parse_stages
 from ..util.fields import check_ranges, field_docs, ranged, scalar_fields
 
 
@@ -32,6 +33,9 @@ class TrainerNodeConfig:
     """ONNX export of the best actor; relative paths are inside run_dir."""
     diagnostics_period: float = ranged(1.0, 0, above=True)
     """s between /diagnostics reports."""
+    stages: str = ''
+    """The run's stages (symphony train --stages): a stages file, or the stages themselves as
+    YAML text (what a recipe's stages become); '' for none."""
 
     def __post_init__(self) -> None:
         """Refuse a field outside its declared range (ValueError naming it)."""
@@ -68,6 +72,26 @@ def train_config(declared: TrainConfig, overrides: Mapping[str, Any]) -> TrainCo
     unset = {name: None for name, typ, default in scalar_fields(TrainConfig)
              if default is None and getattr(declared, name) == typ()}
     return dataclasses.replace(declared, overrides=overrides_from(overrides), **unset)
+
+
+def stages_param(text: str) -> List[Dict[str, Any]]:
+    """Return the stages the ``stages`` parameter gives: a file, YAML text, or '' for none.
+
+    :raises ValueError: naming the parameter, the file, the stage and the key.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    if text.startswith(('[', '-', '{')):
+        import yaml
+
+        from ..util.strict_yaml import load_yaml, yaml_error_line
+        try:
+            doc = load_yaml(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f'stages: not YAML ({yaml_error_line(exc)})') from None
+        return parse_stages(doc, 'stages')
+    return load_stages(text)
 
 
 def policy_path(run_dir: str, policy_file: str) -> str:

@@ -5,6 +5,7 @@ hand-over the train graph exists for.
 """
 
 import csv
+import json
 import os
 import re
 import signal
@@ -186,7 +187,8 @@ def test_symphony_launch_train_runs_the_node_to_completion(tmp_path, env):
     run = tmp_path / 'run'
     recipe = tmp_path / 'pendulum.yaml'
     recipe.write_text('env: InvertedPendulum-v4\nsteps: 300\neval-episodes: 1\n'
-                      'device: cpu\nhidden-dim: 32\nexplore-steps: 1000\n')
+                      'device: cpu\nhidden-dim: 32\nexplore-steps: 1000\n'
+                      'stages:\n  - at: 150\n    lr: 0.0002\n')
 
     def launch(*args):
         launcher = ChildProcess([sys.executable, '-m', 'symphony_ros.cli.launch_cmd', 'train',
@@ -202,6 +204,13 @@ def test_symphony_launch_train_runs_the_node_to_completion(tmp_path, env):
     assert re.search(r'\[trainer_node\] .*final export: best actor of step 300', text)
     assert re.search(r'\[trainer_node\] .*on InvertedPendulum-v4: 300 steps, h=32', text)
     assert OnnxPolicy(str(run / 'policy.onnx')).contract.training_steps == 300
+    # the recipe's stage, taken by the node at its step (a checkpoint, then a resume under it)
+    assert re.search(r'\[trainer_node\] .*stage 1 of 1 at step 150: lr 0.0002: checkpoint '
+                     r'\S+ckpt_000000150\.pt, resumed under it', text)
+    with open(run / 'config.json') as fh:
+        stored = json.load(fh)
+    assert [e['step'] for e in stored['train_config']['curriculum']] == [150]
+    assert stored['symphony_config']['lr'] == 0.0002
     # The same launch with resume:=true and more steps continues the run.
     text = launch('resume:=true', 'steps:=450')
     assert re.search(r'\[trainer_node\] .*: 450 steps, h=32.*resumed at step 300', text)

@@ -1,7 +1,10 @@
 """TrainingController and trainer_node's parameters, without ROS: pause, checkpoint, export."""
 
 import argparse
+import dataclasses
+import json
 import os
+import shutil
 import time
 
 import numpy as np
@@ -15,7 +18,8 @@ from symphony_ros.policy.errors import ExportError
 from symphony_ros.policy.runtime import OnnxPolicy
 from symphony_ros.train.controller import RateMeter, TrainingController
 from symphony_ros.train.params import (OVERRIDABLE, TrainerNodeConfig, override_fields,
-                                       overrides_from, policy_path, ros_wording, train_config)
+                                       overrides_from, policy_path, ros_wording, stages_param,
+                                       train_config)
 
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=100,
             updates_per_step=1)
@@ -231,3 +235,44 @@ def test_requests_are_served_between_steps_of_a_busy_worker(make):
         assert c.trainer.step_count > 0
     assert c.stop(timeout=30)
     assert max(waits) < 1.0, waits
+
+
+def test_the_worker_takes_each_stage_at_its_step_and_goes_on_under_it(tmp_path):
+    torch.set_num_threads(1)
+    cfg = dataclasses.replace(tiny_config(tmp_path / 'run', 260),
+                              stages=[{'at': 150, 'lr': 2e-4}])
+    with Trainer(cfg, progress=False, tensorboard=False) as alone:
+        with pytest.raises(ValueError, match='a run with stages needs a restage function'):
+            TrainingController(alone, 'p.onnx')
+    built, lines = [], []
+
+    def restage(cfg):
+        built.append(Trainer(cfg, resume=True, progress=False, tensorboard=False))
+        return built[-1]
+    shutil.rmtree(tmp_path / 'run')
+    c = TrainingController(Trainer(cfg, progress=False, tensorboard=False),
+                           str(tmp_path / 'p.onnx'), log=lines.append, restage=restage)
+    try:
+        while c.step():
+            pass
+    finally:
+        c.close()
+    assert len(built) == 1 and c.trainer is built[0] and c.trainer.step_count == 260
+    assert c.trainer.sym.lr == 2e-4
+    assert any(line.startswith('stage 1 of 1 at step 150: lr 0.0002: checkpoint ')
+               and line.endswith('ckpt_000000150.pt, resumed under it') for line in lines)
+    with open(tmp_path / 'run' / 'config.json') as fh:
+        curriculum = json.load(fh)['train_config']['curriculum']
+    assert [(e['step'], e['lr'][1]) for e in curriculum] == [(150, 2e-4)]
+
+
+def test_the_stages_parameter_is_a_file_yaml_text_or_nothing(tmp_path):
+    path = tmp_path / 'stages.yaml'
+    path.write_text('- at: 10\n  lr: 1e-4\n')
+    assert stages_param(str(path)) == [{'at': 10, 'lr': 1e-4}]
+    assert stages_param('[{"at": 10, "lr": 0.0001}]') == [{'at': 10, 'lr': 1e-4}]
+    assert stages_param('  ') == []
+    with pytest.raises(ValueError, match="stages: stage 1: 'hidden_dim' cannot change"):
+        stages_param('[{"at": 10, "hidden_dim": 8}]')
+    with pytest.raises(ValueError, match=f'{tmp_path}/none.yaml: cannot be read'):
+        stages_param(str(tmp_path / 'none.yaml'))
