@@ -10,6 +10,7 @@ from typing import Any, Dict, List
 from ..core.checkpoint import size_text
 from ..core.run_dir import RANDOMIZATION_LOG
 from ..core.run_summary import RunSummary
+from ..core.stages import stage_text
 
 CURVE_POINTS = 8
 """Evaluations the curve line shows (the newest ones)."""
@@ -30,6 +31,7 @@ def describe_run(s: RunSummary) -> List[str]:
     lines.append('  randomization    ' + randomization_line(t) + _width(s))
     lines += history_lines(t)
     lines.append('  reward weights   ' + reward_text(t))
+    lines += _stages(s)
     if s.actors:
         lines.append(f'  kept actors      {s.actors} (symphony screen {shlex.quote(s.path)} '
                      'ranks them by falls under stress)')
@@ -134,6 +136,18 @@ def _k(step: float) -> str:
 def _clock(seconds: float) -> str:
     h, rest = divmod(int(seconds), 3600)
     return f'{h}:{rest // 60:02d}:{rest % 60:02d}'
+
+
+def _stages(s: RunSummary) -> List[str]:
+    stages = s.train.get('stages') or []
+    if not stages:
+        return []
+    done = sum(1 for st in stages if st['at'] <= s.step)
+    ahead = [st for st in stages if st['at'] > s.step]
+    head = f'  stages           {done} of {len(stages)} taken'
+    if not ahead:
+        return [head]
+    return [head + f'; next: {stage_text(ahead[0], done + 1, len(stages))}']
 
 
 def _width(s: RunSummary) -> str:

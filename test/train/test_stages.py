@@ -51,6 +51,9 @@ def test_a_run_takes_each_stage_at_its_step_and_a_resume_goes_on_with_them(tmp_p
     assert curriculum[0]['act_noise_clip'][1] == 5.0
     assert stored['symphony_config']['act_noise_clip'] == 5.0
     assert stored['train_config']['relabel_commands'] == 0.0 and _steps(run) == [40, 55]
+    assert main(['inspect', run]) == 0
+    assert ('stages           1 of 2 taken; next: stage 2 of 2 at step 70: relabel_commands '
+            '0.5, tracking_sigma 0.1') in capsys.readouterr().out
     # a plain resume keeps the stages and takes the second at its step
     assert main(['train', '--run-dir', run, '--resume', '--steps', '80', '--no-progress']) == 0
     stored = _stored(run)['train_config']
