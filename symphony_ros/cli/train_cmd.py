@@ -69,11 +69,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    'is recorded)')
     p.add_argument('--stages', type=_stages_file, default=None, metavar='FILE',
                    help=field_docs(TrainConfig)['stages'] + ' FILE: a YAML list of mappings, '
-                   'each at: STEP and settings among ' + ', '.join(STAGE_KEYS))
+                   'each at: STEP and settings among ' + ', '.join(STAGE_KEYS) + '; none: '
+                   'no stages')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
 def _stages_file(path: str) -> List[Dict[str, Any]]:
+    if path == 'none':   # a resume or a branch that drops the run's stages
+        return []
     try:
         return load_stages(path)
     except ValueError as exc:

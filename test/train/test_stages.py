@@ -60,6 +60,9 @@ def test_a_run_takes_each_stage_at_its_step_and_a_resume_goes_on_with_them(tmp_p
     assert [e['step'] for e in stored['curriculum']] == [40, 70]
     assert stored['relabel_commands'] == 0.5 and stored['tracking_sigma'] == 0.1
     assert stored['reward_weights'] == 'alive=0.5' and _steps(run) == [40, 55, 70, 80]
+    assert main(['train', '--run-dir', run, '--resume', '--steps', '90', '--no-progress',
+                 '--stages', 'none']) == 0
+    assert _stored(run)['train_config']['stages'] == []
 
 
 def test_a_resume_is_under_the_stages_passed_and_a_flag_given_wins(tmp_path, capsys):
