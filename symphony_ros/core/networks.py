@@ -6,7 +6,7 @@ Each class is one definition of the paper (arXiv 2512.10477); names follow it.
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -176,7 +176,8 @@ class Actor(nn.Module):
             else:
                 self.register_buffer(name, tensor)
 
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> Any:
         """Load weights; a state holding mirror maps makes this actor symmetric first."""
         if MIRROR_BUFFERS[0] in state_dict and not self.symmetric:
             maps = [state_dict[n].cpu().numpy() for n in MIRROR_BUFFERS]

@@ -3,14 +3,15 @@
 Parameters: every scalar field of TrainConfig (config, env, steps, seed, run_dir, ...), the
 algorithm overrides of ``symphony train`` (hidden_dim, critic_heads, batch_size,
 updates_per_step, lr, capacity, explore_steps; 0 = the named config's) and
-TrainerNodeConfig (resume, tensorboard, policy_file, diagnostics_period) and
+TrainerNodeConfig (resume, tensorboard, policy_file, diagnostics_period, stages) and
 DistributedConfig (collectors, ray_address, ...: collectors > 0 trains through Ray).
 
 Publishes symphony/train/test_return (relative; std_msgs/Float64) after each evaluation and
 /diagnostics. Services: ~/pause (std_srvs/SetBool), ~/save_checkpoint and ~/export_policy
 (std_srvs/Trigger; the path in ``message``). Exports the ONNX policy at each new best test
-return and at the end, then exits 0. SIGINT/SIGTERM: checkpoint, then exit 0. Bad
-parameters: one line on stderr, exit 2.
+return and at the end, then exits 0. At each stage's step (``stages``) it checkpoints and
+resumes under the stage. SIGINT/SIGTERM: checkpoint, then exit 0. Bad parameters: one line on
+stderr, exit 2.
 """
 
 from __future__ import annotations

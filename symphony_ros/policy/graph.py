@@ -15,8 +15,8 @@ Export keeps whichever passes the torch/onnxruntime parity check, folded first.
 from __future__ import annotations
 
 import io
-from typing import Tuple
 import warnings
+from typing import Tuple
 
 import onnx
 import torch
