@@ -6,6 +6,7 @@ never leaves a half-made run behind.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import torch
@@ -69,7 +70,27 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
     if cfg.randomize_ramp and spec is None:
         raise ValueError('--randomize-ramp: there is nothing to ramp without --randomize '
                          '(default or a YAML file of ranges)')
+    _check_stages(cfg)
     return cfg.symphony()
+
+
+def _check_stages(cfg: TrainConfig) -> None:
+    """Refuse now a stage the run could not take when it gets there, hours on.
+
+    Each stage's settings are checked as the run's own would be, under every stage before it.
+    """
+    from .run_dir import RANDOMIZATION
+    from .stages import under_stages
+    for index, stage in enumerate(cfg.stages, 1):
+        where = f'--stages: stage {index} (at step {stage["at"]:,})'
+        if cfg.eval_randomized and any(k in stage for k in RANDOMIZATION):
+            raise ValueError(f'{where}: changes the randomisation of a run that tests under it '
+                             '(--eval-randomized), whose test returns would then compare '
+                             'different robots')
+        try:
+            validate(dataclasses.replace(under_stages(cfg, stage['at']), stages=[]))
+        except ValueError as exc:
+            raise ValueError(f'{where}: {exc}') from None
 
 
 def stored_obs_spec(run_dir: str) -> Optional[str]:

@@ -137,3 +137,19 @@ def test_a_recipe_holds_its_stages_inline_or_beside_it(tmp_path):
     args = build_parser().parse_args(['train', '--recipe', str(bad)])
     with pytest.raises(CliError, match=f'--recipe {bad}: stages: stage 1: sets nothing'):
         apply_recipe(args)
+
+
+@pytest.mark.parametrize('stage, expected', [
+    ('relabel_commands: 0.5', '--relabel-commands: needs --privileged-critic true'),
+    ('reward_weights: alvie=0.5', "alvie"),
+])
+def test_a_stage_the_run_could_not_take_is_refused_before_it_starts(tmp_path, capsys, stage,
+                                                                    expected):
+    path = tmp_path / 'stages.yaml'
+    path.write_text(f'- at: 40\n  lr: 0.0002\n- at: 5000000\n  {stage}\n')
+    run = tmp_path / 'run'
+    assert main(['train', *TINY, '--privileged-critic', 'false', '--stages', str(path),
+                 '--run-dir', str(run)]) == 2
+    err = capsys.readouterr().err
+    assert '--stages: stage 2 (at step 5,000,000): ' in err and expected in err, err
+    assert not run.exists()
