@@ -24,7 +24,7 @@ from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.stages import load_stages, parse_stages
 from ..distributed.config import DistributedConfig
 from ..paths import share_path
-from ..util.fields import flag_type, scalar_fields
+from ..util.fields import flag_text, flag_type, scalar_fields
 from ..util.strict_yaml import load_yaml_file
 from .errors import CliError
 
@@ -46,13 +46,6 @@ def recipe_types() -> Dict[str, Callable[[str], Any]]:
     types.update(robot=str, task=str)
     types.pop('run_dir', None)  # where a run goes is the command's, not the recipe's
     return types
-
-
-def _text(value: Any) -> str:
-    """Return a YAML value as its flag would be written (true/false for booleans)."""
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    return str(value)
 
 
 def shipped_recipes() -> Dict[str, str]:
@@ -117,7 +110,7 @@ def load_recipe(path: str, label: str = '', seen: Tuple[str, ...] = ()) -> Dict[
         if value is None or isinstance(value, (dict, list)):
             raise CliError(f'{where}: {key}: expected one value, got {value!r}')
         try:
-            out[name] = types[name](_text(value))
+            out[name] = types[name](flag_text(value))
         except (argparse.ArgumentTypeError, ValueError) as exc:
             raise CliError(f'{where}: {key}: {exc}') from None
         if name in CHOICES and out[name] not in CHOICES[name]:

@@ -10,13 +10,12 @@ import shlex
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..core.checkpoint import CheckpointError
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.run_dir import CURRICULUM, CURRICULUM_OVERRIDES, RESUMABLE
-from ..core.stages import (STAGE_KEYS, load_stages, next_stop, reached, resumed_step,
-                           under_stages)
+from ..core.stages import STAGE_KEYS, load_stages, next_stop, reached, resuming
 from ..util.fields import field_docs, field_range, flag, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
@@ -204,19 +203,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     resume = args.resume
     while True:
-        cfg = _stages_in_force(cfg, resume, explicit)
+        cfg = resuming(cfg, keep=explicit) if resume else cfg
         code, step = _segment(cfg, args, resume)
         if code is not None:
             return code
         _say(f'symphony train: {reached(cfg, step)}: resuming with it')
         resume, explicit = True, set()
-
-
-def _stages_in_force(cfg: TrainConfig, resume: bool, explicit: Set[str]) -> TrainConfig:
-    """Return ``cfg`` under every stage its run has passed (flags given explicitly win)."""
-    if not (resume and cfg.stages):
-        return cfg
-    return under_stages(cfg, resumed_step(cfg.run_dir), keep=explicit)
 
 
 def _segment(cfg: TrainConfig, args: argparse.Namespace, resume: bool

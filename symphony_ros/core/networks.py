@@ -167,14 +167,10 @@ class Actor(nn.Module):
                 raise ValueError(f'actor mirror: the {what} map is not a signed permutation '
                                  f'of {n} values')
         device = self.net.linear_in.weight.device
-        values, had = (obs[0], obs[1], action[0], action[1]), self.symmetric
-        for name, value in zip(MIRROR_BUFFERS, values):
+        for name, value in zip(MIRROR_BUFFERS, (obs[0], obs[1], action[0], action[1])):
             dtype = torch.long if name.endswith('index') else torch.float32
-            tensor = torch.as_tensor(np.asarray(value), dtype=dtype, device=device)
-            if had:
-                getattr(self, name).copy_(tensor)
-            else:
-                self.register_buffer(name, tensor)
+            self.register_buffer(name, torch.as_tensor(np.asarray(value), dtype=dtype,
+                                                       device=device))
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
                         assign: bool = False) -> Any:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
-from ..util.fields import flag_type, scalar_fields
+from ..util.fields import flag_text, flag_type, scalar_fields
 from .config import SymphonyConfig, TrainConfig
 from .run_dir import CURRICULUM, CURRICULUM_OVERRIDES
 
@@ -34,11 +34,6 @@ def _types() -> Dict[str, Any]:
     train = {n: flag_type(TrainConfig, n, t) for n, t, _ in scalar_fields(TrainConfig)}
     sym = {n: flag_type(SymphonyConfig, n, t) for n, t, _ in scalar_fields(SymphonyConfig)}
     return {k: train[k] if k in CURRICULUM else sym[k] for k in STAGE_KEYS}
-
-
-def _value(convert: Any, value: Any) -> Any:
-    text = ('true' if value else 'false') if isinstance(value, bool) else str(value)
-    return convert(text)
 
 
 def parse_stages(doc: Any, where: str) -> List[Stage]:
@@ -71,7 +66,7 @@ def parse_stages(doc: Any, where: str) -> List[Stage]:
                 raise ValueError(f'{label}: {key!r} cannot change during a run; a stage may '
                                  f'set {", ".join(STAGE_KEYS)}')
             try:
-                stage[name] = _value(types[name], value)
+                stage[name] = types[name](flag_text(value))
             except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
                 raise ValueError(f'{label}: {key}: {exc}') from None
         if len(stage) == 1:
@@ -129,10 +124,15 @@ def under_stages(cfg: TrainConfig, step: int, keep: Sequence[str] = ()) -> Train
     return with_settings(cfg, train, overrides) if train or overrides else cfg
 
 
-def resumed_step(run_dir: str) -> int:
-    """Return the env step a resume of ``run_dir`` starts from (its newest checkpoint's)."""
+def resuming(cfg: TrainConfig, keep: Sequence[str] = ()) -> TrainConfig:
+    """Return ``cfg`` under the stages its run has passed at its newest checkpoint.
+
+    What a resume of the run trains under; ``keep`` as :func:`under_stages`.
+    """
+    if not cfg.stages:
+        return cfg
     from .checkpoint import checkpoint_step, latest_checkpoint
-    return checkpoint_step(latest_checkpoint(run_dir) or '') or 0
+    return under_stages(cfg, checkpoint_step(latest_checkpoint(cfg.run_dir) or '') or 0, keep)
 
 
 def reached(cfg: TrainConfig, step: int) -> str:
@@ -150,15 +150,13 @@ def stage_text(stage: Stage, index: int, total: int) -> str:
 
 
 def with_settings(cfg: TrainConfig, train: Mapping[str, Any],
-                  overrides: Mapping[str, Any], steps: Optional[int] = None) -> TrainConfig:
-    """Return ``cfg`` with ``train`` settings, algorithm ``overrides`` and ``steps`` set."""
+                  overrides: Mapping[str, Any]) -> TrainConfig:
+    """Return ``cfg`` with ``train`` settings and algorithm ``overrides`` set."""
     kw: Dict[str, Any] = dict(train)
     if overrides:
         kw['overrides'] = dict(cfg.overrides, **overrides)
-    if steps is not None:
-        kw['steps'] = steps
     return dataclasses.replace(cfg, **kw)
 
 
 __all__ = ['STAGE_KEYS', 'Stage', 'in_force', 'load_stages', 'next_stop', 'parse_stages',
-           'passed', 'reached', 'resumed_step', 'stage_text', 'under_stages', 'with_settings']
+           'passed', 'reached', 'resuming', 'stage_text', 'under_stages', 'with_settings']

@@ -34,7 +34,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from ..core.checkpoint import CheckpointError
 from ..core.config import TrainConfig
-from ..core.stages import resumed_step, under_stages
+from ..core.stages import resuming
 from ..core.trainer import Trainer
 from ..distributed.config import DistributedConfig
 from ..distributed.entry import make_trainer
@@ -78,7 +78,7 @@ class TrainerNode(Node):
                                     tensorboard=self.node_cfg.tensorboard,
                                     log=self.get_logger().warning)
             if self.node_cfg.resume:
-                cfg = under_stages(cfg, resumed_step(cfg.run_dir))
+                cfg = resuming(cfg)
             trainer = build(cfg, self.node_cfg.resume)
         except (ValueError, CheckpointError, ParameterException) as exc:
             raise ParameterError(ros_wording(str(exc))) from None

@@ -214,14 +214,8 @@ def load_randomization(which: str, robot: RobotDescription,
         if not os.path.isfile(which):
             raise ValueError(f'--randomize {which}: expected none, default or a YAML file '
                              '(no such file)')
-        import yaml
-
-        from ..util.strict_yaml import load_yaml, yaml_error_line
-        with open(which, encoding='utf-8') as fh:
-            try:
-                doc = load_yaml(fh) or {}
-            except yaml.YAMLError as exc:
-                raise ValueError(f'{which}: not YAML ({yaml_error_line(exc)})') from None
+        from ..util.strict_yaml import load_yaml_file
+        doc = load_yaml_file(which, which) or {}
         layers.append((doc, which))
         name = os.path.abspath(which)
     spec = _build(name, *layers)

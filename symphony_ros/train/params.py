@@ -83,14 +83,8 @@ def stages_param(text: str) -> List[Dict[str, Any]]:
     if not text:
         return []
     if text.startswith(('[', '-', '{')):
-        import yaml
-
-        from ..util.strict_yaml import load_yaml, yaml_error_line
-        try:
-            doc = load_yaml(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f'stages: not YAML ({yaml_error_line(exc)})') from None
-        return parse_stages(doc, 'stages')
+        from ..util.strict_yaml import parse_yaml
+        return parse_stages(parse_yaml(text, 'stages'), 'stages')
     return load_stages(text)
 
 

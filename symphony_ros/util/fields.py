@@ -133,6 +133,13 @@ def flag(name: str) -> str:
     return '--' + name.replace('_', '-')
 
 
+def flag_text(value: Any) -> str:
+    """Return a value from a YAML file as its flag would be written (true/false for booleans)."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
 def flag_type(cls: type, name: str, typ: Callable[[str], Any]) -> Callable[[str], Any]:
     """:func:`parse_checked` with the declared range of field ``name`` of ``cls``."""
     return parse_checked(typ, field_range(cls, name))

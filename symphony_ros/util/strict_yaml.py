@@ -47,18 +47,27 @@ def load_yaml(stream: Union[str, bytes, IO[Any]]) -> Any:
     return yaml.load(stream, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
+def parse_yaml(stream: Union[str, bytes, IO[Any]], where: str) -> Any:
+    """Return the one YAML document of ``stream`` (`load_yaml`).
+
+    :raises ValueError: ``where`` first, then that it is not YAML and on which line.
+    """
+    try:
+        return load_yaml(stream)
+    except yaml.YAMLError as exc:
+        raise ValueError(f'{where}: not YAML ({yaml_error_line(exc)})') from None
+
+
 def load_yaml_file(path: str, where: str) -> Any:
-    """Return the one YAML document of file ``path`` (`load_yaml`).
+    """Return the one YAML document of file ``path`` (`parse_yaml`).
 
     :raises ValueError: ``where`` first, then that the file cannot be read or is not YAML.
     """
     try:
         with open(path, encoding='utf-8') as fh:
-            return load_yaml(fh)
+            return parse_yaml(fh, where)
     except OSError as exc:
         raise ValueError(f'{where}: cannot be read ({exc.strerror})') from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f'{where}: not YAML ({yaml_error_line(exc)})') from None
 
 
 def yaml_error_line(exc: yaml.YAMLError) -> str:
