@@ -165,6 +165,17 @@ def evaluation_lines() -> Callable[[Dict[str, float]], str]:
     return line
 
 
+def _json_number(value: Any) -> Any:
+    """Round a float for the closing line; one not measured yet is null.
+
+    A change of reward weights resets the best test return to -inf until the next test, and
+    JSON has no infinities.
+    """
+    if not isinstance(value, float):
+        return value
+    return round(value, 3) if math.isfinite(value) else None
+
+
 @contextmanager
 def _stop_on_first_signal(trainer: Any, caught: List[int]) -> Iterator[None]:
     """First SIGINT/SIGTERM: finish the step and checkpoint. Second: abort at once."""
@@ -254,8 +265,7 @@ def _segment(cfg: TrainConfig, args: argparse.Namespace, resume: bool
         return 1, trainer.step_count
     finally:
         trainer.close()
-    print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v)
-                      for k, v in summary.items()}))
+    print(json.dumps({k: _json_number(v) for k, v in summary.items()}, allow_nan=False))
     if caught:
         _say(f'symphony train: stopped at step {trainer.step_count:,}, checkpoint written in '
              f'{cfg.run_dir}; continue with the same command plus --resume')

@@ -7,6 +7,7 @@ import pytest
 
 from symphony_ros.cli.errors import CliError
 from symphony_ros.cli.main import main
+from symphony_ros.cli.train_cmd import _json_number
 from symphony_ros.core.checkpoint import list_checkpoints
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.stages import in_force, next_stop, parse_stages, passed
@@ -40,7 +41,12 @@ def test_a_run_takes_each_stage_at_its_step_and_a_resume_goes_on_with_them(tmp_p
     stages.write_text(STAGES)
     assert main(['train', *TINY, '--steps', '55', '--stages', str(stages),
                  '--run-dir', run]) == 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    # the closing line is strict JSON; a return not measured since the reward weights changed
+    # (a run stopped by a signal right after a stage) is null, not -Infinity
+    closing = json.loads(out.splitlines()[-1], parse_constant=pytest.fail)
+    assert closing['step'] == 55 and isinstance(closing['best_test_return'], float)
+    assert _json_number(float('-inf')) is None and _json_number(1.23456) == 1.235
     assert ('stage 1 of 2 at step 40: act_noise_clip 5.0, reward_weights alive=0.5: '
             'resuming with it') in err
     assert 'resumed ' + run + ' at step 40' in err
