@@ -10,7 +10,7 @@ from typing import Any, Dict, List
 from ..core.checkpoint import size_text
 from ..core.run_dir import RANDOMIZATION_LOG
 from ..core.run_summary import RunSummary
-from ..core.stages import stage_text
+from ..core.stages import passed, stage_text
 
 CURVE_POINTS = 8
 """Evaluations the curve line shows (the newest ones)."""
@@ -142,12 +142,11 @@ def _stages(s: RunSummary) -> List[str]:
     stages = s.train.get('stages') or []
     if not stages:
         return []
-    done = sum(1 for st in stages if st['at'] <= s.step)
-    ahead = [st for st in stages if st['at'] > s.step]
+    done = len(passed(stages, s.step))
     head = f'  stages           {done} of {len(stages)} taken'
-    if not ahead:
+    if done == len(stages):
         return [head]
-    return [head + f'; next: {stage_text(ahead[0], done + 1, len(stages))}']
+    return [head + f'; next: {stage_text(stages[done], done + 1, len(stages))}']
 
 
 def _width(s: RunSummary) -> str:

@@ -279,9 +279,9 @@ class TrainConfig:
     run was trained."""
     stages: List[Dict[str, Any]] = field(default_factory=list)
     """Curriculum steps the run takes itself (--stages FILE, `core.stages`): at each stage's
-    ``at`` env step the run checkpoints and resumes with the stage's settings, recorded in
-    its curriculum like a change made by hand. A resume keeps them (a --stages given
-    replaces them)."""
+    ``at`` env step (with ``min_return``, at the first test from there that reaches it) the
+    run checkpoints and resumes with the stage's settings, recorded in its curriculum like a
+    change made by hand. A resume keeps them (a --stages given replaces them)."""
     init_source: Dict[str, Any] = field(default_factory=dict)
     """What --init-from gave: the file taken (``path``), its ``sha256`` and ``steps``, the env
     steps its networks had seen (its run's, plus its own source's where that was recorded).

@@ -111,6 +111,9 @@ def resume_config(run_dir: str, given: Dict[str, object],
         if mine != theirs:
             raise RunDirError(f'--resume: {flag(name)} {mine} disagrees with the run: {path} '
                               f'has {name} {theirs}; leave {flag(name)} out to keep it')
+    if 'stages' in given:   # the run's stages given again keep the steps they were taken at
+        from .stages import carry_records
+        given = dict(given, stages=carry_records(given['stages'], train.get('stages') or []))
     train.update({k: v for k, v in given.items() if k in RESUMABLE + CURRICULUM},
                  run_dir=run_dir)
     train['overrides'] = dict(train.get('overrides') or {}, **{

@@ -8,16 +8,25 @@ the stage's settings, the way a person resuming by hand would, so each change is
 the run's curriculum and re-scores the replay as a hand-made one does. A stage may set only
 what a resume may change (`run_dir.CURRICULUM`, `run_dir.CURRICULUM_OVERRIDES`).
 
-The settings in force at a step are the run's own with every stage whose ``at`` has passed
-applied in order, so a run stopped anywhere resumes under the right ones, and a stage added
-to a run past its step takes effect at the resume.
+A stage with ``min_return: R`` waits, from its ``at``, for a test return of at least R: it is
+taken at the first evaluation from ``at`` on whose return reaches R (the newest at ``at``
+counts), and the run records the step it was taken at in the stage (``taken``), since no
+schedule gives it. Fixed steps fit one seed's pace; a run that learns to stand 80k steps
+later than the run they were fitted to would otherwise take them too early in its own
+learning. Stages are taken in order: one after a waiting stage waits too, and is taken at
+its own ``at`` or with the stage before it, whichever is later.
+
+The settings in force at a step are the run's own with every stage taken by then applied in
+order, so a run stopped anywhere resumes under the right ones, and a stage added to a run
+past its step takes effect at the resume.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+import math
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..util.fields import flag_text, flag_type, scalar_fields
 from .config import SymphonyConfig, TrainConfig
@@ -26,8 +35,15 @@ from .run_dir import CURRICULUM, CURRICULUM_OVERRIDES
 STAGE_KEYS = CURRICULUM + CURRICULUM_OVERRIDES
 """What a stage may set: the settings a resume may change."""
 
+GATE = 'min_return'
+"""A stage's test-return threshold: it waits from ``at`` for a return that reaches it."""
+
+TAKEN = 'taken'
+"""Where a run records the step it took a waiting stage at (not written by hand)."""
+
 Stage = Dict[str, Any]
-"""``{'at': step, setting: value, ...}``, values as their flags give them."""
+"""``{'at': step, setting: value, ...}``, values as their flags give them; ``min_return``
+and ``taken`` as :data:`GATE` and :data:`TAKEN`."""
 
 
 def _types() -> Dict[str, Any]:
@@ -62,19 +78,30 @@ def parse_stages(doc: Any, where: str) -> List[Stage]:
             name = str(key).replace('-', '_')
             if name == 'at':
                 continue
+            if name == GATE:
+                stage[GATE] = _threshold(value, label)
+                continue
             if name not in types:
                 raise ValueError(f'{label}: {key!r} cannot change during a run; a stage may '
-                                 f'set {", ".join(STAGE_KEYS)}')
+                                 f'set {", ".join(STAGE_KEYS)} (and wait for {GATE})')
             try:
                 stage[name] = types[name](flag_text(value))
             except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
                 raise ValueError(f'{label}: {key}: {exc}') from None
-        if len(stage) == 1:
+        if not set(stage) - {'at', GATE}:
             raise ValueError(f'{label}: sets nothing; a stage may set '
                              f'{", ".join(STAGE_KEYS)}')
         out.append(stage)
         last = at
     return out
+
+
+def _threshold(value: Any, label: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value):
+        raise ValueError(f'{label}: {GATE}: expected a test return (a finite number), '
+                         f'got {value!r}')
+    return float(value)
 
 
 def load_stages(path: str) -> List[Stage]:
@@ -86,14 +113,79 @@ def load_stages(path: str) -> List[Stage]:
     return parse_stages(load_yaml_file(path, path), path)
 
 
+def schedule(stages: Sequence[Stage]) -> List[Optional[int]]:
+    """Return the step each stage is (or was) taken at; None while it waits for a return.
+
+    A stage taken after waiting has its ``taken`` step; one that does not wait is taken at its
+    ``at``, or with the stage before it when that one was taken later; a stage after a
+    waiting one waits too.
+    """
+    out: List[Optional[int]] = []
+    before: Optional[int] = 0
+    for stage in stages:
+        if before is None or (GATE in stage and TAKEN not in stage):
+            step = None
+        else:
+            step = int(stage[TAKEN]) if TAKEN in stage else max(stage['at'], before)
+        out.append(step)
+        before = step
+    return out
+
+
 def passed(stages: Sequence[Stage], step: int) -> List[Stage]:
-    """Return the stages whose ``at`` is ``step`` or before, in order."""
-    return [s for s in stages if s['at'] <= step]
+    """Return the stages taken at ``step`` or before, in order."""
+    return [s for s, at in zip(stages, schedule(stages)) if at is not None and at <= step]
 
 
-def next_stop(stages: Sequence[Stage], step: int, steps: int) -> int:
-    """Return the env step the run trains to next: the first stage after ``step``, or ``steps``."""
-    return min([s['at'] for s in stages if s['at'] > step] + [steps])
+def next_stop(stages: Sequence[Stage], step: int, steps: int, eval_every: int) -> int:
+    """Return the env step the run trains to next, or ``steps``.
+
+    The next stage's step; for a stage waiting for a return, its ``at``, and from there each
+    evaluation's step (every ``eval_every``) until one reaches its ``min_return``.
+    """
+    for stage, at in zip(stages, schedule(stages)):
+        if at is None:
+            stop = stage['at'] if step < stage['at'] else (step // eval_every + 1) * eval_every
+            return min(stop, steps)
+        if at > step:
+            return min(at, steps)
+    return steps
+
+
+def take(stages: Sequence[Stage], step: int, test_return: float) -> List[Stage]:
+    """Return ``stages`` with each waiting stage that ``test_return`` at ``step`` lets go taken.
+
+    Waiting stages go in order: each whose ``at`` has come and whose ``min_return`` the
+    return reaches is recorded as taken at ``step``; the first that is not stops the rest.
+    """
+    out = [dict(s) for s in stages]
+    for index, stage in enumerate(out):
+        if schedule(out)[index] is not None:   # a stage before taken now may settle it
+            continue
+        if stage['at'] > step or not test_return >= stage[GATE]:
+            break
+        stage[TAKEN] = step
+    return out
+
+
+def taken_at(stages: Sequence[Stage], step: int) -> List[int]:
+    """Return the (1-based) numbers of the stages taken at exactly ``step``."""
+    return [i for i, at in enumerate(schedule(stages), 1) if at == step]
+
+
+def carry_records(given: Sequence[Stage], stored: Sequence[Stage]) -> List[Stage]:
+    """Return ``given`` with the ``taken`` steps of the run's ``stored`` stages it repeats.
+
+    A resume that gives the run's stages again (the recipe it was started with) keeps the
+    steps its waiting stages were taken at; a stage that differs starts afresh.
+    """
+    out = [dict(s) for s in given]
+    for new, old in zip(out, stored):
+        if new != {k: v for k, v in old.items() if k != TAKEN}:
+            break
+        if TAKEN in old:
+            new[TAKEN] = old[TAKEN]
+    return out
 
 
 def in_force(cfg: TrainConfig, stages: Sequence[Stage], keep: Sequence[str] = ()
@@ -105,7 +197,7 @@ def in_force(cfg: TrainConfig, stages: Sequence[Stage], keep: Sequence[str] = ()
     """
     merged: Dict[str, Any] = {}
     for stage in stages:
-        merged.update({k: v for k, v in stage.items() if k != 'at' and k not in keep})
+        merged.update({k: v for k, v in settings(stage).items() if k not in keep})
     sym = cfg.symphony()
     train = {k: v for k, v in merged.items()
              if k in CURRICULUM and getattr(cfg, k) != v}
@@ -136,17 +228,29 @@ def resuming(cfg: TrainConfig, keep: Sequence[str] = ()) -> TrainConfig:
 
 
 def reached(cfg: TrainConfig, step: int) -> str:
-    """Say the stage of ``cfg`` whose step ``step`` is (`stage_text`); '' if none is."""
-    for index, stage in enumerate(cfg.stages, 1):
-        if stage['at'] == step:
-            return stage_text(stage, index, len(cfg.stages))
-    return ''
+    """Say the stages of ``cfg`` taken at ``step`` (`stage_text`); '' if none is."""
+    total = len(cfg.stages)
+    return '; '.join(stage_text(cfg.stages[i - 1], i, total) for i in taken_at(cfg.stages, step))
+
+
+def settings(stage: Stage) -> Stage:
+    """Return what ``stage`` sets: the stage without its step, threshold and record."""
+    return {k: v for k, v in stage.items() if k not in ('at', GATE, TAKEN)}
 
 
 def stage_text(stage: Stage, index: int, total: int) -> str:
-    """Say one stage: 'stage 2 of 4 at step 440,000: act_noise_clip 10'."""
-    settings = ', '.join(f'{k} {v}' for k, v in stage.items() if k != 'at')
-    return f'stage {index} of {total} at step {stage["at"]:,}: {settings}'
+    """Say one stage: 'stage 2 of 4 at step 440,000: act_noise_clip 10'.
+
+    A waiting stage: '... at step 440,000 once a test return reaches 2,000' until taken,
+    then '... at step 440,000, taken at 470,000 (test return 2,000 reached)'.
+    """
+    said = ', '.join(f'{k} {v}' for k, v in settings(stage).items())
+    when = f'at step {stage["at"]:,}'
+    if TAKEN in stage:
+        when += f', taken at {stage[TAKEN]:,} (test return {stage[GATE]:,g} reached)'
+    elif GATE in stage:
+        when += f' once a test return reaches {stage[GATE]:,g}'
+    return f'stage {index} of {total} {when}: {said}'
 
 
 def with_settings(cfg: TrainConfig, train: Mapping[str, Any],
@@ -158,5 +262,6 @@ def with_settings(cfg: TrainConfig, train: Mapping[str, Any],
     return dataclasses.replace(cfg, **kw)
 
 
-__all__ = ['STAGE_KEYS', 'Stage', 'in_force', 'load_stages', 'next_stop', 'parse_stages',
-           'passed', 'reached', 'resuming', 'stage_text', 'under_stages', 'with_settings']
+__all__ = ['GATE', 'STAGE_KEYS', 'Stage', 'TAKEN', 'carry_records', 'in_force', 'load_stages',
+           'next_stop', 'parse_stages', 'passed', 'reached', 'resuming', 'schedule',
+           'settings', 'stage_text', 'take', 'taken_at', 'under_stages', 'with_settings']

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import collections
 import copy
+import dataclasses
 import os
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Iterator, Optional, Tuple
 
 from ..core.config import TrainConfig
 from ..core.snapshot import BEST, ActorSource, load_actor
-from ..core.stages import next_stop, reached, under_stages
+from ..core.stages import next_stop, reached, take, taken_at, under_stages
 from ..core.trainer import Trainer
 from ..policy.export import export_policy as export_onnx
 
@@ -33,7 +33,7 @@ REQUEST_WAIT = 5.0
 Log = Callable[[str], None]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Exported:
     """One ONNX export: where, which actor, and a one-line description."""
 
@@ -124,7 +124,12 @@ class TrainingController:
         """Take ``trainer`` on: its evaluations and notes come here; stop at its next stage."""
         trainer.on_evaluation.append(self._evaluated)
         trainer.on_note.append(self.log)
-        self._stage_at = next_stop(trainer.cfg.stages, trainer.step_count, trainer.cfg.steps)
+        self._stages = trainer.cfg.stages
+        self._stage_at = self._next_stop()
+
+    def _next_stop(self) -> int:
+        cfg = self.trainer.cfg
+        return next_stop(self._stages, self.trainer.step_count, cfg.steps, cfg.eval_every)
 
     # ---- requests (any thread) -----------------------------------------------------------
     @contextmanager
@@ -234,7 +239,7 @@ class TrainingController:
             if finishing:
                 self._finish_locked()
             elif self.trainer.step_count >= self._stage_at:
-                self._restage_locked()
+                self._at_stage_locked()
             else:
                 self.trainer.step()
             self.meter.mark(self.trainer.step_count)
@@ -272,11 +277,18 @@ class TrainingController:
         path = t.save()
         self.log(f'finished {t.step_count} steps; checkpoint {path}')
 
-    def _restage_locked(self) -> None:
+    def _at_stage_locked(self) -> None:
+        """Take the stages due now, or (one waiting for a return) train on to the next look."""
         t = self.trainer
-        said, path = reached(t.cfg, t.step_count), t.save()
+        self._stages = take(self._stages, t.step_count, t.last_return)
+        if not taken_at(self._stages, t.step_count):
+            self._stage_at = self._next_stop()
+            t.step()
+            return
+        cfg = dataclasses.replace(t.cfg, stages=self._stages)
+        said, path = reached(cfg, t.step_count), t.save()
         t.close()
-        self.trainer = self._restage(under_stages(t.cfg, t.step_count))
+        self.trainer = self._restage(under_stages(cfg, t.step_count))
         self._attach(self.trainer)
         self.log(f'{said}: checkpoint {path}, resumed under it')
 

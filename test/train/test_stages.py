@@ -10,7 +10,8 @@ from symphony_ros.cli.main import main
 from symphony_ros.cli.train_cmd import _json_number
 from symphony_ros.core.checkpoint import list_checkpoints
 from symphony_ros.core.config import TrainConfig
-from symphony_ros.core.stages import in_force, next_stop, parse_stages, passed
+from symphony_ros.core.stages import (carry_records, in_force, next_stop, parse_stages, passed,
+                                      schedule, stage_text, take, taken_at)
 
 TINY = ['--env', 'velocity:g1', '--seed', '1', '--hidden-dim', '16', '--critic-heads', '4',
         '--batch-size', '16', '--capacity', '400', '--explore-steps', '20', '--eval-every',
@@ -71,6 +72,36 @@ def test_a_run_takes_each_stage_at_its_step_and_a_resume_goes_on_with_them(tmp_p
     assert _stored(run)['train_config']['stages'] == []
 
 
+def test_a_waiting_stage_is_taken_at_the_first_test_that_reaches_its_return(tmp_path, capsys):
+    run, stages = str(tmp_path / 'run'), tmp_path / 'stages.yaml'
+    wait = '- at: 20\n  min_return: {}\n  relabel_commands: 0.5\n- at: 30\n  lr: 5e-5\n'
+    stages.write_text(wait.format(1e9))
+    tiny = [*TINY, '--eval-every', '10']
+    assert main(['train', *tiny, '--steps', '50', '--stages', str(stages), '--run-dir', run]) == 0
+    err = capsys.readouterr().err
+    assert 'resuming with it' not in err and _steps(run) == [50]
+    stored = _stored(run)['train_config']
+    assert stored['curriculum'] == [] and 'taken' not in stored['stages'][0]
+    assert main(['inspect', run]) == 0
+    assert ('stages           0 of 2 taken; next: stage 1 of 2 at step 20 once a test return '
+            'reaches 1e+09: relabel_commands 0.5') in capsys.readouterr().out
+    # a return the run reaches: taken at the first test after the resume, the next one with it
+    stages.write_text(wait.format(-1e9))
+    assert main(['train', '--run-dir', run, '--resume', '--steps', '70', '--no-progress',
+                 '--stages', str(stages)]) == 0
+    err = capsys.readouterr().err
+    assert ('stage 1 of 2 at step 20, taken at 60 (test return -1e+09 reached): '
+            'relabel_commands 0.5; stage 2 of 2 at step 30: lr 5e-05: resuming with it') in err
+    stored = _stored(run)['train_config']
+    assert [e['step'] for e in stored['curriculum']] == [60] and _steps(run) == [50, 60, 70]
+    assert stored['stages'][0]['taken'] == 60 and stored['relabel_commands'] == 0.5
+    # the same stages given again keep the record: nothing is taken again
+    assert main(['train', '--run-dir', run, '--resume', '--steps', '80', '--no-progress',
+                 '--stages', str(stages)]) == 0
+    assert 'resuming with it' not in capsys.readouterr().err
+    assert _stored(run)['train_config']['stages'][0]['taken'] == 60
+
+
 def test_a_resume_is_under_the_stages_passed_and_a_flag_given_wins(tmp_path, capsys):
     run = str(tmp_path / 'run')
     assert main(['train', *TINY, '--steps', '50', '--run-dir', run]) == 0
@@ -94,7 +125,35 @@ def test_stages_in_force_and_the_next_stop():
     assert in_force(cfg, passed(stages, 25)) == ({'randomize_scale': 1.0}, {'lr': 5e-5})
     assert in_force(cfg, passed(stages, 15)) == ({}, {'lr': 5e-5})   # 0.5 is the run's own
     assert in_force(cfg, stages, keep={'lr'}) == ({'randomize_scale': 1.0}, {})
-    assert [next_stop(stages, s, 100) for s in (0, 10, 19, 20, 150)] == [10, 20, 20, 100, 100]
+    assert [next_stop(stages, s, 100, 7) for s in (0, 10, 19, 20, 150)] == [10, 20, 20, 100, 100]
+
+
+def test_a_stage_waits_from_its_step_for_the_test_return_and_the_stages_after_it_wait_too():
+    stages = parse_stages([{'at': 10, 'lr': 5e-5},
+                           {'at': 20, 'min_return': 100, 'relabel_commands': 0.5},
+                           {'at': 25, 'lr': 1e-5},
+                           {'at': 60, 'tracking_sigma': 0.1}], 'x')
+    assert schedule(stages) == [10, None, None, None]
+    # evaluations every 10 steps: the waiting stage is looked at from its step, each test
+    assert [next_stop(stages, s, 100, 10) for s in (10, 19, 20, 23, 30)] == [20, 20, 30, 30, 40]
+    assert next_stop(stages, 95, 100, 10) == 100
+    assert take(stages, 20, 99.0) == stages and take(stages, 40, float('nan')) == stages
+    assert take(stages, 10, 500.0) == stages            # not before its step
+    late = take(stages, 40, 100.0)
+    assert late[1]['taken'] == 40 and 'taken' not in stages[1]
+    # the stage after it, due at 25, goes with it; the one due at 60 keeps its step
+    assert schedule(late) == [10, 40, 40, 60] and taken_at(late, 40) == [2, 3]
+    assert passed(late, 39) == late[:1] and passed(late, 40) == late[:3]
+    assert [next_stop(late, s, 100, 10) for s in (40, 59)] == [60, 60]
+    assert stage_text(stages[1], 2, 4) == ('stage 2 of 4 at step 20 once a test return '
+                                           'reaches 100: relabel_commands 0.5')
+    assert stage_text(late[1], 2, 4) == ('stage 2 of 4 at step 20, taken at 40 (test return '
+                                         '100 reached): relabel_commands 0.5')
+    assert in_force(TrainConfig(), late[:2]) == ({'relabel_commands': 0.5}, {'lr': 5e-5})
+    # the same stages given again keep their record; a changed one starts afresh
+    assert carry_records(stages, late) == late
+    changed = [dict(stages[0]), dict(stages[1], min_return=200.0)] + stages[2:]
+    assert schedule(carry_records(changed, late)) == [10, None, None, None]
 
 
 @pytest.mark.parametrize('text, expected', [
@@ -107,6 +166,10 @@ def test_stages_in_force_and_the_next_stop():
     ('- at: 10\n  relabel_commands: 2\n',
      'stage 1: relabel_commands: expected a number 0 to 1, got 2'),
     ('- at: 10\n', 'stage 1: sets nothing'),
+    ('- at: 10\n  min_return: 50\n', 'stage 1: sets nothing'),
+    ('- at: 10\n  min_return: high\n  lr: 1e-4\n',
+     r"stage 1: min_return: expected a test return \(a finite number\), got 'high'"),
+    ('- at: 10\n  taken: 20\n  lr: 1e-4\n', r"stage 1: 'taken' cannot change during a run"),
     ('- [1, 2]\n', 'stage 1: expected a mapping'),
 ])
 def test_bad_stages_are_refused_naming_the_file_stage_and_key(tmp_path, capsys, text,

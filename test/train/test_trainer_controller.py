@@ -240,7 +240,8 @@ def test_requests_are_served_between_steps_of_a_busy_worker(make):
 def test_the_worker_takes_each_stage_at_its_step_and_goes_on_under_it(tmp_path):
     torch.set_num_threads(1)
     cfg = dataclasses.replace(tiny_config(tmp_path / 'run', 260),
-                              stages=[{'at': 150, 'lr': 2e-4}])
+                              stages=[{'at': 50, 'min_return': -1e9, 'act_noise_clip': 5.0},
+                                      {'at': 150, 'lr': 2e-4}])
     with Trainer(cfg, progress=False, tensorboard=False) as alone:
         with pytest.raises(ValueError, match='a run with stages needs a restage function'):
             TrainingController(alone, 'p.onnx')
@@ -257,13 +258,19 @@ def test_the_worker_takes_each_stage_at_its_step_and_goes_on_under_it(tmp_path):
             pass
     finally:
         c.close()
-    assert len(built) == 1 and c.trainer is built[0] and c.trainer.step_count == 260
-    assert c.trainer.sym.lr == 2e-4
-    assert any(line.startswith('stage 1 of 1 at step 150: lr 0.0002: checkpoint ')
+    assert len(built) == 2 and c.trainer is built[1] and c.trainer.step_count == 260
+    assert c.trainer.sym.lr == 2e-4 and c.trainer.sym.act_noise_clip == 5.0
+    # a stage waiting for a return, with no test yet at its step: taken at the first (every
+    # 100), with the step recorded; the next at its own step
+    assert any(line.startswith('stage 1 of 2 at step 50, taken at 100 (test return -1e+09 '
+                               'reached): act_noise_clip 5.0: checkpoint ')
+               and line.endswith('ckpt_000000100.pt, resumed under it') for line in lines)
+    assert any(line.startswith('stage 2 of 2 at step 150: lr 0.0002: checkpoint ')
                and line.endswith('ckpt_000000150.pt, resumed under it') for line in lines)
     with open(tmp_path / 'run' / 'config.json') as fh:
-        curriculum = json.load(fh)['train_config']['curriculum']
-    assert [(e['step'], e['lr'][1]) for e in curriculum] == [(150, 2e-4)]
+        train = json.load(fh)['train_config']
+    assert [e['step'] for e in train['curriculum']] == [100, 150]
+    assert train['curriculum'][1]['lr'][1] == 2e-4 and train['stages'][0]['taken'] == 100
 
 
 def test_the_stages_parameter_is_a_file_yaml_text_or_nothing(tmp_path):
