@@ -11,13 +11,13 @@ import shlex
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from ..core.checkpoint import CheckpointError
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.run_dir import CURRICULUM, CURRICULUM_OVERRIDES, RESUMABLE
 from ..core.stages import (STAGE_KEYS, Stage, load_stages, next_stop, reached, resuming,
-                           take, taken_at)
+                           take, taken_at, waiting, waiting_text)
 from ..util.fields import field_docs, field_range, flag, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
@@ -167,6 +167,15 @@ def evaluation_lines() -> Callable[[Dict[str, float]], str]:
     return line
 
 
+def _say_waiting(stages: List[Stage], step: int, test_return: float, said: Set[int]
+                 ) -> None:
+    """Say, once per stage, that a stage waits for its test return, and the newest one."""
+    index = waiting(stages, step)
+    if index is not None and index not in said:
+        said.add(index)
+        _say(f'symphony train: {waiting_text(stages, index, test_return)}')
+
+
 def _json_number(value: Any) -> Any:
     """Round a float for the closing line; one not measured yet is null.
 
@@ -254,7 +263,7 @@ def _segment(cfg: TrainConfig, args: argparse.Namespace, resume: bool
     trainer.on_checkpoint.append(lambda saved: _say(saved.line()))
     trainer.on_note.append(lambda line: _say(f'symphony train: {line}'))
     caught: List[int] = []
-    stages = cfg.stages
+    stages, said = cfg.stages, set()   # the stages said to wait
     try:
         with _stop_on_first_signal(trainer, caught):
             while True:
@@ -266,6 +275,7 @@ def _segment(cfg: TrainConfig, args: argparse.Namespace, resume: bool
                 if taken_at(stages, stop):
                     trainer.save()
                     return None, stop, stages
+                _say_waiting(stages, stop, trainer.last_return, said)
     except NonFiniteError as exc:
         _say(f'symphony train: error: {exc}')
         return 1, trainer.step_count, stages

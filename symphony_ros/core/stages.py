@@ -168,6 +168,22 @@ def take(stages: Sequence[Stage], step: int, test_return: float) -> List[Stage]:
     return out
 
 
+def waiting(stages: Sequence[Stage], step: int) -> Optional[int]:
+    """Return the number (1-based) of the stage waiting at ``step`` for its return, if any."""
+    for index, (stage, at) in enumerate(zip(stages, schedule(stages)), 1):
+        if at is None:
+            return index if stage['at'] <= step else None
+    return None
+
+
+def waiting_text(stages: Sequence[Stage], index: int, test_return: float) -> str:
+    """Say that stage ``index`` waits, and the newest test return it has been shown."""
+    newest = f'newest test return {test_return:,.1f}' if math.isfinite(test_return) else \
+        'no test yet'
+    return (f'{stage_text(stages[index - 1], index, len(stages))}: waiting ({newest}); '
+            'looked at after each test')
+
+
 def taken_at(stages: Sequence[Stage], step: int) -> List[int]:
     """Return the (1-based) numbers of the stages taken at exactly ``step``."""
     return [i for i, at in enumerate(schedule(stages), 1) if at == step]
@@ -264,4 +280,5 @@ def with_settings(cfg: TrainConfig, train: Mapping[str, Any],
 
 __all__ = ['GATE', 'STAGE_KEYS', 'Stage', 'TAKEN', 'carry_records', 'in_force', 'load_stages',
            'next_stop', 'parse_stages', 'passed', 'reached', 'resuming', 'schedule',
-           'settings', 'stage_text', 'take', 'taken_at', 'under_stages', 'with_settings']
+           'settings', 'stage_text', 'take', 'taken_at', 'under_stages', 'waiting',
+           'waiting_text', 'with_settings']

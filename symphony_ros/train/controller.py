@@ -19,11 +19,12 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Deque, Dict, Iterator, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, Optional, Set, Tuple
 
 from ..core.config import TrainConfig
 from ..core.snapshot import BEST, ActorSource, load_actor
-from ..core.stages import next_stop, reached, take, taken_at, under_stages
+from ..core.stages import (next_stop, reached, take, taken_at, under_stages, waiting,
+                           waiting_text)
 from ..core.trainer import Trainer
 from ..policy.export import export_policy as export_onnx
 
@@ -125,6 +126,7 @@ class TrainingController:
         trainer.on_evaluation.append(self._evaluated)
         trainer.on_note.append(self.log)
         self._stages = trainer.cfg.stages
+        self._said_waiting: Set[int] = set()
         self._stage_at = self._next_stop()
 
     def _next_stop(self) -> int:
@@ -282,6 +284,10 @@ class TrainingController:
         t = self.trainer
         self._stages = take(self._stages, t.step_count, t.last_return)
         if not taken_at(self._stages, t.step_count):
+            index = waiting(self._stages, t.step_count)
+            if index is not None and index not in self._said_waiting:
+                self._said_waiting.add(index)
+                self.log(waiting_text(self._stages, index, t.last_return))
             self._stage_at = self._next_stop()
             t.step()
             return

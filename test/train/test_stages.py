@@ -80,6 +80,8 @@ def test_a_waiting_stage_is_taken_at_the_first_test_that_reaches_its_return(tmp_
     assert main(['train', *tiny, '--steps', '50', '--stages', str(stages), '--run-dir', run]) == 0
     err = capsys.readouterr().err
     assert 'resuming with it' not in err and _steps(run) == [50]
+    assert err.count('symphony train: stage 1 of 2 at step 20 once a test return reaches 1e+09: '
+                     'relabel_commands 0.5: waiting (newest test return ') == 1, err
     stored = _stored(run)['train_config']
     assert stored['curriculum'] == [] and 'taken' not in stored['stages'][0]
     assert main(['inspect', run]) == 0

@@ -262,6 +262,8 @@ def test_the_worker_takes_each_stage_at_its_step_and_goes_on_under_it(tmp_path):
     assert c.trainer.sym.lr == 2e-4 and c.trainer.sym.act_noise_clip == 5.0
     # a stage waiting for a return, with no test yet at its step: taken at the first (every
     # 100), with the step recorded; the next at its own step
+    assert ('stage 1 of 2 at step 50 once a test return reaches -1e+09: act_noise_clip 5.0: '
+            'waiting (no test yet); looked at after each test') in lines
     assert any(line.startswith('stage 1 of 2 at step 50, taken at 100 (test return -1e+09 '
                                'reached): act_noise_clip 5.0: checkpoint ')
                and line.endswith('ckpt_000000100.pt, resumed under it') for line in lines)
