@@ -17,7 +17,7 @@ from ..core.checkpoint import CheckpointError
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.run_dir import CURRICULUM, CURRICULUM_OVERRIDES, RESUMABLE
 from ..core.stages import (STAGE_KEYS, Stage, load_stages, next_stop, reached, resuming,
-                           take, taken_at, waiting, waiting_text)
+                           take, taken_between, waiting, waiting_text)
 from ..util.fields import field_docs, field_range, flag, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
@@ -226,21 +226,23 @@ def run(args: argparse.Namespace) -> int:
     resume = args.resume
     while True:
         cfg = resuming(cfg, keep=explicit) if resume else cfg
-        code, step, stages = _segment(cfg, args, resume)
+        code, (before, step), stages = _segment(cfg, args, resume)
         if code is not None:
             return code
         cfg = dataclasses.replace(cfg, stages=stages)   # with the steps waiting ones were taken
-        _say(f'symphony train: {reached(cfg, step)}: resuming with it')
+        _say(f'symphony train: {reached(cfg, before, step)}: resuming with it')
         resume, explicit = True, set()
 
 
 def _segment(cfg: TrainConfig, args: argparse.Namespace, resume: bool
-             ) -> Tuple[Optional[int], int, List[Stage]]:
-    """Train to the run's end or its next stage; return (exit code or None, step, stages).
+             ) -> Tuple[Optional[int], Tuple[int, int], List[Stage]]:
+    """Train to the run's end or its next stage.
 
-    None: a stage was taken at the step reached (checkpointed), to be resumed under the
-    stages returned. A stage waiting for a test return is looked at after each evaluation
-    from its step on; the same trainer goes on while it waits.
+    :returns: (exit code, or None when a stage was taken at the step reached, checkpointed
+        and to be resumed under the stages returned; (the step it started at, the step
+        reached); the stages, with the steps waiting ones were taken at). A stage waiting
+        for a test return is looked at after each evaluation from its step on; the same
+        trainer goes on while it waits.
     """
     from ..core.trainer import NonFiniteError
     from ..distributed.entry import make_trainer
@@ -263,31 +265,32 @@ def _segment(cfg: TrainConfig, args: argparse.Namespace, resume: bool
     trainer.on_checkpoint.append(lambda saved: _say(saved.line()))
     trainer.on_note.append(lambda line: _say(f'symphony train: {line}'))
     caught: List[int] = []
-    stages, said = cfg.stages, set()   # the stages said to wait
+    stages, said, start = cfg.stages, set(), trainer.step_count   # said: the stages said to wait
     try:
         with _stop_on_first_signal(trainer, caught):
             while True:
                 stop = next_stop(stages, trainer.step_count, cfg.steps, cfg.eval_every)
                 summary = trainer.run(max_steps=stop - trainer.step_count)
-                if caught or trainer.step_count != stop or stop >= cfg.steps:
+                step = trainer.step_count
+                if caught or step < stop or step >= cfg.steps:
                     break
-                stages = take(stages, stop, trainer.last_return)
-                if taken_at(stages, stop):
+                stages = take(stages, step, trainer.last_return)
+                if taken_between(stages, start, step):
                     trainer.save()
-                    return None, stop, stages
-                _say_waiting(stages, stop, trainer.last_return, said)
+                    return None, (start, step), stages
+                _say_waiting(stages, step, trainer.last_return, said)
     except NonFiniteError as exc:
         _say(f'symphony train: error: {exc}')
-        return 1, trainer.step_count, stages
+        return 1, (start, trainer.step_count), stages
     except CollectorsFailed as exc:
         _say(f'symphony train: stopped at step {trainer.step_count:,}: {exc}; checkpoint '
              f'written in {cfg.run_dir} (--resume once the collectors are fixed)')
-        return 1, trainer.step_count, stages
+        return 1, (start, trainer.step_count), stages
     finally:
         trainer.close()
     print(json.dumps({k: _json_number(v) for k, v in summary.items()}, allow_nan=False))
     if caught:
         _say(f'symphony train: stopped at step {trainer.step_count:,}, checkpoint written in '
              f'{cfg.run_dir}; continue with the same command plus --resume')
-        return 128 + caught[0], trainer.step_count, stages
-    return 0, trainer.step_count, stages
+        return 128 + caught[0], (start, trainer.step_count), stages
+    return 0, (start, trainer.step_count), stages

@@ -184,9 +184,14 @@ def waiting_text(stages: Sequence[Stage], index: int, test_return: float) -> str
             'looked at after each test')
 
 
-def taken_at(stages: Sequence[Stage], step: int) -> List[int]:
-    """Return the (1-based) numbers of the stages taken at exactly ``step``."""
-    return [i for i, at in enumerate(schedule(stages), 1) if at == step]
+def taken_between(stages: Sequence[Stage], before: int, step: int) -> List[int]:
+    """Return the (1-based) numbers of the stages taken after step ``before``, by ``step``.
+
+    A range, not one step: a distributed learner's step moves a chunk at a time, past a
+    stage's own step.
+    """
+    return [i for i, at in enumerate(schedule(stages), 1)
+            if at is not None and before < at <= step]
 
 
 def carry_records(given: Sequence[Stage], stored: Sequence[Stage]) -> List[Stage]:
@@ -243,10 +248,11 @@ def resuming(cfg: TrainConfig, keep: Sequence[str] = ()) -> TrainConfig:
     return under_stages(cfg, checkpoint_step(latest_checkpoint(cfg.run_dir) or '') or 0, keep)
 
 
-def reached(cfg: TrainConfig, step: int) -> str:
-    """Say the stages of ``cfg`` taken at ``step`` (`stage_text`); '' if none is."""
+def reached(cfg: TrainConfig, before: int, step: int) -> str:
+    """Say the stages of ``cfg`` taken after ``before``, by ``step`` (`stage_text`)."""
     total = len(cfg.stages)
-    return '; '.join(stage_text(cfg.stages[i - 1], i, total) for i in taken_at(cfg.stages, step))
+    return '; '.join(stage_text(cfg.stages[i - 1], i, total)
+                     for i in taken_between(cfg.stages, before, step))
 
 
 def settings(stage: Stage) -> Stage:
@@ -280,5 +286,5 @@ def with_settings(cfg: TrainConfig, train: Mapping[str, Any],
 
 __all__ = ['GATE', 'STAGE_KEYS', 'Stage', 'TAKEN', 'carry_records', 'in_force', 'load_stages',
            'next_stop', 'parse_stages', 'passed', 'reached', 'resuming', 'schedule',
-           'settings', 'stage_text', 'take', 'taken_at', 'under_stages', 'waiting',
+           'settings', 'stage_text', 'take', 'taken_between', 'under_stages', 'waiting',
            'waiting_text', 'with_settings']

@@ -23,7 +23,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, Optional, Set, Tuple
 
 from ..core.config import TrainConfig
 from ..core.snapshot import BEST, ActorSource, load_actor
-from ..core.stages import (next_stop, reached, take, taken_at, under_stages, waiting,
+from ..core.stages import (next_stop, reached, take, taken_between, under_stages, waiting,
                            waiting_text)
 from ..core.trainer import Trainer
 from ..policy.export import export_policy as export_onnx
@@ -126,6 +126,7 @@ class TrainingController:
         trainer.on_evaluation.append(self._evaluated)
         trainer.on_note.append(self.log)
         self._stages = trainer.cfg.stages
+        self._start = trainer.step_count
         self._said_waiting: Set[int] = set()
         self._stage_at = self._next_stop()
 
@@ -283,7 +284,7 @@ class TrainingController:
         """Take the stages due now, or (one waiting for a return) train on to the next look."""
         t = self.trainer
         self._stages = take(self._stages, t.step_count, t.last_return)
-        if not taken_at(self._stages, t.step_count):
+        if not taken_between(self._stages, self._start, t.step_count):
             index = waiting(self._stages, t.step_count)
             if index is not None and index not in self._said_waiting:
                 self._said_waiting.add(index)
@@ -292,7 +293,7 @@ class TrainingController:
             t.step()
             return
         cfg = dataclasses.replace(t.cfg, stages=self._stages)
-        said, path = reached(cfg, t.step_count), t.save()
+        said, path = reached(cfg, self._start, t.step_count), t.save()
         t.close()
         self.trainer = self._restage(under_stages(cfg, t.step_count))
         self._attach(self.trainer)

@@ -1,6 +1,7 @@
 """Distributed training on a local Ray instance: the run, its metrics, and its faults."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -230,6 +231,22 @@ def test_collectors_that_keep_failing_stop_the_run_with_the_cause(ray_local, tmp
 
 
 @pytest.mark.slow   # two trainer processes: about a minute on a loaded 2-core machine
+def test_a_stage_is_taken_where_a_chunk_carries_the_run_past_its_step(ray_local, tmp_path):
+    """Steps come a chunk at a time; a stage is taken at the first step at or past its own."""
+    run, stages = tmp_path / 'r', tmp_path / 'stages.yaml'
+    stages.write_text('- at: 150\n  lr: 5e-5\n')
+    proc = _cli(*tiny_args(run, 300, '--collectors', '1', '--chunk-steps', '32', '--ray-address',
+                           ray_local, '--stages', str(stages)))
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    assert 'stage 1 of 1 at step 150: lr 5e-05: resuming with it' in err, err
+    assert '"step": 300' in out
+    with open(run / 'config.json') as fh:
+        stored = json.load(fh)
+    (change,) = stored['train_config']['curriculum']
+    assert 150 <= change['step'] < 150 + 32 and stored['symphony_config']['lr'] == 5e-5
+
+
 def test_learner_killed_then_resumed_finishes_the_run(ray_local, tmp_path):
     run = tmp_path / 'r'
     args = tiny_args(run, 900, '--collectors', '2', '--chunk-steps', '32',

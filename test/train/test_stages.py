@@ -11,7 +11,7 @@ from symphony_ros.cli.train_cmd import _json_number
 from symphony_ros.core.checkpoint import list_checkpoints
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.stages import (carry_records, in_force, next_stop, parse_stages, passed,
-                                      schedule, stage_text, take, taken_at)
+                                      schedule, stage_text, take, taken_between)
 
 TINY = ['--env', 'velocity:g1', '--seed', '1', '--hidden-dim', '16', '--critic-heads', '4',
         '--batch-size', '16', '--capacity', '400', '--explore-steps', '20', '--eval-every',
@@ -144,7 +144,8 @@ def test_a_stage_waits_from_its_step_for_the_test_return_and_the_stages_after_it
     late = take(stages, 40, 100.0)
     assert late[1]['taken'] == 40 and 'taken' not in stages[1]
     # the stage after it, due at 25, goes with it; the one due at 60 keeps its step
-    assert schedule(late) == [10, 40, 40, 60] and taken_at(late, 40) == [2, 3]
+    assert schedule(late) == [10, 40, 40, 60] and taken_between(late, 30, 40) == [2, 3]
+    assert taken_between(late, 0, 10) == [1] and taken_between(late, 40, 65) == [4]
     assert passed(late, 39) == late[:1] and passed(late, 40) == late[:3]
     assert [next_stop(late, s, 100, 10) for s in (40, 59)] == [60, 60]
     assert stage_text(stages[1], 2, 4) == ('stage 2 of 4 at step 20 once a test return '
