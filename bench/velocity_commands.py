@@ -4,7 +4,8 @@ Each named command (stand still, walk forward, turn) is held for whole episodes 
 velocity task (no resampling) on ``--episodes`` seeds from ``--seed`` on, nominal physics;
 ``--obs-noise K`` adds the robot's observation noise at K times its training amplitudes
 (what the ``default`` ranges give every training step, `symphony_ros.robot.ranges.OBS_NOISE`),
-so a policy can be judged clean and as it was trained.
+so a policy can be judged clean and as it was trained; ``--noise-terms`` keeps the noise
+on those observation terms only (which one a policy that walks only under noise acts on).
 Tracking errors are RMS over the control steps after the first ``--settle`` seconds:
 planar |v_xy - cmd_xy| in m/s and |yaw rate - cmd| in rad/s, base frame as the reward
 measures them, and the mean of what was reached (vx, vy, yaw rate): a policy that moves
@@ -31,7 +32,7 @@ from symphony_ros.core.envs import make_env
 from symphony_ros.policy.runtime import OnnxPolicy
 from symphony_ros.robot.frame_stack import FrameStack
 from symphony_ros.robot.randomize import randomize_env
-from symphony_ros.robot.ranges import point_spec
+from symphony_ros.robot.ranges import OBS_NOISE, point_spec
 from symphony_ros.robot.tracking import WindowTracking, window_steps
 from symphony_ros.stress.run import CommandJitter
 
@@ -40,15 +41,28 @@ COMMANDS = {'stand': (0.0, 0.0, 0.0), 'forward_0.5': (0.5, 0.0, 0.0),
 """Command name -> (vx m/s, vy m/s, yaw rate rad/s)."""
 
 
-def held_env(policy, obs_noise=0.0):
+def held_env(policy, obs_noise=0.0, terms=None):
     """Return ``policy``'s env (its contract's task and observation) holding each command for
-    whole episodes: no resampling; ``obs_noise``: the training noise's factor (0: none)."""
+    whole episodes: no resampling; ``obs_noise``: the training noise's factor (0: none), on
+    ``terms`` only when given (names of `OBS_NOISE`)."""
     env = make_env(policy.contract.env, policy.contract.observation.name)
     base = env.unwrapped
     base.task = dataclasses.replace(base.task, resample_steps=base.task.episode_steps + 1)
     if obs_noise:
-        env = randomize_env(env, point_spec({'obs_noise_scale': obs_noise}), base.robot)
+        spec = point_spec({'obs_noise_scale': obs_noise})
+        if terms:
+            spec = dataclasses.replace(spec, obs_noise={t: OBS_NOISE[t] for t in terms})
+        env = randomize_env(env, spec, base.robot)
     return env
+
+
+def _terms(text):
+    terms = [t for t in text.split(',') if t]
+    bad = [t for t in terms if t not in OBS_NOISE]
+    if bad or not terms:
+        raise argparse.ArgumentTypeError(f'expected terms among {", ".join(OBS_NOISE)}, '
+                                         f'got {text!r}')
+    return terms
 
 
 def start(env, policy, command, seed):
@@ -116,10 +130,12 @@ def main():
                         'e.g. forward_0.3=0.3,0,0')
     p.add_argument('--obs-noise', type=float, default=0.0, metavar='K',
                    help='observation noise at K times the training amplitudes (default 0)')
+    p.add_argument('--noise-terms', type=_terms, default=None, metavar='T1,T2',
+                   help='with --obs-noise: only these terms are noisy (default: all)')
     args = p.parse_args()
     commands = dict(args.command) if args.command else COMMANDS
     policy = OnnxPolicy(args.policy)
-    env = held_env(policy, args.obs_noise)
+    env = held_env(policy, args.obs_noise, args.noise_terms)
     base = env.unwrapped
     settle_steps = int(round(args.settle / base.robot.control_dt))
     window = window_steps(base.task.gait_period, base.robot.control_dt)
