@@ -4,7 +4,9 @@ Messages go out in receive-time order, spaced as they were recorded (divided by 
 with the QoS their publishers offered (latched stays latched). Header stamps are rewritten
 to the time of publishing by default, keeping messages that shared a stamp (one tick's
 odom, IMU and joint_states) on one stamp, so a live policy and watchdog accept them as
-fresh; ``restamp=False`` sends the recorded bytes untouched.
+fresh; ``restamp=False`` sends the recorded bytes untouched. A replay loses nothing to a
+reliable subscriber that falls behind for a while: each publisher keeps :data:`HISTORY`
+messages for it, and the player waits for them to be acknowledged before it ends.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import rclpy
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
@@ -26,6 +29,14 @@ from .bag_recorder import message_class
 from .signals import keep_signals
 
 
+HISTORY = 1000
+"""Messages each publisher keeps for a slow reliable subscriber: seconds of a robot's state
+(a loaded machine's subscriber lagging a burst must not lose them)."""
+
+ACK_WAIT_S = 5.0
+"""How long the player waits at the end for reliable subscribers to acknowledge."""
+
+
 def publisher_qos(bag: Bag, topic: str) -> QoSProfile:
     """Reliable unless recorded best effort; transient-local when all publishers were."""
     offered = bag.topics[topic].qos
@@ -33,7 +44,7 @@ def publisher_qos(bag: Bag, topic: str) -> QoSProfile:
                                     for q in offered)
     best_effort = bool(offered) and all(q.reliability == QosReliability.BEST_EFFORT
                                         for q in offered)
-    return QoSProfile(depth=10,
+    return QoSProfile(depth=HISTORY,
                       reliability=(ReliabilityPolicy.BEST_EFFORT if best_effort
                                    else ReliabilityPolicy.RELIABLE),
                       durability=(DurabilityPolicy.TRANSIENT_LOCAL if latched
@@ -106,6 +117,9 @@ def play(bag: Bag, topics: Sequence[str], rate: float = 1.0, restamp: bool = Tru
             else:
                 pubs[topic].publish(data)
             sent += 1
+        if not stop.is_set():
+            for pub in pubs.values():   # best effort answers at once
+                pub.wait_for_all_acked(Duration(seconds=ACK_WAIT_S))
     finally:
         if node is not None:
             node.destroy_node()
