@@ -11,13 +11,13 @@ import shlex
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..core.checkpoint import CheckpointError
 from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.run_dir import CURRICULUM, CURRICULUM_OVERRIDES, RESUMABLE
-from ..core.stages import (STAGE_KEYS, Stage, load_stages, next_stop, reached, resuming,
-                           take, taken_between, waiting, waiting_text)
+from ..core.stages import (STAGE_KEYS, Stage, StageWatch, load_stages, next_stop, reached,
+                           resuming)
 from ..util.fields import field_docs, field_range, flag, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
@@ -167,15 +167,6 @@ def evaluation_lines() -> Callable[[Dict[str, float]], str]:
     return line
 
 
-def _say_waiting(stages: List[Stage], step: int, test_return: float, said: Set[int]
-                 ) -> None:
-    """Say, once per stage, that a stage waits for its test return, and the newest one."""
-    index = waiting(stages, step)
-    if index is not None and index not in said:
-        said.add(index)
-        _say(f'symphony train: {waiting_text(stages, index, test_return)}')
-
-
 def _json_number(value: Any) -> Any:
     """Round a float for the closing line; one not measured yet is null.
 
@@ -265,32 +256,33 @@ def _segment(cfg: TrainConfig, args: argparse.Namespace, resume: bool
     trainer.on_checkpoint.append(lambda saved: _say(saved.line()))
     trainer.on_note.append(lambda line: _say(f'symphony train: {line}'))
     caught: List[int] = []
-    stages, said, start = cfg.stages, set(), trainer.step_count   # said: the stages said to wait
+    watch = StageWatch(cfg.stages, trainer.step_count)
     try:
         with _stop_on_first_signal(trainer, caught):
             while True:
-                stop = next_stop(stages, trainer.step_count, cfg.steps, cfg.eval_every)
+                stop = next_stop(watch.stages, trainer.step_count, cfg.steps, cfg.eval_every)
                 summary = trainer.run(max_steps=stop - trainer.step_count)
                 step = trainer.step_count
                 if caught or step < stop or step >= cfg.steps:
                     break
-                stages = take(stages, step, trainer.last_return)
-                if taken_between(stages, start, step):
+                taken, line = watch.look(step, trainer.last_return)
+                if taken:
                     trainer.save()
-                    return None, (start, step), stages
-                _say_waiting(stages, step, trainer.last_return, said)
+                    return None, (watch.start, step), watch.stages
+                if line:
+                    _say(f'symphony train: {line}')
     except NonFiniteError as exc:
         _say(f'symphony train: error: {exc}')
-        return 1, (start, trainer.step_count), stages
+        return 1, (watch.start, trainer.step_count), watch.stages
     except CollectorsFailed as exc:
         _say(f'symphony train: stopped at step {trainer.step_count:,}: {exc}; checkpoint '
              f'written in {cfg.run_dir} (--resume once the collectors are fixed)')
-        return 1, (start, trainer.step_count), stages
+        return 1, (watch.start, trainer.step_count), watch.stages
     finally:
         trainer.close()
     print(json.dumps({k: _json_number(v) for k, v in summary.items()}, allow_nan=False))
     if caught:
         _say(f'symphony train: stopped at step {trainer.step_count:,}, checkpoint written in '
              f'{cfg.run_dir}; continue with the same command plus --resume')
-        return 128 + caught[0], (start, trainer.step_count), stages
-    return 0, (start, trainer.step_count), stages
+        return 128 + caught[0], (watch.start, trainer.step_count), watch.stages
+    return 0, (watch.start, trainer.step_count), watch.stages

@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..util.fields import flag_text, flag_type, scalar_fields
 from .config import SymphonyConfig, TrainConfig
@@ -184,6 +184,35 @@ def waiting_text(stages: Sequence[Stage], index: int, test_return: float) -> str
             'looked at after each test')
 
 
+@dataclasses.dataclass
+class StageWatch:
+    """A trainer's stages from step ``start``, looked at each time it reaches `next_stop`.
+
+    One rule for symphony train and trainer_node: waiting stages that the test return lets
+    go are taken (:func:`take`); a stage taken since ``start`` means a checkpoint and a
+    resume under it; a stage still waiting is said once.
+    """
+
+    stages: List[Stage]
+    start: int
+    said: Set[int] = dataclasses.field(default_factory=set)
+
+    def look(self, step: int, test_return: float) -> Tuple[bool, str]:
+        """Return (whether a stage was taken after ``start``, by ``step``; a line to say).
+
+        The line says that a stage waits for its return, the first time it is seen to;
+        '' otherwise.
+        """
+        self.stages = take(self.stages, step, test_return)
+        if taken_between(self.stages, self.start, step):
+            return True, ''
+        index = waiting(self.stages, step)
+        if index is None or index in self.said:
+            return False, ''
+        self.said.add(index)
+        return False, waiting_text(self.stages, index, test_return)
+
+
 def taken_between(stages: Sequence[Stage], before: int, step: int) -> List[int]:
     """Return the (1-based) numbers of the stages taken after step ``before``, by ``step``.
 
@@ -284,7 +313,7 @@ def with_settings(cfg: TrainConfig, train: Mapping[str, Any],
     return dataclasses.replace(cfg, **kw)
 
 
-__all__ = ['GATE', 'STAGE_KEYS', 'Stage', 'TAKEN', 'carry_records', 'in_force', 'load_stages',
-           'next_stop', 'parse_stages', 'passed', 'reached', 'resuming', 'schedule',
-           'settings', 'stage_text', 'take', 'taken_between', 'under_stages', 'waiting',
-           'waiting_text', 'with_settings']
+__all__ = ['GATE', 'STAGE_KEYS', 'Stage', 'StageWatch', 'TAKEN', 'carry_records', 'in_force',
+           'load_stages', 'next_stop', 'parse_stages', 'passed', 'reached', 'resuming',
+           'schedule', 'settings', 'stage_text', 'take', 'taken_between', 'under_stages',
+           'waiting', 'waiting_text', 'with_settings']

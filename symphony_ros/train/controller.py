@@ -19,12 +19,11 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Deque, Dict, Iterator, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, Optional, Tuple
 
 from ..core.config import TrainConfig
 from ..core.snapshot import BEST, ActorSource, load_actor
-from ..core.stages import (next_stop, reached, take, taken_between, under_stages, waiting,
-                           waiting_text)
+from ..core.stages import StageWatch, next_stop, reached, under_stages
 from ..core.trainer import Trainer
 from ..policy.export import export_policy as export_onnx
 
@@ -125,14 +124,12 @@ class TrainingController:
         """Take ``trainer`` on: its evaluations and notes come here; stop at its next stage."""
         trainer.on_evaluation.append(self._evaluated)
         trainer.on_note.append(self.log)
-        self._stages = trainer.cfg.stages
-        self._start = trainer.step_count
-        self._said_waiting: Set[int] = set()
+        self._watch = StageWatch(trainer.cfg.stages, trainer.step_count)
         self._stage_at = self._next_stop()
 
     def _next_stop(self) -> int:
         cfg = self.trainer.cfg
-        return next_stop(self._stages, self.trainer.step_count, cfg.steps, cfg.eval_every)
+        return next_stop(self._watch.stages, self.trainer.step_count, cfg.steps, cfg.eval_every)
 
     # ---- requests (any thread) -----------------------------------------------------------
     @contextmanager
@@ -283,17 +280,15 @@ class TrainingController:
     def _at_stage_locked(self) -> None:
         """Take the stages due now, or (one waiting for a return) train on to the next look."""
         t = self.trainer
-        self._stages = take(self._stages, t.step_count, t.last_return)
-        if not taken_between(self._stages, self._start, t.step_count):
-            index = waiting(self._stages, t.step_count)
-            if index is not None and index not in self._said_waiting:
-                self._said_waiting.add(index)
-                self.log(waiting_text(self._stages, index, t.last_return))
+        taken, line = self._watch.look(t.step_count, t.last_return)
+        if not taken:
+            if line:
+                self.log(line)
             self._stage_at = self._next_stop()
             t.step()
             return
-        cfg = dataclasses.replace(t.cfg, stages=self._stages)
-        said, path = reached(cfg, self._start, t.step_count), t.save()
+        cfg = dataclasses.replace(t.cfg, stages=self._watch.stages)
+        said, path = reached(cfg, self._watch.start, t.step_count), t.save()
         t.close()
         self.trainer = self._restage(under_stages(cfg, t.step_count))
         self._attach(self.trainer)
