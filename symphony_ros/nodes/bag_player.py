@@ -15,7 +15,6 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import rclpy
-from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
@@ -25,6 +24,7 @@ from rosbags.interfaces import QosDurability, QosReliability
 from ..bag.reader import Bag
 from ..bag.topics import absolute
 from ..util.stop_flag import StopFlag
+from .acks import wait_for_acks
 from .bag_recorder import message_class
 from .signals import keep_signals
 
@@ -34,7 +34,8 @@ HISTORY = 1000
 (a loaded machine's subscriber lagging a burst must not lose them)."""
 
 ACK_WAIT_S = 5.0
-"""How long the player waits at the end for reliable subscribers to acknowledge."""
+"""How long the player waits at the end, for all topics together, for reliable subscribers to
+acknowledge."""
 
 
 def publisher_qos(bag: Bag, topic: str) -> QoSProfile:
@@ -118,8 +119,7 @@ def play(bag: Bag, topics: Sequence[str], rate: float = 1.0, restamp: bool = Tru
                 pubs[topic].publish(data)
             sent += 1
         if not stop.is_set():
-            for pub in pubs.values():   # best effort answers at once
-                pub.wait_for_all_acked(Duration(seconds=ACK_WAIT_S))
+            wait_for_acks(pubs.values(), ACK_WAIT_S)
     finally:
         if node is not None:
             node.destroy_node()

@@ -34,7 +34,6 @@ import rclpy
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
-from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -50,13 +49,14 @@ from ..sim.gantry import Gantry, REARM_PERIOD, SETTLE_OUTPUTS
 from ..sim.lockstep import LockstepGate, passed_through, passed_through_target
 from ..sim.session import SimSession
 from ..util.stop_flag import StopFlag
+from .acks import wait_for_acks
 from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
                        imu_msg, joint_state_msg, odometry_msg, to_time)
 from .signals import keep_signals
 
 FINISH_WAIT = 1.0
-"""s a finished run waits for the watchdog's disarm, and for each publisher's last
-reliable messages to be acknowledged."""
+"""s a finished run waits for the watchdog's disarm, and then for its publishers' last
+reliable messages to be acknowledged (all together)."""
 
 
 class MujocoSimNode(Node):
@@ -420,9 +420,8 @@ class MujocoSimNode(Node):
             else:
                 self.get_logger().warning(
                     f'run finished: the watchdog did not answer ~/disarm in {FINISH_WAIT:g} s')
-        for pub in (self.pub_reward, self.pub_return, self.pub_odom, self.pub_imu,
-                    self.pub_js):
-            pub.wait_for_all_acked(Duration(seconds=FINISH_WAIT))
+        wait_for_acks((self.pub_reward, self.pub_return, self.pub_odom, self.pub_imu,
+                       self.pub_js), FINISH_WAIT)
 
 
 def _spin(executor: SingleThreadedExecutor, node: MujocoSimNode,
