@@ -80,7 +80,7 @@ def _check_stages(cfg: TrainConfig) -> None:
     Each stage's settings are checked as the run's own would be, under every stage before it.
     """
     from .run_dir import RANDOMIZATION
-    from .stages import in_force, with_settings
+    from .stages import under
     for index, stage in enumerate(cfg.stages, 1):
         where = f'--stages: stage {index} (at step {stage["at"]:,})'
         if cfg.eval_randomized and any(k in stage for k in RANDOMIZATION):
@@ -88,8 +88,7 @@ def _check_stages(cfg: TrainConfig) -> None:
                              '(--eval-randomized), whose test returns would then compare '
                              'different robots')
         try:
-            validate(dataclasses.replace(with_settings(cfg, *in_force(cfg, cfg.stages[:index])),
-                                         stages=[]))
+            validate(dataclasses.replace(under(cfg, cfg.stages[:index]), stages=[]))
         except ValueError as exc:
             raise ValueError(f'{where}: {exc}') from None
 

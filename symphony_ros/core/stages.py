@@ -256,14 +256,19 @@ def in_force(cfg: TrainConfig, stages: Sequence[Stage], keep: Sequence[str] = ()
     return train, overrides
 
 
+def under(cfg: TrainConfig, stages: Sequence[Stage], keep: Sequence[str] = ()) -> TrainConfig:
+    """Return ``cfg`` with the settings of ``stages`` applied in order (``keep`` as in_force)."""
+    train, overrides = in_force(cfg, stages, keep)
+    return with_settings(cfg, train, overrides) if train or overrides else cfg
+
+
 def under_stages(cfg: TrainConfig, step: int, keep: Sequence[str] = ()) -> TrainConfig:
     """Return ``cfg`` under every stage of its own that env step ``step`` has passed.
 
     What a run resumed at ``step`` trains under; ``keep``: settings given explicitly, which
     the stages do not override.
     """
-    train, overrides = in_force(cfg, passed(cfg.stages, step), keep)
-    return with_settings(cfg, train, overrides) if train or overrides else cfg
+    return under(cfg, passed(cfg.stages, step), keep)
 
 
 def resuming(cfg: TrainConfig, keep: Sequence[str] = ()) -> TrainConfig:
