@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Screen the runs' actors (and, following, their new ones); exit 0, 130 on Ctrl-C."""
-    from ..stress.conditions import CONDITIONS
+    from ..stress.conditions import joined_error
     from ..stress.screen import SCREEN_DIR, Settings
     from .errors import CliError
     missing = [r for r in args.run_dirs if not os.path.isdir(r)]
@@ -73,10 +73,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f'{len(args.run_dirs)} runs: give -o DIR for their compare.md (each '
                        f'run\'s own reports go in RUN_DIR/{SCREEN_DIR})')
     args.conditions = [n for arg in args.conditions for n in arg.split(',') if n]
-    unknown = [n for n in args.conditions if n not in CONDITIONS]
-    if unknown:
-        raise CliError(f'--conditions: unknown condition {unknown[0]!r}; expected some of '
-                       f'{", ".join(CONDITIONS)}')
+    wrong = [e for e in map(joined_error, args.conditions) if e]
+    if wrong:
+        raise CliError(f'--conditions: {wrong[0]}')
     settings = Settings(tuple(dict.fromkeys(args.conditions)), args.episodes, args.seed,
                         args.max_steps or None)
     runs = {r: {} for r in args.run_dirs}   # each run's rows by step

@@ -30,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='episodes per condition (default: 10)')
     p.add_argument('--conditions', nargs='+', default=[], metavar='NAME',
                    help='conditions to run, space- or comma-separated (default: all that '
-                   'apply to the robot)')
+                   'apply to the robot); A+B applies A and B together, e.g. '
+                   'command_turn_0.5+obs_noise_1 or delay_1+push_1.0')
     p.add_argument('-o', '--out', metavar='DIR', default=None,
                    help='report folder (default: <policy>_stress beside the policy); with '
                    'several policies, the folder of their reports (one per file name) and '
@@ -237,7 +238,7 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
     t0 = clock()
     figures = _run_conditions(args, prepared, workers, out, ranges, commands)
     wall = clock() - t0
-    conds = {n: {'description': table.CONDITIONS[n][1], 'knobs': table.CONDITIONS[n][0],
+    conds = {n: {'description': table.describe(n), 'knobs': table.knobs(n),
                  'within_training': table.within_training(n, robot),
                  'within_policy_training': table.within_policy_ranges(n, robot, trained),
                  **f, 'fall_rate_ci95': list(wilson(f['falls'], f['episodes']))}

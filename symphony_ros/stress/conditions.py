@@ -94,6 +94,61 @@ mix of every perturbation a policy trained under, as the world mixes them, and a
 policy held to one command (its stride error is whether it does what it is told)."""
 CONDITIONS.update(DIAGNOSTIC)
 
+JOIN = '+'
+"""Joins conditions into one that applies them together, e.g. ``command_turn_0.5+obs_noise_1``
+(a held command under sensor noise) or ``delay_1+push_1.0``."""
+NOISE = ('obs_noise_scale', 'imu_bias_scale', NOISE_ONLY)
+"""Knobs that together say which sensor noise a condition adds: joined conditions may not
+both set it (whose amplitude, on which terms, would be a guess)."""
+
+
+def knobs(name: str) -> Dict[str, Any]:
+    """Return the knob values of condition ``name`` (a joined one's: its parts' together)."""
+    if name in CONDITIONS:
+        return CONDITIONS[name][0]
+    out: Dict[str, Any] = {}
+    for part in name.split(JOIN):
+        out.update(CONDITIONS[part][0])
+    return out
+
+
+def describe(name: str) -> str:
+    """Return what condition ``name`` does (a joined one's parts, together)."""
+    if name in CONDITIONS:
+        return CONDITIONS[name][1]
+    return '; '.join(CONDITIONS[part][1] for part in name.split(JOIN))
+
+
+def joined_error(name: str) -> Optional[str]:
+    """Return why ``name`` is not a known or a valid joined condition (None: it is).
+
+    A joined condition's parts are known, distinct, none the training mix (which draws every
+    knob), and no two set one knob to different values or both add sensor noise.
+    """
+    if name in CONDITIONS:
+        return None
+    parts = name.split(JOIN)
+    for part in parts:
+        if part not in CONDITIONS:
+            return f'unknown condition {part!r}; expected some of {", ".join(CONDITIONS)}'
+    if len(parts) == 1:
+        return None
+    if len(set(parts)) < len(parts) or any(MIX in CONDITIONS[p][0] for p in parts):
+        return (f'{name!r}: a joined condition names each part once, none of them '
+                f'{MIX!r} (which draws every knob)')
+    seen: Dict[str, Tuple[str, Any]] = {}
+    for part in parts:
+        values = dict(CONDITIONS[part][0])
+        noise = tuple(values.pop(k, None) for k in NOISE)
+        if any(v is not None for v in noise):
+            values['sensor noise'] = noise
+        for knob, value in values.items():
+            other, was = seen.setdefault(knob, (part, value))
+            if was != value:
+                return f'{name!r}: {other!r} and {part!r} both set {knob}'
+    return None
+
+
 PD_ONLY = ('kp_0.8', 'kp_1.2')
 """Conditions that only mean something on a pd_position robot."""
 
@@ -119,16 +174,16 @@ def select(names: Sequence[str], robot: RobotDescription,
     if not names:
         return [n for n in applicable(robot) if n not in DIAGNOSTIC]
     for n in names:
-        if n not in CONDITIONS:
-            raise ValueError(f'--conditions: unknown condition {n!r}; expected some of '
-                             f'{", ".join(CONDITIONS)}')
-        if COMMAND in CONDITIONS[n][0] and not (commands and robot.tasks):
+        wrong = joined_error(n)
+        if wrong:
+            raise ValueError(f'--conditions: {wrong}')
+        if COMMAND in knobs(n) and not (commands and robot.tasks):
             raise ValueError(f'--conditions: {n!r} holds a velocity command; this policy '
                              'follows none (it was trained on a task without commands)')
-        if n not in applicable(robot):
+        if any(part not in applicable(robot) for part in n.split(JOIN)):
             raise ValueError(f'--conditions: {n!r} needs a pd_position robot; {robot.name!r} '
                              f'has action kind {robot.action_kind!r}')
-        only = CONDITIONS[n][0].get(NOISE_ONLY, ())
+        only = knobs(n).get(NOISE_ONLY, ())
         if obs_terms is not None and only and not set(only) & set(obs_terms):
             noisy = [t for t in obs_terms if f'noise_{t}' in DIAGNOSTIC]
             raise ValueError(f'--conditions: {n!r}: the policy\'s observation has no '
@@ -143,7 +198,7 @@ def first_kick_s(name: str) -> float:
     The conditions leave ``push_first_s`` at nominal, so an episode's first kick waits a
     whole interval, as the sim node's kicks through ROS do.
     """
-    return CONDITIONS[name][0]['push_interval_s'][0]
+    return knobs(name)['push_interval_s'][0]
 
 
 def held_command(name: str) -> Optional[Dict[str, Any]]:
@@ -152,7 +207,7 @@ def held_command(name: str) -> Optional[Dict[str, Any]]:
     Each range is the one value and no share stands or turns in place, so every command
     the task draws, at reset and each resample, is that one.
     """
-    cmd = CONDITIONS[name][0].get(COMMAND)
+    cmd = knobs(name).get(COMMAND)
     if cmd is None:
         return None
     return {**{k: (float(v), float(v)) for k, v in zip(COMMAND_RANGES, cmd)},
@@ -167,7 +222,7 @@ def too_short_for_pushes(names: Sequence[str], episode_s: Optional[float]) -> Li
     """
     if episode_s is None:
         return []
-    return [n for n in names if CONDITIONS[n][0].get('push_velocity')
+    return [n for n in names if knobs(n).get('push_velocity')
             and episode_s <= first_kick_s(n)]
 
 
@@ -189,7 +244,7 @@ def _ranges(values: Mapping[str, Any], robot: RobotDescription) -> Dict[str, Tup
 def spec_of(name: str, robot: RobotDescription) -> RandomizationSpec:
     """Return the randomisation spec of condition ``name`` on ``robot`` (nothing else moves)."""
     defaults = load_randomization('default', robot)
-    values = CONDITIONS[name][0]
+    values = knobs(name)
     only = values.get(NOISE_ONLY)
     noise, bias = defaults.obs_noise, defaults.imu_bias
     if only is not None:
@@ -226,7 +281,7 @@ def within_policy_ranges(name: str, robot: RobotDescription,
 def _inside(name: str, robot: RobotDescription,
             range_of: Callable[[str], Tuple[float, float]]) -> bool:
     eps = 1e-9
-    for knob, (lo, hi) in _ranges(CONDITIONS[name][0], robot).items():
+    for knob, (lo, hi) in _ranges(knobs(name), robot).items():
         if knob == 'push_interval_s':
             continue
         tlo, thi = range_of(knob)
@@ -245,8 +300,8 @@ def delay_ms(name: str, robot: RobotDescription) -> Optional[float]:
 
     None for a condition that moves anything else: its falls are not the delay's alone.
     """
-    ranges = _ranges(CONDITIONS[name][0], robot)
-    values = CONDITIONS[name][0]
+    values = knobs(name)
+    ranges = _ranges(values, robot)
     if set(ranges) - {'delay_s'} or values.get(NOISE_ONLY) or COMMAND in values:
         return None
     lo, hi = ranges.get('delay_s', (0.0, 0.0))

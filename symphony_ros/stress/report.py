@@ -186,7 +186,8 @@ def _held_lines(conditions: Dict[str, Dict]) -> List[str]:
             if COMMAND in c.get('knobs', {}) and c.get('reached') is not None]
     if not held:
         return []
-    lines = ['Held to one command for whole episodes (the nominal robot): the mean velocity '
+    lines = ['Held to one command for whole episodes (the nominal robot, or what a joined '
+             'condition adds): the mean velocity '
              'reached, and the error of the velocity averaged over each gait cycle.', '',
              '| condition | told (vx, vy, yaw rate) | falls | reached (vx, vy, yaw rate) | '
              'error per stride (m/s / rad/s) |', '|---|---|---|---|---|']

@@ -71,27 +71,28 @@ def select(names: Sequence[str], robot: RobotDescription, commands: bool = True)
         return list(ROS_CONDITIONS)
     names = conditions.select(names, robot, commands=commands)
     for n in names:
-        if n not in ROS_RUNNABLE:
+        if not _through_ros(conditions.knobs(n)):
             raise ValueError(f'--conditions: {n!r} cannot run with --ros (the sim injects '
                              f'command delay, base kicks and a held command only); expected '
-                             f'some of {", ".join(ROS_RUNNABLE)}')
+                             f'some of {", ".join(ROS_RUNNABLE)} (or of them joined with '
+                             f'{conditions.JOIN})')
     return names
 
 
 def command_delay(name: str, robot: RobotDescription) -> float:
     """Return the sim's ``command_delay`` in s for condition ``name`` on ``robot``."""
-    knobs = CONDITIONS[name][0]
+    knobs = conditions.knobs(name)
     return float(knobs.get('delay_s', knobs.get('delay_steps', 0) * robot.control_dt))
 
 
 def push_velocity(name: str) -> float:
     """Return the sim's ``push_velocity`` in m/s for condition ``name`` (0: no kicks)."""
-    return float(CONDITIONS[name][0].get('push_velocity', 0.0))
+    return float(conditions.knobs(name).get('push_velocity', 0.0))
 
 
 def held_cmd_vel(name: str) -> str:
     """Return condition ``name``'s held command as the sim's ``cmd_vel`` ('': none held)."""
-    cmd = CONDITIONS[name][0].get(conditions.COMMAND)
+    cmd = conditions.knobs(name).get(conditions.COMMAND)
     return ','.join(f'{float(v):g}' for v in cmd) if cmd is not None else ''
 
 

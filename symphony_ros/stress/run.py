@@ -21,7 +21,7 @@ from ..bag.metrics import step_divisors, step_rms
 from ..core.evaluation import EVAL_SEED_OFFSET
 from ..robot.frame_stack import FrameStack
 from ..robot.tracking import WindowTracking, window_steps
-from .conditions import CONDITIONS, MIX, held_command
+from .conditions import MIX, held_command, knobs
 from .kicks import episode_kicks
 from .kicks import summary as kick_summary
 from .training_falls import kick_effects, knob_effects
@@ -156,7 +156,7 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
            'stride_tracking_error': stride.lin_rms, 'stride_yaw_error': stride.yaw_rms}
     if held:   # what it did when told one thing for the whole episode
         row['reached'] = [float(v) for v in np.mean(held, axis=0)]
-    if CONDITIONS[name][0].get(MIX):   # the draws and outcome, as a training run logs them
+    if knobs(name).get(MIX):   # the draws and outcome, as a training run logs them
         row['draws'] = env.get_wrapper_attr('record')(fell)
     return row
 
