@@ -100,6 +100,8 @@ JOIN = '+'
 NOISE = ('obs_noise_scale', 'imu_bias_scale', NOISE_ONLY)
 """Knobs that together say which sensor noise a condition adds: joined conditions may not
 both set it (whose amplitude, on which terms, would be a guess)."""
+DELAY = ('delay_steps', 'delay_s')
+"""Knobs that each set the action delay (in control steps, in s): one delay a condition."""
 
 
 def knobs(name: str) -> Dict[str, Any]:
@@ -139,9 +141,10 @@ def joined_error(name: str) -> Optional[str]:
     seen: Dict[str, Tuple[str, Any]] = {}
     for part in parts:
         values = dict(CONDITIONS[part][0])
-        noise = tuple(values.pop(k, None) for k in NOISE)
-        if any(v is not None for v in noise):
-            values['sensor noise'] = noise
+        for what, group in (('sensor noise', NOISE), ('the action delay', DELAY)):
+            given = tuple(values.pop(k, None) for k in group)
+            if any(v is not None for v in given):
+                values[what] = given
         for knob, value in values.items():
             other, was = seen.setdefault(knob, (part, value))
             if was != value:

@@ -44,7 +44,8 @@ def test_a_held_command_under_noise_sees_the_noise():
 
 
 @pytest.mark.parametrize('name, expected', [
-    ('delay_1+delay_2', "'delay_1' and 'delay_2' both set delay_steps"),
+    ('delay_1+delay_2', "'delay_1' and 'delay_2' both set the action delay"),
+    ('delay_1+latency_5ms', "'delay_1' and 'latency_5ms' both set the action delay"),
     ('push_0.5+push_1.0', "'push_0.5' and 'push_1.0' both set push_velocity"),
     ('obs_noise_1+noise_joint_vel', "'obs_noise_1' and 'noise_joint_vel' both set sensor "
                                     'noise'),
@@ -55,10 +56,11 @@ def test_a_held_command_under_noise_sees_the_noise():
 def test_joined_conditions_that_clash_are_refused(name, expected):
     assert expected in joined_error(name)
     assert joined_error('worst+command_forward_0.5') is None
+    assert joined_error('worst+delay_1') is None       # the same delay, set twice
 
 
 @pytest.mark.parametrize('args, expected', [
-    (['--conditions', 'delay_1+delay_2'], "'delay_1' and 'delay_2' both set delay_steps"),
+    (['--conditions', 'delay_1+delay_2'], "'delay_1' and 'delay_2' both set the action delay"),
     (['--conditions', 'kp_0.8+delay_1'], 'needs a pd_position robot'),
     (['--ros', '--conditions', 'delay_1+mass_1.2'], "'delay_1+mass_1.2' cannot run with --ros"),
 ])
