@@ -27,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    '--keep-actors true); several (branches of one run, say: symphony branch) '
                    'are screened alike and compared step by step in -o DIR/compare.md')
     p.add_argument('--conditions', nargs='+', default=list(DEFAULT_CONDITIONS),
-                   metavar='NAME', help='stress conditions, space- or comma-separated '
+                   metavar='NAME', help='stress conditions, space- or comma-separated, '
+                   'A+B for two at once as in symphony stress '
                    f'(default: {" ".join(DEFAULT_CONDITIONS)})')
     p.add_argument('--episodes', type=number(int, 1), default=30, metavar='N',
                    help='episodes per condition (default: 30)')
