@@ -55,8 +55,10 @@ from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
 from .signals import keep_signals
 
 FINISH_WAIT = 1.0
-"""s a finished run waits for the watchdog's disarm, and then for its publishers' last
-reliable messages to be acknowledged (all together)."""
+"""s a finished run waits for the watchdog's disarm."""
+ACK_WAIT = 5.0
+"""s a finished run then waits, all its publishers together, for their last reliable
+messages to be acknowledged: a recorder on a loaded machine may lag seconds behind."""
 
 
 class MujocoSimNode(Node):
@@ -421,7 +423,7 @@ class MujocoSimNode(Node):
                 self.get_logger().warning(
                     f'run finished: the watchdog did not answer ~/disarm in {FINISH_WAIT:g} s')
         wait_for_acks((self.pub_reward, self.pub_return, self.pub_odom, self.pub_imu,
-                       self.pub_js), FINISH_WAIT)
+                       self.pub_js), ACK_WAIT)
 
 
 def _spin(executor: SingleThreadedExecutor, node: MujocoSimNode,
