@@ -34,6 +34,7 @@ import rclpy
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -49,16 +50,13 @@ from ..sim.gantry import Gantry, REARM_PERIOD, SETTLE_OUTPUTS
 from ..sim.lockstep import LockstepGate, passed_through, passed_through_target
 from ..sim.session import SimSession
 from ..util.stop_flag import StopFlag
-from .acks import wait_for_acks
 from .messages import (COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config,
                        imu_msg, joint_state_msg, odometry_msg, to_time)
 from .signals import keep_signals
 
 FINISH_WAIT = 1.0
-"""s a finished run waits for the watchdog's disarm."""
-ACK_WAIT = 5.0
-"""s a finished run then waits, all its publishers together, for their last reliable
-messages to be acknowledged: a recorder on a loaded machine may lag seconds behind."""
+"""s a finished run waits for the watchdog's disarm, and for each publisher's last
+reliable messages to be acknowledged."""
 
 
 class MujocoSimNode(Node):
@@ -422,8 +420,9 @@ class MujocoSimNode(Node):
             else:
                 self.get_logger().warning(
                     f'run finished: the watchdog did not answer ~/disarm in {FINISH_WAIT:g} s')
-        wait_for_acks((self.pub_reward, self.pub_return, self.pub_odom, self.pub_imu,
-                       self.pub_js), ACK_WAIT)
+        for pub in (self.pub_reward, self.pub_return, self.pub_odom, self.pub_imu,
+                    self.pub_js):
+            pub.wait_for_all_acked(Duration(seconds=FINISH_WAIT))
 
 
 def _spin(executor: SingleThreadedExecutor, node: MujocoSimNode,
