@@ -1,7 +1,8 @@
 """A velocity policy under fixed commands: falls and tracking error on held-out seeds.
 
-Each named command (stand still, walk forward, turn) is held for whole episodes of the
-velocity task (no resampling) on ``--episodes`` seeds from ``--seed`` on, nominal physics;
+Each named command (by default the stress report's held commands: stand still, walk
+forward, turn either way) is held for whole episodes of the velocity task (no resampling)
+on ``--episodes`` seeds from ``--seed`` on, nominal physics;
 ``--obs-noise K`` adds the robot's observation noise at K times its training amplitudes
 (what the ``default`` ranges give every training step, `symphony_ros.robot.ranges.OBS_NOISE`),
 so a policy can be judged clean and as it was trained; ``--noise-terms`` keeps the noise
@@ -34,11 +35,11 @@ from symphony_ros.robot.frame_stack import FrameStack
 from symphony_ros.robot.randomize import randomize_env
 from symphony_ros.robot.ranges import OBS_NOISE, point_spec
 from symphony_ros.robot.tracking import WindowTracking, window_steps
+from symphony_ros.stress.conditions import HELD_COMMANDS
 from symphony_ros.stress.run import CommandJitter
 
-COMMANDS = {'stand': (0.0, 0.0, 0.0), 'forward_0.5': (0.5, 0.0, 0.0),
-            'turn_0.5': (0.0, 0.0, 0.5)}
-"""Command name -> (vx m/s, vy m/s, yaw rate rad/s)."""
+COMMANDS = {name: cmd for name, (cmd, _) in HELD_COMMANDS.items()}
+"""Command name -> (vx m/s, vy m/s, yaw rate rad/s): the stress report's held commands."""
 
 
 def held_env(policy, obs_noise=0.0, terms=None):
@@ -126,7 +127,7 @@ def main():
     p.add_argument('--settle', type=float, default=1.0, help='s before errors count')
     p.add_argument('--gif', default='', help='write the first forward episode here')
     p.add_argument('--command', action='append', type=_command, metavar='NAME=VX,VY,WZ',
-                   help='a command to hold instead of the three defaults (repeatable), '
+                   help='a command to hold instead of the defaults (repeatable), '
                         'e.g. forward_0.3=0.3,0,0')
     p.add_argument('--obs-noise', type=float, default=0.0, metavar='K',
                    help='observation noise at K times the training amplitudes (default 0)')
