@@ -10,7 +10,8 @@ STAMP := $(VENV)/.symphony-installed
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 # make test runs the tests in two processes (pytest-xdist; each claims its own DDS domain):
-# about 7 min on a 2-core machine against 12 in one. TEST_WORKERS=0: one process.
+# 8-12 min of pytest on a 2-core machine, about half of one process's time; it lists the
+# 25 slowest tests last. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 # The Unitree G1's MJCF and meshes come from the mjlab wheel; --no-deps: only its files are
 # used (located without importing mjlab, whose dependencies include GPU packages).
@@ -40,7 +41,7 @@ $(STAMP): setup.py Makefile
 	@touch $(STAMP)
 
 test: venv
-	$(PY) -m pytest -q -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS) test
+	$(PY) -m pytest -q -m "not slow" -n $(TEST_WORKERS) --durations=25 $(PYTEST_ARGS) test
 
 test-slow: venv
 	$(PY) -m pytest -q -m slow $(PYTEST_ARGS) test
