@@ -10,7 +10,7 @@ STAMP := $(VENV)/.symphony-installed
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 # make test runs the tests in two processes (pytest-xdist; each claims its own DDS domain):
-# 8-12 min of pytest on a 2-core machine, about half of one process's time; it lists the
+# 6-12 min of pytest on a 2-core machine, about half of one process's time; it lists the
 # 25 slowest tests last. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 # The Unitree G1's MJCF and meshes come from the mjlab wheel; --no-deps: only its files are
