@@ -1,5 +1,8 @@
 """A robot file's ``randomization`` mapping: overrides the default ranges, refused when wrong."""
 
+import glob
+import os
+
 import pytest
 
 from symphony_ros.robot import get_robot
@@ -30,3 +33,16 @@ def test_robot_file_with_a_wrong_randomization_is_refused(tmp_path, value, expec
     with pytest.raises(RobotFileError, match=expected) as err:
         get_robot(path)
     assert 'biped3.yaml: randomization' in str(err.value)
+
+
+SHIPPED = sorted(glob.glob(os.path.join(os.path.dirname(__file__), '..', '..', 'config',
+                                        'randomize_*.yaml')))
+
+
+@pytest.mark.parametrize('path', SHIPPED, ids=os.path.basename)
+def test_shipped_randomization_files_load_over_the_robots_ranges(path):
+    for robot in ('g1', 'humanoid'):
+        spec = load_randomization(path, get_robot(robot))
+        default = load_randomization('default', get_robot(robot))
+        assert spec.name == os.path.abspath(path)
+        assert spec.ranges != default.ranges    # each file changes something
