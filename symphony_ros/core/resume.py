@@ -24,7 +24,8 @@ from .config import curriculum_text
 from ..robot.command_terms import TRACKING_TERMS
 from .envs import set_rng_state, tracking_sigma
 from .progress import Progress
-from .run_dir import BEST_RESETS, RunDirError, extend_curriculum, read_run_config
+from .run_dir import (BEST_RESETS, RANDOMIZATION, RunDirError, extend_curriculum,
+                      read_run_config, scale_in_force)
 
 
 class Resume:
@@ -83,8 +84,24 @@ class Resume:
                                   'from the next test)')
             self.notes.append(f'training changed at step {self.step_count:,}: '
                               f'{curriculum_text(last)} (randomisation scale in force before: '
-                              f'{last["scale_before"]:g}); config.json '
+                              f'{last["scale_before"]:g}{self._ramp_text(last)}); config.json '
                               "records it in the run's curriculum, and the policy card too")
+
+    def _ramp_text(self, change: Dict[str, Any]) -> str:
+        """Return where a change of randomisation puts the ramp, for the resume's note.
+
+        The ramp restarts from the width `run_dir.randomize_width` gives (none, for other
+        ranges): a fine-tune of a robust actor under a new ranges file trains near the nominal
+        robot for a long while, which the person resuming should be told.
+        """
+        if not (self.cfg.randomize_ramp and any(k in change for k in RANDOMIZATION)):
+            return ''
+        now, full = scale_in_force(self.cfg, self.step_count), self.cfg.randomize_scale
+        text = (f', now {now:g}, widening to {full:g} by step '
+                f'{self.step_count + self.cfg.randomize_ramp:,}')
+        if now < change['scale_before']:
+            text += ' (--randomize-ramp 0 in the same resume: the whole scale at once)'
+        return text
 
     def _rescore(self, how: str, before: str, after: str) -> None:
         """Score the replay's steps anew under this run's reward weights (``before`` -> ``after``).

@@ -105,6 +105,8 @@ def test_resume_switches_randomisation_on_and_the_card_says_from_which_step(tmp_
                   '--randomize-scale', '0.5', '--randomize-ramp', '100') == 0
     err = capsys.readouterr().err
     assert 'training changed at step 1' in err and 'randomize none -> default' in err
+    assert 'in force before: 0, now 0, widening to 0.5 by step 2' in err
+    assert '--randomize-ramp 0 in the same resume' not in err   # nothing narrowed
     tc = read_run_config(str(run))['train_config']
     assert tc['randomize'] == 'default' and tc['randomize_scale'] == 0.5
     [entry] = tc['curriculum']
@@ -180,3 +182,26 @@ def test_the_scale_read_from_a_sources_stored_config_sets_where_the_ramp_starts(
     cfg = TrainConfig(randomize='default', randomize_scale=0.5, randomize_ramp=100,
                       init_source={'randomize': 'default', 'scale_in_force': 0.25})
     assert randomize_width(cfg, 0) == 0.5 and randomize_width(cfg, 50) == 0.75
+
+
+def test_a_resume_under_other_ranges_says_its_ramp_starts_again_from_none(tmp_path, capsys):
+    torch.set_num_threads(1)
+    run, ranges = tmp_path / 'run', tmp_path / 'kicks.yaml'
+    ranges.write_text('push_velocity: [0.5, 1.0]\n')
+    assert _train(run, '--steps', '100', '--randomize', 'default', '--randomize-ramp',
+                  '50') == 0          # the whole scale from step 50 on
+    capsys.readouterr()
+    assert _train(run, '--resume', '--steps', '160', '--randomize', str(ranges)) == 0
+    err = capsys.readouterr().err
+    assert ('(randomisation scale in force before: 1, now 0, widening to 1 by step 150 '
+            '(--randomize-ramp 0 in the same resume: the whole scale at once))') in err
+    after = [d['scale'] for d in _draws(run) if d['step'] > 100]
+    assert after and after[0] < 0.5
+    # Told so, the same change at once keeps the whole scale.
+    again = tmp_path / 'again'
+    assert _train(again, '--steps', '100', '--randomize', 'default', '--randomize-ramp',
+                  '50') == 0
+    assert _train(again, '--resume', '--steps', '160', '--randomize', str(ranges),
+                  '--randomize-ramp', '0') == 0
+    assert 'widening' not in capsys.readouterr().err
+    assert all(d['scale'] == 1.0 for d in _draws(again) if d['step'] > 100)
