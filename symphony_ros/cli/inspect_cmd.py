@@ -96,7 +96,9 @@ def describe(path: str, model, contract) -> List[str]:
               f'{a.get("hidden_dim", "?")}',
               f'  training         {c.training_steps} steps{_source_steps(c)}, test return '
               f'{ret}, seed {c.train_config.get("seed", "?")}',
-              '  randomization    ' + randomization_line(c.train_config),
+              '  randomization    ' + randomization_line(
+                  c.train_config,
+                  None if c.train_config.get('distill') else c.training_steps),
               *_training_lines(c),
               '  reward weights   ' + reward_text(c.train_config),
               '  critic           ' + ('privileged (saw the exact state in training)'
@@ -116,16 +118,29 @@ def describe(path: str, model, contract) -> List[str]:
     return lines
 
 
-def randomization_line(tc: dict) -> str:
-    """Say how the training env is perturbed (its latest settings; the changes: below)."""
+def randomization_line(tc: dict, step: Optional[int] = None) -> str:
+    """Say how the training env is perturbed (its latest settings; the changes: below).
+
+    With ``step`` (a policy's training steps), also the width its ramp had reached there when
+    short of the whole: a resume under new ranges restarts the ramp, and an actor taken soon
+    after trained near the nominal robot whatever the ranges say.
+    """
     where = 'training and test envs' if tc.get('eval_randomized') else 'training env only'
-    line = f'{tc.get("randomize", "none")} x{tc.get("randomize_scale", 1.0):g} ({where})'
-    from ..core.run_dir import source_width
+    scale = float(tc.get('randomize_scale', 1.0))
+    line = f'{tc.get("randomize", "none")} x{scale:g} ({where})'
+    from ..core.run_dir import RANDOMIZATION, source_width, stored_scale_in_force
     if tc.get('randomize_ramp'):
-        start = source_width(tc.get('init_source') or {}, tc.get('randomize', 'none'),
-                             float(tc.get('randomize_scale', 1.0)))
-        line += (f', widened from {start:.2f} of it (where its source ended)' if start else
-                 ', widened from none') + f' over {tc["randomize_ramp"]:,} steps'
+        changes = [e for e in tc.get('curriculum') or [] if any(k in e for k in RANDOMIZATION)]
+        start = source_width(tc.get('init_source') or {}, tc.get('randomize', 'none'), scale)
+        if changes:
+            line += f', widened from step {int(changes[-1]["step"]):,}'
+        else:
+            line += (f', widened from {start:.2f} of it (where its source ended)' if start
+                     else ', widened from none')
+        line += f' over {tc["randomize_ramp"]:,} steps'
+        now = stored_scale_in_force(tc, step) if step is not None else scale
+        if tc.get('randomize', 'none') != 'none' and now < scale:
+            line += f'; at step {step:,}, this actor\'s, x{now:.2f} ({now / scale:.0%} of it)'
     return line
 
 

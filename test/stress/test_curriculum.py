@@ -138,8 +138,8 @@ def test_resume_switches_randomisation_on_and_the_card_says_from_which_step(tmp_
     assert main(['inspect', policy]) == 0
     out = capsys.readouterr().out
     # The randomisation in force, then one line a change.
-    assert 'randomization    default x0.5 (training env only), widened from none over 100 ' \
-           'steps\n' in out
+    assert ('randomization    default x0.5 (training env only), widened from step '
+            f'{entry["step"]:,} over 100 steps\n') in out     # and whole by this actor's step
     assert (f'  curriculum       from step {entry["step"]:,}: randomize none -> default, '
             'randomize_scale 1.0 -> 0.5, randomize_ramp 0 -> 100\n') in out
     assert '\n                   from step ' in out and 'lr 0.0001 -> 5e-05' in out
@@ -191,12 +191,19 @@ def test_a_resume_under_other_ranges_says_its_ramp_starts_again_from_none(tmp_pa
     assert _train(run, '--steps', '100', '--randomize', 'default', '--randomize-ramp',
                   '50') == 0          # the whole scale from step 50 on
     capsys.readouterr()
-    assert _train(run, '--resume', '--steps', '160', '--randomize', str(ranges)) == 0
+    assert _train(run, '--resume', '--steps', '130', '--randomize', str(ranges)) == 0
     err = capsys.readouterr().err
     assert ('(randomisation scale in force before: 1, now 0, widening to 1 by step 150 '
             '(--randomize-ramp 0 in the same resume: the whole scale at once))') in err
     after = [d['scale'] for d in _draws(run) if d['step'] > 100]
     assert after and after[0] < 0.5
+    # The policy's card says how wide its robot was, not only the ranges' names.
+    policy = str(tmp_path / 'p.onnx')
+    assert main(['export', latest_checkpoint(str(run)), '-o', policy, '--samples', '20']) == 0
+    capsys.readouterr()
+    assert main(['inspect', policy]) == 0
+    assert ('widened from step 100 over 50 steps; at step 130, this actor\'s, x0.60 '
+            '(60% of it)\n') in capsys.readouterr().out
     # Told so, the same change at once keeps the whole scale.
     again = tmp_path / 'again'
     assert _train(again, '--steps', '100', '--randomize', 'default', '--randomize-ramp',
