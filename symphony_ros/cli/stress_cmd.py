@@ -321,10 +321,34 @@ def _print_summary(report: Dict[str, Any], md_path: str) -> None:
 
 
 def _trained_ranges(contract) -> Optional[Dict[str, Any]]:
-    """Return the ranges the policy trained under: the contract's, {} for none, None: unknown."""
-    if contract.randomization is not None:
+    """Return the ranges the policy trained under: the contract's, {} for none, None: unknown.
+
+    On a ramp, as wide as the ramp had reached at the actor's step (``width``): an actor taken
+    soon after a new ranges file restarted the ramp met a near-nominal robot, whatever the
+    ranges at full width say.
+    """
+    if contract.randomization is None:
+        return {} if contract.train_config.get('randomize', 'none') == 'none' else None
+    width = _ramp_width(contract)
+    if width >= 1.0:
         return contract.randomization
-    return {} if contract.train_config.get('randomize', 'none') == 'none' else None
+    from ..robot.ranges import KNOBS, TIMES
+    ranges = {}
+    for knob, (lo, hi) in (contract.randomization.get('ranges') or {}).items():
+        nominal = KNOBS[knob][0] if knob in KNOBS and knob not in TIMES else None
+        ranges[knob] = ([lo, hi] if nominal is None else
+                        [nominal + width * (lo - nominal), nominal + width * (hi - nominal)])
+    return {**contract.randomization, 'ranges': ranges, 'width': width}
+
+
+def _ramp_width(contract) -> float:
+    """Return the fraction of its ranges' scale the policy's ramp had reached (1: whole)."""
+    tc = contract.train_config
+    scale = float(tc.get('randomize_scale', 1.0))
+    if not tc.get('randomize_ramp') or tc.get('distill') or scale <= 0:
+        return 1.0
+    from ..core.run_dir import stored_scale_in_force
+    return min(1.0, stored_scale_in_force(tc, int(contract.training_steps)) / scale)
 
 
 def _trained_text(contract, trained: Optional[Dict[str, Any]]) -> str:
@@ -334,7 +358,11 @@ def _trained_text(contract, trained: Optional[Dict[str, Any]]) -> str:
                 'recorded (a file exported before contracts carried them)')
     if not trained:
         return 'no randomisation (the nominal robot)'
-    return f'randomisation {trained.get("name")!r} x{trained.get("scale", 1.0):g}'
+    text = f'randomisation {trained.get("name")!r} x{trained.get("scale", 1.0):g}'
+    if 'width' in trained:
+        text += (f', of which its ramp had reached {trained["width"]:.0%} at this actor\'s '
+                 f'step ({int(contract.training_steps):,})')
+    return text
 
 
 def _fit_pushes(args: argparse.Namespace, names: List[str], dt: float) -> List[str]:

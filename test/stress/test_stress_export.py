@@ -10,6 +10,8 @@ from symphony_ros.cli.main import main
 from symphony_ros.core.config import SymphonyConfig, TrainConfig
 from symphony_ros.core.networks import Actor
 from symphony_ros.core.snapshot import save_best_actor
+from symphony_ros.robot import get_robot
+from symphony_ros.robot.ranges import load_randomization
 
 
 def _run(run_dir, seed):
@@ -20,7 +22,8 @@ def _run(run_dir, seed):
                                          randomize='default', randomize_ramp=1000,
                                          init_from='runs/g1_nominal').to_dict(),
                 symphony_config=SymphonyConfig(hidden_dim=32, critic_heads=8).to_dict(),
-                obs_dim=96, act_dim=29, obs_spec='velocity', step=10, test_return=1.0)
+                obs_dim=96, act_dim=29, obs_spec='velocity', step=10, test_return=1.0,
+                randomization=load_randomization('default', get_robot('g1')).to_dict())
     save_best_actor(str(run_dir), actor, info)
     return str(run_dir)
 
@@ -50,6 +53,12 @@ def test_g1_stress_report_goes_into_the_contract(tmp_path, capsys):
     with open(os.path.join(out, 'report.md')) as fh:
         assert 'Latency budget: ' in fh.read()
     assert report['robot'] == 'g1' and report['conditions']['kp_1.2']['within_training'] is False
+    # Ten steps into a ramp of 1,000 the actor met a robot 1 % as wide as the default ranges:
+    # a control step of delay is in the verdict's ranges, not in this actor's training.
+    assert report['trained_under'] == ("randomisation 'default' x1, of which its ramp had "
+                                       "reached 1% at this actor's step (10)")
+    assert [report['conditions'][n]['within_policy_training'] for n in ('nominal', 'delay_1')
+            ] == [True, False] and report['conditions']['delay_1']['within_training']
     nominal = report['conditions']['nominal']
     assert nominal['tracking_error'] is not None  # command policy
     assert 'stride_tracking_error' in nominal  # None: 15 steps are less than a gait cycle
@@ -65,8 +74,8 @@ def test_g1_stress_report_goes_into_the_contract(tmp_path, capsys):
     budget = 'none' if expected is None else f'{expected:g} ms'
     assert f'; latency budget {budget}' in text
     assert re.search(r'randomization    default x1 \(training env only\), widened from none '
-                     r'over 1,000 steps; at step \d+, this actor\'s, x0\.\d\d \(\d+% of it\)\n'
-                     r'  source           fine-tuned from runs/g1_nominal', text)
+                     r'over 1,000 steps; at step 10, this actor\'s, x0\.01 \(1% of it\)\n', text)
+    assert '\n  source           fine-tuned from runs/g1_nominal' in text
 
     other = _run(tmp_path / 'other', 1)
     rc = main(['export', other, '-o', str(tmp_path / 'o.onnx'), '--samples', '50',
