@@ -128,9 +128,9 @@ def randomization_line(tc: dict, step: Optional[int] = None) -> str:
     where = 'training and test envs' if tc.get('eval_randomized') else 'training env only'
     scale = float(tc.get('randomize_scale', 1.0))
     line = f'{tc.get("randomize", "none")} x{scale:g} ({where})'
-    from ..core.run_dir import RANDOMIZATION, source_width, stored_scale_in_force
+    from ..core.run_dir import changes_randomization, source_width, stored_width
     if tc.get('randomize_ramp'):
-        changes = [e for e in tc.get('curriculum') or [] if any(k in e for k in RANDOMIZATION)]
+        changes = [e for e in tc.get('curriculum') or [] if changes_randomization(e)]
         start = source_width(tc.get('init_source') or {}, tc.get('randomize', 'none'), scale)
         if changes:
             line += f', widened from step {int(changes[-1]["step"]):,}'
@@ -138,9 +138,9 @@ def randomization_line(tc: dict, step: Optional[int] = None) -> str:
             line += (f', widened from {start:.2f} of it (where its source ended)' if start
                      else ', widened from none')
         line += f' over {tc["randomize_ramp"]:,} steps'
-        now = stored_scale_in_force(tc, step) if step is not None else scale
-        if tc.get('randomize', 'none') != 'none' and now < scale:
-            line += f'; at step {step:,}, this actor\'s, x{now:.2f} ({now / scale:.0%} of it)'
+        width = stored_width(tc, step) if step is not None else 1.0
+        if width < 1.0:
+            line += f'; at step {step:,}, this actor\'s, x{width * scale:.2f} ({width:.0%} of it)'
     return line
 
 

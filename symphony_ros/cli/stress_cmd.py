@@ -332,23 +332,20 @@ def _trained_ranges(contract) -> Optional[Dict[str, Any]]:
     width = _ramp_width(contract)
     if width >= 1.0:
         return contract.randomization
-    from ..robot.ranges import KNOBS, TIMES
-    ranges = {}
-    for knob, (lo, hi) in (contract.randomization.get('ranges') or {}).items():
-        nominal = KNOBS[knob][0] if knob in KNOBS and knob not in TIMES else None
-        ranges[knob] = ([lo, hi] if nominal is None else
-                        [nominal + width * (lo - nominal), nominal + width * (hi - nominal)])
-    return {**contract.randomization, 'ranges': ranges, 'width': width}
+    from ..robot.ranges import RandomizationSpec
+    stored = {k: tuple(v) for k, v in (contract.randomization.get('ranges') or {}).items()}
+    narrowed = RandomizationSpec(stored, scale=width).to_dict()['ranges']
+    return {**contract.randomization, 'ranges': narrowed, 'width': width}
 
 
 def _ramp_width(contract) -> float:
-    """Return the fraction of its ranges' scale the policy's ramp had reached (1: whole)."""
+    """Return the fraction of its ranges' scale the policy's ramp had reached (1: whole).
+
+    A student's training config is its teacher's, its steps its own: 1, as nothing is known.
+    """
+    from ..core.run_dir import stored_width
     tc = contract.train_config
-    scale = float(tc.get('randomize_scale', 1.0))
-    if not tc.get('randomize_ramp') or tc.get('distill') or scale <= 0:
-        return 1.0
-    from ..core.run_dir import stored_scale_in_force
-    return min(1.0, stored_scale_in_force(tc, int(contract.training_steps)) / scale)
+    return 1.0 if tc.get('distill') else stored_width(tc, int(contract.training_steps))
 
 
 def _trained_text(contract, trained: Optional[Dict[str, Any]]) -> str:

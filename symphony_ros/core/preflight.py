@@ -79,11 +79,11 @@ def _check_stages(cfg: TrainConfig) -> None:
 
     Each stage's settings are checked as the run's own would be, under every stage before it.
     """
-    from .run_dir import RANDOMIZATION
+    from .run_dir import changes_randomization
     from .stages import under
     for index, stage in enumerate(cfg.stages, 1):
         where = f'--stages: stage {index} (at step {stage["at"]:,})'
-        if cfg.eval_randomized and any(k in stage for k in RANDOMIZATION):
+        if cfg.eval_randomized and changes_randomization(stage):
             raise ValueError(f'{where}: changes the randomisation of a run that tests under it '
                              '(--eval-randomized), whose test returns would then compare '
                              'different robots')

@@ -24,7 +24,7 @@ from .config import curriculum_text
 from ..robot.command_terms import TRACKING_TERMS
 from .envs import set_rng_state, tracking_sigma
 from .progress import Progress
-from .run_dir import (BEST_RESETS, RANDOMIZATION, RunDirError, extend_curriculum,
+from .run_dir import (BEST_RESETS, RunDirError, changes_randomization, extend_curriculum,
                       read_run_config, scale_in_force)
 
 
@@ -94,7 +94,7 @@ class Resume:
         ranges): a fine-tune of a robust actor under a new ranges file trains near the nominal
         robot for a long while, which the person resuming should be told.
         """
-        if not (self.cfg.randomize_ramp and any(k in change for k in RANDOMIZATION)):
+        if not (self.cfg.randomize_ramp and changes_randomization(change)):
             return ''
         now, full = scale_in_force(self.cfg, self.step_count), self.cfg.randomize_scale
         text = (f', now {now:g}, widening to {full:g} by step '

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping
 
 from ..util.atomic import atomic_write
 from ..util.fields import flag
@@ -30,6 +30,13 @@ RESUMABLE = ('steps', 'device', 'cuda_graphs', 'exact_resume', 'threads', 'keep_
 
 RANDOMIZATION = ('randomize', 'randomize_scale', 'randomize_ramp')
 """The TrainConfig fields of the training randomisation (a change restarts its ramp)."""
+
+
+def changes_randomization(entry: Mapping[str, Any]) -> bool:
+    """Return whether a curriculum entry (or a stage) sets the randomisation: its ramp restarts."""
+    return any(k in entry for k in RANDOMIZATION)
+
+
 CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands', 'relabel_commands',
                               'tracking_sigma')
 """TrainConfig fields a resume may change as a curriculum step: the training randomisation,
@@ -140,7 +147,7 @@ def randomize_width(cfg: TrainConfig, step: int) -> float:
     robot its actor has outgrown.
     """
     start, base = 0, source_width(cfg.init_source, cfg.randomize, cfg.randomize_scale)
-    changes = [e for e in cfg.curriculum if any(k in e for k in RANDOMIZATION)]
+    changes = [e for e in cfg.curriculum if changes_randomization(e)]
     if changes:   # a change of lr or reward weights alone leaves the ramp as it was
         last = changes[-1]
         start = int(last['step'])
@@ -169,6 +176,17 @@ def source_width(init_source: Dict[str, object], randomize: str, scale: float) -
     if (init_source or {}).get('randomize') != randomize or scale <= 0:
         return 0.0
     return min(1.0, float(init_source.get('scale_in_force') or 0.0) / scale)
+
+
+def stored_width(train: Mapping[str, Any], step: int) -> float:
+    """Return the fraction of a stored run config's scale its ramp had reached at ``step``.
+
+    1 without a ramp or a randomisation: the whole scale was in force.
+    """
+    scale = float(train.get('randomize_scale', 1.0))
+    if not train.get('randomize_ramp') or train.get('randomize', 'none') == 'none' or scale <= 0:
+        return 1.0
+    return min(1.0, stored_scale_in_force(train, step) / scale)
 
 
 def stored_scale_in_force(train: Dict[str, object], step: int) -> float:
