@@ -163,10 +163,16 @@ def _test_return(path: str) -> Optional[float]:
 
 def _write(args: argparse.Namespace, settings, out: str, rows: Dict[int, Dict[str, Any]]
            ) -> None:
-    """Print the table and write it to ``out/screen.md``."""
+    """Print the table and write it to ``out/screen.md``.
+
+    The file holds every report in ``out`` made with the same settings, this invocation's
+    and earlier ones': a screen of fewer actors (``--since``, ``--every``) rewrites it
+    without losing the rows it had.
+    """
     from ..stress.screen import table
     from ..util.atomic import atomic_write
-    text = table([rows[s] for s in sorted(rows)], settings.conditions,
+    every = {**_earlier_rows(args.run_dir, out, settings, rows), **rows}
+    text = table([every[s] for s in sorted(every)], settings.conditions,
                  args.max_tracking_error)
     head = (f'# Screen of {os.path.abspath(args.run_dir)}\n\n{settings.episodes} episodes '
             f'per condition, seed {settings.seed}, the same for every actor; falls of the '
@@ -174,6 +180,21 @@ def _write(args: argparse.Namespace, settings, out: str, rows: Dict[int, Dict[st
     path = os.path.join(out, 'screen.md')
     atomic_write(path, lambda f: f.write((head + text).encode()))
     print('\n' + text + f'screen: {path}', flush=True)
+
+
+def _earlier_rows(run_dir: str, out: str, settings, rows: Dict[int, Dict[str, Any]]
+                  ) -> Dict[int, Dict[str, Any]]:
+    """Return the rows of the reports in ``out`` with ``settings`` for steps not in ``rows``."""
+    from ..core.snapshot import kept_actors
+    from ..stress.screen import report_steps, row
+    actors = dict(kept_actors(run_dir))
+    earlier = {}
+    for step, folder in report_steps(out).items():
+        report = None if step in rows else _kept_report(folder, settings)
+        if report is not None:
+            test_return = _test_return(actors[step]) if step in actors else None
+            earlier[step] = row(step, test_return, report)
+    return earlier
 
 
 def _write_compare(out: str, settings, runs: Dict[str, Dict[int, Dict[str, Any]]]) -> None:

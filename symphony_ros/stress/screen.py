@@ -10,6 +10,7 @@ same settings is read, not run again, so a screen can follow a run as it trains.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -69,9 +70,23 @@ def pick(actors: Sequence[Tuple[int, str]], every: int = 0, since: int = 0
     return out
 
 
+REPORT_NAME = re.compile(r'actor_(\d+)_stress')
+"""A report folder's name (:func:`report_dir`): the step of its actor."""
+
+
 def report_dir(out: str, step: int) -> str:
     """Return the report folder of the actor at ``step``."""
     return os.path.join(out, f'actor_{step:09d}_stress')
+
+
+def report_steps(out: str) -> Dict[int, str]:
+    """Return the report folders in ``out`` by the step of their actor."""
+    try:
+        names = os.listdir(out)
+    except OSError:
+        return {}
+    found = (REPORT_NAME.fullmatch(n) for n in names)
+    return {int(m.group(1)): os.path.join(out, m.group(0)) for m in found if m}
 
 
 def row(step: int, test_return: Optional[float], report: Dict[str, Any]) -> Dict[str, Any]:

@@ -102,10 +102,20 @@ def test_the_cli_screens_each_actor_once_and_ranks_them(tmp_path, capsys):
     assert 'symphony screen: 1 actor to stress, 2 read from earlier reports' in out
     assert out.count('== actor_') == 1 and '== actor_000000300.pt' in out
     assert '| 300 | - |' in out.replace('**', '')
+    # A screen of the newest actor only keeps the rows screen.md had, test returns and all.
+    _keep(run, 400)
+    assert main(['screen', str(run), *SMALL, '--since', '400']) == 0
+    assert capsys.readouterr().out.count('== actor_') == 1
+    md = (run / 'screen' / 'screen.md').read_text().replace('**', '')
+    kept = ((100, 100), (200, 200), (300, '-'), (400, '-'))
+    assert all(f'| {s} | {r} |' in md for s, r in kept), md
     # Other settings make other reports: every actor is stressed again.
     assert main(['screen', str(run), *SMALL[:-2], '--max-steps', '20', '--every', '200']) == 0
     out = capsys.readouterr().out
-    assert out.count('== actor_') == 1 and '== actor_000000200.pt' in out
+    assert out.count('== actor_') == 2 and '== actor_000000400.pt' in out
+    # ... and their table holds those reports only.
+    md = (run / 'screen' / 'screen.md').read_text().replace('**', '')
+    assert '| 200 |' in md and '| 400 |' in md and '| 100 |' not in md and '| 300 |' not in md
 
 
 def _follow_until(run, until, capsys):
