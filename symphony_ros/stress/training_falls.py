@@ -155,6 +155,30 @@ def trend(records: Sequence[Dict[str, Any]], parts: int = TREND_PARTS) -> List[D
     return [_rate(records[k * n // parts:(k + 1) * n // parts]) for k in range(parts)]
 
 
+def kick_trend(records: Sequence[Dict[str, Any]], parts: int = TREND_PARTS
+               ) -> Optional[Dict[str, Any]]:
+    """Return the kicks of the window's fastest speed bin survived in each of ``parts`` parts.
+
+    The fastest kicks are what a policy learns to ride out last, and a fall rate of the
+    whole window cannot tell a policy still learning them from one that stopped: a run
+    whose share of them survived stays flat part after part has no more to gain from the
+    same training. None: fewer episodes than parts, or no kick.
+    """
+    whole = kick_effects(records)
+    n = len(records)
+    if whole is None or n < parts:
+        return None
+    label = whole['by_speed'][-1]['label']
+    cells = []
+    for k in range(parts):
+        part = kick_effects(records[k * n // parts:(k + 1) * n // parts])
+        cell = next((c for c in (part or {}).get('by_speed', ()) if c['label'] == label),
+                    None)
+        cells.append({'survived': cell['survived'] if cell else 0,
+                      'fell': cell['fell'] if cell else 0})
+    return {'label': label, 'parts': cells}
+
+
 def analyse(path: str, last: int = 1000, since: Optional[int] = None) -> Dict[str, Any]:
     """Return the falls of the last ``last`` recorded episodes of log ``path``, by draw.
 
@@ -166,7 +190,7 @@ def analyse(path: str, last: int = 1000, since: Optional[int] = None) -> Dict[st
     return {'log': path, 'episodes': _rate(records), 'without_outcome': older,
             'since': since, 'steps': [min(stamped), max(stamped)] if stamped else None,
             'widths': widths, 'trend': trend(records), 'knobs': knob_effects(records),
-            'kicks': kick_effects(records)}
+            'kicks': kick_effects(records), 'kick_trend': kick_trend(records)}
 
 
 def _seconds(b: Dict[str, Any]) -> str:
@@ -206,6 +230,12 @@ def lines(report: Dict[str, Any]) -> List[str]:
                    'parts, oldest first: ' + ' | '.join(
                        '-' if t['s_per_fall'] is None else f'{t["s_per_fall"]:.1f}'
                        for t in report['trend']))
+    hard = report.get('kick_trend')
+    if hard:
+        cells = (f'{c["survived"]}/{c["survived"] + c["fell"]}' if c['survived'] + c['fell']
+                 else '-' for c in hard['parts'])
+        out.append(f'  kicks          of {hard["label"]} survived in the same parts: '
+                   + ' | '.join(cells))
     drawn = draw_lines(report['knobs'], report['kicks'], ep['falls'])
     return out + ['  ' + line for line in drawn]
 
@@ -228,4 +258,4 @@ def draw_lines(knobs: Sequence[Dict[str, Any]], kicks: Optional[Dict[str, Any]],
 
 
 __all__ = ['KICK_BIN', 'KNOBS', 'TREND_PARTS', 'analyse', 'draw_lines', 'kick_effects',
-           'knob_effects', 'lines', 'read_records', 'trend']
+           'kick_trend', 'knob_effects', 'lines', 'read_records', 'trend']

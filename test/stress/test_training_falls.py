@@ -12,7 +12,8 @@ from symphony_ros.core.envs import make_env
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.randomize import OUTCOME_KEYS, randomize_env
 from symphony_ros.robot.ranges import point_spec
-from symphony_ros.stress.training_falls import analyse, kick_effects, knob_effects, lines
+from symphony_ros.stress.training_falls import (analyse, kick_effects, kick_trend, knob_effects,
+                                                lines)
 
 HUMANOID = 'symphony/Humanoid-v4'
 
@@ -94,6 +95,23 @@ def test_kicks_are_judged_as_stress_judges_them_by_speed():
         {'label': '0.75-1 m/s', 'survived': 1, 'fell': 1, 'unresolved': 1}]
     assert k['falls_after_kick'] == 1
     assert kick_effects([_record(0, 6.0)]) is None
+
+
+def test_the_fastest_kicks_survived_are_counted_part_by_part(tmp_path):
+    # Ten episodes in five parts of two: the 0.75-1 m/s kicks ridden out in the later parts
+    # only, a slower kick in the first part not counted with them.
+    fast = [_record(0, 10.0, kicks=[(1.0, 0.9, 0.0)])]       # fell 9 s after: survived
+    fell = [_record(0, 2.0, kicks=[(1.0, 0.8, 0.0)])]        # fell 1 s after
+    slow = [_record(0, 10.0, kicks=[(1.0, 0.3, 0.0)])]
+    records = slow + fell + fell * 2 + fell + fast + fast * 2 + [_record(0, 6.0)] * 2
+    hard = kick_trend(records)
+    assert hard['label'] == '0.75-1 m/s'
+    assert hard['parts'] == [{'survived': 0, 'fell': 1}, {'survived': 0, 'fell': 2},
+                             {'survived': 1, 'fell': 1}, {'survived': 2, 'fell': 0},
+                             {'survived': 0, 'fell': 0}]
+    assert 'of 0.75-1 m/s survived in the same parts: 0/1 | 0/2 | 1/2 | 2/2 | -' in '\n'.join(
+        lines(analyse(str(_run_with_log(tmp_path, records) / 'randomization.jsonl'), 0)))
+    assert kick_trend(records[:4]) is None and kick_trend([_record(0, 6.0)] * 5) is None
 
 
 def _run_with_log(tmp_path, rows):
