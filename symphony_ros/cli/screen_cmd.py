@@ -43,8 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    'their commands, and judge it in each verdict (default 0: not judged)')
     p.add_argument('--every', type=number(int, 0), default=0, metavar='STEPS',
                    help='screen one actor per STEPS training steps (default 0: each one)')
-    p.add_argument('--since', type=number(int, 0), default=0, metavar='STEP',
-                   help='screen the actors from this training step on (default: 0)')
+    p.add_argument('--since', type=number(int, 0), default=None, metavar='STEP',
+                   help='screen the actors from this training step on (default: all; a '
+                   'branch\'s from the actor it started from, since those before are its '
+                   'source\'s, screened in the source\'s folder)')
     p.add_argument('-o', '--out', metavar='DIR', default=None,
                    help=f'folder of the reports and screen.md (default: RUN_DIR/{SCREEN_DIR}); '
                    'with several runs, of compare.md (each run\'s reports stay in its own '
@@ -104,7 +106,7 @@ def _screen_new(args: argparse.Namespace, settings, out: str,
                 rows: Dict[int, Dict[str, Any]]) -> List[int]:
     """Add a row for each picked actor not in ``rows``; return the steps added."""
     from ..core.snapshot import kept_actors
-    from ..stress.screen import keeps_actors, pick, report_dir, row
+    from ..stress.screen import branch_start, keeps_actors, pick, report_dir, row
     from .errors import CliError
     kept = kept_actors(args.run_dir)
     # Following a run that keeps its actors (or is not yet made), the first may not be
@@ -114,14 +116,15 @@ def _screen_new(args: argparse.Namespace, settings, out: str,
         raise CliError(f'{os.path.join(args.run_dir, "actors")}: no kept actors '
                        '(actor_<step>.pt); train with --keep-actors true (a resume may turn '
                        'it on)')
-    actors = pick(kept, args.every, args.since)
+    since = args.since if args.since is not None else branch_start(args.run_dir, kept)
+    actors = pick(kept, args.every, since)
     new = [(step, path) for step, path in actors if step not in rows]
     reports = {step: _kept_report(report_dir(out, step), settings) for step, _ in new}
     if any(r is None for r in reports.values()):
         told = sum(r is not None for r in reports.values())
         todo = sum(r is None for r in reports.values())
         hint = ('; --every STEPS or --since STEP screens fewer' if todo > 20 and not
-                (args.every or args.since) else '')
+                (args.every or since) else '')
         print(f'symphony screen: {todo} actor{"s" if todo != 1 else ""} to stress'
               + (f', {told} read from earlier reports' if told else '') + hint, flush=True)
     for step, path in new:

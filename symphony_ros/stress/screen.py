@@ -79,6 +79,20 @@ def report_dir(out: str, step: int) -> str:
     return os.path.join(out, f'actor_{step:09d}_stress')
 
 
+def branch_start(run_dir: str, kept: Sequence[Tuple[int, str]]) -> int:
+    """Return the step of the kept actor a branch (``symphony branch``) started from; 0 else.
+
+    A branch holds copies of its source's actors up to the step it branched at: the last of
+    them is the actor it started from, the one its own are weighed against.
+    """
+    from ..core.run_branch import read_branch
+    branch = read_branch(run_dir)
+    if branch is None:
+        return 0
+    before = [step for step, _ in kept if step <= int(branch['step'])]
+    return max(before, default=0)
+
+
 def report_steps(out: str) -> Dict[int, str]:
     """Return the report folders in ``out`` by the step of their actor."""
     try:

@@ -211,3 +211,21 @@ def test_follow_waits_for_a_run_folder_not_yet_made(tmp_path, capsys):
     _keep(run, 100)
     follow.join(600)
     assert codes == [0] and (run / 'screen' / 'screen.md').is_file()
+
+
+def test_a_branch_is_screened_from_the_actor_it_started_from(tmp_path, capsys):
+    # symphony branch copies its source's actors up to the step it branched at (250 here):
+    # the last of them (200) is its starting actor; 100 is the source's past.
+    run = tmp_path / 'branch'
+    for step in (100, 200, 300):
+        _keep(run, step)
+    (run / 'branch.json').write_text(json.dumps({'source': str(tmp_path / 'src'),
+                                                 'step': 250, 'replay': '', 'seed': 1}))
+    assert main(['screen', str(run), *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert 'symphony screen: 2 actors to stress' in out
+    assert '== actor_000000200.pt' in out and '== actor_000000100.pt' not in out
+    # --since given: the user's step, for a branch too.
+    assert main(['screen', str(run), *SMALL, '--since', '0']) == 0
+    out = capsys.readouterr().out
+    assert out.count('== actor_') == 1 and '== actor_000000100.pt' in out
