@@ -144,15 +144,20 @@ TREND_PARTS = 5
 """Consecutive parts of the window whose seconds up per fall show the trend."""
 
 
+def _split(records: Sequence[Dict[str, Any]], parts: int) -> List[Sequence[Dict[str, Any]]]:
+    """Return ``parts`` consecutive parts of the episodes, oldest first ([]: fewer episodes)."""
+    n = len(records)
+    if n < parts:
+        return []
+    return [records[k * n // parts:(k + 1) * n // parts] for k in range(parts)]
+
+
 def trend(records: Sequence[Dict[str, Any]], parts: int = TREND_PARTS) -> List[Dict[str, Any]]:
     """Return the rate of each of ``parts`` consecutive parts of the episodes, oldest first.
 
     A policy learning to stay up under the ranges stays up longer per fall part by part.
     """
-    n = len(records)
-    if n < parts:
-        return []
-    return [_rate(records[k * n // parts:(k + 1) * n // parts]) for k in range(parts)]
+    return [_rate(part) for part in _split(records, parts)]
 
 
 def kick_trend(records: Sequence[Dict[str, Any]], parts: int = TREND_PARTS
@@ -164,15 +169,14 @@ def kick_trend(records: Sequence[Dict[str, Any]], parts: int = TREND_PARTS
     whose share of them survived stays flat part after part has no more to gain from the
     same training. None: fewer episodes than parts, or no kick.
     """
-    whole = kick_effects(records)
-    n = len(records)
-    if whole is None or n < parts:
+    whole, split = kick_effects(records), _split(records, parts)
+    if whole is None or not split:
         return None
     label = whole['by_speed'][-1]['label']
     cells = []
-    for k in range(parts):
-        part = kick_effects(records[k * n // parts:(k + 1) * n // parts])
-        cell = next((c for c in (part or {}).get('by_speed', ()) if c['label'] == label),
+    for part in split:
+        judged = kick_effects(part)
+        cell = next((c for c in (judged or {}).get('by_speed', ()) if c['label'] == label),
                     None)
         cells.append({'survived': cell['survived'] if cell else 0,
                       'fell': cell['fell'] if cell else 0})
