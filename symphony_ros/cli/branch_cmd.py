@@ -28,9 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    'anew, to tell a change from the run\'s own swings')
     p.add_argument('--obs-spec', default=None, metavar='SPEC',
                    help="an observation spec with the run's terms scaled otherwise (e.g. "
-                   'velocity_gait_turn from velocity_gait_scaled): networks, optimizer '
-                   'moments and replay are moved onto it computing what they computed, and '
-                   'the rescaled inputs are learnt faster or slower from there')
+                   'velocity_gait_turn from velocity_gait_scaled), or with terms its '
+                   'privileged critic saw appended (velocity_gait_odom from '
+                   'velocity_gait_turn): networks, optimizer moments and replay are moved '
+                   'onto it computing what they computed (new inputs at weight 0), and learn '
+                   'from there')
 
 
 def run(args: argparse.Namespace) -> int:

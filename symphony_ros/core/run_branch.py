@@ -39,6 +39,8 @@ from .checkpoint import (CheckpointError, atomic_torch_save, checkpoint_step, ck
                          list_checkpoints, load_checkpoint, replay_path, safe_torch_load)
 from .critic_grow import grow_agent, grow_replay, grown_terms
 from .envs import make_env, obs_scales, obs_terms
+from .obs_extend import (FROM_CRITIC, Extension, added_terms, extend_agent, extend_replay,
+                         source_columns)
 from .obs_rescale import frame_factors, input_factors, rescale_agent, rescale_replay
 from .replay import rewind
 from .run_dir import CONFIG_FILE, RANDOMIZATION_LOG, RunDirError, read_run_config
@@ -129,7 +131,7 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
         state = load_checkpoint(ckpt_path(source, step))
     except CheckpointError as exc:
         raise RunDirError(str(exc)) from None
-    grow = _grow(state, respec.after if respec else None, path)
+    grow = _grow(state, respec, path)
     changes = _changes(state, respec, grow, path)
     partial = os.path.join(os.path.dirname(os.path.abspath(target)),
                            f'.{os.path.basename(os.path.normpath(target))}.partial')
@@ -172,6 +174,10 @@ def _changes(state: dict, respec: Optional['Respec'], grow: Optional['Grow'], pa
         actor_f, critic_f = _input_factors(state, respec)
         ckpt.append(lambda s: _rescale_checkpoint(s, respec, path))
         replay.append(lambda r: rescale_replay(r, actor_f, critic_f))
+    if respec and respec.added:
+        ext = _extension(state, respec, path)
+        ckpt.append(lambda s: _extend_checkpoint(s, ext))
+        replay.append(lambda r: extend_replay(r, ext))
     if grow:
         ckpt.append(grow.checkpoint)
         replay.append(grow.replay)
@@ -192,7 +198,10 @@ def _compose(steps: list) -> Change:
 
 @dataclass(frozen=True)
 class Respec:
-    """A branch's move onto another observation spec: the same terms, other factors."""
+    """A branch's move onto another observation spec.
+
+    The run's terms scaled otherwise, then the terms it appends (`core.obs_extend`).
+    """
 
     before: str
     after: str
@@ -200,13 +209,21 @@ class Respec:
     """The run's spec's factors (JSON form); its checkpoint must have trained on them."""
     scales_after: dict
     frame: np.ndarray
-    """Factor (after / before) of each element of one observation frame."""
+    """Factor (after / before) of each element of one observation frame (the run's terms)."""
+    added: Tuple[Tuple[str, int], ...] = ()
+    """Terms the new spec appends to the run's."""
+
+    @property
+    def rescales(self) -> bool:
+        """Whether any of the run's terms is scaled otherwise."""
+        return bool(np.any(self.frame != 1.0))
 
 
 def _respec(train: dict, spec: str) -> Optional[Respec]:
     """Return the move of a run configured as ``train`` onto ``spec`` (None: its own spec).
 
-    :raises RunDirError: a spec the env does not know, or one with other terms.
+    :raises RunDirError: a spec the env does not know, or one with other terms than the
+        run's (or the run's and some `FROM_CRITIC` terms after them).
     """
     env, now = train['env'], train.get('obs_spec')
     if spec == now:
@@ -215,13 +232,53 @@ def _respec(train: dict, spec: str) -> Optional[Respec]:
     if terms is None:
         raise RunDirError(f'--obs-spec {spec}: the run ({env}) observes no robot spec to '
                           'rescale')
-    if obs_terms(env, spec) != terms:
-        alike = [n for n in SPEC_FACTORIES if n != now and obs_terms(env, n) == terms]
-        raise RunDirError(f'--obs-spec {spec}: not the terms of the run\'s {now!r} on {env}, '
-                          'and a branch changes only how its terms are scaled; expected one '
-                          f'of {", ".join(alike) or "none"}')
-    before, after = obs_scales(env, now), obs_scales(env, spec)
-    return Respec(now, spec, before, after, frame_factors(terms, before, after))
+    after = obs_terms(env, spec)
+    added: Tuple[Tuple[str, int], ...] = ()
+    if after != terms:
+        try:
+            added = added_terms(terms, after or ())
+        except ValueError as exc:
+            alike = [n for n in SPEC_FACTORIES if n != now and obs_terms(env, n) == terms]
+            raise RunDirError(
+                f'--obs-spec {spec}: not the terms of the run\'s {now!r} on {env} ({exc}); '
+                'a branch scales the run\'s terms otherwise or appends terms its critic saw: '
+                f'expected one of {", ".join(alike) or "none"} or a spec that appends '
+                f'{", ".join(FROM_CRITIC)}') from None
+        if int(train.get('history') or 1) > 1 or not train.get('privileged_critic'):
+            raise RunDirError(f'--obs-spec {spec}: it adds {", ".join(n for n, _ in added)}, '
+                              'which a branch takes from the privileged critic\'s view of a '
+                              'run without --history (this run: history '
+                              f'{train.get("history") or 1}, privileged critic '
+                              f'{bool(train.get("privileged_critic"))})')
+    before, scales = obs_scales(env, now), obs_scales(env, spec)
+    return Respec(now, spec, before, scales, frame_factors(terms, before, scales), added)
+
+
+def _extension(state: dict, respec: Respec, path: str) -> Extension:
+    """Return where the branch's new terms go and come from, read off the new spec's env.
+
+    :raises RunDirError: the checkpoint's sizes are not the run's spec's.
+    """
+    env = make_env(state['train_config']['env'], obs_spec=respec.after)
+    try:
+        u = env.unwrapped
+        obs_dim = int(state['obs_dim'])
+        n = sum(size for _, size in respec.added)
+        if obs_dim + n != u.builder.dim:
+            raise RunDirError(f'{path}: an actor of {obs_dim} inputs is not one of '
+                              f'{respec.before!r} ({u.builder.dim - n})')
+        hidden = tuple(u.critic_terms[len(u.builder.spec.terms):])
+        scale = u.builder.spec.scale_vector()
+        factor = np.ones(u.builder.dim) if scale is None else scale
+        mirror = u.mirror_maps()[0]
+        return Extension(obs_dim, respec.added,
+                         source_columns(respec.added, hidden, obs_dim),
+                         tuple(float(f) for f in factor[obs_dim:]),
+                         (np.asarray(mirror.index), np.asarray(mirror.sign)))
+    except ValueError as exc:
+        raise RunDirError(f'{path}: {exc}') from None
+    finally:
+        env.close()
 
 
 def _fill(source: str, partial: str, target: str, state: dict, seed: Optional[int],
@@ -274,25 +331,29 @@ class Grow:
         return grow_replay(replay, self.layout, self.steps, self.term_names)
 
 
-def _grow(state: dict, spec: Optional[str], path: str) -> Optional[Grow]:
+def _grow(state: dict, respec: Optional[Respec], path: str) -> Optional[Grow]:
     """Return how the checkpoint's critic grows to its env's view (None: it sees it all).
 
+    The view is the new spec's env's, after the terms ``respec`` appends (which the branch
+    gives the critic first, `_extend_checkpoint`).
     :raises RunDirError: a view grown by what stored steps do not give.
     """
     train = state['train_config']
     if not train.get('privileged_critic'):
         return None
+    spec = respec.after if respec else None
     env = make_env(train['env'], obs_spec=spec or train.get('obs_spec') or None)
     try:
         u = env.unwrapped
         if not hasattr(u, 'critic_terms'):     # a view laid out by no terms: none grows
             return None
-        terms = grown_terms(int(state['critic_dim']), tuple(u.critic_terms))
+        at = int(state['critic_dim']) + sum(n for _, n in (respec.added if respec else ()))
+        terms = grown_terms(at, tuple(u.critic_terms))
         if not terms:
             return None
         sigma = float(train.get('tracking_sigma') or 0.0) or u.task.tracking_sigma
         layout = dataclasses.replace(u.command_layout(), sigma=sigma)
-        return Grow(int(state['critic_dim']), terms, layout,
+        return Grow(at, terms, layout,
                     window_steps(u.task.gait_period, u.dt), tuple(u.reward_term_names))
     except (AttributeError, ValueError) as exc:
         raise RunDirError(f'{path}: {exc}') from None
@@ -313,6 +374,16 @@ def _rescale_checkpoint(state: dict, respec: Respec, path: str) -> dict:
     out = dict(state, agent=rescale_agent(state['agent'], actor_f, critic_f),
                obs_spec=respec.after, obs_scales=respec.scales_after)
     out['train_config'] = dict(state['train_config'], obs_spec=respec.after)
+    return out
+
+
+def _extend_checkpoint(state: dict, ext: Extension) -> dict:
+    """Return checkpoint ``state`` (on the new spec's factors) with the new inputs."""
+    n = ext.size
+    out = dict(state, agent=extend_agent(state['agent'], ext),
+               obs_dim=int(state['obs_dim']) + n)
+    if state.get('critic_dim'):
+        out['critic_dim'] = int(state['critic_dim']) + n
     return out
 
 

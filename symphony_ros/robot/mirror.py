@@ -141,6 +141,7 @@ TERMS: Dict[str, Rule] = {
     'imu_angular_velocity': _fixed(-1.0, 1.0, -1.0),   # a pseudovector: -S w
     'projected_gravity': _fixed(1.0, -1.0, 1.0),
     'base_lin_vel': _fixed(1.0, -1.0, 1.0),
+    'odom_lin_vel': _fixed(1.0, -1.0, 1.0),
     'base_height': _fixed(1.0),
     'joint_pos_rel': _joints,
     'joint_vel': _joints,

@@ -248,6 +248,28 @@ def velocity_gait_turn(robot: RobotDescription) -> ObservationSpec:
                    'x(2, 2, 1) (legged_gym\'s scales, the yaw rates unscaled)')
 
 
+ODOM_LIN_VEL_SCALE = 2.0
+"""legged_gym's scale of the base linear velocity, the same as the command's vx and vy: the
+velocity the robot has and the one it is told weigh alike in the first layer."""
+
+
+def velocity_gait_odom(robot: RobotDescription) -> ObservationSpec:
+    """Return 'velocity_gait_turn' plus the base linear velocity from odometry.
+
+    A kick changes the base velocity at once and the joints only as the body swings over
+    them; an actor that sees the velocity can step into a kick before the fall shows in its
+    posture (mjlab's G1 velocity actor observes it). On a robot it comes from a state
+    estimator publishing nav_msgs/Odometry, so the spec needs 'odom'.
+    """
+    turn = velocity_gait_turn(robot)
+    base = _extend(turn, 'velocity_gait_odom', ('odom_lin_vel', 3), 'odom',
+                   'base linear velocity in the base frame (m/s), nav_msgs/Odometry '
+                   'twist.twist.linear (a state estimator on a robot)',
+                   f'Then the base linear velocity from odometry x{ODOM_LIN_VEL_SCALE:g}.')
+    return dataclasses.replace(
+        base, scales={**turn.scales, 'odom_lin_vel': (ODOM_LIN_VEL_SCALE,) * 3})
+
+
 SPEC_FACTORIES: Dict[str, Callable[[RobotDescription], ObservationSpec]] = {
     'humanoid_v4_full': humanoid_v4_full,
     'humanoid_v4_action': humanoid_v4_action,
@@ -258,6 +280,7 @@ SPEC_FACTORIES: Dict[str, Callable[[RobotDescription], ObservationSpec]] = {
     'velocity_gait': velocity_gait,
     'velocity_gait_scaled': velocity_gait_scaled,
     'velocity_gait_turn': velocity_gait_turn,
+    'velocity_gait_odom': velocity_gait_odom,
 }
 
 OBS_SPECS: Dict[str, ObservationSpec] = {

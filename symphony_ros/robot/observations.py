@@ -138,6 +138,8 @@ class _ProprioceptiveTerms:
                                  'gait clock), got '
                                  f'{None if gait_phase is None else np.shape(gait_phase)}')
             out[sl['gait_phase']] = gait_phase
+        if 'odom_lin_vel' in sl:
+            out[sl['odom_lin_vel']] = _field(name, state, 'base_lin_vel', 3)
 
 
 _TERMS = {'humanoid_v4_full': _FullStateTerms, 'humanoid_v4_action': _FullStateTerms,
@@ -145,7 +147,8 @@ _TERMS = {'humanoid_v4_full': _FullStateTerms, 'humanoid_v4_action': _FullStateT
           'proprioceptive': _ProprioceptiveTerms,
           'velocity': _ProprioceptiveTerms, 'velocity_gait': _ProprioceptiveTerms,
           'velocity_gait_scaled': _ProprioceptiveTerms,
-          'velocity_gait_turn': _ProprioceptiveTerms}
+          'velocity_gait_turn': _ProprioceptiveTerms,
+          'velocity_gait_odom': _ProprioceptiveTerms}
 
 
 class ObservationBuilder:

@@ -63,10 +63,11 @@ TIMES = ('push_interval_s', 'push_first_s')
 
 OBS_NOISE: Dict[str, float] = {
     'joint_pos_rel': 0.01, 'joint_vel': 1.5, 'imu_angular_velocity': 0.2,
-    'projected_gravity': 0.05, 'qpos_without_xy': 0.01, 'qvel': 0.2}
+    'projected_gravity': 0.05, 'qpos_without_xy': 0.01, 'qvel': 0.2, 'odom_lin_vel': 0.5}
 """Observation term -> uniform noise amplitude at ``obs_noise_scale`` 1; terms a spec lacks
 are skipped, terms not listed (command, previous action, Humanoid-v4's derived terms) are
-exact."""
+exact. The odometry velocity's is mjlab's for its G1 actor's base velocity: a state estimator
+is far noisier than an encoder."""
 
 IMU_BIAS: Dict[str, float] = {'imu_angular_velocity': 0.05, 'projected_gravity': 0.02}
 """Observation term -> largest per-episode constant bias at ``imu_bias_scale`` 1."""

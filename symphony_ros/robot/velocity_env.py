@@ -45,6 +45,7 @@ OBS_SPEC = 'velocity'
 GAIT_OBS_SPEC = 'velocity_gait'
 GAIT_SCALED_OBS_SPEC = 'velocity_gait_scaled'
 GAIT_TURN_OBS_SPEC = 'velocity_gait_turn'
+GAIT_ODOM_OBS_SPEC = 'velocity_gait_odom'
 
 DEFAULT_WEIGHTS = {
     'track_lin_vel': 1.0, 'track_ang_vel': 0.5, 'alive': 0.15, 'upright': -1.0,
@@ -202,7 +203,8 @@ class VelocityTask:
         one; every recipe and shipped policy observes the scaled spec.
         """
         if self.gait_period > 0:
-            return (GAIT_SCALED_OBS_SPEC, GAIT_TURN_OBS_SPEC, GAIT_OBS_SPEC, OBS_SPEC)
+            return (GAIT_SCALED_OBS_SPEC, GAIT_TURN_OBS_SPEC, GAIT_ODOM_OBS_SPEC, GAIT_OBS_SPEC,
+                    OBS_SPEC)
         return (OBS_SPEC,)
 
     def gait_clock(self, dt: float) -> Optional[GaitClock]:
@@ -457,5 +459,6 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
     return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec)
 
 
-__all__ = ['DEFAULT_WEIGHTS', 'GAIT_OBS_SPEC', 'GAIT_SCALED_OBS_SPEC', 'GAIT_TURN_OBS_SPEC',
-           'VelocityEnv', 'VelocityTask', 'make_velocity_env', 'parse_weights']
+__all__ = ['DEFAULT_WEIGHTS', 'GAIT_ODOM_OBS_SPEC', 'GAIT_OBS_SPEC', 'GAIT_SCALED_OBS_SPEC',
+           'GAIT_TURN_OBS_SPEC', 'VelocityEnv', 'VelocityTask', 'make_velocity_env',
+           'parse_weights']

@@ -1,0 +1,149 @@
+"""Moving a run onto a spec that observes more: the run's terms, then new ones at the end.
+
+Each network's first Linear gets zero columns for the new inputs (the actor's after its
+observation; a privileged critic's after the observation, before the hidden state it sees),
+so actor and critics compute exactly what they did and learn the new inputs from there; the
+Adam moments of those columns start at zero, as a new weight's do. A symmetric actor's mirror
+map is replaced by the new spec's.
+
+Only terms the privileged critic already saw can be added (`FROM_CRITIC`): a saved replay's
+steps are given them from the hidden state stored beside each observation, times the new
+spec's factor. They are exact there, where the observation's other terms carry the sensor
+noise they were drawn with (which was not stored); a branch that refills its replay
+(``--refill-steps``) learns from noisy ones only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Mapping, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .obs_rescale import ACTOR_FIELDS, ACTOR_INPUT, critic_inputs, param_index
+from .replay import CRITIC_FIELDS
+
+FROM_CRITIC = {'odom_lin_vel': 'base_lin_vel'}
+"""Observation term a branch can add -> the privileged critic's term it equals (unscaled)."""
+_NEXT = {'obs': 'critic_obs', 'next_obs': 'next_critic_obs', 'next_clean_obs': 'next_critic_obs'}
+"""Replay field of the actor -> the critic's field of the same step."""
+
+
+@dataclass(frozen=True)
+class Extension:
+    """New observation terms appended to a run's, and where their values come from."""
+
+    obs_dim: int
+    """The run's observation size (where the new terms begin)."""
+    terms: Tuple[Tuple[str, int], ...]
+    """The (name, size) pairs appended."""
+    source: Tuple[int, ...]
+    """Per new element, its column in the run's (old) critic view."""
+    factor: Tuple[float, ...]
+    """Per new element, the new spec's factor."""
+    mirror: Tuple[np.ndarray, np.ndarray]
+    """The new spec's observation mirror map (index, sign), for a symmetric actor."""
+
+    @property
+    def size(self) -> int:
+        """Values appended."""
+        return len(self.source)
+
+
+def added_terms(before: Sequence[Tuple[str, int]], after: Sequence[Tuple[str, int]]
+                ) -> Tuple[Tuple[str, int], ...]:
+    """Return the terms ``after`` appends to ``before``.
+
+    :raises ValueError: ``after`` does not begin with ``before``'s terms, appends none, or
+        appends a term a branch cannot compute (not in `FROM_CRITIC`).
+    """
+    before, after = tuple(before), tuple(after)
+    if len(after) <= len(before) or after[:len(before)] != before:
+        raise ValueError('not the run\'s terms with others after them')
+    new = after[len(before):]
+    unknown = [name for name, _ in new if name not in FROM_CRITIC]
+    if unknown:
+        raise ValueError(f'it adds {", ".join(unknown)}, which a branch cannot compute from '
+                         f'stored steps (it can add: {", ".join(FROM_CRITIC)})')
+    return new
+
+
+def source_columns(terms: Sequence[Tuple[str, int]], hidden: Sequence[Tuple[str, int]],
+                   obs_dim: int) -> Tuple[int, ...]:
+    """Return, per element of ``terms``, its column in a critic view of ``obs_dim`` + hidden.
+
+    :param hidden: the privileged critic's terms after the observation.
+    :raises ValueError: a term's source is not among ``hidden`` or has another size.
+    """
+    at, where = obs_dim, {}
+    for name, size in hidden:
+        where[name] = (at, size)
+        at += size
+    out = []
+    for name, size in terms:
+        start, have = where.get(FROM_CRITIC[name], (None, 0))
+        if start is None or have != size:
+            raise ValueError(f'{name} comes from the critic\'s {FROM_CRITIC[name]} '
+                             f'({size} values), which its view lacks')
+        out.extend(range(start, start + size))
+    return tuple(out)
+
+
+def extend_agent(agent: Mapping[str, object], ext: Extension) -> Dict[str, object]:
+    """Return a copy of a `Symphony` state dict whose networks take ``ext``'s new inputs.
+
+    Zero weights (outputs unchanged) and zero Adam moments for them; a symmetric actor (and
+    anchor) gets the new spec's mirror map.
+    """
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in agent.items()}
+    index = param_index(agent)
+    optim = dict(agent['optimizer'])
+    optim['m'], optim['v'] = list(optim['m']), list(optim['v'])
+    where = [(net, ACTOR_INPUT) for net in ('actor', 'anchor') if net in agent]
+    where += [(net, key) for net in ('critic', 'target_critic')
+              for key in critic_inputs(agent[net])]
+    for net, key in where:
+        out[net][key] = _insert(agent[net][key], ext.obs_dim, ext.size)
+        i = index.get(f'{net}.{key}')    # the optimised ones: actor and critic
+        if i is not None:
+            optim['m'][i] = _insert(optim['m'][i], ext.obs_dim, ext.size)
+            optim['v'][i] = _insert(optim['v'][i], ext.obs_dim, ext.size)
+        if net in ('actor', 'anchor') and 'mirror_obs_index' in agent[net]:
+            out[net]['mirror_obs_index'] = torch.as_tensor(ext.mirror[0], dtype=torch.long)
+            out[net]['mirror_obs_sign'] = torch.as_tensor(ext.mirror[1], dtype=torch.float32)
+    out['optimizer'] = optim
+    return out
+
+
+def _insert(weight: torch.Tensor, at: int, n: int) -> torch.Tensor:
+    zeros = weight.new_zeros((weight.shape[0], n))
+    return torch.cat([weight[:, :at], zeros, weight[:, at:]], dim=1)
+
+
+def extend_replay(replay: Mapping[str, object], ext: Extension) -> Dict[str, object]:
+    """Return a copy of a saved buffer whose observations hold ``ext``'s new terms.
+
+    Taken from each step's critic view (before it grows), times their factors; the critic's
+    own view gets them after its observation, as the env now lays it out.
+    """
+    out = dict(replay)
+    cols = list(ext.source)
+    for prefix in ('', 'warm_'):
+        views = {f: replay.get(prefix + f) for f in CRITIC_FIELDS}
+        if any(v is None for v in views.values()):
+            continue
+        new = {f: v[:, cols] * torch.as_tensor(ext.factor, dtype=v.dtype)
+               for f, v in views.items()}
+        for field in ACTOR_FIELDS:
+            value = replay.get(prefix + field)
+            if isinstance(value, torch.Tensor):
+                out[prefix + field] = torch.cat([value, new[_NEXT[field]].to(value.dtype)], 1)
+        for field, value in views.items():
+            out[prefix + field] = torch.cat(
+                [value[:, :ext.obs_dim], new[field], value[:, ext.obs_dim:]], 1)
+    return out
+
+
+__all__ = ['FROM_CRITIC', 'Extension', 'added_terms', 'extend_agent', 'extend_replay',
+           'source_columns']
