@@ -121,6 +121,39 @@ def check_policy(path: Optional[str], robot: str) -> Check:
                  f'{c.training_steps:,} steps, {_provenance(c)}')
 
 
+INPUT_TOPICS = (('joint_states', 'joint_states_topic'), ('imu', 'imu_topic'),
+                ('odom', 'odom_topic'), ('command', 'cmd_vel_topic'))
+"""What a policy may need (the spec's inputs) -> the topic table's entry that carries it."""
+
+
+def check_inputs(path: Optional[str], robot: str, target: str) -> Check:
+    """Say which topics the policy reads; warn when a real robot must run an estimator for it.
+
+    A policy that needs odometry waits for it; the sim publishes it, but a humanoid's drivers
+    give joints and an IMU only, so on ``robot:=real`` a state estimator must publish it.
+    """
+    from ..deploy.policy_loop import DeployError, PolicyLoop
+    from ..graph.topics import TOPICS
+    from ..paths import policy_for
+    from ..policy.errors import PolicyError
+    from ..robot.description import get_robot
+    try:
+        loop = PolicyLoop(policy_for(path, robot), get_robot(robot))
+    except (DeployError, PolicyError, ValueError, KeyError, OSError) as exc:
+        return Check('inputs', WARN, f'skipped: {str(exc).splitlines()[0]}')
+    table = {t.arg: t for t in TOPICS}
+    read = [table[key] for need, key in INPUT_TOPICS if need in loop.needs]
+    detail = 'reads ' + ', '.join(f'{t.default} ({t.type})' for t in read)
+    if 'odom' in loop.needs and target == 'real':
+        spec = loop.policy.contract.observation.name
+        return Check('inputs', WARN, f'{detail}: the policy ({spec}) needs odometry, which a '
+                     'robot\'s drivers do not publish; the policy node waits for it',
+                     'run a state estimator publishing nav_msgs/Odometry on '
+                     f'{table["odom_topic"].default} (base pose and twist, base frame), or '
+                     'deploy a policy that needs joint_states and imu only')
+    return Check('inputs', OK, f'{detail} (robot:={target})')
+
+
 def _provenance(contract: PolicyContract) -> str:
     """Say where the weights came from: the test return of RL, or the teacher of a student.
 
@@ -229,6 +262,7 @@ def checks(args: argparse.Namespace) -> List[Callable[[], Check]]:
     """Return the checks, in report order."""
     return [check_rclpy, check_dds_isolation, check_dds_round_trip,
             lambda: check_policy(args.policy, args.robot),
+            lambda: check_inputs(args.policy, args.robot, args.target),
             lambda: check_stress(args.policy, args.robot, args.target), check_compute,
             check_realtime, check_shm, check_rendering]
 

@@ -1,5 +1,6 @@
 """``symphony doctor`` as a user runs it: real DDS round trip, the policy against the robot."""
 
+import pathlib
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ from symphony_ros.robot.description import get_robot
 from symphony_ros.robot.obs_specs import get_obs_spec
 
 pytestmark = pytest.mark.ros
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def doctor(env, *args):
@@ -22,8 +24,9 @@ def doctor(env, *args):
 def test_doctor_passes_here_and_checks_everything(ros_env):
     done, lines = doctor(ros_env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert list(lines) == ['rclpy', 'DDS scope', 'DDS round trip', 'policy', 'stress gate',
-                           'compute', 'SCHED_FIFO', '/dev/shm', 'rendering'], done.stdout
+    assert list(lines) == ['rclpy', 'DDS scope', 'DDS round trip', 'policy', 'inputs',
+                           'stress gate', 'compute', 'SCHED_FIFO', '/dev/shm', 'rendering'], \
+        done.stdout
     # The tests isolate DDS on localhost, and the shipped policy drives the humanoid.
     assert [lines[k] for k in ('rclpy', 'DDS scope', 'DDS round trip', 'policy')] == ['OK'] * 4
     dims = f'({get_obs_spec("humanoid_v4_full").dim}) -> {get_robot("humanoid").n_joints} joints'
@@ -31,6 +34,27 @@ def test_doctor_passes_here_and_checks_everything(ros_env):
     # The shipped policy's contract carries its failed stress verdict; doctor assumes
     # robot:=real.
     assert lines['stress gate'] == 'WARN' and 'FAILED stress verdict' in done.stdout
+    # It observes the base pose: a robot needs a state estimator on odom.
+    assert lines['inputs'] == 'WARN' and '-> run a state estimator publishing nav_msgs/Odometry ' \
+        'on /odom' in done.stdout
+
+
+def test_the_inputs_line_names_the_topics_a_policy_reads_and_when_odometry_is_missing(
+        tmp_path):
+    from symphony_ros import paths
+    from symphony_ros.cli.doctor_cmd import check_inputs, OK, WARN
+    sys.path.insert(0, str(ROOT / 'test' / 'deploy'))
+    from g1_policy import export_g1_policy
+    g1 = check_inputs(paths.shipped_policy_path('g1'), 'g1', 'real')
+    assert g1.level == OK and g1.detail == (
+        'reads /joint_states (sensor_msgs/JointState), /imu/data (sensor_msgs/Imu), /cmd_vel '
+        '(geometry_msgs/Twist) (robot:=real)'), g1
+    odom = export_g1_policy(str(tmp_path), obs_spec='velocity_gait_odom')
+    real, sim = check_inputs(odom, 'g1', 'real'), check_inputs(odom, 'g1', 'sim')
+    assert real.level == WARN and '/odom (nav_msgs/Odometry)' in real.detail, real
+    assert 'the policy (velocity_gait_odom) needs odometry' in real.detail
+    assert sim.level == OK and sim.detail.endswith('/odom (nav_msgs/Odometry), /cmd_vel '
+                                                   '(geometry_msgs/Twist) (robot:=sim)'), sim
 
 
 def test_the_policy_line_says_how_many_frames_a_policy_takes_and_where_it_came_from():
