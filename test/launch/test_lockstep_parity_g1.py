@@ -26,7 +26,7 @@ from symphony_ros.robot import get_robot
 from symphony_ros.sim.episodes import EPISODE_LINE
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'deploy'))
-from g1_policy import export_history_student  # noqa: E402
+from g1_policy import export_g1_policy, export_history_student  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -108,3 +108,13 @@ def test_a_policy_with_observation_history_deploys_as_it_runs_in_process(launche
     the frames matched too.
     """
     _lockstep_matches_in_process(launcher, tmp_path, export_history_student(str(tmp_path)))
+
+
+def test_a_policy_reading_odometry_deploys_as_it_runs_in_process(launcher, tmp_path):
+    """The base velocity reaches the actor from /odom as the in-process loop builds it.
+
+    An untrained actor (every input weighted): a frame or scale error in the odometry term
+    changes its actions, and with them when and how each episode ends.
+    """
+    policy = export_g1_policy(str(tmp_path), seed=2, obs_spec='velocity_gait_odom')
+    _lockstep_matches_in_process(launcher, tmp_path, policy)
