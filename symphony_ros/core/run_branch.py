@@ -213,11 +213,6 @@ class Respec:
     added: Tuple[Tuple[str, int], ...] = ()
     """Terms the new spec appends to the run's."""
 
-    @property
-    def rescales(self) -> bool:
-        """Whether any of the run's terms is scaled otherwise."""
-        return bool(np.any(self.frame != 1.0))
-
 
 def _respec(train: dict, spec: str) -> Optional[Respec]:
     """Return the move of a run configured as ``train`` onto ``spec`` (None: its own spec).
