@@ -61,6 +61,10 @@ def describe(path: str, model, contract) -> List[str]:
               None: 'plain Gymnasium observation'}[o.reproducible_from_state]
     quat = f', quaternions {o.quaternion_convention}' if o.quaternion_convention else ''
     lines.append(f'  observation      {o.name}: {c.obs_dim} values{quat}; {deploy}')
+    needs = (o.spec or {}).get('needs')
+    if needs and o.reproducible_from_state:
+        lines.append(f'    inputs         {", ".join(needs)}'
+                     + (' (odom: a state estimator on a robot)' if 'odom' in needs else ''))
     if o.history > 1:
         lines.append(f'    history        the last {o.history} observations of '
                      f'{o.frame_dim} values, newest first (the terms below each time)')

@@ -113,6 +113,10 @@ def test_a_branch_onto_the_odom_spec_acts_and_judges_alike_and_trains_on(
     out = tmp_path / 'odom.onnx'
     newest = sorted(os.listdir(new / 'actors'))[-1]
     assert cli(['export', str(new / 'actors' / newest), '-o', str(out)]) == 0
+    capsys.readouterr()
+    assert cli(['inspect', str(out)]) == 0
+    assert ('inputs         imu, joint_states, previous_action, command, gait_clock, odom '
+            '(odom: a state estimator on a robot)') in capsys.readouterr().out
     loop = PolicyLoop(str(out), get_robot('g1'))
     assert loop.policy.contract.observation.name == ODOM
     assert 'odom' in loop.needs
