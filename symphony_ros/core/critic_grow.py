@@ -66,16 +66,17 @@ def grow_agent(agent: Mapping[str, object], at: int, n: int) -> Dict[str, object
     optim['m'], optim['v'] = list(optim['m']), list(optim['v'])
     for net in ('critic', 'target_critic'):
         for key in critic_inputs(agent[net]):
-            out[net][key] = _insert(agent[net][key], at, n)
+            out[net][key] = insert_columns(agent[net][key], at, n)
             i = index.get(f'{net}.{key}')     # the optimised one: critic
             if i is not None:
-                optim['m'][i] = _insert(optim['m'][i], at, n)
-                optim['v'][i] = _insert(optim['v'][i], at, n)
+                optim['m'][i] = insert_columns(optim['m'][i], at, n)
+                optim['v'][i] = insert_columns(optim['v'][i], at, n)
     out['optimizer'] = optim
     return out
 
 
-def _insert(weight: torch.Tensor, at: int, n: int) -> torch.Tensor:
+def insert_columns(weight: torch.Tensor, at: int, n: int) -> torch.Tensor:
+    """Return ``weight`` with ``n`` zero columns inserted before column ``at``."""
     zeros = weight.new_zeros((weight.shape[0], n))
     return torch.cat([weight[:, :at], zeros, weight[:, at:]], dim=1)
 
@@ -145,4 +146,4 @@ def grow_replay(replay: Mapping[str, object], layout: CommandLayout, steps: int,
 
 
 __all__ = ['COMPUTED', 'TERMS_COMPUTED', 'grow_agent', 'grow_replay', 'grown_terms',
-           'yaw_windows']
+           'insert_columns', 'yaw_windows']

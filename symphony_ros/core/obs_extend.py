@@ -21,6 +21,7 @@ from typing import Dict, Mapping, Sequence, Tuple
 import numpy as np
 import torch
 
+from .critic_grow import insert_columns
 from .obs_rescale import ACTOR_FIELDS, ACTOR_INPUT, critic_inputs, param_index
 from .replay import CRITIC_FIELDS
 
@@ -104,21 +105,16 @@ def extend_agent(agent: Mapping[str, object], ext: Extension) -> Dict[str, objec
     where += [(net, key) for net in ('critic', 'target_critic')
               for key in critic_inputs(agent[net])]
     for net, key in where:
-        out[net][key] = _insert(agent[net][key], ext.obs_dim, ext.size)
+        out[net][key] = insert_columns(agent[net][key], ext.obs_dim, ext.size)
         i = index.get(f'{net}.{key}')    # the optimised ones: actor and critic
         if i is not None:
-            optim['m'][i] = _insert(optim['m'][i], ext.obs_dim, ext.size)
-            optim['v'][i] = _insert(optim['v'][i], ext.obs_dim, ext.size)
+            optim['m'][i] = insert_columns(optim['m'][i], ext.obs_dim, ext.size)
+            optim['v'][i] = insert_columns(optim['v'][i], ext.obs_dim, ext.size)
         if net in ('actor', 'anchor') and 'mirror_obs_index' in agent[net]:
             out[net]['mirror_obs_index'] = torch.as_tensor(ext.mirror[0], dtype=torch.long)
             out[net]['mirror_obs_sign'] = torch.as_tensor(ext.mirror[1], dtype=torch.float32)
     out['optimizer'] = optim
     return out
-
-
-def _insert(weight: torch.Tensor, at: int, n: int) -> torch.Tensor:
-    zeros = weight.new_zeros((weight.shape[0], n))
-    return torch.cat([weight[:, :at], zeros, weight[:, at:]], dim=1)
 
 
 def extend_replay(replay: Mapping[str, object], ext: Extension) -> Dict[str, object]:
