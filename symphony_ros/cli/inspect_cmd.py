@@ -208,7 +208,10 @@ def _ranges_lines(form: Optional[dict]) -> List[str]:
     ranges = form.get('ranges') or {}
     moved = [f'{k} [{lo:g}, {hi:g}]' for k, (lo, hi) in ranges.items()
              if k in KNOBS and (lo, hi) != (KNOBS[k][0],) * 2]
-    return textwrap.wrap(', '.join(moved) or 'every knob nominal', 96,
+    wide = form.get('robot_wide') or []
+    text = (', '.join(moved) or 'every knob nominal') + (
+        f'; drawn for the whole robot: {", ".join(wide)}' if wide else '')
+    return textwrap.wrap(text, 96,
                          initial_indent='    ranges         ', subsequent_indent=' ' * 19)
 
 

@@ -119,6 +119,8 @@ class Randomized(gym.Wrapper):
         lo, hi = self.rspec.range(knob)
         if lo == hi:
             return lo if size is None else np.full(size, lo)
+        if size is not None and knob in self.rspec.robot_wide:
+            return np.full(size, self.rng.uniform(lo, hi))
         return self.rng.uniform(lo, hi, size)
 
     def _apply_model(self) -> None:

@@ -45,4 +45,5 @@ def test_shipped_randomization_files_load_over_the_robots_ranges(path):
         spec = load_randomization(path, get_robot(robot))
         default = load_randomization('default', get_robot(robot))
         assert spec.name == os.path.abspath(path)
-        assert spec.ranges != default.ranges    # each file changes something
+        # Each file changes something: ranges, or how they are drawn.
+        assert (spec.ranges, spec.robot_wide) != (default.ranges, default.robot_wide)

@@ -12,7 +12,7 @@ from symphony_ros.cli.main import main
 from symphony_ros.core.envs import make_env, make_randomized_env, randomization
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.randomize import Randomized, randomize_env
-from symphony_ros.robot.ranges import DEFAULTS, load_randomization, point_spec
+from symphony_ros.robot.ranges import DEFAULTS, load_randomization, point_spec, spec_changes
 
 HUMANOID = 'symphony/Humanoid-v4'
 
@@ -219,7 +219,37 @@ def test_episode_log_lines(tmp_path):
             (0, 0.0, False), (1, 0.0, False)]
 
 
+def test_robot_wide_knobs_give_every_part_one_factor_and_the_others_one_each():
+    g1 = get_robot('g1')
+    base = load_randomization('default', g1)
+    wide = load_randomization(os.path.join(os.path.dirname(__file__), '..', '..', 'config',
+                                           'randomize_g1_robot_wide.yaml'), g1)
+    assert wide.robot_wide == ('mass_scale', 'strength_scale', 'kp_scale', 'kd_scale')
+    assert wide.to_dict()['robot_wide'] == list(wide.robot_wide)
+    assert 'robot_wide' not in base.to_dict()           # older contracts and logs compare equal
+    nominal = make_env('velocity:g1').unwrapped.model
+    means = {True: [], False: []}
+    for spec in (base, wide):
+        env = randomize_env(make_env('velocity:g1'), spec, g1)
+        for seed in range(12):
+            env.reset(seed=seed)
+            m = env.unwrapped.model
+            kp = m.actuator_gainprm[:, 0] / nominal.actuator_gainprm[:, 0]
+            mass = m.body_mass[2:] / nominal.body_mass[2:]       # not the world, nor the base
+            wide_draw = spec is wide
+            # Robot-wide: one factor (strength x kp) for all motors, one for all bodies.
+            assert (np.ptp(kp) < 1e-9) == wide_draw and (np.ptp(mass) < 1e-9) == wide_draw
+            means[wide_draw].append(kp.mean())
+        env.close()
+    # Drawn per motor the robot's mean barely moves; drawn for the robot it spans the range.
+    assert np.ptp(means[False]) < 0.06 and np.ptp(means[True]) > 0.15
+    assert min(means[True]) >= 0.81 - 1e-9 and max(means[True]) <= 1.21 + 1e-9
+    assert spec_changes(base.to_dict(), wide.to_dict())[-1] == (
+        'robot_wide [] -> [mass_scale, strength_scale, kp_scale, kd_scale]')
+
+
 @pytest.mark.parametrize('doc, expected', [
+    ('robot_wide: [payload_kg]\n', 'robot_wide: expected a list of knobs drawn per part'),
     ('mass_scale: [1.2, 0.8]\n', 'mass_scale: inverted range'),
     ('friction_scale: [-0.5, 1.0]\n', 'friction_scale: negative range'),
     ('gravity: [1, 2]\n', 'gravity: unknown knob'),
