@@ -21,8 +21,8 @@ from typing import Dict, Mapping, Sequence, Tuple
 import numpy as np
 import torch
 
-from .critic_grow import insert_columns
-from .obs_rescale import ACTOR_FIELDS, ACTOR_INPUT, critic_inputs, param_index
+from .critic_grow import insert_inputs
+from .obs_rescale import ACTOR_FIELDS
 from .replay import CRITIC_FIELDS
 
 FROM_CRITIC = {'odom_lin_vel': 'base_lin_vel'}
@@ -97,23 +97,11 @@ def extend_agent(agent: Mapping[str, object], ext: Extension) -> Dict[str, objec
     Zero weights (outputs unchanged) and zero Adam moments for them; a symmetric actor (and
     anchor) gets the new spec's mirror map.
     """
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in agent.items()}
-    index = param_index(agent)
-    optim = dict(agent['optimizer'])
-    optim['m'], optim['v'] = list(optim['m']), list(optim['v'])
-    where = [(net, ACTOR_INPUT) for net in ('actor', 'anchor') if net in agent]
-    where += [(net, key) for net in ('critic', 'target_critic')
-              for key in critic_inputs(agent[net])]
-    for net, key in where:
-        out[net][key] = insert_columns(agent[net][key], ext.obs_dim, ext.size)
-        i = index.get(f'{net}.{key}')    # the optimised ones: actor and critic
-        if i is not None:
-            optim['m'][i] = insert_columns(optim['m'][i], ext.obs_dim, ext.size)
-            optim['v'][i] = insert_columns(optim['v'][i], ext.obs_dim, ext.size)
-        if net in ('actor', 'anchor') and 'mirror_obs_index' in agent[net]:
+    out = insert_inputs(agent, ext.obs_dim, ext.size, actors=True)
+    for net in ('actor', 'anchor'):
+        if net in agent and 'mirror_obs_index' in agent[net]:
             out[net]['mirror_obs_index'] = torch.as_tensor(ext.mirror[0], dtype=torch.long)
             out[net]['mirror_obs_sign'] = torch.as_tensor(ext.mirror[1], dtype=torch.float32)
-    out['optimizer'] = optim
     return out
 
 
