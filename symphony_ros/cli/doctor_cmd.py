@@ -10,16 +10,18 @@ missing, e.g. no offscreen rendering for the demo's GIF, or a policy bound for
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional, TYPE_CHECKING
+from typing import Callable, List, Optional, Tuple, TYPE_CHECKING
 
 from ..graph.deploy import ROBOTS
 
 if TYPE_CHECKING:
+    from ..deploy.policy_loop import PolicyLoop
     from ..policy.contract import PolicyContract
 
 OK, WARN, FAIL = 'OK', 'WARN', 'FAIL'
@@ -103,16 +105,30 @@ def check_dds_round_trip(timeout: float = 10.0) -> Check:
         rclpy.try_shutdown(context=context)
 
 
+@functools.lru_cache(maxsize=4)
+def _policy_loop(path: Optional[str], robot: str) -> Tuple[str, 'PolicyLoop']:
+    """Return the policy's path and its loop, loaded as policy_node loads it (once per run).
+
+    :raises DeployError, PolicyError, ValueError, KeyError, OSError: as `PolicyLoop` does.
+    """
+    from ..deploy.policy_loop import PolicyLoop
+    from ..paths import policy_for
+    from ..robot.description import get_robot
+    path = policy_for(path, robot)
+    return path, PolicyLoop(path, get_robot(robot))
+
+
+def _load_errors() -> Tuple[type, ...]:
+    from ..deploy.policy_loop import DeployError
+    from ..policy.errors import PolicyError
+    return DeployError, PolicyError, ValueError, KeyError, OSError
+
+
 def check_policy(path: Optional[str], robot: str) -> Check:
     """Load the policy the way policy_node does: contract against the robot description."""
-    from ..deploy.policy_loop import DeployError, PolicyLoop
-    from ..paths import policy_for
-    from ..policy.errors import PolicyError
-    from ..robot.description import get_robot
     try:
-        path = policy_for(path, robot)
-        loop = PolicyLoop(path, get_robot(robot))
-    except (DeployError, PolicyError, ValueError, KeyError, OSError) as exc:
+        path, loop = _policy_loop(path, robot)
+    except _load_errors() as exc:
         return Check('policy', FAIL, str(exc), 'symphony export RUN_DIR -o FILE.onnx')
     c = loop.policy.contract
     o = c.observation
@@ -132,14 +148,10 @@ def check_inputs(path: Optional[str], robot: str, target: str) -> Check:
     A policy that needs odometry waits for it; the sim publishes it, but a humanoid's drivers
     give joints and an IMU only, so on ``robot:=real`` a state estimator must publish it.
     """
-    from ..deploy.policy_loop import DeployError, PolicyLoop
     from ..graph.topics import TOPICS
-    from ..paths import policy_for
-    from ..policy.errors import PolicyError
-    from ..robot.description import get_robot
     try:
-        loop = PolicyLoop(policy_for(path, robot), get_robot(robot))
-    except (DeployError, PolicyError, ValueError, KeyError, OSError) as exc:
+        _, loop = _policy_loop(path, robot)
+    except _load_errors() as exc:
         return Check('inputs', WARN, f'skipped: {str(exc).splitlines()[0]}')
     table = {t.arg: t for t in TOPICS}
     read = [table[key] for need, key in INPUT_TOPICS if need in loop.needs]
