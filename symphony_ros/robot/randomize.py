@@ -22,7 +22,7 @@ import numpy as np
 
 from ..util.layout import term_slices
 from .description import RobotDescription
-from .ranges import RandomizationSpec
+from .ranges import HARD_END, RandomizationSpec
 from .rotations import yaw
 
 OUTCOME_KEYS = ('up_s', 'fell', 'kicks', 'step')
@@ -102,6 +102,8 @@ class Randomized(gym.Wrapper):
         self._next_push = math.inf
         self._seed: Optional[int] = None
         self._open = False
+        self._hard = False
+        """Whether this episode draws every `HARD_END` knob at its hard end."""
 
     def set_width(self, fraction: float) -> None:
         """Draw the next episodes from ``fraction`` of every range's width (a curriculum).
@@ -115,8 +117,15 @@ class Randomized(gym.Wrapper):
                                          scale=self.full_spec.scale * fraction)
 
     # ---- draws ------------------------------------------------------------------------------
-    def _u(self, knob: str, size: Optional[int] = None):
+    def _range(self, knob: str) -> Tuple[float, float]:
         lo, hi = self.rspec.range(knob)
+        if self._hard and knob in HARD_END:
+            end = (lo, hi)[HARD_END[knob]]
+            return end, end
+        return lo, hi
+
+    def _u(self, knob: str, size: Optional[int] = None):
+        lo, hi = self._range(knob)
         if lo == hi:
             return lo if size is None else np.full(size, lo)
         if size is not None and knob in self.rspec.robot_wide:
@@ -162,7 +171,10 @@ class Randomized(gym.Wrapper):
         cut = self._end_episode(fell=False)
         _, first_info = self.env.reset(seed=seed, options=options)
         self.rng = np.random.default_rng(int(self.env.unwrapped.np_random.integers(2**62)))
-        self.draws = {'scale': self.rspec.scale}
+        share = self.rspec.hard_share
+        # Drawn only when set, so that runs without it draw on exactly as before.
+        self._hard = bool(share) and bool(self.rng.random() < share)
+        self.draws = {'scale': self.rspec.scale, **({'hard': self._hard} if share else {})}
         self._apply_model()
         d, data = self.draws, self.data
         jn = float(self._u('init_joint_noise'))
@@ -173,10 +185,10 @@ class Randomized(gym.Wrapper):
             mujoco.mj_forward(self.model, data)
         d.update(init_joint_noise=jn, init_vel_noise=vn)
         dt = self.robot.physics_dt
-        lo, hi = self.rspec.range('delay_s')
+        lo, hi = self._range('delay_s')
         self._delay = int(self.rng.integers(round(lo / dt), round(hi / dt) + 1))
         d['delay_s'] = self._delay * dt
-        ns = self.rspec.range('obs_noise_scale')
+        ns = self._range('obs_noise_scale')
         self._noise_scale = float(self.rng.uniform(*ns))
         bs = float(self._u('imu_bias_scale'))
         self._bias = {t: self.rng.uniform(-a * bs, a * bs, self.slices[t].stop
@@ -286,7 +298,7 @@ class Randomized(gym.Wrapper):
         applied = self._queue[max(len(self._queue) - 1 - k, 0)]
         self._time += self.robot.control_dt
         if self._time >= self._next_push:
-            lo, hi = self.rspec.range('push_velocity')
+            lo, hi = self._range('push_velocity')
             v, heading = float(self.rng.uniform(lo, hi)), float(self.rng.uniform(0, 2 * math.pi))
             kick = (v * math.cos(heading), v * math.sin(heading))
             self.data.qvel[self.base_dof:self.base_dof + 2] += kick

@@ -20,7 +20,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from .description import RobotDescription
 
 KNOBS: Dict[str, Tuple[float, str]] = {
-    'mass_scale': (1.0, 'factor on every body mass (and inertia), drawn per body'),
+    'mass_scale': (1.0, 'factor on every body mass (and inertia), drawn per body '
+                   '(`robot_wide`: once)'),
     'payload_kg': (0.0, 'kg added to the base body'),
     'com_offset_m': (0.0, 'm added to the base centre of mass along x, y and z (each drawn)'),
     'friction_scale': (1.0, 'factor on every geom\'s sliding friction (floor contact)'),
@@ -72,7 +73,15 @@ is far noisier than an encoder."""
 IMU_BIAS: Dict[str, float] = {'imu_angular_velocity': 0.05, 'projected_gravity': 0.02}
 """Observation term -> largest per-episode constant bias at ``imu_bias_scale`` 1."""
 
-EXTRA_KEYS = ('scale', 'obs_noise', 'imu_bias', 'robot_wide')
+EXTRA_KEYS = ('scale', 'obs_noise', 'imu_bias', 'robot_wide', 'hard_share')
+
+HARD_END: Dict[str, int] = {
+    'mass_scale': 1, 'payload_kg': 1, 'friction_scale': 0, 'strength_scale': 0,
+    'kp_scale': 0, 'delay_s': 1, 'obs_noise_scale': 1, 'imu_bias_scale': 1,
+    'push_velocity': 1}
+"""Knob -> the end of its range (0: lo, 1: hi) that makes a robot harder to keep up: the
+knobs the stress condition ``worst`` sets together, each toward this end. A ranges file's
+``hard_share`` is the share of episodes that draw every one of them at this end."""
 
 PER_PART = ('mass_scale', 'joint_friction', 'joint_damping', 'armature_scale', 'strength_scale',
             'kp_scale', 'kd_scale')
@@ -94,6 +103,10 @@ class RandomizationSpec:
     robot's mean moves little (29 motors' kp factors from [0.9, 1.1] average within about
     2 % of 1), so training never meets the softer or heavier robot the stress conditions
     (``kp_0.8``, ``strength_0.8``, ``mass_1.2``, ``worst``) set all at once."""
+    hard_share: float = 0.0
+    """Share of episodes whose `HARD_END` knobs all sit at their hard end (the rest drawn as
+    usual). Uniform draws almost never meet the corner ``worst`` tests: nine knobs each near
+    one end of their range together is a chance of a few in a million."""
 
     def range(self, knob: str) -> Tuple[float, float]:
         """Return the scaled range of ``knob`` (its nominal value twice when not given)."""
@@ -129,6 +142,8 @@ class RandomizationSpec:
                'obs_noise': dict(self.obs_noise), 'imu_bias': dict(self.imu_bias)}
         if self.robot_wide:
             out['robot_wide'] = list(self.robot_wide)
+        if self.hard_share:
+            out['hard_share'] = self.hard_share
         return out
 
     def with_ranges(self, **ranges: Tuple[float, float]) -> 'RandomizationSpec':
@@ -156,6 +171,9 @@ def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> List[str]:
     wide = [list(form.get('robot_wide') or []) for form in (old, new)]
     if wide[0] != wide[1]:
         out.append(f'robot_wide [{", ".join(wide[0])}] -> [{", ".join(wide[1])}]')
+    share = [float(form.get('hard_share') or 0.0) for form in (old, new)]
+    if share[0] != share[1]:
+        out.append(f'hard_share {share[0]:g} -> {share[1]:g}')
     return out
 
 
@@ -186,6 +204,11 @@ def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
             if not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f'{where}: scale: expected a number >= 0')
             out[key] = float(value)
+        elif key == 'hard_share':
+            if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                    or not 0.0 <= value <= 1.0):
+                raise ValueError(f'{where}: hard_share: expected a share of episodes, 0..1')
+            out[key] = float(value)
         elif key in KNOBS:
             if (not isinstance(value, (list, tuple)) or len(value) != 2
                     or not all(isinstance(v, (int, float)) for v in value)):
@@ -206,15 +229,16 @@ def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
 
 def _build(name: str, *layers: Tuple[Mapping[str, Any], str]) -> RandomizationSpec:
     ranges: Dict[str, Tuple[float, float]] = {}
-    noise, bias, scale, wide = dict(OBS_NOISE), dict(IMU_BIAS), 1.0, ()
+    noise, bias, scale, wide, share = dict(OBS_NOISE), dict(IMU_BIAS), 1.0, (), 0.0
     for doc, where in layers:
         d = check_ranges(doc, where)
         noise.update(d.pop('obs_noise', {}))
         bias.update(d.pop('imu_bias', {}))
         scale = d.pop('scale', scale)
         wide = d.pop('robot_wide', wide)
+        share = d.pop('hard_share', share)
         ranges.update(d)
-    return RandomizationSpec(ranges, noise, bias, scale, name, wide)
+    return RandomizationSpec(ranges, noise, bias, scale, name, wide, share)
 
 
 def load_randomization(which: str, robot: RobotDescription,
@@ -250,6 +274,6 @@ def point_spec(values: Mapping[str, float], name: str = 'point') -> Randomizatio
     return _build(name, ({k: [v, v] for k, v in values.items()}, name))
 
 
-__all__ = ['DEFAULTS', 'EXTRA_KEYS', 'IMU_BIAS', 'KNOBS', 'OBS_NOISE', 'PER_PART', 'TIMES',
-           'RandomizationSpec', 'check_ranges', 'load_randomization', 'point_spec',
+__all__ = ['DEFAULTS', 'EXTRA_KEYS', 'HARD_END', 'IMU_BIAS', 'KNOBS', 'OBS_NOISE', 'PER_PART',
+           'TIMES', 'RandomizationSpec', 'check_ranges', 'load_randomization', 'point_spec',
            'spec_changes']

@@ -9,7 +9,9 @@ its time and no fall.
 Whether a knob's bins differ by more than chance is a chi-square test of their fall counts
 against their seconds up (`confidence.rates_differ_p`); the knobs are listed by it, so the
 first is what fells the policy most surely in training. Kicks are judged one by one as
-``symphony stress`` judges them (`kicks.outcomes`).
+``symphony stress`` judges them (`kicks.outcomes`). Episodes drawn at the hard corner (a
+ranges file's ``hard_share``) are counted apart: their knobs sit at one end, and binned with
+the rest they would make every knob's hard third look like its cause.
 """
 
 from __future__ import annotations
@@ -191,9 +193,12 @@ def analyse(path: str, last: int = 1000, since: Optional[int] = None) -> Dict[st
     records, older = read_records(path, last, since)
     widths = sorted({float(r.get('scale', 1.0)) for r in records})
     stamped = [s for s in map(episode_step, records) if s is not None]
+    usual = [r for r in records if not r.get('hard')]
+    hard = [r for r in records if r.get('hard')]
     return {'log': path, 'episodes': _rate(records), 'without_outcome': older,
             'since': since, 'steps': [min(stamped), max(stamped)] if stamped else None,
-            'widths': widths, 'trend': trend(records), 'knobs': knob_effects(records),
+            'widths': widths, 'trend': trend(records), 'knobs': knob_effects(usual),
+            'hard': {'corner': _rate(hard), 'rest': _rate(usual)} if hard else None,
             'kicks': kick_effects(records), 'kick_trend': kick_trend(records)}
 
 
@@ -201,6 +206,12 @@ def _seconds(b: Dict[str, Any]) -> str:
     per = b['s_per_fall']
     return f'{b["label"]} no fall in {b["up_s"]:.0f} s' if per is None else \
         f'{b["label"]} {per:.1f} s ({b["falls"]})'
+
+
+def _per(rate: Dict[str, Any]) -> str:
+    if rate['s_per_fall'] is None:
+        return f'no fall in {rate["up_s"]:.0f} s up'
+    return f'one fall per {rate["s_per_fall"]:.1f} s up ({rate["falls"]:,} falls)'
 
 
 def _p_text(p: float) -> str:
@@ -240,6 +251,11 @@ def lines(report: Dict[str, Any]) -> List[str]:
                  else '-' for c in hard['parts'])
         out.append(f'  kicks          of {hard["label"]} survived in the same parts: '
                    + ' | '.join(cells))
+    corner = report.get('hard')
+    if corner:
+        c, r = corner['corner'], corner['rest']
+        out.append(f'  hard corner    {c["episodes"]:,} episodes drawn at it: {_per(c)}; the '
+                   f'other {r["episodes"]:,}: {_per(r)} (the knobs below: those others)')
     drawn = draw_lines(report['knobs'], report['kicks'], ep['falls'])
     return out + ['  ' + line for line in drawn]
 

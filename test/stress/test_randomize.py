@@ -250,6 +250,8 @@ def test_robot_wide_knobs_give_every_part_one_factor_and_the_others_one_each():
 
 @pytest.mark.parametrize('doc, expected', [
     ('robot_wide: [payload_kg]\n', 'robot_wide: expected a list of knobs drawn per part'),
+    ('hard_share: 1.5\n', 'hard_share: expected a share of episodes, 0..1'),
+    ('hard_share: true\n', 'hard_share: expected a share of episodes, 0..1'),
     ('mass_scale: [1.2, 0.8]\n', 'mass_scale: inverted range'),
     ('friction_scale: [-0.5, 1.0]\n', 'friction_scale: negative range'),
     ('gravity: [1, 2]\n', 'gravity: unknown knob'),
@@ -294,3 +296,53 @@ def test_a_restored_env_generator_draws_the_same_episode():
     set_rng_state(env, state)  # as a resumed run restores it from its checkpoint
     _, again = env.reset()
     assert first['randomization'] == again['randomization']
+
+
+def test_a_hard_share_of_episodes_draws_every_hard_knob_at_its_hard_end(tmp_path):
+    g1 = get_robot('g1')
+    doc = tmp_path / 'hard.yaml'
+    doc.write_text('hard_share: 0.5\npush_velocity: [0.5, 1.0]\npush_first_s: [0.1, 0.1]\n')
+    spec = load_randomization(str(doc), g1)
+    assert spec.hard_share == 0.5 and spec.to_dict()['hard_share'] == 0.5
+    assert 'hard_share' not in load_randomization('default', g1).to_dict()
+    assert spec_changes(load_randomization('default', g1).to_dict(), spec.to_dict())[-1] == (
+        'hard_share 0 -> 0.5')
+    nominal = make_env('velocity:g1').unwrapped.model
+    env = randomize_env(make_env('velocity:g1'), spec, g1)
+    seen = {True: 0, False: 0}
+    for seed in range(16):
+        _, info = env.reset(seed=seed)
+        d, m = info['randomization'], env.unwrapped.model
+        hard = d['hard']
+        seen[hard] += 1
+        kp = m.actuator_gainprm[:, 0] / nominal.actuator_gainprm[:, 0]
+        if hard:
+            # Heavier, softer, weaker, slipperier, late and noisy, all at once.
+            lo_kp, _ = spec.range('kp_scale')
+            assert np.allclose(kp, lo_kp * spec.range('strength_scale')[0])
+            assert d['payload_kg'] == spec.range('payload_kg')[1]
+            assert d['mass_scale_mean'] == pytest.approx(spec.range('mass_scale')[1])
+            assert d['friction_scale'] == spec.range('friction_scale')[0]
+            assert d['delay_s'] == pytest.approx(spec.range('delay_s')[1])
+            assert d['obs_noise_scale'] == spec.range('obs_noise_scale')[1]
+        else:
+            assert np.ptp(kp) > 0.05          # drawn per motor as usual
+        for _ in range(int(0.2 / g1.control_dt)):
+            env.step(np.zeros(env.action_space.shape))
+        assert len(env.kicks) == 1 and (env.kicks[0][1] == 1.0) == hard   # fastest when hard
+    env.close()
+    assert seen[True] >= 3 and seen[False] >= 3
+
+
+def test_the_hard_corner_leans_where_the_worst_condition_does():
+    # Drawn at its hard end, each knob is at least as hard as `worst` sets it, on a robot
+    # whose default ranges hold `worst`: training at the corner meets what the gate tests.
+    from symphony_ros.robot.ranges import HARD_END
+    from symphony_ros.stress.conditions import spec_of, within_training
+    g1 = get_robot('g1')
+    default, worst = load_randomization('default', g1), spec_of('worst', g1)
+    assert within_training('worst', g1)
+    assert set(HARD_END) == set(worst.ranges) - {'push_interval_s'}
+    for knob, end in HARD_END.items():
+        corner, value = default.range(knob)[end], worst.range(knob)[0]
+        assert (corner >= value) if end else (corner <= value), knob

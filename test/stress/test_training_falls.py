@@ -203,3 +203,23 @@ def test_a_ramped_run_says_the_span_of_its_ranges_widths(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "(ranges' width x0.50 to x0.89)" in out
     assert 'x0.51' not in out
+
+
+def test_hard_corner_episodes_are_counted_apart_from_the_knobs(tmp_path, capsys):
+    # The corner's episodes (20 ms, low friction) fall fast; binned with the rest they would
+    # make the 20 ms delay look like what fells the policy.
+    rest = [{**_record(0, 8.0, friction=0.5 + i / 20.0), 'hard': False} for i in range(20)]
+    corner = [{**_record(20, 1.0, friction=0.3), 'hard': True}] * 10
+    report = analyse(str(_run_with_log(tmp_path, rest + corner) / 'randomization.jsonl'), 0)
+    assert report['hard'] == {'corner': {'episodes': 10, 'falls': 10, 'up_s': 10.0,
+                                         's_per_fall': 1.0},
+                              'rest': {'episodes': 20, 'falls': 20, 'up_s': 160.0,
+                                       's_per_fall': 8.0}}
+    assert [e['knob'] for e in report['knobs']] == ['friction_scale']     # no delay varies
+    assert main(['inspect', str(tmp_path / 'run'), '--falls']) == 0
+    assert ('hard corner    10 episodes drawn at it: one fall per 1.0 s up (10 falls); the '
+            'other 20: one fall per 8.0 s up (20 falls)') in capsys.readouterr().out
+    plain = tmp_path / 'plain'
+    plain.mkdir()
+    (plain / 'randomization.jsonl').write_text(json.dumps(_record(0, 8.0)) + '\n')
+    assert analyse(str(plain / 'randomization.jsonl'), 0)['hard'] is None
