@@ -73,6 +73,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='also run the latency conditions (and nominal and delay_1 when left '
                    'out) and give the policy\'s latency budget: the longest action delay it '
                    'takes within --max-fall-rate')
+    p.add_argument('--worst-parts', action='store_true',
+                   help='also run worst without each of its parts in turn (worst_without_delay, '
+                   '..._push) and say which part, left out, saves the most episodes: what to '
+                   'train against when worst fails and no single condition does')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
@@ -212,6 +216,12 @@ def _prepare(args: argparse.Namespace) -> Tuple[Any, Any, str, str, List[str]]:
                                    [t for t, _ in c.observation.terms], follows))
         if args.latency:
             names += [n for n in table.latency_conditions() if n not in names]
+        if args.worst_parts:
+            if args.ros:
+                raise ValueError('--worst-parts: in process only (--ros injects the delay '
+                                 'and kicks alone)')
+            names += [n for n in table.worst_parts()
+                      if n in table.applicable(robot) and n not in names]
         names = _fit_pushes(args, names, robot.control_dt)
     except (PolicyError, ValueError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
@@ -299,7 +309,7 @@ def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str
 
 def _print_summary(report: Dict[str, Any], md_path: str) -> None:
     """Print one line a condition, the latency budget and the verdict."""
-    from ..stress.report import faults_text, latency_text, rate_interval
+    from ..stress.report import faults_text, latency_text, rate_interval, worst_parts_text
     for n, s in report['conditions'].items():
         k = s.get('kicks')
         kicks = f'  kicks survived {k["survived"]}/{k["survived"] + k["fell"]}' if k else ''
@@ -313,6 +323,9 @@ def _print_summary(report: Dict[str, Any], md_path: str) -> None:
               + ('' if s['within_training'] else '  (beyond training)'))
     if report['latency']:
         print(latency_text(report['latency']))
+    parts = worst_parts_text(report['conditions'])
+    if parts:
+        print(parts)
     v, workers = report['verdict'], report['workers']
     print(f'verdict: {"PASS" if v["passed"] else "FAIL"}'
           + (f' (failed: {", ".join(v["failed"])})' if v['failed'] else '')

@@ -56,6 +56,17 @@ LATENCY_MS = (5, 10, 15)
 """Delays of the latency conditions, ms: a robot's latency (DDS, driver, bus) is rarely a
 whole control step (15 ms on Humanoid-v4, 20 ms on the G1)."""
 
+WORST_PARTS: Dict[str, Tuple[str, ...]] = {
+    'delay': ('delay_steps',), 'mass': ('mass_scale',), 'payload': ('payload_kg',),
+    'friction': ('friction_scale',), 'strength': ('strength_scale',), 'kp': ('kp_scale',),
+    'noise': ('obs_noise_scale', 'imu_bias_scale'),
+    'push': ('push_velocity', 'push_interval_s')}
+"""Part of ``worst`` -> its knobs. ``worst_without_<part>`` is ``worst`` with that part at
+nominal: a policy that fails ``worst`` learns which part, left out, saves it most (no single
+condition may fell it, only the sum)."""
+
+WITHOUT = 'worst_without_'
+
 NOISE_ONLY = 'noise_only'
 """A condition's key that limits its observation noise and IMU bias to the terms named."""
 MIX = 'training_mix'
@@ -87,6 +98,9 @@ DIAGNOSTIC: Dict[str, Tuple[Dict[str, Any], str]] = {
     **{f'command_{what}': ({COMMAND: cmd}, f'the nominal robot told to {text} for whole '
                            'episodes (velocity policies)')
        for what, (cmd, text) in HELD_COMMANDS.items()},
+    **{f'{WITHOUT}{part}': ({k: v for k, v in CONDITIONS['worst'][0].items() if k not in keys},
+                            f'`worst` without its {part}')
+       for part, keys in WORST_PARTS.items()},
 }
 """Conditions run only when named: which part of ``obs_noise_1`` a policy cannot take,
 delays in ms, finer than ``delay_1``, which give a latency budget (`latency_budget`), the
@@ -152,7 +166,7 @@ def joined_error(name: str) -> Optional[str]:
     return None
 
 
-PD_ONLY = ('kp_0.8', 'kp_1.2')
+PD_ONLY = ('kp_0.8', 'kp_1.2', f'{WITHOUT}kp')
 """Conditions that only mean something on a pd_position robot."""
 
 
@@ -291,6 +305,11 @@ def _inside(name: str, robot: RobotDescription,
         if lo < tlo - eps or hi > thi + eps:
             return False
     return True
+
+
+def worst_parts() -> List[str]:
+    """Return what ``--worst-parts`` runs: ``worst``, then it without each of its parts."""
+    return ['worst'] + [f'{WITHOUT}{part}' for part in WORST_PARTS]
 
 
 def latency_conditions() -> List[str]:

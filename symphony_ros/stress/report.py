@@ -100,6 +100,19 @@ def latency_text(latency: Dict[str, object]) -> str:
             f'below which, at most {most} of episodes fall; fall rates: {runs})')
 
 
+def worst_parts_text(conditions: Dict[str, Dict]) -> Optional[str]:
+    """Say what ``worst`` without each of its parts fell, most saved first (None: not run)."""
+    from .conditions import WITHOUT
+    worst = conditions.get('worst')
+    parts = [(n[len(WITHOUT):], c) for n, c in conditions.items() if n.startswith(WITHOUT)]
+    if worst is None or not parts:
+        return None
+    parts.sort(key=lambda p: p[1]['fall_rate'])
+    cells = ', '.join(f'{part} {c["falls"]}/{c["episodes"]}' for part, c in parts)
+    return (f'worst parts: worst fell {worst["falls"]}/{worst["episodes"]}; without its '
+            f'{cells} (the part whose absence saves most first)')
+
+
 def markdown(report: Dict[str, object]) -> str:
     """Return report.md's text."""
     v = report['verdict']
@@ -144,6 +157,9 @@ def markdown(report: Dict[str, object]) -> str:
     if report.get('latency'):
         text = latency_text(report['latency'])
         lines += [text[0].upper() + text[1:] + '.', '']
+    parts = worst_parts_text(report['conditions'])
+    if parts:
+        lines += [parts[0].upper() + parts[1:] + '.', '']
     lines += _held_lines(report['conditions'])
     lines += _kick_lines(report['conditions'])
     lines += _draw_lines(report['conditions'])

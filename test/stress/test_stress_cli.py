@@ -94,6 +94,7 @@ def test_verdict_fails_beyond_the_threshold(tmp_path, capsys):
     (['--robot', 'g1'], 'humanoid_v4_symphony.onnx'),
     (['--ros', '--conditions', 'delay_1', 'mass_1.2'], "'mass_1.2' cannot run with --ros"),
     (['--ros', '--conditions', 'gusts'], "unknown condition 'gusts'"),
+    (['--ros', '--worst-parts'], '--worst-parts: in process only'),
     (['--conditions', 'nominal', 'push_0.5', '--max-steps', '100'],
      '--max-steps 100: episodes of 1.5 s end before the first kick of push_0.5 (after 5 s'),
     (['--ros', '--conditions', 'push_1.0', '--max-steps', '300'],
@@ -350,3 +351,35 @@ def test_held_commands_say_what_a_velocity_policy_did_when_told(tmp_path, capsys
     assert main(['stress', POLICY, '--conditions', 'command_stand', *SMALL]) == 2
     err = capsys.readouterr().err
     assert "'command_stand' holds a velocity command; this policy follows none" in err
+
+
+def test_worst_parts_leave_each_part_of_worst_out_in_turn():
+    g1 = get_robot('g1')
+    worst = CONDITIONS['worst'][0]
+    parts = [n for n in DIAGNOSTIC if n.startswith('worst_without_')]
+    # Each knob of worst is left out by exactly one part, and only that one.
+    dropped = [set(worst) - set(CONDITIONS[n][0]) for n in parts]
+    assert sorted(k for d in dropped for k in d) == sorted(worst)
+    assert all(CONDITIONS[n][0].items() <= worst.items() for n in parts)
+    assert spec_of('worst_without_push', g1).range('push_velocity') == (0.0, 0.0)
+    assert spec_of('worst_without_kp', g1).range('kp_scale') == (1.0, 1.0)
+    assert spec_of('worst_without_push', g1).range('kp_scale') == (0.9, 0.9)
+
+
+def test_worst_parts_runs_them_and_says_which_part_saves_most(tmp_path, capsys):
+    out = tmp_path / 'parts'
+    main(['stress', POLICY, '--out', str(out), '--episodes', '2', '--max-steps', '400',
+          '--seed', '3', '--no-progress', '--workers', '2', '--conditions', 'nominal',
+          '--worst-parts'])
+    c = _report(out)['conditions']
+    # A torque robot has no kp to leave out.
+    assert list(c) == ['nominal', 'worst'] + [f'worst_without_{p}' for p in (
+        'delay', 'mass', 'payload', 'friction', 'strength', 'noise', 'push')]
+    line = next(ln for ln in capsys.readouterr().out.splitlines()
+                if ln.startswith('worst parts: '))
+    assert line.startswith(f'worst parts: worst fell {c["worst"]["falls"]}/2; without its ')
+    shown = re.findall(r'(\w+) (\d)/2', line.split('without its ')[1])
+    assert [p for p, _ in shown] and sorted(shown, key=lambda x: int(x[1])) == shown
+    assert {p: int(f) for p, f in shown} == {
+        n[len('worst_without_'):]: c[n]['falls'] for n in c if n.startswith('worst_without_')}
+    assert line[0].upper() + line[1:] in (out / 'report.md').read_text()
