@@ -46,4 +46,5 @@ def test_shipped_randomization_files_load_over_the_robots_ranges(path):
         default = load_randomization('default', get_robot(robot))
         assert spec.name == os.path.abspath(path)
         # Each file changes something: ranges, or how they are drawn.
-        assert (spec.ranges, spec.robot_wide) != (default.ranges, default.robot_wide)
+        assert (spec.ranges, spec.robot_wide, spec.hard_share) != (
+            default.ranges, default.robot_wide, default.hard_share)
