@@ -33,6 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    'velocity_gait_turn): networks, optimizer moments and replay are moved '
                    'onto it computing what they computed (new inputs at weight 0), and learn '
                    'from there')
+    p.add_argument('--history', type=number(int, 2), default=None, metavar='N',
+                   help="the actor reads the last N observations, newest first, as `symphony "
+                   "train --history N` gives them: the older frames' inputs at weight 0 (it "
+                   'acts as it did), the replay\'s observations stacked from the steps before '
+                   'them; for a run of one frame')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from ..core.run_dir import RunDirError
     from .errors import CliError
     try:
-        made = branch_run(args.run_dir, args.new_dir, args.at, args.seed, args.obs_spec)
+        made = branch_run(args.run_dir, args.new_dir, args.at, args.seed, args.obs_spec,
+                          args.history)
     except RunDirError as exc:
         raise CliError(str(exc)) from None
     carried = [f'{made.actors} kept actor{"s" if made.actors != 1 else ""}'] if made.actors \
@@ -51,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     print(f'symphony branch: {made.target} resumes {made.source} at step {made.step:,}'
           + (f' (with {", ".join(carried)})' if carried else '')
           + (f', moved onto observation {made.obs_spec}' if made.obs_spec else '')
+          + (f', its actor reading the last {made.history} observations' if made.history
+             else '')
           + (f', its critic given {", ".join(made.critic_grown)} (the env\'s view grew since; '
              'at weight 0, the replay\'s steps computed)' if made.critic_grown else ''))
     if made.replay:

@@ -82,6 +82,8 @@ def _branch(s: RunSummary) -> List[str]:
             if isinstance(moved, dict) else '')
     grown = came.get('critic_grown')
     spec += f', its critic given {", ".join(grown)}' if isinstance(grown, list) else ''
+    frames = came.get('history')
+    spec += f', its actor reading the last {frames} observations' if frames else ''
     return [f'  branched from    {came["source"]} at step {int(came.get("step", 0)):,}{seed}'
             f'{spec} (symphony branch; its replay: {replay})']
 

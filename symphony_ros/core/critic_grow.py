@@ -63,19 +63,19 @@ def grow_agent(agent: Mapping[str, object], at: int, n: int) -> Dict[str, object
     return insert_inputs(agent, at, n)
 
 
-def insert_inputs(agent: Mapping[str, object], at: int, n: int, actors: bool = False
-                  ) -> Dict[str, object]:
+def insert_inputs(agent: Mapping[str, object], at: int, n: int, actors: bool = False,
+                  critics: bool = True) -> Dict[str, object]:
     """Return a copy of a `Symphony` state dict with ``n`` zero inputs at ``at``.
 
-    In every critic's first layer, and with ``actors`` the actor's and anchor's too; the
-    Adam moments of the optimised ones get zero columns alike.
+    In every critic's first layer (unless not ``critics``), and with ``actors`` the actor's
+    and anchor's too; the Adam moments of the optimised ones get zero columns alike.
     """
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in agent.items()}
     index = param_index(agent)
     optim = dict(agent['optimizer'])
     optim['m'], optim['v'] = list(optim['m']), list(optim['v'])
     where = [(net, ACTOR_INPUT) for net in ('actor', 'anchor') if actors and net in agent]
-    where += [(net, key) for net in ('critic', 'target_critic')
+    where += [(net, key) for net in ('critic', 'target_critic') if critics
               for key in critic_inputs(agent[net])]
     for net, key in where:
         out[net][key] = _insert_columns(agent[net][key], at, n)
@@ -115,7 +115,7 @@ def yaw_windows(critic: np.ndarray, next_critic: np.ndarray, layout: CommandLayo
     return before, after
 
 
-def _age_order(replay: Mapping[str, object]) -> np.ndarray:
+def age_order(replay: Mapping[str, object]) -> np.ndarray:
     """Return the positions of a saved buffer's own rows, oldest first."""
     own = replay['own_slots'].numpy().astype(np.int64)
     return np.argsort((own - int(replay['head'])) % int(replay['capacity']), kind='stable')
@@ -134,7 +134,7 @@ def grow_replay(replay: Mapping[str, object], layout: CommandLayout, steps: int,
     saved = list(replay.get('term_names') or ())
     extra = list(term_names[len(saved):]) if list(term_names[:len(saved)]) == saved else None
     grow_terms = bool(saved) and extra is not None and all(t in TERMS_COMPUTED for t in extra)
-    for prefix, order in (('', _age_order(replay)), ('warm_', None)):
+    for prefix, order in (('', age_order(replay)), ('warm_', None)):
         if prefix + 'critic_obs' not in replay:
             continue
         crit, nxt = replay[prefix + 'critic_obs'], replay[prefix + 'next_critic_obs']
@@ -157,5 +157,5 @@ def grow_replay(replay: Mapping[str, object], layout: CommandLayout, steps: int,
     return out
 
 
-__all__ = ['COMPUTED', 'TERMS_COMPUTED', 'grow_agent', 'grow_replay', 'grown_terms',
+__all__ = ['COMPUTED', 'TERMS_COMPUTED', 'age_order', 'grow_agent', 'grow_replay', 'grown_terms',
            'insert_inputs', 'yaw_windows']

@@ -60,10 +60,6 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
     if cfg.relabel_commands and not cfg.privileged_critic:
         raise ValueError('--relabel-commands: needs --privileged-critic true (the critic\'s '
                          'view holds the velocity a relabelled step is scored against)')
-    if cfg.relabel_commands and cfg.history > 1:
-        raise ValueError(f'--relabel-commands: writes a command into one observation; with '
-                         f'--history {cfg.history} each input holds {cfg.history}, so give '
-                         f'one or the other')
     if cfg.init_buffer and not cfg.init_from:
         raise ValueError('--init-buffer: there is no checkpoint to take a buffer from without '
                          '--init-from')

@@ -13,6 +13,9 @@ Only rows whose command asks to move are relabelled, with a new command of the s
 (walking or turning in place, `command_classes`): the gait terms depend on the class alone,
 so the stored reward minus the old command terms plus the new ones is the env's reward. The
 velocity comes from the critic's view (exact), so relabelling needs a privileged critic.
+An actor that reads its last few observations (``--history``) is given the new command in
+every frame: the row becomes one whose command held over them, as a command does between
+its resamples.
 """
 
 from __future__ import annotations
@@ -35,15 +38,18 @@ class CommandRelabel:
     """Write a new command into a share of a batch's rows and re-score their reward."""
 
     def __init__(self, layout: CommandLayout, term_names: Sequence[str],
-                 weights: np.ndarray, fraction: float, device: torch.device | str = 'cpu'
-                 ) -> None:
+                 weights: np.ndarray, fraction: float, device: torch.device | str = 'cpu',
+                 frames: int = 1, frame_dim: int = 0) -> None:
         """Keep the layout and the weights of the command terms.
 
         :param term_names: the env's reward terms, in the order of ``weights``.
         :param fraction: the share of each batch's rows to relabel (those asking to move).
+        :param frames, frame_dim: the actor's stacked frames and one frame's size (the
+            critic's view holds one frame).
         """
         names = list(term_names)
         self.layout, self.fraction = layout, float(fraction)
+        self.frames, self.frame_dim = int(frames), int(frame_dim)
         self.weights: Dict[str, float] = {k: float(weights[names.index(k)])
                                           for k in COMMAND_TERMS}
         self.device = torch.device(device)
@@ -90,16 +96,18 @@ class CommandRelabel:
                                 dtype=torch.float32, device=self.device).reshape(-1, 1)
         seen = new * self._scale
 
-        def written(x: torch.Tensor) -> torch.Tensor:
+        def written(x: torch.Tensor, frames: int = 1) -> torch.Tensor:
             out = x.clone()
-            out[:, a:b] = torch.where(ok[:, None], seen, x[:, a:b])
+            for at in range(0, frames * self.frame_dim or 1, self.frame_dim or 1):
+                out[:, at + a:at + b] = torch.where(ok[:, None], seen, x[:, at + a:at + b])
             return out
-        out = batch._replace(obs=written(batch.obs), next_obs=written(batch.next_obs),
+        f = self.frames
+        out = batch._replace(obs=written(batch.obs, f), next_obs=written(batch.next_obs, f),
                              reward=batch.reward + delta,
                              critic_obs=written(batch.critic_obs),
                              next_critic_obs=written(batch.next_critic_obs))
         if batch.next_clean_obs is not None:
-            out = out._replace(next_clean_obs=written(batch.next_clean_obs))
+            out = out._replace(next_clean_obs=written(batch.next_clean_obs, f))
         return out
 
 
@@ -118,7 +126,10 @@ def command_relabel(env: gym.Env, fraction: float, device: torch.device | str,
         name = env.spec.id if env.spec else repr(env)
         raise ValueError(f'--relabel-commands: env {name!r} has no velocity command to '
                          'relabel; a velocity task has (velocity:<robot>)')
-    return CommandRelabel(layout, terms[0], terms[1], fraction, device)
+    from .history_env import HistoryObservation
+    frames = env.frames if isinstance(env, HistoryObservation) else 1
+    dim = int(np.prod(env.observation_space.shape)) // frames
+    return CommandRelabel(layout, terms[0], terms[1], fraction, device, frames, dim)
 
 
 def relabel_note(relabel: CommandRelabel) -> str:

@@ -41,6 +41,7 @@ from .critic_grow import grow_agent, grow_replay, grown_terms
 from .envs import make_env, obs_scales, obs_terms
 from .obs_extend import (FROM_CRITIC, Extension, added_terms, extend_agent, extend_replay,
                          source_columns)
+from .obs_history import history_agent, history_replay
 from .obs_rescale import frame_factors, input_factors, rescale_agent, rescale_replay
 from .replay import rewind
 from .run_dir import CONFIG_FILE, RANDOMIZATION_LOG, RunDirError, read_run_config
@@ -77,6 +78,8 @@ class Branch:
     """The spec the branch was moved onto (None: the run's own)."""
     critic_grown: Tuple[str, ...] = ()
     """The terms its critic was given (its env's view grew since the run was saved)."""
+    history: Optional[int] = None
+    """The frames its actor was moved onto reading (None: the run's one)."""
 
 
 def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
@@ -106,7 +109,8 @@ def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
 
 
 def branch_run(source: str, target: str, at: Optional[int] = None,
-               seed: Optional[int] = None, obs_spec: Optional[str] = None) -> Branch:
+               seed: Optional[int] = None, obs_spec: Optional[str] = None,
+               history: Optional[int] = None) -> Branch:
     """Make run folder ``target`` resume from ``source``'s checkpoint nearest step ``at``.
 
     ``seed``: the branch's own (None: the run's, so that the same change from the same step
@@ -115,14 +119,19 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     run's terms scaled otherwise, onto which networks, optimizer and replay are moved
     computing what they computed (`symphony_ros.core.obs_rescale`). A privileged critic
     saved before its env's view grew is given the new terms (`symphony_ros.core.critic_grow`).
+    ``history``: the frames a single-frame run's actor is moved onto reading, stacked
+    (`symphony_ros.core.obs_history`).
 
     :raises RunDirError: ``target`` exists, ``source`` is no run, no checkpoint is near,
-        ``obs_spec`` lays out other terms than the run's spec, or the critic's view grew by
-        a term that cannot be computed from stored steps.
+        ``obs_spec`` lays out other terms than the run's spec, the critic's view grew by
+        a term that cannot be computed from stored steps, or ``history`` is asked of a run
+        that stacks frames already (or together with ``obs_spec``).
     """
     if os.path.exists(target):
         raise RunDirError(f'{target}: exists; a branch is a new run folder')
     stored = read_run_config(source)
+    if history is not None:
+        _check_history(stored['train_config'], history, obs_spec)
     path = pick_checkpoint(source, at,
                            int(stored['train_config'].get('checkpoint_every') or 0))
     step = checkpoint_step(path)
@@ -132,12 +141,12 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     except CheckpointError as exc:
         raise RunDirError(str(exc)) from None
     grow = _grow(state, respec, path)
-    changes = _changes(state, respec, grow, path)
+    changes = _changes(state, respec, grow, path, history)
     partial = os.path.join(os.path.dirname(os.path.abspath(target)),
                            f'.{os.path.basename(os.path.normpath(target))}.partial')
     shutil.rmtree(partial, ignore_errors=True)      # a branch cut short before
     try:
-        _fill(source, partial, target, state, seed, respec, changes[0])
+        _fill(source, partial, target, state, seed, respec, changes[0], history)
         replay, why_not = _replay(source, partial, state, stored, changes[1])
         actors = _link_actors(source, partial, step)
         best = _link_best(source, partial, step)
@@ -148,6 +157,8 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
             record['obs_spec'] = {'from': respec.before, 'to': respec.after}
         if grow:
             record['critic_grown'] = [name for name, _ in grow.terms]
+        if history:
+            record['history'] = history
         atomic_write(os.path.join(partial, BRANCH_FILE),
                      lambda f: f.write(json.dumps(record, indent=2).encode()))
         os.rename(partial, target)
@@ -160,14 +171,29 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
         raise
     return Branch(source, target, step, actors, best, replay, why_not, draws,
                   respec.after if respec else None,
-                  tuple(name for name, _ in grow.terms) if grow else ())
+                  tuple(name for name, _ in grow.terms) if grow else (), history)
+
+
+def _check_history(train: dict, frames: int, obs_spec: Optional[str]) -> None:
+    """Refuse a history branch of a run that stacks already, or with another move.
+
+    :raises RunDirError: naming what is wrong.
+    """
+    if frames < 2:
+        raise RunDirError(f'--history {frames}: expected 2 frames or more')
+    if int(train.get('history') or 1) > 1:
+        raise RunDirError(f'--history {frames}: the run reads {train["history"]} frames '
+                          'already; a branch stacks the frames of a single-frame run')
+    if obs_spec and obs_spec != train.get('obs_spec'):
+        raise RunDirError(f'--history with --obs-spec: one move a branch (branch onto '
+                          f'{obs_spec}, then branch that with --history)')
 
 
 Change = Optional[Callable[[dict], dict]]
 
 
-def _changes(state: dict, respec: Optional['Respec'], grow: Optional['Grow'], path: str
-             ) -> Tuple[Change, Change]:
+def _changes(state: dict, respec: Optional['Respec'], grow: Optional['Grow'], path: str,
+             history: Optional[int] = None) -> Tuple[Change, Change]:
     """Return what the branch does to the checkpoint and to a saved replay (None: nothing)."""
     ckpt, replay = [], []
     if respec:
@@ -181,6 +207,9 @@ def _changes(state: dict, respec: Optional['Respec'], grow: Optional['Grow'], pa
     if grow:
         ckpt.append(grow.checkpoint)
         replay.append(grow.replay)
+    if history:
+        ckpt.append(lambda s: _history_checkpoint(s, history))
+        replay.append(lambda r: history_replay(r, history))
     return _compose(ckpt), _compose(replay)
 
 
@@ -277,7 +306,7 @@ def _extension(state: dict, respec: Respec, path: str) -> Extension:
 
 
 def _fill(source: str, partial: str, target: str, state: dict, seed: Optional[int],
-          respec: Optional['Respec'], change: Change) -> None:
+          respec: Optional['Respec'], change: Change, history: Optional[int] = None) -> None:
     """Write the branch's config, metrics and checkpoint (``change``: made to it first)."""
     step = int(state['step'])
     os.makedirs(os.path.join(partial, 'checkpoints'))
@@ -286,6 +315,8 @@ def _fill(source: str, partial: str, target: str, state: dict, seed: Optional[in
         train['seed'] = seed
     if respec:
         train['obs_spec'] = respec.after
+    if history:
+        train['history'] = history
     config = {'train_config': train,
               'symphony_config': state['symphony_config']}
     atomic_write(os.path.join(partial, CONFIG_FILE),
@@ -380,6 +411,14 @@ def _extend_checkpoint(state: dict, ext: Extension) -> dict:
     if state.get('critic_dim'):
         out['critic_dim'] = int(state['critic_dim']) + n
     return out
+
+
+def _history_checkpoint(state: dict, frames: int) -> dict:
+    """Return checkpoint ``state`` with an actor that reads ``frames`` stacked frames."""
+    obs_dim = int(state['obs_dim'])
+    agent = history_agent(state['agent'], obs_dim, frames, bool(state.get('critic_dim')))
+    return dict(state, agent=agent, obs_dim=obs_dim * frames,
+                train_config=dict(state['train_config'], history=frames))
 
 
 def _input_factors(state: dict, respec: Respec) -> Tuple[np.ndarray, np.ndarray]:

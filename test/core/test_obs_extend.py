@@ -15,7 +15,7 @@ import torch
 from symphony_ros.cli.main import main as cli
 from symphony_ros.core.agent import Symphony
 from symphony_ros.core.checkpoint import latest_checkpoint, load_checkpoint, replay_path
-from symphony_ros.core.config import TrainConfig, get_config
+from symphony_ros.core.config import get_config
 from symphony_ros.core.envs import make_env, obs_terms
 from symphony_ros.core.obs_extend import added_terms
 from symphony_ros.core.run_branch import branch_run
@@ -25,22 +25,16 @@ from symphony_ros.deploy.policy_loop import PolicyLoop
 from symphony_ros.robot import get_robot
 from symphony_ros.util.layout import term_slices
 
-G1, TURN, ODOM = 'velocity:g1', 'velocity_gait_turn', 'velocity_gait_odom'
-TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=40)
+from g1_tiny_run import G1, TINY, TURN, tiny_g1_config
 
-
-def _cfg(run_dir, steps=120, obs_spec=TURN, **kw):
-    return TrainConfig(env=G1, steps=steps, run_dir=str(run_dir), seed=1, eval_every=1000,
-                       eval_episodes=1, checkpoint_every=40, episode_limit=30,
-                       privileged_critic=True, keep_checkpoints=True, keep_actors=True,
-                       symmetric_actor=True, obs_spec=obs_spec, overrides=dict(TINY), **kw)
+ODOM = 'velocity_gait_odom'
 
 
 @pytest.fixture(scope='module')
 def turn_run(tmp_path_factory):
     torch.set_num_threads(1)
     run = tmp_path_factory.mktemp('extend') / 'src'
-    with Trainer(_cfg(run), progress=False, tensorboard=False) as trainer:
+    with Trainer(tiny_g1_config(run), progress=False, tensorboard=False) as trainer:
         trainer.run()
     return run
 
@@ -103,7 +97,7 @@ def test_a_branch_onto_the_odom_spec_acts_and_judges_alike_and_trains_on(
     act = replay['action'][:50]
     torch.testing.assert_close(after.critic(replay['critic_obs'][:50], act),
                                before.critic(src['critic_obs'][:50], act))
-    cfg = _cfg(new, steps=step + 60, obs_spec=ODOM)
+    cfg = tiny_g1_config(new, steps=step + 60, obs_spec=ODOM)
     with Trainer(cfg, resume=True, progress=False, tensorboard=False) as trainer:
         trainer.run()
     trained = load_checkpoint(latest_checkpoint(str(new)))
@@ -125,7 +119,8 @@ def test_a_branch_onto_the_odom_spec_acts_and_judges_alike_and_trains_on(
 def test_appending_is_refused_where_the_critic_cannot_give_the_term(
         turn_run, tmp_path, capsys):
     hist = tmp_path / 'hist'
-    with Trainer(_cfg(hist, steps=50, history=2), progress=False, tensorboard=False) as t:
+    with Trainer(tiny_g1_config(hist, steps=50, history=2), progress=False,
+                 tensorboard=False) as t:
         t.run()
     assert cli(['branch', str(hist), str(tmp_path / 'x'), '--obs-spec', ODOM]) == 2
     err = capsys.readouterr().err.strip()

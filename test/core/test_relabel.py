@@ -130,3 +130,31 @@ def test_a_resume_may_start_relabelling_and_the_run_records_it(tmp_path):
     assert resumed.step_count == 300 and resumed.updates > 150
     entry = json.loads((run / 'config.json').read_text())['train_config']['curriculum'][-1]
     assert entry['relabel_commands'] == [0.0, 0.5] and entry['step'] == 150
+
+
+def test_an_actor_of_stacked_frames_gets_the_new_command_in_every_frame(tmp_path):
+    from symphony_ros.core.obs_history import stack_rows
+    old, new = (0.3, 0.1, 0.2), (0.6, -0.2, -0.5)
+    env, rows = _rollout(old)
+    _, truth = _rollout(new)
+
+    def stacked(rows):
+        b = _batch(rows)
+        s = stack_rows(b.obs.numpy(), b.next_obs.numpy(), 3)
+        return b._replace(obs=torch.as_tensor(s['obs']), next_obs=torch.as_tensor(s['next_obs']))
+    before, want = stacked(rows), stacked(truth)
+    layout = dataclasses.replace(env.command_layout(), ranges=tuple((c, c) for c in new))
+    names, weights = reward_terms(env)
+    dim = env.observation_space.shape[0]
+    after = CommandRelabel(layout, names, weights, 1.0, frames=3, frame_dim=dim)(before, SCALE)
+    # Every frame holds the new command: the rollout under it, stacked alike.
+    for name in ('obs', 'next_obs', 'critic_obs', 'next_critic_obs'):
+        torch.testing.assert_close(getattr(after, name), getattr(want, name), atol=1e-6,
+                                   rtol=1e-6, msg=name)
+    torch.testing.assert_close(after.reward * SCALE, want.reward * SCALE, atol=2e-5, rtol=1e-5)
+    # The trainer of a history run relabels so.
+    with Trainer(_config(tmp_path / 'h', relabel_commands=0.5, history=3), progress=False,
+                 tensorboard=False) as trainer:
+        assert (trainer.relabel.frames, trainer.relabel.frame_dim) == (3, trainer.obs_dim // 3)
+        trainer.run()
+    assert trainer.step_count == 150 and trainer.updates > 0
