@@ -17,7 +17,7 @@ import torch
 
 from .checkpoint import (CheckpointError, check_checkpoint, hashed_torch_load,
                          latest_checkpoint, load_replay)
-from .envs import canonical_env_id, obs_terms
+from .envs import canonical_env_id, mirror_maps, obs_terms
 from .networks import Actor
 from .run_dir import randomize_width, stored_scale_in_force
 from .snapshot import ActorSource, actor_snapshot
@@ -217,6 +217,10 @@ class InitFrom:
             raise CheckpointError(f'{src.path}: its actor is {width} wide, this run\'s '
                                   f'{self.sym.hidden_dim} (--hidden-dim {width} fits it)')
         actor = widen_inputs(src.actor, self.obs_dim) if added or stacked else src.actor
+        if (added or stacked) and actor.symmetric:
+            # Its maps are of the inputs it read; the widened ones are this run's env's.
+            obs, action, _ = mirror_maps(self.env, False, '--symmetric-actor')
+            actor.set_mirror(obs, action)
         self._record_source(src.path, src.sha256, src.step, src.train_config)
         self.agent.actor.load_state_dict(actor.state_dict())
         widened = (f'; it read {src.obs_spec}, this run adds {", ".join(added)}, given weight 0 '

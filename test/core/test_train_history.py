@@ -112,6 +112,24 @@ def test_a_one_frame_policy_starts_a_history_run_acting_as_it_did(tmp_path):
                                    atol=1e-5)
 
 
+def test_a_symmetric_one_frame_actor_starts_a_symmetric_history_run(tmp_path):
+    from g1_tiny_run import tiny_g1_config
+    torch.set_num_threads(1)
+    src = _run(tiny_g1_config(tmp_path / 'src', steps=60))
+    kept = sorted((tmp_path / 'src' / 'actors').iterdir())[-1]
+    with Trainer(tiny_g1_config(tmp_path / 'run', steps=60, history=3, init_from=str(kept)),
+                 progress=False, tensorboard=False) as trainer:
+        # Its mirror map is the stacked env's, not the one frame's it was saved with.
+        want = mirror_maps(trainer.env, False)[0]
+        assert trainer.agent.actor.mirror_obs_index.tolist() == list(want[0])
+        obs, _ = make_run_env(_cfg(tmp_path)).reset(seed=3)
+        older = np.random.default_rng(2).normal(size=2 * len(obs))
+        with torch.no_grad():
+            ours = trainer.policy(np.concatenate([obs, older]))
+        np.testing.assert_allclose(ours, src.policy(obs), atol=1e-5)
+        trainer.run()
+
+
 def test_other_histories_are_refused_naming_the_flag_that_fits(tmp_path):
     run = tmp_path / 'run'
     _run(_cfg(run, history=2))
@@ -123,9 +141,6 @@ def test_other_histories_are_refused_naming_the_flag_that_fits(tmp_path):
     export_policy(str(run), out)
     with pytest.raises(CheckpointError, match=r'takes the last 2 .* this run 1 \(--history 2'):
         Trainer(_cfg(tmp_path / 'c', init_from=out), progress=False, tensorboard=False)
-    with pytest.raises(ValueError, match='--relabel-commands: .* --history 2'):
-        Trainer(_cfg(tmp_path / 'd', history=2, relabel_commands=0.5,
-                     privileged_critic=True), progress=False, tensorboard=False)
     with pytest.raises(ValueError, match='history'):
         _cfg(tmp_path / 'e', history=0)
     # The same history is taken.
