@@ -102,9 +102,9 @@ def latency_text(latency: Dict[str, object]) -> str:
 
 def worst_parts_text(conditions: Dict[str, Dict]) -> Optional[str]:
     """Say what ``worst`` without each of its parts fell, most saved first (None: not run)."""
-    from .conditions import WITHOUT
+    from .conditions import WITHOUT, WORST_PARTS
     worst = conditions.get('worst')
-    parts = [(n[len(WITHOUT):], c) for n, c in conditions.items() if n.startswith(WITHOUT)]
+    parts = [(p, conditions[WITHOUT + p]) for p in WORST_PARTS if WITHOUT + p in conditions]
     if worst is None or not parts:
         return None
     parts.sort(key=lambda p: p[1]['fall_rate'])
