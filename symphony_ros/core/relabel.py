@@ -98,7 +98,8 @@ class CommandRelabel:
 
         def written(x: torch.Tensor, frames: int = 1) -> torch.Tensor:
             out = x.clone()
-            for at in range(0, frames * self.frame_dim or 1, self.frame_dim or 1):
+            for k in range(frames):
+                at = k * self.frame_dim
                 out[:, at + a:at + b] = torch.where(ok[:, None], seen, x[:, at + a:at + b])
             return out
         f = self.frames
