@@ -209,10 +209,11 @@ def _ranges_lines(form: Optional[dict]) -> List[str]:
     moved = [f'{k} [{lo:g}, {hi:g}]' for k, (lo, hi) in ranges.items()
              if k in KNOBS and (lo, hi) != (KNOBS[k][0],) * 2]
     wide = form.get('robot_wide') or []
-    share = float(form.get('hard_share') or 0.0)
+    share, depth = float(form.get('hard_share') or 0.0), float(form.get('hard_depth', 1.0))
+    corner = 'the hard corner' if depth == 1.0 else f'{depth:g} of the way to the hard corner'
     text = (', '.join(moved) or 'every knob nominal') + (
         f'; drawn for the whole robot: {", ".join(wide)}' if wide else '') + (
-        f'; {share:.0%} of episodes at the hard corner' if share else '')
+        f'; {share:.0%} of episodes at {corner}' if share else '')
     return textwrap.wrap(text, 96,
                          initial_indent='    ranges         ', subsequent_indent=' ' * 19)
 

@@ -120,8 +120,8 @@ class Randomized(gym.Wrapper):
     def _range(self, knob: str) -> Tuple[float, float]:
         lo, hi = self.rspec.range(knob)
         if self._hard and knob in HARD_END:
-            end = (lo, hi)[HARD_END[knob]]
-            return end, end
+            value = self.rspec.hard_value(knob)
+            return value, value
         return lo, hi
 
     def _u(self, knob: str, size: Optional[int] = None):

@@ -73,7 +73,7 @@ is far noisier than an encoder."""
 IMU_BIAS: Dict[str, float] = {'imu_angular_velocity': 0.05, 'projected_gravity': 0.02}
 """Observation term -> largest per-episode constant bias at ``imu_bias_scale`` 1."""
 
-EXTRA_KEYS = ('scale', 'obs_noise', 'imu_bias', 'robot_wide', 'hard_share')
+EXTRA_KEYS = ('scale', 'obs_noise', 'imu_bias', 'robot_wide', 'hard_share', 'hard_depth')
 
 HARD_END: Dict[str, int] = {
     'mass_scale': 1, 'payload_kg': 1, 'friction_scale': 0, 'strength_scale': 0,
@@ -107,6 +107,16 @@ class RandomizationSpec:
     """Share of episodes whose `HARD_END` knobs all sit at their hard end (the rest drawn as
     usual). Uniform draws almost never meet the corner ``worst`` tests: nine knobs each near
     one end of their range together is a chance of a few in a million."""
+    hard_depth: float = 1.0
+    """How far from nominal toward its hard end such an episode sets each knob (1: the end;
+    0.5: halfway). A corner no actor yet survives teaches little: its episodes end in
+    seconds whatever the actor does."""
+
+    def hard_value(self, knob: str) -> float:
+        """Return the value a hard-corner episode gives `HARD_END` knob ``knob``."""
+        nominal = KNOBS[knob][0]
+        end = self.range(knob)[HARD_END[knob]]
+        return nominal + self.hard_depth * (end - nominal)
 
     def range(self, knob: str) -> Tuple[float, float]:
         """Return the scaled range of ``knob`` (its nominal value twice when not given)."""
@@ -144,6 +154,8 @@ class RandomizationSpec:
             out['robot_wide'] = list(self.robot_wide)
         if self.hard_share:
             out['hard_share'] = self.hard_share
+            if self.hard_depth != 1.0:
+                out['hard_depth'] = self.hard_depth
         return out
 
     def with_ranges(self, **ranges: Tuple[float, float]) -> 'RandomizationSpec':
@@ -171,9 +183,10 @@ def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> List[str]:
     wide = [list(form.get('robot_wide') or []) for form in (old, new)]
     if wide[0] != wide[1]:
         out.append(f'robot_wide [{", ".join(wide[0])}] -> [{", ".join(wide[1])}]')
-    share = [float(form.get('hard_share') or 0.0) for form in (old, new)]
-    if share[0] != share[1]:
-        out.append(f'hard_share {share[0]:g} -> {share[1]:g}')
+    for key, default in (('hard_share', 0.0), ('hard_depth', 1.0)):
+        was, now = (float(form.get(key, default)) for form in (old, new))
+        if was != now:
+            out.append(f'{key} {was:g} -> {now:g}')
     return out
 
 
@@ -204,10 +217,11 @@ def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
             if not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f'{where}: scale: expected a number >= 0')
             out[key] = float(value)
-        elif key == 'hard_share':
+        elif key in ('hard_share', 'hard_depth'):
             if (not isinstance(value, (int, float)) or isinstance(value, bool)
                     or not 0.0 <= value <= 1.0):
-                raise ValueError(f'{where}: hard_share: expected a share of episodes, 0..1')
+                what = 'a share of episodes' if key == 'hard_share' else 'a fraction'
+                raise ValueError(f'{where}: {key}: expected {what}, 0..1')
             out[key] = float(value)
         elif key in KNOBS:
             if (not isinstance(value, (list, tuple)) or len(value) != 2
@@ -229,7 +243,8 @@ def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
 
 def _build(name: str, *layers: Tuple[Mapping[str, Any], str]) -> RandomizationSpec:
     ranges: Dict[str, Tuple[float, float]] = {}
-    noise, bias, scale, wide, share = dict(OBS_NOISE), dict(IMU_BIAS), 1.0, (), 0.0
+    noise, bias, scale, wide = dict(OBS_NOISE), dict(IMU_BIAS), 1.0, ()
+    share, depth = 0.0, 1.0
     for doc, where in layers:
         d = check_ranges(doc, where)
         noise.update(d.pop('obs_noise', {}))
@@ -237,8 +252,9 @@ def _build(name: str, *layers: Tuple[Mapping[str, Any], str]) -> RandomizationSp
         scale = d.pop('scale', scale)
         wide = d.pop('robot_wide', wide)
         share = d.pop('hard_share', share)
+        depth = d.pop('hard_depth', depth)
         ranges.update(d)
-    return RandomizationSpec(ranges, noise, bias, scale, name, wide, share)
+    return RandomizationSpec(ranges, noise, bias, scale, name, wide, share, depth)
 
 
 def load_randomization(which: str, robot: RobotDescription,

@@ -252,6 +252,7 @@ def test_robot_wide_knobs_give_every_part_one_factor_and_the_others_one_each():
     ('robot_wide: [payload_kg]\n', 'robot_wide: expected a list of knobs drawn per part'),
     ('hard_share: 1.5\n', 'hard_share: expected a share of episodes, 0..1'),
     ('hard_share: true\n', 'hard_share: expected a share of episodes, 0..1'),
+    ('hard_depth: -0.5\n', 'hard_depth: expected a fraction, 0..1'),
     ('mass_scale: [1.2, 0.8]\n', 'mass_scale: inverted range'),
     ('friction_scale: [-0.5, 1.0]\n', 'friction_scale: negative range'),
     ('gravity: [1, 2]\n', 'gravity: unknown knob'),
@@ -346,3 +347,22 @@ def test_the_hard_corner_leans_where_the_worst_condition_does():
     for knob, end in HARD_END.items():
         corner, value = default.range(knob)[end], worst.range(knob)[0]
         assert (corner >= value) if end else (corner <= value), knob
+
+
+def test_a_hard_depth_sets_the_corner_part_of_the_way_from_nominal(tmp_path):
+    g1 = get_robot('g1')
+    doc = tmp_path / 'half.yaml'
+    doc.write_text('hard_share: 1.0\nhard_depth: 0.5\n')
+    spec = load_randomization(str(doc), g1)
+    assert spec.to_dict()['hard_depth'] == 0.5
+    assert spec_changes(load_randomization('default', g1).to_dict(), spec.to_dict())[-2:] == [
+        'hard_share 0 -> 1', 'hard_depth 1 -> 0.5']
+    env = randomize_env(make_env('velocity:g1'), spec, g1)
+    _, info = env.reset(seed=1)
+    d = info['randomization']
+    env.close()
+    # Halfway from nominal to each hard end: friction 1 -> 0.3 gives 0.65, +3 kg gives 1.5.
+    assert d['hard'] and d['friction_scale'] == pytest.approx(0.65)
+    assert d['payload_kg'] == pytest.approx(1.5) and d['obs_noise_scale'] == pytest.approx(0.5)
+    assert d['mass_scale_mean'] == pytest.approx(1.05)
+    assert d['delay_s'] == pytest.approx(0.01)

@@ -37,7 +37,7 @@ def test_contract_and_resume_carry_the_ranges_a_named_set_drew_from(tmp_path, ca
     torch.set_num_threads(1)
     ranges, run = tmp_path / 'ranges.yaml', tmp_path / 'run'
     ranges.write_text('push_velocity: [0.0, 0.5]\nmass_scale: [0.9, 1.1]\n'
-                      'robot_wide: [mass_scale]\nhard_share: 0.25\n')
+                      'robot_wide: [mass_scale]\nhard_share: 0.25\nhard_depth: 0.5\n')
     assert _train(run, ranges, '--steps', '120') == 0
     stored = load_checkpoint(latest_checkpoint(str(run)))['randomization']
     assert stored['ranges']['push_velocity'] == [0.0, 0.5]
@@ -52,11 +52,11 @@ def test_contract_and_resume_carry_the_ranges_a_named_set_drew_from(tmp_path, ca
     assert 'ranges         mass_scale [0.9, 1.1], payload_kg [-1, 3]' in out
     assert 'push_velocity [0, 0.5]' in out
     assert contract.randomization['robot_wide'] == ['mass_scale']
-    assert 'drawn for the whole robot: mass_scale; 25% of episodes at the hard corner' in (
-        ' '.join(out.split()))
+    assert ('drawn for the whole robot: mass_scale; 25% of episodes at 0.5 of the way to the '
+            'hard corner') in ' '.join(out.split())
     # The same name, other ranges: the resume says which knob moved, and goes on under them.
     ranges.write_text('push_velocity: [0.0, 1.0]\nmass_scale: [0.9, 1.1]\n'
-                      'robot_wide: [mass_scale]\nhard_share: 0.25\n')
+                      'robot_wide: [mass_scale]\nhard_share: 0.25\nhard_depth: 0.5\n')
     assert _train(run, ranges, '--resume', '--steps', '200') == 0
     err = capsys.readouterr().err
     assert f'--randomize {ranges}: the set has other ranges' in err
