@@ -25,7 +25,7 @@ import torch
 
 from ..robot.command_terms import CommandLayout
 from .obs_rescale import ACTOR_INPUT, critic_inputs, param_index
-from .replay import CRITIC_FIELDS
+from .replay import CRITIC_FIELDS, age_order
 
 COMPUTED = ('yaw_rate_stride',)
 """Critic terms a branch can add to a run saved without them."""
@@ -115,12 +115,6 @@ def yaw_windows(critic: np.ndarray, next_critic: np.ndarray, layout: CommandLayo
     return before, after
 
 
-def age_order(replay: Mapping[str, object]) -> np.ndarray:
-    """Return the positions of a saved buffer's own rows, oldest first."""
-    own = replay['own_slots'].numpy().astype(np.int64)
-    return np.argsort((own - int(replay['head'])) % int(replay['capacity']), kind='stable')
-
-
 def grow_replay(replay: Mapping[str, object], layout: CommandLayout, steps: int,
                 term_names: Sequence[str]) -> Dict[str, object]:
     """Return a copy of a saved buffer with the grown critic term and reward terms.
@@ -157,5 +151,5 @@ def grow_replay(replay: Mapping[str, object], layout: CommandLayout, steps: int,
     return out
 
 
-__all__ = ['COMPUTED', 'TERMS_COMPUTED', 'age_order', 'grow_agent', 'grow_replay', 'grown_terms',
+__all__ = ['COMPUTED', 'TERMS_COMPUTED', 'grow_agent', 'grow_replay', 'grown_terms',
            'insert_inputs', 'yaw_windows']

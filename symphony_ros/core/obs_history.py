@@ -22,8 +22,8 @@ from typing import Dict, Mapping, Optional
 import numpy as np
 import torch
 
-from .critic_grow import age_order, insert_inputs
-from .replay import CLEAN_FIELDS
+from .critic_grow import insert_inputs
+from .replay import CLEAN_FIELDS, age_order
 
 
 def history_agent(agent: Mapping[str, object], obs_dim: int, frames: int,

@@ -325,6 +325,12 @@ class FadingReplayBuffer:
         self._cdf = None
 
 
+def age_order(state: Dict[str, object]) -> np.ndarray:
+    """Return the positions of a saved buffer's own rows (:meth:`state_dict`), oldest first."""
+    own = state['own_slots'].numpy().astype(np.int64)
+    return np.argsort((own - int(state['head'])) % int(state['capacity']), kind='stable')
+
+
 def observation_rows(state: Dict[str, object]) -> torch.Tensor:
     """Return the distinct observations of a saved buffer (:meth:`FadingReplayBuffer.state_dict`).
 

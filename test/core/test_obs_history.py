@@ -15,9 +15,9 @@ from symphony_ros.cli.main import main as cli
 from symphony_ros.core.agent import Symphony
 from symphony_ros.core.checkpoint import latest_checkpoint, load_checkpoint, replay_path
 from symphony_ros.core.config import get_config
-from symphony_ros.core.critic_grow import age_order
 from symphony_ros.core.envs import make_run_env
 from symphony_ros.core.obs_history import history_agent, stack_rows
+from symphony_ros.core.replay import age_order
 from symphony_ros.core.run_branch import branch_run
 from symphony_ros.core.run_dir import RunDirError
 from symphony_ros.core.trainer import Trainer
