@@ -48,7 +48,8 @@ CONDITIONS: Dict[str, Tuple[Dict[str, Any], str]] = {
                'strength_scale': 0.9, 'kp_scale': 0.9, 'push_velocity': 1.0,
                'push_interval_s': PUSH_INTERVAL, 'obs_noise_scale': 1.0,
                'imu_bias_scale': 1.0},
-              'all at once, each at the edge of the training range'),
+              'all at once, each at the edge of the training range (floor friction '
+              'x0.5, inside it)'),
 }
 """Condition name -> (knob values, what it means)."""
 
