@@ -105,9 +105,11 @@ def check_dds_round_trip(timeout: float = 10.0) -> Check:
         rclpy.try_shutdown(context=context)
 
 
-@functools.lru_cache(maxsize=4)
 def _policy_loop(path: Optional[str], robot: str) -> Tuple[str, 'PolicyLoop']:
-    """Return the policy's path and its loop, loaded as policy_node loads it (once per run).
+    """Return the policy's path and its loop, loaded as policy_node loads it.
+
+    A doctor run shares one load between its checks (`checks`); a cache across runs would
+    report a file replaced at the same path as it was.
 
     :raises DeployError, PolicyError, ValueError, KeyError, OSError: as `PolicyLoop` does.
     """
@@ -124,10 +126,14 @@ def _load_errors() -> Tuple[type, ...]:
     return DeployError, PolicyError, ValueError, KeyError, OSError
 
 
-def check_policy(path: Optional[str], robot: str) -> Check:
+Loader = Callable[[Optional[str], str], Tuple[str, 'PolicyLoop']]
+"""Loads a policy for a check (`_policy_loop`, or a run's one shared load)."""
+
+
+def check_policy(path: Optional[str], robot: str, load: Loader = _policy_loop) -> Check:
     """Load the policy the way policy_node does: contract against the robot description."""
     try:
-        path, loop = _policy_loop(path, robot)
+        path, loop = load(path, robot)
     except _load_errors() as exc:
         return Check('policy', FAIL, str(exc), 'symphony export RUN_DIR -o FILE.onnx')
     c = loop.policy.contract
@@ -142,7 +148,8 @@ INPUT_TOPICS = (('joint_states', 'joint_states_topic'), ('imu', 'imu_topic'),
 """What a policy may need (the spec's inputs) -> the topic table's entry that carries it."""
 
 
-def check_inputs(path: Optional[str], robot: str, target: str) -> Check:
+def check_inputs(path: Optional[str], robot: str, target: str,
+                 load: Loader = _policy_loop) -> Check:
     """Say which topics the policy reads; warn when a real robot must run an estimator for it.
 
     A policy that needs odometry waits for it; the sim publishes it, but a humanoid's drivers
@@ -150,7 +157,7 @@ def check_inputs(path: Optional[str], robot: str, target: str) -> Check:
     """
     from ..graph.topics import TOPICS
     try:
-        _, loop = _policy_loop(path, robot)
+        _, loop = load(path, robot)
     except _load_errors() as exc:
         return Check('inputs', WARN, f'skipped: {str(exc).splitlines()[0]}')
     table = {t.arg: t for t in TOPICS}
@@ -272,9 +279,10 @@ def _policy_robot(path: Optional[str]) -> Optional[str]:
 
 def checks(args: argparse.Namespace) -> List[Callable[[], Check]]:
     """Return the checks, in report order."""
+    load = functools.lru_cache(maxsize=1)(_policy_loop)    # one load for this run's checks
     return [check_rclpy, check_dds_isolation, check_dds_round_trip,
-            lambda: check_policy(args.policy, args.robot),
-            lambda: check_inputs(args.policy, args.robot, args.target),
+            lambda: check_policy(args.policy, args.robot, load),
+            lambda: check_inputs(args.policy, args.robot, args.target, load),
             lambda: check_stress(args.policy, args.robot, args.target), check_compute,
             check_realtime, check_shm, check_rendering]
 

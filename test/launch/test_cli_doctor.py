@@ -72,6 +72,24 @@ def test_the_policy_line_says_how_many_frames_a_policy_takes_and_where_it_came_f
     assert 'test return 3397.5' in teacher.detail and 'distilled' not in teacher.detail
 
 
+def test_a_policy_replaced_at_its_path_is_checked_anew(tmp_path):
+    import argparse
+    import shutil
+    from symphony_ros import paths
+    from symphony_ros.cli.doctor_cmd import FAIL, OK, check_policy, checks
+    path = tmp_path / 'p.onnx'
+    shutil.copy(paths.shipped_policy_path('g1'), path)
+    assert check_policy(str(path), 'g1').level == OK
+    args = argparse.Namespace(policy=str(path), robot='g1', target='sim')
+    policy_line, inputs_line = checks(args)[3:5]
+    assert policy_line().level == OK
+    path.write_bytes(b'not onnx')           # re-exported broken, at the same path
+    assert check_policy(str(path), 'g1').level == FAIL
+    # Within one doctor run the checks share the load they began with.
+    assert inputs_line().level == OK
+    assert checks(args)[3]().level == FAIL
+
+
 def test_doctor_fails_on_a_broken_policy_and_names_it(ros_env, tmp_path):
     bad = tmp_path / 'truncated.onnx'
     bad.write_bytes(b'\x08\x07garbage')
