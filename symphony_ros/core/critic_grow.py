@@ -25,7 +25,7 @@ import torch
 
 from ..robot.command_terms import CommandLayout
 from .obs_rescale import ACTOR_INPUT, critic_inputs, param_index
-from .replay import CRITIC_FIELDS, age_order
+from .replay import CRITIC_FIELDS, age_order, episode_starts
 
 COMPUTED = ('yaw_rate_stride',)
 """Critic terms a branch can add to a run saved without them."""
@@ -103,10 +103,7 @@ def yaw_windows(critic: np.ndarray, next_critic: np.ndarray, layout: CommandLayo
     """
     n = len(critic)
     rate = next_critic[:, layout.yaw_rate].astype(np.float64) / layout.yaw_rate_scale
-    starts = np.ones(n, dtype=bool)
-    if n > 1:
-        starts[1:] = np.any(critic[1:] != next_critic[:-1], axis=1)
-    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    starts, first = episode_starts(critic, next_critic)
     i = np.arange(n)
     lo = np.maximum(first, i - steps + 1)
     total = np.concatenate([[0.0], np.cumsum(rate)])

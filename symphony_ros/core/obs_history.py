@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .critic_grow import insert_inputs
-from .replay import CLEAN_FIELDS, age_order
+from .replay import CLEAN_FIELDS, age_order, episode_starts
 
 
 def history_agent(agent: Mapping[str, object], obs_dim: int, frames: int,
@@ -38,13 +38,14 @@ def history_agent(agent: Mapping[str, object], obs_dim: int, frames: int,
         raise ValueError(f'history: expected 2 frames or more, got {frames}')
     out = insert_inputs(agent, obs_dim, (frames - 1) * obs_dim, actors=True,
                         critics=not privileged)
+    from ..robot.mirror import Mirror   # MuJoCo's, loaded only for a symmetric actor
     for net in ('actor', 'anchor'):
         state = agent.get(net)
         if isinstance(state, Mapping) and 'mirror_obs_index' in state:
-            index, sign = state['mirror_obs_index'], state['mirror_obs_sign']
-            out[net]['mirror_obs_index'] = torch.cat([index + k * obs_dim
-                                                      for k in range(frames)])
-            out[net]['mirror_obs_sign'] = sign.repeat(frames)
+            frame = Mirror(state['mirror_obs_index'].numpy(), state['mirror_obs_sign'].numpy())
+            stacked = Mirror.concat([frame] * frames)      # as `HistoryObservation` maps it
+            out[net]['mirror_obs_index'] = torch.as_tensor(stacked.index, dtype=torch.long)
+            out[net]['mirror_obs_sign'] = torch.as_tensor(stacked.sign, dtype=torch.float32)
     return out
 
 
@@ -58,12 +59,8 @@ def stack_rows(obs: np.ndarray, next_obs: np.ndarray, frames: int,
     their noise) is stacked along the same episodes from the clean frames before it, an
     episode's first clean frame (never stored) standing in by its noisy one.
     """
-    n = len(obs)
-    starts = np.ones(n, dtype=bool)
-    if n > 1:
-        starts[1:] = np.any(obs[1:] != next_obs[:-1], axis=1)
-    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-    back = [np.maximum(np.arange(n) - k, first) for k in range(frames)]
+    starts, first = episode_starts(obs, next_obs)
+    back = [np.maximum(np.arange(len(obs)) - k, first) for k in range(frames)]
     out = {'obs': np.concatenate([obs[b] for b in back], axis=1),
            'next_obs': np.concatenate([next_obs] + [obs[b] for b in back[:-1]], axis=1)}
     if next_clean is not None:

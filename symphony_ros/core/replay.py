@@ -331,6 +331,20 @@ def age_order(state: Dict[str, object]) -> np.ndarray:
     return np.argsort((own - int(state['head'])) % int(state['capacity']), kind='stable')
 
 
+def episode_starts(obs: np.ndarray, next_obs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Return, for rows in the order they were stored, which begin an episode and its first row.
+
+    A row whose observation is not its predecessor's next observation begins one: a reset
+    does, and so does a row after one the buffer evicted or recycled (whose episode's
+    earlier rows it no longer has).
+    """
+    n = len(obs)
+    starts = np.ones(n, dtype=bool)
+    if n > 1:
+        starts[1:] = np.any(obs[1:] != next_obs[:-1], axis=1)
+    return starts, np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+
+
 def observation_rows(state: Dict[str, object]) -> torch.Tensor:
     """Return the distinct observations of a saved buffer (:meth:`FadingReplayBuffer.state_dict`).
 
