@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ..robot.command_terms import COMMAND_TERMS, MOVING_SQ, CommandLayout, command_classes
+from .history_env import HistoryObservation
 from .replay import Batch
 
 CLASS_MARGIN = 1e-4
@@ -127,7 +128,6 @@ def command_relabel(env: gym.Env, fraction: float, device: torch.device | str,
         name = env.spec.id if env.spec else repr(env)
         raise ValueError(f'--relabel-commands: env {name!r} has no velocity command to '
                          'relabel; a velocity task has (velocity:<robot>)')
-    from .history_env import HistoryObservation
     frames = env.frames if isinstance(env, HistoryObservation) else 1
     dim = int(np.prod(env.observation_space.shape)) // frames
     return CommandRelabel(layout, terms[0], terms[1], fraction, device, frames, dim)
