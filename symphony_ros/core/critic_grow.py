@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..robot.command_terms import CommandLayout
-from .obs_rescale import ACTOR_INPUT, critic_inputs, param_index
+from .agent_inputs import insert_inputs
 from .replay import CRITIC_FIELDS, age_order, episode_starts
 
 COMPUTED = ('yaw_rate_stride',)
@@ -61,36 +61,6 @@ def grow_agent(agent: Mapping[str, object], at: int, n: int) -> Dict[str, object
     Zero weights (the critics' outputs are unchanged) and zero Adam moments for them.
     """
     return insert_inputs(agent, at, n)
-
-
-def insert_inputs(agent: Mapping[str, object], at: int, n: int, actors: bool = False,
-                  critics: bool = True) -> Dict[str, object]:
-    """Return a copy of a `Symphony` state dict with ``n`` zero inputs at ``at``.
-
-    In every critic's first layer (unless not ``critics``), and with ``actors`` the actor's
-    and anchor's too; the Adam moments of the optimised ones get zero columns alike.
-    """
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in agent.items()}
-    index = param_index(agent)
-    optim = dict(agent['optimizer'])
-    optim['m'], optim['v'] = list(optim['m']), list(optim['v'])
-    where = [(net, ACTOR_INPUT) for net in ('actor', 'anchor') if actors and net in agent]
-    where += [(net, key) for net in ('critic', 'target_critic') if critics
-              for key in critic_inputs(agent[net])]
-    for net, key in where:
-        out[net][key] = _insert_columns(agent[net][key], at, n)
-        i = index.get(f'{net}.{key}')     # the optimised ones: actor and critic
-        if i is not None:
-            optim['m'][i] = _insert_columns(optim['m'][i], at, n)
-            optim['v'][i] = _insert_columns(optim['v'][i], at, n)
-    out['optimizer'] = optim
-    return out
-
-
-def _insert_columns(weight: torch.Tensor, at: int, n: int) -> torch.Tensor:
-    """Return ``weight`` with ``n`` zero columns inserted before column ``at``."""
-    zeros = weight.new_zeros((weight.shape[0], n))
-    return torch.cat([weight[:, :at], zeros, weight[:, at:]], dim=1)
 
 
 def yaw_windows(critic: np.ndarray, next_critic: np.ndarray, layout: CommandLayout,
@@ -149,4 +119,4 @@ def grow_replay(replay: Mapping[str, object], layout: CommandLayout, steps: int,
 
 
 __all__ = ['COMPUTED', 'TERMS_COMPUTED', 'grow_agent', 'grow_replay', 'grown_terms',
-           'insert_inputs', 'yaw_windows']
+           'yaw_windows']

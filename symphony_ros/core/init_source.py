@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
+from .agent_inputs import insert_columns
 from .checkpoint import (CheckpointError, check_checkpoint, hashed_torch_load,
                          latest_checkpoint, load_replay)
 from .envs import canonical_env_id, mirror_maps, obs_terms
@@ -71,8 +72,7 @@ def widen_inputs(actor: Actor, obs_dim: int) -> Actor:
     new = torch.nn.Linear(obs_dim, old.out_features, dtype=old.weight.dtype,
                           device=old.weight.device)
     with torch.no_grad():
-        new.weight.zero_()
-        new.weight[:, :actor.obs_dim] = old.weight
+        new.weight.copy_(insert_columns(old.weight, actor.obs_dim, obs_dim - actor.obs_dim))
         new.bias.copy_(old.bias)
     wide.net[0] = new
     wide.obs_dim = obs_dim

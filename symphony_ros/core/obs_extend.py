@@ -21,7 +21,7 @@ from typing import Dict, Mapping, Sequence, Tuple
 import numpy as np
 import torch
 
-from .critic_grow import insert_inputs
+from .agent_inputs import insert_inputs
 from .obs_rescale import ACTOR_FIELDS
 from .replay import CRITIC_FIELDS
 

@@ -22,7 +22,7 @@ from typing import Dict, Mapping, Optional
 import numpy as np
 import torch
 
-from .critic_grow import insert_inputs
+from .agent_inputs import insert_inputs
 from .replay import CLEAN_FIELDS, age_order, episode_starts
 
 

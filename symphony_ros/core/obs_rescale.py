@@ -11,18 +11,16 @@ direction it would have had, and the replay's stored observations are rescaled a
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from .networks import Actor, Critic
+from .agent_inputs import ACTORS, CRITICS, edit_inputs
 from .replay import CLEAN_FIELDS, CRITIC_FIELDS
 
 ACTOR_FIELDS = ('obs', 'next_obs') + CLEAN_FIELDS
 """Replay fields that hold the actor's (stacked) observation."""
-ACTOR_INPUT = 'net.0.weight'
-"""The actor's (and its anchor's) first Linear, in their state dicts."""
 
 
 def frame_factors(terms: Sequence[Tuple[str, int]], before: Mapping[str, Sequence[float]],
@@ -60,28 +58,6 @@ def input_factors(frame: np.ndarray, obs_dim: int, critic_dim: int
     return actor, np.concatenate([frame, np.ones(critic_dim - n)])
 
 
-def critic_inputs(critic: Mapping[str, torch.Tensor]) -> List[str]:
-    """Return the keys of a critic state dict's first Linear weights (one per net)."""
-    return sorted(k for k in critic if k.startswith('nets.') and k.endswith('.0.weight'))
-
-
-def param_index(agent: Mapping[str, object]) -> Dict[str, int]:
-    """Return '<actor|critic>.<parameter>' -> its place in the optimizer's moment lists.
-
-    The order `Symphony` gives its optimizer, read off networks of the state's sizes.
-    """
-    actor_w = agent['actor'][ACTOR_INPUT]
-    first = critic_inputs(agent['critic'])[0]
-    critic_w = agent['critic'][first]
-    heads = agent['critic'][first.replace('.0.weight', '.4.weight')].shape[0]
-    act_dim = agent['actor']['net.4.weight'].shape[0] // 3
-    names = [f'actor.{n}' for n, _ in Actor(actor_w.shape[1], act_dim, actor_w.shape[0])
-             .named_parameters()]
-    names += [f'critic.{n}' for n, _ in Critic(critic_w.shape[1] - act_dim, act_dim,
-                                               critic_w.shape[0], heads).named_parameters()]
-    return {name: i for i, name in enumerate(names)}
-
-
 def rescale_agent(agent: Mapping[str, object], actor_f: np.ndarray, critic_f: np.ndarray
                   ) -> Dict[str, object]:
     """Return a copy of a `Symphony` state dict for inputs scaled by the given factors.
@@ -89,22 +65,11 @@ def rescale_agent(agent: Mapping[str, object], actor_f: np.ndarray, critic_f: np
     :param actor_f: per element of the actor's input, new factor / old.
     :param critic_f: per element of the critic's input before the action.
     """
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in agent.items()}
-    index = param_index(agent)
-    optim = dict(agent['optimizer'])
-    optim['m'], optim['v'] = list(optim['m']), list(optim['v'])
-    where = [(net, ACTOR_INPUT, actor_f) for net in ('actor', 'anchor') if net in agent]
-    where += [(net, key, critic_f) for net in ('critic', 'target_critic')
-              for key in critic_inputs(agent[net])]
-    for net, key, factors in where:
-        k = torch.as_tensor(factors, dtype=agent[net][key].dtype)
-        out[net][key] = _columns(agent[net][key], 1.0 / k)
-        i = index.get(f'{net}.{key}')    # the optimised ones: actor and critic
-        if i is not None:
-            optim['m'][i] = _columns(optim['m'][i], k)
-            optim['v'][i] = _columns(optim['v'][i], k * k)
-    out['optimizer'] = optim
-    return out
+    def edit(net: str, tensor: torch.Tensor, moment: Optional[str]) -> torch.Tensor:
+        k = torch.as_tensor(actor_f if net in ACTORS else critic_f, dtype=tensor.dtype)
+        return _columns(tensor, {None: 1.0 / k, 'm': k, 'v': k * k}[moment])
+
+    return edit_inputs(agent, [net for net in ACTORS + CRITICS if net in agent], edit)
 
 
 def _columns(weight: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
@@ -132,5 +97,4 @@ def rescale_replay(replay: Mapping[str, object], actor_f: np.ndarray,
     return out
 
 
-__all__ = ['critic_inputs', 'frame_factors', 'input_factors', 'param_index', 'rescale_agent',
-           'rescale_replay']
+__all__ = ['ACTOR_FIELDS', 'frame_factors', 'input_factors', 'rescale_agent', 'rescale_replay']
