@@ -204,13 +204,15 @@ def _ranges_lines(form: Optional[dict]) -> List[str]:
     """List the ranges the training env drew from, the knobs away from nominal only."""
     if not form:
         return []
-    from ..robot.ranges import KNOBS
+    from ..robot.ranges import AUTO, KNOBS
     ranges = form.get('ranges') or {}
     moved = [f'{k} [{lo:g}, {hi:g}]' for k, (lo, hi) in ranges.items()
              if k in KNOBS and (lo, hi) != (KNOBS[k][0],) * 2]
     wide = form.get('robot_wide') or []
-    share, depth = float(form.get('hard_share') or 0.0), float(form.get('hard_depth', 1.0))
-    corner = 'the hard corner' if depth == 1.0 else f'{depth:g} of the way to the hard corner'
+    share, depth = float(form.get('hard_share') or 0.0), form.get('hard_depth', 1.0)
+    corner = ('the hard corner' if depth == 1.0 else
+              'a depth toward the hard corner that followed the actor' if depth == AUTO else
+              f'{depth:g} of the way to the hard corner')
     text = (', '.join(moved) or 'every knob nominal') + (
         f'; drawn for the whole robot: {", ".join(wide)}' if wide else '') + (
         f'; {share:.0%} of episodes at {corner}' if share else '')

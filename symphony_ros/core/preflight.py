@@ -48,6 +48,10 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
     if cfg.eval_randomized and spec is None:
         raise ValueError('--eval-randomized: there is no randomisation to evaluate under '
                          'without --randomize (default or a YAML file of ranges)')
+    if cfg.eval_randomized and spec.hard_auto:
+        raise ValueError('--eval-randomized: the ranges set hard_depth: auto, a corner that '
+                         'moves as the run trains, so its test returns would compare '
+                         'different robots (give the corner a fixed depth, or test nominal)')
     if cfg.anchor_weight and not cfg.init_from:
         raise ValueError('--anchor-weight: there is no actor to anchor to without --init-from')
     if cfg.anchor_floor > cfg.anchor_weight:

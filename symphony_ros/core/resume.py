@@ -22,7 +22,7 @@ from .checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, l
                          load_replay, replay_path)
 from .config import curriculum_text
 from ..robot.command_terms import TRACKING_TERMS
-from .envs import set_rng_state, tracking_sigma
+from .envs import set_rng_state, tracking_sigma, wrapper_attr
 from .progress import Progress
 from .run_dir import (BEST_RESETS, RunDirError, changes_randomization, extend_curriculum,
                       read_run_config, scale_in_force)
@@ -233,6 +233,12 @@ class Resume:
                                   'refill')
         else:
             self._refill_from(path, state, step)
+        load_corner = wrapper_attr(self.env, 'load_corner_state')
+        if load_corner is not None:
+            try:
+                load_corner(state.get('corner'))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise CheckpointError(f'{path}: corner: {exc}') from None
         was = int(state['train_config'].get('seed', self.cfg.seed))
         if was != self.cfg.seed:
             # A branch given another seed: from here it draws anew (torch is seeded already).

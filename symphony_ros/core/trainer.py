@@ -267,6 +267,9 @@ class Trainer(InitFrom, Resume):
                 width = randomize_width(self.cfg, p.step)
                 set_width(width)
                 self.log.scalar('train/randomize_width', width, p.step)
+            corner = wrapper_attr(self.env, 'corner')
+            if corner is not None:
+                self.log.scalar('train/corner_depth', corner.depth, p.step)
             reseed = first or self._reseed_env
             self._obs, info = self.env.reset(seed=self.cfg.seed if reseed else None)
             self._reseed_env = False
@@ -622,6 +625,9 @@ class Trainer(InitFrom, Resume):
                     'cuda': (torch.cuda.get_rng_state_all() if self.device.type == 'cuda'
                              else [])},
             'metrics': self.log.rows})
+        corner = wrapper_attr(self.env, 'corner_state')
+        if corner is not None and corner() is not None:
+            state['corner'] = corner()
         replay = self.buffer.state_dict() if self.cfg.exact_resume else None
         saved = save_checkpoint(self.run_dir, self.step_count, state, replay,
                                 keep_all=self.cfg.keep_checkpoints)

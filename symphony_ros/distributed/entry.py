@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.config import TrainConfig
+from ..core.envs import randomization
 from ..core.trainer import Trainer
 from .config import DistributedConfig
 
@@ -28,6 +29,12 @@ def make_trainer(cfg: TrainConfig, dist: DistributedConfig, **kwargs: Any) -> Tr
         # Collectors reset their own envs; widening them needs the step count sent along.
         raise ValueError('--randomize-ramp runs in a single process only: collectors draw '
                          'their episodes at full width (drop --collectors or the ramp)')
+    spec = randomization(cfg.env, cfg.randomize, cfg.randomize_scale)
+    if spec is not None and spec.hard_auto:
+        # Each collector's env would move its own depth, and no checkpoint would keep them.
+        raise ValueError('hard_depth: auto runs in a single process only: collectors would '
+                         'each move their own corner (drop --collectors or give a fixed '
+                         'hard_depth)')
     if cfg.anchor_weight:
         # The learner's update loop does not fade the anchor's weight.
         raise ValueError('--anchor-weight runs in a single process only (drop --collectors '

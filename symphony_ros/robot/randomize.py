@@ -21,6 +21,7 @@ import mujoco
 import numpy as np
 
 from ..util.layout import term_slices
+from .corner_depth import CornerDepth
 from .description import RobotDescription
 from .ranges import HARD_END, RandomizationSpec
 from .rotations import yaw
@@ -104,6 +105,8 @@ class Randomized(gym.Wrapper):
         self._open = False
         self._hard = False
         """Whether this episode draws every `HARD_END` knob at its hard end."""
+        self.corner: Optional[CornerDepth] = CornerDepth() if spec.hard_auto else None
+        """The corner's depth (``hard_depth: auto``), moved by how its episodes end."""
 
     def set_width(self, fraction: float) -> None:
         """Draw the next episodes from ``fraction`` of every range's width (a curriculum).
@@ -120,7 +123,7 @@ class Randomized(gym.Wrapper):
     def _range(self, knob: str) -> Tuple[float, float]:
         lo, hi = self.rspec.range(knob)
         if self._hard and knob in HARD_END:
-            value = self.rspec.hard_value(knob)
+            value = self.rspec.hard_value(knob, None if self.corner is None else self.corner.depth)
             return value, value
         return lo, hi
 
@@ -175,6 +178,8 @@ class Randomized(gym.Wrapper):
         # Drawn only when set, so that runs without it draw on exactly as before.
         self._hard = bool(share) and bool(self.rng.random() < share)
         self.draws = {'scale': self.rspec.scale, **({'hard': self._hard} if share else {})}
+        if self._hard and self.corner is not None:
+            self.draws['hard_depth'] = self.corner.depth
         self._apply_model()
         d, data = self.draws, self.data
         jn = float(self._u('init_joint_noise'))
@@ -208,6 +213,18 @@ class Randomized(gym.Wrapper):
         self._seed, self._open = seed, True
         return self._noisy(obs), info
 
+    def corner_state(self) -> Optional[Dict[str, Any]]:
+        """Return the adaptive corner's state for a checkpoint (None: the depth is fixed)."""
+        return self.corner.state_dict() if self.corner is not None else None
+
+    def load_corner_state(self, state: Optional[Dict[str, Any]]) -> None:
+        """Go on from a checkpoint's `corner_state` (None: from depth 0, a run saved before).
+
+        :raises ValueError: a malformed state.
+        """
+        if self.corner is not None:
+            self.corner = CornerDepth.from_state(state) if state else CornerDepth()
+
     def set_step_clock(self, clock: Callable[[], int]) -> None:
         """Stamp each episode's record with ``clock()`` when it ends: the run's step count."""
         self._step_clock = clock
@@ -226,6 +243,8 @@ class Randomized(gym.Wrapper):
             return None
         self._open = False
         record = self.record(fell)
+        if self._hard and self.corner is not None:
+            self.corner.record(fell)
         if self.log_path:
             with open(self.log_path, 'a', encoding='utf-8') as fh:
                 fh.write(json.dumps(record) + '\n')

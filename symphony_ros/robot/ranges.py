@@ -73,6 +73,9 @@ is far noisier than an encoder."""
 IMU_BIAS: Dict[str, float] = {'imu_angular_velocity': 0.05, 'projected_gravity': 0.02}
 """Observation term -> largest per-episode constant bias at ``imu_bias_scale`` 1."""
 
+AUTO = 'auto'
+"""``hard_depth: auto``: a corner whose depth follows the actor (`corner_depth`)."""
+
 EXTRA_KEYS = ('scale', 'obs_noise', 'imu_bias', 'robot_wide', 'hard_share', 'hard_depth')
 
 HARD_END: Dict[str, int] = {
@@ -111,12 +114,18 @@ class RandomizationSpec:
     """How far from nominal toward its hard end such an episode sets each knob (1: the end;
     0.5: halfway). A corner no actor yet survives teaches little: its episodes end in
     seconds whatever the actor does."""
+    hard_auto: bool = False
+    """``hard_depth: auto`` in a file: the depth starts at 0 and follows how the corner's
+    episodes end (`corner_depth.CornerDepth`)."""
 
-    def hard_value(self, knob: str) -> float:
-        """Return the value a hard-corner episode gives `HARD_END` knob ``knob``."""
+    def hard_value(self, knob: str, depth: Optional[float] = None) -> float:
+        """Return the value a hard-corner episode gives `HARD_END` knob ``knob``.
+
+        :param depth: the corner's depth now (``hard_auto``); the spec's own when None.
+        """
         nominal = KNOBS[knob][0]
         end = self.range(knob)[HARD_END[knob]]
-        return nominal + self.hard_depth * (end - nominal)
+        return nominal + (self.hard_depth if depth is None else depth) * (end - nominal)
 
     def range(self, knob: str) -> Tuple[float, float]:
         """Return the scaled range of ``knob`` (its nominal value twice when not given)."""
@@ -154,8 +163,8 @@ class RandomizationSpec:
             out['robot_wide'] = list(self.robot_wide)
         if self.hard_share:
             out['hard_share'] = self.hard_share
-            if self.hard_depth != 1.0:
-                out['hard_depth'] = self.hard_depth
+            if self.hard_auto or self.hard_depth != 1.0:
+                out['hard_depth'] = AUTO if self.hard_auto else self.hard_depth
         return out
 
     def with_ranges(self, **ranges: Tuple[float, float]) -> 'RandomizationSpec':
@@ -184,14 +193,14 @@ def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> List[str]:
     if wide[0] != wide[1]:
         out.append(f'robot_wide [{", ".join(wide[0])}] -> [{", ".join(wide[1])}]')
     for key, default in (('hard_share', 0.0), ('hard_depth', 1.0)):
-        was, now = (float(form.get(key, default)) for form in (old, new))
+        was, now = (form.get(key, default) for form in (old, new))
         if was != now:
-            out.append(f'{key} {was:g} -> {now:g}')
+            out.append(f'{key} {_g([was])} -> {_g([now])}')
     return out
 
 
-def _g(values: List[float]) -> str:
-    return ', '.join(f'{v:g}' for v in values)
+def _g(values: List[Any]) -> str:
+    return ', '.join(f'{v:g}' if isinstance(v, (int, float)) else str(v) for v in values)
 
 
 def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
@@ -217,11 +226,14 @@ def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
             if not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f'{where}: scale: expected a number >= 0')
             out[key] = float(value)
+        elif key == 'hard_depth' and value == AUTO:
+            out[key] = AUTO
         elif key in ('hard_share', 'hard_depth'):
             if (not isinstance(value, (int, float)) or isinstance(value, bool)
                     or not 0.0 <= value <= 1.0):
-                what = 'a share of episodes' if key == 'hard_share' else 'a fraction'
-                raise ValueError(f'{where}: {key}: expected {what}, 0..1')
+                what = ('a share of episodes, 0..1' if key == 'hard_share' else
+                        f'a fraction, 0..1, or {AUTO} (the depth follows the actor)')
+                raise ValueError(f'{where}: {key}: expected {what}')
             out[key] = float(value)
         elif key in KNOBS:
             if (not isinstance(value, (list, tuple)) or len(value) != 2
@@ -254,7 +266,9 @@ def _build(name: str, *layers: Tuple[Mapping[str, Any], str]) -> RandomizationSp
         share = d.pop('hard_share', share)
         depth = d.pop('hard_depth', depth)
         ranges.update(d)
-    return RandomizationSpec(ranges, noise, bias, scale, name, wide, share, depth)
+    auto = depth == AUTO
+    return RandomizationSpec(ranges, noise, bias, scale, name, wide, share,
+                             0.0 if auto else depth, auto)
 
 
 def load_randomization(which: str, robot: RobotDescription,
@@ -290,6 +304,6 @@ def point_spec(values: Mapping[str, float], name: str = 'point') -> Randomizatio
     return _build(name, ({k: [v, v] for k, v in values.items()}, name))
 
 
-__all__ = ['DEFAULTS', 'EXTRA_KEYS', 'HARD_END', 'IMU_BIAS', 'KNOBS', 'OBS_NOISE', 'PER_PART',
-           'TIMES', 'RandomizationSpec', 'check_ranges', 'load_randomization', 'point_spec',
-           'spec_changes']
+__all__ = ['AUTO', 'DEFAULTS', 'EXTRA_KEYS', 'HARD_END', 'IMU_BIAS', 'KNOBS', 'OBS_NOISE',
+           'PER_PART', 'TIMES', 'RandomizationSpec', 'check_ranges', 'load_randomization',
+           'point_spec', 'spec_changes']

@@ -198,8 +198,15 @@ def analyse(path: str, last: int = 1000, since: Optional[int] = None) -> Dict[st
     return {'log': path, 'episodes': _rate(records), 'without_outcome': older,
             'since': since, 'steps': [min(stamped), max(stamped)] if stamped else None,
             'widths': widths, 'trend': trend(records), 'knobs': knob_effects(usual),
-            'hard': {'corner': _rate(hard), 'rest': _rate(usual)} if hard else None,
+            'hard': {'corner': _rate(hard), 'rest': _rate(usual),
+                     'depths': _depths(hard)} if hard else None,
             'kicks': kick_effects(records), 'kick_trend': kick_trend(records)}
+
+
+def _depths(hard: Sequence[Dict[str, Any]]) -> Optional[List[float]]:
+    """Return the first and last depth of an adaptive corner's episodes (None: fixed)."""
+    depths = [float(r['hard_depth']) for r in hard if 'hard_depth' in r]
+    return [depths[0], depths[-1]] if depths else None
 
 
 def _seconds(b: Dict[str, Any]) -> str:
@@ -254,8 +261,11 @@ def lines(report: Dict[str, Any]) -> List[str]:
     corner = report.get('hard')
     if corner:
         c, r = corner['corner'], corner['rest']
-        out.append(f'  hard corner    {c["episodes"]:,} episodes drawn at it: {_per(c)}; the '
-                   f'other {r["episodes"]:,}: {_per(r)} (the knobs below: those others)')
+        depths = corner.get('depths')
+        moved = (f' (its depth followed the actor: {depths[0]:g} -> {depths[1]:g})'
+                 if depths else '')
+        out.append(f'  hard corner    {c["episodes"]:,} episodes drawn at it{moved}: {_per(c)}; '
+                   f'the other {r["episodes"]:,}: {_per(r)} (the knobs below: those others)')
     drawn = draw_lines(report['knobs'], report['kicks'], ep['falls'])
     return out + ['  ' + line for line in drawn]
 

@@ -366,3 +366,14 @@ def test_a_hard_depth_sets_the_corner_part_of_the_way_from_nominal(tmp_path):
     assert d['payload_kg'] == pytest.approx(1.5) and d['obs_noise_scale'] == pytest.approx(0.5)
     assert d['mass_scale_mean'] == pytest.approx(1.05)
     assert d['delay_s'] == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize('name', sorted(
+    f for f in os.listdir(os.path.join(os.path.dirname(__file__), '..', '..', 'config'))
+    if f.startswith('randomize_')))
+def test_every_shipped_ranges_file_loads_for_its_robot(name):
+    # A ranges file the README points to that the loader refuses would fail a run at once.
+    path = os.path.join(os.path.dirname(__file__), '..', '..', 'config', name)
+    robot = get_robot('g1' if name.startswith('randomize_g1') else 'humanoid')
+    spec = load_randomization(path, robot)
+    assert not spec.is_nominal

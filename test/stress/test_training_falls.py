@@ -214,11 +214,23 @@ def test_hard_corner_episodes_are_counted_apart_from_the_knobs(tmp_path, capsys)
     assert report['hard'] == {'corner': {'episodes': 10, 'falls': 10, 'up_s': 10.0,
                                          's_per_fall': 1.0},
                               'rest': {'episodes': 20, 'falls': 20, 'up_s': 160.0,
-                                       's_per_fall': 8.0}}
+                                       's_per_fall': 8.0},
+                              'depths': None}
     assert [e['knob'] for e in report['knobs']] == ['friction_scale']     # no delay varies
     assert main(['inspect', str(tmp_path / 'run'), '--falls']) == 0
     assert ('hard corner    10 episodes drawn at it: one fall per 1.0 s up (10 falls); the '
             'other 20: one fall per 8.0 s up (20 falls)') in capsys.readouterr().out
+    # A corner whose depth follows the actor (hard_depth: auto) logs it: the span is said.
+    moving = [{**_record(20, 1.0, friction=0.3), 'hard': True, 'hard_depth': i / 10}
+              for i in range(3)]
+    auto = tmp_path / 'auto'
+    auto.mkdir()
+    (auto / 'randomization.jsonl').write_text(
+        ''.join(json.dumps(r) + '\n' for r in rest + moving))
+    assert analyse(str(auto / 'randomization.jsonl'), 0)['hard']['depths'] == [0.0, 0.2]
+    assert main(['inspect', str(auto), '--falls']) == 0
+    assert ('hard corner    3 episodes drawn at it (its depth followed the actor: 0 -> 0.2)'
+            in capsys.readouterr().out)
     plain = tmp_path / 'plain'
     plain.mkdir()
     (plain / 'randomization.jsonl').write_text(json.dumps(_record(0, 8.0)) + '\n')
