@@ -38,6 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "train --history N` gives them: the older frames' inputs at weight 0 (it "
                    'acts as it did), the replay\'s observations stacked from the steps before '
                    'them; for a run of one frame')
+    p.add_argument('--slim', action='store_true',
+                   help='the checkpoint, config and metrics alone (a few MB): no replay '
+                   'buffer, kept actors or randomisation log; to carry a run to another '
+                   'machine or into version control, where a resume refills its buffer')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from .errors import CliError
     try:
         made = branch_run(args.run_dir, args.new_dir, args.at, args.seed, args.obs_spec,
-                          args.history)
+                          args.history, args.slim)
     except RunDirError as exc:
         raise CliError(str(exc)) from None
     carried = [f'{made.actors} kept actor{"s" if made.actors != 1 else ""}'] if made.actors \

@@ -110,7 +110,7 @@ def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
 
 def branch_run(source: str, target: str, at: Optional[int] = None,
                seed: Optional[int] = None, obs_spec: Optional[str] = None,
-               history: Optional[int] = None) -> Branch:
+               history: Optional[int] = None, slim: bool = False) -> Branch:
     """Make run folder ``target`` resume from ``source``'s checkpoint nearest step ``at``.
 
     ``seed``: the branch's own (None: the run's, so that the same change from the same step
@@ -120,7 +120,9 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     computing what they computed (`symphony_ros.core.obs_rescale`). A privileged critic
     saved before its env's view grew is given the new terms (`symphony_ros.core.critic_grow`).
     ``history``: the frames a single-frame run's actor is moved onto reading, stacked
-    (`symphony_ros.core.obs_history`).
+    (`symphony_ros.core.obs_history`). ``slim``: the checkpoint, config and metrics alone,
+    no replay, kept actors or randomisation log: the few MB a run needs to go on on another
+    machine (a G1 run's replay is hundreds of MB), where a resume refills the buffer.
 
     :raises RunDirError: ``target`` exists, ``source`` is no run, no checkpoint is near,
         ``obs_spec`` lays out other terms than the run's spec, the critic's view grew by
@@ -147,10 +149,14 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     shutil.rmtree(partial, ignore_errors=True)      # a branch cut short before
     try:
         _fill(source, partial, target, state, seed, respec, changes[0], history)
-        replay, why_not = _replay(source, partial, state, stored, changes[1])
-        actors = _link_actors(source, partial, step)
-        best = _link_best(source, partial, step)
-        draws = _carry_draws(source, partial, step)
+        if slim:
+            replay, why_not = '', 'a slim branch (--slim) carries none'
+            actors, best, draws = 0, False, None
+        else:
+            replay, why_not = _replay(source, partial, state, stored, changes[1])
+            actors = _link_actors(source, partial, step)
+            best = _link_best(source, partial, step)
+            draws = _carry_draws(source, partial, step)
         record = {'source': os.path.abspath(source), 'step': step, 'replay': replay,
                   'seed': int(state['train_config'].get('seed', 0)) if seed is None else seed}
         if respec:
@@ -159,6 +165,8 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
             record['critic_grown'] = [name for name, _ in grow.terms]
         if history:
             record['history'] = history
+        if slim:
+            record['slim'] = True
         atomic_write(os.path.join(partial, BRANCH_FILE),
                      lambda f: f.write(json.dumps(record, indent=2).encode()))
         os.rename(partial, target)

@@ -101,6 +101,25 @@ def test_a_branch_of_a_run_without_replays_says_why_and_how_to_resume(tmp_path, 
         assert trainer.step_count == 200 and trainer.learning
 
 
+def test_a_slim_branch_holds_what_a_run_needs_to_go_on_elsewhere(source, tmp_path, capsys):
+    slim = tmp_path / 'slim'
+    assert cli(['branch', str(source), str(slim), '--slim']) == 0
+    out = capsys.readouterr().out
+    assert 'no replay buffer came with it (a slim branch (--slim) carries none)' in out
+    newest = step_of(list_checkpoints(str(source))[-1])
+    files = sorted(os.path.relpath(os.path.join(root, n), slim)
+                   for root, _, names in os.walk(slim) for n in names)
+    assert files == ['branch.json', f'checkpoints/ckpt_{newest:09d}.pt', 'config.json',
+                     'metrics.csv']
+    assert json.loads((slim / 'branch.json').read_text())['slim'] is True
+    moved = tmp_path / 'elsewhere'
+    shutil.copytree(slim, moved)            # another machine: nothing links back to the run
+    with Trainer(_config(moved, steps=newest + 40, refill_steps=120), resume=True,
+                 progress=False, tensorboard=False) as trainer:
+        trainer.run()
+        assert trainer.step_count == newest + 40 and trainer.learning
+
+
 def test_a_branch_of_the_newest_step_takes_its_replay(source, tmp_path):
     made = branch_run(str(source), str(tmp_path / 'b'))
     newest = step_of(list_checkpoints(str(source))[-1])
