@@ -262,17 +262,25 @@ def check_shm() -> Check:
 def _policy_robot(path: Optional[str]) -> Optional[str]:
     """Return the robot a policy file's contract names, if it is one this install describes.
 
-    A G1 policy checked against the default robot would fail on its control period alone;
-    an unreadable file is the policy check's to report, against the default robot.
+    The robot of the env it trained on (a shipped name, or the robot file of a user's robot
+    or variant, as ``symphony stress`` takes it), else the contract's robot name. A G1
+    policy checked against the default robot would fail on its control period alone; an
+    unreadable file is the policy check's to report, against the default robot.
     """
+    from ..core.envs import canonical_env_id, lookup
     from ..policy.errors import PolicyError
     from ..policy.onnx_file import load_contract
     from ..robot.description import get_robot
     if not path:
         return None
     try:
-        robot = load_contract(path).robot
-        return get_robot(robot.name).name if robot is not None else None
+        contract = load_contract(path)
+        if contract.robot is None:
+            return None
+        entry = lookup(canonical_env_id(contract.env))
+        robot = entry.robot if entry is not None else contract.robot.name
+        get_robot(robot)     # one this install describes, or None below
+        return robot
     except (PolicyError, ValueError, OSError):
         return None
 

@@ -2,6 +2,8 @@
 
 Fields (see the README section "Adding a robot" for an example)::
 
+    extends              a shipped robot's name or a robot file (relative path) that this
+                         one varies: its fields, with this file's merged on top
     name                 robot name (str)
     mjcf                 MJCF path, relative to this file, or package://<python package>/<path>
     action.kind          torque | pd_position
@@ -46,9 +48,9 @@ import yaml
 
 from ..util.files import sha256_file
 from ..util.strict_yaml import load_yaml, yaml_error_line
-from .description import ACTION_KINDS, RobotDescription
+from .description import ACTION_KINDS, RobotDescription, robot_file_path
 
-TOP_LEVEL = ('name', 'mjcf', 'action', 'timing', 'base_body', 'imu_site', 'feet',
+TOP_LEVEL = ('extends', 'name', 'mjcf', 'action', 'timing', 'base_body', 'imu_site', 'feet',
              'nominal_base_height', 'fall', 'floor', 'self_collision', 'motors',
              'joint_defaults', 'joints', 'tasks', 'randomization')
 JOINT_FIELDS = ('effort_limit', 'velocity_limit', 'armature', 'kp', 'kd', 'action_scale')
@@ -231,7 +233,7 @@ def load_robot_file(path: str) -> RobotDescription:
     :raises RobotFileError: naming the file and the field that is wrong.
     """
     path = os.path.abspath(path)
-    f = _Fields(path, _read_yaml(path))
+    f = _Fields(path, read_robot_doc(path))
     f.known(TOP_LEVEL)
     name = f.get('name', str)
     mjcf = resolve_mjcf(path, f.get('mjcf', str))
@@ -291,6 +293,58 @@ class _Drive(NamedTuple):
     scale: Optional[np.ndarray]
     default: np.ndarray
     """The pose before the robot file's own ``default`` entries (qpos0 or zeros)."""
+
+
+def read_robot_doc(path: str, _seen: Tuple[str, ...] = ()) -> Any:
+    """Return a robot file's document, with the file it ``extends`` merged under it.
+
+    A variant states what differs from its base (gains, action scales, held joints, tasks):
+    mappings merge key by key, at every depth (``motors``, ``tasks``, ``randomization``);
+    anything else, lists included (``joints``, the action order), replaces the base's
+    whole. The base's MJCF stays the one it names. A variant names itself, so that a policy
+    trained on it is not taken for one of its base (contracts carry the name).
+
+    :raises RobotFileError: the base is missing or unreadable, the chain loops, or the
+        variant has no name of its own.
+    """
+    doc = _read_yaml(path)
+    if not isinstance(doc, dict) or 'extends' not in doc:
+        return doc
+    base = doc['extends']
+    if not isinstance(base, str) or not base:
+        raise RobotFileError(path, 'extends', 'expected the name of a shipped robot or the '
+                             'path of a robot file, relative to this one')
+    if 'name' not in doc:
+        raise RobotFileError(path, 'name', f'missing: a robot that extends {base!r} names '
+                             'itself, so that its policies are not taken for that robot\'s')
+    shipped = os.sep not in base and not base.endswith(('.yaml', '.yml'))
+    try:
+        base_path = (robot_file_path(base) if shipped else
+                     os.path.normpath(os.path.join(os.path.dirname(path), base)))
+    except ValueError as exc:
+        raise RobotFileError(path, 'extends', str(exc)) from None
+    if base_path in _seen + (path,):
+        raise RobotFileError(path, 'extends', f'{base_path} extends this file again (a loop)')
+    if not os.path.isfile(base_path):
+        raise RobotFileError(path, 'extends', f'{base_path} does not exist')
+    under = read_robot_doc(base_path, _seen + (path,))
+    if not isinstance(under, dict):
+        raise RobotFileError(base_path, '(file)', 'expected a mapping of robot fields')
+    mjcf = under.get('mjcf')
+    if isinstance(mjcf, str) and not mjcf.startswith('package://'):
+        under = dict(under, mjcf=os.path.join(os.path.dirname(base_path), mjcf))
+    return _merge(under, {k: v for k, v in doc.items() if k != 'extends'})
+
+
+def _merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
+    """Return ``base`` with ``over`` on top: mappings merged key by key, the rest replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _read_yaml(path: str) -> Any:

@@ -259,3 +259,51 @@ def test_g1_servos_clamp_targets_where_the_hardware_watchdog_does():
     roll = robot.joint_names.index('left_ankle_roll_joint')
     assert wanted[roll] > 1.0 and got[roll] == pytest.approx(0.2118, abs=1e-4)
     assert robot.ctrl_range[roll, 1] > 1.0   # the contract's reach itself is unchanged
+
+
+def test_a_variant_extends_a_shipped_robot_with_what_differs(tmp_path):
+    # A reach variant: every 7520-22 motor's action scale x1.5, the arms' targets held as
+    # the base holds them, everything else (MJCF, joint order, tasks, ranges) the G1's.
+    g1 = get_robot('g1')
+    (tmp_path / 'g1_reach.yaml').write_text(
+        'extends: g1\nname: g1_reach\n'
+        "motors:\n  '7520_22': {action_scale: 2.0}\n"
+        'tasks: {velocity: {lin_vel_x: [0.0, 1.0]}}\n')
+    reach = load_robot_file(str(tmp_path / 'g1_reach.yaml'))
+    assert reach.name == 'g1_reach' and reach.mjcf_path == g1.mjcf_path
+    assert reach.joint_names == g1.joint_names
+    changed = np.flatnonzero(reach.action_scale != g1.action_scale)
+    assert changed.size and np.all(reach.action_scale[changed] == 2.0)
+    assert np.array_equal(reach.kp, g1.kp) and np.array_equal(reach.kd, g1.kd)
+    # Mappings merge at every depth: the one command range changed, the gait clock kept.
+    assert reach.tasks['velocity']['lin_vel_x'] == [0.0, 1.0]
+    assert reach.tasks['velocity']['gait_period'] == g1.tasks['velocity']['gait_period']
+    assert reach.randomization == g1.randomization
+
+
+def test_a_variant_of_a_file_beside_it_keeps_that_file_s_mjcf(tmp_path):
+    # The base's relative MJCF path is its own, not the variant's (here one folder down).
+    base = write_robot(tmp_path / 'base')
+    (tmp_path / 'soft.yaml').write_text(f'extends: base/{os.path.basename(base)}\n'
+                                        'name: soft\nmotors: {m: {kp: 10.0}}\n')
+    soft, stiff = load_robot_file(str(tmp_path / 'soft.yaml')), load_robot_file(base)
+    assert soft.mjcf_path == stiff.mjcf_path and soft.name == 'soft'
+    assert soft.joint_names == stiff.joint_names
+    assert np.all(soft.kp == 10.0) and np.all(stiff.kp == 30.0)
+    assert np.array_equal(soft.kd, stiff.kd)        # the motor's other fields kept
+
+
+@pytest.mark.parametrize('text, field, message', [
+    ('extends: g1\nmotors: {}\n', 'name', "a robot that extends 'g1' names itself"),
+    ('extends: g9\nname: x\n', 'extends', "unknown robot 'g9'"),
+    ('extends: other.yaml\nname: x\n', 'extends', 'other.yaml does not exist'),
+    ('extends: loop.yaml\nname: x\n', 'extends', 'extends this file again (a loop)'),
+    ('extends: [g1]\nname: x\n', 'extends', 'expected the name of a shipped robot'),
+])
+def test_a_bad_variant_names_file_and_field(tmp_path, text, field, message):
+    path = tmp_path / 'loop.yaml'
+    path.write_text(text)
+    with pytest.raises(RobotFileError) as err:
+        load_robot_file(str(path))
+    assert err.value.field == field and message in str(err.value)
+    assert str(path) in str(err.value)

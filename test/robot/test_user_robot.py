@@ -4,9 +4,12 @@ import csv
 import os
 
 import numpy as np
+import pytest
 
+from symphony_ros.cli.doctor_cmd import OK, _policy_robot, check_policy
 from symphony_ros.cli.main import main
 from symphony_ros.core.envs import make_env
+from symphony_ros.policy.errors import RobotMismatchError
 from symphony_ros.policy.runtime import OnnxPolicy
 from symphony_ros.robot import get_robot
 
@@ -37,6 +40,14 @@ def test_a_users_robot_trains_exports_and_runs_its_policy(tmp_path, capsys):
     policy = OnnxPolicy(onnx_path)
     policy.check_description(robot)
     assert policy.joint_names == JOINTS and policy.contract.robot.name == 'biped3'
+    # symphony doctor checks it against its own robot file, not the default robot.
+    assert _policy_robot(onnx_path) == robot_file
+    assert check_policy(onnx_path, robot_file).level == OK
+    # A variant of the robot with softer motors is refused by the policy's contract.
+    with open(tmp_path / 'soft.yaml', 'w') as f:
+        f.write(f'extends: {robot_file}\nname: soft\nmotors: {{m: {{kp: 10.0}}}}\n')
+    with pytest.raises(RobotMismatchError, match='kp: left_hip policy 30.0 vs robot 10.0'):
+        policy.check_description(get_robot(str(tmp_path / 'soft.yaml')))
     env = make_env(policy.contract.env)
     obs, _ = env.reset(seed=0)
     for _ in range(20):
