@@ -77,6 +77,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='also run worst without each of its parts in turn (worst_without_delay, '
                    '..._push) and say which part, left out, saves the most episodes: what to '
                    'train against when worst fails and no single condition does')
+    p.add_argument('--worst-depth', action='store_true',
+                   help='also run the way from nominal to worst (worst_at_0.2 ... 0.8, and '
+                   'nominal and worst when left out) and say how far toward worst the policy '
+                   'stands within --max-fall-rate: a figure that moves as training does '
+                   'while worst fells every episode')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
@@ -222,6 +227,11 @@ def _prepare(args: argparse.Namespace) -> Tuple[Any, Any, str, str, List[str]]:
                                  'and kicks alone)')
             names += [n for n in table.worst_parts()
                       if n in table.applicable(robot) and n not in names]
+        if args.worst_depth:
+            if args.ros:
+                raise ValueError('--worst-depth: in process only (--ros injects the delay '
+                                 'and kicks alone)')
+            names += [n for n in table.worst_depth_conditions() if n not in names]
         names = _fit_pushes(args, names, robot.control_dt)
     except (PolicyError, ValueError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
@@ -267,7 +277,9 @@ def _run_one(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str, List[
                                  args.verdict_bound, args.max_tracking_error or None,
                                  args.max_yaw_error or None),
               'latency': table.latency_budget({n: s['fall_rate'] for n, s in conds.items()},
-                                              robot, args.max_fall_rate)}
+                                              robot, args.max_fall_rate),
+              'worst_depth': table.worst_depth_budget(
+                  {n: s['fall_rate'] for n, s in conds.items()}, args.max_fall_rate)}
     paths = write_report(report, out)
     _print_summary(report, paths['md'])
     return (0 if report['verdict']['passed'] else 1), report
@@ -309,7 +321,8 @@ def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str
 
 def _print_summary(report: Dict[str, Any], md_path: str) -> None:
     """Print one line a condition, the latency budget and the verdict."""
-    from ..stress.report import faults_text, latency_text, rate_interval, worst_parts_text
+    from ..stress.report import (depth_text, faults_text, latency_text, rate_interval,
+                                 worst_parts_text)
     for n, s in report['conditions'].items():
         k = s.get('kicks')
         kicks = f'  kicks survived {k["survived"]}/{k["survived"] + k["fell"]}' if k else ''
@@ -323,6 +336,8 @@ def _print_summary(report: Dict[str, Any], md_path: str) -> None:
               + ('' if s['within_training'] else '  (beyond training)'))
     if report['latency']:
         print(latency_text(report['latency']))
+    if report.get('worst_depth'):
+        print(depth_text(report['worst_depth']))
     parts = worst_parts_text(report['conditions'])
     if parts:
         print(parts)

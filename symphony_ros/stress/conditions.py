@@ -68,6 +68,31 @@ condition may fell it, only the sum)."""
 
 WITHOUT = 'worst_without_'
 
+WORST_DEPTHS = (0.2, 0.4, 0.6, 0.8)
+"""Fractions of the way from the nominal robot to ``worst`` of the ``worst_at_<d>``
+conditions: a policy that fails ``worst`` learns how far toward it it stands
+(`worst_depth_budget`), a figure that moves as training does where ``worst``'s fall count
+sits at 10 of 10."""
+
+AT = 'worst_at_'
+
+
+def _toward_worst(depth: float) -> Dict[str, Any]:
+    """Return ``worst``'s knob values ``depth`` of the way from nominal (its kicks' interval kept).
+
+    Nominal is the knob's `KNOBS` value (no delay: 0 steps); a delay between control steps is
+    applied to the nearest physics step, as the training draws it.
+    """
+    out: Dict[str, Any] = {}
+    for knob, value in CONDITIONS['worst'][0].items():
+        if knob == 'push_interval_s':
+            out[knob] = value
+            continue
+        nominal = 0.0 if knob == 'delay_steps' else KNOBS[knob][0]
+        out[knob] = round(nominal + depth * (value - nominal), 6)
+    return out
+
+
 NOISE_ONLY = 'noise_only'
 """A condition's key that limits its observation noise and IMU bias to the terms named."""
 MIX = 'training_mix'
@@ -102,6 +127,9 @@ DIAGNOSTIC: Dict[str, Tuple[Dict[str, Any], str]] = {
     **{f'{WITHOUT}{part}': ({k: v for k, v in CONDITIONS['worst'][0].items() if k not in keys},
                             f'`worst` without its {part}')
        for part, keys in WORST_PARTS.items()},
+    **{f'{AT}{d:g}': (_toward_worst(d), f'every knob of `worst` {d:g} of the way from nominal '
+                      'to it (kicks at the same interval)')
+       for d in WORST_DEPTHS},
 }
 """Conditions run only when named: which part of ``obs_noise_1`` a policy cannot take,
 delays in ms, finer than ``delay_1``, which give a latency budget (`latency_budget`), the
@@ -313,6 +341,49 @@ def worst_parts() -> List[str]:
     return ['worst'] + [f'{WITHOUT}{part}' for part in WORST_PARTS]
 
 
+def worst_depth_conditions() -> List[str]:
+    """Return what ``--worst-depth`` runs: nominal, the way toward ``worst``, and ``worst``."""
+    return ['nominal'] + [f'{AT}{d:g}' for d in WORST_DEPTHS] + ['worst']
+
+
+def worst_depth(name: str) -> Optional[float]:
+    """Return how far toward ``worst`` condition ``name`` is (None: not on that way)."""
+    if name == 'nominal':
+        return 0.0
+    if name == 'worst':
+        return 1.0
+    if name.startswith(AT) and name in CONDITIONS:
+        return float(name[len(AT):])
+    return None
+
+
+def worst_depth_budget(fall_rates: Mapping[str, float],
+                       max_fall_rate: float) -> Optional[Dict[str, Any]]:
+    """Return how far toward ``worst`` a policy stands, from the conditions on that way run.
+
+    The budget is the deepest fraction run at which, and at every shallower one, the fall
+    rate is at most ``max_fall_rate`` (as `latency_budget` reads delays). None when no
+    ``worst_at_<d>`` ran; ``budget`` None when the shallowest run already fails.
+    """
+    depths = {worst_depth(n): rate for n, rate in fall_rates.items()
+              if worst_depth(n) is not None}
+    if not any(0.0 < d < 1.0 for d in depths):
+        return None
+    points, budget = sorted(depths.items()), _budget(sorted(depths.items()), max_fall_rate)
+    return {'depths': [d for d, _ in points], 'fall_rates': [r for _, r in points],
+            'budget': budget, 'max_fall_rate': max_fall_rate}
+
+
+def _budget(points: Sequence[Tuple[float, float]], max_fall_rate: float) -> Optional[float]:
+    """Return the largest x of (x, fall rate) points, ascending, before a rate above the most."""
+    budget = None
+    for x, rate in points:
+        if rate > max_fall_rate:
+            break
+        budget = x
+    return budget
+
+
 def latency_conditions() -> List[str]:
     """Return what ``--latency`` runs: 0 ms (nominal), the latency conditions, one step."""
     return ['nominal'] + [f'latency_{ms}ms' for ms in LATENCY_MS] + ['delay_1']
@@ -351,13 +422,8 @@ def latency_budget(fall_rates: Mapping[str, float], robot: RobotDescription,
     delays = sorted(worst.items())
     if not any(d > 0 for d, _ in delays):
         return None
-    budget = None
-    for d, rate in delays:
-        if rate > max_fall_rate:
-            break
-        budget = d
     return {'delays_ms': [d for d, _ in delays], 'fall_rates': [r for _, r in delays],
-            'budget_ms': budget, 'max_fall_rate': max_fall_rate}
+            'budget_ms': _budget(delays, max_fall_rate), 'max_fall_rate': max_fall_rate}
 
 
 def table_markdown(robots: Sequence[RobotDescription]) -> str:

@@ -100,6 +100,18 @@ def latency_text(latency: Dict[str, object]) -> str:
             f'below which, at most {most} of episodes fall; fall rates: {runs})')
 
 
+def depth_text(depth: Dict[str, object]) -> str:
+    """Say how far toward ``worst`` a policy stands, with the fall rates it was read from."""
+    runs = ', '.join(f'{d:g} {r:.0%}' for d, r in zip(depth['depths'], depth['fall_rates']))
+    budget, most = depth['budget'], f'{depth["max_fall_rate"]:.0%}'
+    if budget is None:
+        return (f'worst depth: none (more than {most} of episodes fall at the shallowest '
+                f'depth run; fall rates by the way from nominal to worst: {runs})')
+    return (f'worst depth: {budget:g} (the deepest fraction of the way from nominal to worst '
+            f'at which, and short of which, at most {most} of episodes fall; fall rates: '
+            f'{runs})')
+
+
 def worst_parts_text(conditions: Dict[str, Dict]) -> Optional[str]:
     """Say what ``worst`` without each of its parts fell, most saved first (None: not run)."""
     from .conditions import WITHOUT, WORST_PARTS
@@ -154,8 +166,8 @@ def markdown(report: Dict[str, object]) -> str:
                      f'{_fmt(c["min_joint_margin"], ".3f")} | '
                      f'{_fmt(c.get("command_jitter"), ".1%")} |')
     lines.append('')
-    if report.get('latency'):
-        text = latency_text(report['latency'])
+    for text in ([latency_text(report['latency'])] if report.get('latency') else []) + (
+            [depth_text(report['worst_depth'])] if report.get('worst_depth') else []):
         lines += [text[0].upper() + text[1:] + '.', '']
     parts = worst_parts_text(report['conditions'])
     if parts:

@@ -13,7 +13,9 @@ from symphony_ros.robot import get_robot
 from symphony_ros.core.envs import make_randomized_env
 from symphony_ros.robot.ranges import load_randomization
 from symphony_ros.stress.conditions import (CONDITIONS, DIAGNOSTIC, delay_ms, latency_budget,
-                                            select, spec_of, table_markdown, within_training)
+                                            select, spec_of, table_markdown, within_training,
+                                            worst_depth, worst_depth_budget)
+from symphony_ros.stress.report import depth_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POLICY = os.path.join(ROOT, 'models', 'humanoid_v4_symphony.onnx')
@@ -95,6 +97,7 @@ def test_verdict_fails_beyond_the_threshold(tmp_path, capsys):
     (['--ros', '--conditions', 'delay_1', 'mass_1.2'], "'mass_1.2' cannot run with --ros"),
     (['--ros', '--conditions', 'gusts'], "unknown condition 'gusts'"),
     (['--ros', '--worst-parts'], '--worst-parts: in process only'),
+    (['--ros', '--worst-depth'], '--worst-depth: in process only'),
     (['--conditions', 'nominal', 'push_0.5', '--max-steps', '100'],
      '--max-steps 100: episodes of 1.5 s end before the first kick of push_0.5 (after 5 s'),
     (['--ros', '--conditions', 'push_1.0', '--max-steps', '300'],
@@ -385,4 +388,44 @@ def test_worst_parts_runs_them_and_says_which_part_saves_most(tmp_path, capsys):
     assert {p: int(f) for p, f in shown} == {
         n[len('worst_without_'):]: c[n]['falls'] for n in c
         if n.startswith('worst_without_') and '+' not in n}
+    assert line[0].upper() + line[1:] in (out / 'report.md').read_text()
+
+
+def test_the_way_to_worst_moves_every_knob_of_it_alike_from_nominal():
+    g1 = get_robot('g1')
+    half = spec_of('worst_at_0.6', g1)
+    # 0.6 of the way: +1.8 kg, friction 1 -> 0.5 at 0.7, 0.6 m/s kicks at worst's interval,
+    # 12 ms of a 20 ms step's delay; every one of them inside the training ranges.
+    assert half.range('payload_kg') == (1.8, 1.8) and half.range('friction_scale') == (0.7, 0.7)
+    assert half.range('push_velocity') == (0.6, 0.6)
+    assert half.range('push_interval_s') == spec_of('worst', g1).range('push_interval_s')
+    assert half.range('delay_s') == pytest.approx((0.012, 0.012))
+    assert set(CONDITIONS['worst_at_0.2'][0]) == set(CONDITIONS['worst'][0])
+    assert [worst_depth(n) for n in ('nominal', 'worst_at_0.4', 'worst', 'push_1.0')] == [
+        0.0, 0.4, 1.0, None]
+
+
+def test_the_worst_depth_is_capped_by_the_first_depth_that_fells_the_policy():
+    rates = {'nominal': 0.0, 'worst_at_0.2': 0.0, 'worst_at_0.4': 0.1, 'worst_at_0.6': 0.5,
+             'worst_at_0.8': 0.0, 'worst': 1.0, 'push_1.0': 0.0}
+    depth = worst_depth_budget(rates, 0.1)
+    assert depth['budget'] == 0.4 and depth['depths'] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert worst_depth_budget(dict(rates, nominal=0.3), 0.1)['budget'] is None
+    assert worst_depth_budget({'nominal': 0.0, 'worst': 1.0}, 0.1) is None
+
+
+def test_worst_depth_runs_the_way_and_says_how_far_it_stands(tmp_path, capsys):
+    out = tmp_path / 'depth'
+    assert main(['stress', POLICY, '--out', str(out), '--episodes', '2', '--max-steps', '400',
+                 '--seed', '3', '--no-progress', '--workers', '2', '--conditions',
+                 'payload_3kg', '--worst-depth']) in (0, 1)
+    r = _report(out)
+    assert list(r['conditions']) == ['payload_3kg', 'nominal', 'worst_at_0.2', 'worst_at_0.4',
+                                     'worst_at_0.6', 'worst_at_0.8', 'worst']
+    depth = r['worst_depth']
+    assert depth['fall_rates'] == [r['conditions'][n]['fall_rate'] for n in list(r[
+        'conditions'])[1:]]
+    line = next(ln for ln in capsys.readouterr().out.splitlines()
+                if ln.startswith('worst depth: '))
+    assert line == depth_text(depth)
     assert line[0].upper() + line[1:] in (out / 'report.md').read_text()
