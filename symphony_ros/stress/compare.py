@@ -65,11 +65,24 @@ def compare_text(reports: Sequence[Tuple[str, Dict[str, object]]]) -> str:
     if any(t is not None for t in tracking):
         rows.append('| tracking error per stride, mean of the judged conditions (m/s) | '
                     + ' | '.join('-' if t is None else f'{t:.3f}' for t in tracking) + ' |')
+    for key, label, unit in (('latency', 'latency budget', 'budget_ms'),
+                             ('worst_depth', 'worst depth (of the way to `worst`)', 'budget')):
+        if any(r.get(key) for _, r in reports):
+            rows.append(f'| {label} | ' + ' | '.join(_budget_cell(r.get(key), unit)
+                                                     for _, r in reports) + ' |')
     rows.append('| verdict | ' + ' | '.join('PASS' if r['verdict']['passed'] else 'FAIL'
                                             for _, r in reports) + ' |')
     if len(reports) > 1 and pairable([r for _, r in reports]):
         rows.append(_paired_row(reports))
     return '\n'.join(rows) + '\n' + _ranking(reports, judged, episodes, tracking)
+
+
+def _budget_cell(budget: Optional[Dict[str, object]], key: str) -> str:
+    """Say a report's budget (latency in ms, depth toward worst): '-' when not run."""
+    if not budget:
+        return '-'
+    value = budget[key]
+    return 'none' if value is None else f'{value:g}' + (' ms' if key == 'budget_ms' else '')
 
 
 def _tracking(report: Dict[str, object]) -> Optional[float]:

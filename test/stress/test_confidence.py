@@ -170,6 +170,16 @@ def test_the_comparison_shows_tracking_beside_the_falls():
     assert '1. `a` 0/4 (0-49%), tracking error 0.300 m/s' in text
 
 
+def test_the_comparison_gives_each_policy_s_budgets_where_they_ran():
+    a, b = _report({'nominal': [0, 0]}), _report({'nominal': [0, 0]})
+    a['latency'] = {'budget_ms': 10.0}
+    a['worst_depth'], b['worst_depth'] = {'budget': 0.4}, {'budget': None}
+    text = compare_text([('a', a), ('b', b)])
+    assert '| latency budget | 10 ms | - |' in text
+    assert '| worst depth (of the way to `worst`) | 0.4 | none |' in text
+    assert 'latency budget' not in compare_text([('b', b)])
+
+
 def test_a_g1_policy_is_held_to_the_tracking_threshold_through_the_cli(tmp_path):
     import json
     import os
