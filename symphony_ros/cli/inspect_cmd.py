@@ -237,6 +237,9 @@ def _stress_line(s) -> str:
     if 'latency_budget_ms' in s:
         budget = s['latency_budget_ms']
         latency = '; latency budget ' + ('none' if budget is None else f'{budget:g} ms')
+    if 'worst_depth' in s:
+        depth = s['worst_depth']
+        latency += '; worst depth ' + ('none' if depth is None else f'{depth:g}')
     bound = 'upper 95 % bound of the ' if s.get('bound') == 'upper95' else ''
     most = s.get('max_tracking_error')
     track = f' and tracking error per stride <= {most:g} m/s' if most is not None else ''

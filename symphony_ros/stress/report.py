@@ -321,13 +321,16 @@ def write_report(report: Dict[str, object], out_dir: str) -> Dict[str, str]:
     return paths
 
 
-def _latency_field(doc: Dict[str, object]) -> Dict[str, object]:
-    """Return the contract's latency budget field of a report, when it measured one."""
-    latency = doc.get('latency')
-    if not latency:
-        return {}
-    budget = latency['budget_ms']
-    return {'latency_budget_ms': None if budget is None else float(budget)}
+def _budget_fields(doc: Dict[str, object]) -> Dict[str, object]:
+    """Return the contract's budget fields of a report: those it measured (latency, depth)."""
+    out: Dict[str, object] = {}
+    for key, field, name in (('latency', 'budget_ms', 'latency_budget_ms'),
+                             ('worst_depth', 'budget', 'worst_depth')):
+        measured = doc.get(key)
+        if measured:
+            value = measured[field]
+            out[name] = None if value is None else float(value)
+    return out
 
 
 def contract_summary(path: str) -> Dict[str, object]:
@@ -361,7 +364,7 @@ def contract_summary(path: str) -> Dict[str, object]:
                 'weights_sha256': str(doc['policy']['weights_sha256']),
                 'through': str(doc.get('through', 'process')),
                 'fall_rate': {n: float(c['fall_rate']) for n, c in conds.items()},
-                **_latency_field(doc)}
+                **_budget_fields(doc)}
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f'--stress {path}: not a symphony stress report.json (field '
                          f'{exc})') from None

@@ -6,12 +6,14 @@ import re
 
 import torch
 
+from symphony_ros.cli.inspect_cmd import _stress_line
 from symphony_ros.cli.main import main
 from symphony_ros.core.config import SymphonyConfig, TrainConfig
 from symphony_ros.core.networks import Actor
 from symphony_ros.core.snapshot import save_best_actor
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.ranges import load_randomization
+from symphony_ros.stress.report import contract_summary
 
 
 def _run(run_dir, seed):
@@ -76,6 +78,15 @@ def test_g1_stress_report_goes_into_the_contract(tmp_path, capsys):
     assert re.search(r'randomization    default x1 \(training env only\), widened from none '
                      r'over 1,000 steps; at step 10, this actor\'s, x0\.01 \(1% of it\)\n', text)
     assert '\n  source           fine-tuned from runs/g1_nominal' in text
+    # How far toward worst it stands (--worst-depth) goes into the contract alike.
+    report['worst_depth'] = {'depths': [0.0, 0.2, 0.4], 'fall_rates': [0.0, 0.0, 0.0],
+                             'budget': 0.4, 'max_fall_rate': 0.1}
+    deeper = tmp_path / 'deeper'
+    deeper.mkdir()
+    (deeper / 'report.json').write_text(json.dumps(report))
+    summary = contract_summary(str(deeper))
+    assert summary['worst_depth'] == 0.4 and _stress_line(summary).endswith('; worst depth 0.4')
+    assert 'worst_depth' not in contract_summary(out)
 
     other = _run(tmp_path / 'other', 1)
     rc = main(['export', other, '-o', str(tmp_path / 'o.onnx'), '--samples', '50',
