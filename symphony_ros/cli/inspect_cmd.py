@@ -233,13 +233,13 @@ def _stress_line(s) -> str:
     if not s:
         return 'no report (symphony stress, then symphony export --stress REPORT)'
     failed = f'; failed: {", ".join(s["failed"])}' if s.get('failed') else ''
-    latency = ''
+    budgets = ''
     if 'latency_budget_ms' in s:
         budget = s['latency_budget_ms']
-        latency = '; latency budget ' + ('none' if budget is None else f'{budget:g} ms')
+        budgets = '; latency budget ' + ('none' if budget is None else f'{budget:g} ms')
     if 'worst_depth' in s:
         depth = s['worst_depth']
-        latency += '; worst depth ' + ('none' if depth is None else f'{depth:g}')
+        budgets += '; worst depth ' + ('none' if depth is None else f'{depth:g}')
     bound = 'upper 95 % bound of the ' if s.get('bound') == 'upper95' else ''
     most = s.get('max_tracking_error')
     track = f' and tracking error per stride <= {most:g} m/s' if most is not None else ''
@@ -247,7 +247,7 @@ def _stress_line(s) -> str:
     track += f' and yaw-rate error per stride <= {yaw:g} rad/s' if yaw is not None else ''
     return (f'{s.get("verdict")} ({bound}fall rate <= {s.get("max_fall_rate")}{track} in the '
             f'{s.get("scope")} conditions, {s.get("episodes")} episodes each{failed})'
-            + latency)
+            + budgets)
 
 
 def _joint_table(r) -> List[str]:
