@@ -114,6 +114,7 @@ def row(step: int, test_return: Optional[float], report: Dict[str, Any]) -> Dict
                            for n, c in conds.items()},
             'falls': falls, 'episodes': episodes,
             'tracking_error': mean_of(list(conds.values()), 'stride_tracking_error'),
+            'worst_depth': report.get('worst_depth'),
             'passed': report['verdict']['passed']}
 
 
@@ -133,8 +134,10 @@ def best(rows: Sequence[Dict[str, Any]], max_tracking_error: float = 0.0
 def table(rows: Sequence[Dict[str, Any]], conditions: Sequence[str],
           max_tracking_error: float = 0.0) -> str:
     """Return the screen as markdown: one row an actor by step, then the fewest falls."""
+    depth = any(r.get('worst_depth') for r in rows)
     head = (['step', 'test return'] + [f'`{n}`' for n in conditions]
-            + ['falls (95 %)', 'tracking error per stride (m/s)', 'verdict'])
+            + ['falls (95 %)', 'tracking error per stride (m/s)']
+            + (['worst depth'] if depth else []) + ['verdict'])
     lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
     top = best(rows, max_tracking_error)
     for r in rows:
@@ -144,8 +147,9 @@ def table(rows: Sequence[Dict[str, Any]], conditions: Sequence[str],
                  + ['-' if n not in r['conditions'] else cell(r['conditions'][n])
                     for n in conditions]
                  + [f'{r["falls"]}/{r["episodes"]} ({interval_text(r["falls"], r["episodes"])})',
-                    '-' if r['tracking_error'] is None else f'{r["tracking_error"]:.3f}',
-                    'PASS' if r['passed'] else 'FAIL'])
+                    '-' if r['tracking_error'] is None else f'{r["tracking_error"]:.3f}']
+                 + ([_depth(r.get('worst_depth'))] if depth else [])
+                 + ['PASS' if r['passed'] else 'FAIL'])
         lines.append('| ' + ' | '.join(cells) + ' |')
     if top is None:
         within = f' within {max_tracking_error:g} m/s of tracking' if max_tracking_error else ''
@@ -156,6 +160,13 @@ def table(rows: Sequence[Dict[str, Any]], conditions: Sequence[str],
                      + (f' (of the actors within {max_tracking_error:g} m/s of tracking)'
                         if max_tracking_error else '') + '.')
     return '\n'.join(lines) + '\n'
+
+
+def _depth(depth: Optional[Dict[str, Any]]) -> str:
+    """Say a row's worst depth (`worst_depth_budget`): '-' when its way to worst was not run."""
+    if not depth:
+        return '-'
+    return 'none' if depth['budget'] is None else f'{depth["budget"]:g}'
 
 
 def _falls(c: Dict[str, Any]) -> str:

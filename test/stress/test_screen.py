@@ -54,6 +54,19 @@ def test_the_fewest_falls_rank_first_within_the_tracking_bound():
     assert 'No actor screened within 0.1 m/s of tracking yet.' in table(rows, ['nominal'], 0.1)
 
 
+def test_the_worst_depth_gets_a_column_when_an_actor_was_run_toward_worst():
+    report = {'verdict': {'passed': False}, 'worst_depth': {'budget': 0.4},
+              'conditions': {'nominal': {'falls': 0, 'episodes': 10},
+                             'worst_at_0.6': {'falls': 6, 'episodes': 10}}}
+    rows = [row(500, None, report), _row(600, 2)]
+    text = table(rows, ['nominal', 'worst_at_0.6'])
+    assert '| step | test return | `nominal` | `worst_at_0.6` | falls (95 %) | tracking ' \
+        'error per stride (m/s) | worst depth | verdict |' in text
+    assert '| 6/10 | 6/20 (15-52%) | - | 0.4 | FAIL |' in text
+    assert text.splitlines()[3].endswith('| - | FAIL |')       # the actor not run toward it
+    assert 'worst depth' not in table([_row(600, 2)], ['nominal'])
+
+
 def test_a_held_command_shows_what_each_actor_reached():
     # Standing whatever it is told falls least: the speed reached tells it from walking.
     report = {'verdict': {'passed': False}, 'conditions': {
