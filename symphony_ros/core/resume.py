@@ -239,6 +239,11 @@ class Resume:
                 load_corner(state.get('corner'))
             except (KeyError, TypeError, ValueError) as exc:
                 raise CheckpointError(f'{path}: corner: {exc}') from None
+            corner = wrapper_attr(self.env, 'corner')
+            self.notes.append(f'hard corner: its depth goes on from {corner.depth:g} (moved '
+                              f'{corner.moves} times so far)' if state.get('corner') else
+                              'hard corner: its depth follows the actor from 0 (the checkpoint '
+                              'has none)')
         was = int(state['train_config'].get('seed', self.cfg.seed))
         if was != self.cfg.seed:
             # A branch given another seed: from here it draws anew (torch is seeded already).

@@ -120,6 +120,7 @@ def test_a_resumed_run_goes_on_at_the_depth_it_reached(tmp_path):
     with Trainer(_cfg(run, ranges, steps=90), resume=True, progress=False,
                  tensorboard=False) as trainer:
         assert trainer.env.get_wrapper_attr('corner').depth == 0.4
+        assert 'hard corner: its depth goes on from 0.4 (moved 4 times so far)' in trainer.notes
         trainer.run()
     # Too few corner episodes since to move it (a window is 10); each logged at its depth.
     assert load_checkpoint(latest_checkpoint(str(run)))['corner']['depth'] == 0.4
