@@ -51,16 +51,23 @@ def _scale_text(factors) -> str:
 
 def describe(path: str, model, contract) -> List[str]:
     """Human-readable lines for ``contract`` (read from ``model`` at ``path``)."""
-    c, o, r = contract, contract.observation, contract.robot
+    c = contract
     digest = sha256_file(path)
-    lines = [f'{path}  ({os.path.getsize(path) / 1024:.1f} KiB, sha256 {digest[:16]})',
+    return ([f'{path}  ({os.path.getsize(path) / 1024:.1f} KiB, sha256 {digest[:16]})',
              f'  contract         format {c.format_version}, symphony_ros '
              f'{c.project_version}, exported {c.exported_at}',
              f'  env              {c.env}']
+            + _observation_lines(c) + _robot_lines(c) + _task_lines(c) + _training_summary(c)
+            + [_graph_line(c, model)])
+
+
+def _observation_lines(c) -> List[str]:
+    """Say the observation: its spec, what it needs on a robot, its terms and scales."""
+    o = c.observation
     deploy = {True: 'computable from robot state', False: 'SIMULATOR ONLY (not deployable)',
               None: 'plain Gymnasium observation'}[o.reproducible_from_state]
     quat = f', quaternions {o.quaternion_convention}' if o.quaternion_convention else ''
-    lines.append(f'  observation      {o.name}: {c.obs_dim} values{quat}; {deploy}')
+    lines = [f'  observation      {o.name}: {c.obs_dim} values{quat}; {deploy}']
     needs = (o.spec or {}).get('needs')
     if needs and o.reproducible_from_state:
         lines.append(f'    inputs         {", ".join(needs)}'
@@ -72,54 +79,69 @@ def describe(path: str, model, contract) -> List[str]:
     for name, s in term_slices(o.terms).items():
         factor = _scale_text(scales.get(name))
         lines.append(f'    [{s.start:4d}:{s.stop:4d}]  {name:<24} {s.stop - s.start:4d}{factor}')
-    lo, hi = c.action_range
-    lines.append(f'  action           {c.act_dim} values in [{_fmt(lo)}, {_fmt(hi)}]')
+    return lines
+
+
+def _robot_lines(c) -> List[str]:
+    """Say the action, the robot it drives and its periods."""
+    r, (lo, hi) = c.robot, c.action_range
+    lines = [f'  action           {c.act_dim} values in [{_fmt(lo)}, {_fmt(hi)}]']
     if r is not None:
-        lines.append(f'  robot            {r.name}, MJCF sha256 {r.xml_sha256[:16]}')
-        lines.append(f'  action kind      {r.action_kind}')
-        lines.append(f'  action->torque   {r.action_to_torque}')
-        lines += _joint_table(r)
+        lines += [f'  robot            {r.name}, MJCF sha256 {r.xml_sha256[:16]}',
+                  f'  action kind      {r.action_kind}',
+                  f'  action->torque   {r.action_to_torque}'] + _joint_table(r)
     else:
         lines.append('  robot            none (not a robot env; no joint names to check)')
     dt = f'{c.control_dt:g} s ({1.0 / c.control_dt:.4g} Hz)' if c.control_dt else 'unknown'
     lines.append(f'  control period   {dt}')
     if r is not None and r.pd_dt:
         lines.append(f'  PD period        {r.pd_dt:g} s ({1.0 / r.pd_dt:.4g} Hz)')
-    if c.task:
-        lines.append(f'  task             {c.task.get("name", "?")}')
-        for key, (lo, hi) in (c.task.get('command_ranges') or {}).items():
-            lines.append(f'    command {key:<10} [{_fmt(lo)}, {_fmt(hi)}]')
-        if c.task.get('gait_period'):
-            from ..robot.gait import GaitClock
-            stance = c.task.get('gait_stance', GaitClock.stance)
-            lines.append(f'    gait clock       {_fmt(c.task["gait_period"])} s cycle, stance '
-                         f'{_fmt(stance)} (counted by the policy loop)')
-    a = c.algorithm_config
+    return lines
+
+
+def _task_lines(c) -> List[str]:
+    """Say the task: its command ranges and gait clock."""
+    if not c.task:
+        return []
+    lines = [f'  task             {c.task.get("name", "?")}']
+    for key, (lo, hi) in (c.task.get('command_ranges') or {}).items():
+        lines.append(f'    command {key:<10} [{_fmt(lo)}, {_fmt(hi)}]')
+    if c.task.get('gait_period'):
+        from ..robot.gait import GaitClock
+        stance = c.task.get('gait_stance', GaitClock.stance)
+        lines.append(f'    gait clock       {_fmt(c.task["gait_period"])} s cycle, stance '
+                     f'{_fmt(stance)} (counted by the policy loop)')
+    return lines
+
+
+def _training_summary(c) -> List[str]:
+    """Say how the policy was trained: learner, steps, ranges, rewards, critic, stress."""
+    a, tc = c.algorithm_config, c.train_config
     ret = 'n/a' if c.test_return is None else f'{c.test_return:.2f}'
-    lines += [f'  algorithm        {c.algorithm} ({a.get("name", "?")}), hidden_dim '
-              f'{a.get("hidden_dim", "?")}',
-              f'  training         {c.training_steps} steps{_source_steps(c)}, test return '
-              f'{ret}, seed {c.train_config.get("seed", "?")}',
-              '  randomization    ' + randomization_line(
-                  c.train_config,
-                  None if c.train_config.get('distill') else c.training_steps),
-              *_training_lines(c),
-              '  reward weights   ' + reward_text(c.train_config),
-              '  critic           ' + ('privileged (saw the exact state in training)'
-                                       if c.train_config.get('privileged_critic')
-                                       else "the actor's observation")
-              + ('; half of each batch mirrored left-right' if c.train_config.get('mirror')
-                 else '')
-              + ('; the actor left-right symmetric by construction'
-                 if c.train_config.get('symmetric_actor') else ''),
-              '  stress           ' + _stress_line(c.stress),
-              f'  weights sha256   {c.weights_sha256}']
+    return [f'  algorithm        {c.algorithm} ({a.get("name", "?")}), hidden_dim '
+            f'{a.get("hidden_dim", "?")}',
+            f'  training         {c.training_steps} steps{_source_steps(c)}, test return '
+            f'{ret}, seed {tc.get("seed", "?")}',
+            '  randomization    ' + randomization_line(
+                tc, None if tc.get('distill') else c.training_steps),
+            *_training_lines(c),
+            '  reward weights   ' + reward_text(tc),
+            '  critic           ' + ('privileged (saw the exact state in training)'
+                                     if tc.get('privileged_critic') else "the actor's observation")
+            + ('; half of each batch mirrored left-right' if tc.get('mirror') else '')
+            + ('; the actor left-right symmetric by construction'
+               if tc.get('symmetric_actor') else ''),
+            '  stress           ' + _stress_line(c.stress),
+            f'  weights sha256   {c.weights_sha256}']
+
+
+def _graph_line(c, model) -> str:
+    """Say the ONNX graph: opset, input and output names and shapes."""
     dims = {v.name: '[' + ', '.join(str(d.dim_param or d.dim_value)
                                     for d in v.type.tensor_type.shape.dim) + ']'
             for v in list(model.graph.input) + list(model.graph.output)}
-    lines.append(f'  graph            opset {c.opset}, {c.input_name} {dims.get(c.input_name)} '
-                 f'float32 -> {c.output_name} {dims.get(c.output_name)} float32')
-    return lines
+    return (f'  graph            opset {c.opset}, {c.input_name} {dims.get(c.input_name)} '
+            f'float32 -> {c.output_name} {dims.get(c.output_name)} float32')
 
 
 def randomization_line(tc: dict, step: Optional[int] = None) -> str:
