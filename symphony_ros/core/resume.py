@@ -242,8 +242,8 @@ class Resume:
             corner = wrapper_attr(self.env, 'corner')
             self.notes.append(f'hard corner: its depth goes on from {corner.depth:g} (moved '
                               f'{corner.moves} times so far)' if state.get('corner') else
-                              'hard corner: its depth follows the actor from 0 (the checkpoint '
-                              'has none)')
+                              f'hard corner: its depth follows the actor from {corner.depth:g} '
+                              '(the checkpoint has none)')
         was = int(state['train_config'].get('seed', self.cfg.seed))
         if was != self.cfg.seed:
             # A branch given another seed: from here it draws anew (torch is seeded already).

@@ -105,7 +105,8 @@ class Randomized(gym.Wrapper):
         self._open = False
         self._hard = False
         """Whether this episode draws every `HARD_END` knob at its hard end."""
-        self.corner: Optional[CornerDepth] = CornerDepth() if spec.hard_auto else None
+        self.corner: Optional[CornerDepth] = (CornerDepth(spec.hard_start) if spec.hard_auto
+                                              else None)
         """The corner's depth (``hard_depth: auto``), moved by how its episodes end."""
 
     def set_width(self, fraction: float) -> None:
@@ -218,12 +219,13 @@ class Randomized(gym.Wrapper):
         return self.corner.state_dict() if self.corner is not None else None
 
     def load_corner_state(self, state: Optional[Dict[str, Any]]) -> None:
-        """Go on from a checkpoint's `corner_state` (None: from depth 0, a run saved before).
+        """Go on from a checkpoint's `corner_state` (None: from the ranges' start depth).
 
         :raises ValueError: a malformed state.
         """
         if self.corner is not None:
-            self.corner = CornerDepth.from_state(state) if state else CornerDepth()
+            self.corner = (CornerDepth.from_state(state) if state
+                           else CornerDepth(self.full_spec.hard_start))
 
     def set_step_clock(self, clock: Callable[[], int]) -> None:
         """Stamp each episode's record with ``clock()`` when it ends: the run's step count."""

@@ -76,7 +76,8 @@ IMU_BIAS: Dict[str, float] = {'imu_angular_velocity': 0.05, 'projected_gravity':
 AUTO = 'auto'
 """``hard_depth: auto``: a corner whose depth follows the actor (`corner_depth`)."""
 
-EXTRA_KEYS = ('scale', 'obs_noise', 'imu_bias', 'robot_wide', 'hard_share', 'hard_depth')
+EXTRA_KEYS = ('scale', 'obs_noise', 'imu_bias', 'robot_wide', 'hard_share', 'hard_depth',
+              'hard_depth_start')
 
 HARD_END: Dict[str, int] = {
     'mass_scale': 1, 'payload_kg': 1, 'friction_scale': 0, 'strength_scale': 0,
@@ -115,8 +116,12 @@ class RandomizationSpec:
     0.5: halfway). A corner no actor yet survives teaches little: its episodes end in
     seconds whatever the actor does."""
     hard_auto: bool = False
-    """``hard_depth: auto`` in a file: the depth starts at 0 and follows how the corner's
-    episodes end (`corner_depth.CornerDepth`)."""
+    """``hard_depth: auto`` in a file: the depth starts at ``hard_start`` and follows how the
+    corner's episodes end (`corner_depth.CornerDepth`)."""
+    hard_start: float = 0.0
+    """Where an auto depth starts (``hard_depth_start``): a run branched from an actor that
+    already stands partway into the corner need not climb there a window at a time (each
+    0.1 costs tens of thousands of steps once its episodes last)."""
 
     def hard_value(self, knob: str, depth: Optional[float] = None) -> float:
         """Return the value a hard-corner episode gives `HARD_END` knob ``knob``.
@@ -165,6 +170,8 @@ class RandomizationSpec:
             out['hard_share'] = self.hard_share
             if self.hard_auto or self.hard_depth != 1.0:
                 out['hard_depth'] = AUTO if self.hard_auto else self.hard_depth
+            if self.hard_auto and self.hard_start:
+                out['hard_depth_start'] = self.hard_start
         return out
 
     def with_ranges(self, **ranges: Tuple[float, float]) -> 'RandomizationSpec':
@@ -192,7 +199,7 @@ def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> List[str]:
     wide = [list(form.get('robot_wide') or []) for form in (old, new)]
     if wide[0] != wide[1]:
         out.append(f'robot_wide [{", ".join(wide[0])}] -> [{", ".join(wide[1])}]')
-    for key, default in (('hard_share', 0.0), ('hard_depth', 1.0)):
+    for key, default in (('hard_share', 0.0), ('hard_depth', 1.0), ('hard_depth_start', 0.0)):
         was, now = (form.get(key, default) for form in (old, new))
         if was != now:
             out.append(f'{key} {_g([was])} -> {_g([now])}')
@@ -228,11 +235,13 @@ def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
             out[key] = float(value)
         elif key == 'hard_depth' and value == AUTO:
             out[key] = AUTO
-        elif key in ('hard_share', 'hard_depth'):
+        elif key in ('hard_share', 'hard_depth', 'hard_depth_start'):
             if (not isinstance(value, (int, float)) or isinstance(value, bool)
                     or not 0.0 <= value <= 1.0):
-                what = ('a share of episodes, 0..1' if key == 'hard_share' else
-                        f'a fraction, 0..1, or {AUTO} (the depth follows the actor)')
+                what = {'hard_share': 'a share of episodes, 0..1',
+                        'hard_depth': f'a fraction, 0..1, or {AUTO} (the depth follows the '
+                                      'actor)',
+                        'hard_depth_start': 'a fraction, 0..1'}[key]
                 raise ValueError(f'{where}: {key}: expected {what}')
             out[key] = float(value)
         elif key in KNOBS:
@@ -256,7 +265,7 @@ def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
 def _build(name: str, *layers: Tuple[Mapping[str, Any], str]) -> RandomizationSpec:
     ranges: Dict[str, Tuple[float, float]] = {}
     noise, bias, scale, wide = dict(OBS_NOISE), dict(IMU_BIAS), 1.0, ()
-    share, depth = 0.0, 1.0
+    share, depth, start, start_where = 0.0, 1.0, None, ''
     for doc, where in layers:
         d = check_ranges(doc, where)
         noise.update(d.pop('obs_noise', {}))
@@ -265,10 +274,15 @@ def _build(name: str, *layers: Tuple[Mapping[str, Any], str]) -> RandomizationSp
         wide = d.pop('robot_wide', wide)
         share = d.pop('hard_share', share)
         depth = d.pop('hard_depth', depth)
+        if 'hard_depth_start' in d:
+            start, start_where = d.pop('hard_depth_start'), where
         ranges.update(d)
     auto = depth == AUTO
+    if start is not None and not auto:
+        raise ValueError(f'{start_where}: hard_depth_start: only with hard_depth: {AUTO} (a '
+                         'fixed depth does not move from a start)')
     return RandomizationSpec(ranges, noise, bias, scale, name, wide, share,
-                             0.0 if auto else depth, auto)
+                             0.0 if auto else depth, auto, start or 0.0)
 
 
 def load_randomization(which: str, robot: RobotDescription,

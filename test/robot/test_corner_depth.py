@@ -71,6 +71,26 @@ def test_a_ranges_file_asks_for_it_and_bad_values_name_the_choices(tmp_path):
         load_randomization(str(doc), g1)
 
 
+def test_a_branch_may_start_the_corner_partway_in(tmp_path):
+    g1 = get_robot('g1')
+    doc = tmp_path / 'start.yaml'
+    doc.write_text(AUTO + 'hard_depth_start: 0.5\n')
+    spec = load_randomization(str(doc), g1)
+    assert spec.hard_start == 0.5 and spec.to_dict()['hard_depth_start'] == 0.5
+    assert spec_changes(load_randomization('default', g1).to_dict(), spec.to_dict())[-1] == (
+        'hard_depth_start 0 -> 0.5')
+    env = randomize_env(make_env('velocity:g1'), spec, g1)
+    _, info = env.reset(seed=0)
+    assert info['randomization']['hard_depth'] == 0.5
+    env.load_corner_state(None)          # a checkpoint from before the corner moved
+    assert env.corner.depth == 0.5
+    env.close()
+    doc.write_text('hard_share: 1.0\nhard_depth: 0.5\nhard_depth_start: 0.2\n')
+    with pytest.raises(ValueError, match='start.yaml: hard_depth_start: only with hard_depth: '
+                       'auto'):
+        load_randomization(str(doc), g1)
+
+
 def test_corner_episodes_are_drawn_at_the_depth_their_predecessors_earned(tmp_path):
     g1 = get_robot('g1')
     doc = tmp_path / 'auto.yaml'
