@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shlex
@@ -28,7 +29,8 @@ def describe_run(s: RunSummary) -> List[str]:
              '  learner          ' + _learner(t, y),
              *_branch(s), *_progress(s)]
     lines += _returns(s)
-    lines.append('  randomization    ' + randomization_line(t) + _width(s))
+    lines.append('  randomization    ' + randomization_line(t) + _width(s)
+                 + _corner(os.path.join(s.path, RANDOMIZATION_LOG)))
     lines += history_lines(t)
     lines.append('  reward weights   ' + reward_text(t))
     lines += _stages(s)
@@ -157,6 +159,28 @@ def _width(s: RunSummary) -> str:
         return ''
     return f'; at step {s.step:,}: x{s.scale_in_force:.2f} ({s.scale_in_force / scale:.0%} ' \
            'of its width)'
+
+
+def _corner(log: str, tail: int = 1 << 18) -> str:
+    """Say the depth of the newest corner episode logged (``hard_depth: auto``), if any.
+
+    Reads the log's last ``tail`` bytes only: a long run's log is tens of MB.
+    """
+    try:
+        with open(log, 'rb') as f:
+            f.seek(max(0, os.path.getsize(log) - tail))
+            lines = f.read().decode('utf-8', 'replace').splitlines()
+    except OSError:
+        return ''
+    for line in reversed(lines):
+        if '"hard_depth"' not in line:
+            continue
+        try:
+            depth = json.loads(line)['hard_depth']
+        except (ValueError, KeyError, TypeError):
+            continue
+        return f'; its hard corner now at depth {depth:g} (it follows the actor)'
+    return ''
 
 
 def _next(s: RunSummary) -> List[str]:

@@ -11,6 +11,7 @@ import json
 import pytest
 import torch
 
+from symphony_ros.cli.main import main
 from symphony_ros.core.checkpoint import latest_checkpoint, load_checkpoint
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.envs import make_env
@@ -124,7 +125,7 @@ def _cfg(run_dir, ranges, **kw):
                                       capacity=400, explore_steps=20), **kw)
 
 
-def test_a_resumed_run_goes_on_at_the_depth_it_reached(tmp_path):
+def test_a_resumed_run_goes_on_at_the_depth_it_reached(tmp_path, capsys):
     torch.set_num_threads(1)
     ranges = tmp_path / 'auto.yaml'
     ranges.write_text(AUTO)
@@ -147,6 +148,8 @@ def test_a_resumed_run_goes_on_at_the_depth_it_reached(tmp_path):
     lines = [json.loads(line) for line in (run / 'randomization.jsonl').read_text().splitlines()]
     assert [line['hard_depth'] for line in lines][-1] == 0.4
     assert all(line['hard'] for line in lines)
+    assert main(['inspect', str(run)]) == 0
+    assert '; its hard corner now at depth 0.4 (it follows the actor)' in capsys.readouterr().out
 
 
 def test_settings_it_cannot_work_with_are_refused_before_a_run_starts(tmp_path):
