@@ -239,7 +239,8 @@ class Resume:
                 load_corner(state.get('corner'))
             except (KeyError, TypeError, ValueError) as exc:
                 raise CheckpointError(f'{path}: corner: {exc}') from None
-            corner = wrapper_attr(self.env, 'corner')
+        corner = wrapper_attr(self.env, 'corner')
+        if corner is not None:
             self.notes.append(f'hard corner: its depth goes on from {corner.depth:g} (moved '
                               f'{corner.moves} times so far)' if state.get('corner') else
                               f'hard corner: its depth follows the actor from {corner.depth:g} '
