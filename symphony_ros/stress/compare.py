@@ -68,7 +68,7 @@ def compare_text(reports: Sequence[Tuple[str, Dict[str, object]]]) -> str:
     for key, label, unit in (('latency', 'latency budget', 'budget_ms'),
                              ('worst_depth', 'worst depth (of the way to `worst`)', 'budget')):
         if any(r.get(key) for _, r in reports):
-            rows.append(f'| {label} | ' + ' | '.join(_budget_cell(r.get(key), unit)
+            rows.append(f'| {label} | ' + ' | '.join(budget_cell(r.get(key), unit)
                                                      for _, r in reports) + ' |')
     rows.append('| verdict | ' + ' | '.join('PASS' if r['verdict']['passed'] else 'FAIL'
                                             for _, r in reports) + ' |')
@@ -77,7 +77,7 @@ def compare_text(reports: Sequence[Tuple[str, Dict[str, object]]]) -> str:
     return '\n'.join(rows) + '\n' + _ranking(reports, judged, episodes, tracking)
 
 
-def _budget_cell(budget: Optional[Dict[str, object]], key: str) -> str:
+def budget_cell(budget: Optional[Dict[str, object]], key: str) -> str:
     """Say a report's budget (latency in ms, depth toward worst): '-' when not run."""
     if not budget:
         return '-'
@@ -127,4 +127,4 @@ def _paired_row(reports: Sequence[Tuple[str, Dict[str, object]]]) -> str:
             '(McNemar p) | ' + ' | '.join(cells) + ' |')
 
 
-__all__ = ['compare_text', 'labels']
+__all__ = ['budget_cell', 'compare_text', 'labels']

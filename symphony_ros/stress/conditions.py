@@ -369,9 +369,9 @@ def worst_depth_budget(fall_rates: Mapping[str, float],
               if worst_depth(n) is not None}
     if not any(0.0 < d < 1.0 for d in depths):
         return None
-    points, budget = sorted(depths.items()), _budget(sorted(depths.items()), max_fall_rate)
+    points = sorted(depths.items())
     return {'depths': [d for d, _ in points], 'fall_rates': [r for _, r in points],
-            'budget': budget, 'max_fall_rate': max_fall_rate}
+            'budget': _budget(points, max_fall_rate), 'max_fall_rate': max_fall_rate}
 
 
 def _budget(points: Sequence[Tuple[float, float]], max_fall_rate: float) -> Optional[float]:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .compare import cell, reached_text
+from .compare import budget_cell, cell, reached_text
 from .confidence import interval_text
 from .run import mean_of
 
@@ -148,7 +148,7 @@ def table(rows: Sequence[Dict[str, Any]], conditions: Sequence[str],
                     for n in conditions]
                  + [f'{r["falls"]}/{r["episodes"]} ({interval_text(r["falls"], r["episodes"])})',
                     '-' if r['tracking_error'] is None else f'{r["tracking_error"]:.3f}']
-                 + ([_depth(r.get('worst_depth'))] if depth else [])
+                 + ([budget_cell(r.get('worst_depth'), 'budget')] if depth else [])
                  + ['PASS' if r['passed'] else 'FAIL'])
         lines.append('| ' + ' | '.join(cells) + ' |')
     if top is None:
@@ -160,13 +160,6 @@ def table(rows: Sequence[Dict[str, Any]], conditions: Sequence[str],
                      + (f' (of the actors within {max_tracking_error:g} m/s of tracking)'
                         if max_tracking_error else '') + '.')
     return '\n'.join(lines) + '\n'
-
-
-def _depth(depth: Optional[Dict[str, Any]]) -> str:
-    """Say a row's worst depth (`worst_depth_budget`): '-' when its way to worst was not run."""
-    if not depth:
-        return '-'
-    return 'none' if depth['budget'] is None else f'{depth["budget"]:g}'
 
 
 def _falls(c: Dict[str, Any]) -> str:
