@@ -291,6 +291,14 @@ def test_a_variant_of_a_file_beside_it_keeps_that_file_s_mjcf(tmp_path):
     assert soft.joint_names == stiff.joint_names
     assert np.all(soft.kp == 10.0) and np.all(stiff.kp == 30.0)
     assert np.array_equal(soft.kd, stiff.kd)        # the motor's other fields kept
+    # A list replaces the base's whole: a variant that lists the joints sets their order.
+    order = ['right_hip', 'right_knee', 'left_hip', 'left_knee']
+    (tmp_path / 'mirrored.yaml').write_text(
+        'extends: soft.yaml\nname: mirrored\njoints:\n'
+        + ''.join(f'  - {{name: {n}, motor: m}}\n' for n in order))
+    mirrored = load_robot_file(str(tmp_path / 'mirrored.yaml'))
+    assert list(mirrored.joint_names) == order and np.all(mirrored.kp == 10.0)
+    assert np.all(mirrored.default_joint_positions == 0.0)    # the base's defaults went too
 
 
 @pytest.mark.parametrize('text, field, message', [
