@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--slim', action='store_true',
                    help='the checkpoint, config and metrics alone (a few MB): no replay '
                    'buffer, kept actors or randomisation log; to carry a run to another '
-                   'machine or into version control, where a resume refills its buffer')
+                   'machine, where a resume refills its buffer')
 
 
 def run(args: argparse.Namespace) -> int:
