@@ -159,7 +159,10 @@ def randomization_line(tc: dict, step: Optional[int] = None) -> str:
         changes = [e for e in tc.get('curriculum') or [] if changes_randomization(e)]
         start = source_width(tc.get('init_source') or {}, tc.get('randomize', 'none'), scale)
         if changes:
-            line += f', widened from step {int(changes[-1]["step"]):,}'
+            last = changes[-1]
+            was = float(last['scale_before'])
+            going_on = f' on from x{was:.2f}' if last.get('same_widths') else ''
+            line += f', widened{going_on} from step {int(last["step"]):,}'
         else:
             line += (f', widened from {start:.2f} of it (where its source ended)' if start
                      else ', widened from none')

@@ -31,6 +31,7 @@ def describe_run(s: RunSummary) -> List[str]:
     lines += _returns(s)
     lines.append('  randomization    ' + randomization_line(t) + _width(s)
                  + _corner(os.path.join(s.path, RANDOMIZATION_LOG)))
+    lines += _corner_tests(s)
     lines += history_lines(t)
     lines.append('  reward weights   ' + reward_text(t))
     lines += _stages(s)
@@ -181,6 +182,17 @@ def _corner(log: str, tail: int = 1 << 18) -> str:
             continue
         return f'; its hard corner now at depth {depth:g} (it follows the actor)'
     return ''
+
+
+def _corner_tests(s: RunSummary) -> List[str]:
+    """Say the newest corner tests (``hard_tests``): depth tested, falls, per step."""
+    tests = [r for r in s.rows if math.isfinite(r.get('corner_falls', math.nan))]
+    if not tests:
+        return []
+    cells = [f'{r["step"] / 1000:g}k {r["corner_tested"]:g}: {r["corner_falls"]:g}/'
+             f'{r["corner_episodes"]:g} fell' for r in tests[-CURVE_POINTS:]]
+    return ['  corner tests     ' + ' | '.join(cells)
+            + f'; depth next {tests[-1]["corner_depth_next"]:g}']
 
 
 def _next(s: RunSummary) -> List[str]:

@@ -306,4 +306,4 @@ class TrainConfig:
 def curriculum_text(entry: Dict[str, Any]) -> str:
     """Say what one ``TrainConfig.curriculum`` entry changed: 'randomize_scale 0.5 -> 1.0'."""
     return ', '.join(f'{k} {v[0]} -> {v[1]}' for k, v in entry.items()
-                     if k not in ('step', 'scale_before'))
+                     if k not in ('step', 'scale_before', 'same_widths'))

@@ -48,6 +48,8 @@ class EvalResult:
     falls: int
     terms: Dict[str, float] = field(default_factory=dict)
     """Reward term -> its mean per-episode sum (envs reporting ``info['reward_terms']``)."""
+    fell: List[bool] = field(default_factory=list)
+    """Whether each episode ended in a fall, in order."""
 
     @property
     def mean(self) -> float:
@@ -71,7 +73,7 @@ def evaluate(env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], episodes:
     """
     if seeds is None:
         seeds = episode_seeds('fixed', seed, 0, episodes)
-    returns, lengths, falls, terms = [], [], 0, {}
+    returns, lengths, fell, terms = [], [], [], {}
     for episode_seed in seeds:
         obs, _ = env.reset(seed=int(episode_seed))
         total, steps = 0.0, 0
@@ -81,14 +83,13 @@ def evaluate(env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], episodes:
             for name, value in info.get('reward_terms', {}).items():
                 terms[name] = terms.get(name, 0.0) + float(value)
             steps += 1
-            if terminated:
-                falls += 1
             if terminated or truncated or (max_steps is not None and steps >= max_steps):
                 break
         returns.append(total)
         lengths.append(steps)
-    return EvalResult(returns, lengths, falls,
-                      {name: total / len(seeds) for name, total in terms.items()})
+        fell.append(bool(terminated))
+    return EvalResult(returns, lengths, sum(fell),
+                      {name: total / len(seeds) for name, total in terms.items()}, fell)
 
 
 def evaluate_run(env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], protocol: str,

@@ -17,7 +17,7 @@ from ..util.atomic import atomic_write
 from ..util.fields import flag
 from .checkpoint import latest_checkpoint
 from .config import SymphonyConfig, TrainConfig
-from .envs import canonical_env_id, run_env_options
+from .envs import canonical_env_id, randomization, run_env_options
 from .snapshot import BEST
 
 CONFIG_FILE = 'config.json'
@@ -142,16 +142,17 @@ def randomize_width(cfg: TrainConfig, step: int) -> float:
     Without a ramp, the whole scale. With one, a linear widening over ``randomize_ramp``
     steps from the scale in force before: at a new run's start, none, or that of its
     ``--init-from`` source when it trained under the same ranges; after a resume that
-    changed the randomisation, the scale then in force (when the same ranges only widen),
-    from that step. So neither a curriculum step nor a fine-tune jumps back to the nominal
-    robot its actor has outgrown.
+    changed the randomisation, the scale then in force (when the same ranges only widen, or
+    another file gives every range the same width: ``same_widths``), from that step. So
+    neither a curriculum step nor a fine-tune jumps back to the nominal robot its actor has
+    outgrown.
     """
     start, base = 0, source_width(cfg.init_source, cfg.randomize, cfg.randomize_scale)
     changes = [e for e in cfg.curriculum if changes_randomization(e)]
     if changes:   # a change of lr or reward weights alone leaves the ramp as it was
         last = changes[-1]
         start = int(last['step'])
-        same = 'randomize' not in last and cfg.randomize_scale > 0
+        same = ('randomize' not in last or last.get('same_widths')) and cfg.randomize_scale > 0
         base = min(1.0, float(last['scale_before']) / cfg.randomize_scale) if same else 0.0
     if not cfg.randomize_ramp:
         return 1.0
@@ -240,7 +241,27 @@ def extend_curriculum(stored: Identity, cfg: TrainConfig, step: int) -> TrainCon
     if not changed:
         return dataclasses.replace(cfg, curriculum=past)
     entry = dict(step=step, scale_before=round(scale_in_force(before, step), 6), **changed)
+    if set(changed) & set(RANDOMIZATION) == {'randomize'} and _same_widths(cfg.env,
+                                                                           *changed['randomize']):
+        entry['same_widths'] = True
     return dataclasses.replace(cfg, curriculum=past + [entry])
+
+
+def _same_widths(env: str, old: str, new: str) -> bool:
+    """Return whether ranges files ``old`` and ``new`` give every knob and noise one width.
+
+    They may differ in how draws are taken (``robot_wide``, the hard corner): the ramp then
+    goes on, since nothing it widens has changed. A file that no longer loads counts as
+    different.
+    """
+    try:
+        a, b = (randomization(env, which) for which in (old, new))
+    except ValueError:
+        return False
+    if a is None or b is None:
+        return False
+    keys = ('scale', 'ranges', 'obs_noise', 'imu_bias')
+    return all(a.to_dict()[k] == b.to_dict()[k] for k in keys)
 
 
 def _writable_folder(path: str) -> None:

@@ -24,6 +24,7 @@ from .agent import Symphony, deliberate_fall
 from .augment import BatchMirror
 from .checkpoint import Saved, latest_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .corner_test import CornerTest
 from .envs import (critic_dim, env_dims, episode_limit, get_rng_state, make_run_env,
                    make_test_env, mirror_maps, obs_scales, obs_terms, reward_terms,
                    wrapper_attr)
@@ -132,6 +133,8 @@ class Trainer(InitFrom, Resume):
         if stamp is not None:
             stamp(lambda: self.progress.step)
         self.test_env = make_test_env(cfg, notes=self.notes)
+        self.corner_test = CornerTest.for_run(self.env, lambda: make_run_env(cfg, True))
+        """The ranges' corner test (``hard_tests``), run at each evaluation; or None."""
         robot = getattr(self.env.unwrapped, 'robot', None)
         if getattr(robot, 'action_kind', None) == 'pd_position':
             self.notes.append(action_reach_note(robot, noise_std(self.sym.acting_noise_clip)))
@@ -444,8 +447,11 @@ class Trainer(InitFrom, Resume):
         cfg = self.cfg
         result = evaluate_run(self.test_env, self.policy, cfg.eval_protocol, cfg.seed,
                               self.step_count, cfg.eval_episodes, max_steps=self.limit)
+        corner = (self.corner_test.run(self.policy, cfg.seed, self.step_count, self.limit)
+                  if self.corner_test is not None else {})
         p.wall_s += time.perf_counter() - t0
-        return self.record_evaluation(result, self.agent.actor, self.progress_row())
+        return self.record_evaluation(result, self.agent.actor,
+                                      dict(self.progress_row(), **corner))
 
     def progress_row(self) -> Dict[str, float]:
         """Return the run's counters now: a metrics row without its test figures.
@@ -591,7 +597,7 @@ class Trainer(InitFrom, Resume):
             self.thread_policy.restore()
             self.thread_policy = None
         # Only the parts built: a refused start closes what it got to.
-        for name in ('log', 'env', 'test_env'):
+        for name in ('log', 'env', 'test_env', 'corner_test'):
             part = getattr(self, name, None)
             if part is not None:
                 part.close()

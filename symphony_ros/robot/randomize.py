@@ -227,6 +227,24 @@ class Randomized(gym.Wrapper):
             self.corner = (CornerDepth.from_state(state) if state
                            else CornerDepth(self.full_spec.hard_start))
 
+    def corner_spec(self) -> RandomizationSpec:
+        """Return the spec of an episode at the corner now: this width, the depth reached.
+
+        Every episode such a spec draws is a corner episode (``hard_share`` 1) at a fixed
+        depth, so a test env given it (`pin`) runs the corner the training env is at.
+
+        :raises ValueError: the ranges have no adaptive corner.
+        """
+        if self.corner is None:
+            raise ValueError(f'{self.rspec.name}: no adaptive corner (hard_depth: auto) to test')
+        return dataclasses.replace(self.rspec, hard_share=1.0, hard_auto=False,
+                                   hard_depth=self.corner.depth, hard_tests=0)
+
+    def pin(self, spec: RandomizationSpec) -> None:
+        """Draw every following episode from ``spec`` (a test env's: no curriculum moves it)."""
+        self.full_spec = self.rspec = spec
+        self.corner = CornerDepth(spec.hard_start) if spec.hard_auto else None
+
     def set_step_clock(self, clock: Callable[[], int]) -> None:
         """Stamp each episode's record with ``clock()`` when it ends: the run's step count."""
         self._step_clock = clock
@@ -245,7 +263,7 @@ class Randomized(gym.Wrapper):
             return None
         self._open = False
         record = self.record(fell)
-        if self._hard and self.corner is not None:
+        if self._hard and self.corner is not None and not self.rspec.hard_tests:
             self.corner.record(fell)
         if self.log_path:
             with open(self.log_path, 'a', encoding='utf-8') as fh:

@@ -77,7 +77,7 @@ AUTO = 'auto'
 """``hard_depth: auto``: a corner whose depth follows the actor (`corner_depth`)."""
 
 EXTRA_KEYS = ('scale', 'obs_noise', 'imu_bias', 'robot_wide', 'hard_share', 'hard_depth',
-              'hard_depth_start')
+              'hard_depth_start', 'hard_tests')
 
 HARD_END: Dict[str, int] = {
     'mass_scale': 1, 'payload_kg': 1, 'friction_scale': 0, 'strength_scale': 0,
@@ -122,6 +122,12 @@ class RandomizationSpec:
     """Where an auto depth starts (``hard_depth_start``): a run branched from an actor that
     already stands partway into the corner need not climb there a window at a time (each
     0.1 costs tens of thousands of steps once its episodes last)."""
+    hard_tests: int = 0
+    """``hard_tests: N`` (auto depth only): the depth follows N episodes of the deterministic
+    actor at the corner, run at each evaluation, instead of the training episodes drawn at it.
+    An exploring actor can fall in nearly every training episode (the G1's fell every few
+    seconds under acting noise while its deterministic actor stood for whole test episodes),
+    so their falls say nothing about the corner and its depth never moves."""
 
     def hard_value(self, knob: str, depth: Optional[float] = None) -> float:
         """Return the value a hard-corner episode gives `HARD_END` knob ``knob``.
@@ -172,6 +178,8 @@ class RandomizationSpec:
                 out['hard_depth'] = AUTO if self.hard_auto else self.hard_depth
             if self.hard_auto and self.hard_start:
                 out['hard_depth_start'] = self.hard_start
+            if self.hard_auto and self.hard_tests:
+                out['hard_tests'] = self.hard_tests
         return out
 
     def with_ranges(self, **ranges: Tuple[float, float]) -> 'RandomizationSpec':
@@ -199,7 +207,8 @@ def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> List[str]:
     wide = [list(form.get('robot_wide') or []) for form in (old, new)]
     if wide[0] != wide[1]:
         out.append(f'robot_wide [{", ".join(wide[0])}] -> [{", ".join(wide[1])}]')
-    for key, default in (('hard_share', 0.0), ('hard_depth', 1.0), ('hard_depth_start', 0.0)):
+    for key, default in (('hard_share', 0.0), ('hard_depth', 1.0), ('hard_depth_start', 0.0),
+                         ('hard_tests', 0)):
         was, now = (form.get(key, default) for form in (old, new))
         if was != now:
             out.append(f'{key} {_g([was])} -> {_g([now])}')
@@ -235,6 +244,11 @@ def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
             out[key] = float(value)
         elif key == 'hard_depth' and value == AUTO:
             out[key] = AUTO
+        elif key == 'hard_tests':
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f'{where}: hard_tests: expected a whole number of test '
+                                 'episodes >= 0 (0: the training episodes judge the corner)')
+            out[key] = value
         elif key in ('hard_share', 'hard_depth', 'hard_depth_start'):
             if (not isinstance(value, (int, float)) or isinstance(value, bool)
                     or not 0.0 <= value <= 1.0):
@@ -266,6 +280,7 @@ def _build(name: str, *layers: Tuple[Mapping[str, Any], str]) -> RandomizationSp
     ranges: Dict[str, Tuple[float, float]] = {}
     noise, bias, scale, wide = dict(OBS_NOISE), dict(IMU_BIAS), 1.0, ()
     share, depth, start, start_where = 0.0, 1.0, None, ''
+    tests, tests_where = 0, ''
     for doc, where in layers:
         d = check_ranges(doc, where)
         noise.update(d.pop('obs_noise', {}))
@@ -276,13 +291,18 @@ def _build(name: str, *layers: Tuple[Mapping[str, Any], str]) -> RandomizationSp
         depth = d.pop('hard_depth', depth)
         if 'hard_depth_start' in d:
             start, start_where = d.pop('hard_depth_start'), where
+        if 'hard_tests' in d:
+            tests, tests_where = d.pop('hard_tests'), where
         ranges.update(d)
     auto = depth == AUTO
     if start is not None and not auto:
         raise ValueError(f'{start_where}: hard_depth_start: only with hard_depth: {AUTO} (a '
                          'fixed depth does not move from a start)')
+    if tests and not auto:
+        raise ValueError(f'{tests_where}: hard_tests: only with hard_depth: {AUTO} (the test '
+                         'episodes move an adaptive depth; a fixed one has nothing to move)')
     return RandomizationSpec(ranges, noise, bias, scale, name, wide, share,
-                             0.0 if auto else depth, auto, start or 0.0)
+                             0.0 if auto else depth, auto, start or 0.0, tests)
 
 
 def load_randomization(which: str, robot: RobotDescription,

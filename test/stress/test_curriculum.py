@@ -212,3 +212,28 @@ def test_a_resume_under_other_ranges_says_its_ramp_starts_again_from_none(tmp_pa
                   '--randomize-ramp', '0') == 0
     assert 'widening' not in capsys.readouterr().err
     assert all(d['scale'] == 1.0 for d in _draws(again) if d['step'] > 100)
+
+
+def test_other_ranges_of_the_same_widths_let_the_ramp_go_on(tmp_path, capsys):
+    torch.set_num_threads(1)
+    run, plain, corner = tmp_path / 'run', tmp_path / 'plain.yaml', tmp_path / 'corner.yaml'
+    plain.write_text('push_velocity: [0.5, 1.0]\n')
+    corner.write_text('push_velocity: [0.5, 1.0]\nhard_share: 0.5\nhard_depth: 0.5\n')
+    assert _train(run, '--steps', '100', '--randomize', str(plain), '--randomize-ramp',
+                  '200') == 0
+    capsys.readouterr()
+    assert _train(run, '--resume', '--steps', '130', '--randomize', str(corner)) == 0
+    err = capsys.readouterr().err
+    assert '(randomisation scale in force before: 0.5, now 0.5, widening to 1 by step 300)' in err
+    cfg = read_run_config(str(run))['train_config']
+    assert cfg['curriculum'][-1]['same_widths'] is True
+    after = [d['scale'] for d in _draws(run) if d['step'] > 100]
+    assert after and min(after) >= 0.5
+    assert main(['inspect', str(run)]) == 0
+    assert 'widened on from x0.50 from step 100 over 200 steps' in capsys.readouterr().out
+    # A file that widens a range is not the same widths: its ramp starts again.
+    wider = tmp_path / 'wider.yaml'
+    wider.write_text('push_velocity: [0.5, 1.5]\nhard_share: 0.5\nhard_depth: 0.5\n')
+    cfg = extend_curriculum(read_run_config(str(run)), TrainConfig(
+        env='symphony/Humanoid-v4', randomize=str(wider), randomize_ramp=200), 130)
+    assert 'same_widths' not in cfg.curriculum[-1]
