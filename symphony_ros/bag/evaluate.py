@@ -171,38 +171,72 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
     robot = get_robot(robot_name or bag.info.get('robot') or 'humanoid')
     names = resolve(topics)
     notes: List[str] = list(bag.warnings)
+    present = _present_topics(path, bag, names)
+    missing = _missing_topics(bag, names, present, robot)
+    tl = _timeline(bag, robot, names, present, notes)
+    episodes = split_episodes(tl, task_reward(robot), episode_steps) if (
+        'odom' in present and 'joint_states' in present) else []
+    ev = Evaluation({}, bag, tl, episodes, notes=notes)
+    policies = (('recorded', _recorded_policy(bag, recorded_policy, notes)),
+                ('candidate', candidate))
+    policy = {kind: _replay_policy(ev, kind, p, robot) for kind, p in policies
+              if p and _can_replay(tl, kind, notes)}
+    ev.report = {
+        'format': REPORT_FORMAT, 'bag': _bag_summary(path, bag, tl),
+        'robot': robot.name, 'joint_names': list(robot.joint_names),
+        'control_dt': robot.control_dt, 'episode_steps': episode_steps,
+        'topics': names, 'missing': missing, 'notes': notes,
+        **_figures(tl, episodes, robot, notes), 'policy': policy,
+        'diagnostics': metrics.diagnostics_summary(tl),
+    }
+    return ev
+
+
+def _present_topics(path: str, bag: Bag, names: Mapping[str, str]) -> Dict[str, str]:
+    """Return role -> topic of the roles with messages in ``bag``.
+
+    :raises EvaluationError: neither joint states nor commands: nothing to evaluate.
+    """
     present = {role: t for role, t in names.items()
                if t in bag.topics and bag.topics[t].count > 0}
-    missing = _missing_topics(bag, names, present, robot)
     if 'joint_states' not in present and 'command' not in present:
         has = ', '.join(sorted(bag.topics)) or 'no topics'
         raise EvaluationError(
             f'{path}: nothing to evaluate: neither {names["joint_states"]} nor '
             f'{names["command"]} has messages in the bag (it has: {has}); name remapped '
             'topics with --topic ROLE=NAME')
+    return present
 
-    msgs = bag.messages(names[r] for r in present)
-    tl = build_timeline(robot, msgs, names)
+
+def _timeline(bag: Bag, robot: RobotDescription, names: Mapping[str, str],
+              present: Mapping[str, str], notes: List[str]) -> Timeline:
+    """Return the bag's timeline (its warnings added to ``notes``)."""
+    tl = build_timeline(robot, bag.messages(names[r] for r in present), names)
     notes.extend(tl.warnings)
     if 'hardware' not in present and tl.commands and robot.action_kind == 'torque':
         # Without the hardware command, the policy's own torque is the best guess of it.
         tl.hardware_log = np.array([c.log_ns for c in tl.commands], dtype=np.int64)
         tl.hardware = np.array([c.torque for c in tl.commands])
+    return tl
 
-    episodes = split_episodes(tl, task_reward(robot), episode_steps) if (
-        'odom' in present and 'joint_states' in present) else []
+
+def _bag_summary(path: str, bag: Bag, tl: Timeline) -> Dict[str, Any]:
+    """Return the report's ``bag`` section: where, what storage, how long, which topics."""
+    return {'path': os.path.abspath(path), 'storage': bag.storage, 'clean': bag.clean,
+            'duration_s': _duration(bag, tl),
+            'topics': {t: {'type': i.msgtype, 'count': i.count}
+                       for t, i in sorted(bag.topics.items())},
+            'recording': dict(bag.info)}
+
+
+def _figures(tl: Timeline, episodes: List[Episode],
+             robot: RobotDescription, notes: List[str]) -> Dict[str, Any]:
+    """Return the report's figures: overall, per episode, faults, saturation per joint."""
     faults = metrics.watchdog_faults(tl, episodes)
-    by_ep: Dict[int, list] = {}
+    by_ep: Dict[Optional[int], list] = {}
     for c in tl.commands:
         ep = metrics.episode_of(episodes, tl, c.state_log_ns or c.log_ns)
         by_ep.setdefault(ep, []).append(c)
-
-    ev = Evaluation({}, bag, tl, episodes, notes=notes)
-    policies = (('recorded', _recorded_policy(bag, recorded_policy, notes)),
-                ('candidate', candidate))
-    policy = {kind: _replay_policy(ev, kind, p, robot) for kind, p in policies
-              if p and _can_replay(tl, kind, notes)}
-
     limits = robot.effort_limits
     # Commands while the robot is held or lies fallen between episodes say nothing about
     # the policy's behaviour: with episodes, the command figures count theirs only.
@@ -212,28 +246,15 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
     cmd_actions = np.array([c.action for c in used]) if used else np.zeros((0, robot.n_joints))
     notes.extend(_scoring_notes(tl, episodes))
     sat = metrics.saturation(cmd_torques, limits)
-    overall = _overall(tl, episodes, faults, sat, used, cmd_actions)
-    ev.report = {
-        'format': REPORT_FORMAT,
-        'bag': {'path': os.path.abspath(path), 'storage': bag.storage, 'clean': bag.clean,
-                'duration_s': _duration(bag, tl),
-                'topics': {t: {'type': i.msgtype, 'count': i.count}
-                           for t, i in sorted(bag.topics.items())},
-                'recording': dict(bag.info)},
-        'robot': robot.name, 'joint_names': list(robot.joint_names),
-        'control_dt': robot.control_dt, 'episode_steps': episode_steps,
-        'topics': names, 'missing': missing, 'notes': notes,
-        'overall': overall,
+    return {
+        'overall': _overall(tl, episodes, faults, sat, used, cmd_actions),
         'episodes': [_episode_row(e, tl, faults, by_ep, limits) for e in episodes],
         'faults': faults,
         'fault_causes': _counts(f['cause'] for f in faults),
         'watchdog_time_share': metrics.watchdog_time_shares(tl),
         'saturation_per_joint': (dict(zip(robot.joint_names, sat['per_joint']))
                                  if sat['per_joint'] is not None else None),
-        'policy': policy,
-        'diagnostics': metrics.diagnostics_summary(tl),
     }
-    return ev
 
 
 def _scoring_notes(tl: Timeline, episodes: List[Episode]) -> List[str]:
