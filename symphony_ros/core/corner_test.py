@@ -13,6 +13,7 @@ does not climb by learning a few fixed episodes, and the same for a resumed run.
 
 from __future__ import annotations
 
+import time
 from typing import Callable, Dict, List, Optional
 
 import gymnasium as gym
@@ -55,9 +56,10 @@ class CornerTest:
         """Test the corner at its depth now, move the depth by the falls; return a metrics row.
 
         :returns: ``corner_tested`` (the depth tested), ``corner_falls`` of
-            ``corner_episodes``, ``corner_return`` (mean return) and ``corner_depth_next``
-            (after the move).
+            ``corner_episodes``, ``corner_return`` (mean return), ``corner_depth_next``
+            (after the move) and ``corner_s`` (the test's wall time: what it costs the run).
         """
+        t0 = time.perf_counter()
         spec = wrapper_attr(self.train_env, 'corner_spec')()
         wrapper_attr(self.env, 'pin')(spec)
         result = evaluate(self.env, policy, self.episodes, seed, max_steps=max_steps,
@@ -67,7 +69,7 @@ class CornerTest:
             corner.record(fell)
         return {'corner_tested': spec.hard_depth, 'corner_falls': float(result.falls),
                 'corner_episodes': float(self.episodes), 'corner_return': result.mean,
-                'corner_depth_next': corner.depth}
+                'corner_depth_next': corner.depth, 'corner_s': time.perf_counter() - t0}
 
     def close(self) -> None:
         """Close the test env."""

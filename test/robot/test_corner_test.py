@@ -67,7 +67,8 @@ def test_the_policy_alone_at_the_corner_moves_its_depth_both_ways(tmp_path):
     row = test.run(stand, seed=3, step=1000, max_steps=20)
     assert row == {'corner_tested': 0.0, 'corner_falls': 0.0, 'corner_episodes': WINDOW,
                    'corner_return': pytest.approx(row['corner_return']),
-                   'corner_depth_next': pytest.approx(STEP)}
+                   'corner_depth_next': pytest.approx(STEP), 'corner_s': row['corner_s']}
+    assert row['corner_s'] > 0
     row = test.run(stand, seed=3, step=2000, max_steps=20)
     assert row['corner_tested'] == pytest.approx(STEP)
     assert row['corner_depth_next'] == pytest.approx(2 * STEP)
@@ -132,6 +133,7 @@ def test_a_run_tests_its_corner_at_each_evaluation_and_resumes_exactly(tmp_path,
             == [r['corner_tested'] for r in rows])
     assert ([r['corner_return'] for r in _metrics(again)]
             == [r['corner_return'] for r in rows])
+    assert all(float(r['corner_s']) > 0 for r in rows)
     assert main(['inspect', str(run)]) == 0
     out = capsys.readouterr().out
     assert f'0/{WINDOW} fell' in out and f'depth next {depth:g}' in out
