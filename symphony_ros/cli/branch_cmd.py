@@ -38,6 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "train --history N` gives them: the older frames' inputs at weight 0 (it "
                    'acts as it did), the replay\'s observations stacked from the steps before '
                    'them; for a run of one frame')
+    p.add_argument('--critic-dynamics', action='store_true',
+                   help="the privileged critic also sees each episode's randomised dynamics "
+                   '(as `symphony train --critic-dynamics true`), at weight 0; no replay comes '
+                   '(no stored step holds them): the resume refills the buffer')
     p.add_argument('--slim', action='store_true',
                    help='the checkpoint, config and metrics alone (a few MB): no replay '
                    'buffer, kept actors or randomisation log; to carry a run to another '
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from .errors import CliError
     try:
         made = branch_run(args.run_dir, args.new_dir, args.at, args.seed, args.obs_spec,
-                          args.history, args.slim)
+                          args.history, args.slim, args.critic_dynamics)
     except RunDirError as exc:
         raise CliError(str(exc)) from None
     carried = [f'{made.actors} kept actor{"s" if made.actors != 1 else ""}'] if made.actors \
@@ -63,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
           + (f', moved onto observation {made.obs_spec}' if made.obs_spec else '')
           + (f', its actor reading the last {made.history} observations' if made.history
              else '')
+          + (', its critic given the dynamics each episode draws (at weight 0)'
+             if made.critic_dynamics else '')
           + (f', its critic given {", ".join(made.critic_grown)} (the env\'s view grew since; '
              'at weight 0, the replay\'s steps computed)' if made.critic_grown else ''))
     if made.replay:

@@ -128,6 +128,7 @@ def _training_summary(c) -> List[str]:
             '  reward weights   ' + reward_text(tc),
             '  critic           ' + ('privileged (saw the exact state in training)'
                                      if tc.get('privileged_critic') else "the actor's observation")
+            + ('; it saw the dynamics each episode drew' if tc.get('critic_dynamics') else '')
             + ('; half of each batch mirrored left-right' if tc.get('mirror') else '')
             + ('; the actor left-right symmetric by construction'
                if tc.get('symmetric_actor') else ''),

@@ -67,6 +67,7 @@ def _learner(t: Dict[str, Any], y: Dict[str, Any]) -> str:
             f'heads, batch {y.get("batch_size")}, {updates} update{"" if updates == 1 else "s"}'
             f' per step, lr {y.get("lr"):g}')
     extras = [name for name, on in (('privileged critic', t.get('privileged_critic')),
+                                    ('it sees the dynamics drawn', t.get('critic_dynamics')),
                                     ('mirrored batches', t.get('mirror')),
                                     ('symmetric actor', t.get('symmetric_actor'))) if on]
     if t.get('history', 1) > 1:

@@ -232,6 +232,13 @@ class TrainConfig:
     """The critic sees the env's privileged observation (info['critic_obs']: exact, with the
     base velocity, height and foot contacts no robot sensor gives) and the actor its own: an
     asymmetric actor-critic. The exported actor is unchanged; false: both see the actor's."""
+    critic_dynamics: bool = False
+    """The privileged critic also sees the episode's randomised dynamics (masses, payload,
+    base CoM offset, floor friction, motor strength, kp, kd, action delay, sensor-noise
+    scale; `robot.critic_dynamics`): under randomisation a state's value depends on them, and
+    no sensor gives them, so only the critic may see them. Needs --privileged-critic true and
+    --randomize; the exported actor is unchanged. A run trained without it takes it by a
+    branch (symphony branch --critic-dynamics)."""
     actor_frozen_steps: int = ranged(0, 0)
     """Env steps from the run's start during which the actor acts as it is and only the
     critic learns (from the warm-up's end, when updates begin): a fresh critic beside a

@@ -227,6 +227,9 @@ def make_run_env(cfg: 'TrainConfig', randomized: bool = False, log_path: Optiona
             env = make_randomized_env(cfg.env, cfg.obs_spec, spec, log_path, **kwargs)
         else:
             env = make_env(cfg.env, cfg.obs_spec, **kwargs)
+    if cfg.critic_dynamics and randomized:
+        from symphony_ros.robot.critic_dynamics import CriticDynamics
+        env = CriticDynamics(env)
     env = with_history(env, cfg.history)
     for w in caught:
         if 'out of date' not in str(w.message):

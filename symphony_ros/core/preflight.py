@@ -52,6 +52,10 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
         raise ValueError('--eval-randomized: the ranges set hard_depth: auto, a corner that '
                          'moves as the run trains, so its test returns would compare '
                          'different robots (give the corner a fixed depth, or test nominal)')
+    if cfg.critic_dynamics and not (cfg.privileged_critic and spec is not None):
+        raise ValueError('--critic-dynamics: the dynamics go to a privileged critic of a '
+                         'randomised run; give --privileged-critic true and --randomize '
+                         '(default or a YAML file of ranges)')
     if cfg.anchor_weight and not cfg.init_from:
         raise ValueError('--anchor-weight: there is no actor to anchor to without --init-from')
     if cfg.anchor_floor > cfg.anchor_weight:

@@ -31,6 +31,7 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 
 from ..robot.command_terms import CommandLayout
+from ..robot.critic_dynamics import DIM as DYNAMICS_DIM
 from ..robot.obs_specs import SPEC_FACTORIES, scale_mismatch
 from ..robot.randomize import episode_step
 from ..robot.tracking import window_steps
@@ -80,6 +81,8 @@ class Branch:
     """The terms its critic was given (its env's view grew since the run was saved)."""
     history: Optional[int] = None
     """The frames its actor was moved onto reading (None: the run's one)."""
+    critic_dynamics: bool = False
+    """Whether its critic was given the episodes' dynamics (``--critic-dynamics``)."""
 
 
 def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
@@ -110,7 +113,8 @@ def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
 
 def branch_run(source: str, target: str, at: Optional[int] = None,
                seed: Optional[int] = None, obs_spec: Optional[str] = None,
-               history: Optional[int] = None, slim: bool = False) -> Branch:
+               history: Optional[int] = None, slim: bool = False,
+               critic_dynamics: bool = False) -> Branch:
     """Make run folder ``target`` resume from ``source``'s checkpoint nearest step ``at``.
 
     ``seed``: the branch's own (None: the run's, so that the same change from the same step
@@ -123,6 +127,9 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     (`symphony_ros.core.obs_history`). ``slim``: the checkpoint, config and metrics alone,
     no replay, kept actors or randomisation log: the few MB a run needs to go on on another
     machine (a G1 run's replay is hundreds of MB), where a resume refills the buffer.
+    ``critic_dynamics``: the privileged critic is given the episodes' dynamics at weight 0
+    (`symphony_ros.robot.critic_dynamics`); no stored step holds them, so no replay comes
+    and a resume refills the buffer.
 
     :raises RunDirError: ``target`` exists, ``source`` is no run, no checkpoint is near,
         ``obs_spec`` lays out other terms than the run's spec, the critic's view grew by
@@ -134,6 +141,8 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     stored = read_run_config(source)
     if history is not None:
         _check_history(stored['train_config'], history, obs_spec)
+    if critic_dynamics:
+        _check_dynamics(stored['train_config'])
     path = pick_checkpoint(source, at,
                            int(stored['train_config'].get('checkpoint_every') or 0))
     step = checkpoint_step(path)
@@ -143,17 +152,20 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     except CheckpointError as exc:
         raise RunDirError(str(exc)) from None
     grow = _grow(state, respec, path)
-    changes = _changes(state, respec, grow, path, history)
+    changes = _changes(state, respec, grow, path, history, critic_dynamics)
     partial = os.path.join(os.path.dirname(os.path.abspath(target)),
                            f'.{os.path.basename(os.path.normpath(target))}.partial')
     shutil.rmtree(partial, ignore_errors=True)      # a branch cut short before
     try:
-        _fill(source, partial, target, state, seed, respec, changes[0], history)
+        _fill(source, partial, target, state, seed, respec, changes[0], history,
+              critic_dynamics)
         if slim:
             replay, why_not = '', 'a slim branch (--slim) carries none'
             actors, best, draws = 0, False, None
         else:
-            replay, why_not = _replay(source, partial, state, stored, changes[1])
+            replay, why_not = (('', 'no stored step holds the dynamics its critic now sees')
+                               if critic_dynamics else
+                               _replay(source, partial, state, stored, changes[1]))
             actors = _link_actors(source, partial, step)
             best = _link_best(source, partial, step)
             draws = _carry_draws(source, partial, step)
@@ -165,6 +177,8 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
             record['critic_grown'] = [name for name, _ in grow.terms]
         if history:
             record['history'] = history
+        if critic_dynamics:
+            record['critic_dynamics'] = True
         if slim:
             record['slim'] = True
         atomic_write(os.path.join(partial, BRANCH_FILE),
@@ -179,7 +193,20 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
         raise
     return Branch(source, target, step, actors, best, replay, why_not, draws,
                   respec.after if respec else None,
-                  tuple(name for name, _ in grow.terms) if grow else (), history)
+                  tuple(name for name, _ in grow.terms) if grow else (), history,
+                  critic_dynamics)
+
+
+def _check_dynamics(train: dict) -> None:
+    """Refuse a dynamics branch of a run without a privileged critic, or whose critic has them.
+
+    :raises RunDirError: naming what is wrong.
+    """
+    if not train.get('privileged_critic'):
+        raise RunDirError('--critic-dynamics: the run trains without a privileged critic '
+                          '(--privileged-critic true), which the dynamics would go to')
+    if train.get('critic_dynamics'):
+        raise RunDirError('--critic-dynamics: the run\'s critic sees the dynamics already')
 
 
 def _check_history(train: dict, frames: int, obs_spec: Optional[str]) -> None:
@@ -201,7 +228,7 @@ Change = Optional[Callable[[dict], dict]]
 
 
 def _changes(state: dict, respec: Optional['Respec'], grow: Optional['Grow'], path: str,
-             history: Optional[int] = None) -> Tuple[Change, Change]:
+             history: Optional[int] = None, dynamics: bool = False) -> Tuple[Change, Change]:
     """Return what the branch does to the checkpoint and to a saved replay (None: nothing)."""
     ckpt, replay = [], []
     if respec:
@@ -218,6 +245,8 @@ def _changes(state: dict, respec: Optional['Respec'], grow: Optional['Grow'], pa
     if history:
         ckpt.append(lambda s: _history_checkpoint(s, history))
         replay.append(lambda r: history_replay(r, history))
+    if dynamics:
+        ckpt.append(_dynamics_checkpoint)
     return _compose(ckpt), _compose(replay)
 
 
@@ -314,7 +343,8 @@ def _extension(state: dict, respec: Respec, path: str) -> Extension:
 
 
 def _fill(source: str, partial: str, target: str, state: dict, seed: Optional[int],
-          respec: Optional['Respec'], change: Change, history: Optional[int] = None) -> None:
+          respec: Optional['Respec'], change: Change, history: Optional[int] = None,
+          dynamics: bool = False) -> None:
     """Write the branch's config, metrics and checkpoint (``change``: made to it first)."""
     step = int(state['step'])
     os.makedirs(os.path.join(partial, 'checkpoints'))
@@ -325,6 +355,8 @@ def _fill(source: str, partial: str, target: str, state: dict, seed: Optional[in
         train['obs_spec'] = respec.after
     if history:
         train['history'] = history
+    if dynamics:
+        train['critic_dynamics'] = True
     config = {'train_config': train,
               'symphony_config': state['symphony_config']}
     atomic_write(os.path.join(partial, CONFIG_FILE),
@@ -381,10 +413,17 @@ def _grow(state: dict, respec: Optional[Respec], path: str) -> Optional[Grow]:
         u = env.unwrapped
         if not hasattr(u, 'critic_terms'):     # a view laid out by no terms: none grows
             return None
-        at = int(state['critic_dim']) + sum(n for _, n in (respec.added if respec else ()))
+        # A critic that sees the dynamics has them after the env's view.
+        dynamics = DYNAMICS_DIM if train.get('critic_dynamics') else 0
+        at = (int(state['critic_dim']) - dynamics
+              + sum(n for _, n in (respec.added if respec else ())))
         terms = grown_terms(at, tuple(u.critic_terms))
         if not terms:
             return None
+        if dynamics:
+            raise ValueError('its critic sees the dynamics after its view, which grew since '
+                             f'(by {", ".join(n for n, _ in terms)}): branch the run from '
+                             'before the dynamics were given')
         sigma = float(train.get('tracking_sigma') or 0.0) or u.task.tracking_sigma
         layout = dataclasses.replace(u.command_layout(), sigma=sigma)
         return Grow(at, terms, layout,
@@ -427,6 +466,14 @@ def _history_checkpoint(state: dict, frames: int) -> dict:
     agent = history_agent(state['agent'], obs_dim, frames, bool(state.get('critic_dim')))
     return dict(state, agent=agent, obs_dim=obs_dim * frames,
                 train_config=dict(state['train_config'], history=frames))
+
+
+def _dynamics_checkpoint(state: dict) -> dict:
+    """Return checkpoint ``state`` with critics that take the dynamics after their view."""
+    at = int(state['critic_dim'])
+    return dict(state, agent=grow_agent(state['agent'], at, DYNAMICS_DIM),
+                critic_dim=at + DYNAMICS_DIM,
+                train_config=dict(state['train_config'], critic_dynamics=True))
 
 
 def _input_factors(state: dict, respec: Respec) -> Tuple[np.ndarray, np.ndarray]:
