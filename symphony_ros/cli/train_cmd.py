@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import math
 import os
@@ -221,6 +222,9 @@ def run(args: argparse.Namespace) -> int:
         if code is not None:
             return code
         cfg = dataclasses.replace(cfg, stages=stages)   # with the steps waiting ones were taken
+        # The next segment loads a second replay buffer; any cycle still holding the last
+        # one's (hundreds of MB to GB) must go first, not at the next full collection.
+        gc.collect()
         _say(f'symphony train: {reached(cfg, before, step)}: resuming with it')
         resume, explicit = True, set()
 

@@ -6,6 +6,13 @@ import csv
 import os
 from typing import Dict, List
 
+# Imported with the module, not at the first plot: matplotlib's first import parses its
+# style files with pyparsing, whose cache keeps the frames of that moment, and a first
+# import inside a trainer's evaluation kept that trainer (and its replay) alive for good.
+# The figure API needs no pyplot and leaves the process's backend alone.
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
 METRIC_FIELDS = ('step', 'test_return_mean', 'test_return_std', 'episodes', 'falls', 'mean_S',
                  'steps_per_s', 'updates', 'reward_scale', 'wall_s')
 TERM_PREFIX = 'reward/'
@@ -65,13 +72,12 @@ class RunLog:
         os.replace(tmp, path)
 
     def _plot(self) -> None:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
         steps = [r['step'] for r in self.rows]
         mean = [r['test_return_mean'] for r in self.rows]
         std = [r['test_return_std'] for r in self.rows]
-        fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+        fig = Figure(figsize=(7, 4), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
         ax.plot(steps, mean, color='tab:blue', label='test return (deterministic)')
         ax.fill_between(steps, [m - s for m, s in zip(mean, std)],
                         [m + s for m, s in zip(mean, std)], color='tab:blue', alpha=0.2)
@@ -86,7 +92,6 @@ class RunLog:
         fig.tight_layout()
         tmp = os.path.join(self.run_dir, '.learning_curve.png')
         fig.savefig(tmp, format='png')
-        plt.close(fig)
         os.replace(tmp, os.path.join(self.run_dir, 'learning_curve.png'))
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import time
+import weakref
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -131,7 +132,11 @@ class Trainer(InitFrom, Resume):
                                 log_path=os.path.join(self.run_dir, RANDOMIZATION_LOG))
         stamp = wrapper_attr(self.env, 'set_step_clock')
         if stamp is not None:
-            stamp(lambda: self.progress.step)
+            # A weak reference: a clock holding the trainer would make trainer and env a
+            # cycle, which outlives close() until a full collection (a stage's trainer then
+            # kept its replay buffer beside the next one's, and a G1 run ran out of memory).
+            me = weakref.ref(self)
+            stamp(lambda: me().progress.step)
         self.test_env = make_test_env(cfg, notes=self.notes)
         self.corner_test = CornerTest.for_run(self.env, lambda: make_run_env(cfg, True))
         """The ranges' corner test (``hard_tests``), run at each evaluation; or None."""
