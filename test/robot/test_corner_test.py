@@ -99,7 +99,7 @@ def test_ranges_without_it_build_no_test(tmp_path):
 def _cfg(run_dir, ranges, steps):
     return TrainConfig(env='velocity:g1', steps=steps, run_dir=str(run_dir), seed=1,
                        eval_every=20, eval_episodes=1, checkpoint_every=20, episode_limit=20,
-                       randomize=str(ranges),
+                       randomize=str(ranges), threads=1,
                        overrides=dict(hidden_dim=16, critic_heads=4, batch_size=16,
                                       capacity=400, explore_steps=20))
 
