@@ -102,6 +102,11 @@ def test_a_run_trains_and_resumes_with_them(tmp_path, capsys):
     assert replay['critic_obs'].shape[1] == n
     assert cli(['inspect', str(run)]) == 0
     assert 'privileged critic; it sees the dynamics drawn' in capsys.readouterr().out
+    policy = tmp_path / 'dyn.onnx'     # the actor alone: its card says how its critic saw
+    assert cli(['export', str(run), '-o', str(policy), '--samples', '20']) == 0
+    capsys.readouterr()
+    assert cli(['inspect', str(policy)]) == 0
+    assert 'it saw the dynamics each episode drew' in capsys.readouterr().out
 
 
 def test_a_branch_gives_them_to_a_run_s_critics_at_weight_zero(plain_run, tmp_path, capsys):
