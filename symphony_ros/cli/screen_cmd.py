@@ -172,9 +172,12 @@ def _write(args: argparse.Namespace, settings, out: str, rows: Dict[int, Dict[st
     and earlier ones': a screen of fewer actors (``--since``, ``--every``) rewrites it
     without losing the rows it had.
     """
-    from ..stress.screen import table
+    from ..core.run_summary import METRICS_FILE, read_metrics
+    from ..stress.screen import corner_cells, table
     from ..util.atomic import atomic_write
     every = {**_earlier_rows(args.run_dir, out, settings, rows), **rows}
+    corner = corner_cells(read_metrics(os.path.join(args.run_dir, METRICS_FILE))[0])
+    every = {s: dict(r, corner=corner.get(s)) for s, r in every.items()}
     text = table([every[s] for s in sorted(every)], settings.conditions,
                  args.max_tracking_error)
     head = (f'# Screen of {os.path.abspath(args.run_dir)}\n\n{settings.episodes} episodes '

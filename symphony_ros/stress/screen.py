@@ -9,6 +9,7 @@ same settings is read, not run again, so a screen can follow a run as it trains.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -131,13 +132,29 @@ def best(rows: Sequence[Dict[str, Any]], max_tracking_error: float = 0.0
                default=None)
 
 
+def corner_cells(metrics: Sequence[Dict[str, float]]) -> Dict[int, str]:
+    """Return step -> the run's corner test at that evaluation (``hard_tests``), as a cell.
+
+    The depth the actor was tested at and its falls (``0.3: 4/10``): how far into the corner
+    its run judged it, beside how the stress matrix finds it.
+    """
+    return {int(r['step']): f'{r["corner_tested"]:g}: {r["corner_falls"]:g}/'
+                            f'{r["corner_episodes"]:g}'
+            for r in metrics if math.isfinite(r.get('corner_falls', math.nan))}
+
+
 def table(rows: Sequence[Dict[str, Any]], conditions: Sequence[str],
           max_tracking_error: float = 0.0) -> str:
-    """Return the screen as markdown: one row an actor by step, then the fewest falls."""
+    """Return the screen as markdown: one row an actor by step, then the fewest falls.
+
+    A row's ``corner`` (`corner_cells`), where any has one, gets a column.
+    """
     depth = any(r.get('worst_depth') for r in rows)
+    corner = any(r.get('corner') for r in rows)
     head = (['step', 'test return'] + [f'`{n}`' for n in conditions]
             + ['falls (95 %)', 'tracking error per stride (m/s)']
-            + (['worst depth'] if depth else []) + ['verdict'])
+            + (['worst depth'] if depth else [])
+            + (['corner test in training'] if corner else []) + ['verdict'])
     lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
     top = best(rows, max_tracking_error)
     for r in rows:
@@ -149,6 +166,7 @@ def table(rows: Sequence[Dict[str, Any]], conditions: Sequence[str],
                  + [f'{r["falls"]}/{r["episodes"]} ({interval_text(r["falls"], r["episodes"])})',
                     '-' if r['tracking_error'] is None else f'{r["tracking_error"]:.3f}']
                  + ([budget_cell(r.get('worst_depth'), 'budget')] if depth else [])
+                 + ([r.get('corner') or '-'] if corner else [])
                  + ['PASS' if r['passed'] else 'FAIL'])
         lines.append('| ' + ' | '.join(cells) + ' |')
     if top is None:

@@ -10,7 +10,8 @@ from symphony_ros.cli.main import main
 from symphony_ros.core.config import SymphonyConfig, TrainConfig
 from symphony_ros.core.networks import Actor
 from symphony_ros.core.snapshot import keep_actor
-from symphony_ros.stress.screen import Settings, best, compare_table, pick, row, table
+from symphony_ros.stress.screen import (Settings, best, compare_table, corner_cells, pick, row,
+                                        table)
 
 SMALL = ['--conditions', 'nominal,delay_1', '--episodes', '2', '--max-steps', '15']
 
@@ -65,6 +66,24 @@ def test_the_worst_depth_gets_a_column_when_an_actor_was_run_toward_worst():
     assert '| 6/10 | 6/20 (15-52%) | - | 0.4 | FAIL |' in text
     assert text.splitlines()[3].endswith('| - | FAIL |')       # the actor not run toward it
     assert 'worst depth' not in table([_row(600, 2)], ['nominal'])
+
+
+def test_a_run_s_corner_tests_get_a_column_beside_its_actors(tmp_path, capsys):
+    metrics = [{'step': 100.0, 'corner_tested': 0.3, 'corner_falls': 4.0,
+                'corner_episodes': 10.0}, {'step': 200.0, 'corner_falls': float('nan')}]
+    cells = corner_cells(metrics)
+    assert cells == {100: '0.3: 4/10'}
+    text = table([dict(_row(100, 2), corner=cells.get(100)), dict(_row(200, 3), corner=None)],
+                 ['nominal'])
+    assert '| verdict |' in text and '| corner test in training | verdict |' in text
+    assert '| 0.3: 4/10 | FAIL |' in text and text.splitlines()[3].endswith('| - | FAIL |')
+    assert 'corner test' not in table([_row(200, 3)], ['nominal'])
+    run = tmp_path / 'run'
+    _keep(run, 100)
+    (run / 'metrics.csv').write_text('step,test_return_mean,corner_tested,corner_falls,'
+                                     'corner_episodes\n100,5.0,0.2,7,10\n')
+    assert main(['screen', str(run), *SMALL]) == 0
+    assert '| 0.2: 7/10 | PASS |' in (run / 'screen' / 'screen.md').read_text()
 
 
 def test_a_held_command_shows_what_each_actor_reached():
