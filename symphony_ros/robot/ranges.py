@@ -301,6 +301,9 @@ def _build(name: str, *layers: Tuple[Mapping[str, Any], str]) -> RandomizationSp
     if tests and not auto:
         raise ValueError(f'{tests_where}: hard_tests: only with hard_depth: {AUTO} (the test '
                          'episodes move an adaptive depth; a fixed one has nothing to move)')
+    if tests and not share:
+        raise ValueError(f'{tests_where}: hard_tests: no episode trains at the corner it '
+                         'would test (hard_share is 0); give hard_share, e.g. 0.25')
     return RandomizationSpec(ranges, noise, bias, scale, name, wide, share,
                              0.0 if auto else depth, auto, start or 0.0, tests)
 

@@ -47,6 +47,9 @@ def test_the_ranges_file_sets_the_count_and_bad_values_name_file_and_field(tmp_p
                   'bad.yaml')
     with pytest.raises(ValueError, match='fixed.yaml: hard_tests: only with hard_depth: auto'):
         _spec(tmp_path, TESTED.replace('hard_depth: auto', 'hard_depth: 0.5'), 'fixed.yaml')
+    with pytest.raises(ValueError, match='none.yaml: hard_tests: no episode trains at the '
+                       'corner it would test'):
+        _spec(tmp_path, TESTED.replace('hard_share: 0.5', 'hard_share: 0'), 'none.yaml')
 
 
 def test_training_episodes_at_the_corner_no_longer_move_it(tmp_path):
