@@ -187,13 +187,14 @@ def _corner(log: str, tail: int = 1 << 18) -> str:
 
 def _corner_tests(s: RunSummary) -> List[str]:
     """Say the newest corner tests (``hard_tests``): depth tested, falls, per step."""
-    tests = [r for r in s.rows if math.isfinite(r.get('corner_falls', math.nan))]
-    if not tests:
+    from ..stress.screen import corner_cells
+    cells = list(corner_cells(s.rows).items())[-CURVE_POINTS:]
+    if not cells:
         return []
-    cells = [f'{r["step"] / 1000:g}k {r["corner_tested"]:g}: {r["corner_falls"]:g}/'
-             f'{r["corner_episodes"]:g} fell' for r in tests[-CURVE_POINTS:]]
-    return ['  corner tests     ' + ' | '.join(cells)
-            + f'; depth next {tests[-1]["corner_depth_next"]:g}']
+    last = [r for r in s.rows if int(r['step']) == cells[-1][0]][-1]
+    return ['  corner tests     ' + ' | '.join(f'{step / 1000:g}k {cell} fell'
+                                               for step, cell in cells)
+            + f'; depth next {last["corner_depth_next"]:g}']
 
 
 def _next(s: RunSummary) -> List[str]:

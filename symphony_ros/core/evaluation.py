@@ -45,11 +45,15 @@ class EvalResult:
 
     returns: List[float]
     lengths: List[int]
-    falls: int
+    fell: List[bool]
+    """Whether each episode ended in a fall, in order."""
     terms: Dict[str, float] = field(default_factory=dict)
     """Reward term -> its mean per-episode sum (envs reporting ``info['reward_terms']``)."""
-    fell: List[bool] = field(default_factory=list)
-    """Whether each episode ended in a fall, in order."""
+
+    @property
+    def falls(self) -> int:
+        """Episodes that ended in a fall."""
+        return sum(self.fell)
 
     @property
     def mean(self) -> float:
@@ -88,8 +92,8 @@ def evaluate(env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], episodes:
         returns.append(total)
         lengths.append(steps)
         fell.append(bool(terminated))
-    return EvalResult(returns, lengths, sum(fell),
-                      {name: total / len(seeds) for name, total in terms.items()}, fell)
+    return EvalResult(returns, lengths, fell,
+                      {name: total / len(seeds) for name, total in terms.items()})
 
 
 def evaluate_run(env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], protocol: str,

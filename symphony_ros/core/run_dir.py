@@ -13,6 +13,7 @@ import json
 import os
 from typing import Any, Dict, List, Mapping
 
+from ..robot.ranges import spec_changes
 from ..util.atomic import atomic_write
 from ..util.fields import flag
 from .checkpoint import latest_checkpoint
@@ -247,6 +248,10 @@ def extend_curriculum(stored: Identity, cfg: TrainConfig, step: int) -> TrainCon
     return dataclasses.replace(cfg, curriculum=past + [entry])
 
 
+HOW_DRAWN = ('robot_wide', 'hard_share', 'hard_depth', 'hard_depth_start', 'hard_tests')
+"""Ranges-file keys that change how episodes draw, not how wide a range is."""
+
+
 def _same_widths(env: str, old: str, new: str) -> bool:
     """Return whether ranges files ``old`` and ``new`` give every knob and noise one width.
 
@@ -260,8 +265,8 @@ def _same_widths(env: str, old: str, new: str) -> bool:
         return False
     if a is None or b is None:
         return False
-    keys = ('scale', 'ranges', 'obs_noise', 'imu_bias')
-    return all(a.to_dict()[k] == b.to_dict()[k] for k in keys)
+    return all(change.split(' ', 1)[0] in HOW_DRAWN
+               for change in spec_changes(a.to_dict(), b.to_dict()))
 
 
 def _writable_folder(path: str) -> None:

@@ -241,9 +241,12 @@ class Randomized(gym.Wrapper):
                                    hard_depth=self.corner.depth, hard_tests=0)
 
     def pin(self, spec: RandomizationSpec) -> None:
-        """Draw every following episode from ``spec`` (a test env's: no curriculum moves it)."""
+        """Draw every following episode from ``spec`` (a test env's: no curriculum moves it).
+
+        ``spec`` sets its corner's depth (`corner_spec`): no adaptive depth follows here.
+        """
         self.full_spec = self.rspec = spec
-        self.corner = CornerDepth(spec.hard_start) if spec.hard_auto else None
+        self.corner = None
 
     def set_step_clock(self, clock: Callable[[], int]) -> None:
         """Stamp each episode's record with ``clock()`` when it ends: the run's step count."""
