@@ -18,8 +18,11 @@ from typing import Optional
 PACKAGE = 'symphony_ros'
 DEFAULT_POLICY = 'humanoid_v4_symphony.onnx'
 """File name of the package's default policy, under ``models/``."""
-SHIPPED_POLICIES = {'humanoid': DEFAULT_POLICY, 'g1': 'g1_velocity_symphony.onnx'}
-"""Robot name -> its shipped policy under ``models/`` (see models/README.md)."""
+SHIPPED_POLICIES = {'humanoid': DEFAULT_POLICY, 'g1': 'g1_velocity_symphony_sym.onnx'}
+"""Robot name -> the policy a deploy or demo takes for it when given none, under ``models/``.
+
+For the G1, the file that falls least under ``symphony stress`` and walks closest to its
+command (README, "Shipped policies"); none passes the stress gate."""
 
 
 def _source_tree() -> str:

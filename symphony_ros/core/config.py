@@ -177,7 +177,8 @@ class TrainConfig:
     the trained actor before learning again, outside the step count, so the randomisation's
     ramp, the evaluations and the schedules stay at the checkpoint's step; 0: a warm-up of
     the config's explore_steps, counted as training steps. Learning on the actor's own steps
-    alone can undo it (models/README.md, Session 39): a rewound replay is the better start."""
+    alone can undo it (models/RESEARCH_LOG.md, Session 39): a rewound replay is the better
+    start."""
     threads: Optional[int] = ranged(None, 0)
     """torch CPU threads of the learner; None or 0 chooses from measured update times,
     again when load changes, and logs each choice."""

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, Union
 
+import numpy as np
 import torch
 
 from .agent_inputs import insert_columns
@@ -59,14 +60,24 @@ def read_init_source(source: str) -> Union[ActorSource, SourceCheckpoint]:
     return SourceCheckpoint(path, check_checkpoint(state, path), sha)
 
 
-def widen_inputs(actor: Actor, obs_dim: int) -> Actor:
+def widen_inputs(actor: Actor, obs_dim: int,
+                 obs_mirror: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> Actor:
     """Return a copy of ``actor`` that reads ``obs_dim`` inputs, the new last ones at weight 0.
 
     Only the first Linear sees the inputs, so zero columns for the added ones leave every
     action unchanged: the actor acts as before until learning gives the new inputs weight.
+
+    :param obs_mirror: the (index, sign) map of the widened observation, required for a
+        symmetric actor: its own map is of the inputs it read, and only the caller knows
+        how the new ones mirror (`obs_history.stacked_mirror` for stacked frames).
+    :raises ValueError: fewer inputs than the actor reads, or a symmetric actor without
+        ``obs_mirror``.
     """
     if obs_dim < actor.obs_dim:
         raise ValueError(f'widen_inputs: {obs_dim} inputs is fewer than {actor.obs_dim}')
+    if actor.symmetric and obs_mirror is None:
+        raise ValueError('widen_inputs: a symmetric actor needs the mirror map of its '
+                         f'{obs_dim} inputs')
     wide = copy.deepcopy(actor)
     old = actor.net.linear_in
     new = torch.nn.Linear(obs_dim, old.out_features, dtype=old.weight.dtype,
@@ -76,6 +87,9 @@ def widen_inputs(actor: Actor, obs_dim: int) -> Actor:
         new.bias.copy_(old.bias)
     wide.net[0] = new
     wide.obs_dim = obs_dim
+    if actor.symmetric:
+        wide.set_mirror(obs_mirror, (actor.mirror_act_index.cpu().numpy(),
+                                     actor.mirror_act_sign.cpu().numpy()))
     return wide
 
 
@@ -216,11 +230,12 @@ class InitFrom:
         if width != self.sym.hidden_dim:
             raise CheckpointError(f'{src.path}: its actor is {width} wide, this run\'s '
                                   f'{self.sym.hidden_dim} (--hidden-dim {width} fits it)')
-        actor = widen_inputs(src.actor, self.obs_dim) if added or stacked else src.actor
-        if (added or stacked) and actor.symmetric:
+        actor = src.actor
+        if added or stacked:
             # Its maps are of the inputs it read; the widened ones are this run's env's.
-            obs, action, _ = mirror_maps(self.env, False, '--symmetric-actor')
-            actor.set_mirror(obs, action)
+            mirror = (mirror_maps(self.env, False, '--symmetric-actor')[0]
+                      if actor.symmetric else None)
+            actor = widen_inputs(actor, self.obs_dim, mirror)
         self._record_source(src.path, src.sha256, src.step, src.train_config)
         self.agent.actor.load_state_dict(actor.state_dict())
         widened = (f'; it read {src.obs_spec}, this run adds {", ".join(added)}, given weight 0 '

@@ -17,7 +17,7 @@ would have held the frames the buffer no longer has.
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -38,15 +38,25 @@ def history_agent(agent: Mapping[str, object], obs_dim: int, frames: int,
         raise ValueError(f'history: expected 2 frames or more, got {frames}')
     out = insert_inputs(agent, obs_dim, (frames - 1) * obs_dim, actors=True,
                         critics=not privileged)
-    from ..robot.mirror import Mirror   # MuJoCo's, loaded only for a symmetric actor
     for net in ('actor', 'anchor'):
         state = agent.get(net)
         if isinstance(state, Mapping) and 'mirror_obs_index' in state:
-            frame = Mirror(state['mirror_obs_index'].numpy(), state['mirror_obs_sign'].numpy())
-            stacked = Mirror.concat([frame] * frames)      # as `HistoryObservation` maps it
-            out[net]['mirror_obs_index'] = torch.as_tensor(stacked.index, dtype=torch.long)
-            out[net]['mirror_obs_sign'] = torch.as_tensor(stacked.sign, dtype=torch.float32)
+            index, sign = stacked_mirror((state['mirror_obs_index'].numpy(),
+                                          state['mirror_obs_sign'].numpy()), frames)
+            out[net]['mirror_obs_index'] = torch.as_tensor(index, dtype=torch.long)
+            out[net]['mirror_obs_sign'] = torch.as_tensor(sign, dtype=torch.float32)
     return out
+
+
+def stacked_mirror(frame: Tuple[np.ndarray, np.ndarray], frames: int
+                   ) -> Tuple[np.ndarray, np.ndarray]:
+    """Return one frame's (index, sign) mirror map repeated for ``frames`` stacked frames.
+
+    Each frame mirrors within itself, as `history_env.HistoryObservation` maps them.
+    """
+    from ..robot.mirror import Mirror   # MuJoCo's, loaded only for a symmetric actor
+    stacked = Mirror.concat([Mirror(np.asarray(frame[0]), np.asarray(frame[1]))] * frames)
+    return stacked.index, stacked.sign
 
 
 def stack_rows(obs: np.ndarray, next_obs: np.ndarray, frames: int,

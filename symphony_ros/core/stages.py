@@ -1,7 +1,7 @@
 """A run's stages: curriculum steps at set env steps, taken by the run itself.
 
 A G1 run that walks was made in steps, each a resume with other settings at a chosen step
-(models/README.md: stand first, then less exploration noise, then tracking weighed up, then
+(models/RESEARCH_LOG.md: stand first, then less exploration noise, then tracking weighed up, then
 hindsight commands). Written down as stages, the whole lineage is one command that a resume
 continues: ``symphony train`` runs to each stage's ``at`` step, checkpoints, and resumes with
 the stage's settings, the way a person resuming by hand would, so each change is recorded in

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..core.init_source import widen_inputs
+from ..core.obs_history import stacked_mirror
 from ..core.snapshot import ActorSource
 from .config import DistillConfig
 from .labels import lookahead_labels
@@ -105,8 +106,11 @@ class Distiller:
                              'observations at once; a teacher labels from one exact '
                              'observation, so distil from a one-frame policy')
         # The older frames enter at weight 0: the student starts as its teacher.
-        self.student = widen_inputs(self.source.actor, self.source.actor.obs_dim * cfg.history
-                                    ).float().train()
+        actor = self.source.actor
+        self.student = widen_inputs(
+            actor, actor.obs_dim * cfg.history,
+            stacked_mirror((actor.mirror_obs_index.numpy(), actor.mirror_obs_sign.numpy()),
+                           cfg.history) if actor.symmetric else None).float().train()
         self.env = DistillEnv(self.teacher.contract, cfg, teacher_path)
         self.opt = torch.optim.Adam(self.student.parameters(), lr=cfg.lr)
         self.samples = Samples(cfg.max_samples)

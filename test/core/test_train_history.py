@@ -99,7 +99,7 @@ def test_a_history_run_trains_resumes_and_exports_its_history(tmp_path):
 
 
 def test_a_one_frame_policy_starts_a_history_run_acting_as_it_did(tmp_path):
-    teacher = paths.shipped_policy_path('g1')
+    teacher = paths.share_path('models', 'g1_velocity_symphony.onnx')   # one frame, unmirrored
     width = dict(TINY, hidden_dim=128)
     with Trainer(_cfg(tmp_path / 'run', history=4, init_from=teacher, overrides=width),
                  progress=False, tensorboard=False) as trainer:

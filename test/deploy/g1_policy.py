@@ -39,7 +39,7 @@ def export_g1_policy(folder: str, seed: int = 0, obs_spec: str = 'velocity_gait'
 
 
 def export_history_student(folder: str, frames: int = 3) -> str:
-    """Export a student of the shipped G1 policy taking its last ``frames`` observations.
+    """Export a student of the first G1 file taking its last ``frames`` observations.
 
     Its first layer reads the blend 0.7, 0.2, 0.1 (then 0) of the frames with the teacher's
     weights: the G1 stays up, and every frame moves the action. No learning: a few seconds.
@@ -55,7 +55,7 @@ def export_history_student(folder: str, frames: int = 3) -> str:
         fh.write('delay_s: [0.02, 0.02]\ndelay_jitter_steps: [0, 0]\n')
     d = Distiller(DistillConfig(randomize=ranges, knobs='delay_s', history=frames,
                                 steps_per_round=100, updates_per_round=0),
-                  paths.shipped_policy_path('g1'))
+                  paths.share_path('models', 'g1_velocity_symphony.onnx'))
     d.collect(100)
     n = d.source.actor.obs_dim
     blend = [0.7, 0.2, 0.1] + [0.0] * frames

@@ -117,6 +117,19 @@ def test_training_from_a_history_student_takes_its_history_or_is_refused(student
     Trainer(cfg('fits', 3), progress=False, tensorboard=False).close()
 
 
+def test_a_symmetric_teacher_gives_a_symmetric_student_that_starts_as_it_acts(tmp_path):
+    sym = os.path.join(ROOT, 'models', 'g1_velocity_symphony_sym.onnx')
+    out = tmp_path / 'sym_h2.onnx'
+    assert main(['distill', sym, '-o', str(out), '--history', '2', *TINY]) == 0
+    teacher, student = OnnxPolicy(sym), OnnxPolicy(str(out))
+    assert student.contract.obs_dim == 2 * teacher.contract.obs_dim
+    frame = np.random.default_rng(0).normal(size=teacher.contract.obs_dim)
+    older = np.random.default_rng(1).normal(size=teacher.contract.obs_dim)
+    # No update: the older frame, mirrored or not, is at weight 0.
+    np.testing.assert_allclose(student.act(np.concatenate([frame, older])), teacher.act(frame),
+                               atol=1e-5)
+
+
 def test_a_history_student_is_refused_as_a_teacher(student, tmp_path, capsys):
     out = tmp_path / 'again.onnx'
     assert main(['distill', student, '-o', str(out), *TINY]) == 2

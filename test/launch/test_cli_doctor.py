@@ -61,7 +61,7 @@ def test_the_policy_line_says_how_many_frames_a_policy_takes_and_where_it_came_f
     from symphony_ros import paths
     from symphony_ros.cli.doctor_cmd import OK, check_policy
     frame = get_obs_spec('velocity_gait_scaled', get_robot('g1')).dim
-    teacher_path = paths.shipped_policy_path('g1')
+    teacher_path = paths.share_path('models', 'g1_velocity_symphony.onnx')
     student = check_policy(teacher_path.replace('.onnx', '_student.onnx'), 'g1')
     assert student.level == OK, student
     # A distilled student has no test return of its own: its teacher is named instead.

@@ -162,7 +162,7 @@ def test_the_policy_defaults_to_the_one_shipped_for_the_robot_model():
     from symphony_ros.deploy.config import PolicyNodeConfig
     g1 = deploy_graph({'robot_model': 'g1', 'record': 'true'})
     shipped = paths.shipped_policy_path('g1')
-    assert shipped.endswith('g1_velocity_symphony.onnx')
+    assert shipped.endswith('g1_velocity_symphony_sym.onnx')
     assert entity(g1, 'policy_node').parameters['policy_path'] == shipped
     assert entity(g1, 'recorder').cmd[5:7] == ('--policy', shipped)
     given = deploy_graph({'robot_model': 'g1', 'policy': paths.default_policy_path()})

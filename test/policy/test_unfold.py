@@ -9,6 +9,9 @@ from symphony_ros import paths
 from symphony_ros.policy.errors import PolicyFileError
 from symphony_ros.policy.unfold import FOLDED_SIGMA, actor_from_policy
 
+FIRST_G1 = paths.share_path('models', 'g1_velocity_symphony.onnx')
+"""A one-net folded graph (the symmetric files evaluate their net twice)."""
+
 
 @pytest.mark.parametrize('robot,variant', [('humanoid', 'direct'), ('g1', 'folded')])
 def test_a_shipped_policy_comes_back_with_its_provenance(robot, variant):
@@ -17,7 +20,7 @@ def test_a_shipped_policy_comes_back_with_its_provenance(robot, variant):
     assert f'({variant} graph)' in model.doc_string
     src = actor_from_policy(path)  # refuses an actor whose actions differ from the file's
     assert src.step > 0 and src.path == path
-    assert src.obs_spec == ('humanoid_v4_full' if robot == 'humanoid' else 'velocity_gait_scaled')
+    assert src.obs_spec == ('humanoid_v4_full' if robot == 'humanoid' else 'velocity_gait_turn')
     sigma = torch.sigmoid(src.actor.net.resine.s.detach())
     if variant == 'folded':
         assert torch.all(sigma == FOLDED_SIGMA)
@@ -26,7 +29,7 @@ def test_a_shipped_policy_comes_back_with_its_provenance(robot, variant):
 
 
 def test_weights_that_do_not_act_as_the_file_are_refused(tmp_path):
-    model = onnx.load(paths.shipped_policy_path('g1'))
+    model = onnx.load(FIRST_G1)
     for init in model.graph.initializer:
         if init.name == 'head.bias':  # the graph now computes another function
             init.name = 'head.bias_moved'
@@ -40,7 +43,7 @@ def test_weights_that_do_not_act_as_the_file_are_refused(tmp_path):
 
 
 def test_a_graph_that_computes_another_function_is_refused(tmp_path):
-    model = onnx.load(paths.shipped_policy_path('g1'))
+    model = onnx.load(FIRST_G1)
     consts = [n for n in model.graph.node if n.op_type == 'Constant'
               and onnx.numpy_helper.to_array(n.attribute[0].t).size == 1
               and float(onnx.numpy_helper.to_array(n.attribute[0].t)) == 1.5]
