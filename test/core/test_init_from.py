@@ -171,6 +171,23 @@ def test_widen_inputs_keeps_every_action_and_refuses_to_narrow():
         widen_inputs(actor, 4)
 
 
+def test_a_widened_symmetric_actor_takes_the_map_of_its_new_inputs():
+    from symphony_ros.core.init_source import widen_inputs
+    from symphony_ros.core.networks import Actor
+    from symphony_ros.core.obs_history import stacked_mirror
+    torch.manual_seed(0)
+    actor = Actor(4, 2, 8)
+    frame = (np.array([1, 0, 2, 3]), np.array([1.0, 1.0, -1.0, 1.0]))
+    actor.set_mirror(frame, (np.array([1, 0]), np.array([1.0, 1.0])))
+    with pytest.raises(ValueError, match='symmetric actor needs the mirror map of its 8'):
+        widen_inputs(actor, 8)
+    wide = widen_inputs(actor, 8, stacked_mirror(frame, 2))
+    assert wide.mirror_obs_index.tolist() == [1, 0, 2, 3, 5, 4, 6, 7]
+    assert wide.mirror_obs_sign.tolist() == [1, 1, -1, 1, 1, 1, -1, 1]
+    x = torch.randn(16, 8)
+    assert torch.allclose(wide.deterministic(x), actor.deterministic(x[:, :4]), atol=1e-6)
+
+
 def test_a_fine_tune_records_the_file_it_began_from_and_the_steps_behind_it(
         source, tmp_path, capsys):
     from symphony_ros.cli.main import main
