@@ -85,9 +85,12 @@ def run(args: argparse.Namespace) -> int:
     if args.run_dir:
         os.makedirs(os.path.join(args.run_dir, 'students'), exist_ok=True)
     env = distiller.env
-    print(f'symphony distill: {args.teacher} ({env.robot.name}, observation '
-          f'{distiller.teacher.contract.observation.name}) under {env.spec.name}: '
-          f'{cfg.rounds} rounds of {cfg.steps_per_round:,} steps', file=sys.stderr)
+    teacher_spec = distiller.teacher.contract.observation.name
+    seen = teacher_spec if env.obs_spec == teacher_spec else (
+        f'{teacher_spec}; the student {env.obs_spec}')
+    print(f'symphony distill: {args.teacher} ({env.robot.name}, observation {seen}) under '
+          f'{env.spec.name}: {cfg.rounds} rounds of {cfg.steps_per_round:,} steps',
+          file=sys.stderr)
     distiller.run(_round_writer(args.run_dir, distiller))
     result = export_policy(distiller.student_source(), args.output, overwrite=True,
                            observations=distiller.parity_observations())

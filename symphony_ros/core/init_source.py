@@ -60,6 +60,20 @@ def read_init_source(source: str) -> Union[ActorSource, SourceCheckpoint]:
     return SourceCheckpoint(path, check_checkpoint(state, path), sha)
 
 
+def appended_terms(env: str, theirs: Optional[str], ours: Optional[str]) -> Tuple[str, ...]:
+    """Return the terms observation spec ``ours`` appends to ``theirs`` on ``env``.
+
+    Empty when the specs are equal, unknown, or differ other than by terms at the end: only
+    terms at the end can be given to a trained actor at weight 0 without moving its inputs.
+    """
+    if not theirs or not ours or theirs == ours:
+        return ()
+    old, new = obs_terms(env, theirs), obs_terms(env, ours)
+    if old is None or new is None or len(new) <= len(old) or new[:len(old)] != old:
+        return ()
+    return tuple(name for name, _ in new[len(old):])
+
+
 def widen_inputs(actor: Actor, obs_dim: int,
                  obs_mirror: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> Actor:
     """Return a copy of ``actor`` that reads ``obs_dim`` inputs, the new last ones at weight 0.
@@ -248,19 +262,10 @@ class InitFrom:
                         'takes its replay instead')
 
     def _added_terms(self, src: ActorSource) -> Tuple[str, ...]:
-        """Return the terms this run's observation appends to ``src``'s, when it only appends.
-
-        Empty when the specs are equal, unknown, or differ other than by terms at the end.
-        """
-        if (not src.obs_spec or not self.obs_spec or src.obs_spec == self.obs_spec
-                or int(src.actor.act_dim) != self.act_dim):
+        """Return the terms this run's observation appends to ``src``'s (see appended_terms)."""
+        if int(src.actor.act_dim) != self.act_dim:
             return ()
-        theirs = obs_terms(self.cfg.env, src.obs_spec)
-        ours = obs_terms(self.cfg.env, self.obs_spec)
-        if (theirs is None or ours is None or len(ours) <= len(theirs)
-                or ours[:len(theirs)] != theirs):
-            return ()
-        return tuple(name for name, _ in ours[len(theirs):])
+        return appended_terms(self.cfg.env, src.obs_spec, self.obs_spec)
 
     def _take_buffer(self, path: str, state: Dict[str, object], actor_only: bool) -> None:
         """Load the replay saved with checkpoint ``path`` (--init-buffer); learn from it at once.
@@ -310,4 +315,5 @@ class InitFrom:
         return None
 
 
-__all__ = ['InitFrom', 'SourceCheckpoint', 'read_init_source', 'widen_inputs']
+__all__ = ['InitFrom', 'SourceCheckpoint', 'appended_terms', 'read_init_source',
+           'widen_inputs']

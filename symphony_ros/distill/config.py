@@ -23,6 +23,10 @@ class DistillConfig:
     knobs: str = DELAY_KNOBS
     """Comma-separated knobs of those ranges the student meets (the rest stay nominal), or
     'all'."""
+    obs_spec: str = ''
+    """The student's observation: empty for its teacher's, or a spec that appends terms to
+    it, given at weight 0 (e.g. humanoid_v4_torque, Humanoid-v4's with the previous action:
+    the command in flight, which a student needs to act ahead of a delay)."""
     history: int = ranged(1, 1, 8)
     """Observations the student takes at once, newest first (1: the teacher's input). More
     let it see what one cannot, e.g. how the base drifts after a kick; deploying it needs

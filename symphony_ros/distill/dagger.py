@@ -105,19 +105,29 @@ class Distiller:
             raise ValueError(f'{teacher_path}: takes the last {self.source.history} '
                              'observations at once; a teacher labels from one exact '
                              'observation, so distil from a one-frame policy')
-        # The older frames enter at weight 0: the student starts as its teacher.
-        actor = self.source.actor
-        self.student = widen_inputs(
-            actor, actor.obs_dim * cfg.history,
-            stacked_mirror((actor.mirror_obs_index.numpy(), actor.mirror_obs_sign.numpy()),
-                           cfg.history) if actor.symmetric else None).float().train()
         self.env = DistillEnv(self.teacher.contract, cfg, teacher_path)
+        self.student = self._widened_student(cfg.history)
         self.opt = torch.optim.Adam(self.student.parameters(), lr=cfg.lr)
         self.samples = Samples(cfg.max_samples)
         self.rng = np.random.default_rng(cfg.seed)
         self.episodes = 0
         self.steps = 0
         self.history: List[RoundFigures] = []
+
+    def _widened_student(self, frames: int) -> torch.nn.Module:
+        """The teacher's actor reading ``frames`` student frames, every added input at weight 0.
+
+        A student frame is the teacher's observation and any terms appended to it, so the
+        teacher's weights stay on the newest frame's first inputs: the student starts as its
+        teacher.
+        """
+        from ..core.envs import mirror_maps
+        frame = len(self.env.env.observation_space.low)
+        mirror = None
+        if self.source.actor.symmetric:
+            mirror = stacked_mirror(mirror_maps(self.env.env, False, 'a symmetric teacher')[0],
+                                    frames)
+        return widen_inputs(self.source.actor, frame * frames, mirror).float().train()
 
     def _episode_seed(self) -> int:
         seq = np.random.SeedSequence([self.cfg.seed, EPISODE_STREAM, self.episodes])
@@ -196,8 +206,13 @@ class Distiller:
             'settings': dataclasses.asdict(self.cfg)}
         train_config = {**self.source.train_config, 'distill': record}
         actor = copy.deepcopy(self.student).eval()
+        scales = self.source.obs_scales
+        if self.env.obs_spec != self.source.obs_spec:
+            from ..core.envs import obs_scales
+            scales = obs_scales(self.env.env_id, self.env.obs_spec)
         return dataclasses.replace(self.source, actor=actor, train_config=train_config,
                                    test_return=None, history=self.cfg.history,
+                                   obs_spec=self.env.obs_spec, obs_scales=scales,
                                    randomization=self.env.spec.to_dict())
 
 

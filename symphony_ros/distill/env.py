@@ -66,30 +66,32 @@ def distill_spec(cfg: DistillConfig, robot) -> RandomizationSpec:
     return out
 
 
-def _check_sees_command_in_flight(contract, spec: RandomizationSpec, where: str) -> None:
-    """Refuse a delay for a policy whose observation lacks the previous action.
+def _check_sees_command_in_flight(terms: List[str], obs_spec: str, spec: RandomizationSpec,
+                                  where: str) -> None:
+    """Refuse a delay for a student whose observation lacks the previous action.
 
     Acting ahead of a delay means predicting the state the command in flight leads to; an
     observation without that command gives the student nothing to predict it from.
     """
     delayed = spec.range('delay_s')[1] > 0 or spec.range('delay_jitter_steps')[1] > 0
-    terms = [name for name, _ in contract.observation.terms]
     if delayed and 'previous_action' not in terms:
-        raise ValueError(f'{where}: its observation {contract.observation.name!r} holds no '
-                         'previous action, so a student cannot see the command in flight to '
-                         'act ahead of a delay; leave the delay out (--knobs '
-                         'obs_noise_scale,imu_bias_scale)')
+        raise ValueError(f'{where}: its observation {obs_spec!r} holds no previous action, so '
+                         'a student cannot see the command in flight to act ahead of a delay; '
+                         'give the student a spec that adds it (--obs-spec) or leave the '
+                         'delay out (--knobs obs_noise_scale,imu_bias_scale)')
 
 
 class DistillEnv:
-    """The teacher's env under the distillation's ranges."""
+    """The teacher's env under the distillation's ranges, observed as the student is."""
 
     def __init__(self, contract, cfg: DistillConfig, where: str) -> None:
         """Build the env of ``contract`` (an exported policy's, from file ``where``).
 
-        :raises ValueError: a policy of a Gymnasium env (no project robot), or bad ranges.
+        :raises ValueError: a policy of a Gymnasium env (no project robot), a student
+            observation that does not append to the teacher's, or bad ranges.
         """
-        from ..core.envs import canonical_env_id, lookup, make_randomized_env
+        from ..core.envs import canonical_env_id, lookup, make_randomized_env, obs_terms
+        from ..core.init_source import appended_terms
         from ..robot import get_robot
         env_id = canonical_env_id(contract.env)
         entry = lookup(env_id)
@@ -98,12 +100,25 @@ class DistillEnv:
                              'distillation needs a project robot env (symphony/Humanoid-v4 '
                              'or <task>:<robot>)')
         self.robot = get_robot(entry.robot)
+        self.env_id = env_id
+        teacher_spec = contract.observation.name
+        self.obs_spec = cfg.obs_spec or teacher_spec
+        """The student's observation spec (one frame)."""
+        if self.obs_spec != teacher_spec and not appended_terms(env_id, teacher_spec,
+                                                                self.obs_spec):
+            raise ValueError(f'--obs-spec {self.obs_spec}: does not append terms to the '
+                             f'teacher\'s observation {teacher_spec!r} on {env_id}; the '
+                             'student starts as its teacher, so it reads the teacher\'s '
+                             'inputs first')
+        self.teacher_dim = contract.obs_dim
+        """Size of the teacher's observation: the first values of each student frame."""
         self.spec = distill_spec(cfg, self.robot)
-        _check_sees_command_in_flight(contract, self.spec, where)
+        _check_sees_command_in_flight([n for n, _ in obs_terms(env_id, self.obs_spec)],
+                                      self.obs_spec, self.spec, where)
         ranges = (contract.task or {}).get('command_ranges')
         extra = {'commands': {k: tuple(v) for k, v in ranges.items()}} if ranges else {}
         # A spec that moves something (distill_spec's rule) always comes back Randomized.
-        self.env = make_randomized_env(env_id, contract.observation.name, self.spec, **extra)
+        self.env = make_randomized_env(env_id, self.obs_spec, self.spec, **extra)
         self.frame_skip = self.robot.frame_skip
         self.history = cfg.history
         """Observations the student takes at once (`FrameStack`)."""
@@ -117,7 +132,7 @@ class DistillEnv:
         student, teacher, delays, fell = [], [], [], False
         while True:
             student.append(stack.push(obs))
-            teacher.append(teacher_view)
+            teacher.append(teacher_view[:self.teacher_dim])
             obs, _, terminated, truncated, info = env.step(act(student[-1]))
             delays.append(int(info['delay_physics_steps']))
             teacher_view = env.with_previous(info['clean_obs'], info['applied_action'])

@@ -117,9 +117,41 @@ def test_a_policy_that_does_not_see_its_last_command_is_distilled_for_noise_only
     out = tmp_path / 'humanoid.onnx'
     # Humanoid-v4's observation holds no previous action: no acting ahead of a delay.
     assert main(['distill', HUMANOID, '-o', str(out), *TINY]) == 2
-    assert "holds no previous action" in capsys.readouterr().err and not out.exists()
+    err = capsys.readouterr().err
+    assert "holds no previous action" in err and '--obs-spec' in err and not out.exists()
     assert main(['distill', HUMANOID, '-o', str(out), '--knobs', 'obs_noise_scale', *TINY]) == 0
     assert OnnxPolicy(str(out)).contract.env == OnnxPolicy(HUMANOID).contract.env
+
+
+def test_a_student_given_the_previous_action_starts_as_its_teacher_and_deploys_with_it(
+        tmp_path, capsys):
+    out = tmp_path / 'torque.onnx'
+    args = ['distill', HUMANOID, '-o', str(out), '--obs-spec', 'humanoid_v4_torque', '--rounds',
+            '1', '--steps-per-round', '100', '--updates-per-round', '0']
+    assert main(args) == 0
+    assert 'observation humanoid_v4_full; the student humanoid_v4_torque' in \
+        capsys.readouterr().err
+    teacher, student = OnnxPolicy(HUMANOID), OnnxPolicy(str(out))
+    assert student.contract.observation.name == 'humanoid_v4_torque'
+    assert student.contract.obs_dim == teacher.contract.obs_dim + 17
+    obs = np.random.default_rng(0).normal(size=teacher.contract.obs_dim)
+    previous = np.random.default_rng(1).uniform(-1, 1, size=17)
+    # The command in flight is an input at weight 0 until the student learns.
+    np.testing.assert_allclose(student.act(np.concatenate([obs, previous])), teacher.act(obs),
+                               atol=1e-5)
+    assert student.contract.train_config['distill']['settings']['obs_spec'] == \
+        'humanoid_v4_torque'
+
+
+def test_a_student_observation_that_does_not_append_to_the_teachers_is_refused(
+        tmp_path, capsys):
+    out = tmp_path / 's.onnx'
+    assert main(['distill', HUMANOID, '-o', str(out), '--obs-spec', 'proprioceptive',
+                 '--knobs', 'obs_noise_scale', *TINY]) == 2
+    err = capsys.readouterr().err
+    assert ("--obs-spec proprioceptive: does not append terms to the teacher's observation "
+            "'humanoid_v4_full'") in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize('args, message', [
