@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -170,17 +170,8 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
             best = _link_best(source, partial, step)
             draws = _carry_draws(source, partial, step)
         record = {'source': os.path.abspath(source), 'step': step, 'replay': replay,
-                  'seed': int(state['train_config'].get('seed', 0)) if seed is None else seed}
-        if respec:
-            record['obs_spec'] = {'from': respec.before, 'to': respec.after}
-        if grow:
-            record['critic_grown'] = [name for name, _ in grow.terms]
-        if history:
-            record['history'] = history
-        if critic_dynamics:
-            record['critic_dynamics'] = True
-        if slim:
-            record['slim'] = True
+                  'seed': int(state['train_config'].get('seed', 0)) if seed is None else seed,
+                  **_record_changes(respec, grow, history, critic_dynamics, slim)}
         atomic_write(os.path.join(partial, BRANCH_FILE),
                      lambda f: f.write(json.dumps(record, indent=2).encode()))
         os.rename(partial, target)
@@ -195,6 +186,23 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
                   respec.after if respec else None,
                   tuple(name for name, _ in grow.terms) if grow else (), history,
                   critic_dynamics)
+
+
+def _record_changes(respec: Optional['Respec'], grow: Optional['Grow'], history: Optional[int],
+                    critic_dynamics: bool, slim: bool) -> Dict[str, object]:
+    """Return branch.json's entries for what the branch changed (none: {})."""
+    out: Dict[str, object] = {}
+    if respec:
+        out['obs_spec'] = {'from': respec.before, 'to': respec.after}
+    if grow:
+        out['critic_grown'] = [name for name, _ in grow.terms]
+    if history:
+        out['history'] = history
+    if critic_dynamics:
+        out['critic_dynamics'] = True
+    if slim:
+        out['slim'] = True
+    return out
 
 
 def _check_dynamics(train: dict) -> None:
