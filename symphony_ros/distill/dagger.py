@@ -115,7 +115,7 @@ class Distiller:
         self.history: List[RoundFigures] = []
 
     def _widened_student(self, frames: int) -> torch.nn.Module:
-        """The teacher's actor reading ``frames`` student frames, every added input at weight 0.
+        """Return the teacher's actor reading ``frames`` student frames, added inputs at weight 0.
 
         A student frame is the teacher's observation and any terms appended to it, so the
         teacher's weights stay on the newest frame's first inputs: the student starts as its
