@@ -143,6 +143,18 @@ def test_a_student_given_the_previous_action_starts_as_its_teacher_and_deploys_w
         'humanoid_v4_torque'
 
 
+def test_a_symmetric_teachers_student_mirrors_the_inputs_it_adds(tmp_path):
+    sym = os.path.join(ROOT, 'models', 'g1_velocity_symphony_sym.onnx')
+    out = tmp_path / 'odom.onnx'
+    assert main(['distill', sym, '-o', str(out), '--obs-spec', 'velocity_gait_odom',
+                 '--rounds', '1', '--steps-per-round', '100', '--updates-per-round', '0']) == 0
+    teacher, student = OnnxPolicy(sym), OnnxPolicy(str(out))
+    assert student.contract.obs_dim == teacher.contract.obs_dim + 3      # the base velocity
+    obs = np.random.default_rng(0).normal(size=teacher.contract.obs_dim)
+    np.testing.assert_allclose(student.act(np.concatenate([obs, [0.4, -0.3, 0.1]])),
+                               teacher.act(obs), atol=1e-5)
+
+
 def test_a_student_observation_that_does_not_append_to_the_teachers_is_refused(
         tmp_path, capsys):
     out = tmp_path / 's.onnx'
