@@ -122,12 +122,20 @@ def _returns(s: RunSummary) -> List[str]:
     episodes, falls = last.get('episodes', math.nan), last.get('falls', math.nan)
     if math.isfinite(episodes) and episodes > 0:
         lines.append(f'  episodes         {int(episodes):,} in training, {int(falls):,} of '
-                     f'them falls ({100.0 * falls / episodes:.0f} %)')
+                     f'them falls ({100.0 * falls / episodes:.0f} %)' + _noise_falls(last))
     rate, wall = last.get('steps_per_s', math.nan), last.get('wall_s', math.nan)
     if math.isfinite(rate) and math.isfinite(wall):
         lines.append(f'  speed            {rate:,.0f} steps/s at the newest evaluation; '
                      f'{_clock(wall)} of training')
     return lines
+
+
+def _noise_falls(row: Dict[str, float]) -> str:
+    """Say the falls in the deliberate fall apart: the actor did not act in them."""
+    n = row.get('noise_falls', math.nan)
+    if not math.isfinite(n) or n <= 0:
+        return ''
+    return f', {int(n):,} more in the deliberate fall before the time limit (noise acting)'
 
 
 def _ret(row: Dict[str, float]) -> str:

@@ -14,6 +14,10 @@ class Progress:
     step: int = 0
     episodes: int = 0
     falls: int = 0
+    """Training episodes that ended by a fall while the actor acted."""
+    noise_falls: int = 0
+    """Falls in the deliberate fall before the time limit, where only noise acts: counted
+    apart, since they say nothing of the actor and would make every long episode a fall."""
     updates: int = 0
     learning: bool = False
     warmup_from: int = 0

@@ -13,8 +13,8 @@ from typing import Dict, List
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-METRIC_FIELDS = ('step', 'test_return_mean', 'test_return_std', 'episodes', 'falls', 'mean_S',
-                 'steps_per_s', 'updates', 'reward_scale', 'wall_s')
+METRIC_FIELDS = ('step', 'test_return_mean', 'test_return_std', 'episodes', 'falls',
+                 'noise_falls', 'mean_S', 'steps_per_s', 'updates', 'reward_scale', 'wall_s')
 TERM_PREFIX = 'reward/'
 """Columns ``reward/<term>``: an env's named reward terms, mean per-episode sum at evaluation
 (after the fixed columns, in the order first seen)."""

@@ -83,7 +83,8 @@ class Trainer(InitFrom, Resume):
 
     step_count = _progress('step', 'Environment steps taken.')
     episodes = _progress('episodes', 'Training episodes finished.')
-    falls = _progress('falls', 'Training episodes that ended by termination.')
+    falls = _progress('falls', 'Training episodes that fell while the actor acted.')
+    noise_falls = _progress('noise_falls', 'Falls in the deliberate fall (noise alone acting).')
     updates = _progress('updates', 'Gradient updates done.')
     learning = _progress('learning', 'True once warm-up is over.')
     best_return = _progress('best_return', 'Best mean test return so far (-inf before any).')
@@ -309,7 +310,9 @@ class Trainer(InitFrom, Resume):
                 self._update()
             if terminated or truncated:
                 p.episodes += 1
-                p.falls += int(terminated)
+            if terminated:
+                p.noise_falls += int(fall)
+                p.falls += int(not fall)
         if terminated or truncated:
             self._obs = None
         p.wall_s += time.perf_counter() - t0
@@ -468,9 +471,9 @@ class Trainer(InitFrom, Resume):
         now = time.perf_counter()
         sps = (p.step - steps0) / max(now - t_mark, 1e-9)
         self._rate_mark = (p.step, now)
-        row = {'step': p.step, 'episodes': p.episodes, 'falls': p.falls, 'mean_S': p.mean_s,
-               'steps_per_s': sps, 'updates': p.updates,
-               'reward_scale': self.buffer.reward_scale, 'wall_s': p.wall_s}
+        row = {'step': p.step, 'episodes': p.episodes, 'falls': p.falls,
+               'noise_falls': p.noise_falls, 'mean_S': p.mean_s, 'steps_per_s': sps,
+               'updates': p.updates, 'reward_scale': self.buffer.reward_scale, 'wall_s': p.wall_s}
         if self.cfg.anchor_weight:
             # The actor's mean squared action distance from its start, last seen, and the
             # anchor's weight now: how far a fine-tune has moved while it was held.

@@ -12,8 +12,9 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-ARRAYS = ('obs', 'action', 'reward', 'next_obs', 'terminated', 'episode_end')
-"""Per-transition fields; ``episode_end`` is terminated or truncated (time or step limit)."""
+ARRAYS = ('obs', 'action', 'reward', 'next_obs', 'terminated', 'episode_end', 'noise_fall')
+"""Per-transition fields; ``episode_end`` is terminated or truncated (time or step limit);
+``noise_fall``: terminated in the deliberate fall, where noise alone acted."""
 NUMBERS = ('run_id', 'collector', 'weights_version', 'collect_s')
 """Per-chunk fields: the learner session that asked, who sent it, the update count of the
 weights that acted, and the seconds spent stepping."""
@@ -47,19 +48,21 @@ def check_chunk(chunk: Any, run_id: str, obs_dim: int, act_dim: int,
     if not 0 < n <= max_rows:
         return f'{n} rows, expected 1..{max_rows}'
     shapes = {'obs': (n, obs_dim), 'next_obs': (n, obs_dim), 'action': (n, act_dim),
-              'reward': (n,), 'terminated': (n,), 'episode_end': (n,)}
+              'reward': (n,), 'terminated': (n,), 'episode_end': (n,), 'noise_fall': (n,)}
     for name, shape in shapes.items():
         value = chunk[name]
         if not isinstance(value, np.ndarray) or value.shape != shape:
             got = value.shape if isinstance(value, np.ndarray) else type(value).__name__
             return f'{name} has shape {got}, expected {shape}'
-        if name in ('terminated', 'episode_end'):
+        if name in ('terminated', 'episode_end', 'noise_fall'):
             if value.dtype != np.bool_:
                 return f'{name} has dtype {value.dtype}, expected bool'
         elif not np.issubdtype(value.dtype, np.floating) or not np.isfinite(value).all():
             return f'{name} is not all finite floats'
     if (chunk['terminated'] & ~chunk['episode_end']).any():
         return 'a terminated transition that does not end its episode'
+    if (chunk['noise_fall'] & ~chunk['terminated']).any():
+        return 'a noise fall that is not a terminated transition'
     return _check_draws(chunk[DRAWS], int(chunk['episode_end'].sum()) + 1)
 
 

@@ -336,7 +336,9 @@ class DistributedTrainer(Trainer):
         self.chunks += 1
         self.stored += n
         self.episodes += int(chunk['episode_end'].sum())
-        self.falls += int(chunk['terminated'].sum())
+        noise = int(chunk['noise_fall'].sum())
+        self.falls += int(chunk['terminated'].sum()) - noise
+        self.noise_falls += noise
         if 0 <= chunk['collector'] < len(self.slots):
             slot = self.slots[chunk['collector']]
             slot.steps += n

@@ -99,7 +99,8 @@ class Collector(_Worker):
                'action': np.zeros((rows, act_dim), np.float32),
                'reward': np.zeros(rows, np.float32),
                'next_obs': np.zeros((rows, obs_dim), np.float32),
-               'terminated': np.zeros(rows, bool), 'episode_end': np.zeros(rows, bool)}
+               'terminated': np.zeros(rows, bool), 'episode_end': np.zeros(rows, bool),
+               'noise_fall': np.zeros(rows, bool)}
         draws = []
         for i in range(rows):
             if self._obs is None:
@@ -118,6 +119,7 @@ class Collector(_Worker):
             out['obs'][i], out['action'][i], out['reward'][i] = self._obs, action, reward
             out['next_obs'][i], out['terminated'][i], out['episode_end'][i] = (
                 next_obs, terminated, end)
+            out['noise_fall'][i] = terminated and fall
             self._obs = None if end else next_obs
         out.update(run_id=self.run_id, collector=self.index, weights_version=self.version,
                    collect_s=time.perf_counter() - t0, randomization=draws)

@@ -446,6 +446,27 @@ def test_each_evaluation_line_says_the_training_steps_per_fall_since_the_one_bef
     assert '(falls 45; none since the last test)' in say(dict(row, step=30_000, falls=45))
 
 
+def test_falls_in_the_deliberate_fall_are_counted_apart_from_the_actors(tmp_path, capsys):
+    # fall_steps = the episode limit: once learning, noise alone acts every step, so every
+    # fall after warm-up is a deliberate one and the actor's count stays at warm-up's.
+    def run(name, steps):
+        cfg = tiny_config(tmp_path / name, steps=steps, episode_limit=30)
+        cfg.overrides['fall_steps'] = 30
+        with Trainer(cfg, progress=False, tensorboard=False) as trainer:
+            trainer.run()
+            return trainer.falls, trainer.noise_falls
+    warm_falls, warm_noise = run('warm', 100)
+    falls, noise_falls = run('run', 300)
+    assert warm_falls > 0 and warm_noise == 0
+    assert falls == warm_falls and noise_falls > 0
+    row = list(csv.DictReader(open(tmp_path / 'run' / 'metrics.csv')))[-1]
+    assert (int(row['falls']), int(row['noise_falls'])) == (falls, noise_falls)
+    assert cli(['inspect', str(tmp_path / 'run')]) == 0
+    out = capsys.readouterr().out
+    assert f'{falls:,} of them falls' in out
+    assert f'{noise_falls:,} more in the deliberate fall before the time limit' in out
+
+
 def test_keep_checkpoints_keeps_every_one_and_a_copy_rolls_back_to_any(tmp_path):
     torch.set_num_threads(1)
     run = tmp_path / 'run'

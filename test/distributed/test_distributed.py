@@ -92,6 +92,8 @@ def good_chunk():
     (dict(action=np.zeros((8, 2), np.float32)), 'action has shape (8, 2)'),
     (dict(reward=np.full(8, np.nan, np.float32)), 'reward is not all finite'),
     (dict(terminated=np.ones(8, np.float32)), 'terminated has dtype float32'),
+    (dict(terminated=np.zeros(8, bool), episode_end=np.zeros(8, bool),
+          noise_fall=np.ones(8, bool)), 'a noise fall that is not a terminated transition'),
     (dict(collector='1'), 'collector is a str'),
     (dict(obs=None), 'obs has shape NoneType'),
     (dict(randomization={'mass_scale_mean': 1.0}), 'randomization is not a list of objects'),
