@@ -15,6 +15,7 @@ from symphony_ros.core.trainer import Trainer
 from symphony_ros.policy.export import export_policy
 from symphony_ros.policy.runtime import OnnxPolicy
 from symphony_ros.policy.unfold import PARITY_TOLERANCE
+from shipped_models import G1_FIRST
 
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=40)
 
@@ -246,8 +247,7 @@ def test_a_policy_of_another_width_is_refused_naming_the_flag_that_fits(source, 
 
 
 def test_a_policy_of_another_env_is_refused_naming_both(tmp_path):
-    g1 = os.path.join(os.path.dirname(__file__), '..', '..', 'models',
-                      'g1_velocity_symphony.onnx')
+    g1 = G1_FIRST
     with pytest.raises(CheckpointError, match='maps 98 observations to 29 actions') as err:
         Trainer(_cfg(tmp_path / 'x', init_from=g1), progress=False, tensorboard=False)
     assert 'g1_velocity_symphony.onnx' in str(err.value) and 'Humanoid-v4' in str(err.value)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from symphony_ros import paths
 from symphony_ros.core.checkpoint import CheckpointError
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.envs import make_run_env, mirror_maps
@@ -19,6 +18,7 @@ from symphony_ros.core.trainer import Trainer
 from symphony_ros.policy.onnx_file import load_contract
 from symphony_ros.policy.export import export_policy
 from symphony_ros.policy.runtime import OnnxPolicy
+from shipped_models import G1_FIRST
 
 G1 = 'velocity:g1'
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=40)
@@ -99,7 +99,7 @@ def test_a_history_run_trains_resumes_and_exports_its_history(tmp_path):
 
 
 def test_a_one_frame_policy_starts_a_history_run_acting_as_it_did(tmp_path):
-    teacher = paths.share_path('models', 'g1_velocity_symphony.onnx')   # one frame, unmirrored
+    teacher = G1_FIRST   # one frame, unmirrored
     width = dict(TINY, hidden_dim=128)
     with Trainer(_cfg(tmp_path / 'run', history=4, init_from=teacher, overrides=width),
                  progress=False, tensorboard=False) as trainer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from shipped_models import G1_FIRST
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -46,7 +47,6 @@ def export_history_student(folder: str, frames: int = 3) -> str:
     """
     import torch
 
-    from symphony_ros import paths
     from symphony_ros.distill.config import DistillConfig
     from symphony_ros.distill.dagger import Distiller
     from symphony_ros.policy.export import export_policy
@@ -55,7 +55,7 @@ def export_history_student(folder: str, frames: int = 3) -> str:
         fh.write('delay_s: [0.02, 0.02]\ndelay_jitter_steps: [0, 0]\n')
     d = Distiller(DistillConfig(randomize=ranges, knobs='delay_s', history=frames,
                                 steps_per_round=100, updates_per_round=0),
-                  paths.share_path('models', 'g1_velocity_symphony.onnx'))
+                  G1_FIRST)
     d.collect(100)
     n = d.source.actor.obs_dim
     blend = [0.7, 0.2, 0.1] + [0.0] * frames

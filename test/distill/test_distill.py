@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 
 import numpy as np
 import pytest
@@ -12,10 +11,8 @@ from symphony_ros.cli.main import main
 from symphony_ros.distill.config import DistillConfig
 from symphony_ros.distill.dagger import Distiller, Samples
 from symphony_ros.policy.runtime import OnnxPolicy
+from shipped_models import G1_FIRST, G1_SYM, HUMANOID
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-G1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
-HUMANOID = os.path.join(ROOT, 'models', 'humanoid_v4_symphony.onnx')
 TINY = ['--rounds', '2', '--steps-per-round', '150', '--updates-per-round', '5',
         '--batch-size', '32']
 
@@ -31,7 +28,7 @@ def one_step_delay(tmp_path):
 def _distiller(ranges, **kw):
     kw = {'randomize': ranges, 'knobs': 'delay_s', 'steps_per_round': 200,
           'updates_per_round': 0, **kw}
-    return Distiller(DistillConfig(**kw), G1)
+    return Distiller(DistillConfig(**kw), G1_FIRST)
 
 
 def test_the_teacher_sees_the_exact_state_and_the_command_the_motors_had(one_step_delay):
@@ -55,7 +52,7 @@ def test_the_student_starts_as_its_teacher_and_learns_to_act_ahead(one_step_dela
     # One control step of delay: each episode's last command has no label.
     assert len(d.samples) == steps - episodes
     obs, labels = d.samples.tensors()
-    teacher = torch.from_numpy(OnnxPolicy(G1).act_batch(obs.numpy()))
+    teacher = torch.from_numpy(OnnxPolicy(G1_FIRST).act_batch(obs.numpy()))
     with torch.no_grad():
         assert torch.allclose(d.student.deterministic(obs), teacher, atol=1e-5)
         before = float(torch.mean((teacher - labels) ** 2))
@@ -89,16 +86,17 @@ def test_samples_keep_the_newest_within_capacity():
 
 def test_cli_writes_a_student_whose_contract_names_its_teacher(tmp_path, capsys):
     out, run_dir = tmp_path / 'student.onnx', tmp_path / 'run'
-    assert main(['distill', G1, '-o', str(out), '--run-dir', str(run_dir), *TINY]) == 0
+    assert main(['distill', G1_FIRST, '-o', str(out), '--run-dir', str(run_dir), *TINY]) == 0
     c = OnnxPolicy(str(out)).contract
     record = c.train_config['distill']
-    with open(G1, 'rb') as fh:
+    with open(G1_FIRST, 'rb') as fh:
         assert record['teacher_sha256'] == hashlib.sha256(fh.read()).hexdigest()
     assert record['rounds'] == 2 and record['settings']['knobs'].startswith('delay_s')
     # The contract lists the ranges the student met: the sensing knobs, the rest nominal.
     assert set(c.randomization['ranges']) == {
         'delay_s', 'delay_jitter_steps', 'push_interval_s', 'push_first_s'}
-    assert c.test_return is None and c.weights_sha256 != OnnxPolicy(G1).contract.weights_sha256
+    assert c.test_return is None
+    assert c.weights_sha256 != OnnxPolicy(G1_FIRST).contract.weights_sha256
     rows = [json.loads(line) for line in (run_dir / 'rounds.jsonl').read_text().splitlines()]
     assert [r['round'] for r in rows] == [0, 1] and all(r['steps'] >= 150 for r in rows)
     assert (run_dir / 'students' / 'round_01.onnx').is_file()
@@ -144,7 +142,7 @@ def test_a_student_given_the_previous_action_starts_as_its_teacher_and_deploys_w
 
 
 def test_a_symmetric_teachers_student_mirrors_the_inputs_it_adds(tmp_path):
-    sym = os.path.join(ROOT, 'models', 'g1_velocity_symphony_sym.onnx')
+    sym = G1_SYM
     out = tmp_path / 'odom.onnx'
     assert main(['distill', sym, '-o', str(out), '--obs-spec', 'velocity_gait_odom',
                  '--rounds', '1', '--steps-per-round', '100', '--updates-per-round', '0']) == 0
@@ -168,9 +166,9 @@ def test_a_student_observation_that_does_not_append_to_the_teachers_is_refused(
 
 @pytest.mark.parametrize('args, message', [
     (['missing.onnx'], 'missing.onnx: no such file'),
-    ([G1, '--knobs', 'mass'], "--knobs: unknown knob 'mass'; expected \"all\" or some of"),
-    ([G1, '--randomize', 'none'], '--randomize none: a student learns to ride out'),
-    ([G1, '--knobs', 'delay_s', '--randomize-scale', '0'], 'nothing to learn against'),
+    ([G1_FIRST, '--knobs', 'mass'], "--knobs: unknown knob 'mass'; expected \"all\" or some of"),
+    ([G1_FIRST, '--randomize', 'none'], '--randomize none: a student learns to ride out'),
+    ([G1_FIRST, '--knobs', 'delay_s', '--randomize-scale', '0'], 'nothing to learn against'),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     out = tmp_path / 's.onnx'
@@ -183,13 +181,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
 def test_an_existing_output_is_kept_without_force(tmp_path, capsys):
     out = tmp_path / 's.onnx'
     out.write_bytes(b'keep me')
-    assert main(['distill', G1, '-o', str(out), *TINY]) == 2
+    assert main(['distill', G1_FIRST, '-o', str(out), *TINY]) == 2
     assert 'exists; pass --force' in capsys.readouterr().err
     assert out.read_bytes() == b'keep me'
 
 
 def test_a_bad_setting_is_refused_at_parse_time(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(['distill', G1, '-o', 'x.onnx', '--rounds', '0'])
+        main(['distill', G1_FIRST, '-o', 'x.onnx', '--rounds', '0'])
     assert exc.value.code == 2
     assert '--rounds' in capsys.readouterr().err

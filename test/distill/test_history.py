@@ -16,15 +16,14 @@ from symphony_ros.stress.run import Job, run_matrix
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'deploy'))
 from g1_policy import export_history_student  # noqa: E402
+from shipped_models import G1_FIRST, G1_SYM  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-G1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
 TINY = ['--rounds', '1', '--steps-per-round', '100', '--updates-per-round', '0']
 
 
 @pytest.fixture(scope='module')
 def student(tmp_path_factory):
-    """A 3-frame student of the shipped G1 policy whose older frames really steer it."""
+    """A 3-frame student of the first shipped G1 policy whose older frames really steer it."""
     return export_history_student(str(tmp_path_factory.mktemp('history')))
 
 
@@ -45,7 +44,7 @@ def _states(n):
 
 
 def test_the_contract_holds_the_history_and_inspect_says_it(student, capsys):
-    teacher, c = OnnxPolicy(G1).contract, OnnxPolicy(student).contract
+    teacher, c = OnnxPolicy(G1_FIRST).contract, OnnxPolicy(student).contract
     assert c.observation.history == 3 and c.observation.terms == teacher.observation.terms
     assert c.obs_dim == 3 * teacher.obs_dim
     assert c.observation.term_at(teacher.obs_dim + 2) == 'imu_angular_velocity (1 steps ago)'
@@ -88,14 +87,14 @@ def test_memory_carries_the_history_and_reset_forgets_it(student):
 def test_a_student_with_unused_history_acts_as_its_teacher_under_stress(tmp_path):
     out = tmp_path / 'student.onnx'
     # No updates: the older frames keep their zero weights.
-    assert main(['distill', G1, '-o', str(out), '--history', '2', *TINY]) == 0
-    c = OnnxPolicy(G1).contract
+    assert main(['distill', G1_FIRST, '-o', str(out), '--history', '2', *TINY]) == 0
+    c = OnnxPolicy(G1_FIRST).contract
     commands = {k: tuple(v) for k, v in c.task['command_ranges'].items()}
 
     def figures(path):
         job = Job(path, 'velocity:g1', c.observation.name, 'g1', 0, 60, commands)
         return run_matrix(job, ['push_0.5'], 1, 1)['push_0.5'][0]
-    mine, teacher = figures(str(out)), figures(G1)
+    mine, teacher = figures(str(out)), figures(G1_FIRST)
     assert mine['steps'] == teacher['steps'] == 60
     assert mine['return'] == pytest.approx(teacher['return'], rel=1e-4)
 
@@ -118,7 +117,7 @@ def test_training_from_a_history_student_takes_its_history_or_is_refused(student
 
 
 def test_a_symmetric_teacher_gives_a_symmetric_student_that_starts_as_it_acts(tmp_path):
-    sym = os.path.join(ROOT, 'models', 'g1_velocity_symphony_sym.onnx')
+    sym = G1_SYM
     out = tmp_path / 'sym_h2.onnx'
     assert main(['distill', sym, '-o', str(out), '--history', '2', *TINY]) == 0
     teacher, student = OnnxPolicy(sym), OnnxPolicy(str(out))

@@ -9,6 +9,8 @@ import pytest
 from symphony_ros.robot.description import get_robot
 from symphony_ros.robot.obs_specs import get_obs_spec
 
+from shipped_models import G1_FIRST
+
 pytestmark = pytest.mark.ros
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -58,10 +60,9 @@ def test_the_inputs_line_names_the_topics_a_policy_reads_and_when_odometry_is_mi
 
 
 def test_the_policy_line_says_how_many_frames_a_policy_takes_and_where_it_came_from():
-    from symphony_ros import paths
     from symphony_ros.cli.doctor_cmd import OK, check_policy
     frame = get_obs_spec('velocity_gait_scaled', get_robot('g1')).dim
-    teacher_path = paths.share_path('models', 'g1_velocity_symphony.onnx')
+    teacher_path = G1_FIRST
     student = check_policy(teacher_path.replace('.onnx', '_student.onnx'), 'g1')
     assert student.level == OK, student
     # A distilled student has no test return of its own: its teacher is named instead.

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from symphony_ros.robot import get_robot
+from shipped_models import G1_FIRST
 
 pytestmark = pytest.mark.ros
 
@@ -109,15 +110,12 @@ def test_g1_realtime_default_forwards_checked_targets_and_gains_to_the_sim(launc
     The shipped policy walks under it; through the torque gate the same policy shook its
     joints past their velocity limits within a second (``test/sim/test_pd_state_age.py``).
     """
-    import os
-
     import rclpy
     from rclpy.node import Node
     from std_msgs.msg import Float64MultiArray
 
     g1 = get_robot('g1')
-    policy = os.path.join(os.path.dirname(__file__), '..', '..', 'models',
-                          'g1_velocity_symphony.onnx')
+    policy = G1_FIRST
     la = launcher('deploy', 'robot:=sim', 'robot_model:=g1', f'policy:={policy}',
                   'ticks:=150', 'cmd_vel:=0.3,0,0')
     rclpy.init()
@@ -141,8 +139,6 @@ def test_g1_realtime_default_forwards_checked_targets_and_gains_to_the_sim(launc
 
 def test_the_sim_steers_the_g1_with_commands_drawn_as_in_training(launcher):
     """cmd_vel:=random: each episode's command comes from the seeded draw, on /cmd_vel."""
-    import os
-
     import rclpy
     from geometry_msgs.msg import Twist
     from rclpy.node import Node
@@ -151,8 +147,7 @@ def test_the_sim_steers_the_g1_with_commands_drawn_as_in_training(launcher):
     from symphony_ros.sim.own_command import OwnCommand
 
     ranges = 'lin_vel_x=0.2:0.6,lin_vel_y=0,yaw_rate=0,standing_fraction=0'
-    policy = os.path.join(os.path.dirname(__file__), '..', '..', 'models',
-                          'g1_velocity_symphony.onnx')
+    policy = G1_FIRST
     la = launcher('deploy', 'robot:=sim', 'robot_model:=g1', f'policy:={policy}',
                   'timing:=lockstep', 'seed:=3', 'episode_steps:=20', 'ticks:=60',
                   'cmd_vel:=random', f'cmd_vel_ranges:={ranges}')

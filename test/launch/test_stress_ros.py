@@ -8,16 +8,14 @@ import pytest
 from process_helpers import ChildProcess
 
 from symphony_ros.sim.episodes import REACHED_PART
+from shipped_models import G1_FIRST, HUMANOID
 
 pytestmark = pytest.mark.ros
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-POLICY = os.path.join(ROOT, 'models', 'humanoid_v4_symphony.onnx')
 
 
 def test_stress_through_ros_applies_the_delay_in_the_sim(ros_env, tmp_path):
     out = tmp_path / 'report'
-    proc = ChildProcess([sys.executable, '-m', 'symphony_ros.cli.main', 'stress', POLICY,
+    proc = ChildProcess([sys.executable, '-m', 'symphony_ros.cli.main', 'stress', HUMANOID,
                          '--ros', '--conditions', 'nominal', 'delay_2', '--episodes', '2',
                          '--max-steps', '30', '--out', str(out), '--no-progress'], ros_env)
     try:
@@ -45,7 +43,7 @@ def test_stress_through_ros_applies_the_delay_in_the_sim(ros_env, tmp_path):
 
 def test_a_held_command_through_the_graph_is_judged_by_max_tracking_error(ros_env, tmp_path):
     out = tmp_path / 'report'
-    policy = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    policy = G1_FIRST
     proc = ChildProcess([sys.executable, '-m', 'symphony_ros.cli.main', 'stress', policy,
                          '--ros', '--conditions', 'command_forward_0.5', '--episodes', '1',
                          '--max-steps', '60', '--max-tracking-error', '0.001',

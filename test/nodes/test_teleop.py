@@ -10,9 +10,8 @@ import time
 import pytest
 
 from symphony_ros.deploy.teleop import KeyTeleop
+from shipped_models import G1_STUDENT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STUDENT = os.path.join(ROOT, 'models', 'g1_velocity_symphony_student.onnx')
 RANGES = {'lin_vel_x': (0.2, 0.8), 'lin_vel_y': (-0.3, 0.3), 'yaw_rate': (-0.5, 0.5)}
 
 
@@ -65,7 +64,7 @@ def test_teleop_publishes_steadily_and_ends_on_a_zero_command(ros_env):
     node.create_subscription(Twist, '/tele_test/cmd_vel',
                              lambda m: got.append((time.monotonic(), m.linear.x, m.linear.y,
                                                    m.angular.z)), STATE_LATEST_QOS)
-    proc = _teleop(ros_env, subprocess.PIPE, '--policy', STUDENT, '--namespace', 'tele_test')
+    proc = _teleop(ros_env, subprocess.PIPE, '--policy', G1_STUDENT, '--namespace', 'tele_test')
 
     def spin_until(cond, what, timeout=60.0):
         end = time.monotonic() + timeout

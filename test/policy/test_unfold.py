@@ -8,8 +8,8 @@ import torch
 from symphony_ros import paths
 from symphony_ros.policy.errors import PolicyFileError
 from symphony_ros.policy.unfold import FOLDED_SIGMA, actor_from_policy
+from shipped_models import G1_FIRST
 
-FIRST_G1 = paths.share_path('models', 'g1_velocity_symphony.onnx')
 """A one-net folded graph (the symmetric files evaluate their net twice)."""
 
 
@@ -29,7 +29,7 @@ def test_a_shipped_policy_comes_back_with_its_provenance(robot, variant):
 
 
 def test_weights_that_do_not_act_as_the_file_are_refused(tmp_path):
-    model = onnx.load(FIRST_G1)
+    model = onnx.load(G1_FIRST)
     for init in model.graph.initializer:
         if init.name == 'head.bias':  # the graph now computes another function
             init.name = 'head.bias_moved'
@@ -43,7 +43,7 @@ def test_weights_that_do_not_act_as_the_file_are_refused(tmp_path):
 
 
 def test_a_graph_that_computes_another_function_is_refused(tmp_path):
-    model = onnx.load(FIRST_G1)
+    model = onnx.load(G1_FIRST)
     consts = [n for n in model.graph.node if n.op_type == 'Constant'
               and onnx.numpy_helper.to_array(n.attribute[0].t).size == 1
               and float(onnx.numpy_helper.to_array(n.attribute[0].t)) == 1.5]

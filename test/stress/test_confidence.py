@@ -9,6 +9,7 @@ from symphony_ros.stress.confidence import (chi2_sf, episodes_to_show, judged_pa
                                             mcnemar_p, pairable, paired_falls,
                                             rates_differ_p, wilson)
 from symphony_ros.stress.report import rate_interval
+from shipped_models import G1_FIRST, HUMANOID
 
 
 def test_wilson_intervals_of_the_gates_everyday_counts():
@@ -87,14 +88,12 @@ def test_the_upper_bound_verdict_asks_the_episodes_to_show_the_rate():
 
 def test_the_cli_verdict_bound_goes_into_the_report_and_the_contract(tmp_path, capsys):
     import json
-    import os
     import shutil
 
     from symphony_ros.cli.main import main
     from symphony_ros.policy.onnx_file import load_contract
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     policy = tmp_path / 'h.onnx'
-    shutil.copy(os.path.join(root, 'models', 'humanoid_v4_symphony.onnx'), policy)
+    shutil.copy(HUMANOID, policy)
     out = tmp_path / 'r'
     rc = main(['stress', str(policy), '--out', str(out), '--episodes', '2', '--max-steps',
                '30', '--workers', '1', '--no-progress', '--conditions', 'nominal',
@@ -182,11 +181,9 @@ def test_the_comparison_gives_each_policy_s_budgets_where_they_ran():
 
 def test_a_g1_policy_is_held_to_the_tracking_threshold_through_the_cli(tmp_path):
     import json
-    import os
 
     from symphony_ros.cli.main import main
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    g1 = os.path.join(root, 'models', 'g1_velocity_symphony.onnx')
+    g1 = G1_FIRST
     out = tmp_path / 'g1'
     rc = main(['stress', g1, '--out', str(out), '--episodes', '1', '--max-steps', '120',
                '--workers', '1', '--no-progress', '--conditions', 'nominal',

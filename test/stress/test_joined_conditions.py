@@ -11,10 +11,7 @@ from symphony_ros.core.envs import make_randomized_env
 from symphony_ros.robot import get_robot
 from symphony_ros.stress.conditions import (describe, held_command, joined_error, knobs,
                                             select, spec_of, within_training)
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HUMANOID = os.path.join(ROOT, 'models', 'humanoid_v4_symphony.onnx')
-G1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+from shipped_models import G1_FIRST, HUMANOID
 
 
 def test_a_joined_condition_moves_what_each_part_moves():
@@ -79,7 +76,7 @@ def test_screen_refuses_a_bad_joined_condition(tmp_path, capsys):
 
 def test_stress_runs_a_held_command_under_noise_and_reports_it(tmp_path):
     out = tmp_path / 'joined'
-    main(['stress', G1, '--out', str(out), '--episodes', '2', '--max-steps', '150',
+    main(['stress', G1_FIRST, '--out', str(out), '--episodes', '2', '--max-steps', '150',
           '--workers', '1', '--no-progress', '--conditions',
           'command_forward_0.5,command_forward_0.5+obs_noise_1'])
     with open(out / 'report.json') as fh:

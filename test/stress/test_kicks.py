@@ -9,6 +9,7 @@ from symphony_ros.core.envs import make_randomized_env
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.ranges import RandomizationSpec
 from symphony_ros.stress.kicks import direction, episode_kicks, outcomes, summary, text
+from shipped_models import HUMANOID
 
 
 def test_a_fall_is_the_last_kick_s_when_it_comes_within_the_window():
@@ -67,11 +68,9 @@ def test_a_kick_s_bearing_is_taken_from_the_robot_s_heading():
 
 def test_the_stress_report_counts_the_kicks_of_push_conditions(tmp_path, capsys):
     import json
-    import os
 
     from symphony_ros.cli.main import main
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    policy = os.path.join(root, 'models', 'humanoid_v4_symphony.onnx')
+    policy = HUMANOID
     out = tmp_path / 'report'
     # 12 s episodes: the first kick comes 5-10 s in, the humanoid falls to most 1.5 m/s ones.
     assert main(['stress', policy, '--out', str(out), '--episodes', '2', '--max-steps', '800',

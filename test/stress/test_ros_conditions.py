@@ -1,21 +1,18 @@
 """Which conditions ``symphony stress --ros`` runs, and what each graph asks of the sim."""
 
 import math
-import os
 
 import pytest
 
 from symphony_ros.graph.processes import plan
 from symphony_ros.robot import get_robot
 from symphony_ros.stress import ros
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-POLICY = os.path.join(ROOT, 'models', 'humanoid_v4_symphony.onnx')
+from shipped_models import G1_FIRST, HUMANOID
 
 
 def _sim_parameters(name, tmp_path):
     robot = get_robot('humanoid')
-    g = ros.graph(POLICY, robot, name, 2, 0, 30, 'stress_test')
+    g = ros.graph(HUMANOID, robot, name, 2, 0, 30, 'stress_test')
     sim = [p for p in plan(g, str(tmp_path), write=False) if p.name == 'mujoco_sim_node']
     return sim[0].parameters
 
@@ -49,7 +46,7 @@ def test_a_held_command_runs_through_ros_as_the_sims_one_cmd_vel(tmp_path):
         ros.select(['command_stand'], get_robot('humanoid'))
     with pytest.raises(ValueError, match='follows none'):
         ros.select(['command_turn_0.5'], g1, commands=False)
-    g1_policy = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    g1_policy = G1_FIRST
     ranges = format_commands({'lin_vel_x': (0.0, 1.0)})
     for name, cmd_vel in (('command_forward_0.5', '0.5,0,0'), ('command_turn_0.5', '0,0,0.5'),
                           ('command_turn_-0.5', '0,0,-0.5')):
@@ -64,7 +61,7 @@ def test_a_velocity_policy_meets_commands_drawn_from_its_own_ranges(tmp_path):
     # The in-process conditions draw from the contract's ranges; through ROS the sim does.
     from symphony_ros.policy.runtime import OnnxPolicy
     from symphony_ros.robot.velocity_commands import format_commands, parse_commands
-    g1_policy = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    g1_policy = G1_FIRST
     ranges = OnnxPolicy(g1_policy).contract.task['command_ranges']
     g = ros.graph(g1_policy, get_robot('g1'), 'delay_1', 2, 0, 30, 'stress_test',
                   format_commands(ranges))

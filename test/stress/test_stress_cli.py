@@ -16,14 +16,14 @@ from symphony_ros.stress.conditions import (CONDITIONS, DIAGNOSTIC, delay_ms, la
                                             select, spec_of, table_markdown, within_training,
                                             worst_depth, worst_depth_budget)
 from symphony_ros.stress.report import depth_text
+from shipped_models import G1_FIRST, HUMANOID
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-POLICY = os.path.join(ROOT, 'models', 'humanoid_v4_symphony.onnx')
 SMALL = ['--episodes', '2', '--max-steps', '60', '--seed', '3', '--no-progress']
 
 
 def _stress(out, *extra):
-    return main(['stress', POLICY, '--out', str(out), *SMALL, *extra])
+    return main(['stress', HUMANOID, '--out', str(out), *SMALL, *extra])
 
 
 def _metrics(run):
@@ -105,7 +105,7 @@ def test_verdict_fails_beyond_the_threshold(tmp_path, capsys):
 ])
 def test_bad_input_one_line_exit_2(tmp_path, capsys, args, expected):
     try:
-        rc = main(['stress', POLICY, '--out', str(tmp_path / 'r'), '--no-progress', *args])
+        rc = main(['stress', HUMANOID, '--out', str(tmp_path / 'r'), '--no-progress', *args])
     except SystemExit as exc:           # refused by the flag's declared range at parse time
         rc = exc.code
     err = capsys.readouterr().err.strip().splitlines()
@@ -158,7 +158,7 @@ def test_a_noise_diagnostic_perturbs_its_own_term_only_and_runs_when_named():
 
 
 def test_a_failed_obs_noise_condition_points_to_the_diagnostics(tmp_path):
-    g1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    g1 = G1_FIRST
     out = tmp_path / 'g1'
     main(['stress', g1, '--out', str(out), '--episodes', '2', '--max-steps', '120',
           '--workers', '1', '--no-progress', '--conditions', 'obs_noise_1', 'noise_joint_vel'])
@@ -205,11 +205,11 @@ def test_latency_adds_the_delay_sweep_to_the_conditions_named_and_gives_a_budget
 def test_several_policies_run_under_the_same_seeds_and_a_table_compares_them(
         tmp_path, capsys):
     import shutil
-    g1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    g1 = G1_FIRST
     twin = tmp_path / 'twin.onnx'
-    shutil.copy(POLICY, twin)
+    shutil.copy(HUMANOID, twin)
     out = tmp_path / 'cmp'
-    rc = main(['stress', POLICY, str(twin), g1, '--out', str(out), '--conditions',
+    rc = main(['stress', HUMANOID, str(twin), g1, '--out', str(out), '--conditions',
                'nominal,strength_0.8', '--workers', '1', *SMALL])
     text = capsys.readouterr().out
     assert rc in (0, 1)
@@ -277,10 +277,10 @@ def test_a_run_folder_and_a_checkpoint_are_exported_into_their_reports_and_stres
 
 
 def test_several_policies_are_all_checked_before_any_runs(tmp_path, capsys):
-    g1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    g1 = G1_FIRST
     out = tmp_path / 'cmp'
     # The G1 policy cannot drive the humanoid: refused before the humanoid policy's matrix.
-    rc = main(['stress', POLICY, g1, '--robot', 'humanoid', '--conditions', 'nominal',
+    rc = main(['stress', HUMANOID, g1, '--robot', 'humanoid', '--conditions', 'nominal',
                '--out', str(out), *SMALL])
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
@@ -295,7 +295,7 @@ def test_the_training_mix_draws_every_knob_per_episode_and_says_which_fell_it(tm
     assert 'training_mix' in DIAGNOSTIC and 'training_mix' not in select([], g1)
     assert delay_ms('training_mix', g1) is None   # its falls are not the delay's alone
     out = tmp_path / 'mix'
-    main(['stress', POLICY, '--out', str(out), '--episodes', '6', '--max-steps', '80',
+    main(['stress', HUMANOID, '--out', str(out), '--episodes', '6', '--max-steps', '80',
           '--seed', '3', '--workers', '1', '--no-progress', '--conditions', 'training_mix'])
     c = _report(out)['conditions']['training_mix']
     draws = [e['draws'] for e in c['per_episode']]
@@ -327,7 +327,7 @@ def test_a_held_command_is_every_command_the_task_draws():
 
 
 def test_held_commands_say_what_a_velocity_policy_did_when_told(tmp_path, capsys):
-    g1 = os.path.join(ROOT, 'models', 'g1_velocity_symphony.onnx')
+    g1 = G1_FIRST
     out = tmp_path / 'held'
     main(['stress', g1, '--out', str(out), '--episodes', '2', '--max-steps', '150',
           '--workers', '1', '--no-progress', '--conditions',
@@ -351,7 +351,7 @@ def test_held_commands_say_what_a_velocity_policy_did_when_told(tmp_path, capsys
     assert '| `command_forward_0.5` | 0.5, 0, 0 | ' in md
     # A policy that follows no command cannot be held to one.
     capsys.readouterr()
-    assert main(['stress', POLICY, '--conditions', 'command_stand', *SMALL]) == 2
+    assert main(['stress', HUMANOID, '--conditions', 'command_stand', *SMALL]) == 2
     err = capsys.readouterr().err
     assert "'command_stand' holds a velocity command; this policy follows none" in err
 
@@ -371,7 +371,7 @@ def test_worst_parts_leave_each_part_of_worst_out_in_turn():
 
 def test_worst_parts_runs_them_and_says_which_part_saves_most(tmp_path, capsys):
     out = tmp_path / 'parts'
-    main(['stress', POLICY, '--out', str(out), '--episodes', '2', '--max-steps', '400',
+    main(['stress', HUMANOID, '--out', str(out), '--episodes', '2', '--max-steps', '400',
           '--seed', '3', '--no-progress', '--workers', '2', '--conditions', 'nominal',
           'worst_without_push+push_0.5', '--worst-parts'])
     c = _report(out)['conditions']
@@ -416,7 +416,7 @@ def test_the_worst_depth_is_capped_by_the_first_depth_that_fells_the_policy():
 
 def test_worst_depth_runs_the_way_and_says_how_far_it_stands(tmp_path, capsys):
     out = tmp_path / 'depth'
-    assert main(['stress', POLICY, '--out', str(out), '--episodes', '2', '--max-steps', '400',
+    assert main(['stress', HUMANOID, '--out', str(out), '--episodes', '2', '--max-steps', '400',
                  '--seed', '3', '--no-progress', '--workers', '2', '--conditions',
                  'payload_3kg', '--worst-depth']) in (0, 1)
     r = _report(out)
