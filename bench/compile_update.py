@@ -1,13 +1,13 @@
-"""torch.compile of the Symphony loss on a CPU: is the update's Python overhead worth fusing?
+"""`symphony train --compile` on a CPU: one whole Symphony update, eager against compiled.
 
 At the G1 recipe's widths (hidden 128, 32 heads per critic net, batch 256) the update's
 matrix products are small, so a share of its time is the dispatch of several hundred
-elementwise ops. This times one forward + backward of the loss, eager against
-``torch.compile(agent.loss)`` (inductor; its backward is compiled too), in alternating
-rounds, and reports the compile time. Nothing in the trainer uses compile: this is the
-measurement that would justify it.
+elementwise ops, which inductor fuses. This times ``Symphony.eager_update`` (loss forward
+and backward, AdamW step, Polyak target) without and with ``Symphony.use_compile``, as
+the trainer runs it, in alternating rounds, and reports the compile time.
 
     python bench/compile_update.py [--hidden 128] [--heads 32] [--batch 256] [--threads 1]
+        [--obs 98] [--act 29] [--critic 120]
 """
 
 import argparse
@@ -41,36 +41,41 @@ def main():
     p.add_argument('--heads', type=int, default=32)
     p.add_argument('--batch', type=int, default=256)
     p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--obs', type=int, default=OBS)
+    p.add_argument('--act', type=int, default=ACT)
+    p.add_argument('--critic', type=int, default=CRITIC)
     p.add_argument('--reps', type=int, default=50)
     p.add_argument('--rounds', type=int, default=3)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = get_config('s3', hidden_dim=args.hidden, critic_heads=args.heads,
                      batch_size=args.batch)
-    agent = Symphony(OBS, ACT, cfg, 'cpu', critic_dim=CRITIC)
+    obs, act, critic = args.obs, args.act, args.critic
+    agent = Symphony(obs, act, cfg, 'cpu', critic_dim=critic)
     n = args.batch
-    batch = Batch(torch.randn(n, OBS), torch.rand(n, ACT) * 2 - 1, torch.randn(n, 1),
-                  torch.randn(n, OBS), torch.zeros(n, 1), torch.randn(n, CRITIC),
-                  torch.randn(n, CRITIC))
+    batch = Batch(torch.randn(n, obs), torch.rand(n, act) * 2 - 1, torch.randn(n, 1),
+                  torch.randn(n, obs), torch.zeros(n, 1), torch.randn(n, critic),
+                  torch.randn(n, critic))
 
-    def step(loss):
+    def update(compiled):
         def run():
-            agent.optimizer.zero_grad()
-            loss(batch)['loss'].backward()
+            agent.compiled_loss = compiled
+            agent.eager_update(batch)
         return run
-    compiled = torch.compile(agent.loss)
+    agent.use_compile()
+    compiled = agent.compiled_loss
     t0 = time.perf_counter()
-    step(compiled)()
+    agent.warm_compile(batch)
     compile_s = time.perf_counter() - t0
     times = {'eager': [], 'compiled': []}
-    for fn in (step(agent.loss), step(compiled)):
+    for fn in (update(None), update(compiled)):
         timed(fn, 5)
     for _ in range(args.rounds):
-        times['eager'] += timed(step(agent.loss), args.reps)
-        times['compiled'] += timed(step(compiled), args.reps)
+        times['eager'] += timed(update(None), args.reps)
+        times['compiled'] += timed(update(compiled), args.reps)
     print(f'torch {torch.__version__}, {args.threads} thread(s), hidden {args.hidden}, '
-          f'heads {args.heads}, batch {args.batch}; first compiled call {compile_s:.1f} s\n')
-    print('| loss forward + backward | median ms | p99 ms |')
+          f'heads {args.heads}, batch {args.batch}; compile {compile_s:.1f} s\n')
+    print('| one update | median ms | p99 ms |')
     print('|---|---|---|')
     for key, values in times.items():
         p99 = np.percentile(values, 99, method='higher')

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 
@@ -56,6 +56,8 @@ class Symphony:
         self._target = list(self.target_critic.parameters())
         self.graphed: Optional[GraphedUpdate] = None
         """Set by :meth:`use_cuda_graphs`: updates replayed as CUDA graphs."""
+        self.compiled_loss: Optional[Callable[[Batch], Dict[str, torch.Tensor]]] = None
+        """Set by :meth:`use_compile`: :meth:`loss` compiled, forward and backward."""
 
     @property
     def anchor_weight(self) -> float:
@@ -77,6 +79,28 @@ class Symphony:
     def use_cuda_graphs(self) -> None:
         """Replay each update as a CUDA graph from now on (a CUDA agent only)."""
         self.graphed = GraphedUpdate(self)
+
+    def use_compile(self) -> None:
+        """Compute each update's loss, forward and backward, with torch.compile from now on.
+
+        Inductor fuses the elementwise work around the small matrix products into a few
+        kernels. It draws the noise and dropout masks from its own generator, seeded from
+        torch's: a compiled run repeats itself (and its resume), not an eager run.
+        """
+        self.compiled_loss = torch.compile(self.loss)
+
+    def warm_compile(self, batch: Batch) -> None:
+        """Compile the loss for ``batch``'s shapes and the current thread count.
+
+        Nothing changes: no parameter or moment moves, and torch's random state is put back,
+        so a run that compiles at its start or at a resume draws as one that did not.
+        """
+        state = torch.get_rng_state()
+        try:
+            self.compiled_loss(batch)['loss'].backward()
+        finally:
+            self.optimizer.zero_grad()
+            torch.set_rng_state(state)
 
     def loss(self, batch: Batch) -> Dict[str, torch.Tensor]:
         """Return the total loss and its terms for one batch (no parameter change).
@@ -142,7 +166,7 @@ class Symphony:
             knocks a trained actor over when it is released; warmed moments scale them by
             the gradients it has been seeing.
         """
-        terms = self.loss(batch)
+        terms = (self.compiled_loss or self.loss)(batch)
         self.optimizer.zero_grad()
         terms['loss'].backward()
         kept = None if train_actor else [p.detach().clone() for p in self.actor.parameters()]

@@ -205,7 +205,16 @@ class FadingReplayBuffer:
             self._cdf = cdf.to(device=self.device, dtype=torch.float32)
         u = torch.rand(batch_size, device=self.device)
         pos = torch.searchsorted(self._cdf, u).clamp_(max=self.size - 1)
-        idx = self.slots(pos)
+        return self._batch(self.slots(pos))
+
+    def shaped_batch(self, batch_size: int) -> Batch:
+        """Return a batch shaped as :meth:`sample`'s, drawing nothing (slot 0 repeated).
+
+        What compiling the loss needs: its shapes, without a random number or stored data.
+        """
+        return self._batch(torch.zeros(batch_size, dtype=torch.long, device=self.device))
+
+    def _batch(self, idx: torch.Tensor) -> Batch:
         critic = ((self.critic_obs[idx], self.next_critic_obs[idx])
                   if self.critic_dim else ())
         return Batch(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx],

@@ -24,8 +24,8 @@ from .snapshot import BEST
 CONFIG_FILE = 'config.json'
 RANDOMIZATION_LOG = 'randomization.jsonl'
 """One JSON line per training episode of a randomised run: that episode's draws."""
-RESUMABLE = ('steps', 'device', 'cuda_graphs', 'exact_resume', 'threads', 'keep_actors',
-             'keep_checkpoints', 'refill_steps', 'stages')
+RESUMABLE = ('steps', 'device', 'cuda_graphs', 'compile', 'exact_resume', 'threads',
+             'keep_actors', 'keep_checkpoints', 'refill_steps', 'stages')
 """TrainConfig fields a resume may change. The others are the run's identity, except
 ``run_dir``: where a run folder lives (relative path, moved, copied) is not part of it."""
 

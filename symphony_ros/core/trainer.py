@@ -223,6 +223,39 @@ class Trainer(InitFrom, Resume):
         self._stop_requested = False
         self._rate_mark = (self.step_count, time.perf_counter())
         self._anchor_drift = float('nan')
+        self._compile()
+
+    def _compile(self) -> None:
+        """Under --compile, compile the loss now for each thread count the run may use.
+
+        At the start, not at the first update: a compiler that fails refuses the run at once,
+        and the thread policy never times a compile as an update.
+        """
+        if not self.cfg.compile:
+            return
+        if self.device.type != 'cpu':
+            self.notes.append('--compile: no effect on a CUDA device (--cuda-graphs is its '
+                              'way to cut the launches)')
+            return
+        self.agent.use_compile()
+        self.agent.anchor_weight = self.anchor_weight
+        counts = ThreadPolicy(self.cfg.threads or None).counts
+        found, t0, state = torch.get_num_threads(), time.perf_counter(), torch.get_rng_state()
+        try:
+            batch = self.sample(shaped_only=True)
+            for n in counts:
+                torch.set_num_threads(n)
+                self.agent.warm_compile(batch)
+        except Exception as exc:  # inductor fails in many types; each means the same here
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''
+            raise ValueError(f'--compile: torch.compile could not compile the loss '
+                             f'({type(exc).__name__}: {reason}); it needs a C++ compiler '
+                             '(g++) and the Python headers; train with --compile false') from None
+        finally:
+            torch.set_num_threads(found)
+            torch.set_rng_state(state)
+        self.notes.append(f'--compile: the loss compiled for {", ".join(map(str, counts))} '
+                          f'thread(s) in {time.perf_counter() - t0:.0f} s')
 
     def _symmetrize(self) -> None:
         """Give the actor its mirror maps under --symmetric-actor (once; a source keeps its).
@@ -426,9 +459,13 @@ class Trainer(InitFrom, Resume):
         """Whether updates train the actor now: not those of the first --actor-frozen-steps."""
         return self.step_count > self.cfg.actor_frozen_steps
 
-    def sample(self) -> Batch:
-        """Return a minibatch from the replay, half of it mirrored under --mirror."""
-        batch = self.buffer.sample(self.sym.batch_size)
+    def sample(self, shaped_only: bool = False) -> Batch:
+        """Return a minibatch from the replay, half of it mirrored under --mirror.
+
+        :param shaped_only: a batch of the same shapes that draws no stored transition.
+        """
+        n = self.sym.batch_size
+        batch = self.buffer.shaped_batch(n) if shaped_only else self.buffer.sample(n)
         if self.relabel is not None:
             batch = self.relabel(batch, self.buffer.reward_scale)
         return batch if self.mirror is None else self.mirror(batch)

@@ -30,7 +30,7 @@ def test_the_shipped_g1_recipe_is_the_g1_run_and_flags_given_win(tmp_path):
     assert cfg.env == 'velocity:g1' and cfg.obs_spec == 'velocity_gait_scaled'
     assert cfg.privileged_critic and cfg.mirror and cfg.randomize == 'default'
     assert cfg.overrides['critic_heads'] == 32 and cfg.overrides['hidden_dim'] == 64
-    assert 'joint_ref=1.0' in cfg.reward_weights and cfg.seed == 7
+    assert 'joint_ref=1.0' in cfg.reward_weights and cfg.seed == 7 and cfg.compile
     assert cfg.run_dir == str(tmp_path) and overridden == 1 and taken > 10
 
 

@@ -1,0 +1,52 @@
+"""--compile: the loss compiled by torch.compile on the CPU, its resume and its refusal."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch._dynamo.utils
+
+from symphony_ros.core.checkpoint import latest_checkpoint
+from symphony_ros.core.trainer import Trainer
+
+from test_trainer import tiny_args, tiny_config
+
+
+def _train(cfg, resume=False, max_steps=None):
+    with Trainer(cfg, resume=resume, progress=False, tensorboard=False) as trainer:
+        graphs = torch._dynamo.utils.counters['stats']['unique_graphs']
+        trainer.run(max_steps)
+        compiled_in_run = torch._dynamo.utils.counters['stats']['unique_graphs'] - graphs
+        return trainer.agent.state_dict(), trainer.notes, compiled_in_run, trainer.buffer
+
+
+def test_a_compiled_run_compiles_at_its_start_and_resumes_exactly(tmp_path):
+    whole, notes, compiled_in_run, _ = _train(tiny_config(tmp_path / 'a', compile=True))
+    assert any(n.startswith('--compile: the loss compiled for 1 thread(s) in') for n in notes)
+    assert compiled_in_run == 0        # every update ran what the start compiled
+    _train(tiny_config(tmp_path / 'b', compile=True), max_steps=170)
+    assert 100 < int(os.path.basename(latest_checkpoint(str(tmp_path / 'b')))[5:14]) < 170
+    resumed, _, _, _ = _train(tiny_config(tmp_path / 'b', compile=True), resume=True)
+    for part in ('actor', 'critic', 'target_critic'):
+        for key, value in whole[part].items():
+            assert torch.equal(value, resumed[part][key]), (part, key)
+    # Compiling drew no random number: the warm-up's noisy actions are an eager run's.
+    eager = _train(tiny_config(tmp_path / 'c', steps=99))[3]
+    compiled = _train(tiny_config(tmp_path / 'd', steps=99, compile=True))[3]
+    assert eager.size == compiled.size == 99
+    assert torch.equal(eager.action[:99], compiled.action[:99])
+
+
+@pytest.mark.slow   # ~40 s: inductor traces and lowers the loss before the compiler fails
+def test_a_machine_that_cannot_compile_refuses_the_run_in_one_line(tmp_path):
+    env = dict(os.environ, CXX=str(tmp_path / 'no-compiler'),
+               TORCHINDUCTOR_CACHE_DIR=str(tmp_path / 'cache'))
+    out = subprocess.run([sys.executable, '-m', 'symphony_ros.cli.main',
+                          *tiny_args(tmp_path / 'r', 200), '--compile', 'true'],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if 'error' in line]
+    assert len(lines) == 1 and '--compile: torch.compile could not compile the loss' in lines[0]
+    assert 'train with --compile false' in lines[0]
