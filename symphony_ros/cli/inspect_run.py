@@ -69,7 +69,8 @@ def _learner(t: Dict[str, Any], y: Dict[str, Any]) -> str:
     extras = [name for name, on in (('privileged critic', t.get('privileged_critic')),
                                     ('it sees the dynamics drawn', t.get('critic_dynamics')),
                                     ('mirrored batches', t.get('mirror')),
-                                    ('symmetric actor', t.get('symmetric_actor'))) if on]
+                                    ('symmetric actor', t.get('symmetric_actor')),
+                                    ('compiled loss', t.get('compile'))) if on]
     if t.get('history', 1) > 1:
         extras.append(f'history {t["history"]}')
     return text + ''.join(f'; {e}' for e in extras)

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch._dynamo.utils
 
+from symphony_ros.cli.main import main as cli
 from symphony_ros.core.checkpoint import latest_checkpoint
 from symphony_ros.core.trainer import Trainer
 
@@ -22,10 +23,12 @@ def _train(cfg, resume=False, max_steps=None):
         return trainer.agent.state_dict(), trainer.notes, compiled_in_run, trainer.buffer
 
 
-def test_a_compiled_run_compiles_at_its_start_and_resumes_exactly(tmp_path):
+def test_a_compiled_run_compiles_at_its_start_and_resumes_exactly(tmp_path, capsys):
     whole, notes, compiled_in_run, _ = _train(tiny_config(tmp_path / 'a', compile=True))
     assert any(n.startswith('--compile: the loss compiled for 1 thread(s) in') for n in notes)
     assert compiled_in_run == 0        # every update ran what the start compiled
+    assert cli(['inspect', str(tmp_path / 'a')]) == 0
+    assert '; compiled loss' in capsys.readouterr().out
     _train(tiny_config(tmp_path / 'b', compile=True), max_steps=170)
     assert 100 < int(os.path.basename(latest_checkpoint(str(tmp_path / 'b')))[5:14]) < 170
     resumed, _, _, _ = _train(tiny_config(tmp_path / 'b', compile=True), resume=True)
