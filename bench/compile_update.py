@@ -6,8 +6,8 @@ elementwise ops, which inductor fuses. This times ``Symphony.eager_update`` (los
 and backward, AdamW step, Polyak target) without and with ``Symphony.use_compile``, as
 the trainer runs it, in alternating rounds, and reports the compile time.
 
-    python bench/compile_update.py [--hidden 128] [--heads 32] [--batch 256] [--threads 1]
-        [--obs 98] [--act 29] [--critic 120]
+    python bench/compile_update.py [--config s3] [--hidden 128] [--heads 32] [--batch 256]
+        [--threads 1] [--obs 98] [--act 29] [--critic 120]
 """
 
 import argparse
@@ -37,6 +37,7 @@ def timed(fn, reps):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--config', default='s3', help='a named Symphony config (s3, se, s2, ed)')
     p.add_argument('--hidden', type=int, default=128)
     p.add_argument('--heads', type=int, default=32)
     p.add_argument('--batch', type=int, default=256)
@@ -48,7 +49,7 @@ def main():
     p.add_argument('--rounds', type=int, default=3)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = get_config('s3', hidden_dim=args.hidden, critic_heads=args.heads,
+    cfg = get_config(args.config, hidden_dim=args.hidden, critic_heads=args.heads,
                      batch_size=args.batch)
     obs, act, critic = args.obs, args.act, args.critic
     agent = Symphony(obs, act, cfg, 'cpu', critic_dim=critic)
@@ -73,8 +74,9 @@ def main():
     for _ in range(args.rounds):
         times['eager'] += timed(update(None), args.reps)
         times['compiled'] += timed(update(compiled), args.reps)
-    print(f'torch {torch.__version__}, {args.threads} thread(s), hidden {args.hidden}, '
-          f'heads {args.heads}, batch {args.batch}; compile {compile_s:.1f} s\n')
+    print(f'torch {torch.__version__}, {args.config}, {args.threads} thread(s), '
+          f'hidden {args.hidden}, heads {args.heads}, batch {args.batch}; '
+          f'compile {compile_s:.1f} s\n')
     print('| one update | median ms | p99 ms |')
     print('|---|---|---|')
     for key, values in times.items():
