@@ -241,6 +241,9 @@ def _segment(cfg: TrainConfig, args: argparse.Namespace, resume: bool
     """
     from ..core.trainer import NonFiniteError
     from ..distributed.entry import make_trainer
+    if cfg.compile:
+        _say('symphony train: --compile: compiling the loss before the first step (20-70 s on '
+             'a CPU; a few s once inductor has it cached)')
     try:
         trainer = make_trainer(cfg, distributed_from_args(args), resume=resume,
                                progress=not args.no_progress, log=_say)

@@ -50,6 +50,7 @@ def test_a_machine_that_cannot_compile_refuses_the_run_in_one_line(tmp_path):
                           *tiny_args(tmp_path / 'r', 200), '--compile', 'true'],
                          capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 2, out.stderr
+    assert '--compile: compiling the loss before the first step' in out.stderr
     lines = [line for line in out.stderr.splitlines() if 'error' in line]
     assert len(lines) == 1 and '--compile: torch.compile could not compile the loss' in lines[0]
     assert 'train with --compile false' in lines[0]
