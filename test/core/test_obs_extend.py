@@ -26,17 +26,14 @@ from symphony_ros.robot import get_robot
 from symphony_ros.util.layout import term_slices
 
 from g1_tiny_run import G1, TINY, TURN, tiny_g1_config
+from trained_runs import trained_run
 
 ODOM = 'velocity_gait_odom'
 
 
 @pytest.fixture(scope='module')
 def turn_run(tmp_path_factory):
-    torch.set_num_threads(1)
-    run = tmp_path_factory.mktemp('extend') / 'src'
-    with Trainer(tiny_g1_config(run), progress=False, tensorboard=False) as trainer:
-        trainer.run()
-    return run
+    return trained_run(tmp_path_factory, 'extend', tiny_g1_config)
 
 
 def _agent(state, critic_dim):

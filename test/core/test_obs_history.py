@@ -25,15 +25,12 @@ from symphony_ros.deploy.policy_loop import PolicyLoop
 from symphony_ros.robot import get_robot
 
 from g1_tiny_run import TINY, tiny_g1_config
+from trained_runs import trained_run
 
 
 @pytest.fixture(scope='module')
 def one_frame_run(tmp_path_factory):
-    torch.set_num_threads(1)
-    run = tmp_path_factory.mktemp('history') / 'src'
-    with Trainer(tiny_g1_config(run), progress=False, tensorboard=False) as trainer:
-        trainer.run()
-    return run
+    return trained_run(tmp_path_factory, 'history', tiny_g1_config)
 
 
 def test_stored_rows_stack_back_to_their_episode_s_first_frame():

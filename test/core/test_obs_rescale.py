@@ -27,6 +27,8 @@ from symphony_ros.deploy.policy_loop import PolicyLoop
 from symphony_ros.robot import get_robot
 from symphony_ros.util.layout import term_slices
 
+from trained_runs import trained_run
+
 OBS, CRITIC, ACT = 6, 9, 2
 K = torch.tensor([1.0, 4.0, 1.0, 0.5, 1.0, 2.0])
 """Per observation element, new factor / old."""
@@ -146,11 +148,7 @@ def _cfg(run_dir, steps=120, obs_spec='velocity_gait_scaled'):
 
 @pytest.fixture(scope='module')
 def g1_run(tmp_path_factory):
-    torch.set_num_threads(1)
-    run = tmp_path_factory.mktemp('respec') / 'src'
-    with Trainer(_cfg(run), progress=False, tensorboard=False) as trainer:
-        trainer.run()
-    return run
+    return trained_run(tmp_path_factory, 'respec', _cfg)
 
 
 def _sha(path):

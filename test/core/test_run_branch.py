@@ -17,6 +17,8 @@ from symphony_ros.core.run_branch import branch_run
 from symphony_ros.core.run_dir import RunDirError
 from symphony_ros.core.trainer import Trainer
 
+from trained_runs import trained_run
+
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=100)
 
 
@@ -28,11 +30,7 @@ def _config(run_dir, steps=260, **kw):
 
 @pytest.fixture(scope='module')
 def source(tmp_path_factory):
-    torch.set_num_threads(1)
-    run = tmp_path_factory.mktemp('branch') / 'src'
-    with Trainer(_config(run), progress=False, tensorboard=False) as trainer:
-        trainer.run()
-    return run
+    return trained_run(tmp_path_factory, 'branch', _config)
 
 
 def _listing(run):
