@@ -36,7 +36,7 @@ class BatchMirror:
     @staticmethod
     def _half(x: torch.Tensor, m: Tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         h = x.shape[0] // 2
-        return torch.cat([x[:h], x[h:][:, m[0]] * m[1]])
+        return torch.cat([x[:h], torch.index_select(x[h:], 1, m[0]) * m[1]])
 
     def __call__(self, batch: Batch) -> Batch:
         """Return ``batch`` with rows n//2.. replaced by their mirror images."""
