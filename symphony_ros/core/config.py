@@ -143,8 +143,8 @@ class TrainConfig:
     """On a CUDA device, replay each update as a CUDA graph (one launch instead of a few
     hundred); false: launch its kernels one by one. No effect on a CPU."""
     compile: bool = False
-    """On a CPU, compute each update's loss, forward and backward, with torch.compile: 1.16x
-    the env steps/s of the G1 recipe (bench/compile_training.py), after 20-70 s of
+    """On a CPU, compute each update's loss, forward and backward, with torch.compile: about
+    1.1x the env steps/s of the G1 recipe (bench/compile_training.py), after 20-70 s of
     compiling at the start for each thread count the run may use (a C++ compiler must be
     installed). A compiled run draws its noise and dropout masks from inductor's generator:
     it repeats itself and resumes exactly, but does not repeat an eager run. No effect on a
