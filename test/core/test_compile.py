@@ -23,23 +23,33 @@ def _train(cfg, resume=False, max_steps=None):
         return trainer.agent.state_dict(), trainer.notes, compiled_in_run, trainer.buffer
 
 
-def test_a_compiled_run_compiles_at_its_start_and_resumes_exactly(tmp_path, capsys):
-    whole, notes, compiled_in_run, _ = _train(tiny_config(tmp_path / 'a', compile=True))
-    assert any(n.startswith('--compile: the loss compiled for 1 thread(s) in') for n in notes)
-    assert compiled_in_run == 0        # every update ran what the start compiled
-    assert cli(['inspect', str(tmp_path / 'a')]) == 0
+def test_a_compiled_run_compiles_at_its_start_and_draws_as_an_eager_one(tmp_path, capsys):
+    with Trainer(tiny_config(tmp_path / 'c', steps=150, compile=True), progress=False,
+                 tensorboard=False) as trainer:
+        assert any(n.startswith('--compile: the loss compiled for 1 thread(s) in')
+                   for n in trainer.notes)
+        trainer.run(99)                                   # the warm-up, less its last step
+        warmup = trainer.buffer.action[:99].clone()
+        graphs = torch._dynamo.utils.counters['stats']['unique_graphs']
+        trainer.run()                                     # then updates, to step 150
+        assert torch._dynamo.utils.counters['stats']['unique_graphs'] == graphs
+        assert trainer.progress.updates > 0
+    # Compiling drew no random number: the warm-up's noisy actions are an eager run's.
+    eager = _train(tiny_config(tmp_path / 'e', steps=99))[3]
+    assert torch.equal(eager.action[:99], warmup)
+    assert cli(['inspect', str(tmp_path / 'c')]) == 0
     assert '; compiled loss' in capsys.readouterr().out
+
+
+@pytest.mark.slow   # ~60 s on a loaded 2-core machine: three trainers compile
+def test_a_compiled_run_resumes_exactly(tmp_path):
+    whole = _train(tiny_config(tmp_path / 'a', compile=True))[0]
     _train(tiny_config(tmp_path / 'b', compile=True), max_steps=170)
     assert 100 < int(os.path.basename(latest_checkpoint(str(tmp_path / 'b')))[5:14]) < 170
-    resumed, _, _, _ = _train(tiny_config(tmp_path / 'b', compile=True), resume=True)
+    resumed = _train(tiny_config(tmp_path / 'b', compile=True), resume=True)[0]
     for part in ('actor', 'critic', 'target_critic'):
         for key, value in whole[part].items():
             assert torch.equal(value, resumed[part][key]), (part, key)
-    # Compiling drew no random number: the warm-up's noisy actions are an eager run's.
-    eager = _train(tiny_config(tmp_path / 'c', steps=99))[3]
-    compiled = _train(tiny_config(tmp_path / 'd', steps=99, compile=True))[3]
-    assert eager.size == compiled.size == 99
-    assert torch.equal(eager.action[:99], compiled.action[:99])
 
 
 @pytest.mark.slow   # ~40 s: inductor traces and lowers the loss before the compiler fails
