@@ -12,15 +12,7 @@ from symphony_ros.cli.main import main as cli
 from symphony_ros.core.checkpoint import latest_checkpoint
 from symphony_ros.core.trainer import Trainer
 
-from test_trainer import tiny_args, tiny_config
-
-
-def _train(cfg, resume=False, max_steps=None):
-    with Trainer(cfg, resume=resume, progress=False, tensorboard=False) as trainer:
-        graphs = torch._dynamo.utils.counters['stats']['unique_graphs']
-        trainer.run(max_steps)
-        compiled_in_run = torch._dynamo.utils.counters['stats']['unique_graphs'] - graphs
-        return trainer.agent.state_dict(), trainer.notes, compiled_in_run, trainer.buffer
+from test_trainer import _train, tiny_args, tiny_config
 
 
 def test_a_compiled_run_compiles_at_its_start_and_draws_as_an_eager_one(tmp_path, capsys):
@@ -35,8 +27,10 @@ def test_a_compiled_run_compiles_at_its_start_and_draws_as_an_eager_one(tmp_path
         assert torch._dynamo.utils.counters['stats']['unique_graphs'] == graphs
         assert trainer.progress.updates > 0
     # Compiling drew no random number: the warm-up's noisy actions are an eager run's.
-    eager = _train(tiny_config(tmp_path / 'e', steps=99))[3]
-    assert torch.equal(eager.action[:99], warmup)
+    with Trainer(tiny_config(tmp_path / 'e', steps=99), progress=False,
+                 tensorboard=False) as eager:
+        eager.run()
+        assert torch.equal(eager.buffer.action[:99], warmup)
     assert cli(['inspect', str(tmp_path / 'c')]) == 0
     assert '; compiled loss' in capsys.readouterr().out
 
