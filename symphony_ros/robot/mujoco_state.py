@@ -18,8 +18,9 @@ from .state import RobotState
 class MujocoStateReader:
     """Read the `RobotState` a real robot would publish from a MuJoCo model and data.
 
-    Reads only qpos, qvel and qfrc_actuator: after mj_step every other field of ``data``
-    (xquat, cvel, ...) still describes the state before the last substep.
+    Reads only qpos, qvel, qacc and qfrc_actuator: after mj_step every other field of
+    ``data`` (xquat, cvel, ...) still describes the state before the last substep. The
+    accelerometer is the base's: qacc of the last substep less gravity, in the base frame.
     """
 
     def __init__(self, model: mujoco.MjModel, robot: Optional[RobotDescription] = None):
@@ -35,6 +36,7 @@ class MujocoStateReader:
         self.base_qpos = int(model.jnt_qposadr[jnt])
         self.base_dof = int(model.jnt_dofadr[jnt])
         self.joint_qpos, self.joint_dof = joint_addresses(model, self.robot.joint_names)
+        self.gravity = np.array(model.opt.gravity, dtype=np.float64)
 
     def read(self, data: mujoco.MjData) -> RobotState:
         """Snapshot of ``data`` as the robot's drivers and state estimator would publish it."""
@@ -46,8 +48,9 @@ class MujocoStateReader:
         inverse = quat.copy()
         mujoco.mju_normalize4(inverse)
         mujoco.mju_negQuat(inverse, inverse)
-        lin = np.empty(3)
+        lin, acc = np.empty(3), np.empty(3)
         mujoco.mju_rotVecQuat(lin, qvel[v:v + 3], inverse)
+        mujoco.mju_rotVecQuat(acc, data.qacc[v:v + 3] - self.gravity, inverse)
         return RobotState(
             stamp=float(data.time),
             joint_positions=qpos[self.joint_qpos],
@@ -56,7 +59,8 @@ class MujocoStateReader:
             base_position=qpos[p:p + 3].copy(), base_orientation=quat,
             base_lin_vel=lin, base_ang_vel=ang,
             # The IMU sits at the base origin, aligned with it.
-            imu_orientation=quat.copy(), imu_angular_velocity=ang.copy())
+            imu_orientation=quat.copy(), imu_angular_velocity=ang.copy(),
+            imu_linear_acceleration=acc)
 
     def qpos(self, state: RobotState, default: np.ndarray) -> np.ndarray:
         """Return the configuration vector of ``state`` (:meth:`read` inverted for positions).
