@@ -20,7 +20,7 @@ import argparse
 import os
 from typing import Any, Callable, Dict, List, Tuple
 
-from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
+from ..core.config import CONFIGS, ODOMETRY_SOURCES, OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.stages import load_stages, parse_stages
 from ..distributed.config import DistributedConfig
 from ..paths import share_path
@@ -28,7 +28,8 @@ from ..util.fields import flag_text, flag_type, scalar_fields
 from ..util.strict_yaml import load_yaml_file
 from .errors import CliError
 
-CHOICES = {'config': tuple(sorted(CONFIGS)), 'device': ('auto', 'cpu', 'cuda')}
+CHOICES = {'config': tuple(sorted(CONFIGS)), 'device': ('auto', 'cpu', 'cuda'),
+           'odometry': ODOMETRY_SOURCES}
 """Flags whose value is one of a list (as their argparse ``choices``)."""
 ENV_KEYS = ('env',)
 ROBOT_KEYS = ('robot', 'task')

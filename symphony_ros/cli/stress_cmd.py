@@ -308,7 +308,8 @@ def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str
         else:
             job = Job(os.path.abspath(args.policy), env_id, c.observation.name,
                       robot_name, args.seed, args.max_steps or None,
-                      {k: tuple(v) for k, v in ranges.items()} if ranges else None)
+                      {k: tuple(v) for k, v in ranges.items()} if ranges else None,
+                      str((c.train_config or {}).get('odometry') or 'sim'))
             rows = run_matrix(job, names, args.episodes, workers,
                               progress=(lambda done, total: bar.update(1)) if bar else None)
     finally:

@@ -15,14 +15,14 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..core.checkpoint import CheckpointError
-from ..core.config import CONFIGS, OVERRIDABLE, SymphonyConfig, TrainConfig
+from ..core.config import OVERRIDABLE, SymphonyConfig, TrainConfig
 from ..core.run_dir import CURRICULUM, CURRICULUM_OVERRIDES, RESUMABLE
 from ..core.stages import (STAGE_KEYS, Stage, StageWatch, load_stages, next_stop, reached,
                            resuming)
 from ..util.fields import field_docs, field_range, flag, flag_type, scalar_fields
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
-from .recipe import apply_recipe
+from .recipe import CHOICES, apply_recipe
 
 
 def add_field_flag(p: Any, cls: type, name: str, typ: type, default: Any = None,
@@ -45,9 +45,7 @@ def add_field_flag(p: Any, cls: type, name: str, typ: type, default: Any = None,
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add one flag per TrainConfig field plus algorithm overrides."""
     for name, typ, default in scalar_fields(TrainConfig):
-        kw = {'choices': sorted(CONFIGS)} if name == 'config' else {}
-        if name == 'device':
-            kw = {'choices': ['auto', 'cpu', 'cuda']}
+        kw = {'choices': list(CHOICES[name])} if name in CHOICES else {}
         add_field_flag(p, TrainConfig, name, typ, default, **kw)
     group = p.add_argument_group('algorithm overrides (default: the named config)')
     types = {n: t for n, t, _ in scalar_fields(SymphonyConfig)}

@@ -94,6 +94,8 @@ class SymphonyConfig:
         return cls(**d)
 
 
+ODOMETRY_SOURCES = ('sim', 'legs')
+"""Where a velocity task's odometry input comes from (`TrainConfig.odometry`)."""
 OVERRIDABLE = ('hidden_dim', 'critic_heads', 'batch_size', 'updates_per_step', 'lr',
                'capacity', 'explore_steps', 'noise_clip', 'act_noise_clip')
 """Symphony fields a user may override (CLI flags, node parameters, launch arguments); the
@@ -164,6 +166,13 @@ class TrainConfig:
     few show what one cannot: how long the command in flight has acted, how the base drifts
     after a kick. The contract records it and the deploy loop stacks alike; the privileged
     critic's view stays one frame."""
+    odometry: str = 'sim'
+    """Where a velocity task's base-velocity input comes from (an --obs-spec with odom among
+    its inputs, such as velocity_gait_odom): sim, the simulator's exact velocity; legs, the
+    leg odometry a robot without a state estimator runs on its joints and IMU (what
+    `deploy estimator:=legs` publishes), so the actor learns on the estimate it will be
+    deployed with, lag after a kick included. The reward and the critic read the simulator's
+    either way."""
     exact_resume: bool = True
     """Keep the replay buffer with the newest checkpoint, so --resume continues exactly;
     false: checkpoints hold networks and optimizer only (smaller, faster) and a resume

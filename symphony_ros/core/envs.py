@@ -159,15 +159,22 @@ def _takes_commands(entry) -> bool:
 def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
     """Return the env options run ``cfg`` sets for its envs.
 
-    The options: --reward-weights, --commands and --tracking-sigma.
+    The options: --reward-weights, --commands, --tracking-sigma and --odometry.
     :raises ValueError: --reward-weights for an env without named reward terms, or a bad one
         (a term the env does not have); --commands or --tracking-sigma for an env without
-        velocity commands, or a bad --commands.
+        velocity commands, or a bad --commands; --odometry legs for an env without one.
     """
     out: Dict[str, Any] = {}
-    if not (cfg.reward_weights or cfg.commands or cfg.tracking_sigma):
+    if not (cfg.reward_weights or cfg.commands or cfg.tracking_sigma
+            or cfg.odometry != 'sim'):
         return out
     entry = lookup(cfg.env)
+    if cfg.odometry != 'sim':
+        if not _takes_commands(entry):
+            raise ValueError(f'--odometry {cfg.odometry}: env {cfg.env!r} reads no odometry '
+                             'estimate; a task env (velocity:<robot>) with an odom '
+                             'observation (--obs-spec velocity_gait_odom) does')
+        out['odometry'] = cfg.odometry
     if cfg.reward_weights:
         if entry is None or not entry.reward_terms:
             raise ValueError(f'--reward-weights: env {cfg.env!r} has no named reward terms; a '

@@ -34,6 +34,8 @@ from .gait import GaitClock
 from .mirror import Mirror, joint_mirror, terms_mirror
 from .model import build_model, home_qpos
 from .mujoco_state import MujocoStateReader, joint_addresses
+from ..core.config import ODOMETRY_SOURCES
+from .leg_odometry import LegOdometry
 from .observations import ObservationBuilder
 from .pd import PDLaw
 from .rotations import projected_gravity
@@ -225,14 +227,18 @@ class VelocityEnv(gym.Env):
     metadata = {'render_modes': []}
 
     def __init__(self, robot: RobotDescription, task: Optional[VelocityTask] = None,
-                 env_id: str = '', obs_spec: str = '') -> None:
+                 env_id: str = '', obs_spec: str = '', odometry: str = 'sim') -> None:
         """Build the model once; resolve joints, feet and the base by name.
 
         :param obs_spec: the observation to give (empty: the task's). The reward is the
             task's either way: a policy that does not see the gait clock ('velocity') is still
             scored on the gait terms, as the sim node and a recording score it.
+        :param odometry: where the observation's base velocity comes from: 'sim', the
+            simulator's; 'legs', `LegOdometry` on the joints and the IMU, as a robot without
+            a state estimator would give it (the reward, the critic and the falls still read
+            the simulator's).
         :raises ValueError: a spec not in the task's `obs_specs` (a gait spec on a task with
-            no gait clock).
+            no gait clock), or leg odometry for a spec that reads no odometry.
         """
         self.robot = robot
         self.task = task or VelocityTask.for_robot(robot)
@@ -247,6 +253,8 @@ class VelocityEnv(gym.Env):
         self.data = mujoco.MjData(self.model)
         self.reader = MujocoStateReader(self.model, robot)
         self.builder = ObservationBuilder(obs_spec, robot)
+        self.odometry = odometry_source(odometry, self.builder, robot)
+        """The leg odometry the observation reads (None: the simulator's state)."""
         self._phase = np.zeros(2)
         self.qa, self.da = joint_addresses(self.model, robot.joint_names)
         self.home = home_qpos(self.model, robot)
@@ -310,6 +318,8 @@ class VelocityEnv(gym.Env):
         self.rewards.reset(d)
         self._steps = 0
         self._state = self.reader.read(d)
+        if self.odometry is not None:
+            self.odometry.reset()
         obs = self._observe()
         return obs, {'command': self.command.copy(), 'critic_obs': self.critic_observation(obs)}
 
@@ -354,6 +364,8 @@ class VelocityEnv(gym.Env):
         """Observe the current state again (after a wrapper changed it at reset)."""
         self._state = self.reader.read(self.data)
         self.rewards.track_feet(self.data)
+        if self.odometry is not None:
+            self.odometry.reset()
         obs = self._observe()
         return obs, {'command': self.command.copy(), 'critic_obs': self.critic_observation(obs)}
 
@@ -378,7 +390,8 @@ class VelocityEnv(gym.Env):
     def _observe(self) -> np.ndarray:
         phase = (None if self.clock is None else
                  self.clock.observe(self.clock_start + self._steps, self._phase))
-        return self.builder.build(self._state, self.prev_action, command=self.command,
+        state = self._state if self.odometry is None else self.odometry.update(self._state)
+        return self.builder.build(state, self.prev_action, command=self.command,
                                   gait_phase=phase)
 
     def mirror_maps(self) -> Tuple[Mirror, Mirror, Mirror]:
@@ -426,10 +439,30 @@ class VelocityEnv(gym.Env):
         return self.prev_action.copy()
 
 
+def odometry_source(which: str, builder: ObservationBuilder, robot: RobotDescription
+                    ) -> Optional[LegOdometry]:
+    """Return the `LegOdometry` an observation reads (None: the simulator's state).
+
+    :raises ValueError: an unknown source, or 'legs' for a spec that reads no odometry (or a
+        robot without feet).
+    """
+    if which not in ODOMETRY_SOURCES:
+        raise ValueError(f'odometry: expected one of {", ".join(ODOMETRY_SOURCES)}, got '
+                         f'{which!r}')
+    if which == 'sim':
+        return None
+    if 'odom' not in builder.spec.needs:
+        raise ValueError(f'odometry legs: observation {builder.spec.name!r} reads no '
+                         f'odometry; the leg odometry feeds a spec with odom among its inputs '
+                         f'(e.g. {GAIT_ODOM_OBS_SPEC})')
+    return LegOdometry(robot)
+
+
 def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str = '',
                       reward_weights: Optional[Dict[str, float]] = None,
                       commands: Optional[Dict[str, Any]] = None,
-                      tracking_sigma: Optional[float] = None, **kwargs: Any) -> gym.Env:
+                      tracking_sigma: Optional[float] = None, odometry: str = 'sim',
+                      **kwargs: Any) -> gym.Env:
     """Return the velocity task on ``robot`` (a pd_position robot).
 
     :param obs_spec: the observation to give (one of the task's `obs_specs`; empty: the one
@@ -439,6 +472,7 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
         `parse_commands`).
     :param tracking_sigma: the tracking rewards' width over the robot file's (a run's
         --tracking-sigma).
+    :param odometry: the observation's odometry source (a run's --odometry, `VelocityEnv`).
     :raises ValueError: a torque robot, a bad ``tasks.velocity`` in its robot file, or an
         observation the task cannot give.
     """
@@ -456,9 +490,9 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
                      '--commands over the robot file\'s task')
     if tracking_sigma:
         task = dataclasses.replace(task, tracking_sigma=float(tracking_sigma))
-    return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec)
+    return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec, odometry=odometry)
 
 
 __all__ = ['DEFAULT_WEIGHTS', 'GAIT_ODOM_OBS_SPEC', 'GAIT_OBS_SPEC', 'GAIT_SCALED_OBS_SPEC',
            'GAIT_TURN_OBS_SPEC', 'VelocityEnv', 'VelocityTask', 'make_velocity_env',
-           'parse_weights']
+           'odometry_source', 'parse_weights']

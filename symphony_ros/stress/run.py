@@ -46,6 +46,8 @@ class Job:
     commands: Optional[Dict[str, Tuple[float, float]]] = None
     """The command ranges the policy trained on (its contract's), drawn as in training; None:
     the env's."""
+    odometry: str = 'sim'
+    """Where the policy's odometry input comes from, as in its training (`--odometry`)."""
 
 
 _CACHE: Dict[str, object] = {}
@@ -69,6 +71,8 @@ def _env(name: str):
         job = _CACHE['job']
         commands = held_command(name) or job.commands
         extra = {'commands': commands} if commands else {}
+        if job.odometry != 'sim':
+            extra['odometry'] = job.odometry
         _CACHE[key] = make_randomized_env(job.env_id, job.obs_spec,
                                           spec_of(name, _CACHE['robot']), **extra)
     return _CACHE[key]
