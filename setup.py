@@ -18,7 +18,8 @@ def tree(folder):
     return entries
 
 
-NODES = ['mujoco_sim_node', 'policy_node', 'watchdog_node', 'trainer_node', 'teleop_node']
+NODES = ['mujoco_sim_node', 'policy_node', 'watchdog_node', 'trainer_node', 'teleop_node',
+         'state_estimator_node']
 
 setup(
     name=PACKAGE,

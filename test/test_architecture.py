@@ -76,6 +76,15 @@ def test_the_policy_node_loads_no_learning_library():
     assert bad == '', f'the policy node loads {bad}'
 
 
+def test_the_state_estimator_node_loads_no_learning_or_inference_library():
+    """The leg odometry runs beside the policy on the robot computer: MuJoCo (the legs'
+    kinematics) and numpy, not the learner or the policy's runtime."""
+    heavy = ('torch', 'gymnasium', 'ray', 'onnx', 'onnxruntime')
+    bad = _loaded_after_import(['symphony_ros.nodes.state_estimator_node'],
+                               f"m.split('.')[0] in {heavy!r}")
+    assert bad == '', f'the state estimator node loads {bad}'
+
+
 def test_one_version_in_package_xml_setup_py_and_the_cli():
     """package.xml (colcon, rosdep), setup.py (pip) and `symphony --version` agree."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -35,6 +35,7 @@ def _msgtype(short: str) -> str:
 
 
 _KEYS = {'joint_states_topic': 'joint_states', 'imu_topic': 'imu', 'odom_topic': 'odom',
+         'estimator_odom_topic': 'estimator_odom',
          'effort_commands_topic': 'hardware', 'position_commands_topic': 'position_hardware',
          'pd_gains_topic': 'pd_gains', 'cmd_vel_topic': 'cmd_vel', 'command_topic': 'command',
          'estop_topic': 'estop', 'watchdog_state_topic': 'watchdog'}

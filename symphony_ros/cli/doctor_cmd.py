@@ -164,10 +164,18 @@ def check_inputs(path: Optional[str], robot: str, target: str,
     read = [table[key] for need, key in INPUT_TOPICS if need in loop.needs]
     detail = 'reads ' + ', '.join(f'{t.default} ({t.type})' for t in read)
     if 'odom' in loop.needs and target == 'real':
-        spec = loop.policy.contract.observation.name
+        contract = loop.policy.contract
+        spec = contract.observation.name
+        legs = (f'deploy with estimator:=legs (leg odometry from the joints and the IMU, for '
+                f'{loop.robot.name}\'s feet), ' if loop.robot.feet else '')
+        if (contract.train_config or {}).get('odometry') == 'legs':
+            return Check('inputs', WARN, f'{detail}: the policy ({spec}) trained on leg '
+                         'odometry (symphony train --odometry legs), which a robot\'s drivers '
+                         'do not publish', 'deploy with estimator:=legs: the estimate it '
+                         'trained on, from the joints and the IMU')
         return Check('inputs', WARN, f'{detail}: the policy ({spec}) needs odometry, which a '
                      'robot\'s drivers do not publish; the policy node waits for it',
-                     'run a state estimator publishing nav_msgs/Odometry on '
+                     f'{legs}run a state estimator publishing nav_msgs/Odometry on '
                      f'{table["odom_topic"].default} (base pose and twist, base frame), or '
                      'deploy a policy that needs joint_states and imu only')
     return Check('inputs', OK, f'{detail} (robot:={target})')

@@ -133,6 +133,16 @@ def _check_sim_node(params: Dict[str, Any]) -> None:
     SimConfig(**_known(SimConfig, params)).validate()
 
 
+def _check_state_estimator_node(params: Dict[str, Any]) -> None:
+    from ..deploy.state_estimator import StateEstimatorConfig
+    from ..robot import get_robot
+    from ..robot.leg_odometry import LegOdometryConfig
+    cfg = StateEstimatorConfig(**_known(StateEstimatorConfig, params))
+    LegOdometryConfig(**_known(LegOdometryConfig, params)).validate()
+    if not get_robot(cfg.robot).feet:
+        raise ValueError(f'robot {cfg.robot!r} names no feet (the robot file\'s feet:)')
+
+
 def _check_watchdog_node(params: Dict[str, Any]) -> None:
     from ..safety.params import declare_all
     declare_all(lambda name, default, doc: params.get(name, default))
@@ -152,7 +162,8 @@ def _check_trainer_node(params: Dict[str, Any]) -> None:
 
 NODE_RULES: Dict[str, Callable[[Dict[str, Any]], None]] = {
     'policy_node': _check_policy_node, 'mujoco_sim_node': _check_sim_node,
-    'watchdog_node': _check_watchdog_node, 'trainer_node': _check_trainer_node}
+    'watchdog_node': _check_watchdog_node, 'trainer_node': _check_trainer_node,
+    'state_estimator_node': _check_state_estimator_node}
 """Per executable of ours, the rules its node applies to its parameters (its own config
 classes), run before any process starts."""
 

@@ -6,6 +6,10 @@
 ``robot:=gazebo``  the real graph plus Gazebo, gz_ros2_control and the spawn steps
                    (see :mod:`symphony_ros.graph.gazebo`)
 
+``estimator:=legs`` adds state_estimator_node (leg odometry from joint_states and the IMU) in
+any of them, and policy_node and watchdog_node read their odometry from it
+(:func:`estimator_remapping`).
+
 Node defaults live in the nodes' dataclasses; the graph passes only what a launch argument
 decides, plus the per-mode settings of :func:`mode_parameters`.
 """
@@ -16,16 +20,19 @@ import os
 import re
 import sys
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .. import paths
 from .gazebo import gazebo_args, gazebo_entities
 from .spec import Entity, GraphArgError, GraphDef, LaunchArg, NodeSpec, ProcessSpec, Values
-from .topics import clock_remapping, recorded_topics, remappings, topic_args
+from .topics import (BY_ARG, ODOM, clock_remapping, recorded_topics, remappings,
+                     topic_args)
 
 ROBOTS = ('sim', 'real', 'gazebo')
+ESTIMATORS = ('none', 'legs')
+"""The deploy argument estimator:=: none, or state_estimator_node's leg odometry."""
 NODE_CONFIG = {'mujoco_sim_node': 'mujoco_sim.yaml', 'policy_node': 'policy.yaml',
-               'watchdog_node': 'watchdog.yaml'}
+               'watchdog_node': 'watchdog.yaml', 'state_estimator_node': 'state_estimator.yaml'}
 """Optional ``config/`` parameter file per node, loaded before the launch-argument values."""
 SIM_WATCHDOG_PROFILE = 'watchdog_sim.yaml'
 """Watchdog parameters of robot:=sim (soft joint limits), after watchdog.yaml, before the
@@ -92,6 +99,11 @@ def deploy_args() -> Tuple[LaunchArg, ...]:
                   'hop old and sends torques: only for a robot whose joints tolerate that '
                   'delay; the G1\'s ankles do not). auto: position',
                   ('auto', 'effort', 'position')),
+        LaunchArg('estimator', 'none', 'none: policy_node reads odometry from odom (the sim, '
+                  'or your robot\'s state estimator); legs: also start state_estimator_node, '
+                  'leg odometry from joint_states and the IMU (robots whose file names feet:), '
+                  'and policy_node reads its estimator_odom_topic instead (the sim still '
+                  'publishes its true odom)', ESTIMATORS),
         LaunchArg('namespace', '', 'ROS namespace of every node of the graph (robot:=sim or '
                   'real), e.g. robot1: topics at their defaults move into it, so two graphs '
                   'share a ROS domain'),
@@ -125,7 +137,7 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
     auto_arm = {'auto': values['robot'] != 'real', 'true': True, 'false': False}
     out: Dict[str, Dict[str, Any]] = {
         'policy_node': {}, 'watchdog_node': {'auto_arm': auto_arm[values['auto_arm']]},
-        'robot_state_publisher': {}}
+        'robot_state_publisher': {}, 'state_estimator_node': {}}
     priority = values['realtime_priority']
     if not 0 <= priority <= 98:
         raise GraphArgError(f'realtime_priority:={priority}: expected 0 to 98 (the watchdog '
@@ -134,6 +146,8 @@ def mode_parameters(values: Values) -> Dict[str, Dict[str, Any]]:
         # The last gate before the hardware preempts the policy, never the reverse.
         out['policy_node']['realtime_priority'] = priority
         out['watchdog_node']['realtime_priority'] = priority + 1
+        # The policy waits for the estimator's odometry: the same level.
+        out['state_estimator_node']['realtime_priority'] = priority
     lockstep = values['robot'] == 'sim' and values['timing'] == 'lockstep'
     output = watchdog_output(values, lockstep)
     pd = output is not None
@@ -201,6 +215,19 @@ def action_kind(robot_model: str) -> str:
         raise GraphArgError(f'robot_model:={robot_model}: {exc}') from None
 
 
+def _check_feet(robot_model: str) -> None:
+    """Refuse estimator:=legs for a robot whose file names no feet (nothing to stand on).
+
+    :raises GraphArgError: naming the robot and the robot file's ``feet:``.
+    """
+    from ..robot.description import get_robot
+    action_kind(robot_model)        # an unknown robot: its own one-line error
+    if not get_robot(robot_model).feet:
+        raise GraphArgError(f'estimator:=legs: robot_model:={robot_model} names no feet (the '
+                            'robot file\'s feet:), which leg odometry stands on; use '
+                            'estimator:=none and a state estimator of your own on odom')
+
+
 def robot_description(robot_model: str) -> str:
     """URDF text of ``robot_model``, with ``$(find symphony_ros)`` made an absolute path.
 
@@ -236,6 +263,16 @@ def _param_files(node: str, values: Values) -> Tuple[str, ...]:
     if node == 'watchdog_node' and values['watchdog_config']:
         files += (os.path.abspath(values['watchdog_config']),)
     return files
+
+
+def estimator_remapping(values: Values) -> Tuple[Tuple[str, str], ...]:
+    """Return the odom remapping onto the estimator's output (estimator:=legs).
+
+    The estimator's topic left at its default stays relative, so it follows the namespace.
+    """
+    topic = BY_ARG['estimator_odom_topic']
+    value = values[topic.arg]
+    return ((ODOM, topic.node_name if value == topic.default else value),)
 
 
 def _record_dir(values: Values) -> str:
@@ -283,16 +320,31 @@ def deploy_entities(values: Values) -> List[Entity]:
         from ..bag.topics import RECORDER_NODE
         sim_params['await_subscriber'] = RECORDER_NODE
 
-    def ours(name: str, params: Dict[str, Any], **kw: Any) -> NodeSpec:
+    def ours(name: str, params: Dict[str, Any],
+             own_remaps: Optional[Tuple[Tuple[str, str], ...]] = None, **kw: Any) -> NodeSpec:
         return NodeSpec('symphony_ros', name, name, parameters=params,
-                        param_files=_param_files(name, values), remappings=remaps,
+                        param_files=_param_files(name, values),
+                        remappings=remaps if own_remaps is None else own_remaps,
                         module=f'symphony_ros.nodes.{name}', namespace=ns, **kw)
 
+    odom_remaps = remaps
+    if values['estimator'] == 'legs':
+        _check_feet(values['robot_model'])
+        # In place of any odom remapping: ROS applies the first rule that matches. The
+        # watchdog reads the estimate too: a robot without odometry still gets its height
+        # check.
+        odom_remaps = (tuple(r for r in remaps if r[0] != ODOM)
+                       + estimator_remapping(values))
     entities: List[Entity] = [
         ours('mujoco_sim_node', sim_params, condition=lambda v: v['robot'] == 'sim'),
+        ours('state_estimator_node', {'robot': values['robot_model'],
+                                      **extra['state_estimator_node']},
+             condition=lambda v: v['estimator'] == 'legs'),
         ours('policy_node', {'policy_path': policy, 'robot': values['robot_model'],
-                             'deploy_target': values['robot'], **extra['policy_node']}),
-        ours('watchdog_node', {'robot': values['robot_model'], **extra['watchdog_node']}),
+                             'deploy_target': values['robot'], **extra['policy_node']},
+             odom_remaps),
+        ours('watchdog_node', {'robot': values['robot_model'], **extra['watchdog_node']},
+             odom_remaps),
         NodeSpec('robot_state_publisher', 'robot_state_publisher', 'robot_state_publisher',
                  parameters={'robot_description': robot_description(values['robot_model']),
                              **extra['robot_state_publisher']},

@@ -32,6 +32,9 @@ class Topic:
 JOINT_STATES = 'joint_states'
 IMU = 'imu/data'
 ODOM = 'odom'
+STATE_ESTIMATOR_ODOM = 'state_estimator/odom'
+"""Base odometry of state_estimator_node (leg odometry); the deploy graph's estimator:=legs
+remaps policy_node's ODOM onto it."""
 EFFORT_COMMANDS = 'effort_controller/commands'
 POSITION_COMMANDS = 'position_controller/commands'
 """Checked joint targets of a pd_position policy (watchdog output:=position)."""
@@ -59,6 +62,9 @@ TOPICS: Tuple[Topic, ...] = (
           'base IMU (imu_sensor_broadcaster publishes ~/imu: remap it or pass its topic)'),
     Topic('odom_topic', ODOM, '/' + ODOM, 'nav_msgs/Odometry',
           'base pose and twist from the state estimator (or the sim)'),
+    Topic('estimator_odom_topic', STATE_ESTIMATOR_ODOM, '/' + STATE_ESTIMATOR_ODOM,
+          'nav_msgs/Odometry', 'base pose and twist from state_estimator_node\'s leg '
+          'odometry (estimator:=legs: policy_node reads it in place of odom)'),
     Topic('effort_commands_topic', EFFORT_COMMANDS, '/' + EFFORT_COMMANDS,
           'std_msgs/Float64MultiArray',
           'torques to the forward effort controller, in its joint order (watchdog output)'),

@@ -17,15 +17,12 @@ from __future__ import annotations
 import sys
 import time
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Imu, JointState
 
 from ..deploy.config import PolicyNodeConfig
@@ -37,10 +34,8 @@ from ..graph import topics
 from ..policy.errors import PolicyError
 from ..robot.description import get_robot
 from ..stress.gate import deploy_warning, latency_warning
-from ..util.stop_flag import StopFlag
 from .messages import COMMAND_PUB_QOS, STATE_LATEST_QOS, declare_config
-from .realtime import apply_realtime_priority
-from .signals import SPIN_TIMEOUT, keep_signals, stop_on_signals
+from .signals import run_node
 
 LATENCY_WARMUP_S = 1.0
 """s of ticks the latency check leaves out: the loop's start."""
@@ -238,35 +233,8 @@ class PolicyNode(Node):
 
 def main(args=None) -> None:
     """Run the node; a contract mismatch is reported in one line and exits with code 2."""
-    # Own signal handling, as the watchdog's: rclpy's handler would also raise
-    # KeyboardInterrupt at whatever line the main thread is on, inside rclpy's own locks
-    # included, and a lock left held there hangs the shutdown past SIGTERM. The handler
-    # only sets a flag; the loop below sees it within one spin.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = StopFlag()
-    keep_signals(lambda _: stop.set())
-    node = None
-    code = 0
-    try:
-        node = PolicyNode()
-        stop_on_signals(node, lambda _: stop.set())
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        if node.cfg.realtime_priority:
-            problem = apply_realtime_priority(node.cfg.realtime_priority)
-            if problem:
-                node.get_logger().warning(problem)
-        while not stop.is_set():
-            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
-    except (DeployError, PolicyError, ValueError) as exc:
-        print(f'policy_node: refusing to start: {exc}', file=sys.stderr)
-        code = 2
-    except ExternalShutdownException:
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    code = run_node('policy_node', PolicyNode, (DeployError, PolicyError, ValueError),
+                    lambda node: node.cfg.realtime_priority, args)
     time.sleep(0)
     sys.exit(code)
 

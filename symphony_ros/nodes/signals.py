@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import faulthandler
 import signal
-from typing import Any, Callable, Optional
+import sys
+from typing import Any, Callable, Optional, Tuple, Type
 
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 SPIN_TIMEOUT = 0.1
 """Longest idle wait (s) of an executor whose loop ends on a signal's flag: the flag is seen
@@ -60,3 +64,44 @@ def stop_on_signals(node: Node, on_signal: Callable[[int], None],
             pass    # a second signal during destroy_node(): the stop is already under way
     keep_signals(stop_and_wake, stuck_after)
     return wake.trigger
+
+
+def run_node(name: str, make: Callable[[], Node], refused: Tuple[Type[BaseException], ...],
+             priority: Callable[[Node], int], args: Optional[list] = None) -> int:
+    """Build a node with ``make``, spin it until SIGINT or SIGTERM, shut down; return the code.
+
+    rclpy starts without its own signal handlers (module docstring): the handler only sets
+    a flag, which the loop sees within one spin, so no KeyboardInterrupt lands inside
+    rclpy's locks and hangs the shutdown. An exception of ``refused`` (bad parameters, a
+    policy that does not fit) is said in one line, ``<name>: refusing to start: ...``, and
+    gives exit code 2. ``priority(node)`` is its SCHED_FIFO priority (0: none); ``args``
+    go to ``rclpy.init``.
+    """
+    from ..util.stop_flag import StopFlag
+    from .realtime import apply_realtime_priority
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = StopFlag()
+    keep_signals(lambda _: stop.set())
+    node = None
+    code = 0
+    try:
+        node = make()
+        stop_on_signals(node, lambda _: stop.set())
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        if priority(node):
+            problem = apply_realtime_priority(priority(node))
+            if problem:
+                node.get_logger().warning(problem)
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
+    except refused as exc:
+        print(f'{name}: refusing to start: {exc}', file=sys.stderr)
+        code = 2
+    except ExternalShutdownException:
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code

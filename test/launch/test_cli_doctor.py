@@ -39,6 +39,7 @@ def test_doctor_passes_here_and_checks_everything(ros_env):
     # It observes the base pose: a robot needs a state estimator on odom.
     assert lines['inputs'] == 'WARN' and '-> run a state estimator publishing nav_msgs/Odometry ' \
         'on /odom' in done.stdout
+    assert 'estimator:=legs' not in done.stdout     # the humanoid has no feet to stand on
 
 
 def test_the_inputs_line_names_the_topics_a_policy_reads_and_when_odometry_is_missing(
@@ -55,6 +56,9 @@ def test_the_inputs_line_names_the_topics_a_policy_reads_and_when_odometry_is_mi
     real, sim = check_inputs(odom, 'g1', 'real'), check_inputs(odom, 'g1', 'sim')
     assert real.level == WARN and '/odom (nav_msgs/Odometry)' in real.detail, real
     assert 'the policy (velocity_gait_odom) needs odometry' in real.detail
+    # The G1 has feet: its own leg odometry is one launch argument away.
+    assert real.hint.startswith('deploy with estimator:=legs (leg odometry from the joints '
+                                "and the IMU, for g1's feet), run a state estimator"), real
     assert sim.level == OK and sim.detail.endswith('/odom (nav_msgs/Odometry), /cmd_vel '
                                                    '(geometry_msgs/Twist) (robot:=sim)'), sim
 

@@ -123,7 +123,8 @@ def test_a_watchdog_file_value_the_watchdog_refuses_is_caught(capsys, tmp_path):
     assert code == 2 and 'watchdog_node: max_tilt must be finite and > 0' in err, err
 
 
-@pytest.mark.parametrize('node', ['policy_node', 'watchdog_node', 'mujoco_sim_node'])
+@pytest.mark.parametrize('node', ['policy_node', 'watchdog_node', 'mujoco_sim_node',
+                                  'state_estimator_node'])
 def test_a_node_stopped_while_importing_exits_quietly(node):
     """Ctrl-C on a graph still starting: no KeyboardInterrupt traceback per node."""
     proc = subprocess.Popen([sys.executable, '-m', f'symphony_ros.nodes.{node}'],

@@ -15,6 +15,9 @@ from symphony_ros.graph import (GraphArgError, NodeSpec, ProcessSpec, TOPICS, de
 from symphony_ros.graph.processes import params_yaml
 
 
+ROBOT_MODES = ('sim', 'real', 'gazebo')
+
+
 def names(graph):
     return [e.name for e in graph.active()]
 
@@ -143,6 +146,45 @@ def test_mode_parameters():
     assert entity(rt, 'policy_node').parameters['realtime_priority'] == 40
     assert entity(rt, 'watchdog_node').parameters['realtime_priority'] == 41
     assert 'realtime_priority' not in entity(sim, 'policy_node').parameters
+
+
+def test_estimator_legs_feeds_the_policy_the_leg_odometry_in_every_robot_mode():
+    assert 'state_estimator_node' not in names(deploy_graph({'robot_model': 'g1'}))
+    for robot in ROBOT_MODES:
+        graph = deploy_graph({'robot_model': 'g1', 'estimator': 'legs', 'robot': robot})
+        est = entity(graph, 'state_estimator_node')
+        assert est.module == 'symphony_ros.nodes.state_estimator_node' and not est.optional
+        assert est.parameters['robot'] == 'g1'
+        assert est.parameters.get('use_sim_time') is (True if robot == 'gazebo' else None)
+        # The policy and the watchdog read the estimate (a robot without odometry keeps the
+        # watchdog's height check); the sim's true odom stays for the recorder.
+        for node in ('policy_node', 'watchdog_node'):
+            assert dict(entity(graph, node).remappings)['odom'] == 'state_estimator/odom'
+        if robot == 'sim':
+            assert 'odom' not in dict(entity(graph, 'mujoco_sim_node').remappings)
+    # Remapped topics and a namespace: one odom rule on the policy (ROS takes the first
+    # that matches), the estimator's; its topic left at its default would follow the
+    # namespace, as every other.
+    graph = deploy_graph({'robot_model': 'g1', 'estimator': 'legs', 'namespace': 'r1',
+                          'odom_topic': '/truth/odom', 'estimator_odom_topic': '/est/odom',
+                          'realtime_priority': '30', 'timing': 'lockstep', 'record': 'true'})
+    policy = entity(graph, 'policy_node')
+    for node in ('policy_node', 'watchdog_node'):
+        odom = [r for r in entity(graph, node).remappings if r[0] == 'odom']
+        assert odom == [('odom', '/est/odom')], node
+    assert ('/clock', '/r1/clock') in policy.remappings
+    est = entity(graph, 'state_estimator_node')
+    assert est.namespace == 'r1' and ('state_estimator/odom', '/est/odom') in est.remappings
+    assert dict(entity(graph, 'mujoco_sim_node').remappings)['odom'] == '/truth/odom'
+    # The policy waits for the estimate: the estimator runs at the policy's priority.
+    assert est.parameters == {'robot': 'g1', 'realtime_priority': 30, 'use_sim_time': True}
+    # The recorder keeps both: the estimate and the sim's truth.
+    assert {'/est/odom', '/truth/odom'} <= set(entity(graph, 'recorder').cmd)
+    with pytest.raises(GraphArgError, match=r"^estimator:=legs: robot_model:=humanoid names "
+                                            r"no feet \(the robot file's feet:\)"):
+        deploy_graph({'estimator': 'legs'})
+    with pytest.raises(GraphArgError, match='estimator:=kalman: expected one of none|legs'):
+        deploy_graph({'estimator': 'kalman'})
 
 
 def test_policy_default_and_watchdog_parameter_file():

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from symphony_ros.cli.doctor_cmd import check_inputs
 from symphony_ros.cli.main import main as cli
 from symphony_ros.core.envs import make_env, make_run_env
 from symphony_ros.core.trainer import Trainer
@@ -77,6 +78,9 @@ def test_a_run_on_leg_odometry_trains_exports_and_is_stressed_on_it(tmp_path, ca
     onnx = str(tmp_path / 'p.onnx')
     assert cli(['export', str(tmp_path / 'run' / 'best_actor.pt'), '-o', onnx]) == 0
     assert OnnxPolicy(onnx).contract.train_config['odometry'] == 'legs'
+    # On a robot, the doctor names the launch argument that gives it that estimate.
+    hint = check_inputs(onnx, 'g1', 'real').hint
+    assert hint.startswith('deploy with estimator:=legs: the estimate it trained on'), hint
     # The stress test drives it on the estimate it trained on.
     from symphony_ros.stress import run
     job = run.Job(onnx, 'velocity:g1', ODOM, 'g1', 0, 5, None, 'legs')

@@ -1,0 +1,119 @@
+"""StateEstimator: state_estimator_node's pairing of joint_states and IMU, without rclpy."""
+
+import math
+from types import SimpleNamespace as Msg
+
+import numpy as np
+import pytest
+
+from symphony_ros.deploy.state_estimator import StateEstimator, StateEstimatorConfig
+from symphony_ros.robot.description import get_robot
+from symphony_ros.robot.leg_odometry import LegOdometryConfig
+
+G1 = get_robot('g1')
+
+
+def header(ms):
+    return Msg(stamp=Msg(sec=ms // 1000, nanosec=(ms % 1000) * 1_000_000))
+
+
+def vec(x=0.0, y=0.0, z=0.0):
+    return Msg(x=x, y=y, z=z)
+
+
+def joint_states(ms):
+    return Msg(header=header(ms), name=list(G1.joint_names), position=G1.default_pose().tolist(),
+               velocity=[0.0] * G1.n_joints, effort=[])
+
+
+def imu(ms, yaw=0.0, acceleration=True, orientation=True):
+    """An IMU level and yawed by ``yaw`` (rad), reading gravity."""
+    q = Msg(x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))
+    return Msg(header=header(ms), orientation=q, angular_velocity=vec(),
+               linear_acceleration=vec(z=9.81),
+               orientation_covariance=[0.0 if orientation else -1.0] + [0.0] * 8,
+               linear_acceleration_covariance=[0.0 if acceleration else -1.0] + [0.0] * 8)
+
+
+def yaw_of(state):
+    w, _, _, z = state.imu_orientation
+    return 2 * math.atan2(z, w)
+
+
+def stamps(estimates):
+    return [(s.sec, s.nanosec) for s, _ in estimates]
+
+
+@pytest.fixture
+def est():
+    return StateEstimator(G1)
+
+
+def test_nothing_comes_out_before_the_first_imu(est):
+    assert est.joint_states(joint_states(1000)) == []
+    assert est.joint_states(joint_states(1020)) == []
+    assert est.dropped == 2 and not est.has_imu
+    assert est.imu(imu(1030)) == []
+    [(stamp, state)] = est.joint_states(joint_states(1040))
+    assert (stamp.sec, stamp.nanosec) == (1, 40_000_000)
+    for field in ('base_position', 'base_orientation', 'base_lin_vel', 'base_ang_vel'):
+        assert np.all(np.isfinite(getattr(state, field))), field
+
+
+def test_separate_drivers_give_one_estimate_per_joint_state_at_once(est):
+    """Stamps that never match (their own clocks): the newest IMU, no waiting."""
+    est.imu(imu(995, yaw=0.1))
+    got = est.joint_states(joint_states(1000))
+    est.imu(imu(1005, yaw=0.2))
+    est.imu(imu(1015, yaw=0.3))
+    got += est.joint_states(joint_states(1020))
+    assert stamps(got) == [(1, 0), (1, 20_000_000)]
+    assert [round(yaw_of(s), 6) for _, s in got] == [0.1, 0.3]
+
+
+def test_one_source_a_joint_state_waits_for_the_imu_of_its_stamp(est):
+    """The sim stamps a state's messages alike; DDS may deliver the joints first."""
+    est.imu(imu(1000, yaw=0.1))
+    assert len(est.joint_states(joint_states(1000))) == 1       # alike: one source
+    assert est.joint_states(joint_states(1020)) == []            # its IMU not here yet
+    [(stamp, state)] = est.imu(imu(1020, yaw=0.2))
+    assert (stamp.nanosec, round(yaw_of(state), 6)) == (20_000_000, 0.2)
+    # An IMU that never comes holds a state only until the next one: the newest stands in.
+    assert est.joint_states(joint_states(1040)) == []
+    [(stamp, state)] = est.joint_states(joint_states(1060))
+    assert (stamp.nanosec, round(yaw_of(state), 6)) == (40_000_000, 0.2)
+    assert est.estimates == 3
+
+
+def test_a_stamp_from_the_past_starts_the_filter_over(est):
+    est.imu(imu(5000))
+    for ms in (5000, 5020, 5040, 100):
+        est.imu(imu(ms))
+        assert len(est.joint_states(joint_states(ms))) == 1
+    assert est.restarts == 1
+
+
+def test_an_imu_without_accelerometer_leaves_it_to_the_legs_and_one_without_orientation_is_refused(
+        est):
+    est.imu(imu(1000, acceleration=False))
+    [(_, state)] = est.joint_states(joint_states(1000))
+    assert state.imu_linear_acceleration is None
+    with pytest.raises(ValueError, match=r'no orientation \(orientation_covariance\[0\] is -1\)'):
+        est.imu(imu(1020, orientation=False))
+
+
+def test_a_joint_state_missing_joints_is_refused_by_name(est):
+    est.imu(imu(1000))
+    bad = joint_states(1000)
+    bad.name, bad.position, bad.velocity = bad.name[1:], bad.position[1:], bad.velocity[1:]
+    with pytest.raises(ValueError, match=f'missing joints .*{G1.joint_names[0]}'):
+        est.joint_states(bad)
+
+
+def test_a_robot_without_feet_and_bad_settings_are_refused():
+    with pytest.raises(ValueError, match=r"robot 'humanoid' names no feet .*`feet:`"):
+        StateEstimator(get_robot('humanoid'))
+    with pytest.raises(ValueError, match='accel_noise must be a positive number'):
+        StateEstimator(G1, LegOdometryConfig(accel_noise=-1.0))
+    with pytest.raises(ValueError, match='realtime_priority: expected a number 0 to 99'):
+        StateEstimatorConfig(realtime_priority=120)

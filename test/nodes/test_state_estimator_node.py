@@ -1,0 +1,94 @@
+"""state_estimator_node as a real process over DDS: start-up refusals, the wait for the IMU."""
+
+import sys
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.node import Node
+
+from process_helpers import ChildProcess
+from symphony_ros.robot import get_robot
+
+pytestmark = pytest.mark.ros
+G1 = get_robot('g1')
+
+
+def _start(ros_env, *params):
+    cmd = [sys.executable, '-m', 'symphony_ros.nodes.state_estimator_node', '--ros-args']
+    for p in params:
+        cmd += ['-p', p]
+    return ChildProcess(cmd, ros_env)
+
+
+def test_a_robot_without_feet_is_refused_in_one_line_naming_feet(ros_env):
+    node = _start(ros_env, 'robot:=humanoid')
+    try:
+        assert node.finish() == 2, node.text
+    finally:
+        node.kill()
+    lines = [line for line in node.lines if line.strip()]
+    assert len(lines) == 1, node.text
+    assert lines[0].startswith("state_estimator_node: refusing to start: leg odometry: robot "
+                               "'humanoid' names no feet (the robot file's `feet:`)"), lines
+
+
+def test_it_waits_for_the_imu_then_publishes_one_odometry_per_joint_state(ros_env):
+    from nav_msgs.msg import Odometry
+    from sensor_msgs.msg import Imu, JointState
+
+    from symphony_ros.nodes.messages import STATE_QOS
+    node = _start(ros_env, 'robot:=g1')
+    rclpy.init()
+    robot = Node('robot')
+    pub_js = robot.create_publisher(JointState, 'joint_states', STATE_QOS)
+    pub_imu = robot.create_publisher(Imu, 'imu/data', STATE_QOS)
+    got = []
+    robot.create_subscription(Odometry, 'state_estimator/odom', got.append, 100)
+
+    def joint_states(sec):
+        msg = JointState(name=list(G1.joint_names), position=G1.default_pose().tolist(),
+                         velocity=[0.0] * G1.n_joints)
+        msg.header.stamp.sec = sec
+        return msg
+
+    def spin(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            rclpy.spin_once(robot, timeout_sec=0.02)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+                pub_js.get_subscription_count() and pub_imu.get_subscription_count()
+                and robot.count_publishers('/state_estimator/odom')):
+            spin(0.1)
+        for sec in range(1, 4):               # no IMU yet: said once, nothing published
+            pub_js.publish(joint_states(sec))
+            spin(0.2)
+        node.wait_for('no IMU on /imu/data yet: no odometry until it comes')
+        assert got == []
+        imu = Imu()
+        imu.header.stamp.sec = 9              # another driver's clock: no waiting for a match
+        imu.orientation.w, imu.linear_acceleration.z = 1.0, 9.81
+        pub_imu.publish(imu)
+        spin(0.3)
+        stamps = [10, 11, 12]
+        for sec in stamps:
+            pub_js.publish(joint_states(sec))
+            spin(0.2)
+        deadline = time.monotonic() + 30
+        while len(got) < len(stamps) and time.monotonic() < deadline:
+            spin(0.1)
+    finally:
+        robot.destroy_node()
+        rclpy.shutdown()
+        node.stop()
+    assert [m.header.stamp.sec for m in got] == stamps, node.text
+    for msg in got:
+        assert (msg.header.frame_id, msg.child_frame_id) == ('odom', 'base_link')
+        p = msg.pose.pose.position
+        assert np.isfinite([p.x, p.y, p.z]).all() and 0.5 < p.z < 1.0  # the G1 stands ~0.8 m
+    assert sum('no IMU on' in line for line in node.lines) == 1, node.text
+    assert 'estimating: first odometry on /state_estimator/odom (3 joint_states before the ' \
+        'IMU dropped)' in node.text, node.text
