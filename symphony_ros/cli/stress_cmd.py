@@ -419,13 +419,17 @@ def _through_ros(args: argparse.Namespace, robot, names: List[str], out: str,
     ``commands``: a velocity policy's ranges, which the sim draws its commands from.
     """
     from ..core.evaluation import EVAL_SEED_OFFSET
+    from ..policy.onnx_file import load_contract
     from ..stress import ros
     from .launch_cmd import check_node_parameters
     policy = os.path.abspath(args.policy)
     seed = args.seed + EVAL_SEED_OFFSET     # the in-process matrix's initial states
+    # A policy trained on leg odometry reads it through the graph too, as on a robot.
+    trained_on = (load_contract(policy).train_config or {}).get('odometry')
+    estimator = 'legs' if trained_on == 'legs' else 'none'
     for n in names:
         check_node_parameters(ros.graph(policy, robot, n, args.episodes, seed,
-                                        args.max_steps or None, 'check', commands))
+                                        args.max_steps or None, 'check', commands, estimator))
     logs = os.path.join(out, 'ros')
     os.makedirs(logs, exist_ok=True)
     runs = {}
@@ -433,7 +437,7 @@ def _through_ros(args: argparse.Namespace, robot, names: List[str], out: str,
         runs[n] = ros.run_condition(policy, robot, n, args.episodes, seed,
                                     args.max_steps or None, os.path.join(logs, f'{n}.log'),
                                     progress=bar.update if bar else None,
-                                    commands=commands)
+                                    commands=commands, estimator=estimator)
         if not runs[n]['complete']:
             print(f'{n}: {len(runs[n]["rows"])} of {args.episodes} episodes finished (graph '
                   f'status {runs[n]["graph_status"]}, {runs[n]["wall_s"]:.0f} s); see '

@@ -97,15 +97,18 @@ def held_cmd_vel(name: str) -> str:
 
 
 def graph(policy: str, robot: RobotDescription, name: str, episodes: int, seed: int,
-          episode_steps: Optional[int], namespace: str, commands: str = '') -> Graph:
+          episode_steps: Optional[int], namespace: str, commands: str = '',
+          estimator: str = 'none') -> Graph:
     """Return the deploy graph that runs condition ``name`` for ``episodes`` episodes.
 
     :param commands: a velocity policy's command ranges (``--commands`` form): the sim draws
         its commands from them as training does (``cmd_vel:=random``), as the in-process
         conditions draw from the contract's; empty: no command (a policy that takes none).
         A held-command condition publishes its one command instead.
+    :param estimator: the deploy graph's ``estimator:=`` (legs for a policy trained on leg
+        odometry, which then reads it as on a robot).
     """
-    values = {'robot': 'sim', 'timing': 'realtime', 'policy': policy,
+    values = {'robot': 'sim', 'timing': 'realtime', 'policy': policy, 'estimator': estimator,
               'robot_model': robot.name, 'episodes': str(episodes), 'seed': str(seed),
               'command_delay': repr(command_delay(name, robot)),
               'push_velocity': repr(push_velocity(name)), 'namespace': namespace}
@@ -172,11 +175,11 @@ def episode_row(m: re.Match, control_dt: float, push: float = 0.0,
 def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int, seed: int,
                   episode_steps: Optional[int], log: str,
                   progress: Optional[Callable[[], None]] = None,
-                  commands: str = '') -> Dict[str, object]:
+                  commands: str = '', estimator: str = 'none') -> Dict[str, object]:
     """Run one condition's graph until its episodes are done (or its time limit); figures.
 
     The time limit is :data:`START_S` plus three times the episodes' simulated length.
-    ``commands``: as :func:`graph`'s.
+    ``commands``, ``estimator``: as :func:`graph`'s.
     """
     steps = episode_steps or 1000
     limit = START_S + 3 * episodes * steps * robot.control_dt
@@ -188,7 +191,7 @@ def run_condition(policy: str, robot: RobotDescription, name: str, episodes: int
         if progress:
             progress()
     g = graph(policy, robot, name, episodes, seed, episode_steps,
-              f'symphony_stress_{os.getpid()}', commands)
+              f'symphony_stress_{os.getpid()}', commands, estimator)
     out = _Lines(log, on_episode)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix='symphony_stress_ros_') as tmp:

@@ -181,3 +181,13 @@ def test_the_printed_summary_names_the_faults_beside_the_falls(capsys):
     assert turn.endswith('reached -0.02 m/s, 0.00 m/s, 0.05 rad/s  '
                          'watchdog FAULTs: joint_states_stale 5')
     assert 'FAULT' not in nominal
+
+
+def test_a_policy_trained_on_leg_odometry_reads_it_through_the_graph(tmp_path):
+    g = ros.graph(G1_FIRST, get_robot('g1'), 'nominal', 2, 0, 30, 'stress_test',
+                  estimator='legs')
+    nodes = {p.name: p for p in plan(g, str(tmp_path), write=False)}
+    assert 'state_estimator_node' in nodes
+    plain = ros.graph(G1_FIRST, get_robot('g1'), 'nominal', 2, 0, 30, 'stress_test')
+    names = {p.name for p in plan(plain, str(tmp_path), write=False)}
+    assert 'state_estimator_node' not in names
