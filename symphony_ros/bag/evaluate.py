@@ -20,6 +20,7 @@ from ..robot.velocity_reward import VelocityStep
 from ..sim.episodes import task_reward
 from . import metrics
 from .episodes import Episode, split_episodes
+from .estimate_check import estimate_error
 from .openloop import OpenLoopRun, disagreement, run_open_loop
 from .reader import Bag, open_bag
 from .timeline import Command, Timeline, build_timeline
@@ -188,6 +189,7 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
         'topics': names, 'missing': missing, 'notes': notes,
         **_figures(tl, episodes, robot, notes), 'policy': policy,
         'diagnostics': metrics.diagnostics_summary(tl),
+        'odometry_estimate': estimate_error(bag, names, present),
     }
     return ev
 

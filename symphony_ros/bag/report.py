@@ -8,6 +8,7 @@ import os
 from typing import Dict, List, Optional
 
 from ..util.atomic import atomic_write
+from .estimate_check import estimate_lines
 from .plots import plot_names, write_plots
 
 MAX_EPISODE_ROWS = 30
@@ -127,6 +128,7 @@ def markdown(report: Dict, plots: List[str]) -> str:
         lines += _episodes_section(report['episodes'])
     if report['faults']:
         lines += _faults_section(report['faults'])
+    lines += estimate_lines(report.get('odometry_estimate'))
     if report['notes']:
         lines += ['## Notes', ''] + [f'- {n}' for n in report['notes']] + ['']
     if plots:

@@ -285,3 +285,10 @@ def test_an_output_the_recorder_missed_is_the_command_as_an_active_watchdog_pass
     # In FAULT the watchdog sends its safe output, not the command: the newest output.
     tl.watchdog.append((5 * 10**6, 'FAULT tilt: base tilt 0.9 rad beyond max_tilt 0.8'))
     assert tl.applied_torque(0)[0] == 5.0
+
+
+def test_a_bag_without_an_estimate_has_no_estimate_section(sim_bag):
+    from symphony_ros.bag.report import markdown
+    ev = evaluate_bag(sim_bag.path)
+    assert ev.report['odometry_estimate'] is None
+    assert '## Odometry estimate' not in markdown(ev.report, [])

@@ -23,8 +23,11 @@ def _stamp_ns(msg):
     return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
-def test_the_leg_odometry_tracks_the_sims_true_odometry_while_the_g1_walks(launcher):
-    """Lockstep: the sim's stamps are simulated time, so each estimate meets its truth."""
+def test_the_leg_odometry_tracks_the_sims_true_odometry_while_the_g1_walks(launcher, tmp_path):
+    """Lockstep: the sim's stamps are simulated time, so each estimate meets its truth.
+
+    Recorded, the bag's evaluation says the same: both odometries are in it.
+    """
     import rclpy
     from nav_msgs.msg import Odometry
     from rclpy.node import Node
@@ -32,7 +35,7 @@ def test_the_leg_odometry_tracks_the_sims_true_odometry_while_the_g1_walks(launc
 
     la = launcher('deploy', 'robot:=sim', 'robot_model:=g1', 'timing:=lockstep',
                   'estimator:=legs', 'cmd_vel:=0.5,0,0', f'ticks:={TICKS}',
-                  '--sigint-timeout', '5')
+                  'record:=true', f'record_dir:={tmp_path / "bag"}', '--sigint-timeout', '5')
     rclpy.init()
     probe = Node('estimator_probe')
     got = {'truth': {}, 'estimate': {}}
@@ -73,6 +76,13 @@ def test_the_leg_odometry_tracks_the_sims_true_odometry_while_the_g1_walks(launc
     # G1's ~0.45 m/s walk by far.
     assert np.all(velocity_rms < 0.12), velocity_rms
     assert height_rms < 0.02, height_rms
+    from symphony_ros.bag.evaluate import evaluate_bag
+    from symphony_ros.bag.report import markdown
+    ev = evaluate_bag(str(tmp_path / 'bag'))
+    check = ev.report['odometry_estimate']
+    assert check['matched'] >= TICKS - SETTLE, check
+    assert np.all(np.array(check['lin_vel_rms']) < 0.15) and check['height_rms'] < 0.02, check
+    assert '/state_estimator/odom against /odom at' in markdown(ev.report, []), check
 
 
 def test_a_policy_reading_odometry_acts_on_the_estimate_of_each_state_in_lockstep(
