@@ -70,8 +70,10 @@ def _observation_lines(c) -> List[str]:
     lines = [f'  observation      {o.name}: {c.obs_dim} values{quat}; {deploy}']
     needs = (o.spec or {}).get('needs')
     if needs and o.reproducible_from_state:
-        lines.append(f'    inputs         {", ".join(needs)}'
-                     + (' (odom: a state estimator on a robot)' if 'odom' in needs else ''))
+        legs = (c.train_config or {}).get('odometry') == 'legs'
+        odom = (' (odom: trained on leg odometry; deploy with estimator:=legs)' if legs else
+                ' (odom: a state estimator on a robot)')
+        lines.append(f'    inputs         {", ".join(needs)}' + (odom if 'odom' in needs else ''))
     if o.history > 1:
         lines.append(f'    history        the last {o.history} observations of '
                      f'{o.frame_dim} values, newest first (the terms below each time)')

@@ -78,6 +78,9 @@ def test_a_run_on_leg_odometry_trains_exports_and_is_stressed_on_it(tmp_path, ca
     onnx = str(tmp_path / 'p.onnx')
     assert cli(['export', str(tmp_path / 'run' / 'best_actor.pt'), '-o', onnx]) == 0
     assert OnnxPolicy(onnx).contract.train_config['odometry'] == 'legs'
+    capsys.readouterr()
+    assert cli(['inspect', onnx]) == 0
+    assert 'trained on leg odometry; deploy with estimator:=legs' in capsys.readouterr().out
     # On a robot, the doctor names the launch argument that gives it that estimate.
     hint = check_inputs(onnx, 'g1', 'real').hint
     assert hint.startswith('deploy with estimator:=legs: the estimate it trained on'), hint
