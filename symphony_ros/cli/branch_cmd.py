@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..core.config import ODOMETRY_SOURCES
 from ..util.fields import number
 
 REFILL = 100_000
@@ -42,6 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the privileged critic also sees each episode's randomised dynamics "
                    '(as `symphony train --critic-dynamics true`), at weight 0; no replay comes '
                    '(no stored step holds them): the resume refills the buffer')
+    p.add_argument('--odometry', choices=ODOMETRY_SOURCES, default=None,
+                   help="where the branch's observation takes its odometry from (as `symphony "
+                   "train --odometry`; default: the run's): legs, the leg odometry a robot "
+                   'runs, for a spec that reads odom (e.g. with --obs-spec velocity_gait_odom)')
     p.add_argument('--slim', action='store_true',
                    help='the checkpoint, config and metrics alone (a few MB): no replay '
                    'buffer, kept actors or randomisation log; to carry a run to another '
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from .errors import CliError
     try:
         made = branch_run(args.run_dir, args.new_dir, args.at, args.seed, args.obs_spec,
-                          args.history, args.slim, args.critic_dynamics)
+                          args.history, args.slim, args.critic_dynamics, args.odometry)
     except RunDirError as exc:
         raise CliError(str(exc)) from None
     carried = [f'{made.actors} kept actor{"s" if made.actors != 1 else ""}'] if made.actors \
@@ -69,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
              else '')
           + (', its critic given the dynamics each episode draws (at weight 0)'
              if made.critic_dynamics else '')
+          + (f', its odometry from {args.odometry}' if args.odometry else '')
           + (f', its critic given {", ".join(made.critic_grown)} (the env\'s view grew since; '
              'at weight 0, the replay\'s steps computed)' if made.critic_grown else ''))
     if made.replay:

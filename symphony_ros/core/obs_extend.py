@@ -45,11 +45,20 @@ class Extension:
     """Per new element, the new spec's factor."""
     mirror: Tuple[np.ndarray, np.ndarray]
     """The new spec's observation mirror map (index, sign), for a symmetric actor."""
+    frames: int = 1
+    """Frames the actor reads stacked (``--history``): each frame gets the new terms."""
 
     @property
     def size(self) -> int:
         """Values appended."""
         return len(self.source)
+
+    def actor_mirror(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Return the actor's mirror map: the new spec's, once per stacked frame."""
+        index, sign = (np.asarray(m) for m in self.mirror)
+        frame = self.obs_dim + self.size
+        return (np.concatenate([index + k * frame for k in range(self.frames)]),
+                np.tile(sign, self.frames))
 
 
 def added_terms(before: Sequence[Tuple[str, int]], after: Sequence[Tuple[str, int]]
@@ -95,13 +104,17 @@ def extend_agent(agent: Mapping[str, object], ext: Extension) -> Dict[str, objec
     """Return a copy of a `Symphony` state dict whose networks take ``ext``'s new inputs.
 
     Zero weights (outputs unchanged) and zero Adam moments for them; a symmetric actor (and
-    anchor) gets the new spec's mirror map.
+    anchor) gets the new spec's mirror map. An actor reading stacked frames gets the new
+    inputs after each frame; the critics see one frame.
     """
-    out = insert_inputs(agent, ext.obs_dim, ext.size, actors=True)
+    out = insert_inputs(agent, ext.obs_dim, ext.size)
+    for k in reversed(range(ext.frames)):       # the last frame's first: earlier places hold
+        out = insert_inputs(out, (k + 1) * ext.obs_dim, ext.size, actors=True, critics=False)
+    index, sign = ext.actor_mirror()
     for net in ('actor', 'anchor'):
         if net in agent and 'mirror_obs_index' in agent[net]:
-            out[net]['mirror_obs_index'] = torch.as_tensor(ext.mirror[0], dtype=torch.long)
-            out[net]['mirror_obs_sign'] = torch.as_tensor(ext.mirror[1], dtype=torch.float32)
+            out[net]['mirror_obs_index'] = torch.as_tensor(index, dtype=torch.long)
+            out[net]['mirror_obs_sign'] = torch.as_tensor(sign, dtype=torch.float32)
     return out
 
 
@@ -110,7 +123,12 @@ def extend_replay(replay: Mapping[str, object], ext: Extension) -> Dict[str, obj
 
     Taken from each step's critic view (before it grows), times their factors; the critic's
     own view gets them after its observation, as the env now lays it out.
+
+    :raises ValueError: an actor reading stacked frames (a step's older frames would need
+        the critic views of the steps before it; such a branch refills its replay).
     """
+    if ext.frames > 1:
+        raise ValueError('a replay of stacked frames is not extended: refill it')
     out = dict(replay)
     cols = list(ext.source)
     for prefix in ('', 'warm_'):

@@ -114,7 +114,7 @@ def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
 def branch_run(source: str, target: str, at: Optional[int] = None,
                seed: Optional[int] = None, obs_spec: Optional[str] = None,
                history: Optional[int] = None, slim: bool = False,
-               critic_dynamics: bool = False) -> Branch:
+               critic_dynamics: bool = False, odometry: Optional[str] = None) -> Branch:
     """Make run folder ``target`` resume from ``source``'s checkpoint nearest step ``at``.
 
     ``seed``: the branch's own (None: the run's, so that the same change from the same step
@@ -129,7 +129,9 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
     machine (a G1 run's replay is hundreds of MB), where a resume refills the buffer.
     ``critic_dynamics``: the privileged critic is given the episodes' dynamics at weight 0
     (`symphony_ros.robot.critic_dynamics`); no stored step holds them, so no replay comes
-    and a resume refills the buffer.
+    and a resume refills the buffer. ``odometry``: the branch's observation reads its
+    odometry from there (`TrainConfig.odometry`; the replay keeps the simulator's). An
+    ``obs_spec`` that appends terms to a run reading stacked frames brings no replay either.
 
     :raises RunDirError: ``target`` exists, ``source`` is no run, no checkpoint is near,
         ``obs_spec`` lays out other terms than the run's spec, the critic's view grew by
@@ -153,25 +155,32 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
         raise RunDirError(str(exc)) from None
     grow = _grow(state, respec, path)
     changes = _changes(state, respec, grow, path, history, critic_dynamics)
+    stacked = bool(respec and respec.added
+                   and int(state['train_config'].get('history') or 1) > 1)
+    if odometry:
+        _check_odometry(state['train_config'], respec, odometry)
+        changes = (_compose([c for c in (changes[0],) if c] + [
+            lambda s: dict(s, train_config=dict(s['train_config'], odometry=odometry))]),
+            changes[1])
     partial = os.path.join(os.path.dirname(os.path.abspath(target)),
                            f'.{os.path.basename(os.path.normpath(target))}.partial')
     shutil.rmtree(partial, ignore_errors=True)      # a branch cut short before
     try:
         _fill(source, partial, target, state, seed, respec, changes[0], history,
-              critic_dynamics)
+              critic_dynamics, odometry)
         if slim:
             replay, why_not = '', 'a slim branch (--slim) carries none'
             actors, best, draws = 0, False, None
         else:
-            replay, why_not = (('', 'no stored step holds the dynamics its critic now sees')
-                               if critic_dynamics else
-                               _replay(source, partial, state, stored, changes[1]))
+            replay, why_not = _replay_or_why(source, partial, state, stored, changes[1],
+                                             critic_dynamics, stacked)
             actors = _link_actors(source, partial, step)
             best = _link_best(source, partial, step)
             draws = _carry_draws(source, partial, step)
         record = {'source': os.path.abspath(source), 'step': step, 'replay': replay,
                   'seed': int(state['train_config'].get('seed', 0)) if seed is None else seed,
-                  **_record_changes(respec, grow, history, critic_dynamics, slim)}
+                  **_record_changes(respec, grow, history, critic_dynamics, slim),
+                  **({'odometry': odometry} if odometry else {})}
         atomic_write(os.path.join(partial, BRANCH_FILE),
                      lambda f: f.write(json.dumps(record, indent=2).encode()))
         os.rename(partial, target)
@@ -186,6 +195,28 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
                   respec.after if respec else None,
                   tuple(name for name, _ in grow.terms) if grow else (), history,
                   critic_dynamics)
+
+
+def _replay_or_why(source: str, partial: str, state: dict, stored: dict, change: Change,
+                   dynamics: bool, stacked: bool) -> Tuple[str, str]:
+    """Give the branch its replay, or say why none comes (as `_replay`)."""
+    if dynamics:
+        return '', 'no stored step holds the dynamics its critic now sees'
+    if stacked:
+        return '', 'no stored step holds the new terms of its older frames'
+    return _replay(source, partial, state, stored, change)
+
+
+def _check_odometry(train: dict, respec: Optional['Respec'], odometry: str) -> None:
+    """Refuse an odometry source the branch's observation cannot take, before any write.
+
+    :raises RunDirError: naming the source and the spec.
+    """
+    spec = respec.after if respec else train.get('obs_spec')
+    try:
+        make_env(train['env'], obs_spec=spec or None, odometry=odometry).close()
+    except (ValueError, TypeError) as exc:
+        raise RunDirError(f'--odometry {odometry}: {exc}') from None
 
 
 def _record_changes(respec: Optional['Respec'], grow: Optional['Grow'], history: Optional[int],
@@ -313,12 +344,10 @@ def _respec(train: dict, spec: str) -> Optional[Respec]:
                 'a branch scales the run\'s terms otherwise or appends terms its critic saw: '
                 f'expected one of {", ".join(alike) or "none"} or a spec that appends '
                 f'{", ".join(FROM_CRITIC)}') from None
-        if int(train.get('history') or 1) > 1 or not train.get('privileged_critic'):
+        if not train.get('privileged_critic'):
             raise RunDirError(f'--obs-spec {spec}: it adds {", ".join(n for n, _ in added)}, '
-                              'which a branch takes from the privileged critic\'s view of a '
-                              'run without --history (this run: history '
-                              f'{train.get("history") or 1}, privileged critic '
-                              f'{bool(train.get("privileged_critic"))})')
+                              'which a branch takes from the privileged critic\'s view; this '
+                              'run has none (--privileged-critic false)')
     before, scales = obs_scales(env, now), obs_scales(env, spec)
     return Respec(now, spec, before, scales, frame_factors(terms, before, scales), added)
 
@@ -331,11 +360,12 @@ def _extension(state: dict, respec: Respec, path: str) -> Extension:
     env = make_env(state['train_config']['env'], obs_spec=respec.after)
     try:
         u = env.unwrapped
-        obs_dim = int(state['obs_dim'])
+        frames = int(state['train_config'].get('history') or 1)
+        obs_dim = int(state['obs_dim']) // frames
         n = sum(size for _, size in respec.added)
-        if obs_dim + n != u.builder.dim:
-            raise RunDirError(f'{path}: an actor of {obs_dim} inputs is not one of '
-                              f'{respec.before!r} ({u.builder.dim - n})')
+        if obs_dim + n != u.builder.dim or int(state['obs_dim']) % frames:
+            raise RunDirError(f'{path}: an actor of {int(state["obs_dim"])} inputs is not one '
+                              f'of {frames} frame(s) of {respec.before!r} ({u.builder.dim - n})')
         hidden = tuple(u.critic_terms[len(u.builder.spec.terms):])
         scale = u.builder.spec.scale_vector()
         factor = np.ones(u.builder.dim) if scale is None else scale
@@ -343,7 +373,7 @@ def _extension(state: dict, respec: Respec, path: str) -> Extension:
         return Extension(obs_dim, respec.added,
                          source_columns(respec.added, hidden, obs_dim),
                          tuple(float(f) for f in factor[obs_dim:]),
-                         (np.asarray(mirror.index), np.asarray(mirror.sign)))
+                         (np.asarray(mirror.index), np.asarray(mirror.sign)), frames)
     except ValueError as exc:
         raise RunDirError(f'{path}: {exc}') from None
     finally:
@@ -352,7 +382,7 @@ def _extension(state: dict, respec: Respec, path: str) -> Extension:
 
 def _fill(source: str, partial: str, target: str, state: dict, seed: Optional[int],
           respec: Optional['Respec'], change: Change, history: Optional[int] = None,
-          dynamics: bool = False) -> None:
+          dynamics: bool = False, odometry: Optional[str] = None) -> None:
     """Write the branch's config, metrics and checkpoint (``change``: made to it first)."""
     step = int(state['step'])
     os.makedirs(os.path.join(partial, 'checkpoints'))
@@ -365,6 +395,8 @@ def _fill(source: str, partial: str, target: str, state: dict, seed: Optional[in
         train['history'] = history
     if dynamics:
         train['critic_dynamics'] = True
+    if odometry:
+        train['odometry'] = odometry
     config = {'train_config': train,
               'symphony_config': state['symphony_config']}
     atomic_write(os.path.join(partial, CONFIG_FILE),
@@ -462,7 +494,7 @@ def _extend_checkpoint(state: dict, ext: Extension) -> dict:
     """Return checkpoint ``state`` (on the new spec's factors) with the new inputs."""
     n = ext.size
     out = dict(state, agent=extend_agent(state['agent'], ext),
-               obs_dim=int(state['obs_dim']) + n)
+               obs_dim=int(state['obs_dim']) + n * ext.frames)
     if state.get('critic_dim'):
         out['critic_dim'] = int(state['critic_dim']) + n
     return out

@@ -113,17 +113,59 @@ def test_a_branch_onto_the_odom_spec_acts_and_judges_alike_and_trains_on(
     assert 'odom' in loop.needs
 
 
-def test_appending_is_refused_where_the_critic_cannot_give_the_term(
-        turn_run, tmp_path, capsys):
+def test_a_run_of_stacked_frames_gets_the_new_terms_in_each_frame_and_leg_odometry(
+        tmp_path, capsys):
     hist = tmp_path / 'hist'
     with Trainer(tiny_g1_config(hist, steps=50, history=2), progress=False,
                  tensorboard=False) as t:
         t.run()
-    assert cli(['branch', str(hist), str(tmp_path / 'x'), '--obs-spec', ODOM]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    assert 'it adds odom_lin_vel' in err and 'history 2' in err
+    old = load_checkpoint(latest_checkpoint(str(hist)))
+    new = tmp_path / 'odom'
+    assert cli(['branch', str(hist), str(new), '--obs-spec', ODOM, '--odometry', 'legs']) == 0
+    out = capsys.readouterr().out
+    assert 'its odometry from legs' in out and 'new terms of its older frames' in out
+    with open(new / 'config.json') as f:
+        train = json.load(f)['train_config']
+    assert (train['obs_spec'], train['odometry'], train['history']) == (ODOM, 'legs', 2)
+    moved = load_checkpoint(latest_checkpoint(str(new)))
+    assert moved['train_config']['odometry'] == 'legs'
+    assert (moved['obs_dim'], moved['critic_dim']) == (202, old['critic_dim'] + 3)
+    # Each frame gets the velocity after its own terms, at weight 0: the actor acts alike
+    # whatever the velocity, and stays symmetric under the new map.
+    before, after = _agent(old, old['critic_dim']), _agent(moved, moved['critic_dim'])
+    frames = torch.randn(8, 2, 98)
+    velocity = torch.randn(8, 2, 3)
+    stacked = torch.cat([frames, velocity], dim=2).reshape(8, 202)
+    torch.testing.assert_close(after.actor.asb(stacked)[0],
+                               before.actor.asb(frames.reshape(8, 196))[0])
+    index, sign = after.actor.mirror_obs_index, after.actor.mirror_obs_sign
+    assert index[98:101].tolist() == [98, 99, 100] and index[199:].tolist() == [199, 200, 201]
+    assert sign[98:101].tolist() == [1, -1, 1] == sign[199:].tolist()
+    view = torch.randn(8, old['critic_dim'])
+    grown = torch.cat([view[:, :98], torch.randn(8, 3), view[:, 98:]], dim=1)
+    act = torch.rand(8, 29) * 2 - 1
+    torch.testing.assert_close(after.critic(grown, act), before.critic(view, act))
+    assert not os.path.exists(replay_path(str(new), moved['step']))
+    cfg = tiny_g1_config(new, steps=moved['step'] + 40, obs_spec=ODOM, history=2,
+                         odometry='legs', refill_steps=40)
+    with Trainer(cfg, resume=True, progress=False, tensorboard=False) as trainer:
+        assert trainer.env.unwrapped.odometry is not None
+        trainer.run()
+    assert load_checkpoint(latest_checkpoint(str(new)))['step'] >= moved['step'] + 40
+
+
+def test_appending_is_refused_where_the_critic_cannot_give_the_term(turn_run, tmp_path):
+    plain = tmp_path / 'plain'
+    cfg = dataclasses.replace(tiny_g1_config(plain, steps=50), privileged_critic=False)
+    with Trainer(cfg, progress=False, tensorboard=False) as t:
+        t.run()
+    with pytest.raises(RunDirError, match='it adds odom_lin_vel.*this run has none'):
+        branch_run(str(plain), str(tmp_path / 'x'), obs_spec=ODOM)
     assert not os.path.exists(tmp_path / 'x')
+    with pytest.raises(RunDirError, match="--odometry legs: odometry legs: observation "
+                                          "'velocity_gait_turn' reads no odometry"):
+        branch_run(str(turn_run), str(tmp_path / 'z'), odometry='legs')
+    assert not os.path.exists(tmp_path / 'z')
     with pytest.raises(RunDirError, match=("not the terms of the run's 'velocity_gait_turn'.*"
                                            'or a spec that appends odom_lin_vel')):
         branch_run(str(turn_run), str(tmp_path / 'y'), obs_spec='velocity')
