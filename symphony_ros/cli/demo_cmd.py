@@ -21,6 +21,7 @@ import time
 from typing import List, Optional
 
 from .. import paths
+from ..graph.deploy import ESTIMATORS
 from ..util.fields import number
 
 SHOWN = ('episode ', 'FAULT', 'error', 'Error', 'refusing', 'done:')
@@ -43,6 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    'for the G1)')
     p.add_argument('--timing', choices=('lockstep', 'realtime'), default='lockstep',
                    help='lockstep: deterministic, as fast as the machine allows')
+    p.add_argument('--estimator', choices=ESTIMATORS, default='none',
+                   help='legs: the policy (and the watchdog) read the leg odometry of '
+                   'state_estimator_node instead of the sim\'s exact odometry, and the summary '
+                   'says how far the estimate was off (a robot whose file names feet:)')
     p.add_argument('-o', '--out', default=None,
                    help='output folder (default: runs/demo_<date>_<time>)')
     p.add_argument('--no-video', action='store_true', help='skip the GIF')
@@ -57,7 +62,8 @@ def _deploy(args: argparse.Namespace, out: str) -> None:
     cmd = [sys.executable, '-m', 'symphony_ros.cli.launch_cmd', 'deploy', 'robot:=sim',
            f'robot_model:={args.robot}', f'timing:={args.timing}', f'ticks:={args.ticks}',
            'record:=true', f'record_dir:={os.path.join(out, "bag")}',
-           f'policy:={args.policy}'] + ([f'cmd_vel:={args.cmd_vel}'] if args.cmd_vel else [])
+           f'policy:={args.policy}', f'estimator:={args.estimator}'] + (
+               [f'cmd_vel:={args.cmd_vel}'] if args.cmd_vel else [])
     log_path = os.path.join(out, 'launch.log')
     with open(log_path, 'w', encoding='utf-8') as log:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -105,6 +111,12 @@ def _summary(report: dict) -> List[str]:
     if lat.get('p50') is not None:
         lines.append(f'state -> command latency: p50 {lat["p50"]:.2f} ms, p99 '
                      f'{lat["p99"]:.2f} ms ({lat.get("source", "stamps")})')
+    estimate = report.get('odometry_estimate')
+    if estimate and estimate['matched']:
+        x, y, z = estimate['lin_vel_rms']
+        lines.append(f'leg odometry against the sim\'s truth: velocity RMS {x:.3f} / {y:.3f} / '
+                     f'{z:.3f} m/s, height {1000 * estimate["height_rms"]:.1f} mm '
+                     f'({estimate["matched"]} states)')
     return lines
 
 
@@ -167,6 +179,9 @@ def _check_policy(args: argparse.Namespace) -> None:
         robot = get_robot(args.robot)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise CliError(f'--robot {args.robot}: {exc}') from None
+    if args.estimator == 'legs' and not robot.feet:
+        raise CliError(f'--estimator legs: robot {robot.name!r} names no feet (the robot '
+                       'file\'s feet:), which the leg odometry stands on')
     if args.policy is None:
         args.policy = paths.shipped_policy_path(robot.name)
         if args.policy is None:

@@ -71,6 +71,18 @@ def test_summary_tells_faults_between_episodes_apart():
     assert 'watchdog faults: 2 (1 between episodes: joint_states_stale)' in lines
     lines = _summary({'overall': dict(overall, faults=1), 'faults': faults[:1]})
     assert 'watchdog faults: 1' in lines
+    estimate = {'matched': 301, 'lin_vel_rms': [0.081, 0.085, 0.065], 'height_rms': 0.0061}
+    lines = _summary({'overall': overall, 'faults': [], 'odometry_estimate': estimate})
+    assert ('leg odometry against the sim\'s truth: velocity RMS 0.081 / 0.085 / 0.065 m/s, '
+            'height 6.1 mm (301 states)') in lines
+
+
+def test_the_leg_odometry_needs_a_robot_with_feet(tmp_path, capsys):
+    from symphony_ros.cli.demo_cmd import main
+    assert main(['--estimator', 'legs', '--out', str(tmp_path / 'd')]) == 2
+    err = capsys.readouterr().err
+    assert "--estimator legs: robot 'humanoid' names no feet" in err and err.count('\n') == 1
+    assert not (tmp_path / 'd').exists()
 
 
 @pytest.mark.slow     # 105 s measured on the shared, loaded machine (G1 meshes render)
