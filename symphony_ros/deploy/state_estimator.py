@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..graph.topics import STATE_ESTIMATOR_ODOM
 from ..robot.description import RobotDescription
 from ..robot.leg_odometry import LegOdometry, LegOdometryConfig
 from ..robot.msg_fields import imu_fields, joint_state_fields, stamp_ns
@@ -141,4 +142,21 @@ class StateEstimator:
         return stamp, self.odometry.update(state)
 
 
-__all__ = ['Estimate', 'StateEstimator', 'StateEstimatorConfig']
+def odometry_mismatch(train_config: Optional[Dict[str, Any]], odom_topic: Optional[str]
+                      ) -> Optional[str]:
+    """Say when a policy trained on leg odometry reads odometry from elsewhere (None: fine).
+
+    The estimate lags and errs where the simulator's (or a motion-capture system's) does
+    not; a policy that learnt on one meets other inputs on the other. ``odom_topic``: the
+    resolved topic the policy reads (None: it reads no odometry).
+    """
+    if odom_topic is None or (train_config or {}).get('odometry') != 'legs':
+        return None
+    if odom_topic.rstrip('/').endswith('/' + STATE_ESTIMATOR_ODOM):
+        return None
+    return (f'the policy trained on leg odometry (symphony train --odometry legs) and reads '
+            f'odometry from {odom_topic}: deploy it with estimator:=legs, which remaps it onto '
+            f'{STATE_ESTIMATOR_ODOM}, unless {odom_topic} is that estimate')
+
+
+__all__ = ['Estimate', 'StateEstimator', 'StateEstimatorConfig', 'odometry_mismatch']

@@ -27,6 +27,7 @@ from sensor_msgs.msg import Imu, JointState
 
 from ..deploy.config import PolicyNodeConfig
 from ..deploy.policy_loop import DeployError, PolicyLoop
+from ..deploy.state_estimator import odometry_mismatch
 from ..deploy.state_inputs import OncePerState, StateInputs
 from ..deploy.stats import Percentiles, SteadyPercentiles
 from ..deploy.velocity_command import VelocityCommand
@@ -103,6 +104,10 @@ class PolicyNode(Node):
         gate = deploy_warning(self.policy_path, c.stress, self.cfg.deploy_target)
         if gate:
             self.get_logger().warning(str(gate))
+        mismatch = odometry_mismatch(c.train_config, self._topics['odom']
+                                     if 'odom' in self.loop.needs else None)
+        if mismatch:
+            self.get_logger().warning(mismatch)
 
     def _now(self) -> float:
         return self._steady.now().nanoseconds * 1e-9

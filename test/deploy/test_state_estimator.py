@@ -117,3 +117,16 @@ def test_a_robot_without_feet_and_bad_settings_are_refused():
         StateEstimator(G1, LegOdometryConfig(accel_noise=-1.0))
     with pytest.raises(ValueError, match='realtime_priority: expected a number 0 to 99'):
         StateEstimatorConfig(realtime_priority=120)
+
+
+def test_a_policy_trained_on_leg_odometry_is_told_where_it_reads_odometry_from():
+    from symphony_ros.deploy.state_estimator import odometry_mismatch
+    legs, sim = {'odometry': 'legs'}, {'odometry': 'sim'}
+    told = odometry_mismatch(legs, '/odom')
+    assert told.startswith('the policy trained on leg odometry (symphony train --odometry '
+                           'legs) and reads odometry from /odom: deploy it with '
+                           'estimator:=legs'), told
+    assert odometry_mismatch(legs, '/state_estimator/odom') is None
+    assert odometry_mismatch(legs, '/robot1/state_estimator/odom') is None   # a namespace
+    assert odometry_mismatch(sim, '/odom') is None and odometry_mismatch({}, '/odom') is None
+    assert odometry_mismatch(legs, None) is None           # a policy that reads no odometry
