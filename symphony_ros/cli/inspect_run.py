@@ -25,7 +25,8 @@ def describe_run(s: RunSummary) -> List[str]:
              else 'no trainer running')
     lines = [f'{s.path}  training run, {state}',
              f'  env              {t.get("env")}, observation {t.get("obs_spec") or "default"}'
-             f', seed {t.get("seed")}',
+             + (', odometry from the legs (--odometry legs)' if t.get('odometry') == 'legs'
+                else '') + f', seed {t.get("seed")}',
              '  learner          ' + _learner(t, y),
              *_branch(s), *_progress(s)]
     lines += _returns(s)
@@ -89,6 +90,7 @@ def _branch(s: RunSummary) -> List[str]:
     spec += f', its critic given {", ".join(grown)}' if isinstance(grown, list) else ''
     frames = came.get('history')
     spec += f', its actor reading the last {frames} observations' if frames else ''
+    spec += f', its odometry from {came["odometry"]}' if came.get('odometry') else ''
     return [f'  branched from    {came["source"]} at step {int(came.get("step", 0)):,}{seed}'
             f'{spec} (symphony branch; its replay: {replay})']
 

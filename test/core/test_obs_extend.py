@@ -129,6 +129,10 @@ def test_a_run_of_stacked_frames_gets_the_new_terms_in_each_frame_and_leg_odomet
     assert (train['obs_spec'], train['odometry'], train['history']) == (ODOM, 'legs', 2)
     moved = load_checkpoint(latest_checkpoint(str(new)))
     assert moved['train_config']['odometry'] == 'legs'
+    assert cli(['inspect', str(new)]) == 0
+    said = capsys.readouterr().out
+    assert 'observation velocity_gait_odom, odometry from the legs (--odometry legs)' in said
+    assert 'onto velocity_gait_odom, its odometry from legs (symphony branch' in said
     assert (moved['obs_dim'], moved['critic_dim']) == (202, old['critic_dim'] + 3)
     # Each frame gets the velocity after its own terms, at weight 0: the actor acts alike
     # whatever the velocity, and stays symmetric under the new map.
