@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple, TYPE_CHECKING
 
+from ..core.config import odometry_of
 from ..graph.deploy import ROBOTS
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ def check_inputs(path: Optional[str], robot: str, target: str,
         spec = contract.observation.name
         legs = (f'deploy with estimator:=legs (leg odometry from the joints and the IMU, for '
                 f'{loop.robot.name}\'s feet), ' if loop.robot.feet else '')
-        if (contract.train_config or {}).get('odometry') == 'legs':
+        if odometry_of(contract.train_config) == 'legs':
             return Check('inputs', WARN, f'{detail}: the policy ({spec}) trained on leg '
                          'odometry (symphony train --odometry legs), which a robot\'s drivers '
                          'do not publish', 'deploy with estimator:=legs: the estimate it '

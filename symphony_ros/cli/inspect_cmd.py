@@ -8,6 +8,7 @@ import sys
 import textwrap
 from typing import List, Optional
 
+from ..core.config import odometry_of
 from ..util.fields import number
 from ..util.files import sha256_file
 from ..util.layout import term_slices
@@ -70,7 +71,7 @@ def _observation_lines(c) -> List[str]:
     lines = [f'  observation      {o.name}: {c.obs_dim} values{quat}; {deploy}']
     needs = (o.spec or {}).get('needs')
     if needs and o.reproducible_from_state:
-        legs = (c.train_config or {}).get('odometry') == 'legs'
+        legs = odometry_of(c.train_config) == 'legs'
         odom = (' (odom: trained on leg odometry; deploy with estimator:=legs)' if legs else
                 ' (odom: a state estimator on a robot)')
         lines.append(f'    inputs         {", ".join(needs)}' + (odom if 'odom' in needs else ''))

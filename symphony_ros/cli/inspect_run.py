@@ -8,6 +8,7 @@ import os
 import shlex
 from typing import Any, Dict, List
 
+from ..core.config import odometry_of
 from ..core.checkpoint import size_text
 from ..core.run_dir import RANDOMIZATION_LOG
 from ..core.run_summary import RunSummary
@@ -25,7 +26,7 @@ def describe_run(s: RunSummary) -> List[str]:
              else 'no trainer running')
     lines = [f'{s.path}  training run, {state}',
              f'  env              {t.get("env")}, observation {t.get("obs_spec") or "default"}'
-             + (', odometry from the legs (--odometry legs)' if t.get('odometry') == 'legs'
+             + (', odometry from the legs (--odometry legs)' if odometry_of(t) == 'legs'
                 else '') + f', seed {t.get("seed")}',
              '  learner          ' + _learner(t, y),
              *_branch(s), *_progress(s)]

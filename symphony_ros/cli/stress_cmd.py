@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..core.config import odometry_of
 from ..util.fields import number
 from ..util.files import sha256_file
 
@@ -303,13 +304,14 @@ def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str
                    desc='stress --ros' if args.ros else 'stress')
     try:
         if args.ros:
-            runs = _through_ros(args, robot, names, out, bar, commands)
+            runs = _through_ros(args, robot, names, out, bar, commands,
+                                odometry_of(c.train_config))
             rows = {n: runs[n]['rows'] for n in names}
         else:
             job = Job(os.path.abspath(args.policy), env_id, c.observation.name,
                       robot_name, args.seed, args.max_steps or None,
                       {k: tuple(v) for k, v in ranges.items()} if ranges else None,
-                      str((c.train_config or {}).get('odometry') or 'sim'))
+                      odometry_of(c.train_config))
             rows = run_matrix(job, names, args.episodes, workers,
                               progress=(lambda done, total: bar.update(1)) if bar else None)
     finally:
@@ -412,21 +414,20 @@ def _fit_pushes(args: argparse.Namespace, names: List[str], dt: float) -> List[s
 
 
 def _through_ros(args: argparse.Namespace, robot, names: List[str], out: str,
-                 bar, commands: str) -> Dict[str, Dict]:
+                 bar, commands: str, odometry: str = 'sim') -> Dict[str, Dict]:
     """Run each condition's deploy graph in turn; its log goes to ``out/ros/<name>.log``.
 
     Every graph is checked with the nodes' own parameter rules before the first starts.
     ``commands``: a velocity policy's ranges, which the sim draws its commands from.
+    ``odometry``: the policy's training source; one trained on leg odometry reads it through
+    the graph too, as on a robot.
     """
     from ..core.evaluation import EVAL_SEED_OFFSET
-    from ..policy.onnx_file import load_contract
     from ..stress import ros
     from .launch_cmd import check_node_parameters
     policy = os.path.abspath(args.policy)
     seed = args.seed + EVAL_SEED_OFFSET     # the in-process matrix's initial states
-    # A policy trained on leg odometry reads it through the graph too, as on a robot.
-    trained_on = (load_contract(policy).train_config or {}).get('odometry')
-    estimator = 'legs' if trained_on == 'legs' else 'none'
+    estimator = 'legs' if odometry == 'legs' else 'none'
     for n in names:
         check_node_parameters(ros.graph(policy, robot, n, args.episodes, seed,
                                         args.max_steps or None, 'check', commands, estimator))

@@ -96,6 +96,16 @@ class SymphonyConfig:
 
 ODOMETRY_SOURCES = ('sim', 'legs')
 """Where a velocity task's odometry input comes from (`TrainConfig.odometry`)."""
+
+
+def odometry_of(train_config: Optional[Dict[str, Any]]) -> str:
+    """Return the odometry source a run trained on, from its (or a contract's) train config.
+
+    A config written before the setting existed trained on the simulator's ('sim').
+    """
+    return str((train_config or {}).get('odometry') or 'sim')
+
+
 OVERRIDABLE = ('hidden_dim', 'critic_heads', 'batch_size', 'updates_per_step', 'lr',
                'capacity', 'explore_steps', 'noise_clip', 'act_noise_clip')
 """Symphony fields a user may override (CLI flags, node parameters, launch arguments); the

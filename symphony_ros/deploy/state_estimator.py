@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..core.config import odometry_of
 from ..graph.topics import STATE_ESTIMATOR_ODOM
 from ..robot.description import RobotDescription
 from ..robot.leg_odometry import LegOdometry, LegOdometryConfig
@@ -150,7 +151,7 @@ def odometry_mismatch(train_config: Optional[Dict[str, Any]], odom_topic: Option
     not; a policy that learnt on one meets other inputs on the other. ``odom_topic``: the
     resolved topic the policy reads (None: it reads no odometry).
     """
-    if odom_topic is None or (train_config or {}).get('odometry') != 'legs':
+    if odom_topic is None or odometry_of(train_config) != 'legs':
         return None
     if odom_topic.rstrip('/').endswith('/' + STATE_ESTIMATOR_ODOM):
         return None
