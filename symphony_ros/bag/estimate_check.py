@@ -13,7 +13,6 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from ..robot.msg_fields import odometry_fields, stamp_ns
-from .reader import Bag
 
 ROLES = ('odom', 'estimator_odom')
 """The two recorded odometries compared: the truth, the estimate."""
@@ -23,17 +22,18 @@ def _by_stamp(items: List[Tuple[int, Any]]) -> Dict[int, Dict[str, np.ndarray]]:
     return {stamp_ns(msg.header): odometry_fields(msg) for _, msg in items}
 
 
-def estimate_error(bag: Bag, names: Mapping[str, str],
+def estimate_error(msgs: Mapping[str, List[Tuple[int, Any]]], names: Mapping[str, str],
                    present: Mapping[str, str]) -> Optional[Dict[str, Any]]:
     """Return the estimate's RMS error against the truth at matching stamps (None: not both).
+
+    ``msgs``: the bag's messages per topic (`Bag.messages`), read once for the evaluation.
 
     ``lin_vel_rms``: per axis of the base frame (m/s); ``height_rms`` (m); ``matched``: the
     stamps both have.
     """
     if not all(role in present for role in ROLES):
         return None
-    got = bag.messages(names[role] for role in ROLES)
-    truth, estimate = (_by_stamp(got[names[role]]) for role in ROLES)
+    truth, estimate = (_by_stamp(msgs[names[role]]) for role in ROLES)
     stamps = sorted(set(truth) & set(estimate))
     if not stamps:
         return {'matched': 0, 'lin_vel_rms': None, 'height_rms': None}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -174,7 +174,8 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
     notes: List[str] = list(bag.warnings)
     present = _present_topics(path, bag, names)
     missing = _missing_topics(bag, names, present, robot)
-    tl = _timeline(bag, robot, names, present, notes)
+    msgs = bag.messages(names[r] for r in present)      # one read serves every figure
+    tl = _timeline(msgs, robot, names, present, notes)
     episodes = split_episodes(tl, task_reward(robot), episode_steps) if (
         'odom' in present and 'joint_states' in present) else []
     ev = Evaluation({}, bag, tl, episodes, notes=notes)
@@ -189,7 +190,7 @@ def evaluate_bag(path: str, candidate: Optional[str] = None,
         'topics': names, 'missing': missing, 'notes': notes,
         **_figures(tl, episodes, robot, notes), 'policy': policy,
         'diagnostics': metrics.diagnostics_summary(tl),
-        'odometry_estimate': estimate_error(bag, names, present),
+        'odometry_estimate': estimate_error(msgs, names, present),
     }
     return ev
 
@@ -210,10 +211,11 @@ def _present_topics(path: str, bag: Bag, names: Mapping[str, str]) -> Dict[str, 
     return present
 
 
-def _timeline(bag: Bag, robot: RobotDescription, names: Mapping[str, str],
-              present: Mapping[str, str], notes: List[str]) -> Timeline:
-    """Return the bag's timeline (its warnings added to ``notes``)."""
-    tl = build_timeline(robot, bag.messages(names[r] for r in present), names)
+def _timeline(msgs: Mapping[str, List[Tuple[int, Any]]], robot: RobotDescription,
+              names: Mapping[str, str], present: Mapping[str, str],
+              notes: List[str]) -> Timeline:
+    """Return the timeline of the bag's messages ``msgs`` (its warnings added to ``notes``)."""
+    tl = build_timeline(robot, msgs, names)
     notes.extend(tl.warnings)
     if 'hardware' not in present and tl.commands and robot.action_kind == 'torque':
         # Without the hardware command, the policy's own torque is the best guess of it.
