@@ -4,10 +4,12 @@ The G1's default policy walks on commands drawn from its contract's ranges (in p
 training env); each control step's true state, less its base fields, goes through
 `LegOdometry`, whose estimate is compared with the truth: the base velocity's RMS error per
 axis (base frame) and the height's, over ``--episodes`` episodes of ``--steps`` steps, in
-three cases: as simulated; kicked (``--kick`` m/s forward at mid-episode, which the sim
-applies at once, so the accelerometer never sees it); and with the joint velocities noisy
-(uniform +-``--joint-velocity-noise`` rad/s, the training ranges' amplitude). The time of
-one update is the median and p99 over every call (one thread).
+four cases: as simulated; told to walk 0.5 m/s forward throughout (stress's
+command_forward_0.5: the drawn commands include standing and slow walks); kicked
+(``--kick`` m/s forward at mid-episode, which the sim applies at once, so the accelerometer
+never sees it); and with the joint velocities noisy (uniform +-``--joint-velocity-noise``
+rad/s, the training ranges' amplitude). The time of one update is the median and p99 over
+every call (one thread).
 
     python bench/leg_odometry.py [--episodes 5] [--steps 600] [--kick 0.8]
 """
@@ -24,12 +26,13 @@ from symphony_ros.policy.runtime import OnnxPolicy
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.frame_stack import FrameStack
 from symphony_ros.robot.leg_odometry import LegOdometry
+from symphony_ros.stress.conditions import held_command
 
 
-def rollout(policy: OnnxPolicy, seed: int, steps: int, kick: float):
+def rollout(policy: OnnxPolicy, seed: int, steps: int, kick: float, commands=None):
     """Return the true states of one episode (ended early by a fall)."""
     c = policy.contract
-    env = make_env(c.env, c.observation.name)
+    env = make_env(c.env, c.observation.name, **({'commands': commands} if commands else {}))
     obs, _ = env.reset(seed=seed)
     stacked = FrameStack(c.observation.history, len(obs)).push
     state_of, data, states = env.get_wrapper_attr('robot_state'), env.unwrapped.data, []
@@ -69,17 +72,19 @@ def main() -> None:
     args = p.parse_args()
     robot = get_robot('g1')
     policy = OnnxPolicy(share_path('models', SHIPPED_POLICIES['g1']))
-    cases = {'as simulated': (0.0, 0.0), f'kicked {args.kick:g} m/s': (args.kick, 0.0),
+    forward = held_command('command_forward_0.5')
+    cases = {'as simulated': (0.0, 0.0, None), 'told 0.5 m/s forward': (0.0, 0.0, forward),
+             f'kicked {args.kick:g} m/s': (args.kick, 0.0, None),
              f'joint velocities +-{args.joint_velocity_noise:g} rad/s': (
-                 0.0, args.joint_velocity_noise)}
+                 0.0, args.joint_velocity_noise, None)}
     times = []
     print(f'G1, {SHIPPED_POLICIES["g1"]}, {args.episodes} episodes of up to {args.steps} steps')
     print('| case | velocity RMS x / y / z (m/s) | height RMS (mm) | steps |')
     print('|---|---|---|---|')
-    for name, (kick, noise) in cases.items():
+    for name, (kick, noise, commands) in cases.items():
         rng, rows = np.random.default_rng(0), []
         for k in range(args.episodes):
-            states = rollout(policy, 1000 + k, args.steps, kick)
+            states = rollout(policy, 1000 + k, args.steps, kick, commands)
             rows += errors(states, LegOdometry(robot), noise, rng, times)
         rms = np.sqrt(np.mean(np.square(rows), axis=0))
         print(f'| {name} | {rms[0]:.3f} / {rms[1]:.3f} / {rms[2]:.3f} | {1000 * rms[3]:.1f} '

@@ -8,18 +8,22 @@ without DDS:
 * nothing comes out until the first IMU message (the estimate needs its orientation); the
   joint states before it are dropped and counted;
 * each joint_states message gives one estimate, stamped with its stamp (so a policy that
-  acts on each state finds odometry stamped like its joint states), from the newest IMU;
-* when one source stamps both inputs alike (the sim), a joint_states that arrives before
-  its IMU waits for it, since DDS does not order messages across topics, but never past the
-  next joint_states: separate drivers, whose stamps differ, never wait;
+  acts on each state finds odometry stamped like its joint states), in the order they came;
+* when one source stamps both inputs alike (the sim), each joint state is paired with the
+  IMU of its own stamp, since DDS orders messages within a topic but not across topics: one
+  that arrives after later IMUs finds its own among the last `IMU_HISTORY`, and one that
+  arrives before its IMU waits for it, until an IMU at or past its stamp comes or `HOLD`
+  later joint states have (then the newest IMU stands in);
+* separate drivers, whose stamps differ, never wait: each joint state takes the newest IMU;
 * a stamp earlier than the last one (a restarted sim, a bag played again) starts the filter
   over.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from ..core.config import odometry_of
 from ..graph.topics import STATE_ESTIMATOR_ODOM
@@ -31,6 +35,11 @@ from ..util.fields import check_ranges, ranged
 
 Estimate = Tuple[Any, RobotState]
 """(the joint_states' header stamp, as it came; the state with its base fields filled)."""
+IMU_HISTORY = 64
+"""IMU messages kept by stamp for joint states that arrive late (1.3 s of the G1's)."""
+HOLD = 4
+"""Joint states at most waiting for their IMUs: past it the oldest takes the newest IMU."""
+_Held = Tuple[Any, int, Dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -69,22 +78,26 @@ class StateEstimator:
         """Estimates returned."""
         self.restarts = 0
         """Times the filter started over on a stamp earlier than the last."""
-        self._imu: Optional[Dict[str, Any]] = None
-        self._imu_ns: Optional[int] = None
+        self._imus: "OrderedDict[int, Dict[str, Any]]" = OrderedDict()
+        """IMU fields by stamp (ns), newest last."""
         self._shared = False
         """An IMU stamp has equalled a joint_states stamp: one source stamps both alike."""
-        self._held: Optional[Tuple[Any, int, Dict[str, Any]]] = None
-        """A joint_states (stamp, ns, joint arrays) waiting for the IMU of its stamp."""
+        self._held: Deque[_Held] = deque()
+        """Joint states (stamp, ns, joint arrays) waiting for the IMUs of their stamps."""
         self._epoch: Optional[int] = None
         self._last_ns: Optional[int] = None
 
     @property
     def has_imu(self) -> bool:
         """Tell whether an IMU message has come (before it, nothing is estimated)."""
-        return self._imu is not None
+        return bool(self._imus)
+
+    @property
+    def _newest_ns(self) -> int:
+        return next(reversed(self._imus))
 
     def imu(self, msg: Any) -> List[Estimate]:
-        """Take a sensor_msgs/Imu; return the estimate of a joint state that waited for it.
+        """Take a sensor_msgs/Imu; return the estimates of joint states that waited for it.
 
         An IMU whose ``linear_acceleration_covariance[0]`` is -1 (no accelerometer, by the
         message's convention) leaves the filter to the legs alone.
@@ -95,42 +108,45 @@ class StateEstimator:
         if msg.orientation_covariance[0] == -1.0:
             raise ValueError('imu: no orientation (orientation_covariance[0] is -1); the leg '
                              'odometry needs the IMU\'s orientation')
-        self._imu = imu_fields(msg, with_acceleration=msg.linear_acceleration_covariance[0]
-                               != -1.0)
-        self._imu_ns = stamp_ns(msg.header)
-        held = self._held
-        if held is not None and self._imu_ns >= held[1]:
-            self._held = None
-            if self._imu_ns == held[1]:
-                self._shared = True
-            return [self._estimate(*held)]
-        return []
+        fields = imu_fields(msg, with_acceleration=msg.linear_acceleration_covariance[0]
+                            != -1.0)
+        ns = stamp_ns(msg.header)
+        if self._imus and ns < self._newest_ns:
+            self._imus.clear()          # its source started over: old stamps mean nothing
+        self._imus[ns] = fields
+        self._imus.move_to_end(ns)
+        if len(self._imus) > IMU_HISTORY:
+            self._imus.popitem(last=False)
+        out = []
+        while self._held and self._held[0][1] <= ns:   # past its stamp: its own never comes
+            out.append(self._estimate(*self._held.popleft()))
+        return out
 
     def joint_states(self, msg: Any) -> List[Estimate]:
-        """Take a sensor_msgs/JointState; return the estimates now due (none, one or two).
-
-        A joint state still waiting for its IMU is estimated from the newest IMU first.
+        """Take a sensor_msgs/JointState; return the estimates now due (none or more).
 
         :raises ValueError: naming missing joints or a bad field; the message is then ignored.
         """
         joints = joint_state_fields(self.mapper, msg)
         ns = stamp_ns(msg.header)
-        out = []
-        if self._held is not None:      # its IMU never came: the newest stands in
-            out.append(self._estimate(*self._held))
-            self._held = None
-        if self._imu is None:
+        if not self._imus:
             self.dropped += 1
-            return out
-        if self._imu_ns == ns:
+            return []
+        if ns in self._imus:
             self._shared = True
-        elif self._shared and self._imu_ns < ns:
-            self._held = (msg.header.stamp, ns, joints)
+        out = []
+        if self._shared and ns > self._newest_ns:
+            self._held.append((msg.header.stamp, ns, joints))
+            while len(self._held) > HOLD:
+                out.append(self._estimate(*self._held.popleft()))
             return out
-        out.append(self._estimate(msg.header.stamp, ns, joints))
-        return out
+        while self._held:       # later than this one's stamp: its source started over
+            out.append(self._estimate(*self._held.popleft()))
+        return out + [self._estimate(msg.header.stamp, ns, joints)]
 
     def _estimate(self, stamp: Any, ns: int, joints: Dict[str, Any]) -> Estimate:
+        """Estimate one joint state with the IMU of its stamp, else the newest."""
+        imu = self._imus.get(ns) or self._imus[self._newest_ns]
         if self._last_ns is not None and ns < self._last_ns:
             self.odometry.reset()
             self.restarts += 1
@@ -138,7 +154,7 @@ class StateEstimator:
         if self._epoch is None:
             self._epoch = ns          # seconds since it, exact in a float for years
         self._last_ns = ns
-        state = RobotState(stamp=(ns - self._epoch) * 1e-9, **joints).with_imu(self._imu)
+        state = RobotState(stamp=(ns - self._epoch) * 1e-9, **joints).with_imu(imu)
         self.estimates += 1
         return stamp, self.odometry.update(state)
 

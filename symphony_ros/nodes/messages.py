@@ -17,8 +17,11 @@ from ..robot.rotations import rotate_to_body, wxyz_to_xyzw
 from ..robot.state import RobotState
 
 ODOM_FRAME, BASE_FRAME = 'odom', 'base_link'
-# Sensor data as drivers publish it: reliable keep-last 10 (what joint_state_broadcaster uses).
-STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Sensor data: reliable keep-last 100, the sim's writers and the leg odometry's readers. A
+# filter integrates every sample, and a keep-last writer drops its oldest unacknowledged
+# sample once its history is full: a reader starved of CPU for a moment behind a lockstep
+# sim that runs ahead of real time must find its states waiting (100 hold 2 s of the G1's).
+STATE_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 # What the policy subscribes with: only the newest state matters, and a reliable depth-1
 # queue keeps a slow tick from working through a backlog of old states (README: timing).
 # Lockstep loses nothing: the sim waits for each answer.

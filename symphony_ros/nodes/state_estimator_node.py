@@ -37,11 +37,10 @@ class StateEstimatorNode(Node):
         robot = get_robot(self.cfg.robot)
         self.core = StateEstimator(robot, self.filter_cfg)
         self.pub = self.create_publisher(Odometry, topics.STATE_ESTIMATOR_ODOM, STATE_QOS)
-        # The drivers' own QoS (reliable, depth 10), not the policy's depth 1: a filter
-        # integrates every sample, and states dropped on a busy moment cost it accuracy
-        # (in-process, skipping 10 % of the walking G1's states at random raised its
-        # velocity error by about a fifth), where a short backlog costs little (an update
-        # takes ~0.3 ms).
+        # Deep and reliable, not the policy's depth 1: a filter integrates every sample,
+        # and states dropped on a busy moment cost it accuracy (in-process, skipping 10 % of
+        # the walking G1's states at random raised its velocity error by about a fifth),
+        # where a short backlog costs little (an update takes ~0.3 ms).
         imu = self.create_subscription(Imu, topics.IMU, self._on_imu, STATE_QOS)
         joints = self.create_subscription(JointState, topics.JOINT_STATES, self._on_joints,
                                           STATE_QOS)

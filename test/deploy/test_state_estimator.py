@@ -6,7 +6,7 @@ from types import SimpleNamespace as Msg
 import numpy as np
 import pytest
 
-from symphony_ros.deploy.state_estimator import StateEstimator, StateEstimatorConfig
+from symphony_ros.deploy.state_estimator import HOLD, StateEstimator, StateEstimatorConfig
 from symphony_ros.robot.description import get_robot
 from symphony_ros.robot.leg_odometry import LegOdometryConfig
 
@@ -78,11 +78,44 @@ def test_one_source_a_joint_state_waits_for_the_imu_of_its_stamp(est):
     assert est.joint_states(joint_states(1020)) == []            # its IMU not here yet
     [(stamp, state)] = est.imu(imu(1020, yaw=0.2))
     assert (stamp.nanosec, round(yaw_of(state), 6)) == (20_000_000, 0.2)
-    # An IMU that never comes holds a state only until the next one: the newest stands in.
+    # An IMU lost: the next IMU says it never comes, and stands in for it.
     assert est.joint_states(joint_states(1040)) == []
-    [(stamp, state)] = est.joint_states(joint_states(1060))
-    assert (stamp.nanosec, round(yaw_of(state), 6)) == (40_000_000, 0.2)
-    assert est.estimates == 3
+    assert est.joint_states(joint_states(1060)) == []
+    assert stamps(est.imu(imu(1060, yaw=0.3))) == [(1, 40_000_000), (1, 60_000_000)]
+    # IMUs that stop: a state waits for HOLD later ones at most, then the newest stands in.
+    assert [est.joint_states(joint_states(1080 + 20 * k)) for k in range(HOLD)] == [[]] * HOLD
+    [(stamp, state)] = est.joint_states(joint_states(1080 + 20 * HOLD))
+    assert (stamp.nanosec, round(yaw_of(state), 6)) == (80_000_000, 0.3)
+    assert est.estimates == 5
+
+
+@pytest.mark.parametrize('order', ['imu first', 'joints first', 'imu two ahead',
+                                   'joints three ahead'])
+def test_each_joint_state_meets_the_imu_of_its_stamp_however_the_topics_interleave(order):
+    """A lagging executor takes queued messages topic by topic: the estimates stay the same.
+
+    The first state comes in order: until a joint state meets an IMU of its stamp, the
+    estimator cannot know that one source stamps both.
+    """
+    ticks, lead = 12, {'imu first': 0, 'joints first': -1, 'imu two ahead': 2,
+                       'joints three ahead': -3}[order]
+    events = [(0, 0, 0), (0, 1, 0)] + sorted([(k, 0, k) for k in range(1, ticks)]
+                                             + [(k + lead, 1, k) for k in range(1, ticks)])
+
+    def ms(k):
+        return 1000 + 20 * k
+    a, b = StateEstimator(G1), StateEstimator(G1)
+    reference, got = [], []
+    for k in range(ticks):
+        a.imu(imu(ms(k), yaw=0.01 * k))
+        reference += a.joint_states(joint_states(ms(k)))
+    for _, is_joints, k in events:
+        got += (b.joint_states(joint_states(ms(k))) if is_joints
+                else b.imu(imu(ms(k), yaw=0.01 * k)))
+    assert stamps(got) == stamps(reference)
+    for (_, x), (_, y) in zip(got, reference):
+        assert yaw_of(x) == pytest.approx(yaw_of(y))
+        np.testing.assert_array_equal(x.base_lin_vel, y.base_lin_vel)
 
 
 def test_a_stamp_from_the_past_starts_the_filter_over(est):
