@@ -172,16 +172,15 @@ def _check_policy(args: argparse.Namespace) -> None:
     """
     from ..deploy.policy_loop import DeployError, PolicyLoop
     from ..policy.errors import PolicyError
-    from ..robot.description import get_robot
+    from ..robot.description import get_robot, no_feet
     from ..sim.config import SimConfig
     from .errors import CliError
     try:
         robot = get_robot(args.robot)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise CliError(f'--robot {args.robot}: {exc}') from None
-    if args.estimator == 'legs' and not robot.feet:
-        raise CliError(f'--estimator legs: robot {robot.name!r} names no feet (the robot '
-                       'file\'s feet:), which the leg odometry stands on')
+    if args.estimator == 'legs' and no_feet(robot):
+        raise CliError(f'--estimator legs: {no_feet(robot)}')
     if args.policy is None:
         args.policy = paths.shipped_policy_path(robot.name)
         if args.policy is None:

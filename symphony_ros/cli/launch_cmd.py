@@ -135,12 +135,13 @@ def _check_sim_node(params: Dict[str, Any]) -> None:
 
 def _check_state_estimator_node(params: Dict[str, Any]) -> None:
     from ..deploy.state_estimator import StateEstimatorConfig
-    from ..robot import get_robot
+    from ..robot.description import get_robot, no_feet
     from ..robot.leg_odometry import LegOdometryConfig
     cfg = StateEstimatorConfig(**_known(StateEstimatorConfig, params))
     LegOdometryConfig(**_known(LegOdometryConfig, params)).validate()
-    if not get_robot(cfg.robot).feet:
-        raise ValueError(f'robot {cfg.robot!r} names no feet (the robot file\'s feet:)')
+    refusal = no_feet(get_robot(cfg.robot))
+    if refusal:
+        raise ValueError(refusal)
 
 
 def _check_watchdog_node(params: Dict[str, Any]) -> None:

@@ -220,12 +220,12 @@ def _check_feet(robot_model: str) -> None:
 
     :raises GraphArgError: naming the robot and the robot file's ``feet:``.
     """
-    from ..robot.description import get_robot
+    from ..robot.description import get_robot, no_feet
     action_kind(robot_model)        # an unknown robot: its own one-line error
-    if not get_robot(robot_model).feet:
-        raise GraphArgError(f'estimator:=legs: robot_model:={robot_model} names no feet (the '
-                            'robot file\'s feet:), which leg odometry stands on; use '
-                            'estimator:=none and a state estimator of your own on odom')
+    refusal = no_feet(get_robot(robot_model))
+    if refusal:
+        raise GraphArgError(f'estimator:=legs: {refusal}; use estimator:=none and a state '
+                            'estimator of your own on odom')
 
 
 def robot_description(robot_model: str) -> str:

@@ -150,6 +150,18 @@ class RobotDescription:
         return np.asarray(self.default_joint_positions, dtype=np.float64)
 
 
+def no_feet(robot: RobotDescription) -> Optional[str]:
+    """Say why leg odometry cannot estimate ``robot`` (None: its file names feet).
+
+    One message for every place that refuses it (node, graph, launch, demo), each adding
+    its own context in front.
+    """
+    if robot.feet:
+        return None
+    return (f'robot {robot.name!r} names no feet (the robot file\'s `feet:`), the bodies the '
+            'leg odometry stands on')
+
+
 def shipped_robots() -> Tuple[str, ...]:
     """Names of the robots shipped with the package."""
     return tuple(sorted(f[:-5] for f in os.listdir(ROBOTS_DIR) if f.endswith('.yaml')))

@@ -30,7 +30,7 @@ from typing import Optional, Tuple
 import mujoco
 import numpy as np
 
-from .description import RobotDescription
+from .description import RobotDescription, no_feet
 from .model import build_model, home_qpos
 from .mujoco_state import joint_addresses
 from .rotations import normalize, rotation_matrix
@@ -73,9 +73,9 @@ class LegKinematics:
 
         :raises ValueError: the robot file names no feet.
         """
-        if not robot.feet:
-            raise ValueError(f'leg odometry: robot {robot.name!r} names no feet (the robot '
-                             'file\'s `feet:`); the estimator needs the bodies that stand')
+        refusal = no_feet(robot)
+        if refusal:
+            raise ValueError(f'leg odometry: {refusal}')
         self.robot = robot
         self.model = build_model(robot)
         self.data = mujoco.MjData(self.model)

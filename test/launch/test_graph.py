@@ -180,8 +180,8 @@ def test_estimator_legs_feeds_the_policy_the_leg_odometry_in_every_robot_mode():
     assert est.parameters == {'robot': 'g1', 'realtime_priority': 30, 'use_sim_time': True}
     # The recorder keeps both: the estimate and the sim's truth.
     assert {'/est/odom', '/truth/odom'} <= set(entity(graph, 'recorder').cmd)
-    with pytest.raises(GraphArgError, match=r"^estimator:=legs: robot_model:=humanoid names "
-                                            r"no feet \(the robot file's feet:\)"):
+    with pytest.raises(GraphArgError, match=r"^estimator:=legs: robot 'humanoid' names no "
+                                            r"feet \(the robot file's `feet:`\)"):
         deploy_graph({'estimator': 'legs'})
     with pytest.raises(GraphArgError, match='estimator:=kalman: expected one of none|legs'):
         deploy_graph({'estimator': 'kalman'})
