@@ -23,8 +23,9 @@ import numpy as np
 from ..util.layout import term_slices
 from .corner_depth import CornerDepth
 from .description import RobotDescription
-from .ranges import HARD_END, RandomizationSpec
+from .ranges import HARD_END, SENSOR_FIELDS, RandomizationSpec
 from .rotations import yaw
+from .state import RobotState
 
 OUTCOME_KEYS = ('up_s', 'fell', 'kicks', 'step')
 """What an episode's log line holds beside its draws: seconds up, whether it ended in a fall,
@@ -47,7 +48,8 @@ class Randomized(gym.Wrapper):
     noise; the action delay (physics steps) and IMU biases of the episode; the first push
     time. At each step: the action the motors see is the policy's from ``k`` control steps
     earlier, applied ``m`` physics steps into the period (the previous one holds before it);
-    a push when due; observation noise. The observation's previous-action term stays what
+    a push when due; observation noise (under leg odometry the sensors' part is drawn on the
+    state the estimator reads, `on_state`). The observation's previous-action term stays what
     the policy sent (what a real robot's controller knows). ``info['randomization']`` (at
     reset) holds the episode's draws; at the episode's end ``info['episode_record']`` holds
     them with its outcome (`OUTCOME_KEYS`), and a given ``log_path`` gets that as one JSON
@@ -99,6 +101,7 @@ class Randomized(gym.Wrapper):
         self._queue: deque = deque()
         self._delay = 0
         self._bias: Dict[str, np.ndarray] = {}
+        self._noise_scale = 0.0
         self._time = 0.0
         self._next_push = math.inf
         self._seed: Optional[int] = None
@@ -108,6 +111,12 @@ class Randomized(gym.Wrapper):
         self.corner: Optional[CornerDepth] = (CornerDepth(spec.hard_start) if spec.hard_auto
                                               else None)
         """The corner's depth (``hard_depth: auto``), moved by how its episodes end."""
+        self.on_state = frozenset(SENSOR_FIELDS) if getattr(u, 'odometry', None) else frozenset()
+        """Terms whose noise and bias are drawn on the sensors' state (`SENSOR_FIELDS`), not
+        on the observation: a leg odometry reads those sensors, and its estimate must carry
+        their noise as it would on the robot."""
+        if self.on_state:
+            u.sensors = self._sensors
 
     def set_width(self, fraction: float) -> None:
         """Draw the next episodes from ``fraction`` of every range's width (a curriculum).
@@ -208,7 +217,7 @@ class Randomized(gym.Wrapper):
         d['first_push_s'] = self._next_push if math.isfinite(self._next_push) else None
         self.kicks = []
         obs, info = self.env.reobserve()
-        info = {**first_info, **info, 'randomization': d, 'clean_obs': np.array(obs)}
+        info = {**first_info, **info, 'randomization': d, 'clean_obs': np.array(self._exact(obs))}
         if cut is not None:
             info['episode_record'] = cut
         self._seed, self._open = seed, True
@@ -302,12 +311,33 @@ class Randomized(gym.Wrapper):
         if self._noise_scale:
             for term, amp in self.rspec.obs_noise.items():
                 s = self.slices.get(term)
-                if s is not None and amp:
+                if s is not None and amp and term not in self.on_state:
                     a = amp * self._noise_scale
                     obs[s] += self.rng.uniform(-a, a, s.stop - s.start) * self._factor(term)
         for term, b in self._bias.items():
-            obs[self.slices[term]] += b * self._factor(term)
+            if term not in self.on_state:
+                obs[self.slices[term]] += b * self._factor(term)
         return obs
+
+    def _exact(self, obs: np.ndarray) -> np.ndarray:
+        """Return ``obs`` without the noise drawn on the sensors' state (`on_state`)."""
+        return self.env.unwrapped.exact(obs) if self.on_state else obs
+
+    def _sensors(self, state: RobotState) -> RobotState:
+        """Return ``state`` as the episode's noisy, biased sensors read it (`on_state`)."""
+        changed = {}
+        for term in self.on_state:
+            amp = self.rspec.obs_noise.get(term, 0.0) * self._noise_scale
+            bias = self._bias.get(term)
+            if term not in self.slices or not (amp or bias is not None):
+                continue
+            value = np.array(getattr(state, SENSOR_FIELDS[term]), dtype=np.float64)
+            if amp:
+                value += self.rng.uniform(-amp, amp, value.shape)
+            if bias is not None:
+                value += bias
+            changed[SENSOR_FIELDS[term]] = value
+        return dataclasses.replace(state, **changed) if changed else state
 
     def _factor(self, term: str) -> 'np.ndarray | float':
         return self.factors.get(term, 1.0)
@@ -358,10 +388,11 @@ class Randomized(gym.Wrapper):
         finally:
             u.frame_skip = self.frame_skip
         # with_previous returns a new array and _noisy copies it: no copy owed for the info.
-        obs = self.with_previous(obs, sent)
+        clean = self.with_previous(self._exact(obs), sent)
+        obs = self.with_previous(obs, sent) if self.on_state else clean
         info['applied_action'] = applied
         info['delay_physics_steps'] = delay
-        info['clean_obs'] = obs
+        info['clean_obs'] = clean
         if terminated or truncated:
             info['episode_record'] = self._end_episode(fell=bool(terminated))
         return self._noisy(obs), reward, terminated, truncated, info

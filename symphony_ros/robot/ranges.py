@@ -73,6 +73,15 @@ is far noisier than an encoder."""
 IMU_BIAS: Dict[str, float] = {'imu_angular_velocity': 0.05, 'projected_gravity': 0.02}
 """Observation term -> largest per-episode constant bias at ``imu_bias_scale`` 1."""
 
+SENSOR_FIELDS: Dict[str, str] = {'joint_pos_rel': 'joint_positions',
+                                 'joint_vel': 'joint_velocities',
+                                 'imu_angular_velocity': 'imu_angular_velocity'}
+"""Observation term -> the `RobotState` field of the sensor it reads. Under leg odometry
+(`symphony train --odometry legs`) these terms' noise and bias are drawn on the state, once,
+so that the estimate, which reads the same encoders and gyro, errs as it would on the robot
+(the odometry's own term keeps its noise on top, for what the simulation's estimate misses:
+slipping feet, compliant links). Elsewhere drawing on the state or on the term is the same."""
+
 AUTO = 'auto'
 """``hard_depth: auto``: a corner whose depth follows the actor (`corner_depth`)."""
 
@@ -343,4 +352,4 @@ def point_spec(values: Mapping[str, float], name: str = 'point') -> Randomizatio
 
 __all__ = ['AUTO', 'DEFAULTS', 'EXTRA_KEYS', 'HARD_END', 'IMU_BIAS', 'KNOBS', 'OBS_NOISE',
            'PER_PART', 'TIMES', 'RandomizationSpec', 'check_ranges', 'load_randomization',
-           'point_spec', 'spec_changes']
+           'SENSOR_FIELDS', 'point_spec', 'spec_changes']

@@ -21,7 +21,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 import gymnasium as gym
 import mujoco
@@ -39,6 +39,7 @@ from .leg_odometry import LegOdometry
 from .observations import ObservationBuilder
 from .pd import PDLaw
 from .rotations import projected_gravity
+from .state import RobotState
 from .velocity_commands import check_shares, draw_command
 from .velocity_reward import VelocityReward
 
@@ -255,6 +256,10 @@ class VelocityEnv(gym.Env):
         self.builder = ObservationBuilder(obs_spec, robot)
         self.odometry = odometry_source(odometry, self.builder, robot)
         """The leg odometry the observation reads (None: the simulator's state)."""
+        self.sensors: Optional[Callable[[RobotState], RobotState]] = None
+        """What the robot's sensors make of the true state, before the leg odometry reads it
+        (a randomising wrapper draws its noise here); None: exact."""
+        self._exact_obs: Optional[np.ndarray] = None
         self._phase = np.zeros(2)
         self.qa, self.da = joint_addresses(self.model, robot.joint_names)
         self.home = home_qpos(self.model, robot)
@@ -321,7 +326,8 @@ class VelocityEnv(gym.Env):
         if self.odometry is not None:
             self.odometry.reset()
         obs = self._observe()
-        return obs, {'command': self.command.copy(), 'critic_obs': self.critic_observation(obs)}
+        return obs, {'command': self.command.copy(),
+                     'critic_obs': self.critic_observation(self.exact(obs))}
 
     def step(self, action: np.ndarray
              ) -> Tuple[np.ndarray, float, bool, bool, Dict[str, Any]]:
@@ -351,7 +357,8 @@ class VelocityEnv(gym.Env):
                                                 'reward_raw': np.array([raw[k] for k in
                                                                         REWARD_TERMS]),
                                                 'command': self.command.copy(),
-                                                'critic_obs': self.critic_observation(obs)}
+                                                'critic_obs': self.critic_observation(
+                                                    self.exact(obs))}
 
     reward_term_names = REWARD_TERMS
     """Names of ``info['reward_raw']``'s entries: each step's terms before weighting."""
@@ -367,7 +374,8 @@ class VelocityEnv(gym.Env):
         if self.odometry is not None:
             self.odometry.reset()
         obs = self._observe()
-        return obs, {'command': self.command.copy(), 'critic_obs': self.critic_observation(obs)}
+        return obs, {'command': self.command.copy(),
+                     'critic_obs': self.critic_observation(self.exact(obs))}
 
     def critic_observation(self, obs: np.ndarray) -> np.ndarray:
         """Return the privileged observation of a critic: ``obs`` exact, plus the hidden state.
@@ -387,10 +395,30 @@ class VelocityEnv(gym.Env):
                                self.rewards.feet_contact(d).astype(np.float64), lift,
                                (self.rewards.yaw.mean,)])
 
+    def exact(self, obs: np.ndarray) -> np.ndarray:
+        """Return the last observation ``obs`` as exact sensors would have built it.
+
+        ``obs`` itself unless `sensors` made it: then its joint and IMU terms are the
+        simulator's, its odometry the estimate the leg odometry made of the noisy sensors
+        (that is what the actor had, whatever its cause).
+        """
+        return obs if self._exact_obs is None else self._exact_obs
+
     def _observe(self) -> np.ndarray:
         phase = (None if self.clock is None else
                  self.clock.observe(self.clock_start + self._steps, self._phase))
-        state = self._state if self.odometry is None else self.odometry.update(self._state)
+        self._exact_obs = None
+        if self.odometry is None:
+            return self._build(self._state, phase)
+        measured = self._state if self.sensors is None else self.sensors(self._state)
+        estimate = self.odometry.update(measured)
+        if measured is not self._state:
+            self._exact_obs = self._build(self._state.with_odometry(
+                {'base_position': estimate.base_position,
+                 'base_lin_vel': estimate.base_lin_vel}), phase)
+        return self._build(estimate, phase)
+
+    def _build(self, state: RobotState, phase: Optional[np.ndarray]) -> np.ndarray:
         return self.builder.build(state, self.prev_action, command=self.command,
                                   gait_phase=phase)
 

@@ -1,6 +1,7 @@
 """Training randomisation: each knob changes the model or data as declared, draws repeat per
 seed, a delay shifts actions by the right number of steps, ``none`` leaves the env as it was."""
 
+import dataclasses
 import json
 import os
 
@@ -184,6 +185,33 @@ def test_obs_noise_per_term_and_the_sent_previous_action():
     assert np.abs(obs[s['projected_gravity']] - clean[s['projected_gravity']]).max() <= 0.05
     np.testing.assert_array_equal(obs[s['command']], clean[s['command']])
     np.testing.assert_array_equal(obs[s['previous_action']], a)  # sent, not the delayed one
+
+
+def test_under_leg_odometry_the_sensors_noise_is_drawn_on_the_state_the_estimate_reads():
+    """The estimate errs as on a robot: it reads the noisy encoders and gyro the actor reads.
+
+    The odometry's own term is exact here, so what moves it is the joints' noise alone; the
+    clean observation and the critic's keep the exact sensors.
+    """
+    g1, odom = get_robot('g1'), 'velocity_gait_odom'
+    spec = point_spec({'obs_noise_scale': 1.0, 'imu_bias_scale': 1.0})
+    spec = dataclasses.replace(spec, obs_noise={**spec.obs_noise, 'odom_lin_vel': 0.0})
+    noisy = randomize_env(make_env('velocity:g1', odom, odometry='legs'), spec, g1)
+    exact = make_env('velocity:g1', odom, odometry='legs')
+    noisy.reset(seed=3)
+    exact.reset(seed=3)
+    s, rng, moved = noisy.slices, np.random.default_rng(0), []
+    jv, vel = s['joint_vel'], s['odom_lin_vel']
+    for _ in range(30):
+        a = rng.uniform(-0.2, 0.2, g1.n_joints)
+        (o, r, _, _, info), (e, er, _, _, einfo) = noisy.step(a), exact.step(a)
+        assert r == er                                           # the physics: untouched
+        assert 0 < np.abs(o[jv] - e[jv]).max() <= 1.5 * np.max(noisy.factors.get('joint_vel', 1))
+        np.testing.assert_array_equal(info['clean_obs'][jv], e[jv])
+        np.testing.assert_array_equal(info['critic_obs'][jv], einfo['critic_obs'][jv])
+        np.testing.assert_array_equal(info['clean_obs'][vel], o[vel])   # the estimate had
+        moved.append(o[vel] - e[vel])
+    assert np.abs(moved).max() > 0.01      # drawn on the observation, it left the estimate
 
 
 def test_a_scaled_observation_gets_the_same_noise_draws_scaled_as_its_terms():
