@@ -78,6 +78,9 @@ class StateEstimator:
         """Estimates returned."""
         self.restarts = 0
         """Times the filter started over on a stamp earlier than the last."""
+        self.stand_ins = 0
+        """Joint states of one source estimated with another stamp's IMU (theirs late or
+        lost)."""
         self._imus: "OrderedDict[int, Dict[str, Any]]" = OrderedDict()
         """IMU fields by stamp (ns), newest last."""
         self._shared = False
@@ -91,6 +94,21 @@ class StateEstimator:
     def has_imu(self) -> bool:
         """Tell whether an IMU message has come (before it, nothing is estimated)."""
         return bool(self._imus)
+
+    def diagnostics(self) -> Tuple[bool, str, Dict[str, Any]]:
+        """Return (healthy, message, figures since the start) for the node's /diagnostics.
+
+        Unhealthy while nothing can be estimated: no IMU yet, or no joint state yet.
+        """
+        figures = {'estimates': self.estimates, 'dropped_before_imu': self.dropped,
+                   'restarts': self.restarts, 'waiting_for_imu': len(self._held),
+                   'imu_stand_ins': self.stand_ins,
+                   'stamps': 'one source' if self._shared else 'separate clocks'}
+        if not self._imus:
+            return False, 'waiting for the IMU', figures
+        if not self.estimates:
+            return False, 'waiting for joint_states', figures
+        return True, 'estimating', figures
 
     @property
     def _newest_ns(self) -> int:
@@ -146,7 +164,10 @@ class StateEstimator:
 
     def _estimate(self, stamp: Any, ns: int, joints: Dict[str, Any]) -> Estimate:
         """Estimate one joint state with the IMU of its stamp, else the newest."""
-        imu = self._imus.get(ns) or self._imus[self._newest_ns]
+        imu = self._imus.get(ns)
+        if imu is None:
+            imu = self._imus[self._newest_ns]
+            self.stand_ins += self._shared
         if self._last_ns is not None and ns < self._last_ns:
             self.odometry.reset()
             self.restarts += 1

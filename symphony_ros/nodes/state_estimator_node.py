@@ -7,19 +7,25 @@ and an IMU (the deploy graph's ``estimator:=legs`` remaps policy_node's odom ont
 The filter is :class:`symphony_ros.robot.leg_odometry.LegOdometry`, the pairing of the
 inputs :class:`symphony_ros.deploy.state_estimator.StateEstimator`; this node only turns
 messages into calls and estimates into messages. Nothing is published until the first IMU
-message. A robot whose file names no feet is refused (one line, exit code 2).
+message. Once a second /diagnostics says how it goes (`StateEstimator.diagnostics`: the
+estimates, the joint states dropped before the IMU, the pairing, the callbacks' p50/p99). A
+robot whose file names no feet is refused (one line, exit code 2).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import List
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
 
 from ..deploy.state_estimator import Estimate, StateEstimator, StateEstimatorConfig
+from ..deploy.stats import Percentiles
 from ..graph import topics
 from ..robot.description import get_robot
 from ..robot.leg_odometry import LegOdometryConfig
@@ -47,23 +53,32 @@ class StateEstimatorNode(Node):
         self._imu_topic = imu.topic_name
         self._waiting_told = False
         self._first_told = False
+        self.callback_time = Percentiles()
+        """Seconds each input's callback took (the filter's updates among them)."""
+        self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
+        self.create_timer(1.0, self._diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(
             f'leg odometry of {robot.name} (feet {", ".join(robot.feet)}): '
             f'{joints.topic_name} + {imu.topic_name} -> {self.pub.topic_name}')
 
     def _on_imu(self, msg: Imu) -> None:
+        start = time.perf_counter()
         try:
             self._publish(self.core.imu(msg))
         except ValueError as exc:
             self.get_logger().warning(f'IMU rejected: {exc}', throttle_duration_sec=1.0)
+        self.callback_time.add(time.perf_counter() - start)
 
     def _on_joints(self, msg: JointState) -> None:
+        start = time.perf_counter()
         try:
             estimates = self.core.joint_states(msg)
         except ValueError as exc:
             self.get_logger().warning(f'joint_states rejected: {exc}',
                                       throttle_duration_sec=1.0)
             return
+        finally:
+            self.callback_time.add(time.perf_counter() - start)
         if not self.core.has_imu and not self._waiting_told:
             self._waiting_told = True
             self.get_logger().warning(
@@ -78,6 +93,19 @@ class StateEstimatorNode(Node):
             self._first_told = True
             self.get_logger().info(f'estimating: first odometry on {self.pub.topic_name} '
                                    f'({self.core.dropped} joint_states before the IMU dropped)')
+
+    def _diagnostics(self) -> None:
+        healthy, message, figures = self.core.diagnostics()
+        took = self.callback_time.summary()
+        figures.update(callback_p50_us=took['p50'], callback_p99_us=took['p99'])
+        status = DiagnosticStatus(name='symphony/state_estimator_node',
+                                  hardware_id='state_estimator', message=message,
+                                  level=DiagnosticStatus.OK if healthy else DiagnosticStatus.WARN)
+        status.values = [KeyValue(key=k, value=f'{v:.1f}' if isinstance(v, float) else str(v))
+                         for k, v in figures.items()]
+        arr = DiagnosticArray(status=[status])
+        arr.header.stamp = self.get_clock().now().to_msg()
+        self.pub_diag.publish(arr)
 
 
 def main(args=None) -> None:

@@ -87,6 +87,19 @@ def test_one_source_a_joint_state_waits_for_the_imu_of_its_stamp(est):
     [(stamp, state)] = est.joint_states(joint_states(1080 + 20 * HOLD))
     assert (stamp.nanosec, round(yaw_of(state), 6)) == (80_000_000, 0.3)
     assert est.estimates == 5
+    healthy, message, figures = est.diagnostics()
+    assert (healthy, message) == (True, 'estimating')
+    assert figures == {'estimates': 5, 'dropped_before_imu': 0, 'restarts': 0,
+                       'waiting_for_imu': HOLD, 'imu_stand_ins': 2, 'stamps': 'one source'}
+
+
+def test_the_diagnostics_say_what_it_waits_for(est):
+    assert est.diagnostics()[:2] == (False, 'waiting for the IMU')
+    est.joint_states(joint_states(1000))
+    est.imu(imu(1010))
+    healthy, message, figures = est.diagnostics()
+    assert (healthy, message) == (False, 'waiting for joint_states')
+    assert figures['dropped_before_imu'] == 1 and figures['stamps'] == 'separate clocks'
 
 
 @pytest.mark.parametrize('order', ['imu first', 'joints first', 'imu two ahead',

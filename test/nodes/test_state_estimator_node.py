@@ -35,6 +35,7 @@ def test_a_robot_without_feet_is_refused_in_one_line_naming_feet(ros_env):
 
 
 def test_it_waits_for_the_imu_then_publishes_one_odometry_per_joint_state(ros_env):
+    from diagnostic_msgs.msg import DiagnosticArray
     from nav_msgs.msg import Odometry
     from sensor_msgs.msg import Imu, JointState
 
@@ -44,8 +45,13 @@ def test_it_waits_for_the_imu_then_publishes_one_odometry_per_joint_state(ros_en
     robot = Node('robot')
     pub_js = robot.create_publisher(JointState, 'joint_states', STATE_QOS)
     pub_imu = robot.create_publisher(Imu, 'imu/data', STATE_QOS)
-    got = []
+    got, diagnostics = [], []
     robot.create_subscription(Odometry, 'state_estimator/odom', got.append, 100)
+    robot.create_subscription(
+        DiagnosticArray, '/diagnostics',
+        lambda m: diagnostics.extend({v.key: v.value for v in s.values} | {'message': s.message}
+                                     for s in m.status
+                                     if s.name == 'symphony/state_estimator_node'), 10)
 
     def joint_states(sec):
         msg = JointState(name=list(G1.joint_names), position=G1.default_pose().tolist(),
@@ -80,11 +86,21 @@ def test_it_waits_for_the_imu_then_publishes_one_odometry_per_joint_state(ros_en
         deadline = time.monotonic() + 30
         while len(got) < len(stamps) and time.monotonic() < deadline:
             spin(0.1)
+        # Once a second the node says how it goes: wait for a status that counts them all.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                diagnostics and diagnostics[-1]['estimates'] == str(len(stamps))):
+            spin(0.1)
     finally:
         robot.destroy_node()
         rclpy.shutdown()
         node.stop()
     assert [m.header.stamp.sec for m in got] == stamps, node.text
+    assert diagnostics and diagnostics[-1]['estimates'] == '3', diagnostics
+    last = diagnostics[-1]
+    assert (last['message'], last['dropped_before_imu'], last['stamps']) == (
+        'estimating', '3', 'separate clocks'), last
+    assert float(last['callback_p99_us']) > 0, last
     for msg in got:
         assert (msg.header.frame_id, msg.child_frame_id) == ('odom', 'base_link')
         p = msg.pose.pose.position
