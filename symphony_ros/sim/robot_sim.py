@@ -17,6 +17,7 @@ takes torques (ctrl = torque / gear clamped to ctrlrange). A pd_position robot's
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Optional, Tuple
 
 import mujoco
@@ -26,7 +27,7 @@ from ..robot.description import RobotDescription, get_robot
 from ..robot.falls import has_fallen
 from ..robot.model import build_model, home_qpos
 from ..robot.mujoco_state import MujocoStateReader
-from ..robot.rotations import yaw
+from ..robot.rotations import rotate_to_body, yaw
 from ..robot.state import RobotState
 from .config import SimConfig
 
@@ -64,6 +65,7 @@ class RobotSim:
         self._base_dof = int(self.model.jnt_dofadr[self.model.body_jntadr[self._base]])
         self._base_qpos = int(self.model.jnt_qposadr[self.model.body_jntadr[self._base]])
         self.resets = 0
+        self._stepped = False
         self.reset()
 
     @property
@@ -84,6 +86,7 @@ class RobotSim:
         self.data.qvel[:] = rng.uniform(-k, k, self.model.nv)
         mujoco.mj_forward(self.model, self.data)
         self.resets += 1  # the number of the next episode, too
+        self._stepped = False
         return self.state()
 
     def torque_to_ctrl(self, torque: np.ndarray) -> np.ndarray:
@@ -103,6 +106,7 @@ class RobotSim:
             torque = np.zeros(self.robot.n_joints)
         self.data.ctrl[:] = self.torque_to_ctrl(torque)
         mujoco.mj_step(self.model, self.data, nstep=nstep or self.robot.frame_skip)
+        self._stepped = True
         return self.state()
 
     def step_targets(self, target: Optional[np.ndarray], kp: Optional[np.ndarray],
@@ -122,6 +126,7 @@ class RobotSim:
         lo, hi = self._target_range
         self.data.ctrl[:] = np.minimum(np.maximum(target, lo), hi)
         mujoco.mj_step(self.model, self.data, nstep=self.robot.frame_skip)
+        self._stepped = True
         return self.state()
 
     def kick(self, velocity: Tuple[float, float]) -> None:
@@ -133,8 +138,19 @@ class RobotSim:
         return yaw(self.data.qpos[self._base_qpos + 3:self._base_qpos + 7])
 
     def state(self) -> RobotState:
-        """Measured state as a robot with a state estimator would publish it."""
-        return self.reader.read(self.data)
+        """Measured state as a robot with a state estimator would publish it.
+
+        Until the first step after a reset the accelerometer reads the robot at rest
+        (gravity's reaction alone): an IMU measures motion that happened, and there qacc is
+        what the dynamics would do next (the G1, reset a millimetre into the floor, is pushed
+        up at 47 m/s^2), which a robot held on its gantry, its state republished with fresh
+        stamps, would otherwise report as long as it hangs.
+        """
+        state = self.reader.read(self.data)
+        if self._stepped:
+            return state
+        return dataclasses.replace(state, imu_linear_acceleration=rotate_to_body(
+            state.imu_orientation, -self.reader.gravity))
 
     def base_height(self) -> float:
         """Height of the base body origin (m)."""

@@ -107,6 +107,22 @@ def test_bad_input_is_refused_with_what_is_wrong():
         LegOdometry(G1).update(dataclasses.replace(state, imu_orientation=None))
 
 
+def test_until_its_first_step_the_sims_accelerometer_reads_the_robot_at_rest():
+    """A robot just reset (on its gantry, its state republished) has not moved yet."""
+    sim = RobotSim(SimConfig(robot='g1', command_input='position'))
+    for _ in range(2):
+        state = sim.state()
+        up = rotation_matrix(state.base_orientation)[2]
+        np.testing.assert_allclose(state.imu_linear_acceleration, 9.81 * up, atol=1e-9)
+        dynamics = sim.reader.read(sim.data).imu_linear_acceleration
+        assert np.linalg.norm(dynamics - 9.81 * up) > 1.0, dynamics  # what it would do next
+        law = PDLaw(G1)
+        moved = sim.step_targets(law.target(np.zeros(G1.n_joints)), G1.kp, G1.kd)
+        np.testing.assert_array_equal(moved.imu_linear_acceleration,
+                                      sim.reader.read(sim.data).imu_linear_acceleration)
+        sim.reset()
+
+
 def test_the_sims_accelerometer_reads_gravity_at_rest_and_nothing_in_free_fall():
     sim = RobotSim(SimConfig(robot='g1', command_input='position', reset_noise=0.0))
     law = PDLaw(G1)
