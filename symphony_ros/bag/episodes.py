@@ -19,6 +19,7 @@ import numpy as np
 
 from ..robot.reward import HumanoidReward, StepReward
 from ..robot.rotations import rotate_to_world
+from ..robot.state import joint_jump
 from ..robot.velocity_reward import VelocityScore, VelocityStep
 from ..sim.episodes import EpisodeTracker
 from .timeline import StateSample, Timeline
@@ -83,8 +84,7 @@ def discontinuity(a: StateSample, b: StateSample, dt: float) -> Optional[str]:
     predicted = sa.base_position + rotate_to_world(sa.base_orientation, sa.base_lin_vel) * gap
     if np.linalg.norm(sb.base_position - predicted) > POSITION_JUMP:
         return 'reset'
-    q = sa.joint_positions + sa.joint_velocities * gap
-    if np.max(np.abs(sb.joint_positions - q)) > JOINT_JUMP:
+    if joint_jump(sa.joint_positions, sa.joint_velocities, sb.joint_positions, gap) > JOINT_JUMP:
         return 'reset'
     return None
 

@@ -79,6 +79,17 @@ def _quaternion_xyzw(name: str, value: Sequence[float]) -> np.ndarray:
         raise ValueError(f'{name}: expected a nonzero (x, y, z, w) quaternion: {exc}') from None
 
 
+def joint_jump(positions: np.ndarray, velocities: np.ndarray, next_positions: np.ndarray,
+               gap: float) -> float:
+    """Return how far (rad) ``next_positions`` lie from where ``gap`` s at ``velocities`` put them.
+
+    The largest over the joints: near 0 for a joint driven between two states, large for
+    a robot put somewhere else between them (a sim's reset).
+    """
+    reached = np.asarray(positions, dtype=np.float64) + np.asarray(velocities) * gap
+    return float(np.max(np.abs(np.asarray(next_positions, dtype=np.float64) - reached)))
+
+
 def odometry_to_base(position: Sequence[float], orientation_xyzw: Sequence[float],
                      linear: Sequence[float], angular: Sequence[float],
                      twist_frame: str = 'child') -> Dict[str, np.ndarray]:
@@ -207,4 +218,4 @@ def joint_state_to_arrays(names: Sequence[str], position: Sequence[float],
 
 
 __all__ = ['JointStateMapper', 'RobotState', 'imu_to_arrays', 'joint_state_to_arrays',
-           'odometry_to_base']
+           'joint_jump', 'odometry_to_base']

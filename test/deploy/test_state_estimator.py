@@ -139,6 +139,32 @@ def test_a_stamp_from_the_past_starts_the_filter_over(est):
     assert est.restarts == 1
 
 
+def test_joints_put_elsewhere_between_two_stamps_start_the_filter_over(est):
+    """A sim's episode reset: the robot stands again, the filter forgets how it fell."""
+    fresh = StateEstimator(G1)
+    bent = joint_states(1040)
+    bent.position = (G1.default_pose() + 0.6).tolist()     # 0.6 rad off, not moving
+    for ms in (1000, 1020):
+        est.imu(imu(ms))
+        est.joint_states(joint_states(ms))
+    est.imu(imu(1040))
+    [(_, state)] = est.joint_states(bent)
+    assert est.restarts == 1
+    fresh.imu(imu(1040))
+    [(_, first)] = fresh.joint_states(bent)
+    np.testing.assert_array_equal(state.base_lin_vel, first.base_lin_vel)
+    np.testing.assert_array_equal(state.base_position, first.base_position)
+    # Driven there (each state where the last one's velocity put it): no restart.
+    moving = StateEstimator(G1)
+    for k in range(5):
+        msg = joint_states(2000 + 20 * k)
+        msg.position = (G1.default_pose() + 0.2 * k).tolist()
+        msg.velocity = [10.0] * G1.n_joints                # 0.2 rad per 20 ms
+        moving.imu(imu(2000 + 20 * k))
+        moving.joint_states(msg)
+    assert moving.restarts == 0 and moving.estimates == 5
+
+
 def test_an_imu_without_accelerometer_leaves_it_to_the_legs_and_one_without_orientation_is_refused(
         est):
     est.imu(imu(1000, acceleration=False))
