@@ -84,7 +84,7 @@ class StateEstimator:
         self.estimates = 0
         """Estimates returned."""
         self.restarts = 0
-        """Times the filter started over on a stamp earlier than the last."""
+        """Times the filter started over (a stamp earlier than the last, or a teleport)."""
         self.stand_ins = 0
         """Joint states of one source estimated with another stamp's IMU (theirs late or
         lost)."""

@@ -72,13 +72,17 @@ class StateEstimatorNode(Node):
     def _on_joints(self, msg: JointState) -> None:
         start = time.perf_counter()
         try:
+            self._take_joints(msg)
+        finally:
+            self.callback_time.add(time.perf_counter() - start)
+
+    def _take_joints(self, msg: JointState) -> None:
+        try:
             estimates = self.core.joint_states(msg)
         except ValueError as exc:
             self.get_logger().warning(f'joint_states rejected: {exc}',
                                       throttle_duration_sec=1.0)
             return
-        finally:
-            self.callback_time.add(time.perf_counter() - start)
         if not self.core.has_imu and not self._waiting_told:
             self._waiting_told = True
             self.get_logger().warning(
