@@ -6,10 +6,11 @@ training env); each control step's true state, less its base fields, goes throug
 axis (base frame) and the height's, over ``--episodes`` episodes of ``--steps`` steps, in
 four cases: as simulated; told to walk 0.5 m/s forward throughout (stress's
 command_forward_0.5: the drawn commands include standing and slow walks); kicked
-(``--kick`` m/s forward at mid-episode, which the sim applies at once, so the accelerometer
-never sees it); and with the joint velocities noisy (uniform +-``--joint-velocity-noise``
-rad/s, the training ranges' amplitude). The time of one update is the median and p99 over
-every call (one thread).
+(``--kick`` m/s forward at mid-episode, a step in velocity that the accelerometer feels as
+a push over one control period, as the training env's and the sim node's kicks are); and
+with the joint velocities noisy (uniform +-``--joint-velocity-noise`` rad/s, the training
+ranges' amplitude). The time of one update is the median and p99 over every call (one
+thread).
 
     python bench/leg_odometry.py [--episodes 5] [--steps 600] [--kick 0.8]
 """
@@ -35,10 +36,10 @@ def rollout(policy: OnnxPolicy, seed: int, steps: int, kick: float, commands=Non
     env = make_env(c.env, c.observation.name, **({'commands': commands} if commands else {}))
     obs, _ = env.reset(seed=seed)
     stacked = FrameStack(c.observation.history, len(obs)).push
-    state_of, data, states = env.get_wrapper_attr('robot_state'), env.unwrapped.data, []
+    state_of, states = env.get_wrapper_attr('robot_state'), []
     for step in range(steps):
         if step == steps // 2:
-            data.qvel[0] += kick
+            env.unwrapped.push((kick, 0.0))
         obs, _, terminated, truncated, _ = env.step(policy.act(stacked(obs)))
         states.append(state_of())
         if terminated or truncated:

@@ -6,12 +6,14 @@ load MuJoCo.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional, Sequence, Tuple
 
 import mujoco
 import numpy as np
 
 from .description import RobotDescription, get_robot
+from .rotations import rotate_to_body
 from .state import RobotState
 
 
@@ -94,10 +96,24 @@ def joint_addresses(model: mujoco.MjModel, joint_names: Sequence[str]
     return np.array(qpos, dtype=np.intp), np.array(dof, dtype=np.intp)
 
 
+def with_push(state: RobotState, push: np.ndarray, period: float) -> RobotState:
+    """Return ``state`` whose accelerometer felt a push of ``push`` (m/s, world) over ``period``.
+
+    The sims push by adding to the base's velocity between two physics steps, which no
+    qacc shows; a real push lasts a fraction of a control period or more, and a filtered
+    IMU reports its mean acceleration over the period it fell in: push / period.
+    """
+    if state.imu_linear_acceleration is None or not np.any(push):
+        return state
+    felt = rotate_to_body(state.imu_orientation, np.asarray(push, dtype=np.float64) / period)
+    return dataclasses.replace(state, imu_linear_acceleration=state.imu_linear_acceleration
+                               + felt)
+
+
 def state_from_mujoco(model: mujoco.MjModel, data: mujoco.MjData,
                       robot: Optional[RobotDescription] = None) -> RobotState:
     """One-off `MujocoStateReader.read` (a loop should keep a reader instead)."""
     return MujocoStateReader(model, robot).read(data)
 
 
-__all__ = ['MujocoStateReader', 'joint_addresses', 'state_from_mujoco']
+__all__ = ['MujocoStateReader', 'joint_addresses', 'state_from_mujoco', 'with_push']

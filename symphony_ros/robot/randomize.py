@@ -373,7 +373,11 @@ class Randomized(gym.Wrapper):
             lo, hi = self._range('push_velocity')
             v, heading = float(self.rng.uniform(lo, hi)), float(self.rng.uniform(0, 2 * math.pi))
             kick = (v * math.cos(heading), v * math.sin(heading))
-            self.data.qvel[self.base_dof:self.base_dof + 2] += kick
+            u = self.env.unwrapped
+            if hasattr(u, 'push'):
+                u.push(kick)            # its IMU feels the kick
+            else:
+                self.data.qvel[self.base_dof:self.base_dof + 2] += kick
             quat = self.data.qpos[self.base_qpos + 3:self.base_qpos + 7]
             bearing = math.remainder(heading - yaw(quat), 2 * math.pi)
             self.kicks.append((round(self._time, 4), v, bearing))

@@ -33,7 +33,7 @@ from .falls import has_fallen
 from .gait import GaitClock
 from .mirror import Mirror, joint_mirror, terms_mirror
 from .model import build_model, home_qpos
-from .mujoco_state import MujocoStateReader, joint_addresses
+from .mujoco_state import MujocoStateReader, joint_addresses, with_push
 from ..core.config import ODOMETRY_SOURCES
 from .leg_odometry import LegOdometry
 from .observations import ObservationBuilder
@@ -260,6 +260,8 @@ class VelocityEnv(gym.Env):
         """What the robot's sensors make of the true state, before the leg odometry reads it
         (a randomising wrapper draws its noise here); None: exact."""
         self._exact_obs: Optional[np.ndarray] = None
+        self._push = np.zeros(3)
+        """Kicks given since the last step (m/s, world), which the step's IMU feels."""
         self._phase = np.zeros(2)
         self.qa, self.da = joint_addresses(self.model, robot.joint_names)
         self.home = home_qpos(self.model, robot)
@@ -320,6 +322,7 @@ class VelocityEnv(gym.Env):
         if self.clock is not None:
             self.clock_start = int(self.np_random.integers(self.clock.cycle_ticks))
         self.prev_action[:] = 0.0
+        self._push[:] = 0.0
         self.rewards.reset(d)
         self._steps = 0
         self._state = self.reader.read(d)
@@ -339,7 +342,8 @@ class VelocityEnv(gym.Env):
         d.ctrl[:] = self.law.target(a, out=self._target)
         mujoco.mj_step(self.model, d, nstep=self.frame_skip)
         self._tau[:] = d.actuator_force  # the last physics step's torque
-        self._state = self.reader.read(d)
+        self._state = with_push(self.reader.read(d), self._push, self.robot.control_dt)
+        self._push[:] = 0.0
         gravity = projected_gravity(self._state.base_orientation)
         fallen = has_fallen(float(self._state.base_position[2]), self._state.base_orientation,
                             self.robot.healthy_z, self.robot.fall_max_tilt)
@@ -362,6 +366,16 @@ class VelocityEnv(gym.Env):
 
     reward_term_names = REWARD_TERMS
     """Names of ``info['reward_raw']``'s entries: each step's terms before weighting."""
+
+    def push(self, velocity: Tuple[float, float]) -> None:
+        """Add ``velocity`` (vx, vy) m/s, world frame, to the base's velocity (a kick).
+
+        The IMU feels it over the step that follows (`with_push`), as the leg odometry's
+        accelerometer would a real push.
+        """
+        v = self.reader.base_dof
+        self.data.qvel[v:v + 2] += velocity
+        self._push[:2] += velocity
 
     def reward_weight_vector(self) -> np.ndarray:
         """Return the weights of ``reward_term_names``: reward = weights @ info['reward_raw']."""

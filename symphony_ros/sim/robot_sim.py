@@ -26,7 +26,7 @@ import numpy as np
 from ..robot.description import RobotDescription, get_robot
 from ..robot.falls import has_fallen
 from ..robot.model import build_model, home_qpos
-from ..robot.mujoco_state import MujocoStateReader
+from ..robot.mujoco_state import MujocoStateReader, with_push
 from ..robot.rotations import rotate_to_body, yaw
 from ..robot.state import RobotState
 from .config import SimConfig
@@ -66,6 +66,10 @@ class RobotSim:
         self._base_qpos = int(self.model.jnt_qposadr[self.model.body_jntadr[self._base]])
         self.resets = 0
         self._stepped = False
+        self._push = np.zeros(3)
+        """Kicks given since the last step (m/s, world), which the next step's IMU feels."""
+        self._felt = (np.zeros(3), 1.0)
+        """(the kicks the last step's period held, its length in s): `with_push`."""
         self.reset()
 
     @property
@@ -87,6 +91,7 @@ class RobotSim:
         mujoco.mj_forward(self.model, self.data)
         self.resets += 1  # the number of the next episode, too
         self._stepped = False
+        self._push[:], self._felt = 0.0, (np.zeros(3), 1.0)
         return self.state()
 
     def torque_to_ctrl(self, torque: np.ndarray) -> np.ndarray:
@@ -105,8 +110,9 @@ class RobotSim:
                 np.isfinite(torque)):
             torque = np.zeros(self.robot.n_joints)
         self.data.ctrl[:] = self.torque_to_ctrl(torque)
-        mujoco.mj_step(self.model, self.data, nstep=nstep or self.robot.frame_skip)
-        self._stepped = True
+        nstep = nstep or self.robot.frame_skip
+        mujoco.mj_step(self.model, self.data, nstep=nstep)
+        self._stepped_for(nstep)
         return self.state()
 
     def step_targets(self, target: Optional[np.ndarray], kp: Optional[np.ndarray],
@@ -126,12 +132,21 @@ class RobotSim:
         lo, hi = self._target_range
         self.data.ctrl[:] = np.minimum(np.maximum(target, lo), hi)
         mujoco.mj_step(self.model, self.data, nstep=self.robot.frame_skip)
-        self._stepped = True
+        self._stepped_for(self.robot.frame_skip)
         return self.state()
 
+    def _stepped_for(self, nstep: int) -> None:
+        self._stepped = True
+        self._felt = (self._push.copy(), nstep * self.robot.physics_dt)
+        self._push[:] = 0.0
+
     def kick(self, velocity: Tuple[float, float]) -> None:
-        """Add ``velocity`` (vx, vy) m/s, world frame, to the base's velocity (a push)."""
+        """Add ``velocity`` (vx, vy) m/s, world frame, to the base's velocity (a push).
+
+        The IMU feels it over the next step (`with_push`).
+        """
         self.data.qvel[self._base_dof:self._base_dof + 2] += velocity
+        self._push[:2] += velocity
 
     def heading(self) -> float:
         """Yaw of the base (rad): which way the robot faces."""
@@ -144,11 +159,12 @@ class RobotSim:
         (gravity's reaction alone): an IMU measures motion that happened, and there qacc is
         what the dynamics would do next (the G1, reset a millimetre into the floor, is pushed
         up at 47 m/s^2), which a robot held on its gantry, its state republished with fresh
-        stamps, would otherwise report as long as it hangs.
+        stamps, would otherwise report as long as it hangs. A kick reaches it over the
+        step after it (`with_push`).
         """
         state = self.reader.read(self.data)
         if self._stepped:
-            return state
+            return with_push(state, *self._felt)
         return dataclasses.replace(state, imu_linear_acceleration=rotate_to_body(
             state.imu_orientation, -self.reader.gravity))
 

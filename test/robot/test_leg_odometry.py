@@ -12,7 +12,7 @@ from symphony_ros.robot import get_robot
 from symphony_ros.robot.frame_stack import FrameStack
 from symphony_ros.robot.leg_odometry import LegOdometry, LegOdometryConfig
 from symphony_ros.robot.pd import PDLaw
-from symphony_ros.robot.rotations import rotation_matrix
+from symphony_ros.robot.rotations import rotate_to_body, rotation_matrix
 from symphony_ros.sim.config import SimConfig
 from symphony_ros.sim.robot_sim import RobotSim
 
@@ -121,6 +121,20 @@ def test_until_its_first_step_the_sims_accelerometer_reads_the_robot_at_rest():
         np.testing.assert_array_equal(moved.imu_linear_acceleration,
                                       sim.reader.read(sim.data).imu_linear_acceleration)
         sim.reset()
+
+
+def test_a_kick_reaches_the_sims_accelerometer_over_the_step_after_it():
+    """The sim's kick is a step in velocity no qacc shows: the IMU feels it as push / period."""
+    sim = RobotSim(SimConfig(robot='g1', command_input='position'))
+    hold = PDLaw(G1).target(np.zeros(G1.n_joints))
+    sim.step_targets(hold, G1.kp, G1.kd)
+    sim.kick((0.5, -0.2))
+    felt = sim.step_targets(hold, G1.kp, G1.kd).imu_linear_acceleration
+    raw = sim.reader.read(sim.data)
+    push = rotate_to_body(raw.imu_orientation, np.array([0.5, -0.2, 0.0]) / G1.control_dt)
+    np.testing.assert_allclose(felt - raw.imu_linear_acceleration, push, atol=1e-9)
+    after = sim.step_targets(hold, G1.kp, G1.kd).imu_linear_acceleration    # felt once
+    np.testing.assert_array_equal(after, sim.reader.read(sim.data).imu_linear_acceleration)
 
 
 def test_the_sims_accelerometer_reads_gravity_at_rest_and_nothing_in_free_fall():
