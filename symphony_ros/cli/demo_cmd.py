@@ -114,8 +114,9 @@ def _summary(report: dict) -> List[str]:
     estimate = report.get('odometry_estimate')
     if estimate and estimate['matched']:
         x, y, z = estimate['lin_vel_rms']
+        mean = ' / '.join(f'{b:+.3f}' for b in estimate['lin_vel_mean'])
         lines.append(f'leg odometry against the sim\'s truth: velocity RMS {x:.3f} / {y:.3f} / '
-                     f'{z:.3f} m/s, height {1000 * estimate["height_rms"]:.1f} mm '
+                     f'{z:.3f} m/s (mean {mean}), height {1000 * estimate["height_rms"]:.1f} mm '
                      f'({estimate["matched"]} states)')
     return lines
 

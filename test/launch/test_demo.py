@@ -71,10 +71,11 @@ def test_summary_tells_faults_between_episodes_apart():
     assert 'watchdog faults: 2 (1 between episodes: joint_states_stale)' in lines
     lines = _summary({'overall': dict(overall, faults=1), 'faults': faults[:1]})
     assert 'watchdog faults: 1' in lines
-    estimate = {'matched': 301, 'lin_vel_rms': [0.081, 0.085, 0.065], 'height_rms': 0.0061}
+    estimate = {'matched': 301, 'lin_vel_rms': [0.081, 0.085, 0.065], 'height_rms': 0.0061,
+                'lin_vel_mean': [-0.052, 0.001, 0.04]}
     lines = _summary({'overall': overall, 'faults': [], 'odometry_estimate': estimate})
-    assert ('leg odometry against the sim\'s truth: velocity RMS 0.081 / 0.085 / 0.065 m/s, '
-            'height 6.1 mm (301 states)') in lines
+    assert ('leg odometry against the sim\'s truth: velocity RMS 0.081 / 0.085 / 0.065 m/s '
+            '(mean -0.052 / +0.001 / +0.040), height 6.1 mm (301 states)') in lines
 
 
 def test_the_leg_odometry_needs_a_robot_with_feet(tmp_path, capsys):
