@@ -11,8 +11,8 @@ what every humanoid does publish, the joint encoders and the IMU:
   moves at v = -R (omega x r + J(q) dq) with r the foot's position in the base frame and
   J its Jacobian (forward kinematics of the robot's own MJCF); the lowest foot, and every
   foot within ``stance_band`` of it, counts as standing;
-* the **height** from the same stance feet: the base stands as high above the lowest foot
-  as the kinematics put it, plus the foot's height when the robot stands on the floor.
+* the **height** from the same stance feet: the base stands as high above the lowest
+  foot's sole as the kinematics put it.
 
 Each world axis is a Kalman filter of position and velocity, driven by the accelerometer,
 corrected by the legs' velocity (and on z by the height): the legs hold the integration's
@@ -62,10 +62,11 @@ class LegKinematics:
     """Each foot's lowest sole point relative to the base, from the robot's own MJCF.
 
     A foot rolling onto its heel or toe pivots about that edge, which stays still while the
-    foot's origin moves: so the point taken as standing is the lowest of the foot's
-    collision spheres and capsule ends (less its radius), not the body origin. A foot with
-    no such geoms falls back to its origin, whose height in the default pose stands for
-    the sole's.
+    foot's origin moves: so the point taken as standing is the bottom of the lowest of the
+    foot's collision spheres and capsule ends, not the body origin, nor the sphere's centre
+    (a sphere rolling on the floor rests where it touches it while its centre moves: told
+    0.5 m/s, taking the centre under-read the G1's walk by 0.062 m/s, the bottom by 0.041).
+    A foot with no such geoms falls back to the point its origin's standing height below it.
     """
 
     def __init__(self, robot: RobotDescription) -> None:
@@ -112,11 +113,11 @@ class LegKinematics:
         return np.zeros((1, 3)), np.array([float(d.xpos[body][2])])
 
     def feet(self, joint_positions: np.ndarray, joint_velocities: np.ndarray,
-             up: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return [n_feet, 3] positions and velocities in the base frame, and [n_feet] offsets.
+             up: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Return [n_feet, 3] positions and velocities of the feet's sole points, base frame.
 
-        The point of each foot is its sole point lowest along ``up`` (the world's z axis in
-        the base frame); the offset is its height above the floor when it touches it.
+        The point of each foot is the bottom, along ``up`` (the world's z axis in the base
+        frame), of its sphere lowest along it: on the floor when the foot stands.
         """
         d, b = self.data, self._base_qpos
         d.qpos[:] = 0.0
@@ -126,14 +127,15 @@ class LegKinematics:
         mujoco.mj_comPos(self.model, d)
         base = d.xpos[self._base]
         n = len(self.foot_bodies)
-        positions, velocities, offsets = np.empty((n, 3)), np.empty((n, 3)), np.empty(n)
+        positions, velocities = np.empty((n, 3)), np.empty((n, 3))
         for i, (foot, (local, radius)) in enumerate(zip(self.foot_bodies, self.soles)):
             points = d.xpos[foot] + local @ d.xmat[foot].reshape(3, 3).T
             k = int(np.argmin(points @ up - radius))
-            positions[i], offsets[i] = points[k] - base, radius[k]
-            mujoco.mj_jac(self.model, d, self._jac, None, points[k], foot)
+            sole = points[k] - radius[k] * up
+            positions[i] = sole - base
+            mujoco.mj_jac(self.model, d, self._jac, None, sole, foot)
             velocities[i] = self._jac[:, self._dof] @ joint_velocities
-        return positions, velocities, offsets
+        return positions, velocities
 
 
 class LegOdometry:
@@ -191,12 +193,12 @@ class LegOdometry:
         standing one: the foot whose velocity is nearest the prediction stands, and the
         others count as far as they agree with it (within ``leg_velocity_noise``). One foot
         alone in the band is believed whatever the prediction: a kick the accelerometer
-        missed is corrected by it.
+        missed (a robot's, filtered away) is corrected by it.
         """
-        r, v, offset = self.kinematics.feet(
+        r, v = self.kinematics.feet(
             np.asarray(state.joint_positions, dtype=np.float64),
             np.asarray(state.joint_velocities, dtype=np.float64), rot[2])
-        below = (r @ rot.T)[:, 2] - offset             # soles' heights relative to the base
+        below = (r @ rot.T)[:, 2]                      # soles' heights relative to the base
         stance = 1.0 - (below - below.min()) / self.config.stance_band
         weight = np.clip(stance, 0.0, 1.0)
         base_v = -(np.cross(omega, r) + v) @ rot.T     # per foot, world frame
