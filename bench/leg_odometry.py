@@ -3,9 +3,10 @@
 The G1's default policy walks on commands drawn from its contract's ranges (in process, the
 training env); each control step's true state, less its base fields, goes through
 `LegOdometry`, whose estimate is compared with the truth: the base velocity's RMS error per
-axis (base frame) and the height's, over ``--episodes`` episodes of ``--steps`` steps, in
-four cases: as simulated; told to walk 0.5 m/s forward throughout (stress's
-command_forward_0.5: the drawn commands include standing and slow walks); kicked
+axis (base frame), its mean (the bias a stride's average keeps) and the height's, over
+``--episodes`` episodes of ``--steps`` steps, in four cases: as simulated; told to walk 0.5
+m/s forward throughout (stress's command_forward_0.5: the drawn commands include standing
+and slow walks); kicked
 (``--kick`` m/s forward at mid-episode, a step in velocity that the accelerometer feels as
 a push over one control period, as the training env's and the sim node's kicks are); and
 with the joint velocities noisy (uniform +-``--joint-velocity-noise`` rad/s, the training
@@ -80,16 +81,17 @@ def main() -> None:
                  0.0, args.joint_velocity_noise, None)}
     times = []
     print(f'G1, {SHIPPED_POLICIES["g1"]}, {args.episodes} episodes of up to {args.steps} steps')
-    print('| case | velocity RMS x / y / z (m/s) | height RMS (mm) | steps |')
-    print('|---|---|---|---|')
+    print('| case | velocity RMS x / y / z (m/s) | mean (bias) x / y / z | height RMS (mm) '
+          '| steps |')
+    print('|---|---|---|---|---|')
     for name, (kick, noise, commands) in cases.items():
         rng, rows = np.random.default_rng(0), []
         for k in range(args.episodes):
             states = rollout(policy, 1000 + k, args.steps, kick, commands)
             rows += errors(states, LegOdometry(robot), noise, rng, times)
-        rms = np.sqrt(np.mean(np.square(rows), axis=0))
-        print(f'| {name} | {rms[0]:.3f} / {rms[1]:.3f} / {rms[2]:.3f} | {1000 * rms[3]:.1f} '
-              f'| {len(rows)} |')
+        rms, mean = np.sqrt(np.mean(np.square(rows), axis=0)), np.mean(rows, axis=0)
+        print(f'| {name} | {rms[0]:.3f} / {rms[1]:.3f} / {rms[2]:.3f} | {mean[0]:+.3f} / '
+              f'{mean[1]:+.3f} / {mean[2]:+.3f} | {1000 * rms[3]:.1f} | {len(rows)} |')
     us = 1e6 * np.array(times)
     print(f'one update: median {np.median(us):.0f} us, p99 {np.percentile(us, 99):.0f} us '
           f'({len(us)} calls)')
