@@ -34,7 +34,7 @@ from .signals import run_node
 
 
 class StateEstimatorNode(Node):
-    """One nav_msgs/Odometry per joint_states message, from the legs and the newest IMU."""
+    """One nav_msgs/Odometry per joint_states message, from the legs and its IMU."""
 
     def __init__(self) -> None:
         super().__init__('state_estimator_node')
