@@ -17,8 +17,8 @@ without DDS:
 * separate drivers, whose stamps differ, never wait: each joint state takes the newest IMU;
 * a stamp earlier than the last one (a restarted sim, a bag played again) starts the filter
   over, and so does a joint state whose positions jump from the last by more than its
-  velocities allow (`TELEPORT`): a sim's episode reset, which puts the robot back on its
-  feet between two stamps.
+  velocities allow (`StateEstimatorConfig.teleport`): a sim's episode reset, which puts the
+  robot back on its feet between two stamps.
 """
 
 from __future__ import annotations
@@ -41,11 +41,6 @@ IMU_HISTORY = 64
 """IMU messages kept by stamp for joint states that arrive late (1.3 s of the G1's)."""
 HOLD = 4
 """Joint states at most waiting for their IMUs: past it the oldest takes the newest IMU."""
-TELEPORT = 0.5
-"""rad: a joint this far from where its last position and velocity put it has been moved
-(a sim's reset: 0.69-1.19 rad over 20 fallen G1 episodes), not driven (it would take
-2,500 rad/s^2 over 20 ms). A restart on a false alarm costs little, the legs set the
-estimate again within a few steps; a teleport not restarted on errs for 20 (1.9 m/s)."""
 _Held = Tuple[Any, int, Dict[str, Any]]
 
 
@@ -62,6 +57,10 @@ class StateEstimatorConfig:
     realtime_priority: int = ranged(0, 0, 99)
     """SCHED_FIFO priority of the node's threads; 0 = normal scheduling. Needs root or
     CAP_SYS_NICE (the deploy graph gives it policy_node's realtime_priority:=)."""
+    teleport: float = ranged(0.5, 0)
+    """rad: a joint this far from where its last position and velocity put it starts the
+    filter over: it was moved, not driven (a sim's episode reset: 0.69-1.19 rad over 20
+    fallen G1s; driving it would take 2,500 rad/s^2 over 20 ms). 0 = never."""
 
     def __post_init__(self) -> None:
         """Reject values the node cannot run with, naming the parameter."""
@@ -71,9 +70,9 @@ class StateEstimatorConfig:
 class StateEstimator:
     """Pair joint_states with the IMU and run each state through the leg odometry."""
 
-    def __init__(self, robot: RobotDescription,
-                 config: Optional[LegOdometryConfig] = None) -> None:
-        """Build the filter for ``robot``.
+    def __init__(self, robot: RobotDescription, config: Optional[LegOdometryConfig] = None,
+                 teleport: float = StateEstimatorConfig.teleport) -> None:
+        """Build the filter for ``robot``; ``teleport``: `StateEstimatorConfig.teleport`.
 
         :raises ValueError: a robot without feet or a bad ``config``, naming it.
         """
@@ -97,6 +96,7 @@ class StateEstimator:
         self._epoch: Optional[int] = None
         self._last_ns: Optional[int] = None
         self._last_joints: Optional[Dict[str, Any]] = None
+        self._teleport = teleport
 
     @property
     def has_imu(self) -> bool:
@@ -189,8 +189,9 @@ class StateEstimator:
 
     def _teleported(self, joints: Dict[str, Any], ns: int) -> bool:
         last = self._last_joints
-        return joint_jump(last['joint_positions'], last['joint_velocities'],
-                          joints['joint_positions'], (ns - self._last_ns) * 1e-9) > TELEPORT
+        return self._teleport > 0 and joint_jump(
+            last['joint_positions'], last['joint_velocities'], joints['joint_positions'],
+            (ns - self._last_ns) * 1e-9) > self._teleport
 
 
 def odometry_mismatch(train_config: Optional[Dict[str, Any]], odom_topic: Optional[str]

@@ -41,7 +41,7 @@ class StateEstimatorNode(Node):
         self.cfg = declare_config(self, StateEstimatorConfig)
         self.filter_cfg = declare_config(self, LegOdometryConfig)
         robot = get_robot(self.cfg.robot)
-        self.core = StateEstimator(robot, self.filter_cfg)
+        self.core = StateEstimator(robot, self.filter_cfg, self.cfg.teleport)
         self.pub = self.create_publisher(Odometry, topics.STATE_ESTIMATOR_ODOM, STATE_QOS)
         # Deep and reliable, not the policy's depth 1: a filter integrates every sample,
         # and states dropped on a busy moment cost it accuracy (in-process, skipping 10 % of

@@ -163,6 +163,11 @@ def test_joints_put_elsewhere_between_two_stamps_start_the_filter_over(est):
         moving.imu(imu(2000 + 20 * k))
         moving.joint_states(msg)
     assert moving.restarts == 0 and moving.estimates == 5
+    never = StateEstimator(G1, teleport=0.0)                # teleport:=0 turns it off
+    for msg in (joint_states(1000), bent):
+        never.imu(imu(msg.header.stamp.sec * 1000 + msg.header.stamp.nanosec // 1_000_000))
+        never.joint_states(msg)
+    assert never.restarts == 0 and never.estimates == 2
 
 
 def test_an_imu_without_accelerometer_leaves_it_to_the_legs_and_one_without_orientation_is_refused(
