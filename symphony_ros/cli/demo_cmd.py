@@ -180,8 +180,9 @@ def _check_policy(args: argparse.Namespace) -> None:
         robot = get_robot(args.robot)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise CliError(f'--robot {args.robot}: {exc}') from None
-    if args.estimator == 'legs' and no_feet(robot):
-        raise CliError(f'--estimator legs: {no_feet(robot)}')
+    refusal = no_feet(robot) if args.estimator == 'legs' else None
+    if refusal:
+        raise CliError(f'--estimator legs: {refusal}')
     if args.policy is None:
         args.policy = paths.shipped_policy_path(robot.name)
         if args.policy is None:

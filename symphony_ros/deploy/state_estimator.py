@@ -139,8 +139,7 @@ class StateEstimator:
         ns = stamp_ns(msg.header)
         if self._imus and ns < self._newest_ns:
             self._imus.clear()          # its source started over: old stamps mean nothing
-        self._imus[ns] = fields
-        self._imus.move_to_end(ns)
+        self._imus[ns] = fields     # still newest last: an earlier stamp cleared the rest
         if len(self._imus) > IMU_HISTORY:
             self._imus.popitem(last=False)
         out = []

@@ -65,11 +65,11 @@ class RobotSim:
         self._base_dof = int(self.model.jnt_dofadr[self.model.body_jntadr[self._base]])
         self._base_qpos = int(self.model.jnt_qposadr[self.model.body_jntadr[self._base]])
         self.resets = 0
-        self._stepped = False
         self._push = np.zeros(3)
         """Kicks given since the last step (m/s, world), which the next step's IMU feels."""
-        self._felt = (np.zeros(3), 1.0)
-        """(the kicks the last step's period held, its length in s): `with_push`."""
+        self._felt: Optional[Tuple[np.ndarray, float]] = None
+        """(the kicks the last step's period held, its length in s): `with_push`; None: no
+        step since the reset."""
         self.reset()
 
     @property
@@ -90,8 +90,7 @@ class RobotSim:
         self.data.qvel[:] = rng.uniform(-k, k, self.model.nv)
         mujoco.mj_forward(self.model, self.data)
         self.resets += 1  # the number of the next episode, too
-        self._stepped = False
-        self._push[:], self._felt = 0.0, (np.zeros(3), 1.0)
+        self._push[:], self._felt = 0.0, None
         return self.state()
 
     def torque_to_ctrl(self, torque: np.ndarray) -> np.ndarray:
@@ -136,7 +135,6 @@ class RobotSim:
         return self.state()
 
     def _stepped_for(self, nstep: int) -> None:
-        self._stepped = True
         self._felt = (self._push.copy(), nstep * self.robot.physics_dt)
         self._push[:] = 0.0
 
@@ -163,7 +161,7 @@ class RobotSim:
         step after it (`with_push`).
         """
         state = self.reader.read(self.data)
-        if self._stepped:
+        if self._felt is not None:
             return with_push(state, *self._felt)
         return dataclasses.replace(state, imu_linear_acceleration=rotate_to_body(
             state.imu_orientation, -self.reader.gravity))
