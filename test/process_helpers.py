@@ -50,13 +50,17 @@ class ChildProcess:
         return code
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Ctrl-C, as a user would; kill if that does not end it within ``timeout``."""
+        """Ctrl-C, as a user would; kill if that does not end it within ``timeout``.
+
+        Returns once the output is read to its end (or 5 s more).
+        """
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._reader.join(timeout=5)    # its last lines, still in the pipe at the exit
 
     def kill(self) -> None:
         """SIGKILL if still running, and reap."""

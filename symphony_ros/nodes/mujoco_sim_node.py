@@ -13,7 +13,9 @@ Topic names are relative (graph/topics); stepping, scoring, episodes and stamps 
 :class:`symphony_ros.sim.session.SimSession`, the hold-until-ACTIVE and re-arm rules in
 :class:`symphony_ros.sim.gantry.Gantry`. ``command_delay`` holds each command that long
 before the motors get it (:class:`symphony_ros.sim.delay.DelayLine`); ``push_velocity``
-kicks the base (:class:`symphony_ros.sim.pushes.Pushes`).
+kicks the base (:class:`symphony_ros.sim.pushes.Pushes`). In lockstep it steps once the
+command answering the state has come through the watchdog, and once a state estimator on
+the graph (state_estimator/odom) has estimated that state.
 
 A pd_position robot (the G1) takes either its checked targets and gains (``command_input``
 'position', position_controller/commands and symphony/watchdog/pd_gains: MuJoCo's servos
@@ -126,6 +128,10 @@ class MujocoSimNode(Node):
                 JointState, topics.COMMAND, self._on_policy_command, COMMAND_QOS)
         if self.lockstep:
             self.pub_clock = self.create_publisher(ClockMsg, topics.CLOCK, 10)
+            self._estimate_sub = self.create_subscription(
+                Odometry, topics.STATE_ESTIMATOR_ODOM, self._on_estimate, STATE_QOS)
+            self._estimated: Optional[Tuple[int, int]] = None
+            """Stamp of the newest estimate heard (None: none yet)."""
         else:
             self.create_timer(self.sim.robot.control_dt / self._substeps, self._tick,
                               clock=self._steady)
@@ -187,6 +193,10 @@ class MujocoSimNode(Node):
                     target if ordered and target.shape == (len(self._names),) else None)
             if self.lockstep:
                 self.gate.policy((msg.header.stamp.sec, msg.header.stamp.nanosec), expected)
+
+    def _on_estimate(self, msg: Odometry) -> None:
+        with self._lock:
+            self._estimated = (msg.header.stamp.sec, msg.header.stamp.nanosec)
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         if self._own is not None:
@@ -339,10 +349,14 @@ class MujocoSimNode(Node):
                    self._now() + self.cfg.lockstep_timeout)
 
     def _wait(self, ready, deadline: float) -> bool:
-        while self.running() and self._now() < deadline:
+        # Ready is asked once more at the deadline: a wait that starts past it still sees
+        # an answer already there.
+        while self.running():
             with self._lock:
                 if ready():
                     return True
+            if self._now() >= deadline:
+                return False
             time.sleep(0.0002)
         return False
 
@@ -372,16 +386,27 @@ class MujocoSimNode(Node):
     def _publish_and_wait(self, answered) -> Tuple[bool, Tuple[int, int]]:
         """Publish the state, wait until ``answered(key, policy_present, active)``.
 
-        Return whether it did within lockstep_timeout, and the state's stamp key.
+        Return whether it did within lockstep_timeout, and the state's stamp key. A state
+        estimator on the graph is waited for as well, once it has estimated a state: lockstep
+        runs ahead of real time, and an estimator that fell behind it by more than its
+        inputs' depth would lose states (the policy, when it reads no odometry, does not
+        wait for the estimate).
         """
         with self._lock:
             self.gate.state_published()
+            estimating = self._estimated is not None
+        estimating = estimating and self.count_publishers(self._estimate_sub.topic_name) > 0
         stamp = self.publish_state()
         key = (stamp.sec, stamp.nanosec)
+        deadline = self._now() + self.cfg.lockstep_timeout
         # The resolved name: a remapping or a namespace moves the policy's topic.
         policy_present = self.count_publishers(self._policy_sub.topic_name) > 0
-        ok = self._wait(lambda: answered(key, policy_present, self.gantry.active()),
-                        self._now() + self.cfg.lockstep_timeout)
+        ok = self._wait(lambda: answered(key, policy_present, self.gantry.active()), deadline)
+        if estimating and not self._wait(lambda: self._estimated >= key, deadline):
+            self.get_logger().warning(
+                f'lockstep: no estimate of the state stamped {key} on '
+                f'{self._estimate_sub.topic_name} within {self.cfg.lockstep_timeout} s; '
+                'stepping on', throttle_duration_sec=1.0)
         return ok, key
 
     def lockstep_loop(self) -> None:

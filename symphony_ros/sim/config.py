@@ -74,7 +74,8 @@ class SimConfig:
     it calls when max_ticks or max_episodes ends the run (a planned stop, not a stale-state
     FAULT). Empty: never."""
     lockstep_timeout: float = ranged(1.0, 0, above=True)
-    """s; in lockstep, how long to wait for a tick's command before stepping with zero torque."""
+    """s; in lockstep, how long to wait for a tick's command before stepping with zero torque
+    (and for a state estimator's estimate of the state before stepping on)."""
     cmd_vel: str = ''
     """'vx,vy,wz' (m/s, m/s, rad/s): publish this velocity command on cmd_vel with every
     state, as a teleop would (a demo, a test); 'random': draw the command as training does

@@ -108,6 +108,9 @@ def test_it_waits_for_the_imu_then_publishes_one_odometry_per_joint_state(ros_en
     assert sum('no IMU on' in line for line in node.lines) == 1, node.text
     assert 'estimating: first odometry on /state_estimator/odom (3 joint_states before the ' \
         'IMU dropped)' in node.text, node.text
+    # Stopped, it says what the run estimated.
+    assert 'leg odometry: 3 estimates (0 restarts, 0 IMU stand-ins, 3 joint_states before ' \
+        'the IMU dropped); callback p50' in node.text, node.text
 
 
 def test_a_robot_held_on_its_gantry_in_realtime_is_estimated_standing_still(ros_env):
