@@ -178,10 +178,11 @@ def randomization_line(tc: dict, step: Optional[int] = None) -> str:
 
 
 def reward_text(tc: dict) -> str:
-    """Say a run's reward weights, and its tracking width when it set one."""
-    sigma = tc.get('tracking_sigma')
+    """Say a run's reward weights, its tracking width and gait-free error when it set them."""
+    sigma, free = tc.get('tracking_sigma'), tc.get('gait_free_error')
     return ((tc.get('reward_weights') or "the task's")
-            + (f'; tracking width {sigma:g}' if sigma else ''))
+            + (f'; tracking width {sigma:g}' if sigma else '')
+            + (f'; gait terms free past {free:g} m/s of error' if free else ''))
 
 
 def history_lines(tc: dict) -> List[str]:

@@ -255,6 +255,12 @@ class TrainConfig:
     m/s keeps 0.85 of the tracking reward, at 0.05 it keeps 0.45. A resume that changes it
     re-scores the replay's tracking terms exactly (each is the same error under another
     width)."""
+    gait_free_error: float = ranged(0.0, 0)
+    """m/s: while a <task>:<robot> env's base misses its velocity command by more than this
+    (a kick threw it), the gait clock's terms (gait_contact, swing_height, joint_ref) pay
+    nothing, so a recovery step out of rhythm, or off the standing pose when told to stand,
+    costs nothing (0: never, as the robot file's). A resume may change it; the replay's
+    stored steps keep the terms they were scored with."""
     privileged_critic: bool = False
     """The critic sees the env's privileged observation (info['critic_obs']: exact, with the
     base velocity, height and foot contacts no robot sensor gives) and the actor its own: an

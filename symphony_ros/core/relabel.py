@@ -10,8 +10,9 @@ goals; the commands are drawn from the task's own ranges, so the critic learns h
 same motion scores against commands faster or slower than it.
 
 Only rows whose command asks to move are relabelled, with a new command of the same class
-(walking or turning in place, `command_classes`): the gait terms depend on the class alone,
-so the stored reward minus the old command terms plus the new ones is the env's reward. The
+(walking or turning in place, `command_classes`) that frees the gait terms where the old one
+did (`gait_freed`, a task's ``gait_free_error``): the gait terms depend on these alone, so
+the stored reward minus the old command terms plus the new ones is the env's reward. The
 velocity comes from the critic's view (exact), so relabelling needs a privileged critic.
 An actor that reads its last few observations (``--history``) is given the new command in
 every frame: the row becomes one whose command held over them, as a command does between
@@ -26,13 +27,15 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from ..robot.command_terms import COMMAND_TERMS, MOVING_SQ, CommandLayout, command_classes
+from ..robot.command_terms import (COMMAND_TERMS, MOVING_SQ, CommandLayout, command_classes,
+                                   gait_freed, tracking_errors)
 from .history_env import HistoryObservation
 from .replay import Batch
 
 CLASS_MARGIN = 1e-4
-"""Commands this close to a class boundary (`MOVING_SQ`) are left alone: float32 storage
-could put them on the other side of it from the env's float64 command."""
+"""Commands this close to a class boundary (`MOVING_SQ`), or errors this close to the gait
+terms' (`gait_freed`), are left alone: float32 storage could put them on the other side of
+it from the env's float64 figures."""
 
 
 class CommandRelabel:
@@ -66,14 +69,26 @@ class CommandRelabel:
         before, after = self.layout.terms(old, next_critic), self.layout.terms(new, next_critic)
         return sum(w * (after[k] - before[k]) for k, w in self.weights.items() if w)
 
-    def _eligible(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
-        """Rows whose old command moves and whose new one is of the same class."""
+    def _eligible(self, old: np.ndarray, new: np.ndarray, next_critic: np.ndarray
+                  ) -> np.ndarray:
+        """Rows whose old command moves and whose new one is of its class, freeing alike.
+
+        Freeing: the gait terms, by the error each command leaves (`gait_freed`).
+        """
         (walk0, move0), (walk1, move1) = command_classes(old), command_classes(new)
         near = np.zeros(len(old), dtype=bool)
         for c in (old, new):
             for sq in (c[:, 0] ** 2 + c[:, 1] ** 2, c[:, 2] ** 2):
                 near |= np.abs(sq - MOVING_SQ) < CLASS_MARGIN
-        return move0 & (walk0 == walk1) & (move0 == move1) & ~near
+        free = self.layout.gait_free_error
+        reached = self.layout.reached(next_critic)
+        freed = []
+        for c in (old, new):
+            lin_sq = tracking_errors(c, *reached)[0]
+            freed.append(gait_freed(lin_sq, free))
+            if free > 0.0:
+                near |= np.abs(lin_sq - free ** 2) < CLASS_MARGIN
+        return move0 & (walk0 == walk1) & (move0 == move1) & (freed[0] == freed[1]) & ~near
 
     def __call__(self, batch: Batch, reward_scale: float) -> Batch:
         """Return ``batch`` with a share of its rows under new commands.
@@ -90,8 +105,9 @@ class CommandRelabel:
         old = batch.obs[:, a:b] / self._scale
         old_np = old.cpu().numpy().astype(np.float64)
         new_np = new.cpu().numpy().astype(np.float64)
-        ok_np = self._eligible(old_np, new_np) & pick.cpu().numpy()
-        change = self._reward_change(old_np, new_np, batch.next_critic_obs.cpu().numpy())
+        view = batch.next_critic_obs.cpu().numpy()
+        ok_np = self._eligible(old_np, new_np, view) & pick.cpu().numpy()
+        change = self._reward_change(old_np, new_np, view)
         ok = torch.as_tensor(ok_np, device=self.device)
         delta = torch.as_tensor(np.where(ok_np, change, 0.0) / reward_scale,
                                 dtype=torch.float32, device=self.device).reshape(-1, 1)

@@ -39,7 +39,7 @@ def changes_randomization(entry: Mapping[str, Any]) -> bool:
 
 
 CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands', 'relabel_commands',
-                              'tracking_sigma')
+                              'tracking_sigma', 'gait_free_error')
 """TrainConfig fields a resume may change as a curriculum step: the training randomisation,
 the reward weights and tracking width of a run whose replay can re-score its steps, the
 commands drawn and how many of them are relabelled.
@@ -49,7 +49,7 @@ CURRICULUM_OVERRIDES = ('lr', 'noise_clip', 'act_noise_clip')
 """Algorithm settings a resume may change as a curriculum step, recorded the same way: a
 smaller step size as the randomisation widens keeps a trained actor from being unlearned,
 and less exploration noise lets a balancing actor try to walk."""
-BEST_RESETS = ('reward_weights', 'commands', 'tracking_sigma')
+BEST_RESETS = ('reward_weights', 'commands', 'tracking_sigma', 'gait_free_error')
 """Curriculum changes after which the best test return starts over (and best_actor.pt with
 it): the test returns before them summed other reward terms or followed other commands."""
 SCHEDULE_FIELDS = RESUMABLE + CURRICULUM + ('curriculum', 'init_source', 'run_dir')

@@ -1,7 +1,8 @@
 """The velocity task's command-dependent reward terms, and where a command sits in a transition.
 
 One definition of what the command changes in a step's reward (the tracking kernels, the
-tracking errors, and the classes walking / moving that switch the gait terms), shared by
+tracking errors, the classes walking / moving that switch the gait terms, and the error
+past which those pay nothing), shared by
 `VelocityReward` and by relabelling stored transitions with other commands
 (`symphony_ros.core.relabel`): a relabelled transition must earn exactly what the env pays
 for the same motion under the new command.
@@ -40,6 +41,15 @@ def command_classes(cmd: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """
     walking = cmd[..., 0] ** 2 + cmd[..., 1] ** 2 > MOVING_SQ
     return walking, walking | (cmd[..., 2] ** 2 > MOVING_SQ)
+
+
+def gait_freed(lin_sq: np.ndarray, free_error: float) -> np.ndarray:
+    """Return where the gait terms pay nothing: a planar error past ``free_error``.
+
+    :param lin_sq: squared planar velocity errors, (m/s)^2 (`tracking_errors`).
+    :param free_error: m/s (`VelocityTask.gait_free_error`); 0: nowhere.
+    """
+    return (lin_sq > free_error ** 2) & (free_error > 0.0)
 
 
 def tracking_errors(cmd: np.ndarray, lin_vel_xy: np.ndarray, yaw_rate: np.ndarray,
@@ -125,6 +135,8 @@ class CommandLayout:
     """The task's ranges of vx, vy and yaw rate, from which new commands are drawn."""
     sigma: float
     """The tracking kernels' width (`command_terms`)."""
+    gait_free_error: float = 0.0
+    """m/s past which a planar error frees the gait terms (`gait_freed`)."""
 
     def commands(self, view: np.ndarray) -> np.ndarray:
         """Return the (vx, vy, yaw rate) commands, shape (..., 3), of observations or views."""
@@ -147,4 +159,4 @@ class CommandLayout:
 
 
 __all__ = ['COMMAND_TERMS', 'CommandLayout', 'MOVING_SQ', 'TRACKING_TERMS', 'YawWindow',
-           'command_classes', 'command_terms', 'rewidth', 'tracking_errors']
+           'command_classes', 'command_terms', 'gait_freed', 'rewidth', 'tracking_errors']

@@ -139,6 +139,11 @@ class VelocityTask:
     to turn without walking, so a policy meets that command seldom."""
     tracking_sigma: float = 0.25
     """Tracking rewards are exp(-error^2 / sigma), error in (m/s)^2 or (rad/s)^2."""
+    gait_free_error: float = 0.0
+    """m/s; while the base's planar velocity misses its command by more than this (a kick
+    threw it), the gait terms (gait_contact, swing_height, joint_ref) pay nothing, so a
+    recovery step out of the clock's rhythm, or off the standing pose, costs nothing (told to
+    stand, they ask for both feet down). 0: never."""
     air_time_target: float = 0.4
     """s; a foot landing after a longer swing earns (air time - target)."""
     soft_limit_factor: float = 0.9
@@ -470,7 +475,7 @@ class VelocityEnv(gym.Env):
             yaw_stride=critic['yaw_rate_stride'].start,
             ranges=(tuple(self.task.lin_vel_x), tuple(self.task.lin_vel_y),
                     tuple(self.task.yaw_rate)),
-            sigma=self.task.tracking_sigma)
+            sigma=self.task.tracking_sigma, gait_free_error=self.task.gait_free_error)
 
     def robot_state(self):
         """Return the `RobotState` of the current observation."""
@@ -504,7 +509,7 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
                       reward_weights: Optional[Dict[str, float]] = None,
                       commands: Optional[Dict[str, Any]] = None,
                       tracking_sigma: Optional[float] = None, odometry: str = 'sim',
-                      **kwargs: Any) -> gym.Env:
+                      gait_free_error: Optional[float] = None, **kwargs: Any) -> gym.Env:
     """Return the velocity task on ``robot`` (a pd_position robot).
 
     :param obs_spec: the observation to give (one of the task's `obs_specs`; empty: the one
@@ -515,6 +520,8 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
     :param tracking_sigma: the tracking rewards' width over the robot file's (a run's
         --tracking-sigma).
     :param odometry: the observation's odometry source (a run's --odometry, `VelocityEnv`).
+    :param gait_free_error: `VelocityTask.gait_free_error` over the robot file's (a run's
+        --gait-free-error).
     :raises ValueError: a torque robot, a bad ``tasks.velocity`` in its robot file, or an
         observation the task cannot give.
     """
@@ -532,6 +539,8 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
                      '--commands over the robot file\'s task')
     if tracking_sigma:
         task = dataclasses.replace(task, tracking_sigma=float(tracking_sigma))
+    if gait_free_error:
+        task = dataclasses.replace(task, gait_free_error=float(gait_free_error))
     return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec, odometry=odometry)
 
 

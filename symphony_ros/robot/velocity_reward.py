@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Dict, Optional, Tuple
 import mujoco
 import numpy as np
 
-from .command_terms import YawWindow, command_classes, command_terms, tracking_errors
+from .command_terms import (YawWindow, command_classes, command_terms, gait_freed,
+                            tracking_errors)
 from .description import RobotDescription
 from .falls import has_fallen
 from .mujoco_state import MujocoStateReader
@@ -123,6 +124,8 @@ class VelocityReward:
             height = (float(s.base_position[2]) - self.robot.nominal_base_height) ** 2
         da = (action - prev_action) * self._driven
         gait, swing, ref = self._gait(data, q, contact, ticks, bool(moving))
+        if gait_freed(errors[0], t.gait_free_error):
+            gait, swing, ref = 0.0, 0.0, 0.0    # thrown off its command: step as it must
         tracking = command_terms(*self.errors, t.tracking_sigma)
         raw = {**{k: float(v) for k, v in tracking.items()},
                'alive': 1.0,

@@ -12,8 +12,9 @@ from symphony_ros.core.envs import reward_terms
 from symphony_ros.core.relabel import CommandRelabel
 from symphony_ros.core.replay import Batch
 from symphony_ros.core.trainer import Trainer
+from symphony_ros.robot.command_terms import tracking_errors
 from symphony_ros.robot.description import get_robot
-from symphony_ros.robot.velocity_env import make_velocity_env
+from symphony_ros.robot.velocity_env import make_velocity_env, REWARD_TERMS
 
 # Every command term weighs in, so a wrong one shows in the reward.
 WEIGHTS = {'track_lin_vel': 2.0, 'track_ang_vel': 1.0, 'track_yaw_stride': 1.5,
@@ -22,15 +23,16 @@ SCALE = 2.5
 """A replay's reward scale: stored rewards are divided by it."""
 
 
-def _env():
+def _env(gait_free_error=None):
     # No resampling: each rollout keeps the command it is given.
     return make_velocity_env(get_robot('g1'), obs_spec='velocity_gait_scaled',
-                             reward_weights=WEIGHTS, commands={'resample_steps': 10_000})
+                             reward_weights=WEIGHTS, commands={'resample_steps': 10_000},
+                             gait_free_error=gait_free_error)
 
 
-def _rollout(command, steps=40, seed=3):
+def _rollout(command, steps=40, seed=3, gait_free_error=None):
     """Transitions of one episode under ``command``; the same actions for every command."""
-    env = _env()
+    env = _env(gait_free_error)
     env.reset(seed=seed)
     env.command[:] = command
     obs, info = env.reobserve()
@@ -39,7 +41,8 @@ def _rollout(command, steps=40, seed=3):
     for _ in range(steps):
         action = rng.uniform(-0.3, 0.3, env.action_space.shape)
         nobs, reward, term, _, ninfo = env.step(action)
-        rows.append((obs, action, reward, nobs, term, info['critic_obs'], ninfo['critic_obs']))
+        rows.append((obs, action, reward, nobs, term, info['critic_obs'], ninfo['critic_obs'],
+                     ninfo['reward_raw']))
         obs, info = nobs, ninfo
         if term:
             break
@@ -77,6 +80,40 @@ def test_a_relabelled_step_is_the_step_under_the_new_command(old, new):
                                    rtol=1e-6, msg=name)
     torch.testing.assert_close(after.action, before.action)
     assert not torch.equal(before.obs, after.obs)   # the input batch is left as it was
+
+
+def test_the_gait_terms_pay_nothing_past_gait_free_error_and_relabelling_keeps_that():
+    """A kick's error frees the gait terms; a relabel that would free them otherwise waits.
+
+    The threshold splits the steps under the new command (errors about it either way), so
+    some rows are freed by one command and not the other: those keep their reward; the rest
+    earn what the env pays under the new command, freed or not.
+    """
+    old, new = (0.3, 0.1, 0.2), (0.6, -0.2, -0.5)
+    env, rows = _rollout(new)
+    layout = env.command_layout()
+    reached = layout.reached(np.array([r[6] for r in rows], dtype=np.float64))
+    errors = np.sqrt(tracking_errors(np.array(new), *reached)[0])
+    free = float(np.median(errors))
+    _, truth = _rollout(new, gait_free_error=free)
+    names = list(REWARD_TERMS)
+    gait = [names.index(k) for k in ('gait_contact', 'swing_height', 'joint_ref')]
+    raw, plain = np.array([r[7] for r in truth]), np.array([r[7] for r in rows])
+    freed = errors > free
+    assert 0 < freed.sum() < len(freed)
+    assert np.all(raw[freed][:, gait] == 0.0) and np.all(raw[~freed] == plain[~freed])
+    assert np.any(plain[freed][:, gait] != 0.0)     # what the free rule took away
+    env, rows = _rollout(old, gait_free_error=free)
+    before = _batch(rows)
+    after = _relabel(env, new)(before, SCALE)
+    want = _batch(truth)
+    errors_old = np.sqrt(tracking_errors(np.array(old), *reached)[0])
+    same = (errors_old > free) == freed
+    assert 0 < same.sum() < len(same)
+    moved = torch.as_tensor(same)
+    torch.testing.assert_close(after.reward[moved] * SCALE, want.reward[moved] * SCALE,
+                               atol=2e-5, rtol=1e-5)
+    assert torch.equal(after.reward[~moved], before.reward[~moved])
 
 
 def test_standing_and_class_changes_are_left_alone_and_the_share_is_kept():

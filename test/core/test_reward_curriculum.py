@@ -231,3 +231,29 @@ def test_a_replay_taken_by_init_buffer_is_rescored_at_the_new_width(tmp_path, ca
     assert _train(tmp_path / 'b', '--steps', '90', '--init-from', str(src), '--init-buffer',
                   'true', '--tracking-sigma', '0.05') == 0
     assert 'tracking width 0.25 -> 0.05: the replay\'s' in capsys.readouterr().err
+
+
+def test_a_resume_may_free_the_gait_terms_and_the_run_says_so(tmp_path, capsys):
+    """--gait-free-error is a curriculum step: recorded, said, the best return starts over."""
+    torch.set_num_threads(1)
+    run = tmp_path / 'run'
+    assert _train(run, '--steps', '80') == 0
+    _, step = _replay(run)
+    capsys.readouterr()
+    assert _train(run, '--resume', '--steps', '120', '--gait-free-error', '0.4') == 0
+    assert 'gait free error changed: the best test return starts over' in capsys.readouterr().err
+    [entry] = read_run_config(str(run))['train_config']['curriculum']
+    assert entry['step'] == step and entry['gait_free_error'] == [0.0, 0.4]
+    env = make_run_env(TrainConfig(env='velocity:g1', gait_free_error=0.4))
+    assert env.unwrapped.task.gait_free_error == 0.4
+    capsys.readouterr()
+    assert main(['inspect', str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "reward weights   the task's; gait terms free past 0.4 m/s of error" in out
+    assert f'from step {step:,}: gait_free_error 0.0 -> 0.4' in out
+    rc = main(['train', '--env', 'symphony/Humanoid-v4', '--run-dir', str(tmp_path / 'h'),
+               '--gait-free-error', '0.4', '--no-progress'])
+    assert rc == 2
+    assert ('--gait-free-error: env \'symphony/Humanoid-v4\' has no gait terms'
+            in capsys.readouterr().err)
+    assert not (tmp_path / 'h').exists()
