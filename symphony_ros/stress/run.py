@@ -22,7 +22,7 @@ from ..core.evaluation import EVAL_SEED_OFFSET
 from ..robot.frame_stack import FrameStack
 from ..robot.tracking import WindowTracking, window_steps
 from .conditions import MIX, held_command, knobs
-from .kicks import episode_kicks
+from .kicks import command_class, episode_kicks
 from .kicks import summary as kick_summary
 from .training_falls import kick_effects, knob_effects
 
@@ -133,6 +133,8 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
     jitter = CommandJitter(model)
     stride = _stride(env.unwrapped, robot)
     hold, held = held_command(name) is not None, []
+    # The command in force at each step: a kick in step n came under told[n - 1].
+    told = [info['command']] if 'command' in info else None
     while True:
         obs, reward, terminated, truncated, info = env.step(policy.act(stacked(obs)))
         total += float(reward)
@@ -147,6 +149,7 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
             track.append(float(np.hypot(info['command'][0] - v[0], info['command'][1] - v[1])))
             moved = (v[0], v[1], state_of().base_ang_vel[2])
             stride.add(info['command'], moved)
+            told.append(info['command'])
             if hold:
                 held.append(moved)
         if terminated:
@@ -154,7 +157,7 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
         if terminated or truncated or steps >= limit:
             break
     row = {'return': total, 'steps': steps, 'fell': fell, 'saturation': sat / steps,
-           'kicks': episode_kicks(_kicks(env), fell, steps * robot.control_dt),
+           'kicks': _kick_rows(_kicks(env), fell, steps, robot.control_dt, told),
            'joint_margin': margin, 'command_jitter': jitter.value(),
            'tracking_error': float(np.mean(track)) if track else None,
            'stride_tracking_error': stride.lin_rms, 'stride_yaw_error': stride.yaw_rms}
@@ -171,6 +174,16 @@ def _kicks(env) -> list:
         return list(env.get_wrapper_attr('kicks'))
     except AttributeError:
         return []
+
+
+def _kick_rows(kicks: list, fell: bool, steps: int, dt: float,
+               told: Optional[List[np.ndarray]]) -> List[List[object]]:
+    """Return the episode's kicks as report.json holds them, each with what was told then."""
+    what = None
+    if told:
+        what = [command_class(told[min(max(int(round(t / dt)) - 1, 0), len(told) - 1)])
+                for t, *_ in kicks]
+    return episode_kicks(kicks, fell, steps * dt, what)
 
 
 def _stride(env, robot) -> WindowTracking:

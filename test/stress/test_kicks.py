@@ -8,7 +8,9 @@ import pytest
 from symphony_ros.core.envs import make_randomized_env
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.ranges import RandomizationSpec
-from symphony_ros.stress.kicks import direction, episode_kicks, outcomes, summary, text
+from symphony_ros.stress.kicks import (command_class, direction, episode_kicks, outcomes,
+                                       summary, text)
+from symphony_ros.stress.run import _kick_rows
 from shipped_models import HUMANOID
 
 
@@ -44,6 +46,29 @@ def test_a_condition_s_kicks_add_up_by_direction():
                                    "backward 0/0, right 0/0); 1 too near an episode's end to "
                                    'tell')
     assert summary([{'kicks': []}, {}]) is None
+
+
+def test_a_velocity_policy_s_kicks_add_up_by_what_it_was_told_then():
+    """Told to stand, a policy may keep its feet down whatever comes: counted apart."""
+    assert [command_class(c) for c in ((0, 0, 0), (0.5, 0, 0), (0, 0.2, 0.3), (0, 0, -0.5),
+                                       (0.05, 0, 0.05))] == ['stand', 'walk', 'walk', 'turn',
+                                                             'stand']
+    dt = 0.02
+    told = [np.zeros(3)] * 150 + [np.array([0.5, 0.0, 0.0])] * 200   # walking from step 151
+    kicks = [(1.0, 1.0, math.pi / 2), (3.02, 1.0, 0.0), (6.0, 1.0, -math.pi / 2)]
+    rows = [{'kicks': _kick_rows(kicks, True, 320, dt, told)}]
+    # The kick at step 151 came under the standing command still in force then.
+    assert rows[0]['kicks'] == [[90.0, 'survived', 'stand'], [0.0, 'survived', 'walk'],
+                                [-90.0, 'fell', 'walk']]
+    s = summary(rows)
+    assert s['by_command'] == {'stand': {'survived': 1, 'fell': 0},
+                               'walk': {'survived': 1, 'fell': 1},
+                               'turn': {'survived': 0, 'fell': 0}}
+    assert text('push_1.0', s) == ('- `push_1.0`: 2 of 3 kicks survived (forward 1/1, left 1/1, '
+                                   'backward 0/0, right 0/1; told to stand 1/1, walk 1/2, '
+                                   'turn 0/0)')
+    # A policy without commands: no such count.
+    assert 'by_command' not in summary([{'kicks': _kick_rows(kicks, False, 400, dt, None)}])
 
 
 def test_a_kick_s_bearing_is_taken_from_the_robot_s_heading():
