@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..robot.command_terms import (COMMAND_TERMS, MOVING_SQ, CommandLayout, command_classes,
-                                   gait_freed, tracking_errors)
+                                   gait_freed)
 from .history_env import HistoryObservation
 from .replay import Batch
 
@@ -63,32 +63,31 @@ class CommandRelabel:
         self._lo = torch.tensor(lo, dtype=torch.float32, device=self.device)
         self._width = torch.tensor(hi, dtype=torch.float32, device=self.device) - self._lo
 
-    def _reward_change(self, old: np.ndarray, new: np.ndarray, next_critic: np.ndarray
+    def _reward_change(self, before: Dict[str, np.ndarray], after: Dict[str, np.ndarray]
                        ) -> np.ndarray:
-        """Return the weighted command terms under ``new`` minus those under ``old``."""
-        before, after = self.layout.terms(old, next_critic), self.layout.terms(new, next_critic)
+        """Return the weighted command terms ``after`` minus those ``before``."""
         return sum(w * (after[k] - before[k]) for k, w in self.weights.items() if w)
 
-    def _eligible(self, old: np.ndarray, new: np.ndarray, next_critic: np.ndarray
-                  ) -> np.ndarray:
+    def _eligible(self, old: np.ndarray, new: np.ndarray, before: Dict[str, np.ndarray],
+                  after: Dict[str, np.ndarray]) -> np.ndarray:
         """Rows whose old command moves and whose new one is of its class, freeing alike.
 
-        Freeing: the gait terms, by the error each command leaves (`gait_freed`).
+        Freeing: the gait terms, by the error each command leaves (`gait_freed`), read from
+        the command terms ``before`` (under ``old``) and ``after`` (under ``new``).
         """
         (walk0, move0), (walk1, move1) = command_classes(old), command_classes(new)
         near = np.zeros(len(old), dtype=bool)
         for c in (old, new):
             for sq in (c[:, 0] ** 2 + c[:, 1] ** 2, c[:, 2] ** 2):
                 near |= np.abs(sq - MOVING_SQ) < CLASS_MARGIN
+        alike = move0 & (walk0 == walk1) & (move0 == move1)
         free = self.layout.gait_free_error
-        reached = self.layout.reached(next_critic)
-        freed = []
-        for c in (old, new):
-            lin_sq = tracking_errors(c, *reached)[0]
-            freed.append(gait_freed(lin_sq, free))
-            if free > 0.0:
-                near |= np.abs(lin_sq - free ** 2) < CLASS_MARGIN
-        return move0 & (walk0 == walk1) & (move0 == move1) & (freed[0] == freed[1]) & ~near
+        if free > 0.0:
+            sq0, sq1 = before['lin_vel_error'] ** 2, after['lin_vel_error'] ** 2
+            alike &= gait_freed(sq0, free) == gait_freed(sq1, free)
+            for sq in (sq0, sq1):
+                near |= np.abs(sq - free ** 2) < CLASS_MARGIN
+        return alike & ~near
 
     def __call__(self, batch: Batch, reward_scale: float) -> Batch:
         """Return ``batch`` with a share of its rows under new commands.
@@ -106,8 +105,9 @@ class CommandRelabel:
         old_np = old.cpu().numpy().astype(np.float64)
         new_np = new.cpu().numpy().astype(np.float64)
         view = batch.next_critic_obs.cpu().numpy()
-        ok_np = self._eligible(old_np, new_np, view) & pick.cpu().numpy()
-        change = self._reward_change(old_np, new_np, view)
+        before, after = self.layout.terms(old_np, view), self.layout.terms(new_np, view)
+        ok_np = self._eligible(old_np, new_np, before, after) & pick.cpu().numpy()
+        change = self._reward_change(before, after)
         ok = torch.as_tensor(ok_np, device=self.device)
         delta = torch.as_tensor(np.where(ok_np, change, 0.0) / reward_scale,
                                 dtype=torch.float32, device=self.device).reshape(-1, 1)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import List
+from typing import Any, Dict, List, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
@@ -98,21 +98,25 @@ class StateEstimatorNode(Node):
             self.get_logger().info(f'estimating: first odometry on {self.pub.topic_name} '
                                    f'({self.core.dropped} joint_states before the IMU dropped)')
 
-    def destroy_node(self) -> None:
-        """Say what the run estimated (the closing line), then destroy the node."""
-        _, _, figures = self.core.diagnostics()
-        took = self.callback_time.summary()
-        self.get_logger().info(
-            f'leg odometry: {figures["estimates"]} estimates ({figures["restarts"]} restarts, '
-            f'{figures["imu_stand_ins"]} IMU stand-ins, {figures["dropped_before_imu"]} '
-            f'joint_states before the IMU dropped); callback p50 {took["p50"]:.0f} us, '
-            f'p99 {took["p99"]:.0f} us')
-        super().destroy_node()
-
-    def _diagnostics(self) -> None:
+    def _figures(self) -> Tuple[bool, str, Dict[str, Any]]:
+        """Return the core's (healthy, message, figures), its callbacks' p50 and p99 added."""
         healthy, message, figures = self.core.diagnostics()
         took = self.callback_time.summary()
         figures.update(callback_p50_us=took['p50'], callback_p99_us=took['p99'])
+        return healthy, message, figures
+
+    def destroy_node(self) -> None:
+        """Say what the run estimated (the closing line), then destroy the node."""
+        _, _, f = self._figures()
+        self.get_logger().info(
+            f'leg odometry: {f["estimates"]} estimates ({f["restarts"]} restarts, '
+            f'{f["imu_stand_ins"]} IMU stand-ins, {f["dropped_before_imu"]} joint_states '
+            f'before the IMU dropped); callback p50 {f["callback_p50_us"]:.0f} us, '
+            f'p99 {f["callback_p99_us"]:.0f} us')
+        super().destroy_node()
+
+    def _diagnostics(self) -> None:
+        healthy, message, figures = self._figures()
         status = DiagnosticStatus(name='symphony/state_estimator_node',
                                   hardware_id='state_estimator', message=message,
                                   level=DiagnosticStatus.OK if healthy else DiagnosticStatus.WARN)

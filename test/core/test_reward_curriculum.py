@@ -177,17 +177,24 @@ def test_a_narrower_tracking_kernel_is_the_same_error_at_another_width():
             np.testing.assert_allclose(narrow[name], wide[name], rtol=1e-12)
 
 
-def test_a_resume_with_a_new_tracking_width_rescores_the_stored_tracking_terms(tmp_path, capsys):
+def _resumed_with(run, capsys, *flags):
+    """Train 80 steps, resume to 120 with ``flags``: (the replay before, its step, stderr, the
+    run's one curriculum entry)."""
     torch.set_num_threads(1)
-    run = tmp_path / 'run'
     assert _train(run, '--steps', '80') == 0
     before, step = _replay(run)
     capsys.readouterr()
-    assert _train(run, '--resume', '--steps', '120', '--tracking-sigma', '0.05') == 0
+    assert _train(run, '--resume', '--steps', '120', *flags) == 0
     err = capsys.readouterr().err
+    [entry] = read_run_config(str(run))['train_config']['curriculum']
+    return before, step, err, entry
+
+
+def test_a_resume_with_a_new_tracking_width_rescores_the_stored_tracking_terms(tmp_path, capsys):
+    run = tmp_path / 'run'
+    before, step, err, entry = _resumed_with(run, capsys, '--tracking-sigma', '0.05')
     assert 'tracking width 0.25 -> 0.05: the replay\'s' in err
     assert 'tracking sigma changed: the best test return starts over' in err
-    [entry] = read_run_config(str(run))['train_config']['curriculum']
     assert entry['step'] == step and entry['tracking_sigma'] == [0.0, 0.05]
     after, _ = _replay(run)
     names = list(after['term_names'])
@@ -235,14 +242,9 @@ def test_a_replay_taken_by_init_buffer_is_rescored_at_the_new_width(tmp_path, ca
 
 def test_a_resume_may_free_the_gait_terms_and_the_run_says_so(tmp_path, capsys):
     """--gait-free-error is a curriculum step: recorded, said, the best return starts over."""
-    torch.set_num_threads(1)
     run = tmp_path / 'run'
-    assert _train(run, '--steps', '80') == 0
-    _, step = _replay(run)
-    capsys.readouterr()
-    assert _train(run, '--resume', '--steps', '120', '--gait-free-error', '0.4') == 0
-    assert 'gait free error changed: the best test return starts over' in capsys.readouterr().err
-    [entry] = read_run_config(str(run))['train_config']['curriculum']
+    _, step, err, entry = _resumed_with(run, capsys, '--gait-free-error', '0.4')
+    assert 'gait free error changed: the best test return starts over' in err
     assert entry['step'] == step and entry['gait_free_error'] == [0.0, 0.4]
     env = make_run_env(TrainConfig(env='velocity:g1', gait_free_error=0.4))
     assert env.unwrapped.task.gait_free_error == 0.4
