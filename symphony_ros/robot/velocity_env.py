@@ -522,8 +522,9 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
     :param odometry: the observation's odometry source (a run's --odometry, `VelocityEnv`).
     :param gait_free_error: `VelocityTask.gait_free_error` over the robot file's (a run's
         --gait-free-error).
-    :raises ValueError: a torque robot, a bad ``tasks.velocity`` in its robot file, or an
-        observation the task cannot give.
+    :raises ValueError: a torque robot, a bad ``tasks.velocity`` in its robot file, an
+        observation the task cannot give, or ``gait_free_error`` for a task without a gait
+        clock.
     """
     if robot.action_kind != 'pd_position':
         raise ValueError(f'task {TASK!r} needs a pd_position robot; {robot.name!r} '
@@ -540,6 +541,10 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
     if tracking_sigma:
         task = dataclasses.replace(task, tracking_sigma=float(tracking_sigma))
     if gait_free_error:
+        if task.gait_period <= 0:
+            raise ValueError(f'--gait-free-error: {robot.name!r} ({robot.source}) scores no '
+                             f'gait terms to free: its tasks.{TASK}.gait_period is 0 (no gait '
+                             'clock)')
         task = dataclasses.replace(task, gait_free_error=float(gait_free_error))
     return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec, odometry=odometry)
 

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from ros_spin import spin_until
 
 pytestmark = pytest.mark.ros
 
@@ -46,13 +47,8 @@ def test_two_namespaced_graphs_arm_and_gate_their_own_robot_only(launcher, polic
         probe.create_subscription(JointState, f'/{ns}/joint_states', states[ns].append, 10)
     estop = probe.create_publisher(Bool, f'/{A}/symphony/estop', LATCHED_QOS)
 
-    def spin_until(until, seconds=120):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end and not until():
-            rclpy.spin_once(probe, timeout_sec=0.05)
-            for la in graphs.values():
-                assert la.proc.poll() is None, la.text
-        return until()
+    def spin(until, seconds=120):
+        return spin_until(probe, until, seconds, graphs.values())
 
     def active(ns):
         return wd[ns][-1:] == ['ACTIVE']
@@ -60,7 +56,7 @@ def test_two_namespaced_graphs_arm_and_gate_their_own_robot_only(launcher, polic
     try:
         # B's joint states too: its velocities are read below, and their subscription may be
         # matched after its commands'.
-        assert spin_until(lambda: active(A) and len(out[B]) >= 50 and states[B]), (
+        assert spin(lambda: active(A) and len(out[B]) >= 50 and states[B]), (
             wd, graphs[A].text)
         # No node of ours is left in the root namespace.
         for topic in ('/joint_states', '/symphony/command', '/effort_controller/commands'):
@@ -77,14 +73,14 @@ def test_two_namespaced_graphs_arm_and_gate_their_own_robot_only(launcher, polic
             if answer.result().success:
                 break
             refusals.append(answer.result().message)   # B's inputs not live yet: retry
-            spin_until(lambda: False, 0.5)
+            spin(lambda: False, 0.5)
         # One command publisher on each watchdog's own topic: a shared topic would refuse.
         assert answer.result().success, refusals
         assert not any('publisher' in r for r in refusals), refusals
-        assert spin_until(lambda: active(B)), (wd, graphs[B].text)
+        assert spin(lambda: active(B)), (wd, graphs[B].text)
         estop.publish(Bool(data=True))
-        assert spin_until(lambda: wd[A][-1:] and wd[A][-1].startswith('FAULT estop')), wd
-        spin_until(lambda: False, 1.0)
+        assert spin(lambda: wd[A][-1:] and wd[A][-1].startswith('FAULT estop')), wd
+        spin(lambda: False, 1.0)
     finally:
         probe.destroy_node()
         rclpy.shutdown()

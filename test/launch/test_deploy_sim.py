@@ -8,6 +8,7 @@ import time
 
 import pytest
 from launch_helpers import pid_alive
+from ros_spin import spin_until
 
 from symphony_ros.robot.description import get_robot
 
@@ -54,12 +55,9 @@ def test_deploy_sim_graph_flows_on_remapped_topics_and_stops(launcher, policy_fi
                               LATCHED_QOS)
     probe.create_subscription(JointState, '/symphony/command', got['default'].append, 10)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not (
-                len(got['command']) >= 20 and len(got['effort']) >= 20
-                and any(s.startswith(('RAMP', 'ACTIVE')) for s in got['state'])):
-            rclpy.spin_once(probe, timeout_sec=0.05)
-            assert la.proc.poll() is None, la.text
+        spin_until(probe, lambda: (len(got['command']) >= 20 and len(got['effort']) >= 20
+                                   and any(s.startswith(('RAMP', 'ACTIVE'))
+                                           for s in got['state'])), 90, [la])
     finally:
         probe.destroy_node()
         rclpy.shutdown()
@@ -112,10 +110,7 @@ def test_sim_holds_the_robot_until_the_watchdog_is_active(launcher, policy_file,
                               LATCHED_QOS)
 
     def spin_for(seconds, until=lambda: False):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end and not until():
-            rclpy.spin_once(probe, timeout_sec=0.05)
-            assert la.proc.poll() is None, la.text
+        return spin_until(probe, until, seconds, [la])
 
     try:
         spin_for(90, lambda: len(states) >= 20 and wd[-1:] == ['DISARMED'])

@@ -10,6 +10,7 @@ import pytest
 import rclpy
 import torch
 from rclpy.node import Node
+from ros_spin import spin_until
 from sensor_msgs.msg import JointState
 
 from symphony_ros.core.config import SymphonyConfig, TrainConfig
@@ -64,10 +65,7 @@ def test_policy_commands_flow_from_sim_state(tmp_path, ros_env):
     got = []
     node.create_subscription(JointState, 'symphony/command', got.append, 10)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline and len(got) < 50:
-            rclpy.spin_once(node, timeout_sec=0.05)
-        assert len(got) >= 50, 'no commands from policy_node'
+        assert spin_until(node, lambda: len(got) >= 50, 60), 'no commands from policy_node'
         robot = get_robot()
         for msg in got:
             assert list(msg.name) == list(robot.joint_names)
@@ -144,10 +142,7 @@ def test_policy_node_in_lockstep_never_warns_about_latency(tmp_path, ros_env):
     try:
         # Past the ticks after which a node not in lockstep judges its loop (warm-up + span).
         judged = round((LATENCY_WARMUP_S + LATENCY_SPAN_S) / 0.015) + 50
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and ticks[0] < judged:
-            rclpy.spin_once(node, timeout_sec=0.05)
-        assert ticks[0] >= judged, pol.text
+        assert spin_until(node, lambda: ticks[0] >= judged, 120), pol.text
     finally:
         node.destroy_node()
         rclpy.shutdown()

@@ -9,6 +9,7 @@ import rclpy
 from rclpy.node import Node
 
 from process_helpers import ChildProcess
+from ros_spin import spin_until
 from symphony_ros.robot import get_robot
 
 pytestmark = pytest.mark.ros
@@ -132,9 +133,7 @@ def test_a_robot_held_on_its_gantry_in_realtime_is_estimated_standing_still(ros_
     got = []
     probe.create_subscription(Odometry, 'state_estimator/odom', got.append, 100)
     try:
-        deadline = time.monotonic() + 120
-        while len(got) < 25 and time.monotonic() < deadline:
-            rclpy.spin_once(probe, timeout_sec=0.05)
+        spin_until(probe, lambda: len(got) >= 25, 120)
     finally:
         probe.destroy_node()
         rclpy.shutdown()

@@ -8,6 +8,7 @@ import termios
 import time
 
 import pytest
+from ros_spin import spin_until
 
 from symphony_ros.deploy.teleop import KeyTeleop
 from shipped_models import G1_STUDENT
@@ -66,19 +67,16 @@ def test_teleop_publishes_steadily_and_ends_on_a_zero_command(ros_env):
                                                    m.angular.z)), STATE_LATEST_QOS)
     proc = _teleop(ros_env, subprocess.PIPE, '--policy', G1_STUDENT, '--namespace', 'tele_test')
 
-    def spin_until(cond, what, timeout=60.0):
-        end = time.monotonic() + timeout
-        while not cond():
-            assert time.monotonic() < end and proc.poll() is None, what
-            rclpy.spin_once(node, timeout_sec=0.05)
+    def spin(cond, what, timeout=60.0):
+        assert spin_until(node, cond, timeout, [proc]), what
     try:
-        spin_until(lambda: got, 'no command before any key')
+        spin(lambda: got, 'no command before any key')
         assert got[-1][1:] == (0.0, 0.0, 0.0)
         proc.stdin.write('wwwwq')
         proc.stdin.flush()
-        spin_until(lambda: got[-1][1:] == (0.4, 0.0, 0.2), 'the keys\' command')
+        spin(lambda: got[-1][1:] == (0.4, 0.0, 0.2), 'the keys\' command')
         n0 = len(got)
-        spin_until(lambda: len(got) >= n0 + 5, 'a steady stream without keys')
+        spin(lambda: len(got) >= n0 + 5, 'a steady stream without keys')
         assert all(g[1:] == (0.4, 0.0, 0.2) for g in got[n0:])
         proc.stdin.write('x')
         proc.stdin.flush()

@@ -257,3 +257,14 @@ def test_a_reference_swing_must_fit_the_robot(tmp_path):
         path = write_robot(str(tmp_path / str(len(match))), robot_doc(tasks=tasks))
         with pytest.raises(ValueError, match='biped3.yaml: tasks.velocity.ref_joints: ' + match):
             make_env(f'velocity:{path}')
+
+
+def test_gait_free_error_needs_gait_terms_to_free(tmp_path):
+    """A robot without a gait clock scores no gait terms: freeing them is refused, by name."""
+    path = write_robot(str(tmp_path / 'noclock'))
+    with pytest.raises(ValueError, match=r"--gait-free-error: 'biped3' \(.*noclock/biped3.yaml"
+                                         r"\) scores no gait terms to free: its "
+                                         r"tasks.velocity.gait_period is 0"):
+        make_env(f'velocity:{path}', gait_free_error=0.5)
+    env = make_env('velocity:g1', gait_free_error=0.5)
+    assert env.unwrapped.task.gait_free_error == 0.5
