@@ -12,6 +12,7 @@ from ..core.config import odometry_of
 from ..util.fields import number
 from ..util.files import sha256_file
 from ..util.layout import term_slices
+from .inspect_critic import check_critic_args, run_critic
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,6 +33,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--since', type=number(int, 0), default=None, metavar='STEP',
                    help='with --falls: only episodes that ended at or after training step '
                         'STEP (a branch\'s own, or those since a change of ranges)')
+    p.add_argument('--critic', action='store_true',
+                   help='run folder: how its critic values the actor (a checkpoint and its '
+                        'replay): the value at stored steps, what the loss\'s action noise '
+                        'costs per step, and test episodes\' values against their returns')
+    p.add_argument('--at', type=number(int, 0), default=None, metavar='STEP',
+                   help='with --critic: the checkpoint nearest training step STEP (default: '
+                        'the newest)')
+    p.add_argument('--episodes', type=number(int, 0), default=None, metavar='N',
+                   help='with --critic: test episodes whose values are set against their '
+                        'discounted returns (default: 3; 0: none)')
     p.add_argument('--robot', default=None, metavar='NAME_OR_FILE',
                    help='robot to check the policy against, by shipped name or robot-file path '
                         '(default: the robot the contract names, or the robot file in its env id)')
@@ -310,11 +321,15 @@ def run(args: argparse.Namespace) -> int:
     from .errors import CliError
     if args.since is not None and not args.falls:
         raise CliError('--since: counts training episodes from a step; it goes with --falls')
+    check_critic_args(args)
     if os.path.isdir(args.file):
+        if args.critic:
+            return run_critic(args)
         return _run_falls(args) if args.falls else _run_folder(args)
-    if args.falls:
-        raise CliError(f'--falls: reads a run folder\'s randomisation log; {args.file} is not '
-                       'a folder')
+    for flag in ('falls', 'critic'):
+        if getattr(args, flag):
+            raise CliError(f'--{flag}: reads a training run\'s folder; {args.file} is not a '
+                           'folder')
     try:
         model = load_model(args.file)
         meta = {p.key: p.value for p in model.metadata_props}
