@@ -23,6 +23,7 @@ from .agent import Symphony
 from .checkpoint import (CheckpointError, checkpoint_step, list_checkpoints, load_checkpoint,
                          load_replay)
 from .config import SymphonyConfig, TrainConfig
+from .networks import noise_std
 
 TAIL_STEPS = 300
 """Steps at the end of an episode cut by its time limit whose return-to-go is not compared:
@@ -201,6 +202,22 @@ def check_critic(run_dir: str, at: Optional[int] = None, rows: int = 4096,
     return CriticFigures(**out)
 
 
+def loss_noise_note(sym: SymphonyConfig) -> Optional[str]:
+    """Say when the loss's next action is noisier than the acting, by half or more; else None.
+
+    The critic is then fit to the value of a noisier policy than the one that acts, at
+    actions no stored step took, and values every step lower for it (`check_critic`).
+    """
+    act, loss = noise_std(sym.acting_noise_clip), noise_std(sym.noise_clip)
+    if act >= 0.5 * loss:
+        return None
+    return (f'the loss\'s next action carries noise of std {loss:.2f} (--noise-clip '
+            f'{sym.noise_clip:.3g}), {loss / act:.1f}x the acting noise\'s {act:.2f} '
+            '(--act-noise-clip): the critic is fit to the value of a noisier policy than the '
+            'one that acts, at actions no stored step took (symphony inspect RUN_DIR --critic '
+            'says what it costs)')
+
+
 def lines(run_dir: str, f: CriticFigures) -> List[str]:
     """Say the figures, with what they mean for the run."""
     own = ('its own replay' if f.replay_step == f.step
@@ -229,5 +246,5 @@ def lines(run_dir: str, f: CriticFigures) -> List[str]:
     return out
 
 
-__all__ = ['CriticFigures', 'TAIL_STEPS', 'check_critic', 'episode_figures', 'lines', 'pick',
-           'replay_figures', 'returns_to_go']
+__all__ = ['CriticFigures', 'TAIL_STEPS', 'check_critic', 'episode_figures', 'lines',
+           'loss_noise_note', 'pick', 'replay_figures', 'returns_to_go']

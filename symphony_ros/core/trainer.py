@@ -26,6 +26,7 @@ from .augment import BatchMirror
 from .checkpoint import Saved, latest_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .corner_test import CornerTest
+from .critic_check import loss_noise_note
 from .envs import (critic_dim, env_dims, episode_limit, get_rng_state, make_run_env,
                    make_test_env, mirror_maps, obs_scales, obs_terms, reward_terms,
                    wrapper_attr)
@@ -144,6 +145,9 @@ class Trainer(InitFrom, Resume):
         robot = getattr(self.env.unwrapped, 'robot', None)
         if getattr(robot, 'action_kind', None) == 'pd_position':
             self.notes.append(action_reach_note(robot, noise_std(self.sym.acting_noise_clip)))
+        mismatch = loss_noise_note(self.sym)
+        if mismatch:
+            self.notes.append(mismatch)
         task = getattr(self.env.unwrapped, 'task', None)
         if cfg.commands and task is not None:
             self.notes.append(commands_note(task))

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from g1_tiny_run import tiny_g1_config
+from g1_tiny_run import TINY, tiny_g1_config
 from trained_runs import trained_run
 
 from symphony_ros.cli.main import main as cli
@@ -17,6 +17,7 @@ from symphony_ros.core.critic_check import (check_critic, episode_figures, repla
                                             returns_to_go)
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.envs import make_test_env
+from symphony_ros.core.trainer import Trainer
 
 
 @pytest.fixture(scope='module')
@@ -136,3 +137,17 @@ def test_a_folder_without_checkpoints_or_a_policy_file_is_refused(tmp_path, caps
     assert 'is not a folder' in capsys.readouterr().err
     with pytest.raises(CheckpointError, match='no checkpoint'):
         check_critic(str(tmp_path))
+
+
+def test_a_loss_noisier_than_the_acting_is_said_at_the_start(tmp_path):
+    quiet = dataclasses.replace(tiny_g1_config(tmp_path / 'a', steps=10),
+                                overrides=dict(TINY, act_noise_clip=10.0))
+    with Trainer(quiet, progress=False, tensorboard=False) as trainer:
+        said = [n for n in trainer.notes if 'the loss\'s next action carries noise' in n]
+    assert said == ['the loss\'s next action carries noise of std 0.37 (--noise-clip 2.72), '
+                    '3.7x the acting noise\'s 0.10 (--act-noise-clip): the critic is fit to '
+                    'the value of a noisier policy than the one that acts, at actions no '
+                    'stored step took (symphony inspect RUN_DIR --critic says what it costs)']
+    alike = tiny_g1_config(tmp_path / 'b', steps=10)
+    with Trainer(alike, progress=False, tensorboard=False) as trainer:
+        assert not any('the loss\'s next action' in n for n in trainer.notes)
