@@ -28,12 +28,13 @@ def run_critic(args: argparse.Namespace) -> int:
     import torch
     from ..core.checkpoint import CheckpointError
     from ..core.critic_check import check_critic, lines
+    from ..core.run_dir import RunDirError
     from .errors import CliError
     torch.set_num_threads(1)    # a check beside a training run takes one core, not both
     episodes = DEFAULT_EPISODES if args.episodes is None else args.episodes
     try:
         figures = check_critic(args.file, args.at, episodes=episodes)
-    except (CheckpointError, ValueError) as exc:
+    except (CheckpointError, RunDirError, ValueError) as exc:
         raise CliError(str(exc)) from None
     if args.json:
         print(json.dumps(dataclasses.asdict(figures), indent=2))

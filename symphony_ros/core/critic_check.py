@@ -80,14 +80,16 @@ def returns_to_go(rewards: np.ndarray, gamma: float, fell: bool,
 def pick(run_dir: str, at: Optional[int]) -> str:
     """Return the checkpoint of ``run_dir`` nearest step ``at`` (None: the newest).
 
-    :raises CheckpointError: a folder without checkpoints.
+    As `symphony branch` picks one: a kept step further than the run's checkpoint interval
+    from ``at`` is refused, naming the nearest kept.
+    :raises RunDirError: no checkpoint, or none near ``at``.
     """
-    found = list_checkpoints(run_dir)
-    if not found:
-        raise CheckpointError(f'{run_dir}: no checkpoint (checkpoints/ckpt_<step>.pt)')
-    if at is None:
-        return found[-1]
-    return min(found, key=lambda p: abs(checkpoint_step(p) - at))
+    from .run_branch import pick_checkpoint
+    from .run_dir import read_run_config
+    every = 0
+    if at is not None:
+        every = int(read_run_config(run_dir)['train_config'].get('checkpoint_every') or 0)
+    return pick_checkpoint(run_dir, at, every)
 
 
 def _agent(state: Dict) -> Tuple[Symphony, SymphonyConfig]:
@@ -124,11 +126,14 @@ def _replay_rows(run_dir: str, step: int, rows: int, seed: int
 
 def replay_figures(agent: Symphony, sym: SymphonyConfig, batch: Dict[str, torch.Tensor],
                    seed: int = 0) -> Tuple[float, float, float, float]:
-    """Return (reward, value, TD error, noise cost) means over stored transitions ``batch``."""
-    torch.manual_seed(seed)
+    """Return (reward, value, TD error, noise cost) means over stored transitions ``batch``.
+
+    The loss's noise is drawn from ``seed``, the caller's random state left as it was.
+    """
     view = batch.get('critic_obs', batch['obs'])
     next_view = batch.get('next_critic_obs', batch['next_obs'])
-    with torch.no_grad():
+    with torch.no_grad(), torch.random.fork_rng():
+        torch.manual_seed(seed)
         a, s, _ = agent.actor.asb(batch['next_obs'])
         noisy = agent.target_critic.soft(next_view, agent.actor.action(a, s))
         calm = agent.target_critic.soft(next_view, agent.actor.action(a, s, noise=False))
@@ -174,7 +179,8 @@ def check_critic(run_dir: str, at: Optional[int] = None, rows: int = 4096,
     """Return the figures of run ``run_dir``'s critic at the checkpoint nearest ``at``.
 
     :param episodes: test episodes to compare values with returns (0: none).
-    :raises CheckpointError: no checkpoint, no replay, or one that does not load.
+    :raises CheckpointError: no replay, or a checkpoint that does not load.
+    :raises RunDirError: no checkpoint, or none near ``at``.
     """
     from .envs import make_test_env
 
@@ -230,7 +236,7 @@ def lines(run_dir: str, f: CriticFigures) -> List[str]:
            f'  value at the stored steps Q = {f.value:.1f}; TD error left by the fit '
            f'{f.td_error:+.3f}',
            f'  the loss\'s next-action noise (clip {f.noise_clip:.3g}, std about '
-           f'{1.0 / f.noise_clip:.2f}) costs {f.noise_cost:.3f} per step in the critic\'s '
+           f'{noise_std(f.noise_clip):.2f}) costs {f.noise_cost:.3f} per step in the critic\'s '
            f'eyes ({share:.0%} of the reward)']
     if f.test_episodes:
         ratio = f.test_value / f.test_return if f.test_return else math.nan
@@ -241,8 +247,9 @@ def lines(run_dir: str, f: CriticFigures) -> List[str]:
     if f.test_episodes and f.test_return and f.test_value < 0.5 * f.test_return \
             and f.noise_cost > 0.25 * f.reward:
         out.append('  the critic values the actor under the loss\'s noise, far below what it '
-                   'earns: a larger --noise-clip lowers that noise (ramped as stages: a step '
-                   'change has unlearned actors)')
+                   'earns: a run started with --noise-clip near the acting noise\'s clip learns '
+                   'without that (models/RESEARCH_LOG.md, session 59); changed mid-run, even '
+                   'ramped, it has unlearned actors')
     return out
 
 

@@ -95,8 +95,7 @@ def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
     """
     found = list_checkpoints(run_dir)
     if not found:
-        raise RunDirError(f'{run_dir}: no checkpoint to branch from (checkpoints/'
-                          'ckpt_<step>.pt)')
+        raise RunDirError(f'{run_dir}: no checkpoint (checkpoints/ckpt_<step>.pt)')
     if at is None:
         return found[-1]
     steps = [checkpoint_step(p) for p in found]

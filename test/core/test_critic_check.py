@@ -11,12 +11,12 @@ from trained_runs import trained_run
 
 from symphony_ros.cli.main import main as cli
 from symphony_ros.core import critic_check
-from symphony_ros.core.checkpoint import (CheckpointError, checkpoint_step, list_checkpoints,
-                                          load_checkpoint)
+from symphony_ros.core.checkpoint import checkpoint_step, list_checkpoints, load_checkpoint
 from symphony_ros.core.critic_check import (check_critic, episode_figures, replay_figures,
                                             returns_to_go)
 from symphony_ros.core.config import TrainConfig
 from symphony_ros.core.envs import make_test_env
+from symphony_ros.core.run_dir import RunDirError
 from symphony_ros.core.trainer import Trainer
 
 
@@ -135,7 +135,7 @@ def test_a_folder_without_checkpoints_or_a_policy_file_is_refused(tmp_path, caps
     onnx.write_bytes(b'')
     assert cli(['inspect', str(onnx), '--critic']) == 2
     assert 'is not a folder' in capsys.readouterr().err
-    with pytest.raises(CheckpointError, match='no checkpoint'):
+    with pytest.raises(RunDirError, match='no checkpoint'):
         check_critic(str(tmp_path))
 
 
@@ -151,3 +151,8 @@ def test_a_loss_noisier_than_the_acting_is_said_at_the_start(tmp_path):
     alike = tiny_g1_config(tmp_path / 'b', steps=10)
     with Trainer(alike, progress=False, tensorboard=False) as trainer:
         assert not any('the loss\'s next action' in n for n in trainer.notes)
+
+
+def test_a_step_no_checkpoint_was_kept_near_is_refused_naming_the_nearest(run, capsys):
+    assert cli(['inspect', str(run), '--critic', '--at', '100000']) == 2
+    assert 'no checkpoint near step 100,000 (the nearest kept: 120)' in capsys.readouterr().err
