@@ -53,9 +53,16 @@ def test_the_leg_odometry_tracks_the_sims_true_odometry_while_the_g1_walks(launc
     from rclpy.node import Node
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+    # The stopped estimator stops acknowledging the sim's reliable states, which can hold the
+    # sim for about as long as the stall: past the lockstep profile's 2 s staleness limits,
+    # a watchdog FAULT this test is not about. Its limits here outlast the stall twice over.
+    limits = tmp_path / 'watchdog_stall.yaml'
+    limits.write_text('/**/watchdog_node:\n  ros__parameters:\n'
+                      f'    command_timeout: {2 * STALL}\n    state_timeout: {2 * STALL}\n')
     la = launcher('deploy', 'robot:=sim', 'robot_model:=g1', 'timing:=lockstep',
                   'estimator:=legs', 'cmd_vel:=0.5,0,0', f'ticks:={TICKS}',
-                  'record:=true', f'record_dir:={tmp_path / "bag"}', '--sigint-timeout', '5')
+                  f'watchdog_config:={limits}', 'record:=true',
+                  f'record_dir:={tmp_path / "bag"}', '--sigint-timeout', '5')
     rclpy.init()
     probe = Node('estimator_probe')
     got = {'truth': {}, 'estimate': {}}
