@@ -77,21 +77,6 @@ def returns_to_go(rewards: np.ndarray, gamma: float, fell: bool,
     return out if fell else out[:max(0, len(rewards) - tail)]
 
 
-def pick(run_dir: str, at: Optional[int]) -> str:
-    """Return the checkpoint of ``run_dir`` nearest step ``at`` (None: the newest).
-
-    As `symphony branch` picks one: a kept step further than the run's checkpoint interval
-    from ``at`` is refused, naming the nearest kept.
-    :raises RunDirError: no checkpoint, or none near ``at``.
-    """
-    from .run_branch import pick_checkpoint
-    from .run_dir import read_run_config
-    every = 0
-    if at is not None:
-        every = int(read_run_config(run_dir)['train_config'].get('checkpoint_every') or 0)
-    return pick_checkpoint(run_dir, at, every)
-
-
 def _agent(state: Dict) -> Tuple[Symphony, SymphonyConfig]:
     sym = SymphonyConfig.from_dict(state['symphony_config'])
     agent = Symphony(int(state['obs_dim']), int(state['act_dim']), sym, torch.device('cpu'),
@@ -183,8 +168,9 @@ def check_critic(run_dir: str, at: Optional[int] = None, rows: int = 4096,
     :raises RunDirError: no checkpoint, or none near ``at``.
     """
     from .envs import make_test_env
+    from .run_branch import pick_checkpoint
 
-    path = pick(run_dir, at)
+    path = pick_checkpoint(run_dir, at)
     state = load_checkpoint(path)
     agent, sym = _agent(state)
     step = int(state['step'])
@@ -254,4 +240,4 @@ def lines(run_dir: str, f: CriticFigures) -> List[str]:
 
 
 __all__ = ['CriticFigures', 'TAIL_STEPS', 'check_critic', 'episode_figures', 'lines',
-           'loss_noise_note', 'pick', 'replay_figures', 'returns_to_go']
+           'loss_noise_note', 'replay_figures', 'returns_to_go']

@@ -85,12 +85,12 @@ class Branch:
     """Whether its critic was given the episodes' dynamics (``--critic-dynamics``)."""
 
 
-def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
+def pick_checkpoint(run_dir: str, at: Optional[int], every: Optional[int] = None) -> str:
     """Return the checkpoint of ``run_dir`` nearest step ``at`` (None: the newest).
 
     Checkpoints wait for an episode's end, so one taken for step S sits a few hundred steps
     past it; the nearest is taken, and one further than ``every`` (the run's checkpoint
-    interval) is refused.
+    interval; None: read from its config.json) is refused.
     :raises RunDirError: no checkpoint, or none near ``at`` (naming the nearest kept).
     """
     found = list_checkpoints(run_dir)
@@ -98,6 +98,8 @@ def pick_checkpoint(run_dir: str, at: Optional[int], every: int) -> str:
         raise RunDirError(f'{run_dir}: no checkpoint (checkpoints/ckpt_<step>.pt)')
     if at is None:
         return found[-1]
+    if every is None:
+        every = int(read_run_config(run_dir)['train_config'].get('checkpoint_every') or 0)
     steps = [checkpoint_step(p) for p in found]
     nearest = min(range(len(found)), key=lambda i: abs(steps[i] - at))
     if abs(steps[nearest] - at) > every:
@@ -144,8 +146,7 @@ def branch_run(source: str, target: str, at: Optional[int] = None,
         _check_history(stored['train_config'], history, obs_spec)
     if critic_dynamics:
         _check_dynamics(stored['train_config'])
-    path = pick_checkpoint(source, at,
-                           int(stored['train_config'].get('checkpoint_every') or 0))
+    path = pick_checkpoint(source, at)
     step = checkpoint_step(path)
     respec = _respec(stored['train_config'], obs_spec) if obs_spec else None
     try:
