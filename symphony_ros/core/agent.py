@@ -190,12 +190,14 @@ class Symphony:
         torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, noise: bool = True, fall: bool = False) -> torch.Tensor:
+    def act(self, obs: torch.Tensor, noise: bool = True, fall: bool = False,
+            eps: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Return the action for acting in the environment (no gradient).
 
         :param fall: the deliberate fall, S*A off (see :func:`deliberate_fall`).
+        :param eps: the noise's Gaussian draws (coloured acting noise); None: white, drawn now.
         """
-        return self.actor(obs, noise=noise, fall=fall)[0]
+        return self.actor(obs, noise=noise, fall=fall, eps=eps)[0]
 
     def state_dict(self) -> Dict[str, object]:
         """Networks, optimizer moments, m, and the anchor actor when there is one."""

@@ -54,6 +54,11 @@ class SymphonyConfig:
     and fells it within a few hundred; the loss's noise smooths the critic's action gradient
     the actor follows, so this lowers what the robot is made to do and leaves the learner's
     objective as it is."""
+    act_noise_color: float = ranged(0.0, 0, 2)
+    """beta of the acting noise's 1/f^beta power spectrum: 0 white, a fresh draw every control
+    step (the paper's); 1 pink; 2 red. The same per-step distribution, correlated across an
+    episode's steps (core/acting_noise.py): white noise behind a PD robot's joints shakes it
+    in place, correlated noise tries whole movements. The loss's noise stays white."""
     gradient_dropout: float = ranged(0.0, 0, 0.99)
     """Probability of dropping an output's gradient (S2 only; 0 disables)."""
     capacity: int = ranged(512_000, 2)
@@ -107,7 +112,7 @@ def odometry_of(train_config: Optional[Dict[str, Any]]) -> str:
 
 
 OVERRIDABLE = ('hidden_dim', 'critic_heads', 'batch_size', 'updates_per_step', 'lr',
-               'capacity', 'explore_steps', 'noise_clip', 'act_noise_clip')
+               'capacity', 'explore_steps', 'noise_clip', 'act_noise_clip', 'act_noise_color')
 """Symphony fields a user may override (CLI flags, node parameters, launch arguments); the
 rest define the method."""
 

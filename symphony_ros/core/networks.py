@@ -195,26 +195,30 @@ class Actor(nn.Module):
         asb = torch.tanh(self.net(obs) / 2.0).reshape(-1, 3, self.act_dim)
         return asb[:, 0], asb[:, 1].abs(), asb[:, 2].abs()
 
-    def forward(self, obs: torch.Tensor, noise: bool = True, fall: bool = False
+    def forward(self, obs: torch.Tensor, noise: bool = True, fall: bool = False,
+                eps: Optional[torch.Tensor] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return (action, S, B) as acted in the environment, with act_noise_clip's noise.
 
         ``fall=True`` zeroes S*A, the deliberate fall near an episode's time limit: the
         robot, driven by noise alone, falls and feeds terminal transitions into the replay
-        buffer.
+        buffer. ``eps``: the unit Gaussian the noise limits (None: drawn now, white).
         """
         a, s, b = self.asb(obs)
-        return self.action(a, s, noise, fall, self.act_noise_clip), s, b
+        return self.action(a, s, noise, fall, self.act_noise_clip, eps), s, b
 
     def action(self, a: torch.Tensor, s: torch.Tensor, noise: bool = True,
-               fall: bool = False, clip: float = 0.0) -> torch.Tensor:
+               fall: bool = False, clip: float = 0.0,
+               eps: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Return tanh(S*A + N) from :meth:`asb`'s A and S (tanh(S*A) without noise).
 
         :param clip: c of the noise (0: noise_clip, the loss's).
+        :param eps: the N(0, 1) draws N limits (None: drawn now, as :func:`limited_noise`).
         """
         x = torch.zeros_like(a) if fall else s * a
         if noise:
-            x = x + limited_noise(a, clip or self.noise_clip)
+            c = clip or self.noise_clip
+            x = x + (limited_noise(a, c) if eps is None else eps.clamp(-c, c) / c)
         return torch.tanh(x)
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ import torch
 
 from ..robot.pd import action_reach_note
 from ..robot.velocity_commands import commands_note
+from .acting_noise import EpisodeNoise
 from .agent import Symphony, deliberate_fall
 from .augment import BatchMirror
 from .checkpoint import Saved, latest_checkpoint, save_checkpoint
@@ -185,6 +186,9 @@ class Trainer(InitFrom, Resume):
                                          self.device, self.critic_dim, clean_obs=clean,
                                          term_names=terms[0] if terms else ())
         self.agent.noise_smoothing = cfg.noise_smoothing
+        self.acting_noise = (EpisodeNoise(self.sym.act_noise_color, self.act_dim, self.limit)
+                             if self.sym.act_noise_color else None)
+        """The episode's coloured acting noise (--act-noise-color), or None: white."""
         if clean and cfg.anchor_weight:
             self.notes.append('--anchor-weight: the randomisation adds sensor noise, so the '
                               'actor is anchored, on the noisy observations, to the starting '
@@ -284,7 +288,11 @@ class Trainer(InitFrom, Resume):
     # ---- acting -------------------------------------------------------------------------
     def _act(self, obs: np.ndarray, noise: bool, fall: bool = False) -> np.ndarray:
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
-        return self.agent.act(x, noise=noise, fall=fall)[0].cpu().numpy().astype(np.float64)
+        eps = None
+        if noise and self.acting_noise is not None:
+            eps = self.acting_noise.at(self._ep_step).to(self.device)
+        return (self.agent.act(x, noise=noise, fall=fall, eps=eps)[0]
+                .cpu().numpy().astype(np.float64))
 
     def policy(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic action a = tanh(S*A) for evaluation."""
@@ -321,6 +329,8 @@ class Trainer(InitFrom, Resume):
             self._reseed_env = False
             self._critic_obs = self._critic_view(info)
             self._ep_step = 0
+            if self.acting_noise is not None:
+                self.acting_noise.reset()
         # The paper's deliberate fall: near the time limit only noise acts, which feeds
         # terminal transitions into the buffer.
         fall = p.learning and deliberate_fall(self._ep_step + 1, self.limit,

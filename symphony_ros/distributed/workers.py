@@ -19,6 +19,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 
+from ..core.acting_noise import EpisodeNoise
 from ..core.agent import deliberate_fall
 from ..core.config import SymphonyConfig, TrainConfig
 from ..core.envs import env_dims, episode_limit, make_run_env
@@ -75,6 +76,8 @@ class Collector(_Worker):
         self._obs: Optional[np.ndarray] = None
         self._ep_step = 0
         self._seed: Optional[int] = None
+        self._noise = (EpisodeNoise(self.sym.act_noise_color, act_dim, self.limit)
+                       if self.sym.act_noise_color else None)
 
     def collect(self, rows: int, learning: bool, seed: int, weights: Optional[Weights] = None,
                 version: int = -1) -> Dict[str, Any]:
@@ -108,9 +111,12 @@ class Collector(_Worker):
                 self._obs, info = self.env.reset(seed=reset_seed)
                 first, self._ep_step = False, 0
                 self._record(info, draws)
+                if self._noise is not None:
+                    self._noise.reset()
             fall = learning and deliberate_fall(self._ep_step + 1, self.limit,
                                                 self.sym.fall_steps)
-            action = self.actor(_batch(self._obs), noise=True, fall=fall)[0][0]
+            eps = None if self._noise is None else self._noise.at(self._ep_step)
+            action = self.actor(_batch(self._obs), noise=True, fall=fall, eps=eps)[0][0]
             action = action.numpy().astype(np.float64)
             next_obs, reward, terminated, truncated, info = self.env.step(action)
             self._record(info, draws)

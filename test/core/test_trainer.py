@@ -26,11 +26,11 @@ from symphony_ros.train.params import TrainerNodeConfig
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=100)
 
 
-def tiny_config(run_dir, steps=260, **kw):
+def tiny_config(run_dir, steps=260, overrides=None, **kw):
     # One fixed thread: exact resume needs the same summation order in every update.
     kw = dict(dict(eval_every=100, eval_episodes=1, checkpoint_every=50, threads=1), **kw)
     return TrainConfig(env='InvertedPendulum-v4', steps=steps, run_dir=str(run_dir), seed=3,
-                       overrides=dict(TINY), **kw)
+                       overrides=dict(TINY, **(overrides or {})), **kw)
 
 
 def _train(cfg, resume=False, max_steps=None):
@@ -56,13 +56,16 @@ def test_run_writes_metrics_plot_checkpoints_and_best_actor(tmp_path):
     assert len(list_checkpoints(str(run))) == 2       # the last two are kept
 
 
-def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
-    whole, _ = _train(tiny_config(tmp_path / 'a'))
-    _, stopped_at = _train(tiny_config(tmp_path / 'b'), max_steps=170)
+@pytest.mark.parametrize('colour', [0.0, 1.0])
+def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, colour):
+    # Coloured acting noise is drawn per episode, and a resume starts a new one.
+    noise = {'act_noise_color': colour}
+    whole, _ = _train(tiny_config(tmp_path / 'a', overrides=noise))
+    _, stopped_at = _train(tiny_config(tmp_path / 'b', overrides=noise), max_steps=170)
     assert stopped_at == 170
     ckpt_step = int(os.path.basename(latest_checkpoint(str(tmp_path / 'b')))[5:14])
     assert 100 < ckpt_step < 170                        # resumes from a mid-run checkpoint
-    resumed, steps = _train(tiny_config(tmp_path / 'b'), resume=True)
+    resumed, steps = _train(tiny_config(tmp_path / 'b', overrides=noise), resume=True)
     assert steps == 260
     for part in ('actor', 'critic', 'target_critic'):
         for key, value in whole[part].items():
