@@ -86,6 +86,23 @@ def good_chunk():
     return chunk
 
 
+@pytest.mark.parametrize('colour', [0.0, 1.0])
+def test_a_collector_acts_with_the_runs_noise_colour(colour):
+    import torch
+    cfg = tiny_config('/unused', overrides={'act_noise_color': colour})
+    collector = Collector('run-a', 1, cfg.to_dict(), 4, 1)
+    chunk = collector.collect(300, learning=False, seed=5)
+    with torch.no_grad():
+        a, s, _ = collector.actor.asb(torch.as_tensor(chunk['obs']))
+    noise = (np.arctanh(np.clip(chunk['action'][:, 0], -0.999999, 0.999999))
+             - (s * a)[:, 0].numpy())
+    noise = noise - noise.mean()
+    # Pairs of steps within one episode.
+    same = ~chunk['episode_end'][:-1]
+    lag = float(np.mean(noise[1:][same] * noise[:-1][same]) / np.mean(noise * noise))
+    assert (lag > 0.5) if colour else (abs(lag) < 0.2)
+
+
 @pytest.mark.parametrize('change, reason', [
     (dict(run_id='run-b'), "run id 'run-b' is not this run's"),
     (dict(obs=np.zeros((8, 5), np.float32)), 'obs has shape (8, 5), expected (8, 4)'),
