@@ -10,8 +10,11 @@ import argparse
 import importlib
 import importlib.util
 import os
+import signal
 import sys
-from typing import List, Optional
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator, List, Optional
 
 from .. import __version__
 from .errors import CliError, Parser
@@ -62,11 +65,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt while a command runs (exit 130, cleaned up).
+
+    Also where SIGINT came ignored, as a shell script's background job (``symphony screen
+    --follow &``) inherits it: ``kill -INT PID`` then stops it as it stops ``symphony
+    train``, which installs its own handler for both. SIGTERM's default would end the
+    process without its ``finally`` blocks, leaving a stress matrix's workers running.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the CLI; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args._module.run(args) or 0)
+        with _stop_signals_interrupt():
+            return int(args._module.run(args) or 0)
     except CliError as exc:
         print(f'symphony {args.command}: error: {exc}', file=sys.stderr)
         return 2

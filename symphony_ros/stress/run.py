@@ -217,13 +217,20 @@ def run_matrix(job: Job, conditions: List[str], episodes: int, workers: int,
                 progress(done, len(tasks))
         return out
     ctx = multiprocessing.get_context('spawn')
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_setup,
-                             initargs=(job,)) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_setup, initargs=(job,))
+    try:
         for c, k, r in pool.map(_task, tasks, chunksize=1):
             out[c][k] = r
             done += 1
             if progress:
                 progress(done, len(tasks))
+    except BaseException:
+        # Stopped (Ctrl-C, SIGTERM) or failed: the queued episodes are dropped, also those
+        # map had submitted when it was interrupted, so the workers end with the episodes
+        # they are in instead of running the whole matrix.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return out
 
 

@@ -1,0 +1,77 @@
+"""A stress matrix stopped by a signal ends at once, its worker processes with it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from shipped_models import HUMANOID
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _children(pid: int) -> list:
+    """PIDs whose parent is ``pid``."""
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/stat') as fh:
+                # The field after the parenthesised name: state, then the parent's PID.
+                ppid = int(fh.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f'/proc/{pid}/stat') as fh:
+            return fh.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def _wait(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_a_background_stress_run_and_its_workers(tmp_path, signum):
+    """Started as a script's background job (SIGINT ignored), as `symphony screen &` is.
+
+    A matrix of 600 episodes takes many minutes; stopped, the command says so (exit 130)
+    and no worker outlives it: the episodes not yet started are not run.
+    """
+    argv = [sys.executable, '-m', 'symphony_ros.cli.main', 'stress', HUMANOID,
+            '--conditions', 'nominal', 'delay_1', 'delay_2', '--episodes', '200',
+            '--workers', '2', '--no-progress', '--out', str(tmp_path / 'out')]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    workers = []
+    try:
+        assert _wait(lambda: len(_children(proc.pid)) >= 2, 120), 'no workers started'
+        workers = _children(proc.pid)
+        proc.send_signal(signum)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, out
+    assert 'symphony stress: interrupted' in out, out
+    # Each worker finishes the episode it is in, then exits.
+    assert _wait(lambda: not any(map(_alive, workers)), 60), (workers, out)
+    assert not (tmp_path / 'out' / 'report.json').exists()
