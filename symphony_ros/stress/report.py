@@ -173,6 +173,7 @@ def markdown(report: Dict[str, object]) -> str:
     if parts:
         lines += [parts[0].upper() + parts[1:] + '.', '']
     lines += _held_lines(report['conditions'])
+    lines += _term_lines(report['conditions'])
     lines += _kick_lines(report['conditions'])
     lines += _draw_lines(report['conditions'])
     noisy = report['conditions'].get('obs_noise_1')
@@ -225,6 +226,28 @@ def _held_lines(conditions: Dict[str, Dict]) -> List[str]:
         lines.append(f'| `{n}` | {told} | {c["falls"]}/{c["episodes"]} | {got} | '
                      f'{_fmt(c.get("stride_tracking_error"), ".3f")} / '
                      f'{_fmt(c.get("stride_yaw_error"), ".3f")} |')
+    return lines + ['']
+
+
+def _term_lines(conditions: Dict[str, Dict]) -> List[str]:
+    """Return the reward per step, term by term, of the held-command conditions, or nothing.
+
+    A policy standing still when told to walk keeps most of its return (alive, contact): the
+    terms say which part of the task it does and which it leaves.
+    """
+    from .conditions import COMMAND
+    held = [(n, c['reward_terms']) for n, c in conditions.items()
+            if COMMAND in c.get('knobs', {}) and c.get('reward_terms')]
+    names = sorted({k for _, t in held for k, v in t.items() if abs(v) >= 5e-4})
+    if not names:
+        return []
+    lines = ['Reward per step, term by term, held to one command (weighted as the robot '
+             'file\'s task weighs them, as the returns above; a run may have trained under '
+             'other weights):', '', '| condition | ' + ' | '.join(names) + ' |',
+             '|---|' + '---|' * len(names)]
+    for n, terms in held:
+        lines.append(f'| `{n}` | ' + ' | '.join(f'{terms.get(k, 0.0):.3f}' for k in names)
+                     + ' |')
     return lines + ['']
 
 

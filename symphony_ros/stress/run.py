@@ -135,10 +135,13 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
     hold, held = held_command(name) is not None, []
     # The command in force at each step: a kick in step n came under told[n - 1].
     told = [info['command']] if 'command' in info else None
+    terms: Dict[str, float] = {}
     while True:
         obs, reward, terminated, truncated, info = env.step(policy.act(stacked(obs)))
         total += float(reward)
         steps += 1
+        for term, value in info.get('reward_terms', {}).items():
+            terms[term] = terms.get(term, 0.0) + float(value)
         jitter.add(data.ctrl)
         force = np.abs(data.actuator_force)
         sat += float(np.mean(force >= SATURATION * _force_limits(model)))
@@ -163,6 +166,8 @@ def run_episode(name: str, k: int) -> Dict[str, float]:
            'stride_tracking_error': stride.lin_rms, 'stride_yaw_error': stride.yaw_rms}
     if held:   # what it did when told one thing for the whole episode
         row['reached'] = [float(v) for v in np.mean(held, axis=0)]
+    if terms:  # what it earned, term by term: which part of the task it does
+        row['reward_terms'] = {k: v / steps for k, v in terms.items()}
     if knobs(name).get(MIX):   # the draws and outcome, as a training run logs them
         row['draws'] = env.get_wrapper_attr('record')(fell)
     return row
@@ -248,7 +253,7 @@ def summarise(name: str, rows: List[Dict[str, float]]) -> Dict[str, object]:
             'torque_saturation': float(np.mean([r['saturation'] for r in rows])),
             'min_joint_margin': float(min(r['joint_margin'] for r in rows)),
             'command_jitter': mean_of(rows, 'command_jitter'),
-            'kicks': kick_summary(rows), **_by_draw(rows)}
+            'kicks': kick_summary(rows), 'reward_terms': mean_terms(rows), **_by_draw(rows)}
 
 
 def _by_draw(rows: List[Dict[str, object]]) -> Dict[str, object]:
@@ -257,6 +262,14 @@ def _by_draw(rows: List[Dict[str, object]]) -> Dict[str, object]:
     if not records:
         return {}
     return {'by_draw': {'knobs': knob_effects(records), 'kicks': kick_effects(records)}}
+
+
+def mean_terms(rows: Sequence[Dict[str, object]]) -> Optional[Dict[str, float]]:
+    """Return each weighted reward term per step, averaged over the episodes (None: no terms)."""
+    per = [r['reward_terms'] for r in rows if r.get('reward_terms')]
+    if not per:
+        return None
+    return {k: float(np.mean([p.get(k, 0.0) for p in per])) for k in per[0]}
 
 
 def mean_reached(rows: Sequence[Dict[str, object]]) -> Optional[List[float]]:

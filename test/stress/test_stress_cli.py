@@ -339,8 +339,17 @@ def test_held_commands_say_what_a_velocity_policy_did_when_told(tmp_path, capsys
     for n in ('command_stand', 'command_forward_0.5'):
         assert c[n]['stride_tracking_error'] is not None
         assert c[n]['stride_yaw_error'] is not None
+        # Term by term, what each episode earned per step sums to its return per step.
+        for row in c[n]['per_episode']:
+            assert sum(row['reward_terms'].values()) == pytest.approx(
+                row['return'] / row['steps'], rel=1e-9)
+    # Walking pays in tracking: standing still told 0.5 m/s earns exp(-0.5^2 / 0.25) = 0.37.
+    assert c['command_forward_0.5']['reward_terms']['track_lin_vel'] > 0.6
     md = (out / 'report.md').read_text()
     assert 'Held to one command for whole episodes' in md
+    table = md.split('Reward per step, term by term')[1]
+    walk = c['command_forward_0.5']['reward_terms']['track_lin_vel']
+    assert '| `command_forward_0.5` | ' in table and f'{walk:.3f}' in table
     # Judged on its yaw rate when asked: told to stand, it turns less than 0.3 rad/s.
     assert main(['stress', g1, '--out', str(tmp_path / 'yaw'), '--episodes', '2',
                  '--max-steps', '150', '--workers', '1', '--no-progress', '--conditions',
