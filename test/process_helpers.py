@@ -5,7 +5,7 @@ import signal
 import subprocess
 import threading
 import time
-from typing import List, Sequence
+from typing import Callable, List, Sequence, Tuple
 
 
 class ChildProcess:
@@ -92,3 +92,23 @@ RUN_DIR_HOLDER = ('import sys\n'
                   'print("held", flush=True)\n'
                   'sys.stdin.read()\n')
 """Child script: hold run folder argv[1]'s trainer lock, print 'held', let go at stdin's end."""
+
+
+def signal_when(proc: subprocess.Popen, ready: Callable[[], bool], signum: int,
+                ready_s: float = 120.0, exit_s: float = 120.0) -> Tuple[str, str]:
+    """Send ``signum`` to ``proc`` once ``ready()``; return its (stdout, stderr) at exit.
+
+    Fails if it is not ready within ``ready_s`` or does not exit within ``exit_s`` after
+    the signal; the process is killed either way rather than left running.
+    """
+    try:
+        deadline = time.monotonic() + ready_s
+        while time.monotonic() < deadline and not ready():
+            time.sleep(0.05)
+        assert ready(), f'not ready within {ready_s:g} s'
+        proc.send_signal(signum)
+        return proc.communicate(timeout=exit_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -10,7 +10,6 @@ import argparse
 import importlib
 import importlib.util
 import os
-import signal
 import sys
 import threading
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import Any, Iterator, List, Optional
 
 from .. import __version__
 from .errors import CliError, Parser
+from .signals import handling
 
 COMMANDS = {
     'train': 'train a Symphony policy in MuJoCo',
@@ -69,10 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _stop_signals_interrupt() -> Iterator[None]:
     """SIGINT and SIGTERM raise KeyboardInterrupt while a command runs (exit 130, cleaned up).
 
-    Also where SIGINT came ignored, as a shell script's background job (``symphony screen
-    --follow &``) inherits it: ``kill -INT PID`` then stops it as it stops ``symphony
-    train``, which installs its own handler for both. SIGTERM's default would end the
-    process without its ``finally`` blocks, leaving a stress matrix's workers running.
+    Also where SIGINT came ignored (``symphony screen --follow &`` in a script), as
+    ``symphony train`` handles both itself. SIGTERM's default would end the process without
+    its ``finally`` blocks, leaving a stress matrix's workers running.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -80,12 +79,8 @@ def _stop_signals_interrupt() -> Iterator[None]:
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling(interrupt):
         yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -23,6 +23,7 @@ from ..util.fields import field_docs, field_range, flag, flag_type, scalar_field
 from ..distributed.config import CollectorsFailed, DistributedConfig
 from .errors import CliError
 from .recipe import CHOICES, apply_recipe
+from .signals import handling
 
 
 def add_field_flag(p: Any, cls: type, name: str, typ: type, default: Any = None,
@@ -190,12 +191,8 @@ def _stop_on_first_signal(trainer: Any, caught: List[int]) -> Iterator[None]:
         os.write(sys.stderr.fileno(), (
             f'\nsymphony train: {signal.Signals(signum).name}: writing a checkpoint at the '
             'step reached (again to abort; the last checkpoint stays intact)\n').encode())
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling(handler):
         yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -22,6 +21,8 @@ from symphony_ros.core.trainer import NonFiniteError, Trainer
 from symphony_ros.deploy.config import PolicyNodeConfig
 from symphony_ros.sim.config import SimConfig
 from symphony_ros.train.params import TrainerNodeConfig
+
+from process_helpers import signal_when
 
 TINY = dict(hidden_dim=16, critic_heads=4, batch_size=16, capacity=400, explore_steps=100)
 
@@ -275,14 +276,7 @@ def test_kill_9_then_resume_completes(tmp_path):
     args = tiny_args(run, 2000) + ['--no-progress']
     proc = subprocess.Popen([sys.executable, '-m', 'symphony_ros.cli.main', *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and len(list_checkpoints(str(run))) < 2:
-            time.sleep(0.05)
-        assert list_checkpoints(str(run)), 'no checkpoint written in time'
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    signal_when(proc, lambda: len(list_checkpoints(str(run))) >= 2, signal.SIGKILL)
     out = _cli(*tiny_args(run, 400), '--no-progress', '--resume')
     assert out.returncode == 0, out.stderr
     assert '"step": 400' in out.stdout
@@ -309,17 +303,7 @@ def test_cli_sigint_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
     args = tiny_args(run, 99999, eval_every=100, checkpoint_every=100000) + ['--no-progress']
     proc = subprocess.Popen([sys.executable, '-m', 'symphony_ros.cli.main', *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not (run / 'metrics.csv').exists():
-            time.sleep(0.05)
-        assert (run / 'metrics.csv').exists(), 'no evaluation in time'
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, err = signal_when(proc, (run / 'metrics.csv').exists, signal.SIGINT)
     assert proc.returncode == 130, err
     # One line per evaluation on stderr, the JSON summary alone on stdout.
     assert 'step 100  test return' in err and 'new best' in err

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from process_helpers import signal_when
 from shipped_models import HUMANOID
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -61,15 +62,11 @@ def test_a_signal_stops_a_background_stress_run_and_its_workers(tmp_path, signum
                             text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     workers = []
-    try:
-        assert _wait(lambda: len(_children(proc.pid)) >= 2, 120), 'no workers started'
-        workers = _children(proc.pid)
-        proc.send_signal(signum)
-        out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+
+    def started() -> bool:
+        workers[:] = _children(proc.pid)
+        return len(workers) >= 2
+    out, _ = signal_when(proc, started, signum)
     assert proc.returncode == 130, out
     assert 'symphony stress: interrupted' in out, out
     # Each worker finishes the episode it is in, then exits.
