@@ -266,6 +266,12 @@ class TrainConfig:
     nothing, so a recovery step out of rhythm, or off the standing pose when told to stand,
     costs nothing (0: never, as the robot file's). A resume may change it; the replay's
     stored steps keep the terms they were scored with."""
+    assist: float = ranged(0.0, 0)
+    """1/s: a hand on the pelvis in training, a horizontal force of assist x mass x
+    (commanded - measured base velocity), at most 3 m/s^2 of the robot (`robot.assist`): a
+    policy that only stands is pulled into steps, which its replay otherwise never holds.
+    Velocity tasks only; test episodes and deployment never have it. Stages lower it to 0
+    as the policy learns to carry itself (0: off)."""
     privileged_critic: bool = False
     """The critic sees the env's privileged observation (info['critic_obs']: exact, with the
     base velocity, height and foot contacts no robot sensor gives) and the actor its own: an

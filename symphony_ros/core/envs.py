@@ -241,6 +241,9 @@ def make_run_env(cfg: 'TrainConfig', randomized: bool = False, log_path: Optiona
             env = make_randomized_env(cfg.env, cfg.obs_spec, spec, log_path, **kwargs)
         else:
             env = make_env(cfg.env, cfg.obs_spec, **kwargs)
+    if cfg.assist and randomized:
+        from symphony_ros.robot.assist import Assisted
+        env = Assisted(env, cfg.assist)
     if cfg.critic_dynamics and randomized:
         from symphony_ros.robot.critic_dynamics import CriticDynamics
         env = CriticDynamics(env)

@@ -39,11 +39,11 @@ def changes_randomization(entry: Mapping[str, Any]) -> bool:
 
 
 CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands', 'relabel_commands',
-                              'tracking_sigma', 'gait_free_error')
+                              'tracking_sigma', 'gait_free_error', 'assist')
 """TrainConfig fields a resume may change as a curriculum step: the training randomisation,
 the reward weights and tracking width of a run whose replay can re-score its steps, the
 commands drawn and how many of them are relabelled, the error past which the gait terms
-pay nothing.
+pay nothing, the hand that pulls the robot toward its command.
 Each change is recorded in the run's ``curriculum`` with the step it took effect, since the
 run's policy was shaped by every setting it trained under, not only the last."""
 CURRICULUM_OVERRIDES = ('lr', 'noise_clip', 'act_noise_clip', 'act_noise_color')
