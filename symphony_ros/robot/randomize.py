@@ -111,10 +111,12 @@ class Randomized(gym.Wrapper):
         self.corner: Optional[CornerDepth] = (CornerDepth(spec.hard_start) if spec.hard_auto
                                               else None)
         """The corner's depth (``hard_depth: auto``), moved by how its episodes end."""
-        self.on_state = frozenset(SENSOR_FIELDS) if getattr(u, 'odometry', None) else frozenset()
+        self.on_state: Tuple[str, ...] = (tuple(SENSOR_FIELDS) if getattr(u, 'odometry', None)
+                                          else ())
         """Terms whose noise and bias are drawn on the sensors' state (`SENSOR_FIELDS`), not
         on the observation: a leg odometry reads those sensors, and its estimate must carry
-        their noise as it would on the robot."""
+        their noise as it would on the robot. A tuple, drawn in its order: a set's order
+        changes with each process's string-hash salt, and the draws of a seed with it."""
         if self.on_state:
             u.sensors = self._sensors
 
