@@ -182,9 +182,9 @@ def _json_number(value: Any) -> Any:
 def _stop_on_first_signal(trainer: Any, caught: List[int]) -> Iterator[None]:
     """First SIGINT/SIGTERM: finish the step and checkpoint. Second: abort at once."""
     def handler(signum: int, frame: Any) -> None:
-        if caught:
-            raise KeyboardInterrupt
         caught.append(signum)
+        if len(caught) > 1:
+            raise KeyboardInterrupt
         trainer.request_stop()
         # os.write, not print: the interrupted main thread may be inside a write to
         # stderr (the progress bar), and a buffered stream refuses a reentrant call.
@@ -280,6 +280,12 @@ def _segment(cfg: TrainConfig, args: argparse.Namespace, resume: bool
         _say(f'symphony train: stopped at step {trainer.step_count:,}: {exc}; checkpoint '
              f'written in {cfg.run_dir} (--resume once the collectors are fixed)')
         return 1, (watch.start, trainer.step_count), watch.stages
+    except Exception:
+        # The second signal's KeyboardInterrupt, raised inside torch.save's write, comes out
+        # as torch's RuntimeError: an abort asked for, not a failure to show as a traceback.
+        if len(caught) > 1:
+            raise KeyboardInterrupt from None
+        raise
     finally:
         trainer.close()
     print(json.dumps({k: _json_number(v) for k, v in summary.items()}, allow_nan=False))

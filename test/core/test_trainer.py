@@ -17,6 +17,7 @@ from symphony_ros.cli.main import main as cli
 from symphony_ros.cli.train_cmd import add_arguments
 from symphony_ros.core.checkpoint import latest_checkpoint, list_checkpoints
 from symphony_ros.core.config import SymphonyConfig, TrainConfig
+from symphony_ros.core.snapshot import load_actor
 from symphony_ros.core.trainer import NonFiniteError, Trainer
 from symphony_ros.deploy.config import PolicyNodeConfig
 from symphony_ros.sim.config import SimConfig
@@ -269,6 +270,41 @@ def test_corrupt_checkpoint_is_named(tmp_path):
     os.unlink(newest)
     out = _cli(*tiny_args(cfg.run_dir, 200, seed=3, eval_every=100), '--resume')
     assert out.returncode == 0, out.stderr           # from the previous one, buffer refilled
+
+
+def test_a_second_signal_inside_the_stops_checkpoint_write_aborts_as_asked(
+        tmp_path, monkeypatch, capfd):
+    """Ctrl-C twice: the second lands in the stop's checkpoint write, which torch turns into a
+    RuntimeError; the command still ends as an abort (exit 130), no traceback, the last
+    checkpoint whole."""
+    real_evaluate, real_save = Trainer.evaluate_and_log, Trainer.save
+
+    def evaluate(self):
+        row = real_evaluate(self)
+        os.kill(os.getpid(), signal.SIGINT)             # the first Ctrl-C
+        return row
+
+    def save(self):
+        if not self.stopped:
+            return real_save(self)
+        try:                                            # the second, in the write
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):                       # the handler runs between bytecodes
+                sum(range(100))
+        except KeyboardInterrupt:
+            raise RuntimeError('[enforce fail at inline_container.cc] unexpected pos') from None
+        raise AssertionError('the second signal was not delivered')
+    monkeypatch.setattr(Trainer, 'evaluate_and_log', evaluate)
+    monkeypatch.setattr(Trainer, 'save', save)
+    run = tmp_path / 'a'
+    assert cli(tiny_args(run, 99999, eval_every=150, checkpoint_every=100)
+               + ['--no-progress']) == 130
+    err = capfd.readouterr().err
+    assert 'SIGINT: writing a checkpoint' in err and 'symphony train: interrupted' in err
+    assert 'Traceback' not in err and 'RuntimeError' not in err
+    # The periodic checkpoint before the stop is the run's last, and it loads.
+    assert [os.path.basename(p) for p in list_checkpoints(str(run))] == ['ckpt_000000104.pt']
+    assert load_actor(list_checkpoints(str(run))[0]).step == 104
 
 
 def test_kill_9_then_resume_completes(tmp_path):
