@@ -234,8 +234,9 @@ def lines(run_dir: str, f: CriticFigures) -> List[str]:
             and f.noise_cost > 0.25 * f.reward:
         out.append('  the critic values the actor under the loss\'s noise, far below what it '
                    'earns: a run started with --noise-clip near the acting noise\'s clip learns '
-                   'without that (models/RESEARCH_LOG.md, session 59); changed mid-run, even '
-                   'ramped, it has unlearned actors')
+                   'without that (models/RESEARCH_LOG.md, sessions 59-60); changed mid-run, '
+                   'even ramped, or under a trained actor taken into a fresh run, it has '
+                   'unlearned actors')
     return out
 
 

@@ -23,9 +23,9 @@ def test_the_deliberate_fall_starts_at_step_limit_minus_fall_steps(tmp_path):
     seen = []
     act = trainer.agent.act
 
-    def recording_act(obs, noise=True, fall=False):
+    def recording_act(obs, noise=True, fall=False, eps=None):
         seen.append((trainer.learning, trainer._ep_step + 1, fall))
-        return act(obs, noise=noise, fall=fall)
+        return act(obs, noise=noise, fall=fall, eps=eps)
 
     trainer.agent.act = recording_act
     try:
