@@ -1,11 +1,33 @@
 """A child process for the tests: output collected line by line, ended only by its PID."""
 
+import os
 import re
 import signal
 import subprocess
 import threading
 import time
 from typing import Callable, List, Sequence, Tuple
+
+
+def _stat_fields(pid: int) -> List[str]:
+    """The fields of /proc/PID/stat after the parenthesised name (state first); [] if gone."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return []
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie counts as gone)."""
+    fields = _stat_fields(pid)
+    return bool(fields) and fields[0] != 'Z'
+
+
+def child_pids(pid: int) -> List[int]:
+    """PIDs whose parent is ``pid``."""
+    return [int(e) for e in os.listdir('/proc')
+            if e.isdigit() and _stat_fields(int(e))[1:2] == [str(pid)]]
 
 
 class ChildProcess:

@@ -17,8 +17,7 @@ from typing import Optional
 import torch
 
 
-def coloured_gaussian(beta: float, steps: int, dims: int,
-                      generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def coloured_gaussian(beta: float, steps: int, dims: int) -> torch.Tensor:
     """Return [steps, dims] Gaussian noise of power spectrum 1/f^beta, unit variance per step.
 
     Spectral synthesis: complex Gaussian amplitudes scaled by f^(-beta/2) (the lowest
@@ -32,8 +31,8 @@ def coloured_gaussian(beta: float, steps: int, dims: int,
     f[0] = f[1]
     scale = f.pow(-beta / 2.0)
     bins = f.numel()
-    re = torch.randn(dims, bins, dtype=torch.float64, generator=generator)
-    im = torch.randn(dims, bins, dtype=torch.float64, generator=generator)
+    re = torch.randn(dims, bins, dtype=torch.float64)
+    im = torch.randn(dims, bins, dtype=torch.float64)
     im[:, 0] = 0.0                      # the mean is real
     real_bins = [0]
     if steps % 2 == 0:
@@ -69,4 +68,12 @@ class EpisodeNoise:
         return self.sequence[step % self.steps].unsqueeze(0)
 
 
-__all__ = ['EpisodeNoise', 'coloured_gaussian']
+def episode_noise(beta: float, dims: int, steps: int) -> Optional[EpisodeNoise]:
+    """Return the acting noise of exponent ``beta`` (--act-noise-color), or None for white.
+
+    None keeps white noise on the actor's own draw, as the paper acts, bit for bit.
+    """
+    return EpisodeNoise(beta, dims, steps) if beta else None
+
+
+__all__ = ['EpisodeNoise', 'coloured_gaussian', 'episode_noise']

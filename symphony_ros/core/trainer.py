@@ -21,7 +21,7 @@ import torch
 
 from ..robot.pd import action_reach_note
 from ..robot.velocity_commands import commands_note
-from .acting_noise import EpisodeNoise
+from .acting_noise import episode_noise
 from .agent import Symphony, deliberate_fall
 from .augment import BatchMirror
 from .checkpoint import Saved, latest_checkpoint, save_checkpoint
@@ -186,8 +186,7 @@ class Trainer(InitFrom, Resume):
                                          self.device, self.critic_dim, clean_obs=clean,
                                          term_names=terms[0] if terms else ())
         self.agent.noise_smoothing = cfg.noise_smoothing
-        self.acting_noise = (EpisodeNoise(self.sym.act_noise_color, self.act_dim, self.limit)
-                             if self.sym.act_noise_color else None)
+        self.acting_noise = episode_noise(self.sym.act_noise_color, self.act_dim, self.limit)
         """The episode's coloured acting noise (--act-noise-color), or None: white."""
         if clean and cfg.anchor_weight:
             self.notes.append('--anchor-weight: the randomisation adds sensor noise, so the '

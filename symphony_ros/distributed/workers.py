@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 
-from ..core.acting_noise import EpisodeNoise
+from ..core.acting_noise import episode_noise
 from ..core.agent import deliberate_fall
 from ..core.config import SymphonyConfig, TrainConfig
 from ..core.envs import env_dims, episode_limit, make_run_env
@@ -76,8 +76,7 @@ class Collector(_Worker):
         self._obs: Optional[np.ndarray] = None
         self._ep_step = 0
         self._seed: Optional[int] = None
-        self._noise = (EpisodeNoise(self.sym.act_noise_color, act_dim, self.limit)
-                       if self.sym.act_noise_color else None)
+        self._noise = episode_noise(self.sym.act_noise_color, act_dim, self.limit)
 
     def collect(self, rows: int, learning: bool, seed: int, weights: Optional[Weights] = None,
                 version: int = -1) -> Dict[str, Any]:

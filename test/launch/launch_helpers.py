@@ -13,15 +13,6 @@ from symphony_ros.safety.params import NODE_KEY
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie counts as gone)."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 class Launcher(ChildProcess):
     """A ``symphony launch`` process (test graphs' helper nodes importable)."""
 

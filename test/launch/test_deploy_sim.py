@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from launch_helpers import pid_alive
+from process_helpers import pid_alive
 from ros_spin import spin_until
 
 from symphony_ros.robot.description import get_robot

@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from launch_helpers import pid_alive
+from process_helpers import pid_alive
 
 
 @pytest.mark.parametrize('sig, full_cli', [(signal.SIGINT, True), (signal.SIGTERM, False)],

@@ -8,35 +8,10 @@ import time
 
 import pytest
 
-from process_helpers import signal_when
+from process_helpers import child_pids, pid_alive, signal_when
 from shipped_models import HUMANOID
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _children(pid: int) -> list:
-    """PIDs whose parent is ``pid``."""
-    found = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat') as fh:
-                # The field after the parenthesised name: state, then the parent's PID.
-                ppid = int(fh.read().rsplit(')', 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid:
-            found.append(int(entry))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f'/proc/{pid}/stat') as fh:
-            return fh.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
 
 
 def _wait(condition, seconds: float) -> bool:
@@ -64,11 +39,11 @@ def test_a_signal_stops_a_background_stress_run_and_its_workers(tmp_path, signum
     workers = []
 
     def started() -> bool:
-        workers[:] = _children(proc.pid)
+        workers[:] = child_pids(proc.pid)
         return len(workers) >= 2
     out, _ = signal_when(proc, started, signum)
     assert proc.returncode == 130, out
     assert 'symphony stress: interrupted' in out, out
     # Each worker finishes the episode it is in, then exits.
-    assert _wait(lambda: not any(map(_alive, workers)), 60), (workers, out)
+    assert _wait(lambda: not any(map(pid_alive, workers)), 60), (workers, out)
     assert not (tmp_path / 'out' / 'report.json').exists()
