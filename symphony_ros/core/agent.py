@@ -119,7 +119,13 @@ class Symphony:
                                    else (batch.critic_obs, batch.next_critic_obs))
         q_next = self.target_critic.soft(critic_next, next_action)
         q_next_value = q_next.detach()
-        y = batch.reward + cfg.gamma * (1.0 - batch.done) * q_next_value
+        if cfg.target_noise_clip:
+            with torch.no_grad():
+                target_action = self.actor.action(a_next, s_next, clip=cfg.target_noise_clip)
+                q_target = self.target_critic.soft(critic_next, target_action)
+        else:
+            q_target = q_next_value
+        y = batch.reward + cfg.gamma * (1.0 - batch.done) * q_target
         q = self.critic(critic_obs, batch.action)
         q_t = advantage_baseline(self.m, q_next_value, cfg.advantage_alpha)
         actor_term = -rehae(normalised_advantage(q_next, q_t, cfg.q_floor))

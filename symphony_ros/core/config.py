@@ -54,6 +54,12 @@ class SymphonyConfig:
     and fells it within a few hundred; the loss's noise smooths the critic's action gradient
     the actor follows, so this lowers what the robot is made to do and leaves the learner's
     objective as it is."""
+    target_noise_clip: float = ranged(0.0, 0)
+    """c of the noise on the next action in the critic's target, where the actor's objective
+    keeps noise_clip's (0: noise_clip, the paper's one noise). The critic learns the value of
+    the policy whose next action carries this noise: at the acting noise it values the policy
+    that acts, while the actor still climbs the critic's slope averaged over noise_clip's
+    wider noise around its action."""
     act_noise_color: float = ranged(0.0, 0, 2)
     """beta of the acting noise's 1/f^beta power spectrum: 0 white, a fresh draw every control
     step (the paper's); 1 pink; 2 red. The same per-step distribution, correlated across an
@@ -79,6 +85,11 @@ class SymphonyConfig:
     def acting_noise_clip(self) -> float:
         """Return c of the noise acting in the environment (act_noise_clip, or noise_clip)."""
         return self.act_noise_clip or self.noise_clip
+
+    @property
+    def target_clip(self) -> float:
+        """Return c of the noise on the critic target's next action (target_noise_clip)."""
+        return self.target_noise_clip or self.noise_clip
 
     def to_dict(self) -> Dict[str, Any]:
         """Return a JSON-friendly dict of every field."""
@@ -112,7 +123,8 @@ def odometry_of(train_config: Optional[Dict[str, Any]]) -> str:
 
 
 OVERRIDABLE = ('hidden_dim', 'critic_heads', 'batch_size', 'updates_per_step', 'lr',
-               'capacity', 'explore_steps', 'noise_clip', 'act_noise_clip', 'act_noise_color')
+               'capacity', 'explore_steps', 'noise_clip', 'act_noise_clip', 'target_noise_clip',
+               'act_noise_color')
 """Symphony fields a user may override (CLI flags, node parameters, launch arguments); the
 rest define the method."""
 

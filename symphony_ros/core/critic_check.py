@@ -1,13 +1,13 @@
 """How a run's critic values its actor, against the returns the actor earns.
 
 Symphony's critic is fit to y = r + gamma Q'(s', a'), a' the actor's next action with the
-loss's noise (clip c: std about 1/c). Where that noise reaches actions no stored step took
-(a PD robot acting with less noise than the loss's), the critic values a noisier policy
-than the actor's: each bootstrap takes off what the noise costs in its eyes, and its values
-settle far below the returns the actor earns. A critic can fit its targets (a TD error near
-zero) and still be that far off, so the check sets three figures side by side: the value at
-the stored steps, what the loss's noise costs per step, and the discounted returns of test
-episodes against the values of the same steps.
+target's noise (clip c: std about 1/c; noise_clip unless target_noise_clip). Where that
+noise reaches actions no stored step took (a PD robot acting with less noise), the critic
+values a noisier policy than the actor's: each bootstrap takes off what the noise costs in
+its eyes, and its values settle far below the returns the actor earns. A critic can fit
+its targets (a TD error near zero) and still be that far off, so the check sets three
+figures side by side: the value at the stored steps, what the target's noise costs per
+step, and the discounted returns of test episodes against the values of the same steps.
 """
 
 from __future__ import annotations
@@ -40,14 +40,15 @@ class CriticFigures:
     rows: int
     gamma: float
     noise_clip: float
+    """c of the noise on the critic target's next action (SymphonyConfig.target_clip)."""
     reward: float
     """Mean stored reward per step."""
     value: float
     """Mean soft value Q(s, a) at the stored steps' actions."""
     td_error: float
-    """Mean of y - Q(s, a), y under the loss's noisy next action: what the fit leaves."""
+    """Mean of y - Q(s, a), y under the target's noisy next action: what the fit leaves."""
     noise_cost: float
-    """Mean Q'(s', a'_deterministic) - Q'(s', a'_noisy): the loss's noise, per step."""
+    """Mean Q'(s', a'_deterministic) - Q'(s', a'_noisy): the target's noise, per step."""
     test_value: Optional[float] = None
     """Mean Q(s_t, a_t) over test episodes' steps (the deterministic actor, test env)."""
     test_return: Optional[float] = None
@@ -113,14 +114,14 @@ def replay_figures(agent: Symphony, sym: SymphonyConfig, batch: Dict[str, torch.
                    seed: int = 0) -> Tuple[float, float, float, float]:
     """Return (reward, value, TD error, noise cost) means over stored transitions ``batch``.
 
-    The loss's noise is drawn from ``seed``, the caller's random state left as it was.
+    The target's noise is drawn from ``seed``, the caller's random state left as it was.
     """
     view = batch.get('critic_obs', batch['obs'])
     next_view = batch.get('next_critic_obs', batch['next_obs'])
     with torch.no_grad(), torch.random.fork_rng():
         torch.manual_seed(seed)
         a, s, _ = agent.actor.asb(batch['next_obs'])
-        noisy = agent.target_critic.soft(next_view, agent.actor.action(a, s))
+        noisy = agent.target_critic.soft(next_view, agent.actor.action(a, s, clip=sym.target_clip))
         calm = agent.target_critic.soft(next_view, agent.actor.action(a, s, noise=False))
         value = agent.critic.soft(view, batch['action'])
         y = batch['reward'] + sym.gamma * (1.0 - batch['done']) * noisy
@@ -177,7 +178,7 @@ def check_critic(run_dir: str, at: Optional[int] = None, rows: int = 4096,
     batch, replay_step = _replay_rows(run_dir, step, rows, seed)
     reward, value, td, cost = replay_figures(agent, sym, batch, seed)
     out = dict(step=step, replay_step=replay_step, rows=rows, gamma=sym.gamma,
-               noise_clip=sym.noise_clip, reward=reward, value=value, td_error=td,
+               noise_clip=sym.target_clip, reward=reward, value=value, td_error=td,
                noise_cost=cost)
     if episodes:
         cfg = TrainConfig(**state['train_config'])
@@ -195,16 +196,17 @@ def check_critic(run_dir: str, at: Optional[int] = None, rows: int = 4096,
 
 
 def loss_noise_note(sym: SymphonyConfig) -> Optional[str]:
-    """Say when the loss's next action is noisier than the acting, by half or more; else None.
+    """Say when the critic target's next action is noisier than the acting, by half or more.
 
     The critic is then fit to the value of a noisier policy than the one that acts, at
     actions no stored step took, and values every step lower for it (`check_critic`).
     """
-    act, loss = noise_std(sym.acting_noise_clip), noise_std(sym.noise_clip)
+    act, loss = noise_std(sym.acting_noise_clip), noise_std(sym.target_clip)
     if act >= 0.5 * loss:
         return None
-    return (f'the loss\'s next action carries noise of std {loss:.2f} (--noise-clip '
-            f'{sym.noise_clip:.3g}), {loss / act:.1f}x the acting noise\'s {act:.2f} '
+    flag = '--target-noise-clip' if sym.target_noise_clip else '--noise-clip'
+    return (f'the critic target\'s next action carries noise of std {loss:.2f} ({flag} '
+            f'{sym.target_clip:.3g}), {loss / act:.1f}x the acting noise\'s {act:.2f} '
             '(--act-noise-clip): the critic is fit to the value of a noisier policy than the '
             'one that acts, at actions no stored step took (symphony inspect RUN_DIR --critic '
             'says what it costs)')
@@ -221,7 +223,7 @@ def lines(run_dir: str, f: CriticFigures) -> List[str]:
            f'(gamma {f.gamma})',
            f'  value at the stored steps Q = {f.value:.1f}; TD error left by the fit '
            f'{f.td_error:+.3f}',
-           f'  the loss\'s next-action noise (clip {f.noise_clip:.3g}, std about '
+           f'  the target\'s next-action noise (clip {f.noise_clip:.3g}, std about '
            f'{noise_std(f.noise_clip):.2f}) costs {f.noise_cost:.3f} per step in the critic\'s '
            f'eyes ({share:.0%} of the reward)']
     if f.test_episodes:
@@ -232,11 +234,11 @@ def lines(run_dir: str, f: CriticFigures) -> List[str]:
                    f'({ratio:.0%})')
     if f.test_episodes and f.test_return and f.test_value < 0.5 * f.test_return \
             and f.noise_cost > 0.25 * f.reward:
-        out.append('  the critic values the actor under the loss\'s noise, far below what it '
-                   'earns: a run started with --noise-clip near the acting noise\'s clip learns '
-                   'without that (models/RESEARCH_LOG.md, sessions 59-60); changed mid-run, '
-                   'even ramped, or under a trained actor taken into a fresh run, it has '
-                   'unlearned actors')
+        out.append('  the critic values the actor under the target\'s noise, far below what it '
+                   'earns: a run started with --target-noise-clip (or --noise-clip) near the '
+                   'acting noise\'s clip learns without that (models/RESEARCH_LOG.md, sessions '
+                   '59-61); changed mid-run, even ramped, or under a trained actor taken '
+                   'into a fresh run, it has unlearned actors')
     return out
 
 

@@ -46,7 +46,8 @@ commands drawn and how many of them are relabelled, the error past which the gai
 pay nothing, the hand that pulls the robot toward its command.
 Each change is recorded in the run's ``curriculum`` with the step it took effect, since the
 run's policy was shaped by every setting it trained under, not only the last."""
-CURRICULUM_OVERRIDES = ('lr', 'noise_clip', 'act_noise_clip', 'act_noise_color')
+CURRICULUM_OVERRIDES = ('lr', 'noise_clip', 'act_noise_clip', 'target_noise_clip',
+                        'act_noise_color')
 """Algorithm settings a resume may change as a curriculum step, recorded the same way: a
 smaller step size as the randomisation widens keeps a trained actor from being unlearned,
 and less exploration noise, or noise of another colour, lets a balancing actor try to walk."""

@@ -77,6 +77,27 @@ def test_terminal_transitions_do_not_bootstrap():
     assert torch.isclose(agent.loss(batch)['critic'], expected, atol=1e-6)
 
 
+def test_the_target_noise_sets_the_critics_target_and_leaves_the_actors_objective():
+    torch.manual_seed(5)
+    agent = Symphony(3, 2, get_config('s3', **SMALL))
+    batch = _batch()
+    torch.manual_seed(6)
+    paper = agent.loss(batch)
+    agent.cfg = get_config('s3', **SMALL, target_noise_clip=1e9)   # no noise on the target
+    torch.manual_seed(6)
+    split = agent.loss(batch)
+    with torch.no_grad():
+        calm = agent.target_critic.soft(batch.next_obs, agent.actor.deterministic(batch.next_obs))
+        y = batch.reward + agent.cfg.gamma * calm
+        expected = (lambda e: (e * torch.tanh(e / 2)).mean())(agent.critic(batch.obs,
+                                                                           batch.action) - y)
+    assert torch.isclose(split['critic'], expected, atol=1e-6)
+    assert not torch.isclose(paper['critic'], expected, atol=1e-4)
+    # The actor's noise is drawn first, from the same seed: its objective is the paper's.
+    assert torch.equal(split['actor'], paper['actor'])
+    assert torch.equal(split['q_t_mean'], paper['q_t_mean'])
+
+
 def test_many_updates_stay_finite():
     torch.manual_seed(5)
     agent = Symphony(3, 2, get_config('s3', **SMALL))

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -12,9 +13,9 @@ from trained_runs import trained_run
 from symphony_ros.cli.main import main as cli
 from symphony_ros.core import critic_check
 from symphony_ros.core.checkpoint import checkpoint_step, list_checkpoints, load_checkpoint
-from symphony_ros.core.critic_check import (check_critic, episode_figures, replay_figures,
-                                            returns_to_go)
-from symphony_ros.core.config import TrainConfig
+from symphony_ros.core.critic_check import (check_critic, episode_figures, loss_noise_note,
+                                            replay_figures, returns_to_go)
+from symphony_ros.core.config import SymphonyConfig, TrainConfig
 from symphony_ros.core.envs import make_test_env
 from symphony_ros.core.run_dir import RunDirError
 from symphony_ros.core.trainer import Trainer
@@ -75,6 +76,9 @@ def test_the_noise_cost_is_the_loss_noise_s_and_vanishes_with_it(run):
     agent.actor.noise_clip = 1e6                # a loss without noise: the same action
     quiet = dataclasses.replace(sym, noise_clip=1e6)
     assert abs(replay_figures(agent, quiet, batch)[3]) < 1e-4
+    agent.actor.noise_clip = sym.noise_clip     # the actor's objective noisy, the target not
+    split = dataclasses.replace(sym, target_noise_clip=1e6)
+    assert abs(replay_figures(agent, split, batch)[3]) < 1e-4
 
 
 def test_episode_values_are_the_critic_s_at_the_steps_acted(run):
@@ -109,7 +113,7 @@ def test_the_cli_says_the_figures_and_gives_them_as_json(run, capsys):
     assert cli(['inspect', str(run), '--critic', '--episodes', '1']) == 0
     out = capsys.readouterr().out
     assert f'critic of {run} at step 120 (4,096 transitions drawn from its own replay' in out
-    assert 'the loss\'s next-action noise (clip 2.72, std about 0.37) costs' in out
+    assert 'the target\'s next-action noise (clip 2.72, std about 0.37) costs' in out
     assert 'test episodes (1, the deterministic actor' in out
     first = checkpoint_step(list_checkpoints(str(run))[0])
     assert cli(['inspect', str(run), '--critic', '--at', str(first), '--episodes', '0',
@@ -143,14 +147,24 @@ def test_a_loss_noisier_than_the_acting_is_said_at_the_start(tmp_path):
     quiet = dataclasses.replace(tiny_g1_config(tmp_path / 'a', steps=10),
                                 overrides=dict(TINY, act_noise_clip=10.0))
     with Trainer(quiet, progress=False, tensorboard=False) as trainer:
-        said = [n for n in trainer.notes if 'the loss\'s next action carries noise' in n]
-    assert said == ['the loss\'s next action carries noise of std 0.37 (--noise-clip 2.72), '
-                    '3.7x the acting noise\'s 0.10 (--act-noise-clip): the critic is fit to '
-                    'the value of a noisier policy than the one that acts, at actions no '
-                    'stored step took (symphony inspect RUN_DIR --critic says what it costs)']
+        said = [n for n in trainer.notes if 'the critic target\'s next action carries noise' in n]
+    assert said == ['the critic target\'s next action carries noise of std 0.37 '
+                    '(--noise-clip 2.72), 3.7x the acting noise\'s 0.10 (--act-noise-clip): '
+                    'the critic is fit to the value of a noisier policy than the one that '
+                    'acts, at actions no stored step took (symphony inspect RUN_DIR --critic '
+                    'says what it costs)']
     alike = tiny_g1_config(tmp_path / 'b', steps=10)
     with Trainer(alike, progress=False, tensorboard=False) as trainer:
-        assert not any('the loss\'s next action' in n for n in trainer.notes)
+        assert not any('the critic target\'s next action' in n for n in trainer.notes)
+
+
+def test_the_note_follows_the_targets_noise_not_the_actors_objective():
+    split = SymphonyConfig(act_noise_clip=10.0, target_noise_clip=10.0)   # noise_clip e
+    assert split.target_clip == 10.0 and loss_noise_note(split) is None
+    wide = SymphonyConfig(noise_clip=10.0, act_noise_clip=10.0, target_noise_clip=math.e)
+    assert loss_noise_note(wide).startswith(
+        'the critic target\'s next action carries noise of std 0.37 (--target-noise-clip 2.72), '
+        '3.7x the acting noise\'s 0.10')
 
 
 def test_a_step_no_checkpoint_was_kept_near_is_refused_naming_the_nearest(run, capsys):
