@@ -145,7 +145,8 @@ class Trainer(InitFrom, Resume):
         """The ranges' corner test (``hard_tests``), run at each evaluation; or None."""
         robot = getattr(self.env.unwrapped, 'robot', None)
         if getattr(robot, 'action_kind', None) == 'pd_position':
-            self.notes.append(action_reach_note(robot, noise_std(self.sym.acting_noise_clip)))
+            self.notes.append(action_reach_note(robot, noise_std(self.sym.acting_noise_clip),
+                                                self.sym.act_noise_color))
         mismatch = loss_noise_note(self.sym)
         if mismatch:
             self.notes.append(mismatch)

@@ -69,14 +69,16 @@ TYPICAL_ACTION = 0.4
 Swaddling term holding the strength S near 1/e (0.76 at most, S = 1)."""
 
 
-def action_reach_note(robot: RobotDescription, noise_std: float = 0.0) -> str:
+def action_reach_note(robot: RobotDescription, noise_std: float = 0.0,
+                      noise_color: float = 0.0) -> str:
     """Return one line on how far from the default pose a Symphony actor can move the joints.
 
     A pd_position robot's action_scale decides what motion the policy can ask for at all;
     sized for a Gaussian policy's actions of 1-4 it can leave too little to take a step, and
     nothing in training says so. The same scale multiplies the exploration noise
     (``noise_std``, before the actor's tanh; 0: not said), which can fell the robot in
-    nearly every training episode.
+    nearly every training episode. Coloured noise (``noise_color`` beta > 0) has the same
+    per-step spread, correlated across steps: it pushes a joint one way for a while.
     """
     driven = np.flatnonzero(np.asarray(robot.action_scale) > 0)
     scale = np.asarray(robot.action_scale)[driven]
@@ -89,7 +91,9 @@ def action_reach_note(robot: RobotDescription, noise_std: float = 0.0) -> str:
             f'{robot.source} sets it')
     if noise_std > 0.0:
         low, high = noise_std * scale.min(), noise_std * scale.max()
+        when = ('every control step' if noise_color <= 0.0 else
+                f'with a 1/f^{noise_color:g} spectrum (--act-noise-color): neighbouring '
+                'control steps alike')
         line += (f'; exploration noise (std {noise_std:.2f}) moves them by about '
-                 f'{low:.2f}-{high:.2f} rad RMS every control step (--act-noise-clip C: std '
-                 'about 1/C)')
+                 f'{low:.2f}-{high:.2f} rad RMS {when} (--act-noise-clip C: std about 1/C)')
     return line

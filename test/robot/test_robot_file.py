@@ -11,7 +11,7 @@ from symphony_ros.robot import get_robot
 from symphony_ros.robot.description import SOFT_LIMIT_MARGIN, shipped_robots
 from symphony_ros.robot.model import build_model, home_qpos
 from symphony_ros.robot.mujoco_state import joint_addresses
-from symphony_ros.robot.pd import PDLaw
+from symphony_ros.robot.pd import PDLaw, action_reach_note
 from symphony_ros.robot.robot_file import RobotFileError, load_robot_file
 
 from user_robot import MJCF, robot_doc, write_robot
@@ -91,6 +91,16 @@ def _pinned_run(robot, model, data, seconds, q0):
         np.testing.assert_allclose(data.actuator_force, expected, rtol=1e-9, atol=1e-9)
         errors.append(np.abs(data.qpos[qa] - target))
     return np.array(errors)
+
+
+def test_the_reach_note_says_when_the_noise_is_correlated_across_steps():
+    g1 = get_robot('g1')
+    white, pink = action_reach_note(g1, 0.1), action_reach_note(g1, 0.1, noise_color=1.0)
+    assert white.endswith('moves them by about 0.14-0.22 rad RMS every control step '
+                          '(--act-noise-clip C: std about 1/C)')
+    assert pink.endswith('moves them by about 0.14-0.22 rad RMS with a 1/f^1 spectrum '
+                         '(--act-noise-color): neighbouring control steps alike '
+                         '(--act-noise-clip C: std about 1/C)')
 
 
 def test_g1_in_a_gantry_reaches_and_holds_its_default_pose():
