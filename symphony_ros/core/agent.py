@@ -111,6 +111,10 @@ class Symphony:
 
         A privileged critic values (its view of) the states where the actor acts on its own
         observation: the actor's gradient reaches it only through the action.
+
+        The critic's target takes the next action with target_noise_clip's noise when that
+        is set, a separate draw; the actor's objective and the advantage's baseline take it
+        with noise_clip's.
         """
         cfg = self.cfg
         a_next, s_next, b_next = self.actor.asb(batch.next_obs)
