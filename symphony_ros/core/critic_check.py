@@ -239,6 +239,13 @@ def lines(run_dir: str, f: CriticFigures) -> List[str]:
                    'acting noise\'s clip learns without that (models/RESEARCH_LOG.md, sessions '
                    '59-61); changed mid-run, even ramped, or under a trained actor taken '
                    'into a fresh run, it has unlearned actors')
+    if f.test_falls and f.test_return and f.test_return > 0 \
+            and f.test_value > 2.0 * f.test_return:
+        out.append('  the critic values the actor\'s steps far above what they earn, and it '
+                   'fell: the actor has followed the critic\'s slope to actions its replay '
+                   'does not hold (a trained actor taken into a fresh run did so once '
+                   '--anchor-weight had faded; --anchor-floor keeps some of the anchor; '
+                   'models/RESEARCH_LOG.md, session 61)')
     return out
 
 

@@ -167,6 +167,24 @@ def test_the_note_follows_the_targets_noise_not_the_actors_objective():
         '3.7x the acting noise\'s 0.10')
 
 
+FIGURES = dict(step=1000, replay_step=1000, rows=64, gamma=0.99, noise_clip=math.e,
+               reward=1.0, value=50.0, td_error=0.0, test_steps=500, test_episodes=2)
+
+
+@pytest.mark.parametrize('value, returns, falls, cost, says', [
+    (10.0, 80.0, 0, 0.9, 'far below what it earns'),      # a noisier policy valued
+    (10.0, 80.0, 0, 0.1, None),                            # low, but not for the noise
+    (90.0, 20.0, 2, 0.1, 'far above what they earn'),     # an actor past its data
+    (90.0, 20.0, 0, 0.1, None),                            # high, and it stands
+    (90.0, 80.0, 2, 0.1, None)])                           # fell, and valued about right
+def test_the_check_says_which_way_a_critic_is_off(value, returns, falls, cost, says):
+    f = critic_check.CriticFigures(**FIGURES, noise_cost=cost, test_value=value,
+                                   test_return=returns, test_falls=falls)
+    hints = [line for line in critic_check.lines('runs/x', f) if 'far' in line]
+    assert len(hints) == (0 if says is None else 1)
+    assert says is None or says in hints[0]
+
+
 def test_a_step_no_checkpoint_was_kept_near_is_refused_naming_the_nearest(run, capsys):
     assert cli(['inspect', str(run), '--critic', '--at', '100000']) == 2
     assert 'no checkpoint near step 100,000 (the nearest kept: 120)' in capsys.readouterr().err
