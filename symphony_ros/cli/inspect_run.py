@@ -75,7 +75,17 @@ def _learner(t: Dict[str, Any], y: Dict[str, Any]) -> str:
                                     ('compiled loss', t.get('compile'))) if on]
     if t.get('history', 1) > 1:
         extras.append(f'history {t["history"]}')
-    return text + ''.join(f'; {e}' for e in extras)
+    return text + f', {_noise(y)}' + ''.join(f'; {e}' for e in extras)
+
+
+def _noise(y: Dict[str, Any]) -> str:
+    """Say the noise clip, and where acting or the critic's target take another noise."""
+    named = (('act_noise_clip', 'acting'), ('target_noise_clip', 'target'))
+    parts = [f'{label} {y[key]:.3g}' for key, label in named if y.get(key)]
+    if y.get('act_noise_color'):
+        parts.append(f'acting noise 1/f^{y["act_noise_color"]:g}')
+    clip = f'noise clip {y.get("noise_clip", math.e):.3g}'
+    return f'{clip} ({", ".join(parts)})' if parts else clip
 
 
 def _branch(s: RunSummary) -> List[str]:

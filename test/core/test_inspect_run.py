@@ -8,9 +8,10 @@ import sys
 import pytest
 from process_helpers import RUN_DIR_HOLDER
 
+from symphony_ros.cli import inspect_run
 from symphony_ros.cli.inspect_run import describe_run
 from symphony_ros.cli.main import main as cli
-from symphony_ros.core.config import TrainConfig
+from symphony_ros.core.config import SymphonyConfig, TrainConfig
 from symphony_ros.core.run_dir import RunDirError
 from symphony_ros.core.run_lock import lock_run_dir, unlock_run_dir
 from symphony_ros.core.run_summary import lock_holder, read_metrics, read_run
@@ -54,6 +55,17 @@ def test_the_cli_says_progress_best_and_what_to_run_next(run, capsys):
     assert f'resume: symphony train --run-dir {run} --resume' in out
     assert f'export: symphony export {run} -o policy.onnx' in out
     assert f'kept actors      3 (symphony screen {run} ranks them' in out
+    assert 'per step, lr 0.0001, noise clip 2.72\n' in out
+
+
+@pytest.mark.parametrize('noise, says', [
+    (dict(noise_clip=10.0), 'noise clip 10'),
+    (dict(act_noise_clip=10.0, target_noise_clip=10.0), 'noise clip 2.72 (acting 10, target 10)'),
+    (dict(noise_clip=10.0, act_noise_clip=10.0, act_noise_color=1.0),
+     'noise clip 10 (acting 10, acting noise 1/f^1)')])
+def test_the_learner_line_says_each_noise_the_run_learns_with(noise, says):
+    sym = dict(SymphonyConfig(hidden_dim=16).to_dict(), **noise)
+    assert inspect_run._learner({}, sym).endswith(f'per step, lr 0.0001, {says}')
 
 
 def test_json_carries_the_same_figures(run, capsys):
