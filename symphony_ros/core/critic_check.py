@@ -243,9 +243,9 @@ def lines(run_dir: str, f: CriticFigures) -> List[str]:
             and f.test_value > 2.0 * f.test_return:
         out.append('  the critic values the actor\'s steps far above what they earn, and it '
                    'fell: the actor has followed the critic\'s slope to actions its replay '
-                   'does not hold (a trained actor taken into a fresh run did so once '
-                   '--anchor-weight had faded; --anchor-floor keeps some of the anchor; '
-                   'models/RESEARCH_LOG.md, session 61)')
+                   'does not hold (seen in a trained actor taken into a fresh run once '
+                   '--anchor-weight had faded, and in a run whose target noise was lowered '
+                   'mid-run by --target-noise-clip; models/RESEARCH_LOG.md, session 61)')
     return out
 
 
