@@ -59,7 +59,8 @@ class SymphonyConfig:
     keeps noise_clip's (0: noise_clip, the paper's one noise). The critic learns the value of
     the policy whose next action carries this noise: at the acting noise it values the policy
     that acts, while the actor still climbs the critic's slope averaged over noise_clip's
-    wider noise around its action."""
+    wider noise around its action. A target with less noise smooths the critic less beside
+    its data, and an actor free to climb it can leave that data (--anchor-floor holds it)."""
     act_noise_color: float = ranged(0.0, 0, 2)
     """beta of the acting noise's 1/f^beta power spectrum: 0 white, a fresh draw every control
     step (the paper's); 1 pink; 2 red. The same per-step distribution, correlated across an
