@@ -245,10 +245,10 @@ def _ranges_lines(form: Optional[dict]) -> List[str]:
     """List the ranges the training env drew from, the knobs away from nominal only."""
     if not form:
         return []
-    from ..robot.ranges import AUTO, KNOBS
+    from ..robot.ranges import AUTO, KNOBS, unset_range
     ranges = form.get('ranges') or {}
     moved = [f'{k} [{lo:g}, {hi:g}]' for k, (lo, hi) in ranges.items()
-             if k in KNOBS and (lo, hi) != (KNOBS[k][0],) * 2]
+             if k in KNOBS and (lo, hi) != unset_range(k)]
     wide = form.get('robot_wide') or []
     share, depth = float(form.get('hard_share') or 0.0), form.get('hard_depth', 1.0)
     corner = ('the hard corner' if depth == 1.0 else

@@ -15,7 +15,7 @@ from typing import Callable, List
 import numpy as np
 
 from ..robot.frame_stack import FrameStack
-from ..robot.ranges import KNOBS, TIMES, RandomizationSpec, load_randomization
+from ..robot.ranges import KNOBS, SCHEDULE, RandomizationSpec, load_randomization
 from .config import DistillConfig
 
 
@@ -35,7 +35,7 @@ def chosen_knobs(text: str) -> List[str]:
 
     :raises ValueError: an unknown knob, naming it and the knobs there are.
     """
-    movable = [k for k in KNOBS if k not in TIMES]
+    movable = [k for k in KNOBS if k not in SCHEDULE]
     if text.strip() == 'all':
         return movable
     names = [k.strip() for k in text.split(',') if k.strip()]
@@ -57,7 +57,7 @@ def distill_spec(cfg: DistillConfig, robot) -> RandomizationSpec:
         raise ValueError('--randomize none: a student learns to ride out the perturbations '
                          'its teacher did not meet; give default or a YAML file')
     knobs = chosen_knobs(cfg.knobs)
-    keep = {k: r for k, r in spec.ranges.items() if k in knobs or k in TIMES}
+    keep = {k: r for k, r in spec.ranges.items() if k in knobs or k in SCHEDULE}
     name = spec.name if cfg.knobs.strip() == 'all' else f'{spec.name}: {",".join(knobs)}'
     out = dataclasses.replace(spec, ranges=keep, name=name)
     if out.is_nominal:

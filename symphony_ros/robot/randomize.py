@@ -303,6 +303,19 @@ class Randomized(gym.Wrapper):
         ilo, ihi = self.rspec.range('push_interval_s')
         return self._time + (ilo if ilo == ihi else float(self.rng.uniform(ilo, ihi)))
 
+    def _kick_heading(self) -> float:
+        """Return the world heading (rad) of the kick now: any, or at ``push_bearing_deg``.
+
+        A bearing range is taken from the robot's heading at the kick; without one the
+        heading is drawn over the circle as it always was, so that runs before the knob draw
+        the same kicks.
+        """
+        bearing = self.rspec.ranges.get('push_bearing_deg')
+        if bearing is None:
+            return float(self.rng.uniform(0, 2 * math.pi))
+        quat = self.data.qpos[self.base_qpos + 3:self.base_qpos + 7]
+        return yaw(quat) + math.radians(float(self.rng.uniform(*bearing)))
+
     def _kicks_on(self) -> bool:
         """Kicks need a speed and an interval: either at 0 turns them off (`KNOBS`)."""
         return (self.rspec.range('push_velocity')[1] > 0
@@ -373,7 +386,7 @@ class Randomized(gym.Wrapper):
         self._time += self.robot.control_dt
         if self._time >= self._next_push:
             lo, hi = self._range('push_velocity')
-            v, heading = float(self.rng.uniform(lo, hi)), float(self.rng.uniform(0, 2 * math.pi))
+            v, heading = float(self.rng.uniform(lo, hi)), self._kick_heading()
             kick = (v * math.cos(heading), v * math.sin(heading))
             u = self.env.unwrapped
             if hasattr(u, 'push'):

@@ -36,9 +36,11 @@ KNOBS: Dict[str, Tuple[float, str]] = {
     'delay_jitter_steps': (0.0, 'physics steps of extra delay, 0..N drawn every control step'),
     'obs_noise_scale': (0.0, 'factor on the per-term uniform noise amplitudes `obs_noise`'),
     'imu_bias_scale': (0.0, 'factor on the per-episode IMU biases `imu_bias`'),
-    'push_velocity': (0.0, 'm/s horizontal base-velocity kick, random heading'),
+    'push_velocity': (0.0, 'm/s horizontal base-velocity kick (its side: `push_bearing_deg`)'),
     'push_interval_s': (0.0, 's between kicks (drawn after each kick; 0 or push 0: none)'),
     'push_first_s': (0.0, 's from an episode\'s start to its first kick (0: one interval)'),
+    'push_bearing_deg': (0.0, 'deg from the robot\'s heading that each kick pushes toward (0: '
+                         'forward, 90: to its left), drawn per kick; not given: any heading'),
     'init_joint_noise': (0.0, 'rad of uniform noise on the initial joint positions'),
     'init_vel_noise': (0.0, 'rad/s (m/s for the base) of uniform noise on the initial velocity'),
 }
@@ -59,8 +61,20 @@ phase to the same end). The sensor noise's scale is drawn per episode from [0, 1
 1: an actor that never sees an exact observation learns to rely on the jitter (G1 actors trained
 at 1 stepped only with noise on their inputs and fell on exact ones)."""
 
-TIMES = ('push_interval_s', 'push_first_s')
-"""Knobs that are times of the push schedule, not perturbations: never scaled."""
+SCHEDULE = ('push_interval_s', 'push_first_s', 'push_bearing_deg')
+"""Knobs of the push schedule (when and which way), not perturbations: never scaled."""
+
+ANY_BEARING = (-180.0, 180.0)
+"""The range of ``push_bearing_deg`` when it is not given: a kick may come from any side."""
+
+
+def unset_range(knob: str) -> Tuple[float, float]:
+    """Return the range of ``knob`` where none is given: its nominal value (any bearing)."""
+    if knob == 'push_bearing_deg':
+        return ANY_BEARING
+    nominal = KNOBS[knob][0]
+    return (nominal, nominal)
+
 
 OBS_NOISE: Dict[str, float] = {
     'joint_pos_rel': 0.01, 'joint_vel': 1.5, 'imu_angular_velocity': 0.2,
@@ -149,9 +163,9 @@ class RandomizationSpec:
 
     def range(self, knob: str) -> Tuple[float, float]:
         """Return the scaled range of ``knob`` (its nominal value twice when not given)."""
+        if knob in SCHEDULE:
+            return tuple(self.ranges.get(knob, unset_range(knob)))
         nominal = KNOBS[knob][0]
-        if knob in TIMES:
-            return tuple(self.ranges.get(knob, (nominal, nominal)))
         lo, hi = self.ranges.get(knob, (nominal, nominal))
         s = self.scale
         return (nominal + s * (lo - nominal), nominal + s * (hi - nominal))
@@ -166,7 +180,7 @@ class RandomizationSpec:
     def is_nominal(self) -> bool:
         """True when no knob moves anything (the env is then left unwrapped)."""
         for knob in KNOBS:
-            if knob in TIMES:
+            if knob in SCHEDULE:
                 continue
             lo, hi = self.range(knob)
             nominal = KNOBS[knob][0]
@@ -204,8 +218,7 @@ def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> List[str]:
     :returns: e.g. ``['push_first_s [0, 0] -> [1, 5]', 'obs_noise.joint_vel 1.5 -> 1']``.
     """
     def knob(form: Mapping[str, Any], name: str) -> List[float]:
-        nominal = KNOBS[name][0]
-        return [float(v) for v in (form.get('ranges') or {}).get(name, (nominal, nominal))]
+        return [float(v) for v in (form.get('ranges') or {}).get(name, unset_range(name))]
 
     out = [f'{k} [{_g(knob(old, k))}] -> [{_g(knob(new, k))}]' for k in KNOBS
            if knob(old, k) != knob(new, k)]
@@ -274,7 +287,10 @@ def check_ranges(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
             lo, hi = float(value[0]), float(value[1])
             if lo > hi:
                 raise ValueError(f'{where}: {key}: inverted range [{lo}, {hi}]')
-            nonneg = key not in ('payload_kg', 'com_offset_m')
+            if key == 'push_bearing_deg' and (lo < ANY_BEARING[0] or hi > ANY_BEARING[1]):
+                raise ValueError(f'{where}: {key}: [{lo}, {hi}] leaves -180..180; expected '
+                                 'degrees from the robot\'s heading, 90 to its left')
+            nonneg = key not in ('payload_kg', 'com_offset_m', 'push_bearing_deg')
             if nonneg and lo < 0:
                 raise ValueError(f'{where}: {key}: negative range [{lo}, {hi}]; '
                                  'expected values >= 0')
@@ -345,11 +361,22 @@ def load_randomization(which: str, robot: RobotDescription,
     return dataclasses.replace(spec, scale=spec.scale * scale)
 
 
+def knob_table_markdown() -> str:
+    """Return the knob table as Markdown (the README's copy is kept equal by a test)."""
+    rows = ['| knob | what | nominal | default range |', '|---|---|---|---|']
+    for knob, (nominal, what) in KNOBS.items():
+        lo, hi = DEFAULTS.get(knob, unset_range(knob))
+        shown = 'any' if knob == 'push_bearing_deg' else f'{nominal:g}'
+        rows.append(f'| `{knob}` | {what} | {shown} | [{lo:g}, {hi:g}] |')
+    return '\n'.join(rows) + '\n'
+
+
 def point_spec(values: Mapping[str, float], name: str = 'point') -> RandomizationSpec:
     """Return a spec that sets each knob of ``values`` to exactly that value."""
     return _build(name, ({k: [v, v] for k, v in values.items()}, name))
 
 
-__all__ = ['AUTO', 'DEFAULTS', 'EXTRA_KEYS', 'HARD_END', 'IMU_BIAS', 'KNOBS', 'OBS_NOISE',
-           'PER_PART', 'TIMES', 'RandomizationSpec', 'check_ranges', 'load_randomization',
-           'SENSOR_FIELDS', 'point_spec', 'spec_changes']
+__all__ = ['ANY_BEARING', 'AUTO', 'DEFAULTS', 'EXTRA_KEYS', 'HARD_END', 'IMU_BIAS', 'KNOBS',
+           'OBS_NOISE', 'PER_PART', 'SCHEDULE', 'RandomizationSpec', 'SENSOR_FIELDS',
+           'check_ranges', 'knob_table_markdown', 'load_randomization', 'point_spec',
+           'spec_changes', 'unset_range']

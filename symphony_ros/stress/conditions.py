@@ -1,7 +1,7 @@
 """The stress conditions: one table, rendered by the README and read by ``symphony stress``.
 
 Each condition perturbs the nominal robot through the training randomisation's knobs
-(`symphony_ros.robot.ranges.KNOBS`) set to one value (or a range, for the push interval),
+(`symphony_ros.robot.ranges.KNOBS`) set to one value (or a range, for the push schedule),
 so stress and training perturb the same way. ``delay_steps`` is in control steps of the
 robot (converted to ``delay_s``). A condition is *within the training ranges* of a robot
 when each of its values lies inside the range that robot's ``--randomize default`` draws
@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..robot.description import RobotDescription
 from ..robot.ranges import (IMU_BIAS, KNOBS, OBS_NOISE, RandomizationSpec,
-                            load_randomization)
+                            load_randomization, unset_range)
 from ..robot.velocity_commands import COMMAND_RANGES
 
 PUSH_INTERVAL = (5.0, 10.0)
@@ -98,6 +98,14 @@ NOISE_ONLY = 'noise_only'
 MIX = 'training_mix'
 """A condition's key that draws every knob per episode from the robot's default ranges."""
 
+KICK_SIDES = {'forward': 0.0, 'left': 90.0, 'backward': 180.0, 'right': -90.0}
+"""Side a ``kick_<side>`` condition pushes the robot toward -> bearing, deg from its heading."""
+KICK_FIRST_S = (3.0, 3.8)
+"""s into the episode of a ``kick_<side>`` condition's one kick: after the start has settled,
+at a phase spread over one G1 gait cycle (0.8 s), so ten episodes meet ten phases."""
+ONE_KICK = (60.0, 60.0)
+"""The interval after that kick: past the episode's end, so each episode is kicked once."""
+
 COMMAND = 'command'
 """A condition's key that holds one velocity command (vx m/s, vy m/s, yaw rate rad/s) for
 whole episodes, instead of drawing commands from the policy's ranges."""
@@ -130,11 +138,18 @@ DIAGNOSTIC: Dict[str, Tuple[Dict[str, Any], str]] = {
     **{f'{AT}{d:g}': (_toward_worst(d), f'every knob of `worst` {d:g} of the way from nominal '
                       'to it (kicks at the same interval)')
        for d in WORST_DEPTHS},
+    **{f'kick_{side}': ({'push_velocity': 1.0, 'push_first_s': KICK_FIRST_S,
+                         'push_interval_s': ONE_KICK, 'push_bearing_deg': bearing},
+                        f'one 1.0 m/s base kick pushing the robot {side}, '
+                        f'{KICK_FIRST_S[0]:g}-{KICK_FIRST_S[1]:g} s into the episode')
+       for side, bearing in KICK_SIDES.items()},
 }
 """Conditions run only when named: which part of ``obs_noise_1`` a policy cannot take,
 delays in ms, finer than ``delay_1``, which give a latency budget (`latency_budget`), the
 mix of every perturbation a policy trained under, as the world mixes them, and a velocity
-policy held to one command (its stride error is whether it does what it is told)."""
+policy held to one command (its stride error is whether it does what it is told), and one
+kick from a known side (`command_stand+kick_left`: whether a standing robot steps aside;
+random kicks come from every side, so a weak side shows only in part under ``push_1.0``)."""
 CONDITIONS.update(DIAGNOSTIC)
 
 JOIN = '+'
@@ -239,12 +254,14 @@ def select(names: Sequence[str], robot: RobotDescription,
 
 
 def first_kick_s(name: str) -> float:
-    """Return the earliest time (s) push condition ``name`` kicks: one interval in.
+    """Return the earliest time (s) push condition ``name`` kicks.
 
-    The conditions leave ``push_first_s`` at nominal, so an episode's first kick waits a
-    whole interval, as the sim node's kicks through ROS do.
+    One interval in where the condition leaves ``push_first_s`` at nominal (as the sim
+    node's kicks through ROS come), else the earliest first kick it sets.
     """
-    return knobs(name)['push_interval_s'][0]
+    values = knobs(name)
+    first = values.get('push_first_s')
+    return first[0] if first else values['push_interval_s'][0]
 
 
 def held_command(name: str) -> Optional[Dict[str, Any]]:
@@ -318,8 +335,7 @@ def within_policy_ranges(name: str, robot: RobotDescription,
     ranges = form.get('ranges') or {}
 
     def range_of(knob: str) -> Tuple[float, float]:
-        nominal = KNOBS[knob][0]
-        lo, hi = ranges.get(knob, (nominal, nominal))
+        lo, hi = ranges.get(knob, unset_range(knob))
         return float(lo), float(hi)
     return _inside(name, robot, range_of)
 

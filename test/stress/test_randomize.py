@@ -14,6 +14,7 @@ from symphony_ros.core.envs import make_env, make_randomized_env, randomization
 from symphony_ros.robot import get_robot
 from symphony_ros.robot.randomize import Randomized, randomize_env
 from symphony_ros.robot.ranges import DEFAULTS, load_randomization, point_spec, spec_changes
+from symphony_ros.robot.rotations import yaw
 
 HUMANOID = 'symphony/Humanoid-v4'
 
@@ -145,6 +146,30 @@ def test_a_push_kicks_the_base_velocity():
     dv = pushed.unwrapped.data.qvel[:2] - plain.unwrapped.data.qvel[:2]
     assert 0.7 < np.linalg.norm(dv) < 1.3
     assert pushed.kicks[0][1] == 1.0
+
+
+def test_a_bearing_pushes_toward_that_side_of_the_robot_whichever_way_it_faces():
+    r = get_robot('g1')
+    values = {'push_velocity': 1.0, 'push_interval_s': r.control_dt}
+    sided = _wrap('velocity:g1', 'g1', {**values, 'push_bearing_deg': 90.0})
+    anywhere = _wrap('velocity:g1', 'g1', values)
+    a = np.zeros(r.n_joints)
+    for seed in range(3):      # each reset draws the robot's heading anew
+        sided.reset(seed=seed)
+        base = sided.unwrapped.data.qpos[3:7].copy()
+        before = sided.unwrapped.data.qvel[:2].copy()
+        sided.step(a)
+        kick = sided.unwrapped.data.qvel[:2] - before
+        # The world kick in the robot's heading frame at the kick: to its left (+y).
+        c, s_ = np.cos(yaw(base)), np.sin(yaw(base))
+        forward, left = c * kick[0] + s_ * kick[1], -s_ * kick[0] + c * kick[1]
+        assert left > 0.6 and abs(forward) < 0.4
+    assert all(k[2] == pytest.approx(np.pi / 2, abs=1e-6) for k in sided.kicks)
+    anywhere.reset(seed=0)
+    for _ in range(30):
+        anywhere.step(a)
+    # Without the knob, kicks come from every side.
+    assert np.ptp([k[2] for k in anywhere.kicks]) > np.pi
 
 
 def test_the_first_kick_comes_within_push_first_s_else_after_one_interval():
@@ -284,6 +309,7 @@ def test_robot_wide_knobs_give_every_part_one_factor_and_the_others_one_each():
     ('mass_scale: [1.2, 0.8]\n', 'mass_scale: inverted range'),
     ('friction_scale: [-0.5, 1.0]\n', 'friction_scale: negative range'),
     ('gravity: [1, 2]\n', 'gravity: unknown knob'),
+    ('push_bearing_deg: [-200, 90]\n', r'push_bearing_deg: \[-200.0, 90.0\] leaves -180..180'),
     ('mass_scale: [0.9, 1.1]\npush_velocity: [0, 1]\nmass_scale: [0.5, 1.5]\n',
      r"not YAML \(key 'mass_scale' is given twice \(first on line 1\) \(line 3, column 1\)\)"),
 ])

@@ -29,8 +29,11 @@ def test_spec_changes_names_each_moved_knob_and_noise_term():
                                       'push_first_s [0, 0] -> [1, 5]',
                                       'obs_noise.qvel 0.2 -> 0.1']
     assert spec_changes(new, json.loads(json.dumps(new))) == []
-    # A knob left out sits at its nominal value.
+    # A knob left out sits at its nominal value; a kick's bearing left out is any bearing.
     assert spec_changes({'ranges': {'mass_scale': [1.0, 1.0]}}, {'ranges': {}}) == []
+    assert spec_changes({'ranges': {'push_bearing_deg': [-180.0, 180.0]}}, {'ranges': {}}) == []
+    assert spec_changes({}, {'ranges': {'push_bearing_deg': [60.0, 120.0]}}) == [
+        'push_bearing_deg [-180, 180] -> [60, 120]']
 
 
 def test_contract_and_resume_carry_the_ranges_a_named_set_drew_from(tmp_path, capsys):

@@ -11,7 +11,7 @@ import pytest
 from symphony_ros.cli.main import main
 from symphony_ros.robot import get_robot
 from symphony_ros.core.envs import make_randomized_env
-from symphony_ros.robot.ranges import load_randomization
+from symphony_ros.robot.ranges import knob_table_markdown, load_randomization
 from symphony_ros.stress.conditions import (CONDITIONS, DIAGNOSTIC, delay_ms, latency_budget,
                                             select, spec_of, table_markdown, within_training,
                                             worst_depth, worst_depth_budget)
@@ -136,6 +136,7 @@ def test_readme_renders_the_condition_table():
     table = table_markdown([get_robot('humanoid'), get_robot('g1')])
     assert table in readme, 'README: paste table_markdown([humanoid, g1]) under ### Stress'
     assert re.search(r'symphony stress', readme)
+    assert knob_table_markdown() in readme, 'README: paste ranges.knob_table_markdown()'
 
 
 def test_a_noise_diagnostic_perturbs_its_own_term_only_and_runs_when_named():
