@@ -83,6 +83,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    'nominal and worst when left out) and say how far toward worst the policy '
                    'stands within --max-fall-rate: a figure that moves as training does '
                    'while worst fells every episode')
+    p.add_argument('--kick-sides', action='store_true',
+                   help='also run one 1 m/s kick from each side (kick_forward ... kick_right), '
+                   'told to stand and to walk forward at 0.5 m/s for a velocity policy, and '
+                   'say which side the robot cannot take')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
@@ -233,6 +237,11 @@ def _prepare(args: argparse.Namespace) -> Tuple[Any, Any, str, str, List[str]]:
                 raise ValueError('--worst-depth: in process only (--ros injects the delay '
                                  'and kicks alone)')
             names += [n for n in table.worst_depth_conditions() if n not in names]
+        if args.kick_sides:
+            if args.ros:
+                raise ValueError('--kick-sides: in process only (the sim\'s kicks through '
+                                 '--ros come from any side)')
+            names += [n for n in table.kick_side_conditions(follows) if n not in names]
         names = _fit_pushes(args, names, robot.control_dt)
     except (PolicyError, ValueError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
@@ -324,8 +333,8 @@ def _run_conditions(args: argparse.Namespace, prepared: Tuple[Any, Any, str, str
 
 def _print_summary(report: Dict[str, Any], md_path: str) -> None:
     """Print one line a condition, the latency budget and the verdict."""
-    from ..stress.report import (depth_text, faults_text, latency_text, rate_interval,
-                                 worst_parts_text)
+    from ..stress.report import (depth_text, faults_text, kick_sides_text, latency_text,
+                                 rate_interval, worst_parts_text)
     for n, s in report['conditions'].items():
         k = s.get('kicks')
         kicks = f'  kicks survived {k["survived"]}/{k["survived"] + k["fell"]}' if k else ''
@@ -341,9 +350,9 @@ def _print_summary(report: Dict[str, Any], md_path: str) -> None:
         print(latency_text(report['latency']))
     if report.get('worst_depth'):
         print(depth_text(report['worst_depth']))
-    parts = worst_parts_text(report['conditions'])
-    if parts:
-        print(parts)
+    for text in filter(None, (worst_parts_text(report['conditions']),
+                              kick_sides_text(report['conditions']))):
+        print(text)
     v, workers = report['verdict'], report['workers']
     print(f'verdict: {"PASS" if v["passed"] else "FAIL"}'
           + (f' (failed: {", ".join(v["failed"])})' if v['failed'] else '')

@@ -352,6 +352,32 @@ def _inside(name: str, robot: RobotDescription,
     return True
 
 
+def kick_side_conditions(commands: bool) -> List[str]:
+    """Return what ``--kick-sides`` runs: a kick from each side, told to stand and to walk.
+
+    :param commands: whether the policy follows velocity commands; without, the kicks alone.
+    """
+    kicks = [f'kick_{side}' for side in KICK_SIDES]
+    if not commands:
+        return kicks
+    return [f'command_{what}{JOIN}{kick}' for what in ('stand', 'forward_0.5') for kick in kicks]
+
+
+def kick_side_of(name: str) -> Optional[Tuple[Optional[str], str]]:
+    """Return (held command or None, side) of a one-kick condition (None: another kind).
+
+    A one-kick condition is ``kick_<side>`` alone or joined with one held command.
+    """
+    parts = name.split(JOIN)
+    sides = [p[len('kick_'):] for p in parts if p[len('kick_'):] in KICK_SIDES
+             and p.startswith('kick_')]
+    held = [p[len('command_'):] for p in parts if p.startswith('command_')
+            and p[len('command_'):] in HELD_COMMANDS]
+    if len(sides) != 1 or len(parts) != 1 + len(held) or len(held) > 1:
+        return None
+    return (held[0] if held else None), sides[0]
+
+
 def worst_parts() -> List[str]:
     """Return what ``--worst-parts`` runs: ``worst``, then it without each of its parts."""
     return ['worst'] + [f'{WITHOUT}{part}' for part in WORST_PARTS]

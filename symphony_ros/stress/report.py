@@ -125,6 +125,23 @@ def worst_parts_text(conditions: Dict[str, Dict]) -> Optional[str]:
             f'{cells} (the part whose absence saves most first)')
 
 
+def kick_sides_text(conditions: Dict[str, Dict]) -> Optional[str]:
+    """Say the one-kick conditions' kicks ridden out by side, per held command (None: none)."""
+    from .conditions import HELD_COMMANDS, kick_side_of
+    rows: Dict[str, List[str]] = {}
+    for name, c in conditions.items():
+        which, k = kick_side_of(name), c.get('kicks')
+        if which is None or not k:
+            continue
+        held, side = which
+        told = f'told to {HELD_COMMANDS[held][1]}' if held else 'no command held'
+        rows.setdefault(told, []).append(f'{side} {k["survived"]}/{k["survived"] + k["fell"]}')
+    if not rows:
+        return None
+    return ('kick sides (one 1 m/s kick each, ridden out): '
+            + '; '.join(f'{told}: {", ".join(cells)}' for told, cells in rows.items()))
+
+
 def markdown(report: Dict[str, object]) -> str:
     """Return report.md's text."""
     v = report['verdict']
@@ -169,9 +186,9 @@ def markdown(report: Dict[str, object]) -> str:
     for text in ([latency_text(report['latency'])] if report.get('latency') else []) + (
             [depth_text(report['worst_depth'])] if report.get('worst_depth') else []):
         lines += [text[0].upper() + text[1:] + '.', '']
-    parts = worst_parts_text(report['conditions'])
-    if parts:
-        lines += [parts[0].upper() + parts[1:] + '.', '']
+    for text in filter(None, (worst_parts_text(report['conditions']),
+                              kick_sides_text(report['conditions']))):
+        lines += [text[0].upper() + text[1:] + '.', '']
     lines += _held_lines(report['conditions'])
     lines += _term_lines(report['conditions'])
     lines += _kick_lines(report['conditions'])
