@@ -189,11 +189,13 @@ def randomization_line(tc: dict, step: Optional[int] = None) -> str:
 
 
 def reward_text(tc: dict) -> str:
-    """Say a run's reward weights, its tracking width and gait-free error when it set them."""
+    """Say a run's reward weights, tracking width, gait-free error and stand gait if set."""
     sigma, free = tc.get('tracking_sigma'), tc.get('gait_free_error')
+    stand = tc.get('stand_gait')
     return ((tc.get('reward_weights') or "the task's")
             + (f'; tracking width {sigma:g}' if sigma else '')
-            + (f'; gait terms free past {free:g} m/s of error' if free else ''))
+            + (f'; gait terms free past {free:g} m/s of error' if free else '')
+            + (f'; told to stand: {stand}' if stand else ''))
 
 
 def history_lines(tc: dict) -> List[str]:

@@ -20,7 +20,8 @@ import argparse
 import os
 from typing import Any, Callable, Dict, List, Tuple
 
-from ..core.config import CONFIGS, ODOMETRY_SOURCES, OVERRIDABLE, SymphonyConfig, TrainConfig
+from ..core.config import (CONFIGS, ODOMETRY_SOURCES, OVERRIDABLE, STAND_GAITS, SymphonyConfig,
+                           TrainConfig)
 from ..core.stages import load_stages, parse_stages
 from ..distributed.config import DistributedConfig
 from ..paths import share_path
@@ -29,7 +30,7 @@ from ..util.strict_yaml import load_yaml_file
 from .errors import CliError
 
 CHOICES = {'config': tuple(sorted(CONFIGS)), 'device': ('auto', 'cpu', 'cuda'),
-           'odometry': ODOMETRY_SOURCES}
+           'odometry': ODOMETRY_SOURCES, 'stand_gait': STAND_GAITS}
 """Flags whose value is one of a list (as their argparse ``choices``)."""
 ENV_KEYS = ('env',)
 ROBOT_KEYS = ('robot', 'task')

@@ -114,6 +114,10 @@ class SymphonyConfig:
 ODOMETRY_SOURCES = ('sim', 'legs')
 """Where a velocity task's odometry input comes from (`TrainConfig.odometry`)."""
 
+STAND_GAITS = ('still', 'step')
+"""What a velocity task with a gait clock asks of a robot told to stand (`TrainConfig.stand_gait`):
+every foot down in the default pose, or stepping in place on the clock."""
+
 
 def odometry_of(train_config: Optional[Dict[str, Any]]) -> str:
     """Return the odometry source a run trained on, from its (or a contract's) train config.
@@ -279,6 +283,13 @@ class TrainConfig:
     nothing, so a recovery step out of rhythm, or off the standing pose when told to stand,
     costs nothing (0: never, as the robot file's). A resume may change it; the replay's
     stored steps keep the terms they were scored with."""
+    stand_gait: str = ''
+    """What the gait terms of a <task>:<robot> env with a gait clock ask of a robot told to
+    stand: still, every foot down in the default pose; step, stepping in place on the clock
+    as when walking, so that a kick from the side meets a robot already stepping (a standing
+    G1 rides out 1 m/s kicks along its feet and few across them, the same actor walking
+    most); empty: the robot file's (still unless it says). A resume may change it; the
+    replay's stored steps keep the terms they were scored with."""
     assist: float = ranged(0.0, 0)
     """1/s: a hand on the pelvis in training, a horizontal force of assist x mass x
     (commanded - measured base velocity), at most 3 m/s^2 of the robot (`robot.assist`): a

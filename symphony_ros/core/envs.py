@@ -159,16 +159,16 @@ def _takes_commands(entry) -> bool:
 def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
     """Return the env options run ``cfg`` sets for its envs.
 
-    The options: --reward-weights, --commands, --tracking-sigma, --gait-free-error and
-    --odometry.
+    The options: --reward-weights, --commands, --tracking-sigma, --gait-free-error,
+    --stand-gait and --odometry.
     :raises ValueError: --reward-weights for an env without named reward terms, or a bad one
         (a term the env does not have); --commands or --tracking-sigma for an env without
         velocity commands, or a bad --commands; --gait-free-error for an env without a gait
-        clock's terms; --odometry legs for an env without one.
+        clock's terms (or --stand-gait); --odometry legs for an env without one.
     """
     out: Dict[str, Any] = {}
     if not (cfg.reward_weights or cfg.commands or cfg.tracking_sigma or cfg.gait_free_error
-            or cfg.odometry != 'sim'):
+            or cfg.stand_gait or cfg.odometry != 'sim'):
         return out
     entry = lookup(cfg.env)
     if cfg.odometry != 'sim':
@@ -199,6 +199,11 @@ def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
             raise ValueError(f'--gait-free-error: env {cfg.env!r} has no gait terms; a task env '
                              '(velocity:<robot>) with a gait clock has')
         out['gait_free_error'] = cfg.gait_free_error
+    if cfg.stand_gait:
+        if not _takes_commands(entry):
+            raise ValueError(f'--stand-gait: env {cfg.env!r} has no gait terms; a task env '
+                             '(velocity:<robot>) with a gait clock has')
+        out['stand_gait'] = cfg.stand_gait
     return out
 
 

@@ -39,11 +39,12 @@ def changes_randomization(entry: Mapping[str, Any]) -> bool:
 
 
 CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands', 'relabel_commands',
-                              'tracking_sigma', 'gait_free_error', 'assist')
+                              'tracking_sigma', 'gait_free_error', 'stand_gait', 'assist')
 """TrainConfig fields a resume may change as a curriculum step: the training randomisation,
 the reward weights and tracking width of a run whose replay can re-score its steps, the
 commands drawn and how many of them are relabelled, the error past which the gait terms
-pay nothing, the hand that pulls the robot toward its command.
+pay nothing and what they ask of a robot told to stand, the hand that pulls the robot toward
+its command.
 Each change is recorded in the run's ``curriculum`` with the step it took effect, since the
 run's policy was shaped by every setting it trained under, not only the last."""
 CURRICULUM_OVERRIDES = ('lr', 'noise_clip', 'act_noise_clip', 'target_noise_clip',
@@ -51,7 +52,8 @@ CURRICULUM_OVERRIDES = ('lr', 'noise_clip', 'act_noise_clip', 'target_noise_clip
 """Algorithm settings a resume may change as a curriculum step, recorded the same way: a
 smaller step size as the randomisation widens keeps a trained actor from being unlearned,
 and less exploration noise, or noise of another colour, lets a balancing actor try to walk."""
-BEST_RESETS = ('reward_weights', 'commands', 'tracking_sigma', 'gait_free_error')
+BEST_RESETS = ('reward_weights', 'commands', 'tracking_sigma', 'gait_free_error',
+               'stand_gait')
 """Curriculum changes after which the best test return starts over (and best_actor.pt with
 it): the test returns before them summed other reward terms or followed other commands."""
 SCHEDULE_FIELDS = RESUMABLE + CURRICULUM + ('curriculum', 'init_source', 'run_dir')

@@ -34,7 +34,7 @@ from .gait import GaitClock
 from .mirror import Mirror, joint_mirror, terms_mirror
 from .model import build_model, home_qpos
 from .mujoco_state import MujocoStateReader, joint_addresses, with_push
-from ..core.config import ODOMETRY_SOURCES
+from ..core.config import ODOMETRY_SOURCES, STAND_GAITS
 from .leg_odometry import LegOdometry
 from .observations import ObservationBuilder
 from .pd import PDLaw
@@ -144,6 +144,9 @@ class VelocityTask:
     threw it), the gait terms (gait_contact, swing_height, joint_ref) pay nothing, so a
     recovery step out of the clock's rhythm, or off the standing pose, costs nothing (told to
     stand, they ask for both feet down). 0: never."""
+    stand_gait: str = 'still'
+    """What the gait terms ask of a robot told to stand (`STAND_GAITS`): still, every foot
+    down in the default pose; step, stepping in place on the clock, as when walking."""
     air_time_target: float = 0.4
     """s; a foot landing after a longer swing earns (air time - target)."""
     soft_limit_factor: float = 0.9
@@ -188,6 +191,9 @@ class VelocityTask:
             raise ValueError(f'{robot.source}: tasks.{TASK}.gait_period: expected s >= 0 (0: '
                              f'no gait clock), got {given["gait_period"]}')
         _check_reference(robot, given)
+        if given.get('stand_gait', 'still') not in STAND_GAITS:
+            raise ValueError(f'{robot.source}: tasks.{TASK}.stand_gait: expected one of '
+                             f'{", ".join(STAND_GAITS)}, got {given["stand_gait"]!r}')
         for key in ('lin_vel_x', 'lin_vel_y', 'yaw_rate'):
             if key in given:
                 lo, hi = given[key]
@@ -505,11 +511,23 @@ def odometry_source(which: str, builder: ObservationBuilder, robot: RobotDescrip
     return LegOdometry(robot)
 
 
+def _stand_gait(robot: RobotDescription, task: VelocityTask, which: str) -> str:
+    """Return ``which`` checked: one of `STAND_GAITS`, for a task with a gait clock."""
+    if which not in STAND_GAITS:
+        raise ValueError(f'--stand-gait: expected one of {", ".join(STAND_GAITS)}, got '
+                         f'{which!r}')
+    if task.gait_period <= 0:
+        raise ValueError(f'--stand-gait: {robot.name!r} ({robot.source}) has no gait clock to '
+                         f'step on: its tasks.{TASK}.gait_period is 0')
+    return which
+
+
 def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str = '',
                       reward_weights: Optional[Dict[str, float]] = None,
                       commands: Optional[Dict[str, Any]] = None,
                       tracking_sigma: Optional[float] = None, odometry: str = 'sim',
-                      gait_free_error: Optional[float] = None, **kwargs: Any) -> gym.Env:
+                      gait_free_error: Optional[float] = None,
+                      stand_gait: Optional[str] = None, **kwargs: Any) -> gym.Env:
     """Return the velocity task on ``robot`` (a pd_position robot).
 
     :param obs_spec: the observation to give (one of the task's `obs_specs`; empty: the one
@@ -522,9 +540,10 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
     :param odometry: the observation's odometry source (a run's --odometry, `VelocityEnv`).
     :param gait_free_error: `VelocityTask.gait_free_error` over the robot file's (a run's
         --gait-free-error).
+    :param stand_gait: `VelocityTask.stand_gait` over the robot file's (a run's --stand-gait).
     :raises ValueError: a torque robot, a bad ``tasks.velocity`` in its robot file, an
-        observation the task cannot give, or ``gait_free_error`` for a task without a gait
-        clock.
+        observation the task cannot give, or ``gait_free_error`` or ``stand_gait`` for a task
+        without a gait clock (or a stand gait not in `STAND_GAITS`).
     """
     if robot.action_kind != 'pd_position':
         raise ValueError(f'task {TASK!r} needs a pd_position robot; {robot.name!r} '
@@ -546,6 +565,8 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
                              f'gait terms to free: its tasks.{TASK}.gait_period is 0 (no gait '
                              'clock)')
         task = dataclasses.replace(task, gait_free_error=float(gait_free_error))
+    if stand_gait:
+        task = dataclasses.replace(task, stand_gait=_stand_gait(robot, task, stand_gait))
     return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec, odometry=odometry)
 
 

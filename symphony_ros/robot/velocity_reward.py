@@ -148,16 +148,19 @@ class VelocityReward:
 
         The first counts the feet whose contact is what the clock wants; the second sums the
         squared swing-height misses; the third says how close the legs are to the reference
-        swing. A standing command wants every foot down and the default pose: the clock keeps
-        running, the feet do not. The reference term is humanoid-gym's, exp(-2 d) - 0.2
-        min(d, 0.5), d the norm of the reference joints' distance from their references.
+        swing. A standing command wants every foot down and the default pose (the clock keeps
+        running, the feet do not), or, with the task's ``stand_gait`` step, the clock's
+        steps in place as a walking one wants them. The reference term is humanoid-gym's,
+        exp(-2 d) - 0.2 min(d, 0.5), d the norm of the reference joints' distance from their
+        references.
         """
         if self.clock is None:
             return 0.0, 0.0, 0.0
         n = len(self.feet)
         stance = self.clock.stance_feet(ticks, n)
-        swing = self.clock.swing_lift(ticks, n) if moving else np.zeros(n)
-        if not moving:
+        stepping = moving or self.task.stand_gait == 'step'
+        swing = self.clock.swing_lift(ticks, n) if stepping else np.zeros(n)
+        if not stepping:
             stance[:] = True
         lift = data.xpos[self.feet, 2] - self.feet_z0
         miss = (lift - self.task.swing_height)[~stance]

@@ -259,3 +259,24 @@ def test_a_resume_may_free_the_gait_terms_and_the_run_says_so(tmp_path, capsys):
     assert ('--gait-free-error: env \'symphony/Humanoid-v4\' has no gait terms'
             in capsys.readouterr().err)
     assert not (tmp_path / 'h').exists()
+
+
+def test_a_resume_may_make_a_standing_robot_step_in_place(tmp_path, capsys):
+    """--stand-gait is a curriculum step: recorded, said, the best return starts over."""
+    run = tmp_path / 'run'
+    _, step, err, entry = _resumed_with(run, capsys, '--stand-gait', 'step')
+    assert 'stand gait changed: the best test return starts over' in err
+    assert entry['step'] == step and entry['stand_gait'] == ['', 'step']
+    env = make_run_env(TrainConfig(env='velocity:g1', stand_gait='step'))
+    assert env.unwrapped.task.stand_gait == 'step'
+    capsys.readouterr()
+    assert main(['inspect', str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "reward weights   the task's; told to stand: step" in out
+    assert f'from step {step:,}: stand_gait  -> step' in out
+    rc = main(['train', '--env', 'symphony/Humanoid-v4', '--run-dir', str(tmp_path / 'h'),
+               '--stand-gait', 'step', '--no-progress'])
+    assert rc == 2
+    assert ('--stand-gait: env \'symphony/Humanoid-v4\' has no gait terms'
+            in capsys.readouterr().err)
+    assert not (tmp_path / 'h').exists()

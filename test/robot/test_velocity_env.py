@@ -160,6 +160,31 @@ def test_gait_terms_reward_feet_down_on_a_standing_command_and_a_rhythm_on_a_mov
     assert (walk[:, 1] < -20 * 0.07 ** 2 * 0.5).sum() >= 15
 
 
+def test_a_stepping_stand_asks_a_standing_command_for_the_walking_rhythm():
+    task = dataclasses.replace(VelocityTask.for_robot(get_robot('g1')), stand_gait='step')
+    # Feet planted under a zero command now miss the clock's swings, as under a walking one.
+    stand = _standing_feet_reward(task, [0.0, 0.0, 0.0], 20)
+    walk = _standing_feet_reward(task, [0.5, 0.0, 0.0], 20)
+    np.testing.assert_allclose(stand, walk)
+    assert (stand[:, 1] < 0).sum() >= 15
+
+
+def test_stand_gait_is_one_of_still_and_step_for_a_task_with_a_clock(tmp_path):
+    assert make_env('velocity:g1').unwrapped.task.stand_gait == 'still'
+    assert make_env('velocity:g1', stand_gait='step').unwrapped.task.stand_gait == 'step'
+    with pytest.raises(ValueError, match=r"--stand-gait: expected one of still, step, got "
+                                         r"'hop'"):
+        make_env('velocity:g1', stand_gait='hop')
+    path = write_robot(str(tmp_path / 'noclock'))
+    with pytest.raises(ValueError, match=r"--stand-gait: 'biped3' \(.*noclock/biped3.yaml\) "
+                                         r"has no gait clock to step on"):
+        make_env(f'velocity:{path}', stand_gait='step')
+    bad = write_robot(str(tmp_path / 'bad'), robot_doc(tasks={'velocity': {'stand_gait': 'x'}}))
+    with pytest.raises(ValueError, match=r"bad/biped3.yaml: tasks.velocity.stand_gait: expected "
+                                         r"one of still, step, got 'x'"):
+        make_env(f'velocity:{bad}')
+
+
 def test_episodes_start_at_every_phase_of_the_clock(g1_env):
     starts = set()
     for seed in range(40):
