@@ -240,43 +240,26 @@ def test_a_replay_taken_by_init_buffer_is_rescored_at_the_new_width(tmp_path, ca
     assert 'tracking width 0.25 -> 0.05: the replay\'s' in capsys.readouterr().err
 
 
-def test_a_resume_may_free_the_gait_terms_and_the_run_says_so(tmp_path, capsys):
-    """--gait-free-error is a curriculum step: recorded, said, the best return starts over."""
-    run = tmp_path / 'run'
-    _, step, err, entry = _resumed_with(run, capsys, '--gait-free-error', '0.4')
-    assert 'gait free error changed: the best test return starts over' in err
-    assert entry['step'] == step and entry['gait_free_error'] == [0.0, 0.4]
-    env = make_run_env(TrainConfig(env='velocity:g1', gait_free_error=0.4))
-    assert env.unwrapped.task.gait_free_error == 0.4
+@pytest.mark.parametrize('field, value, was, said', [
+    ('gait_free_error', 0.4, 0.0, 'gait terms free past 0.4 m/s of error'),
+    ('stand_gait', 'step', '', 'told to stand: step')])
+def test_a_resume_may_change_the_gait_terms(tmp_path, capsys, field, value, was, said):
+    """--gait-free-error and --stand-gait are curriculum steps: recorded, said, the best
+    return starts over; an env without gait terms refuses them."""
+    run, flag = tmp_path / 'run', '--' + field.replace('_', '-')
+    _, step, err, entry = _resumed_with(run, capsys, flag, str(value))
+    assert f'{field.replace("_", " ")} changed: the best test return starts over' in err
+    assert entry['step'] == step and entry[field] == [was, value]
+    env = make_run_env(TrainConfig(env='velocity:g1', **{field: value}))
+    assert getattr(env.unwrapped.task, field) == value
     capsys.readouterr()
     assert main(['inspect', str(run)]) == 0
     out = capsys.readouterr().out
-    assert "reward weights   the task's; gait terms free past 0.4 m/s of error" in out
-    assert f'from step {step:,}: gait_free_error 0.0 -> 0.4' in out
+    assert f"reward weights   the task's; {said}" in out
+    assert f'from step {step:,}: {field} {was} -> {value}' in out
     rc = main(['train', '--env', 'symphony/Humanoid-v4', '--run-dir', str(tmp_path / 'h'),
-               '--gait-free-error', '0.4', '--no-progress'])
+               flag, str(value), '--no-progress'])
     assert rc == 2
-    assert ('--gait-free-error: env \'symphony/Humanoid-v4\' has no gait terms'
-            in capsys.readouterr().err)
-    assert not (tmp_path / 'h').exists()
-
-
-def test_a_resume_may_make_a_standing_robot_step_in_place(tmp_path, capsys):
-    """--stand-gait is a curriculum step: recorded, said, the best return starts over."""
-    run = tmp_path / 'run'
-    _, step, err, entry = _resumed_with(run, capsys, '--stand-gait', 'step')
-    assert 'stand gait changed: the best test return starts over' in err
-    assert entry['step'] == step and entry['stand_gait'] == ['', 'step']
-    env = make_run_env(TrainConfig(env='velocity:g1', stand_gait='step'))
-    assert env.unwrapped.task.stand_gait == 'step'
-    capsys.readouterr()
-    assert main(['inspect', str(run)]) == 0
-    out = capsys.readouterr().out
-    assert "reward weights   the task's; told to stand: step" in out
-    assert f'from step {step:,}: stand_gait  -> step' in out
-    rc = main(['train', '--env', 'symphony/Humanoid-v4', '--run-dir', str(tmp_path / 'h'),
-               '--stand-gait', 'step', '--no-progress'])
-    assert rc == 2
-    assert ('--stand-gait: env \'symphony/Humanoid-v4\' has no gait terms'
+    assert (f'{flag}: env \'symphony/Humanoid-v4\' has no gait terms'
             in capsys.readouterr().err)
     assert not (tmp_path / 'h').exists()
