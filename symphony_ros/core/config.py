@@ -286,10 +286,9 @@ class TrainConfig:
     stand_gait: str = ''
     """What the gait terms of a <task>:<robot> env with a gait clock ask of a robot told to
     stand: still, every foot down in the default pose; step, stepping in place on the clock
-    as when walking, so that a kick from the side meets a robot already stepping (a standing
-    G1 rides out 1 m/s kicks along its feet and few across them, the same actor walking
-    most); empty: the robot file's (still unless it says). A resume may change it; the
-    replay's stored steps keep the terms they were scored with."""
+    as when walking, so that a kick from the side or behind meets a robot already stepping;
+    empty: the robot file's (still unless it says). A resume may change it; the replay's
+    stored steps keep the terms they were scored with."""
     assist: float = ranged(0.0, 0)
     """1/s: a hand on the pelvis in training, a horizontal force of assist x mass x
     (commanded - measured base velocity), at most 3 m/s^2 of the robot (`robot.assist`): a
