@@ -194,16 +194,13 @@ def run_env_options(cfg: 'TrainConfig') -> Dict[str, Any]:
             raise ValueError(f'--tracking-sigma: env {cfg.env!r} has no velocity-tracking '
                              'reward; a task env (velocity:<robot>) has')
         out['tracking_sigma'] = cfg.tracking_sigma
-    if cfg.gait_free_error:
-        if not _takes_commands(entry):
-            raise ValueError(f'--gait-free-error: env {cfg.env!r} has no gait terms; a task env '
-                             '(velocity:<robot>) with a gait clock has')
-        out['gait_free_error'] = cfg.gait_free_error
-    if cfg.stand_gait:
-        if not _takes_commands(entry):
-            raise ValueError(f'--stand-gait: env {cfg.env!r} has no gait terms; a task env '
-                             '(velocity:<robot>) with a gait clock has')
-        out['stand_gait'] = cfg.stand_gait
+    for name in ('gait_free_error', 'stand_gait'):     # settings of the gait terms
+        value = getattr(cfg, name)
+        if value and not _takes_commands(entry):
+            raise ValueError(f'--{name.replace("_", "-")}: env {cfg.env!r} has no gait terms; '
+                             'a task env (velocity:<robot>) with a gait clock has')
+        if value:
+            out[name] = value
     return out
 
 

@@ -511,15 +511,12 @@ def odometry_source(which: str, builder: ObservationBuilder, robot: RobotDescrip
     return LegOdometry(robot)
 
 
-def _stand_gait(robot: RobotDescription, task: VelocityTask, which: str) -> str:
-    """Return ``which`` checked: one of `STAND_GAITS`, for a task with a gait clock."""
-    if which not in STAND_GAITS:
-        raise ValueError(f'--stand-gait: expected one of {", ".join(STAND_GAITS)}, got '
-                         f'{which!r}')
+def _check_clock(robot: RobotDescription, task: VelocityTask, flag: str, what: str,
+                 tail: str = '') -> None:
+    """Refuse setting ``flag`` of the gait terms for a task without a gait clock."""
     if task.gait_period <= 0:
-        raise ValueError(f'--stand-gait: {robot.name!r} ({robot.source}) has no gait clock to '
-                         f'step on: its tasks.{TASK}.gait_period is 0')
-    return which
+        raise ValueError(f'{flag}: {robot.name!r} ({robot.source}) {what}: its '
+                         f'tasks.{TASK}.gait_period is 0{tail}')
 
 
 def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str = '',
@@ -560,13 +557,15 @@ def make_velocity_env(robot: RobotDescription, env_id: str = '', obs_spec: str =
     if tracking_sigma:
         task = dataclasses.replace(task, tracking_sigma=float(tracking_sigma))
     if gait_free_error:
-        if task.gait_period <= 0:
-            raise ValueError(f'--gait-free-error: {robot.name!r} ({robot.source}) scores no '
-                             f'gait terms to free: its tasks.{TASK}.gait_period is 0 (no gait '
-                             'clock)')
+        _check_clock(robot, task, '--gait-free-error', 'scores no gait terms to free',
+                     ' (no gait clock)')
         task = dataclasses.replace(task, gait_free_error=float(gait_free_error))
     if stand_gait:
-        task = dataclasses.replace(task, stand_gait=_stand_gait(robot, task, stand_gait))
+        if stand_gait not in STAND_GAITS:
+            raise ValueError(f'--stand-gait: expected one of {", ".join(STAND_GAITS)}, got '
+                             f'{stand_gait!r}')
+        _check_clock(robot, task, '--stand-gait', 'has no gait clock to step on')
+        task = dataclasses.replace(task, stand_gait=stand_gait)
     return VelocityEnv(robot, task, env_id=env_id, obs_spec=obs_spec, odometry=odometry)
 
 

@@ -368,12 +368,12 @@ def kick_side_of(name: str) -> Optional[Tuple[Optional[str], str]]:
 
     A one-kick condition is ``kick_<side>`` alone or joined with one held command.
     """
+    kicks = {f'kick_{side}': side for side in KICK_SIDES}
+    helds = {f'{COMMAND}_{what}': what for what in HELD_COMMANDS}
     parts = name.split(JOIN)
-    sides = [p[len('kick_'):] for p in parts if p[len('kick_'):] in KICK_SIDES
-             and p.startswith('kick_')]
-    held = [p[len('command_'):] for p in parts if p.startswith('command_')
-            and p[len('command_'):] in HELD_COMMANDS]
-    if len(sides) != 1 or len(parts) != 1 + len(held) or len(held) > 1:
+    sides = [kicks[p] for p in parts if p in kicks]
+    held = [helds[p] for p in parts if p in helds]
+    if len(sides) != 1 or len(held) > 1 or len(parts) != 1 + len(held):
         return None
     return (held[0] if held else None), sides[0]
 
