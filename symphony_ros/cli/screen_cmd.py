@@ -30,6 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    metavar='NAME', help='stress conditions, space- or comma-separated, '
                    'A+B for two at once as in symphony stress '
                    f'(default: {" ".join(DEFAULT_CONDITIONS)})')
+    p.add_argument('--kick-sides', action='store_true',
+                   help='also screen one 1 m/s kick from each side, as symphony stress '
+                   '--kick-sides does (told to stand and to walk forward at 0.5 m/s when the '
+                   'runs follow velocity commands)')
     p.add_argument('--episodes', type=number(int, 1), default=30, metavar='N',
                    help='episodes per condition (default: 30)')
     p.add_argument('--seed', type=number(int, 0), default=0,
@@ -79,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     wrong = [e for e in map(joined_error, args.conditions) if e]
     if wrong:
         raise CliError(f'--conditions: {wrong[0]}')
+    if args.kick_sides:
+        args.conditions += _kick_sides(args.run_dirs)
     settings = Settings(tuple(dict.fromkeys(args.conditions)), args.episodes, args.seed,
                         args.max_steps or None)
     runs = {r: {} for r in args.run_dirs}   # each run's rows by step
@@ -100,6 +106,43 @@ def run(args: argparse.Namespace) -> int:
             break
         time.sleep(args.poll)
     return 0
+
+
+def _kick_sides(run_dirs: List[str]) -> List[str]:
+    """Return the one-kick conditions of ``--kick-sides`` for these runs' env.
+
+    Which set depends on whether the policy follows velocity commands, read from each run's
+    config.json or, where a run keeps actors alone, its first kept actor.
+
+    :raises CliError: a run with neither yet, or runs of envs that differ in it.
+    """
+    from ..core.envs import lookup
+    from ..stress.conditions import kick_side_conditions
+    from .errors import CliError
+    follows = set()
+    for run_dir in run_dirs:
+        env = _run_env(run_dir)
+        if env is None:
+            raise CliError(f'--kick-sides: {run_dir} holds no run config or kept actor yet, '
+                           'so whether it follows commands is unknown; name the kick_<side> '
+                           'conditions in --conditions instead')
+        entry = lookup(env)
+        follows.add(bool(entry is not None and (entry.task or {}).get('command_ranges')))
+    if len(follows) > 1:
+        raise CliError('--kick-sides: some runs follow velocity commands and some do not; '
+                       'screen them apart')
+    return kick_side_conditions(follows.pop())
+
+
+def _run_env(run_dir: str) -> Optional[str]:
+    """Return the env a run trains on, from config.json or its first kept actor (or None)."""
+    from ..core.run_dir import RunDirError, read_run_config
+    from ..core.snapshot import kept_actors, load_actor
+    try:
+        return str(read_run_config(run_dir)['train_config'].get('env'))
+    except RunDirError:
+        kept = kept_actors(run_dir) if os.path.isdir(run_dir) else []
+        return load_actor(kept[0][1]).env if kept else None
 
 
 def _screen_new(args: argparse.Namespace, settings, out: str,

@@ -200,16 +200,38 @@ def test_follow_waits_for_the_first_actor_and_screens_each_until_the_step_asked(
                             '--keep-actors true'),
     # Following a run that does not keep its actors would wait for ever.
     (['screen', '{empty}', '--follow'], 'empty/actors: no kept actors'),
+    # Which kicks depends on whether the run follows commands: nothing yet tells.
+    (['screen', '{empty}', '--follow', '--kick-sides'],
+     '--kick-sides: {empty} holds no run config or kept actor yet'),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     run, empty = tmp_path / 'run', tmp_path / 'empty'
     _keep(run, 100)
     empty.mkdir()
     argv = [a.format(run=run, empty=empty) for a in argv]
+    message = message.format(empty=empty)
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not (run / 'screen').exists()
+
+
+def test_kick_sides_screens_a_kick_from_each_side_standing_and_walking(tmp_path, capsys):
+    run = tmp_path / 'run'
+    _keep(run, 100)          # a velocity:g1 actor: it follows commands
+    assert main(['screen', str(run), '--conditions', 'command_stand', '--kick-sides',
+                 '--episodes', '1', '--max-steps', '200']) == 0
+    assert capsys.readouterr().out.count('== actor_') == 1
+    sides = [f'kick_{s}' for s in ('forward', 'left', 'backward', 'right')]
+    held = [f'command_{c}+{k}' for c in ('stand', 'forward_0.5') for k in sides]
+    report = json.loads((run / 'screen' / 'actor_000000100_stress' / 'report.json').read_text())
+    assert list(report['conditions']) == ['command_stand', *held]
+    md = (run / 'screen' / 'screen.md').read_text()
+    assert all(f'`{name}`' in md for name in held)
+    # The same screen again reads its reports back: the shorthand names the same settings.
+    assert main(['screen', str(run), '--conditions', 'command_stand,' + held[0],
+                 '--kick-sides', '--episodes', '1', '--max-steps', '200']) == 0
+    assert '== actor_' not in capsys.readouterr().out
 
 
 def test_several_runs_are_screened_alike_and_compared_step_by_step(tmp_path, capsys):
