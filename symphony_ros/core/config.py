@@ -378,6 +378,12 @@ class TrainConfig:
 
 
 def curriculum_text(entry: Dict[str, Any]) -> str:
-    """Say what one ``TrainConfig.curriculum`` entry changed: 'randomize_scale 0.5 -> 1.0'."""
-    return ', '.join(f'{k} {v[0]} -> {v[1]}' for k, v in entry.items()
+    """Say what one ``TrainConfig.curriculum`` entry changed: 'randomize_scale 0.5 -> 1.0'.
+
+    An empty setting is the field's default (no commands string, no stand gait) and reads
+    as "(default)" rather than as nothing between the name and the arrow.
+    """
+    def said(value: Any) -> str:
+        return '(default)' if value == '' else str(value)
+    return ', '.join(f'{k} {said(v[0])} -> {said(v[1])}' for k, v in entry.items()
                      if k not in ('step', 'scale_before', 'same_widths'))

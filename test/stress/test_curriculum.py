@@ -10,7 +10,7 @@ import torch
 
 from symphony_ros.cli.main import main
 from symphony_ros.core.checkpoint import latest_checkpoint, load_checkpoint
-from symphony_ros.core.config import TrainConfig
+from symphony_ros.core.config import TrainConfig, curriculum_text
 from symphony_ros.core.run_dir import (RunDirError, extend_curriculum, identity,
                                        randomize_width, read_run_config,
                                        stored_scale_in_force)
@@ -82,6 +82,14 @@ def test_a_smaller_learning_rate_is_a_recorded_step_too():
     acting = dataclasses.replace(before, overrides=dict(act_noise_clip=10.0))
     assert extend_curriculum(old, acting, 700).curriculum == [
         dict(step=700, scale_before=0.5, act_noise_clip=[0.0, 10.0])]
+
+
+def test_a_setting_turned_on_from_its_default_reads_as_such():
+    stored = _identity(TrainConfig(env='velocity:g1'))
+    cfg = extend_curriculum(stored, TrainConfig(env='velocity:g1', stand_gait='step',
+                                                commands='standing_fraction=0.4'), 900)
+    assert curriculum_text(cfg.curriculum[0]) == (
+        'commands (default) -> standing_fraction=0.4, stand_gait (default) -> step')
 
 
 def test_a_run_that_tests_under_its_randomisation_may_not_change_it():
