@@ -123,6 +123,10 @@ class MujocoSimNode(Node):
             self._wd_reset = self.create_client(Trigger, f'{self.cfg.watchdog}/reset')
             self._wd_disarm = self.create_client(Trigger, f'{self.cfg.watchdog}/disarm')
             self.create_timer(REARM_PERIOD, self._rearm, clock=self._steady)
+        self._policy_reset = (self.create_client(Trigger, f'{self.cfg.policy}/reset')
+                              if self.cfg.policy else None)
+        self._policy_call = None
+        """The policy's ~/reset asked at the last reset of the robot, until lockstep waits."""
         if self.lockstep or self._velocity:
             self._policy_sub = self.create_subscription(
                 JointState, topics.COMMAND, self._on_policy_command, COMMAND_QOS)
@@ -222,6 +226,7 @@ class MujocoSimNode(Node):
     def _on_reset(self, _req, resp):
         with self._lock:
             self.session.reset_robot()
+            self._restart_policy()
         resp.success, resp.message = True, f'reset #{self.sim.resets}'
         return resp
 
@@ -284,8 +289,16 @@ class MujocoSimNode(Node):
         self._say_new_command()     # the next episode's
         if end.reset:
             self.gantry.robot_reset()
+            self._restart_policy()
         if end.done:
             self.done.set()
+
+    def _restart_policy(self) -> None:
+        # The episode starts from the policy's fresh memory, as a training episode does.
+        # Realtime does not wait for the answer: the robot's hold until ACTIVE covers it.
+        client = self._policy_reset
+        if client is not None and client.service_is_ready():
+            self._policy_call = client.call_async(Trigger.Request())
 
     def _held(self) -> bool:
         # On the gantry: no step of this episode taken yet, and waiting for ACTIVE is asked.
@@ -382,6 +395,13 @@ class MujocoSimNode(Node):
                     f'{key}) within {self.cfg.lockstep_timeout} s; resetting')
         with self._lock:
             self._conclude(finished)
+            call, self._policy_call = self._policy_call, None
+        if call is not None and not self._wait(call.done,
+                                               self._now() + self.cfg.lockstep_timeout):
+            self.get_logger().warning(
+                f'lockstep: {self._policy_reset.srv_name} did not answer within '
+                f'{self.cfg.lockstep_timeout} s; the episode starts from the policy\'s '
+                'memory as it is')
 
     def _publish_and_wait(self, answered) -> Tuple[bool, Tuple[int, int]]:
         """Publish the state, wait until ``answered(key, policy_present, active)``.

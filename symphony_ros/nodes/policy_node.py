@@ -24,6 +24,8 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 from ..deploy.config import PolicyNodeConfig
 from ..deploy.policy_loop import DeployError, PolicyLoop
@@ -35,7 +37,7 @@ from ..graph import topics
 from ..policy.errors import PolicyError
 from ..robot.description import get_robot
 from ..stress.gate import deploy_warning, latency_warning
-from .messages import COMMAND_PUB_QOS, STATE_LATEST_QOS, declare_config
+from .messages import COMMAND_PUB_QOS, LATCHED_QOS, STATE_LATEST_QOS, declare_config
 from .signals import run_node
 
 LATENCY_WARMUP_S = 1.0
@@ -85,6 +87,13 @@ class PolicyNode(Node):
                                            STATE_LATEST_QOS, callback_group=group)
             self.cmd_vel = VelocityCommand(self.loop.command_ranges, self.cfg.cmd_vel_timeout,
                                            self._now, sub.topic_name)
+        self.create_service(Trigger, '~/reset', self._on_reset, callback_group=group)
+        self._armed = False
+        """The watchdog's last state passes commands on (RAMP or ACTIVE)."""
+        if not self.cfg.lockstep:
+            # Lockstep leaves it to the sim's ~/reset call, which the next state waits for.
+            self.create_subscription(String, topics.WATCHDOG_STATE, self._on_watchdog,
+                                     LATCHED_QOS, callback_group=group)
         self._started = self._now()
         self.pub = self.create_publisher(JointState, topics.COMMAND, COMMAND_PUB_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
@@ -138,6 +147,31 @@ class PolicyNode(Node):
     def _on_odom(self, msg: Odometry) -> None:
         if self.inputs.odom(msg):
             self._tick()
+
+    def _on_reset(self, _req, resp):
+        """Start afresh, as an episode in training does (the sim asks at each robot reset)."""
+        self._restart()
+        resp.success = True
+        resp.message = 'policy memory cleared: no previous action, gait clock at 0, no history'
+        return resp
+
+    def _on_watchdog(self, msg: String) -> None:
+        """Start afresh when the watchdog hands the robot over (RAMP or ACTIVE from another).
+
+        While disarmed or faulted the policy's commands reach no joint, so what it remembers
+        (previous action, gait clock, history) is of a robot it did not move; a training
+        episode starts with none of it.
+        """
+        armed = msg.data.startswith(('RAMP', 'ACTIVE'))
+        if armed and not self._armed:
+            self._restart()
+            self.get_logger().info(f'watchdog {msg.data.split(":")[0]}: policy memory cleared '
+                                   '(no previous action, gait clock at 0)')
+        self._armed = armed
+
+    def _restart(self) -> None:
+        self.loop.reset()
+        self._once = OncePerState()      # a state sent again is not acted on from before
 
     def _tick(self) -> None:
         t0 = self._now()

@@ -73,6 +73,11 @@ class SimConfig:
     (a fall latches the watchdog's tilt FAULT; auto_arm then re-arms it), and whose ~/disarm
     it calls when max_ticks or max_episodes ends the run (a planned stop, not a stale-state
     FAULT). Empty: never."""
+    policy: str = 'policy_node'
+    """Node name of the policy whose ~/reset the sim calls each time it resets the robot, so
+    that every episode starts from the policy's fresh memory (no previous action, its gait
+    clock at 0, no observation history), as each training and stress episode does; in
+    lockstep the next state waits for its answer. Empty, or no such service: never."""
     lockstep_timeout: float = ranged(1.0, 0, above=True)
     """s; in lockstep, how long to wait for a tick's command before stepping with zero torque
     (and for a state estimator's estimate of the state before stepping on)."""

@@ -7,9 +7,10 @@ sim publishes it on cmd_vel). Both are scored by the velocity task's own reward 
 (`VelocityScore`, the training env's). The policy is the shipped one, which steps and stays
 up through the 150-step episodes, its gait clock and previous action in its observation.
 The lockstep run is deterministic: each tick steps on the watchdog output equal to the
-policy's answer, and the policy's memory moves once per state, however many times a held
-state is sent. So lengths, returns and tracking errors agree up to the rounding of the
-sim's log line; a gain, joint order, frame, memory or timing error moves them far more.
+policy's answer, the policy's memory moves once per state, however many times a held
+state is sent, and starts afresh at each reset of the robot. So lengths, returns and
+tracking errors agree up to the rounding of the sim's log line; a gain, joint order, frame,
+memory or timing error moves them far more.
 """
 
 
@@ -52,11 +53,13 @@ def in_process(policy_path: str, episodes: int, seed: int):
     out = []
     kp, kd = np.asarray(robot.kp), np.asarray(robot.kd)
     command = np.array(CMD_VEL)
-    # One loop for all episodes, as policy_node runs it: its previous action and gait clock
-    # carry on through the sim's resets, and it answers each episode's last state too.
+    # One loop for all episodes, as policy_node runs it: it answers each episode's last state
+    # too, and the sim's reset of the robot starts its memory afresh (policy_node's ~/reset:
+    # no previous action, gait clock at 0), as each training episode starts.
     loop = PolicyLoop(policy_path, robot)
     for k in range(episodes):
         state = sim.state() if k == 0 else sim.reset()
+        loop.reset()
         tracker.start(state, data=sim.data)
         done = None
         while done is None:

@@ -228,6 +228,58 @@ def test_act_on_state_answers_each_state_once_and_never_on_a_timer(acting_on_sta
         assert 0 <= sent - (stamp.sec + stamp.nanosec * 1e-9) < 0.3
 
 
+def test_policy_memory_starts_afresh_on_reset_and_when_the_watchdog_arms(tmp_path, ros_env):
+    # A policy that sees its previous action: its answer to one state moves with its
+    # memory, and comes back to the same sequence whenever that memory starts afresh.
+    from rcl_interfaces.msg import Log
+    from std_msgs.msg import String
+    from std_srvs.srv import Trigger
+
+    from symphony_ros.nodes.messages import LATCHED_QOS
+    dim = get_obs_spec('humanoid_v4_action').dim
+    policy = _export(tmp_path, 'Humanoid-v4', dim, N_JOINTS, 'humanoid_v4_action')
+    pol = _start('policy_node', ros_env, f'policy_path:={policy}', 'act_on_state:=true')
+    robot = _Robot()
+    node = robot.node
+    said = []
+    node.create_subscription(Log, '/rosout', lambda m: said.append((m.name, m.msg)), 100)
+    watchdog = node.create_publisher(String, 'symphony/watchdog/state', LATCHED_QOS)
+    reset = node.create_client(Trigger, 'policy_node/reset')
+
+    def answers(n):
+        robot.commands.clear()
+        for _ in range(n):
+            robot.publish_and_spin(0.3)
+        assert len(robot.commands) == n, len(robot.commands)
+        return np.array([m.effort for m in robot.commands])
+
+    try:
+        deadline = time.monotonic() + 60
+        while not robot.commands and time.monotonic() < deadline:
+            robot.publish_and_spin(0.3)
+        assert robot.commands, 'no command from policy_node'
+        assert reset.wait_for_service(timeout_sec=30), 'policy_node offers no ~/reset'
+
+        def restart():
+            future = reset.call_async(Trigger.Request())
+            assert spin_until(node, future.done, 30, [pol]) and future.result().success
+
+        restart()
+        first = answers(3)
+        assert not np.allclose(first[0], first[1])          # the memory moved the answer
+        restart()
+        np.testing.assert_array_equal(answers(3), first)
+        assert not np.allclose(answers(1)[0], first[0])     # carried on: not afresh
+        watchdog.publish(String(data='DISARMED'))
+        watchdog.publish(String(data='ACTIVE'))
+        assert spin_until(node, lambda: any(n.endswith('policy_node') and 'policy memory '
+                                            'cleared' in m for n, m in said), 30, [pol]), said
+        np.testing.assert_array_equal(answers(3), first)
+    finally:
+        robot.close()
+        _stop(pol)
+
+
 def test_act_on_state_says_why_when_inputs_never_share_a_stamp(acting_on_state):
     # Separate drivers stamp odometry and joint states apart: nothing to act on, and the
     # node must say so rather than sit silent.
