@@ -395,6 +395,10 @@ class MujocoSimNode(Node):
                     f'{key}) within {self.cfg.lockstep_timeout} s; resetting')
         with self._lock:
             self._conclude(finished)
+
+    def _await_policy_reset(self) -> None:
+        """Wait (lockstep_timeout at most) for the policy's answer to a reset asked of it."""
+        with self._lock:
             call, self._policy_call = self._policy_call, None
         if call is not None and not self._wait(call.done,
                                                self._now() + self.cfg.lockstep_timeout):
@@ -432,6 +436,8 @@ class MujocoSimNode(Node):
     def lockstep_loop(self) -> None:
         """Run lockstep ticks until shutdown or the tick/episode budget is spent."""
         while self.running() and not self.done.is_set():
+            # Before the new episode's first state goes out, on the gantry or not.
+            self._await_policy_reset()
             if self._held():
                 self._hold_until_active()
             self.lockstep_tick()
