@@ -5,6 +5,7 @@ path, is the last test here (and the lockstep parity test's).
 """
 
 import math
+import re
 import signal
 import time
 
@@ -167,9 +168,15 @@ def test_the_sim_steers_the_g1_with_commands_drawn_as_in_training(launcher):
     for k in range(6):
         draws.start(k)
         expected.append(tuple(draws.value))
+    logged = [tuple(map(float, m)) for m in re.findall(
+        r'cmd_vel drawn: ([-\d.]+) m/s, ([-\d.]+) m/s, ([-\d.]+) rad/s', la.text)]
+    assert logged[:3] == [tuple(round(v, 2) for v in e) for e in expected[:3]], la.text
+    # On /cmd_vel the same draws in the same order; a probe that joined late on a busy
+    # machine hears them from a later episode on.
     distinct = list(dict.fromkeys(heard))
-    assert len(distinct) >= 3 and set(distinct) <= set(expected), (distinct, expected)
-    assert distinct[:3] == expected[:3]
+    assert distinct and distinct[0] in expected, (distinct, expected)
+    start = expected.index(distinct[0])
+    assert distinct == expected[start:start + len(distinct)], (distinct, expected)
 
 
 def _listen_until_exit(la, probe) -> None:
