@@ -84,6 +84,15 @@ def test_a_smaller_learning_rate_is_a_recorded_step_too():
         dict(step=700, scale_before=0.5, act_noise_clip=[0.0, 10.0])]
 
 
+def test_a_fine_tune_may_loosen_its_anchor_as_a_recorded_step():
+    before = TrainConfig(env='velocity:g1', anchor_weight=0.5, anchor_floor=0.15)
+    after = dataclasses.replace(before, anchor_floor=0.05)
+    cfg = extend_curriculum(_identity(before), after, 160_000)
+    assert cfg.curriculum == [dict(step=160_000, scale_before=0.0, anchor_floor=[0.15, 0.05])]
+    assert cfg.anchor_floor == 0.05 and cfg.anchor_weight == 0.5
+    assert curriculum_text(cfg.curriculum[0]) == 'anchor_floor 0.15 -> 0.05'
+
+
 def test_a_setting_turned_on_from_its_default_reads_as_such():
     stored = _identity(TrainConfig(env='velocity:g1'))
     cfg = extend_curriculum(stored, TrainConfig(env='velocity:g1', stand_gait='step',
