@@ -105,8 +105,9 @@ class Symphony:
     def loss(self, batch: Batch) -> Dict[str, torch.Tensor]:
         """Return the total loss and its terms for one batch (no parameter change).
 
-        ``anchor``, the actor's mean squared distance from the anchor, is among the terms
-        only while the anchor weighs in; ``noise_gap``, the mean squared change of its
+        ``anchor``, the actor's mean squared distance from the anchor (over the rows the
+        batch's ``anchor_mask`` holds, when it has one), is among the terms only while the
+        anchor weighs in; ``noise_gap``, the mean squared change of its
         actions between the noisy and the clean observation, while noise smoothing does.
 
         A privileged critic values (its view of) the states where the actor acts on its own
@@ -148,7 +149,13 @@ class Symphony:
             with torch.no_grad():
                 start = self.anchor.deterministic(batch.next_obs if clean is None else clean)
             # The same forward pass as next_action's, without the noise.
-            drift = (self.actor.action(a_next, s_next, noise=False) - start).square().mean()
+            rows = (self.actor.action(a_next, s_next, noise=False) - start).square()
+            if batch.anchor_mask is None:
+                drift = rows.mean()
+            else:   # the mean over the rows it holds
+                held = batch.anchor_mask
+                drift = (rows.mean(dim=-1, keepdim=True) * held).sum() / held.sum().clamp(
+                    min=1.0)
             total = total + self._anchor_weight * drift
             terms['anchor'] = drift.detach()
         terms.update(loss=total, actor=actor_term.detach(), critic=critic_term.detach(),

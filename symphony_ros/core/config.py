@@ -323,6 +323,11 @@ class TrainConfig:
     anchor_floor: float = ranged(0.0, 0)
     """The weight the anchor fades to and then keeps (at most --anchor-weight): fine-tunes
     whose anchor faded to 0 collapsed within 5-10k steps of it; 0: it fades away."""
+    anchor_free_error: float = ranged(0.0, 0)
+    """m/s; with --anchor-weight on a velocity task: the anchor leaves out the sampled steps
+    whose base misses its command by more than this in the plane (a kick threw it), so the
+    actor's answer to a kick is the critic's to teach while its gait elsewhere stays held
+    (`core.anchor_free`); 0: it holds every step. Needs --privileged-critic true."""
     noise_smoothing: float = ranged(0.0, 0)
     """Weight of a penalty on how far sensor noise moves the actor's actions: the mean squared
     difference of its deterministic actions on each sampled observation with the noise and

@@ -61,6 +61,10 @@ def validate(cfg: TrainConfig) -> SymphonyConfig:
     if cfg.anchor_floor > cfg.anchor_weight:
         raise ValueError(f'--anchor-floor {cfg.anchor_floor:g}: the anchor fades from '
                          f'--anchor-weight ({cfg.anchor_weight:g}) to it; give at most that')
+    if cfg.anchor_free_error and not (cfg.anchor_weight and cfg.privileged_critic):
+        raise ValueError(f'--anchor-free-error {cfg.anchor_free_error:g}: it frees steps from '
+                         'an anchor; give --anchor-weight (with --init-from) and '
+                         '--privileged-critic true (the critic\'s view holds the velocity)')
     if cfg.noise_smoothing and (spec is None or not spec.adds_sensor_noise):
         raise ValueError('--noise-smoothing: the randomisation adds no sensor noise to smooth '
                          'over; give --randomize default, or a YAML file of ranges with '

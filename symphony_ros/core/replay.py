@@ -48,6 +48,9 @@ class Batch(NamedTuple):
     next_critic_obs: Optional[torch.Tensor] = None
     next_clean_obs: Optional[torch.Tensor] = None
     """next_obs without the randomisation's sensor noise and bias; None: not stored."""
+    anchor_mask: Optional[torch.Tensor] = None
+    """[batch, 1]: 1 where a fine-tune's anchor holds the row, 0 where it lets go
+    (`core.anchor_free`); None: it holds every row."""
 
 
 def fading_weights(n: int) -> torch.Tensor:

@@ -40,12 +40,13 @@ def changes_randomization(entry: Mapping[str, Any]) -> bool:
 
 CURRICULUM = RANDOMIZATION + ('reward_weights', 'commands', 'relabel_commands',
                               'tracking_sigma', 'gait_free_error', 'stand_gait', 'assist',
-                              'anchor_floor')
+                              'anchor_floor', 'anchor_free_error')
 """TrainConfig fields a resume may change as a curriculum step: the training randomisation,
 the reward weights and tracking width of a run whose replay can re-score its steps, the
 commands drawn and how many of them are relabelled, the error past which the gait terms
 pay nothing and what they ask of a robot told to stand, the hand that pulls the robot toward
-its command, the weight the anchor to a fine-tune's starting actor keeps.
+its command, the weight the anchor to a fine-tune's starting actor keeps and the steps it
+lets go.
 Each change is recorded in the run's ``curriculum`` with the step it took effect, since the
 run's policy was shaped by every setting it trained under, not only the last."""
 CURRICULUM_OVERRIDES = ('lr', 'noise_clip', 'act_noise_clip', 'target_noise_clip',

@@ -23,6 +23,7 @@ from ..robot.pd import action_reach_note
 from ..robot.velocity_commands import commands_note
 from .acting_noise import episode_noise
 from .agent import Symphony, deliberate_fall
+from .anchor_free import anchor_free
 from .augment import BatchMirror
 from .checkpoint import Saved, latest_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -201,6 +202,14 @@ class Trainer(InitFrom, Resume):
         """Writes new commands into a share of each minibatch (--relabel-commands), or None."""
         if self.relabel is not None:
             self.notes.append(relabel_note(self.relabel))
+        self.anchor_free = (anchor_free(self.env, cfg.anchor_free_error, self.device)
+                            if cfg.anchor_free_error else None)
+        """Marks the rows the anchor lets go (--anchor-free-error), or None."""
+        if self.anchor_free is not None:
+            e = cfg.anchor_free_error
+            self.notes.append(f'--anchor-free-error {e:g}: the anchor lets go of the sampled '
+                              f'steps whose base misses its command by more than {e:g} m/s '
+                              '(a kick threw it) and holds the rest')
 
     def _start(self, cfg: TrainConfig, resume: bool, progress: bool, tensorboard: bool) -> None:
         """Take the starting point (fresh, --init-from, or --resume) and open the run's log."""
@@ -480,6 +489,8 @@ class Trainer(InitFrom, Resume):
         """
         n = self.sym.batch_size
         batch = self.buffer.shaped_batch(n) if shaped_only else self.buffer.sample(n)
+        if self.anchor_free is not None:     # by the command the step was taken under
+            batch = self.anchor_free(batch)
         if self.relabel is not None:
             batch = self.relabel(batch, self.buffer.reward_scale)
         return batch if self.mirror is None else self.mirror(batch)

@@ -486,6 +486,41 @@ def test_under_sensor_noise_the_anchor_sees_the_clean_observation(tmp_path):
     assert not quiet.buffer.clean_obs     # no noise: the observation is the clean one
 
 
+def test_the_anchor_lets_go_of_the_steps_that_missed_their_command(tmp_path):
+    g1 = dict(env='velocity:g1', obs_spec='velocity_gait', eval_every=1000, eval_episodes=1,
+              privileged_critic=True, overrides=TINY)
+    src = tmp_path / 'g1'
+    _run(TrainConfig(steps=60, run_dir=str(src), seed=2, checkpoint_every=60, **g1))
+    best = str(src / 'best_actor.pt')
+    with pytest.raises(ValueError, match='--anchor-free-error 0.3: it frees steps from an '
+                                         'anchor; give --anchor-weight'):
+        Trainer(TrainConfig(steps=60, run_dir=str(tmp_path / 'x'), init_from=best,
+                            anchor_free_error=0.3, **g1), progress=False, tensorboard=False)
+    assert not os.path.exists(tmp_path / 'x')
+    with Trainer(TrainConfig(steps=100, run_dir=str(tmp_path / 'free'), seed=3, init_from=best,
+                             anchor_weight=1.0, anchor_free_error=0.3, checkpoint_every=100,
+                             **g1), progress=False, tensorboard=False) as trainer:
+        assert any('the anchor lets go of the sampled steps' in n for n in trainer.notes)
+        trainer.run()
+        assert trainer.sample().anchor_mask is not None
+        b = trainer.anchor_free(trainer.buffer.sample(256))
+        layout = trainer.env.get_wrapper_attr('command_layout')()
+        (a, _), v = layout.command, layout.lin_vel
+        view = b.next_critic_obs
+        command = view[:, a:a + 2] / torch.tensor(layout.command_scale[:2])
+        error = (command - view[:, v:v + 2]).norm(dim=-1)
+        held = b.anchor_mask[:, 0] > 0
+        assert torch.equal(held, error <= 0.3) and held.any() and not held.all()
+        agent = trainer.agent
+        with torch.no_grad():
+            a_next, s_next, _ = agent.actor.asb(b.next_obs)
+            rows = (agent.actor.action(a_next, s_next, noise=False)
+                    - agent.anchor.deterministic(b.next_obs)).square().mean(dim=-1)
+            anchor = float(agent.loss(b)['anchor'])
+        assert anchor == pytest.approx(float(rows[held].mean()), rel=1e-5)
+        assert anchor != pytest.approx(float(rows.mean()), rel=1e-3)
+
+
 def test_an_unanchored_run_from_an_anchored_runs_critic_is_told_the_risk(source, tmp_path):
     anchored = tmp_path / 'anchored'
     _run(_cfg(anchored, init_from=str(source / 'best_actor.pt'), anchor_weight=5.0,

@@ -256,7 +256,7 @@ def test_a_resume_may_change_the_gait_terms(tmp_path, capsys, field, value, was,
     assert main(['inspect', str(run)]) == 0
     out = capsys.readouterr().out
     assert f"reward weights   the task's; {said}" in out
-    assert f'from step {step:,}: {field} {was} -> {value}' in out
+    assert f'from step {step:,}: {field} {"(default)" if was == "" else was} -> {value}' in out
     rc = main(['train', '--env', 'symphony/Humanoid-v4', '--run-dir', str(tmp_path / 'h'),
                flag, str(value), '--no-progress'])
     assert rc == 2
