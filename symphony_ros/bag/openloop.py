@@ -15,6 +15,10 @@ command (a recorder behind on its queues logs each topic's backlog in turn); a t
 cmd_vel in force by log time does not reproduce is tried with the next one logged, and takes
 it if that reproduces. Else the difference would enter the previous action and every tick
 after it.
+
+Where the sim reset its robot between two answered states (`episodes.discontinuity`), the
+loop starts afresh before the later one, as policy_node does when the sim asks it at every
+reset: no previous action, the gait clock at 0.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from ..deploy.policy_loop import PolicyLoop
 from ..deploy.state_inputs import OncePerState
 from ..robot.description import RobotDescription
 from ..robot.pd import PDLaw
+from ..robot.state import joint_jump
+from .episodes import JOINT_JUMP, discontinuity
 from .timeline import Command, Timeline
 
 REPRODUCED = 1e-5
@@ -117,9 +123,15 @@ def _replay(loop: PolicyLoop, tl: Timeline, choices: list, clock_start: int,
     law = PDLaw(robot) if loop.pd is not None else None
     rows, actions, torques = [], [], []
     skipped, first = 0, ''
+    last = None     # the state index last answered
     for k, cmd in enumerate(tl.commands):
         if limit is not None and len(rows) >= limit:
             break
+        if cmd.state_index is not None:
+            if last is not None and _robot_reset(tl, last, cmd.state_index):
+                loop.reset()
+                once = OncePerState()
+            last = cmd.state_index
         # Answers to one held state (lockstep: one stamp) start from the same memory, as
         # policy_node's do; the clock counts the states answered, unrecorded ones too.
         loop.memory = once.memory(cmd.stamp_ns, loop.memory)
@@ -143,6 +155,19 @@ def _replay(loop: PolicyLoop, tl: Timeline, choices: list, clock_start: int,
     return OpenLoopRun(loop.policy.path, np.array(rows, dtype=np.intp),
                        np.array(actions) if actions else np.zeros((0, n)),
                        np.array(torques) if torques else np.zeros((0, n)), skipped, first)
+
+
+def _robot_reset(tl: Timeline, i: int, j: int) -> bool:
+    """Return whether the sim reset its robot between recorded states ``i`` and ``j``."""
+    dt = tl.robot.control_dt
+    for a, b in zip(tl.states[i:j], tl.states[i + 1:j + 1]):
+        if a.has_odom and b.has_odom:
+            if discontinuity(a, b, dt) == 'reset':
+                return True
+        elif joint_jump(a.state.joint_positions, a.state.joint_velocities,
+                        b.state.joint_positions, (b.stamp_ns - a.stamp_ns) * 1e-9) > JOINT_JUMP:
+            return True
+    return False
 
 
 def _act(loop: PolicyLoop, law: Optional[PDLaw], state, choices: tuple,
