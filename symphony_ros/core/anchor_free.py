@@ -15,6 +15,7 @@ import gymnasium as gym
 import torch
 
 from ..robot.command_terms import CommandLayout
+from .relabel import command_layout
 from .replay import Batch
 
 
@@ -53,15 +54,7 @@ def anchor_free(env: gym.Env, free_error: float, device: torch.device | str) -> 
 
     :raises ValueError: an env without velocity commands.
     """
-    try:
-        layout = env.get_wrapper_attr('command_layout')()
-    except AttributeError:
-        layout = None
-    if layout is None:
-        name = env.spec.id if env.spec else repr(env)
-        raise ValueError(f'--anchor-free-error: env {name!r} has no velocity command to miss; '
-                         'a velocity task has (velocity:<robot>)')
-    return AnchorFree(layout, free_error, device)
+    return AnchorFree(command_layout(env, '--anchor-free-error', 'miss'), free_error, device)
 
 
 __all__ = ['AnchorFree', 'anchor_free']

@@ -129,6 +129,23 @@ class CommandRelabel:
         return out
 
 
+def command_layout(env: gym.Env, flag: str, what: str, usable: bool = True) -> CommandLayout:
+    """Return where ``env``'s transitions hold their command and velocity, for ``flag``.
+
+    :param usable: False refuses an env that has a layout but lacks what ``flag`` also needs.
+    :raises ValueError: naming ``flag``, for an env without velocity commands.
+    """
+    try:
+        layout = env.get_wrapper_attr('command_layout')()
+    except AttributeError:
+        layout = None
+    if layout is None or not usable:
+        name = env.spec.id if env.spec else repr(env)
+        raise ValueError(f'{flag}: env {name!r} has no velocity command to {what}; a velocity '
+                         'task has (velocity:<robot>)')
+    return layout
+
+
 def command_relabel(env: gym.Env, fraction: float, device: torch.device | str,
                     terms: Optional[Tuple[Sequence[str], np.ndarray]]) -> CommandRelabel:
     """Return the relabelling of ``env``'s transitions (--relabel-commands ``fraction``).
@@ -136,14 +153,7 @@ def command_relabel(env: gym.Env, fraction: float, device: torch.device | str,
     :param terms: the env's reward term names and weights (`envs.reward_terms`).
     :raises ValueError: an env without velocity commands or reward terms.
     """
-    try:
-        layout = env.get_wrapper_attr('command_layout')()
-    except AttributeError:
-        layout = None
-    if layout is None or terms is None:
-        name = env.spec.id if env.spec else repr(env)
-        raise ValueError(f'--relabel-commands: env {name!r} has no velocity command to '
-                         'relabel; a velocity task has (velocity:<robot>)')
+    layout = command_layout(env, '--relabel-commands', 'relabel', terms is not None)
     frames = env.frames if isinstance(env, HistoryObservation) else 1
     dim = int(np.prod(env.observation_space.shape)) // frames
     return CommandRelabel(layout, terms[0], terms[1], fraction, device, frames, dim)
@@ -159,4 +169,4 @@ def relabel_note(relabel: CommandRelabel) -> str:
             'reached')
 
 
-__all__ = ['CommandRelabel', 'command_relabel', 'relabel_note']
+__all__ = ['CommandRelabel', 'command_layout', 'command_relabel', 'relabel_note']
